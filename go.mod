@@ -1,0 +1,3 @@
+module github.com/vpdn/vpdn
+
+go 1.26.8
