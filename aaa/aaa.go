@@ -1,0 +1,129 @@
+package aaa
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+)
+
+// Method is the PPP authentication protocol a request came in over.
+type Method uint8
+
+const (
+	PAP      Method = iota + 1 // RFC 1334
+	CHAP                       // CHAP with MD5, RFC 1994
+	MSCHAPv1                   // RFC 2433
+	MSCHAPv2                   // RFC 2759
+	EAPMD5                     // RFC 3748 §5.4
+)
+
+func (m Method) String() string {
+	switch m {
+	case PAP:
+		return "PAP"
+	case CHAP:
+		return "CHAP"
+	case MSCHAPv1:
+		return "MS-CHAP"
+	case MSCHAPv2:
+		return "MS-CHAP-V2"
+	case EAPMD5:
+		return "EAP-MD5"
+	}
+	return "unknown"
+}
+
+// Request is one authentication attempt, as PPP collected it. Which fields
+// are set depends on Method:
+//
+//	PAP       Password
+//	CHAP      ID, Challenge, Response (16 bytes, MD5 of ID|secret|challenge)
+//	MSCHAPv1  Challenge (8 bytes), Response (49-byte Value field, RFC 2433 §3)
+//	MSCHAPv2  ID, Challenge (16 bytes), Response (49-byte Value field: peer
+//	          challenge 16, reserved 8, NT-Response 24, flags 1; RFC 2759 §4)
+//	EAPMD5    ID, Challenge, Response (as CHAP, carried in EAP)
+type Request struct {
+	Method    Method
+	Username  string
+	Password  []byte
+	ID        uint8
+	Challenge []byte
+	Response  []byte
+
+	// Context of the call, for policy and accounting.
+	NASPort       string // e.g. "Vi3" or the L2TP session
+	CallingNumber string
+	CalledNumber  string
+	TunnelName    string // the peer's L2TP host name, when tunnelled
+}
+
+// Result is the outcome of an authentication.
+type Result struct {
+	Accept bool
+	// Reason says why a request was rejected, for logs and
+	// `show vpdn history failure`; it is not sent to the peer.
+	Reason string
+	// Message is the text to send in the PAP/CHAP Ack or Nak.
+	Message string
+	// MSCHAPv2Success is the authenticator response "S=<40 hex>" of
+	// RFC 2759 §5 (Accept), MSCHAPError the failure packet's text
+	// "E=691 R=0 C=<32 hex> V=3" of RFC 2759 §6 (reject).
+	MSCHAPv2Success string
+	MSCHAPError     string
+	// MPPE master keys (RFC 3079 §3), when the method derives them.
+	MPPESendKey, MPPERecvKey []byte
+	Authz                    Authorization
+}
+
+// Authorization is what the network is told about an accepted user.
+type Authorization struct {
+	// Username is the name as authorized (after domain handling).
+	Username string
+	// Domain is the part after the delimiter, if any.
+	Domain string
+	// Address is a static address for the peer; zero if none.
+	Address netip.Addr
+	// Pool names the `ip local pool` to allocate from; empty for the
+	// interface's default.
+	Pool   string
+	Routes []netip.Prefix
+	DNS    []netip.Addr
+	NBNS   []netip.Addr
+	// SessionTimeout and IdleTimeout in seconds, 0 for none.
+	SessionTimeout, IdleTimeout uint32
+}
+
+// Authenticator checks a user's credentials and authorizes the session.
+// Implementations must be safe for concurrent use. An error means the
+// backend could not decide (unreachable server, bad configuration); a
+// rejection is a Result with Accept false.
+type Authenticator interface {
+	Authenticate(ctx context.Context, req *Request) (*Result, error)
+}
+
+// AccountingRecord describes a session for Start, Interim and Stop records.
+type AccountingRecord struct {
+	SessionID       string
+	Username        string
+	NASPort         string
+	FramedAddress   netip.Addr
+	InOctets        uint64
+	OutOctets       uint64
+	InPackets       uint64
+	OutPackets      uint64
+	SessionSeconds  uint32
+	TerminateCause  string
+	TunnelClientEnd netip.Addr
+	TunnelServerEnd netip.Addr
+}
+
+// Accounter receives accounting records. Implementations must be safe for
+// concurrent use and must not block the caller for long.
+type Accounter interface {
+	Start(ctx context.Context, r *AccountingRecord) error
+	Interim(ctx context.Context, r *AccountingRecord) error
+	Stop(ctx context.Context, r *AccountingRecord) error
+}
+
+// ErrNoBackend is returned when no method list applies to a request.
+var ErrNoBackend = errors.New("aaa: no authentication method list applies")
