@@ -344,7 +344,7 @@ var commandTable = []*command{
 		}},
 
 	// Later work, recognised and refused.
-	{mode: mGlobal, spec: "crypto <rest:line>", help: "IPsec: later work.", later: "IPsec (crypto isakmp/ipsec/map/keyring) — later work"},
+	{mode: mGlobal, spec: "crypto <rest:line>", help: "IPsec: later work.", later: "IPsec (crypto isakmp, ipsec, map, keyring) is later work"},
 	{mode: mGlobal, spec: "controller isa <slot:word>", help: "The ISA MPPE offload card of document 001. Accepted and kept so configurations carry over; vpdn does MPPE in software, so it has no effect (a warning says so).",
 		apply: func(p *parser, m *Match, neg bool) error {
 			slot := strings.ReplaceAll(m.Str("slot"), " ", "")
@@ -361,17 +361,17 @@ var commandTable = []*command{
 			p.enter(mController, c)
 			return nil
 		}},
-	{mode: mGlobal, spec: "controller <rest:line>", help: "Other hardware controllers (T1, E1, ...): vpdn has none.", later: "controller configuration other than ISA"},
+	{mode: mGlobal, spec: "controller <rest:line>", help: "Other hardware controllers (T1, E1, ...): vpdn has none.", later: "vpdn has no hardware controllers other than the ISA MPPE card"},
 	{mode: mController, spec: "encryption mppe", help: "ISA card: offload MPPE (no effect in vpdn).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { p.cur.obj.(*Controller).EncryptionMPPE = !neg; return nil }},
-	{mode: mGlobal, spec: "router <rest:line>", help: "Routing protocols: vpdn does not run an IGP; run FRR on the Virtual-Access / Virtual-PPP interfaces.", later: "a routing protocol (run FRR over vpdn's interfaces instead)"},
-	{mode: mGlobal, spec: "ip access-list <rest:line>", help: "Access lists: later work with IPsec.", later: "ip access-list (later work: IPsec crypto maps)"},
-	{mode: mGlobal, spec: "access-list <rest:line>", help: "Numbered access lists: later work.", later: "access-list (later work)"},
-	{mode: mGlobal, spec: "ip dhcp <rest:line>", help: "DHCP pools: later work.", later: "ip dhcp (address assignment by DHCP)"},
-	{mode: mGlobal, spec: "ip nhrp <rest:line>", help: "NHRP: later work (DMVPN).", later: "NHRP (later work: DMVPN)"},
-	{mode: mGlobal, spec: "l2tp <rest:line>", help: "Global L2TP settings (l2tp congestion-control, ...): later work.", later: "global l2tp settings"},
-	{mode: mGlobal, spec: "radius-server <rest:line>", help: "RADIUS servers: later work.", later: "RADIUS (later work)"},
-	{mode: mGlobal, spec: "radius server <rest:line>", help: "RADIUS servers: later work.", later: "RADIUS (later work)"},
+	{mode: mGlobal, spec: "router <rest:line>", help: "Routing protocols: vpdn does not run an IGP; run FRR on the Virtual-Access / Virtual-PPP interfaces.", later: "vpdn runs no routing protocol; run FRR over its Virtual-Access and Virtual-PPP interfaces"},
+	{mode: mGlobal, spec: "ip access-list <rest:line>", help: "Access lists: later work with IPsec.", later: "access lists come with the IPsec work"},
+	{mode: mGlobal, spec: "access-list <rest:line>", help: "Numbered access lists: later work.", later: "access lists come with the IPsec work"},
+	{mode: mGlobal, spec: "ip dhcp <rest:line>", help: "DHCP pools: later work.", later: "ip dhcp (address assignment by DHCP) is later work"},
+	{mode: mGlobal, spec: "ip nhrp <rest:line>", help: "NHRP: later work (DMVPN).", later: "NHRP is later work (DMVPN)"},
+	{mode: mGlobal, spec: "l2tp <rest:line>", help: "Global L2TP settings (l2tp congestion-control, ...): later work.", later: "global l2tp settings are later work; use l2tp-class or vpdn-group settings"},
+	{mode: mGlobal, spec: "radius-server <rest:line>", help: "RADIUS servers: later work.", later: "RADIUS is later work"},
+	{mode: mGlobal, spec: "radius server <rest:line>", help: "RADIUS servers: later work.", later: "RADIUS is later work"},
 
 	// ---- vpdn-group -----------------------------------------------------
 	{mode: mVPDNGroup, spec: "accept-dialin", help: "Makes the group accept incoming tunnels (LNS / PNS / home gateway) and enters the accept-dialin mode.", noForm: true,
@@ -831,10 +831,10 @@ var commandTable = []*command{
 			}
 			return nil
 		}},
-	{mode: mInterface, spec: "crypto map <rest:line>", help: "IPsec crypto map on an interface: later work.", later: "IPsec (crypto map) — later work"},
-	{mode: mInterface, spec: "tunnel <rest:line>", help: "GRE tunnel settings: later work.", later: "GRE tunnel interfaces — later work"},
-	{mode: mInterface, spec: "ip nhrp <rest:line>", help: "NHRP: later work.", later: "NHRP (DMVPN) — later work"},
-	{mode: mInterface, spec: "ip ospf <rest:line>", help: "OSPF interface settings: run FRR on vpdn's interfaces.", later: "OSPF interface settings (run FRR over vpdn's interfaces)"},
+	{mode: mInterface, spec: "crypto map <rest:line>", help: "IPsec crypto map on an interface: later work.", later: "IPsec (crypto map) is later work"},
+	{mode: mInterface, spec: "tunnel <rest:line>", help: "GRE tunnel settings: later work.", later: "GRE tunnel interfaces are later work"},
+	{mode: mInterface, spec: "ip nhrp <rest:line>", help: "NHRP: later work.", later: "NHRP (DMVPN) is later work"},
+	{mode: mInterface, spec: "ip ospf <rest:line>", help: "OSPF interface settings: run FRR on vpdn's interfaces.", later: "vpdn runs no routing protocol; run FRR over its interfaces"},
 
 	// ---- xconnect (L2TPv3 manual session) -------------------------------
 	{mode: mXconnect, spec: "l2tp id <local:int:1-4294967295> <remote:int:1-4294967295>", help: "Static L2TPv3 session IDs: local and remote.",

@@ -338,3 +338,19 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestDiff(t *testing.T) {
+	a, _ := Parse("a", base)
+	b, err := Parse("b", strings.Replace(base, "ppp authentication chap", "ppp authentication pap", 1)+"ip route 198.19.9.0 255.255.255.0 198.18.0.9\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(Diff(a.Config, b.Config), "|")
+	want := "~ interface Virtual-Template1|+ ip route 198.19.9.0 255.255.255.0 198.18.0.9"
+	if got != want {
+		t.Fatalf("diff = %q, want %q", got, want)
+	}
+	if d := Diff(a.Config, a.Config); len(d) != 0 {
+		t.Fatalf("self diff = %v", d)
+	}
+}

@@ -237,7 +237,7 @@ func (p *parser) parseLine(body string, indent int) bool {
 	p.stack = p.stack[:c.depth+1]
 	p.cur = p.stack[c.depth]
 	if c.cmd.later != "" {
-		p.errf(p.line, "%q: %s is not supported yet", strings.Join(toks, " "), c.cmd.later)
+		p.errf(p.line, "%q is not supported yet: %s", strings.Join(toks, " "), c.cmd.later)
 		return false
 	}
 	if neg && !c.cmd.noForm {

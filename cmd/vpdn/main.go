@@ -1,0 +1,114 @@
+// Command vpdn is a software VPN concentrator: L2TP/PPTP tunnel server,
+// access concentrator and client with a user-space data plane, configured
+// in the IOS language. See README.md.
+package main
+
+import (
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+)
+
+type subcommand struct {
+	name  string
+	usage string
+	help  string
+	run   func(args []string) int
+}
+
+var subcommands []subcommand
+
+func init() {
+	subcommands = []subcommand{
+		{"serve", "serve -c FILE [--socket PATH] [--log-format text|json] [--log-level debug|info|warn|error]", "run the daemon", runServe},
+		{"show", "show WORDS... [--json] [--socket PATH]", "ask the daemon for a show command (IOS words, abbreviations allowed)", runShow},
+		{"clear", "clear WORDS... [--socket PATH]", "ask the daemon to clear tunnels, sessions or counters", runClear},
+		{"debug", "debug SWITCH... | debug all [--socket PATH]", "turn a debug switch on (e.g. debug vpdn l2x-events)", runDebug},
+		{"undebug", "undebug SWITCH... | undebug all [--socket PATH]", "turn a debug switch off", runUndebug},
+		{"check-config", "check-config FILE", "parse and validate a configuration and print it normalized", runCheckConfig},
+		{"reload", "reload [--socket PATH]", "make the daemon reload its configuration (validated first)", runReload},
+		{"version", "version", "print the version", runVersion},
+	}
+}
+
+func usage() string {
+	var b strings.Builder
+	b.WriteString("vpdn: a software VPN concentrator (L2TP, PPTP, PPP) configured in the IOS language\n\nusage:\n")
+	for _, s := range subcommands {
+		fmt.Fprintf(&b, "  vpdn %-70s %s\n", s.usage, s.help)
+	}
+	b.WriteString("\nThe daemon's control socket is /run/vpdn/vpdn.sock unless --socket or VPDN_SOCKET says otherwise.\n")
+	b.WriteString("Run \"vpdn COMMAND --help\" for a command's own help.\n")
+	return b.String()
+}
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	if len(args) == 0 || isHelp(args[0]) {
+		fmt.Print(usage())
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	i := slices.IndexFunc(subcommands, func(s subcommand) bool { return s.name == args[0] })
+	if i < 0 {
+		fmt.Fprintf(os.Stderr, "vpdn: unknown command %q\n\n%s", args[0], usage())
+		return 2
+	}
+	s := subcommands[i]
+	if slices.ContainsFunc(args[1:], isHelp) {
+		fmt.Printf("usage: vpdn %s\n\n%s.\n", s.usage, s.help)
+		if extra, ok := extraHelp[s.name]; ok {
+			fmt.Print("\n" + extra)
+		}
+		return 0
+	}
+	return s.run(args[1:])
+}
+
+func isHelp(a string) bool { return a == "-h" || a == "--help" || a == "-help" || a == "help" }
+
+var extraHelp = map[string]string{
+	"show": `Examples:
+  vpdn show running-config
+  vpdn show run --json
+  vpdn show version
+  vpdn show debugging
+`,
+	"debug": `Switches:
+` + debugSwitchList(),
+	"serve": `The daemon validates FILE before starting and exits 1 if it is broken.
+SIGHUP (or "vpdn reload") re-reads FILE; a broken file is refused and the
+running configuration stays. SIGTERM and SIGINT stop the daemon cleanly.
+`,
+}
+
+// splitFlags takes --json and --socket PATH / --socket=PATH out of args,
+// wherever they are, leaving the IOS words.
+func splitFlags(args []string) (words []string, socket string, asJSON bool, err error) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--json" || a == "-json":
+			asJSON = true
+		case a == "--socket" || a == "-socket":
+			if i+1 >= len(args) {
+				return nil, "", false, fmt.Errorf("--socket needs a path")
+			}
+			socket = args[i+1]
+			i++
+		case strings.HasPrefix(a, "--socket="):
+			socket = strings.TrimPrefix(a, "--socket=")
+		case strings.HasPrefix(a, "-") && len(a) > 1:
+			return nil, "", false, fmt.Errorf("unknown flag %s", a)
+		default:
+			words = append(words, a)
+		}
+	}
+	return words, socket, asJSON, nil
+}

@@ -1,0 +1,218 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vpdn/vpdn/config"
+	"github.com/vpdn/vpdn/control"
+	"github.com/vpdn/vpdn/internal/debug"
+	"github.com/vpdn/vpdn/internal/version"
+)
+
+// Options configure a Daemon.
+type Options struct {
+	ConfigPath string
+	Socket     string
+	Logger     *slog.Logger
+	Debug      *debug.Switches
+}
+
+// Daemon is a running vpdn: its configuration, its control socket and the
+// subsystems built from the configuration.
+type Daemon struct {
+	opts    Options
+	log     *slog.Logger
+	cfgLog  *slog.Logger
+	started time.Time
+
+	cfg atomic.Pointer[config.Config]
+
+	reloadMu       sync.Mutex
+	reloads        int
+	reloadFailures int
+	lastReloadErr  string
+	lastReload     time.Time
+
+	shows  control.Tree
+	clears control.Tree
+}
+
+// New loads and validates the configuration. It does not start anything.
+func New(opts Options) (*Daemon, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Debug == nil {
+		opts.Debug = debug.New()
+	}
+	d := &Daemon{opts: opts, log: opts.Logger, cfgLog: opts.Debug.Logger(opts.Logger, "config"), started: time.Now()}
+	res, err := config.LoadFile(opts.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	d.logWarnings(res.Warnings)
+	d.cfg.Store(res.Config)
+	d.registerShows()
+	return d, nil
+}
+
+// Config returns the configuration in force.
+func (d *Daemon) Config() *config.Config { return d.cfg.Load() }
+
+// Run serves the control socket until ctx is done.
+func (d *Daemon) Run(ctx context.Context) error {
+	ln, err := control.Listen(d.opts.Socket)
+	if err != nil {
+		return err
+	}
+	d.log.Info("vpdn started", "version", version.String(), "config", d.opts.ConfigPath, "socket", d.opts.Socket)
+	srv := &control.Server{Handler: control.HandlerFunc(d.serve), Logger: d.log}
+	err = srv.Serve(ctx, ln)
+	d.log.Info("vpdn stopped")
+	return err
+}
+
+// Reload reads the configuration file again. The new configuration is
+// validated first; on any error the old one stays in force and the error
+// is logged and returned.
+func (d *Daemon) Reload() error {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	d.lastReload = time.Now()
+	res, err := config.LoadFile(d.opts.ConfigPath)
+	if err != nil {
+		d.reloadFailures++
+		d.lastReloadErr = err.Error()
+		d.log.Error("reload refused; the previous configuration stays in force", "config", d.opts.ConfigPath, "err", err.Error())
+		return fmt.Errorf("reload refused; the previous configuration stays in force:\n%w", err)
+	}
+	d.logWarnings(res.Warnings)
+	old := d.cfg.Swap(res.Config)
+	d.reloads++
+	d.lastReloadErr = ""
+	changes := config.Diff(old, res.Config)
+	d.log.Info("configuration reloaded", "config", d.opts.ConfigPath, "changes", len(changes))
+	for _, c := range changes {
+		d.cfgLog.Debug("config change", "change", c)
+	}
+	return nil
+}
+
+func (d *Daemon) logWarnings(ws []*config.Warning) {
+	for _, w := range ws {
+		d.log.Warn("configuration", "warning", w.Error())
+	}
+}
+
+func (d *Daemon) serve(ctx context.Context, req *control.Request) *control.Response {
+	switch req.Verb {
+	case "ping":
+		return &control.Response{OK: true, Text: "pong"}
+	case "reload":
+		if err := d.Reload(); err != nil {
+			return &control.Response{Error: err.Error()}
+		}
+		return &control.Response{OK: true, Text: "configuration reloaded from " + d.opts.ConfigPath}
+	case "debug", "undebug":
+		return d.debugCmd(req)
+	case "show":
+		return d.run(ctx, &d.shows, req)
+	case "clear":
+		return d.run(ctx, &d.clears, req)
+	}
+	return &control.Response{Error: fmt.Sprintf("unknown request %q; expected show, clear, debug, undebug, reload", req.Verb)}
+}
+
+func (d *Daemon) run(ctx context.Context, t *control.Tree, req *control.Request) *control.Response {
+	c, args, opts, err := t.Resolve(req.Words)
+	if err != nil {
+		return &control.Response{Error: err.Error()}
+	}
+	resp, err := c.Run(ctx, args, opts, req.JSON)
+	if err != nil {
+		return &control.Response{Error: err.Error()}
+	}
+	return resp
+}
+
+func (d *Daemon) debugCmd(req *control.Request) *control.Response {
+	words := req.Words
+	on := req.Verb == "debug"
+	if len(words) == 0 {
+		return &control.Response{Error: "debug: expected a switch, e.g. \"vpdn l2x-events\", or \"all\""}
+	}
+	names, err := d.opts.Debug.Resolve(words)
+	if err != nil {
+		return &control.Response{Error: err.Error()}
+	}
+	var b strings.Builder
+	for _, n := range names {
+		d.opts.Debug.Set(n, on)
+		state := "on"
+		if !on {
+			state = "off"
+		}
+		fmt.Fprintf(&b, "%s debugging is %s\n", n, state)
+	}
+	return &control.Response{OK: true, Text: b.String()}
+}
+
+// reply builds a show response: text for people, data for --json.
+func reply(text string, data any, asJSON bool) (*control.Response, error) {
+	r := &control.Response{OK: true, Text: text}
+	if asJSON {
+		b, err := json.Marshal(data)
+		if err != nil {
+			return nil, err
+		}
+		r.Data = b
+	}
+	return r, nil
+}
+
+func (d *Daemon) registerShows() {
+	d.shows.Add(&control.Command{Words: "running-config", Help: "the configuration in force, normalized",
+		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+			c := d.Config()
+			return reply(c.String(), c, asJSON)
+		}})
+	d.shows.Add(&control.Command{Words: "version", Help: "version, uptime and reload history",
+		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+			d.reloadMu.Lock()
+			info := map[string]any{
+				"version": version.String(), "uptime_seconds": int(time.Since(d.started).Seconds()),
+				"config": d.opts.ConfigPath, "reloads": d.reloads, "reload_failures": d.reloadFailures,
+				"last_reload_error": d.lastReloadErr,
+			}
+			d.reloadMu.Unlock()
+			text := fmt.Sprintf("%s\nuptime is %s\nconfiguration file is %q, reloaded %d times (%d refused)\n",
+				info["version"], time.Since(d.started).Truncate(time.Second), d.opts.ConfigPath, info["reloads"], info["reload_failures"])
+			if e := info["last_reload_error"].(string); e != "" {
+				text += "last reload refused:\n" + e + "\n"
+			}
+			return reply(text, info, asJSON)
+		}})
+	d.shows.Add(&control.Command{Words: "debugging", Help: "the debug switches that are on",
+		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+			on := d.opts.Debug.Enabled()
+			var b strings.Builder
+			if len(on) == 0 {
+				b.WriteString("No debugging is on\n")
+			}
+			for _, n := range on {
+				fmt.Fprintf(&b, "%s debugging is on\n", n)
+			}
+			return reply(b.String(), on, asJSON)
+		}})
+}
+
+// ErrStopped is returned by operations after the daemon stopped.
+var ErrStopped = errors.New("daemon: stopped")

@@ -1,0 +1,140 @@
+package daemon
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vpdn/vpdn/control"
+	"github.com/vpdn/vpdn/internal/debug"
+)
+
+const good = `hostname lns1
+vpdn enable
+vpdn-group LNS
+ accept-dialin
+  protocol l2tp
+  virtual-template 1
+interface Virtual-Template1
+ ip unnumbered Loopback0
+interface Loopback0
+ ip address 198.19.0.1 255.255.255.255
+`
+
+func startDaemon(t *testing.T, cfg string) (*Daemon, string, string) {
+	t.Helper()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "vpdn.cfg")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(dir, "vpdn.sock")
+	d, err := New(Options{ConfigPath: cfgPath, Socket: sock, Debug: debug.New()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	// Wait for the socket (bounded).
+	for i := 0; ; i++ {
+		if c, err := control.Dial(sock); err == nil {
+			c.Close()
+			break
+		}
+		if i > 200 {
+			t.Fatal("daemon socket never appeared")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return d, cfgPath, sock
+}
+
+func do(t *testing.T, sock string, req *control.Request) *control.Response {
+	t.Helper()
+	c, err := control.Dial(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestShowAndReload(t *testing.T) {
+	_, cfgPath, sock := startDaemon(t, good)
+	r := do(t, sock, &control.Request{Verb: "show", Words: []string{"run"}})
+	if !r.OK || !strings.Contains(r.Text, "hostname lns1\n") || !strings.Contains(r.Text, "vpdn-group LNS\n accept-dialin\n") {
+		t.Fatalf("show run: %+v", r)
+	}
+	r = do(t, sock, &control.Request{Verb: "show", Words: []string{"running-config"}, JSON: true})
+	if !r.OK || !strings.Contains(string(r.Data), `"Hostname":"lns1"`) {
+		t.Fatalf("show run --json: %s", r.Data)
+	}
+
+	// A good reload takes effect.
+	os.WriteFile(cfgPath, []byte(strings.Replace(good, "lns1", "lns2", 1)), 0o644)
+	if r := do(t, sock, &control.Request{Verb: "reload"}); !r.OK {
+		t.Fatalf("reload: %+v", r)
+	}
+	if r := do(t, sock, &control.Request{Verb: "show", Words: []string{"run"}}); !strings.Contains(r.Text, "hostname lns2") {
+		t.Fatalf("after reload: %s", r.Text)
+	}
+
+	// A broken reload is refused with the reason; the old config stays.
+	os.WriteFile(cfgPath, []byte(good+"vpdn-grup X\n"), 0o644)
+	r = do(t, sock, &control.Request{Verb: "reload"})
+	if r.OK || !strings.Contains(r.Error, "stays in force") || !strings.Contains(r.Error, cfgPath+":11: unknown command") {
+		t.Fatalf("broken reload: %+v", r)
+	}
+	if r := do(t, sock, &control.Request{Verb: "show", Words: []string{"run"}}); !strings.Contains(r.Text, "hostname lns2") {
+		t.Fatalf("old configuration lost: %s", r.Text)
+	}
+	if r := do(t, sock, &control.Request{Verb: "show", Words: []string{"version"}}); !strings.Contains(r.Text, "reloaded 1 times (1 refused)") {
+		t.Fatalf("show version: %s", r.Text)
+	}
+}
+
+func TestDebugSwitches(t *testing.T) {
+	d, _, sock := startDaemon(t, good)
+	if r := do(t, sock, &control.Request{Verb: "debug", Words: []string{"vpdn", "l2x-ev"}}); !r.OK || !strings.Contains(r.Text, "vpdn l2x-events debugging is on") {
+		t.Fatalf("debug: %+v", r)
+	}
+	if !d.opts.Debug.On("vpdn l2x-events") {
+		t.Fatal("switch not on")
+	}
+	if r := do(t, sock, &control.Request{Verb: "show", Words: []string{"debugging"}}); !strings.Contains(r.Text, "vpdn l2x-events debugging is on") {
+		t.Fatalf("show debugging: %s", r.Text)
+	}
+	do(t, sock, &control.Request{Verb: "undebug", Words: []string{"all"}})
+	if d.opts.Debug.On("vpdn l2x-events") {
+		t.Fatal("switch still on after undebug all")
+	}
+	if r := do(t, sock, &control.Request{Verb: "debug", Words: []string{"nonsense"}}); r.OK {
+		t.Fatal("unknown switch accepted")
+	}
+	if r := do(t, sock, &control.Request{Verb: "show", Words: []string{"bogus"}}); r.OK || !strings.Contains(r.Error, "Invalid input") {
+		t.Fatalf("show bogus: %+v", r)
+	}
+}
+
+func TestNewRefusesBrokenConfig(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "bad.cfg")
+	os.WriteFile(p, []byte("interface Loopback0\n ip address 198.19.0.1\n"), 0o644)
+	_, err := New(Options{ConfigPath: p, Socket: filepath.Join(t.TempDir(), "s")})
+	if err == nil || !strings.Contains(err.Error(), p+":2:") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -1,0 +1,55 @@
+package debug
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func TestResolve(t *testing.T) {
+	s := New()
+	cases := map[string]string{
+		"vpdn l2x-events": "vpdn l2x-events", "vpdn l2x-ev": "vpdn l2x-events", "v l2x-er": "vpdn l2x-errors",
+		"ppp neg": "ppp negotiation", "PPP AUTH": "ppp authentication", "ppp error": "ppp error",
+	}
+	for in, want := range cases {
+		got, err := s.Resolve(strings.Fields(in))
+		if err != nil || len(got) != 1 || got[0] != want {
+			t.Errorf("Resolve(%q) = %v, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"vpdn l2x", "vpdn l2x-e", "ppp", "nothing here", "vpdn l2x-events extra"} {
+		if got, err := s.Resolve(strings.Fields(bad)); err == nil {
+			t.Errorf("Resolve(%q) = %v, want error", bad, got)
+		}
+	}
+	if all, _ := s.Resolve([]string{"all"}); len(all) != len(Known) {
+		t.Errorf("all = %d switches", len(all))
+	}
+}
+
+func TestGate(t *testing.T) {
+	var buf bytes.Buffer
+	base := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	s := New()
+	l := s.Logger(base, "ppp negotiation")
+	l.Debug("hidden")
+	l.Info("shown")
+	if err := s.Set("ppp negotiation", true); err != nil {
+		t.Fatal(err)
+	}
+	l.Debug("now shown")
+	s.Set("ppp negotiation", false)
+	l.Debug("hidden again")
+	out := buf.String()
+	if strings.Contains(out, "hidden") || !strings.Contains(out, "shown") || !strings.Contains(out, "now shown") {
+		t.Fatalf("gate output:\n%s", out)
+	}
+	if !strings.Contains(out, `debug="ppp negotiation"`) {
+		t.Fatalf("records lack the switch attribute:\n%s", out)
+	}
+	if got := s.Enabled(); len(got) != 0 {
+		t.Fatalf("enabled = %v", got)
+	}
+}

@@ -1,0 +1,401 @@
+// Package nstest is the namespace test harness: it builds small networks of
+// Linux network namespaces joined by veth pairs, runs functions and
+// processes inside them, captures traffic with tshark when it is installed,
+// and always tears everything down — when the test passes, fails or panics,
+// and, for namespaces a killed test run left behind, on the next run.
+//
+// It enforces the lab rule: every address it assigns or routes is inside
+// 198.18.0.0/15 (underlay 198.18.x.x, inner networks 198.19.x.x).
+//
+// It is for tests only (internal/archtest forbids importing it elsewhere).
+package nstest
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// LabRange is the only address range the harness will configure.
+var LabRange = netip.MustParsePrefix("198.18.0.0/15")
+
+// namePrefix marks namespaces and links made by this package; the PID of
+// the test process follows it, so stale ones can be recognised.
+const namePrefix = "vpt"
+
+// Lab is a set of namespaces and links owned by one test.
+type Lab struct {
+	tb     testing.TB
+	id     string
+	mu     sync.Mutex
+	nss    []*NS
+	procs  []*exec.Cmd
+	seq    int
+	closed bool
+}
+
+// NS is one network namespace.
+type NS struct {
+	lab  *Lab
+	Name string // the `ip netns` name
+	Tag  string // the short name the test gave it
+}
+
+// Available reports whether namespace tests can run here: root and the
+// ip(8) tool. The error says what is missing.
+func Available() error {
+	if os.Geteuid() != 0 {
+		return errors.New("nstest: namespace tests need root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		return errors.New("nstest: namespace tests need ip(8) from iproute2")
+	}
+	return nil
+}
+
+// New returns an empty lab. It skips the test when namespaces cannot be
+// made here, unless VPDN_REQUIRE_NETNS=1 (CI sets it), which turns the skip
+// into a failure so that a CI run cannot silently test nothing.
+func New(tb testing.TB) *Lab {
+	tb.Helper()
+	if err := Available(); err != nil {
+		if os.Getenv("VPDN_REQUIRE_NETNS") == "1" {
+			tb.Fatalf("%v (VPDN_REQUIRE_NETNS=1)", err)
+		}
+		tb.Skip(err)
+	}
+	reapStale(tb)
+	l := &Lab{tb: tb, id: strconv.Itoa(os.Getpid())}
+	tb.Cleanup(l.Close)
+	return l
+}
+
+// reapStale deletes namespaces left by test processes that no longer run.
+func reapStale(tb testing.TB) {
+	out, err := exec.Command("ip", "netns", "list").Output()
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		name, _, _ := strings.Cut(strings.TrimSpace(line), " ")
+		rest, ok := strings.CutPrefix(name, namePrefix)
+		if !ok {
+			continue
+		}
+		pidStr, _, _ := strings.Cut(rest, "-")
+		pid, err := strconv.Atoi(pidStr)
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if syscall.Kill(pid, 0) == nil {
+			continue // its owner still runs
+		}
+		tb.Logf("nstest: removing stale namespace %s", name)
+		exec.Command("ip", "netns", "delete", name).Run()
+	}
+}
+
+func (l *Lab) next() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.seq++
+	return l.seq
+}
+
+// NS creates a namespace with its loopback up. tag is for humans.
+func (l *Lab) NS(tag string) *NS {
+	l.tb.Helper()
+	name := fmt.Sprintf("%s%s-%d-%s", namePrefix, l.id, l.next(), tag)
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	if out, err := exec.Command("ip", "netns", "add", name).CombinedOutput(); err != nil {
+		l.tb.Fatalf("nstest: ip netns add %s: %v: %s", name, err, out)
+	}
+	ns := &NS{lab: l, Name: name, Tag: tag}
+	l.mu.Lock()
+	l.nss = append(l.nss, ns)
+	l.mu.Unlock()
+	ns.MustIP("link", "set", "lo", "up")
+	return ns
+}
+
+// CheckLabAddr fails unless p lies inside 198.18.0.0/15.
+func CheckLabAddr(p netip.Prefix) error {
+	if !p.Addr().Is4() || !LabRange.Contains(p.Addr()) || p.Bits() < LabRange.Bits() {
+		return fmt.Errorf("nstest: %s is outside the lab range %s", p, LabRange)
+	}
+	return nil
+}
+
+// Link joins a and b with a veth pair, assigns addrA and addrB (both must be
+// inside 198.18.0.0/15) and brings both ends up. It returns the device
+// names inside a and inside b.
+func (l *Lab) Link(a, b *NS, addrA, addrB netip.Prefix) (devA, devB string) {
+	l.tb.Helper()
+	for _, p := range []netip.Prefix{addrA, addrB} {
+		if err := CheckLabAddr(p); err != nil {
+			l.tb.Fatal(err)
+		}
+	}
+	n := l.next()
+	devA, devB = fmt.Sprintf("v%sa%d", l.id, n), fmt.Sprintf("v%sb%d", l.id, n)
+	if len(devA) > 15 {
+		devA, devB = devA[len(devA)-15:], devB[len(devB)-15:]
+	}
+	if out, err := exec.Command("ip", "link", "add", devA, "netns", a.Name, "type", "veth", "peer", "name", devB, "netns", b.Name).CombinedOutput(); err != nil {
+		l.tb.Fatalf("nstest: creating veth %s-%s: %v: %s", devA, devB, err, out)
+	}
+	a.MustIP("addr", "add", addrA.String(), "dev", devA)
+	b.MustIP("addr", "add", addrB.String(), "dev", devB)
+	a.MustIP("link", "set", devA, "up")
+	b.MustIP("link", "set", devB, "up")
+	return devA, devB
+}
+
+// IP runs `ip ARGS...` inside the namespace.
+func (ns *NS) IP(args ...string) ([]byte, error) {
+	return exec.Command("ip", append([]string{"-n", ns.Name}, args...)...).CombinedOutput()
+}
+
+// MustIP runs `ip ARGS...` inside the namespace and fails the test on error.
+func (ns *NS) MustIP(args ...string) {
+	ns.lab.tb.Helper()
+	if out, err := ns.IP(args...); err != nil {
+		ns.lab.tb.Fatalf("nstest: ip -n %s %s: %v: %s", ns.Tag, strings.Join(args, " "), err, out)
+	}
+}
+
+// Route adds a route inside the namespace; dst and gw must be lab addresses.
+func (ns *NS) Route(dst netip.Prefix, gw netip.Addr) {
+	ns.lab.tb.Helper()
+	if err := CheckLabAddr(dst); err != nil {
+		ns.lab.tb.Fatal(err)
+	}
+	if err := CheckLabAddr(netip.PrefixFrom(gw, 32)); err != nil {
+		ns.lab.tb.Fatal(err)
+	}
+	ns.MustIP("route", "add", dst.String(), "via", gw.String())
+}
+
+// Do runs fn on an OS thread that has entered the namespace. The thread is
+// discarded afterwards (never returned to the Go scheduler in the wrong
+// namespace).
+func (ns *NS) Do(fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		// No UnlockOSThread: the thread exits with this goroutine.
+		f, err := os.Open(filepath.Join("/run/netns", ns.Name))
+		if err != nil {
+			errc <- fmt.Errorf("nstest: %w", err)
+			return
+		}
+		defer f.Close()
+		if err := unix.Setns(int(f.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("nstest: setns %s: %w", ns.Name, err)
+			return
+		}
+		defer func() {
+			if r := recover(); r != nil {
+				errc <- fmt.Errorf("nstest: panic in %s: %v", ns.Tag, r)
+			}
+		}()
+		errc <- fn()
+	}()
+	return <-errc
+}
+
+// Command returns a command that runs inside the namespace. Start it with
+// Start so that the lab stops it at the end.
+func (ns *NS) Command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command("ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	return cmd
+}
+
+// Start starts cmd and registers it to be stopped, by PID, at cleanup.
+func (l *Lab) Start(cmd *exec.Cmd) error {
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.procs = append(l.procs, cmd)
+	l.mu.Unlock()
+	return nil
+}
+
+// Run runs a command inside the namespace with a timeout and returns its
+// combined output.
+func (ns *NS) Run(timeout time.Duration, name string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns.Name, name}, args...)...)
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		err = fmt.Errorf("%s timed out after %v: %w", name, timeout, err)
+	}
+	return buf.Bytes(), err
+}
+
+// stop ends a process group: SIGTERM, then SIGKILL after a grace period.
+func stop(cmd *exec.Cmd, grace time.Duration) {
+	if cmd.Process == nil || cmd.ProcessState != nil {
+		return
+	}
+	pgid := cmd.Process.Pid
+	syscall.Kill(-pgid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(grace):
+		syscall.Kill(-pgid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+// Close stops every process and deletes every namespace of the lab (which
+// also deletes the veth pairs in them). Tests need not call it: New
+// registers it with t.Cleanup, which runs even when the test panics.
+func (l *Lab) Close() {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	l.closed = true
+	procs, nss := l.procs, l.nss
+	l.mu.Unlock()
+	for i := len(procs) - 1; i >= 0; i-- {
+		stop(procs[i], 3*time.Second)
+	}
+	for _, ns := range nss {
+		if out, err := exec.Command("ip", "netns", "delete", ns.Name).CombinedOutput(); err != nil {
+			l.tb.Logf("nstest: deleting namespace %s: %v: %s", ns.Name, err, out)
+		}
+	}
+}
+
+// Capture is a running tshark capture.
+type Capture struct {
+	Path string
+	cmd  *exec.Cmd
+}
+
+// TsharkAvailable reports whether tshark is installed.
+func TsharkAvailable() bool {
+	_, err := exec.LookPath("tshark")
+	return err == nil
+}
+
+// Capture starts tshark on dev inside ns, writing to a file in the test's
+// temporary directory, with an optional capture filter. It returns nil
+// (and logs) when tshark is not installed. The capture is stopped at
+// cleanup if the test does not stop it first.
+func (l *Lab) Capture(ns *NS, dev, filter string) *Capture {
+	l.tb.Helper()
+	if !TsharkAvailable() {
+		l.tb.Logf("nstest: tshark not installed; no capture of %s", dev)
+		return nil
+	}
+	path := filepath.Join(l.tb.TempDir(), fmt.Sprintf("%s-%s.pcap", ns.Tag, dev))
+	// tshark writes pcap files as root only when told its file is fine.
+	f, err := os.Create(path)
+	if err != nil {
+		l.tb.Fatal(err)
+	}
+	f.Close()
+	args := []string{"-i", dev, "-w", path, "-F", "pcap", "-q"}
+	if filter != "" {
+		args = append(args, "-f", filter)
+	}
+	cmd := ns.Command("tshark", args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := l.Start(cmd); err != nil {
+		l.tb.Fatalf("nstest: starting tshark: %v", err)
+	}
+	// tshark says "Capturing on ..." once it is listening.
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(stderr.String(), "Capturing on") {
+		if time.Now().After(deadline) {
+			l.tb.Fatalf("nstest: tshark did not start: %s", stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return &Capture{Path: path, cmd: cmd}
+}
+
+// Stop ends the capture and waits for the file to be complete.
+func (c *Capture) Stop() {
+	if c == nil {
+		return
+	}
+	// dumpcap reads the kernel's packet ring in blocks that are retired on
+	// a timer; give the last block time to arrive before SIGINT, which
+	// makes tshark flush and exit.
+	time.Sleep(700 * time.Millisecond)
+	if c.cmd.ProcessState == nil {
+		syscall.Kill(-c.cmd.Process.Pid, syscall.SIGINT)
+		done := make(chan struct{})
+		go func() { c.cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	}
+}
+
+// Decode runs tshark over the capture with a display filter and returns
+// one summary line per matching packet.
+func Decode(path, displayFilter string, fields ...string) ([]string, error) {
+	args := []string{"-r", path, "-n"}
+	if displayFilter != "" {
+		args = append(args, "-Y", displayFilter)
+	}
+	if len(fields) > 0 {
+		args = append(args, "-T", "fields")
+		for _, f := range fields {
+			args = append(args, "-e", f)
+		}
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command("tshark", args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("tshark -r %s: %v: %s", path, err, stderr.String())
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if l != "" {
+			lines = append(lines, l)
+		}
+	}
+	return lines, nil
+}
+
+// Problems returns the packets tshark finds malformed or flags with an
+// expert error.
+func Problems(path string) ([]string, error) {
+	return Decode(path, "_ws.malformed || _ws.expert.severity >= error")
+}
