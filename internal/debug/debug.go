@@ -151,7 +151,9 @@ func (g *gate) Handle(ctx context.Context, r slog.Record) error { return g.next.
 func (g *gate) WithAttrs(a []slog.Attr) slog.Handler {
 	return &gate{next: g.next.WithAttrs(a), flag: g.flag}
 }
-func (g *gate) WithGroup(n string) slog.Handler { return &gate{next: g.next.WithGroup(n), flag: g.flag} }
+func (g *gate) WithGroup(n string) slog.Handler {
+	return &gate{next: g.next.WithGroup(n), flag: g.flag}
+}
 
 type discard struct{}
 

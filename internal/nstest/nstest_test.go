@@ -2,10 +2,10 @@ package nstest
 
 import (
 	"net"
-	"os"
-	"path/filepath"
 	"net/netip"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
