@@ -327,8 +327,8 @@ func (l *Lab) Capture(ns *NS, dev, filter string) *Capture {
 		args = append(args, "-f", filter)
 	}
 	cmd := ns.Command("tshark", args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
 	if err := l.Start(cmd); err != nil {
 		l.tb.Fatalf("nstest: starting tshark: %v", err)
 	}
@@ -398,4 +398,22 @@ func Decode(path, displayFilter string, fields ...string) ([]string, error) {
 // expert error.
 func Problems(path string) ([]string, error) {
 	return Decode(path, "_ws.malformed || _ws.expert.severity >= error")
+}
+
+// lockedBuffer is a bytes.Buffer safe for a writer process and a reader.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
