@@ -176,8 +176,10 @@ func (l *Local) authenticate(req *Request, caseSensitive bool) *Result {
 	return r
 }
 
-// reject builds a rejection with the peer-facing texts of the method.
-func (l *Local) reject(req *Request, reason string) *Result {
+func (l *Local) reject(req *Request, reason string) *Result { return rejectFor(req, reason) }
+
+// rejectFor builds a rejection with the peer-facing texts of the method.
+func rejectFor(req *Request, reason string) *Result {
 	r := &Result{Reason: reason, Message: MessageFailure}
 	switch req.Method {
 	case MSCHAPv2:
