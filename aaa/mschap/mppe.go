@@ -125,13 +125,11 @@ func V2Keys(h PasswordHash, ntResponse []byte) (send, recv []byte, err error) {
 	return send, recv, nil
 }
 
-// V1StartKey is GetStartKey of RFC 3079 §2.4 for MS-CHAPv1: the first 16
-// octets of SHA1(NtPasswordHashHash | NtPasswordHashHash | Challenge). The
-// same key is used in both directions.
-//
-// RFC 3079 §2.1 and §2.2 derive 40- and 56-bit keys from the LAN Manager
-// hash, which this package does not compute: like pppd, callers use the
-// first 8 octets of this key for those strengths.
+// V1StartKey is GetStartKey of RFC 3079 §2.4 for 128-bit MPPE after
+// MS-CHAPv1: the first 16 octets of SHA1(NtPasswordHashHash |
+// NtPasswordHashHash | Challenge). The same key is used in both directions.
+// The 40- and 56-bit keys come from the LAN Manager hash instead
+// (V1LMStartKey, RFC 3079 §2.1, §2.2).
 func V1StartKey(hashHash PasswordHash, challenge []byte) ([16]byte, error) {
 	if len(challenge) != ChallengeLenV1 {
 		return [16]byte{}, fmt.Errorf("%w: MS-CHAPv1 challenge is %d octets, want %d", ErrBadLength, len(challenge), ChallengeLenV1)

@@ -245,22 +245,44 @@ func TestMPPEBadInputs(t *testing.T) {
 	}
 }
 
-func TestV1StartKey(t *testing.T) {
-	// No published vector: check the construction of RFC 3079 §2.4 (SHA-1
-	// over the hash-hash twice and the challenge) and its use for 40-bit.
-	hh := NTPasswordHash("MyPw").Hash()
-	ch := unhex(t, "10 2D B5 DF 08 5D 30 41")
-	k, err := V1StartKey(hh, ch)
-	if err != nil {
-		t.Fatal(err)
+// RFC 3079 §2.5: MS-CHAPv1 keys for password "clientPass" and the challenge
+// of RFC 2433 §B.2. (These numbers were taken from a transcription of §2.5,
+// not from the RFC's own text, which was not at hand: the 128-bit start key
+// is said to be misprinted in one octet in step 3, "AC CA D1" where steps 4
+// and the session key imply "AC C1 D1"; the value below is the consistent
+// one.)
+func TestRFC3079V1Keys(t *testing.T) {
+	challenge := unhex(t, "10 2D B5 DF 08 5D 30 41")
+	lm, err := LMPasswordHash("clientPass")
+	if err != nil || !bytes.Equal(lm[:], unhex(t, "76 A1 52 93 60 96 D7 83 0E 23 90 22 74 04 AF D2")) {
+		t.Fatalf("LmPasswordHash = %X, %v", lm, err)
 	}
-	k2, _ := V1StartKey(hh, unhex(t, "10 2D B5 DF 08 5D 30 42"))
-	if k == k2 {
-		t.Error("start key does not depend on the challenge")
+	start40, err := V1LMStartKey("clientPass")
+	if err != nil || !bytes.Equal(NewKeyFromSHA(start40, start40), unhex(t, "D8 08 01 53 8C EC 4A 08")) {
+		t.Errorf("40-bit GetKey = %X, %v", NewKeyFromSHA(start40, start40), err)
 	}
-	s, err := InitialSessionKey(k[:], Key40)
-	if err != nil || len(s) != 8 || s[0] != 0xd1 || s[1] != 0x26 || s[2] != 0x9e {
-		t.Errorf("40-bit key from v1: %X %v", s, err)
+	if s, _ := InitialSessionKey(start40, Key40); !bytes.Equal(s, unhex(t, "D1 26 9E 53 8C EC 4A 08")) {
+		t.Errorf("40-bit session key %X", s)
+	}
+	k, err := V1StartKey(NTPasswordHash("clientPass").Hash(), challenge)
+	if err != nil || !bytes.Equal(k[:], unhex(t, "A8 94 78 50 CF C0 AC C1 D1 78 9F B6 2D DC DD B0")) {
+		t.Fatalf("128-bit start key %X, %v", k, err)
+	}
+	s, err := InitialSessionKey(k[:], Key128)
+	if err != nil || !bytes.Equal(s, unhex(t, "59 D1 59 BC 09 F7 6F 1D A2 A8 6A 28 FF EC 0B 1E")) {
+		t.Errorf("128-bit session key %X, %v", s, err)
+	}
+	for _, pw := range []string{"fifteen chars!!", "pässword"} {
+		if _, err := LMPasswordHash(pw); err == nil {
+			t.Errorf("LM hash of %q", pw)
+		}
+		if _, err := V1LMStartKey(pw); err == nil {
+			t.Errorf("LM start key of %q", pw)
+		}
+	}
+	// Case does not matter to the LAN Manager hash.
+	if a, _ := LMPasswordHash("ClientPASS"); a != lm {
+		t.Error("LM hash depends on case")
 	}
 }
 
