@@ -73,12 +73,14 @@ type Pool struct {
 	spans []span // guarded by mu; bases ascending
 	total uint32 // guarded by mu
 	inUse uint32 // guarded by mu
-	used  []uint64
-	bump  uint32
-	next  []uint32 // free-list links for indices < bump
-	prev  []uint32
-	head  uint32
-	tail  uint32
+	// exhaustions counts allocations refused for want of an address.
+	exhaustions uint64 // guarded by mu
+	used        []uint64
+	bump        uint32
+	next        []uint32 // free-list links for indices < bump
+	prev        []uint32
+	head        uint32
+	tail        uint32
 	// Sticky hints: a user's last released address while it stays free.
 	hintByUser map[string]uint32
 	userByIdx  map[uint32]string
@@ -238,6 +240,7 @@ func (p *Pool) Allocate(user string) (netip.Addr, error) {
 			p.growLocked() // reserved addresses the bump index passes by
 		}
 		if p.bump == p.total {
+			p.exhaustions++
 			return netip.Addr{}, p.exhausted
 		}
 		idx = p.bump
@@ -361,14 +364,19 @@ type RangeStats struct {
 type Stats struct {
 	Name        string
 	Free, InUse uint32
-	Ranges      []RangeStats
+	// Exhausted counts allocations refused because the pool was full.
+	Exhausted uint64
+	Ranges    []RangeStats
 }
 
 // Stats returns a snapshot of the pool's counters.
 func (p *Pool) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	st := Stats{Name: p.name, Free: p.total - p.inUse, InUse: p.inUse, Ranges: make([]RangeStats, len(p.spans))}
+	st := Stats{
+		Name: p.name, Free: p.total - p.inUse, InUse: p.inUse, Exhausted: p.exhaustions,
+		Ranges: make([]RangeStats, len(p.spans)),
+	}
 	for i, s := range p.spans {
 		st.Ranges[i] = RangeStats{
 			Start: u32ToAddr(s.first), End: u32ToAddr(s.last()),

@@ -94,6 +94,9 @@ func TestAllocateAll(t *testing.T) {
 	if !errors.Is(err, ErrExhausted) || !errors.As(err, &ex) || ex.Pool != "p" || err.Error() != "pool: p: exhausted" {
 		t.Fatalf("exhausted: %v", err)
 	}
+	if st := p.Stats(); st.Exhausted != 1 || st.Free != 0 || st.InUse != 4 {
+		t.Errorf("stats after exhaustion %+v", st)
+	}
 	if err := p.Release(ip("198.19.5.7"), ""); err != nil {
 		t.Fatal(err)
 	}
