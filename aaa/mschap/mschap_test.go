@@ -307,3 +307,28 @@ func FuzzParseResponse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzVerify feeds arbitrary peer input to both verifiers: they must not
+// panic, and must accept only the exact RFC 2759 §9.2 response.
+func FuzzVerify(f *testing.F) {
+	auth, _ := hex.DecodeString("5B5D7C7D7B3F2F3E3C2C602132262628")
+	var r ResponseV2
+	hex.Decode(r.PeerChallenge[:], []byte("21402324255E262A28295F2B3A337C7E"))
+	hex.Decode(r.NTResponse[:], []byte("82309ECD8D708B5EA08FAA3981CD83544233114A3D85D6DF"))
+	good := r.Append(nil)
+	f.Add(auth, good, "User")
+	f.Add(auth[:8], good, "")
+	f.Add([]byte{}, []byte{}, `x\y`)
+	h := NTPasswordHash("clientPass")
+	f.Fuzz(func(t *testing.T, challenge, value []byte, user string) {
+		ok, s, _, err := VerifyV2(challenge, value, user, h)
+		if ok && (err != nil || len(s) != AuthResponseLen) {
+			t.Fatalf("accepted with %v %q", err, s)
+		}
+		if ok && (!bytes.Equal(value[24:48], good[24:48]) || !bytes.Equal(challenge, auth)) {
+			// Another NT-Response can only match by a SHA-1/DES collision.
+			t.Fatalf("accepted a response other than the known one")
+		}
+		VerifyV1(challenge, value, h)
+	})
+}
