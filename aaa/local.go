@@ -159,6 +159,13 @@ func (l *Local) AuthenticateCase(ctx context.Context, req *Request) (*Result, er
 func (l *Local) authenticate(req *Request, caseSensitive bool) *Result {
 	lookup, domain := l.split(req.Username)
 	u := l.find(lookup, caseSensitive)
+	if u == nil && (req.Method == MSCHAPv1 || req.Method == MSCHAPv2) {
+		// Windows peers may prepend their NT domain, "BIGCO\johndoe"
+		// (RFC 2433 §6); the response is computed without it.
+		if bare := mschap.StripDomain(lookup); bare != lookup {
+			u = l.find(bare, caseSensitive)
+		}
+	}
 	if u == nil {
 		r := l.reject(req, ReasonNoSuchUser)
 		l.log.Debug("aaa: local reject", "user", req.Username, "method", req.Method, "reason", r.Reason)
