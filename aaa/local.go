@@ -219,7 +219,7 @@ func (l *Local) verify(u *localUser, req *Request, r *Result) string {
 		if len(req.Response) != md5.Size || len(req.Challenge) == 0 {
 			return ReasonMalformed
 		}
-		want := chapMD5(req.ID, u.Password, req.Challenge)
+		want := CHAPResponse(req.ID, u.Password, req.Challenge)
 		if subtle.ConstantTimeCompare(want[:], req.Response) != 1 {
 			return ReasonBadPassword
 		}
@@ -261,7 +261,10 @@ func (l *Local) verify(u *localUser, req *Request, r *Result) string {
 	return ReasonUnsupportedMethod
 }
 
-func chapMD5(id uint8, secret string, challenge []byte) [md5.Size]byte {
+// CHAPResponse is the CHAP-MD5 response value of RFC 1994 §4.1,
+// MD5(Identifier | secret | Challenge), also used by EAP-MD5 (RFC 3748
+// §5.4). A peer sends it; the authenticator compares it.
+func CHAPResponse(id uint8, secret string, challenge []byte) [md5.Size]byte {
 	h := md5.New()
 	h.Write([]byte{id})
 	h.Write([]byte(secret))

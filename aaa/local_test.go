@@ -63,12 +63,11 @@ func testLocal(t testing.TB) *Local {
 	return l
 }
 
+// chapResponse computes RFC 1994 §4.1 independently of CHAPResponse.
 func chapResponse(id uint8, secret string, challenge []byte) []byte {
-	h := md5.New()
-	h.Write([]byte{id})
-	h.Write([]byte(secret))
-	h.Write(challenge)
-	return h.Sum(nil)
+	b := append([]byte{id}, secret...)
+	sum := md5.Sum(append(b, challenge...))
+	return sum[:]
 }
 
 func v2Value(t testing.TB) []byte {
