@@ -1,0 +1,70 @@
+package aaa_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/pool"
+)
+
+// A user database, a domain with its own pool, the IOS method lists, and an
+// address for the accepted peer.
+func Example() {
+	u, err := aaa.ParseUsername("username alice password 7 0822455D0A16")
+	if err != nil {
+		panic(err)
+	}
+	local, err := aaa.NewLocal(aaa.LocalConfig{
+		Users: []aaa.User{u},
+		Domains: aaa.DomainOptions{Strip: true, Domains: []aaa.Domain{
+			{Name: "sales", Pool: "sales"},
+		}},
+	})
+	if err != nil {
+		panic(err)
+	}
+	var lists []aaa.ListCommand
+	for _, line := range []string{
+		"aaa authentication ppp default local",
+		"aaa authorization network default local",
+	} {
+		c, err := aaa.ParseListCommand(line)
+		if err != nil {
+			panic(err)
+		}
+		lists = append(lists, c)
+	}
+	history := aaa.NewFailureHistory(20, nil)
+	svc, err := aaa.NewService(aaa.ServiceConfig{Lists: lists, Local: local, History: history})
+	if err != nil {
+		panic(err)
+	}
+	pools := pool.NewGroup()
+	if err := pools.Configure("ip local pool sales 198.19.10.1 198.19.10.254"); err != nil {
+		panic(err)
+	}
+
+	// What PPP does once PAP has collected the credentials.
+	var auth aaa.Authenticator = svc.Bind("", "")
+	r, err := auth.Authenticate(context.Background(), &aaa.Request{
+		Method: aaa.PAP, Username: "alice@sales", Password: []byte("cisco"),
+	})
+	if err != nil {
+		panic(err)
+	}
+	lease, err := aaa.AssignAddress(pools, &r.Authz, "")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(r.Accept, r.Authz.Username, r.Authz.Domain, lease.Addr)
+
+	r, _ = auth.Authenticate(context.Background(), &aaa.Request{
+		Method: aaa.PAP, Username: "alice@sales", Password: []byte("guess"),
+	})
+	f, _ := history.Get("alice@sales")
+	fmt.Println(r.Accept, r.Reason, r.Message, f.Count)
+	// Output:
+	// true alice sales 198.19.10.1
+	// false bad password Authentication failed 1
+}

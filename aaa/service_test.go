@@ -1,0 +1,382 @@
+package aaa
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+func TestParseListCommand(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		ok   bool
+		want string // type|name|methods
+	}{
+		{"aaa authentication ppp default local", true, "authentication ppp|default|local"},
+		{"aaa authentication ppp VPDN local none", true, "authentication ppp|VPDN|local,none"},
+		{"aaa authentication ppp L group radius local-case none", true, "authentication ppp|L|group radius,local-case,none"},
+		{"aaa authorization network default local", true, "authorization network|default|local"},
+		{"aaa  authorization network  x group radius  local", true, "authorization network|x|group radius,local"},
+		{"aaa authentication ppp default", false, ""},
+		{"aaa authentication login default local", false, ""},
+		{"aaa authentication ppp default local local", false, ""},
+		{"aaa authentication ppp default none local", false, ""},
+		{"aaa authentication ppp default group", false, ""},
+		{"aaa authentication ppp default tacacs+", false, ""},
+		{"aaa authentication ppp default group a group b group c local none", false, ""},
+		{"aaa accounting network default start-stop group radius", false, ""},
+		{"", false, ""},
+		{"aaa authentication ppp " + strings.Repeat("n", 254) + " local", false, ""},
+	} {
+		c, err := ParseListCommand(tc.line)
+		if (err == nil) != tc.ok {
+			t.Errorf("%q: %v", tc.line, err)
+			continue
+		}
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "aaa: ") {
+				t.Errorf("%q: error %v", tc.line, err)
+			}
+			continue
+		}
+		var ms []string
+		for _, m := range c.Methods {
+			ms = append(ms, m.String())
+		}
+		if got := c.Type.String() + "|" + c.Name + "|" + strings.Join(ms, ","); got != tc.want {
+			t.Errorf("%q: got %q want %q", tc.line, got, tc.want)
+		}
+	}
+}
+
+func FuzzParseListCommand(f *testing.F) {
+	for _, s := range []string{"aaa authentication ppp default local none", "aaa authorization network x group radius", "aaa authentication ppp a group"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		c, err := ParseListCommand(line)
+		if err != nil {
+			return
+		}
+		if c.Name == "" || len(c.Methods) == 0 || len(c.Methods) > maxMethods {
+			t.Fatalf("%q: %+v", line, c)
+		}
+		for i, m := range c.Methods {
+			if m.Kind == MethodNone && i != len(c.Methods)-1 {
+				t.Fatalf("%q: none not last", line)
+			}
+		}
+	})
+}
+
+// fakeGroup is a server group that errs, rejects or accepts.
+type fakeGroup struct {
+	err    error
+	accept bool
+	authz  Authorization
+	calls  int
+	mu     sync.Mutex
+}
+
+func (g *fakeGroup) Authenticate(ctx context.Context, req *Request) (*Result, error) {
+	g.mu.Lock()
+	g.calls++
+	g.mu.Unlock()
+	if g.err != nil {
+		return nil, g.err
+	}
+	if !g.accept {
+		return &Result{Reason: "group says no", Message: MessageFailure}, nil
+	}
+	return &Result{Accept: true, Authz: g.authz}, nil
+}
+
+func lists(t testing.TB, lines ...string) []ListCommand {
+	t.Helper()
+	var out []ListCommand
+	for _, l := range lines {
+		c, err := ParseListCommand(l)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func pap(user, pw string) *Request {
+	return &Request{Method: PAP, Username: user, Password: []byte(pw), NASPort: "Vi3", TunnelName: "lac1"}
+}
+
+func TestServiceMethodLists(t *testing.T) {
+	down := &fakeGroup{err: errors.New("radius: no server answered")}
+	no := &fakeGroup{}
+	yes := &fakeGroup{accept: true, authz: Authorization{Username: "x", Pool: "radius-pool"}}
+	clock := time.Date(2026, 11, 21, 5, 30, 0, 0, time.UTC)
+	hist := NewFailureHistory(10, func() time.Time { return clock })
+	s, err := NewService(ServiceConfig{
+		Lists: lists(t,
+			"aaa authentication ppp default local",
+			"aaa authentication ppp LN local none",
+			"aaa authentication ppp DOWN group down local",
+			"aaa authentication ppp DOWNNONE group down none",
+			"aaa authentication ppp ALLDOWN group down group missing",
+			"aaa authentication ppp NO group no local",
+			"aaa authentication ppp YES group yes",
+			"aaa authentication ppp CASE local-case",
+		),
+		Local:   testLocal(t),
+		Groups:  map[string]Authenticator{"down": down, "no": no, "yes": yes},
+		History: hist,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, tc := range []struct {
+		list   string
+		req    *Request
+		accept bool
+		reason string
+		err    bool
+	}{
+		{"", pap("User", "clientPass"), true, "", false},
+		{"default", pap("User", "bad"), false, ReasonBadPassword, false},
+		{"", pap("nobody", "x"), false, ReasonNoSuchUser, false},
+		// A local reject does not fall through to none.
+		{"LN", pap("nobody", "x"), false, ReasonNoSuchUser, false},
+		{"LN", pap("User", "clientPass"), true, "", false},
+		// An error moves on to the next method.
+		{"DOWN", pap("User", "clientPass"), true, "", false},
+		{"DOWN", pap("User", "bad"), false, ReasonBadPassword, false},
+		{"DOWNNONE", pap("anyone", "x"), true, "", false},
+		{"ALLDOWN", pap("User", "clientPass"), false, "", true},
+		// A group reject ends the walk: local is never asked.
+		{"NO", pap("User", "clientPass"), false, "group says no", false},
+		{"YES", pap("whoever", "x"), true, "", false},
+		{"CASE", pap("user", "clientPass"), false, ReasonNoSuchUser, false},
+		{"MISSING", pap("User", "clientPass"), false, "", true},
+	} {
+		r, err := s.Authenticate(ctx, tc.list, "", tc.req)
+		if tc.err {
+			if err == nil {
+				t.Errorf("%s %s: no error: %+v", tc.list, tc.req.Username, r)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s %s: %v", tc.list, tc.req.Username, err)
+			continue
+		}
+		if r.Accept != tc.accept || r.Reason != tc.reason {
+			t.Errorf("%s %s: accept %v reason %q", tc.list, tc.req.Username, r.Accept, r.Reason)
+		}
+	}
+	if _, err := s.Authenticate(ctx, "MISSING", "", pap("a", "b")); !errors.Is(err, ErrNoBackend) {
+		t.Errorf("missing list: %v", err)
+	}
+	if no.calls != 1 {
+		t.Errorf("group no called %d times", no.calls)
+	}
+	// The failure history saw the final rejections.
+	f, ok := hist.Get("User")
+	if !ok || f.Count != 3 || f.Reason != "group says no" || f.NASPort != "Vi3" || f.TunnelName != "lac1" || !f.Last.Equal(clock) {
+		t.Errorf("history of User: %+v %v", f, ok)
+	}
+	if f, _ := hist.Get("nobody"); f.Count != 2 || f.Reason != ReasonNoSuchUser {
+		t.Errorf("history of nobody: %+v", f)
+	}
+	// Bound to lists, as PPP uses it.
+	var a Authenticator = s.Bind("LN", "")
+	if r, err := a.Authenticate(ctx, pap("User", "clientPass")); err != nil || !r.Accept {
+		t.Errorf("bound: %+v %v", r, err)
+	}
+}
+
+func TestServiceAuthorization(t *testing.T) {
+	yes := &fakeGroup{accept: true, authz: Authorization{Username: "User", Pool: "radius-pool"}}
+	s, err := NewService(ServiceConfig{
+		Lists: lists(t,
+			"aaa authentication ppp default local",
+			"aaa authentication ppp R group yes",
+			"aaa authentication ppp N none",
+			"aaa authorization network default local",
+			"aaa authorization network NONE none",
+			"aaa authorization network R group yes local",
+			"aaa authorization network BAD group yes",
+		),
+		Local:  testLocal(t),
+		Groups: map[string]Authenticator{"yes": yes},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	// Default authorization from local: the domain's pool.
+	r, err := s.Authenticate(ctx, "", "", pap("User@sales", "clientPass"))
+	if err != nil || !r.Accept || r.Authz.Pool != "sales-pool" {
+		t.Errorf("local/local: %+v %v", r, err)
+	}
+	// Authorization none drops the attributes.
+	r, _ = s.Authenticate(ctx, "", "NONE", pap("User@sales", "clientPass"))
+	if !r.Accept || r.Authz.Pool != "" || r.Authz.Username != "User" || r.Authz.Domain != "sales" {
+		t.Errorf("local/none: %+v", r.Authz)
+	}
+	// Authenticated by the group: its attributes stand.
+	r, _ = s.Authenticate(ctx, "R", "R", pap("User", "x"))
+	if !r.Accept || r.Authz.Pool != "radius-pool" {
+		t.Errorf("group/group: %+v", r.Authz)
+	}
+	// Authenticated by none, authorized by local: an unknown user is refused.
+	r, _ = s.Authenticate(ctx, "N", "", pap("stranger", "x"))
+	if r.Accept || r.Reason != ReasonAuthorization {
+		t.Errorf("none/local stranger: %+v", r)
+	}
+	// MS-CHAPv2 refused by authorization carries the failure string and no keys.
+	req := &Request{Method: MSCHAPv2, Username: "stranger", Challenge: mustHex(t, authChallenge), Response: v2Value(t)}
+	r, _ = s.Authenticate(ctx, "N", "", req)
+	if r.Accept || !strings.HasPrefix(r.MSCHAPError, "E=691 R=0 C=5B5D") || r.MPPESendKey != nil {
+		t.Errorf("none/local mschapv2: %+v", r)
+	}
+	// A group that cannot authorize alone errs; with no next method, an error.
+	if _, err := s.Authenticate(ctx, "", "BAD", pap("User", "clientPass")); err == nil {
+		t.Error("group without Authorizer did not err")
+	}
+	// ... and with local next, local authorizes.
+	r, err = s.Authenticate(ctx, "", "R", pap("User@sales", "clientPass"))
+	if err != nil || !r.Accept || r.Authz.Pool != "sales-pool" {
+		t.Errorf("local/group-then-local: %+v %v", r, err)
+	}
+	if _, err := s.Authenticate(ctx, "", "MISSING", pap("User", "clientPass")); !errors.Is(err, ErrNoBackend) {
+		t.Errorf("missing authz list: %v", err)
+	}
+}
+
+func TestServiceNoLocal(t *testing.T) {
+	s, err := NewService(ServiceConfig{Lists: lists(t, "aaa authentication ppp default local none")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.Authenticate(context.Background(), "", "", pap("a", "b"))
+	if err != nil || !r.Accept {
+		t.Errorf("local without database should fall to none: %+v %v", r, err)
+	}
+	if _, err := NewService(ServiceConfig{Lists: []ListCommand{{Type: AuthenticationPPP, Name: "x"}}}); err == nil {
+		t.Error("empty list accepted")
+	}
+}
+
+func TestServiceConcurrent(t *testing.T) {
+	hist := NewFailureHistory(4, nil)
+	s, err := NewService(ServiceConfig{
+		Lists:   lists(t, "aaa authentication ppp default local", "aaa authorization network default local"),
+		Local:   testLocal(t),
+		History: hist,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acct := NewMemoryAccounter(16, nil)
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			ctx := context.Background()
+			for i := 0; i < 200; i++ {
+				pw := "clientPass"
+				if i%3 == 0 {
+					pw = "wrong"
+				}
+				user := fmt.Sprintf("User@d%d", i%7)
+				r, err := s.Authenticate(ctx, "", "", pap(user, pw))
+				if err != nil || r.Accept != (i%3 != 0) {
+					t.Errorf("%v %v", r, err)
+					return
+				}
+				rec := &AccountingRecord{SessionID: fmt.Sprint(w, "-", i), Username: user}
+				acct.Start(ctx, rec)
+				acct.Interim(ctx, rec)
+				acct.Stop(ctx, rec)
+				_ = hist.Entries()
+			}
+		}(w)
+	}
+	wg.Wait()
+	if c := acct.Counts(); c.Starts != 800 || c.Stops != 800 || c.Active != 0 || c.Orphans != 0 {
+		t.Errorf("counts %+v", c)
+	}
+	if n := len(hist.Entries()); n != 4 {
+		t.Errorf("history holds %d users, bound 4", n)
+	}
+}
+
+func TestFailureHistoryBound(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	h := NewFailureHistory(2, func() time.Time { now = now.Add(time.Second); return now })
+	h.Record(pap("a", ""), "r1")
+	h.Record(pap("b", ""), "r2")
+	h.Record(pap("a", ""), "r3") // a is now the most recent
+	h.Record(pap("c", ""), "r4") // evicts b
+	if _, ok := h.Get("b"); ok {
+		t.Error("b not evicted")
+	}
+	e := h.Entries()
+	if len(e) != 2 || e[0].User != "c" || e[1].User != "a" || e[1].Count != 2 || e[1].Reason != "r3" ||
+		!e[1].First.Equal(time.Date(2026, 1, 1, 0, 0, 1, 0, time.UTC)) {
+		t.Errorf("entries %+v", e)
+	}
+	h.Record(pap(strings.Repeat("x", 1000), ""), "long")
+	if _, ok := h.Get(strings.Repeat("x", maxNameLen)); !ok {
+		t.Error("long name not truncated")
+	}
+	var b bytes.Buffer
+	if err := h.WriteShow(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(b.String(), "Table size: 2\nEntries: 2\nUser: xxx") || !strings.Contains(b.String(), "User: c\n  NAS: Vi3, CLID = , Tunnel: lac1\n  Log time: 2026-01-01 00:00:04, Error repetitions: 1\n  Failure reason: r4\n") {
+		t.Errorf("show:\n%s", b.String())
+	}
+	h.Clear("c")
+	if _, ok := h.Get("c"); ok || len(h.Entries()) != 1 {
+		t.Error("Clear(c)")
+	}
+	h.Clear("")
+	if len(h.Entries()) != 0 {
+		t.Error("Clear all")
+	}
+}
+
+func TestMemoryAccounter(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	m := NewMemoryAccounter(3, func() time.Time { now = now.Add(time.Minute); return now })
+	ctx := context.Background()
+	a := &AccountingRecord{SessionID: "1", Username: "alice", FramedAddress: netip.MustParseAddr("198.19.1.2")}
+	b := &AccountingRecord{SessionID: "2", Username: "bob"}
+	m.Start(ctx, a)
+	m.Start(ctx, b)
+	a.InOctets = 100
+	m.Interim(ctx, a)
+	if act := m.Active(); len(act) != 2 || act[0].InOctets != 100 || act[1].Username != "bob" {
+		t.Errorf("active %+v", act)
+	}
+	m.Stop(ctx, a)
+	m.Stop(ctx, &AccountingRecord{SessionID: "ghost"})
+	recs := m.Records()
+	if len(recs) != 3 || recs[0].Kind != AcctInterim || recs[1].Kind != AcctStop || recs[2].Record.SessionID != "ghost" ||
+		!recs[0].Time.Equal(time.Date(2026, 1, 1, 0, 3, 0, 0, time.UTC)) {
+		t.Errorf("records %+v", recs)
+	}
+	if c := m.Counts(); c.Starts != 2 || c.Interims != 1 || c.Stops != 2 || c.Orphans != 1 || c.Active != 1 {
+		t.Errorf("counts %+v", c)
+	}
+	if AcctStart.String() != "start" || RecordKind(9).String() != "RecordKind(9)" {
+		t.Error("String")
+	}
+}
