@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vpdn/vpdn/aaa"
 	"github.com/vpdn/vpdn/config"
 	"github.com/vpdn/vpdn/control"
 	"github.com/vpdn/vpdn/internal/debug"
@@ -43,6 +44,9 @@ type Daemon struct {
 
 	shows  control.Tree
 	clears control.Tree
+
+	svc     atomic.Pointer[services]
+	history *aaa.FailureHistory
 }
 
 // New loads and validates the configuration. It does not start anything.
@@ -53,14 +57,20 @@ func New(opts Options) (*Daemon, error) {
 	if opts.Debug == nil {
 		opts.Debug = debug.New()
 	}
-	d := &Daemon{opts: opts, log: opts.Logger, cfgLog: opts.Debug.Logger(opts.Logger, "config"), started: time.Now()}
+	d := &Daemon{opts: opts, log: opts.Logger, cfgLog: opts.Debug.Logger(opts.Logger, "config"), started: time.Now(), history: newHistory()}
 	res, err := config.LoadFile(opts.ConfigPath)
 	if err != nil {
 		return nil, err
 	}
+	svc, err := buildServices(res.Config, d.history, d)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", opts.ConfigPath, err)
+	}
 	d.logWarnings(res.Warnings)
 	d.cfg.Store(res.Config)
+	d.svc.Store(svc)
 	d.registerShows()
+	d.registerAAAShows()
 	return d, nil
 }
 
@@ -94,7 +104,18 @@ func (d *Daemon) Reload() error {
 		d.log.Error("reload refused; the previous configuration stays in force", "config", d.opts.ConfigPath, "err", err.Error())
 		return fmt.Errorf("reload refused; the previous configuration stays in force:\n%w", err)
 	}
+	svc, err := buildServices(res.Config, d.history, d)
+	if err != nil {
+		err = fmt.Errorf("%s: %w", d.opts.ConfigPath, err)
+		d.reloadFailures++
+		d.lastReloadErr = err.Error()
+		d.log.Error("reload refused; the previous configuration stays in force", "config", d.opts.ConfigPath, "err", err.Error())
+		return fmt.Errorf("reload refused; the previous configuration stays in force:\n%w", err)
+	}
 	d.logWarnings(res.Warnings)
+	// No session holds a pool address yet; when sessions exist, the new
+	// pools must take over their leases (issue: remote access end to end).
+	d.svc.Store(svc)
 	old := d.cfg.Swap(res.Config)
 	d.reloads++
 	d.lastReloadErr = ""

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpdn/vpdn/aaa"
 	"github.com/vpdn/vpdn/control"
 	"github.com/vpdn/vpdn/internal/debug"
 )
@@ -136,5 +137,43 @@ func TestNewRefusesBrokenConfig(t *testing.T) {
 	_, err := New(Options{ConfigPath: p, Socket: filepath.Join(t.TempDir(), "s")})
 	if err == nil || !strings.Contains(err.Error(), p+":2:") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestAAAAndPools(t *testing.T) {
+	cfg := good + `username alice password 0 alicepass
+username bob password 7 0822455D0A16
+ip local pool P 198.19.1.10 198.19.1.20
+ip local pool P 198.19.2.1
+`
+	d, _, sock := startDaemon(t, cfg)
+	r := do(t, sock, &control.Request{Verb: "show", Words: []string{"ip", "local", "pool"}})
+	if !r.OK || !strings.Contains(r.Text, "198.19.1.10") || !strings.Contains(r.Text, "198.19.2.1") {
+		t.Fatalf("show ip local pool: %+v", r)
+	}
+	if r := do(t, sock, &control.Request{Verb: "show", Words: []string{"ip", "local", "pool", "nope"}}); r.OK {
+		t.Fatal("unknown pool shown")
+	}
+	auth := d.Authenticator("", "")
+	res, err := auth.Authenticate(context.Background(), &aaa.Request{Method: aaa.PAP, Username: "alice", Password: []byte("alicepass")})
+	if err != nil || !res.Accept {
+		t.Fatalf("alice: %+v %v", res, err)
+	}
+	// bob's type-7 password decodes to "cisco".
+	res, err = auth.Authenticate(context.Background(), &aaa.Request{Method: aaa.PAP, Username: "bob", Password: []byte("cisco")})
+	if err != nil || !res.Accept {
+		t.Fatalf("bob (type 7): %+v %v", res, err)
+	}
+	res, _ = auth.Authenticate(context.Background(), &aaa.Request{Method: aaa.PAP, Username: "alice", Password: []byte("wrong"), NASPort: "Vi3"})
+	if res.Accept {
+		t.Fatal("wrong password accepted")
+	}
+	r = do(t, sock, &control.Request{Verb: "show", Words: []string{"vpdn", "history", "failure"}})
+	if !strings.Contains(r.Text, "User: alice") || !strings.Contains(r.Text, "NAS: Vi3") {
+		t.Fatalf("failure history: %s", r.Text)
+	}
+	do(t, sock, &control.Request{Verb: "clear", Words: []string{"vpdn", "history", "failure"}})
+	if r := do(t, sock, &control.Request{Verb: "show", Words: []string{"vpdn", "history", "failure"}}); strings.Contains(r.Text, "alice") {
+		t.Fatalf("history not cleared: %s", r.Text)
 	}
 }

@@ -1,0 +1,141 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/config"
+	"github.com/vpdn/vpdn/control"
+	"github.com/vpdn/vpdn/pool"
+)
+
+// services are what the configuration builds for sessions to use: the AAA
+// service over the local user database, and the address pools. A reload
+// builds a new set and swaps it in whole.
+type services struct {
+	aaa   *aaa.Service
+	pools *pool.Group
+}
+
+// buildServices turns the typed configuration into AAA and pool objects.
+// It fails only on what config validation cannot see (a type-7 password
+// that does not decode).
+func buildServices(c *config.Config, history *aaa.FailureHistory, d *Daemon) (*services, error) {
+	var users []aaa.User
+	for _, u := range c.Users {
+		pw, err := clearSecret(u.Password)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: username %s: %w", u.Line, u.Name, err)
+		}
+		users = append(users, aaa.User{Name: u.Name, Password: pw})
+	}
+	local, err := aaa.NewLocal(aaa.LocalConfig{Users: users, Logger: d.opts.Debug.Logger(d.log, "aaa authentication")})
+	if err != nil {
+		return nil, err
+	}
+	var lists []aaa.ListCommand
+	add := func(t aaa.ListType, ls []config.MethodList) {
+		for _, l := range ls {
+			lc := aaa.ListCommand{Type: t, Name: l.Name}
+			for _, m := range l.Methods {
+				switch {
+				case m == "local":
+					lc.Methods = append(lc.Methods, aaa.ListMethod{Kind: aaa.MethodLocal})
+				case m == "local-case":
+					lc.Methods = append(lc.Methods, aaa.ListMethod{Kind: aaa.MethodLocalCase})
+				case m == "none":
+					lc.Methods = append(lc.Methods, aaa.ListMethod{Kind: aaa.MethodNone})
+				case strings.HasPrefix(m, "group "):
+					lc.Methods = append(lc.Methods, aaa.ListMethod{Kind: aaa.MethodGroup, Group: strings.TrimPrefix(m, "group ")})
+				default:
+					// if-needed and if-authenticated are IOS method words
+					// with no effect on a local database.
+					continue
+				}
+			}
+			if len(lc.Methods) > 0 {
+				lists = append(lists, lc)
+			}
+		}
+	}
+	add(aaa.AuthenticationPPP, c.AAA.Authentication)
+	add(aaa.AuthorizationNetwork, c.AAA.Authorization)
+	if !c.AAA.NewModel {
+		// Without aaa new-model IOS authenticates PPP against the local
+		// username database.
+		lists = []aaa.ListCommand{{Type: aaa.AuthenticationPPP, Name: aaa.DefaultList, Methods: []aaa.ListMethod{{Kind: aaa.MethodLocal}}}}
+	}
+	svc, err := aaa.NewService(aaa.ServiceConfig{Lists: lists, Local: local, History: history, Logger: d.opts.Debug.Logger(d.log, "aaa authorization")})
+	if err != nil {
+		return nil, err
+	}
+	pools := pool.NewGroup()
+	for _, p := range c.Pools {
+		for _, r := range p.Ranges {
+			if err := pools.AddRange(p.Name, r.Start, r.End); err != nil {
+				return nil, fmt.Errorf("line %d: ip local pool %s: %w", r.Line, p.Name, err)
+			}
+		}
+	}
+	return &services{aaa: svc, pools: pools}, nil
+}
+
+func clearSecret(s config.Secret) (string, error) {
+	if s.Type == 7 {
+		return aaa.DecodeType7(s.Value)
+	}
+	return s.Value, nil
+}
+
+func (d *Daemon) registerAAAShows() {
+	d.shows.Add(&control.Command{Words: "ip local pool", Args: 0, Help: "address pools: free and in-use addresses per range",
+		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+			return d.showPools("", asJSON)
+		}})
+	d.shows.Add(&control.Command{Words: "ip local pool", Args: 1, Help: "one address pool",
+		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+			return d.showPools(args[0], asJSON)
+		}})
+	d.shows.Add(&control.Command{Words: "vpdn history failure", Help: "the last authentication failure of each user (VPDN-MIB failure history)",
+		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+			var b strings.Builder
+			d.history.WriteShow(&b)
+			return reply(b.String(), d.history.Entries(), asJSON)
+		}})
+	d.clears.Add(&control.Command{Words: "vpdn history failure", Help: "forget the failure history",
+		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+			for _, f := range d.history.Entries() {
+				d.history.Clear(f.User)
+			}
+			return &control.Response{OK: true}, nil
+		}})
+}
+
+func (d *Daemon) showPools(name string, asJSON bool) (*control.Response, error) {
+	stats := d.svc.Load().pools.Stats()
+	if name != "" {
+		var one []pool.Stats
+		for _, s := range stats {
+			if s.Name == name {
+				one = append(one, s)
+			}
+		}
+		if len(one) == 0 {
+			return nil, fmt.Errorf("%% No such pool %q", name)
+		}
+		stats = one
+	}
+	var b strings.Builder
+	pool.WriteShow(&b, stats)
+	return reply(b.String(), stats, asJSON)
+}
+
+// Authenticator returns the AAA service in force, bound to method lists.
+func (d *Daemon) Authenticator(authnList, authzList string) aaa.Authenticator {
+	return d.svc.Load().aaa.Bind(authnList, authzList)
+}
+
+func newHistory() *aaa.FailureHistory { return aaa.NewFailureHistory(1000, time.Now) }
