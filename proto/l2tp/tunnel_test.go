@@ -384,8 +384,14 @@ func TestTieBreaker(t *testing.T) {
 		a := newPeer(t, nw, lnsAddr, Config{})
 		b := newPeer(t, nw, lacAddr, Config{})
 		errs := make(chan error, 2)
-		go func() { _, err := a.node.Dial(context.Background(), lacAddr, TunnelParams{}, CallParams{}); errs <- err }()
-		go func() { _, err := b.node.Dial(context.Background(), lnsAddr, TunnelParams{}, CallParams{}); errs <- err }()
+		go func() {
+			_, err := a.node.Dial(context.Background(), lacAddr, TunnelParams{}, CallParams{})
+			errs <- err
+		}()
+		go func() {
+			_, err := b.node.Dial(context.Background(), lnsAddr, TunnelParams{}, CallParams{})
+			errs <- err
+		}()
 		for range 2 {
 			if err := <-errs; err != nil {
 				t.Fatal(err)
