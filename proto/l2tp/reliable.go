@@ -72,7 +72,7 @@ type reliable struct {
 }
 
 func newReliable(cfg relConfig, send func([]byte)) *reliable {
-	r := &reliable{cfg: cfg, send: send, nr: 0}
+	r := &reliable{cfg: cfg, send: send, nr: 0, cwnd: 1}
 	r.setPeerWindow(4)
 	return r
 }
@@ -85,7 +85,7 @@ func (r *reliable) setPeerWindow(w int) {
 	}
 	r.peerWindow = w
 	r.ssthresh = w
-	r.cwnd = 1
+	r.cwnd = min(max(r.cwnd, 1), w)
 }
 
 func (r *reliable) window() int { return min(r.cwnd, r.peerWindow) }

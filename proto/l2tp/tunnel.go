@@ -66,6 +66,7 @@ type Tunnel struct {
 	after     []func()
 	helloTx   uint64
 	now       time.Time // time of the event being processed
+	noReply   bool      // the message just delivered gets no answer
 	scratch   []byte
 }
 
@@ -383,7 +384,11 @@ func (t *Tunnel) handle(p inPacket) {
 	}
 	body := h.Payload(p.b)
 	t.lastRx = t.now
+	t.noReply = false
 	ackNow := t.rel.recv(t.now, h, p.b, len(body) == 0, func(msg []byte) { t.deliver(msg, p.from) })
+	// Messages that never get an answer are acknowledged at once rather
+	// than after the delayed-ack timer: the peer's window opens sooner.
+	ackNow = ackNow || (t.noReply && !t.rel.ackDue.IsZero())
 	if ackNow || (t.state == TunClosing && len(body) > 0) {
 		t.rel.sendZLB(t.remoteID)
 	}
@@ -394,6 +399,10 @@ func (t *Tunnel) deliver(msg []byte, from netip.AddrPort) {
 	h, _ := l2tp.ParseHeader(msg)
 	var m l2tp.Message
 	err := m.Decode(h.Payload(msg), t.p.Secret)
+	switch m.Type {
+	case l2tp.MsgSCCCN, l2tp.MsgICCN, l2tp.MsgOCCN, l2tp.MsgCDN, l2tp.MsgHELLO, l2tp.MsgWEN, l2tp.MsgSLI:
+		t.noReply = true
+	}
 	if m.Type == l2tp.MsgStopCCN && t.state != TunDead {
 		t.rxStopCCN(&m)
 		return
