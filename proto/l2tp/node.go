@@ -1,0 +1,503 @@
+package l2tp
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/vpdn/vpdn/wire/l2tp"
+)
+
+// Conn is how the control plane reaches the network: one UDP socket in
+// production (the daemon adapts a transport to it), an in-memory fake in
+// tests (transport/memnet's *Conn implements it). WriteTo must not retain
+// b after it returns. Received datagrams are not read through Conn: the
+// owner reads its socket and feeds every datagram to Node.HandlePacket.
+type Conn interface {
+	WriteTo(b []byte, to netip.AddrPort) error
+}
+
+// Config configures a Node. Conn is required; everything else may be zero.
+type Config struct {
+	Conn   Conn
+	Clock  Clock        // nil: wall clock (which synctest fakes)
+	Logger *slog.Logger // nil: no logging
+
+	// Incoming decides whether a peer that sent SCCRQ may open a tunnel,
+	// and with which parameters: the vpdn-group "terminate-from hostname"
+	// lookup of an LNS. ok=false refuses with StopCCN result 4 (§4.4.2,
+	// not authorized). nil accepts every peer with Defaults.
+	Incoming func(peer netip.AddrPort, hostname string) (p TunnelParams, ok bool)
+	// Defaults are the parameters of incoming tunnels when Incoming is nil.
+	Defaults TunnelParams
+
+	// OnCall is offered every call the peer opens (ICRQ on an LNS, OCRQ on
+	// a LAC). The owner answers with Call.Accept or Call.Reject, now or
+	// later (until the setup timeout). nil accepts every call. It runs on
+	// the tunnel goroutine: it must not block.
+	OnCall func(*Call)
+	// OnSessionUp reports a session the peer opened reaching established
+	// (sessions from Dial are returned by Dial instead). Must not block.
+	OnSessionUp func(*Session)
+	// OnSessionDown reports the end of any established session. Must not block.
+	OnSessionDown func(*Session, error)
+	// OnWEN and OnSLI pass up WAN-Error-Notify and Set-Link-Info (§6.14,
+	// §6.15) for the PPP layer. Must not block.
+	OnWEN func(*Session, l2tp.CallErrors)
+	OnSLI func(*Session, l2tp.ACCM)
+	// OnL2TPv3 receives datagrams with version 3 (RFC 3931) for the
+	// L2TPv3 code; nil drops them.
+	OnL2TPv3 func(b []byte, from netip.AddrPort)
+
+	Limits Limits
+	// Seed, when non-zero, makes tunnel and session IDs reproducible.
+	Seed uint64
+}
+
+// Errors returned by the API.
+var (
+	ErrClosed          = errors.New("l2tp: closed")
+	ErrLimit           = errors.New("l2tp: resource limit reached")
+	ErrPeerUnreachable = fmt.Errorf("l2tp: peer unreachable: %w", ErrRetransmit)
+	ErrSetupTimeout    = errors.New("l2tp: setup timeout")
+	errTunnelGone      = errors.New("l2tp: tunnel went down")
+)
+
+// CloseError is why a tunnel or session ended: the StopCCN/CDN result sent
+// or received, and whether the peer sent it.
+type CloseError struct {
+	Msg    l2tp.MsgType // MsgStopCCN or MsgCDN
+	Result l2tp.Result
+	Remote bool      // the peer sent it
+	Q931   l2tp.Q931 // Q.931 cause of a received CDN, if any
+	Err    error     // a local cause (timeout, unreachable, auth failure), if any
+}
+
+func (e *CloseError) Error() string {
+	who := "sent"
+	if e.Remote {
+		who = "received"
+	}
+	s := fmt.Sprintf("l2tp: %v %s: %s", e.Msg, who, e.Result.Text(e.Msg))
+	if e.Err != nil {
+		s += ": " + e.Err.Error()
+	}
+	return s
+}
+
+func (e *CloseError) Unwrap() error { return e.Err }
+
+// NodeStats counts what the node dropped and why.
+type NodeStats struct {
+	BadHeader, NoTunnel, NoSession, WrongPeer, HalfOpenEvicted, TunnelLimit,
+	Version3, InputOverflow, DataNoReceiver, TieBreakLost uint64
+}
+
+type nodeCounters struct {
+	badHeader, noTunnel, noSession, wrongPeer, halfOpenEvicted, tunnelLimit,
+	version3, inputOverflow, dataNoReceiver, tieBreakLost atomic.Uint64
+}
+
+// Node is one L2TPv2 endpoint: LAC, LNS or both, on one socket. It
+// demultiplexes datagrams to tunnels; each tunnel runs on its own
+// goroutine that owns the tunnel's and its sessions' state.
+type Node struct {
+	cfg   Config
+	clock Clock
+	log   *slog.Logger
+	lim   Limits
+
+	mu       sync.Mutex
+	tunnels  map[uint16]*Tunnel   // by local tunnel ID
+	bySCCRQ  map[sccrqKey]*Tunnel // responder tunnels by peer and peer's tunnel ID
+	byReuse  map[reuseKey]*Tunnel // initiator tunnels a Dial may share
+	halfOpen []*Tunnel            // responder tunnels not established, oldest first
+	rng      *rand.Rand
+	serial   uint32
+	closed   bool
+	wg       sync.WaitGroup
+
+	nSessions atomic.Int64
+
+	// Data path: established sessions by local tunnel<<16 | session.
+	dmu  sync.RWMutex
+	data map[uint32]*Session
+
+	cnt nodeCounters
+}
+
+type sccrqKey struct {
+	peer     netip.AddrPort
+	tunnelID uint16
+}
+
+// NewNode returns a Node sending through cfg.Conn.
+func NewNode(cfg Config) (*Node, error) {
+	if cfg.Conn == nil {
+		return nil, errors.New("l2tp: Config.Conn is nil")
+	}
+	n := &Node{cfg: cfg, clock: cfg.Clock, log: cfg.Logger, lim: cfg.Limits.withDefaults(),
+		tunnels: map[uint16]*Tunnel{}, bySCCRQ: map[sccrqKey]*Tunnel{}, byReuse: map[reuseKey]*Tunnel{},
+		data: map[uint32]*Session{}}
+	if n.clock == nil {
+		n.clock = wallClock{}
+	}
+	seed := cfg.Seed
+	if seed == 0 {
+		var b [8]byte
+		_, _ = crand.Read(b[:])
+		seed = binary.LittleEndian.Uint64(b[:])
+	}
+	n.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	return n, nil
+}
+
+// Stats returns the node's drop counters.
+func (n *Node) Stats() NodeStats {
+	c := &n.cnt
+	return NodeStats{c.badHeader.Load(), c.noTunnel.Load(), c.noSession.Load(), c.wrongPeer.Load(),
+		c.halfOpenEvicted.Load(), c.tunnelLimit.Load(), c.version3.Load(), c.inputOverflow.Load(),
+		c.dataNoReceiver.Load(), c.tieBreakLost.Load()}
+}
+
+// HandlePacket processes one datagram received from the socket. It may be
+// called from several goroutines. b is not retained: control messages are
+// copied to their tunnel's queue, data messages are handed to the
+// session's receiver before HandlePacket returns.
+func (n *Node) HandlePacket(b []byte, from netip.AddrPort) {
+	h, err := l2tp.ParseHeader(b)
+	if err != nil {
+		if errors.Is(err, l2tp.ErrVersion3) {
+			n.cnt.version3.Add(1)
+			if n.cfg.OnL2TPv3 != nil {
+				n.cfg.OnL2TPv3(b, from)
+			}
+			return
+		}
+		n.cnt.badHeader.Add(1)
+		return
+	}
+	if !h.IsControl() {
+		n.handleData(&h, b)
+		return
+	}
+	if h.TunnelID == 0 {
+		n.handleSCCRQ(h, b, from)
+		return
+	}
+	n.mu.Lock()
+	t := n.tunnels[h.TunnelID]
+	n.mu.Unlock()
+	if t == nil {
+		n.cnt.noTunnel.Add(1)
+		return
+	}
+	t.input(b[:h.Length], from)
+}
+
+// handleSCCRQ routes a control message addressed to tunnel 0: a new
+// SCCRQ, or a retransmission of one a responder tunnel already holds.
+func (n *Node) handleSCCRQ(h l2tp.Header, b []byte, from netip.AddrPort) {
+	var m l2tp.Message
+	err := m.Decode(h.Payload(b), nil)
+	if m.Type != l2tp.MsgSCCRQ {
+		n.cnt.noTunnel.Add(1)
+		return
+	}
+	if err != nil && !errors.Is(err, l2tp.ErrUnknownMandatory) && m.AssignedTunnelID == 0 {
+		// Nobody to answer: without an Assigned Tunnel ID no StopCCN can
+		// be addressed (§6.4).
+		n.cnt.badHeader.Add(1)
+		return
+	}
+	key := sccrqKey{from, m.AssignedTunnelID}
+	n.mu.Lock()
+	if t := n.bySCCRQ[key]; t != nil {
+		n.mu.Unlock()
+		t.input(b[:h.Length], from)
+		return
+	}
+	if n.closed {
+		n.mu.Unlock()
+		return
+	}
+	// §4.4.3 tie breaker: both ends sent SCCRQ to each other at once.
+	if m.Has(l2tp.AVPTieBreaker) {
+		for _, t := range n.tunnels {
+			if !t.initiator || !t.awaitingReply.Load() || t.peer0.Addr() != from.Addr() {
+				continue
+			}
+			// The lower value wins; ours loses when the peer's is lower.
+			if string(m.TieBreaker[:]) >= string(t.tieBreaker[:]) {
+				n.mu.Unlock()
+				n.cnt.tieBreakLost.Add(1)
+				return // theirs loses: discard it, ours continues
+			}
+			t.abandon() // ours loses: its calls move to the peer's tunnel
+		}
+	}
+	if len(n.tunnels) >= n.lim.MaxTunnels && len(n.halfOpen) == 0 {
+		n.mu.Unlock()
+		n.cnt.tunnelLimit.Add(1)
+		return
+	}
+	if len(n.halfOpen) >= n.lim.MaxHalfOpen || len(n.tunnels) >= n.lim.MaxTunnels {
+		// Drop the oldest half-open tunnel silently: a flood of SCCRQs
+		// from sources that never answer cannot lock legitimate peers
+		// out, and memory stays bounded by MaxHalfOpen.
+		old := n.halfOpen[0]
+		n.forgetLocked(old)
+		old.kill()
+		n.cnt.halfOpenEvicted.Add(1)
+	}
+	t := n.newTunnelLocked(from, TunnelParams{}, false)
+	n.bySCCRQ[key] = t
+	t.sccrqKey = key
+	n.halfOpen = append(n.halfOpen, t)
+	n.mu.Unlock()
+	t.input(b[:h.Length], from)
+}
+
+// newTunnelLocked allocates a tunnel with a random, non-zero, unused ID
+// and starts its goroutine.
+func (n *Node) newTunnelLocked(peer netip.AddrPort, p TunnelParams, initiator bool) *Tunnel {
+	var id uint16
+	for id == 0 || n.tunnels[id] != nil {
+		id = uint16(n.rng.Uint32())
+	}
+	t := newTunnel(n, id, peer, p, initiator)
+	n.tunnels[id] = t
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		t.run()
+	}()
+	return t
+}
+
+// forgetLocked removes t from every index (the data map is cleaned by
+// the tunnel itself).
+func (n *Node) forgetLocked(t *Tunnel) {
+	if n.tunnels[t.localID] == t {
+		delete(n.tunnels, t.localID)
+	}
+	n.forgetSetupLocked(t)
+	if n.byReuse[t.reuse] == t {
+		delete(n.byReuse, t.reuse)
+	}
+}
+
+// forgetSetupLocked drops t from the half-open indexes once it is
+// established or gone.
+func (n *Node) forgetSetupLocked(t *Tunnel) {
+	if n.bySCCRQ[t.sccrqKey] == t {
+		delete(n.bySCCRQ, t.sccrqKey)
+	}
+	for i, h := range n.halfOpen {
+		if h == t {
+			n.halfOpen = append(n.halfOpen[:i], n.halfOpen[i+1:]...)
+			break
+		}
+	}
+}
+
+func (n *Node) established(t *Tunnel) {
+	n.mu.Lock()
+	n.forgetSetupLocked(t)
+	n.mu.Unlock()
+}
+
+func (n *Node) notReusable(t *Tunnel) {
+	n.mu.Lock()
+	if n.byReuse[t.reuse] == t {
+		delete(n.byReuse, t.reuse)
+	}
+	n.mu.Unlock()
+}
+
+func (n *Node) removeTunnel(t *Tunnel) {
+	n.mu.Lock()
+	n.forgetLocked(t)
+	n.mu.Unlock()
+}
+
+// randID returns a random non-zero 16-bit value.
+func (n *Node) randID() uint16 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for {
+		if v := uint16(n.rng.Uint32()); v != 0 {
+			return v
+		}
+	}
+}
+
+func (n *Node) nextSerial() uint32 {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.serial++
+	return n.serial
+}
+
+// Dial returns an established session to peer: the LAC side of an
+// incoming call (ICRQ/ICRP/ICCN, RFC 2661 §7.3). It reuses an existing
+// tunnel to the same peer with the same parameters, or opens one.
+func (n *Node) Dial(ctx context.Context, peer netip.AddrPort, p TunnelParams, c CallParams) (*Session, error) {
+	return n.dial(ctx, peer, p, c, false)
+}
+
+// DialOutgoing asks peer (a LAC) to place an outgoing call: the LNS side
+// of OCRQ/OCRP/OCCN, RFC 2661 §7.4.
+func (n *Node) DialOutgoing(ctx context.Context, peer netip.AddrPort, p TunnelParams, c CallParams) (*Session, error) {
+	return n.dial(ctx, peer, p, c, true)
+}
+
+type dialResult struct {
+	s   *Session
+	err error
+}
+
+func (n *Node) dial(ctx context.Context, peer netip.AddrPort, p TunnelParams, c CallParams, outgoing bool) (*Session, error) {
+	p = p.withDefaults()
+	key := p.key(peer.String())
+	for attempt := 0; ; attempt++ {
+		n.mu.Lock()
+		if n.closed {
+			n.mu.Unlock()
+			return nil, ErrClosed
+		}
+		t := n.byReuse[key]
+		if t == nil {
+			if len(n.tunnels) >= n.lim.MaxTunnels {
+				n.mu.Unlock()
+				return nil, fmt.Errorf("%w: %d tunnels", ErrLimit, len(n.tunnels))
+			}
+			t = n.newTunnelLocked(peer, p, true)
+			t.reuse = key
+			n.byReuse[key] = t
+		}
+		n.mu.Unlock()
+		res := make(chan dialResult, 1)
+		var s *Session
+		if !t.post(func() { s = t.startCall(c, outgoing, res) }) {
+			if attempt < 3 {
+				continue
+			}
+			return nil, errTunnelGone
+		}
+		var r dialResult
+		select {
+		case r = <-res:
+		case <-t.done:
+			select {
+			case r = <-res:
+			default:
+				r.err = errTunnelGone
+			}
+		case <-ctx.Done():
+			t.post(func() {
+				if s != nil && s.state != SnEstablished && s.state != SnDead {
+					t.closeSession(s, l2tp.Result{Code: l2tp.CDNAdmin}, ctx.Err())
+				}
+			})
+			// The session may have come up meanwhile: close it.
+			select {
+			case r := <-res:
+				if r.s != nil {
+					r.s.Close(l2tp.Result{Code: l2tp.CDNAdmin})
+				}
+			default:
+			}
+			return nil, ctx.Err()
+		}
+		if errors.Is(r.err, errTunnelGone) && attempt < 3 {
+			continue
+		}
+		return r.s, r.err
+	}
+}
+
+// Tunnels returns the live tunnels.
+func (n *Node) Tunnels() []*Tunnel {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]*Tunnel, 0, len(n.tunnels))
+	for _, t := range n.tunnels {
+		out = append(out, t)
+	}
+	return out
+}
+
+// Snapshot returns the state of every tunnel and session, for show
+// commands.
+func (n *Node) Snapshot() ([]TunnelStats, []SessionStats) {
+	var ts []TunnelStats
+	var ss []SessionStats
+	for _, t := range n.Tunnels() {
+		st, sess := t.snapshot(true)
+		ts = append(ts, st)
+		ss = append(ss, sess...)
+	}
+	return ts, ss
+}
+
+// Close sends StopCCN (result 6, shutting down) on every tunnel and waits
+// for their goroutines to finish their §5.7 hold, or ctx.
+func (n *Node) Close(ctx context.Context) error {
+	n.mu.Lock()
+	n.closed = true
+	ts := make([]*Tunnel, 0, len(n.tunnels))
+	for _, t := range n.tunnels {
+		ts = append(ts, t)
+	}
+	n.mu.Unlock()
+	for _, t := range ts {
+		t.Close(l2tp.Result{Code: l2tp.StopShuttingDown})
+	}
+	done := make(chan struct{})
+	go func() { n.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, t := range ts {
+			t.kill()
+		}
+		<-done
+		return ctx.Err()
+	}
+}
+
+func (n *Node) handleData(h *l2tp.Header, b []byte) {
+	key := uint32(h.TunnelID)<<16 | uint32(h.SessionID)
+	n.dmu.RLock()
+	s := n.data[key]
+	n.dmu.RUnlock()
+	if s == nil {
+		n.cnt.noSession.Add(1)
+		return
+	}
+	s.receive(h, b)
+}
+
+func (n *Node) registerData(s *Session) {
+	n.dmu.Lock()
+	n.data[uint32(s.t.localID)<<16|uint32(s.localID)] = s
+	n.dmu.Unlock()
+}
+
+func (n *Node) unregisterData(s *Session) {
+	key := uint32(s.t.localID)<<16 | uint32(s.localID)
+	n.dmu.Lock()
+	if n.data[key] == s {
+		delete(n.data, key)
+	}
+	n.dmu.Unlock()
+}

@@ -1,0 +1,169 @@
+package l2tp
+
+import (
+	"time"
+
+	"github.com/vpdn/vpdn/wire/l2tp"
+)
+
+// RetransmitParams are the l2tp-class "retransmit" settings (RFC 2661 §5.8).
+type RetransmitParams struct {
+	// InitialRetries bounds the retransmissions of SCCRQ ("retransmit
+	// initial retries", default 2).
+	InitialRetries int
+	// Retries bounds the retransmissions of every other control message
+	// ("retransmit retries", default 5).
+	Retries int
+	// TimeoutMin and TimeoutMax bound the exponential back-off
+	// ("retransmit timeout min|max", seconds; defaults 1 s and 8 s).
+	TimeoutMin, TimeoutMax time.Duration
+}
+
+// TunnelParams are the settings of one control connection: what an
+// l2tp-class plus a vpdn-group give. The zero value is usable: defaults
+// are filled in by withDefaults.
+type TunnelParams struct {
+	// LocalName is the Host Name AVP we send ("local name" of the
+	// l2tp-class, else the router's hostname).
+	LocalName string
+	// RemoteName, when set, is the Host Name the peer must present
+	// ("terminate-from hostname" on the LNS; checked on SCCRP on the LAC).
+	RemoteName string
+	// Secret is the tunnel password ("l2tp tunnel password" /
+	// "authentication" + "password" in the l2tp-class). When set, a
+	// Challenge is sent and the peer's Challenge Response checked (§4.2).
+	Secret []byte
+	// Hidden hides the proxy authentication and LCP AVPs (§4.3, "hidden").
+	Hidden bool
+	// RecvWindow is our Receive Window Size AVP ("receive-window", default 16).
+	RecvWindow uint16
+	Retransmit RetransmitParams
+	// Hello is the keepalive interval ("hello", default 60 s): a HELLO is
+	// sent after this much silence from the peer (§6.5). Negative disables.
+	Hello time.Duration
+	// SetupTimeout bounds tunnel and session establishment ("timeout
+	// setup", default 300 s... we default to 60 s like most LNSs).
+	SetupTimeout time.Duration
+	// Sequencing asks for sequence numbers on data messages (Sequencing
+	// Required AVP, §4.4.4; the l2tp-class "sequencing").
+	Sequencing bool
+	// FramingCaps and BearerCaps advertised in SCCRQ/SCCRP (§4.4.3).
+	FramingCaps, BearerCaps uint32
+	// Class names the l2tp-class / vpdn-group, only for show output.
+	Class string
+}
+
+func (p TunnelParams) withDefaults() TunnelParams {
+	if p.LocalName == "" {
+		p.LocalName = "vpdn"
+	}
+	if p.RecvWindow == 0 {
+		p.RecvWindow = 16
+	}
+	r := &p.Retransmit
+	if r.InitialRetries == 0 {
+		r.InitialRetries = 2
+	}
+	if r.Retries == 0 {
+		r.Retries = 5
+	}
+	if r.TimeoutMin == 0 {
+		r.TimeoutMin = time.Second
+	}
+	if r.TimeoutMax == 0 {
+		r.TimeoutMax = 8 * time.Second
+	}
+	r.TimeoutMax = max(r.TimeoutMax, r.TimeoutMin)
+	if p.Hello == 0 {
+		p.Hello = 60 * time.Second
+	}
+	if p.SetupTimeout == 0 {
+		p.SetupTimeout = 60 * time.Second
+	}
+	if p.FramingCaps == 0 {
+		p.FramingCaps = l2tp.FramingSync | l2tp.FramingAsync
+	}
+	return p
+}
+
+// reuseKey identifies the tunnels a LAC may share between calls: same
+// peer and same tunnel parameters.
+type reuseKey struct {
+	peer                         string
+	local, remote, secret, class string
+	hidden, seq                  bool
+	window                       uint16
+	initRetries, retries         int
+	tmin, tmax, hello, setup     time.Duration
+	framing, bearer              uint32
+}
+
+func (p TunnelParams) key(peer string) reuseKey {
+	r := p.Retransmit
+	return reuseKey{peer, p.LocalName, p.RemoteName, string(p.Secret), p.Class, p.Hidden, p.Sequencing,
+		p.RecvWindow, r.InitialRetries, r.Retries, r.TimeoutMin, r.TimeoutMax, p.Hello, p.SetupTimeout,
+		p.FramingCaps, p.BearerCaps}
+}
+
+// ProxyInfo is what a LAC that already ran LCP and authentication with the
+// client forwards in ICCN (RFC 2661 §4.4.5), for the LNS to skip or check
+// those phases.
+type ProxyInfo struct {
+	InitialRecvLCP []byte // Initial Received LCP CONFREQ (options, no header)
+	LastSentLCP    []byte // Last Sent LCP CONFREQ
+	LastRecvLCP    []byte // Last Received LCP CONFREQ
+	AuthType       uint16 // l2tp.ProxyAuthPAP, ProxyAuthCHAP, ...; 0 = none sent
+	AuthName       string
+	AuthChallenge  []byte
+	AuthID         uint16
+	AuthResponse   []byte
+}
+
+// CallParams describe a call: what the LAC puts in ICRQ/ICCN (or the LNS in
+// OCRQ), and what the other side sees on Session.Call.
+type CallParams struct {
+	SerialNumber      uint32 // Call Serial Number; 0 = assigned by the node
+	CalledNumber      string
+	CallingNumber     string
+	SubAddress        string
+	BearerType        uint32
+	FramingType       uint32 // default sync
+	MinBPS, MaxBPS    uint32 // OCRQ only
+	TxConnectSpeed    uint32 // default 100 Mbit/s
+	RxConnectSpeed    uint32
+	PhysicalChannelID uint32
+	PrivateGroupID    []byte
+	// Sequencing asks the peer to sequence data (Sequencing Required).
+	Sequencing bool
+	// Proxy, when set, is sent in ICCN (LAC side) or was received (LNS).
+	Proxy *ProxyInfo
+}
+
+// Limits bound the resources the node spends on peers (issue 6: 100,000
+// sessions; a flood of SCCRQs must not grow memory without bound).
+type Limits struct {
+	// MaxHalfOpen caps tunnels a peer opened that are not established yet;
+	// when full, the oldest is dropped silently for the new one (default 256).
+	MaxHalfOpen int
+	// MaxTunnels caps all tunnels (default 4096).
+	MaxTunnels int
+	// MaxSessions caps sessions on the node (default 131072) and
+	// MaxSessionsPerTunnel on one tunnel (default 65535).
+	MaxSessions, MaxSessionsPerTunnel int
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxHalfOpen <= 0 {
+		l.MaxHalfOpen = 256
+	}
+	if l.MaxTunnels <= 0 {
+		l.MaxTunnels = 4096
+	}
+	if l.MaxSessions <= 0 {
+		l.MaxSessions = 131072
+	}
+	if l.MaxSessionsPerTunnel <= 0 || l.MaxSessionsPerTunnel > 65535 {
+		l.MaxSessionsPerTunnel = 65535
+	}
+	return l
+}

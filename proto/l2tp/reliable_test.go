@@ -1,0 +1,148 @@
+package l2tp
+
+import (
+	"testing"
+	"time"
+
+	"github.com/vpdn/vpdn/wire/l2tp"
+)
+
+type sent struct {
+	ns, nr uint16
+	zlb    bool
+	at     time.Duration
+}
+
+func newTestRel(t0 time.Time, out *[]sent, now *time.Time) *reliable {
+	r := newReliable(relConfig{timeoutMin: time.Second, timeoutMax: 8 * time.Second, retries: 5,
+		ackDelay: 100 * time.Millisecond, recvWindow: 8}, func(b []byte) {
+		h, err := l2tp.ParseHeader(b)
+		if err != nil {
+			panic(err)
+		}
+		*out = append(*out, sent{h.Ns, h.Nr, len(h.Payload(b)) == 0, now.Sub(t0)})
+	})
+	return r
+}
+
+func hello(t *testing.T) []byte {
+	m := l2tp.Message{Type: l2tp.MsgHELLO}
+	b, err := m.Append(nil, 1, 0, 0, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestReliableSlowStart(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	now := t0
+	var out []sent
+	r := newTestRel(t0, &out, &now)
+	r.setPeerWindow(4)
+	for range 6 {
+		r.queue(now, hello(t), l2tp.MsgHELLO, 6)
+	}
+	if len(out) != 1 {
+		t.Fatalf("CWND starts at 1 (Appendix A): %d sent", len(out))
+	}
+	r.ack(now, 1) // cwnd 2
+	if len(out) != 3 {
+		t.Fatalf("after one ack: %d sent", len(out))
+	}
+	r.ack(now, 3) // cwnd 4 = ssthresh = peer window
+	if len(out) != 6 || len(r.unacked) != 3 {
+		t.Fatalf("after acks: %d sent, %d unacked", len(out), len(r.unacked))
+	}
+	if r.window() != 4 {
+		t.Fatalf("window %d, want the peer's 4", r.window())
+	}
+	for i, s := range out {
+		if int(s.ns) != i {
+			t.Fatalf("Ns %d at %d", s.ns, i)
+		}
+	}
+}
+
+func TestReliableBackoff(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	now := t0
+	var out []sent
+	r := newTestRel(t0, &out, &now)
+	r.queue(now, hello(t), l2tp.MsgHELLO, 6)
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		now = r.deadline()
+		err = r.tick(now, 1)
+	}
+	if err != ErrRetransmit {
+		t.Fatalf("err %v", err)
+	}
+	want := []time.Duration{0, 1, 3, 7, 15, 23}
+	if len(out) != len(want) {
+		t.Fatalf("%d transmissions: %+v", len(out), out)
+	}
+	for i, s := range out {
+		if s.at != want[i]*time.Second || s.ns != 0 {
+			t.Errorf("transmission %d at %v ns %d, want %v", i, s.at, s.ns, want[i]*time.Second)
+		}
+	}
+	if now.Sub(t0) != 31*time.Second || r.cycle() != 31*time.Second {
+		t.Errorf("gave up at %v, cycle %v; want 31s (1+2+4+8+8+8)", now.Sub(t0), r.cycle())
+	}
+	if r.cwnd != 1 || r.ssthresh != 1 {
+		t.Errorf("cwnd %d ssthresh %d after loss", r.cwnd, r.ssthresh)
+	}
+}
+
+func TestReliableReceive(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	now := t0
+	var out []sent
+	r := newTestRel(t0, &out, &now)
+	var got []uint16
+	deliver := func(b []byte) {
+		h, _ := l2tp.ParseHeader(b)
+		got = append(got, h.Ns)
+	}
+	in := func(ns uint16) bool {
+		b := hello(t)
+		l2tp.PatchNsNr(b, ns, 0)
+		h, _ := l2tp.ParseHeader(b)
+		return r.recv(now, h, b, false, deliver)
+	}
+	in(2) // held
+	in(1) // held
+	if len(got) != 0 || r.stats.OutOfOrder != 2 {
+		t.Fatalf("delivered early: %v", got)
+	}
+	in(0)
+	if len(got) != 3 || got[0] != 0 || got[2] != 2 || r.nr != 3 {
+		t.Fatalf("delivered %v nr %d", got, r.nr)
+	}
+	if !in(1) {
+		t.Fatal("duplicate must be acked at once (§5.8)")
+	}
+	if in(3 + 8) {
+		t.Fatal("beyond window")
+	}
+	if r.stats.BeyondWindow != 1 || len(got) != 3 {
+		t.Fatal("beyond-window message delivered")
+	}
+	// Delayed ack: a ZLB goes out after ackDelay unless a message carries Nr.
+	if d := r.deadline(); d.Sub(t0) != 100*time.Millisecond {
+		t.Fatalf("ack due at %v", d.Sub(t0))
+	}
+	now = r.deadline()
+	if err := r.tick(now, 9); err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 1 || !out[0].zlb || out[0].nr != 3 {
+		t.Fatalf("ZLB %+v", out)
+	}
+	in(3)
+	r.queue(now, hello(t), l2tp.MsgHELLO, 6)
+	if !r.ackDue.IsZero() || out[1].nr != 4 {
+		t.Fatalf("piggy-backed ack: %+v", out)
+	}
+}

@@ -1,0 +1,614 @@
+package l2tp
+
+import (
+	"fmt"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vpdn/vpdn/wire/l2tp"
+)
+
+// Session is one call (RFC 2661 §7.3, §7.4) inside a tunnel. Its control
+// state belongs to the tunnel goroutine; once established, its data path
+// (WriteFrame, the receiver) runs on the caller's goroutines without
+// touching that state. Sessions have no goroutine of their own and are
+// kept small: issue 6 wants 100,000 of them per instance.
+type Session struct {
+	t         *Tunnel
+	localID   uint16
+	remoteID  uint16
+	outgoing  bool // OCRQ call (§7.4)
+	lac       bool // we are the LAC side of the call
+	state     SessionState
+	seq       bool
+	peer      netip.AddrPort // fixed at establishment
+	remoteTID uint16
+	serial    uint32
+	call      *CallParams // what was asked (Dial) or offered (peer)
+	deadline  time.Time
+	since     time.Time
+	dial      chan dialResult
+	done      chan struct{}
+	err       error
+	offered   bool // OnCall was called, answer pending
+
+	recv atomic.Pointer[func([]byte)]
+	txNs atomic.Uint32
+	rxNs atomic.Uint32 // next expected Ns when sequencing
+
+	txPkts, txBytes, rxPkts, rxBytes, seqDrops, noRecv atomic.Uint64
+}
+
+// SessionInfo identifies an established session for the PPP and data
+// plane layers.
+type SessionInfo struct {
+	LocalTunnelID, RemoteTunnelID   uint16
+	LocalSessionID, RemoteSessionID uint16
+	Peer                            netip.AddrPort
+	PeerName                        string
+	// Sequencing: data messages carry Ns and out-of-order ones are
+	// dropped (Sequencing Required AVP or the l2tp-class setting).
+	Sequencing bool
+	// LAC is true when this node is the LAC side of the call.
+	LAC bool
+	// Outgoing is true for an OCRQ call.
+	Outgoing bool
+	Call     CallParams
+}
+
+// Info returns the session's identity. Valid once established.
+func (s *Session) Info() SessionInfo {
+	in := SessionInfo{LocalTunnelID: s.t.localID, RemoteTunnelID: s.remoteTID, LocalSessionID: s.localID,
+		RemoteSessionID: s.remoteID, Peer: s.peer, Sequencing: s.seq, LAC: s.lac, Outgoing: s.outgoing}
+	s.t.mu.Lock()
+	in.PeerName = s.t.peerName
+	s.t.mu.Unlock()
+	if s.call != nil {
+		in.Call = *s.call
+	}
+	return in
+}
+
+// Tunnel returns the session's tunnel.
+func (s *Session) Tunnel() *Tunnel { return s.t }
+
+// Done is closed when the session has ended.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Err returns why the session ended (a *CloseError), once Done is closed.
+func (s *Session) Err() error {
+	select {
+	case <-s.done:
+		return s.err
+	default:
+		return nil
+	}
+}
+
+// Close tears the session down with CDN and result r (§6.13).
+func (s *Session) Close(r l2tp.Result) {
+	s.t.post(func() { s.t.closeSession(s, r, nil) })
+}
+
+// SetReceiver installs the function that receives the PPP frames of this
+// session (the payload of its data messages, starting with the HDLC
+// address and control octets if the peer sends them). It runs on the
+// goroutine that called Node.HandlePacket and must not retain frame.
+// Frames arriving with no receiver are dropped and counted.
+func (s *Session) SetReceiver(f func(frame []byte)) {
+	if f == nil {
+		s.recv.Store(nil)
+		return
+	}
+	s.recv.Store(&f)
+}
+
+var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// WriteFrame sends one PPP frame as an L2TP data message (§3.1), with
+// Ns when sequencing is on. Data messages are not reliable (§5.8 applies
+// to control messages only). Safe for concurrent use.
+func (s *Session) WriteFrame(frame []byte) error {
+	if s.peer == (netip.AddrPort{}) {
+		return fmt.Errorf("l2tp: session %d not established", s.localID)
+	}
+	select {
+	case <-s.done:
+		return ErrClosed
+	default:
+	}
+	bp := frameBufs.Get().(*[]byte)
+	b := s.AppendDataHeader((*bp)[:0], len(frame))
+	b = append(b, frame...)
+	err := s.t.n.cfg.Conn.WriteTo(b, s.peer)
+	*bp = b
+	frameBufs.Put(bp)
+	if err == nil {
+		s.txPkts.Add(1)
+		s.txBytes.Add(uint64(len(frame)))
+	}
+	return err
+}
+
+// AppendDataHeader appends the data header of this session to b, for a
+// data plane that builds packets in place (headroom before the frame).
+func (s *Session) AppendDataHeader(b []byte, payloadLen int) []byte {
+	var ns uint16
+	if s.seq {
+		ns = uint16(s.txNs.Add(1) - 1)
+	}
+	return l2tp.AppendDataHeader(b, s.remoteTID, s.remoteID, s.seq, ns, payloadLen)
+}
+
+// receive is the data path: called by Node.HandlePacket.
+func (s *Session) receive(h *l2tp.Header, b []byte) {
+	if s.seq && h.HasSequence() {
+		// Data messages are not retransmitted; with sequencing, one older
+		// than the last accepted is dropped (§5.4... RFC 2661 §3.1 on Ns
+		// for data) and counted.
+		exp := uint16(s.rxNs.Load())
+		if l2tp.SeqLess(h.Ns, exp) {
+			s.seqDrops.Add(1)
+			return
+		}
+		s.rxNs.Store(uint32(h.Ns + 1))
+	}
+	f := s.recv.Load()
+	if f == nil {
+		s.noRecv.Add(1)
+		s.t.n.cnt.dataNoReceiver.Add(1)
+		return
+	}
+	p := h.Payload(b)
+	s.rxPkts.Add(1)
+	s.rxBytes.Add(uint64(len(p)))
+	(*f)(p)
+}
+
+// SendSLI sends Set-Link-Info with the ACCM the PPP layer negotiated
+// (§6.15; LNS to LAC).
+func (s *Session) SendSLI(a l2tp.ACCM) {
+	s.t.post(func() {
+		if s.state == SnEstablished {
+			m := &l2tp.Message{Type: l2tp.MsgSLI, ACCM: a}
+			m.Set(l2tp.AVPACCM)
+			s.t.send(m, s.remoteID)
+		}
+	})
+}
+
+// SendWEN sends WAN-Error-Notify (§6.14; LAC to LNS).
+func (s *Session) SendWEN(e l2tp.CallErrors) {
+	s.t.post(func() {
+		if s.state == SnEstablished {
+			m := &l2tp.Message{Type: l2tp.MsgWEN, CallErrors: e}
+			m.Set(l2tp.AVPCallErrors)
+			s.t.send(m, s.remoteID)
+		}
+	})
+}
+
+// SessionStats is a snapshot of a session for `show vpdn session` and
+// `show l2tun session`.
+type SessionStats struct {
+	LocalID, RemoteID             uint16
+	LocalTunnelID, RemoteTunnelID uint16
+	State                         SessionState
+	Since                         time.Time
+	Sequencing                    bool
+	Username                      string // proxy authen name, if any
+	TxPkts, TxBytes               uint64
+	RxPkts, RxBytes               uint64
+	SeqDrops, NoReceiver          uint64
+}
+
+// Stats returns a snapshot of the session.
+func (s *Session) Stats() SessionStats {
+	s.t.mu.Lock()
+	defer s.t.mu.Unlock()
+	return s.statsLocked()
+}
+
+func (s *Session) statsLocked() SessionStats {
+	st := SessionStats{LocalID: s.localID, RemoteID: s.remoteID, LocalTunnelID: s.t.localID,
+		RemoteTunnelID: s.t.remoteID, State: s.state, Since: s.since, Sequencing: s.seq,
+		TxPkts: s.txPkts.Load(), TxBytes: s.txBytes.Load(), RxPkts: s.rxPkts.Load(), RxBytes: s.rxBytes.Load(),
+		SeqDrops: s.seqDrops.Load(), NoReceiver: s.noRecv.Load()}
+	if s.call != nil && s.call.Proxy != nil {
+		st.Username = s.call.Proxy.AuthName
+	}
+	return st
+}
+
+// Call is a call the peer opened, offered to Config.OnCall.
+type Call struct {
+	// Session is the session being set up; it is usable once Accept
+	// leads to established (OnSessionUp).
+	Session *Session
+	// Outgoing: an OCRQ asking this LAC to place a call (§7.4);
+	// otherwise an ICRQ (§7.3).
+	Outgoing bool
+	// Tunnel describes the tunnel the call arrived on.
+	Tunnel TunnelStats
+	// Params are the AVPs of the ICRQ/OCRQ (proxy data comes with ICCN).
+	Params CallParams
+}
+
+// Accept answers the call: ICRP (LNS) or OCRP+OCCN (LAC).
+func (c *Call) Accept() {
+	s := c.Session
+	s.t.post(func() { s.accept() })
+}
+
+// Reject refuses the call with CDN and result r (e.g. l2tp.CDNNoFacilities).
+func (c *Call) Reject(r l2tp.Result) {
+	s := c.Session
+	s.t.post(func() { s.t.closeSession(s, r, nil) })
+}
+
+// Everything below runs on the tunnel goroutine with t.mu held.
+
+func (s *Session) prefix() string {
+	return fmt.Sprintf("L2TP %05d:%05d:%08X: ", s.localID, s.t.localID, uint32(s.remoteID))
+}
+
+func (s *Session) fire(ev SessionEvent) bool {
+	t := s.t
+	if t.enabled() {
+		t.n.log.Debug(s.prefix()+"FSM-Sn ev "+ev.String(), "debug", "l2x-events")
+	}
+	to, ok := snNext(s.state, ev, s.outgoing)
+	if !ok {
+		if t.enabled() {
+			t.n.log.Debug(s.prefix()+fmt.Sprintf("FSM-Sn ev %v invalid in %v", ev, s.state), "debug", "l2x-errors")
+		}
+		return false
+	}
+	if to != s.state {
+		if t.enabled() {
+			t.n.log.Debug(s.prefix()+"FSM-Sn "+s.state.String()+"->"+to.String(), "debug", "l2x-events")
+		}
+		s.state = to
+		s.since = t.now
+	}
+	return true
+}
+
+// newSession allocates a session with a random, non-zero ID unique in
+// the tunnel, within the limits.
+func (t *Tunnel) newSession(outgoing, lac bool, c *CallParams) (*Session, error) {
+	if len(t.sessions) >= t.n.lim.MaxSessionsPerTunnel {
+		return nil, fmt.Errorf("%w: %d sessions on tunnel %d", ErrLimit, len(t.sessions), t.localID)
+	}
+	if t.n.nSessions.Add(1) > int64(t.n.lim.MaxSessions) {
+		t.n.nSessions.Add(-1)
+		return nil, fmt.Errorf("%w: %d sessions", ErrLimit, t.n.lim.MaxSessions)
+	}
+	var id uint16
+	for id == 0 || t.sessions[id] != nil {
+		id = t.n.randID()
+	}
+	s := &Session{t: t, localID: id, outgoing: outgoing, lac: lac, call: c, since: t.now,
+		deadline: t.now.Add(t.p.SetupTimeout), done: make(chan struct{})}
+	t.sessions[id] = s
+	if t.pending == nil {
+		t.pending = map[uint16]*Session{}
+	}
+	t.pending[id] = s
+	return s, nil
+}
+
+// startCall begins a Dial: ICRQ (LAC, §7.3) or OCRQ (LNS, §7.4).
+func (t *Tunnel) startCall(c CallParams, outgoing bool, res chan dialResult) *Session {
+	if t.state == TunClosing || t.state == TunDead {
+		res <- dialResult{err: errTunnelGone}
+		return nil
+	}
+	if c.SerialNumber == 0 {
+		c.SerialNumber = t.n.nextSerial()
+	}
+	if c.FramingType == 0 {
+		c.FramingType = l2tp.FramingSync
+	}
+	if c.TxConnectSpeed == 0 {
+		c.TxConnectSpeed = 100_000_000
+	}
+	s, err := t.newSession(outgoing, !outgoing, &c)
+	if err != nil {
+		res <- dialResult{err: err}
+		return nil
+	}
+	s.serial = c.SerialNumber
+	s.dial = res
+	s.fire(SevOpen)
+	if t.state == TunEstablished {
+		s.tunnelUp()
+	}
+	return s
+}
+
+// tunnelUp sends the call request once the control connection is up.
+func (s *Session) tunnelUp() {
+	if !s.fire(SevTunnelUp) {
+		return
+	}
+	c := s.call
+	m := &l2tp.Message{AssignedSessionID: s.localID, CallSerialNumber: s.serial, BearerType: c.BearerType,
+		CalledNumber: c.CalledNumber, CallingNumber: c.CallingNumber, SubAddress: c.SubAddress,
+		PhysicalChannelID: c.PhysicalChannelID}
+	m.Set(l2tp.AVPAssignedSessionID, l2tp.AVPCallSerialNumber)
+	if c.SubAddress != "" {
+		m.Set(l2tp.AVPSubAddress)
+	}
+	if s.outgoing {
+		// §6.7: OCRQ requires BPS range, bearer and framing type and the
+		// called number.
+		m.Type = l2tp.MsgOCRQ
+		m.MinBPS, m.MaxBPS, m.FramingType = c.MinBPS, c.MaxBPS, c.FramingType
+		if m.MaxBPS == 0 {
+			m.MaxBPS = 100_000_000
+		}
+		m.Set(l2tp.AVPMinimumBPS, l2tp.AVPMaximumBPS, l2tp.AVPBearerType, l2tp.AVPFramingType, l2tp.AVPCalledNumber)
+	} else {
+		m.Type = l2tp.MsgICRQ
+		if c.BearerType != 0 {
+			m.Set(l2tp.AVPBearerType)
+		}
+		if c.CalledNumber != "" {
+			m.Set(l2tp.AVPCalledNumber)
+		}
+		if c.CallingNumber != "" {
+			m.Set(l2tp.AVPCallingNumber)
+		}
+		if c.PhysicalChannelID != 0 {
+			m.Set(l2tp.AVPPhysicalChannelID)
+		}
+	}
+	s.t.send(m, 0)
+}
+
+// rxCallRequest handles ICRQ (LNS, §7.3) and OCRQ (LAC, §7.4).
+func (t *Tunnel) rxCallRequest(m *l2tp.Message) {
+	if t.state != TunEstablished {
+		t.errorf("%v before the tunnel is established", m.Type)
+		return
+	}
+	outgoing := m.Type == l2tp.MsgOCRQ
+	c := &CallParams{SerialNumber: m.CallSerialNumber, CalledNumber: m.CalledNumber, CallingNumber: m.CallingNumber,
+		SubAddress: m.SubAddress, BearerType: m.BearerType, FramingType: m.FramingType, MinBPS: m.MinBPS,
+		MaxBPS: m.MaxBPS, PhysicalChannelID: m.PhysicalChannelID}
+	s, err := t.newSession(outgoing, outgoing, c)
+	if err != nil {
+		// §4.4.2: result 4, temporary lack of facilities; error 4,
+		// insufficient resources. Addressed by the peer's session ID.
+		t.errorf("refusing %v: %v", m.Type, err)
+		r := &l2tp.Message{Type: l2tp.MsgCDN, AssignedSessionID: 0,
+			Result: l2tp.Result{Code: l2tp.CDNNoFacilitiesTmp, Error: l2tp.ErrCodeResources, HasError: true}}
+		r.Set(l2tp.AVPAssignedSessionID, l2tp.AVPResultCode)
+		t.send(r, m.AssignedSessionID)
+		return
+	}
+	s.remoteID = m.AssignedSessionID
+	s.serial = m.CallSerialNumber
+	if outgoing {
+		s.fire(SevRxOCRQ)
+	} else {
+		s.fire(SevRxICRQ)
+	}
+	s.fire(SevICRQOK)
+	if t.n.cfg.OnCall == nil {
+		s.accept()
+		return
+	}
+	s.offered = true
+	call := &Call{Session: s, Outgoing: outgoing, Params: *c}
+	call.Tunnel, _ = t.statsNoLock()
+	t.after = append(t.after, func() { t.n.cfg.OnCall(call) })
+}
+
+func (t *Tunnel) statsNoLock() (TunnelStats, error) {
+	return TunnelStats{LocalID: t.localID, RemoteID: t.remoteID, LocalName: t.p.LocalName, PeerName: t.peerName,
+		Peer: t.peer, State: t.state, Class: t.p.Class, Sessions: len(t.sessions)}, nil
+}
+
+// accept answers a call the peer opened.
+func (s *Session) accept() {
+	t := s.t
+	s.offered = false
+	switch s.state {
+	case SnWaitTxICRP:
+		s.fire(SevLocalCont)
+		m := &l2tp.Message{Type: l2tp.MsgICRP, AssignedSessionID: s.localID}
+		m.Set(l2tp.AVPAssignedSessionID)
+		t.send(m, s.remoteID)
+	case SnWaitTxOCRP:
+		m := &l2tp.Message{Type: l2tp.MsgOCRP, AssignedSessionID: s.localID}
+		m.Set(l2tp.AVPAssignedSessionID)
+		t.send(m, s.remoteID)
+		s.fire(SevLocalCont)
+		s.seq = t.p.Sequencing || s.call.Sequencing
+		c := &l2tp.Message{Type: l2tp.MsgOCCN, TxConnectSpeed: 100_000_000, FramingType: l2tp.FramingSync}
+		c.Set(l2tp.AVPTxConnectSpeed, l2tp.AVPFramingType)
+		if s.seq {
+			c.Set(l2tp.AVPSequencingRequired)
+		}
+		t.send(c, s.remoteID)
+		s.established()
+	}
+}
+
+// rx handles a call message for this session.
+func (s *Session) rx(m *l2tp.Message) {
+	t := s.t
+	switch m.Type {
+	case l2tp.MsgICRP:
+		if s.state != SnWaitICRP {
+			t.errorf("ICRP in %v", s.state)
+			return
+		}
+		s.remoteID = m.AssignedSessionID
+		s.fire(SevRxICRP)
+		s.seq = t.p.Sequencing || s.call.Sequencing
+		c := s.call
+		r := &l2tp.Message{Type: l2tp.MsgICCN, TxConnectSpeed: c.TxConnectSpeed, FramingType: c.FramingType,
+			RxConnectSpeed: c.RxConnectSpeed, PrivateGroupID: c.PrivateGroupID}
+		r.Set(l2tp.AVPTxConnectSpeed, l2tp.AVPFramingType)
+		if c.RxConnectSpeed != 0 {
+			r.Set(l2tp.AVPRxConnectSpeed)
+		}
+		if len(c.PrivateGroupID) > 0 {
+			r.Set(l2tp.AVPPrivateGroupID)
+		}
+		if s.seq {
+			r.Set(l2tp.AVPSequencingRequired)
+		}
+		if p := c.Proxy; p != nil {
+			setProxy(r, p)
+		}
+		t.send(r, s.remoteID)
+		s.established()
+	case l2tp.MsgICCN:
+		if s.state != SnWaitICCN {
+			t.errorf("ICCN in %v", s.state)
+			return
+		}
+		s.fire(SevRxICCN)
+		c := s.call
+		c.TxConnectSpeed, c.RxConnectSpeed, c.FramingType = m.TxConnectSpeed, m.RxConnectSpeed, m.FramingType
+		c.PrivateGroupID = m.PrivateGroupID
+		c.Sequencing = m.Has(l2tp.AVPSequencingRequired)
+		if m.Has(l2tp.AVPProxyAuthenType) || m.Has(l2tp.AVPInitialRecvLCPConfReq) || m.Has(l2tp.AVPProxyAuthenName) {
+			c.Proxy = &ProxyInfo{InitialRecvLCP: m.InitialRecvLCP, LastSentLCP: m.LastSentLCP, LastRecvLCP: m.LastRecvLCP,
+				AuthType: m.ProxyAuthType, AuthName: m.ProxyAuthName, AuthChallenge: m.ProxyAuthChallenge,
+				AuthID: m.ProxyAuthID, AuthResponse: m.ProxyAuthResponse}
+		}
+		s.seq = c.Sequencing || t.p.Sequencing
+		s.fire(SevICCNOK)
+		s.established()
+	case l2tp.MsgOCRP:
+		if s.state != SnWaitOCRP {
+			t.errorf("OCRP in %v", s.state)
+			return
+		}
+		s.remoteID = m.AssignedSessionID
+		s.fire(SevRxOCRP)
+	case l2tp.MsgOCCN:
+		if s.state != SnWaitOCCN {
+			t.errorf("OCCN in %v", s.state)
+			return
+		}
+		s.fire(SevRxOCCN)
+		s.call.TxConnectSpeed, s.call.FramingType = m.TxConnectSpeed, m.FramingType
+		s.seq = m.Has(l2tp.AVPSequencingRequired) || t.p.Sequencing
+		s.established()
+	case l2tp.MsgCDN:
+		t.eventf("Rx CDN for session %d: %s", s.localID, m.Result.Text(l2tp.MsgCDN))
+		s.fire(SevRxCDN)
+		s.finish(&CloseError{Msg: l2tp.MsgCDN, Result: m.Result, Remote: true, Q931: m.Q931})
+	case l2tp.MsgWEN:
+		if f := t.n.cfg.OnWEN; f != nil && s.state == SnEstablished {
+			ce := m.CallErrors
+			t.after = append(t.after, func() { f(s, ce) })
+		}
+	case l2tp.MsgSLI:
+		if f := t.n.cfg.OnSLI; f != nil && s.state == SnEstablished {
+			a := m.ACCM
+			t.after = append(t.after, func() { f(s, a) })
+		}
+	default:
+		t.errorf("unexpected %v for session %d", m.Type, s.localID)
+	}
+}
+
+func setProxy(r *l2tp.Message, p *ProxyInfo) {
+	r.InitialRecvLCP, r.LastSentLCP, r.LastRecvLCP = p.InitialRecvLCP, p.LastSentLCP, p.LastRecvLCP
+	if p.InitialRecvLCP != nil {
+		r.Set(l2tp.AVPInitialRecvLCPConfReq)
+	}
+	if p.LastSentLCP != nil {
+		r.Set(l2tp.AVPLastSentLCPConfReq)
+	}
+	if p.LastRecvLCP != nil {
+		r.Set(l2tp.AVPLastRecvLCPConfReq)
+	}
+	if p.AuthType != 0 {
+		r.ProxyAuthType, r.ProxyAuthName, r.ProxyAuthChallenge = p.AuthType, p.AuthName, p.AuthChallenge
+		r.ProxyAuthID, r.ProxyAuthResponse = p.AuthID, p.AuthResponse
+		r.Set(l2tp.AVPProxyAuthenType, l2tp.AVPProxyAuthenName, l2tp.AVPProxyAuthenID)
+		if p.AuthChallenge != nil {
+			r.Set(l2tp.AVPProxyAuthenChallenge)
+		}
+		if p.AuthResponse != nil {
+			r.Set(l2tp.AVPProxyAuthenResponse)
+		}
+	}
+	// §4.3: what the "hidden" setting protects.
+	r.Hide = []l2tp.AVPType{l2tp.AVPProxyAuthenName, l2tp.AVPProxyAuthenChallenge, l2tp.AVPProxyAuthenResponse,
+		l2tp.AVPInitialRecvLCPConfReq, l2tp.AVPLastSentLCPConfReq, l2tp.AVPLastRecvLCPConfReq}
+}
+
+// established publishes the session to the data path and reports it.
+func (s *Session) established() {
+	t := s.t
+	delete(t.pending, s.localID)
+	s.peer = t.peer
+	s.remoteTID = t.remoteID
+	t.n.registerData(s)
+	if t.enabled() {
+		t.n.log.Debug(s.prefix()+"Session up", "debug", "l2x-events")
+	}
+	if s.dial != nil {
+		d := s.dial
+		s.dial = nil
+		d <- dialResult{s: s}
+		return
+	}
+	if f := t.n.cfg.OnSessionUp; f != nil {
+		t.after = append(t.after, func() { f(s) })
+	}
+}
+
+// closeSession sends CDN with r and ends the session (§6.13).
+func (t *Tunnel) closeSession(s *Session, r l2tp.Result, cause error) {
+	if s.state == SnDead {
+		return
+	}
+	s.fire(SevClose)
+	if t.state == TunEstablished {
+		m := &l2tp.Message{Type: l2tp.MsgCDN, AssignedSessionID: s.localID, Result: r}
+		m.Set(l2tp.AVPAssignedSessionID, l2tp.AVPResultCode)
+		t.eventf("Tx CDN for session %d: %s", s.localID, r.Text(l2tp.MsgCDN))
+		t.send(m, s.remoteID)
+	}
+	s.finish(&CloseError{Msg: l2tp.MsgCDN, Result: r, Err: cause})
+}
+
+// finish removes the session and reports its end.
+func (s *Session) finish(err error) {
+	t := s.t
+	if t.sessions[s.localID] != s {
+		return
+	}
+	wasUp := s.peer != (netip.AddrPort{})
+	s.state = SnDead
+	delete(t.sessions, s.localID)
+	delete(t.pending, s.localID)
+	t.n.nSessions.Add(-1)
+	s.err = err
+	close(s.done)
+	if wasUp {
+		t.n.unregisterData(s)
+	}
+	if s.dial != nil {
+		s.dial <- dialResult{err: err}
+		s.dial = nil
+		return
+	}
+	if wasUp {
+		if f := t.n.cfg.OnSessionDown; f != nil {
+			t.after = append(t.after, func() { f(s, err) })
+		}
+	}
+}
