@@ -76,4 +76,3 @@ func (t *TUN) Fd() uintptr {
 	}
 	return fd
 }
-
