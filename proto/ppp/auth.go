@@ -1,0 +1,728 @@
+package ppp
+
+import (
+	"bytes"
+	"encoding/hex"
+	"strings"
+
+	"github.com/vpdn/vpdn/aaa"
+	wire "github.com/vpdn/vpdn/wire/ppp"
+)
+
+// Authentication phase, RFC 1661 §3.4, in both roles at once: the server
+// side checks the peer with the method LCP agreed in our request (through
+// aaa.Authenticator, off the owner's goroutine); the client side answers the
+// peer with the method agreed in the peer's request. The Network phase
+// starts when both are done.
+
+// authServer is this end authenticating the peer.
+type authServer struct {
+	method    aaa.Method
+	done      bool
+	id        uint8
+	challenge []byte
+	pending   bool // an AAA call is in flight
+	cancel    func()
+	gen       uint64 // invalidates AAA results of a stopped attempt
+	retries   int    // MS-CHAPv2 retries used
+	eapStage  int    // 0: Identity requested, 1: MD5-Challenge sent
+	identity  string
+	req       []byte // last request sent (challenge), for retransmission
+	reqProto  wire.Protocol
+	reqCode   wire.Code
+	tries     int
+	reply     []byte // last final reply, resent on a duplicate
+	replyCode wire.Code
+	timer     ltimer
+}
+
+// authClient is this end being authenticated by the peer.
+type authClient struct {
+	method   aaa.Method
+	done     bool
+	id       uint8  // PAP request / last answered challenge
+	answered bool   // a Response went out for id
+	resp     []byte // last Response data, resent for a repeated challenge
+	password string
+	// MS-CHAPv2: what the Success message must prove.
+	authResp string
+	nt       []byte
+	tries    int
+	timer    ltimer
+}
+
+type authState struct {
+	l        *Link
+	srv      authServer
+	cli      authClient
+	phase    ltimer // bounds the whole phase
+	username string
+	authz    *aaa.Authorization
+	keys     *MPPEKeys
+}
+
+func (a *authState) init(l *Link) {
+	a.l = l
+	a.phase.init(l, func() { a.fail("Authentication timeout") })
+	a.srv.timer.init(l, a.srvRetransmit)
+	a.cli.timer.init(l, a.cliRetransmit)
+}
+
+// start begins the phase once LCP is open.
+func (a *authState) start() {
+	l := a.l
+	a.stop()
+	a.srv = authServer{method: l.lcpo.local.auth, timer: a.srv.timer, gen: a.srv.gen + 1}
+	a.cli = authClient{method: l.lcpo.peer.auth, timer: a.cli.timer, password: l.cfg.Auth.Password}
+	if pre := l.cfg.Auth.Preauthenticated; a.srv.method == 0 && l.cfg.Auth.IfNeeded && pre != nil && pre.Accept {
+		a.username, a.authz = pre.Authz.Username, &pre.Authz
+		a.keys = keysOf(pre)
+		l.debugAuth("PPP: authentication skipped (if-needed): %q already authenticated", a.username)
+	}
+	if a.srv.method == 0 && a.cli.method == 0 {
+		l.networkPhase()
+		return
+	}
+	var by []string
+	if a.srv.method != 0 {
+		by = append(by, "by this end")
+	}
+	if a.cli.method != 0 {
+		by = append(by, "by the peer")
+	}
+	l.debugAuth("PPP: Phase is AUTHENTICATING, %s", strings.Join(by, " and "))
+	a.phase.start(l.cfg.Auth.Timeout)
+	if a.srv.method != 0 {
+		a.srvStart()
+	}
+	if a.cli.method != 0 {
+		a.cliStart()
+	}
+}
+
+// stop abandons any authentication in progress (LCP went down).
+func (a *authState) stop() {
+	a.phase.stop()
+	a.srv.timer.stop()
+	a.cli.timer.stop()
+	if a.srv.cancel != nil {
+		a.srv.cancel()
+		a.srv.cancel = nil
+	}
+	a.srv.gen++
+	a.srv.pending = false
+}
+
+func (a *authState) fail(reason string) {
+	a.stop()
+	a.l.debugAuth("PPP: authentication failed: %s", reason)
+	if a.l.lcp.reason == "" {
+		a.l.lcp.reason = reason
+	}
+	a.l.Close(reason)
+}
+
+// check moves on to the Network phase when both directions are done.
+func (a *authState) check() {
+	if (a.srv.method == 0 || a.srv.done) && (a.cli.method == 0 || a.cli.done) {
+		a.phase.stop()
+		a.l.networkPhase()
+	}
+}
+
+// rejected handles a Protocol-Reject of an authentication protocol: the
+// peer does not speak what it agreed to.
+func (a *authState) rejected(p wire.Protocol) {
+	if a.l.phase == PhaseAuthenticate {
+		a.fail("Peer rejected " + p.String())
+	}
+}
+
+func (a *authState) input(proto wire.Protocol, payload []byte) {
+	l := a.l
+	var p wire.Packet
+	var eap wire.EAPPacket
+	var err error
+	if proto == wire.ProtoEAP {
+		eap, err = wire.ParseEAP(payload)
+		p = wire.Packet{Code: eap.Code, ID: eap.ID}
+		if err == nil {
+			p, _ = wire.ParsePacket(payload)
+		}
+	} else {
+		p, err = wire.ParsePacket(payload)
+	}
+	if err != nil {
+		l.stats.DropMalformed++
+		l.debugAuth("%s: dropping malformed packet: %v", proto, err)
+		return
+	}
+	if l.authEnabled() {
+		l.logAuthPacket(proto, "I", p)
+	}
+	switch proto {
+	case wire.ProtoPAP:
+		if p.Code == wire.PAPRequest {
+			a.srvPAP(p)
+		} else {
+			a.cliPAP(p)
+		}
+	case wire.ProtoCHAP:
+		switch p.Code {
+		case wire.CHAPResponse, wire.MSCHAPv1ChangePassword1, wire.MSCHAPv1ChangePassword2, wire.MSCHAPv2ChangePassword:
+			a.srvCHAP(p)
+		default:
+			a.cliCHAP(p)
+		}
+	case wire.ProtoEAP:
+		if eap.Code == wire.EAPResponse {
+			a.srvEAP(eap)
+		} else {
+			a.cliEAP(eap)
+		}
+	}
+}
+
+func (a *authState) send(proto wire.Protocol, code wire.Code, id uint8, data []byte) {
+	a.l.sendControl(proto, a.l.lcp.state, code, id, data, nil)
+}
+
+func (a *authState) sendEAP(code wire.Code, id, typ uint8, data []byte) {
+	// EAP's header is the control packet header with Type first in Data.
+	if code == wire.EAPRequest || code == wire.EAPResponse {
+		b := append(a.l.scratch[:0], typ)
+		b = append(b, data...)
+		a.l.scratch = b
+		data = b
+	} else {
+		data = nil
+	}
+	a.send(wire.ProtoEAP, code, id, data)
+}
+
+func challengeLen(m aaa.Method) int {
+	switch m {
+	case aaa.MSCHAPv1:
+		return wire.MSCHAPv1ChallengeLen
+	}
+	return 16
+}
+
+// ---- Server side: we authenticate the peer. ----
+
+func (a *authState) srvStart() {
+	s := &a.srv
+	l := a.l
+	switch s.method {
+	case aaa.PAP:
+		l.debugAuth("PAP: waiting for the peer's Authenticate-Request")
+	case aaa.CHAP, aaa.MSCHAPv1, aaa.MSCHAPv2:
+		a.srvChallenge(s.id + 1)
+	case aaa.EAPMD5:
+		s.id++
+		s.eapStage = 0
+		s.reqProto, s.reqCode = wire.ProtoEAP, wire.EAPRequest
+		s.req = append(s.req[:0], wire.EAPTypeIdentity)
+		a.srvSendRequest()
+	}
+}
+
+// srvChallenge sends a fresh CHAP challenge with identifier id.
+func (a *authState) srvChallenge(id uint8) {
+	s := &a.srv
+	s.id = id
+	s.challenge = make([]byte, challengeLen(s.method))
+	a.l.random(s.challenge)
+	s.reqProto, s.reqCode = wire.ProtoCHAP, wire.CHAPChallenge
+	s.req = wire.AppendCHAPValue(s.req[:0], s.challenge, []byte(a.l.cfg.Auth.Hostname))
+	s.tries = 0
+	a.srvSendRequest()
+}
+
+func (a *authState) srvSendRequest() {
+	s := &a.srv
+	s.tries++
+	if s.reqProto == wire.ProtoEAP {
+		a.sendEAP(wire.EAPRequest, s.id, s.req[0], s.req[1:])
+	} else {
+		a.send(s.reqProto, s.reqCode, s.id, s.req)
+	}
+	s.timer.start(a.l.cfg.Restart)
+}
+
+// srvRetransmit repeats a challenge the peer did not answer (RFC 1994 §4.1:
+// retransmitted on a timer, the same Identifier).
+func (a *authState) srvRetransmit() {
+	s := &a.srv
+	if s.done || s.pending {
+		return
+	}
+	if s.tries >= a.l.cfg.MaxConfigure {
+		a.fail(s.method.String() + ": no response from the peer")
+		return
+	}
+	a.srvSendRequest()
+}
+
+func (a *authState) srvPAP(p wire.Packet) {
+	s := &a.srv
+	if s.method != aaa.PAP {
+		return
+	}
+	if s.done || (s.reply != nil && p.ID == s.id) {
+		if p.ID == s.id && s.reply != nil {
+			a.send(wire.ProtoPAP, s.replyCode, s.id, s.reply) // the Ack was lost
+		}
+		return
+	}
+	if s.pending {
+		return
+	}
+	user, pw, err := wire.ParsePAPRequest(p.Data)
+	if err != nil {
+		a.l.stats.DropMalformed++
+		return
+	}
+	s.id = p.ID
+	req := a.l.aaaRequest(aaa.PAP, string(user))
+	req.Password = bytes.Clone(pw)
+	a.srvAsk(req, string(user))
+}
+
+func (a *authState) srvCHAP(p wire.Packet) {
+	s := &a.srv
+	l := a.l
+	switch s.method {
+	case aaa.CHAP, aaa.MSCHAPv1, aaa.MSCHAPv2:
+	default:
+		return
+	}
+	if p.ID != s.id {
+		l.debugAuth("CHAP: ignoring %s id %d, expected %d", wire.CHAPCodeName(p.Code), p.ID, s.id)
+		return
+	}
+	if s.done || s.reply != nil {
+		if s.reply != nil {
+			a.send(wire.ProtoCHAP, s.replyCode, s.id, s.reply) // the result was lost
+		}
+		return
+	}
+	if s.pending {
+		return
+	}
+	if p.Code != wire.CHAPResponse {
+		// RFC 2433 §5/§6, RFC 2759 §7: Change-Password is not supported.
+		a.srvFinal(wire.ProtoCHAP, wire.CHAPFailure, []byte("E=709 R=0 V=3 M=Password change not supported"))
+		a.fail("Password change requested and not supported")
+		return
+	}
+	value, name, err := wire.ParseCHAPValue(p.Data)
+	want := 16
+	if s.method != aaa.CHAP {
+		want = wire.MSCHAPResponseLen
+	}
+	if err != nil || len(value) != want {
+		l.stats.DropMalformed++
+		l.debugAuth("CHAP: malformed Response id %d", p.ID)
+		return
+	}
+	s.timer.stop()
+	req := l.aaaRequest(s.method, string(name))
+	req.ID = p.ID
+	req.Challenge = bytes.Clone(s.challenge)
+	req.Response = bytes.Clone(value)
+	a.srvAsk(req, string(name))
+}
+
+func (a *authState) srvEAP(p wire.EAPPacket) {
+	s := &a.srv
+	l := a.l
+	if s.method != aaa.EAPMD5 || p.ID != s.id || s.pending {
+		return
+	}
+	if s.done || s.reply != nil {
+		if s.reply != nil {
+			a.sendEAP(s.replyCode, s.id, 0, nil)
+		}
+		return
+	}
+	switch {
+	case p.Type == wire.EAPTypeIdentity && s.eapStage == 0:
+		s.identity = string(p.Data)
+		s.eapStage = 1
+		s.id++
+		s.challenge = make([]byte, 16)
+		l.random(s.challenge)
+		s.req = append(s.req[:0], wire.EAPTypeMD5)
+		s.req = wire.AppendCHAPValue(s.req, s.challenge, []byte(l.cfg.Auth.Hostname))
+		s.tries = 0
+		a.srvSendRequest()
+	case p.Type == wire.EAPTypeNak:
+		// RFC 3748 §5.3.1: the peer wants another type; MD5-Challenge is
+		// all this end offers.
+		a.srvFinal(wire.ProtoEAP, wire.EAPFailure, nil)
+		a.fail("EAP: peer refused MD5-Challenge")
+	case p.Type == wire.EAPTypeMD5 && s.eapStage == 1:
+		value, _, err := wire.ParseCHAPValue(p.Data)
+		if err != nil || len(value) != 16 {
+			l.stats.DropMalformed++
+			return
+		}
+		s.timer.stop()
+		req := l.aaaRequest(aaa.EAPMD5, s.identity)
+		req.ID = p.ID
+		req.Challenge = bytes.Clone(s.challenge)
+		req.Response = bytes.Clone(value)
+		a.srvAsk(req, s.identity)
+	}
+}
+
+// srvAsk hands the request to AAA; the result comes back on the owner's
+// goroutine.
+func (a *authState) srvAsk(req *aaa.Request, name string) {
+	s := &a.srv
+	s.pending = true
+	gen := s.gen
+	a.l.debugAuth("PPP: Sent %s LOGIN Request for %q", req.Method, name)
+	s.cancel = a.l.runAAA(req, func(res *aaa.Result, err error) {
+		if gen != a.srv.gen {
+			return // the attempt was abandoned
+		}
+		a.srv.pending, a.srv.cancel = false, nil
+		a.srvResult(req, res, err)
+	})
+}
+
+func (a *authState) srvResult(req *aaa.Request, res *aaa.Result, err error) {
+	s := &a.srv
+	l := a.l
+	if err != nil || res == nil {
+		reason := "AAA error"
+		if err != nil {
+			reason += ": " + err.Error()
+		}
+		res = &aaa.Result{Reason: reason}
+	}
+	if res.Accept {
+		l.debugAuth("PPP: Received LOGIN Response PASS")
+	} else {
+		l.debugAuth("PPP: Received LOGIN Response FAIL: %s", res.Reason)
+	}
+	switch s.method {
+	case aaa.PAP:
+		msg := res.Message
+		if res.Accept {
+			a.srvFinal(wire.ProtoPAP, wire.PAPAck, wire.AppendPAPMessage(nil, []byte(msg)))
+		} else {
+			if msg == "" {
+				msg = "Authentication failed"
+			}
+			a.srvFinal(wire.ProtoPAP, wire.PAPNak, wire.AppendPAPMessage(nil, []byte(msg)))
+		}
+	case aaa.CHAP, aaa.MSCHAPv1:
+		msg := res.Message
+		if !res.Accept {
+			switch {
+			case s.method == aaa.MSCHAPv1 && res.MSCHAPError != "":
+				msg = res.MSCHAPError
+			case s.method == aaa.MSCHAPv1:
+				msg = "E=691 R=0 V=1"
+			case msg == "":
+				msg = "Authentication failed"
+			}
+		}
+		code := wire.CHAPSuccess
+		if !res.Accept {
+			code = wire.CHAPFailure
+		}
+		a.srvFinal(wire.ProtoCHAP, code, []byte(msg))
+	case aaa.MSCHAPv2:
+		if res.Accept {
+			if res.MSCHAPv2Success == "" {
+				l.debugAuth("MS-CHAP-V2: the authenticator gave no S= response; the peer will reject us")
+			}
+			msg := res.MSCHAPv2Success
+			if res.Message != "" {
+				msg += " M=" + res.Message
+			}
+			a.srvFinal(wire.ProtoCHAP, wire.CHAPSuccess, []byte(msg))
+		} else if a.srvMSCHAPv2Failure(res) {
+			return // retry allowed: wait for the next Response
+		}
+	case aaa.EAPMD5:
+		code := wire.EAPSuccess
+		if !res.Accept {
+			code = wire.EAPFailure
+		}
+		a.srvFinal(wire.ProtoEAP, code, nil)
+	}
+	if !res.Accept {
+		reason := "Authentication failed"
+		if res.Reason != "" {
+			reason += ": " + res.Reason
+		}
+		a.fail(reason)
+		return
+	}
+	s.done = true
+	s.timer.stop()
+	a.username = res.Authz.Username
+	if a.username == "" {
+		a.username = req.Username
+	}
+	authz := res.Authz
+	if authz.Username == "" {
+		authz.Username = a.username
+	}
+	a.authz = &authz
+	if k := keysOf(res); k != nil {
+		a.keys = k
+	}
+	a.check()
+}
+
+func keysOf(res *aaa.Result) *MPPEKeys {
+	if len(res.MPPESendKey) == 0 && len(res.MPPERecvKey) == 0 {
+		return nil
+	}
+	return &MPPEKeys{Send: bytes.Clone(res.MPPESendKey), Recv: bytes.Clone(res.MPPERecvKey)}
+}
+
+// srvMSCHAPv2Failure sends the Failure packet of RFC 2759 §6. When retries
+// remain it sets R=1 with a new challenge C and reports true: the peer's
+// next Response comes with the Identifier one above the Failure's.
+func (a *authState) srvMSCHAPv2Failure(res *aaa.Result) bool {
+	s := &a.srv
+	f, err := wire.ParseMSCHAPFailure(res.MSCHAPError)
+	if err != nil {
+		f = wire.MSCHAPFailure{Error: wire.MSCHAPErrAuthenticationFailure, Version: 3}
+	}
+	if f.Message == "" {
+		f.Message = res.Message
+	}
+	if f.Message == "" {
+		f.Message = "Authentication failed"
+	}
+	retry := f.Error == wire.MSCHAPErrAuthenticationFailure && s.retries < a.l.cfg.Auth.MSCHAPv2Retries
+	f.Retry = retry
+	if retry {
+		s.retries++
+		s.challenge = make([]byte, wire.MSCHAPv2ChallengeLen)
+		a.l.random(s.challenge)
+		f.Challenge = s.challenge
+		f.Version = 3
+		a.send(wire.ProtoCHAP, wire.CHAPFailure, s.id, []byte(f.String()))
+		s.id++
+		a.l.debugAuth("MS-CHAP-V2: retry %d of %d allowed", s.retries, a.l.cfg.Auth.MSCHAPv2Retries)
+		return true
+	}
+	if len(f.Challenge) == 0 {
+		f.Challenge = s.challenge
+	}
+	if f.Version == 0 {
+		f.Version = 3
+	}
+	a.srvFinal(wire.ProtoCHAP, wire.CHAPFailure, []byte(f.String()))
+	return false
+}
+
+// srvFinal sends a final result and keeps it for a peer that repeats its
+// request because the result was lost.
+func (a *authState) srvFinal(proto wire.Protocol, code wire.Code, data []byte) {
+	s := &a.srv
+	s.reply, s.replyCode = append([]byte{}, data...), code
+	if proto == wire.ProtoEAP {
+		a.sendEAP(code, s.id, 0, nil)
+		return
+	}
+	a.send(proto, code, s.id, data)
+}
+
+// ---- Client side: the peer authenticates us. ----
+
+func (a *authState) cliStart() {
+	c := &a.cli
+	if c.method == aaa.PAP {
+		c.id++
+		c.tries = 0
+		a.cliSendPAP()
+	}
+}
+
+func (a *authState) cliSendPAP() {
+	c := &a.cli
+	c.tries++
+	c.resp = wire.AppendPAPRequest(c.resp[:0], []byte(a.l.cfg.Auth.Hostname), []byte(c.password))
+	a.send(wire.ProtoPAP, wire.PAPRequest, c.id, c.resp)
+	c.timer.start(a.l.cfg.Restart)
+}
+
+// cliRetransmit repeats an unanswered Authenticate-Request (RFC 1334
+// §2.2.1: "MUST be repeated until a valid reply packet is received, or an
+// optional retry counter expires").
+func (a *authState) cliRetransmit() {
+	c := &a.cli
+	if c.done || c.method != aaa.PAP {
+		return
+	}
+	if c.tries >= a.l.cfg.MaxConfigure {
+		a.fail("PAP: no reply from the authenticator")
+		return
+	}
+	a.cliSendPAP()
+}
+
+func (a *authState) cliPAP(p wire.Packet) {
+	c := &a.cli
+	if c.method != aaa.PAP || c.done || p.ID != c.id {
+		return
+	}
+	msg, _ := wire.ParsePAPMessage(p.Data)
+	c.timer.stop()
+	switch p.Code {
+	case wire.PAPAck:
+		c.done = true
+		a.l.debugAuth("PAP: authenticated by the peer")
+		a.check()
+	case wire.PAPNak:
+		a.fail("PAP authentication failed: " + string(msg))
+	}
+}
+
+func (a *authState) cliCHAP(p wire.Packet) {
+	c := &a.cli
+	l := a.l
+	switch c.method {
+	case aaa.CHAP, aaa.MSCHAPv1, aaa.MSCHAPv2:
+	default:
+		return
+	}
+	switch p.Code {
+	case wire.CHAPChallenge:
+		value, _, err := wire.ParseCHAPValue(p.Data)
+		if err != nil {
+			l.stats.DropMalformed++
+			return
+		}
+		if c.answered && p.ID == c.id && c.resp != nil {
+			a.send(wire.ProtoCHAP, wire.CHAPResponse, c.id, c.resp) // our Response was lost
+			return
+		}
+		a.cliRespond(p.ID, value)
+	case wire.CHAPSuccess:
+		if !c.answered || p.ID != c.id {
+			return
+		}
+		if c.method == aaa.MSCHAPv2 {
+			got, _, err := wire.ParseMSCHAPv2Success(string(p.Data))
+			if err != nil || got != c.authResp {
+				// RFC 2759 §5: the authenticator failed to prove it knows
+				// the password.
+				a.fail("MS-CHAP-V2: authenticator response invalid")
+				return
+			}
+			if k, err := mppeClientKeys(c.password, c.nt); err == nil {
+				a.keys = k
+			}
+		}
+		if !c.done {
+			c.done = true
+			l.debugAuth("CHAP: authenticated by the peer")
+			a.check()
+		}
+	case wire.CHAPFailure:
+		if !c.answered || p.ID != c.id {
+			return
+		}
+		msg := string(p.Data)
+		if c.method == aaa.MSCHAPv2 {
+			if f, err := wire.ParseMSCHAPFailure(msg); err == nil && f.Retry && len(f.Challenge) == wire.MSCHAPv2ChallengeLen && l.cfg.Auth.RetryPassword != nil {
+				if pw := l.cfg.Auth.RetryPassword(); pw != "" {
+					c.password = pw
+					c.answered = false
+					l.debugAuth("MS-CHAP-V2: retrying with a new password")
+					a.cliRespond(p.ID+1, f.Challenge)
+					return
+				}
+			}
+		}
+		a.fail("CHAP authentication failed: " + msg)
+	}
+}
+
+// cliRespond answers a challenge (RFC 1994 §4.1, RFC 2433 §4, RFC 2759 §4).
+func (a *authState) cliRespond(id uint8, challenge []byte) {
+	c := &a.cli
+	l := a.l
+	name := l.cfg.Auth.Hostname
+	var value []byte
+	switch c.method {
+	case aaa.CHAP:
+		value = chapMD5Response(id, c.password, challenge)
+	case aaa.MSCHAPv1:
+		if len(challenge) != wire.MSCHAPv1ChallengeLen {
+			l.debugAuth("MS-CHAP: challenge of %d octets ignored", len(challenge))
+			return
+		}
+		r := wire.MSCHAPv1Response{NTResponse: mschapv1NTResponse(challenge, c.password), UseNT: 1}
+		value = r.Append(nil)
+	case aaa.MSCHAPv2:
+		if len(challenge) != wire.MSCHAPv2ChallengeLen {
+			l.debugAuth("MS-CHAP-V2: challenge of %d octets ignored", len(challenge))
+			return
+		}
+		var r wire.MSCHAPv2Response
+		l.random(r.PeerChallenge[:])
+		nt, authResp, err := mschapv2Response(challenge, r.PeerChallenge[:], name, c.password)
+		if err != nil {
+			a.fail("MS-CHAP-V2: " + err.Error())
+			return
+		}
+		copy(r.NTResponse[:], nt)
+		c.nt, c.authResp = nt, authResp
+		value = r.Append(nil)
+	}
+	c.id, c.answered = id, true
+	c.resp = wire.AppendCHAPValue(c.resp[:0], value, []byte(name))
+	a.send(wire.ProtoCHAP, wire.CHAPResponse, id, c.resp)
+}
+
+func (a *authState) cliEAP(p wire.EAPPacket) {
+	c := &a.cli
+	l := a.l
+	if c.method != aaa.EAPMD5 {
+		return
+	}
+	switch p.Code {
+	case wire.EAPRequest:
+		switch p.Type {
+		case wire.EAPTypeIdentity:
+			a.sendEAP(wire.EAPResponse, p.ID, wire.EAPTypeIdentity, []byte(l.cfg.Auth.Hostname))
+		case wire.EAPTypeNotification:
+			a.sendEAP(wire.EAPResponse, p.ID, wire.EAPTypeNotification, nil)
+		case wire.EAPTypeMD5:
+			value, _, err := wire.ParseCHAPValue(p.Data)
+			if err != nil {
+				l.stats.DropMalformed++
+				return
+			}
+			c.id, c.answered = p.ID, true
+			v := chapMD5Response(p.ID, c.password, value)
+			a.sendEAP(wire.EAPResponse, p.ID, wire.EAPTypeMD5, wire.AppendCHAPValue(nil, v, []byte(l.cfg.Auth.Hostname)))
+		default:
+			// RFC 3748 §5.3.1: Nak, proposing MD5-Challenge.
+			a.sendEAP(wire.EAPResponse, p.ID, wire.EAPTypeNak, []byte{wire.EAPTypeMD5})
+		}
+	case wire.EAPSuccess:
+		if c.answered && !c.done {
+			c.done = true
+			l.debugAuth("EAP: authenticated by the peer")
+			a.check()
+		}
+	case wire.EAPFailure:
+		a.fail("EAP authentication failed")
+	}
+}
+
+// hexUpper is used in debug output of challenges.
+func hexUpper(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }
