@@ -19,6 +19,14 @@
 //   - AssignAddress, the peer address of an authorized session from its
 //     static address or pool (package pool).
 //
+// This package parses no configuration text. Package config is the one
+// parser of the configuration language (`username`, `aaa authentication
+// ppp`, `aaa authorization network`, `ip local pool`). The daemon builds
+// the values used here from config's typed model: a User per `username`
+// (decoding a `password 7` secret with DecodeType7), a ListCommand per
+// method list, and a pool.Group filled with AddRange. NewLocal and
+// NewService check those values.
+//
 // The cryptography of MS-CHAP is in the subpackage mschap. RADIUS comes
 // later as a `group radius` Authenticator behind the same interfaces.
 package aaa

@@ -3,20 +3,27 @@ package aaa_test
 import (
 	"context"
 	"fmt"
+	"net/netip"
 
 	"github.com/vpdn/vpdn/aaa"
 	"github.com/vpdn/vpdn/pool"
 )
 
 // A user database, a domain with its own pool, the IOS method lists, and an
-// address for the accepted peer.
+// address for the accepted peer: the values the daemon builds from config's
+// typed model of
+//
+//	username alice password 7 0822455D0A16
+//	aaa authentication ppp default local
+//	aaa authorization network default local
+//	ip local pool sales 198.19.10.1 198.19.10.254
 func Example() {
-	u, err := aaa.ParseUsername("username alice password 7 0822455D0A16")
+	password, err := aaa.DecodeType7("0822455D0A16")
 	if err != nil {
 		panic(err)
 	}
 	local, err := aaa.NewLocal(aaa.LocalConfig{
-		Users: []aaa.User{u},
+		Users: []aaa.User{{Name: "alice", Password: password}},
 		Domains: aaa.DomainOptions{Strip: true, Domains: []aaa.Domain{
 			{Name: "sales", Pool: "sales"},
 		}},
@@ -24,16 +31,9 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	var lists []aaa.ListCommand
-	for _, line := range []string{
-		"aaa authentication ppp default local",
-		"aaa authorization network default local",
-	} {
-		c, err := aaa.ParseListCommand(line)
-		if err != nil {
-			panic(err)
-		}
-		lists = append(lists, c)
+	lists := []aaa.ListCommand{
+		{Type: aaa.AuthenticationPPP, Name: "default", Methods: []aaa.ListMethod{{Kind: aaa.MethodLocal}}},
+		{Type: aaa.AuthorizationNetwork, Name: "default", Methods: []aaa.ListMethod{{Kind: aaa.MethodLocal}}},
 	}
 	history := aaa.NewFailureHistory(20, nil)
 	svc, err := aaa.NewService(aaa.ServiceConfig{Lists: lists, Local: local, History: history})
@@ -41,7 +41,7 @@ func Example() {
 		panic(err)
 	}
 	pools := pool.NewGroup()
-	if err := pools.Configure("ip local pool sales 198.19.10.1 198.19.10.254"); err != nil {
+	if err := pools.AddRange("sales", netip.MustParseAddr("198.19.10.1"), netip.MustParseAddr("198.19.10.254")); err != nil {
 		panic(err)
 	}
 

@@ -10,11 +10,11 @@ import (
 
 func TestAssignAddress(t *testing.T) {
 	g := pool.NewGroup()
-	for _, line := range []string{
-		"ip local pool sales-pool 198.19.1.1 198.19.1.2",
-		"ip local pool default 198.19.9.1 198.19.9.10",
+	for _, r := range []struct{ name, start, end string }{
+		{"sales-pool", "198.19.1.1", "198.19.1.2"},
+		{"default", "198.19.9.1", "198.19.9.10"},
 	} {
-		if err := g.Configure(line); err != nil {
+		if err := g.AddRange(r.name, netip.MustParseAddr(r.start), netip.MustParseAddr(r.end)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -29,22 +29,17 @@ const (
 
 func testLocal(t testing.TB) *Local {
 	t.Helper()
-	var users []User
-	for _, line := range []string{
-		"username User password 0 clientPass",
-		"username alice password 7 0822455D0A16", // cisco
-		"username bob password with spaces inside",
-		"username carol@sales password carol",
-	} {
-		u, err := ParseUsername(line)
-		if err != nil {
-			t.Fatal(err)
-		}
-		users = append(users, u)
+	cisco, err := DecodeType7("0822455D0A16") // as the daemon decodes `password 7`
+	if err != nil {
+		t.Fatal(err)
 	}
-	users[1].Address = netip.MustParseAddr("198.19.1.7")
-	users[2].Pool = "bobs"
-	users[2].Authz.DNS = []netip.Addr{netip.MustParseAddr("198.19.0.53")}
+	users := []User{
+		{Name: "User", Password: "clientPass"},
+		{Name: "alice", Password: cisco, Address: netip.MustParseAddr("198.19.1.7")},
+		{Name: "bob", Password: "with spaces inside", Pool: "bobs",
+			Authz: Authorization{DNS: []netip.Addr{netip.MustParseAddr("198.19.0.53")}}},
+		{Name: "carol@sales", Password: "carol"},
+	}
 	l, err := NewLocal(LocalConfig{
 		Users: users,
 		Domains: DomainOptions{
@@ -288,48 +283,4 @@ func TestNewLocalBad(t *testing.T) {
 			t.Errorf("%s: %v", tc.name, err)
 		}
 	}
-}
-
-func TestParseUsername(t *testing.T) {
-	for _, tc := range []struct {
-		line, name, pw string
-		ok             bool
-	}{
-		{"username a password x", "a", "x", true},
-		{"username a password 0 x", "a", "x", true},
-		{"  username   a  password  0  two words ", "a", "two words", true},
-		{"username a password 7 0822455D0A16", "a", "cisco", true},
-		{"username a password 7 0822455D0A1", "", "", false},
-		{"username a password 7", "", "", false},
-		{"username a password", "", "", false},
-		{"username a password 0", "", "", false},
-		{"username a secret 5 $1$abc", "", "", false},
-		{"username", "", "", false},
-		{"user a password x", "", "", false},
-		{"", "", "", false},
-		{"username " + strings.Repeat("n", 254) + " password x", "", "", false},
-	} {
-		u, err := ParseUsername(tc.line)
-		if (err == nil) != tc.ok || tc.ok && (u.Name != tc.name || u.Password != tc.pw) {
-			t.Errorf("%q: %+v %v", tc.line, u, err)
-		}
-		if err != nil && !strings.HasPrefix(err.Error(), "aaa: ") {
-			t.Errorf("%q: error without prefix: %v", tc.line, err)
-		}
-	}
-}
-
-func FuzzParseUsername(f *testing.F) {
-	for _, s := range []string{"username a password x", "username a password 7 0822455D0A16", "username", "username a password 0 "} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, line string) {
-		u, err := ParseUsername(line)
-		if err != nil {
-			return
-		}
-		if u.Name == "" || strings.ContainsAny(u.Name, " \t") || len(u.Name) > maxNameLen {
-			t.Fatalf("%q: name %q", line, u.Name)
-		}
-	})
 }

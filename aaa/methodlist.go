@@ -2,7 +2,7 @@ package aaa
 
 import (
 	"fmt"
-	"strings"
+	"slices"
 )
 
 // MethodKind is one method of an IOS method list.
@@ -59,67 +59,54 @@ const DefaultList = "default"
 // maxMethods is the number of methods IOS accepts in one list.
 const maxMethods = 4
 
-// ListCommand is a parsed method list command:
+// ListCommand is one method list command:
 //
 //	aaa authentication ppp {default | NAME} METHOD...
 //	aaa authorization network {default | NAME} METHOD...
 //
-// where METHOD is `local`, `local-case`, `none` or `group NAME`.
+// where METHOD is `local`, `local-case`, `none` or `group NAME`. Package
+// config parses the command; the daemon builds the ListCommand from its
+// typed model, and NewService checks it.
 type ListCommand struct {
 	Type    ListType
 	Name    string
 	Methods []ListMethod
 }
 
-// ParseListCommand parses one method list command.
-func ParseListCommand(line string) (ListCommand, error) {
-	var c ListCommand
-	f := strings.Fields(line)
-	if len(f) < 5 || f[0] != "aaa" {
-		return c, fmt.Errorf("aaa: %q: want \"aaa authentication ppp LIST METHOD...\" or \"aaa authorization network LIST METHOD...\"", line)
-	}
-	switch {
-	case f[1] == "authentication" && f[2] == "ppp":
-		c.Type = AuthenticationPPP
-	case f[1] == "authorization" && f[2] == "network":
-		c.Type = AuthorizationNetwork
+// check enforces what IOS enforces on a method list: a known type, a
+// name, one to four methods, each known and listed once, and nothing after
+// `none` (which always decides, so a later method would never be asked).
+func (c ListCommand) check() error {
+	switch c.Type {
+	case AuthenticationPPP, AuthorizationNetwork:
 	default:
-		return c, fmt.Errorf("aaa: %q: unsupported list type %q", line, f[1]+" "+f[2])
+		return fmt.Errorf("aaa: list %q: unknown type %v", c.Name, c.Type)
 	}
-	c.Name = f[3]
-	if len(c.Name) > maxNameLen {
-		return c, fmt.Errorf("aaa: list name longer than %d characters", maxNameLen)
+	if c.Name == "" || len(c.Name) > maxNameLen {
+		return fmt.Errorf("aaa: %s list: name must be 1 to %d octets", c.Type, maxNameLen)
 	}
-	seen := map[ListMethod]bool{}
-	for i := 4; i < len(f); i++ {
-		var m ListMethod
-		switch f[i] {
-		case "local":
-			m.Kind = MethodLocal
-		case "local-case":
-			m.Kind = MethodLocalCase
-		case "none":
-			m.Kind = MethodNone
-		case "group":
-			if i+1 >= len(f) {
-				return c, fmt.Errorf("aaa: %s %s: \"group\" without a server group name", c.Type, c.Name)
+	if len(c.Methods) == 0 || len(c.Methods) > maxMethods {
+		return fmt.Errorf("aaa: %s %s: %d methods; expected 1 to %d", c.Type, c.Name, len(c.Methods), maxMethods)
+	}
+	for i, m := range c.Methods {
+		switch m.Kind {
+		case MethodLocal, MethodLocalCase, MethodNone:
+			if m.Group != "" {
+				return fmt.Errorf("aaa: %s %s: method %v with server group %q", c.Type, c.Name, m, m.Group)
 			}
-			i++
-			m = ListMethod{Kind: MethodGroup, Group: f[i]}
+		case MethodGroup:
+			if m.Group == "" {
+				return fmt.Errorf("aaa: %s %s: \"group\" without a server group name", c.Type, c.Name)
+			}
 		default:
-			return c, fmt.Errorf("aaa: %s %s: unknown method %q", c.Type, c.Name, f[i])
+			return fmt.Errorf("aaa: %s %s: unknown method kind %d", c.Type, c.Name, uint8(m.Kind))
 		}
-		if seen[m] {
-			return c, fmt.Errorf("aaa: %s %s: method %v listed twice", c.Type, c.Name, m)
+		if slices.Contains(c.Methods[:i], m) {
+			return fmt.Errorf("aaa: %s %s: method %v listed twice", c.Type, c.Name, m)
 		}
-		if len(c.Methods) > 0 && c.Methods[len(c.Methods)-1].Kind == MethodNone {
-			return c, fmt.Errorf("aaa: %s %s: method %v after none is never used", c.Type, c.Name, m)
+		if i > 0 && c.Methods[i-1].Kind == MethodNone {
+			return fmt.Errorf("aaa: %s %s: method %v after none is never used", c.Type, c.Name, m)
 		}
-		if len(c.Methods) == maxMethods {
-			return c, fmt.Errorf("aaa: %s %s: more than %d methods", c.Type, c.Name, maxMethods)
-		}
-		seen[m] = true
-		c.Methods = append(c.Methods, m)
 	}
-	return c, nil
+	return nil
 }

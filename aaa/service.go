@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 )
 
 // Authorizer is implemented by server groups that can authorize a user
@@ -46,7 +47,10 @@ type Service struct {
 	log     *slog.Logger
 }
 
-// NewService builds a Service.
+// NewService builds a Service. It refuses a list that IOS would refuse: an
+// unknown list type, no name, no methods or more than four, an unknown
+// method, a method listed twice, a method after `none`, `group` without a
+// group name.
 func NewService(cfg ServiceConfig) (*Service, error) {
 	s := &Service{
 		authn:   map[string][]ListMethod{},
@@ -60,16 +64,15 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	for _, c := range cfg.Lists {
-		if c.Name == "" || len(c.Methods) == 0 {
-			return nil, fmt.Errorf("aaa: %s list %q: needs a name and at least one method", c.Type, c.Name)
+		if err := c.check(); err != nil {
+			return nil, err
 		}
+		methods := slices.Clone(c.Methods)
 		switch c.Type {
 		case AuthenticationPPP:
-			s.authn[c.Name] = c.Methods
+			s.authn[c.Name] = methods
 		case AuthorizationNetwork:
-			s.authz[c.Name] = c.Methods
-		default:
-			return nil, fmt.Errorf("aaa: list %q: unknown type %v", c.Name, c.Type)
+			s.authz[c.Name] = methods
 		}
 	}
 	return s, nil

@@ -12,67 +12,92 @@ import (
 	"time"
 )
 
-func TestParseListCommand(t *testing.T) {
+// Method list values as the daemon builds them from config's model.
+var (
+	mLocal     = ListMethod{Kind: MethodLocal}
+	mLocalCase = ListMethod{Kind: MethodLocalCase}
+	mNone      = ListMethod{Kind: MethodNone}
+)
+
+func mGroup(name string) ListMethod { return ListMethod{Kind: MethodGroup, Group: name} }
+
+func authn(name string, ms ...ListMethod) ListCommand {
+	return ListCommand{Type: AuthenticationPPP, Name: name, Methods: ms}
+}
+
+func authz(name string, ms ...ListMethod) ListCommand {
+	return ListCommand{Type: AuthorizationNetwork, Name: name, Methods: ms}
+}
+
+// TestServiceListChecks holds NewService to the rules IOS applies to a
+// method list.
+func TestServiceListChecks(t *testing.T) {
 	for _, tc := range []struct {
-		line string
+		name string
+		cmd  ListCommand
 		ok   bool
 		want string // type|name|methods
 	}{
-		{"aaa authentication ppp default local", true, "authentication ppp|default|local"},
-		{"aaa authentication ppp VPDN local none", true, "authentication ppp|VPDN|local,none"},
-		{"aaa authentication ppp L group radius local-case none", true, "authentication ppp|L|group radius,local-case,none"},
-		{"aaa authorization network default local", true, "authorization network|default|local"},
-		{"aaa  authorization network  x group radius  local", true, "authorization network|x|group radius,local"},
-		{"aaa authentication ppp default", false, ""},
-		{"aaa authentication login default local", false, ""},
-		{"aaa authentication ppp default local local", false, ""},
-		{"aaa authentication ppp default none local", false, ""},
-		{"aaa authentication ppp default group", false, ""},
-		{"aaa authentication ppp default tacacs+", false, ""},
-		{"aaa authentication ppp default group a group b group c local none", false, ""},
-		{"aaa accounting network default start-stop group radius", false, ""},
-		{"", false, ""},
-		{"aaa authentication ppp " + strings.Repeat("n", 254) + " local", false, ""},
+		{"local", authn("default", mLocal), true, "authentication ppp|default|local"},
+		{"local none", authn("VPDN", mLocal, mNone), true, "authentication ppp|VPDN|local,none"},
+		{"group local-case none", authn("L", mGroup("radius"), mLocalCase, mNone), true, "authentication ppp|L|group radius,local-case,none"},
+		{"authorization", authz("default", mLocal), true, "authorization network|default|local"},
+		{"authorization group local", authz("x", mGroup("radius"), mLocal), true, "authorization network|x|group radius,local"},
+		{"four methods", authn("F", mGroup("a"), mGroup("b"), mLocal, mNone), true, "authentication ppp|F|group a,group b,local,none"},
+		{"longest name", authn(strings.Repeat("n", 253), mLocal), true, "authentication ppp|" + strings.Repeat("n", 253) + "|local"},
+		{"no methods", authn("default"), false, ""},
+		{"unknown type", ListCommand{Type: ListType(9), Name: "default", Methods: []ListMethod{mLocal}}, false, ""},
+		{"zero type", ListCommand{Name: "default", Methods: []ListMethod{mLocal}}, false, ""},
+		{"duplicate", authn("default", mLocal, mLocal), false, ""},
+		{"duplicate group", authn("default", mGroup("r"), mLocal, mGroup("r")), false, ""},
+		{"after none", authn("default", mNone, mLocal), false, ""},
+		{"none twice", authz("default", mNone, mNone), false, ""},
+		{"group without name", authn("default", mGroup("")), false, ""},
+		{"local with group name", authn("default", ListMethod{Kind: MethodLocal, Group: "r"}), false, ""},
+		{"unknown method", authn("default", ListMethod{Kind: MethodKind(9)}), false, ""},
+		{"zero method", authn("default", ListMethod{}), false, ""},
+		{"five methods", authn("default", mGroup("a"), mGroup("b"), mGroup("c"), mLocal, mNone), false, ""},
+		{"zero value", ListCommand{}, false, ""},
+		{"empty name", authn("", mLocal), false, ""},
+		{"long name", authn(strings.Repeat("n", 254), mLocal), false, ""},
 	} {
-		c, err := ParseListCommand(tc.line)
+		s, err := NewService(ServiceConfig{Lists: []ListCommand{tc.cmd}})
 		if (err == nil) != tc.ok {
-			t.Errorf("%q: %v", tc.line, err)
+			t.Errorf("%s: %v", tc.name, err)
 			continue
 		}
 		if err != nil {
 			if !strings.HasPrefix(err.Error(), "aaa: ") {
-				t.Errorf("%q: error %v", tc.line, err)
+				t.Errorf("%s: error %v", tc.name, err)
 			}
 			continue
 		}
+		methods := s.authn[tc.cmd.Name]
+		if tc.cmd.Type == AuthorizationNetwork {
+			methods = s.authz[tc.cmd.Name]
+		}
 		var ms []string
-		for _, m := range c.Methods {
+		for _, m := range methods {
 			ms = append(ms, m.String())
 		}
-		if got := c.Type.String() + "|" + c.Name + "|" + strings.Join(ms, ","); got != tc.want {
-			t.Errorf("%q: got %q want %q", tc.line, got, tc.want)
+		if got := tc.cmd.Type.String() + "|" + tc.cmd.Name + "|" + strings.Join(ms, ","); got != tc.want {
+			t.Errorf("%s: got %q want %q", tc.name, got, tc.want)
 		}
 	}
 }
 
-func FuzzParseListCommand(f *testing.F) {
-	for _, s := range []string{"aaa authentication ppp default local none", "aaa authorization network x group radius", "aaa authentication ppp a group"} {
-		f.Add(s)
+// TestServiceOwnsLists: a Service is immutable once built, even if the
+// caller reuses the slices it was built from.
+func TestServiceOwnsLists(t *testing.T) {
+	cmd := authn("default", mLocal)
+	s, err := NewService(ServiceConfig{Lists: []ListCommand{cmd}, Local: testLocal(t)})
+	if err != nil {
+		t.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, line string) {
-		c, err := ParseListCommand(line)
-		if err != nil {
-			return
-		}
-		if c.Name == "" || len(c.Methods) == 0 || len(c.Methods) > maxMethods {
-			t.Fatalf("%q: %+v", line, c)
-		}
-		for i, m := range c.Methods {
-			if m.Kind == MethodNone && i != len(c.Methods)-1 {
-				t.Fatalf("%q: none not last", line)
-			}
-		}
-	})
+	cmd.Methods[0] = mNone
+	if r, err := s.Authenticate(context.Background(), "", "", pap("nobody", "x")); err != nil || r.Accept || r.Reason != ReasonNoSuchUser {
+		t.Errorf("list changed under the Service: %+v %v", r, err)
+	}
 }
 
 // fakeGroup is a server group that errs, rejects or accepts.
@@ -97,19 +122,6 @@ func (g *fakeGroup) Authenticate(ctx context.Context, req *Request) (*Result, er
 	return &Result{Accept: true, Authz: g.authz}, nil
 }
 
-func lists(t testing.TB, lines ...string) []ListCommand {
-	t.Helper()
-	var out []ListCommand
-	for _, l := range lines {
-		c, err := ParseListCommand(l)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, c)
-	}
-	return out
-}
-
 func pap(user, pw string) *Request {
 	return &Request{Method: PAP, Username: user, Password: []byte(pw), NASPort: "Vi3", TunnelName: "lac1"}
 }
@@ -121,16 +133,16 @@ func TestServiceMethodLists(t *testing.T) {
 	clock := time.Date(2026, 11, 21, 5, 30, 0, 0, time.UTC)
 	hist := NewFailureHistory(10, func() time.Time { return clock })
 	s, err := NewService(ServiceConfig{
-		Lists: lists(t,
-			"aaa authentication ppp default local",
-			"aaa authentication ppp LN local none",
-			"aaa authentication ppp DOWN group down local",
-			"aaa authentication ppp DOWNNONE group down none",
-			"aaa authentication ppp ALLDOWN group down group missing",
-			"aaa authentication ppp NO group no local",
-			"aaa authentication ppp YES group yes",
-			"aaa authentication ppp CASE local-case",
-		),
+		Lists: []ListCommand{
+			authn("default", mLocal),
+			authn("LN", mLocal, mNone),
+			authn("DOWN", mGroup("down"), mLocal),
+			authn("DOWNNONE", mGroup("down"), mNone),
+			authn("ALLDOWN", mGroup("down"), mGroup("missing")),
+			authn("NO", mGroup("no"), mLocal),
+			authn("YES", mGroup("yes")),
+			authn("CASE", mLocalCase),
+		},
 		Local:   testLocal(t),
 		Groups:  map[string]Authenticator{"down": down, "no": no, "yes": yes},
 		History: hist,
@@ -202,15 +214,15 @@ func TestServiceMethodLists(t *testing.T) {
 func TestServiceAuthorization(t *testing.T) {
 	yes := &fakeGroup{accept: true, authz: Authorization{Username: "User", Pool: "radius-pool"}}
 	s, err := NewService(ServiceConfig{
-		Lists: lists(t,
-			"aaa authentication ppp default local",
-			"aaa authentication ppp R group yes",
-			"aaa authentication ppp N none",
-			"aaa authorization network default local",
-			"aaa authorization network NONE none",
-			"aaa authorization network R group yes local",
-			"aaa authorization network BAD group yes",
-		),
+		Lists: []ListCommand{
+			authn("default", mLocal),
+			authn("R", mGroup("yes")),
+			authn("N", mNone),
+			authz("default", mLocal),
+			authz("NONE", mNone),
+			authz("R", mGroup("yes"), mLocal),
+			authz("BAD", mGroup("yes")),
+		},
 		Local:  testLocal(t),
 		Groups: map[string]Authenticator{"yes": yes},
 	})
@@ -259,7 +271,7 @@ func TestServiceAuthorization(t *testing.T) {
 }
 
 func TestServiceNoLocal(t *testing.T) {
-	s, err := NewService(ServiceConfig{Lists: lists(t, "aaa authentication ppp default local none")})
+	s, err := NewService(ServiceConfig{Lists: []ListCommand{authn("default", mLocal, mNone)}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +287,7 @@ func TestServiceNoLocal(t *testing.T) {
 func TestServiceConcurrent(t *testing.T) {
 	hist := NewFailureHistory(4, nil)
 	s, err := NewService(ServiceConfig{
-		Lists:   lists(t, "aaa authentication ppp default local", "aaa authorization network default local"),
+		Lists:   []ListCommand{authn("default", mLocal), authz("default", mLocal)},
 		Local:   testLocal(t),
 		History: hist,
 	})

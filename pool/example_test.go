@@ -3,20 +3,24 @@ package pool_test
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 
 	"github.com/vpdn/vpdn/pool"
 )
 
+// The daemon fills a Group from config's typed model of
+//
+//	ip local pool vpn 198.19.0.1 198.19.0.2
+//	ip local pool vpn 198.19.1.1
 func Example() {
 	g := pool.NewGroup()
-	for _, line := range []string{
-		"ip local pool vpn 198.19.0.1 198.19.0.2",
-		"ip local pool vpn 198.19.1.1", // a second range of the same pool
-	} {
-		if err := g.Configure(line); err != nil {
-			panic(err)
-		}
+	if err := g.AddRange("vpn", netip.MustParseAddr("198.19.0.1"), netip.MustParseAddr("198.19.0.2")); err != nil {
+		panic(err)
+	}
+	// A second range of the same pool; a single address.
+	if err := g.AddRange("vpn", netip.MustParseAddr("198.19.1.1"), netip.Addr{}); err != nil {
+		panic(err)
 	}
 	a, _ := g.Allocate("vpn", "alice")
 	b, _ := g.Allocate("vpn", "bob")

@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/netip"
 	"sort"
-	"strings"
 	"sync"
 )
 
@@ -22,52 +21,9 @@ type Group struct {
 // NewGroup returns an empty group.
 func NewGroup() *Group { return &Group{pools: make(map[string]*Pool)} }
 
-// Command is a parsed `ip local pool NAME START [END]`.
-type Command struct {
-	Name       string
-	Start, End netip.Addr // End is zero for a single address
-}
-
-// ParseCommand parses `ip local pool NAME START [END]`.
-func ParseCommand(line string) (Command, error) {
-	var c Command
-	f := strings.Fields(line)
-	if len(f) < 5 || f[0] != "ip" || f[1] != "local" || f[2] != "pool" {
-		return c, fmt.Errorf("pool: %q: want \"ip local pool NAME START [END]\"", line)
-	}
-	if len(f) > 6 {
-		return c, fmt.Errorf("pool: %q: unexpected %q", line, f[6])
-	}
-	c.Name = f[3]
-	if len(c.Name) > maxNameLen {
-		return c, fmt.Errorf("pool: name longer than %d characters", maxNameLen)
-	}
-	var err error
-	if c.Start, err = netip.ParseAddr(f[4]); err != nil || !c.Start.Is4() {
-		return c, fmt.Errorf("%w: start %q is not an IPv4 address (pool %s)", ErrBadRange, f[4], c.Name)
-	}
-	if len(f) == 6 {
-		if c.End, err = netip.ParseAddr(f[5]); err != nil || !c.End.Is4() {
-			return c, fmt.Errorf("%w: end %q is not an IPv4 address (pool %s)", ErrBadRange, f[5], c.Name)
-		}
-	}
-	if _, _, err := checkRange(c.Start, c.End); err != nil {
-		return c, fmt.Errorf("%w (pool %s)", err, c.Name)
-	}
-	return c, nil
-}
-
-// Configure applies one `ip local pool` command.
-func (g *Group) Configure(line string) error {
-	c, err := ParseCommand(line)
-	if err != nil {
-		return err
-	}
-	return g.AddRange(c.Name, c.Start, c.End)
-}
-
-// AddRange adds a range to the named pool, creating the pool if needed. The
-// range may not overlap any pool of the group.
+// AddRange adds a range to the named pool, creating the pool if needed, as
+// one `ip local pool NAME START [END]` command does (end zero: start alone).
+// The range may not overlap any pool of the group.
 func (g *Group) AddRange(name string, start, end netip.Addr) error {
 	if name == "" || len(name) > maxNameLen {
 		return fmt.Errorf("pool: name must be 1 to %d characters", maxNameLen)

@@ -169,13 +169,16 @@ func TestStickyAndReserve(t *testing.T) {
 
 func TestStatsAndShow(t *testing.T) {
 	g := NewGroup()
-	for _, line := range []string{
-		"ip local pool sales 198.19.1.1 198.19.1.254",
-		"ip local pool eng 198.19.2.1 198.19.2.10",
-		"ip local pool sales 198.19.3.1 198.19.3.10",
-		"ip local pool one 198.19.4.1",
+	for _, r := range []struct {
+		name       string
+		start, end netip.Addr
+	}{
+		{"sales", ip("198.19.1.1"), ip("198.19.1.254")},
+		{"eng", ip("198.19.2.1"), ip("198.19.2.10")},
+		{"sales", ip("198.19.3.1"), ip("198.19.3.10")},
+		{"one", ip("198.19.4.1"), netip.Addr{}},
 	} {
-		if err := g.Configure(line); err != nil {
+		if err := g.AddRange(r.name, r.start, r.end); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -201,10 +204,10 @@ func TestStatsAndShow(t *testing.T) {
 
 func TestGroup(t *testing.T) {
 	g := NewGroup()
-	if err := g.Configure("ip local pool a 198.19.0.1 198.19.0.10"); err != nil {
+	if err := g.AddRange("a", ip("198.19.0.1"), ip("198.19.0.10")); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.Configure("ip local pool b 198.19.0.10 198.19.0.20"); !errors.Is(err, ErrOverlap) {
+	if err := g.AddRange("b", ip("198.19.0.10"), ip("198.19.0.20")); !errors.Is(err, ErrOverlap) {
 		t.Errorf("overlap across pools: %v", err)
 	}
 	if g.Pool("b") != nil {
@@ -231,50 +234,50 @@ func TestGroup(t *testing.T) {
 	}
 }
 
-func TestParseCommand(t *testing.T) {
+// TestGroupAddRange checks the values of `ip local pool NAME START [END]`
+// that a Group accepts, one range to a fresh group each.
+func TestGroupAddRange(t *testing.T) {
 	for _, tc := range []struct {
-		line string
-		ok   bool
-		want Command
+		name       string
+		start, end netip.Addr
+		ok         bool
+		want       error // for a refused range, the error it wraps if any
 	}{
-		{"ip local pool p 198.19.0.1 198.19.0.9", true, Command{"p", ip("198.19.0.1"), ip("198.19.0.9")}},
-		{"ip local pool p 198.19.0.1", true, Command{"p", ip("198.19.0.1"), netip.Addr{}}},
-		{"  ip  local pool   p 198.19.0.1   ", true, Command{"p", ip("198.19.0.1"), netip.Addr{}}},
-		{"ip local pool p", false, Command{}},
-		{"ip local pool p 198.19.0.9 198.19.0.1", false, Command{}},
-		{"ip local pool p 198.19.0.1 198.19.0.9 group x", false, Command{}},
-		{"ip local pool p 2001:db8::1", false, Command{}},
-		{"ip local pool p 198.19.0.1 fe80::1", false, Command{}},
-		{"ip local pool p 198.19.0.300", false, Command{}},
-		{"ip local pool p 8.0.0.0 10.0.0.0", false, Command{}},
-		{"ip pool p 198.19.0.1", false, Command{}},
-		{"", false, Command{}},
-		{"ip local pool " + strings.Repeat("n", 65) + " 198.19.0.1", false, Command{}},
+		{"p", ip("198.19.0.1"), ip("198.19.0.9"), true, nil},
+		{"p", ip("198.19.0.1"), netip.Addr{}, true, nil},
+		{strings.Repeat("n", 64), ip("198.19.0.1"), netip.Addr{}, true, nil},
+		{"p", ip("198.19.0.9"), ip("198.19.0.1"), false, ErrBadRange},
+		{"p", ip("2001:db8::1"), netip.Addr{}, false, ErrBadRange},
+		{"p", ip("198.19.0.1"), ip("fe80::1"), false, ErrBadRange},
+		{"p", ip("8.0.0.0"), ip("10.0.0.0"), false, ErrBadRange},
+		{"p", netip.Addr{}, netip.Addr{}, false, ErrBadRange},
+		{strings.Repeat("n", 65), ip("198.19.0.1"), netip.Addr{}, false, nil},
+		{"", ip("198.19.0.1"), netip.Addr{}, false, nil},
 	} {
-		c, err := ParseCommand(tc.line)
-		if (err == nil) != tc.ok || tc.ok && c != tc.want {
-			t.Errorf("%q: %+v %v", tc.line, c, err)
+		g := NewGroup()
+		err := g.AddRange(tc.name, tc.start, tc.end)
+		if (err == nil) != tc.ok || tc.want != nil && !errors.Is(err, tc.want) {
+			t.Errorf("%.10s %v-%v: %v", tc.name, tc.start, tc.end, err)
 		}
-		if err != nil && !strings.HasPrefix(err.Error(), "pool") {
-			t.Errorf("%q: error %v", tc.line, err)
-		}
-	}
-}
-
-func FuzzParseCommand(f *testing.F) {
-	for _, s := range []string{"ip local pool p 198.19.0.1 198.19.0.9", "ip local pool p 198.19.0.1", "ip local pool p ::1"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, line string) {
-		c, err := ParseCommand(line)
 		if err != nil {
-			return
+			if !strings.HasPrefix(err.Error(), "pool: ") {
+				t.Errorf("%.10s %v-%v: error %v", tc.name, tc.start, tc.end, err)
+			}
+			if g.Pool(tc.name) != nil {
+				t.Errorf("%.10s: refused range created the pool", tc.name)
+			}
+			continue
 		}
-		p := New(c.Name)
-		if err := p.AddRange(c.Start, c.End); err != nil {
-			t.Fatalf("%q parsed but AddRange: %v", line, err)
+		end := tc.end
+		if !end.IsValid() {
+			end = tc.start
 		}
-	})
+		st := g.Stats()
+		if len(st) != 1 || st[0].Name != tc.name || len(st[0].Ranges) != 1 ||
+			st[0].Ranges[0].Start != tc.start || st[0].Ranges[0].End != end {
+			t.Errorf("%.10s %v-%v: stats %+v", tc.name, tc.start, tc.end, st)
+		}
+	}
 }
 
 func TestConcurrent(t *testing.T) {
