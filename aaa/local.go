@@ -96,6 +96,10 @@ func NewLocal(cfg LocalConfig) (*Local, error) {
 		if u.Name == "" || len(u.Name) > maxNameLen {
 			return nil, fmt.Errorf("aaa: user %d: name must be 1 to %d octets", i, maxNameLen)
 		}
+		if u.Password == "" {
+			// PAP would accept an empty password; refuse the user instead.
+			return nil, fmt.Errorf("aaa: user %q has an empty password", u.Name)
+		}
 		if _, dup := l.exact[u.Name]; dup {
 			return nil, fmt.Errorf("aaa: user %q configured twice", u.Name)
 		}

@@ -284,3 +284,9 @@ func TestNewLocalBad(t *testing.T) {
 		}
 	}
 }
+
+func TestNewLocalRefusesEmptyPassword(t *testing.T) {
+	if _, err := NewLocal(LocalConfig{Users: []User{{Name: "a", Password: ""}}}); err == nil {
+		t.Fatal("a user with an empty password was accepted")
+	}
+}
