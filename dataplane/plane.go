@@ -95,17 +95,17 @@ func (s *Session) Counters() Counters {
 type DropReason uint8
 
 const (
-	DropShort           DropReason = iota // shorter than its headers
-	DropBadHeader                         // L2TP header malformed or not version 2
-	DropUnknownSession                    // no session with these IDs
-	DropBadPPP                            // PPP header malformed
-	DropUnhandledPPP                      // non-IP PPP frame and no control handler
-	DropOutOfOrder                        // sequencing on and Ns went backwards
-	DropNoSession                         // packet from a device that no session owns
-	DropTooBig                            // larger than the session MTU
-	DropNotIP                             // not an IPv4/IPv6 packet
-	DropDeviceWrite                       // the interface refused the packet
-	DropUnderlayWrite                     // the socket refused the datagram
+	DropShort          DropReason = iota // shorter than its headers
+	DropBadHeader                        // L2TP header malformed or not version 2
+	DropUnknownSession                   // no session with these IDs
+	DropBadPPP                           // PPP header malformed
+	DropUnhandledPPP                     // non-IP PPP frame and no control handler
+	DropOutOfOrder                       // sequencing on and Ns went backwards
+	DropNoSession                        // packet from a device that no session owns
+	DropTooBig                           // larger than the session MTU
+	DropNotIP                            // not an IPv4/IPv6 packet
+	DropDeviceWrite                      // the interface refused the packet
+	DropUnderlayWrite                    // the socket refused the datagram
 	numDropReasons
 )
 
