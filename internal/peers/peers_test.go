@@ -379,3 +379,57 @@ func TestXL2TPDPair(t *testing.T) {
 	// tshark shows the Challenge (11) and Challenge Response (13) AVPs.
 	l.checkCapture(t, "l2tp.avp.type == 13")
 }
+
+func TestFreeRADIUS(t *testing.T) {
+	l := newLab(t)
+	users := []peers.User{peers.LabUser, {Name: "other", Password: "otherpw"}}
+	rad := peers.FreeRADIUS(t, l.Lab, l.srv, users...)
+	t.Logf("freeradius ready in %v", rad.Startup)
+	peers.Require(t, "radtest")
+	cases := []struct {
+		user, pass, method string
+		want               bool
+	}{
+		{"labuser", "labpass", "pap", true},
+		{"labuser", "labpass", "chap", true},
+		{"other", "otherpw", "mschap", true},
+		{"labuser", "wrong", "pap", false},
+		{"nobody", "labpass", "chap", false},
+	}
+	for _, c := range cases {
+		got, err := rad.Authenticate(c.user, c.pass, c.method)
+		if err != nil {
+			t.Fatalf("%s/%s %s: %v", c.user, c.pass, c.method, err)
+		}
+		if got != c.want {
+			t.Errorf("%s/%s %s: accepted %v, want %v", c.user, c.pass, c.method, got, c.want)
+		}
+	}
+}
+
+func TestL2TPNS(t *testing.T) {
+	l := newLab(t)
+	rad := peers.FreeRADIUS(t, l.Lab, l.srv)
+	lns := peers.L2TPNS(t, l.Lab, l.srv, srvAddr, rad)
+	t.Logf("freeradius ready in %v, l2tpns in %v", rad.Startup, lns.Startup)
+	probeLNS(t, l, lns.AddrPort())
+	for _, s := range []string{peers.L2TPNSNewTunnel, peers.L2TPNSSentSCCRP, peers.L2TPNSStopCCN} {
+		if _, err := lns.WaitLog(s, 5*time.Second); err != nil {
+			t.Error(err)
+		}
+	}
+	l.checkCapture(t, "l2tp.avp.message_type == 2")
+	if !lns.Running() {
+		t.Errorf("l2tpns exited:\n%s", lns.Log())
+	}
+	if _, err := os.Stat("/etc/l2tpns/startup-config"); err == nil {
+		// The host's file must be the packaged one, not ours.
+		data, _ := os.ReadFile("/etc/l2tpns/startup-config")
+		if strings.Contains(string(data), lns.Dir) {
+			t.Errorf("the private configuration leaked onto the host's /etc/l2tpns")
+		}
+	}
+	if t.Failed() {
+		t.Logf("l2tpns log:\n%s", lns.Log())
+	}
+}
