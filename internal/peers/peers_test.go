@@ -1,0 +1,435 @@
+package peers_test
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vpdn/vpdn/internal/nstest"
+	"github.com/vpdn/vpdn/internal/peers"
+)
+
+// The harness types are what the peers take.
+var (
+	_ peers.Lab = (*nstest.Lab)(nil)
+	_ peers.NS  = (*nstest.NS)(nil)
+)
+
+var (
+	cliAddr = netip.MustParseAddr("198.18.0.1")
+	srvAddr = netip.MustParseAddr("198.18.0.2")
+)
+
+// lab is two namespaces joined by a veth pair, 198.18.0.1/24 ("cli") and
+// 198.18.0.2/24 ("srv", where the peer runs), with a capture of UDP on the
+// client side.
+type lab struct {
+	*nstest.Lab
+	cli, srv *nstest.NS
+	cliDev   string
+	capture  *nstest.Capture
+}
+
+func newLab(t *testing.T) *lab {
+	t.Helper()
+	l := &lab{Lab: nstest.New(t)}
+	l.cli, l.srv = l.NS("cli"), l.NS("srv")
+	l.cliDev, _ = l.Link(l.cli, l.srv, netip.PrefixFrom(cliAddr, 24), netip.PrefixFrom(srvAddr, 24))
+	l.capture = l.Capture(l.cli, l.cliDev, "udp")
+	return l
+}
+
+// checkCapture stops the capture and fails on any packet tshark finds
+// malformed or flags with an expert error; it returns how many packets
+// match the display filter want (0 when tshark is missing).
+func (l *lab) checkCapture(t *testing.T, want string) int {
+	t.Helper()
+	if l.capture == nil {
+		return 0
+	}
+	l.capture.Stop()
+	problems, err := nstest.Problems(l.capture.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("tshark: %s", p)
+	}
+	lines, err := nstest.Decode(l.capture.Path, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) == 0 {
+		all, _ := nstest.Decode(l.capture.Path, "")
+		t.Errorf("tshark saw no packet matching %q; it saw:\n%s", want, strings.Join(all, "\n"))
+	}
+	return len(lines)
+}
+
+// L2TPv2 control messages, built by hand (RFC 2661 section 3.1):
+//
+//	 0                   1                   2                   3
+//	 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|T|L|x|x|S|x|O|P|x|x|x|x|  Ver  |          Length (opt)         |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|           Tunnel ID           |           Session ID          |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+//	|             Ns (opt)          |             Nr (opt)          |
+//	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
+const (
+	flagT       = 0x8000
+	flagL       = 0x4000
+	flagS       = 0x0800
+	flagO       = 0x0200
+	versionMask = 0x000f
+	avpMandBit  = 0x8000
+	avpLenMask  = 0x03ff
+
+	// Message types (section 3.2) and AVP types (section 4.4).
+	msgSCCRQ      = 1
+	msgSCCRP      = 2
+	msgStopCCN    = 4
+	avpMsgType    = 0
+	avpResultCode = 1
+	avpProtoVer   = 2
+	avpFraming    = 3
+	avpHostName   = 7
+	avpTunnelID   = 9
+)
+
+// appendAVP appends an IETF AVP with the M bit set (section 4.1).
+func appendAVP(b []byte, typ uint16, value []byte) []byte {
+	b = binary.BigEndian.AppendUint16(b, avpMandBit|uint16(6+len(value)))
+	b = binary.BigEndian.AppendUint16(b, 0) // IETF
+	b = binary.BigEndian.AppendUint16(b, typ)
+	return append(b, value...)
+}
+
+func u16(v uint16) []byte { return binary.BigEndian.AppendUint16(nil, v) }
+
+// controlMessage frames AVPs as a control message with T, L and S set.
+func controlMessage(tunnel, ns, nr uint16, avps []byte) []byte {
+	b := make([]byte, 0, 12+len(avps))
+	b = binary.BigEndian.AppendUint16(b, flagT|flagL|flagS|2)
+	b = binary.BigEndian.AppendUint16(b, uint16(12+len(avps)))
+	b = binary.BigEndian.AppendUint16(b, tunnel)
+	b = binary.BigEndian.AppendUint16(b, 0) // session
+	b = binary.BigEndian.AppendUint16(b, ns)
+	b = binary.BigEndian.AppendUint16(b, nr)
+	return append(b, avps...)
+}
+
+// sccrq is a minimal SCCRQ (section 6.1): Message Type, Protocol Version
+// 1.0, Host Name, Framing Capabilities (sync and async), Assigned Tunnel ID.
+func sccrq(tid uint16, host string) []byte {
+	var a []byte
+	a = appendAVP(a, avpMsgType, u16(msgSCCRQ))
+	a = appendAVP(a, avpProtoVer, []byte{1, 0})
+	a = appendAVP(a, avpHostName, []byte(host))
+	a = appendAVP(a, avpFraming, []byte{0, 0, 0, 3})
+	a = appendAVP(a, avpTunnelID, u16(tid))
+	return controlMessage(0, 0, 0, a)
+}
+
+// stopCCN clears the tunnel (section 6.4), result code 1: general request
+// to clear control connection.
+func stopCCN(peerTID, ourTID, ns, nr uint16) []byte {
+	var a []byte
+	a = appendAVP(a, avpMsgType, u16(msgStopCCN))
+	a = appendAVP(a, avpTunnelID, u16(ourTID))
+	a = appendAVP(a, avpResultCode, u16(1))
+	return controlMessage(peerTID, ns, nr, a)
+}
+
+type avp struct {
+	vendor, typ uint16
+	value       []byte
+}
+
+type control struct {
+	tunnel, session, ns, nr uint16
+	avps                    []avp
+}
+
+// msgType returns the Message Type AVP's value, or -1 for a ZLB.
+func (c control) msgType() int {
+	if len(c.avps) == 0 || c.avps[0].vendor != 0 || c.avps[0].typ != avpMsgType || len(c.avps[0].value) != 2 {
+		return -1
+	}
+	return int(binary.BigEndian.Uint16(c.avps[0].value))
+}
+
+// u16AVP returns the value of a two-byte IETF AVP.
+func (c control) u16AVP(typ uint16) (uint16, bool) {
+	for _, a := range c.avps {
+		if a.vendor == 0 && a.typ == typ && len(a.value) == 2 {
+			return binary.BigEndian.Uint16(a.value), true
+		}
+	}
+	return 0, false
+}
+
+func (c control) String() string {
+	return fmt.Sprintf("type %d tunnel %d session %d Ns %d Nr %d, %d AVPs", c.msgType(), c.tunnel, c.session, c.ns, c.nr, len(c.avps))
+}
+
+// parseControl decodes an L2TPv2 control message, checking every length.
+func parseControl(b []byte) (control, error) {
+	var c control
+	if len(b) < 2 {
+		return c, errors.New("short header")
+	}
+	flags := binary.BigEndian.Uint16(b)
+	if flags&flagT == 0 || flags&flagL == 0 || flags&flagS == 0 || flags&versionMask != 2 {
+		return c, fmt.Errorf("not an L2TPv2 control message: flags %#04x", flags)
+	}
+	if len(b) < 12 {
+		return c, errors.New("short header")
+	}
+	n := int(binary.BigEndian.Uint16(b[2:]))
+	if n < 12 || n > len(b) {
+		return c, fmt.Errorf("length %d, datagram %d", n, len(b))
+	}
+	b = b[:n]
+	c.tunnel = binary.BigEndian.Uint16(b[4:])
+	c.session = binary.BigEndian.Uint16(b[6:])
+	c.ns = binary.BigEndian.Uint16(b[8:])
+	c.nr = binary.BigEndian.Uint16(b[10:])
+	off := 12
+	if flags&flagO != 0 {
+		if len(b) < off+2 {
+			return c, errors.New("short offset field")
+		}
+		off += 2 + int(binary.BigEndian.Uint16(b[off:]))
+		if off > len(b) {
+			return c, errors.New("offset beyond message")
+		}
+	}
+	for off < len(b) {
+		if len(b)-off < 6 {
+			return c, fmt.Errorf("short AVP header at %d", off)
+		}
+		l := int(binary.BigEndian.Uint16(b[off:]) & avpLenMask)
+		if l < 6 || off+l > len(b) {
+			return c, fmt.Errorf("bad AVP length %d at %d", l, off)
+		}
+		c.avps = append(c.avps, avp{
+			vendor: binary.BigEndian.Uint16(b[off+2:]),
+			typ:    binary.BigEndian.Uint16(b[off+4:]),
+			value:  b[off+6 : off+l],
+		})
+		off += l
+	}
+	return c, nil
+}
+
+// listenUDP opens a UDP socket inside ns; the socket stays in that
+// namespace and may be used from any goroutine.
+func listenUDP(t *testing.T, ns *nstest.NS, at netip.AddrPort) *net.UDPConn {
+	t.Helper()
+	var conn *net.UDPConn
+	err := ns.Do(func() error {
+		var err error
+		conn, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(at))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// readControl reads until a control message of type want arrives from
+// any address, or the deadline passes; other messages are logged and
+// skipped. resend, when not nil, is called every second without an answer.
+func readControl(t *testing.T, conn *net.UDPConn, want int, timeout time.Duration, resend func()) (control, netip.AddrPort, error) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	buf := make([]byte, 4096)
+	for time.Now().Before(deadline) {
+		next := time.Now().Add(time.Second)
+		if next.After(deadline) {
+			next = deadline
+		}
+		conn.SetReadDeadline(next)
+		n, from, err := conn.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				if resend != nil {
+					resend()
+				}
+				continue
+			}
+			return control{}, from, err
+		}
+		c, err := parseControl(buf[:n])
+		if err != nil {
+			t.Logf("from %s: %v: % x", from, err, buf[:n])
+			continue
+		}
+		if c.msgType() == want {
+			return c, from, nil
+		}
+		t.Logf("from %s: skipping %s", from, c)
+	}
+	return control{}, netip.AddrPort{}, fmt.Errorf("no message of type %d within %v", want, timeout)
+}
+
+// probeLNS sends an SCCRQ from the client namespace to an LNS, checks that
+// an SCCRP for our tunnel comes back, and clears the tunnel with StopCCN.
+func probeLNS(t *testing.T, l *lab, lns netip.AddrPort) control {
+	t.Helper()
+	const ourTID = 4242
+	conn := listenUDP(t, l.cli, netip.AddrPortFrom(cliAddr, 0))
+	req := sccrq(ourTID, "vpdn-probe")
+	send := func() {
+		if _, err := conn.WriteToUDPAddrPort(req, lns); err != nil {
+			t.Errorf("sending SCCRQ: %v", err)
+		}
+	}
+	send()
+	rp, from, err := readControl(t, conn, msgSCCRP, 10*time.Second, send)
+	if err != nil {
+		t.Fatalf("SCCRQ to %s: %v", lns, err)
+	}
+	if rp.tunnel != ourTID {
+		t.Errorf("SCCRP for tunnel %d, want %d", rp.tunnel, ourTID)
+	}
+	peerTID, ok := rp.u16AVP(avpTunnelID)
+	if !ok || peerTID == 0 {
+		t.Fatalf("SCCRP without an Assigned Tunnel ID: %s", rp)
+	}
+	t.Logf("SCCRP from %s: %s, assigned tunnel %d", from, rp, peerTID)
+	if _, err := conn.WriteToUDPAddrPort(stopCCN(peerTID, ourTID, 1, rp.ns+1), from); err != nil {
+		t.Errorf("sending StopCCN: %v", err)
+	}
+	return rp
+}
+
+func TestXL2TPDLNS(t *testing.T) {
+	l := newLab(t)
+	lns := peers.XL2TPDLNS(t, l.Lab, l.srv, srvAddr)
+	t.Logf("xl2tpd LNS ready in %v", lns.Startup)
+	probeLNS(t, l, lns.AddrPort())
+	line, err := lns.WaitLog(peers.XL2TPDTunnelClosed, 5*time.Second)
+	if err != nil {
+		t.Errorf("%v\n%s", err, lns.Log())
+	}
+	t.Logf("after StopCCN: %s", line)
+	if n := l.checkCapture(t, "l2tp.avp.message_type == 2"); n > 0 {
+		t.Logf("tshark decoded %d SCCRP", n)
+	}
+	if !lns.Running() {
+		t.Errorf("xl2tpd exited:\n%s", lns.Log())
+	}
+}
+
+func TestXL2TPDLAC(t *testing.T) {
+	l := newLab(t)
+	// The client namespace plays the LNS: it only listens.
+	conn := listenUDP(t, l.cli, netip.AddrPortFrom(cliAddr, 1701))
+	lac := peers.XL2TPDLAC(t, l.Lab, l.srv, srvAddr, cliAddr)
+	t.Logf("xl2tpd LAC ready in %v", lac.Startup)
+	if err := lac.Dial(); err != nil {
+		t.Fatal(err)
+	}
+	rq, from, err := readControl(t, conn, msgSCCRQ, 10*time.Second, nil)
+	if err != nil {
+		t.Fatalf("after Dial: %v\n%s", err, lac.Log())
+	}
+	if from.Addr() != srvAddr {
+		t.Errorf("SCCRQ from %s, want %s", from, srvAddr)
+	}
+	tid, ok := rq.u16AVP(avpTunnelID)
+	if !ok || tid == 0 {
+		t.Errorf("SCCRQ without an Assigned Tunnel ID: %s", rq)
+	}
+	t.Logf("SCCRQ from %s: %s, assigned tunnel %d", from, rq, tid)
+	l.checkCapture(t, "l2tp.avp.message_type == 1")
+}
+
+// TestXL2TPDPair runs xl2tpd as LAC against xl2tpd as LNS with a tunnel
+// secret: both must log the tunnel and the call as established.
+func TestXL2TPDPair(t *testing.T) {
+	l := newLab(t)
+	lns := peers.XL2TPDLNS(t, l.Lab, l.srv, srvAddr, peers.TunnelSecret("labsecret"))
+	lac := peers.XL2TPDLAC(t, l.Lab, l.cli, cliAddr, srvAddr, peers.TunnelSecret("labsecret"))
+	if err := lac.Dial(); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []*peers.XL2TPDPeer{lac, lns} {
+		line, err := p.WaitCall(10 * time.Second)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, p.Log())
+		}
+		t.Logf("%s: %s", p.Name, line)
+		if len(p.Tunnels()) != 1 {
+			t.Errorf("%s: tunnels %q, want one", p.Name, p.Tunnels())
+		}
+	}
+	t.Logf("LNS events: %q", lns.Events())
+	// tshark shows the Challenge (11) and Challenge Response (13) AVPs.
+	l.checkCapture(t, "l2tp.avp.type == 13")
+}
+
+func TestFreeRADIUS(t *testing.T) {
+	l := newLab(t)
+	users := []peers.User{peers.LabUser, {Name: "other", Password: "otherpw"}}
+	rad := peers.FreeRADIUS(t, l.Lab, l.srv, users...)
+	t.Logf("freeradius ready in %v", rad.Startup)
+	peers.Require(t, "radtest")
+	cases := []struct {
+		user, pass, method string
+		want               bool
+	}{
+		{"labuser", "labpass", "pap", true},
+		{"labuser", "labpass", "chap", true},
+		{"other", "otherpw", "mschap", true},
+		{"labuser", "wrong", "pap", false},
+		{"nobody", "labpass", "chap", false},
+	}
+	for _, c := range cases {
+		got, err := rad.Authenticate(c.user, c.pass, c.method)
+		if err != nil {
+			t.Fatalf("%s/%s %s: %v", c.user, c.pass, c.method, err)
+		}
+		if got != c.want {
+			t.Errorf("%s/%s %s: accepted %v, want %v", c.user, c.pass, c.method, got, c.want)
+		}
+	}
+}
+
+func TestL2TPNS(t *testing.T) {
+	l := newLab(t)
+	rad := peers.FreeRADIUS(t, l.Lab, l.srv)
+	lns := peers.L2TPNS(t, l.Lab, l.srv, srvAddr, rad)
+	t.Logf("freeradius ready in %v, l2tpns in %v", rad.Startup, lns.Startup)
+	probeLNS(t, l, lns.AddrPort())
+	for _, s := range []string{peers.L2TPNSNewTunnel, peers.L2TPNSSentSCCRP, peers.L2TPNSStopCCN} {
+		if _, err := lns.WaitLog(s, 5*time.Second); err != nil {
+			t.Error(err)
+		}
+	}
+	l.checkCapture(t, "l2tp.avp.message_type == 2")
+	if !lns.Running() {
+		t.Errorf("l2tpns exited:\n%s", lns.Log())
+	}
+	if _, err := os.Stat("/etc/l2tpns/startup-config"); err == nil {
+		// The host's file must be the packaged one, not ours.
+		data, _ := os.ReadFile("/etc/l2tpns/startup-config")
+		if strings.Contains(string(data), lns.Dir) {
+			t.Errorf("the private configuration leaked onto the host's /etc/l2tpns")
+		}
+	}
+	if t.Failed() {
+		t.Logf("l2tpns log:\n%s", lns.Log())
+	}
+}

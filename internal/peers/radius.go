@@ -1,0 +1,155 @@
+package peers
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// FreeRADIUSReady is the line `freeradius -X` prints once it serves.
+const FreeRADIUSReady = "Ready to process requests"
+
+// freeRADIUSConf is the packaged configuration the private copy starts
+// from.
+const freeRADIUSConf = "/etc/freeradius/3.0"
+
+// FreeRADIUSPeer is a running FreeRADIUS.
+type FreeRADIUSPeer struct {
+	Daemon
+	Secret   string // the shared secret of every client it accepts
+	AcctPort uint16
+	Users    []User
+	ConfDir  string // the private copy of /etc/freeradius/3.0
+	ns       NS
+}
+
+// FreeRADIUSSecret is the shared secret FreeRADIUS accepts from localhost
+// (the packaged clients.conf) and from the lab underlay.
+const FreeRADIUSSecret = "testing123"
+
+// FreeRADIUS starts `freeradius -X` inside ns on a private copy of the
+// packaged configuration. It accepts the users given (LabUser when none)
+// with PAP, CHAP and MS-CHAP, from clients on localhost and on the lab
+// range 198.18.0.0/15, shared secret "testing123". It listens on every
+// address of the namespace, ports 1812 and 1813; Addr is 127.0.0.1, the
+// address a daemon beside it (l2tpns) uses.
+//
+// Quirk (INTEROP.md): l2tpns turns a CHAP reject into a CDN with result
+// code 3.
+func FreeRADIUS(tb testing.TB, lab Lab, ns NS, users ...User) *FreeRADIUSPeer {
+	tb.Helper()
+	Require(tb, "freeradius")
+	bin, _ := lookPath("freeradius")
+	if len(users) == 0 {
+		users = []User{LabUser}
+	}
+	dir := mustDir(tb, filepath.Join(tb.TempDir(), "freeradius"))
+	conf := filepath.Join(dir, "raddb")
+	// cp -a keeps the relative symlinks of mods-enabled and sites-enabled.
+	if out, err := exec.Command("cp", "-a", freeRADIUSConf, conf).CombinedOutput(); err != nil {
+		tb.Fatalf("peers: copying %s: %v: %s", freeRADIUSConf, err, out)
+	}
+	run := mustDir(tb, filepath.Join(dir, "run"))
+	logs := mustDir(tb, filepath.Join(dir, "log"))
+	// radiusd.conf names its own directory, the log and run directories
+	// and the user to switch to; point the first three at the copy and
+	// stay root (the temporary directory is not readable by freerad).
+	editFile(tb, filepath.Join(conf, "radiusd.conf"), []edit{
+		{regexp.MustCompile(`(?m)^raddbdir = .*$`), "raddbdir = " + conf},
+		{regexp.MustCompile(`(?m)^logdir = .*$`), "logdir = " + logs},
+		{regexp.MustCompile(`(?m)^run_dir = .*$`), "run_dir = " + run},
+		{regexp.MustCompile(`(?m)^(\s*)(user|group) = freerad$`), "$1#$2 = freerad"},
+	})
+	var authorize strings.Builder
+	for _, u := range users {
+		if strings.ContainsAny(u.Name+u.Password, "\"\\\n ") {
+			tb.Fatalf("peers: user %q: no quotes, backslashes or spaces", u.Name)
+		}
+		fmt.Fprintf(&authorize, "%s Cleartext-Password := \"%s\"\n", u.Name, u.Password)
+	}
+	appendFile(tb, filepath.Join(conf, "mods-config", "files", "authorize"), authorize.String())
+	appendFile(tb, filepath.Join(conf, "clients.conf"), fmt.Sprintf(
+		"\nclient vpdnlab {\n\tipaddr = 198.18.0.0/15\n\tsecret = %s\n}\n", FreeRADIUSSecret))
+
+	p := &FreeRADIUSPeer{
+		Daemon: Daemon{
+			Name:    "freeradius",
+			Addr:    netip.MustParseAddr("127.0.0.1"),
+			Port:    1812,
+			Dir:     dir,
+			LogPath: filepath.Join(dir, "freeradius.log"),
+		},
+		Secret:   FreeRADIUSSecret,
+		AcctPort: 1813,
+		Users:    users,
+		ConfDir:  conf,
+		ns:       ns,
+	}
+	begin := time.Now()
+	p.PID = start(tb, lab, ns.Command(bin, "-X", "-d", conf), p.LogPath)
+	waitReady(tb, &p.Daemon, 20*time.Second, fmt.Sprintf("%q", FreeRADIUSReady), logHas(&p.Daemon, FreeRADIUSReady))
+	p.Startup = time.Since(begin)
+	return p
+}
+
+// Authenticate runs radtest(1) inside the namespace against the server
+// with the given method ("pap", "chap", "mschap") and reports whether it
+// answered Access-Accept. It needs freeradius-utils.
+func (p *FreeRADIUSPeer) Authenticate(user, password, method string) (bool, error) {
+	if _, err := lookPath("radtest"); err != nil {
+		return false, err
+	}
+	out, err := p.ns.Run(15*time.Second, "radtest", "-t", method, user, password,
+		p.Addr.String(), "0", p.Secret)
+	s := string(out)
+	switch {
+	case strings.Contains(s, "Received Access-Accept"):
+		return true, nil
+	case strings.Contains(s, "Received Access-Reject"):
+		return false, nil
+	}
+	return false, fmt.Errorf("peers: radtest: %v: %s", err, s)
+}
+
+type edit struct {
+	re   *regexp.Regexp
+	repl string
+}
+
+// editFile applies regexp replacements to a file; each must match.
+func editFile(tb testing.TB, path string, edits []edit) {
+	tb.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatalf("peers: %v", err)
+	}
+	s := string(data)
+	for _, e := range edits {
+		if !e.re.MatchString(s) {
+			tb.Fatalf("peers: %s: nothing matches %s", path, e.re)
+		}
+		s = e.re.ReplaceAllString(s, e.repl)
+	}
+	writeFile(tb, path, s, 0o640)
+}
+
+// appendFile appends text to a file.
+func appendFile(tb testing.TB, path, text string) {
+	tb.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		tb.Fatalf("peers: %v", err)
+	}
+	if _, err := f.WriteString(text); err != nil {
+		tb.Fatalf("peers: %v", err)
+	}
+	if err := f.Close(); err != nil {
+		tb.Fatalf("peers: %v", err)
+	}
+}
