@@ -332,9 +332,11 @@ func (l *Lab) Capture(ns *NS, dev, filter string) *Capture {
 	if err := l.Start(cmd); err != nil {
 		l.tb.Fatalf("nstest: starting tshark: %v", err)
 	}
-	// tshark says "Capturing on ..." once it is listening.
+	// tshark says "Capturing on ..." before its dumpcap child has opened the
+	// device; dumpcap's "Capture started." is the reliable signal (waiting
+	// for the first lost packets showed it: captures with no packet).
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(stderr.String(), "Capturing on") {
+	for !strings.Contains(stderr.String(), "Capture started") {
 		if time.Now().After(deadline) {
 			l.tb.Fatalf("nstest: tshark did not start: %s", stderr.String())
 		}
