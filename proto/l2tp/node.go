@@ -185,7 +185,7 @@ func (n *Node) HandlePacket(b []byte, from netip.AddrPort) {
 		return
 	}
 	if !h.IsControl() {
-		n.handleData(&h, b)
+		n.handleData(&h, b, from)
 		return
 	}
 	if h.TunnelID == 0 {
@@ -475,13 +475,18 @@ func (n *Node) Close(ctx context.Context) error {
 	}
 }
 
-func (n *Node) handleData(h *l2tp.Header, b []byte) {
+func (n *Node) handleData(h *l2tp.Header, b []byte, from netip.AddrPort) {
 	key := uint32(h.TunnelID)<<16 | uint32(h.SessionID)
 	n.dmu.RLock()
 	s := n.data[key]
 	n.dmu.RUnlock()
 	if s == nil {
 		n.cnt.noSession.Add(1)
+		return
+	}
+	if from != s.peer {
+		// Only the tunnel's peer may inject frames into a session.
+		n.cnt.wrongPeer.Add(1)
 		return
 	}
 	s.receive(h, b)

@@ -295,3 +295,84 @@ func BenchmarkSessionSetup(b *testing.B) {
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sessions/s")
 }
+
+type nopConn struct{}
+
+func (nopConn) WriteTo([]byte, netip.AddrPort) error { return nil }
+
+// TestDataPathAllocs: receiving and sending a PPP frame allocates nothing.
+func TestDataPathAllocs(t *testing.T) {
+	n, _ := NewNode(Config{Conn: nopConn{}})
+	tn := newTunnel(n, 7, lacAddr, TunnelParams{}.withDefaults(), false)
+	s := &Session{t: tn, localID: 9, remoteID: 3, remoteTID: 4, peer: lacAddr, seq: true, done: make(chan struct{})}
+	n.registerData(s)
+	var got int
+	s.SetReceiver(func(f []byte) { got += len(f) })
+	frame := []byte{0xff, 0x03, 0x00, 0x21, 0x45, 0, 0, 20}
+	pkt := append(l2tp.AppendDataHeader(nil, 7, 9, true, 0, len(frame)), frame...)
+	allocs := testing.AllocsPerRun(1000, func() {
+		l2tp.PatchNsNr(pkt, uint16(s.rxNs.Load()), 0) // Ns sits at the same offset
+		n.HandlePacket(pkt, lacAddr)
+		if err := s.WriteFrame(frame); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per frame", allocs)
+	}
+	if got != 1001*len(frame) || s.Stats().SeqDrops != 0 {
+		t.Fatalf("delivered %d octets, drops %d", got, s.Stats().SeqDrops)
+	}
+	n.HandlePacket(pkt, lnsAddr) // wrong source
+	if n.Stats().WrongPeer != 1 {
+		t.Fatal("frame from a stranger accepted")
+	}
+}
+
+// TestStopCCNHold: after StopCCN the receiver holds the tunnel for a full
+// retransmission cycle (§5.7), acknowledging retransmissions, then
+// forgets it.
+func TestStopCCNHold(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(12)
+		lns := newPeer(t, nw, lnsAddr, Config{})
+		lac := newPeer(t, nw, lacAddr, Config{})
+		s, err := lac.node.Dial(context.Background(), lnsAddr, TunnelParams{}, CallParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		remote := lns.node.Tunnels()[0]
+		start := time.Now()
+		s.Tunnel().Close(l2tp.Result{Code: l2tp.StopClear})
+		synctest.Wait()
+		if st := remote.Stats().State; st != TunClosing {
+			t.Fatalf("LNS tunnel %v right after StopCCN", st)
+		}
+		<-remote.Done()
+		if d := time.Since(start); d != 31*time.Second {
+			t.Fatalf("held %v, want one retransmission cycle (31 s)", d)
+		}
+		<-s.Tunnel().Done()
+		if len(lns.node.Tunnels()) != 0 || len(lac.node.Tunnels()) != 0 {
+			t.Fatal("tunnels left")
+		}
+		lac.close(t)
+		lns.close(t)
+	})
+}
+
+func TestDialCanceled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(13)
+		lac := newPeer(t, nw, lacAddr, Config{})
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		// Nobody listens at the LNS address.
+		_, err := lac.node.Dial(ctx, lnsAddr, TunnelParams{}, CallParams{})
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Dial: %v", err)
+		}
+		lac.close(t)
+	})
+}
