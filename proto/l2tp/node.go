@@ -229,6 +229,7 @@ func (n *Node) handleSCCRQ(h l2tp.Header, b []byte, from netip.AddrPort) {
 		return
 	}
 	// §4.4.3 tie breaker: both ends sent SCCRQ to each other at once.
+	var lost *Tunnel
 	if m.Has(l2tp.AVPTieBreaker) {
 		for _, t := range n.tunnels {
 			if !t.initiator || !t.awaitingReply.Load() || t.peer0.Addr() != from.Addr() {
@@ -241,6 +242,7 @@ func (n *Node) handleSCCRQ(h l2tp.Header, b []byte, from netip.AddrPort) {
 				return // theirs loses: discard it, ours continues
 			}
 			t.abandon() // ours loses: its calls move to the peer's tunnel
+			lost = t
 		}
 	}
 	if len(n.tunnels) >= n.lim.MaxTunnels && len(n.halfOpen) == 0 {
@@ -261,6 +263,12 @@ func (n *Node) handleSCCRQ(h l2tp.Header, b []byte, from netip.AddrPort) {
 	n.bySCCRQ[key] = t
 	t.sccrqKey = key
 	n.halfOpen = append(n.halfOpen, t)
+	if lost != nil && n.byReuse[lost.reuse] == nil {
+		// Dials that were waiting on the losing tunnel retry and find
+		// the winner: one tunnel between the two peers, not two.
+		t.reuse = lost.reuse
+		n.byReuse[t.reuse] = t
+	}
 	n.mu.Unlock()
 	t.input(b[:h.Length], from)
 }

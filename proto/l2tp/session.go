@@ -297,6 +297,7 @@ func (t *Tunnel) newSession(outgoing, lac bool, c *CallParams) (*Session, error)
 		t.pending = map[uint16]*Session{}
 	}
 	t.pending[id] = s
+	t.pendingQ = append(t.pendingQ, s)
 	return s, nil
 }
 

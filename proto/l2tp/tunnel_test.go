@@ -381,6 +381,7 @@ func TestPeerPortChange(t *testing.T) {
 func TestTieBreaker(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := memnet.New(11)
+		nw.SetFaults(memnet.Faults{Delay: 10 * time.Millisecond}) // the SCCRQs cross
 		a := newPeer(t, nw, lnsAddr, Config{})
 		b := newPeer(t, nw, lacAddr, Config{})
 		errs := make(chan error, 2)
@@ -398,7 +399,11 @@ func TestTieBreaker(t *testing.T) {
 			}
 		}
 		if a.node.Stats().TieBreakLost+b.node.Stats().TieBreakLost == 0 {
-			t.Log("SCCRQs did not cross; tie-break not exercised")
+			t.Fatal("SCCRQs did not cross; tie-break not exercised")
+		}
+		synctest.Wait()
+		if na, nb := len(a.node.Tunnels()), len(b.node.Tunnels()); na != 1 || nb != 1 {
+			t.Fatalf("%d and %d tunnels after the tie-break, want one each", na, nb)
 		}
 		a.close(t)
 		b.close(t)
