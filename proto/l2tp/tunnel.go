@@ -68,6 +68,10 @@ type Tunnel struct {
 	helloTx   uint64
 	now       time.Time // time of the event being processed
 	noReply   bool      // the message just delivered gets no answer
+	unknown   uint64    // unknown optional AVPs skipped (§4.1)
+	// testAVPs are raw AVPs appended to outgoing messages of a type, for
+	// tests that need a peer sending what this package never would.
+	testAVPs map[l2tp.MsgType][]byte
 	scratch   []byte
 }
 
@@ -343,6 +347,10 @@ func (t *Tunnel) send(m *l2tp.Message, sid uint16) {
 		m.Hide = nil
 	}
 	b, err := m.Append(nil, t.remoteID, sid, 0, 0, h)
+	if err == nil && t.testAVPs != nil && t.testAVPs[m.Type] != nil {
+		b = append(b, t.testAVPs[m.Type]...)
+		err = l2tp.FinishControl(b)
+	}
 	if err != nil {
 		t.errorf("encode %v: %v", m.Type, err)
 		return
@@ -415,6 +423,7 @@ func (t *Tunnel) deliver(msg []byte, from netip.AddrPort) {
 	h, _ := l2tp.ParseHeader(msg)
 	var m l2tp.Message
 	err := m.Decode(h.Payload(msg), t.p.Secret)
+	t.unknown += uint64(m.UnknownOptional + m.Vendor)
 	switch m.Type {
 	case l2tp.MsgSCCCN, l2tp.MsgICCN, l2tp.MsgOCCN, l2tp.MsgCDN, l2tp.MsgHELLO, l2tp.MsgWEN, l2tp.MsgSLI:
 		t.noReply = true
@@ -433,11 +442,17 @@ func (t *Tunnel) deliver(msg []byte, from netip.AddrPort) {
 			return
 		}
 		t.errorf("bad %v: %v", m.Type, err)
-		if m.Type.IsSession() && h.SessionID != 0 {
+		if m.Type.IsSession() {
 			// §4.1: an unknown mandatory AVP in a call message tears
 			// down the session only.
-			if s := t.sessions[h.SessionID]; s != nil {
+			if s := t.sessions[h.SessionID]; s != nil && h.SessionID != 0 {
 				t.closeSession(s, l2tp.ResultFor(err), err)
+			} else if (m.Type == l2tp.MsgICRQ || m.Type == l2tp.MsgOCRQ) && m.AssignedSessionID != 0 && t.state == TunEstablished {
+				// A call request we cannot accept: CDN to the peer's
+				// session, our Assigned Session ID 0 (no session made).
+				r := &l2tp.Message{Type: l2tp.MsgCDN, Result: l2tp.ResultFor(err)}
+				r.Set(l2tp.AVPAssignedSessionID, l2tp.AVPResultCode)
+				t.send(r, m.AssignedSessionID)
 			}
 			return
 		}
@@ -690,6 +705,7 @@ type TunnelStats struct {
 	Duplicates          uint64
 	OutOfOrder          uint64
 	HelloTx             uint64
+	UnknownAVPs         uint64 // optional unknown AVPs skipped (§4.1)
 	CWND, PeerWindow    int
 	Err                 error
 }
@@ -708,7 +724,7 @@ func (t *Tunnel) snapshot(withSessions bool) (TunnelStats, []SessionStats) {
 		PeerVendor: t.peerVend, Peer: t.peer, State: t.state, Initiator: t.initiator, Class: t.p.Class,
 		Sessions: len(t.sessions), Created: t.created, Since: t.since, CtrlTx: rs.Tx, CtrlRx: rs.Rx,
 		Retransmits: rs.Retransmits, ZLBTx: rs.ZLBTx, ZLBRx: rs.ZLBRx, Duplicates: rs.Duplicates,
-		OutOfOrder: rs.OutOfOrder, HelloTx: t.helloTx, CWND: t.rel.cwnd, PeerWindow: t.rel.peerWindow,
+		OutOfOrder: rs.OutOfOrder, HelloTx: t.helloTx, UnknownAVPs: t.unknown, CWND: t.rel.cwnd, PeerWindow: t.rel.peerWindow,
 		Err: t.closeErr}
 	var ss []SessionStats
 	if withSessions {

@@ -409,3 +409,42 @@ func TestTieBreaker(t *testing.T) {
 		b.close(t)
 	})
 }
+
+// TestUnknownAVPInCall: an unknown mandatory AVP in ICRQ costs the call
+// (CDN result 2, error 8, §4.1) but not the tunnel; an unknown optional
+// one is skipped and counted.
+func TestUnknownAVPInCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(14)
+		lns := newPeer(t, nw, lnsAddr, Config{})
+		lac := newPeer(t, nw, lacAddr, Config{})
+		s, err := lac.node.Dial(context.Background(), lnsAddr, TunnelParams{}, CallParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn := s.Tunnel()
+		avp := func(m bool, typ l2tp.AVPType) []byte {
+			e := l2tp.NewAVPEncoder(nil)
+			e.Raw(m, 0, typ, []byte{1})
+			b, _ := e.Bytes()
+			return b
+		}
+		tn.post(func() { tn.testAVPs = map[l2tp.MsgType][]byte{l2tp.MsgICRQ: avp(true, 200)} })
+		_, err = lac.node.Dial(context.Background(), lnsAddr, TunnelParams{}, CallParams{})
+		var ce *CloseError
+		if !errors.As(err, &ce) || ce.Msg != l2tp.MsgCDN || ce.Result.Code != l2tp.CDNGeneralError ||
+			ce.Result.Error != l2tp.ErrCodeUnknownMandatory || !ce.Remote {
+			t.Fatalf("Dial: %v", err)
+		}
+		tn.post(func() { tn.testAVPs = map[l2tp.MsgType][]byte{l2tp.MsgICRQ: avp(false, 200)} })
+		if _, err := lac.node.Dial(context.Background(), lnsAddr, TunnelParams{}, CallParams{}); err != nil {
+			t.Fatalf("optional unknown AVP refused: %v", err)
+		}
+		lt := lns.node.Tunnels()[0].Stats()
+		if lt.State != TunEstablished || lt.UnknownAVPs != 1 || lt.Sessions != 2 {
+			t.Fatalf("LNS tunnel %+v", lt)
+		}
+		lac.close(t)
+		lns.close(t)
+	})
+}
