@@ -72,7 +72,7 @@ type Tunnel struct {
 	// testAVPs are raw AVPs appended to outgoing messages of a type, for
 	// tests that need a peer sending what this package never would.
 	testAVPs map[l2tp.MsgType][]byte
-	scratch   []byte
+	scratch  []byte
 }
 
 func newTunnel(n *Node, id uint16, peer netip.AddrPort, p TunnelParams, initiator bool) *Tunnel {
