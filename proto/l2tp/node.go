@@ -82,8 +82,11 @@ type CloseError struct {
 
 func (e *CloseError) Error() string {
 	who := "sent"
-	if e.Remote {
+	switch {
+	case e.Remote:
 		who = "received"
+	case errors.Is(e.Err, ErrPeerUnreachable), errors.Is(e.Err, errTunnelGone):
+		who = "(not sent)"
 	}
 	s := fmt.Sprintf("l2tp: %v %s: %s", e.Msg, who, e.Result.Text(e.Msg))
 	if e.Err != nil {

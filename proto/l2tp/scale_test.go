@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -374,5 +375,51 @@ func TestDialCanceled(t *testing.T) {
 			t.Fatalf("Dial: %v", err)
 		}
 		lac.close(t)
+	})
+}
+
+// TestSessionMemory measures the heap an established session costs on
+// the LNS and the LAC together (issue 6 wants 100,000 per instance).
+func TestSessionMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates 10,000 sessions")
+	}
+	synctest.Test(t, func(t *testing.T) {
+		const n = 10000
+		nw := memnet.New(7)
+		lns := newPeer(t, nw, lnsAddr, Config{})
+		lac := newPeer(t, nw, lacAddr, Config{})
+		p := TunnelParams{RecvWindow: 512}
+		if _, err := lac.node.Dial(context.Background(), lnsAddr, p, CallParams{}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		var wg sync.WaitGroup
+		for range n / 100 {
+			wg.Go(func() {
+				for range 100 {
+					if _, err := lac.node.Dial(context.Background(), lnsAddr, p, CallParams{}); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		time.Sleep(time.Second) // last ICCNs and acks
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		per := float64(after.HeapAlloc-before.HeapAlloc) / n
+		t.Logf("%.0f bytes of heap per session (LAC and LNS side together)", per)
+		if per > 8192 {
+			t.Errorf("%.0f bytes per session", per)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		lac.node.Close(ctx)
+		lns.node.Close(ctx)
 	})
 }

@@ -33,6 +33,7 @@ type Session struct {
 	done      chan struct{}
 	err       error
 	offered   bool // OnCall was called, answer pending
+	q931      *l2tp.Q931
 
 	recv atomic.Pointer[func([]byte)]
 	txNs atomic.Uint32
@@ -90,6 +91,15 @@ func (s *Session) Err() error {
 // Close tears the session down with CDN and result r (§6.13).
 func (s *Session) Close(r l2tp.Result) {
 	s.t.post(func() { s.t.closeSession(s, r, nil) })
+}
+
+// CloseQ931 is Close with a Q.931 Cause Code AVP in the CDN (§4.4.4), for
+// a LAC reporting why the telephone-side call ended.
+func (s *Session) CloseQ931(r l2tp.Result, q l2tp.Q931) {
+	s.t.post(func() {
+		s.q931 = &q
+		s.t.closeSession(s, r, nil)
+	})
 }
 
 // SetReceiver installs the function that receives the PPP frames of this
@@ -580,6 +590,10 @@ func (t *Tunnel) closeSession(s *Session, r l2tp.Result, cause error) {
 	if t.state == TunEstablished {
 		m := &l2tp.Message{Type: l2tp.MsgCDN, AssignedSessionID: s.localID, Result: r}
 		m.Set(l2tp.AVPAssignedSessionID, l2tp.AVPResultCode)
+		if s.q931 != nil {
+			m.Q931 = *s.q931
+			m.Set(l2tp.AVPQ931CauseCode)
+		}
 		t.eventf("Tx CDN for session %d: %s", s.localID, r.Text(l2tp.MsgCDN))
 		t.send(m, s.remoteID)
 	}

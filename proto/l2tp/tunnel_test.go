@@ -87,10 +87,10 @@ func TestIncomingCall(t *testing.T) {
 			t.Fatal("tunnel not reused")
 		}
 
-		s.Close(l2tp.Result{Code: l2tp.CDNAdmin})
+		s.CloseQ931(l2tp.Result{Code: l2tp.CDNAdmin}, l2tp.Q931{Cause: 16, Msg: 0x5a})
 		err = <-downs
 		var ce *CloseError
-		if !errors.As(err, &ce) || ce.Msg != l2tp.MsgCDN || ce.Result.Code != l2tp.CDNAdmin || !ce.Remote {
+		if !errors.As(err, &ce) || ce.Msg != l2tp.MsgCDN || ce.Result.Code != l2tp.CDNAdmin || !ce.Remote || ce.Q931.Cause != 16 {
 			t.Fatalf("LNS saw %v", err)
 		}
 		<-s.Done()
