@@ -311,18 +311,25 @@ func (n *Node) forgetSetupLocked(t *Tunnel) {
 	if n.bySCCRQ[t.sccrqKey] == t {
 		delete(n.bySCCRQ, t.sccrqKey)
 	}
+	n.removeHalfOpenLocked(t)
+}
+
+// established takes t off the half-open list. It stays in bySCCRQ until
+// it is gone, so a late duplicate of the peer's SCCRQ is acknowledged by
+// t instead of opening a ghost tunnel.
+func (n *Node) established(t *Tunnel) {
+	n.mu.Lock()
+	n.removeHalfOpenLocked(t)
+	n.mu.Unlock()
+}
+
+func (n *Node) removeHalfOpenLocked(t *Tunnel) {
 	for i, h := range n.halfOpen {
 		if h == t {
 			n.halfOpen = append(n.halfOpen[:i], n.halfOpen[i+1:]...)
-			break
+			return
 		}
 	}
-}
-
-func (n *Node) established(t *Tunnel) {
-	n.mu.Lock()
-	n.forgetSetupLocked(t)
-	n.mu.Unlock()
 }
 
 func (n *Node) notReusable(t *Tunnel) {

@@ -498,3 +498,25 @@ func FuzzNodeInput(f *testing.F) {
 		})
 	})
 }
+
+// TestLNSRefusesHostname: an SCCRQ whose Host Name matches no vpdn-group
+// ("terminate-from hostname") is refused with StopCCN result 4.
+func TestLNSRefusesHostname(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(15)
+		lns := newPeer(t, nw, lnsAddr, Config{Incoming: func(_ netip.AddrPort, host string) (TunnelParams, bool) {
+			return TunnelParams{RemoteName: "LAC"}, true // terminate-from hostname LAC
+		}})
+		lac := newPeer(t, nw, lacAddr, Config{})
+		_, err := lac.node.Dial(context.Background(), lnsAddr, TunnelParams{LocalName: "intruder"}, CallParams{})
+		var ce *CloseError
+		if !errors.As(err, &ce) || ce.Msg != l2tp.MsgStopCCN || ce.Result.Code != l2tp.StopNotAuthorized || !ce.Remote {
+			t.Fatalf("Dial: %v", err)
+		}
+		if _, err := lac.node.Dial(context.Background(), lnsAddr, TunnelParams{LocalName: "LAC"}, CallParams{}); err != nil {
+			t.Fatalf("the right hostname: %v", err)
+		}
+		lac.close(t)
+		lns.close(t)
+	})
+}
