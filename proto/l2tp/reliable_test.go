@@ -146,3 +146,52 @@ func TestReliableReceive(t *testing.T) {
 		t.Fatalf("piggy-backed ack: %+v", out)
 	}
 }
+
+// TestReliableCongestionAvoidance: after a retransmission SSTHRESH is half
+// of CWND and CWND restarts at 1; above SSTHRESH, CWND grows by one per
+// CWND acknowledged messages (Appendix A).
+func TestReliableCongestionAvoidance(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	now := t0
+	var out []sent
+	r := newTestRel(t0, &out, &now)
+	r.setPeerWindow(8)
+	next := uint16(0)
+	ackAll := func() {
+		for len(r.unacked) > 0 {
+			next = r.unacked[len(r.unacked)-1].ns + 1
+			r.ack(now, next)
+		}
+	}
+	for range 40 {
+		r.queue(now, hello(t), l2tp.MsgHELLO, 6)
+	}
+	// Slow start to the peer's window.
+	for r.cwnd < 8 {
+		r.ack(now, r.unacked[0].ns+1)
+	}
+	// Loss: the oldest times out.
+	now = r.deadline()
+	if err := r.tick(now, 1); err != nil {
+		t.Fatal(err)
+	}
+	if r.cwnd != 1 || r.ssthresh != 4 {
+		t.Fatalf("after loss cwnd %d ssthresh %d, want 1 and 4", r.cwnd, r.ssthresh)
+	}
+	// Slow start again up to 4, then one step per 4 acks.
+	for r.cwnd < 4 {
+		r.ack(now, r.unacked[0].ns+1)
+	}
+	for i := 0; i < 3; i++ {
+		r.ack(now, r.unacked[0].ns+1)
+	}
+	if r.cwnd != 4 {
+		t.Fatalf("cwnd %d after 3 acks in congestion avoidance", r.cwnd)
+	}
+	r.ack(now, r.unacked[0].ns+1)
+	if r.cwnd != 5 {
+		t.Fatalf("cwnd %d after 4 acks in congestion avoidance, want 5", r.cwnd)
+	}
+	ackAll()
+	_ = next
+}
