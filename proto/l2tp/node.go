@@ -128,6 +128,7 @@ type Node struct {
 	wg       sync.WaitGroup
 
 	nSessions atomic.Int64
+	uniq      atomic.Uint32 // "Uniq ID" of show vpdn
 
 	// Data path: established sessions by local tunnel<<16 | session.
 	dmu  sync.RWMutex

@@ -34,6 +34,7 @@ type Session struct {
 	err       error
 	offered   bool // OnCall was called, answer pending
 	q931      *l2tp.Q931
+	uniq      uint32
 
 	recv atomic.Pointer[func([]byte)]
 	txNs atomic.Uint32
@@ -209,6 +210,7 @@ type SessionStats struct {
 	Since                         time.Time
 	Sequencing                    bool
 	Username                      string // proxy authen name, if any
+	UniqueID                      uint32 // node-wide, the "Uniq ID" of show vpdn
 	TxPkts, TxBytes               uint64
 	RxPkts, RxBytes               uint64
 	SeqDrops, NoReceiver          uint64
@@ -222,7 +224,7 @@ func (s *Session) Stats() SessionStats {
 }
 
 func (s *Session) statsLocked() SessionStats {
-	st := SessionStats{LocalID: s.localID, RemoteID: s.remoteID, LocalTunnelID: s.t.localID,
+	st := SessionStats{UniqueID: s.uniq, LocalID: s.localID, RemoteID: s.remoteID, LocalTunnelID: s.t.localID,
 		RemoteTunnelID: s.t.remoteID, State: s.state, Since: s.since, Sequencing: s.seq,
 		TxPkts: s.txPkts.Load(), TxBytes: s.txBytes.Load(), RxPkts: s.rxPkts.Load(), RxBytes: s.rxBytes.Load(),
 		SeqDrops: s.seqDrops.Load(), NoReceiver: s.noRecv.Load()}
@@ -300,7 +302,7 @@ func (t *Tunnel) newSession(outgoing, lac bool, c *CallParams) (*Session, error)
 	for id == 0 || t.sessions[id] != nil {
 		id = t.n.randID()
 	}
-	s := &Session{t: t, localID: id, outgoing: outgoing, lac: lac, call: c, since: t.now,
+	s := &Session{t: t, localID: id, outgoing: outgoing, lac: lac, call: c, since: t.now, uniq: t.n.uniq.Add(1),
 		deadline: t.now.Add(t.p.SetupTimeout), done: make(chan struct{})}
 	t.sessions[id] = s
 	if t.pending == nil {

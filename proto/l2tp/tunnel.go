@@ -166,6 +166,8 @@ func (t *Tunnel) run() {
 	t.now = t.n.clock.Now()
 	t.created, t.since, t.lastRx = t.now, t.now, t.now
 	t.setupDL = t.now.Add(t.p.SetupTimeout)
+	t.eventf("Create tunnel")
+	t.eventf("remote ip set to %v", t.peer.Addr())
 	if t.initiator {
 		t.open()
 	}
