@@ -213,6 +213,15 @@ func TestSessionLimits(t *testing.T) {
 				t.Fatalf("4th call: %v", err)
 			}
 		}
+		// The node-wide cap on the LAC side refuses locally.
+		lac2 := newPeer(t, nw, netip.MustParseAddrPort("198.18.0.3:1701"), Config{Limits: Limits{MaxSessions: 1}})
+		if _, err := lac2.node.Dial(context.Background(), lnsAddr, TunnelParams{Class: "x"}, CallParams{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := lac2.node.Dial(context.Background(), lnsAddr, TunnelParams{Class: "x"}, CallParams{}); !errors.Is(err, ErrLimit) {
+			t.Fatalf("second session over MaxSessions=1: %v", err)
+		}
+		lac2.close(t)
 		lac.close(t)
 		lns.close(t)
 	})
