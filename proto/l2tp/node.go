@@ -254,14 +254,26 @@ func (n *Node) handleSCCRQ(h l2tp.Header, b []byte, from netip.AddrPort) {
 		n.cnt.tunnelLimit.Add(1)
 		return
 	}
-	if len(n.halfOpen) >= n.lim.MaxHalfOpen || len(n.tunnels) >= n.lim.MaxTunnels {
+	// A source already holding its share of half-open tunnels replaces
+	// its own oldest: one flooding address cannot push others out.
+	var oldestSame *Tunnel
+	same := 0
+	for _, h := range n.halfOpen {
+		if h.peer0.Addr() == from.Addr() {
+			if oldestSame == nil {
+				oldestSame = h
+			}
+			same++
+		}
+	}
+	switch {
+	case same >= n.lim.MaxHalfOpenPerPeer:
+		n.evictLocked(oldestSame)
+	case len(n.halfOpen) >= n.lim.MaxHalfOpen || len(n.tunnels) >= n.lim.MaxTunnels:
 		// Drop the oldest half-open tunnel silently: a flood of SCCRQs
 		// from sources that never answer cannot lock legitimate peers
 		// out, and memory stays bounded by MaxHalfOpen.
-		old := n.halfOpen[0]
-		n.forgetLocked(old)
-		old.kill()
-		n.cnt.halfOpenEvicted.Add(1)
+		n.evictLocked(n.halfOpen[0])
 	}
 	t := n.newTunnelLocked(from, TunnelParams{}, false)
 	n.bySCCRQ[key] = t
@@ -275,6 +287,12 @@ func (n *Node) handleSCCRQ(h l2tp.Header, b []byte, from netip.AddrPort) {
 	}
 	n.mu.Unlock()
 	t.input(b[:h.Length], from)
+}
+
+func (n *Node) evictLocked(t *Tunnel) {
+	n.forgetLocked(t)
+	t.kill()
+	n.cnt.halfOpenEvicted.Add(1)
 }
 
 // newTunnelLocked allocates a tunnel with a random, non-zero, unused ID

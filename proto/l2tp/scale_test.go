@@ -432,3 +432,40 @@ func TestSessionMemory(t *testing.T) {
 		lns.node.Close(ctx)
 	})
 }
+
+// TestSCCRQFloodOneSource: one address flooding SCCRQs only recycles its
+// own half-open slots; another peer's half-open tunnel survives.
+func TestSCCRQFloodOneSource(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(17)
+		nw.SetFaults(memnet.Faults{Delay: 50 * time.Millisecond})
+		lns := newPeer(t, nw, lnsAddr, Config{Limits: Limits{MaxHalfOpen: 32, MaxHalfOpenPerPeer: 4}})
+		lac := newPeer(t, nw, lacAddr, Config{})
+		attacker := netip.MustParseAddr("198.19.0.66")
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for i := range 5000 {
+				m := &l2tp.Message{Type: l2tp.MsgSCCRQ, ProtocolVersion: 1, HostName: "x", FramingCaps: 1,
+					AssignedTunnelID: uint16(i | 1)}
+				m.Set(l2tp.AVPProtocolVersion, l2tp.AVPHostName, l2tp.AVPFramingCapabilities, l2tp.AVPAssignedTunnelID)
+				b, _ := m.Append(nil, 0, 0, 0, 0, nil)
+				lns.node.HandlePacket(b, netip.AddrPortFrom(attacker, uint16(1024+i)))
+				if i%50 == 0 {
+					time.Sleep(time.Millisecond) // 50,000 SCCRQ/s
+				}
+			}
+		}()
+		time.Sleep(10 * time.Millisecond)
+		// 100 ms round trip: 5,000 attacker SCCRQs arrive meanwhile.
+		if _, err := lac.node.Dial(context.Background(), lnsAddr, TunnelParams{}, CallParams{}); err != nil {
+			t.Fatalf("Dial during a one-source flood: %v", err)
+		}
+		<-done
+		if n := len(lns.node.Tunnels()); n > 4+1 {
+			t.Fatalf("%d tunnels; the attacker should hold 4 at most", n)
+		}
+		lac.close(t)
+		lns.close(t)
+	})
+}
