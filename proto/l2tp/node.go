@@ -97,10 +97,12 @@ func (e *CloseError) Error() string {
 
 func (e *CloseError) Unwrap() error { return e.Err }
 
-// NodeStats counts what the node dropped and why.
+// NodeStats counts what the node dropped and why, and what it holds.
 type NodeStats struct {
 	BadHeader, NoTunnel, NoSession, WrongPeer, HalfOpenEvicted, TunnelLimit,
 	Version3, InputOverflow, DataNoReceiver, TieBreakLost uint64
+
+	Tunnels, HalfOpen, Sessions int
 }
 
 type nodeCounters struct {
@@ -166,9 +168,13 @@ func NewNode(cfg Config) (*Node, error) {
 // Stats returns the node's drop counters.
 func (n *Node) Stats() NodeStats {
 	c := &n.cnt
-	return NodeStats{c.badHeader.Load(), c.noTunnel.Load(), c.noSession.Load(), c.wrongPeer.Load(),
+	st := NodeStats{c.badHeader.Load(), c.noTunnel.Load(), c.noSession.Load(), c.wrongPeer.Load(),
 		c.halfOpenEvicted.Load(), c.tunnelLimit.Load(), c.version3.Load(), c.inputOverflow.Load(),
-		c.dataNoReceiver.Load(), c.tieBreakLost.Load()}
+		c.dataNoReceiver.Load(), c.tieBreakLost.Load(), 0, 0, int(n.nSessions.Load())}
+	n.mu.Lock()
+	st.Tunnels, st.HalfOpen = len(n.tunnels), len(n.halfOpen)
+	n.mu.Unlock()
+	return st
 }
 
 // HandlePacket processes one datagram received from the socket. It may be

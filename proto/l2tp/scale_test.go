@@ -106,7 +106,7 @@ func Test1000SessionsLossy(t *testing.T) {
 		if badDown.Load() != 0 {
 			t.Fatalf("%d sessions ended without the CDN sent", badDown.Load())
 		}
-		if _, ss := lns.node.Snapshot(); len(ss) != 0 {
+		if _, ss := lns.node.Snapshot(); len(ss) != 0 || lns.node.Stats().Sessions != 0 {
 			t.Fatalf("%d sessions left on the LNS", len(ss))
 		}
 		lnsTunnels := lns.node.Tunnels()
