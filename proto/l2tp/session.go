@@ -417,13 +417,15 @@ func (t *Tunnel) rxCallRequest(m *l2tp.Message) {
 	}
 	s.offered = true
 	call := &Call{Session: s, Outgoing: outgoing, Params: *c}
-	call.Tunnel, _ = t.statsNoLock()
+	call.Tunnel = t.statsLocked()
 	t.after = append(t.after, func() { t.n.cfg.OnCall(call) })
 }
 
-func (t *Tunnel) statsNoLock() (TunnelStats, error) {
+// statsLocked is the identity part of Stats, for a caller holding t.mu.
+func (t *Tunnel) statsLocked() TunnelStats {
 	return TunnelStats{LocalID: t.localID, RemoteID: t.remoteID, LocalName: t.p.LocalName, PeerName: t.peerName,
-		Peer: t.peer, State: t.state, Class: t.p.Class, Sessions: len(t.sessions)}, nil
+		PeerVendor: t.peerVend, Peer: t.peer, State: t.state, Initiator: t.initiator, Class: t.p.Class,
+		Sessions: len(t.sessions), Created: t.created, Since: t.since}
 }
 
 // accept answers a call the peer opened.
