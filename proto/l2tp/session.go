@@ -156,9 +156,9 @@ func (s *Session) AppendDataHeader(b []byte, payloadLen int) []byte {
 // receive is the data path: called by Node.HandlePacket.
 func (s *Session) receive(h *l2tp.Header, b []byte) {
 	if s.seq && h.HasSequence() {
-		// Data messages are not retransmitted; with sequencing, one older
-		// than the last accepted is dropped (§5.4... RFC 2661 §3.1 on Ns
-		// for data) and counted.
+		// Data messages are never retransmitted (RFC 2661 §3.1, Ns on
+		// data): with sequencing on, one older than the last accepted
+		// arrived out of order and is dropped and counted.
 		exp := uint16(s.rxNs.Load())
 		if l2tp.SeqLess(h.Ns, exp) {
 			s.seqDrops.Add(1)

@@ -487,9 +487,8 @@ func (t *Tunnel) deliver(msg []byte, from netip.AddrPort) {
 		}
 		s := t.sessions[h.SessionID]
 		if s == nil && m.Type == l2tp.MsgCDN {
-			// A CDN for a call whose ICRP we have not seen names our
-			// session in the Assigned Session ID... of the peer; nothing
-			// to tear down.
+			// A CDN for a session already gone (both ends closed at
+			// once): nothing to tear down.
 			t.n.cnt.noSession.Add(1)
 			return
 		}
