@@ -1,3 +1,16 @@
-// Package transport provides the UDP, TCP and raw-IP sockets the protocols
-// run over, with batched I/O, and in-memory fakes of each for tests.
+// Package transport provides the sockets the protocols run over, with
+// batched I/O, and in-memory fakes of each for tests.
+//
+// UDPConn is a UDP socket that reads and writes batches of BatchSize
+// datagrams per system call (golang.org/x/net ipv4/ipv6 ReadBatch and
+// WriteBatch: recvmmsg/sendmmsg on Linux). It has the WriteTo(b,
+// netip.AddrPort) method proto/l2tp's Conn wants, and Serve feeds every
+// received datagram to a handler such as l2tp.Node.HandlePacket:
+//
+//	u, _ := transport.ListenUDP(netip.MustParseAddrPort("198.18.0.1:1701"))
+//	node, _ := l2tp.NewNode(l2tp.Config{Conn: u, ...})
+//	go u.Serve(node.HandlePacket)
+//
+// Package memnet is the in-memory equivalent, with seeded loss,
+// duplication, delay and reordering, deterministic under testing/synctest.
 package transport

@@ -82,8 +82,11 @@ type CloseError struct {
 
 func (e *CloseError) Error() string {
 	who := "sent"
-	if e.Remote {
+	switch {
+	case e.Remote:
 		who = "received"
+	case errors.Is(e.Err, ErrPeerUnreachable), errors.Is(e.Err, errTunnelGone):
+		who = "(not sent)"
 	}
 	s := fmt.Sprintf("l2tp: %v %s: %s", e.Msg, who, e.Result.Text(e.Msg))
 	if e.Err != nil {
@@ -94,10 +97,12 @@ func (e *CloseError) Error() string {
 
 func (e *CloseError) Unwrap() error { return e.Err }
 
-// NodeStats counts what the node dropped and why.
+// NodeStats counts what the node dropped and why, and what it holds.
 type NodeStats struct {
 	BadHeader, NoTunnel, NoSession, WrongPeer, HalfOpenEvicted, TunnelLimit,
 	Version3, InputOverflow, DataNoReceiver, TieBreakLost uint64
+
+	Tunnels, HalfOpen, Sessions int
 }
 
 type nodeCounters struct {
@@ -125,6 +130,7 @@ type Node struct {
 	wg       sync.WaitGroup
 
 	nSessions atomic.Int64
+	uniq      atomic.Uint32 // "Uniq ID" of show vpdn
 
 	// Data path: established sessions by local tunnel<<16 | session.
 	dmu  sync.RWMutex
@@ -162,9 +168,13 @@ func NewNode(cfg Config) (*Node, error) {
 // Stats returns the node's drop counters.
 func (n *Node) Stats() NodeStats {
 	c := &n.cnt
-	return NodeStats{c.badHeader.Load(), c.noTunnel.Load(), c.noSession.Load(), c.wrongPeer.Load(),
+	st := NodeStats{c.badHeader.Load(), c.noTunnel.Load(), c.noSession.Load(), c.wrongPeer.Load(),
 		c.halfOpenEvicted.Load(), c.tunnelLimit.Load(), c.version3.Load(), c.inputOverflow.Load(),
-		c.dataNoReceiver.Load(), c.tieBreakLost.Load()}
+		c.dataNoReceiver.Load(), c.tieBreakLost.Load(), 0, 0, int(n.nSessions.Load())}
+	n.mu.Lock()
+	st.Tunnels, st.HalfOpen = len(n.tunnels), len(n.halfOpen)
+	n.mu.Unlock()
+	return st
 }
 
 // HandlePacket processes one datagram received from the socket. It may be
@@ -185,7 +195,7 @@ func (n *Node) HandlePacket(b []byte, from netip.AddrPort) {
 		return
 	}
 	if !h.IsControl() {
-		n.handleData(&h, b)
+		n.handleData(&h, b, from)
 		return
 	}
 	if h.TunnelID == 0 {
@@ -229,6 +239,7 @@ func (n *Node) handleSCCRQ(h l2tp.Header, b []byte, from netip.AddrPort) {
 		return
 	}
 	// §4.4.3 tie breaker: both ends sent SCCRQ to each other at once.
+	var lost *Tunnel
 	if m.Has(l2tp.AVPTieBreaker) {
 		for _, t := range n.tunnels {
 			if !t.initiator || !t.awaitingReply.Load() || t.peer0.Addr() != from.Addr() {
@@ -241,6 +252,7 @@ func (n *Node) handleSCCRQ(h l2tp.Header, b []byte, from netip.AddrPort) {
 				return // theirs loses: discard it, ours continues
 			}
 			t.abandon() // ours loses: its calls move to the peer's tunnel
+			lost = t
 		}
 	}
 	if len(n.tunnels) >= n.lim.MaxTunnels && len(n.halfOpen) == 0 {
@@ -248,21 +260,45 @@ func (n *Node) handleSCCRQ(h l2tp.Header, b []byte, from netip.AddrPort) {
 		n.cnt.tunnelLimit.Add(1)
 		return
 	}
-	if len(n.halfOpen) >= n.lim.MaxHalfOpen || len(n.tunnels) >= n.lim.MaxTunnels {
+	// A source already holding its share of half-open tunnels replaces
+	// its own oldest: one flooding address cannot push others out.
+	var oldestSame *Tunnel
+	same := 0
+	for _, h := range n.halfOpen {
+		if h.peer0.Addr() == from.Addr() {
+			if oldestSame == nil {
+				oldestSame = h
+			}
+			same++
+		}
+	}
+	switch {
+	case same >= n.lim.MaxHalfOpenPerPeer:
+		n.evictLocked(oldestSame)
+	case len(n.halfOpen) >= n.lim.MaxHalfOpen || len(n.tunnels) >= n.lim.MaxTunnels:
 		// Drop the oldest half-open tunnel silently: a flood of SCCRQs
 		// from sources that never answer cannot lock legitimate peers
 		// out, and memory stays bounded by MaxHalfOpen.
-		old := n.halfOpen[0]
-		n.forgetLocked(old)
-		old.kill()
-		n.cnt.halfOpenEvicted.Add(1)
+		n.evictLocked(n.halfOpen[0])
 	}
 	t := n.newTunnelLocked(from, TunnelParams{}, false)
 	n.bySCCRQ[key] = t
 	t.sccrqKey = key
 	n.halfOpen = append(n.halfOpen, t)
+	if lost != nil && n.byReuse[lost.reuse] == nil {
+		// Dials that were waiting on the losing tunnel retry and find
+		// the winner: one tunnel between the two peers, not two.
+		t.reuse = lost.reuse
+		n.byReuse[t.reuse] = t
+	}
 	n.mu.Unlock()
 	t.input(b[:h.Length], from)
+}
+
+func (n *Node) evictLocked(t *Tunnel) {
+	n.forgetLocked(t)
+	t.kill()
+	n.cnt.halfOpenEvicted.Add(1)
 }
 
 // newTunnelLocked allocates a tunnel with a random, non-zero, unused ID
@@ -300,18 +336,25 @@ func (n *Node) forgetSetupLocked(t *Tunnel) {
 	if n.bySCCRQ[t.sccrqKey] == t {
 		delete(n.bySCCRQ, t.sccrqKey)
 	}
+	n.removeHalfOpenLocked(t)
+}
+
+// established takes t off the half-open list. It stays in bySCCRQ until
+// it is gone, so a late duplicate of the peer's SCCRQ is acknowledged by
+// t instead of opening a ghost tunnel.
+func (n *Node) established(t *Tunnel) {
+	n.mu.Lock()
+	n.removeHalfOpenLocked(t)
+	n.mu.Unlock()
+}
+
+func (n *Node) removeHalfOpenLocked(t *Tunnel) {
 	for i, h := range n.halfOpen {
 		if h == t {
 			n.halfOpen = append(n.halfOpen[:i], n.halfOpen[i+1:]...)
-			break
+			return
 		}
 	}
-}
-
-func (n *Node) established(t *Tunnel) {
-	n.mu.Lock()
-	n.forgetSetupLocked(t)
-	n.mu.Unlock()
 }
 
 func (n *Node) notReusable(t *Tunnel) {
@@ -475,13 +518,18 @@ func (n *Node) Close(ctx context.Context) error {
 	}
 }
 
-func (n *Node) handleData(h *l2tp.Header, b []byte) {
+func (n *Node) handleData(h *l2tp.Header, b []byte, from netip.AddrPort) {
 	key := uint32(h.TunnelID)<<16 | uint32(h.SessionID)
 	n.dmu.RLock()
 	s := n.data[key]
 	n.dmu.RUnlock()
 	if s == nil {
 		n.cnt.noSession.Add(1)
+		return
+	}
+	if from != s.peer {
+		// Only the tunnel's peer may inject frames into a session.
+		n.cnt.wrongPeer.Add(1)
 		return
 	}
 	s.receive(h, b)

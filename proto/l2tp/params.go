@@ -42,7 +42,8 @@ type TunnelParams struct {
 	// sent after this much silence from the peer (§6.5). Negative disables.
 	Hello time.Duration
 	// SetupTimeout bounds tunnel and session establishment ("timeout
-	// setup", default 300 s... we default to 60 s like most LNSs).
+	// setup", default 300 s as on IOS). Tunnel set-up usually fails
+	// sooner, when the SCCRQ/SCCRP retransmissions run out.
 	SetupTimeout time.Duration
 	// Sequencing asks for sequence numbers on data messages (Sequencing
 	// Required AVP, §4.4.4; the l2tp-class "sequencing").
@@ -78,7 +79,7 @@ func (p TunnelParams) withDefaults() TunnelParams {
 		p.Hello = 60 * time.Second
 	}
 	if p.SetupTimeout == 0 {
-		p.SetupTimeout = 60 * time.Second
+		p.SetupTimeout = 300 * time.Second
 	}
 	if p.FramingCaps == 0 {
 		p.FramingCaps = l2tp.FramingSync | l2tp.FramingAsync
@@ -145,6 +146,9 @@ type Limits struct {
 	// MaxHalfOpen caps tunnels a peer opened that are not established yet;
 	// when full, the oldest is dropped silently for the new one (default 256).
 	MaxHalfOpen int
+	// MaxHalfOpenPerPeer caps them per source address: beyond it, that
+	// source's own oldest goes (default 16).
+	MaxHalfOpenPerPeer int
 	// MaxTunnels caps all tunnels (default 4096).
 	MaxTunnels int
 	// MaxSessions caps sessions on the node (default 131072) and
@@ -155,6 +159,9 @@ type Limits struct {
 func (l Limits) withDefaults() Limits {
 	if l.MaxHalfOpen <= 0 {
 		l.MaxHalfOpen = 256
+	}
+	if l.MaxHalfOpenPerPeer <= 0 {
+		l.MaxHalfOpenPerPeer = 16
 	}
 	if l.MaxTunnels <= 0 {
 		l.MaxTunnels = 4096

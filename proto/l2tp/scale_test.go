@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -105,7 +106,7 @@ func Test1000SessionsLossy(t *testing.T) {
 		if badDown.Load() != 0 {
 			t.Fatalf("%d sessions ended without the CDN sent", badDown.Load())
 		}
-		if _, ss := lns.node.Snapshot(); len(ss) != 0 {
+		if _, ss := lns.node.Snapshot(); len(ss) != 0 || lns.node.Stats().Sessions != 0 {
 			t.Fatalf("%d sessions left on the LNS", len(ss))
 		}
 		lnsTunnels := lns.node.Tunnels()
@@ -212,6 +213,15 @@ func TestSessionLimits(t *testing.T) {
 				t.Fatalf("4th call: %v", err)
 			}
 		}
+		// The node-wide cap on the LAC side refuses locally.
+		lac2 := newPeer(t, nw, netip.MustParseAddrPort("198.18.0.3:1701"), Config{Limits: Limits{MaxSessions: 1}})
+		if _, err := lac2.node.Dial(context.Background(), lnsAddr, TunnelParams{Class: "x"}, CallParams{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := lac2.node.Dial(context.Background(), lnsAddr, TunnelParams{Class: "x"}, CallParams{}); !errors.Is(err, ErrLimit) {
+			t.Fatalf("second session over MaxSessions=1: %v", err)
+		}
+		lac2.close(t)
 		lac.close(t)
 		lns.close(t)
 	})
@@ -294,4 +304,168 @@ func BenchmarkSessionSetup(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "sessions/s")
+}
+
+type nopConn struct{}
+
+func (nopConn) WriteTo([]byte, netip.AddrPort) error { return nil }
+
+// TestDataPathAllocs: receiving and sending a PPP frame allocates nothing.
+func TestDataPathAllocs(t *testing.T) {
+	n, _ := NewNode(Config{Conn: nopConn{}})
+	tn := newTunnel(n, 7, lacAddr, TunnelParams{}.withDefaults(), false)
+	s := &Session{t: tn, localID: 9, remoteID: 3, remoteTID: 4, peer: lacAddr, seq: true, done: make(chan struct{})}
+	n.registerData(s)
+	var got int
+	s.SetReceiver(func(f []byte) { got += len(f) })
+	frame := []byte{0xff, 0x03, 0x00, 0x21, 0x45, 0, 0, 20}
+	pkt := append(l2tp.AppendDataHeader(nil, 7, 9, true, 0, len(frame)), frame...)
+	allocs := testing.AllocsPerRun(1000, func() {
+		l2tp.PatchNsNr(pkt, uint16(s.rxNs.Load()), 0) // Ns sits at the same offset
+		n.HandlePacket(pkt, lacAddr)
+		if err := s.WriteFrame(frame); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per frame", allocs)
+	}
+	if got != 1001*len(frame) || s.Stats().SeqDrops != 0 {
+		t.Fatalf("delivered %d octets, drops %d", got, s.Stats().SeqDrops)
+	}
+	n.HandlePacket(pkt, lnsAddr) // wrong source
+	if n.Stats().WrongPeer != 1 {
+		t.Fatal("frame from a stranger accepted")
+	}
+}
+
+// TestStopCCNHold: after StopCCN the receiver holds the tunnel for a full
+// retransmission cycle (§5.7), acknowledging retransmissions, then
+// forgets it.
+func TestStopCCNHold(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(12)
+		lns := newPeer(t, nw, lnsAddr, Config{})
+		lac := newPeer(t, nw, lacAddr, Config{})
+		s, err := lac.node.Dial(context.Background(), lnsAddr, TunnelParams{}, CallParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		remote := lns.node.Tunnels()[0]
+		start := time.Now()
+		s.Tunnel().Close(l2tp.Result{Code: l2tp.StopClear})
+		synctest.Wait()
+		if st := remote.Stats().State; st != TunClosing {
+			t.Fatalf("LNS tunnel %v right after StopCCN", st)
+		}
+		<-remote.Done()
+		if d := time.Since(start); d != 31*time.Second {
+			t.Fatalf("held %v, want one retransmission cycle (31 s)", d)
+		}
+		<-s.Tunnel().Done()
+		if len(lns.node.Tunnels()) != 0 || len(lac.node.Tunnels()) != 0 {
+			t.Fatal("tunnels left")
+		}
+		lac.close(t)
+		lns.close(t)
+	})
+}
+
+func TestDialCanceled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(13)
+		lac := newPeer(t, nw, lacAddr, Config{})
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		// Nobody listens at the LNS address.
+		_, err := lac.node.Dial(ctx, lnsAddr, TunnelParams{}, CallParams{})
+		if !errors.Is(err, context.DeadlineExceeded) {
+			t.Fatalf("Dial: %v", err)
+		}
+		lac.close(t)
+	})
+}
+
+// TestSessionMemory measures the heap an established session costs on
+// the LNS and the LAC together (issue 6 wants 100,000 per instance).
+func TestSessionMemory(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates 10,000 sessions")
+	}
+	synctest.Test(t, func(t *testing.T) {
+		const n = 10000
+		nw := memnet.New(7)
+		lns := newPeer(t, nw, lnsAddr, Config{})
+		lac := newPeer(t, nw, lacAddr, Config{})
+		p := TunnelParams{RecvWindow: 512}
+		if _, err := lac.node.Dial(context.Background(), lnsAddr, p, CallParams{}); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Second)
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		var wg sync.WaitGroup
+		for range n / 100 {
+			wg.Go(func() {
+				for range 100 {
+					if _, err := lac.node.Dial(context.Background(), lnsAddr, p, CallParams{}); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		time.Sleep(time.Second) // last ICCNs and acks
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		per := float64(after.HeapAlloc-before.HeapAlloc) / n
+		t.Logf("%.0f bytes of heap per session (LAC and LNS side together)", per)
+		if per > 8192 {
+			t.Errorf("%.0f bytes per session", per)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		lac.node.Close(ctx)
+		lns.node.Close(ctx)
+	})
+}
+
+// TestSCCRQFloodOneSource: one address flooding SCCRQs only recycles its
+// own half-open slots; another peer's half-open tunnel survives.
+func TestSCCRQFloodOneSource(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(17)
+		nw.SetFaults(memnet.Faults{Delay: 50 * time.Millisecond})
+		lns := newPeer(t, nw, lnsAddr, Config{Limits: Limits{MaxHalfOpen: 32, MaxHalfOpenPerPeer: 4}})
+		lac := newPeer(t, nw, lacAddr, Config{})
+		attacker := netip.MustParseAddr("198.19.0.66")
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for i := range 5000 {
+				m := &l2tp.Message{Type: l2tp.MsgSCCRQ, ProtocolVersion: 1, HostName: "x", FramingCaps: 1,
+					AssignedTunnelID: uint16(i | 1)}
+				m.Set(l2tp.AVPProtocolVersion, l2tp.AVPHostName, l2tp.AVPFramingCapabilities, l2tp.AVPAssignedTunnelID)
+				b, _ := m.Append(nil, 0, 0, 0, 0, nil)
+				lns.node.HandlePacket(b, netip.AddrPortFrom(attacker, uint16(1024+i)))
+				if i%50 == 0 {
+					time.Sleep(time.Millisecond) // 50,000 SCCRQ/s
+				}
+			}
+		}()
+		time.Sleep(10 * time.Millisecond)
+		// 100 ms round trip: 5,000 attacker SCCRQs arrive meanwhile.
+		if _, err := lac.node.Dial(context.Background(), lnsAddr, TunnelParams{}, CallParams{}); err != nil {
+			t.Fatalf("Dial during a one-source flood: %v", err)
+		}
+		<-done
+		if n := len(lns.node.Tunnels()); n > 4+1 {
+			t.Fatalf("%d tunnels; the attacker should hold 4 at most", n)
+		}
+		lac.close(t)
+		lns.close(t)
+	})
 }

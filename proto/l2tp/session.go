@@ -33,6 +33,8 @@ type Session struct {
 	done      chan struct{}
 	err       error
 	offered   bool // OnCall was called, answer pending
+	q931      *l2tp.Q931
+	uniq      uint32
 
 	recv atomic.Pointer[func([]byte)]
 	txNs atomic.Uint32
@@ -92,6 +94,15 @@ func (s *Session) Close(r l2tp.Result) {
 	s.t.post(func() { s.t.closeSession(s, r, nil) })
 }
 
+// CloseQ931 is Close with a Q.931 Cause Code AVP in the CDN (§4.4.4), for
+// a LAC reporting why the telephone-side call ended.
+func (s *Session) CloseQ931(r l2tp.Result, q l2tp.Q931) {
+	s.t.post(func() {
+		s.q931 = &q
+		s.t.closeSession(s, r, nil)
+	})
+}
+
 // SetReceiver installs the function that receives the PPP frames of this
 // session (the payload of its data messages, starting with the HDLC
 // address and control octets if the peer sends them). It runs on the
@@ -145,9 +156,9 @@ func (s *Session) AppendDataHeader(b []byte, payloadLen int) []byte {
 // receive is the data path: called by Node.HandlePacket.
 func (s *Session) receive(h *l2tp.Header, b []byte) {
 	if s.seq && h.HasSequence() {
-		// Data messages are not retransmitted; with sequencing, one older
-		// than the last accepted is dropped (§5.4... RFC 2661 §3.1 on Ns
-		// for data) and counted.
+		// Data messages are never retransmitted (RFC 2661 §3.1, Ns on
+		// data): with sequencing on, one older than the last accepted
+		// arrived out of order and is dropped and counted.
 		exp := uint16(s.rxNs.Load())
 		if l2tp.SeqLess(h.Ns, exp) {
 			s.seqDrops.Add(1)
@@ -199,6 +210,7 @@ type SessionStats struct {
 	Since                         time.Time
 	Sequencing                    bool
 	Username                      string // proxy authen name, if any
+	UniqueID                      uint32 // node-wide, the "Uniq ID" of show vpdn
 	TxPkts, TxBytes               uint64
 	RxPkts, RxBytes               uint64
 	SeqDrops, NoReceiver          uint64
@@ -212,7 +224,7 @@ func (s *Session) Stats() SessionStats {
 }
 
 func (s *Session) statsLocked() SessionStats {
-	st := SessionStats{LocalID: s.localID, RemoteID: s.remoteID, LocalTunnelID: s.t.localID,
+	st := SessionStats{UniqueID: s.uniq, LocalID: s.localID, RemoteID: s.remoteID, LocalTunnelID: s.t.localID,
 		RemoteTunnelID: s.t.remoteID, State: s.state, Since: s.since, Sequencing: s.seq,
 		TxPkts: s.txPkts.Load(), TxBytes: s.txBytes.Load(), RxPkts: s.rxPkts.Load(), RxBytes: s.rxBytes.Load(),
 		SeqDrops: s.seqDrops.Load(), NoReceiver: s.noRecv.Load()}
@@ -290,13 +302,14 @@ func (t *Tunnel) newSession(outgoing, lac bool, c *CallParams) (*Session, error)
 	for id == 0 || t.sessions[id] != nil {
 		id = t.n.randID()
 	}
-	s := &Session{t: t, localID: id, outgoing: outgoing, lac: lac, call: c, since: t.now,
+	s := &Session{t: t, localID: id, outgoing: outgoing, lac: lac, call: c, since: t.now, uniq: t.n.uniq.Add(1),
 		deadline: t.now.Add(t.p.SetupTimeout), done: make(chan struct{})}
 	t.sessions[id] = s
 	if t.pending == nil {
 		t.pending = map[uint16]*Session{}
 	}
 	t.pending[id] = s
+	t.pendingQ = append(t.pendingQ, s)
 	return s, nil
 }
 
@@ -404,13 +417,15 @@ func (t *Tunnel) rxCallRequest(m *l2tp.Message) {
 	}
 	s.offered = true
 	call := &Call{Session: s, Outgoing: outgoing, Params: *c}
-	call.Tunnel, _ = t.statsNoLock()
+	call.Tunnel = t.statsLocked()
 	t.after = append(t.after, func() { t.n.cfg.OnCall(call) })
 }
 
-func (t *Tunnel) statsNoLock() (TunnelStats, error) {
+// statsLocked is the identity part of Stats, for a caller holding t.mu.
+func (t *Tunnel) statsLocked() TunnelStats {
 	return TunnelStats{LocalID: t.localID, RemoteID: t.remoteID, LocalName: t.p.LocalName, PeerName: t.peerName,
-		Peer: t.peer, State: t.state, Class: t.p.Class, Sessions: len(t.sessions)}, nil
+		PeerVendor: t.peerVend, Peer: t.peer, State: t.state, Initiator: t.initiator, Class: t.p.Class,
+		Sessions: len(t.sessions), Created: t.created, Since: t.since}
 }
 
 // accept answers a call the peer opened.
@@ -579,6 +594,10 @@ func (t *Tunnel) closeSession(s *Session, r l2tp.Result, cause error) {
 	if t.state == TunEstablished {
 		m := &l2tp.Message{Type: l2tp.MsgCDN, AssignedSessionID: s.localID, Result: r}
 		m.Set(l2tp.AVPAssignedSessionID, l2tp.AVPResultCode)
+		if s.q931 != nil {
+			m.Q931 = *s.q931
+			m.Set(l2tp.AVPQ931CauseCode)
+		}
 		t.eventf("Tx CDN for session %d: %s", s.localID, r.Text(l2tp.MsgCDN))
 		t.send(m, s.remoteID)
 	}

@@ -59,6 +59,7 @@ type Tunnel struct {
 	challenge []byte
 	sessions  map[uint16]*Session
 	pending   map[uint16]*Session // sessions not yet established
+	pendingQ  []*Session          // the same, in creation (= deadline) order
 	lastRx    time.Time
 	setupDL   time.Time
 	holdUntil time.Time
@@ -67,7 +68,11 @@ type Tunnel struct {
 	helloTx   uint64
 	now       time.Time // time of the event being processed
 	noReply   bool      // the message just delivered gets no answer
-	scratch   []byte
+	unknown   uint64    // unknown optional AVPs skipped (§4.1)
+	// testAVPs are raw AVPs appended to outgoing messages of a type, for
+	// tests that need a peer sending what this package never would.
+	testAVPs map[l2tp.MsgType][]byte
+	scratch  []byte
 }
 
 func newTunnel(n *Node, id uint16, peer netip.AddrPort, p TunnelParams, initiator bool) *Tunnel {
@@ -161,6 +166,8 @@ func (t *Tunnel) run() {
 	t.now = t.n.clock.Now()
 	t.created, t.since, t.lastRx = t.now, t.now, t.now
 	t.setupDL = t.now.Add(t.p.SetupTimeout)
+	t.eventf("Create tunnel")
+	t.eventf("remote ip set to %v", t.peer.Addr())
 	if t.initiator {
 		t.open()
 	}
@@ -244,10 +251,27 @@ func (t *Tunnel) deadline() time.Time {
 	default:
 		upd(t.setupDL)
 	}
-	for _, s := range t.pending {
+	if s := t.oldestPending(); s != nil {
 		upd(s.deadline)
 	}
 	return dl
+}
+
+// oldestPending returns the pending session with the earliest deadline.
+// Every session of a tunnel gets the same setup timeout, so creation
+// order is deadline order: a FIFO with lazy removal gives it in O(1)
+// amortized, even with thousands of calls being set up at once.
+func (t *Tunnel) oldestPending() *Session {
+	for len(t.pendingQ) > 0 {
+		s := t.pendingQ[0]
+		if t.pending[s.localID] == s {
+			return s
+		}
+		t.pendingQ[0] = nil
+		t.pendingQ = t.pendingQ[1:]
+	}
+	t.pendingQ = nil
+	return nil
 }
 
 func (t *Tunnel) onTimer() {
@@ -278,11 +302,9 @@ func (t *Tunnel) onTimer() {
 			return
 		}
 	}
-	for _, s := range t.pending {
-		if !now.Before(s.deadline) {
-			// §4.4.2 CDN result 10: not established within the time allotted.
-			t.closeSession(s, l2tp.Result{Code: l2tp.CDNTimeout}, ErrSetupTimeout)
-		}
+	for s := t.oldestPending(); s != nil && !now.Before(s.deadline); s = t.oldestPending() {
+		// §4.4.2 CDN result 10: not established within the time allotted.
+		t.closeSession(s, l2tp.Result{Code: l2tp.CDNTimeout}, ErrSetupTimeout)
 	}
 }
 
@@ -327,6 +349,10 @@ func (t *Tunnel) send(m *l2tp.Message, sid uint16) {
 		m.Hide = nil
 	}
 	b, err := m.Append(nil, t.remoteID, sid, 0, 0, h)
+	if err == nil && t.testAVPs != nil && t.testAVPs[m.Type] != nil {
+		b = append(b, t.testAVPs[m.Type]...)
+		err = l2tp.FinishControl(b)
+	}
 	if err != nil {
 		t.errorf("encode %v: %v", m.Type, err)
 		return
@@ -399,6 +425,7 @@ func (t *Tunnel) deliver(msg []byte, from netip.AddrPort) {
 	h, _ := l2tp.ParseHeader(msg)
 	var m l2tp.Message
 	err := m.Decode(h.Payload(msg), t.p.Secret)
+	t.unknown += uint64(m.UnknownOptional + m.Vendor)
 	switch m.Type {
 	case l2tp.MsgSCCCN, l2tp.MsgICCN, l2tp.MsgOCCN, l2tp.MsgCDN, l2tp.MsgHELLO, l2tp.MsgWEN, l2tp.MsgSLI:
 		t.noReply = true
@@ -417,11 +444,17 @@ func (t *Tunnel) deliver(msg []byte, from netip.AddrPort) {
 			return
 		}
 		t.errorf("bad %v: %v", m.Type, err)
-		if m.Type.IsSession() && h.SessionID != 0 {
+		if m.Type.IsSession() {
 			// §4.1: an unknown mandatory AVP in a call message tears
 			// down the session only.
-			if s := t.sessions[h.SessionID]; s != nil {
+			if s := t.sessions[h.SessionID]; s != nil && h.SessionID != 0 {
 				t.closeSession(s, l2tp.ResultFor(err), err)
+			} else if (m.Type == l2tp.MsgICRQ || m.Type == l2tp.MsgOCRQ) && m.AssignedSessionID != 0 && t.state == TunEstablished {
+				// A call request we cannot accept: CDN to the peer's
+				// session, our Assigned Session ID 0 (no session made).
+				r := &l2tp.Message{Type: l2tp.MsgCDN, Result: l2tp.ResultFor(err)}
+				r.Set(l2tp.AVPAssignedSessionID, l2tp.AVPResultCode)
+				t.send(r, m.AssignedSessionID)
 			}
 			return
 		}
@@ -454,9 +487,8 @@ func (t *Tunnel) deliver(msg []byte, from netip.AddrPort) {
 		}
 		s := t.sessions[h.SessionID]
 		if s == nil && m.Type == l2tp.MsgCDN {
-			// A CDN for a call whose ICRP we have not seen names our
-			// session in the Assigned Session ID... of the peer; nothing
-			// to tear down.
+			// A CDN for a session already gone (both ends closed at
+			// once): nothing to tear down.
 			t.n.cnt.noSession.Add(1)
 			return
 		}
@@ -674,6 +706,7 @@ type TunnelStats struct {
 	Duplicates          uint64
 	OutOfOrder          uint64
 	HelloTx             uint64
+	UnknownAVPs         uint64 // optional unknown AVPs skipped (§4.1)
 	CWND, PeerWindow    int
 	Err                 error
 }
@@ -692,7 +725,7 @@ func (t *Tunnel) snapshot(withSessions bool) (TunnelStats, []SessionStats) {
 		PeerVendor: t.peerVend, Peer: t.peer, State: t.state, Initiator: t.initiator, Class: t.p.Class,
 		Sessions: len(t.sessions), Created: t.created, Since: t.since, CtrlTx: rs.Tx, CtrlRx: rs.Rx,
 		Retransmits: rs.Retransmits, ZLBTx: rs.ZLBTx, ZLBRx: rs.ZLBRx, Duplicates: rs.Duplicates,
-		OutOfOrder: rs.OutOfOrder, HelloTx: t.helloTx, CWND: t.rel.cwnd, PeerWindow: t.rel.peerWindow,
+		OutOfOrder: rs.OutOfOrder, HelloTx: t.helloTx, UnknownAVPs: t.unknown, CWND: t.rel.cwnd, PeerWindow: t.rel.peerWindow,
 		Err: t.closeErr}
 	var ss []SessionStats
 	if withSessions {

@@ -3,9 +3,12 @@ package l2tp
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/netip"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -84,10 +87,10 @@ func TestIncomingCall(t *testing.T) {
 			t.Fatal("tunnel not reused")
 		}
 
-		s.Close(l2tp.Result{Code: l2tp.CDNAdmin})
+		s.CloseQ931(l2tp.Result{Code: l2tp.CDNAdmin}, l2tp.Q931{Cause: 16, Msg: 0x5a})
 		err = <-downs
 		var ce *CloseError
-		if !errors.As(err, &ce) || ce.Msg != l2tp.MsgCDN || ce.Result.Code != l2tp.CDNAdmin || !ce.Remote {
+		if !errors.As(err, &ce) || ce.Msg != l2tp.MsgCDN || ce.Result.Code != l2tp.CDNAdmin || !ce.Remote || ce.Q931.Cause != 16 {
 			t.Fatalf("LNS saw %v", err)
 		}
 		<-s.Done()
@@ -381,6 +384,7 @@ func TestPeerPortChange(t *testing.T) {
 func TestTieBreaker(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := memnet.New(11)
+		nw.SetFaults(memnet.Faults{Delay: 10 * time.Millisecond}) // the SCCRQs cross
 		a := newPeer(t, nw, lnsAddr, Config{})
 		b := newPeer(t, nw, lacAddr, Config{})
 		errs := make(chan error, 2)
@@ -398,9 +402,121 @@ func TestTieBreaker(t *testing.T) {
 			}
 		}
 		if a.node.Stats().TieBreakLost+b.node.Stats().TieBreakLost == 0 {
-			t.Log("SCCRQs did not cross; tie-break not exercised")
+			t.Fatal("SCCRQs did not cross; tie-break not exercised")
+		}
+		synctest.Wait()
+		if na, nb := len(a.node.Tunnels()), len(b.node.Tunnels()); na != 1 || nb != 1 {
+			t.Fatalf("%d and %d tunnels after the tie-break, want one each", na, nb)
 		}
 		a.close(t)
 		b.close(t)
+	})
+}
+
+// TestUnknownAVPInCall: an unknown mandatory AVP in ICRQ costs the call
+// (CDN result 2, error 8, §4.1) but not the tunnel; an unknown optional
+// one is skipped and counted.
+func TestUnknownAVPInCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(14)
+		lns := newPeer(t, nw, lnsAddr, Config{})
+		lac := newPeer(t, nw, lacAddr, Config{})
+		s, err := lac.node.Dial(context.Background(), lnsAddr, TunnelParams{}, CallParams{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn := s.Tunnel()
+		avp := func(m bool, typ l2tp.AVPType) []byte {
+			e := l2tp.NewAVPEncoder(nil)
+			e.Raw(m, 0, typ, []byte{1})
+			b, _ := e.Bytes()
+			return b
+		}
+		tn.post(func() { tn.testAVPs = map[l2tp.MsgType][]byte{l2tp.MsgICRQ: avp(true, 200)} })
+		_, err = lac.node.Dial(context.Background(), lnsAddr, TunnelParams{}, CallParams{})
+		var ce *CloseError
+		if !errors.As(err, &ce) || ce.Msg != l2tp.MsgCDN || ce.Result.Code != l2tp.CDNGeneralError ||
+			ce.Result.Error != l2tp.ErrCodeUnknownMandatory || !ce.Remote {
+			t.Fatalf("Dial: %v", err)
+		}
+		tn.post(func() { tn.testAVPs = map[l2tp.MsgType][]byte{l2tp.MsgICRQ: avp(false, 200)} })
+		if _, err := lac.node.Dial(context.Background(), lnsAddr, TunnelParams{}, CallParams{}); err != nil {
+			t.Fatalf("optional unknown AVP refused: %v", err)
+		}
+		lt := lns.node.Tunnels()[0].Stats()
+		if lt.State != TunEstablished || lt.UnknownAVPs != 1 || lt.Sessions != 2 {
+			t.Fatalf("LNS tunnel %+v", lt)
+		}
+		lac.close(t)
+		lns.close(t)
+	})
+}
+
+// FuzzNodeInput feeds arbitrary datagrams to an LNS with an established
+// tunnel and session: as a new SCCRQ (tunnel 0), and addressed to the live
+// tunnel and session. Nothing may panic or wedge the tunnel goroutine; the
+// bubble checks every goroutine ends.
+func FuzzNodeInput(f *testing.F) {
+	for _, s := range []string{
+		"c802 0014 0000 0000 0000 0000 8008 0000 0000 0001",
+		"c802 0014 0001 0000 0001 0001 8008 0000 0000 0006",
+		"c802 000c 0001 0000 0004 0003",
+		"4802 0010 0001 0001 0000 0000 ff03 c021",
+		"c802 0022 0001 0001 0001 0001 8008 0000 0000 000e 800a 0000 0001 0003 0000 8008 0000 000e 0001",
+	} {
+		b, _ := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
+		f.Add(b, true)
+	}
+	f.Fuzz(func(t *testing.T, b []byte, addressed bool) {
+		synctest.Test(t, func(t *testing.T) {
+			nw := memnet.New(1)
+			lns := newPeer(t, nw, lnsAddr, Config{})
+			lac := newPeer(t, nw, lacAddr, Config{})
+			s, err := lac.node.Dial(context.Background(), lnsAddr, TunnelParams{}, CallParams{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := append([]byte(nil), b...)
+			if addressed && len(in) >= 8 {
+				// Aim at the live tunnel and session, whatever the flags.
+				off := 2
+				if in[0]&0x40 != 0 {
+					off = 4
+				}
+				if len(in) >= off+4 {
+					binary.BigEndian.PutUint16(in[off:], s.Info().RemoteTunnelID)
+					binary.BigEndian.PutUint16(in[off+2:], s.Info().RemoteSessionID)
+				}
+			}
+			lns.node.HandlePacket(in, lacAddr)
+			synctest.Wait()
+			lns.node.Snapshot()
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			lac.node.Close(ctx)
+			lns.node.Close(ctx)
+		})
+	})
+}
+
+// TestLNSRefusesHostname: an SCCRQ whose Host Name matches no vpdn-group
+// ("terminate-from hostname") is refused with StopCCN result 4.
+func TestLNSRefusesHostname(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(15)
+		lns := newPeer(t, nw, lnsAddr, Config{Incoming: func(_ netip.AddrPort, host string) (TunnelParams, bool) {
+			return TunnelParams{RemoteName: "LAC"}, true // terminate-from hostname LAC
+		}})
+		lac := newPeer(t, nw, lacAddr, Config{})
+		_, err := lac.node.Dial(context.Background(), lnsAddr, TunnelParams{LocalName: "intruder"}, CallParams{})
+		var ce *CloseError
+		if !errors.As(err, &ce) || ce.Msg != l2tp.MsgStopCCN || ce.Result.Code != l2tp.StopNotAuthorized || !ce.Remote {
+			t.Fatalf("Dial: %v", err)
+		}
+		if _, err := lac.node.Dial(context.Background(), lnsAddr, TunnelParams{LocalName: "LAC"}, CallParams{}); err != nil {
+			t.Fatalf("the right hostname: %v", err)
+		}
+		lac.close(t)
+		lns.close(t)
 	})
 }

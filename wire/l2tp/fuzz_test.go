@@ -9,7 +9,7 @@ import (
 )
 
 func seeds(f *testing.F) {
-	for _, s := range []string{fixSCCRQ, fixStopCCN, fixICRQ, fixICCN, fixCDN, fixZLB, fixSLI, fixWEN} {
+	for _, s := range []string{fixSCCRQ, fixStopCCN, fixICRQ, fixICCN, fixCDN, fixZLB, fixSLI, fixWEN, realHELLO, realV3SCCRQ} {
 		b, _ := hex.DecodeString(strings.Join(strings.Fields(s), ""))
 		f.Add(b)
 	}

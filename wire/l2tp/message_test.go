@@ -391,3 +391,48 @@ func TestMessageFieldsCovered(t *testing.T) {
 		t.Fatalf("got  %+v\nwant %+v", got, m)
 	}
 }
+
+// Real messages captured from an openl2tp/prol2tp peer (as published in
+// the go-l2tp test data): a v2 HELLO and an L2TPv3 SCCRQ, which the v2
+// parser must recognise and hand off (RFC 3931 shares the header start).
+var (
+	realHELLO   = "c802 0014 0001 0000 0001 0001 8008 0000 0000 0006"
+	realV3SCCRQ = `c803 007c 0000 0000 0000 0000 8008 0000 0000 0001 800c 0000 0007 6f70656e7633
+		0034 0000 0008 70726f6c327470 20312e372e33 204c696e75782d332e31332e302d33302d67656e6572696320 2878 38365f363429
+		8008 0000 000a 000a 000a 0000 003c 0000 0000 000a 0000 003d 2846f181 000c 0000 003e 0007 0005 0004`
+)
+
+func TestRealMessages(t *testing.T) {
+	b := unhex(t, realHELLO)
+	h, err := ParseHeader(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m Message
+	if err := m.Decode(h.Payload(b), nil); err != nil || m.Type != MsgHELLO || h.Ns != 1 || h.Nr != 1 || h.TunnelID != 1 {
+		t.Fatalf("HELLO: %v %+v %+v", err, h, m)
+	}
+
+	b = unhex(t, realV3SCCRQ)
+	if v, _ := Version(b); v != Version3 {
+		t.Fatalf("version %d", v)
+	}
+	if _, err := ParseHeader(b); !errors.Is(err, ErrVersion3) {
+		t.Fatalf("ParseHeader: %v", err)
+	}
+	// The AVP layer is shared by L2TPv3 (RFC 3931 §5.1): the iterator
+	// walks the v3 SCCRQ, including its v3-only attribute types.
+	d := NewAVPDecoder(b[12:])
+	var types []AVPType
+	var vendor string
+	for d.Next() {
+		a := d.AVP()
+		types = append(types, a.Type)
+		if a.Type == AVPVendorName {
+			vendor = string(a.Value)
+		}
+	}
+	if d.Err() != nil || len(types) != 7 || vendor != "prol2tp 1.7.3 Linux-3.13.0-30-generic (x86_64)" {
+		t.Fatalf("v3 AVPs %v %q %v", types, vendor, d.Err())
+	}
+}
