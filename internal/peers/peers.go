@@ -116,7 +116,7 @@ type Daemon struct {
 	PID     int        // the PID of the (first) daemon process
 	Startup time.Duration
 
-	extraLogs []string // further files Log includes after LogPath
+	extraLogs []string // further files (glob patterns) Log includes after LogPath
 }
 
 // AddrPort returns the UDP address the daemon serves on.
@@ -128,7 +128,12 @@ func (d *Daemon) AddrPort() netip.AddrPort {
 // each under a header line).
 func (d *Daemon) Log() string {
 	var b strings.Builder
-	for i, p := range append([]string{d.LogPath}, d.extraLogs...) {
+	paths := []string{d.LogPath}
+	for _, g := range d.extraLogs {
+		m, _ := filepath.Glob(g)
+		paths = append(paths, m...)
+	}
+	for i, p := range paths {
 		data, err := os.ReadFile(p)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			fmt.Fprintf(&b, "(%s: %v)\n", p, err)

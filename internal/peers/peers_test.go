@@ -433,3 +433,78 @@ func TestL2TPNS(t *testing.T) {
 		t.Logf("l2tpns log:\n%s", lns.Log())
 	}
 }
+
+func TestSoftEther(t *testing.T) {
+	l := newLab(t)
+	se := peers.SoftEther(t, l.Lab, l.srv, srvAddr)
+	t.Logf("softether ready in %v", se.Startup)
+	probeLNS(t, l, se.AddrPort())
+	l.checkCapture(t, "l2tp.avp.message_type == 2")
+	if !se.Running() {
+		t.Errorf("vpnserver exited:\n%s", se.Log())
+	}
+	for _, d := range []string{"/var/lib/softether", "/var/log/softether", "/run/softether"} {
+		if ents, err := os.ReadDir(d); err == nil && len(ents) > 0 {
+			t.Errorf("%s on the host is not empty: the private directories leaked", d)
+		}
+	}
+	cfg, err := os.ReadFile(se.ConfigPath)
+	if err != nil || !strings.Contains(string(cfg), "bool DisableNatTraversal true") {
+		t.Errorf("vpn_server.config does not disable NAT traversal (%v)", err)
+	}
+	if t.Failed() {
+		t.Logf("softether log:\n%s\nvpncmd:\n%s", se.Log(), se.SetupOutput)
+	}
+}
+
+func TestVPNCmdFailures(t *testing.T) {
+	out := `Connection has been established with VPN Server "localhost" (port 5555).
+
+VPN Server>HubCreate LAB /PASSWORD:hubpw
+HubCreate command - Create New Virtual Hub
+The command completed successfully.
+
+VPN Server/LAB>UserCreate labuser /GROUP:none
+UserCreate command - Create User
+Error occurred. (Error code: 29)
+VPN Server/LAB>VpnAzureSetEnable no
+VpnAzureSetEnable command - Enable / Disable VPN Azure Function
+Error occurred. (Error code: 33)
+Unsupported.
+VPN Server/LAB>KeepDisable
+The command completed successfully.
+`
+	got := peers.VPNCmdFailures(out)
+	if len(got) != 1 || got[0] != "UserCreate" {
+		t.Errorf("failures %q, want [UserCreate]", got)
+	}
+}
+
+func TestSSHasListener(t *testing.T) {
+	out := `UNCONN 0      0          127.0.0.1:18120      0.0.0.0:*
+UNCONN 0      0         198.18.0.2:1701       0.0.0.0:*
+UNCONN 0      0            0.0.0.0:500        0.0.0.0:*
+UNCONN 0      0               [::]:1812          [::]:*
+UNCONN 0      0             0.0.0.0%lo:4500    0.0.0.0:*
+`
+	a2, a3 := netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("198.18.0.3")
+	cases := []struct {
+		addr netip.Addr
+		port uint16
+		want bool
+	}{
+		{a2, 1701, true},
+		{a3, 1701, false},
+		{a3, 500, true},
+		{a3, 1812, true},
+		{a2, 4500, true},
+		{a2, 18120, false},
+		{a2, 170, false},
+		{netip.MustParseAddr("127.0.0.1"), 18120, true},
+	}
+	for _, c := range cases {
+		if got := peers.SSHasListener(out, c.addr, c.port); got != c.want {
+			t.Errorf("%s:%d: %v, want %v", c.addr, c.port, got, c.want)
+		}
+	}
+}
