@@ -25,8 +25,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -248,9 +250,36 @@ func groupAlive(pgid int) bool {
 	return false
 }
 
-// start runs cmd through the lab with stdout and stderr appended to
-// logPath and returns its PID. Never call it from inside NS.Do: the
-// namespace commands die with the thread that started them.
+// The lab's commands carry Pdeathsig (SIGKILL), which Linux ties to the
+// OS thread that forked the child, not to the process: when that thread
+// exits, the daemon is killed. Go ends a thread when a goroutine locked to
+// it returns without unlocking, which is what NS.Do does after running its
+// function in the namespace; and the thread it locked may be one that had
+// earlier forked a daemon. So daemons are forked from one thread that is
+// locked for the life of the test binary and never exits.
+var spawner struct {
+	once sync.Once
+	jobs chan func()
+}
+
+// onSpawner runs f on the spawner thread and waits for it.
+func onSpawner(f func()) {
+	spawner.once.Do(func() {
+		spawner.jobs = make(chan func())
+		go func() {
+			runtime.LockOSThread() // never unlocked: no other goroutine runs here
+			for job := range spawner.jobs {
+				job()
+			}
+		}()
+	})
+	done := make(chan struct{})
+	spawner.jobs <- func() { defer close(done); f() }
+	<-done
+}
+
+// start runs cmd through the lab, forked from the spawner thread, with
+// stdout and stderr appended to logPath, and returns its PID.
 func start(tb testing.TB, lab Lab, cmd *exec.Cmd, logPath string) int {
 	tb.Helper()
 	f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
@@ -260,7 +289,8 @@ func start(tb testing.TB, lab Lab, cmd *exec.Cmd, logPath string) int {
 	// The child has its own copy of the descriptor; ours is not needed.
 	defer f.Close()
 	cmd.Stdout, cmd.Stderr = f, f
-	if err := lab.Start(cmd); err != nil {
+	onSpawner(func() { err = lab.Start(cmd) })
+	if err != nil {
 		tb.Fatalf("peers: starting %s: %v", strings.Join(cmd.Args, " "), err)
 	}
 	return cmd.Process.Pid

@@ -7,9 +7,13 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/vpdn/vpdn/internal/nstest"
 	"github.com/vpdn/vpdn/internal/peers"
@@ -70,6 +74,32 @@ func (l *lab) checkCapture(t *testing.T, want string) int {
 		t.Errorf("tshark saw no packet matching %q; it saw:\n%s", want, strings.Join(all, "\n"))
 	}
 	return len(lines)
+}
+
+// dump stops the capture and logs every packet in it, and the addresses
+// and neighbours of both namespaces.
+func (l *lab) dump(t *testing.T) {
+	t.Helper()
+	for _, ns := range []*nstest.NS{l.cli, l.srv} {
+		out, _ := ns.IP("addr")
+		neigh, _ := ns.IP("neigh")
+		t.Logf("%s: %s\n%s", ns.Tag, out, neigh)
+	}
+	if l.capture == nil {
+		return
+	}
+	l.capture.Stop()
+	all, err := nstest.Decode(l.capture.Path, "")
+	t.Logf("capture (%v):\n%s", err, strings.Join(all, "\n"))
+}
+
+// logOnFailure logs the daemon's log at the end of a failed test.
+func logOnFailure(t *testing.T, d *peers.Daemon) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s log:\n%s", d.Name, d.Log())
+		}
+	})
 }
 
 // L2TPv2 control messages, built by hand (RFC 2661 section 3.1):
@@ -230,12 +260,50 @@ func parseControl(b []byte) (control, error) {
 	return c, nil
 }
 
+// inNS runs fn on an OS thread that has entered ns, then moves the
+// thread back to its own namespace and gives it back to the scheduler.
+// Unlike nstest's NS.Do it does not end the thread: an ending thread
+// SIGKILLs the daemons (tshark, peers) that were forked from it, because
+// the lab starts them with Pdeathsig. Only if the way back fails is the
+// thread left to die.
+func inNS(ns *nstest.NS, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		self, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer self.Close()
+		target, err := os.Open(filepath.Join("/run/netns", ns.Name))
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("setns %s: %w", ns.Name, err)
+			return
+		}
+		err = fn()
+		if unix.Setns(int(self.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
+	}()
+	return <-errc
+}
+
 // listenUDP opens a UDP socket inside ns; the socket stays in that
 // namespace and may be used from any goroutine.
 func listenUDP(t *testing.T, ns *nstest.NS, at netip.AddrPort) *net.UDPConn {
 	t.Helper()
 	var conn *net.UDPConn
-	err := ns.Do(func() error {
+	err := inNS(ns, func() error {
 		var err error
 		conn, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(at))
 		return err
@@ -290,7 +358,9 @@ func probeLNS(t *testing.T, l *lab, lns netip.AddrPort) control {
 	const ourTID = 4242
 	conn := listenUDP(t, l.cli, netip.AddrPortFrom(cliAddr, 0))
 	req := sccrq(ourTID, "vpdn-probe")
+	sent := 0
 	send := func() {
+		sent++
 		if _, err := conn.WriteToUDPAddrPort(req, lns); err != nil {
 			t.Errorf("sending SCCRQ: %v", err)
 		}
@@ -298,7 +368,8 @@ func probeLNS(t *testing.T, l *lab, lns netip.AddrPort) control {
 	send()
 	rp, from, err := readControl(t, conn, msgSCCRP, 10*time.Second, send)
 	if err != nil {
-		t.Fatalf("SCCRQ to %s: %v", lns, err)
+		l.dump(t)
+		t.Fatalf("%d SCCRQ to %s: %v", sent, lns, err)
 	}
 	if rp.tunnel != ourTID {
 		t.Errorf("SCCRP for tunnel %d, want %d", rp.tunnel, ourTID)
@@ -411,6 +482,7 @@ func TestL2TPNS(t *testing.T) {
 	l := newLab(t)
 	rad := peers.FreeRADIUS(t, l.Lab, l.srv)
 	lns := peers.L2TPNS(t, l.Lab, l.srv, srvAddr, rad)
+	logOnFailure(t, &lns.Daemon)
 	t.Logf("freeradius ready in %v, l2tpns in %v", rad.Startup, lns.Startup)
 	probeLNS(t, l, lns.AddrPort())
 	for _, s := range []string{peers.L2TPNSNewTunnel, peers.L2TPNSSentSCCRP, peers.L2TPNSStopCCN} {
