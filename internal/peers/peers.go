@@ -396,6 +396,21 @@ func ssHasListener(out string, addr netip.Addr, port uint16) bool {
 	return false
 }
 
+// labRange is the only range the peers may be given (DESIGN.md: underlay
+// 198.18.x.x, pools and inner networks 198.19.x.x).
+var labRange = netip.MustParsePrefix("198.18.0.0/15")
+
+// checkLab fails the test unless every address is an IPv4 address inside
+// 198.18.0.0/15.
+func checkLab(tb testing.TB, addrs ...netip.Addr) {
+	tb.Helper()
+	for _, a := range addrs {
+		if !a.Is4() || !labRange.Contains(a) {
+			tb.Fatalf("peers: %s is outside the lab range %s", a, labRange)
+		}
+	}
+}
+
 // writeFile writes a configuration file and fails the test on error.
 func writeFile(tb testing.TB, path, content string, perm os.FileMode) {
 	tb.Helper()

@@ -580,3 +580,21 @@ UNCONN 0      0             0.0.0.0%lo:4500    0.0.0.0:*
 		}
 	}
 }
+
+func TestRequireSkips(t *testing.T) {
+	if os.Getenv(peers.RequireEnv) == "1" {
+		t.Skipf("%s=1 turns the skip into a failure", peers.RequireEnv)
+	}
+	skipped := false
+	t.Run("missing", func(t *testing.T) {
+		defer func() { skipped = t.Skipped() }()
+		peers.Require(t, "sh", "/no/such/peer-binary")
+		t.Error("Require did not stop the test")
+	})
+	if !skipped {
+		t.Error("Require did not skip")
+	}
+	t.Run("present", func(t *testing.T) {
+		peers.Require(t, "sh")
+	})
+}

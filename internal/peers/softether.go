@@ -83,6 +83,7 @@ type SoftEtherPeer struct {
 func SoftEther(tb testing.TB, lab Lab, ns NS, addr netip.Addr) *SoftEtherPeer {
 	tb.Helper()
 	Require(tb, SoftEtherServerBin, SoftEtherCmdBin, "unshare", "mount", "ss")
+	checkLab(tb, addr)
 	dir := mustDir(tb, filepath.Join(tb.TempDir(), "softether"))
 	p := &SoftEtherPeer{
 		Daemon: Daemon{

@@ -127,6 +127,7 @@ func XL2TPDLNS(tb testing.TB, lab Lab, ns NS, listen netip.Addr, opts ...XL2TPDO
 	for _, o := range opts {
 		o(&c)
 	}
+	checkLab(tb, listen, c.first, c.last, c.localIP)
 	var sec strings.Builder
 	sec.WriteString("[lns default]\n")
 	fmt.Fprintf(&sec, "ip range = %s-%s\n", c.first, c.last)
@@ -146,6 +147,7 @@ func XL2TPDLAC(tb testing.TB, lab Lab, ns NS, listen, lns netip.Addr, opts ...XL
 	for _, o := range opts {
 		o(&c)
 	}
+	checkLab(tb, listen, lns)
 	if strings.ContainsAny(c.lacName, " \t\n]") || c.lacName == "" {
 		tb.Fatalf("peers: bad LAC section name %q", c.lacName)
 	}
