@@ -11,6 +11,27 @@
 // The machine's kernel has no PPP, so the PPP side of xl2tpd (pppd) always
 // fails; l2tpns and SoftEther do PPP in user space and work end to end.
 //
+// A test uses it like this (the peer on 198.18.0.2, vpdn or the test on
+// 198.18.0.1):
+//
+//	lab := nstest.New(t)
+//	cli, srv := lab.NS("cli"), lab.NS("srv")
+//	lab.Link(cli, srv, netip.MustParsePrefix("198.18.0.1/24"), netip.MustParsePrefix("198.18.0.2/24"))
+//	rad := peers.FreeRADIUS(t, lab, srv) // accepts peers.LabUser
+//	lns := peers.L2TPNS(t, lab, srv, netip.MustParseAddr("198.18.0.2"), rad)
+//	// dial lns.AddrPort() (198.18.0.2:1701) from cli, then check lns.Log()
+//
+// Every function skips the test when its daemon is not installed (fails
+// it with VPDN_REQUIRE_PEERS=1) and fails it when the daemon is not ready
+// in time, printing the daemon's log.
+//
+// Use the handles' sockets from a namespace without ending an OS thread:
+// nstest's NS.Do ends its thread, and Linux then SIGKILLs every process
+// the lab forked from that thread (the lab sets Pdeathsig, which is per
+// thread). This package forks its daemons from a thread of its own that
+// never ends, so they survive NS.Do; a tshark capture started by the lab
+// does not.
+//
 // It is for tests only. It takes the lab through the small Lab and NS
 // interfaces, which *nstest.Lab and *nstest.NS satisfy, so that this
 // package does not import the namespace harness (internal/archtest allows
