@@ -160,7 +160,7 @@ func L2TPNS(tb testing.TB, lab Lab, ns NS, bind netip.Addr, radius *FreeRADIUSPe
 		shQuote(etc), l2tpnsEtc, shQuote(state), bin, shQuote(config))
 	begin := time.Now()
 	cmd := ns.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script)
-	p.PID = start(tb, lab, cmd, p.OutputPath)
+	start(tb, lab, &p.Daemon, cmd, p.OutputPath)
 	waitReady(tb, &p.Daemon, 20*time.Second, fmt.Sprintf("%q and UDP %s:1701 bound", L2TPNSMaster, bind), func() bool {
 		return strings.Contains(p.Log(), L2TPNSMaster) && UDPBound(ns, bind, 1701)
 	})

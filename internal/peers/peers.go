@@ -140,6 +140,17 @@ type Daemon struct {
 	Startup time.Duration
 
 	extraLogs []string // further files (glob patterns) Log includes after LogPath
+	cmd       *exec.Cmd
+}
+
+// Stop ends the daemon before the test does: SIGTERM to its process
+// group, SIGKILL after a few seconds, and waits for every process of the
+// group. Its log stays readable.
+func (d *Daemon) Stop() error {
+	if d.cmd == nil || d.cmd.ProcessState != nil {
+		return nil
+	}
+	return stopGroup(d.cmd, 3*time.Second)
 }
 
 // AddrPort returns the UDP address the daemon serves on.
@@ -300,8 +311,12 @@ func onSpawner(f func()) {
 }
 
 // start runs cmd through the lab, forked from the spawner thread, with
-// stdout and stderr appended to logPath, and returns its PID.
-func start(tb testing.TB, lab Lab, cmd *exec.Cmd, logPath string) int {
+// stdout and stderr appended to logPath, and returns its PID. At cleanup,
+// before the lab's own (cleanups run last-registered first), it stops the
+// whole process group and waits for every member: the lab waits only for
+// the process it started, and a daemon's children (SoftEther's server
+// process) could otherwise outlive the namespace for seconds.
+func start(tb testing.TB, lab Lab, d *Daemon, cmd *exec.Cmd, logPath string) {
 	tb.Helper()
 	f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
@@ -314,7 +329,15 @@ func start(tb testing.TB, lab Lab, cmd *exec.Cmd, logPath string) int {
 	if err != nil {
 		tb.Fatalf("peers: starting %s: %v", strings.Join(cmd.Args, " "), err)
 	}
-	return cmd.Process.Pid
+	tb.Cleanup(func() {
+		if cmd.ProcessState != nil {
+			return // already stopped by this package (stopGroup)
+		}
+		if err := stopGroup(cmd, 3*time.Second); err != nil {
+			tb.Error(err)
+		}
+	})
+	d.cmd, d.PID = cmd, cmd.Process.Pid
 }
 
 // stopGroup ends the process group that cmd leads (a daemon and the

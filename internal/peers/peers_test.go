@@ -425,6 +425,12 @@ func TestXL2TPDLAC(t *testing.T) {
 	}
 	t.Logf("SCCRQ from %s: %s, assigned tunnel %d", from, rq, tid)
 	l.checkCapture(t, "l2tp.avp.message_type == 1")
+	if err := lac.Stop(); err != nil {
+		t.Error(err)
+	}
+	if lac.Running() {
+		t.Error("xl2tpd still runs after Stop")
+	}
 }
 
 // TestXL2TPDPair runs xl2tpd as LAC against xl2tpd as LNS with a tunnel

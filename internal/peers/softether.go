@@ -123,7 +123,7 @@ func SoftEther(tb testing.TB, lab Lab, ns NS, addr netip.Addr) *SoftEtherPeer {
 	begin := time.Now()
 	// First start: it writes vpn_server.config, then it is stopped.
 	first := p.command()
-	p.PID = start(tb, lab, first, p.LogPath)
+	start(tb, lab, &p.Daemon, first, p.LogPath)
 	waitReady(tb, &p.Daemon, 30*time.Second, "vpn_server.config and TCP 5555", func() bool {
 		data, err := os.ReadFile(p.ConfigPath)
 		return err == nil && strings.Contains(string(data), "declare DDnsClient") &&
@@ -138,7 +138,7 @@ func SoftEther(tb testing.TB, lab Lab, ns NS, addr netip.Addr) *SoftEtherPeer {
 	})
 
 	// Second start, then the setup script over the admin port.
-	p.PID = start(tb, lab, p.command(), p.LogPath)
+	start(tb, lab, &p.Daemon, p.command(), p.LogPath)
 	waitReady(tb, &p.Daemon, 30*time.Second, "TCP 5555", func() bool {
 		return TCPListening(ns, netip.MustParseAddr("127.0.0.1"), softEtherAdminPort)
 	})

@@ -213,7 +213,7 @@ func startXL2TPD(tb testing.TB, lab Lab, ns NS, role string, listen netip.Addr, 
 		"-s", p.SecretsPath,
 		"-p", filepath.Join(dir, "xl2tpd.pid"),
 		"-C", p.ControlPath)
-	p.PID = start(tb, lab, cmd, p.LogPath)
+	start(tb, lab, &p.Daemon, cmd, p.LogPath)
 	want := fmt.Sprintf("%s%s, port %d", XL2TPDListening, listen, c.port)
 	waitReady(tb, &p.Daemon, 10*time.Second, fmt.Sprintf("%q in its log and a control FIFO", want), func() bool {
 		if !strings.Contains(p.Log(), want) {
