@@ -604,3 +604,28 @@ func TestRequireSkips(t *testing.T) {
 		peers.Require(t, "sh")
 	})
 }
+
+// TestXL2TPDLACToL2TPNS brings a tunnel and a call up between two real
+// peers: xl2tpd as LAC, l2tpns as LNS (PPP then fails on the xl2tpd side:
+// no pppd here).
+func TestXL2TPDLACToL2TPNS(t *testing.T) {
+	l := newLab(t)
+	rad := peers.FreeRADIUS(t, l.Lab, l.srv)
+	lns := peers.L2TPNS(t, l.Lab, l.srv, srvAddr, rad)
+	logOnFailure(t, &lns.Daemon)
+	lac := peers.XL2TPDLAC(t, l.Lab, l.cli, cliAddr, srvAddr)
+	logOnFailure(t, &lac.Daemon)
+	if err := lac.Dial(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := lac.WaitCall(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s", line)
+	if _, err := lns.WaitLog(peers.L2TPNSNewTunnel, 5*time.Second); err != nil {
+		t.Error(err)
+	}
+	// ICCN (message type 12) went from the LAC to l2tpns.
+	l.checkCapture(t, "l2tp.avp.message_type == 12")
+}
