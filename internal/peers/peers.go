@@ -131,13 +131,13 @@ var LabUser = User{Name: "labuser", Password: "labpass"}
 // Daemon is what every peer handle has: where it listens, where its files
 // are, and its log.
 type Daemon struct {
-	Name    string     // which peer: "xl2tpd-lns", "l2tpns", ...
-	Addr    netip.Addr // the address it serves on
-	Port    uint16     // its main UDP port
-	Dir     string     // its private configuration and state directory
-	LogPath string     // its main log file
-	PID     int        // the PID of the (first) daemon process
-	Startup time.Duration
+	Name    string        // which peer: "xl2tpd-lns", "l2tpns", ...
+	Addr    netip.Addr    // the address it serves on
+	Port    uint16        // its main UDP port
+	Dir     string        // its private configuration and state directory
+	LogPath string        // its main log file
+	PID     int           // the PID of the daemon (for SoftEther, of its watchdog parent)
+	Startup time.Duration // from the first exec to ready
 
 	extraLogs []string // further files (glob patterns) Log includes after LogPath
 	cmd       *exec.Cmd
@@ -311,7 +311,7 @@ func onSpawner(f func()) {
 }
 
 // start runs cmd through the lab, forked from the spawner thread, with
-// stdout and stderr appended to logPath, and returns its PID. At cleanup,
+// stdout and stderr appended to logPath, and records it in d. At cleanup,
 // before the lab's own (cleanups run last-registered first), it stops the
 // whole process group and waits for every member: the lab waits only for
 // the process it started, and a daemon's children (SoftEther's server
