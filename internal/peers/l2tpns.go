@@ -89,7 +89,7 @@ type L2TPNSPeer struct {
 // declared itself cluster master (about 3 s) and has the port bound.
 func L2TPNS(tb testing.TB, lab Lab, ns NS, bind netip.Addr, radius *FreeRADIUSPeer, opts ...L2TPNSOption) *L2TPNSPeer {
 	tb.Helper()
-	Require(tb, "l2tpns", "unshare", "mount")
+	Require(tb, "l2tpns", "unshare", "mount", "ss")
 	bin, _ := lookPath("l2tpns")
 	if radius == nil {
 		tb.Fatal("peers: L2TPNS needs a FreeRADIUS beside it")
@@ -105,6 +105,7 @@ func L2TPNS(tb testing.TB, lab Lab, ns NS, bind netip.Addr, radius *FreeRADIUSPe
 	for _, o := range opts {
 		o(&c)
 	}
+	checkLab(tb, bind, c.peer, c.pool.Addr())
 	dir := mustDir(tb, filepath.Join(tb.TempDir(), "l2tpns"))
 	etc := mustDir(tb, filepath.Join(dir, "etc"))
 	state := mustDir(tb, filepath.Join(dir, "state"))
@@ -159,7 +160,7 @@ func L2TPNS(tb testing.TB, lab Lab, ns NS, bind netip.Addr, radius *FreeRADIUSPe
 		shQuote(etc), l2tpnsEtc, shQuote(state), bin, shQuote(config))
 	begin := time.Now()
 	cmd := ns.Command("unshare", "-m", "--propagation", "private", "sh", "-c", script)
-	p.PID = start(tb, lab, cmd, p.OutputPath)
+	start(tb, lab, &p.Daemon, cmd, p.OutputPath)
 	waitReady(tb, &p.Daemon, 20*time.Second, fmt.Sprintf("%q and UDP %s:1701 bound", L2TPNSMaster, bind), func() bool {
 		return strings.Contains(p.Log(), L2TPNSMaster) && UDPBound(ns, bind, 1701)
 	})

@@ -11,6 +11,27 @@
 // The machine's kernel has no PPP, so the PPP side of xl2tpd (pppd) always
 // fails; l2tpns and SoftEther do PPP in user space and work end to end.
 //
+// A test uses it like this (the peer on 198.18.0.2, vpdn or the test on
+// 198.18.0.1):
+//
+//	lab := nstest.New(t)
+//	cli, srv := lab.NS("cli"), lab.NS("srv")
+//	lab.Link(cli, srv, netip.MustParsePrefix("198.18.0.1/24"), netip.MustParsePrefix("198.18.0.2/24"))
+//	rad := peers.FreeRADIUS(t, lab, srv) // accepts peers.LabUser
+//	lns := peers.L2TPNS(t, lab, srv, netip.MustParseAddr("198.18.0.2"), rad)
+//	// dial lns.AddrPort() (198.18.0.2:1701) from cli, then check lns.Log()
+//
+// Every function skips the test when its daemon is not installed (fails
+// it with VPDN_REQUIRE_PEERS=1) and fails it when the daemon is not ready
+// in time, printing the daemon's log.
+//
+// Use the handles' sockets from a namespace without ending an OS thread:
+// nstest's NS.Do ends its thread, and Linux then SIGKILLs every process
+// the lab forked from that thread (the lab sets Pdeathsig, which is per
+// thread). This package forks its daemons from a thread of its own that
+// never ends, so they survive NS.Do; a tshark capture started by the lab
+// does not.
+//
 // It is for tests only. It takes the lab through the small Lab and NS
 // interfaces, which *nstest.Lab and *nstest.NS satisfy, so that this
 // package does not import the namespace harness (internal/archtest allows
@@ -25,8 +46,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -108,15 +131,26 @@ var LabUser = User{Name: "labuser", Password: "labpass"}
 // Daemon is what every peer handle has: where it listens, where its files
 // are, and its log.
 type Daemon struct {
-	Name    string     // which peer: "xl2tpd-lns", "l2tpns", ...
-	Addr    netip.Addr // the address it serves on
-	Port    uint16     // its main UDP port
-	Dir     string     // its private configuration and state directory
-	LogPath string     // its main log file
-	PID     int        // the PID of the (first) daemon process
-	Startup time.Duration
+	Name    string        // which peer: "xl2tpd-lns", "l2tpns", ...
+	Addr    netip.Addr    // the address it serves on
+	Port    uint16        // its main UDP port
+	Dir     string        // its private configuration and state directory
+	LogPath string        // its main log file
+	PID     int           // the PID of the daemon (for SoftEther, of its watchdog parent)
+	Startup time.Duration // from the first exec to ready
 
-	extraLogs []string // further files Log includes after LogPath
+	extraLogs []string // further files (glob patterns) Log includes after LogPath
+	cmd       *exec.Cmd
+}
+
+// Stop ends the daemon before the test does: SIGTERM to its process
+// group, SIGKILL after a few seconds, and waits for every process of the
+// group. Its log stays readable.
+func (d *Daemon) Stop() error {
+	if d.cmd == nil || d.cmd.ProcessState != nil {
+		return nil
+	}
+	return stopGroup(d.cmd, 3*time.Second)
 }
 
 // AddrPort returns the UDP address the daemon serves on.
@@ -128,7 +162,12 @@ func (d *Daemon) AddrPort() netip.AddrPort {
 // each under a header line).
 func (d *Daemon) Log() string {
 	var b strings.Builder
-	for i, p := range append([]string{d.LogPath}, d.extraLogs...) {
+	paths := []string{d.LogPath}
+	for _, g := range d.extraLogs {
+		m, _ := filepath.Glob(g)
+		paths = append(paths, m...)
+	}
+	for i, p := range paths {
 		data, err := os.ReadFile(p)
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			fmt.Fprintf(&b, "(%s: %v)\n", p, err)
@@ -243,10 +282,41 @@ func groupAlive(pgid int) bool {
 	return false
 }
 
-// start runs cmd through the lab with stdout and stderr appended to
-// logPath and returns its PID. Never call it from inside NS.Do: the
-// namespace commands die with the thread that started them.
-func start(tb testing.TB, lab Lab, cmd *exec.Cmd, logPath string) int {
+// The lab's commands carry Pdeathsig (SIGKILL), which Linux ties to the
+// OS thread that forked the child, not to the process: when that thread
+// exits, the daemon is killed. Go ends a thread when a goroutine locked to
+// it returns without unlocking, which is what NS.Do does after running its
+// function in the namespace; and the thread it locked may be one that had
+// earlier forked a daemon. So daemons are forked from one thread that is
+// locked for the life of the test binary and never exits.
+var spawner struct {
+	once sync.Once
+	jobs chan func()
+}
+
+// onSpawner runs f on the spawner thread and waits for it.
+func onSpawner(f func()) {
+	spawner.once.Do(func() {
+		spawner.jobs = make(chan func())
+		go func() {
+			runtime.LockOSThread() // never unlocked: no other goroutine runs here
+			for job := range spawner.jobs {
+				job()
+			}
+		}()
+	})
+	done := make(chan struct{})
+	spawner.jobs <- func() { defer close(done); f() }
+	<-done
+}
+
+// start runs cmd through the lab, forked from the spawner thread, with
+// stdout and stderr appended to logPath, and records it in d. At cleanup,
+// before the lab's own (cleanups run last-registered first), it stops the
+// whole process group and waits for every member: the lab waits only for
+// the process it started, and a daemon's children (SoftEther's server
+// process) could otherwise outlive the namespace for seconds.
+func start(tb testing.TB, lab Lab, d *Daemon, cmd *exec.Cmd, logPath string) {
 	tb.Helper()
 	f, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
@@ -255,10 +325,19 @@ func start(tb testing.TB, lab Lab, cmd *exec.Cmd, logPath string) int {
 	// The child has its own copy of the descriptor; ours is not needed.
 	defer f.Close()
 	cmd.Stdout, cmd.Stderr = f, f
-	if err := lab.Start(cmd); err != nil {
+	onSpawner(func() { err = lab.Start(cmd) })
+	if err != nil {
 		tb.Fatalf("peers: starting %s: %v", strings.Join(cmd.Args, " "), err)
 	}
-	return cmd.Process.Pid
+	tb.Cleanup(func() {
+		if cmd.ProcessState != nil {
+			return // already stopped by this package (stopGroup)
+		}
+		if err := stopGroup(cmd, 3*time.Second); err != nil {
+			tb.Error(err)
+		}
+	})
+	d.cmd, d.PID = cmd, cmd.Process.Pid
 }
 
 // stopGroup ends the process group that cmd leads (a daemon and the
@@ -359,6 +438,21 @@ func ssHasListener(out string, addr netip.Addr, port uint16) bool {
 		}
 	}
 	return false
+}
+
+// labRange is the only range the peers may be given (DESIGN.md: underlay
+// 198.18.x.x, pools and inner networks 198.19.x.x).
+var labRange = netip.MustParsePrefix("198.18.0.0/15")
+
+// checkLab fails the test unless every address is an IPv4 address inside
+// 198.18.0.0/15.
+func checkLab(tb testing.TB, addrs ...netip.Addr) {
+	tb.Helper()
+	for _, a := range addrs {
+		if !a.Is4() || !labRange.Contains(a) {
+			tb.Fatalf("peers: %s is outside the lab range %s", a, labRange)
+		}
+	}
 }
 
 // writeFile writes a configuration file and fails the test on error.

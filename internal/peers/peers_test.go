@@ -7,9 +7,13 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/vpdn/vpdn/internal/nstest"
 	"github.com/vpdn/vpdn/internal/peers"
@@ -70,6 +74,32 @@ func (l *lab) checkCapture(t *testing.T, want string) int {
 		t.Errorf("tshark saw no packet matching %q; it saw:\n%s", want, strings.Join(all, "\n"))
 	}
 	return len(lines)
+}
+
+// dump stops the capture and logs every packet in it, and the addresses
+// and neighbours of both namespaces.
+func (l *lab) dump(t *testing.T) {
+	t.Helper()
+	for _, ns := range []*nstest.NS{l.cli, l.srv} {
+		out, _ := ns.IP("addr")
+		neigh, _ := ns.IP("neigh")
+		t.Logf("%s: %s\n%s", ns.Tag, out, neigh)
+	}
+	if l.capture == nil {
+		return
+	}
+	l.capture.Stop()
+	all, err := nstest.Decode(l.capture.Path, "")
+	t.Logf("capture (%v):\n%s", err, strings.Join(all, "\n"))
+}
+
+// logOnFailure logs the daemon's log at the end of a failed test.
+func logOnFailure(t *testing.T, d *peers.Daemon) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("%s log:\n%s", d.Name, d.Log())
+		}
+	})
 }
 
 // L2TPv2 control messages, built by hand (RFC 2661 section 3.1):
@@ -230,12 +260,50 @@ func parseControl(b []byte) (control, error) {
 	return c, nil
 }
 
+// inNS runs fn on an OS thread that has entered ns, then moves the
+// thread back to its own namespace and gives it back to the scheduler.
+// Unlike nstest's NS.Do it does not end the thread: an ending thread
+// SIGKILLs the daemons (tshark, peers) that were forked from it, because
+// the lab starts them with Pdeathsig. Only if the way back fails is the
+// thread left to die.
+func inNS(ns *nstest.NS, fn func() error) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		self, err := os.Open("/proc/thread-self/ns/net")
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer self.Close()
+		target, err := os.Open(filepath.Join("/run/netns", ns.Name))
+		if err != nil {
+			runtime.UnlockOSThread()
+			errc <- err
+			return
+		}
+		defer target.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			runtime.UnlockOSThread()
+			errc <- fmt.Errorf("setns %s: %w", ns.Name, err)
+			return
+		}
+		err = fn()
+		if unix.Setns(int(self.Fd()), unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+		errc <- err
+	}()
+	return <-errc
+}
+
 // listenUDP opens a UDP socket inside ns; the socket stays in that
 // namespace and may be used from any goroutine.
 func listenUDP(t *testing.T, ns *nstest.NS, at netip.AddrPort) *net.UDPConn {
 	t.Helper()
 	var conn *net.UDPConn
-	err := ns.Do(func() error {
+	err := inNS(ns, func() error {
 		var err error
 		conn, err = net.ListenUDP("udp4", net.UDPAddrFromAddrPort(at))
 		return err
@@ -290,7 +358,9 @@ func probeLNS(t *testing.T, l *lab, lns netip.AddrPort) control {
 	const ourTID = 4242
 	conn := listenUDP(t, l.cli, netip.AddrPortFrom(cliAddr, 0))
 	req := sccrq(ourTID, "vpdn-probe")
+	sent := 0
 	send := func() {
+		sent++
 		if _, err := conn.WriteToUDPAddrPort(req, lns); err != nil {
 			t.Errorf("sending SCCRQ: %v", err)
 		}
@@ -298,7 +368,8 @@ func probeLNS(t *testing.T, l *lab, lns netip.AddrPort) control {
 	send()
 	rp, from, err := readControl(t, conn, msgSCCRP, 10*time.Second, send)
 	if err != nil {
-		t.Fatalf("SCCRQ to %s: %v", lns, err)
+		l.dump(t)
+		t.Fatalf("%d SCCRQ to %s: %v", sent, lns, err)
 	}
 	if rp.tunnel != ourTID {
 		t.Errorf("SCCRP for tunnel %d, want %d", rp.tunnel, ourTID)
@@ -354,6 +425,12 @@ func TestXL2TPDLAC(t *testing.T) {
 	}
 	t.Logf("SCCRQ from %s: %s, assigned tunnel %d", from, rq, tid)
 	l.checkCapture(t, "l2tp.avp.message_type == 1")
+	if err := lac.Stop(); err != nil {
+		t.Error(err)
+	}
+	if lac.Running() {
+		t.Error("xl2tpd still runs after Stop")
+	}
 }
 
 // TestXL2TPDPair runs xl2tpd as LAC against xl2tpd as LNS with a tunnel
@@ -411,6 +488,7 @@ func TestL2TPNS(t *testing.T) {
 	l := newLab(t)
 	rad := peers.FreeRADIUS(t, l.Lab, l.srv)
 	lns := peers.L2TPNS(t, l.Lab, l.srv, srvAddr, rad)
+	logOnFailure(t, &lns.Daemon)
 	t.Logf("freeradius ready in %v, l2tpns in %v", rad.Startup, lns.Startup)
 	probeLNS(t, l, lns.AddrPort())
 	for _, s := range []string{peers.L2TPNSNewTunnel, peers.L2TPNSSentSCCRP, peers.L2TPNSStopCCN} {
@@ -432,4 +510,122 @@ func TestL2TPNS(t *testing.T) {
 	if t.Failed() {
 		t.Logf("l2tpns log:\n%s", lns.Log())
 	}
+}
+
+func TestSoftEther(t *testing.T) {
+	l := newLab(t)
+	se := peers.SoftEther(t, l.Lab, l.srv, srvAddr)
+	t.Logf("softether ready in %v", se.Startup)
+	probeLNS(t, l, se.AddrPort())
+	l.checkCapture(t, "l2tp.avp.message_type == 2")
+	if !se.Running() {
+		t.Errorf("vpnserver exited:\n%s", se.Log())
+	}
+	for _, d := range []string{"/var/lib/softether", "/var/log/softether", "/run/softether"} {
+		if ents, err := os.ReadDir(d); err == nil && len(ents) > 0 {
+			t.Errorf("%s on the host is not empty: the private directories leaked", d)
+		}
+	}
+	cfg, err := os.ReadFile(se.ConfigPath)
+	if err != nil || !strings.Contains(string(cfg), "bool DisableNatTraversal true") {
+		t.Errorf("vpn_server.config does not disable NAT traversal (%v)", err)
+	}
+	if t.Failed() {
+		t.Logf("softether log:\n%s\nvpncmd:\n%s", se.Log(), se.SetupOutput)
+	}
+}
+
+func TestVPNCmdFailures(t *testing.T) {
+	out := `Connection has been established with VPN Server "localhost" (port 5555).
+
+VPN Server>HubCreate LAB /PASSWORD:hubpw
+HubCreate command - Create New Virtual Hub
+The command completed successfully.
+
+VPN Server/LAB>UserCreate labuser /GROUP:none
+UserCreate command - Create User
+Error occurred. (Error code: 29)
+VPN Server/LAB>VpnAzureSetEnable no
+VpnAzureSetEnable command - Enable / Disable VPN Azure Function
+Error occurred. (Error code: 33)
+Unsupported.
+VPN Server/LAB>KeepDisable
+The command completed successfully.
+`
+	got := peers.VPNCmdFailures(out)
+	if len(got) != 1 || got[0] != "UserCreate" {
+		t.Errorf("failures %q, want [UserCreate]", got)
+	}
+}
+
+func TestSSHasListener(t *testing.T) {
+	out := `UNCONN 0      0          127.0.0.1:18120      0.0.0.0:*
+UNCONN 0      0         198.18.0.2:1701       0.0.0.0:*
+UNCONN 0      0            0.0.0.0:500        0.0.0.0:*
+UNCONN 0      0               [::]:1812          [::]:*
+UNCONN 0      0             0.0.0.0%lo:4500    0.0.0.0:*
+`
+	a2, a3 := netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("198.18.0.3")
+	cases := []struct {
+		addr netip.Addr
+		port uint16
+		want bool
+	}{
+		{a2, 1701, true},
+		{a3, 1701, false},
+		{a3, 500, true},
+		{a3, 1812, true},
+		{a2, 4500, true},
+		{a2, 18120, false},
+		{a2, 170, false},
+		{netip.MustParseAddr("127.0.0.1"), 18120, true},
+	}
+	for _, c := range cases {
+		if got := peers.SSHasListener(out, c.addr, c.port); got != c.want {
+			t.Errorf("%s:%d: %v, want %v", c.addr, c.port, got, c.want)
+		}
+	}
+}
+
+func TestRequireSkips(t *testing.T) {
+	if os.Getenv(peers.RequireEnv) == "1" {
+		t.Skipf("%s=1 turns the skip into a failure", peers.RequireEnv)
+	}
+	skipped := false
+	t.Run("missing", func(t *testing.T) {
+		defer func() { skipped = t.Skipped() }()
+		peers.Require(t, "sh", "/no/such/peer-binary")
+		t.Error("Require did not stop the test")
+	})
+	if !skipped {
+		t.Error("Require did not skip")
+	}
+	t.Run("present", func(t *testing.T) {
+		peers.Require(t, "sh")
+	})
+}
+
+// TestXL2TPDLACToL2TPNS brings a tunnel and a call up between two real
+// peers: xl2tpd as LAC, l2tpns as LNS (PPP then fails on the xl2tpd side:
+// no pppd here).
+func TestXL2TPDLACToL2TPNS(t *testing.T) {
+	l := newLab(t)
+	rad := peers.FreeRADIUS(t, l.Lab, l.srv)
+	lns := peers.L2TPNS(t, l.Lab, l.srv, srvAddr, rad)
+	logOnFailure(t, &lns.Daemon)
+	lac := peers.XL2TPDLAC(t, l.Lab, l.cli, cliAddr, srvAddr)
+	logOnFailure(t, &lac.Daemon)
+	if err := lac.Dial(); err != nil {
+		t.Fatal(err)
+	}
+	line, err := lac.WaitCall(10 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s", line)
+	if _, err := lns.WaitLog(peers.L2TPNSNewTunnel, 5*time.Second); err != nil {
+		t.Error(err)
+	}
+	// ICCN (message type 12) went from the LAC to l2tpns.
+	l.checkCapture(t, "l2tp.avp.message_type == 12")
 }

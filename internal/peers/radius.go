@@ -92,7 +92,7 @@ func FreeRADIUS(tb testing.TB, lab Lab, ns NS, users ...User) *FreeRADIUSPeer {
 		ns:       ns,
 	}
 	begin := time.Now()
-	p.PID = start(tb, lab, ns.Command(bin, "-X", "-d", conf), p.LogPath)
+	start(tb, lab, &p.Daemon, ns.Command(bin, "-X", "-d", conf), p.LogPath)
 	waitReady(tb, &p.Daemon, 20*time.Second, fmt.Sprintf("%q", FreeRADIUSReady), logHas(&p.Daemon, FreeRADIUSReady))
 	p.Startup = time.Since(begin)
 	return p

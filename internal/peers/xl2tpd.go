@@ -127,6 +127,7 @@ func XL2TPDLNS(tb testing.TB, lab Lab, ns NS, listen netip.Addr, opts ...XL2TPDO
 	for _, o := range opts {
 		o(&c)
 	}
+	checkLab(tb, listen, c.first, c.last, c.localIP)
 	var sec strings.Builder
 	sec.WriteString("[lns default]\n")
 	fmt.Fprintf(&sec, "ip range = %s-%s\n", c.first, c.last)
@@ -146,6 +147,7 @@ func XL2TPDLAC(tb testing.TB, lab Lab, ns NS, listen, lns netip.Addr, opts ...XL
 	for _, o := range opts {
 		o(&c)
 	}
+	checkLab(tb, listen, lns)
 	if strings.ContainsAny(c.lacName, " \t\n]") || c.lacName == "" {
 		tb.Fatalf("peers: bad LAC section name %q", c.lacName)
 	}
@@ -211,7 +213,7 @@ func startXL2TPD(tb testing.TB, lab Lab, ns NS, role string, listen netip.Addr, 
 		"-s", p.SecretsPath,
 		"-p", filepath.Join(dir, "xl2tpd.pid"),
 		"-C", p.ControlPath)
-	p.PID = start(tb, lab, cmd, p.LogPath)
+	start(tb, lab, &p.Daemon, cmd, p.LogPath)
 	want := fmt.Sprintf("%s%s, port %d", XL2TPDListening, listen, c.port)
 	waitReady(tb, &p.Daemon, 10*time.Second, fmt.Sprintf("%q in its log and a control FIFO", want), func() bool {
 		if !strings.Contains(p.Log(), want) {

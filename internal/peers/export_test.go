@@ -1,0 +1,7 @@
+package peers
+
+// Exported for the tests of package peers_test.
+var (
+	VPNCmdFailures = vpncmdFailures
+	SSHasListener  = ssHasListener
+)
