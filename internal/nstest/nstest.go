@@ -192,14 +192,21 @@ func (ns *NS) Route(dst netip.Prefix, gw netip.Addr) {
 	ns.MustIP("route", "add", dst.String(), "via", gw.String())
 }
 
-// Do runs fn on an OS thread that has entered the namespace. The thread is
-// discarded afterwards (never returned to the Go scheduler in the wrong
-// namespace).
+// Do runs fn on an OS thread that has entered the namespace. Afterwards the
+// thread returns to its original namespace and to the scheduler; if that
+// fails, it stays locked and exits with the goroutine, so no goroutine ever
+// runs in the wrong namespace by accident. Sockets and devices fn creates
+// stay in the namespace.
 func (ns *NS) Do(fn func() error) error {
 	errc := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		// No UnlockOSThread: the thread exits with this goroutine.
+		orig, err := os.Open(fmt.Sprintf("/proc/%d/task/%d/ns/net", os.Getpid(), unix.Gettid()))
+		if err != nil {
+			errc <- fmt.Errorf("nstest: %w", err)
+			return
+		}
+		defer orig.Close()
 		f, err := os.Open(filepath.Join("/run/netns", ns.Name))
 		if err != nil {
 			errc <- fmt.Errorf("nstest: %w", err)
@@ -210,6 +217,11 @@ func (ns *NS) Do(fn func() error) error {
 			errc <- fmt.Errorf("nstest: setns %s: %w", ns.Name, err)
 			return
 		}
+		defer func() {
+			if unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET) == nil {
+				runtime.UnlockOSThread()
+			}
+		}()
 		defer func() {
 			if r := recover(); r != nil {
 				errc <- fmt.Errorf("nstest: panic in %s: %v", ns.Tag, r)
@@ -228,9 +240,39 @@ func (ns *NS) Command(name string, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// Start starts cmd and registers it to be stopped, by PID, at cleanup.
+// The lab's commands carry Pdeathsig (SIGKILL, so that nothing outlives a
+// crashed test binary), which Linux ties to the OS thread that forked the
+// child, not to the process: when that thread exits, the child is killed.
+// A Go thread exits when a goroutine locked to it returns without
+// unlocking. So every command is forked from one thread that is locked for
+// the life of the test binary and never exits.
+var spawner struct {
+	once sync.Once
+	jobs chan func()
+}
+
+// onSpawner runs f on the spawner thread and waits for it.
+func onSpawner(f func()) {
+	spawner.once.Do(func() {
+		spawner.jobs = make(chan func())
+		go func() {
+			runtime.LockOSThread() // never unlocked: the thread lives as long as the binary
+			for job := range spawner.jobs {
+				job()
+			}
+		}()
+	})
+	done := make(chan struct{})
+	spawner.jobs <- func() { defer close(done); f() }
+	<-done
+}
+
+// Start starts cmd (forked from the spawner thread) and registers it to be
+// stopped, by PID, at cleanup.
 func (l *Lab) Start(cmd *exec.Cmd) error {
-	if err := cmd.Start(); err != nil {
+	var err error
+	onSpawner(func() { err = cmd.Start() })
+	if err != nil {
 		return err
 	}
 	l.mu.Lock()

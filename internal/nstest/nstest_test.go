@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -154,4 +155,37 @@ func TestPanickingHelper(t *testing.T) {
 	ns := lab.NS("panics")
 	os.WriteFile(f, []byte(ns.Name), 0o644)
 	panic("deliberate panic")
+}
+
+// TestProcessesSurviveDo: processes started with Start survive NS.Do calls
+// (Pdeathsig is tied to the forking thread, so Start forks from a thread
+// that never exits), and Do leaves the calling goroutines in the host
+// namespace.
+func TestProcessesSurviveDo(t *testing.T) {
+	lab := New(t)
+	ns := lab.NS("spawn")
+	var cmds []*exec.Cmd
+	for i := 0; i < 10; i++ {
+		c := ns.Command("sleep", "60")
+		if err := lab.Start(c); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, c)
+		if err := ns.Do(func() error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	host, _ := os.Readlink("/proc/self/ns/net")
+	deadline := time.Now().Add(500 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		for i, c := range cmds {
+			if err := c.Process.Signal(syscall.Signal(0)); err != nil {
+				t.Fatalf("process %d died after NS.Do: %v", i, err)
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if now, _ := os.Readlink("/proc/self/ns/net"); now != host {
+		t.Fatalf("the test process's namespace changed: %s -> %s", host, now)
+	}
 }

@@ -46,10 +46,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -282,35 +280,8 @@ func groupAlive(pgid int) bool {
 	return false
 }
 
-// The lab's commands carry Pdeathsig (SIGKILL), which Linux ties to the
-// OS thread that forked the child, not to the process: when that thread
-// exits, the daemon is killed. Go ends a thread when a goroutine locked to
-// it returns without unlocking, which is what NS.Do does after running its
-// function in the namespace; and the thread it locked may be one that had
-// earlier forked a daemon. So daemons are forked from one thread that is
-// locked for the life of the test binary and never exits.
-var spawner struct {
-	once sync.Once
-	jobs chan func()
-}
-
-// onSpawner runs f on the spawner thread and waits for it.
-func onSpawner(f func()) {
-	spawner.once.Do(func() {
-		spawner.jobs = make(chan func())
-		go func() {
-			runtime.LockOSThread() // never unlocked: no other goroutine runs here
-			for job := range spawner.jobs {
-				job()
-			}
-		}()
-	})
-	done := make(chan struct{})
-	spawner.jobs <- func() { defer close(done); f() }
-	<-done
-}
-
-// start runs cmd through the lab, forked from the spawner thread, with
+// start runs cmd through the lab (which forks it from a thread that never
+// exits, see nstest.Lab.Start), with
 // stdout and stderr appended to logPath, and records it in d. At cleanup,
 // before the lab's own (cleanups run last-registered first), it stops the
 // whole process group and waits for every member: the lab waits only for
@@ -325,8 +296,7 @@ func start(tb testing.TB, lab Lab, d *Daemon, cmd *exec.Cmd, logPath string) {
 	// The child has its own copy of the descriptor; ours is not needed.
 	defer f.Close()
 	cmd.Stdout, cmd.Stderr = f, f
-	onSpawner(func() { err = lab.Start(cmd) })
-	if err != nil {
+	if err := lab.Start(cmd); err != nil {
 		tb.Fatalf("peers: starting %s: %v", strings.Join(cmd.Args, " "), err)
 	}
 	tb.Cleanup(func() {
