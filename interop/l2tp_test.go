@@ -254,3 +254,25 @@ func TestLACToL2TPNS(t *testing.T) {
 	}
 	checkCapture(t, capture)
 }
+
+// TestLACToSoftEther: vpdn as LAC toward SoftEther's raw L2TP server (no
+// IPsec) reaches an established tunnel and session.
+func TestLACToSoftEther(t *testing.T) {
+	peers.Require(t, peers.SoftEtherServerBin, peers.SoftEtherCmdBin)
+	lab, a, b, capture := newLab(t)
+	se := peers.SoftEther(t, lab, b, peerAddr)
+	v := startVPDN(t, a, l2tp.Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := v.Dial(ctx, se.AddrPort(), l2tp.TunnelParams{LocalName: "vpdn-lac"}, l2tp.CallParams{})
+	if err != nil {
+		t.Fatalf("dial: %v\nSoftEther log:\n%s", err, se.Log())
+	}
+	info := s.Info()
+	t.Logf("session up: tunnel %d/%d session %d/%d, peer %q", info.LocalTunnelID, info.RemoteTunnelID, info.LocalSessionID, info.RemoteSessionID, info.PeerName)
+	s.Close(wl2tp.Result{Code: 3})
+	for _, tn := range v.Tunnels() {
+		tn.Close(wl2tp.Result{Code: 1})
+	}
+	checkCapture(t, capture)
+}
