@@ -146,6 +146,19 @@ var commandTable = []*command{
 			p.cfg.Metrics.Listen = m.Str("addr")
 			return nil
 		}},
+	{mode: mGlobal, spec: "vpdn l2tp listen <addr:word>", help: "vpdn extension: the address and UDP port L2TP is served on (default 0.0.0.0:1701, every address as IOS does).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			if neg {
+				p.cfg.L2TPListen = ""
+				return nil
+			}
+			ap, err := netip.ParseAddrPort(m.Str("addr"))
+			if err != nil || !ap.Addr().Is4() {
+				return fmt.Errorf("vpdn l2tp listen %q: expected IPv4-ADDRESS:PORT, e.g. 198.18.0.2:1701", m.Str("addr"))
+			}
+			p.cfg.L2TPListen = ap.String()
+			return nil
+		}},
 	{mode: mGlobal, spec: "vpdn-group <name:word>", help: "Defines a VPDN group and enters its mode.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			name := m.Str("name")

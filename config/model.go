@@ -25,6 +25,8 @@ type Config struct {
 
 	// Extensions of vpdn (not IOS): the management plane.
 	Metrics MetricsConfig
+	// L2TPListen is where L2TP is served (vpdn l2tp listen); empty: 0.0.0.0:1701.
+	L2TPListen string
 }
 
 // Secret is a password as written: Type 0 is clear text, Type 7 the Cisco

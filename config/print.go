@@ -49,10 +49,13 @@ func (c *Config) String() string {
 	if c.VPDNEnabled {
 		w.line(0, "vpdn enable")
 	}
+	if c.L2TPListen != "" {
+		w.line(0, "vpdn l2tp listen %s", c.L2TPListen)
+	}
 	if c.Metrics.Listen != "" {
 		w.line(0, "vpdn metrics listen %s", c.Metrics.Listen)
 	}
-	if c.VPDNEnabled || c.Metrics.Listen != "" {
+	if c.VPDNEnabled || c.Metrics.Listen != "" || c.L2TPListen != "" {
 		w.bang()
 	}
 	for _, g := range c.VPDNGroups {

@@ -47,6 +47,9 @@ type Daemon struct {
 
 	svc     atomic.Pointer[services]
 	history *aaa.FailureHistory
+
+	vpdnLog *slog.Logger // routed by the vpdn debug switches
+	l2tp    *l2tpService
 }
 
 // New loads and validates the configuration. It does not start anything.
@@ -69,8 +72,10 @@ func New(opts Options) (*Daemon, error) {
 	d.logWarnings(res.Warnings)
 	d.cfg.Store(res.Config)
 	d.svc.Store(svc)
+	d.vpdnLog = slog.New(opts.Debug.Router(opts.Logger.Handler(), "vpdn"))
 	d.registerShows()
 	d.registerAAAShows()
+	d.registerL2TPShows()
 	return d, nil
 }
 
@@ -83,9 +88,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := d.startL2TP(); err != nil {
+		ln.Close()
+		return err
+	}
 	d.log.Info("vpdn started", "version", version.String(), "config", d.opts.ConfigPath, "socket", d.opts.Socket)
 	srv := &control.Server{Handler: control.HandlerFunc(d.serve), Logger: d.log}
 	err = srv.Serve(ctx, ln)
+	d.stopL2TP()
 	d.log.Info("vpdn stopped")
 	return err
 }

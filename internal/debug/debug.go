@@ -161,3 +161,62 @@ func (discard) Enabled(context.Context, slog.Level) bool  { return false }
 func (discard) Handle(context.Context, slog.Record) error { return nil }
 func (d discard) WithAttrs([]slog.Attr) slog.Handler      { return d }
 func (d discard) WithGroup(string) slog.Handler           { return d }
+
+// Router returns a handler for a subsystem that tags each Debug record with
+// an attribute debug=NAME (proto/l2tp does: "l2x-events", "l2x-errors"):
+// such a record passes while the switch "FAMILY NAME" is on ("vpdn
+// l2x-events"). Untagged Debug records pass while any switch of the family
+// is on; Info and above always pass.
+func (s *Switches) Router(next slog.Handler, family string) slog.Handler {
+	var mine []*atomic.Bool
+	for _, k := range Known {
+		if strings.HasPrefix(k.Name, family+" ") {
+			mine = append(mine, s.flags[k.Name])
+		}
+	}
+	return &router{next: next, s: s, family: family, flags: mine}
+}
+
+type router struct {
+	next   slog.Handler
+	s      *Switches
+	family string
+	flags  []*atomic.Bool
+}
+
+func (r *router) Enabled(ctx context.Context, l slog.Level) bool {
+	if l > slog.LevelDebug {
+		return r.next.Enabled(ctx, l)
+	}
+	for _, f := range r.flags {
+		if f.Load() {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *router) Handle(ctx context.Context, rec slog.Record) error {
+	if rec.Level <= slog.LevelDebug {
+		tag := ""
+		rec.Attrs(func(a slog.Attr) bool {
+			if a.Key == "debug" {
+				tag = a.Value.String()
+				return false
+			}
+			return true
+		})
+		if tag != "" && !r.s.On(r.family+" "+tag) {
+			return nil
+		}
+	}
+	return r.next.Handle(ctx, rec)
+}
+
+func (r *router) WithAttrs(a []slog.Attr) slog.Handler {
+	return &router{next: r.next.WithAttrs(a), s: r.s, family: r.family, flags: r.flags}
+}
+
+func (r *router) WithGroup(n string) slog.Handler {
+	return &router{next: r.next.WithGroup(n), s: r.s, family: r.family, flags: r.flags}
+}

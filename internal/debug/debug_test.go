@@ -53,3 +53,19 @@ func TestGate(t *testing.T) {
 		t.Fatalf("enabled = %v", got)
 	}
 }
+
+func TestRouter(t *testing.T) {
+	var buf bytes.Buffer
+	base := slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})
+	s := New()
+	l := slog.New(s.Router(base, "vpdn"))
+	l.Debug("event one", "debug", "l2x-events")
+	s.Set("vpdn l2x-events", true)
+	l.Debug("event two", "debug", "l2x-events")
+	l.Debug("error one", "debug", "l2x-errors")
+	l.Info("always")
+	out := buf.String()
+	if strings.Contains(out, "event one") || !strings.Contains(out, "event two") || strings.Contains(out, "error one") || !strings.Contains(out, "always") {
+		t.Fatalf("router output:\n%s", out)
+	}
+}
