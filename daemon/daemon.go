@@ -49,7 +49,7 @@ type Daemon struct {
 	history *aaa.FailureHistory
 
 	vpdnLog *slog.Logger // routed by the vpdn debug switches
-	l2tp    *l2tpService
+	l2tp    atomic.Pointer[l2tpService]
 }
 
 // New loads and validates the configuration. It does not start anything.

@@ -74,13 +74,13 @@ func (d *Daemon) startL2TP() error {
 			d.log.Error("l2tp socket", "err", err)
 		}
 	}()
-	d.l2tp = s
+	d.l2tp.Store(s)
 	d.log.Info("l2tp listening", "address", conn.LocalAddr().String())
 	return nil
 }
 
 func (d *Daemon) stopL2TP() {
-	s := d.l2tp
+	s := d.l2tp.Swap(nil)
 	if s == nil {
 		return
 	}
@@ -158,10 +158,11 @@ func firstNonEmpty(s ...string) string {
 // ---- show and clear ---------------------------------------------------
 
 func (d *Daemon) snapshot() ([]l2tp.TunnelStats, []l2tp.SessionStats) {
-	if d.l2tp == nil {
+	s := d.l2tp.Load()
+	if s == nil {
 		return nil, nil
 	}
-	return d.l2tp.node.Snapshot()
+	return s.node.Snapshot()
 }
 
 func hms(since time.Time) string {
@@ -216,7 +217,7 @@ func (d *Daemon) registerL2TPShows() {
 		ts, ss := d.snapshot()
 		var b strings.Builder
 		if len(ts) == 0 {
-			b.WriteString("%% No active L2TP tunnels\n")
+			b.WriteString("% No active L2TP tunnels\n")
 			return reply(b.String(), ts, asJSON)
 		}
 		fmt.Fprintf(&b, "%s Total tunnels %d sessions %d\n\n", title, len(ts), len(ss))
@@ -233,7 +234,7 @@ func (d *Daemon) registerL2TPShows() {
 		ts, ss := d.snapshot()
 		var b strings.Builder
 		if len(ss) == 0 {
-			b.WriteString("%% No active L2TP sessions\n")
+			b.WriteString("% No active L2TP sessions\n")
 			return reply(b.String(), ss, asJSON)
 		}
 		fmt.Fprintf(&b, "%s Total tunnels %d sessions %d\n\n", title, len(ts), len(ss))
@@ -262,7 +263,7 @@ func (d *Daemon) registerL2TPShows() {
 		ts, ss := d.snapshot()
 		var b strings.Builder
 		if len(ts) == 0 {
-			b.WriteString("%% No active L2TP tunnels\n")
+			b.WriteString("% No active L2TP tunnels\n")
 		} else {
 			fmt.Fprintf(&b, "L2TP Tunnel and Session Information Total tunnels %d sessions %d\n\n", len(ts), len(ss))
 			writeTunnelTable(&b, ts)
@@ -274,18 +275,19 @@ func (d *Daemon) registerL2TPShows() {
 		return reply(b.String(), map[string]any{"tunnels": ts, "sessions": ss}, asJSON)
 	})
 	clearTunnels := func(match func(l2tp.TunnelStats) bool) (*control.Response, error) {
-		if d.l2tp == nil {
-			return nil, errors.New("%% No active L2TP tunnels")
+		s := d.l2tp.Load()
+		if s == nil {
+			return nil, errors.New("% No active L2TP tunnels")
 		}
 		n := 0
-		for _, t := range d.l2tp.node.Tunnels() {
+		for _, t := range s.node.Tunnels() {
 			if match(t.Stats()) {
 				t.Close(wl2tp.Result{Code: 1, Message: "cleared by administrator"})
 				n++
 			}
 		}
 		if n == 0 {
-			return nil, errors.New("%% No such L2TP tunnel")
+			return nil, errors.New("% No such L2TP tunnel")
 		}
 		return &control.Response{OK: true, Text: fmt.Sprintf("%d tunnel(s) cleared\n", n)}, nil
 	}
@@ -369,8 +371,9 @@ func writeSessionDetail(b *strings.Builder, s l2tp.SessionStats, ts []l2tp.Tunne
 // L2TPAddr returns the address the L2TP socket is bound to (zero when L2TP
 // is not served).
 func (d *Daemon) L2TPAddr() netip.AddrPort {
-	if d.l2tp == nil {
+	s := d.l2tp.Load()
+	if s == nil {
 		return netip.AddrPort{}
 	}
-	return d.l2tp.conn.LocalAddr()
+	return s.conn.LocalAddr()
 }
