@@ -356,8 +356,9 @@ func (l *Link) Start() {
 	if l.cfg.ProxyLCP != nil && l.startProxied() {
 		return
 	}
-	l.lcp.open()
+	// Up before Open, as IOS does: the first request goes out from Closed.
 	l.lcp.up()
+	l.lcp.open()
 }
 
 // Close closes the link administratively: LCP sends Terminate-Request and
@@ -652,10 +653,13 @@ func (l *Link) networkPhase() {
 }
 
 func (l *Link) startNCP(f *fsm) {
-	if f.state == Initial {
+	switch f.state {
+	case Initial:
+		f.up()
 		f.open()
+	case Starting: // opened before, LCP renegotiated
+		f.up()
 	}
-	f.up()
 }
 
 // ncpUp and ncpDown report an NCP to the owner.
