@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -303,5 +302,3 @@ func (e *endpoint) info() Info {
 }
 
 func (e *endpoint) String() string { return e.name }
-
-var _ = fmt.Sprintf
