@@ -403,3 +403,64 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 	return s.b.Write(p)
 }
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// closeOnUp is a Handler that closes the link from inside Up, as an owner
+// enforcing a policy might.
+type closeOnUp struct {
+	*recorder
+	l **Link
+}
+
+func (c closeOnUp) Up(ev UpEvent) {
+	c.recorder.Up(ev)
+	(*c.l).Close("Policy: no sessions for you")
+}
+
+func TestHandlerReentry(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		users := &fakeAAA{users: map[string]string{"labuser": "labpass"}}
+		lns, cli, _ := newPair(t, lnsConfig(users, &fakePool{}, aaa.PAP), clientConfig("labuser", "labpass"))
+		lns.l.cfg.Handler = closeOnUp{lns.h, &lns.l}
+		startBoth(lns, cli)
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if r, ok := lns.h.linkDown(); !ok || r != "Policy: no sessions for you" {
+			t.Fatalf("lns down %v %q", ok, r)
+		}
+		if r, ok := cli.h.linkDown(); !ok || r != "Peer terminated LCP" {
+			t.Fatalf("client down %v %q", ok, r)
+		}
+		if in := lns.info(); in.LCP != Closed || in.IPCP == Opened {
+			t.Fatalf("lns LCP %s IPCP %s", in.LCP, in.IPCP)
+		}
+	})
+}
+
+// TestNCPTimeoutClosesLink: IPCP that never converges finishes, and with
+// no network protocol left the link closes.
+func TestNCPTimeoutClosesLink(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		users := &fakeAAA{users: map[string]string{"labuser": "labpass"}}
+		cc := clientConfig("labuser", "labpass")
+		cc.MaxConfigure = 20 // the LNS gives up first
+		lns, cli, w := newPair(t, lnsConfig(users, &fakePool{}, aaa.PAP), cc)
+		w.setDrop(func(from string, f []byte) bool {
+			p, _, _ := wire.ParseFrame(f)
+			return from == "B" && p == wire.ProtoIPCP
+		})
+		startBoth(lns, cli)
+		time.Sleep(2 * time.Minute)
+		synctest.Wait()
+		r, ok := lns.h.linkDown()
+		if !ok || r != "No network protocols running (IPCP negotiation timed out (Max-Configure))" {
+			t.Fatalf("down %v %q", ok, r)
+		}
+		if n := lns.sent.count(wire.ProtoIPCP, wire.ConfReq); n != 10 {
+			t.Fatalf("%d IPCP requests", n)
+		}
+		// IPCP finished in Stopped, then LCP going down moved it to Starting.
+		if in := lns.info(); in.LCP != Closed || in.IPCP != Starting {
+			t.Fatalf("LCP %s IPCP %s", in.LCP, in.IPCP)
+		}
+	})
+}
