@@ -464,3 +464,48 @@ func TestNCPTimeoutClosesLink(t *testing.T) {
 		}
 	})
 }
+
+// TestLowerDown: the tunnel session vanished; the link finishes at once.
+func TestLowerDown(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		users := &fakeAAA{users: map[string]string{"labuser": "labpass"}}
+		pool := &fakePool{}
+		lns, _, _ := bringUp(t, lnsConfig(users, pool, aaa.PAP), clientConfig("labuser", "labpass"))
+		lns.r.Post(lns.l.LowerDown)
+		synctest.Wait()
+		if r, ok := lns.h.linkDown(); !ok || r != "Lower layer down" {
+			t.Fatalf("down %v %q", ok, r)
+		}
+		var done bool
+		lns.r.Do(func() { done = lns.l.Done() })
+		if !done || pool.used() != 0 || lns.sent.count(wire.ProtoLCP, wire.TermReq) != 0 {
+			t.Fatalf("done %v, pool %d, terminate sent %d", done, pool.used(), lns.sent.count(wire.ProtoLCP, wire.TermReq))
+		}
+		// A finished link ignores input.
+		n := lns.l.Stats().InFrames
+		inject(lns, wire.ProtoLCP, wire.EchoReq, 1, []byte{0, 0, 0, 0})
+		if lns.l.Stats().InFrames != n {
+			t.Fatal("input counted after the link finished")
+		}
+	})
+}
+
+// TestAuthProtocolRejected: a peer that Protocol-Rejects the CHAP it
+// agreed to fails authentication.
+func TestAuthProtocolRejected(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		users := &fakeAAA{users: map[string]string{"labuser": "labpass"}}
+		lns, cli, w := newPair(t, lnsConfig(users, &fakePool{}, aaa.CHAP), clientConfig("labuser", "labpass"))
+		replaceOnce(w, "B", func(p wire.Protocol, b []byte) bool { return p == wire.ProtoCHAP }, func(b []byte) []byte {
+			return nil
+		})
+		startBoth(lns, cli)
+		synctest.Wait()
+		inject(lns, wire.ProtoLCP, wire.ProtoRej, 99, []byte{0xc2, 0x23, 1, 1, 0, 4})
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if r, ok := lns.h.linkDown(); !ok || r != "Peer rejected CHAP" {
+			t.Fatalf("down %v %q", ok, r)
+		}
+	})
+}
