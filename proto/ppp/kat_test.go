@@ -48,6 +48,11 @@ func TestMSCHAPv2KnownAnswer(t *testing.T) {
 	if auth != "S=407A5589115FD0D6209F510FE9C04566932CDA56" {
 		t.Fatalf("AuthenticatorResponse %s", auth)
 	}
+	// A Windows domain is stripped before hashing (§8.2).
+	nt2, auth2, _ := mschapv2Response(h(t, "5B5D7C7D7B3F2F3E3C2C602132262628"), h(t, "21402324255E262A28295F2B3A337C7E"), `LAB\User`, "clientPass")
+	if !bytes.Equal(nt2, nt) || auth2 != auth {
+		t.Fatalf("with a domain: %X %s", nt2, auth2)
+	}
 }
 
 // TestMPPEKeysKnownAnswer is RFC 3079 §3.5.3 (128-bit keys): the start key
