@@ -2,7 +2,6 @@ package ppp
 
 import (
 	"bytes"
-	"encoding/hex"
 	"strings"
 
 	"github.com/vpdn/vpdn/aaa"
@@ -723,6 +722,3 @@ func (a *authState) cliEAP(p wire.EAPPacket) {
 		a.fail("EAP authentication failed")
 	}
 }
-
-// hexUpper is used in debug output of challenges.
-func hexUpper(b []byte) string { return strings.ToUpper(hex.EncodeToString(b)) }

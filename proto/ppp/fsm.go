@@ -201,6 +201,7 @@ type fsm struct {
 	rxFails  int    // Naks/Rejects received since the last Ack we got
 	reason   string // why the layer is closing, for Down events
 	trace    func(action)
+	epoch    uint64 // counts events, to detect nested ones
 
 	// The packet being handled, for sca/scn/sta/scj/ser.
 	rx    wire.Packet
@@ -256,6 +257,8 @@ func (f *fsm) event(e event) {
 		return
 	}
 	from := f.state
+	f.epoch++
+	epoch := f.epoch
 	for i, a := range c.acts {
 		if f.trace != nil {
 			f.trace(a)
@@ -303,7 +306,10 @@ func (f *fsm) event(e event) {
 			f.setState(c.next)
 			f.layer.finished()
 		}
-		if f.l.dead {
+		if f.l.dead || f.epoch != epoch {
+			// The link finished, or an action ran a nested event on this
+			// automaton (a layer action closing the link): that event's
+			// outcome stands.
 			return
 		}
 	}

@@ -54,7 +54,9 @@ type OutputFunc func(frame []byte) error
 
 func (f OutputFunc) SendFrame(frame []byte) error { return f(frame) }
 
-// Handler receives a link's events, on the owner's goroutine.
+// Handler receives a link's events, on the owner's goroutine. Up and Down
+// arrive through Config.Post, after the transition that raised them;
+// Packet is called synchronously from Input.
 type Handler interface {
 	// Up is called when a network protocol (IPCP or IPv6CP) opens.
 	Up(ev UpEvent)
@@ -628,7 +630,7 @@ func (l *Link) finish(reason string) {
 	l.auth.stop()
 	l.ipcpo.release()
 	l.debugNeg("PPP: link down: %s", reason)
-	l.cfg.Handler.Down(DownEvent{Protocol: wire.ProtoLCP, Reason: reason})
+	l.notifyDown(DownEvent{Protocol: wire.ProtoLCP, Reason: reason})
 }
 
 // networkPhase starts the NCPs once authentication is done (RFC 1661 §3.5).
@@ -664,11 +666,21 @@ func (l *Link) startNCP(f *fsm) {
 
 // ncpUp and ncpDown report an NCP to the owner.
 func (l *Link) ncpUp(proto wire.Protocol) {
-	l.cfg.Handler.Up(UpEvent{Protocol: proto, Info: l.Info()})
+	ev := UpEvent{Protocol: proto, Info: l.Info()}
+	h := l.cfg.Handler
+	l.cfg.Post(func() { h.Up(ev) })
 }
 
 func (l *Link) ncpDown(f *fsm) {
-	l.cfg.Handler.Down(DownEvent{Protocol: f.proto, Reason: f.reason})
+	l.notifyDown(DownEvent{Protocol: f.proto, Reason: f.reason})
+}
+
+// notifyDown and ncpUp hand events to the owner through Post, after the
+// transition that raised them is complete, so a Handler may call back into
+// the link (Close on Up, say) without re-entering a transition.
+func (l *Link) notifyDown(ev DownEvent) {
+	h := l.cfg.Handler
+	l.cfg.Post(func() { h.Down(ev) })
 }
 
 // ncpFinished closes the link when no network protocol is left (as pppd

@@ -37,8 +37,7 @@ func TestPAPBringUp(t *testing.T) {
 		a := &fakeAAA{users: map[string]string{"labuser": "labpass"}}
 		pool := &fakePool{}
 		lns, cli, _ := newPair(t, lnsConfig(a, pool, aaa.PAP), clientConfig("labuser", "labpass"))
-		lns.start()
-		cli.start()
+		startBoth(lns, cli)
 		synctest.Wait()
 		up, ok := cli.h.up(wire.ProtoIPCP)
 		if !ok {
@@ -82,8 +81,7 @@ func TestAuthMatrix(t *testing.T) {
 						cc.Auth.Methods, cc.Auth.AAA = []aaa.Method{m}, users
 					}
 					lns, cli, _ := newPair(t, lc, cc)
-					lns.start()
-					cli.start()
+					startBoth(lns, cli)
 					synctest.Wait()
 					lup, ok1 := lns.h.up(wire.ProtoIPCP)
 					cup, ok2 := cli.h.up(wire.ProtoIPCP)
@@ -134,8 +132,7 @@ func TestAuthWrongPassword(t *testing.T) {
 				users := &fakeAAA{users: map[string]string{"labuser": "labpass"}}
 				pool := &fakePool{}
 				lns, cli, _ := newPair(t, lnsConfig(users, pool, m), clientConfig("labuser", "wrong"))
-				lns.start()
-				cli.start()
+				startBoth(lns, cli)
 				synctest.Wait()
 				cr, ok := cli.h.linkDown()
 				if !ok || !strings.HasPrefix(cr, want[m]) {
@@ -172,8 +169,7 @@ func TestMSCHAPv2Retry(t *testing.T) {
 				cc := clientConfig("labuser", "wrong")
 				cc.Auth.RetryPassword = func() string { return second }
 				lns, cli, _ := newPair(t, lc, cc)
-				lns.start()
-				cli.start()
+				startBoth(lns, cli)
 				synctest.Wait()
 				failures := lns.sent.find(wire.ProtoCHAP, wire.CHAPFailure)
 				if len(failures) < 1 || !strings.HasPrefix(string(failures[0]), "E=691 R=1 C=") || !strings.Contains(string(failures[0]), " V=3") {
@@ -216,8 +212,7 @@ func TestAuthFallback(t *testing.T) {
 				cc := clientConfig("labuser", "labpass")
 				cc.Auth.Refuse = c.refuse
 				lns, cli, _ := newPair(t, lnsConfig(users, &fakePool{}, aaa.MSCHAPv2, aaa.CHAP, aaa.PAP), cc)
-				lns.start()
-				cli.start()
+				startBoth(lns, cli)
 				synctest.Wait()
 				up, ok := lns.h.up(wire.ProtoIPCP)
 				if !ok || up.Info.AuthPeer != aaa.PAP {
@@ -235,8 +230,7 @@ func TestAuthFallback(t *testing.T) {
 		cc := clientConfig("labuser", "labpass")
 		cc.Auth.Refuse = allMethods
 		lns, cli, _ := newPair(t, lnsConfig(users, &fakePool{}, aaa.MSCHAPv2, aaa.CHAP), cc)
-		lns.start()
-		cli.start()
+		startBoth(lns, cli)
 		synctest.Wait()
 		if r, ok := lns.h.linkDown(); !ok || (r != "Peer refused to authenticate" && r != "No common authentication protocol") {
 			t.Fatalf("lns down %v %q", ok, r)

@@ -3,6 +3,7 @@ package ppp
 import (
 	"crypto/des"
 	"crypto/md5"
+	"strings"
 	"unicode/utf16"
 
 	"golang.org/x/crypto/md4" //nolint:staticcheck // MS-CHAP is defined on MD4
@@ -80,6 +81,11 @@ func mschapv1NTResponse(challenge []byte, password string) [24]byte {
 // mschapv2Response computes the NT-Response of RFC 2759 §8.1 and the
 // authenticator response the peer must send back in Success (§8.7).
 func mschapv2Response(authChallenge, peerChallenge []byte, username, password string) (nt []byte, authResp string, err error) {
+	// RFC 2759 §8.2: the user name is hashed "with any Windows domain
+	// stripped" ("DOMAIN\user" hashes as "user").
+	if i := strings.LastIndexByte(username, '\\'); i >= 0 {
+		username = username[i+1:]
+	}
 	nt, err = rfc2759.GenerateNTResponse(authChallenge, peerChallenge, []byte(username), []byte(password))
 	if err != nil {
 		return nil, "", err

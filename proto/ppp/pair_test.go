@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/md5"
 	"encoding/hex"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -284,7 +283,17 @@ func newPair(t *testing.T, cfgA, cfgB Config) (*endpoint, *endpoint, *link2) {
 	return w.a, w.b, w
 }
 
-func (e *endpoint) start() { e.r.Post(e.l.Start) }
+// startBoth starts two endpoints so that each has run Start before it
+// sees any frame of the other: both runners are held at a gate while the
+// Start calls are queued.
+func startBoth(a, b *endpoint) {
+	gate := make(chan struct{})
+	a.r.Post(func() { <-gate })
+	b.r.Post(func() { <-gate })
+	a.r.Post(a.l.Start)
+	b.r.Post(b.l.Start)
+	close(gate)
+}
 
 func (e *endpoint) info() Info {
 	var in Info
@@ -293,5 +302,3 @@ func (e *endpoint) info() Info {
 }
 
 func (e *endpoint) String() string { return e.name }
-
-var _ = fmt.Sprintf

@@ -161,8 +161,7 @@ func TestRestartTimerRecoversLoss(t *testing.T) {
 		})
 		start := time.Now()
 		var upAt time.Time
-		lns.start()
-		cli.start()
+		startBoth(lns, cli)
 		for range 600 {
 			time.Sleep(100 * time.Millisecond)
 			_, ok1 := cli.h.up(wire.ProtoIPCP)
@@ -241,8 +240,7 @@ func TestSilentPeer(t *testing.T) {
 func TestTerminateUnanswered(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		lns, cli, w := newPair(t, Config{}, Config{})
-		lns.start()
-		cli.start()
+		startBoth(lns, cli)
 		synctest.Wait()
 		var st State
 		lns.r.Do(func() { st = lns.l.lcp.state })
@@ -273,8 +271,7 @@ func TestEchoDeadPeer(t *testing.T) {
 		lc := lnsConfig(users, &fakePool{}, aaa.PAP)
 		lc.Keepalive, lc.KeepaliveMisses = 10*time.Second, 3
 		lns, cli, w := newPair(t, lc, clientConfig("labuser", "labpass"))
-		lns.start()
-		cli.start()
+		startBoth(lns, cli)
 		time.Sleep(5 * time.Minute)
 		synctest.Wait()
 		if _, ok := lns.h.linkDown(); ok {
@@ -314,8 +311,7 @@ func TestAAADoesNotBlockOwner(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		users := &fakeAAA{users: map[string]string{"labuser": "labpass"}, block: make(chan struct{})}
 		lns, cli, _ := newPair(t, lnsConfig(users, &fakePool{}, aaa.CHAP), clientConfig("labuser", "labpass"))
-		lns.start()
-		cli.start()
+		startBoth(lns, cli)
 		synctest.Wait()
 		if lns.l.Phase() != PhaseAuthenticate {
 			t.Fatalf("phase %s", lns.l.Phase())

@@ -199,3 +199,21 @@ func TestCodeNames(t *testing.T) {
 		}
 	}
 }
+
+func TestNames(t *testing.T) {
+	for got, want := range map[string]string{
+		PAPCodeName(PAPRequest): "AUTH-REQ", PAPCodeName(PAPNak): "AUTH-NAK", PAPCodeName(9): "ECHOREQ",
+		CHAPCodeName(CHAPChallenge): "CHALLENGE", CHAPCodeName(CHAPFailure): "FAILURE", CHAPCodeName(MSCHAPv2ChangePassword): "CHANGE-PASSWORD",
+		EAPCodeName(EAPRequest): "REQUEST", EAPCodeName(EAPFailure): "FAILURE",
+		AuthProto{ProtoCHAP, CHAPMSv2}.String(): "MS-CHAP-V2", AuthProto{ProtoPAP, 0}.String(): "PAP", AuthProto{ProtoCHAP, 7}.String(): "CHAP/7",
+		IPCPOptionName(IPCPOptCompression): "CompressType", IPCPOptionName(IPCPOptSecondaryNBNS): "SecondaryWINS",
+		LCPOptionName(LCPOptACFC): "ACFC", ProtoEAP.String(): "EAP",
+	} {
+		if got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+	if !ProtoLCP.IsControl() || ProtoIPv4.IsControl() {
+		t.Error("IsControl")
+	}
+}
