@@ -266,14 +266,47 @@ type User struct {
 	Line      int
 	Password  Secret
 	Privilege int
+	// AttrList names the `aaa attribute list` authorizing this user
+	// (`username NAME aaa attribute list LIST`).
+	AttrList     string
+	AttrListLine int
+}
+
+// AttrList is `aaa attribute list NAME`: authorization attributes for local
+// users and domains (address, pool, DNS, routes, timeouts).
+type AttrList struct {
+	Name           string
+	Line           int
+	Addr           netip.Addr
+	Pool           string
+	PrimaryDNS     netip.Addr
+	SecondaryDNS   netip.Addr
+	Routes         []netip.Prefix
+	SessionTimeout int
+	IdleTimeout    int
+}
+
+// Domain is the vpdn extension `aaa domain NAME attribute list LIST`:
+// users whose name ends in @NAME are authorized with the list (document
+// 002: a pool per department).
+type Domain struct {
+	Name     string
+	AttrList string
+	Line     int
 }
 
 // AAA holds the aaa commands.
 type AAA struct {
-	NewModel       bool
-	Authentication []MethodList // aaa authentication ppp LIST METHODS...
-	Authorization  []MethodList // aaa authorization network LIST METHODS...
-	Accounting     []MethodList // aaa accounting network LIST start-stop METHODS...
+	NewModel  bool
+	AttrLists []*AttrList
+	Domains   []*Domain
+	// DomainStripping looks local users up without their @domain
+	// (aaa domain-stripping); Delimiter is the separator, default "@".
+	DomainStripping bool
+	Delimiter       string
+	Authentication  []MethodList // aaa authentication ppp LIST METHODS...
+	Authorization   []MethodList // aaa authorization network LIST METHODS...
+	Accounting      []MethodList // aaa accounting network LIST start-stop METHODS...
 }
 
 // MethodList is an AAA method list: `aaa authentication ppp default local none`.
@@ -366,4 +399,14 @@ type Controller struct {
 	Name           string // "ISA 5/0"
 	Line           int
 	EncryptionMPPE bool
+}
+
+// AttrListByName returns the aaa attribute list named name.
+func (c *Config) AttrListByName(name string) *AttrList {
+	for _, l := range c.AAA.AttrLists {
+		if l.Name == name {
+			return l
+		}
+	}
+	return nil
 }

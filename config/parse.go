@@ -112,6 +112,7 @@ const (
 	mPWClass
 	mXconnect
 	mController
+	mAttrList
 	nModes
 )
 
@@ -125,6 +126,7 @@ var modeNames = [...]string{
 	mPWClass:    "pseudowire-class",
 	mXconnect:   "interface xconnect",
 	mController: "controller",
+	mAttrList:   "aaa attribute list",
 }
 
 func (m mode) String() string { return modeNames[m] }
@@ -140,6 +142,7 @@ var modePrompts = [...]string{
 	mPWClass:    "(config-pw-class)#",
 	mXconnect:   "(config-if-xconn)#",
 	mController: "(config-controller)#",
+	mAttrList:   "(config-attr-list)#",
 }
 
 type frame struct {

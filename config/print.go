@@ -36,11 +36,54 @@ func (c *Config) String() string {
 		}
 		w.bang()
 	}
-	for _, u := range c.Users {
-		if u.Privilege != 0 {
-			w.line(0, "username %s privilege %d password %s", u.Name, u.Privilege, fmtSecret(u.Password))
+	for _, l := range c.AAA.AttrLists {
+		w.line(0, "aaa attribute list %s", l.Name)
+		if l.Addr.IsValid() {
+			w.line(1, "attribute type addr %s service ppp protocol ip", l.Addr)
+		}
+		if l.Pool != "" {
+			w.line(1, "attribute type addr-pool %s service ppp protocol ip", l.Pool)
+		}
+		if l.PrimaryDNS.IsValid() {
+			w.line(1, "attribute type primary-dns %s service ppp protocol ip", l.PrimaryDNS)
+		}
+		if l.SecondaryDNS.IsValid() {
+			w.line(1, "attribute type secondary-dns %s service ppp protocol ip", l.SecondaryDNS)
+		}
+		for _, r := range l.Routes {
+			w.line(1, "attribute type route %s %s service ppp protocol ip", r.Addr(), maskString(r.Bits()))
+		}
+		if l.SessionTimeout != 0 {
+			w.line(1, "attribute type session-timeout %d service ppp", l.SessionTimeout)
+		}
+		if l.IdleTimeout != 0 {
+			w.line(1, "attribute type idletime %d service ppp", l.IdleTimeout)
+		}
+		w.bang()
+	}
+	for _, d := range c.AAA.Domains {
+		w.line(0, "aaa domain %s attribute list %s", d.Name, d.AttrList)
+	}
+	if c.AAA.DomainStripping {
+		if c.AAA.Delimiter != "" {
+			w.line(0, "aaa domain-stripping delimiter %s", c.AAA.Delimiter)
 		} else {
+			w.line(0, "aaa domain-stripping")
+		}
+	}
+	if len(c.AAA.Domains) > 0 || c.AAA.DomainStripping {
+		w.bang()
+	}
+	for _, u := range c.Users {
+		switch {
+		case u.Password.IsZero():
+		case u.Privilege != 0:
+			w.line(0, "username %s privilege %d password %s", u.Name, u.Privilege, fmtSecret(u.Password))
+		default:
 			w.line(0, "username %s password %s", u.Name, fmtSecret(u.Password))
+		}
+		if u.AttrList != "" {
+			w.line(0, "username %s aaa attribute list %s", u.Name, u.AttrList)
 		}
 	}
 	if len(c.Users) > 0 {

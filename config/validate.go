@@ -166,6 +166,29 @@ func (p *parser) validate() {
 		}
 	}
 
+	// Local users and attribute lists.
+	for _, u := range c.Users {
+		if u.Password.IsZero() {
+			p.errf(u.Line, "username %s has no password; expected username %s password PASSWORD", u.Name, u.Name)
+		}
+		if u.AttrList != "" && c.AttrListByName(u.AttrList) == nil {
+			p.errf(lineOr(u.AttrListLine, u.Line), "username %s: aaa attribute list %q does not exist; expected an \"aaa attribute list %s\" section", u.Name, u.AttrList, u.AttrList)
+		}
+	}
+	for _, d := range c.AAA.Domains {
+		if c.AttrListByName(d.AttrList) == nil {
+			p.errf(d.Line, "aaa domain %s: aaa attribute list %q does not exist; expected an \"aaa attribute list %s\" section", d.Name, d.AttrList, d.AttrList)
+		}
+	}
+	for _, l := range c.AAA.AttrLists {
+		if l.Pool != "" && c.PoolByName(l.Pool) == nil {
+			p.warnAt(l.Line, "aaa attribute list %s: ip local pool %q is not defined; users of the list will be refused an address", l.Name, l.Pool)
+		}
+		if l.Addr.IsValid() && l.Pool != "" {
+			p.errf(l.Line, "aaa attribute list %s has both addr and addr-pool; expected one of them", l.Name)
+		}
+	}
+
 	// Static routes through our own virtual interfaces need the interface.
 	for _, r := range c.Routes {
 		if r.Iface != nil && !r.Iface.Physical() && c.Interface(*r.Iface) == nil {

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -30,9 +31,22 @@ func buildServices(c *config.Config, history *aaa.FailureHistory, d *Daemon) (*s
 		if err != nil {
 			return nil, fmt.Errorf("line %d: username %s: %w", u.Line, u.Name, err)
 		}
-		users = append(users, aaa.User{Name: u.Name, Password: pw})
+		au := aaa.User{Name: u.Name, Password: pw}
+		if l := c.AttrListByName(u.AttrList); l != nil {
+			au.Address, au.Pool, au.Authz = l.Addr, l.Pool, authzOf(l)
+		}
+		users = append(users, au)
 	}
-	local, err := aaa.NewLocal(aaa.LocalConfig{Users: users, Logger: d.opts.Debug.Logger(d.log, "aaa authentication")})
+	dom := aaa.DomainOptions{Strip: c.AAA.DomainStripping}
+	if c.AAA.Delimiter != "" {
+		dom.Delimiter = c.AAA.Delimiter[0]
+	}
+	for _, d := range c.AAA.Domains {
+		if l := c.AttrListByName(d.AttrList); l != nil {
+			dom.Domains = append(dom.Domains, aaa.Domain{Name: d.Name, Pool: l.Pool, Authz: authzOf(l)})
+		}
+	}
+	local, err := aaa.NewLocal(aaa.LocalConfig{Users: users, Domains: dom, Logger: d.opts.Debug.Logger(d.log, "aaa authentication")})
 	if err != nil {
 		return nil, err
 	}
@@ -81,6 +95,18 @@ func buildServices(c *config.Config, history *aaa.FailureHistory, d *Daemon) (*s
 		}
 	}
 	return &services{aaa: svc, pools: pools}, nil
+}
+
+// authzOf turns an aaa attribute list into authorization attributes.
+func authzOf(l *config.AttrList) aaa.Authorization {
+	a := aaa.Authorization{Address: l.Addr, Pool: l.Pool, Routes: l.Routes,
+		SessionTimeout: uint32(l.SessionTimeout), IdleTimeout: uint32(l.IdleTimeout)}
+	for _, d := range []netip.Addr{l.PrimaryDNS, l.SecondaryDNS} {
+		if d.IsValid() {
+			a.DNS = append(a.DNS, d)
+		}
+	}
+	return a
 }
 
 func clearSecret(s config.Secret) (string, error) {

@@ -177,3 +177,42 @@ ip local pool P 198.19.2.1
 		t.Fatalf("history not cleared: %s", r.Text)
 	}
 }
+
+// TestDomainsAndAttributes: document 002's per-domain pools and a per-user
+// static address with a route, from configuration to authorization.
+func TestDomainsAndAttributes(t *testing.T) {
+	b, err := os.ReadFile("../config/testdata/docs/002-domains.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _, _ := startDaemon(t, string(b))
+	auth := d.Authenticator("", "")
+	for _, c := range []struct {
+		user, pass, pool, addr, route, dns string
+	}{
+		{"l2tpuser@sales", "Admin@123", "SALES", "", "", "198.19.10.53"},
+		{"l2tpuser@rnd", "Admin@123", "RND", "", "", ""},
+		{"branch7", "Br7nch!", "", "198.19.40.7", "198.19.47.0/24", ""},
+	} {
+		r, err := auth.Authenticate(context.Background(), &aaa.Request{Method: aaa.PAP, Username: c.user, Password: []byte(c.pass)})
+		if err != nil || !r.Accept {
+			t.Fatalf("%s: %+v %v", c.user, r, err)
+		}
+		a := r.Authz
+		if a.Pool != c.pool || (c.addr != "" && a.Address.String() != c.addr) {
+			t.Errorf("%s: pool %q address %v; want %q %s", c.user, a.Pool, a.Address, c.pool, c.addr)
+		}
+		if c.route != "" && (len(a.Routes) != 1 || a.Routes[0].String() != c.route) {
+			t.Errorf("%s: routes %v", c.user, a.Routes)
+		}
+		if c.dns != "" && (len(a.DNS) != 1 || a.DNS[0].String() != c.dns) {
+			t.Errorf("%s: DNS %v", c.user, a.DNS)
+		}
+		lease, err := aaa.AssignAddress(d.svc.Load().pools, &a, "DEFAULT")
+		if err != nil {
+			t.Fatalf("%s: address: %v", c.user, err)
+		}
+		t.Logf("%s -> %s", c.user, lease.Addr)
+		lease.Release()
+	}
+}
