@@ -105,6 +105,11 @@ func checkCapture(t *testing.T, c *nstest.Capture) []string {
 		return nil
 	}
 	c.Stop()
+	if dir := os.Getenv("VPDN_KEEP_PCAP"); dir != "" {
+		if b, err := os.ReadFile(c.Path); err == nil {
+			os.WriteFile(filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".pcap"), b, 0o644)
+		}
+	}
 	if t.Failed() {
 		if b, err := os.ReadFile(c.Path); err == nil {
 			dst := filepath.Join(os.TempDir(), "vpdn-interop-"+strings.ReplaceAll(t.Name(), "/", "_")+".pcap")

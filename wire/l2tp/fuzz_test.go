@@ -14,6 +14,9 @@ func seeds(f *testing.F) {
 		f.Add(b)
 	}
 	f.Add([]byte{0x4a, 0x02, 0x00, 0x10, 0x30, 0x73, 0x75, 0x4c, 0, 1, 0, 0, 0, 0, 0xff, 0x03})
+	for _, b := range peerMessages(f) {
+		f.Add(b)
+	}
 }
 
 // FuzzParseHeader: never panics, payload inside the buffer, and a data
