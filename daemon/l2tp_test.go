@@ -1,19 +1,18 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/vpdn/vpdn/control"
 	"github.com/vpdn/vpdn/internal/debug"
+	"github.com/vpdn/vpdn/internal/nstest"
 	"github.com/vpdn/vpdn/proto/l2tp"
 	"github.com/vpdn/vpdn/transport"
 )
@@ -37,14 +36,6 @@ interface Virtual-Template1
 interface Loopback0
  ip address 198.19.0.1 255.255.255.255
 `
-
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // lacNode is a LAC on loopback for dialing the daemon.
 func lacNode(t *testing.T) *l2tp.Node {
@@ -71,7 +62,7 @@ func TestL2TPLNS(t *testing.T) {
 	cfgPath := filepath.Join(dir, "lns.cfg")
 	os.WriteFile(cfgPath, []byte(lnsCfg), 0o644)
 	sock := filepath.Join(dir, "s")
-	logs := &syncBuf{}
+	logs := &nstest.SyncBuffer{}
 	sw := debug.New()
 	d, err := New(Options{ConfigPath: cfgPath, Socket: sock, Debug: sw,
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})

@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -10,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,29 +24,11 @@ var (
 	peerAddr = netip.MustParseAddr("198.18.0.2")
 )
 
-// logBuf collects the node's debug log for the test's failure output.
-type logBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // vpdnNode is vpdn's L2TP control plane on a real UDP socket in a namespace.
 type vpdnNode struct {
 	*l2tp.Node
 	ups  chan *l2tp.Session
-	logs *logBuf
+	logs *nstest.SyncBuffer
 }
 
 func startVPDN(t *testing.T, ns *nstest.NS, cfg l2tp.Config) *vpdnNode {
@@ -60,7 +40,7 @@ func startVPDN(t *testing.T, ns *nstest.NS, cfg l2tp.Config) *vpdnNode {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	v := &vpdnNode{ups: make(chan *l2tp.Session, 16), logs: &logBuf{}}
+	v := &vpdnNode{ups: make(chan *l2tp.Session, 16), logs: &nstest.SyncBuffer{}}
 	cfg.Conn = conn
 	cfg.Logger = slog.New(slog.NewTextHandler(v.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg.OnSessionUp = func(s *l2tp.Session) { v.ups <- s }

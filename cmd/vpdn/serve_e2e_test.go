@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,7 +73,7 @@ func TestServeInNamespace(t *testing.T) {
 	sock := filepath.Join(dir, "vpdn.sock")
 	os.WriteFile(cfg, []byte(lnsConfig), 0o644)
 
-	var logs syncBuffer
+	var logs nstest.SyncBuffer
 	serve := ns.Command(bin, "serve", "-c", cfg, "--socket", sock)
 	serve.Stderr = &logs
 	if err := lab.Start(serve); err != nil {
@@ -146,21 +145,4 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

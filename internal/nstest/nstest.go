@@ -369,7 +369,7 @@ func (l *Lab) Capture(ns *NS, dev, filter string) *Capture {
 		args = append(args, "-f", filter)
 	}
 	cmd := ns.Command("tshark", args...)
-	stderr := &lockedBuffer{}
+	stderr := &SyncBuffer{}
 	cmd.Stderr = stderr
 	if err := l.Start(cmd); err != nil {
 		l.tb.Fatalf("nstest: starting tshark: %v", err)
@@ -444,19 +444,20 @@ func Problems(path string) ([]string, error) {
 	return Decode(path, "_ws.malformed || _ws.expert.severity >= error")
 }
 
-// lockedBuffer is a bytes.Buffer safe for a writer process and a reader.
-type lockedBuffer struct {
+// SyncBuffer is a bytes.Buffer safe for concurrent writers (a process, a
+// logger) and readers: for collecting output that tests inspect.
+type SyncBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *SyncBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *SyncBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()

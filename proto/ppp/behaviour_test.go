@@ -6,12 +6,12 @@ import (
 	"log/slog"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/internal/nstest"
 	wire "github.com/vpdn/vpdn/wire/ppp"
 )
 
@@ -363,7 +363,7 @@ func TestProxyLCP(t *testing.T) {
 // TestDebugLines pins the IOS shape of the debug output.
 func TestDebugLines(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var buf syncBuffer
+		var buf nstest.SyncBuffer
 		log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		users := &fakeAAA{users: map[string]string{"labuser": "labpass"}}
 		lc := lnsConfig(users, &fakePool{}, aaa.CHAP)
@@ -391,18 +391,6 @@ func TestDebugLines(t *testing.T) {
 		}
 	})
 }
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // closeOnUp is a Handler that closes the link from inside Up, as an owner
 // enforcing a policy might.
