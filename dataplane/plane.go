@@ -70,15 +70,27 @@ type Session struct {
 	// MTU drops IP packets from the interface that are larger (0: none).
 	MTU int
 	// OnFrame receives the PPP frames that are not IP data (LCP, IPCP,
-	// authentication, ...): protocol and information field. It is called
-	// on the receive path and must not block or keep the slice.
-	OnFrame func(p ppp.Protocol, info []byte)
+	// authentication, ...), whole: address/control, protocol, information.
+	// It is called on the receive path and must not block or keep the slice.
+	OnFrame func(frame []byte)
+
+	// att is what the data path uses: Device, Framing, MSS and MTU as
+	// installed, replaced by Attach (IPCP opened: the interface exists and
+	// the framing is final).
+	att atomic.Pointer[attachment]
 
 	txNs   atomic.Uint32 // next Ns to send
 	rxNext atomic.Uint32 // next Ns expected + 1<<16 once any was seen
 
 	RxPkts, RxBytes atomic.Uint64
 	TxPkts, TxBytes atomic.Uint64
+}
+
+type attachment struct {
+	dev     netif.Device
+	framing ppp.Framing
+	mss     uint16
+	mtu     int
 }
 
 // Counters is a snapshot of a session's counters.
@@ -173,6 +185,7 @@ var ErrExists = errors.New("dataplane: session already installed")
 
 // Add installs a session.
 func (p *Plane) Add(s *Session) error {
+	s.att.Store(&attachment{dev: s.Device, framing: s.Framing, mss: s.MSS, mtu: s.MTU})
 	sh := &p.shards[s.Key.u32()%nShards]
 	sh.mu.Lock()
 	if _, ok := sh.m[s.Key.u32()]; ok {
@@ -190,6 +203,22 @@ func (p *Plane) Add(s *Session) error {
 	}
 	p.addrMu.Unlock()
 	return nil
+}
+
+// Attach gives an installed session its interface and final framing, MSS
+// and MTU once the network protocol is up: IP then flows. dev nil means
+// the shared device.
+func (p *Plane) Attach(s *Session, dev netif.Device, framing ppp.Framing, mss uint16, mtu int) {
+	p.addrMu.Lock()
+	if old := s.att.Load(); old != nil && old.dev != nil && p.devs[old.dev] == s {
+		delete(p.devs, old.dev)
+	}
+	s.Device = dev
+	if dev != nil {
+		p.devs[dev] = s
+	}
+	s.att.Store(&attachment{dev: dev, framing: framing, mss: mss, mtu: mtu})
+	p.addrMu.Unlock()
 }
 
 // SetPeerIP records the address IPCP assigned, for the shared device.
@@ -311,7 +340,8 @@ func (p *Plane) HandlePacket(b []byte, from netip.AddrPort) {
 	}
 	switch proto {
 	case ppp.ProtoIPv4, ppp.ProtoIPv6:
-		dev := s.Device
+		att := s.att.Load()
+		dev := att.dev
 		if dev == nil {
 			dev = p.shared.Load().dev()
 		}
@@ -319,8 +349,8 @@ func (p *Plane) HandlePacket(b []byte, from netip.AddrPort) {
 			p.drop(DropNoSession)
 			return
 		}
-		if s.MSS != 0 {
-			ClampMSS(info, s.MSS)
+		if att.mss != 0 {
+			ClampMSS(info, att.mss)
 		}
 		if _, err := dev.Write(info); err != nil {
 			p.drop(DropDeviceWrite)
@@ -333,7 +363,7 @@ func (p *Plane) HandlePacket(b []byte, from netip.AddrPort) {
 			p.drop(DropUnhandledPPP)
 			return
 		}
-		s.OnFrame(proto, info)
+		s.OnFrame(frame)
 	}
 }
 
@@ -357,7 +387,7 @@ func (p *Plane) SendFrame(s *Session, proto ppp.Protocol, info []byte) error {
 
 // send encapsulates buf[off:off+n] (headroom before off) and sends it.
 func (p *Plane) send(s *Session, buf []byte, off, n int, proto ppp.Protocol) error {
-	start, err := s.Framing.Prepend(buf, off, proto)
+	start, err := s.att.Load().framing.Prepend(buf, off, proto)
 	if err != nil {
 		return err
 	}
@@ -382,7 +412,8 @@ func (p *Plane) send(s *Session, buf []byte, off, n int, proto ppp.Protocol) err
 // sendIP is the transmit fast path for one IP packet at buf[Headroom:Headroom+n].
 func (p *Plane) sendIP(s *Session, buf []byte, n int) {
 	pkt := buf[Headroom : Headroom+n]
-	if s.MTU != 0 && n > s.MTU {
+	att := s.att.Load()
+	if att.mtu != 0 && n > att.mtu {
 		p.drop(DropTooBig)
 		return
 	}
@@ -396,8 +427,8 @@ func (p *Plane) sendIP(s *Session, buf []byte, n int) {
 		p.drop(DropNotIP)
 		return
 	}
-	if s.MSS != 0 {
-		ClampMSS(pkt, s.MSS)
+	if att.mss != 0 {
+		ClampMSS(pkt, att.mss)
 	}
 	if p.send(s, buf, Headroom, n, proto) == nil {
 		s.TxPkts.Add(1)

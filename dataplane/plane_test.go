@@ -117,7 +117,10 @@ func TestControlFramesAndDrops(t *testing.T) {
 	p := New(w, func(b []byte, from netip.AddrPort) { ctrl = append(ctrl, append([]byte(nil), b...)) }, nil)
 	var frames []ppp.Protocol
 	s := &Session{Key: Key{1, 2}, RemoteTunnel: 3, RemoteSession: 4, Peer: addrB, Framing: ppp.Framing{AddressControl: true},
-		OnFrame: func(pr ppp.Protocol, info []byte) { frames = append(frames, pr) }}
+		OnFrame: func(frame []byte) {
+			pr, _, _ := ppp.ParseFrame(frame)
+			frames = append(frames, pr)
+		}}
 	p.Add(s)
 
 	// A control message goes to the control plane untouched.
@@ -185,6 +188,35 @@ func TestSequencingDropsOutOfOrder(t *testing.T) {
 	}
 	if d := b.Drops()["out-of-order"]; d != 1 {
 		t.Fatalf("out-of-order drops %d", d)
+	}
+}
+
+// TestAttach: a session installed without a device (PPP negotiating) gets
+// its interface when IPCP opens; IP flows from then on.
+func TestAttach(t *testing.T) {
+	w := &wire{keep: true}
+	p := New(w, nil, nil)
+	s := &Session{Key: Key{1, 2}, RemoteTunnel: 3, RemoteSession: 4, Peer: addrB, Framing: ppp.Framing{AddressControl: true}}
+	p.Add(s)
+	frame := append([]byte{0xff, 0x03, 0x00, 0x21}, ipv4Packet("198.19.1.2", "198.19.0.1", 5)...)
+	msg := append(l2tp.AppendDataHeader(nil, 1, 2, false, 0, len(frame)), frame...)
+	p.HandlePacket(msg, addrB)
+	if p.Drops()["no-session"] != 1 {
+		t.Fatal("IP before IPCP was not dropped")
+	}
+	dev := netif.NewFake("Vi1", 4)
+	p.Attach(s, dev, ppp.Framing{AddressControl: true, ACFC: true, PFC: true}, 0, 1400)
+	p.HandlePacket(msg, addrB)
+	if len(dev.Outbound) != 1 {
+		t.Fatal("IP after Attach not delivered")
+	}
+	buf := make([]byte, Headroom+MaxPacket)
+	ip := ipv4Packet("198.19.0.1", "198.19.1.2", 10)
+	copy(buf[Headroom:], ip)
+	p.sendIP(s, buf, len(ip))
+	h, _ := l2tp.ParseHeader(w.sent[0])
+	if got := h.Payload(w.sent[0]); got[0] != 0x21 {
+		t.Fatalf("ACFC+PFC framing not used: % x", got[:4])
 	}
 }
 
@@ -299,7 +331,7 @@ func FuzzHandlePacket(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p := New(&nullUnder{}, func([]byte, netip.AddrPort) {}, nil)
 		p.Add(&Session{Key: Key{1, 2}, Peer: addrB, Framing: ppp.Framing{AddressControl: true}, Device: &nullDev{}, MSS: 1200, Sequencing: true,
-			OnFrame: func(ppp.Protocol, []byte) {}})
+			OnFrame: func([]byte) {}})
 		p.HandlePacket(b, addrB)
 	})
 }
