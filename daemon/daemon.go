@@ -49,7 +49,9 @@ type Daemon struct {
 	history *aaa.FailureHistory
 
 	vpdnLog *slog.Logger // routed by the vpdn debug switches
+	pppLog  *slog.Logger // routed by the ppp debug switches
 	l2tp    atomic.Pointer[l2tpService]
+	ra      raState
 }
 
 // New loads and validates the configuration. It does not start anything.
@@ -73,6 +75,7 @@ func New(opts Options) (*Daemon, error) {
 	d.cfg.Store(res.Config)
 	d.svc.Store(svc)
 	d.vpdnLog = slog.New(opts.Debug.Router(opts.Logger.Handler(), "vpdn"))
+	d.pppLog = slog.New(opts.Debug.Router(opts.Logger.Handler(), "ppp"))
 	d.registerShows()
 	d.registerAAAShows()
 	d.registerL2TPShows()
@@ -92,9 +95,20 @@ func (d *Daemon) Run(ctx context.Context) error {
 		ln.Close()
 		return err
 	}
+	// Client-initiated sessions of Virtual-PPP interfaces (document 001).
+	vctx, vcancel := context.WithCancel(ctx)
+	var vwg sync.WaitGroup
+	for _, ifc := range d.Config().Interfaces {
+		if ifc.Pseudowire != nil && ifc.Name.Kind == config.IfVirtualPPP && !ifc.Shutdown {
+			vwg.Add(1)
+			go func() { defer vwg.Done(); d.runVirtualPPP(vctx, ifc) }()
+		}
+	}
 	d.log.Info("vpdn started", "version", version.String(), "config", d.opts.ConfigPath, "socket", d.opts.Socket)
 	srv := &control.Server{Handler: control.HandlerFunc(d.serve), Logger: d.log}
 	err = srv.Serve(ctx, ln)
+	vcancel()
+	vwg.Wait()
 	d.stopL2TP()
 	d.log.Info("vpdn stopped")
 	return err

@@ -8,10 +8,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vpdn/vpdn/config"
 	"github.com/vpdn/vpdn/control"
+	"github.com/vpdn/vpdn/dataplane"
 	"github.com/vpdn/vpdn/proto/l2tp"
 	"github.com/vpdn/vpdn/transport"
 	wl2tp "github.com/vpdn/vpdn/wire/l2tp"
@@ -26,13 +28,18 @@ import (
 // show and clear. PPP on the sessions and the LAC role (Virtual-PPP
 // pseudowires, vpdn dial) come with the remote-access work.
 type l2tpService struct {
-	node *l2tp.Node
-	conn *transport.UDPConn
-	done chan struct{}
+	node  *l2tp.Node
+	plane *dataplane.Plane
+	conn  *transport.UDPConn
+	done  chan struct{}
 }
 
-// l2tpWanted reports whether the configuration serves L2TP at all.
+// l2tpWanted reports whether the configuration serves L2TP at all: a
+// vpdn-group accepting it (with vpdn enable), or a Virtual-PPP pseudowire.
 func l2tpWanted(c *config.Config) bool {
+	if slices.ContainsFunc(c.Interfaces, func(i *config.Interface) bool { return i.Pseudowire != nil }) {
+		return true
+	}
 	if !c.VPDNEnabled {
 		return false
 	}
@@ -59,18 +66,23 @@ func (d *Daemon) startL2TP() error {
 		return err
 	}
 	node, err := l2tp.NewNode(l2tp.Config{
-		Conn:     conn,
-		Logger:   d.vpdnLog,
-		Incoming: d.incomingTunnel,
+		Conn:          conn,
+		Logger:        d.vpdnLog,
+		Incoming:      d.incomingTunnel,
+		OnSessionUp:   d.lnsSessionUp,
+		OnSessionDown: d.sessionDown,
 	})
 	if err != nil {
 		conn.Close()
 		return err
 	}
-	s := &l2tpService{node: node, conn: conn, done: make(chan struct{})}
+	// The data plane sits in front of the node: control messages go to
+	// the node, data messages to the sessions.
+	plane := dataplane.New(conn, node.HandlePacket, d.vpdnLog)
+	s := &l2tpService{node: node, plane: plane, conn: conn, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
-		if err := conn.Serve(node.HandlePacket); err != nil {
+		if err := conn.Serve(plane.HandlePacket); err != nil {
 			d.log.Error("l2tp socket", "err", err)
 		}
 	}()
@@ -80,6 +92,13 @@ func (d *Daemon) startL2TP() error {
 }
 
 func (d *Daemon) stopL2TP() {
+	// PPP sessions first: their interfaces go, CDNs are sent.
+	var wg sync.WaitGroup
+	for _, r := range d.ra.list() {
+		wg.Add(1)
+		go func() { defer wg.Done(); r.end("shutting down") }()
+	}
+	wg.Wait()
 	s := d.l2tp.Swap(nil)
 	if s == nil {
 		return

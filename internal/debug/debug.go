@@ -206,7 +206,11 @@ func (r *router) Handle(ctx context.Context, rec slog.Record) error {
 			}
 			return true
 		})
-		if tag != "" && !r.s.On(r.family+" "+tag) {
+		name := tag
+		if !strings.HasPrefix(tag, r.family+" ") {
+			name = r.family + " " + tag
+		}
+		if tag != "" && !r.s.On(name) {
 			return nil
 		}
 	}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vpdn/vpdn/internal/nstest"
+)
+
+const raLNS = `hostname LNS
+aaa new-model
+aaa authentication ppp default local
+aaa authorization network default local
+username lac1 password 0 lacpass
+vpdn enable
+vpdn l2tp listen 198.18.0.2:1701
+vpdn-group REMOTE
+ accept-dialin
+  protocol l2tp
+  virtual-template 1
+ terminate-from hostname LAC
+ l2tp tunnel password 0 tunnelpw
+interface Loopback0
+ ip address 198.19.0.1 255.255.255.255
+interface Virtual-Template1
+ ip unnumbered Loopback0
+ ip mtu 1400
+ ip tcp adjust-mss 1360
+ peer default ip address pool REMOTE
+ ppp authentication chap
+ip local pool REMOTE 198.19.1.10 198.19.1.20
+`
+
+const raLAC = `hostname LAC
+vpdn l2tp listen 198.18.0.1:1701
+l2tp-class lns
+ authentication
+ password 0 tunnelpw
+pseudowire-class pw
+ encapsulation l2tpv2
+ protocol l2tpv2 lns
+interface Virtual-PPP1
+ ip address negotiated
+ ppp chap hostname lac1
+ ppp chap password 0 lacpass
+ pseudowire 198.18.0.2 1 pw-class pw
+ip route 198.19.0.0 255.255.255.0 Virtual-PPP1
+`
+
+// TestRemoteAccessInNamespaces: a vpdn LAC (client-initiated, Virtual-PPP
+// with a pseudowire, document 001) and a vpdn LNS (Virtual-Template) in two
+// namespaces: the tunnel comes up, CHAP authenticates, IPCP hands out a pool
+// address, Vp1 and Vi1 appear, pings cross the tunnel, and after SIGTERM no
+// interface is left behind.
+func TestRemoteAccessInNamespaces(t *testing.T) {
+	lab := nstest.New(t)
+	bin := vpdnBinary(t)
+	lac, lns := lab.NS("lac"), lab.NS("lns")
+	dev, _ := lab.Link(lac, lns, mustPrefix("198.18.0.1/24"), mustPrefix("198.18.0.2/24"))
+	capture := lab.Capture(lac, dev, "udp port 1701")
+	dir := t.TempDir()
+	start := func(ns *nstest.NS, name, cfg string) (*nstest.SyncBuffer, string, func() error) {
+		path := filepath.Join(dir, name+".cfg")
+		os.WriteFile(path, []byte(cfg), 0o644)
+		sock := filepath.Join(dir, name+".sock")
+		logs := &nstest.SyncBuffer{}
+		cmd := ns.Command(bin, "serve", "-c", path, "--socket", sock)
+		cmd.Stderr = logs
+		if err := lab.Start(cmd); err != nil {
+			t.Fatal(err)
+		}
+		stop := func() error {
+			cmd.Process.Signal(syscall.SIGTERM)
+			errc := make(chan error, 1)
+			go func() { errc <- cmd.Wait() }()
+			select {
+			case err := <-errc:
+				return err
+			case <-time.After(15 * time.Second):
+				return os.ErrDeadlineExceeded
+			}
+		}
+		return logs, sock, stop
+	}
+	lnsLogs, lnsSock, stopLNS := start(lns, "lns", raLNS)
+	lacLogs, lacSock, stopLAC := start(lac, "lac", raLAC)
+	defer func() {
+		if t.Failed() {
+			t.Logf("LNS log:\n%s\nLAC log:\n%s", lnsLogs, lacLogs)
+		}
+	}()
+	waitFor(t, "Vp1 with a pool address on the LAC", func() bool {
+		out, _ := lac.IP("-4", "addr", "show", "dev", "Vp1")
+		return strings.Contains(string(out), "inet 198.19.1.")
+	})
+	out, err := lac.Run(15*time.Second, "ping", "-c", "3", "-W", "2", "198.19.0.1")
+	if err != nil {
+		t.Fatalf("ping across the tunnel: %v\n%s", err, out)
+	}
+	t.Logf("ping: %s", lastLine(string(out)))
+	show := func(ns *nstest.NS, sock string, words ...string) string {
+		out, _ := ns.Run(10*time.Second, bin, append(words, "--socket", sock)...)
+		return string(out)
+	}
+	if s := show(lns, lnsSock, "show", "vpdn"); !strings.Contains(s, " est ") || !strings.Contains(s, "REMOTE") {
+		t.Errorf("LNS show vpdn:\n%s", s)
+	}
+	if s := show(lac, lacSock, "show", "vpdn"); !strings.Contains(s, " est ") {
+		t.Errorf("LAC show vpdn:\n%s", s)
+	}
+	if out, _ := lns.IP("-4", "addr", "show", "dev", "Vi1"); !strings.Contains(string(out), "198.19.0.1 peer 198.19.1.") {
+		t.Errorf("Vi1 on the LNS: %s", out)
+	}
+	if out, _ := lac.IP("route", "show", "198.19.0.0/24"); !strings.Contains(string(out), "dev Vp1") {
+		t.Errorf("ip route ... Virtual-PPP1 not installed: %s", out)
+	}
+	if err := stopLAC(); err != nil {
+		t.Errorf("LAC exit: %v", err)
+	}
+	if err := stopLNS(); err != nil {
+		t.Errorf("LNS exit: %v", err)
+	}
+	for _, c := range []struct {
+		ns  *nstest.NS
+		dev string
+	}{{lac, "Vp1"}, {lns, "Vi1"}} {
+		if out, err := c.ns.IP("link", "show", c.dev); err == nil {
+			t.Errorf("%s left behind: %s", c.dev, out)
+		}
+	}
+	if capture != nil {
+		capture.Stop()
+		bad, err := nstest.Problems(capture.Path)
+		if err != nil || len(bad) > 0 {
+			t.Errorf("tshark: %v %v", bad, err)
+		}
+		ppp, _ := nstest.Decode(capture.Path, "ppp || chap || ipcp || lcp")
+		t.Logf("capture: %d PPP control packets, no malformed packet", len(ppp))
+	}
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}

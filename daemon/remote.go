@@ -1,0 +1,513 @@
+package daemon
+
+// Remote access: a PPP link on each L2TP session and, once IPCP opens, an
+// interface for it.
+//
+//	LNS: L2TP session up ─▶ vpdn-group ─▶ Virtual-Template ─▶ PPP (server:
+//	     authenticates the user, hands out a pool address) ─▶ IPCP up ─▶
+//	     Virtual-Access TUN "ViN" (unnumbered address, peer host route)
+//	LAC: interface Virtual-PPP N with a pseudowire ─▶ Dial ─▶ PPP (client)
+//	     ─▶ IPCP up ─▶ TUN "VpN" with the negotiated address, and the
+//	     `ip route ... Virtual-PPPN` routes; redialled when it drops
+//
+// PPP frames other than IP travel through the data plane to the link, on
+// one of a few runners (no goroutine per session); IP goes between the
+// data plane and the TUN directly.
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/config"
+	"github.com/vpdn/vpdn/dataplane"
+	"github.com/vpdn/vpdn/netif"
+	"github.com/vpdn/vpdn/proto/l2tp"
+	"github.com/vpdn/vpdn/proto/ppp"
+	wl2tp "github.com/vpdn/vpdn/wire/l2tp"
+	wppp "github.com/vpdn/vpdn/wire/ppp"
+)
+
+// raSession is one PPP session over L2TP.
+type raSession struct {
+	d    *Daemon
+	l2   *l2tp.Session
+	dp   *dataplane.Session
+	link *ppp.Link
+	run  *ppp.Runner
+	ifc  *config.Interface // the Virtual-Template, or the Virtual-PPP
+	name string            // Vi3, Vp1
+	unit int
+	lac  bool
+
+	mu      sync.Mutex
+	tun     *netif.TUN
+	stopDev context.CancelFunc
+	info    ppp.Info
+	up      time.Time
+	ended   bool
+	leases  map[netip.Addr]*aaa.Lease
+	endedCh chan struct{}
+}
+
+// raState is the daemon's table of remote-access sessions.
+type raState struct {
+	mu       sync.Mutex
+	sessions map[dataplane.Key]*raSession
+	units    map[int]bool // Virtual-Access units in use
+	runners  []*ppp.Runner
+	next     int
+}
+
+func (st *raState) runner() *ppp.Runner {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.runners == nil {
+		for range 4 {
+			st.runners = append(st.runners, ppp.NewRunner())
+		}
+	}
+	st.next++
+	return st.runners[st.next%len(st.runners)]
+}
+
+func (st *raState) allocUnit() int {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.units == nil {
+		st.units = map[int]bool{}
+	}
+	for u := 1; ; u++ {
+		if !st.units[u] {
+			st.units[u] = true
+			return u
+		}
+	}
+}
+
+func (st *raState) freeUnit(u int) {
+	st.mu.Lock()
+	delete(st.units, u)
+	st.mu.Unlock()
+}
+
+func (st *raState) list() []*raSession {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	var out []*raSession
+	for _, r := range st.sessions {
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b *raSession) int { return a.unit - b.unit + boolInt(a.lac)*1000 - boolInt(b.lac)*1000 })
+	return out
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// lnsSessionUp is the node's OnSessionUp: a LAC opened a session to us.
+// It runs on the tunnel goroutine and must not block.
+func (d *Daemon) lnsSessionUp(s *l2tp.Session) {
+	c := d.Config()
+	g := c.Group(s.Tunnel().Stats().Class)
+	var vt *config.Interface
+	if g != nil && g.Accept != nil {
+		vt = c.Interface(config.IfName{Kind: config.IfVirtualTemplate, Number: strconv.Itoa(g.Accept.VirtualTemplate)})
+	}
+	if vt == nil {
+		d.vpdnLog.Error("L2TP session refused: no virtual-template for its vpdn-group")
+		s.Close(wl2tp.Result{Code: 2, Message: "no virtual-template"})
+		return
+	}
+	unit := d.ra.allocUnit()
+	r := d.newRASession(s, vt, fmt.Sprintf("Vi%d", unit), unit, false)
+	if r == nil {
+		d.ra.freeUnit(unit)
+	}
+}
+
+// newRASession installs the data-plane session and starts PPP.
+func (d *Daemon) newRASession(s *l2tp.Session, ifc *config.Interface, name string, unit int, lac bool) *raSession {
+	info := s.Info()
+	r := &raSession{d: d, l2: s, ifc: ifc, name: name, unit: unit, lac: lac, run: d.ra.runner(),
+		leases: map[netip.Addr]*aaa.Lease{}, endedCh: make(chan struct{})}
+	r.dp = &dataplane.Session{
+		Key:          dataplane.Key{Tunnel: info.LocalTunnelID, Session: info.LocalSessionID},
+		RemoteTunnel: info.RemoteTunnelID, RemoteSession: info.RemoteSessionID,
+		Peer: info.Peer, Sequencing: info.Sequencing,
+		Framing: wppp.Framing{AddressControl: true},
+		OnFrame: func(frame []byte) {
+			cp := append([]byte(nil), frame...)
+			r.run.Post(func() {
+				if r.link != nil {
+					r.link.Input(cp)
+				}
+			})
+		},
+	}
+	l2 := d.l2tp.Load()
+	if l2 == nil {
+		s.Close(wl2tp.Result{Code: 2, Message: "shutting down"})
+		return nil
+	}
+	if err := l2.plane.Add(r.dp); err != nil {
+		d.vpdnLog.Error("data plane", "err", err)
+		s.Close(wl2tp.Result{Code: 2, Message: "data plane"})
+		return nil
+	}
+	cfg, err := d.pppConfig(r, info)
+	if err != nil {
+		l2.plane.Remove(r.dp.Key)
+		d.vpdnLog.Error("PPP configuration", "session", name, "err", err)
+		s.Close(wl2tp.Result{Code: 2, Message: err.Error()})
+		return nil
+	}
+	d.ra.mu.Lock()
+	if d.ra.sessions == nil {
+		d.ra.sessions = map[dataplane.Key]*raSession{}
+	}
+	d.ra.sessions[r.dp.Key] = r
+	d.ra.mu.Unlock()
+	r.run.Post(func() {
+		link, err := ppp.NewLink(cfg)
+		if err != nil {
+			d.vpdnLog.Error("PPP link", "session", name, "err", err)
+			go r.end("PPP: " + err.Error())
+			return
+		}
+		r.link = link
+		link.Start()
+	})
+	d.vpdnLog.Info("session up, starting PPP", "interface", name, "peer", info.Peer.String(), "tunnel", info.LocalTunnelID, "session", info.LocalSessionID)
+	return r
+}
+
+var authMethods = map[string]aaa.Method{"pap": aaa.PAP, "chap": aaa.CHAP, "ms-chap": aaa.MSCHAPv1, "ms-chap-v2": aaa.MSCHAPv2, "eap": aaa.EAPMD5}
+
+// ifAddr returns the address an interface of the configuration has: its
+// own, or the one it borrows with ip unnumbered.
+func ifAddr(c *config.Config, ifc *config.Interface) netip.Addr {
+	if ifc.Address.IsValid() {
+		return ifc.Address.Addr()
+	}
+	if ifc.Unnumbered != nil {
+		if o := c.Interface(*ifc.Unnumbered); o != nil && o.Address.IsValid() {
+			return o.Address.Addr()
+		}
+		if addrs, err := netif.Addrs(ifc.Unnumbered.String()); err == nil {
+			for _, a := range addrs {
+				if a.Addr().Is4() {
+					return a.Addr()
+				}
+			}
+		}
+	}
+	return netip.Addr{}
+}
+
+// pppConfig builds the link configuration from the interface (template)
+// and the global configuration.
+func (d *Daemon) pppConfig(r *raSession, info l2tp.SessionInfo) (ppp.Config, error) {
+	c := d.Config()
+	ifc := r.ifc
+	pc := ppp.Config{
+		Name: r.name, Logger: d.pppLog, Post: r.run.Post, Handler: r,
+		Output:         ppp.OutputFunc(func(frame []byte) error { return r.l2.WriteFrame(frame) }),
+		AddressControl: true, Outgoing: r.lac,
+		Keepalive: 10 * time.Second, KeepaliveMisses: 5,
+		Call: ppp.CallInfo{NASPort: r.name, TunnelName: info.PeerName},
+	}
+	if ifc.KeepaliveSet {
+		pc.Keepalive = time.Duration(ifc.KeepaliveSecs) * time.Second
+	}
+	if ifc.MTU != 0 {
+		pc.MRU = ifc.MTU
+	}
+	if a := ifc.PPPAuth; a != nil {
+		for _, m := range a.Protocols {
+			pc.Auth.Methods = append(pc.Auth.Methods, authMethods[m])
+		}
+		pc.Auth.Callin, pc.Auth.IfNeeded = a.Callin, a.IfNeeded
+		list := a.List
+		if list == "default" {
+			list = ""
+		}
+		pc.Auth.AAA = d.Authenticator(list, "")
+	}
+	pc.Auth.Hostname = firstNonEmpty(ifc.CHAPHostname, ifc.PAPSentUser, c.Hostname, "vpdn")
+	pw := ifc.CHAPPassword
+	if pw.IsZero() {
+		pw = ifc.PAPSentPass
+	}
+	if !pw.IsZero() {
+		s, err := clearSecret(pw)
+		if err != nil {
+			return pc, err
+		}
+		pc.Auth.Password = s
+	}
+	pc.Auth.Timeout = 30 * time.Second
+	pc.Auth.MSCHAPv2Retries = 2
+	local := ifAddr(c, ifc)
+	if r.lac {
+		pc.IPCP.Client = ifc.Negotiated || !local.IsValid()
+		pc.IPCP.Local = local
+		pc.IPCP.RequestDNS = true
+		return pc, nil
+	}
+	if !local.IsValid() {
+		return pc, fmt.Errorf("%s has no address to lend (ip unnumbered or ip address)", ifc.Name)
+	}
+	pc.IPCP.Local = local
+	pd := ifc.PeerDefault
+	switch {
+	case pd.Addr.IsValid():
+		pc.IPCP.Peer = pd.Addr
+	case pd.None || pd.DHCP:
+	default:
+		pool := pd.Pool
+		svc := d.svc.Load()
+		pc.IPCP.Allocate = func(authz *aaa.Authorization) (netip.Addr, error) {
+			lease, err := aaa.AssignAddress(svc.pools, authz, pool)
+			if err != nil {
+				return netip.Addr{}, err
+			}
+			r.mu.Lock()
+			r.leases[lease.Addr] = lease
+			r.mu.Unlock()
+			return lease.Addr, nil
+		}
+		pc.IPCP.Release = func(a netip.Addr) {
+			r.mu.Lock()
+			l := r.leases[a]
+			delete(r.leases, a)
+			r.mu.Unlock()
+			if l != nil {
+				l.Release()
+			}
+		}
+	}
+	return pc, nil
+}
+
+// Up is the link's network-protocol-up event: make the interface.
+func (r *raSession) Up(ev ppp.UpEvent) {
+	if ev.Protocol != wppp.ProtoIPCP {
+		return
+	}
+	in := ev.Info
+	d := r.d
+	c := d.Config()
+	tun, err := netif.CreateTUN(r.name)
+	if err == nil {
+		mtu := 1500
+		if r.ifc.MTU != 0 {
+			mtu = r.ifc.MTU
+		}
+		if in.PeerMRU != 0 && in.PeerMRU < mtu {
+			mtu = in.PeerMRU
+		}
+		for _, step := range []func() error{
+			func() error { return netif.SetMTU(r.name, mtu) },
+			func() error { return netif.AddPeerAddress(r.name, in.LocalAddr, in.PeerAddr) },
+			func() error { return netif.SetUp(r.name) },
+		} {
+			if err = step(); err != nil {
+				break
+			}
+		}
+		if err == nil && r.lac {
+			for _, rt := range c.Routes {
+				if rt.Iface != nil && *rt.Iface == r.ifc.Name {
+					if err := netif.AddRoute(r.name, netif.Route{Dst: rt.Prefix, Gateway: rt.NextHop}); err != nil {
+						d.vpdnLog.Error("route", "interface", r.name, "err", err)
+					}
+				}
+			}
+		}
+		if err == nil {
+			l2 := d.l2tp.Load()
+			ctx, cancel := context.WithCancel(context.Background())
+			l2.plane.Attach(r.dp, tun, r.link.Framing(), uint16(r.ifc.TCPAdjustMSS), mtu)
+			r.mu.Lock()
+			r.tun, r.stopDev, r.info, r.up = tun, cancel, in, time.Now()
+			r.mu.Unlock()
+			go l2.plane.RunDevice(ctx, tun)
+			d.vpdnLog.Info("interface up", "interface", r.name, "local", in.LocalAddr.String(), "peer", in.PeerAddr.String(), "user", in.Username)
+			return
+		}
+		tun.Close()
+	}
+	d.vpdnLog.Error("interface", "interface", r.name, "err", err)
+	r.link.Close("interface: " + err.Error())
+}
+
+// Down is the link's down event: an NCP closed, or the link ended.
+func (r *raSession) Down(ev ppp.DownEvent) {
+	switch ev.Protocol {
+	case wppp.ProtoIPCP:
+		r.detach()
+	case wppp.ProtoLCP:
+		go r.end("PPP: " + ev.Reason)
+	}
+}
+
+// Packet is an IP packet the link received itself (not through the data
+// plane's fast path): hand it to the interface.
+func (r *raSession) Packet(proto wppp.Protocol, payload []byte) {
+	r.mu.Lock()
+	tun := r.tun
+	r.mu.Unlock()
+	if tun != nil {
+		tun.Write(payload)
+	}
+}
+
+func (r *raSession) detach() {
+	r.mu.Lock()
+	tun, stop := r.tun, r.stopDev
+	r.tun, r.stopDev = nil, nil
+	r.mu.Unlock()
+	if l2 := r.d.l2tp.Load(); l2 != nil {
+		l2.plane.Attach(r.dp, nil, r.dp.Framing, 0, 0)
+	}
+	if stop != nil {
+		stop()
+	}
+	if tun != nil {
+		tun.Close() // removes the interface with its addresses and routes
+	}
+}
+
+// end tears the session down once: interface, data plane, PPP, L2TP.
+func (r *raSession) end(reason string) {
+	r.mu.Lock()
+	if r.ended {
+		r.mu.Unlock()
+		return
+	}
+	r.ended = true
+	r.mu.Unlock()
+	r.detach()
+	if l2 := r.d.l2tp.Load(); l2 != nil {
+		l2.plane.Remove(r.dp.Key)
+	}
+	done := make(chan struct{})
+	r.run.Post(func() {
+		if r.link != nil && !r.link.Done() {
+			r.link.LowerDown()
+		}
+		close(done)
+	})
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+	}
+	r.l2.Close(wl2tp.Result{Code: 3, Message: reason})
+	r.d.ra.mu.Lock()
+	delete(r.d.ra.sessions, r.dp.Key)
+	r.d.ra.mu.Unlock()
+	if !r.lac {
+		r.d.ra.freeUnit(r.unit)
+	}
+	r.d.vpdnLog.Info("session down", "interface", r.name, "reason", reason)
+	close(r.endedCh)
+}
+
+// sessionDown is the node's OnSessionDown: the L2TP session ended.
+func (d *Daemon) sessionDown(s *l2tp.Session, err error) {
+	info := s.Info()
+	k := dataplane.Key{Tunnel: info.LocalTunnelID, Session: info.LocalSessionID}
+	d.ra.mu.Lock()
+	r := d.ra.sessions[k]
+	d.ra.mu.Unlock()
+	if r != nil {
+		reason := "L2TP session closed"
+		if err != nil {
+			reason = err.Error()
+		}
+		go r.end(reason)
+	}
+}
+
+// runVirtualPPP keeps the client-initiated session of a Virtual-PPP
+// interface up: dial, run PPP, redial after it drops, until ctx ends.
+func (d *Daemon) runVirtualPPP(ctx context.Context, ifc *config.Interface) {
+	backoff := time.Second
+	for ctx.Err() == nil {
+		r, err := d.dialVirtualPPP(ctx, ifc)
+		if err != nil {
+			d.vpdnLog.Error("Virtual-PPP dial failed", "interface", ifc.Name.String(), "peer", ifc.Pseudowire.Peer.String(), "err", err)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(backoff*2, 30*time.Second)
+			continue
+		}
+		backoff = time.Second
+		select {
+		case <-ctx.Done():
+			r.end("shutting down")
+			return
+		case <-r.endedCh:
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+func (d *Daemon) dialVirtualPPP(ctx context.Context, ifc *config.Interface) (*raSession, error) {
+	c := d.Config()
+	l2 := d.l2tp.Load()
+	if l2 == nil {
+		return nil, fmt.Errorf("L2TP is not running")
+	}
+	pw := ifc.Pseudowire
+	p := l2tp.TunnelParams{LocalName: firstNonEmpty(c.Hostname, "vpdn")}
+	call := l2tp.CallParams{}
+	if pc := c.PWClassByName(pw.PWClass); pc != nil {
+		if lc := c.L2TPClassByName(pc.L2TPClass); lc != nil {
+			p.LocalName = firstNonEmpty(lc.Hostname, p.LocalName)
+			p.Hidden = lc.Hidden
+			p.RecvWindow = uint16(lc.ReceiveWindow)
+			if lc.Hello != 0 {
+				p.Hello = time.Duration(lc.Hello) * time.Second
+			}
+			if lc.Authentication && !lc.Password.IsZero() {
+				s, err := clearSecret(lc.Password)
+				if err != nil {
+					return nil, err
+				}
+				p.Secret = []byte(s)
+			}
+			p.Class = lc.Name
+		}
+		call.Sequencing = pc.Sequencing != "" || pw.Sequencing != ""
+	}
+	dctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	s, err := l2.node.Dial(dctx, netip.AddrPortFrom(pw.Peer, 1701), p, call)
+	if err != nil {
+		return nil, err
+	}
+	unit := ifc.Name.Unit()
+	r := d.newRASession(s, ifc, "Vp"+strconv.Itoa(unit), unit, true)
+	if r == nil {
+		return nil, fmt.Errorf("session set-up failed")
+	}
+	return r, nil
+}
