@@ -259,6 +259,12 @@ func (d *Daemon) pppConfig(r *raSession, info l2tp.SessionInfo) (ppp.Config, err
 	pc.Auth.MSCHAPv2Retries = 2
 	local := ifAddr(c, ifc)
 	if r.lac {
+		// As IOS does, the client takes part in EAP only when the
+		// interface names it; otherwise LCP refuses it and the server
+		// falls back to CHAP, MS-CHAP or PAP.
+		if ifc.PPPAuth == nil || !slices.Contains(ifc.PPPAuth.Protocols, "eap") {
+			pc.Auth.Refuse = append(pc.Auth.Refuse, aaa.EAPMD5)
+		}
 		pc.IPCP.Client = ifc.Negotiated || !local.IsValid()
 		pc.IPCP.Local = local
 		pc.IPCP.RequestDNS = true

@@ -5,7 +5,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -13,33 +12,8 @@ import (
 	"github.com/vpdn/vpdn/internal/nstest"
 )
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
 // vpdnBinary builds the vpdn binary once per test run.
-func vpdnBinary(t *testing.T) string {
-	t.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "vpdn-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "vpdn")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
-		if err != nil {
-			buildErr = err
-			t.Logf("%s", out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatalf("building vpdn: %v", buildErr)
-	}
-	return binPath
-}
+func vpdnBinary(t *testing.T) string { return nstest.GoBuild(t, ".") }
 
 const lnsConfig = `hostname lns
 vpdn enable

@@ -462,3 +462,40 @@ func (l *SyncBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+var builds struct {
+	mu   sync.Mutex
+	bins map[string]string
+}
+
+// GoBuild builds the Go command in directory pkgDir (relative to the test's
+// package) once per test binary and returns the path of the executable.
+// Processes that must live in a namespace (a daemon that creates TUN
+// devices from its own threads) run from it.
+func GoBuild(tb testing.TB, pkgDir string) string {
+	tb.Helper()
+	abs, err := filepath.Abs(pkgDir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	builds.mu.Lock()
+	defer builds.mu.Unlock()
+	if p, ok := builds.bins[abs]; ok {
+		return p
+	}
+	dir, err := os.MkdirTemp("", "vpdn-build")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	out := filepath.Join(dir, filepath.Base(abs))
+	cmd := exec.Command("go", "build", "-o", out, ".")
+	cmd.Dir = abs
+	if b, err := cmd.CombinedOutput(); err != nil {
+		tb.Fatalf("nstest: go build %s: %v\n%s", pkgDir, err, b)
+	}
+	if builds.bins == nil {
+		builds.bins = map[string]string{}
+	}
+	builds.bins[abs] = out
+	return out
+}
