@@ -79,6 +79,7 @@ func New(opts Options) (*Daemon, error) {
 	d.registerShows()
 	d.registerAAAShows()
 	d.registerL2TPShows()
+	d.registerRAShows()
 	return d, nil
 }
 

@@ -206,10 +206,13 @@ func writeTunnelTable(b *strings.Builder, ts []l2tp.TunnelStats) {
 	}
 }
 
-func writeSessionTable(b *strings.Builder, ss []l2tp.SessionStats) {
+func (d *Daemon) writeSessionTable(b *strings.Builder, ss []l2tp.SessionStats) {
 	b.WriteString(sessionHeader)
 	for _, s := range ss {
-		user := s.Username
+		user := d.sessionLabel(dataplane.Key{Tunnel: s.LocalTunnelID, Session: s.LocalID})
+		if user == "" {
+			user = s.Username
+		}
 		if user == "" {
 			user = "-"
 		}
@@ -258,7 +261,7 @@ func (d *Daemon) registerL2TPShows() {
 		}
 		fmt.Fprintf(&b, "%s Total tunnels %d sessions %d\n\n", title, len(ts), len(ss))
 		if !all {
-			writeSessionTable(&b, ss)
+			d.writeSessionTable(&b, ss)
 			return reply(b.String(), ss, asJSON)
 		}
 		for _, s := range ss {
@@ -288,7 +291,7 @@ func (d *Daemon) registerL2TPShows() {
 			writeTunnelTable(&b, ts)
 			if len(ss) > 0 {
 				b.WriteString("\n")
-				writeSessionTable(&b, ss)
+				d.writeSessionTable(&b, ss)
 			}
 		}
 		return reply(b.String(), map[string]any{"tunnels": ts, "sessions": ss}, asJSON)

@@ -1,6 +1,11 @@
 package main
 
 import (
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,6 +123,39 @@ func TestRemoteAccessInNamespaces(t *testing.T) {
 	if out, _ := lac.IP("route", "show", "198.19.0.0/24"); !strings.Contains(string(out), "dev Vp1") {
 		t.Errorf("ip route ... Virtual-PPP1 not installed: %s", out)
 	}
+	for _, c := range []struct {
+		ns    *nstest.NS
+		sock  string
+		words []string
+		want  []string
+	}{
+		{lns, lnsSock, []string{"show", "vpdn", "session"}, []string{"lac1, Vi1", " est "}},
+		{lac, lacSock, []string{"show", "vpdn", "session"}, []string{"1, Vp1", " est "}},
+		{lns, lnsSock, []string{"show", "caller", "user", "lac1"}, []string{"User: lac1, line Vi1, service PPPoVPDN", "PPP: LCP Open, CHAP (<--), IPCP", "IP: Local 198.19.0.1, remote 198.19.1."}},
+		{lns, lnsSock, []string{"show", "interfaces", "virtual-access", "1"}, []string{"Virtual-Access1 is up, line protocol is up", "Using address of Loopback0 (198.19.0.1)", "cloned from Virtual-Template1"}},
+		{lns, lnsSock, []string{"show", "users"}, []string{"Vi1", "lac1", "PPPoVPDN"}},
+		{lns, lnsSock, []string{"show", "ip", "local", "pool"}, []string{"REMOTE", "198.19.1.10"}},
+	} {
+		s := show(c.ns, c.sock, c.words...)
+		for _, w := range c.want {
+			if !strings.Contains(s, w) {
+				t.Errorf("%s lacks %q:\n%s", strings.Join(c.words, " "), w, s)
+			}
+		}
+	}
+
+	// A TCP transfer across the tunnel: 20 MB from the LAC's network to a
+	// server on the LNS, checked end to end.
+	transferTCP(t, lac, lns, "198.19.0.1:5001", 20<<20)
+
+	// clear interface virtual-access 1: the session ends and the LAC redials.
+	if s := show(lns, lnsSock, "clear", "interface", "virtual-access", "1"); !strings.Contains(s, "cleared") {
+		t.Errorf("clear interface: %s", s)
+	}
+	waitFor(t, "the LAC to redial after clear interface", func() bool {
+		out, _ := lac.Run(5*time.Second, "ping", "-c", "1", "-W", "1", "198.19.0.1")
+		return strings.Contains(string(out), "1 received")
+	})
 	if err := stopLAC(); err != nil {
 		t.Errorf("LAC exit: %v", err)
 	}
@@ -138,7 +176,7 @@ func TestRemoteAccessInNamespaces(t *testing.T) {
 		if err != nil || len(bad) > 0 {
 			t.Errorf("tshark: %v %v", bad, err)
 		}
-		ppp, _ := nstest.Decode(capture.Path, "ppp || chap || ipcp || lcp")
+		ppp, _ := nstest.Decode(capture.Path, "lcp || chap || pap || ipcp")
 		t.Logf("capture: %d PPP control packets, no malformed packet", len(ppp))
 	}
 }
@@ -146,4 +184,55 @@ func TestRemoteAccessInNamespaces(t *testing.T) {
 func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
+}
+
+// transferTCP sends n bytes from a client in from to a server in to (addr)
+// and checks that the server received exactly them (SHA-256).
+func transferTCP(t *testing.T, from, to *nstest.NS, addr string, n int) {
+	t.Helper()
+	var ln net.Listener
+	if err := to.Do(func() (err error) { ln, err = net.Listen("tcp4", addr); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- "accept: " + err.Error()
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(60 * time.Second))
+		h := sha256.New()
+		m, err := io.Copy(h, c)
+		got <- fmt.Sprintf("%d %x %v", m, h.Sum(nil), err)
+	}()
+	data := make([]byte, n)
+	rng := rand.New(rand.NewPCG(1, 2))
+	for i := range data {
+		data[i] = byte(rng.Uint32())
+	}
+	sum := sha256.Sum256(data)
+	start := time.Now()
+	err := from.Do(func() error {
+		c, err := net.DialTimeout("tcp4", addr, 10*time.Second)
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(60 * time.Second))
+		_, err = c.Write(data)
+		return err
+	})
+	if err != nil {
+		t.Fatalf("TCP transfer: %v", err)
+	}
+	res := <-got
+	want := fmt.Sprintf("%d %x <nil>", n, sum)
+	if res != want {
+		t.Fatalf("TCP transfer: server got %q, want %q", res, want)
+	}
+	el := time.Since(start)
+	t.Logf("TCP transfer: %d MB in %v (%.0f Mbit/s)", n>>20, el.Truncate(time.Millisecond), float64(n*8)/el.Seconds()/1e6)
 }

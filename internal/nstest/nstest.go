@@ -412,7 +412,7 @@ func (c *Capture) Stop() {
 // Decode runs tshark over the capture with a display filter and returns
 // one summary line per matching packet.
 func Decode(path, displayFilter string, fields ...string) ([]string, error) {
-	args := []string{"-r", path, "-n"}
+	args := []string{"-r", path, "-n", "-o", "tcp.desegment_tcp_streams:FALSE", "-o", "tcp.analyze_sequence_numbers:FALSE"}
 	if displayFilter != "" {
 		args = append(args, "-Y", displayFilter)
 	}
@@ -439,7 +439,10 @@ func Decode(path, displayFilter string, fields ...string) ([]string, error) {
 }
 
 // Problems returns the packets tshark finds malformed or flags with an
-// expert error.
+// expert error. TCP carried inside a tunnel is neither reassembled nor
+// sequence-analysed (see Decode): a retransmission of the inner stream is
+// the carried connection's business, and reassembling it across
+// retransmissions makes tshark report overlaps as malformed.
 func Problems(path string) ([]string, error) {
 	return Decode(path, "_ws.malformed || _ws.expert.severity >= error")
 }
