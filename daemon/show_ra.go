@@ -215,4 +215,3 @@ func mustIf(s string) config.IfName {
 	n, _ := config.ParseInterfaceName(s)
 	return n
 }
-
