@@ -838,6 +838,16 @@ var commandTable = []*command{
 			ifc.PAPSentUser, ifc.PAPSentPass = m.Str("user"), s
 			return nil
 		}},
+	{mode: mInterface, spec: "ppp {pap | chap | ms-chap | ms-chap-v2 | eap} refuse", help: "Refuse to be authenticated with this protocol when the peer asks for it (LCP then suggests another).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			ifc := p.iface()
+			proto := m.KeywordsIn("pap", "chap", "ms-chap", "ms-chap-v2", "eap")[0]
+			ifc.PPPRefuse = removeStr(ifc.PPPRefuse, proto)
+			if !neg {
+				ifc.PPPRefuse = append(ifc.PPPRefuse, proto)
+			}
+			return nil
+		}},
 	{mode: mInterface, spec: "ppp encrypt mppe {auto | 40 | 128} [passive | required] [stateful]", help: "MPPE encryption (RFC 3078) for PPTP sessions.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			if neg {

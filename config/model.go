@@ -125,6 +125,7 @@ type Interface struct {
 	PPPAuth       *PPPAuth
 	CHAPHostname  string
 	CHAPPassword  Secret
+	PPPRefuse     []string // ppp {pap|chap|ms-chap|ms-chap-v2|eap} refuse
 	PAPSentUser   string
 	PAPSentPass   Secret
 	MPPE          *MPPE

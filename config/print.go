@@ -437,6 +437,9 @@ func printInterface(w *printer, i *Interface) {
 	if !i.CHAPPassword.IsZero() {
 		w.line(1, "ppp chap password %s", fmtSecret(i.CHAPPassword))
 	}
+	for _, r := range i.PPPRefuse {
+		w.line(1, "ppp %s refuse", r)
+	}
 	if i.PAPSentUser != "" {
 		w.line(1, "ppp pap sent-username %s password %s", i.PAPSentUser, fmtSecret(i.PAPSentPass))
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,9 @@ type Options struct {
 	Socket     string
 	Logger     *slog.Logger
 	Debug      *debug.Switches
+	// OnInterfaceUp, if set, is told when a Virtual-PPP or Virtual-Access
+	// interface comes up (vpdn dial prints the assigned address).
+	OnInterfaceUp func(name string, local, peer netip.Addr, dns []netip.Addr)
 }
 
 // Daemon is a running vpdn: its configuration, its control socket and the

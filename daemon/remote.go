@@ -265,6 +265,9 @@ func (d *Daemon) pppConfig(r *raSession, info l2tp.SessionInfo) (ppp.Config, err
 		if ifc.PPPAuth == nil || !slices.Contains(ifc.PPPAuth.Protocols, "eap") {
 			pc.Auth.Refuse = append(pc.Auth.Refuse, aaa.EAPMD5)
 		}
+		for _, r := range ifc.PPPRefuse {
+			pc.Auth.Refuse = append(pc.Auth.Refuse, authMethods[r])
+		}
 		pc.IPCP.Client = ifc.Negotiated || !local.IsValid()
 		pc.IPCP.Local = local
 		pc.IPCP.RequestDNS = true
@@ -349,6 +352,15 @@ func (r *raSession) Up(ev ppp.UpEvent) {
 			r.mu.Unlock()
 			go l2.plane.RunDevice(ctx, tun)
 			d.vpdnLog.Info("interface up", "interface", r.name, "local", in.LocalAddr.String(), "peer", in.PeerAddr.String(), "user", in.Username)
+			if f := d.opts.OnInterfaceUp; f != nil {
+				var dns []netip.Addr
+				for _, a := range in.DNS {
+					if a.IsValid() {
+						dns = append(dns, a)
+					}
+				}
+				f(r.name, in.LocalAddr, in.PeerAddr, dns)
+			}
 			return
 		}
 		tun.Close()

@@ -26,6 +26,7 @@ func init() {
 		{"clear", "clear WORDS... [--socket PATH]", "ask the daemon to clear tunnels, sessions or counters", runClear},
 		{"debug", "debug SWITCH... | debug all [--socket PATH]", "turn a debug switch on (e.g. debug vpdn l2x-events)", runDebug},
 		{"undebug", "undebug SWITCH... | undebug all [--socket PATH]", "turn a debug switch off", runUndebug},
+		{"dial", "dial --server A --user U --password P [--tunnel-name N] [--auth M] [--tunnel-password T] [--route P]...", "connect to an LNS as a PC-style L2TP client; Ctrl-C disconnects", runDial},
 		{"check-config", "check-config FILE", "parse and validate a configuration and print it normalized", runCheckConfig},
 		{"reload", "reload [--socket PATH]", "make the daemon reload its configuration (validated first)", runReload},
 		{"version", "version", "print the version", runVersion},

@@ -236,3 +236,72 @@ func transferTCP(t *testing.T, from, to *nstest.NS, addr string, n int) {
 	el := time.Since(start)
 	t.Logf("TCP transfer: %d MB in %v (%.0f Mbit/s)", n>>20, el.Truncate(time.Millisecond), float64(n*8)/el.Seconds()/1e6)
 }
+
+// TestDialInNamespaces: vpdn dial (document 002's client fields, no
+// configuration file) against a vpdn LNS: it prints the assigned address,
+// traffic crosses, and SIGTERM clears the session and removes Vp1.
+func TestDialInNamespaces(t *testing.T) {
+	lab := nstest.New(t)
+	bin := vpdnBinary(t)
+	pc, lns := lab.NS("pc"), lab.NS("lns")
+	lab.Link(pc, lns, mustPrefix("198.18.0.1/24"), mustPrefix("198.18.0.2/24"))
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "lns.cfg")
+	os.WriteFile(cfg, []byte(raLNS), 0o644)
+	lnsSock := filepath.Join(dir, "lns.sock")
+	lnsLogs := &nstest.SyncBuffer{}
+	serve := lns.Command(bin, "serve", "-c", cfg, "--socket", lnsSock)
+	serve.Stderr = lnsLogs
+	if err := lab.Start(serve); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the LNS", func() bool {
+		out, _ := lns.Run(5*time.Second, bin, "show", "version", "--socket", lnsSock)
+		return strings.Contains(string(out), "vpdn")
+	})
+	out, errOut := &nstest.SyncBuffer{}, &nstest.SyncBuffer{}
+	dial := pc.Command(bin, "dial", "--server", "198.18.0.2", "--user", "lac1", "--password", "lacpass",
+		"--tunnel-name", "LAC", "--tunnel-password", "tunnelpw", "--auth", "chap", "--route", "198.19.0.0/24")
+	dial.Stdout, dial.Stderr = out, errOut
+	if err := lab.Start(dial); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("dial stdout:\n%s\ndial stderr:\n%s\nLNS log:\n%s", out, errOut, lnsLogs)
+		}
+	}()
+	waitFor(t, "vpdn dial to report the address", func() bool { return strings.Contains(out.String(), "Virtual-PPP1 is up: address 198.19.1.") })
+	t.Logf("vpdn dial: %s", lastLine(out.String()))
+	if r, err := pc.IP("route", "show", "198.19.0.0/24"); err != nil || !strings.Contains(string(r), "dev Vp1") {
+		t.Errorf("--route not installed: %s", r)
+	}
+	if p, err := pc.Run(15*time.Second, "ping", "-c", "2", "-W", "2", "198.19.0.1"); err != nil {
+		t.Fatalf("ping: %v\n%s", err, p)
+	}
+	transferTCP(t, pc, lns, "198.19.0.1:5002", 4<<20)
+	dial.Process.Signal(syscall.SIGTERM)
+	errc := make(chan error, 1)
+	go func() { errc <- dial.Wait() }()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("vpdn dial exited with %v", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("vpdn dial did not exit on SIGTERM")
+	}
+	if !strings.Contains(out.String(), "disconnected") {
+		t.Errorf("no disconnect message: %s", out)
+	}
+	if l, err := pc.IP("link", "show", "Vp1"); err == nil {
+		t.Errorf("Vp1 left behind: %s", l)
+	}
+	waitFor(t, "the LNS to see the session end", func() bool {
+		s, _ := lns.Run(5*time.Second, bin, "show", "vpdn", "session", "--socket", lnsSock)
+		return strings.Contains(string(s), "No active L2TP sessions")
+	})
+	if l, err := lns.IP("link", "show", "Vi1"); err == nil {
+		t.Errorf("Vi1 left behind on the LNS: %s", l)
+	}
+}
