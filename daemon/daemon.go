@@ -56,6 +56,9 @@ type Daemon struct {
 	pppLog  *slog.Logger // routed by the ppp debug switches
 	l2tp    atomic.Pointer[l2tpService]
 	ra      raState
+
+	failures    failureCounter
+	metricsAddr atomic.Value // string
 }
 
 // New loads and validates the configuration. It does not start anything.
@@ -99,6 +102,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.startL2TP(); err != nil {
 		ln.Close()
 		return err
+	}
+	if addr := d.Config().Metrics.Listen; addr != "" {
+		if err := d.serveMetrics(ctx, addr); err != nil {
+			ln.Close()
+			d.stopL2TP()
+			return fmt.Errorf("metrics: %w", err)
+		}
 	}
 	// Client-initiated sessions of Virtual-PPP interfaces (document 001).
 	vctx, vcancel := context.WithCancel(ctx)

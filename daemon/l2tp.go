@@ -132,6 +132,7 @@ func (d *Daemon) incomingTunnel(peer netip.AddrPort, hostname string) (l2tp.Tunn
 	}
 	if match == nil {
 		d.vpdnLog.Info("L2TP tunnel refused: no vpdn-group accepts it", "peer", peer.String(), "hostname", hostname)
+		d.failures.add("no vpdn-group")
 		return l2tp.TunnelParams{}, false
 	}
 	p := l2tp.TunnelParams{

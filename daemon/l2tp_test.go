@@ -2,7 +2,9 @@ package daemon
 
 import (
 	"context"
+	"io"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -20,6 +22,8 @@ import (
 const lnsCfg = `hostname lns
 vpdn enable
 vpdn l2tp listen 127.0.0.1:0
+vpdn metrics listen 127.0.0.1:0
+ip local pool P 198.19.1.1 198.19.1.10
 vpdn-group FROM-LAC1
  accept-dialin
   protocol l2tp
@@ -118,6 +122,18 @@ func TestL2TPLNS(t *testing.T) {
 	for _, want := range []string{"L2TP Tunnel and Session Information Total tunnels", "sessions 2", "LocTunID   RemTunID   Remote Name", "lac1", "branch7", "FROM-LAC1", "ANY", " est "} {
 		if !strings.Contains(r.Text, want) {
 			t.Errorf("show vpdn lacks %q:\n%s", want, r.Text)
+		}
+	}
+	// Prometheus: the tunnels and the pool, read at scrape time.
+	resp, err := http.Get("http://" + d.MetricsAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`vpdn_l2tp_tunnels{state="est"} 2`, `vpdn_pool_addresses{pool="P",state="free"} 10`, `vpdn_config_reloads_total{result="ok"} 0`} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, body)
 		}
 	}
 	r = do(t, sock, &control.Request{Verb: "show", Words: []string{"l2tun", "tunnel", "all"}})

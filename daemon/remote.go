@@ -20,6 +20,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -414,7 +415,11 @@ func (r *raSession) end(reason string) {
 		return
 	}
 	r.ended = true
+	neverUp := r.up.IsZero()
 	r.mu.Unlock()
+	if neverUp {
+		r.d.failures.add(failureReason(reason))
+	}
 	r.detach()
 	if l2 := r.d.l2tp.Load(); l2 != nil {
 		l2.plane.Remove(r.dp.Key)
@@ -465,6 +470,7 @@ func (d *Daemon) runVirtualPPP(ctx context.Context, ifc *config.Interface) {
 		r, err := d.dialVirtualPPP(ctx, ifc)
 		if err != nil {
 			d.vpdnLog.Error("Virtual-PPP dial failed", "interface", ifc.Name.String(), "peer", ifc.Pseudowire.Peer.String(), "err", err)
+			d.failures.add("dial failed")
 			select {
 			case <-ctx.Done():
 				return
@@ -528,4 +534,24 @@ func (d *Daemon) dialVirtualPPP(ctx context.Context, ifc *config.Interface) (*ra
 		return nil, fmt.Errorf("session set-up failed")
 	}
 	return r, nil
+}
+
+// failureReason folds a teardown reason into a metric label of bounded
+// cardinality.
+func failureReason(reason string) string {
+	switch {
+	case strings.Contains(reason, "uthentication") || strings.Contains(reason, "AAA") || strings.Contains(reason, "E=691"):
+		return "authentication"
+	case strings.Contains(reason, "pool") || strings.Contains(reason, "exhausted") || strings.Contains(reason, "address"):
+		return "address"
+	case strings.Contains(reason, "administrator"):
+		return "cleared"
+	case strings.Contains(reason, "shutting down"):
+		return "shutdown"
+	case strings.HasPrefix(reason, "PPP"):
+		return "ppp"
+	case strings.Contains(reason, "interface"):
+		return "interface"
+	}
+	return "l2tp"
 }
