@@ -14,6 +14,9 @@ import (
 // moves (recvmmsg/sendmmsg on Linux).
 const BatchSize = 128
 
+// SocketBuffer is the send and receive buffer asked of the kernel.
+const SocketBuffer = 4 << 20
+
 // MaxDatagram is the receive buffer size per datagram.
 const MaxDatagram = 65535
 
@@ -45,6 +48,10 @@ func ListenUDP(addr netip.AddrPort) (*UDPConn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("transport: listen %v: %w", addr, err)
 	}
+	// Bursts of data messages (a TCP window through a tunnel) overflow
+	// the default socket buffers; the kernel caps these at rmem_max.
+	_ = c.SetReadBuffer(SocketBuffer)
+	_ = c.SetWriteBuffer(SocketBuffer)
 	u := &UDPConn{c: c, local: c.LocalAddr().(*net.UDPAddr).AddrPort()}
 	if addr.Addr().Is4() {
 		u.batch = ipv4.NewPacketConn(c)

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -303,5 +304,30 @@ func TestDialInNamespaces(t *testing.T) {
 	})
 	if l, err := lns.IP("link", "show", "Vi1"); err == nil {
 		t.Errorf("Vi1 left behind on the LNS: %s", l)
+	}
+}
+
+// TestLabCommand runs `vpdn lab` (the README's "run it" command) and checks
+// that it connects, moves data intact and removes everything.
+func TestLabCommand(t *testing.T) {
+	if err := nstest.Available(); err != nil {
+		if os.Getenv("VPDN_REQUIRE_NETNS") == "1" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	bin := vpdnBinary(t)
+	cmd := exec.Command(bin, "lab", "--examples", "../../examples")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("vpdn lab: %v\n%s", err, out)
+	}
+	for _, want := range []string{"Virtual-PPP1 is up", "0% packet loss", "server received 52428800 bytes", "l2tpuser, Vi1", "lab removed"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("vpdn lab output lacks %q:\n%s", want, out)
+		}
+	}
+	if l, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(l), "vpdnlab-") {
+		t.Errorf("lab namespaces left behind: %s", l)
 	}
 }
