@@ -142,6 +142,7 @@ func TestBrokenVariants(t *testing.T) {
 		{"bad interface", "interface Virtual-Template\n", 1, []string{"invalid input", "interface name"}},
 		{"ambiguous", "i\n", 1, []string{"ambiguous"}},
 		{"nul byte", "hostname a\x00b\n", 1, []string{"NUL"}},
+		{"white space only, then an error", "\v\u00a0\nvpdn-grup X\n", 2, []string{"unknown command"}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

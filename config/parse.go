@@ -188,6 +188,9 @@ type candidate struct {
 // refused (its indented block is then skipped).
 func (p *parser) parseLine(body string, indent int) bool {
 	toks := strings.Fields(body)
+	if len(toks) == 0 {
+		return true // only (Unicode) white space
+	}
 	neg := false
 	if strings.EqualFold(toks[0], "no") && len(toks) > 1 {
 		neg, toks = true, toks[1:]
