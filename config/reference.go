@@ -19,21 +19,22 @@ func Reference() string {
 	b.WriteString("`Ethernet`, `FastEthernet`, `GigabitEthernet`, `TenGigabitEthernet` in full or as `Et`/`Fa`/`Gi`/`Te`, with slot/port numbers and spaces as the documents write them (`FastEthernet 0/0`, `Ethernet0 / 0`). ")
 	b.WriteString("An IOS-named physical interface stands for the Linux device given by its `linux-device` command; its address is the one in its `ip address` command, else the device's own. ")
 	b.WriteString("A name that is not an IOS name (`eth0` is not an abbreviation of Ethernet) is a Linux device name. vpdn never changes a physical interface.\n")
-	var last mode = 255
-	for _, c := range commandTable {
-		if c.mode != last {
-			last = c.mode
-			fmt.Fprintf(&b, "\n#### %s mode `%s`\n\n", c.mode, modePrompts[c.mode])
-			b.WriteString("| command | | what it does |\n|---|---|---|\n")
+	for m := mode(0); m < nModes; m++ {
+		if len(commandsByMode[m]) == 0 {
+			continue
 		}
-		flag := ""
-		switch {
-		case c.later != "":
-			flag = "refused: not supported yet"
-		case c.noForm:
-			flag = "no"
+		fmt.Fprintf(&b, "\n#### %s mode `%s`\n\n", m, modePrompts[m])
+		b.WriteString("| command | | what it does |\n|---|---|---|\n")
+		for _, c := range commandsByMode[m] {
+			flag := ""
+			switch {
+			case c.later != "":
+				flag = "refused: not supported yet"
+			case c.noForm:
+				flag = "no"
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s |\n", strings.ReplaceAll(c.syntax(), "|", "\\|"), flag, strings.ReplaceAll(c.help, "|", "\\|"))
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", strings.ReplaceAll(c.syntax(), "|", "\\|"), flag, strings.ReplaceAll(c.help, "|", "\\|"))
 	}
 	return b.String()
 }
