@@ -13,14 +13,13 @@ import (
 	"github.com/vpdn/vpdn/internal/peers"
 )
 
-// lacDaemon runs the vpdn binary in ns as a client-initiated LAC (a
-// Virtual-PPP with a pseudowire) toward peerAddr, and returns its log and
-// a function that stops it and reports its exit.
-func lacDaemon(t *testing.T, lab *nstest.Lab, ns *nstest.NS, cfg string) (*nstest.SyncBuffer, func() error) {
+// vpdnDaemon runs the vpdn binary in ns with configuration cfg, and
+// returns its log and a function that stops it and reports its exit.
+func vpdnDaemon(t *testing.T, lab *nstest.Lab, ns *nstest.NS, cfg string) (*nstest.SyncBuffer, func() error) {
 	t.Helper()
 	bin := nstest.GoBuild(t, "../cmd/vpdn")
 	dir := t.TempDir()
-	path := filepath.Join(dir, "lac.cfg")
+	path := filepath.Join(dir, "vpdn.cfg")
 	os.WriteFile(path, []byte(cfg), 0o644)
 	logs := &nstest.SyncBuffer{}
 	cmd := ns.Command(bin, "serve", "-c", path, "--socket", filepath.Join(dir, "s"))
@@ -77,7 +76,7 @@ func waitAddr(t *testing.T, ns *nstest.NS, logs *nstest.SyncBuffer, peerLog func
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	t.Fatalf("Vp1 never got an address\npeer log:\n%s", peerLog())
+	t.Fatalf("Vp1 never got an address\npeer log:\n%s\nvpdn log:\n%s", peerLog(), logs)
 	return ""
 }
 
@@ -92,7 +91,7 @@ func TestPPPClientToL2TPNS(t *testing.T) {
 	// A host behind the LNS: l2tpns hands the client's packets to its
 	// kernel, where this address answers.
 	b.MustIP("addr", "add", lns.Gateway.String()+"/32", "dev", "lo")
-	logs, stop := lacDaemon(t, lab, a, lacConfig(lns.Secret, "labuser", "labpass"))
+	logs, stop := vpdnDaemon(t, lab, a, lacConfig(lns.Secret, "labuser", "labpass"))
 	addr := waitAddr(t, a, logs, lns.Log)
 	t.Logf("Vp1: %s", strings.TrimSpace(addr))
 	if !strings.Contains(addr, "198.19.0.") {
@@ -116,7 +115,7 @@ func TestPPPClientToSoftEther(t *testing.T) {
 	peers.Require(t, peers.SoftEtherServerBin, peers.SoftEtherCmdBin, "ping")
 	lab, a, b, capture := newLab(t)
 	se := peers.SoftEther(t, lab, b, peerAddr)
-	logs, stop := lacDaemon(t, lab, a, lacConfig("", se.User.Name, se.User.Password))
+	logs, stop := vpdnDaemon(t, lab, a, lacConfig("", se.User.Name, se.User.Password))
 	addr := waitAddr(t, a, logs, se.Log)
 	t.Logf("Vp1: %s", strings.TrimSpace(addr))
 	out, err := a.Run(20*time.Second, "ping", "-c", "3", "-W", "2", "-I", "Vp1", se.Gateway.String())
