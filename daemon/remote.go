@@ -230,9 +230,7 @@ func (d *Daemon) pppConfig(r *raSession, info l2tp.SessionInfo) (ppp.Config, err
 	if ifc.KeepaliveSet {
 		pc.Keepalive = time.Duration(ifc.KeepaliveSecs) * time.Second
 	}
-	if ifc.MTU != 0 {
-		pc.MRU = ifc.MTU
-	}
+	pc.MRU = sessionMTU(ifc)
 	if a := ifc.PPPAuth; a != nil {
 		for _, m := range a.Protocols {
 			pc.Auth.Methods = append(pc.Auth.Methods, authMethods[m])
@@ -319,10 +317,7 @@ func (r *raSession) Up(ev ppp.UpEvent) {
 	c := d.Config()
 	tun, err := netif.CreateTUN(r.name)
 	if err == nil {
-		mtu := 1500
-		if r.ifc.MTU != 0 {
-			mtu = r.ifc.MTU
-		}
+		mtu := sessionMTU(r.ifc)
 		if in.PeerMRU != 0 && in.PeerMRU < mtu {
 			mtu = in.PeerMRU
 		}
@@ -554,4 +549,17 @@ func failureReason(reason string) string {
 		return "interface"
 	}
 	return "l2tp"
+}
+
+// defaultL2TPMTU keeps a PPP-over-L2TP packet inside a 1500-byte underlay:
+// 1500 - 20 (IP) - 8 (UDP) - 8 (L2TP with length) - 4 (PPP) = 1460.
+// IOS leaves 1500 and fragments; `ip mtu` on the interface overrides.
+const defaultL2TPMTU = 1460
+
+// sessionMTU is the interface MTU and the MRU LCP asks for.
+func sessionMTU(ifc *config.Interface) int {
+	if ifc.MTU != 0 {
+		return ifc.MTU
+	}
+	return defaultL2TPMTU
 }

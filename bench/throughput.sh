@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Single-session TCP throughput through a vpdn L2TP tunnel, against the
+# raw veth and against wireguard-go between the same two namespaces, all in
+# one run (BENCHMARKS.md). Root; only 198.18.0.0/15; cleans up after itself.
+#
+#   bash bench/throughput.sh [SECONDS]        (default 10 s per measurement)
+#
+# Needs: iperf3, wireguard-tools (wg), and wireguard-go, which it builds
+# from the Go module proxy (golang.zx2c4.com/wireguard) into a temp dir.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+T=${1:-10}
+A=vpdnbench-a B=vpdnbench-b
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for _ in $(seq 40); do
+		alive=0
+		for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+		[ $alive = 0 ] && break
+		sleep 0.25
+	done
+	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+	ip netns delete $A 2>/dev/null || true
+	ip netns delete $B 2>/dev/null || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+go build -o "$WORK/vpdn" ./cmd/vpdn
+GOBIN="$WORK" GOFLAGS=-mod=mod go install golang.zx2c4.com/wireguard@v0.0.0-20260522210424-ecfc5a8d5446
+ip netns add $A; ip netns add $B
+ip -n $A link set lo up; ip -n $B link set lo up
+ip link add veth-a netns $A type veth peer name veth-b netns $B
+ip -n $A addr add 198.18.0.1/24 dev veth-a; ip -n $B addr add 198.18.0.2/24 dev veth-b
+ip -n $A link set veth-a up; ip -n $B link set veth-b up
+ip netns exec $B iperf3 -s -D -I "$WORK/iperf.pid" >/dev/null; sleep 0.5; PIDS+=("$(cat "$WORK/iperf.pid")")
+
+measure() { # name target
+	local out
+	out=$(ip netns exec $A iperf3 -c "$2" -t "$T" -J)
+	echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.0f" % (d["end"]["sum_received"]["bits_per_second"]/1e6))'
+}
+
+echo "== raw veth"
+VETH=$(measure veth 198.18.0.2); echo "veth: $VETH Mbit/s"
+
+echo "== vpdn L2TP tunnel (LAC Virtual-PPP1 -> LNS Virtual-Access1)"
+cat > "$WORK/lns.cfg" <<'CFG'
+hostname LNS
+username bench password 0 benchpw
+vpdn enable
+vpdn l2tp listen 198.18.0.2:1701
+vpdn-group B
+ accept-dialin
+  protocol l2tp
+  virtual-template 1
+ no l2tp tunnel authentication
+interface Loopback0
+ ip address 198.19.0.1 255.255.255.255
+interface Virtual-Template1
+ ip unnumbered Loopback0
+ peer default ip address pool P
+ ppp authentication chap
+ip local pool P 198.19.1.10 198.19.1.20
+CFG
+cat > "$WORK/lac.cfg" <<'CFG'
+hostname LAC
+vpdn l2tp listen 198.18.0.1:1701
+pseudowire-class pw
+ encapsulation l2tpv2
+ protocol l2tpv2
+interface Virtual-PPP1
+ ip address negotiated
+ ppp chap hostname bench
+ ppp chap password 0 benchpw
+ pseudowire 198.18.0.2 1 pw-class pw
+CFG
+ip netns exec $B "$WORK/vpdn" serve -c "$WORK/lns.cfg" --socket "$WORK/lns.sock" 2>"$WORK/lns.log" & PIDS+=($!)
+sleep 0.5
+ip netns exec $A "$WORK/vpdn" serve -c "$WORK/lac.cfg" --socket "$WORK/lac.sock" 2>"$WORK/lac.log" & PIDS+=($!)
+for _ in $(seq 100); do ip -n $A -4 addr show dev Vp1 2>/dev/null | grep -q inet && break; sleep 0.2; done
+VPDN=$(measure vpdn 198.19.0.1); echo "vpdn: $VPDN Mbit/s"
+
+echo "== wireguard-go"
+for ns in $A $B; do
+	ip netns exec $ns env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 "$WORK/wireguard" -f "wg-$ns" >"$WORK/wg-$ns.log" 2>&1 & PIDS+=($!)
+done
+sleep 1
+KA=$(wg genkey); KB=$(wg genkey)
+ip netns exec $A wg set wg-$A private-key <(echo "$KA") listen-port 51820 peer "$(echo "$KB" | wg pubkey)" allowed-ips 198.19.200.2/32 endpoint 198.18.0.2:51820
+ip netns exec $B wg set wg-$B private-key <(echo "$KB") listen-port 51820 peer "$(echo "$KA" | wg pubkey)" allowed-ips 198.19.200.1/32 endpoint 198.18.0.1:51820
+ip -n $A addr add 198.19.200.1/32 peer 198.19.200.2/32 dev wg-$A; ip -n $A link set wg-$A up
+ip -n $B addr add 198.19.200.2/32 peer 198.19.200.1/32 dev wg-$B; ip -n $B link set wg-$B up
+WG=$(measure wireguard-go 198.19.200.2); echo "wireguard-go: $WG Mbit/s"
+
+echo
+echo "== summary (single TCP stream, ${T}s each, same run)"
+printf '%-14s %8s Mbit/s  %5s of veth  %5s of wireguard-go\n' veth "$VETH" 1.00 "$(python3 -c "print('%.2f'%($VETH/$WG))")"
+printf '%-14s %8s Mbit/s  %5s of veth  %5s of wireguard-go\n' vpdn "$VPDN" "$(python3 -c "print('%.2f'%($VPDN/$VETH))")" "$(python3 -c "print('%.2f'%($VPDN/$WG))")"
+printf '%-14s %8s Mbit/s  %5s of veth  %5s of wireguard-go\n' wireguard-go "$WG" "$(python3 -c "print('%.2f'%($WG/$VETH))")" 1.00
