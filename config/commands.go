@@ -159,6 +159,8 @@ var commandTable = []*command{
 			p.cfg.L2TPListen = ap.String()
 			return nil
 		}},
+	{mode: mGlobal, spec: "vpdn virtual-access shared", help: "vpdn extension: carry every Virtual-Access session on one interface, vpdn0, with a host route per peer, instead of one TUN per session (for many sessions; routing protocols then cannot run per session).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error { p.cfg.SharedAccess = !neg; return nil }},
 	{mode: mGlobal, spec: "vpdn-group <name:word>", help: "Defines a VPDN group and enters its mode.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			name := m.Str("name")

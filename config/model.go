@@ -27,6 +27,9 @@ type Config struct {
 	Metrics MetricsConfig
 	// L2TPListen is where L2TP is served (vpdn l2tp listen); empty: 0.0.0.0:1701.
 	L2TPListen string
+	// SharedAccess puts every Virtual-Access session on one interface
+	// (vpdn virtual-access shared) instead of one TUN each.
+	SharedAccess bool
 }
 
 // Secret is a password as written: Type 0 is clear text, Type 7 the Cisco

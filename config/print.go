@@ -95,10 +95,13 @@ func (c *Config) String() string {
 	if c.L2TPListen != "" {
 		w.line(0, "vpdn l2tp listen %s", c.L2TPListen)
 	}
+	if c.SharedAccess {
+		w.line(0, "vpdn virtual-access shared")
+	}
 	if c.Metrics.Listen != "" {
 		w.line(0, "vpdn metrics listen %s", c.Metrics.Listen)
 	}
-	if c.VPDNEnabled || c.Metrics.Listen != "" || c.L2TPListen != "" {
+	if c.VPDNEnabled || c.Metrics.Listen != "" || c.L2TPListen != "" || c.SharedAccess {
 		w.bang()
 	}
 	for _, g := range c.VPDNGroups {

@@ -14,6 +14,7 @@ import (
 	"github.com/vpdn/vpdn/config"
 	"github.com/vpdn/vpdn/control"
 	"github.com/vpdn/vpdn/dataplane"
+	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/proto/l2tp"
 	"github.com/vpdn/vpdn/transport"
 	wl2tp "github.com/vpdn/vpdn/wire/l2tp"
@@ -32,7 +33,17 @@ type l2tpService struct {
 	plane *dataplane.Plane
 	conn  *transport.UDPConn
 	done  chan struct{}
+
+	// shared is the one interface of all Virtual-Access sessions in
+	// shared mode (vpdn virtual-access shared); nil otherwise.
+	shared       *netif.TUN
+	sharedCancel context.CancelFunc
+	sharedMu     sync.Mutex
+	sharedLocal  map[netip.Addr]bool // local addresses added to it
 }
+
+// SharedInterface is the name of the shared Virtual-Access interface.
+const SharedInterface = "vpdn0"
 
 // l2tpWanted reports whether the configuration serves L2TP at all: a
 // vpdn-group accepting it (with vpdn enable), or a Virtual-PPP pseudowire.
@@ -80,6 +91,25 @@ func (d *Daemon) startL2TP() error {
 	// the node, data messages to the sessions.
 	plane := dataplane.New(conn, node.HandlePacket, d.vpdnLog)
 	s := &l2tpService{node: node, plane: plane, conn: conn, done: make(chan struct{})}
+	if c.SharedAccess {
+		tun, err := netif.CreateTUN(SharedInterface)
+		if err == nil {
+			err = netif.SetMTU(SharedInterface, defaultL2TPMTU)
+		}
+		if err == nil {
+			err = netif.SetUp(SharedInterface)
+		}
+		if err != nil {
+			if tun != nil {
+				tun.Close()
+			}
+			conn.Close()
+			return fmt.Errorf("shared interface %s: %w", SharedInterface, err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		s.shared, s.sharedCancel, s.sharedLocal = tun, cancel, map[netip.Addr]bool{}
+		go plane.RunShared(ctx, tun)
+	}
 	go func() {
 		defer close(s.done)
 		if err := conn.Serve(plane.HandlePacket); err != nil {
@@ -108,6 +138,10 @@ func (d *Daemon) stopL2TP() {
 	s.node.Close(ctx) // StopCCN (result 6, shutting down) on every tunnel
 	s.conn.Close()
 	<-s.done
+	if s.shared != nil {
+		s.sharedCancel()
+		s.shared.Close()
+	}
 }
 
 // incomingTunnel matches a peer's SCCRQ to a vpdn-group: the one whose

@@ -47,6 +47,7 @@ type raSession struct {
 	lac  bool
 
 	mu      sync.Mutex
+	shared  bool // on the shared interface (no TUN of its own)
 	tun     *netif.TUN
 	stopDev context.CancelFunc
 	info    ppp.Info
@@ -315,6 +316,10 @@ func (r *raSession) Up(ev ppp.UpEvent) {
 	in := ev.Info
 	d := r.d
 	c := d.Config()
+	if l2 := d.l2tp.Load(); l2 != nil && l2.shared != nil && !r.lac {
+		r.upShared(l2, in)
+		return
+	}
 	tun, err := netif.CreateTUN(r.name)
 	if err == nil {
 		mtu := sessionMTU(r.ifc)
@@ -386,11 +391,46 @@ func (r *raSession) Packet(proto wppp.Protocol, payload []byte) {
 	}
 }
 
+// upShared attaches the session to the shared interface: the local
+// (unnumbered) address on it once, a host route to the peer through it,
+// and the data plane finds the session by the peer's address.
+func (r *raSession) upShared(l2 *l2tpService, in ppp.Info) {
+	l2.sharedMu.Lock()
+	if !l2.sharedLocal[in.LocalAddr] {
+		if err := netif.AddAddress(SharedInterface, netip.PrefixFrom(in.LocalAddr, 32)); err != nil {
+			r.d.vpdnLog.Error("shared interface address", "err", err)
+		}
+		l2.sharedLocal[in.LocalAddr] = true
+	}
+	l2.sharedMu.Unlock()
+	if err := netif.AddRoute(SharedInterface, netif.Route{Dst: netip.PrefixFrom(in.PeerAddr, 32)}); err != nil {
+		r.d.vpdnLog.Error("shared interface route", "interface", r.name, "err", err)
+		r.link.Close("interface: " + err.Error())
+		return
+	}
+	mtu := sessionMTU(r.ifc)
+	l2.plane.SetPeerIP(r.dp, in.PeerAddr)
+	l2.plane.Attach(r.dp, nil, r.link.Framing(), uint16(r.ifc.TCPAdjustMSS), mtu)
+	r.mu.Lock()
+	r.shared, r.info, r.up = true, in, time.Now()
+	r.mu.Unlock()
+	r.d.vpdnLog.Info("session up on the shared interface", "interface", r.name, "local", in.LocalAddr.String(), "peer", in.PeerAddr.String(), "user", in.Username)
+	if f := r.d.opts.OnInterfaceUp; f != nil {
+		f(r.name, in.LocalAddr, in.PeerAddr, nil)
+	}
+}
+
 func (r *raSession) detach() {
 	r.mu.Lock()
-	tun, stop := r.tun, r.stopDev
-	r.tun, r.stopDev = nil, nil
+	tun, stop, shared, peer := r.tun, r.stopDev, r.shared, r.info.PeerAddr
+	r.tun, r.stopDev, r.shared = nil, nil, false
 	r.mu.Unlock()
+	if shared {
+		netif.DelRoute(SharedInterface, netif.Route{Dst: netip.PrefixFrom(peer, 32)})
+		if l2 := r.d.l2tp.Load(); l2 != nil {
+			l2.plane.SetPeerIP(r.dp, netip.Addr{})
+		}
+	}
 	if l2 := r.d.l2tp.Load(); l2 != nil {
 		l2.plane.Attach(r.dp, nil, r.dp.Framing, 0, 0)
 	}

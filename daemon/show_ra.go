@@ -31,7 +31,7 @@ type raView struct {
 func (r *raSession) view() raView {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	v := raView{Interface: r.name, LAC: r.lac, Up: r.tun != nil, Key: r.dp.Key, Counters: r.dp.Counters(),
+	v := raView{Interface: r.name, LAC: r.lac, Up: r.tun != nil || r.shared, Key: r.dp.Key, Counters: r.dp.Counters(),
 		User: r.info.Username}
 	if r.lac {
 		v.Template = r.ifc.Name.String()

@@ -331,3 +331,58 @@ func TestLabCommand(t *testing.T) {
 		t.Errorf("lab namespaces left behind: %s", l)
 	}
 }
+
+// TestSharedAccessInNamespaces: with vpdn virtual-access shared, the LNS
+// carries the session on vpdn0 with a host route to the peer (no Vi1
+// TUN); traffic crosses the same way and shutdown removes vpdn0.
+func TestSharedAccessInNamespaces(t *testing.T) {
+	lab := nstest.New(t)
+	bin := vpdnBinary(t)
+	lac, lns := lab.NS("lac"), lab.NS("lns")
+	lab.Link(lac, lns, mustPrefix("198.18.0.1/24"), mustPrefix("198.18.0.2/24"))
+	dir := t.TempDir()
+	var stops []func()
+	for _, s := range []struct {
+		ns   *nstest.NS
+		name string
+		cfg  string
+	}{{lns, "lns", raLNS + "vpdn virtual-access shared\n"}, {lac, "lac", raLAC}} {
+		path := filepath.Join(dir, s.name+".cfg")
+		os.WriteFile(path, []byte(s.cfg), 0o644)
+		cmd := s.ns.Command(bin, "serve", "-c", path, "--socket", filepath.Join(dir, s.name+".sock"))
+		logs := &nstest.SyncBuffer{}
+		cmd.Stderr = logs
+		if err := lab.Start(cmd); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if t.Failed() {
+				t.Logf("%s log:\n%s", s.name, logs)
+			}
+		}()
+		stops = append(stops, func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
+	}
+	waitFor(t, "Vp1 on the LAC", func() bool {
+		out, _ := lac.IP("-4", "addr", "show", "dev", "Vp1")
+		return strings.Contains(string(out), "inet 198.19.1.")
+	})
+	if out, err := lac.Run(15*time.Second, "ping", "-c", "2", "-W", "2", "198.19.0.1"); err != nil {
+		t.Fatalf("ping: %v\n%s", err, out)
+	}
+	if out, _ := lns.IP("route", "show", "dev", "vpdn0"); !strings.Contains(string(out), "198.19.1.") {
+		t.Errorf("no host route to the peer on vpdn0: %s", out)
+	}
+	if _, err := lns.IP("link", "show", "Vi1"); err == nil {
+		t.Error("a Vi1 TUN exists in shared mode")
+	}
+	transferTCP(t, lac, lns, "198.19.0.1:5003", 4<<20)
+	s, _ := lns.Run(10*time.Second, bin, "show", "interfaces", "virtual-access", "1", "--socket", filepath.Join(dir, "lns.sock"))
+	if !strings.Contains(string(s), "Virtual-Access1 is up") {
+		t.Errorf("show interfaces virtual-access 1:\n%s", s)
+	}
+	stops[1]()
+	stops[0]()
+	if out, err := lns.IP("link", "show", "vpdn0"); err == nil {
+		t.Errorf("vpdn0 left behind: %s", out)
+	}
+}
