@@ -216,3 +216,18 @@ func TestDomainsAndAttributes(t *testing.T) {
 		lease.Release()
 	}
 }
+
+func TestCDNResult(t *testing.T) {
+	cases := map[string][2]uint16{
+		"PPP: IPCP: pool: REMOTE: exhausted": {4, 0},
+		"PPP: authentication failed":         {2, 0},
+		"cleared by administrator":           {3, 0},
+		"shutting down":                      {3, 0},
+	}
+	for reason, want := range cases {
+		r := cdnResult(reason)
+		if r.Code != want[0] || r.Error != want[1] {
+			t.Errorf("%q: result %d error %d, want %v", reason, r.Code, r.Error, want)
+		}
+	}
+}

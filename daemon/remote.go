@@ -470,7 +470,7 @@ func (r *raSession) end(reason string) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 	}
-	r.l2.Close(wl2tp.Result{Code: 3, Message: reason})
+	r.l2.Close(cdnResult(reason))
 	r.d.ra.mu.Lock()
 	delete(r.d.ra.sessions, r.dp.Key)
 	r.d.ra.mu.Unlock()
@@ -602,4 +602,18 @@ func sessionMTU(ifc *config.Interface) int {
 		return ifc.MTU
 	}
 	return defaultL2TPMTU
+}
+
+// cdnResult is the CDN the LAC gets for a session that ends (RFC 2661
+// §4.4.2): no address to assign is a temporary lack of facilities (4), an
+// authentication or other PPP failure a general error (2), the
+// administrator's or the daemon's doing administrative (3).
+func cdnResult(reason string) wl2tp.Result {
+	switch failureReason(reason) {
+	case "address":
+		return wl2tp.Result{Code: wl2tp.CDNNoFacilitiesTmp, Message: reason}
+	case "authentication", "ppp", "interface":
+		return wl2tp.Result{Code: wl2tp.CDNGeneralError, Message: reason}
+	}
+	return wl2tp.Result{Code: wl2tp.CDNAdmin, Message: reason}
 }
