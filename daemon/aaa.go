@@ -77,10 +77,22 @@ func buildServices(c *config.Config, history *aaa.FailureHistory, d *Daemon) (*s
 	}
 	add(aaa.AuthenticationPPP, c.AAA.Authentication)
 	add(aaa.AuthorizationNetwork, c.AAA.Authorization)
+	hasDefault := func(t aaa.ListType) bool {
+		for _, l := range lists {
+			if l.Type == t && l.Name == aaa.DefaultList {
+				return true
+			}
+		}
+		return false
+	}
 	if !c.AAA.NewModel {
 		// Without aaa new-model IOS authenticates PPP against the local
 		// username database.
 		lists = []aaa.ListCommand{{Type: aaa.AuthenticationPPP, Name: aaa.DefaultList, Methods: []aaa.ListMethod{{Kind: aaa.MethodLocal}}}}
+	} else if !hasDefault(aaa.AuthenticationPPP) {
+		// aaa new-model without a default ppp list (document 004's LNS):
+		// the local database, as IOS falls back to it.
+		lists = append(lists, aaa.ListCommand{Type: aaa.AuthenticationPPP, Name: aaa.DefaultList, Methods: []aaa.ListMethod{{Kind: aaa.MethodLocal}}})
 	}
 	svc, err := aaa.NewService(aaa.ServiceConfig{Lists: lists, Local: local, History: history, Logger: d.opts.Debug.Logger(d.log, "aaa authorization")})
 	if err != nil {

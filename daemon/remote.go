@@ -255,6 +255,18 @@ func (d *Daemon) pppConfig(r *raSession, info l2tp.SessionInfo) (ppp.Config, err
 		}
 		pc.Auth.Password = s
 	}
+	if pc.Auth.Password == "" {
+		// As IOS does: answer a challenge with the password of the
+		// username entry named like the challenger.
+		pc.Auth.SecretFor = func(peer string) string {
+			if u := c.User(peer); u != nil {
+				if s, err := clearSecret(u.Password); err == nil {
+					return s
+				}
+			}
+			return ""
+		}
+	}
 	pc.Auth.Timeout = 30 * time.Second
 	pc.Auth.MSCHAPv2Retries = 2
 	local := ifAddr(c, ifc)

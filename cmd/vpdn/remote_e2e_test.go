@@ -386,3 +386,74 @@ func TestSharedAccessInNamespaces(t *testing.T) {
 		t.Errorf("vpdn0 left behind: %s", out)
 	}
 }
+
+// labAddrs maps document 004's addresses into the lab range.
+var labAddrs = strings.NewReplacer(
+	"55.1.1.3", "198.18.0.2", // the LNS's underlay address
+	"3.3.3.3", "198.19.3.3", // the LNS's Loopback0
+	"7.7.7.7", "198.19.7.7", // the LAC's Loopback0
+	"172.30.1.0", "198.19.172.0", // the network behind the LAC
+	"192.168.1.0", "198.19.168.0", // the office network behind the LNS
+)
+
+// TestDocument004Configurations runs document 004's "L2TPv2 configuration
+// via interface virtual-ppp" as written in the fixtures, with only the
+// addresses mapped into the lab range and the hostnames the document's
+// prompts show: tunnel authentication with the tunnel password, mutual
+// MS-CHAPv2 where each side answers with the password of `username
+// <the other>`, the LAC's own unnumbered address accepted by an LNS with
+// "no peer default ip address", and show caller user as the document
+// prints it.
+func TestDocument004Configurations(t *testing.T) {
+	lab := nstest.New(t)
+	bin := vpdnBinary(t)
+	lac, lns := lab.NS("lac"), lab.NS("lns")
+	lab.Link(lac, lns, mustPrefix("198.18.0.1/24"), mustPrefix("198.18.0.2/24"))
+	read := func(name string) string {
+		b, err := os.ReadFile("../../config/testdata/docs/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return labAddrs.Replace(string(b))
+	}
+	dir := t.TempDir()
+	var logs []*nstest.SyncBuffer
+	for _, s := range []struct {
+		ns              *nstest.NS
+		name, head, doc string
+	}{
+		{lns, "LNS", "hostname LNS\nvpdn l2tp listen 198.18.0.2:1701\n", "004-l2tpv2-lns-vppp.cfg"},
+		{lac, "LAC", "hostname LAC\nvpdn l2tp listen 198.18.0.1:1701\n", "004-l2tpv2-lac-vppp.cfg"},
+	} {
+		path := filepath.Join(dir, s.name+".cfg")
+		os.WriteFile(path, []byte(s.head+read(s.doc)), 0o644)
+		cmd := s.ns.Command(bin, "serve", "-c", path, "--socket", filepath.Join(dir, s.name+".sock"))
+		l := &nstest.SyncBuffer{}
+		cmd.Stderr = l
+		logs = append(logs, l)
+		if err := lab.Start(cmd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("LNS log:\n%s\nLAC log:\n%s", logs[0], logs[1])
+		}
+	}()
+	waitFor(t, "Vp1 with the LAC's Loopback0 address", func() bool {
+		out, _ := lac.IP("-4", "addr", "show", "dev", "Vp1")
+		return strings.Contains(string(out), "inet 198.19.7.7 peer 198.19.3.3")
+	})
+	if out, err := lac.Run(15*time.Second, "ping", "-c", "2", "-W", "2", "198.19.3.3"); err != nil {
+		t.Fatalf("ping: %v\n%s", err, out)
+	}
+	out, _ := lns.Run(10*time.Second, bin, "show", "caller", "user", "LAC", "--socket", filepath.Join(dir, "LNS.sock"))
+	for _, want := range []string{"User: LAC, line Vi1, service PPPoVPDN", "PPP: LCP Open, MS CHAP V2 (<-->), IPCP", "IP: Local 198.19.3.3, remote 198.19.7.7"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("show caller user LAC lacks %q:\n%s", want, out)
+		}
+	}
+	if r, _ := lac.IP("route", "show", "198.19.168.0/24"); !strings.Contains(string(r), "dev Vp1") {
+		t.Errorf("ip route 192.168.1.0 255.255.255.0 Virtual-PPP1 (mapped) not installed: %s", r)
+	}
+}

@@ -598,10 +598,13 @@ func (a *authState) cliCHAP(p wire.Packet) {
 	}
 	switch p.Code {
 	case wire.CHAPChallenge:
-		value, _, err := wire.ParseCHAPValue(p.Data)
+		value, peerName, err := wire.ParseCHAPValue(p.Data)
 		if err != nil {
 			l.stats.DropMalformed++
 			return
+		}
+		if l.cfg.Auth.Password == "" && l.cfg.Auth.SecretFor != nil {
+			c.password = l.cfg.Auth.SecretFor(string(peerName))
 		}
 		if c.answered && p.ID == c.id && c.resp != nil {
 			a.send(wire.ProtoCHAP, wire.CHAPResponse, c.id, c.resp) // our Response was lost

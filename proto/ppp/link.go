@@ -151,6 +151,10 @@ type AuthConfig struct {
 	// authenticates us (`ppp chap hostname`, `ppp chap password`); the
 	// hostname is also the name in our CHAP challenges.
 	Hostname, Password string
+	// SecretFor, when Password is empty, gives the secret for a CHAP or
+	// MS-CHAP challenge by the name the authenticator put in it, as IOS
+	// answers with the password of `username <that name>`.
+	SecretFor func(peerName string) string
 	// Refuse lists protocols this end refuses to be authenticated with.
 	Refuse []aaa.Method
 	// RetryPassword, if set, is asked for a new password when an MS-CHAPv2

@@ -237,3 +237,36 @@ func TestAuthFallback(t *testing.T) {
 		}
 	})
 }
+
+// TestSecretForChallenger: with no password of its own, the client answers
+// CHAP and MS-CHAPv2 challenges with the secret of the challenger's name
+// (IOS: the password of `username <challenger>`); a wrong one fails.
+func TestSecretForChallenger(t *testing.T) {
+	for _, m := range []aaa.Method{aaa.CHAP, aaa.MSCHAPv2} {
+		for _, secrets := range []map[string]string{{"": "labpass"}, {"": "wrong"}} {
+			name := m.String() + "/" + secrets[""]
+			t.Run(name, func(t *testing.T) {
+				synctest.Test(t, func(t *testing.T) {
+					lc := lnsConfig(&fakeAAA{users: map[string]string{"labuser": "labpass"}}, &fakePool{}, m)
+					lc.Auth.Hostname = "LNS-HQ"
+					cc := clientConfig("labuser", "")
+					var asked []string
+					cc.Auth.SecretFor = func(peer string) string {
+						asked = append(asked, peer)
+						return secrets[""]
+					}
+					lns, cli, _ := newPair(t, lc, cc)
+					startBoth(lns, cli)
+					synctest.Wait()
+					_, up := cli.h.up(wire.ProtoIPCP)
+					if want := secrets[""] == "labpass"; up != want {
+						t.Fatalf("IPCP up = %v, want %v", up, want)
+					}
+					if len(asked) == 0 || asked[0] != "LNS-HQ" {
+						t.Fatalf("SecretFor asked for %v, want the challenger's name LNS-HQ", asked)
+					}
+				})
+			})
+		}
+	}
+}
