@@ -59,6 +59,9 @@ type Daemon struct {
 
 	failures    failureCounter
 	metricsAddr atomic.Value // string
+
+	staticMu sync.Mutex
+	static   map[netip.Prefix]netip.Addr // next-hop routes installed
 }
 
 // New loads and validates the configuration. It does not start anything.
@@ -110,6 +113,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return fmt.Errorf("metrics: %w", err)
 		}
 	}
+	d.installStaticRoutes()
 	// Client-initiated sessions of Virtual-PPP interfaces (document 001).
 	vctx, vcancel := context.WithCancel(ctx)
 	var vwg sync.WaitGroup
@@ -125,6 +129,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	vcancel()
 	vwg.Wait()
 	d.stopL2TP()
+	d.removeStaticRoutes()
 	d.log.Info("vpdn stopped")
 	return err
 }

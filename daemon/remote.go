@@ -364,6 +364,7 @@ func (r *raSession) Up(ev ppp.UpEvent) {
 			r.tun, r.stopDev, r.info, r.up = tun, cancel, in, time.Now()
 			r.mu.Unlock()
 			go l2.plane.RunDevice(ctx, tun)
+			d.installStaticRoutes()
 			d.vpdnLog.Info("interface up", "interface", r.name, "local", in.LocalAddr.String(), "peer", in.PeerAddr.String(), "user", in.Username)
 			if f := d.opts.OnInterfaceUp; f != nil {
 				var dns []netip.Addr
@@ -423,6 +424,7 @@ func (r *raSession) upShared(l2 *l2tpService, in ppp.Info) {
 	mtu := sessionMTU(r.ifc)
 	l2.plane.SetPeerIP(r.dp, in.PeerAddr)
 	l2.plane.Attach(r.dp, nil, r.link.Framing(), uint16(r.ifc.TCPAdjustMSS), mtu)
+	r.d.installStaticRoutes()
 	r.mu.Lock()
 	r.shared, r.info, r.up = true, in, time.Now()
 	r.mu.Unlock()
@@ -628,4 +630,37 @@ func cdnResult(reason string) wl2tp.Result {
 		return wl2tp.Result{Code: wl2tp.CDNGeneralError, Message: reason}
 	}
 	return wl2tp.Result{Code: wl2tp.CDNAdmin, Message: reason}
+}
+
+// installStaticRoutes tries the configuration's ip route commands that
+// name only a next hop. IOS keeps such a route until its next hop
+// resolves: here it is tried at start and whenever a session's interface
+// comes up (the kernel drops it with the interface it went through).
+func (d *Daemon) installStaticRoutes() {
+	for _, rt := range d.Config().Routes {
+		if rt.Iface != nil || !rt.NextHop.IsValid() {
+			continue
+		}
+		if err := netif.AddGatewayRoute(rt.Prefix, rt.NextHop); err != nil {
+			d.vpdnLog.Debug("static route pending", "route", rt.Prefix.String(), "via", rt.NextHop.String(), "err", err, "debug", "l2x-events")
+			continue
+		}
+		d.staticMu.Lock()
+		if d.static == nil {
+			d.static = map[netip.Prefix]netip.Addr{}
+		}
+		d.static[rt.Prefix] = rt.NextHop
+		d.staticMu.Unlock()
+	}
+}
+
+// removeStaticRoutes takes out the next-hop routes this daemon installed,
+// so that the host's table is as it was when the daemon stops.
+func (d *Daemon) removeStaticRoutes() {
+	d.staticMu.Lock()
+	defer d.staticMu.Unlock()
+	for dst, gw := range d.static {
+		netif.DelGatewayRoute(dst, gw)
+	}
+	d.static = nil
 }

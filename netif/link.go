@@ -181,3 +181,31 @@ func Exists(name string) bool {
 	_, err := netlink.LinkByName(name)
 	return err == nil
 }
+
+// AddGatewayRoute installs dst via gw, letting the kernel choose the link
+// that reaches gw. It fails while gw is unreachable (the caller retries
+// when an interface comes up); an existing identical route is not an error.
+func AddGatewayRoute(dst netip.Prefix, gw netip.Addr) error {
+	r := &netlink.Route{
+		Dst:      &net.IPNet{IP: dst.Addr().AsSlice(), Mask: net.CIDRMask(dst.Bits(), dst.Addr().BitLen())},
+		Gw:       gw.AsSlice(),
+		Protocol: unix.RTPROT_STATIC,
+	}
+	if err := netlink.RouteAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("netif: route %s via %s: %w", dst, gw, err)
+	}
+	return nil
+}
+
+// DelGatewayRoute removes dst via gw; a route that is already gone is not
+// an error.
+func DelGatewayRoute(dst netip.Prefix, gw netip.Addr) error {
+	r := &netlink.Route{
+		Dst: &net.IPNet{IP: dst.Addr().AsSlice(), Mask: net.CIDRMask(dst.Bits(), dst.Addr().BitLen())},
+		Gw:  gw.AsSlice(),
+	}
+	if err := netlink.RouteDel(r); err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("netif: delete route %s via %s: %w", dst, gw, err)
+	}
+	return nil
+}

@@ -456,4 +456,9 @@ func TestDocument004Configurations(t *testing.T) {
 	if r, _ := lac.IP("route", "show", "198.19.168.0/24"); !strings.Contains(string(r), "dev Vp1") {
 		t.Errorf("ip route 192.168.1.0 255.255.255.0 Virtual-PPP1 (mapped) not installed: %s", r)
 	}
+	// The LNS's ip route 172.30.1.0 255.255.255.0 7.7.7.7 (mapped) resolves
+	// through Vi1 once the session is up.
+	if r, _ := lns.IP("route", "show", "198.19.172.0/24"); !strings.Contains(string(r), "via 198.19.7.7 dev Vi1") {
+		t.Errorf("static route to the LAC's network not installed: %q", r)
+	}
 }
