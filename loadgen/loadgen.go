@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -232,6 +233,7 @@ type session struct {
 	// What the frames from the LNS told us about authentication: a CHAP
 	// Success / PAP Ack, or a CHAP Failure / PAP Nak.
 	authOK, authFailed bool
+	started            bool // LCP opened (see silentWait)
 	start              time.Time
 	timer              *time.Timer
 	l2                 *l2tp.Session
@@ -486,7 +488,6 @@ func (s *session) dial(ctx context.Context, opener bool) {
 		cp := append([]byte(nil), frame...)
 		s.run.Post(func() { s.input(cp) })
 	})
-	remaining := g.cfg.Timeout - time.Since(s.start)
 	s.run.Post(func() {
 		if s.state != stPending {
 			return
@@ -497,7 +498,6 @@ func (s *session) dial(ctx context.Context, opener bool) {
 			return
 		default:
 		}
-		s.timer = time.AfterFunc(remaining, func() { s.run.Post(func() { s.fail(ReasonTimeout) }) })
 		link, err := ppp.NewLink(g.pppConfig(s))
 		if err != nil {
 			g.log.Error("loadgen: PPP link", "err", err)
@@ -505,13 +505,47 @@ func (s *session) dial(ctx context.Context, opener bool) {
 			return
 		}
 		s.link = link
-		link.Start()
+		// Silent start (pppd's "silent"): LCP waits for the LNS's first
+		// frame, or silentWait if the LNS waits for us. Our CONFREQ sent
+		// at once races the ICCN to the LNS: a data message overtaking
+		// the call's last control message finds no session there, is
+		// dropped, and costs a Restart period (3 s).
+		s.timer = time.AfterFunc(min(silentWait, g.cfg.Timeout-time.Since(s.start)), func() { s.run.Post(s.tick) })
 	})
+}
+
+// silentWait is how long a session waits for the LNS to open LCP before
+// it does.
+const silentWait = time.Second
+
+// tick is the session's timer on the runner: the end of the silent wait,
+// then the set-up timeout.
+func (s *session) tick() {
+	if s.state != stPending {
+		return
+	}
+	if !s.started && s.startLink() {
+		return
+	}
+	s.fail(ReasonTimeout)
+}
+
+// startLink opens LCP and arms the timer for the rest of the set-up
+// timeout; false when none is left.
+func (s *session) startLink() bool {
+	s.started = true
+	remaining := s.g.cfg.Timeout - time.Since(s.start)
+	if remaining <= 0 {
+		return false
+	}
+	s.timer.Reset(remaining)
+	s.link.Start()
+	return true
 }
 
 func (g *gen) pppConfig(s *session) ppp.Config {
 	c := ppp.Config{
-		Logger: g.cfg.Logger, Post: s.run.Post, Handler: s,
+		Name: "s" + strconv.Itoa(int(s.idx)), Logger: g.cfg.Logger, Post: s.run.Post, Handler: s,
 		Output:         ppp.OutputFunc(s.l2.WriteFrame),
 		AddressControl: true, Outgoing: true, MRU: 1460,
 		Auth: ppp.AuthConfig{Hostname: g.cfg.User, Password: g.cfg.Password, Timeout: g.cfg.Timeout},
@@ -540,6 +574,10 @@ func (s *session) input(frame []byte) {
 		case p == wppp.ProtoCHAP && payload[0] == 4, p == wppp.ProtoPAP && payload[0] == 3:
 			s.authFailed = true
 		}
+	}
+	if !s.started && s.state == stPending && !s.startLink() {
+		s.fail(ReasonTimeout)
+		return
 	}
 	s.link.Input(frame)
 }
@@ -727,7 +765,9 @@ func (g *gen) report(setup time.Duration) Report {
 		r.P50, r.P90, r.P99, r.Max = pct(0.50), pct(0.90), pct(0.99), lat[n-1]
 	}
 	for _, l := range g.lacs {
-		r.FramesBeforeReceiver += l.node.Stats().DataNoReceiver
+		st := l.node.Stats()
+		g.log.Debug("node stats", "st", fmt.Sprintf("%+v", st))
+		r.FramesBeforeReceiver += st.DataNoReceiver
 	}
 	return r
 }
