@@ -112,8 +112,9 @@ type Report struct {
 	// session's Dial (ICRQ; SCCRQ first for the one that opens its
 	// tunnel) to IPCP open.
 	P50, P90, P99, Max time.Duration
-	// FramesBeforeReceiver counts PPP frames that arrived between ICCN
-	// and our installing the receiver (dropped; PPP retransmits them).
+	// FramesBeforeReceiver counts PPP frames the nodes dropped for want
+	// of a receiver (those arriving before Dial returned are held for it,
+	// up to a bound; see lac.early).
 	FramesBeforeReceiver uint64
 	Elapsed              time.Duration // the whole run, teardown included
 }
@@ -229,6 +230,7 @@ type session struct {
 	lac   *lac
 	run   *ppp.Runner
 	idx   int32
+	key   uint32 // our tunnel<<16 | session ID
 	state uint8
 	// What the frames from the LNS told us about authentication: a CHAP
 	// Success / PAP Ack, or a CHAP Failure / PAP Nak.
@@ -249,6 +251,57 @@ type lac struct {
 	mu       sync.Mutex
 	sessions map[*l2tp.Session]*session
 	opened   bool // a Dial has been started on it
+	// Data messages that arrive for a session before Dial has returned
+	// it to us (the LNS starts LCP the moment ICCN arrives) would be
+	// dropped by the node for want of a receiver, and cost a PPP Restart
+	// period. They are held here, by tunnel<<16|session, until the
+	// receiver is in place (ready).
+	early map[uint32][]earlyPacket
+	ready map[uint32]bool
+}
+
+type earlyPacket struct {
+	b    []byte
+	from netip.AddrPort
+}
+
+// Bounds of lac.early: sessions with held messages, messages per session.
+const (
+	maxEarlySessions = 4096
+	maxEarlyPerSess  = 8
+)
+
+// deliver is the socket's handler: everything goes to the node, except
+// data messages for sessions not ready yet.
+func (l *lac) deliver(n *l2tp.Node, b []byte, from netip.AddrPort) {
+	if len(b) > 0 && b[0]&0x80 == 0 { // T bit clear: a data message (RFC 2661 §3.1)
+		if h, err := wl2tp.ParseHeader(b); err == nil {
+			key := uint32(h.TunnelID)<<16 | uint32(h.SessionID)
+			l.mu.Lock()
+			if !l.ready[key] {
+				q, have := l.early[key]
+				if (have || len(l.early) < maxEarlySessions) && len(q) < maxEarlyPerSess {
+					l.early[key] = append(q, earlyPacket{append([]byte(nil), b...), from})
+					l.mu.Unlock()
+					return
+				}
+			}
+			l.mu.Unlock()
+		}
+	}
+	n.HandlePacket(b, from)
+}
+
+// setReady marks a session's receiver as installed and hands it what
+// arrived before, in order (under the lock, so nothing overtakes it).
+func (l *lac) setReady(key uint32) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ready[key] = true
+	for _, p := range l.early[key] {
+		l.node.HandlePacket(p.b, p.from)
+	}
+	delete(l.early, key)
 }
 
 type gen struct {
@@ -345,13 +398,13 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 }
 
 func (g *gen) newLAC(i int) error {
-	l := &lac{sessions: map[*l2tp.Session]*session{},
+	l := &lac{sessions: map[*l2tp.Session]*session{}, early: map[uint32][]earlyPacket{}, ready: map[uint32]bool{},
 		params: l2tp.TunnelParams{LocalName: g.cfg.TunnelName, Secret: g.cfg.TunnelSecret, Class: "bench",
 			SetupTimeout: g.cfg.Timeout, Hello: -1}}
 	var node atomic.Pointer[l2tp.Node]
 	conn, closeFn, err := g.cfg.Socket(func(b []byte, from netip.AddrPort) {
 		if n := node.Load(); n != nil {
-			n.HandlePacket(b, from)
+			l.deliver(n, b, from)
 		}
 	})
 	if err != nil {
@@ -484,10 +537,6 @@ func (s *session) dial(ctx context.Context, opener bool) {
 	l.mu.Lock()
 	l.sessions[l2s] = s
 	l.mu.Unlock()
-	l2s.SetReceiver(func(frame []byte) {
-		cp := append([]byte(nil), frame...)
-		s.run.Post(func() { s.input(cp) })
-	})
 	s.run.Post(func() {
 		if s.state != stPending {
 			return
@@ -505,6 +554,15 @@ func (s *session) dial(ctx context.Context, opener bool) {
 			return
 		}
 		s.link = link
+		// Now frames can go to the link: first those held while Dial
+		// returned, then the rest.
+		l2s.SetReceiver(func(frame []byte) {
+			cp := append([]byte(nil), frame...)
+			s.run.Post(func() { s.input(cp) })
+		})
+		in := l2s.Info()
+		s.key = uint32(in.LocalTunnelID)<<16 | uint32(in.LocalSessionID)
+		l.setReady(s.key)
 		// Silent start (pppd's "silent"): LCP waits for the LNS's first
 		// frame, or silentWait if the LNS waits for us. Our CONFREQ sent
 		// at once races the ICCN to the LNS: a data message overtaking
@@ -667,6 +725,7 @@ func (s *session) close() {
 		s.l2.SetReceiver(nil)
 		s.lac.mu.Lock()
 		delete(s.lac.sessions, s.l2)
+		delete(s.lac.ready, s.key)
 		s.lac.mu.Unlock()
 	}
 }
