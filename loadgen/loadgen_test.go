@@ -111,3 +111,72 @@ func TestRunWrongPassword(t *testing.T) {
 		t.Fatalf("established %d failed %d %v, want 0 established, 60 failed for %q", rep.Established, rep.Failed, rep.FailuresByReason, ReasonAuth)
 	}
 }
+
+// TestRunCases: methods, --auth restriction, address exhaustion, rate
+// and hold, each against the in-memory LNS.
+func TestRunCases(t *testing.T) {
+	base := Config{Tunnels: 2, Sessions: 10, User: "lac1", Password: "lacpass"}
+	with := func(f func(*Config)) Config { c := base; f(&c); return c }
+	for _, c := range []struct {
+		name      string
+		methods   []aaa.Method
+		cfg       Config
+		noAddress bool
+		up        int
+		reason    string // of every failure
+		check     func(t *testing.T, r Report)
+	}{
+		{name: "pap", methods: []aaa.Method{aaa.PAP}, cfg: with(func(c *Config) { c.Auth = aaa.PAP }), up: 20},
+		{name: "ms-chap-v2", methods: []aaa.Method{aaa.MSCHAPv2, aaa.CHAP}, cfg: with(func(c *Config) { c.Auth = aaa.MSCHAPv2 }), up: 20},
+		{name: "ms-chap-v2 wrong password", methods: []aaa.Method{aaa.MSCHAPv2}, cfg: with(func(c *Config) { c.Password = "nope" }), reason: ReasonAuth},
+		{name: "pap wrong user", methods: []aaa.Method{aaa.PAP}, cfg: with(func(c *Config) { c.User = "nobody" }), reason: ReasonAuth},
+		// The LNS wants CHAP, we accept only PAP: no common method.
+		{name: "auth refused", methods: []aaa.Method{aaa.CHAP}, cfg: with(func(c *Config) { c.Auth = aaa.PAP }), reason: ReasonAuth},
+		{name: "no address", methods: []aaa.Method{aaa.CHAP}, cfg: base, noAddress: true, reason: ReasonIPCP},
+		{name: "rate", methods: []aaa.Method{aaa.CHAP}, cfg: with(func(c *Config) { c.Rate = 10 }), up: 20,
+			check: func(t *testing.T, r Report) {
+				// 20 sessions at 10/s: the last starts 1.9 s after the first.
+				if r.SetupElapsed < 1900*time.Millisecond || r.SetupElapsed > 2500*time.Millisecond {
+					t.Errorf("set-up took %v at 10 sessions/s for 20", r.SetupElapsed)
+				}
+			}},
+		{name: "hold", methods: []aaa.Method{aaa.CHAP}, cfg: with(func(c *Config) { c.Hold = time.Minute }), up: 20,
+			check: func(t *testing.T, r Report) {
+				if r.Elapsed < time.Minute || r.DroppedDuringHold != 0 {
+					t.Errorf("elapsed %v, dropped %d with a one-minute hold", r.Elapsed, r.DroppedDuringHold)
+				}
+			}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rep, _ := runAgainst(t, c.methods, c.cfg, c.noAddress)
+			if rep.Established != c.up || rep.Failed != 20-c.up {
+				t.Fatalf("established %d failed %d %v, want %d up", rep.Established, rep.Failed, rep.FailuresByReason, c.up)
+			}
+			if c.reason != "" && rep.FailuresByReason[c.reason] != rep.Failed {
+				t.Errorf("failures %v, want all %q", rep.FailuresByReason, c.reason)
+			}
+			if c.check != nil {
+				c.check(t, rep)
+			}
+		})
+	}
+}
+
+// TestRunNoLNS: nobody answers; every session fails within the timeout
+// and Run returns by itself.
+func TestRunNoLNS(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		net := memnet.New(1)
+		rep, err := Run(context.Background(), Config{Server: lnsAddr, Socket: memSocket(net), Tunnels: 2, Sessions: 5,
+			User: "u", Password: "p", Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Failed != 10 || rep.Established != 0 || rep.FailuresByReason[ReasonTimeout]+rep.FailuresByReason[ReasonL2TP] != 10 {
+			t.Errorf("%+v", rep)
+		}
+		if rep.SetupElapsed > 6*time.Second {
+			t.Errorf("set-up phase lasted %v with a 5 s timeout", rep.SetupElapsed)
+		}
+	})
+}
