@@ -322,6 +322,7 @@ type gen struct {
 	allDone  chan struct{}
 	tearing  bool
 	up       []*session
+	all      []*session // dispatched; written by dispatch only
 	inFlight atomic.Int64
 }
 
@@ -376,7 +377,16 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	// or has failed (each is bounded by its own timer).
 	var dials sync.WaitGroup
 	g.dispatch(ctx, &dials, start, total)
-	<-g.allDone
+	select {
+	case <-g.allDone:
+	case <-ctx.Done():
+		// Interrupted: every session still being set up fails now rather
+		// than at its timeout.
+		for _, s := range g.all {
+			s.run.Post(func() { s.fail(ReasonCanceled) })
+		}
+		<-g.allDone
+	}
 	setup := time.Since(start)
 	dials.Wait()
 
@@ -501,6 +511,8 @@ func (g *gen) dispatch(ctx context.Context, dials *sync.WaitGroup, start time.Ti
 			}
 		}
 		g.inFlight.Add(1)
+		s.start = time.Now()
+		g.all = append(g.all, s)
 		dials.Add(1)
 		go func() {
 			defer dials.Done()
@@ -513,7 +525,6 @@ func (g *gen) dispatch(ctx context.Context, dials *sync.WaitGroup, start time.Ti
 // session to its runner for PPP.
 func (s *session) dial(ctx context.Context, opener bool) {
 	g := s.g
-	s.start = time.Now()
 	dctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
 	l2s, err := s.lac.node.Dial(dctx, g.cfg.Server, s.lac.params, l2tp.CallParams{CallingNumber: fmt.Sprint(s.idx)})
 	cancel()
@@ -532,15 +543,16 @@ func (s *session) dial(ctx context.Context, opener bool) {
 		s.run.Post(func() { s.fail(reason) })
 		return
 	}
-	s.l2 = l2s
 	l := s.lac
-	l.mu.Lock()
-	l.sessions[l2s] = s
-	l.mu.Unlock()
 	s.run.Post(func() {
-		if s.state != stPending {
+		if s.state != stPending { // canceled meanwhile
+			l2s.Close(wl2tp.Result{Code: wl2tp.CDNAdmin})
 			return
 		}
+		s.l2 = l2s
+		l.mu.Lock()
+		l.sessions[l2s] = s
+		l.mu.Unlock()
 		select {
 		case <-l2s.Done():
 			s.l2Down(l2s.Err())

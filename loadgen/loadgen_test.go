@@ -180,3 +180,25 @@ func TestRunNoLNS(t *testing.T) {
 		}
 	})
 }
+
+// TestRunCanceled: the context ends during the set-up; Run returns at
+// once with every session accounted for.
+func TestRunCanceled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		net := memnet.New(1)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		// Nobody answers, and the timeout is far away.
+		rep, err := Run(ctx, Config{Server: lnsAddr, Socket: memSocket(net), Tunnels: 2, Sessions: 50,
+			User: "u", Password: "p", Rate: 20, Timeout: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Failed != 100 || rep.FailuresByReason[ReasonCanceled] != 100 {
+			t.Errorf("%+v", rep)
+		}
+		if rep.SetupElapsed > 3*time.Second {
+			t.Errorf("set-up phase lasted %v after a cancel at 2 s", rep.SetupElapsed)
+		}
+	})
+}
