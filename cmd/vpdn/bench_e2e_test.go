@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -122,6 +123,35 @@ func TestBenchInNamespaces(t *testing.T) {
 		s, _ := lns.Run(5*time.Second, bin, "show", "vpdn", "session", "--socket", sock)
 		return strings.Contains(string(s), "No active L2TP sessions")
 	})
+
+	// A wrong password: every session fails, for authentication, and the
+	// exit status says so.
+	out, errOut = &nstest.SyncBuffer{}, &nstest.SyncBuffer{}
+	bad := lac.Command(bin, "bench", "--server", "198.18.0.2:1701", "--tunnels", "2", "--sessions", "50",
+		"--user", "lac1", "--password", "wrong", "--tunnel-password", "tunnelpw", "--timeout", "20s", "--json")
+	bad.Stdout, bad.Stderr = out, errOut
+	if err := lab.Start(bad); err != nil {
+		t.Fatal(err)
+	}
+	go func() { errc <- bad.Wait() }()
+	select {
+	case runErr = <-errc:
+	case <-time.After(40 * time.Second):
+		bad.Process.Kill()
+		<-errc
+		t.Fatalf("vpdn bench (wrong password) did not finish\nstderr:\n%s", errOut)
+	}
+	rep.FailuresByReason = nil
+	if err := json.Unmarshal([]byte(out.String()), &rep); err != nil {
+		t.Fatalf("vpdn bench output is not one JSON object: %v\n%s", err, out)
+	}
+	t.Logf("vpdn bench, wrong password: %s", strings.TrimSpace(out.String()))
+	if rep.Established != 0 || rep.Failed != 100 || rep.FailuresByReason["authentication"] != 100 {
+		t.Errorf("wrong password: established %d, failed %d %v; want 0, 100 for authentication", rep.Established, rep.Failed, rep.FailuresByReason)
+	}
+	if ee, ok := runErr.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Errorf("wrong password: exit %v, want status 1", runErr)
+	}
 }
 
 func tail(s string, n int) string {
