@@ -69,6 +69,10 @@ type Config struct {
 	// Timeout bounds each session's set-up, from ICRQ to IPCP open
 	// (default 30 s).
 	Timeout time.Duration
+	// TeardownWait is how long the tunnels get for their StopCCN to be
+	// acknowledged before they are dropped (default 1 s): a tunnel would
+	// otherwise hold its state for the whole §5.7 retransmission cycle.
+	TeardownWait time.Duration
 	// Runners is the number of goroutines driving the PPP links
 	// (default 4).
 	Runners int
@@ -202,6 +206,9 @@ func (c *Config) check() error {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 30 * time.Second
+	}
+	if c.TeardownWait <= 0 {
+		c.TeardownWait = time.Second
 	}
 	if c.Runners <= 0 {
 		c.Runners = 4
@@ -804,12 +811,13 @@ func (g *gen) teardown() {
 		r.Do(func() {})
 	}
 	// Node.Close sends StopCCN (result 6) and waits for the §5.7 hold,
-	// which outlasts the run: the StopCCN and its acknowledgement take a
-	// round trip, so a second is plenty before the tunnels are dropped.
+	// which would outlast the run: the StopCCN and its acknowledgement
+	// take a round trip, so TeardownWait is plenty before the tunnels
+	// are dropped.
 	var wg sync.WaitGroup
 	for _, l := range g.lacs {
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			ctx, cancel := context.WithTimeout(context.Background(), g.cfg.TeardownWait)
 			defer cancel()
 			l.node.Close(ctx)
 		})

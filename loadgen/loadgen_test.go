@@ -17,7 +17,10 @@ var lnsAddr = netip.MustParseAddrPort("198.18.0.2:1701")
 
 // memSocket opens each LAC's socket on the in-memory network, at
 // 198.18.0.1 and a port of its own.
-func memSocket(n *memnet.Network) Socket {
+func memSocket(n *memnet.Network) Socket { return memSocketCost(n, 20*time.Microsecond) }
+
+// memSocketCost is memSocket with a given per-datagram cost (0: none).
+func memSocketCost(n *memnet.Network, cost time.Duration) Socket {
 	var port atomic.Uint32
 	return func(deliver func(b []byte, from netip.AddrPort)) (Conn, func() error, error) {
 		c, err := n.Listen(netip.AddrPortFrom(netip.MustParseAddr("198.18.0.1"), uint16(20000+port.Add(1))))
@@ -32,7 +35,9 @@ func memSocket(n *memnet.Network) Socket {
 			// per-datagram cost, which keeps the order and gives the
 			// latencies a non-zero, deterministic value.
 			c.Serve(func(b []byte, from netip.AddrPort) {
-				time.Sleep(20 * time.Microsecond)
+				if cost > 0 {
+					time.Sleep(cost)
+				}
 				deliver(b, from)
 			})
 			close(done)
@@ -201,4 +206,25 @@ func TestRunCanceled(t *testing.T) {
 			t.Errorf("set-up phase lasted %v after a cancel at 2 s", rep.SetupElapsed)
 		}
 	})
+}
+
+// BenchmarkSetup measures the generator and the in-memory LNS together
+// on real time: sessions set up per second and memory per session.
+func BenchmarkSetup(b *testing.B) {
+	const tunnels, sessions = 4, 250
+	for b.Loop() {
+		net := memnet.New(1)
+		lns, err := newTestLNS(net, lnsAddr, &fakeAAA{user: "lac1", password: "lacpass"}, []aaa.Method{aaa.CHAP})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rep, err := Run(context.Background(), Config{Server: lnsAddr, Socket: memSocketCost(net, 0),
+			Tunnels: tunnels, Sessions: sessions, User: "lac1", Password: "lacpass", TeardownWait: time.Millisecond})
+		lns.close()
+		if err != nil || rep.Established != tunnels*sessions {
+			b.Fatalf("%v %+v", err, rep)
+		}
+		b.ReportMetric(rep.SetupRate, "sessions/s")
+		b.ReportMetric(float64(rep.P99.Microseconds())/1e3, "p99-ms")
+	}
 }
