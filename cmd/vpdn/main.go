@@ -27,6 +27,7 @@ func init() {
 		{"debug", "debug SWITCH... | debug all [--socket PATH]", "turn a debug switch on (e.g. debug vpdn l2x-events)", runDebug},
 		{"undebug", "undebug SWITCH... | undebug all [--socket PATH]", "turn a debug switch off", runUndebug},
 		{"dial", "dial --server A --user U --password P [--tunnel-name N] [--auth M] [--tunnel-password T] [--route P]...", "connect to an LNS as a PC-style L2TP client; Ctrl-C disconnects", runDial},
+		{"bench", "bench --server A --tunnels T --sessions S --user U --password P [--auth M] [--rate N] [--hold D] [--json]", "load-test an LNS: T emulated LACs, S PPP sessions each; report set-up rate and latency", runBench},
 		{"lab", "lab [--keep | --down] [--examples DIR]", "build document 002's topology in namespaces, connect, ping, transfer, show, tear down (root)", runLab},
 		{"check-config", "check-config FILE", "parse and validate a configuration and print it normalized", runCheckConfig},
 		{"reload", "reload [--socket PATH]", "make the daemon reload its configuration (validated first)", runReload},

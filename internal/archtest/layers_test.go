@@ -16,7 +16,7 @@ const module = "github.com/vpdn/vpdn"
 // allowed maps a layer (a path prefix below the module) to the layers it may
 // import. A package not named here may import nothing of ours.
 var allowed = map[string][]string{
-	"cmd":       {"daemon", "control", "config", "internal/version", "internal/debug"},
+	"cmd":       {"daemon", "control", "config", "internal/version", "internal/debug", "loadgen"},
 	"daemon":    {"control", "config", "proto", "wire", "aaa", "pool", "dataplane", "netif", "transport", "internal/version", "internal/debug"},
 	"control":   {"config", "internal/version"},
 	"config":    {},
@@ -24,6 +24,7 @@ var allowed = map[string][]string{
 	"aaa":       {"pool", "wire"},
 	"pool":      {},
 	"dataplane": {"wire", "transport", "netif"},
+	"loadgen":   {"proto", "wire", "aaa", "transport", "pool"},
 	"netif":     {},
 	"transport": {},
 	"wire":      {},

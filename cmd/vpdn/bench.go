@@ -1,0 +1,103 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/vpdn/vpdn/loadgen"
+)
+
+// runBench is the load generator of issue 6: T emulated LACs, S sessions
+// each, full L2TP and PPP client set-up against an LNS, and a report.
+// Each LAC has its own UDP socket (see package loadgen).
+func runBench(args []string) int {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	server := fs.String("server", "", "the LNS, ADDRESS or ADDRESS:PORT (port 1701 by default; required)")
+	tunnels := fs.Int("tunnels", 1, "emulated LACs, one tunnel each")
+	sessions := fs.Int("sessions", 1, "sessions per tunnel")
+	user := fs.String("user", "", "PPP user name (required)")
+	password := fs.String("password", "", "PPP password (required)")
+	auth := fs.String("auth", "", "accept only this authentication: pap, chap or ms-chap-v2 (default: any the server asks for but EAP)")
+	rate := fs.Float64("rate", 0, "arrival rate in sessions per second (0: as fast as the in-flight cap allows)")
+	inflight := fs.Int("max-in-flight", 256, "sessions being set up at once")
+	hold := fs.Duration("hold", 0, "how long to keep the sessions up before tearing them down")
+	tunnelPassword := fs.String("tunnel-password", "", "L2TP tunnel password, when the LNS authenticates tunnels")
+	tunnelName := fs.String("tunnel-name", "LAC", "the host name announced in the L2TP tunnels")
+	timeout := fs.Duration("timeout", 30*time.Second, "per-session set-up timeout (ICRQ to IPCP open)")
+	asJSON := fs.Bool("json", false, "print the report as one JSON object")
+	source := fs.String("source", "", "local address to send from (default: chosen by the kernel)")
+	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *server == "" || *user == "" || *password == "" || fs.NArg() != 0 {
+		fmt.Fprintln(os.Stderr, "usage: vpdn bench --server ADDR[:PORT] --tunnels T --sessions S --user U --password P [--auth pap|chap|ms-chap-v2] [--rate N] [--hold D] [--tunnel-password X] [--tunnel-name NAME] [--timeout D] [--json] [--source ADDR]")
+		return 2
+	}
+	srv, err := netip.ParseAddrPort(*server)
+	if err != nil {
+		a, err2 := netip.ParseAddr(*server)
+		if err2 != nil {
+			fmt.Fprintf(os.Stderr, "vpdn bench: --server %q: expected ADDRESS or ADDRESS:PORT\n", *server)
+			return 2
+		}
+		srv = netip.AddrPortFrom(a, 1701)
+	}
+	method, err := loadgen.ParseAuth(*auth)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vpdn bench: --auth %q: expected pap, chap or ms-chap-v2\n", *auth)
+		return 2
+	}
+	local := netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
+	if *source != "" {
+		a, err := netip.ParseAddr(*source)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "vpdn bench: --source %q: expected an address\n", *source)
+			return 2
+		}
+		local = netip.AddrPortFrom(a, 0)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		fmt.Fprintf(os.Stderr, "vpdn bench: --log-level %q: expected debug, info, warn or error\n", *logLevel)
+		return 2
+	}
+	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	cfg := loadgen.Config{
+		Server: srv, Tunnels: *tunnels, Sessions: *sessions, User: *user, Password: *password, Auth: method,
+		TunnelName: *tunnelName, Rate: *rate, MaxInFlight: *inflight, Hold: *hold, Timeout: *timeout, Logger: logger,
+		Socket: loadgen.UDP(local, logger),
+		Progress: func(p loadgen.Progress) {
+			fmt.Fprintf(os.Stderr, "%4ds  established %d  failed %d  in flight %d\n", int(p.Elapsed.Seconds()), p.Established, p.Failed, p.InFlight)
+		},
+	}
+	if *tunnelPassword != "" {
+		cfg.TunnelSecret = []byte(*tunnelPassword)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	rep, err := loadgen.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vpdn bench: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		b, _ := json.Marshal(rep)
+		fmt.Println(string(b))
+	} else {
+		fmt.Print(rep.String())
+	}
+	if rep.Failed > 0 {
+		return 1
+	}
+	return 0
+}

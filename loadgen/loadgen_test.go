@@ -1,0 +1,230 @@
+package loadgen
+
+import (
+	"context"
+	"encoding/json"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/transport/memnet"
+)
+
+var lnsAddr = netip.MustParseAddrPort("198.18.0.2:1701")
+
+// memSocket opens each LAC's socket on the in-memory network, at
+// 198.18.0.1 and a port of its own.
+func memSocket(n *memnet.Network) Socket { return memSocketCost(n, 20*time.Microsecond) }
+
+// memSocketCost is memSocket with a given per-datagram cost (0: none).
+func memSocketCost(n *memnet.Network, cost time.Duration) Socket {
+	var port atomic.Uint32
+	return func(deliver func(b []byte, from netip.AddrPort)) (Conn, func() error, error) {
+		c, err := n.Listen(netip.AddrPortFrom(netip.MustParseAddr("198.18.0.1"), uint16(20000+port.Add(1))))
+		if err != nil {
+			return nil, nil, err
+		}
+		done := make(chan struct{})
+		go func() {
+			// memnet delays with one timer per packet, and timers due at
+			// the same instant fire in any order: packets sent back to
+			// back would be reordered. Instead the reader charges a fake
+			// per-datagram cost, which keeps the order and gives the
+			// latencies a non-zero, deterministic value.
+			c.Serve(func(b []byte, from netip.AddrPort) {
+				if cost > 0 {
+					time.Sleep(cost)
+				}
+				deliver(b, from)
+			})
+			close(done)
+		}()
+		return c, func() error { err := c.Close(); <-done; return err }, nil
+	}
+}
+
+// runAgainst runs the generator against an in-memory LNS inside a
+// synctest bubble (fake time: latencies are the memnet delays and the
+// protocol timers, deterministic).
+func runAgainst(t *testing.T, methods []aaa.Method, cfg Config, noAddress bool) (Report, *testLNS) {
+	t.Helper()
+	var rep Report
+	var lns *testLNS
+	synctest.Test(t, func(t *testing.T) {
+		net := memnet.New(1)
+		var err error
+		lns, err = newTestLNS(net, lnsAddr, &fakeAAA{user: "lac1", password: "lacpass"}, methods)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns.noAddress = noAddress
+		defer lns.close()
+		cfg.Server, cfg.Socket = lnsAddr, memSocket(net)
+		rep, err = Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("memnet %+v; LNS node %+v", net.Stats(), lns.node.Stats())
+		// Teardown sent CDN and StopCCN: the LNS holds no session.
+		synctest.Wait()
+		if n := lns.sessions(); n != 0 {
+			t.Errorf("the LNS still holds %d sessions after the teardown", n)
+		}
+	})
+	return rep, lns
+}
+
+// TestRunInMemory: 10 tunnels × 100 sessions against the in-memory LNS
+// (CHAP): every session comes up, none fails, the latencies are those of
+// a clean exchange (no PPP retransmission: the Restart timer is 3 s).
+func TestRunInMemory(t *testing.T) {
+	rep, lns := runAgainst(t, []aaa.Method{aaa.CHAP}, Config{Tunnels: 10, Sessions: 100, User: "lac1", Password: "lacpass"}, false)
+	t.Logf("%s", rep)
+	if rep.Established != 1000 || rep.Failed != 0 || rep.Sessions != 1000 {
+		t.Fatalf("established %d failed %d (%v) of %d, want 1000 0", rep.Established, rep.Failed, rep.FailuresByReason, rep.Sessions)
+	}
+	if rep.P50 <= 0 || rep.P99 < rep.P50 || rep.Max < rep.P99 || rep.SetupRate <= 0 {
+		t.Errorf("p50 %v p99 %v max %v rate %v", rep.P50, rep.P99, rep.Max, rep.SetupRate)
+	}
+	if rep.Max >= 3*time.Second {
+		t.Errorf("max latency %v: some session waited for a PPP retransmission", rep.Max)
+	}
+	if n := lns.aaa.calls.Load(); n != 1000 {
+		t.Errorf("the LNS authenticated %d times, want 1000", n)
+	}
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	for _, k := range []string{"established", "failed", "setup_rate_per_s", "p50_ms", "p99_ms", "failures_by_reason", "tunnels", "sessions", "elapsed_s"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("JSON report lacks %q: %s", k, b)
+		}
+	}
+}
+
+// TestRunWrongPassword: every session fails, for authentication.
+func TestRunWrongPassword(t *testing.T) {
+	rep, _ := runAgainst(t, []aaa.Method{aaa.CHAP}, Config{Tunnels: 3, Sessions: 20, User: "lac1", Password: "wrong"}, false)
+	t.Logf("%s", rep)
+	if rep.Established != 0 || rep.Failed != 60 || rep.FailuresByReason[ReasonAuth] != 60 {
+		t.Fatalf("established %d failed %d %v, want 0 established, 60 failed for %q", rep.Established, rep.Failed, rep.FailuresByReason, ReasonAuth)
+	}
+}
+
+// TestRunCases: methods, --auth restriction, address exhaustion, rate
+// and hold, each against the in-memory LNS.
+func TestRunCases(t *testing.T) {
+	base := Config{Tunnels: 2, Sessions: 10, User: "lac1", Password: "lacpass"}
+	with := func(f func(*Config)) Config { c := base; f(&c); return c }
+	for _, c := range []struct {
+		name      string
+		methods   []aaa.Method
+		cfg       Config
+		noAddress bool
+		up        int
+		reason    string // of every failure
+		check     func(t *testing.T, r Report)
+	}{
+		{name: "pap", methods: []aaa.Method{aaa.PAP}, cfg: with(func(c *Config) { c.Auth = aaa.PAP }), up: 20},
+		{name: "ms-chap-v2", methods: []aaa.Method{aaa.MSCHAPv2, aaa.CHAP}, cfg: with(func(c *Config) { c.Auth = aaa.MSCHAPv2 }), up: 20},
+		{name: "ms-chap-v2 wrong password", methods: []aaa.Method{aaa.MSCHAPv2}, cfg: with(func(c *Config) { c.Password = "nope" }), reason: ReasonAuth},
+		{name: "pap wrong user", methods: []aaa.Method{aaa.PAP}, cfg: with(func(c *Config) { c.User = "nobody" }), reason: ReasonAuth},
+		// The LNS wants CHAP, we accept only PAP: no common method.
+		{name: "auth refused", methods: []aaa.Method{aaa.CHAP}, cfg: with(func(c *Config) { c.Auth = aaa.PAP }), reason: ReasonAuth},
+		{name: "no address", methods: []aaa.Method{aaa.CHAP}, cfg: base, noAddress: true, reason: ReasonIPCP},
+		{name: "rate", methods: []aaa.Method{aaa.CHAP}, cfg: with(func(c *Config) { c.Rate = 10 }), up: 20,
+			check: func(t *testing.T, r Report) {
+				// 20 sessions at 10/s: the last starts 1.9 s after the first.
+				if r.SetupElapsed < 1900*time.Millisecond || r.SetupElapsed > 2500*time.Millisecond {
+					t.Errorf("set-up took %v at 10 sessions/s for 20", r.SetupElapsed)
+				}
+			}},
+		{name: "hold", methods: []aaa.Method{aaa.CHAP}, cfg: with(func(c *Config) { c.Hold = time.Minute }), up: 20,
+			check: func(t *testing.T, r Report) {
+				if r.Elapsed < time.Minute || r.DroppedDuringHold != 0 {
+					t.Errorf("elapsed %v, dropped %d with a one-minute hold", r.Elapsed, r.DroppedDuringHold)
+				}
+			}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rep, _ := runAgainst(t, c.methods, c.cfg, c.noAddress)
+			if rep.Established != c.up || rep.Failed != 20-c.up {
+				t.Fatalf("established %d failed %d %v, want %d up", rep.Established, rep.Failed, rep.FailuresByReason, c.up)
+			}
+			if c.reason != "" && rep.FailuresByReason[c.reason] != rep.Failed {
+				t.Errorf("failures %v, want all %q", rep.FailuresByReason, c.reason)
+			}
+			if c.check != nil {
+				c.check(t, rep)
+			}
+		})
+	}
+}
+
+// TestRunNoLNS: nobody answers; every session fails within the timeout
+// and Run returns by itself.
+func TestRunNoLNS(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		net := memnet.New(1)
+		rep, err := Run(context.Background(), Config{Server: lnsAddr, Socket: memSocket(net), Tunnels: 2, Sessions: 5,
+			User: "u", Password: "p", Timeout: 5 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Failed != 10 || rep.Established != 0 || rep.FailuresByReason[ReasonTimeout]+rep.FailuresByReason[ReasonL2TP] != 10 {
+			t.Errorf("%+v", rep)
+		}
+		if rep.SetupElapsed > 6*time.Second {
+			t.Errorf("set-up phase lasted %v with a 5 s timeout", rep.SetupElapsed)
+		}
+	})
+}
+
+// TestRunCanceled: the context ends during the set-up; Run returns at
+// once with every session accounted for.
+func TestRunCanceled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		net := memnet.New(1)
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		// Nobody answers, and the timeout is far away.
+		rep, err := Run(ctx, Config{Server: lnsAddr, Socket: memSocket(net), Tunnels: 2, Sessions: 50,
+			User: "u", Password: "p", Rate: 20, Timeout: time.Hour})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Failed != 100 || rep.FailuresByReason[ReasonCanceled] != 100 {
+			t.Errorf("%+v", rep)
+		}
+		if rep.SetupElapsed > 3*time.Second {
+			t.Errorf("set-up phase lasted %v after a cancel at 2 s", rep.SetupElapsed)
+		}
+	})
+}
+
+// BenchmarkSetup measures the generator and the in-memory LNS together
+// on real time: sessions set up per second and memory per session.
+func BenchmarkSetup(b *testing.B) {
+	const tunnels, sessions = 4, 250
+	for b.Loop() {
+		net := memnet.New(1)
+		lns, err := newTestLNS(net, lnsAddr, &fakeAAA{user: "lac1", password: "lacpass"}, []aaa.Method{aaa.CHAP})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rep, err := Run(context.Background(), Config{Server: lnsAddr, Socket: memSocketCost(net, 0),
+			Tunnels: tunnels, Sessions: sessions, User: "lac1", Password: "lacpass", TeardownWait: time.Millisecond})
+		lns.close()
+		if err != nil || rep.Established != tunnels*sessions {
+			b.Fatalf("%v %+v", err, rep)
+		}
+		b.ReportMetric(rep.SetupRate, "sessions/s")
+		b.ReportMetric(float64(rep.P99.Microseconds())/1e3, "p99-ms")
+	}
+}
