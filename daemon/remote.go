@@ -161,14 +161,8 @@ func (d *Daemon) newRASession(s *l2tp.Session, ifc *config.Interface, name strin
 		s.Close(wl2tp.Result{Code: 2, Message: "shutting down"})
 		return nil
 	}
-	if err := l2.plane.Add(r.dp); err != nil {
-		d.vpdnLog.Error("data plane", "err", err)
-		s.Close(wl2tp.Result{Code: 2, Message: "data plane"})
-		return nil
-	}
 	cfg, err := d.pppConfig(r, info)
 	if err != nil {
-		l2.plane.Remove(r.dp.Key)
 		d.vpdnLog.Error("PPP configuration", "session", name, "err", err)
 		s.Close(wl2tp.Result{Code: 2, Message: err.Error()})
 		return nil
@@ -179,6 +173,9 @@ func (d *Daemon) newRASession(s *l2tp.Session, ifc *config.Interface, name strin
 	}
 	d.ra.sessions[r.dp.Key] = r
 	d.ra.mu.Unlock()
+	// The link is created first on its runner: the frames the data plane
+	// held for this session (they can overtake the install) are replayed
+	// by Add and queue behind it on the same runner.
 	r.run.Post(func() {
 		link, err := ppp.NewLink(cfg)
 		if err != nil {
@@ -189,6 +186,11 @@ func (d *Daemon) newRASession(s *l2tp.Session, ifc *config.Interface, name strin
 		r.link = link
 		link.Start()
 	})
+	if err := l2.plane.Add(r.dp); err != nil {
+		d.vpdnLog.Error("data plane", "err", err)
+		go r.end("data plane: " + err.Error())
+		return nil
+	}
 	d.vpdnLog.Info("session up, starting PPP", "interface", name, "peer", info.Peer.String(), "tunnel", info.LocalTunnelID, "session", info.LocalSessionID)
 	return r
 }

@@ -163,6 +163,14 @@ type Plane struct {
 
 	drops [numDropReasons]atomic.Uint64
 
+	// Data for a session that is not installed yet is held briefly and
+	// replayed when it is: the first LCP frame of a call overtakes the
+	// control plane's Add (an LNS gets it right behind the ICCN, a LAC
+	// before Dial returns), and losing it costs PPP a 3 s retransmission.
+	heldMu sync.Mutex
+	held   []heldMsg
+	nHeld  atomic.Uint64
+
 	logMu   sync.Mutex
 	lastLog time.Time
 }
@@ -179,6 +187,66 @@ func New(under Underlay, control func(b []byte, from netip.AddrPort), log *slog.
 	}
 	return p
 }
+
+type heldMsg struct {
+	key  uint32
+	b    []byte
+	from netip.AddrPort
+	at   time.Time
+}
+
+// Bounds of the held messages: how many, and for how long.
+var (
+	maxHeld  = 64
+	holdTime = 2 * time.Second
+)
+
+// hold keeps a copy of a data message for an unknown session; the oldest
+// and the expired ones are dropped (counted as unknown-session).
+func (p *Plane) hold(k uint32, b []byte, from netip.AddrPort) {
+	now := time.Now()
+	p.heldMu.Lock()
+	defer p.heldMu.Unlock()
+	p.expireLocked(now)
+	if len(p.held) >= maxHeld {
+		p.held = p.held[1:]
+		p.drops[DropUnknownSession].Add(1)
+	}
+	p.held = append(p.held, heldMsg{key: k, b: append([]byte(nil), b...), from: from, at: now})
+	p.nHeld.Add(1)
+}
+
+func (p *Plane) expireLocked(now time.Time) {
+	i := 0
+	for i < len(p.held) && now.Sub(p.held[i].at) > holdTime {
+		i++
+	}
+	if i > 0 {
+		p.drops[DropUnknownSession].Add(uint64(i))
+		p.held = append(p.held[:0], p.held[i:]...)
+	}
+}
+
+// claim removes and returns the held messages of key, in arrival order.
+func (p *Plane) claim(k uint32) []heldMsg {
+	p.heldMu.Lock()
+	defer p.heldMu.Unlock()
+	p.expireLocked(time.Now())
+	var out []heldMsg
+	keep := p.held[:0]
+	for _, m := range p.held {
+		if m.key == k {
+			out = append(out, m)
+		} else {
+			keep = append(keep, m)
+		}
+	}
+	p.held = keep
+	return out
+}
+
+// Held returns how many data messages waited for their session so far.
+func (p *Plane) Held() uint64 { return p.nHeld.Load() }
 
 // ErrExists is returned when a session with the same key is installed.
 var ErrExists = errors.New("dataplane: session already installed")
@@ -202,6 +270,9 @@ func (p *Plane) Add(s *Session) error {
 		p.devs[s.Device] = s
 	}
 	p.addrMu.Unlock()
+	for _, m := range p.claim(s.Key.u32()) {
+		p.HandlePacket(m.b, m.from)
+	}
 	return nil
 }
 
@@ -320,7 +391,7 @@ func (p *Plane) HandlePacket(b []byte, from netip.AddrPort) {
 	}
 	s := p.Lookup(Key{h.TunnelID, h.SessionID})
 	if s == nil {
-		p.drop(DropUnknownSession)
+		p.hold(Key{h.TunnelID, h.SessionID}.u32(), b, from)
 		return
 	}
 	if s.Sequencing && h.HasSequence() {

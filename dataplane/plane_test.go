@@ -153,7 +153,6 @@ func TestControlFramesAndDrops(t *testing.T) {
 		reason DropReason
 	}{
 		{[]byte{0}, DropShort},
-		{append(l2tp.AppendDataHeader(nil, 9, 9, false, 0, 4), 0xff, 0x03, 0x00, 0x21), DropUnknownSession},
 		{[]byte{0x40, 0x02, 0x00, 0xff, 0, 1, 0, 2}, DropBadHeader},
 		{append(l2tp.AppendDataHeader(nil, 1, 2, false, 0, 2), 0xff, 0x03), DropBadPPP},
 		{append(l2tp.AppendDataHeader(nil, 1, 2, false, 0, 5), 0xff, 0x03, 0x00, 0x21, 0x45), DropNoSession},
@@ -344,5 +343,36 @@ func BenchmarkCopyBaseline(b *testing.B) {
 	b.SetBytes(int64(len(src)))
 	for b.Loop() {
 		copy(dst[Headroom:], src)
+	}
+}
+
+// TestHeldUntilAdded: data for a session that is not installed yet is held
+// and delivered, in order, when the session is added; held data expires.
+func TestHeldUntilAdded(t *testing.T) {
+	p := New(&nullUnder{}, nil, nil)
+	lcp := func(id byte) []byte {
+		return append(l2tp.AppendDataHeader(nil, 7, 8, false, 0, 8), 0xff, 0x03, 0xc0, 0x21, 1, id, 0, 4)
+	}
+	p.HandlePacket(lcp(1), addrB)
+	p.HandlePacket(lcp(2), addrB)
+	var got []byte
+	s := &Session{Key: Key{7, 8}, Peer: addrB, Framing: ppp.Framing{AddressControl: true},
+		OnFrame: func(f []byte) { got = append(got, f[5]) }}
+	p.Add(s)
+	if string(got) != "\x01\x02" || p.Held() != 2 {
+		t.Fatalf("replayed %v (held %d), want frames 1 and 2 in order", got, p.Held())
+	}
+	if d := p.Drops()["unknown-session"]; d != 0 {
+		t.Fatalf("unknown-session drops %d", d)
+	}
+	// Expired and overflowing held data counts as unknown-session.
+	old := holdTime
+	holdTime = 0
+	defer func() { holdTime = old }()
+	p.HandlePacket(append(l2tp.AppendDataHeader(nil, 9, 9, false, 0, 4), 0xff, 0x03, 0x00, 0x21), addrB)
+	time.Sleep(time.Millisecond)
+	p.Add(&Session{Key: Key{9, 9}, Peer: addrB})
+	if d := p.Drops()["unknown-session"]; d != 1 {
+		t.Fatalf("expired held message: unknown-session drops %d, want 1", d)
 	}
 }
