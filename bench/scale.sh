@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Scale probe (issue 6, exploratory): vpdn bench T x S against vpdn serve in
+# shared-interface mode, in two namespaces of 198.18.0.0/15; reports the
+# generator's JSON and the LNS's RSS per established session. Root; bounded
+# (timeouts); removes its namespaces and processes.
+#
+#   sudo bash bench/scale.sh [TUNNELS] [SESSIONS_PER_TUNNEL]     (default 60 1000)
+set -u
+T=${1:-60} S=${2:-1000}
+A=vpdnscale-a B=vpdnscale-b
+W=$(mktemp -d)
+cleanup() { [ -n "${LNS:-}" ] && kill $LNS 2>/dev/null; sleep 2; kill -9 $LNS 2>/dev/null; ip netns del $A 2>/dev/null; ip netns del $B 2>/dev/null; rm -rf $W; }
+trap cleanup EXIT
+cd "$(dirname "$0")/.." && go build -o $W/vpdn ./cmd/vpdn
+ip netns add $A; ip netns add $B; ip -n $A link set lo up; ip -n $B link set lo up
+ip link add va netns $A type veth peer name vb netns $B
+ip -n $A addr add 198.18.0.1/24 dev va; ip -n $B addr add 198.18.0.2/24 dev vb; ip -n $A link set va up; ip -n $B link set vb up
+cat > $W/lns.cfg <<CFG
+hostname LNS
+username u password 0 p
+vpdn enable
+vpdn l2tp listen 198.18.0.2:1701
+vpdn virtual-access shared
+vpdn-group G
+ accept-dialin
+  protocol l2tp
+  virtual-template 1
+ no l2tp tunnel authentication
+interface Loopback0
+ ip address 198.19.0.1 255.255.255.255
+interface Virtual-Template1
+ ip unnumbered Loopback0
+ peer default ip address pool P
+ ppp authentication chap
+ip local pool P 198.19.0.2 198.19.255.254
+CFG
+ip netns exec $B $W/vpdn serve -c $W/lns.cfg --socket $W/s --log-level error 2>$W/lns.log & LNS=$!
+sleep 1
+LNSPID=$(pgrep -P $LNS || echo $LNS)
+rss0=$(awk '/VmRSS/{print $2}' /proc/$LNSPID/status)
+ip netns exec $A timeout 300 $W/vpdn bench --server 198.18.0.2 --tunnels $T --sessions $S --user u --password p --hold 20s --json 2>$W/bench.err > $W/bench.json &
+BP=$!
+sleep 18
+rss1=$(awk '/VmRSS/{print $2}' /proc/$LNSPID/status)
+n=$(ip netns exec $B $W/vpdn show vpdn session --socket $W/s | grep -c " est ")
+wait $BP
+cat $W/bench.json; echo
+echo "LNS RSS before ${rss0} kB, during hold ${rss1} kB, established sessions on the LNS: $n"
+python3 -c "print('RSS per session: %.1f KiB' % ((${rss1}-${rss0})/max(1,$n)))"
+tail -3 $W/bench.err
