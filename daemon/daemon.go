@@ -157,8 +157,8 @@ func (d *Daemon) Reload() error {
 		return fmt.Errorf("reload refused; the previous configuration stays in force:\n%w", err)
 	}
 	d.logWarnings(res.Warnings)
-	// No session holds a pool address yet; when sessions exist, the new
-	// pools must take over their leases (issue: remote access end to end).
+	// The new pools must not hand out what live sessions hold.
+	d.carryLeases(svc)
 	d.svc.Store(svc)
 	old := d.cfg.Swap(res.Config)
 	d.reloads++

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/vpdn/vpdn/aaa"
 	"github.com/vpdn/vpdn/control"
+	"github.com/vpdn/vpdn/dataplane"
 	"github.com/vpdn/vpdn/internal/debug"
 )
 
@@ -229,5 +231,37 @@ func TestCDNResult(t *testing.T) {
 		if r.Code != want[0] || r.Error != want[1] {
 			t.Errorf("%q: result %d error %d, want %v", reason, r.Code, r.Error, want)
 		}
+	}
+}
+
+// TestReloadKeepsLeases: after a reload, the new pools do not hand out an
+// address a live session holds.
+func TestReloadKeepsLeases(t *testing.T) {
+	cfg := good + "ip local pool P 198.19.1.10 198.19.1.11\n"
+	d, cfgPath, _ := startDaemon(t, cfg)
+	authz := aaa.Authorization{}
+	lease, err := aaa.AssignAddress(d.svc.Load().pools, &authz, "P")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &raSession{leases: map[netip.Addr]*aaa.Lease{lease.Addr: lease}, dp: &dataplane.Session{Key: dataplane.Key{Tunnel: 1, Session: 1}}}
+	d.ra.mu.Lock()
+	d.ra.sessions = map[dataplane.Key]*raSession{r.dp.Key: r}
+	d.ra.mu.Unlock()
+	defer func() { // a stand-in, not a session the daemon could end
+		d.ra.mu.Lock()
+		d.ra.sessions = nil
+		d.ra.mu.Unlock()
+	}()
+	os.WriteFile(cfgPath, []byte(cfg+"hostname changed\n"), 0o644)
+	if err := d.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	next, err := aaa.AssignAddress(d.svc.Load().pools, &authz, "P")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.Addr == lease.Addr {
+		t.Fatalf("the reloaded pool handed out %s again, which a live session holds", next.Addr)
 	}
 }

@@ -666,3 +666,20 @@ func (d *Daemon) removeStaticRoutes() {
 	}
 	d.static = nil
 }
+
+// carryLeases reserves, in the pools a reload built, the addresses that
+// sessions hold from the old ones; their leases still return them to the
+// old pools, which are dropped.
+func (d *Daemon) carryLeases(svc *services) {
+	for _, r := range d.ra.list() {
+		r.mu.Lock()
+		for a := range r.leases {
+			if p := svc.pools.Find(a); p != nil {
+				if err := p.Reserve(a); err != nil {
+					d.log.Warn("reload: address of a live session", "address", a.String(), "err", err)
+				}
+			}
+		}
+		r.mu.Unlock()
+	}
+}
