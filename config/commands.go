@@ -18,6 +18,9 @@ type command struct {
 	// later, when set, names the later work this command belongs to; the
 	// command is recognised and refused with "not supported yet".
 	later string
+	// inert, when set, says why the command is accepted (it is kept in
+	// the model and printed) but has no effect yet; using it warns.
+	inert string
 	apply func(p *parser, m *Match, neg bool) error
 
 	elem *elem
@@ -38,7 +41,7 @@ func init() {
 func Commands() []CommandDoc {
 	var out []CommandDoc
 	for _, c := range commandTable {
-		out = append(out, CommandDoc{Mode: c.mode.String(), Prompt: modePrompts[c.mode], Syntax: c.syntax(), Help: c.help, NoForm: c.noForm, Later: c.later})
+		out = append(out, CommandDoc{Mode: c.mode.String(), Prompt: modePrompts[c.mode], Syntax: c.syntax(), Help: c.help, NoForm: c.noForm, Later: c.later, Inert: c.inert})
 	}
 	return out
 }
@@ -48,6 +51,7 @@ type CommandDoc struct {
 	Mode, Prompt, Syntax, Help string
 	NoForm                     bool
 	Later                      string
+	Inert                      string
 }
 
 func (p *parser) group() *VPDNGroup     { return p.cur.obj.(*VPDNGroup) }
@@ -122,7 +126,7 @@ var commandTable = []*command{
 		}},
 	{mode: mGlobal, spec: "version <v:word>", help: "Accepted for compatibility with IOS configurations; ignored.",
 		apply: func(p *parser, m *Match, neg bool) error { return nil }},
-	{mode: mGlobal, spec: "service {internal | timestamps <rest:line> | password-encryption}", help: "IOS service switches. `service internal` is accepted (document 004 uses it for PPTP clients); the others are accepted and ignored.", noForm: true,
+	{inert: "vpdn has no such IOS services; the switch is kept for the record", mode: mGlobal, spec: "service {internal | timestamps <rest:line> | password-encryption}", help: "IOS service switches. `service internal` is accepted (document 004 uses it for PPTP clients); the others are accepted and ignored.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			if m.Has("internal") {
 				p.cfg.ServiceOptions = removeStr(p.cfg.ServiceOptions, "internal")
@@ -436,7 +440,7 @@ var commandTable = []*command{
 		apply: func(p *parser, m *Match, neg bool) error {
 			return setMethodList(p, &p.cfg.AAA.Authorization, "network", m, neg)
 		}},
-	{mode: mGlobal, spec: "aaa accounting network {default | <list:word>} {start-stop | stop-only | none} {local | group <server:word>}...", help: "The method list for network accounting.", noForm: true,
+	{inert: "accounting records are not sent anywhere yet (RADIUS accounting is later work)", mode: mGlobal, spec: "aaa accounting network {default | <list:word>} {start-stop | stop-only | none} {local | group <server:word>}...", help: "The method list for network accounting.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			return setMethodList(p, &p.cfg.AAA.Accounting, "network", m, neg)
 		}},
@@ -515,7 +519,7 @@ var commandTable = []*command{
 			p.enter(mAccept, g.Accept)
 			return nil
 		}},
-	{mode: mVPDNGroup, spec: "request-dialin", help: "Makes the group request tunnels for dial-in users (LAC / NAS, or a client's dialer) and enters the request-dialin mode.", noForm: true,
+	{inert: "the LAC role of vpdn-groups (NAS-initiated tunnels, dialers) is later work; client-initiated tunnels use interface Virtual-PPP", mode: mVPDNGroup, spec: "request-dialin", help: "Makes the group request tunnels for dial-in users (LAC / NAS, or a client's dialer) and enters the request-dialin mode.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			g := p.group()
 			if neg {
@@ -552,7 +556,7 @@ var commandTable = []*command{
 			}
 			return nil
 		}},
-	{mode: mVPDNGroup, spec: "initiate-to ip <addr:ipv4> [priority <prio:int:1-32767>]", help: "A tunnel server to open tunnels to; several with priorities give failover and load sharing.", noForm: true,
+	{inert: "it serves request-dialin, the LAC role of vpdn-groups, which is later work", mode: mVPDNGroup, spec: "initiate-to ip <addr:ipv4> [priority <prio:int:1-32767>]", help: "A tunnel server to open tunnels to; several with priorities give failover and load sharing.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			g := p.group()
 			a := m.Addr("addr")
@@ -571,7 +575,7 @@ var commandTable = []*command{
 			}
 			return nil
 		}},
-	{mode: mVPDNGroup, spec: "source-ip <addr:ipv4>", help: "The local address tunnels of this group are sent from.", noForm: true,
+	{inert: "it serves request-dialin, the LAC role of vpdn-groups, which is later work; the source is the vpdn l2tp listen address", mode: mVPDNGroup, spec: "source-ip <addr:ipv4>", help: "The local address tunnels of this group are sent from.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			p.group().SourceIP = netip.Addr{}
 			if !neg {
@@ -617,7 +621,7 @@ var commandTable = []*command{
 			}
 			return nil
 		}},
-	{mode: mVPDNGroup, spec: "l2tp tunnel timeout no-session <secs:int:0-86400>", help: "Seconds an L2TP tunnel without sessions stays up.", noForm: true,
+	{inert: "tunnels stay up without sessions until the peer or clear vpdn tunnel ends them", mode: mVPDNGroup, spec: "l2tp tunnel timeout no-session <secs:int:0-86400>", help: "Seconds an L2TP tunnel without sessions stays up.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			p.group().TunnelTimeoutNoSession = 0
 			if !neg {
@@ -625,7 +629,7 @@ var commandTable = []*command{
 			}
 			return nil
 		}},
-	{mode: mVPDNGroup, spec: "lcp renegotiation {on-mismatch | always}", help: "Whether the tunnel server restarts LCP with the client instead of using the LAC's proxy LCP: when the proxied options do not suit it, or always.", noForm: true,
+	{inert: "proxy LCP from a LAC is not used yet: the LNS always negotiates LCP with the client", mode: mVPDNGroup, spec: "lcp renegotiation {on-mismatch | always}", help: "Whether the tunnel server restarts LCP with the client instead of using the LAC's proxy LCP: when the proxied options do not suit it, or always.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			p.group().LCPRenegotiation = ""
 			if !neg {
@@ -633,9 +637,9 @@ var commandTable = []*command{
 			}
 			return nil
 		}},
-	{mode: mVPDNGroup, spec: "ip pmtu", help: "Path MTU discovery for the group's tunnels: the DF bit is copied and the session MTU follows the path.", noForm: true,
+	{inert: "path MTU discovery is not done; L2TP interfaces use MTU 1460 unless ip mtu says otherwise", mode: mVPDNGroup, spec: "ip pmtu", help: "Path MTU discovery for the group's tunnels: the DF bit is copied and the session MTU follows the path.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { p.group().IPPMTU = !neg; return nil }},
-	{mode: mVPDNGroup, spec: "pptp flow-control receive-window <n:int:1-10000>", help: "PPTP: packets the peer may send before an acknowledgement (RFC 2637 receive window).", noForm: true,
+	{inert: "PPTP is later work", mode: mVPDNGroup, spec: "pptp flow-control receive-window <n:int:1-10000>", help: "PPTP: packets the peer may send before an acknowledgement (RFC 2637 receive window).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			p.group().PPTPRecvWindow = 0
 			if !neg {
@@ -643,7 +647,7 @@ var commandTable = []*command{
 			}
 			return nil
 		}},
-	{mode: mVPDNGroup, spec: "pptp flow-control static-rtt <ms:int:1-10000>", help: "PPTP: a fixed round-trip time in milliseconds instead of the measured one.", noForm: true,
+	{inert: "PPTP is later work", mode: mVPDNGroup, spec: "pptp flow-control static-rtt <ms:int:1-10000>", help: "PPTP: a fixed round-trip time in milliseconds instead of the measured one.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			p.group().PPTPStaticRTT = 0
 			if !neg {
@@ -651,7 +655,7 @@ var commandTable = []*command{
 			}
 			return nil
 		}},
-	{mode: mVPDNGroup, spec: "pptp tunnel echo <secs:int:0-1000>", help: "PPTP: seconds of silence before an Echo-Request on the control connection.", noForm: true,
+	{inert: "PPTP is later work", mode: mVPDNGroup, spec: "pptp tunnel echo <secs:int:0-1000>", help: "PPTP: seconds of silence before an Echo-Request on the control connection.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			p.group().PPTPEcho = 0
 			if !neg {
@@ -663,7 +667,7 @@ var commandTable = []*command{
 	// ---- accept-dialin / request-dialin ---------------------------------
 	{mode: mAccept, spec: "protocol {l2tp | pptp | l2tpv3 | l2f | any}", help: "The tunnel protocol accepted.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { return setProtocol(p, m, neg) }},
-	{mode: mAccept, spec: "virtual-template <n:int:1-4095>", help: "The Virtual-Template interface sessions of this group are cloned from.", noForm: true,
+	{inert: "request-dialin (the LAC role of vpdn-groups) is later work", mode: mAccept, spec: "virtual-template <n:int:1-4095>", help: "The Virtual-Template interface sessions of this group are cloned from.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			a := p.cur.obj.(*AcceptDialin)
 			a.VirtualTemplate, a.Line = 0, p.line
@@ -674,7 +678,7 @@ var commandTable = []*command{
 		}},
 	{mode: mRequest, spec: "protocol {l2tp | pptp | l2tpv3 | l2f | any}", help: "The tunnel protocol requested.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { return setProtocol(p, m, neg) }},
-	{mode: mRequest, spec: "pool-member <n:int:1-255>", help: "Dialer interfaces with `dialer pool N` place their calls through this group (client-initiated tunnels from a Dialer, document 004).", noForm: true,
+	{inert: "Dialer interfaces are later work; client-initiated tunnels use interface Virtual-PPP", mode: mRequest, spec: "pool-member <n:int:1-255>", help: "Dialer interfaces with `dialer pool N` place their calls through this group (client-initiated tunnels from a Dialer, document 004).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			r := p.cur.obj.(*RequestDialin)
 			r.PoolMember = 0
@@ -683,7 +687,7 @@ var commandTable = []*command{
 			}
 			return nil
 		}},
-	{mode: mRequest, spec: "domain <domain:word>", help: "Users whose name ends in @DOMAIN are tunnelled by this group (NAS-initiated).", noForm: true,
+	{inert: "request-dialin (NAS-initiated tunnels by domain) is later work", mode: mRequest, spec: "domain <domain:word>", help: "Users whose name ends in @DOMAIN are tunnelled by this group (NAS-initiated).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			r := p.cur.obj.(*RequestDialin)
 			r.Domains = removeStr(r.Domains, m.Str("domain"))
@@ -692,7 +696,7 @@ var commandTable = []*command{
 			}
 			return nil
 		}},
-	{mode: mRequest, spec: "dnis <number:word>", help: "Calls to this dialed number are tunnelled by this group.", noForm: true,
+	{inert: "request-dialin (NAS-initiated tunnels by DNIS) is later work", mode: mRequest, spec: "dnis <number:word>", help: "Calls to this dialed number are tunnelled by this group.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			r := p.cur.obj.(*RequestDialin)
 			r.DNIS = removeStr(r.DNIS, m.Str("number"))
@@ -762,6 +766,7 @@ var commandTable = []*command{
 				return fmt.Errorf("peer default ip address dhcp-pool: DHCP is not supported yet; expected pool NAME or an address")
 			case m.Has("dhcp"):
 				ifc.PeerDefault.DHCP = true
+				p.warnf("peer default ip address dhcp is accepted but has no effect yet: DHCP address assignment is later work, so sessions get no address from this template")
 			case m.Has("pool"):
 				ifc.PeerDefault.Pool = m.Str("pool")
 				ifc.PeerDefault.PoolDefault = m.Str("pool") == ""
@@ -850,7 +855,7 @@ var commandTable = []*command{
 			}
 			return nil
 		}},
-	{mode: mInterface, spec: "ppp encrypt mppe {auto | 40 | 128} [passive | required] [stateful]", help: "MPPE encryption (RFC 3078) for PPTP sessions.", noForm: true,
+	{inert: "MPPE comes with PPTP; CCP refuses compression and encryption today, so sessions are not encrypted", mode: mInterface, spec: "ppp encrypt mppe {auto | 40 | 128} [passive | required] [stateful]", help: "MPPE encryption (RFC 3078) for PPTP sessions.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			if neg {
 				p.iface().MPPE = nil
@@ -907,7 +912,7 @@ var commandTable = []*command{
 		}},
 	{mode: mInterface, spec: "cdp enable", help: "Cisco Discovery Protocol: vpdn never sends CDP; `no cdp enable` is accepted and kept.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { p.iface().NoCDP = neg; return nil }},
-	{mode: mInterface, spec: "dialer pool <n:int:1-255>", help: "Dialer: place calls through the vpdn-group whose request-dialin has pool-member N.", noForm: true,
+	{inert: "Dialer interfaces are later work; use interface Virtual-PPP with a pseudowire", mode: mInterface, spec: "dialer pool <n:int:1-255>", help: "Dialer: place calls through the vpdn-group whose request-dialin has pool-member N.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			p.iface().Dialer.Pool, p.iface().Dialer.PoolLine = 0, p.line
 			if !neg {
@@ -915,7 +920,7 @@ var commandTable = []*command{
 			}
 			return nil
 		}},
-	{mode: mInterface, spec: "dialer idle-timeout <secs:int:0-2147483>", help: "Dialer: seconds without interesting traffic before the call is dropped (0: never).", noForm: true,
+	{inert: "Dialer interfaces are later work", mode: mInterface, spec: "dialer idle-timeout <secs:int:0-2147483>", help: "Dialer: seconds without interesting traffic before the call is dropped (0: never).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			p.iface().Dialer.IdleTimeout = nil
 			if !neg {
@@ -924,7 +929,7 @@ var commandTable = []*command{
 			}
 			return nil
 		}},
-	{mode: mInterface, spec: "dialer string <number:word>", help: "Dialer: the number to dial (with `dialer vpdn`, sent as the Called Number).", noForm: true,
+	{inert: "Dialer interfaces are later work", mode: mInterface, spec: "dialer string <number:word>", help: "Dialer: the number to dial (with `dialer vpdn`, sent as the Called Number).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			d := &p.iface().Dialer
 			d.Strings = removeStr(d.Strings, m.Str("number"))
@@ -933,9 +938,9 @@ var commandTable = []*command{
 			}
 			return nil
 		}},
-	{mode: mInterface, spec: "dialer vpdn", help: "Dialer: the call is an L2TP session (client-initiated tunnel from a Dialer interface).", noForm: true,
+	{inert: "Dialer interfaces are later work", mode: mInterface, spec: "dialer vpdn", help: "Dialer: the call is an L2TP session (client-initiated tunnel from a Dialer interface).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { p.iface().Dialer.VPDN = !neg; return nil }},
-	{mode: mInterface, spec: "dialer-group <n:int:1-255>", help: "Dialer: the dialer-list that defines interesting traffic (accepted; every packet is interesting).", noForm: true,
+	{inert: "Dialer interfaces are later work", mode: mInterface, spec: "dialer-group <n:int:1-255>", help: "Dialer: the dialer-list that defines interesting traffic (accepted; every packet is interesting).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			p.iface().Dialer.Group = 0
 			if !neg {
@@ -955,7 +960,7 @@ var commandTable = []*command{
 			}
 			return nil
 		}},
-	{mode: mInterface, spec: "xconnect <peer:ipv4> <vcid:int:1-4294967295> encapsulation l2tpv3 [manual] pw-class <class:word>", help: "L2TPv3 pseudowire of the attachment circuit to PEER; `manual` enters the static-session mode.", noForm: true,
+	{inert: "L2TPv3 pseudowires are later work", mode: mInterface, spec: "xconnect <peer:ipv4> <vcid:int:1-4294967295> encapsulation l2tpv3 [manual] pw-class <class:word>", help: "L2TPv3 pseudowire of the attachment circuit to PEER; `manual` enters the static-session mode.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			ifc := p.iface()
 			if neg {
@@ -975,13 +980,13 @@ var commandTable = []*command{
 	{mode: mInterface, spec: "ip ospf <rest:line>", help: "OSPF interface settings: run FRR on vpdn's interfaces.", later: "vpdn runs no routing protocol; run FRR over its interfaces"},
 
 	// ---- xconnect (L2TPv3 manual session) -------------------------------
-	{mode: mXconnect, spec: "l2tp id <local:int:1-4294967295> <remote:int:1-4294967295>", help: "Static L2TPv3 session IDs: local and remote.",
+	{inert: "L2TPv3 pseudowires are later work", mode: mXconnect, spec: "l2tp id <local:int:1-4294967295> <remote:int:1-4294967295>", help: "Static L2TPv3 session IDs: local and remote.",
 		apply: func(p *parser, m *Match, neg bool) error {
 			x := p.xconnect()
 			x.LocalSession, x.RemoteSession = uint32(m.Int("local")), uint32(m.Int("remote"))
 			return nil
 		}},
-	{mode: mXconnect, spec: "l2tp cookie {local | remote} <a:int:0-4294967295> [<b:int:0-4294967295>] [<c:int:0-4294967295>]", help: "Static L2TPv3 cookie: SIZE (4 or 8) LOW [HIGH]. Written without a size (document 004 does), a single value is a 4-byte cookie.", noForm: true,
+	{inert: "L2TPv3 pseudowires are later work", mode: mXconnect, spec: "l2tp cookie {local | remote} <a:int:0-4294967295> [<b:int:0-4294967295>] [<c:int:0-4294967295>]", help: "Static L2TPv3 cookie: SIZE (4 or 8) LOW [HIGH]. Written without a size (document 004 does), a single value is a 4-byte cookie.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			x := p.xconnect()
 			dst := &x.LocalCookie
@@ -1008,7 +1013,7 @@ var commandTable = []*command{
 			*dst = ck
 			return nil
 		}},
-	{mode: mXconnect, spec: "l2tp hello <class:word>", help: "Keepalives for the static session from l2tp-class CLASS.", noForm: true,
+	{inert: "L2TPv3 pseudowires are later work", mode: mXconnect, spec: "l2tp hello <class:word>", help: "Keepalives for the static session from l2tp-class CLASS.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			p.xconnect().HelloClass = ""
 			if !neg {
@@ -1074,7 +1079,7 @@ var commandTable = []*command{
 		}},
 	{mode: mL2TPClass, spec: "hello <secs:int:0-1000>", help: "Seconds of silence before a HELLO keepalive (default 60).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { p.l2tpClass().Hello = intOrZero(m, "secs", neg); return nil }},
-	{mode: mL2TPClass, spec: "digest secret " + passwordSpec, help: "L2TPv3 message digest secret (RFC 3931 §5.4.1): later work with L2TPv3.", noForm: true,
+	{inert: "L2TPv3 message digests are later work", mode: mL2TPClass, spec: "digest secret " + passwordSpec, help: "L2TPv3 message digest secret (RFC 3931 §5.4.1): later work with L2TPv3.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			if neg {
 				p.l2tpClass().DigestSecret = Secret{}
@@ -1107,7 +1112,7 @@ var commandTable = []*command{
 			}
 			return nil
 		}},
-	{mode: mPWClass, spec: "ip local interface <iface:interface>", help: "The interface whose address is the local tunnel end.", noForm: true,
+	{inert: "the local tunnel address is the vpdn l2tp listen address", mode: mPWClass, spec: "ip local interface <iface:interface>", help: "The interface whose address is the local tunnel end.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			p.pwClass().LocalIf = nil
 			if !neg {
@@ -1115,9 +1120,9 @@ var commandTable = []*command{
 			}
 			return nil
 		}},
-	{mode: mPWClass, spec: "ip pmtu", help: "Path MTU discovery for sessions of this class.", noForm: true,
+	{inert: "path MTU discovery is not done", mode: mPWClass, spec: "ip pmtu", help: "Path MTU discovery for sessions of this class.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { p.pwClass().IPPMTU = !neg; return nil }},
-	{mode: mPWClass, spec: "ip tos {value <v:int:0-255> | reflect}", help: "The ToS byte of tunnel packets: a fixed value, or copied from the inner packet.", noForm: true,
+	{inert: "tunnel packets carry the kernel's default ToS", mode: mPWClass, spec: "ip tos {value <v:int:0-255> | reflect}", help: "The ToS byte of tunnel packets: a fixed value, or copied from the inner packet.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			c := p.pwClass()
 			if m.Has("reflect") {
@@ -1130,9 +1135,9 @@ var commandTable = []*command{
 			}
 			return nil
 		}},
-	{mode: mPWClass, spec: "ip dfbit set", help: "Set DF on tunnel packets.", noForm: true,
+	{inert: "tunnel packets carry the kernel's default DF setting", mode: mPWClass, spec: "ip dfbit set", help: "Set DF on tunnel packets.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { p.pwClass().DFBitSet = !neg; return nil }},
-	{mode: mPWClass, spec: "ip ttl <ttl:int:1-255>", help: "The TTL of tunnel packets.", noForm: true,
+	{inert: "tunnel packets carry the kernel's default TTL", mode: mPWClass, spec: "ip ttl <ttl:int:1-255>", help: "The TTL of tunnel packets.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { p.pwClass().TTL = intOrZero(m, "ttl", neg); return nil }},
 	{mode: mPWClass, spec: "sequencing {transmit | receive | both}", help: "Sequence numbers on data messages.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {

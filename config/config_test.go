@@ -355,3 +355,26 @@ func TestDiff(t *testing.T) {
 		t.Fatalf("self diff = %v", d)
 	}
 }
+
+// TestInertCommandsWarn: a command accepted without effect yet says so,
+// with its line, instead of being silently ignored.
+func TestInertCommandsWarn(t *testing.T) {
+	res, err := Parse("inert.cfg", base+"interface Virtual-Template1\n ppp encrypt mppe auto\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, w := range res.Warnings {
+		if w.Line == 15 && strings.Contains(w.Msg, `"ppp encrypt mppe auto" is accepted but has no effect yet`) && strings.Contains(w.Msg, "not encrypted") {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatalf("no warning for an inert command: %v", res.Warnings)
+	}
+	for _, c := range commandTable {
+		if c.inert != "" && c.later != "" {
+			t.Errorf("%s: both refused and inert", c.spec)
+		}
+	}
+}

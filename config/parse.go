@@ -258,6 +258,9 @@ func (p *parser) parseLine(body string, indent int) bool {
 	if len(p.errs) > nerr {
 		return false
 	}
+	if c.cmd.inert != "" && !neg {
+		p.warnf("%q is accepted but has no effect yet: %s", strings.Join(toks, " "), c.cmd.inert)
+	}
 	if top := &p.stack[len(p.stack)-1]; len(p.stack) > c.depth+1 {
 		top.indent = indent
 	}

@@ -30,10 +30,19 @@ func Reference() string {
 			switch {
 			case c.later != "":
 				flag = "refused: not supported yet"
+			case c.inert != "":
+				flag = "no effect yet"
+				if c.noForm {
+					flag = "no; no effect yet"
+				}
 			case c.noForm:
 				flag = "no"
 			}
-			fmt.Fprintf(&b, "| `%s` | %s | %s |\n", strings.ReplaceAll(c.syntax(), "|", "\\|"), flag, strings.ReplaceAll(c.help, "|", "\\|"))
+			help := c.help
+			if c.inert != "" {
+				help += " *No effect yet: " + c.inert + ".*"
+			}
+			fmt.Fprintf(&b, "| `%s` | %s | %s |\n", strings.ReplaceAll(c.syntax(), "|", "\\|"), flag, strings.ReplaceAll(help, "|", "\\|"))
 		}
 	}
 	return b.String()

@@ -207,7 +207,11 @@ func ifAddr(c *config.Config, ifc *config.Interface) netip.Addr {
 		if o := c.Interface(*ifc.Unnumbered); o != nil && o.Address.IsValid() {
 			return o.Address.Addr()
 		}
-		if addrs, err := netif.Addrs(ifc.Unnumbered.String()); err == nil {
+		dev := ifc.Unnumbered.String()
+		if o := c.Interface(*ifc.Unnumbered); o != nil && o.LinuxDevice != "" {
+			dev = o.LinuxDevice // GigabitEthernet0/0 -> eth0
+		}
+		if addrs, err := netif.Addrs(dev); err == nil {
 			for _, a := range addrs {
 				if a.Addr().Is4() {
 					return a.Addr()
@@ -558,6 +562,14 @@ func (d *Daemon) dialVirtualPPP(ctx context.Context, ifc *config.Interface) (*ra
 		if lc := c.L2TPClassByName(pc.L2TPClass); lc != nil {
 			p.LocalName = firstNonEmpty(lc.Hostname, p.LocalName)
 			p.Hidden = lc.Hidden
+			p.Retransmit = l2tp.RetransmitParams{
+				InitialRetries: lc.RetransInitial, Retries: lc.RetransRetries,
+				TimeoutMin: time.Duration(lc.RetransTimeoutMin) * time.Second,
+				TimeoutMax: time.Duration(lc.RetransTimeoutMax) * time.Second,
+			}
+			if lc.TimeoutSetup != 0 {
+				p.SetupTimeout = time.Duration(lc.TimeoutSetup) * time.Second
+			}
 			p.RecvWindow = uint16(lc.ReceiveWindow)
 			if lc.Hello != 0 {
 				p.Hello = time.Duration(lc.Hello) * time.Second
