@@ -2,11 +2,8 @@ package main
 
 import (
 	"encoding/json"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -48,24 +45,10 @@ func TestBenchInNamespaces(t *testing.T) {
 	bin := vpdnBinary(t)
 	lac, lns := lab.NS("bench"), lab.NS("lns")
 	lab.Link(lac, lns, mustPrefix("198.18.0.1/24"), mustPrefix("198.18.0.2/24"))
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "lns.cfg")
-	os.WriteFile(cfg, []byte(benchLNS), 0o644)
-	sock := filepath.Join(dir, "lns.sock")
-	lnsLogs := &nstest.SyncBuffer{}
-	serve := lns.Command(bin, "serve", "-c", cfg, "--socket", sock)
-	serve.Stderr = lnsLogs
-	if err := lab.Start(serve); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		serve.Process.Signal(syscall.SIGTERM)
-		serve.Wait()
-	}()
-	waitFor(t, "the LNS", func() bool {
-		out, _ := lns.Run(5*time.Second, bin, "show", "version", "--socket", sock)
-		return strings.Contains(string(out), "vpdn")
-	})
+	lnsD := serveIn(t, lab, lns, "LNS", benchLNS)
+	defer lnsD.stop()
+	lnsD.waitUp(t)
+	lnsLogs, sock := lnsD.logs, lnsD.sock
 
 	out, errOut := &nstest.SyncBuffer{}, &nstest.SyncBuffer{}
 	bench := lac.Command(bin, "bench", "--server", "198.18.0.2", "--tunnels", "10", "--sessions", "100",

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -64,41 +63,10 @@ ip route 198.19.0.0 255.255.255.0 Virtual-PPP1
 // interface is left behind.
 func TestRemoteAccessInNamespaces(t *testing.T) {
 	lab := nstest.New(t)
-	bin := vpdnBinary(t)
 	lac, lns := lab.NS("lac"), lab.NS("lns")
 	dev, _ := lab.Link(lac, lns, mustPrefix("198.18.0.1/24"), mustPrefix("198.18.0.2/24"))
 	capture := lab.Capture(lac, dev, "udp port 1701")
-	dir := t.TempDir()
-	start := func(ns *nstest.NS, name, cfg string) (*nstest.SyncBuffer, string, func() error) {
-		path := filepath.Join(dir, name+".cfg")
-		os.WriteFile(path, []byte(cfg), 0o644)
-		sock := filepath.Join(dir, name+".sock")
-		logs := &nstest.SyncBuffer{}
-		cmd := ns.Command(bin, "serve", "-c", path, "--socket", sock)
-		cmd.Stderr = logs
-		if err := lab.Start(cmd); err != nil {
-			t.Fatal(err)
-		}
-		stop := func() error {
-			cmd.Process.Signal(syscall.SIGTERM)
-			errc := make(chan error, 1)
-			go func() { errc <- cmd.Wait() }()
-			select {
-			case err := <-errc:
-				return err
-			case <-time.After(15 * time.Second):
-				return os.ErrDeadlineExceeded
-			}
-		}
-		return logs, sock, stop
-	}
-	lnsLogs, lnsSock, stopLNS := start(lns, "lns", raLNS)
-	lacLogs, lacSock, stopLAC := start(lac, "lac", raLAC)
-	defer func() {
-		if t.Failed() {
-			t.Logf("LNS log:\n%s\nLAC log:\n%s", lnsLogs, lacLogs)
-		}
-	}()
+	lnsD, lacD := serveIn(t, lab, lns, "LNS", raLNS), serveIn(t, lab, lac, "LAC", raLAC)
 	waitFor(t, "Vp1 with a pool address on the LAC", func() bool {
 		out, _ := lac.IP("-4", "addr", "show", "dev", "Vp1")
 		return strings.Contains(string(out), "inet 198.19.1.")
@@ -108,14 +76,10 @@ func TestRemoteAccessInNamespaces(t *testing.T) {
 		t.Fatalf("ping across the tunnel: %v\n%s", err, out)
 	}
 	t.Logf("ping: %s", lastLine(string(out)))
-	show := func(ns *nstest.NS, sock string, words ...string) string {
-		out, _ := ns.Run(10*time.Second, bin, append(words, "--socket", sock)...)
-		return string(out)
-	}
-	if s := show(lns, lnsSock, "show", "vpdn"); !strings.Contains(s, " est ") || !strings.Contains(s, "REMOTE") {
+	if s := lnsD.show("show", "vpdn"); !strings.Contains(s, " est ") || !strings.Contains(s, "REMOTE") {
 		t.Errorf("LNS show vpdn:\n%s", s)
 	}
-	if s := show(lac, lacSock, "show", "vpdn"); !strings.Contains(s, " est ") {
+	if s := lacD.show("show", "vpdn"); !strings.Contains(s, " est ") {
 		t.Errorf("LAC show vpdn:\n%s", s)
 	}
 	if out, _ := lns.IP("-4", "addr", "show", "dev", "Vi1"); !strings.Contains(string(out), "198.19.0.1 peer 198.19.1.") {
@@ -125,19 +89,18 @@ func TestRemoteAccessInNamespaces(t *testing.T) {
 		t.Errorf("ip route ... Virtual-PPP1 not installed: %s", out)
 	}
 	for _, c := range []struct {
-		ns    *nstest.NS
-		sock  string
+		d     *served
 		words []string
 		want  []string
 	}{
-		{lns, lnsSock, []string{"show", "vpdn", "session"}, []string{"lac1, Vi1", " est "}},
-		{lac, lacSock, []string{"show", "vpdn", "session"}, []string{"1, Vp1", " est "}},
-		{lns, lnsSock, []string{"show", "caller", "user", "lac1"}, []string{"User: lac1, line Vi1, service PPPoVPDN", "PPP: LCP Open, CHAP (<--), IPCP", "IP: Local 198.19.0.1, remote 198.19.1."}},
-		{lns, lnsSock, []string{"show", "interfaces", "virtual-access", "1"}, []string{"Virtual-Access1 is up, line protocol is up", "Using address of Loopback0 (198.19.0.1)", "cloned from Virtual-Template1"}},
-		{lns, lnsSock, []string{"show", "users"}, []string{"Vi1", "lac1", "PPPoVPDN"}},
-		{lns, lnsSock, []string{"show", "ip", "local", "pool"}, []string{"REMOTE", "198.19.1.10"}},
+		{lnsD, []string{"show", "vpdn", "session"}, []string{"lac1, Vi1", " est "}},
+		{lacD, []string{"show", "vpdn", "session"}, []string{"1, Vp1", " est "}},
+		{lnsD, []string{"show", "caller", "user", "lac1"}, []string{"User: lac1, line Vi1, service PPPoVPDN", "PPP: LCP Open, CHAP (<--), IPCP", "IP: Local 198.19.0.1, remote 198.19.1."}},
+		{lnsD, []string{"show", "interfaces", "virtual-access", "1"}, []string{"Virtual-Access1 is up, line protocol is up", "Using address of Loopback0 (198.19.0.1)", "cloned from Virtual-Template1"}},
+		{lnsD, []string{"show", "users"}, []string{"Vi1", "lac1", "PPPoVPDN"}},
+		{lnsD, []string{"show", "ip", "local", "pool"}, []string{"REMOTE", "198.19.1.10"}},
 	} {
-		s := show(c.ns, c.sock, c.words...)
+		s := c.d.show(c.words...)
 		for _, w := range c.want {
 			if !strings.Contains(s, w) {
 				t.Errorf("%s lacks %q:\n%s", strings.Join(c.words, " "), w, s)
@@ -150,17 +113,17 @@ func TestRemoteAccessInNamespaces(t *testing.T) {
 	transferTCP(t, lac, lns, "198.19.0.1:5001", 20<<20)
 
 	// clear interface virtual-access 1: the session ends and the LAC redials.
-	if s := show(lns, lnsSock, "clear", "interface", "virtual-access", "1"); !strings.Contains(s, "cleared") {
+	if s := lnsD.show("clear", "interface", "virtual-access", "1"); !strings.Contains(s, "cleared") {
 		t.Errorf("clear interface: %s", s)
 	}
 	waitFor(t, "the LAC to redial after clear interface", func() bool {
 		out, _ := lac.Run(5*time.Second, "ping", "-c", "1", "-W", "1", "198.19.0.1")
 		return strings.Contains(string(out), "1 received")
 	})
-	if err := stopLAC(); err != nil {
+	if err := lacD.stop(); err != nil {
 		t.Errorf("LAC exit: %v", err)
 	}
-	if err := stopLNS(); err != nil {
+	if err := lnsD.stop(); err != nil {
 		t.Errorf("LNS exit: %v", err)
 	}
 	for _, c := range []struct {
@@ -246,20 +209,8 @@ func TestDialInNamespaces(t *testing.T) {
 	bin := vpdnBinary(t)
 	pc, lns := lab.NS("pc"), lab.NS("lns")
 	lab.Link(pc, lns, mustPrefix("198.18.0.1/24"), mustPrefix("198.18.0.2/24"))
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "lns.cfg")
-	os.WriteFile(cfg, []byte(raLNS), 0o644)
-	lnsSock := filepath.Join(dir, "lns.sock")
-	lnsLogs := &nstest.SyncBuffer{}
-	serve := lns.Command(bin, "serve", "-c", cfg, "--socket", lnsSock)
-	serve.Stderr = lnsLogs
-	if err := lab.Start(serve); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "the LNS", func() bool {
-		out, _ := lns.Run(5*time.Second, bin, "show", "version", "--socket", lnsSock)
-		return strings.Contains(string(out), "vpdn")
-	})
+	lnsD := serveIn(t, lab, lns, "LNS", raLNS)
+	lnsD.waitUp(t)
 	out, errOut := &nstest.SyncBuffer{}, &nstest.SyncBuffer{}
 	dial := pc.Command(bin, "dial", "--server", "198.18.0.2", "--user", "lac1", "--password", "lacpass",
 		"--tunnel-name", "LAC", "--tunnel-password", "tunnelpw", "--auth", "chap", "--route", "198.19.0.0/24")
@@ -269,7 +220,7 @@ func TestDialInNamespaces(t *testing.T) {
 	}
 	defer func() {
 		if t.Failed() {
-			t.Logf("dial stdout:\n%s\ndial stderr:\n%s\nLNS log:\n%s", out, errOut, lnsLogs)
+			t.Logf("dial stdout:\n%s\ndial stderr:\n%s", out, errOut)
 		}
 	}()
 	waitFor(t, "vpdn dial to report the address", func() bool { return strings.Contains(out.String(), "Virtual-PPP1 is up: address 198.19.1.") })
@@ -299,8 +250,7 @@ func TestDialInNamespaces(t *testing.T) {
 		t.Errorf("Vp1 left behind: %s", l)
 	}
 	waitFor(t, "the LNS to see the session end", func() bool {
-		s, _ := lns.Run(5*time.Second, bin, "show", "vpdn", "session", "--socket", lnsSock)
-		return strings.Contains(string(s), "No active L2TP sessions")
+		return strings.Contains(lnsD.show("show", "vpdn", "session"), "No active L2TP sessions")
 	})
 	if l, err := lns.IP("link", "show", "Vi1"); err == nil {
 		t.Errorf("Vi1 left behind on the LNS: %s", l)
@@ -337,31 +287,10 @@ func TestLabCommand(t *testing.T) {
 // TUN); traffic crosses the same way and shutdown removes vpdn0.
 func TestSharedAccessInNamespaces(t *testing.T) {
 	lab := nstest.New(t)
-	bin := vpdnBinary(t)
 	lac, lns := lab.NS("lac"), lab.NS("lns")
 	lab.Link(lac, lns, mustPrefix("198.18.0.1/24"), mustPrefix("198.18.0.2/24"))
-	dir := t.TempDir()
-	var stops []func()
-	for _, s := range []struct {
-		ns   *nstest.NS
-		name string
-		cfg  string
-	}{{lns, "lns", raLNS + "vpdn virtual-access shared\n"}, {lac, "lac", raLAC}} {
-		path := filepath.Join(dir, s.name+".cfg")
-		os.WriteFile(path, []byte(s.cfg), 0o644)
-		cmd := s.ns.Command(bin, "serve", "-c", path, "--socket", filepath.Join(dir, s.name+".sock"))
-		logs := &nstest.SyncBuffer{}
-		cmd.Stderr = logs
-		if err := lab.Start(cmd); err != nil {
-			t.Fatal(err)
-		}
-		defer func() {
-			if t.Failed() {
-				t.Logf("%s log:\n%s", s.name, logs)
-			}
-		}()
-		stops = append(stops, func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() })
-	}
+	lnsD := serveIn(t, lab, lns, "LNS", raLNS+"vpdn virtual-access shared\n")
+	lacD := serveIn(t, lab, lac, "LAC", raLAC)
 	waitFor(t, "Vp1 on the LAC", func() bool {
 		out, _ := lac.IP("-4", "addr", "show", "dev", "Vp1")
 		return strings.Contains(string(out), "inet 198.19.1.")
@@ -376,12 +305,11 @@ func TestSharedAccessInNamespaces(t *testing.T) {
 		t.Error("a Vi1 TUN exists in shared mode")
 	}
 	transferTCP(t, lac, lns, "198.19.0.1:5003", 4<<20)
-	s, _ := lns.Run(10*time.Second, bin, "show", "interfaces", "virtual-access", "1", "--socket", filepath.Join(dir, "lns.sock"))
-	if !strings.Contains(string(s), "Virtual-Access1 is up") {
+	if s := lnsD.show("show", "interfaces", "virtual-access", "1"); !strings.Contains(s, "Virtual-Access1 is up") {
 		t.Errorf("show interfaces virtual-access 1:\n%s", s)
 	}
-	stops[1]()
-	stops[0]()
+	lacD.stop()
+	lnsD.stop()
 	if out, err := lns.IP("link", "show", "vpdn0"); err == nil {
 		t.Errorf("vpdn0 left behind: %s", out)
 	}
@@ -406,7 +334,6 @@ var labAddrs = strings.NewReplacer(
 // prints it.
 func TestDocument004Configurations(t *testing.T) {
 	lab := nstest.New(t)
-	bin := vpdnBinary(t)
 	lac, lns := lab.NS("lac"), lab.NS("lns")
 	lab.Link(lac, lns, mustPrefix("198.18.0.1/24"), mustPrefix("198.18.0.2/24"))
 	read := func(name string) string {
@@ -416,30 +343,8 @@ func TestDocument004Configurations(t *testing.T) {
 		}
 		return labAddrs.Replace(string(b))
 	}
-	dir := t.TempDir()
-	var logs []*nstest.SyncBuffer
-	for _, s := range []struct {
-		ns              *nstest.NS
-		name, head, doc string
-	}{
-		{lns, "LNS", "hostname LNS\nvpdn l2tp listen 198.18.0.2:1701\n", "004-l2tpv2-lns-vppp.cfg"},
-		{lac, "LAC", "hostname LAC\nvpdn l2tp listen 198.18.0.1:1701\n", "004-l2tpv2-lac-vppp.cfg"},
-	} {
-		path := filepath.Join(dir, s.name+".cfg")
-		os.WriteFile(path, []byte(s.head+read(s.doc)), 0o644)
-		cmd := s.ns.Command(bin, "serve", "-c", path, "--socket", filepath.Join(dir, s.name+".sock"))
-		l := &nstest.SyncBuffer{}
-		cmd.Stderr = l
-		logs = append(logs, l)
-		if err := lab.Start(cmd); err != nil {
-			t.Fatal(err)
-		}
-	}
-	defer func() {
-		if t.Failed() {
-			t.Logf("LNS log:\n%s\nLAC log:\n%s", logs[0], logs[1])
-		}
-	}()
+	lnsD := serveIn(t, lab, lns, "LNS", "hostname LNS\nvpdn l2tp listen 198.18.0.2:1701\n"+read("004-l2tpv2-lns-vppp.cfg"))
+	serveIn(t, lab, lac, "LAC", "hostname LAC\nvpdn l2tp listen 198.18.0.1:1701\n"+read("004-l2tpv2-lac-vppp.cfg"))
 	waitFor(t, "Vp1 with the LAC's Loopback0 address", func() bool {
 		out, _ := lac.IP("-4", "addr", "show", "dev", "Vp1")
 		return strings.Contains(string(out), "inet 198.19.7.7 peer 198.19.3.3")
@@ -447,7 +352,7 @@ func TestDocument004Configurations(t *testing.T) {
 	if out, err := lac.Run(15*time.Second, "ping", "-c", "2", "-W", "2", "198.19.3.3"); err != nil {
 		t.Fatalf("ping: %v\n%s", err, out)
 	}
-	out, _ := lns.Run(10*time.Second, bin, "show", "caller", "user", "LAC", "--socket", filepath.Join(dir, "LNS.sock"))
+	out := lnsD.show("show", "caller", "user", "LAC")
 	for _, want := range []string{"User: LAC, line Vi1, service PPPoVPDN", "PPP: LCP Open, MS CHAP V2 (<-->), IPCP", "IP: Local 198.19.3.3, remote 198.19.7.7"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("show caller user LAC lacks %q:\n%s", want, out)
