@@ -5,11 +5,19 @@
 # (timeouts); removes its namespaces and processes.
 #
 #   sudo bash bench/scale.sh [TUNNELS] [SESSIONS_PER_TUNNEL]     (default 60 1000)
+#
+# PROFILE=FILE writes the LNS's Go CPU profile there (go tool pprof FILE).
 set -u
 T=${1:-60} S=${2:-1000}
 A=vpdnscale-a B=vpdnscale-b
 W=$(mktemp -d)
-cleanup() { [ -n "${LNS:-}" ] && kill $LNS 2>/dev/null; sleep 2; kill -9 $LNS 2>/dev/null; ip netns del $A 2>/dev/null; ip netns del $B 2>/dev/null; rm -rf $W; }
+stop_lns() {
+	[ -n "${LNS:-}" ] || return 0
+	kill $LNS 2>/dev/null
+	for _ in $(seq 60); do kill -0 $LNS 2>/dev/null || break; sleep 0.5; done
+	kill -9 $LNS 2>/dev/null; LNS=
+}
+cleanup() { stop_lns; ip netns del $A 2>/dev/null; ip netns del $B 2>/dev/null; rm -rf $W; }
 trap cleanup EXIT
 cd "$(dirname "$0")/.." && go build -o $W/vpdn ./cmd/vpdn
 ip netns add $A; ip netns add $B; ip -n $A link set lo up; ip -n $B link set lo up
@@ -33,18 +41,29 @@ interface Virtual-Template1
  peer default ip address pool P
  ppp authentication chap
 ip local pool P 198.19.0.2 198.19.255.254
+ip local pool P 198.18.128.0 198.18.255.255
 CFG
-ip netns exec $B $W/vpdn serve -c $W/lns.cfg --socket $W/s --log-level error 2>$W/lns.log & LNS=$!
+ip netns exec $B $W/vpdn serve -c $W/lns.cfg --socket $W/s --log-level error ${PROFILE:+--cpuprofile $W/cpu.pprof} 2>$W/lns.log & LNS=$!
 sleep 1
 LNSPID=$(pgrep -P $LNS || echo $LNS)
 rss0=$(awk '/VmRSS/{print $2}' /proc/$LNSPID/status)
-ip netns exec $A timeout 300 $W/vpdn bench --server 198.18.0.2 --tunnels $T --sessions $S --user u --password p --hold 20s --json 2>$W/bench.err > $W/bench.json &
+ip netns exec $A timeout 300 $W/vpdn bench --server 198.18.0.2 --tunnels $T --sessions $S --user u --password p --hold ${HOLD:-30s} --json 2>$W/bench.err > $W/bench.json &
 BP=$!
-sleep 18
+# Wait until the LNS's session count stops growing (or reaches T x S), then
+# take the RSS while every session is held.
+want=$((T*S)) n=0 last=-1 still=0
+for _ in $(seq 240); do
+	sleep 1
+	n=$(ip netns exec $B $W/vpdn show vpdn tunnel --socket $W/s 2>/dev/null | awk '/Total tunnels/{print $NF; exit}')
+	n=${n:-0}
+	[ "$n" -ge "$want" ] && break
+	if [ "$n" -eq "$last" ] && [ "$n" -gt 0 ]; then still=$((still+1)); [ $still -ge 3 ] && break; else still=0; fi
+	last=$n
+done
 rss1=$(awk '/VmRSS/{print $2}' /proc/$LNSPID/status)
-n=$(ip netns exec $B $W/vpdn show vpdn session --socket $W/s | grep -c " est ")
 wait $BP
 cat $W/bench.json; echo
-echo "LNS RSS before ${rss0} kB, during hold ${rss1} kB, established sessions on the LNS: $n"
+echo "LNS RSS before ${rss0} kB, during hold ${rss1} kB, sessions on the LNS: $n"
 python3 -c "print('RSS per session: %.1f KiB' % ((${rss1}-${rss0})/max(1,$n)))"
 tail -3 $W/bench.err
+if [ -n "${PROFILE:-}" ]; then stop_lns; cp $W/cpu.pprof "$PROFILE" && echo "CPU profile: $PROFILE"; fi

@@ -40,6 +40,7 @@ type l2tpService struct {
 	sharedCancel context.CancelFunc
 	sharedMu     sync.Mutex
 	sharedLocal  map[netip.Addr]bool // local addresses added to it
+	sharedRoutes *netif.LinkRoutes   // the host routes to its peers
 }
 
 // SharedInterface is the name of the shared Virtual-Access interface.
@@ -99,6 +100,10 @@ func (d *Daemon) startL2TP() error {
 		if err == nil {
 			err = netif.SetUp(SharedInterface)
 		}
+		var routes *netif.LinkRoutes
+		if err == nil {
+			routes, err = netif.OpenLinkRoutes(SharedInterface)
+		}
 		if err != nil {
 			if tun != nil {
 				tun.Close()
@@ -107,7 +112,7 @@ func (d *Daemon) startL2TP() error {
 			return fmt.Errorf("shared interface %s: %w", SharedInterface, err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		s.shared, s.sharedCancel, s.sharedLocal = tun, cancel, map[netip.Addr]bool{}
+		s.shared, s.sharedCancel, s.sharedLocal, s.sharedRoutes = tun, cancel, map[netip.Addr]bool{}, routes
 		go plane.RunShared(ctx, tun)
 	}
 	go func() {
@@ -141,6 +146,7 @@ func (d *Daemon) stopL2TP() {
 	if s.shared != nil {
 		s.sharedCancel()
 		s.shared.Close()
+		s.sharedRoutes.Close()
 	}
 }
 

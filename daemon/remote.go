@@ -15,6 +15,7 @@ package daemon
 // data plane and the TUN directly.
 
 import (
+	"container/heap"
 	"context"
 	"fmt"
 	"net/netip"
@@ -61,9 +62,12 @@ type raSession struct {
 type raState struct {
 	mu       sync.Mutex
 	sessions map[dataplane.Key]*raSession
-	units    map[int]bool // Virtual-Access units in use
-	runners  []*ppp.Runner
-	next     int
+	// Virtual-Access units: numbers up to nextUnit are in use except
+	// those in freeUnits.
+	nextUnit  int
+	freeUnits unitHeap
+	runners   []*ppp.Runner
+	next      int
 }
 
 func (st *raState) runner() *ppp.Runner {
@@ -78,24 +82,38 @@ func (st *raState) runner() *ppp.Runner {
 	return st.runners[st.next%len(st.runners)]
 }
 
+// allocUnit returns the lowest free Virtual-Access unit, as IOS numbers
+// them: units freed by ended sessions are reused lowest first (a min-heap),
+// otherwise the next unused number. O(log n), so 100,000 sessions do not
+// make each new one scan the table.
 func (st *raState) allocUnit() int {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.units == nil {
-		st.units = map[int]bool{}
+	if st.freeUnits.Len() > 0 {
+		return heap.Pop(&st.freeUnits).(int)
 	}
-	for u := 1; ; u++ {
-		if !st.units[u] {
-			st.units[u] = true
-			return u
-		}
-	}
+	st.nextUnit++
+	return st.nextUnit
 }
 
 func (st *raState) freeUnit(u int) {
 	st.mu.Lock()
-	delete(st.units, u)
+	heap.Push(&st.freeUnits, u)
 	st.mu.Unlock()
+}
+
+// unitHeap is a min-heap of free unit numbers.
+type unitHeap []int
+
+func (h unitHeap) Len() int           { return len(h) }
+func (h unitHeap) Less(i, j int) bool { return h[i] < h[j] }
+func (h unitHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *unitHeap) Push(x any)        { *h = append(*h, x.(int)) }
+func (h *unitHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 func (st *raState) list() []*raSession {
@@ -422,7 +440,7 @@ func (r *raSession) upShared(l2 *l2tpService, in ppp.Info) {
 		l2.sharedLocal[in.LocalAddr] = true
 	}
 	l2.sharedMu.Unlock()
-	if err := netif.AddRoute(SharedInterface, netif.Route{Dst: netip.PrefixFrom(in.PeerAddr, 32)}); err != nil {
+	if err := l2.sharedRoutes.Add(netif.Route{Dst: netip.PrefixFrom(in.PeerAddr, 32)}); err != nil {
 		r.d.vpdnLog.Error("shared interface route", "interface", r.name, "err", err)
 		r.link.Close("interface: " + err.Error())
 		return
@@ -446,8 +464,8 @@ func (r *raSession) detach() {
 	r.tun, r.stopDev, r.shared = nil, nil, false
 	r.mu.Unlock()
 	if shared {
-		netif.DelRoute(SharedInterface, netif.Route{Dst: netip.PrefixFrom(peer, 32)})
 		if l2 := r.d.l2tp.Load(); l2 != nil {
+			l2.sharedRoutes.Del(netif.Route{Dst: netip.PrefixFrom(peer, 32)})
 			l2.plane.SetPeerIP(r.dp, netip.Addr{})
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
@@ -208,4 +209,63 @@ func DelGatewayRoute(dst netip.Prefix, gw netip.Addr) error {
 		return fmt.Errorf("netif: delete route %s via %s: %w", dst, gw, err)
 	}
 	return nil
+}
+
+// LinkRoutes adds and removes routes through one link over one netlink
+// socket, opened once in the network namespace of the thread that calls
+// OpenLinkRoutes. It is for a link that carries many routes which come and
+// go quickly (the shared Virtual-Access interface, one host route per
+// session): the name→index lookup and the socket are paid once, not per
+// route. Safe for concurrent use.
+type LinkRoutes struct {
+	mu   sync.Mutex
+	h    *netlink.Handle
+	link netlink.Link
+	name string
+}
+
+// OpenLinkRoutes looks link name up and opens the socket.
+func OpenLinkRoutes(name string) (*LinkRoutes, error) {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("netif: netlink socket: %w", err)
+	}
+	l, err := h.LinkByName(name)
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("netif: link %s: %w", name, err)
+	}
+	return &LinkRoutes{h: h, link: l, name: name}, nil
+}
+
+// Add installs r through the link.
+func (lr *LinkRoutes) Add(r Route) error {
+	lr.mu.Lock()
+	err := lr.h.RouteAdd(r.nl(lr.link))
+	lr.mu.Unlock()
+	if err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("netif: route %s via %s: a route to %s exists already", r.Dst, lr.name, r.Dst)
+		}
+		return fmt.Errorf("netif: route %s via %s: %w", r.Dst, lr.name, err)
+	}
+	return nil
+}
+
+// Del removes r; a route that is already gone is not an error.
+func (lr *LinkRoutes) Del(r Route) error {
+	lr.mu.Lock()
+	err := lr.h.RouteDel(r.nl(lr.link))
+	lr.mu.Unlock()
+	if err != nil && !errors.Is(err, unix.ESRCH) {
+		return fmt.Errorf("netif: delete route %s via %s: %w", r.Dst, lr.name, err)
+	}
+	return nil
+}
+
+// Close closes the socket.
+func (lr *LinkRoutes) Close() {
+	lr.mu.Lock()
+	lr.h.Close()
+	lr.mu.Unlock()
 }

@@ -22,6 +22,7 @@ func runServe(args []string) int {
 	socket := fs.String("socket", "", "control socket path (default $VPDN_SOCKET or "+control.DefaultSocket+")")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "minimum log level: debug, info, warn, error (debug switches need debug)")
+	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the whole run to FILE (for `go tool pprof`)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -47,6 +48,14 @@ func runServe(args []string) int {
 		return 2
 	}
 	logger := slog.New(&levelFloor{Handler: h, floor: level})
+	if *cpuProfile != "" {
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "vpdn serve: %v\n", err)
+			return 1
+		}
+		defer stopProfile()
+	}
 
 	d, err := daemon.New(daemon.Options{
 		ConfigPath: *cfgPath,
