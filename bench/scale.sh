@@ -6,7 +6,9 @@
 #
 #   sudo bash bench/scale.sh [TUNNELS] [SESSIONS_PER_TUNNEL]     (default 60 1000)
 #
-# PROFILE=FILE writes the LNS's Go CPU profile there (go tool pprof FILE).
+# PROFILE=FILE writes the LNS's Go CPU profile there (go tool pprof FILE),
+# and FILE.bench the generator's; FILE.heap is the LNS's heap during the hold.
+# INFLIGHT sets the generator's --max-in-flight (default 256).
 set -u
 T=${1:-60} S=${2:-1000}
 A=vpdnscale-a B=vpdnscale-b
@@ -41,29 +43,34 @@ interface Virtual-Template1
  peer default ip address pool P
  ppp authentication chap
 ip local pool P 198.19.0.2 198.19.255.254
-ip local pool P 198.18.128.0 198.18.255.255
+ip local pool P 198.18.64.0 198.18.255.255
 CFG
-ip netns exec $B $W/vpdn serve -c $W/lns.cfg --socket $W/s --log-level error ${PROFILE:+--cpuprofile $W/cpu.pprof} 2>$W/lns.log & LNS=$!
+ip netns exec $B $W/vpdn serve -c $W/lns.cfg --socket $W/s --log-level error ${PROFILE:+--cpuprofile $W/cpu.pprof --pprof 127.0.0.1:6060} 2>$W/lns.log & LNS=$!
 sleep 1
 LNSPID=$(pgrep -P $LNS || echo $LNS)
 rss0=$(awk '/VmRSS/{print $2}' /proc/$LNSPID/status)
-ip netns exec $A timeout 300 $W/vpdn bench --server 198.18.0.2 --tunnels $T --sessions $S --user u --password p --hold ${HOLD:-30s} --json 2>$W/bench.err > $W/bench.json &
+ip netns exec $A timeout 300 $W/vpdn bench --server 198.18.0.2 --tunnels $T --sessions $S --user u --password p --hold ${HOLD:-30s} --max-in-flight ${INFLIGHT:-256} ${PROFILE:+--cpuprofile $W/bench.pprof} --json 2>$W/bench.err > $W/bench.json &
 BP=$!
-# Wait until the LNS's session count stops growing (or reaches T x S), then
-# take the RSS while every session is held.
-want=$((T*S)) n=0 last=-1 still=0
+# Wait until the generator has set every session up (its progress line
+# says established + failed = T x S) or stops making progress, then take the
+# RSS while every session is held. (Polling the LNS instead would cost it a
+# snapshot of 100,000 sessions per second.)
+want=$((T*S)) last=-1 still=0
 for _ in $(seq 240); do
 	sleep 1
-	n=$(ip netns exec $B $W/vpdn show vpdn tunnel --socket $W/s 2>/dev/null | awk '/Total tunnels/{print $NF; exit}')
-	n=${n:-0}
-	[ "$n" -ge "$want" ] && break
-	if [ "$n" -eq "$last" ] && [ "$n" -gt 0 ]; then still=$((still+1)); [ $still -ge 3 ] && break; else still=0; fi
-	last=$n
+	read -r est fail < <(tail -1 $W/bench.err | awk '/established/{print $3, $5}')
+	done_=$(( ${est:-0} + ${fail:-0} ))
+	[ "$done_" -ge "$want" ] && break
+	if [ "$done_" -eq "$last" ] && [ "$done_" -gt 0 ]; then still=$((still+1)); [ $still -ge 5 ] && break; else still=0; fi
+	last=$done_
 done
+sleep 1
 rss1=$(awk '/VmRSS/{print $2}' /proc/$LNSPID/status)
+n=$(ip netns exec $B $W/vpdn show vpdn tunnel --socket $W/s 2>/dev/null | awk '/Total tunnels/{print $NF; exit}')
+[ -n "${PROFILE:-}" ] && ip netns exec $B curl -s -o "$PROFILE.heap" http://127.0.0.1:6060/debug/pprof/heap
 wait $BP
 cat $W/bench.json; echo
 echo "LNS RSS before ${rss0} kB, during hold ${rss1} kB, sessions on the LNS: $n"
 python3 -c "print('RSS per session: %.1f KiB' % ((${rss1}-${rss0})/max(1,$n)))"
 tail -3 $W/bench.err
-if [ -n "${PROFILE:-}" ]; then stop_lns; cp $W/cpu.pprof "$PROFILE" && echo "CPU profile: $PROFILE"; fi
+if [ -n "${PROFILE:-}" ]; then stop_lns; cp $W/cpu.pprof "$PROFILE" && cp $W/bench.pprof "$PROFILE.bench" && echo "CPU profiles: $PROFILE (LNS) $PROFILE.bench (generator), heap: $PROFILE.heap"; fi

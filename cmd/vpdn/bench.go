@@ -35,8 +35,17 @@ func runBench(args []string) int {
 	asJSON := fs.Bool("json", false, "print the report as one JSON object")
 	source := fs.String("source", "", "local address to send from (default: chosen by the kernel)")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the generator to FILE")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *cpuProfile != "" {
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "vpdn bench: %v\n", err)
+			return 1
+		}
+		defer stopProfile()
 	}
 	if *server == "" || *user == "" || *password == "" || fs.NArg() != 0 {
 		fmt.Fprintln(os.Stderr, "usage: vpdn bench --server ADDR[:PORT] --tunnels T --sessions S --user U --password P [--auth pap|chap|ms-chap-v2] [--rate N] [--hold D] [--tunnel-password X] [--tunnel-name NAME] [--timeout D] [--json] [--source ADDR]")

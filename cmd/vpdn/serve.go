@@ -23,6 +23,7 @@ func runServe(args []string) int {
 	logFormat := fs.String("log-format", "text", "log format: text or json")
 	logLevel := fs.String("log-level", "info", "minimum log level: debug, info, warn, error (debug switches need debug)")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the whole run to FILE (for `go tool pprof`)")
+	pprofAddr := fs.String("pprof", "", "serve Go's net/http/pprof profiles on ADDR:PORT (keep it on loopback)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -55,6 +56,12 @@ func runServe(args []string) int {
 			return 1
 		}
 		defer stopProfile()
+	}
+	if *pprofAddr != "" {
+		if err := servePprof(*pprofAddr, logger); err != nil {
+			fmt.Fprintf(os.Stderr, "vpdn serve: %v\n", err)
+			return 1
+		}
 	}
 
 	d, err := daemon.New(daemon.Options{
