@@ -31,6 +31,7 @@ import (
 	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/proto/l2tp"
 	"github.com/vpdn/vpdn/proto/ppp"
+	"github.com/vpdn/vpdn/proto/wheel"
 	wl2tp "github.com/vpdn/vpdn/wire/l2tp"
 	wppp "github.com/vpdn/vpdn/wire/ppp"
 )
@@ -67,6 +68,7 @@ type raState struct {
 	nextUnit  int
 	freeUnits unitHeap
 	runners   []*ppp.Runner
+	clock     ppp.Clock // one timing wheel for every link's timers
 	next      int
 }
 
@@ -77,6 +79,7 @@ func (st *raState) runner() *ppp.Runner {
 		for range 4 {
 			st.runners = append(st.runners, ppp.NewRunner())
 		}
+		st.clock = ppp.WheelClock(wheel.New(0, 0))
 	}
 	st.next++
 	return st.runners[st.next%len(st.runners)]
@@ -86,6 +89,12 @@ func (st *raState) runner() *ppp.Runner {
 // them: units freed by ended sessions are reused lowest first (a min-heap),
 // otherwise the next unused number. O(log n), so 100,000 sessions do not
 // make each new one scan the table.
+func (st *raState) pppClock() ppp.Clock {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.clock
+}
+
 func (st *raState) allocUnit() int {
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -246,7 +255,7 @@ func (d *Daemon) pppConfig(r *raSession, info l2tp.SessionInfo) (ppp.Config, err
 	c := d.Config()
 	ifc := r.ifc
 	pc := ppp.Config{
-		Name: r.name, Logger: d.pppLog, Post: r.run.Post, Handler: r,
+		Name: r.name, Logger: d.pppLog, Post: r.run.Post, Handler: r, Clock: d.ra.pppClock(),
 		Output:         ppp.OutputFunc(func(frame []byte) error { return r.l2.WriteFrame(frame) }),
 		AddressControl: true, Outgoing: r.lac,
 		Keepalive: 10 * time.Second, KeepaliveMisses: 5,

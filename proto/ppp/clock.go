@@ -3,6 +3,8 @@ package ppp
 import (
 	"sync"
 	"time"
+
+	"github.com/vpdn/vpdn/proto/wheel"
 )
 
 // Clock is the time source of a Link. The default uses runtime timers; a
@@ -117,4 +119,16 @@ func (r *Runner) run() {
 			}
 		}
 	}
+}
+
+// WheelClock is a Clock on a timing wheel: what a process with many links
+// uses, so their Restart and keepalive timers cost one goroutine and one
+// runtime timer in all.
+func WheelClock(w *wheel.Wheel) Clock { return wheelClock{w} }
+
+type wheelClock struct{ w *wheel.Wheel }
+
+func (c wheelClock) Now() time.Time { return c.w.Now() }
+func (c wheelClock) AfterFunc(d time.Duration, f func()) Timer {
+	return c.w.AfterFunc(d, f)
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/proto/wheel"
 	wire "github.com/vpdn/vpdn/wire/ppp"
 )
 
@@ -264,13 +265,25 @@ func TestTerminateUnanswered(t *testing.T) {
 }
 
 // TestEchoDeadPeer: keepalives pass while the peer answers; when it goes
-// silent, KeepaliveMisses unanswered echoes end the link.
+// silent, KeepaliveMisses unanswered echoes end the link. Both clocks: the
+// runtime's timers and the timing wheel the daemon uses.
 func TestEchoDeadPeer(t *testing.T) {
+	t.Run("runtime", func(t *testing.T) { testEchoDeadPeer(t, false) })
+	t.Run("wheel", func(t *testing.T) { testEchoDeadPeer(t, true) })
+}
+
+func testEchoDeadPeer(t *testing.T, useWheel bool) {
 	synctest.Test(t, func(t *testing.T) {
 		users := &fakeAAA{users: map[string]string{"labuser": "labpass"}}
 		lc := lnsConfig(users, &fakePool{}, aaa.PAP)
+		cc := clientConfig("labuser", "labpass")
+		if useWheel {
+			wh := wheel.New(0, 0)
+			defer wh.Close()
+			lc.Clock, cc.Clock = WheelClock(wh), WheelClock(wh)
+		}
 		lc.Keepalive, lc.KeepaliveMisses = 10*time.Second, 3
-		lns, cli, w := newPair(t, lc, clientConfig("labuser", "labpass"))
+		lns, cli, w := newPair(t, lc, cc)
 		startBoth(lns, cli)
 		time.Sleep(5 * time.Minute)
 		synctest.Wait()
