@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -127,7 +128,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 // serveMetrics serves /metrics on addr until ctx ends.
 func (d *Daemon) serveMetrics(ctx context.Context, addr string) error {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collector{d})
+	// The Go runtime's and the process's own (go_goroutines,
+	// process_resident_memory_bytes, ...): what shows a leak under churn.
+	reg.MustRegister(collector{d}, collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	ln, err := net.Listen("tcp", addr)
