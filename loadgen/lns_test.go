@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/binary"
 	"errors"
 	"net/netip"
 	"sync"
@@ -85,7 +86,22 @@ func (h *lnsSession) Down(ev ppp.DownEvent) {
 		h.s.Close(wl2tp.Result{Code: wl2tp.CDNGeneralError, Message: ev.Reason})
 	}
 }
-func (h *lnsSession) Packet(wppp.Protocol, []byte) {}
+
+// Packet answers ICMP echo requests, as the LNS host's stack would.
+func (h *lnsSession) Packet(proto wppp.Protocol, b []byte) {
+	if proto != wppp.ProtoIPv4 || len(b) < 28 || b[9] != 1 || b[20] != 8 {
+		return
+	}
+	buf := make([]byte, wppp.MaxHeaderLen+len(b))
+	r := buf[wppp.MaxHeaderLen:]
+	copy(r, b)
+	copy(r[12:16], b[16:20])
+	copy(r[16:20], b[12:16])
+	r[20] = 0 // echo reply
+	r[22], r[23] = 0, 0
+	binary.BigEndian.PutUint16(r[22:], inetChecksum(r[20:]))
+	h.link.SendPacket(wppp.ProtoIPv4, buf, wppp.MaxHeaderLen)
+}
 
 func newTestLNS(net *memnet.Network, addr netip.AddrPort, a *fakeAAA, methods []aaa.Method) (*testLNS, error) {
 	conn, err := net.Listen(addr)

@@ -73,6 +73,9 @@ type Config struct {
 	// acknowledged before they are dropped (default 1 s): a tunnel would
 	// otherwise hold its state for the whole §5.7 retransmission cycle.
 	TeardownWait time.Duration
+	// Traffic, when its Interval is set, makes the sessions ping through
+	// their tunnels during the hold.
+	Traffic Traffic
 	// Runners is the number of goroutines driving the PPP links
 	// (default 4).
 	Runners int
@@ -120,7 +123,9 @@ type Report struct {
 	// of a receiver (those arriving before Dial returned are held for it,
 	// up to a bound; see lac.early).
 	FramesBeforeReceiver uint64
-	Elapsed              time.Duration // the whole run, teardown included
+	// Traffic counts the echo traffic of the hold (Config.Traffic).
+	Traffic TrafficReport
+	Elapsed time.Duration // the whole run, teardown included
 }
 
 // MarshalJSON renders the report as one flat object with durations in
@@ -146,10 +151,13 @@ func (r Report) MarshalJSON() ([]byte, error) {
 		P99                  float64        `json:"p99_ms"`
 		Max                  float64        `json:"max_ms"`
 		FramesBeforeReceiver uint64         `json:"frames_before_receiver"`
+		TrafficSent          uint64         `json:"traffic_sent"`
+		TrafficReceived      uint64         `json:"traffic_received"`
+		TrafficUnanswered    int            `json:"traffic_unanswered_sessions"`
 		ElapsedS             float64        `json:"elapsed_s"`
 	}{r.Tunnels, r.SessionsPerTunnel, r.Sessions, r.Established, r.Failed, fr, r.DroppedDuringHold,
 		r.SetupElapsed.Seconds(), math.Round(r.SetupRate*10) / 10, ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max),
-		r.FramesBeforeReceiver, r.Elapsed.Seconds()})
+		r.FramesBeforeReceiver, r.Traffic.Sent, r.Traffic.Received, r.Traffic.Unanswered, r.Elapsed.Seconds()})
 }
 
 // String is the human-readable report.
@@ -177,6 +185,10 @@ func (r Report) String() string {
 	if r.DroppedDuringHold > 0 {
 		fmt.Fprintf(&b, "dropped by the LNS during the hold: %d\n", r.DroppedDuringHold)
 	}
+	if t := r.Traffic; t.Sent > 0 {
+		fmt.Fprintf(&b, "traffic: %d echo requests, %d replies (%.2f %% lost), %d sessions without a reply\n",
+			t.Sent, t.Received, 100*(1-float64(t.Received)/float64(t.Sent)), t.Unanswered)
+	}
 	fmt.Fprintf(&b, "elapsed %v\n", r.Elapsed.Round(time.Millisecond))
 	return b.String()
 }
@@ -197,6 +209,12 @@ func (c *Config) check() error {
 		return errors.New("loadgen: user and password are required")
 	case c.Rate < 0 || c.Hold < 0 || c.Timeout < 0:
 		return errors.New("loadgen: negative rate, hold or timeout")
+	case c.Traffic.Interval < 0:
+		return errors.New("loadgen: negative traffic interval")
+	case c.Traffic.Size != 0 && (c.Traffic.Size < minEcho || c.Traffic.Size > 1460):
+		return fmt.Errorf("loadgen: traffic size %d: expected %d to 1460 octets", c.Traffic.Size, minEcho)
+	case c.Traffic.Target.IsValid() && !c.Traffic.Target.Is4():
+		return errors.New("loadgen: the traffic target must be an IPv4 address")
 	}
 	if c.MaxInFlight <= 0 {
 		c.MaxInFlight = 256
@@ -247,6 +265,7 @@ type session struct {
 	timer              *time.Timer
 	l2                 *l2tp.Session
 	link               *ppp.Link
+	echo               echoState
 }
 
 // lac is one emulated LAC: a node on its own socket, one tunnel.
@@ -331,6 +350,7 @@ type gen struct {
 	up       []*session
 	all      []*session // dispatched; written by dispatch only
 	inFlight atomic.Int64
+	traffic  trafficCounters
 }
 
 // Run runs the load: it sets the sessions up, holds them, tears them down
@@ -398,11 +418,17 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	dials.Wait()
 
 	if cfg.Hold > 0 && ctx.Err() == nil {
+		stopTraffic := g.startTraffic()
 		t := time.NewTimer(cfg.Hold)
 		select {
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
+		}
+		stopTraffic()
+		if cfg.Traffic.Interval > 0 && ctx.Err() == nil {
+			// The last requests' replies are still on their way.
+			time.Sleep(min(time.Second, cfg.Traffic.Interval))
 		}
 	}
 	g.teardown()
@@ -410,6 +436,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	progressWG.Wait()
 
 	rep := g.report(setup)
+	rep.Traffic = g.trafficReport()
 	rep.Elapsed = time.Since(start)
 	return rep, nil
 }
@@ -668,6 +695,10 @@ func (s *session) Up(ev ppp.UpEvent) {
 		s.fail(ReasonIPCP)
 		return
 	}
+	s.echo.local, s.echo.target = ev.Info.LocalAddr, ev.Info.PeerAddr
+	if t := s.g.cfg.Traffic.Target; t.IsValid() {
+		s.echo.target = t
+	}
 	s.g.resolve(s, "", true)
 }
 
@@ -684,8 +715,6 @@ func (s *session) Down(ev ppp.DownEvent) {
 		s.close()
 	}
 }
-
-func (s *session) Packet(wppp.Protocol, []byte) {}
 
 // l2Down runs on the runner when the L2TP session ended (CDN, StopCCN,
 // tunnel loss).

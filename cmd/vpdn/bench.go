@@ -36,6 +36,9 @@ func runBench(args []string) int {
 	source := fs.String("source", "", "local address to send from (default: chosen by the kernel)")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the generator to FILE")
+	trafficEvery := fs.Duration("traffic-interval", 0, "during the hold, every session pings through its tunnel at this interval (0: no traffic)")
+	trafficSize := fs.Int("traffic-size", 84, "IP size of the pings, 28 to 1460 octets")
+	trafficTarget := fs.String("traffic-target", "", "address to ping (default: the LNS's own address from IPCP)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -48,7 +51,7 @@ func runBench(args []string) int {
 		defer stopProfile()
 	}
 	if *server == "" || *user == "" || *password == "" || fs.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: vpdn bench --server ADDR[:PORT] --tunnels T --sessions S --user U --password P [--auth pap|chap|ms-chap-v2] [--rate N] [--hold D] [--tunnel-password X] [--tunnel-name NAME] [--timeout D] [--json] [--source ADDR]")
+		fmt.Fprintln(os.Stderr, "usage: vpdn bench --server ADDR[:PORT] --tunnels T --sessions S --user U --password P [--auth pap|chap|ms-chap-v2] [--rate N] [--hold D] [--tunnel-password X] [--tunnel-name NAME] [--timeout D] [--json] [--source ADDR] [--traffic-interval D [--traffic-size N] [--traffic-target A]]")
 		return 2
 	}
 	srv, err := netip.ParseAddrPort(*server)
@@ -74,6 +77,15 @@ func runBench(args []string) int {
 		}
 		local = netip.AddrPortFrom(a, 0)
 	}
+	var target netip.Addr
+	if *trafficTarget != "" {
+		a, err := netip.ParseAddr(*trafficTarget)
+		if err != nil || !a.Is4() {
+			fmt.Fprintf(os.Stderr, "vpdn bench: --traffic-target %q: expected an IPv4 address\n", *trafficTarget)
+			return 2
+		}
+		target = a
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		fmt.Fprintf(os.Stderr, "vpdn bench: --log-level %q: expected debug, info, warn or error\n", *logLevel)
@@ -84,7 +96,8 @@ func runBench(args []string) int {
 	cfg := loadgen.Config{
 		Server: srv, Tunnels: *tunnels, Sessions: *sessions, User: *user, Password: *password, Auth: method,
 		TunnelName: *tunnelName, Rate: *rate, MaxInFlight: *inflight, Hold: *hold, Timeout: *timeout, Logger: logger,
-		Socket: loadgen.UDP(local, logger),
+		Socket:  loadgen.UDP(local, logger),
+		Traffic: loadgen.Traffic{Interval: *trafficEvery, Size: *trafficSize, Target: target},
 		Progress: func(p loadgen.Progress) {
 			fmt.Fprintf(os.Stderr, "%4ds  established %d  failed %d  in flight %d\n", int(p.Elapsed.Seconds()), p.Established, p.Failed, p.InFlight)
 		},
@@ -105,7 +118,9 @@ func runBench(args []string) int {
 	} else {
 		fmt.Print(rep.String())
 	}
-	if rep.Failed > 0 {
+	// Exit status 1 when a session failed, or carried pings and got no
+	// reply: what a smoke test needs.
+	if rep.Failed > 0 || rep.Traffic.Unanswered > 0 {
 		return 1
 	}
 	return 0

@@ -39,7 +39,7 @@ ip local pool REMOTE 198.19.1.1 198.19.8.254
 // TestBenchInNamespaces is issue 6's CI smoke: vpdn bench emulates 10
 // LACs with 100 sessions each against a real vpdn serve in another
 // namespace; every session must reach IPCP open with a pool address and
-// none may fail.
+// none may fail; during a 3 s hold each pings the LNS through its tunnel.
 func TestBenchInNamespaces(t *testing.T) {
 	lab := nstest.New(t)
 	bin := vpdnBinary(t)
@@ -53,7 +53,7 @@ func TestBenchInNamespaces(t *testing.T) {
 	out, errOut := &nstest.SyncBuffer{}, &nstest.SyncBuffer{}
 	bench := lac.Command(bin, "bench", "--server", "198.18.0.2", "--tunnels", "10", "--sessions", "100",
 		"--user", "lac1", "--password", "lacpass", "--tunnel-name", "LAC", "--tunnel-password", "tunnelpw",
-		"--timeout", "20s", "--json")
+		"--timeout", "20s", "--hold", "3s", "--traffic-interval", "1s", "--traffic-size", "300", "--json")
 	bench.Stdout, bench.Stderr = out, errOut
 	if err := lab.Start(bench); err != nil {
 		t.Fatal(err)
@@ -83,6 +83,9 @@ func TestBenchInNamespaces(t *testing.T) {
 		Tunnels          int            `json:"tunnels"`
 		Sessions         int            `json:"sessions"`
 		ElapsedS         float64        `json:"elapsed_s"`
+		TrafficSent      uint64         `json:"traffic_sent"`
+		TrafficReceived  uint64         `json:"traffic_received"`
+		Unanswered       int            `json:"traffic_unanswered_sessions"`
 	}
 	if err := json.Unmarshal([]byte(out.String()), &rep); err != nil {
 		t.Fatalf("vpdn bench output is not one JSON object: %v\n%s", err, out)
@@ -91,6 +94,11 @@ func TestBenchInNamespaces(t *testing.T) {
 	if rep.Established != 1000 || rep.Failed != 0 || rep.Tunnels != 10 || rep.Sessions != 1000 {
 		t.Errorf("established %d, failed %d %v over %d tunnels / %d sessions; want 1000, 0, 10, 1000",
 			rep.Established, rep.Failed, rep.FailuresByReason, rep.Tunnels, rep.Sessions)
+	}
+	// Traffic: every session pinged the LNS's address through the shared
+	// interface's data plane (about 3 each) and got its replies.
+	if rep.TrafficSent < 2500 || rep.Unanswered != 0 || rep.TrafficReceived < rep.TrafficSent*99/100 {
+		t.Errorf("traffic: %d sent, %d received, %d sessions unanswered", rep.TrafficSent, rep.TrafficReceived, rep.Unanswered)
 	}
 	if rep.SetupRate <= 0 || rep.P50 <= 0 || rep.P99 < rep.P50 {
 		t.Errorf("rate %v/s, p50 %v ms, p99 %v ms", rep.SetupRate, rep.P50, rep.P99)
