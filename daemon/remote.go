@@ -406,7 +406,7 @@ func (r *raSession) Packet(proto wppp.Protocol, payload []byte) {
 	tun := r.tun
 	r.mu.Unlock()
 	if tun != nil {
-		tun.Write(payload)
+		tun.WritePacket(payload)
 	}
 }
 
