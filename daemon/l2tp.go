@@ -92,7 +92,7 @@ func (d *Daemon) startL2TP() error {
 	plane := dataplane.New(conn, node.HandlePacket, d.vpdnLog)
 	s := &l2tpService{node: node, plane: plane, conn: conn, done: make(chan struct{})}
 	if c.SharedAccess {
-		tun, err := netif.CreateTUN(SharedInterface)
+		tun, err := netif.CreateTUNOffload(SharedInterface)
 		if err == nil {
 			err = netif.SetMTU(SharedInterface, defaultL2TPMTU)
 		}
@@ -112,7 +112,8 @@ func (d *Daemon) startL2TP() error {
 	}
 	go func() {
 		defer close(s.done)
-		if err := conn.Serve(plane.HandlePacket); err != nil {
+		rx := plane.NewReceiver()
+		if err := conn.ServeBatch(rx.HandlePacket, rx.Flush); err != nil {
 			d.log.Error("l2tp socket", "err", err)
 		}
 	}()

@@ -338,7 +338,7 @@ func (r *raSession) Up(ev ppp.UpEvent) {
 		r.upShared(l2, in)
 		return
 	}
-	tun, err := netif.CreateTUN(r.name)
+	tun, err := netif.CreateTUNOffload(r.name)
 	if err == nil {
 		mtu := sessionMTU(r.ifc)
 		if in.PeerMRU != 0 && in.PeerMRU < mtu {

@@ -41,6 +41,15 @@ func (c *Coalescer) Empty() bool { return c.n == 0 }
 // Segments returns how many segments c holds.
 func (c *Coalescer) Segments() int { return c.segs }
 
+// Head returns the packet c holds so far (its headers are the first
+// segment's); nil when c is empty.
+func (c *Coalescer) Head() []byte {
+	if c.n == 0 {
+		return nil
+	}
+	return c.buf[HdrLen : HdrLen+c.n]
+}
+
 // Reset empties c.
 func (c *Coalescer) Reset() { c.n, c.segs = 0, 0 }
 
