@@ -10,11 +10,17 @@ package dataplane
 //	                        IPv4, IPv6 ─▶ [MSS clamp] ─▶ Session.Device.Write
 //	                        other PPP  ─────────────▶ Session.OnFrame (LCP, IPCP, ...)
 //
+// (through a Receiver, IP for a device with offloads is coalesced per TCP
+// flow and written at the end of the socket's batch: offload.go)
+//
 // Transmit (interface to underlay), one reader per device:
 //
 //	Device.Read into buf[Headroom:] ─▶ session: the device's own, or by
 //	destination address on a shared device ─▶ [MSS clamp] ─▶ PPP and L2TP
 //	headers written into the headroom ─▶ Underlay.WriteTo(peer)
+//
+// (on a device with offloads a read may be a TCP super-packet: it leaves
+// as a train of segments, one UDP_SEGMENT send: offload.go)
 //
 // Neither path allocates per packet; bad packets are dropped and counted
 // by reason.
