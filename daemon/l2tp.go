@@ -118,7 +118,8 @@ func (d *Daemon) startL2TP() error {
 		}
 	}()
 	d.l2tp.Store(s)
-	d.log.Info("l2tp listening", "address", conn.LocalAddr().String())
+	gso, gro := conn.Offloads()
+	d.log.Info("l2tp listening", "address", conn.LocalAddr().String(), "udp-gso", gso, "udp-gro", gro)
 	return nil
 }
 

@@ -371,7 +371,7 @@ func (r *raSession) Up(ev ppp.UpEvent) {
 			r.mu.Unlock()
 			go l2.plane.RunDevice(ctx, tun)
 			d.installStaticRoutes()
-			d.vpdnLog.Info("interface up", "interface", r.name, "local", in.LocalAddr.String(), "peer", in.PeerAddr.String(), "user", in.Username)
+			d.vpdnLog.Info("interface up", "interface", r.name, "local", in.LocalAddr.String(), "peer", in.PeerAddr.String(), "user", in.Username, "offload", tun.Offload())
 			if f := d.opts.OnInterfaceUp; f != nil {
 				var dns []netip.Addr
 				for _, a := range in.DNS {
