@@ -194,3 +194,62 @@ func TestSegments(t *testing.T) {
 		b.Close()
 	}
 }
+
+// TestSegmentsWildcard: a socket on 0.0.0.0 is AF_INET6 (Go listens dual
+// stack); trains to and datagrams from IPv4 peers go as v4-mapped
+// addresses and come back unmapped. An IPv6 peer works too.
+func TestSegmentsWildcard(t *testing.T) {
+	if !inNetns(t) {
+		return
+	}
+	a, err := ListenUDP(netip.MustParseAddrPort("0.0.0.0:1702"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := ListenUDP(netip.MustParseAddrPort("198.18.0.2:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	c, err := ListenUDP(netip.MustParseAddrPort("[::1]:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	t.Logf("wildcard socket AF_INET6: %v", a.v6)
+	train := make([]byte, 5*500+7)
+	for _, peer := range []*UDPConn{b, c} {
+		to := netip.AddrPortFrom(netip.MustParseAddr("198.18.0.2"), peer.LocalAddr().Port())
+		if peer == c {
+			to = peer.LocalAddr()
+		}
+		if err := a.NewSegmentWriter().WriteSegments(train, 500, to); err != nil {
+			t.Fatal(err)
+		}
+		r := peer.NewReader()
+		pkts := make([]Packet, BatchSize)
+		got := 0
+		for got < len(train) {
+			k, err := r.Read(pkts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range pkts[:k] {
+				got += p.N
+				if p.Addr.Port() != 1702 || p.Addr.Addr().Is4In6() {
+					t.Errorf("from %v", p.Addr)
+				}
+			}
+		}
+		// And back: the wildcard socket sees the peer unmapped.
+		if err := peer.WriteTo([]byte("x"), netip.AddrPortFrom(to.Addr(), 1702)); err != nil {
+			t.Fatal(err)
+		}
+		ra := a.NewReader()
+		k, err := ra.Read(pkts)
+		if err != nil || k != 1 || pkts[0].Addr != peer.LocalAddr() && !(peer == b && pkts[0].Addr == to) {
+			t.Fatalf("read %d %v from %v, want %v", k, err, pkts[0].Addr, peer.LocalAddr())
+		}
+	}
+}
