@@ -142,6 +142,9 @@ type groSlot struct {
 // Plane.HandlePacket, except that IP packets for devices with offloads
 // are coalesced and written by Flush, which the reader calls after every
 // batch (transport.UDPConn.ServeBatch). It is not safe for concurrent use.
+// Session receive counters count a segment when it is handed to the
+// merging; a device that then refuses the merged packet counts a
+// device-write drop per segment.
 type Receiver struct {
 	p      *Plane
 	slots  [groSlots]groSlot
