@@ -93,7 +93,7 @@ func (d *Daemon) startL2TP() error {
 	plane := dataplane.New(conn, node.HandlePacket, d.vpdnLog)
 	s := &l2tpService{node: node, plane: plane, conn: conn, done: make(chan struct{})}
 	if c.SharedAccess {
-		tun, err := netif.CreateTUN(SharedInterface)
+		tun, err := netif.CreateTUNOffload(SharedInterface)
 		if err == nil {
 			err = netif.SetMTU(SharedInterface, defaultL2TPMTU)
 		}
@@ -117,12 +117,14 @@ func (d *Daemon) startL2TP() error {
 	}
 	go func() {
 		defer close(s.done)
-		if err := conn.Serve(plane.HandlePacket); err != nil {
+		rx := plane.NewReceiver()
+		if err := conn.ServeBatch(rx.HandlePacket, rx.Flush); err != nil {
 			d.log.Error("l2tp socket", "err", err)
 		}
 	}()
 	d.l2tp.Store(s)
-	d.log.Info("l2tp listening", "address", conn.LocalAddr().String())
+	gso, gro := conn.Offloads()
+	d.log.Info("l2tp listening", "address", conn.LocalAddr().String(), "udp-gso", gso, "udp-gro", gro)
 	return nil
 }
 

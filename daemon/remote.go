@@ -365,7 +365,7 @@ func (r *raSession) Up(ev ppp.UpEvent) {
 		r.upShared(l2, in)
 		return
 	}
-	tun, err := netif.CreateTUN(r.name)
+	tun, err := netif.CreateTUNOffload(r.name)
 	if err == nil {
 		mtu := sessionMTU(r.ifc)
 		if in.PeerMRU != 0 && in.PeerMRU < mtu {
@@ -398,7 +398,7 @@ func (r *raSession) Up(ev ppp.UpEvent) {
 			r.mu.Unlock()
 			go l2.plane.RunDevice(ctx, tun)
 			d.installStaticRoutes()
-			d.vpdnLog.Info("interface up", "interface", r.name, "local", in.LocalAddr.String(), "peer", in.PeerAddr.String(), "user", in.Username)
+			d.vpdnLog.Info("interface up", "interface", r.name, "local", in.LocalAddr.String(), "peer", in.PeerAddr.String(), "user", in.Username, "offload", tun.Offload())
 			if f := d.opts.OnInterfaceUp; f != nil {
 				var dns []netip.Addr
 				for _, a := range in.DNS {
@@ -433,7 +433,7 @@ func (r *raSession) Packet(proto wppp.Protocol, payload []byte) {
 	tun := r.tun
 	r.mu.Unlock()
 	if tun != nil {
-		tun.Write(payload)
+		tun.WritePacket(payload)
 	}
 }
 

@@ -10,11 +10,17 @@ package dataplane
 //	                        IPv4, IPv6 ─▶ [MSS clamp] ─▶ Session.Device.Write
 //	                        other PPP  ─────────────▶ Session.OnFrame (LCP, IPCP, ...)
 //
+// (through a Receiver, IP for a device with offloads is coalesced per TCP
+// flow and written at the end of the socket's batch: offload.go)
+//
 // Transmit (interface to underlay), one reader per device:
 //
 //	Device.Read into buf[Headroom:] ─▶ session: the device's own, or by
 //	destination address on a shared device ─▶ [MSS clamp] ─▶ PPP and L2TP
 //	headers written into the headroom ─▶ Underlay.WriteTo(peer)
+//
+// (on a device with offloads a read may be a TCP super-packet: it leaves
+// as a train of segments, one UDP_SEGMENT send: offload.go)
 //
 // Neither path allocates per packet; bad packets are dropped and counted
 // by reason.
@@ -33,6 +39,7 @@ import (
 	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/wire/l2tp"
 	"github.com/vpdn/vpdn/wire/ppp"
+	"github.com/vpdn/vpdn/wire/vnet"
 )
 
 // Underlay sends datagrams to the peers: the L2TP UDP socket.
@@ -118,12 +125,14 @@ const (
 	DropNotIP                            // not an IPv4/IPv6 packet
 	DropDeviceWrite                      // the interface refused the packet
 	DropUnderlayWrite                    // the socket refused the datagram
+	DropBadOffload                       // virtio_net_hdr inconsistent with its packet
 	numDropReasons
 )
 
 var dropNames = [numDropReasons]string{
 	"short", "bad-header", "unknown-session", "bad-ppp", "unhandled-ppp",
 	"out-of-order", "no-session", "too-big", "not-ip", "device-write", "underlay-write",
+	"bad-offload",
 }
 
 func (r DropReason) String() string {
@@ -354,8 +363,10 @@ func (p *Plane) Drops() map[string]uint64 {
 	return out
 }
 
-func (p *Plane) drop(r DropReason) {
-	p.drops[r].Add(1)
+func (p *Plane) drop(r DropReason) { p.dropN(r, 1) }
+
+func (p *Plane) dropN(r DropReason, n int) {
+	p.drops[r].Add(uint64(n))
 	// Data-path logs are rate-limited to one a second.
 	p.logMu.Lock()
 	now := time.Now()
@@ -370,8 +381,11 @@ func (p *Plane) drop(r DropReason) {
 
 // HandlePacket takes one datagram from the underlay socket. b is not kept
 // (the caller reuses it), but IP packets are written to a device from it
-// in place.
-func (p *Plane) HandlePacket(b []byte, from netip.AddrPort) {
+// in place. A socket reader does better with a Receiver, which coalesces
+// TCP segments for devices with offloads.
+func (p *Plane) HandlePacket(b []byte, from netip.AddrPort) { p.handle(b, from, nil) }
+
+func (p *Plane) handle(b []byte, from netip.AddrPort, r *Receiver) {
 	if len(b) < 2 {
 		p.drop(DropShort)
 		return
@@ -423,7 +437,18 @@ func (p *Plane) HandlePacket(b []byte, from netip.AddrPort) {
 		if att.mss != 0 {
 			ClampMSS(info, att.mss)
 		}
-		if _, err := dev.Write(info); err != nil {
+		var err error
+		switch {
+		case !hasOffload(dev):
+			_, err = dev.Write(info)
+		case r != nil:
+			err = r.deliver(dev, info)
+		default:
+			bp := vnetScratch.Get().(*[]byte)
+			err = writeVnet(dev, *bp, info)
+			vnetScratch.Put(bp)
+		}
+		if err != nil {
 			p.drop(DropDeviceWrite)
 			return
 		}
@@ -545,22 +570,49 @@ func (p *Plane) runDevice(ctx context.Context, dev netif.Device, find func([]byt
 	stop := context.AfterFunc(ctx, func() { dev.Close() })
 	defer stop()
 	buf := make([]byte, Headroom+MaxPacket)
+	// With offloads the virtio_net_hdr is read into the end of the
+	// headroom, which it leaves free again once decoded.
+	var tx *txState
+	rd := buf[Headroom:]
+	if hasOffload(dev) {
+		tx = newTxState(p.under)
+		rd = buf[Headroom-vnet.HdrLen:]
+	}
 	for {
-		n, err := dev.Read(buf[Headroom:])
+		n, err := dev.Read(rd)
 		if err != nil {
 			if ctx.Err() != nil || errors.Is(err, netif.ErrClosed) || errors.Is(err, fs.ErrClosed) {
 				return nil
 			}
 			return fmt.Errorf("dataplane: read %s: %w", dev.Name(), err)
 		}
+		var h vnet.Hdr
+		if tx != nil {
+			if h, err = vnet.Decode(rd[:n]); err != nil {
+				p.drop(DropShort)
+				continue
+			}
+			n -= vnet.HdrLen
+		}
 		if n < 1 {
 			p.drop(DropShort)
 			continue
 		}
-		s := find(buf[Headroom : Headroom+n])
+		pkt := buf[Headroom : Headroom+n]
+		s := find(pkt)
 		if s == nil {
 			p.drop(DropNoSession)
 			continue
+		}
+		if tx != nil {
+			if h.IsGSO() {
+				p.sendGSO(tx, s, h, pkt)
+				continue
+			}
+			if h.Flags&vnet.FlagNeedsCsum != 0 && vnet.CompleteChecksum(pkt, int(h.CsumStart), int(h.CsumOffset)) != nil {
+				p.drop(DropBadOffload)
+				continue
+			}
 		}
 		p.sendIP(s, buf, n)
 	}

@@ -7,8 +7,12 @@ import (
 
 // Fake is an in-memory Device for tests: packets the code under test
 // writes come out of Outbound; packets pushed with Inject are what it reads.
+//
+// A Fake made by NewFakeOffload stands for a TUN with offloads: what is
+// injected and what comes out carries a virtio_net_hdr (Offload true).
 type Fake struct {
 	name     string
+	offload  bool
 	inbound  chan []byte
 	Outbound chan []byte
 	once     sync.Once
@@ -19,6 +23,16 @@ type Fake struct {
 func NewFake(name string, depth int) *Fake {
 	return &Fake{name: name, inbound: make(chan []byte, depth), Outbound: make(chan []byte, depth), closed: make(chan struct{})}
 }
+
+// NewFakeOffload returns a Fake whose packets carry a virtio_net_hdr.
+func NewFakeOffload(name string, depth int) *Fake {
+	f := NewFake(name, depth)
+	f.offload = true
+	return f
+}
+
+// Offload reports whether packets carry a virtio_net_hdr.
+func (f *Fake) Offload() bool { return f.offload }
 
 // ErrClosed is returned by a closed Fake.
 var ErrClosed = errors.New("netif: device closed")

@@ -142,3 +142,55 @@ func TestFake(t *testing.T) {
 		t.Fatalf("read after close: %v", err)
 	}
 }
+
+// TestTUNOffload: a TUN with offloads exchanges packets behind a
+// virtio_net_hdr; a plain packet is written with WritePacket, and the
+// kernel's reply comes back behind a header that asks for no segmentation.
+func TestTUNOffload(t *testing.T) {
+	lab := nstest.New(t)
+	ns := lab.NS("tunoff")
+	local, peer := netip.MustParseAddr("198.19.0.1"), netip.MustParseAddr("198.19.0.2")
+	err := ns.Do(func() error {
+		tun, err := CreateTUNOffload("Vi7")
+		if err != nil {
+			return err
+		}
+		defer tun.Close()
+		if !tun.Offload() {
+			t.Skip("the kernel refused TUN offloads")
+		}
+		for _, step := range []error{SetMTU("Vi7", 1400), AddPeerAddress("Vi7", local, peer), SetUp("Vi7")} {
+			if step != nil {
+				return step
+			}
+		}
+		if err := tun.WritePacket(icmpEcho(peer, local, 9, 1)); err != nil {
+			return err
+		}
+		buf := make([]byte, VnetHdrLen+65535)
+		for range 50 {
+			n, err := tun.Read(buf)
+			if err != nil {
+				return err
+			}
+			if n < VnetHdrLen {
+				t.Fatalf("read of %d octets", n)
+			}
+			p := buf[VnetHdrLen:n]
+			if len(p) >= 28 && p[0]>>4 == 4 && p[9] == 1 && p[20] == 0 {
+				if buf[1] != 0 {
+					t.Errorf("echo reply with GSO type %d", buf[1])
+				}
+				if id := binary.BigEndian.Uint16(p[24:]); id != 9 {
+					t.Errorf("echo reply id %d", id)
+				}
+				return nil
+			}
+		}
+		t.Error("no echo reply")
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

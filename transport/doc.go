@@ -1,9 +1,10 @@
 // Package transport provides the sockets the protocols run over, with
 // batched I/O, and in-memory fakes of each for tests.
 //
-// UDPConn is a UDP socket that reads and writes batches of BatchSize
-// datagrams per system call (golang.org/x/net ipv4/ipv6 ReadBatch and
-// WriteBatch: recvmmsg/sendmmsg on Linux). It has the WriteTo(b,
+// UDPConn is a UDP socket that reads batches of BatchSize datagrams per
+// system call (recvmmsg, with UDP_GRO when the kernel has it) and writes
+// trains of datagrams to one peer with a SegmentWriter (one sendmsg with
+// UDP_SEGMENT, or sendmmsg without). It has the WriteTo(b,
 // netip.AddrPort) method proto/l2tp's Conn wants, and Serve feeds every
 // received datagram to a handler such as l2tp.Node.HandlePacket:
 //

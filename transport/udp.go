@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync/atomic"
+	"syscall"
+	"unsafe"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
 )
 
 // BatchSize is how many datagrams one ReadBatch/WriteBatch system call
@@ -25,6 +29,7 @@ type Packet struct {
 	Buf  []byte // payload (on receive: Buf[:N] is valid)
 	N    int
 	Addr netip.AddrPort
+	Seg  int // on receive: UDP_GRO datagram size, 0 if one datagram
 }
 
 // batchConn is what ipv4.PacketConn and ipv6.PacketConn share.
@@ -38,8 +43,12 @@ type batchConn interface {
 // Serve feeds received datagrams to a handler such as Node.HandlePacket.
 type UDPConn struct {
 	c     *net.UDPConn
+	rc    syscall.RawConn
 	batch batchConn
 	local netip.AddrPort
+	v6    bool        // an AF_INET6 socket (IPv4 peers v4-mapped)
+	gso   atomic.Bool // UDP_SEGMENT works
+	gro   bool        // UDP_GRO is on
 }
 
 // ListenUDP opens a UDP socket on addr (port 0: ephemeral).
@@ -52,7 +61,13 @@ func ListenUDP(addr netip.AddrPort) (*UDPConn, error) {
 	// the default socket buffers; the kernel caps these at rmem_max.
 	_ = c.SetReadBuffer(SocketBuffer)
 	_ = c.SetWriteBuffer(SocketBuffer)
-	u := &UDPConn{c: c, local: c.LocalAddr().(*net.UDPAddr).AddrPort()}
+	rc, err := c.SyscallConn()
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("transport: listen %v: %w", addr, err)
+	}
+	u := &UDPConn{c: c, rc: rc, local: c.LocalAddr().(*net.UDPAddr).AddrPort()}
+	u.offloadProbe()
 	if addr.Addr().Is4() {
 		u.batch = ipv4.NewPacketConn(c)
 	} else {
@@ -95,47 +110,117 @@ func (u *UDPConn) WriteBatch(pkts []Packet) (int, error) {
 	return sent, nil
 }
 
-// Reader reads batches of datagrams with buffers allocated once.
+// Reader reads batches of datagrams with buffers allocated once, with
+// one recvmmsg per batch; it does not allocate.
 type Reader struct {
-	u    *UDPConn
-	ms   []ipv4.Message
-	bufs [][]byte
+	u     *UDPConn
+	ms    []mmsghdr
+	iov   []unix.Iovec
+	names []unix.RawSockaddrInet6
+	ctrl  [][ctrlWords]uint64
+	bufs  [][]byte
+	// The system call in flight.
+	want, got int
+	errno     unix.Errno
+	fn        func(fd uintptr) bool
 }
 
 // NewReader returns a Reader of up to BatchSize datagrams per call.
 func (u *UDPConn) NewReader() *Reader {
-	r := &Reader{u: u, ms: make([]ipv4.Message, BatchSize), bufs: make([][]byte, BatchSize)}
+	r := &Reader{
+		u:     u,
+		ms:    make([]mmsghdr, BatchSize),
+		iov:   make([]unix.Iovec, BatchSize),
+		names: make([]unix.RawSockaddrInet6, BatchSize),
+		ctrl:  make([][ctrlWords]uint64, BatchSize),
+		bufs:  make([][]byte, BatchSize),
+	}
 	for i := range r.ms {
 		r.bufs[i] = make([]byte, MaxDatagram)
-		r.ms[i].Buffers = [][]byte{r.bufs[i]}
+		r.iov[i].Base = &r.bufs[i][0]
+		r.iov[i].SetLen(MaxDatagram)
+		h := &r.ms[i].hdr
+		h.Name = (*byte)(unsafe.Pointer(&r.names[i]))
+		h.Iov = &r.iov[i]
+		h.SetIovlen(1)
+		h.Control = (*byte)(unsafe.Pointer(&r.ctrl[i]))
 	}
+	r.fn = r.recvmmsg
 	return r
 }
 
-// Read blocks for at least one datagram and fills pkts (which must have
-// room for BatchSize); the buffers are reused by the next Read.
-func (r *Reader) Read(pkts []Packet) (int, error) {
-	n, err := r.u.batch.ReadBatch(r.ms[:min(len(pkts), len(r.ms))], 0)
-	if err != nil {
-		return 0, fmt.Errorf("transport: batch receive: %w", err)
-	}
-	for i := range n {
-		m := &r.ms[i]
-		pkts[i].Buf = r.bufs[i][:m.N]
-		pkts[i].N = m.N
-		if a, ok := m.Addr.(*net.UDPAddr); ok {
-			ap := a.AddrPort()
-			pkts[i].Addr = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
-		} else {
-			pkts[i].Addr = netip.AddrPort{}
+func (r *Reader) recvmmsg(fd uintptr) bool {
+	for {
+		n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&r.ms[0])), uintptr(r.want), 0, 0, 0)
+		switch e {
+		case 0:
+			r.got = int(n)
+			return true
+		case unix.EAGAIN:
+			return false
+		case unix.EINTR:
+		default:
+			r.errno = e
+			return true
 		}
 	}
-	return n, nil
+}
+
+// Read blocks for at least one datagram and fills pkts (which must have
+// room for BatchSize); the buffers are reused by the next Read. A packet
+// with Seg set holds several datagrams of Seg octets (the last may be
+// shorter) that UDP_GRO coalesced.
+func (r *Reader) Read(pkts []Packet) (int, error) {
+	r.want = min(len(pkts), len(r.ms))
+	for i := range r.want {
+		h := &r.ms[i].hdr
+		h.Namelen = unix.SizeofSockaddrInet6
+		h.SetControllen(ctrlWords * 8)
+		h.Flags = 0
+	}
+	r.got, r.errno = 0, 0
+	if err := r.u.rc.Read(r.fn); err != nil {
+		return 0, fmt.Errorf("transport: batch receive: %w", err)
+	}
+	if r.errno != 0 {
+		return 0, fmt.Errorf("transport: batch receive: %w", r.errno)
+	}
+	for i := range r.got {
+		m := &r.ms[i]
+		pkts[i].Buf = r.bufs[i][:m.n]
+		pkts[i].N = int(m.n)
+		pkts[i].Addr = parseSockaddr(&r.names[i])
+		pkts[i].Seg = groSize(unsafe.Slice((*byte)(unsafe.Pointer(&r.ctrl[i])), ctrlWords*8)[:m.hdr.Controllen])
+	}
+	return r.got, nil
+}
+
+// groSize returns the datagram size of a UDP_GRO control message in c, 0
+// when there is none.
+func groSize(c []byte) int {
+	for len(c) >= unix.SizeofCmsghdr {
+		h, data, rest, err := unix.ParseOneSocketControlMessage(c)
+		if err != nil {
+			return 0
+		}
+		if h.Level == unix.IPPROTO_UDP && h.Type == unix.UDP_GRO && len(data) >= 4 {
+			return int(*(*int32)(unsafe.Pointer(&data[0])))
+		}
+		c = rest
+	}
+	return 0
 }
 
 // Serve reads batches until the socket is closed and calls h for every
 // datagram; h must not retain b. It returns nil after Close.
 func (u *UDPConn) Serve(h func(b []byte, from netip.AddrPort)) error {
+	return u.ServeBatch(h, nil)
+}
+
+// ServeBatch is Serve with flush (when not nil) called after each batch
+// of datagrams read with one system call: b stays valid until then, so
+// the handler may keep it until flush returns.
+func (u *UDPConn) ServeBatch(h func(b []byte, from netip.AddrPort), flush func()) error {
 	r := u.NewReader()
 	pkts := make([]Packet, BatchSize)
 	for {
@@ -147,7 +232,17 @@ func (u *UDPConn) Serve(h func(b []byte, from netip.AddrPort)) error {
 			return err
 		}
 		for i := range n {
-			h(pkts[i].Buf, pkts[i].Addr)
+			p := &pkts[i]
+			if p.Seg <= 0 || p.Seg >= p.N {
+				h(p.Buf, p.Addr)
+				continue
+			}
+			for off := 0; off < p.N; off += p.Seg {
+				h(p.Buf[off:min(off+p.Seg, p.N)], p.Addr)
+			}
+		}
+		if flush != nil {
+			flush()
 		}
 	}
 }

@@ -111,6 +111,9 @@ func TestRemoteAccessInNamespaces(t *testing.T) {
 	// A TCP transfer across the tunnel: 20 MB from the LAC's network to a
 	// server on the LNS, checked end to end.
 	transferTCP(t, lac, lns, "198.19.0.1:5001", 20<<20)
+	// And the other way, to the LAC's pool address: TCP super-packets
+	// read from Vi1 leave as segment trains, merged again on Vp1.
+	transferTCP(t, lns, lac, vp1Addr(t, lac)+":5004", 20<<20)
 
 	// clear interface virtual-access 1: the session ends and the LAC redials.
 	if s := lnsD.show("clear", "interface", "virtual-access", "1"); !strings.Contains(s, "cleared") {
@@ -143,6 +146,20 @@ func TestRemoteAccessInNamespaces(t *testing.T) {
 		ppp, _ := nstest.Decode(capture.Path, "lcp || chap || pap || ipcp")
 		t.Logf("capture: %d PPP control packets, no malformed packet", len(ppp))
 	}
+}
+
+// vp1Addr returns the IPv4 address IPCP gave Vp1 in ns.
+func vp1Addr(t *testing.T, ns *nstest.NS) string {
+	t.Helper()
+	out, _ := ns.IP("-4", "-o", "addr", "show", "dev", "Vp1")
+	f := strings.Fields(string(out))
+	for i, w := range f {
+		if w == "inet" && i+1 < len(f) {
+			return strings.Split(f[i+1], "/")[0]
+		}
+	}
+	t.Fatalf("no address on Vp1: %s", out)
+	return ""
 }
 
 func lastLine(s string) string {
@@ -305,6 +322,9 @@ func TestSharedAccessInNamespaces(t *testing.T) {
 		t.Error("a Vi1 TUN exists in shared mode")
 	}
 	transferTCP(t, lac, lns, "198.19.0.1:5003", 4<<20)
+	// From the shared interface to the session: super-packets read from
+	// vpdn0 find their session by destination address.
+	transferTCP(t, lns, lac, vp1Addr(t, lac)+":5005", 4<<20)
 	if s := lnsD.show("show", "interfaces", "virtual-access", "1"); !strings.Contains(s, "Virtual-Access1 is up") {
 		t.Errorf("show interfaces virtual-access 1:\n%s", s)
 	}
