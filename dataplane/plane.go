@@ -437,6 +437,11 @@ func (p *Plane) handle(b []byte, from netip.AddrPort, r *Receiver) {
 		if att.mss != 0 {
 			ClampMSS(info, att.mss)
 		}
+		// Counted when received, before the device write (as the GRO path
+		// counts a segment when it takes it): a write that fails is a
+		// device-write drop on top.
+		s.RxPkts.Add(1)
+		s.RxBytes.Add(uint64(len(info)))
 		var err error
 		switch {
 		case !hasOffload(dev):
@@ -452,8 +457,6 @@ func (p *Plane) handle(b []byte, from netip.AddrPort, r *Receiver) {
 			p.drop(DropDeviceWrite)
 			return
 		}
-		s.RxPkts.Add(1)
-		s.RxBytes.Add(uint64(len(info)))
 	default:
 		if s.OnFrame == nil {
 			p.drop(DropUnhandledPPP)
