@@ -64,7 +64,8 @@ ip route 198.19.0.0 255.255.255.0 Virtual-PPP1
 func TestRemoteAccessInNamespaces(t *testing.T) {
 	lab := nstest.New(t)
 	lac, lns := lab.NS("lac"), lab.NS("lns")
-	dev, _ := lab.Link(lac, lns, mustPrefix("198.18.0.1/24"), mustPrefix("198.18.0.2/24"))
+	dev, lnsDev := lab.Link(lac, lns, mustPrefix("198.18.0.1/24"), mustPrefix("198.18.0.2/24"))
+	lab.SegmentOnWire(lns, lnsDev) // the capture sees the LNS's trains as a wire carries them
 	capture := lab.Capture(lac, dev, "udp port 1701")
 	lnsD, lacD := serveIn(t, lab, lns, "LNS", raLNS), serveIn(t, lab, lac, "LAC", raLAC)
 	waitFor(t, "Vp1 with a pool address on the LAC", func() bool {
@@ -144,7 +145,15 @@ func TestRemoteAccessInNamespaces(t *testing.T) {
 			t.Errorf("tshark: %v %v", bad, err)
 		}
 		ppp, _ := nstest.Decode(capture.Path, "lcp || chap || pap || ipcp")
-		t.Logf("capture: %d PPP control packets, no malformed packet", len(ppp))
+		// What the wire carries: the TCP transfers left as segment trains
+		// (UDP GSO), cut by the kernel into datagrams within the veth's
+		// MTU, each one L2TP data message.
+		data, _ := nstest.Decode(capture.Path, "l2tp.type == 0")
+		big, _ := nstest.Decode(capture.Path, "frame.len > 1514")
+		if len(data) < 10000 || len(big) > 0 {
+			t.Errorf("capture: %d L2TP data messages, %d frames beyond 1514 octets: %v", len(data), len(big), big[:min(len(big), 5)])
+		}
+		t.Logf("capture: %d PPP control packets, %d L2TP data messages, no malformed packet", len(ppp), len(data))
 	}
 }
 

@@ -347,6 +347,20 @@ func TsharkAvailable() bool {
 	return err == nil
 }
 
+// SegmentOnWire turns UDP segmentation offload off on dev. A sender with
+// UDP GSO (vpdn's data plane) hands a veth 64 KB trains of datagrams, and
+// the veth passes them on whole, to its peer and to captures: one giant
+// datagram where a wire carries many. Without the feature, the kernel cuts
+// the trains into datagrams before they leave dev. Capture does it on its
+// device; for a capture to see both directions as a wire would, call it
+// for the far end of the link too.
+func (l *Lab) SegmentOnWire(ns *NS, dev string) {
+	l.tb.Helper()
+	if out, err := ns.Command("ethtool", "-K", dev, "tx-udp-segmentation", "off").CombinedOutput(); err != nil {
+		l.tb.Logf("nstest: ethtool -K %s tx-udp-segmentation off: %v %s (captures may show segment trains as one datagram)", dev, err, out)
+	}
+}
+
 // Capture starts tshark on dev inside ns, writing to a file in the test's
 // temporary directory, with an optional capture filter. It returns nil
 // (and logs) when tshark is not installed. The capture is stopped at
@@ -364,6 +378,7 @@ func (l *Lab) Capture(ns *NS, dev, filter string) *Capture {
 		l.tb.Fatal(err)
 	}
 	f.Close()
+	l.SegmentOnWire(ns, dev)
 	args := []string{"-i", dev, "-w", path, "-F", "pcap", "-q"}
 	if filter != "" {
 		args = append(args, "-f", filter)
