@@ -6,7 +6,8 @@
 # parameters. Prints both JSON reports, the memory of each LNS during the
 # hold and the ratios vpdn / l2tpns.
 #
-#   sudo bash bench/versus-l2tpns.sh [TUNNELS] [SESSIONS_PER_TUNNEL]   (default 10 100)
+#   sudo bash bench/versus-l2tpns.sh [TUNNELS] [SESSIONS_PER_TUNNEL] [IN_FLIGHT]
+#   (default 10 100 256; IN_FLIGHT is vpdn bench --max-in-flight)
 #
 # Environment: HOLD (default 20s), L2TPNS_DEBUG (default 1; 3 logs every
 # session, 4-5 packet dumps), CAPTURE=FILE (tshark capture of the lab link
@@ -23,7 +24,7 @@
 # (l2tpns.h, no -D overrides in debian/rules), so at most 59,999 sessions
 # and 499 tunnels; MAXRADIUS 16384 RADIUS requests in flight.
 set -u
-T=${1:-10} S=${2:-100}
+T=${1:-10} S=${2:-100} INFLIGHT=${3:-256}
 HOLD=${HOLD:-20s}
 L2TPNS_DEBUG=${L2TPNS_DEBUG:-1}
 N=$((T * S))
@@ -81,7 +82,7 @@ bench() {
 	local name=$1 pid=$2 bp line i
 	read -r rss0 pss0 < <(mem "$pid")
 	ip netns exec $A timeout 600 $W/vpdn bench --server 198.18.0.2 --tunnels $T --sessions $S \
-		--user labuser --password labpass --auth chap --hold "$HOLD" --json ${BENCH_ARGS:-} \
+		--user labuser --password labpass --auth chap --max-in-flight $INFLIGHT --hold "$HOLD" --json ${BENCH_ARGS:-} \
 		>"$W/$name.json" 2>"$W/$name.err" &
 	bp=$!
 	# The progress line says when the set-up phase is over:
@@ -97,6 +98,11 @@ bench() {
 	read -r rss1 pss1 < <(mem "$pid")
 	wait $bp
 	printf '%s %s %s %s\n' "$rss0" "$pss0" "$rss1" "$pss1" >"$W/$name.mem"
+	# Datagrams the LNS's sockets dropped for a full receive buffer (ss
+	# d), a cause of L2TP retransmissions: l2tpns keeps the default
+	# buffer (rmem_default, 208 KiB here), vpdn asks for 4 MiB.
+	ip netns exec $B ss -Huanmp | paste - - | awk '{d=$0; sub(/.*,d/, "", d); sub(/\).*/, "", d); if (d > 0) print $4, $6, d}' |
+		sed "s/^/$name: receive-buffer drops at /" >&2
 }
 
 # --- l2tpns + FreeRADIUS -------------------------------------------------
@@ -154,7 +160,7 @@ for ((i = 0; i < 300; i++)); do
 	kill -0 $L2PID 2>/dev/null || die "l2tpns exited: $(tail -5 $W/l2tpns.log $W/l2tpns.out)"
 	sleep 0.1
 done
-echo "l2tpns up (pid $L2PID), running vpdn bench $T x $S ..." >&2
+echo "l2tpns up (pid $L2PID), running vpdn bench $T x $S, $INFLIGHT in flight ..." >&2
 bench l2tpns $L2PID
 read -r RADRSS RADPSS < <(mem $RADPID)
 stop_pid $L2PID 10
@@ -186,7 +192,7 @@ for ((i = 0; i < 100; i++)); do
 	kill -0 $VPID 2>/dev/null || die "vpdn serve exited: $(tail -5 $W/vpdn.log)"
 	sleep 0.1
 done
-echo "vpdn serve up (pid $VPID), running vpdn bench $T x $S ..." >&2
+echo "vpdn serve up (pid $VPID), running vpdn bench $T x $S, $INFLIGHT in flight ..." >&2
 bench vpdn $VPID
 stop_pid $VPID 10
 
