@@ -7,7 +7,9 @@
 # hold and the ratios vpdn / l2tpns.
 #
 #   sudo bash bench/versus-l2tpns.sh [TUNNELS] [SESSIONS_PER_TUNNEL] [IN_FLIGHT]
-#   (default 10 100 256; IN_FLIGHT is vpdn bench --max-in-flight)
+#   (default 10 100 256; IN_FLIGHT is vpdn bench --max-in-flight: with 256,
+#   l2tpns's L2TP socket, which keeps the default 208 KiB receive buffer,
+#   overflows and its tunnels stall for retransmissions; 64 does not)
 #
 # Environment: HOLD (default 20s), L2TPNS_DEBUG (default 1; 3 logs every
 # session, 4-5 packet dumps), CAPTURE=FILE (tshark capture of the lab link
@@ -46,6 +48,7 @@ cleanup() {
 	if [ "${KEEP:-0}" = 1 ]; then echo "work directory kept: $W" >&2; else rm -rf "$W"; fi
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM # so that the EXIT trap cleans up
 die() { echo "versus-l2tpns: $*" >&2; exit 1; }
 for c in l2tpns freeradius unshare ss python3 go; do command -v $c >/dev/null || die "$c not found"; done
 
