@@ -16,7 +16,11 @@
 # during both runs), KEEP=1 (keep the work directory with the logs),
 # L2TPNS_LINES (more "set ..." lines for l2tpns's startup-config; a later
 # line overrides an earlier one), BENCH_ARGS (more vpdn bench flags, for
-# both runs), RADIUS_DEBUG=1 (FreeRADIUS with -X, to compare).
+# both runs), RADIUS_DEBUG=1 (FreeRADIUS with -X, to compare), KEEPALIVE
+# (LCP echo interval of both LNSes, default 10 s, the default of both:
+# l2tpns echo_timeout, vpdn keepalive; past about 25,000 sessions the
+# echo replies overflow l2tpns's L2TP socket during the set-up, and 120
+# avoids it).
 #
 # Root; namespaces only (vsl2-gen 198.18.0.1, vsl2-lns 198.18.0.2); pools in
 # 198.19.0.0/16; every wait bounded; processes stopped by PID; namespaces
@@ -28,6 +32,7 @@
 set -u
 T=${1:-10} S=${2:-100} INFLIGHT=${3:-256}
 HOLD=${HOLD:-20s}
+KEEPALIVE=${KEEPALIVE:-10}
 L2TPNS_DEBUG=${L2TPNS_DEBUG:-1}
 N=$((T * S))
 A=vsl2-gen B=vsl2-lns
@@ -144,12 +149,20 @@ set peer_address 198.19.0.1
 set tundevicename "l2tpns0"
 set cluster_interface "lo"
 set cluster_hb_timeout 20
-set echo_timeout 10
+set echo_timeout $KEEPALIVE
 set idle_echo_timeout 240
 ${L2TPNS_LINES:-}
 CFG
-# Pool: 198.19.64.0/18 (16,384 addresses), the same range vpdn gets.
-echo 198.19.64.0/18 >$E/ip_pool
+# Pool: 198.19.64.0/18 (16,384 addresses; l2tpns skips .0 and .255, so
+# 16,256), or 198.19.32.0 to 198.19.255.255 (56,896) beyond 16,000
+# sessions; vpdn gets the same ranges.
+if [ $N -le 16000 ]; then
+	printf '198.19.64.0/18\n' >$E/ip_pool
+	VPOOL="198.19.64.1 198.19.127.254"
+else
+	printf '198.19.32.0/19\n198.19.64.0/18\n198.19.128.0/17\n' >$E/ip_pool
+	VPOOL="198.19.32.1 198.19.255.254"
+fi
 echo admin:admin >$E/users
 chmod 600 $E/users
 # setsid: l2tpns ends with kill(0, SIGTERM), which would hit this script
@@ -187,7 +200,8 @@ interface Virtual-Template1
  ip unnumbered Loopback0
  peer default ip address pool P
  ppp authentication chap
-ip local pool P 198.19.64.1 198.19.127.254
+ keepalive $KEEPALIVE
+ip local pool P $VPOOL
 CFG
 ip netns exec $B $W/vpdn serve -c $W/lns.cfg --socket $W/vpdn.sock --log-level error 2>$W/vpdn.log & VPID=$!; PIDS+=($VPID)
 for ((i = 0; i < 100; i++)); do
