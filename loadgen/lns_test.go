@@ -61,6 +61,7 @@ func (f *fakeAAA) Authenticate(_ context.Context, r *aaa.Request) (*aaa.Result, 
 type testLNS struct {
 	node    *l2tp.Node
 	conn    *memnet.Conn
+	strict  *strictSeq // nil: every datagram goes to the node
 	runners []*ppp.Runner
 	aaa     *fakeAAA
 	methods []aaa.Method
@@ -103,7 +104,17 @@ func (h *lnsSession) Packet(proto wppp.Protocol, b []byte) {
 	h.link.SendPacket(wppp.ProtoIPv4, buf, wppp.MaxHeaderLen)
 }
 
-func newTestLNS(net *memnet.Network, addr netip.AddrPort, a *fakeAAA, methods []aaa.Method) (*testLNS, error) {
+// lnsOptions change the in-memory LNS.
+type lnsOptions struct {
+	// l2tpnsLike makes the LNS handle control messages the way l2tpns
+	// 2.4 does: it announces a Receive Window Size of 4 (l2tpns sends
+	// none, which RFC 2661 §5.8 makes 4), drops every control message
+	// whose Ns is not the next one expected, and sends no ZLB while it
+	// has messages of its own unacknowledged (strictSeq).
+	l2tpnsLike bool
+}
+
+func newTestLNS(net *memnet.Network, addr netip.AddrPort, a *fakeAAA, methods []aaa.Method, o lnsOptions) (*testLNS, error) {
 	conn, err := net.Listen(addr)
 	if err != nil {
 		return nil, err
@@ -112,8 +123,18 @@ func newTestLNS(net *memnet.Network, addr netip.AddrPort, a *fakeAAA, methods []
 	for range 2 {
 		l.runners = append(l.runners, ppp.NewRunner())
 	}
-	l.node, err = l2tp.NewNode(l2tp.Config{Conn: conn,
-		Defaults:      l2tp.TunnelParams{LocalName: "LNS", Hello: -1},
+	params := l2tp.TunnelParams{LocalName: "LNS", Hello: -1}
+	if o.l2tpnsLike {
+		params.RecvWindow = 4
+		l.strict = &strictSeq{conn: conn, next: map[netip.AddrPort]uint16{},
+			sent: map[netip.AddrPort]uint16{}, acked: map[netip.AddrPort]uint16{}}
+	}
+	var out l2tp.Conn = conn
+	if l.strict != nil {
+		out = l.strict
+	}
+	l.node, err = l2tp.NewNode(l2tp.Config{Conn: out,
+		Defaults:      params,
 		OnSessionUp:   l.sessionUp,
 		OnSessionDown: l.sessionDown,
 	})
@@ -121,8 +142,90 @@ func newTestLNS(net *memnet.Network, addr netip.AddrPort, a *fakeAAA, methods []
 		conn.Close()
 		return nil, err
 	}
-	go conn.Serve(l.node.HandlePacket)
+	go conn.Serve(func(b []byte, from netip.AddrPort) {
+		if l.strict == nil || l.strict.pass(b, from) {
+			l.node.HandlePacket(b, from)
+		}
+	})
 	return l, nil
+}
+
+// strictSeq is l2tpns's handling of control messages (l2tpns.c):
+//   - processudp, "Out of sequence tunnel": a message whose Ns is not the
+//     next expected is dropped — a ZLB acknowledgement too, and its Nr
+//     with it — where RFC 2661 §5.8 lets a receiver hold messages ahead
+//     of the expected Ns. Duplicates (Ns behind) go through: l2tpns
+//     acknowledges them as the node does.
+//   - controlnull: no ZLB while messages of its own are unacknowledged
+//     ("they will carry the ack"), which they do only when sent, i.e.
+//     retransmitted.
+//
+// pass filters what the LNS receives, WriteTo what it sends. One tunnel
+// per LAC address, as in loadgen.
+type strictSeq struct {
+	conn *memnet.Conn
+
+	mu      sync.Mutex
+	next    map[netip.AddrPort]uint16 // Ns expected from each LAC
+	sent    map[netip.AddrPort]uint16 // next Ns the LNS sends each LAC
+	acked   map[netip.AddrPort]uint16 // Nr last accepted from each LAC
+	dropped int                       // messages from LACs dropped
+	zlbs    int                       // of which ZLBs
+	muted   int                       // ZLBs of the LNS not sent
+}
+
+func (s *strictSeq) pass(b []byte, from netip.AddrPort) bool {
+	h, err := wl2tp.ParseHeader(b)
+	if err != nil || !h.IsControl() {
+		return true
+	}
+	zlb := int(h.Length) <= h.PayloadOffset
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h.TunnelID == 0 && h.Ns == 0 && !zlb { // an SCCRQ: a new tunnel from this LAC
+		s.next[from], s.sent[from], s.acked[from] = 0, 0, 0
+	}
+	want := s.next[from]
+	switch {
+	case h.Ns == want:
+		if !zlb {
+			s.next[from] = want + 1
+		}
+		s.acked[from] = h.Nr
+		return true
+	case want-h.Ns < 0x8000 && !zlb: // behind: a duplicate
+		return true
+	}
+	s.dropped++
+	if zlb {
+		s.zlbs++
+	}
+	return false
+}
+
+func (s *strictSeq) WriteTo(b []byte, to netip.AddrPort) error {
+	if h, err := wl2tp.ParseHeader(b); err == nil && h.IsControl() {
+		zlb := int(h.Length) <= h.PayloadOffset
+		s.mu.Lock()
+		if !zlb && h.Ns+1-s.sent[to] < 0x8000 {
+			s.sent[to] = h.Ns + 1
+		}
+		mute := zlb && s.acked[to] != s.sent[to]
+		if mute {
+			s.muted++
+		}
+		s.mu.Unlock()
+		if mute {
+			return nil
+		}
+	}
+	return s.conn.WriteTo(b, to)
+}
+
+func (s *strictSeq) drops() (all, zlbs, muted int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dropped, s.zlbs, s.muted
 }
 
 func (l *testLNS) sessionUp(s *l2tp.Session) {

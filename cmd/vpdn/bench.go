@@ -28,6 +28,7 @@ func runBench(args []string) int {
 	auth := fs.String("auth", "", "accept only this authentication: pap, chap or ms-chap-v2 (default: any the server asks for but EAP)")
 	rate := fs.Float64("rate", 0, "arrival rate in sessions per second (0: as fast as the in-flight cap allows)")
 	inflight := fs.Int("max-in-flight", 256, "sessions being set up at once")
+	dialsPerTunnel := fs.Int("max-dials-per-tunnel", 0, "calls placed at once on each tunnel (0: half the LNS's receive window, at least 1)")
 	hold := fs.Duration("hold", 0, "how long to keep the sessions up before tearing them down")
 	tunnelPassword := fs.String("tunnel-password", "", "L2TP tunnel password, when the LNS authenticates tunnels")
 	tunnelName := fs.String("tunnel-name", "LAC", "the host name announced in the L2TP tunnels")
@@ -51,7 +52,7 @@ func runBench(args []string) int {
 		defer stopProfile()
 	}
 	if *server == "" || *user == "" || *password == "" || fs.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: vpdn bench --server ADDR[:PORT] --tunnels T --sessions S --user U --password P [--auth pap|chap|ms-chap-v2] [--rate N] [--hold D] [--tunnel-password X] [--tunnel-name NAME] [--timeout D] [--json] [--source ADDR] [--traffic-interval D [--traffic-size N] [--traffic-target A]]")
+		fmt.Fprintln(os.Stderr, "usage: vpdn bench --server ADDR[:PORT] --tunnels T --sessions S --user U --password P [--auth pap|chap|ms-chap-v2] [--rate N] [--max-in-flight N] [--max-dials-per-tunnel N] [--hold D] [--tunnel-password X] [--tunnel-name NAME] [--timeout D] [--json] [--source ADDR] [--traffic-interval D [--traffic-size N] [--traffic-target A]]")
 		return 2
 	}
 	srv, err := netip.ParseAddrPort(*server)
@@ -95,7 +96,7 @@ func runBench(args []string) int {
 
 	cfg := loadgen.Config{
 		Server: srv, Tunnels: *tunnels, Sessions: *sessions, User: *user, Password: *password, Auth: method,
-		TunnelName: *tunnelName, Rate: *rate, MaxInFlight: *inflight, Hold: *hold, Timeout: *timeout, Logger: logger,
+		TunnelName: *tunnelName, Rate: *rate, MaxInFlight: *inflight, MaxDialsPerTunnel: *dialsPerTunnel, Hold: *hold, Timeout: *timeout, Logger: logger,
 		Socket:  loadgen.UDP(local, logger),
 		Traffic: loadgen.Traffic{Interval: *trafficEvery, Size: *trafficSize, Target: target},
 		Progress: func(p loadgen.Progress) {
