@@ -120,12 +120,20 @@ func (r *reliable) transmit(now time.Time, m *outMsg) {
 	r.send(m.b)
 }
 
-// sendZLB acknowledges everything received so far.
+// sendZLB acknowledges everything received so far. Its Ns is that of the
+// next message to go on the wire (§5.8): the first one still waiting for
+// window space if any, not r.ns, which already counts the waiting ones. A
+// peer that checks a ZLB's Ns strictly (l2tpns) drops a ZLB from the
+// future, and its acknowledgement with it.
 func (r *reliable) sendZLB(tunnelID uint16) {
 	var buf [l2tp.ControlHeaderLen]byte
 	r.ackDue = time.Time{}
 	r.stats.ZLBTx++
-	r.send(l2tp.AppendZLB(buf[:0], tunnelID, r.ns, r.nr))
+	ns := r.ns
+	if len(r.waiting) > 0 {
+		ns = r.waiting[0].ns
+	}
+	r.send(l2tp.AppendZLB(buf[:0], tunnelID, ns, r.nr))
 }
 
 // recv processes the Ns/Nr of a received control message. msg is the

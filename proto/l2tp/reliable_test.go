@@ -315,3 +315,40 @@ func TestReliableLossyModel(t *testing.T) {
 		}
 	}
 }
+
+// TestReliableZLBNs: a ZLB carries the Ns of the next message to be sent,
+// which is that of the first one waiting for window space when the window
+// is full, not the next Ns to assign (RFC 2661 §5.8). Found against
+// l2tpns, which drops a ZLB whose Ns is not the one it expects.
+func TestReliableZLBNs(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	now := t0
+	var out []sent
+	r := newTestRel(t0, &out, &now)
+	r.setPeerWindow(4)
+	r.sendZLB(1)
+	if z := out[len(out)-1]; !z.zlb || z.ns != 0 {
+		t.Fatalf("ZLB before any message: %+v, want Ns 0", z)
+	}
+	for range 6 { // CWND 1: message 0 sent, 1-5 waiting
+		r.queue(now, hello(t), l2tp.MsgHELLO, 6)
+	}
+	r.sendZLB(1)
+	if z := out[len(out)-1]; !z.zlb || z.ns != 1 {
+		t.Fatalf("ZLB with messages waiting: %+v, want Ns 1 (the first waiting)", z)
+	}
+	r.ack(now, 1) // CWND 2: messages 1 and 2 go
+	r.sendZLB(1)
+	if z := out[len(out)-1]; !z.zlb || z.ns != 3 {
+		t.Fatalf("ZLB after an ack: %+v, want Ns 3", z)
+	}
+	r.ack(now, 3) // 3, 4 and 5 go
+	r.ack(now, 6)
+	if len(r.waiting) != 0 {
+		t.Fatalf("%d still waiting", len(r.waiting))
+	}
+	r.sendZLB(1)
+	if z := out[len(out)-1]; !z.zlb || z.ns != 6 {
+		t.Fatalf("ZLB with nothing waiting: %+v, want Ns 6", z)
+	}
+}
