@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/vpdn/vpdn/aaa"
@@ -277,7 +278,6 @@ type Link struct {
 	echoID    uint8
 	echoMiss  int
 
-	tx      []byte // frame being sent
 	scratch []byte
 	nakBuf  []byte
 	nakOrig []byte
@@ -341,7 +341,6 @@ func NewLink(cfg Config) (*Link, error) {
 	l.keepalive.init(l, l.keepaliveTick)
 	l.auth.init(l)
 	l.framing = wire.Framing{AddressControl: cfg.AddressControl}
-	l.tx = make([]byte, 0, 1600)
 	return l, nil
 }
 
@@ -558,10 +557,15 @@ func (l *Link) sendControl(proto wire.Protocol, st State, code wire.Code, id uin
 	if proto == wire.ProtoLCP {
 		fr.ACFC, fr.PFC = false, false
 	}
-	b := fr.Append(l.tx[:0], proto)
+	// The frame is built in a pooled buffer: Output must not keep it, so
+	// it goes back after the call. One per link would be 1.6 KB of memory
+	// per session that sits idle between keepalives.
+	bp := txPool.Get().(*[]byte)
+	defer func() { *bp = (*bp)[:0]; txPool.Put(bp) }()
+	b := fr.Append((*bp)[:0], proto)
 	hl := len(b)
 	b = wire.AppendPacket(b, code, id, data)
-	l.tx = b
+	*bp = b
 	if l.negEnabled() || (l.authEnabled() && isAuthProto(proto)) {
 		if p, err := wire.ParsePacket(b[hl:]); err == nil {
 			l.logPacket(proto, "O", st, p, optName)
@@ -572,6 +576,9 @@ func (l *Link) sendControl(proto wire.Protocol, st State, code wire.Code, id uin
 		l.debugNeg("%s: send failed: %v", proto, err)
 	}
 }
+
+// txPool holds the buffers control frames are built in.
+var txPool = sync.Pool{New: func() any { b := make([]byte, 0, 1600); return &b }}
 
 func isAuthProto(p wire.Protocol) bool {
 	return p == wire.ProtoPAP || p == wire.ProtoCHAP || p == wire.ProtoEAP
