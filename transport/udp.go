@@ -9,12 +9,10 @@ import (
 	"syscall"
 	"unsafe"
 
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
-// BatchSize is how many datagrams one ReadBatch/WriteBatch system call
+// BatchSize is how many datagrams one Reader.Read system call
 // moves (recvmmsg/sendmmsg on Linux).
 const BatchSize = 128
 
@@ -32,19 +30,12 @@ type Packet struct {
 	Seg  int // on receive: UDP_GRO datagram size, 0 if one datagram
 }
 
-// batchConn is what ipv4.PacketConn and ipv6.PacketConn share.
-type batchConn interface {
-	ReadBatch(ms []ipv4.Message, flags int) (int, error)
-	WriteBatch(ms []ipv4.Message, flags int) (int, error)
-}
-
 // UDPConn is a UDP socket with batched I/O. It implements the Conn of
 // proto/l2tp (WriteTo), so the daemon can hand it to a Node directly, and
 // Serve feeds received datagrams to a handler such as Node.HandlePacket.
 type UDPConn struct {
 	c     *net.UDPConn
 	rc    syscall.RawConn
-	batch batchConn
 	local netip.AddrPort
 	v6    bool        // an AF_INET6 socket (IPv4 peers v4-mapped)
 	gso   atomic.Bool // UDP_SEGMENT works
@@ -68,18 +59,13 @@ func ListenUDP(addr netip.AddrPort) (*UDPConn, error) {
 	}
 	u := &UDPConn{c: c, rc: rc, local: c.LocalAddr().(*net.UDPAddr).AddrPort()}
 	u.offloadProbe()
-	if addr.Addr().Is4() {
-		u.batch = ipv4.NewPacketConn(c)
-	} else {
-		u.batch = ipv6.NewPacketConn(c)
-	}
 	return u, nil
 }
 
 // LocalAddr returns the bound address.
 func (u *UDPConn) LocalAddr() netip.AddrPort { return u.local }
 
-// Close closes the socket; a blocked ReadBatch or Serve returns.
+// Close closes the socket; a blocked Read or Serve returns.
 func (u *UDPConn) Close() error { return u.c.Close() }
 
 // WriteTo sends one datagram.
@@ -89,25 +75,6 @@ func (u *UDPConn) WriteTo(b []byte, to netip.AddrPort) error {
 		return fmt.Errorf("transport: send to %v: %w", to, err)
 	}
 	return nil
-}
-
-// WriteBatch sends pkts[i].Buf to pkts[i].Addr with as few system calls
-// as the platform allows, and returns how many were sent.
-func (u *UDPConn) WriteBatch(pkts []Packet) (int, error) {
-	ms := make([]ipv4.Message, len(pkts))
-	for i := range pkts {
-		ms[i].Buffers = [][]byte{pkts[i].Buf}
-		ms[i].Addr = net.UDPAddrFromAddrPort(pkts[i].Addr)
-	}
-	sent := 0
-	for sent < len(ms) {
-		n, err := u.batch.WriteBatch(ms[sent:], 0)
-		if err != nil {
-			return sent, fmt.Errorf("transport: batch send: %w", err)
-		}
-		sent += n
-	}
-	return sent, nil
 }
 
 // Reader reads batches of datagrams with buffers allocated once, with
