@@ -16,6 +16,7 @@ import (
 	"github.com/vpdn/vpdn/transport/memnet"
 	wl2tp "github.com/vpdn/vpdn/wire/l2tp"
 	wppp "github.com/vpdn/vpdn/wire/ppp"
+	"github.com/vpdn/vpdn/wire/vnet"
 )
 
 // fakeAAA accepts one user with one password, by PAP, CHAP or MS-CHAPv2.
@@ -100,7 +101,7 @@ func (h *lnsSession) Packet(proto wppp.Protocol, b []byte) {
 	copy(r[16:20], b[12:16])
 	r[20] = 0 // echo reply
 	r[22], r[23] = 0, 0
-	binary.BigEndian.PutUint16(r[22:], inetChecksum(r[20:]))
+	binary.BigEndian.PutUint16(r[22:], vnet.Checksum(r[20:]))
 	h.link.SendPacket(wppp.ProtoIPv4, buf, wppp.MaxHeaderLen)
 }
 

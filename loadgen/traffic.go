@@ -8,6 +8,7 @@ import (
 	"time"
 
 	wppp "github.com/vpdn/vpdn/wire/ppp"
+	"github.com/vpdn/vpdn/wire/vnet"
 )
 
 // Traffic makes every established session carry data during the hold:
@@ -124,7 +125,7 @@ func appendEcho(b []byte, src, dst netip.Addr, id, seq uint16, size int) []byte 
 	b = append(b, 0, 0, 64, 1, 0, 0)          // no fragment flags, TTL 64, ICMP, checksum later
 	b = append(b, s4[:]...)
 	b = append(b, d4[:]...)
-	binary.BigEndian.PutUint16(b[start+10:], inetChecksum(b[start:start+20]))
+	binary.BigEndian.PutUint16(b[start+10:], vnet.Checksum(b[start:start+20]))
 	icmp := len(b)
 	b = append(b, 8, 0, 0, 0) // echo request, code 0, checksum later
 	b = binary.BigEndian.AppendUint16(b, id)
@@ -132,7 +133,7 @@ func appendEcho(b []byte, src, dst netip.Addr, id, seq uint16, size int) []byte 
 	for i := 0; len(b)-start < size; i++ {
 		b = append(b, byte(i))
 	}
-	binary.BigEndian.PutUint16(b[icmp+2:], inetChecksum(b[icmp:]))
+	binary.BigEndian.PutUint16(b[icmp+2:], vnet.Checksum(b[icmp:]))
 	return b
 }
 
@@ -145,26 +146,10 @@ func parseEchoReply(b []byte, local netip.Addr) (uint16, bool) {
 	if ihl < 20 || len(b) < ihl+8 || b[9] != 1 || netip.AddrFrom4([4]byte(b[16:20])) != local {
 		return 0, false
 	}
-	if icmp := b[ihl:]; icmp[0] == 0 && icmp[1] == 0 && inetChecksum(icmp) == 0 {
+	if icmp := b[ihl:]; icmp[0] == 0 && icmp[1] == 0 && vnet.Checksum(icmp) == 0 {
 		return binary.BigEndian.Uint16(icmp[4:]), true
 	}
 	return 0, false
-}
-
-// inetChecksum is the Internet checksum (RFC 1071) of b.
-func inetChecksum(b []byte) uint16 {
-	var sum uint32
-	for len(b) >= 2 {
-		sum += uint32(b[0])<<8 | uint32(b[1])
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		sum += uint32(b[0]) << 8
-	}
-	for sum > 0xffff {
-		sum = sum>>16 + sum&0xffff
-	}
-	return ^uint16(sum)
 }
 
 // trafficReport totals the traffic of the established sessions (after the
