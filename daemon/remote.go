@@ -79,22 +79,26 @@ func (st *raState) runner() *ppp.Runner {
 		for range 4 {
 			st.runners = append(st.runners, ppp.NewRunner())
 		}
-		st.clock = ppp.WheelClock(wheel.New(0, 0))
 	}
 	st.next++
 	return st.runners[st.next%len(st.runners)]
+}
+
+// pppClock returns the timing wheel every PPP link's timers run on,
+// started with the first link.
+func (st *raState) pppClock() ppp.Clock {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.clock == nil {
+		st.clock = ppp.WheelClock(wheel.New(0, 0))
+	}
+	return st.clock
 }
 
 // allocUnit returns the lowest free Virtual-Access unit, as IOS numbers
 // them: units freed by ended sessions are reused lowest first (a min-heap),
 // otherwise the next unused number. O(log n), so 100,000 sessions do not
 // make each new one scan the table.
-func (st *raState) pppClock() ppp.Clock {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	return st.clock
-}
-
 func (st *raState) allocUnit() int {
 	st.mu.Lock()
 	defer st.mu.Unlock()

@@ -129,13 +129,7 @@ func AddRoute(name string, r Route) error {
 	if err != nil {
 		return err
 	}
-	if err := netlink.RouteAdd(r.nl(l)); err != nil {
-		if errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("netif: route %s via %s: a route to %s exists already", r.Dst, name, r.Dst)
-		}
-		return fmt.Errorf("netif: route %s via %s: %w", r.Dst, name, err)
-	}
-	return nil
+	return routeAdd(pkgHandle, l, name, r)
 }
 
 // DelRoute removes a route through link name; a route that is already
@@ -145,7 +139,25 @@ func DelRoute(name string, r Route) error {
 	if err != nil {
 		return err
 	}
-	if err := netlink.RouteDel(r.nl(l)); err != nil && !errors.Is(err, unix.ESRCH) {
+	return routeDel(pkgHandle, l, name, r)
+}
+
+// pkgHandle is netlink's own default: a new socket per request, in the
+// calling thread's namespace.
+var pkgHandle = &netlink.Handle{}
+
+func routeAdd(h *netlink.Handle, l netlink.Link, name string, r Route) error {
+	if err := h.RouteAdd(r.nl(l)); err != nil {
+		if errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("netif: route %s via %s: a route to %s exists already", r.Dst, name, r.Dst)
+		}
+		return fmt.Errorf("netif: route %s via %s: %w", r.Dst, name, err)
+	}
+	return nil
+}
+
+func routeDel(h *netlink.Handle, l netlink.Link, name string, r Route) error {
+	if err := h.RouteDel(r.nl(l)); err != nil && !errors.Is(err, unix.ESRCH) {
 		return fmt.Errorf("netif: delete route %s via %s: %w", r.Dst, name, err)
 	}
 	return nil
@@ -241,26 +253,15 @@ func OpenLinkRoutes(name string) (*LinkRoutes, error) {
 // Add installs r through the link.
 func (lr *LinkRoutes) Add(r Route) error {
 	lr.mu.Lock()
-	err := lr.h.RouteAdd(r.nl(lr.link))
-	lr.mu.Unlock()
-	if err != nil {
-		if errors.Is(err, unix.EEXIST) {
-			return fmt.Errorf("netif: route %s via %s: a route to %s exists already", r.Dst, lr.name, r.Dst)
-		}
-		return fmt.Errorf("netif: route %s via %s: %w", r.Dst, lr.name, err)
-	}
-	return nil
+	defer lr.mu.Unlock()
+	return routeAdd(lr.h, lr.link, lr.name, r)
 }
 
 // Del removes r; a route that is already gone is not an error.
 func (lr *LinkRoutes) Del(r Route) error {
 	lr.mu.Lock()
-	err := lr.h.RouteDel(r.nl(lr.link))
-	lr.mu.Unlock()
-	if err != nil && !errors.Is(err, unix.ESRCH) {
-		return fmt.Errorf("netif: delete route %s via %s: %w", r.Dst, lr.name, err)
-	}
-	return nil
+	defer lr.mu.Unlock()
+	return routeDel(lr.h, lr.link, lr.name, r)
 }
 
 // Close closes the socket.

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -104,6 +105,35 @@ func TestTUNInNamespace(t *testing.T) {
 		}
 		if err := DelRoute("Vi1", route); err != nil {
 			t.Errorf("deleting an absent route: %v", err)
+		}
+		// The same through one long-lived socket, as the shared
+		// interface adds a host route per session.
+		lr, err := OpenLinkRoutes("Vi1")
+		if err != nil {
+			return err
+		}
+		host := Route{Dst: netip.MustParsePrefix("198.19.5.7/32")}
+		if err := lr.Add(host); err != nil {
+			return err
+		}
+		if err := lr.Add(host); err == nil || !strings.Contains(err.Error(), "exists already") {
+			t.Errorf("duplicate host route: %v", err)
+		}
+		if rs, _ := Routes("Vi1"); !slices.ContainsFunc(rs, func(r Route) bool { return r.Dst == host.Dst }) {
+			t.Errorf("host route missing: %v", rs)
+		}
+		if err := lr.Del(host); err != nil {
+			return err
+		}
+		if err := lr.Del(host); err != nil {
+			t.Errorf("deleting an absent host route: %v", err)
+		}
+		if rs, _ := Routes("Vi1"); slices.ContainsFunc(rs, func(r Route) bool { return r.Dst == host.Dst }) {
+			t.Errorf("host route left behind: %v", rs)
+		}
+		lr.Close()
+		if _, err := OpenLinkRoutes("Vi9"); err == nil {
+			t.Error("OpenLinkRoutes of a missing link succeeded")
 		}
 		if err := tun.Close(); err != nil {
 			return err
