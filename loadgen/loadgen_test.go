@@ -117,14 +117,13 @@ func TestRunInMemory(t *testing.T) {
 // control messages as l2tpns does (window 4, anything but the next Ns
 // dropped, ZLBs included). Against l2tpns, 256 calls placed at once over
 // 10 tunnels queued control messages behind the window of 4; the ZLBs sent
-// meanwhile carried an Ns past the queued messages (proto/l2tp's
-// sendZLB uses the next Ns to assign), l2tpns dropped them with their
-// acknowledgement; l2tpns sends no ZLB of its own while its messages are
-// unacknowledged, so each tunnel stalled for retransmission periods (1 s,
-// 2 s, ...): 62 sessions/s, p50 1.2 s, and some timeouts. The calls
-// placed at once per tunnel are now bounded by the peer's window (here,
-// without the bound: 200 sessions/s in fake time, p90 4 s, 52 ZLBs
-// dropped).
+// meanwhile carried an Ns past the queued messages (a proto/l2tp bug since
+// fixed), l2tpns dropped them with their acknowledgement; l2tpns sends no
+// ZLB of its own while its messages are unacknowledged, so each tunnel
+// stalled for retransmission periods (1 s, 2 s, ...): 62 sessions/s, p50
+// 1.2 s, and some timeouts. The calls placed at once per tunnel are now
+// bounded by the peer's window; without the bound, even with the ZLB fix,
+// some calls here still wait 5 s for retransmissions.
 func TestRunL2TPNSLike(t *testing.T) {
 	rep, lns := runAgainstLNS(t, []aaa.Method{aaa.CHAP}, Config{Tunnels: 10, Sessions: 100, User: "lac1", Password: "lacpass"}, false,
 		lnsOptions{l2tpnsLike: true})
