@@ -210,3 +210,39 @@ func BenchmarkKeepalives(b *testing.B) {
 		})
 	}
 }
+
+// A wheel held up for several revolutions (an expiry function that blocks)
+// fires everything that fell due meanwhile as soon as it runs again, not a
+// revolution later.
+func TestFallBehind(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := New(10*time.Millisecond, 8) // a revolution is 80 ms
+		defer w.Close()
+		start := time.Now()
+		w.AfterFunc(10*time.Millisecond, func() { time.Sleep(500 * time.Millisecond) })
+		var mu sync.Mutex
+		fired := map[time.Duration]time.Duration{}
+		for _, d := range []time.Duration{100 * time.Millisecond, 250 * time.Millisecond, 490 * time.Millisecond, 600 * time.Millisecond} {
+			w.AfterFunc(d, func() {
+				mu.Lock()
+				fired[d] = time.Since(start)
+				mu.Unlock()
+			})
+		}
+		time.Sleep(time.Second)
+		synctest.Wait()
+		mu.Lock()
+		defer mu.Unlock()
+		for d, at := range fired {
+			// Those due while the wheel was held up fire when it is
+			// free again (510 ms); the one after, on time.
+			want := max(d, 510*time.Millisecond)
+			if at < want || at > want+10*time.Millisecond {
+				t.Errorf("timer of %v fired at %v, want %v (+1 tick)", d, at, want)
+			}
+		}
+		if len(fired) != 4 {
+			t.Errorf("%d of 4 timers fired", len(fired))
+		}
+	})
+}
