@@ -80,6 +80,7 @@ type UpEvent struct {
 type DownEvent struct {
 	Protocol wire.Protocol
 	Reason   string
+	Cause    Cause
 }
 
 // MPPEKeys are the MPPE master session keys of RFC 3079 §3 (this end's
@@ -368,7 +369,10 @@ func (l *Link) Start() {
 
 // Close closes the link administratively: LCP sends Terminate-Request and
 // the link finishes when the peer acknowledges or Max-Terminate runs out.
-func (l *Link) Close(reason string) {
+func (l *Link) Close(reason string) { l.closeWith(CauseAdmin, reason) }
+
+// closeWith is Close with the cause the Down event reports.
+func (l *Link) closeWith(c Cause, reason string) {
 	if l.dead {
 		return
 	}
@@ -378,9 +382,9 @@ func (l *Link) Close(reason string) {
 	if l.phase != PhaseDead {
 		l.setPhase(PhaseTerminate)
 	}
-	l.lcp.close(reason)
+	l.lcp.close(c, reason)
 	if !l.dead && (l.lcp.state == Closed || l.lcp.state == Initial || l.lcp.state == Stopped) {
-		l.finish(l.lcp.reason)
+		l.finish()
 	}
 }
 
@@ -390,11 +394,9 @@ func (l *Link) LowerDown() {
 	if l.dead {
 		return
 	}
-	if l.lcp.reason == "" {
-		l.lcp.reason = "Lower layer down"
-	}
+	l.lcp.setReason(CauseLowerDown, "Lower layer down")
 	l.lcp.down()
-	l.finish(l.lcp.reason)
+	l.finish()
 }
 
 // Phase returns the link phase.
@@ -620,18 +622,17 @@ func (l *Link) lcpDown() {
 }
 
 func (l *Link) lcpFinished() {
-	l.finish(l.lcp.reason)
+	l.finish()
 }
 
 // finish ends the link: timers stop, the address goes back to the pool and
 // the owner hears Down once.
-func (l *Link) finish(reason string) {
+func (l *Link) finish() {
 	if l.dead {
 		return
 	}
-	if reason == "" {
-		reason = "LCP closed"
-	}
+	l.lcp.setReason(CauseNegotiation, "LCP closed")
+	reason, cause := l.lcp.reason, l.lcp.cause
 	l.setPhase(PhaseDead)
 	l.dead = true
 	for _, f := range []*fsm{l.lcp, l.ipcp, l.ipv6cp, l.ccp} {
@@ -641,7 +642,7 @@ func (l *Link) finish(reason string) {
 	l.auth.stop()
 	l.ipcpo.release()
 	l.debugNeg("PPP: link down: %s", reason)
-	l.notifyDown(DownEvent{Protocol: wire.ProtoLCP, Reason: reason})
+	l.notifyDown(DownEvent{Protocol: wire.ProtoLCP, Reason: reason, Cause: cause})
 }
 
 // networkPhase starts the NCPs once authentication is done (RFC 1661 §3.5).
@@ -661,7 +662,7 @@ func (l *Link) networkPhase() {
 	}
 	l.ccp.passive()
 	if l.cfg.IPCP.Disabled && !l.cfg.IPv6CP.Enabled {
-		l.Close("No network protocols configured")
+		l.closeWith(CauseNoNCP, "No network protocols configured")
 	}
 }
 
@@ -683,7 +684,7 @@ func (l *Link) ncpUp(proto wire.Protocol) {
 }
 
 func (l *Link) ncpDown(f *fsm) {
-	l.notifyDown(DownEvent{Protocol: f.proto, Reason: f.reason})
+	l.notifyDown(DownEvent{Protocol: f.proto, Reason: f.reason, Cause: f.cause})
 }
 
 // notifyDown and ncpUp hand events to the owner through Post, after the
@@ -710,11 +711,12 @@ func (l *Link) ncpFinished(f *fsm) {
 			return
 		}
 	}
-	reason := "No network protocols running"
+	reason, cause := "No network protocols running", CauseNoNCP
 	if f.reason != "" {
 		reason += " (" + f.reason + ")"
+		cause = f.cause
 	}
-	l.Close(reason)
+	l.closeWith(cause, reason)
 }
 
 // Keepalive, RFC 1661 §5.8 Echo-Request/Reply.
@@ -724,8 +726,8 @@ func (l *Link) keepaliveTick() {
 		return
 	}
 	if l.echoMiss >= l.cfg.KeepaliveMisses {
-		l.lcp.reason = "Keepalive timeout"
-		l.Close("Keepalive timeout")
+		l.lcp.reason, l.lcp.cause = "Keepalive timeout", CauseKeepalive
+		l.closeWith(CauseKeepalive, "Keepalive timeout")
 		return
 	}
 	l.echoMiss++
