@@ -28,10 +28,10 @@ import (
 	"github.com/vpdn/vpdn/aaa"
 	"github.com/vpdn/vpdn/config"
 	"github.com/vpdn/vpdn/dataplane"
+	"github.com/vpdn/vpdn/internal/clock"
 	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/proto/l2tp"
 	"github.com/vpdn/vpdn/proto/ppp"
-	"github.com/vpdn/vpdn/proto/wheel"
 	wl2tp "github.com/vpdn/vpdn/wire/l2tp"
 	wppp "github.com/vpdn/vpdn/wire/ppp"
 )
@@ -90,7 +90,7 @@ func (st *raState) pppClock() ppp.Clock {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	if st.clock == nil {
-		st.clock = ppp.WheelClock(wheel.New(0, 0))
+		st.clock = ppp.WheelClock(clock.NewWheel(0, 0))
 	}
 	return st.clock
 }

@@ -4,7 +4,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vpdn/vpdn/proto/wheel"
+	"github.com/vpdn/vpdn/internal/clock"
 )
 
 // Clock is the time source of a Link. The default uses runtime timers; a
@@ -124,9 +124,9 @@ func (r *Runner) run() {
 // WheelClock is a Clock on a timing wheel: what a process with many links
 // uses, so their Restart and keepalive timers cost one goroutine and one
 // runtime timer in all.
-func WheelClock(w *wheel.Wheel) Clock { return wheelClock{w} }
+func WheelClock(w *clock.Wheel) Clock { return wheelClock{w} }
 
-type wheelClock struct{ w *wheel.Wheel }
+type wheelClock struct{ w *clock.Wheel }
 
 func (c wheelClock) Now() time.Time { return c.w.Now() }
 func (c wheelClock) AfterFunc(d time.Duration, f func()) Timer {
