@@ -68,7 +68,7 @@ type raState struct {
 	nextUnit  int
 	freeUnits unitHeap
 	runners   []*ppp.Runner
-	clock     ppp.Clock // one timing wheel for every link's timers
+	wheel     *clock.Wheel // one timing wheel for every link's timers
 	next      int
 }
 
@@ -86,13 +86,13 @@ func (st *raState) runner() *ppp.Runner {
 
 // pppClock returns the timing wheel every PPP link's timers run on,
 // started with the first link.
-func (st *raState) pppClock() ppp.Clock {
+func (st *raState) pppClock() clock.Clock {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.clock == nil {
-		st.clock = ppp.WheelClock(clock.NewWheel(0, 0))
+	if st.wheel == nil {
+		st.wheel = clock.NewWheel(0, 0)
 	}
-	return st.clock
+	return st.wheel
 }
 
 // allocUnit returns the lowest free Virtual-Access unit, as IOS numbers

@@ -280,7 +280,7 @@ func testEchoDeadPeer(t *testing.T, useWheel bool) {
 		if useWheel {
 			wh := clock.NewWheel(0, 0)
 			defer wh.Close()
-			lc.Clock, cc.Clock = WheelClock(wh), WheelClock(wh)
+			lc.Clock, cc.Clock = wh, wh
 		}
 		lc.Keepalive, lc.KeepaliveMisses = 10*time.Second, 3
 		lns, cli, w := newPair(t, lc, cc)
