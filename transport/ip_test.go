@@ -8,7 +8,9 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -48,9 +50,7 @@ func in[T any](t *testing.T, ns *nstest.NS, open func() (T, error)) T {
 // datagrams whole, IPv4 header included, to see what went on the wire.
 type headerSocket struct {
 	c  *net.IPConn
-	rc interface {
-		Read(func(uintptr) bool) error
-	}
+	rc syscall.RawConn
 }
 
 func openHeaderSocket(proto uint8) (*headerSocket, error) {
@@ -284,7 +284,7 @@ func TestIPConnErrors(t *testing.T) {
 		c.WriteTo([]byte("x"), netip.MustParseAddrPort("[2001:db8::1]:0")),
 		c.WriteTo([]byte("x"), netip.AddrPort{}),
 	} {
-		if err == nil || err.Error()[:11] != "transport: " {
+		if err == nil || !strings.HasPrefix(err.Error(), "transport: ") {
 			t.Errorf("error %v", err)
 		}
 	}
@@ -381,7 +381,7 @@ func TestSystemTCP(t *testing.T) {
 	if err := nb.Do(func() error {
 		_, err := System.DialTCP(context.Background(), netip.Addr{}, netip.AddrPortFrom(labA, 1724))
 		return err
-	}); err == nil || err.Error()[:11] != "transport: " {
+	}); err == nil || !strings.HasPrefix(err.Error(), "transport: ") {
 		t.Errorf("dial to a closed port: %v", err)
 	}
 }
