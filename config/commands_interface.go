@@ -170,7 +170,13 @@ var interfaceCommands = []*command{
 	{mode: mInterface, spec: "ppp {pap | chap | ms-chap | ms-chap-v2 | eap} refuse", help: "Refuse to be authenticated with this protocol when the peer asks for it (LCP then suggests another).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			ifc := p.iface()
-			proto := m.KeywordsIn("pap", "chap", "ms-chap", "ms-chap-v2", "eap")[0]
+			protos := m.KeywordsIn("pap", "chap", "ms-chap", "ms-chap-v2", "eap")
+			if len(protos) == 0 {
+				// "no ppp" alone: a no form may leave out trailing
+				// arguments, not the protocol this one is about.
+				return fmt.Errorf("no ppp: incomplete command; expected no ppp {pap | chap | ms-chap | ms-chap-v2 | eap} refuse, or the no form of another ppp command")
+			}
+			proto := protos[0]
 			ifc.PPPRefuse = removeStr(ifc.PPPRefuse, proto)
 			if !neg {
 				ifc.PPPRefuse = append(ifc.PPPRefuse, proto)

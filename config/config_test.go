@@ -142,6 +142,7 @@ func TestBrokenVariants(t *testing.T) {
 		{"bad interface", "interface Virtual-Template\n", 1, []string{"invalid input", "interface name"}},
 		{"ambiguous", "i\n", 1, []string{"ambiguous"}},
 		{"nul byte", "hostname a\x00b\n", 1, []string{"NUL"}},
+		{"no ppp alone", "interface Virtual-Template1\n no ppp\n", 2, []string{"incomplete command", "no ppp {pap"}},
 		{"white space only, then an error", "\v\u00a0\nvpdn-grup X\n", 2, []string{"unknown command"}},
 	}
 	for _, c := range cases {
@@ -321,6 +322,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add(base)
 	f.Add("interface Virtual-PPP1\n pseudowire 198.18.0.2 1 pw-class x sequencing both\n")
+	f.Add("interface Virtual-Template1\n no ppp\n no ppp chap\n no ip\n")
 	f.Fuzz(func(t *testing.T, text string) {
 		res, err := Parse("fuzz", text)
 		if err != nil {
