@@ -119,23 +119,29 @@ func concatCommands(lists ...[]*command) []*command {
 	return out
 }
 
-func intOrZero(m *Match, name string, neg bool) int {
+// set applies a command that sets one value: v, or for the no form the
+// zero value (the default, which the printer leaves out). v is evaluated
+// in both cases, so it must not fail on the arguments a no form may omit.
+func set[T any](field *T, v T, neg bool) {
 	if neg {
-		return 0
+		var zero T
+		*field = zero
+		return
 	}
-	return m.Int(name)
+	*field = v
 }
 
-func removeStr(s []string, v string) []string {
-	out := s[:0]
-	for _, x := range s {
-		if x != v {
-			out = append(out, x)
-		}
+// setMember applies a command that adds one value to a list (a repeatable
+// command): v is appended, or for the no form removed. A value given
+// twice is kept once, at its latest position.
+func setMember[T comparable](list *[]T, v T, neg bool) {
+	*list = removePtr(*list, v)
+	if !neg {
+		*list = append(*list, v)
 	}
-	return out
 }
 
+// removePtr returns s without v, filtered in place.
 func removePtr[T comparable](s []T, v T) []T {
 	out := s[:0]
 	for _, x := range s {

@@ -48,10 +48,8 @@ var aaaCommands = []*command{
 				u = &User{Name: name, Line: p.line}
 				p.cfg.Users = append(p.cfg.Users, u)
 			}
-			u.AttrList, u.AttrListLine = "", p.line
-			if !neg {
-				u.AttrList = m.Str("list")
-			}
+			u.AttrListLine = p.line
+			set(&u.AttrList, m.Str("list"), neg)
 			return nil
 		}},
 	{mode: mGlobal, spec: "aaa attribute list <name:word>", help: "Defines authorization attributes for local users and domains, and enters its mode.", noForm: true,
@@ -76,25 +74,13 @@ var aaaCommands = []*command{
 			l := p.cur.obj.(*AttrList)
 			switch {
 			case m.Has("addr"):
-				l.Addr = netip.Addr{}
-				if !neg {
-					l.Addr = m.Addr("addr")
-				}
+				set(&l.Addr, m.Addr("addr"), neg)
 			case m.Has("addr-pool"):
-				l.Pool = ""
-				if !neg {
-					l.Pool = m.Str("pool")
-				}
+				set(&l.Pool, m.Str("pool"), neg)
 			case m.Has("primary-dns"):
-				l.PrimaryDNS = netip.Addr{}
-				if !neg {
-					l.PrimaryDNS = m.Addr("dns1")
-				}
+				set(&l.PrimaryDNS, m.Addr("dns1"), neg)
 			case m.Has("secondary-dns"):
-				l.SecondaryDNS = netip.Addr{}
-				if !neg {
-					l.SecondaryDNS = m.Addr("dns2")
-				}
+				set(&l.SecondaryDNS, m.Addr("dns2"), neg)
 			case m.Has("route"):
 				if m.Str("rm") == "" {
 					l.Routes = nil
@@ -105,20 +91,11 @@ var aaaCommands = []*command{
 				if pfx.Masked() != pfx {
 					return fmt.Errorf("attribute type route %s %s: the address has bits outside the mask; expected %s", m.Str("rp"), m.Str("rm"), pfx.Masked().Addr())
 				}
-				var keep []netip.Prefix
-				for _, r := range l.Routes {
-					if r != pfx {
-						keep = append(keep, r)
-					}
-				}
-				l.Routes = keep
-				if !neg {
-					l.Routes = append(l.Routes, pfx)
-				}
+				setMember(&l.Routes, pfx, neg)
 			case m.Has("session-timeout"):
-				l.SessionTimeout = intOrZero(m, "st", neg)
+				set(&l.SessionTimeout, m.Int("st"), neg)
 			case m.Has("idletime"):
-				l.IdleTimeout = intOrZero(m, "it", neg)
+				set(&l.IdleTimeout, m.Int("it"), neg)
 			}
 			return nil
 		}},

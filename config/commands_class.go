@@ -54,41 +54,38 @@ var classCommands = []*command{
 	// ---- l2tp-class -----------------------------------------------------
 	{mode: mL2TPClass, spec: "receive-window <n:int:1-16384>", help: "Control-channel receive window offered to the peer (RFC 2661 Receive Window Size).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.l2tpClass().ReceiveWindow = intOrZero(m, "n", neg)
+			set(&p.l2tpClass().ReceiveWindow, m.Int("n"), neg)
 			return nil
 		}},
 	{mode: mL2TPClass, spec: "retransmit initial retries <n:int:1-1000>", help: "How many times an SCCRQ is sent before giving up.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.l2tpClass().RetransInitial = intOrZero(m, "n", neg)
+			set(&p.l2tpClass().RetransInitial, m.Int("n"), neg)
 			return nil
 		}},
 	{mode: mL2TPClass, spec: "retransmit retries <n:int:5-1000>", help: "How many times a control message is retransmitted before the tunnel is declared down.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.l2tpClass().RetransRetries = intOrZero(m, "n", neg)
+			set(&p.l2tpClass().RetransRetries, m.Int("n"), neg)
 			return nil
 		}},
 	{mode: mL2TPClass, spec: "retransmit timeout {max | min} <secs:int:1-8>", help: "Bounds of the exponential retransmission back-off, in seconds.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			if m.Has("max") {
-				p.l2tpClass().RetransTimeoutMax = intOrZero(m, "secs", neg)
+				set(&p.l2tpClass().RetransTimeoutMax, m.Int("secs"), neg)
 			} else {
-				p.l2tpClass().RetransTimeoutMin = intOrZero(m, "secs", neg)
+				set(&p.l2tpClass().RetransTimeoutMin, m.Int("secs"), neg)
 			}
 			return nil
 		}},
 	{mode: mL2TPClass, spec: "timeout setup <secs:int:60-6000>", help: "Seconds a tunnel may take to come up.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.l2tpClass().TimeoutSetup = intOrZero(m, "secs", neg)
+			set(&p.l2tpClass().TimeoutSetup, m.Int("secs"), neg)
 			return nil
 		}},
 	{mode: mL2TPClass, spec: "authentication", help: "Authenticate the control channel with the class password (RFC 2661 §4.2).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { p.l2tpClass().Authentication = !neg; return nil }},
 	{mode: mL2TPClass, spec: "hostname <host:word>", help: "The host name announced in tunnel set-up.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.l2tpClass().Hostname = ""
-			if !neg {
-				p.l2tpClass().Hostname = m.Str("host")
-			}
+			set(&p.l2tpClass().Hostname, m.Str("host"), neg)
 			return nil
 		}},
 	{mode: mL2TPClass, spec: "hidden", help: "Hide AVPs that carry secrets (RFC 2661 §4.3); needs a password.", noForm: true,
@@ -107,7 +104,7 @@ var classCommands = []*command{
 			return nil
 		}},
 	{mode: mL2TPClass, spec: "hello <secs:int:0-1000>", help: "Seconds of silence before a HELLO keepalive (default 60).", noForm: true,
-		apply: func(p *parser, m *Match, neg bool) error { p.l2tpClass().Hello = intOrZero(m, "secs", neg); return nil }},
+		apply: func(p *parser, m *Match, neg bool) error { set(&p.l2tpClass().Hello, m.Int("secs"), neg); return nil }},
 	{inert: "L2TPv3 message digests are later work", mode: mL2TPClass, spec: "digest secret " + passwordSpec, help: "L2TPv3 message digest secret (RFC 3931 §5.4.1): later work with L2TPv3.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			if neg {
@@ -122,31 +119,23 @@ var classCommands = []*command{
 	// ---- pseudowire-class -----------------------------------------------
 	{mode: mPWClass, spec: "encapsulation {l2tpv2 | l2tpv3}", help: "The data encapsulation of sessions using this class.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.pwClass().Encapsulation = ""
-			if !neg {
-				p.pwClass().Encapsulation = m.KeywordsIn("l2tpv2", "l2tpv3")[0]
-			}
+			set(&p.pwClass().Encapsulation, m.Keyword("l2tpv2", "l2tpv3"), neg)
 			return nil
 		}},
 	{mode: mPWClass, spec: "protocol {l2tpv2 | l2tpv3 | none} [<class:word>]", help: "The signalling protocol (none: static sessions) and the l2tp-class for its control channel.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			c := p.pwClass()
-			c.Protocol, c.L2TPClass, c.ProtocolLine = "", "", p.line
-			if !neg {
-				c.Protocol = m.KeywordsIn("l2tpv2", "l2tpv3", "none")[0]
-				c.L2TPClass = m.Str("class")
-				if c.Protocol == "none" && c.L2TPClass != "" {
-					return fmt.Errorf("protocol none %s: static sessions use no l2tp-class; expected protocol none", c.L2TPClass)
-				}
+			c.ProtocolLine = p.line
+			set(&c.Protocol, m.Keyword("l2tpv2", "l2tpv3", "none"), neg)
+			set(&c.L2TPClass, m.Str("class"), neg)
+			if c.Protocol == "none" && c.L2TPClass != "" {
+				return fmt.Errorf("protocol none %s: static sessions use no l2tp-class; expected protocol none", c.L2TPClass)
 			}
 			return nil
 		}},
 	{inert: "the local tunnel address is the vpdn l2tp listen address", mode: mPWClass, spec: "ip local interface <iface:interface>", help: "The interface whose address is the local tunnel end.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.pwClass().LocalIf = nil
-			if !neg {
-				p.pwClass().LocalIf = ifArg(m, "iface")
-			}
+			set(&p.pwClass().LocalIf, ifArg(m, "iface"), neg)
 			return nil
 		}},
 	{inert: "path MTU discovery is not done", mode: mPWClass, spec: "ip pmtu", help: "Path MTU discovery for sessions of this class.", noForm: true,
@@ -167,13 +156,10 @@ var classCommands = []*command{
 	{inert: "tunnel packets carry the kernel's default DF setting", mode: mPWClass, spec: "ip dfbit set", help: "Set DF on tunnel packets.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { p.pwClass().DFBitSet = !neg; return nil }},
 	{inert: "tunnel packets carry the kernel's default TTL", mode: mPWClass, spec: "ip ttl <ttl:int:1-255>", help: "The TTL of tunnel packets.", noForm: true,
-		apply: func(p *parser, m *Match, neg bool) error { p.pwClass().TTL = intOrZero(m, "ttl", neg); return nil }},
+		apply: func(p *parser, m *Match, neg bool) error { set(&p.pwClass().TTL, m.Int("ttl"), neg); return nil }},
 	{mode: mPWClass, spec: "sequencing {transmit | receive | both}", help: "Sequence numbers on data messages.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.pwClass().Sequencing = ""
-			if !neg {
-				p.pwClass().Sequencing = m.KeywordsIn("transmit", "receive", "both")[0]
-			}
+			set(&p.pwClass().Sequencing, m.Keyword("transmit", "receive", "both"), neg)
 			return nil
 		}},
 }

@@ -10,10 +10,7 @@ import (
 var globalCommands = []*command{
 	{mode: mGlobal, spec: "hostname <name:word>", help: "Name of this system; the default local tunnel name.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.cfg.Hostname = ""
-			if !neg {
-				p.cfg.Hostname = m.Str("name")
-			}
+			set(&p.cfg.Hostname, m.Str("name"), neg)
 			return nil
 		}},
 	{mode: mGlobal, spec: "version <v:word>", help: "Accepted for compatibility with IOS configurations; ignored.",
@@ -21,10 +18,7 @@ var globalCommands = []*command{
 	{inert: "vpdn has no such IOS services; the switch is kept for the record", mode: mGlobal, spec: "service {internal | timestamps <rest:line> | password-encryption}", help: "IOS service switches. `service internal` is accepted (document 004 uses it for PPTP clients); the others are accepted and ignored.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			if m.Has("internal") {
-				p.cfg.ServiceOptions = removeStr(p.cfg.ServiceOptions, "internal")
-				if !neg {
-					p.cfg.ServiceOptions = append(p.cfg.ServiceOptions, "internal")
-				}
+				setMember(&p.cfg.ServiceOptions, "internal", neg)
 			}
 			return nil
 		}},

@@ -31,10 +31,7 @@ var interfaceCommands = []*command{
 	// ---- interface ------------------------------------------------------
 	{mode: mInterface, spec: "description <text:line>", help: "Free text.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.iface().Description = ""
-			if !neg {
-				p.iface().Description = m.Str("text")
-			}
+			set(&p.iface().Description, m.Str("text"), neg)
 			return nil
 		}},
 	{mode: mInterface, spec: "shutdown", help: "Administratively disables the interface.", noForm: true,
@@ -134,10 +131,7 @@ var interfaceCommands = []*command{
 		}},
 	{mode: mInterface, spec: "ppp chap hostname <host:word>", help: "The name this end uses when it is authenticated by CHAP / MS-CHAP.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.iface().CHAPHostname = ""
-			if !neg {
-				p.iface().CHAPHostname = m.Str("host")
-			}
+			set(&p.iface().CHAPHostname, m.Str("host"), neg)
 			return nil
 		}},
 	{mode: mInterface, spec: "ppp chap password " + passwordSpec, help: "The secret this end uses when it is authenticated by CHAP / MS-CHAP.", noForm: true,
@@ -176,11 +170,7 @@ var interfaceCommands = []*command{
 				// arguments, not the protocol this one is about.
 				return fmt.Errorf("no ppp: incomplete command; expected no ppp {pap | chap | ms-chap | ms-chap-v2 | eap} refuse, or the no form of another ppp command")
 			}
-			proto := protos[0]
-			ifc.PPPRefuse = removeStr(ifc.PPPRefuse, proto)
-			if !neg {
-				ifc.PPPRefuse = append(ifc.PPPRefuse, proto)
-			}
+			setMember(&ifc.PPPRefuse, protos[0], neg)
 			return nil
 		}},
 	{inert: "MPPE comes with PPTP; CCP refuses compression and encryption today, so sessions are not encrypted", mode: mInterface, spec: "ppp encrypt mppe {auto | 40 | 128} [passive | required] [stateful]", help: "MPPE encryption (RFC 3078) for PPTP sessions.", noForm: true,
@@ -194,18 +184,12 @@ var interfaceCommands = []*command{
 		}},
 	{mode: mInterface, spec: "ip mtu <mtu:int:68-65535>", help: "The IP MTU of the interface (and of Virtual-Access interfaces cloned from it).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.iface().MTU = 0
-			if !neg {
-				p.iface().MTU = m.Int("mtu")
-			}
+			set(&p.iface().MTU, m.Int("mtu"), neg)
 			return nil
 		}},
 	{mode: mInterface, spec: "ip tcp adjust-mss <mss:int:500-1460>", help: "Clamp the MSS option of TCP SYNs crossing the interface.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.iface().TCPAdjustMSS = 0
-			if !neg {
-				p.iface().TCPAdjustMSS = m.Int("mss")
-			}
+			set(&p.iface().TCPAdjustMSS, m.Int("mss"), neg)
 			return nil
 		}},
 	{mode: mInterface, spec: "keepalive [<secs:int:0-32767>]", help: "PPP LCP echo interval in seconds (default 10); `no keepalive` disables echoes.", noForm: true,
@@ -242,38 +226,25 @@ var interfaceCommands = []*command{
 		apply: func(p *parser, m *Match, neg bool) error { p.iface().NoCDP = neg; return nil }},
 	{inert: "Dialer interfaces are later work; use interface Virtual-PPP with a pseudowire", mode: mInterface, spec: "dialer pool <n:int:1-255>", help: "Dialer: place calls through the vpdn-group whose request-dialin has pool-member N.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.iface().Dialer.Pool, p.iface().Dialer.PoolLine = 0, p.line
-			if !neg {
-				p.iface().Dialer.Pool = m.Int("n")
-			}
+			p.iface().Dialer.PoolLine = p.line
+			set(&p.iface().Dialer.Pool, m.Int("n"), neg)
 			return nil
 		}},
 	{inert: "Dialer interfaces are later work", mode: mInterface, spec: "dialer idle-timeout <secs:int:0-2147483>", help: "Dialer: seconds without interesting traffic before the call is dropped (0: never).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.iface().Dialer.IdleTimeout = nil
-			if !neg {
-				v := m.Int("secs")
-				p.iface().Dialer.IdleTimeout = &v
-			}
+			set(&p.iface().Dialer.IdleTimeout, new(m.Int("secs")), neg)
 			return nil
 		}},
 	{inert: "Dialer interfaces are later work", mode: mInterface, spec: "dialer string <number:word>", help: "Dialer: the number to dial (with `dialer vpdn`, sent as the Called Number).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			d := &p.iface().Dialer
-			d.Strings = removeStr(d.Strings, m.Str("number"))
-			if !neg {
-				d.Strings = append(d.Strings, m.Str("number"))
-			}
+			setMember(&p.iface().Dialer.Strings, m.Str("number"), neg)
 			return nil
 		}},
 	{inert: "Dialer interfaces are later work", mode: mInterface, spec: "dialer vpdn", help: "Dialer: the call is an L2TP session (client-initiated tunnel from a Dialer interface).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { p.iface().Dialer.VPDN = !neg; return nil }},
 	{inert: "Dialer interfaces are later work", mode: mInterface, spec: "dialer-group <n:int:1-255>", help: "Dialer: the dialer-list that defines interesting traffic (accepted; every packet is interesting).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.iface().Dialer.Group = 0
-			if !neg {
-				p.iface().Dialer.Group = m.Int("n")
-			}
+			set(&p.iface().Dialer.Group, m.Int("n"), neg)
 			return nil
 		}},
 	{mode: mInterface, spec: "linux-device <dev:word>", help: "vpdn extension: the Linux device an IOS-named physical interface stands for (GigabitEthernet0/0 -> eth0).", noForm: true,
@@ -282,10 +253,7 @@ var interfaceCommands = []*command{
 			if !ifc.Name.Physical() || ifc.Name.Kind == IfLinux {
 				return fmt.Errorf("linux-device on %s: expected an IOS-named physical interface", ifc.Name)
 			}
-			ifc.LinuxDevice = ""
-			if !neg {
-				ifc.LinuxDevice = m.Str("dev")
-			}
+			set(&ifc.LinuxDevice, m.Str("dev"), neg)
 			return nil
 		}},
 	{inert: "L2TPv3 pseudowires are later work", mode: mInterface, spec: "xconnect <peer:ipv4> <vcid:int:1-4294967295> encapsulation l2tpv3 [manual] pw-class <class:word>", help: "L2TPv3 pseudowire of the attachment circuit to PEER; `manual` enters the static-session mode.", noForm: true,
@@ -343,10 +311,7 @@ var interfaceCommands = []*command{
 		}},
 	{inert: "L2TPv3 pseudowires are later work", mode: mXconnect, spec: "l2tp hello <class:word>", help: "Keepalives for the static session from l2tp-class CLASS.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.xconnect().HelloClass = ""
-			if !neg {
-				p.xconnect().HelloClass = m.Str("class")
-			}
+			set(&p.xconnect().HelloClass, m.Str("class"), neg)
 			return nil
 		}},
 }

@@ -2,7 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net/netip"
 )
 
 func (p *parser) group() *VPDNGroup { return p.cur.obj.(*VPDNGroup) }
@@ -69,26 +68,17 @@ var vpdnCommands = []*command{
 		}},
 	{mode: mVPDNGroup, spec: "description <text:line>", help: "Free text.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.group().Description = ""
-			if !neg {
-				p.group().Description = m.Str("text")
-			}
+			set(&p.group().Description, m.Str("text"), neg)
 			return nil
 		}},
 	{mode: mVPDNGroup, spec: "terminate-from hostname <host:word>", help: "Accept tunnels only from the LAC whose host name is HOST.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.group().TerminateFrom = ""
-			if !neg {
-				p.group().TerminateFrom = m.Str("host")
-			}
+			set(&p.group().TerminateFrom, m.Str("host"), neg)
 			return nil
 		}},
 	{mode: mVPDNGroup, spec: "local name <name:word>", help: "The host name this end announces in tunnel set-up (default: hostname).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.group().LocalName = ""
-			if !neg {
-				p.group().LocalName = m.Str("name")
-			}
+			set(&p.group().LocalName, m.Str("name"), neg)
 			return nil
 		}},
 	{inert: "it serves request-dialin, the LAC role of vpdn-groups, which is later work", mode: mVPDNGroup, spec: "initiate-to ip <addr:ipv4> [priority <prio:int:1-32767>]", help: "A tunnel server to open tunnels to; several with priorities give failover and load sharing.", noForm: true,
@@ -112,10 +102,7 @@ var vpdnCommands = []*command{
 		}},
 	{inert: "it serves request-dialin, the LAC role of vpdn-groups, which is later work; the source is the vpdn l2tp listen address", mode: mVPDNGroup, spec: "source-ip <addr:ipv4>", help: "The local address tunnels of this group are sent from.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.group().SourceIP = netip.Addr{}
-			if !neg {
-				p.group().SourceIP = m.Addr("addr")
-			}
+			set(&p.group().SourceIP, m.Addr("addr"), neg)
 			return nil
 		}},
 	{mode: mVPDNGroup, spec: "l2tp tunnel password " + passwordSpec, help: "The secret for L2TP tunnel authentication (RFC 2661 §4.2) and AVP hiding.", noForm: true,
@@ -142,60 +129,39 @@ var vpdnCommands = []*command{
 		}},
 	{mode: mVPDNGroup, spec: "l2tp tunnel hello <secs:int:0-1000>", help: "Seconds of silence before an L2TP HELLO is sent (default 60; 0 disables).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.group().TunnelHello = 0
-			if !neg {
-				p.group().TunnelHello = m.Int("secs")
-			}
+			set(&p.group().TunnelHello, m.Int("secs"), neg)
 			return nil
 		}},
 	{mode: mVPDNGroup, spec: "l2tp tunnel receive-window <n:int:1-1000>", help: "The L2TP control-channel receive window offered to the peer.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.group().TunnelRecvWindow = 0
-			if !neg {
-				p.group().TunnelRecvWindow = m.Int("n")
-			}
+			set(&p.group().TunnelRecvWindow, m.Int("n"), neg)
 			return nil
 		}},
 	{inert: "tunnels stay up without sessions until the peer or clear vpdn tunnel ends them", mode: mVPDNGroup, spec: "l2tp tunnel timeout no-session <secs:int:0-86400>", help: "Seconds an L2TP tunnel without sessions stays up.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.group().TunnelTimeoutNoSession = 0
-			if !neg {
-				p.group().TunnelTimeoutNoSession = m.Int("secs")
-			}
+			set(&p.group().TunnelTimeoutNoSession, m.Int("secs"), neg)
 			return nil
 		}},
 	{inert: "proxy LCP from a LAC is not used yet: the LNS always negotiates LCP with the client", mode: mVPDNGroup, spec: "lcp renegotiation {on-mismatch | always}", help: "Whether the tunnel server restarts LCP with the client instead of using the LAC's proxy LCP: when the proxied options do not suit it, or always.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.group().LCPRenegotiation = ""
-			if !neg {
-				p.group().LCPRenegotiation = m.KeywordsIn("on-mismatch", "always")[0]
-			}
+			set(&p.group().LCPRenegotiation, m.Keyword("on-mismatch", "always"), neg)
 			return nil
 		}},
 	{inert: "path MTU discovery is not done; L2TP interfaces use MTU 1460 unless ip mtu says otherwise", mode: mVPDNGroup, spec: "ip pmtu", help: "Path MTU discovery for the group's tunnels: the DF bit is copied and the session MTU follows the path.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { p.group().IPPMTU = !neg; return nil }},
 	{inert: "PPTP is later work", mode: mVPDNGroup, spec: "pptp flow-control receive-window <n:int:1-10000>", help: "PPTP: packets the peer may send before an acknowledgement (RFC 2637 receive window).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.group().PPTPRecvWindow = 0
-			if !neg {
-				p.group().PPTPRecvWindow = m.Int("n")
-			}
+			set(&p.group().PPTPRecvWindow, m.Int("n"), neg)
 			return nil
 		}},
 	{inert: "PPTP is later work", mode: mVPDNGroup, spec: "pptp flow-control static-rtt <ms:int:1-10000>", help: "PPTP: a fixed round-trip time in milliseconds instead of the measured one.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.group().PPTPStaticRTT = 0
-			if !neg {
-				p.group().PPTPStaticRTT = m.Int("ms")
-			}
+			set(&p.group().PPTPStaticRTT, m.Int("ms"), neg)
 			return nil
 		}},
 	{inert: "PPTP is later work", mode: mVPDNGroup, spec: "pptp tunnel echo <secs:int:0-1000>", help: "PPTP: seconds of silence before an Echo-Request on the control connection.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			p.group().PPTPEcho = 0
-			if !neg {
-				p.group().PPTPEcho = m.Int("secs")
-			}
+			set(&p.group().PPTPEcho, m.Int("secs"), neg)
 			return nil
 		}},
 
@@ -205,10 +171,8 @@ var vpdnCommands = []*command{
 	{inert: "request-dialin (the LAC role of vpdn-groups) is later work", mode: mAccept, spec: "virtual-template <n:int:1-4095>", help: "The Virtual-Template interface sessions of this group are cloned from.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			a := p.cur.obj.(*AcceptDialin)
-			a.VirtualTemplate, a.Line = 0, p.line
-			if !neg {
-				a.VirtualTemplate = m.Int("n")
-			}
+			a.Line = p.line
+			set(&a.VirtualTemplate, m.Int("n"), neg)
 			return nil
 		}},
 	{mode: mRequest, spec: "protocol {l2tp | pptp | l2tpv3 | l2f | any}", help: "The tunnel protocol requested.", noForm: true,
@@ -216,28 +180,19 @@ var vpdnCommands = []*command{
 	{inert: "Dialer interfaces are later work; client-initiated tunnels use interface Virtual-PPP", mode: mRequest, spec: "pool-member <n:int:1-255>", help: "Dialer interfaces with `dialer pool N` place their calls through this group (client-initiated tunnels from a Dialer, document 004).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			r := p.cur.obj.(*RequestDialin)
-			r.PoolMember = 0
-			if !neg {
-				r.PoolMember = m.Int("n")
-			}
+			set(&r.PoolMember, m.Int("n"), neg)
 			return nil
 		}},
 	{inert: "request-dialin (NAS-initiated tunnels by domain) is later work", mode: mRequest, spec: "domain <domain:word>", help: "Users whose name ends in @DOMAIN are tunnelled by this group (NAS-initiated).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			r := p.cur.obj.(*RequestDialin)
-			r.Domains = removeStr(r.Domains, m.Str("domain"))
-			if !neg {
-				r.Domains = append(r.Domains, m.Str("domain"))
-			}
+			setMember(&r.Domains, m.Str("domain"), neg)
 			return nil
 		}},
 	{inert: "request-dialin (NAS-initiated tunnels by DNIS) is later work", mode: mRequest, spec: "dnis <number:word>", help: "Calls to this dialed number are tunnelled by this group.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			r := p.cur.obj.(*RequestDialin)
-			r.DNIS = removeStr(r.DNIS, m.Str("number"))
-			if !neg {
-				r.DNIS = append(r.DNIS, m.Str("number"))
-			}
+			setMember(&r.DNIS, m.Str("number"), neg)
 			return nil
 		}},
 }
