@@ -15,7 +15,7 @@ var aaaCommands = []*command{
 			u := p.cfg.User(name)
 			if neg {
 				if u != nil {
-					p.cfg.Users = removePtr(p.cfg.Users, u)
+					p.cfg.AAA.Users = removePtr(p.cfg.AAA.Users, u)
 				}
 				return nil
 			}
@@ -34,7 +34,7 @@ var aaaCommands = []*command{
 				u.Privilege = m.Int("priv")
 				return nil
 			}
-			p.cfg.Users = append(p.cfg.Users, &User{Name: name, Line: p.line, Password: s, Privilege: m.Int("priv")})
+			p.cfg.AAA.Users = append(p.cfg.AAA.Users, &User{Name: name, Line: p.line, Password: s, Privilege: m.Int("priv")})
 			return nil
 		}},
 	{mode: mGlobal, spec: "username <name:word> aaa attribute list <list:word>", help: "Authorize the user with the attributes of an aaa attribute list (static address, pool, DNS, routes).", noForm: true,
@@ -46,7 +46,7 @@ var aaaCommands = []*command{
 					return nil
 				}
 				u = &User{Name: name, Line: p.line}
-				p.cfg.Users = append(p.cfg.Users, u)
+				p.cfg.AAA.Users = append(p.cfg.AAA.Users, u)
 			}
 			u.AttrListLine = p.line
 			set(&u.AttrList, m.Str("list"), neg)

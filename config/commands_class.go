@@ -19,12 +19,12 @@ var classCommands = []*command{
 				if c == nil {
 					return fmt.Errorf("no l2tp-class %q to remove", name)
 				}
-				p.cfg.L2TPClasses = removePtr(p.cfg.L2TPClasses, c)
+				p.cfg.L2TP.Classes = removePtr(p.cfg.L2TP.Classes, c)
 				return nil
 			}
 			if c == nil {
 				c = &L2TPClass{Name: name, Line: p.line}
-				p.cfg.L2TPClasses = append(p.cfg.L2TPClasses, c)
+				p.cfg.L2TP.Classes = append(p.cfg.L2TP.Classes, c)
 			}
 			p.enter(mL2TPClass, c)
 			return nil
@@ -40,12 +40,12 @@ var classCommands = []*command{
 				if c == nil {
 					return fmt.Errorf("no pseudowire-class %q to remove", name)
 				}
-				p.cfg.PWClasses = removePtr(p.cfg.PWClasses, c)
+				p.cfg.L2TP.PWClasses = removePtr(p.cfg.L2TP.PWClasses, c)
 				return nil
 			}
 			if c == nil {
 				c = &PWClass{Name: name, Line: p.line, TOSValue: -1}
-				p.cfg.PWClasses = append(p.cfg.PWClasses, c)
+				p.cfg.L2TP.PWClasses = append(p.cfg.L2TP.PWClasses, c)
 			}
 			p.enter(mPWClass, c)
 			return nil

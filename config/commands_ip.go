@@ -31,7 +31,7 @@ var ipCommands = []*command{
 						return nil
 					}
 				}
-				p.cfg.Pools = removePtr(p.cfg.Pools, pl)
+				p.cfg.IP.Pools = removePtr(p.cfg.IP.Pools, pl)
 				return nil
 			}
 			if end.Less(start) {
@@ -42,7 +42,7 @@ var ipCommands = []*command{
 			}
 			if pl == nil {
 				pl = &Pool{Name: name, Line: p.line}
-				p.cfg.Pools = append(p.cfg.Pools, pl)
+				p.cfg.IP.Pools = append(p.cfg.IP.Pools, pl)
 			}
 			for _, r := range pl.Ranges {
 				if !(end.Less(r.Start) || r.End.Less(start)) {
@@ -67,10 +67,10 @@ var ipCommands = []*command{
 			if r.Iface != nil && m.Str("via") != "" {
 				r.NextHop = m.Addr("via")
 			}
-			for i, o := range p.cfg.Routes {
+			for i, o := range p.cfg.IP.Routes {
 				if o.Prefix == r.Prefix && sameIf(o.Iface, r.Iface) && o.NextHop == r.NextHop {
 					if neg {
-						p.cfg.Routes = append(p.cfg.Routes[:i], p.cfg.Routes[i+1:]...)
+						p.cfg.IP.Routes = append(p.cfg.IP.Routes[:i], p.cfg.IP.Routes[i+1:]...)
 						return nil
 					}
 					o.Distance = r.Distance
@@ -80,7 +80,7 @@ var ipCommands = []*command{
 			if neg {
 				return fmt.Errorf("no such route to remove: %s", pfx)
 			}
-			p.cfg.Routes = append(p.cfg.Routes, r)
+			p.cfg.IP.Routes = append(p.cfg.IP.Routes, r)
 			return nil
 		}},
 }

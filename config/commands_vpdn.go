@@ -28,12 +28,12 @@ var vpdnCommands = []*command{
 				if g == nil {
 					return fmt.Errorf("no vpdn-group %q to remove", name)
 				}
-				p.cfg.VPDNGroups = removePtr(p.cfg.VPDNGroups, g)
+				p.cfg.VPDN.Groups = removePtr(p.cfg.VPDN.Groups, g)
 				return nil
 			}
 			if g == nil {
 				g = &VPDNGroup{Name: name, Line: p.line}
-				p.cfg.VPDNGroups = append(p.cfg.VPDNGroups, g)
+				p.cfg.VPDN.Groups = append(p.cfg.VPDN.Groups, g)
 			}
 			p.enter(mVPDNGroup, g)
 			return nil

@@ -232,7 +232,7 @@ no ip local pool P
 	}
 	c := res.Config
 	vt := c.Interface(IfName{Kind: IfVirtualTemplate, Number: "1"})
-	if !vt.PeerDefault.None || vt.PPPAuth != nil || c.VPDNEnabled || c.PoolByName("P") != nil {
+	if !vt.PeerDefault.None || vt.PPPAuth != nil || c.VPDN.Enabled || c.PoolByName("P") != nil {
 		t.Fatalf("no forms not applied: %+v %+v", vt, c)
 	}
 	checkFixedPoint(t, c)
@@ -253,7 +253,7 @@ func TestSubmodeFallback(t *testing.T) {
 	if b := res.Config.Group("B"); len(b.InitiateTo) != 1 || b.Request.Protocol != ProtoL2TP {
 		t.Fatalf("group B: %+v", b)
 	}
-	if !res.Config.VPDNEnabled {
+	if !res.Config.VPDN.Enabled {
 		t.Fatal("vpdn enable lost")
 	}
 }

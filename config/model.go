@@ -4,32 +4,49 @@ import (
 	"net/netip"
 )
 
-// Config is a parsed, validated configuration. Slices keep the order of
-// first appearance, which is also the order `show running-config` prints.
+// Config is a parsed, validated configuration, grouped by feature as the
+// IOS commands are. Slices keep the order of first appearance, which is
+// also the order `show running-config` prints.
 type Config struct {
 	Hostname string
+	// Services are the IOS service switches that are on (service internal).
+	Services []string
 
-	VPDNEnabled bool
-	// VPDNSearchOrder, VPDN logging and the like come later.
+	AAA         AAA // aaa ..., username
+	VPDN        VPDN
+	Interfaces  []*Interface
+	L2TP        L2TPConfig // l2tp-class, pseudowire-class
+	IP          IPConfig   // ip local pool, ip route
+	Controllers []*Controller
 
-	VPDNGroups     []*VPDNGroup
-	Interfaces     []*Interface
-	L2TPClasses    []*L2TPClass
-	PWClasses      []*PWClass
-	Pools          []*Pool
-	Users          []*User
-	AAA            AAA
-	Routes         []*Route
-	ServiceOptions []string // `service internal`, ...
-	Controllers    []*Controller
-
-	// Extensions of vpdn (not IOS): the management plane.
+	// Metrics is the vpdn extension that serves Prometheus metrics.
 	Metrics MetricsConfig
+}
+
+// VPDN holds the vpdn commands: vpdn enable, the vpdn-groups, and the vpdn
+// extensions that say where and how tunnels are served.
+type VPDN struct {
+	Enabled bool // vpdn enable
+	Groups  []*VPDNGroup
 	// L2TPListen is where L2TP is served (vpdn l2tp listen); empty: 0.0.0.0:1701.
 	L2TPListen string
 	// SharedAccess puts every Virtual-Access session on one interface
 	// (vpdn virtual-access shared) instead of one TUN each.
 	SharedAccess bool
+}
+
+// L2TPConfig holds the L2TP templates: l2tp-class (control-channel
+// parameters) and pseudowire-class (session parameters).
+type L2TPConfig struct {
+	Classes   []*L2TPClass
+	PWClasses []*PWClass
+}
+
+// IPConfig holds the ip commands vpdn acts on: address pools and static
+// routes.
+type IPConfig struct {
+	Pools  []*Pool  // ip local pool
+	Routes []*Route // ip route
 }
 
 // Secret is a password as written: Type 0 is clear text, Type 7 the Cisco
@@ -299,18 +316,19 @@ type Domain struct {
 	Line     int
 }
 
-// AAA holds the aaa commands.
+// AAA holds the aaa commands and the local user database.
 type AAA struct {
-	NewModel  bool
-	AttrLists []*AttrList
-	Domains   []*Domain
+	NewModel       bool
+	Authentication []MethodList // aaa authentication ppp LIST METHODS...
+	Authorization  []MethodList // aaa authorization network LIST METHODS...
+	Accounting     []MethodList // aaa accounting network LIST start-stop METHODS...
+	Users          []*User      // username
+	AttrLists      []*AttrList  // aaa attribute list
+	Domains        []*Domain    // aaa domain (vpdn extension)
 	// DomainStripping looks local users up without their @domain
 	// (aaa domain-stripping); Delimiter is the separator, default "@".
 	DomainStripping bool
 	Delimiter       string
-	Authentication  []MethodList // aaa authentication ppp LIST METHODS...
-	Authorization   []MethodList // aaa authorization network LIST METHODS...
-	Accounting      []MethodList // aaa accounting network LIST start-stop METHODS...
 }
 
 // MethodList is an AAA method list: `aaa authentication ppp default local none`.
@@ -338,7 +356,7 @@ type MetricsConfig struct {
 
 // Group returns the vpdn-group named name.
 func (c *Config) Group(name string) *VPDNGroup {
-	for _, g := range c.VPDNGroups {
+	for _, g := range c.VPDN.Groups {
 		if g.Name == name {
 			return g
 		}
@@ -358,7 +376,7 @@ func (c *Config) Interface(n IfName) *Interface {
 
 // L2TPClassByName returns the l2tp-class named name.
 func (c *Config) L2TPClassByName(name string) *L2TPClass {
-	for _, x := range c.L2TPClasses {
+	for _, x := range c.L2TP.Classes {
 		if x.Name == name {
 			return x
 		}
@@ -368,7 +386,7 @@ func (c *Config) L2TPClassByName(name string) *L2TPClass {
 
 // PWClassByName returns the pseudowire-class named name.
 func (c *Config) PWClassByName(name string) *PWClass {
-	for _, x := range c.PWClasses {
+	for _, x := range c.L2TP.PWClasses {
 		if x.Name == name {
 			return x
 		}
@@ -378,7 +396,7 @@ func (c *Config) PWClassByName(name string) *PWClass {
 
 // PoolByName returns the ip local pool named name.
 func (c *Config) PoolByName(name string) *Pool {
-	for _, p := range c.Pools {
+	for _, p := range c.IP.Pools {
 		if p.Name == name {
 			return p
 		}
@@ -388,7 +406,7 @@ func (c *Config) PoolByName(name string) *Pool {
 
 // User returns the username entry named name.
 func (c *Config) User(name string) *User {
-	for _, u := range c.Users {
+	for _, u := range c.AAA.Users {
 		if u.Name == name {
 			return u
 		}
