@@ -44,7 +44,7 @@ var classCommands = []*command{
 				return nil
 			}
 			if c == nil {
-				c = &PWClass{Name: name, Line: p.line, TOSValue: -1}
+				c = &PWClass{Name: name, Line: p.line}
 				p.cfg.L2TP.PWClasses = append(p.cfg.L2TP.PWClasses, c)
 			}
 			p.enter(mPWClass, c)
@@ -147,10 +147,7 @@ var classCommands = []*command{
 				c.TOSReflect = !neg
 				return nil
 			}
-			c.TOSValue = -1
-			if !neg {
-				c.TOSValue = m.Int("v")
-			}
+			set(&c.TOSValue, new(m.Int("v")), neg)
 			return nil
 		}},
 	{inert: "tunnel packets carry the kernel's default DF setting", mode: mPWClass, spec: "ip dfbit set", help: "Set DF on tunnel packets.", noForm: true,

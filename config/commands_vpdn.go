@@ -1,8 +1,6 @@
 package config
 
-import (
-	"fmt"
-)
+import "fmt"
 
 func (p *parser) group() *VPDNGroup { return p.cur.obj.(*VPDNGroup) }
 

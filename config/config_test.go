@@ -1,6 +1,8 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -338,6 +340,18 @@ func FuzzParse(f *testing.F) {
 		}
 		if out2 := res2.Config.String(); out1 != out2 {
 			t.Fatalf("not a fixed point:\n%s\n---\n%s", out1, out2)
+		}
+		// The JSON form reads back to the same configuration.
+		b1, err := json.Marshal(res.Config)
+		if err != nil {
+			t.Fatalf("JSON: %v\ninput:\n%q", err, text)
+		}
+		var c Config
+		if err := json.Unmarshal(b1, &c); err != nil {
+			t.Fatalf("JSON does not read back: %v\n%s", err, b1)
+		}
+		if b2, _ := json.Marshal(&c); !bytes.Equal(b1, b2) || c.String() != out1 {
+			t.Fatalf("JSON round trip changed the configuration:\n%s\n---\n%s", b1, b2)
 		}
 	})
 }

@@ -324,8 +324,8 @@ func printPWClass(w *printer, c *PWClass) {
 	if c.IPPMTU {
 		w.line(1, "ip pmtu")
 	}
-	if c.TOSValue >= 0 {
-		w.line(1, "ip tos value %d", c.TOSValue)
+	if c.TOSValue != nil {
+		w.line(1, "ip tos value %d", *c.TOSValue)
 	}
 	if c.TOSReflect {
 		w.line(1, "ip tos reflect")
