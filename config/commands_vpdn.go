@@ -166,7 +166,7 @@ var vpdnCommands = []*command{
 	// ---- accept-dialin / request-dialin ---------------------------------
 	{mode: mAccept, spec: "protocol {l2tp | pptp | l2tpv3 | l2f | any}", help: "The tunnel protocol accepted.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { return setProtocol(p, m, neg) }},
-	{inert: "request-dialin (the LAC role of vpdn-groups) is later work", mode: mAccept, spec: "virtual-template <n:int:1-4095>", help: "The Virtual-Template interface sessions of this group are cloned from.", noForm: true,
+	{mode: mAccept, spec: "virtual-template <n:int:1-4095>", help: "The Virtual-Template interface the sessions of this group are cloned from.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			a := p.cur.obj.(*AcceptDialin)
 			a.Line = p.line

@@ -388,6 +388,17 @@ func TestInertCommandsWarn(t *testing.T) {
 	if !found {
 		t.Fatalf("no warning for an inert command: %v", res.Warnings)
 	}
+	// A plain LNS uses only commands the daemon acts on: virtual-template
+	// clones every Virtual-Access, so it is not inert.
+	res, err = Parse("lns.cfg", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range res.Warnings {
+		if strings.Contains(w.Msg, "no effect") {
+			t.Errorf("warning for a command that has an effect: %v", w)
+		}
+	}
 	for _, c := range commandTable {
 		if c.inert != "" && c.later != "" {
 			t.Errorf("%s: both refused and inert", c.spec)
