@@ -135,14 +135,14 @@ func set[T any](field *T, v T, neg bool) {
 // command): v is appended, or for the no form removed. A value given
 // twice is kept once, at its latest position.
 func setMember[T comparable](list *[]T, v T, neg bool) {
-	*list = removePtr(*list, v)
+	*list = without(*list, v)
 	if !neg {
 		*list = append(*list, v)
 	}
 }
 
-// removePtr returns s without v, filtered in place.
-func removePtr[T comparable](s []T, v T) []T {
+// without returns s without v, filtered in place.
+func without[T comparable](s []T, v T) []T {
 	out := s[:0]
 	for _, x := range s {
 		if x != v {

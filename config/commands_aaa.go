@@ -15,7 +15,7 @@ var aaaCommands = []*command{
 			u := p.cfg.User(name)
 			if neg {
 				if u != nil {
-					p.cfg.AAA.Users = removePtr(p.cfg.AAA.Users, u)
+					p.cfg.AAA.Users = without(p.cfg.AAA.Users, u)
 				}
 				return nil
 			}
@@ -58,7 +58,7 @@ var aaaCommands = []*command{
 			l := p.cfg.AttrListByName(name)
 			if neg {
 				if l != nil {
-					p.cfg.AAA.AttrLists = removePtr(p.cfg.AAA.AttrLists, l)
+					p.cfg.AAA.AttrLists = without(p.cfg.AAA.AttrLists, l)
 				}
 				return nil
 			}

@@ -19,7 +19,7 @@ var classCommands = []*command{
 				if c == nil {
 					return fmt.Errorf("no l2tp-class %q to remove", name)
 				}
-				p.cfg.L2TP.Classes = removePtr(p.cfg.L2TP.Classes, c)
+				p.cfg.L2TP.Classes = without(p.cfg.L2TP.Classes, c)
 				return nil
 			}
 			if c == nil {
@@ -40,7 +40,7 @@ var classCommands = []*command{
 				if c == nil {
 					return fmt.Errorf("no pseudowire-class %q to remove", name)
 				}
-				p.cfg.L2TP.PWClasses = removePtr(p.cfg.L2TP.PWClasses, c)
+				p.cfg.L2TP.PWClasses = without(p.cfg.L2TP.PWClasses, c)
 				return nil
 			}
 			if c == nil {

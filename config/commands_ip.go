@@ -31,7 +31,7 @@ var ipCommands = []*command{
 						return nil
 					}
 				}
-				p.cfg.IP.Pools = removePtr(p.cfg.IP.Pools, pl)
+				p.cfg.IP.Pools = without(p.cfg.IP.Pools, pl)
 				return nil
 			}
 			if end.Less(start) {

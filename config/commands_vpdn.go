@@ -26,7 +26,7 @@ var vpdnCommands = []*command{
 				if g == nil {
 					return fmt.Errorf("no vpdn-group %q to remove", name)
 				}
-				p.cfg.VPDN.Groups = removePtr(p.cfg.VPDN.Groups, g)
+				p.cfg.VPDN.Groups = without(p.cfg.VPDN.Groups, g)
 				return nil
 			}
 			if g == nil {
