@@ -385,7 +385,7 @@ func (r *raSession) Up(ev ppp.UpEvent) {
 			}
 		}
 		if err == nil && r.lac {
-			for _, rt := range c.Routes {
+			for _, rt := range c.IP.Routes {
 				if rt.Iface != nil && *rt.Iface == r.ifc.Name {
 					if err := netif.AddRoute(r.name, netif.Route{Dst: rt.Prefix, Gateway: rt.NextHop}); err != nil {
 						d.vpdnLog.Error("route", "interface", r.name, "err", err)
@@ -682,7 +682,7 @@ func cdnResult(reason string) wl2tp.Result {
 // resolves: here it is tried at start and whenever a session's interface
 // comes up (the kernel drops it with the interface it went through).
 func (d *Daemon) installStaticRoutes() {
-	for _, rt := range d.Config().Routes {
+	for _, rt := range d.Config().IP.Routes {
 		if rt.Iface != nil || !rt.NextHop.IsValid() {
 			continue
 		}
