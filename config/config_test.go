@@ -1,12 +1,15 @@
 package config
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // TestDocumentFixtures parses every in-scope configuration of the reference
@@ -142,6 +145,7 @@ func TestBrokenVariants(t *testing.T) {
 		{"bad interface", "interface Virtual-Template\n", 1, []string{"invalid input", "interface name"}},
 		{"ambiguous", "i\n", 1, []string{"ambiguous"}},
 		{"nul byte", "hostname a\x00b\n", 1, []string{"NUL"}},
+		{"no ppp alone", "interface Virtual-Template1\n no ppp\n", 2, []string{"incomplete command", "no ppp {pap"}},
 		{"white space only, then an error", "\v\u00a0\nvpdn-grup X\n", 2, []string{"unknown command"}},
 	}
 	for _, c := range cases {
@@ -231,7 +235,7 @@ no ip local pool P
 	}
 	c := res.Config
 	vt := c.Interface(IfName{Kind: IfVirtualTemplate, Number: "1"})
-	if !vt.PeerDefault.None || vt.PPPAuth != nil || c.VPDNEnabled || c.PoolByName("P") != nil {
+	if !vt.PeerDefault.None || vt.PPPAuth != nil || c.VPDN.Enabled || c.PoolByName("P") != nil {
 		t.Fatalf("no forms not applied: %+v %+v", vt, c)
 	}
 	checkFixedPoint(t, c)
@@ -252,7 +256,7 @@ func TestSubmodeFallback(t *testing.T) {
 	if b := res.Config.Group("B"); len(b.InitiateTo) != 1 || b.Request.Protocol != ProtoL2TP {
 		t.Fatalf("group B: %+v", b)
 	}
-	if !res.Config.VPDNEnabled {
+	if !res.Config.VPDN.Enabled {
 		t.Fatal("vpdn enable lost")
 	}
 }
@@ -321,6 +325,7 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add(base)
 	f.Add("interface Virtual-PPP1\n pseudowire 198.18.0.2 1 pw-class x sequencing both\n")
+	f.Add("interface Virtual-Template1\n no ppp\n no ppp chap\n no ip\n")
 	f.Fuzz(func(t *testing.T, text string) {
 		res, err := Parse("fuzz", text)
 		if err != nil {
@@ -336,6 +341,23 @@ func FuzzParse(f *testing.F) {
 		}
 		if out2 := res2.Config.String(); out1 != out2 {
 			t.Fatalf("not a fixed point:\n%s\n---\n%s", out1, out2)
+		}
+		// The JSON form reads back to the same configuration. JSON strings
+		// are UTF-8: bytes that are not are written as U+FFFD (lossy, as
+		// docs/json.md says), so only valid text must round-trip.
+		if !utf8.ValidString(text) {
+			return
+		}
+		b1, err := json.Marshal(res.Config)
+		if err != nil {
+			t.Fatalf("JSON: %v\ninput:\n%q", err, text)
+		}
+		var c Config
+		if err := json.Unmarshal(b1, &c); err != nil {
+			t.Fatalf("JSON does not read back: %v\n%s", err, b1)
+		}
+		if b2, _ := json.Marshal(&c); !bytes.Equal(b1, b2) || c.String() != out1 {
+			t.Fatalf("JSON round trip changed the configuration:\n%s\n---\n%s", b1, b2)
 		}
 	})
 }
@@ -371,6 +393,17 @@ func TestInertCommandsWarn(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no warning for an inert command: %v", res.Warnings)
+	}
+	// A plain LNS uses only commands the daemon acts on: virtual-template
+	// clones every Virtual-Access, so it is not inert.
+	res, err = Parse("lns.cfg", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range res.Warnings {
+		if strings.Contains(w.Msg, "no effect") {
+			t.Errorf("warning for a command that has an effect: %v", w)
+		}
 	}
 	for _, c := range commandTable {
 		if c.inert != "" && c.later != "" {

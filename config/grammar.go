@@ -306,6 +306,15 @@ func (m *Match) KeywordsIn(set ...string) []string {
 	return out
 }
 
+// Keyword returns the first matched keyword that is a member of set, or ""
+// when none is (a no form may leave the choice out).
+func (m *Match) Keyword(set ...string) string {
+	if kw := m.KeywordsIn(set...); len(kw) > 0 {
+		return kw[0]
+	}
+	return ""
+}
+
 // score ranks a match: more exactly-matched keywords is better, so that
 // "ms-chap" chooses ms-chap over ms-chap-v2 and a full keyword beats an
 // argument that happens to accept the same word.

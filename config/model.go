@@ -4,39 +4,57 @@ import (
 	"net/netip"
 )
 
-// Config is a parsed, validated configuration. Slices keep the order of
-// first appearance, which is also the order `show running-config` prints.
+// Config is a parsed, validated configuration, grouped by feature as the
+// IOS commands are. Slices keep the order of first appearance, which is
+// also the order `show running-config` prints. The json tags are the
+// schema of `show running-config --json`, documented in docs/json.md.
 type Config struct {
-	Hostname string
+	Hostname string `json:"hostname"`
+	// Services are the IOS service switches that are on (service internal).
+	Services []string `json:"services"`
 
-	VPDNEnabled bool
-	// VPDNSearchOrder, VPDN logging and the like come later.
+	AAA         AAA           `json:"aaa"` // aaa ..., username
+	VPDN        VPDN          `json:"vpdn"`
+	Interfaces  []*Interface  `json:"interfaces"`
+	L2TP        L2TPConfig    `json:"l2tp"` // l2tp-class, pseudowire-class
+	IP          IPConfig      `json:"ip"`   // ip local pool, ip route
+	Controllers []*Controller `json:"controllers"`
 
-	VPDNGroups     []*VPDNGroup
-	Interfaces     []*Interface
-	L2TPClasses    []*L2TPClass
-	PWClasses      []*PWClass
-	Pools          []*Pool
-	Users          []*User
-	AAA            AAA
-	Routes         []*Route
-	ServiceOptions []string // `service internal`, ...
-	Controllers    []*Controller
+	// Metrics is the vpdn extension that serves Prometheus metrics.
+	Metrics MetricsConfig `json:"metrics"`
+}
 
-	// Extensions of vpdn (not IOS): the management plane.
-	Metrics MetricsConfig
+// VPDN holds the vpdn commands: vpdn enable, the vpdn-groups, and the vpdn
+// extensions that say where and how tunnels are served.
+type VPDN struct {
+	Enabled bool         `json:"enabled"` // vpdn enable
+	Groups  []*VPDNGroup `json:"groups"`
 	// L2TPListen is where L2TP is served (vpdn l2tp listen); empty: 0.0.0.0:1701.
-	L2TPListen string
+	L2TPListen string `json:"l2tp_listen,omitempty"`
 	// SharedAccess puts every Virtual-Access session on one interface
 	// (vpdn virtual-access shared) instead of one TUN each.
-	SharedAccess bool
+	SharedAccess bool `json:"shared_access"`
+}
+
+// L2TPConfig holds the L2TP templates: l2tp-class (control-channel
+// parameters) and pseudowire-class (session parameters).
+type L2TPConfig struct {
+	Classes   []*L2TPClass `json:"classes"`
+	PWClasses []*PWClass   `json:"pw_classes"`
+}
+
+// IPConfig holds the ip commands vpdn acts on: address pools and static
+// routes.
+type IPConfig struct {
+	Pools  []*Pool  `json:"pools"`  // ip local pool
+	Routes []*Route `json:"routes"` // ip route
 }
 
 // Secret is a password as written: Type 0 is clear text, Type 7 the Cisco
 // reversible encoding (decoded by the aaa package when used).
 type Secret struct {
-	Type  int
-	Value string
+	Type  int    `json:"type"`
+	Value string `json:"value"`
 }
 
 // IsZero reports whether no secret is set.
@@ -55,290 +73,292 @@ const (
 
 // VPDNGroup is `vpdn-group NAME`.
 type VPDNGroup struct {
-	Name string
-	Line int
+	Name string `json:"name"`
+	Line int    `json:"line,omitempty"`
 
-	Accept  *AcceptDialin
-	Request *RequestDialin
+	Accept  *AcceptDialin  `json:"accept,omitempty"`
+	Request *RequestDialin `json:"request,omitempty"`
 
-	TerminateFrom string // terminate-from hostname H
-	LocalName     string // local name N
-	InitiateTo    []InitiateTo
-	SourceIP      netip.Addr
+	TerminateFrom string       `json:"terminate_from,omitempty"` // terminate-from hostname H
+	LocalName     string       `json:"local_name,omitempty"`     // local name N
+	InitiateTo    []InitiateTo `json:"initiate_to"`
+	SourceIP      netip.Addr   `json:"source_ip,omitzero"`
 
-	TunnelPassword Secret
+	TunnelPassword Secret `json:"tunnel_password,omitzero"`
 	// TunnelAuth is nil when not configured (the default: authenticate
 	// when a password is set), else the explicit [no] l2tp tunnel authentication.
-	TunnelAuth             *bool
-	TunnelHello            int // l2tp tunnel hello N (seconds), 0 = default
-	TunnelRecvWindow       int // l2tp tunnel receive-window N
-	TunnelTimeoutNoSession int // l2tp tunnel timeout no-session N
+	TunnelAuth             *bool `json:"tunnel_auth,omitempty"`
+	TunnelHello            int   `json:"tunnel_hello,omitempty"`              // l2tp tunnel hello N (seconds), 0 = default
+	TunnelRecvWindow       int   `json:"tunnel_recv_window,omitempty"`        // l2tp tunnel receive-window N
+	TunnelTimeoutNoSession int   `json:"tunnel_timeout_no_session,omitempty"` // l2tp tunnel timeout no-session N
 
-	LCPRenegotiation string // "", "on-mismatch", "always"
-	IPPMTU           bool
+	LCPRenegotiation string `json:"lcp_renegotiation,omitempty"` // "", "on-mismatch", "always"
+	IPPMTU           bool   `json:"ip_pmtu,omitempty"`
 
-	PPTPRecvWindow int // pptp flow-control receive-window N
-	PPTPStaticRTT  int // pptp flow-control static-rtt N (ms)
-	PPTPEcho       int // pptp tunnel echo N (seconds)
+	PPTPRecvWindow int `json:"pptp_recv_window,omitempty"` // pptp flow-control receive-window N
+	PPTPStaticRTT  int `json:"pptp_static_rtt,omitempty"`  // pptp flow-control static-rtt N (ms)
+	PPTPEcho       int `json:"pptp_echo,omitempty"`        // pptp tunnel echo N (seconds)
 
-	Description string
+	Description string `json:"description,omitempty"`
 }
 
 // AcceptDialin is the accept-dialin submode of a vpdn-group.
 type AcceptDialin struct {
-	Line            int
-	Protocol        Protocol
-	VirtualTemplate int // 0 when unset
+	Line            int      `json:"line,omitempty"`
+	Protocol        Protocol `json:"protocol"`
+	VirtualTemplate int      `json:"virtual_template,omitempty"` // 0 when unset
 }
 
 // RequestDialin is the request-dialin submode of a vpdn-group.
 type RequestDialin struct {
-	Protocol   Protocol
-	PoolMember int // for dialer-initiated client tunnels (document 004)
-	Domains    []string
-	DNIS       []string
+	Protocol   Protocol `json:"protocol"`
+	PoolMember int      `json:"pool_member,omitempty"` // for dialer-initiated client tunnels (document 004)
+	Domains    []string `json:"domains"`
+	DNIS       []string `json:"dnis"`
 }
 
 // InitiateTo is `initiate-to ip A [priority N]`.
 type InitiateTo struct {
-	Addr     netip.Addr
-	Priority int // 0 when unset; 1 is the highest
+	Addr     netip.Addr `json:"addr"`
+	Priority int        `json:"priority,omitempty"` // 0 when unset; 1 is the highest
 }
 
 // Interface is `interface NAME`.
 type Interface struct {
-	Name IfName
-	Line int
+	Name IfName `json:"name"`
+	Line int    `json:"line,omitempty"`
 
-	Description string
-	Shutdown    bool
+	Description string `json:"description,omitempty"`
+	Shutdown    bool   `json:"shutdown"`
 
 	// Address: exactly one of Address, Negotiated, Unnumbered, NoAddress.
-	Address    netip.Prefix
-	Negotiated bool
-	Unnumbered *IfName
-	NoAddress  bool
-	AddrLine   int
+	Address    netip.Prefix `json:"address,omitzero"`
+	Negotiated bool         `json:"negotiated,omitempty"`
+	Unnumbered *IfName      `json:"unnumbered,omitempty"`
+	NoAddress  bool         `json:"no_address,omitempty"`
+	AddrLine   int          `json:"addr_line,omitempty"`
 
 	// Peer default address for the remote end (Virtual-Template).
-	PeerDefault PeerDefault
+	PeerDefault PeerDefault `json:"peer_default,omitzero"`
 
-	Encapsulation string // "ppp"
-	AutodetectPPP bool
-	PPPAuth       *PPPAuth
-	CHAPHostname  string
-	CHAPPassword  Secret
-	PPPRefuse     []string // ppp {pap|chap|ms-chap|ms-chap-v2|eap} refuse
-	PAPSentUser   string
-	PAPSentPass   Secret
-	MPPE          *MPPE
-	MTU           int
-	TCPAdjustMSS  int
-	KeepaliveSecs int // keepalive N (LCP echo interval), 0 = default
-	KeepaliveSet  bool
-	NoCDP         bool
-	Pseudowire    *Pseudowire
-	Xconnect      *Xconnect
-	Dialer        Dialer
-	LinuxDevice   string // vpdn extension: the host device an IOS-named physical interface maps to
+	Encapsulation string      `json:"encapsulation,omitempty"` // "ppp"
+	AutodetectPPP bool        `json:"autodetect_ppp,omitempty"`
+	PPPAuth       *PPPAuth    `json:"ppp_auth,omitempty"`
+	CHAPHostname  string      `json:"chap_hostname,omitempty"`
+	CHAPPassword  Secret      `json:"chap_password,omitzero"`
+	PPPRefuse     []string    `json:"ppp_refuse"` // ppp {pap|chap|ms-chap|ms-chap-v2|eap} refuse
+	PAPSentUser   string      `json:"pap_sent_user,omitempty"`
+	PAPSentPass   Secret      `json:"pap_sent_pass,omitzero"`
+	MPPE          *MPPE       `json:"mppe,omitempty"`
+	MTU           int         `json:"mtu,omitempty"`
+	TCPAdjustMSS  int         `json:"tcp_adjust_mss,omitempty"`
+	KeepaliveSecs int         `json:"keepalive_secs,omitempty"` // keepalive N (LCP echo interval), 0 = default
+	KeepaliveSet  bool        `json:"keepalive_set,omitempty"`
+	NoCDP         bool        `json:"no_cdp,omitempty"`
+	Pseudowire    *Pseudowire `json:"pseudowire,omitempty"`
+	Xconnect      *Xconnect   `json:"xconnect,omitempty"`
+	Dialer        Dialer      `json:"dialer,omitzero"`
+	LinuxDevice   string      `json:"linux_device,omitempty"` // vpdn extension: the host device an IOS-named physical interface maps to
 }
 
 // PeerDefault is `[no] peer default ip address {pool NAME | dhcp | A}`.
 type PeerDefault struct {
-	Line int
-	Set  bool
-	None bool // "no peer default ip address"
-	Pool string
+	Line int    `json:"line,omitempty"`
+	Set  bool   `json:"set,omitempty"`
+	None bool   `json:"none,omitempty"` // "no peer default ip address"
+	Pool string `json:"pool,omitempty"`
 	// PoolDefault is `pool` without a name (the default pool).
-	PoolDefault bool
-	DHCP        bool
-	Addr        netip.Addr
+	PoolDefault bool       `json:"pool_default,omitempty"`
+	DHCP        bool       `json:"dhcp,omitempty"`
+	Addr        netip.Addr `json:"addr,omitzero"`
 }
 
 // PPPAuth is `ppp authentication P1 [P2 ...] [if-needed] [LIST|default] [callin] [one-time] [optional]`.
 type PPPAuth struct {
-	Line      int
-	Protocols []string // pap, chap, ms-chap, ms-chap-v2, eap — in order of preference
-	IfNeeded  bool
-	List      string // "" when not given; "default" when given as such
-	Callin    bool
-	OneTime   bool
-	Optional  bool
+	Line      int      `json:"line,omitempty"`
+	Protocols []string `json:"protocols"` // pap, chap, ms-chap, ms-chap-v2, eap — in order of preference
+	IfNeeded  bool     `json:"if_needed,omitempty"`
+	List      string   `json:"list,omitempty"` // "" when not given; "default" when given as such
+	Callin    bool     `json:"callin,omitempty"`
+	OneTime   bool     `json:"one_time,omitempty"`
+	Optional  bool     `json:"optional,omitempty"`
 }
 
 // MPPE is `ppp encrypt mppe {auto|40|128} [passive|required] [stateful]`.
 type MPPE struct {
-	Bits     string // "auto", "40", "128"
-	Passive  bool
-	Required bool
-	Stateful bool
+	Bits     string `json:"bits"` // "auto", "40", "128"
+	Passive  bool   `json:"passive,omitempty"`
+	Required bool   `json:"required,omitempty"`
+	Stateful bool   `json:"stateful,omitempty"`
 }
 
 // Pseudowire is `pseudowire A VCID pw-class NAME [sequencing ...]` on a Virtual-PPP.
 type Pseudowire struct {
-	Line       int
-	Peer       netip.Addr
-	VCID       uint32
-	PWClass    string
-	Sequencing string // "", "transmit", "receive", "both"
+	Line       int        `json:"line,omitempty"`
+	Peer       netip.Addr `json:"peer"`
+	VCID       uint32     `json:"vcid"`
+	PWClass    string     `json:"pw_class,omitempty"`
+	Sequencing string     `json:"sequencing,omitempty"` // "", "transmit", "receive", "both"
 }
 
 // Xconnect is `xconnect A VCID encapsulation l2tpv3 [manual] pw-class NAME`
 // with its L2TPv3 manual-session submode.
 type Xconnect struct {
-	Peer          netip.Addr
-	VCID          uint32
-	Manual        bool
-	PWClass       string
-	LocalSession  uint32 // l2tp id LOCAL REMOTE
-	RemoteSession uint32
-	LocalCookie   *Cookie
-	RemoteCookie  *Cookie
-	HelloClass    string // l2tp hello CLASS
+	Peer          netip.Addr `json:"peer"`
+	VCID          uint32     `json:"vcid"`
+	Manual        bool       `json:"manual,omitempty"`
+	PWClass       string     `json:"pw_class,omitempty"`
+	LocalSession  uint32     `json:"local_session,omitempty"` // l2tp id LOCAL REMOTE
+	RemoteSession uint32     `json:"remote_session,omitempty"`
+	LocalCookie   *Cookie    `json:"local_cookie,omitempty"`
+	RemoteCookie  *Cookie    `json:"remote_cookie,omitempty"`
+	HelloClass    string     `json:"hello_class,omitempty"` // l2tp hello CLASS
 }
 
 // Cookie is an L2TPv3 cookie: 4 or 8 bytes.
 type Cookie struct {
-	Size int
-	Low  uint32
-	High uint32
+	Size int    `json:"size"`
+	Low  uint32 `json:"low"`
+	High uint32 `json:"high,omitempty"`
 }
 
 // Dialer holds the `dialer ...` commands of a Dialer interface.
 type Dialer struct {
-	PoolLine    int
-	Pool        int
-	IdleTimeout *int
-	Strings     []string
-	VPDN        bool
-	Group       int // dialer-group N
+	PoolLine    int      `json:"pool_line,omitempty"`
+	Pool        int      `json:"pool,omitempty"`
+	IdleTimeout *int     `json:"idle_timeout,omitempty"`
+	Strings     []string `json:"strings"`
+	VPDN        bool     `json:"vpdn,omitempty"`
+	Group       int      `json:"group,omitempty"` // dialer-group N
 }
 
 // L2TPClass is `l2tp-class NAME`.
 type L2TPClass struct {
-	Name string
-	Line int
+	Name string `json:"name"`
+	Line int    `json:"line,omitempty"`
 
-	ReceiveWindow     int
-	RetransInitial    int // retransmit initial retries N
-	RetransRetries    int // retransmit retries N
-	RetransTimeoutMax int
-	RetransTimeoutMin int
-	TimeoutSetup      int
-	Authentication    bool
-	Hostname          string
-	Hidden            bool
-	Password          Secret
-	Hello             int
-	DigestSecret      Secret // digest secret (L2TPv3)
+	ReceiveWindow     int    `json:"receive_window,omitempty"`
+	RetransInitial    int    `json:"retrans_initial,omitempty"` // retransmit initial retries N
+	RetransRetries    int    `json:"retrans_retries,omitempty"` // retransmit retries N
+	RetransTimeoutMax int    `json:"retrans_timeout_max,omitempty"`
+	RetransTimeoutMin int    `json:"retrans_timeout_min,omitempty"`
+	TimeoutSetup      int    `json:"timeout_setup,omitempty"`
+	Authentication    bool   `json:"authentication"`
+	Hostname          string `json:"hostname,omitempty"`
+	Hidden            bool   `json:"hidden"`
+	Password          Secret `json:"password,omitzero"`
+	Hello             int    `json:"hello,omitempty"`
+	DigestSecret      Secret `json:"digest_secret,omitzero"` // digest secret (L2TPv3)
 }
 
 // PWClass is `pseudowire-class NAME`.
 type PWClass struct {
-	Name string
-	Line int
+	Name string `json:"name"`
+	Line int    `json:"line,omitempty"`
 
-	Encapsulation string // "l2tpv2", "l2tpv3"
-	ProtocolLine  int
-	Protocol      string // "l2tpv2", "l2tpv3", "none"
-	L2TPClass     string
-	LocalIf       *IfName
-	IPPMTU        bool
-	TOSValue      int // -1 unset
-	TOSReflect    bool
-	DFBitSet      bool
-	TTL           int
-	Sequencing    string
+	Encapsulation string  `json:"encapsulation,omitempty"` // "l2tpv2", "l2tpv3"
+	ProtocolLine  int     `json:"protocol_line,omitempty"`
+	Protocol      string  `json:"protocol,omitempty"` // "l2tpv2", "l2tpv3", "none"
+	L2TPClass     string  `json:"l2tp_class,omitempty"`
+	LocalIf       *IfName `json:"local_if,omitempty"`
+	IPPMTU        bool    `json:"ip_pmtu,omitempty"`
+	TOSValue      *int    `json:"tos_value,omitempty"` // ip tos value N; nil when unset
+	TOSReflect    bool    `json:"tos_reflect,omitempty"`
+	DFBitSet      bool    `json:"df_bit_set,omitempty"`
+	TTL           int     `json:"ttl,omitempty"`
+	Sequencing    string  `json:"sequencing,omitempty"`
 }
 
 // Pool is `ip local pool NAME START [END]`, with one range per command.
 type Pool struct {
-	Name   string
-	Line   int
-	Ranges []PoolRange
+	Name   string      `json:"name"`
+	Line   int         `json:"line,omitempty"`
+	Ranges []PoolRange `json:"ranges"`
 }
 
 // PoolRange is one START..END range of a pool.
 type PoolRange struct {
-	Start, End netip.Addr
-	Line       int
+	Start netip.Addr `json:"start"`
+	End   netip.Addr `json:"end"`
+	Line  int        `json:"line,omitempty"`
 }
 
 // User is `username U password [0|7] P`.
 type User struct {
-	Name      string
-	Line      int
-	Password  Secret
-	Privilege int
+	Name      string `json:"name"`
+	Line      int    `json:"line,omitempty"`
+	Password  Secret `json:"password,omitzero"`
+	Privilege int    `json:"privilege,omitempty"`
 	// AttrList names the `aaa attribute list` authorizing this user
 	// (`username NAME aaa attribute list LIST`).
-	AttrList     string
-	AttrListLine int
+	AttrList     string `json:"attr_list,omitempty"`
+	AttrListLine int    `json:"attr_list_line,omitempty"`
 }
 
 // AttrList is `aaa attribute list NAME`: authorization attributes for local
 // users and domains (address, pool, DNS, routes, timeouts).
 type AttrList struct {
-	Name           string
-	Line           int
-	Addr           netip.Addr
-	Pool           string
-	PrimaryDNS     netip.Addr
-	SecondaryDNS   netip.Addr
-	Routes         []netip.Prefix
-	SessionTimeout int
-	IdleTimeout    int
+	Name           string         `json:"name"`
+	Line           int            `json:"line,omitempty"`
+	Addr           netip.Addr     `json:"addr,omitzero"`
+	Pool           string         `json:"pool,omitempty"`
+	PrimaryDNS     netip.Addr     `json:"primary_dns,omitzero"`
+	SecondaryDNS   netip.Addr     `json:"secondary_dns,omitzero"`
+	Routes         []netip.Prefix `json:"routes"`
+	SessionTimeout int            `json:"session_timeout,omitempty"`
+	IdleTimeout    int            `json:"idle_timeout,omitempty"`
 }
 
 // Domain is the vpdn extension `aaa domain NAME attribute list LIST`:
 // users whose name ends in @NAME are authorized with the list (document
 // 002: a pool per department).
 type Domain struct {
-	Name     string
-	AttrList string
-	Line     int
+	Name     string `json:"name"`
+	AttrList string `json:"attr_list,omitempty"`
+	Line     int    `json:"line,omitempty"`
 }
 
-// AAA holds the aaa commands.
+// AAA holds the aaa commands and the local user database.
 type AAA struct {
-	NewModel  bool
-	AttrLists []*AttrList
-	Domains   []*Domain
+	NewModel       bool         `json:"new_model"`
+	Authentication []MethodList `json:"authentication"` // aaa authentication ppp LIST METHODS...
+	Authorization  []MethodList `json:"authorization"`  // aaa authorization network LIST METHODS...
+	Accounting     []MethodList `json:"accounting"`     // aaa accounting network LIST start-stop METHODS...
+	Users          []*User      `json:"users"`          // username
+	AttrLists      []*AttrList  `json:"attr_lists"`     // aaa attribute list
+	Domains        []*Domain    `json:"domains"`        // aaa domain (vpdn extension)
 	// DomainStripping looks local users up without their @domain
 	// (aaa domain-stripping); Delimiter is the separator, default "@".
-	DomainStripping bool
-	Delimiter       string
-	Authentication  []MethodList // aaa authentication ppp LIST METHODS...
-	Authorization   []MethodList // aaa authorization network LIST METHODS...
-	Accounting      []MethodList // aaa accounting network LIST start-stop METHODS...
+	DomainStripping bool   `json:"domain_stripping"`
+	Delimiter       string `json:"delimiter,omitempty"`
 }
 
 // MethodList is an AAA method list: `aaa authentication ppp default local none`.
 type MethodList struct {
-	Service string // "ppp", "network"
-	Name    string // "default" or a list name
-	Methods []string
-	Record  string // accounting: "start-stop", "stop-only", "none"
-	Line    int
+	Service string   `json:"service"` // "ppp", "network"
+	Name    string   `json:"name"`    // "default" or a list name
+	Methods []string `json:"methods"`
+	Record  string   `json:"record,omitempty"` // accounting: "start-stop", "stop-only", "none"
+	Line    int      `json:"line,omitempty"`
 }
 
 // Route is `ip route PREFIX MASK {NEXTHOP | IF [NEXTHOP]} [DISTANCE]`.
 type Route struct {
-	Prefix   netip.Prefix
-	Iface    *IfName
-	NextHop  netip.Addr
-	Distance int
-	Line     int
+	Prefix   netip.Prefix `json:"prefix"`
+	Iface    *IfName      `json:"iface,omitempty"`
+	NextHop  netip.Addr   `json:"next_hop,omitzero"`
+	Distance int          `json:"distance,omitempty"`
+	Line     int          `json:"line,omitempty"`
 }
 
 // MetricsConfig is the vpdn extension `vpdn metrics listen ADDR:PORT`.
 type MetricsConfig struct {
-	Listen string
+	Listen string `json:"listen,omitempty"`
 }
 
 // Group returns the vpdn-group named name.
 func (c *Config) Group(name string) *VPDNGroup {
-	for _, g := range c.VPDNGroups {
+	for _, g := range c.VPDN.Groups {
 		if g.Name == name {
 			return g
 		}
@@ -358,7 +378,7 @@ func (c *Config) Interface(n IfName) *Interface {
 
 // L2TPClassByName returns the l2tp-class named name.
 func (c *Config) L2TPClassByName(name string) *L2TPClass {
-	for _, x := range c.L2TPClasses {
+	for _, x := range c.L2TP.Classes {
 		if x.Name == name {
 			return x
 		}
@@ -368,7 +388,7 @@ func (c *Config) L2TPClassByName(name string) *L2TPClass {
 
 // PWClassByName returns the pseudowire-class named name.
 func (c *Config) PWClassByName(name string) *PWClass {
-	for _, x := range c.PWClasses {
+	for _, x := range c.L2TP.PWClasses {
 		if x.Name == name {
 			return x
 		}
@@ -378,7 +398,7 @@ func (c *Config) PWClassByName(name string) *PWClass {
 
 // PoolByName returns the ip local pool named name.
 func (c *Config) PoolByName(name string) *Pool {
-	for _, p := range c.Pools {
+	for _, p := range c.IP.Pools {
 		if p.Name == name {
 			return p
 		}
@@ -388,7 +408,7 @@ func (c *Config) PoolByName(name string) *Pool {
 
 // User returns the username entry named name.
 func (c *Config) User(name string) *User {
-	for _, u := range c.Users {
+	for _, u := range c.AAA.Users {
 		if u.Name == name {
 			return u
 		}
@@ -400,9 +420,9 @@ func (c *Config) User(name string) *User {
 // document's hardware MPPE offload. vpdn encrypts in software; the
 // section is kept so configurations carry over, and flagged by a warning.
 type Controller struct {
-	Name           string // "ISA 5/0"
-	Line           int
-	EncryptionMPPE bool
+	Name           string `json:"name"` // "ISA 5/0"
+	Line           int    `json:"line,omitempty"`
+	EncryptionMPPE bool   `json:"encryption_mppe"`
 }
 
 // AttrListByName returns the aaa attribute list named name.

@@ -15,10 +15,10 @@ func (c *Config) String() string {
 		w.line(0, "hostname %s", c.Hostname)
 		w.bang()
 	}
-	for _, s := range c.ServiceOptions {
+	for _, s := range c.Services {
 		w.line(0, "service %s", s)
 	}
-	if len(c.ServiceOptions) > 0 {
+	if len(c.Services) > 0 {
 		w.bang()
 	}
 	if c.AAA.NewModel || len(c.AAA.Authentication)+len(c.AAA.Authorization)+len(c.AAA.Accounting) > 0 {
@@ -74,7 +74,7 @@ func (c *Config) String() string {
 	if len(c.AAA.Domains) > 0 || c.AAA.DomainStripping {
 		w.bang()
 	}
-	for _, u := range c.Users {
+	for _, u := range c.AAA.Users {
 		switch {
 		case u.Password.IsZero():
 		case u.Privilege != 0:
@@ -86,33 +86,33 @@ func (c *Config) String() string {
 			w.line(0, "username %s aaa attribute list %s", u.Name, u.AttrList)
 		}
 	}
-	if len(c.Users) > 0 {
+	if len(c.AAA.Users) > 0 {
 		w.bang()
 	}
-	if c.VPDNEnabled {
+	if c.VPDN.Enabled {
 		w.line(0, "vpdn enable")
 	}
-	if c.L2TPListen != "" {
-		w.line(0, "vpdn l2tp listen %s", c.L2TPListen)
+	if c.VPDN.L2TPListen != "" {
+		w.line(0, "vpdn l2tp listen %s", c.VPDN.L2TPListen)
 	}
-	if c.SharedAccess {
+	if c.VPDN.SharedAccess {
 		w.line(0, "vpdn virtual-access shared")
 	}
 	if c.Metrics.Listen != "" {
 		w.line(0, "vpdn metrics listen %s", c.Metrics.Listen)
 	}
-	if c.VPDNEnabled || c.Metrics.Listen != "" || c.L2TPListen != "" || c.SharedAccess {
+	if c.VPDN.Enabled || c.Metrics.Listen != "" || c.VPDN.L2TPListen != "" || c.VPDN.SharedAccess {
 		w.bang()
 	}
-	for _, g := range c.VPDNGroups {
+	for _, g := range c.VPDN.Groups {
 		printGroup(&w, g)
 		w.bang()
 	}
-	for _, l := range c.L2TPClasses {
+	for _, l := range c.L2TP.Classes {
 		printL2TPClass(&w, l)
 		w.bang()
 	}
-	for _, pc := range c.PWClasses {
+	for _, pc := range c.L2TP.PWClasses {
 		printPWClass(&w, pc)
 		w.bang()
 	}
@@ -127,7 +127,7 @@ func (c *Config) String() string {
 		}
 		w.bang()
 	}
-	for _, p := range c.Pools {
+	for _, p := range c.IP.Pools {
 		for _, r := range p.Ranges {
 			if r.Start == r.End {
 				w.line(0, "ip local pool %s %s", p.Name, r.Start)
@@ -136,7 +136,7 @@ func (c *Config) String() string {
 			}
 		}
 	}
-	for _, r := range c.Routes {
+	for _, r := range c.IP.Routes {
 		s := fmt.Sprintf("ip route %s %s", r.Prefix.Addr(), maskString(r.Prefix.Bits()))
 		if r.Iface != nil {
 			s += " " + r.Iface.String()
@@ -149,7 +149,7 @@ func (c *Config) String() string {
 		}
 		w.line(0, "%s", s)
 	}
-	if len(c.Pools)+len(c.Routes) > 0 {
+	if len(c.IP.Pools)+len(c.IP.Routes) > 0 {
 		w.bang()
 	}
 	w.line(0, "end")
@@ -324,8 +324,8 @@ func printPWClass(w *printer, c *PWClass) {
 	if c.IPPMTU {
 		w.line(1, "ip pmtu")
 	}
-	if c.TOSValue >= 0 {
-		w.line(1, "ip tos value %d", c.TOSValue)
+	if c.TOSValue != nil {
+		w.line(1, "ip tos value %d", *c.TOSValue)
 	}
 	if c.TOSReflect {
 		w.line(1, "ip tos reflect")

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite the configuration reference in README.md")
+var update = flag.Bool("update", false, "rewrite the configuration reference in README.md and the JSON golden files in testdata/json")
 
 const (
 	refBegin = "<!-- BEGIN CONFIG REFERENCE -->\n"

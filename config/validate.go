@@ -25,7 +25,7 @@ func (p *parser) validate() {
 	}
 	accepting := map[acceptKey]*VPDNGroup{}
 	poolMembers := map[int]*VPDNGroup{}
-	for _, g := range c.VPDNGroups {
+	for _, g := range c.VPDN.Groups {
 		if g.Accept == nil && g.Request == nil {
 			p.errf(g.Line, "vpdn-group %s has neither accept-dialin nor request-dialin; expected one of them", g.Name)
 			continue
@@ -78,7 +78,7 @@ func (p *parser) validate() {
 	}
 
 	// l2tp-class and pseudowire-class.
-	for _, lc := range c.L2TPClasses {
+	for _, lc := range c.L2TP.Classes {
 		if lc.Hidden && lc.Password.IsZero() {
 			p.errf(lc.Line, "l2tp-class %s: hidden needs a password to hide AVPs with; expected password P", lc.Name)
 		}
@@ -86,7 +86,7 @@ func (p *parser) validate() {
 			p.errf(lc.Line, "l2tp-class %s: retransmit timeout min %d is above max %d; expected min <= max", lc.Name, lc.RetransTimeoutMin, lc.RetransTimeoutMax)
 		}
 	}
-	for _, pc := range c.PWClasses {
+	for _, pc := range c.L2TP.PWClasses {
 		if pc.L2TPClass != "" && c.L2TPClassByName(pc.L2TPClass) == nil {
 			p.warnAt(lineOr(pc.ProtocolLine, pc.Line), "pseudowire-class %s: l2tp-class %q is not defined; its tunnels use the default control-channel parameters", pc.Name, pc.L2TPClass)
 		}
@@ -101,7 +101,7 @@ func (p *parser) validate() {
 		r    PoolRange
 	}
 	var spans []span
-	for _, pl := range c.Pools {
+	for _, pl := range c.IP.Pools {
 		for _, r := range pl.Ranges {
 			for _, s := range spans {
 				if s.pool != pl && !(r.End.Less(s.r.Start) || s.r.End.Less(r.Start)) {
@@ -136,7 +136,7 @@ func (p *parser) validate() {
 		}
 		if pw := ifc.Pseudowire; pw != nil {
 			if c.PWClassByName(pw.PWClass) == nil {
-				p.errf(lineOr(pw.Line, ifc.Line), "interface %s: pw-class %q does not exist; expected one of: %s", ifc.Name, pw.PWClass, names(c.PWClasses, func(x *PWClass) string { return x.Name }))
+				p.errf(lineOr(pw.Line, ifc.Line), "interface %s: pw-class %q does not exist; expected one of: %s", ifc.Name, pw.PWClass, names(c.L2TP.PWClasses, func(x *PWClass) string { return x.Name }))
 			}
 			k := pwKey{pw.Peer, pw.VCID}
 			if o := pws[k]; o != nil {
@@ -146,7 +146,7 @@ func (p *parser) validate() {
 		}
 		if x := ifc.Xconnect; x != nil {
 			if c.PWClassByName(x.PWClass) == nil {
-				p.errf(ifc.Line, "interface %s: xconnect pw-class %q does not exist; expected one of: %s", ifc.Name, x.PWClass, names(c.PWClasses, func(x *PWClass) string { return x.Name }))
+				p.errf(ifc.Line, "interface %s: xconnect pw-class %q does not exist; expected one of: %s", ifc.Name, x.PWClass, names(c.L2TP.PWClasses, func(x *PWClass) string { return x.Name }))
 			}
 			if x.Manual && (x.LocalSession == 0 || x.RemoteSession == 0) {
 				p.errf(ifc.Line, "interface %s: xconnect manual needs session IDs; expected l2tp id LOCAL REMOTE", ifc.Name)
@@ -167,7 +167,7 @@ func (p *parser) validate() {
 	}
 
 	// Local users and attribute lists.
-	for _, u := range c.Users {
+	for _, u := range c.AAA.Users {
 		if u.Password.IsZero() {
 			p.errf(u.Line, "username %s has no password; expected username %s password PASSWORD", u.Name, u.Name)
 		}
@@ -190,16 +190,16 @@ func (p *parser) validate() {
 	}
 
 	// Static routes through our own virtual interfaces need the interface.
-	for _, r := range c.Routes {
+	for _, r := range c.IP.Routes {
 		if r.Iface != nil && !r.Iface.Physical() && c.Interface(*r.Iface) == nil {
 			p.warnAt(r.Line, "ip route %s via %s: no such interface is configured; the route is installed only once it exists", r.Prefix, r.Iface)
 		}
 	}
 
-	if len(c.VPDNGroups) > 0 && !c.VPDNEnabled {
+	if len(c.VPDN.Groups) > 0 && !c.VPDN.Enabled {
 		hasVPPP := slices.ContainsFunc(c.Interfaces, func(i *Interface) bool { return i.Pseudowire != nil })
 		if !hasVPPP {
-			p.warnAt(c.VPDNGroups[0].Line, "vpdn-groups are configured but \"vpdn enable\" is not: no tunnel will be accepted or requested")
+			p.warnAt(c.VPDN.Groups[0].Line, "vpdn-groups are configured but \"vpdn enable\" is not: no tunnel will be accepted or requested")
 		}
 	}
 }

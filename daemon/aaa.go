@@ -26,7 +26,7 @@ type services struct {
 // that does not decode).
 func buildServices(c *config.Config, history *aaa.FailureHistory, d *Daemon) (*services, error) {
 	var users []aaa.User
-	for _, u := range c.Users {
+	for _, u := range c.AAA.Users {
 		pw, err := clearSecret(u.Password)
 		if err != nil {
 			return nil, fmt.Errorf("line %d: username %s: %w", u.Line, u.Name, err)
@@ -99,7 +99,7 @@ func buildServices(c *config.Config, history *aaa.FailureHistory, d *Daemon) (*s
 		return nil, err
 	}
 	pools := pool.NewGroup()
-	for _, p := range c.Pools {
+	for _, p := range c.IP.Pools {
 		for _, r := range p.Ranges {
 			if err := pools.AddRange(p.Name, r.Start, r.End); err != nil {
 				return nil, fmt.Errorf("line %d: ip local pool %s: %w", r.Line, p.Name, err)

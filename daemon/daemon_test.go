@@ -83,7 +83,7 @@ func TestShowAndReload(t *testing.T) {
 		t.Fatalf("show run: %+v", r)
 	}
 	r = do(t, sock, &control.Request{Verb: "show", Words: []string{"running-config"}, JSON: true})
-	if !r.OK || !strings.Contains(string(r.Data), `"Hostname":"lns1"`) {
+	if !r.OK || !strings.Contains(string(r.Data), `"hostname":"lns1"`) {
 		t.Fatalf("show run --json: %s", r.Data)
 	}
 

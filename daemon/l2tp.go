@@ -52,10 +52,10 @@ func l2tpWanted(c *config.Config) bool {
 	if slices.ContainsFunc(c.Interfaces, func(i *config.Interface) bool { return i.Pseudowire != nil }) {
 		return true
 	}
-	if !c.VPDNEnabled {
+	if !c.VPDN.Enabled {
 		return false
 	}
-	return slices.ContainsFunc(c.VPDNGroups, func(g *config.VPDNGroup) bool {
+	return slices.ContainsFunc(c.VPDN.Groups, func(g *config.VPDNGroup) bool {
 		return g.Accept != nil && (g.Accept.Protocol == config.ProtoL2TP || g.Accept.Protocol == config.ProtoAny)
 	})
 }
@@ -65,7 +65,7 @@ func (d *Daemon) startL2TP() error {
 	if !l2tpWanted(c) {
 		return nil
 	}
-	listen := c.L2TPListen
+	listen := c.VPDN.L2TPListen
 	if listen == "" {
 		listen = "0.0.0.0:1701"
 	}
@@ -92,7 +92,7 @@ func (d *Daemon) startL2TP() error {
 	// the node, data messages to the sessions.
 	plane := dataplane.New(conn, node.HandlePacket, d.vpdnLog)
 	s := &l2tpService{node: node, plane: plane, conn: conn, done: make(chan struct{})}
-	if c.SharedAccess {
+	if c.VPDN.SharedAccess {
 		tun, err := netif.CreateTUNOffload(SharedInterface)
 		if err == nil {
 			err = netif.SetMTU(SharedInterface, defaultL2TPMTU)
@@ -158,7 +158,7 @@ func (d *Daemon) stopL2TP() {
 func (d *Daemon) incomingTunnel(peer netip.AddrPort, hostname string) (l2tp.TunnelParams, bool) {
 	c := d.Config()
 	var match *config.VPDNGroup
-	for _, g := range c.VPDNGroups {
+	for _, g := range c.VPDN.Groups {
 		if g.Accept == nil || (g.Accept.Protocol != config.ProtoL2TP && g.Accept.Protocol != config.ProtoAny) {
 			continue
 		}

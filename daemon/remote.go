@@ -28,10 +28,10 @@ import (
 	"github.com/vpdn/vpdn/aaa"
 	"github.com/vpdn/vpdn/config"
 	"github.com/vpdn/vpdn/dataplane"
+	"github.com/vpdn/vpdn/internal/clock"
 	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/proto/l2tp"
 	"github.com/vpdn/vpdn/proto/ppp"
-	"github.com/vpdn/vpdn/proto/wheel"
 	wl2tp "github.com/vpdn/vpdn/wire/l2tp"
 	wppp "github.com/vpdn/vpdn/wire/ppp"
 )
@@ -68,7 +68,7 @@ type raState struct {
 	nextUnit  int
 	freeUnits unitHeap
 	runners   []*ppp.Runner
-	clock     ppp.Clock // one timing wheel for every link's timers
+	wheel     *clock.Wheel // one timing wheel for every link's timers
 	next      int
 }
 
@@ -86,13 +86,13 @@ func (st *raState) runner() *ppp.Runner {
 
 // pppClock returns the timing wheel every PPP link's timers run on,
 // started with the first link.
-func (st *raState) pppClock() ppp.Clock {
+func (st *raState) pppClock() clock.Clock {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.clock == nil {
-		st.clock = ppp.WheelClock(wheel.New(0, 0))
+	if st.wheel == nil {
+		st.wheel = clock.NewWheel(0, 0)
 	}
-	return st.clock
+	return st.wheel
 }
 
 // allocUnit returns the lowest free Virtual-Access unit, as IOS numbers
@@ -385,7 +385,7 @@ func (r *raSession) Up(ev ppp.UpEvent) {
 			}
 		}
 		if err == nil && r.lac {
-			for _, rt := range c.Routes {
+			for _, rt := range c.IP.Routes {
 				if rt.Iface != nil && *rt.Iface == r.ifc.Name {
 					if err := netif.AddRoute(r.name, netif.Route{Dst: rt.Prefix, Gateway: rt.NextHop}); err != nil {
 						d.vpdnLog.Error("route", "interface", r.name, "err", err)
@@ -682,7 +682,7 @@ func cdnResult(reason string) wl2tp.Result {
 // resolves: here it is tried at start and whenever a session's interface
 // comes up (the kernel drops it with the interface it went through).
 func (d *Daemon) installStaticRoutes() {
-	for _, rt := range d.Config().Routes {
+	for _, rt := range d.Config().IP.Routes {
 		if rt.Iface != nil || !rt.NextHop.IsValid() {
 			continue
 		}

@@ -9,8 +9,8 @@ package dataplane
 //
 //	[L2TP][PPP][IP][TCP][payload] [L2TP][PPP][IP][TCP][payload] ...
 //
-// and the train leaves with one UDP_SEGMENT sendmsg (transport
-// SegmentWriter), or one datagram at a time on underlays without it.
+// and the train leaves with one UDP_SEGMENT sendmsg (a transport
+// SegmentSender), or one datagram at a time on underlays without it.
 // Partial checksums of single packets are completed first.
 //
 // Receive: a Receiver, one per socket reader, gathers the in-order TCP
@@ -32,20 +32,13 @@ import (
 
 // SegmentSender sends a train of datagrams of seg octets (the last may be
 // shorter) to one peer. A goroutine that sends has its own.
-type SegmentSender interface {
-	WriteSegments(b []byte, seg int, to netip.AddrPort) error
-}
+type SegmentSender = transport.SegmentSender
 
 // newSegmentSender returns the underlay's SegmentSender, nil when it has
-// none: a transport.UDPConn, or anything with NewSegmentSender (fakes).
+// none: a transport.Segmenter (UDPConn, memnet conns, fakes).
 func newSegmentSender(u Underlay) SegmentSender {
-	switch t := u.(type) {
-	case interface {
-		NewSegmentWriter() *transport.SegmentWriter
-	}:
-		return t.NewSegmentWriter()
-	case interface{ NewSegmentSender() SegmentSender }:
-		return t.NewSegmentSender()
+	if s, ok := u.(transport.Segmenter); ok {
+		return s.NewSegmentSender()
 	}
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/internal/clock"
 	"github.com/vpdn/vpdn/proto/l2tp"
 	"github.com/vpdn/vpdn/proto/ppp"
 	wl2tp "github.com/vpdn/vpdn/wire/l2tp"
@@ -345,6 +346,7 @@ type gen struct {
 	cfg     Config
 	log     *slog.Logger
 	runners []*ppp.Runner
+	wheel   *clock.Wheel // every PPP link's timers, as in the daemon
 	lacs    []*lac
 	slots   chan struct{} // in-flight sessions
 	opening chan struct{} // tunnels being opened
@@ -377,6 +379,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		opening: make(chan struct{}, cfg.MaxOpeningTunnels), reasons: map[string]int{},
 		latency: make([]time.Duration, 0, total), allDone: make(chan struct{}), total: total, up: make([]*session, 0, total)}
 	start := time.Now()
+	g.wheel = clock.NewWheel(0, 0)
+	defer g.wheel.Close() // after the runners: no link is left to arm a timer
 	for range cfg.Runners {
 		g.runners = append(g.runners, ppp.NewRunner())
 	}
@@ -711,7 +715,7 @@ func (s *session) startLink() bool {
 
 func (g *gen) pppConfig(s *session) ppp.Config {
 	c := ppp.Config{
-		Name: "s" + strconv.Itoa(int(s.idx)), Logger: g.cfg.Logger, Post: s.run.Post, Handler: s,
+		Name: "s" + strconv.Itoa(int(s.idx)), Logger: g.cfg.Logger, Clock: g.wheel, Post: s.run.Post, Handler: s,
 		Output:         ppp.OutputFunc(s.l2.WriteFrame),
 		AddressControl: true, Outgoing: true, MRU: 1460,
 		Auth: ppp.AuthConfig{Hostname: g.cfg.User, Password: g.cfg.Password, Timeout: g.cfg.Timeout},

@@ -23,15 +23,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// mmsghdr is struct mmsghdr of sendmmsg(2)/recvmmsg(2).
-type mmsghdr struct {
-	hdr unix.Msghdr
-	n   uint32
-	_   [unsafe.Sizeof(uintptr(0)) - 4]byte
-}
-
 const (
-	// maxMsgs is how many messages one sendmmsg of a SegmentWriter sends.
+	// maxMsgs is how many messages one sendmmsg of a segmentWriter sends.
 	maxMsgs = 64
 	// maxGSOSegs is UDP_MAX_SEGMENTS of older kernels (64; newer allow
 	// 128): the most datagrams one UDP_SEGMENT send may carry.
@@ -70,45 +63,9 @@ func (u *UDPConn) setOffloads(gso, gro bool) {
 	}
 }
 
-// putSockaddr writes to into sa in the socket's family and returns its
-// length.
-func (u *UDPConn) putSockaddr(sa *unix.RawSockaddrInet6, to netip.AddrPort) (uint32, error) {
-	port := (*[2]byte)(unsafe.Pointer(&sa.Port))
-	port[0], port[1] = byte(to.Port()>>8), byte(to.Port())
-	if u.v6 {
-		sa.Family = unix.AF_INET6
-		sa.Flowinfo, sa.Scope_id = 0, 0
-		sa.Addr = to.Addr().As16() // IPv4 as ::ffff:a.b.c.d
-		return unix.SizeofSockaddrInet6, nil
-	}
-	a := to.Addr().Unmap()
-	if !a.Is4() {
-		return 0, fmt.Errorf("transport: send to %v: an IPv6 peer on an IPv4 socket", to)
-	}
-	sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
-	sa4.Family = unix.AF_INET
-	sa4.Addr = a.As4()
-	sa4.Zero = [8]byte{}
-	return unix.SizeofSockaddrInet4, nil
-}
-
-// parseSockaddr reads the peer address recvmmsg wrote into sa.
-func parseSockaddr(sa *unix.RawSockaddrInet6) netip.AddrPort {
-	port := (*[2]byte)(unsafe.Pointer(&sa.Port))
-	p := uint16(port[0])<<8 | uint16(port[1])
-	switch sa.Family {
-	case unix.AF_INET:
-		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
-		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), p)
-	case unix.AF_INET6:
-		return netip.AddrPortFrom(netip.AddrFrom16(sa.Addr).Unmap(), p)
-	}
-	return netip.AddrPort{}
-}
-
-// SegmentWriter sends trains of datagrams to one peer. It is not safe for
+// segmentWriter is the SegmentSender of a UDPConn. It is not safe for
 // concurrent use: each sending goroutine has its own.
-type SegmentWriter struct {
+type segmentWriter struct {
 	u     *UDPConn
 	ms    [maxMsgs]mmsghdr
 	iov   [maxMsgs]unix.Iovec
@@ -121,16 +78,18 @@ type SegmentWriter struct {
 	fn         func(fd uintptr) bool
 }
 
-// NewSegmentWriter returns a SegmentWriter on u.
-func (u *UDPConn) NewSegmentWriter() *SegmentWriter {
-	w := &SegmentWriter{u: u}
+// NewSegmentSender returns a SegmentSender on u: trains leave with one
+// sendmsg with UDP_SEGMENT when the socket has it, in sendmmsg batches of
+// single datagrams when not.
+func (u *UDPConn) NewSegmentSender() SegmentSender {
+	w := &segmentWriter{u: u}
 	w.fn = w.sendmmsg
 	return w
 }
 
 // sendmmsg is the RawConn.Write callback: it sends what is left of the
 // batch, and asks the poller to wait when the socket buffer is full.
-func (w *SegmentWriter) sendmmsg(fd uintptr) bool {
+func (w *segmentWriter) sendmmsg(fd uintptr) bool {
 	for w.next < w.nmsg {
 		r, _, e := unix.Syscall6(unix.SYS_SENDMMSG, fd, uintptr(unsafe.Pointer(&w.ms[w.next])), uintptr(w.nmsg-w.next), 0, 0, 0)
 		switch e {
@@ -148,7 +107,7 @@ func (w *SegmentWriter) sendmmsg(fd uintptr) bool {
 }
 
 // add appends a message carrying b (with UDP_SEGMENT seg when seg > 0).
-func (w *SegmentWriter) add(b []byte, seg int) {
+func (w *segmentWriter) add(b []byte, seg int) {
 	i := w.nmsg
 	w.iov[i].Base = &b[0]
 	w.iov[i].SetLen(len(b))
@@ -169,7 +128,7 @@ func (w *SegmentWriter) add(b []byte, seg int) {
 
 // flush sends the messages added and returns how many octets of them
 // left, and the error that stopped the rest.
-func (w *SegmentWriter) flush() (int, error) {
+func (w *segmentWriter) flush() (int, error) {
 	w.next, w.errno = 0, 0
 	err := w.u.rc.Write(w.fn)
 	sent := 0
@@ -189,11 +148,11 @@ func (w *SegmentWriter) flush() (int, error) {
 // WriteSegments sends b, datagrams of seg octets back to back (the last
 // may be shorter), to the peer to, with UDP_SEGMENT when the socket has
 // it and as separate datagrams batched by sendmmsg when not.
-func (w *SegmentWriter) WriteSegments(b []byte, seg int, to netip.AddrPort) error {
+func (w *segmentWriter) WriteSegments(b []byte, seg int, to netip.AddrPort) error {
 	if seg <= 0 || len(b) == 0 {
 		return errors.New("transport: WriteSegments: nothing to send")
 	}
-	salen, err := w.u.putSockaddr(&w.sa, to)
+	salen, err := putSockaddr(&w.sa, to, w.u.v6)
 	if err != nil {
 		return err
 	}

@@ -146,7 +146,7 @@ func TestSegments(t *testing.T) {
 			}
 			done <- nil
 		}()
-		w := b.NewSegmentWriter()
+		w := b.NewSegmentSender()
 		if err := w.WriteSegments(train, 1000, a.LocalAddr()); err != nil {
 			t.Fatal(err)
 		}
@@ -222,7 +222,7 @@ func TestSegmentsWildcard(t *testing.T) {
 		if peer == c {
 			to = peer.LocalAddr()
 		}
-		if err := a.NewSegmentWriter().WriteSegments(train, 500, to); err != nil {
+		if err := a.NewSegmentSender().WriteSegments(train, 500, to); err != nil {
 			t.Fatal(err)
 		}
 		r := peer.NewReader()

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/vpdn/vpdn/internal/clock"
 	"github.com/vpdn/vpdn/wire/l2tp"
 )
 
@@ -27,7 +28,7 @@ type Conn interface {
 // Config configures a Node. Conn is required; everything else may be zero.
 type Config struct {
 	Conn   Conn
-	Clock  Clock        // nil: wall clock (which synctest fakes)
+	Clock  clock.Clock  // nil: clock.Real (which synctest fakes)
 	Logger *slog.Logger // nil: no logging
 
 	// Incoming decides whether a peer that sent SCCRQ may open a tunnel,
@@ -117,7 +118,7 @@ type nodeCounters struct {
 // goroutine that owns the tunnel's and its sessions' state.
 type Node struct {
 	cfg   Config
-	clock Clock
+	clock clock.Clock
 	log   *slog.Logger
 	lim   Limits
 
@@ -150,7 +151,7 @@ func NewNode(cfg Config) (*Node, error) {
 	n := &Node{cfg: cfg, clock: cfg.Clock, log: cfg.Logger, lim: cfg.Limits.withDefaults(),
 		tunnels: map[uint16]*Tunnel{}, bySCCRQ: map[sccrqKey]*Tunnel{}, byReuse: map[reuseKey]*Tunnel{}}
 	if n.clock == nil {
-		n.clock = wallClock{}
+		n.clock = clock.Real
 	}
 	seed := cfg.Seed
 	if seed == 0 {

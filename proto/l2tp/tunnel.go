@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vpdn/vpdn/internal/clock"
 	"github.com/vpdn/vpdn/wire/l2tp"
 )
 
@@ -160,8 +161,28 @@ func (t *Tunnel) abandon() {
 }
 
 func (t *Tunnel) run() {
-	timer := t.n.clock.NewTimer(time.Hour)
-	defer timer.Stop()
+	// The goroutine sleeps until its earliest deadline on one pending
+	// AfterFunc that rings wake. wake is buffered, so a ring never blocks
+	// the clock's goroutine and is never lost; a stale one (from a timer
+	// stopped after it had fired) only makes the loop look at its
+	// deadlines early, and onTimer acts on nothing that is not due at the
+	// clock's Now.
+	wake := make(chan struct{}, 1)
+	ring := func() {
+		select {
+		case wake <- struct{}{}:
+		default:
+		}
+	}
+	var timer clock.Timer // pending wake-up, nil when none
+	var armed time.Time   // the deadline timer is armed for
+	disarm := func() {
+		if timer != nil {
+			timer.Stop()
+		}
+		timer, armed = nil, time.Time{}
+	}
+	defer disarm()
 	t.mu.Lock()
 	t.now = t.n.clock.Now()
 	t.created, t.since, t.lastRx = t.now, t.now, t.now
@@ -183,11 +204,15 @@ func (t *Tunnel) run() {
 		if dead {
 			break
 		}
-		d := time.Hour
-		if !dl.IsZero() {
-			d = max(dl.Sub(t.n.clock.Now()), 0)
+		// Re-arm only when the deadline moved: most messages leave it
+		// where it was. No deadline, no timer.
+		if !dl.Equal(armed) {
+			disarm()
+			if !dl.IsZero() {
+				armed = dl
+				timer = t.n.clock.AfterFunc(max(dl.Sub(t.n.clock.Now()), 0), ring)
+			}
 		}
-		timer.Reset(d)
 		select {
 		case p := <-t.in:
 			t.mu.Lock()
@@ -197,7 +222,9 @@ func (t *Tunnel) run() {
 			t.mu.Lock()
 			t.now = t.n.clock.Now()
 			f()
-		case <-timer.C():
+		case <-wake:
+			// Whichever timer rang, arm afresh for the new deadline.
+			disarm()
 			t.mu.Lock()
 			t.now = t.n.clock.Now()
 			t.onTimer()

@@ -13,6 +13,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/vpdn/vpdn/internal/clock"
 	"github.com/vpdn/vpdn/transport/memnet"
 	"github.com/vpdn/vpdn/wire/l2tp"
 )
@@ -274,11 +275,24 @@ func TestCallRejected(t *testing.T) {
 	})
 }
 
+// TestPeerFallsSilent: HELLO and its retransmissions detect a dead peer.
+// Both clocks: the runtime's timers and a timing wheel.
 func TestPeerFallsSilent(t *testing.T) {
+	t.Run("real", func(t *testing.T) { testPeerFallsSilent(t, false) })
+	t.Run("wheel", func(t *testing.T) { testPeerFallsSilent(t, true) })
+}
+
+func testPeerFallsSilent(t *testing.T, useWheel bool) {
 	synctest.Test(t, func(t *testing.T) {
+		var clk clock.Clock
+		if useWheel {
+			w := clock.NewWheel(0, 0)
+			defer w.Close()
+			clk = w
+		}
 		nw := memnet.New(8)
-		lns := newPeer(t, nw, lnsAddr, Config{})
-		lac := newPeer(t, nw, lacAddr, Config{})
+		lns := newPeer(t, nw, lnsAddr, Config{Clock: clk})
+		lac := newPeer(t, nw, lacAddr, Config{Clock: clk})
 		s, err := lac.node.Dial(context.Background(), lnsAddr, TunnelParams{Hello: 10 * time.Second}, CallParams{})
 		if err != nil {
 			t.Fatal(err)

@@ -3,6 +3,7 @@ package ppp
 import (
 	"time"
 
+	"github.com/vpdn/vpdn/internal/clock"
 	wire "github.com/vpdn/vpdn/wire/ppp"
 )
 
@@ -513,7 +514,7 @@ func bytesEqual(a, b []byte) bool {
 type ltimer struct {
 	l   *Link
 	f   func()
-	t   Timer
+	t   clock.Timer
 	gen uint64
 }
 

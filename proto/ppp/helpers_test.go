@@ -6,10 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpdn/vpdn/internal/clock"
 	wire "github.com/vpdn/vpdn/wire/ppp"
 )
 
-// manualClock is a Clock whose timers fire only when the test says so.
+// manualClock is a clock.Clock whose timers fire only when the test says so.
 type manualClock struct {
 	mu     sync.Mutex
 	now    time.Time
@@ -32,7 +33,7 @@ func (t *manualTimer) Stop() bool {
 }
 
 func (c *manualClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *manualClock) AfterFunc(d time.Duration, f func()) Timer {
+func (c *manualClock) AfterFunc(d time.Duration, f func()) clock.Timer {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := &manualTimer{c: c, at: c.now.Add(d), f: f}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/internal/clock"
 	wire "github.com/vpdn/vpdn/wire/ppp"
 )
 
@@ -203,7 +204,9 @@ type Config struct {
 	// Name prefixes debug lines, as the interface does in IOS ("Vi3").
 	Name   string
 	Logger *slog.Logger // nil: no logging
-	Clock  Clock        // nil: RuntimeClock
+	// Clock runs the Restart and keepalive timers (nil: clock.Real); a
+	// process with many links shares one clock.Wheel among them.
+	Clock clock.Clock
 	// Post runs f on the owner's goroutine, the only one that may touch the
 	// link. Timer expiries and AAA results come back through it.
 	Post    func(f func())
@@ -294,7 +297,7 @@ func NewLink(cfg Config) (*Link, error) {
 		cfg.Handler = nopHandler{}
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = RuntimeClock
+		cfg.Clock = clock.Real
 	}
 	if cfg.Rand == nil {
 		cfg.Rand = rand.Reader

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/vpdn/vpdn/aaa"
-	"github.com/vpdn/vpdn/proto/wheel"
+	"github.com/vpdn/vpdn/internal/clock"
 	wire "github.com/vpdn/vpdn/wire/ppp"
 )
 
@@ -278,9 +278,9 @@ func testEchoDeadPeer(t *testing.T, useWheel bool) {
 		lc := lnsConfig(users, &fakePool{}, aaa.PAP)
 		cc := clientConfig("labuser", "labpass")
 		if useWheel {
-			wh := wheel.New(0, 0)
+			wh := clock.NewWheel(0, 0)
 			defer wh.Close()
-			lc.Clock, cc.Clock = WheelClock(wh), WheelClock(wh)
+			lc.Clock, cc.Clock = wh, wh
 		}
 		lc.Keepalive, lc.KeepaliveMisses = 10*time.Second, 3
 		lns, cli, w := newPair(t, lc, cc)

@@ -1,6 +1,7 @@
 package memnet
 
 import (
+	"errors"
 	"net/netip"
 	"testing"
 	"testing/synctest"
@@ -62,7 +63,17 @@ func TestListenTwice(t *testing.T) {
 	if _, err := n.Listen(a); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.Listen(a); err != ErrAddrInUse {
+	if _, err := n.Listen(a); !errors.Is(err, ErrAddrInUse) {
 		t.Fatal(err)
+	}
+	// The Factory's open returns a nil Bind with the error.
+	if b, err := n.ListenUDP(a); !errors.Is(err, ErrAddrInUse) || b != nil {
+		t.Fatalf("ListenUDP: %v, %v", b, err)
+	}
+	if _, err := n.ListenRaw(115, a.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := n.ListenIP(115, a.Addr()); !errors.Is(err, ErrAddrInUse) || b != nil {
+		t.Fatalf("ListenIP: %v, %v", b, err)
 	}
 }

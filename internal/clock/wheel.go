@@ -1,20 +1,4 @@
-// Package wheel is a hashed timing wheel: one goroutine and one runtime
-// timer serve any number of pending timers. It is the clock of PPP links
-// at scale: 100,000 sessions each with an LCP keepalive and a Restart
-// timer would otherwise be 100,000 runtime timers, each firing on its own.
-//
-// Time is cut into ticks (Tick, 10 ms by default). A timer due at tick t
-// lives in slot t mod Slots on an intrusive list, so AfterFunc and Stop
-// are O(1); every tick the wheel visits one slot and fires what is due
-// there (timers more than one revolution away wait for their round). A
-// timer never fires early, and at most one tick late plus scheduling
-// delay. Expiry functions run on the wheel's goroutine, one after another,
-// so they must be short: a PPP link's just posts the expiry to its owner.
-//
-// While no timer is pending the goroutine sleeps without ticking. Under
-// testing/synctest a Wheel created inside the bubble runs on the bubble's
-// clock; Close it before the test ends.
-package wheel
+package clock
 
 import (
 	"sync"
@@ -25,11 +9,28 @@ import (
 // common PPP and L2TP periods (keepalive 10 s, Restart 3 s), so most timers
 // fire on their first visit.
 const (
-	DefaultTick  = 10 * time.Millisecond
-	DefaultSlots = 4096
+	defaultTick  = 10 * time.Millisecond
+	defaultSlots = 4096
 )
 
-// Wheel is a timing wheel. The zero value is not usable; call New.
+// Wheel is a hashed timing wheel: one goroutine and one runtime timer
+// serve any number of pending timers. It is the clock of PPP links at
+// scale: 100,000 sessions each with an LCP keepalive and a Restart timer
+// would otherwise be 100,000 runtime timers, each firing on its own.
+//
+// Time is cut into ticks (10 ms by default). A timer due at tick t lives
+// in slot t mod slots on an intrusive list, so AfterFunc and Stop are
+// O(1); every tick the wheel visits one slot and fires what is due there
+// (timers more than one revolution away wait for their round). A timer
+// never fires early, and at most one tick late plus scheduling delay.
+// Expiry functions run on the wheel's goroutine, one after another, so
+// they must be short: a PPP link's just posts the expiry to its owner.
+//
+// While no timer is pending the goroutine sleeps without ticking. Under
+// testing/synctest a Wheel created inside the bubble runs on the bubble's
+// clock; Close it before the test ends.
+//
+// The zero value is not usable; call NewWheel.
 type Wheel struct {
 	tick  time.Duration
 	mask  int64
@@ -46,14 +47,14 @@ type Wheel struct {
 	fired uint64 // expiries run, for Stats
 }
 
-// Stats is a snapshot of a wheel's counters.
-type Stats struct {
+// WheelStats is a snapshot of a wheel's counters.
+type WheelStats struct {
 	Pending int    // timers scheduled and not yet fired or stopped
-	Fired   uint64 // expiry functions run since New
+	Fired   uint64 // expiry functions run since NewWheel
 }
 
-// Timer is one pending call, returned by AfterFunc.
-type Timer struct{ e entry }
+// wheelTimer is one pending call, returned by AfterFunc.
+type wheelTimer struct{ e entry }
 
 // entry is a node of a slot's circular list; a slot's head is an entry
 // that is never a timer.
@@ -64,14 +65,14 @@ type entry struct {
 	prev, next *entry
 }
 
-// New starts a wheel of the given tick and slot count (0: the defaults;
-// slots is rounded up to a power of two).
-func New(tick time.Duration, slots int) *Wheel {
+// NewWheel starts a wheel of the given tick and slot count (0: the
+// defaults, 10 ms and 4096; slots is rounded up to a power of two).
+func NewWheel(tick time.Duration, slots int) *Wheel {
 	if tick <= 0 {
-		tick = DefaultTick
+		tick = defaultTick
 	}
 	if slots <= 0 {
-		slots = DefaultSlots
+		slots = defaultSlots
 	}
 	n := 1
 	for n < slots {
@@ -90,7 +91,8 @@ func New(tick time.Duration, slots int) *Wheel {
 	return w
 }
 
-// Now is time.Now: a Wheel is a complete clock for proto/ppp.
+// Now is time.Now: the wheel only schedules, it keeps the time of package
+// time (the bubble's under testing/synctest).
 func (w *Wheel) Now() time.Time { return time.Now() }
 
 // tickOf returns the tick in progress at t.
@@ -98,8 +100,8 @@ func (w *Wheel) tickOf(t time.Time) int64 { return int64(t.Sub(w.start) / w.tick
 
 // AfterFunc calls f on the wheel's goroutine once d has passed. After
 // Close, the timer never fires.
-func (w *Wheel) AfterFunc(d time.Duration, f func()) *Timer {
-	t := &Timer{e: entry{w: w, f: f}}
+func (w *Wheel) AfterFunc(d time.Duration, f func()) Timer {
+	t := &wheelTimer{e: entry{w: w, f: f}}
 	// Due at the first tick boundary at or after now+d; never the tick in
 	// progress, which may already have been processed.
 	at := w.tickOf(time.Now().Add(d))
@@ -132,7 +134,7 @@ func (w *Wheel) AfterFunc(d time.Duration, f func()) *Timer {
 }
 
 // Stop prevents the call if it has not started and reports whether it did.
-func (t *Timer) Stop() bool {
+func (t *wheelTimer) Stop() bool {
 	w := t.e.w
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -147,10 +149,10 @@ func (t *Timer) Stop() bool {
 }
 
 // Stats returns the wheel's counters.
-func (w *Wheel) Stats() Stats {
+func (w *Wheel) Stats() WheelStats {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return Stats{Pending: w.pending, Fired: w.fired}
+	return WheelStats{Pending: w.pending, Fired: w.fired}
 }
 
 // Close stops the wheel; pending timers never fire. It waits for the

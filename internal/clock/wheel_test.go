@@ -1,4 +1,4 @@
-package wheel
+package clock
 
 import (
 	"math/rand/v2"
@@ -11,9 +11,9 @@ import (
 )
 
 // Timers fire in order, never early, and within one tick of their time.
-func TestFiresOnTime(t *testing.T) {
+func TestWheelFiresOnTime(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := New(10*time.Millisecond, 64)
+		w := NewWheel(10*time.Millisecond, 64)
 		defer w.Close()
 		start := time.Now()
 		type fire struct {
@@ -60,9 +60,9 @@ func TestFiresOnTime(t *testing.T) {
 
 // A stopped timer never fires, Stop reports it once, and Stop after the
 // expiry reports false.
-func TestStop(t *testing.T) {
+func TestWheelStop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := New(0, 0)
+		w := NewWheel(0, 0)
 		defer w.Close()
 		var fired atomic.Int32
 		a := w.AfterFunc(time.Second, func() { fired.Add(1) })
@@ -86,9 +86,9 @@ func TestStop(t *testing.T) {
 
 // The wheel sleeps while idle and picks timers up again, including after
 // a long idle period.
-func TestIdleThenBusy(t *testing.T) {
+func TestWheelIdleThenBusy(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := New(0, 0)
+		w := NewWheel(0, 0)
 		defer w.Close()
 		time.Sleep(time.Hour)
 		done := make(chan time.Duration, 1)
@@ -101,9 +101,9 @@ func TestIdleThenBusy(t *testing.T) {
 }
 
 // Close stops pending timers and later AfterFunc calls never fire.
-func TestClose(t *testing.T) {
+func TestWheelClose(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := New(0, 0)
+		w := NewWheel(0, 0)
 		var fired atomic.Int32
 		w.AfterFunc(time.Second, func() { fired.Add(1) })
 		w.Close()
@@ -117,9 +117,9 @@ func TestClose(t *testing.T) {
 
 // Many timers, set and stopped from many goroutines at random (run with
 // -race): exactly the unstopped ones fire, each once.
-func TestConcurrent(t *testing.T) {
+func TestWheelConcurrent(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := New(time.Millisecond, 256)
+		w := NewWheel(time.Millisecond, 256)
 		defer w.Close()
 		const workers, per = 8, 2000
 		var fired, kept atomic.Int64
@@ -165,10 +165,10 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkKeepalives compares 100,000 periodic timers (a keepalive per
+// BenchmarkWheelKeepalives compares 100,000 periodic timers (a keepalive per
 // session, re-armed at each expiry, as PPP links do) on the wheel and on
 // runtime timers: per expiry, and the CPU the process spends.
-func BenchmarkKeepalives(b *testing.B) {
+func BenchmarkWheelKeepalives(b *testing.B) {
 	for _, c := range []struct {
 		name  string
 		after func(time.Duration, func())
@@ -180,7 +180,7 @@ func BenchmarkKeepalives(b *testing.B) {
 		b.Run(c.name, func(b *testing.B) {
 			after, closeFn := c.after, c.close
 			if after == nil {
-				w := New(time.Millisecond, 0)
+				w := NewWheel(time.Millisecond, 0)
 				after = func(d time.Duration, f func()) { w.AfterFunc(d, f) }
 				closeFn = w.Close
 			}
@@ -214,9 +214,9 @@ func BenchmarkKeepalives(b *testing.B) {
 // A wheel held up for several revolutions (an expiry function that blocks)
 // fires everything that fell due meanwhile as soon as it runs again, not a
 // revolution later.
-func TestFallBehind(t *testing.T) {
+func TestWheelFallBehind(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		w := New(10*time.Millisecond, 8) // a revolution is 80 ms
+		w := NewWheel(10*time.Millisecond, 8) // a revolution is 80 ms
 		defer w.Close()
 		start := time.Now()
 		w.AfterFunc(10*time.Millisecond, func() { time.Sleep(500 * time.Millisecond) })

@@ -1,39 +1,6 @@
 package ppp
 
-import (
-	"sync"
-	"time"
-
-	"github.com/vpdn/vpdn/proto/wheel"
-)
-
-// Clock is the time source of a Link. The default uses runtime timers; a
-// timer wheel can stand in for it when a process runs 100,000 links.
-// AfterFunc runs f on a goroutine of the clock's choosing: the Link posts
-// the expiry back to its owner through Config.Post before touching state.
-type Clock interface {
-	Now() time.Time
-	AfterFunc(d time.Duration, f func()) Timer
-}
-
-// Timer is a pending AfterFunc call.
-type Timer interface {
-	// Stop prevents the call if it has not started; it reports whether it
-	// did. A Link never relies on the result: stale expiries are dropped by
-	// a generation check on the owner's goroutine.
-	Stop() bool
-}
-
-type runtimeClock struct{}
-
-func (runtimeClock) Now() time.Time { return time.Now() }
-func (runtimeClock) AfterFunc(d time.Duration, f func()) Timer {
-	return time.AfterFunc(d, f)
-}
-
-// RuntimeClock is the Clock backed by package time. Under testing/synctest
-// its timers run on the bubble's fake clock.
-var RuntimeClock Clock = runtimeClock{}
+import "sync"
 
 // Runner serializes calls onto one goroutine: the owner of one or more
 // Links for standalone use and tests. Post never blocks, so clock
@@ -119,16 +86,4 @@ func (r *Runner) run() {
 			}
 		}
 	}
-}
-
-// WheelClock is a Clock on a timing wheel: what a process with many links
-// uses, so their Restart and keepalive timers cost one goroutine and one
-// runtime timer in all.
-func WheelClock(w *wheel.Wheel) Clock { return wheelClock{w} }
-
-type wheelClock struct{ w *wheel.Wheel }
-
-func (c wheelClock) Now() time.Time { return c.w.Now() }
-func (c wheelClock) AfterFunc(d time.Duration, f func()) Timer {
-	return c.w.AfterFunc(d, f)
 }

@@ -1,0 +1,162 @@
+package config
+
+import "fmt"
+
+func (p *parser) l2tpClass() *L2TPClass { return p.cur.obj.(*L2TPClass) }
+func (p *parser) pwClass() *PWClass     { return p.cur.obj.(*PWClass) }
+
+// classCommands are l2tp-class and pseudowire-class, the templates of
+// control-channel and session parameters, with their modes.
+var classCommands = []*command{
+	{mode: mGlobal, spec: "l2tp-class [<name:word>]", help: "Defines a template of L2TP control-channel parameters and enters its mode. Without a name, the class \"default\".", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			name := m.Str("name")
+			if name == "" {
+				name = "default"
+			}
+			c := p.cfg.L2TPClassByName(name)
+			if neg {
+				if c == nil {
+					return fmt.Errorf("no l2tp-class %q to remove", name)
+				}
+				p.cfg.L2TP.Classes = without(p.cfg.L2TP.Classes, c)
+				return nil
+			}
+			if c == nil {
+				c = &L2TPClass{Name: name, Line: p.line}
+				p.cfg.L2TP.Classes = append(p.cfg.L2TP.Classes, c)
+			}
+			p.enter(mL2TPClass, c)
+			return nil
+		}},
+	{mode: mGlobal, spec: "pseudowire-class [<name:word>]", help: "Defines a template of pseudowire (session) parameters and enters its mode.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			name := m.Str("name")
+			if name == "" {
+				name = "default"
+			}
+			c := p.cfg.PWClassByName(name)
+			if neg {
+				if c == nil {
+					return fmt.Errorf("no pseudowire-class %q to remove", name)
+				}
+				p.cfg.L2TP.PWClasses = without(p.cfg.L2TP.PWClasses, c)
+				return nil
+			}
+			if c == nil {
+				c = &PWClass{Name: name, Line: p.line}
+				p.cfg.L2TP.PWClasses = append(p.cfg.L2TP.PWClasses, c)
+			}
+			p.enter(mPWClass, c)
+			return nil
+		}},
+
+	// ---- l2tp-class -----------------------------------------------------
+	{mode: mL2TPClass, spec: "receive-window <n:int:1-16384>", help: "Control-channel receive window offered to the peer (RFC 2661 Receive Window Size).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.l2tpClass().ReceiveWindow, m.Int("n"), neg)
+			return nil
+		}},
+	{mode: mL2TPClass, spec: "retransmit initial retries <n:int:1-1000>", help: "How many times an SCCRQ is sent before giving up.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.l2tpClass().RetransInitial, m.Int("n"), neg)
+			return nil
+		}},
+	{mode: mL2TPClass, spec: "retransmit retries <n:int:5-1000>", help: "How many times a control message is retransmitted before the tunnel is declared down.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.l2tpClass().RetransRetries, m.Int("n"), neg)
+			return nil
+		}},
+	{mode: mL2TPClass, spec: "retransmit timeout {max | min} <secs:int:1-8>", help: "Bounds of the exponential retransmission back-off, in seconds.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			if m.Has("max") {
+				set(&p.l2tpClass().RetransTimeoutMax, m.Int("secs"), neg)
+			} else {
+				set(&p.l2tpClass().RetransTimeoutMin, m.Int("secs"), neg)
+			}
+			return nil
+		}},
+	{mode: mL2TPClass, spec: "timeout setup <secs:int:60-6000>", help: "Seconds a tunnel may take to come up.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.l2tpClass().TimeoutSetup, m.Int("secs"), neg)
+			return nil
+		}},
+	{mode: mL2TPClass, spec: "authentication", help: "Authenticate the control channel with the class password (RFC 2661 §4.2).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error { p.l2tpClass().Authentication = !neg; return nil }},
+	{mode: mL2TPClass, spec: "hostname <host:word>", help: "The host name announced in tunnel set-up.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.l2tpClass().Hostname, m.Str("host"), neg)
+			return nil
+		}},
+	{mode: mL2TPClass, spec: "hidden", help: "Hide AVPs that carry secrets (RFC 2661 §4.3); needs a password.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error { p.l2tpClass().Hidden = !neg; return nil }},
+	{mode: mL2TPClass, spec: "password " + passwordSpec, help: "The secret for control-channel authentication and AVP hiding.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			if neg {
+				p.l2tpClass().Password = Secret{}
+				return nil
+			}
+			s, err := secret(m)
+			if err != nil {
+				return err
+			}
+			p.l2tpClass().Password = s
+			return nil
+		}},
+	{mode: mL2TPClass, spec: "hello <secs:int:0-1000>", help: "Seconds of silence before a HELLO keepalive (default 60).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error { set(&p.l2tpClass().Hello, m.Int("secs"), neg); return nil }},
+	{inert: "L2TPv3 message digests are later work", mode: mL2TPClass, spec: "digest secret " + passwordSpec, help: "L2TPv3 message digest secret (RFC 3931 §5.4.1): later work with L2TPv3.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			if neg {
+				p.l2tpClass().DigestSecret = Secret{}
+				return nil
+			}
+			s, err := secret(m)
+			p.l2tpClass().DigestSecret = s
+			return err
+		}},
+
+	// ---- pseudowire-class -----------------------------------------------
+	{mode: mPWClass, spec: "encapsulation {l2tpv2 | l2tpv3}", help: "The data encapsulation of sessions using this class.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.pwClass().Encapsulation, m.Keyword("l2tpv2", "l2tpv3"), neg)
+			return nil
+		}},
+	{mode: mPWClass, spec: "protocol {l2tpv2 | l2tpv3 | none} [<class:word>]", help: "The signalling protocol (none: static sessions) and the l2tp-class for its control channel.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			c := p.pwClass()
+			c.ProtocolLine = p.line
+			set(&c.Protocol, m.Keyword("l2tpv2", "l2tpv3", "none"), neg)
+			set(&c.L2TPClass, m.Str("class"), neg)
+			if c.Protocol == "none" && c.L2TPClass != "" {
+				return fmt.Errorf("protocol none %s: static sessions use no l2tp-class; expected protocol none", c.L2TPClass)
+			}
+			return nil
+		}},
+	{inert: "the local tunnel address is the vpdn l2tp listen address", mode: mPWClass, spec: "ip local interface <iface:interface>", help: "The interface whose address is the local tunnel end.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.pwClass().LocalIf, ifArg(m, "iface"), neg)
+			return nil
+		}},
+	{inert: "path MTU discovery is not done", mode: mPWClass, spec: "ip pmtu", help: "Path MTU discovery for sessions of this class.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error { p.pwClass().IPPMTU = !neg; return nil }},
+	{inert: "tunnel packets carry the kernel's default ToS", mode: mPWClass, spec: "ip tos {value <v:int:0-255> | reflect}", help: "The ToS byte of tunnel packets: a fixed value, or copied from the inner packet.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			c := p.pwClass()
+			if m.Has("reflect") {
+				c.TOSReflect = !neg
+				return nil
+			}
+			set(&c.TOSValue, new(m.Int("v")), neg)
+			return nil
+		}},
+	{inert: "tunnel packets carry the kernel's default DF setting", mode: mPWClass, spec: "ip dfbit set", help: "Set DF on tunnel packets.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error { p.pwClass().DFBitSet = !neg; return nil }},
+	{inert: "tunnel packets carry the kernel's default TTL", mode: mPWClass, spec: "ip ttl <ttl:int:1-255>", help: "The TTL of tunnel packets.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error { set(&p.pwClass().TTL, m.Int("ttl"), neg); return nil }},
+	{mode: mPWClass, spec: "sequencing {transmit | receive | both}", help: "Sequence numbers on data messages.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.pwClass().Sequencing, m.Keyword("transmit", "receive", "both"), neg)
+			return nil
+		}},
+}

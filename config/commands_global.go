@@ -1,0 +1,54 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+)
+
+// globalCommands are the global switches: the host name, IOS services,
+// vpdn enable and the vpdn extensions of the management plane.
+var globalCommands = []*command{
+	{mode: mGlobal, spec: "hostname <name:word>", help: "Name of this system; the default local tunnel name.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.cfg.Hostname, m.Str("name"), neg)
+			return nil
+		}},
+	{mode: mGlobal, spec: "version <v:word>", help: "Accepted for compatibility with IOS configurations; ignored.",
+		apply: func(p *parser, m *Match, neg bool) error { return nil }},
+	{inert: "vpdn has no such IOS services; the switch is kept for the record", mode: mGlobal, spec: "service {internal | timestamps <rest:line> | password-encryption}", help: "IOS service switches. `service internal` is accepted (document 004 uses it for PPTP clients); the others are accepted and ignored.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			if m.Has("internal") {
+				setMember(&p.cfg.Services, "internal", neg)
+			}
+			return nil
+		}},
+	{mode: mGlobal, spec: "vpdn enable", help: "Enables virtual private dialup networking: without it no tunnel is accepted or initiated.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error { p.cfg.VPDN.Enabled = !neg; return nil }},
+	{mode: mGlobal, spec: "vpdn metrics listen <addr:word>", help: "vpdn extension: serve Prometheus metrics on ADDR:PORT (e.g. 127.0.0.1:9180).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			if neg {
+				p.cfg.Metrics.Listen = ""
+				return nil
+			}
+			if _, err := netip.ParseAddrPort(m.Str("addr")); err != nil {
+				return fmt.Errorf("vpdn metrics listen %q: expected ADDRESS:PORT, e.g. 127.0.0.1:9180", m.Str("addr"))
+			}
+			p.cfg.Metrics.Listen = m.Str("addr")
+			return nil
+		}},
+	{mode: mGlobal, spec: "vpdn l2tp listen <addr:word>", help: "vpdn extension: the address and UDP port L2TP is served on (default 0.0.0.0:1701, every address as IOS does).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			if neg {
+				p.cfg.VPDN.L2TPListen = ""
+				return nil
+			}
+			ap, err := netip.ParseAddrPort(m.Str("addr"))
+			if err != nil || !ap.Addr().Is4() {
+				return fmt.Errorf("vpdn l2tp listen %q: expected IPv4-ADDRESS:PORT, e.g. 198.18.0.2:1701", m.Str("addr"))
+			}
+			p.cfg.VPDN.L2TPListen = ap.String()
+			return nil
+		}},
+	{mode: mGlobal, spec: "vpdn virtual-access shared", help: "vpdn extension: carry every Virtual-Access session on one interface, vpdn0, with a host route per peer, instead of one TUN per session (for many sessions; routing protocols then cannot run per session).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error { p.cfg.VPDN.SharedAccess = !neg; return nil }},
+}
