@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"net"
 	"net/netip"
 	"strings"
@@ -229,6 +230,17 @@ func TestBuildRoute(t *testing.T) {
 	}
 	if it.next() || it.err != nil {
 		t.Fatalf("a third message, or %v", it.err)
+	}
+}
+
+func TestKernelErrorIs(t *testing.T) {
+	e := error(&kernelError{errno: unix.ENODEV})
+	if !errors.Is(e, ErrNoDevice) || !errors.Is(e, unix.ENODEV) || errors.Is(e, unix.EEXIST) {
+		t.Error("ENODEV")
+	}
+	e = &kernelError{errno: unix.EEXIST, msg: "File exists"}
+	if !errors.Is(e, unix.EEXIST) || errors.Is(e, ErrNoDevice) || e.Error() != "file exists (File exists)" {
+		t.Errorf("EEXIST: %v", e)
 	}
 }
 
