@@ -269,6 +269,7 @@ func TestSharedDevice(t *testing.T) {
 type nullDev struct{ n int }
 
 func (d *nullDev) Read([]byte) (int, error)    { select {} }
+func (d *nullDev) TryRead([]byte) (int, error) { return 0, netif.ErrWouldBlock }
 func (d *nullDev) Write(b []byte) (int, error) { d.n++; return len(b), nil }
 func (d *nullDev) Name() string                { return "null" }
 func (d *nullDev) Close() error                { return nil }
