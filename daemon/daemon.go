@@ -143,7 +143,9 @@ func (d *Daemon) Start(ctx context.Context) error { return d.start(ctx) }
 func (d *Daemon) Stop()                           { d.stop() }
 
 // Do answers one control request, as the control socket would.
-func (d *Daemon) Do(ctx context.Context, req *control.Request) *control.Response { return d.serve(ctx, req) }
+func (d *Daemon) Do(ctx context.Context, req *control.Request) *control.Response {
+	return d.serve(ctx, req)
+}
 
 // Reload reads the configuration file again. The new configuration is
 // validated first; on any error the old one stays in force and the error

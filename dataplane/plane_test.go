@@ -158,7 +158,6 @@ func TestSpoofedSource(t *testing.T) {
 	p := New(Config{})
 	defer p.Close()
 	pt := p.NewPort(w, L2TPv2Decoder{}, nil)
-	dev := &nullDev{}
 	s1 := l2tpSession([2]uint16{1, 1}, [2]uint16{9, 1}, addrB, w, false)
 	mustAdd(t, p, s1)
 	p.Attach(s1, Attachment{Device: nil, Framing: pppFraming, PeerAddrs: []netip.Addr{netip.MustParseAddr("198.19.1.1")},
