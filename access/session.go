@@ -30,6 +30,7 @@ type Session struct {
 	// On the runner.
 	link    *ppp.Link
 	started bool
+	reached ppp.Phase // the link's furthest phase, once it ended
 
 	mu     sync.Mutex
 	ifc    *vif.Interface
@@ -56,6 +57,10 @@ func (s *Session) Profile() *Profile { return s.prof }
 // Data returns the session's data-plane session, for the carrier to
 // update its encapsulation (SetEncap).
 func (s *Session) Data() *dataplane.Session { return s.dp }
+
+// Reached is the furthest phase PPP got to: where a failed set-up
+// stopped. Valid in Config.OnEnd and once Done is closed.
+func (s *Session) Reached() ppp.Phase { return s.reached }
 
 // Done is closed once the session has ended and everything it held is
 // released.
@@ -236,7 +241,9 @@ func (s *Session) end(c Cause, reason string) {
 		ifc.Down()
 	}
 	linkDone := make(chan struct{})
+	refusedAuth := false
 	s.run.Post(func() {
+		s.reached, refusedAuth = s.link.Reached(), s.link.RefusedAuth()
 		if !s.link.Done() {
 			s.link.LowerDown()
 		}
@@ -244,6 +251,14 @@ func (s *Session) end(c Cause, reason string) {
 	})
 	select {
 	case <-linkDone:
+		if c == CauseLostService && s.reached == ppp.PhaseEstablish && refusedAuth {
+			// The peer hung up during LCP after we refused its
+			// authentication method: no method in common.
+			c, reason = CauseAuthFailed, "no common authentication protocol ("+reason+")"
+			s.mu.Lock()
+			s.cause, s.reason = c, reason
+			s.mu.Unlock()
+		}
 	case <-time.After(5 * time.Second):
 		m.log.Error("PPP link did not stop", "interface", s.name)
 	}

@@ -145,7 +145,7 @@ func TestL2TPLNS(t *testing.T) {
 		t.Errorf("show l2tun session all:\n%s", r.Text)
 	}
 	r = do(t, sock, &control.Request{Verb: "show", Words: []string{"vpdn", "tunnel"}, JSON: true})
-	if !strings.Contains(string(r.Data), `"PeerName":"lac1"`) {
+	if !strings.Contains(string(r.Data), `"remote_name":"lac1"`) {
 		t.Errorf("show vpdn tunnel --json: %s", r.Data)
 	}
 	if !strings.Contains(logs.String(), "FSM-CC Wt-SCCCN->Proc-SCCCN") && !strings.Contains(logs.String(), "FSM-CC") {

@@ -98,6 +98,12 @@ type Attachment struct {
 	PeerAddrs []netip.Addr
 }
 
+// WriteOnly is implemented by a device the data plane writes to but never
+// reads (a load generator's sink of replies): no poller watches it.
+type WriteOnly interface {
+	WriteOnly() bool
+}
+
 type attachment struct {
 	Attachment
 	watch *netif.Watch
@@ -287,7 +293,9 @@ func (p *Plane) Len() int {
 func (p *Plane) Attach(s *Session, a Attachment) error {
 	p.Detach(s)
 	att := &attachment{Attachment: a}
-	if a.Device != nil {
+	if wo, ok := a.Device.(WriteOnly); ok && wo.WriteOnly() {
+		// Written to, never read.
+	} else if a.Device != nil {
 		w, err := p.poller.Watch(a.Device, func(local any) { p.deviceReady(local.(*txState), a.Device, s) })
 		if err != nil {
 			return fmt.Errorf("dataplane: %s: %w", a.Device.Name(), err)

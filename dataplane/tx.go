@@ -166,8 +166,36 @@ func (p *Plane) send(s *Session, buf []byte, start, end int) error {
 	return nil
 }
 
-// frameBufs hold the control frames WriteFrame encapsulates.
-var frameBufs = sync.Pool{New: func() any { b := make([]byte, MaxEncapLen+2048); return &b }}
+// frameBufs hold the frames WriteFrame and SendIP encapsulate.
+var frameBufs = sync.Pool{New: func() any { b := make([]byte, Headroom+2048); return &b }}
+
+// ErrNotAttached is returned by SendIP for a session whose network layer
+// is not up.
+var ErrNotAttached = errors.New("dataplane: session not attached")
+
+// SendIP sends the IP packet pkt into the session's tunnel as if its
+// interface had read it (MTU, MSS clamp, PPP framing as attached). It does
+// not keep pkt. It is for load generators and tests; safe for concurrent
+// use.
+func (s *Session) SendIP(pkt []byte) error {
+	p := s.p
+	att := s.att.Load()
+	if p == nil || att == nil {
+		return ErrNotAttached
+	}
+	if len(pkt) == 0 || len(pkt) > MaxPacket {
+		return fmt.Errorf("dataplane: IP packet of %d octets", len(pkt))
+	}
+	bp := frameBufs.Get().(*[]byte)
+	buf := *bp
+	if len(buf) < Headroom+len(pkt) {
+		buf = make([]byte, Headroom+len(pkt))
+	}
+	n := copy(buf[Headroom:], pkt)
+	p.sendPacket(s, att, buf, n)
+	frameBufs.Put(bp)
+	return nil
+}
 
 // WriteFrame sends one whole PPP frame (address/control and protocol
 // fields as the link framed it) on the session's data channel: the PPP

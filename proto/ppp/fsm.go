@@ -401,8 +401,13 @@ func (f *fsm) input(p wire.Packet) {
 		}
 		f.event(evRCN)
 	case wire.TermReq:
-		if f.state == Opened {
+		switch {
+		case f.state == Opened:
 			f.setReason(CausePeerTerminated, "Peer terminated "+f.name)
+		case f.proto == wire.ProtoLCP && f.l.lcpo.refusedAuth:
+			// The peer gives up on LCP after we refused the method it
+			// wants to authenticate us with: no method in common.
+			f.setReason(CauseAuthFailed, "Peer terminated LCP: no common authentication protocol")
 		}
 		f.event(evRTR)
 	case wire.TermAck:

@@ -32,6 +32,9 @@ type lcpOptions struct {
 	sendAuth  bool
 	tried     []aaa.Method
 	loops     int // peer requests carrying our own magic
+	// refusedAuth: we Nak'd or rejected the method the peer asked to
+	// authenticate us with.
+	refusedAuth bool
 
 	local lcpValues // our request as the peer acked it
 	peer  lcpValues // the peer's request as we acked it
@@ -263,6 +266,7 @@ func (o *lcpOptions) judge(opts []byte, j *judgement) {
 			case err == nil && o.l.canBeAuthenticatedWith(m):
 				o.peer.auth = m
 			default:
+				o.refusedAuth = true
 				if alt := o.preferredSelf(); alt != 0 {
 					j.nakWith(op, wire.AppendAuthProtoOption(nil, authProtoOf(alt)))
 				} else {

@@ -267,8 +267,10 @@ type Link struct {
 	cfg   Config
 	log   *slog.Logger
 	phase Phase
-	dead  bool
-	stats Stats
+	// reached is the furthest phase the link got to (Terminate aside).
+	reached Phase
+	dead    bool
+	stats   Stats
 
 	lcp, ipcp, ipv6cp, ccp *fsm
 	lcpo                   *lcpOptions
@@ -404,6 +406,15 @@ func (l *Link) LowerDown() {
 
 // Phase returns the link phase.
 func (l *Link) Phase() Phase { return l.phase }
+
+// Reached returns the furthest phase the link got to: a link that failed
+// in Network had authenticated; one that failed in Authenticate had not.
+func (l *Link) Reached() Phase { return l.reached }
+
+// RefusedAuth reports whether this end refused the method the peer asked
+// to authenticate it with (LCP): a link that fails in Establish after that
+// failed for want of a common method.
+func (l *Link) RefusedAuth() bool { return l.lcpo.refusedAuth }
 
 // Done reports whether the link has finished.
 func (l *Link) Done() bool { return l.dead }
@@ -592,6 +603,9 @@ func isAuthProto(p wire.Protocol) bool {
 func (l *Link) setPhase(p Phase) {
 	if l.phase == p {
 		return
+	}
+	if p > l.reached && p < PhaseTerminate {
+		l.reached = p
 	}
 	l.phase = p
 	l.debugNeg("PPP: Phase is %s", p)
