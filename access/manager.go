@@ -2,7 +2,6 @@ package access
 
 import (
 	"cmp"
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -248,9 +247,10 @@ func (m *Manager) Len() int {
 	return len(m.sessions)
 }
 
-// Close ends every session with cause c and waits for them (or ctx), then
-// stops the PPP runners. Open fails from then on.
-func (m *Manager) Close(ctx context.Context, c Cause) {
+// Close ends every session with cause c and waits for their teardown
+// (each bounded: interfaces, the carrier's disconnect, PPP), then stops
+// the PPP runners. Open fails from then on.
+func (m *Manager) Close(c Cause) {
 	m.mu.Lock()
 	m.closed = true
 	m.mu.Unlock()
@@ -258,12 +258,7 @@ func (m *Manager) Close(ctx context.Context, c Cause) {
 	for _, s := range m.Sessions() {
 		wg.Go(func() { s.end(c, c.String()) })
 	}
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
+	wg.Wait()
 	for _, r := range m.runners {
 		r.Close()
 	}

@@ -167,7 +167,7 @@ func (rt *runtime) teardown(d *Daemon) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if rt.access != nil {
-		rt.access.Close(ctx, access.CauseShutdown)
+		rt.access.Close(access.CauseShutdown)
 	}
 	if rt.l2tp != nil {
 		rt.l2tp.Close(ctx) // StopCCN (result 6, shutting down) on every tunnel

@@ -264,7 +264,7 @@ func (l *testLNS) sessions() int { return l.acc.Len() }
 func (l *testLNS) close() {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // no §5.7 hold: the test is over
-	l.acc.Close(ctx, access.CauseShutdown)
+	l.acc.Close(access.CauseShutdown)
 	l.svc.Close(ctx)
 	l.svc.Bind().Close()
 	<-l.done

@@ -450,9 +450,7 @@ func (g *gen) close() {
 		<-l.done
 	}
 	if g.acc != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), g.cfg.TeardownWait)
-		g.acc.Close(ctx, access.CauseShutdown)
-		cancel()
+		g.acc.Close(access.CauseShutdown)
 	}
 	if g.plane != nil {
 		g.plane.Close()
