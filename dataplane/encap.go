@@ -2,7 +2,7 @@ package dataplane
 
 import (
 	"fmt"
-	"net/netip"
+	"sync"
 	"sync/atomic"
 )
 
@@ -96,9 +96,19 @@ type Encap interface {
 	Accept(hasSeq bool, seq uint32) bool
 }
 
+// Ordered is implemented by an Encap whose sequence numbers must leave in
+// the order they were taken: the plane holds the lock SendLock returns
+// from Put to the send, so two goroutines sending on one session (the
+// device reader and the PPP link's control frames) cannot swap two
+// numbers on the wire. A nil lock: no order to keep.
+type Ordered interface {
+	SendLock() sync.Locker
+}
+
 // Sequencer is what every sequence-numbering Encap keeps: the next number to
 // send, and the next expected. Replacements of an Encap share one.
 type Sequencer struct {
+	mu sync.Mutex // see Ordered
 	tx atomic.Uint32
 	// rx holds the next expected number plus 1<<32 once one was seen.
 	rx atomic.Uint64
@@ -119,6 +129,3 @@ func (q *Sequencer) accept16(ns uint16) bool {
 }
 
 func seqLess16(a, b uint16) bool { return int16(a-b) < 0 }
-
-// Peer is a convenience for carriers: the zero AddrPort is no peer.
-func validPeer(p netip.AddrPort) bool { return p.Addr().IsValid() }

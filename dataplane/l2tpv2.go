@@ -1,6 +1,8 @@
 package dataplane
 
 import (
+	"sync"
+
 	"github.com/vpdn/vpdn/wire/l2tp"
 )
 
@@ -70,6 +72,14 @@ func (e *L2TPv2Encap) WithSequencing(on bool) *L2TPv2Encap {
 
 // Sequencing reports whether data messages carry Ns.
 func (e *L2TPv2Encap) Sequencing() bool { return e.seqOn }
+
+// SendLock implements Ordered: with sequencing on, numbers leave in order.
+func (e *L2TPv2Encap) SendLock() sync.Locker {
+	if e.seqOn {
+		return &e.seq.mu
+	}
+	return nil
+}
 
 // Len implements Encap.
 func (e *L2TPv2Encap) Len() int { return l2tp.DataHeaderLen(e.seqOn) }

@@ -55,6 +55,13 @@ func (p *Plane) sendGSO(tx *txState, s *Session, att *attachment, h vnet.Hdr, pk
 		p.drop(DropTooBig)
 		return
 	}
+	if o, ok := e.(Ordered); ok {
+		if lock := o.SendLock(); lock != nil {
+			// The train's numbers leave in order, as one burst.
+			lock.Lock()
+			defer lock.Unlock()
+		}
+	}
 	for first := 0; first < plan.N; first += per {
 		end := 0
 		bytes := 0

@@ -152,12 +152,25 @@ func (p *Plane) send(s *Session, buf []byte, start, end int) error {
 	if start < hl {
 		return fmt.Errorf("dataplane: %d octets of headroom, need %d", start, hl)
 	}
+	var lock sync.Locker
 	if l, ok := e.(*L2TPv2Encap); ok {
+		if lock = l.SendLock(); lock != nil {
+			lock.Lock()
+		}
 		l.Put(buf[start-hl:start], end-start)
 	} else {
+		if o, ok := e.(Ordered); ok {
+			if lock = o.SendLock(); lock != nil {
+				lock.Lock()
+			}
+		}
 		e.Put(buf[start-hl:start], end-start)
 	}
-	if err := s.Bind.WriteTo(buf[start-hl:end], s.Peer); err != nil {
+	err := s.Bind.WriteTo(buf[start-hl:end], s.Peer)
+	if lock != nil {
+		lock.Unlock()
+	}
+	if err != nil {
 		p.drop(DropUnderlayWrite)
 		return err
 	}
