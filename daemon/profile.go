@@ -39,7 +39,10 @@ func (d *Daemon) lnsProfile(t l2tp.TunnelStats) (*access.Profile, error) {
 // server, a Virtual-PPP for a client).
 func (d *Daemon) profile(c *config.Config, ifc *config.Interface, role access.Role) (*access.Profile, error) {
 	p := &access.Profile{Role: role, Template: ifc.Name.String(), MTU: sessionMTU(ifc), MSS: uint16(ifc.TCPAdjustMSS),
-		Keepalive: 10 * time.Second, KeepaliveMisses: 5, VerifySource: role == access.Server,
+		Keepalive: 10 * time.Second, KeepaliveMisses: 5,
+		// Strict uRPF by default on a Virtual-Template (vpdn's default;
+		// IOS's is off); loose (any) checks nothing per session.
+		VerifySource: role == access.Server && ifc.VerifyUnicast != "none" && ifc.VerifyUnicast != "any",
 		Shared: role == access.Server && c.VPDN.SharedAccess}
 	if ifc.KeepaliveSet {
 		p.Keepalive = time.Duration(ifc.KeepaliveSecs) * time.Second
