@@ -72,6 +72,9 @@ func New(cfg Config) (*Manager, error) {
 	for range cfg.Runners {
 		m.runners = append(m.runners, ppp.NewRunner())
 	}
+	if err := cfg.Interfaces.OnRoutes(m.routesChanged); err != nil {
+		m.log.Warn("routes learnt through sessions will not count as their sources", "err", err)
+	}
 	return m, nil
 }
 
@@ -261,5 +264,13 @@ func (m *Manager) Close(c Cause) {
 	wg.Wait()
 	for _, r := range m.runners {
 		r.Close()
+	}
+}
+
+// routesChanged is the interface manager's report of the routes through a
+// session's interface.
+func (m *Manager) routesChanged(name string, routes []netip.Prefix) {
+	if s := m.Lookup(name); s != nil {
+		s.routesChanged(routes)
 	}
 }

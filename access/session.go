@@ -34,6 +34,8 @@ type Session struct {
 
 	mu     sync.Mutex
 	ifc    *vif.Interface
+	owned  []netip.Prefix // framed and configured routes: sources it owns
+	learnt []netip.Prefix // routes through its interface the host learned
 	info   ppp.Info
 	upAt   time.Time
 	ended  bool
@@ -163,6 +165,9 @@ func (s *Session) Up(ev ppp.UpEvent) {
 	if prof.Role == Server && prof.VerifySource {
 		att.Sources = dataplane.NewSources([]netip.Addr{in.PeerAddr}, framed)
 	}
+	s.mu.Lock()
+	s.owned = framed
+	s.mu.Unlock()
 	if ifc.Device() == nil {
 		att.PeerAddrs = []netip.Addr{in.PeerAddr}
 	}
@@ -208,7 +213,7 @@ func (s *Session) Packet(wppp.Protocol, []byte) {}
 func (s *Session) networkDown() {
 	s.mu.Lock()
 	ifc := s.ifc
-	s.ifc = nil
+	s.ifc, s.learnt = nil, nil
 	s.mu.Unlock()
 	s.m.cfg.Plane.Detach(s.dp)
 	if ifc != nil {
@@ -351,4 +356,34 @@ func (s *Session) DNS() []netip.Addr {
 		}
 	}
 	return out
+}
+
+// routesChanged is told the routes through the session's interface that
+// the host has (a routing protocol over the session learned networks
+// behind the peer): with strict uRPF, they are sources the session owns,
+// as IOS's `reachable-via rx` accepts a source routed back through the
+// interface it came in on.
+func (s *Session) routesChanged(learnt []netip.Prefix) {
+	prof := s.prof
+	if prof.Role != Server || !prof.VerifySource {
+		return
+	}
+	s.mu.Lock()
+	if s.ifc == nil {
+		s.mu.Unlock()
+		return
+	}
+	s.learnt = learnt
+	peer := s.info.PeerAddr
+	all := append(append([]netip.Prefix(nil), s.owned...), learnt...)
+	s.mu.Unlock()
+	s.m.cfg.Plane.SetSources(s.dp, dataplane.NewSources([]netip.Addr{peer}, all))
+}
+
+// Learnt returns the routes through the session's interface that count as
+// its sources.
+func (s *Session) Learnt() []netip.Prefix {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]netip.Prefix(nil), s.learnt...)
 }

@@ -312,6 +312,23 @@ func (p *Plane) Attach(s *Session, a Attachment) error {
 	return nil
 }
 
+// SetSources replaces the sources an attached session may send from (its
+// routes changed: a routing protocol learned a network behind it). It does
+// nothing for a session that is not attached.
+func (p *Plane) SetSources(s *Session, src *Sources) {
+	for {
+		old := s.att.Load()
+		if old == nil {
+			return
+		}
+		nw := *old
+		nw.Sources = src
+		if s.att.CompareAndSwap(old, &nw) {
+			return
+		}
+	}
+}
+
 // Detach takes a session off its interface (its network layer went down):
 // its device is no longer read, IP to and from it is dropped. It returns
 // once no reader is using the device, which the caller may then close.

@@ -99,6 +99,17 @@ type Manager struct {
 	staticMu sync.Mutex
 	static   []Route        // next-hop routes of the configuration
 	applied  map[Route]bool // those installed
+
+	routesMu  sync.Mutex
+	onRoutes  func(name string, routes []netip.Prefix)
+	stopWatch func()
+}
+
+// RouteWatcher is implemented by hosts that report routes appearing and
+// going (netlink's route notifications; the fake host's own table):
+// routes a routing protocol installs through a session's interface.
+type RouteWatcher interface {
+	WatchRoutes(f func(dev string, dst netip.Prefix, del bool)) (stop func(), err error)
 }
 
 // New returns a Manager; in shared mode it creates the shared device.
@@ -130,6 +141,62 @@ func New(cfg Config) (*Manager, error) {
 	return m, nil
 }
 
+// OnRoutes registers f, told the routes the host has through an
+// interface of its own (the default route aside) whenever they change,
+// when the host reports routes (RouteWatcher). It starts the watch.
+func (m *Manager) OnRoutes(f func(name string, routes []netip.Prefix)) error {
+	w, ok := m.host.(RouteWatcher)
+	if !ok {
+		return nil
+	}
+	m.routesMu.Lock()
+	m.onRoutes = f
+	m.routesMu.Unlock()
+	stop, err := w.WatchRoutes(m.routeUpdate)
+	if err != nil {
+		return fmt.Errorf("vif: watching routes: %w", err)
+	}
+	m.routesMu.Lock()
+	m.stopWatch = stop
+	m.routesMu.Unlock()
+	return nil
+}
+
+func (m *Manager) routeUpdate(dev string, dst netip.Prefix, del bool) {
+	if dst.Bits() == 0 {
+		return // a default route through a session is not its sources
+	}
+	m.mu.Lock()
+	ifc := m.up[dev]
+	m.mu.Unlock()
+	if ifc == nil || ifc.dev == nil {
+		return
+	}
+	dst = dst.Masked()
+	m.routesMu.Lock()
+	if ifc.learnt == nil {
+		ifc.learnt = map[netip.Prefix]bool{}
+	}
+	if ifc.learnt[dst] == !del {
+		m.routesMu.Unlock()
+		return
+	}
+	if del {
+		delete(ifc.learnt, dst)
+	} else {
+		ifc.learnt[dst] = true
+	}
+	list := make([]netip.Prefix, 0, len(ifc.learnt))
+	for p := range ifc.learnt {
+		list = append(list, p)
+	}
+	f := m.onRoutes
+	m.routesMu.Unlock()
+	if f != nil {
+		f(dev, list)
+	}
+}
+
 // Shared returns the shared device, nil when not in shared mode.
 func (m *Manager) Shared() netif.Device { return m.shared }
 
@@ -139,6 +206,13 @@ func (m *Manager) Host() netif.Host { return m.host }
 // Close removes the shared device and the static routes. Interfaces of
 // sessions are the sessions' to remove first.
 func (m *Manager) Close() {
+	m.routesMu.Lock()
+	stop := m.stopWatch
+	m.stopWatch = nil
+	m.routesMu.Unlock()
+	if stop != nil {
+		stop()
+	}
 	m.RemoveStaticRoutes()
 	if m.shared != nil {
 		m.shared.Close()
@@ -211,6 +285,7 @@ type Interface struct {
 	dev    netif.Device
 	routes []Route // installed
 	once   sync.Once
+	learnt map[netip.Prefix]bool // routes through it the host has; guarded by m.routesMu
 }
 
 // Error is a failure to make or change an interface; the access layer
