@@ -244,11 +244,7 @@ func TestRSSPerTUN(t *testing.T) {
 		debug.FreeOSMemory()
 		r0, g0 := rssKiB(t), runtime.NumGoroutine()
 		tuns, peers := tunLab(t, k, n)
-		defer func() {
-			for _, tun := range tuns {
-				tun.Close()
-			}
-		}()
+		defer closeAll(tuns)
 		runtime.GC()
 		debug.FreeOSMemory()
 		r1 := rssKiB(t)
@@ -274,9 +270,7 @@ func TestRSSPerTUN(t *testing.T) {
 		case "goroutine":
 			var wg sync.WaitGroup
 			stop = func() {
-				for _, tun := range tuns {
-					tun.Close()
-				}
+				closeAll(tuns)
 				wg.Wait()
 			}
 			for _, tun := range tuns {
