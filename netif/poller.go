@@ -84,9 +84,10 @@ const pollEvents = unix.EPOLLIN | unix.EPOLLONESHOT
 const maxEvents = 128
 
 // NewPoller returns a Poller with that many workers (at least 1). Each
-// worker calls newLocal (which may be nil) once, when it starts. The
-// workers start with the first kernel device, so that a Poller with only
-// Fakes has no goroutine in a system call.
+// worker calls newLocal (which may be nil) once, when it starts, and so
+// does the goroutine that serves a watched Fake. The workers start with
+// the first kernel device, so that a Poller with only Fakes has no
+// goroutine in a system call.
 func NewPoller(workers int, newLocal func() any) *Poller {
 	return &Poller{workers: max(workers, 1), newLocal: newLocal, fakes: map[*Watch]struct{}{}, slots: []*Watch{nil}}
 }
