@@ -259,9 +259,9 @@ func (l *fakeLink) connected() []Route {
 	for _, a := range l.addrs {
 		switch {
 		case a.Peer.IsValid():
-			rs = append(rs, Route{Dst: netip.PrefixFrom(a.Peer, a.Prefix.Bits()).Masked()})
+			rs = append(rs, Route{Dst: netip.PrefixFrom(a.Peer, a.Prefix.Bits()).Masked(), Src: a.Prefix.Addr()})
 		case a.Prefix.Bits() < a.Prefix.Addr().BitLen():
-			rs = append(rs, Route{Dst: a.Prefix.Masked()})
+			rs = append(rs, Route{Dst: a.Prefix.Masked(), Src: a.Prefix.Addr()})
 		}
 	}
 	return rs
@@ -305,8 +305,21 @@ func (h *FakeHost) reaches(name string, a netip.Addr) bool {
 	return false
 }
 
-// AddRoute installs a route through link name; the link must be up, and a
-// gateway reachable through it.
+// local reports whether a is an address of one of the links. Called with
+// h.mu held.
+func (h *FakeHost) local(a netip.Addr) bool {
+	for _, l := range h.links {
+		for _, x := range l.addrs {
+			if x.Prefix.Addr() == a {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// AddRoute installs a route through link name; the link must be up, a
+// gateway reachable through it, and a source address local.
 func (h *FakeHost) AddRoute(name string, r Route) error {
 	r, err := checkRoute(r)
 	if err != nil {
@@ -321,6 +334,8 @@ func (h *FakeHost) AddRoute(name string, r Route) error {
 		err = errnoErr(unix.ENETDOWN)
 	case r.Gateway.IsValid() && !h.reaches(name, r.Gateway):
 		err = errnoErr(unix.ENETUNREACH)
+	case r.Src.IsValid() && !h.local(r.Src):
+		err = errnoErr(unix.EINVAL) // the kernel: "Invalid prefsrc address"
 	case h.routeExists(r):
 		return fmt.Errorf("netif: route %s via %s: a route to %s exists already: %w", r.Dst, name, r.Dst, errnoErr(unix.EEXIST))
 	}
@@ -344,7 +359,8 @@ func (h *FakeHost) DelRoute(name string, r Route) error {
 	}
 	i := slices.IndexFunc(h.routes, func(x FakeRoute) bool {
 		return x.Dev == name && !x.ByGateway && x.Dst == r.Dst &&
-			(!r.Gateway.IsValid() || x.Gateway == r.Gateway) && (r.Metric == 0 || x.Metric == r.Metric)
+			(!r.Gateway.IsValid() || x.Gateway == r.Gateway) && (r.Metric == 0 || x.Metric == r.Metric) &&
+			(!r.Src.IsValid() || x.Src == r.Src)
 	})
 	if i >= 0 {
 		h.routes = slices.Delete(h.routes, i, i+1)

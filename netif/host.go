@@ -50,6 +50,12 @@ type Route struct {
 	Dst     netip.Prefix
 	Gateway netip.Addr // zero: directly through the link
 	Metric  int
+	// Src is the preferred source address of packets the host sends
+	// along the route (RTA_PREFSRC, `ip route … src`); zero: the
+	// kernel's choice. It lets a point-to-point link borrow its local
+	// address from another interface (IOS `ip unnumbered`) with a route
+	// instead of an address of its own.
+	Src netip.Addr
 }
 
 // System is the kernel, through netlink, in the network namespace of the

@@ -2,6 +2,7 @@ package netif
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"net/netip"
@@ -88,8 +89,12 @@ func hostScenario(t *testing.T, h Host, routes func(string) ([]Route, error)) {
 	ok("AddRoute via the peer", h.AddRoute("Vi1", viaPeer))
 	fails("AddRoute via an unreachable gateway", h.AddRoute("Vi1", Route{Dst: pfx("198.19.7.0/24"), Gateway: addr("198.18.99.1")}))
 	is("AddRoute to a missing link", h.AddRoute("Vi9", direct), ErrNoDevice)
-	connected := Route{Dst: pfx("198.19.0.2/32")}
-	sameRoutes("after AddRoute", connected, direct, direct10, viaPeer)
+	withSrc := Route{Dst: pfx("198.19.11.0/24"), Src: local}
+	ok("AddRoute with a source", h.AddRoute("Vi1", withSrc))
+	fails("AddRoute with a source not ours", h.AddRoute("Vi1", Route{Dst: pfx("198.19.12.0/24"), Src: addr("198.18.77.1")}))
+	connected := Route{Dst: pfx("198.19.0.2/32"), Src: local}
+	sameRoutes("after AddRoute", connected, direct, direct10, viaPeer, withSrc)
+	ok("DelRoute with a source", h.DelRoute("Vi1", withSrc))
 
 	gwRoute := Route{Dst: pfx("198.19.8.0/24"), Gateway: peer}
 	ok("AddGatewayRoute", h.AddGatewayRoute(gwRoute.Dst, peer))
@@ -111,7 +116,7 @@ func hostScenario(t *testing.T, h Host, routes func(string) ([]Route, error)) {
 	addrs, err := h.Addrs("Vi1")
 	ok("Addrs", err)
 	sameSet("Addrs", addrs, []netip.Prefix{pfx("198.19.0.1/32"), pfx("198.19.10.1/24"), pfx("2001:db8::1/64")})
-	sameRoutes("with a /24", connected, viaPeer, Route{Dst: pfx("198.19.10.0/24")})
+	sameRoutes("with a /24", connected, viaPeer, Route{Dst: pfx("198.19.10.0/24"), Src: addr("198.19.10.1")})
 	ok("DelAddress", h.DelAddress("Vi1", pfx("198.19.10.1/24")))
 	fails("DelAddress again", h.DelAddress("Vi1", pfx("198.19.10.1/24")))
 	_, err = h.Addrs("Vi9")
@@ -146,9 +151,7 @@ func hostScenario(t *testing.T, h Host, routes func(string) ([]Route, error)) {
 	tap.Close()
 }
 
-func routeKey(r Route) string {
-	return r.Dst.String() + " " + r.Gateway.String() + " " + string(rune('0'+r.Metric%10))
-}
+func routeKey(r Route) string { return fmt.Sprint(r.Dst, r.Gateway, r.Metric, r.Src) }
 
 func TestFakeHostScenario(t *testing.T) {
 	h := NewFakeHost()

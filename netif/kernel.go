@@ -26,7 +26,19 @@ type Kernel struct {
 
 	mu    sync.Mutex
 	links map[string]*klink // created through k and open
+
+	// ipv6 is what adopt does to a new device's IPv6; other policies
+	// than the default are for the set-up measurements.
+	ipv6 v6Policy
 }
+
+type v6Policy uint8
+
+const (
+	v6Disable v6Policy = iota // disable_ipv6, else no link-local address
+	v6GenNone                 // no link-local address only
+	v6Keep                    // the kernel's defaults
+)
 
 type klink struct {
 	index int32
@@ -129,7 +141,10 @@ func (k *Kernel) adopt(d *fdDev) error {
 		return fmt.Errorf("netif: %s %s: %w", d.kind, d.name, err)
 	}
 	l := &klink{index: idx}
-	switch err := writeSysctl(d.name, "disable_ipv6", "1"); {
+	switch err := k.disableIPv6(d.name); {
+	case k.ipv6 == v6Keep:
+	case k.ipv6 == v6GenNone:
+		k.setAddrGenModeNone(idx)
 	case err == nil:
 		l.v6off = true
 	case errors.Is(err, fs.ErrNotExist):
@@ -144,6 +159,13 @@ func (k *Kernel) adopt(d *fdDev) error {
 	k.mu.Unlock()
 	d.host, d.index = k, idx
 	return nil
+}
+
+func (k *Kernel) disableIPv6(name string) error {
+	if k.ipv6 != v6Disable {
+		return nil
+	}
+	return writeSysctl(name, "disable_ipv6", "1")
 }
 
 func writeSysctl(dev, key, val string) error {
@@ -417,9 +439,12 @@ func checkRoute(r Route) (Route, error) {
 		return r, fmt.Errorf("netif: route to %s: invalid destination", r.Dst)
 	}
 	r.Dst = netip.PrefixFrom(r.Dst.Addr().Unmap(), min(r.Dst.Bits(), r.Dst.Addr().Unmap().BitLen())).Masked()
-	r.Gateway = r.Gateway.Unmap()
+	r.Gateway, r.Src = r.Gateway.Unmap(), r.Src.Unmap()
 	if r.Gateway.IsValid() && r.Gateway.Is4() != r.Dst.Addr().Is4() {
 		return r, fmt.Errorf("netif: route to %s via %s: the gateway is of another family", r.Dst, r.Gateway)
+	}
+	if r.Src.IsValid() && r.Src.Is4() != r.Dst.Addr().Is4() {
+		return r, fmt.Errorf("netif: route to %s from %s: the source is of another family", r.Dst, r.Src)
 	}
 	if r.Metric < 0 {
 		return r, fmt.Errorf("netif: route to %s: metric %d", r.Dst, r.Metric)

@@ -355,6 +355,8 @@ func parseRoute(body []byte) (routeMsg, error) {
 			dst, _ = it.addr()
 		case unix.RTA_GATEWAY:
 			r.Gateway, _ = it.addr()
+		case unix.RTA_PREFSRC:
+			r.Src, _ = it.addr()
 		case unix.RTA_OIF:
 			v, _ := it.u32()
 			r.oif = int32(v)
@@ -409,6 +411,9 @@ func appendRoute(m *nlBuilder, typ, flags uint16, seq uint32, index int32, r Rou
 	}
 	if r.Gateway.IsValid() {
 		m.attrAddr(unix.RTA_GATEWAY, r.Gateway)
+	}
+	if r.Src.IsValid() {
+		m.attrAddr(unix.RTA_PREFSRC, r.Src)
 	}
 	if r.Metric != 0 {
 		m.attrU32(unix.RTA_PRIORITY, uint32(r.Metric))

@@ -99,7 +99,7 @@ func TestParseFixtures(t *testing.T) {
 	}
 	_, _, body = msgs(fixRoute)
 	r, err := parseRoute(body)
-	want := Route{Dst: netip.MustParsePrefix("198.19.5.0/24"), Gateway: netip.MustParseAddr("198.19.0.2"), Metric: 100}
+	want := Route{Dst: netip.MustParsePrefix("198.19.5.0/24"), Gateway: netip.MustParseAddr("198.19.0.2"), Metric: 100, Src: netip.MustParseAddr("198.19.0.1")}
 	if err != nil || r.Route != want || r.oif != 7 || r.table != unix.RT_TABLE_MAIN || r.typ != unix.RTN_UNICAST {
 		t.Errorf("route: %+v %v", r, err)
 	}
@@ -271,7 +271,7 @@ func FuzzNetlink(f *testing.F) {
 					continue
 				}
 				r.Dst = r.Dst.Masked()
-				if r.Gateway.IsValid() && r.Gateway.Is4() != r.Dst.Addr().Is4() {
+				if r.Gateway.IsValid() && r.Gateway.Is4() != r.Dst.Addr().Is4() || r.Src.IsValid() && r.Src.Is4() != r.Dst.Addr().Is4() {
 					continue
 				}
 				var m nlBuilder

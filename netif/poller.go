@@ -19,8 +19,10 @@ package netif
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -38,7 +40,9 @@ type Poller struct {
 	closed  bool
 	started bool
 	epfd    int
-	evfd    int // written by Close to wake the workers
+	epf     *os.File        // epfd on the Go runtime's poller
+	eprc    syscall.RawConn // for the workers' waits
+	evfd    int             // written by Close to wake the workers
 	closing atomic.Bool
 	wg      sync.WaitGroup
 	fakes   map[*Watch]struct{}
@@ -80,9 +84,10 @@ const pollEvents = unix.EPOLLIN | unix.EPOLLONESHOT
 const maxEvents = 128
 
 // NewPoller returns a Poller with that many workers (at least 1). Each
-// worker calls newLocal (which may be nil) once, when it starts. The
-// workers start with the first kernel device, so that a Poller with only
-// Fakes has no goroutine in a system call.
+// worker calls newLocal (which may be nil) once, when it starts, and so
+// does the goroutine that serves a watched Fake. The workers start with
+// the first kernel device, so that a Poller with only Fakes has no
+// goroutine in a system call.
 func NewPoller(workers int, newLocal func() any) *Poller {
 	return &Poller{workers: max(workers, 1), newLocal: newLocal, fakes: map[*Watch]struct{}{}, slots: []*Watch{nil}}
 }
@@ -130,7 +135,23 @@ func (p *Poller) start() error {
 		unix.Close(epfd)
 		return fmt.Errorf("netif: epoll add: %w", err)
 	}
-	p.epfd, p.evfd, p.started = epfd, evfd, true
+	// The workers wait for the epoll set on the Go runtime's own poller
+	// (an epoll descriptor is readable while it has events): waiting
+	// parks a goroutine, not a thread in epoll_wait, and the scheduler
+	// hands the wake-up to a worker without a system call of its own.
+	if err := unix.SetNonblock(epfd, true); err != nil {
+		unix.Close(evfd)
+		unix.Close(epfd)
+		return fmt.Errorf("netif: epoll: %w", err)
+	}
+	epf := os.NewFile(uintptr(epfd), "epoll")
+	rc, err := epf.SyscallConn()
+	if err != nil {
+		unix.Close(evfd)
+		epf.Close()
+		return fmt.Errorf("netif: epoll: %w", err)
+	}
+	p.epfd, p.epf, p.eprc, p.evfd, p.started = epfd, epf, rc, evfd, true
 	p.wg.Add(p.workers)
 	for range p.workers {
 		go p.worker()
@@ -227,12 +248,16 @@ func (p *Poller) worker() {
 		local = p.newLocal()
 	}
 	events := make([]unix.EpollEvent, maxEvents)
+	var n int
+	var werr error
+	wait := func(fd uintptr) bool {
+		n, werr = unix.EpollWait(int(fd), events, 0)
+		return n > 0 || (werr != nil && werr != unix.EINTR)
+	}
 	for {
-		n, err := unix.EpollWait(p.epfd, events, -1)
-		if err != nil {
-			if err == unix.EINTR {
-				continue
-			}
+		// One worker at a time takes events (the runtime serialises
+		// reads of a descriptor); the others wait their turn.
+		if err := p.eprc.Read(wait); err != nil || werr != nil {
 			return // the set is gone: nothing left to do
 		}
 		for i := range events[:n] {
@@ -337,10 +362,10 @@ func (p *Poller) Close() {
 	}
 	p.closing.Store(true)
 	var one [8]byte
-	one[0] = 1 // host byte order, on little-endian machines; any non-zero value wakes
+	ne.PutUint64(one[:], 1)
 	unix.Write(p.evfd, one[:])
 	p.wg.Wait()
-	unix.Close(p.epfd)
+	p.epf.Close()
 	unix.Close(p.evfd)
 }
 

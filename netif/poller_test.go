@@ -230,6 +230,21 @@ func tunLab(t testing.TB, k *Kernel, n int) ([]*TUN, []netip.Addr) {
 	return tuns, peers
 }
 
+// closeAll closes TUNs on 16 goroutines: a close waits for RCU grace
+// periods in the kernel (milliseconds), which overlap.
+func closeAll(tuns []*TUN) {
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range 16 {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(tuns); i = int(next.Add(1)) - 1 {
+				tuns[i].Close()
+			}
+		})
+	}
+	wg.Wait()
+}
+
 // sender sends UDP datagrams from the calling thread's namespace.
 type sender struct{ fd int }
 
@@ -285,11 +300,7 @@ func TestPollerTUNs(t *testing.T) {
 		}
 		defer k.Close()
 		tuns, peers := tunLab(t, k, n)
-		defer func() {
-			for _, tun := range tuns {
-				tun.Close()
-			}
-		}()
+		defer func() { closeAll(tuns) }()
 		g0 := runtime.NumGoroutine()
 		p := NewPoller(2, func() any { return make([]byte, 2048) })
 		defer p.Close()
@@ -352,11 +363,7 @@ func TestPollerTUNs(t *testing.T) {
 				log.stopped[i].Store(true)
 			}
 		})
-		wg.Go(func() {
-			for i := third; i < 2*third; i++ {
-				tuns[i].Close()
-			}
-		})
+		wg.Go(func() { closeAll(tuns[third : 2*third]) })
 		wg.Go(func() {
 			// Watch and stop repeatedly, concurrently with the rest.
 			for i := 2 * third; i < n; i += 10 {
@@ -500,4 +507,104 @@ func TestTUNReadClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// BenchmarkRead: packets the kernel routes round-robin into n TUNs, read
+// by a Poller with 2 workers or by a goroutine per TUN (as
+// dataplane.RunDevice reads). The same sender feeds both, keeping at most
+// a window of packets in flight; cpu-ns/pkt is the process's CPU time
+// (sender included) per packet.
+//
+//	go test ./netif -run '^$' -bench Read -benchtime 200000x
+func BenchmarkRead(b *testing.B) {
+	for _, n := range []int{10, 1000} {
+		for _, mode := range []string{"poller", "goroutines"} {
+			b.Run(fmt.Sprintf("%s/%d", mode, n), func(b *testing.B) { benchRead(b, mode, n) })
+		}
+	}
+}
+
+func cpuTime() time.Duration {
+	var ru unix.Rusage
+	unix.Getrusage(unix.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+func benchRead(b *testing.B, mode string, n int) {
+	lab := nstest.New(b)
+	ns := lab.NS("bench")
+	var tuns []*TUN
+	var peers []netip.Addr
+	var s *sender
+	err := ns.Do(func() error {
+		k, err := NewKernel()
+		if err != nil {
+			return err
+		}
+		defer k.Close()
+		tuns, peers = tunLab(b, k, n)
+		s = newSender(b)
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.close()
+	defer closeAll(tuns)
+	var read atomic.Int64
+	switch mode {
+	case "poller":
+		p := NewPoller(2, func() any { return make([]byte, 64<<10) })
+		defer p.Close()
+		for _, tun := range tuns {
+			if _, err := p.Watch(tun, func(local any) {
+				buf := local.([]byte)
+				for range 64 {
+					if _, err := tun.TryRead(buf); err != nil {
+						return
+					}
+					read.Add(1)
+				}
+			}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	case "goroutines":
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer closeAll(tuns)
+		for _, tun := range tuns {
+			wg.Go(func() {
+				buf := make([]byte, 64<<10)
+				for {
+					if _, err := tun.Read(buf); err != nil {
+						return
+					}
+					read.Add(1)
+				}
+			})
+		}
+	}
+	window := int64(min(n*16, 4096))
+	cpu0 := cpuTime()
+	b.ResetTimer()
+	for i := range b.N {
+		for int64(i)-read.Load() >= window {
+			runtime.Gosched()
+		}
+		if err := s.send(peers[i%n], i%n, uint32(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	last, since := read.Load(), time.Now()
+	for read.Load() < int64(b.N) {
+		if r := read.Load(); r != last {
+			last, since = r, time.Now()
+		} else if time.Since(since) > 5*time.Second {
+			b.Fatalf("%d of %d packets read: the rest were lost", r, b.N)
+		}
+		runtime.Gosched()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64((cpuTime()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/pkt")
 }
