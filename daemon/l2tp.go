@@ -318,6 +318,26 @@ func (d *Daemon) registerL2TPShows() {
 	show("l2tun session", []string{"all"}, "L2TP sessions; all: in detail", func(all, j bool) (*control.Response, error) {
 		return sessions(all, j, "L2TP Session Information")
 	})
+	// Bare show l2tun: as on IOS, the tunnel summary and then the session
+	// summary, each under its own title, from one snapshot.
+	show("l2tun", nil, "L2TP tunnels, then L2TP sessions", func(_, asJSON bool) (*control.Response, error) {
+		ts, ss := d.snapshot()
+		var b strings.Builder
+		if len(ts) == 0 {
+			b.WriteString("% No active L2TP tunnels\n")
+		} else {
+			fmt.Fprintf(&b, "L2TP Tunnel Information Total tunnels %d sessions %d\n\n", len(ts), len(ss))
+			writeTunnelTable(&b, ts)
+			b.WriteString("\n")
+			if len(ss) == 0 {
+				b.WriteString("% No active L2TP sessions\n")
+			} else {
+				fmt.Fprintf(&b, "L2TP Session Information Total tunnels %d sessions %d\n\n", len(ts), len(ss))
+				d.writeSessionTable(&b, ss)
+			}
+		}
+		return reply(b.String(), map[string]any{"tunnels": ts, "sessions": ss}, asJSON)
+	})
 	show("vpdn tunnel", []string{"all"}, "VPDN tunnels", func(all, j bool) (*control.Response, error) {
 		return tunnels(all, j, "L2TP Tunnel Information")
 	})
