@@ -16,7 +16,7 @@ const module = "github.com/vpdn/vpdn"
 // allowed maps a layer (a path prefix below the module) to the layers it may
 // import. A package not named here may import nothing of ours.
 var allowed = map[string][]string{
-	"cmd":       {"daemon", "control", "config", "internal/version", "internal/debug", "loadgen"},
+	"cmd":       {"daemon", "control", "config", "internal/version", "internal/debug", "loadgen", "examples"},
 	"daemon":    {"control", "config", "proto", "wire", "aaa", "pool", "dataplane", "netif", "transport", "internal/version", "internal/debug"},
 	"control":   {"config", "internal/version"},
 	"config":    {},
@@ -28,6 +28,8 @@ var allowed = map[string][]string{
 	"netif":     {},
 	"transport": {},
 	"wire":      {},
+	// The example configurations, embedded for vpdn lab: data, no code.
+	"examples": {},
 	// Test-only packages may use anything below the daemon.
 	"internal/nstest":  {},
 	"internal/peers":   {},
@@ -156,6 +158,9 @@ func TestPermittedTable(t *testing.T) {
 		{"control", "daemon", false},
 		{"netif", "dataplane", false},
 		{"daemon", "internal/peers", false},
+		{"cmd/vpdn", "examples", true},
+		{"daemon", "examples", false},
+		{"examples", "config", false},
 	}
 	for _, c := range cases {
 		if got := permitted(c.from, c.to); got != c.want {
