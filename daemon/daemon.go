@@ -231,6 +231,18 @@ func (d *Daemon) debugCmd(req *control.Request) *control.Response {
 	if err != nil {
 		return &control.Response{Error: err.Error()}
 	}
+	if len(words) == 1 && strings.EqualFold(words[0], "all") {
+		// IOS answers undebug all with one line, and debug all with a
+		// confirmation prompt; not being interactive, vpdn turns every
+		// switch on and says so in the same words.
+		for _, n := range names {
+			d.opts.Debug.Set(n, on)
+		}
+		if on {
+			return &control.Response{OK: true, Text: "All possible debugging has been turned on\n"}
+		}
+		return &control.Response{OK: true, Text: "All possible debugging has been turned off\n"}
+	}
 	var b strings.Builder
 	for _, n := range names {
 		d.opts.Debug.Set(n, on)

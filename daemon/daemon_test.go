@@ -122,9 +122,29 @@ func TestDebugSwitches(t *testing.T) {
 	if r := do(t, sock, &control.Request{Verb: "show", Words: []string{"debugging"}}); !strings.Contains(r.Text, "vpdn l2x-events debugging is on") {
 		t.Fatalf("show debugging: %s", r.Text)
 	}
-	do(t, sock, &control.Request{Verb: "undebug", Words: []string{"all"}})
-	if d.opts.Debug.On("vpdn l2x-events") {
-		t.Fatal("switch still on after undebug all")
+	// debug all / undebug all: every switch, one line as IOS prints it.
+	for _, c := range []struct {
+		verb, word, want string
+		on               bool
+	}{
+		{"debug", "all", "All possible debugging has been turned on\n", true},
+		{"undebug", "all", "All possible debugging has been turned off\n", false},
+		{"debug", "ALL", "All possible debugging has been turned on\n", true},
+		{"undebug", "All", "All possible debugging has been turned off\n", false},
+	} {
+		r := do(t, sock, &control.Request{Verb: c.verb, Words: []string{c.word}})
+		if !r.OK || r.Text != c.want {
+			t.Errorf("%s %s = %+v, want the one line %q", c.verb, c.word, r, c.want)
+		}
+		for _, n := range d.opts.Debug.Names() {
+			if d.opts.Debug.On(n) != c.on {
+				t.Errorf("after %s %s: %s is on=%v", c.verb, c.word, n, !c.on)
+			}
+		}
+	}
+	// One named switch still answers with its own line.
+	if r := do(t, sock, &control.Request{Verb: "undebug", Words: []string{"vpdn", "l2x-ev"}}); !r.OK || r.Text != "vpdn l2x-events debugging is off\n" {
+		t.Errorf("undebug vpdn l2x-ev: %+v", r)
 	}
 	if r := do(t, sock, &control.Request{Verb: "debug", Words: []string{"nonsense"}}); r.OK {
 		t.Fatal("unknown switch accepted")

@@ -277,27 +277,25 @@ func WriteL2TunSessions(b *strings.Builder, v VPDN, all bool) {
 	WriteSessions(b, v.Filter(L2TP), all)
 }
 func WriteL2Tun(b *strings.Builder, v VPDN) {
-	ts, ss := v.of(L2TP)
-	if len(ts) == 0 {
+	l := v.Filter(L2TP)
+	if len(l.Tunnels) == 0 {
 		b.WriteString("% No active L2TP tunnels\n")
 		return
 	}
-	fmt.Fprintf(b, "L2TP Tunnel and Session Information Total tunnels %d sessions %d\n\n", len(ts), len(ss))
-	writeL2TPTunnels(b, ts)
-	if len(ss) > 0 {
-		b.WriteString("\n")
-		writeL2TPSessions(b, ss)
-	}
+	WriteTunnels(b, l, false)
+	b.WriteString("\n")
+	WriteSessions(b, l, false)
 }
 
-const l2tpTunnelHeader = "LocTunID   RemTunID   Remote Name   State  Remote Address  Sessn L2TP Class/\n" +
+// L2TPTunnelHeader and L2TPSessionHeader head the L2TP summary tables.
+const L2TPTunnelHeader = "LocTunID   RemTunID   Remote Name   State  Remote Address  Sessn L2TP Class/\n" +
 	"                                                           Count VPDN Group\n"
 
-const l2tpSessionHeader = "LocID      RemID      TunID      Username, Intf/      State  Last Chg Uniq ID\n" +
+const L2TPSessionHeader = "LocID      RemID      TunID      Username, Intf/      State  Last Chg Uniq ID\n" +
 	"                                 Vcid, Circuit\n"
 
 func writeL2TPTunnels(b *strings.Builder, ts []Tunnel) {
-	b.WriteString(l2tpTunnelHeader)
+	b.WriteString(L2TPTunnelHeader)
 	for _, t := range ts {
 		fmt.Fprintf(b, "%-10d %-10d %-13s %-6s %-15s %-5d %s\n", t.LocalID, t.RemoteID, trunc(t.RemoteName, 13),
 			t.State, t.RemoteAddress, t.Sessions, trunc(t.Group, 15))
@@ -322,7 +320,7 @@ func label(s Session) string {
 }
 
 func writeL2TPSessions(b *strings.Builder, ss []Session) {
-	b.WriteString(l2tpSessionHeader)
+	b.WriteString(L2TPSessionHeader)
 	for _, s := range ss {
 		fmt.Fprintf(b, "%-10d %-10d %-10d %-20s %-6s %s %d\n", s.LocalID, s.RemoteID, s.TunnelID,
 			trunc(label(s), 20), s.State, HMS(s.LastChange), s.UniqueID)
