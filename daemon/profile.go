@@ -43,7 +43,7 @@ func (d *Daemon) profile(c *config.Config, ifc *config.Interface, role access.Ro
 		// Strict uRPF by default on a Virtual-Template (vpdn's default;
 		// IOS's is off); loose (any) checks nothing per session.
 		VerifySource: role == access.Server && ifc.VerifyUnicast != "none" && ifc.VerifyUnicast != "any",
-		Shared: role == access.Server && c.VPDN.SharedAccess}
+		Shared:       role == access.Server && c.VPDN.SharedAccess}
 	if ifc.KeepaliveSet {
 		p.Keepalive = time.Duration(ifc.KeepaliveSecs) * time.Second
 	}
