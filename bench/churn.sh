@@ -24,7 +24,7 @@ gor0=$(lns_metric go_goroutines)
 printf '%6s %10s %10s %8s %10s %11s %9s %9s\n' round cycles established failed rate/s rss_kB goroutines live_heap_MB
 total=0 fails=0 t0=$(date +%s)
 for r in $(seq "$rounds"); do
-	ip netns exec $A timeout 300 $W/vpdn bench --server 198.18.0.2 --tunnels $T --sessions $S --user u --password p \
+	ip netns exec $A timeout 300 $W/bench bench --server 198.18.0.2 --tunnels $T --sessions $S --user u --password p \
 		--max-in-flight ${INFLIGHT:-1024} --json 2>/dev/null > $W/r.json
 	read -r est fail rate < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["established"], d["failed"], d["setup_rate_per_s"])' $W/r.json)
 	total=$((total + est)) fails=$((fails + fail))

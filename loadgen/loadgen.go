@@ -264,7 +264,7 @@ type session struct {
 	idx   int32
 	state atomic.Uint32
 	start time.Time
-	timer *time.Timer
+	timer atomic.Pointer[time.Timer] // the set-up timeout
 	as    atomic.Pointer[access.Session]
 	echo  echoState
 }
@@ -547,7 +547,7 @@ func (g *gen) dispatch(ctx context.Context, dials *sync.WaitGroup, start time.Ti
 		}
 		g.inFlight.Add(1)
 		s.start = time.Now()
-		s.timer = time.AfterFunc(g.cfg.Timeout, func() { s.fail(ReasonTimeout) })
+		s.timer.Store(time.AfterFunc(g.cfg.Timeout, func() { s.fail(ReasonTimeout) }))
 		g.all = append(g.all, s)
 		dials.Go(func() { s.dial(ctx, first) })
 	}
@@ -655,7 +655,7 @@ func (g *gen) sessionUp(as *access.Session) {
 	if t := g.cfg.Traffic.Target; t.IsValid() {
 		s.echo.target = t
 	}
-	s.timer.Stop()
+	s.stopTimer()
 	g.resolve(s, "", true)
 }
 
@@ -667,7 +667,7 @@ func (g *gen) sessionEnd(as *access.Session, c access.Cause, wasUp bool) {
 		return
 	}
 	if s.state.CompareAndSwap(stPending, stFailed) {
-		s.timer.Stop()
+		s.stopTimer()
 		g.log.Debug("loadgen: session failed", "session", s.idx, "cause", c.String())
 		g.resolve(s, classify(c, as.Reached()), false)
 		return
@@ -700,13 +700,17 @@ func (s *session) fail(reason string) {
 	if !s.state.CompareAndSwap(stPending, stFailed) {
 		return
 	}
-	if s.timer != nil {
-		s.timer.Stop()
-	}
+	s.stopTimer()
 	s.g.log.Debug("loadgen: session failed", "session", s.idx, "reason", reason)
 	s.g.resolve(s, reason, false)
 	if as := s.as.Load(); as != nil {
 		as.Close(access.CauseAdmin, reason)
+	}
+}
+
+func (s *session) stopTimer() {
+	if t := s.timer.Load(); t != nil {
+		t.Stop()
 	}
 }
 
