@@ -175,97 +175,94 @@ func trunc(s string, n int) string {
 // others are the protocols after L2TP, in IOS's order.
 var others = []string{L2F, PPTP, L2TPv3}
 
-// WriteVPDN renders `show vpdn`: the L2TP section (or "% No active L2TP
-// tunnels"), then each other carrier with tunnels.
-func WriteVPDN(b *strings.Builder, v VPDN) {
-	ts, ss := v.of(L2TP)
-	if len(ts) == 0 {
-		b.WriteString("% No active L2TP tunnels\n")
-	} else {
-		fmt.Fprintf(b, "L2TP Tunnel and Session Information Total tunnels %d sessions %d\n\n", len(ts), len(ss))
-		writeL2TPTunnels(b, ts)
-		if len(ss) > 0 {
-			b.WriteString("\n")
-			writeL2TPSessions(b, ss)
-		}
-	}
-	for _, p := range others {
+// sections writes one section per carrier, as IOS does: L2TP's first (or
+// what none says when L2TP has nothing to show), then each other carrier
+// that has tunnels. title is what follows the protocol in the section's
+// heading ("Tunnel and Session Information"); body writes its tables.
+func sections(b *strings.Builder, v VPDN, title string, none func(ts []Tunnel, ss []Session) string,
+	body func(b *strings.Builder, l2tp bool, ts []Tunnel, ss []Session)) {
+	for i, p := range append([]string{L2TP}, others...) {
 		ts, ss := v.of(p)
-		if len(ts) == 0 {
+		if i == 0 {
+			if msg := none(ts, ss); msg != "" {
+				b.WriteString(msg)
+				continue
+			}
+		} else if len(ts) == 0 {
 			continue
 		}
-		fmt.Fprintf(b, "\n%s Tunnel and Session Information Total tunnels %d sessions %d\n\n", p, len(ts), len(ss))
-		writeOtherTunnels(b, ts)
-		if len(ss) > 0 {
+		if i > 0 {
 			b.WriteString("\n")
-			writeOtherSessions(b, ss)
 		}
+		fmt.Fprintf(b, "%s %s Total tunnels %d sessions %d\n\n", p, title, len(ts), len(ss))
+		body(b, i == 0, ts, ss)
 	}
 }
 
-// WriteTunnels renders `show vpdn tunnel [all]` (title "L2TP Tunnel
-// Information" for every carrier's section, as IOS does).
-func WriteTunnels(b *strings.Builder, v VPDN, all bool) {
-	ts, ss := v.of(L2TP)
+// noTunnels is IOS's line for no L2TP tunnel.
+func noTunnels(ts []Tunnel, _ []Session) string {
 	if len(ts) == 0 {
-		b.WriteString("% No active L2TP tunnels\n")
-	} else {
-		fmt.Fprintf(b, "L2TP Tunnel Information Total tunnels %d sessions %d\n\n", len(ts), len(ss))
-		if all {
-			for _, t := range ts {
-				writeTunnelDetail(b, t)
-			}
-		} else {
-			writeL2TPTunnels(b, ts)
-		}
+		return "% No active L2TP tunnels\n"
 	}
-	for _, p := range others {
-		ts, ss := v.of(p)
-		if len(ts) == 0 {
-			continue
+	return ""
+}
+
+// WriteVPDN renders `show vpdn`: the carriers' tunnel and session tables.
+func WriteVPDN(b *strings.Builder, v VPDN) {
+	sections(b, v, "Tunnel and Session Information", noTunnels, func(b *strings.Builder, l2tp bool, ts []Tunnel, ss []Session) {
+		writeTunnelTable(b, l2tp, ts)
+		if len(ss) > 0 {
+			b.WriteString("\n")
+			writeSessionTable(b, l2tp, ss)
 		}
-		fmt.Fprintf(b, "\n%s Tunnel Information Total tunnels %d sessions %d\n\n", p, len(ts), len(ss))
-		if all {
-			for _, t := range ts {
-				writeTunnelDetail(b, t)
-			}
-		} else {
-			writeOtherTunnels(b, ts)
+	})
+}
+
+// WriteTunnels renders `show vpdn tunnel [all]`.
+func WriteTunnels(b *strings.Builder, v VPDN, all bool) {
+	sections(b, v, "Tunnel Information", noTunnels, func(b *strings.Builder, l2tp bool, ts []Tunnel, _ []Session) {
+		if !all {
+			writeTunnelTable(b, l2tp, ts)
+			return
 		}
-	}
+		for _, t := range ts {
+			writeTunnelDetail(b, t)
+		}
+	})
 }
 
 // WriteSessions renders `show vpdn session [all]`.
 func WriteSessions(b *strings.Builder, v VPDN, all bool) {
-	ts, ss := v.of(L2TP)
-	switch {
-	case len(ts) == 0:
-		b.WriteString("% No active L2TP tunnels\n")
-	case len(ss) == 0:
-		b.WriteString("% No active L2TP sessions\n")
-	default:
-		fmt.Fprintf(b, "L2TP Session Information Total tunnels %d sessions %d\n\n", len(ts), len(ss))
-		if all {
-			for _, s := range ss {
-				writeSessionDetail(b, s)
-			}
-		} else {
-			writeL2TPSessions(b, ss)
+	none := func(ts []Tunnel, ss []Session) string {
+		if len(ts) > 0 && len(ss) == 0 {
+			return "% No active L2TP sessions\n"
 		}
+		return noTunnels(ts, ss)
 	}
-	for _, p := range others {
-		ts, ss := v.of(p)
-		if len(ts) == 0 {
-			continue
+	sections(b, v, "Session Information", none, func(b *strings.Builder, l2tp bool, _ []Tunnel, ss []Session) {
+		if !all {
+			writeSessionTable(b, l2tp, ss)
+			return
 		}
-		fmt.Fprintf(b, "\n%s Session Information Total tunnels %d sessions %d\n\n", p, len(ts), len(ss))
-		if all {
-			for _, s := range ss {
-				writeSessionDetail(b, s)
-			}
-		} else {
-			writeOtherSessions(b, ss)
+		for _, s := range ss {
+			writeSessionDetail(b, s)
 		}
+	})
+}
+
+func writeTunnelTable(b *strings.Builder, l2tp bool, ts []Tunnel) {
+	if l2tp {
+		writeL2TPTunnels(b, ts)
+	} else {
+		writeOtherTunnels(b, ts)
+	}
+}
+
+func writeSessionTable(b *strings.Builder, l2tp bool, ss []Session) {
+	if l2tp {
+		writeL2TPSessions(b, ss)
+	} else {
+		writeOtherSessions(b, ss)
 	}
 }
 
