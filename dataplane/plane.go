@@ -296,7 +296,7 @@ func (p *Plane) Attach(s *Session, a Attachment) error {
 	if wo, ok := a.Device.(WriteOnly); ok && wo.WriteOnly() {
 		// Written to, never read.
 	} else if a.Device != nil {
-		w, err := p.poller.Watch(a.Device, func(local any) { p.deviceReady(local.(*txState), a.Device, s) })
+		w, err := p.poller.Watch(a.Device, func(local any) bool { return p.deviceReady(local.(*txState), a.Device, s) })
 		if err != nil {
 			return fmt.Errorf("dataplane: %s: %w", a.Device.Name(), err)
 		}
@@ -384,7 +384,7 @@ type sharedDev struct {
 // attached without a device of its own, sessions found by destination
 // address) and reads it until ClearShared.
 func (p *Plane) SetShared(dev netif.Device) error {
-	w, err := p.poller.Watch(dev, func(local any) { p.deviceReady(local.(*txState), dev, nil) })
+	w, err := p.poller.Watch(dev, func(local any) bool { return p.deviceReady(local.(*txState), dev, nil) })
 	if err != nil {
 		return fmt.Errorf("dataplane: %s: %w", dev.Name(), err)
 	}

@@ -47,8 +47,9 @@ func (tx *txState) sender(b transport.Bind) transport.SegmentSender {
 
 // deviceReady reads what dev has, up to readBudget packets, and sends each
 // into the tunnel of own (the device's session), or of the session its
-// destination names when own is nil (the shared device).
-func (p *Plane) deviceReady(tx *txState, dev netif.Device, own *Session) {
+// destination names when own is nil (the shared device). It reports more
+// when it stopped at its budget with packets left.
+func (p *Plane) deviceReady(tx *txState, dev netif.Device, own *Session) (more bool) {
 	off := hasOffload(dev)
 	rd := tx.buf[Headroom:]
 	if off {
@@ -62,7 +63,7 @@ func (p *Plane) deviceReady(tx *txState, dev netif.Device, own *Session) {
 			if !errors.Is(err, netif.ErrWouldBlock) && !errors.Is(err, netif.ErrClosed) {
 				p.log.Debug("device read", "device", dev.Name(), "err", err)
 			}
-			return
+			return false
 		}
 		var h vnet.Hdr
 		if off {
@@ -102,6 +103,7 @@ func (p *Plane) deviceReady(tx *txState, dev netif.Device, own *Session) {
 		}
 		p.sendPacket(s, att, tx.buf, n)
 	}
+	return true
 }
 
 // sendPacket is the transmit path of one packet at buf[Headroom:Headroom+n]

@@ -63,11 +63,11 @@ func TestZeroAllocs(t *testing.T) {
 		var got atomic.Int64
 		p := NewPoller(1, func() any { return make([]byte, 2048) })
 		defer p.Close()
-		if _, err := p.Watch(tun, func(local any) {
+		if _, err := p.Watch(tun, func(local any) bool {
 			b := local.([]byte)
 			for {
 				if _, err := tun.TryRead(b); err != nil {
-					return
+					return false
 				}
 				got.Add(1)
 			}

@@ -58,7 +58,7 @@ type Poller struct {
 // Watch is one device watched by a Poller.
 type Watch struct {
 	p     *Poller
-	ready func(local any)
+	ready func(local any) (more bool)
 
 	// Kernel devices.
 	dev     *fdDev
@@ -68,6 +68,8 @@ type Watch struct {
 	mu      sync.Mutex
 	idle    sync.Cond // signalled when running turns false
 	running bool
+	pending bool // an event came while ready ran
+	gone    bool // the device reported an error or hang-up
 	stopped bool
 
 	// Fakes.
@@ -77,8 +79,12 @@ type Watch struct {
 	done     chan struct{}
 }
 
-// pollEvents: readable, level-triggered, reported once until re-armed.
-const pollEvents = unix.EPOLLIN | unix.EPOLLONESHOT
+// pollEvents: readable, edge-triggered. A device is reported when packets
+// arrive; ready reads until it would block (nothing more is reported
+// until new packets come, so no re-arm per wake-up: one system call less
+// per burst than one-shot), or, when it stops at its budget, the watch
+// asks epoll to report it again behind the devices already waiting.
+const pollEvents = unix.EPOLLIN | unix.EPOLLET
 
 // maxEvents is the number of events one epoll_wait returns at most.
 const maxEvents = 128
@@ -96,14 +102,15 @@ var errPollerClosed = errors.New("netif: poller closed")
 
 // Watch arranges for ready(local) to be called on one of the poller's
 // workers whenever dev has something to read; local is that worker's value
-// from newLocal. ready reads with dev.TryRead until ErrWouldBlock or until
-// it has read a budget it chooses; if it stops early it is called again.
-// ready is never called for one device on two workers at once. When the
-// device reports an error or a hang-up (it was removed), ready is called
-// once more to read the error, and not again.
+// from newLocal. ready reads with dev.TryRead until ErrWouldBlock, or
+// until it has read a budget it chooses: then it returns more, and it is
+// called again after the devices already waiting. ready is never called
+// for one device on two workers at once. When the device reports an error
+// or a hang-up (it was removed), ready is called once more to read the
+// error, and not again.
 //
 // dev must be a *TUN, a *TAP or a *Fake, watched by one Poller at a time.
-func (p *Poller) Watch(dev Device, ready func(local any)) (*Watch, error) {
+func (p *Poller) Watch(dev Device, ready func(local any) (more bool)) (*Watch, error) {
 	if ready == nil {
 		return nil, errors.New("netif: Watch without a ready function")
 	}
@@ -159,7 +166,7 @@ func (p *Poller) start() error {
 	return nil
 }
 
-func (p *Poller) watchFd(d *fdDev, ready func(any)) (*Watch, error) {
+func (p *Poller) watchFd(d *fdDev, ready func(any) bool) (*Watch, error) {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
@@ -272,32 +279,48 @@ func (p *Poller) worker() {
 	}
 }
 
-// dispatch runs ready for one event and re-arms the device.
+// dispatch runs ready for one event. An event for a device that a worker
+// is reading already is noted (pending) and that worker reads again: an
+// edge that came while it read is not lost.
 func (w *Watch) dispatch(local any, events uint32) {
 	w.mu.Lock()
-	if w.stopped || w.running {
+	if w.stopped || w.gone {
+		w.mu.Unlock()
+		return
+	}
+	if w.running {
+		w.pending = true
 		w.mu.Unlock()
 		return
 	}
 	w.running = true
 	w.mu.Unlock()
-
-	w.ready(local)
-
-	w.mu.Lock()
-	w.running = false
-	switch {
-	case w.stopped:
-		w.idle.Broadcast()
-	case events&(unix.EPOLLERR|unix.EPOLLHUP) != 0:
-		// The device is gone: leave it disarmed.
-	default:
-		// Not stopped, so the device is not closed (Close stops the
-		// watch before it closes the descriptor) and fd is still its.
-		ev := unix.EpollEvent{Events: pollEvents, Fd: int32(w.slot), Pad: int32(w.gen)}
-		unix.EpollCtl(w.p.epfd, unix.EPOLL_CTL_MOD, w.fd, &ev)
+	for {
+		more := w.ready(local)
+		w.mu.Lock()
+		switch {
+		case w.stopped:
+			w.running = false
+			w.idle.Broadcast()
+		case events&(unix.EPOLLERR|unix.EPOLLHUP) != 0:
+			// The device is gone: nothing more to read.
+			w.running, w.gone = false, true
+		case w.pending:
+			w.pending = false
+			w.mu.Unlock()
+			continue
+		default:
+			w.running = false
+			if more {
+				// Stopped at its budget: epoll re-evaluates the
+				// device and reports it again, after the others.
+				ev := unix.EpollEvent{Events: pollEvents, Fd: int32(w.slot), Pad: int32(w.gen)}
+				unix.EpollCtl(w.p.epfd, unix.EPOLL_CTL_MOD, w.fd, &ev)
+			}
+		}
+		w.mu.Unlock()
+		return
 	}
-	w.mu.Unlock()
 }
 
 // disarm takes the device out of the epoll set and frees its slot,
@@ -371,7 +394,7 @@ func (p *Poller) Close() {
 
 // watchFake serves a Fake with a goroutine of its own, on channels only,
 // so that tests with Fakes run in a testing/synctest bubble.
-func (p *Poller) watchFake(f *Fake, ready func(any)) (*Watch, error) {
+func (p *Poller) watchFake(f *Fake, ready func(any) bool) (*Watch, error) {
 	w := &Watch{p: p, ready: ready, fake: f, stop: make(chan struct{}), done: make(chan struct{})}
 	p.mu.Lock()
 	defer p.mu.Unlock()

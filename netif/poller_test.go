@@ -38,8 +38,8 @@ func (l *readLog) fail(format string, args ...any) {
 
 // ready returns a ready function for device i that reads at most budget
 // packets with TryRead; id extracts (device, sequence) from a packet.
-func (l *readLog) ready(i int, dev Device, budget int, id func([]byte) (int, uint32, bool), total *atomic.Int64) func(any) {
-	return func(local any) {
+func (l *readLog) ready(i int, dev Device, budget int, id func([]byte) (int, uint32, bool), total *atomic.Int64) func(any) bool {
+	return func(local any) bool {
 		if l.stopped[i].Load() {
 			l.fail("device %d: ready called after Stop returned", i)
 		}
@@ -51,11 +51,11 @@ func (l *readLog) ready(i int, dev Device, budget int, id func([]byte) (int, uin
 		for range budget {
 			n, err := dev.TryRead(buf)
 			if errors.Is(err, ErrWouldBlock) || errors.Is(err, ErrClosed) {
-				return
+				return false
 			}
 			if err != nil {
 				l.fail("device %d: %v", i, err)
-				return
+				return false
 			}
 			d, seq, ok := id(buf[:n])
 			if !ok {
@@ -69,6 +69,7 @@ func (l *readLog) ready(i int, dev Device, budget int, id func([]byte) (int, uin
 			l.mu.Unlock()
 			total.Add(1)
 		}
+		return true
 	}
 }
 
@@ -109,7 +110,7 @@ func TestPollerFakes(t *testing.T) {
 			}
 			watches[i] = w
 		}
-		if _, err := p.Watch(devs[0], func(any) {}); err == nil {
+		if _, err := p.Watch(devs[0], func(any) bool { return false }); err == nil {
 			t.Error("a Fake watched twice")
 		}
 		inject := func(i int, seq uint32) {
@@ -170,7 +171,7 @@ func TestPollerFakes(t *testing.T) {
 		// Time passes for the bubble: nothing spins.
 		time.Sleep(time.Hour)
 		p.Close()
-		if _, err := p.Watch(NewFake("late", 1), func(any) {}); err == nil {
+		if _, err := p.Watch(NewFake("late", 1), func(any) bool { return false }); err == nil {
 			t.Error("Watch after Close succeeded")
 		}
 		log.check(t)
@@ -183,7 +184,7 @@ func TestPollerFakes(t *testing.T) {
 func TestPollerRefusesOthers(t *testing.T) {
 	p := NewPoller(1, nil)
 	defer p.Close()
-	if _, err := p.Watch(&struct{ Fake }{}, func(any) {}); err == nil {
+	if _, err := p.Watch(&struct{ Fake }{}, func(any) bool { return false }); err == nil {
 		t.Error("watched a device of another type")
 	}
 	if _, err := p.Watch(NewFake("f", 1), nil); err == nil {
@@ -312,7 +313,7 @@ func TestPollerTUNs(t *testing.T) {
 				return err
 			}
 		}
-		if _, err := p.Watch(tuns[0], func(any) {}); err == nil {
+		if _, err := p.Watch(tuns[0], func(any) bool { return false }); err == nil {
 			t.Error("a TUN watched twice")
 		}
 		if g := runtime.NumGoroutine(); g > g0+2 {
@@ -499,7 +500,7 @@ func TestTUNReadClose(t *testing.T) {
 		}
 		p := NewPoller(1, nil)
 		defer p.Close()
-		if _, err := p.Watch(tun, func(any) {}); !errors.Is(err, ErrClosed) {
+		if _, err := p.Watch(tun, func(any) bool { return false }); !errors.Is(err, ErrClosed) {
 			t.Errorf("Watch of a closed TUN: %v", err)
 		}
 		return nil
@@ -557,14 +558,15 @@ func benchRead(b *testing.B, mode string, n int) {
 		p := NewPoller(2, func() any { return make([]byte, 64<<10) })
 		defer p.Close()
 		for _, tun := range tuns {
-			if _, err := p.Watch(tun, func(local any) {
+			if _, err := p.Watch(tun, func(local any) bool {
 				buf := local.([]byte)
 				for range 64 {
 					if _, err := tun.TryRead(buf); err != nil {
-						return
+						return false
 					}
 					read.Add(1)
 				}
+				return true
 			}); err != nil {
 				b.Fatal(err)
 			}

@@ -255,11 +255,11 @@ func TestRSSPerTUN(t *testing.T) {
 			p := NewPoller(2, func() any { return make([]byte, bufLen) })
 			stop = p.Close
 			for _, tun := range tuns {
-				if _, err := p.Watch(tun, func(local any) {
+				if _, err := p.Watch(tun, func(local any) bool {
 					b := local.([]byte)
 					for {
 						if _, err := tun.TryRead(b); err != nil {
-							return
+							return false
 						}
 						read.Add(1)
 					}

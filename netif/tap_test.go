@@ -81,7 +81,7 @@ func TestTAP(t *testing.T) {
 		p := NewPoller(1, func() any { return make([]byte, 2048) })
 		defer p.Close()
 		got := make(chan []byte, 4)
-		w, err := p.Watch(tap, func(local any) {
+		w, err := p.Watch(tap, func(local any) bool {
 			b := local.([]byte)
 			for {
 				n, err := tap.TryRead(b)
@@ -89,7 +89,7 @@ func TestTAP(t *testing.T) {
 					if !errors.Is(err, ErrWouldBlock) {
 						t.Error(err)
 					}
-					return
+					return false
 				}
 				got <- append([]byte(nil), b[:n]...)
 			}
