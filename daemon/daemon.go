@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/access"
 	"github.com/vpdn/vpdn/config"
 	"github.com/vpdn/vpdn/control"
 	"github.com/vpdn/vpdn/internal/clock"
@@ -69,6 +70,10 @@ type Daemon struct {
 
 	failures    failureCounter
 	metricsAddr atomic.Value // string
+
+	profMu   sync.Mutex
+	profCfg  *config.Config
+	profiles map[*config.Interface]*access.Profile // of profCfg's templates
 }
 
 // New loads and validates the configuration. It does not start anything.

@@ -32,7 +32,22 @@ func (d *Daemon) lnsProfile(t l2tp.TunnelStats) (*access.Profile, error) {
 	if vt == nil {
 		return nil, errors.New("no virtual-template for the vpdn-group")
 	}
-	return d.profile(c, vt, access.Server)
+	// One profile per template and configuration: 100,000 sessions of one
+	// template share it (a reload makes a new configuration, and so new
+	// profiles).
+	d.profMu.Lock()
+	defer d.profMu.Unlock()
+	if d.profCfg != c {
+		d.profCfg, d.profiles = c, map[*config.Interface]*access.Profile{}
+	}
+	if p := d.profiles[vt]; p != nil {
+		return p, nil
+	}
+	p, err := d.profile(c, vt, access.Server)
+	if err == nil {
+		d.profiles[vt] = p
+	}
+	return p, err
 }
 
 // profile builds the profile of interface ifc (a Virtual-Template for a
