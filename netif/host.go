@@ -117,11 +117,11 @@ func acquireKernel() (*Kernel, func(), error) {
 	}
 	e := sys.kernels[id]
 	if e == nil {
-		c, err := openRTNL()
+		k, err := openKernel(id)
 		if err != nil {
 			return nil, nil, err
 		}
-		e = &sysKernel{k: newKernel(c, id), proc: sys.procErr == nil && id == sys.proc}
+		e = &sysKernel{k: k, proc: sys.procErr == nil && id == sys.proc}
 		sys.kernels[id] = e
 	}
 	e.refs++
@@ -300,7 +300,7 @@ func OpenLinkRoutes(name string) (*LinkRoutes, error) {
 	if err != nil {
 		return nil, err
 	}
-	idx, err := k.nl.ifindex(name)
+	idx, err := k.ifindex(name)
 	if err != nil {
 		release()
 		return nil, fmt.Errorf("netif: link %s: %w", name, err)
