@@ -15,5 +15,7 @@
 // per network namespace, and remembers the index of the devices it
 // created, so configuring a device costs one request. Devices it creates
 // have IPv6 disabled until an IPv6 address is added (see
-// Kernel.CreateTUN).
+// Kernel.CreateTUN). Kernel and FakeHost report the routes through their
+// devices as they come and go (WatchRoutes), for strict unicast RPF on
+// routes a routing protocol installs through a session's interface.
 package netif

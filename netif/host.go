@@ -242,6 +242,22 @@ func (system) Exists(name string) bool {
 	return ok
 }
 
+// WatchRoutes watches the routes of the calling thread's namespace (see
+// Kernel.WatchRoutes), holding its Kernel until stop.
+func (system) WatchRoutes(f func(dev string, dst netip.Prefix, del bool)) (stop func(), err error) {
+	k, release, err := acquireKernel()
+	if err != nil {
+		return nil, err
+	}
+	kstop, err := k.WatchRoutes(f)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	var once sync.Once
+	return func() { once.Do(func() { kstop(); release() }) }, nil
+}
+
 // The functions below are shorthands for System's methods (and Routes
 // for the Kernel's), for callers that configure the kernel directly.
 

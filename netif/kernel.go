@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 )
 
@@ -24,7 +25,8 @@ import (
 // concurrent use; requests are serialised on the socket (the kernel
 // serialises them on its RTNL lock anyway).
 type Kernel struct {
-	ns nsID // zero if unknown
+	ns  nsID           // zero if unknown
+	nsh netns.NsHandle // the namespace, for subscriptions opened from other threads; closed if unknown
 
 	// hmu is held for reading by every use of h and ctl, for writing by
 	// Close: a closed Handle would quietly open sockets in the calling
@@ -34,12 +36,17 @@ type Kernel struct {
 	ctl    int // a socket of the namespace for the interface ioctls
 	closed bool
 
-	mu    sync.Mutex
-	links map[string]*klink // created through k and open
+	mu      sync.Mutex
+	links   map[string]*klink // created through k and open
+	names   map[int32]string  // the same, by index
+	watches map[*routeWatch]struct{}
 
 	// ipv6 is what adopt does to a new device's IPv6; other policies
 	// than the default are for the set-up measurements.
 	ipv6 v6Policy
+	// watchRcvBuf is the receive buffer of route subscriptions (a test
+	// makes it tiny to overflow it).
+	watchRcvBuf int
 }
 
 type v6Policy uint8
@@ -89,19 +96,39 @@ func openKernel(id nsID) (*Kernel, error) {
 		h.Close()
 		return nil, fmt.Errorf("netif: control socket: %w", err)
 	}
-	return &Kernel{ns: id, h: h, ctl: ctl, links: map[string]*klink{}}, nil
+	nsh, err := netns.Get()
+	if err != nil {
+		nsh = netns.None() // without /proc: subscriptions from this namespace's threads only
+	}
+	return &Kernel{ns: id, nsh: nsh, h: h, ctl: ctl, links: map[string]*klink{}, names: map[int32]string{},
+		watches: map[*routeWatch]struct{}{}}, nil
 }
 
-// Close closes the netlink handle. Devices created through k stay open.
+// Close stops the route watches (see WatchRoutes; not from inside one's
+// function) and closes the netlink handle. Devices created through k stay
+// open.
 func (k *Kernel) Close() error {
 	k.hmu.Lock()
-	defer k.hmu.Unlock()
 	if k.closed {
+		k.hmu.Unlock()
 		return nil
 	}
-	k.closed = true
+	k.closed = true // no new requests, nor watches
+	k.hmu.Unlock()
+	k.mu.Lock()
+	ws := make([]*routeWatch, 0, len(k.watches))
+	for w := range k.watches {
+		ws = append(ws, w)
+	}
+	k.mu.Unlock()
+	for _, w := range ws {
+		w.stop()
+	}
+	k.hmu.Lock()
+	defer k.hmu.Unlock()
 	k.h.Close()
 	unix.Close(k.ctl)
+	k.nsh.Close()
 	return nil
 }
 
@@ -287,6 +314,7 @@ func (k *Kernel) adopt(d *fdDev) error {
 	}
 	k.mu.Lock()
 	k.links[d.name] = l
+	k.names[idx] = d.name
 	k.mu.Unlock()
 	d.host, d.index = k, idx
 	return nil
@@ -321,9 +349,24 @@ func (k *Kernel) forget(name string, index int32) {
 	k.mu.Unlock()
 }
 
-// dropLocked forgets link name. Called with k.mu held.
+// dropLocked forgets link name and tells the route watches that its
+// routes went with it. Called with k.mu held.
 func (k *Kernel) dropLocked(name string, l *klink) {
 	delete(k.links, name)
+	if k.names[l.index] == name {
+		delete(k.names, l.index)
+	}
+	for w := range k.watches {
+		w.linkGone(l.index)
+	}
+}
+
+// nameOf returns the name of a device k created, by index.
+func (k *Kernel) nameOf(index int32) (string, bool) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	n, ok := k.names[index]
+	return n, ok
 }
 
 // withLink runs op with the index of link name: the remembered one, or
