@@ -10,9 +10,12 @@
 // runtime's poller. Fakes stand in for devices in tests and run inside a
 // testing/synctest bubble.
 //
-// Kernel speaks rtnetlink (RFC 3549) through a codec of its own
-// (nlmsg.go) over one socket per network namespace, and remembers the
-// index of the devices it created, so configuring a device costs one
-// request. Devices it creates have IPv6 disabled until an IPv6 address is
-// added (see Kernel.CreateTUN).
+// Kernel speaks rtnetlink (RFC 3549, rtnetlink(7)) through
+// github.com/vishvananda/netlink, with one persistent handle (one socket)
+// per network namespace, and remembers the index of the devices it
+// created, so configuring a device costs one request. Devices it creates
+// have IPv6 disabled until an IPv6 address is added (see
+// Kernel.CreateTUN). Kernel and FakeHost report the routes through their
+// devices as they come and go (WatchRoutes), for strict unicast RPF on
+// routes a routing protocol installs through a session's interface.
 package netif

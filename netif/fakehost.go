@@ -1,6 +1,7 @@
 package netif
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"net"
@@ -25,10 +26,11 @@ type FakeHost struct {
 	// Set it before creating devices.
 	Depth int
 
-	mu     sync.Mutex
-	links  map[string]*fakeLink
-	routes []FakeRoute // added with AddRoute and AddGatewayRoute
-	macs   uint32
+	mu      sync.Mutex
+	links   map[string]*fakeLink
+	routes  []FakeRoute // added with AddRoute and AddGatewayRoute
+	macs    uint32
+	watches map[*fakeWatch]struct{}
 }
 
 type fakeLink struct {
@@ -64,7 +66,7 @@ type FakeLink struct {
 
 // NewFakeHost returns an empty FakeHost.
 func NewFakeHost() *FakeHost {
-	return &FakeHost{links: map[string]*fakeLink{}}
+	return &FakeHost{links: map[string]*fakeLink{}, watches: map[*fakeWatch]struct{}{}}
 }
 
 func errnoErr(e unix.Errno) error { return &kernelError{errno: e} }
@@ -131,7 +133,13 @@ func (h *FakeHost) remove(f *Fake) {
 		return
 	}
 	delete(h.links, f.name)
-	h.routes = slices.DeleteFunc(h.routes, func(r FakeRoute) bool { return r.Dev == f.name })
+	h.routes = slices.DeleteFunc(h.routes, func(r FakeRoute) bool {
+		if r.Dev == f.name {
+			h.notify(r.Dev, r.Dst, true)
+			return true
+		}
+		return false
+	})
 }
 
 // link returns the link name; called with h.mu held.
@@ -343,6 +351,7 @@ func (h *FakeHost) AddRoute(name string, r Route) error {
 		return fmt.Errorf("netif: route %s via %s: %w", r.Dst, name, err)
 	}
 	h.routes = append(h.routes, FakeRoute{Route: r, Dev: name})
+	h.notify(name, r.Dst, false)
 	return nil
 }
 
@@ -364,6 +373,7 @@ func (h *FakeHost) DelRoute(name string, r Route) error {
 	})
 	if i >= 0 {
 		h.routes = slices.Delete(h.routes, i, i+1)
+		h.notify(name, r.Dst, true)
 	}
 	return nil
 }
@@ -391,6 +401,7 @@ func (h *FakeHost) AddGatewayRoute(dst netip.Prefix, gw netip.Addr) error {
 	for _, n := range names {
 		if h.reaches(n, r.Gateway) {
 			h.routes = append(h.routes, FakeRoute{Route: r, Dev: n, ByGateway: true})
+			h.notify(n, r.Dst, false)
 			return nil
 		}
 	}
@@ -406,7 +417,11 @@ func (h *FakeHost) DelGatewayRoute(dst netip.Prefix, gw netip.Addr) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.routes = slices.DeleteFunc(h.routes, func(x FakeRoute) bool {
-		return x.ByGateway && x.Dst == r.Dst && x.Gateway == r.Gateway
+		if x.ByGateway && x.Dst == r.Dst && x.Gateway == r.Gateway {
+			h.notify(x.Dev, x.Dst, true)
+			return true
+		}
+		return false
 	})
 	return nil
 }
@@ -480,4 +495,90 @@ func (h *FakeHost) AllRoutes() []FakeRoute {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return slices.Clone(h.routes)
+}
+
+// WatchRoutes calls f for every route the FakeHost adds (AddRoute, and
+// AddGatewayRoute through the link it resolves the gateway to) and
+// removes (DelRoute, DelGatewayRoute, and the routes through a device
+// that closes), with del false and true, until stop is called (see
+// Kernel.WatchRoutes). The routes a link's addresses make are not
+// reported (the kernel's are). Reports are asynchronous, in order: f runs
+// on a goroutine of the watch's, one call at a time, which waits on
+// channels only, so that a watch started in a testing/synctest bubble
+// idles durably there (synctest.Wait then lets every report in). stop
+// waits for the goroutine and must not be called from f; reports still
+// queued are dropped.
+func (h *FakeHost) WatchRoutes(f func(dev string, dst netip.Prefix, del bool)) (stop func(), err error) {
+	if f == nil {
+		return nil, errors.New("netif: route watch without a function")
+	}
+	w := &fakeWatch{f: f, kick: make(chan struct{}, 1), stopc: make(chan struct{}), done: make(chan struct{})}
+	h.mu.Lock()
+	h.watches[w] = struct{}{}
+	h.mu.Unlock()
+	go w.run()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			h.mu.Lock()
+			delete(h.watches, w)
+			h.mu.Unlock()
+			close(w.stopc)
+			<-w.done
+		})
+	}, nil
+}
+
+// fakeWatch is one WatchRoutes of a FakeHost: a queue of reports and the
+// goroutine that makes them.
+type fakeWatch struct {
+	f     func(dev string, dst netip.Prefix, del bool)
+	mu    sync.Mutex
+	queue []fakeRouteEvent
+	kick  chan struct{} // 1-buffered: the queue has reports
+	stopc chan struct{}
+	done  chan struct{}
+}
+
+type fakeRouteEvent struct {
+	dev string
+	dst netip.Prefix
+	del bool
+}
+
+// notify queues a report for every watch. Called with h.mu held, so
+// reports are queued in the order of the changes.
+func (h *FakeHost) notify(dev string, dst netip.Prefix, del bool) {
+	for w := range h.watches {
+		w.mu.Lock()
+		w.queue = append(w.queue, fakeRouteEvent{dev, dst, del})
+		w.mu.Unlock()
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (w *fakeWatch) run() {
+	defer close(w.done)
+	for {
+		select {
+		case <-w.kick:
+			w.mu.Lock()
+			q := w.queue
+			w.queue = nil
+			w.mu.Unlock()
+			for _, e := range q {
+				select {
+				case <-w.stopc:
+					return
+				default:
+				}
+				w.f(e.dev, e.dst, e.del)
+			}
+		case <-w.stopc:
+			return
+		}
+	}
 }

@@ -117,11 +117,11 @@ func acquireKernel() (*Kernel, func(), error) {
 	}
 	e := sys.kernels[id]
 	if e == nil {
-		c, err := openRTNL()
+		k, err := openKernel(id)
 		if err != nil {
 			return nil, nil, err
 		}
-		e = &sysKernel{k: newKernel(c, id), proc: sys.procErr == nil && id == sys.proc}
+		e = &sysKernel{k: k, proc: sys.procErr == nil && id == sys.proc}
 		sys.kernels[id] = e
 	}
 	e.refs++
@@ -242,6 +242,22 @@ func (system) Exists(name string) bool {
 	return ok
 }
 
+// WatchRoutes watches the routes of the calling thread's namespace (see
+// Kernel.WatchRoutes), holding its Kernel until stop.
+func (system) WatchRoutes(f func(dev string, dst netip.Prefix, del bool)) (stop func(), err error) {
+	k, release, err := acquireKernel()
+	if err != nil {
+		return nil, err
+	}
+	kstop, err := k.WatchRoutes(f)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	var once sync.Once
+	return func() { once.Do(func() { kstop(); release() }) }, nil
+}
+
 // The functions below are shorthands for System's methods (and Routes
 // for the Kernel's), for callers that configure the kernel directly.
 
@@ -300,7 +316,7 @@ func OpenLinkRoutes(name string) (*LinkRoutes, error) {
 	if err != nil {
 		return nil, err
 	}
-	idx, err := k.nl.ifindex(name)
+	idx, err := k.ifindex(name)
 	if err != nil {
 		release()
 		return nil, fmt.Errorf("netif: link %s: %w", name, err)

@@ -119,6 +119,11 @@ func hostScenario(t *testing.T, h Host, routes func(string) ([]Route, error)) {
 	sameRoutes("with a /24", connected, viaPeer, Route{Dst: pfx("198.19.10.0/24"), Src: addr("198.19.10.1")})
 	ok("DelAddress", h.DelAddress("Vi1", pfx("198.19.10.1/24")))
 	fails("DelAddress again", h.DelAddress("Vi1", pfx("198.19.10.1/24")))
+	ok("DelAddress of the point-to-point address", h.DelAddress("Vi1", pfx("198.19.0.1/32")))
+	fails("DelAddress of the point-to-point address again", h.DelAddress("Vi1", pfx("198.19.0.1/32")))
+	addrs, err = h.Addrs("Vi1")
+	ok("Addrs", err)
+	sameSet("Addrs after DelAddress", addrs, []netip.Prefix{pfx("2001:db8::1/64")})
 	_, err = h.Addrs("Vi9")
 	is("Addrs of a missing link", err, ErrNoDevice)
 

@@ -17,6 +17,7 @@ package netif
 // so a busy device cannot starve the others.
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -385,7 +386,7 @@ func (p *Poller) Close() {
 	}
 	p.closing.Store(true)
 	var one [8]byte
-	ne.PutUint64(one[:], 1)
+	binary.NativeEndian.PutUint64(one[:], 1) // an eventfd counter is in host order
 	unix.Write(p.evfd, one[:])
 	p.wg.Wait()
 	p.epf.Close()
