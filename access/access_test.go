@@ -236,6 +236,34 @@ func TestFakeCarrier(t *testing.T) {
 				t.Error("the packet changed on the way")
 			}
 		}
+		// A network the host learns through Vi1 (a routing protocol over
+		// the session) is the session's too: strict uRPF accepts a
+		// source routed back through the interface it came in on.
+		learnt := ipv4("198.19.77.5", "198.19.0.1")
+		vp.Inject(learnt)
+		synctest.Wait()
+		if len(vi.Outbound) != 0 {
+			t.Fatal("a source from a network not routed through Vi1 was delivered")
+		}
+		if err := server.host.AddRoute("Vi1", netif.Route{Dst: netip.MustParsePrefix("198.19.77.0/24"), Gateway: sv.Peer}); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		vp.Inject(learnt)
+		synctest.Wait()
+		if len(vi.Outbound) != 1 {
+			t.Fatal("a source routed through Vi1 was dropped")
+		}
+		<-vi.Outbound
+		if err := server.host.DelRoute("Vi1", netif.Route{Dst: netip.MustParsePrefix("198.19.77.0/24"), Gateway: sv.Peer}); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		vp.Inject(learnt)
+		synctest.Wait()
+		if len(vi.Outbound) != 0 {
+			t.Fatal("a source whose route went is still accepted")
+		}
 		back := ipv4("198.19.0.1", "198.19.1.5")
 		vi.Inject(back)
 		synctest.Wait()
