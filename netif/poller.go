@@ -2,19 +2,21 @@ package netif
 
 // The Poller reads many devices on a fixed number of goroutines:
 //
-//	kernel devices (TUN, TAP)          Fakes (tests)
-//	  │ one epoll set, level-triggered,    │ one goroutine per watch,
-//	  │ EPOLLONESHOT                       │ channels only
-//	  ▼                                    ▼
-//	workers 1..n: epoll_wait → ready(local) → re-arm
+//	kernel devices (TUN, TAP)               Fakes (tests)
+//	  │ each on one worker's epoll set,       │ one goroutine per watch,
+//	  │ edge-triggered                        │ channels only
+//	  ▼                                       ▼
+//	worker 1..n: epoll_wait → ready(local) [→ reported again if it stopped at its budget]
 //
-// A device costs no goroutine and no buffer of its own: ready runs on a
+// A device costs no goroutine and no buffer of its own: ready runs on its
 // worker with that worker's local value (the data plane's read buffers
-// and transmit state). EPOLLONESHOT takes the device out of the set when
-// it is reported, so no other worker reads it while ready runs; re-armed
-// after ready returns, a device with packets left (ready stopped at its
-// budget) is reported again, after the devices that were ready before it,
-// so a busy device cannot starve the others.
+// and transmit state). Each worker has an epoll set of its own and a
+// device lives in one (the least loaded when it was watched), so the
+// workers never wait for each other, and one device is never read by two
+// at once. Edge-triggered, a device is reported when packets arrive; ready
+// reads until it would block, so no re-arm is needed per wake-up; when it
+// stops at its budget, the device is reported again after the devices
+// already waiting, so a busy device cannot starve the others.
 
 import (
 	"encoding/binary"
@@ -40,10 +42,8 @@ type Poller struct {
 	mu      sync.RWMutex
 	closed  bool
 	started bool
-	epfd    int
-	epf     *os.File        // epfd on the Go runtime's poller
-	eprc    syscall.RawConn // for the workers' waits
-	evfd    int             // written by Close to wake the workers
+	ws      []*pollWorker
+	evfd    int // written by Close to wake the workers
 	closing atomic.Bool
 	wg      sync.WaitGroup
 	fakes   map[*Watch]struct{}
@@ -56,12 +56,21 @@ type Poller struct {
 	gen   uint32
 }
 
+// pollWorker is one worker's epoll set.
+type pollWorker struct {
+	epfd    int
+	epf     *os.File        // epfd on the Go runtime's poller
+	eprc    syscall.RawConn // for the worker's waits
+	devices atomic.Int64    // watched in this set
+}
+
 // Watch is one device watched by a Poller.
 type Watch struct {
 	p     *Poller
 	ready func(local any) (more bool)
 
 	// Kernel devices.
+	pw      *pollWorker // the epoll set it is in
 	dev     *fdDev
 	fd      int
 	slot    uint32
@@ -126,45 +135,63 @@ func (p *Poller) Watch(dev Device, ready func(local any) (more bool)) (*Watch, e
 	return nil, fmt.Errorf("netif: a Poller cannot watch a device of type %T", dev)
 }
 
-// start makes the epoll set and starts the workers. Called with p.mu held.
+// start makes the workers' epoll sets and starts them. Called with p.mu
+// held.
 func (p *Poller) start() error {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		return fmt.Errorf("netif: epoll: %w", err)
-	}
 	evfd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
-		unix.Close(epfd)
 		return fmt.Errorf("netif: eventfd: %w", err)
 	}
-	// Level-triggered and never read: once written, every worker sees it.
-	if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &unix.EpollEvent{Events: unix.EPOLLIN}); err != nil {
+	var ws []*pollWorker
+	fail := func(err error) error {
+		for _, w := range ws {
+			w.epf.Close()
+		}
 		unix.Close(evfd)
-		unix.Close(epfd)
-		return fmt.Errorf("netif: epoll add: %w", err)
-	}
-	// The workers wait for the epoll set on the Go runtime's own poller
-	// (an epoll descriptor is readable while it has events): waiting
-	// parks a goroutine, not a thread in epoll_wait, and the scheduler
-	// hands the wake-up to a worker without a system call of its own.
-	if err := unix.SetNonblock(epfd, true); err != nil {
-		unix.Close(evfd)
-		unix.Close(epfd)
 		return fmt.Errorf("netif: epoll: %w", err)
 	}
-	epf := os.NewFile(uintptr(epfd), "epoll")
-	rc, err := epf.SyscallConn()
-	if err != nil {
-		unix.Close(evfd)
-		epf.Close()
-		return fmt.Errorf("netif: epoll: %w", err)
-	}
-	p.epfd, p.epf, p.eprc, p.evfd, p.started = epfd, epf, rc, evfd, true
-	p.wg.Add(p.workers)
 	for range p.workers {
-		go p.worker()
+		epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+		if err != nil {
+			return fail(err)
+		}
+		// Level-triggered and never read: once written, the worker sees it.
+		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, evfd, &unix.EpollEvent{Events: unix.EPOLLIN}); err != nil {
+			unix.Close(epfd)
+			return fail(err)
+		}
+		// The worker waits for its epoll set on the Go runtime's own
+		// poller (an epoll descriptor is readable while it has events):
+		// waiting parks a goroutine, not a thread in epoll_wait.
+		if err := unix.SetNonblock(epfd, true); err != nil {
+			unix.Close(epfd)
+			return fail(err)
+		}
+		epf := os.NewFile(uintptr(epfd), "epoll")
+		rc, err := epf.SyscallConn()
+		if err != nil {
+			epf.Close()
+			return fail(err)
+		}
+		ws = append(ws, &pollWorker{epfd: epfd, epf: epf, eprc: rc})
+	}
+	p.ws, p.evfd, p.started = ws, evfd, true
+	p.wg.Add(len(ws))
+	for _, w := range ws {
+		go p.worker(w)
 	}
 	return nil
+}
+
+// leastLoaded returns the worker with the fewest devices.
+func (p *Poller) leastLoaded() *pollWorker {
+	best := p.ws[0]
+	for _, w := range p.ws[1:] {
+		if w.devices.Load() < best.devices.Load() {
+			best = w
+		}
+	}
+	return best
 }
 
 func (p *Poller) watchFd(d *fdDev, ready func(any) bool) (*Watch, error) {
@@ -211,10 +238,12 @@ func (p *Poller) watchFd(d *fdDev, ready func(any) bool) (*Watch, error) {
 		if p.closed {
 			return errPollerClosed
 		}
+		w.pw = p.leastLoaded()
 		ev := unix.EpollEvent{Events: pollEvents, Fd: int32(w.slot), Pad: int32(w.gen)}
-		if err := unix.EpollCtl(p.epfd, unix.EPOLL_CTL_ADD, w.fd, &ev); err != nil {
+		if err := unix.EpollCtl(w.pw.epfd, unix.EPOLL_CTL_ADD, w.fd, &ev); err != nil {
 			return fmt.Errorf("netif: epoll add %s: %w", d.name, err)
 		}
+		w.pw.devices.Add(1)
 		return nil
 	}()
 	if err != nil {
@@ -249,7 +278,7 @@ func (p *Poller) lookup(slot, gen uint32) *Watch {
 	return w
 }
 
-func (p *Poller) worker() {
+func (p *Poller) worker(pw *pollWorker) {
 	defer p.wg.Done()
 	var local any
 	if p.newLocal != nil {
@@ -263,9 +292,7 @@ func (p *Poller) worker() {
 		return n > 0 || (werr != nil && werr != unix.EINTR)
 	}
 	for {
-		// One worker at a time takes events (the runtime serialises
-		// reads of a descriptor); the others wait their turn.
-		if err := p.eprc.Read(wait); err != nil || werr != nil {
+		if err := pw.eprc.Read(wait); err != nil || werr != nil {
 			return // the set is gone: nothing left to do
 		}
 		for i := range events[:n] {
@@ -316,7 +343,7 @@ func (w *Watch) dispatch(local any, events uint32) {
 				// Stopped at its budget: epoll re-evaluates the
 				// device and reports it again, after the others.
 				ev := unix.EpollEvent{Events: pollEvents, Fd: int32(w.slot), Pad: int32(w.gen)}
-				unix.EpollCtl(w.p.epfd, unix.EPOLL_CTL_MOD, w.fd, &ev)
+				unix.EpollCtl(w.pw.epfd, unix.EPOLL_CTL_MOD, w.fd, &ev)
 			}
 		}
 		w.mu.Unlock()
@@ -333,7 +360,8 @@ func (w *Watch) disarm() {
 		w.stopped = true
 		w.p.mu.RLock()
 		if !w.p.closed {
-			unix.EpollCtl(w.p.epfd, unix.EPOLL_CTL_DEL, w.fd, nil)
+			unix.EpollCtl(w.pw.epfd, unix.EPOLL_CTL_DEL, w.fd, nil)
+			w.pw.devices.Add(-1)
 		}
 		w.p.mu.RUnlock()
 	}
@@ -389,7 +417,9 @@ func (p *Poller) Close() {
 	binary.NativeEndian.PutUint64(one[:], 1) // an eventfd counter is in host order
 	unix.Write(p.evfd, one[:])
 	p.wg.Wait()
-	p.epf.Close()
+	for _, w := range p.ws {
+		w.epf.Close()
+	}
 	unix.Close(p.evfd)
 }
 
