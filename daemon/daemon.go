@@ -34,7 +34,8 @@ type Options struct {
 	OnInterfaceUp func(name string, local, peer netip.Addr, dns []netip.Addr)
 
 	// Binds opens the sockets (nil: the kernel's, transport.System); Host
-	// makes the interfaces (nil: the kernel's, netif.System); Clock is the
+	// makes the interfaces (nil: the kernel of the daemon's network
+	// namespace, one netlink socket for its life); Clock is the
 	// time of the state machines (nil: clock.Real). Tests give in-memory
 	// ones and run a whole daemon without root.
 	Binds transport.Factory
@@ -86,9 +87,6 @@ func New(opts Options) (*Daemon, error) {
 	}
 	if opts.Binds == nil {
 		opts.Binds = transport.System
-	}
-	if opts.Host == nil {
-		opts.Host = netif.System
 	}
 	if opts.Clock == nil {
 		opts.Clock = clock.Real

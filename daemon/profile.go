@@ -14,6 +14,7 @@ import (
 	"github.com/vpdn/vpdn/aaa"
 	"github.com/vpdn/vpdn/access"
 	"github.com/vpdn/vpdn/config"
+	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/proto/l2tp"
 	"github.com/vpdn/vpdn/vif"
 )
@@ -150,7 +151,7 @@ func (d *Daemon) ifAddr(c *config.Config, ifc *config.Interface) netip.Addr {
 		if o := c.Interface(*ifc.Unnumbered); o != nil && o.LinuxDevice != "" {
 			dev = o.LinuxDevice // GigabitEthernet0/0 -> eth0
 		}
-		if addrs, err := d.opts.Host.Addrs(dev); err == nil {
+		if addrs, err := d.host().Addrs(dev); err == nil {
 			for _, a := range addrs {
 				if a.Addr().Is4() {
 					return a.Addr()
@@ -176,4 +177,16 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// host is the interface host in use: the running system's, or the kernel
+// of the calling thread's namespace before it runs.
+func (d *Daemon) host() netif.Host {
+	if rt := d.rt.Load(); rt != nil {
+		return rt.host
+	}
+	if d.opts.Host != nil {
+		return d.opts.Host
+	}
+	return netif.System
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/vpdn/vpdn/config"
 	"github.com/vpdn/vpdn/dataplane"
 	"github.com/vpdn/vpdn/internal/clock"
+	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/vif"
 )
 
@@ -36,6 +37,9 @@ type runtime struct {
 
 	l2tp     *l2tpv2.Service // nil when L2TP is not served
 	l2tpDone chan struct{}
+
+	host   netif.Host
+	kernel *netif.Kernel // the host, when the daemon made it
 
 	cancel context.CancelFunc
 	vppp   sync.WaitGroup // the Virtual-PPP dial loops
@@ -62,13 +66,24 @@ func l2tpWanted(c *config.Config) bool {
 
 func (d *Daemon) start(ctx context.Context) error {
 	c := d.Config()
-	rt := &runtime{}
+	rt := &runtime{host: d.opts.Host}
 	var err error
+	if rt.host == nil {
+		// The kernel of this namespace, one netlink socket for the
+		// daemon's life.
+		if rt.kernel, err = netif.NewKernel(); err != nil {
+			return err
+		}
+		rt.host = rt.kernel
+	}
 	rt.plane = dataplane.New(dataplane.Config{Clock: d.opts.Clock, Logger: d.vpdnLog})
-	rt.ifs, err = vif.New(vif.Config{Host: d.opts.Host, Shared: c.VPDN.SharedAccess, SharedMTU: defaultL2TPMTU,
+	rt.ifs, err = vif.New(vif.Config{Host: rt.host, Shared: c.VPDN.SharedAccess, SharedMTU: defaultL2TPMTU,
 		Offload: true, Logger: d.vpdnLog})
 	if err != nil {
 		rt.plane.Close()
+		if rt.kernel != nil {
+			rt.kernel.Close()
+		}
 		return fmt.Errorf("shared interface: %w", err)
 	}
 	if dev := rt.ifs.Shared(); dev != nil {
@@ -177,6 +192,9 @@ func (rt *runtime) teardown(d *Daemon) {
 	rt.plane.ClearShared()
 	rt.plane.Close()
 	rt.ifs.Close()
+	if rt.kernel != nil {
+		rt.kernel.Close()
+	}
 	if rt.wheel != nil {
 		rt.wheel.Close()
 	}

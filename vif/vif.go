@@ -146,7 +146,10 @@ func New(cfg Config) (*Manager, error) {
 // when the host reports routes (RouteWatcher). It starts the watch.
 func (m *Manager) OnRoutes(f func(name string, routes []netip.Prefix)) error {
 	w, ok := m.host.(RouteWatcher)
-	if !ok {
+	if !ok || m.shared != nil {
+		// In shared mode no session has an interface of its own to
+		// learn routes through (and vpdn0's host routes, one a session,
+		// would all be reported for nothing).
 		return nil
 	}
 	m.routesMu.Lock()
@@ -386,9 +389,6 @@ func (m *Manager) upShared(spec Spec) (*Interface, error) {
 		}
 		ifc.routes = append(ifc.routes, r)
 	}
-	m.mu.Lock()
-	m.up[spec.Name] = ifc
-	m.mu.Unlock()
 	return ifc, nil
 }
 
@@ -439,7 +439,8 @@ func (i *Interface) Down() {
 	})
 }
 
-// Lookup returns the interface of that device name that is up.
+// Lookup returns the interface of that device name that is up (those with
+// a device of their own: shared ones are not kept by name).
 func (m *Manager) Lookup(name string) *Interface {
 	m.mu.Lock()
 	defer m.mu.Unlock()
