@@ -15,6 +15,7 @@ import (
 	"container/heap"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/netip"
 	"strconv"
@@ -94,7 +95,7 @@ type Manager struct {
 	up        map[string]*Interface
 
 	shared      netif.Device
-	sharedLocal map[netip.Addr]int // local addresses on the shared device, by users
+	sharedLocal map[netip.Addr]bool // local addresses put on the shared device
 
 	staticMu sync.Mutex
 	static   []Route        // next-hop routes of the configuration
@@ -121,7 +122,7 @@ func New(cfg Config) (*Manager, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	m := &Manager{host: cfg.Host, offload: cfg.Offload, log: cfg.Logger, up: map[string]*Interface{},
-		sharedLocal: map[netip.Addr]int{}, applied: map[Route]bool{}}
+		sharedLocal: map[netip.Addr]bool{}, applied: map[Route]bool{}}
 	if cfg.Shared {
 		dev, err := m.host.CreateTUN(SharedName, cfg.Offload)
 		if err == nil && cfg.SharedMTU > 0 {
@@ -363,14 +364,14 @@ func (m *Manager) Up(spec Spec) (*Interface, error) {
 func (m *Manager) upShared(spec Spec) (*Interface, error) {
 	h := m.host
 	m.mu.Lock()
-	if spec.Local.IsValid() {
-		if m.sharedLocal[spec.Local] == 0 {
-			if err := h.AddAddress(SharedName, netip.PrefixFrom(spec.Local, spec.Local.BitLen())); err != nil {
-				m.mu.Unlock()
-				return nil, &Error{Interface: SharedName, Op: "address", Err: err}
-			}
+	if a := spec.Local; a.IsValid() && !m.sharedLocal[a] {
+		// Once on vpdn0, the address stays there for the sessions of
+		// the template that come and go with it.
+		if err := h.AddAddress(SharedName, netip.PrefixFrom(a, a.BitLen())); err != nil && !errors.Is(err, fs.ErrExist) {
+			m.mu.Unlock()
+			return nil, &Error{Interface: SharedName, Op: "address", Err: err}
 		}
-		m.sharedLocal[spec.Local]++
+		m.sharedLocal[a] = true
 	}
 	m.mu.Unlock()
 	ifc := &Interface{m: m, spec: spec}
@@ -426,16 +427,7 @@ func (i *Interface) Down() {
 				m.log.Error("route", "interface", i.spec.Name, "route", r.Dst.String(), "err", err)
 			}
 		}
-		if a := i.spec.Local; a.IsValid() {
-			m.mu.Lock()
-			m.sharedLocal[a]--
-			if m.sharedLocal[a] <= 0 {
-				delete(m.sharedLocal, a)
-			}
-			m.mu.Unlock()
-			// The address stays on the shared device: other sessions of
-			// the template come and go with the same one.
-		}
+
 	})
 }
 

@@ -154,6 +154,13 @@ func TestShared(t *testing.T) {
 		t.Errorf("after Vi1 went: %v", rs)
 	}
 	b.Down()
+	// The template's next session, after the last one went: its address
+	// is on vpdn0 already.
+	c, err := m.Up(Spec{Name: "Vi1", Local: lo, Peer: peer, Shared: true})
+	if err != nil {
+		t.Fatalf("a session after the last one of its address: %v", err)
+	}
+	c.Down()
 	m.Close()
 	if h.Exists(SharedName) {
 		t.Error("vpdn0 is still there")

@@ -3,6 +3,8 @@ package l2tp
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 
@@ -88,6 +90,39 @@ func TestOfferedSessionDown(t *testing.T) {
 		// LNS's set-up timeout ends the call, and it is reported.
 		if err := <-downs; !errors.Is(err, ErrSetupTimeout) {
 			t.Fatalf("abandoned call reported with %v", err)
+		}
+		lac.close(t)
+		lns.close(t)
+	})
+}
+
+// TestManyCallsAnsweredInOnCall: calls answered from within OnCall, 300 at
+// once on one tunnel, all come up (the answer is applied when OnCall
+// returns, not posted back to the tunnel's own goroutine).
+func TestManyCallsAnsweredInOnCall(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(13)
+		var ups atomic.Int64
+		lns := newPeer(t, nw, lnsAddr, Config{OnCall: func(c *Call) { c.Accept() },
+			OnSessionUp: func(*Session) { ups.Add(1) }})
+		lac := newPeer(t, nw, lacAddr, Config{})
+		p := TunnelParams{RecvWindow: 512}
+		if _, err := lac.node.Dial(context.Background(), lnsAddr, p, CallParams{}); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var failed atomic.Int64
+		for range 300 {
+			wg.Go(func() {
+				if _, err := lac.node.Dial(context.Background(), lnsAddr, p, CallParams{}); err != nil {
+					failed.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		synctest.Wait()
+		if failed.Load() != 0 || ups.Load() != 301 {
+			t.Fatalf("%d calls failed, %d up on the LNS, want 301", failed.Load(), ups.Load())
 		}
 		lac.close(t)
 		lns.close(t)

@@ -3,6 +3,7 @@ package l2tp
 import (
 	"fmt"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/vpdn/vpdn/wire/l2tp"
@@ -173,18 +174,38 @@ type Call struct {
 	Tunnel TunnelStats
 	// Params are the AVPs of the ICRQ/OCRQ (proxy data comes with ICCN).
 	Params CallParams
+
+	// While OnCall runs (on the tunnel goroutine), an answer is noted and
+	// applied when it returns: posting it to the tunnel from its own
+	// goroutine could block on a full command queue when many calls come
+	// at once.
+	mu       sync.Mutex
+	inOnCall bool
+	answer   func()
 }
 
-// Accept answers the call: ICRP (LNS) or OCRP+OCCN (LAC).
+// Accept answers the call: ICRP (LNS) or OCRP+OCCN (LAC). Called from
+// OnCall, it takes effect when OnCall returns.
 func (c *Call) Accept() {
 	s := c.Session
-	s.t.post(func() { s.accept() })
+	c.answerWith(s.accept)
 }
 
 // Reject refuses the call with CDN and result r (e.g. l2tp.CDNNoFacilities).
 func (c *Call) Reject(r l2tp.Result) {
 	s := c.Session
-	s.t.post(func() { s.t.closeSession(s, r, nil) })
+	c.answerWith(func() { s.t.closeSession(s, r, nil) })
+}
+
+func (c *Call) answerWith(f func()) {
+	c.mu.Lock()
+	if c.inOnCall {
+		c.answer = f
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.Session.t.post(f)
 }
 
 // Everything below runs on the tunnel goroutine with t.mu held.
@@ -346,9 +367,21 @@ func (t *Tunnel) rxCallRequest(m *l2tp.Message) {
 		return
 	}
 	s.offered, s.notify = true, true
-	call := &Call{Session: s, Outgoing: outgoing, Params: *c}
+	call := &Call{Session: s, Outgoing: outgoing, Params: *c, inOnCall: true}
 	call.Tunnel = t.statsLocked()
-	t.after = append(t.after, func() { t.n.cfg.OnCall(call) })
+	t.after = append(t.after, func() {
+		t.n.cfg.OnCall(call)
+		call.mu.Lock()
+		call.inOnCall = false
+		answer := call.answer
+		call.mu.Unlock()
+		if answer != nil {
+			t.mu.Lock()
+			t.now = t.n.clock.Now()
+			answer()
+			t.mu.Unlock()
+		}
+	})
 }
 
 // statsLocked is the identity part of Stats, for a caller holding t.mu.

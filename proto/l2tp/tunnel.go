@@ -193,14 +193,21 @@ func (t *Tunnel) run() {
 		t.open()
 	}
 	for {
+		// The work events left for after the lock (OnCall, OnSessionUp,
+		// ...), until none is left: an answer given from OnCall adds
+		// more.
+		for len(t.after) > 0 {
+			after := t.after
+			t.after = nil
+			t.mu.Unlock()
+			for _, f := range after {
+				f()
+			}
+			t.mu.Lock()
+		}
 		dead := t.state == TunDead
 		dl := t.deadline()
-		after := t.after
-		t.after = nil
 		t.mu.Unlock()
-		for _, f := range after {
-			f()
-		}
 		if dead {
 			break
 		}
