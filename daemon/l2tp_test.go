@@ -149,7 +149,7 @@ func TestL2TPLNS(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`vpdn_l2tp_tunnels{state="est"} 2`, `vpdn_pool_addresses{pool="P",state="free"} 10`, `vpdn_config_reloads_total{result="ok"} 0`} {
+	for _, want := range []string{`vpdn_l2tp_tunnels{state="est"} 2`, `vpdn_pool_addresses{pool="P",state="free"} 10`, `vpdn_config_reloads_total{result="ok"} 0`, `vpdn_l2tp_control_drops_total{reason="input-overflow"} 0`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s:\n%s", want, body)
 		}

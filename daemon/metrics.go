@@ -57,10 +57,11 @@ var (
 	descPool      = prometheus.NewDesc("vpdn_pool_addresses", "Addresses of ip local pools.", []string{"pool", "state"}, nil)
 	descExhausted = prometheus.NewDesc("vpdn_pool_exhausted_total", "Allocations refused because the pool was full.", []string{"pool"}, nil)
 	descReloads   = prometheus.NewDesc("vpdn_config_reloads_total", "Configuration reloads by result.", []string{"result"}, nil)
+	descCtlDrops  = prometheus.NewDesc("vpdn_l2tp_control_drops_total", "L2TP control datagrams dropped before their tunnel handled them, by reason.", []string{"reason"}, nil)
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descTunnels, descSessions, descPPP, descPackets, descBytes, descDrops, descFailures, descPool, descExhausted, descReloads} {
+	for _, d := range []*prometheus.Desc{descTunnels, descSessions, descPPP, descPackets, descBytes, descDrops, descFailures, descPool, descExhausted, descReloads, descCtlDrops} {
 		ch <- d
 	}
 }
@@ -116,6 +117,20 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	if rt != nil {
 		for reason, n := range rt.plane.Drops() {
 			ch <- prometheus.MustNewConstMetric(descDrops, prometheus.CounterValue, float64(n), reason)
+		}
+		if rt.l2tp != nil {
+			st := rt.l2tp.Node().Stats()
+			for _, r := range []struct {
+				reason string
+				n      uint64
+			}{
+				{"bad-header", st.BadHeader}, {"no-tunnel", st.NoTunnel}, {"no-session", st.NoSession},
+				{"wrong-peer", st.WrongPeer}, {"half-open-evicted", st.HalfOpenEvicted},
+				{"tunnel-limit", st.TunnelLimit}, {"version-3", st.Version3},
+				{"input-overflow", st.InputOverflow}, {"tie-break-lost", st.TieBreakLost}, {"data-message", st.DataMessages},
+			} {
+				ch <- prometheus.MustNewConstMetric(descCtlDrops, prometheus.CounterValue, float64(r.n), r.reason)
+			}
 		}
 	}
 	for reason, n := range d.failures.snapshot() {
