@@ -24,6 +24,7 @@ import (
 	"github.com/vpdn/vpdn/proto/ppp"
 	"github.com/vpdn/vpdn/transport"
 	"github.com/vpdn/vpdn/vif"
+	wl2tp "github.com/vpdn/vpdn/wire/l2tp"
 )
 
 // Config describes a run. Server, Tunnels, Sessions, User and Password are
@@ -71,9 +72,12 @@ type Config struct {
 	// Timeout bounds each session's set-up, from ICRQ to IPCP open
 	// (default 30 s).
 	Timeout time.Duration
-	// TeardownWait is how long the tunnels get for their StopCCN to be
-	// acknowledged before they are dropped (default 1 s): a tunnel would
-	// otherwise hold its state for the whole §5.7 retransmission cycle.
+	// TeardownWait bounds how long the tunnels get for their CDNs and
+	// StopCCN to be acknowledged before they are dropped (default 30 s;
+	// the wait ends as soon as every StopCCN got through): a closing
+	// tunnel would otherwise hold its state for the whole §5.7
+	// retransmission cycle. The CDNs of a tunnel go out a receive window
+	// at a time, so hundreds of them take a while against a busy LNS.
 	TeardownWait time.Duration
 	// Traffic, when its Interval is set, makes the sessions ping through
 	// their tunnels during the hold.
@@ -123,9 +127,11 @@ type Report struct {
 	// session's Dial (ICRQ; SCCRQ first for the one that opens its
 	// tunnel) to IPCP open.
 	P50, P90, P99, Max time.Duration
-	// FramesBeforeReceiver counts data messages that found no session:
-	// the data path is installed when the LNS answers a call, before our
-	// ICCN, so it stays 0 unless the LNS misbehaves.
+	// FramesBeforeReceiver counts data messages that found no session
+	// during the set-up phase: the data path is installed when the LNS
+	// answers a call, before our ICCN, so it stays 0 unless the LNS
+	// misbehaves. (Later, an LCP echo crossing a session's teardown is
+	// normal and not counted.)
 	FramesBeforeReceiver uint64
 	// Traffic counts the echo traffic of the hold (Config.Traffic).
 	Traffic TrafficReport
@@ -228,7 +234,7 @@ func (c *Config) check() error {
 		c.Timeout = 30 * time.Second
 	}
 	if c.TeardownWait <= 0 {
-		c.TeardownWait = time.Second
+		c.TeardownWait = 30 * time.Second
 	}
 	if c.Runners <= 0 {
 		c.Runners = 4
@@ -303,11 +309,14 @@ type gen struct {
 	resolved int
 	total    int
 	allDone  chan struct{}
-	tearing  bool
-	up       []*session
-	all      []*session // dispatched; written by dispatch only
-	inFlight atomic.Int64
-	traffic  trafficCounters
+	// beforeReceiver is the data plane's unknown-session drops at the
+	// end of the set-up phase (Report.FramesBeforeReceiver).
+	beforeReceiver uint64
+	tearing        bool
+	up             []*session
+	all            []*session // dispatched; written by dispatch only
+	inFlight       atomic.Int64
+	traffic        trafficCounters
 }
 
 // Run runs the load: it sets the sessions up, holds them, tears them down
@@ -363,6 +372,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	setup := time.Since(start)
 	dials.Wait()
+	// Frames for unknown sessions count until here: in the hold and the
+	// teardown an LCP echo of the LNS may cross a session's end.
+	g.beforeReceiver = g.plane.Drops()["unknown-session"]
 
 	if cfg.Hold > 0 && ctx.Err() == nil {
 		stopTraffic := g.startTraffic()
@@ -774,14 +786,34 @@ func (g *gen) teardown() {
 		case <-deadline:
 		}
 	}
-	// Close sends StopCCN (result 6) and waits for the §5.7 hold, which
-	// would outlast the run: the StopCCN and its acknowledgement take a
-	// round trip, so TeardownWait is plenty before the tunnels are
-	// dropped.
+	// StopCCN (result 6) on every tunnel, behind its CDNs, then wait
+	// until the LNS acknowledged them all: dropping a tunnel earlier
+	// (the bench process ends) leaves the LNS with its sessions until
+	// its HELLO finds the peer gone. The §5.7 hold after that would
+	// outlast the run: the tunnels are dropped once acknowledged.
+	var ts []*l2tp.Tunnel
+	for _, l := range g.lacs {
+		for _, t := range l.svc.Node().Tunnels() {
+			t.Close(wl2tp.Result{Code: wl2tp.StopShuttingDown})
+			ts = append(ts, t)
+		}
+	}
+	until := time.Now().Add(g.cfg.TeardownWait)
+	for _, t := range ts {
+		for {
+			st := t.Stats()
+			// Closing (StopCCN queued: Close is asynchronous) with
+			// nothing left unacknowledged, or gone.
+			if (st.State == l2tp.TunClosing && st.Unacked == 0) || st.State == l2tp.TunDead || !time.Now().Before(until) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	var wg sync.WaitGroup
 	for _, l := range g.lacs {
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), g.cfg.TeardownWait)
+			ctx, cancel := context.WithTimeout(context.Background(), 0)
 			defer cancel()
 			l.svc.Close(ctx)
 		})
@@ -807,6 +839,6 @@ func (g *gen) report(setup time.Duration) Report {
 		pct := func(p float64) time.Duration { return lat[min(n-1, int(math.Ceil(p*float64(n)))-1)] }
 		r.P50, r.P90, r.P99, r.Max = pct(0.50), pct(0.90), pct(0.99), lat[n-1]
 	}
-	r.FramesBeforeReceiver = g.plane.Drops()["unknown-session"]
+	r.FramesBeforeReceiver = g.beforeReceiver
 	return r
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/proto/l2tp"
 	"github.com/vpdn/vpdn/transport"
 	"github.com/vpdn/vpdn/transport/memnet"
 )
@@ -122,6 +123,43 @@ func TestRunInMemory(t *testing.T) {
 			t.Errorf("JSON report lacks %q: %s", k, b)
 		}
 	}
+}
+
+// TestRunTeardownSlowLNS: 2 tunnels × 300 sessions where every datagram
+// costs the LAC 4 ms to take in, so the LNS's acknowledgements of 300 CDNs
+// per tunnel come in over more than a second. The teardown waits for them
+// and for the StopCCN behind them: the LNS holds no session afterwards
+// (runAgainstLNS checks). Ending the run after a fixed second, as the
+// generator did, left some of the CDNs and every StopCCN unsent, and the
+// LNS with sessions until its HELLO found the peer gone (seen in the
+// churn benchmark).
+func TestRunTeardownSlowLNS(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		net := memnet.New(1)
+		lns, err := newTestLNS(net, lnsAddr, &fakeAAA{user: "lac1", password: "lacpass"}, []aaa.Method{aaa.PAP}, lnsOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lns.close()
+		binds, local := memBindsCost(net, 4*time.Millisecond)
+		rep, err := Run(context.Background(), Config{Server: lnsAddr, Binds: binds, Local: local, Tunnels: 2, Sessions: 300,
+			User: "lac1", Password: "lacpass", Auth: aaa.PAP})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Established != 600 {
+			t.Fatalf("established %d of 600: %v", rep.Established, rep.FailuresByReason)
+		}
+		synctest.Wait()
+		if n := lns.sessions(); n != 0 {
+			t.Errorf("the LNS still holds %d sessions after the teardown", n)
+		}
+		for _, tn := range lns.svc.Node().Tunnels() {
+			if st := tn.Stats(); st.State == l2tp.TunEstablished {
+				t.Errorf("LNS tunnel %d still established: no StopCCN came", st.LocalID)
+			}
+		}
+	})
 }
 
 // TestRunL2TPNSLike: 10 tunnels × 100 sessions against an LNS that takes
