@@ -254,8 +254,13 @@ func (s *Session) end(c Cause, reason string) {
 		}
 		close(linkDone)
 	})
+	// A runner wedged by a bug must not hold the carrier's call and the
+	// leases forever: after 5 s the teardown goes on without the link.
+	stuck := make(chan struct{})
+	t := m.cfg.Clock.AfterFunc(5*time.Second, func() { close(stuck) })
 	select {
 	case <-linkDone:
+		t.Stop()
 		if c == CauseLostService && s.reached == ppp.PhaseEstablish && refusedAuth {
 			// The peer hung up during LCP after we refused its
 			// authentication method: no method in common.
@@ -264,7 +269,7 @@ func (s *Session) end(c Cause, reason string) {
 			s.cause, s.reason = c, reason
 			s.mu.Unlock()
 		}
-	case <-time.After(5 * time.Second):
+	case <-stuck:
 		m.log.Error("PPP link did not stop", "interface", s.name)
 	}
 	s.mu.Lock()
