@@ -429,12 +429,16 @@ func TestDocument004Configurations(t *testing.T) {
 			t.Errorf("show caller user LAC lacks %q:\n%s", want, out)
 		}
 	}
-	if r, _ := lac.IP("route", "show", "198.19.168.0/24"); !strings.Contains(string(r), "dev Vp1") {
-		t.Errorf("ip route 192.168.1.0 255.255.255.0 Virtual-PPP1 (mapped) not installed: %s", r)
-	}
+	// Each side installs its routes when its own IPCP opens, which need
+	// not be when the other's did: wait for them rather than look once.
+	waitFor(t, "ip route 192.168.1.0 255.255.255.0 Virtual-PPP1 (mapped) on the LAC", func() bool {
+		r, _ := lac.IP("route", "show", "198.19.168.0/24")
+		return strings.Contains(string(r), "dev Vp1")
+	})
 	// The LNS's ip route 172.30.1.0 255.255.255.0 7.7.7.7 (mapped) resolves
 	// through Vi1 once the session is up.
-	if r, _ := lns.IP("route", "show", "198.19.172.0/24"); !strings.Contains(string(r), "via 198.19.7.7 dev Vi1") {
-		t.Errorf("static route to the LAC's network not installed: %q", r)
-	}
+	waitFor(t, "the LNS's static route to the LAC's network via Vi1", func() bool {
+		r, _ := lns.IP("route", "show", "198.19.172.0/24")
+		return strings.Contains(string(r), "via 198.19.7.7 dev Vi1")
+	})
 }
