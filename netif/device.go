@@ -93,13 +93,18 @@ type fdDev struct {
 func (d *fdDev) Name() string { return d.name }
 
 // TryRead reads one waiting packet, or returns ErrWouldBlock.
-func (d *fdDev) TryRead(b []byte) (int, error) {
+func (d *fdDev) TryRead(b []byte) (int, error) { return d.io(unix.Read, b) }
+
+// io runs one non-blocking read or write on the descriptor, unless the
+// device is closed (the lock keeps Close from reusing the descriptor
+// number under it).
+func (d *fdDev) io(op func(int, []byte) (int, error), b []byte) (int, error) {
 	d.mu.RLock()
 	if d.closed {
 		d.mu.RUnlock()
 		return 0, ErrClosed
 	}
-	n, err := unix.Read(d.fd, b)
+	n, err := op(d.fd, b)
 	d.mu.RUnlock()
 	if err != nil {
 		if err == unix.EAGAIN {
@@ -149,22 +154,7 @@ func (d *fdDev) blockingFile() (*os.File, error) {
 }
 
 // Write writes one packet; ErrWouldBlock when the queue is full.
-func (d *fdDev) Write(b []byte) (int, error) {
-	d.mu.RLock()
-	if d.closed {
-		d.mu.RUnlock()
-		return 0, ErrClosed
-	}
-	n, err := unix.Write(d.fd, b)
-	d.mu.RUnlock()
-	if err != nil {
-		if err == unix.EAGAIN {
-			return 0, ErrWouldBlock
-		}
-		return 0, err
-	}
-	return n, nil
-}
+func (d *fdDev) Write(b []byte) (int, error) { return d.io(unix.Write, b) }
 
 // Close stops the device's watch, if any, closes the descriptor and so
 // removes the device with its addresses and routes. It does not wait for
