@@ -24,9 +24,9 @@ gor0=$(lns_metric go_goroutines)
 printf '%6s %10s %10s %8s %10s %11s %9s %9s\n' round cycles established failed rate/s rss_kB goroutines live_heap_MB
 total=0 fails=0 t0=$(date +%s)
 for r in $(seq "$rounds"); do
-	ip netns exec $A timeout 300 $W/vpdn bench --server 198.18.0.2 --tunnels $T --sessions $S --user u --password p \
+	ip netns exec $A timeout 300 $W/bench bench --server 198.18.0.2 --tunnels $T --sessions $S --user u --password p \
 		--max-in-flight ${INFLIGHT:-1024} --json 2>/dev/null > $W/r.json
-	read -r est fail rate < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["established"], d["failed"], d["setup_rate_per_s"])' $W/r.json)
+	read -r est fail rate why < <(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["established"], d["failed"], d["setup_rate_per_s"], ",".join("%s:%d" % kv for kv in sorted(d["failures_by_reason"].items())))' $W/r.json)
 	total=$((total + est)) fails=$((fails + fail))
 	sleep 1 # the LNS finishes its teardown
 	left=$(lns_metric 'vpdn_ppp_sessions{role="virtual-access",up="true"}')
@@ -34,7 +34,7 @@ for r in $(seq "$rounds"); do
 	heap=$(live_heap_mb)
 	rss=$(lns_rss_kb)
 	printf '%6d %10d %10d %8d %10s %11d %9s %9s  %s\n' "$r" $((r*per)) "$est" "$fail" "$rate" "$rss" "$gor" \
-		"$heap" "${left:+(sessions still up: $left)}"
+		"$heap" "${left:+(sessions still up: $left)}${why:+ (failures: $why)}"
 	[ "$r" = 1 ] && rss1=$rss heap1=$heap
 done
 echo "churn: $total sessions set up and torn down in $rounds rounds, $fails failed, $(( $(date +%s) - t0 )) s"

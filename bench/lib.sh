@@ -1,6 +1,7 @@
 # Shared by the scale and churn benchmarks (source it; bash). Two network
 # namespaces joined by a veth pair, 198.18.0.1 (generator, $A) and
-# 198.18.0.2 (LNS, $B); a vpdn LNS in shared-interface mode with a pool of
+# 198.18.0.2 (LNS, $B); a vpdn LNS in shared-interface mode (PERIF=1: an
+# interface per session, the default mode) with a pool of
 # 114,685 addresses (198.19.0.2-198.19.255.254 and 198.18.64.0-198.18.255.255,
 # all inside 198.18.0.0/15 and clear of the underlay). Everything started is
 # stopped by PID and the namespaces are deleted on exit.
@@ -18,9 +19,14 @@ stop_lns() {
 cleanup() { stop_lns; ip netns del "$A" 2>/dev/null; ip netns del "$B" 2>/dev/null; rm -rf "$W"; }
 trap cleanup EXIT
 
-# setup_pair builds vpdn and the two namespaces.
+# setup_pair builds vpdn (or takes VPDN_BIN, the LNS's binary, and
+# BENCH_BIN, the generator's: to measure two builds with one generator) and
+# the two namespaces. $W/vpdn is the LNS, $W/bench the generator.
 setup_pair() {
-	(cd "$(dirname "${BASH_SOURCE[0]}")/.." && go build -o "$W/vpdn" ./cmd/vpdn) || exit 1
+	if [ -n "${VPDN_BIN:-}" ]; then cp "$VPDN_BIN" "$W/vpdn"; else
+		(cd "$(dirname "${BASH_SOURCE[0]}")/.." && go build -o "$W/vpdn" ./cmd/vpdn) || exit 1
+	fi
+	cp "${BENCH_BIN:-$W/vpdn}" "$W/bench"
 	ip netns add "$A"; ip netns add "$B"; ip -n "$A" link set lo up; ip -n "$B" link set lo up
 	ip link add va netns "$A" type veth peer name vb netns "$B"
 	ip -n "$A" addr add 198.18.0.1/24 dev va; ip -n "$B" addr add 198.18.0.2/24 dev vb
@@ -35,7 +41,7 @@ hostname LNS
 username u password 0 p
 vpdn enable
 vpdn l2tp listen 198.18.0.2:1701
-vpdn virtual-access shared
+$( [ "${PERIF:-0}" = 1 ] || echo "vpdn virtual-access shared" )
 vpdn metrics listen 127.0.0.1:9180
 vpdn-group G
  accept-dialin

@@ -16,7 +16,7 @@ A=vpdnscale-a B=vpdnscale-b
 setup_pair
 start_lns ${PROFILE:+--cpuprofile $W/cpu.pprof --pprof 127.0.0.1:6060}
 rss0=$(lns_rss_kb)
-ip netns exec $A timeout 600 $W/vpdn bench --server 198.18.0.2 --tunnels $T --sessions $S --user u --password p \
+ip netns exec $A timeout 600 $W/bench bench --server 198.18.0.2 --tunnels $T --sessions $S --user u --password p \
 	--hold ${HOLD:-30s} --max-in-flight ${INFLIGHT:-1024} ${PROFILE:+--cpuprofile $W/bench.pprof} --json 2>$W/bench.err > $W/bench.json &
 BP=$!
 # Wait until the generator has set every session up (its progress line

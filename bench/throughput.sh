@@ -76,11 +76,24 @@ interface Virtual-PPP1
  ppp chap password 0 benchpw
  pseudowire 198.18.0.2 1 pw-class pw
 CFG
-ip netns exec $B "$WORK/vpdn" serve -c "$WORK/lns.cfg" --socket "$WORK/lns.sock" 2>"$WORK/lns.log" & PIDS+=($!)
-sleep 0.5
-ip netns exec $A "$WORK/vpdn" serve -c "$WORK/lac.cfg" --socket "$WORK/lac.sock" 2>"$WORK/lac.log" & PIDS+=($!)
-for _ in $(seq 100); do ip -n $A -4 addr show dev Vp1 2>/dev/null | grep -q inet && break; sleep 0.2; done
-VPDN=$(measure vpdn 198.19.0.1); echo "vpdn: $VPDN Mbit/s"
+# tunnel BINARY NAME: an LNS and a LAC of BINARY, one measurement, both stopped.
+tunnel() {
+	ip netns exec $B "$1" serve -c "$WORK/lns.cfg" --socket "$WORK/lns.sock" 2>"$WORK/lns.log" & local lns=$!
+	PIDS+=($lns)
+	sleep 0.5
+	ip netns exec $A "$1" serve -c "$WORK/lac.cfg" --socket "$WORK/lac.sock" 2>"$WORK/lac.log" & local lac=$!
+	PIDS+=($lac)
+	for _ in $(seq 100); do ip -n $A -4 addr show dev Vp1 2>/dev/null | grep -q inet && break; sleep 0.2; done
+	measure "$2" 198.19.0.1
+	kill $lac $lns
+	for _ in $(seq 40); do kill -0 $lac 2>/dev/null || kill -0 $lns 2>/dev/null || break; sleep 0.25; done
+	for _ in $(seq 40); do ip -n $A link show Vp1 >/dev/null 2>&1 || break; sleep 0.25; done
+}
+VPDN=$(tunnel "$WORK/vpdn" vpdn); echo "vpdn: $VPDN Mbit/s"
+# BASELINE_BIN, when set, is another build measured the same way in the
+# same run (the build before a change).
+BASE=
+if [ -n "${BASELINE_BIN:-}" ]; then BASE=$(tunnel "$BASELINE_BIN" baseline); echo "baseline build: $BASE Mbit/s"; fi
 
 echo "== wireguard-go"
 for ns in $A $B; do
@@ -99,3 +112,6 @@ echo "== summary (single TCP stream, ${T}s each, same run)"
 printf '%-14s %8s Mbit/s  %5s of veth  %5s of wireguard-go\n' veth "$VETH" 1.00 "$(python3 -c "print('%.2f'%($VETH/$WG))")"
 printf '%-14s %8s Mbit/s  %5s of veth  %5s of wireguard-go\n' vpdn "$VPDN" "$(python3 -c "print('%.2f'%($VPDN/$VETH))")" "$(python3 -c "print('%.2f'%($VPDN/$WG))")"
 printf '%-14s %8s Mbit/s  %5s of veth  %5s of wireguard-go\n' wireguard-go "$WG" "$(python3 -c "print('%.2f'%($WG/$VETH))")" 1.00
+if [ -n "$BASE" ]; then
+	printf '%-14s %8s Mbit/s  %5s of veth  %5s of wireguard-go  (vpdn: %s of it)\n' baseline "$BASE" "$(python3 -c "print('%.2f'%($BASE/$VETH))")" "$(python3 -c "print('%.2f'%($BASE/$WG))")" "$(python3 -c "print('%.2f'%($VPDN/$BASE))")"
+fi

@@ -192,6 +192,15 @@ var interfaceCommands = []*command{
 			set(&p.iface().TCPAdjustMSS, m.Int("mss"), neg)
 			return nil
 		}},
+	{mode: mInterface, spec: "ip verify unicast source reachable-via {rx | any}", help: "Unicast RPF on the sessions of the interface: rx (strict) accepts an IP packet from a session only with a source the session owns — its negotiated address, its framed routes and the routes through its interface — as IOS's strict mode does; any (loose) does not check per session. vpdn's default on a Virtual-Template is rx (IOS's is off); `no ip verify unicast source reachable-via` turns the check off.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			if neg {
+				p.iface().VerifyUnicast = "none"
+				return nil
+			}
+			p.iface().VerifyUnicast = m.KeywordsIn("rx", "any")[0]
+			return nil
+		}},
 	{mode: mInterface, spec: "keepalive [<secs:int:0-32767>]", help: "PPP LCP echo interval in seconds (default 10); `no keepalive` disables echoes.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			ifc := p.iface()

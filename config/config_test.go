@@ -241,6 +241,28 @@ no ip local pool P
 	checkFixedPoint(t, c)
 }
 
+// TestVerifyUnicast: strict and loose uRPF, and the no form that turns
+// vpdn's default (strict on a Virtual-Template) off; each prints and
+// parses back the same.
+func TestVerifyUnicast(t *testing.T) {
+	for in, want := range map[string]string{
+		" ip verify unicast source reachable-via rx\n":  "rx",
+		" ip verify unicast source reachable-via any\n": "any",
+		" no ip verify unicast source reachable-via\n":  "none",
+		"": "",
+	} {
+		res, err := Parse("urpf", base+"interface Virtual-Template1\n"+in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vt := res.Config.Interface(IfName{Kind: IfVirtualTemplate, Number: "1"})
+		if vt.VerifyUnicast != want {
+			t.Errorf("%q: %q, want %q", in, vt.VerifyUnicast, want)
+		}
+		checkFixedPoint(t, res.Config)
+	}
+}
+
 // TestSubmodeFallback: a command of an enclosing mode leaves the submode,
 // as IOS does, whatever the indentation.
 func TestSubmodeFallback(t *testing.T) {

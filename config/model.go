@@ -141,17 +141,21 @@ type Interface struct {
 	// Peer default address for the remote end (Virtual-Template).
 	PeerDefault PeerDefault `json:"peer_default,omitzero"`
 
-	Encapsulation string      `json:"encapsulation,omitempty"` // "ppp"
-	AutodetectPPP bool        `json:"autodetect_ppp,omitempty"`
-	PPPAuth       *PPPAuth    `json:"ppp_auth,omitempty"`
-	CHAPHostname  string      `json:"chap_hostname,omitempty"`
-	CHAPPassword  Secret      `json:"chap_password,omitzero"`
-	PPPRefuse     []string    `json:"ppp_refuse"` // ppp {pap|chap|ms-chap|ms-chap-v2|eap} refuse
-	PAPSentUser   string      `json:"pap_sent_user,omitempty"`
-	PAPSentPass   Secret      `json:"pap_sent_pass,omitzero"`
-	MPPE          *MPPE       `json:"mppe,omitempty"`
-	MTU           int         `json:"mtu,omitempty"`
-	TCPAdjustMSS  int         `json:"tcp_adjust_mss,omitempty"`
+	Encapsulation string   `json:"encapsulation,omitempty"` // "ppp"
+	AutodetectPPP bool     `json:"autodetect_ppp,omitempty"`
+	PPPAuth       *PPPAuth `json:"ppp_auth,omitempty"`
+	CHAPHostname  string   `json:"chap_hostname,omitempty"`
+	CHAPPassword  Secret   `json:"chap_password,omitzero"`
+	PPPRefuse     []string `json:"ppp_refuse"` // ppp {pap|chap|ms-chap|ms-chap-v2|eap} refuse
+	PAPSentUser   string   `json:"pap_sent_user,omitempty"`
+	PAPSentPass   Secret   `json:"pap_sent_pass,omitzero"`
+	MPPE          *MPPE    `json:"mppe,omitempty"`
+	MTU           int      `json:"mtu,omitempty"`
+	TCPAdjustMSS  int      `json:"tcp_adjust_mss,omitempty"`
+	// VerifyUnicast is `ip verify unicast source reachable-via rx|any`:
+	// "rx", "any", "none" (the no form), "" (the default: rx on a
+	// Virtual-Template).
+	VerifyUnicast string      `json:"verify_unicast,omitempty"`
 	KeepaliveSecs int         `json:"keepalive_secs,omitempty"` // keepalive N (LCP echo interval), 0 = default
 	KeepaliveSet  bool        `json:"keepalive_set,omitempty"`
 	NoCDP         bool        `json:"no_cdp,omitempty"`

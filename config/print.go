@@ -365,6 +365,12 @@ func printInterface(w *printer, i *Interface) {
 	if i.TCPAdjustMSS != 0 {
 		w.line(1, "ip tcp adjust-mss %d", i.TCPAdjustMSS)
 	}
+	switch i.VerifyUnicast {
+	case "rx", "any":
+		w.line(1, "ip verify unicast source reachable-via %s", i.VerifyUnicast)
+	case "none":
+		w.line(1, "no ip verify unicast source reachable-via rx")
+	}
 	if i.Encapsulation != "" {
 		w.line(1, "encapsulation %s", i.Encapsulation)
 	}

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -329,10 +330,15 @@ func matchOpt(opts []string, w string) string {
 	return found
 }
 
+// list names the commands for an error message, each once: a command
+// registered twice with different argument counts ("ip local pool" and
+// "ip local pool NAME") is one candidate to the user.
 func (t *Tree) list() string {
 	var out []string
 	for _, c := range t.cmds {
-		out = append(out, c.Words)
+		if !slices.Contains(out, c.Words) {
+			out = append(out, c.Words)
+		}
 	}
 	return strings.Join(out, ", ")
 }

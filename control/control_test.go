@@ -41,6 +41,32 @@ func TestTreeResolve(t *testing.T) {
 	}
 }
 
+// TestResolveCandidatesOnce checks that the candidates an error lists name
+// each command once, even one registered with and without an argument.
+func TestResolveCandidatesOnce(t *testing.T) {
+	var tr Tree
+	tr.Add(&Command{Words: "ip local pool"})
+	tr.Add(&Command{Words: "ip local pool", Args: 1})
+	tr.Add(&Command{Words: "vpdn"})
+	for _, in := range []string{"", "bogus", "ip local pool a b", "vpdn extra"} {
+		_, _, _, err := tr.Resolve(strings.Fields(in))
+		if err == nil {
+			t.Fatalf("Resolve(%q): no error", in)
+		}
+		msg := err.Error()
+		_, list, _ := strings.Cut(msg, "expected one of: ")
+		if n := strings.Count(list, "ip local pool"); n != 1 {
+			t.Errorf("Resolve(%q): %q names ip local pool %d times, want once", in, msg, n)
+		}
+		if list != "ip local pool, vpdn" {
+			t.Errorf("Resolve(%q): %q, want the candidates in registration order", in, msg)
+		}
+	}
+	if c, args, _, err := tr.Resolve([]string{"ip", "local", "pool", "REMOTE"}); err != nil || c.Args != 1 || len(args) != 1 || args[0] != "REMOTE" {
+		t.Errorf("Resolve(ip local pool REMOTE) = %v, %v, %v", c, args, err)
+	}
+}
+
 func TestServerRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.sock")
 	ln, err := Listen(path)

@@ -13,10 +13,14 @@ import (
 	"time"
 
 	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/access"
 	"github.com/vpdn/vpdn/config"
 	"github.com/vpdn/vpdn/control"
+	"github.com/vpdn/vpdn/internal/clock"
 	"github.com/vpdn/vpdn/internal/debug"
 	"github.com/vpdn/vpdn/internal/version"
+	"github.com/vpdn/vpdn/netif"
+	"github.com/vpdn/vpdn/transport"
 )
 
 // Options configure a Daemon.
@@ -28,6 +32,15 @@ type Options struct {
 	// OnInterfaceUp, if set, is told when a Virtual-PPP or Virtual-Access
 	// interface comes up (vpdn dial prints the assigned address).
 	OnInterfaceUp func(name string, local, peer netip.Addr, dns []netip.Addr)
+
+	// Binds opens the sockets (nil: the kernel's, transport.System); Host
+	// makes the interfaces (nil: the kernel of the daemon's network
+	// namespace, one netlink socket for its life); Clock is the
+	// time of the state machines (nil: clock.Real). Tests give in-memory
+	// ones and run a whole daemon without root.
+	Binds transport.Factory
+	Host  netif.Host
+	Clock clock.Clock
 }
 
 // Daemon is a running vpdn: its configuration, its control socket and the
@@ -54,14 +67,14 @@ type Daemon struct {
 
 	vpdnLog *slog.Logger // routed by the vpdn debug switches
 	pppLog  *slog.Logger // routed by the ppp debug switches
-	l2tp    atomic.Pointer[l2tpService]
-	ra      raState
+	rt      atomic.Pointer[runtime]
 
 	failures    failureCounter
 	metricsAddr atomic.Value // string
 
-	staticMu sync.Mutex
-	static   map[netip.Prefix]netip.Addr // next-hop routes installed
+	profMu   sync.Mutex
+	profCfg  *config.Config
+	profiles map[*config.Interface]*access.Profile // of profCfg's templates
 }
 
 // New loads and validates the configuration. It does not start anything.
@@ -71,6 +84,12 @@ func New(opts Options) (*Daemon, error) {
 	}
 	if opts.Debug == nil {
 		opts.Debug = debug.New()
+	}
+	if opts.Binds == nil {
+		opts.Binds = transport.System
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real
 	}
 	d := &Daemon{opts: opts, log: opts.Logger, cfgLog: opts.Debug.Logger(opts.Logger, "config"), started: time.Now(), history: newHistory()}
 	res, err := config.LoadFile(opts.ConfigPath)
@@ -88,8 +107,8 @@ func New(opts Options) (*Daemon, error) {
 	d.pppLog = slog.New(opts.Debug.Router(opts.Logger.Handler(), "ppp"))
 	d.registerShows()
 	d.registerAAAShows()
-	d.registerL2TPShows()
-	d.registerRAShows()
+	d.registerVPDNShows()
+	d.registerUserShows()
 	return d, nil
 }
 
@@ -102,36 +121,33 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := d.startL2TP(); err != nil {
+	if err := d.start(ctx); err != nil {
 		ln.Close()
 		return err
 	}
 	if addr := d.Config().Metrics.Listen; addr != "" {
 		if err := d.serveMetrics(ctx, addr); err != nil {
 			ln.Close()
-			d.stopL2TP()
+			d.stop()
 			return fmt.Errorf("metrics: %w", err)
-		}
-	}
-	d.installStaticRoutes()
-	// Client-initiated sessions of Virtual-PPP interfaces (document 001).
-	vctx, vcancel := context.WithCancel(ctx)
-	var vwg sync.WaitGroup
-	for _, ifc := range d.Config().Interfaces {
-		if ifc.Pseudowire != nil && ifc.Name.Kind == config.IfVirtualPPP && !ifc.Shutdown {
-			vwg.Add(1)
-			go func() { defer vwg.Done(); d.runVirtualPPP(vctx, ifc) }()
 		}
 	}
 	d.log.Info("vpdn started", "version", version.String(), "config", d.opts.ConfigPath, "socket", d.opts.Socket)
 	srv := &control.Server{Handler: control.HandlerFunc(d.serve), Logger: d.log}
 	err = srv.Serve(ctx, ln)
-	vcancel()
-	vwg.Wait()
-	d.stopL2TP()
-	d.removeStaticRoutes()
+	d.stop()
 	d.log.Info("vpdn stopped")
 	return err
+}
+
+// Start brings up what Run does, without the control socket: for tests
+// that drive the daemon through Do. Stop undoes it.
+func (d *Daemon) Start(ctx context.Context) error { return d.start(ctx) }
+func (d *Daemon) Stop()                           { d.stop() }
+
+// Do answers one control request, as the control socket would.
+func (d *Daemon) Do(ctx context.Context, req *control.Request) *control.Response {
+	return d.serve(ctx, req)
 }
 
 // Reload reads the configuration file again. The new configuration is
@@ -217,6 +233,18 @@ func (d *Daemon) debugCmd(req *control.Request) *control.Response {
 	names, err := d.opts.Debug.Resolve(words)
 	if err != nil {
 		return &control.Response{Error: err.Error()}
+	}
+	if len(words) == 1 && strings.EqualFold(words[0], "all") {
+		// IOS answers undebug all with one line, and debug all with a
+		// confirmation prompt; not being interactive, vpdn turns every
+		// switch on and says so in the same words.
+		for _, n := range names {
+			d.opts.Debug.Set(n, on)
+		}
+		if on {
+			return &control.Response{OK: true, Text: "All possible debugging has been turned on\n"}
+		}
+		return &control.Response{OK: true, Text: "All possible debugging has been turned off\n"}
 	}
 	var b strings.Builder
 	for _, n := range names {

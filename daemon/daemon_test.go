@@ -7,12 +7,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/vpdn/vpdn/aaa"
 	"github.com/vpdn/vpdn/control"
-	"github.com/vpdn/vpdn/dataplane"
 	"github.com/vpdn/vpdn/internal/debug"
+	"github.com/vpdn/vpdn/transport/memnet"
 )
 
 const good = `hostname lns1
@@ -121,9 +122,29 @@ func TestDebugSwitches(t *testing.T) {
 	if r := do(t, sock, &control.Request{Verb: "show", Words: []string{"debugging"}}); !strings.Contains(r.Text, "vpdn l2x-events debugging is on") {
 		t.Fatalf("show debugging: %s", r.Text)
 	}
-	do(t, sock, &control.Request{Verb: "undebug", Words: []string{"all"}})
-	if d.opts.Debug.On("vpdn l2x-events") {
-		t.Fatal("switch still on after undebug all")
+	// debug all / undebug all: every switch, one line as IOS prints it.
+	for _, c := range []struct {
+		verb, word, want string
+		on               bool
+	}{
+		{"debug", "all", "All possible debugging has been turned on\n", true},
+		{"undebug", "all", "All possible debugging has been turned off\n", false},
+		{"debug", "ALL", "All possible debugging has been turned on\n", true},
+		{"undebug", "All", "All possible debugging has been turned off\n", false},
+	} {
+		r := do(t, sock, &control.Request{Verb: c.verb, Words: []string{c.word}})
+		if !r.OK || r.Text != c.want {
+			t.Errorf("%s %s = %+v, want the one line %q", c.verb, c.word, r, c.want)
+		}
+		for _, n := range d.opts.Debug.Names() {
+			if d.opts.Debug.On(n) != c.on {
+				t.Errorf("after %s %s: %s is on=%v", c.verb, c.word, n, !c.on)
+			}
+		}
+	}
+	// One named switch still answers with its own line.
+	if r := do(t, sock, &control.Request{Verb: "undebug", Words: []string{"vpdn", "l2x-ev"}}); !r.OK || r.Text != "vpdn l2x-events debugging is off\n" {
+		t.Errorf("undebug vpdn l2x-ev: %+v", r)
 	}
 	if r := do(t, sock, &control.Request{Verb: "debug", Words: []string{"nonsense"}}); r.OK {
 		t.Fatal("unknown switch accepted")
@@ -219,49 +240,36 @@ func TestDomainsAndAttributes(t *testing.T) {
 	}
 }
 
-func TestCDNResult(t *testing.T) {
-	cases := map[string][2]uint16{
-		"PPP: IPCP: pool: REMOTE: exhausted": {4, 0},
-		"PPP: authentication failed":         {2, 0},
-		"cleared by administrator":           {3, 0},
-		"shutting down":                      {3, 0},
-	}
-	for reason, want := range cases {
-		r := cdnResult(reason)
-		if r.Code != want[0] || r.Error != want[1] {
-			t.Errorf("%q: result %d error %d, want %v", reason, r.Code, r.Error, want)
-		}
-	}
-}
-
 // TestReloadKeepsLeases: after a reload, the new pools do not hand out an
 // address a live session holds.
 func TestReloadKeepsLeases(t *testing.T) {
-	cfg := good + "ip local pool P 198.19.1.10 198.19.1.11\n"
-	d, cfgPath, _ := startDaemon(t, cfg)
-	authz := aaa.Authorization{}
-	lease, err := aaa.AssignAddress(d.svc.Load().pools, &authz, "P")
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &raSession{leases: map[netip.Addr]*aaa.Lease{lease.Addr: lease}, dp: &dataplane.Session{Key: dataplane.Key{Tunnel: 1, Session: 1}}}
-	d.ra.mu.Lock()
-	d.ra.sessions = map[dataplane.Key]*raSession{r.dp.Key: r}
-	d.ra.mu.Unlock()
-	defer func() { // a stand-in, not a session the daemon could end
-		d.ra.mu.Lock()
-		d.ra.sessions = nil
-		d.ra.mu.Unlock()
-	}()
-	os.WriteFile(cfgPath, []byte(cfg+"hostname changed\n"), 0o644)
-	if err := d.Reload(); err != nil {
-		t.Fatal(err)
-	}
-	next, err := aaa.AssignAddress(d.svc.Load().pools, &authz, "P")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if next.Addr == lease.Addr {
-		t.Fatalf("the reloaded pool handed out %s again, which a live session holds", next.Addr)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(3)
+		lns := newMemDaemon(t, nw, memLNS)
+		lac := newMemDaemon(t, nw, memLAC)
+		for i := 0; lns.host.Device("Vi1") == nil; i++ {
+			if i > 60 {
+				t.Fatal("no session")
+			}
+			time.Sleep(time.Second)
+		}
+		synctest.Wait()
+		_ = lac
+		held := netip.MustParseAddr("198.19.1.1")
+		path := lns.d.opts.ConfigPath
+		if err := os.WriteFile(path, []byte(memLNS+"hostname changed\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := lns.d.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		authz := aaa.Authorization{}
+		next, err := aaa.AssignAddress(lns.d.svc.Load().pools, &authz, "P")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if next.Addr == held {
+			t.Fatalf("the reloaded pool handed out %s again, which a live session holds", next.Addr)
+		}
+	})
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/vpdn/vpdn/internal/debug"
 	"github.com/vpdn/vpdn/internal/nstest"
 	"github.com/vpdn/vpdn/proto/l2tp"
+	"github.com/vpdn/vpdn/show"
 	"github.com/vpdn/vpdn/transport"
 )
 
@@ -86,6 +87,9 @@ func TestL2TPLNS(t *testing.T) {
 	if r := do(t, sock, &control.Request{Verb: "show", Words: []string{"vpdn"}}); !strings.Contains(r.Text, "No active L2TP tunnels") {
 		t.Fatalf("show vpdn with no tunnels: %q", r.Text)
 	}
+	if r := do(t, sock, &control.Request{Verb: "show", Words: []string{"l2tun"}}); r.Text != "% No active L2TP tunnels\n" {
+		t.Fatalf("show l2tun with no tunnels: %+v", r)
+	}
 	do(t, sock, &control.Request{Verb: "debug", Words: []string{"vpdn", "l2x-events"}})
 	lns := d.L2TPAddr()
 	dctx, dcancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -124,6 +128,20 @@ func TestL2TPLNS(t *testing.T) {
 			t.Errorf("show vpdn lacks %q:\n%s", want, r.Text)
 		}
 	}
+	// Bare show l2tun: the tunnel summary, then the session summary, each
+	// with its IOS title.
+	r = do(t, sock, &control.Request{Verb: "show", Words: []string{"l2tun"}})
+	// (The tunnel refused for its password may still be listed, down.)
+	tunTitle := strings.Index(r.Text, "L2TP Tunnel Information Total tunnels ")
+	sessTitle := strings.Index(r.Text, "L2TP Session Information Total tunnels ")
+	if tunTitle != 0 || sessTitle < 0 || !strings.Contains(r.Text[:sessTitle], " sessions 2\n\n"+show.L2TPTunnelHeader) ||
+		!strings.Contains(r.Text[sessTitle:], " sessions 2\n\n"+show.L2TPSessionHeader) ||
+		!strings.Contains(r.Text[:sessTitle], "branch7") || strings.Count(r.Text[sessTitle:], " est ") != 2 {
+		t.Errorf("show l2tun: want the tunnel summary, then the session summary:\n%s", r.Text)
+	}
+	if r := do(t, sock, &control.Request{Verb: "show", Words: []string{"l2tun"}, JSON: true}); !strings.Contains(string(r.Data), `"tunnels":[`) || !strings.Contains(string(r.Data), `"sessions":[`) {
+		t.Errorf("show l2tun --json: %s", r.Data)
+	}
 	// Prometheus: the tunnels and the pool, read at scrape time.
 	resp, err := http.Get("http://" + d.MetricsAddr() + "/metrics")
 	if err != nil {
@@ -131,7 +149,7 @@ func TestL2TPLNS(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{`vpdn_l2tp_tunnels{state="est"} 2`, `vpdn_pool_addresses{pool="P",state="free"} 10`, `vpdn_config_reloads_total{result="ok"} 0`} {
+	for _, want := range []string{`vpdn_l2tp_tunnels{state="est"} 2`, `vpdn_pool_addresses{pool="P",state="free"} 10`, `vpdn_config_reloads_total{result="ok"} 0`, `vpdn_l2tp_control_drops_total{reason="input-overflow"} 0`} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("/metrics lacks %s:\n%s", want, body)
 		}
@@ -145,7 +163,7 @@ func TestL2TPLNS(t *testing.T) {
 		t.Errorf("show l2tun session all:\n%s", r.Text)
 	}
 	r = do(t, sock, &control.Request{Verb: "show", Words: []string{"vpdn", "tunnel"}, JSON: true})
-	if !strings.Contains(string(r.Data), `"PeerName":"lac1"`) {
+	if !strings.Contains(string(r.Data), `"remote_name":"lac1"`) {
 		t.Errorf("show vpdn tunnel --json: %s", r.Data)
 	}
 	if !strings.Contains(logs.String(), "FSM-CC Wt-SCCCN->Proc-SCCCN") && !strings.Contains(logs.String(), "FSM-CC") {

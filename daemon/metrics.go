@@ -11,6 +11,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/vpdn/vpdn/access"
+	"github.com/vpdn/vpdn/show"
 )
 
 // failureCounter counts session set-up failures by reason (the VPDN-MIB
@@ -47,30 +50,35 @@ var (
 	descTunnels   = prometheus.NewDesc("vpdn_l2tp_tunnels", "L2TP tunnels by state.", []string{"state"}, nil)
 	descSessions  = prometheus.NewDesc("vpdn_l2tp_sessions", "L2TP sessions by state.", []string{"state"}, nil)
 	descPPP       = prometheus.NewDesc("vpdn_ppp_sessions", "PPP sessions by interface type and whether the network protocol is up.", []string{"role", "up"}, nil)
-	descPackets   = prometheus.NewDesc("vpdn_session_packets_total", "IP packets carried by PPP sessions (of sessions now up).", []string{"direction"}, nil)
-	descBytes     = prometheus.NewDesc("vpdn_session_bytes_total", "IP bytes carried by PPP sessions (of sessions now up).", []string{"direction"}, nil)
+	descPackets   = prometheus.NewDesc("vpdn_session_packets_total", "Frames carried by the PPP sessions now up (IP and PPP control).", []string{"direction"}, nil)
+	descBytes     = prometheus.NewDesc("vpdn_session_bytes_total", "Bytes of the frames carried by the PPP sessions now up.", []string{"direction"}, nil)
 	descDrops     = prometheus.NewDesc("vpdn_dataplane_drops_total", "Packets the data plane dropped, by reason.", []string{"reason"}, nil)
 	descFailures  = prometheus.NewDesc("vpdn_setup_failures_total", "Session and tunnel set-ups that failed, by reason.", []string{"reason"}, nil)
 	descPool      = prometheus.NewDesc("vpdn_pool_addresses", "Addresses of ip local pools.", []string{"pool", "state"}, nil)
 	descExhausted = prometheus.NewDesc("vpdn_pool_exhausted_total", "Allocations refused because the pool was full.", []string{"pool"}, nil)
 	descReloads   = prometheus.NewDesc("vpdn_config_reloads_total", "Configuration reloads by result.", []string{"result"}, nil)
+	descCtlDrops  = prometheus.NewDesc("vpdn_l2tp_control_drops_total", "L2TP control datagrams dropped before their tunnel handled them, by reason.", []string{"reason"}, nil)
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descTunnels, descSessions, descPPP, descPackets, descBytes, descDrops, descFailures, descPool, descExhausted, descReloads} {
+	for _, d := range []*prometheus.Desc{descTunnels, descSessions, descPPP, descPackets, descBytes, descDrops, descFailures, descPool, descExhausted, descReloads, descCtlDrops} {
 		ch <- d
 	}
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
 	d := c.d
-	ts, ss := d.snapshot()
+	v := d.vpdnSnapshot()
 	tstates, sstates := map[string]float64{}, map[string]float64{}
-	for _, t := range ts {
-		tstates[t.State.Short()]++
+	for _, t := range v.Tunnels {
+		if t.Protocol == show.L2TP {
+			tstates[t.State]++
+		}
 	}
-	for _, s := range ss {
-		sstates[s.State.Short()]++
+	for _, s := range v.Sessions {
+		if s.Protocol == show.L2TP {
+			sstates[s.State]++
+		}
 	}
 	for k, v := range tstates {
 		ch <- prometheus.MustNewConstMetric(descTunnels, prometheus.GaugeValue, v, k)
@@ -80,21 +88,24 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ppp := map[[2]string]float64{}
 	var rxP, rxB, txP, txB float64
-	for _, r := range d.ra.list() {
-		v := r.view()
-		role := "virtual-access"
-		if v.LAC {
-			role = "virtual-ppp"
+	rt := d.rt.Load()
+	if rt != nil {
+		for _, s := range rt.access.Sessions() {
+			v := s.View()
+			role := "virtual-access"
+			if v.Role == access.Client {
+				role = "virtual-ppp"
+			}
+			up := "false"
+			if v.Up {
+				up = "true"
+			}
+			ppp[[2]string{role, up}]++
+			rxP += float64(v.Counters.RxPkts)
+			rxB += float64(v.Counters.RxBytes)
+			txP += float64(v.Counters.TxPkts)
+			txB += float64(v.Counters.TxBytes)
 		}
-		up := "false"
-		if v.Up {
-			up = "true"
-		}
-		ppp[[2]string{role, up}]++
-		rxP += float64(v.Counters.RxPkts)
-		rxB += float64(v.Counters.RxBytes)
-		txP += float64(v.Counters.TxPkts)
-		txB += float64(v.Counters.TxBytes)
 	}
 	for k, v := range ppp {
 		ch <- prometheus.MustNewConstMetric(descPPP, prometheus.GaugeValue, v, k[0], k[1])
@@ -103,9 +114,23 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descPackets, prometheus.CounterValue, txP, "out")
 	ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, rxB, "in")
 	ch <- prometheus.MustNewConstMetric(descBytes, prometheus.CounterValue, txB, "out")
-	if l2 := d.l2tp.Load(); l2 != nil {
-		for reason, n := range l2.plane.Drops() {
+	if rt != nil {
+		for reason, n := range rt.plane.Drops() {
 			ch <- prometheus.MustNewConstMetric(descDrops, prometheus.CounterValue, float64(n), reason)
+		}
+		if rt.l2tp != nil {
+			st := rt.l2tp.Node().Stats()
+			for _, r := range []struct {
+				reason string
+				n      uint64
+			}{
+				{"bad-header", st.BadHeader}, {"no-tunnel", st.NoTunnel}, {"no-session", st.NoSession},
+				{"wrong-peer", st.WrongPeer}, {"half-open-evicted", st.HalfOpenEvicted},
+				{"tunnel-limit", st.TunnelLimit}, {"version-3", st.Version3},
+				{"input-overflow", st.InputOverflow}, {"tie-break-lost", st.TieBreakLost}, {"data-message", st.DataMessages},
+			} {
+				ch <- prometheus.MustNewConstMetric(descCtlDrops, prometheus.CounterValue, float64(r.n), r.reason)
+			}
 		}
 	}
 	for reason, n := range d.failures.snapshot() {

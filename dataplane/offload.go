@@ -5,15 +5,15 @@ package dataplane
 //
 // Transmit: a read may return a TCP super-packet of up to 64 KiB. It is
 // cut into segments that fit the session MTU (vnet.Plan), each written
-// straight into a train of L2TP data messages of equal stride,
+// straight into a train of data messages of equal stride,
 //
-//	[L2TP][PPP][IP][TCP][payload] [L2TP][PPP][IP][TCP][payload] ...
+//	[encap][PPP][IP][TCP][payload] [encap][PPP][IP][TCP][payload] ...
 //
-// and the train leaves with one UDP_SEGMENT sendmsg (a transport
-// SegmentSender), or one datagram at a time on underlays without it.
+// and the train leaves with one UDP_SEGMENT sendmsg (a bind's
+// transport.SegmentSender), or one datagram at a time on binds without it.
 // Partial checksums of single packets are completed first.
 //
-// Receive: a Receiver, one per socket reader, gathers the in-order TCP
+// Receive: a Receiver, one per bind reader, gathers the in-order TCP
 // segments of each flow of a batch into super-packets (vnet.Coalescer)
 // and writes each one to its device once, at Flush, after the batch;
 // everything else is written at once behind a zero header, after what is
@@ -21,72 +21,46 @@ package dataplane
 
 import (
 	"net/netip"
-	"sync"
 
 	"github.com/vpdn/vpdn/netif"
-	"github.com/vpdn/vpdn/transport"
-	"github.com/vpdn/vpdn/wire/l2tp"
 	"github.com/vpdn/vpdn/wire/ppp"
 	"github.com/vpdn/vpdn/wire/vnet"
 )
 
-// SegmentSender sends a train of datagrams of seg octets (the last may be
-// shorter) to one peer. A goroutine that sends has its own.
-type SegmentSender = transport.SegmentSender
-
-// newSegmentSender returns the underlay's SegmentSender, nil when it has
-// none: a transport.Segmenter (UDPConn, memnet conns, fakes).
-func newSegmentSender(u Underlay) SegmentSender {
-	if s, ok := u.(transport.Segmenter); ok {
-		return s.NewSegmentSender()
-	}
-	return nil
-}
-
-// hasOffload reports whether dev's packets carry a virtio_net_hdr.
-func hasOffload(dev netif.Device) bool {
-	o, ok := dev.(netif.Offloader)
-	return ok && o.Offload()
-}
-
-// trainBuf is the room for one train of encapsulated segments: a 64 KiB
-// super-packet in segments of 536 octets of payload with headers.
-const trainBuf = 2 * 65536
-
-// txState is a device reader's transmit scratch.
-type txState struct {
-	train  []byte
-	sender SegmentSender
-}
-
-func newTxState(u Underlay) *txState {
-	return &txState{train: make([]byte, trainBuf), sender: newSegmentSender(u)}
-}
-
 // sendGSO segments the super-packet pkt described by h and sends the
 // segments to the session's peer.
-func (p *Plane) sendGSO(tx *txState, s *Session, h vnet.Hdr, pkt []byte) {
-	att := s.att.Load()
-	plan, err := vnet.PlanTCP(h, pkt, att.mtu)
+func (p *Plane) sendGSO(tx *txState, s *Session, att *attachment, h vnet.Hdr, pkt []byte) {
+	plan, err := vnet.PlanTCP(h, pkt, att.MTU)
 	if err != nil {
 		p.drop(DropBadOffload)
 		return
 	}
+	if tx.train == nil {
+		tx.train = make([]byte, trainBuf)
+	}
+	e := s.encap.Load().e
+	hl := e.Len()
+	fl := 0
 	proto := ppp.ProtoIPv4
 	if plan.IPv6 {
 		proto = ppp.ProtoIPv6
 	}
-	hl := l2tp.DataHeaderLen(s.Sequencing)
-	encap := hl + att.framing.HeaderLen(proto)
+	if s.Payload == PayloadPPP {
+		fl = att.Framing.HeaderLen(proto)
+	}
+	encap := hl + fl
 	stride := encap + plan.HdrLen + plan.SegSize
 	per := len(tx.train) / stride
 	if per < 1 {
 		p.drop(DropTooBig)
 		return
 	}
-	var ns uint16
-	if s.Sequencing {
-		ns = uint16(s.txNs.Add(uint32(plan.N)) - uint32(plan.N))
+	if o, ok := e.(Ordered); ok {
+		if lock := o.SendLock(); lock != nil {
+			// The train's numbers leave in order, as one burst.
+			lock.Lock()
+			defer lock.Unlock()
+		}
 	}
 	for first := 0; first < plan.N; first += per {
 		end := 0
@@ -95,27 +69,29 @@ func (p *Plane) sendGSO(tx *txState, s *Session, h vnet.Hdr, pkt []byte) {
 		for i := first; i < last; i++ {
 			o := end
 			n := plan.Segment(tx.train[o+encap:], pkt, i)
-			att.framing.Put(tx.train[o+hl:], proto)
-			l2tp.AppendDataHeader(tx.train[o:o], s.RemoteTunnel, s.RemoteSession, s.Sequencing, ns+uint16(i), encap-hl+n)
+			if fl > 0 {
+				att.Framing.Put(tx.train[o+hl:], proto)
+			}
+			e.Put(tx.train[o:o+hl], fl+n)
 			end = o + encap + n
-			bytes += n
+			bytes += fl + n
 		}
-		if err := p.sendTrain(tx, tx.train[:end], stride, s.Peer); err != nil {
+		if err := p.sendTrain(tx, s, tx.train[:end], stride); err != nil {
 			p.dropN(DropUnderlayWrite, last-first)
 			continue
 		}
-		s.TxPkts.Add(uint64(last - first))
-		s.TxBytes.Add(uint64(bytes))
+		s.txPkts.Add(uint64(last - first))
+		s.txBytes.Add(uint64(bytes))
 	}
 }
 
 // sendTrain sends datagrams of stride octets back to back in b.
-func (p *Plane) sendTrain(tx *txState, b []byte, stride int, to netip.AddrPort) error {
-	if tx.sender != nil {
-		return tx.sender.WriteSegments(b, stride, to)
+func (p *Plane) sendTrain(tx *txState, s *Session, b []byte, stride int) error {
+	if snd := tx.sender(s.Bind); snd != nil {
+		return snd.WriteSegments(b, stride, s.Peer)
 	}
 	for off := 0; off < len(b); off += stride {
-		if err := p.under.WriteTo(b[off:min(off+stride, len(b))], to); err != nil {
+		if err := s.Bind.WriteTo(b[off:min(off+stride, len(b))], s.Peer); err != nil {
 			return err
 		}
 	}
@@ -131,32 +107,32 @@ type groSlot struct {
 	used uint64
 }
 
-// Receiver is the receive path of one socket reader: HandlePacket is
-// Plane.HandlePacket, except that IP packets for devices with offloads
-// are coalesced and written by Flush, which the reader calls after every
-// batch (transport.UDPConn.ServeBatch). It is not safe for concurrent use.
-// Session receive counters count a segment when it is handed to the
-// merging; a device that then refuses the merged packet counts a
-// device-write drop per segment.
+// Receiver is the receive path of one bind reader: HandlePacket is
+// Port.HandlePacket, except that IP packets for devices with offloads are
+// coalesced and written by Flush, which the reader calls after every batch
+// (transport.Bind.ServeBatch). It is not safe for concurrent use. Session
+// receive counters count a segment when it is handed to the merging; a
+// device that then refuses the merged packet counts a device-write drop
+// per segment.
 type Receiver struct {
-	p      *Plane
+	pt     *Port
 	slots  [groSlots]groSlot
 	single []byte
 	tick   uint64
 }
 
-// NewReceiver returns a Receiver for p; it holds about half a megabyte of
+// NewReceiver returns a Receiver for pt; it holds about half a megabyte of
 // buffers.
-func (p *Plane) NewReceiver() *Receiver {
-	r := &Receiver{p: p, single: make([]byte, vnet.HdrLen+MaxPacket)}
+func (pt *Port) NewReceiver() *Receiver {
+	r := &Receiver{pt: pt, single: make([]byte, vnet.HdrLen+MaxPacket)}
 	for i := range r.slots {
 		r.slots[i].c.Init(make([]byte, vnet.HdrLen+vnet.MaxIPLen))
 	}
 	return r
 }
 
-// HandlePacket takes one datagram from the underlay socket; b is not kept.
-func (r *Receiver) HandlePacket(b []byte, from netip.AddrPort) { r.p.handle(b, from, r) }
+// HandlePacket takes one datagram from the bind; b is not kept after Flush.
+func (r *Receiver) HandlePacket(b []byte, from netip.AddrPort) { r.pt.handle(b, from, r) }
 
 // Flush writes what the batch coalesced.
 func (r *Receiver) Flush() {
@@ -170,7 +146,7 @@ func (r *Receiver) Flush() {
 func (r *Receiver) flushSlot(sl *groSlot) {
 	segs := sl.c.Segments()
 	if _, err := sl.dev.Write(sl.c.Finish()); err != nil {
-		r.p.dropN(DropDeviceWrite, segs)
+		r.pt.p.dropN(DropDeviceWrite, segs)
 	}
 	sl.c.Reset()
 	sl.dev = nil
@@ -219,15 +195,3 @@ func (r *Receiver) deliver(dev netif.Device, pkt []byte) error {
 	}
 	return writeVnet(dev, r.single, pkt)
 }
-
-// writeVnet writes pkt behind a zero virtio_net_hdr, through scratch.
-func writeVnet(dev netif.Device, scratch, pkt []byte) error {
-	clear(scratch[:vnet.HdrLen])
-	n := copy(scratch[vnet.HdrLen:], pkt)
-	_, err := dev.Write(scratch[:vnet.HdrLen+n])
-	return err
-}
-
-// vnetScratch serves Plane.HandlePacket, which has no Receiver, on
-// devices with offloads.
-var vnetScratch = sync.Pool{New: func() any { b := make([]byte, vnet.HdrLen+MaxPacket); return &b }}

@@ -2,61 +2,16 @@ package dataplane
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"net/netip"
-	"sync"
 	"testing"
-	"time"
+	"testing/synctest"
 
 	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/wire/l2tp"
 	"github.com/vpdn/vpdn/wire/ppp"
 	"github.com/vpdn/vpdn/wire/vnet"
 )
-
-// trainWire records what a plane sends: single datagrams through WriteTo
-// and trains through its SegmentSender, split into their datagrams.
-type trainWire struct {
-	mu     sync.Mutex
-	dgrams [][]byte
-	trains []int // stride of each train
-	noGSO  bool
-}
-
-func (w *trainWire) WriteTo(b []byte, to netip.AddrPort) error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.dgrams = append(w.dgrams, append([]byte(nil), b...))
-	return nil
-}
-
-type trainSender struct{ w *trainWire }
-
-func (s trainSender) WriteSegments(b []byte, seg int, to netip.AddrPort) error {
-	s.w.mu.Lock()
-	defer s.w.mu.Unlock()
-	s.w.trains = append(s.w.trains, seg)
-	for off := 0; off < len(b); off += seg {
-		s.w.dgrams = append(s.w.dgrams, append([]byte(nil), b[off:min(off+seg, len(b))]...))
-	}
-	return nil
-}
-
-func (w *trainWire) NewSegmentSender() SegmentSender {
-	if w.noGSO {
-		return nil
-	}
-	return trainSender{w}
-}
-
-func (w *trainWire) take() [][]byte {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	d := w.dgrams
-	w.dgrams = nil
-	return d
-}
 
 // tcpSeg builds an IPv4 TCP segment with a valid checksum.
 func tcpSeg(src, dst string, sport uint16, seq uint32, flags byte, payload []byte) []byte {
@@ -99,34 +54,22 @@ func gsoRead(dst string, pay []byte, gso uint16) []byte {
 }
 
 // offloadPair is pair with devices that have offloads and a train-aware
-// underlay on A; B is fed by hand through a Receiver.
-func offloadPair(t *testing.T, seq bool, mtu int) (a, b *Plane, sa, sb *Session, da, db *netif.Fake, w *trainWire) {
-	w = &trainWire{}
-	a, b = New(w, nil, nil), New(&nullUnder{}, nil, nil)
+// bind on A; B is fed by hand through a Receiver of ptB.
+func offloadPair(t *testing.T, seq bool, mtu int) (a, b *Plane, sa, sb *Session, da, db *netif.Fake, w *testBind, ptB *Port) {
+	w = newTestBind(addrA, true)
+	a, b = New(Config{}), New(Config{})
+	t.Cleanup(a.Close)
+	t.Cleanup(b.Close)
 	da, db = netif.NewFakeOffload("Vp1", 64), netif.NewFakeOffload("Vi1", 64)
-	fr := ppp.Framing{AddressControl: true}
-	sa = &Session{Key: Key{100, 200}, RemoteTunnel: 300, RemoteSession: 400, Peer: addrB, Framing: fr, Device: da, Sequencing: seq, MTU: mtu}
-	sb = &Session{Key: Key{300, 400}, RemoteTunnel: 100, RemoteSession: 200, Peer: addrA, Framing: fr, Device: db, Sequencing: seq}
-	if err := a.Add(sa); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Add(sb); err != nil {
-		t.Fatal(err)
-	}
+	sa = l2tpSession([2]uint16{100, 200}, [2]uint16{300, 400}, addrB, testSegmentBind{w}, seq)
+	bb := &nullBind{}
+	sb = l2tpSession([2]uint16{300, 400}, [2]uint16{100, 200}, addrA, bb, seq)
+	mustAdd(t, a, sa)
+	mustAdd(t, b, sb)
+	mustAttach(t, a, sa, Attachment{Device: da, Framing: pppFraming, MTU: mtu})
+	mustAttach(t, b, sb, Attachment{Device: db, Framing: pppFraming})
+	ptB = b.NewPort(bb, L2TPv2Decoder{}, nil)
 	return
-}
-
-func waitDatagrams(t *testing.T, w *trainWire, n int) [][]byte {
-	t.Helper()
-	var got [][]byte
-	for deadline := time.Now().Add(5 * time.Second); len(got) < n; {
-		if time.Now().After(deadline) {
-			t.Fatalf("%d datagrams sent, want %d", len(got), n)
-		}
-		got = append(got, w.take()...)
-		time.Sleep(time.Millisecond)
-	}
-	return got
 }
 
 // TestOffloadBackToBack: a TCP super-packet read from A's TUN leaves as a
@@ -143,51 +86,53 @@ func TestOffloadBackToBack(t *testing.T) {
 		{false, true, 0, 1000, 10},
 		{true, false, 540, 1000, 20}, // the MTU cuts smaller segments
 	} {
-		a, b, sa, sb, da, db, w := offloadPair(t, tc.seq, tc.mtu)
-		w.noGSO = tc.noGSO
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- a.RunDevice(ctx, da) }()
-		pay := bulk(10000)
-		da.Inject(gsoRead("198.19.1.10", pay, uint16(tc.gso)))
-		dgrams := waitDatagrams(t, w, tc.segs)
-		cancel()
-		<-done
-		if !tc.noGSO && len(w.trains) != 1 {
-			t.Fatalf("%+v: %d trains", tc, len(w.trains))
-		}
-		rx := b.NewReceiver()
-		var got []byte
-		for i, d := range dgrams {
-			h, err := l2tp.ParseHeader(d)
-			if err != nil || h.TunnelID != 300 || h.SessionID != 400 || h.HasSequence() != tc.seq || tc.seq && h.Ns != uint16(i) {
-				t.Fatalf("%+v: datagram %d header %+v %v", tc, i, h, err)
+		synctest.Test(t, func(t *testing.T) {
+			_, _, sa, sb, da, db, w, ptB := offloadPair(t, tc.seq, tc.mtu)
+			w.noGSO = tc.noGSO
+			pay := bulk(10000)
+			da.Inject(gsoRead("198.19.1.10", pay, uint16(tc.gso)))
+			synctest.Wait()
+			dgrams := w.take()
+			if len(dgrams) != tc.segs {
+				t.Fatalf("%+v: %d datagrams", tc, len(dgrams))
 			}
-			_, ip, _ := ppp.ParseFrame(h.Payload(d))
-			if tc.mtu != 0 && len(ip) > tc.mtu || !tcpValid(ip) {
-				t.Fatalf("%+v: segment %d: %d octets, checksums valid %v", tc, i, len(ip), tcpValid(ip))
+			if !tc.noGSO && len(w.trains) != 1 || tc.noGSO && len(w.trains) != 0 {
+				t.Fatalf("%+v: %d trains", tc, len(w.trains))
 			}
-			got = append(got, ip[40:]...)
-			rx.HandlePacket(d, addrA)
-		}
-		if !bytes.Equal(got, pay) {
-			t.Fatalf("%+v: segments do not carry the payload", tc)
-		}
-		if len(db.Outbound) != 0 {
-			t.Fatal("written before Flush")
-		}
-		rx.Flush()
-		out := <-db.Outbound
-		h, _ := vnet.Decode(out)
-		if h.GSOType != vnet.GSOTCPv4 || int(h.GSOSize) != len(pay)/tc.segs || !bytes.Equal(out[vnet.HdrLen+40:], pay) || len(db.Outbound) != 0 {
-			t.Fatalf("%+v: wrote %+v, %d octets", tc, h, len(out))
-		}
-		if c := sa.Counters(); c.TxPkts != uint64(tc.segs) || c.TxBytes != uint64(len(pay)+40*tc.segs) {
-			t.Fatalf("%+v: tx counters %+v", tc, c)
-		}
-		if c := sb.Counters(); c.RxPkts != uint64(tc.segs) {
-			t.Fatalf("%+v: rx counters %+v", tc, c)
-		}
+			rx := ptB.NewReceiver()
+			var got []byte
+			for i, d := range dgrams {
+				h, err := l2tp.ParseHeader(d)
+				if err != nil || h.TunnelID != 300 || h.SessionID != 400 || h.HasSequence() != tc.seq || tc.seq && h.Ns != uint16(i) {
+					t.Fatalf("%+v: datagram %d header %+v %v", tc, i, h, err)
+				}
+				_, ip, _ := ppp.ParseFrame(h.Payload(d))
+				if tc.mtu != 0 && len(ip) > tc.mtu || !tcpValid(ip) {
+					t.Fatalf("%+v: segment %d: %d octets, checksums valid %v", tc, i, len(ip), tcpValid(ip))
+				}
+				got = append(got, ip[40:]...)
+				rx.HandlePacket(d, addrA)
+			}
+			if !bytes.Equal(got, pay) {
+				t.Fatalf("%+v: segments do not carry the payload", tc)
+			}
+			if len(db.Outbound) != 0 {
+				t.Fatal("written before Flush")
+			}
+			rx.Flush()
+			out := <-db.Outbound
+			h, _ := vnet.Decode(out)
+			if h.GSOType != vnet.GSOTCPv4 || int(h.GSOSize) != len(pay)/tc.segs || !bytes.Equal(out[vnet.HdrLen+40:], pay) || len(db.Outbound) != 0 {
+				t.Fatalf("%+v: wrote %+v, %d octets", tc, h, len(out))
+			}
+			// Counted: the frames' length, PPP header included.
+			if c := sa.Counters(); c.TxPkts != uint64(tc.segs) || c.TxBytes != uint64(len(pay)+44*tc.segs) {
+				t.Fatalf("%+v: tx counters %+v", tc, c)
+			}
+			if c := sb.Counters(); c.RxPkts != uint64(tc.segs) {
+				t.Fatalf("%+v: rx counters %+v", tc, c)
+			}
+		})
 	}
 }
 
@@ -195,52 +140,42 @@ func TestOffloadBackToBack(t *testing.T) {
 // before it leaves; a bad virtio header is dropped and counted; without a
 // Receiver, packets for an offload device get a zero header.
 func TestOffloadSinglePackets(t *testing.T) {
-	a, b, _, sb, da, db, w := offloadPair(t, false, 0)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.RunDevice(ctx, da) }()
-	want := tcpSeg("198.19.0.1", "198.19.1.10", 40000, 5, 0x18, bulk(100))
-	partial := append([]byte(nil), want...)
-	binary.BigEndian.PutUint16(partial[36:], vnet.Fold(vnet.PseudoSum(6, partial[12:16], partial[16:20], len(partial)-20)))
-	da.Inject(append(vnet.Hdr{Flags: vnet.FlagNeedsCsum, CsumStart: 20, CsumOffset: 16}.Append(nil), partial...))
-	bad := gsoRead("198.19.1.10", bulk(3000), 1000)
-	bad[1] = vnet.GSOUDPL4
-	da.Inject(bad)
-	da.Inject([]byte{1, 2, 3}) // shorter than the header
-	d := waitDatagrams(t, w, 1)
-	for deadline := time.Now().Add(5 * time.Second); a.Drops()["short"] == 0; time.Sleep(time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("short read not dropped")
+	synctest.Test(t, func(t *testing.T) {
+		a, _, _, sb, da, db, w, ptB := offloadPair(t, false, 0)
+		want := tcpSeg("198.19.0.1", "198.19.1.10", 40000, 5, 0x18, bulk(100))
+		partial := append([]byte(nil), want...)
+		binary.BigEndian.PutUint16(partial[36:], vnet.Fold(vnet.PseudoSum(6, partial[12:16], partial[16:20], len(partial)-20)))
+		da.Inject(append(vnet.Hdr{Flags: vnet.FlagNeedsCsum, CsumStart: 20, CsumOffset: 16}.Append(nil), partial...))
+		bad := gsoRead("198.19.1.10", bulk(3000), 1000)
+		bad[1] = vnet.GSOUDPL4
+		da.Inject(bad)
+		da.Inject([]byte{1, 2, 3}) // shorter than the header
+		synctest.Wait()
+		d := w.take()
+		if len(d) != 1 || a.Drops()["short"] != 1 || a.Drops()["bad-offload"] != 1 {
+			t.Fatalf("%d sent, drops %v", len(d), a.Drops())
 		}
-	}
-	cancel()
-	<-done
-	h, _ := l2tp.ParseHeader(d[0])
-	if _, ip, _ := ppp.ParseFrame(h.Payload(d[0])); !bytes.Equal(ip, want) {
-		t.Fatalf("sent %x, want %x", ip, want)
-	}
-	if a.Drops()["bad-offload"] != 1 {
-		t.Fatalf("drops %v", a.Drops())
-	}
-	b.HandlePacket(d[0], addrA)
-	if out := <-db.Outbound; !bytes.Equal(out, append(make([]byte, vnet.HdrLen), want...)) {
-		t.Fatalf("wrote %x", out)
-	}
-	if sb.Counters().RxPkts != 1 {
-		t.Fatal("rx counter")
-	}
+		h, _ := l2tp.ParseHeader(d[0])
+		if _, ip, _ := ppp.ParseFrame(h.Payload(d[0])); !bytes.Equal(ip, want) {
+			t.Fatalf("sent %x, want %x", ip, want)
+		}
+		ptB.HandlePacket(d[0], addrA)
+		if out := <-db.Outbound; !bytes.Equal(out, append(make([]byte, vnet.HdrLen), want...)) {
+			t.Fatalf("wrote %x", out)
+		}
+		if sb.Counters().RxPkts != 1 {
+			t.Fatal("rx counter")
+		}
+	})
 }
 
 // TestReceiverOrder: the Receiver merges only in-order segments of one
 // flow, keeps flows apart, and never lets a packet overtake what is held
 // of its own flow.
 func TestReceiverOrder(t *testing.T) {
-	_, b, _, sb, _, db, _ := offloadPair(t, false, 0)
-	rx := b.NewReceiver()
-	msg := func(ip []byte) []byte {
-		frame := append([]byte{0xff, 0x03, 0x00, 0x21}, ip...)
-		return append(l2tp.AppendDataHeader(nil, sb.Key.Tunnel, sb.Key.Session, false, 0, len(frame)), frame...)
-	}
+	_, b, _, sb, _, db, _, ptB := offloadPair(t, false, 0)
+	rx := ptB.NewReceiver()
+	msg := func(ip []byte) []byte { return l2tpMsg(300, 400, false, 0, ipFrame(ip)) }
 	seg := func(sport uint16, seq uint32, flags byte, n int) []byte {
 		return tcpSeg("198.19.0.1", "198.19.1.10", sport, seq, flags, bulk(n))
 	}
@@ -292,66 +227,73 @@ func TestReceiverOrder(t *testing.T) {
 // TestSharedOffload: on a shared device with offloads, a super-packet
 // finds its session by destination address.
 func TestSharedOffload(t *testing.T) {
-	w := &trainWire{}
-	p := New(w, nil, nil)
-	shared := netif.NewFakeOffload("vpdn0", 16)
-	s1 := &Session{Key: Key{1, 1}, RemoteTunnel: 10, RemoteSession: 11, Peer: addrB, Framing: ppp.Framing{AddressControl: true}}
-	s2 := &Session{Key: Key{1, 2}, RemoteTunnel: 10, RemoteSession: 12, Peer: addrB, Framing: ppp.Framing{AddressControl: true}}
-	p.Add(s1)
-	p.Add(s2)
-	p.SetPeerIP(s1, netip.MustParseAddr("198.19.1.1"))
-	p.SetPeerIP(s2, netip.MustParseAddr("198.19.1.2"))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.RunShared(ctx, shared) }()
-	shared.Inject(gsoRead("198.19.1.2", bulk(3000), 1000))
-	d := waitDatagrams(t, w, 3)
-	defer func() { cancel(); <-done }()
-	for _, m := range d {
-		if h, _ := l2tp.ParseHeader(m); h.SessionID != 12 {
-			t.Fatalf("segment to session %d", h.SessionID)
+	synctest.Test(t, func(t *testing.T) {
+		w := newTestBind(addrA, true)
+		p := New(Config{})
+		defer p.Close()
+		shared := netif.NewFakeOffload("vpdn0", 16)
+		if err := p.SetShared(shared); err != nil {
+			t.Fatal(err)
 		}
-	}
-	// Received data for a session on the shared device, through a
-	// Receiver, is coalesced too.
-	rx := p.NewReceiver()
-	for i := range 3 {
-		ip := tcpSeg("198.19.1.2", "198.19.0.1", 7, uint32(i*500), 0x10, bulk(500))
-		frame := append([]byte{0xff, 0x03, 0x00, 0x21}, ip...)
-		rx.HandlePacket(append(l2tp.AppendDataHeader(nil, 1, 2, false, 0, len(frame)), frame...), addrB)
-	}
-	rx.Flush()
-	if out := <-shared.Outbound; len(out) != vnet.HdrLen+40+1500 || out[1] != vnet.GSOTCPv4 {
-		t.Fatalf("shared receive: %d octets, type %d", len(out), out[1])
-	}
+		defer p.ClearShared()
+		bind := testSegmentBind{w}
+		s1 := l2tpSession([2]uint16{1, 1}, [2]uint16{10, 11}, addrB, bind, false)
+		s2 := l2tpSession([2]uint16{1, 2}, [2]uint16{10, 12}, addrB, bind, false)
+		mustAdd(t, p, s1)
+		mustAdd(t, p, s2)
+		mustAttach(t, p, s1, Attachment{Framing: pppFraming, PeerAddrs: []netip.Addr{netip.MustParseAddr("198.19.1.1")}})
+		mustAttach(t, p, s2, Attachment{Framing: pppFraming, PeerAddrs: []netip.Addr{netip.MustParseAddr("198.19.1.2")}})
+		shared.Inject(gsoRead("198.19.1.2", bulk(3000), 1000))
+		synctest.Wait()
+		d := w.take()
+		if len(d) != 3 {
+			t.Fatalf("%d segments sent", len(d))
+		}
+		for _, m := range d {
+			if h, _ := l2tp.ParseHeader(m); h.SessionID != 12 {
+				t.Fatalf("segment to session %d", h.SessionID)
+			}
+		}
+		// Received data for a session on the shared device, through a
+		// Receiver, is coalesced too.
+		rx := p.NewPort(bind, L2TPv2Decoder{}, nil).NewReceiver()
+		for i := range 3 {
+			ip := tcpSeg("198.19.1.2", "198.19.0.1", 7, uint32(i*500), 0x10, bulk(500))
+			rx.HandlePacket(l2tpMsg(1, 2, false, 0, ipFrame(ip)), addrB)
+		}
+		rx.Flush()
+		if out := <-shared.Outbound; len(out) != vnet.HdrLen+40+1500 || out[1] != vnet.GSOTCPv4 {
+			t.Fatalf("shared receive: %d octets, type %d", len(out), out[1])
+		}
+	})
 }
-
-// offDev is nullDev with offloads.
-type offDev struct{ nullDev }
-
-func (d *offDev) Offload() bool { return true }
 
 // TestOffloadZeroAllocs: segmenting and sending a super-packet, and
 // receiving and coalescing segments, allocate nothing.
 func TestOffloadZeroAllocs(t *testing.T) {
-	w := &trainWire{}
-	p := New(w, nil, nil)
+	under := &nullBind{}
+	p := New(Config{})
+	defer p.Close()
 	dev := &offDev{}
-	s := &Session{Key: Key{1, 2}, RemoteTunnel: 3, RemoteSession: 4, Peer: addrB, Framing: ppp.Framing{AddressControl: true}, Device: dev, MSS: 1360, Sequencing: true, MTU: 1400}
-	p.Add(s)
-	tx := &txState{train: make([]byte, trainBuf), sender: nullSender{}}
+	s := l2tpSession([2]uint16{1, 2}, [2]uint16{3, 4}, addrB, under, true)
+	mustAdd(t, p, s)
+	s.att.Store(&attachment{Attachment: Attachment{Device: dev, Framing: pppFraming, MSS: 1360, MTU: 1400}})
+	att := s.att.Load()
+	tx := newTxState(p)
+	tx.sender(under)
+	tx.train = make([]byte, trainBuf)
 	read := gsoRead("198.19.1.10", bulk(60000), 1360)
 	h, _ := vnet.Decode(read)
 	pkt := read[vnet.HdrLen:]
-	if n := testing.AllocsPerRun(100, func() { p.sendGSO(tx, s, h, pkt) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { p.sendGSO(tx, s, att, h, pkt) }); n != 0 {
 		t.Errorf("transmit: %.1f allocations per super-packet", n)
 	}
-	rx := p.NewReceiver()
+	pt := p.NewPort(under, L2TPv2Decoder{}, nil)
+	rx := pt.NewReceiver()
 	var msgs [][]byte
 	for i := range 40 {
 		ip := tcpSeg("198.19.1.10", "198.19.0.1", 9, uint32(i*1000), 0x10, bulk(1000))
-		frame := append([]byte{0xff, 0x03, 0x00, 0x21}, ip...)
-		msgs = append(msgs, append(l2tp.AppendDataHeader(nil, 1, 2, false, 0, len(frame)), frame...))
+		msgs = append(msgs, l2tpMsg(1, 2, false, 0, ipFrame(ip)))
 	}
 	if n := testing.AllocsPerRun(100, func() {
 		for _, m := range msgs {
@@ -361,41 +303,44 @@ func TestOffloadZeroAllocs(t *testing.T) {
 	}); n != 0 {
 		t.Errorf("receive: %.1f allocations per batch", n)
 	}
-	if n := testing.AllocsPerRun(100, func() { p.HandlePacket(msgs[0], addrB) }); n != 0 {
+	if n := testing.AllocsPerRun(100, func() { pt.HandlePacket(msgs[0], addrB) }); n != 0 {
 		t.Errorf("receive without a Receiver: %.1f allocations", n)
 	}
-	if dev.n == 0 || s.TxPkts.Load() == 0 {
+	if dev.n == 0 || s.Counters().TxPkts == 0 {
 		t.Fatal("nothing forwarded")
 	}
 }
 
-type nullSender struct{}
-
-func (nullSender) WriteSegments(b []byte, seg int, to netip.AddrPort) error { return nil }
-
 func BenchmarkTransmitGSO(b *testing.B) {
-	p := New(&nullUnder{}, nil, nil)
-	s := &Session{Key: Key{1, 2}, RemoteTunnel: 3, RemoteSession: 4, Peer: addrB, Framing: ppp.Framing{AddressControl: true}, MTU: 1400}
+	under := &nullBind{}
+	p := New(Config{})
+	defer p.Close()
+	s := l2tpSession([2]uint16{1, 2}, [2]uint16{3, 4}, addrB, under, false)
 	p.Add(s)
-	tx := &txState{train: make([]byte, trainBuf), sender: nullSender{}}
+	s.att.Store(&attachment{Attachment: Attachment{Device: &offDev{}, Framing: pppFraming, MTU: 1400}})
+	att := s.att.Load()
+	tx := newTxState(p)
 	read := gsoRead("198.19.1.10", bulk(64000), 1360)
 	h, _ := vnet.Decode(read)
 	b.SetBytes(64000)
 	b.ReportAllocs()
 	for b.Loop() {
-		p.sendGSO(tx, s, h, read[vnet.HdrLen:])
+		p.sendGSO(tx, s, att, h, read[vnet.HdrLen:])
 	}
 }
 
 func BenchmarkReceiveGRO(b *testing.B) {
-	p := New(&nullUnder{}, nil, nil)
-	p.Add(&Session{Key: Key{1, 2}, Peer: addrB, Framing: ppp.Framing{AddressControl: true}, Device: &offDev{}})
-	rx := p.NewReceiver()
+	under := &nullBind{}
+	p := New(Config{})
+	defer p.Close()
+	s := l2tpSession([2]uint16{1, 2}, [2]uint16{3, 4}, addrB, under, false)
+	p.Add(s)
+	s.att.Store(&attachment{Attachment: Attachment{Device: &offDev{}, Framing: pppFraming}})
+	rx := p.NewPort(under, L2TPv2Decoder{}, nil).NewReceiver()
 	var msgs [][]byte
 	for i := range 46 {
 		ip := tcpSeg("198.19.1.10", "198.19.0.1", 9, uint32(i*1360), 0x10, bulk(1360))
-		frame := append([]byte{0xff, 0x03, 0x00, 0x21}, ip...)
-		msgs = append(msgs, append(l2tp.AppendDataHeader(nil, 1, 2, false, 0, len(frame)), frame...))
+		msgs = append(msgs, l2tpMsg(1, 2, false, 0, ipFrame(ip)))
 	}
 	b.SetBytes(46 * 1360)
 	b.ReportAllocs()
@@ -422,20 +367,23 @@ func FuzzOffload(f *testing.F) {
 		if err != nil || len(pkt) == 0 || len(pkt) > MaxPacket || h.IsGSO() && h.GSOSize < 200 {
 			return // tiny segments: covered by wire/vnet's fuzzer, slow here
 		}
-		w := &trainWire{}
-		p := New(w, nil, nil)
+		w := newTestBind(addrA, true)
+		p := New(Config{})
+		defer p.Close()
 		dev := &offDev{}
-		s := &Session{Key: Key{1, 2}, RemoteTunnel: 3, RemoteSession: 4, Peer: addrB, Framing: ppp.Framing{AddressControl: true}, Device: dev, Sequencing: seq, MTU: 1400, MSS: 1360}
+		s := l2tpSession([2]uint16{1, 2}, [2]uint16{3, 4}, addrB, testSegmentBind{w}, seq)
 		p.Add(s)
-		tx := &txState{train: make([]byte, trainBuf), sender: trainSender{w}}
+		s.att.Store(&attachment{Attachment: Attachment{Device: dev, Framing: pppFraming, MTU: 1400, MSS: 1360}})
+		att := s.att.Load()
+		tx := newTxState(p)
 		buf := make([]byte, Headroom+MaxPacket)
 		n := copy(buf[Headroom:], pkt)
 		if h.IsGSO() {
-			p.sendGSO(tx, s, h, buf[Headroom:Headroom+n])
+			p.sendGSO(tx, s, att, h, buf[Headroom:Headroom+n])
 		} else {
-			p.sendIP(s, buf, n)
+			p.sendPacket(s, att, buf, n)
 		}
-		rx := p.NewReceiver()
+		rx := p.NewPort(w, L2TPv2Decoder{}, nil).NewReceiver()
 		for _, d := range w.take() {
 			hd, err := l2tp.ParseHeader(d)
 			if err != nil {
@@ -446,8 +394,7 @@ func FuzzOffload(f *testing.F) {
 				t.Fatalf("sent %d octets of IP, MTU 1400 (%v)", len(ip), err)
 			}
 			// Back in through a Receiver, as the peer would.
-			msg := append(l2tp.AppendDataHeader(nil, 1, 2, seq, hd.Ns, len(hd.Payload(d))), hd.Payload(d)...)
-			rx.HandlePacket(msg, addrB)
+			rx.HandlePacket(l2tpMsg(1, 2, seq, hd.Ns, hd.Payload(d)), addrB)
 		}
 		rx.Flush()
 	})

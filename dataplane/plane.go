@@ -1,150 +1,173 @@
 package dataplane
 
-// The L2TP data path, PPP-in-L2TP over UDP (RFC 2661 §3.1) to and from IP
-// packets on TUN devices.
-//
-// Receive (underlay to interface), called by the socket's batch reader:
-//
-//	HandlePacket ─▶ control (T=1) ────────────────▶ Control (the L2TP node)
-//	             └▶ data ─▶ table[tunnel,session] ─▶ PPP header
-//	                        IPv4, IPv6 ─▶ [MSS clamp] ─▶ Session.Device.Write
-//	                        other PPP  ─────────────▶ Session.OnFrame (LCP, IPCP, ...)
-//
-// (through a Receiver, IP for a device with offloads is coalesced per TCP
-// flow and written at the end of the socket's batch: offload.go)
-//
-// Transmit (interface to underlay), one reader per device:
-//
-//	Device.Read into buf[Headroom:] ─▶ session: the device's own, or by
-//	destination address on a shared device ─▶ [MSS clamp] ─▶ PPP and L2TP
-//	headers written into the headroom ─▶ Underlay.WriteTo(peer)
-//
-// (on a device with offloads a read may be a TCP super-packet: it leaves
-// as a train of segments, one UDP_SEGMENT send: offload.go)
-//
-// Neither path allocates per packet; bad packets are dropped and counted
-// by reason.
-
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/vpdn/vpdn/internal/clock"
 	"github.com/vpdn/vpdn/netif"
-	"github.com/vpdn/vpdn/wire/l2tp"
+	"github.com/vpdn/vpdn/transport"
 	"github.com/vpdn/vpdn/wire/ppp"
-	"github.com/vpdn/vpdn/wire/vnet"
 )
 
-// Underlay sends datagrams to the peers: the L2TP UDP socket.
-type Underlay interface {
-	WriteTo(b []byte, to netip.AddrPort) error
-}
+// Payload is what a session's data messages carry.
+type Payload uint8
 
-// Key identifies a session as data messages addressed to us name it: our
-// tunnel ID and our session ID.
-type Key struct {
-	Tunnel, Session uint16
-}
+const (
+	// PayloadPPP: PPP frames (L2TPv2, PPTP, L2TPv3 PPP pseudowires, PPPoE).
+	PayloadPPP Payload = iota
+	// PayloadEthernet: Ethernet frames (L2TPv3 Ethernet pseudowires) to
+	// and from a TAP or a host device.
+	PayloadEthernet
+	// PayloadIP: bare IP packets (GRE, VTI).
+	PayloadIP
+)
 
-func (k Key) u32() uint32 { return uint32(k.Tunnel)<<16 | uint32(k.Session) }
-
-// Session is one PPP session's data path. The control plane fills it in and
-// installs it with Plane.Add once LCP (for OnFrame) or IPCP (for IP) is up;
-// fields must not change after Add, except through the Plane's methods.
+// Session is one session's data path. The control plane fills in the
+// exported fields and installs it with Plane.Add; they must not change
+// after that. What changes while the session lives goes through methods:
+// SetEncap, Plane.Attach, Plane.Detach.
 type Session struct {
-	Key                         Key
-	RemoteTunnel, RemoteSession uint16
-	Peer                        netip.AddrPort
-	// Sequencing sends Ns on data messages and drops out-of-order ones.
-	Sequencing bool
-	// Framing is how we write PPP headers (LCP-negotiated ACFC/PFC).
-	Framing ppp.Framing
-	// Device is the session's own interface (a Virtual-Access or
-	// Virtual-PPP TUN). Nil on a shared device, where PeerIP finds it.
-	Device netif.Device
-	// PeerIP is the address IPCP gave the peer: on a shared device,
-	// packets to it go to this session.
-	PeerIP netip.Addr
-	// MSS clamps TCP SYNs in both directions (ip tcp adjust-mss); 0: off.
-	MSS uint16
-	// MTU drops IP packets from the interface that are larger (0: none).
-	MTU int
-	// OnFrame receives the PPP frames that are not IP data (LCP, IPCP,
-	// authentication, ...), whole: address/control, protocol, information.
-	// It is called on the receive path and must not block or keep the slice.
+	Key Key
+	// Peer is where the session's data messages come from and go to: a
+	// data message from any other address and port is dropped.
+	Peer netip.AddrPort
+	// Bind is the socket the session's data messages leave through.
+	Bind    transport.Bind
+	Payload Payload
+	// OnFrame receives the PPP frames that are not IP (LCP, IPCP,
+	// authentication, CCP, ...), whole (address/control, protocol,
+	// information). It is called on the receive path and must neither
+	// block nor keep the slice.
 	OnFrame func(frame []byte)
 
-	// att is what the data path uses: Device, Framing, MSS and MTU as
-	// installed, replaced by Attach (IPCP opened: the interface exists and
-	// the framing is final).
-	att atomic.Pointer[attachment]
+	p     *Plane
+	encap atomic.Pointer[encapBox]
+	att   atomic.Pointer[attachment]
 
-	txNs   atomic.Uint32 // next Ns to send
-	rxNext atomic.Uint32 // next Ns expected + 1<<16 once any was seen
+	rxPkts, rxBytes, txPkts, txBytes atomic.Uint64
+	seqDrops, spoofDrops             atomic.Uint64
+}
 
-	RxPkts, RxBytes atomic.Uint64
-	TxPkts, TxBytes atomic.Uint64
+type encapBox struct{ e Encap }
+
+// NewSession returns a session with its encapsulation, ready for Add.
+func NewSession(key Key, peer netip.AddrPort, bind transport.Bind, payload Payload, e Encap) *Session {
+	s := &Session{Key: key, Peer: peer, Bind: bind, Payload: payload}
+	s.encap.Store(&encapBox{e})
+	return s
+}
+
+// SetEncap replaces the session's encapsulation (sequencing switched on,
+// the peer's IDs learned).
+func (s *Session) SetEncap(e Encap) { s.encap.Store(&encapBox{e}) }
+
+// Encap returns the session's encapsulation.
+func (s *Session) Encap() Encap {
+	if b := s.encap.Load(); b != nil {
+		return b.e
+	}
+	return nil
+}
+
+// Attachment is what a session's payload is delivered to once its
+// network layer is up: its own interface, or the shared one.
+type Attachment struct {
+	// Device is the session's own interface (a Virtual-Access or
+	// Virtual-PPP TUN, a TAP); nil puts the session on the shared device,
+	// where packets to PeerAddrs find it.
+	Device netif.Device
+	// Framing is the PPP header the data path writes (LCP's ACFC/PFC).
+	Framing ppp.Framing
+	// MSS clamps TCP SYNs in both directions (ip tcp adjust-mss); 0: off.
+	MSS uint16
+	// MTU drops larger packets from the interface (0: none).
+	MTU int
+	// Sources, when not nil, is what the session may send from: an IP
+	// packet whose source it does not own is dropped (spoofed-source), as
+	// IOS's `ip verify unicast source reachable-via rx` does. nil: no check
+	// (a client: its server sends from anywhere).
+	Sources *Sources
+	// PeerAddrs are the addresses the shared device sends to this session
+	// (the peer's negotiated address); unused with a Device.
+	PeerAddrs []netip.Addr
+}
+
+// WriteOnly is implemented by a device the data plane writes to but never
+// reads (a load generator's sink of replies): no poller watches it.
+type WriteOnly interface {
+	WriteOnly() bool
 }
 
 type attachment struct {
-	dev     netif.Device
-	framing ppp.Framing
-	mss     uint16
-	mtu     int
+	Attachment
+	watch *netif.Watch
 }
 
-// Counters is a snapshot of a session's counters.
+// Counters is a snapshot of a session's counters: every frame of the
+// session's data channel, PPP control frames included, with its payload
+// length (the frame after the carrier's header).
 type Counters struct {
 	RxPkts, RxBytes, TxPkts, TxBytes uint64
+	// SeqDrops and SpoofDrops count what this session dropped: out of
+	// order, and IP from a source it does not own.
+	SeqDrops, SpoofDrops uint64
 }
 
-// Counters returns the session's packet and byte counts.
+// Counters returns the session's counters.
 func (s *Session) Counters() Counters {
-	return Counters{s.RxPkts.Load(), s.RxBytes.Load(), s.TxPkts.Load(), s.TxBytes.Load()}
+	return Counters{s.rxPkts.Load(), s.rxBytes.Load(), s.txPkts.Load(), s.txBytes.Load(),
+		s.seqDrops.Load(), s.spoofDrops.Load()}
 }
 
 // DropReason says why a packet was dropped.
 type DropReason uint8
 
 const (
-	DropShort          DropReason = iota // shorter than its headers
-	DropBadHeader                        // L2TP header malformed or not version 2
-	DropUnknownSession                   // no session with these IDs
-	DropBadPPP                           // PPP header malformed
-	DropUnhandledPPP                     // non-IP PPP frame and no control handler
-	DropOutOfOrder                       // sequencing on and Ns went backwards
-	DropNoSession                        // packet from a device that no session owns
-	DropTooBig                           // larger than the session MTU
-	DropNotIP                            // not an IPv4/IPv6 packet
-	DropDeviceWrite                      // the interface refused the packet
-	DropUnderlayWrite                    // the socket refused the datagram
-	DropBadOffload                       // virtio_net_hdr inconsistent with its packet
+	dropNone           DropReason = iota
+	DropShort                     // shorter than its headers
+	DropBadHeader                 // carrier header malformed
+	DropUnknownSession            // no session with this key
+	DropWrongPeer                 // the session's key from an address that is not its peer
+	DropOutOfOrder                // sequencing on and the number went backwards
+	DropBadPPP                    // PPP header malformed
+	DropUnhandledPPP              // non-IP PPP frame and no control handler
+	DropNotAttached               // IP for a session whose network layer is not up
+	DropSpoofed                   // IP from a source the session does not own
+	DropNoSession                 // a packet from a device that no session owns
+	DropTooBig                    // larger than the session MTU
+	DropNotIP                     // not an IPv4/IPv6 packet
+	DropDeviceWrite               // the interface refused the packet
+	DropUnderlayWrite             // the socket refused the datagram
+	DropBadOffload                // virtio_net_hdr inconsistent with its packet
 	numDropReasons
 )
 
 var dropNames = [numDropReasons]string{
-	"short", "bad-header", "unknown-session", "bad-ppp", "unhandled-ppp",
-	"out-of-order", "no-session", "too-big", "not-ip", "device-write", "underlay-write",
+	"", "short", "bad-header", "unknown-session", "wrong-peer", "out-of-order", "bad-ppp", "unhandled-ppp",
+	"not-attached", "spoofed-source", "no-session", "too-big", "not-ip", "device-write", "underlay-write",
 	"bad-offload",
 }
 
 func (r DropReason) String() string {
-	if r < numDropReasons {
+	if r < numDropReasons && r != dropNone {
 		return dropNames[r]
 	}
 	return fmt.Sprintf("DropReason(%d)", uint8(r))
 }
 
-// Headroom is the space Device reads leave in front of a packet for the
-// L2TP (with sequence numbers) and PPP headers.
-const Headroom = 12 + ppp.MaxHeaderLen
+// Headroom is the space left in front of a packet read from a device for
+// the headers written in place: the carrier's (at most MaxEncapLen) and
+// PPP's; with offloads the virtio_net_hdr is read into its end.
+const Headroom = MaxEncapLen + ppp.MaxHeaderLen
+
+// MaxEncapLen bounds Encap.Len.
+const MaxEncapLen = 96
 
 // MaxPacket is the largest IP packet the data path carries.
 const MaxPacket = 65535
@@ -153,192 +176,102 @@ const nShards = 64
 
 type shard struct {
 	mu sync.RWMutex
-	m  map[uint32]*Session
+	m  map[Key]*Session // Key is a uint64: the map's fast path
 }
 
-// Plane is the data path of one underlay socket.
+// Config configures a Plane. Everything may be zero.
+type Config struct {
+	Clock  clock.Clock  // nil: clock.Real
+	Logger *slog.Logger // nil: no logging
+	// Workers read the devices (netif.Poller); 0: 2.
+	Workers int
+}
+
+// Plane is the data path of a node: its session table, its devices and
+// its counters. Ports feed it the datagrams of binds.
 type Plane struct {
-	under   Underlay
-	control func(b []byte, from netip.AddrPort)
-	log     *slog.Logger
+	clock clock.Clock
+	log   *slog.Logger
 
 	shards [nShards]shard
+	poller *netif.Poller
 
 	addrMu sync.RWMutex
 	byAddr map[netip.Addr]*Session // shared-device lookup
-	devs   map[netif.Device]*Session
 
 	shared atomic.Pointer[sharedDev]
 
 	drops [numDropReasons]atomic.Uint64
 
-	// Data for a session that is not installed yet is held briefly and
-	// replayed when it is: the first LCP frame of a call overtakes the
-	// control plane's Add (an LNS gets it right behind the ICCN, a LAC
-	// before Dial returns), and losing it costs PPP a 3 s retransmission.
-	heldMu sync.Mutex
-	held   []heldMsg
-	nHeld  atomic.Uint64
-
 	logMu   sync.Mutex
 	lastLog time.Time
 }
 
-// New returns a Plane that sends through under and passes L2TP control
-// messages to control (for example proto/l2tp's Node.HandlePacket).
-func New(under Underlay, control func(b []byte, from netip.AddrPort), log *slog.Logger) *Plane {
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+// New returns an empty Plane.
+func New(cfg Config) *Plane {
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real
 	}
-	p := &Plane{under: under, control: control, log: log, byAddr: map[netip.Addr]*Session{}, devs: map[netif.Device]*Session{}}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 2
+	}
+	p := &Plane{clock: cfg.Clock, log: cfg.Logger, byAddr: map[netip.Addr]*Session{}}
+	p.poller = netif.NewPoller(cfg.Workers, func() any { return newTxState(p) })
 	for i := range p.shards {
-		p.shards[i].m = map[uint32]*Session{}
+		p.shards[i].m = map[Key]*Session{}
 	}
 	return p
 }
 
-type heldMsg struct {
-	key  uint32
-	b    []byte
-	from netip.AddrPort
-	at   time.Time
-}
-
-// Bounds of the held messages: how many, and for how long.
-var (
-	maxHeld  = 64
-	holdTime = 2 * time.Second
-)
-
-// hold keeps a copy of a data message for an unknown session; the oldest
-// and the expired ones are dropped (counted as unknown-session).
-func (p *Plane) hold(k uint32, b []byte, from netip.AddrPort) {
-	now := time.Now()
-	p.heldMu.Lock()
-	defer p.heldMu.Unlock()
-	p.expireLocked(now)
-	if len(p.held) >= maxHeld {
-		p.held = p.held[1:]
-		p.drops[DropUnknownSession].Add(1)
-	}
-	p.held = append(p.held, heldMsg{key: k, b: append([]byte(nil), b...), from: from, at: now})
-	p.nHeld.Add(1)
-}
-
-func (p *Plane) expireLocked(now time.Time) {
-	i := 0
-	for i < len(p.held) && now.Sub(p.held[i].at) > holdTime {
-		i++
-	}
-	if i > 0 {
-		p.drops[DropUnknownSession].Add(uint64(i))
-		p.held = append(p.held[:0], p.held[i:]...)
-	}
-}
-
-// claim removes and returns the held messages of key, in arrival order.
-func (p *Plane) claim(k uint32) []heldMsg {
-	p.heldMu.Lock()
-	defer p.heldMu.Unlock()
-	p.expireLocked(time.Now())
-	var out []heldMsg
-	keep := p.held[:0]
-	for _, m := range p.held {
-		if m.key == k {
-			out = append(out, m)
-		} else {
-			keep = append(keep, m)
-		}
-	}
-	p.held = keep
-	return out
-}
-
-// Held returns how many data messages waited for their session so far.
-func (p *Plane) Held() uint64 { return p.nHeld.Load() }
+// Close stops the device readers. Sessions and their devices are the
+// control plane's to remove.
+func (p *Plane) Close() { p.poller.Close() }
 
 // ErrExists is returned when a session with the same key is installed.
 var ErrExists = errors.New("dataplane: session already installed")
 
-// Add installs a session.
+func (p *Plane) shard(k Key) *shard {
+	return &p.shards[uint64(k)%nShards]
+}
+
+// Add installs a session: from now on its data messages reach it. It is
+// installed before the carrier's call is answered, so that none of the
+// peer's first frames are lost.
 func (p *Plane) Add(s *Session) error {
-	s.att.Store(&attachment{dev: s.Device, framing: s.Framing, mss: s.MSS, mtu: s.MTU})
-	sh := &p.shards[s.Key.u32()%nShards]
+	if s.Encap() == nil || s.Bind == nil {
+		return errors.New("dataplane: session without encapsulation or bind")
+	}
+	s.p = p
+	sh := p.shard(s.Key)
 	sh.mu.Lock()
-	if _, ok := sh.m[s.Key.u32()]; ok {
-		sh.mu.Unlock()
-		return fmt.Errorf("%w: tunnel %d session %d", ErrExists, s.Key.Tunnel, s.Key.Session)
+	defer sh.mu.Unlock()
+	if _, ok := sh.m[s.Key]; ok {
+		return fmt.Errorf("%w: %v", ErrExists, s.Key)
 	}
-	sh.m[s.Key.u32()] = s
-	sh.mu.Unlock()
-	p.addrMu.Lock()
-	if s.PeerIP.IsValid() && s.Device == nil {
-		p.byAddr[s.PeerIP] = s
-	}
-	if s.Device != nil {
-		p.devs[s.Device] = s
-	}
-	p.addrMu.Unlock()
-	for _, m := range p.claim(s.Key.u32()) {
-		p.HandlePacket(m.b, m.from)
-	}
+	sh.m[s.Key] = s
 	return nil
 }
 
-// Attach gives an installed session its interface and final framing, MSS
-// and MTU once the network protocol is up: IP then flows. dev nil means
-// the shared device.
-func (p *Plane) Attach(s *Session, dev netif.Device, framing ppp.Framing, mss uint16, mtu int) {
-	p.addrMu.Lock()
-	if old := s.att.Load(); old != nil && old.dev != nil && p.devs[old.dev] == s {
-		delete(p.devs, old.dev)
-	}
-	s.Device = dev
-	if dev != nil {
-		p.devs[dev] = s
-	}
-	s.att.Store(&attachment{dev: dev, framing: framing, mss: mss, mtu: mtu})
-	p.addrMu.Unlock()
-}
-
-// SetPeerIP records the address IPCP assigned, for the shared device.
-func (p *Plane) SetPeerIP(s *Session, a netip.Addr) {
-	p.addrMu.Lock()
-	if s.PeerIP.IsValid() && p.byAddr[s.PeerIP] == s {
-		delete(p.byAddr, s.PeerIP)
-	}
-	s.PeerIP = a
-	if s.Device == nil && a.IsValid() {
-		p.byAddr[a] = s
-	}
-	p.addrMu.Unlock()
-}
-
-// Remove uninstalls a session; its packets are dropped from then on.
-func (p *Plane) Remove(k Key) {
-	sh := &p.shards[k.u32()%nShards]
+// Remove uninstalls a session (detaching it first); its packets are
+// dropped from then on.
+func (p *Plane) Remove(s *Session) {
+	p.Detach(s)
+	sh := p.shard(s.Key)
 	sh.mu.Lock()
-	s := sh.m[k.u32()]
-	delete(sh.m, k.u32())
+	if sh.m[s.Key] == s {
+		delete(sh.m, s.Key)
+	}
 	sh.mu.Unlock()
-	if s == nil {
-		return
-	}
-	p.addrMu.Lock()
-	if s.PeerIP.IsValid() && p.byAddr[s.PeerIP] == s {
-		delete(p.byAddr, s.PeerIP)
-	}
-	if s.Device != nil && p.devs[s.Device] == s {
-		delete(p.devs, s.Device)
-	}
-	p.addrMu.Unlock()
 }
 
 // Lookup returns the session with key k.
 func (p *Plane) Lookup(k Key) *Session {
-	sh := &p.shards[k.u32()%nShards]
+	sh := p.shard(k)
 	sh.mu.RLock()
-	s := sh.m[k.u32()]
+	s := sh.m[k]
 	sh.mu.RUnlock()
 	return s
 }
@@ -354,11 +287,73 @@ func (p *Plane) Len() int {
 	return n
 }
 
+// Attach gives an installed session its interface once its network layer
+// is up: IP flows from then on. A session's own device is read by the
+// plane's poller until Detach. Attach replaces an earlier attachment.
+func (p *Plane) Attach(s *Session, a Attachment) error {
+	p.Detach(s)
+	att := &attachment{Attachment: a}
+	if wo, ok := a.Device.(WriteOnly); ok && wo.WriteOnly() {
+		// Written to, never read.
+	} else if a.Device != nil {
+		w, err := p.poller.Watch(a.Device, func(local any) bool { return p.deviceReady(local.(*txState), a.Device, s) })
+		if err != nil {
+			return fmt.Errorf("dataplane: %s: %w", a.Device.Name(), err)
+		}
+		att.watch = w
+	} else {
+		p.addrMu.Lock()
+		for _, ad := range a.PeerAddrs {
+			p.byAddr[ad] = s
+		}
+		p.addrMu.Unlock()
+	}
+	s.att.Store(att)
+	return nil
+}
+
+// SetSources replaces the sources an attached session may send from (its
+// routes changed: a routing protocol learned a network behind it). It does
+// nothing for a session that is not attached.
+func (p *Plane) SetSources(s *Session, src *Sources) {
+	for {
+		old := s.att.Load()
+		if old == nil {
+			return
+		}
+		nw := *old
+		nw.Sources = src
+		if s.att.CompareAndSwap(old, &nw) {
+			return
+		}
+	}
+}
+
+// Detach takes a session off its interface (its network layer went down):
+// its device is no longer read, IP to and from it is dropped. It returns
+// once no reader is using the device, which the caller may then close.
+func (p *Plane) Detach(s *Session) {
+	att := s.att.Swap(nil)
+	if att == nil {
+		return
+	}
+	if att.watch != nil {
+		att.watch.Stop()
+	}
+	p.addrMu.Lock()
+	for _, ad := range att.PeerAddrs {
+		if p.byAddr[ad] == s {
+			delete(p.byAddr, ad)
+		}
+	}
+	p.addrMu.Unlock()
+}
+
 // Drops returns the drop counters by reason.
 func (p *Plane) Drops() map[string]uint64 {
 	out := make(map[string]uint64, numDropReasons)
-	for i := range p.drops {
-		out[DropReason(i).String()] = p.drops[i].Load()
+	for i := DropReason(1); i < numDropReasons; i++ {
+		out[i.String()] = p.drops[i].Load()
 	}
 	return out
 }
@@ -368,8 +363,8 @@ func (p *Plane) drop(r DropReason) { p.dropN(r, 1) }
 func (p *Plane) dropN(r DropReason, n int) {
 	p.drops[r].Add(uint64(n))
 	// Data-path logs are rate-limited to one a second.
+	now := p.clock.Now()
 	p.logMu.Lock()
-	now := time.Now()
 	if now.Sub(p.lastLog) < time.Second {
 		p.logMu.Unlock()
 		return
@@ -379,244 +374,52 @@ func (p *Plane) dropN(r DropReason, n int) {
 	p.log.Debug("data packet dropped", "reason", r.String(), "total", p.drops[r].Load())
 }
 
-// HandlePacket takes one datagram from the underlay socket. b is not kept
-// (the caller reuses it), but IP packets are written to a device from it
-// in place. A socket reader does better with a Receiver, which coalesces
-// TCP segments for devices with offloads.
-func (p *Plane) HandlePacket(b []byte, from netip.AddrPort) { p.handle(b, from, nil) }
-
-func (p *Plane) handle(b []byte, from netip.AddrPort, r *Receiver) {
-	if len(b) < 2 {
-		p.drop(DropShort)
-		return
-	}
-	// Control messages (T bit) and L2TPv3 (version 3 over UDP) go to the
-	// control plane.
-	if b[0]&0x80 != 0 || b[1]&0x0f == 3 {
-		if p.control != nil {
-			p.control(b, from)
-		}
-		return
-	}
-	h, err := l2tp.ParseHeader(b)
-	if err != nil {
-		p.drop(DropBadHeader)
-		return
-	}
-	s := p.Lookup(Key{h.TunnelID, h.SessionID})
-	if s == nil {
-		p.hold(Key{h.TunnelID, h.SessionID}.u32(), b, from)
-		return
-	}
-	if s.Sequencing && h.HasSequence() {
-		// rxNext holds the next expected Ns, plus 1<<16 once one was seen.
-		cur := s.rxNext.Load()
-		if cur>>16 != 0 && l2tp.SeqLess(h.Ns, uint16(cur)) {
-			p.drop(DropOutOfOrder)
-			return
-		}
-		s.rxNext.Store(1<<16 | uint32(h.Ns+1))
-	}
-	frame := h.Payload(b)
-	proto, info, err := ppp.ParseFrame(frame)
-	if err != nil {
-		p.drop(DropBadPPP)
-		return
-	}
-	switch proto {
-	case ppp.ProtoIPv4, ppp.ProtoIPv6:
-		att := s.att.Load()
-		dev := att.dev
-		if dev == nil {
-			dev = p.shared.Load().dev()
-		}
-		if dev == nil {
-			p.drop(DropNoSession)
-			return
-		}
-		if att.mss != 0 {
-			ClampMSS(info, att.mss)
-		}
-		// Counted when received, before the device write (as the GRO path
-		// counts a segment when it takes it): a write that fails is a
-		// device-write drop on top.
-		s.RxPkts.Add(1)
-		s.RxBytes.Add(uint64(len(info)))
-		var err error
-		switch {
-		case !hasOffload(dev):
-			_, err = dev.Write(info)
-		case r != nil:
-			err = r.deliver(dev, info)
-		default:
-			bp := vnetScratch.Get().(*[]byte)
-			err = writeVnet(dev, *bp, info)
-			vnetScratch.Put(bp)
-		}
-		if err != nil {
-			p.drop(DropDeviceWrite)
-			return
-		}
-	default:
-		if s.OnFrame == nil {
-			p.drop(DropUnhandledPPP)
-			return
-		}
-		s.OnFrame(frame)
-	}
-}
-
 // sharedDev holds the device of shared-interface mode.
-type sharedDev struct{ d netif.Device }
-
-func (s *sharedDev) dev() netif.Device {
-	if s == nil {
-		return nil
-	}
-	return s.d
+type sharedDev struct {
+	d     netif.Device
+	watch *netif.Watch
 }
 
-// SendFrame sends a PPP frame of protocol proto (LCP, IPCP, ...) on the
-// session. It is the control plane's output path; it allocates.
-func (p *Plane) SendFrame(s *Session, proto ppp.Protocol, info []byte) error {
-	buf := make([]byte, Headroom+len(info))
-	copy(buf[Headroom:], info)
-	return p.send(s, buf, Headroom, len(info), proto)
-}
-
-// send encapsulates buf[off:off+n] (headroom before off) and sends it.
-func (p *Plane) send(s *Session, buf []byte, off, n int, proto ppp.Protocol) error {
-	start, err := s.att.Load().framing.Prepend(buf, off, proto)
+// SetShared makes dev the shared device (one interface for every session
+// attached without a device of its own, sessions found by destination
+// address) and reads it until ClearShared.
+func (p *Plane) SetShared(dev netif.Device) error {
+	w, err := p.poller.Watch(dev, func(local any) bool { return p.deviceReady(local.(*txState), dev, nil) })
 	if err != nil {
-		return err
+		return fmt.Errorf("dataplane: %s: %w", dev.Name(), err)
 	}
-	frameLen := off + n - start
-	hl := l2tp.DataHeaderLen(s.Sequencing)
-	if start < hl {
-		return fmt.Errorf("dataplane: %d octets of headroom, need %d", start, hl)
-	}
-	hs := start - hl
-	var ns uint16
-	if s.Sequencing {
-		ns = uint16(s.txNs.Add(1) - 1)
-	}
-	l2tp.AppendDataHeader(buf[hs:hs], s.RemoteTunnel, s.RemoteSession, s.Sequencing, ns, frameLen)
-	if err := p.under.WriteTo(buf[hs:off+n], s.Peer); err != nil {
-		p.drop(DropUnderlayWrite)
-		return err
+	if old := p.shared.Swap(&sharedDev{d: dev, watch: w}); old != nil {
+		old.watch.Stop()
 	}
 	return nil
 }
 
-// sendIP is the transmit fast path for one IP packet at buf[Headroom:Headroom+n].
-func (p *Plane) sendIP(s *Session, buf []byte, n int) {
-	pkt := buf[Headroom : Headroom+n]
-	att := s.att.Load()
-	if att.mtu != 0 && n > att.mtu {
-		p.drop(DropTooBig)
-		return
+// ClearShared stops reading the shared device.
+func (p *Plane) ClearShared() {
+	if old := p.shared.Swap(nil); old != nil {
+		old.watch.Stop()
 	}
-	var proto ppp.Protocol
-	switch pkt[0] >> 4 {
-	case 4:
-		proto = ppp.ProtoIPv4
-	case 6:
-		proto = ppp.ProtoIPv6
+}
+
+func (p *Plane) sharedDevice() netif.Device {
+	if s := p.shared.Load(); s != nil {
+		return s.d
+	}
+	return nil
+}
+
+func (p *Plane) byDest(pkt []byte) *Session {
+	var dst netip.Addr
+	switch {
+	case pkt[0]>>4 == 4 && len(pkt) >= 20:
+		dst = netip.AddrFrom4([4]byte(pkt[16:20]))
+	case pkt[0]>>4 == 6 && len(pkt) >= 40:
+		dst = netip.AddrFrom16([16]byte(pkt[24:40]))
 	default:
-		p.drop(DropNotIP)
-		return
+		return nil
 	}
-	if att.mss != 0 {
-		ClampMSS(pkt, att.mss)
-	}
-	if p.send(s, buf, Headroom, n, proto) == nil {
-		s.TxPkts.Add(1)
-		s.TxBytes.Add(uint64(n))
-	}
-}
-
-// RunDevice reads IP packets from a session's own device and sends them
-// into the tunnel until the device is closed or ctx is done.
-func (p *Plane) RunDevice(ctx context.Context, dev netif.Device) error {
-	return p.runDevice(ctx, dev, func(pkt []byte) *Session {
-		p.addrMu.RLock()
-		s := p.devs[dev]
-		p.addrMu.RUnlock()
-		return s
-	})
-}
-
-// RunShared makes dev the shared device (shared-interface mode: one TUN for
-// every session, sessions found by destination address) and forwards its
-// packets until it is closed or ctx is done.
-func (p *Plane) RunShared(ctx context.Context, dev netif.Device) error {
-	p.shared.Store(&sharedDev{dev})
-	defer p.shared.Store(nil)
-	return p.runDevice(ctx, dev, func(pkt []byte) *Session {
-		var dst netip.Addr
-		switch {
-		case pkt[0]>>4 == 4 && len(pkt) >= 20:
-			dst = netip.AddrFrom4([4]byte(pkt[16:20]))
-		case pkt[0]>>4 == 6 && len(pkt) >= 40:
-			dst = netip.AddrFrom16([16]byte(pkt[24:40]))
-		default:
-			return nil
-		}
-		p.addrMu.RLock()
-		s := p.byAddr[dst]
-		p.addrMu.RUnlock()
-		return s
-	})
-}
-
-func (p *Plane) runDevice(ctx context.Context, dev netif.Device, find func([]byte) *Session) error {
-	stop := context.AfterFunc(ctx, func() { dev.Close() })
-	defer stop()
-	buf := make([]byte, Headroom+MaxPacket)
-	// With offloads the virtio_net_hdr is read into the end of the
-	// headroom, which it leaves free again once decoded.
-	var tx *txState
-	rd := buf[Headroom:]
-	if hasOffload(dev) {
-		tx = newTxState(p.under)
-		rd = buf[Headroom-vnet.HdrLen:]
-	}
-	for {
-		n, err := dev.Read(rd)
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, netif.ErrClosed) || errors.Is(err, fs.ErrClosed) {
-				return nil
-			}
-			return fmt.Errorf("dataplane: read %s: %w", dev.Name(), err)
-		}
-		var h vnet.Hdr
-		if tx != nil {
-			if h, err = vnet.Decode(rd[:n]); err != nil {
-				p.drop(DropShort)
-				continue
-			}
-			n -= vnet.HdrLen
-		}
-		if n < 1 {
-			p.drop(DropShort)
-			continue
-		}
-		pkt := buf[Headroom : Headroom+n]
-		s := find(pkt)
-		if s == nil {
-			p.drop(DropNoSession)
-			continue
-		}
-		if tx != nil {
-			if h.IsGSO() {
-				p.sendGSO(tx, s, h, pkt)
-				continue
-			}
-			if h.Flags&vnet.FlagNeedsCsum != 0 && vnet.CompleteChecksum(pkt, int(h.CsumStart), int(h.CsumOffset)) != nil {
-				p.drop(DropBadOffload)
-				continue
-			}
-		}
-		p.sendIP(s, buf, n)
-	}
+	p.addrMu.RLock()
+	s := p.byAddr[dst]
+	p.addrMu.RUnlock()
+	return s
 }

@@ -2,146 +2,92 @@ package dataplane
 
 import (
 	"bytes"
-	"context"
-	"encoding/binary"
 	"net/netip"
-	"runtime"
-	"sync"
 	"testing"
-	"time"
+	"testing/synctest"
 
 	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/wire/l2tp"
 	"github.com/vpdn/vpdn/wire/ppp"
 )
 
-// wire joins two planes: what one writes the other handles, synchronously.
-type wire struct {
-	mu    sync.Mutex
-	peer  *Plane
-	from  netip.AddrPort
-	sent  [][]byte
-	keep  bool
-	count int
-}
-
-func (w *wire) WriteTo(b []byte, to netip.AddrPort) error {
-	w.mu.Lock()
-	w.count++
-	if w.keep {
-		w.sent = append(w.sent, append([]byte(nil), b...))
-	}
-	peer := w.peer
-	w.mu.Unlock()
-	if peer != nil {
-		peer.HandlePacket(b, w.from)
-	}
-	return nil
-}
-
-var (
-	addrA = netip.MustParseAddrPort("198.18.0.1:1701")
-	addrB = netip.MustParseAddrPort("198.18.0.2:1701")
-)
-
-func ipv4Packet(src, dst string, payload int) []byte {
-	p := make([]byte, 20+payload)
-	p[0], p[8], p[9] = 0x45, 64, 17
-	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
-	s, d := netip.MustParseAddr(src).As4(), netip.MustParseAddr(dst).As4()
-	copy(p[12:], s[:])
-	copy(p[16:], d[:])
-	for i := 20; i < len(p); i++ {
-		p[i] = byte(i)
-	}
-	return p
-}
-
-// pair returns two planes with one session between them, each side on its
-// own fake device.
+// pair returns two planes joined by test binds, one L2TPv2 session between
+// them, each attached to a fake device of its own.
 func pair(t *testing.T, seq bool) (a, b *Plane, sa, sb *Session, da, db *netif.Fake) {
-	wa, wb := &wire{from: addrA}, &wire{from: addrB}
-	a, b = New(wa, nil, nil), New(wb, nil, nil)
-	wa.peer, wb.peer = b, a
+	wa, wb := newTestBind(addrA, false), newTestBind(addrB, false)
+	a, b = New(Config{}), New(Config{})
+	t.Cleanup(a.Close)
+	t.Cleanup(b.Close)
+	wa.peer = b.NewPort(wb, L2TPv2Decoder{}, nil)
+	wb.peer = a.NewPort(wa, L2TPv2Decoder{}, nil)
 	da, db = netif.NewFake("Vi1", 16), netif.NewFake("Vp1", 16)
-	fr := ppp.Framing{AddressControl: true}
-	sa = &Session{Key: Key{100, 200}, RemoteTunnel: 300, RemoteSession: 400, Peer: addrB, Framing: fr, Device: da, Sequencing: seq}
-	sb = &Session{Key: Key{300, 400}, RemoteTunnel: 100, RemoteSession: 200, Peer: addrA, Framing: fr, Device: db, Sequencing: seq}
-	if err := a.Add(sa); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.Add(sb); err != nil {
-		t.Fatal(err)
-	}
+	sa = l2tpSession([2]uint16{100, 200}, [2]uint16{300, 400}, addrB, wa, seq)
+	sb = l2tpSession([2]uint16{300, 400}, [2]uint16{100, 200}, addrA, wb, seq)
+	mustAdd(t, a, sa)
+	mustAdd(t, b, sb)
 	if err := a.Add(sa); err == nil {
 		t.Fatal("duplicate session installed")
 	}
+	mustAttach(t, a, sa, Attachment{Device: da, Framing: pppFraming})
+	mustAttach(t, b, sb, Attachment{Device: db, Framing: pppFraming})
 	return
 }
 
 func TestBackToBack(t *testing.T) {
 	for _, seq := range []bool{false, true} {
-		a, b, sa, sb, da, db := pair(t, seq)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 2)
-		go func() { done <- a.RunDevice(ctx, da) }()
-		go func() { done <- b.RunDevice(ctx, db) }()
-		for i := 0; i < 10; i++ {
-			p := ipv4Packet("198.19.0.1", "198.19.1.10", 100+i)
-			da.Inject(p)
-			got := <-db.Outbound
-			if !bytes.Equal(got, p) {
-				t.Fatalf("seq=%v: packet %d arrived as %x", seq, i, got)
+		synctest.Test(t, func(t *testing.T) {
+			_, _, sa, sb, da, db := pair(t, seq)
+			for i := range 10 {
+				p := ipv4Packet("198.19.0.1", "198.19.1.10", 100+i)
+				da.Inject(p)
+				synctest.Wait()
+				if got := <-db.Outbound; !bytes.Equal(got, p) {
+					t.Fatalf("seq=%v: packet %d arrived as %x", seq, i, got)
+				}
+				q := ipv4Packet("198.19.1.10", "198.19.0.1", 50)
+				db.Inject(q)
+				synctest.Wait()
+				if got := <-da.Outbound; !bytes.Equal(got, q) {
+					t.Fatalf("reverse packet %d arrived as %x", i, got)
+				}
 			}
-			q := ipv4Packet("198.19.1.10", "198.19.0.1", 50)
-			db.Inject(q)
-			if got := <-da.Outbound; !bytes.Equal(got, q) {
-				t.Fatalf("reverse packet %d arrived as %x", i, got)
-			}
-		}
-		// A sender counts after its send returns, which can be after the
-		// other side has the packet: give the counters a moment.
-		for _, s := range []*Session{sa, sb} {
-			deadline := time.Now().Add(2 * time.Second)
-			for c := s.Counters(); c.TxPkts != 10 || c.RxPkts != 10; c = s.Counters() {
-				if time.Now().After(deadline) {
+			for _, s := range []*Session{sa, sb} {
+				if c := s.Counters(); c.TxPkts != 10 || c.RxPkts != 10 {
 					t.Fatalf("counters %+v", c)
 				}
-				time.Sleep(time.Millisecond)
 			}
-		}
-		cancel()
-		<-done
-		<-done
+		})
 	}
 }
 
+// TestControlFramesAndDrops: control messages go to the control plane,
+// PPP control frames to OnFrame, WriteFrame encapsulates; bad packets are
+// dropped and counted by reason.
 func TestControlFramesAndDrops(t *testing.T) {
 	var ctrl [][]byte
-	w := &wire{keep: true}
-	p := New(w, func(b []byte, from netip.AddrPort) { ctrl = append(ctrl, append([]byte(nil), b...)) }, nil)
+	w := newTestBind(addrA, true)
+	p := New(Config{})
+	defer p.Close()
+	pt := p.NewPort(w, L2TPv2Decoder{}, func(b []byte, from netip.AddrPort) { ctrl = append(ctrl, append([]byte(nil), b...)) })
 	var frames []ppp.Protocol
-	s := &Session{Key: Key{1, 2}, RemoteTunnel: 3, RemoteSession: 4, Peer: addrB, Framing: ppp.Framing{AddressControl: true},
-		OnFrame: func(frame []byte) {
-			pr, _, _ := ppp.ParseFrame(frame)
-			frames = append(frames, pr)
-		}}
-	p.Add(s)
+	s := l2tpSession([2]uint16{1, 2}, [2]uint16{3, 4}, addrB, w, false)
+	s.OnFrame = func(frame []byte) {
+		pr, _, _ := ppp.ParseFrame(frame)
+		frames = append(frames, pr)
+	}
+	mustAdd(t, p, s)
 
-	// A control message goes to the control plane untouched.
 	zlb := l2tp.AppendZLB(nil, 1, 0, 0)
-	p.HandlePacket(zlb, addrB)
+	pt.HandlePacket(zlb, addrB)
 	if len(ctrl) != 1 || !bytes.Equal(ctrl[0], zlb) {
 		t.Fatalf("control: %x", ctrl)
 	}
-	// An LCP frame goes to OnFrame.
-	lcp := append(l2tp.AppendDataHeader(nil, 1, 2, false, 0, 8), 0xff, 0x03, 0xc0, 0x21, 9, 1, 0, 4)
-	p.HandlePacket(lcp, addrB)
+	lcp := l2tpMsg(1, 2, false, 0, []byte{0xff, 0x03, 0xc0, 0x21, 9, 1, 0, 4})
+	pt.HandlePacket(lcp, addrB)
 	if len(frames) != 1 || frames[0] != ppp.ProtoLCP {
 		t.Fatalf("frames %v", frames)
 	}
-	// SendFrame encapsulates for the peer.
-	if err := p.SendFrame(s, ppp.ProtoLCP, []byte{9, 1, 0, 4}); err != nil {
+	if err := s.WriteFrame([]byte{0xff, 0x03, 0xc0, 0x21, 9, 1, 0, 4}); err != nil {
 		t.Fatal(err)
 	}
 	got := w.sent[0]
@@ -155,146 +101,294 @@ func TestControlFramesAndDrops(t *testing.T) {
 
 	cases := []struct {
 		pkt    []byte
+		from   netip.AddrPort
 		reason DropReason
 	}{
-		{[]byte{0}, DropShort},
-		{[]byte{0x40, 0x02, 0x00, 0xff, 0, 1, 0, 2}, DropBadHeader},
-		{append(l2tp.AppendDataHeader(nil, 1, 2, false, 0, 2), 0xff, 0x03), DropBadPPP},
-		{append(l2tp.AppendDataHeader(nil, 1, 2, false, 0, 5), 0xff, 0x03, 0x00, 0x21, 0x45), DropNoSession},
+		{[]byte{0}, addrB, DropShort},
+		{[]byte{0x40, 0x02, 0x00, 0xff, 0, 1, 0, 2}, addrB, DropBadHeader},
+		{l2tpMsg(1, 2, false, 0, []byte{0xff, 0x03}), addrB, DropBadPPP},
+		{l2tpMsg(1, 2, false, 0, ipFrame(ipv4Packet("198.19.1.2", "198.19.0.1", 1))), addrB, DropNotAttached},
+		{l2tpMsg(1, 9, false, 0, ipFrame(ipv4Packet("198.19.1.2", "198.19.0.1", 1))), addrB, DropUnknownSession},
+		{lcp, addrC, DropWrongPeer},
 	}
 	for _, c := range cases {
 		before := p.drops[c.reason].Load()
-		p.HandlePacket(c.pkt, addrB)
+		pt.HandlePacket(c.pkt, c.from)
 		if p.drops[c.reason].Load() != before+1 {
-			t.Errorf("%x: not dropped as %s; drops %v", c.pkt, c.reason, p.Drops())
+			t.Errorf("%x from %v: not dropped as %s; drops %v", c.pkt, c.from, c.reason, p.Drops())
 		}
 	}
-	p.Remove(s.Key)
-	p.HandlePacket(lcp, addrB)
+	if len(frames) != 1 {
+		t.Fatal("a frame from a stranger reached the session")
+	}
+	p.Remove(s)
+	pt.HandlePacket(lcp, addrB)
 	if len(frames) != 1 || p.Len() != 0 {
 		t.Fatal("a removed session still receives")
 	}
 }
 
-func TestSequencingDropsOutOfOrder(t *testing.T) {
-	_, b, _, sb, _, db := pair(t, true)
-	ip := ipv4Packet("198.19.0.1", "198.19.1.10", 10)
-	frame := append([]byte{0xff, 0x03, 0x00, 0x21}, ip...)
-	send := func(ns uint16) {
-		b.HandlePacket(append(l2tp.AppendDataHeader(nil, sb.Key.Tunnel, sb.Key.Session, true, ns, len(frame)), frame...), addrA)
+// TestWrongPeer is defect 1 of issue 9: a data message that carries a live
+// session's IDs is accepted only from the session's peer; from anywhere
+// else it does not reach the session's interface.
+func TestWrongPeer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, b, _, sb, _, db := pair(t, false)
+		pt := b.NewPort(sb.Bind, L2TPv2Decoder{}, nil)
+		msg := l2tpMsg(300, 400, false, 0, ipFrame(ipv4Packet("198.19.0.1", "198.19.1.10", 20)))
+		for _, from := range []netip.AddrPort{addrC, netip.AddrPortFrom(addrA.Addr(), 1702)} {
+			pt.HandlePacket(msg, from)
+		}
+		synctest.Wait()
+		if len(db.Outbound) != 0 || b.Drops()["wrong-peer"] != 2 || sb.Counters().RxPkts != 0 {
+			t.Fatalf("delivered %d, drops %v", len(db.Outbound), b.Drops())
+		}
+		pt.HandlePacket(msg, addrA)
+		if len(db.Outbound) != 1 {
+			t.Fatal("the peer's packet was not delivered")
+		}
+	})
+}
+
+// TestSpoofedSource is defect 2 of issue 9: a session may send IP only
+// from the sources it owns — its negotiated address, its framed routes —
+// not from another session's address, nor the server's own.
+func TestSpoofedSource(t *testing.T) {
+	w := newTestBind(addrA, false)
+	p := New(Config{})
+	defer p.Close()
+	pt := p.NewPort(w, L2TPv2Decoder{}, nil)
+	s1 := l2tpSession([2]uint16{1, 1}, [2]uint16{9, 1}, addrB, w, false)
+	mustAdd(t, p, s1)
+	p.Attach(s1, Attachment{Device: nil, Framing: pppFraming, PeerAddrs: []netip.Addr{netip.MustParseAddr("198.19.1.1")},
+		Sources: NewSources([]netip.Addr{netip.MustParseAddr("198.19.1.1")}, []netip.Prefix{netip.MustParsePrefix("198.19.64.0/24")})})
+	shared := netif.NewFake("vpdn0", 16)
+	if err := p.SetShared(shared); err != nil {
+		t.Fatal(err)
 	}
-	send(5)
-	send(6)
-	send(4) // late: dropped
-	send(7)
-	if n := len(db.Outbound); n != 3 {
-		t.Fatalf("%d packets delivered, want 3", n)
+	defer p.ClearShared()
+
+	for _, c := range []struct {
+		src  string
+		pass bool
+	}{
+		{"198.19.1.1", true},   // its own address
+		{"198.19.64.9", true},  // a framed route
+		{"198.19.1.2", false},  // another session's address
+		{"198.19.0.1", false},  // the LNS's own
+		{"198.19.65.1", false}, // outside its routes
+		{"0.0.0.0", false},
+	} {
+		before := len(shared.Outbound)
+		pt.HandlePacket(l2tpMsg(1, 1, false, 0, ipFrame(ipv4Packet(c.src, "198.19.0.1", 8))), addrB)
+		if got := len(shared.Outbound) > before; got != c.pass {
+			t.Errorf("source %s: delivered %v, want %v", c.src, got, c.pass)
+		}
 	}
-	if d := b.Drops()["out-of-order"]; d != 1 {
-		t.Fatalf("out-of-order drops %d", d)
+	if d := p.Drops()["spoofed-source"]; d != 4 || s1.Counters().SpoofDrops != 4 {
+		t.Fatalf("spoofed drops %d (session %d), want 4", d, s1.Counters().SpoofDrops)
+	}
+	v6 := make([]byte, 40)
+	v6[0] = 0x60
+	pt.HandlePacket(l2tpMsg(1, 1, false, 0, append([]byte{0xff, 0x03, 0x00, 0x57}, v6...)), addrB)
+	if p.Drops()["spoofed-source"] != 5 {
+		t.Fatal("IPv6 from a source the session does not own was delivered")
 	}
 }
 
-// TestAttach: a session installed without a device (PPP negotiating) gets
-// its interface when IPCP opens; IP flows from then on.
-func TestAttach(t *testing.T) {
-	w := &wire{keep: true}
-	p := New(w, nil, nil)
-	s := &Session{Key: Key{1, 2}, RemoteTunnel: 3, RemoteSession: 4, Peer: addrB, Framing: ppp.Framing{AddressControl: true}}
-	p.Add(s)
-	frame := append([]byte{0xff, 0x03, 0x00, 0x21}, ipv4Packet("198.19.1.2", "198.19.0.1", 5)...)
-	msg := append(l2tp.AppendDataHeader(nil, 1, 2, false, 0, len(frame)), frame...)
-	p.HandlePacket(msg, addrB)
-	if p.Drops()["no-session"] != 1 {
-		t.Fatal("IP before IPCP was not dropped")
-	}
-	dev := netif.NewFake("Vi1", 4)
-	p.Attach(s, dev, ppp.Framing{AddressControl: true, ACFC: true, PFC: true}, 0, 1400)
-	p.HandlePacket(msg, addrB)
-	if len(dev.Outbound) != 1 {
-		t.Fatal("IP after Attach not delivered")
-	}
-	buf := make([]byte, Headroom+MaxPacket)
-	ip := ipv4Packet("198.19.0.1", "198.19.1.2", 10)
-	copy(buf[Headroom:], ip)
-	p.sendIP(s, buf, len(ip))
-	h, _ := l2tp.ParseHeader(w.sent[0])
-	if got := h.Payload(w.sent[0]); got[0] != 0x21 {
-		t.Fatalf("ACFC+PFC framing not used: % x", got[:4])
-	}
+// TestOneSequenceSpace is defect 3 of issue 9: with sequencing on, the PPP
+// link's control frames and IP take their Ns from one counter, so a peer
+// that checks Ns never sees an LCP echo behind the IP it already has.
+func TestOneSequenceSpace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newTestBind(addrA, true)
+		p := New(Config{})
+		defer p.Close()
+		s := l2tpSession([2]uint16{1, 2}, [2]uint16{3, 4}, addrB, w, true)
+		mustAdd(t, p, s)
+		dev := netif.NewFake("Vi1", 16)
+		mustAttach(t, p, s, Attachment{Device: dev, Framing: pppFraming})
+		echo := []byte{0xff, 0x03, 0xc0, 0x21, 9, 1, 0, 8, 0, 0, 0, 0}
+		for range 3 {
+			dev.Inject(ipv4Packet("198.19.0.1", "198.19.1.10", 10))
+			synctest.Wait()
+			s.WriteFrame(echo)
+		}
+		var ns []uint16
+		for _, d := range w.take() {
+			h, err := l2tp.ParseHeader(d)
+			if err != nil || !h.HasSequence() {
+				t.Fatalf("%x: %v", d, err)
+			}
+			ns = append(ns, h.Ns)
+		}
+		for i, n := range ns {
+			if n != uint16(i) {
+				t.Fatalf("Ns of the session's frames %v, want 0, 1, 2, ...", ns)
+			}
+		}
+	})
+}
+
+// TestCountersCountEverything is defect 4 of issue 9: the session's
+// counters count every frame of its data channel — IP both ways and PPP
+// control frames — not the control frames alone.
+func TestCountersCountEverything(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, b, _, sb, da, db := pair(t, false)
+		sb.OnFrame = nil
+		for range 5 {
+			da.Inject(ipv4Packet("198.19.0.1", "198.19.1.10", 1000))
+		}
+		synctest.Wait()
+		for range 5 {
+			<-db.Outbound
+		}
+		sb.WriteFrame([]byte{0xff, 0x03, 0xc0, 0x21, 9, 1, 0, 4})
+		c := sb.Counters()
+		if c.RxPkts != 5 || c.RxBytes != 5*(4+1020) || c.TxPkts != 1 || c.TxBytes != 8 {
+			t.Fatalf("counters %+v", c)
+		}
+		_ = b
+	})
+}
+
+func TestSequencingDropsOutOfOrder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, b, _, sb, _, db := pair(t, true)
+		pt := b.NewPort(sb.Bind, L2TPv2Decoder{}, nil)
+		frame := ipFrame(ipv4Packet("198.19.0.1", "198.19.1.10", 10))
+		for _, ns := range []uint16{5, 6, 4, 7} { // 4 is late: dropped
+			pt.HandlePacket(l2tpMsg(300, 400, true, ns, frame), addrA)
+		}
+		if n := len(db.Outbound); n != 3 {
+			t.Fatalf("%d packets delivered, want 3", n)
+		}
+		if d := b.Drops()["out-of-order"]; d != 1 || sb.Counters().SeqDrops != 1 {
+			t.Fatalf("out-of-order drops %d", d)
+		}
+	})
+}
+
+// TestAttachDetach: a session installed before its network layer is up
+// drops IP; attached, IP flows with the final framing; detached, its
+// device is no longer read.
+func TestAttachDetach(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newTestBind(addrA, true)
+		p := New(Config{})
+		defer p.Close()
+		pt := p.NewPort(w, L2TPv2Decoder{}, nil)
+		s := l2tpSession([2]uint16{1, 2}, [2]uint16{3, 4}, addrB, w, false)
+		mustAdd(t, p, s)
+		msg := l2tpMsg(1, 2, false, 0, ipFrame(ipv4Packet("198.19.1.2", "198.19.0.1", 5)))
+		pt.HandlePacket(msg, addrB)
+		if p.Drops()["not-attached"] != 1 {
+			t.Fatal("IP before IPCP was not dropped")
+		}
+		dev := netif.NewFake("Vi1", 4)
+		mustAttach(t, p, s, Attachment{Device: dev, Framing: ppp.Framing{AddressControl: true, ACFC: true, PFC: true}, MTU: 1400})
+		pt.HandlePacket(msg, addrB)
+		if len(dev.Outbound) != 1 {
+			t.Fatal("IP after Attach not delivered")
+		}
+		dev.Inject(ipv4Packet("198.19.0.1", "198.19.1.2", 10))
+		synctest.Wait()
+		sent := w.take()
+		h, _ := l2tp.ParseHeader(sent[0])
+		if got := h.Payload(sent[0]); got[0] != 0x21 {
+			t.Fatalf("ACFC+PFC framing not used: % x", got[:4])
+		}
+		dev.Inject(ipv4Packet("198.19.0.1", "198.19.1.2", 2000))
+		synctest.Wait()
+		if p.Drops()["too-big"] != 1 {
+			t.Fatal("a packet over the MTU was sent")
+		}
+		p.Detach(s)
+		dev.Inject(ipv4Packet("198.19.0.1", "198.19.1.2", 10))
+		synctest.Wait()
+		if len(w.take()) != 0 {
+			t.Fatal("a detached device is still read")
+		}
+		pt.HandlePacket(msg, addrB)
+		if p.Drops()["not-attached"] != 2 {
+			t.Fatal("IP after Detach was not dropped")
+		}
+	})
 }
 
 func TestSharedDevice(t *testing.T) {
-	w := &wire{keep: true}
-	p := New(w, nil, nil)
-	shared := netif.NewFake("vpdn0", 16)
-	s1 := &Session{Key: Key{1, 1}, RemoteTunnel: 10, RemoteSession: 11, Peer: addrB, Framing: ppp.Framing{AddressControl: true}}
-	s2 := &Session{Key: Key{1, 2}, RemoteTunnel: 10, RemoteSession: 12, Peer: addrB, Framing: ppp.Framing{AddressControl: true}}
-	p.Add(s1)
-	p.Add(s2)
-	p.SetPeerIP(s1, netip.MustParseAddr("198.19.1.1"))
-	p.SetPeerIP(s2, netip.MustParseAddr("198.19.1.2"))
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- p.RunShared(ctx, shared) }()
-	shared.Inject(ipv4Packet("198.19.0.1", "198.19.1.2", 20))
-	shared.Inject(ipv4Packet("198.19.0.1", "198.19.1.1", 20))
-	shared.Inject(ipv4Packet("198.19.0.1", "198.19.9.9", 20)) // nobody's
-	// Receive on the shared device too.
-	frame := append([]byte{0xff, 0x03, 0x00, 0x21}, ipv4Packet("198.19.1.2", "198.19.0.1", 5)...)
-	for deadline := time.Now().Add(5 * time.Second); p.Drops()["no-session"] == 0; {
-		if time.Now().After(deadline) {
-			t.Fatal("the packet for nobody was never dropped")
+	synctest.Test(t, func(t *testing.T) {
+		w := newTestBind(addrA, true)
+		p := New(Config{})
+		defer p.Close()
+		pt := p.NewPort(w, L2TPv2Decoder{}, nil)
+		shared := netif.NewFake("vpdn0", 16)
+		if err := p.SetShared(shared); err != nil {
+			t.Fatal(err)
 		}
-		runtime.Gosched()
-	}
-	p.HandlePacket(append(l2tp.AppendDataHeader(nil, 1, 2, false, 0, len(frame)), frame...), addrB)
-	if got := <-shared.Outbound; len(got) != 25 {
-		t.Fatalf("shared receive %x", got)
-	}
-	cancel()
-	<-done
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.sent) != 2 {
-		t.Fatalf("%d datagrams sent, want 2", len(w.sent))
-	}
-	h, _ := l2tp.ParseHeader(w.sent[0])
-	if h.SessionID != 12 {
-		t.Fatalf("first packet to session %d, want 12", h.SessionID)
-	}
+		s1 := l2tpSession([2]uint16{1, 1}, [2]uint16{10, 11}, addrB, w, false)
+		s2 := l2tpSession([2]uint16{1, 2}, [2]uint16{10, 12}, addrB, w, false)
+		mustAdd(t, p, s1)
+		mustAdd(t, p, s2)
+		mustAttach(t, p, s1, Attachment{Framing: pppFraming, PeerAddrs: []netip.Addr{netip.MustParseAddr("198.19.1.1")}})
+		mustAttach(t, p, s2, Attachment{Framing: pppFraming, PeerAddrs: []netip.Addr{netip.MustParseAddr("198.19.1.2")}})
+		shared.Inject(ipv4Packet("198.19.0.1", "198.19.1.2", 20))
+		shared.Inject(ipv4Packet("198.19.0.1", "198.19.1.1", 20))
+		shared.Inject(ipv4Packet("198.19.0.1", "198.19.9.9", 20)) // nobody's
+		synctest.Wait()
+		if p.Drops()["no-session"] != 1 {
+			t.Fatal("the packet for nobody was not dropped")
+		}
+		pt.HandlePacket(l2tpMsg(1, 2, false, 0, ipFrame(ipv4Packet("198.19.1.2", "198.19.0.1", 5))), addrB)
+		if got := <-shared.Outbound; len(got) != 25 {
+			t.Fatalf("shared receive %x", got)
+		}
+		sent := w.take()
+		if len(sent) != 2 {
+			t.Fatalf("%d datagrams sent, want 2", len(sent))
+		}
+		if h, _ := l2tp.ParseHeader(sent[0]); h.SessionID != 12 {
+			t.Fatalf("first packet to session %d, want 12", h.SessionID)
+		}
+		p.Detach(s2)
+		shared.Inject(ipv4Packet("198.19.0.1", "198.19.1.2", 20))
+		synctest.Wait()
+		if p.Drops()["no-session"] != 2 {
+			t.Fatal("a detached session's address still routed")
+		}
+		p.ClearShared()
+	})
 }
 
-// nullDev counts writes without copying.
-type nullDev struct{ n int }
-
-func (d *nullDev) Read([]byte) (int, error)    { select {} }
-func (d *nullDev) Write(b []byte) (int, error) { d.n++; return len(b), nil }
-func (d *nullDev) Name() string                { return "null" }
-func (d *nullDev) Close() error                { return nil }
-
-type nullUnder struct{ n int }
-
-func (u *nullUnder) WriteTo(b []byte, to netip.AddrPort) error { u.n++; return nil }
-
 // TestZeroAllocs: an established session forwards an IP packet in either
-// direction without allocating.
+// direction without allocating, source check and sequencing included.
 func TestZeroAllocs(t *testing.T) {
-	under := &nullUnder{}
-	p := New(under, nil, nil)
+	under := &nullBind{}
+	p := New(Config{})
+	defer p.Close()
+	pt := p.NewPort(under, L2TPv2Decoder{}, nil)
 	dev := &nullDev{}
-	s := &Session{Key: Key{1, 2}, RemoteTunnel: 3, RemoteSession: 4, Peer: addrB, Framing: ppp.Framing{AddressControl: true}, Device: dev, MSS: 1360, Sequencing: true}
-	p.Add(s)
-	ip := ipv4Packet("198.19.0.1", "198.19.1.10", 1000)
-	frame := append([]byte{0xff, 0x03, 0x00, 0x21}, ip...)
-	msg := append(l2tp.AppendDataHeader(nil, 1, 2, false, 0, len(frame)), frame...)
-	if n := testing.AllocsPerRun(1000, func() { p.HandlePacket(msg, addrB) }); n != 0 {
+	s := l2tpSession([2]uint16{1, 2}, [2]uint16{3, 4}, addrB, under, true)
+	mustAdd(t, p, s)
+	s.att.Store(&attachment{Attachment: Attachment{Device: dev, Framing: pppFraming, MSS: 1360,
+		Sources: NewSources([]netip.Addr{netip.MustParseAddr("198.19.1.10")}, []netip.Prefix{netip.MustParsePrefix("198.19.64.0/18")})}})
+	ip := ipv4Packet("198.19.1.10", "198.19.0.1", 1000)
+	msg := l2tpMsg(1, 2, false, 0, ipFrame(ip))
+	if n := testing.AllocsPerRun(1000, func() { pt.HandlePacket(msg, addrB) }); n != 0 {
 		t.Errorf("receive path: %.1f allocations per packet", n)
 	}
 	buf := make([]byte, Headroom+MaxPacket)
-	copy(buf[Headroom:], ip)
-	if n := testing.AllocsPerRun(1000, func() { p.sendIP(s, buf, len(ip)) }); n != 0 {
+	att := s.att.Load()
+	if n := testing.AllocsPerRun(1000, func() {
+		copy(buf[Headroom:], ip)
+		p.sendPacket(s, att, buf, len(ip))
+	}); n != 0 {
 		t.Errorf("transmit path: %.1f allocations per packet", n)
+	}
+	frame := []byte{0xff, 0x03, 0xc0, 0x21, 9, 1, 0, 8, 0, 0, 0, 0}
+	if n := testing.AllocsPerRun(1000, func() { s.WriteFrame(frame) }); n != 0 {
+		t.Errorf("control frames: %.1f allocations per frame", n)
 	}
 	if dev.n == 0 || under.n == 0 {
 		t.Fatal("nothing forwarded")
@@ -302,42 +396,38 @@ func TestZeroAllocs(t *testing.T) {
 }
 
 func BenchmarkReceive(b *testing.B) {
-	p := New(&nullUnder{}, nil, nil)
-	p.Add(&Session{Key: Key{1, 2}, Peer: addrB, Framing: ppp.Framing{AddressControl: true}, Device: &nullDev{}})
-	frame := append([]byte{0xff, 0x03, 0x00, 0x21}, ipv4Packet("198.19.0.1", "198.19.1.10", 1400)...)
-	msg := append(l2tp.AppendDataHeader(nil, 1, 2, false, 0, len(frame)), frame...)
+	under := &nullBind{}
+	p := New(Config{})
+	defer p.Close()
+	pt := p.NewPort(under, L2TPv2Decoder{}, nil)
+	s := l2tpSession([2]uint16{1, 2}, [2]uint16{3, 4}, addrB, under, false)
+	p.Add(s)
+	s.att.Store(&attachment{Attachment: Attachment{Device: &nullDev{}, Framing: pppFraming,
+		Sources: NewSources([]netip.Addr{netip.MustParseAddr("198.19.1.10")}, nil)}})
+	msg := l2tpMsg(1, 2, false, 0, ipFrame(ipv4Packet("198.19.1.10", "198.19.0.1", 1400)))
 	b.SetBytes(int64(len(msg)))
 	b.ReportAllocs()
 	for b.Loop() {
-		p.HandlePacket(msg, addrB)
+		pt.HandlePacket(msg, addrB)
 	}
 }
 
 func BenchmarkTransmit(b *testing.B) {
-	p := New(&nullUnder{}, nil, nil)
-	s := &Session{Key: Key{1, 2}, RemoteTunnel: 3, RemoteSession: 4, Peer: addrB, Framing: ppp.Framing{AddressControl: true}}
+	under := &nullBind{}
+	p := New(Config{})
+	defer p.Close()
+	s := l2tpSession([2]uint16{1, 2}, [2]uint16{3, 4}, addrB, under, false)
 	p.Add(s)
+	s.att.Store(&attachment{Attachment: Attachment{Device: &nullDev{}, Framing: pppFraming}})
+	att := s.att.Load()
 	ip := ipv4Packet("198.19.0.1", "198.19.1.10", 1400)
 	buf := make([]byte, Headroom+MaxPacket)
 	copy(buf[Headroom:], ip)
 	b.SetBytes(int64(len(ip)))
 	b.ReportAllocs()
 	for b.Loop() {
-		p.sendIP(s, buf, len(ip))
+		p.sendPacket(s, att, buf, len(ip))
 	}
-}
-
-func FuzzHandlePacket(f *testing.F) {
-	frame := append([]byte{0xff, 0x03, 0x00, 0x21}, ipv4Packet("198.19.0.1", "198.19.1.10", 40)...)
-	f.Add(append(l2tp.AppendDataHeader(nil, 1, 2, false, 0, len(frame)), frame...))
-	f.Add(append(l2tp.AppendDataHeader(nil, 1, 2, true, 7, len(frame)), frame...))
-	f.Add([]byte{0x42, 0x02, 0, 8, 0, 1, 0, 2, 0xc0, 0x21})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		p := New(&nullUnder{}, func([]byte, netip.AddrPort) {}, nil)
-		p.Add(&Session{Key: Key{1, 2}, Peer: addrB, Framing: ppp.Framing{AddressControl: true}, Device: &nullDev{}, MSS: 1200, Sequencing: true,
-			OnFrame: func([]byte) {}})
-		p.HandlePacket(b, addrB)
-	})
 }
 
 // BenchmarkCopyBaseline is the baseline of the per-packet benchmarks: one
@@ -351,33 +441,21 @@ func BenchmarkCopyBaseline(b *testing.B) {
 	}
 }
 
-// TestHeldUntilAdded: data for a session that is not installed yet is held
-// and delivered, in order, when the session is added; held data expires.
-func TestHeldUntilAdded(t *testing.T) {
-	p := New(&nullUnder{}, nil, nil)
-	lcp := func(id byte) []byte {
-		return append(l2tp.AppendDataHeader(nil, 7, 8, false, 0, 8), 0xff, 0x03, 0xc0, 0x21, 1, id, 0, 4)
-	}
-	p.HandlePacket(lcp(1), addrB)
-	p.HandlePacket(lcp(2), addrB)
-	var got []byte
-	s := &Session{Key: Key{7, 8}, Peer: addrB, Framing: ppp.Framing{AddressControl: true},
-		OnFrame: func(f []byte) { got = append(got, f[5]) }}
-	p.Add(s)
-	if string(got) != "\x01\x02" || p.Held() != 2 {
-		t.Fatalf("replayed %v (held %d), want frames 1 and 2 in order", got, p.Held())
-	}
-	if d := p.Drops()["unknown-session"]; d != 0 {
-		t.Fatalf("unknown-session drops %d", d)
-	}
-	// Expired and overflowing held data counts as unknown-session.
-	old := holdTime
-	holdTime = 0
-	defer func() { holdTime = old }()
-	p.HandlePacket(append(l2tp.AppendDataHeader(nil, 9, 9, false, 0, 4), 0xff, 0x03, 0x00, 0x21), addrB)
-	time.Sleep(time.Millisecond)
-	p.Add(&Session{Key: Key{9, 9}, Peer: addrB})
-	if d := p.Drops()["unknown-session"]; d != 1 {
-		t.Fatalf("expired held message: unknown-session drops %d, want 1", d)
-	}
+func FuzzHandlePacket(f *testing.F) {
+	frame := ipFrame(ipv4Packet("198.19.0.1", "198.19.1.10", 40))
+	f.Add(l2tpMsg(1, 2, false, 0, frame))
+	f.Add(l2tpMsg(1, 2, true, 7, frame))
+	f.Add([]byte{0x42, 0x02, 0, 8, 0, 1, 0, 2, 0xc0, 0x21})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		under := &nullBind{}
+		p := New(Config{})
+		defer p.Close()
+		pt := p.NewPort(under, L2TPv2Decoder{}, func([]byte, netip.AddrPort) {})
+		s := l2tpSession([2]uint16{1, 2}, [2]uint16{3, 4}, addrB, under, true)
+		s.OnFrame = func([]byte) {}
+		p.Add(s)
+		s.att.Store(&attachment{Attachment: Attachment{Device: &nullDev{}, Framing: pppFraming, MSS: 1200,
+			Sources: NewSources([]netip.Addr{netip.MustParseAddr("198.19.0.1")}, nil)}})
+		pt.HandlePacket(b, addrB)
+	})
 }

@@ -11,11 +11,15 @@ import (
 
 	"github.com/vpdn/vpdn/aaa"
 	"github.com/vpdn/vpdn/aaa/mschap"
+	"github.com/vpdn/vpdn/access"
+	"github.com/vpdn/vpdn/carrier/l2tpv2"
+	"github.com/vpdn/vpdn/dataplane"
+	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/proto/l2tp"
-	"github.com/vpdn/vpdn/proto/ppp"
+	"github.com/vpdn/vpdn/transport"
 	"github.com/vpdn/vpdn/transport/memnet"
+	"github.com/vpdn/vpdn/vif"
 	wl2tp "github.com/vpdn/vpdn/wire/l2tp"
-	wppp "github.com/vpdn/vpdn/wire/ppp"
 	"github.com/vpdn/vpdn/wire/vnet"
 )
 
@@ -56,53 +60,24 @@ func (f *fakeAAA) Authenticate(_ context.Context, r *aaa.Request) (*aaa.Result, 
 	return reject, nil
 }
 
-// testLNS is a small LNS made of proto/l2tp and proto/ppp server links:
-// it authenticates with methods and hands out addresses from a counter
-// (none when noAddress).
+// testLNS is an LNS made of the parts the daemon's is made of — the L2TP
+// carrier, the access layer in the server role, the data plane and the
+// shared interface on a fake host — with the fake AAA and addresses from a
+// counter (none when noAddress). An echo responder on the shared device
+// answers pings, as the LNS host's stack would.
 type testLNS struct {
-	node    *l2tp.Node
-	conn    *memnet.Conn
-	strict  *strictSeq // nil: every datagram goes to the node
-	runners []*ppp.Runner
+	svc     *l2tpv2.Service
+	plane   *dataplane.Plane
+	acc     *access.Manager
+	ifs     *vif.Manager
+	strict  *strictSeq // nil: every datagram goes to the LNS
 	aaa     *fakeAAA
 	methods []aaa.Method
 
-	next      atomic.Uint32
 	nextAddr  atomic.Uint32
 	noAddress bool
 
-	mu    sync.Mutex
-	links map[*l2tp.Session]*lnsSession
-	up    atomic.Int64
-}
-
-type lnsSession struct {
-	s    *l2tp.Session
-	run  *ppp.Runner
-	link *ppp.Link
-}
-
-func (h *lnsSession) Up(ev ppp.UpEvent) {}
-func (h *lnsSession) Down(ev ppp.DownEvent) {
-	if ev.Protocol == wppp.ProtoLCP {
-		h.s.Close(wl2tp.Result{Code: wl2tp.CDNGeneralError, Message: ev.Reason})
-	}
-}
-
-// Packet answers ICMP echo requests, as the LNS host's stack would.
-func (h *lnsSession) Packet(proto wppp.Protocol, b []byte) {
-	if proto != wppp.ProtoIPv4 || len(b) < 28 || b[9] != 1 || b[20] != 8 {
-		return
-	}
-	buf := make([]byte, wppp.MaxHeaderLen+len(b))
-	r := buf[wppp.MaxHeaderLen:]
-	copy(r, b)
-	copy(r[12:16], b[16:20])
-	copy(r[16:20], b[12:16])
-	r[20] = 0 // echo reply
-	r[22], r[23] = 0, 0
-	binary.BigEndian.PutUint16(r[22:], vnet.Checksum(r[20:]))
-	h.link.SendPacket(wppp.ProtoIPv4, buf, wppp.MaxHeaderLen)
+	done, echoDone chan struct{}
 }
 
 // lnsOptions change the in-memory LNS.
@@ -120,36 +95,91 @@ func newTestLNS(net *memnet.Network, addr netip.AddrPort, a *fakeAAA, methods []
 	if err != nil {
 		return nil, err
 	}
-	l := &testLNS{conn: conn, aaa: a, methods: methods, links: map[*l2tp.Session]*lnsSession{}}
-	for range 2 {
-		l.runners = append(l.runners, ppp.NewRunner())
+	l := &testLNS{aaa: a, methods: methods, done: make(chan struct{}), echoDone: make(chan struct{})}
+	host := netif.NewFakeHost()
+	l.plane = dataplane.New(dataplane.Config{})
+	if l.ifs, err = vif.New(vif.Config{Host: host, Shared: true, SharedMTU: 1460}); err != nil {
+		return nil, err
+	}
+	shared := host.Device(vif.SharedName)
+	if err := l.plane.SetShared(shared); err != nil {
+		return nil, err
+	}
+	go l.answerEchoes(shared)
+	l.acc, err = access.New(access.Config{Plane: l.plane, Interfaces: l.ifs, Runners: 2,
+		Authenticator: func(string) aaa.Authenticator { return l.aaa },
+		AssignAddress: func(*aaa.Authorization, string) (*aaa.Lease, error) {
+			if l.noAddress {
+				return nil, errors.New("pool exhausted")
+			}
+			n := l.nextAddr.Add(1)
+			return &aaa.Lease{Addr: netip.AddrFrom4([4]byte{198, 19, byte(1 + n>>8), byte(n)})}, nil
+		}})
+	if err != nil {
+		return nil, err
 	}
 	params := l2tp.TunnelParams{LocalName: "LNS", Hello: -1}
+	var bind transport.Bind = conn
 	if o.l2tpnsLike {
 		params.RecvWindow = 4
 		l.strict = &strictSeq{conn: conn, next: map[netip.AddrPort]uint16{},
 			sent: map[netip.AddrPort]uint16{}, acked: map[netip.AddrPort]uint16{}}
+		bind = strictBind{conn, l.strict}
 	}
-	var out l2tp.Conn = conn
-	if l.strict != nil {
-		out = l.strict
-	}
-	l.node, err = l2tp.NewNode(l2tp.Config{Conn: out,
-		Defaults:      params,
-		OnSessionUp:   l.sessionUp,
-		OnSessionDown: l.sessionDown,
-	})
+	prof := &access.Profile{Role: access.Server, Template: "Virtual-Template1", MTU: 1460, AuthMethods: methods,
+		Hostname: "LNS", Password: "x", Local: netip.MustParseAddr("198.19.0.1"), Shared: true, VerifySource: true}
+	l.svc, err = l2tpv2.New(l2tpv2.Config{Bind: bind, Plane: l.plane, Access: l.acc, Defaults: params,
+		Profile: func(l2tp.TunnelStats) (*access.Profile, error) { return prof, nil }})
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
-	go conn.Serve(func(b []byte, from netip.AddrPort) {
-		if l.strict == nil || l.strict.pass(b, from) {
-			l.node.HandlePacket(b, from)
-		}
-	})
+	go func() {
+		defer close(l.done)
+		l.svc.Serve()
+	}()
 	return l, nil
 }
+
+// answerEchoes turns the echo requests the shared device gets into
+// replies.
+func (l *testLNS) answerEchoes(dev *netif.Fake) {
+	defer close(l.echoDone)
+	for {
+		var b []byte
+		select {
+		case b = <-dev.Outbound:
+		case <-l.done:
+			return
+		}
+		if len(b) < 28 || b[0]>>4 != 4 || b[9] != 1 || b[20] != 8 {
+			continue
+		}
+		r := append([]byte(nil), b...)
+		copy(r[12:16], b[16:20])
+		copy(r[16:20], b[12:16])
+		r[20] = 0 // echo reply
+		r[22], r[23] = 0, 0
+		binary.BigEndian.PutUint16(r[22:], vnet.Checksum(r[20:]))
+		dev.Inject(r)
+	}
+}
+
+// strictBind puts strictSeq on the LNS's bind.
+type strictBind struct {
+	*memnet.Conn
+	s *strictSeq
+}
+
+func (b strictBind) ServeBatch(h func([]byte, netip.AddrPort), flush func()) error {
+	return b.Conn.ServeBatch(func(p []byte, from netip.AddrPort) {
+		if b.s.pass(p, from) {
+			h(p, from)
+		}
+	}, flush)
+}
+
+func (b strictBind) WriteTo(p []byte, to netip.AddrPort) error { return b.s.WriteTo(p, to) }
 
 // strictSeq is l2tpns's handling of control messages (l2tpns.c):
 //   - processudp, "Out of sequence tunnel": a message whose Ns is not the
@@ -229,68 +259,17 @@ func (s *strictSeq) drops() (all, zlbs, muted int) {
 	return s.dropped, s.zlbs, s.muted
 }
 
-func (l *testLNS) sessionUp(s *l2tp.Session) {
-	h := &lnsSession{s: s, run: l.runners[l.next.Add(1)%uint32(len(l.runners))]}
-	l.mu.Lock()
-	l.links[s] = h
-	l.mu.Unlock()
-	cfg := ppp.Config{Post: h.run.Post, Handler: h, AddressControl: true,
-		Output: ppp.OutputFunc(s.WriteFrame),
-		Auth:   ppp.AuthConfig{Methods: l.methods, AAA: l.aaa, Hostname: "LNS", Password: "x"},
-		IPCP: ppp.IPCPConfig{Local: netip.MustParseAddr("198.19.0.1"),
-			Allocate: func(*aaa.Authorization) (netip.Addr, error) {
-				if l.noAddress {
-					return netip.Addr{}, errors.New("pool exhausted")
-				}
-				n := l.nextAddr.Add(1)
-				return netip.AddrFrom4([4]byte{198, 19, byte(1 + n>>8), byte(n)}), nil
-			}},
-	}
-	s.SetReceiver(func(frame []byte) {
-		cp := append([]byte(nil), frame...)
-		h.run.Post(func() {
-			if h.link != nil {
-				h.link.Input(cp)
-			}
-		})
-	})
-	h.run.Post(func() {
-		link, err := ppp.NewLink(cfg)
-		if err != nil {
-			s.Close(wl2tp.Result{Code: wl2tp.CDNGeneralError})
-			return
-		}
-		h.link = link
-		link.Start()
-	})
-}
-
-func (l *testLNS) sessionDown(s *l2tp.Session, _ error) {
-	l.mu.Lock()
-	h := l.links[s]
-	delete(l.links, s)
-	l.mu.Unlock()
-	if h != nil {
-		h.run.Post(func() {
-			if h.link != nil {
-				h.link.LowerDown()
-			}
-		})
-	}
-}
-
-func (l *testLNS) sessions() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.links)
-}
+func (l *testLNS) sessions() int { return l.acc.Len() }
 
 func (l *testLNS) close() {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel() // no §5.7 hold: the test is over
-	l.node.Close(ctx)
-	l.conn.Close()
-	for _, r := range l.runners {
-		r.Close()
-	}
+	l.acc.Close(access.CauseShutdown)
+	l.svc.Close(ctx)
+	l.svc.Bind().Close()
+	<-l.done
+	<-l.echoDone
+	l.plane.ClearShared()
+	l.plane.Close()
+	l.ifs.Close()
 }

@@ -16,30 +16,26 @@ import (
 	"time"
 
 	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/access"
+	"github.com/vpdn/vpdn/carrier/l2tpv2"
+	"github.com/vpdn/vpdn/dataplane"
 	"github.com/vpdn/vpdn/internal/clock"
 	"github.com/vpdn/vpdn/proto/l2tp"
 	"github.com/vpdn/vpdn/proto/ppp"
+	"github.com/vpdn/vpdn/transport"
+	"github.com/vpdn/vpdn/vif"
 	wl2tp "github.com/vpdn/vpdn/wire/l2tp"
-	wppp "github.com/vpdn/vpdn/wire/ppp"
 )
 
-// Conn is how an emulated LAC sends: l2tp.Conn (transport.UDPConn and
-// memnet.Conn implement it).
-type Conn interface {
-	WriteTo(b []byte, to netip.AddrPort) error
-}
-
-// Socket opens the socket of one emulated LAC. It returns the Conn the
-// LAC's node sends through and a function that closes the socket; from
-// the moment it returns until closed, it hands every datagram received
-// to deliver (which does not retain b).
-type Socket func(deliver func(b []byte, from netip.AddrPort)) (conn Conn, close func() error, err error)
-
-// Config describes a run. Server, Socket, Tunnels, Sessions, User and
-// Password are required.
+// Config describes a run. Server, Tunnels, Sessions, User and Password are
+// required.
 type Config struct {
 	Server netip.AddrPort
-	Socket Socket
+	// Binds opens the emulated LACs' sockets (nil: the kernel's,
+	// transport.System), each at Local (port 0: an ephemeral port of its
+	// own; the zero Local is 0.0.0.0:0).
+	Binds transport.Factory
+	Local netip.AddrPort
 	// Tunnels is the number of emulated LACs (one tunnel each), Sessions
 	// the number of sessions in each tunnel.
 	Tunnels, Sessions int
@@ -76,9 +72,12 @@ type Config struct {
 	// Timeout bounds each session's set-up, from ICRQ to IPCP open
 	// (default 30 s).
 	Timeout time.Duration
-	// TeardownWait is how long the tunnels get for their StopCCN to be
-	// acknowledged before they are dropped (default 1 s): a tunnel would
-	// otherwise hold its state for the whole §5.7 retransmission cycle.
+	// TeardownWait bounds how long the tunnels get for their CDNs and
+	// StopCCN to be acknowledged before they are dropped (default 30 s;
+	// the wait ends as soon as every StopCCN got through): a closing
+	// tunnel would otherwise hold its state for the whole §5.7
+	// retransmission cycle. The CDNs of a tunnel go out a receive window
+	// at a time, so hundreds of them take a while against a busy LNS.
 	TeardownWait time.Duration
 	// Traffic, when its Interval is set, makes the sessions ping through
 	// their tunnels during the hold.
@@ -86,6 +85,8 @@ type Config struct {
 	// Runners is the number of goroutines driving the PPP links
 	// (default 4).
 	Runners int
+	// Clock runs the PPP links' timers (nil: a timing wheel for the run).
+	Clock clock.Clock
 	// Progress, if set, is called about once a second during the run.
 	Progress func(Progress)
 	Logger   *slog.Logger // nil: no logging
@@ -126,9 +127,11 @@ type Report struct {
 	// session's Dial (ICRQ; SCCRQ first for the one that opens its
 	// tunnel) to IPCP open.
 	P50, P90, P99, Max time.Duration
-	// FramesBeforeReceiver counts PPP frames the nodes dropped for want
-	// of a receiver (those arriving before Dial returned are held for it,
-	// up to a bound; see lac.early).
+	// FramesBeforeReceiver counts data messages that found no session
+	// during the set-up phase: the data path is installed when the LNS
+	// answers a call, before our ICCN, so it stays 0 unless the LNS
+	// misbehaves. (Later, an LCP echo crossing a session's teardown is
+	// normal and not counted.)
 	FramesBeforeReceiver uint64
 	// Traffic counts the echo traffic of the hold (Config.Traffic).
 	Traffic TrafficReport
@@ -204,8 +207,6 @@ func (c *Config) check() error {
 	switch {
 	case !c.Server.IsValid():
 		return errors.New("loadgen: no server address")
-	case c.Socket == nil:
-		return errors.New("loadgen: Config.Socket is nil")
 	case c.Tunnels < 1 || c.Sessions < 1:
 		return errors.New("loadgen: tunnels and sessions must be at least 1")
 	case c.Sessions > 65535:
@@ -233,7 +234,7 @@ func (c *Config) check() error {
 		c.Timeout = 30 * time.Second
 	}
 	if c.TeardownWait <= 0 {
-		c.TeardownWait = time.Second
+		c.TeardownWait = 30 * time.Second
 	}
 	if c.Runners <= 0 {
 		c.Runners = 4
@@ -244,41 +245,40 @@ func (c *Config) check() error {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Binds == nil {
+		c.Binds = transport.System
+	}
+	if !c.Local.Addr().IsValid() {
+		c.Local = netip.AddrPortFrom(netip.IPv4Unspecified(), c.Local.Port())
+	}
 	return nil
 }
 
 // session states
 const (
-	stPending uint8 = iota
+	stPending uint32 = iota
 	stUp
 	stFailed
 	stClosed
 )
 
-// session is one emulated PPP session. Once its call is up every field
-// is touched only on its runner's goroutine.
+// session is one emulated PPP session: an access-layer session in the
+// client role, on the LAC's L2TP carrier.
 type session struct {
 	g     *gen
 	lac   *lac
-	run   *ppp.Runner
 	idx   int32
-	key   uint32 // our tunnel<<16 | session ID
-	state uint8
-	// What the frames from the LNS told us about authentication: a CHAP
-	// Success / PAP Ack, or a CHAP Failure / PAP Nak.
-	authOK, authFailed bool
-	started            bool // LCP opened (see silentWait)
-	start              time.Time
-	timer              *time.Timer
-	l2                 *l2tp.Session
-	link               *ppp.Link
-	echo               echoState
+	state atomic.Uint32
+	start time.Time
+	timer atomic.Pointer[time.Timer] // the set-up timeout
+	as    atomic.Pointer[access.Session]
+	echo  echoState
 }
 
-// lac is one emulated LAC: a node on its own socket, one tunnel.
+// lac is one emulated LAC: an L2TP carrier on its own bind, one tunnel.
 type lac struct {
-	node   *l2tp.Node
-	close  func() error
+	svc    *l2tpv2.Service
+	done   chan struct{} // its bind's reader has returned
 	params l2tp.TunnelParams
 
 	// up is closed when the first call (the one that opened the tunnel)
@@ -286,70 +286,20 @@ type lac struct {
 	up    chan struct{}
 	dials chan struct{}
 
-	mu       sync.Mutex
-	sessions map[*l2tp.Session]*session
-	opened   bool // a Dial has been started on it
-	// Data messages that arrive for a session before Dial has returned
-	// it to us (the LNS starts LCP the moment ICCN arrives) would be
-	// dropped by the node for want of a receiver, and cost a PPP Restart
-	// period. They are held here, by tunnel<<16|session, until the
-	// receiver is in place (ready).
-	early map[uint32][]earlyPacket
-	ready map[uint32]bool
-}
-
-type earlyPacket struct {
-	b    []byte
-	from netip.AddrPort
-}
-
-// Bounds of lac.early: sessions with held messages, messages per session.
-const (
-	maxEarlySessions = 4096
-	maxEarlyPerSess  = 8
-)
-
-// deliver is the socket's handler: everything goes to the node, except
-// data messages for sessions not ready yet.
-func (l *lac) deliver(n *l2tp.Node, b []byte, from netip.AddrPort) {
-	if len(b) > 0 && b[0]&0x80 == 0 { // T bit clear: a data message (RFC 2661 §3.1)
-		if h, err := wl2tp.ParseHeader(b); err == nil {
-			key := uint32(h.TunnelID)<<16 | uint32(h.SessionID)
-			l.mu.Lock()
-			if !l.ready[key] {
-				q, have := l.early[key]
-				if (have || len(l.early) < maxEarlySessions) && len(q) < maxEarlyPerSess {
-					l.early[key] = append(q, earlyPacket{append([]byte(nil), b...), from})
-					l.mu.Unlock()
-					return
-				}
-			}
-			l.mu.Unlock()
-		}
-	}
-	n.HandlePacket(b, from)
-}
-
-// setReady marks a session's receiver as installed and hands it what
-// arrived before, in order (under the lock, so nothing overtakes it).
-func (l *lac) setReady(key uint32) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.ready[key] = true
-	for _, p := range l.early[key] {
-		l.node.HandlePacket(p.b, p.from)
-	}
-	delete(l.early, key)
+	mu     sync.Mutex
+	opened bool // a Dial has been started on it
 }
 
 type gen struct {
 	cfg     Config
 	log     *slog.Logger
-	runners []*ppp.Runner
-	wheel   *clock.Wheel // every PPP link's timers, as in the daemon
+	wheel   *clock.Wheel
+	plane   *dataplane.Plane
+	acc     *access.Manager
 	lacs    []*lac
 	slots   chan struct{} // in-flight sessions
 	opening chan struct{} // tunnels being opened
+	byIdx   []*session    // every session, by index
 
 	mu       sync.Mutex
 	latency  []time.Duration
@@ -359,11 +309,14 @@ type gen struct {
 	resolved int
 	total    int
 	allDone  chan struct{}
-	tearing  bool
-	up       []*session
-	all      []*session // dispatched; written by dispatch only
-	inFlight atomic.Int64
-	traffic  trafficCounters
+	// beforeReceiver is the data plane's unknown-session drops at the
+	// end of the set-up phase (Report.FramesBeforeReceiver).
+	beforeReceiver uint64
+	tearing        bool
+	up             []*session
+	all            []*session // dispatched; written by dispatch only
+	inFlight       atomic.Int64
+	traffic        trafficCounters
 }
 
 // Run runs the load: it sets the sessions up, holds them, tears them down
@@ -377,31 +330,19 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	total := cfg.Tunnels * cfg.Sessions
 	g := &gen{cfg: cfg, log: cfg.Logger, slots: make(chan struct{}, cfg.MaxInFlight),
 		opening: make(chan struct{}, cfg.MaxOpeningTunnels), reasons: map[string]int{},
-		latency: make([]time.Duration, 0, total), allDone: make(chan struct{}), total: total, up: make([]*session, 0, total)}
+		latency: make([]time.Duration, 0, total), allDone: make(chan struct{}), total: total, up: make([]*session, 0, total),
+		byIdx: make([]*session, total)}
 	start := time.Now()
-	g.wheel = clock.NewWheel(0, 0)
-	defer g.wheel.Close() // after the runners: no link is left to arm a timer
-	for range cfg.Runners {
-		g.runners = append(g.runners, ppp.NewRunner())
+	if err := g.build(); err != nil {
+		g.close()
+		return Report{}, err
 	}
-	defer func() {
-		for _, r := range g.runners {
-			r.Close()
-		}
-	}()
-	defer g.closeSockets()
-	for i := range cfg.Tunnels {
-		if err := g.newLAC(i); err != nil {
-			return Report{}, err
-		}
-	}
+	defer g.close()
 
 	progressDone := make(chan struct{})
 	var progressWG sync.WaitGroup
 	if cfg.Progress != nil {
-		progressWG.Add(1)
-		go func() {
-			defer progressWG.Done()
+		progressWG.Go(func() {
 			t := time.NewTicker(time.Second)
 			defer t.Stop()
 			for {
@@ -412,7 +353,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 					cfg.Progress(g.progress(time.Since(start)))
 				}
 			}
-		}()
+		})
 	}
 
 	// Set-up phase: dispatch every session, then wait until each one is up
@@ -425,12 +366,15 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		// Interrupted: every session still being set up fails now rather
 		// than at its timeout.
 		for _, s := range g.all {
-			s.run.Post(func() { s.fail(ReasonCanceled) })
+			s.fail(ReasonCanceled)
 		}
 		<-g.allDone
 	}
 	setup := time.Since(start)
 	dials.Wait()
+	// Frames for unknown sessions count until here: in the hold and the
+	// teardown an LCP echo of the LNS may cross a session's end.
+	g.beforeReceiver = g.plane.Drops()["unknown-session"]
 
 	if cfg.Hold > 0 && ctx.Err() == nil {
 		stopTraffic := g.startTraffic()
@@ -456,46 +400,99 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	return rep, nil
 }
 
+// build makes the generator's node: one data plane, one access layer in
+// the client role whose interfaces are sinks (sinkHost), and an L2TP
+// carrier per emulated LAC on a bind of its own.
+func (g *gen) build() error {
+	cfg := g.cfg
+	g.plane = dataplane.New(dataplane.Config{Logger: g.log})
+	ifs, err := vif.New(vif.Config{Host: sinkHost{g}, Logger: g.log})
+	if err != nil {
+		return err
+	}
+	clk := cfg.Clock
+	if clk == nil {
+		// The links' timers on one wheel, as the daemon's: 100,000 sessions
+		// are not 100,000 runtime timers.
+		g.wheel = clock.NewWheel(0, 0)
+		clk = g.wheel
+	}
+	g.acc, err = access.New(access.Config{Plane: g.plane, Interfaces: ifs, Clock: clk, PPPLogger: cfg.Logger,
+		Runners: cfg.Runners, OnUp: g.sessionUp, OnEnd: g.sessionEnd})
+	if err != nil {
+		return err
+	}
+	for i := range cfg.Tunnels {
+		if err := g.newLAC(i); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (g *gen) newLAC(i int) error {
-	l := &lac{up: make(chan struct{}), sessions: map[*l2tp.Session]*session{}, early: map[uint32][]earlyPacket{}, ready: map[uint32]bool{},
+	l := &lac{up: make(chan struct{}), done: make(chan struct{}),
 		params: l2tp.TunnelParams{LocalName: g.cfg.TunnelName, Secret: g.cfg.TunnelSecret, Class: "bench",
 			SetupTimeout: g.cfg.Timeout, Hello: -1}}
-	var node atomic.Pointer[l2tp.Node]
-	conn, closeFn, err := g.cfg.Socket(func(b []byte, from netip.AddrPort) {
-		if n := node.Load(); n != nil {
-			l.deliver(n, b, from)
-		}
-	})
+	bind, err := g.cfg.Binds.ListenUDP(g.cfg.Local)
 	if err != nil {
 		return fmt.Errorf("loadgen: socket of LAC %d: %w", i, err)
 	}
-	l.close = closeFn
-	n, err := l2tp.NewNode(l2tp.Config{Conn: conn, Logger: g.cfg.Logger.With("lac", i),
-		OnSessionDown: func(s *l2tp.Session, err error) {
-			l.mu.Lock()
-			ss := l.sessions[s]
-			l.mu.Unlock()
-			if ss != nil {
-				ss.run.Post(func() { ss.l2Down(err) })
-			}
-		},
-		// Calls the LNS places toward us (OCRQ) are refused.
-		OnCall: func(c *l2tp.Call) { c.Reject(wl2tp.Result{Code: wl2tp.CDNGeneralError}) },
-	})
+	// Calls the LNS places toward us (OCRQ) are refused: no Profile.
+	svc, err := l2tpv2.New(l2tpv2.Config{Bind: bind, Plane: g.plane, Access: g.acc, Logger: g.cfg.Logger.With("lac", i)})
 	if err != nil {
-		closeFn()
+		bind.Close()
 		return fmt.Errorf("loadgen: %w", err)
 	}
-	l.node = n
-	node.Store(n)
+	l.svc = svc
+	go func() {
+		defer close(l.done)
+		if err := svc.Serve(); err != nil {
+			g.log.Error("loadgen: socket", "local", bind.LocalAddr().String(), "err", err)
+		}
+	}()
 	g.lacs = append(g.lacs, l)
 	return nil
 }
 
-func (g *gen) closeSockets() {
+// close stops what build made.
+func (g *gen) close() {
 	for _, l := range g.lacs {
-		l.close()
+		l.svc.Bind().Close()
+		<-l.done
 	}
+	if g.acc != nil {
+		g.acc.Close(access.CauseShutdown)
+	}
+	if g.plane != nil {
+		g.plane.Close()
+	}
+	if g.wheel != nil {
+		g.wheel.Close()
+	}
+}
+
+// profile is the PPP profile of session s: a client on Virtual-PPP unit
+// idx+1, authenticating with the run's credentials.
+func (g *gen) profile(s *session) *access.Profile {
+	p := &access.Profile{Role: access.Client, Template: "bench", Kind: vif.VirtualPPP, Unit: int(s.idx) + 1,
+		MTU: 1460, Hostname: g.cfg.User, Password: g.cfg.Password, ClientIPCP: true}
+	for _, m := range []aaa.Method{aaa.PAP, aaa.CHAP, aaa.MSCHAPv1, aaa.MSCHAPv2, aaa.EAPMD5} {
+		if (g.cfg.Auth == 0 && m == aaa.EAPMD5) || (g.cfg.Auth != 0 && m != g.cfg.Auth) {
+			p.Refuse = append(p.Refuse, m)
+		}
+	}
+	return p
+}
+
+// byName returns the session of an access session's interface ("Vp7" is
+// session 6).
+func (g *gen) byName(name string) *session {
+	n, err := strconv.Atoi(strings.TrimPrefix(name, "Vp"))
+	if err != nil || n < 1 || n > len(g.byIdx) {
+		return nil
+	}
+	return g.byIdx[n-1]
 }
 
 // dispatch starts the sessions round robin over the tunnels, at the
@@ -518,7 +515,8 @@ func (g *gen) dispatch(ctx context.Context, dials *sync.WaitGroup, start time.Ti
 		}
 	}
 	for k := range total {
-		s := &session{g: g, lac: g.lacs[k%g.cfg.Tunnels], run: g.runners[k%len(g.runners)], idx: int32(k)}
+		s := &session{g: g, lac: g.lacs[k%g.cfg.Tunnels], idx: int32(k)}
+		g.byIdx[k] = s
 		if ctx.Err() != nil {
 			g.resolve(s, ReasonCanceled, false)
 			continue
@@ -561,33 +559,31 @@ func (g *gen) dispatch(ctx context.Context, dials *sync.WaitGroup, start time.Ti
 		}
 		g.inFlight.Add(1)
 		s.start = time.Now()
+		s.timer.Store(time.AfterFunc(g.cfg.Timeout, func() { s.fail(ReasonTimeout) }))
 		g.all = append(g.all, s)
-		dials.Add(1)
-		go func() {
-			defer dials.Done()
-			s.dial(ctx, first)
-		}()
+		dials.Go(func() { s.dial(ctx, first) })
 	}
 }
 
-// dial places the call (ICRQ/ICRP/ICCN) and, once it is up, hands the
-// session to its runner for PPP.
+// dial places the call (ICRQ/ICRP/ICCN); PPP runs on it in the access
+// layer, which reports the outcome (sessionUp, sessionEnd).
 func (s *session) dial(ctx context.Context, opener bool) {
 	g := s.g
 	l := s.lac
 	dctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
-	var l2s *l2tp.Session
+	defer cancel()
+	call := l2tp.CallParams{CallingNumber: strconv.Itoa(int(s.idx))}
+	var as *access.Session
 	var err error
 	if opener {
-		l2s, err = l.node.Dial(dctx, g.cfg.Server, l.params, l2tp.CallParams{CallingNumber: fmt.Sprint(s.idx)})
-		l.dials = make(chan struct{}, dialLimit(g.cfg.MaxDialsPerTunnel, l2s))
+		as, err = l.svc.Dial(dctx, g.cfg.Server, l.params, call, g.profile(s))
+		l.dials = make(chan struct{}, dialLimit(g.cfg.MaxDialsPerTunnel, l.svc))
 		close(l.up)
 		<-g.opening
 	} else if err = l.waitDial(dctx); err == nil {
-		l2s, err = l.node.Dial(dctx, g.cfg.Server, l.params, l2tp.CallParams{CallingNumber: fmt.Sprint(s.idx)})
+		as, err = l.svc.Dial(dctx, g.cfg.Server, l.params, call, g.profile(s))
 		<-l.dials
 	}
-	cancel()
 	if err != nil {
 		reason := ReasonL2TP
 		switch {
@@ -597,47 +593,14 @@ func (s *session) dial(ctx context.Context, opener bool) {
 			reason = ReasonTimeout
 		}
 		g.log.Debug("loadgen: call failed", "session", s.idx, "err", err)
-		s.run.Post(func() { s.fail(reason) })
+		s.fail(reason)
 		return
 	}
-	s.run.Post(func() {
-		if s.state != stPending { // canceled meanwhile
-			l2s.Close(wl2tp.Result{Code: wl2tp.CDNAdmin})
-			return
-		}
-		s.l2 = l2s
-		l.mu.Lock()
-		l.sessions[l2s] = s
-		l.mu.Unlock()
-		select {
-		case <-l2s.Done():
-			s.l2Down(l2s.Err())
-			return
-		default:
-		}
-		link, err := ppp.NewLink(g.pppConfig(s))
-		if err != nil {
-			g.log.Error("loadgen: PPP link", "err", err)
-			s.fail(ReasonPPP)
-			return
-		}
-		s.link = link
-		// Now frames can go to the link: first those held while Dial
-		// returned, then the rest.
-		l2s.SetReceiver(func(frame []byte) {
-			cp := append([]byte(nil), frame...)
-			s.run.Post(func() { s.input(cp) })
-		})
-		in := l2s.Info()
-		s.key = uint32(in.LocalTunnelID)<<16 | uint32(in.LocalSessionID)
-		l.setReady(s.key)
-		// Silent start (pppd's "silent"): LCP waits for the LNS's first
-		// frame, or silentWait if the LNS waits for us. Our CONFREQ sent
-		// at once races the ICCN to the LNS: a data message overtaking
-		// the call's last control message finds no session there, is
-		// dropped, and costs a Restart period (3 s).
-		s.timer = time.AfterFunc(min(silentWait, g.cfg.Timeout-time.Since(s.start)), func() { s.run.Post(s.tick) })
-	})
+	s.as.Store(as)
+	if s.state.Load() == stFailed {
+		// Canceled or timed out while the call was placed.
+		as.Close(access.CauseAdmin, "canceled")
+	}
 }
 
 // dialLimit is the number of calls placed at once on a tunnel: limit when
@@ -655,13 +618,13 @@ func (s *session) dial(ctx context.Context, opener bool) {
 // expects, ZLBs and their Nr included; fixed, TestReliableZLBNs); the
 // rest is l2tpns's window of 4 and its sending no ZLB while its own
 // messages are unacknowledged, so queued calls still cost round trips.
-func dialLimit(limit int, opened *l2tp.Session) int {
+func dialLimit(limit int, svc *l2tpv2.Service) int {
 	if limit > 0 {
 		return limit
 	}
 	w := 4
-	if opened != nil {
-		if pw := opened.Tunnel().Stats().PeerWindow; pw > 0 {
+	for _, t := range svc.Node().Tunnels() {
+		if pw := t.Stats().PeerWindow; pw > 0 {
 			w = pw
 		}
 	}
@@ -684,176 +647,90 @@ func (l *lac) waitDial(ctx context.Context) error {
 	}
 }
 
-// silentWait is how long a session waits for the LNS to open LCP before
-// it does.
-const silentWait = time.Second
-
-// tick is the session's timer on the runner: the end of the silent wait,
-// then the set-up timeout.
-func (s *session) tick() {
-	if s.state != stPending {
+// sessionUp is the access layer's OnUp: IPCP is open.
+func (g *gen) sessionUp(as *access.Session) {
+	s := g.byName(as.Name())
+	if s == nil {
 		return
 	}
-	if !s.started && s.startLink() {
-		return
-	}
-	s.fail(ReasonTimeout)
-}
-
-// startLink opens LCP and arms the timer for the rest of the set-up
-// timeout; false when none is left.
-func (s *session) startLink() bool {
-	s.started = true
-	remaining := s.g.cfg.Timeout - time.Since(s.start)
-	if remaining <= 0 {
-		return false
-	}
-	s.timer.Reset(remaining)
-	s.link.Start()
-	return true
-}
-
-func (g *gen) pppConfig(s *session) ppp.Config {
-	c := ppp.Config{
-		Name: "s" + strconv.Itoa(int(s.idx)), Logger: g.cfg.Logger, Clock: g.wheel, Post: s.run.Post, Handler: s,
-		Output:         ppp.OutputFunc(s.l2.WriteFrame),
-		AddressControl: true, Outgoing: true, MRU: 1460,
-		Auth: ppp.AuthConfig{Hostname: g.cfg.User, Password: g.cfg.Password, Timeout: g.cfg.Timeout},
-		IPCP: ppp.IPCPConfig{Client: true},
-	}
-	for _, m := range []aaa.Method{aaa.PAP, aaa.CHAP, aaa.MSCHAPv1, aaa.MSCHAPv2, aaa.EAPMD5} {
-		if (g.cfg.Auth == 0 && m == aaa.EAPMD5) || (g.cfg.Auth != 0 && m != g.cfg.Auth) {
-			c.Auth.Refuse = append(c.Auth.Refuse, m)
-		}
-	}
-	return c
-}
-
-// input runs on the runner: a frame from the LNS. Authentication
-// replies are noted so a failure can be told apart from others.
-func (s *session) input(frame []byte) {
-	if s.link == nil {
-		return
-	}
-	if p, payload, err := wppp.ParseFrame(frame); err == nil && len(payload) > 0 {
-		// RFC 1994 §4.2: CHAP Success 3, Failure 4 (MS-CHAP too);
-		// RFC 1334 §2.2: PAP Authenticate-Ack 2, Authenticate-Nak 3.
-		switch {
-		case p == wppp.ProtoCHAP && payload[0] == 3, p == wppp.ProtoPAP && payload[0] == 2:
-			s.authOK = true
-		case p == wppp.ProtoCHAP && payload[0] == 4, p == wppp.ProtoPAP && payload[0] == 3:
-			s.authFailed = true
-		}
-	}
-	if !s.started && s.state == stPending && !s.startLink() {
-		s.fail(ReasonTimeout)
-		return
-	}
-	s.link.Input(frame)
-}
-
-// Up is the link's event: IPCP opened.
-func (s *session) Up(ev ppp.UpEvent) {
-	if ev.Protocol != wppp.ProtoIPCP || s.state != stPending {
-		return
-	}
-	if a := ev.Info.LocalAddr; !a.IsValid() || a.IsUnspecified() {
+	v := as.View()
+	if !v.Local.IsValid() || v.Local.IsUnspecified() {
 		s.fail(ReasonIPCP)
 		return
 	}
-	s.echo.local, s.echo.target = ev.Info.LocalAddr, ev.Info.PeerAddr
-	if t := s.g.cfg.Traffic.Target; t.IsValid() {
-		s.echo.target = t
-	}
-	s.g.resolve(s, "", true)
-}
-
-// Down is the link's event: a layer closed.
-func (s *session) Down(ev ppp.DownEvent) {
-	if ev.Protocol != wppp.ProtoLCP {
+	if !s.state.CompareAndSwap(stPending, stUp) {
 		return
 	}
-	switch s.state {
-	case stPending:
-		s.fail(s.classify(ev.Reason))
-	case stUp:
-		s.g.droppedDuringHold()
-		s.close()
+	s.as.Store(as)
+	s.echo.setLocal(v.Local)
+	s.echo.target = v.Peer
+	if t := g.cfg.Traffic.Target; t.IsValid() {
+		s.echo.target = t
+	}
+	s.stopTimer()
+	g.resolve(s, "", true)
+}
+
+// sessionEnd is the access layer's OnEnd: a session failed to come up, or
+// an established one ended.
+func (g *gen) sessionEnd(as *access.Session, c access.Cause, wasUp bool) {
+	s := g.byName(as.Name())
+	if s == nil {
+		return
+	}
+	if s.state.CompareAndSwap(stPending, stFailed) {
+		s.stopTimer()
+		g.log.Debug("loadgen: session failed", "session", s.idx, "cause", c.String())
+		g.resolve(s, classify(c, as.Reached()), false)
+		return
+	}
+	if s.state.CompareAndSwap(stUp, stClosed) {
+		g.droppedDuringHold()
 	}
 }
 
-// l2Down runs on the runner when the L2TP session ended (CDN, StopCCN,
-// tunnel loss).
-func (s *session) l2Down(err error) {
-	switch s.state {
-	case stPending:
-		reason := ReasonL2TP
-		if s.link != nil {
-			reason = s.classify(fmt.Sprint(err))
-		}
-		s.fail(reason)
-	case stUp:
-		s.g.droppedDuringHold()
-		s.close()
-	}
-}
-
-// classify names why a session that had its call up failed.
-func (s *session) classify(reason string) string {
+// classify names why a session that had its call up failed: by the cause,
+// and where PPP got to.
+func classify(c access.Cause, reached ppp.Phase) string {
 	switch {
-	case s.authFailed, strings.Contains(reason, "uthenticat"), strings.Contains(reason, "CHAP"), strings.Contains(reason, "PAP"):
+	case c == access.CauseAuthFailed:
 		return ReasonAuth
-	case s.authOK || strings.Contains(reason, "IP address") || strings.Contains(reason, "network protocol"):
+	case c == access.CauseNoAddress:
 		return ReasonIPCP
-	case s.link != nil && s.link.Phase() == ppp.PhaseAuthenticate:
+	case reached == ppp.PhaseNetwork:
+		return ReasonIPCP // authenticated, but no address
+	case reached == ppp.PhaseAuthenticate:
 		return ReasonAuth
-	case s.link != nil && s.link.Phase() == ppp.PhaseNetwork:
-		return ReasonIPCP
-	case strings.HasPrefix(reason, "l2tp:"):
+	case c == access.CauseLostService || c == access.CauseLostCarrier:
 		return ReasonL2TP
 	}
 	return ReasonPPP
 }
 
-// fail ends a pending session (on the runner).
+// fail ends a pending session.
 func (s *session) fail(reason string) {
-	if s.state != stPending {
+	if !s.state.CompareAndSwap(stPending, stFailed) {
 		return
 	}
+	s.stopTimer()
 	s.g.log.Debug("loadgen: session failed", "session", s.idx, "reason", reason)
 	s.g.resolve(s, reason, false)
-	s.close()
+	if as := s.as.Load(); as != nil {
+		as.Close(access.CauseAdmin, reason)
+	}
 }
 
-// close tears the session down: the link at once, the call with CDN.
-func (s *session) close() {
-	s.state = stClosed
-	if s.timer != nil {
-		s.timer.Stop()
-	}
-	if s.link != nil {
-		s.link.LowerDown()
-	}
-	if s.l2 != nil {
-		s.l2.Close(wl2tp.Result{Code: wl2tp.CDNAdmin})
-		s.l2.SetReceiver(nil)
-		s.lac.mu.Lock()
-		delete(s.lac.sessions, s.l2)
-		delete(s.lac.ready, s.key)
-		s.lac.mu.Unlock()
+func (s *session) stopTimer() {
+	if t := s.timer.Load(); t != nil {
+		t.Stop()
 	}
 }
 
 // resolve records a session's outcome and frees its in-flight slot.
 func (g *gen) resolve(s *session, reason string, up bool) {
 	dispatched := s.start != (time.Time{})
-	if up {
-		s.state = stUp
-		if s.timer != nil {
-			s.timer.Stop()
-		}
-	} else {
-		s.state = stFailed
+	if !up {
+		s.state.Store(stFailed)
 	}
 	g.mu.Lock()
 	if up {
@@ -895,26 +772,50 @@ func (g *gen) teardown() {
 	g.tearing = true
 	up := g.up
 	g.mu.Unlock()
+	var ended []*access.Session
 	for _, s := range up {
-		s.run.Post(func() {
-			if s.state == stUp {
-				s.close()
+		if as := s.as.Load(); as != nil && s.state.CompareAndSwap(stUp, stClosed) {
+			as.Close(access.CauseAdmin, "bench over")
+			ended = append(ended, as)
+		}
+	}
+	deadline := time.After(g.cfg.Timeout)
+	for _, as := range ended {
+		select {
+		case <-as.Done():
+		case <-deadline:
+		}
+	}
+	// StopCCN (result 6) on every tunnel, behind its CDNs, then wait
+	// until the LNS acknowledged them all: dropping a tunnel earlier
+	// (the bench process ends) leaves the LNS with its sessions until
+	// its HELLO finds the peer gone. The §5.7 hold after that would
+	// outlast the run: the tunnels are dropped once acknowledged.
+	var ts []*l2tp.Tunnel
+	for _, l := range g.lacs {
+		for _, t := range l.svc.Node().Tunnels() {
+			t.Close(wl2tp.Result{Code: wl2tp.StopShuttingDown})
+			ts = append(ts, t)
+		}
+	}
+	until := time.Now().Add(g.cfg.TeardownWait)
+	for _, t := range ts {
+		for {
+			st := t.Stats()
+			// Closing (StopCCN queued: Close is asynchronous) with
+			// nothing left unacknowledged, or gone.
+			if (st.State == l2tp.TunClosing && st.Unacked == 0) || st.State == l2tp.TunDead || !time.Now().Before(until) {
+				break
 			}
-		})
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
-	for _, r := range g.runners {
-		r.Do(func() {})
-	}
-	// Node.Close sends StopCCN (result 6) and waits for the §5.7 hold,
-	// which would outlast the run: the StopCCN and its acknowledgement
-	// take a round trip, so TeardownWait is plenty before the tunnels
-	// are dropped.
 	var wg sync.WaitGroup
 	for _, l := range g.lacs {
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), g.cfg.TeardownWait)
+			ctx, cancel := context.WithTimeout(context.Background(), 0)
 			defer cancel()
-			l.node.Close(ctx)
+			l.svc.Close(ctx)
 		})
 	}
 	wg.Wait()
@@ -938,10 +839,6 @@ func (g *gen) report(setup time.Duration) Report {
 		pct := func(p float64) time.Duration { return lat[min(n-1, int(math.Ceil(p*float64(n)))-1)] }
 		r.P50, r.P90, r.P99, r.Max = pct(0.50), pct(0.90), pct(0.99), lat[n-1]
 	}
-	for _, l := range g.lacs {
-		st := l.node.Stats()
-		g.log.Debug("node stats", "st", fmt.Sprintf("%+v", st))
-		r.FramesBeforeReceiver += st.DataNoReceiver
-	}
+	r.FramesBeforeReceiver = g.beforeReceiver
 	return r
 }

@@ -4,46 +4,57 @@ import (
 	"context"
 	"encoding/json"
 	"net/netip"
-	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/proto/l2tp"
+	"github.com/vpdn/vpdn/transport"
 	"github.com/vpdn/vpdn/transport/memnet"
 )
 
 var lnsAddr = netip.MustParseAddrPort("198.18.0.2:1701")
 
-// memSocket opens each LAC's socket on the in-memory network, at
+// memBinds opens each LAC's socket on the in-memory network, at
 // 198.18.0.1 and a port of its own.
-func memSocket(n *memnet.Network) Socket { return memSocketCost(n, 20*time.Microsecond) }
+func memBinds(n *memnet.Network) (transport.Factory, netip.AddrPort) {
+	return memBindsCost(n, 20*time.Microsecond)
+}
 
-// memSocketCost is memSocket with a given per-datagram cost (0: none).
-func memSocketCost(n *memnet.Network, cost time.Duration) Socket {
-	var port atomic.Uint32
-	return func(deliver func(b []byte, from netip.AddrPort)) (Conn, func() error, error) {
-		c, err := n.Listen(netip.AddrPortFrom(netip.MustParseAddr("198.18.0.1"), uint16(20000+port.Add(1))))
-		if err != nil {
-			return nil, nil, err
-		}
-		done := make(chan struct{})
-		go func() {
-			// memnet delays with one timer per packet, and timers due at
-			// the same instant fire in any order: packets sent back to
-			// back would be reordered. Instead the reader charges a fake
-			// per-datagram cost, which keeps the order and gives the
-			// latencies a non-zero, deterministic value.
-			c.Serve(func(b []byte, from netip.AddrPort) {
-				if cost > 0 {
-					time.Sleep(cost)
-				}
-				deliver(b, from)
-			})
-			close(done)
-		}()
-		return c, func() error { err := c.Close(); <-done; return err }, nil
+// memBindsCost is memBinds with a given per-datagram cost (0: none).
+//
+// memnet delays with one timer per packet, and timers due at the same
+// instant fire in any order: packets sent back to back would be reordered.
+// Instead each bind's reader charges a fake per-datagram cost, which keeps
+// the order and gives the latencies a non-zero, deterministic value.
+func memBindsCost(n *memnet.Network, cost time.Duration) (transport.Factory, netip.AddrPort) {
+	return costly{n, cost}, netip.MustParseAddrPort("198.18.0.1:0")
+}
+
+type costly struct {
+	*memnet.Network
+	cost time.Duration
+}
+
+func (c costly) ListenUDP(a netip.AddrPort) (transport.Bind, error) {
+	b, err := c.Network.ListenUDP(a)
+	if err != nil || c.cost == 0 {
+		return b, err
 	}
+	return costlyBind{b, c.cost}, nil
+}
+
+type costlyBind struct {
+	transport.Bind
+	cost time.Duration
+}
+
+func (b costlyBind) ServeBatch(h func([]byte, netip.AddrPort), flush func()) error {
+	return b.Bind.ServeBatch(func(p []byte, from netip.AddrPort) {
+		time.Sleep(b.cost)
+		h(p, from)
+	}, flush)
 }
 
 // runAgainst runs the generator against an in-memory LNS inside a
@@ -67,12 +78,13 @@ func runAgainstLNS(t *testing.T, methods []aaa.Method, cfg Config, noAddress boo
 		}
 		lns.noAddress = noAddress
 		defer lns.close()
-		cfg.Server, cfg.Socket = lnsAddr, memSocket(net)
+		cfg.Server = lnsAddr
+		cfg.Binds, cfg.Local = memBinds(net)
 		rep, err = Run(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("memnet %+v; LNS node %+v", net.Stats(), lns.node.Stats())
+		t.Logf("memnet %+v; LNS node %+v", net.Stats(), lns.svc.Node().Stats())
 		// Teardown sent CDN and StopCCN: the LNS holds no session.
 		synctest.Wait()
 		if n := lns.sessions(); n != 0 {
@@ -111,6 +123,43 @@ func TestRunInMemory(t *testing.T) {
 			t.Errorf("JSON report lacks %q: %s", k, b)
 		}
 	}
+}
+
+// TestRunTeardownSlowLNS: 2 tunnels × 300 sessions where every datagram
+// costs the LAC 4 ms to take in, so the LNS's acknowledgements of 300 CDNs
+// per tunnel come in over more than a second. The teardown waits for them
+// and for the StopCCN behind them: the LNS holds no session afterwards
+// (runAgainstLNS checks). Ending the run after a fixed second, as the
+// generator did, left some of the CDNs and every StopCCN unsent, and the
+// LNS with sessions until its HELLO found the peer gone (seen in the
+// churn benchmark).
+func TestRunTeardownSlowLNS(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		net := memnet.New(1)
+		lns, err := newTestLNS(net, lnsAddr, &fakeAAA{user: "lac1", password: "lacpass"}, []aaa.Method{aaa.PAP}, lnsOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lns.close()
+		binds, local := memBindsCost(net, 4*time.Millisecond)
+		rep, err := Run(context.Background(), Config{Server: lnsAddr, Binds: binds, Local: local, Tunnels: 2, Sessions: 300,
+			User: "lac1", Password: "lacpass", Auth: aaa.PAP})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.Established != 600 {
+			t.Fatalf("established %d of 600: %v", rep.Established, rep.FailuresByReason)
+		}
+		synctest.Wait()
+		if n := lns.sessions(); n != 0 {
+			t.Errorf("the LNS still holds %d sessions after the teardown", n)
+		}
+		for _, tn := range lns.svc.Node().Tunnels() {
+			if st := tn.Stats(); st.State == l2tp.TunEstablished {
+				t.Errorf("LNS tunnel %d still established: no StopCCN came", st.LocalID)
+			}
+		}
+	})
 }
 
 // TestRunL2TPNSLike: 10 tunnels × 100 sessions against an LNS that takes
@@ -205,7 +254,8 @@ func TestRunCases(t *testing.T) {
 func TestRunNoLNS(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		net := memnet.New(1)
-		rep, err := Run(context.Background(), Config{Server: lnsAddr, Socket: memSocket(net), Tunnels: 2, Sessions: 5,
+		binds, local := memBinds(net)
+		rep, err := Run(context.Background(), Config{Server: lnsAddr, Binds: binds, Local: local, Tunnels: 2, Sessions: 5,
 			User: "u", Password: "p", Timeout: 5 * time.Second})
 		if err != nil {
 			t.Fatal(err)
@@ -227,7 +277,8 @@ func TestRunCanceled(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		// Nobody answers, and the timeout is far away.
-		rep, err := Run(ctx, Config{Server: lnsAddr, Socket: memSocket(net), Tunnels: 2, Sessions: 50,
+		binds, local := memBinds(net)
+		rep, err := Run(ctx, Config{Server: lnsAddr, Binds: binds, Local: local, Tunnels: 2, Sessions: 50,
 			User: "u", Password: "p", Rate: 20, Timeout: time.Hour})
 		if err != nil {
 			t.Fatal(err)
@@ -251,7 +302,8 @@ func BenchmarkSetup(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		rep, err := Run(context.Background(), Config{Server: lnsAddr, Socket: memSocketCost(net, 0),
+		binds, local := memBindsCost(net, 0)
+		rep, err := Run(context.Background(), Config{Server: lnsAddr, Binds: binds, Local: local,
 			Tunnels: tunnels, Sessions: sessions, User: "lac1", Password: "lacpass", TeardownWait: time.Millisecond})
 		lns.close()
 		if err != nil || rep.Established != tunnels*sessions {

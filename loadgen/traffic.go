@@ -7,7 +7,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	wppp "github.com/vpdn/vpdn/wire/ppp"
 	"github.com/vpdn/vpdn/wire/vnet"
 )
 
@@ -41,11 +40,27 @@ const trafficTick = 10 * time.Millisecond
 // minEcho is an IPv4 header and an ICMP echo header.
 const minEcho = 28
 
-// echoState is a session's part of the traffic (touched on its runner).
+// echoState is a session's part of the traffic: target and seq belong to
+// the pump, got to the data plane's receive path.
 type echoState struct {
-	local, target netip.Addr
-	seq           uint16
-	sent, got     uint32
+	local  atomic.Uint32 // IPv4, set when the session came up
+	target netip.Addr
+	seq    uint16
+	sent   atomic.Uint32
+	got    atomic.Uint32
+}
+
+func (e *echoState) setLocal(a netip.Addr) {
+	if a.Is4() {
+		b := a.As4()
+		e.local.Store(binary.BigEndian.Uint32(b[:]))
+	}
+}
+
+func (e *echoState) localAddr() netip.Addr {
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], e.local.Load())
+	return netip.AddrFrom4(b)
 }
 
 // trafficCounters are the run's totals.
@@ -75,7 +90,7 @@ func (g *gen) startTraffic() (stop func()) {
 		defer t.Stop()
 		for i := 0; ; i++ {
 			for _, s := range buckets[i%groups] {
-				s.run.Post(s.sendEcho)
+				s.sendEcho()
 			}
 			select {
 			case <-done:
@@ -87,31 +102,20 @@ func (g *gen) startTraffic() (stop func()) {
 	return func() { close(done); wg.Wait() }
 }
 
-// sendEcho sends one echo request (on the runner).
+// sendEcho sends one echo request into the session's tunnel.
 func (s *session) sendEcho() {
 	e := &s.echo
-	if s.state != stUp || s.link == nil || !e.local.Is4() || !e.target.Is4() {
+	as := s.as.Load()
+	local := e.localAddr()
+	if s.state.Load() != stUp || as == nil || !e.target.Is4() || local == netip.IPv4Unspecified() {
 		return
 	}
 	size := max(minEcho, s.g.cfg.Traffic.Size)
-	buf := make([]byte, wppp.MaxHeaderLen+size)
 	e.seq++
-	appendEcho(buf[wppp.MaxHeaderLen:wppp.MaxHeaderLen], e.local, e.target, uint16(s.idx), e.seq, size)
-	if s.link.SendPacket(wppp.ProtoIPv4, buf, wppp.MaxHeaderLen) == nil {
-		e.sent++
+	pkt := appendEcho(make([]byte, 0, size), local, e.target, uint16(s.idx), e.seq, size)
+	if as.Data().SendIP(pkt) == nil {
+		e.sent.Add(1)
 		s.g.traffic.sent.Add(1)
-	}
-}
-
-// Packet is the link's event for a received IP datagram: an echo reply
-// to this session counts.
-func (s *session) Packet(proto wppp.Protocol, b []byte) {
-	if proto != wppp.ProtoIPv4 {
-		return
-	}
-	if id, ok := parseEchoReply(b, s.echo.local); ok && id == uint16(s.idx) {
-		s.echo.got++
-		s.g.traffic.received.Add(1)
 	}
 }
 
@@ -159,7 +163,7 @@ func (g *gen) trafficReport() TrafficReport {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for _, s := range g.up {
-		if s.echo.sent > 0 && s.echo.got == 0 {
+		if s.echo.sent.Load() > 0 && s.echo.got.Load() == 0 {
 			r.Unanswered++
 		}
 	}

@@ -66,7 +66,7 @@ func TestTrafficInMemory(t *testing.T) {
 func TestTrafficConfig(t *testing.T) {
 	for _, tr := range []Traffic{{Interval: -1}, {Interval: time.Second, Size: 27}, {Interval: time.Second, Size: 1461},
 		{Interval: time.Second, Target: netip.MustParseAddr("2001:db8::1")}} {
-		c := Config{Server: lnsAddr, Socket: memSocket(nil), Tunnels: 1, Sessions: 1, User: "u", Password: "p", Traffic: tr}
+		c := Config{Server: lnsAddr, Tunnels: 1, Sessions: 1, User: "u", Password: "p", Traffic: tr}
 		if err := c.check(); err == nil {
 			t.Errorf("%+v accepted", tr)
 		}

@@ -158,10 +158,17 @@ func TestCreateTUNBadName(t *testing.T) {
 
 func TestFake(t *testing.T) {
 	f := NewFake("fake0", 2)
-	f.Inject([]byte{1, 2, 3})
 	b := make([]byte, 10)
+	if _, err := f.TryRead(b); err != ErrWouldBlock {
+		t.Fatalf("TryRead of an empty Fake: %v", err)
+	}
+	f.Inject([]byte{1, 2, 3})
+	f.Inject([]byte{4})
 	if n, err := f.Read(b); err != nil || n != 3 {
 		t.Fatalf("read %d %v", n, err)
+	}
+	if n, err := f.TryRead(b); err != nil || n != 1 || b[0] != 4 {
+		t.Fatalf("TryRead %d %v", n, err)
 	}
 	f.Write([]byte{9})
 	if p := <-f.Outbound; len(p) != 1 || p[0] != 9 {
@@ -170,6 +177,9 @@ func TestFake(t *testing.T) {
 	f.Close()
 	if _, err := f.Read(b); err != ErrClosed {
 		t.Fatalf("read after close: %v", err)
+	}
+	if _, err := f.TryRead(b); err != ErrClosed {
+		t.Fatalf("TryRead after close: %v", err)
 	}
 }
 

@@ -97,7 +97,7 @@ func runBench(args []string) int {
 	cfg := loadgen.Config{
 		Server: srv, Tunnels: *tunnels, Sessions: *sessions, User: *user, Password: *password, Auth: method,
 		TunnelName: *tunnelName, Rate: *rate, MaxInFlight: *inflight, MaxDialsPerTunnel: *dialsPerTunnel, Hold: *hold, Timeout: *timeout, Logger: logger,
-		Socket:  loadgen.UDP(local, logger),
+		Local:   local,
 		Traffic: loadgen.Traffic{Interval: *trafficEvery, Size: *trafficSize, Target: target},
 		Progress: func(p loadgen.Progress) {
 			fmt.Fprintf(os.Stderr, "%4ds  established %d  failed %d  in flight %d\n", int(p.Elapsed.Seconds()), p.Established, p.Failed, p.InFlight)

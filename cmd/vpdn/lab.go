@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -17,17 +18,26 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/vpdn/vpdn/config"
+	"github.com/vpdn/vpdn/examples"
 )
 
-// vpdn lab builds document 002's topology in network namespaces:
+// vpdn lab builds document 002's topology in network namespaces (a remote
+// client reaching the head office's LNS across the Internet):
 //
 //	client ──198.18.1.0/24── internet ──198.18.2.0/24── lns ──198.19.100.0/24── server
 //	(vpdn, Virtual-PPP1)      (router)                   (vpdn, Virtual-Template1)
 //
-// starts vpdn on the client and the LNS with examples/lab-client.cfg and
-// examples/lab-lns.cfg, pings the server through the tunnel, moves data,
+// starts vpdn on the client and the LNS with lab-client.cfg and
+// lab-lns.cfg (built into the binary from examples/, written to the lab's
+// temporary directory), pings the server through the tunnel, moves data,
 // prints the show outputs and tears everything down (--keep leaves it up).
 // Only 198.18.0.0/15 is used; the host's interfaces are not touched.
+//
+// Whatever the lab needs is checked before it starts (programs,
+// configurations), and a daemon that exits ends the wait for the tunnel at
+// once with its log: nothing missing is reported only after a timeout.
 
 const labPrefix = "vpdnlab-"
 
@@ -55,11 +65,90 @@ func (n labNS) run(timeout time.Duration, name string, args ...string) (string, 
 	return string(out), err
 }
 
+// labTool is a program the lab runs and the Debian package that has it.
+type labTool struct{ name, pkg string }
+
+// labTools are the programs the lab runs besides vpdn itself.
+var labTools = []labTool{
+	{"ip", "iproute2"},       // namespaces, veths, addresses, routes
+	{"ping", "iputils-ping"}, // the ping through the tunnel
+	{"sysctl", "procps"},     // IP forwarding in the router and the LNS
+}
+
+// missingLabTools names every program of labTools that lookPath (exec.LookPath
+// outside tests) does not find, with its package, or returns nil.
+func missingLabTools(lookPath func(string) (string, error)) error {
+	var missing, pkgs []string
+	for _, t := range labTools {
+		if _, err := lookPath(t.name); err != nil {
+			missing = append(missing, fmt.Sprintf("%s (Debian package %s)", t.name, t.pkg))
+			pkgs = append(pkgs, t.pkg)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return fmt.Errorf("not found in PATH: %s; install with: apt-get install %s",
+		strings.Join(missing, ", "), strings.Join(pkgs, " "))
+}
+
+// labConfigNames are the lab's configurations, the LNS's first.
+var labConfigNames = [2]string{"lab-lns.cfg", "lab-client.cfg"}
+
+// labConfigs writes the lab's configurations into dir and returns their
+// paths, the LNS's first: the ones built into the binary, or with from set
+// (--examples) the ones in that directory. Each is read and validated now,
+// so that a missing or broken file fails the lab before anything starts.
+func labConfigs(dir, from string) ([2]string, error) {
+	var paths [2]string
+	for i, name := range labConfigNames {
+		var (
+			b   []byte
+			err error
+		)
+		src := "built-in " + name
+		if from == "" {
+			b, err = fs.ReadFile(examples.Lab, name)
+		} else {
+			src = filepath.Join(from, name)
+			b, err = os.ReadFile(src)
+		}
+		if err != nil {
+			return paths, fmt.Errorf("lab configuration: %w", err)
+		}
+		if _, err := config.Parse(src, string(b)); err != nil {
+			return paths, fmt.Errorf("lab configuration: %w", err)
+		}
+		paths[i] = filepath.Join(dir, name)
+		if err := os.WriteFile(paths[i], b, 0o600); err != nil {
+			return paths, err
+		}
+	}
+	return paths, nil
+}
+
+// labProc is a process the lab started; done is closed once it has exited,
+// and err is then its exit status.
+type labProc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error
+}
+
+func (p *labProc) exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
 type lab struct {
 	dir   string
 	bin   string
 	nss   []labNS
-	procs []*exec.Cmd
+	procs []*labProc
 }
 
 func (l *lab) ns(tag string) (labNS, error) {
@@ -87,36 +176,49 @@ func (l *lab) link(a, b labNS, devA, devB, addrA, addrB string) error {
 	return nil
 }
 
-func (l *lab) start(n labNS, logName string, args ...string) (*exec.Cmd, error) {
+func (l *lab) start(n labNS, logName string, args ...string) (*labProc, error) {
 	c := n.cmd(l.bin, args...)
 	f, err := os.Create(filepath.Join(l.dir, logName))
 	if err != nil {
 		return nil, err
 	}
+	defer f.Close() // the child has its own descriptor
 	c.Stdout, c.Stderr = f, f
+	return l.spawn(c)
+}
+
+// spawn starts c and watches for its exit, so that the lab can tell at once
+// when a daemon it waits for has died.
+func (l *lab) spawn(c *exec.Cmd) (*labProc, error) {
 	if err := c.Start(); err != nil {
 		return nil, err
 	}
-	l.procs = append(l.procs, c)
-	return c, nil
+	p := &labProc{cmd: c, done: make(chan struct{})}
+	go func() { p.err = c.Wait(); close(p.done) }()
+	l.procs = append(l.procs, p)
+	return p, nil
+}
+
+// died reports a daemon that exited before the tunnel came up, with its log.
+func (l *lab) died(who string, p *labProc, logName string) error {
+	logs, _ := os.ReadFile(filepath.Join(l.dir, logName))
+	return fmt.Errorf("vpdn on the %s exited (%v) before the tunnel came up; its log:\n%s", who, p.err, logs)
 }
 
 // teardown stops every process by PID (SIGTERM, then SIGKILL) and deletes
 // the namespaces, which removes their veths and TUNs.
 func (l *lab) teardown() {
 	for i := len(l.procs) - 1; i >= 0; i-- {
-		c := l.procs[i]
-		if c.Process == nil {
+		p := l.procs[i]
+		if p.exited() {
 			continue
 		}
-		syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { c.Wait(); close(done) }()
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
 		select {
-		case <-done:
+		case <-p.done:
 		case <-time.After(10 * time.Second):
-			syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
-			<-done
+			syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			<-p.done
 		}
 	}
 	for _, n := range l.nss {
@@ -128,9 +230,13 @@ func runLab(args []string) int {
 	fs := flag.NewFlagSet("lab", flag.ContinueOnError)
 	keep := fs.Bool("keep", false, "leave the lab up (namespaces vpdnlab-*); run vpdn lab --down to remove it")
 	down := fs.Bool("down", false, "remove a lab left up by --keep")
-	examples := fs.String("examples", "examples", "the directory with lab-lns.cfg and lab-client.cfg")
+	fromDir := fs.String("examples", "", "read lab-lns.cfg and lab-client.cfg from this directory instead of the built-in ones")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if err := missingLabTools(exec.LookPath); err != nil {
+		fmt.Fprintf(os.Stderr, "vpdn lab: %v\n", err)
+		return 1
 	}
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "vpdn lab: needs root (it creates network namespaces)")
@@ -154,20 +260,23 @@ func runLab(args []string) int {
 		fmt.Fprintf(os.Stderr, "vpdn lab: %v\n", err)
 		return 1
 	}
+	cfgs, err := labConfigs(dir, *fromDir)
+	if err != nil {
+		os.RemoveAll(dir)
+		fmt.Fprintf(os.Stderr, "vpdn lab: %v\n", err)
+		return 1
+	}
 	l := &lab{dir: dir, bin: bin}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	err = l.run(ctx, *examples)
+	err = l.run(ctx, cfgs)
 	if *keep && err == nil {
 		fmt.Printf("\nThe lab is up (logs in %s). Explore with, e.g.:\n", dir)
 		fmt.Printf("  ip netns exec %sclient ping 198.19.100.10\n", labPrefix)
 		fmt.Printf("  vpdn show vpdn --socket %s\n", filepath.Join(dir, "lns.sock"))
 		fmt.Printf("  curl -s http://127.0.0.1:9180/metrics   (from: ip netns exec %slns)\n", labPrefix)
 		fmt.Println("Remove it with: vpdn lab --down")
-		for _, c := range l.procs {
-			c.Process.Release()
-		}
-		return 0
+		return 0 // the daemons run on in their own process groups
 	}
 	fmt.Println("\n== teardown")
 	l.teardown()
@@ -202,9 +311,9 @@ func labDown() {
 	}
 }
 
-func (l *lab) run(ctx context.Context, examples string) error {
+func (l *lab) run(ctx context.Context, cfgs [2]string) error {
 	step := func(s string) { fmt.Printf("\n== %s\n", s) }
-	step("building the topology of document 002 (198.18.0.0/15 only)")
+	step("building the topology: a remote client, an Internet router, the head-office LNS, a server behind it (198.18.0.0/15 only)")
 	client, err := l.ns("client")
 	if err != nil {
 		return err
@@ -240,16 +349,18 @@ func (l *lab) run(ctx context.Context, examples string) error {
 	}
 	fmt.Println("client 198.18.1.2 -- internet -- 198.18.2.2 LNS 198.19.100.1 -- 198.19.100.10 server")
 
-	step("starting vpdn: the LNS (" + filepath.Join(examples, "lab-lns.cfg") + ") and the client (" + filepath.Join(examples, "lab-client.cfg") + ")")
+	step("starting vpdn: the LNS (" + cfgs[0] + ") and the client (" + cfgs[1] + ")")
 	lnsSock, clientSock := filepath.Join(l.dir, "lns.sock"), filepath.Join(l.dir, "client.sock")
-	if _, err := l.start(lns, "lns.log", "serve", "-c", filepath.Join(examples, "lab-lns.cfg"), "--socket", lnsSock); err != nil {
+	lnsP, err := l.start(lns, "lns.log", "serve", "-c", cfgs[0], "--socket", lnsSock)
+	if err != nil {
 		return err
 	}
 	time.Sleep(300 * time.Millisecond) // the LNS binds before the client dials; the client would redial anyway
-	if _, err := l.start(client, "client.log", "serve", "-c", filepath.Join(examples, "lab-client.cfg"), "--socket", clientSock); err != nil {
+	clientP, err := l.start(client, "client.log", "serve", "-c", cfgs[1], "--socket", clientSock)
+	if err != nil {
 		return err
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.After(30 * time.Second)
 	for {
 		out, _ := client.run(5*time.Second, "ip", "-4", "-o", "addr", "show", "dev", "Vp1")
 		if strings.Contains(out, " inet ") {
@@ -257,11 +368,18 @@ func (l *lab) run(ctx context.Context, examples string) error {
 			fmt.Printf("Virtual-PPP1 is up: %s %s %s\n", f[3], f[4], f[5])
 			break
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
+		select {
+		case <-lnsP.done:
+			return l.died("LNS", lnsP, "lns.log")
+		case <-clientP.done:
+			return l.died("client", clientP, "client.log")
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline:
 			logs, _ := os.ReadFile(filepath.Join(l.dir, "client.log"))
-			return fmt.Errorf("the tunnel did not come up; client log:\n%s", logs)
+			return fmt.Errorf("the tunnel did not come up in 30 s; client log:\n%s", logs)
+		case <-time.After(200 * time.Millisecond):
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
 
 	step("ping the office server through the tunnel")
@@ -275,17 +393,20 @@ func (l *lab) run(ctx context.Context, examples string) error {
 	sink := server.cmd(l.bin, "lab-transfer", "--listen", "198.19.100.10:5201")
 	var sinkOut bytes.Buffer
 	sink.Stdout, sink.Stderr = &sinkOut, &sinkOut
-	if err := sink.Start(); err != nil {
+	sinkP, err := l.spawn(sink)
+	if err != nil {
 		return err
 	}
-	l.procs = append(l.procs, sink)
 	time.Sleep(300 * time.Millisecond)
 	out, err = client.run(120*time.Second, l.bin, "lab-transfer", "--connect", "198.19.100.10:5201", "--bytes", "52428800")
 	fmt.Print(out)
-	sink.Wait()
-	fmt.Print(sinkOut.String())
 	if err != nil {
-		return fmt.Errorf("transfer failed: %v", err)
+		return fmt.Errorf("transfer failed: %v", err) // teardown stops the sink
+	}
+	<-sinkP.done
+	fmt.Print(sinkOut.String())
+	if sinkP.err != nil {
+		return fmt.Errorf("transfer failed on the server: %v", sinkP.err)
 	}
 
 	for _, s := range []struct {

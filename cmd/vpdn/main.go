@@ -28,7 +28,7 @@ func init() {
 		{"undebug", "undebug SWITCH... | undebug all [--socket PATH]", "turn a debug switch off", runUndebug},
 		{"dial", "dial --server A --user U --password P [--tunnel-name N] [--auth M] [--tunnel-password T] [--route P]...", "connect to an LNS as a PC-style L2TP client; Ctrl-C disconnects", runDial},
 		{"bench", "bench --server A --tunnels T --sessions S --user U --password P [--auth M] [--rate N] [--hold D] [--json]", "load-test an LNS: T emulated LACs, S PPP sessions each; report set-up rate and latency", runBench},
-		{"lab", "lab [--keep | --down] [--examples DIR]", "build document 002's topology in namespaces, connect, ping, transfer, show, tear down (root)", runLab},
+		{"lab", "lab [--keep | --down] [--examples DIR]", "build a client, an Internet router, an LNS and a server in namespaces; connect, ping, transfer, show, tear down (root)", runLab},
 		{"check-config", "check-config FILE", "parse and validate a configuration and print it normalized", runCheckConfig},
 		{"reload", "reload [--socket PATH]", "make the daemon reload its configuration (validated first)", runReload},
 		{"version", "version", "print the version", runVersion},
@@ -88,6 +88,13 @@ var extraHelp = map[string]string{
 `,
 	"debug": `Switches:
 ` + debugSwitchList(),
+	"lab": `Needs root and the programs ip, ping and sysctl (Debian packages iproute2,
+iputils-ping and procps); it checks for them before it starts. The lab's
+configurations are built into the binary (examples/lab-lns.cfg and
+examples/lab-client.cfg of the source) and written to a temporary directory,
+so it runs from any directory; --examples DIR uses the two files in DIR
+instead. Only 198.18.0.0/15 is used; the host's interfaces are not touched.
+`,
 	"serve": `The daemon validates FILE before starting and exits 1 if it is broken.
 SIGHUP (or "vpdn reload") re-reads FILE; a broken file is refused and the
 running configuration stays. SIGTERM and SIGINT stop the daemon cleanly.

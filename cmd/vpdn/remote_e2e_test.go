@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -284,7 +285,8 @@ func TestDialInNamespaces(t *testing.T) {
 }
 
 // TestLabCommand runs `vpdn lab` (the README's "run it" command) and checks
-// that it connects, moves data intact and removes everything.
+// that it connects, moves data intact and removes everything. It runs in a
+// directory without examples/: the lab's configurations are built in.
 func TestLabCommand(t *testing.T) {
 	if err := nstest.Available(); err != nil {
 		if os.Getenv("VPDN_REQUIRE_NETNS") == "1" {
@@ -293,7 +295,8 @@ func TestLabCommand(t *testing.T) {
 		t.Skip(err)
 	}
 	bin := vpdnBinary(t)
-	cmd := exec.Command(bin, "lab", "--examples", "../../examples")
+	cmd := exec.Command(bin, "lab")
+	cmd.Dir = t.TempDir()
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("vpdn lab: %v\n%s", err, out)
@@ -302,6 +305,45 @@ func TestLabCommand(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("vpdn lab output lacks %q:\n%s", want, out)
 		}
+	}
+	if l, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(l), "vpdnlab-") {
+		t.Errorf("lab namespaces left behind: %s", l)
+	}
+}
+
+// TestLabFailsAtOnceWhenADaemonDies: an LNS that cannot start (its listen
+// address is on no interface of its namespace) ends the lab with the LNS's
+// log, not with the 30-second wait for the tunnel.
+func TestLabFailsAtOnceWhenADaemonDies(t *testing.T) {
+	if err := nstest.Available(); err != nil {
+		if os.Getenv("VPDN_REQUIRE_NETNS") == "1" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	bin := vpdnBinary(t)
+	dir := t.TempDir()
+	for _, name := range []string{"lab-lns.cfg", "lab-client.cfg"} {
+		b, err := os.ReadFile(filepath.Join("..", "..", "examples", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if name == "lab-lns.cfg" {
+			b = []byte(strings.Replace(string(b), "vpdn l2tp listen 198.18.2.2:1701", "vpdn l2tp listen 198.18.9.9:1701", 1))
+		}
+		os.WriteFile(filepath.Join(dir, name), b, 0o644)
+	}
+	out, err := exec.Command(bin, "lab", "--examples", dir).CombinedOutput()
+	if err == nil {
+		t.Fatalf("vpdn lab with an LNS that cannot bind succeeded:\n%s", out)
+	}
+	for _, want := range []string{"vpdn on the LNS exited", "198.18.9.9"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("vpdn lab output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "did not come up in 30 s") {
+		t.Errorf("the lab waited for the tunnel although the LNS had exited:\n%s", out)
 	}
 	if l, _ := exec.Command("ip", "netns", "list").Output(); strings.Contains(string(l), "vpdnlab-") {
 		t.Errorf("lab namespaces left behind: %s", l)
@@ -387,12 +429,16 @@ func TestDocument004Configurations(t *testing.T) {
 			t.Errorf("show caller user LAC lacks %q:\n%s", want, out)
 		}
 	}
-	if r, _ := lac.IP("route", "show", "198.19.168.0/24"); !strings.Contains(string(r), "dev Vp1") {
-		t.Errorf("ip route 192.168.1.0 255.255.255.0 Virtual-PPP1 (mapped) not installed: %s", r)
-	}
+	// Each side installs its routes when its own IPCP opens, which need
+	// not be when the other's did: wait for them rather than look once.
+	waitFor(t, "ip route 192.168.1.0 255.255.255.0 Virtual-PPP1 (mapped) on the LAC", func() bool {
+		r, _ := lac.IP("route", "show", "198.19.168.0/24")
+		return strings.Contains(string(r), "dev Vp1")
+	})
 	// The LNS's ip route 172.30.1.0 255.255.255.0 7.7.7.7 (mapped) resolves
 	// through Vi1 once the session is up.
-	if r, _ := lns.IP("route", "show", "198.19.172.0/24"); !strings.Contains(string(r), "via 198.19.7.7 dev Vi1") {
-		t.Errorf("static route to the LAC's network not installed: %q", r)
-	}
+	waitFor(t, "the LNS's static route to the LAC's network via Vi1", func() bool {
+		r, _ := lns.IP("route", "show", "198.19.172.0/24")
+		return strings.Contains(string(r), "via 198.19.7.7 dev Vi1")
+	})
 }

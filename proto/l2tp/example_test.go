@@ -11,7 +11,7 @@ import (
 )
 
 // A LAC places a call to an LNS over an in-memory network; in production
-// the Conns are transport.UDPConn and Serve is its batched read loop.
+// the Conns are UDP binds (transport) read through a dataplane.Port.
 func Example() {
 	nw := memnet.New(1)
 	lnsAddr := netip.MustParseAddrPort("198.18.0.1:1701")
@@ -43,13 +43,10 @@ func Example() {
 		return
 	}
 	ls := <-up
-	frames := make(chan string, 1)
-	ls.SetReceiver(func(f []byte) { frames <- string(f) })
-	s.WriteFrame([]byte("\xff\x03\xc0\x21 LCP"))
-
+	// The session's data messages are the data plane's (package
+	// dataplane): it is installed with these IDs and this peer.
 	info := ls.Info()
 	fmt.Println("LNS sees peer", info.PeerName, "user", info.Call.Proxy.AuthName)
-	fmt.Printf("frame %q\n", <-frames)
 	fmt.Println("IDs match:", info.RemoteSessionID == s.Info().LocalSessionID)
 
 	// Tear down: CDN for the session, StopCCN for everything else.
@@ -63,6 +60,5 @@ func Example() {
 	lnsConn.Close()
 	// Output:
 	// LNS sees peer LAC user alice
-	// frame "\xff\x03\xc0! LCP"
 	// IDs match: true
 }

@@ -47,7 +47,9 @@ type Config struct {
 	// OnSessionUp reports a session the peer opened reaching established
 	// (sessions from Dial are returned by Dial instead). Must not block.
 	OnSessionUp func(*Session)
-	// OnSessionDown reports the end of any established session. Must not block.
+	// OnSessionDown reports the end of every session that was established,
+	// offered to OnCall, or made ready (CallParams.Ready) and not then
+	// reported by Dial's error. Must not block.
 	OnSessionDown func(*Session, error)
 	// OnWEN and OnSLI pass up WAN-Error-Notify and Set-Link-Info (§6.14,
 	// §6.15) for the PPP layer. Must not block.
@@ -101,14 +103,14 @@ func (e *CloseError) Unwrap() error { return e.Err }
 // NodeStats counts what the node dropped and why, and what it holds.
 type NodeStats struct {
 	BadHeader, NoTunnel, NoSession, WrongPeer, HalfOpenEvicted, TunnelLimit,
-	Version3, InputOverflow, DataNoReceiver, TieBreakLost uint64
+	Version3, InputOverflow, DataMessages, TieBreakLost uint64
 
 	Tunnels, HalfOpen, Sessions int
 }
 
 type nodeCounters struct {
 	badHeader, noTunnel, noSession, wrongPeer, halfOpenEvicted, tunnelLimit,
-	version3, inputOverflow, dataNoReceiver, tieBreakLost atomic.Uint64
+	version3, inputOverflow, data, tieBreakLost atomic.Uint64
 }
 
 // Node is one L2TPv2 endpoint: LAC, LNS or both, on one socket. It
@@ -133,10 +135,6 @@ type Node struct {
 	nSessions atomic.Int64
 	uniq      atomic.Uint32 // "Uniq ID" of show vpdn
 
-	// Data path: established sessions by local tunnel<<16 | session.
-	dmu  sync.RWMutex
-	data map[uint32]*Session
-
 	cnt nodeCounters
 }
 
@@ -151,8 +149,7 @@ func NewNode(cfg Config) (*Node, error) {
 		return nil, errors.New("l2tp: Config.Conn is nil")
 	}
 	n := &Node{cfg: cfg, clock: cfg.Clock, log: cfg.Logger, lim: cfg.Limits.withDefaults(),
-		tunnels: map[uint16]*Tunnel{}, bySCCRQ: map[sccrqKey]*Tunnel{}, byReuse: map[reuseKey]*Tunnel{},
-		data: map[uint32]*Session{}}
+		tunnels: map[uint16]*Tunnel{}, bySCCRQ: map[sccrqKey]*Tunnel{}, byReuse: map[reuseKey]*Tunnel{}}
 	if n.clock == nil {
 		n.clock = clock.Real
 	}
@@ -171,17 +168,18 @@ func (n *Node) Stats() NodeStats {
 	c := &n.cnt
 	st := NodeStats{c.badHeader.Load(), c.noTunnel.Load(), c.noSession.Load(), c.wrongPeer.Load(),
 		c.halfOpenEvicted.Load(), c.tunnelLimit.Load(), c.version3.Load(), c.inputOverflow.Load(),
-		c.dataNoReceiver.Load(), c.tieBreakLost.Load(), 0, 0, int(n.nSessions.Load())}
+		c.data.Load(), c.tieBreakLost.Load(), 0, 0, int(n.nSessions.Load())}
 	n.mu.Lock()
 	st.Tunnels, st.HalfOpen = len(n.tunnels), len(n.halfOpen)
 	n.mu.Unlock()
 	return st
 }
 
-// HandlePacket processes one datagram received from the socket. It may be
-// called from several goroutines. b is not retained: control messages are
-// copied to their tunnel's queue, data messages are handed to the
-// session's receiver before HandlePacket returns.
+// HandlePacket processes one control message received from the socket. It
+// may be called from several goroutines. b is not retained: control
+// messages are copied to their tunnel's queue. Data messages belong to the
+// data plane in front of the node (dataplane.L2TPv2Decoder sends only
+// control messages here); one that reaches the node is counted and dropped.
 func (n *Node) HandlePacket(b []byte, from netip.AddrPort) {
 	h, err := l2tp.ParseHeader(b)
 	if err != nil {
@@ -196,7 +194,7 @@ func (n *Node) HandlePacket(b []byte, from netip.AddrPort) {
 		return
 	}
 	if !h.IsControl() {
-		n.handleData(&h, b, from)
+		n.cnt.data.Add(1)
 		return
 	}
 	if h.TunnelID == 0 {
@@ -517,36 +515,4 @@ func (n *Node) Close(ctx context.Context) error {
 		<-done
 		return ctx.Err()
 	}
-}
-
-func (n *Node) handleData(h *l2tp.Header, b []byte, from netip.AddrPort) {
-	key := uint32(h.TunnelID)<<16 | uint32(h.SessionID)
-	n.dmu.RLock()
-	s := n.data[key]
-	n.dmu.RUnlock()
-	if s == nil {
-		n.cnt.noSession.Add(1)
-		return
-	}
-	if from != s.peer {
-		// Only the tunnel's peer may inject frames into a session.
-		n.cnt.wrongPeer.Add(1)
-		return
-	}
-	s.receive(h, b)
-}
-
-func (n *Node) registerData(s *Session) {
-	n.dmu.Lock()
-	n.data[uint32(s.t.localID)<<16|uint32(s.localID)] = s
-	n.dmu.Unlock()
-}
-
-func (n *Node) unregisterData(s *Session) {
-	key := uint32(s.t.localID)<<16 | uint32(s.localID)
-	n.dmu.Lock()
-	if n.data[key] == s {
-		delete(n.data, key)
-	}
-	n.dmu.Unlock()
 }

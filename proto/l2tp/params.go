@@ -138,6 +138,14 @@ type CallParams struct {
 	Sequencing bool
 	// Proxy, when set, is sent in ICCN (LAC side) or was received (LNS).
 	Proxy *ProxyInfo
+	// Ready, when set on a Dial, is called once the peer answered the
+	// call (ICRP, OCRP): the session's IDs and peer are in info, and our
+	// last set-up message goes out right after it returns. The owner
+	// installs its data path here, so that no frame the peer sends at
+	// once is lost. It runs on the tunnel goroutine with the tunnel
+	// locked: it must not block nor call the session's or tunnel's
+	// methods. If the Dial then fails, Dial's error says so.
+	Ready func(s *Session, info SessionInfo)
 }
 
 // Limits bound the resources the node spends on peers (issue 6: 100,000

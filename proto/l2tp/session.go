@@ -4,17 +4,16 @@ import (
 	"fmt"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/vpdn/vpdn/wire/l2tp"
 )
 
-// Session is one call (RFC 2661 §7.3, §7.4) inside a tunnel. Its control
-// state belongs to the tunnel goroutine; once established, its data path
-// (WriteFrame, the receiver) runs on the caller's goroutines without
-// touching that state. Sessions have no goroutine of their own and are
-// kept small: issue 6 wants 100,000 of them per instance.
+// Session is one call (RFC 2661 §7.3, §7.4) inside a tunnel. Its state
+// belongs to the tunnel goroutine. Sessions carry no data themselves: the
+// data plane (package dataplane) sits in front of the node and carries the
+// session's data messages, with the IDs and peer Info gives. Sessions have
+// no goroutine of their own and are kept small: 100,000 of them per node.
 type Session struct {
 	t         *Tunnel
 	localID   uint16
@@ -33,14 +32,13 @@ type Session struct {
 	done      chan struct{}
 	err       error
 	offered   bool // OnCall was called, answer pending
-	q931      *l2tp.Q931
-	uniq      uint32
-
-	recv atomic.Pointer[func([]byte)]
-	txNs atomic.Uint32
-	rxNs atomic.Uint32 // next expected Ns when sequencing
-
-	txPkts, txBytes, rxPkts, rxBytes, seqDrops, noRecv atomic.Uint64
+	// notify: the owner knows the session (OnCall or CallParams.Ready
+	// ran), so its end is reported to OnSessionDown even if it never came
+	// up: the owner may have installed its data path.
+	notify bool
+	up     bool // reached established
+	q931   *l2tp.Q931
+	uniq   uint32
 }
 
 // SessionInfo identifies an established session for the PPP and data
@@ -60,15 +58,21 @@ type SessionInfo struct {
 	Call     CallParams
 }
 
-// Info returns the session's identity. Valid once established.
+// Info returns the session's identity: valid once the peer's IDs are
+// known (in OnCall, in CallParams.Ready and once established).
 func (s *Session) Info() SessionInfo {
-	in := SessionInfo{LocalTunnelID: s.t.localID, RemoteTunnelID: s.remoteTID, LocalSessionID: s.localID,
-		RemoteSessionID: s.remoteID, Peer: s.peer, Sequencing: s.seq, LAC: s.lac, Outgoing: s.outgoing}
 	s.t.mu.Lock()
-	in.PeerName = s.t.peerName
-	s.t.mu.Unlock()
+	defer s.t.mu.Unlock()
+	return s.infoLocked()
+}
+
+func (s *Session) infoLocked() SessionInfo {
+	in := SessionInfo{LocalTunnelID: s.t.localID, RemoteTunnelID: s.remoteTID, LocalSessionID: s.localID,
+		RemoteSessionID: s.remoteID, Peer: s.peer, Sequencing: s.seq, LAC: s.lac, Outgoing: s.outgoing,
+		PeerName: s.t.peerName}
 	if s.call != nil {
 		in.Call = *s.call
+		in.Call.Ready = nil
 	}
 	return in
 }
@@ -101,81 +105,6 @@ func (s *Session) CloseQ931(r l2tp.Result, q l2tp.Q931) {
 		s.q931 = &q
 		s.t.closeSession(s, r, nil)
 	})
-}
-
-// SetReceiver installs the function that receives the PPP frames of this
-// session (the payload of its data messages, starting with the HDLC
-// address and control octets if the peer sends them). It runs on the
-// goroutine that called Node.HandlePacket and must not retain frame.
-// Frames arriving with no receiver are dropped and counted.
-func (s *Session) SetReceiver(f func(frame []byte)) {
-	if f == nil {
-		s.recv.Store(nil)
-		return
-	}
-	s.recv.Store(&f)
-}
-
-var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
-
-// WriteFrame sends one PPP frame as an L2TP data message (§3.1), with
-// Ns when sequencing is on. Data messages are not reliable (§5.8 applies
-// to control messages only). Safe for concurrent use.
-func (s *Session) WriteFrame(frame []byte) error {
-	if s.peer == (netip.AddrPort{}) {
-		return fmt.Errorf("l2tp: session %d not established", s.localID)
-	}
-	select {
-	case <-s.done:
-		return ErrClosed
-	default:
-	}
-	bp := frameBufs.Get().(*[]byte)
-	b := s.AppendDataHeader((*bp)[:0], len(frame))
-	b = append(b, frame...)
-	err := s.t.n.cfg.Conn.WriteTo(b, s.peer)
-	*bp = b
-	frameBufs.Put(bp)
-	if err == nil {
-		s.txPkts.Add(1)
-		s.txBytes.Add(uint64(len(frame)))
-	}
-	return err
-}
-
-// AppendDataHeader appends the data header of this session to b, for a
-// data plane that builds packets in place (headroom before the frame).
-func (s *Session) AppendDataHeader(b []byte, payloadLen int) []byte {
-	var ns uint16
-	if s.seq {
-		ns = uint16(s.txNs.Add(1) - 1)
-	}
-	return l2tp.AppendDataHeader(b, s.remoteTID, s.remoteID, s.seq, ns, payloadLen)
-}
-
-// receive is the data path: called by Node.HandlePacket.
-func (s *Session) receive(h *l2tp.Header, b []byte) {
-	if s.seq && h.HasSequence() {
-		// Data messages are never retransmitted (RFC 2661 §3.1, Ns on
-		// data): with sequencing on, one older than the last accepted
-		// arrived out of order and is dropped and counted.
-		exp := uint16(s.rxNs.Load())
-		if l2tp.SeqLess(h.Ns, exp) {
-			s.seqDrops.Add(1)
-			return
-		}
-		s.rxNs.Store(uint32(h.Ns + 1))
-	}
-	f := s.recv.Load()
-	if f == nil {
-		s.noRecv.Add(1)
-		s.t.n.cnt.dataNoReceiver.Add(1)
-		return
-	}
-	p := h.Payload(b)
-	s.rxPkts.Add(1)
-	s.rxBytes.Add(uint64(len(p)))
-	(*f)(p)
 }
 
 // SendSLI sends Set-Link-Info with the ACCM the PPP layer negotiated
@@ -211,9 +140,7 @@ type SessionStats struct {
 	Sequencing                    bool
 	Username                      string // proxy authen name, if any
 	UniqueID                      uint32 // node-wide, the "Uniq ID" of show vpdn
-	TxPkts, TxBytes               uint64
-	RxPkts, RxBytes               uint64
-	SeqDrops, NoReceiver          uint64
+	CallingNumber, CalledNumber   string
 }
 
 // Stats returns a snapshot of the session.
@@ -225,11 +152,12 @@ func (s *Session) Stats() SessionStats {
 
 func (s *Session) statsLocked() SessionStats {
 	st := SessionStats{UniqueID: s.uniq, LocalID: s.localID, RemoteID: s.remoteID, LocalTunnelID: s.t.localID,
-		RemoteTunnelID: s.t.remoteID, State: s.state, Since: s.since, Sequencing: s.seq,
-		TxPkts: s.txPkts.Load(), TxBytes: s.txBytes.Load(), RxPkts: s.rxPkts.Load(), RxBytes: s.rxBytes.Load(),
-		SeqDrops: s.seqDrops.Load(), NoReceiver: s.noRecv.Load()}
-	if s.call != nil && s.call.Proxy != nil {
-		st.Username = s.call.Proxy.AuthName
+		RemoteTunnelID: s.t.remoteID, State: s.state, Since: s.since, Sequencing: s.seq}
+	if c := s.call; c != nil {
+		st.CallingNumber, st.CalledNumber = c.CallingNumber, c.CalledNumber
+		if c.Proxy != nil {
+			st.Username = c.Proxy.AuthName
+		}
 	}
 	return st
 }
@@ -246,18 +174,38 @@ type Call struct {
 	Tunnel TunnelStats
 	// Params are the AVPs of the ICRQ/OCRQ (proxy data comes with ICCN).
 	Params CallParams
+
+	// While OnCall runs (on the tunnel goroutine), an answer is noted and
+	// applied when it returns: posting it to the tunnel from its own
+	// goroutine could block on a full command queue when many calls come
+	// at once.
+	mu       sync.Mutex
+	inOnCall bool
+	answer   func()
 }
 
-// Accept answers the call: ICRP (LNS) or OCRP+OCCN (LAC).
+// Accept answers the call: ICRP (LNS) or OCRP+OCCN (LAC). Called from
+// OnCall, it takes effect when OnCall returns.
 func (c *Call) Accept() {
 	s := c.Session
-	s.t.post(func() { s.accept() })
+	c.answerWith(s.accept)
 }
 
 // Reject refuses the call with CDN and result r (e.g. l2tp.CDNNoFacilities).
 func (c *Call) Reject(r l2tp.Result) {
 	s := c.Session
-	s.t.post(func() { s.t.closeSession(s, r, nil) })
+	c.answerWith(func() { s.t.closeSession(s, r, nil) })
+}
+
+func (c *Call) answerWith(f func()) {
+	c.mu.Lock()
+	if c.inOnCall {
+		c.answer = f
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.Session.t.post(f)
 }
 
 // Everything below runs on the tunnel goroutine with t.mu held.
@@ -405,6 +353,9 @@ func (t *Tunnel) rxCallRequest(m *l2tp.Message) {
 	}
 	s.remoteID = m.AssignedSessionID
 	s.serial = m.CallSerialNumber
+	// The tunnel is up: the session's peer and IDs are known now, so the
+	// owner can install its data path before it answers the call.
+	s.peer, s.remoteTID = t.peer, t.remoteID
 	if outgoing {
 		s.fire(SevRxOCRQ)
 	} else {
@@ -415,10 +366,22 @@ func (t *Tunnel) rxCallRequest(m *l2tp.Message) {
 		s.accept()
 		return
 	}
-	s.offered = true
-	call := &Call{Session: s, Outgoing: outgoing, Params: *c}
+	s.offered, s.notify = true, true
+	call := &Call{Session: s, Outgoing: outgoing, Params: *c, inOnCall: true}
 	call.Tunnel = t.statsLocked()
-	t.after = append(t.after, func() { t.n.cfg.OnCall(call) })
+	t.after = append(t.after, func() {
+		t.n.cfg.OnCall(call)
+		call.mu.Lock()
+		call.inOnCall = false
+		answer := call.answer
+		call.mu.Unlock()
+		if answer != nil {
+			t.mu.Lock()
+			t.now = t.n.clock.Now()
+			answer()
+			t.mu.Unlock()
+		}
+	})
 }
 
 // statsLocked is the identity part of Stats, for a caller holding t.mu.
@@ -466,6 +429,7 @@ func (s *Session) rx(m *l2tp.Message) {
 		s.remoteID = m.AssignedSessionID
 		s.fire(SevRxICRP)
 		s.seq = t.p.Sequencing || s.call.Sequencing
+		s.ready()
 		c := s.call
 		r := &l2tp.Message{Type: l2tp.MsgICCN, TxConnectSpeed: c.TxConnectSpeed, FramingType: c.FramingType,
 			RxConnectSpeed: c.RxConnectSpeed, PrivateGroupID: c.PrivateGroupID}
@@ -509,6 +473,7 @@ func (s *Session) rx(m *l2tp.Message) {
 		}
 		s.remoteID = m.AssignedSessionID
 		s.fire(SevRxOCRP)
+		s.ready()
 	case l2tp.MsgOCCN:
 		if s.state != SnWaitOCCN {
 			t.errorf("OCCN in %v", s.state)
@@ -564,13 +529,25 @@ func setProxy(r *l2tp.Message, p *ProxyInfo) {
 		l2tp.AVPInitialRecvLCPConfReq, l2tp.AVPLastSentLCPConfReq, l2tp.AVPLastRecvLCPConfReq}
 }
 
-// established publishes the session to the data path and reports it.
+// ready tells a dialling owner (CallParams.Ready) that the peer answered
+// its call: the session's IDs and peer are known, and the peer may send
+// data as soon as our next message reaches it.
+func (s *Session) ready() {
+	t := s.t
+	s.peer, s.remoteTID = t.peer, t.remoteID
+	if s.call == nil || s.call.Ready == nil {
+		return
+	}
+	s.notify = true
+	s.call.Ready(s, s.infoLocked())
+}
+
+// established reports the session up.
 func (s *Session) established() {
 	t := s.t
 	delete(t.pending, s.localID)
-	s.peer = t.peer
-	s.remoteTID = t.remoteID
-	t.n.registerData(s)
+	s.peer, s.remoteTID = t.peer, t.remoteID
+	s.up = true
 	if t.enabled() {
 		t.n.log.Debug(s.prefix()+"Session up", "debug", "l2x-events")
 	}
@@ -610,22 +587,19 @@ func (s *Session) finish(err error) {
 	if t.sessions[s.localID] != s {
 		return
 	}
-	wasUp := s.peer != (netip.AddrPort{})
+	wasUp := s.up
 	s.state = SnDead
 	delete(t.sessions, s.localID)
 	delete(t.pending, s.localID)
 	t.n.nSessions.Add(-1)
 	s.err = err
 	close(s.done)
-	if wasUp {
-		t.n.unregisterData(s)
-	}
 	if s.dial != nil {
 		s.dial <- dialResult{err: err}
 		s.dial = nil
 		return
 	}
-	if wasUp {
+	if wasUp || s.notify {
 		if f := t.n.cfg.OnSessionDown; f != nil {
 			t.after = append(t.after, func() { f(s, err) })
 		}

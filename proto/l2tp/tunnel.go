@@ -193,14 +193,21 @@ func (t *Tunnel) run() {
 		t.open()
 	}
 	for {
+		// The work events left for after the lock (OnCall, OnSessionUp,
+		// ...), until none is left: an answer given from OnCall adds
+		// more.
+		for len(t.after) > 0 {
+			after := t.after
+			t.after = nil
+			t.mu.Unlock()
+			for _, f := range after {
+				f()
+			}
+			t.mu.Lock()
+		}
 		dead := t.state == TunDead
 		dl := t.deadline()
-		after := t.after
-		t.after = nil
 		t.mu.Unlock()
-		for _, f := range after {
-			f()
-		}
 		if dead {
 			break
 		}
@@ -735,7 +742,11 @@ type TunnelStats struct {
 	HelloTx             uint64
 	UnknownAVPs         uint64 // optional unknown AVPs skipped (§4.1)
 	CWND, PeerWindow    int
-	Err                 error
+	// Unacked counts the control messages sent or queued that the peer
+	// has not acknowledged yet: 0 once a closing tunnel's StopCCN got
+	// through.
+	Unacked int
+	Err     error
 }
 
 // Stats returns a snapshot of the tunnel.
@@ -753,7 +764,7 @@ func (t *Tunnel) snapshot(withSessions bool) (TunnelStats, []SessionStats) {
 		Sessions: len(t.sessions), Created: t.created, Since: t.since, CtrlTx: rs.Tx, CtrlRx: rs.Rx,
 		Retransmits: rs.Retransmits, ZLBTx: rs.ZLBTx, ZLBRx: rs.ZLBRx, Duplicates: rs.Duplicates,
 		OutOfOrder: rs.OutOfOrder, HelloTx: t.helloTx, UnknownAVPs: t.unknown, CWND: t.rel.cwnd, PeerWindow: t.rel.peerWindow,
-		Err: t.closeErr}
+		Unacked: len(t.rel.unacked) + len(t.rel.waiting), Err: t.closeErr}
 	var ss []SessionStats
 	if withSessions {
 		ss = make([]SessionStats, 0, len(t.sessions))

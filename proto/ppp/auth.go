@@ -115,10 +115,7 @@ func (a *authState) stop() {
 func (a *authState) fail(reason string) {
 	a.stop()
 	a.l.debugAuth("PPP: authentication failed: %s", reason)
-	if a.l.lcp.reason == "" {
-		a.l.lcp.reason = reason
-	}
-	a.l.Close(reason)
+	a.l.closeWith(CauseAuthFailed, reason)
 }
 
 // check moves on to the Network phase when both directions are done.

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/vpdn/vpdn/aaa"
-	"github.com/vpdn/vpdn/internal/nstest"
 	wire "github.com/vpdn/vpdn/wire/ppp"
 )
 
@@ -363,7 +362,7 @@ func TestProxyLCP(t *testing.T) {
 // TestDebugLines pins the IOS shape of the debug output.
 func TestDebugLines(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		var buf nstest.SyncBuffer
+		var buf syncBuffer
 		log := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		users := &fakeAAA{users: map[string]string{"labuser": "labpass"}}
 		lc := lnsConfig(users, &fakePool{}, aaa.CHAP)

@@ -201,6 +201,7 @@ type fsm struct {
 	failures int    // Naks/Rejects sent since the last Ack we sent
 	rxFails  int    // Naks/Rejects received since the last Ack we got
 	reason   string // why the layer is closing, for Down events
+	cause    Cause  // the same, typed
 	trace    func(action)
 	epoch    uint64 // counts events, to detect nested ones
 
@@ -220,10 +221,8 @@ func newFSM(l *Link, proto wire.Protocol, ly layer) *fsm {
 func (f *fsm) up()   { f.event(evUp) }
 func (f *fsm) down() { f.event(evDown) }
 func (f *fsm) open() { f.event(evOpen) }
-func (f *fsm) close(reason string) {
-	if f.reason == "" {
-		f.reason = reason
-	}
+func (f *fsm) close(c Cause, reason string) {
+	f.setReason(c, reason)
 	f.event(evClose)
 }
 
@@ -240,11 +239,9 @@ func (f *fsm) timeout() {
 	if f.restart > 0 {
 		f.event(evTOp)
 	} else {
-		if f.reason == "" {
-			switch f.state {
-			case ReqSent, AckRcvd, AckSent:
-				f.reason = f.name + " negotiation timed out (Max-Configure)"
-			}
+		switch f.state {
+		case ReqSent, AckRcvd, AckSent:
+			f.setReason(CauseNegotiation, f.name+" negotiation timed out (Max-Configure)")
 		}
 		f.event(evTOm)
 	}
@@ -404,8 +401,13 @@ func (f *fsm) input(p wire.Packet) {
 		}
 		f.event(evRCN)
 	case wire.TermReq:
-		if f.state == Opened && f.reason == "" {
-			f.reason = "Peer terminated " + f.name
+		switch {
+		case f.state == Opened:
+			f.setReason(CausePeerTerminated, "Peer terminated "+f.name)
+		case f.proto == wire.ProtoLCP && f.l.lcpo.refusedAuth:
+			// The peer gives up on LCP after we refused the method it
+			// wants to authenticate us with: no method in common.
+			f.setReason(CauseAuthFailed, "Peer terminated LCP: no common authentication protocol")
 		}
 		f.event(evRTR)
 	case wire.TermAck:
@@ -418,7 +420,7 @@ func (f *fsm) input(p wire.Packet) {
 		// Rejecting a code of RFC 1661 §5 is catastrophic; an extension
 		// code (Identification, Time-Remaining, CCP Reset) is not.
 		if c >= wire.ConfReq && c <= wire.CodeRej {
-			f.reason = f.name + " peer rejected code " + c.String()
+			f.reason, f.cause = f.name+" peer rejected code "+c.String(), CauseNegotiation
 			f.event(evRXJm)
 		} else {
 			f.event(evRXJp)
@@ -485,7 +487,7 @@ func (f *fsm) rcvConfReq(p wire.Packet) {
 // Max-Failure (RFC 1661 §4.6): first Naks turn into Rejects; when even
 // those do not end it, the layer gives up.
 func (f *fsm) notConverging(why string) {
-	f.reason = f.name + " negotiation did not converge: " + why
+	f.reason, f.cause = f.name+" negotiation did not converge: "+why, CauseNegotiation
 	f.l.debugNeg("%s: %s", f.name, f.reason)
 	f.event(evClose)
 }
@@ -493,9 +495,7 @@ func (f *fsm) notConverging(why string) {
 // protocolRejected handles an LCP Protocol-Reject of this protocol (RFC
 // 1661 §5.7): RXJ-, the layer finishes.
 func (f *fsm) protocolRejected() {
-	if f.reason == "" {
-		f.reason = f.name + " rejected by peer"
-	}
+	f.setReason(CauseNegotiation, f.name+" rejected by peer")
 	f.event(evRXJm)
 }
 

@@ -94,3 +94,22 @@ func (s *syncPost) drain() {
 		f()
 	}
 }
+
+// syncBuffer is a bytes.Buffer safe for a logger writing and a test
+// reading.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *syncBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}

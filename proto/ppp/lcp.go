@@ -32,6 +32,9 @@ type lcpOptions struct {
 	sendAuth  bool
 	tried     []aaa.Method
 	loops     int // peer requests carrying our own magic
+	// refusedAuth: we Nak'd or rejected the method the peer asked to
+	// authenticate us with.
+	refusedAuth bool
 
 	local lcpValues // our request as the peer acked it
 	peer  lcpValues // the peer's request as we acked it
@@ -202,7 +205,7 @@ func (o *lcpOptions) authFallback(suggested aaa.Method) {
 			return
 		}
 	}
-	o.l.lcp.reason = "No common authentication protocol"
+	o.l.lcp.reason, o.l.lcp.cause = "No common authentication protocol", CauseAuthFailed
 	o.l.debugAuth("PPP: peer refuses every configured authentication method")
 	o.l.lcp.event(evClose)
 }
@@ -217,7 +220,7 @@ func (o *lcpOptions) gotReject(opts []byte) {
 			o.sendACCM = false
 		case wire.LCPOptAuthProto:
 			if o.sendAuth {
-				o.l.lcp.reason = "Peer refused to authenticate"
+				o.l.lcp.reason, o.l.lcp.cause = "Peer refused to authenticate", CauseAuthFailed
 				o.l.debugAuth("PPP: peer rejected the Authentication-Protocol option")
 				o.l.lcp.event(evClose)
 				return
@@ -263,6 +266,7 @@ func (o *lcpOptions) judge(opts []byte, j *judgement) {
 			case err == nil && o.l.canBeAuthenticatedWith(m):
 				o.peer.auth = m
 			default:
+				o.refusedAuth = true
 				if alt := o.preferredSelf(); alt != 0 {
 					j.nakWith(op, wire.AppendAuthProtoOption(nil, authProtoOf(alt)))
 				} else {
@@ -281,7 +285,7 @@ func (o *lcpOptions) judge(opts []byte, j *judgement) {
 				// equality means the link is looped back.
 				o.loops++
 				if o.loops >= cfg.MaxFailure {
-					o.l.lcp.reason = "Loopback detected"
+					o.l.lcp.reason, o.l.lcp.cause = "Loopback detected", CauseLoopback
 					o.l.debugNeg("LCP: loopback detected (magic 0x%08X)", v)
 					o.l.lcp.event(evClose)
 					return
@@ -341,7 +345,7 @@ func (o *lcpOptions) code(p wire.Packet) (event, bool) {
 		}
 		switch proto {
 		case wire.ProtoLCP:
-			l.lcp.reason = "Peer rejected LCP"
+			l.lcp.reason, l.lcp.cause = "Peer rejected LCP", CauseNegotiation
 			return evRXJm, true
 		case wire.ProtoIPCP, wire.ProtoIPv6CP, wire.ProtoCCP:
 			if f := l.ncp(proto); f != nil {

@@ -81,6 +81,7 @@ type UpEvent struct {
 type DownEvent struct {
 	Protocol wire.Protocol
 	Reason   string
+	Cause    Cause
 }
 
 // MPPEKeys are the MPPE master session keys of RFC 3079 §3 (this end's
@@ -266,8 +267,10 @@ type Link struct {
 	cfg   Config
 	log   *slog.Logger
 	phase Phase
-	dead  bool
-	stats Stats
+	// reached is the furthest phase the link got to (Terminate aside).
+	reached Phase
+	dead    bool
+	stats   Stats
 
 	lcp, ipcp, ipv6cp, ccp *fsm
 	lcpo                   *lcpOptions
@@ -371,7 +374,10 @@ func (l *Link) Start() {
 
 // Close closes the link administratively: LCP sends Terminate-Request and
 // the link finishes when the peer acknowledges or Max-Terminate runs out.
-func (l *Link) Close(reason string) {
+func (l *Link) Close(reason string) { l.closeWith(CauseAdmin, reason) }
+
+// closeWith is Close with the cause the Down event reports.
+func (l *Link) closeWith(c Cause, reason string) {
 	if l.dead {
 		return
 	}
@@ -381,9 +387,9 @@ func (l *Link) Close(reason string) {
 	if l.phase != PhaseDead {
 		l.setPhase(PhaseTerminate)
 	}
-	l.lcp.close(reason)
+	l.lcp.close(c, reason)
 	if !l.dead && (l.lcp.state == Closed || l.lcp.state == Initial || l.lcp.state == Stopped) {
-		l.finish(l.lcp.reason)
+		l.finish()
 	}
 }
 
@@ -393,15 +399,22 @@ func (l *Link) LowerDown() {
 	if l.dead {
 		return
 	}
-	if l.lcp.reason == "" {
-		l.lcp.reason = "Lower layer down"
-	}
+	l.lcp.setReason(CauseLowerDown, "Lower layer down")
 	l.lcp.down()
-	l.finish(l.lcp.reason)
+	l.finish()
 }
 
 // Phase returns the link phase.
 func (l *Link) Phase() Phase { return l.phase }
+
+// Reached returns the furthest phase the link got to: a link that failed
+// in Network had authenticated; one that failed in Authenticate had not.
+func (l *Link) Reached() Phase { return l.reached }
+
+// RefusedAuth reports whether this end refused the method the peer asked
+// to authenticate it with (LCP): a link that fails in Establish after that
+// failed for want of a common method.
+func (l *Link) RefusedAuth() bool { return l.lcpo.refusedAuth }
 
 // Done reports whether the link has finished.
 func (l *Link) Done() bool { return l.dead }
@@ -591,6 +604,9 @@ func (l *Link) setPhase(p Phase) {
 	if l.phase == p {
 		return
 	}
+	if p > l.reached && p < PhaseTerminate {
+		l.reached = p
+	}
 	l.phase = p
 	l.debugNeg("PPP: Phase is %s", p)
 }
@@ -623,18 +639,17 @@ func (l *Link) lcpDown() {
 }
 
 func (l *Link) lcpFinished() {
-	l.finish(l.lcp.reason)
+	l.finish()
 }
 
 // finish ends the link: timers stop, the address goes back to the pool and
 // the owner hears Down once.
-func (l *Link) finish(reason string) {
+func (l *Link) finish() {
 	if l.dead {
 		return
 	}
-	if reason == "" {
-		reason = "LCP closed"
-	}
+	l.lcp.setReason(CauseNegotiation, "LCP closed")
+	reason, cause := l.lcp.reason, l.lcp.cause
 	l.setPhase(PhaseDead)
 	l.dead = true
 	for _, f := range []*fsm{l.lcp, l.ipcp, l.ipv6cp, l.ccp} {
@@ -644,7 +659,7 @@ func (l *Link) finish(reason string) {
 	l.auth.stop()
 	l.ipcpo.release()
 	l.debugNeg("PPP: link down: %s", reason)
-	l.notifyDown(DownEvent{Protocol: wire.ProtoLCP, Reason: reason})
+	l.notifyDown(DownEvent{Protocol: wire.ProtoLCP, Reason: reason, Cause: cause})
 }
 
 // networkPhase starts the NCPs once authentication is done (RFC 1661 §3.5).
@@ -664,7 +679,7 @@ func (l *Link) networkPhase() {
 	}
 	l.ccp.passive()
 	if l.cfg.IPCP.Disabled && !l.cfg.IPv6CP.Enabled {
-		l.Close("No network protocols configured")
+		l.closeWith(CauseNoNCP, "No network protocols configured")
 	}
 }
 
@@ -686,7 +701,7 @@ func (l *Link) ncpUp(proto wire.Protocol) {
 }
 
 func (l *Link) ncpDown(f *fsm) {
-	l.notifyDown(DownEvent{Protocol: f.proto, Reason: f.reason})
+	l.notifyDown(DownEvent{Protocol: f.proto, Reason: f.reason, Cause: f.cause})
 }
 
 // notifyDown and ncpUp hand events to the owner through Post, after the
@@ -713,11 +728,12 @@ func (l *Link) ncpFinished(f *fsm) {
 			return
 		}
 	}
-	reason := "No network protocols running"
+	reason, cause := "No network protocols running", CauseNoNCP
 	if f.reason != "" {
 		reason += " (" + f.reason + ")"
+		cause = f.cause
 	}
-	l.Close(reason)
+	l.closeWith(cause, reason)
 }
 
 // Keepalive, RFC 1661 §5.8 Echo-Request/Reply.
@@ -727,8 +743,8 @@ func (l *Link) keepaliveTick() {
 		return
 	}
 	if l.echoMiss >= l.cfg.KeepaliveMisses {
-		l.lcp.reason = "Keepalive timeout"
-		l.Close("Keepalive timeout")
+		l.lcp.reason, l.lcp.cause = "Keepalive timeout", CauseKeepalive
+		l.closeWith(CauseKeepalive, "Keepalive timeout")
 		return
 	}
 	l.echoMiss++

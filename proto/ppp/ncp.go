@@ -42,7 +42,7 @@ func (o *ipcpOptions) prepare() bool {
 		a, err := c.Allocate(authz)
 		if err != nil || !a.Is4() {
 			o.l.debugNeg("IPCP: no address for the peer: %v", err)
-			o.l.Close("No IP address available")
+			o.l.closeWith(CauseNoAddress, "No IP address available")
 			return false
 		}
 		o.assigned, o.allocated = a, true

@@ -1,0 +1,394 @@
+package access
+
+import (
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/dataplane"
+	"github.com/vpdn/vpdn/proto/ppp"
+	"github.com/vpdn/vpdn/vif"
+	wppp "github.com/vpdn/vpdn/wire/ppp"
+)
+
+// Session is one PPP session. Its link belongs to its runner's goroutine;
+// the rest is guarded by mu.
+type Session struct {
+	m    *Manager
+	b    Bearer
+	prof *Profile
+	dp   *dataplane.Session
+	run  *ppp.Runner
+	kind vif.Kind
+	unit int
+	name string // device name, "Vi3"
+	long string // IOS name, "Virtual-Access3"
+
+	created time.Time
+
+	// On the runner.
+	link    *ppp.Link
+	started bool
+	reached ppp.Phase // the link's furthest phase, once it ended
+
+	mu     sync.Mutex
+	ifc    *vif.Interface
+	owned  []netip.Prefix // framed and configured routes: sources it owns
+	learnt []netip.Prefix // routes through its interface the host learned
+	info   ppp.Info
+	upAt   time.Time
+	ended  bool
+	cause  Cause
+	reason string
+	leases []*aaa.Lease
+	done   chan struct{}
+}
+
+// Name returns the interface's device name ("Vi3"); LongName its IOS name
+// ("Virtual-Access3").
+func (s *Session) Name() string     { return s.name }
+func (s *Session) LongName() string { return s.long }
+
+// Bearer returns the session's carrier side.
+func (s *Session) Bearer() Bearer { return s.b }
+
+// Profile returns what the session was made from.
+func (s *Session) Profile() *Profile { return s.prof }
+
+// Data returns the session's data-plane session, for the carrier to
+// update its encapsulation (SetEncap).
+func (s *Session) Data() *dataplane.Session { return s.dp }
+
+// Reached is the furthest phase PPP got to: where a failed set-up
+// stopped. Valid in Config.OnEnd and once Done is closed.
+func (s *Session) Reached() ppp.Phase { return s.reached }
+
+// Done is closed once the session has ended and everything it held is
+// released.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Cause returns why the session ended (CauseNone while it lives), and the
+// text that came with it.
+func (s *Session) Cause() (Cause, string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cause, s.reason
+}
+
+// LowerUp tells the session its carrier's call is up: PPP starts, unless
+// the peer's first frame started it already.
+func (s *Session) LowerUp() {
+	s.run.Post(s.start)
+}
+
+func (s *Session) start() {
+	if s.started {
+		return
+	}
+	s.started = true
+	s.link.Start()
+}
+
+// onFrame is the data plane's handler of the session's PPP control frames;
+// it runs on the receive path and hands a copy to the runner.
+func (s *Session) onFrame(frame []byte) {
+	cp := append([]byte(nil), frame...)
+	s.run.Post(func() {
+		// A frame before LowerUp: the peer has started PPP, so the
+		// lower layer is up for it too.
+		s.start()
+		s.link.Input(cp)
+	})
+}
+
+// LowerDown tells the session its carrier ended the call (the peer's CDN,
+// the tunnel lost): the session ends with c. It does not block.
+func (s *Session) LowerDown(c Cause, reason string) {
+	go s.end(c, reason)
+}
+
+// Close ends the session with c: the PPP link goes down and the carrier
+// clears the call with its code for c. It does not block; Done is closed
+// when everything is released.
+func (s *Session) Close(c Cause, reason string) {
+	go s.end(c, reason)
+}
+
+// fail records c as the cause (if none is yet) and closes the PPP link,
+// whose Down event ends the session; on the runner.
+func (s *Session) fail(c Cause, reason string) {
+	s.setCause(c, reason)
+	s.link.Close(reason)
+}
+
+func (s *Session) setCause(c Cause, reason string) {
+	s.mu.Lock()
+	if s.cause == CauseNone {
+		s.cause, s.reason = c, reason
+	}
+	s.mu.Unlock()
+}
+
+// Up is the link's event: a network protocol opened. For IPCP, the
+// interface comes up and IP flows. On the runner.
+func (s *Session) Up(ev ppp.UpEvent) {
+	if ev.Protocol != wppp.ProtoIPCP {
+		return
+	}
+	m := s.m
+	in := ev.Info
+	prof := s.prof
+	mtu := prof.MTU
+	if in.PeerMRU != 0 && (mtu == 0 || in.PeerMRU < mtu) {
+		mtu = in.PeerMRU
+	}
+	routes := append([]vif.Route(nil), prof.Routes...)
+	var framed []netip.Prefix
+	if in.Authz != nil {
+		for _, r := range in.Authz.Routes {
+			routes = append(routes, vif.Route{Dst: r})
+			framed = append(framed, r)
+		}
+	}
+	for _, r := range prof.Routes {
+		framed = append(framed, r.Dst)
+	}
+	ifc, err := m.cfg.Interfaces.Up(vif.Spec{Name: s.name, Kind: s.kind, Local: in.LocalAddr, Peer: in.PeerAddr,
+		MTU: mtu, Routes: routes, Shared: prof.Shared && prof.Role == Server})
+	if err != nil {
+		m.log.Error("interface", "interface", s.name, "err", err)
+		s.fail(CauseInterface, "interface: "+err.Error())
+		return
+	}
+	att := dataplane.Attachment{Device: ifc.Device(), Framing: s.link.Framing(), MSS: prof.MSS, MTU: mtu}
+	if prof.Role == Server && prof.VerifySource {
+		att.Sources = dataplane.NewSources([]netip.Addr{in.PeerAddr}, framed)
+	}
+	s.mu.Lock()
+	s.owned = framed
+	s.mu.Unlock()
+	if ifc.Device() == nil {
+		att.PeerAddrs = []netip.Addr{in.PeerAddr}
+	}
+	if err := m.cfg.Plane.Attach(s.dp, att); err != nil {
+		ifc.Down()
+		m.log.Error("data plane", "interface", s.name, "err", err)
+		s.fail(CauseInterface, "data plane: "+err.Error())
+		return
+	}
+	s.mu.Lock()
+	if s.ended {
+		// The session ended while the interface came up.
+		s.mu.Unlock()
+		m.cfg.Plane.Detach(s.dp)
+		ifc.Down()
+		return
+	}
+	s.ifc, s.info, s.upAt = ifc, in, m.cfg.Clock.Now()
+	s.mu.Unlock()
+	m.cfg.Interfaces.InstallStaticRoutes()
+	m.log.Info("interface up", "interface", s.name, "local", in.LocalAddr.String(), "peer", in.PeerAddr.String(),
+		"user", in.Username, "offload", ifc.Offload())
+	if f := m.cfg.OnUp; f != nil {
+		f(s)
+	}
+}
+
+// Down is the link's event: a network protocol closed (the interface
+// goes), or the link is finished (the session ends). On the runner.
+func (s *Session) Down(ev ppp.DownEvent) {
+	switch ev.Protocol {
+	case wppp.ProtoIPCP:
+		s.networkDown()
+	case wppp.ProtoLCP:
+		go s.end(causeOfPPP(ev.Cause), "PPP: "+ev.Reason)
+	}
+}
+
+// Packet is an IP packet the link received itself. The data plane carries
+// IP; nothing arrives here.
+func (s *Session) Packet(wppp.Protocol, []byte) {}
+
+func (s *Session) networkDown() {
+	s.mu.Lock()
+	ifc := s.ifc
+	s.ifc, s.learnt = nil, nil
+	s.mu.Unlock()
+	s.m.cfg.Plane.Detach(s.dp)
+	if ifc != nil {
+		ifc.Down()
+	}
+}
+
+// end tears the session down once, in order: the data plane and the
+// interface, PPP (which returns the address to its pool), the carrier's
+// call, the unit.
+func (s *Session) end(c Cause, reason string) {
+	m := s.m
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return
+	}
+	s.ended = true
+	if s.cause == CauseNone {
+		s.cause, s.reason = c, reason
+	}
+	c, reason = s.cause, s.reason
+	wasUp := !s.upAt.IsZero()
+	ifc := s.ifc
+	s.ifc = nil
+	s.mu.Unlock()
+
+	m.cfg.Plane.Remove(s.dp) // detaches: the device is no longer read
+	if ifc != nil {
+		ifc.Down()
+	}
+	linkDone := make(chan struct{})
+	refusedAuth := false
+	s.run.Post(func() {
+		s.reached, refusedAuth = s.link.Reached(), s.link.RefusedAuth()
+		if !s.link.Done() {
+			s.link.LowerDown()
+		}
+		close(linkDone)
+	})
+	// A runner wedged by a bug must not hold the carrier's call and the
+	// leases forever: after 5 s the teardown goes on without the link.
+	stuck := make(chan struct{})
+	t := m.cfg.Clock.AfterFunc(5*time.Second, func() { close(stuck) })
+	select {
+	case <-linkDone:
+		t.Stop()
+		if c == CauseLostService && s.reached == ppp.PhaseEstablish && refusedAuth {
+			// The peer hung up during LCP after we refused its
+			// authentication method: no method in common.
+			c, reason = CauseAuthFailed, "no common authentication protocol ("+reason+")"
+			s.mu.Lock()
+			s.cause, s.reason = c, reason
+			s.mu.Unlock()
+		}
+	case <-stuck:
+		m.log.Error("PPP link did not stop", "interface", s.name)
+	}
+	s.mu.Lock()
+	leases := s.leases
+	s.leases = nil
+	s.mu.Unlock()
+	for _, l := range leases {
+		l.Release()
+	}
+	s.b.Close(c)
+	if s.prof.Role == Server {
+		m.cfg.Interfaces.FreeAccess(s.unit)
+	}
+	m.forget(s)
+	m.log.Info("session down", "interface", s.name, "cause", c.String(), "reason", reason)
+	if f := m.cfg.OnEnd; f != nil {
+		f(s, c, wasUp)
+	}
+	close(s.done)
+}
+
+// releaseLease returns the lease of address a (IPCP's Release).
+func (s *Session) releaseLease(a netip.Addr) {
+	s.mu.Lock()
+	var l *aaa.Lease
+	for i, x := range s.leases {
+		if x.Addr == a {
+			l = x
+			s.leases = append(s.leases[:i], s.leases[i+1:]...)
+			break
+		}
+	}
+	s.mu.Unlock()
+	if l != nil {
+		l.Release()
+	}
+}
+
+// Leases returns the addresses the session holds from pools (a reload
+// reserves them in the new pools).
+func (s *Session) Leases() []netip.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]netip.Addr, 0, len(s.leases))
+	for _, l := range s.leases {
+		out = append(out, l.Addr)
+	}
+	return out
+}
+
+// View is a snapshot of a session for show commands.
+type View struct {
+	Interface, LongName string
+	Role                Role
+	Template            string
+	Unnumbered          string
+	User                string
+	Local, Peer         netip.Addr
+	// AuthPeer is how we authenticated the peer, AuthSelf how it
+	// authenticated us (0: not).
+	AuthPeer, AuthSelf aaa.Method
+	// Up: the network layer is up and the interface exists.
+	Up       bool
+	Created  time.Time
+	UpSince  time.Time
+	Counters dataplane.Counters
+	Bearer   BearerInfo
+	Key      dataplane.Key
+}
+
+// View returns a snapshot of the session.
+func (s *Session) View() View {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return View{Interface: s.name, LongName: s.long, Role: s.prof.Role, Template: s.prof.Template,
+		Unnumbered: s.prof.Unnumbered, User: s.info.Username, Local: s.info.LocalAddr, Peer: s.info.PeerAddr,
+		AuthPeer: s.info.AuthPeer, AuthSelf: s.info.AuthSelf, Up: s.ifc != nil, Created: s.created, UpSince: s.upAt,
+		Counters: s.dp.Counters(), Bearer: s.b.Info(), Key: s.dp.Key}
+}
+
+// DNS returns the DNS servers IPCP negotiated (a client's, from its server).
+func (s *Session) DNS() []netip.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []netip.Addr
+	for _, a := range s.info.DNS {
+		if a.IsValid() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// routesChanged is told the routes through the session's interface that
+// the host has (a routing protocol over the session learned networks
+// behind the peer): with strict uRPF, they are sources the session owns,
+// as IOS's `reachable-via rx` accepts a source routed back through the
+// interface it came in on.
+func (s *Session) routesChanged(learnt []netip.Prefix) {
+	prof := s.prof
+	if prof.Role != Server || !prof.VerifySource {
+		return
+	}
+	s.mu.Lock()
+	if s.ifc == nil {
+		s.mu.Unlock()
+		return
+	}
+	s.learnt = learnt
+	peer := s.info.PeerAddr
+	all := append(append([]netip.Prefix(nil), s.owned...), learnt...)
+	s.mu.Unlock()
+	s.m.cfg.Plane.SetSources(s.dp, dataplane.NewSources([]netip.Addr{peer}, all))
+}
+
+// Learnt returns the routes through the session's interface that count as
+// its sources.
+func (s *Session) Learnt() []netip.Prefix {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]netip.Prefix(nil), s.learnt...)
+}

@@ -1,0 +1,192 @@
+package daemon
+
+// PPP profiles: what a session is made from, read off the configuration in
+// force when the session starts.
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/access"
+	"github.com/vpdn/vpdn/config"
+	"github.com/vpdn/vpdn/netif"
+	"github.com/vpdn/vpdn/proto/l2tp"
+	"github.com/vpdn/vpdn/vif"
+)
+
+var authMethods = map[string]aaa.Method{"pap": aaa.PAP, "chap": aaa.CHAP, "ms-chap": aaa.MSCHAPv1, "ms-chap-v2": aaa.MSCHAPv2, "eap": aaa.EAPMD5}
+
+// lnsProfile is the profile of a call a LAC opened on tunnel t: the
+// Virtual-Template of the tunnel's vpdn-group.
+func (d *Daemon) lnsProfile(t l2tp.TunnelStats) (*access.Profile, error) {
+	c := d.Config()
+	g := c.Group(t.Class)
+	var vt *config.Interface
+	if g != nil && g.Accept != nil && g.Accept.VirtualTemplate != 0 {
+		vt = c.Interface(config.IfName{Kind: config.IfVirtualTemplate, Number: strconv.Itoa(g.Accept.VirtualTemplate)})
+	}
+	if vt == nil {
+		return nil, errors.New("no virtual-template for the vpdn-group")
+	}
+	// One profile per template and configuration: 100,000 sessions of one
+	// template share it (a reload makes a new configuration, and so new
+	// profiles).
+	d.profMu.Lock()
+	defer d.profMu.Unlock()
+	if d.profCfg != c {
+		d.profCfg, d.profiles = c, map[*config.Interface]*access.Profile{}
+	}
+	if p := d.profiles[vt]; p != nil {
+		return p, nil
+	}
+	p, err := d.profile(c, vt, access.Server)
+	if err == nil {
+		d.profiles[vt] = p
+	}
+	return p, err
+}
+
+// profile builds the profile of interface ifc (a Virtual-Template for a
+// server, a Virtual-PPP for a client).
+func (d *Daemon) profile(c *config.Config, ifc *config.Interface, role access.Role) (*access.Profile, error) {
+	p := &access.Profile{Role: role, Template: ifc.Name.String(), MTU: sessionMTU(ifc), MSS: uint16(ifc.TCPAdjustMSS),
+		Keepalive: 10 * time.Second, KeepaliveMisses: 5,
+		// Strict uRPF by default on a Virtual-Template (vpdn's default;
+		// IOS's is off); loose (any) checks nothing per session.
+		VerifySource: role == access.Server && ifc.VerifyUnicast != "none" && ifc.VerifyUnicast != "any",
+		Shared:       role == access.Server && c.VPDN.SharedAccess}
+	if ifc.KeepaliveSet {
+		p.Keepalive = time.Duration(ifc.KeepaliveSecs) * time.Second
+	}
+	if ifc.Unnumbered != nil {
+		p.Unnumbered = ifc.Unnumbered.String()
+	}
+	if a := ifc.PPPAuth; a != nil {
+		for _, m := range a.Protocols {
+			p.AuthMethods = append(p.AuthMethods, authMethods[m])
+		}
+		p.Callin, p.IfNeeded = a.Callin, a.IfNeeded
+		if a.List != "default" {
+			p.AuthList = a.List
+		}
+	}
+	p.Hostname = firstNonEmpty(ifc.CHAPHostname, ifc.PAPSentUser, c.Hostname, "vpdn")
+	pw := ifc.CHAPPassword
+	if pw.IsZero() {
+		pw = ifc.PAPSentPass
+	}
+	if !pw.IsZero() {
+		s, err := clearSecret(pw)
+		if err != nil {
+			return nil, err
+		}
+		p.Password = s
+	}
+	if p.Password == "" {
+		// As IOS does: answer a challenge with the password of the
+		// username entry named like the challenger.
+		p.SecretFor = func(peer string) string {
+			if u := c.User(peer); u != nil {
+				if s, err := clearSecret(u.Password); err == nil {
+					return s
+				}
+			}
+			return ""
+		}
+	}
+	local := d.ifAddr(c, ifc)
+	p.Local = local
+	if role == access.Client {
+		n, _ := strconv.Atoi(ifc.Name.Number)
+		p.Kind, p.Unit = vif.VirtualPPP, n
+		// As IOS does, the client takes part in EAP only when the
+		// interface names it; otherwise LCP refuses it and the server
+		// falls back to CHAP, MS-CHAP or PAP.
+		if ifc.PPPAuth == nil || !slices.Contains(ifc.PPPAuth.Protocols, "eap") {
+			p.Refuse = append(p.Refuse, aaa.EAPMD5)
+		}
+		for _, r := range ifc.PPPRefuse {
+			p.Refuse = append(p.Refuse, authMethods[r])
+		}
+		p.ClientIPCP = ifc.Negotiated || !local.IsValid()
+		p.RequestDNS = true
+		for _, rt := range c.IP.Routes {
+			if rt.Iface != nil && *rt.Iface == ifc.Name {
+				p.Routes = append(p.Routes, vif.Route{Dst: rt.Prefix, Gateway: rt.NextHop})
+			}
+		}
+		return p, nil
+	}
+	if !local.IsValid() {
+		return nil, fmt.Errorf("%s has no address to lend (ip unnumbered or ip address)", ifc.Name)
+	}
+	pd := ifc.PeerDefault
+	switch {
+	case pd.Addr.IsValid():
+		p.PeerAddr = pd.Addr
+	case pd.None || pd.DHCP:
+		p.NoPeerAddress = true
+	default:
+		p.Pool = pd.Pool
+	}
+	return p, nil
+}
+
+// ifAddr returns the address an interface of the configuration has: its
+// own, or the one it borrows with ip unnumbered.
+func (d *Daemon) ifAddr(c *config.Config, ifc *config.Interface) netip.Addr {
+	if ifc.Address.IsValid() {
+		return ifc.Address.Addr()
+	}
+	if ifc.Unnumbered != nil {
+		if o := c.Interface(*ifc.Unnumbered); o != nil && o.Address.IsValid() {
+			return o.Address.Addr()
+		}
+		dev := ifc.Unnumbered.String()
+		if o := c.Interface(*ifc.Unnumbered); o != nil && o.LinuxDevice != "" {
+			dev = o.LinuxDevice // GigabitEthernet0/0 -> eth0
+		}
+		if addrs, err := d.host().Addrs(dev); err == nil {
+			for _, a := range addrs {
+				if a.Addr().Is4() {
+					return a.Addr()
+				}
+			}
+		}
+	}
+	return netip.Addr{}
+}
+
+// sessionMTU is the interface MTU and the MRU LCP asks for.
+func sessionMTU(ifc *config.Interface) int {
+	if ifc.MTU != 0 {
+		return ifc.MTU
+	}
+	return defaultL2TPMTU
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
+
+// host is the interface host in use: the running system's, or the kernel
+// of the calling thread's namespace before it runs.
+func (d *Daemon) host() netif.Host {
+	if rt := d.rt.Load(); rt != nil {
+		return rt.host
+	}
+	if d.opts.Host != nil {
+		return d.opts.Host
+	}
+	return netif.System
+}

@@ -1,0 +1,258 @@
+package daemon
+
+// What Run builds from the configuration, bottom up:
+//
+//	transport binds (UDP 1701)          ─┐
+//	dataplane.Plane (demux, encap)       ├─ carrier/l2tpv2.Service: proto/l2tp node + data-plane port
+//	vif.Manager (Virtual-Access, vpdn0)  │
+//	access.Manager (PPP sessions, AAA) ──┘
+//
+// and tears it down top down: sessions (CDN), tunnels (StopCCN), binds,
+// devices, routes.
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/access"
+	"github.com/vpdn/vpdn/carrier/l2tpv2"
+	"github.com/vpdn/vpdn/config"
+	"github.com/vpdn/vpdn/dataplane"
+	"github.com/vpdn/vpdn/internal/clock"
+	"github.com/vpdn/vpdn/netif"
+	"github.com/vpdn/vpdn/vif"
+)
+
+// runtime is the running system: what start built.
+type runtime struct {
+	plane  *dataplane.Plane
+	ifs    *vif.Manager
+	access *access.Manager
+	wheel  *clock.Wheel
+
+	l2tp     *l2tpv2.Service // nil when L2TP is not served
+	l2tpDone chan struct{}
+
+	host   netif.Host
+	kernel *netif.Kernel // the host, when the daemon made it
+
+	cancel context.CancelFunc
+	vppp   sync.WaitGroup // the Virtual-PPP dial loops
+}
+
+// defaultL2TPMTU keeps a PPP-over-L2TP packet inside a 1500-byte underlay:
+// 1500 - 20 (IP) - 8 (UDP) - 8 (L2TP with length) - 4 (PPP) = 1460.
+// IOS leaves 1500 and fragments; `ip mtu` on the interface overrides.
+const defaultL2TPMTU = 1460
+
+// l2tpWanted reports whether the configuration serves L2TP at all: a
+// vpdn-group accepting it (with vpdn enable), or a Virtual-PPP pseudowire.
+func l2tpWanted(c *config.Config) bool {
+	if slices.ContainsFunc(c.Interfaces, func(i *config.Interface) bool { return i.Pseudowire != nil }) {
+		return true
+	}
+	if !c.VPDN.Enabled {
+		return false
+	}
+	return slices.ContainsFunc(c.VPDN.Groups, func(g *config.VPDNGroup) bool {
+		return g.Accept != nil && (g.Accept.Protocol == config.ProtoL2TP || g.Accept.Protocol == config.ProtoAny)
+	})
+}
+
+func (d *Daemon) start(ctx context.Context) error {
+	c := d.Config()
+	rt := &runtime{host: d.opts.Host}
+	var err error
+	if rt.host == nil {
+		// The kernel of this namespace, one netlink socket for the
+		// daemon's life.
+		if rt.kernel, err = netif.NewKernel(); err != nil {
+			return err
+		}
+		rt.host = rt.kernel
+	}
+	rt.plane = dataplane.New(dataplane.Config{Clock: d.opts.Clock, Logger: d.vpdnLog})
+	rt.ifs, err = vif.New(vif.Config{Host: rt.host, Shared: c.VPDN.SharedAccess, SharedMTU: defaultL2TPMTU,
+		Offload: true, Logger: d.vpdnLog})
+	if err != nil {
+		rt.plane.Close()
+		if rt.kernel != nil {
+			rt.kernel.Close()
+		}
+		return fmt.Errorf("shared interface: %w", err)
+	}
+	if dev := rt.ifs.Shared(); dev != nil {
+		if err := rt.plane.SetShared(dev); err != nil {
+			rt.ifs.Close()
+			rt.plane.Close()
+			return err
+		}
+	}
+	// One timing wheel for every PPP link's timers.
+	var pppClock clock.Clock = d.opts.Clock
+	if d.opts.Clock == clock.Real {
+		rt.wheel = clock.NewWheel(0, 0)
+		pppClock = rt.wheel
+	}
+	rt.access, err = access.New(access.Config{
+		Plane: rt.plane, Interfaces: rt.ifs, Clock: pppClock, Logger: d.vpdnLog, PPPLogger: d.pppLog,
+		Authenticator: func(list string) aaa.Authenticator { return d.Authenticator(list, "") },
+		AssignAddress: func(authz *aaa.Authorization, pool string) (*aaa.Lease, error) {
+			return aaa.AssignAddress(d.svc.Load().pools, authz, pool)
+		},
+		OnUp:  d.sessionUp,
+		OnEnd: d.sessionEnd,
+	})
+	if err != nil {
+		rt.teardown(d)
+		return err
+	}
+	if l2tpWanted(c) {
+		if err := d.startL2TP(rt, c); err != nil {
+			rt.teardown(d)
+			return err
+		}
+	}
+	rt.ifs.SetStaticRoutes(staticRoutes(c))
+	d.rt.Store(rt)
+	// Client-initiated sessions of Virtual-PPP interfaces (document 001).
+	vctx, cancel := context.WithCancel(ctx)
+	rt.cancel = cancel
+	for _, ifc := range c.Interfaces {
+		if ifc.Pseudowire != nil && ifc.Name.Kind == config.IfVirtualPPP && !ifc.Shutdown && rt.l2tp != nil {
+			rt.vppp.Go(func() { d.runVirtualPPP(vctx, rt, ifc) })
+		}
+	}
+	return nil
+}
+
+func (d *Daemon) startL2TP(rt *runtime, c *config.Config) error {
+	listen := c.VPDN.L2TPListen
+	if listen == "" {
+		listen = "0.0.0.0:1701"
+	}
+	ap, err := netip.ParseAddrPort(listen)
+	if err != nil {
+		return fmt.Errorf("l2tp listen %q: %w", listen, err)
+	}
+	bind, err := d.opts.Binds.ListenUDP(ap)
+	if err != nil {
+		return err
+	}
+	svc, err := l2tpv2.New(l2tpv2.Config{
+		Bind: bind, Plane: rt.plane, Access: rt.access, Clock: d.opts.Clock, Logger: d.vpdnLog,
+		Incoming: d.incomingTunnel, Profile: d.lnsProfile,
+		OnRefused: func(cause access.Cause, err error) { d.failures.add(cause.Label()) },
+	})
+	if err != nil {
+		bind.Close()
+		return err
+	}
+	rt.l2tp, rt.l2tpDone = svc, make(chan struct{})
+	go func() {
+		defer close(rt.l2tpDone)
+		if err := svc.Serve(); err != nil {
+			d.log.Error("l2tp socket", "err", err)
+		}
+	}()
+	d.log.Info("l2tp listening", "address", bind.LocalAddr().String())
+	return nil
+}
+
+func (d *Daemon) stop() {
+	rt := d.rt.Swap(nil)
+	if rt != nil {
+		rt.teardown(d)
+	}
+}
+
+// teardown stops what start built, top down: the Virtual-PPP loops, every
+// PPP session (its interface, its CDN), the tunnels (StopCCN), the bind,
+// the shared device and the static routes.
+func (rt *runtime) teardown(d *Daemon) {
+	if rt.cancel != nil {
+		rt.cancel()
+	}
+	rt.vppp.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if rt.access != nil {
+		rt.access.Close(access.CauseShutdown)
+	}
+	if rt.l2tp != nil {
+		rt.l2tp.Close(ctx) // StopCCN (result 6, shutting down) on every tunnel
+		rt.l2tp.Bind().Close()
+		<-rt.l2tpDone
+	}
+	rt.plane.ClearShared()
+	rt.plane.Close()
+	rt.ifs.Close()
+	if rt.kernel != nil {
+		rt.kernel.Close()
+	}
+	if rt.wheel != nil {
+		rt.wheel.Close()
+	}
+}
+
+// staticRoutes are the configuration's ip route commands that name only a
+// next hop (those through an interface come up with it).
+func staticRoutes(c *config.Config) []vif.Route {
+	var out []vif.Route
+	for _, r := range c.IP.Routes {
+		if r.Iface == nil && r.NextHop.IsValid() {
+			out = append(out, vif.Route{Dst: r.Prefix, Gateway: r.NextHop})
+		}
+	}
+	return out
+}
+
+// L2TPAddr returns the address the L2TP socket is bound to (zero when L2TP
+// is not served).
+func (d *Daemon) L2TPAddr() netip.AddrPort {
+	rt := d.rt.Load()
+	if rt == nil || rt.l2tp == nil {
+		return netip.AddrPort{}
+	}
+	return rt.l2tp.Bind().LocalAddr()
+}
+
+// sessionUp is the access layer's OnUp: the interface exists.
+func (d *Daemon) sessionUp(s *access.Session) {
+	if f := d.opts.OnInterfaceUp; f != nil {
+		v := s.View()
+		f(v.Interface, v.Local, v.Peer, s.DNS())
+	}
+}
+
+// sessionEnd is the access layer's OnEnd: a session that never came up is
+// a set-up failure, counted by cause.
+func (d *Daemon) sessionEnd(s *access.Session, c access.Cause, wasUp bool) {
+	if !wasUp {
+		d.failures.add(c.Label())
+	}
+}
+
+// carryLeases reserves, in the pools a reload built, the addresses that
+// sessions hold from the old ones; their leases still return them to the
+// old pools, which are dropped.
+func (d *Daemon) carryLeases(svc *services) {
+	rt := d.rt.Load()
+	if rt == nil {
+		return
+	}
+	for _, s := range rt.access.Sessions() {
+		for _, a := range s.Leases() {
+			if p := svc.pools.Find(a); p != nil {
+				if err := p.Reserve(a); err != nil {
+					d.log.Warn("reload: address of a live session", "address", a.String(), "err", err)
+				}
+			}
+		}
+	}
+}

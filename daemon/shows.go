@@ -1,0 +1,249 @@
+package daemon
+
+// The show commands of tunnels, sessions and users: each carrier's state
+// turned into the neutral snapshots of package show, which renders them.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/access"
+	"github.com/vpdn/vpdn/control"
+	"github.com/vpdn/vpdn/dataplane"
+	"github.com/vpdn/vpdn/show"
+	"github.com/vpdn/vpdn/vif"
+)
+
+// vpdnSnapshot is every carrier's tunnels and sessions, with what the
+// access layer and the data plane know of each session.
+func (d *Daemon) vpdnSnapshot() show.VPDN {
+	var v show.VPDN
+	rt := d.rt.Load()
+	if rt == nil {
+		v.Normalize()
+		return v
+	}
+	byKey := map[dataplane.Key]access.View{}
+	for _, s := range rt.access.Sessions() {
+		vw := s.View()
+		byKey[vw.Key] = vw
+	}
+	if rt.l2tp != nil {
+		ts, ss := rt.l2tp.Node().Snapshot()
+		names := map[uint16]string{}
+		addrs := map[uint16]string{}
+		for _, t := range ts {
+			role := "LNS"
+			if t.Initiator {
+				role = "LAC"
+			}
+			names[t.LocalID], addrs[t.LocalID] = t.PeerName, t.Peer.Addr().String()
+			v.Tunnels = append(v.Tunnels, show.Tunnel{Protocol: show.L2TP, LocalID: uint32(t.LocalID), RemoteID: uint32(t.RemoteID),
+				LocalName: t.LocalName, RemoteName: t.PeerName, RemoteVendor: t.PeerVendor, State: t.State.Short(),
+				StateName: t.State.String(), RemoteAddress: t.Peer.Addr().String(), RemotePort: t.Peer.Port(),
+				Sessions: t.Sessions, Group: t.Class, Role: role, LastChange: t.Since,
+				Control: show.ControlCounters{Sent: t.CtrlTx, Received: t.CtrlRx, Retransmitted: t.Retransmits,
+					Duplicates: t.Duplicates, OutOfOrder: t.OutOfOrder, ZLBSent: t.ZLBTx, ZLBReceived: t.ZLBRx,
+					HellosSent: t.HelloTx, CWND: t.CWND, PeerWindow: t.PeerWindow}})
+		}
+		for _, s := range ss {
+			ses := show.Session{Protocol: show.L2TP, LocalID: uint32(s.LocalID), RemoteID: uint32(s.RemoteID),
+				TunnelID: uint32(s.LocalTunnelID), RemoteTunnelID: uint32(s.RemoteTunnelID),
+				RemoteName: names[s.LocalTunnelID], RemoteAddress: addrs[s.LocalTunnelID], User: s.Username,
+				State: s.State.Short(), StateName: s.State.String(), LastChange: s.Since, UniqueID: s.UniqueID,
+				Sequencing: s.Sequencing, CallingNumber: s.CallingNumber, CalledNumber: s.CalledNumber}
+			if vw, ok := byKey[dataplane.L2TPv2Key(s.LocalTunnelID, s.LocalID)]; ok {
+				ses.Interface = vw.Interface
+				if vw.User != "" {
+					ses.User = vw.User
+				}
+				if vw.Role == access.Client {
+					ses.VCID = d.vcid(vw.Template)
+				}
+				ses.Counters = counters(vw.Counters)
+			}
+			v.Sessions = append(v.Sessions, ses)
+		}
+	}
+	v.Normalize()
+	return v
+}
+
+// vcid is the pseudowire VC ID of a configured Virtual-PPP interface.
+func (d *Daemon) vcid(ifname string) uint32 {
+	for _, i := range d.Config().Interfaces {
+		if i.Name.String() == ifname && i.Pseudowire != nil {
+			return i.Pseudowire.VCID
+		}
+	}
+	return 0
+}
+
+func counters(c dataplane.Counters) show.Counters {
+	return show.Counters{PacketsIn: c.RxPkts, BytesIn: c.RxBytes, PacketsOut: c.TxPkts, BytesOut: c.TxBytes,
+		OutOfOrder: c.SeqDrops, Spoofed: c.SpoofDrops}
+}
+
+// users is every PPP session on a virtual interface.
+func (d *Daemon) users() []show.User {
+	out := []show.User{}
+	rt := d.rt.Load()
+	if rt == nil {
+		return out
+	}
+	for _, s := range rt.access.Sessions() {
+		out = append(out, userOf(s.View()))
+	}
+	return out
+}
+
+func userOf(v access.View) show.User {
+	u := show.User{Interface: v.Interface, LongName: v.LongName, Template: v.Template, Unnumbered: v.Unnumbered,
+		User: v.User, Service: "PPPoVPDN", Protocol: v.Bearer.Protocol, Up: v.Up,
+		Auth: authName(v.AuthPeer, v.AuthSelf), ConnectedAt: v.UpSince, Counters: counters(v.Counters)}
+	u.Hardware = "Virtual Access interface"
+	if v.Role == access.Client {
+		u.Hardware = "Virtual PPP interface"
+	}
+	if v.Local.IsValid() {
+		u.LocalAddr, u.PeerAddr = v.Local.String(), v.Peer.String()
+	}
+	return u
+}
+
+// authName renders the authentication as IOS does: "MS CHAP V2 (<-->)"
+// (mutual), "CHAP (<--)" (we authenticated the peer), "(-->)" (the peer
+// authenticated us).
+func authName(peer, self aaa.Method) string {
+	name := func(m aaa.Method) string {
+		switch m {
+		case aaa.MSCHAPv2:
+			return "MS CHAP V2"
+		case aaa.MSCHAPv1:
+			return "MS CHAP"
+		}
+		return m.String()
+	}
+	switch {
+	case peer != 0 && self != 0:
+		return name(peer) + " (<-->)"
+	case peer != 0:
+		return name(peer) + " (<--)"
+	case self != 0:
+		return name(self) + " (-->)"
+	}
+	return ""
+}
+
+func (d *Daemon) registerVPDNShows() {
+	render := func(words string, opts []string, help string, f func(b *strings.Builder, v show.VPDN, all bool) any) {
+		d.shows.Add(&control.Command{Words: words, Optional: opts, Help: help,
+			Run: func(ctx context.Context, args, o []string, asJSON bool) (*control.Response, error) {
+				v := d.vpdnSnapshot()
+				var b strings.Builder
+				data := f(&b, v, slices.Contains(o, "all"))
+				return reply(b.String(), data, asJSON)
+			}})
+	}
+	render("vpdn", nil, "VPDN tunnels and sessions of every protocol", func(b *strings.Builder, v show.VPDN, _ bool) any {
+		show.WriteVPDN(b, v)
+		return v
+	})
+	render("vpdn tunnel", []string{"all"}, "VPDN tunnels; all: in detail", func(b *strings.Builder, v show.VPDN, all bool) any {
+		show.WriteTunnels(b, v, all)
+		return v.Tunnels
+	})
+	render("vpdn session", []string{"all"}, "VPDN sessions; all: in detail", func(b *strings.Builder, v show.VPDN, all bool) any {
+		show.WriteSessions(b, v, all)
+		return v.Sessions
+	})
+	render("l2tun", nil, "L2TP tunnels and sessions", func(b *strings.Builder, v show.VPDN, _ bool) any {
+		show.WriteL2Tun(b, v)
+		return v.Filter(show.L2TP)
+	})
+	render("l2tun tunnel", []string{"all"}, "L2TP tunnels; all: in detail", func(b *strings.Builder, v show.VPDN, all bool) any {
+		show.WriteL2TunTunnels(b, v, all)
+		return v.Filter(show.L2TP).Tunnels
+	})
+	render("l2tun session", []string{"all"}, "L2TP sessions; all: in detail", func(b *strings.Builder, v show.VPDN, all bool) any {
+		show.WriteL2TunSessions(b, v, all)
+		return v.Filter(show.L2TP).Sessions
+	})
+	d.registerL2TPClears()
+}
+
+func (d *Daemon) findUsers(match func(show.User) bool) []show.User {
+	out := []show.User{}
+	for _, u := range d.users() {
+		if match(u) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+func (d *Daemon) registerUserShows() {
+	d.shows.Add(&control.Command{Words: "caller user", Args: 1, Help: "a PPP user's session: interface, PPP state, addresses, counters",
+		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+			us := d.findUsers(func(u show.User) bool { return strings.EqualFold(u.User, args[0]) })
+			if len(us) == 0 {
+				return nil, fmt.Errorf("%% No user %q is connected", args[0])
+			}
+			var b strings.Builder
+			show.WriteCallerUser(&b, us)
+			return reply(b.String(), us, asJSON)
+		}})
+	ifShow := func(kind vif.Kind) runFunc {
+		return func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+			short, long := ifName(kind, args[0])
+			us := d.findUsers(func(u show.User) bool { return u.Interface == short })
+			if len(us) == 0 {
+				return nil, fmt.Errorf("%% Interface %s does not exist", long)
+			}
+			var b strings.Builder
+			show.WriteInterface(&b, us[0])
+			return reply(b.String(), us[0], asJSON)
+		}
+	}
+	d.shows.Add(&control.Command{Words: "interfaces virtual-access", Args: 1, Help: "a Virtual-Access interface: addresses, template, counters", Run: ifShow(vif.VirtualAccess)})
+	d.shows.Add(&control.Command{Words: "interfaces virtual-ppp", Args: 1, Help: "a Virtual-PPP interface", Run: ifShow(vif.VirtualPPP)})
+	d.shows.Add(&control.Command{Words: "users", Help: "the PPP sessions on virtual interfaces",
+		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+			us := d.users()
+			var b strings.Builder
+			show.WriteUsers(&b, us)
+			return reply(b.String(), us, asJSON)
+		}})
+	clearIf := func(kind vif.Kind) runFunc {
+		return func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+			short, long := ifName(kind, args[0])
+			rt := d.rt.Load()
+			var s *access.Session
+			if rt != nil {
+				s = rt.access.Lookup(short)
+			}
+			if s == nil {
+				return nil, fmt.Errorf("%% Interface %s does not exist", long)
+			}
+			s.Close(access.CauseAdmin, "cleared by administrator")
+			return &control.Response{OK: true, Text: long + " cleared\n"}, nil
+		}
+	}
+	d.clears.Add(&control.Command{Words: "interface virtual-access", Args: 1, Help: "end the session of a Virtual-Access interface (CDN)", Run: clearIf(vif.VirtualAccess)})
+	d.clears.Add(&control.Command{Words: "interface virtual-ppp", Args: 1, Help: "end the session of a Virtual-PPP interface; it redials", Run: clearIf(vif.VirtualPPP)})
+}
+
+// ifName is the short and long name of unit arg of kind k; a unit that
+// is not a number gives names nothing matches.
+func ifName(k vif.Kind, arg string) (short, long string) {
+	n := 0
+	if _, err := fmt.Sscanf(arg, "%d", &n); err != nil || n < 0 {
+		return "", vif.LongName(arg)
+	}
+	return vif.Name(k, n)
+}
+
+type runFunc = func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error)

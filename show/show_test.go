@@ -1,0 +1,116 @@
+package show
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+var t0 = time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+
+func snapshot() VPDN {
+	return VPDN{
+		Tunnels: []Tunnel{
+			{Protocol: L2TP, LocalID: 903, RemoteID: 52567, LocalName: "lns", RemoteName: "lac1", State: "est", StateName: "established",
+				RemoteAddress: "198.18.0.2", RemotePort: 1701, Sessions: 1, Group: "FROM-LAC1", Role: "LNS", LastChange: t0.Add(-90 * time.Second),
+				Control: ControlCounters{Sent: 4, Received: 5, ZLBSent: 2, CWND: 3, PeerWindow: 16}},
+			{Protocol: PPTP, LocalID: 17168, RemoteID: 0, RemoteName: "198.18.1.9", State: "estabd", StateName: "established",
+				RemoteAddress: "198.18.1.9", RemotePort: 1136, Sessions: 1, Role: "PNS", LastChange: t0.Add(-253 * time.Second)},
+		},
+		Sessions: []Session{
+			{Protocol: L2TP, LocalID: 41, RemoteID: 7, TunnelID: 903, RemoteTunnelID: 52567, RemoteName: "lac1", RemoteAddress: "198.18.0.2",
+				User: "alice", Interface: "Vi1", State: "est", StateName: "established", LastChange: t0.Add(-80 * time.Second), UniqueID: 3,
+				Counters: Counters{PacketsIn: 10, BytesIn: 1000, PacketsOut: 12, BytesOut: 1400, Spoofed: 1}},
+			{Protocol: PPTP, LocalID: 55592, RemoteID: 0, TunnelID: 17168, User: "cisco2", Interface: "Vi3", State: "estabd",
+				StateName: "established", LastChange: t0.Add(-253 * time.Second), UniqueID: 6},
+		},
+	}
+}
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs (go test ./show -update rewrites it):\ngot:\n%s\nwant:\n%s", name, got, want)
+	}
+}
+
+// TestRenderings pins the IOS layouts: show vpdn merges the carriers (an
+// L2TP section, then PPTP's, as document 004's hub prints it), and the
+// L2TP-only commands leave PPTP out.
+func TestRenderings(t *testing.T) {
+	Now = func() time.Time { return t0 }
+	defer func() { Now = time.Now }()
+	v := snapshot()
+	for _, c := range []struct {
+		name string
+		f    func(*strings.Builder)
+	}{
+		{"vpdn.txt", func(b *strings.Builder) { WriteVPDN(b, v) }},
+		{"vpdn-session.txt", func(b *strings.Builder) { WriteSessions(b, v, false) }},
+		{"vpdn-session-all.txt", func(b *strings.Builder) { WriteSessions(b, v, true) }},
+		{"vpdn-tunnel-all.txt", func(b *strings.Builder) { WriteTunnels(b, v, true) }},
+		{"l2tun.txt", func(b *strings.Builder) { WriteL2Tun(b, v) }},
+		{"pptp-only.txt", func(b *strings.Builder) { WriteVPDN(b, v.Filter(PPTP)) }},
+		{"empty.txt", func(b *strings.Builder) { WriteVPDN(b, VPDN{}) }},
+	} {
+		var b strings.Builder
+		c.f(&b)
+		golden(t, c.name, b.String())
+	}
+	var b strings.Builder
+	WriteL2TunSessions(&b, v, false)
+	if strings.Contains(b.String(), "cisco2") {
+		t.Error("show l2tun session lists a PPTP session")
+	}
+}
+
+// TestJSON: snake_case names, IOS words, lists present when empty.
+func TestJSON(t *testing.T) {
+	var v VPDN
+	v.Normalize()
+	b, _ := json.Marshal(v)
+	if string(b) != `{"tunnels":[],"sessions":[]}` {
+		t.Fatalf("empty snapshot: %s", b)
+	}
+	b, _ = json.Marshal(snapshot())
+	for _, want := range []string{`"state":"est"`, `"remote_name":"lac1"`, `"spoofed_source":1`, `"local_id":903`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("JSON lacks %s: %s", want, b)
+		}
+	}
+	if strings.Contains(string(b), "null") {
+		t.Errorf("JSON has a null: %s", b)
+	}
+}
+
+// TestUsers pins show users and show caller user.
+func TestUsers(t *testing.T) {
+	Now = func() time.Time { return t0 }
+	defer func() { Now = time.Now }()
+	us := []User{{Interface: "Vi1", LongName: "Virtual-Access1", Hardware: "Virtual Access interface", Template: "Virtual-Template1",
+		Unnumbered: "Loopback0", User: "alice", Service: "PPPoVPDN", Protocol: L2TP, Up: true, LocalAddr: "198.19.0.1",
+		PeerAddr: "198.19.1.5", Auth: "CHAP (<--)", ConnectedAt: t0.Add(-time.Hour)}}
+	var b strings.Builder
+	WriteUsers(&b, us)
+	WriteCallerUser(&b, us)
+	WriteInterface(&b, us[0])
+	golden(t, "users.txt", b.String())
+}

@@ -1,0 +1,89 @@
+package show
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// User is a PPP session on a virtual interface, whatever carries it: what
+// `show users`, `show caller user` and `show interfaces virtual-access`
+// print.
+type User struct {
+	// Interface is the IOS short name ("Vi3", "Vp1"), LongName the full
+	// one ("Virtual-Access3").
+	Interface string `json:"interface"`
+	LongName  string `json:"long_name"`
+	// Hardware is "Virtual Access interface" or "Virtual PPP interface".
+	Hardware string `json:"hardware"`
+	// Template is the Virtual-Template the interface was cloned from (or
+	// the configured interface a client session runs on).
+	Template string `json:"template"`
+	// Unnumbered is the interface whose address is borrowed, if any.
+	Unnumbered string `json:"unnumbered,omitempty"`
+	User       string `json:"user"`
+	// Service is "PPPoVPDN" for tunnelled PPP.
+	Service string `json:"service"`
+	// Protocol is the carrier ("L2TP", "PPTP").
+	Protocol  string `json:"protocol"`
+	Up        bool   `json:"up"`
+	LocalAddr string `json:"local_address"`
+	PeerAddr  string `json:"peer_address"`
+	// Auth is how authentication went, as IOS prints it: "CHAP (<--)" (we
+	// authenticated the peer), "(-->)" (it authenticated us), "<-->" both.
+	Auth        string    `json:"authentication"`
+	ConnectedAt time.Time `json:"connected_at"`
+	Counters    Counters  `json:"counters"`
+}
+
+// WriteUsers renders `show users`.
+func WriteUsers(b *strings.Builder, us []User) {
+	b.WriteString("  Interface    User               Mode         Idle     Peer Address\n")
+	for _, u := range us {
+		user := u.User
+		if user == "" {
+			user = "-"
+		}
+		fmt.Fprintf(b, "  %-12s %-18s %-12s %s %s\n", u.Interface, trunc(user, 18), u.Service, "00:00:00", u.PeerAddr)
+	}
+}
+
+// WriteCallerUser renders `show caller user NAME` for the user's sessions.
+func WriteCallerUser(b *strings.Builder, us []User) {
+	for _, u := range us {
+		fmt.Fprintf(b, "  User: %s, line %s, service %s\n", u.User, u.Interface, u.Service)
+		fmt.Fprintf(b, "        Connected for %s, Idle for 00:00:00\n", HMS(u.ConnectedAt))
+		b.WriteString("  Timeouts:            Limit     Remaining Timer Type\n                       -         -         -\n")
+		fmt.Fprintf(b, "  PPP: LCP Open, %s, IPCP\n", u.Auth)
+		fmt.Fprintf(b, "  IP: Local %s, remote %s\n", u.LocalAddr, u.PeerAddr)
+		c := u.Counters
+		fmt.Fprintf(b, "  Counts: %d packets input, %d bytes, 0 no buffer\n", c.PacketsIn, c.BytesIn)
+		b.WriteString("          0 input errors, 0 CRC, 0 frame, 0 overrun\n")
+		fmt.Fprintf(b, "          %d packets output, %d bytes, 0 underruns\n", c.PacketsOut, c.BytesOut)
+		b.WriteString("          0 output errors, 0 collisions, 0 interface resets\n")
+	}
+}
+
+// WriteInterface renders `show interfaces virtual-access N` (or
+// virtual-ppp N).
+func WriteInterface(b *strings.Builder, u User) {
+	state := "down"
+	if u.Up {
+		state = "up"
+	}
+	fmt.Fprintf(b, "%s is %s, line protocol is %s\n", u.LongName, state, state)
+	fmt.Fprintf(b, "  Hardware is %s\n", u.Hardware)
+	switch {
+	case u.Unnumbered != "":
+		fmt.Fprintf(b, "  Interface is unnumbered. Using address of %s (%s)\n", u.Unnumbered, u.LocalAddr)
+	case u.LocalAddr != "":
+		fmt.Fprintf(b, "  Internet address is %s\n", u.LocalAddr)
+	}
+	b.WriteString("  Encapsulation PPP, LCP Open\n  Open: IPCP\n")
+	if u.Hardware == "Virtual Access interface" {
+		fmt.Fprintf(b, "  PPPoVPDN vaccess, cloned from %s\n", u.Template)
+	}
+	fmt.Fprintf(b, "  Peer address is %s\n", u.PeerAddr)
+	fmt.Fprintf(b, "     %d packets input, %d bytes\n", u.Counters.PacketsIn, u.Counters.BytesIn)
+	fmt.Fprintf(b, "     %d packets output, %d bytes\n", u.Counters.PacketsOut, u.Counters.BytesOut)
+}
