@@ -43,7 +43,7 @@
 //
 // ParseGRE and AppendGRE handle the §4.1 header: version 1, protocol type
 // 0x880B, the key as payload length and call ID, optional sequence and
-// acknowledgement numbers. Both run without allocating. A Payload Length
+// acknowledgement numbers. Neither allocates (AppendGRE given room in b). A Payload Length
 // longer than the packet is an error; a shorter one trims the payload
 // (trailing octets are padding, as Length is authoritative). A packet
 // that carries payload without a sequence number is an error: §4.1 sets S
