@@ -6,23 +6,19 @@
 //
 // # Shape
 //
-//	socket (transport.UDPConn, memnet.Conn) --datagrams--> Node.HandlePacket
-//	   ^                                                     |         |
-//	   |                                           control   |         | data (T=0)
-//	   |                                                     v         v
-//	   +---- Conn.WriteTo <--- Tunnel goroutine (one per     Session receiver
-//	                           tunnel: state, timers,        (PPP frames, on the
-//	                           reliable delivery, sessions)  caller's goroutine)
+//	bind (transport, memnet) --control messages--> Node.HandlePacket
+//	   ^                                                |
+//	   |                                                v
+//	   +---- Conn.WriteTo <--- Tunnel goroutine (one per tunnel: state,
+//	                           timers, reliable delivery, its sessions)
 //
 // A Node is one endpoint on one socket. The owner reads the socket and
-// hands every datagram to Node.HandlePacket; the node sends through the
-// Conn given in Config (anything with WriteTo(b, netip.AddrPort)). Each
-// tunnel has one goroutine that owns its state and its sessions' state
-// and selects over received control messages, API commands and a single
-// timer. Sessions have no goroutine: 100,000 of them cost a map entry and
-// a small struct each. Established sessions are also in one data-path map
-// keyed by (tunnel ID, session ID), so a data message is delivered in O(1)
-// without touching the tunnel goroutine.
+// hands every control message to Node.HandlePacket; the node sends through
+// the Conn given in Config (anything with WriteTo(b, netip.AddrPort)).
+// Each tunnel has one goroutine that owns its state and its sessions'
+// state and selects over received control messages, API commands and a
+// single timer. Sessions have no goroutine: 100,000 of them cost a map
+// entry and a small struct each.
 //
 // # LAC: placing a call
 //
@@ -46,11 +42,13 @@
 //
 // # Data
 //
-// Session.WriteFrame sends one PPP frame as a data message (with Ns when
-// sequencing is on); Session.SetReceiver installs the function that gets
-// the frames the peer sends. Data messages are not reliable; with
-// sequencing, late ones are dropped and counted (SessionStats.SeqDrops).
-// Session.AppendDataHeader lets a data plane build packets in place.
+// The data messages (T=0) are not this package's: the data plane
+// (package dataplane) demultiplexes them by tunnel and session ID and
+// carries the PPP frames; a datagram with T=0 that reaches
+// Node.HandlePacket is counted (NodeStats.DataMessages) and dropped.
+// SessionInfo gives the IDs and the peer the data plane needs, and
+// CallParams.Ready lets a LAC install the session there before its ICCN,
+// so that none of the LNS's first frames is lost.
 //
 // # Teardown and state
 //
