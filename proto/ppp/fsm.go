@@ -395,7 +395,9 @@ func (f *fsm) input(p wire.Packet) {
 			} else {
 				f.layer.gotReject(p.Data)
 			}
-			if f.l.dead || f.state == Closing {
+			if f.l.dead || f.state == Closing || f.state == Initial || f.state == Starting {
+				// The layer gave up (CCP refusing MPPE), or closed the
+				// link with it.
 				return
 			}
 		}
