@@ -228,7 +228,7 @@ func (f *fsm) close(c Cause, reason string) {
 
 // passive puts an idle automaton in Stopped, where it waits for the peer's
 // Configure-Request instead of sending its own (RFC 1661 §4.2, Stopped:
-// "the passive option"). CCP uses it so that vpdn never starts CCP.
+// "the passive option"). CCP uses it when MPPE is off or passive.
 func (f *fsm) passive() {
 	if f.state == Initial || f.state == Starting || f.state == Closed {
 		f.setState(Stopped)
