@@ -60,11 +60,12 @@ func (f OutputFunc) SendFrame(frame []byte) error { return f(frame) }
 // arrive through Config.Post, after the transition that raised them;
 // Packet is called synchronously from Input.
 type Handler interface {
-	// Up is called when a network protocol (IPCP or IPv6CP) opens.
+	// Up is called when a network protocol (IPCP or IPv6CP) opens, and
+	// when CCP opens with MPPE (Protocol CCP, Info.MPPE set).
 	Up(ev UpEvent)
 	// Down is called when a network protocol closes (Protocol IPCP or
-	// IPv6CP) and, once, when the link itself is finished (Protocol LCP):
-	// the owner then tears the session down.
+	// IPv6CP; CCP after an Up with MPPE) and, once, when the link itself
+	// is finished (Protocol LCP): the owner then tears the session down.
 	Down(ev DownEvent)
 	// Packet delivers a received IPv4 or IPv6 datagram. payload aliases the
 	// frame given to Input and is valid only during the call.
