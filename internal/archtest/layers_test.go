@@ -53,7 +53,7 @@ var allowed = map[string][]string{
 // what it stands on. Tests may add testAllowed.
 var protoAllowed = map[string][]string{
 	"proto/l2tp": {"wire/l2tp", "internal/clock"},
-	"proto/ppp":  {"wire/ppp", "aaa", "aaa/mschap", "internal/clock"},
+	"proto/ppp":  {"wire/ppp", "wire/mppe", "aaa", "aaa/mschap", "internal/clock"},
 }
 
 // testAllowed are what the tests of a layer may import beyond its own

@@ -27,10 +27,14 @@ const (
 	CauseLoopback
 	// CauseNoNCP: no network protocol is configured or left running.
 	CauseNoNCP
+	// CauseEncryption: MPPE is required and was not negotiated (no MS-CHAP
+	// keys, no common strength or mode, the peer refused or never opened
+	// CCP).
+	CauseEncryption
 )
 
 var causeNames = [...]string{"none", "admin", "lower-down", "peer-terminated", "keepalive", "negotiation",
-	"authentication", "no-address", "loopback", "no-ncp"}
+	"authentication", "no-address", "loopback", "no-ncp", "encryption"}
 
 func (c Cause) String() string {
 	if int(c) < len(causeNames) {

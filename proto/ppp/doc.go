@@ -48,6 +48,36 @@
 //	ip address negotiated         IPCP.Client (+ RequestDNS)
 //	lcp renegotiation always|on-mismatch
 //	                              Renegotiate, with ProxyLCP from the LAC
+//	ppp encrypt mppe {auto | 40 | 128} [passive | required] [stateful]
+//	                              MPPE (Strengths MPPEAuto, mppe.Opt40, mppe.Opt128;
+//	                              Passive, Required, Stateful)
+//
+// # MPPE
+//
+// With MPPE configured and MS-CHAP keys from authentication, CCP (RFC 1962)
+// starts with IPCP at the Network phase (or waits for the peer, Passive)
+// and negotiates option 18 (RFC 3078 §2) to one key strength, the
+// strongest both allow, and one mode, stateless if either end asks for it
+// (as Windows and pppd); MPPC and every other CCP option are refused.
+// When CCP opens in both directions alike, Handler.Up gets an UpEvent for
+// wire.ProtoCCP whose Info.MPPE holds the strength, the mode and this
+// end's send and receive start keys, for the owner's mppe.Encrypter and
+// mppe.Decrypter. Received MPPE packets (wire.ProtoCompressed) then go to
+// Handler.Packet, and SendPacket takes them; plain IP is dropped
+// (Stats.DropUnencrypted) and refused (ErrEncryptionRequired).
+//
+// With Required, IPCP opens as usual (as pppd does, the NCPs run side by
+// side) but its Info says MPPEPending and no plain datagram passes; the
+// link is terminated with CauseEncryption when the keys are missing (PAP,
+// CHAP), when the peer refuses MPPE or no strength is common, or when CCP
+// has not opened within MaxConfigure × Restart (30 s by default).
+// Without Required such failures close CCP and the link stays up in plain.
+//
+// Reset-Request and Reset-Ack (RFC 1962 §2.2, RFC 3078 §8): the owner
+// calls Link.SendResetRequest when its Decrypter returns mppe.ErrResync; a
+// Reset-Request from the peer is answered with Reset-Ack and reported to
+// a Handler that implements ResetHandler, which calls
+// Encrypter.ResetRequested.
 //
 // # Debugging
 //
@@ -58,8 +88,9 @@
 //
 // # Not yet
 //
-// CCP rejects every option (no MPPE); MS-CHAPv1 offers no retry and
-// derives no MPPE keys; the Link does not apply ACCM itself (async owners
+// No CCP compression (MPPC, Deflate): without MPPE configured CCP rejects
+// every option; MS-CHAPv1 offers no retry and derives no MPPE keys on the
+// peer side; the Link does not apply ACCM itself (async owners
 // encode with wire/ppp.AppendHDLC and Info.PeerACCM); proxy authentication
 // (L2TP Proxy Authen AVPs) is left to the owner through Preauthenticated.
 package ppp

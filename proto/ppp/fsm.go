@@ -228,7 +228,7 @@ func (f *fsm) close(c Cause, reason string) {
 
 // passive puts an idle automaton in Stopped, where it waits for the peer's
 // Configure-Request instead of sending its own (RFC 1661 §4.2, Stopped:
-// "the passive option"). CCP uses it so that vpdn never starts CCP.
+// "the passive option"). CCP uses it when MPPE is off or passive.
 func (f *fsm) passive() {
 	if f.state == Initial || f.state == Starting || f.state == Closed {
 		f.setState(Stopped)
@@ -395,7 +395,9 @@ func (f *fsm) input(p wire.Packet) {
 			} else {
 				f.layer.gotReject(p.Data)
 			}
-			if f.l.dead || f.state == Closing {
+			if f.l.dead || f.state == Closing || f.state == Initial || f.state == Starting {
+				// The layer gave up (CCP refusing MPPE), or closed the
+				// link with it.
 				return
 			}
 		}

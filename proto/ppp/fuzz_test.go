@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/wire/mppe"
 	wire "github.com/vpdn/vpdn/wire/ppp"
 )
 
@@ -129,6 +130,9 @@ func (h *fuzzHarness) check(t *testing.T) {
 	if (in.IPCP == Opened || in.IPv6CP == Opened) && (in.LCP != Opened || in.Phase != PhaseNetwork) {
 		t.Fatalf("network open with LCP %s in phase %s", in.LCP, in.Phase)
 	}
+	if in.MPPE != nil && (in.CCP != Opened || len(in.MPPE.SendKey) != 16 || len(in.MPPE.RecvKey) != 16) {
+		t.Fatalf("MPPE %+v with CCP %s", in.MPPE, in.CCP)
+	}
 	if in.Phase == PhaseNetwork && in.AuthPeer != 0 && in.Username == "" {
 		t.Fatalf("network phase without an authenticated user: %+v", in)
 	}
@@ -142,6 +146,7 @@ func serverFuzzConfig(m aaa.Method) Config {
 		IPCP: IPCPConfig{Local: netip.MustParseAddr("198.19.0.1"), Peer: netip.MustParseAddr("198.19.0.10"),
 			DNS: [2]netip.Addr{netip.MustParseAddr("198.19.0.53")}},
 		IPv6CP: IPv6CPConfig{Enabled: true}, Keepalive: 10e9,
+		MPPE: MPPEConfig{Strengths: MPPEAuto},
 	}
 }
 
@@ -150,6 +155,7 @@ func clientFuzzConfig() Config {
 		Auth:   AuthConfig{Hostname: "labuser", Password: "labpass"},
 		IPCP:   IPCPConfig{Client: true, RequestDNS: true},
 		IPv6CP: IPv6CPConfig{Enabled: true},
+		MPPE:   MPPEConfig{Strengths: MPPEAuto | mppe.Opt56},
 	}
 }
 
@@ -192,6 +198,26 @@ func addSeeds(f *testing.F, server bool) {
 		}
 	}
 	f.Add(byte(1), []byte{0, 0, 0, 0})
+	// MPPE open (MS-CHAPv2), then Reset-Request, Reset-Ack, plain IPv4,
+	// an MPPE packet and a Configure-Request with MPPC and the D bit.
+	s, c := serverFuzzConfig(aaa.MSCHAPv2), clientFuzzConfig()
+	var rec []byte
+	if server {
+		rec = recordPeer(f, s, c, serverSeed, clientSeed)
+	} else {
+		rec = recordPeer(f, c, s, clientSeed, serverSeed)
+	}
+	for _, fr := range [][]byte{
+		{0xff, 0x03, 0x80, 0xfd, 14, 9, 0, 4},
+		{0xff, 0x03, 0x80, 0xfd, 15, 2, 0, 4},
+		{0xff, 0x03, 0x00, 0x21, 0x45, 0, 0, 20},
+		{0xff, 0x03, 0x00, 0xfd, 0x90, 0x01, 0xaa},
+		{0xff, 0x03, 0x80, 0xfd, 1, 7, 0, 10, 18, 6, 0, 0, 0, 0xf1},
+	} {
+		rec = binary.BigEndian.AppendUint16(rec, uint16(len(fr)))
+		rec = append(rec, fr...)
+	}
+	f.Add(byte(aaa.MSCHAPv2-1), rec)
 }
 
 // FuzzServerInput fuzzes a link that authenticates its peer.
@@ -228,8 +254,12 @@ func TestRecordedSeedsComplete(t *testing.T) {
 			rec := recordPeer(t, self, peer, ss, ps)
 			h := newFuzzHarness(t, self, ss)
 			h.feed(rec)
-			if in := h.l.Info(); in.IPCP != Opened {
+			in := h.l.Info()
+			if in.IPCP != Opened {
 				t.Errorf("%v server=%v: replay ends with IPCP %s, phase %s", m, server, in.IPCP, in.Phase)
+			}
+			if m == aaa.MSCHAPv2 && in.MPPE == nil {
+				t.Errorf("server=%v: MS-CHAPv2 replay ends without MPPE (CCP %s)", server, in.CCP)
 			}
 		}
 	}

@@ -60,11 +60,12 @@ func (f OutputFunc) SendFrame(frame []byte) error { return f(frame) }
 // arrive through Config.Post, after the transition that raised them;
 // Packet is called synchronously from Input.
 type Handler interface {
-	// Up is called when a network protocol (IPCP or IPv6CP) opens.
+	// Up is called when a network protocol (IPCP or IPv6CP) opens, and
+	// when CCP opens with MPPE (Protocol CCP, Info.MPPE set).
 	Up(ev UpEvent)
 	// Down is called when a network protocol closes (Protocol IPCP or
-	// IPv6CP) and, once, when the link itself is finished (Protocol LCP):
-	// the owner then tears the session down.
+	// IPv6CP; CCP after an Up with MPPE) and, once, when the link itself
+	// is finished (Protocol LCP): the owner then tears the session down.
 	Down(ev DownEvent)
 	// Packet delivers a received IPv4 or IPv6 datagram. payload aliases the
 	// frame given to Input and is valid only during the call.
@@ -107,6 +108,12 @@ type Info struct {
 	DNS, NBNS              [2]netip.Addr
 	LocalIfID, PeerIfID    wire.InterfaceID
 	Keys                   *MPPEKeys
+	// MPPE is what CCP negotiated, while it is open (nil otherwise); the
+	// UpEvent of wire.ProtoCCP carries it.
+	MPPE *MPPEInfo
+	// MPPEPending is set while MPPE is required and not yet open: plain
+	// datagrams do not pass the link (an IPCP that opens first says so).
+	MPPEPending bool
 }
 
 // Renegotiation is the `lcp renegotiation` policy for proxy LCP.
@@ -243,6 +250,7 @@ type Config struct {
 	Auth   AuthConfig
 	IPCP   IPCPConfig
 	IPv6CP IPv6CPConfig
+	MPPE   MPPEConfig
 }
 
 // Stats counts a link's traffic and drops. It is read on the owner's
@@ -254,6 +262,7 @@ type Stats struct {
 	DropMalformed         uint64 // unparsable header or packet
 	DropNotOpen           uint64 // data or NCP packet for a closed layer
 	DropUnknownProtocol   uint64 // answered with Protocol-Reject
+	DropUnencrypted       uint64 // plain IP while MPPE is open or required
 }
 
 // ErrNotOpen is returned by SendPacket when the network protocol is not open.
@@ -276,6 +285,7 @@ type Link struct {
 	lcpo                   *lcpOptions
 	ipcpo                  *ipcpOptions
 	ipv6cpo                *ipv6cpOptions
+	ccpo                   *ccpOptions
 	auth                   authState
 
 	framing   wire.Framing
@@ -333,6 +343,9 @@ func NewLink(cfg Config) (*Link, error) {
 			return nil, fmt.Errorf("ppp: unknown authentication method %d", m)
 		}
 	}
+	if err := cfg.MPPE.check(); err != nil {
+		return nil, err
+	}
 	if len(cfg.Auth.Methods) > 0 && cfg.Auth.AAA == nil && !(cfg.Auth.IfNeeded && cfg.Auth.Preauthenticated != nil) {
 		return nil, errors.New("ppp: authentication methods configured without an Authenticator")
 	}
@@ -343,7 +356,8 @@ func NewLink(cfg Config) (*Link, error) {
 	l.lcp = newFSM(l, wire.ProtoLCP, l.lcpo)
 	l.ipcp = newFSM(l, wire.ProtoIPCP, l.ipcpo)
 	l.ipv6cp = newFSM(l, wire.ProtoIPv6CP, l.ipv6cpo)
-	l.ccp = newFSM(l, wire.ProtoCCP, ccpOptions{})
+	l.ccpo = newCCPOptions(l)
+	l.ccp = newFSM(l, wire.ProtoCCP, l.ccpo)
 	l.keepalive.init(l, l.keepaliveTick)
 	l.auth.init(l)
 	l.framing = wire.Framing{AddressControl: cfg.AddressControl}
@@ -436,7 +450,8 @@ func (l *Link) Info() Info {
 		Username: l.auth.username, Authz: l.auth.authz,
 		LocalAddr: l.ipcpo.local, PeerAddr: l.ipcpo.peer, DNS: l.ipcpo.dns, NBNS: l.ipcpo.nbns,
 		LocalIfID: l.ipv6cpo.local, PeerIfID: l.ipv6cpo.peer,
-		Keys: l.auth.keys,
+		Keys: l.auth.keys, MPPE: l.ccpo.open,
+		MPPEPending: l.cfg.MPPE.Required && l.cfg.MPPE.enabled() && l.ccpo.open == nil,
 	}
 	if in.MRU == 0 {
 		in.MRU = l.cfg.MRU
@@ -459,6 +474,11 @@ func (l *Link) Input(frame []byte) {
 	}
 	switch proto {
 	case wire.ProtoIPv4:
+		if l.ccpo.blocksPlain() {
+			// RFC 3078 §2: with MPPE, datagrams travel encrypted.
+			l.stats.DropUnencrypted++
+			return
+		}
 		if l.ipcp.state == Opened {
 			l.stats.InPackets++
 			l.stats.InOctets += uint64(len(payload))
@@ -467,7 +487,21 @@ func (l *Link) Input(frame []byte) {
 		}
 		l.stats.DropNotOpen++
 	case wire.ProtoIPv6:
+		if l.ccpo.blocksPlain() {
+			l.stats.DropUnencrypted++
+			return
+		}
 		if l.ipv6cp.state == Opened {
+			l.stats.InPackets++
+			l.stats.InOctets += uint64(len(payload))
+			l.cfg.Handler.Packet(proto, payload)
+			return
+		}
+		l.stats.DropNotOpen++
+	case wire.ProtoCompressed:
+		// An MPPE packet (RFC 3078 §3) goes to the owner, which holds the
+		// Decrypter; without MPPE open it is discarded (RFC 1962 §2.1).
+		if l.ccpo.open != nil && l.ccp.state == Opened {
 			l.stats.InPackets++
 			l.stats.InOctets += uint64(len(payload))
 			l.cfg.Handler.Packet(proto, payload)
@@ -518,9 +552,15 @@ func (l *Link) ncp(p wire.Protocol) *fsm {
 
 // SendPacket sends an IPv4 or IPv6 datagram held in buf[off:], writing the
 // PPP header into the headroom before off (at least wire.MaxHeaderLen
-// octets). It does not allocate.
+// octets). It does not allocate. While MPPE is open (or required and not
+// yet open) a plain datagram is refused with ErrEncryptionRequired; an
+// MPPE packet (mppe.Encrypter output) goes as wire.ProtoCompressed once
+// CCP is open.
 func (l *Link) SendPacket(proto wire.Protocol, buf []byte, off int) error {
 	switch {
+	case proto == wire.ProtoCompressed && l.ccpo.open != nil && l.ccp.state == Opened:
+	case (proto == wire.ProtoIPv4 || proto == wire.ProtoIPv6) && l.ccpo.blocksPlain():
+		return ErrEncryptionRequired
 	case proto == wire.ProtoIPv4 && l.ipcp.state == Opened:
 	case proto == wire.ProtoIPv6 && l.ipv6cp.state == Opened:
 	default:
@@ -655,6 +695,8 @@ func (l *Link) finish() {
 	for _, f := range []*fsm{l.lcp, l.ipcp, l.ipv6cp, l.ccp} {
 		f.timer.stop()
 	}
+	l.ccpo.guard.stop()
+	l.ccpo.resetTimer.stop()
 	l.keepalive.stop()
 	l.auth.stop()
 	l.ipcpo.release()
@@ -668,6 +710,9 @@ func (l *Link) networkPhase() {
 		return
 	}
 	l.setPhase(PhaseNetwork)
+	if !l.ccpo.precheck() {
+		return
+	}
 	if !l.cfg.IPCP.Disabled {
 		if !l.ipcpo.prepare() {
 			return
@@ -677,7 +722,7 @@ func (l *Link) networkPhase() {
 	if l.cfg.IPv6CP.Enabled {
 		l.startNCP(l.ipv6cp)
 	}
-	l.ccp.passive()
+	l.ccpo.start()
 	if l.cfg.IPCP.Disabled && !l.cfg.IPv6CP.Enabled {
 		l.closeWith(CauseNoNCP, "No network protocols configured")
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/vpdn/vpdn/wire/mppe"
 	wire "github.com/vpdn/vpdn/wire/ppp"
 )
 
@@ -80,6 +81,11 @@ func (l *Link) logPacket(proto wire.Protocol, dir string, st State, p wire.Packe
 			name = optName(o.Type)
 		}
 		l.emit(debugNegotiation, fmt.Sprintf("%s:    %s%s (0x%s)", proto, name, optionValueText(proto, o), strings.ToUpper(hex.EncodeToString(o.Raw))))
+		if proto == wire.ProtoCCP && o.Type == mppe.OptionType {
+			if v, err := mppe.ParseOptionValue(o.Value); err == nil {
+				l.emit(debugNegotiation, fmt.Sprintf("%s:    MPPE %s", proto, mppeText(v)))
+			}
+		}
 	}
 	if it.Err() != nil {
 		l.emit(debugNegotiation, fmt.Sprintf("%s:    malformed options: %v", proto, it.Err()))
@@ -106,6 +112,10 @@ func optionValueText(proto wire.Protocol, o wire.Option) string {
 	case wire.ProtoIPCP:
 		if a, err := wire.OptionAddr(o.Value); err == nil {
 			return " " + a.String()
+		}
+	case wire.ProtoCCP:
+		if v, err := mppe.ParseOptionValue(o.Value); err == nil && o.Type == mppe.OptionType {
+			return fmt.Sprintf(" 0x%08X", uint32(v))
 		}
 	case wire.ProtoIPv6CP:
 		if id, err := wire.OptionInterfaceID(o.Value); err == nil {

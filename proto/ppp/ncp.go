@@ -310,36 +310,6 @@ func (o *ipv6cpOptions) finished()                      { o.l.ncpFinished(o.l.ip
 func (o *ipv6cpOptions) code(wire.Packet) (event, bool) { return evRUC, true }
 func (o *ipv6cpOptions) optionName(t uint8) string      { return wire.IPv6CPOptionName(t) }
 
-// ccpOptions is CCP (RFC 1962) as vpdn runs it until MPPE exists: it never
-// starts CCP, and when the peer does, it rejects every option so that no
-// compression is ever agreed; an empty request is acknowledged.
-type ccpOptions struct{}
-
-func (ccpOptions) resetOptions()                 {}
-func (ccpOptions) appendRequest(b []byte) []byte { return b }
-func (ccpOptions) gotAck([]byte)                 {}
-func (ccpOptions) gotNak([]byte)                 {}
-func (ccpOptions) gotReject([]byte)              {}
-func (ccpOptions) up()                           {}
-func (ccpOptions) down()                         {}
-func (ccpOptions) started()                      {}
-func (ccpOptions) finished()                     {}
-func (ccpOptions) optionName(t uint8) string     { return "Type" + itoa(int(t)) }
-func (ccpOptions) judge(opts []byte, j *judgement) {
-	it := wire.Options(opts)
-	for it.Next() {
-		j.reject(it.Option())
-	}
-}
-
-func (ccpOptions) code(p wire.Packet) (event, bool) {
-	switch p.Code {
-	case wire.ResetReq, wire.ResetAck:
-		return 0, false // nothing is compressed, nothing to reset
-	}
-	return evRUC, true
-}
-
 func itoa(n int) string {
 	if n == 0 {
 		return "0"

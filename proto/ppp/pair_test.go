@@ -117,7 +117,10 @@ type recorder struct {
 	ups     []UpEvent
 	downs   []DownEvent
 	packets [][]byte
+	resets  int // CCP Reset-Requests heard (ResetHandler)
 }
+
+func (r *recorder) ResetRequested() { r.mu.Lock(); r.resets++; r.mu.Unlock() }
 
 func (r *recorder) Up(ev UpEvent) { r.mu.Lock(); r.ups = append(r.ups, ev); r.mu.Unlock() }
 func (r *recorder) Down(ev DownEvent) {
