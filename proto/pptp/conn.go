@@ -76,6 +76,7 @@ type Conn struct {
 	after                          []func()
 	now                            time.Time
 	overflow                       bool
+	lostRace                       bool // SCCRP "exists" from a collision winner
 	rxMsgs, txMsgs, echoTx, echoRx uint64
 }
 
@@ -524,6 +525,9 @@ func (c *Conn) handle(in inMsg) {
 	cnt := &c.n.cnt
 	if in.err != nil {
 		err := in.err
+		if c.lostRace && c.state == ConnWaitCtlReply {
+			return
+		}
 		switch {
 		case errors.Is(err, pptp.ErrControlType):
 			cnt.unknownType.Add(1)
@@ -630,6 +634,15 @@ func (c *Conn) rxSCCRP(m *pptp.SCCRP) {
 	if c.state != ConnWaitCtlReply {
 		c.n.cnt.outOfState.Add(1)
 		c.errorf("SCCRP in %v", c.state)
+		return
+	}
+	if m.Result == pptp.SCCRPExists && c.local.Compare(c.peer) < 0 {
+		// §3.1.1 collision, lost: the peer's refusal came before its
+		// own SCCRQ on the connection it opened. Stay registered until
+		// that SCCRQ hands Dial the peer's connection (collision), or
+		// SetupTimeout; the end of this stream is expected.
+		c.lostRace = true
+		c.eventf("SCCRQ refused by the collision winner, waiting for its connection")
 		return
 	}
 	c.n.notDialing(c)

@@ -385,9 +385,13 @@ func (n *Node) collision(c *Conn) (refuse bool) {
 	delete(n.dialing, c.peer)
 	n.mu.Unlock()
 	n.cnt.collisionLost.Add(1)
+	// Set now, not when d's goroutine gets to it: the peer's refusal of
+	// d's SCCRQ may reach d first, and Dial must still find c.
+	d.mu.Lock()
+	d.winner = c
+	d.mu.Unlock()
 	d.post(func() {
 		if d.state == ConnWaitCtlReply {
-			d.winner = c
 			d.eventf("lost the SCCRQ collision to the peer's connection")
 			d.teardown(CevCollisionLost, &CloseError{Err: ErrCollisionLost})
 		}
