@@ -147,7 +147,10 @@ func TestCollision(t *testing.T) {
 			t.Error("the higher address's own connection should win")
 		}
 		synctest.Wait()
-		if hs, ls := hi.Stats(), lo.Stats(); hs.CollisionWon != 1 || ls.CollisionLost != 1 || hs.Conns != 1 || ls.Conns != 1 {
+		// The loser always sees the collision. The winner sees it only
+		// if the loser's SCCRQ reached it before the loser closed that
+		// connection: io.Pipe buffers nothing, unlike TCP.
+		if hs, ls := hi.Stats(), lo.Stats(); hs.CollisionWon > 1 || ls.CollisionLost != 1 || hs.Conns != 1 || ls.Conns != 1 {
 			t.Errorf("stats hi %+v lo %+v", hs, ls)
 		}
 		// The connection works: a call goes through.
