@@ -58,25 +58,29 @@ type Conn struct {
 	maxQueue int
 
 	// mu guards everything below; run holds it while it works.
-	mu                             sync.Mutex
-	state                          ConnState
-	winner                         *Conn // the connection that won a collision against this one
-	peerVersion, peerFirmware      uint16
-	peerMaxChannels                uint16
-	peerHost, peerVendor           string
-	created, since, lastRx         time.Time
-	setupDL, stopDL                time.Time
-	echoID                         uint32
-	echoSent                       time.Time        // zero: no Echo-Request outstanding
-	calls                          map[uint16]*Call // by our call ID
-	byPeer                         map[uint16]*Call // by the peer's call ID
-	pending                        map[*Call]struct{}
-	serial                         uint16
-	closeErr                       error
-	after                          []func()
-	now                            time.Time
-	overflow                       bool
-	lostRace                       bool // SCCRP "exists" from a collision winner
+	mu                        sync.Mutex
+	state                     ConnState
+	winner                    *Conn // the connection that won a collision against this one
+	peerVersion, peerFirmware uint16
+	peerMaxChannels           uint16
+	peerHost, peerVendor      string
+	created, since, lastRx    time.Time
+	setupDL, stopDL           time.Time
+	echoID                    uint32
+	echoSent                  time.Time        // zero: no Echo-Request outstanding
+	calls                     map[uint16]*Call // by our call ID
+	byPeer                    map[uint16]*Call // by the peer's call ID
+	pending                   map[*Call]struct{}
+	serial                    uint16
+	closeErr                  error
+	after                     []func()
+	now                       time.Time
+	overflow                  bool
+	lostRace                  bool // SCCRP "exists" from a collision winner
+	// silent: a connection the peer opened while ours to it won the
+	// collision (§3.1.3). Nothing is sent on it and what arrives is
+	// dropped; it ends when the peer closes it (or at setupDL).
+	silent                         bool
 	rxMsgs, txMsgs, echoTx, echoRx uint64
 }
 
@@ -547,6 +551,9 @@ func (c *Conn) handle(in inMsg) {
 		c.teardown(CevBroken, &CloseError{Err: fmt.Errorf("%w: %v", ErrBroken, err)})
 		return
 	}
+	if c.silent {
+		return
+	}
 	c.lastRx = c.now
 	c.rxMsgs++
 	switch m := in.m.(type) {
@@ -607,8 +614,15 @@ func (c *Conn) rxSCCRQ(m *pptp.SCCRQ) {
 		cnt.badVersion.Add(1)
 		reply.Result = pptp.SCCRPBadVersion
 	case c.n.collision(c):
-		// §3.1.1: our own SCCRQ to this peer wins; §2.2 result 3.
-		reply.Result = pptp.SCCRPExists
+		// §3.1.3: our own SCCRQ to this peer wins. The winner MUST NOT
+		// send anything on the connection the loser opened: the loser
+		// closes it and answers our SCCRQ on ours. Drop this one
+		// silently.
+		c.eventf("SCCRQ collision won: the peer's connection is left to it to close")
+		c.silent = true
+		c.setupDL = c.now.Add(c.n.cfg.SetupTimeout)
+		c.closeErr = &CloseError{Err: ErrCollisionWon}
+		return
 	}
 	_ = c.send(reply)
 	if reply.Result != pptp.SCCRPSuccess {
@@ -637,7 +651,8 @@ func (c *Conn) rxSCCRP(m *pptp.SCCRP) {
 		return
 	}
 	if m.Result == pptp.SCCRPExists && c.local.Compare(c.peer) < 0 {
-		// §3.1.1 collision, lost: the peer's refusal came before its
+		// §3.1.3 collision, lost, with a winner that refuses (result 3)
+		// instead of staying silent: the refusal came before its
 		// own SCCRQ on the connection it opened. Stay registered until
 		// that SCCRQ hands Dial the peer's connection (collision), or
 		// SetupTimeout; the end of this stream is expected.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -117,7 +118,7 @@ func TestEstablishBothRoles(t *testing.T) {
 	}
 }
 
-// §3.1.1: both sides send SCCRQ at once; the higher address keeps its own
+// §3.1.3: both sides send SCCRQ at once; the higher address keeps its own
 // connection and both Dials return the same one.
 func TestCollision(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -133,7 +134,8 @@ func TestCollision(t *testing.T) {
 		go func() { c, err := hi.Dial(context.Background(), hiOut, pnsAddr, pacAddr); hiRes <- res{c, err} }()
 		go func() { c, err := lo.Dial(context.Background(), loOut, pacAddr, pnsAddr); loRes <- res{c, err} }()
 		synctest.Wait() // both SCCRQs sent, both waiting for SCCRP
-		if _, err := hi.Serve(hiIn, pnsAddr, pacAddr); err != nil {
+		tap := &writeCounter{Stream: hiIn}
+		if _, err := hi.Serve(tap, pnsAddr, pacAddr); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := lo.Serve(loIn, pacAddr, pnsAddr); err != nil {
@@ -152,6 +154,10 @@ func TestCollision(t *testing.T) {
 		// connection: io.Pipe buffers nothing, unlike TCP.
 		if hs, ls := hi.Stats(), lo.Stats(); hs.CollisionWon > 1 || ls.CollisionLost != 1 || hs.Conns != 1 || ls.Conns != 1 {
 			t.Errorf("stats hi %+v lo %+v", hs, ls)
+		}
+		// §3.1.3: the winner MUST NOT send on the loser's connection.
+		if n := tap.n.Load(); n != 0 {
+			t.Errorf("the winner wrote %d octets on the connection the loser opened", n)
 		}
 		// The connection works: a call goes through.
 		call, err := h.c.Call(context.Background(), CallParams{PhoneNumber: "1"})
@@ -369,4 +375,15 @@ func TestNodeClose(t *testing.T) {
 			t.Errorf("serve after close: %v", err)
 		}
 	})
+}
+
+// writeCounter counts what is written to a stream.
+type writeCounter struct {
+	Stream
+	n atomic.Int64
+}
+
+func (w *writeCounter) Write(b []byte) (int, error) {
+	w.n.Add(int64(len(b)))
+	return w.Stream.Write(b)
 }

@@ -30,7 +30,8 @@
 // from a PAC (ICRQ/ICRP/ICCN) and may ask it for outgoing calls (OCRQ).
 // Either side may open the control connection (Node.Dial); when both do
 // at once, the side with the higher IP address keeps its own connection
-// (§3.1.1) and the other one is refused with SCCRP result 3.
+// (§3.1.3): the winner drops the loser's connection without a word, the
+// loser closes it and answers the winner's SCCRQ.
 //
 // # API
 //

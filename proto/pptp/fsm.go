@@ -67,7 +67,7 @@ const (
 	CevSCCRPOK                        // SCCRP received with success and a usable version
 	CevSCCRPBad                       // SCCRP received with an error result
 	CevSCCRPVersion                   // SCCRP with a version we cannot use: StopCCRQ sent
-	CevCollisionLost                  // §3.1.1: the peer's SCCRQ won the collision
+	CevCollisionLost                  // §3.1.3: the peer's SCCRQ won the collision
 	CevRxStopCCRQ                     // StopCCRQ received: StopCCRP sent
 	CevRxStopCCRP                     // StopCCRP received
 	CevClose                          // local close: StopCCRQ sent when established

@@ -133,9 +133,12 @@ var (
 	ErrStopTimeout   = errors.New("pptp: no Stop-Control-Connection-Reply")
 	ErrEchoTimeout   = errors.New("pptp: no Echo-Reply")
 	ErrCollisionLost = errors.New("pptp: SCCRQ collision lost to the peer's connection")
-	ErrBroken        = errors.New("pptp: control connection broken")
-	ErrWrongRole     = errors.New("pptp: request not valid for this role")
-	errConnDown      = errors.New("pptp: control connection went down")
+	// ErrCollisionWon ends the connection a peer opened while ours to it
+	// was waiting for SCCRP and ours won (§3.1.3: nothing is sent on it).
+	ErrCollisionWon = errors.New("pptp: SCCRQ collision won: the peer's connection is dropped")
+	ErrBroken       = errors.New("pptp: control connection broken")
+	ErrWrongRole    = errors.New("pptp: request not valid for this role")
+	errConnDown     = errors.New("pptp: control connection went down")
 )
 
 // CloseError is why a control connection or a call ended: the message
@@ -206,7 +209,7 @@ type NodeStats struct {
 	// ConnLimit and CallLimit: refused for MaxConns / MaxCallsPerConn or
 	// call ID exhaustion.
 	ConnLimit, CallLimit uint64
-	// CollisionWon / CollisionLost: §3.1.1 SCCRQ collisions.
+	// CollisionWon / CollisionLost: §3.1.3 SCCRQ collisions.
 	CollisionWon, CollisionLost uint64
 	// SetupTimeouts, EchoTimeouts, StopTimeouts, CallTimeouts: timers
 	// that ended a connection or call. SendOverflow: a peer that stopped
@@ -232,11 +235,15 @@ type Node struct {
 	mu      sync.Mutex
 	conns   map[*Conn]struct{}
 	dialing map[netip.Addr]*Conn // originated connections in wait_ctl_reply
-	callIDs map[uint16]*Call     // live calls by local call ID
-	nextID  uint16
-	closed  bool
-	connSeq uint64
-	wg      sync.WaitGroup
+	// originated are our live originated connections by peer, after
+	// wait_ctl_reply too: a collision loser's SCCRQ may arrive once
+	// ours is established (§3.1.3).
+	originated map[netip.Addr]*Conn
+	callIDs    map[uint16]*Call // live calls by local call ID
+	nextID     uint16
+	closed     bool
+	connSeq    uint64
+	wg         sync.WaitGroup
 
 	cnt nodeCounters
 }
@@ -248,7 +255,7 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	cfg = cfg.withDefaults()
 	n := &Node{cfg: cfg, log: cfg.Logger, conns: map[*Conn]struct{}{},
-		dialing: map[netip.Addr]*Conn{}, callIDs: map[uint16]*Call{}}
+		dialing: map[netip.Addr]*Conn{}, originated: map[netip.Addr]*Conn{}, callIDs: map[uint16]*Call{}}
 	seed := cfg.Seed
 	if seed == 0 {
 		var b [8]byte
@@ -306,7 +313,7 @@ func (n *Node) Serve(s Stream, local, peer netip.Addr) (*Conn, error) {
 // Dial runs the originating side (§3.1.1) on s, a TCP connection the
 // owner opened from local to peer: it sends SCCRQ and waits for the
 // connection to be established. If the peer's SCCRQ on a connection it
-// opened to us at the same time wins the collision (§3.1.1: the higher IP
+// opened to us at the same time wins the collision (§3.1.3: the higher IP
 // address wins), s is closed and Dial returns that connection once it is
 // established. A refusal is a *CloseError.
 func (n *Node) Dial(ctx context.Context, s Stream, local, peer netip.Addr) (*Conn, error) {
@@ -356,6 +363,7 @@ func (n *Node) start(s Stream, local, peer netip.Addr, originator bool) (*Conn, 
 	n.conns[c] = struct{}{}
 	if originator {
 		n.dialing[peer] = c
+		n.originated[peer] = c
 	}
 	n.wg.Add(3)
 	n.mu.Unlock()
@@ -367,15 +375,23 @@ func (n *Node) start(s Stream, local, peer netip.Addr, originator bool) (*Conn, 
 
 // collision is asked by a receiving connection c that got SCCRQ: is there
 // a connection we originated to the same peer still waiting for its
-// SCCRP? §3.1.1: the side with the higher IP address wins. It returns
+// SCCRP? §3.1.3: the side with the higher IP address wins. It returns
 // true when c must refuse the SCCRQ (we win); when we lose, our
 // originated connection is abandoned in favour of c.
 func (n *Node) collision(c *Conn) (refuse bool) {
 	n.mu.Lock()
 	d := n.dialing[c.peer]
 	if d == nil || d == c {
+		// Ours may be established already, when the loser's SCCRQ,
+		// sent before it saw ours, arrives late: we won all the same
+		// (with the higher address) and stay silent on its connection.
+		o := n.originated[c.peer]
+		won := o != nil && o != c && c.local.Compare(c.peer) > 0
 		n.mu.Unlock()
-		return false
+		if won {
+			n.cnt.collisionWon.Add(1)
+		}
+		return won
 	}
 	if c.local.Compare(c.peer) > 0 {
 		n.mu.Unlock()
@@ -383,6 +399,7 @@ func (n *Node) collision(c *Conn) (refuse bool) {
 		return true
 	}
 	delete(n.dialing, c.peer)
+	delete(n.originated, c.peer)
 	n.mu.Unlock()
 	n.cnt.collisionLost.Add(1)
 	// Set now, not when d's goroutine gets to it: the peer's refusal of
@@ -412,6 +429,9 @@ func (n *Node) remove(c *Conn) {
 	delete(n.conns, c)
 	if n.dialing[c.peer] == c {
 		delete(n.dialing, c.peer)
+	}
+	if n.originated[c.peer] == c {
+		delete(n.originated, c.peer)
 	}
 	n.mu.Unlock()
 }
