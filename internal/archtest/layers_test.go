@@ -54,6 +54,7 @@ var allowed = map[string][]string{
 var protoAllowed = map[string][]string{
 	"proto/l2tp": {"wire/l2tp", "internal/clock"},
 	"proto/ppp":  {"wire/ppp", "wire/mppe", "aaa", "aaa/mschap", "internal/clock"},
+	"proto/pptp": {"wire/pptp", "internal/clock"},
 }
 
 // testAllowed are what the tests of a layer may import beyond its own
@@ -270,6 +271,9 @@ func TestPermittedTable(t *testing.T) {
 		{"proto/l2tp", "transport", false},
 		{"proto/ppp", "aaa", true},
 		{"proto/ppp", "wire/l2tp", false},
+		{"proto/pptp", "wire/pptp", true},
+		{"proto/pptp", "wire/l2tp", false},
+		{"proto/pptp", "internal/clock", true},
 		{"proto/ppp", "internal/clock", true},
 		{"config", "proto/l2tp", false},
 		{"daemon", "proto/ppp", true},
