@@ -114,3 +114,22 @@ func TestUsers(t *testing.T) {
 	WriteInterface(&b, us[0])
 	golden(t, "users.txt", b.String())
 }
+
+// goldenJSON compares the indented JSON of v with testdata/name.
+func goldenJSON(t *testing.T, name string, v any) {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "null") {
+		t.Errorf("%s has a null: %s", name, b)
+	}
+	golden(t, name, string(b)+"\n")
+}
+
+// TestL2TPJSON pins the JSON of an L2TP-only snapshot: fields added for
+// other carriers must not show in it.
+func TestL2TPJSON(t *testing.T) {
+	goldenJSON(t, "l2tp.json", snapshot().Filter(L2TP))
+}
