@@ -1,9 +1,10 @@
 // Package show renders the show commands of vpdn from protocol-neutral
 // snapshots: one `show vpdn`, `show vpdn session`, `show caller user` and
-// `show users` over every carrier (L2TP today; PPTP, L2F and L2TPv3 as they
-// come), in the layouts of IOS, and the same snapshots as JSON with a
-// stable schema (docs/json.md): snake_case names, enumerations as their IOS
-// words, lists always present ([] when empty).
+// `show users` over every carrier (L2TP and PPTP today; L2F and L2TPv3 as
+// they come), `show ppp mppe`, in the layouts of IOS, and the same
+// snapshots as JSON with a stable schema (docs/show-json.md): snake_case
+// names, enumerations as their IOS words, lists always present ([] when
+// empty).
 //
 // It knows no protocol: the daemon fills the snapshots from its carriers
 // and the access layer.
