@@ -1,9 +1,10 @@
 // Package show renders the show commands of vpdn from protocol-neutral
 // snapshots: one `show vpdn`, `show vpdn session`, `show caller user` and
-// `show users` over every carrier (L2TP today; PPTP, L2F and L2TPv3 as they
-// come), in the layouts of IOS, and the same snapshots as JSON with a
-// stable schema (docs/json.md): snake_case names, enumerations as their IOS
-// words, lists always present ([] when empty).
+// `show users` over every carrier (L2TP and PPTP today; L2F and L2TPv3 as
+// they come), `show ppp mppe`, in the layouts of IOS, and the same
+// snapshots as JSON with a stable schema (docs/show-json.md): snake_case
+// names, enumerations as their IOS words, lists always present ([] when
+// empty).
 //
 // It knows no protocol: the daemon fills the snapshots from its carriers
 // and the access layer.
@@ -47,8 +48,23 @@ type Tunnel struct {
 	Role string `json:"role"`
 	// LastChange is when the state last changed.
 	LastChange time.Time `json:"last_change"`
-	// Control are the control channel's counters.
+	// Control are the control channel's counters. For PPTP, Sent and
+	// Received count control messages on the TCP connection and
+	// HellosSent the Echo-Requests (RFC 2637 §2.8); the L2TP-only
+	// counters stay zero.
 	Control ControlCounters `json:"control"`
+
+	// The fields below are for carriers other than L2TP, which leaves
+	// them zero and so out of its JSON.
+
+	// NoRemoteID says the tunnel has no ID given by the peer: a PPTP
+	// control connection is known by its TCP connection alone (RFC 2637
+	// §1.3), so show prints "N/A" and remote_id stays 0.
+	NoRemoteID bool `json:"no_remote_id,omitzero"`
+	// LocalAddress is our underlay address of the tunnel.
+	LocalAddress string `json:"local_address,omitempty"`
+	// Created is when the tunnel's connection was opened: its uptime.
+	Created time.Time `json:"created,omitzero"`
 }
 
 // ControlCounters are a tunnel's control-channel counters.
@@ -94,6 +110,9 @@ type Session struct {
 	// Counters are the session's data channel: every frame, PPP control
 	// frames included.
 	Counters Counters `json:"counters"`
+	// Flow is a PPTP call's enhanced GRE flow control (RFC 2637 §4.2,
+	// §4.4); nil for carriers without it, and then out of the JSON.
+	Flow *FlowControl `json:"flow_control,omitempty"`
 }
 
 // Counters are a session's data counters.
@@ -177,89 +196,106 @@ var others = []string{L2F, PPTP, L2TPv3}
 
 // sections writes one section per carrier, as IOS does: L2TP's first (or
 // what none says when L2TP has nothing to show), then each other carrier
-// that has tunnels. title is what follows the protocol in the section's
-// heading ("Tunnel and Session Information"); body writes its tables.
-func sections(b *strings.Builder, v VPDN, title string, none func(ts []Tunnel, ss []Session) string,
-	body func(b *strings.Builder, l2tp bool, ts []Tunnel, ss []Session)) {
+// that has tunnels (or what none says of it: "% No active PPTP sessions").
+// title is what follows the protocol in the section's heading ("Tunnel and
+// Session Information"); body writes its tables.
+//
+// Document 004's PPTP hub prints "% No active L2TP tunnels" and then its
+// PPTP section, and an L2TP-only LNS says nothing of PPTP: so a carrier
+// other than L2TP without tunnels prints nothing, not "% No active PPTP
+// tunnels". (Document 001's older IOS also printed "% No active L2F
+// tunnels"; the layout of 004 is the one followed.)
+func sections(b *strings.Builder, v VPDN, title string, none func(proto string, ts []Tunnel, ss []Session) string,
+	body func(b *strings.Builder, proto string, ts []Tunnel, ss []Session)) {
 	for i, p := range append([]string{L2TP}, others...) {
 		ts, ss := v.of(p)
-		if i == 0 {
-			if msg := none(ts, ss); msg != "" {
-				b.WriteString(msg)
+		if i > 0 {
+			if len(ts) == 0 {
 				continue
 			}
-		} else if len(ts) == 0 {
-			continue
-		}
-		if i > 0 {
 			b.WriteString("\n")
 		}
+		if msg := none(p, ts, ss); msg != "" {
+			b.WriteString(msg)
+			continue
+		}
 		fmt.Fprintf(b, "%s %s Total tunnels %d sessions %d\n\n", p, title, len(ts), len(ss))
-		body(b, i == 0, ts, ss)
+		body(b, p, ts, ss)
 	}
 }
 
-// noTunnels is IOS's line for no L2TP tunnel.
-func noTunnels(ts []Tunnel, _ []Session) string {
+// noTunnels is IOS's line for a carrier without tunnels ("% No active
+// L2TP tunnels").
+func noTunnels(proto string, ts []Tunnel, _ []Session) string {
 	if len(ts) == 0 {
-		return "% No active L2TP tunnels\n"
+		return "% No active " + proto + " tunnels\n"
 	}
 	return ""
 }
 
 // WriteVPDN renders `show vpdn`: the carriers' tunnel and session tables.
 func WriteVPDN(b *strings.Builder, v VPDN) {
-	sections(b, v, "Tunnel and Session Information", noTunnels, func(b *strings.Builder, l2tp bool, ts []Tunnel, ss []Session) {
-		writeTunnelTable(b, l2tp, ts)
+	sections(b, v, "Tunnel and Session Information", noTunnels, func(b *strings.Builder, p string, ts []Tunnel, ss []Session) {
+		writeTunnelTable(b, p, ts)
 		if len(ss) > 0 {
 			b.WriteString("\n")
-			writeSessionTable(b, l2tp, ss)
+			writeSessionTable(b, p, ss)
 		}
 	})
 }
 
 // WriteTunnels renders `show vpdn tunnel [all]`.
 func WriteTunnels(b *strings.Builder, v VPDN, all bool) {
-	sections(b, v, "Tunnel Information", noTunnels, func(b *strings.Builder, l2tp bool, ts []Tunnel, _ []Session) {
+	sections(b, v, "Tunnel Information", noTunnels, func(b *strings.Builder, p string, ts []Tunnel, _ []Session) {
 		if !all {
-			writeTunnelTable(b, l2tp, ts)
+			writeTunnelTable(b, p, ts)
 			return
 		}
 		for _, t := range ts {
-			writeTunnelDetail(b, t)
+			if p == PPTP {
+				writePPTPTunnelDetail(b, t)
+			} else {
+				writeTunnelDetail(b, t)
+			}
 		}
 	})
 }
 
-// WriteSessions renders `show vpdn session [all]`.
+// WriteSessions renders `show vpdn session [all]`. A carrier with tunnels
+// but no sessions says so in one line, as IOS does for L2TP ("% No active
+// L2TP sessions"; the PPTP line is inferred from it).
 func WriteSessions(b *strings.Builder, v VPDN, all bool) {
-	none := func(ts []Tunnel, ss []Session) string {
+	none := func(p string, ts []Tunnel, ss []Session) string {
 		if len(ts) > 0 && len(ss) == 0 {
-			return "% No active L2TP sessions\n"
+			return "% No active " + p + " sessions\n"
 		}
-		return noTunnels(ts, ss)
+		return noTunnels(p, ts, ss)
 	}
-	sections(b, v, "Session Information", none, func(b *strings.Builder, l2tp bool, _ []Tunnel, ss []Session) {
+	sections(b, v, "Session Information", none, func(b *strings.Builder, p string, _ []Tunnel, ss []Session) {
 		if !all {
-			writeSessionTable(b, l2tp, ss)
+			writeSessionTable(b, p, ss)
 			return
 		}
 		for _, s := range ss {
-			writeSessionDetail(b, s)
+			if p == PPTP {
+				writePPTPSessionDetail(b, s)
+			} else {
+				writeSessionDetail(b, s)
+			}
 		}
 	})
 }
 
-func writeTunnelTable(b *strings.Builder, l2tp bool, ts []Tunnel) {
-	if l2tp {
+func writeTunnelTable(b *strings.Builder, p string, ts []Tunnel) {
+	if p == L2TP {
 		writeL2TPTunnels(b, ts)
 	} else {
 		writeOtherTunnels(b, ts)
 	}
 }
 
-func writeSessionTable(b *strings.Builder, l2tp bool, ss []Session) {
-	if l2tp {
+func writeSessionTable(b *strings.Builder, p string, ss []Session) {
+	if p == L2TP {
 		writeL2TPSessions(b, ss)
 	} else {
 		writeOtherSessions(b, ss)
@@ -321,28 +357,6 @@ func writeL2TPSessions(b *strings.Builder, ss []Session) {
 	for _, s := range ss {
 		fmt.Fprintf(b, "%-10d %-10d %-10d %-20s %-6s %s %d\n", s.LocalID, s.RemoteID, s.TunnelID,
 			trunc(label(s), 20), s.State, HMS(s.LastChange), s.UniqueID)
-	}
-}
-
-// The PPTP (and L2F, L2TPv3) tables of show vpdn, as document 004's PPTP
-// hub prints them.
-func writeOtherTunnels(b *strings.Builder, ts []Tunnel) {
-	b.WriteString("LocID RemID Remote Name   State  Remote Address  Port  Sessions\n")
-	for _, t := range ts {
-		fmt.Fprintf(b, "%-5d %-5d %-13s %-6s %-15s %-5d %d\n", t.LocalID, t.RemoteID, trunc(t.RemoteName, 13),
-			t.State, t.RemoteAddress, t.RemotePort, t.Sessions)
-	}
-}
-
-func writeOtherSessions(b *strings.Builder, ss []Session) {
-	b.WriteString("LocID RemID TunID Intf    Username      State   Last Chg Uniq ID\n")
-	for _, s := range ss {
-		u := s.User
-		if u == "" {
-			u = "-"
-		}
-		fmt.Fprintf(b, "%-5d %-5d %-5d %-7s %-13s %-7s %s %d\n", s.LocalID, s.RemoteID, s.TunnelID, s.Interface,
-			trunc(u, 13), s.State, HMS(s.LastChange), s.UniqueID)
 	}
 }
 

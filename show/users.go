@@ -34,6 +34,20 @@ type User struct {
 	Auth        string    `json:"authentication"`
 	ConnectedAt time.Time `json:"connected_at"`
 	Counters    Counters  `json:"counters"`
+	// CCP is whether CCP is open beside IPCP: MPPE runs on the session
+	// (RFC 3078), as on most PPTP calls. Out of the JSON when false.
+	CCP bool `json:"ccp,omitzero"`
+}
+
+// ncps are the open network (and compression) control protocols, as IOS
+// lists them after LCP: "IPCP", or "IPCP, CCP" with MPPE (the order is
+// inferred: CCP opens after authentication, as IPCP does, and IOS lists
+// the NCPs in the order they opened).
+func (u User) ncps() string {
+	if u.CCP {
+		return "IPCP, CCP"
+	}
+	return "IPCP"
 }
 
 // WriteUsers renders `show users`.
@@ -54,7 +68,7 @@ func WriteCallerUser(b *strings.Builder, us []User) {
 		fmt.Fprintf(b, "  User: %s, line %s, service %s\n", u.User, u.Interface, u.Service)
 		fmt.Fprintf(b, "        Connected for %s, Idle for 00:00:00\n", HMS(u.ConnectedAt))
 		b.WriteString("  Timeouts:            Limit     Remaining Timer Type\n                       -         -         -\n")
-		fmt.Fprintf(b, "  PPP: LCP Open, %s, IPCP\n", u.Auth)
+		fmt.Fprintf(b, "  PPP: LCP Open, %s, %s\n", u.Auth, u.ncps())
 		fmt.Fprintf(b, "  IP: Local %s, remote %s\n", u.LocalAddr, u.PeerAddr)
 		c := u.Counters
 		fmt.Fprintf(b, "  Counts: %d packets input, %d bytes, 0 no buffer\n", c.PacketsIn, c.BytesIn)
@@ -79,7 +93,7 @@ func WriteInterface(b *strings.Builder, u User) {
 	case u.LocalAddr != "":
 		fmt.Fprintf(b, "  Internet address is %s\n", u.LocalAddr)
 	}
-	b.WriteString("  Encapsulation PPP, LCP Open\n  Open: IPCP\n")
+	fmt.Fprintf(b, "  Encapsulation PPP, LCP Open\n  Open: %s\n", u.ncps())
 	if u.Hardware == "Virtual Access interface" {
 		fmt.Fprintf(b, "  PPPoVPDN vaccess, cloned from %s\n", u.Template)
 	}
