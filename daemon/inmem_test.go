@@ -63,7 +63,7 @@ type memDaemon struct {
 	host *netif.FakeHost
 }
 
-func newMemDaemon(t *testing.T, nw *memnet.Network, cfg string) *memDaemon {
+func newMemDaemon(t testing.TB, nw *memnet.Network, cfg string) *memDaemon {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "vpdn.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
