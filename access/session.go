@@ -9,6 +9,7 @@ import (
 	"github.com/vpdn/vpdn/dataplane"
 	"github.com/vpdn/vpdn/proto/ppp"
 	"github.com/vpdn/vpdn/vif"
+	"github.com/vpdn/vpdn/wire/mppe"
 	wppp "github.com/vpdn/vpdn/wire/ppp"
 )
 
@@ -133,6 +134,10 @@ func (s *Session) setCause(c Cause, reason string) {
 // Up is the link's event: a network protocol opened. For IPCP, the
 // interface comes up and IP flows. On the runner.
 func (s *Session) Up(ev ppp.UpEvent) {
+	if ev.Protocol == wppp.ProtoCCP {
+		s.mppeUp(ev.Info.MPPE)
+		return
+	}
 	if ev.Protocol != wppp.ProtoIPCP {
 		return
 	}
@@ -199,6 +204,10 @@ func (s *Session) Up(ev ppp.UpEvent) {
 // goes), or the link is finished (the session ends). On the runner.
 func (s *Session) Down(ev ppp.DownEvent) {
 	switch ev.Protocol {
+	case wppp.ProtoCCP:
+		// MPPE closed without the link (not required): IP goes plain
+		// again, as the link now passes it.
+		s.dp.SetMPPE(nil, nil)
 	case wppp.ProtoIPCP:
 		s.networkDown()
 	case wppp.ProtoLCP:
@@ -391,4 +400,35 @@ func (s *Session) Learnt() []netip.Prefix {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]netip.Prefix(nil), s.learnt...)
+}
+
+// mppeUp installs the ciphers CCP negotiated in the data plane (RFC 3078):
+// from now on IP leaves and arrives encrypted. On the runner.
+func (s *Session) mppeUp(in *ppp.MPPEInfo) {
+	if in == nil {
+		return
+	}
+	enc, err := mppe.NewEncrypter(in.SendKey, in.Strength, in.Stateless)
+	if err == nil {
+		var dec *mppe.Decrypter
+		if dec, err = mppe.NewDecrypter(in.RecvKey, in.Strength, in.Stateless); err == nil {
+			s.dp.SetMPPE(enc, dec)
+			return
+		}
+	}
+	// Keys CCP accepted but the cipher refuses: a bug, not the peer's.
+	s.fail(CauseNegotiation, "MPPE: "+err.Error())
+}
+
+// mppeResync is the data plane's word that the stateful decrypter lost
+// packets: CCP asks the peer to flush (Reset-Request, RFC 3078 §8). From
+// the receive path: the link is the runner's.
+func (s *Session) mppeResync() { s.run.Post(s.link.SendResetRequest) }
+
+// ResetRequested implements ppp.ResetHandler: the peer's Reset-Request
+// makes our encrypter flush on its next packet (RFC 3078 §8).
+func (s *Session) ResetRequested() {
+	if enc, _ := s.dp.MPPE(); enc != nil {
+		enc.ResetRequested()
+	}
 }
