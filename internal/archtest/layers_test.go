@@ -66,6 +66,12 @@ var testAllowed = map[string][]string{
 	"*":     {"internal/nstest", "internal/peers", "transport/memnet", "netif", "vif", "aaa", "pool", "transport", "dataplane", "access", "carrier", "proto", "wire", "internal/clock", "internal/debug"},
 }
 
+func init() {
+	// The daemon's benchmark drives an in-memory LNS with the load
+	// generator (BenchmarkInMemoryLNS).
+	testAllowed["daemon"] = append(append([]string(nil), testAllowed["*"]...), "loadgen")
+}
+
 // noIO are the packages of the standard library (and x/sys) a protocol
 // state machine may not import, in its code or its tests: it talks to the
 // network through a small interface and gets its time from a clock.
