@@ -669,6 +669,12 @@ func FuzzPPTPDecode(f *testing.F) {
 	f.Add(greAck(10, 1))
 	f.Add(greMsg(10, 1, false, 0, []byte{0xff, 0x03, 0x00, 0xfd, 0x90, 0x00, 1, 2, 3}))
 	f.Add(greMsg(10, 1, false, 0, []byte{0xff, 0x03, 0xc0, 0x21, 1, 1, 0, 4}))
+	// One plane for the whole run (a plane starts device readers): each
+	// input gets a fresh session.
+	under := &nullBind{}
+	p := New(Config{PPTPAckDelay: time.Hour})
+	pt := p.NewPort(under, PPTPDecoder{}, nil)
+	decs := [2]*mppe.Decrypter{}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d := PPTPDecoder{}.Decode(b)
 		if d.Drop == dropNone {
@@ -677,17 +683,21 @@ func FuzzPPTPDecode(f *testing.F) {
 				t.Fatalf("%x: %+v", b, d)
 			}
 		}
-		under := &nullBind{}
-		p := New(Config{PPTPAckDelay: time.Hour})
-		defer p.Close()
-		pt := p.NewPort(under, PPTPDecoder{}, nil)
 		s := pptpSession(10, 20, greB, under)
 		s.OnFrame = func([]byte) {}
 		s.OnResync = func() {}
-		p.Add(s)
-		_, dec := mppePair(t, mppeKeyAB, len(b)%2 == 0)
+		if err := p.Add(s); err != nil {
+			t.Fatal(err)
+		}
+		defer p.Remove(s)
 		if len(b)%3 != 0 {
-			s.SetMPPE(nil, dec)
+			// A decrypter's state carries over from input to input: more
+			// states reached, and no key schedule per input.
+			i := len(b) % 2
+			if decs[i] == nil {
+				_, decs[i] = mppePair(t, mppeKeyAB, i == 0)
+			}
+			s.SetMPPE(nil, decs[i])
 		}
 		s.att.Store(&attachment{Attachment: Attachment{Device: &nullDev{}, Framing: pppFraming, MSS: 1200}})
 		pt.HandlePacket(b, greB)
