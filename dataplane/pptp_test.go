@@ -705,13 +705,16 @@ func FuzzPPTPDecode(f *testing.F) {
 	})
 }
 
+// pptpBenchModes are the payload stages of the PPTP benchmarks.
+var pptpBenchModes = []struct {
+	name            string
+	mppe, stateless bool
+}{{"plain", false, false}, {"mppe128-stateless", true, true}, {"mppe128-stateful", true, false}}
+
 func BenchmarkPPTPReceive(b *testing.B) {
-	for _, withMPPE := range []bool{false, true} {
-		name := "plain"
-		if withMPPE {
-			name = "mppe128"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, m := range pptpBenchModes {
+		withMPPE := m.mppe
+		b.Run(m.name, func(b *testing.B) {
 			under := &nullBind{}
 			p := New(Config{PPTPAckDelay: time.Hour})
 			defer p.Close()
@@ -726,8 +729,8 @@ func BenchmarkPPTPReceive(b *testing.B) {
 			frame := ipFrame(ip)
 			if withMPPE {
 				var dec *mppe.Decrypter
-				peerEnc, _ = mppePair(b, mppeKeyBA, true)
-				_, dec = mppePair(b, mppeKeyBA, true)
+				peerEnc, _ = mppePair(b, mppeKeyBA, m.stateless)
+				_, dec = mppePair(b, mppeKeyBA, m.stateless)
 				s.SetMPPE(nil, dec)
 				frame = append([]byte{0xff, 0x03, 0x00, 0xfd}, make([]byte, mppe.HeaderLen+len(plain))...)
 			}
@@ -751,44 +754,49 @@ func BenchmarkPPTPReceive(b *testing.B) {
 	}
 }
 
+// BenchmarkPPTPTransmit includes a copy of the packet into the buffer
+// (encryption is in place): BenchmarkCopyBaseline.
 func BenchmarkPPTPTransmit(b *testing.B) {
-	for _, withMPPE := range []bool{false, true} {
-		name := "plain"
-		if withMPPE {
-			name = "mppe128"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, m := range pptpBenchModes {
+		b.Run(m.name, func(b *testing.B) {
 			under := &nullBind{}
 			p := New(Config{PPTPAckDelay: time.Hour})
 			defer p.Close()
 			s := pptpSession(10, 20, greB, under)
 			p.Add(s)
 			s.att.Store(&attachment{Attachment: Attachment{Device: &nullDev{}, Framing: pppFraming}})
-			if withMPPE {
-				enc, _ := mppePair(b, mppeKeyAB, true)
+			if m.mppe {
+				enc, _ := mppePair(b, mppeKeyAB, m.stateless)
 				s.SetMPPE(enc, nil)
 			}
 			att := s.att.Load()
 			ip := ipv4Packet("198.19.0.1", "198.19.1.10", 1400)
 			buf := make([]byte, Headroom+MaxPacket)
-			copy(buf[Headroom:], ip)
 			b.SetBytes(int64(len(ip)))
 			b.ReportAllocs()
 			for b.Loop() {
+				copy(buf[Headroom:], ip)
 				p.sendPacket(s, att, buf, len(ip))
+			}
+			if s.Counters().TxPkts == 0 || p.Drops()["not-ip"] != 0 {
+				b.Fatalf("sent %+v, drops %v", s.Counters(), p.Drops())
 			}
 		})
 	}
 }
 
 // BenchmarkMPPEEncrypt is the sender's encryption alone, what
-// BenchmarkPPTPReceive/mppe128 adds to the receive path.
+// BenchmarkPPTPReceive/mppe128-* adds to the receive path.
 func BenchmarkMPPEEncrypt(b *testing.B) {
-	enc, _ := mppePair(b, mppeKeyAB, true)
-	plain := append([]byte{0x00, 0x21}, ipv4Packet("198.19.1.10", "198.19.0.1", 1400)...)
-	dst := make([]byte, 0, len(plain)+mppe.HeaderLen)
-	b.SetBytes(int64(len(plain) - 2))
-	for b.Loop() {
-		enc.Encrypt(dst, plain)
+	for _, m := range pptpBenchModes[1:] {
+		b.Run(m.name, func(b *testing.B) {
+			enc, _ := mppePair(b, mppeKeyAB, m.stateless)
+			plain := append([]byte{0x00, 0x21}, ipv4Packet("198.19.1.10", "198.19.0.1", 1400)...)
+			dst := make([]byte, 0, len(plain)+mppe.HeaderLen)
+			b.SetBytes(int64(len(plain) - 2))
+			for b.Loop() {
+				enc.Encrypt(dst, plain)
+			}
+		})
 	}
 }
