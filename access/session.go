@@ -16,15 +16,17 @@ import (
 // Session is one PPP session. Its link belongs to its runner's goroutine;
 // the rest is guarded by mu.
 type Session struct {
-	m    *Manager
-	b    Bearer
-	prof *Profile
-	dp   *dataplane.Session
-	run  *ppp.Runner
-	kind vif.Kind
-	unit int
-	name string // device name, "Vi3"
-	long string // IOS name, "Virtual-Access3"
+	// mppeInfo is what CCP negotiated (without the keys), under mu.
+	mppeInfo *ppp.MPPEInfo
+	m        *Manager
+	b        Bearer
+	prof     *Profile
+	dp       *dataplane.Session
+	run      *ppp.Runner
+	kind     vif.Kind
+	unit     int
+	name     string // device name, "Vi3"
+	long     string // IOS name, "Virtual-Access3"
 
 	created time.Time
 
@@ -347,6 +349,19 @@ type View struct {
 	Counters dataplane.Counters
 	Bearer   BearerInfo
 	Key      dataplane.Key
+	// Encap is the session's encapsulation now (for the carrier's
+	// numbers: PPTP's window and RTT).
+	Encap dataplane.Encap
+	// MPPE is the session's MPPE state, nil without MPPE.
+	MPPE *MPPEView
+}
+
+// MPPEView is what show ppp mppe prints of a session: the negotiated
+// strength and mode and the ciphers' counters, never the keys.
+type MPPEView struct {
+	Bits      int
+	Stateless bool
+	Tx, Rx    mppe.Stats
 }
 
 // View returns a snapshot of the session.
@@ -356,7 +371,15 @@ func (s *Session) View() View {
 	return View{Interface: s.name, LongName: s.long, Role: s.prof.Role, Template: s.prof.Template,
 		Unnumbered: s.prof.Unnumbered, User: s.info.Username, Local: s.info.LocalAddr, Peer: s.info.PeerAddr,
 		AuthPeer: s.info.AuthPeer, AuthSelf: s.info.AuthSelf, Up: s.ifc != nil, Created: s.created, UpSince: s.upAt,
-		Counters: s.dp.Counters(), Bearer: s.b.Info(), Key: s.dp.Key}
+		Counters: s.dp.Counters(), Bearer: s.b.Info(), Key: s.dp.Key, Encap: s.dp.Encap(), MPPE: s.mppeView()}
+}
+
+func (s *Session) mppeView() *MPPEView {
+	enc, dec := s.dp.MPPE()
+	if enc == nil || dec == nil || s.mppeInfo == nil {
+		return nil
+	}
+	return &MPPEView{Bits: int(s.mppeInfo.Strength), Stateless: s.mppeInfo.Stateless, Tx: enc.Stats(), Rx: dec.Stats()}
 }
 
 // DNS returns the DNS servers IPCP negotiated (a client's, from its server).
@@ -412,6 +435,9 @@ func (s *Session) mppeUp(in *ppp.MPPEInfo) {
 	if err == nil {
 		var dec *mppe.Decrypter
 		if dec, err = mppe.NewDecrypter(in.RecvKey, in.Strength, in.Stateless); err == nil {
+			s.mu.Lock()
+			s.mppeInfo = &ppp.MPPEInfo{Strength: in.Strength, Stateless: in.Stateless} // no keys kept
+			s.mu.Unlock()
 			s.dp.SetMPPE(enc, dec)
 			return
 		}
