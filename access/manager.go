@@ -118,6 +118,7 @@ func (m *Manager) Open(b Bearer, d DataSpec, prof *Profile) (*Session, error) {
 	}
 	s.dp = dataplane.NewSession(d.Key, d.Peer, d.Bind, dataplane.PayloadPPP, d.Encap)
 	s.dp.OnFrame = s.onFrame
+	s.dp.OnResync = s.mppeResync
 	pc, err := m.pppConfig(s, d)
 	if err != nil {
 		return fail(CauseConfig, err)
@@ -164,6 +165,7 @@ func (m *Manager) pppConfig(s *Session, d DataSpec) (ppp.Config, error) {
 		Keepalive: prof.Keepalive, KeepaliveMisses: prof.KeepaliveMisses, MRU: prof.MTU,
 		Call: ppp.CallInfo{NASPort: s.name, TunnelName: bi.TunnelName, CallingNumber: bi.CallingNumber, CalledNumber: bi.CalledNumber},
 	}
+	pc.MPPE = prof.MPPE
 	a := &pc.Auth
 	a.Methods, a.Callin, a.IfNeeded = prof.AuthMethods, prof.Callin, prof.IfNeeded
 	if len(a.Methods) > 0 {

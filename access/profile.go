@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/proto/ppp"
 	"github.com/vpdn/vpdn/vif"
 )
 
@@ -85,4 +86,8 @@ type Profile struct {
 	// not own (its address, its framed routes): on by default on
 	// Virtual-Templates.
 	VerifySource bool
+
+	// MPPE is `ppp encrypt mppe` (RFC 3078): negotiated by CCP after
+	// MS-CHAP; the zero value negotiates none.
+	MPPE ppp.MPPEConfig
 }

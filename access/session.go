@@ -9,21 +9,24 @@ import (
 	"github.com/vpdn/vpdn/dataplane"
 	"github.com/vpdn/vpdn/proto/ppp"
 	"github.com/vpdn/vpdn/vif"
+	"github.com/vpdn/vpdn/wire/mppe"
 	wppp "github.com/vpdn/vpdn/wire/ppp"
 )
 
 // Session is one PPP session. Its link belongs to its runner's goroutine;
 // the rest is guarded by mu.
 type Session struct {
-	m    *Manager
-	b    Bearer
-	prof *Profile
-	dp   *dataplane.Session
-	run  *ppp.Runner
-	kind vif.Kind
-	unit int
-	name string // device name, "Vi3"
-	long string // IOS name, "Virtual-Access3"
+	// mppeInfo is what CCP negotiated (without the keys), under mu.
+	mppeInfo *ppp.MPPEInfo
+	m        *Manager
+	b        Bearer
+	prof     *Profile
+	dp       *dataplane.Session
+	run      *ppp.Runner
+	kind     vif.Kind
+	unit     int
+	name     string // device name, "Vi3"
+	long     string // IOS name, "Virtual-Access3"
 
 	created time.Time
 
@@ -133,6 +136,10 @@ func (s *Session) setCause(c Cause, reason string) {
 // Up is the link's event: a network protocol opened. For IPCP, the
 // interface comes up and IP flows. On the runner.
 func (s *Session) Up(ev ppp.UpEvent) {
+	if ev.Protocol == wppp.ProtoCCP {
+		s.mppeUp(ev.Info.MPPE)
+		return
+	}
 	if ev.Protocol != wppp.ProtoIPCP {
 		return
 	}
@@ -199,6 +206,10 @@ func (s *Session) Up(ev ppp.UpEvent) {
 // goes), or the link is finished (the session ends). On the runner.
 func (s *Session) Down(ev ppp.DownEvent) {
 	switch ev.Protocol {
+	case wppp.ProtoCCP:
+		// MPPE closed without the link (not required): IP goes plain
+		// again, as the link now passes it.
+		s.dp.SetMPPE(nil, nil)
 	case wppp.ProtoIPCP:
 		s.networkDown()
 	case wppp.ProtoLCP:
@@ -338,6 +349,19 @@ type View struct {
 	Counters dataplane.Counters
 	Bearer   BearerInfo
 	Key      dataplane.Key
+	// Encap is the session's encapsulation now (for the carrier's
+	// numbers: PPTP's window and RTT).
+	Encap dataplane.Encap
+	// MPPE is the session's MPPE state, nil without MPPE.
+	MPPE *MPPEView
+}
+
+// MPPEView is what show ppp mppe prints of a session: the negotiated
+// strength and mode and the ciphers' counters, never the keys.
+type MPPEView struct {
+	Bits      int
+	Stateless bool
+	Tx, Rx    mppe.Stats
 }
 
 // View returns a snapshot of the session.
@@ -347,7 +371,15 @@ func (s *Session) View() View {
 	return View{Interface: s.name, LongName: s.long, Role: s.prof.Role, Template: s.prof.Template,
 		Unnumbered: s.prof.Unnumbered, User: s.info.Username, Local: s.info.LocalAddr, Peer: s.info.PeerAddr,
 		AuthPeer: s.info.AuthPeer, AuthSelf: s.info.AuthSelf, Up: s.ifc != nil, Created: s.created, UpSince: s.upAt,
-		Counters: s.dp.Counters(), Bearer: s.b.Info(), Key: s.dp.Key}
+		Counters: s.dp.Counters(), Bearer: s.b.Info(), Key: s.dp.Key, Encap: s.dp.Encap(), MPPE: s.mppeView()}
+}
+
+func (s *Session) mppeView() *MPPEView {
+	enc, dec := s.dp.MPPE()
+	if enc == nil || dec == nil || s.mppeInfo == nil {
+		return nil
+	}
+	return &MPPEView{Bits: int(s.mppeInfo.Strength), Stateless: s.mppeInfo.Stateless, Tx: enc.Stats(), Rx: dec.Stats()}
 }
 
 // DNS returns the DNS servers IPCP negotiated (a client's, from its server).
@@ -391,4 +423,38 @@ func (s *Session) Learnt() []netip.Prefix {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]netip.Prefix(nil), s.learnt...)
+}
+
+// mppeUp installs the ciphers CCP negotiated in the data plane (RFC 3078):
+// from now on IP leaves and arrives encrypted. On the runner.
+func (s *Session) mppeUp(in *ppp.MPPEInfo) {
+	if in == nil {
+		return
+	}
+	enc, err := mppe.NewEncrypter(in.SendKey, in.Strength, in.Stateless)
+	if err == nil {
+		var dec *mppe.Decrypter
+		if dec, err = mppe.NewDecrypter(in.RecvKey, in.Strength, in.Stateless); err == nil {
+			s.mu.Lock()
+			s.mppeInfo = &ppp.MPPEInfo{Strength: in.Strength, Stateless: in.Stateless} // no keys kept
+			s.mu.Unlock()
+			s.dp.SetMPPE(enc, dec)
+			return
+		}
+	}
+	// Keys CCP accepted but the cipher refuses: a bug, not the peer's.
+	s.fail(CauseNegotiation, "MPPE: "+err.Error())
+}
+
+// mppeResync is the data plane's word that the stateful decrypter lost
+// packets: CCP asks the peer to flush (Reset-Request, RFC 3078 §8). From
+// the receive path: the link is the runner's.
+func (s *Session) mppeResync() { s.run.Post(s.link.SendResetRequest) }
+
+// ResetRequested implements ppp.ResetHandler: the peer's Reset-Request
+// makes our encrypter flush on its next packet (RFC 3078 §8).
+func (s *Session) ResetRequested() {
+	if enc, _ := s.dp.MPPE(); enc != nil {
+		enc.ResetRequested()
+	}
 }

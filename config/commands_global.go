@@ -49,6 +49,15 @@ var globalCommands = []*command{
 			p.cfg.VPDN.L2TPListen = ap.String()
 			return nil
 		}},
+	{mode: mGlobal, spec: "vpdn pptp listen <addr:ipv4>", help: "vpdn extension: the address PPTP is served on, TCP port 1723 and GRE (default 0.0.0.0, every address as IOS does).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			if neg {
+				p.cfg.VPDN.PPTPListen = ""
+				return nil
+			}
+			p.cfg.VPDN.PPTPListen = m.Str("addr")
+			return nil
+		}},
 	{mode: mGlobal, spec: "vpdn virtual-access shared", help: "vpdn extension: carry every Virtual-Access session on one interface, vpdn0, with a host route per peer, instead of one TUN per session (for many sessions; routing protocols then cannot run per session).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { p.cfg.VPDN.SharedAccess = !neg; return nil }},
 }

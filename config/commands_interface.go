@@ -173,7 +173,7 @@ var interfaceCommands = []*command{
 			setMember(&ifc.PPPRefuse, protos[0], neg)
 			return nil
 		}},
-	{inert: "MPPE comes with PPTP; CCP refuses compression and encryption today, so sessions are not encrypted", mode: mInterface, spec: "ppp encrypt mppe {auto | 40 | 128} [passive | required] [stateful]", help: "MPPE encryption (RFC 3078) for PPTP sessions.", noForm: true,
+	{mode: mInterface, spec: "ppp encrypt mppe {auto | 40 | 128} [passive | required] [stateful]", help: "MPPE encryption (RFC 3078) of the sessions cloned from this Virtual-Template, negotiated by CCP after MS-CHAP: auto offers 40 and 128 bits; passive waits for the peer to offer; required drops a peer that will not encrypt; stateful offers stateful mode (default stateless).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			if neg {
 				p.iface().MPPE = nil

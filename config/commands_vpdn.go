@@ -147,17 +147,17 @@ var vpdnCommands = []*command{
 		}},
 	{inert: "path MTU discovery is not done; L2TP interfaces use MTU 1460 unless ip mtu says otherwise", mode: mVPDNGroup, spec: "ip pmtu", help: "Path MTU discovery for the group's tunnels: the DF bit is copied and the session MTU follows the path.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { p.group().IPPMTU = !neg; return nil }},
-	{inert: "PPTP is later work", mode: mVPDNGroup, spec: "pptp flow-control receive-window <n:int:1-10000>", help: "PPTP: packets the peer may send before an acknowledgement (RFC 2637 receive window).", noForm: true,
+	{mode: mVPDNGroup, spec: "pptp flow-control receive-window <n:int:1-10000>", help: "PPTP: packets the peer may send before an acknowledgement (RFC 2637 receive window; default 64; one value for every PPTP group: the first group's).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			set(&p.group().PPTPRecvWindow, m.Int("n"), neg)
 			return nil
 		}},
-	{inert: "PPTP is later work", mode: mVPDNGroup, spec: "pptp flow-control static-rtt <ms:int:1-10000>", help: "PPTP: a fixed round-trip time in milliseconds instead of the measured one.", noForm: true,
+	{inert: "the acknowledgement timeout follows the measured round trip; a fixed one is later work", mode: mVPDNGroup, spec: "pptp flow-control static-rtt <ms:int:1-10000>", help: "PPTP: a fixed round-trip time in milliseconds instead of the measured one.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			set(&p.group().PPTPStaticRTT, m.Int("ms"), neg)
 			return nil
 		}},
-	{inert: "PPTP is later work", mode: mVPDNGroup, spec: "pptp tunnel echo <secs:int:0-1000>", help: "PPTP: seconds of silence before an Echo-Request on the control connection.", noForm: true,
+	{mode: mVPDNGroup, spec: "pptp tunnel echo <secs:int:0-1000>", help: "PPTP: seconds of silence before an Echo-Request on the control connection (default 60; one value for every PPTP group: the first group's).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			set(&p.group().PPTPEcho, m.Int("secs"), neg)
 			return nil

@@ -403,13 +403,13 @@ func TestDiff(t *testing.T) {
 // TestInertCommandsWarn: a command accepted without effect yet says so,
 // with its line, instead of being silently ignored.
 func TestInertCommandsWarn(t *testing.T) {
-	res, err := Parse("inert.cfg", base+"interface Virtual-Template1\n ppp encrypt mppe auto\n")
+	res, err := Parse("inert.cfg", base+"vpdn-group LNS\n pptp flow-control static-rtt 300\n")
 	if err != nil {
 		t.Fatal(err)
 	}
 	found := false
 	for _, w := range res.Warnings {
-		if w.Line == 15 && strings.Contains(w.Msg, `"ppp encrypt mppe auto" is accepted but has no effect yet`) && strings.Contains(w.Msg, "not encrypted") {
+		if w.Line == 15 && strings.Contains(w.Msg, `"pptp flow-control static-rtt 300" is accepted but has no effect yet`) && strings.Contains(w.Msg, "measured round trip") {
 			found = true
 		}
 	}

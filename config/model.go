@@ -31,6 +31,9 @@ type VPDN struct {
 	Groups  []*VPDNGroup `json:"groups"`
 	// L2TPListen is where L2TP is served (vpdn l2tp listen); empty: 0.0.0.0:1701.
 	L2TPListen string `json:"l2tp_listen,omitempty"`
+	// PPTPListen is the address PPTP is served on (vpdn pptp listen): TCP
+	// 1723 and GRE; empty: 0.0.0.0.
+	PPTPListen string `json:"pptp_listen,omitempty"`
 	// SharedAccess puts every Virtual-Access session on one interface
 	// (vpdn virtual-access shared) instead of one TUN each.
 	SharedAccess bool `json:"shared_access"`

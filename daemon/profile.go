@@ -16,7 +16,10 @@ import (
 	"github.com/vpdn/vpdn/config"
 	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/proto/l2tp"
+	"github.com/vpdn/vpdn/proto/ppp"
+	"github.com/vpdn/vpdn/proto/pptp"
 	"github.com/vpdn/vpdn/vif"
+	"github.com/vpdn/vpdn/wire/mppe"
 )
 
 var authMethods = map[string]aaa.Method{"pap": aaa.PAP, "chap": aaa.CHAP, "ms-chap": aaa.MSCHAPv1, "ms-chap-v2": aaa.MSCHAPv2, "eap": aaa.EAPMD5}
@@ -25,7 +28,44 @@ var authMethods = map[string]aaa.Method{"pap": aaa.PAP, "chap": aaa.CHAP, "ms-ch
 // Virtual-Template of the tunnel's vpdn-group.
 func (d *Daemon) lnsProfile(t l2tp.TunnelStats) (*access.Profile, error) {
 	c := d.Config()
-	g := c.Group(t.Class)
+	return d.groupProfile(c, c.Group(t.Class))
+}
+
+// pptpProfile is the profile of a call a PPTP client placed: the
+// Virtual-Template of the vpdn-group accepting PPTP (IOS matches PPTP
+// clients by protocol only: they send no host name a group could name).
+func (d *Daemon) pptpProfile(pptp.ConnStats) (*access.Profile, error) {
+	c := d.Config()
+	return d.groupProfile(c, pptpGroup(c))
+}
+
+// pptpGroup is the vpdn-group that accepts PPTP, if any.
+func pptpGroup(c *config.Config) *config.VPDNGroup {
+	if !c.VPDN.Enabled {
+		return nil
+	}
+	for _, g := range c.VPDN.Groups {
+		if g.Accept != nil && (g.Accept.Protocol == config.ProtoPPTP || g.Accept.Protocol == config.ProtoAny) {
+			return g
+		}
+	}
+	return nil
+}
+
+// mppeConfig is `ppp encrypt mppe` as the PPP engine takes it.
+func mppeConfig(m *config.MPPE) ppp.MPPEConfig {
+	mc := ppp.MPPEConfig{Strengths: ppp.MPPEAuto, Passive: m.Passive, Required: m.Required, Stateful: m.Stateful}
+	switch m.Bits {
+	case "40":
+		mc.Strengths = mppe.Opt40
+	case "128":
+		mc.Strengths = mppe.Opt128
+	}
+	return mc
+}
+
+// groupProfile is the profile of the Virtual-Template of vpdn-group g.
+func (d *Daemon) groupProfile(c *config.Config, g *config.VPDNGroup) (*access.Profile, error) {
 	var vt *config.Interface
 	if g != nil && g.Accept != nil && g.Accept.VirtualTemplate != 0 {
 		vt = c.Interface(config.IfName{Kind: config.IfVirtualTemplate, Number: strconv.Itoa(g.Accept.VirtualTemplate)})
@@ -98,6 +138,9 @@ func (d *Daemon) profile(c *config.Config, ifc *config.Interface, role access.Ro
 			}
 			return ""
 		}
+	}
+	if m := ifc.MPPE; m != nil {
+		p.MPPE = mppeConfig(m)
 	}
 	local := d.ifAddr(c, ifc)
 	p.Local = local

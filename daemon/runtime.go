@@ -2,17 +2,19 @@ package daemon
 
 // What Run builds from the configuration, bottom up:
 //
-//	transport binds (UDP 1701)          ─┐
-//	dataplane.Plane (demux, encap)       ├─ carrier/l2tpv2.Service: proto/l2tp node + data-plane port
+//	transport binds (UDP 1701,           ─┐
+//	  TCP 1723, GRE)                     ├─ carrier/l2tpv2.Service: proto/l2tp node + data-plane port
+//	dataplane.Plane (demux, encap)       │  carrier/pptp.Service: proto/pptp node + data-plane port
 //	vif.Manager (Virtual-Access, vpdn0)  │
 //	access.Manager (PPP sessions, AAA) ──┘
 //
-// and tears it down top down: sessions (CDN), tunnels (StopCCN), binds,
-// devices, routes.
+// and tears it down top down: sessions (CDN), tunnels (StopCCN,
+// StopCCRQ), binds, devices, routes.
 
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"sync"
@@ -21,10 +23,12 @@ import (
 	"github.com/vpdn/vpdn/aaa"
 	"github.com/vpdn/vpdn/access"
 	"github.com/vpdn/vpdn/carrier/l2tpv2"
+	pptpc "github.com/vpdn/vpdn/carrier/pptp"
 	"github.com/vpdn/vpdn/config"
 	"github.com/vpdn/vpdn/dataplane"
 	"github.com/vpdn/vpdn/internal/clock"
 	"github.com/vpdn/vpdn/netif"
+	"github.com/vpdn/vpdn/proto/pptp"
 	"github.com/vpdn/vpdn/vif"
 )
 
@@ -37,6 +41,11 @@ type runtime struct {
 
 	l2tp     *l2tpv2.Service // nil when L2TP is not served
 	l2tpDone chan struct{}
+
+	pptp     *pptpc.Service // nil when PPTP is not served
+	pptpGRE  interface{ Close() error }
+	pptpLn   net.Listener
+	pptpDone chan struct{} // closed when the GRE and control readers end
 
 	host   netif.Host
 	kernel *netif.Kernel // the host, when the daemon made it
@@ -118,6 +127,12 @@ func (d *Daemon) start(ctx context.Context) error {
 			return err
 		}
 	}
+	if pptpGroup(c) != nil {
+		if err := d.startPPTP(rt, c); err != nil {
+			rt.teardown(d)
+			return err
+		}
+	}
 	rt.ifs.SetStaticRoutes(staticRoutes(c))
 	d.rt.Store(rt)
 	// Client-initiated sessions of Virtual-PPP interfaces (document 001).
@@ -164,6 +179,60 @@ func (d *Daemon) startL2TP(rt *runtime, c *config.Config) error {
 	return nil
 }
 
+// startPPTP serves PPTP (RFC 2637) as a tunnel server: control
+// connections on TCP 1723, the calls' enhanced GRE on a protocol-47 bind,
+// at the vpdn pptp listen address.
+func (d *Daemon) startPPTP(rt *runtime, c *config.Config) error {
+	addr := netip.IPv4Unspecified()
+	if c.VPDN.PPTPListen != "" {
+		a, err := netip.ParseAddr(c.VPDN.PPTPListen)
+		if err != nil {
+			return fmt.Errorf("pptp listen %q: %w", c.VPDN.PPTPListen, err)
+		}
+		addr = a
+	}
+	g := pptpGroup(c)
+	nc := pptp.Config{HostName: c.Hostname, VendorName: "vpdn"}
+	if g.PPTPRecvWindow != 0 {
+		nc.RecvWindow = uint16(g.PPTPRecvWindow)
+	}
+	if g.PPTPEcho != 0 {
+		nc.EchoInterval = time.Duration(g.PPTPEcho) * time.Second
+	}
+	gre, err := d.opts.Binds.ListenIP(47, addr)
+	if err != nil {
+		return fmt.Errorf("pptp: GRE socket: %w", err)
+	}
+	ln, err := d.opts.Binds.ListenTCP(netip.AddrPortFrom(addr, 1723))
+	if err != nil {
+		gre.Close()
+		return fmt.Errorf("pptp: %w", err)
+	}
+	svc, err := pptpc.New(pptpc.Config{Role: pptp.RolePAC, GRE: gre, Plane: rt.plane, Access: rt.access,
+		Clock: d.opts.Clock, Logger: d.vpdnLog, Node: nc, Profile: d.pptpProfile,
+		OnRefused: func(cause access.Cause, err error) { d.failures.add(cause.Label()) }})
+	if err != nil {
+		ln.Close()
+		gre.Close()
+		return err
+	}
+	rt.pptp, rt.pptpGRE, rt.pptpLn, rt.pptpDone = svc, gre, ln, make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if err := svc.Serve(); err != nil {
+			d.log.Error("pptp GRE socket", "err", err)
+		}
+	})
+	wg.Go(func() {
+		if err := svc.ServeControl(ln); err != nil {
+			d.log.Error("pptp listener", "err", err)
+		}
+	})
+	go func() { wg.Wait(); close(rt.pptpDone) }()
+	d.log.Info("pptp listening", "address", ln.Addr().String())
+	return nil
+}
+
 func (d *Daemon) stop() {
 	rt := d.rt.Swap(nil)
 	if rt != nil {
@@ -188,6 +257,12 @@ func (rt *runtime) teardown(d *Daemon) {
 		rt.l2tp.Close(ctx) // StopCCN (result 6, shutting down) on every tunnel
 		rt.l2tp.Bind().Close()
 		<-rt.l2tpDone
+	}
+	if rt.pptp != nil {
+		rt.pptpLn.Close()
+		rt.pptp.Close(ctx) // StopCCRQ on every control connection
+		rt.pptpGRE.Close()
+		<-rt.pptpDone
 	}
 	rt.plane.ClearShared()
 	rt.plane.Close()

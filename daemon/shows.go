@@ -13,6 +13,7 @@ import (
 	"github.com/vpdn/vpdn/access"
 	"github.com/vpdn/vpdn/control"
 	"github.com/vpdn/vpdn/dataplane"
+	"github.com/vpdn/vpdn/proto/pptp"
 	"github.com/vpdn/vpdn/show"
 	"github.com/vpdn/vpdn/vif"
 )
@@ -68,8 +69,55 @@ func (d *Daemon) vpdnSnapshot() show.VPDN {
 			v.Sessions = append(v.Sessions, ses)
 		}
 	}
+	if rt.pptp != nil {
+		d.pptpSnapshot(rt, &v, byKey)
+	}
 	v.Normalize()
 	return v
+}
+
+// pptpSnapshot adds the PPTP control connections (IOS's PPTP "tunnels")
+// and calls to v.
+func (d *Daemon) pptpSnapshot(rt *runtime, v *show.VPDN, byKey map[dataplane.Key]access.View) {
+	group := ""
+	if g := pptpGroup(d.Config()); g != nil {
+		group = g.Name
+	}
+	node := rt.pptp.Node()
+	for _, cs := range node.Snapshot() {
+		role := "PAC"
+		if cs.Role == pptp.RolePNS {
+			role = "PNS"
+		}
+		v.Tunnels = append(v.Tunnels, show.Tunnel{Protocol: show.PPTP, LocalID: uint32(cs.ID), NoRemoteID: true,
+			RemoteName: cs.PeerHostName, RemoteVendor: cs.PeerVendor, State: pptpState(cs.State.Short()),
+			StateName: cs.State.String(), RemoteAddress: cs.Peer.String(), LocalAddress: cs.Local.String(),
+			Sessions: cs.Calls, Group: group, Role: role, LastChange: cs.Since, Created: cs.Created,
+			Control: show.ControlCounters{Sent: cs.MsgsTx, Received: cs.MsgsRx, HellosSent: cs.EchoTx}})
+	}
+	for _, c := range node.Calls() {
+		ses := show.Session{Protocol: show.PPTP, LocalID: uint32(c.LocalID), RemoteID: uint32(c.PeerID),
+			TunnelID: uint32(c.ConnID), RemoteAddress: c.Peer.String(), State: pptpState(c.State.Short()),
+			StateName: c.State.String(), LastChange: c.Since}
+		if vw, ok := byKey[dataplane.PPTPKey(c.LocalID)]; ok {
+			ses.Interface, ses.User, ses.Counters = vw.Interface, vw.User, counters(vw.Counters)
+			if e, ok := vw.Encap.(*dataplane.PPTPEncap); ok {
+				f := e.Flow()
+				ses.Flow = &show.FlowControl{Sent: f.NextSeq - 1, Received: f.LastReceived, PeerWindow: int(f.PeerWindow),
+					Unacked: int(f.Unacked), RTTMillis: uint32(f.RTT.Milliseconds()), Alarm: f.Alarm, Alarms: f.Alarms}
+			}
+		}
+		v.Sessions = append(v.Sessions, ses)
+	}
+}
+
+// pptpState is a PPTP state as IOS's show vpdn prints it: an established
+// connection or call is "estabd" (documents 001 and 004).
+func pptpState(short string) string {
+	if short == "est" {
+		return "estabd"
+	}
+	return short
 }
 
 // vcid is the pseudowire VC ID of a configured Virtual-PPP interface.
@@ -210,6 +258,18 @@ func (d *Daemon) registerUserShows() {
 	}
 	d.shows.Add(&control.Command{Words: "interfaces virtual-access", Args: 1, Help: "a Virtual-Access interface: addresses, template, counters", Run: ifShow(vif.VirtualAccess)})
 	d.shows.Add(&control.Command{Words: "interfaces virtual-ppp", Args: 1, Help: "a Virtual-PPP interface", Run: ifShow(vif.VirtualPPP)})
+	d.shows.Add(&control.Command{Words: "ppp mppe virtual-access", Args: 1,
+		Help: "MPPE of a Virtual-Access interface: mode, key strength, packets, CCP resets, coherency counts, key changes (never the keys)",
+		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+			short, long := ifName(vif.VirtualAccess, args[0])
+			m, ok := d.mppeOf(short, long)
+			if !ok {
+				return nil, fmt.Errorf("%% MPPE is not running on %s", long)
+			}
+			var b strings.Builder
+			show.WriteMPPE(&b, []show.MPPE{m})
+			return reply(b.String(), m, asJSON)
+		}})
 	d.shows.Add(&control.Command{Words: "users", Help: "the PPP sessions on virtual interfaces",
 		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
 			us := d.users()
@@ -247,3 +307,26 @@ func ifName(k vif.Kind, arg string) (short, long string) {
 }
 
 type runFunc = func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error)
+
+// mppeOf is the show ppp mppe snapshot of the session on interface short.
+func (d *Daemon) mppeOf(short, long string) (show.MPPE, bool) {
+	rt := d.rt.Load()
+	if rt == nil {
+		return show.MPPE{}, false
+	}
+	for _, s := range rt.access.Sessions() {
+		vw := s.View()
+		if vw.Interface != short || vw.MPPE == nil {
+			continue
+		}
+		mv := vw.MPPE
+		rx := mv.Rx
+		return show.MPPE{Interface: short, LongName: long, Engine: "software", Bits: mv.Bits, Stateless: mv.Stateless,
+			PacketsEncrypted: mv.Tx.Packets, PacketsDecrypted: rx.Packets,
+			ResetsSent: rx.Resyncs, ResetsReceived: mv.Tx.Flushes,
+			TxKeyChanges: mv.Tx.Rekeys, RxKeyChanges: rx.Rekeys,
+			RxDropped:    rx.Discarded + rx.Late + rx.Short + rx.Compressed + rx.NotEncrypted + rx.NotFlushed + rx.Resyncs,
+			RxOutOfOrder: rx.Late, RxMissed: rx.Lost}, true
+	}
+	return show.MPPE{}, false
+}

@@ -10,7 +10,8 @@
 //	Bind.ServeBatch ─▶ Port ─▶ demux: Decoder.Decode ─┬─▶ control ─▶ the carrier's control plane
 //	                                                  └─▶ Key ─▶ session table ─▶ peer check
 //	     ─▶ Encap.Accept (sequence numbers) ─▶ payload stage:
-//	            PPP:      IPv4/IPv6 ─▶ source check ─▶ [MSS clamp] ─▶ Device.Write (GRO: offload.go)
+//	            PPP:      [MPPE 0x00FD ─▶ decrypt in place (mppe.go)] ─▶
+//	                      IPv4/IPv6 ─▶ source check ─▶ [MSS clamp] ─▶ Device.Write (GRO: offload.go)
 //	                      LCP, IPCP, auth, ...      ─▶ Session.OnFrame (the access layer's PPP link)
 //	            Ethernet: ─▶ Device.Write (a TAP)
 //	            IP:       ─▶ source check ─▶ Device.Write
@@ -19,13 +20,15 @@
 //
 //	Device readable ─▶ TryRead into buf[Headroom:] ─▶ session: the device's own, or by
 //	destination address on the shared device ─▶ [MTU, MSS clamp] ─▶ payload header (PPP)
-//	written into the headroom ─▶ Encap.Put writes the carrier's header in front
+//	written into the headroom [MPPE: encrypted in place behind PPP 0x00FD]
+//	─▶ Encap.Put writes the carrier's header in front
 //	─▶ Bind.WriteTo (a TCP super-packet: a train of segments, one UDP_SEGMENT send)
 //
 //	control frames (the PPP link's LCP, IPCP, ...) take the same encapsulation
 //	through Session.WriteFrame: one sequence-number space per session.
 //
-// A carrier (L2TPv2 here; L2TPv3, PPTP's enhanced GRE, GRE and PPPoE later)
+// A carrier (L2TPv2, and PPTP's enhanced GRE in pptp.go; L2TPv3, GRE and
+// PPPoE later)
 // brings a Decoder for the datagrams of its bind and an Encap per session;
 // everything else is shared. A crypto stage (ESP) will wrap a Bind.
 //

@@ -53,7 +53,10 @@ type Decoded struct {
 	Payload []byte
 	Key     Key
 	// Seq is the data message's sequence number, if it has one (HasSeq).
-	Seq   uint32
+	Seq uint32
+	// Ack is the acknowledgment number the message carries for our own
+	// sequence numbers (PPTP's enhanced GRE, RFC 2637 §4.1), if HasAck.
+	Ack   uint32
 	Flags DecodedFlags
 	// Drop, when not zero, says why the datagram is malformed: it is
 	// counted and dropped.
@@ -69,6 +72,8 @@ const (
 	Control DecodedFlags = 1 << iota
 	// HasSeq: Seq is set.
 	HasSeq
+	// HasAck: Ack is set.
+	HasAck
 )
 
 // Decoder is a carrier's demultiplexer for the datagrams of one bind. It is
@@ -85,11 +90,15 @@ type Decoder interface {
 // it writes changes, as when sequencing is switched on; implementations are
 // immutable but for their counters, which replacements share.
 type Encap interface {
-	// Len is the length of the header Put writes.
+	// Len is the length of the header Put writes. It may change from one
+	// message to the next (PPTP's header carries an acknowledgment number
+	// only when one is due), but never beyond MaxEncapLen.
 	Len() int
 	// Put writes the header of one data message with a payload of n
-	// octets into h[:Len()], taking the next sequence number if the
-	// session sends them. It may be called concurrently.
+	// octets into h, taking the next sequence number if the session sends
+	// them. len(h) is a value Len returned, perhaps not the latest: Put
+	// writes a header of exactly len(h) octets. It may be called
+	// concurrently.
 	Put(h []byte, n int)
 	// Accept is the receive-side check of a data message's sequence
 	// number: false drops it as out of order.
@@ -129,3 +138,21 @@ func (q *Sequencer) accept16(ns uint16) bool {
 }
 
 func seqLess16(a, b uint16) bool { return int16(a-b) < 0 }
+
+// accept32 is accept16 in the 32-bit space of PPTP's enhanced GRE (RFC
+// 2637 §4.2): a number not after the last accepted one (late, or a replay)
+// is dropped.
+func (q *Sequencer) accept32(ns uint32) bool {
+	cur := q.rx.Load()
+	if cur>>32 != 0 && int32(ns-uint32(cur)) < 0 {
+		return false
+	}
+	q.rx.Store(1<<32 | uint64(ns+1))
+	return true
+}
+
+// received returns the last accepted number, and false if none was.
+func (q *Sequencer) received() (uint32, bool) {
+	cur := q.rx.Load()
+	return uint32(cur) - 1, cur>>32 != 0
+}

@@ -17,15 +17,19 @@ import (
 // one. Trains (SegmentSender) are split into their datagrams; noGSO makes
 // it a bind without a SegmentSender.
 type testBind struct {
-	mu     sync.Mutex
-	local  netip.AddrPort
-	peer   *Port
-	keep   bool
-	noGSO  bool
-	sent   [][]byte
-	trains []int
-	count  int
-	closed chan struct{}
+	mu    sync.Mutex
+	local netip.AddrPort
+	peer  *Port
+	keep  bool
+	noGSO bool
+	// dropEvery, when not 0, loses every dropEvery-th datagram (the
+	// dropEvery-th, the 2*dropEvery-th, ...) before the peer port; it is
+	// still counted and kept.
+	dropEvery int
+	sent      [][]byte
+	trains    []int
+	count     int
+	closed    chan struct{}
 }
 
 func newTestBind(local netip.AddrPort, keep bool) *testBind {
@@ -39,6 +43,9 @@ func (w *testBind) WriteTo(b []byte, to netip.AddrPort) error {
 		w.sent = append(w.sent, append([]byte(nil), b...))
 	}
 	peer := w.peer
+	if w.dropEvery > 0 && w.count%w.dropEvery == 0 {
+		peer = nil
+	}
 	w.mu.Unlock()
 	if peer != nil {
 		peer.HandlePacket(b, w.local)

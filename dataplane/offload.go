@@ -38,6 +38,15 @@ func (p *Plane) sendGSO(tx *txState, s *Session, att *attachment, h vnet.Hdr, pk
 	if tx.train == nil {
 		tx.train = make([]byte, trainBuf)
 	}
+	if s.Payload == PayloadPPP && s.mppe.Load() != nil {
+		// Each segment is its own MPPE packet: cut first, then each one
+		// takes the single-packet path, encryption included.
+		for i := range plan.N {
+			n := plan.Segment(tx.train[Headroom:], pkt, i)
+			p.sendPacket(s, att, tx.train, n)
+		}
+		return
+	}
 	e := s.encap.Load().e
 	hl := e.Len()
 	fl := 0

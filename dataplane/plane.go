@@ -45,10 +45,16 @@ type Session struct {
 	// information). It is called on the receive path and must neither
 	// block nor keep the slice.
 	OnFrame func(frame []byte)
+	// OnResync is called when MPPE (SetMPPE) lost packets on a stateful
+	// link: the PPP link sends a CCP Reset-Request (RFC 3078 §8.2). It is
+	// called on the receive path and must not block; nil: nothing is sent
+	// and the link stays mute until the peer's next flag packet.
+	OnResync func()
 
 	p     *Plane
 	encap atomic.Pointer[encapBox]
 	att   atomic.Pointer[attachment]
+	mppe  atomic.Pointer[mppeStage]
 
 	rxPkts, rxBytes, txPkts, txBytes atomic.Uint64
 	seqDrops, spoofDrops             atomic.Uint64
@@ -145,13 +151,19 @@ const (
 	DropDeviceWrite               // the interface refused the packet
 	DropUnderlayWrite             // the socket refused the datagram
 	DropBadOffload                // virtio_net_hdr inconsistent with its packet
+	DropNotPPTP                   // GRE that is not enhanced GRE version 1 carrying PPP (RFC 2637 §4.1)
+	DropUnencrypted               // a plain IP frame while MPPE is on (RFC 3078 §3)
+	DropMPPEResync                // MPPE loss on a stateful link: the packet is lost, a Reset-Request asked (RFC 3078 §8.2)
+	DropMPPEDiscarding            // MPPE, stateful, after loss: waiting for a flushed packet
+	DropMPPELate                  // MPPE coherency count not ahead: replayed, duplicated or reordered
+	DropMPPEBad                   // MPPE packet malformed: short, compressed, not encrypted, stateless not flushed
 	numDropReasons
 )
 
 var dropNames = [numDropReasons]string{
 	"", "short", "bad-header", "unknown-session", "wrong-peer", "out-of-order", "bad-ppp", "unhandled-ppp",
 	"not-attached", "spoofed-source", "no-session", "too-big", "not-ip", "device-write", "underlay-write",
-	"bad-offload",
+	"bad-offload", "not-pptp", "unencrypted", "mppe-resync", "mppe-discarding", "mppe-late", "mppe-bad",
 }
 
 func (r DropReason) String() string {
@@ -185,13 +197,22 @@ type Config struct {
 	Logger *slog.Logger // nil: no logging
 	// Workers read the devices (netif.Poller); 0: 2.
 	Workers int
+	// PPTPAckDelay is how long a PPTP session waits for a data packet of
+	// its own to carry the acknowledgment of what it received before it
+	// sends an acknowledgment alone (RFC 2637 §4.2); 0: 100 ms.
+	PPTPAckDelay time.Duration
 }
+
+// DefaultPPTPAckDelay is Config.PPTPAckDelay's default: what pptp-linux
+// waits before an ack-only packet.
+const DefaultPPTPAckDelay = 100 * time.Millisecond
 
 // Plane is the data path of a node: its session table, its devices and
 // its counters. Ports feed it the datagrams of binds.
 type Plane struct {
-	clock clock.Clock
-	log   *slog.Logger
+	clock    clock.Clock
+	log      *slog.Logger
+	ackDelay time.Duration
 
 	shards [nShards]shard
 	poller *netif.Poller
@@ -218,7 +239,10 @@ func New(cfg Config) *Plane {
 	if cfg.Workers <= 0 {
 		cfg.Workers = 2
 	}
-	p := &Plane{clock: cfg.Clock, log: cfg.Logger, byAddr: map[netip.Addr]*Session{}}
+	if cfg.PPTPAckDelay <= 0 {
+		cfg.PPTPAckDelay = DefaultPPTPAckDelay
+	}
+	p := &Plane{clock: cfg.Clock, log: cfg.Logger, ackDelay: cfg.PPTPAckDelay, byAddr: map[netip.Addr]*Session{}}
 	p.poller = netif.NewPoller(cfg.Workers, func() any { return newTxState(p) })
 	for i := range p.shards {
 		p.shards[i].m = map[Key]*Session{}
@@ -245,6 +269,9 @@ func (p *Plane) Add(s *Session) error {
 		return errors.New("dataplane: session without encapsulation or bind")
 	}
 	s.p = p
+	if pe, ok := s.Encap().(*PPTPEncap); ok && pe.st.clock == nil {
+		pe.st.clock = p.clock // RTT samples on the plane's time
+	}
 	sh := p.shard(s.Key)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()

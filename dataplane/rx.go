@@ -6,6 +6,7 @@ import (
 
 	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/transport"
+	"github.com/vpdn/vpdn/wire/mppe"
 	"github.com/vpdn/vpdn/wire/ppp"
 	"github.com/vpdn/vpdn/wire/vnet"
 )
@@ -44,6 +45,8 @@ func (pt *Port) handle(b []byte, from netip.AddrPort, r *Receiver) {
 	case L2TPv2Decoder:
 		// The common carrier without the interface call.
 		dec.decode(b, &d)
+	case PPTPDecoder:
+		dec.decode(b, &d)
 	default:
 		d = pt.dec.Decode(b)
 	}
@@ -68,7 +71,12 @@ func (pt *Port) handle(b []byte, from netip.AddrPort, r *Receiver) {
 		p.drop(DropWrongPeer)
 		return
 	}
-	if !s.encap.Load().e.Accept(d.Flags&HasSeq != 0, d.Seq) {
+	e := s.encap.Load().e
+	if pe, ok := e.(*PPTPEncap); ok {
+		if !p.acceptPPTP(s, pe, &d) {
+			return
+		}
+	} else if !e.Accept(d.Flags&HasSeq != 0, d.Seq) {
 		s.seqDrops.Add(1)
 		p.drop(DropOutOfOrder)
 		return
@@ -84,6 +92,17 @@ func (p *Plane) receive(s *Session, payload []byte, r *Receiver) {
 		if err != nil {
 			p.drop(DropBadPPP)
 			return
+		}
+		if m := s.mppe.Load(); m != nil {
+			switch proto {
+			case mppe.Protocol:
+				p.receiveMPPE(s, m, payload, info, r)
+				return
+			case ppp.ProtoIPv4, ppp.ProtoIPv6:
+				// RFC 3078 §3: with MPPE open, IP goes encrypted only.
+				p.drop(DropUnencrypted)
+				return
+			}
 		}
 		if proto == ppp.ProtoIPv4 || proto == ppp.ProtoIPv6 {
 			p.receiveIP(s, info, len(payload), r)

@@ -131,6 +131,10 @@ func (p *Plane) sendPacket(s *Session, att *attachment, buf []byte, n int) {
 			ClampMSS(pkt, att.MSS)
 		}
 		if s.Payload == PayloadPPP {
+			if m := s.mppe.Load(); m != nil {
+				p.sendMPPE(s, att, m, buf, n, proto)
+				return
+			}
 			var err error
 			if start, err = att.Framing.Prepend(buf, Headroom, proto); err != nil {
 				p.drop(DropTooBig)

@@ -302,6 +302,22 @@ func (n *Node) Snapshot() []ConnStats {
 	return out
 }
 
+// Calls returns the stats of every call of every live control
+// connection, for `show vpdn session`.
+func (n *Node) Calls() []CallStats {
+	n.mu.Lock()
+	conns := make([]*Conn, 0, len(n.conns))
+	for c := range n.conns {
+		conns = append(conns, c)
+	}
+	n.mu.Unlock()
+	var out []CallStats
+	for _, c := range conns {
+		out = append(out, c.Calls()...)
+	}
+	return out
+}
+
 // Serve runs the receiving side (§3.1.2) of a control connection on s, a
 // TCP connection accepted from peer on our address local. It returns at
 // once; the connection lives until it is closed. With the node closed or

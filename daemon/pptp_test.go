@@ -1,0 +1,142 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/access"
+	pptpc "github.com/vpdn/vpdn/carrier/pptp"
+	"github.com/vpdn/vpdn/dataplane"
+	"github.com/vpdn/vpdn/netif"
+	"github.com/vpdn/vpdn/proto/ppp"
+	"github.com/vpdn/vpdn/proto/pptp"
+	"github.com/vpdn/vpdn/transport/memnet"
+	"github.com/vpdn/vpdn/vif"
+)
+
+// pptpClient is a PC-style PPTP client made of the carrier and the shared
+// parts (the client role of the access layer) on the in-memory network.
+type pptpClient struct {
+	svc  *pptpc.Service
+	host *netif.FakeHost
+	ups  chan *access.Session
+}
+
+func newPPTPClient(t *testing.T, nw *memnet.Network, addr netip.Addr) *pptpClient {
+	t.Helper()
+	c := &pptpClient{host: netif.NewFakeHost(), ups: make(chan *access.Session, 1)}
+	plane := dataplane.New(dataplane.Config{})
+	ifs, _ := vif.New(vif.Config{Host: c.host})
+	acc, err := access.New(access.Config{Plane: plane, Interfaces: ifs, OnUp: func(s *access.Session) { c.ups <- s }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gre, err := nw.Host(addr).ListenIP(47, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.svc, err = pptpc.New(pptpc.Config{Role: pptp.RolePNS, GRE: gre, Plane: plane, Access: acc}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { c.svc.Serve(); close(done) }()
+	t.Cleanup(func() {
+		acc.Close(access.CauseShutdown)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		c.svc.Close(ctx)
+		gre.Close()
+		<-done
+		plane.Close()
+		ifs.Close()
+	})
+	return c
+}
+
+// TestInMemoryPPTPHub runs document 004's PPTP hub as written (its
+// addresses mapped into the lab range) and a PPTP client that dials it
+// with MS-CHAPv2: the call comes up with a pool address, MPPE-128 (the
+// hub's "ppp encrypt mppe auto"), IP crosses both ways, and show vpdn
+// session prints the PPTP section after "% No active L2TP tunnels", as the
+// document does.
+func TestInMemoryPPTPHub(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b, err := os.ReadFile("../config/testdata/docs/004-pptp-hub.cfg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		hubCfg := "hostname PPTP_HUB\nvpdn pptp listen 198.18.0.1\n" + strings.ReplaceAll(string(b), "192.168.2.", "198.19.2.")
+		nw := memnet.New(7)
+		hub := newMemDaemon(t, nw, hubCfg)
+		server, client := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2")
+		cl := newPPTPClient(t, nw, client)
+		conn, err := nw.Host(client).DialTCP(context.Background(), client, netip.AddrPortFrom(server, 1723))
+		if err != nil {
+			t.Fatal(err)
+		}
+		prof := &access.Profile{Role: access.Client, Template: "Dialer1", Kind: vif.VirtualPPP, Unit: 1, MTU: 1400,
+			Hostname: "cisco2", Password: "cisco2", ClientIPCP: true, Refuse: []aaa.Method{aaa.EAPMD5},
+			MPPE: ppp.MPPEConfig{Strengths: ppp.MPPEAuto}}
+		cs, err := cl.svc.Dial(context.Background(), conn, client, server, prof)
+		if err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-cl.ups:
+		case <-time.After(time.Minute):
+			t.Fatal("the client's session did not come up")
+		}
+		synctest.Wait()
+		enc, dec := cs.Data().MPPE()
+		if enc == nil || dec == nil {
+			t.Fatal("no MPPE on the client's session")
+		}
+		vp := cl.host.Device("Vp1")
+		addrs, _ := cl.host.Addrs("Vp1")
+		if len(addrs) != 1 || addrs[0].Addr() != netip.MustParseAddr("198.19.2.5") {
+			t.Fatalf("Vp1 addresses %v, want the pool's first", addrs)
+		}
+		vi := hub.host.Device("Vi1")
+		if vi == nil {
+			t.Fatalf("no Vi1 on the hub: %v", hub.host.Links())
+		}
+		up := udpPacket("198.19.2.5", "198.19.2.2", 300)
+		vp.Inject(vnetPacket(vp, up))
+		synctest.Wait()
+		if got := stripVnet(vi, <-vi.Outbound); !bytes.Equal(got, up) {
+			t.Fatalf("the hub got %x", got)
+		}
+		down := udpPacket("198.19.2.2", "198.19.2.5", 300)
+		vi.Inject(vnetPacket(vi, down))
+		synctest.Wait()
+		if got := stripVnet(vp, <-vp.Outbound); !bytes.Equal(got, down) {
+			t.Fatalf("the client got %x", got)
+		}
+		if st := dec.Stats(); st.Packets == 0 {
+			t.Errorf("nothing decrypted on the client: %+v", st)
+		}
+		out := hub.show(t, "vpdn session", false).Text
+		t.Logf("show vpdn session:\n%s", out)
+		for _, want := range []string{"% No active L2TP tunnels", "PPTP", "cisco2", "Vi1"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("show vpdn session lacks %q:\n%s", want, out)
+			}
+		}
+		mp := hub.show(t, "ppp mppe virtual-access 1", false).Text
+		t.Logf("show ppp mppe virtual-access 1:\n%s", mp)
+		for _, want := range []string{"Interface Virtual-Access1", "software encryption, 128 bit encryption, Stateless mode", "packets decrypted  = 1"} {
+			if !strings.Contains(mp, want) {
+				t.Errorf("show ppp mppe virtual-access 1 lacks %q:\n%s", want, mp)
+			}
+		}
+		cs.Close(access.CauseUserRequest, "test over")
+		<-cs.Done()
+	})
+}
