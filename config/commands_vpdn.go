@@ -98,7 +98,7 @@ var vpdnCommands = []*command{
 			}
 			return nil
 		}},
-	{inert: "it serves request-dialin, the LAC role of vpdn-groups, which is later work; the source is the vpdn l2tp listen address", mode: mVPDNGroup, spec: "source-ip <addr:ipv4>", help: "The local address tunnels of this group are sent from.", noForm: true,
+	{mode: mVPDNGroup, spec: "source-ip <addr:ipv4>", help: "The local address tunnels of this group are sent from (a PPTP Dialer client's control connection; L2TP tunnels leave from the vpdn l2tp listen address).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			set(&p.group().SourceIP, m.Addr("addr"), neg)
 			return nil

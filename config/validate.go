@@ -161,8 +161,8 @@ func (p *parser) validate() {
 		if d := ifc.Dialer; d.Pool != 0 && d.VPDN && poolMembers[d.Pool] == nil {
 			p.errf(lineOr(d.PoolLine, ifc.Line), "interface %s: dialer pool %d has no vpdn-group with request-dialin pool-member %d", ifc.Name, d.Pool, d.Pool)
 		}
-		if ifc.MPPE != nil && ifc.Name.Kind != IfVirtualTemplate {
-			p.errf(ifc.Line, "interface %s: ppp encrypt mppe applies to Virtual-Template interfaces (PPTP sessions)", ifc.Name)
+		if ifc.MPPE != nil && ifc.Name.Kind != IfVirtualTemplate && ifc.Name.Kind != IfDialer {
+			p.errf(ifc.Line, "interface %s: ppp encrypt mppe applies to Virtual-Template interfaces (the sessions of a tunnel server) and Dialer interfaces (a PPTP client)", ifc.Name)
 		}
 	}
 

@@ -16,6 +16,7 @@ import (
 	"github.com/vpdn/vpdn/control"
 	"github.com/vpdn/vpdn/internal/debug"
 	"github.com/vpdn/vpdn/netif"
+	"github.com/vpdn/vpdn/transport"
 	"github.com/vpdn/vpdn/transport/memnet"
 )
 
@@ -63,7 +64,7 @@ type memDaemon struct {
 	host *netif.FakeHost
 }
 
-func newMemDaemon(t testing.TB, nw *memnet.Network, cfg string) *memDaemon {
+func newMemDaemon(t testing.TB, nw transport.Factory, cfg string) *memDaemon {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "vpdn.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {

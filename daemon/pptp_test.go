@@ -13,6 +13,7 @@ import (
 	"github.com/vpdn/vpdn/aaa"
 	"github.com/vpdn/vpdn/access"
 	pptpc "github.com/vpdn/vpdn/carrier/pptp"
+	"github.com/vpdn/vpdn/control"
 	"github.com/vpdn/vpdn/dataplane"
 	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/proto/ppp"
@@ -138,5 +139,93 @@ func TestInMemoryPPTPHub(t *testing.T) {
 		}
 		cs.Close(access.CauseUserRequest, "test over")
 		<-cs.Done()
+	})
+}
+
+// pptpRouterClient is document 004's PPTP router client, with the hub's
+// address mapped into the lab range: a request-dialin vpdn-group with
+// protocol pptp and interface Dialer1 with MPPE.
+const pptpRouterClient = `hostname PPTP_CLIENT
+service internal
+vpdn enable
+vpdn-group 1
+ request-dialin
+  protocol pptp
+  pool-member 1
+ initiate-to ip 198.18.0.1
+interface Dialer1
+ ip address negotiated
+ encapsulation ppp
+ dialer pool 1
+ dialer idle-timeout 0
+ dialer string 123
+ dialer vpdn
+ dialer-group 1
+ ppp encrypt mppe auto
+ ppp chap hostname cisco2
+ ppp chap password 0 cisco2
+ip route 198.19.2.0 255.255.255.0 Dialer1
+`
+
+// TestInMemoryPPTPRouterClient: document 004's PPTP router client dials
+// its hub (both daemons, in memory): Dialer1 comes up with a pool address
+// and the route through it, MPPE-128 on both ends, IP both ways; the
+// client redials after the hub clears the call.
+func TestInMemoryPPTPRouterClient(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b, err := os.ReadFile("../config/testdata/docs/004-pptp-hub.cfg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		nw := memnet.New(9)
+		hub := newMemDaemon(t, nw.Host(netip.MustParseAddr("198.18.0.1")), "hostname PPTP_HUB\nvpdn pptp listen 198.18.0.1\n"+strings.ReplaceAll(string(b), "192.168.2.", "198.19.2."))
+		cl := newMemDaemon(t, nw.Host(netip.MustParseAddr("198.18.0.2")), pptpRouterClient)
+		for i := 0; cl.host.Device("Di1") == nil || hub.host.Device("Vi1") == nil; i++ {
+			if i > 60 {
+				t.Fatalf("no session: client links %v, hub links %v", cl.host.Links(), hub.host.Links())
+			}
+			time.Sleep(time.Second)
+		}
+		synctest.Wait()
+		if addrs, _ := cl.host.Addrs("Di1"); len(addrs) != 1 || addrs[0].Addr() != netip.MustParseAddr("198.19.2.5") {
+			t.Fatalf("Di1 addresses %v", addrs)
+		}
+		if rs, _ := cl.host.Routes("Di1"); !strings.Contains(fmtRoutes(rs), "198.19.2.0/24") {
+			t.Fatalf("Di1 routes %v", rs)
+		}
+		di, vi := cl.host.Device("Di1"), hub.host.Device("Vi1")
+		up := udpPacket("198.19.2.5", "198.19.2.2", 500)
+		di.Inject(vnetPacket(di, up))
+		synctest.Wait()
+		if got := stripVnet(vi, <-vi.Outbound); !bytes.Equal(got, up) {
+			t.Fatalf("the hub got %x", got)
+		}
+		down := udpPacket("198.19.2.2", "198.19.2.5", 500)
+		vi.Inject(vnetPacket(vi, down))
+		synctest.Wait()
+		if got := stripVnet(di, <-di.Outbound); !bytes.Equal(got, down) {
+			t.Fatalf("the client got %x", got)
+		}
+		if mp := hub.show(t, "ppp mppe virtual-access 1", false).Text; !strings.Contains(mp, "128 bit encryption") {
+			t.Errorf("show ppp mppe:\n%s", mp)
+		}
+		for _, s := range cl.d.rt.Load().access.Sessions() {
+			if enc, _ := s.Data().MPPE(); enc == nil {
+				t.Error("no MPPE on the client's session")
+			}
+		}
+		// The hub clears the session; the client dials again.
+		if r := hub.d.Do(context.Background(), &control.Request{Verb: "clear", Words: []string{"interface", "virtual-access", "1"}}); !r.OK {
+			t.Fatalf("clear interface virtual-access 1: %s", r.Error)
+		}
+		synctest.Wait()
+		if hub.host.Device("Vi1") != nil && len(hub.d.rt.Load().access.Sessions()) != 0 {
+			t.Fatal("the session outlived its clear")
+		}
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if cl.host.Device("Di1") == nil || hub.host.Device("Vi1") == nil {
+			t.Fatalf("no session after the redial: client links %v, hub links %v", cl.host.Links(), hub.host.Links())
+		}
 	})
 }

@@ -147,6 +147,9 @@ func (d *Daemon) profile(c *config.Config, ifc *config.Interface, role access.Ro
 	if role == access.Client {
 		n, _ := strconv.Atoi(ifc.Name.Number)
 		p.Kind, p.Unit = vif.VirtualPPP, n
+		if ifc.Name.Kind == config.IfDialer {
+			p.Kind = vif.Dialer
+		}
 		// As IOS does, the client takes part in EAP only when the
 		// interface names it; otherwise LCP refuses it and the server
 		// falls back to CHAP, MS-CHAP or PAP.

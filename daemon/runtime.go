@@ -133,6 +133,12 @@ func (d *Daemon) start(ctx context.Context) error {
 			return err
 		}
 	}
+	if len(pptpDialers(c)) > 0 {
+		if err := d.startPPTPClient(rt, c); err != nil {
+			rt.teardown(d)
+			return err
+		}
+	}
 	rt.ifs.SetStaticRoutes(staticRoutes(c))
 	d.rt.Store(rt)
 	// Client-initiated sessions of Virtual-PPP interfaces (document 001).
@@ -142,6 +148,10 @@ func (d *Daemon) start(ctx context.Context) error {
 		if ifc.Pseudowire != nil && ifc.Name.Kind == config.IfVirtualPPP && !ifc.Shutdown && rt.l2tp != nil {
 			rt.vppp.Go(func() { d.runVirtualPPP(vctx, rt, ifc) })
 		}
+	}
+	// Dialer-initiated PPTP sessions (document 004's PPTP client).
+	for _, ifc := range pptpDialers(c) {
+		rt.vppp.Go(func() { d.runDialer(vctx, rt, ifc) })
 	}
 	return nil
 }
@@ -259,7 +269,9 @@ func (rt *runtime) teardown(d *Daemon) {
 		<-rt.l2tpDone
 	}
 	if rt.pptp != nil {
-		rt.pptpLn.Close()
+		if rt.pptpLn != nil {
+			rt.pptpLn.Close()
+		}
 		rt.pptp.Close(ctx) // StopCCRQ on every control connection
 		rt.pptpGRE.Close()
 		<-rt.pptpDone
