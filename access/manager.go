@@ -97,6 +97,16 @@ type Error struct {
 func (e *Error) Error() string { return "access: " + e.Cause.String() + ": " + e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
 
+// CauseOf is the cause of an error from Open: its *Error's, or
+// CauseConfig for any other error.
+func CauseOf(err error) Cause {
+	var ae *Error
+	if errors.As(err, &ae) {
+		return ae.Cause
+	}
+	return CauseConfig
+}
+
 // Open starts a PPP session on bearer b: it names its interface, installs
 // it in the data plane with d's encapsulation, and makes its PPP link,
 // which starts with LowerUp or the peer's first frame. It does not block:

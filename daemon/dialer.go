@@ -75,34 +75,8 @@ func (d *Daemon) startPPTPClient(rt *runtime, c *config.Config) error {
 // runDialer keeps the PPTP session of a Dialer interface up: dial, run
 // PPP, redial after it drops, until ctx ends.
 func (d *Daemon) runDialer(ctx context.Context, rt *runtime, ifc *config.Interface) {
-	backoff := time.Second
-	for ctx.Err() == nil {
-		s, err := d.dialPPTP(ctx, rt, ifc)
-		if err != nil {
-			d.vpdnLog.Error("Dialer dial failed", "interface", ifc.Name.String(), "err", err)
-			d.failures.add("dial")
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-			backoff = min(backoff*2, 30*time.Second)
-			continue
-		}
-		backoff = time.Second
-		select {
-		case <-ctx.Done():
-			s.Close(access.CauseShutdown, "shutting down")
-			<-s.Done()
-			return
-		case <-s.Done():
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(2 * time.Second):
-		}
-	}
+	d.keepDialing(ctx, func(ctx context.Context) (*access.Session, error) { return d.dialPPTP(ctx, rt, ifc) },
+		func(err error) { d.vpdnLog.Error("Dialer dial failed", "interface", ifc.Name.String(), "err", err) })
 }
 
 func (d *Daemon) dialPPTP(ctx context.Context, rt *runtime, ifc *config.Interface) (*access.Session, error) {

@@ -19,11 +19,21 @@ import (
 // runVirtualPPP keeps the client-initiated session of a Virtual-PPP
 // interface up: dial, run PPP, redial after it drops, until ctx ends.
 func (d *Daemon) runVirtualPPP(ctx context.Context, rt *runtime, ifc *config.Interface) {
+	d.keepDialing(ctx, func(ctx context.Context) (*access.Session, error) { return d.dialVirtualPPP(ctx, rt, ifc) },
+		func(err error) {
+			d.vpdnLog.Error("Virtual-PPP dial failed", "interface", ifc.Name.String(), "peer", ifc.Pseudowire.Peer.String(), "err", err)
+		})
+}
+
+// keepDialing keeps a client session up until ctx ends: dial, wait for
+// the session to end, dial again two seconds later; after a failed dial,
+// back off from 1 to 30 s. A dial failure is logged and counted.
+func (d *Daemon) keepDialing(ctx context.Context, dial func(context.Context) (*access.Session, error), failed func(error)) {
 	backoff := time.Second
 	for ctx.Err() == nil {
-		s, err := d.dialVirtualPPP(ctx, rt, ifc)
+		s, err := dial(ctx)
 		if err != nil {
-			d.vpdnLog.Error("Virtual-PPP dial failed", "interface", ifc.Name.String(), "peer", ifc.Pseudowire.Peer.String(), "err", err)
+			failed(err)
 			d.failures.add("dial")
 			select {
 			case <-ctx.Done():

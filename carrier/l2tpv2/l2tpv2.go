@@ -141,11 +141,7 @@ func (s *Service) onCall(c *l2tp.Call) {
 	in := c.Session.Info()
 	as, err := s.cfg.Access.Open(newBearer(c.Session, in), s.spec(in), prof)
 	if err != nil {
-		cause := access.CauseConfig
-		var ae *access.Error
-		if errors.As(err, &ae) {
-			cause = ae.Cause
-		}
+		cause := access.CauseOf(err)
 		s.refuse(c, cause, err)
 		return
 	}
@@ -231,11 +227,7 @@ func (s *Service) Dial(ctx context.Context, peer netip.AddrPort, tp l2tp.TunnelP
 		return nil, err
 	}
 	if openErr != nil {
-		cause := access.CauseConfig
-		var ae *access.Error
-		if errors.As(openErr, &ae) {
-			cause = ae.Cause
-		}
+		cause := access.CauseOf(openErr)
 		ls.Close(CDNResult(cause))
 		return nil, openErr
 	}

@@ -163,11 +163,7 @@ func (s *Service) onCall(c *ctl.Call) {
 	}
 	as, err := s.cfg.Access.Open(newBearer(c), s.spec(c), prof)
 	if err != nil {
-		cause := access.CauseConfig
-		var ae *access.Error
-		if errors.As(err, &ae) {
-			cause = ae.Cause
-		}
+		cause := access.CauseOf(err)
 		s.refuse(c, cause, err)
 		return
 	}
@@ -238,11 +234,7 @@ func (s *Service) Dial(ctx context.Context, stream ctl.Stream, local, peer netip
 	}
 	as, err := s.cfg.Access.Open(newBearer(c), s.spec(c), prof)
 	if err != nil {
-		cause := access.CauseConfig
-		var ae *access.Error
-		if errors.As(err, &ae) {
-			cause = ae.Cause
-		}
+		cause := access.CauseOf(err)
 		c.Close(CDNResult(cause))
 		conn.Close(wpptp.StopNone)
 		return nil, err
