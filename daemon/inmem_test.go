@@ -64,14 +64,20 @@ type memDaemon struct {
 	host *netif.FakeHost
 }
 
-func newMemDaemon(t testing.TB, nw transport.Factory, cfg string) *memDaemon {
+// newMemDaemon starts a daemon on nw with configuration cfg; mods change
+// its Options (a logger, say) before it is made.
+func newMemDaemon(t testing.TB, nw transport.Factory, cfg string, mods ...func(*Options)) *memDaemon {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "vpdn.cfg")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	host := netif.NewFakeHost()
-	d, err := New(Options{ConfigPath: path, Debug: debug.New(), Binds: nw, Host: host})
+	opts := Options{ConfigPath: path, Debug: debug.New(), Binds: nw, Host: host}
+	for _, m := range mods {
+		m(&opts)
+	}
+	d, err := New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

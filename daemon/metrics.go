@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -13,7 +14,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vpdn/vpdn/access"
+	"github.com/vpdn/vpdn/dataplane"
+	"github.com/vpdn/vpdn/proto/pptp"
 	"github.com/vpdn/vpdn/show"
+	"github.com/vpdn/vpdn/wire/mppe"
 )
 
 // failureCounter counts session set-up failures by reason (the VPDN-MIB
@@ -58,40 +62,164 @@ var (
 	descExhausted = prometheus.NewDesc("vpdn_pool_exhausted_total", "Allocations refused because the pool was full.", []string{"pool"}, nil)
 	descReloads   = prometheus.NewDesc("vpdn_config_reloads_total", "Configuration reloads by result.", []string{"result"}, nil)
 	descCtlDrops  = prometheus.NewDesc("vpdn_l2tp_control_drops_total", "L2TP control datagrams dropped before their tunnel handled them, by reason.", []string{"reason"}, nil)
+
+	// PPTP (RFC 2637): control connections are IOS's PPTP tunnels, calls
+	// its sessions.
+	descPPTPTunnels    = prometheus.NewDesc("vpdn_pptp_tunnels", "PPTP control connections by state.", []string{"state"}, nil)
+	descPPTPSessions   = prometheus.NewDesc("vpdn_pptp_sessions", "PPTP calls by state.", []string{"state"}, nil)
+	descPPTPCtlDrops   = prometheus.NewDesc("vpdn_pptp_control_drops_total", "PPTP control messages and connections dropped or refused, by reason.", []string{"reason"}, nil)
+	descPPTPTimeouts   = prometheus.NewDesc("vpdn_pptp_control_timeouts_total", "PPTP control connections and calls ended by a timer, by timer.", []string{"timer"}, nil)
+	descPPTPAcks       = prometheus.NewDesc("vpdn_pptp_acks_total", "Enhanced GRE acknowledgments of the PPTP calls now up: sent on data (piggybacked), sent alone, received.", []string{"kind"}, nil)
+	descPPTPOverWindow = prometheus.NewDesc("vpdn_pptp_over_window_total", "GRE packets of the PPTP calls now up sent beyond the peer's receive window.", nil, nil)
+	descPPTPAlarms     = prometheus.NewDesc("vpdn_pptp_flow_alarms_total", "Flow alarms raised on the PPTP calls now up.", nil, nil)
+	descPPTPAlarmsOn   = prometheus.NewDesc("vpdn_pptp_flow_alarm_calls", "PPTP calls whose flow alarm is raised now.", nil, nil)
+
+	// MPPE (RFC 3078), summed over the sessions now up, whatever carries them.
+	descMPPESessions = prometheus.NewDesc("vpdn_mppe_sessions", "Sessions running MPPE, by key length and mode.", []string{"bits", "mode"}, nil)
+	descMPPEPackets  = prometheus.NewDesc("vpdn_mppe_packets_total", "Packets MPPE encrypted (out) and decrypted (in) on the sessions now up.", []string{"direction"}, nil)
+	descMPPEKeys     = prometheus.NewDesc("vpdn_mppe_key_changes_total", "MPPE session key changes on the sessions now up.", []string{"direction"}, nil)
+	descMPPEFlushes  = prometheus.NewDesc("vpdn_mppe_flushes_total", "MPPE RC4 re-initialisations: the sender's for a peer's CCP Reset-Request (out), the receiver's on a flushed packet (in).", []string{"direction"}, nil)
+	descMPPEResyncs  = prometheus.NewDesc("vpdn_mppe_resyncs_total", "Losses on stateful MPPE links that asked the peer for a CCP Reset-Request.", nil, nil)
+	descMPPEMissed   = prometheus.NewDesc("vpdn_mppe_missed_packets_total", "Packets the MPPE coherency count skipped (lost before they arrived).", nil, nil)
+	descMPPEDrops    = prometheus.NewDesc("vpdn_mppe_drops_total", "Received packets MPPE dropped, by reason.", []string{"reason"}, nil)
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descTunnels, descSessions, descPPP, descPackets, descBytes, descDrops, descFailures, descPool, descExhausted, descReloads, descCtlDrops} {
+	for _, d := range []*prometheus.Desc{descTunnels, descSessions, descPPP, descPackets, descBytes, descDrops, descFailures, descPool, descExhausted, descReloads, descCtlDrops,
+		descPPTPTunnels, descPPTPSessions, descPPTPCtlDrops, descPPTPTimeouts, descPPTPAcks, descPPTPOverWindow, descPPTPAlarms, descPPTPAlarmsOn,
+		descMPPESessions, descMPPEPackets, descMPPEKeys, descMPPEFlushes, descMPPEResyncs, descMPPEMissed, descMPPEDrops} {
 		ch <- d
 	}
+}
+
+// counterSet is a list of labelled counter values, sent in its order.
+type counterSet []struct {
+	label string
+	n     uint64
+}
+
+func (cs counterSet) send(ch chan<- prometheus.Metric, d *prometheus.Desc) {
+	for _, c := range cs {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(c.n), c.label)
+	}
+}
+
+// pptpSums are the GRE flow numbers of the PPTP calls and the MPPE
+// counters of the sessions, summed at scrape time from their snapshots.
+type pptpSums struct {
+	flow     dataplane.PPTPFlow
+	alarmsOn int
+	mppe     map[[2]string]int // bits, mode
+	tx, rx   mppe.Stats
+}
+
+func (p *pptpSums) add(v access.View) {
+	if e, ok := v.Encap.(*dataplane.PPTPEncap); ok {
+		f := e.Flow()
+		p.flow.AcksPiggybacked += f.AcksPiggybacked
+		p.flow.AcksAlone += f.AcksAlone
+		p.flow.AcksReceived += f.AcksReceived
+		p.flow.OverWindow += f.OverWindow
+		p.flow.Alarms += f.Alarms
+		if f.Alarm {
+			p.alarmsOn++
+		}
+	}
+	m := v.MPPE
+	if m == nil {
+		return
+	}
+	mode := "stateful"
+	if m.Stateless {
+		mode = "stateless"
+	}
+	p.mppe[[2]string{strconv.Itoa(m.Bits), mode}]++
+	t, r := &p.tx, &p.rx
+	t.Packets += m.Tx.Packets
+	t.Rekeys += m.Tx.Rekeys
+	t.Flushes += m.Tx.Flushes
+	r.Packets += m.Rx.Packets
+	r.Rekeys += m.Rx.Rekeys
+	r.Flushes += m.Rx.Flushes
+	r.Lost += m.Rx.Lost
+	r.Resyncs += m.Rx.Resyncs
+	r.Discarded += m.Rx.Discarded
+	r.Late += m.Rx.Late
+	r.Short += m.Rx.Short
+	r.Compressed += m.Rx.Compressed
+	r.NotEncrypted += m.Rx.NotEncrypted
+	r.NotFlushed += m.Rx.NotFlushed
+}
+
+func (p *pptpSums) send(ch chan<- prometheus.Metric, withPPTP bool) {
+	if withPPTP {
+		f := p.flow
+		counterSet{{"piggybacked", f.AcksPiggybacked}, {"alone", f.AcksAlone}, {"received", f.AcksReceived}}.send(ch, descPPTPAcks)
+		ch <- prometheus.MustNewConstMetric(descPPTPOverWindow, prometheus.CounterValue, float64(f.OverWindow))
+		ch <- prometheus.MustNewConstMetric(descPPTPAlarms, prometheus.CounterValue, float64(f.Alarms))
+		ch <- prometheus.MustNewConstMetric(descPPTPAlarmsOn, prometheus.GaugeValue, float64(p.alarmsOn))
+	}
+	for k, n := range p.mppe {
+		ch <- prometheus.MustNewConstMetric(descMPPESessions, prometheus.GaugeValue, float64(n), k[0], k[1])
+	}
+	t, r := p.tx, p.rx
+	counterSet{{"in", r.Packets}, {"out", t.Packets}}.send(ch, descMPPEPackets)
+	counterSet{{"in", r.Rekeys}, {"out", t.Rekeys}}.send(ch, descMPPEKeys)
+	counterSet{{"in", r.Flushes}, {"out", t.Flushes}}.send(ch, descMPPEFlushes)
+	ch <- prometheus.MustNewConstMetric(descMPPEResyncs, prometheus.CounterValue, float64(r.Resyncs))
+	ch <- prometheus.MustNewConstMetric(descMPPEMissed, prometheus.CounterValue, float64(r.Lost))
+	// The reasons of wire/mppe's receiver errors; their sum is show ppp
+	// mppe's "rx pkt dropped".
+	counterSet{{"resync", r.Resyncs}, {"discarding", r.Discarded}, {"late", r.Late}, {"short", r.Short},
+		{"compressed", r.Compressed}, {"not-encrypted", r.NotEncrypted}, {"not-flushed", r.NotFlushed}}.send(ch, descMPPEDrops)
+}
+
+// pptpControl sends the PPTP node's drop and timeout counters.
+func pptpControl(ch chan<- prometheus.Metric, st pptp.NodeStats) {
+	counterSet{
+		{"truncated", st.Truncated}, {"bad-length", st.BadLength}, {"bad-cookie", st.BadCookie},
+		{"bad-message-type", st.BadMessageType}, {"unknown-type", st.UnknownType}, {"out-of-state", st.OutOfState},
+		{"wrong-role", st.WrongRole}, {"unknown-call", st.UnknownCall}, {"bad-version", st.BadVersion},
+		{"conn-limit", st.ConnLimit}, {"call-limit", st.CallLimit}, {"collision-won", st.CollisionWon},
+		{"collision-lost", st.CollisionLost}, {"send-overflow", st.SendOverflow},
+	}.send(ch, descPPTPCtlDrops)
+	counterSet{{"setup", st.SetupTimeouts}, {"echo", st.EchoTimeouts}, {"stop", st.StopTimeouts}, {"call", st.CallTimeouts}}.send(ch, descPPTPTimeouts)
 }
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
 	d := c.d
 	v := d.vpdnSnapshot()
-	tstates, sstates := map[string]float64{}, map[string]float64{}
+	// By carrier, then state.
+	tstates, sstates := map[string]map[string]float64{}, map[string]map[string]float64{}
+	for _, p := range []string{show.L2TP, show.PPTP} {
+		tstates[p], sstates[p] = map[string]float64{}, map[string]float64{}
+	}
 	for _, t := range v.Tunnels {
-		if t.Protocol == show.L2TP {
-			tstates[t.State]++
+		if m := tstates[t.Protocol]; m != nil {
+			m[t.State]++
 		}
 	}
 	for _, s := range v.Sessions {
-		if s.Protocol == show.L2TP {
-			sstates[s.State]++
+		if m := sstates[s.Protocol]; m != nil {
+			m[s.State]++
 		}
 	}
-	for k, v := range tstates {
-		ch <- prometheus.MustNewConstMetric(descTunnels, prometheus.GaugeValue, v, k)
-	}
-	for k, v := range sstates {
-		ch <- prometheus.MustNewConstMetric(descSessions, prometheus.GaugeValue, v, k)
+	for _, g := range []struct {
+		m    map[string]float64
+		desc *prometheus.Desc
+	}{{tstates[show.L2TP], descTunnels}, {sstates[show.L2TP], descSessions}, {tstates[show.PPTP], descPPTPTunnels}, {sstates[show.PPTP], descPPTPSessions}} {
+		for k, v := range g.m {
+			ch <- prometheus.MustNewConstMetric(g.desc, prometheus.GaugeValue, v, k)
+		}
 	}
 	ppp := map[[2]string]float64{}
 	var rxP, rxB, txP, txB float64
+	sums := pptpSums{mppe: map[[2]string]int{}}
 	rt := d.rt.Load()
 	if rt != nil {
 		for _, s := range rt.access.Sessions() {
 			v := s.View()
+			sums.add(v)
 			role := "virtual-access"
 			if v.Role == access.Client {
 				role = "virtual-ppp"
@@ -132,6 +260,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 				ch <- prometheus.MustNewConstMetric(descCtlDrops, prometheus.CounterValue, float64(r.n), r.reason)
 			}
 		}
+		if rt.pptp != nil {
+			pptpControl(ch, rt.pptp.Node().Stats())
+		}
+		sums.send(ch, rt.pptp != nil)
 	}
 	for reason, n := range d.failures.snapshot() {
 		ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(n), reason)

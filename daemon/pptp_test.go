@@ -3,23 +3,33 @@ package daemon
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"net/http/httptest"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/vpdn/vpdn/aaa"
 	"github.com/vpdn/vpdn/access"
 	pptpc "github.com/vpdn/vpdn/carrier/pptp"
 	"github.com/vpdn/vpdn/control"
 	"github.com/vpdn/vpdn/dataplane"
+	"github.com/vpdn/vpdn/internal/nstest"
 	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/proto/ppp"
 	"github.com/vpdn/vpdn/proto/pptp"
 	"github.com/vpdn/vpdn/transport/memnet"
 	"github.com/vpdn/vpdn/vif"
+	wpptp "github.com/vpdn/vpdn/wire/pptp"
 )
 
 // pptpClient is a PC-style PPTP client made of the carrier and the shared
@@ -226,6 +236,201 @@ func TestInMemoryPPTPRouterClient(t *testing.T) {
 		synctest.Wait()
 		if cl.host.Device("Di1") == nil || hub.host.Device("Vi1") == nil {
 			t.Fatalf("no session after the redial: client links %v, hub links %v", cl.host.Links(), hub.host.Links())
+		}
+	})
+}
+
+// metricsText is what /metrics would serve for d's own collector.
+func metricsText(t *testing.T, d *Daemon) string {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collector{d})
+	rec := httptest.NewRecorder()
+	promhttp.HandlerFor(reg, promhttp.HandlerOpts{}).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if rec.Code != 200 {
+		t.Fatalf("/metrics: %d %s", rec.Code, rec.Body)
+	}
+	return rec.Body.String()
+}
+
+// do runs a control request on m and returns its response.
+func (m *memDaemon) do(verb string, words ...string) *control.Response {
+	return m.d.Do(context.Background(), &control.Request{Verb: verb, Words: words})
+}
+
+// TestInMemoryPPTPOps: document 004's PPTP hub with `debug vpdn
+// pptp-events` and `debug ppp mppe` on, a PC-style client with MPPE-128,
+// and a peer that sends a control message with a wrong Magic Cookie. The
+// metrics count the connection, the call, the MPPE packets and the bad
+// cookie; the log has the PPTP events and CCP's MPPE lines but not the
+// rest of PPP negotiation; clear vpdn tunnel pptp ends the control
+// connection with StopCCRQ and the client's session with it.
+func TestInMemoryPPTPOps(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b, err := os.ReadFile("../config/testdata/docs/004-pptp-hub.cfg")
+		if err != nil {
+			t.Fatal(err)
+		}
+		hubCfg := "hostname PPTP_HUB\nvpdn pptp listen 198.18.0.1\n" + strings.ReplaceAll(string(b), "192.168.2.", "198.19.2.")
+		nw := memnet.New(11)
+		logs := &nstest.SyncBuffer{}
+		hub := newMemDaemon(t, nw, hubCfg, func(o *Options) {
+			o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		})
+		for _, sw := range [][]string{{"vpdn", "pptp-events"}, {"ppp", "mppe"}} {
+			if r := hub.do("debug", sw...); !r.OK || !strings.Contains(r.Text, strings.Join(sw, " ")+" debugging is on") {
+				t.Fatalf("debug %v: %+v", sw, r)
+			}
+		}
+		server, client, bad := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("198.18.0.3")
+
+		// A wrong Magic Cookie (RFC 2637 §2): the connection is closed
+		// and counted.
+		bc, err := nw.Host(bad).DialTCP(context.Background(), bad, netip.AddrPortFrom(server, 1723))
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := make([]byte, 156) // an SCCRQ's length
+		binary.BigEndian.PutUint16(msg[0:], 156)
+		binary.BigEndian.PutUint16(msg[2:], 1)
+		binary.BigEndian.PutUint32(msg[4:], 0xdeadbeef)
+		binary.BigEndian.PutUint16(msg[8:], 1)
+		if _, err := bc.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		bc.Close()
+
+		cl := newPPTPClient(t, nw, client)
+		dial := func() *access.Session {
+			t.Helper()
+			conn, err := nw.Host(client).DialTCP(context.Background(), client, netip.AddrPortFrom(server, 1723))
+			if err != nil {
+				t.Fatal(err)
+			}
+			prof := &access.Profile{Role: access.Client, Template: "Dialer1", Kind: vif.VirtualPPP, Unit: 1, MTU: 1400,
+				Hostname: "cisco2", Password: "cisco2", ClientIPCP: true, Refuse: []aaa.Method{aaa.EAPMD5},
+				MPPE: ppp.MPPEConfig{Strengths: ppp.MPPEAuto}}
+			cs, err := cl.svc.Dial(context.Background(), conn, client, server, prof)
+			if err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-cl.ups:
+			case <-time.After(time.Minute):
+				t.Fatal("the client's session did not come up")
+			}
+			synctest.Wait()
+			return cs
+		}
+		cs := dial()
+		vp, vi := cl.host.Device("Vp1"), hub.host.Device("Vi1")
+		up := udpPacket("198.19.2.5", "198.19.2.2", 300)
+		vp.Inject(vnetPacket(vp, up))
+		synctest.Wait()
+		<-vi.Outbound
+		down := udpPacket("198.19.2.2", "198.19.2.5", 300)
+		vi.Inject(vnetPacket(vi, down))
+		synctest.Wait()
+		<-vp.Outbound
+
+		m := metricsText(t, hub.d)
+		for _, want := range []string{
+			`vpdn_pptp_tunnels{state="estabd"} 1`,
+			`vpdn_pptp_sessions{state="estabd"} 1`,
+			`vpdn_pptp_control_drops_total{reason="bad-cookie"} 1`,
+			`vpdn_pptp_control_drops_total{reason="out-of-state"} 0`,
+			`vpdn_pptp_control_timeouts_total{timer="echo"} 0`,
+			`vpdn_pptp_acks_total{kind="piggybacked"} `,
+			`vpdn_pptp_acks_total{kind="alone"} `,
+			`vpdn_pptp_over_window_total 0`,
+			`vpdn_pptp_flow_alarms_total 0`,
+			`vpdn_pptp_flow_alarm_calls 0`,
+			`vpdn_mppe_sessions{bits="128",mode="stateless"} 1`,
+			`vpdn_mppe_packets_total{direction="in"} 1`,
+			`vpdn_mppe_packets_total{direction="out"} 1`,
+			`vpdn_mppe_key_changes_total{direction="in"} `,
+			`vpdn_mppe_resyncs_total 0`,
+			`vpdn_mppe_drops_total{reason="late"} 0`,
+			// The data plane's PPTP and MPPE drop reasons.
+			`vpdn_dataplane_drops_total{reason="not-pptp"} 0`,
+			`vpdn_dataplane_drops_total{reason="unencrypted"} 0`,
+			`vpdn_dataplane_drops_total{reason="mppe-late"} 0`,
+		} {
+			if !strings.Contains(m, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
+		if t.Failed() {
+			t.Logf("/metrics:\n%s", m)
+		}
+
+		out := logs.String()
+		for _, want := range []string{
+			`: FSM-CC idle->established on SCCRQ-OK" debug=pptp-events`,
+			`wrong magic cookie: 0xdeadbeef" debug=pptp-events,error`,
+			`CCP: MPPE 128 bit, stateless" debug="ppp negotiation,ppp mppe"`,
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("the log lacks %s", want)
+			}
+		}
+		// ppp negotiation is off: LCP's lines are not there.
+		if strings.Contains(out, "LCP: ") {
+			t.Error("LCP lines without debug ppp negotiation")
+		}
+		if t.Failed() {
+			t.Logf("log:\n%s", out)
+		}
+
+		// clear vpdn tunnel pptp: bad words, no match, then by remote
+		// name (the host name the client sent) and by ID.
+		for _, c := range []struct {
+			words []string
+			err   string
+		}{
+			{[]string{"vpdn", "tunnel", "pptp", "id", "x"}, `% Invalid tunnel id "x"`},
+			{[]string{"vpdn", "tunnel", "pptp", "id", "0"}, `% Invalid tunnel id "0"`},
+			{[]string{"vpdn", "tunnel", "pptp", "id", "9999"}, "% No such PPTP tunnel"},
+			{[]string{"vpdn", "tunnel", "pptp", "remote-name", "nosuch"}, "% No such PPTP tunnel"},
+		} {
+			if r := hub.do("clear", c.words...); r.OK || !strings.Contains(r.Error, c.err) {
+				t.Errorf("clear %v: %+v, want error %q", c.words, r, c.err)
+			}
+		}
+		cleared := func(words ...string) {
+			t.Helper()
+			conns := cl.svc.Node().Conns()
+			if len(conns) != 1 {
+				t.Fatalf("the client has %d control connections", len(conns))
+			}
+			if r := hub.do("clear", words...); !r.OK || r.Text != "1 tunnel(s) cleared\n" {
+				t.Fatalf("clear %v: %+v", words, r)
+			}
+			select {
+			case <-cs.Done():
+			case <-time.After(time.Minute):
+				t.Fatalf("clear %v: the client's session survived", words)
+			}
+			<-conns[0].Done()
+			var ce *pptp.CloseError
+			if err := conns[0].Err(); !errors.As(err, &ce) || ce.Msg != wpptp.MsgStopCCRQ || !ce.Remote || ce.Result != uint8(wpptp.StopNone) {
+				t.Fatalf("clear %v: the client's connection ended with %v, want the hub's StopCCRQ reason 1", words, err)
+			}
+			synctest.Wait()
+			if n := len(hub.d.rt.Load().pptp.Node().Snapshot()); n != 0 {
+				t.Fatalf("clear %v: the hub has %d control connections", words, n)
+			}
+		}
+		cleared("vpdn", "tunnel", "pptp", "remote-name", "VPDN")
+		if m := metricsText(t, hub.d); strings.Contains(m, "vpdn_pptp_tunnels{") {
+			t.Errorf("/metrics after the clear:\n%s", m)
+		}
+		cs = dial()
+		id := hub.d.rt.Load().pptp.Node().Snapshot()[0].ID
+		cleared("vpdn", "tunnel", "pptp", "id", strconv.FormatUint(id, 10))
+		if r := hub.do("clear", "vpdn", "tunnel", "pptp", "all"); r.OK || r.Error != "% No such PPTP tunnel" {
+			t.Errorf("clear vpdn tunnel pptp all with none: %+v", r)
 		}
 	})
 }

@@ -221,6 +221,7 @@ func (d *Daemon) registerVPDNShows() {
 		return v.Filter(show.L2TP).Sessions
 	})
 	d.registerL2TPClears()
+	d.registerPPTPClears()
 }
 
 func (d *Daemon) findUsers(match func(show.User) bool) []show.User {

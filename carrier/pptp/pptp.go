@@ -37,7 +37,7 @@ type Config struct {
 	Plane  *dataplane.Plane
 	Access *access.Manager
 	Clock  clock.Clock  // nil: clock.Real
-	Logger *slog.Logger // the pptp-events debug switch's records
+	Logger *slog.Logger // its and proto/pptp's Debug records are tagged debug="pptp-events[,error]"
 	// Node configures the control plane; its Role, Clock, Logger and
 	// callbacks are set by the service.
 	Node ctl.Config
@@ -103,7 +103,7 @@ func (s *Service) ServeControl(ln net.Listener) error {
 		}
 		local, peer := addrOf(c.LocalAddr()), addrOf(c.RemoteAddr())
 		if _, err := s.node.Serve(c, local, peer); err != nil {
-			s.log.Debug("PPTP control connection refused", "peer", peer, "err", err)
+			s.log.Debug("PPTP control connection refused", "peer", peer, "err", err, "debug", "pptp-events,error")
 		}
 	}
 }

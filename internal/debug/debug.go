@@ -21,6 +21,7 @@ var Known = []struct{ Name, Help string }{
 	{"vpdn l2x-packets", "L2TP/L2F control messages sent and received"},
 	{"vpdn pptp-events", "PPTP control connection and call events"},
 	{"ppp negotiation", "PPP LCP/IPCP/IPv6CP/CCP option negotiation"},
+	{"ppp mppe", "MPPE: its CCP negotiation, CCP Reset-Requests and -Acks (resynchronisation)"},
 	{"ppp authentication", "PPP PAP/CHAP/MS-CHAP/EAP exchanges"},
 	{"ppp error", "PPP protocol errors"},
 	{"ppp packet", "PPP control packets sent and received"},
@@ -165,8 +166,11 @@ func (d discard) WithGroup(string) slog.Handler           { return d }
 // Router returns a handler for a subsystem that tags each Debug record with
 // an attribute debug=NAME (proto/l2tp does: "l2x-events", "l2x-errors"):
 // such a record passes while the switch "FAMILY NAME" is on ("vpdn
-// l2x-events"). Untagged Debug records pass while any switch of the family
-// is on; Info and above always pass.
+// l2x-events"). A record that belongs to several switches names them all,
+// separated by commas (debug="pptp-events,error"; proto/ppp's CCP lines
+// are "ppp negotiation,ppp mppe"): it passes while any of them is on.
+// Untagged Debug records pass while any switch of the family is on; Info
+// and above always pass.
 func (s *Switches) Router(next slog.Handler, family string) slog.Handler {
 	var mine []*atomic.Bool
 	for _, k := range Known {
@@ -206,15 +210,26 @@ func (r *router) Handle(ctx context.Context, rec slog.Record) error {
 			}
 			return true
 		})
-		name := tag
-		if !strings.HasPrefix(tag, r.family+" ") {
-			name = r.family + " " + tag
-		}
-		if tag != "" && !r.s.On(name) {
+		if tag != "" && !r.anyOn(tag) {
 			return nil
 		}
 	}
 	return r.next.Handle(ctx, rec)
+}
+
+// anyOn reports whether a switch the tag names is on. The loop is bounded
+// by the tag's commas.
+func (r *router) anyOn(tag string) bool {
+	for name := range strings.SplitSeq(tag, ",") {
+		name = strings.TrimSpace(name)
+		if !strings.HasPrefix(name, r.family+" ") {
+			name = r.family + " " + name
+		}
+		if r.s.On(name) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *router) WithAttrs(a []slog.Attr) slog.Handler {

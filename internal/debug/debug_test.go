@@ -12,6 +12,7 @@ func TestResolve(t *testing.T) {
 	cases := map[string]string{
 		"vpdn l2x-events": "vpdn l2x-events", "vpdn l2x-ev": "vpdn l2x-events", "v l2x-er": "vpdn l2x-errors",
 		"ppp neg": "ppp negotiation", "PPP AUTH": "ppp authentication", "ppp error": "ppp error",
+		"ppp mppe": "ppp mppe", "ppp mp": "ppp mppe", "vpdn pptp": "vpdn pptp-events",
 	}
 	for in, want := range cases {
 		got, err := s.Resolve(strings.Fields(in))
@@ -67,5 +68,37 @@ func TestRouter(t *testing.T) {
 	out := buf.String()
 	if strings.Contains(out, "event one") || !strings.Contains(out, "event two") || strings.Contains(out, "error one") || !strings.Contains(out, "always") {
 		t.Fatalf("router output:\n%s", out)
+	}
+}
+
+// TestRouterSeveralSwitches: a record tagged with two switches passes
+// while either is on, and a tag naming no switch of the family never does.
+func TestRouterSeveralSwitches(t *testing.T) {
+	var buf bytes.Buffer
+	base := slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug})
+	s := New()
+	vpdn := slog.New(s.Router(base, "vpdn"))
+	ppp := slog.New(s.Router(base, "ppp"))
+	vpdn.Debug("pptp error one", "debug", "pptp-events,error")
+	ppp.Debug("ccp one", "debug", "ppp negotiation,ppp mppe")
+	s.Set("vpdn error", true)
+	vpdn.Debug("pptp error two", "debug", "pptp-events,error")
+	vpdn.Debug("unknown switch", "debug", "no-such-switch")
+	s.Set("vpdn error", false)
+	s.Set("vpdn pptp-events", true)
+	vpdn.Debug("pptp error three", "debug", "pptp-events,error")
+	s.Set("ppp mppe", true)
+	ppp.Debug("ccp two", "debug", "ppp negotiation,ppp mppe")
+	ppp.Debug("lcp one", "debug", "ppp negotiation")
+	out := buf.String()
+	for _, want := range []string{"pptp error two", "pptp error three", "ccp two"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("router output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, not := range []string{"pptp error one", "ccp one", "unknown switch", "lcp one"} {
+		if strings.Contains(out, not) {
+			t.Errorf("router output has %q:\n%s", not, out)
+		}
 	}
 }

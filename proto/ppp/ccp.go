@@ -136,7 +136,7 @@ func (o *ccpOptions) start() {
 	o.want = false
 	if !c.enabled() || !o.haveKeys() {
 		if c.enabled() {
-			l.debugNeg("CCP: no MPPE keys (no MS-CHAP), MPPE not offered")
+			l.debugCCP("CCP: no MPPE keys (no MS-CHAP), MPPE not offered")
 		}
 		l.ccp.passive()
 		return
@@ -168,7 +168,7 @@ func (o *ccpOptions) guardExpired() {
 // and the link carries plain datagrams.
 func (o *ccpOptions) refuse(why string) {
 	l := o.l
-	l.debugNeg("CCP: MPPE not negotiated: %s", why)
+	l.debugCCP("CCP: MPPE not negotiated: %s", why)
 	o.want, o.sendOpt = false, false
 	if o.cfg().Required {
 		l.closeWith(CauseEncryption, "MPPE required: "+why)
@@ -310,7 +310,7 @@ func (o *ccpOptions) up() {
 	o.open = &MPPEInfo{Strength: mine, Stateless: o.req&mppe.OptStateless != 0,
 		SendKey: bytes.Clone(k.Send), RecvKey: bytes.Clone(k.Recv)}
 	o.guard.stop()
-	o.l.debugNeg("CCP: MPPE %s", mppeText(o.req))
+	o.l.debugCCP("CCP: MPPE %s", mppeText(o.req))
 	o.l.ncpUp(wire.ProtoCCP)
 }
 
@@ -346,6 +346,7 @@ func (o *ccpOptions) code(p wire.Packet) (event, bool) {
 		if o.open != nil && o.l.ccp.state == Opened {
 			// RFC 1962 §2.2: the compressor resets and answers Reset-Ack
 			// with the Identifier of the request.
+			o.l.debugMPPE("MPPE: Reset-Request id %d from the peer: our sender flushes (RFC 3078 §8)", p.ID)
 			o.l.ccp.send(Opened, wire.ResetAck, p.ID, nil)
 			if h, ok := o.l.cfg.Handler.(ResetHandler); ok {
 				h.ResetRequested()
@@ -354,6 +355,7 @@ func (o *ccpOptions) code(p wire.Packet) (event, bool) {
 		return 0, false
 	case wire.ResetAck:
 		if o.resetPending && p.ID == o.resetID {
+			o.l.debugMPPE("MPPE: Reset-Ack id %d: resynchronised", p.ID)
 			o.resetPending, o.resetRepeat = false, false
 			o.resetTimer.stop()
 		}
@@ -394,6 +396,7 @@ func (o *ccpOptions) sendReset() {
 	f := o.l.ccp
 	o.resetID = f.newID()
 	o.resetPending, o.resetRepeat = true, false
+	o.l.debugMPPE("MPPE: packets lost on a stateful link: Reset-Request id %d (RFC 3078 §8)", o.resetID)
 	f.send(Opened, wire.ResetReq, o.resetID, nil)
 	o.resetTimer.start(o.l.cfg.Restart)
 }

@@ -514,3 +514,38 @@ func TestMPPEDataPathZeroAlloc(t *testing.T) {
 		t.Fatalf("stats %+v", st)
 	}
 }
+
+// TestMPPEDebugSwitch: CCP's lines name both `debug ppp negotiation` and
+// `debug ppp mppe`, LCP's only the first; a resynchronisation (RFC 3078
+// §8) is logged on both ends under `debug ppp mppe` alone.
+func TestMPPEDebugSwitch(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var lbuf, cbuf syncBuffer
+		users := &fakeAAA{users: map[string]string{"labuser": "labpass"}}
+		lc, cc := lnsConfig(users, &fakePool{}, aaa.MSCHAPv2), clientConfig("labuser", "labpass")
+		lc.MPPE = MPPEConfig{Strengths: MPPEAuto, Stateful: true}
+		cc.MPPE = lc.MPPE
+		lc.Logger = slog.New(slog.NewTextHandler(&lbuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		cc.Logger = slog.New(slog.NewTextHandler(&cbuf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		_, cli, _ := bringUp(t, lc, cc)
+		cli.r.Do(cli.l.SendResetRequest)
+		synctest.Wait()
+		lout, cout := lbuf.String(), cbuf.String()
+		for _, c := range []struct{ out, want string }{
+			{lout, `msg="A CCP: O CONFREQ [Closed] id 1 len 10" debug="ppp negotiation,ppp mppe"`},
+			{lout, `msg="A CCP: MPPE 128 bit, stateful" debug="ppp negotiation,ppp mppe"`},
+			{lout, `msg="A LCP: O CONFREQ [Closed] id 1 len 15" debug="ppp negotiation"`},
+			{lout, `msg="A CCP: State is Open" debug="ppp negotiation,ppp mppe"`},
+			{cout, `msg="B MPPE: packets lost on a stateful link: Reset-Request id 3 (RFC 3078 §8)" debug="ppp mppe"`},
+			{lout, `msg="A MPPE: Reset-Request id 3 from the peer: our sender flushes (RFC 3078 §8)" debug="ppp mppe"`},
+			{cout, `msg="B MPPE: Reset-Ack id 3: resynchronised" debug="ppp mppe"`},
+		} {
+			if !strings.Contains(c.out, c.want) {
+				t.Errorf("missing %s", c.want)
+			}
+		}
+		if t.Failed() {
+			t.Logf("LNS:\n%s\nclient:\n%s", lout, cout)
+		}
+	})
+}

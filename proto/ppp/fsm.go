@@ -322,7 +322,11 @@ func (f *fsm) setState(s State) {
 		return
 	}
 	f.state = s
-	f.l.debugNeg("%s: State is %s", f.name, s)
+	if f.proto == wire.ProtoCCP {
+		f.l.debugCCP("%s: State is %s", f.name, s)
+	} else {
+		f.l.debugNeg("%s: State is %s", f.name, s)
+	}
 }
 
 func (f *fsm) newID() uint8 {

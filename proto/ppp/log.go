@@ -21,11 +21,16 @@ import (
 //
 // They are logged at Debug level with a "debug" attribute naming the
 // switch ("ppp negotiation", "ppp authentication"), so a handler can filter
-// per switch.
+// per switch. CCP's lines, which negotiate MPPE (RFC 3078 §2), belong to
+// both `debug ppp negotiation` and `debug ppp mppe` and name both; MPPE's
+// resynchronisation (CCP Reset-Request and Reset-Ack, RFC 3078 §8) is
+// `debug ppp mppe`'s alone.
 
 const (
 	debugNegotiation    = "ppp negotiation"
 	debugAuthentication = "ppp authentication"
+	debugMPPE           = "ppp mppe"
+	debugNegMPPE        = debugNegotiation + "," + debugMPPE
 )
 
 func (l *Link) enabled() bool {
@@ -48,6 +53,20 @@ func (l *Link) debugNeg(format string, args ...any) {
 	}
 }
 
+// debugCCP is a line of CCP's MPPE negotiation.
+func (l *Link) debugCCP(format string, args ...any) {
+	if l.negEnabled() {
+		l.emit(debugNegMPPE, fmt.Sprintf(format, args...))
+	}
+}
+
+// debugMPPE is an MPPE event outside negotiation (a resynchronisation).
+func (l *Link) debugMPPE(format string, args ...any) {
+	if l.enabled() {
+		l.emit(debugMPPE, fmt.Sprintf(format, args...))
+	}
+}
+
 func (l *Link) debugAuth(format string, args ...any) {
 	if l.authEnabled() {
 		l.emit(debugAuthentication, fmt.Sprintf(format, args...))
@@ -62,12 +81,16 @@ func (l *Link) logPacket(proto wire.Protocol, dir string, st State, p wire.Packe
 		l.logAuthPacket(proto, dir, p)
 		return
 	}
-	l.emit(debugNegotiation, fmt.Sprintf("%s: %s %s [%s] id %d len %d", proto, dir, p.Code, st, p.ID, p.Len()))
+	sw := debugNegotiation
+	if proto == wire.ProtoCCP {
+		sw = debugNegMPPE
+	}
+	l.emit(sw, fmt.Sprintf("%s: %s %s [%s] id %d len %d", proto, dir, p.Code, st, p.ID, p.Len()))
 	switch p.Code {
 	case wire.ConfReq, wire.ConfAck, wire.ConfNak, wire.ConfRej:
 	case wire.ProtoRej:
 		if rp, _, err := wire.ParseProtocolReject(p.Data); err == nil {
-			l.emit(debugNegotiation, fmt.Sprintf("%s:    rejected protocol %s", proto, rp))
+			l.emit(sw, fmt.Sprintf("%s:    rejected protocol %s", proto, rp))
 		}
 		return
 	default:
@@ -80,15 +103,15 @@ func (l *Link) logPacket(proto wire.Protocol, dir string, st State, p wire.Packe
 		if optName != nil {
 			name = optName(o.Type)
 		}
-		l.emit(debugNegotiation, fmt.Sprintf("%s:    %s%s (0x%s)", proto, name, optionValueText(proto, o), strings.ToUpper(hex.EncodeToString(o.Raw))))
+		l.emit(sw, fmt.Sprintf("%s:    %s%s (0x%s)", proto, name, optionValueText(proto, o), strings.ToUpper(hex.EncodeToString(o.Raw))))
 		if proto == wire.ProtoCCP && o.Type == mppe.OptionType {
 			if v, err := mppe.ParseOptionValue(o.Value); err == nil {
-				l.emit(debugNegotiation, fmt.Sprintf("%s:    MPPE %s", proto, mppeText(v)))
+				l.emit(sw, fmt.Sprintf("%s:    MPPE %s", proto, mppeText(v)))
 			}
 		}
 	}
 	if it.Err() != nil {
-		l.emit(debugNegotiation, fmt.Sprintf("%s:    malformed options: %v", proto, it.Err()))
+		l.emit(sw, fmt.Sprintf("%s:    malformed options: %v", proto, it.Err()))
 	}
 }
 

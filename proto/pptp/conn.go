@@ -172,6 +172,10 @@ type ConnStats struct {
 	EchoTx, EchoRx            uint64 // Echo-Requests sent, Echo-Replies matched
 }
 
+// eventf and errorf are `debug vpdn pptp-events` lines (the daemon's
+// vpdn debug router selects them by their debug attribute); errorf's, a
+// protocol error that drops a message or ends a connection, also pass
+// `debug vpdn error`.
 func (c *Conn) eventf(format string, args ...any) {
 	if c.n.log == nil || !c.n.log.Enabled(context.Background(), slog.LevelDebug) {
 		return
@@ -183,7 +187,7 @@ func (c *Conn) errorf(format string, args ...any) {
 	if c.n.log == nil || !c.n.log.Enabled(context.Background(), slog.LevelDebug) {
 		return
 	}
-	c.n.log.Debug(fmt.Sprintf("PPTP conn %d %v: ", c.id, c.peer)+fmt.Sprintf(format, args...), "debug", "pptp-errors")
+	c.n.log.Debug(fmt.Sprintf("PPTP conn %d %v: ", c.id, c.peer)+fmt.Sprintf(format, args...), "debug", "pptp-events,error")
 }
 
 func (c *Conn) fire(ev ConnEvent) bool {

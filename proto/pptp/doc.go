@@ -54,4 +54,12 @@
 // Messages out of state, from the wrong role or for an unknown call are
 // dropped (an OCRQ or ICRQ before establishment is answered with §2.16
 // error 1). All of it is counted per reason in NodeStats.
+//
+// # Logging
+//
+// Config.Logger gets Debug records only, in the manner of IOS `debug vpdn
+// pptp-events` ("PPTP conn 3 198.18.0.2: FSM-CC ... on ..."):
+// state transitions and messages carry the attribute debug=pptp-events,
+// protocol errors (a message out of state, a timeout, a framing error)
+// debug="pptp-events,error", so that `debug vpdn error` shows them too.
 package pptp

@@ -302,6 +302,18 @@ func (n *Node) Snapshot() []ConnStats {
 	return out
 }
 
+// Conns returns every live control connection, for the owner's clear
+// commands (Conn.Close sends StopCCRQ, §2.3).
+func (n *Node) Conns() []*Conn {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	out := make([]*Conn, 0, len(n.conns))
+	for c := range n.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
 // Calls returns the stats of every call of every live control
 // connection, for `show vpdn session`.
 func (n *Node) Calls() []CallStats {
