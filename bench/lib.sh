@@ -6,6 +6,10 @@
 # all inside 198.18.0.0/15 and clear of the underlay). Everything started is
 # stopped by PID and the namespaces are deleted on exit.
 #
+# PPTP=1 adds a PPTP tunnel server on 198.18.0.2 (TCP 1723 and GRE):
+# vpdn-group P with Virtual-Template2, MS-CHAPv2 and `ppp encrypt mppe
+# auto`, the same pool (document 004's hub).
+#
 # Callers set A and B (namespace names) before sourcing.
 set -u
 W=$(mktemp -d)
@@ -56,6 +60,18 @@ interface Virtual-Template1
  ppp authentication chap
 ip local pool P 198.19.0.2 198.19.255.254
 ip local pool P 198.18.64.0 198.18.255.255
+CFG
+	[ "${PPTP:-0}" = 1 ] && cat >> "$W/lns.cfg" <<CFG
+vpdn pptp listen 198.18.0.2
+vpdn-group PPTP
+ accept-dialin
+  protocol pptp
+  virtual-template 2
+interface Virtual-Template2
+ ip unnumbered Loopback0
+ peer default ip address pool P
+ ppp encrypt mppe auto
+ ppp authentication ms-chap-v2
 CFG
 	ip netns exec "$B" "$W/vpdn" serve -c "$W/lns.cfg" --socket "$W/s" --log-level error "$@" 2>"$W/lns.log" &
 	LNS=$!

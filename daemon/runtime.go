@@ -202,7 +202,10 @@ func (d *Daemon) startPPTP(rt *runtime, c *config.Config) error {
 		addr = a
 	}
 	g := pptpGroup(c)
-	nc := pptp.Config{HostName: c.Hostname, VendorName: "vpdn"}
+	// Every PPTP client has a control connection of its own: the
+	// connections are bounded by the call IDs (65535 per node, RFC 2637
+	// §2.7), not by proto/pptp's default of 4096.
+	nc := pptp.Config{HostName: c.Hostname, VendorName: "vpdn", MaxConns: 65535}
 	if g.PPTPRecvWindow != 0 {
 		nc.RecvWindow = uint16(g.PPTPRecvWindow)
 	}

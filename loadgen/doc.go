@@ -21,6 +21,13 @@
 // Config.MaxInFlight of them; once the call is up, the session is a
 // struct, a ppp.Link and a timer, driven by the runners.
 //
+// With Config.Protocol "pptp" (issue 10) the sessions are PC-style PPTP
+// clients instead (RFC 2637): each opens a TCP control connection of its
+// own to the server, places one Outgoing-Call-Request on it and runs PPP
+// (MS-CHAPv2, MPPE per Config.MPPE) over the call's enhanced GRE; the GRE
+// of every call shares one raw IP protocol 47 bind, demultiplexed by call
+// ID in the data plane (see pptp.go).
+//
 // Run does no socket I/O itself: Config.Socket opens one (a UDP socket in
 // cmd/vpdn, a transport/memnet connection in tests).
 package loadgen

@@ -23,7 +23,8 @@ import (
 	"github.com/vpdn/vpdn/wire/vnet"
 )
 
-// fakeAAA accepts one user with one password, by PAP, CHAP or MS-CHAPv2.
+// fakeAAA accepts one user with one password, by PAP, CHAP or MS-CHAPv2
+// (with MPPE keys).
 type fakeAAA struct {
 	user, password string
 	calls          atomic.Int64
@@ -46,12 +47,19 @@ func (f *fakeAAA) Authenticate(_ context.Context, r *aaa.Request) (*aaa.Result, 
 			return &aaa.Result{Accept: true}, nil
 		}
 	case aaa.MSCHAPv2:
-		ok, authResp, _, err := mschap.VerifyV2(r.Challenge, r.Response, r.Username, mschap.NTPasswordHash(f.password))
+		h := mschap.NTPasswordHash(f.password)
+		ok, authResp, resp, err := mschap.VerifyV2(r.Challenge, r.Response, r.Username, h)
 		if err != nil {
 			return nil, err
 		}
 		if ok {
-			return &aaa.Result{Accept: true, MSCHAPv2Success: authResp}, nil
+			// The MPPE master keys (RFC 3079 §3), as aaa's local database
+			// gives them: the PPTP tests negotiate MPPE.
+			send, recv, err := mschap.V2Keys(h, resp.NTResponse[:])
+			if err != nil {
+				return nil, err
+			}
+			return &aaa.Result{Accept: true, MSCHAPv2Success: authResp, MPPESendKey: send, MPPERecvKey: recv}, nil
 		}
 		reject.MSCHAPError = mschap.FailureV2(691, r.Challenge)
 	default:
@@ -145,11 +153,16 @@ func newTestLNS(net *memnet.Network, addr netip.AddrPort, a *fakeAAA, methods []
 // replies.
 func (l *testLNS) answerEchoes(dev *netif.Fake) {
 	defer close(l.echoDone)
+	answerEchoes(dev, l.done)
+}
+
+// answerEchoes answers the echo requests dev gets until done is closed.
+func answerEchoes(dev *netif.Fake, done <-chan struct{}) {
 	for {
 		var b []byte
 		select {
 		case b = <-dev.Outbound:
-		case <-l.done:
+		case <-done:
 			return
 		}
 		if len(b) < 28 || b[0]>>4 != 4 || b[9] != 1 || b[20] != 8 {

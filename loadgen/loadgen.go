@@ -27,24 +27,41 @@ import (
 	wl2tp "github.com/vpdn/vpdn/wire/l2tp"
 )
 
+// Protocols of Config.Protocol.
+const (
+	ProtoL2TP = "l2tp"
+	ProtoPPTP = "pptp"
+)
+
 // Config describes a run. Server, Tunnels, Sessions, User and Password are
 // required.
 type Config struct {
-	Server netip.AddrPort
+	// Protocol is the carrier: ProtoL2TP (the default: emulated LACs, one
+	// tunnel each) or ProtoPPTP (PC-style clients: every session its own
+	// TCP control connection to Server, port 1723, with one call; see
+	// pptp.go).
+	Protocol string
+	Server   netip.AddrPort
 	// Binds opens the emulated LACs' sockets (nil: the kernel's,
 	// transport.System), each at Local (port 0: an ephemeral port of its
 	// own; the zero Local is 0.0.0.0:0).
 	Binds transport.Factory
 	Local netip.AddrPort
 	// Tunnels is the number of emulated LACs (one tunnel each), Sessions
-	// the number of sessions in each tunnel.
+	// the number of sessions in each tunnel. With PPTP the run has
+	// Tunnels × Sessions sessions all the same, each on a control
+	// connection of its own.
 	Tunnels, Sessions int
 
 	User, Password string
 	// Auth, when set, is the only method we accept to be authenticated
 	// with: the others are refused in LCP (ppp refuse). Zero accepts any
-	// the server asks for except EAP, as the daemon's client does.
+	// the server asks for except EAP, as the daemon's client does; with
+	// PPTP it is MS-CHAPv2, the method MPPE takes its keys from (RFC
+	// 3079), which PPTP servers require.
 	Auth aaa.Method
+	// MPPE is the sessions' `ppp encrypt mppe` (RFC 3078; zero: none).
+	MPPE ppp.MPPEConfig
 
 	// TunnelName is the Host Name AVP of our SCCRQ (default "LAC");
 	// TunnelSecret the tunnel password, if the LNS authenticates tunnels.
@@ -58,7 +75,9 @@ type Config struct {
 	MaxInFlight int
 	// MaxOpeningTunnels bounds the tunnels being opened at once (default
 	// 8): an LNS keeps few half-open tunnels per source address (vpdn:
-	// 16) and drops the oldest beyond that.
+	// 16) and drops the oldest beyond that. With PPTP it bounds the
+	// control connections being opened and their call placed (TCP
+	// connect to Outgoing-Call-Reply; default 64).
 	MaxOpeningTunnels int
 	// MaxDialsPerTunnel bounds the calls being placed (ICRQ to ICCN) at
 	// once on each tunnel. 0 derives it from the LNS's Receive Window
@@ -101,6 +120,7 @@ type Progress struct {
 // Failure reasons, the keys of Report.FailuresByReason.
 const (
 	ReasonL2TP     = "l2tp"           // the tunnel or the call could not be set up, or the LNS cleared it
+	ReasonPPTP     = "pptp"           // the TCP connection, the control connection or the call failed, or the server cleared it
 	ReasonAuth     = "authentication" // the LNS rejected our credentials, or no method was acceptable
 	ReasonIPCP     = "ipcp"           // authenticated, but IPCP gave no address
 	ReasonPPP      = "ppp"            // LCP failed (or another PPP reason)
@@ -110,7 +130,10 @@ const (
 
 // Report is the outcome of a run.
 type Report struct {
-	Tunnels           int // emulated LACs
+	Protocol string // ProtoL2TP or ProtoPPTP
+	// Tunnels is the number of emulated LACs (L2TP) or of control
+	// connections (PPTP: one per session, SessionsPerTunnel 1).
+	Tunnels           int
 	SessionsPerTunnel int
 	Sessions          int // attempted: Tunnels × SessionsPerTunnel
 	Established       int
@@ -147,6 +170,7 @@ func (r Report) MarshalJSON() ([]byte, error) {
 		fr = map[string]int{}
 	}
 	return json.Marshal(struct {
+		Protocol             string         `json:"protocol"`
 		Tunnels              int            `json:"tunnels"`
 		SessionsPerTunnel    int            `json:"sessions_per_tunnel"`
 		Sessions             int            `json:"sessions"`
@@ -165,7 +189,7 @@ func (r Report) MarshalJSON() ([]byte, error) {
 		TrafficReceived      uint64         `json:"traffic_received"`
 		TrafficUnanswered    int            `json:"traffic_unanswered_sessions"`
 		ElapsedS             float64        `json:"elapsed_s"`
-	}{r.Tunnels, r.SessionsPerTunnel, r.Sessions, r.Established, r.Failed, fr, r.DroppedDuringHold,
+	}{r.Protocol, r.Tunnels, r.SessionsPerTunnel, r.Sessions, r.Established, r.Failed, fr, r.DroppedDuringHold,
 		r.SetupElapsed.Seconds(), math.Round(r.SetupRate*10) / 10, ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max),
 		r.FramesBeforeReceiver, r.Traffic.Sent, r.Traffic.Received, r.Traffic.Unanswered, r.Elapsed.Seconds()})
 }
@@ -173,7 +197,11 @@ func (r Report) MarshalJSON() ([]byte, error) {
 // String is the human-readable report.
 func (r Report) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d tunnels × %d sessions: %d established, %d failed", r.Tunnels, r.SessionsPerTunnel, r.Established, r.Failed)
+	if r.Protocol == ProtoPPTP {
+		fmt.Fprintf(&b, "%d PPTP sessions (a control connection each): %d established, %d failed", r.Sessions, r.Established, r.Failed)
+	} else {
+		fmt.Fprintf(&b, "%d tunnels × %d sessions: %d established, %d failed", r.Tunnels, r.SessionsPerTunnel, r.Established, r.Failed)
+	}
 	if r.Failed > 0 {
 		keys := make([]string, 0, len(r.FailuresByReason))
 		for k := range r.FailuresByReason {
@@ -204,13 +232,22 @@ func (r Report) String() string {
 }
 
 func (c *Config) check() error {
+	if c.Protocol == "" {
+		c.Protocol = ProtoL2TP
+	}
+	pptp := c.Protocol == ProtoPPTP
 	switch {
+	case c.Protocol != ProtoL2TP && !pptp:
+		return fmt.Errorf("loadgen: protocol %q: expected l2tp or pptp", c.Protocol)
 	case !c.Server.IsValid():
 		return errors.New("loadgen: no server address")
 	case c.Tunnels < 1 || c.Sessions < 1:
 		return errors.New("loadgen: tunnels and sessions must be at least 1")
 	case c.Sessions > 65535:
 		return errors.New("loadgen: at most 65535 sessions per tunnel")
+	case pptp && c.Tunnels*c.Sessions > 65535:
+		// Call IDs are unique per PPTP node (RFC 2637 §2.7).
+		return errors.New("loadgen: at most 65535 PPTP sessions")
 	case c.Tunnels*c.Sessions > 1<<24:
 		return errors.New("loadgen: more than 16M sessions")
 	case c.User == "" || c.Password == "":
@@ -229,6 +266,12 @@ func (c *Config) check() error {
 	}
 	if c.MaxOpeningTunnels <= 0 {
 		c.MaxOpeningTunnels = 8
+		if pptp {
+			c.MaxOpeningTunnels = 64
+		}
+	}
+	if pptp && c.Auth == 0 {
+		c.Auth = aaa.MSCHAPv2
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 30 * time.Second
@@ -263,10 +306,10 @@ const (
 )
 
 // session is one emulated PPP session: an access-layer session in the
-// client role, on the LAC's L2TP carrier.
+// client role, on the LAC's L2TP carrier or on a PPTP call of its own.
 type session struct {
 	g     *gen
-	lac   *lac
+	lac   *lac // nil with PPTP
 	idx   int32
 	state atomic.Uint32
 	start time.Time
@@ -297,6 +340,7 @@ type gen struct {
 	plane   *dataplane.Plane
 	acc     *access.Manager
 	lacs    []*lac
+	pptp    *pptpClients  // with ProtoPPTP instead of lacs
 	slots   chan struct{} // in-flight sessions
 	opening chan struct{} // tunnels being opened
 	byIdx   []*session    // every session, by index
@@ -422,6 +466,9 @@ func (g *gen) build() error {
 	if err != nil {
 		return err
 	}
+	if cfg.Protocol == ProtoPPTP {
+		return g.newPPTP(clk)
+	}
 	for i := range cfg.Tunnels {
 		if err := g.newLAC(i); err != nil {
 			return err
@@ -461,6 +508,9 @@ func (g *gen) close() {
 		l.svc.Bind().Close()
 		<-l.done
 	}
+	if g.pptp != nil {
+		g.pptp.close()
+	}
 	if g.acc != nil {
 		g.acc.Close(access.CauseShutdown)
 	}
@@ -476,7 +526,7 @@ func (g *gen) close() {
 // idx+1, authenticating with the run's credentials.
 func (g *gen) profile(s *session) *access.Profile {
 	p := &access.Profile{Role: access.Client, Template: "bench", Kind: vif.VirtualPPP, Unit: int(s.idx) + 1,
-		MTU: 1460, Hostname: g.cfg.User, Password: g.cfg.Password, ClientIPCP: true}
+		MTU: 1460, Hostname: g.cfg.User, Password: g.cfg.Password, ClientIPCP: true, MPPE: g.cfg.MPPE}
 	for _, m := range []aaa.Method{aaa.PAP, aaa.CHAP, aaa.MSCHAPv1, aaa.MSCHAPv2, aaa.EAPMD5} {
 		if (g.cfg.Auth == 0 && m == aaa.EAPMD5) || (g.cfg.Auth != 0 && m != g.cfg.Auth) {
 			p.Refuse = append(p.Refuse, m)
@@ -495,8 +545,9 @@ func (g *gen) byName(name string) *session {
 	return g.byIdx[n-1]
 }
 
-// dispatch starts the sessions round robin over the tunnels, at the
-// configured rate, with at most MaxInFlight in set-up.
+// dispatch starts the sessions round robin over the tunnels (PPTP: each
+// on a control connection of its own), at the configured rate, with at
+// most MaxInFlight in set-up.
 func (g *gen) dispatch(ctx context.Context, dials *sync.WaitGroup, start time.Time, total int) {
 	var interval time.Duration
 	if g.cfg.Rate > 0 {
@@ -515,7 +566,10 @@ func (g *gen) dispatch(ctx context.Context, dials *sync.WaitGroup, start time.Ti
 		}
 	}
 	for k := range total {
-		s := &session{g: g, lac: g.lacs[k%g.cfg.Tunnels], idx: int32(k)}
+		s := &session{g: g, idx: int32(k)}
+		if g.pptp == nil {
+			s.lac = g.lacs[k%g.cfg.Tunnels]
+		}
 		g.byIdx[k] = s
 		if ctx.Err() != nil {
 			g.resolve(s, ReasonCanceled, false)
@@ -543,11 +597,8 @@ func (g *gen) dispatch(ctx context.Context, dials *sync.WaitGroup, start time.Ti
 			g.resolve(s, ReasonCanceled, false)
 			continue
 		}
-		l := s.lac
-		l.mu.Lock()
-		first := !l.opened
-		l.opened = true
-		l.mu.Unlock()
+		// Every PPTP session opens its control connection.
+		first := s.lac == nil || s.lac.claim()
 		if first {
 			select {
 			case g.opening <- struct{}{}:
@@ -565,10 +616,24 @@ func (g *gen) dispatch(ctx context.Context, dials *sync.WaitGroup, start time.Ti
 	}
 }
 
+// claim marks the LAC as opened and reports whether it was not yet: the
+// caller's session opens its tunnel.
+func (l *lac) claim() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	first := !l.opened
+	l.opened = true
+	return first
+}
+
 // dial places the call (ICRQ/ICRP/ICCN); PPP runs on it in the access
 // layer, which reports the outcome (sessionUp, sessionEnd).
 func (s *session) dial(ctx context.Context, opener bool) {
 	g := s.g
+	if g.pptp != nil {
+		s.dialPPTP(ctx)
+		return
+	}
 	l := s.lac
 	dctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
 	defer cancel()
@@ -681,7 +746,7 @@ func (g *gen) sessionEnd(as *access.Session, c access.Cause, wasUp bool) {
 	if s.state.CompareAndSwap(stPending, stFailed) {
 		s.stopTimer()
 		g.log.Debug("loadgen: session failed", "session", s.idx, "cause", c.String())
-		g.resolve(s, classify(c, as.Reached()), false)
+		g.resolve(s, classify(c, as.Reached(), g.carrierReason()), false)
 		return
 	}
 	if s.state.CompareAndSwap(stUp, stClosed) {
@@ -689,9 +754,17 @@ func (g *gen) sessionEnd(as *access.Session, c access.Cause, wasUp bool) {
 	}
 }
 
+// carrierReason is the failure reason of the run's carrier.
+func (g *gen) carrierReason() string {
+	if g.pptp != nil {
+		return ReasonPPTP
+	}
+	return ReasonL2TP
+}
+
 // classify names why a session that had its call up failed: by the cause,
-// and where PPP got to.
-func classify(c access.Cause, reached ppp.Phase) string {
+// and where PPP got to; carrier is the reason of a lost call.
+func classify(c access.Cause, reached ppp.Phase, carrier string) string {
 	switch {
 	case c == access.CauseAuthFailed:
 		return ReasonAuth
@@ -702,7 +775,7 @@ func classify(c access.Cause, reached ppp.Phase) string {
 	case reached == ppp.PhaseAuthenticate:
 		return ReasonAuth
 	case c == access.CauseLostService || c == access.CauseLostCarrier:
-		return ReasonL2TP
+		return carrier
 	}
 	return ReasonPPP
 }
@@ -786,6 +859,10 @@ func (g *gen) teardown() {
 		case <-deadline:
 		}
 	}
+	if g.pptp != nil {
+		g.pptp.stop(g.cfg.TeardownWait)
+		return
+	}
 	// StopCCN (result 6) on every tunnel, behind its CDNs, then wait
 	// until the LNS acknowledged them all: dropping a tunnel earlier
 	// (the bench process ends) leaves the LNS with its sessions until
@@ -824,9 +901,12 @@ func (g *gen) teardown() {
 func (g *gen) report(setup time.Duration) Report {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	r := Report{Tunnels: g.cfg.Tunnels, SessionsPerTunnel: g.cfg.Sessions, Sessions: g.cfg.Tunnels * g.cfg.Sessions,
+	r := Report{Protocol: g.cfg.Protocol, Tunnels: g.cfg.Tunnels, SessionsPerTunnel: g.cfg.Sessions, Sessions: g.cfg.Tunnels * g.cfg.Sessions,
 		Established: len(g.latency), Failed: g.failed, FailuresByReason: map[string]int{},
 		DroppedDuringHold: g.dropped, SetupElapsed: setup}
+	if g.pptp != nil {
+		r.Tunnels, r.SessionsPerTunnel = r.Sessions, 1
+	}
 	for k, v := range g.reasons {
 		r.FailuresByReason[k] = v
 	}

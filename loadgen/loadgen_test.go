@@ -45,6 +45,17 @@ func (c costly) ListenUDP(a netip.AddrPort) (transport.Bind, error) {
 	return costlyBind{b, c.cost}, nil
 }
 
+// ListenIP charges the cost on raw binds too (the PPTP generator's GRE).
+// It also orders the tunnel server's first LCP frame behind the
+// Outgoing-Call-Reply that carries the call (see TestRunPPTP).
+func (c costly) ListenIP(proto uint8, a netip.Addr) (transport.Bind, error) {
+	b, err := c.Network.ListenIP(proto, a)
+	if err != nil || c.cost == 0 {
+		return b, err
+	}
+	return costlyBind{b, c.cost}, nil
+}
+
 type costlyBind struct {
 	transport.Bind
 	cost time.Duration

@@ -17,15 +17,20 @@ import (
 
 // runBench is the load generator of issue 6: T emulated LACs, S sessions
 // each, full L2TP and PPP client set-up against an LNS, and a report.
-// Each LAC has its own UDP socket (see package loadgen).
+// Each LAC has its own UDP socket (see package loadgen). With --protocol
+// pptp (issue 10) the T × S sessions are PC-style PPTP clients, each with
+// its own TCP control connection and call, their GRE on one raw socket.
 func runBench(args []string) int {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	server := fs.String("server", "", "the LNS, ADDRESS or ADDRESS:PORT (port 1701 by default; required)")
+	protocol := fs.String("protocol", "l2tp", "l2tp (emulated LACs) or pptp (a TCP control connection and a call per session)")
+	server := fs.String("server", "", "the LNS or PPTP server, ADDRESS or ADDRESS:PORT (port 1701 by default, 1723 with pptp; required)")
 	tunnels := fs.Int("tunnels", 1, "emulated LACs, one tunnel each")
 	sessions := fs.Int("sessions", 1, "sessions per tunnel")
 	user := fs.String("user", "", "PPP user name (required)")
 	password := fs.String("password", "", "PPP password (required)")
-	auth := fs.String("auth", "", "accept only this authentication: pap, chap or ms-chap-v2 (default: any the server asks for but EAP)")
+	auth := fs.String("auth", "", "accept only this authentication: pap, chap or ms-chap-v2 (default: any the server asks for but EAP; ms-chap-v2 with pptp)")
+	encrypt := fs.String("mppe", "auto", "PPTP: MPPE encryption, auto (offer 40 and 128 bits) or none")
+	opening := fs.Int("max-opening", 0, "tunnels (l2tp) or control connections with their call (pptp) being opened at once (0: 8 for l2tp, 64 for pptp)")
 	rate := fs.Float64("rate", 0, "arrival rate in sessions per second (0: as fast as the in-flight cap allows)")
 	inflight := fs.Int("max-in-flight", 256, "sessions being set up at once")
 	dialsPerTunnel := fs.Int("max-dials-per-tunnel", 0, "calls placed at once on each tunnel (0: half the LNS's receive window, at least 1)")
@@ -52,8 +57,25 @@ func runBench(args []string) int {
 		defer stopProfile()
 	}
 	if *server == "" || *user == "" || *password == "" || fs.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: vpdn bench --server ADDR[:PORT] --tunnels T --sessions S --user U --password P [--auth pap|chap|ms-chap-v2] [--rate N] [--max-in-flight N] [--max-dials-per-tunnel N] [--hold D] [--tunnel-password X] [--tunnel-name NAME] [--timeout D] [--json] [--source ADDR] [--traffic-interval D [--traffic-size N] [--traffic-target A]]")
+		fmt.Fprintln(os.Stderr, "usage: vpdn bench --server ADDR[:PORT] --tunnels T --sessions S --user U --password P [--protocol l2tp|pptp] [--mppe auto|none] [--max-opening N] [--auth pap|chap|ms-chap-v2] [--rate N] [--max-in-flight N] [--max-dials-per-tunnel N] [--hold D] [--tunnel-password X] [--tunnel-name NAME] [--timeout D] [--json] [--source ADDR] [--traffic-interval D [--traffic-size N] [--traffic-target A]]")
 		return 2
+	}
+	port := uint16(1701)
+	switch *protocol {
+	case loadgen.ProtoL2TP:
+	case loadgen.ProtoPPTP:
+		port = 1723
+	default:
+		fmt.Fprintf(os.Stderr, "vpdn bench: --protocol %q: expected l2tp or pptp\n", *protocol)
+		return 2
+	}
+	mppeCfg, err := loadgen.ParseMPPE(*encrypt)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vpdn bench: --mppe %q: expected auto or none\n", *encrypt)
+		return 2
+	}
+	if *protocol != loadgen.ProtoPPTP {
+		mppeCfg.Strengths = 0 // --mppe is for PPTP
 	}
 	srv, err := netip.ParseAddrPort(*server)
 	if err != nil {
@@ -62,7 +84,7 @@ func runBench(args []string) int {
 			fmt.Fprintf(os.Stderr, "vpdn bench: --server %q: expected ADDRESS or ADDRESS:PORT\n", *server)
 			return 2
 		}
-		srv = netip.AddrPortFrom(a, 1701)
+		srv = netip.AddrPortFrom(a, port)
 	}
 	method, err := loadgen.ParseAuth(*auth)
 	if err != nil {
@@ -95,6 +117,7 @@ func runBench(args []string) int {
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 
 	cfg := loadgen.Config{
+		Protocol: *protocol, MPPE: mppeCfg, MaxOpeningTunnels: *opening,
 		Server: srv, Tunnels: *tunnels, Sessions: *sessions, User: *user, Password: *password, Auth: method,
 		TunnelName: *tunnelName, Rate: *rate, MaxInFlight: *inflight, MaxDialsPerTunnel: *dialsPerTunnel, Hold: *hold, Timeout: *timeout, Logger: logger,
 		Local:   local,
