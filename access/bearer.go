@@ -53,4 +53,9 @@ type DataSpec struct {
 	// AddressControl: PPP frames carry the 0xFF03 address and control
 	// fields on this medium (L2TP, PPTP; not PPPoE).
 	AddressControl bool
+	// HoldEarly keeps the PPP frames that arrive before LowerUp (at most
+	// a few) for the link to take at LowerUp, instead of starting PPP on
+	// them: for a carrier that installs the session before it can send
+	// on it (a PPTP client: the peer's LCP may overtake its call reply).
+	HoldEarly bool
 }

@@ -128,6 +128,7 @@ func (m *Manager) Open(b Bearer, d DataSpec, prof *Profile) (*Session, error) {
 	}
 	s.dp = dataplane.NewSession(d.Key, d.Peer, d.Bind, dataplane.PayloadPPP, d.Encap)
 	s.dp.OnFrame = s.onFrame
+	s.holdEarly = d.HoldEarly
 	s.dp.OnResync = s.mppeResync
 	pc, err := m.pppConfig(s, d)
 	if err != nil {

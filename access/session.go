@@ -33,7 +33,11 @@ type Session struct {
 	// On the runner.
 	link    *ppp.Link
 	started bool
-	reached ppp.Phase // the link's furthest phase, once it ended
+	// holdEarly and early: frames held until LowerUp (DataSpec.HoldEarly);
+	// the runner's, like started.
+	holdEarly bool
+	early     [][]byte
+	reached   ppp.Phase // the link's furthest phase, once it ended
 
 	mu     sync.Mutex
 	ifc    *vif.Interface
@@ -91,13 +95,29 @@ func (s *Session) start() {
 	}
 	s.started = true
 	s.link.Start()
+	early := s.early
+	s.early = nil
+	for _, f := range early {
+		s.link.Input(f)
+	}
 }
+
+// maxEarly bounds the frames a HoldEarly session keeps before LowerUp: the
+// peer's first Configure-Request and a retransmission or two.
+const maxEarly = 4
 
 // onFrame is the data plane's handler of the session's PPP control frames;
 // it runs on the receive path and hands a copy to the runner.
 func (s *Session) onFrame(frame []byte) {
 	cp := append([]byte(nil), frame...)
 	s.run.Post(func() {
+		if !s.started && s.holdEarly {
+			// The carrier cannot send yet: keep the frame for LowerUp.
+			if len(s.early) < maxEarly {
+				s.early = append(s.early, cp)
+			}
+			return
+		}
 		// A frame before LowerUp: the peer has started PPP, so the
 		// lower layer is up for it too.
 		s.start()

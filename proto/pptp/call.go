@@ -21,6 +21,13 @@ type CallParams struct {
 	DialedNumber, DialingNumber string
 	PhysicalChannelID           uint32
 	ConnectSpeed                uint32
+
+	// Ready, when set on a call we place, is called with our Call ID
+	// before the request goes out, on the connection's goroutine (it
+	// must not block): the owner installs the call's data path then, so
+	// that the peer's first GRE packets, which may overtake its reply on
+	// the TCP stream, find it. Not sent, not kept in Stats.
+	Ready func(localID uint16) `json:"-"`
 }
 
 // Call is one PPTP call on a control connection. Its state belongs to

@@ -775,7 +775,12 @@ func (c *Conn) openCall(call *Call, p CallParams) {
 			PhysicalChannelID: p.PhysicalChannelID, DialedNumber: p.DialedNumber,
 			DialingNumber: p.DialingNumber, SubAddress: p.SubAddress}
 	}
+	ready := p.Ready
+	p.Ready = nil
 	call.params = p
+	if ready != nil {
+		ready(id)
+	}
 	if err := c.send(m); err != nil {
 		c.n.freeCallID(id)
 		fail(fmt.Errorf("pptp: call parameters: %w", err))
