@@ -237,3 +237,44 @@ func inject(d *netif.Fake, p []byte) {
 	}
 	d.Inject(p)
 }
+
+// slowReader delays every read of a stream by d, as a loaded client reads
+// its TCP socket late.
+type slowReader struct {
+	ctl.Stream
+	d time.Duration
+}
+
+func (s slowReader) Read(b []byte) (int, error) {
+	time.Sleep(s.d)
+	return s.Stream.Read(b)
+}
+
+// TestDialHoldsEarlyFrames: the server starts LCP as it answers the call,
+// and its first GRE packet reaches the client before the client has read
+// the OCRP off TCP (here every read of the control connection is 100 ms
+// late). The client had installed nothing yet and dropped the frame, and
+// PPP waited out a 3 s Restart; the client now installs the call's data
+// path before its OCRQ and holds the frame until the call is up: the
+// session is up well within the Restart time.
+func TestDialHoldsEarlyFrames(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(11)
+		sp, cp := profiles(ppp.MPPEConfig{})
+		server := newEnd(t, nw, serverAddr, ctl.RolePAC, sp)
+		client := newEnd(t, nw, clientAddr, ctl.RolePNS, nil)
+		conn, err := nw.Host(clientAddr).DialTCP(context.Background(), clientAddr, netip.AddrPortFrom(serverAddr, wpptp.TCPPort))
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if _, err := client.svc.Dial(context.Background(), slowReader{conn, 100 * time.Millisecond}, clientAddr, serverAddr, cp); err != nil {
+			t.Fatal(err)
+		}
+		<-client.ups
+		<-server.ups
+		if el := time.Since(start); el >= 3*time.Second {
+			t.Errorf("the session took %v to come up: its first LCP frames were lost", el)
+		}
+	})
+}
