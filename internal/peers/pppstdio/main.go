@@ -102,10 +102,15 @@ func parse(args []string) (*options, error) {
 			return nil, fmt.Errorf("pppstdio: -peer %q: expected an IPv4 address", peer)
 		}
 	}
-	if o.role == "server" && !o.pty {
+	if o.role == "server" {
 		// pppd's LOCAL:REMOTE option, as pptpd passes it
-		// ("198.19.5.1:198.19.5.10"), unless the flags say otherwise.
-		for _, a := range o.args {
+		// ("198.19.5.1:198.19.5.10"), unless the flags say otherwise;
+		// with -pty the arguments are a command.
+		var args []string
+		if !o.pty {
+			args = o.args
+		}
+		for _, a := range args {
 			l, r, ok := strings.Cut(a, ":")
 			if !ok {
 				continue

@@ -30,6 +30,7 @@ func TestParse(t *testing.T) {
 		{"bad local", append(creds, "-local", "::1", "-peer", "198.19.6.2"), `-local "::1"`, "", ""},
 		{"bad peer", append(creds, "-local", "198.19.6.1", "-peer", "x"), `-peer "x"`, "", ""},
 		{"pty without command", append(creds, "-role", "client", "-pty"), "-pty needs a command", "", ""},
+		{"pty command is no address", append(creds, "-pty", "--", "cmd", "198.19.5.1:198.19.5.10"), "needs -local and -peer", "", ""},
 		{"unknown flag", append(creds, "-mppe"), "not defined", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -86,4 +87,21 @@ func TestBackToBack(t *testing.T) {
 	if out, err := a.Run(20*time.Second, "ping", "-c", "3", "-W", "2", "198.19.9.1"); err != nil {
 		t.Fatalf("ping: %v\n%s", err, out)
 	}
+}
+
+// FuzzParse: any argument list (split at spaces) is parsed or refused
+// with an error, never a panic, and a server parsed has both addresses.
+func FuzzParse(f *testing.F) {
+	f.Add("-user u -password p -- local file /x 115200 198.19.5.1:198.19.5.10 ipparam 198.18.0.1")
+	f.Add("-role client -user u -password p -pty -- pptp 198.18.0.1 --nolaunchpppd")
+	f.Add("-user u -password p -local 198.19.6.1 -- :198.19.5.10 198.19.5.1:")
+	f.Fuzz(func(t *testing.T, s string) {
+		o, err := parse(strings.Fields(s))
+		if err != nil {
+			return
+		}
+		if o.role == "server" && (!o.local.Is4() || !o.peer.Is4()) {
+			t.Fatalf("server without addresses: %+v", o)
+		}
+	})
 }
