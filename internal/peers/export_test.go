@@ -5,3 +5,6 @@ var (
 	VPNCmdFailures = vpncmdFailures
 	SSHasListener  = ssHasListener
 )
+
+// SyslogSink is exported for TestSyslogSink.
+var SyslogSink = syslogSink

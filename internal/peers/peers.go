@@ -1,5 +1,6 @@
 // Package peers starts real VPN daemons from Debian (xl2tpd, l2tpns,
-// FreeRADIUS, SoftEther) inside the network namespaces of a lab, so that
+// FreeRADIUS, SoftEther, pptpd, pptp-linux) inside the network namespaces
+// of a lab, so that
 // interop tests can talk to them. Each function writes a private
 // configuration into the test's temporary directory, starts the daemon
 // with the lab (which stops it by PID at cleanup), waits — bounded — for a
@@ -10,6 +11,8 @@
 // The recipes and quirks of each daemon are in ../../../shared/INTEROP.md.
 // The machine's kernel has no PPP, so the PPP side of xl2tpd (pppd) always
 // fails; l2tpns and SoftEther do PPP in user space and work end to end.
+// pptpd and pptp-linux get pppstdio (this package's pppstdio command,
+// vpdn's PPP engine on a pty) in place of pppd and work end to end too.
 //
 // A test uses it like this (the peer on 198.18.0.2, vpdn or the test on
 // 198.18.0.1):

@@ -629,3 +629,71 @@ func TestXL2TPDLACToL2TPNS(t *testing.T) {
 	// ICCN (message type 12) went from the LAC to l2tpns.
 	l.checkCapture(t, "l2tp.avp.message_type == 12")
 }
+
+// TestSyslogSink: datagrams in syslog(3)'s format become lines of the
+// log without their <PRI> prefix; odd ones are kept as they are.
+func TestSyslogSink(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "syslog")
+	sock := peers.SyslogSink(t, path)
+	c, err := net.Dial("unixgram", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, m := range []string{"<30>Dec  2 02:14:44 pptpd[31525]: CTRL: hello\n", "no priority", "<>x", "<1234567>long\x00"} {
+		if _, err := c.Write([]byte(m)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := "Dec  2 02:14:44 pptpd[31525]: CTRL: hello\nno priority\n<>x\n<1234567>long\n"
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b, _ := os.ReadFile(path)
+		if string(b) == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("log %q, want %q", b, want)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestPPTPPair: pptp-linux against pptpd, each with pppstdio as its
+// pppd: the control connection, the call and PPP come up (MS-CHAPv2,
+// pptpd's addresses), and pings cross the GRE data plane — the two peers
+// and the stand-in work before vpdn is put on either side.
+func TestPPTPPair(t *testing.T) {
+	peers.Require(t, "pptpd", "pptp", "ping")
+	l := newLab(t)
+	standIn := nstest.GoBuild(t, "pppstdio")
+	pd := peers.PPTPD(t, l.Lab, l.srv, srvAddr, peers.PPTPConfig{StandIn: standIn})
+	t.Logf("pptpd ready in %v", pd.Startup)
+	pc := peers.PPTPClient(t, l.Lab, l.cli, srvAddr, peers.PPTPConfig{StandIn: standIn})
+	local, peer, err := pc.PPPUp(30 * time.Second)
+	if err != nil {
+		t.Fatalf("%v\npptp:\n%s\npptpd:\n%s", err, pc.Log(), pd.Log())
+	}
+	if local != pd.Remote || peer != pd.Local {
+		t.Errorf("pptp's end has %s peer %s, want %s peer %s", local, peer, pd.Remote, pd.Local)
+	}
+	for _, w := range []struct {
+		d    *peers.PPTPPeer
+		line string
+	}{{pd, peers.PPTPDControlUp}, {pd, peers.PPTPDCallUp}, {pc, peers.PPTPCallUp}} {
+		line, err := w.d.WaitLog(w.line, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("%s: %s", w.d.Name, line)
+	}
+	if out, err := l.cli.Run(20*time.Second, "ping", "-c", "3", "-W", "2", peer.String()); err != nil {
+		t.Fatalf("ping %s: %v\n%s", peer, err, out)
+	}
+	if err := pc.Stop(); err != nil {
+		t.Error(err)
+	}
+	if _, err := pd.WaitLog(peers.PPTPDControlDown, 10*time.Second); err != nil {
+		t.Error(err)
+	}
+}
