@@ -71,6 +71,30 @@ func newPPTPClient(t *testing.T, nw *memnet.Network, addr netip.Addr) *pptpClien
 	return c
 }
 
+// dial places a call as user cisco2 (MS-CHAPv2, MPPE auto) from client to
+// server and waits until the session is up.
+func (c *pptpClient) dial(t *testing.T, nw *memnet.Network, client, server netip.Addr) *access.Session {
+	t.Helper()
+	conn, err := nw.Host(client).DialTCP(context.Background(), client, netip.AddrPortFrom(server, 1723))
+	if err != nil {
+		t.Fatal(err)
+	}
+	prof := &access.Profile{Role: access.Client, Template: "Dialer1", Kind: vif.VirtualPPP, Unit: 1, MTU: 1400,
+		Hostname: "cisco2", Password: "cisco2", ClientIPCP: true, Refuse: []aaa.Method{aaa.EAPMD5},
+		MPPE: ppp.MPPEConfig{Strengths: ppp.MPPEAuto}}
+	cs, err := c.svc.Dial(context.Background(), conn, client, server, prof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.ups:
+	case <-time.After(time.Minute):
+		t.Fatal("the client's session did not come up")
+	}
+	synctest.Wait()
+	return cs
+}
+
 // TestInMemoryPPTPHub runs document 004's PPTP hub as written (its
 // addresses mapped into the lab range) and a PPTP client that dials it
 // with MS-CHAPv2: the call comes up with a pool address, MPPE-128 (the
@@ -88,23 +112,7 @@ func TestInMemoryPPTPHub(t *testing.T) {
 		hub := newMemDaemon(t, nw, hubCfg)
 		server, client := netip.MustParseAddr("198.18.0.1"), netip.MustParseAddr("198.18.0.2")
 		cl := newPPTPClient(t, nw, client)
-		conn, err := nw.Host(client).DialTCP(context.Background(), client, netip.AddrPortFrom(server, 1723))
-		if err != nil {
-			t.Fatal(err)
-		}
-		prof := &access.Profile{Role: access.Client, Template: "Dialer1", Kind: vif.VirtualPPP, Unit: 1, MTU: 1400,
-			Hostname: "cisco2", Password: "cisco2", ClientIPCP: true, Refuse: []aaa.Method{aaa.EAPMD5},
-			MPPE: ppp.MPPEConfig{Strengths: ppp.MPPEAuto}}
-		cs, err := cl.svc.Dial(context.Background(), conn, client, server, prof)
-		if err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-cl.ups:
-		case <-time.After(time.Minute):
-			t.Fatal("the client's session did not come up")
-		}
-		synctest.Wait()
+		cs := cl.dial(t, nw, client, server)
 		enc, dec := cs.Data().MPPE()
 		if enc == nil || dec == nil {
 			t.Fatal("no MPPE on the client's session")
@@ -302,27 +310,7 @@ func TestInMemoryPPTPOps(t *testing.T) {
 		bc.Close()
 
 		cl := newPPTPClient(t, nw, client)
-		dial := func() *access.Session {
-			t.Helper()
-			conn, err := nw.Host(client).DialTCP(context.Background(), client, netip.AddrPortFrom(server, 1723))
-			if err != nil {
-				t.Fatal(err)
-			}
-			prof := &access.Profile{Role: access.Client, Template: "Dialer1", Kind: vif.VirtualPPP, Unit: 1, MTU: 1400,
-				Hostname: "cisco2", Password: "cisco2", ClientIPCP: true, Refuse: []aaa.Method{aaa.EAPMD5},
-				MPPE: ppp.MPPEConfig{Strengths: ppp.MPPEAuto}}
-			cs, err := cl.svc.Dial(context.Background(), conn, client, server, prof)
-			if err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case <-cl.ups:
-			case <-time.After(time.Minute):
-				t.Fatal("the client's session did not come up")
-			}
-			synctest.Wait()
-			return cs
-		}
+		dial := func() *access.Session { return cl.dial(t, nw, client, server) }
 		cs := dial()
 		vp, vi := cl.host.Device("Vp1"), hub.host.Device("Vi1")
 		up := udpPacket("198.19.2.5", "198.19.2.2", 300)
