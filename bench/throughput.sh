@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Single-session TCP throughput through a vpdn L2TP tunnel, against the
-# raw veth and against wireguard-go between the same two namespaces, all in
-# one run (BENCHMARKS.md). Root; only 198.18.0.0/15; cleans up after itself.
+# Single-session TCP throughput through a vpdn L2TP tunnel, through PPTP
+# with and without MPPE-128, against the raw veth and against wireguard-go
+# between the same two namespaces, all in one run (BENCHMARKS.md). Root; only 198.18.0.0/15; cleans up after itself.
 #
 #   bash bench/throughput.sh [SECONDS]        (default 10 s per measurement)
 #
@@ -90,6 +90,43 @@ tunnel() {
 	for _ in $(seq 40); do ip -n $A link show Vp1 >/dev/null 2>&1 || break; sleep 0.25; done
 }
 VPDN=$(tunnel "$WORK/vpdn" vpdn); echo "vpdn: $VPDN Mbit/s"
+
+echo "== vpdn PPTP (vpdn dial --protocol pptp -> LNS Virtual-Access1), with MPPE-128 and without"
+cat > "$WORK/pptp.cfg" <<'CFG'
+hostname PNS
+username bench password 0 benchpw
+vpdn enable
+vpdn pptp listen 198.18.0.2
+vpdn-group P
+ accept-dialin
+  protocol pptp
+  virtual-template 2
+interface Loopback0
+ ip address 198.19.0.1 255.255.255.255
+interface Virtual-Template2
+ ip unnumbered Loopback0
+ peer default ip address pool P
+ ppp encrypt mppe auto
+ ppp authentication ms-chap-v2
+ip local pool P 198.19.1.10 198.19.1.20
+CFG
+# pptp_tunnel MPPE NAME: a PPTP server and vpdn dial, one measurement, both stopped.
+pptp_tunnel() {
+	ip netns exec $B "$WORK/vpdn" serve -c "$WORK/pptp.cfg" --socket "$WORK/pns.sock" 2>"$WORK/pns.log" & local pns=$!
+	PIDS+=($pns)
+	sleep 0.5
+	ip netns exec $A "$WORK/vpdn" dial --protocol pptp --mppe "$1" --server 198.18.0.2 --user bench --password benchpw \
+		>"$WORK/dial.log" 2>&1 & local dial=$!
+	PIDS+=($dial)
+	for _ in $(seq 100); do ip -n $A -4 addr show dev Di1 2>/dev/null | grep -q inet && break; sleep 0.2; done
+	measure "$2" 198.19.0.1
+	kill $dial $pns
+	for _ in $(seq 40); do kill -0 $dial 2>/dev/null || kill -0 $pns 2>/dev/null || break; sleep 0.25; done
+	for _ in $(seq 40); do ip -n $A link show Di1 >/dev/null 2>&1 || break; sleep 0.25; done
+}
+PPTPM=$(pptp_tunnel required pptp-mppe); echo "vpdn PPTP, MPPE-128: $PPTPM Mbit/s"
+PPTPN=$(pptp_tunnel none pptp); echo "vpdn PPTP, no MPPE: $PPTPN Mbit/s"
+
 # BASELINE_BIN, when set, is another build measured the same way in the
 # same run (the build before a change).
 BASE=
@@ -112,6 +149,8 @@ echo "== summary (single TCP stream, ${T}s each, same run)"
 printf '%-14s %8s Mbit/s  %5s of veth  %5s of wireguard-go\n' veth "$VETH" 1.00 "$(python3 -c "print('%.2f'%($VETH/$WG))")"
 printf '%-14s %8s Mbit/s  %5s of veth  %5s of wireguard-go\n' vpdn "$VPDN" "$(python3 -c "print('%.2f'%($VPDN/$VETH))")" "$(python3 -c "print('%.2f'%($VPDN/$WG))")"
 printf '%-14s %8s Mbit/s  %5s of veth  %5s of wireguard-go\n' wireguard-go "$WG" "$(python3 -c "print('%.2f'%($WG/$VETH))")" 1.00
+printf '%-14s %8s Mbit/s  %5s of veth  %5s of wireguard-go  (%s of vpdn L2TP)\n' pptp-mppe128 "$PPTPM" "$(python3 -c "print('%.2f'%($PPTPM/$VETH))")" "$(python3 -c "print('%.2f'%($PPTPM/$WG))")" "$(python3 -c "print('%.2f'%($PPTPM/$VPDN))")"
+printf '%-14s %8s Mbit/s  %5s of veth  %5s of wireguard-go  (%s of vpdn L2TP)\n' pptp "$PPTPN" "$(python3 -c "print('%.2f'%($PPTPN/$VETH))")" "$(python3 -c "print('%.2f'%($PPTPN/$WG))")" "$(python3 -c "print('%.2f'%($PPTPN/$VPDN))")"
 if [ -n "$BASE" ]; then
 	printf '%-14s %8s Mbit/s  %5s of veth  %5s of wireguard-go  (vpdn: %s of it)\n' baseline "$BASE" "$(python3 -c "print('%.2f'%($BASE/$VETH))")" "$(python3 -c "print('%.2f'%($BASE/$WG))")" "$(python3 -c "print('%.2f'%($VPDN/$BASE))")"
 fi
