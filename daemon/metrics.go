@@ -180,7 +180,7 @@ func pptpControl(ch chan<- prometheus.Metric, st pptp.NodeStats) {
 		{"truncated", st.Truncated}, {"bad-length", st.BadLength}, {"bad-cookie", st.BadCookie},
 		{"bad-message-type", st.BadMessageType}, {"unknown-type", st.UnknownType}, {"out-of-state", st.OutOfState},
 		{"wrong-role", st.WrongRole}, {"unknown-call", st.UnknownCall}, {"bad-version", st.BadVersion},
-		{"conn-limit", st.ConnLimit}, {"call-limit", st.CallLimit}, {"collision-won", st.CollisionWon},
+		{"conn-limit", st.ConnLimit}, {"call-limit", st.CallLimit}, {"half-open-evicted", st.HalfOpenEvicted}, {"collision-won", st.CollisionWon},
 		{"collision-lost", st.CollisionLost}, {"send-overflow", st.SendOverflow},
 	}.send(ch, descPPTPCtlDrops)
 	counterSet{{"setup", st.SetupTimeouts}, {"echo", st.EchoTimeouts}, {"stop", st.StopTimeouts}, {"call", st.CallTimeouts}}.send(ch, descPPTPTimeouts)

@@ -524,6 +524,7 @@ func (c *Conn) stop(reason pptp.StopReason) {
 }
 
 func (c *Conn) established() {
+	c.n.notHalfOpen(c)
 	c.echoSent = time.Time{}
 	close(c.up)
 	c.eventf("established, peer %q version %#04x", c.peerHost, c.peerVersion)

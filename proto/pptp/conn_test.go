@@ -387,3 +387,39 @@ func (w *writeCounter) Write(b []byte) (int, error) {
 	w.n.Add(int64(len(b)))
 	return w.Stream.Write(b)
 }
+
+// TestHalfOpenBound: TCP connections that never send SCCRQ cost at most
+// MaxHalfOpen; the oldest is closed for each one beyond, and counted; a
+// peer that does speak still gets its connection.
+func TestHalfOpenBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newNode(t, Config{Role: RolePAC, MaxHalfOpen: 3})
+		var peers []*memStream
+		for range 5 {
+			a, b := streamPair()
+			if _, err := n.Serve(b, pacAddr, pnsAddr); err != nil {
+				t.Fatal(err)
+			}
+			peers = append(peers, a)
+		}
+		synctest.Wait()
+		st := n.Stats()
+		if st.HalfOpenEvicted != 2 || st.HalfOpen != 3 || st.Conns != 3 {
+			t.Fatalf("stats %+v, want 2 evicted and 3 half-open", st)
+		}
+		for i, a := range peers[:2] {
+			if _, err := a.Write([]byte{0}); err == nil {
+				t.Errorf("the %d. silent connection is still open", i+1)
+			}
+		}
+		pns := newNode(t, Config{Role: RolePNS})
+		if pc, _ := pairUp(t, n, pns); pc.Stats().State != ConnEstablished {
+			t.Errorf("a speaking peer was refused: %+v", pc.Stats())
+		}
+		// Its arrival evicted one more silent connection; once
+		// established it is no longer half-open.
+		if st := n.Stats(); st.HalfOpen != 2 || st.HalfOpenEvicted != 3 {
+			t.Errorf("stats %+v, want 2 half-open and 3 evicted", st)
+		}
+	})
+}

@@ -56,6 +56,11 @@ type Config struct {
 	// StopTimeout bounds the StopCCRP (default 10 s).
 	SetupTimeout, CallTimeout, StopTimeout time.Duration
 
+	// MaxHalfOpen bounds the connections peers opened that have not sent
+	// a valid SCCRQ yet (default 256): beyond it the oldest is closed, so
+	// that a flood of TCP connections that never speak costs at most that
+	// many, not MaxConns held for SetupTimeout each.
+	MaxHalfOpen int
 	// MaxConns bounds the live control connections (default 4096),
 	// MaxCallsPerConn the calls on one (default 4096). Call IDs are
 	// unique per node, so at most 65535 calls are live in a node.
@@ -117,6 +122,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConns <= 0 {
 		c.MaxConns = 4096
+	}
+	if c.MaxHalfOpen <= 0 {
+		c.MaxHalfOpen = 256
 	}
 	if c.MaxCallsPerConn <= 0 {
 		c.MaxCallsPerConn = 4096
@@ -207,8 +215,9 @@ type NodeStats struct {
 	// BadVersion: SCCRQ or SCCRP with an unsupported protocol version.
 	BadVersion uint64
 	// ConnLimit and CallLimit: refused for MaxConns / MaxCallsPerConn or
-	// call ID exhaustion.
-	ConnLimit, CallLimit uint64
+	// call ID exhaustion. HalfOpenEvicted: connections closed before
+	// their SCCRQ to make room for newer ones (MaxHalfOpen).
+	ConnLimit, CallLimit, HalfOpenEvicted uint64
 	// CollisionWon / CollisionLost: §3.1.3 SCCRQ collisions.
 	CollisionWon, CollisionLost uint64
 	// SetupTimeouts, EchoTimeouts, StopTimeouts, CallTimeouts: timers
@@ -216,12 +225,12 @@ type NodeStats struct {
 	// reading while we had too much to send.
 	SetupTimeouts, EchoTimeouts, StopTimeouts, CallTimeouts, SendOverflow uint64
 
-	Conns, Calls int
+	Conns, Calls, HalfOpen int
 }
 
 type nodeCounters struct {
 	truncated, badLength, badCookie, badMsgType, unknownType,
-	outOfState, wrongRole, unknownCall, badVersion, connLimit, callLimit,
+	outOfState, wrongRole, unknownCall, badVersion, connLimit, callLimit, halfOpenEvicted,
 	collisionWon, collisionLost, setupTimeouts, echoTimeouts, stopTimeouts,
 	callTimeouts, sendOverflow atomic.Uint64
 }
@@ -240,6 +249,9 @@ type Node struct {
 	// ours is established (§3.1.3).
 	originated map[netip.Addr]*Conn
 	callIDs    map[uint16]*Call // live calls by local call ID
+	// halfOpen are the connections peers opened that have not
+	// sent a valid SCCRQ yet, oldest first (MaxHalfOpen).
+	halfOpen []*Conn
 	nextID     uint16
 	closed     bool
 	connSeq    uint64
@@ -274,14 +286,14 @@ func (n *Node) Stats() NodeStats {
 		Truncated: c.truncated.Load(), BadLength: c.badLength.Load(), BadCookie: c.badCookie.Load(),
 		BadMessageType: c.badMsgType.Load(), UnknownType: c.unknownType.Load(),
 		OutOfState: c.outOfState.Load(), WrongRole: c.wrongRole.Load(), UnknownCall: c.unknownCall.Load(),
-		BadVersion: c.badVersion.Load(), ConnLimit: c.connLimit.Load(), CallLimit: c.callLimit.Load(),
+		BadVersion: c.badVersion.Load(), ConnLimit: c.connLimit.Load(), CallLimit: c.callLimit.Load(), HalfOpenEvicted: c.halfOpenEvicted.Load(),
 		CollisionWon: c.collisionWon.Load(), CollisionLost: c.collisionLost.Load(),
 		SetupTimeouts: c.setupTimeouts.Load(), EchoTimeouts: c.echoTimeouts.Load(),
 		StopTimeouts: c.stopTimeouts.Load(), CallTimeouts: c.callTimeouts.Load(),
 		SendOverflow: c.sendOverflow.Load(),
 	}
 	n.mu.Lock()
-	st.Conns, st.Calls = len(n.conns), len(n.callIDs)
+	st.Conns, st.Calls, st.HalfOpen = len(n.conns), len(n.callIDs), len(n.halfOpen)
 	n.mu.Unlock()
 	return st
 }
@@ -386,19 +398,46 @@ func (n *Node) start(s Stream, local, peer netip.Addr, originator bool) (*Conn, 
 		_ = s.Close()
 		return nil, ErrLimit
 	}
+	var evict *Conn
+	if !originator && len(n.halfOpen) >= n.cfg.MaxHalfOpen {
+		evict = n.halfOpen[0]
+		n.halfOpen = n.halfOpen[1:]
+	}
 	n.connSeq++
 	c := newConn(n, n.connSeq, s, local, peer, originator)
 	n.conns[c] = struct{}{}
 	if originator {
 		n.dialing[peer] = c
 		n.originated[peer] = c
+	} else {
+		n.halfOpen = append(n.halfOpen, c)
 	}
 	n.wg.Add(3)
 	n.mu.Unlock()
+	if evict != nil {
+		// The oldest connection that never sent a valid SCCRQ goes: a
+		// flood of silent TCP connections holds at most MaxHalfOpen.
+		n.cnt.halfOpenEvicted.Add(1)
+		evict.eventf("closed before its SCCRQ: %d connections are waiting for one", n.cfg.MaxHalfOpen)
+		evict.kill()
+	}
 	go c.run()
 	go c.readLoop()
 	go c.writeLoop()
 	return c, nil
+}
+
+// notHalfOpen takes c off the half-open list: it sent a valid SCCRQ, or
+// it is gone.
+func (n *Node) notHalfOpen(c *Conn) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for i, h := range n.halfOpen {
+		if h == c {
+			n.halfOpen = append(n.halfOpen[:i], n.halfOpen[i+1:]...)
+			return
+		}
+	}
 }
 
 // collision is asked by a receiving connection c that got SCCRQ: is there
@@ -453,6 +492,7 @@ func (n *Node) notDialing(c *Conn) {
 }
 
 func (n *Node) remove(c *Conn) {
+	n.notHalfOpen(c)
 	n.mu.Lock()
 	delete(n.conns, c)
 	if n.dialing[c.peer] == c {
