@@ -252,10 +252,10 @@ type Node struct {
 	// halfOpen are the connections peers opened that have not
 	// sent a valid SCCRQ yet, oldest first (MaxHalfOpen).
 	halfOpen []*Conn
-	nextID     uint16
-	closed     bool
-	connSeq    uint64
-	wg         sync.WaitGroup
+	nextID   uint16
+	closed   bool
+	connSeq  uint64
+	wg       sync.WaitGroup
 
 	cnt nodeCounters
 }
