@@ -204,8 +204,11 @@ func (d *Daemon) startPPTP(rt *runtime, c *config.Config) error {
 	g := pptpGroup(c)
 	// Every PPTP client has a control connection of its own: the
 	// connections are bounded by the call IDs (65535 per node, RFC 2637
-	// §2.7), not by proto/pptp's default of 4096.
-	nc := pptp.Config{HostName: c.Hostname, VendorName: "vpdn", MaxConns: 65535}
+	// §2.7), not by proto/pptp's default of 4096. A client places one
+	// call on its connection (Windows, pptp-linux, vpdn dial): a few more
+	// are allowed, not the 4096 a single connection could otherwise open
+	// (each an access session until its PPP times out).
+	nc := pptp.Config{HostName: c.Hostname, VendorName: "vpdn", MaxConns: 65535, MaxCallsPerConn: 8}
 	if g.PPTPRecvWindow != 0 {
 		nc.RecvWindow = uint16(g.PPTPRecvWindow)
 	}
