@@ -90,14 +90,14 @@ func (d *Daemon) pptpSnapshot(rt *runtime, v *show.VPDN, byKey map[dataplane.Key
 			role = "PNS"
 		}
 		v.Tunnels = append(v.Tunnels, show.Tunnel{Protocol: show.PPTP, LocalID: uint32(cs.ID), NoRemoteID: true,
-			RemoteName: cs.PeerHostName, RemoteVendor: cs.PeerVendor, State: pptpState(cs.State.Short()),
+			RemoteName: cs.PeerHostName, RemoteVendor: cs.PeerVendor, State: cs.State.Short(),
 			StateName: cs.State.String(), RemoteAddress: cs.Peer.String(), LocalAddress: cs.Local.String(),
 			Sessions: cs.Calls, Group: group, Role: role, LastChange: cs.Since, Created: cs.Created,
 			Control: show.ControlCounters{Sent: cs.MsgsTx, Received: cs.MsgsRx, HellosSent: cs.EchoTx}})
 	}
 	for _, c := range node.Calls() {
 		ses := show.Session{Protocol: show.PPTP, LocalID: uint32(c.LocalID), RemoteID: uint32(c.PeerID),
-			TunnelID: uint32(c.ConnID), RemoteAddress: c.Peer.String(), State: pptpState(c.State.Short()),
+			TunnelID: uint32(c.ConnID), RemoteAddress: c.Peer.String(), State: c.State.Short(),
 			StateName: c.State.String(), LastChange: c.Since}
 		if vw, ok := byKey[dataplane.PPTPKey(c.LocalID)]; ok {
 			ses.Interface, ses.User, ses.Counters = vw.Interface, vw.User, counters(vw.Counters)
@@ -109,15 +109,6 @@ func (d *Daemon) pptpSnapshot(rt *runtime, v *show.VPDN, byKey map[dataplane.Key
 		}
 		v.Sessions = append(v.Sessions, ses)
 	}
-}
-
-// pptpState is a PPTP state as IOS's show vpdn prints it: an established
-// connection or call is "estabd" (documents 001 and 004).
-func pptpState(short string) string {
-	if short == "est" {
-		return "estabd"
-	}
-	return short
 }
 
 // vcid is the pseudowire VC ID of a configured Virtual-PPP interface.

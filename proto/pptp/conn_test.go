@@ -50,7 +50,7 @@ func TestFSMTables(t *testing.T) {
 	if to, ok := callNext(CallWaitAnswer, SevAcceptICRQ); !ok || to != CallWaitConnect {
 		t.Error("§3.2.2.2 ICRP -> wait_connect")
 	}
-	if RolePAC.String() != "PAC" || ConnEstablished.Short() != "est" || SevRxCDN.String() != "Rx-CDN" ||
+	if RolePAC.String() != "PAC" || ConnEstablished.Short() != "estabd" || SevRxCDN.String() != "Rx-CDN" ||
 		ConnState(99).String() != "ConnState(99)" {
 		t.Error("names")
 	}

@@ -46,11 +46,12 @@ func (s ConnState) String() string {
 	return "ConnState(" + strconv.Itoa(int(s)) + ")"
 }
 
-// Short is the state column of `show vpdn tunnel`.
+// Short is the state column of `show vpdn tunnel`: IOS prints "estabd"
+// for an established PPTP connection (documents 001 and 004).
 func (s ConnState) Short() string {
 	switch s {
 	case ConnEstablished:
-		return "est"
+		return "estabd"
 	case ConnDead, ConnWaitStopReply:
 		return "down"
 	}
@@ -161,11 +162,12 @@ func (s CallState) String() string {
 	return "CallState(" + strconv.Itoa(int(s)) + ")"
 }
 
-// Short is the state column of `show vpdn session`.
+// Short is the state column of `show vpdn session`: "estabd" for an
+// established call, as IOS prints it.
 func (s CallState) Short() string {
 	switch s {
 	case CallEstablished:
-		return "est"
+		return "estabd"
 	case CallDead, CallWaitDisconnect:
 		return "down"
 	case CallIdle:
