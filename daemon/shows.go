@@ -103,7 +103,7 @@ func (d *Daemon) pptpSnapshot(rt *runtime, v *show.VPDN, byKey map[dataplane.Key
 			ses.Interface, ses.User, ses.Counters = vw.Interface, vw.User, counters(vw.Counters)
 			if e, ok := vw.Encap.(*dataplane.PPTPEncap); ok {
 				f := e.Flow()
-				ses.Flow = &show.FlowControl{Sent: f.NextSeq - 1, Received: f.LastReceived, PeerWindow: int(f.PeerWindow),
+				ses.Flow = &show.FlowControl{Sent: f.NextSeq - 1, Received: f.LastReceived, PeerAck: f.PeerAck, PeerWindow: int(f.PeerWindow),
 					Unacked: int(f.Unacked), RTTMillis: uint32(f.RTT.Milliseconds()), Alarm: f.Alarm, Alarms: f.Alarms}
 			}
 		}

@@ -279,6 +279,10 @@ type PPTPFlow struct {
 	// LastReceived is the peer's last Seq accepted (valid with Received).
 	LastReceived uint32
 	Received     bool
+	// PeerAck is the peer's highest Acknowledgment Number of our Seq
+	// (valid with PeerAcked).
+	PeerAck   uint32
+	PeerAcked bool
 	// AcksPiggybacked and AcksAlone count the acks we sent on data and in
 	// ack-only packets; AcksReceived the peer's acks that moved forward.
 	AcksPiggybacked, AcksAlone, AcksReceived uint64
@@ -300,6 +304,9 @@ func (e *PPTPEncap) Flow() PPTPFlow {
 		f.Unacked = st.unacked(next - 1)
 	}
 	f.LastReceived, f.Received = st.seq.received()
+	if a := st.peerAck.Load(); a>>32 != 0 {
+		f.PeerAck, f.PeerAcked = uint32(a), true
+	}
 	return f
 }
 

@@ -161,6 +161,9 @@ func TestPPTPMemnet(t *testing.T) {
 		if fa.NextSeq != 20 || fb.NextSeq != 10 || fa.Unacked != 0 || fb.Unacked != 0 || fa.LastReceived != 9 || fb.LastReceived != 19 {
 			t.Fatalf("flows: A %+v, B %+v", fa, fb)
 		}
+		if !fa.PeerAcked || fa.PeerAck != 19 || !fb.PeerAcked || fb.PeerAck != 9 {
+			t.Fatalf("peer acks (Remote Nr): A %+v, B %+v", fa, fb)
+		}
 		if fb.AcksPiggybacked == 0 || fa.AcksAlone == 0 || fa.AcksReceived == 0 || fb.AcksReceived == 0 || fa.RTT < 10*time.Millisecond {
 			t.Fatalf("acks: A %+v, B %+v", fa, fb)
 		}

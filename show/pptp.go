@@ -59,7 +59,7 @@ func remoteID(t Tunnel) string {
 func writeOtherTunnels(b *strings.Builder, ts []Tunnel) {
 	b.WriteString(OtherTunnelHeader)
 	for _, t := range ts {
-		line := fmt.Sprintf("%-5d %-5s %-13s %-6s %-15s %-5d %-8d %s", t.LocalID, remoteID(t), trunc(t.RemoteName, 13),
+		line := fmt.Sprintf("%-5d %-5s %-13s %-6s %-15s %-5d %-8d %s", t.LocalID, remoteID(t), trunc(peerName(t.RemoteName, t.RemoteAddress), 13),
 			t.State, t.RemoteAddress, t.RemotePort, t.Sessions, trunc(t.Group, 15))
 		b.WriteString(strings.TrimRight(line, " ") + "\n")
 	}
@@ -90,7 +90,7 @@ func writePPTPTunnelDetail(b *strings.Builder, t Tunnel) {
 	}
 	fmt.Fprintf(b, "Tunnel id %d is %s, remote id is %s, %d active sessions\n", t.LocalID, up, remoteID(t), t.Sessions)
 	fmt.Fprintf(b, "  Tunnel state is %s, time since change %s\n", t.StateName, HMS(t.LastChange))
-	fmt.Fprintf(b, "  Remote tunnel name is %s\n", t.RemoteName)
+	fmt.Fprintf(b, "  Remote tunnel name is %s\n", peerName(t.RemoteName, t.RemoteAddress))
 	fmt.Fprintf(b, "    Internet Address %s, port %d\n", t.RemoteAddress, t.RemotePort)
 	if t.RemoteVendor != "" {
 		fmt.Fprintf(b, "    Remote vendor name is %s\n", t.RemoteVendor)
@@ -109,6 +109,16 @@ func writePPTPTunnelDetail(b *strings.Builder, t Tunnel) {
 	fmt.Fprintf(b, "  Control messages: %d sent, %d received; Echo-Requests sent %d\n\n", c.Sent, c.Received, c.HellosSent)
 }
 
+// peerName is the name a PPTP peer goes by in show: the Host Name of its
+// Start-Control-Connection message, or its address when that is empty, as
+// Windows leaves it (document 001: "Remote tunnel name is 10.1.2.41").
+func peerName(name, addr string) string {
+	if name == "" {
+		return addr
+	}
+	return name
+}
+
 // writePPTPSessionDetail writes one call for `show vpdn session all`, in
 // document 001's words. Its line breaks are lost there; they are put
 // before each capitalised phrase, indented as IOS indents the L2TP detail
@@ -123,7 +133,7 @@ func writePPTPSessionDetail(b *strings.Builder, s Session) {
 		user = "unknown"
 	}
 	fmt.Fprintf(b, "Call id %d is %s on tunnel id %d\n", s.LocalID, up, s.TunnelID)
-	fmt.Fprintf(b, "Remote tunnel name is %s\n", s.RemoteName)
+	fmt.Fprintf(b, "Remote tunnel name is %s\n", peerName(s.RemoteName, s.RemoteAddress))
 	fmt.Fprintf(b, "  Internet Address is %s\n", s.RemoteAddress)
 	fmt.Fprintf(b, "  Session username is %s, state is %s\n", user, s.State)
 	fmt.Fprintf(b, "    Time since change %s, interface %s\n", HMS(s.LastChange), s.Interface)
