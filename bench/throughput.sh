@@ -110,12 +110,13 @@ interface Virtual-Template2
  ppp authentication ms-chap-v2
 ip local pool P 198.19.1.10 198.19.1.20
 CFG
-# pptp_tunnel MPPE NAME: a PPTP server and vpdn dial, one measurement, both stopped.
+# pptp_tunnel MPPE NAME [BINARY]: a PPTP server and vpdn dial, one measurement, both stopped.
 pptp_tunnel() {
-	ip netns exec $B "$WORK/vpdn" serve -c "$WORK/pptp.cfg" --socket "$WORK/pns.sock" 2>"$WORK/pns.log" & local pns=$!
+	local bin=${3:-$WORK/vpdn}
+	ip netns exec $B "$bin" serve -c "$WORK/pptp.cfg" --socket "$WORK/pns.sock" 2>"$WORK/pns.log" & local pns=$!
 	PIDS+=($pns)
 	sleep 0.5
-	ip netns exec $A "$WORK/vpdn" dial --protocol pptp --mppe "$1" --server 198.18.0.2 --user bench --password benchpw \
+	ip netns exec $A "$bin" dial --protocol pptp --mppe "$1" --server 198.18.0.2 --user bench --password benchpw \
 		>"$WORK/dial.log" 2>&1 & local dial=$!
 	PIDS+=($dial)
 	for _ in $(seq 100); do ip -n $A -4 addr show dev Di1 2>/dev/null | grep -q inet && break; sleep 0.2; done
@@ -130,7 +131,11 @@ PPTPN=$(pptp_tunnel none pptp); echo "vpdn PPTP, no MPPE: $PPTPN Mbit/s"
 # BASELINE_BIN, when set, is another build measured the same way in the
 # same run (the build before a change).
 BASE=
-if [ -n "${BASELINE_BIN:-}" ]; then BASE=$(tunnel "$BASELINE_BIN" baseline); echo "baseline build: $BASE Mbit/s"; fi
+if [ -n "${BASELINE_BIN:-}" ]; then
+	BASE=$(tunnel "$BASELINE_BIN" baseline); echo "baseline build: $BASE Mbit/s"
+	BASEPM=$(pptp_tunnel required base-pptp-mppe "$BASELINE_BIN"); echo "baseline build, PPTP, MPPE-128: $BASEPM Mbit/s"
+	BASEPN=$(pptp_tunnel none base-pptp "$BASELINE_BIN"); echo "baseline build, PPTP, no MPPE: $BASEPN Mbit/s"
+fi
 
 echo "== wireguard-go"
 for ns in $A $B; do

@@ -33,7 +33,7 @@ type SegmentSender interface {
 }
 
 // Segmenter is implemented by binds that can make SegmentSenders
-// (UDPConn; memnet conns for tests).
+// (UDPConn, IPConn; memnet conns for tests).
 type Segmenter interface{ NewSegmentSender() SegmentSender }
 
 // Factory opens binds and streams: the kernel's (System) or an in-memory
@@ -54,6 +54,7 @@ var (
 	_ Bind      = (*UDPConn)(nil)
 	_ Segmenter = (*UDPConn)(nil)
 	_ Bind      = (*IPConn)(nil)
+	_ Segmenter = (*IPConn)(nil)
 )
 
 type system struct{}

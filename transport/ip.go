@@ -152,6 +152,13 @@ func (c *IPConn) WriteTo(b []byte, to netip.AddrPort) error {
 	return nil
 }
 
+// NewSegmentSender returns a SegmentSender on c. A raw IP socket has no
+// segmentation offload: a train's datagrams leave in sendmmsg batches of
+// up to 64, one system call where WriteTo takes one per datagram.
+func (c *IPConn) NewSegmentSender() SegmentSender {
+	return newSegmentWriter(c.rc, c.v6, nil, true)
+}
+
 // SetTOS sets the Type of Service octet (DSCP and ECN, RFC 2474) of the
 // datagrams sent: IP_TOS, or IPV6_TCLASS (the Traffic Class) on IPv6.
 func (c *IPConn) SetTOS(tos int) error {

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -383,5 +384,56 @@ func TestSystemTCP(t *testing.T) {
 		return err
 	}); err == nil || !strings.HasPrefix(err.Error(), "transport: ") {
 		t.Errorf("dial to a closed port: %v", err)
+	}
+}
+
+// TestIPConnSegments: a raw IP socket sends a train of equal-stride
+// datagrams (the last shorter) in sendmmsg batches: every datagram arrives
+// whole and in order, the port of the peer is ignored, a peer of the other
+// family is refused, and the steady state does not allocate.
+func TestIPConnSegments(t *testing.T) {
+	na, nb := twoHosts(t)
+	ca := in(t, na, func() (*IPConn, error) { return ListenIP(47, labA) })
+	cb := in(t, nb, func() (*IPConn, error) { return ListenIP(47, labB) })
+	defer ca.Close()
+	defer cb.Close()
+	const n, stride = 150, 100 // more than one sendmmsg of 64
+	train := make([]byte, 0, n*stride)
+	for i := range n {
+		d := fmt.Appendf(nil, "segment %03d ", i)
+		if i < n-1 {
+			d = append(d, bytes.Repeat([]byte{byte(i)}, stride-len(d))...)
+		}
+		train = append(train, d...)
+	}
+	snd := ca.NewSegmentSender()
+	if err := snd.WriteSegments(train, stride, netip.AddrPortFrom(labB, 1701)); err != nil {
+		t.Fatal(err)
+	}
+	rx, done := serveInto(t, cb)
+	got, from, batches := rx.wait(t, n)
+	for i, g := range got {
+		want := string(train[i*stride : min((i+1)*stride, len(train))])
+		if g != want || from[i] != netip.AddrPortFrom(labA, 0) {
+			t.Fatalf("datagram %d: %q from %v, want %q from %v", i, g, from[i], want, labA)
+		}
+	}
+	t.Logf("%d datagrams in batches %v", len(got), batches)
+	if err := snd.WriteSegments([]byte("x"), 1, netip.MustParseAddrPort("[2001:db8::1]:0")); err == nil {
+		t.Error("an IPv6 peer on an IPv4 socket was accepted")
+	}
+	if err := snd.WriteSegments(nil, 1, netip.AddrPortFrom(labB, 0)); err == nil {
+		t.Error("an empty train was accepted")
+	}
+	if allocs := testing.AllocsPerRun(20, func() {
+		if err := snd.WriteSegments(train[:10*stride], stride, netip.AddrPortFrom(labB, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}); allocs != 0 {
+		t.Errorf("WriteSegments: %.1f allocations", allocs)
+	}
+	cb.Close()
+	if err := <-done; err != nil {
+		t.Errorf("ServeBatch after Close: %v", err)
 	}
 }

@@ -18,6 +18,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"sync/atomic"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -63,10 +65,18 @@ func (u *UDPConn) setOffloads(gso, gro bool) {
 	}
 }
 
-// segmentWriter is the SegmentSender of a UDPConn. It is not safe for
-// concurrent use: each sending goroutine has its own.
+// segmentWriter is the SegmentSender of a UDPConn or an IPConn. It is not
+// safe for concurrent use: each sending goroutine has its own.
 type segmentWriter struct {
-	u     *UDPConn
+	rc syscall.RawConn
+	v6 bool
+	// gso is the UDP socket's UDP_SEGMENT switch; nil on a raw IP socket,
+	// which has no segmentation offload: its trains leave in sendmmsg
+	// batches.
+	gso *atomic.Bool
+	// raw: the socket is a raw IP one, whose peers have no port (IPv6
+	// refuses any but 0, ipv6/raw.c).
+	raw   bool
 	ms    [maxMsgs]mmsghdr
 	iov   [maxMsgs]unix.Iovec
 	ctrl  [maxMsgs][ctrlWords]uint64
@@ -82,7 +92,11 @@ type segmentWriter struct {
 // sendmsg with UDP_SEGMENT when the socket has it, in sendmmsg batches of
 // single datagrams when not.
 func (u *UDPConn) NewSegmentSender() SegmentSender {
-	w := &segmentWriter{u: u}
+	return newSegmentWriter(u.rc, u.v6, &u.gso, false)
+}
+
+func newSegmentWriter(rc syscall.RawConn, v6 bool, gso *atomic.Bool, raw bool) *segmentWriter {
+	w := &segmentWriter{rc: rc, v6: v6, gso: gso, raw: raw}
 	w.fn = w.sendmmsg
 	return w
 }
@@ -130,7 +144,7 @@ func (w *segmentWriter) add(b []byte, seg int) {
 // left, and the error that stopped the rest.
 func (w *segmentWriter) flush() (int, error) {
 	w.next, w.errno = 0, 0
-	err := w.u.rc.Write(w.fn)
+	err := w.rc.Write(w.fn)
 	sent := 0
 	for i := range w.next {
 		sent += int(w.iov[i].Len)
@@ -152,12 +166,19 @@ func (w *segmentWriter) WriteSegments(b []byte, seg int, to netip.AddrPort) erro
 	if seg <= 0 || len(b) == 0 {
 		return errors.New("transport: WriteSegments: nothing to send")
 	}
-	salen, err := putSockaddr(&w.sa, to, w.u.v6)
+	if w.raw {
+		a := to.Addr().Unmap()
+		if a.Is6() != w.v6 || !a.IsValid() {
+			return fmt.Errorf("transport: send to %v: not an address of the socket's family", to.Addr())
+		}
+		to = netip.AddrPortFrom(a, 0)
+	}
+	salen, err := putSockaddr(&w.sa, to, w.v6)
 	if err != nil {
 		return err
 	}
 	w.salen = salen
-	if w.u.gso.Load() && len(b) > seg {
+	if w.gso != nil && w.gso.Load() && len(b) > seg {
 		per := min(maxGSOSegs, maxGSOBytes/seg) * seg
 		if per > 0 {
 			for off := 0; off < len(b); off += per {
@@ -176,7 +197,7 @@ func (w *segmentWriter) WriteSegments(b []byte, seg int, to netip.AddrPort) erro
 			case errors.Is(err, unix.EIO):
 				// udp_send_skb: the device cannot checksum; GSO is off
 				// for good (udp(7)).
-				w.u.gso.Store(false)
+				w.gso.Store(false)
 			case errors.Is(err, unix.EINVAL), errors.Is(err, unix.EMSGSIZE):
 				// Segments larger than the path allows; the plain
 				// path lets the kernel fragment.
