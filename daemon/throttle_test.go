@@ -12,6 +12,8 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/vpdn/vpdn/control"
 	"github.com/vpdn/vpdn/internal/clock"
 	"github.com/vpdn/vpdn/loadgen"
@@ -154,6 +156,21 @@ func TestPasswordGuessing(t *testing.T) {
 		}
 		if th := lns.show(t, "aaa throttle", false).Text; !strings.Contains(th, "Authentication throttled: ") {
 			t.Fatalf("show aaa throttle:\n%s", th)
+		}
+		reg := prometheus.NewRegistry()
+		reg.MustRegister(collector{lns.d})
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, mf := range mfs {
+			if m := mf.GetMetric(); len(m) == 1 && m[0].GetCounter() != nil {
+				got[mf.GetName()] = m[0].GetCounter().GetValue()
+			}
+		}
+		if got["vpdn_aaa_auth_throttled_total"] != float64(st.Throttled) || got["vpdn_aaa_auth_failures_total"] < 1001 {
+			t.Fatalf("metrics %v; throttle %+v", got, st)
 		}
 	})
 }
