@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"time"
 )
 
 // Method is the PPP authentication protocol a request came in over.
@@ -55,6 +56,12 @@ type Request struct {
 	CallingNumber string
 	CalledNumber  string
 	TunnelName    string // the peer's L2TP host name, when tunnelled
+	// PeerAddr is the address the call came from: the tunnel's remote
+	// address for L2TP and PPTP. The throttle counts failures by it.
+	PeerAddr netip.Addr
+	// TunnelID and SessionID are the carrier's local IDs of the call, for
+	// the failure log.
+	TunnelID, SessionID uint32
 }
 
 // Result is the outcome of an authentication.
@@ -73,6 +80,11 @@ type Result struct {
 	// MPPE master keys (RFC 3079 §3), when the method derives them.
 	MPPESendKey, MPPERecvKey []byte
 	Authz                    Authorization
+	// Hold, on a rejection, is how long the authenticator should wait
+	// before it tells the peer (the throttle's delay for repeated
+	// failures). The wait is the caller's, on its own timer: AAA never
+	// sleeps.
+	Hold time.Duration
 }
 
 // Authorization is what the network is told about an accepted user.

@@ -56,6 +56,9 @@ type LocalConfig struct {
 	Users   []User
 	Domains DomainOptions
 	Logger  *slog.Logger // may be nil
+	// Lockout, if set, locks users that fail too often (`aaa local
+	// authentication attempts max-fail`); it outlives the Local.
+	Lockout *Lockout
 }
 
 type localUser struct {
@@ -73,6 +76,7 @@ type Local struct {
 	strip   bool
 	domains map[string]*Domain
 	log     *slog.Logger
+	lockout *Lockout
 }
 
 // NewLocal builds the local backend. Names must be non-empty and unique.
@@ -84,6 +88,7 @@ func NewLocal(cfg LocalConfig) (*Local, error) {
 		strip:   cfg.Domains.Strip,
 		domains: make(map[string]*Domain, len(cfg.Domains.Domains)),
 		log:     cfg.Logger,
+		lockout: cfg.Lockout,
 	}
 	if l.delim == 0 {
 		l.delim = '@'
@@ -175,12 +180,23 @@ func (l *Local) authenticate(req *Request, caseSensitive bool) *Result {
 		l.log.Debug("aaa: local reject", "user", req.Username, "method", req.Method, "reason", r.Reason)
 		return r
 	}
+	if l.lockout != nil && l.lockout.isLocked(u.Name) {
+		// Locked out: refused without a look at the credentials.
+		l.log.Debug("aaa: local reject", "user", req.Username, "method", req.Method, "reason", ReasonLocked)
+		return l.reject(req, ReasonLocked)
+	}
 	r := &Result{}
 	reason := l.verify(u, req, r)
 	if reason != "" {
+		if l.lockout != nil && l.lockout.failed(u.Name) {
+			l.log.Info("aaa: local user locked out", "user", u.Name)
+		}
 		rej := l.reject(req, reason)
 		l.log.Debug("aaa: local reject", "user", req.Username, "method", req.Method, "reason", reason)
 		return rej
+	}
+	if l.lockout != nil {
+		l.lockout.succeeded(u.Name)
 	}
 	r.Accept = true
 	r.Authz = l.authorization(u, domain)

@@ -28,7 +28,10 @@ type ServiceConfig struct {
 	// History records final rejections for `show vpdn history failure`;
 	// may be nil.
 	History *FailureHistory
-	Logger  *slog.Logger // may be nil
+	// Throttle, if set, delays and blocks repeated failures and logs
+	// them; it outlives the Service.
+	Throttle *Throttle
+	Logger   *slog.Logger // may be nil
 }
 
 // Service walks IOS method lists. It is immutable once built and safe for
@@ -39,12 +42,13 @@ type ServiceConfig struct {
 // unreachable or missing, no local database). A rejection ends the walk.
 // `none` accepts. When every method errs, the error is returned.
 type Service struct {
-	authn   map[string][]ListMethod
-	authz   map[string][]ListMethod
-	local   *Local
-	groups  map[string]Authenticator
-	history *FailureHistory
-	log     *slog.Logger
+	authn    map[string][]ListMethod
+	authz    map[string][]ListMethod
+	local    *Local
+	groups   map[string]Authenticator
+	history  *FailureHistory
+	throttle *Throttle
+	log      *slog.Logger
 }
 
 // NewService builds a Service. It refuses a list that IOS would refuse: an
@@ -53,12 +57,13 @@ type Service struct {
 // group name.
 func NewService(cfg ServiceConfig) (*Service, error) {
 	s := &Service{
-		authn:   map[string][]ListMethod{},
-		authz:   map[string][]ListMethod{},
-		local:   cfg.Local,
-		groups:  cfg.Groups,
-		history: cfg.History,
-		log:     cfg.Logger,
+		authn:    map[string][]ListMethod{},
+		authz:    map[string][]ListMethod{},
+		local:    cfg.Local,
+		groups:   cfg.Groups,
+		history:  cfg.History,
+		throttle: cfg.Throttle,
+		log:      cfg.Logger,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -95,6 +100,16 @@ func (s *Service) Authenticate(ctx context.Context, authnList, authzList string,
 	if !ok {
 		return nil, fmt.Errorf("%w: authentication ppp %q", ErrNoBackend, name)
 	}
+	if s.throttle != nil {
+		if hold, blocked := s.throttle.Check(req); blocked {
+			r := rejectFor(req, ReasonThrottled)
+			r.Hold = hold
+			if s.history != nil {
+				s.history.Record(req, r.Reason)
+			}
+			return r, nil
+		}
+	}
 	var r *Result
 	var by ListMethod
 	var errs []error
@@ -118,6 +133,13 @@ func (s *Service) Authenticate(ctx context.Context, authnList, authzList string,
 	}
 	if !r.Accept && s.history != nil {
 		s.history.Record(req, r.Reason)
+	}
+	if s.throttle != nil {
+		if r.Accept {
+			s.throttle.Succeeded(req)
+		} else {
+			r.Hold = max(r.Hold, s.throttle.Failed(req, r.Reason))
+		}
 	}
 	return r, nil
 }

@@ -352,7 +352,7 @@ func TestFailureHistoryBound(t *testing.T) {
 	if err := h.WriteShow(&b); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(b.String(), "Table size: 2\nEntries: 2\nUser: xxx") || !strings.Contains(b.String(), "User: c\n  NAS: Vi3, CLID = , Tunnel: lac1\n  Log time: 2026-01-01 00:00:04, Error repetitions: 1\n  Failure reason: r4\n") {
+	if !strings.HasPrefix(b.String(), "Table size: 2\nEntries: 2\nUser: xxx") || !strings.Contains(b.String(), "User: c\n  NAS: Vi3, CLID = , Tunnel: lac1, Peer: -\n  Log time: 2026-01-01 00:00:04, Error repetitions: 1\n  Failure reason: r4\n") {
 		t.Errorf("show:\n%s", b.String())
 	}
 	h.Clear("c")

@@ -174,7 +174,8 @@ func (m *Manager) pppConfig(s *Session, d DataSpec) (ppp.Config, error) {
 		Output:         ppp.OutputFunc(s.dp.WriteFrame),
 		AddressControl: d.AddressControl, Outgoing: prof.Role == Client,
 		Keepalive: prof.Keepalive, KeepaliveMisses: prof.KeepaliveMisses, MRU: prof.MTU,
-		Call: ppp.CallInfo{NASPort: s.name, TunnelName: bi.TunnelName, CallingNumber: bi.CallingNumber, CalledNumber: bi.CalledNumber},
+		Call: ppp.CallInfo{NASPort: s.name, TunnelName: bi.TunnelName, CallingNumber: bi.CallingNumber, CalledNumber: bi.CalledNumber,
+			PeerAddr: bi.Peer.Addr().Unmap(), TunnelID: bi.TunnelID, SessionID: bi.LocalID},
 	}
 	pc.MPPE = prof.MPPE
 	a := &pc.Auth
@@ -191,6 +192,10 @@ func (m *Manager) pppConfig(s *Session, d DataSpec) (ppp.Config, error) {
 	}
 	a.Timeout = 30 * time.Second
 	a.MSCHAPv2Retries = 2
+	if prof.MaxBadAuth > 0 {
+		// IOS's one knob for every method: MS-CHAP-V2 retries by R=1.
+		a.MSCHAPv2Retries, a.MaxBadAuth = prof.MaxBadAuth, prof.MaxBadAuth
+	}
 	ip := &pc.IPCP
 	ip.Local = prof.Local
 	if prof.Role == Client {

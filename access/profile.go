@@ -54,8 +54,11 @@ type Profile struct {
 	// Authentication of the peer (server role).
 	AuthMethods []aaa.Method
 	AuthList    string // AAA method list; "" default
-	Callin      bool
-	IfNeeded    bool
+	// MaxBadAuth is `ppp max-bad-auth`: attempts a peer may retry after
+	// a failed authentication (0: dropped on the first).
+	MaxBadAuth int
+	Callin     bool
+	IfNeeded   bool
 	// Our credentials when the peer authenticates us.
 	Hostname, Password string
 	// SecretFor answers a challenge by the challenger's name when Password

@@ -216,7 +216,7 @@ func (s *Session) Up(ev ppp.UpEvent) {
 	s.mu.Unlock()
 	m.cfg.Interfaces.InstallStaticRoutes()
 	m.log.Info("interface up", "interface", s.name, "local", in.LocalAddr.String(), "peer", in.PeerAddr.String(),
-		"user", in.Username, "offload", ifc.Offload())
+		"user", aaa.Printable(in.Username), "offload", ifc.Offload())
 	if f := m.cfg.OnUp; f != nil {
 		f(s)
 	}

@@ -129,6 +129,11 @@ var aaaCommands = []*command{
 		apply: func(p *parser, m *Match, neg bool) error {
 			return fmt.Errorf("username %s nopassword: a PPP user needs a password; expected username %s password PASSWORD", m.Str("name"), m.Str("name"))
 		}},
+	{mode: mGlobal, spec: "aaa local authentication attempts max-fail <n:int:1-65535>", help: "Lock a local user out after N consecutive failed authentications; it stays locked until `clear aaa local user lockout username NAME` (or `all`). `show aaa local user lockout` lists the locked users.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.cfg.AAA.LocalMaxFail, m.Int("n"), neg)
+			return nil
+		}},
 	{mode: mGlobal, spec: "aaa new-model", help: "Enables the AAA access control model.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { p.cfg.AAA.NewModel = !neg; return nil }},
 	{mode: mGlobal, spec: "aaa authentication ppp {default | <list:word>} {local | none | if-needed | group <server:word> | local-case}...", help: "The method list PPP authentication uses: `local` checks `username` entries, `none` accepts anyone; `group radius` comes with the RADIUS work.", noForm: true,

@@ -129,6 +129,11 @@ var interfaceCommands = []*command{
 			ifc.PPPAuth = a
 			return nil
 		}},
+	{mode: mInterface, spec: "ppp max-bad-auth <n:int:1-255>", help: "Let a PPP peer that failed authentication try again N times on the link before it is dropped (PAP, CHAP, MS-CHAP, MS-CHAP-V2); the default drops it on the first failure.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.iface().MaxBadAuth, m.Int("n"), neg)
+			return nil
+		}},
 	{mode: mInterface, spec: "ppp chap hostname <host:word>", help: "The name this end uses when it is authenticated by CHAP / MS-CHAP.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			set(&p.iface().CHAPHostname, m.Str("host"), neg)

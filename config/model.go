@@ -149,7 +149,8 @@ type Interface struct {
 	PPPAuth       *PPPAuth `json:"ppp_auth,omitempty"`
 	CHAPHostname  string   `json:"chap_hostname,omitempty"`
 	CHAPPassword  Secret   `json:"chap_password,omitzero"`
-	PPPRefuse     []string `json:"ppp_refuse"` // ppp {pap|chap|ms-chap|ms-chap-v2|eap} refuse
+	PPPRefuse     []string `json:"ppp_refuse"`             // ppp {pap|chap|ms-chap|ms-chap-v2|eap} refuse
+	MaxBadAuth    int      `json:"max_bad_auth,omitempty"` // ppp max-bad-auth N: retries after a failed authentication
 	PAPSentUser   string   `json:"pap_sent_user,omitempty"`
 	PAPSentPass   Secret   `json:"pap_sent_pass,omitzero"`
 	MPPE          *MPPE    `json:"mppe,omitempty"`
@@ -338,6 +339,9 @@ type AAA struct {
 	// (aaa domain-stripping); Delimiter is the separator, default "@".
 	DomainStripping bool   `json:"domain_stripping"`
 	Delimiter       string `json:"delimiter,omitempty"`
+	// LocalMaxFail is `aaa local authentication attempts max-fail N`:
+	// consecutive failures that lock a local user out; 0 for none.
+	LocalMaxFail int `json:"local_max_fail,omitempty"`
 }
 
 // MethodList is an AAA method list: `aaa authentication ppp default local none`.

@@ -36,6 +36,10 @@ func (c *Config) String() string {
 		}
 		w.bang()
 	}
+	if c.AAA.LocalMaxFail > 0 {
+		w.line(0, "aaa local authentication attempts max-fail %d", c.AAA.LocalMaxFail)
+		w.bang()
+	}
 	for _, l := range c.AAA.AttrLists {
 		w.line(0, "aaa attribute list %s", l.Name)
 		if l.Addr.IsValid() {
@@ -448,6 +452,9 @@ func printInterface(w *printer, i *Interface) {
 	}
 	for _, r := range i.PPPRefuse {
 		w.line(1, "ppp %s refuse", r)
+	}
+	if i.MaxBadAuth > 0 {
+		w.line(1, "ppp max-bad-auth %d", i.MaxBadAuth)
 	}
 	if i.PAPSentUser != "" {
 		w.line(1, "ppp pap sent-username %s password %s", i.PAPSentUser, fmtSecret(i.PAPSentPass))

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vpdn/vpdn/aaa"
 	"github.com/vpdn/vpdn/config"
 	"github.com/vpdn/vpdn/control"
+	"github.com/vpdn/vpdn/internal/clock"
 	"github.com/vpdn/vpdn/pool"
 )
 
@@ -46,7 +48,7 @@ func buildServices(c *config.Config, history *aaa.FailureHistory, d *Daemon) (*s
 			dom.Domains = append(dom.Domains, aaa.Domain{Name: d.Name, Pool: l.Pool, Authz: authzOf(l)})
 		}
 	}
-	local, err := aaa.NewLocal(aaa.LocalConfig{Users: users, Domains: dom, Logger: d.opts.Debug.Logger(d.log, "aaa authentication")})
+	local, err := aaa.NewLocal(aaa.LocalConfig{Users: users, Domains: dom, Logger: d.opts.Debug.Logger(d.log, "aaa authentication"), Lockout: d.lockout})
 	if err != nil {
 		return nil, err
 	}
@@ -94,10 +96,13 @@ func buildServices(c *config.Config, history *aaa.FailureHistory, d *Daemon) (*s
 		// the local database, as IOS falls back to it.
 		lists = append(lists, aaa.ListCommand{Type: aaa.AuthenticationPPP, Name: aaa.DefaultList, Methods: []aaa.ListMethod{{Kind: aaa.MethodLocal}}})
 	}
-	svc, err := aaa.NewService(aaa.ServiceConfig{Lists: lists, Local: local, History: history, Logger: d.opts.Debug.Logger(d.log, "aaa authorization")})
+	svc, err := aaa.NewService(aaa.ServiceConfig{Lists: lists, Local: local, History: history, Throttle: d.throttle,
+		Logger: d.opts.Debug.Logger(d.log, "aaa authorization")})
 	if err != nil {
 		return nil, err
 	}
+	// The lockout's limit is set when the services are swapped in: a
+	// reload that fails leaves the one in force.
 	pools := pool.NewGroup()
 	for _, p := range c.IP.Pools {
 		for _, r := range p.Ranges {
@@ -143,6 +148,39 @@ func (d *Daemon) registerAAAShows() {
 			d.history.WriteShow(&b)
 			return reply(b.String(), d.history.Entries(), asJSON)
 		}})
+	d.shows.Add(&control.Command{Words: "aaa local user lockout", Help: "local users locked out by aaa local authentication attempts max-fail",
+		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+			var b strings.Builder
+			us := d.lockout.Locked()
+			aaa.WriteLockout(&b, us)
+			return reply(b.String(), us, asJSON)
+		}})
+	clearLockout := func(name string, all bool) (*control.Response, error) {
+		n := d.lockout.Clear(name, all)
+		d.log.Info("aaa: local user lockout cleared", "user", name, "all", all, "unlocked", n)
+		return &control.Response{OK: true}, nil
+	}
+	d.clears.Add(&control.Command{Words: "aaa local user lockout username", Args: 1, Help: "unlock a local user (and reset its failure count)",
+		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+			return clearLockout(args[0], false)
+		}})
+	d.clears.Add(&control.Command{Words: "aaa local user lockout all", Help: "unlock every local user",
+		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+			return clearLockout("", true)
+		}})
+	d.shows.Add(&control.Command{Words: "aaa throttle", Help: "the authentication throttle's counters (vpdn extension)",
+		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+			st := d.throttle.Stats()
+			text := fmt.Sprintf("Authentication failures: %d\nAuthentication throttled: %d\nBlocks imposed: %d\n"+
+				"Failure log lines: %d written, %d suppressed\nKeys held: %d users, %d peers, %d user-at-peer\n",
+				st.Failures, st.Throttled, st.Blocks, st.Logged, st.Suppressed, st.Users, st.Peers, st.Pairs)
+			return reply(text, st, asJSON)
+		}})
+	d.clears.Add(&control.Command{Words: "aaa throttle", Help: "forget the throttle's counts and blocks (vpdn extension)",
+		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+			d.throttle.Clear()
+			return &control.Response{OK: true}, nil
+		}})
 	d.clears.Add(&control.Command{Words: "vpdn history failure", Help: "forget the failure history",
 		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
 			for _, f := range d.history.Entries() {
@@ -177,3 +215,39 @@ func (d *Daemon) Authenticator(authnList, authzList string) aaa.Authenticator {
 }
 
 func newHistory() *aaa.FailureHistory { return aaa.NewFailureHistory(1000, time.Now) }
+
+// flushEvery is how often the throttle's count of failure log lines it
+// dropped is reported, when there is one.
+const flushEvery = 10 * time.Second
+
+// logFlusher runs the throttle's Flush on the daemon's clock: a flood
+// that stopped still gets its "not logged" line.
+type logFlusher struct {
+	mu      sync.Mutex
+	t       clock.Timer
+	stopped bool
+}
+
+func (d *Daemon) startLogFlush() *logFlusher {
+	f := &logFlusher{}
+	var tick func()
+	tick = func() {
+		d.throttle.Flush()
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if !f.stopped {
+			f.t = d.opts.Clock.AfterFunc(flushEvery, tick)
+		}
+	}
+	f.mu.Lock()
+	f.t = d.opts.Clock.AfterFunc(flushEvery, tick)
+	f.mu.Unlock()
+	return f
+}
+
+func (f *logFlusher) stop() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopped = true
+	f.t.Stop()
+}

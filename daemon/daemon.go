@@ -64,6 +64,10 @@ type Daemon struct {
 
 	svc     atomic.Pointer[services]
 	history *aaa.FailureHistory
+	// throttle and lockout keep their counts across reloads, as the
+	// history does.
+	throttle *aaa.Throttle
+	lockout  *aaa.Lockout
 
 	vpdnLog *slog.Logger // routed by the vpdn debug switches
 	pppLog  *slog.Logger // routed by the ppp debug switches
@@ -92,6 +96,8 @@ func New(opts Options) (*Daemon, error) {
 		opts.Clock = clock.Real
 	}
 	d := &Daemon{opts: opts, log: opts.Logger, cfgLog: opts.Debug.Logger(opts.Logger, "config"), started: time.Now(), history: newHistory()}
+	d.throttle = aaa.NewThrottle(aaa.ThrottleConfig{Now: opts.Clock.Now, Logger: opts.Logger})
+	d.lockout = aaa.NewLockout(opts.Clock.Now)
 	res, err := config.LoadFile(opts.ConfigPath)
 	if err != nil {
 		return nil, err
@@ -103,6 +109,7 @@ func New(opts Options) (*Daemon, error) {
 	d.logWarnings(res.Warnings)
 	d.cfg.Store(res.Config)
 	d.svc.Store(svc)
+	d.lockout.SetMax(res.Config.AAA.LocalMaxFail)
 	d.vpdnLog = slog.New(opts.Debug.Router(opts.Logger.Handler(), "vpdn"))
 	d.pppLog = slog.New(opts.Debug.Router(opts.Logger.Handler(), "ppp"))
 	d.registerShows()
@@ -176,6 +183,7 @@ func (d *Daemon) Reload() error {
 	// The new pools must not hand out what live sessions hold.
 	d.carryLeases(svc)
 	d.svc.Store(svc)
+	d.lockout.SetMax(res.Config.AAA.LocalMaxFail)
 	old := d.cfg.Swap(res.Config)
 	d.reloads++
 	d.lastReloadErr = ""

@@ -63,6 +63,14 @@ var (
 	descReloads   = prometheus.NewDesc("vpdn_config_reloads_total", "Configuration reloads by result.", []string{"result"}, nil)
 	descCtlDrops  = prometheus.NewDesc("vpdn_l2tp_control_drops_total", "L2TP control datagrams dropped before their tunnel handled them, by reason.", []string{"reason"}, nil)
 
+	// The authentication throttle and lockout (package aaa).
+	descAuthFailures  = prometheus.NewDesc("vpdn_aaa_auth_failures_total", "PPP authentications rejected, throttled ones included.", nil, nil)
+	descAuthThrottled = prometheus.NewDesc("vpdn_aaa_auth_throttled_total", "PPP authentications refused unchecked because the peer (or the user at that peer) was blocked after repeated failures.", nil, nil)
+	descAuthBlocks    = prometheus.NewDesc("vpdn_aaa_auth_blocks_total", "Blocks the authentication throttle imposed on a peer or a user at a peer.", nil, nil)
+	descAuthLogDrops  = prometheus.NewDesc("vpdn_aaa_auth_failure_log_suppressed_total", "Authentication failure log lines the rate limit dropped.", nil, nil)
+	descAuthKeys      = prometheus.NewDesc("vpdn_aaa_throttle_keys", "Keys the authentication throttle holds, by table.", []string{"table"}, nil)
+	descLockedUsers   = prometheus.NewDesc("vpdn_aaa_locked_users", "Local users locked out by aaa local authentication attempts max-fail.", nil, nil)
+
 	// PPTP (RFC 2637): control connections are IOS's PPTP tunnels, calls
 	// its sessions.
 	descPPTPTunnels    = prometheus.NewDesc("vpdn_pptp_tunnels", "PPTP control connections by state.", []string{"state"}, nil)
@@ -87,7 +95,8 @@ var (
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descTunnels, descSessions, descPPP, descPackets, descBytes, descDrops, descFailures, descPool, descExhausted, descReloads, descCtlDrops,
 		descPPTPTunnels, descPPTPSessions, descPPTPCtlDrops, descPPTPTimeouts, descPPTPAcks, descPPTPOverWindow, descPPTPAlarms, descPPTPAlarmsOn,
-		descMPPESessions, descMPPEPackets, descMPPEKeys, descMPPEFlushes, descMPPEResyncs, descMPPEMissed, descMPPEDrops} {
+		descMPPESessions, descMPPEPackets, descMPPEKeys, descMPPEFlushes, descMPPEResyncs, descMPPEMissed, descMPPEDrops,
+		descAuthFailures, descAuthThrottled, descAuthBlocks, descAuthLogDrops, descAuthKeys, descLockedUsers} {
 		ch <- d
 	}
 }
@@ -188,6 +197,7 @@ func pptpControl(ch chan<- prometheus.Metric, st pptp.NodeStats) {
 
 func (c collector) Collect(ch chan<- prometheus.Metric) {
 	d := c.d
+	c.collectAuth(ch)
 	v := d.vpdnSnapshot()
 	// By carrier, then state.
 	tstates, sstates := map[string]map[string]float64{}, map[string]map[string]float64{}
@@ -316,4 +326,22 @@ func (d *Daemon) serveMetrics(ctx context.Context, addr string) error {
 func (d *Daemon) MetricsAddr() string {
 	s, _ := d.metricsAddr.Load().(string)
 	return s
+}
+
+// collectAuth exports the authentication throttle's and lockout's numbers.
+func (c collector) collectAuth(ch chan<- prometheus.Metric) {
+	st := c.d.throttle.Stats()
+	for _, m := range []struct {
+		d *prometheus.Desc
+		n uint64
+	}{{descAuthFailures, st.Failures}, {descAuthThrottled, st.Throttled}, {descAuthBlocks, st.Blocks}, {descAuthLogDrops, st.Suppressed}} {
+		ch <- prometheus.MustNewConstMetric(m.d, prometheus.CounterValue, float64(m.n))
+	}
+	for _, k := range []struct {
+		table string
+		n     int
+	}{{"user", st.Users}, {"peer", st.Peers}, {"user_at_peer", st.Pairs}} {
+		ch <- prometheus.MustNewConstMetric(descAuthKeys, prometheus.GaugeValue, float64(k.n), k.table)
+	}
+	ch <- prometheus.MustNewConstMetric(descLockedUsers, prometheus.GaugeValue, float64(len(c.d.lockout.Locked())))
 }

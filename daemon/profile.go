@@ -111,6 +111,7 @@ func (d *Daemon) profile(c *config.Config, ifc *config.Interface, role access.Ro
 			p.AuthMethods = append(p.AuthMethods, authMethods[m])
 		}
 		p.Callin, p.IfNeeded = a.Callin, a.IfNeeded
+		p.MaxBadAuth = ifc.MaxBadAuth
 		if a.List != "default" {
 			p.AuthList = a.List
 		}

@@ -34,6 +34,7 @@ import (
 
 // runtime is the running system: what start built.
 type runtime struct {
+	flush  *logFlusher
 	plane  *dataplane.Plane
 	ifs    *vif.Manager
 	access *access.Manager
@@ -140,6 +141,7 @@ func (d *Daemon) start(ctx context.Context) error {
 		}
 	}
 	rt.ifs.SetStaticRoutes(staticRoutes(c))
+	rt.flush = d.startLogFlush()
 	d.rt.Store(rt)
 	// Client-initiated sessions of Virtual-PPP interfaces (document 001).
 	vctx, cancel := context.WithCancel(ctx)
@@ -260,6 +262,9 @@ func (d *Daemon) stop() {
 // PPP session (its interface, its CDN), the tunnels (StopCCN), the bind,
 // the shared device and the static routes.
 func (rt *runtime) teardown(d *Daemon) {
+	if rt.flush != nil {
+		rt.flush.stop()
+	}
 	if rt.cancel != nil {
 		rt.cancel()
 	}

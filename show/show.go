@@ -235,6 +235,7 @@ func noTunnels(proto string, ts []Tunnel, _ []Session) string {
 
 // WriteVPDN renders `show vpdn`: the carriers' tunnel and session tables.
 func WriteVPDN(b *strings.Builder, v VPDN) {
+	v = v.escaped()
 	sections(b, v, "Tunnel and Session Information", noTunnels, func(b *strings.Builder, p string, ts []Tunnel, ss []Session) {
 		writeTunnelTable(b, p, ts)
 		if len(ss) > 0 {
@@ -246,6 +247,7 @@ func WriteVPDN(b *strings.Builder, v VPDN) {
 
 // WriteTunnels renders `show vpdn tunnel [all]`.
 func WriteTunnels(b *strings.Builder, v VPDN, all bool) {
+	v = v.escaped()
 	sections(b, v, "Tunnel Information", noTunnels, func(b *strings.Builder, p string, ts []Tunnel, _ []Session) {
 		if !all {
 			writeTunnelTable(b, p, ts)
@@ -265,6 +267,7 @@ func WriteTunnels(b *strings.Builder, v VPDN, all bool) {
 // but no sessions says so in one line, as IOS does for L2TP ("% No active
 // L2TP sessions"; the PPTP line is inferred from it).
 func WriteSessions(b *strings.Builder, v VPDN, all bool) {
+	v = v.escaped()
 	none := func(p string, ts []Tunnel, ss []Session) string {
 		if len(ts) > 0 && len(ss) == 0 {
 			return "% No active " + p + " sessions\n"

@@ -52,6 +52,7 @@ func (u User) ncps() string {
 
 // WriteUsers renders `show users`.
 func WriteUsers(b *strings.Builder, us []User) {
+	us = escapedUsers(us)
 	b.WriteString("  Interface    User               Mode         Idle     Peer Address\n")
 	for _, u := range us {
 		user := u.User
@@ -64,6 +65,7 @@ func WriteUsers(b *strings.Builder, us []User) {
 
 // WriteCallerUser renders `show caller user NAME` for the user's sessions.
 func WriteCallerUser(b *strings.Builder, us []User) {
+	us = escapedUsers(us)
 	for _, u := range us {
 		fmt.Fprintf(b, "  User: %s, line %s, service %s\n", u.User, u.Interface, u.Service)
 		fmt.Fprintf(b, "        Connected for %s, Idle for 00:00:00\n", HMS(u.ConnectedAt))
@@ -81,6 +83,7 @@ func WriteCallerUser(b *strings.Builder, us []User) {
 // WriteInterface renders `show interfaces virtual-access N` (or
 // virtual-ppp N).
 func WriteInterface(b *strings.Builder, u User) {
+	u = escapedUsers([]User{u})[0]
 	state := "down"
 	if u.Up {
 		state = "up"

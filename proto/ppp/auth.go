@@ -33,6 +33,12 @@ type authServer struct {
 	reply     []byte // last final reply, resent on a duplicate
 	replyCode wire.Code
 	timer     ltimer
+	// hold delays the answer to a rejection by the Result's Hold (the
+	// AAA throttle); held is the rejection waiting for it.
+	hold    ltimer
+	held    *aaa.Result
+	heldReq *aaa.Request
+	badAuth int // failures so far, against MaxBadAuth
 }
 
 // authClient is this end being authenticated by the peer.
@@ -64,6 +70,7 @@ func (a *authState) init(l *Link) {
 	a.l = l
 	a.phase.init(l, func() { a.fail("Authentication timeout") })
 	a.srv.timer.init(l, a.srvRetransmit)
+	a.srv.hold.init(l, a.srvHeld)
 	a.cli.timer.init(l, a.cliRetransmit)
 }
 
@@ -71,7 +78,7 @@ func (a *authState) init(l *Link) {
 func (a *authState) start() {
 	l := a.l
 	a.stop()
-	a.srv = authServer{method: l.lcpo.local.auth, timer: a.srv.timer, gen: a.srv.gen + 1}
+	a.srv = authServer{method: l.lcpo.local.auth, timer: a.srv.timer, hold: a.srv.hold, gen: a.srv.gen + 1}
 	a.cli = authClient{method: l.lcpo.peer.auth, timer: a.cli.timer, password: l.cfg.Auth.Password}
 	if pre := l.cfg.Auth.Preauthenticated; a.srv.method == 0 && l.cfg.Auth.IfNeeded && pre != nil && pre.Accept {
 		a.username, a.authz = pre.Authz.Username, &pre.Authz
@@ -103,6 +110,8 @@ func (a *authState) start() {
 func (a *authState) stop() {
 	a.phase.stop()
 	a.srv.timer.stop()
+	a.srv.hold.stop()
+	a.srv.held, a.srv.heldReq = nil, nil
 	a.cli.timer.stop()
 	if a.srv.cancel != nil {
 		a.srv.cancel()
@@ -403,6 +412,75 @@ func (a *authState) srvResult(req *aaa.Request, res *aaa.Result, err error) {
 		l.debugAuth("PPP: Received LOGIN Response PASS")
 	} else {
 		l.debugAuth("PPP: Received LOGIN Response FAIL: %s", res.Reason)
+		if res.Hold > 0 {
+			// The throttle's delay: the peer hears of the failure (and
+			// may try again) only once it has passed. The link waits
+			// on its timer; nothing sleeps.
+			s.pending, s.held, s.heldReq = true, res, req
+			l.debugAuth("PPP: failure held for %v", res.Hold)
+			s.hold.start(res.Hold)
+			return
+		}
+	}
+	a.srvAnswer(req, res)
+}
+
+// srvHeld answers a rejection whose hold has passed.
+func (a *authState) srvHeld() {
+	s := &a.srv
+	req, res := s.heldReq, s.held
+	s.pending, s.held, s.heldReq = false, nil, nil
+	if res != nil {
+		a.srvAnswer(req, res)
+	}
+}
+
+// srvRetry answers a rejection that `ppp max-bad-auth` lets the peer
+// retry: PAP's Nak leaves the peer to send another Authenticate-Request
+// (RFC 1334 §2.2.1); CHAP's Failure is followed by a new Challenge with
+// the next Identifier (RFC 1994 §4.1: a fresh challenge value for each
+// attempt). It reports false when no retry is left, or the method has
+// none.
+func (a *authState) srvRetry(res *aaa.Result) bool {
+	s := &a.srv
+	l := a.l
+	if s.badAuth >= l.cfg.Auth.MaxBadAuth {
+		return false
+	}
+	switch s.method {
+	case aaa.PAP:
+		msg := res.Message
+		if msg == "" {
+			msg = "Authentication failed"
+		}
+		s.badAuth++
+		a.send(wire.ProtoPAP, wire.PAPNak, s.id, wire.AppendPAPMessage(nil, []byte(msg)))
+	case aaa.CHAP, aaa.MSCHAPv1:
+		msg := res.Message
+		switch {
+		case s.method == aaa.MSCHAPv1 && res.MSCHAPError != "":
+			msg = res.MSCHAPError
+		case s.method == aaa.MSCHAPv1:
+			msg = "E=691 R=0 V=1"
+		case msg == "":
+			msg = "Authentication failed"
+		}
+		s.badAuth++
+		a.send(wire.ProtoCHAP, wire.CHAPFailure, s.id, []byte(msg))
+		a.srvChallenge(s.id + 1)
+	default:
+		return false
+	}
+	l.debugAuth("PPP: authentication retry %d of %d allowed (ppp max-bad-auth)", s.badAuth, l.cfg.Auth.MaxBadAuth)
+	return true
+}
+
+// srvAnswer tells the peer the result.
+func (a *authState) srvAnswer(req *aaa.Request, res *aaa.Result) {
+	s := &a.srv
+	l := a.l
+	if !res.Accept && s.method != aaa.MSCHAPv2 && a.srvRetry(res) {
+		return
 	}
 	switch s.method {
 	case aaa.PAP:

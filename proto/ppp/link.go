@@ -156,6 +156,10 @@ type AuthConfig struct {
 	// MSCHAPv2Retries is how many more Responses an MS-CHAPv2 peer may
 	// try after a failure (R=1 in the Failure packet, RFC 2759 §6).
 	MSCHAPv2Retries int
+	// MaxBadAuth is how many failed attempts PAP and CHAP (MD5, MS-CHAP)
+	// peers may follow with another before the link is closed (IOS `ppp
+	// max-bad-auth`; 0, the default, closes on the first failure).
+	MaxBadAuth int
 
 	// Hostname and Password are this end's credentials when the peer
 	// authenticates us (`ppp chap hostname`, `ppp chap password`); the
@@ -204,6 +208,10 @@ type IPv6CPConfig struct {
 // CallInfo describes the call for AAA requests and accounting.
 type CallInfo struct {
 	NASPort, CallingNumber, CalledNumber, TunnelName string
+	// PeerAddr is the carrier's peer (the tunnel's remote address);
+	// TunnelID and SessionID the carrier's local IDs of the call.
+	PeerAddr            netip.Addr
+	TunnelID, SessionID uint32
 }
 
 // Config configures a Link. Post and Output are required.
@@ -841,6 +849,7 @@ func (l *Link) aaaRequest(m aaa.Method, user string) *aaa.Request {
 		Method: m, Username: user,
 		NASPort: l.cfg.Call.NASPort, CallingNumber: l.cfg.Call.CallingNumber,
 		CalledNumber: l.cfg.Call.CalledNumber, TunnelName: l.cfg.Call.TunnelName,
+		PeerAddr: l.cfg.Call.PeerAddr, TunnelID: l.cfg.Call.TunnelID, SessionID: l.cfg.Call.SessionID,
 	}
 }
 
