@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"sync"
 	"time"
+
+	"github.com/vpdn/vpdn/internal/escape"
 )
 
 // Failure is the failure history of one user, the row of `show vpdn
@@ -191,8 +193,8 @@ func (h *FailureHistory) WriteShow(w io.Writer) error {
 			peer = f.Peer.String()
 		}
 		_, err := fmt.Fprintf(w, "User: %s\n  NAS: %s, CLID = %s, Tunnel: %s, Peer: %s\n  Log time: %s, Error repetitions: %d\n  Failure reason: %s\n",
-			Printable(f.User), Printable(f.NASPort), Printable(f.CallingNumber), Printable(f.TunnelName), peer,
-			f.Last.UTC().Format(time.DateTime), f.Count, Printable(f.Reason))
+			escape.Text(f.User), escape.Text(f.NASPort), escape.Text(f.CallingNumber), escape.Text(f.TunnelName), peer,
+			f.Last.UTC().Format(time.DateTime), f.Count, escape.Text(f.Reason))
 		if err != nil {
 			return err
 		}

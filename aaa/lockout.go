@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vpdn/vpdn/internal/escape"
 )
 
 // ReasonLocked is the rejection of a locked-out local user.
@@ -133,7 +135,7 @@ func WriteLockout(w io.Writer, us []LockedUser) error {
 		return err
 	}
 	for _, u := range us {
-		if _, err := fmt.Fprintf(w, "%-20s%s\n", Printable(u.User), u.LockedAt.UTC().Format("15:04:05 MST Mon Jan 2 2006")); err != nil {
+		if _, err := fmt.Fprintf(w, "%-20s%s\n", escape.Text(u.User), u.LockedAt.UTC().Format("15:04:05 MST Mon Jan 2 2006")); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vpdn/vpdn/internal/escape"
 )
 
 // ThrottleConfig configures a Throttle; zero fields take the defaults
@@ -339,9 +341,9 @@ func (l *failLine) write(log *slog.Logger) {
 		peer = r.PeerAddr.Unmap().String()
 	}
 	// Every string a peer chose is escaped: a name cannot forge a line.
-	log.Info("aaa: authentication failed", "user", Printable(r.Username), "peer", peer,
+	log.Info("aaa: authentication failed", "user", escape.Text(r.Username), "peer", peer,
 		"tunnel", r.TunnelID, "session", r.SessionID, "nas_port", r.NASPort,
-		"calling", Printable(r.CallingNumber), "method", r.Method.String(), "reason", l.reason, "hold", l.hold)
+		"calling", escape.Text(r.CallingNumber), "method", r.Method.String(), "reason", l.reason, "hold", l.hold)
 }
 
 // bucket is a token bucket: burst lines at once, one more per every.

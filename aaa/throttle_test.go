@@ -10,7 +10,6 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
-	"unicode/utf8"
 )
 
 // papFrom is a PAP request from a peer address.
@@ -285,44 +284,4 @@ func TestHistoryShowEscaped(t *testing.T) {
 			t.Errorf("show lacks %q:\n%s", w, out)
 		}
 	}
-}
-
-func TestPrintable(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"alice", "alice"},
-		{"", ""},
-		{"jürgen@例え.jp", "jürgen@例え.jp"},
-		{"a b", "a b"},
-		{"\x1b[2J\nfake line", `\x1b[2J\nfake line`},
-		{"tab\there\r", `tab\there\r`},
-		{`back\slash`, `back\\slash`},
-		{"\xff\xfe", `\xff\xfe`},
-		{"\u202eevil", `\xe2\x80\xaeevil`}, // right-to-left override
-		{"del\x7f", `del\x7f`},
-		{"c1\u0085", `c1\xc2\x85`},
-	} {
-		if got := Printable(tc.in); got != tc.want {
-			t.Errorf("Printable(%q) = %q; want %q", tc.in, got, tc.want)
-		}
-	}
-}
-
-func FuzzPrintable(f *testing.F) {
-	for _, s := range []string{"alice", "\x1b[2J\nx", "\xff", `\`, "\u202e"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		out := Printable(s)
-		if !utf8.ValidString(out) {
-			t.Fatalf("Printable(%q) = %q: not UTF-8", s, out)
-		}
-		for _, r := range out {
-			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-				t.Fatalf("Printable(%q) = %q: control character %U", s, out, r)
-			}
-		}
-		if utf8.ValidString(s) && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' || r >= 0x80 }) && out != s {
-			t.Fatalf("Printable(%q) = %q: a plain name changed", s, out)
-		}
-	})
 }

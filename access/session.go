@@ -7,6 +7,7 @@ import (
 
 	"github.com/vpdn/vpdn/aaa"
 	"github.com/vpdn/vpdn/dataplane"
+	"github.com/vpdn/vpdn/internal/escape"
 	"github.com/vpdn/vpdn/proto/ppp"
 	"github.com/vpdn/vpdn/vif"
 	"github.com/vpdn/vpdn/wire/mppe"
@@ -216,7 +217,7 @@ func (s *Session) Up(ev ppp.UpEvent) {
 	s.mu.Unlock()
 	m.cfg.Interfaces.InstallStaticRoutes()
 	m.log.Info("interface up", "interface", s.name, "local", in.LocalAddr.String(), "peer", in.PeerAddr.String(),
-		"user", aaa.Printable(in.Username), "offload", ifc.Offload())
+		"user", escape.Text(in.Username), "offload", ifc.Offload())
 	if f := m.cfg.OnUp; f != nil {
 		f(s)
 	}

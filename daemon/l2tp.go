@@ -9,9 +9,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vpdn/vpdn/aaa"
 	"github.com/vpdn/vpdn/config"
 	"github.com/vpdn/vpdn/control"
+	"github.com/vpdn/vpdn/internal/escape"
 	"github.com/vpdn/vpdn/proto/l2tp"
 	wl2tp "github.com/vpdn/vpdn/wire/l2tp"
 )
@@ -37,7 +37,7 @@ func (d *Daemon) incomingTunnel(peer netip.AddrPort, hostname string) (l2tp.Tunn
 		}
 	}
 	if match == nil {
-		d.vpdnLog.Info("L2TP tunnel refused: no vpdn-group accepts it", "peer", peer.String(), "hostname", aaa.Printable(hostname))
+		d.vpdnLog.Info("L2TP tunnel refused: no vpdn-group accepts it", "peer", peer.String(), "hostname", escape.Text(hostname))
 		d.failures.add("no-vpdn-group")
 		return l2tp.TunnelParams{}, false
 	}

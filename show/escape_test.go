@@ -101,20 +101,3 @@ func TestRenderersEscape(t *testing.T) {
 		t.Fatal("rendering changed the snapshot")
 	}
 }
-
-func FuzzEscape(f *testing.F) {
-	for _, s := range []string{"alice", forged, "\xff", `\`, "\u202e", "例え"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		out := Escape(s)
-		if !utf8.ValidString(out) {
-			t.Fatalf("Escape(%q) = %q: not UTF-8", s, out)
-		}
-		for _, r := range out {
-			if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
-				t.Fatalf("Escape(%q) = %q: control character %U", s, out, r)
-			}
-		}
-	})
-}

@@ -25,15 +25,15 @@ const module = "github.com/vpdn/vpdn"
 // ours.
 var allowed = map[string][]string{
 	"cmd":       {"daemon", "control", "config", "internal/version", "internal/debug", "loadgen", "examples", "transport"},
-	"daemon":    {"control", "show", "config", "carrier", "access", "proto", "wire", "aaa", "pool", "vif", "dataplane", "netif", "transport", "internal/clock", "internal/version", "internal/debug"},
+	"daemon":    {"control", "show", "config", "carrier", "access", "proto", "wire", "aaa", "pool", "vif", "dataplane", "netif", "transport", "internal/clock", "internal/version", "internal/debug", "internal/escape"},
 	"control":   {"config", "internal/version"},
-	"show":      {},
+	"show":      {"internal/escape"},
 	"config":    {},
 	"loadgen":   {"carrier", "access", "proto", "wire", "aaa", "pool", "vif", "dataplane", "netif", "transport", "internal/clock"},
 	"carrier":   {"access", "proto", "wire", "aaa", "dataplane", "transport", "internal/clock"},
-	"access":    {"proto", "wire", "aaa", "pool", "vif", "dataplane", "transport", "internal/clock"},
+	"access":    {"proto", "wire", "aaa", "pool", "vif", "dataplane", "transport", "internal/clock", "internal/escape"},
 	"proto":     {"wire", "aaa", "pool", "internal/debug", "internal/clock"},
-	"aaa":       {"pool", "wire"},
+	"aaa":       {"pool", "wire", "internal/escape"},
 	"pool":      {},
 	"vif":       {"netif"},
 	"dataplane": {"wire", "transport", "netif", "internal/clock"},
@@ -49,6 +49,7 @@ var allowed = map[string][]string{
 	"internal/debug":   {},
 	"internal/version": {},
 	"internal/clock":   {},
+	"internal/escape":  {},
 }
 
 // protoAllowed narrows the proto layer per package: a state machine names
@@ -79,7 +80,7 @@ func init() {
 // network through a small interface and gets its time from a clock.
 var noIO = []string{"net", "os", "os/exec", "syscall", "golang.org/x/sys/unix"}
 
-var layerNames = []string{"internal/nstest", "internal/peers", "internal/debug", "internal/version", "internal/archtest", "internal/clock"}
+var layerNames = []string{"internal/nstest", "internal/peers", "internal/debug", "internal/version", "internal/archtest", "internal/clock", "internal/escape"}
 
 // layerOf returns the layer key of a package path inside the module.
 func layerOf(rel string) string {

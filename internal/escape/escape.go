@@ -1,4 +1,6 @@
-package aaa
+// Package escape makes strings a peer chose safe to write to a terminal
+// or a log line. It is a leaf: aaa, show and the daemon share its one rule.
+package escape
 
 import (
 	"strconv"
@@ -6,14 +8,14 @@ import (
 	"unicode/utf8"
 )
 
-// Printable returns s as it may be written to a terminal or a log line:
+// Text returns s as it may be written to a terminal or a log line:
 // printable UTF-8 is kept, a backslash is doubled, and every other octet —
-// control characters (ESC, newline, carriage return), DEL, the C1 range
-// and invalid UTF-8 — becomes \n, \r, \t or \xNN. A name a peer chose
-// (PAP Peer-ID, CHAP Name, RFC 1334 §2.2.1, RFC 1994 §4.1) can then not
-// move the cursor, clear the screen or start a fake line. Package show
-// has the same rule for its renderers.
-func Printable(s string) string {
+// control characters (ESC, newline, carriage return), DEL, the C1 range,
+// format characters such as U+202E and invalid UTF-8 — becomes \n, \r, \t
+// or \xNN. A name a peer chose (PAP Peer-ID, CHAP Name, RFC 1334 §2.2.1,
+// RFC 1994 §4.1; an L2TP Host Name) can then not move the cursor, clear
+// the screen or start a fake line.
+func Text(s string) string {
 	clean := true
 	for i := 0; i < len(s); {
 		r, n := utf8.DecodeRuneInString(s[i:])
