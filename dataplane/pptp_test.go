@@ -913,3 +913,33 @@ func TestPPTPAckTimeout(t *testing.T) {
 		}
 	})
 }
+
+// TestMPPEHold: while CCP renegotiates (HoldMPPE) IP goes neither
+// encrypted nor plain, in either direction; SetMPPE ends the hold.
+func TestMPPEHold(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b, sa, sb, da, db, wa, _ := pptpPair(t, Config{})
+		pt := b.NewPort(sb.Bind, PPTPDecoder{}, nil)
+		sa.HoldMPPE()
+		sb.HoldMPPE()
+		if e, d := sa.MPPE(); e != nil || d != nil {
+			t.Fatal("a hold reports ciphers")
+		}
+		da.Inject(ipv4Packet("198.19.0.1", "198.19.1.10", 10))
+		synctest.Wait()
+		if n := len(wa.take()); n != 0 || a.Drops()["unencrypted"] != 1 {
+			t.Fatalf("held: %d sent, drops %v", n, a.Drops())
+		}
+		pt.HandlePacket(greMsg(20, 1, false, 0, ipFrame(ipv4Packet("198.19.0.1", "198.19.1.10", 10))), greA)
+		pt.HandlePacket(greMsg(20, 2, false, 0, []byte{0xff, 0x03, 0x00, 0xfd, 0x90, 0x01, 0x00}), greA)
+		if len(db.Outbound) != 0 || b.Drops()["unencrypted"] != 1 || b.Drops()["mppe-bad"] != 1 {
+			t.Fatalf("held: delivered %d, drops %v", len(db.Outbound), b.Drops())
+		}
+		installMPPE(t, sa, sb, true)
+		da.Inject(ipv4Packet("198.19.0.1", "198.19.1.10", 10))
+		synctest.Wait()
+		if n := len(wa.take()); n != 1 {
+			t.Fatalf("after the hold: %d sent", n)
+		}
+	})
+}
