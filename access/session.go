@@ -486,20 +486,22 @@ func (s *Session) mppeUp(in *ppp.MPPEInfo) {
 	s.fail(CauseNegotiation, "MPPE: "+err.Error())
 }
 
-// FlowAlarm is the carrier's flow-control alarm (document 001: congestion
+// FlowAlarm is the carrier's flow-control alarm, why its words, (document 001: congestion
 // or lost packets): a session running stateful MPPE falls back to
 // stateless, once (ppp.Link.FallBackToStateless); with stateless MPPE or
 // none it does nothing, the alarm being disabled then. It only posts to
 // the session's runner: safe from any goroutine, the data path's with
 // its send lock held included.
-func (s *Session) FlowAlarm() {
+func (s *Session) FlowAlarm(why string) {
 	if s.alarmed.Swap(true) {
 		return // the fallback is tried once
 	}
 	s.run.Post(func() {
-		if !s.link.FallBackToStateless("PPTP flow alarm") {
+		if !s.link.FallBackToStateless(why) {
 			s.alarmed.Store(false) // no stateful MPPE now: a later alarm may find it
+			return
 		}
+		s.m.log.Info("MPPE falls back to stateless", "interface", s.name, "why", why)
 	})
 }
 

@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -412,6 +413,33 @@ type PPTPFlow struct {
 	// Alarms the episodes of the alarm (SetAlarm).
 	OverWindow, AckTimeouts, Lost, Alarms uint64
 	Alarm                                 bool // the alarm is on now
+	// AlarmCauses names what holds the alarm now: "window", "ack-timeout",
+	// "loss", joined by commas; "" when clear.
+	AlarmCauses string
+}
+
+// alarmCauses names the causes in bits.
+func alarmCauses(bits uint32) string {
+	switch bits {
+	case 0:
+		return ""
+	case alarmWindow:
+		return "window"
+	case alarmAckTimeout:
+		return "ack-timeout"
+	case alarmLoss:
+		return "loss"
+	}
+	var out []string
+	for _, c := range []struct {
+		bit  uint32
+		name string
+	}{{alarmWindow, "window"}, {alarmAckTimeout, "ack-timeout"}, {alarmLoss, "loss"}} {
+		if bits&c.bit != 0 {
+			out = append(out, c.name)
+		}
+	}
+	return strings.Join(out, ",")
 }
 
 // Flow returns the call's window numbers.
@@ -423,7 +451,9 @@ func (e *PPTPEncap) Flow() PPTPFlow {
 		AcksPiggybacked: st.acksPiggy.Load(), AcksAlone: st.acksAlone.Load(), AcksReceived: st.acksRecv.Load(),
 		StaticRTT: time.Duration(st.staticRTT.Load()), AckTimeout: st.ato(),
 		OverWindow: st.overWindow.Load(), AckTimeouts: st.ackTimeouts.Load(), Lost: st.lost.Load(),
-		Alarms: st.alarms.Load(), Alarm: st.alarmBits.Load() != 0}
+		Alarms: st.alarms.Load()}
+	bits := st.alarmBits.Load()
+	f.Alarm, f.AlarmCauses = bits != 0, alarmCauses(bits)
 	if a := st.peerAck.Load(); a>>32 != 0 {
 		f.PeerAck, f.PeerAcked = uint32(a), true
 	}

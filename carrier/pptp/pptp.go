@@ -311,7 +311,9 @@ func (s *Service) Dial(ctx context.Context, stream ctl.Stream, local, peer netip
 // MPPE falls back to stateless (document 001). The alarm runs on the data
 // path, with the send lock held: FlowAlarm only posts to the session's
 // runner, it never sends.
-func watchAlarm(e *dataplane.PPTPEncap, as *access.Session) { e.SetAlarm(as.FlowAlarm) }
+func watchAlarm(e *dataplane.PPTPEncap, as *access.Session) {
+	e.SetAlarm(func() { as.FlowAlarm("PPTP flow alarm (" + e.Flow().AlarmCauses + ")") })
+}
 
 // CDNResult is the Call-Disconnect-Notify result (RFC 2637 §2.13) for a
 // call that ends with cause c: a peer that stopped answering is a lost
