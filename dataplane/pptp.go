@@ -17,11 +17,14 @@ import (
 //
 //	receive: Decode (our Call ID) ─▶ session, peer check ─▶ acceptPPTP:
 //	         the ack updates the send side (flow numbers, RTT); the Seq must
-//	         come after the last one accepted, else out-of-order; an ack is
-//	         now due: the ack timer is armed if it is not ─▶ payload stage
+//	         come after the last one accepted, else out-of-order; numbers it
+//	         skipped are loss (the flow alarm); an ack is now due: the ack
+//	         timer is armed if it is not ─▶ payload stage
 //	transmit: Put takes the next Seq and, when Len said 16 octets, the ack
-//	         of the highest Seq received; ack timer ─▶ an ack-only packet
-//	         if no data packet carried the ack meanwhile
+//	         of the highest Seq received; the timed Seq's ack overdue (the
+//	         acknowledgement timeout) or the peer's window full raise the
+//	         flow alarm; ack timer ─▶ an ack-only packet if no data packet
+//	         carried the ack meanwhile
 //
 // Several clients behind one NAT share an address but not a Call ID: the
 // key (our Call ID) and the port's peer check (the session's address)
