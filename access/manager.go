@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vpdn/vpdn/aaa"
@@ -52,7 +53,15 @@ type Manager struct {
 	sessions map[*Session]struct{}
 	byName   map[string]*Session
 	closed   bool
+
+	// mppeFallbacks counts sessions whose MPPE fell back from stateful
+	// to stateless (document 001's flow alarm, this end's or the peer's).
+	mppeFallbacks atomic.Uint64
 }
+
+// MPPEFallbacks returns how many sessions' MPPE fell back from stateful
+// to stateless since the manager started.
+func (m *Manager) MPPEFallbacks() uint64 { return m.mppeFallbacks.Load() }
 
 // New returns a Manager.
 func New(cfg Config) (*Manager, error) {

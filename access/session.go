@@ -3,6 +3,7 @@ package access
 import (
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vpdn/vpdn/aaa"
@@ -40,17 +41,21 @@ type Session struct {
 	early     [][]byte
 	reached   ppp.Phase // the link's furthest phase, once it ended
 
-	mu     sync.Mutex
-	ifc    *vif.Interface
-	owned  []netip.Prefix // framed and configured routes: sources it owns
-	learnt []netip.Prefix // routes through its interface the host learned
-	info   ppp.Info
-	upAt   time.Time
-	ended  bool
-	cause  Cause
-	reason string
-	leases []*aaa.Lease
-	done   chan struct{}
+	// alarmed: FlowAlarm's fallback is posted or done.
+	alarmed atomic.Bool
+
+	mu       sync.Mutex
+	fellBack bool // MPPE fell back from stateful to stateless
+	ifc      *vif.Interface
+	owned    []netip.Prefix // framed and configured routes: sources it owns
+	learnt   []netip.Prefix // routes through its interface the host learned
+	info     ppp.Info
+	upAt     time.Time
+	ended    bool
+	cause    Cause
+	reason   string
+	leases   []*aaa.Lease
+	done     chan struct{}
 }
 
 // Name returns the interface's device name ("Vi3"); LongName its IOS name
@@ -228,6 +233,11 @@ func (s *Session) Up(ev ppp.UpEvent) {
 func (s *Session) Down(ev ppp.DownEvent) {
 	switch ev.Protocol {
 	case wppp.ProtoCCP:
+		if ev.Renegotiating {
+			// CCP negotiates MPPE again: no IP until it opens.
+			s.dp.HoldMPPE()
+			return
+		}
 		// MPPE closed without the link (not required): IP goes plain
 		// again, as the link now passes it.
 		s.dp.SetMPPE(nil, nil)
@@ -382,7 +392,10 @@ type View struct {
 type MPPEView struct {
 	Bits      int
 	Stateless bool
-	Tx, Rx    mppe.Stats
+	// FellBack: the session started stateful and fell back to stateless
+	// (the flow alarm, this end's or the peer's).
+	FellBack bool
+	Tx, Rx   mppe.Stats
 }
 
 // View returns a snapshot of the session.
@@ -400,7 +413,8 @@ func (s *Session) mppeView() *MPPEView {
 	if enc == nil || dec == nil || s.mppeInfo == nil {
 		return nil
 	}
-	return &MPPEView{Bits: int(s.mppeInfo.Strength), Stateless: s.mppeInfo.Stateless, Tx: enc.Stats(), Rx: dec.Stats()}
+	return &MPPEView{Bits: int(s.mppeInfo.Strength), Stateless: s.mppeInfo.Stateless, FellBack: s.fellBack,
+		Tx: enc.Stats(), Rx: dec.Stats()}
 }
 
 // DNS returns the DNS servers IPCP negotiated (a client's, from its server).
@@ -457,14 +471,39 @@ func (s *Session) mppeUp(in *ppp.MPPEInfo) {
 		var dec *mppe.Decrypter
 		if dec, err = mppe.NewDecrypter(in.RecvKey, in.Strength, in.Stateless); err == nil {
 			s.mu.Lock()
+			fellBack := s.mppeInfo != nil && !s.mppeInfo.Stateless && in.Stateless && !s.fellBack
+			s.fellBack = s.fellBack || fellBack
 			s.mppeInfo = &ppp.MPPEInfo{Strength: in.Strength, Stateless: in.Stateless} // no keys kept
 			s.mu.Unlock()
+			if fellBack {
+				s.m.mppeFallbacks.Add(1)
+				s.m.log.Info("MPPE fell back from stateful to stateless mode", "interface", s.name)
+			}
 			s.dp.SetMPPE(enc, dec)
 			return
 		}
 	}
 	// Keys CCP accepted but the cipher refuses: a bug, not the peer's.
 	s.fail(CauseNegotiation, "MPPE: "+err.Error())
+}
+
+// FlowAlarm is the carrier's flow-control alarm, why its words, (document 001: congestion
+// or lost packets): a session running stateful MPPE falls back to
+// stateless, once (ppp.Link.FallBackToStateless); with stateless MPPE or
+// none it does nothing, the alarm being disabled then. It only posts to
+// the session's runner: safe from any goroutine, the data path's with
+// its send lock held included.
+func (s *Session) FlowAlarm(why string) {
+	if s.alarmed.Swap(true) {
+		return // the fallback is tried once
+	}
+	s.run.Post(func() {
+		if !s.link.FallBackToStateless(why) {
+			s.alarmed.Store(false) // no stateful MPPE now: a later alarm may find it
+			return
+		}
+		s.m.log.Info("MPPE falls back to stateless", "interface", s.name, "why", why)
+	})
 }
 
 // mppeResync is the data plane's word that the stateful decrypter lost

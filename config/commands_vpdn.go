@@ -152,7 +152,7 @@ var vpdnCommands = []*command{
 			set(&p.group().PPTPRecvWindow, m.Int("n"), neg)
 			return nil
 		}},
-	{inert: "the acknowledgement timeout follows the measured round trip; a fixed one is later work", mode: mVPDNGroup, spec: "pptp flow-control static-rtt <ms:int:1-10000>", help: "PPTP: a fixed round-trip time in milliseconds instead of the measured one.", noForm: true,
+	{mode: mVPDNGroup, spec: "pptp flow-control static-rtt <ms:int:1-10000>", help: "PPTP: a fixed round-trip time in milliseconds instead of the measured one, for the acknowledgement timeout of the flow-control alarm (RFC 2637 Appendix A; one value for every PPTP group: the first group's).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			set(&p.group().PPTPStaticRTT, m.Int("ms"), neg)
 			return nil

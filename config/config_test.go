@@ -403,18 +403,31 @@ func TestDiff(t *testing.T) {
 // TestInertCommandsWarn: a command accepted without effect yet says so,
 // with its line, instead of being silently ignored.
 func TestInertCommandsWarn(t *testing.T) {
-	res, err := Parse("inert.cfg", base+"vpdn-group LNS\n pptp flow-control static-rtt 300\n")
+	res, err := Parse("inert.cfg", base+"aaa accounting network default start-stop local\n")
 	if err != nil {
 		t.Fatal(err)
 	}
 	found := false
 	for _, w := range res.Warnings {
-		if w.Line == 15 && strings.Contains(w.Msg, `"pptp flow-control static-rtt 300" is accepted but has no effect yet`) && strings.Contains(w.Msg, "measured round trip") {
+		if w.Line == 14 && strings.Contains(w.Msg, `"aaa accounting network default start-stop local" is accepted but has no effect yet`) && strings.Contains(w.Msg, "accounting records") {
 			found = true
 		}
 	}
 	if !found {
 		t.Fatalf("no warning for an inert command: %v", res.Warnings)
+	}
+	// static-rtt sets the PPTP acknowledgement timeout: no warning.
+	res, err = Parse("rtt.cfg", base+"vpdn-group LNS\n pptp flow-control static-rtt 300\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range res.Warnings {
+		if strings.Contains(w.Msg, "static-rtt") {
+			t.Errorf("static-rtt warns: %v", w)
+		}
+	}
+	if g := res.Config.VPDN.Groups[0]; g.PPTPStaticRTT != 300 {
+		t.Errorf("static-rtt %d", g.PPTPStaticRTT)
 	}
 	// A plain LNS uses only commands the daemon acts on: virtual-template
 	// clones every Virtual-Access, so it is not inert.

@@ -56,8 +56,16 @@ func (d *Daemon) startPPTPClient(rt *runtime, c *config.Config) error {
 	if err != nil {
 		return fmt.Errorf("pptp: GRE socket: %w", err)
 	}
+	// static-rtt: one value for the service, the first PPTP dialer's group's.
+	var rtt time.Duration
+	for _, ifc := range pptpDialers(c) {
+		if g := dialerGroup(c, ifc); g != nil && g.PPTPStaticRTT != 0 {
+			rtt = time.Duration(g.PPTPStaticRTT) * time.Millisecond
+			break
+		}
+	}
 	svc, err := pptpc.New(pptpc.Config{Role: pptp.RolePNS, GRE: gre, Plane: rt.plane, Access: rt.access,
-		Clock: d.opts.Clock, Logger: d.vpdnLog, Node: pptp.Config{HostName: c.Hostname, VendorName: "vpdn"}})
+		Clock: d.opts.Clock, Logger: d.vpdnLog, Node: pptp.Config{HostName: c.Hostname, VendorName: "vpdn"}, StaticRTT: rtt})
 	if err != nil {
 		gre.Close()
 		return err

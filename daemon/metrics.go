@@ -90,13 +90,16 @@ var (
 	descMPPEResyncs  = prometheus.NewDesc("vpdn_mppe_resyncs_total", "Losses on stateful MPPE links that asked the peer for a CCP Reset-Request.", nil, nil)
 	descMPPEMissed   = prometheus.NewDesc("vpdn_mppe_missed_packets_total", "Packets the MPPE coherency count skipped (lost before they arrived).", nil, nil)
 	descMPPEDrops    = prometheus.NewDesc("vpdn_mppe_drops_total", "Received packets MPPE dropped, by reason.", []string{"reason"}, nil)
+	// Counted by the access layer over every session it ran, not only
+	// those up now: a fallback is an event to alert on.
+	descMPPEFallbacks = prometheus.NewDesc("vpdn_mppe_fallbacks_total", "Sessions whose MPPE fell back from stateful to stateless (the PPTP flow-control alarm, this end's or the peer's).", nil, nil)
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descTunnels, descSessions, descPPP, descPackets, descBytes, descDrops, descFailures, descPool, descExhausted, descReloads, descCtlDrops,
 		descPPTPTunnels, descPPTPSessions, descPPTPCtlDrops, descPPTPTimeouts, descPPTPAcks, descPPTPOverWindow, descPPTPAlarms, descPPTPAlarmsOn,
 		descMPPESessions, descMPPEPackets, descMPPEKeys, descMPPEFlushes, descMPPEResyncs, descMPPEMissed, descMPPEDrops,
-		descAuthFailures, descAuthThrottled, descAuthBlocks, descAuthLogDrops, descAuthKeys, descLockedUsers} {
+		descAuthFailures, descAuthThrottled, descAuthBlocks, descAuthLogDrops, descAuthKeys, descLockedUsers, descMPPEFallbacks} {
 		ch <- d
 	}
 }
@@ -274,6 +277,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			pptpControl(ch, rt.pptp.Node().Stats())
 		}
 		sums.send(ch, rt.pptp != nil)
+		ch <- prometheus.MustNewConstMetric(descMPPEFallbacks, prometheus.CounterValue, float64(rt.access.MPPEFallbacks()))
 	}
 	for reason, n := range d.failures.snapshot() {
 		ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(n), reason)

@@ -228,6 +228,7 @@ func (d *Daemon) startPPTP(rt *runtime, c *config.Config) error {
 	}
 	svc, err := pptpc.New(pptpc.Config{Role: pptp.RolePAC, GRE: gre, Plane: rt.plane, Access: rt.access,
 		Clock: d.opts.Clock, Logger: d.vpdnLog, Node: nc, Profile: d.pptpProfile,
+		StaticRTT: time.Duration(g.PPTPStaticRTT) * time.Millisecond,
 		OnRefused: func(cause access.Cause, err error) { d.failures.add(cause.Label()) }})
 	if err != nil {
 		ln.Close()

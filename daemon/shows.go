@@ -103,8 +103,13 @@ func (d *Daemon) pptpSnapshot(rt *runtime, v *show.VPDN, byKey map[dataplane.Key
 			ses.Interface, ses.User, ses.Counters = vw.Interface, vw.User, counters(vw.Counters)
 			if e, ok := vw.Encap.(*dataplane.PPTPEncap); ok {
 				f := e.Flow()
-				ses.Flow = &show.FlowControl{Sent: f.NextSeq - 1, Received: f.LastReceived, PeerAck: f.PeerAck, PeerWindow: int(f.PeerWindow),
-					Unacked: int(f.Unacked), RTTMillis: uint32(f.RTT.Milliseconds()), Alarm: f.Alarm, Alarms: f.Alarms}
+				rtt := f.RTT
+				if f.StaticRTT != 0 {
+					rtt = f.StaticRTT // static-rtt is the RTT in use
+				}
+				ses.Flow = &show.FlowControl{Sent: f.NextSeq - 1, Received: f.LastReceived, PeerAck: f.PeerAck,
+					PeerWindow: int(f.PeerWindow), Unacked: int(f.Unacked), RTTMillis: uint32(rtt.Milliseconds()),
+					AckTimeoutMillis: uint32(f.AckTimeout.Milliseconds()), Alarm: f.Alarm, Alarms: f.Alarms}
 			}
 		}
 		v.Sessions = append(v.Sessions, ses)
@@ -318,7 +323,8 @@ func (d *Daemon) mppeOf(short, long string) (show.MPPE, bool) {
 			ResetsSent: rx.Resyncs, ResetsReceived: mv.Tx.Flushes,
 			TxKeyChanges: mv.Tx.Rekeys, RxKeyChanges: rx.Rekeys,
 			RxDropped:    rx.Discarded + rx.Late + rx.Short + rx.Compressed + rx.NotEncrypted + rx.NotFlushed + rx.Resyncs,
-			RxOutOfOrder: rx.Late, RxMissed: rx.Lost}, true
+			RxOutOfOrder: rx.Late, RxMissed: rx.Lost,
+			NextTxCoherency: mv.Tx.NextCoherency, NextRxCoherency: rx.NextCoherency}, true
 	}
 	return show.MPPE{}, false
 }

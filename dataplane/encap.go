@@ -143,12 +143,23 @@ func seqLess16(a, b uint16) bool { return int16(a-b) < 0 }
 // 2637 §4.2): a number not after the last accepted one (late, or a replay)
 // is dropped.
 func (q *Sequencer) accept32(ns uint32) bool {
+	ok, _ := q.accept32Gap(ns)
+	return ok
+}
+
+// accept32Gap is accept32 that also reports how many numbers before ns
+// were skipped (never accepted: lost, or late and to be dropped).
+func (q *Sequencer) accept32Gap(ns uint32) (ok bool, gap uint32) {
 	cur := q.rx.Load()
-	if cur>>32 != 0 && int32(ns-uint32(cur)) < 0 {
-		return false
+	if cur>>32 != 0 {
+		d := int32(ns - uint32(cur))
+		if d < 0 {
+			return false, 0
+		}
+		gap = uint32(d)
 	}
 	q.rx.Store(1<<32 | uint64(ns+1))
-	return true
+	return true, gap
 }
 
 // received returns the last accepted number, and false if none was.

@@ -49,6 +49,13 @@ func (s *Session) SetMPPE(enc *mppe.Encrypter, dec *mppe.Decrypter) {
 	s.mppe.Store(&mppeStage{enc: enc, dec: dec})
 }
 
+// HoldMPPE drops the session's IP in both directions (unencrypted,
+// mppe-bad) until SetMPPE: CCP is renegotiating MPPE (a new Configure-
+// Request in Opened, RFC 1661 §4.1), the old ciphers are gone and the new
+// ones not yet agreed, and IP must not go plain meanwhile. Safe to call
+// while packets flow.
+func (s *Session) HoldMPPE() { s.mppe.Store(new(mppeStage)) }
+
 // MPPE returns the installed pair, nil and nil when there is none.
 func (s *Session) MPPE() (*mppe.Encrypter, *mppe.Decrypter) {
 	if m := s.mppe.Load(); m != nil {

@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,11 +17,14 @@ import (
 //
 //	receive: Decode (our Call ID) ─▶ session, peer check ─▶ acceptPPTP:
 //	         the ack updates the send side (flow numbers, RTT); the Seq must
-//	         come after the last one accepted, else out-of-order; an ack is
-//	         now due: the ack timer is armed if it is not ─▶ payload stage
+//	         come after the last one accepted, else out-of-order; numbers it
+//	         skipped are loss (the flow alarm); an ack is now due: the ack
+//	         timer is armed if it is not ─▶ payload stage
 //	transmit: Put takes the next Seq and, when Len said 16 octets, the ack
-//	         of the highest Seq received; ack timer ─▶ an ack-only packet
-//	         if no data packet carried the ack meanwhile
+//	         of the highest Seq received; the timed Seq's ack overdue (the
+//	         acknowledgement timeout) or the peer's window full raise the
+//	         flow alarm; ack timer ─▶ an ack-only packet if no data packet
+//	         carried the ack meanwhile
 //
 // Several clients behind one NAT share an address but not a Call ID: the
 // key (our Call ID) and the port's peer check (the session's address)
@@ -96,16 +100,95 @@ type pptpState struct {
 	sampleAt  time.Time
 	srtt      atomic.Int64 // smoothed RTT, ns; 0: no sample yet
 	rttvar    atomic.Int64 // its mean deviation, ns
+	// sampleLate: the timed Seq's ack is overdue (set once per sample by
+	// the sender, cleared by the ack).
+	sampleLate atomic.Bool
+	staticRTT  atomic.Int64 // pptp flow-control static-rtt, ns; 0: measured
 
-	alarmOn atomic.Bool
-	onAlarm atomic.Pointer[func()]
+	// The receive side's losses: numbers of the peer's never accepted.
+	// spanStart and spanLost are the loss span of the alarm (lossSpan);
+	// lastLoss the number accepted after the last gap.
+	lost      atomic.Uint64
+	spanStart atomic.Uint32
+	spanLost  atomic.Uint32
+	lastLoss  atomic.Uint32
+
+	alarmBits atomic.Uint32 // the alarm's causes now (alarmWindow, ...); 0: clear
+	onAlarm   atomic.Pointer[func()]
 
 	// The ack timer: at most one pending per call.
 	timerArmed atomic.Bool
 	fire       func()
 	ackBuf     [pptp.MaxGREHeaderLen]byte // guarded by seq.mu
 
-	acksPiggy, acksAlone, acksRecv, overWindow, alarms atomic.Uint64
+	acksPiggy, acksAlone, acksRecv, overWindow, alarms, ackTimeouts atomic.Uint64
+}
+
+// The causes of the flow-control alarm (document 001: "congestion or lost
+// packets"). The alarm is raised when the first comes and clears when the
+// last is gone; each raising is an episode (PPTPFlow.Alarms).
+const (
+	// alarmWindow: more of our packets unacked than the peer's window
+	// (RFC 2637 §4.2); clears when an ack brings them within it.
+	alarmWindow uint32 = 1 << iota
+	// alarmAckTimeout: the timed packet's ack did not come within the
+	// acknowledgement timeout (RFC 2637 Appendix A, from the RTT or
+	// static-rtt); clears when an ack moves forward.
+	alarmAckTimeout
+	// alarmLoss: the peer's sequence numbers skipped lossAlarmLost or
+	// more within lossSpan numbers (lost or reordered packets, which §4.2
+	// drops alike); clears once lossSpan numbers arrive without a gap.
+	alarmLoss
+)
+
+// lossSpan and lossAlarmLost are the loss trigger: 2 numbers missing out
+// of 128 (about 1.5 %) or more. A single loss now and then does not
+// raise it: stateful MPPE recovers from it with one CCP Reset-Request
+// (RFC 3078 §8); loss that keeps coming makes every one of them cost a
+// round trip of dropped packets, which is what stateless mode avoids.
+const (
+	lossSpan      = 128
+	lossAlarmLost = 2
+)
+
+// The acknowledgement timeout, RFC 2637 Appendix A: ATO = SRTT + 4·DEV
+// (the RFC's CHI = 4, as RFC 6298's RTO), within [minATO, maxATO]; before
+// the first sample, initialATO. With static-rtt the RTT is fixed and has
+// no deviation: the timeout is the static RTT itself.
+const (
+	initialATO = time.Second
+	minATO     = 200 * time.Millisecond
+	maxATO     = 10 * time.Second
+)
+
+// ato is the acknowledgement timeout now.
+func (st *pptpState) ato() time.Duration {
+	if r := st.staticRTT.Load(); r > 0 {
+		return time.Duration(r)
+	}
+	srtt := time.Duration(st.srtt.Load())
+	if srtt == 0 {
+		return initialATO
+	}
+	return min(max(srtt+4*time.Duration(st.rttvar.Load()), minATO), maxATO)
+}
+
+// raise adds cause c to the alarm; the callback runs when the alarm was
+// clear.
+func (st *pptpState) raise(c uint32) {
+	if st.alarmBits.Or(c) != 0 {
+		return
+	}
+	st.alarms.Add(1)
+	if f := st.onAlarm.Load(); f != nil {
+		(*f)()
+	}
+}
+
+func (st *pptpState) clear(c uint32) {
+	if st.alarmBits.Load()&c != 0 {
+		st.alarmBits.And(^c)
+	}
 }
 
 // NewPPTPEncap returns the encapsulation toward the peer's Call ID.
@@ -132,12 +215,19 @@ func (e *PPTPEncap) PeerCallID() uint16 { return e.peerCall }
 // counted and raises the alarm.
 func (e *PPTPEncap) SetPeerWindow(w uint16) { e.st.window.Store(uint32(w)) }
 
-// SetAlarm sets f (nil: none) to be called when the packets sent and not
-// acked exceed the peer's window: the peer does not keep up or its acks
-// are lost (document 001's flow-control alarm, on which stateful MPPE
-// falls back to stateless). It is called once per episode, on a sending
-// goroutine with the session's send lock held: it must be short and must
-// not send on the session (post the event to the owner).
+// SetStaticRTT is `pptp flow-control static-rtt`: a fixed round-trip
+// time in place of the measured one for the acknowledgement timeout
+// (RFC 2637 Appendix A); 0 returns to the measured RTT.
+func (e *PPTPEncap) SetStaticRTT(d time.Duration) { e.st.staticRTT.Store(int64(max(d, 0))) }
+
+// SetAlarm sets f (nil: none) to be called when the flow-control alarm
+// goes off (document 001: congestion or lost packets, on which stateful
+// MPPE falls back to stateless): the packets sent and not acked exceed
+// the peer's window, an ack is overdue (the acknowledgement timeout), or
+// the peer's sequence numbers show loss (lossSpan). It is called once per
+// episode, on a sending goroutine with the session's send lock held or on
+// a receiving one: it must be short and must not send on the session
+// (post the event to the owner).
 func (e *PPTPEncap) SetAlarm(f func()) {
 	if f == nil {
 		e.st.onAlarm.Store(nil)
@@ -208,18 +298,47 @@ func (st *pptpState) unacked(last uint32) uint32 {
 
 // sent is the send side's bookkeeping of Seq seq, under the send lock.
 func (st *pptpState) sent(seq uint32) {
-	if st.clock != nil && !st.sampling.Load() {
-		st.sampleSeq, st.sampleAt = seq, st.clock.Now()
-		st.sampling.Store(true)
+	if st.clock != nil {
+		switch {
+		case !st.sampling.Load():
+			st.sampleSeq, st.sampleAt = seq, st.clock.Now()
+			st.sampleLate.Store(false)
+			st.sampling.Store(true)
+		case !st.sampleLate.Load() && st.clock.Now().Sub(st.sampleAt) > st.ato():
+			// The timed packet's ack is overdue: it or its ack was
+			// lost, or the peer is congested (Appendix A). The sample
+			// goes on: a later ack covers it (acks are cumulative).
+			st.sampleLate.Store(true)
+			st.ackTimeouts.Add(1)
+			st.raise(alarmAckTimeout)
+		}
 	}
 	if w := st.window.Load(); w != 0 && st.unacked(seq) > w {
 		st.overWindow.Add(1)
-		if !st.alarmOn.Swap(true) {
-			st.alarms.Add(1)
-			if f := st.onAlarm.Load(); f != nil {
-				(*f)()
-			}
+		st.raise(alarmWindow)
+	}
+}
+
+// receivedSeq is the receive side's bookkeeping of the peer's Seq seq,
+// accepted after gap numbers that never came.
+func (st *pptpState) receivedSeq(seq, gap uint32) {
+	if gap == 0 {
+		if st.alarmBits.Load()&alarmLoss != 0 && seq-st.lastLoss.Load() >= lossSpan {
+			st.clear(alarmLoss)
 		}
+		return
+	}
+	st.lost.Add(uint64(gap))
+	first := seq - gap
+	if first-st.spanStart.Load() >= lossSpan {
+		st.spanStart.Store(first)
+		st.spanLost.Store(gap)
+	} else {
+		st.spanLost.Add(gap)
+	}
+	st.lastLoss.Store(seq)
+	if st.spanLost.Load() >= lossAlarmLost {
+		st.raise(alarmLoss)
 	}
 }
 
@@ -237,11 +356,15 @@ func (st *pptpState) acked(ack uint32) {
 	st.acksRecv.Add(1)
 	if st.sampling.Load() && !pptp.SeqAfter(st.sampleSeq, ack) {
 		st.rttSample(st.clock.Now().Sub(st.sampleAt))
+		st.sampleLate.Store(false)
 		st.sampling.Store(false)
 	}
-	if st.alarmOn.Load() {
+	if b := st.alarmBits.Load(); b&alarmAckTimeout != 0 {
+		st.clear(alarmAckTimeout)
+	}
+	if st.alarmBits.Load()&alarmWindow != 0 {
 		if w := st.window.Load(); w == 0 || st.unacked(next-1) <= w {
-			st.alarmOn.Store(false)
+			st.clear(alarmWindow)
 		}
 	}
 }
@@ -274,22 +397,52 @@ type PPTPFlow struct {
 	Unacked    uint32 // sent and not acked by the peer
 	PeerWindow uint16 // the peer's Packet Recv. Window Size (0: unknown)
 	// RTT is the smoothed round-trip time from our data to its ack, RTTVar
-	// its mean deviation; 0 before the first sample.
-	RTT, RTTVar time.Duration
+	// its mean deviation; 0 before the first sample. StaticRTT is
+	// static-rtt's (0: none). AckTimeout is the acknowledgement timeout
+	// from them (Appendix A).
+	RTT, RTTVar, StaticRTT, AckTimeout time.Duration
+	// PeerAck is the peer's last Acknowledgment Number (valid with
+	// PeerAcked).
+	PeerAck   uint32
+	PeerAcked bool
 	// LastReceived is the peer's last Seq accepted (valid with Received).
 	LastReceived uint32
 	Received     bool
-	// PeerAck is the peer's highest Acknowledgment Number of our Seq
-	// (valid with PeerAcked).
-	PeerAck   uint32
-	PeerAcked bool
 	// AcksPiggybacked and AcksAlone count the acks we sent on data and in
 	// ack-only packets; AcksReceived the peer's acks that moved forward.
 	AcksPiggybacked, AcksAlone, AcksReceived uint64
-	// OverWindow counts packets sent beyond the peer's window; Alarms the
-	// episodes of it (SetAlarm).
-	OverWindow, Alarms uint64
-	Alarm              bool // the alarm is on now
+	// OverWindow counts packets sent beyond the peer's window,
+	// AckTimeouts the acks overdue, Lost the peer's numbers skipped;
+	// Alarms the episodes of the alarm (SetAlarm).
+	OverWindow, AckTimeouts, Lost, Alarms uint64
+	Alarm                                 bool // the alarm is on now
+	// AlarmCauses names what holds the alarm now: "window", "ack-timeout",
+	// "loss", joined by commas; "" when clear.
+	AlarmCauses string
+}
+
+// alarmCauses names the causes in bits.
+func alarmCauses(bits uint32) string {
+	switch bits {
+	case 0:
+		return ""
+	case alarmWindow:
+		return "window"
+	case alarmAckTimeout:
+		return "ack-timeout"
+	case alarmLoss:
+		return "loss"
+	}
+	var out []string
+	for _, c := range []struct {
+		bit  uint32
+		name string
+	}{{alarmWindow, "window"}, {alarmAckTimeout, "ack-timeout"}, {alarmLoss, "loss"}} {
+		if bits&c.bit != 0 {
+			out = append(out, c.name)
+		}
+	}
+	return strings.Join(out, ",")
 }
 
 // Flow returns the call's window numbers.
@@ -299,14 +452,18 @@ func (e *PPTPEncap) Flow() PPTPFlow {
 	f := PPTPFlow{NextSeq: next, PeerWindow: uint16(st.window.Load()),
 		RTT: time.Duration(st.srtt.Load()), RTTVar: time.Duration(st.rttvar.Load()),
 		AcksPiggybacked: st.acksPiggy.Load(), AcksAlone: st.acksAlone.Load(), AcksReceived: st.acksRecv.Load(),
-		OverWindow: st.overWindow.Load(), Alarms: st.alarms.Load(), Alarm: st.alarmOn.Load()}
+		StaticRTT: time.Duration(st.staticRTT.Load()), AckTimeout: st.ato(),
+		OverWindow: st.overWindow.Load(), AckTimeouts: st.ackTimeouts.Load(), Lost: st.lost.Load(),
+		Alarms: st.alarms.Load()}
+	bits := st.alarmBits.Load()
+	f.Alarm, f.AlarmCauses = bits != 0, alarmCauses(bits)
+	if a := st.peerAck.Load(); a>>32 != 0 {
+		f.PeerAck, f.PeerAcked = uint32(a), true
+	}
 	if next != 0 {
 		f.Unacked = st.unacked(next - 1)
 	}
 	f.LastReceived, f.Received = st.seq.received()
-	if a := st.peerAck.Load(); a>>32 != 0 {
-		f.PeerAck, f.PeerAcked = uint32(a), true
-	}
 	return f
 }
 
@@ -320,11 +477,13 @@ func (p *Plane) acceptPPTP(s *Session, e *PPTPEncap, d *Decoded) bool {
 	if d.Flags&HasSeq == 0 {
 		return false // ack-only (the decoder refuses a payload without Seq)
 	}
-	if !st.seq.accept32(d.Seq) {
+	ok, gap := st.seq.accept32Gap(d.Seq)
+	if !ok {
 		s.seqDrops.Add(1)
 		p.drop(DropOutOfOrder)
 		return false
 	}
+	st.receivedSeq(d.Seq, gap)
 	if !st.timerArmed.Swap(true) {
 		if st.fire == nil {
 			st.fire = func() { p.pptpAckTimer(s, st) }

@@ -803,3 +803,146 @@ func BenchmarkMPPEEncrypt(b *testing.B) {
 		})
 	}
 }
+
+// TestPPTPLossAlarm: gaps in the peer's sequence numbers raise the alarm
+// once lossAlarmLost are missing within lossSpan numbers; a single loss
+// does not; lossSpan numbers without a gap clear it.
+func TestPPTPLossAlarm(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		_, b, _, sb, _, _, _, _ := pptpPair(t, Config{})
+		pt := b.NewPort(sb.Bind, PPTPDecoder{}, nil)
+		e := pptpEncap(sb)
+		alarms := 0
+		e.SetAlarm(func() { alarms++ })
+		frame := ipFrame(ipv4Packet("198.19.0.1", "198.19.1.10", 10))
+		in := func(seqs ...uint32) {
+			for _, seq := range seqs {
+				pt.HandlePacket(greMsg(20, seq, false, 0, frame), greA)
+			}
+		}
+		in(0, 1, 2, 4) // one lost: no alarm
+		if f := e.Flow(); f.Lost != 1 || f.Alarm || alarms != 0 {
+			t.Fatalf("one loss: %+v, alarms %d", f, alarms)
+		}
+		in(200, 201, 203) // 195 lost at once, then one more
+		if f := e.Flow(); f.Lost != 197 || !f.Alarm || f.Alarms != 1 || alarms != 1 {
+			t.Fatalf("a burst: %+v, alarms %d", f, alarms)
+		}
+		in(204, 210) // more loss in the episode: no new call
+		if alarms != 1 {
+			t.Fatalf("alarm called %d times in one episode", alarms)
+		}
+		for seq := uint32(211); seq < 211+lossSpan-2; seq++ {
+			in(seq)
+		}
+		if f := e.Flow(); !f.Alarm {
+			t.Fatalf("cleared before lossSpan numbers without loss: %+v", f)
+		}
+		in(211+lossSpan-2, 211+lossSpan-1)
+		if f := e.Flow(); f.Alarm || f.Alarms != 1 {
+			t.Fatalf("not cleared after lossSpan numbers without loss: %+v", f)
+		}
+		// Two isolated losses farther apart than lossSpan: no alarm.
+		base := uint32(211 + lossSpan)
+		for seq := base + 1; seq <= base+1+lossSpan; seq++ {
+			in(seq) // base lost
+		}
+		in(base + 3 + lossSpan) // base+2+lossSpan lost
+		if f := e.Flow(); f.Alarm || alarms != 1 {
+			t.Fatalf("sparse losses raised it: %+v", f)
+		}
+		// Late packets are out-of-order drops, not loss.
+		in(base)
+		if f := e.Flow(); f.Lost != 197+5+2 || f.Alarm {
+			t.Fatalf("after a late packet: %+v", f)
+		}
+	})
+}
+
+// TestPPTPAckTimeout: an ack overdue by the acknowledgement timeout raises
+// the alarm (once per timed packet); the ack clears it. static-rtt fixes
+// the timeout, the measured RTT (SRTT + 4·DEV, at least minATO) sets it
+// otherwise.
+func TestPPTPAckTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newTestBind(greA, true)
+		p := New(Config{})
+		defer p.Close()
+		pt := p.NewPort(w, PPTPDecoder{}, nil)
+		s := pptpSession(10, 20, greB, w)
+		mustAdd(t, p, s)
+		dev := netif.NewFake("Vi1", 16)
+		mustAttach(t, p, s, Attachment{Device: dev, Framing: pppFraming})
+		e := pptpEncap(s)
+		alarms := 0
+		e.SetAlarm(func() { alarms++ })
+		send := func() {
+			dev.Inject(ipv4Packet("198.19.0.1", "198.19.1.10", 10))
+			synctest.Wait()
+		}
+		if f := e.Flow(); f.AckTimeout != initialATO {
+			t.Fatalf("timeout before a sample: %v", f.AckTimeout)
+		}
+		send() // Seq 0, timed
+		time.Sleep(40 * time.Millisecond)
+		pt.HandlePacket(greAck(10, 0), greB)
+		// SRTT 40 ms, DEV 20 ms: 120 ms, below the floor.
+		if f := e.Flow(); f.RTT != 40*time.Millisecond || f.AckTimeout != minATO {
+			t.Fatalf("measured: %+v", f)
+		}
+		send() // Seq 1, timed
+		time.Sleep(minATO + time.Millisecond)
+		send() // Seq 2: Seq 1's ack is overdue
+		send()
+		if f := e.Flow(); !f.Alarm || f.AckTimeouts != 1 || alarms != 1 {
+			t.Fatalf("overdue ack: %+v, alarms %d", f, alarms)
+		}
+		pt.HandlePacket(greAck(10, 3), greB)
+		if f := e.Flow(); f.Alarm || f.Unacked != 0 {
+			t.Fatalf("the ack did not clear it: %+v", f)
+		}
+		e.SetStaticRTT(30 * time.Millisecond)
+		if f := e.Flow(); f.AckTimeout != 30*time.Millisecond || f.StaticRTT != 30*time.Millisecond {
+			t.Fatalf("static-rtt: %+v", f)
+		}
+		send() // Seq 4, timed
+		time.Sleep(31 * time.Millisecond)
+		send()
+		if f := e.Flow(); !f.Alarm || f.AckTimeouts != 2 || alarms != 2 {
+			t.Fatalf("static-rtt timeout: %+v, alarms %d", f, alarms)
+		}
+		if f := e.Flow(); !f.PeerAcked || f.PeerAck != 3 {
+			t.Fatalf("peer ack: %+v", f)
+		}
+	})
+}
+
+// TestMPPEHold: while CCP renegotiates (HoldMPPE) IP goes neither
+// encrypted nor plain, in either direction; SetMPPE ends the hold.
+func TestMPPEHold(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		a, b, sa, sb, da, db, wa, _ := pptpPair(t, Config{})
+		pt := b.NewPort(sb.Bind, PPTPDecoder{}, nil)
+		sa.HoldMPPE()
+		sb.HoldMPPE()
+		if e, d := sa.MPPE(); e != nil || d != nil {
+			t.Fatal("a hold reports ciphers")
+		}
+		da.Inject(ipv4Packet("198.19.0.1", "198.19.1.10", 10))
+		synctest.Wait()
+		if n := len(wa.take()); n != 0 || a.Drops()["unencrypted"] != 1 {
+			t.Fatalf("held: %d sent, drops %v", n, a.Drops())
+		}
+		pt.HandlePacket(greMsg(20, 1, false, 0, ipFrame(ipv4Packet("198.19.0.1", "198.19.1.10", 10))), greA)
+		pt.HandlePacket(greMsg(20, 2, false, 0, []byte{0xff, 0x03, 0x00, 0xfd, 0x90, 0x01, 0x00}), greA)
+		if len(db.Outbound) != 0 || b.Drops()["unencrypted"] != 1 || b.Drops()["mppe-bad"] != 1 {
+			t.Fatalf("held: delivered %d, drops %v", len(db.Outbound), b.Drops())
+		}
+		installMPPE(t, sa, sb, true)
+		da.Inject(ipv4Packet("198.19.0.1", "198.19.1.10", 10))
+		synctest.Wait()
+		if n := len(wa.take()); n != 1 {
+			t.Fatalf("after the hold: %d sent", n)
+		}
+	})
+}

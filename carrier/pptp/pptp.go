@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/vpdn/vpdn/access"
 	"github.com/vpdn/vpdn/dataplane"
@@ -47,6 +48,10 @@ type Config struct {
 	Profile func(conn ctl.ConnStats) (*access.Profile, error)
 	// OnRefused is told about calls refused before PPP started.
 	OnRefused func(c access.Cause, err error)
+	// StaticRTT is `pptp flow-control static-rtt`: the round-trip time of
+	// the calls' acknowledgement timeout (RFC 2637 Appendix A) instead of
+	// the measured one; 0: measured.
+	StaticRTT time.Duration
 }
 
 // Service is PPTP on one GRE bind and the control connections given to
@@ -165,6 +170,7 @@ func (s *Service) spec(c *ctl.Call) access.DataSpec {
 	st := c.Stats()
 	e := dataplane.NewPPTPEncap(st.PeerID)
 	e.SetPeerWindow(st.PeerRecvWindow)
+	e.SetStaticRTT(s.cfg.StaticRTT)
 	return access.DataSpec{Key: dataplane.PPTPKey(st.LocalID), Peer: netip.AddrPortFrom(st.Peer, 0),
 		Bind: s.cfg.GRE, Encap: e, AddressControl: true}
 }
@@ -182,12 +188,14 @@ func (s *Service) onCall(c *ctl.Call) {
 		s.refuse(c, access.CauseConfig, err)
 		return
 	}
-	as, err := s.cfg.Access.Open(newBearer(c), s.spec(c), prof)
+	spec := s.spec(c)
+	as, err := s.cfg.Access.Open(newBearer(c), spec, prof)
 	if err != nil {
 		cause := access.CauseOf(err)
 		s.refuse(c, cause, err)
 		return
 	}
+	watchAlarm(spec.Encap.(*dataplane.PPTPEncap), as)
 	s.mu.Lock()
 	s.calls[c] = as
 	s.mu.Unlock()
@@ -256,6 +264,7 @@ func (s *Service) Dial(ctx context.Context, stream ctl.Stream, local, peer netip
 	}
 	b := &bearer{info: access.BearerInfo{Protocol: "PPTP", Peer: netip.AddrPortFrom(peer, 0), NASPortType: 5}}
 	encap := dataplane.NewPPTPEncap(0) // the peer's call ID comes with its reply
+	encap.SetStaticRTT(s.cfg.StaticRTT)
 	var as *access.Session
 	var openErr error
 	params := ctl.CallParams{Ready: func(localID uint16) {
@@ -279,6 +288,7 @@ func (s *Service) Dial(ctx context.Context, stream ctl.Stream, local, peer netip
 		return nil, openErr
 	}
 	b.set(c)
+	watchAlarm(encap, as)
 	st := c.Stats()
 	e := encap.WithPeerCallID(st.PeerID)
 	e.SetPeerWindow(st.PeerRecvWindow)
@@ -295,6 +305,14 @@ func (s *Service) Dial(ctx context.Context, stream ctl.Stream, local, peer netip
 	}
 	as.LowerUp()
 	return as, nil
+}
+
+// watchAlarm hands the call's flow-control alarm to its session: stateful
+// MPPE falls back to stateless (document 001). The alarm runs on the data
+// path, with the send lock held: FlowAlarm only posts to the session's
+// runner, it never sends.
+func watchAlarm(e *dataplane.PPTPEncap, as *access.Session) {
+	e.SetAlarm(func() { as.FlowAlarm("PPTP flow alarm (" + e.Flow().AlarmCauses + ")") })
 }
 
 // CDNResult is the Call-Disconnect-Notify result (RFC 2637 §2.13) for a

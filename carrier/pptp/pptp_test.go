@@ -18,6 +18,7 @@ import (
 	ctl "github.com/vpdn/vpdn/proto/pptp"
 	"github.com/vpdn/vpdn/transport/memnet"
 	"github.com/vpdn/vpdn/vif"
+	"github.com/vpdn/vpdn/wire/mppe"
 	wpptp "github.com/vpdn/vpdn/wire/pptp"
 )
 
@@ -202,6 +203,9 @@ func TestPPTPSession(t *testing.T) {
 				if want := uint64(300); !stateful && st.Rekeys < want || stateful && (st.Rekeys < 1 || st.Rekeys > 3) {
 					t.Errorf("stateful=%v: %d key changes for %d packets", stateful, st.Rekeys, st.Packets)
 				}
+				if f := cs.Data().Encap().(*dataplane.PPTPEncap).Flow(); f.Alarms != 0 || client.acc.MPPEFallbacks() != 0 {
+					t.Errorf("a flow alarm without loss: %+v", f)
+				}
 				// Hang up: the call's CDN reaches the server.
 				cs.Close(access.CauseUserRequest, "test over")
 				<-cs.Done()
@@ -276,5 +280,87 @@ func TestDialHoldsEarlyFrames(t *testing.T) {
 		if el := time.Since(start); el >= 3*time.Second {
 			t.Errorf("the session took %v to come up: its first LCP frames were lost", el)
 		}
+	})
+}
+
+// TestPPTPFlowAlarmFallback: both ends configured stateful MPPE-128; 5 %
+// of GRE lost both ways raises the flow alarm, and the session falls back
+// to stateless (document 001): CCP renegotiates with the H bit, both ends
+// go along, once, and count it; once the loss stops every packet passes
+// again, and more loss changes nothing (stateless stays).
+func TestPPTPFlowAlarmFallback(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(7)
+		m := ppp.MPPEConfig{Strengths: mppe.Opt128, Stateful: true}
+		sp, cp := profiles(m)
+		server := newEnd(t, nw, serverAddr, ctl.RolePAC, sp)
+		client := newEnd(t, nw, clientAddr, ctl.RolePNS, nil)
+		cs := dial(t, nw, client, cp)
+		ss := <-server.ups
+		<-client.ups
+		synctest.Wait()
+		for _, s := range []*access.Session{ss, cs} {
+			if v := s.View().MPPE; v == nil || v.Stateless {
+				t.Fatalf("%s: MPPE %+v, want stateful", s.Name(), v)
+			}
+		}
+		vi, vp := server.host.Device("Vi1"), client.host.Device("Vp1")
+		secret := bytes.Repeat([]byte("attack at dawn "), 20)
+		exchange := func(n int) (lost int) {
+			for i := range n {
+				up := udp("198.19.1.5", "198.19.0.1", append(secret, byte(i)))
+				inject(vp, up)
+				down := udp("198.19.0.1", "198.19.1.5", append(secret, byte(i)))
+				inject(vi, down)
+				time.Sleep(10 * time.Millisecond)
+				synctest.Wait()
+				if got := drain(vi); !bytes.Equal(got, up) {
+					lost++
+				}
+				if got := drain(vp); !bytes.Equal(got, down) {
+					lost++
+				}
+			}
+			return lost
+		}
+		nw.SetFaults(memnet.Faults{Loss: 0.05})
+		exchange(500)
+		nw.SetFaults(memnet.Faults{})
+		// CCP's own packets may have been lost: its Restart timer (3 s)
+		// resends them.
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		for _, s := range []*access.Session{ss, cs} {
+			v := s.View().MPPE
+			if v == nil || !v.Stateless || !v.FellBack || v.Bits != 128 {
+				t.Fatalf("%s: MPPE %+v after the loss, want a fallback to stateless", s.Name(), v)
+			}
+		}
+		if a, b := server.acc.MPPEFallbacks(), client.acc.MPPEFallbacks(); a != 1 || b != 1 {
+			t.Fatalf("fallbacks counted: server %d, client %d", a, b)
+		}
+		if f := cs.Data().Encap().(*dataplane.PPTPEncap).Flow(); f.Alarms == 0 {
+			if f2 := ss.Data().Encap().(*dataplane.PPTPEncap).Flow(); f2.Alarms == 0 {
+				t.Fatalf("no alarm on either end: %+v / %+v", f, f2)
+			}
+		}
+		if lost := exchange(300); lost != 0 {
+			t.Fatalf("%d packets lost after the fallback without loss", lost)
+		}
+		// More loss: stateless stays, no second fallback.
+		nw.SetFaults(memnet.Faults{Loss: 0.05})
+		exchange(300)
+		nw.SetFaults(memnet.Faults{})
+		time.Sleep(10 * time.Second)
+		synctest.Wait()
+		if a, b := server.acc.MPPEFallbacks(), client.acc.MPPEFallbacks(); a != 1 || b != 1 {
+			t.Fatalf("fallbacks counted after more loss: server %d, client %d", a, b)
+		}
+		if v := cs.View().MPPE; v == nil || !v.Stateless {
+			t.Fatalf("client MPPE %+v", v)
+		}
+		cs.Close(access.CauseUserRequest, "test over")
+		<-cs.Done()
+		<-ss.Done()
 	})
 }

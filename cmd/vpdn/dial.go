@@ -50,13 +50,13 @@ func runDial(args []string) int {
 	var routes routeList
 	fs.Var(&routes, "route", "a prefix to route through the tunnel (repeatable), e.g. --route 198.19.0.0/16")
 	protocol := fs.String("protocol", "l2tp", "the tunnel protocol: l2tp or pptp")
-	encrypt := fs.String("mppe", "auto", "PPTP: MPPE encryption: auto (offer 40 and 128 bits), required (drop the call without it), or none")
+	encrypt := fs.String("mppe", "auto", "PPTP: MPPE encryption: auto (offer 40 and 128 bits), required (drop the call without it), stateful (required, stateful mode: falls back to stateless on the PPTP flow alarm), or none")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *server == "" || *user == "" || *password == "" || fs.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: vpdn dial --server ADDRESS --user NAME --password PASSWORD [--protocol l2tp|pptp] [--mppe auto|required|none] [--tunnel-name NAME] [--auth METHOD] [--tunnel-password PASSWORD] [--route PREFIX]...")
+		fmt.Fprintln(os.Stderr, "usage: vpdn dial --server ADDRESS --user NAME --password PASSWORD [--protocol l2tp|pptp] [--mppe auto|required|stateful|none] [--tunnel-name NAME] [--auth METHOD] [--tunnel-password PASSWORD] [--route PREFIX]...")
 		return 2
 	}
 	srv, err := netip.ParseAddr(*server)
@@ -91,8 +91,8 @@ func runDial(args []string) int {
 		fmt.Fprintf(os.Stderr, "vpdn dial: --protocol %q: expected l2tp or pptp\n", *protocol)
 		return 2
 	}
-	if *encrypt != "auto" && *encrypt != "required" && *encrypt != "none" {
-		fmt.Fprintf(os.Stderr, "vpdn dial: --mppe %q: expected auto, required or none\n", *encrypt)
+	if *encrypt != "auto" && *encrypt != "required" && *encrypt != "stateful" && *encrypt != "none" {
+		fmt.Fprintf(os.Stderr, "vpdn dial: --mppe %q: expected auto, required, stateful or none\n", *encrypt)
 		return 2
 	}
 	var b strings.Builder
@@ -116,6 +116,8 @@ func writePPTPDial(b *strings.Builder, host string, srv netip.Addr, user, passwo
 		b.WriteString(" ppp encrypt mppe auto\n")
 	case "required":
 		b.WriteString(" ppp encrypt mppe auto required\n")
+	case "stateful":
+		b.WriteString(" ppp encrypt mppe auto required stateful\n")
 	}
 	writeDialPPP(b, user, password, auth, refuse)
 	for _, r := range routes {

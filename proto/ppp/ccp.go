@@ -89,8 +89,14 @@ type ccpOptions struct {
 	peer    mppe.Options // the peer's request as we judged it
 	peerOK  bool         // the peer's last request carried an acceptable option 18
 
-	open  *MPPEInfo // set while CCP is Opened with MPPE
-	guard ltimer    // Required: CCP must open in time
+	open *MPPEInfo // set while CCP is Opened with MPPE
+	// held: CCP left Opened with MPPE to renegotiate, and has neither
+	// opened again nor ended: IP is refused as while MPPE is open.
+	held bool
+	// stateless: this end insists on stateless mode from now on
+	// (FallBackToStateless), whatever Stateful says.
+	stateless bool
+	guard     ltimer // Required: CCP must open in time
 
 	resetID      uint8
 	resetPending bool // our Reset-Request awaits its Reset-Ack
@@ -155,7 +161,7 @@ func (o *ccpOptions) start() {
 // blocksPlain reports whether plain IP datagrams are refused: MPPE is open,
 // or required and not yet open.
 func (o *ccpOptions) blocksPlain() bool {
-	return o.open != nil || (o.cfg().Required && o.cfg().enabled())
+	return o.open != nil || o.held || (o.cfg().Required && o.cfg().enabled())
 }
 
 func (o *ccpOptions) guardExpired() {
@@ -179,7 +185,7 @@ func (o *ccpOptions) refuse(why string) {
 
 func (o *ccpOptions) baseRequest() mppe.Options {
 	r := o.cfg().Strengths & strengthBits
-	if !o.cfg().Stateful {
+	if !o.cfg().Stateful || o.stateless {
 		r |= mppe.OptStateless
 	}
 	return r
@@ -271,7 +277,7 @@ func (o *ccpOptions) judge(opts []byte, j *judgement) {
 			s, _ = o.cfg().Strengths.Strongest()
 		}
 		want := mppe.Options(0).WithStrength(s)
-		if p&mppe.OptStateless != 0 || !o.cfg().Stateful {
+		if p&mppe.OptStateless != 0 || !o.cfg().Stateful || o.stateless {
 			want |= mppe.OptStateless
 		}
 		if p != want {
@@ -309,6 +315,7 @@ func (o *ccpOptions) up() {
 	k := o.l.auth.keys
 	o.open = &MPPEInfo{Strength: mine, Stateless: o.req&mppe.OptStateless != 0,
 		SendKey: bytes.Clone(k.Send), RecvKey: bytes.Clone(k.Recv)}
+	o.held = false
 	o.guard.stop()
 	o.l.debugCCP("CCP: MPPE %s", mppeText(o.req))
 	o.l.ncpUp(wire.ProtoCCP)
@@ -321,7 +328,12 @@ func (o *ccpOptions) down() {
 		return
 	}
 	o.open = nil
-	o.l.ncpDown(o.l.ccp)
+	// Leaving Opened for Req-Sent, Ack-Rcvd or Ack-Sent is a new
+	// negotiation (a Configure-Request in Opened, either end's): the
+	// ciphers stop but IP stays held until it ends.
+	f := o.l.ccp
+	o.held = f.next == ReqSent || f.next == AckRcvd || f.next == AckSent
+	o.l.notifyDown(DownEvent{Protocol: f.proto, Reason: f.reason, Cause: f.cause, Renegotiating: o.held})
 }
 
 func (o *ccpOptions) started() {}
@@ -330,6 +342,11 @@ func (o *ccpOptions) started() {}
 // takes the link with it.
 func (o *ccpOptions) finished() {
 	l := o.l
+	if o.held {
+		// A renegotiation that failed: the hold ends as CCP does.
+		o.held = false
+		l.notifyDown(DownEvent{Protocol: wire.ProtoCCP, Reason: l.ccp.reason, Cause: l.ccp.cause})
+	}
 	if o.cfg().Required && o.cfg().enabled() && l.phase == PhaseNetwork {
 		reason := l.ccp.reason
 		if reason == "" {
@@ -369,6 +386,28 @@ func (o *ccpOptions) optionName(t uint8) string {
 		return "MS-PPC supported bits"
 	}
 	return "Type" + itoa(int(t))
+}
+
+// FallBackToStateless is the fallback of document 001's PPTP flow-control
+// alarm: when CCP is Opened with stateful MPPE, this end insists on
+// stateless mode from now on and renegotiates CCP with a Configure-Request
+// carrying the H bit. RFC 3078 §2.1: stateless mode is one for both
+// directions, and a peer that asked for stateful takes the H bit from our
+// Nak (as judge and gotNak here, Windows and pppd do). The link refuses
+// plain IP until CCP opens again (DownEvent.Renegotiating); the new
+// ciphers start from the start keys, as after any CCP negotiation. It
+// reports whether it did: at most once per link, and never with MPPE
+// stateless or not open. On the link's goroutine.
+func (l *Link) FallBackToStateless(why string) bool {
+	o := l.ccpo
+	if l.dead || o.stateless || o.open == nil || o.open.Stateless || l.ccp.state != Opened {
+		return false
+	}
+	o.stateless = true
+	o.req |= mppe.OptStateless
+	l.debugMPPE("MPPE: %s: falling back from stateful to stateless mode, CCP renegotiates", why)
+	l.ccp.renegotiate()
+	return true
 }
 
 // SendResetRequest asks the peer to flush its MPPE sender (RFC 3078 §8):

@@ -549,3 +549,89 @@ func TestMPPEDebugSwitch(t *testing.T) {
 		}
 	})
 }
+
+// TestMPPEFallBackToStateless: the flow alarm's fallback renegotiates CCP
+// from Opened with the H bit; a peer configured stateful goes along (our
+// Nak of its stateful request); both ends reopen stateless, IPCP stays up,
+// the CCP Down events say the renegotiation holds IP, and it happens once.
+func TestMPPEFallBackToStateless(t *testing.T) {
+	for _, initiator := range []string{"client", "lns"} {
+		t.Run(initiator, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				stateful := MPPEConfig{Strengths: MPPEAuto, Stateful: true}
+				lns, cli, _ := mppePair(t, aaa.MSCHAPv2, stateful, stateful)
+				for _, e := range []*endpoint{lns, cli} {
+					if up, ok := e.h.up(wire.ProtoCCP); !ok || up.Info.MPPE.Stateless {
+						t.Fatalf("%s: not stateful before the alarm: %+v", e, up.Info.MPPE)
+					}
+				}
+				first, other := cli, lns
+				if initiator == "lns" {
+					first, other = lns, cli
+				}
+				var did bool
+				first.r.Do(func() { did = first.l.FallBackToStateless("flow alarm") })
+				synctest.Wait()
+				if !did {
+					t.Fatal("no fallback")
+				}
+				for _, e := range []*endpoint{lns, cli} {
+					up, ok := e.h.up(wire.ProtoCCP)
+					if !ok || up.Info.MPPE == nil || !up.Info.MPPE.Stateless || up.Info.MPPE.Strength != mppe.Key128 {
+						t.Fatalf("%s: after the fallback: %+v", e, up.Info.MPPE)
+					}
+					e.h.mu.Lock()
+					var ccpDowns, ipcpDowns int
+					for _, d := range e.h.downs {
+						switch d.Protocol {
+						case wire.ProtoCCP:
+							ccpDowns++
+							if !d.Renegotiating {
+								t.Errorf("%s: CCP down without Renegotiating: %+v", e, d)
+							}
+						case wire.ProtoIPCP:
+							ipcpDowns++
+						}
+					}
+					e.h.mu.Unlock()
+					if ccpDowns != 1 || ipcpDowns != 0 {
+						t.Fatalf("%s: %d CCP downs, %d IPCP downs", e, ccpDowns, ipcpDowns)
+					}
+					if in := e.info(); in.CCP != Opened || in.IPCP != Opened {
+						t.Fatalf("%s: CCP %v IPCP %v", e, in.CCP, in.IPCP)
+					}
+				}
+				// At most once, and never with stateless MPPE: on either end.
+				for _, e := range []*endpoint{first, other} {
+					e.r.Do(func() { did = e.l.FallBackToStateless("flow alarm") })
+					if did {
+						t.Fatalf("%s: a second fallback", e)
+					}
+				}
+				// A stateful request from the peer now is Nak'd to stateless.
+				if n := first.sent.count(wire.ProtoCCP, wire.ConfNak); n == 0 {
+					t.Fatal("the initiator never Nak'd the stateful request")
+				}
+			})
+		})
+	}
+}
+
+// TestMPPEFallBackNoMPPE: without MPPE open, or with stateless MPPE, the
+// fallback does nothing.
+func TestMPPEFallBackNoMPPE(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lns, cli, _ := mppePair(t, aaa.MSCHAPv2, MPPEConfig{Strengths: MPPEAuto}, MPPEConfig{Strengths: MPPEAuto})
+		var did bool
+		cli.r.Do(func() { did = cli.l.FallBackToStateless("flow alarm") })
+		if did {
+			t.Fatal("fallback on stateless MPPE")
+		}
+		lns2, cli2, _ := mppePair(t, aaa.MSCHAPv2, MPPEConfig{}, MPPEConfig{})
+		cli2.r.Do(func() { did = cli2.l.FallBackToStateless("flow alarm") })
+		if did {
+			t.Fatal("fallback without MPPE")
+		}
+		_, _ = lns, lns2
+	})
+}

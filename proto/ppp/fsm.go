@@ -191,6 +191,9 @@ type fsm struct {
 	name  string // "LCP", "IPCP", ...
 	layer layer
 	state State
+	// next is the state the transition being run leads to, for a layer
+	// action that depends on it (CCP's tld: renegotiating or closing).
+	next State
 
 	restart  int // Restart counter, RFC 1661 §4.6
 	timer    ltimer
@@ -257,6 +260,7 @@ func (f *fsm) event(e event) {
 	from := f.state
 	f.epoch++
 	epoch := f.epoch
+	f.next = c.next
 	for i, a := range c.acts {
 		if f.trace != nil {
 			f.trace(a)
@@ -315,6 +319,29 @@ func (f *fsm) event(e event) {
 	if !timerRuns(f.state) {
 		f.timer.stop()
 	}
+}
+
+// renegotiate starts a new negotiation from Opened, as this end's
+// Configure-Request does (RFC 1661 §4.1: in Opened, a Configure-Request
+// restarts the negotiation; the peer answers it as RCR in Opened, tld, scr,
+// sca/scn). The transition is the table's for RCN in Opened with irc: tld,
+// irc, scr, to Req-Sent. The options are not reset: the layer has set
+// what the new request asks. Outside Opened it does nothing.
+func (f *fsm) renegotiate() {
+	if f.state != Opened {
+		return
+	}
+	f.epoch++
+	epoch := f.epoch
+	f.next = ReqSent
+	f.layer.down()
+	if f.l.dead || f.epoch != epoch {
+		return
+	}
+	f.restart = f.l.cfg.MaxConfigure
+	f.rxFails, f.failures = 0, 0
+	f.sendConfReq(Opened)
+	f.setState(ReqSent)
 }
 
 func (f *fsm) setState(s State) {

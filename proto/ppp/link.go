@@ -83,6 +83,11 @@ type DownEvent struct {
 	Protocol wire.Protocol
 	Reason   string
 	Cause    Cause
+	// Renegotiating (CCP only): CCP left Opened to negotiate again (the
+	// peer's Configure-Request, or FallBackToStateless). MPPE is not open
+	// but IP must not go plain: the owner holds it until CCP opens again
+	// (an Up event) or ends (a Down event without Renegotiating).
+	Renegotiating bool
 }
 
 // MPPEKeys are the MPPE master session keys of RFC 3079 §3 (this end's

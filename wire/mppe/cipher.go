@@ -48,12 +48,17 @@ type Stats struct {
 	Compressed   uint64 // the C bit (ErrCompressed)
 	NotEncrypted uint64 // the D bit clear (ErrNotEncrypted)
 	NotFlushed   uint64 // stateless without the A bit (ErrNotFlushed)
+
+	// NextCoherency is the coherency count (RFC 3078 §3) of the next
+	// packet: the one the sender gives it, the one the receiver expects.
+	NextCoherency uint16
 }
 
 type counters struct {
 	packets, octets, rekeys, flushes            atomic.Uint64
 	lost, resyncs, discarded, late              atomic.Uint64
 	short, compressed, notEncrypted, notFlushed atomic.Uint64
+	next                                        atomic.Uint32 // NextCoherency
 }
 
 func (c *counters) snapshot() Stats {
@@ -61,6 +66,7 @@ func (c *counters) snapshot() Stats {
 		Packets: c.packets.Load(), Octets: c.octets.Load(), Rekeys: c.rekeys.Load(), Flushes: c.flushes.Load(),
 		Lost: c.lost.Load(), Resyncs: c.resyncs.Load(), Discarded: c.discarded.Load(), Late: c.late.Load(),
 		Short: c.short.Load(), Compressed: c.compressed.Load(), NotEncrypted: c.notEncrypted.Load(), NotFlushed: c.notFlushed.Load(),
+		NextCoherency: uint16(c.next.Load()),
 	}
 }
 
@@ -90,8 +96,15 @@ func (s *state) init(startKey []byte, strength Strength, stateless bool) error {
 	s.rc.reset(s.session[:n])
 	// The first packet carries count 0 (Linux starts here too, RFC 3078
 	// leaves it implicit).
-	s.count = countMask
+	s.setCount(countMask)
 	return nil
+}
+
+// setCount records the last coherency count sent or accepted, and the
+// next one for Stats (read from other goroutines).
+func (s *state) setCount(c uint16) {
+	s.count = c
+	s.stats.next.Store(uint32((c + 1) & countMask))
 }
 
 // rekey changes the session key k times; the RC4 table must be reset with
@@ -140,7 +153,7 @@ func (e *Encrypter) Stats() Stats { return e.st.stats.snapshot() }
 func (e *Encrypter) Encrypt(dst, plaintext []byte) []byte {
 	s := &e.st
 	c := (s.count + 1) & countMask
-	s.count = c
+	s.setCount(c)
 	f := FlagEncrypted
 	reset := e.pending.Swap(false)
 	switch {
@@ -250,7 +263,7 @@ func (d *Decrypter) Decrypt(dst, pkt []byte) ([]byte, error) {
 		if !flushed && (d.discard || gap != 0) {
 			// The RC4 table is out of step: drop until a flushed
 			// packet, asking for one once.
-			s.count = h.Count
+			s.setCount(h.Count)
 			s.stats.lost.Add(uint64(gap))
 			s.stats.discarded.Add(1)
 			if d.discard {
@@ -270,7 +283,7 @@ func (d *Decrypter) Decrypt(dst, pkt []byte) ([]byte, error) {
 			}
 		}
 	}
-	s.count = h.Count
+	s.setCount(h.Count)
 	s.stats.lost.Add(uint64(gap))
 	body := pkt[HeaderLen:]
 	n := len(dst)

@@ -237,6 +237,29 @@ func TestRoundTrip(t *testing.T) {
 
 // TestStatefulResync walks the RFC 3078 §8.2 exchange by hand, across a
 // flag packet lost with the rest.
+// TestNextCoherency: Stats report the count the next packet gets (sender)
+// or is expected with (receiver), from 0 and round the 12-bit space.
+func TestNextCoherency(t *testing.T) {
+	e, _ := NewEncrypter(key128, Key128, true)
+	d, _ := NewDecrypter(key128, Key128, true)
+	if e.Stats().NextCoherency != 0 || d.Stats().NextCoherency != 0 {
+		t.Fatalf("fresh: %d %d", e.Stats().NextCoherency, d.Stats().NextCoherency)
+	}
+	for i := range CountSpace + 5 {
+		p := e.Encrypt(nil, []byte{0x00, 0x21, 1})
+		if i%7 == 0 { // some lost
+			continue
+		}
+		if _, err := d.Decrypt(nil, p); err != nil {
+			t.Fatalf("packet %d: %v", i, err)
+		}
+	}
+	// CountSpace+5 sent: the next is 5; the last one was received.
+	if e.Stats().NextCoherency != 5 || d.Stats().NextCoherency != 5 {
+		t.Fatalf("after a wrap: %d %d", e.Stats().NextCoherency, d.Stats().NextCoherency)
+	}
+}
+
 func TestStatefulResync(t *testing.T) {
 	for _, s := range []Strength{Key40, Key56, Key128} {
 		e, _ := NewEncrypter(startKey(s), s, false)
@@ -270,10 +293,10 @@ func TestStatefulResync(t *testing.T) {
 			t.Fatalf("%v: after resync: %x %v", s, out, err)
 		}
 		st := d.Stats()
-		if st.Lost != 50 || st.Resyncs != 1 || st.Discarded != 2 || st.Flushes != 1 || st.Rekeys != 1 {
+		if st.Lost != 50 || st.Resyncs != 1 || st.Discarded != 2 || st.Flushes != 1 || st.Rekeys != 1 || st.NextCoherency != 304 {
 			t.Errorf("%v: receiver %+v", s, st)
 		}
-		if st := e.Stats(); st.Flushes != 1 || st.Rekeys != 1 {
+		if st := e.Stats(); st.Flushes != 1 || st.Rekeys != 1 || st.NextCoherency != 304 {
 			t.Errorf("%v: sender %+v", s, st)
 		}
 	}
