@@ -58,6 +58,9 @@ func secret(m *Match) (Secret, error) {
 	if t := m.Str("type"); t != "" {
 		s.Type, _ = strconv.Atoi(t)
 	}
+	if s.Value == MaskedSecret {
+		return Secret{}, fmt.Errorf("password %s is the mask `show running-config` prints, not a secret; expected the password itself (`show running-config --secrets` prints it)", MaskedSecret)
+	}
 	if s.Type == 7 {
 		if err := checkType7(s.Value); err != nil {
 			return Secret{}, err

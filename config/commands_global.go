@@ -15,11 +15,16 @@ var globalCommands = []*command{
 		}},
 	{mode: mGlobal, spec: "version <v:word>", help: "Accepted for compatibility with IOS configurations; ignored.",
 		apply: func(p *parser, m *Match, neg bool) error { return nil }},
-	{inert: "vpdn has no such IOS services; the switch is kept for the record", mode: mGlobal, spec: "service {internal | timestamps <rest:line> | password-encryption}", help: "IOS service switches. `service internal` is accepted (document 004 uses it for PPTP clients); the others are accepted and ignored.", noForm: true,
+	{inert: "vpdn has no such IOS services; the switch is kept for the record", mode: mGlobal, spec: "service {internal | timestamps <rest:line>}", help: "IOS service switches. `service internal` is accepted (document 004 uses it for PPTP clients); `service timestamps` is accepted and ignored.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			if m.Has("internal") {
 				setMember(&p.cfg.Services, "internal", neg)
 			}
+			return nil
+		}},
+	{mode: mGlobal, spec: "service password-encryption", help: "As IOS: `show running-config` writes every clear-text (type 0) secret in the reversible type 7 form. Without it, `show running-config` masks them as `0 <removed>`; `show running-config --secrets` (admin role) prints them as written. Type 7 is obfuscation, not encryption.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			setMember(&p.cfg.Services, ServicePasswordEncryption, neg)
 			return nil
 		}},
 	{mode: mGlobal, spec: "vpdn enable", help: "Enables virtual private dialup networking: without it no tunnel is accepted or initiated.", noForm: true,

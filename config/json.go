@@ -10,7 +10,8 @@ import (
 // documented in docs/json.md: names are the Go field names in snake_case
 // (the json tags), interface names are their IOS spelling, enums their IOS
 // keywords, secrets are written as the configuration writes them (type
-// and value, never decoded), lists are never null, and optional values
+// and value, never decoded; `show running-config` passes ForShow's copy,
+// which masks or encodes the clear-text ones), lists are never null, and optional values
 // that are not set are left out.
 
 // MarshalJSON writes the configuration in the schema of docs/json.md. A nil

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -38,6 +39,9 @@ type Request struct {
 	Verb  string   `json:"verb"`
 	Words []string `json:"words,omitempty"`
 	JSON  bool     `json:"json,omitempty"`
+	// Secrets asks show running-config for the secrets as written
+	// (--secrets); it needs the admin role.
+	Secrets bool `json:"secrets,omitempty"`
 }
 
 // Response is the daemon's answer.
@@ -65,6 +69,9 @@ const maxRequest = 64 << 10
 type Server struct {
 	Handler Handler
 	Logger  *slog.Logger
+	// Roles decides what each peer may do (SO_PEERCRED); nil is
+	// NoGroups: only root and the daemon's own user.
+	Roles *Roles
 
 	mu    sync.Mutex
 	ln    net.Listener
@@ -75,8 +82,15 @@ type Server struct {
 // Listen creates the socket at path (its directory too, mode 0750) and
 // removes a stale socket left by a previous run. It refuses to take over a
 // socket that a running daemon still answers on.
-func Listen(path string) (net.Listener, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+//
+// The file mode follows r: with no group, 0660 owned by the daemon's
+// user and group; with one group (admin or read-only), 0660 owned by that
+// group, and the directory made 0755 so its members can reach it; with
+// both, 0666, since a file has one group: the SO_PEERCRED check of every
+// request is then what keeps others out.
+func Listen(path string, r Roles) (net.Listener, error) {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return nil, fmt.Errorf("control: %w", err)
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
@@ -88,11 +102,36 @@ func Listen(path string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("control: %w", err)
 	}
-	if err := os.Chmod(path, 0o660); err != nil {
+	if err := socketMode(dir, path, r); err != nil {
 		ln.Close()
 		return nil, fmt.Errorf("control: %w", err)
 	}
 	return ln, nil
+}
+
+func socketMode(dir, path string, r Roles) error {
+	mode, gid := os.FileMode(0o660), -1
+	switch {
+	case r.AdminGID >= 0 && r.ReadGID >= 0 && r.AdminGID != r.ReadGID:
+		mode = 0o666
+	case r.AdminGID >= 0:
+		gid = r.AdminGID
+	case r.ReadGID >= 0:
+		gid = r.ReadGID
+	}
+	if r.AdminGID >= 0 || r.ReadGID >= 0 {
+		// Members of the groups must reach the socket: its directory is
+		// searchable by all (it holds nothing else to protect).
+		if err := os.Chmod(dir, 0o755); err != nil {
+			return err
+		}
+	}
+	if gid >= 0 {
+		if err := os.Chown(path, -1, gid); err != nil {
+			return err
+		}
+	}
+	return os.Chmod(path, mode)
 }
 
 // Serve accepts connections on ln until ctx is done or Close is called.
@@ -143,6 +182,23 @@ func (s *Server) Close() {
 
 func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	defer c.Close()
+	roles := NoGroups
+	if s.Roles != nil {
+		roles = *s.Roles
+	}
+	// A connection that is not a unix socket (tests over net.Pipe) has
+	// no credentials: it is the daemon's own, an admin.
+	peer, role := Peer{UID: uint32(os.Geteuid())}, RoleAdmin
+	if _, ok := c.(*net.UnixConn); ok {
+		p, err := peerOf(c)
+		if err != nil {
+			if s.Logger != nil {
+				s.Logger.Warn("control connection refused", "err", err.Error())
+			}
+			return
+		}
+		peer, role = p, roles.RoleOf(p)
+	}
 	r := bufio.NewReaderSize(c, 4096)
 	enc := json.NewEncoder(c)
 	for {
@@ -157,6 +213,10 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 		var resp *Response
 		if err := json.Unmarshal(line, &req); err != nil {
 			resp = &Response{Error: "control: malformed request: " + err.Error()}
+		} else if resp = permit(peer, role, &req); resp != nil {
+			if s.Logger != nil {
+				s.Logger.Info("control request refused", "verb", req.Verb, "uid", peer.UID, "pid", peer.PID, "role", role.String())
+			}
 		} else {
 			resp = s.Handler.Serve(ctx, &req)
 		}
@@ -192,6 +252,9 @@ type Client struct {
 // Dial connects to the daemon's socket.
 func Dial(path string) (*Client, error) {
 	c, err := net.DialTimeout("unix", path, 3*time.Second)
+	if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
+		return nil, fmt.Errorf("%s: cannot open the vpdn daemon's socket %s: ask for its --admin-group or --read-group: %w", ErrPermission, path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach the vpdn daemon at %s (is \"vpdn serve\" running? set --socket or VPDN_SOCKET): %w", path, err)
 	}

@@ -69,7 +69,7 @@ func TestResolveCandidatesOnce(t *testing.T) {
 
 func TestServerRoundTrip(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "s.sock")
-	ln, err := Listen(path)
+	ln, err := Listen(path, NoGroups)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -79,7 +79,7 @@ func TestServerRoundTrip(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
 	go func() { done <- srv.Serve(ctx, ln) }()
-	if _, err := Listen(path); err == nil {
+	if _, err := Listen(path, NoGroups); err == nil {
 		t.Fatal("a second Listen took over a live socket")
 	}
 	c, err := Dial(path)

@@ -27,8 +27,11 @@ import (
 type Options struct {
 	ConfigPath string
 	Socket     string
-	Logger     *slog.Logger
-	Debug      *debug.Switches
+	// Roles says who may use the control socket (nil: root and the
+	// daemon's user only); see control.Roles.
+	Roles  *control.Roles
+	Logger *slog.Logger
+	Debug  *debug.Switches
 	// OnInterfaceUp, if set, is told when a Virtual-PPP or Virtual-Access
 	// interface comes up (vpdn dial prints the assigned address).
 	OnInterfaceUp func(name string, local, peer netip.Addr, dns []netip.Addr)
@@ -124,7 +127,7 @@ func (d *Daemon) Config() *config.Config { return d.cfg.Load() }
 
 // Run serves the control socket until ctx is done.
 func (d *Daemon) Run(ctx context.Context) error {
-	ln, err := control.Listen(d.opts.Socket)
+	ln, err := control.Listen(d.opts.Socket, d.roles())
 	if err != nil {
 		return err
 	}
@@ -140,11 +143,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}
 	d.log.Info("vpdn started", "version", version.String(), "config", d.opts.ConfigPath, "socket", d.opts.Socket)
-	srv := &control.Server{Handler: control.HandlerFunc(d.serve), Logger: d.log}
+	roles := d.roles()
+	srv := &control.Server{Handler: control.HandlerFunc(d.serve), Logger: d.log, Roles: &roles}
 	err = srv.Serve(ctx, ln)
 	d.stop()
 	d.log.Info("vpdn stopped")
 	return err
+}
+
+func (d *Daemon) roles() control.Roles {
+	if d.opts.Roles == nil {
+		return control.NoGroups
+	}
+	return *d.opts.Roles
 }
 
 // Start brings up what Run does, without the control socket: for tests
@@ -187,7 +198,7 @@ func (d *Daemon) Reload() error {
 	old := d.cfg.Swap(res.Config)
 	d.reloads++
 	d.lastReloadErr = ""
-	changes := config.Diff(old, res.Config)
+	changes := config.Diff(old, res.Config) // secrets masked, for the log
 	d.log.Info("configuration reloaded", "config", d.opts.ConfigPath, "changes", len(changes))
 	for _, c := range changes {
 		d.cfgLog.Debug("config change", "change", c)
@@ -213,6 +224,9 @@ func (d *Daemon) serve(ctx context.Context, req *control.Request) *control.Respo
 	case "debug", "undebug":
 		return d.debugCmd(req)
 	case "show":
+		if req.Secrets {
+			ctx = context.WithValue(ctx, secretsKey{}, true)
+		}
 		return d.run(ctx, &d.shows, req)
 	case "clear":
 		return d.run(ctx, &d.clears, req)
@@ -266,6 +280,14 @@ func (d *Daemon) debugCmd(req *control.Request) *control.Response {
 	return &control.Response{OK: true, Text: b.String()}
 }
 
+// secretsKey marks the context of a show request with Secrets set.
+type secretsKey struct{}
+
+func secretsAsked(ctx context.Context) bool {
+	b, _ := ctx.Value(secretsKey{}).(bool)
+	return b
+}
+
 // reply builds a show response: text for people, data for --json.
 func reply(text string, data any, asJSON bool) (*control.Response, error) {
 	r := &control.Response{OK: true, Text: text}
@@ -282,7 +304,9 @@ func reply(text string, data any, asJSON bool) (*control.Response, error) {
 func (d *Daemon) registerShows() {
 	d.shows.Add(&control.Command{Words: "running-config", Help: "the configuration in force, normalized",
 		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
-			c := d.Config()
+			// No clear-text secret unless asked (--secrets, which the
+			// control socket grants the admin role only).
+			c := d.Config().ForShow(secretsAsked(ctx))
 			return reply(c.String(), c, asJSON)
 		}})
 	d.shows.Add(&control.Command{Words: "version", Help: "version, uptime and reload history",

@@ -312,10 +312,14 @@ type session struct {
 	lac   *lac // nil with PPTP
 	idx   int32
 	state atomic.Uint32
-	start time.Time
-	timer atomic.Pointer[time.Timer] // the set-up timeout
-	as    atomic.Pointer[access.Session]
-	echo  echoState
+	// dispatched: the session holds an in-flight slot. start is when its
+	// call was placed (its Dial began): the set-up timeout and the
+	// latency count from there, not from the wait for its tunnel.
+	dispatched bool
+	start      atomic.Int64               // UnixNano
+	timer      atomic.Pointer[time.Timer] // the set-up timeout
+	as         atomic.Pointer[access.Session]
+	echo       echoState
 }
 
 // lac is one emulated LAC: an L2TP carrier on its own bind, one tunnel.
@@ -328,6 +332,10 @@ type lac struct {
 	// returned; dials, set before, then bounds the calls being placed.
 	up    chan struct{}
 	dials chan struct{}
+	// openErr, set before up is closed, is the opener's failure: the
+	// tunnel did not come up, and the calls waiting for it fail with it
+	// rather than each trying again for a Timeout of its own.
+	openErr error
 
 	mu     sync.Mutex
 	opened bool // a Dial has been started on it
@@ -609,8 +617,7 @@ func (g *gen) dispatch(ctx context.Context, dials *sync.WaitGroup, start time.Ti
 			}
 		}
 		g.inFlight.Add(1)
-		s.start = time.Now()
-		s.timer.Store(time.AfterFunc(g.cfg.Timeout, func() { s.fail(ReasonTimeout) }))
+		s.dispatched = true
 		g.all = append(g.all, s)
 		dials.Go(func() { s.dial(ctx, first) })
 	}
@@ -635,18 +642,19 @@ func (s *session) dial(ctx context.Context, opener bool) {
 		return
 	}
 	l := s.lac
-	dctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
-	defer cancel()
 	call := l2tp.CallParams{CallingNumber: strconv.Itoa(int(s.idx))}
 	var as *access.Session
 	var err error
 	if opener {
-		as, err = l.svc.Dial(dctx, g.cfg.Server, l.params, call, g.profile(s))
+		as, err = s.placeCall(ctx, call)
 		l.dials = make(chan struct{}, dialLimit(g.cfg.MaxDialsPerTunnel, l.svc))
+		l.openErr = err
 		close(l.up)
 		<-g.opening
-	} else if err = l.waitDial(dctx); err == nil {
-		as, err = l.svc.Dial(dctx, g.cfg.Server, l.params, call, g.profile(s))
+	} else if err = l.waitDial(ctx); err == nil {
+		// The wait is bounded by the calls ahead of this one, each by
+		// its own Timeout (and by ctx).
+		as, err = s.placeCall(ctx, call)
 		<-l.dials
 	}
 	if err != nil {
@@ -665,6 +673,33 @@ func (s *session) dial(ctx context.Context, opener bool) {
 	if s.state.Load() == stFailed {
 		// Canceled or timed out while the call was placed.
 		as.Close(access.CauseAdmin, "canceled")
+	}
+}
+
+// placeCall starts the session's set-up clock and places its call
+// (ICRQ/ICRP/ICCN; SCCRQ first for the opener), bounded by Timeout.
+//
+// The set-up timer is armed here, when the call starts, and not at
+// dispatch: under loss the calls of a tunnel queue behind its slow ones,
+// and a timer armed at dispatch fired a few milliseconds after a late
+// call's LCP began, failing as "timeout" a session whose own set-up had
+// just started (issue 13 item 8).
+func (s *session) placeCall(ctx context.Context, call l2tp.CallParams) (*access.Session, error) {
+	g := s.g
+	s.startClock()
+	dctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
+	defer cancel()
+	return s.lac.svc.Dial(dctx, g.cfg.Server, s.lac.params, call, g.profile(s))
+}
+
+// startClock marks the start of the session's set-up and arms its
+// timeout.
+func (s *session) startClock() {
+	s.start.Store(time.Now().UnixNano())
+	s.timer.Store(time.AfterFunc(s.g.cfg.Timeout, func() { s.fail(ReasonTimeout) }))
+	if s.state.Load() != stPending {
+		// Failed (canceled) before its call: the timer must not outlive it.
+		s.stopTimer()
 	}
 }
 
@@ -697,12 +732,16 @@ func dialLimit(limit int, svc *l2tpv2.Service) int {
 }
 
 // waitDial waits for the tunnel's first call to return, then for a slot
-// among the calls placed at once.
+// among the calls placed at once. When the first call failed, so does
+// the wait, with its error.
 func (l *lac) waitDial(ctx context.Context) error {
 	select {
 	case <-l.up:
 	case <-ctx.Done():
 		return ctx.Err()
+	}
+	if l.openErr != nil {
+		return l.openErr
 	}
 	select {
 	case l.dials <- struct{}{}:
@@ -801,13 +840,13 @@ func (s *session) stopTimer() {
 
 // resolve records a session's outcome and frees its in-flight slot.
 func (g *gen) resolve(s *session, reason string, up bool) {
-	dispatched := s.start != (time.Time{})
+	dispatched := s.dispatched
 	if !up {
 		s.state.Store(stFailed)
 	}
 	g.mu.Lock()
 	if up {
-		g.latency = append(g.latency, time.Since(s.start))
+		g.latency = append(g.latency, time.Duration(time.Now().UnixNano()-s.start.Load()))
 		g.up = append(g.up, s)
 	} else {
 		g.failed++

@@ -66,6 +66,7 @@ func (g *gen) newPPTP(clk clock.Clock) error {
 // The latency counts from the TCP connect (s.start).
 func (s *session) dialPPTP(ctx context.Context) {
 	g := s.g
+	s.startClock()
 	dctx, cancel := context.WithTimeout(ctx, g.cfg.Timeout)
 	defer cancel()
 	as, err := g.pptp.dial(dctx, g.cfg.Binds, g.cfg.Local.Addr(), g.cfg.Server, g.profile(s))

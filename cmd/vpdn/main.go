@@ -21,8 +21,8 @@ var subcommands []subcommand
 
 func init() {
 	subcommands = []subcommand{
-		{"serve", "serve -c FILE [--socket PATH] [--log-format text|json] [--log-level debug|info|warn|error]", "run the daemon", runServe},
-		{"show", "show WORDS... [--json] [--socket PATH]", "ask the daemon for a show command (IOS words, abbreviations allowed)", runShow},
+		{"serve", "serve -c FILE [--socket PATH] [--admin-group G] [--read-group G] [--log-format text|json] [--log-level debug|info|warn|error]", "run the daemon", runServe},
+		{"show", "show WORDS... [--json] [--secrets] [--socket PATH]", "ask the daemon for a show command (IOS words, abbreviations allowed)", runShow},
 		{"clear", "clear WORDS... [--socket PATH]", "ask the daemon to clear tunnels, sessions or counters", runClear},
 		{"debug", "debug SWITCH... | debug all [--socket PATH]", "turn a debug switch on (e.g. debug vpdn l2x-events)", runDebug},
 		{"undebug", "undebug SWITCH... | undebug all [--socket PATH]", "turn a debug switch off", runUndebug},
@@ -85,6 +85,7 @@ var extraHelp = map[string]string{
   vpdn show run --json
   vpdn show version
   vpdn show debugging
+  vpdn show running-config --secrets   (secrets as written; admin role)
 `,
 	"debug": `Switches:
 ` + debugSwitchList(),
@@ -98,6 +99,12 @@ instead. Only 198.18.0.0/15 is used; the host's interfaces are not touched.
 	"serve": `The daemon validates FILE before starting and exits 1 if it is broken.
 SIGHUP (or "vpdn reload") re-reads FILE; a broken file is refused and the
 running configuration stays. SIGTERM and SIGINT stop the daemon cleanly.
+
+The control socket checks each peer's credentials (SO_PEERCRED): root and
+the daemon's own user may do everything, members of --admin-group too;
+members of --read-group may run show only (not --secrets). Others get
+"permission denied". The socket is 0660, owned by the one group named, or
+0666 when both are (the credential check is then the gate).
 `,
 }
 

@@ -24,11 +24,13 @@ func runServe(args []string) int {
 	logLevel := fs.String("log-level", "info", "minimum log level: debug, info, warn, error (debug switches need debug)")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the whole run to FILE (for `go tool pprof`)")
 	pprofAddr := fs.String("pprof", "", "serve Go's net/http/pprof profiles on ADDR:PORT (keep it on loopback)")
+	adminGroup := fs.String("admin-group", "", "members of GROUP may use every control command (root and the daemon's user always may)")
+	readGroup := fs.String("read-group", "", "members of GROUP may run show only (no --secrets)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *cfgPath == "" || fs.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: vpdn serve -c FILE [--socket PATH] [--log-format text|json]")
+		fmt.Fprintln(os.Stderr, "usage: vpdn serve -c FILE [--socket PATH] [--log-format text|json] [--admin-group GROUP] [--read-group GROUP]")
 		return 2
 	}
 	var level slog.Level
@@ -64,9 +66,15 @@ func runServe(args []string) int {
 		}
 	}
 
+	roles, err := control.LookupRoles(*adminGroup, *readGroup)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "vpdn serve: %v\n", err)
+		return 2
+	}
 	d, err := daemon.New(daemon.Options{
 		ConfigPath: *cfgPath,
 		Socket:     control.SocketFromEnv(*socket),
+		Roles:      &roles,
 		Logger:     logger,
 		Debug:      debug.New(),
 	})

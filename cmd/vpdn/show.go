@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/vpdn/vpdn/control"
@@ -13,6 +14,18 @@ import (
 
 // ask sends one request to the daemon and prints the answer.
 func ask(verb string, args []string, needWords bool) int {
+	// show --secrets: running-config with its secrets as written (the
+	// daemon grants it to the admin role only).
+	secrets := false
+	if verb == "show" {
+		args = slices.DeleteFunc(slices.Clone(args), func(a string) bool {
+			if a == "--secrets" || a == "-secrets" {
+				secrets = true
+				return true
+			}
+			return false
+		})
+	}
 	words, socket, asJSON, err := splitFlags(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vpdn %s: %v\n", verb, err)
@@ -28,7 +41,7 @@ func ask(verb string, args []string, needWords bool) int {
 		return 1
 	}
 	defer c.Close()
-	resp, err := c.Do(&control.Request{Verb: verb, Words: words, JSON: asJSON})
+	resp, err := c.Do(&control.Request{Verb: verb, Words: words, JSON: asJSON, Secrets: secrets})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vpdn %s: %v\n", verb, err)
 		return 1
