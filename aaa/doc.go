@@ -23,7 +23,7 @@
 // parser of the configuration language (`username`, `aaa authentication
 // ppp`, `aaa authorization network`, `ip local pool`). The daemon builds
 // the values used here from config's typed model: a User per `username`
-// (decoding a `password 7` secret with DecodeType7), a ListCommand per
+// (decoding a `password 7` secret with type7.Decode), a ListCommand per
 // method list, and a pool.Group filled with AddRange. NewLocal and
 // NewService check those values.
 //

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/internal/type7"
 	"github.com/vpdn/vpdn/pool"
 )
 
@@ -18,7 +19,7 @@ import (
 //	aaa authorization network default local
 //	ip local pool sales 198.19.10.1 198.19.10.254
 func Example() {
-	password, err := aaa.DecodeType7("0822455D0A16")
+	password, err := type7.Decode("0822455D0A16")
 	if err != nil {
 		panic(err)
 	}

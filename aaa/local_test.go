@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vpdn/vpdn/aaa/mschap"
+	"github.com/vpdn/vpdn/internal/type7"
 )
 
 func mustHex(t testing.TB, s string) []byte {
@@ -29,7 +30,7 @@ const (
 
 func testLocal(t testing.TB) *Local {
 	t.Helper()
-	cisco, err := DecodeType7("0822455D0A16") // as the daemon decodes `password 7`
+	cisco, err := type7.Decode("0822455D0A16") // as the daemon decodes `password 7`
 	if err != nil {
 		t.Fatal(err)
 	}

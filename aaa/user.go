@@ -9,7 +9,7 @@ import "net/netip"
 type User struct {
 	Name string
 	// Password in clear text; the daemon decodes a `password 7` secret
-	// with DecodeType7 before building the User.
+	// with type7.Decode before building the User.
 	Password string
 	// Address is a static peer address; zero if none.
 	Address netip.Addr

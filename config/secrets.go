@@ -3,6 +3,8 @@ package config
 import (
 	"reflect"
 	"slices"
+
+	"github.com/vpdn/vpdn/internal/type7"
 )
 
 // ServicePasswordEncryption is the Services entry of `service
@@ -85,30 +87,14 @@ func mapSecrets(v reflect.Value, f func(Secret) Secret) reflect.Value {
 	return v
 }
 
-// type7Key is the constant Cisco's reversible type 7 encoding XORs a
-// password with, from the offset its two leading decimal digits give.
-// (aaa decodes it; config only writes it, and config imports nothing of
-// vpdn, so the encoder is here.)
-const type7Key = "dsfd;kfoA,.iyewrkldJKDHSUBsgvca69834ncxv9873254k;fg87"
-
 // encodeType7 writes plain in type 7 form. The offset is derived from the
 // password (0-15, as IOS picks) so that the same configuration always
 // prints the same text. It fails for a password longer than IOS allows.
 func encodeType7(plain string) (string, bool) {
-	if len(plain) > 256 {
-		return "", false
-	}
 	seed := 0
 	for i := 0; i < len(plain); i++ {
 		seed += int(plain[i])
 	}
-	seed %= 16
-	const digits = "0123456789ABCDEF"
-	out := make([]byte, 0, 2+2*len(plain))
-	out = append(out, byte('0'+seed/10), byte('0'+seed%10))
-	for i := 0; i < len(plain); i++ {
-		b := plain[i] ^ type7Key[(seed+i)%len(type7Key)]
-		out = append(out, digits[b>>4], digits[b&15])
-	}
-	return string(out), true
+	v, err := type7.Encode(plain, seed%16)
+	return v, err == nil
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/internal/type7"
 )
 
 // secretsCfg sets every secret the configuration language has, each a
@@ -154,7 +154,7 @@ func TestForShowSecrets(t *testing.T) {
 					}
 				}
 				p := back.Config.VPDN.Groups[0].TunnelPassword
-				plain, err := aaa.DecodeType7(p.Value)
+				plain, err := type7.Decode(p.Value)
 				if p.Type != 7 || err != nil || plain != "clearTunnelPw" {
 					t.Errorf("tunnel password %+v decodes to %q, %v", p, plain, err)
 				}
@@ -188,7 +188,7 @@ func TestEncodeType7(t *testing.T) {
 		if err := checkType7(enc); err != nil {
 			t.Errorf("%q: %v", p, err)
 		}
-		if got, err := aaa.DecodeType7(enc); err != nil || got != p {
+		if got, err := type7.Decode(enc); err != nil || got != p {
 			t.Errorf("%q -> %s -> %q, %v", p, enc, got, err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/vpdn/vpdn/config"
 	"github.com/vpdn/vpdn/control"
 	"github.com/vpdn/vpdn/internal/clock"
+	"github.com/vpdn/vpdn/internal/type7"
 	"github.com/vpdn/vpdn/pool"
 )
 
@@ -128,7 +129,7 @@ func authzOf(l *config.AttrList) aaa.Authorization {
 
 func clearSecret(s config.Secret) (string, error) {
 	if s.Type == 7 {
-		return aaa.DecodeType7(s.Value)
+		return type7.Decode(s.Value)
 	}
 	return s.Value, nil
 }

@@ -25,15 +25,15 @@ const module = "github.com/vpdn/vpdn"
 // ours.
 var allowed = map[string][]string{
 	"cmd":       {"daemon", "control", "config", "internal/version", "internal/debug", "loadgen", "examples", "transport"},
-	"daemon":    {"control", "show", "config", "carrier", "access", "proto", "wire", "aaa", "pool", "vif", "dataplane", "netif", "transport", "internal/clock", "internal/version", "internal/debug", "internal/escape"},
+	"daemon":    {"control", "show", "config", "carrier", "access", "proto", "wire", "aaa", "pool", "vif", "dataplane", "netif", "transport", "internal/clock", "internal/version", "internal/debug", "internal/escape", "internal/type7"},
 	"control":   {"config", "internal/version"},
 	"show":      {"internal/escape"},
-	"config":    {},
+	"config":    {"internal/type7"},
 	"loadgen":   {"carrier", "access", "proto", "wire", "aaa", "pool", "vif", "dataplane", "netif", "transport", "internal/clock"},
 	"carrier":   {"access", "proto", "wire", "aaa", "dataplane", "transport", "internal/clock"},
-	"access":    {"proto", "wire", "aaa", "pool", "vif", "dataplane", "transport", "internal/clock", "internal/escape"},
+	"access":    {"proto", "wire", "aaa", "pool", "vif", "dataplane", "transport", "internal/clock", "internal/escape", "internal/type7"},
 	"proto":     {"wire", "aaa", "pool", "internal/debug", "internal/clock"},
-	"aaa":       {"pool", "wire", "internal/escape"},
+	"aaa":       {"pool", "wire", "internal/escape", "internal/type7"},
 	"pool":      {},
 	"vif":       {"netif"},
 	"dataplane": {"wire", "transport", "netif", "internal/clock"},
@@ -50,6 +50,7 @@ var allowed = map[string][]string{
 	"internal/version": {},
 	"internal/clock":   {},
 	"internal/escape":  {},
+	"internal/type7":   {},
 }
 
 // protoAllowed narrows the proto layer per package: a state machine names
@@ -80,7 +81,7 @@ func init() {
 // network through a small interface and gets its time from a clock.
 var noIO = []string{"net", "os", "os/exec", "syscall", "golang.org/x/sys/unix"}
 
-var layerNames = []string{"internal/nstest", "internal/peers", "internal/debug", "internal/version", "internal/archtest", "internal/clock", "internal/escape"}
+var layerNames = []string{"internal/nstest", "internal/peers", "internal/debug", "internal/version", "internal/archtest", "internal/clock", "internal/escape", "internal/type7"}
 
 // layerOf returns the layer key of a package path inside the module.
 func layerOf(rel string) string {

@@ -1,4 +1,4 @@
-package aaa
+package type7
 
 import (
 	"errors"
@@ -12,23 +12,23 @@ func TestType7KnownAnswers(t *testing.T) {
 		{"045802150C2E", "cisco"},
 		{"00", ""},
 	} {
-		got, err := DecodeType7(tc.enc)
+		got, err := Decode(tc.enc)
 		if err != nil || got != tc.plain {
-			t.Errorf("DecodeType7(%q) = %q, %v; want %q", tc.enc, got, err, tc.plain)
+			t.Errorf("Decode(%q) = %q, %v; want %q", tc.enc, got, err, tc.plain)
 		}
 	}
-	if got, err := EncodeType7("cisco", 8); err != nil || got != "0822455D0A16" {
-		t.Errorf("EncodeType7(cisco, 8) = %q, %v", got, err)
+	if got, err := Encode("cisco", 8); err != nil || got != "0822455D0A16" {
+		t.Errorf("Encode(cisco, 8) = %q, %v", got, err)
 	}
 }
 
 func TestType7Bad(t *testing.T) {
 	for _, s := range []string{"", "0", "082", "A822455D0A16", "0822455D0A1G", "99AA", "5300", "0822455D0A1"} {
-		if _, err := DecodeType7(s); !errors.Is(err, ErrType7) {
-			t.Errorf("DecodeType7(%q) = %v", s, err)
+		if _, err := Decode(s); !errors.Is(err, ErrBad) {
+			t.Errorf("Decode(%q) = %v", s, err)
 		}
 	}
-	if _, err := EncodeType7("x", 16); !errors.Is(err, ErrType7) {
+	if _, err := Encode("x", 16); !errors.Is(err, ErrBad) {
 		t.Errorf("seed 16: %v", err)
 	}
 }
@@ -36,22 +36,22 @@ func TestType7Bad(t *testing.T) {
 func TestType7RoundTrip(t *testing.T) {
 	long := "a long password that wraps past the end of the fifty-three octet key!"
 	for seed := 0; seed <= 15; seed++ {
-		enc, err := EncodeType7(long, seed)
+		enc, err := Encode(long, seed)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if dec, err := DecodeType7(enc); err != nil || dec != long {
+		if dec, err := Decode(enc); err != nil || dec != long {
 			t.Fatalf("seed %d: %q %v", seed, dec, err)
 		}
 	}
 }
 
-func FuzzDecodeType7(f *testing.F) {
+func FuzzDecode(f *testing.F) {
 	for _, s := range []string{"0822455D0A16", "00", "", "5299", "0x"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		plain, err := DecodeType7(s)
+		plain, err := Decode(s)
 		if err != nil {
 			return
 		}
@@ -60,11 +60,11 @@ func FuzzDecodeType7(f *testing.F) {
 		}
 		if s[0] == '0' || s[0] == '1' && s[1] <= '5' {
 			seed := int(s[0]-'0')*10 + int(s[1]-'0')
-			enc, err := EncodeType7(plain, seed)
+			enc, err := Encode(plain, seed)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if back, _ := DecodeType7(enc); back != plain {
+			if back, _ := Decode(enc); back != plain {
 				t.Fatalf("round trip of %q: %q", s, back)
 			}
 		}
