@@ -9,10 +9,9 @@ import (
 // The GCM of the standard library makes tags of 12 to 16 octets only. An
 // 8-octet ICV (RFC 4106 §8, "AES-GCM with an 8 octet ICV") is the first 8
 // octets of the 16-octet tag (GCM spec §7, MSB_t): sealing truncates, and
-// opening checks the truncated tag with the GHASH below, then decrypts in
-// counter mode. The multiplication is the plain bit-serial one of the GCM
-// spec (Algorithm 1), branch-free; it is slow (a few µs per packet) and
-// used by that suite alone.
+// opening checks the truncated tag (gcmICV8), then decrypts in counter
+// mode. The one multiplication in GF(2^128) it needs is the plain
+// bit-serial one of the GCM spec (Algorithm 1), branch-free.
 
 // ghashKey is H = E(K, 0^128) as two big-endian halves.
 type ghashKey struct{ hi, lo uint64 }
@@ -44,34 +43,27 @@ func (h *ghashKey) mul(x1, x0 uint64) (uint64, uint64) {
 	return z1, z0
 }
 
-// update absorbs data, zero-padded to whole blocks.
-func (h *ghashKey) update(y1, y0 uint64, data []byte) (uint64, uint64) {
-	for len(data) > 0 {
-		var blk [16]byte
-		n := copy(blk[:], data)
-		data = data[n:]
-		y1 ^= binary.BigEndian.Uint64(blk[:8])
-		y0 ^= binary.BigEndian.Uint64(blk[8:])
-		y1, y0 = h.mul(y1, y0)
-	}
-	return y1, y0
-}
-
-// gcmTag writes the full GCM tag of (aad, ct) under nonce into tag.
-func (t *transform) gcmTag(tag *[16]byte, aad, ct []byte) {
-	h := &t.ghashKey
-	y1, y0 := h.update(0, 0, aad)
-	y1, y0 = h.update(y1, y0, ct)
-	y1 ^= uint64(len(aad)) * 8
-	y0 ^= uint64(len(ct)) * 8
-	y1, y0 = h.mul(y1, y0)
-	// J0 = nonce ‖ 0^31 ‖ 1 for a 96-bit nonce.
-	copy(t.ctrBlock[:12], t.nonce[:])
-	binary.BigEndian.PutUint32(t.ctrBlock[12:], 1)
-	t.block.Encrypt(t.keyStream[:], t.ctrBlock[:])
-	binary.BigEndian.PutUint64(tag[:8], y1)
-	binary.BigEndian.PutUint64(tag[8:], y0)
+// gcmICV8 checks the 8-octet ICV of the packet pkt, whose header and IV
+// take hdr = 16 octets and whose ciphertext takes ctLen, with the nonce
+// already in t.nonce. GHASH is linear: the GMAC of the AES-GCM of the
+// standard library over A' = pad16(AAD) ‖ C (AAD as additional data, no
+// plaintext) runs over the same blocks as the tag of (AAD, C) and differs
+// from it only in the final length block, L' = (len(A'), 0) instead of
+// L = (len(AAD), len(C)); so tag = GMAC(A') ⊕ (L ⊕ L')·H, one
+// multiplication here. The header octets are borrowed for A' and put back.
+func (t *transform) gcmICV8(pkt []byte, ctLen int, seq uint64, tag *[16]byte) bool {
+	var save [16]byte
+	copy(save[:], pkt[:16])
+	aad := t.gcmAAD(seq)
+	n := copy(pkt[:16], aad)
+	clear(pkt[n:16])
+	t.aead.Seal(tag[:0], t.nonce[:], nil, pkt[:16+ctLen])
+	copy(pkt[:16], save[:])
+	d1, d0 := t.ghashKey.mul(uint64(len(aad))*8^uint64(16+ctLen)*8, uint64(ctLen)*8)
+	binary.BigEndian.PutUint64(t.keyStream[:8], d1)
+	binary.BigEndian.PutUint64(t.keyStream[8:], d0)
 	subtle.XORBytes(tag[:], tag[:], t.keyStream[:])
+	return subtle.ConstantTimeCompare(tag[:8], pkt[16+ctLen:]) == 1
 }
 
 // gcmCTR decrypts ct in place with the counter blocks that follow J0.

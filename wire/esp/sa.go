@@ -347,8 +347,7 @@ func (o *Opener) Open(pkt []byte) (payload []byte, nextHeader uint8, err error) 
 	switch {
 	case t.aead != nil && t.icvLen == 8:
 		copy(t.nonce[SaltLen:], iv)
-		t.gcmTag(&o.tag, t.gcmAAD(seq), ct)
-		if subtle.ConstantTimeCompare(o.tag[:8], icv) != 1 {
+		if !t.gcmICV8(pkt, ctLen, seq, &o.tag) {
 			o.stats.verifyFailed.Add(1)
 			return nil, 0, ErrICV
 		}
