@@ -312,6 +312,15 @@ func TestPermittedTable(t *testing.T) {
 		{"transport/memnet", "netif", false},
 		{"internal/clock", "wire/ppp", false},
 		{"wire/ppp", "internal/clock", false},
+		// ESP is a codec: a crypto stage the data plane runs, whose SAs
+		// the control plane (IKE) installs; it stands on nothing of ours.
+		{"wire/esp", "wire/mppe", false},
+		{"wire/esp", "wire/l2tp", false},
+		{"wire/esp", "internal/clock", false},
+		{"wire/esp", "transport", false},
+		{"dataplane", "wire/esp", true},
+		{"proto/ppp", "wire/esp", false},
+		{"proto/l2tp", "wire/esp", false},
 	}
 	for _, c := range cases {
 		if got := permitted(c.from, c.to); got != c.want {
@@ -326,6 +335,8 @@ func TestPermittedTable(t *testing.T) {
 		{"proto/l2tp", "internal/nstest", false},
 		{"proto/ppp", "internal/nstest", false},
 		{"wire/l2tp", "transport/memnet", false},
+		{"wire/esp", "transport/memnet", false},
+		{"wire/esp", "internal/nstest", false},
 		{"dataplane", "internal/nstest", true},
 		{"access", "transport/memnet", true},
 		{"dataplane", "daemon", false},
