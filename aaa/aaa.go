@@ -55,6 +55,15 @@ type Request struct {
 	CallingNumber string
 	CalledNumber  string
 	TunnelName    string // the peer's L2TP host name, when tunnelled
+
+	// For RADIUS (RFC 2865 §5.5, §5.41, RFC 2869 §5.17, RFC 2866 §5.5):
+	// SessionID is the access layer's unique session id (Acct-Session-Id),
+	// PortNumber the NAS-Port, PortType the NAS-Port-Type, Peer the
+	// carrier's peer (a LAC, a PPTP client).
+	SessionID  string
+	PortNumber uint32
+	PortType   uint32
+	Peer       netip.Addr
 }
 
 // Result is the outcome of an authentication.
@@ -91,6 +100,16 @@ type Authorization struct {
 	NBNS   []netip.Addr
 	// SessionTimeout and IdleTimeout in seconds, 0 for none.
 	SessionTimeout, IdleTimeout uint32
+
+	// From a RADIUS Access-Accept (RFC 2865 §5, RFC 2869 §5.16, RFC 3162,
+	// RFC 4818, RFC 2868); zero when the backend sets none.
+	Netmask         netip.Addr     // Framed-IP-Netmask
+	MTU             uint32         // Framed-MTU
+	InterimInterval uint32         // Acct-Interim-Interval, seconds
+	Class           [][]byte       // Class, echoed in accounting
+	IPv6Prefixes    []netip.Prefix // Framed-IPv6-Prefix
+	DelegatedPrefix []netip.Prefix // Delegated-IPv6-Prefix
+	Tunnels         []Tunnel       // RFC 2868 tunnel attributes, by tag
 }
 
 // Authenticator checks a user's credentials and authorizes the session.

@@ -114,6 +114,7 @@ func CauseOf(err error) Cause {
 // that the peer's first frames find the session.
 func (m *Manager) Open(b Bearer, d DataSpec, prof *Profile) (*Session, error) {
 	s := &Session{m: m, b: b, prof: prof, run: m.runner(), created: m.cfg.Clock.Now(), done: make(chan struct{})}
+	s.id = m.newSessionID(s.created)
 	if prof.Role == Server {
 		s.kind, s.unit = vif.VirtualAccess, m.cfg.Interfaces.AllocAccess()
 	} else {
@@ -174,7 +175,8 @@ func (m *Manager) pppConfig(s *Session, d DataSpec) (ppp.Config, error) {
 		Output:         ppp.OutputFunc(s.dp.WriteFrame),
 		AddressControl: d.AddressControl, Outgoing: prof.Role == Client,
 		Keepalive: prof.Keepalive, KeepaliveMisses: prof.KeepaliveMisses, MRU: prof.MTU,
-		Call: ppp.CallInfo{NASPort: s.name, TunnelName: bi.TunnelName, CallingNumber: bi.CallingNumber, CalledNumber: bi.CalledNumber},
+		Call: ppp.CallInfo{NASPort: s.name, TunnelName: bi.TunnelName, CallingNumber: bi.CallingNumber, CalledNumber: bi.CalledNumber,
+			SessionID: s.id, PortNumber: uint32(s.unit), PortType: bi.NASPortType, Peer: bi.Peer.Addr()},
 	}
 	pc.MPPE = prof.MPPE
 	a := &pc.Auth

@@ -26,6 +26,7 @@ type Session struct {
 	kind     vif.Kind
 	unit     int
 	name     string // device name, "Vi3"
+	id       string // unique session id (Acct-Session-Id)
 	long     string // IOS name, "Virtual-Access3"
 
 	created time.Time

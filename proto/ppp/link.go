@@ -204,6 +204,12 @@ type IPv6CPConfig struct {
 // CallInfo describes the call for AAA requests and accounting.
 type CallInfo struct {
 	NASPort, CallingNumber, CalledNumber, TunnelName string
+	// SessionID is the access layer's unique id (RADIUS Acct-Session-Id),
+	// PortNumber and PortType the RADIUS NAS-Port and NAS-Port-Type, Peer
+	// the carrier's peer.
+	SessionID            string
+	PortNumber, PortType uint32
+	Peer                 netip.Addr
 }
 
 // Config configures a Link. Post and Output are required.
@@ -841,6 +847,8 @@ func (l *Link) aaaRequest(m aaa.Method, user string) *aaa.Request {
 		Method: m, Username: user,
 		NASPort: l.cfg.Call.NASPort, CallingNumber: l.cfg.Call.CallingNumber,
 		CalledNumber: l.cfg.Call.CalledNumber, TunnelName: l.cfg.Call.TunnelName,
+		SessionID: l.cfg.Call.SessionID, PortNumber: l.cfg.Call.PortNumber, PortType: l.cfg.Call.PortType,
+		Peer: l.cfg.Call.Peer,
 	}
 }
 
