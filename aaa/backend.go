@@ -32,4 +32,3 @@ type Tunnel struct {
 	ClientAuthID string // Tunnel-Client-Auth-Id (§3.9)
 	ServerAuthID string // Tunnel-Server-Auth-Id (§3.10)
 }
-
