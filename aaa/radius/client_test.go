@@ -487,4 +487,3 @@ func TestSourceAddress(t *testing.T) {
 		}
 	})
 }
-

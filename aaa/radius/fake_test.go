@@ -20,18 +20,18 @@ import (
 type fakeMode int
 
 const (
-	fakeGood          fakeMode = iota
-	fakeSilent                 // never answers (a dead server)
-	fakeNoMA                   // no Message-Authenticator
-	fakeBadMA                  // a Message-Authenticator of the wrong value
-	fakeBadAuth                // a wrong Response Authenticator
-	fakeWrongID                // the answer's Identifier is another
-	fakeOversize               // a datagram longer than 4096 octets
-	fakeMalformed              // an attribute whose length runs past the packet (re-signed)
-	fakeShortLength            // a Length field beyond the datagram
-	fakeBadCode                // an Accounting-Response to an Access-Request
-	fakeBadAttrValue           // a Session-Timeout of 3 octets, correctly signed
-	fakeMAInRequestOff         // answers even requests without Message-Authenticator (never sent by us)
+	fakeGood           fakeMode = iota
+	fakeSilent                  // never answers (a dead server)
+	fakeNoMA                    // no Message-Authenticator
+	fakeBadMA                   // a Message-Authenticator of the wrong value
+	fakeBadAuth                 // a wrong Response Authenticator
+	fakeWrongID                 // the answer's Identifier is another
+	fakeOversize                // a datagram longer than 4096 octets
+	fakeMalformed               // an attribute whose length runs past the packet (re-signed)
+	fakeShortLength             // a Length field beyond the datagram
+	fakeBadCode                 // an Accounting-Response to an Access-Request
+	fakeBadAttrValue            // a Session-Timeout of 3 octets, correctly signed
+	fakeMAInRequestOff          // answers even requests without Message-Authenticator (never sent by us)
 )
 
 // fakeServer is a test-only RADIUS server on a memnet network: it checks
