@@ -106,6 +106,7 @@ var commandTable = concatCommands(
 	interfaceCommands,
 	classCommands,
 	aaaCommands,
+	radiusCommands,
 	ipCommands,
 	laterCommands,
 	controllerCommands,

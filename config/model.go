@@ -338,6 +338,9 @@ type AAA struct {
 	// (aaa domain-stripping); Delimiter is the separator, default "@".
 	DomainStripping bool   `json:"domain_stripping"`
 	Delimiter       string `json:"delimiter,omitempty"`
+	// RADIUS is the RADIUS client (radius server, radius-server, aaa
+	// group server radius, ip radius source-interface); nil if none.
+	RADIUS *RADIUS `json:"radius,omitempty"`
 }
 
 // MethodList is an AAA method list: `aaa authentication ppp default local none`.
