@@ -90,6 +90,9 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 		descMPPESessions, descMPPEPackets, descMPPEKeys, descMPPEFlushes, descMPPEResyncs, descMPPEMissed, descMPPEDrops} {
 		ch <- d
 	}
+	for _, d := range radiusDescs {
+		ch <- d
+	}
 }
 
 // counterSet is a list of labelled counter values, sent in its order.
@@ -275,6 +278,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descExhausted, prometheus.CounterValue, float64(st.Exhausted), st.Name)
 		}
 	}
+	d.collectRadius(ch)
 	d.reloadMu.Lock()
 	ok, bad := d.reloads, d.reloadFailures
 	d.reloadMu.Unlock()

@@ -276,6 +276,12 @@ type Response struct {
 // Access-Request, Message-Authenticator is added first and signed. Only a
 // verified answer is returned; everything else is dropped and counted.
 func (c *Client) Exchange(ctx context.Context, group string, port Port, code radius.Code, build func(p *radius.Packet) error) (*Response, error) {
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return nil, errors.New("radius: client closed")
+	}
 	snap := c.snap.Load()
 	servers, ok := snap.groups[group]
 	if !ok {
@@ -417,7 +423,19 @@ func (p *port) open() (Bind, error) {
 	}
 	p.bind = b
 	go func() {
-		_ = b.ServeBatch(func(pkt []byte, from netip.AddrPort) { p.receive(pkt, from) }, nil)
+		err := b.ServeBatch(func(pkt []byte, from netip.AddrPort) { p.receive(pkt, from) }, nil)
+		if err == nil {
+			return // closed
+		}
+		// A socket error: drop the socket; the next request opens a
+		// new one, and those in flight time out.
+		p.s.c.log.Warn("radius: socket failed; reopening on the next request", "server", p.s.String(), "err", err)
+		p.mu.Lock()
+		if p.bind == b {
+			p.bind = nil
+		}
+		p.mu.Unlock()
+		_ = b.Close()
 	}()
 	return b, nil
 }
