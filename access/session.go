@@ -1,12 +1,14 @@
 package access
 
 import (
+	"fmt"
 	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/vpdn/vpdn/aaa"
 	"github.com/vpdn/vpdn/dataplane"
+	"github.com/vpdn/vpdn/internal/clock"
 	"github.com/vpdn/vpdn/proto/ppp"
 	"github.com/vpdn/vpdn/vif"
 	"github.com/vpdn/vpdn/wire/mppe"
@@ -50,7 +52,9 @@ type Session struct {
 	cause  Cause
 	reason string
 	leases []*aaa.Lease
-	done   chan struct{}
+	// timeout ends the session at the authorization's Session-Timeout.
+	timeout clock.Timer
+	done    chan struct{}
 }
 
 // Name returns the interface's device name ("Vi3"); LongName its IOS name
@@ -214,6 +218,12 @@ func (s *Session) Up(ev ppp.UpEvent) {
 		return
 	}
 	s.ifc, s.info, s.upAt = ifc, in, m.cfg.Clock.Now()
+	if in.Authz != nil && in.Authz.SessionTimeout > 0 {
+		// RFC 2865 §5.27: the session ends after Session-Timeout seconds.
+		s.timeout = m.cfg.Clock.AfterFunc(time.Duration(in.Authz.SessionTimeout)*time.Second, func() {
+			s.Close(CauseSessionTimeout, fmt.Sprintf("session timeout (%d s)", in.Authz.SessionTimeout))
+		})
+	}
 	s.mu.Unlock()
 	m.cfg.Interfaces.InstallStaticRoutes()
 	m.log.Info("interface up", "interface", s.name, "local", in.LocalAddr.String(), "peer", in.PeerAddr.String(),
@@ -271,6 +281,9 @@ func (s *Session) end(c Cause, reason string) {
 	wasUp := !s.upAt.IsZero()
 	ifc := s.ifc
 	s.ifc = nil
+	if s.timeout != nil {
+		s.timeout.Stop()
+	}
 	s.mu.Unlock()
 
 	m.cfg.Plane.Remove(s.dp) // detaches: the device is no longer read
