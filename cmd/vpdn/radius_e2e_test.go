@@ -40,14 +40,14 @@ interface Virtual-Template1
  ip unnumbered Loopback0
  peer default ip address pool P
  ppp encrypt mppe auto
- ppp authentication ms-chap-v2 chap pap
+ ppp authentication ms-chap-v2 ms-chap chap pap
 ip local pool P 198.19.1.10 198.19.1.200
 `
 
 // TestRADIUSInNamespaces is issue 12's FreeRADIUS interop: vpdn serve as
 // LNS authenticates vpdn dial clients through FreeRADIUS (its packaged
-// configuration, users in its files module): PAP and CHAP over L2TP,
-// MS-CHAPv2 over PPTP with MPPE required (the MPPE keys come from
+// configuration, users in its files module): PAP, CHAP and MS-CHAPv1 over
+// L2TP, MS-CHAPv2 over PPTP with MPPE required (the MPPE keys come from
 // MS-MPPE-Send-Key/Recv-Key), a wrong password rejected, and the dead
 // first server skipped after the first request's timeouts.
 func TestRADIUSInNamespaces(t *testing.T) {
@@ -146,6 +146,13 @@ func TestRADIUSInNamespaces(t *testing.T) {
 		}
 		t.Logf("CHAP up after %v (the dead server skipped): %s", up.Round(time.Millisecond), lastLine(out))
 	})
+	t.Run("mschapv1", func(t *testing.T) {
+		ok, out, _ := dial(t, "radpass", "is up: address 198.19.1.", "--auth", "ms-chap")
+		if !ok {
+			t.Fatalf("MS-CHAPv1 through RADIUS failed: %s", out)
+		}
+		t.Logf("MS-CHAPv1: %s", lastLine(out))
+	})
 	t.Run("mschapv2-pptp-mppe", func(t *testing.T) {
 		ok, out, _ := dial(t, "radpass", "Dialer1 is up: address 198.19.1.", "--protocol", "pptp", "--mppe", "required", "--auth", "ms-chap-v2")
 		if !ok {
@@ -167,7 +174,7 @@ func TestRADIUSInNamespaces(t *testing.T) {
 	stats := lnsD.show("show", "radius", "statistics")
 	t.Logf("show radius statistics:\n%s", stats)
 	srv := lnsD.show("show", "aaa", "servers")
-	if !strings.Contains(srv, "host 198.18.0.2, auth-port 1812") || !strings.Contains(srv, "Response: accept 3, reject ") {
+	if !strings.Contains(srv, "host 198.18.0.2, auth-port 1812") || !strings.Contains(srv, "Response: accept 4, reject ") {
 		t.Errorf("show aaa servers, FreeRADIUS:\n%s", srv)
 	}
 	if strings.Contains(stats, "missing_message_authenticator:          0") == false {
