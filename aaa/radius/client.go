@@ -3,6 +3,7 @@ package radius
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -97,10 +98,13 @@ func (s *ServerConfig) normalize() {
 	}
 }
 
-// key identifies a server across reconfigurations, as IOS does: address
-// and ports.
+// key identifies a server across reconfigurations: address, ports and
+// what a request to it depends on (key, timers), so that a group's
+// server-private with its own key is a server of its own, as in IOS, and a
+// reload that changes none of these keeps the server's state.
 func (s *ServerConfig) key() string {
-	return fmt.Sprintf("%s/%d/%d", s.Addr, s.AuthPort, s.AcctPort)
+	h := sha256.Sum256([]byte(s.Secret))
+	return fmt.Sprintf("%s/%d/%d/%x/%d/%d", s.Addr, s.AuthPort, s.AcctPort, h[:8], s.Timeout, s.Retransmit)
 }
 
 // GroupConfig is a server group: `aaa group server radius NAME`, or the

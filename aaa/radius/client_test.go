@@ -487,3 +487,35 @@ func TestSourceAddress(t *testing.T) {
 		}
 	})
 }
+
+// TestSameAddressTwoKeys: a server-private at the address of a global
+// server, with another key, is a server of its own: each group's requests
+// are signed with its key.
+func TestSameAddressTwoKeys(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New(1)
+		f := newFakeServer(t, n, srv1, testSecret)
+		defer f.Close()
+		wrong := serverCfg(srv1)
+		wrong.Secret = "other"
+		c, err := New(Config{Listen: listenOn(n), Groups: []GroupConfig{
+			{Name: "radius", Servers: []ServerConfig{serverCfg(srv1)}},
+			{Name: "private", Servers: []ServerConfig{wrong}},
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if r, err := c.Group("radius").Authenticate(t.Context(), testRequests(t)["pap"]); err != nil || !r.Accept {
+			t.Fatalf("right key: %+v %v", r, err)
+		}
+		// The fake drops a request whose Message-Authenticator does not
+		// verify under its key, so the wrong key times out.
+		if _, err := c.Group("private").Authenticate(t.Context(), testRequests(t)["pap"]); !errors.Is(err, ErrTimeout) {
+			t.Fatalf("wrong key: %v", err)
+		}
+		if st := c.Stats(); len(st) != 2 || st[0].Accepts != 1 || st[1].Timeouts != 1 {
+			t.Errorf("%+v", st)
+		}
+	})
+}
