@@ -361,6 +361,9 @@ func FuzzParse(f *testing.F) {
 	f.Add(base)
 	f.Add("interface Virtual-PPP1\n pseudowire 198.18.0.2 1 pw-class x sequencing both\n")
 	f.Add("interface Virtual-Template1\n no ppp\n no ppp chap\n no ip\n")
+	if b, err := os.ReadFile("testdata/radius/lns-radius.cfg"); err == nil {
+		f.Add(string(b))
+	}
 	f.Fuzz(func(t *testing.T, text string) {
 		res, err := Parse("fuzz", text)
 		if err != nil {
