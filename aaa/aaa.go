@@ -57,11 +57,19 @@ type Request struct {
 	CalledNumber  string
 	TunnelName    string // the peer's L2TP host name, when tunnelled
 	// PeerAddr is the address the call came from: the tunnel's remote
-	// address for L2TP and PPTP. The throttle counts failures by it.
-	PeerAddr netip.Addr
-	// TunnelID and SessionID are the carrier's local IDs of the call, for
-	// the failure log.
-	TunnelID, SessionID uint32
+	// address for L2TP and PPTP (the throttle counts failures by it;
+	// RADIUS sends it as Calling-Station-Id when there is no number).
+	// TunnelID and CallID are the carrier's local IDs of the call, for the
+	// failure log.
+	PeerAddr         netip.Addr
+	TunnelID, CallID uint32
+
+	// For RADIUS (RFC 2865 §5.5, §5.41, RFC 2869 §5.17, RFC 2866 §5.5):
+	// SessionID is the access layer's unique session id (Acct-Session-Id),
+	// PortNumber the NAS-Port, PortType the NAS-Port-Type.
+	SessionID  string
+	PortNumber uint32
+	PortType   uint32
 }
 
 // Result is the outcome of an authentication.
@@ -103,6 +111,16 @@ type Authorization struct {
 	NBNS   []netip.Addr
 	// SessionTimeout and IdleTimeout in seconds, 0 for none.
 	SessionTimeout, IdleTimeout uint32
+
+	// From a RADIUS Access-Accept (RFC 2865 §5, RFC 2869 §5.16, RFC 3162,
+	// RFC 4818, RFC 2868); zero when the backend sets none.
+	Netmask         netip.Addr     // Framed-IP-Netmask
+	MTU             uint32         // Framed-MTU
+	InterimInterval uint32         // Acct-Interim-Interval, seconds
+	Class           [][]byte       // Class, echoed in accounting
+	IPv6Prefixes    []netip.Prefix // Framed-IPv6-Prefix
+	DelegatedPrefix []netip.Prefix // Delegated-IPv6-Prefix
+	Tunnels         []Tunnel       // RFC 2868 tunnel attributes, by tag
 }
 
 // Authenticator checks a user's credentials and authorizes the session.

@@ -27,6 +27,7 @@
 // method list, and a pool.Group filled with AddRange. NewLocal and
 // NewService check those values.
 //
-// The cryptography of MS-CHAP is in the subpackage mschap. RADIUS comes
-// later as a `group radius` Authenticator behind the same interfaces.
+// The cryptography of MS-CHAP is in the subpackage mschap. RADIUS is the
+// subpackage radius: its server groups are the `group radius` and `group
+// NAME` Authenticators of ServiceConfig.Groups.
 package aaa

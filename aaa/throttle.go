@@ -342,7 +342,7 @@ func (l *failLine) write(log *slog.Logger) {
 	}
 	// Every string a peer chose is escaped: a name cannot forge a line.
 	log.Info("aaa: authentication failed", "user", escape.Text(r.Username), "peer", peer,
-		"tunnel", r.TunnelID, "session", r.SessionID, "nas_port", r.NASPort,
+		"tunnel", r.TunnelID, "session", r.CallID, "nas_port", r.NASPort,
 		"calling", escape.Text(r.CallingNumber), "method", r.Method.String(), "reason", l.reason, "hold", l.hold)
 }
 

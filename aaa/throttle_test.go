@@ -16,7 +16,7 @@ import (
 func papFrom(user, pw, peer string) *Request {
 	r := pap(user, pw)
 	r.PeerAddr = netip.MustParseAddr(peer)
-	r.TunnelID, r.SessionID = 7, 9
+	r.TunnelID, r.CallID = 7, 9
 	return r
 }
 

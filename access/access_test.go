@@ -128,6 +128,11 @@ func (l *leases) inUse() int { return int(l.g.Stats()[0].InUse) }
 
 func newNode(t *testing.T, nw *memnet.Network, addr string, pool *leases) *node {
 	t.Helper()
+	return newNodeAuth(t, nw, addr, pool, localAAA{"alice", "wonderland"})
+}
+
+func newNodeAuth(t *testing.T, nw *memnet.Network, addr string, pool *leases, auth aaa.Authenticator) *node {
+	t.Helper()
 	n := &node{host: netif.NewFakeHost(), ends: make(chan access.Cause, 4), ups: make(chan *access.Session, 4),
 		addr: netip.MustParseAddr(addr)}
 	n.plane = dataplane.New(dataplane.Config{})
@@ -136,7 +141,7 @@ func newNode(t *testing.T, nw *memnet.Network, addr string, pool *leases) *node 
 		t.Fatal(err)
 	}
 	cfg := access.Config{Plane: n.plane, Interfaces: ifs,
-		Authenticator: func(string) aaa.Authenticator { return localAAA{"alice", "wonderland"} },
+		Authenticator: func(string) aaa.Authenticator { return auth },
 		OnUp:          func(s *access.Session) { n.ups <- s },
 		OnEnd:         func(s *access.Session, c access.Cause, wasUp bool) { n.ends <- c }}
 	if pool != nil {

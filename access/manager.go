@@ -123,6 +123,7 @@ func CauseOf(err error) Cause {
 // that the peer's first frames find the session.
 func (m *Manager) Open(b Bearer, d DataSpec, prof *Profile) (*Session, error) {
 	s := &Session{m: m, b: b, prof: prof, run: m.runner(), created: m.cfg.Clock.Now(), done: make(chan struct{})}
+	s.id = m.newSessionID(s.created)
 	if prof.Role == Server {
 		s.kind, s.unit = vif.VirtualAccess, m.cfg.Interfaces.AllocAccess()
 	} else {
@@ -184,7 +185,8 @@ func (m *Manager) pppConfig(s *Session, d DataSpec) (ppp.Config, error) {
 		AddressControl: d.AddressControl, Outgoing: prof.Role == Client,
 		Keepalive: prof.Keepalive, KeepaliveMisses: prof.KeepaliveMisses, MRU: prof.MTU,
 		Call: ppp.CallInfo{NASPort: s.name, TunnelName: bi.TunnelName, CallingNumber: bi.CallingNumber, CalledNumber: bi.CalledNumber,
-			PeerAddr: bi.Peer.Addr().Unmap(), TunnelID: bi.TunnelID, SessionID: bi.LocalID},
+			PeerAddr: bi.Peer.Addr().Unmap(), TunnelID: bi.TunnelID, CallID: bi.LocalID,
+			SessionID: s.id, PortNumber: uint32(s.unit), PortType: bi.NASPortType},
 	}
 	pc.MPPE = prof.MPPE
 	a := &pc.Auth

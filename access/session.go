@@ -1,6 +1,7 @@
 package access
 
 import (
+	"fmt"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/vpdn/vpdn/aaa"
 	"github.com/vpdn/vpdn/dataplane"
+	"github.com/vpdn/vpdn/internal/clock"
 	"github.com/vpdn/vpdn/internal/escape"
 	"github.com/vpdn/vpdn/proto/ppp"
 	"github.com/vpdn/vpdn/vif"
@@ -28,6 +30,7 @@ type Session struct {
 	kind     vif.Kind
 	unit     int
 	name     string // device name, "Vi3"
+	id       string // unique session id (Acct-Session-Id)
 	long     string // IOS name, "Virtual-Access3"
 
 	created time.Time
@@ -55,7 +58,9 @@ type Session struct {
 	cause    Cause
 	reason   string
 	leases   []*aaa.Lease
-	done     chan struct{}
+	// timeout ends the session at the authorization's Session-Timeout.
+	timeout clock.Timer
+	done    chan struct{}
 }
 
 // Name returns the interface's device name ("Vi3"); LongName its IOS name
@@ -219,6 +224,12 @@ func (s *Session) Up(ev ppp.UpEvent) {
 		return
 	}
 	s.ifc, s.info, s.upAt = ifc, in, m.cfg.Clock.Now()
+	if in.Authz != nil && in.Authz.SessionTimeout > 0 {
+		// RFC 2865 §5.27: the session ends after Session-Timeout seconds.
+		s.timeout = m.cfg.Clock.AfterFunc(time.Duration(in.Authz.SessionTimeout)*time.Second, func() {
+			s.Close(CauseSessionTimeout, fmt.Sprintf("session timeout (%d s)", in.Authz.SessionTimeout))
+		})
+	}
 	s.mu.Unlock()
 	m.cfg.Interfaces.InstallStaticRoutes()
 	m.log.Info("interface up", "interface", s.name, "local", in.LocalAddr.String(), "peer", in.PeerAddr.String(),
@@ -281,6 +292,9 @@ func (s *Session) end(c Cause, reason string) {
 	wasUp := !s.upAt.IsZero()
 	ifc := s.ifc
 	s.ifc = nil
+	if s.timeout != nil {
+		s.timeout.Stop()
+	}
 	s.mu.Unlock()
 
 	m.cfg.Plane.Remove(s.dp) // detaches: the device is no longer read

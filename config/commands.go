@@ -109,6 +109,7 @@ var commandTable = concatCommands(
 	interfaceCommands,
 	classCommands,
 	aaaCommands,
+	radiusCommands,
 	ipCommands,
 	laterCommands,
 	controllerCommands,

@@ -136,7 +136,7 @@ var aaaCommands = []*command{
 		}},
 	{mode: mGlobal, spec: "aaa new-model", help: "Enables the AAA access control model.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { p.cfg.AAA.NewModel = !neg; return nil }},
-	{mode: mGlobal, spec: "aaa authentication ppp {default | <list:word>} {local | none | if-needed | group <server:word> | local-case}...", help: "The method list PPP authentication uses: `local` checks `username` entries, `none` accepts anyone; `group radius` comes with the RADIUS work.", noForm: true,
+	{mode: mGlobal, spec: "aaa authentication ppp {default | <list:word>} {local | none | if-needed | group <server:word> | local-case}...", help: "The method list PPP authentication uses: `local` checks `username` entries, `none` accepts anyone, `group radius` asks every RADIUS server (radius server, radius-server host) in order, `group NAME` the servers of `aaa group server radius NAME`.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			return setMethodList(p, &p.cfg.AAA.Authentication, "ppp", m, neg)
 		}},
@@ -179,11 +179,6 @@ func setMethodList(p *parser, lists *[]MethodList, service string, m *Match, neg
 		case "group":
 			ml.Methods = append(ml.Methods, "group "+servers[0])
 			servers = servers[1:]
-		}
-	}
-	for _, meth := range ml.Methods {
-		if strings.HasPrefix(meth, "group ") {
-			return fmt.Errorf("aaa method %q: RADIUS/TACACS+ server groups are not supported yet; expected local or none", meth)
 		}
 	}
 	*lists = append(*lists, ml)

@@ -10,6 +10,4 @@ var laterCommands = []*command{
 	{mode: mGlobal, spec: "ip dhcp <rest:line>", help: "DHCP pools: later work.", later: "ip dhcp (address assignment by DHCP) is later work"},
 	{mode: mGlobal, spec: "ip nhrp <rest:line>", help: "NHRP: later work (DMVPN).", later: "NHRP is later work (DMVPN)"},
 	{mode: mGlobal, spec: "l2tp <rest:line>", help: "Global L2TP settings (l2tp congestion-control, ...): later work.", later: "global l2tp settings are later work; use l2tp-class or vpdn-group settings"},
-	{mode: mGlobal, spec: "radius-server <rest:line>", help: "RADIUS servers: later work.", later: "RADIUS is later work"},
-	{mode: mGlobal, spec: "radius server <rest:line>", help: "RADIUS servers: later work.", later: "RADIUS is later work"},
 }

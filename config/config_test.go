@@ -137,7 +137,20 @@ func TestBrokenVariants(t *testing.T) {
 		{"auth twice", "interface Virtual-Template1\n ppp authentication chap chap\n", 2, []string{"listed twice"}},
 		{"type7 garbage", "username u password 7 zz\n", 1, []string{"type 7 password"}},
 		{"undefined list", "aaa new-model\ninterface Virtual-Template1\n ppp authentication chap MYLIST\n", 3, []string{`list "MYLIST" is not defined`}},
-		{"radius later", "aaa new-model\naaa authentication ppp default group radius\n", 2, []string{"not supported yet"}},
+		{"radius without servers", "aaa new-model\naaa authentication ppp default group radius\n", 2, []string{"no RADIUS server is configured", "radius server NAME"}},
+		{"undefined server group", "aaa new-model\naaa authorization network default group CORP\n", 2, []string{`server group "CORP" is not defined`}},
+		{"radius server without address", "radius server R1\n key k\n", 1, []string{"radius server R1 has no address"}},
+		{"radius server without key", "radius server R1\n address ipv4 198.18.0.2\n", 1, []string{"radius server R1 has no key"}},
+		{"radius host without key", "radius-server host 198.18.0.2\n", 1, []string{"radius-server host 198.18.0.2 has no key"}},
+		{"radius key type 5", "radius-server key 5 abc\n", 1, []string{"key type 5 is not supported"}},
+		{"radius key type 7 garbage", "radius server R1\n address ipv4 198.18.0.2\n key 7 zz\n", 3, []string{"type 7 password"}},
+		{"radius port range", "radius-server host 198.18.0.2 auth-port 0 key k\n", 1, []string{"invalid input"}},
+		{"radius timeout range", "radius-server timeout 0\n", 1, []string{"a number from 1 to 1000"}},
+		{"radius deadtime range", "radius-server deadtime 1441\n", 1, []string{"a number from 0 to 1440"}},
+		{"group member unknown", "aaa group server radius CORP\n server name R9\n", 2, []string{"server name R9 names no radius server"}},
+		{"group member no host", "radius-server key k\naaa group server radius CORP\n server 198.18.0.9\n", 3, []string{"server 198.18.0.9 names no radius-server host"}},
+		{"group named radius", "aaa group server radius radius\n", 1, []string{"names the group of every RADIUS server"}},
+		{"server-private without key", "aaa group server radius CORP\n server-private 198.18.0.9\n", 2, []string{"expected auth-port or acct-port or timeout or retransmit or key"}},
 		{"negotiated on loopback", "interface Loopback0\n ip address negotiated\n", 2, []string{"needs a PPP interface"}},
 		{"route host bits", "ip route 198.19.1.1 255.255.255.0 198.18.0.2\n", 1, []string{"bits outside the mask", "198.19.1.0"}},
 		{"dialer pool without group", "interface Dialer1\n ip address negotiated\n dialer pool 3\n dialer vpdn\n", 3, []string{"pool-member 3"}},
@@ -348,6 +361,9 @@ func FuzzParse(f *testing.F) {
 	f.Add(base)
 	f.Add("interface Virtual-PPP1\n pseudowire 198.18.0.2 1 pw-class x sequencing both\n")
 	f.Add("interface Virtual-Template1\n no ppp\n no ppp chap\n no ip\n")
+	if b, err := os.ReadFile("testdata/radius/lns-radius.cfg"); err == nil {
+		f.Add(string(b))
+	}
 	f.Fuzz(func(t *testing.T, text string) {
 		res, err := Parse("fuzz", text)
 		if err != nil {

@@ -342,6 +342,9 @@ type AAA struct {
 	// LocalMaxFail is `aaa local authentication attempts max-fail N`:
 	// consecutive failures that lock a local user out; 0 for none.
 	LocalMaxFail int `json:"local_max_fail,omitempty"`
+	// RADIUS is the RADIUS client (radius server, radius-server, aaa
+	// group server radius, ip radius source-interface); nil if none.
+	RADIUS *RADIUS `json:"radius,omitempty"`
 }
 
 // MethodList is an AAA method list: `aaa authentication ppp default local none`.

@@ -113,36 +113,45 @@ const (
 	mXconnect
 	mController
 	mAttrList
+	mRadiusServer
+	mRadiusGroup
+	mDynAuthor
 	nModes
 )
 
 var modeNames = [...]string{
-	mGlobal:     "global",
-	mVPDNGroup:  "vpdn-group",
-	mAccept:     "vpdn-group accept-dialin",
-	mRequest:    "vpdn-group request-dialin",
-	mInterface:  "interface",
-	mL2TPClass:  "l2tp-class",
-	mPWClass:    "pseudowire-class",
-	mXconnect:   "interface xconnect",
-	mController: "controller",
-	mAttrList:   "aaa attribute list",
+	mGlobal:       "global",
+	mVPDNGroup:    "vpdn-group",
+	mAccept:       "vpdn-group accept-dialin",
+	mRequest:      "vpdn-group request-dialin",
+	mInterface:    "interface",
+	mL2TPClass:    "l2tp-class",
+	mPWClass:      "pseudowire-class",
+	mXconnect:     "interface xconnect",
+	mController:   "controller",
+	mAttrList:     "aaa attribute list",
+	mRadiusServer: "radius server",
+	mRadiusGroup:  "aaa group server radius",
+	mDynAuthor:    "aaa server radius dynamic-author",
 }
 
 func (m mode) String() string { return modeNames[m] }
 
 // prompt is the IOS prompt suffix of a mode, for the reference.
 var modePrompts = [...]string{
-	mGlobal:     "(config)#",
-	mVPDNGroup:  "(config-vpdn)#",
-	mAccept:     "(config-vpdn-acc-in)#",
-	mRequest:    "(config-vpdn-req-in)#",
-	mInterface:  "(config-if)#",
-	mL2TPClass:  "(config-l2tp-class)#",
-	mPWClass:    "(config-pw-class)#",
-	mXconnect:   "(config-if-xconn)#",
-	mController: "(config-controller)#",
-	mAttrList:   "(config-attr-list)#",
+	mGlobal:       "(config)#",
+	mVPDNGroup:    "(config-vpdn)#",
+	mAccept:       "(config-vpdn-acc-in)#",
+	mRequest:      "(config-vpdn-req-in)#",
+	mInterface:    "(config-if)#",
+	mL2TPClass:    "(config-l2tp-class)#",
+	mPWClass:      "(config-pw-class)#",
+	mXconnect:     "(config-if-xconn)#",
+	mController:   "(config-controller)#",
+	mAttrList:     "(config-attr-list)#",
+	mRadiusServer: "(config-radius-server)#",
+	mRadiusGroup:  "(config-sg-radius)#",
+	mDynAuthor:    "(config-locsvr-da-radius)#",
 }
 
 type frame struct {

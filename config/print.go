@@ -93,6 +93,7 @@ func (c *Config) String() string {
 	if len(c.AAA.Users) > 0 {
 		w.bang()
 	}
+	printRadius(&w, c.AAA.RADIUS)
 	if c.VPDN.Enabled {
 		w.line(0, "vpdn enable")
 	}

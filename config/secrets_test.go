@@ -28,9 +28,15 @@ vpdn-group LNS
 interface Virtual-Template1
  ppp chap password 0 clearChapPw
  ppp pap sent-username bob password 0 clearPapPw
+radius server R1
+ address ipv4 198.18.0.9 auth-port 1812 acct-port 1813
+ key 0 clearRadiusKey
+radius-server key clearGlobalKey
+aaa server radius dynamic-author
+ client 198.18.0.12 server-key 0 clearDynKey
 `
 
-var clearSecrets = []string{"clearUserPw", "clearPrivPw", "clearClassPw", "clearDigestPw", "clearTunnelPw", "clearChapPw", "clearPapPw"}
+var clearSecrets = []string{"clearUserPw", "clearPrivPw", "clearClassPw", "clearDigestPw", "clearTunnelPw", "clearChapPw", "clearPapPw", "clearRadiusKey", "clearGlobalKey", "clearDynKey"}
 
 // TestSecretsCoverEveryField: the fixture sets every Secret field of the
 // model, so the tests below see them all; a new secret command must be

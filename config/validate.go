@@ -11,6 +11,7 @@ import (
 // between sections, conflicts and duplicates.
 func (p *parser) validate() {
 	c := p.cfg
+	p.validateRadius()
 	lineOr := func(l, fallback int) int {
 		if l != 0 {
 			return l

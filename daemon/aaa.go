@@ -97,7 +97,11 @@ func buildServices(c *config.Config, history *aaa.FailureHistory, d *Daemon) (*s
 		// the local database, as IOS falls back to it.
 		lists = append(lists, aaa.ListCommand{Type: aaa.AuthenticationPPP, Name: aaa.DefaultList, Methods: []aaa.ListMethod{{Kind: aaa.MethodLocal}}})
 	}
-	svc, err := aaa.NewService(aaa.ServiceConfig{Lists: lists, Local: local, History: history, Throttle: d.throttle,
+	groups, err := d.radiusGroups(c)
+	if err != nil {
+		return nil, err
+	}
+	svc, err := aaa.NewService(aaa.ServiceConfig{Lists: lists, Local: local, Groups: groups, History: history, Throttle: d.throttle,
 		Logger: d.opts.Debug.Logger(d.log, "aaa authorization")})
 	if err != nil {
 		return nil, err

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/aaa/radius"
 	"github.com/vpdn/vpdn/access"
 	"github.com/vpdn/vpdn/config"
 	"github.com/vpdn/vpdn/control"
@@ -72,6 +73,9 @@ type Daemon struct {
 	throttle *aaa.Throttle
 	lockout  *aaa.Lockout
 
+	radiusMu sync.Mutex
+	radius   *radius.Client // under radiusMu; nil until RADIUS is configured
+
 	vpdnLog *slog.Logger // routed by the vpdn debug switches
 	pppLog  *slog.Logger // routed by the ppp debug switches
 	rt      atomic.Pointer[runtime]
@@ -117,6 +121,7 @@ func New(opts Options) (*Daemon, error) {
 	d.pppLog = slog.New(opts.Debug.Router(opts.Logger.Handler(), "ppp"))
 	d.registerShows()
 	d.registerAAAShows()
+	d.registerRadiusShows()
 	d.registerVPDNShows()
 	d.registerUserShows()
 	return d, nil

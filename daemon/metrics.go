@@ -102,6 +102,9 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 		descAuthFailures, descAuthThrottled, descAuthBlocks, descAuthLogDrops, descAuthKeys, descLockedUsers, descMPPEFallbacks} {
 		ch <- d
 	}
+	for _, d := range radiusDescs {
+		ch <- d
+	}
 }
 
 // counterSet is a list of labelled counter values, sent in its order.
@@ -289,6 +292,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descExhausted, prometheus.CounterValue, float64(st.Exhausted), st.Name)
 		}
 	}
+	d.collectRadius(ch)
 	d.reloadMu.Lock()
 	ok, bad := d.reloads, d.reloadFailures
 	d.reloadMu.Unlock()

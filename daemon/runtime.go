@@ -257,6 +257,14 @@ func (d *Daemon) stop() {
 	if rt != nil {
 		rt.teardown(d)
 	}
+	// After the sessions: their teardown needs no RADIUS (accounting
+	// will), and requests in flight end with an error.
+	d.radiusMu.Lock()
+	if d.radius != nil {
+		d.radius.Close()
+		d.radius = nil
+	}
+	d.radiusMu.Unlock()
 }
 
 // teardown stops what start built, top down: the Virtual-PPP loops, every

@@ -44,6 +44,20 @@ const FreeRADIUSSecret = "testing123"
 // code 3.
 func FreeRADIUS(tb testing.TB, lab Lab, ns NS, users ...User) *FreeRADIUSPeer {
 	tb.Helper()
+	return freeRADIUS(tb, lab, ns, false, users)
+}
+
+// FreeRADIUSSigning is FreeRADIUS configured to put a Message-Authenticator
+// (RFC 3579 §3.2) in every Access-Accept and Access-Reject, as RADIUS
+// clients hardened against BlastRADIUS (CVE-2024-3596) require: the
+// packaged 3.2.1 adds one only to EAP answers, 3.2.5 and later to all.
+func FreeRADIUSSigning(tb testing.TB, lab Lab, ns NS, users ...User) *FreeRADIUSPeer {
+	tb.Helper()
+	return freeRADIUS(tb, lab, ns, true, users)
+}
+
+func freeRADIUS(tb testing.TB, lab Lab, ns NS, sign bool, users []User) *FreeRADIUSPeer {
+	tb.Helper()
 	Require(tb, "freeradius")
 	bin, _ := lookPath("freeradius")
 	if len(users) == 0 {
@@ -73,7 +87,19 @@ func FreeRADIUS(tb testing.TB, lab Lab, ns NS, users ...User) *FreeRADIUSPeer {
 		}
 		fmt.Fprintf(&authorize, "%s Cleartext-Password := \"%s\"\n", u.Name, u.Password)
 	}
-	appendFile(tb, filepath.Join(conf, "mods-config", "files", "authorize"), authorize.String())
+	// The users go first: the packaged file's DEFAULT entries (such as
+	// Framed-Protocol == PPP, without Fall-Through) would otherwise
+	// end the lookup for a NAS that sends Framed-Protocol.
+	prependFile(tb, filepath.Join(conf, "mods-config", "files", "authorize"), authorize.String())
+	if sign {
+		// An empty Message-Authenticator in the reply list is filled in
+		// and signed when the answer is encoded.
+		const ma = "\n\tupdate reply {\n\t\t&Message-Authenticator := 0x00\n\t}"
+		editFile(tb, filepath.Join(conf, "sites-enabled", "default"), []edit{
+			{regexp.MustCompile(`(?m)^post-auth \{$`), "post-auth {" + ma},
+			{regexp.MustCompile(`(?m)^\tPost-Auth-Type REJECT \{$`), "\tPost-Auth-Type REJECT {" + ma},
+		})
+	}
 	appendFile(tb, filepath.Join(conf, "clients.conf"), fmt.Sprintf(
 		"\nclient vpdnlab {\n\tipaddr = 198.18.0.0/15\n\tsecret = %s\n}\n", FreeRADIUSSecret))
 
@@ -137,6 +163,16 @@ func editFile(tb testing.TB, path string, edits []edit) {
 		s = e.re.ReplaceAllString(s, e.repl)
 	}
 	writeFile(tb, path, s, 0o640)
+}
+
+// prependFile puts text at the start of a file.
+func prependFile(tb testing.TB, path, text string) {
+	tb.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		tb.Fatalf("peers: %v", err)
+	}
+	writeFile(tb, path, text+string(data), 0o640)
 }
 
 // appendFile appends text to a file.

@@ -214,9 +214,13 @@ type IPv6CPConfig struct {
 type CallInfo struct {
 	NASPort, CallingNumber, CalledNumber, TunnelName string
 	// PeerAddr is the carrier's peer (the tunnel's remote address);
-	// TunnelID and SessionID the carrier's local IDs of the call.
-	PeerAddr            netip.Addr
-	TunnelID, SessionID uint32
+	// TunnelID and CallID the carrier's local IDs of the call.
+	PeerAddr         netip.Addr
+	TunnelID, CallID uint32
+	// SessionID is the access layer's unique id (RADIUS Acct-Session-Id),
+	// PortNumber and PortType the RADIUS NAS-Port and NAS-Port-Type.
+	SessionID            string
+	PortNumber, PortType uint32
 }
 
 // Config configures a Link. Post and Output are required.
@@ -854,7 +858,8 @@ func (l *Link) aaaRequest(m aaa.Method, user string) *aaa.Request {
 		Method: m, Username: user,
 		NASPort: l.cfg.Call.NASPort, CallingNumber: l.cfg.Call.CallingNumber,
 		CalledNumber: l.cfg.Call.CalledNumber, TunnelName: l.cfg.Call.TunnelName,
-		PeerAddr: l.cfg.Call.PeerAddr, TunnelID: l.cfg.Call.TunnelID, SessionID: l.cfg.Call.SessionID,
+		PeerAddr: l.cfg.Call.PeerAddr, TunnelID: l.cfg.Call.TunnelID, CallID: l.cfg.Call.CallID,
+		SessionID: l.cfg.Call.SessionID, PortNumber: l.cfg.Call.PortNumber, PortType: l.cfg.Call.PortType,
 	}
 }
 
