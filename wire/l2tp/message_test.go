@@ -327,7 +327,7 @@ func TestAllMessagesRoundTrip(t *testing.T) {
 			continue
 		}
 		m := Message{Type: typ, HostName: "h", Challenge: []byte{1}, ChallengeResponse: make([]byte, 16),
-			Result: Result{Code: 1}, CalledNumber: "1", RandomVector: []byte{9}}
+			Result: Result{Code: 1}, CalledNumber: "1", RandomVector: []byte{9}, AssignedTunnelID: 3, AssignedSessionID: 4}
 		m.set = requiredAVPs[typ]
 		b, err := m.Append(nil, 7, 8, 1, 2, nil)
 		if err != nil {
