@@ -74,8 +74,8 @@ var (
 	// at a half-open bound (Limits).
 	ErrHalfOpenEvicted = fmt.Errorf("%w: half-open session evicted", ErrLimit)
 	// ErrNoSession ends a tunnel closed by TunnelParams.NoSessionTimeout.
-	ErrNoSession = errors.New("l2tp: no session for the no-session timeout")
-	errTunnelGone      = errors.New("l2tp: tunnel went down")
+	ErrNoSession  = errors.New("l2tp: no session for the no-session timeout")
+	errTunnelGone = errors.New("l2tp: tunnel went down")
 )
 
 // CloseError is why a tunnel or session ended: the StopCCN/CDN result sent
@@ -185,10 +185,10 @@ type Node struct {
 	peerTunnels map[netip.Addr]int
 	peerHalf    map[netip.Addr]int
 	nHalf       int
-	rng      *rand.Rand
-	serial   uint32
-	closed   bool
-	wg       sync.WaitGroup
+	rng         *rand.Rand
+	serial      uint32
+	closed      bool
+	wg          sync.WaitGroup
 
 	nSessions atomic.Int64
 	uniq      atomic.Uint32 // "Uniq ID" of show vpdn

@@ -40,8 +40,8 @@ type Session struct {
 	// halfOpen: the peer opened the call and it is not established yet;
 	// counted by the node (admitHalfOpen) until it comes up or ends.
 	halfOpen bool
-	q931   *l2tp.Q931
-	uniq   uint32
+	q931     *l2tp.Q931
+	uniq     uint32
 }
 
 // SessionInfo identifies an established session for the PPP and data

@@ -43,9 +43,9 @@ type Tunnel struct {
 	// set while our SCCRQ is unanswered, for the node's tie-break check.
 	tieBreaker    [8]byte
 	awaitingReply atomic.Bool
-	reuse         reuseKey // guarded by n.mu
+	reuse         reuseKey     // guarded by n.mu
 	nHalf         atomic.Int32 // half-open sessions, counted with the node's (admitHalfOpen)
-	sccrqKey      sccrqKey // guarded by n.mu
+	sccrqKey      sccrqKey     // guarded by n.mu
 
 	in       chan inPacket
 	cmd      chan func()
@@ -74,15 +74,15 @@ type Tunnel struct {
 	// emptySince is when the established tunnel last had no session
 	// (zero while it has some), for the no-session timeout.
 	emptySince time.Time
-	lastRx    time.Time
-	setupDL   time.Time
-	holdUntil time.Time
-	closeErr  error
-	after     []func()
-	helloTx   uint64
-	now       time.Time // time of the event being processed
-	noReply   bool      // the message just delivered gets no answer
-	unknown   uint64    // unknown optional AVPs skipped (§4.1)
+	lastRx     time.Time
+	setupDL    time.Time
+	holdUntil  time.Time
+	closeErr   error
+	after      []func()
+	helloTx    uint64
+	now        time.Time // time of the event being processed
+	noReply    bool      // the message just delivered gets no answer
+	unknown    uint64    // unknown optional AVPs skipped (§4.1)
 	// testAVPs are raw AVPs appended to outgoing messages of a type, for
 	// tests that need a peer sending what this package never would.
 	testAVPs map[l2tp.MsgType][]byte
