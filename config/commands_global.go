@@ -41,6 +41,16 @@ var globalCommands = []*command{
 			p.cfg.Metrics.Listen = m.Str("addr")
 			return nil
 		}},
+	{mode: mGlobal, spec: "vpdn session-limit <n:int:1-131072>", help: "The most L2TP sessions the router holds at once (default 131072); a call beyond it is refused with CDN result 4. Takes effect when the L2TP service starts.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.cfg.VPDN.SessionLimit, m.Int("n"), neg)
+			return nil
+		}},
+	{mode: mGlobal, spec: "vpdn tunnel-limit per-peer <n:int:1-4096>", help: "vpdn extension: the most L2TP tunnels one address may open to the router (default 1024); beyond it SCCRQ is refused with StopCCN result 2, error 4. Takes effect when the L2TP service starts.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.cfg.VPDN.TunnelLimitPerPeer, m.Int("n"), neg)
+			return nil
+		}},
 	{mode: mGlobal, spec: "vpdn l2tp listen <addr:word>", help: "vpdn extension: the address and UDP port L2TP is served on (default 0.0.0.0:1701, every address as IOS does).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			if neg {

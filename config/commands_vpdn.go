@@ -135,9 +135,18 @@ var vpdnCommands = []*command{
 			set(&p.group().TunnelRecvWindow, m.Int("n"), neg)
 			return nil
 		}},
-	{inert: "tunnels stay up without sessions until the peer or clear vpdn tunnel ends them", mode: mVPDNGroup, spec: "l2tp tunnel timeout no-session <secs:int:0-86400>", help: "Seconds an L2TP tunnel without sessions stays up.", noForm: true,
+	{mode: mVPDNGroup, spec: "l2tp tunnel timeout no-session {<secs:int:1-86400> | never}", help: "Seconds an L2TP tunnel without sessions stays up before it is closed with StopCCN (default 10, as IOS); never keeps it.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			set(&p.group().TunnelTimeoutNoSession, m.Int("secs"), neg)
+			v := m.Int("secs")
+			if m.Has("never") {
+				v = -1
+			}
+			set(&p.group().TunnelTimeoutNoSession, v, neg)
+			return nil
+		}},
+	{mode: mVPDNGroup, spec: "l2tp session timeout setup <secs:int:1-6000>", help: "vpdn extension: seconds a call the peer opened (ICRQ) may take to be established (ICCN) before it is closed with CDN (default 30).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.group().SessionTimeoutSetup, m.Int("secs"), neg)
 			return nil
 		}},
 	{inert: "proxy LCP from a LAC is not used yet: the LNS always negotiates LCP with the client", mode: mVPDNGroup, spec: "lcp renegotiation {on-mismatch | always}", help: "Whether the tunnel server restarts LCP with the client instead of using the LAC's proxy LCP: when the proxied options do not suit it, or always.", noForm: true,

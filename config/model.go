@@ -37,6 +37,12 @@ type VPDN struct {
 	// SharedAccess puts every Virtual-Access session on one interface
 	// (vpdn virtual-access shared) instead of one TUN each.
 	SharedAccess bool `json:"shared_access"`
+	// SessionLimit caps the L2TP sessions of the node (IOS vpdn
+	// session-limit); 0: the default, 131072.
+	SessionLimit int `json:"session_limit,omitempty"`
+	// TunnelLimitPerPeer caps the L2TP tunnels one address may open to us
+	// (vpdn extension: vpdn tunnel-limit per-peer); 0: the default, 1024.
+	TunnelLimitPerPeer int `json:"tunnel_limit_per_peer,omitempty"`
 }
 
 // L2TPConfig holds the L2TP templates: l2tp-class (control-channel
@@ -93,7 +99,8 @@ type VPDNGroup struct {
 	TunnelAuth             *bool `json:"tunnel_auth,omitempty"`
 	TunnelHello            int   `json:"tunnel_hello,omitempty"`              // l2tp tunnel hello N (seconds), 0 = default
 	TunnelRecvWindow       int   `json:"tunnel_recv_window,omitempty"`        // l2tp tunnel receive-window N
-	TunnelTimeoutNoSession int   `json:"tunnel_timeout_no_session,omitempty"` // l2tp tunnel timeout no-session N
+	TunnelTimeoutNoSession int   `json:"tunnel_timeout_no_session,omitempty"` // l2tp tunnel timeout no-session N; -1 = never, 0 = default (10)
+	SessionTimeoutSetup    int   `json:"session_timeout_setup,omitempty"`     // l2tp session timeout setup N (vpdn extension), 0 = default (30)
 
 	LCPRenegotiation string `json:"lcp_renegotiation,omitempty"` // "", "on-mismatch", "always"
 	IPPMTU           bool   `json:"ip_pmtu,omitempty"`

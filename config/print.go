@@ -103,10 +103,17 @@ func (c *Config) String() string {
 	if c.VPDN.SharedAccess {
 		w.line(0, "vpdn virtual-access shared")
 	}
+	if c.VPDN.SessionLimit != 0 {
+		w.line(0, "vpdn session-limit %d", c.VPDN.SessionLimit)
+	}
+	if c.VPDN.TunnelLimitPerPeer != 0 {
+		w.line(0, "vpdn tunnel-limit per-peer %d", c.VPDN.TunnelLimitPerPeer)
+	}
 	if c.Metrics.Listen != "" {
 		w.line(0, "vpdn metrics listen %s", c.Metrics.Listen)
 	}
-	if c.VPDN.Enabled || c.Metrics.Listen != "" || c.VPDN.L2TPListen != "" || c.VPDN.SharedAccess {
+	if c.VPDN.Enabled || c.Metrics.Listen != "" || c.VPDN.L2TPListen != "" || c.VPDN.SharedAccess ||
+		c.VPDN.SessionLimit != 0 || c.VPDN.TunnelLimitPerPeer != 0 {
 		w.bang()
 	}
 	for _, g := range c.VPDN.Groups {
@@ -254,8 +261,14 @@ func printGroup(w *printer, g *VPDNGroup) {
 	if g.TunnelRecvWindow != 0 {
 		w.line(1, "l2tp tunnel receive-window %d", g.TunnelRecvWindow)
 	}
-	if g.TunnelTimeoutNoSession != 0 {
+	switch {
+	case g.TunnelTimeoutNoSession < 0:
+		w.line(1, "l2tp tunnel timeout no-session never")
+	case g.TunnelTimeoutNoSession > 0:
 		w.line(1, "l2tp tunnel timeout no-session %d", g.TunnelTimeoutNoSession)
+	}
+	if g.SessionTimeoutSetup != 0 {
+		w.line(1, "l2tp session timeout setup %d", g.SessionTimeoutSetup)
 	}
 	if g.IPPMTU {
 		w.line(1, "ip pmtu")

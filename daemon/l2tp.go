@@ -16,6 +16,16 @@ import (
 	wl2tp "github.com/vpdn/vpdn/wire/l2tp"
 )
 
+// DefaultNoSessionTimeout is IOS's "l2tp tunnel timeout no-session"
+// default: a tunnel a LAC opened to us is closed 10 s after its last
+// session (or its establishment without one).
+const DefaultNoSessionTimeout = 10 * time.Second
+
+// l2tpLimits are the node's bounds from the configuration.
+func l2tpLimits(c *config.Config) l2tp.Limits {
+	return l2tp.Limits{MaxSessions: c.VPDN.SessionLimit, MaxTunnelsPerPeer: c.VPDN.TunnelLimitPerPeer}
+}
+
 // incomingTunnel matches a peer's SCCRQ to a vpdn-group: the one whose
 // terminate-from hostname is the peer's host name, else one without
 // terminate-from. No match refuses the tunnel (StopCCN result 4).
@@ -49,6 +59,17 @@ func (d *Daemon) incomingTunnel(peer netip.AddrPort, hostname string) (l2tp.Tunn
 	}
 	if match.TunnelHello != 0 {
 		p.Hello = time.Duration(match.TunnelHello) * time.Second
+	}
+	// l2tp tunnel timeout no-session: IOS's default is 10 s; never (-1)
+	// keeps sessionless tunnels.
+	switch ns := match.TunnelTimeoutNoSession; {
+	case ns > 0:
+		p.NoSessionTimeout = time.Duration(ns) * time.Second
+	case ns == 0:
+		p.NoSessionTimeout = DefaultNoSessionTimeout
+	}
+	if match.SessionTimeoutSetup > 0 {
+		p.SessionSetupTimeout = time.Duration(match.SessionTimeoutSetup) * time.Second
 	}
 	authOn := match.TunnelAuth == nil || *match.TunnelAuth
 	if authOn {

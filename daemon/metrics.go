@@ -61,7 +61,9 @@ var (
 	descPool      = prometheus.NewDesc("vpdn_pool_addresses", "Addresses of ip local pools.", []string{"pool", "state"}, nil)
 	descExhausted = prometheus.NewDesc("vpdn_pool_exhausted_total", "Allocations refused because the pool was full.", []string{"pool"}, nil)
 	descReloads   = prometheus.NewDesc("vpdn_config_reloads_total", "Configuration reloads by result.", []string{"result"}, nil)
-	descCtlDrops  = prometheus.NewDesc("vpdn_l2tp_control_drops_total", "L2TP control datagrams dropped before their tunnel handled them, by reason.", []string{"reason"}, nil)
+	descCtlDrops  = prometheus.NewDesc("vpdn_l2tp_control_drops_total", "L2TP control messages dropped or refused, by reason (show l2tp counters).", []string{"reason"}, nil)
+	descCtlEvents = prometheus.NewDesc("vpdn_l2tp_control_timeouts_total", "L2TP half-open sessions and sessionless tunnels closed by their timeouts.", []string{"timeout"}, nil)
+	descHalfOpen  = prometheus.NewDesc("vpdn_l2tp_half_open", "L2TP tunnels and sessions the peer opened that are not established yet.", []string{"kind"}, nil)
 
 	// The authentication throttle and lockout (package aaa).
 	descAuthFailures  = prometheus.NewDesc("vpdn_aaa_auth_failures_total", "PPP authentications rejected, throttled ones included.", nil, nil)
@@ -96,7 +98,7 @@ var (
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descTunnels, descSessions, descPPP, descPackets, descBytes, descDrops, descFailures, descPool, descExhausted, descReloads, descCtlDrops,
+	for _, d := range []*prometheus.Desc{descTunnels, descSessions, descPPP, descPackets, descBytes, descDrops, descFailures, descPool, descExhausted, descReloads, descCtlDrops, descCtlEvents, descHalfOpen,
 		descPPTPTunnels, descPPTPSessions, descPPTPCtlDrops, descPPTPTimeouts, descPPTPAcks, descPPTPOverWindow, descPPTPAlarms, descPPTPAlarmsOn,
 		descMPPESessions, descMPPEPackets, descMPPEKeys, descMPPEFlushes, descMPPEResyncs, descMPPEMissed, descMPPEDrops,
 		descAuthFailures, descAuthThrottled, descAuthBlocks, descAuthLogDrops, descAuthKeys, descLockedUsers, descMPPEFallbacks} {
@@ -264,17 +266,13 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		if rt.l2tp != nil {
 			st := rt.l2tp.Node().Stats()
-			for _, r := range []struct {
-				reason string
-				n      uint64
-			}{
-				{"bad-header", st.BadHeader}, {"no-tunnel", st.NoTunnel}, {"no-session", st.NoSession},
-				{"wrong-peer", st.WrongPeer}, {"half-open-evicted", st.HalfOpenEvicted},
-				{"tunnel-limit", st.TunnelLimit}, {"version-3", st.Version3},
-				{"input-overflow", st.InputOverflow}, {"tie-break-lost", st.TieBreakLost}, {"data-message", st.DataMessages},
-			} {
-				ch <- prometheus.MustNewConstMetric(descCtlDrops, prometheus.CounterValue, float64(r.n), r.reason)
+			for _, r := range st.Drops() {
+				ch <- prometheus.MustNewConstMetric(descCtlDrops, prometheus.CounterValue, float64(r.Count), r.Reason)
 			}
+			ch <- prometheus.MustNewConstMetric(descCtlEvents, prometheus.CounterValue, float64(st.SessionSetupTimeouts), "session-setup-timeout")
+			ch <- prometheus.MustNewConstMetric(descCtlEvents, prometheus.CounterValue, float64(st.NoSessionClosed), "no-session-timeout")
+			ch <- prometheus.MustNewConstMetric(descHalfOpen, prometheus.GaugeValue, float64(st.HalfOpen), "tunnel")
+			ch <- prometheus.MustNewConstMetric(descHalfOpen, prometheus.GaugeValue, float64(st.HalfOpenSessions), "session")
 		}
 		if rt.pptp != nil {
 			pptpControl(ch, rt.pptp.Node().Stats())

@@ -173,7 +173,7 @@ func (d *Daemon) startL2TP(rt *runtime, c *config.Config) error {
 	}
 	svc, err := l2tpv2.New(l2tpv2.Config{
 		Bind: bind, Plane: rt.plane, Access: rt.access, Clock: d.opts.Clock, Logger: d.vpdnLog,
-		Incoming: d.incomingTunnel, Profile: d.lnsProfile,
+		Incoming: d.incomingTunnel, Profile: d.lnsProfile, Limits: l2tpLimits(c),
 		OnRefused: func(cause access.Cause, err error) { d.failures.add(cause.Label()) },
 	})
 	if err != nil {

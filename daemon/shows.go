@@ -13,6 +13,7 @@ import (
 	"github.com/vpdn/vpdn/access"
 	"github.com/vpdn/vpdn/control"
 	"github.com/vpdn/vpdn/dataplane"
+	"github.com/vpdn/vpdn/proto/l2tp"
 	"github.com/vpdn/vpdn/proto/pptp"
 	"github.com/vpdn/vpdn/show"
 	"github.com/vpdn/vpdn/vif"
@@ -216,8 +217,32 @@ func (d *Daemon) registerVPDNShows() {
 		show.WriteL2TunSessions(b, v, all)
 		return v.Filter(show.L2TP).Sessions
 	})
+	d.shows.Add(&control.Command{Words: "l2tp counters", Help: "L2TP control-plane counters: drops and refusals by reason, timeouts, half-open state",
+		Run: func(ctx context.Context, args, o []string, asJSON bool) (*control.Response, error) {
+			c := d.l2tpCounters()
+			var b strings.Builder
+			show.WriteL2TPCounters(&b, c)
+			return reply(b.String(), c, asJSON)
+		}})
 	d.registerL2TPClears()
 	d.registerPPTPClears()
+}
+
+// l2tpCounters is the L2TP node's counters for show l2tp counters (zero
+// when L2TP is not served).
+func (d *Daemon) l2tpCounters() show.L2TPCounters {
+	var st l2tp.NodeStats
+	if rt := d.rt.Load(); rt != nil && rt.l2tp != nil {
+		st = rt.l2tp.Node().Stats()
+	}
+	c := show.L2TPCounters{Tunnels: st.Tunnels, HalfOpenTunnels: st.HalfOpen, Sessions: st.Sessions,
+		HalfOpenSessions: st.HalfOpenSessions,
+		Timeouts: []show.Counter{{Reason: "session-setup-timeout", Count: st.SessionSetupTimeouts},
+			{Reason: "no-session-timeout", Count: st.NoSessionClosed}}}
+	for _, x := range st.Drops() {
+		c.Drops = append(c.Drops, show.Counter{Reason: x.Reason, Count: x.Count})
+	}
+	return c
 }
 
 func (d *Daemon) findUsers(match func(show.User) bool) []show.User {

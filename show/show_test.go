@@ -138,3 +138,15 @@ func goldenJSON(t *testing.T, name string, v any) {
 func TestL2TPJSON(t *testing.T) {
 	goldenJSON(t, "l2tp.json", snapshot().Filter(L2TP))
 }
+
+// TestL2TPCounters pins show l2tp counters, text and JSON.
+func TestL2TPCounters(t *testing.T) {
+	c := L2TPCounters{Tunnels: 1026, HalfOpenTunnels: 16, Sessions: 100, HalfOpenSessions: 2048,
+		Drops: []Counter{{"bad-header", 3}, {"no-tunnel", 0}, {"half-open-session-evicted", 132952},
+			{"tunnel-limit", 3974}, {"bad-avp", 1}, {"hidden-avp-no-random-vector", 1}, {"out-of-window", 2}},
+		Timeouts: []Counter{{"session-setup-timeout", 2048}, {"no-session-timeout", 1024}}}
+	var b strings.Builder
+	WriteL2TPCounters(&b, c)
+	golden(t, "l2tp-counters.txt", b.String())
+	goldenJSON(t, "l2tp-counters.json", c)
+}

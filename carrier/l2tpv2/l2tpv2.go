@@ -191,7 +191,13 @@ func (s *Service) onSessionDown(ls *l2tp.Session, err error) {
 	delete(s.calls, ls)
 	s.mu.Unlock()
 	if as != nil {
-		as.LowerDown(access.CauseLostService, fmt.Sprint(err))
+		c := access.CauseLostService
+		if errors.Is(err, l2tp.ErrLimit) {
+			// A half-open call evicted for a newer one (issue 13): the
+			// node's bound, not the peer, ended it.
+			c = access.CauseResources
+		}
+		as.LowerDown(c, fmt.Sprint(err))
 	}
 }
 

@@ -70,7 +70,12 @@ var (
 	ErrLimit           = errors.New("l2tp: resource limit reached")
 	ErrPeerUnreachable = fmt.Errorf("l2tp: peer unreachable: %w", ErrRetransmit)
 	ErrSetupTimeout    = errors.New("l2tp: setup timeout")
-	errTunnelGone      = errors.New("l2tp: tunnel went down")
+	// ErrHalfOpenEvicted ends a half-open session closed for a newer one
+	// at a half-open bound (Limits).
+	ErrHalfOpenEvicted = fmt.Errorf("%w: half-open session evicted", ErrLimit)
+	// ErrNoSession ends a tunnel closed by TunnelParams.NoSessionTimeout.
+	ErrNoSession  = errors.New("l2tp: no session for the no-session timeout")
+	errTunnelGone = errors.New("l2tp: tunnel went down")
 )
 
 // CloseError is why a tunnel or session ended: the StopCCN/CDN result sent
@@ -102,16 +107,63 @@ func (e *CloseError) Unwrap() error { return e.Err }
 
 // NodeStats counts what the node dropped and why, and what it holds.
 type NodeStats struct {
-	BadHeader, NoTunnel, NoSession, WrongPeer, HalfOpenEvicted, TunnelLimit,
-	Version3, InputOverflow, DataMessages, TieBreakLost uint64
+	// Control-plane drops and refusals, by reason (see Drops).
+	BadHeader       uint64 // unparsable header, or an SCCRQ with nobody to answer
+	NoTunnel        uint64 // a tunnel ID we do not have
+	NoSession       uint64 // a session ID the tunnel does not have
+	WrongPeer       uint64 // a tunnel's message from another address or port
+	HalfOpenEvicted uint64 // half-open tunnels dropped for a newer one
+	SessionEvicted  uint64 // half-open sessions closed (CDN 4) for a newer one
+	TunnelLimit     uint64 // SCCRQs refused: node or per-peer tunnel limit
+	SessionLimit    uint64 // ICRQs/OCRQs refused: session limit (CDN 4)
+	InputOverflow   uint64 // a tunnel's input queue was full
+	BadAVP          uint64 // a malformed, missing or zero-valued AVP (§4.1, §6)
+	HiddenNoRV      uint64 // a hidden AVP without a Random Vector before it (§4.3)
+	OutOfWindow     uint64 // Ns beyond our receive window (§5.8)
+	Backlog         uint64 // calls refused: the peer does not acknowledge our messages
+	AuthThrottled   uint64 // authentications refused by the throttle (CountAuthThrottled)
+	Version3        uint64 // L2TPv3 datagrams (passed to OnL2TPv3 if set)
+	DataMessages    uint64 // data messages that reached the control plane
+	TieBreakLost    uint64 // SCCRQs discarded by the §4.4.3 tie-breaker
+
+	// Events that are not drops.
+	SessionSetupTimeouts uint64 // half-open sessions closed by the session set-up timeout
+	NoSessionClosed      uint64 // tunnels closed by the no-session timeout
 
 	Tunnels, HalfOpen, Sessions int
+	HalfOpenSessions            int
+}
+
+// Drop is one control-plane drop counter with its reason, as metrics and
+// `show l2tp counters` name it.
+type Drop struct {
+	Reason string
+	Count  uint64
+}
+
+// Drops lists the drop counters in a fixed order.
+func (s NodeStats) Drops() []Drop {
+	return []Drop{
+		{"bad-header", s.BadHeader}, {"no-tunnel", s.NoTunnel}, {"no-session", s.NoSession},
+		{"wrong-peer", s.WrongPeer}, {"half-open-evicted", s.HalfOpenEvicted},
+		{"half-open-session-evicted", s.SessionEvicted}, {"tunnel-limit", s.TunnelLimit},
+		{"session-limit", s.SessionLimit}, {"input-overflow", s.InputOverflow}, {"bad-avp", s.BadAVP},
+		{"hidden-avp-no-random-vector", s.HiddenNoRV}, {"out-of-window", s.OutOfWindow},
+		{"control-backlog", s.Backlog}, {"auth-throttled", s.AuthThrottled}, {"version-3", s.Version3},
+		{"data-message", s.DataMessages}, {"tie-break-lost", s.TieBreakLost},
+	}
 }
 
 type nodeCounters struct {
-	badHeader, noTunnel, noSession, wrongPeer, halfOpenEvicted, tunnelLimit,
-	version3, inputOverflow, data, tieBreakLost atomic.Uint64
+	badHeader, noTunnel, noSession, wrongPeer, halfOpenEvicted, sessionEvicted, tunnelLimit,
+	sessionLimit, inputOverflow, badAVP, hiddenNoRV, outOfWindow, backlog, authThrottled,
+	version3, data, tieBreakLost, sessionSetupTimeouts, noSessionClosed atomic.Uint64
 }
+
+// CountAuthThrottled counts an authentication refused by a password
+// throttle (issue 13): the owner's AAA calls it, so that the drop shows
+// with the node's others.
+func (n *Node) CountAuthThrottled() { n.cnt.authThrottled.Add(1) }
 
 // Node is one L2TPv2 endpoint: LAC, LNS or both, on one socket. It
 // demultiplexes datagrams to tunnels; each tunnel runs on its own
@@ -127,10 +179,16 @@ type Node struct {
 	bySCCRQ  map[sccrqKey]*Tunnel // responder tunnels by peer and peer's tunnel ID
 	byReuse  map[reuseKey]*Tunnel // initiator tunnels a Dial may share
 	halfOpen []*Tunnel            // responder tunnels not established, oldest first
-	rng      *rand.Rand
-	serial   uint32
-	closed   bool
-	wg       sync.WaitGroup
+	// peerTunnels counts the responder tunnels of each source address
+	// (Limits.MaxTunnelsPerPeer); peerHalf and nHalf the half-open
+	// sessions per source address and on the node.
+	peerTunnels map[netip.Addr]int
+	peerHalf    map[netip.Addr]int
+	nHalf       int
+	rng         *rand.Rand
+	serial      uint32
+	closed      bool
+	wg          sync.WaitGroup
 
 	nSessions atomic.Int64
 	uniq      atomic.Uint32 // "Uniq ID" of show vpdn
@@ -149,7 +207,8 @@ func NewNode(cfg Config) (*Node, error) {
 		return nil, errors.New("l2tp: Config.Conn is nil")
 	}
 	n := &Node{cfg: cfg, clock: cfg.Clock, log: cfg.Logger, lim: cfg.Limits.withDefaults(),
-		tunnels: map[uint16]*Tunnel{}, bySCCRQ: map[sccrqKey]*Tunnel{}, byReuse: map[reuseKey]*Tunnel{}}
+		tunnels: map[uint16]*Tunnel{}, bySCCRQ: map[sccrqKey]*Tunnel{}, byReuse: map[reuseKey]*Tunnel{},
+		peerTunnels: map[netip.Addr]int{}, peerHalf: map[netip.Addr]int{}}
 	if n.clock == nil {
 		n.clock = clock.Real
 	}
@@ -166,11 +225,16 @@ func NewNode(cfg Config) (*Node, error) {
 // Stats returns the node's drop counters.
 func (n *Node) Stats() NodeStats {
 	c := &n.cnt
-	st := NodeStats{c.badHeader.Load(), c.noTunnel.Load(), c.noSession.Load(), c.wrongPeer.Load(),
-		c.halfOpenEvicted.Load(), c.tunnelLimit.Load(), c.version3.Load(), c.inputOverflow.Load(),
-		c.data.Load(), c.tieBreakLost.Load(), 0, 0, int(n.nSessions.Load())}
+	st := NodeStats{BadHeader: c.badHeader.Load(), NoTunnel: c.noTunnel.Load(), NoSession: c.noSession.Load(),
+		WrongPeer: c.wrongPeer.Load(), HalfOpenEvicted: c.halfOpenEvicted.Load(), SessionEvicted: c.sessionEvicted.Load(),
+		TunnelLimit: c.tunnelLimit.Load(), SessionLimit: c.sessionLimit.Load(), InputOverflow: c.inputOverflow.Load(),
+		BadAVP: c.badAVP.Load(), HiddenNoRV: c.hiddenNoRV.Load(), OutOfWindow: c.outOfWindow.Load(),
+		Backlog: c.backlog.Load(), AuthThrottled: c.authThrottled.Load(), Version3: c.version3.Load(),
+		DataMessages: c.data.Load(), TieBreakLost: c.tieBreakLost.Load(),
+		SessionSetupTimeouts: c.sessionSetupTimeouts.Load(), NoSessionClosed: c.noSessionClosed.Load(),
+		Sessions: int(n.nSessions.Load())}
 	n.mu.Lock()
-	st.Tunnels, st.HalfOpen = len(n.tunnels), len(n.halfOpen)
+	st.Tunnels, st.HalfOpen, st.HalfOpenSessions = len(n.tunnels), len(n.halfOpen), n.nHalf
 	n.mu.Unlock()
 	return st
 }
@@ -221,9 +285,9 @@ func (n *Node) handleSCCRQ(h l2tp.Header, b []byte, from netip.AddrPort) {
 		return
 	}
 	if err != nil && !errors.Is(err, l2tp.ErrUnknownMandatory) && m.AssignedTunnelID == 0 {
-		// Nobody to answer: without an Assigned Tunnel ID no StopCCN can
-		// be addressed (§6.4).
-		n.cnt.badHeader.Add(1)
+		// Nobody to answer: without an Assigned Tunnel ID (absent, or
+		// the 0 §4.4.3 forbids) no StopCCN can be addressed (§6.4).
+		n.countDecodeError(err)
 		return
 	}
 	key := sccrqKey{from, m.AssignedTunnelID}
@@ -254,11 +318,6 @@ func (n *Node) handleSCCRQ(h l2tp.Header, b []byte, from netip.AddrPort) {
 			lost = t
 		}
 	}
-	if len(n.tunnels) >= n.lim.MaxTunnels && len(n.halfOpen) == 0 {
-		n.mu.Unlock()
-		n.cnt.tunnelLimit.Add(1)
-		return
-	}
 	// A source already holding its share of half-open tunnels replaces
 	// its own oldest: one flooding address cannot push others out.
 	var oldestSame *Tunnel
@@ -270,6 +329,17 @@ func (n *Node) handleSCCRQ(h l2tp.Header, b []byte, from netip.AddrPort) {
 			}
 			same++
 		}
+	}
+	if (len(n.tunnels) >= n.lim.MaxTunnels && len(n.halfOpen) == 0) ||
+		n.peerTunnels[from.Addr()]-same >= n.lim.MaxTunnelsPerPeer {
+		// The table, or this address's share of it, is full of
+		// established tunnels: refuse, statelessly (§4.4.2 StopCCN
+		// result 2, error 4: insufficient resources to handle this
+		// operation now).
+		n.mu.Unlock()
+		n.cnt.tunnelLimit.Add(1)
+		n.refuseSCCRQ(from, m.AssignedTunnelID, h.Ns)
+		return
 	}
 	switch {
 	case same >= n.lim.MaxHalfOpenPerPeer:
@@ -294,6 +364,90 @@ func (n *Node) handleSCCRQ(h l2tp.Header, b []byte, from netip.AddrPort) {
 	t.input(b[:h.Length], from)
 }
 
+// refuseSCCRQ answers an SCCRQ with a StopCCN that holds no state: no
+// tunnel is made, so nothing retransmits it; a peer that missed it sends
+// its SCCRQ again and gets another.
+func (n *Node) refuseSCCRQ(to netip.AddrPort, peerTID, ns uint16) {
+	if peerTID == 0 {
+		return
+	}
+	m := &l2tp.Message{Type: l2tp.MsgStopCCN,
+		Result: l2tp.Result{Code: l2tp.StopGeneralError, Error: l2tp.ErrCodeResources, HasError: true}}
+	m.Set(l2tp.AVPAssignedTunnelID, l2tp.AVPResultCode)
+	b, err := m.Append(nil, peerTID, 0, 0, ns+1, nil)
+	if err != nil {
+		return
+	}
+	_ = n.cfg.Conn.WriteTo(b, to)
+}
+
+// countDecodeError counts a control message that did not decode.
+func (n *Node) countDecodeError(err error) {
+	if errors.Is(err, l2tp.ErrNoRandomVector) {
+		n.cnt.hiddenNoRV.Add(1)
+		return
+	}
+	n.cnt.badAVP.Add(1)
+}
+
+// admitHalfOpen counts a new half-open session of t, from address a, and
+// names the tunnel that must give up its oldest half-open session to keep
+// the bounds (Limits): nil when none, t itself, or another tunnel of the
+// offending address. At the node-wide bound the offender is the address
+// holding the most half-open sessions: a flooding peer loses its own
+// entries first, and nobody loses an established session.
+func (n *Node) admitHalfOpen(t *Tunnel, a netip.Addr) (victim *Tunnel) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	l := n.lim
+	switch {
+	case int(t.nHalf.Load()) >= l.MaxHalfOpenSessionsPerTunnel:
+		victim = t
+	case n.peerHalf[a] >= l.MaxHalfOpenSessionsPerPeer:
+		victim = n.heaviestTunnelLocked(a, t)
+	case n.nHalf >= l.MaxHalfOpenSessions:
+		heavy, most := a, n.peerHalf[a]
+		for p, c := range n.peerHalf {
+			if c > most {
+				heavy, most = p, c
+			}
+		}
+		victim = n.heaviestTunnelLocked(heavy, t)
+	}
+	n.peerHalf[a]++
+	n.nHalf++
+	t.nHalf.Add(1)
+	return victim
+}
+
+// heaviestTunnelLocked returns pref if it is a tunnel of a with half-open
+// sessions, else a's tunnel holding the most of them.
+func (n *Node) heaviestTunnelLocked(a netip.Addr, pref *Tunnel) *Tunnel {
+	if pref.peer0.Addr() == a && pref.nHalf.Load() > 0 {
+		return pref
+	}
+	var best *Tunnel
+	var most int32
+	for _, x := range n.tunnels {
+		if c := x.nHalf.Load(); c > most && x.peer0.Addr() == a {
+			best, most = x, c
+		}
+	}
+	return best
+}
+
+// releaseHalfOpen uncounts a half-open session of t that came up or ended.
+func (n *Node) releaseHalfOpen(t *Tunnel) {
+	a := t.peer0.Addr()
+	n.mu.Lock()
+	if n.peerHalf[a]--; n.peerHalf[a] <= 0 {
+		delete(n.peerHalf, a)
+	}
+	n.nHalf--
+	n.mu.Unlock()
+	t.nHalf.Add(-1)
+}
+
 func (n *Node) evictLocked(t *Tunnel) {
 	n.forgetLocked(t)
 	t.kill()
@@ -309,6 +463,9 @@ func (n *Node) newTunnelLocked(peer netip.AddrPort, p TunnelParams, initiator bo
 	}
 	t := newTunnel(n, id, peer, p, initiator)
 	n.tunnels[id] = t
+	if !initiator {
+		n.peerTunnels[peer.Addr()]++
+	}
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -322,6 +479,12 @@ func (n *Node) newTunnelLocked(peer netip.AddrPort, p TunnelParams, initiator bo
 func (n *Node) forgetLocked(t *Tunnel) {
 	if n.tunnels[t.localID] == t {
 		delete(n.tunnels, t.localID)
+		if !t.initiator {
+			a := t.peer0.Addr()
+			if n.peerTunnels[a]--; n.peerTunnels[a] <= 0 {
+				delete(n.peerTunnels, a)
+			}
+		}
 	}
 	n.forgetSetupLocked(t)
 	if n.byReuse[t.reuse] == t {

@@ -45,6 +45,20 @@ type TunnelParams struct {
 	// setup", default 300 s as on IOS). Tunnel set-up usually fails
 	// sooner, when the SCCRQ/SCCRP retransmissions run out.
 	SetupTimeout time.Duration
+	// SessionSetupTimeout bounds the set-up of a call the peer opened,
+	// from its ICRQ/OCRQ to established (ICCN received, OCCN sent):
+	// default 30 s. It is separate from SetupTimeout because a call is
+	// set up in one or two round trips once the tunnel is up; a half-open
+	// call held for minutes is only useful to a flood (issue 13). It is
+	// vpdn's "l2tp session timeout setup" (IOS has no such command).
+	// Calls we place (Dial) keep SetupTimeout: theirs includes the
+	// tunnel's set-up.
+	SessionSetupTimeout time.Duration
+	// NoSessionTimeout closes an established tunnel that has had no
+	// session for this long, with StopCCN result 1 (IOS "l2tp tunnel
+	// timeout no-session", whose default the daemon applies). 0 keeps
+	// such tunnels until the peer or the owner closes them.
+	NoSessionTimeout time.Duration
 	// Sequencing asks for sequence numbers on data messages (Sequencing
 	// Required AVP, §4.4.4; the l2tp-class "sequencing").
 	Sequencing bool
@@ -81,6 +95,12 @@ func (p TunnelParams) withDefaults() TunnelParams {
 	if p.SetupTimeout == 0 {
 		p.SetupTimeout = 300 * time.Second
 	}
+	if p.SessionSetupTimeout <= 0 {
+		p.SessionSetupTimeout = 30 * time.Second
+	}
+	if p.NoSessionTimeout < 0 {
+		p.NoSessionTimeout = 0
+	}
 	if p.FramingCaps == 0 {
 		p.FramingCaps = l2tp.FramingSync | l2tp.FramingAsync
 	}
@@ -96,6 +116,7 @@ type reuseKey struct {
 	window                       uint16
 	initRetries, retries         int
 	tmin, tmax, hello, setup     time.Duration
+	sessSetup, noSession         time.Duration
 	framing, bearer              uint32
 }
 
@@ -103,7 +124,7 @@ func (p TunnelParams) key(peer string) reuseKey {
 	r := p.Retransmit
 	return reuseKey{peer, p.LocalName, p.RemoteName, string(p.Secret), p.Class, p.Hidden, p.Sequencing,
 		p.RecvWindow, r.InitialRetries, r.Retries, r.TimeoutMin, r.TimeoutMax, p.Hello, p.SetupTimeout,
-		p.FramingCaps, p.BearerCaps}
+		p.SessionSetupTimeout, p.NoSessionTimeout, p.FramingCaps, p.BearerCaps}
 }
 
 // ProxyInfo is what a LAC that already ran LCP and authentication with the
@@ -159,9 +180,22 @@ type Limits struct {
 	MaxHalfOpenPerPeer int
 	// MaxTunnels caps all tunnels (default 4096).
 	MaxTunnels int
+	// MaxTunnelsPerPeer caps the tunnels one source address opened to us
+	// (default 1024): beyond it its SCCRQ is refused with StopCCN result
+	// 2, error 4 (insufficient resources, §4.4.2), so one address cannot
+	// take the whole tunnel table. Tunnels we open (Dial) do not count.
+	MaxTunnelsPerPeer int
 	// MaxSessions caps sessions on the node (default 131072) and
 	// MaxSessionsPerTunnel on one tunnel (default 65535).
 	MaxSessions, MaxSessionsPerTunnel int
+	// Half-open sessions are calls the peer opened (ICRQ, OCRQ) that are
+	// not established yet. They are bounded per tunnel (default 1024), per
+	// peer address (default 2048) and on the node (default 16384). At a
+	// bound the offending peer loses its own oldest half-open call (CDN
+	// result 4, error 4); at the node bound the peer holding the most
+	// half-open calls loses its oldest. Established sessions are never
+	// evicted.
+	MaxHalfOpenSessionsPerTunnel, MaxHalfOpenSessionsPerPeer, MaxHalfOpenSessions int
 }
 
 func (l Limits) withDefaults() Limits {
@@ -173,6 +207,18 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxTunnels <= 0 {
 		l.MaxTunnels = 4096
+	}
+	if l.MaxTunnelsPerPeer <= 0 {
+		l.MaxTunnelsPerPeer = 1024
+	}
+	if l.MaxHalfOpenSessionsPerTunnel <= 0 {
+		l.MaxHalfOpenSessionsPerTunnel = 1024
+	}
+	if l.MaxHalfOpenSessionsPerPeer <= 0 {
+		l.MaxHalfOpenSessionsPerPeer = 2048
+	}
+	if l.MaxHalfOpenSessions <= 0 {
+		l.MaxHalfOpenSessions = 16384
 	}
 	if l.MaxSessions <= 0 {
 		l.MaxSessions = 131072

@@ -219,6 +219,9 @@ func (r *reliable) ack(now time.Time, nr uint16) {
 // idle reports whether nothing is waiting for acknowledgement.
 func (r *reliable) idle() bool { return len(r.unacked) == 0 && len(r.waiting) == 0 }
 
+// backlog is the number of control messages waiting for window space.
+func (r *reliable) backlog() int { return len(r.waiting) }
+
 // deadline returns when tick must next run; zero if never.
 func (r *reliable) deadline() time.Time {
 	d := r.ackDue

@@ -24,7 +24,9 @@ var lossyParams = TunnelParams{
 	Secret:       []byte("s3cret"),
 	Retransmit:   RetransmitParams{InitialRetries: 20, Retries: 20, TimeoutMin: time.Second, TimeoutMax: 8 * time.Second},
 	SetupTimeout: 30 * time.Minute,
-	Hello:        -1,
+	// The calls are set up under heavy loss: the LNS must wait for them.
+	SessionSetupTimeout: 30 * time.Minute,
+	Hello:               -1,
 }
 
 // Test1000SessionsLossy is the "must show": 1,000 sessions over 10

@@ -37,8 +37,11 @@ type Session struct {
 	// up: the owner may have installed its data path.
 	notify bool
 	up     bool // reached established
-	q931   *l2tp.Q931
-	uniq   uint32
+	// halfOpen: the peer opened the call and it is not established yet;
+	// counted by the node (admitHalfOpen) until it comes up or ends.
+	halfOpen bool
+	q931     *l2tp.Q931
+	uniq     uint32
 }
 
 // SessionInfo identifies an established session for the PPP and data
@@ -238,7 +241,7 @@ func (s *Session) fire(ev SessionEvent) bool {
 
 // newSession allocates a session with a random, non-zero ID unique in
 // the tunnel, within the limits.
-func (t *Tunnel) newSession(outgoing, lac bool, c *CallParams) (*Session, error) {
+func (t *Tunnel) newSession(outgoing, lac bool, c *CallParams, half bool) (*Session, error) {
 	if len(t.sessions) >= t.n.lim.MaxSessionsPerTunnel {
 		return nil, fmt.Errorf("%w: %d sessions on tunnel %d", ErrLimit, len(t.sessions), t.localID)
 	}
@@ -253,11 +256,17 @@ func (t *Tunnel) newSession(outgoing, lac bool, c *CallParams) (*Session, error)
 	s := &Session{t: t, localID: id, outgoing: outgoing, lac: lac, call: c, since: t.now, uniq: t.n.uniq.Add(1),
 		deadline: t.now.Add(t.p.SetupTimeout), done: make(chan struct{})}
 	t.sessions[id] = s
+	t.emptySince = time.Time{}
 	if t.pending == nil {
 		t.pending = map[uint16]*Session{}
 	}
 	t.pending[id] = s
-	t.pendingQ = append(t.pendingQ, s)
+	if half {
+		s.deadline = t.now.Add(t.p.SessionSetupTimeout)
+		t.halfQ = append(t.halfQ, s)
+	} else {
+		t.pendingQ = append(t.pendingQ, s)
+	}
 	return s, nil
 }
 
@@ -276,7 +285,7 @@ func (t *Tunnel) startCall(c CallParams, outgoing bool, res chan dialResult) *Se
 	if c.TxConnectSpeed == 0 {
 		c.TxConnectSpeed = 100_000_000
 	}
-	s, err := t.newSession(outgoing, !outgoing, &c)
+	s, err := t.newSession(outgoing, !outgoing, &c, false)
 	if err != nil {
 		res <- dialResult{err: err}
 		return nil
@@ -340,16 +349,41 @@ func (t *Tunnel) rxCallRequest(m *l2tp.Message) {
 	c := &CallParams{SerialNumber: m.CallSerialNumber, CalledNumber: m.CalledNumber, CallingNumber: m.CallingNumber,
 		SubAddress: m.SubAddress, BearerType: m.BearerType, FramingType: m.FramingType, MinBPS: m.MinBPS,
 		MaxBPS: m.MaxBPS, PhysicalChannelID: m.PhysicalChannelID}
-	s, err := t.newSession(outgoing, outgoing, c)
-	if err != nil {
+	if t.rel.backlog() >= maxBacklog {
+		// The peer does not acknowledge what we send: answering would
+		// only grow the queue. Its call times out on its side.
+		t.n.cnt.backlog.Add(1)
+		t.errorf("refusing %v: %d control messages unacknowledged", m.Type, t.rel.backlog())
+		return
+	}
+	refuse := func(err error) {
 		// §4.4.2: result 4, temporary lack of facilities; error 4,
 		// insufficient resources. Addressed by the peer's session ID.
+		t.n.cnt.sessionLimit.Add(1)
 		t.errorf("refusing %v: %v", m.Type, err)
 		r := &l2tp.Message{Type: l2tp.MsgCDN, AssignedSessionID: 0,
 			Result: l2tp.Result{Code: l2tp.CDNNoFacilitiesTmp, Error: l2tp.ErrCodeResources, HasError: true}}
 		r.Set(l2tp.AVPAssignedSessionID, l2tp.AVPResultCode)
 		t.send(r, m.AssignedSessionID)
+	}
+	s, err := t.newSession(outgoing, outgoing, c, true)
+	if err != nil {
+		refuse(err)
 		return
+	}
+	s.halfOpen = true
+	switch victim := t.n.admitHalfOpen(t, t.peer0.Addr()); {
+	case victim == t:
+		t.evictHalfOpen()
+	case victim != nil:
+		if !victim.tryPost(victim.evictHalfOpen) {
+			// The offender's tunnel is too busy to make room now:
+			// refuse this call instead of going beyond the bound.
+			s.state = SnDead
+			s.finishQuiet()
+			refuse(ErrLimit)
+			return
+		}
 	}
 	s.remoteID = m.AssignedSessionID
 	s.serial = m.CallSerialNumber
@@ -546,6 +580,10 @@ func (s *Session) ready() {
 func (s *Session) established() {
 	t := s.t
 	delete(t.pending, s.localID)
+	if s.halfOpen {
+		s.halfOpen = false
+		t.n.releaseHalfOpen(t)
+	}
 	s.peer, s.remoteTID = t.peer, t.remoteID
 	s.up = true
 	if t.enabled() {
@@ -581,6 +619,21 @@ func (t *Tunnel) closeSession(s *Session, r l2tp.Result, cause error) {
 	s.finish(&CloseError{Msg: l2tp.MsgCDN, Result: r, Err: cause})
 }
 
+// finishQuiet removes the session from the tunnel and the node's counts.
+func (s *Session) finishQuiet() {
+	t := s.t
+	delete(t.sessions, s.localID)
+	delete(t.pending, s.localID)
+	t.n.nSessions.Add(-1)
+	if s.halfOpen {
+		s.halfOpen = false
+		t.n.releaseHalfOpen(t)
+	}
+	if len(t.sessions) == 0 && t.state == TunEstablished {
+		t.emptySince = t.now
+	}
+}
+
 // finish removes the session and reports its end.
 func (s *Session) finish(err error) {
 	t := s.t
@@ -589,9 +642,7 @@ func (s *Session) finish(err error) {
 	}
 	wasUp := s.up
 	s.state = SnDead
-	delete(t.sessions, s.localID)
-	delete(t.pending, s.localID)
-	t.n.nSessions.Add(-1)
+	s.finishQuiet()
 	s.err = err
 	close(s.done)
 	if s.dial != nil {

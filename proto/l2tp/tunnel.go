@@ -19,6 +19,12 @@ import (
 // inputQueue bounds the datagrams waiting for a busy tunnel goroutine.
 const inputQueue = 256
 
+// maxBacklog bounds the control messages queued for a peer that does not
+// acknowledge them (beyond its window): past it, new calls are refused
+// silently, so a peer that sends ICRQs and never acknowledges cannot grow
+// our send queue without bound.
+const maxBacklog = 1024
+
 type inPacket struct {
 	b    []byte
 	from netip.AddrPort
@@ -37,8 +43,9 @@ type Tunnel struct {
 	// set while our SCCRQ is unanswered, for the node's tie-break check.
 	tieBreaker    [8]byte
 	awaitingReply atomic.Bool
-	reuse         reuseKey // guarded by n.mu
-	sccrqKey      sccrqKey // guarded by n.mu
+	reuse         reuseKey     // guarded by n.mu
+	nHalf         atomic.Int32 // half-open sessions, counted with the node's (admitHalfOpen)
+	sccrqKey      sccrqKey     // guarded by n.mu
 
 	in       chan inPacket
 	cmd      chan func()
@@ -60,16 +67,22 @@ type Tunnel struct {
 	challenge []byte
 	sessions  map[uint16]*Session
 	pending   map[uint16]*Session // sessions not yet established
-	pendingQ  []*Session          // the same, in creation (= deadline) order
-	lastRx    time.Time
-	setupDL   time.Time
-	holdUntil time.Time
-	closeErr  error
-	after     []func()
-	helloTx   uint64
-	now       time.Time // time of the event being processed
-	noReply   bool      // the message just delivered gets no answer
-	unknown   uint64    // unknown optional AVPs skipped (§4.1)
+	// pendingQ holds the pending sessions we placed, halfQ those the peer
+	// opened (half-open), each in creation (= deadline) order: the two
+	// kinds have different set-up timeouts.
+	pendingQ, halfQ []*Session
+	// emptySince is when the established tunnel last had no session
+	// (zero while it has some), for the no-session timeout.
+	emptySince time.Time
+	lastRx     time.Time
+	setupDL    time.Time
+	holdUntil  time.Time
+	closeErr   error
+	after      []func()
+	helloTx    uint64
+	now        time.Time // time of the event being processed
+	noReply    bool      // the message just delivered gets no answer
+	unknown    uint64    // unknown optional AVPs skipped (§4.1)
 	// testAVPs are raw AVPs appended to outgoing messages of a type, for
 	// tests that need a peer sending what this package never would.
 	testAVPs map[l2tp.MsgType][]byte
@@ -139,6 +152,32 @@ func (t *Tunnel) post(f func()) bool {
 	case <-t.done:
 		return false
 	}
+}
+
+// tryPost is post without waiting: false if the tunnel's command queue
+// is full or the tunnel is gone. Tunnel goroutines use it on each other,
+// where waiting could deadlock.
+func (t *Tunnel) tryPost(f func()) bool {
+	select {
+	case t.cmd <- f:
+		return true
+	default:
+		return false
+	}
+}
+
+// evictHalfOpen closes the oldest half-open session the peer opened, to
+// make room for a newer one (Limits): CDN result 4, temporary lack of
+// facilities, error 4, insufficient resources (§4.4.2). Result 4 rather
+// than 10 (not established in time) or 2: the call was refused for
+// resources, and a legitimate LAC may retry it later.
+func (t *Tunnel) evictHalfOpen() {
+	s := oldestPending(t, &t.halfQ)
+	if s == nil {
+		return
+	}
+	t.n.cnt.sessionEvicted.Add(1)
+	t.closeSession(s, l2tp.Result{Code: l2tp.CDNNoFacilitiesTmp, Error: l2tp.ErrCodeResources, HasError: true}, ErrHalfOpenEvicted)
 }
 
 // kill ends the goroutine without any message (half-open eviction).
@@ -281,30 +320,36 @@ func (t *Tunnel) deadline() time.Time {
 		if t.p.Hello > 0 && t.rel.idle() {
 			upd(t.lastRx.Add(t.p.Hello))
 		}
+		if t.p.NoSessionTimeout > 0 && !t.emptySince.IsZero() {
+			upd(t.emptySince.Add(t.p.NoSessionTimeout))
+		}
 	case TunDead:
 	default:
 		upd(t.setupDL)
 	}
-	if s := t.oldestPending(); s != nil {
+	if s := oldestPending(t, &t.pendingQ); s != nil {
+		upd(s.deadline)
+	}
+	if s := oldestPending(t, &t.halfQ); s != nil {
 		upd(s.deadline)
 	}
 	return dl
 }
 
-// oldestPending returns the pending session with the earliest deadline.
-// Every session of a tunnel gets the same setup timeout, so creation
-// order is deadline order: a FIFO with lazy removal gives it in O(1)
-// amortized, even with thousands of calls being set up at once.
-func (t *Tunnel) oldestPending() *Session {
-	for len(t.pendingQ) > 0 {
-		s := t.pendingQ[0]
+// oldestPending returns the pending session of q with the earliest
+// deadline. Every session of a queue gets the same setup timeout, so
+// creation order is deadline order: a FIFO with lazy removal gives it in
+// O(1) amortized, even with thousands of calls being set up at once.
+func oldestPending(t *Tunnel, q *[]*Session) *Session {
+	for len(*q) > 0 {
+		s := (*q)[0]
 		if t.pending[s.localID] == s {
 			return s
 		}
-		t.pendingQ[0] = nil
-		t.pendingQ = t.pendingQ[1:]
+		(*q)[0] = nil
+		*q = (*q)[1:]
 	}
-	t.pendingQ = nil
+	*q = nil
 	return nil
 }
 
@@ -321,6 +366,14 @@ func (t *Tunnel) onTimer() {
 		}
 		return
 	case TunEstablished:
+		if t.p.NoSessionTimeout > 0 && !t.emptySince.IsZero() && !now.Before(t.emptySince.Add(t.p.NoSessionTimeout)) {
+			// IOS "l2tp tunnel timeout no-session": StopCCN result 1,
+			// general request to clear the control connection (§4.4.2).
+			t.n.cnt.noSessionClosed.Add(1)
+			t.eventf("no session for %v: closing", t.p.NoSessionTimeout)
+			t.shutdown(l2tp.Result{Code: l2tp.StopClear, HasError: true, Message: "no-session timeout"}, ErrNoSession)
+			return
+		}
 		if t.p.Hello > 0 && t.rel.idle() && !now.Before(t.lastRx.Add(t.p.Hello)) {
 			// §6.5: HELLO after a period of silence; its retransmission
 			// failing is how a dead peer is detected.
@@ -336,8 +389,12 @@ func (t *Tunnel) onTimer() {
 			return
 		}
 	}
-	for s := t.oldestPending(); s != nil && !now.Before(s.deadline); s = t.oldestPending() {
+	for s := oldestPending(t, &t.pendingQ); s != nil && !now.Before(s.deadline); s = oldestPending(t, &t.pendingQ) {
 		// §4.4.2 CDN result 10: not established within the time allotted.
+		t.closeSession(s, l2tp.Result{Code: l2tp.CDNTimeout}, ErrSetupTimeout)
+	}
+	for s := oldestPending(t, &t.halfQ); s != nil && !now.Before(s.deadline); s = oldestPending(t, &t.halfQ) {
+		t.n.cnt.sessionSetupTimeouts.Add(1)
 		t.closeSession(s, l2tp.Result{Code: l2tp.CDNTimeout}, ErrSetupTimeout)
 	}
 }
@@ -445,7 +502,11 @@ func (t *Tunnel) handle(p inPacket) {
 	body := h.Payload(p.b)
 	t.lastRx = t.now
 	t.noReply = false
+	beyond := t.rel.stats.BeyondWindow
 	ackNow := t.rel.recv(t.now, h, p.b, len(body) == 0, func(msg []byte) { t.deliver(msg, p.from) })
+	if t.rel.stats.BeyondWindow != beyond {
+		t.n.cnt.outOfWindow.Add(1)
+	}
 	// Messages that never get an answer are acknowledged at once rather
 	// than after the delayed-ack timer: the peer's window opens sooner.
 	ackNow = ackNow || (t.noReply && !t.rel.ackDue.IsZero())
@@ -478,14 +539,18 @@ func (t *Tunnel) deliver(msg []byte, from netip.AddrPort) {
 			return
 		}
 		t.errorf("bad %v: %v", m.Type, err)
+		t.n.countDecodeError(err)
 		if m.Type.IsSession() {
 			// §4.1: an unknown mandatory AVP in a call message tears
 			// down the session only.
 			if s := t.sessions[h.SessionID]; s != nil && h.SessionID != 0 {
 				t.closeSession(s, l2tp.ResultFor(err), err)
-			} else if (m.Type == l2tp.MsgICRQ || m.Type == l2tp.MsgOCRQ) && m.AssignedSessionID != 0 && t.state == TunEstablished {
+			} else if (m.Type == l2tp.MsgICRQ || m.Type == l2tp.MsgOCRQ) && t.state == TunEstablished {
 				// A call request we cannot accept: CDN to the peer's
 				// session, our Assigned Session ID 0 (no session made).
+				// An Assigned Session ID of 0 (§4.4.4 forbids it) gets
+				// its CDN on session 0, result 2, error 5 (ResultFor):
+				// the peer can match it by nothing else.
 				r := &l2tp.Message{Type: l2tp.MsgCDN, Result: l2tp.ResultFor(err)}
 				r.Set(l2tp.AVPAssignedSessionID, l2tp.AVPResultCode)
 				t.send(r, m.AssignedSessionID)
@@ -663,6 +728,9 @@ func (t *Tunnel) rxSCCCN(m *l2tp.Message) {
 func (t *Tunnel) up() {
 	t.eventf("Control channel up")
 	t.n.established(t)
+	if len(t.sessions) == 0 {
+		t.emptySince = t.now
+	}
 	for _, s := range t.pending {
 		if s.state == SnWaitTunnel {
 			s.tunnelUp()

@@ -148,6 +148,9 @@ var (
 	// error code 8 (see UnknownMandatoryError).
 	ErrUnknownMandatory = errors.New("l2tp: unknown mandatory AVP")
 	ErrHidden           = errors.New("l2tp: cannot unhide AVP")
+	// ErrNoRandomVector is a hidden AVP with no Random Vector AVP before
+	// it in the message (§4.3); it wraps ErrHidden.
+	ErrNoRandomVector = fmt.Errorf("%w: no Random Vector precedes it", ErrHidden)
 )
 
 // AVPDecoder iterates the AVPs of a control message body. Errors are
@@ -354,11 +357,11 @@ func hideInPlace(t AVPType, secret, rv, buf []byte, encrypt bool) {
 // the original value. rv is the most recent Random Vector AVP of the
 // message. The hidden value is not modified.
 func Unhide(t AVPType, secret, rv, hidden, dst []byte) ([]byte, error) {
+	if len(rv) == 0 {
+		return nil, fmt.Errorf("%w (%v)", ErrNoRandomVector, t)
+	}
 	if len(secret) == 0 {
 		return nil, fmt.Errorf("%w %v: no shared secret", ErrHidden, t)
-	}
-	if len(rv) == 0 {
-		return nil, fmt.Errorf("%w %v: no Random Vector precedes it", ErrHidden, t)
 	}
 	if len(hidden) < 2 {
 		return nil, fmt.Errorf("%w %v: %d octets", ErrHidden, t, len(hidden))

@@ -249,6 +249,13 @@ var (
 	ErrNoMessageType = errors.New("l2tp: first AVP is not Message Type")
 	ErrMissingAVP    = errors.New("l2tp: required AVP missing")
 	ErrUnknownMsg    = errors.New("l2tp: unknown message type")
+	// ErrZeroID is a tunnel or session ID AVP that RFC 2661 requires to
+	// be non-zero but is 0 (§4.4.3 Assigned Tunnel ID, §4.4.4 Assigned
+	// Session ID): 0 is the "no tunnel/session yet" value of the header.
+	ErrZeroID = errors.New("l2tp: ID must be non-zero")
+	// ErrZeroWindow is a Receive Window Size of 0: the peer could then
+	// never be sent anything (§5.8 sends only within the window).
+	ErrZeroWindow = errors.New("l2tp: Receive Window Size 0")
 )
 
 // ResultFor maps a decode error to the Result Code a tunnel or session is
@@ -260,9 +267,17 @@ func ResultFor(err error) Result {
 		return Result{Code: StopGeneralError, Error: ErrCodeUnknownMandatory, HasError: true}
 	case errors.Is(err, ErrAVPLength), errors.Is(err, ErrShort):
 		return Result{Code: StopGeneralError, Error: ErrCodeLength, HasError: true}
+	case errors.Is(err, ErrZeroID) && isAVP(err, AVPAssignedSessionID):
+		// §4.4.2 error 5: "The Session ID is invalid in this context".
+		return Result{Code: StopGeneralError, Error: ErrCodeSessionID, HasError: true, Message: truncate(err.Error(), 128)}
 	default:
 		return Result{Code: StopGeneralError, Error: ErrCodeRange, HasError: true, Message: truncate(err.Error(), 128)}
 	}
+}
+
+func isAVP(err error, t AVPType) bool {
+	var ae *AVPError
+	return errors.As(err, &ae) && ae.Vendor == VendorIETF && ae.Type == t
 }
 
 func truncate(s string, n int) string {
@@ -357,7 +372,8 @@ func (m *Message) Decode(body []byte, secret []byte) error {
 	return m.CheckRequired()
 }
 
-// CheckRequired verifies the per-message table of required AVPs (§6).
+// CheckRequired verifies the per-message table of required AVPs (§6) and
+// the values RFC 2661 requires to be non-zero.
 func (m *Message) CheckRequired() error {
 	req := requiredAVPs[m.Type]
 	if missing := req &^ m.set; missing != 0 {
@@ -366,6 +382,25 @@ func (m *Message) CheckRequired() error {
 				return &AVPError{Msg: m.Type, Type: t, Mandatory: true, Err: ErrMissingAVP}
 			}
 		}
+	}
+	zero := func(t AVPType, err error) error { return &AVPError{Msg: m.Type, Type: t, Mandatory: true, Err: err} }
+	switch m.Type {
+	case MsgSCCRQ, MsgSCCRP:
+		// §4.4.3: the Assigned Tunnel ID of SCCRQ/SCCRP is the non-zero
+		// ID the peer must put in every header it sends us.
+		if m.AssignedTunnelID == 0 {
+			return zero(AVPAssignedTunnelID, ErrZeroID)
+		}
+	case MsgICRQ, MsgICRP, MsgOCRQ, MsgOCRP:
+		// §4.4.4: "Assigned Session ID ... is a non-zero value" in the
+		// messages that create a session. CDN may carry 0 (a call
+		// refused before any session was made).
+		if m.AssignedSessionID == 0 {
+			return zero(AVPAssignedSessionID, ErrZeroID)
+		}
+	}
+	if m.Has(AVPReceiveWindowSize) && m.RecvWindowSize == 0 {
+		return zero(AVPReceiveWindowSize, ErrZeroWindow)
 	}
 	return nil
 }

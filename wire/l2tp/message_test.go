@@ -327,7 +327,7 @@ func TestAllMessagesRoundTrip(t *testing.T) {
 			continue
 		}
 		m := Message{Type: typ, HostName: "h", Challenge: []byte{1}, ChallengeResponse: make([]byte, 16),
-			Result: Result{Code: 1}, CalledNumber: "1", RandomVector: []byte{9}}
+			Result: Result{Code: 1}, CalledNumber: "1", RandomVector: []byte{9}, AssignedTunnelID: 3, AssignedSessionID: 4}
 		m.set = requiredAVPs[typ]
 		b, err := m.Append(nil, 7, 8, 1, 2, nil)
 		if err != nil {
@@ -434,5 +434,65 @@ func TestRealMessages(t *testing.T) {
 	}
 	if d.Err() != nil || len(types) != 7 || vendor != "prol2tp 1.7.3 Linux-3.13.0-30-generic (x86_64)" {
 		t.Fatalf("v3 AVPs %v %q %v", types, vendor, d.Err())
+	}
+}
+
+// TestMustBeNonZero: the RFC 2661 §6 messages with an AVP that must be
+// present, or non-zero, are refused with the error the FSM maps to a
+// result code.
+func TestMustBeNonZero(t *testing.T) {
+	sccrq := func(f func(m *Message)) *Message {
+		m := &Message{Type: MsgSCCRQ, ProtocolVersion: 1, HostName: "h", FramingCaps: 3, AssignedTunnelID: 9}
+		m.Set(AVPProtocolVersion, AVPHostName, AVPFramingCapabilities, AVPAssignedTunnelID)
+		f(m)
+		return m
+	}
+	call := func(typ MsgType, f func(m *Message)) *Message {
+		m := &Message{Type: typ, AssignedSessionID: 9, CallSerialNumber: 1, CalledNumber: "1"}
+		m.set = requiredAVPs[typ]
+		f(m)
+		return m
+	}
+	for _, tc := range []struct {
+		name string
+		m    *Message
+		want error
+		avp  AVPType
+		res  Result
+	}{
+		{"SCCRQ tunnel ID 0", sccrq(func(m *Message) { m.AssignedTunnelID = 0 }), ErrZeroID, AVPAssignedTunnelID, Result{Code: 2, Error: 3, HasError: true}},
+		{"SCCRP tunnel ID 0", func() *Message { m := sccrq(func(m *Message) { m.AssignedTunnelID = 0 }); m.Type = MsgSCCRP; return m }(), ErrZeroID, AVPAssignedTunnelID, Result{Code: 2, Error: 3, HasError: true}},
+		{"SCCRQ no framing", sccrq(func(m *Message) { m.Clear(AVPFramingCapabilities) }), ErrMissingAVP, AVPFramingCapabilities, Result{Code: 2, Error: 3, HasError: true}},
+		{"SCCRQ no host name", sccrq(func(m *Message) { m.Clear(AVPHostName) }), ErrMissingAVP, AVPHostName, Result{Code: 2, Error: 3, HasError: true}},
+		{"SCCRQ no version", sccrq(func(m *Message) { m.Clear(AVPProtocolVersion) }), ErrMissingAVP, AVPProtocolVersion, Result{Code: 2, Error: 3, HasError: true}},
+		{"SCCRQ window 0", sccrq(func(m *Message) { m.Set(AVPReceiveWindowSize) }), ErrZeroWindow, AVPReceiveWindowSize, Result{Code: 2, Error: 3, HasError: true}},
+		{"ICRQ session ID 0", call(MsgICRQ, func(m *Message) { m.AssignedSessionID = 0 }), ErrZeroID, AVPAssignedSessionID, Result{Code: 2, Error: 5, HasError: true}},
+		{"ICRQ no serial", call(MsgICRQ, func(m *Message) { m.Clear(AVPCallSerialNumber) }), ErrMissingAVP, AVPCallSerialNumber, Result{Code: 2, Error: 3, HasError: true}},
+		{"ICRP session ID 0", call(MsgICRP, func(m *Message) { m.AssignedSessionID = 0 }), ErrZeroID, AVPAssignedSessionID, Result{Code: 2, Error: 5, HasError: true}},
+		{"OCRQ session ID 0", call(MsgOCRQ, func(m *Message) { m.AssignedSessionID = 0 }), ErrZeroID, AVPAssignedSessionID, Result{Code: 2, Error: 5, HasError: true}},
+		{"OCRP session ID 0", call(MsgOCRP, func(m *Message) { m.AssignedSessionID = 0 }), ErrZeroID, AVPAssignedSessionID, Result{Code: 2, Error: 5, HasError: true}},
+		{"CDN session ID 0 allowed", call(MsgCDN, func(m *Message) { m.AssignedSessionID = 0; m.Result = Result{Code: 4} }), nil, 0, Result{}},
+	} {
+		b, err := tc.m.Append(nil, 1, 0, 0, 0, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		h, _ := ParseHeader(b)
+		var got Message
+		err = got.Decode(h.Payload(b), nil)
+		if tc.want == nil {
+			if err != nil {
+				t.Errorf("%s: %v", tc.name, err)
+			}
+			continue
+		}
+		var ae *AVPError
+		if !errors.Is(err, tc.want) || !errors.As(err, &ae) || ae.Type != tc.avp {
+			t.Errorf("%s: %v, want %v on %v", tc.name, err, tc.want, tc.avp)
+			continue
+		}
+		if r := ResultFor(err); r.Code != tc.res.Code || r.Error != tc.res.Error {
+			t.Errorf("%s: result %d/%d, want %d/%d", tc.name, r.Code, r.Error, tc.res.Code, tc.res.Error)
+		}
 	}
 }
