@@ -239,4 +239,3 @@ func (p *p1) rearmDPDIn(d time.Duration) {
 		}
 	})
 }
-
