@@ -55,6 +55,8 @@ type p1 struct {
 	qms         map[uint32]*qm
 	pending     []*Phase2Policy
 
+	early []byte // a quick-mode message that overtook AM3
+
 	peerDPD  bool
 	dpdSeq   uint32
 	dpdWait  uint32 // the sequence number awaiting an ACK, 0 if none
@@ -938,6 +940,12 @@ func (p *p1) complete() {
 			Protocol: isakmp.ProtoISAKMP, Type: isakmp.NotifyResponderLifetime, SPI: spi, Data: life}))
 	}
 	p.armDPD()
+	if early := p.early; early != nil {
+		p.early = nil
+		if h, err := isakmp.ParseHeader(early); err == nil {
+			p.handleQM(h, early)
+		}
+	}
 	pending := p.pending
 	p.pending = nil
 	for _, pol := range pending {

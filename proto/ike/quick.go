@@ -351,6 +351,12 @@ func hashPlaceholder(e *isakmp.Encoder, n int) int {
 
 // handleQM handles a quick-mode message.
 func (p *p1) handleQM(h isakmp.Header, msg []byte) {
+	if p.state == stRAM2 && h.Encrypted() && p.early == nil {
+		// The initiator is done after AM3 and may begin quick mode at
+		// once: its QM1 can overtake AM3. Keep one until AM3 is in.
+		p.early = msg
+		return
+	}
 	if p.state != stP1Complete || !h.Encrypted() || h.MessageID == 0 {
 		p.n.stats.Malformed++
 		p.debugf(" quick mode message in %v dropped", p.state)
