@@ -245,3 +245,36 @@ func TestLossyNetwork(t *testing.T) {
 		}
 	}
 }
+
+// TestNATDetection: behind a NAT, NAT-D (RFC 3947 §3.2) tells both sides,
+// and quick mode asks for the UDP-encapsulated mode; without one, the
+// plain mode.
+func TestNATDetection(t *testing.T) {
+	for _, natted := range []bool{false, true} {
+		t.Run(fmt.Sprintf("nat=%v", natted), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := newNetwork(16, 0, 0)
+				outside := netip.MustParseAddrPort("198.18.9.9:4500")
+				if natted {
+					w.nat = map[netip.AddrPort]netip.AddrPort{addrA: outside}
+				}
+				a, b := pair(t, w, nil)
+				if err := a.n.Initiate(addrB, p2For()); err != nil {
+					t.Fatal(err)
+				}
+				settle(time.Second)
+				checkChildren(t, a, b)
+				want := uint16(isakmp.EncapTunnel)
+				if natted {
+					want = isakmp.EncapUDPTunnel
+				}
+				if c := b.n.Children()[0]; c.Encap != want || c.Peer != map[bool]netip.AddrPort{false: addrA, true: outside}[natted] {
+					t.Errorf("encap %d peer %v", c.Encap, c.Peer)
+				}
+				if natted != a.log.has("NAT found") || natted != b.log.has("NAT found") {
+					t.Errorf("NAT-D: a %v b %v", a.log.has("NAT found"), b.log.has("NAT found"))
+				}
+			})
+		})
+	}
+}

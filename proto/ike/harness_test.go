@@ -27,6 +27,9 @@ type network struct {
 	jitter  time.Duration
 	drop    func(b []byte, from, to netip.AddrPort) bool
 	packets int
+	// nat maps an inside address to the outside one its datagrams carry
+	// (a NAT in front of it); replies to the outside address reach it.
+	nat map[netip.AddrPort]netip.AddrPort
 }
 
 func newNetwork(seed uint64, loss, dup float64) *network {
@@ -48,6 +51,15 @@ func (w *network) sender(from netip.AddrPort) func(b []byte, to netip.AddrPort) 
 		if w.rng.Float64() < w.dup {
 			copies = 2
 		}
+		src := from
+		if o, ok := w.nat[from]; ok {
+			src = o
+		}
+		for in, out := range w.nat {
+			if to == out {
+				to = in
+			}
+		}
 		for range copies {
 			d := time.Duration(w.rng.Int64N(int64(w.jitter) + 1))
 			b := bytes.Clone(b)
@@ -56,7 +68,7 @@ func (w *network) sender(from netip.AddrPort) func(b []byte, to netip.AddrPort) 
 				n := w.nodes[to]
 				w.mu.Unlock()
 				if n != nil {
-					n.HandlePacket(b, from)
+					n.HandlePacket(b, src)
 				}
 			})
 		}

@@ -57,6 +57,10 @@ type p1 struct {
 
 	early []byte // a quick-mode message that overtook AM3
 
+	// NAT-T (RFC 3947): natt when both sides sent the RFC's VID;
+	// natLocal / natRemote when NAT-D says we / the peer sit behind a NAT.
+	natt, natLocal, natRemote bool
+
 	peerDPD  bool
 	dpdSeq   uint32
 	dpdWait  uint32 // the sequence number awaiting an ACK, 0 if none
@@ -503,6 +507,7 @@ func (n *Node) respond(h isakmp.Header, msg []byte, from netip.AddrPort) {
 	p.lifetime = min(o.life, pol.lifetime())
 	p.respLife = o.life > pol.lifetime()
 	p.peerDPD = ps.hasVID(isakmp.VIDDPD)
+	p.natt = ps.hasVID(isakmp.VIDNATTRFC3947)
 	p.lastRecv, p.replyFor = msg, msg
 	n.sas[p.ci] = p
 	n.halfOpen++
@@ -543,6 +548,7 @@ func (n *Node) respond(h isakmp.Header, msg []byte, from netip.AddrPort) {
 	e.Raw(isakmp.PayloadID, p.idR)
 	e.Raw(isakmp.PayloadHash, p.hashR())
 	appendVIDs(e)
+	p.appendNATD(e)
 	out, err := e.Bytes()
 	if err != nil {
 		p.destroy("", false)
@@ -737,6 +743,7 @@ func (p *p1) mm2(h isakmp.Header, ps *payloads) error {
 	}
 	p.cr = h.RCookie
 	p.peerDPD = ps.hasVID(isakmp.VIDDPD)
+	p.natt = ps.hasVID(isakmp.VIDNATTRFC3947)
 	p.setState(stIMM2)
 	dh, err := generateDH(p.pol.Group, p.n.cfg.Rand)
 	if err != nil {
@@ -748,6 +755,7 @@ func (p *p1) mm2(h isakmp.Header, ps *payloads) error {
 	e := isakmp.NewEncoder(nil, p.header(isakmp.ExchangeMain, 0, 0))
 	e.Raw(isakmp.PayloadKE, p.gxi)
 	e.Raw(isakmp.PayloadNonce, p.ni)
+	p.appendNATD(e)
 	out, err := e.Bytes()
 	if err != nil {
 		return err
@@ -767,9 +775,11 @@ func (p *p1) mm3(ps *payloads) error {
 		p.setState(stRMM2)
 		return err
 	}
+	p.checkNATD(ps)
 	e := isakmp.NewEncoder(nil, p.header(isakmp.ExchangeMain, 0, 0))
 	e.Raw(isakmp.PayloadKE, p.gxr)
 	e.Raw(isakmp.PayloadNonce, p.nr)
+	p.appendNATD(e)
 	out, err := e.Bytes()
 	if err != nil {
 		return err
@@ -789,6 +799,7 @@ func (p *p1) mm4(ps *payloads) error {
 	}
 	p.gxr, p.nr = slices.Clone(ps.ke), slices.Clone(ps.nonce)
 	p.keysFrom(gxy)
+	p.checkNATD(ps)
 	p.setState(stIMM4)
 	p.idI = isakmp.AppendID(nil, isakmp.IDAddr(p.n.cfg.Local.Addr(), 17, 500))
 	e := isakmp.NewEncoder(nil, p.header(isakmp.ExchangeMain, 0, 0))
@@ -871,15 +882,18 @@ func (p *p1) am2(h isakmp.Header, ps *payloads) error {
 	}
 	p.cr = h.RCookie
 	p.peerDPD = ps.hasVID(isakmp.VIDDPD)
+	p.natt = ps.hasVID(isakmp.VIDNATTRFC3947)
 	p.gxr, p.nr, p.idR = slices.Clone(ps.ke), slices.Clone(ps.nonce), slices.Clone(ps.ids[0])
 	p.keysFrom(gxy)
 	if err := p.verify(ps.hash, p.hashR(), "HASH_R"); err != nil {
 		p.authFailed()
 		return err
 	}
+	p.checkNATD(ps)
 	p.setState(stIAM2)
 	e := isakmp.NewEncoder(nil, p.header(isakmp.ExchangeAggressive, 0, 0))
 	e.Raw(isakmp.PayloadHash, p.hashI())
+	p.appendNATD(e)
 	out, err := e.Bytes()
 	if err != nil {
 		return err
@@ -900,6 +914,7 @@ func (p *p1) am3(ps *payloads, encrypted bool, next []byte) error {
 	if encrypted {
 		p.iv = next
 	}
+	p.checkNATD(ps)
 	p.armRetransmit(false)
 	p.complete()
 	return nil
@@ -950,5 +965,43 @@ func (p *p1) complete() {
 	p.pending = nil
 	for _, pol := range pending {
 		p.startQM(pol)
+	}
+}
+
+// natdHash is RFC 3947 §3.2's HASH(CKY-I | CKY-R | IP | Port), with the
+// negotiated hash.
+func (p *p1) natdHash(a netip.AddrPort) []byte {
+	ip := a.Addr().Unmap().AsSlice()
+	return p.pol.Hash.sum(p.ci[:], p.cr[:], ip, binary.BigEndian.AppendUint16(nil, a.Port()))
+}
+
+// appendNATD adds the two NAT-D payloads when both sides speak RFC 3947:
+// the peer's address first, then ours (RFC 3947 §3.2).
+func (p *p1) appendNATD(e *isakmp.Encoder) {
+	if !p.natt {
+		return
+	}
+	e.Raw(isakmp.PayloadNATD, p.natdHash(p.peer))
+	e.Raw(isakmp.PayloadNATD, p.natdHash(p.n.cfg.Local))
+}
+
+// checkNATD compares the peer's NAT-D payloads with the addresses of the
+// datagram (RFC 3947 §3.2): the first must hash our address, one of the
+// others the peer's; a mismatch says which side is behind a NAT.
+func (p *p1) checkNATD(ps *payloads) {
+	if !p.natt || len(ps.natd) < 2 {
+		return
+	}
+	p.natLocal = !hmac.Equal(ps.natd[0], p.natdHash(p.n.cfg.Local))
+	p.natRemote = true
+	for _, h := range ps.natd[1:] {
+		if hmac.Equal(h, p.natdHash(p.peer)) {
+			p.natRemote = false
+		}
+	}
+	if p.natLocal || p.natRemote {
+		p.debugf(" NAT found, both nodes inside NAT (local %v, peer %v)", p.natLocal, p.natRemote)
+	} else {
+		p.debugf(" NAT-D: no NAT between us and %v", p.peer.Addr())
 	}
 }

@@ -310,7 +310,9 @@ func (p *p1) startQM(pol *Phase2Policy) {
 	q.debugf("QM Initiator gets spi")
 	e := isakmp.NewEncoder(nil, p.header(isakmp.ExchangeQuick, q.mid, 0))
 	hoff := hashPlaceholder(e, p.pol.Hash.Size())
-	e.Raw(isakmp.PayloadSA, appendP2SA(nil, pol, q.spiIn))
+	udp := *pol
+	udp.UDPEncap = pol.UDPEncap || p.natLocal || p.natRemote
+	e.Raw(isakmp.PayloadSA, appendP2SA(nil, &udp, q.spiIn))
 	e.Raw(isakmp.PayloadNonce, q.ni)
 	if pol.PFS != 0 {
 		dh, err := generateDH(pol.PFS, n.cfg.Rand)
