@@ -173,10 +173,17 @@ func (n *Node) HandlePacket(b []byte, from netip.AddrPort) {
 	}
 	msg := slices.Clone(b[:h.Length])
 	p := n.sas[h.ICookie]
-	if p != nil && p.peer != from && !p.peer.Addr().IsUnspecified() {
-		// Same cookie from elsewhere: not this SA (NAT-T port floats are
-		// the daemon's, later).
-		p = nil
+	if p != nil && p.peer != from {
+		if p.natt && p.peer.Addr() == from.Addr() && !h.RCookie.IsZero() && h.RCookie == p.cr {
+			// RFC 3947 §4: a peer that found a NAT moves to port 4500
+			// (or a NAT rebinds it); the SA follows it and answers
+			// where it came from. The non-ESP marker is the socket's.
+			p.debugf(" NAT-T: peer %v moved to port %d", p.peer.Addr(), from.Port())
+			p.peer = from
+		} else {
+			// Same cookie from elsewhere: not this SA.
+			p = nil
+		}
 	}
 	if p == nil {
 		if !h.RCookie.IsZero() || (h.Exchange != isakmp.ExchangeMain && h.Exchange != isakmp.ExchangeAggressive) {
