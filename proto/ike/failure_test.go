@@ -371,3 +371,33 @@ func TestBadPackets(t *testing.T) {
 		}
 	})
 }
+
+// TestInitialContact: a peer that restarts and comes back sends
+// INITIAL-CONTACT in MM5; the responder drops what it held of the old one.
+func TestInitialContact(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newNetwork(17, 0, 0)
+		a, b := pair(t, w, nil)
+		if err := a.n.Initiate(addrB, p2For()); err != nil {
+			t.Fatal(err)
+		}
+		settle(time.Second)
+		checkChildren(t, a, b)
+		a.n.Close() // a reboots, silently
+		a2, _ := pair(t, w, nil)
+		w.mu.Lock()
+		w.nodes[addrB] = b.n // pair made a fresh b too; keep the old one
+		w.mu.Unlock()
+		if err := a2.n.Initiate(addrB, p2For()); err != nil {
+			t.Fatal(err)
+		}
+		settle(time.Second)
+		if len(b.n.Phase1()) != 1 || len(b.n.Children()) != 1 {
+			t.Fatalf("b holds %d SAs, %d children", len(b.n.Phase1()), len(b.n.Children()))
+		}
+		if e := b.find(EventChildDown); e == nil || e.Reason != "initial contact" {
+			t.Errorf("b's events %v", b.events)
+		}
+		checkChildren(t, a2, b)
+	})
+}

@@ -61,8 +61,8 @@ var ErrClosed = errors.New("ike: node closed")
 
 // New returns a Node. Send, Clock and at least one policy are required.
 func New(cfg Config) (*Node, error) {
-	if cfg.Send == nil || cfg.Clock == nil {
-		return nil, errors.New("ike: Config needs Send and Clock")
+	if cfg.Send == nil || cfg.Clock == nil || cfg.Key == nil {
+		return nil, errors.New("ike: Config needs Send, Clock and Key")
 	}
 	if len(cfg.Policies) == 0 {
 		return nil, errors.New("ike: no isakmp policy")
@@ -213,7 +213,8 @@ func (n *Node) Initiate(peer netip.AddrPort, pol *Phase2Policy) error {
 		return errors.New("ike: no transform set")
 	}
 	for _, p := range n.sas {
-		if p.peer == peer && p.state != stDestSA && !p.dying {
+		// By address: a NAT-T peer may have moved to another port.
+		if p.peer.Addr() == peer.Addr() && p.state != stDestSA && !p.dying {
 			if p.state == stP1Complete {
 				p.startQM(pol)
 			} else {

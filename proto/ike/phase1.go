@@ -805,6 +805,13 @@ func (p *p1) mm4(ps *payloads) error {
 	e := isakmp.NewEncoder(nil, p.header(isakmp.ExchangeMain, 0, 0))
 	e.Raw(isakmp.PayloadID, p.idI)
 	e.Raw(isakmp.PayloadHash, p.hashI())
+	if p.n.phase1With(p.peer) == nil {
+		// RFC 2407 §4.6.3.3: our first SA with this peer; whatever it
+		// still holds of ours is stale.
+		spi := append(p.ci[:len(p.ci):len(p.ci)], p.cr[:]...)
+		e.Raw(isakmp.PayloadNotify, isakmp.AppendNotification(nil, isakmp.Notification{DOI: isakmp.DOIIPsec,
+			Protocol: isakmp.ProtoISAKMP, Type: isakmp.NotifyInitialContact, SPI: spi}))
+	}
 	out, err := e.Bytes()
 	if err != nil {
 		return err
@@ -835,6 +842,7 @@ func (p *p1) mm5(ps *payloads, next []byte) error {
 		return err
 	}
 	p.iv = next
+	p.initialContact(ps)
 	p.setState(stRMM5)
 	p.idR = isakmp.AppendID(nil, isakmp.IDAddr(p.n.cfg.Local.Addr(), 17, 500))
 	e := isakmp.NewEncoder(nil, p.header(isakmp.ExchangeMain, 0, 0))
@@ -914,6 +922,7 @@ func (p *p1) am3(ps *payloads, encrypted bool, next []byte) error {
 	if encrypted {
 		p.iv = next
 	}
+	p.initialContact(ps)
 	p.checkNATD(ps)
 	p.armRetransmit(false)
 	p.complete()
@@ -1003,5 +1012,30 @@ func (p *p1) checkNATD(ps *payloads) {
 		p.debugf(" NAT found, both nodes inside NAT (local %v, peer %v)", p.natLocal, p.natRemote)
 	} else {
 		p.debugf(" NAT-D: no NAT between us and %v", p.peer.Addr())
+	}
+}
+
+// initialContact handles an INITIAL-CONTACT (RFC 2407 §4.6.3.3) that came
+// with an authenticated MM5 or AM3: the peer has no other SA with us, so
+// ours with its address are stale and go, without notifying it.
+func (p *p1) initialContact(ps *payloads) {
+	found := false
+	for _, nt := range ps.notifies {
+		found = found || nt.Type == isakmp.NotifyInitialContact
+	}
+	if !found {
+		return
+	}
+	addr := p.peer.Addr()
+	for _, q := range p.n.children {
+		if q.p != p && q.p.peer.Addr() == addr {
+			q.remove("initial contact", false)
+		}
+	}
+	for _, o := range p.n.sas {
+		if o != p && o.peer.Addr() == addr && o.state == stP1Complete {
+			o.debugf(" INITIAL_CONTACT from %v: deleting the old SA", addr)
+			o.destroy("initial contact", false)
+		}
 	}
 }

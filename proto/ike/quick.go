@@ -746,7 +746,8 @@ func (q *qm) install() {
 	q.rekey = q.n.after(o.life*9/10, func() {
 		if q.gen == gen && !q.rekeyed {
 			q.rekeyed = true
-			q.n.emit(Event{Kind: EventChildRekey, Peer: p.peer, ConnID: p.id, Child: q.child})
+			child := *q.child
+			q.n.emit(Event{Kind: EventChildRekey, Peer: p.peer, ConnID: p.id, Child: &child})
 		}
 	})
 	q.expire = q.n.after(o.life, func() {
@@ -773,7 +774,8 @@ func (q *qm) countBytes(octets uint64) {
 	}
 	if !q.rekeyed && q.octets >= lim/10*9 {
 		q.rekeyed = true
-		q.n.emit(Event{Kind: EventChildRekey, Peer: q.p.peer, ConnID: q.p.id, Child: q.child})
+		child := *q.child
+		q.n.emit(Event{Kind: EventChildRekey, Peer: q.p.peer, ConnID: q.p.id, Child: &child})
 	}
 }
 
@@ -798,7 +800,7 @@ func (q *qm) remove(reason string, notify bool) {
 // phase1With returns an established phase-1 SA with peer.
 func (n *Node) phase1With(peer netip.AddrPort) *p1 {
 	for _, p := range n.sas {
-		if p.peer == peer && p.state == stP1Complete && !p.dying {
+		if p.peer.Addr() == peer.Addr() && p.state == stP1Complete && !p.dying {
 			return p
 		}
 	}
