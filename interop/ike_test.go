@@ -313,6 +313,11 @@ func checkIKECapture(t *testing.T, c *nstest.Capture) []string {
 		return nil
 	}
 	c.Stop()
+	if dir := os.Getenv("VPDN_KEEP_PCAP"); dir != "" {
+		if b, err := os.ReadFile(c.Path); err == nil {
+			os.WriteFile(filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+".pcap"), b, 0o644)
+		}
+	}
 	ours := fmt.Sprintf("ip.src == %s", vpdnAddr)
 	bad, err := nstest.Decode(c.Path, ours+" && (_ws.malformed || _ws.expert.severity >= error)")
 	if err != nil {
