@@ -148,7 +148,9 @@ func startIKE(t *testing.T, ns *nstest.NS, cfg ike.Config) *ikeNode {
 		default:
 		}
 	}
-	cfg.Key = func(netip.Addr, []byte) []byte { return []byte(ikePSK) }
+	if cfg.Key == nil {
+		cfg.Key = func(netip.Addr, []byte) []byte { return []byte(ikePSK) }
+	}
 	n, err := ike.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -384,4 +386,74 @@ func TestIKEv1StrongSwanResponder(t *testing.T) {
 			checkIKECapture(t, capture)
 		})
 	}
+}
+
+// TestIKEv1StrongSwanFailures: document 004's failure cases against a
+// real peer. A wrong key ends in "Death by retransmission P1"; an ESP
+// proposal charon does not take (esp-md5-hmac against its sha1) fails
+// quick mode with NO_PROPOSAL_CHOSEN while phase 1 stays up.
+func TestIKEv1StrongSwanFailures(t *testing.T) {
+	s := ikeSuites[0]
+	t.Run("wrong key", func(t *testing.T) {
+		lab, a, b, capture := newIKELab(t)
+		c := startCharon(t, lab, b, s.swanctlConf())
+		v := startIKE(t, a, ike.Config{Policies: []ike.Policy{s.p1}, Retransmit: 300 * time.Millisecond,
+			Key: func(netip.Addr, []byte) []byte { return []byte("not-" + ikePSK) }})
+		if err := v.Initiate(netip.AddrPortFrom(peerAddr, 500), s.phase2(vpdnNet, peerNet)); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.After(30 * time.Second)
+		for done := false; !done; {
+			select {
+			case e := <-v.events:
+				switch e.Kind {
+				case ike.EventPhase1Down:
+					if e.Reason != "Death by retransmission P1" && e.Reason != "authentication failed" {
+						t.Errorf("phase 1 down: %s", e.Reason)
+					}
+					t.Logf("phase 1 ended: %s", e.Reason)
+					done = true
+				case ike.EventPhase1Up, ike.EventChildUp:
+					t.Fatalf("%v with a wrong key", e.Kind)
+				}
+			case <-deadline:
+				t.Fatalf("no end in 30 s\ncharon log:\n%s", c.log())
+			}
+		}
+		if !strings.Contains(v.logs.String(), "retransmitting phase 1 MM_KEY_EXCH") {
+			t.Errorf("no retransmission in MM_KEY_EXCH")
+		}
+		checkIKECapture(t, capture)
+	})
+	t.Run("phase 2 proposal", func(t *testing.T) {
+		lab, a, b, capture := newIKELab(t)
+		c := startCharon(t, lab, b, s.swanctlConf())
+		v := startIKE(t, a, ike.Config{Policies: []ike.Policy{s.p1}})
+		bad := s
+		bad.ts.Auth = isakmp.AuthAlgHMACMD5
+		if err := v.Initiate(netip.AddrPortFrom(peerAddr, 500), bad.phase2(vpdnNet, peerNet)); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.After(30 * time.Second)
+		for done := false; !done; {
+			select {
+			case e := <-v.events:
+				switch e.Kind {
+				case ike.EventChildFailed:
+					if e.Notify != isakmp.NotifyNoProposalChosen {
+						t.Errorf("quick mode failed with %v (%s)", e.Notify, e.Reason)
+					}
+					done = true
+				case ike.EventChildUp:
+					t.Fatal("child SA with mismatched transforms")
+				}
+			case <-deadline:
+				t.Fatalf("no failure in 30 s\ncharon log:\n%s", c.log())
+			}
+		}
+		if st := v.Phase1(); len(st) != 1 || st[0].State != "QM_IDLE" {
+			t.Errorf("phase 1 after the refusal: %+v", st)
+		}
+		checkIKECapture(t, capture)
+	})
 }

@@ -222,7 +222,7 @@ func TestLossyNetwork(t *testing.T) {
 		for _, aggr := range []bool{false, true} {
 			t.Run(fmt.Sprintf("seed%d-aggressive=%v", seed, aggr), func(t *testing.T) {
 				synctest.Test(t, func(t *testing.T) {
-					w := newNetwork(seed, 0.1, 0.15)
+					w := newNetwork(seed, 0.05, 0.15)
 					w.jitter = 300 * time.Millisecond
 					a, b := pair(t, w, func(i int, cfg *Config) {
 						cfg.Aggressive = aggr && i == 0

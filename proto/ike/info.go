@@ -136,9 +136,11 @@ func (p *p1) notify(nt isakmp.Notification, authentic bool, mid uint32) {
 		if !nt.Type.IsError() {
 			return
 		}
+		// The SPI names our proposal; strongSwan sends zeros (or none) and
+		// then the pending quick mode is the one refused.
 		spi := uint32(spiNum(nt.SPI))
 		for _, q := range p.qms {
-			if q.role == Initiator && q.state == qmIQM1 && (nt.Protocol != isakmp.ProtoESP || q.spiIn == spi || len(nt.SPI) == 0) {
+			if q.role == Initiator && q.state == qmIQM1 && (nt.Protocol != isakmp.ProtoESP || q.spiIn == spi || spi == 0) {
 				q.debugf(" deleting node %d error TRUE reason \"peer sent %v\"", q.mid, nt.Type)
 				q.fail(nt.Type.String(), nt.Type)
 				return
