@@ -457,3 +457,52 @@ func TestIKEv1StrongSwanFailures(t *testing.T) {
 		checkIKECapture(t, capture)
 	})
 }
+
+// TestIKEScan: ike-scan finds vpdn's responder and reads its choice from
+// the main mode answer; an aggressive mode probe gets nothing unless
+// aggressive mode is accepted (it would hand out a crackable hash of the
+// key, which psk-crack then finds).
+func TestIKEScan(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/ike-scan"); err != nil {
+		if os.Getenv("VPDN_REQUIRE_PEERS") == "1" {
+			t.Fatal("ike-scan not installed")
+		}
+		t.Skip("ike-scan not installed")
+	}
+	for _, aggressive := range []bool{false, true} {
+		t.Run(fmt.Sprintf("accept-aggressive=%v", aggressive), func(t *testing.T) {
+			lab := nstest.New(t)
+			a, b := lab.NS("vpdn"), lab.NS("scan")
+			lab.Link(a, b, netip.PrefixFrom(vpdnAddr, 24), netip.PrefixFrom(peerAddr, 24))
+			startIKE(t, a, ike.Config{Policies: []ike.Policy{{Priority: 10, Encryption: ike.Cipher3DES, Hash: ike.HashSHA1, Group: ike.Group2}},
+				AcceptAggressive: aggressive, Retransmit: time.Second, MaxRetransmits: 1})
+			out, err := b.Run(30*time.Second, "ike-scan", "--sport=0", "--retry=2", vpdnAddr.String())
+			if err != nil {
+				t.Fatalf("ike-scan: %v\n%s", err, out)
+			}
+			if !bytes.Contains(out, []byte("Main Mode Handshake returned")) || !bytes.Contains(out, []byte("Enc=3DES Hash=SHA1 Auth=PSK Group=2:modp1024")) ||
+				!bytes.Contains(out, []byte("Dead Peer Detection")) {
+				t.Errorf("main mode probe:\n%s", out)
+			}
+			dir := t.TempDir()
+			psk := filepath.Join(dir, "psk")
+			out, err = b.Run(30*time.Second, "ike-scan", "--sport=0", "--retry=2", "--aggressive", "--id=scanner", "--pskcrack="+psk, vpdnAddr.String())
+			if err != nil {
+				t.Fatalf("ike-scan: %v\n%s", err, out)
+			}
+			got := bytes.Contains(out, []byte("Aggressive Mode Handshake returned"))
+			if got != aggressive {
+				t.Errorf("aggressive probe (accepted %v):\n%s", aggressive, out)
+			}
+			if !aggressive {
+				return
+			}
+			words := filepath.Join(dir, "words")
+			os.WriteFile(words, []byte("guess\n"+ikePSK+"\nother\n"), 0o600)
+			out, err = b.Run(30*time.Second, "psk-crack", "-d", words, psk)
+			if err != nil || !bytes.Contains(out, []byte(`key "`+ikePSK+`" matches`)) {
+				t.Errorf("psk-crack: %v\n%s", err, out)
+			}
+		})
+	}
+}
