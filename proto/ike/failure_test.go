@@ -401,3 +401,27 @@ func TestInitialContact(t *testing.T) {
 		checkChildren(t, a2, b)
 	})
 }
+
+// TestCookieTakeover: an MM1 from elsewhere carrying the initiator cookie
+// of an SA we hold does not replace it.
+func TestCookieTakeover(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newNetwork(18, 0, 0)
+		a, b := pair(t, w, nil)
+		if err := a.n.Initiate(addrB, p2For()); err != nil {
+			t.Fatal(err)
+		}
+		settle(time.Second)
+		var ci isakmp.Cookie
+		for c := range b.n.sas {
+			ci = c
+		}
+		e := isakmp.NewEncoder(nil, isakmp.Header{ICookie: ci, Exchange: isakmp.ExchangeMain})
+		e.Raw(isakmp.PayloadSA, appendP1SA(nil, b.n.cfg.Policies))
+		m, _ := e.Bytes()
+		b.n.HandlePacket(m, netip.MustParseAddrPort("198.18.0.66:500"))
+		if st := b.n.Phase1(); len(st) != 1 || st[0].State != "QM_IDLE" || st[0].Src != addrA.Addr() {
+			t.Errorf("after the forged MM1: %+v", st)
+		}
+	})
+}

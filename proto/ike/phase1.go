@@ -83,6 +83,12 @@ func (n *Node) respond(h isakmp.Header, msg []byte, from netip.AddrPort) {
 		n.stats.Malformed++
 		return
 	}
+	if n.sas[h.ICookie] != nil {
+		// The cookie is an SA's with another peer (ours, or a copy
+		// of one seen on the path): never let a newcomer take it over.
+		n.stats.NoSA++
+		return
+	}
 	if h.Exchange == isakmp.ExchangeAggressive && !n.cfg.AcceptAggressive {
 		n.debugf(0, " Aggressive Mode is not enabled, packet from %v dropped", from.Addr())
 		n.stats.NoSA++
