@@ -59,6 +59,9 @@ var protoAllowed = map[string][]string{
 	"proto/l2tp": {"wire/l2tp", "internal/clock"},
 	"proto/ppp":  {"wire/ppp", "wire/mppe", "aaa", "aaa/mschap", "internal/clock"},
 	"proto/pptp": {"wire/pptp", "internal/clock"},
+	// IKEv1 stands on the ISAKMP codec only: no ESP (the data plane takes
+	// its ChildSA), no sockets.
+	"proto/ike": {"wire/isakmp", "internal/clock"},
 }
 
 // testAllowed are what the tests of a layer may import beyond its own
@@ -283,6 +286,13 @@ func TestPermittedTable(t *testing.T) {
 		{"proto/ppp", "wire/l2tp", false},
 		{"proto/pptp", "wire/pptp", true},
 		{"proto/pptp", "wire/l2tp", false},
+		{"proto/ike", "wire/isakmp", true},
+		{"proto/ike", "internal/clock", true},
+		{"proto/ike", "wire/esp", false},
+		{"proto/ike", "wire/l2tp", false},
+		{"proto/ike", "transport", false},
+		{"wire/isakmp", "wire/l2tp", false},
+		{"wire/isakmp", "internal/clock", false},
 		{"proto/pptp", "internal/clock", true},
 		{"proto/ppp", "internal/clock", true},
 		{"config", "proto/l2tp", false},

@@ -1,0 +1,222 @@
+package ike
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/vpdn/vpdn/internal/clock"
+	"github.com/vpdn/vpdn/wire/isakmp"
+)
+
+// Role is the side of an exchange.
+type Role uint8
+
+// Roles.
+const (
+	Initiator Role = iota
+	Responder
+)
+
+func (r Role) String() string {
+	if r == Initiator {
+		return "I"
+	}
+	return "R"
+}
+
+// Policy is a phase-1 policy, IOS's `crypto isakmp policy N`: the
+// algorithms of one proposal and its lifetime. Policies are tried in the
+// order of Priority (lowest first).
+type Policy struct {
+	Priority   int
+	Encryption Cipher
+	KeyBits    int // AES: 128, 192, 256 (0 means 128); 3DES: 0
+	Hash       Hash
+	Group      Group
+	Lifetime   time.Duration // 0 means IOS's default, 86400 s
+}
+
+func (p Policy) lifetime() time.Duration {
+	if p.Lifetime <= 0 {
+		return 86400 * time.Second
+	}
+	return p.Lifetime
+}
+
+func (p Policy) keyLen() int { n, _ := p.Encryption.keyLen(p.KeyBits); return n }
+
+func (p Policy) validate() error {
+	if _, err := p.Encryption.keyLen(p.KeyBits); err != nil {
+		return err
+	}
+	if p.Hash.Size() == 0 {
+		return fmt.Errorf("ike: policy %d: unsupported hash %d", p.Priority, p.Hash)
+	}
+	if !p.Group.Supported() {
+		return fmt.Errorf("ike: policy %d: unsupported %v", p.Priority, p.Group)
+	}
+	return nil
+}
+
+// TransformSet is IOS's `crypto ipsec transform-set`: one ESP transform
+// with its integrity algorithm and mode.
+type TransformSet struct {
+	Name      string
+	ESP       uint8  // isakmp.ESP3DES, isakmp.ESPAES
+	KeyBits   int    // AES: 128, 192, 256
+	Auth      uint16 // isakmp.AuthAlgHMACMD5, AuthAlgHMACSHA1, ...
+	Transport bool   // `mode transport`; tunnel otherwise
+}
+
+// Selector is one side of a quick mode's traffic selectors (IDci/IDcr):
+// a prefix, an IP protocol (0 any) and a port (0 any).
+type Selector struct {
+	Prefix netip.Prefix
+	Proto  uint8
+	Port   uint16
+}
+
+func (s Selector) String() string {
+	return fmt.Sprintf("%s/%d/%d", s.Prefix, s.Proto, s.Port)
+}
+
+// Phase2Policy is what a crypto map entry asks of quick mode: the
+// transform sets in order, PFS, lifetimes and the traffic selectors (from
+// our side: Local is what we protect).
+type Phase2Policy struct {
+	TransformSets []TransformSet
+	PFS           Group         // 0: no PFS
+	Lifetime      time.Duration // 0: IOS's 3600 s
+	LifeKB        uint64        // 0: IOS's 4608000 KB
+	Local, Remote Selector
+	// UDPEncap asks for the UDP-encapsulated modes of RFC 3947 (NAT-T).
+	UDPEncap bool
+}
+
+func (p *Phase2Policy) lifetime() time.Duration {
+	if p.Lifetime <= 0 {
+		return 3600 * time.Second
+	}
+	return p.Lifetime
+}
+
+func (p *Phase2Policy) lifeKB() uint64 {
+	if p.LifeKB == 0 {
+		return 4608000
+	}
+	return p.LifeKB
+}
+
+// ChildSA is the result of a quick mode: a pair of ESP SAs (RFC 2401 SAs
+// are one-way), for the data plane to install.
+type ChildSA struct {
+	Peer      netip.AddrPort
+	MessageID uint32
+	Initiator bool
+	// SPIIn is ours (the peer sends with it); SPIOut is the peer's.
+	SPIIn, SPIOut uint32
+	Transform     uint8  // isakmp.ESP3DES, ESPAES
+	KeyBits       int    // cipher key length in bits
+	Auth          uint16 // isakmp.AuthAlgHMAC...
+	Encap         uint16 // isakmp.EncapTunnel, EncapTransport, EncapUDP...
+	// EncKeyIn/AuthKeyIn protect what we receive (KEYMAT of SPIIn),
+	// EncKeyOut/AuthKeyOut what we send (KEYMAT of SPIOut): RFC 2409
+	// §5.5, encryption key first, then the integrity key.
+	EncKeyIn, AuthKeyIn   []byte
+	EncKeyOut, AuthKeyOut []byte
+	Lifetime              time.Duration
+	LifeKB                uint64
+	PFS                   Group
+	Local, Remote         Selector
+	Established           time.Time
+}
+
+// Transport reports whether the SA is in one of the transport modes.
+func (c *ChildSA) Transport() bool {
+	return c.Encap == isakmp.EncapTransport || c.Encap == isakmp.EncapUDPTransport || c.Encap == isakmp.EncapUDPTransportDraft
+}
+
+// EventKind says what an Event reports.
+type EventKind uint8
+
+// Event kinds.
+const (
+	EventPhase1Up    EventKind = iota + 1 // a phase-1 SA is established
+	EventPhase1Down                       // a phase-1 SA is gone (Reason says why)
+	EventChildUp                          // a quick mode completed: Child
+	EventChildDown                        // a child SA was deleted or expired: Child
+	EventChildRekey                       // a child SA nears its lifetime: negotiate its successor
+	EventChildFailed                      // a quick mode failed (Reason, Notify)
+	EventDPDDead                          // DPD gave up on the peer
+)
+
+var eventNames = [...]string{"", "phase1-up", "phase1-down", "child-up", "child-down", "child-rekey", "child-failed", "dpd-dead"}
+
+func (k EventKind) String() string {
+	if int(k) < len(eventNames) {
+		return eventNames[k]
+	}
+	return fmt.Sprintf("event(%d)", uint8(k))
+}
+
+// Event is reported through Config.OnEvent, outside the Node's lock.
+type Event struct {
+	Kind   EventKind
+	Peer   netip.AddrPort
+	ConnID int
+	Child  *ChildSA
+	Reason string
+	Notify isakmp.NotifyType
+}
+
+// Config configures a Node.
+type Config struct {
+	// Local is our address as IKE sees it (ID payloads, logs).
+	Local netip.AddrPort
+	Clock clock.Clock
+	// Log receives the `debug crypto isakmp` event log at Debug level;
+	// nil logs nothing.
+	Log *slog.Logger
+	// Rand is the source of cookies, nonces, SPIs and DH secrets
+	// (crypto/rand when nil).
+	Rand io.Reader
+	// Send emits a datagram. It is called outside the Node's lock and may
+	// not block for long.
+	Send func(b []byte, to netip.AddrPort)
+	// OnEvent receives events, outside the Node's lock; may be nil.
+	OnEvent func(Event)
+	// Policies are the phase-1 policies (crypto isakmp policy N).
+	Policies []Policy
+	// Key returns the pre-shared key for a peer (crypto isakmp key K
+	// address A), or nil: the peer is refused. id is the peer's phase-1
+	// ID payload body when known (aggressive mode), else nil.
+	Key func(peer netip.Addr, id []byte) []byte
+	// Phase2 returns the policy for a quick mode a peer initiates with the
+	// given selectors (ours, theirs), or nil: the crypto map entry that
+	// matches. Unset, every quick mode is refused.
+	Phase2 func(peer netip.AddrPort, local, remote Selector) *Phase2Policy
+	// Aggressive makes Initiate use aggressive mode; AcceptAggressive lets
+	// peers use it (off by default, as it hands out a hash of the key
+	// before the peer proves anything).
+	Aggressive, AcceptAggressive bool
+	// Retransmit is the interval between retransmissions (10 s by
+	// default); after MaxRetransmits (5) the exchange dies ("Death by
+	// retransmission P1").
+	Retransmit     time.Duration
+	MaxRetransmits int
+	// DPD is the idle interval after which R-U-THERE is sent (0: off);
+	// DPDRetry the interval between unanswered ones, DPDMaxRetries how
+	// many before the peer is declared dead.
+	DPD           time.Duration
+	DPDRetry      time.Duration
+	DPDMaxRetries int
+	// MaxHalfOpen caps the phase-1 SAs we respond to that are not yet
+	// established, overall and per peer address.
+	MaxHalfOpen, MaxHalfOpenPerPeer int
+	// FirstConnID numbers the phase-1 SAs (IOS's conn-id), 1001 by
+	// default.
+	FirstConnID int
+}

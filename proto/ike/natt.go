@@ -1,0 +1,72 @@
+package ike
+
+import (
+	"crypto/hmac"
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/vpdn/vpdn/wire/isakmp"
+)
+
+// natdHash is RFC 3947 §3.2's HASH(CKY-I | CKY-R | IP | Port), with the
+// negotiated hash.
+func (p *p1) natdHash(a netip.AddrPort) []byte {
+	ip := a.Addr().Unmap().AsSlice()
+	return p.pol.Hash.sum(p.ci[:], p.cr[:], ip, binary.BigEndian.AppendUint16(nil, a.Port()))
+}
+
+// appendNATD adds the two NAT-D payloads when both sides speak RFC 3947:
+// the peer's address first, then ours (RFC 3947 §3.2).
+func (p *p1) appendNATD(e *isakmp.Encoder) {
+	if !p.natt {
+		return
+	}
+	e.Raw(isakmp.PayloadNATD, p.natdHash(p.peer))
+	e.Raw(isakmp.PayloadNATD, p.natdHash(p.n.cfg.Local))
+}
+
+// checkNATD compares the peer's NAT-D payloads with the addresses of the
+// datagram (RFC 3947 §3.2): the first must hash our address, one of the
+// others the peer's; a mismatch says which side is behind a NAT.
+func (p *p1) checkNATD(ps *payloads) {
+	if !p.natt || len(ps.natd) < 2 {
+		return
+	}
+	p.natLocal = !hmac.Equal(ps.natd[0], p.natdHash(p.n.cfg.Local))
+	p.natRemote = true
+	for _, h := range ps.natd[1:] {
+		if hmac.Equal(h, p.natdHash(p.peer)) {
+			p.natRemote = false
+		}
+	}
+	if p.natLocal || p.natRemote {
+		p.debugf(" NAT found, both nodes inside NAT (local %v, peer %v)", p.natLocal, p.natRemote)
+	} else {
+		p.debugf(" NAT-D: no NAT between us and %v", p.peer.Addr())
+	}
+}
+
+// initialContact handles an INITIAL-CONTACT (RFC 2407 §4.6.3.3) that came
+// with an authenticated MM5 or AM3: the peer has no other SA with us, so
+// ours with its address are stale and go, without notifying it.
+func (p *p1) initialContact(ps *payloads) {
+	found := false
+	for _, nt := range ps.notifies {
+		found = found || nt.Type == isakmp.NotifyInitialContact
+	}
+	if !found {
+		return
+	}
+	addr := p.peer.Addr()
+	for _, q := range p.n.children {
+		if q.p != p && q.p.peer.Addr() == addr {
+			q.remove("initial contact", false)
+		}
+	}
+	for _, o := range p.n.sas {
+		if o != p && o.peer.Addr() == addr && o.state == stP1Complete {
+			o.debugf(" INITIAL_CONTACT from %v: deleting the old SA", addr)
+			o.destroy("initial contact", false)
+		}
+	}
+}
