@@ -1,7 +1,9 @@
 package access
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -340,7 +342,15 @@ func (s *Session) end(c Cause, reason string) {
 		m.cfg.Interfaces.FreeAccess(s.unit)
 	}
 	m.forget(s)
-	m.log.Info("session down", "interface", s.name, "cause", c.String(), "reason", reason)
+	// A session that never came up is logged at DEBUG: a flood of calls
+	// that never get there (half-open calls evicted at the bounds, guessed
+	// passwords) would otherwise write a line each. They are counted by
+	// the carriers (show l2tp counters) and the throttle logs the failures.
+	lvl := slog.LevelInfo
+	if !wasUp {
+		lvl = slog.LevelDebug
+	}
+	m.log.Log(context.Background(), lvl, "session down", "interface", s.name, "cause", c.String(), "reason", reason)
 	if f := m.cfg.OnEnd; f != nil {
 		f(s, c, wasUp)
 	}
