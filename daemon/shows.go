@@ -242,6 +242,10 @@ func (d *Daemon) l2tpCounters() show.L2TPCounters {
 	for _, x := range st.Drops() {
 		c.Drops = append(c.Drops, show.Counter{Reason: x.Reason, Count: x.Count})
 	}
+	// The password throttle is the access layer's, for every carrier; its
+	// refusals are listed here too, as the operators look for them
+	// beside the control plane's drops.
+	c.Drops = append(c.Drops, show.Counter{Reason: "auth-throttled", Count: d.throttle.Stats().Throttled})
 	return c
 }
 

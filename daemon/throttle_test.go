@@ -157,6 +157,9 @@ func TestPasswordGuessing(t *testing.T) {
 		if th := lns.show(t, "aaa throttle", false).Text; !strings.Contains(th, "Authentication throttled: ") {
 			t.Fatalf("show aaa throttle:\n%s", th)
 		}
+		if lc, want := lns.show(t, "l2tp counters", false).Text, fmt.Sprintf("  %-30s %12d\n", "auth-throttled", st.Throttled); !strings.Contains(lc, want) {
+			t.Fatalf("show l2tp counters lacks %q:\n%s", want, lc)
+		}
 		reg := prometheus.NewRegistry()
 		reg.MustRegister(collector{lns.d})
 		mfs, err := reg.Gather()

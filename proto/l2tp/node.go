@@ -121,7 +121,6 @@ type NodeStats struct {
 	HiddenNoRV      uint64 // a hidden AVP without a Random Vector before it (§4.3)
 	OutOfWindow     uint64 // Ns beyond our receive window (§5.8)
 	Backlog         uint64 // calls refused: the peer does not acknowledge our messages
-	AuthThrottled   uint64 // authentications refused by the throttle (CountAuthThrottled)
 	Version3        uint64 // L2TPv3 datagrams (passed to OnL2TPv3 if set)
 	DataMessages    uint64 // data messages that reached the control plane
 	TieBreakLost    uint64 // SCCRQs discarded by the §4.4.3 tie-breaker
@@ -149,21 +148,16 @@ func (s NodeStats) Drops() []Drop {
 		{"half-open-session-evicted", s.SessionEvicted}, {"tunnel-limit", s.TunnelLimit},
 		{"session-limit", s.SessionLimit}, {"input-overflow", s.InputOverflow}, {"bad-avp", s.BadAVP},
 		{"hidden-avp-no-random-vector", s.HiddenNoRV}, {"out-of-window", s.OutOfWindow},
-		{"control-backlog", s.Backlog}, {"auth-throttled", s.AuthThrottled}, {"version-3", s.Version3},
+		{"control-backlog", s.Backlog}, {"version-3", s.Version3},
 		{"data-message", s.DataMessages}, {"tie-break-lost", s.TieBreakLost},
 	}
 }
 
 type nodeCounters struct {
 	badHeader, noTunnel, noSession, wrongPeer, halfOpenEvicted, sessionEvicted, tunnelLimit,
-	sessionLimit, inputOverflow, badAVP, hiddenNoRV, outOfWindow, backlog, authThrottled,
+	sessionLimit, inputOverflow, badAVP, hiddenNoRV, outOfWindow, backlog,
 	version3, data, tieBreakLost, sessionSetupTimeouts, noSessionClosed atomic.Uint64
 }
-
-// CountAuthThrottled counts an authentication refused by a password
-// throttle (issue 13): the owner's AAA calls it, so that the drop shows
-// with the node's others.
-func (n *Node) CountAuthThrottled() { n.cnt.authThrottled.Add(1) }
 
 // Node is one L2TPv2 endpoint: LAC, LNS or both, on one socket. It
 // demultiplexes datagrams to tunnels; each tunnel runs on its own
@@ -229,7 +223,7 @@ func (n *Node) Stats() NodeStats {
 		WrongPeer: c.wrongPeer.Load(), HalfOpenEvicted: c.halfOpenEvicted.Load(), SessionEvicted: c.sessionEvicted.Load(),
 		TunnelLimit: c.tunnelLimit.Load(), SessionLimit: c.sessionLimit.Load(), InputOverflow: c.inputOverflow.Load(),
 		BadAVP: c.badAVP.Load(), HiddenNoRV: c.hiddenNoRV.Load(), OutOfWindow: c.outOfWindow.Load(),
-		Backlog: c.backlog.Load(), AuthThrottled: c.authThrottled.Load(), Version3: c.version3.Load(),
+		Backlog: c.backlog.Load(), Version3: c.version3.Load(),
 		DataMessages: c.data.Load(), TieBreakLost: c.tieBreakLost.Load(),
 		SessionSetupTimeouts: c.sessionSetupTimeouts.Load(), NoSessionClosed: c.noSessionClosed.Load(),
 		Sessions: int(n.nSessions.Load())}
