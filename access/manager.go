@@ -154,7 +154,8 @@ func (m *Manager) Open(b Bearer, d DataSpec, prof *Profile) (*Session, error) {
 	}
 	if o := m.byName[s.name]; o != nil {
 		m.mu.Unlock()
-		return fail(CauseInterface, fmt.Errorf("%s is in use", s.long))
+		// The unit is o's: freeing it here would hand it out twice.
+		return nil, &Error{Cause: CauseInterface, Err: fmt.Errorf("%s is in use", s.long)}
 	}
 	m.sessions[s] = struct{}{}
 	m.byName[s.name] = s

@@ -338,10 +338,14 @@ func (s *Session) end(c Cause, reason string) {
 		l.Release()
 	}
 	s.b.Close(c)
+	// Forget the name before the unit is free: a session opened in
+	// between would get the unit and find the name still taken ("in use",
+	// and its failure freed the unit a second time, so that two later
+	// sessions shared it).
+	m.forget(s)
 	if s.prof.Role == Server {
 		m.cfg.Interfaces.FreeAccess(s.unit)
 	}
-	m.forget(s)
 	// A session that never came up is logged at DEBUG: a flood of calls
 	// that never get there (half-open calls evicted at the bounds, guessed
 	// passwords) would otherwise write a line each. They are counted by

@@ -92,6 +92,7 @@ type Manager struct {
 	mu        sync.Mutex
 	nextUnit  int
 	freeUnits unitHeap
+	isFree    map[int]bool // the units in freeUnits
 	up        map[string]*Interface
 
 	shared      netif.Device
@@ -230,17 +231,27 @@ func (m *Manager) AllocAccess() int {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.freeUnits.Len() > 0 {
-		return heap.Pop(&m.freeUnits).(int)
+		u := heap.Pop(&m.freeUnits).(int)
+		delete(m.isFree, u)
+		return u
 	}
 	m.nextUnit++
 	return m.nextUnit
 }
 
-// FreeAccess returns a Virtual-Access unit.
+// FreeAccess returns a Virtual-Access unit. A unit freed twice is freed
+// once: handing it out twice would give two sessions one interface.
 func (m *Manager) FreeAccess(u int) {
 	m.mu.Lock()
+	defer m.mu.Unlock()
+	if u <= 0 || u > m.nextUnit || m.isFree[u] {
+		return
+	}
+	if m.isFree == nil {
+		m.isFree = map[int]bool{}
+	}
+	m.isFree[u] = true
 	heap.Push(&m.freeUnits, u)
-	m.mu.Unlock()
 }
 
 // unitHeap is a min-heap of free unit numbers.

@@ -29,6 +29,24 @@ func TestUnitNumbers(t *testing.T) {
 	}
 }
 
+// A unit freed twice (a teardown racing a failed open did this) is handed
+// out once; a unit never allocated is not handed out at all.
+func TestUnitDoubleFree(t *testing.T) {
+	m, _ := New(Config{Host: netif.NewFakeHost()})
+	for range 3 {
+		m.AllocAccess()
+	}
+	m.FreeAccess(2)
+	m.FreeAccess(2)
+	m.FreeAccess(9)
+	m.FreeAccess(0)
+	for _, want := range []int{2, 4, 5} {
+		if got := m.AllocAccess(); got != want {
+			t.Fatalf("unit %d, want %d", got, want)
+		}
+	}
+}
+
 // 100,000 units in and out stay O(log n) each: this would take minutes
 // with a linear scan per allocation (the profile that found it).
 func BenchmarkUnitChurn(b *testing.B) {

@@ -408,8 +408,11 @@ func TestICRQFlood(t *testing.T) {
 	if peakHalf > 2048 {
 		t.Errorf("%d half-open sessions, more than the per-peer bound 2048", peakHalf)
 	}
-	if sent.Load() < int64(3*perTunnel)/10 {
-		t.Errorf("the flood sent only %d ICRQs", sent.Load())
+	// The flood was a flood: it filled its address's half-open bound and
+	// had calls evicted (how many ICRQs that took depends on the machine's
+	// speed, which a test must not assert).
+	if peakHalf < 2048 || drop(c, "half-open-session-evicted") == 0 {
+		t.Errorf("the flood (%d ICRQs) did not reach the half-open bound: %d half-open, %d evicted", sent.Load(), peakHalf, drop(c, "half-open-session-evicted"))
 	}
 	// The flood's calls are gone within the set-up timeout (10 s).
 	waitForWithin(t, "the flood's half-open sessions to time out", 20*time.Second, func() bool {

@@ -3,6 +3,7 @@ package l2tp
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"net/netip"
 	"sync"
 	"testing"
@@ -299,4 +300,28 @@ func TestZeroSessionID(t *testing.T) {
 		}
 		lns.close(t)
 	})
+}
+
+// TestFreedSessionIDsNotReused: a session ID freed is not handed out
+// again within the tunnel's next recentIDs frees (the carrier may still
+// hold its data path: under an ICRQ flood a reused ID collided with the
+// evicted call's data-plane session, and the new call was refused).
+func TestFreedSessionIDsNotReused(t *testing.T) {
+	n := &Node{rng: rand.New(rand.NewPCG(1, 2)), lim: Limits{}.withDefaults()}
+	tu := &Tunnel{n: n, sessions: map[uint16]*Session{}, p: TunnelParams{}}
+	freedAt := map[uint16]int{}
+	for i := range 20000 {
+		s, err := tu.newSession(false, false, &CallParams{}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if at, ok := freedAt[s.localID]; ok && i-at < recentIDs {
+			t.Fatalf("session ID %d handed out %d allocations after it was freed", s.localID, i-at)
+		}
+		s.finishQuiet()
+		freedAt[s.localID] = i
+	}
+	if len(tu.recent) != recentIDs || len(tu.recentSet) > recentIDs {
+		t.Fatalf("remembered %d IDs (%d distinct), want %d", len(tu.recent), len(tu.recentSet), recentIDs)
+	}
 }

@@ -250,7 +250,7 @@ func (t *Tunnel) newSession(outgoing, lac bool, c *CallParams, half bool) (*Sess
 		return nil, fmt.Errorf("%w: %d sessions", ErrLimit, t.n.lim.MaxSessions)
 	}
 	var id uint16
-	for id == 0 || t.sessions[id] != nil {
+	for try := 0; id == 0 || t.sessions[id] != nil || (try < 64 && t.recentlyFreed(id)); try++ {
 		id = t.n.randID()
 	}
 	s := &Session{t: t, localID: id, outgoing: outgoing, lac: lac, call: c, since: t.now, uniq: t.n.uniq.Add(1),
@@ -619,10 +619,43 @@ func (t *Tunnel) closeSession(s *Session, r l2tp.Result, cause error) {
 	s.finish(&CloseError{Msg: l2tp.MsgCDN, Result: r, Err: cause})
 }
 
+// recentIDs is how many of a tunnel's last freed session IDs newSession
+// avoids (while it finds others within 64 draws).
+const recentIDs = 1024
+
+// recentlyFreed reports whether id is one of the tunnel's last recentIDs
+// session IDs freed. The carrier ends a session's data path after the
+// session is gone here; an ID handed out again at once would collide with
+// it in the data plane (under an ICRQ flood, calls evicted by the
+// thousand).
+func (t *Tunnel) recentlyFreed(id uint16) bool {
+	_, ok := t.recentSet[id]
+	return ok
+}
+
+// freed records id as freed, forgetting the oldest beyond recentIDs.
+func (t *Tunnel) freed(id uint16) {
+	if t.recentSet == nil {
+		t.recentSet = map[uint16]int{}
+	}
+	if len(t.recent) < recentIDs {
+		t.recent = append(t.recent, id)
+	} else {
+		old := t.recent[t.recentAt]
+		if t.recentSet[old]--; t.recentSet[old] <= 0 {
+			delete(t.recentSet, old)
+		}
+		t.recent[t.recentAt] = id
+		t.recentAt = (t.recentAt + 1) % recentIDs
+	}
+	t.recentSet[id]++
+}
+
 // finishQuiet removes the session from the tunnel and the node's counts.
 func (s *Session) finishQuiet() {
 	t := s.t
 	delete(t.sessions, s.localID)
+	t.freed(s.localID)
 	delete(t.pending, s.localID)
 	t.n.nSessions.Add(-1)
 	if s.halfOpen {

@@ -35,7 +35,13 @@ type inPacket struct {
 // datagrams, commands from the API, its single timer and kill; other
 // goroutines only read it, under mu, for Stats.
 type Tunnel struct {
-	n         *Node
+	n *Node
+	// recent, recentAt and recentSet remember the last session IDs freed
+	// (recentlyFreed), so that newSession does not hand them out again at
+	// once.
+	recent    []uint16
+	recentAt  int
+	recentSet map[uint16]int
 	localID   uint16
 	initiator bool
 	peer0     netip.AddrPort // where the first SCCRQ went or came from
