@@ -124,7 +124,16 @@ cp -a /etc/freeradius/3.0 $R
 sed -i -e "s|^raddbdir = .*|raddbdir = $R|" -e "s|^logdir = .*|logdir = $W/radlog|" \
 	-e "s|^run_dir = .*|run_dir = $W/radrun|" -e 's/^\(\s*\)\(user\|group\) = freerad$/\1#\2 = freerad/' $R/radiusd.conf
 mkdir -p $W/radlog $W/radrun
-echo 'labuser Cleartext-Password := "labpass"' >>$R/mods-config/files/authorize
+# The user goes first: the packaged DEFAULT Framed-Protocol == PPP entry
+# has no Fall-Through and would end the lookup for a NAS that sends
+# Framed-Protocol (vpdn does).
+sed -i '1i labuser Cleartext-Password := "labpass"' $R/mods-config/files/authorize
+# A Message-Authenticator in every Access-Accept and Access-Reject (RFC
+# 3579 §3.2), which vpdn requires (BlastRADIUS, CVE-2024-3596): the
+# packaged 3.2.1 signs only EAP answers. l2tpns ignores it.
+sed -i -e 's/^post-auth {$/post-auth {\n\tupdate reply {\n\t\t\&Message-Authenticator := 0x00\n\t}/' \
+	-e 's/^\tPost-Auth-Type REJECT {$/\tPost-Auth-Type REJECT {\n\tupdate reply {\n\t\t\&Message-Authenticator := 0x00\n\t}/' \
+	$R/sites-enabled/default
 # Non-debug mode (-f: foreground, threads on): -X is single-threaded and
 # prints every request, which made it the bottleneck of a first try.
 RADMODE=-f
