@@ -120,8 +120,8 @@ func newLeases() *leases {
 	return &leases{g}
 }
 
-func (l *leases) assign(authz *aaa.Authorization, name string) (*aaa.Lease, error) {
-	return aaa.AssignAddress(l.g, authz, name)
+func (l *leases) assign(authz *aaa.Authorization, name, session string) (*aaa.Lease, error) {
+	return aaa.AssignAddressFor(l.g, authz, name, session)
 }
 
 func (l *leases) inUse() int { return int(l.g.Stats()[0].InUse) }

@@ -112,8 +112,8 @@ func (d *Daemon) start(ctx context.Context) error {
 	rt.access, err = access.New(access.Config{
 		Plane: rt.plane, Interfaces: rt.ifs, Clock: pppClock, Logger: d.vpdnLog, PPPLogger: d.pppLog,
 		Authenticator: func(list string) aaa.Authenticator { return d.Authenticator(list, "") },
-		AssignAddress: func(authz *aaa.Authorization, pool string) (*aaa.Lease, error) {
-			return aaa.AssignAddress(d.svc.Load().pools, authz, pool)
+		AssignAddress: func(authz *aaa.Authorization, pool, session string) (*aaa.Lease, error) {
+			return aaa.AssignAddressFor(d.svc.Load().pools, authz, pool, session)
 		},
 		OnUp:  d.sessionUp,
 		OnEnd: d.sessionEnd,
