@@ -8,6 +8,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -28,6 +29,24 @@ type PostgreSQLPeer struct {
 	Daemon
 	// SocketDir holds the unix socket (.s.PGSQL.<Port>).
 	SocketDir string
+	db        string
+	ns        NS
+}
+
+// Query runs one SQL statement in the test's database through psql over
+// the unix socket (inside the server's namespace) and returns its rows,
+// unaligned, fields separated by '|'.
+func (p *PostgreSQLPeer) Query(sql string) (string, error) {
+	psql, err := postgresBin("psql")
+	if err != nil {
+		psql = "psql"
+	}
+	out, err := p.ns.Run(30*time.Second, psql, "-h", p.SocketDir, "-p", strconv.Itoa(int(p.Port)), "-U", PostgreSQLUser,
+		"-d", p.db, "-v", "ON_ERROR_STOP=1", "-Atc", sql)
+	if err != nil {
+		return "", fmt.Errorf("peers: psql %q: %v: %s", sql, err, out)
+	}
+	return strings.TrimSpace(string(out)), nil
 }
 
 // DSN returns a connection string for database db over the unix socket
@@ -88,19 +107,19 @@ func (hostNS) Run(timeout time.Duration, name string, args ...string) ([]byte, e
 // any namespace, with a database db. It stops at the test's cleanup.
 func PostgreSQL(tb testing.TB, db string) *PostgreSQLPeer {
 	tb.Helper()
-	return startPostgreSQL(tb, hostLab{}, hostNS{}, netip.Addr{}, db)
+	return startPostgreSQL(tb, hostLab{}, hostNS{}, db)
 }
 
-// PostgreSQLIn starts a server inside namespace ns, listening on listen
-// (a lab address) port 5432 and on a unix socket, with a database db and
-// password-less access from 198.18.0.0/15. It stops at the test's
+// PostgreSQLIn starts a server inside namespace ns, listening on the lab
+// addresses listen (port 5432) and on a unix socket, with a database db
+// and password-less access from 198.18.0.0/15. It stops at the test's
 // cleanup.
-func PostgreSQLIn(tb testing.TB, lab Lab, ns NS, listen netip.Addr, db string) *PostgreSQLPeer {
+func PostgreSQLIn(tb testing.TB, lab Lab, ns NS, db string, listen ...netip.Addr) *PostgreSQLPeer {
 	tb.Helper()
-	return startPostgreSQL(tb, lab, ns, listen, db)
+	return startPostgreSQL(tb, lab, ns, db, listen...)
 }
 
-func startPostgreSQL(tb testing.TB, lab Lab, ns NS, listen netip.Addr, db string) *PostgreSQLPeer {
+func startPostgreSQL(tb testing.TB, lab Lab, ns NS, db string, listen ...netip.Addr) *PostgreSQLPeer {
 	tb.Helper()
 	RequirePostgreSQL(tb)
 	initdb, _ := postgresBin("initdb")
@@ -136,19 +155,23 @@ func startPostgreSQL(tb testing.TB, lab Lab, ns NS, listen netip.Addr, db string
 	}
 	conf := "fsync = off\nfull_page_writes = off\nsynchronous_commit = off\nmax_connections = 100\n" +
 		"shared_buffers = 32MB\nunix_socket_directories = '" + sock + "'\n"
-	if listen.IsValid() {
-		conf += "listen_addresses = '" + listen.String() + "'\n"
-	} else {
-		conf += "listen_addresses = ''\n"
+	var addrs []string
+	for _, a := range listen {
+		addrs = append(addrs, a.String())
+	}
+	conf += "listen_addresses = '" + strings.Join(addrs, ",") + "'\n"
+	var addr netip.Addr
+	if len(listen) > 0 {
+		addr = listen[0]
 	}
 	appendFile(tb, filepath.Join(data, "postgresql.conf"), conf)
 	appendFile(tb, filepath.Join(data, "pg_hba.conf"), "host all all 198.18.0.0/15 trust\n")
 	p := &PostgreSQLPeer{
 		Daemon: Daemon{
-			Name: "postgresql", Addr: listen, Port: 5432, Dir: dir,
+			Name: "postgresql", Addr: addr, Port: 5432, Dir: dir,
 			LogPath: filepath.Join(dir, "postgresql.log"),
 		},
-		SocketDir: sock,
+		SocketDir: sock, db: db, ns: ns,
 	}
 	// runuser drops to the postgres account (inside the namespace, where
 	// ip netns exec runs as root); its process group is stopped whole.
@@ -159,15 +182,11 @@ func startPostgreSQL(tb testing.TB, lab Lab, ns NS, listen netip.Addr, db string
 	waitReady(tb, &p.Daemon, 30*time.Second, "ready to accept connections",
 		logHas(&p.Daemon, "database system is ready to accept connections"))
 	p.Startup = time.Since(begin)
-	psql, err := postgresBin("psql")
-	if err != nil {
-		psql = "psql"
+	p.db = "postgres"
+	if _, err := p.Query("CREATE DATABASE " + db); err != nil {
+		tb.Fatalf("peers: creating database %s: %v", db, err)
 	}
-	cr := exec.Command(psql, "-h", sock, "-p", "5432", "-U", PostgreSQLUser, "-d", "postgres", "-v", "ON_ERROR_STOP=1",
-		"-c", "CREATE DATABASE "+db)
-	if out, err := runBounded(cr, 30*time.Second); err != nil {
-		tb.Fatalf("peers: creating database %s: %v: %s", db, err, out)
-	}
+	p.db = db
 	return p
 }
 
