@@ -258,6 +258,12 @@ func (s *Store) Sync(ctx context.Context, ranges []pool.Range) error {
 			s.log.Info("pgstore: free addresses outside the configured ranges removed", "pool", name, "count", n)
 		}
 	}
+	// Fresh statistics, so that the planner takes the partial indexes
+	// (a table just filled looks empty to it, and a sequential scan per
+	// allocation costs milliseconds).
+	if _, err := s.db.Exec(ctx, `ANALYZE vpdn_pool_leases`); err != nil {
+		return fmt.Errorf("pgstore: analyze: %w", err)
+	}
 	return nil
 }
 

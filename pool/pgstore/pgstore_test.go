@@ -235,3 +235,28 @@ func TestOpenErrors(t *testing.T) {
 		t.Errorf("bad DSN: %v", err)
 	}
 }
+
+// BenchmarkAllocate measures one allocation (and its release every
+// other time) against a real PostgreSQL on a unix socket, 8 allocators.
+func BenchmarkAllocate(b *testing.B) {
+	pg := peers.PostgreSQL(b, "vpdn")
+	s, err := Open(context.Background(), Options{DSN: pg.DSN("vpdn", false), Owner: "B", Heartbeat: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Sync(context.Background(), []pool.Range{{Pool: "P", Start: netip.MustParseAddr("198.19.0.0"), End: netip.MustParseAddr("198.19.127.255")}}); err != nil {
+		b.Fatal(err)
+	}
+	b.SetParallelism(4)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := context.Background()
+		for pb.Next() {
+			if _, err := s.Allocate(ctx, "P", pool.LeaseInfo{User: "lac1"}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
