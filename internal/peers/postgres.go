@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -199,4 +200,63 @@ func runBounded(cmd *exec.Cmd, timeout time.Duration) ([]byte, error) {
 	})
 	defer t.Stop()
 	return cmd.CombinedOutput()
+}
+
+// freeRADIUSSQL is where the packaged FreeRADIUS keeps its SQL schemas.
+const freeRADIUSSQL = "/etc/freeradius/3.0/mods-config/sql"
+
+// FreeRADIUSSQLIPPool is FreeRADIUS (signing its answers, as
+// FreeRADIUSSigning) whose sqlippool module hands out Framed-IP-Address
+// from the PostgreSQL pg: the sql module on pg's unix socket
+// (rlm_sql_postgresql, package freeradius-postgresql), the packaged
+// schemas loaded, the table radippool filled with first..last as pool
+// poolName, and every accepted user given Pool-Name poolName and an
+// address in post-auth.
+func FreeRADIUSSQLIPPool(tb testing.TB, lab Lab, ns NS, pg *PostgreSQLPeer, poolName string, first, last netip.Addr, users ...User) *FreeRADIUSPeer {
+	tb.Helper()
+	if _, err := os.Stat("/usr/lib/freeradius/rlm_sql_postgresql.so"); err != nil {
+		msg := "peers: rlm_sql_postgresql not installed (package freeradius-postgresql, see .ci/peers-packages.txt)"
+		if os.Getenv(RequireEnv) == "1" {
+			tb.Fatal(msg)
+		}
+		tb.Skip(msg)
+	}
+	for _, f := range []string{"main/postgresql/schema.sql", "ippool/postgresql/schema.sql"} {
+		sql, err := os.ReadFile(filepath.Join(freeRADIUSSQL, f))
+		if err != nil {
+			tb.Fatalf("peers: %v", err)
+		}
+		if _, err := pg.Query(string(sql)); err != nil {
+			tb.Fatalf("peers: loading %s: %v", f, err)
+		}
+	}
+	n := u32(last) - u32(first)
+	if _, err := pg.Query(fmt.Sprintf(`INSERT INTO radippool (pool_name, framedipaddress)
+		SELECT '%s', '%s'::inet + g FROM generate_series(0, %d) AS g`, poolName, first, n)); err != nil {
+		tb.Fatalf("peers: filling radippool: %v", err)
+	}
+	return freeRADIUS(tb, lab, ns, true, users, func(conf string) {
+		editFile(tb, filepath.Join(conf, "mods-available", "sql"), []edit{
+			{regexp.MustCompile(`(?m)^\tdialect = "sqlite"$`), `dialect = "postgresql"`},
+			{regexp.MustCompile(`(?m)^\tdriver = "rlm_sql_null"$`), "driver = \"rlm_sql_postgresql\"\n\tserver = \"" + pg.SocketDir +
+				"\"\n\tport = " + strconv.Itoa(int(pg.Port)) + "\n\tlogin = \"" + PostgreSQLUser + "\"\n\tpassword = \"\""},
+			{regexp.MustCompile(`(?m)^\tradius_db = "radius"$`), `radius_db = "` + pg.db + `"`},
+		})
+		editFile(tb, filepath.Join(conf, "mods-available", "sqlippool"), []edit{
+			{regexp.MustCompile(`(?m)^\tdialect = "mysql"$`), `dialect = "postgresql"`},
+		})
+		for _, m := range []string{"sql", "sqlippool"} {
+			if err := os.Symlink("../mods-available/"+m, filepath.Join(conf, "mods-enabled", m)); err != nil && !os.IsExist(err) {
+				tb.Fatalf("peers: %v", err)
+			}
+		}
+		editFile(tb, filepath.Join(conf, "sites-enabled", "default"), []edit{
+			{regexp.MustCompile(`(?m)^post-auth \{$`), "post-auth {\n\tupdate control {\n\t\t&Pool-Name := \"" + poolName + "\"\n\t}\n\tsqlippool"},
+		})
+	})
+}
+
+func u32(a netip.Addr) uint32 {
+	b := a.As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
 }
