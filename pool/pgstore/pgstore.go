@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"strings"
 	"sync"
 	"time"
 
@@ -466,17 +465,6 @@ func (s *Store) Beat() {
 		s.log.Info("pgstore: expired leases of other owners freed", "count", freed)
 	}
 	s.log.Debug("pgstore: heartbeat", "owner", s.opts.Owner, "renewed", renewed)
-}
-
-// Redact hides the password of a DSN, for logs.
-func Redact(dsn string) string {
-	if cfg, err := pgx.ParseConfig(dsn); err == nil && cfg.Password == "" {
-		return dsn
-	}
-	if i := strings.Index(dsn, "://"); i >= 0 {
-		return dsn[:i+3] + "…"
-	}
-	return "(DSN with a password)"
 }
 
 var _ pool.Store = (*Store)(nil)
