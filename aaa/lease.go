@@ -17,6 +17,7 @@ type Lease struct {
 	// Static is true for an address from the user's authorization.
 	Static bool
 	user   string
+	group  *pool.Group
 }
 
 // ErrNoAddress is returned when neither the authorization nor the caller
@@ -28,17 +29,25 @@ var ErrNoAddress = errors.New("aaa: no address or pool for the peer")
 // inside one), else an address from the authorization's pool, else from
 // defaultPool (the interface's `peer default ip address pool`). A user gets
 // the same pool address back when it is still free. Exhaustion is returned
-// as the pool's error, errors.Is(err, pool.ErrExhausted).
+// as the pool's error, errors.Is(err, pool.ErrExhausted); a shared store
+// that cannot answer as errors.Is(err, pool.ErrStoreUnavailable).
 func AssignAddress(g *pool.Group, a *Authorization, defaultPool string) (*Lease, error) {
+	return AssignAddressFor(g, a, defaultPool, "")
+}
+
+// AssignAddressFor is AssignAddress for the session named session (its
+// accounting session id), which a shared pool store records with the
+// lease.
+func AssignAddressFor(g *pool.Group, a *Authorization, defaultPool, session string) (*Lease, error) {
 	user := a.Username
 	if a.Domain != "" {
 		user += "@" + a.Domain
 	}
 	if a.Address.IsValid() {
-		l := &Lease{Addr: a.Address, Static: true, user: user}
+		l := &Lease{Addr: a.Address, Static: true, user: user, group: g}
 		if g != nil {
 			if p := g.Find(a.Address); p != nil {
-				if err := p.Reserve(a.Address); err != nil {
+				if err := g.Reserve(p, a.Address, pool.LeaseInfo{User: user, Session: session}); err != nil {
 					return nil, fmt.Errorf("aaa: static address of %s: %w", user, err)
 				}
 				l.Pool = p
@@ -60,11 +69,11 @@ func AssignAddress(g *pool.Group, a *Authorization, defaultPool string) (*Lease,
 	if p == nil {
 		return nil, fmt.Errorf("aaa: user %s: %w: %q", user, pool.ErrNoPool, name)
 	}
-	addr, err := p.Allocate(user)
+	addr, err := g.AllocateFor(name, pool.LeaseInfo{User: user, Session: session})
 	if err != nil {
 		return nil, fmt.Errorf("aaa: user %s: %w", user, err)
 	}
-	return &Lease{Addr: addr, Pool: p, user: user}, nil
+	return &Lease{Addr: addr, Pool: p, user: user, group: g}, nil
 }
 
 // Release gives the address back to its pool, remembering it as the
@@ -76,6 +85,9 @@ func (l *Lease) Release() error {
 	user := l.user
 	if l.Static {
 		user = "" // a reserved static address is nobody's to come back to
+	}
+	if l.group != nil {
+		return l.group.Release(l.Pool.Name(), l.Addr, user)
 	}
 	return l.Pool.Release(l.Addr, user)
 }

@@ -3,6 +3,7 @@ package access_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 
 	"crypto/subtle"
 	"encoding/binary"
@@ -120,8 +121,8 @@ func newLeases() *leases {
 	return &leases{g}
 }
 
-func (l *leases) assign(authz *aaa.Authorization, name string) (*aaa.Lease, error) {
-	return aaa.AssignAddress(l.g, authz, name)
+func (l *leases) assign(authz *aaa.Authorization, name, session string) (*aaa.Lease, error) {
+	return aaa.AssignAddressFor(l.g, authz, name, session)
 }
 
 func (l *leases) inUse() int { return int(l.g.Stats()[0].InUse) }
@@ -311,6 +312,9 @@ func TestCauses(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, access.CauseNoAddress},
+		{"pool store unreachable", func(_ *node, pool *leases, _ *access.Profile) {
+			pool.g.SetStore(downStore{})
+		}, access.CauseResources},
 		{"interface exists", func(server *node, _ *leases, _ *access.Profile) {
 			if _, err := server.host.CreateTUN("Vi1", false); err != nil {
 				t.Fatal(err)
@@ -340,6 +344,22 @@ func TestCauses(t *testing.T) {
 		})
 	}
 }
+
+// downStore is a shared pool store that cannot be reached.
+type downStore struct{}
+
+func (downStore) Sync(context.Context, []pool.Range) error { return nil }
+func (downStore) Allocate(context.Context, string, pool.LeaseInfo) (netip.Addr, error) {
+	return netip.Addr{}, fmt.Errorf("fake: %w: connection refused", pool.ErrStoreUnavailable)
+}
+func (downStore) Reserve(context.Context, string, netip.Addr, pool.LeaseInfo) error {
+	return pool.ErrStoreUnavailable
+}
+func (downStore) Release(context.Context, string, netip.Addr) error { return nil }
+func (downStore) Usage(context.Context, string, netip.Addr, netip.Addr) (uint32, uint32, error) {
+	return 0, 0, pool.ErrStoreUnavailable
+}
+func (downStore) Describe() string { return "down" }
 
 func ipv4(src, dst string) []byte {
 	p := make([]byte, 28)

@@ -14,6 +14,7 @@ import (
 	"github.com/vpdn/vpdn/aaa"
 	"github.com/vpdn/vpdn/dataplane"
 	"github.com/vpdn/vpdn/internal/clock"
+	"github.com/vpdn/vpdn/pool"
 	"github.com/vpdn/vpdn/proto/ppp"
 	"github.com/vpdn/vpdn/vif"
 )
@@ -33,8 +34,11 @@ type Config struct {
 	// is the default list). Required for profiles that authenticate.
 	Authenticator func(list string) aaa.Authenticator
 	// AssignAddress leases the peer an address: the authorization's, or
-	// one from its pool, else from pool (the profile's).
-	AssignAddress func(authz *aaa.Authorization, pool string) (*aaa.Lease, error)
+	// one from its pool, else from pool (the profile's); session is the
+	// session's ID (Session.ID), which a shared pool store records. An
+	// error matching pool.ErrStoreUnavailable ends the session with
+	// CauseResources, any other with CauseNoAddress.
+	AssignAddress func(authz *aaa.Authorization, pool, session string) (*aaa.Lease, error)
 	// OnUp is told when a session's network layer is up.
 	OnUp func(*Session)
 	// OnEnd is told when a session has ended: why, and whether its
@@ -231,8 +235,15 @@ func (m *Manager) pppConfig(s *Session, d DataSpec) (ppp.Config, error) {
 			if authz == nil {
 				authz = &aaa.Authorization{}
 			}
-			l, err := m.cfg.AssignAddress(authz, prof.Pool)
+			l, err := m.cfg.AssignAddress(authz, prof.Pool, s.ID())
 			if err != nil {
+				// PPP closes the link for want of an address
+				// (CauseNoAddress); a store that could not answer is a
+				// want of this node's, set first so that it is the
+				// cause (CDN result 4 either way, RFC 2661 §4.4.2).
+				if errors.Is(err, pool.ErrStoreUnavailable) {
+					s.setCause(CauseResources, "address pool store: "+err.Error())
+				}
 				return netip.Addr{}, err
 			}
 			s.mu.Lock()

@@ -3,8 +3,11 @@
 # same `vpdn bench` (T emulated LACs x S sessions, L2TP + LCP + CHAP +
 # IPCP) first against l2tpns with FreeRADIUS beside it, then against
 # `vpdn serve` in shared-interface mode (as bench/scale.sh), with the same
-# parameters. Prints both JSON reports, the memory of each LNS during the
-# hold and the ratios vpdn / l2tpns.
+# parameters. Both LNSes authenticate through the same FreeRADIUS (the
+# same process, its files module, CHAP): l2tpns as it must, vpdn with
+# `aaa authentication ppp default group radius` (issue 12). Prints both
+# JSON reports, the memory of each LNS and of FreeRADIUS during the hold,
+# and the ratios vpdn / l2tpns.
 #
 #   sudo bash bench/versus-l2tpns.sh [TUNNELS] [SESSIONS_PER_TUNNEL] [IN_FLIGHT]
 #   (default 10 100 256; IN_FLIGHT is vpdn bench --max-in-flight: with 256,
@@ -20,7 +23,8 @@
 # (LCP echo interval of both LNSes, default 10 s, the default of both:
 # l2tpns echo_timeout, vpdn keepalive; past about 25,000 sessions the
 # echo replies overflow l2tpns's L2TP socket during the set-up, and 120
-# avoids it).
+# avoids it), VPDN_AUTH (radius, the default: vpdn asks FreeRADIUS; local:
+# a `username` line, as the figures before issue 12).
 #
 # Root; namespaces only (vsl2-gen 198.18.0.1, vsl2-lns 198.18.0.2); pools in
 # 198.19.0.0/16; every wait bounded; processes stopped by PID; namespaces
@@ -34,6 +38,7 @@ T=${1:-10} S=${2:-100} INFLIGHT=${3:-256}
 HOLD=${HOLD:-20s}
 KEEPALIVE=${KEEPALIVE:-10}
 L2TPNS_DEBUG=${L2TPNS_DEBUG:-1}
+VPDN_AUTH=${VPDN_AUTH:-radius}
 N=$((T * S))
 A=vsl2-gen B=vsl2-lns
 W=$(mktemp -d /tmp/versus-l2tpns.XXXXXX)
@@ -119,7 +124,16 @@ cp -a /etc/freeradius/3.0 $R
 sed -i -e "s|^raddbdir = .*|raddbdir = $R|" -e "s|^logdir = .*|logdir = $W/radlog|" \
 	-e "s|^run_dir = .*|run_dir = $W/radrun|" -e 's/^\(\s*\)\(user\|group\) = freerad$/\1#\2 = freerad/' $R/radiusd.conf
 mkdir -p $W/radlog $W/radrun
-echo 'labuser Cleartext-Password := "labpass"' >>$R/mods-config/files/authorize
+# The user goes first: the packaged DEFAULT Framed-Protocol == PPP entry
+# has no Fall-Through and would end the lookup for a NAS that sends
+# Framed-Protocol (vpdn does).
+sed -i '1i labuser Cleartext-Password := "labpass"' $R/mods-config/files/authorize
+# A Message-Authenticator in every Access-Accept and Access-Reject (RFC
+# 3579 §3.2), which vpdn requires (BlastRADIUS, CVE-2024-3596): the
+# packaged 3.2.1 signs only EAP answers. l2tpns ignores it.
+sed -i -e 's/^post-auth {$/post-auth {\n\tupdate reply {\n\t\t\&Message-Authenticator := 0x00\n\t}/' \
+	-e 's/^\tPost-Auth-Type REJECT {$/\tPost-Auth-Type REJECT {\n\tupdate reply {\n\t\t\&Message-Authenticator := 0x00\n\t}/' \
+	$R/sites-enabled/default
 # Non-debug mode (-f: foreground, threads on): -X is single-threaded and
 # prints every request, which made it the bottleneck of a first try.
 RADMODE=-f
@@ -180,12 +194,23 @@ echo "l2tpns up (pid $L2PID), running vpdn bench $T x $S, $INFLIGHT in flight ..
 bench l2tpns $L2PID
 read -r RADRSS RADPSS < <(mem $RADPID)
 stop_pid $L2PID 10
-stop_pid $RADPID 5
 
 # --- vpdn serve --------------------------------------------------------------
+# FreeRADIUS stays up (the same process l2tpns used) when vpdn asks it.
+if [ "$VPDN_AUTH" = radius ]; then
+	AUTHCFG="aaa new-model
+aaa authentication ppp default group radius
+aaa authorization network default group radius
+radius server FREERADIUS
+ address ipv4 127.0.0.1 auth-port 1812 acct-port 1813
+ key 0 testing123"
+else
+	stop_pid $RADPID 5
+	AUTHCFG="username labuser password 0 labpass"
+fi
 cat >$W/lns.cfg <<CFG
 hostname LNS
-username labuser password 0 labpass
+$AUTHCFG
 vpdn enable
 vpdn l2tp listen 198.18.0.2:1701
 vpdn virtual-access shared
@@ -211,16 +236,22 @@ for ((i = 0; i < 100; i++)); do
 done
 echo "vpdn serve up (pid $VPID), running vpdn bench $T x $S, $INFLIGHT in flight ..." >&2
 bench vpdn $VPID
+VRADRSS=0 VRADPSS=0
+if [ "$VPDN_AUTH" = radius ]; then
+	read -r VRADRSS VRADPSS < <(mem $RADPID)
+fi
 stop_pid $VPID 10
+stop_pid $RADPID 5
 
 [ -n "${CAPTURE:-}" ] && { stop_pid "${PIDS[0]}" 5; cp "$W/capture.pcapng" "$CAPTURE"; }
 
 # --- report ------------------------------------------------------------------
 echo "l2tpns: $(cat $W/l2tpns.json)"
 echo "vpdn:   $(cat $W/vpdn.json)"
-python3 - "$W" "$RADRSS" "$RADPSS" <<'PY'
+python3 - "$W" "$RADRSS" "$RADPSS" "$VRADRSS" "$VRADPSS" "$VPDN_AUTH" <<'PY'
 import json, sys
 w, radrss, radpss = sys.argv[1], int(sys.argv[2] or 0), int(sys.argv[3] or 0)
+vradrss, vradpss, vauth = int(sys.argv[4] or 0), int(sys.argv[5] or 0), sys.argv[6]
 r = {}
 for n in ("l2tpns", "vpdn"):
     try:
@@ -250,5 +281,11 @@ print("\nRSS counts shared pages (l2tpns maps its session, tunnel and RADIUS tab
       "shared at start; they are resident from the start, so its growth per session is small);\n"
       "PSS divides them among the processes mapping them. FreeRADIUS beside l2tpns "
       "(not in the figures above): RSS %d KiB, PSS %d KiB." % (radrss, radpss))
+print("vpdn authenticated through %s." % ("FreeRADIUS" if vauth == "radius" else "its local username database"))
+if vauth == "radius":
+    print("FreeRADIUS beside vpdn (same process, during vpdn's hold): RSS %d KiB, PSS %d KiB." % (vradrss, vradpss))
+    lt = (l["rss1"] + radrss) * 1024 / max(1, l["established"])
+    vt = (v["rss1"] + vradrss) * 1024 / max(1, v["established"])
+    print("%-28s %14.1f %14.1f %10s" % ("RSS+FreeRADIUS / session (B)", lt, vt, "%.2f" % (vt / lt) if lt else "-"))
 PY
 for n in l2tpns vpdn; do tail -2 $W/$n.err | sed "s/^/$n bench: /" >&2; done

@@ -46,6 +46,33 @@ var globalCommands = []*command{
 			set(&p.cfg.VPDN.SessionLimit, m.Int("n"), neg)
 			return nil
 		}},
+	{mode: mGlobal, spec: "vpdn pool-store postgres [<type:int:0-7>] <password:line>", help: "vpdn extension: keep the leases of every ip local pool in PostgreSQL (a libpq connection string or URL, quotes optional), shared with the other LNS instances naming the same database, so that none hands out an address another holds. A secret: `show running-config` masks it. Takes effect at start (a reload keeps the store in force).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			if neg {
+				if p.cfg.VPDN.PoolStore != nil {
+					p.cfg.VPDN.PoolStore.DSN = Secret{}
+				}
+				return nil
+			}
+			s, err := secret(m)
+			if err != nil {
+				return err
+			}
+			if v := s.Value; len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+				s.Value = v[1 : len(v)-1]
+			}
+			if s.Value == "" || s.Value == MaskedSecret {
+				return fmt.Errorf("vpdn pool-store postgres: expected a connection string, e.g. \"host=198.18.0.9 dbname=vpdn user=vpdn\"")
+			}
+			ps := p.poolStore()
+			ps.DSN, ps.Line = s, p.line
+			return nil
+		}},
+	{mode: mGlobal, spec: "vpdn pool-store owner <name:word>", help: "vpdn extension: the name this instance's leases carry in the pool store (default: the hostname). Each instance sharing a database needs its own: on start an instance frees every lease of its name.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.poolStore().Owner, m.Str("name"), neg)
+			return nil
+		}},
 	{mode: mGlobal, spec: "vpdn tunnel-limit per-peer <n:int:1-4096>", help: "vpdn extension: the most L2TP tunnels one address may open to the router (default 1024); beyond it SCCRQ is refused with StopCCN result 2, error 4. Takes effect when the L2TP service starts.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			set(&p.cfg.VPDN.TunnelLimitPerPeer, m.Int("n"), neg)
@@ -75,4 +102,12 @@ var globalCommands = []*command{
 		}},
 	{mode: mGlobal, spec: "vpdn virtual-access shared", help: "vpdn extension: carry every Virtual-Access session on one interface, vpdn0, with a host route per peer, instead of one TUN per session (for many sessions; routing protocols then cannot run per session).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { p.cfg.VPDN.SharedAccess = !neg; return nil }},
+}
+
+// poolStore returns the vpdn pool-store settings, made on first use.
+func (p *parser) poolStore() *PoolStore {
+	if p.cfg.VPDN.PoolStore == nil {
+		p.cfg.VPDN.PoolStore = &PoolStore{}
+	}
+	return p.cfg.VPDN.PoolStore
 }

@@ -43,6 +43,22 @@ type VPDN struct {
 	// TunnelLimitPerPeer caps the L2TP tunnels one address may open to us
 	// (vpdn extension: vpdn tunnel-limit per-peer); 0: the default, 1024.
 	TunnelLimitPerPeer int `json:"tunnel_limit_per_peer,omitempty"`
+	// PoolStore keeps the leases of every ip local pool in a shared
+	// database (vpdn extension: vpdn pool-store).
+	PoolStore *PoolStore `json:"pool_store,omitempty"`
+}
+
+// PoolStore is where `ip local pool` leases live (vpdn extension): nil or
+// an empty DSN, in this process's memory (the default); else in PostgreSQL, shared
+// with the other LNS instances that name the same database.
+type PoolStore struct {
+	// DSN is the PostgreSQL connection string or URL (vpdn pool-store
+	// postgres); a secret, since it may carry a password.
+	DSN Secret `json:"dsn"`
+	// Owner names this instance in its leases (vpdn pool-store owner);
+	// empty: the hostname.
+	Owner string `json:"owner,omitempty"`
+	Line  int    `json:"line"`
 }
 
 // L2TPConfig holds the L2TP templates: l2tp-class (control-channel

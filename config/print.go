@@ -112,8 +112,16 @@ func (c *Config) String() string {
 	if c.Metrics.Listen != "" {
 		w.line(0, "vpdn metrics listen %s", c.Metrics.Listen)
 	}
+	if ps := c.VPDN.PoolStore; ps != nil {
+		if !ps.DSN.IsZero() {
+			w.line(0, "vpdn pool-store postgres %s", fmtSecret(ps.DSN))
+		}
+		if ps.Owner != "" {
+			w.line(0, "vpdn pool-store owner %s", ps.Owner)
+		}
+	}
 	if c.VPDN.Enabled || c.Metrics.Listen != "" || c.VPDN.L2TPListen != "" || c.VPDN.SharedAccess ||
-		c.VPDN.SessionLimit != 0 || c.VPDN.TunnelLimitPerPeer != 0 {
+		c.VPDN.SessionLimit != 0 || c.VPDN.TunnelLimitPerPeer != 0 || c.VPDN.PoolStore != nil {
 		w.bang()
 	}
 	for _, g := range c.VPDN.Groups {

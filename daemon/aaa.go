@@ -116,6 +116,9 @@ func buildServices(c *config.Config, history *aaa.FailureHistory, d *Daemon) (*s
 			}
 		}
 	}
+	if err := d.attachPoolStore(c, pools); err != nil {
+		return nil, err
+	}
 	return &services{aaa: svc, pools: pools}, nil
 }
 
@@ -141,11 +144,11 @@ func clearSecret(s config.Secret) (string, error) {
 func (d *Daemon) registerAAAShows() {
 	d.shows.Add(&control.Command{Words: "ip local pool", Args: 0, Help: "address pools: free and in-use addresses per range",
 		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
-			return d.showPools("", asJSON)
+			return d.showPools(ctx, "", asJSON)
 		}})
 	d.shows.Add(&control.Command{Words: "ip local pool", Args: 1, Help: "one address pool",
 		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
-			return d.showPools(args[0], asJSON)
+			return d.showPools(ctx, args[0], asJSON)
 		}})
 	d.shows.Add(&control.Command{Words: "vpdn history failure", Help: "the last authentication failure of each user (VPDN-MIB failure history)",
 		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
@@ -195,8 +198,8 @@ func (d *Daemon) registerAAAShows() {
 		}})
 }
 
-func (d *Daemon) showPools(name string, asJSON bool) (*control.Response, error) {
-	stats := d.svc.Load().pools.Stats()
+func (d *Daemon) showPools(ctx context.Context, name string, asJSON bool) (*control.Response, error) {
+	stats := d.svc.Load().pools.StoreStats(ctx)
 	if name != "" {
 		var one []pool.Stats
 		for _, s := range stats {

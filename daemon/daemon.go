@@ -76,6 +76,8 @@ type Daemon struct {
 	radiusMu sync.Mutex
 	radius   *radius.Client // under radiusMu; nil until RADIUS is configured
 
+	poolStoreState
+
 	vpdnLog *slog.Logger // routed by the vpdn debug switches
 	pppLog  *slog.Logger // routed by the ppp debug switches
 	rt      atomic.Pointer[runtime]

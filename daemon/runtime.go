@@ -75,6 +75,18 @@ func l2tpWanted(c *config.Config) bool {
 }
 
 func (d *Daemon) start(ctx context.Context) error {
+	if err := d.openPoolStore(ctx); err != nil {
+		return err
+	}
+	if err := d.startRuntime(ctx); err != nil {
+		d.closePoolStore()
+		return err
+	}
+	return nil
+}
+
+// startRuntime builds the data plane, the access layer and the carriers.
+func (d *Daemon) startRuntime(ctx context.Context) error {
 	c := d.Config()
 	rt := &runtime{host: d.opts.Host}
 	var err error
@@ -112,8 +124,8 @@ func (d *Daemon) start(ctx context.Context) error {
 	rt.access, err = access.New(access.Config{
 		Plane: rt.plane, Interfaces: rt.ifs, Clock: pppClock, Logger: d.vpdnLog, PPPLogger: d.pppLog,
 		Authenticator: func(list string) aaa.Authenticator { return d.Authenticator(list, "") },
-		AssignAddress: func(authz *aaa.Authorization, pool string) (*aaa.Lease, error) {
-			return aaa.AssignAddress(d.svc.Load().pools, authz, pool)
+		AssignAddress: func(authz *aaa.Authorization, pool, session string) (*aaa.Lease, error) {
+			return aaa.AssignAddressFor(d.svc.Load().pools, authz, pool, session)
 		},
 		OnUp:  d.sessionUp,
 		OnEnd: d.sessionEnd,
@@ -265,6 +277,7 @@ func (d *Daemon) stop() {
 		d.radius = nil
 	}
 	d.radiusMu.Unlock()
+	d.closePoolStore()
 }
 
 // teardown stops what start built, top down: the Virtual-PPP loops, every
@@ -350,8 +363,8 @@ func (d *Daemon) sessionEnd(s *access.Session, c access.Cause, wasUp bool) {
 // old pools, which are dropped.
 func (d *Daemon) carryLeases(svc *services) {
 	rt := d.rt.Load()
-	if rt == nil {
-		return
+	if rt == nil || svc.pools.Store() != nil {
+		return // a shared store holds them already, under this instance's name
 	}
 	for _, s := range rt.access.Sessions() {
 		for _, a := range s.Leases() {

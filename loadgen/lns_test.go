@@ -116,7 +116,7 @@ func newTestLNS(net *memnet.Network, addr netip.AddrPort, a *fakeAAA, methods []
 	go l.answerEchoes(shared)
 	l.acc, err = access.New(access.Config{Plane: l.plane, Interfaces: l.ifs, Runners: 2,
 		Authenticator: func(string) aaa.Authenticator { return l.aaa },
-		AssignAddress: func(*aaa.Authorization, string) (*aaa.Lease, error) {
+		AssignAddress: func(*aaa.Authorization, string, string) (*aaa.Lease, error) {
 			if l.noAddress {
 				return nil, errors.New("pool exhausted")
 			}

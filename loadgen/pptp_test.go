@@ -61,7 +61,7 @@ func newTestPPTP(nw *memnet.Network, a *fakeAAA, methods []aaa.Method) (*testPPT
 	go func() { defer close(s.echoesDone); answerEchoes(shared, s.stopEchoes) }()
 	s.acc, err = access.New(access.Config{Plane: s.plane, Interfaces: s.ifs, Runners: 2,
 		Authenticator: func(string) aaa.Authenticator { return s.aaa },
-		AssignAddress: func(*aaa.Authorization, string) (*aaa.Lease, error) {
+		AssignAddress: func(*aaa.Authorization, string, string) (*aaa.Lease, error) {
 			n := s.nextAddr.Add(1)
 			return &aaa.Lease{Addr: netip.AddrFrom4([4]byte{198, 19, byte(1 + n>>8), byte(n)})}, nil
 		},

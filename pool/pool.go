@@ -358,6 +358,9 @@ func (p *Pool) InUse(a netip.Addr) bool {
 type RangeStats struct {
 	Start, End  netip.Addr
 	Free, InUse uint32
+	// InUseOthers is the part of InUse held by other instances of a
+	// shared store.
+	InUseOthers uint32 `json:",omitempty"`
 }
 
 // Stats is what `show ip local pool` prints for a pool.
@@ -367,6 +370,21 @@ type Stats struct {
 	// Exhausted counts allocations refused because the pool was full.
 	Exhausted uint64
 	Ranges    []RangeStats
+	// With a shared store (Group.StoreStats): its description, the
+	// addresses in use by this instance and by others, and why it could
+	// not be read.
+	Store       string `json:",omitempty"`
+	InUseHere   uint32 `json:",omitempty"`
+	InUseOthers uint32 `json:",omitempty"`
+	StoreError  string `json:",omitempty"`
+}
+
+// countExhausted counts an allocation a shared store refused for want of
+// an address.
+func (p *Pool) countExhausted() {
+	p.mu.Lock()
+	p.exhaustions++
+	p.mu.Unlock()
 }
 
 // Stats returns a snapshot of the pool's counters.

@@ -63,7 +63,7 @@ func newEnd(t *testing.T, bind transport.Bind, prof *access.Profile, peerAddr ne
 	var err error
 	e.acc, err = access.New(access.Config{Plane: plane, Interfaces: ifs,
 		Authenticator: func(string) aaa.Authenticator { return acceptAll{} },
-		AssignAddress: func(*aaa.Authorization, string) (*aaa.Lease, error) { return &aaa.Lease{Addr: peerAddr}, nil },
+		AssignAddress: func(*aaa.Authorization, string, string) (*aaa.Lease, error) { return &aaa.Lease{Addr: peerAddr}, nil },
 		OnUp:          func(s *access.Session) { e.ups <- s }})
 	if err != nil {
 		t.Fatal(err)

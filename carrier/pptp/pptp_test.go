@@ -65,7 +65,7 @@ func newEnd(t *testing.T, nw *memnet.Network, addr netip.Addr, role ctl.Role, pr
 	}
 	e.acc, err = access.New(access.Config{Plane: plane, Interfaces: ifs,
 		Authenticator: func(string) aaa.Authenticator { return local },
-		AssignAddress: func(*aaa.Authorization, string) (*aaa.Lease, error) {
+		AssignAddress: func(*aaa.Authorization, string, string) (*aaa.Lease, error) {
 			return &aaa.Lease{Addr: netip.MustParseAddr("198.19.1.5")}, nil
 		},
 		OnUp: func(s *access.Session) { e.ups <- s }})

@@ -44,7 +44,7 @@ const FreeRADIUSSecret = "testing123"
 // code 3.
 func FreeRADIUS(tb testing.TB, lab Lab, ns NS, users ...User) *FreeRADIUSPeer {
 	tb.Helper()
-	return freeRADIUS(tb, lab, ns, false, users)
+	return freeRADIUS(tb, lab, ns, false, users, nil)
 }
 
 // FreeRADIUSSigning is FreeRADIUS configured to put a Message-Authenticator
@@ -53,10 +53,10 @@ func FreeRADIUS(tb testing.TB, lab Lab, ns NS, users ...User) *FreeRADIUSPeer {
 // packaged 3.2.1 adds one only to EAP answers, 3.2.5 and later to all.
 func FreeRADIUSSigning(tb testing.TB, lab Lab, ns NS, users ...User) *FreeRADIUSPeer {
 	tb.Helper()
-	return freeRADIUS(tb, lab, ns, true, users)
+	return freeRADIUS(tb, lab, ns, true, users, nil)
 }
 
-func freeRADIUS(tb testing.TB, lab Lab, ns NS, sign bool, users []User) *FreeRADIUSPeer {
+func freeRADIUS(tb testing.TB, lab Lab, ns NS, sign bool, users []User, extra func(conf string)) *FreeRADIUSPeer {
 	tb.Helper()
 	Require(tb, "freeradius")
 	bin, _ := lookPath("freeradius")
@@ -99,6 +99,9 @@ func freeRADIUS(tb testing.TB, lab Lab, ns NS, sign bool, users []User) *FreeRAD
 			{regexp.MustCompile(`(?m)^post-auth \{$`), "post-auth {" + ma},
 			{regexp.MustCompile(`(?m)^\tPost-Auth-Type REJECT \{$`), "\tPost-Auth-Type REJECT {" + ma},
 		})
+	}
+	if extra != nil {
+		extra(conf)
 	}
 	appendFile(tb, filepath.Join(conf, "clients.conf"), fmt.Sprintf(
 		"\nclient vpdnlab {\n\tipaddr = 198.18.0.0/15\n\tsecret = %s\n}\n", FreeRADIUSSecret))
