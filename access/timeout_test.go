@@ -42,7 +42,7 @@ func TestSessionTimeout(t *testing.T) {
 		<-server.ups
 		<-client.ups
 		req := <-auth.reqs
-		if !regexp.MustCompile(`^[0-9A-F]{16}$`).MatchString(ss.ID()) || req.SessionID != ss.ID() {
+		if !regexp.MustCompile(`^[0-9A-F]{24}$`).MatchString(ss.ID()) || req.SessionID != ss.ID() {
 			t.Errorf("session id %q, request's %q", ss.ID(), req.SessionID)
 		}
 		if req.NASPort != "Vi1" || req.PortNumber != 1 || req.PeerAddr.String() != "198.18.0.2" {
