@@ -35,6 +35,14 @@ type Config struct {
 	// AssignAddress leases the peer an address: the authorization's, or
 	// one from its pool, else from pool (the profile's).
 	AssignAddress func(authz *aaa.Authorization, pool string) (*aaa.Lease, error)
+	// Accounter returns the accounter of an accounting method list (""
+	// is the default list), nil for no accounting. Each session asks
+	// once, when it comes up.
+	Accounter func(list string) aaa.Accounter
+	// InterimInterval is the interval of Interim-Update records when the
+	// authorization sets no Acct-Interim-Interval (aaa accounting update
+	// periodic); 0: none. Read when a session comes up.
+	InterimInterval func() time.Duration
 	// OnUp is told when a session's network layer is up.
 	OnUp func(*Session)
 	// OnEnd is told when a session has ended: why, and whether its

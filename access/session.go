@@ -1,7 +1,6 @@
 package access
 
 import (
-	"fmt"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -58,9 +57,28 @@ type Session struct {
 	cause    Cause
 	reason   string
 	leases   []*aaa.Lease
-	// timeout ends the session at the authorization's Session-Timeout.
-	timeout clock.Timer
+	// timeout ends the session at the authorization's Session-Timeout;
+	// sessLimit is that timeout and sessDeadline when it fires.
+	timeout      clock.Timer
+	sessLimit    time.Duration
+	sessDeadline time.Time
+	// idle ends the session after idleLimit without data packets either
+	// way (Idle-Timeout): a coarse timer compares the data plane's
+	// counters (idleCount) and notes when they last moved (lastActive).
+	idle       clock.Timer
+	idleLimit  time.Duration
+	idleCount  uint64
+	lastActive time.Time
+	// interim is the timer of the next Interim-Update.
+	interim clock.Timer
 	done    chan struct{}
+
+	// acctMu orders the accounting records of the session: Start,
+	// Interims, Stop, each given once the one before returned.
+	acctMu      sync.Mutex
+	acct        aaa.Accounter // under acctMu; nil: no accounting
+	acctStarted bool          // under acctMu
+	acctStopped bool          // under acctMu
 }
 
 // Name returns the interface's device name ("Vi3"); LongName its IOS name
@@ -224,13 +242,13 @@ func (s *Session) Up(ev ppp.UpEvent) {
 		return
 	}
 	s.ifc, s.info, s.upAt = ifc, in, m.cfg.Clock.Now()
-	if in.Authz != nil && in.Authz.SessionTimeout > 0 {
-		// RFC 2865 §5.27: the session ends after Session-Timeout seconds.
-		s.timeout = m.cfg.Clock.AfterFunc(time.Duration(in.Authz.SessionTimeout)*time.Second, func() {
-			s.Close(CauseSessionTimeout, fmt.Sprintf("session timeout (%d s)", in.Authz.SessionTimeout))
-		})
+	if in.Authz != nil {
+		// RFC 2865 §5.27, §5.28: Session-Timeout and Idle-Timeout.
+		s.setSessionTimeoutLocked(in.Authz.SessionTimeout)
+		s.setIdleTimeoutLocked(in.Authz.IdleTimeout)
 	}
 	s.mu.Unlock()
+	s.accountingUp(in.Authz)
 	m.cfg.Interfaces.InstallStaticRoutes()
 	m.log.Info("interface up", "interface", s.name, "local", in.LocalAddr.String(), "peer", in.PeerAddr.String(),
 		"user", escape.Text(in.Username), "offload", ifc.Offload())
@@ -292,9 +310,7 @@ func (s *Session) end(c Cause, reason string) {
 	wasUp := !s.upAt.IsZero()
 	ifc := s.ifc
 	s.ifc = nil
-	if s.timeout != nil {
-		s.timeout.Stop()
-	}
+	s.stopTimersLocked()
 	s.mu.Unlock()
 
 	m.cfg.Plane.Remove(s.dp) // detaches: the device is no longer read
@@ -340,6 +356,7 @@ func (s *Session) end(c Cause, reason string) {
 		m.cfg.Interfaces.FreeAccess(s.unit)
 	}
 	m.forget(s)
+	s.accountingStop(c)
 	m.log.Info("session down", "interface", s.name, "cause", c.String(), "reason", reason)
 	if f := m.cfg.OnEnd; f != nil {
 		f(s, c, wasUp)
