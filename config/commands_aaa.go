@@ -144,7 +144,7 @@ var aaaCommands = []*command{
 		apply: func(p *parser, m *Match, neg bool) error {
 			return setMethodList(p, &p.cfg.AAA.Authorization, "network", m, neg)
 		}},
-	{inert: "accounting records are not sent anywhere yet (RADIUS accounting is later work)", mode: mGlobal, spec: "aaa accounting network {default | <list:word>} {start-stop | stop-only | none} {local | group <server:word>}...", help: "The method list for network accounting.", noForm: true,
+	{mode: mGlobal, spec: "aaa accounting network {default | <list:word>} {start-stop | stop-only | none} {local | group <server:word>}...", help: "The method list for network (PPP) accounting: `start-stop` sends Start, Interim-Update and Stop records, `stop-only` the Stop alone, `none` nothing; to the first `group` (radius, or an aaa group server radius), through the durable spool (serve --acct-spool). `local` keeps the records in memory only.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			return setMethodList(p, &p.cfg.AAA.Accounting, "network", m, neg)
 		}},

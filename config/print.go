@@ -439,6 +439,9 @@ func printInterface(w *printer, i *Interface) {
 		}
 		w.line(1, "%s", s)
 	}
+	if i.PPPAcctList != "" {
+		w.line(1, "ppp accounting %s", i.PPPAcctList)
+	}
 	if a := i.PPPAuth; a != nil {
 		s := "ppp authentication " + strings.Join(a.Protocols, " ")
 		if a.IfNeeded {
