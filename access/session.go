@@ -416,6 +416,10 @@ type View struct {
 	Encap dataplane.Encap
 	// MPPE is the session's MPPE state, nil without MPPE.
 	MPPE *MPPEView
+	// ID is the unique session id (Acct-Session-Id); Timeouts its
+	// Session-Timeout and Idle-Timeout now.
+	ID       string
+	Timeouts Timeouts
 }
 
 // MPPEView is what show ppp mppe prints of a session: the negotiated
@@ -431,9 +435,10 @@ type MPPEView struct {
 
 // View returns a snapshot of the session.
 func (s *Session) View() View {
+	t := s.Timeouts()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return View{Interface: s.name, LongName: s.long, Role: s.prof.Role, Template: s.prof.Template,
+	return View{ID: s.id, Timeouts: t, Interface: s.name, LongName: s.long, Role: s.prof.Role, Template: s.prof.Template,
 		Unnumbered: s.prof.Unnumbered, User: s.info.Username, Local: s.info.LocalAddr, Peer: s.info.PeerAddr,
 		AuthPeer: s.info.AuthPeer, AuthSelf: s.info.AuthSelf, Up: s.ifc != nil, Created: s.created, UpSince: s.upAt,
 		Counters: s.dp.Counters(), Bearer: s.b.Info(), Key: s.dp.Key, Encap: s.dp.Encap(), MPPE: s.mppeView()}
