@@ -40,7 +40,7 @@ type AccountingConfig struct {
 	// Workers is the number of records in flight at once (0: 16).
 	Workers int
 	// MaxBackoff bounds the wait of a worker after a record no server
-	// acknowledged (0: 30 s); the wait starts at 1 s and doubles.
+	// acknowledged (0: 10 s); the wait starts at 1 s and doubles.
 	MaxBackoff time.Duration
 	Clock      Clock // nil: the real clock
 	// Logger gets warnings; Debug one line per record (debug aaa
@@ -137,7 +137,7 @@ func NewAccounting(cfg AccountingConfig) (*Accounting, error) {
 		a.limits.Bytes = 64 << 20
 	}
 	if a.maxBackoff <= 0 {
-		a.maxBackoff = 30 * time.Second
+		a.maxBackoff = 10 * time.Second
 	}
 	loaded, bad, err := a.dir.load()
 	if err != nil {
