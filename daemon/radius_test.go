@@ -99,3 +99,30 @@ func TestRadiusShowsRender(t *testing.T) {
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// TestAccountingLists: a list's first method decides (a server group, or
+// local), none and unusable lists give no accounting.
+func TestAccountingLists(t *testing.T) {
+	res, err := config.Parse("t", `aaa new-model
+radius-server host 198.18.0.2 key k
+aaa group server radius CORP
+ server 198.18.0.2
+aaa accounting network default start-stop group radius local
+aaa accounting network STOPS stop-only group CORP
+aaa accounting network MEM start-stop local
+aaa accounting network OFF none
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := accountingLists(res.Config)
+	want := map[string]acctMethod{"default": {group: "radius"}, "STOPS": {group: "CORP", stopOnly: true}, "MEM": {local: true}}
+	if len(got) != len(want) {
+		t.Errorf("lists %+v", got)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %+v, want %+v", k, got[k], v)
+		}
+	}
+}
