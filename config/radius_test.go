@@ -114,6 +114,7 @@ func TestAccountingConfig(t *testing.T) {
 radius-server host 198.18.0.2 key k
 aaa accounting network default start-stop group radius
 aaa accounting network STOPS stop-only group radius
+aaa accounting network OFF none
 aaa accounting update periodic 5
 aaa server radius dynamic-author
  client 198.18.0.5
@@ -129,7 +130,8 @@ interface Virtual-Template1
 	}
 	c := res.Config
 	checkFixedPoint(t, c)
-	if len(c.AAA.Accounting) != 2 || c.AAA.Accounting[1].Record != "stop-only" || c.AAA.Accounting[1].Methods[0] != "group radius" {
+	if len(c.AAA.Accounting) != 3 || c.AAA.Accounting[1].Record != "stop-only" || c.AAA.Accounting[1].Methods[0] != "group radius" ||
+		c.AAA.Accounting[2].Record != "none" || len(c.AAA.Accounting[2].Methods) != 0 {
 		t.Errorf("lists %+v", c.AAA.Accounting)
 	}
 	da := c.AAA.RADIUS.DynamicAuthor
