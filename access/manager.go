@@ -296,7 +296,9 @@ func (m *Manager) Close(c Cause) {
 	m.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, s := range m.Sessions() {
-		wg.Go(func() { s.end(c, c.String()) })
+		// A session already ending (its carrier's CDN, a timeout) is
+		// waited for too: end returns at once for it.
+		wg.Go(func() { s.end(c, c.String()); <-s.Done() })
 	}
 	wg.Wait()
 	for _, r := range m.runners {
