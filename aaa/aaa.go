@@ -121,6 +121,10 @@ type Authorization struct {
 	IPv6Prefixes    []netip.Prefix // Framed-IPv6-Prefix
 	DelegatedPrefix []netip.Prefix // Delegated-IPv6-Prefix
 	Tunnels         []Tunnel       // RFC 2868 tunnel attributes, by tag
+	// Authentic is who authenticated the user, for Acct-Authentic
+	// (RFC 2866 §5.6): AuthenticRADIUS from a RADIUS Access-Accept, 0
+	// (local) otherwise.
+	Authentic uint32
 }
 
 // Authenticator checks a user's credentials and authorizes the session.
@@ -131,7 +135,9 @@ type Authenticator interface {
 	Authenticate(ctx context.Context, req *Request) (*Result, error)
 }
 
-// AccountingRecord describes a session for Start, Interim and Stop records.
+// AccountingRecord describes a session for Start, Interim and Stop records
+// (RFC 2866 §5). In is what the NAS received from the peer (Acct-Input-*),
+// Out what it sent.
 type AccountingRecord struct {
 	SessionID       string
 	Username        string
@@ -145,7 +151,28 @@ type AccountingRecord struct {
 	TerminateCause  string
 	TunnelClientEnd netip.Addr
 	TunnelServerEnd netip.Addr
+
+	// TerminateCode is the Stop's Acct-Terminate-Cause (RFC 2866 §5.10).
+	TerminateCode uint32
+	// Authentic is Acct-Authentic (RFC 2866 §5.6): AuthenticRADIUS or
+	// AuthenticLocal; 0 for none sent.
+	Authentic uint32
+	// Class attributes of the Access-Accept, echoed (RFC 2865 §5.25).
+	Class [][]byte
+	// The call, as in the Access-Request (RFC 2865 §5.5, §5.30, §5.31,
+	// §5.41).
+	PortNumber, PortType        uint32
+	CallingNumber, CalledNumber string
+	// Time is when the event happened; zero: when the record is given.
+	// Acct-Delay-Time counts from it (RFC 2866 §5.2).
+	Time time.Time
 }
+
+// Acct-Authentic values (RFC 2866 §5.6).
+const (
+	AuthenticRADIUS = 1
+	AuthenticLocal  = 2
+)
 
 // Accounter receives accounting records. Implementations must be safe for
 // concurrent use and must not block the caller for long.

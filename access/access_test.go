@@ -134,6 +134,12 @@ func newNode(t *testing.T, nw *memnet.Network, addr string, pool *leases) *node 
 
 func newNodeAuth(t *testing.T, nw *memnet.Network, addr string, pool *leases, auth aaa.Authenticator) *node {
 	t.Helper()
+	return newNodeCfg(t, nw, addr, pool, auth, nil)
+}
+
+// newNodeCfg is newNodeAuth with a last word on the access configuration.
+func newNodeCfg(t *testing.T, nw *memnet.Network, addr string, pool *leases, auth aaa.Authenticator, tweak func(*access.Config)) *node {
+	t.Helper()
 	n := &node{host: netif.NewFakeHost(), ends: make(chan access.Cause, 4), ups: make(chan *access.Session, 4),
 		addr: netip.MustParseAddr(addr)}
 	n.plane = dataplane.New(dataplane.Config{})
@@ -147,6 +153,9 @@ func newNodeAuth(t *testing.T, nw *memnet.Network, addr string, pool *leases, au
 		OnEnd:         func(s *access.Session, c access.Cause, wasUp bool) { n.ends <- c }}
 	if pool != nil {
 		cfg.AssignAddress = pool.assign
+	}
+	if tweak != nil {
+		tweak(&cfg)
 	}
 	if n.acc, err = access.New(cfg); err != nil {
 		t.Fatal(err)

@@ -39,6 +39,14 @@ type Config struct {
 	// error matching pool.ErrStoreUnavailable ends the session with
 	// CauseResources, any other with CauseNoAddress.
 	AssignAddress func(authz *aaa.Authorization, pool, session string) (*aaa.Lease, error)
+	// Accounter returns the accounter of an accounting method list (""
+	// is the default list), nil for no accounting. Each session asks
+	// once, when it comes up.
+	Accounter func(list string) aaa.Accounter
+	// InterimInterval is the interval of Interim-Update records when the
+	// authorization sets no Acct-Interim-Interval (aaa accounting update
+	// periodic); 0: none. Read when a session comes up.
+	InterimInterval func() time.Duration
 	// OnUp is told when a session's network layer is up.
 	OnUp func(*Session)
 	// OnEnd is told when a session has ended: why, and whether its
@@ -300,7 +308,9 @@ func (m *Manager) Close(c Cause) {
 	m.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, s := range m.Sessions() {
-		wg.Go(func() { s.end(c, c.String()) })
+		// A session already ending (its carrier's CDN, a timeout) is
+		// waited for too: end returns at once for it.
+		wg.Go(func() { s.end(c, c.String()); <-s.Done() })
 	}
 	wg.Wait()
 	for _, r := range m.runners {

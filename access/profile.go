@@ -54,6 +54,9 @@ type Profile struct {
 	// Authentication of the peer (server role).
 	AuthMethods []aaa.Method
 	AuthList    string // AAA method list; "" default
+	// AcctList is the accounting method list (ppp accounting); "" the
+	// default.
+	AcctList string
 	// MaxBadAuth is `ppp max-bad-auth`: attempts a peer may retry after
 	// a failed authentication (0: dropped on the first).
 	MaxBadAuth int

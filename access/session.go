@@ -2,7 +2,6 @@ package access
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"sync"
@@ -60,9 +59,28 @@ type Session struct {
 	cause    Cause
 	reason   string
 	leases   []*aaa.Lease
-	// timeout ends the session at the authorization's Session-Timeout.
-	timeout clock.Timer
+	// timeout ends the session at the authorization's Session-Timeout;
+	// sessLimit is that timeout and sessDeadline when it fires.
+	timeout      clock.Timer
+	sessLimit    time.Duration
+	sessDeadline time.Time
+	// idle ends the session after idleLimit without data packets either
+	// way (Idle-Timeout): a coarse timer compares the data plane's
+	// counters (idleCount) and notes when they last moved (lastActive).
+	idle       clock.Timer
+	idleLimit  time.Duration
+	idleCount  uint64
+	lastActive time.Time
+	// interim is the timer of the next Interim-Update.
+	interim clock.Timer
 	done    chan struct{}
+
+	// acctMu orders the accounting records of the session: Start,
+	// Interims, Stop, each given once the one before returned.
+	acctMu      sync.Mutex
+	acct        aaa.Accounter // under acctMu; nil: no accounting
+	acctStarted bool          // under acctMu
+	acctStopped bool          // under acctMu
 }
 
 // Name returns the interface's device name ("Vi3"); LongName its IOS name
@@ -226,13 +244,13 @@ func (s *Session) Up(ev ppp.UpEvent) {
 		return
 	}
 	s.ifc, s.info, s.upAt = ifc, in, m.cfg.Clock.Now()
-	if in.Authz != nil && in.Authz.SessionTimeout > 0 {
-		// RFC 2865 §5.27: the session ends after Session-Timeout seconds.
-		s.timeout = m.cfg.Clock.AfterFunc(time.Duration(in.Authz.SessionTimeout)*time.Second, func() {
-			s.Close(CauseSessionTimeout, fmt.Sprintf("session timeout (%d s)", in.Authz.SessionTimeout))
-		})
+	if in.Authz != nil {
+		// RFC 2865 §5.27, §5.28: Session-Timeout and Idle-Timeout.
+		s.setSessionTimeoutLocked(in.Authz.SessionTimeout)
+		s.setIdleTimeoutLocked(in.Authz.IdleTimeout)
 	}
 	s.mu.Unlock()
+	s.accountingUp(in.Authz)
 	m.cfg.Interfaces.InstallStaticRoutes()
 	m.log.Info("interface up", "interface", s.name, "local", in.LocalAddr.String(), "peer", in.PeerAddr.String(),
 		"user", escape.Text(in.Username), "offload", ifc.Offload())
@@ -294,9 +312,7 @@ func (s *Session) end(c Cause, reason string) {
 	wasUp := !s.upAt.IsZero()
 	ifc := s.ifc
 	s.ifc = nil
-	if s.timeout != nil {
-		s.timeout.Stop()
-	}
+	s.stopTimersLocked()
 	s.mu.Unlock()
 
 	m.cfg.Plane.Remove(s.dp) // detaches: the device is no longer read
@@ -354,6 +370,7 @@ func (s *Session) end(c Cause, reason string) {
 	if !wasUp {
 		lvl = slog.LevelDebug
 	}
+	s.accountingStop(c)
 	m.log.Log(context.Background(), lvl, "session down", "interface", s.name, "cause", c.String(), "reason", reason)
 	if f := m.cfg.OnEnd; f != nil {
 		f(s, c, wasUp)
@@ -413,6 +430,10 @@ type View struct {
 	Encap dataplane.Encap
 	// MPPE is the session's MPPE state, nil without MPPE.
 	MPPE *MPPEView
+	// ID is the unique session id (Acct-Session-Id); Timeouts its
+	// Session-Timeout and Idle-Timeout now.
+	ID       string
+	Timeouts Timeouts
 }
 
 // MPPEView is what show ppp mppe prints of a session: the negotiated
@@ -428,9 +449,10 @@ type MPPEView struct {
 
 // View returns a snapshot of the session.
 func (s *Session) View() View {
+	t := s.Timeouts()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return View{Interface: s.name, LongName: s.long, Role: s.prof.Role, Template: s.prof.Template,
+	return View{ID: s.id, Timeouts: t, Interface: s.name, LongName: s.long, Role: s.prof.Role, Template: s.prof.Template,
 		Unnumbered: s.prof.Unnumbered, User: s.info.Username, Local: s.info.LocalAddr, Peer: s.info.PeerAddr,
 		AuthPeer: s.info.AuthPeer, AuthSelf: s.info.AuthSelf, Up: s.ifc != nil, Created: s.created, UpSince: s.upAt,
 		Counters: s.dp.Counters(), Bearer: s.b.Info(), Key: s.dp.Key, Encap: s.dp.Encap(), MPPE: s.mppeView()}

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -144,9 +145,27 @@ var aaaCommands = []*command{
 		apply: func(p *parser, m *Match, neg bool) error {
 			return setMethodList(p, &p.cfg.AAA.Authorization, "network", m, neg)
 		}},
-	{inert: "accounting records are not sent anywhere yet (RADIUS accounting is later work)", mode: mGlobal, spec: "aaa accounting network {default | <list:word>} {start-stop | stop-only | none} {local | group <server:word>}...", help: "The method list for network accounting.", noForm: true,
+	{mode: mGlobal, spec: "aaa accounting network {default | <list:word>} none", help: "A network accounting list that sends nothing (IOS form, without a method).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			return setMethodList(p, &p.cfg.AAA.Accounting, "network", m, neg)
+			if err := setMethodList(p, &p.cfg.AAA.Accounting, "network", m, neg); err != nil || neg {
+				return err
+			}
+			l := &p.cfg.AAA.Accounting[len(p.cfg.AAA.Accounting)-1]
+			l.Record, l.Methods = "none", []string{}
+			return nil
+		}},
+	{mode: mGlobal, spec: "aaa accounting network {default | <list:word>} {start-stop | stop-only | none} {local | group <server:word>}...", help: "The method list for network (PPP) accounting: `start-stop` sends Start, Interim-Update and Stop records, `stop-only` the Stop alone, `none` nothing; to the first `group` (radius, or an aaa group server radius), through the durable spool (serve --acct-spool). `local` keeps the records in memory only.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			if err := setMethodList(p, &p.cfg.AAA.Accounting, "network", m, neg); err != nil || neg {
+				return err
+			}
+			if m.Has("none") {
+				// `none` is the record type here, not a method.
+				l := &p.cfg.AAA.Accounting[len(p.cfg.AAA.Accounting)-1]
+				l.Record = "none"
+				l.Methods = slices.DeleteFunc(l.Methods, func(x string) bool { return x == "none" })
+			}
+			return nil
 		}},
 }
 

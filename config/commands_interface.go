@@ -104,6 +104,18 @@ var interfaceCommands = []*command{
 		}},
 	{mode: mInterface, spec: "autodetect encapsulation ppp", help: "Detect PPP on the virtual access interface (accepted; PPP is the only encapsulation).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { p.iface().AutodetectPPP = !neg; return nil }},
+	{mode: mInterface, spec: "ppp accounting {default | <list:word>}", help: "The AAA accounting method list (aaa accounting network LIST) of the PPP sessions of this interface.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			ifc := p.iface()
+			ifc.PPPAcctList = m.Str("list")
+			if m.Has("default") {
+				ifc.PPPAcctList = "default"
+			}
+			if neg {
+				ifc.PPPAcctList = ""
+			}
+			return nil
+		}},
 	{mode: mInterface, spec: "ppp authentication {pap | chap | ms-chap | ms-chap-v2 | eap}... [if-needed] [default | <list:word>] [callin] [one-time] [optional]", help: "The PPP authentication protocols to offer, in order of preference, with the AAA method list to use.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			ifc := p.iface()

@@ -224,7 +224,7 @@ var radiusCommands = []*command{
 			}
 			return nil
 		}},
-	{inert: "RADIUS dynamic authorization (CoA, Disconnect) is later work", mode: mGlobal, spec: "aaa server radius dynamic-author", help: "RFC 5176 dynamic authorization: enters its mode (client, port).", noForm: true,
+	{mode: mGlobal, spec: "aaa server radius dynamic-author", help: "RFC 5176 dynamic authorization (Disconnect-Request, CoA-Request changing Session-Timeout and Idle-Timeout): enters its mode (client, server-key, port).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			r := p.cfg.Radius()
 			if neg {
@@ -237,7 +237,7 @@ var radiusCommands = []*command{
 			p.enter(mDynAuthor, r.DynamicAuthor)
 			return nil
 		}},
-	{inert: "RADIUS dynamic authorization (CoA, Disconnect) is later work", mode: mDynAuthor, spec: "client <addr:ipv4> server-key " + passwordSpec, help: "A client allowed to send CoA and Disconnect requests, with its key.", noForm: true,
+	{mode: mDynAuthor, spec: "client <addr:ipv4> [server-key " + passwordSpec + "]", help: "A client allowed to send CoA and Disconnect requests, with its key (without one, the mode's server-key).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			da := p.cur.obj.(*DynamicAuthor)
 			a := m.Addr("addr")
@@ -251,19 +251,36 @@ var radiusCommands = []*command{
 			if neg {
 				return nil
 			}
-			k, err := radiusKey(m, "client "+a.String())
-			if err != nil {
-				return err
+			var k Secret
+			if m.Has("server-key") {
+				var err error
+				if k, err = radiusKey(m, "client "+a.String()); err != nil {
+					return err
+				}
 			}
 			da.Clients = append(da.Clients, &DynamicAuthorClient{Addr: a, Key: k, Line: p.line})
 			return nil
 		}},
-	{inert: "RADIUS dynamic authorization (CoA, Disconnect) is later work", mode: mDynAuthor, spec: "port <port:int:1-65535>", help: "The UDP port CoA and Disconnect requests come to (default 1700).", noForm: true,
+	{mode: mDynAuthor, spec: "server-key " + passwordSpec, help: "The key of the clients configured without one.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			da := p.cur.obj.(*DynamicAuthor)
+			if neg {
+				da.Key = Secret{}
+				return nil
+			}
+			k, err := radiusKey(m, "server-key")
+			if err != nil {
+				return err
+			}
+			da.Key = k
+			return nil
+		}},
+	{mode: mDynAuthor, spec: "port <port:int:1-65535>", help: "The UDP port CoA and Disconnect requests come to (default 3799, RFC 5176's; IOS's is 1700).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			set(&p.cur.obj.(*DynamicAuthor).Port, m.Int("port"), neg)
 			return nil
 		}},
-	{inert: "accounting to RADIUS is later work", mode: mGlobal, spec: "aaa accounting update periodic <n:int:1-71582>", help: "Interim accounting records every N minutes.", noForm: true,
+	{mode: mGlobal, spec: "aaa accounting update periodic <n:int:1-71582>", help: "Interim-Update accounting records every N minutes (a user's Acct-Interim-Interval overrides it).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			set(&p.cfg.Radius().AccountingUpdate, m.Int("n"), neg)
 			return nil

@@ -419,13 +419,13 @@ func TestDiff(t *testing.T) {
 // TestInertCommandsWarn: a command accepted without effect yet says so,
 // with its line, instead of being silently ignored.
 func TestInertCommandsWarn(t *testing.T) {
-	res, err := Parse("inert.cfg", base+"aaa accounting network default start-stop local\n")
+	res, err := Parse("inert.cfg", base+"service internal\n")
 	if err != nil {
 		t.Fatal(err)
 	}
 	found := false
 	for _, w := range res.Warnings {
-		if w.Line == 14 && strings.Contains(w.Msg, `"aaa accounting network default start-stop local" is accepted but has no effect yet`) && strings.Contains(w.Msg, "accounting records") {
+		if w.Line == 14 && strings.Contains(w.Msg, `"service internal" is accepted but has no effect yet`) && strings.Contains(w.Msg, "IOS services") {
 			found = true
 		}
 	}

@@ -170,15 +170,18 @@ type Interface struct {
 	Encapsulation string   `json:"encapsulation,omitempty"` // "ppp"
 	AutodetectPPP bool     `json:"autodetect_ppp,omitempty"`
 	PPPAuth       *PPPAuth `json:"ppp_auth,omitempty"`
-	CHAPHostname  string   `json:"chap_hostname,omitempty"`
-	CHAPPassword  Secret   `json:"chap_password,omitzero"`
-	PPPRefuse     []string `json:"ppp_refuse"`             // ppp {pap|chap|ms-chap|ms-chap-v2|eap} refuse
-	MaxBadAuth    int      `json:"max_bad_auth,omitempty"` // ppp max-bad-auth N: retries after a failed authentication
-	PAPSentUser   string   `json:"pap_sent_user,omitempty"`
-	PAPSentPass   Secret   `json:"pap_sent_pass,omitzero"`
-	MPPE          *MPPE    `json:"mppe,omitempty"`
-	MTU           int      `json:"mtu,omitempty"`
-	TCPAdjustMSS  int      `json:"tcp_adjust_mss,omitempty"`
+	// PPPAcctList is `ppp accounting LIST` ("default" when given as
+	// such, "" when not given).
+	PPPAcctList  string   `json:"ppp_acct_list,omitempty"`
+	CHAPHostname string   `json:"chap_hostname,omitempty"`
+	CHAPPassword Secret   `json:"chap_password,omitzero"`
+	PPPRefuse    []string `json:"ppp_refuse"`             // ppp {pap|chap|ms-chap|ms-chap-v2|eap} refuse
+	MaxBadAuth   int      `json:"max_bad_auth,omitempty"` // ppp max-bad-auth N: retries after a failed authentication
+	PAPSentUser  string   `json:"pap_sent_user,omitempty"`
+	PAPSentPass  Secret   `json:"pap_sent_pass,omitzero"`
+	MPPE         *MPPE    `json:"mppe,omitempty"`
+	MTU          int      `json:"mtu,omitempty"`
+	TCPAdjustMSS int      `json:"tcp_adjust_mss,omitempty"`
 	// VerifyUnicast is `ip verify unicast source reachable-via rx|any`:
 	// "rx", "any", "none" (the no form), "" (the default: rx on a
 	// Virtual-Template).

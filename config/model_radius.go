@@ -22,11 +22,12 @@ type RADIUS struct {
 	// SourceInterface is `ip radius source-interface IF`.
 	SourceInterface *IfName `json:"source_interface,omitempty"`
 	SourceLine      int     `json:"source_line,omitempty"`
-	// DynamicAuthor is `aaa server radius dynamic-author` (accepted,
-	// without effect yet: CoA and Disconnect are later work).
+	// DynamicAuthor is `aaa server radius dynamic-author`: the RFC 5176
+	// server of Disconnect and CoA requests.
 	DynamicAuthor *DynamicAuthor `json:"dynamic_author,omitempty"`
-	// AccountingUpdate is `aaa accounting update periodic N` (minutes;
-	// accepted, without effect yet).
+	// AccountingUpdate is `aaa accounting update periodic N` (minutes):
+	// the Interim-Update interval of sessions without an
+	// Acct-Interim-Interval.
 	AccountingUpdate int `json:"accounting_update,omitempty"`
 }
 
@@ -69,10 +70,12 @@ type RadiusGroupMember struct {
 type DynamicAuthor struct {
 	Line    int                    `json:"line,omitempty"`
 	Clients []*DynamicAuthorClient `json:"clients"`
-	Port    int                    `json:"port,omitempty"`
+	Port    int                    `json:"port,omitempty"` // 0: 3799
+	// Key is the mode's `server-key`, for clients without their own.
+	Key Secret `json:"key,omitzero"`
 }
 
-// DynamicAuthorClient is `client A server-key [0|7] K`.
+// DynamicAuthorClient is `client A [server-key [0|7] K]`.
 type DynamicAuthorClient struct {
 	Addr netip.Addr `json:"addr"`
 	Key  Secret     `json:"key,omitzero"`

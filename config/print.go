@@ -32,7 +32,7 @@ func (c *Config) String() string {
 			w.line(0, "aaa authorization network %s %s", l.Name, strings.Join(l.Methods, " "))
 		}
 		for _, l := range c.AAA.Accounting {
-			w.line(0, "aaa accounting network %s %s %s", l.Name, l.Record, strings.Join(l.Methods, " "))
+			w.line(0, "%s", strings.TrimSpace(fmt.Sprintf("aaa accounting network %s %s %s", l.Name, l.Record, strings.Join(l.Methods, " "))))
 		}
 		w.bang()
 	}
@@ -446,6 +446,9 @@ func printInterface(w *printer, i *Interface) {
 			s += " stateful"
 		}
 		w.line(1, "%s", s)
+	}
+	if i.PPPAcctList != "" {
+		w.line(1, "ppp accounting %s", i.PPPAcctList)
 	}
 	if a := i.PPPAuth; a != nil {
 		s := "ppp authentication " + strings.Join(a.Protocols, " ")

@@ -6,7 +6,7 @@ import (
 )
 
 // printRadius prints the RADIUS section: servers, defaults, groups, the
-// source interface, then the inert dynamic-author and accounting update.
+// source interface, then dynamic-author and the accounting update.
 func printRadius(w *printer, r *RADIUS) {
 	if r == nil {
 		return
@@ -65,7 +65,14 @@ func printRadius(w *printer, r *RADIUS) {
 	if da := r.DynamicAuthor; da != nil {
 		w.line(0, "aaa server radius dynamic-author")
 		for _, c := range da.Clients {
+			if c.Key.IsZero() {
+				w.line(1, "client %s", c.Addr)
+				continue
+			}
 			w.line(1, "client %s server-key %s", c.Addr, fmtSecret(c.Key))
+		}
+		if !da.Key.IsZero() {
+			w.line(1, "server-key %s", fmtSecret(da.Key))
 		}
 		if da.Port != 0 {
 			w.line(1, "port %d", da.Port)

@@ -49,7 +49,7 @@ func TestRadiusModel(t *testing.T) {
 			inert++
 		}
 	}
-	if inert != 5 {
+	if inert != 0 { // accounting and dynamic-author have effect now
 		t.Errorf("%d later-work warnings: %v", inert, res.Warnings)
 	}
 	b, err := json.Marshal(res.Config)
@@ -102,5 +102,55 @@ no radius-server deadtime
 	}
 	if g := r.GroupByName("G"); len(g.Members) != 1 || g.Members[0].Host != netip.MustParseAddr("198.18.0.2") {
 		t.Errorf("group %+v", g.Members)
+	}
+}
+
+// TestAccountingConfig: accounting lists, ppp accounting and the
+// dynamic-author keys land in the model and print back; a ppp accounting
+// list that is not defined, and a dynamic-author client without any key,
+// are refused with their lines.
+func TestAccountingConfig(t *testing.T) {
+	text := `aaa new-model
+radius-server host 198.18.0.2 key k
+aaa accounting network default start-stop group radius
+aaa accounting network STOPS stop-only group radius
+aaa accounting network OFF none
+aaa accounting update periodic 5
+aaa server radius dynamic-author
+ client 198.18.0.5
+ client 198.18.0.6 server-key 0 own
+ server-key 7 0822455D0A16
+ port 1700
+interface Virtual-Template1
+ ppp accounting STOPS
+`
+	res, err := Parse("t", text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Config
+	checkFixedPoint(t, c)
+	if len(c.AAA.Accounting) != 3 || c.AAA.Accounting[1].Record != "stop-only" || c.AAA.Accounting[1].Methods[0] != "group radius" ||
+		c.AAA.Accounting[2].Record != "none" || len(c.AAA.Accounting[2].Methods) != 0 {
+		t.Errorf("lists %+v", c.AAA.Accounting)
+	}
+	da := c.AAA.RADIUS.DynamicAuthor
+	if len(da.Clients) != 2 || !da.Clients[0].Key.IsZero() || da.Clients[1].Key != (Secret{Value: "own"}) ||
+		da.Key != (Secret{Type: 7, Value: "0822455D0A16"}) || da.Port != 1700 || c.AAA.RADIUS.AccountingUpdate != 5 {
+		t.Errorf("dynamic-author %+v", da)
+	}
+	if ifc := c.Interfaces[0]; ifc.PPPAcctList != "STOPS" {
+		t.Errorf("ppp accounting %q", ifc.PPPAcctList)
+	}
+	for _, w := range res.Warnings {
+		t.Errorf("warning: %v", w)
+	}
+	for bad, want := range map[string]string{
+		"interface Virtual-Template1\n ppp accounting NOPE\n":    "t:1: interface Virtual-Template1: ppp accounting NOPE: no such list",
+		"aaa server radius dynamic-author\n client 198.18.0.5\n": "t:2: aaa server radius dynamic-author: client 198.18.0.5 has no key",
+	} {
+		if _, err := Parse("t", bad); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", bad, err, want)
+		}
 	}
 }

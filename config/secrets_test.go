@@ -34,10 +34,11 @@ radius server R1
 radius-server key clearGlobalKey
 aaa server radius dynamic-author
  client 198.18.0.12 server-key 0 clearDynKey
+ server-key 0 globalDynKey
 vpdn pool-store postgres "host=198.18.0.9 dbname=vpdn user=vpdn password=clearPoolStoreDSN"
 `
 
-var clearSecrets = []string{"clearUserPw", "clearPrivPw", "clearClassPw", "clearDigestPw", "clearTunnelPw", "clearChapPw", "clearPapPw", "clearRadiusKey", "clearGlobalKey", "clearDynKey", "clearPoolStoreDSN"}
+var clearSecrets = []string{"clearUserPw", "clearPrivPw", "clearClassPw", "clearDigestPw", "clearTunnelPw", "clearChapPw", "clearPapPw", "clearRadiusKey", "clearGlobalKey", "clearDynKey", "globalDynKey", "clearPoolStoreDSN"}
 
 // TestSecretsCoverEveryField: the fixture sets every Secret field of the
 // model, so the tests below see them all; a new secret command must be

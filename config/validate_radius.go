@@ -1,6 +1,7 @@
 package config
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -69,4 +70,16 @@ func (p *parser) validateRadius() {
 	check("authentication ppp", c.AAA.Authentication)
 	check("authorization network", c.AAA.Authorization)
 	check("accounting network", c.AAA.Accounting)
+	if r != nil && r.DynamicAuthor != nil {
+		for _, cl := range r.DynamicAuthor.Clients {
+			if cl.Key.IsZero() && r.DynamicAuthor.Key.IsZero() {
+				p.errf(cl.Line, "aaa server radius dynamic-author: client %s has no key; expected client %s server-key KEY (or a server-key line)", cl.Addr, cl.Addr)
+			}
+		}
+	}
+	for _, ifc := range c.Interfaces {
+		if l := ifc.PPPAcctList; l != "" && l != "default" && !slices.ContainsFunc(c.AAA.Accounting, func(m MethodList) bool { return m.Name == l }) {
+			p.errf(ifc.Line, "interface %s: ppp accounting %s: no such list; expected aaa accounting network %s start-stop group radius", ifc.Name, l, l)
+		}
+	}
 }

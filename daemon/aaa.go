@@ -22,6 +22,7 @@ import (
 type services struct {
 	aaa   *aaa.Service
 	pools *pool.Group
+	acct  map[string]acctMethod // accounting method lists by name
 }
 
 // buildServices turns the typed configuration into AAA and pool objects.
@@ -119,7 +120,7 @@ func buildServices(c *config.Config, history *aaa.FailureHistory, d *Daemon) (*s
 	if err := d.attachPoolStore(c, pools); err != nil {
 		return nil, err
 	}
-	return &services{aaa: svc, pools: pools}, nil
+	return &services{aaa: svc, pools: pools, acct: accountingLists(c)}, nil
 }
 
 // authzOf turns an aaa attribute list into authorization attributes.

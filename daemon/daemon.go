@@ -45,6 +45,9 @@ type Options struct {
 	Binds transport.Factory
 	Host  netif.Host
 	Clock clock.Clock
+	// AcctSpoolDir is the RADIUS accounting spool (vpdn serve
+	// --acct-spool); "" is DefaultAcctSpool.
+	AcctSpoolDir string
 }
 
 // Daemon is a running vpdn: its configuration, its control socket and the
@@ -77,6 +80,10 @@ type Daemon struct {
 	radius   *radius.Client // under radiusMu; nil until RADIUS is configured
 
 	poolStoreState
+	acct acctState
+	dyn  dynAuth
+	// sessionsTotal counts the sessions that came up (show aaa sessions).
+	sessionsTotal atomic.Uint64
 
 	vpdnLog *slog.Logger // routed by the vpdn debug switches
 	pppLog  *slog.Logger // routed by the ppp debug switches
@@ -107,6 +114,7 @@ func New(opts Options) (*Daemon, error) {
 	d := &Daemon{opts: opts, log: opts.Logger, cfgLog: opts.Debug.Logger(opts.Logger, "config"), started: time.Now(), history: newHistory()}
 	d.throttle = aaa.NewThrottle(aaa.ThrottleConfig{Now: opts.Clock.Now, Logger: opts.Logger})
 	d.lockout = aaa.NewLockout(opts.Clock.Now)
+	d.acct.memory = aaa.NewMemoryAccounter(1000, opts.Clock.Now)
 	res, err := config.LoadFile(opts.ConfigPath)
 	if err != nil {
 		return nil, err
@@ -203,6 +211,14 @@ func (d *Daemon) Reload() error {
 	d.svc.Store(svc)
 	d.lockout.SetMax(res.Config.AAA.LocalMaxFail)
 	old := d.cfg.Swap(res.Config)
+	if d.rt.Load() != nil {
+		if err := d.ensureAccounting(res.Config); err != nil {
+			d.log.Error("reload: accounting", "err", err)
+		}
+		if err := d.applyDynAuth(res.Config); err != nil {
+			d.log.Error("reload: dynamic-author", "err", err)
+		}
+	}
 	d.reloads++
 	d.lastReloadErr = ""
 	changes := config.Diff(old, res.Config) // secrets masked, for the log

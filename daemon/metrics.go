@@ -291,6 +291,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 	d.collectRadius(ch)
+	d.collectAccounting(ch)
 	d.reloadMu.Lock()
 	ok, bad := d.reloads, d.reloadFailures
 	d.reloadMu.Unlock()

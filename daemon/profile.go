@@ -106,6 +106,9 @@ func (d *Daemon) profile(c *config.Config, ifc *config.Interface, role access.Ro
 	if ifc.Unnumbered != nil {
 		p.Unnumbered = ifc.Unnumbered.String()
 	}
+	if l := ifc.PPPAcctList; l != "" && l != "default" {
+		p.AcctList = l
+	}
 	if a := ifc.PPPAuth; a != nil {
 		for _, m := range a.Protocols {
 			p.AuthMethods = append(p.AuthMethods, authMethods[m])

@@ -187,15 +187,20 @@ func (t *clockTimer) C() <-chan time.Time { return t.ch }
 func (t *clockTimer) Stop() bool          { return t.t.Stop() }
 
 func (d *Daemon) registerRadiusShows() {
+	d.shows.Add(&control.Command{Words: "aaa sessions", Help: "AAA sessions: unique id (Acct-Session-Id), user, address, idle time; the accounting spool's pending records",
+		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+			v := d.acctSessions()
+			return reply(renderAAASessions(v), v, asJSON)
+		}})
 	d.shows.Add(&control.Command{Words: "aaa servers", Help: "RADIUS servers: state, dead time left, requests, answers, retransmissions, timeouts, round-trip time",
 		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
 			st := d.radiusStats()
-			return reply(renderAAAServers(st), st, asJSON)
+			return reply(renderAAAServers(st, d.acctStats()), st, asJSON)
 		}})
 	d.shows.Add(&control.Command{Words: "radius statistics", Help: "RADIUS packet counters over every server, and answers dropped by reason",
 		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
 			st := d.radiusStats()
-			return reply(renderRadiusStatistics(st), st, asJSON)
+			return reply(renderRadiusStatistics(st, d.acctStats(), d.dynAuthStats()), st, asJSON)
 		}})
 }
 
@@ -209,7 +214,7 @@ func (d *Daemon) radiusStats() []radius.ServerStats {
 func ms(t time.Duration) int64 { return t.Milliseconds() }
 
 // renderAAAServers prints `show aaa servers` in IOS's layout.
-func renderAAAServers(st []radius.ServerStats) string {
+func renderAAAServers(st []radius.ServerStats, acct *radius.AccountingStats) string {
 	var b strings.Builder
 	for i, s := range st {
 		fmt.Fprintf(&b, "RADIUS: id %d, priority %d, host %s, auth-port %d, acct-port %d\n", i+1, i+1, s.Address, s.AuthPort, s.AcctPort)
@@ -228,7 +233,14 @@ func renderAAAServers(st []radius.ServerStats) string {
 		fmt.Fprintf(&b, "     Authen: request %d, timeouts %d, retransmission %d\n", s.AuthRequests, s.Timeouts, s.Retransmissions)
 		fmt.Fprintf(&b, "             Response: accept %d, reject %d, challenge %d\n", s.Accepts, s.Rejects, s.Challenges)
 		fmt.Fprintf(&b, "             Response: dropped %d, time %dms (last %dms)\n", s.Dropped(), ms(s.RTTAverage), ms(s.RTTLast))
-		fmt.Fprintf(&b, "     Account: request %d, response %d (accounting to RADIUS is later work)\n", s.AcctRequests, s.AcctResponses)
+		fmt.Fprintf(&b, "     Account: request %d, response %d\n", s.AcctRequests, s.AcctResponses)
+	}
+	if acct != nil {
+		fmt.Fprintf(&b, "Accounting spool: %d sessions, %d octets, %d with records pending\n", acct.Records, acct.Bytes, acct.Pending)
+		fmt.Fprintf(&b, "     Start: queued %d, sent %d, acknowledged %d\n", acct.QueuedStart, acct.SentStart, acct.AckedStart)
+		fmt.Fprintf(&b, "     Interim: queued %d, sent %d, acknowledged %d\n", acct.QueuedInterim, acct.SentInterim, acct.AckedInterim)
+		fmt.Fprintf(&b, "     Stop: queued %d, sent %d, acknowledged %d\n", acct.QueuedStop, acct.SentStop, acct.AckedStop)
+		fmt.Fprintf(&b, "     Retries %d, refused (spool full) %d, interims dropped %d, write errors %d\n", acct.Retries, acct.RefusedFull, acct.InterimsDropped, acct.WriteErrors)
 	}
 	if len(st) == 0 {
 		b.WriteString("No RADIUS servers configured\n")
@@ -239,7 +251,7 @@ func renderAAAServers(st []radius.ServerStats) string {
 // renderRadiusStatistics prints `show radius statistics`: IOS's Auth./
 // Acct./Both table, then the drops by reason (Message-Authenticator
 // included).
-func renderRadiusStatistics(st []radius.ServerStats) string {
+func renderRadiusStatistics(st []radius.ServerStats, acctSt *radius.AccountingStats, da *radius.DynAuthStats) string {
 	var auth, acct, accepts, rejects, challenges, acctResp, timeouts, retrans uint64
 	var rttSum time.Duration
 	var rttN int64
@@ -273,7 +285,13 @@ func renderRadiusStatistics(st []radius.ServerStats) string {
 	fmt.Fprintf(&b, "%28s  %10s %10s %10s\n", "", "Auth.", "Acct.", "Both")
 	row("Requests sent", auth, acct)
 	row("Total responses seen", authResp, acctResp)
-	row("Retransmissions", retrans, 0)
+	var acctRetries uint64
+	if acctSt != nil {
+		// Accounting records sent again after no server answered (the
+		// servers' retransmission counters do not tell the ports apart).
+		acctRetries = acctSt.Retries
+	}
+	row("Retransmissions", retrans, acctRetries)
 	row("Number of Radius timeouts", timeouts, 0)
 	fmt.Fprintf(&b, "%28s: %10d\n", "Access Accepts", accepts)
 	fmt.Fprintf(&b, "%28s: %10d\n", "Access Rejects", rejects)
@@ -282,6 +300,19 @@ func renderRadiusStatistics(st []radius.ServerStats) string {
 	b.WriteString("Dropped responses:\n")
 	for _, r := range radius.DropReasons() {
 		fmt.Fprintf(&b, "%28s: %10d\n", r, drops[r])
+	}
+	if acctSt != nil {
+		fmt.Fprintf(&b, "%28s: %10d\n", "Accounting spool records", acctSt.Records)
+		fmt.Fprintf(&b, "%28s: %10d\n", "Accounting records pending", acctSt.Pending)
+	}
+	if da != nil {
+		b.WriteString("Dynamic authorization:\n")
+		fmt.Fprintf(&b, "%28s: %10d %10d %10d\n", "Disconnect req/ACK/NAK", da.DisconnectRequests, da.DisconnectACKs, da.DisconnectNAKs)
+		fmt.Fprintf(&b, "%28s: %10d %10d %10d\n", "CoA req/ACK/NAK", da.CoARequests, da.CoAACKs, da.CoANAKs)
+		fmt.Fprintf(&b, "%28s: %10d\n", "duplicates", da.Duplicates)
+		for _, r := range radius.DynAuthDropReasons() {
+			fmt.Fprintf(&b, "%28s: %10d\n", "dropped "+r, da.Drops[r])
+		}
 	}
 	return b.String()
 }
@@ -297,7 +328,65 @@ var (
 	descRadiusDeadN    = prometheus.NewDesc("vpdn_radius_dead_total", "Times a RADIUS server was marked dead.", []string{"server"}, nil)
 )
 
-var radiusDescs = []*prometheus.Desc{descRadiusRequests, descRadiusAnswers, descRadiusRetrans, descRadiusTimeouts, descRadiusDrops, descRadiusRTT, descRadiusDead, descRadiusDeadN}
+var (
+	descAcctRecords  = prometheus.NewDesc("vpdn_radius_accounting_records_total", "RADIUS accounting records by status type (start, interim, stop) and stage (queued, sent, acknowledged).", []string{"type", "stage"}, nil)
+	descAcctRetries  = prometheus.NewDesc("vpdn_radius_accounting_retries_total", "Accounting records sent again after no server acknowledged them.", nil, nil)
+	descAcctDropped  = prometheus.NewDesc("vpdn_radius_accounting_dropped_total", "Accounting records not spooled, by reason: spool_full (a Start refused), interim_superseded (or spool full), write_error.", []string{"reason"}, nil)
+	descSpoolRecords = prometheus.NewDesc("vpdn_accounting_spool_records", "Sessions in the accounting spool (each with its pending records).", nil, nil)
+	descSpoolPending = prometheus.NewDesc("vpdn_accounting_spool_pending", "Sessions in the accounting spool with a record not yet acknowledged.", nil, nil)
+	descSpoolBytes   = prometheus.NewDesc("vpdn_accounting_spool_bytes", "Size of the accounting spool's files.", nil, nil)
+	descCoARequests  = prometheus.NewDesc("vpdn_coa_requests_total", "RFC 5176 requests answered, by kind (disconnect, coa) and answer (ack, nak).", []string{"kind", "answer"}, nil)
+	descCoADrops     = prometheus.NewDesc("vpdn_coa_drops_total", "RFC 5176 requests dropped, by reason.", []string{"reason"}, nil)
+)
+
+var radiusDescs = []*prometheus.Desc{descRadiusRequests, descRadiusAnswers, descRadiusRetrans, descRadiusTimeouts, descRadiusDrops, descRadiusRTT, descRadiusDead, descRadiusDeadN,
+	descAcctRecords, descAcctRetries, descAcctDropped, descSpoolRecords, descSpoolPending, descSpoolBytes, descCoARequests, descCoADrops}
+
+func (d *Daemon) acctStats() *radius.AccountingStats {
+	if a := d.radiusAccounting(); a != nil {
+		st := a.Stats()
+		return &st
+	}
+	return nil
+}
+
+// collectAccounting exports the accounting spool's and the dynamic
+// authorization server's counters.
+func (d *Daemon) collectAccounting(ch chan<- prometheus.Metric) {
+	cnt := func(desc *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.CounterValue, float64(v), labels...)
+	}
+	gauge := func(desc *prometheus.Desc, v float64) {
+		ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, v)
+	}
+	if st := d.acctStats(); st != nil {
+		for _, r := range []struct {
+			typ                 string
+			queued, sent, acked uint64
+		}{{"start", st.QueuedStart, st.SentStart, st.AckedStart}, {"interim", st.QueuedInterim, st.SentInterim, st.AckedInterim}, {"stop", st.QueuedStop, st.SentStop, st.AckedStop}} {
+			cnt(descAcctRecords, r.queued, r.typ, "queued")
+			cnt(descAcctRecords, r.sent, r.typ, "sent")
+			cnt(descAcctRecords, r.acked, r.typ, "acknowledged")
+		}
+		cnt(descAcctRetries, st.Retries)
+		cnt(descAcctDropped, st.RefusedFull, "spool_full")
+		cnt(descAcctDropped, st.InterimsDropped, "interim_superseded")
+		cnt(descAcctDropped, st.WriteErrors, "write_error")
+		gauge(descSpoolRecords, float64(st.Records))
+		gauge(descSpoolPending, float64(st.Pending))
+		gauge(descSpoolBytes, float64(st.Bytes))
+	}
+	if da := d.dynAuthStats(); da != nil {
+		cnt(descCoARequests, da.DisconnectACKs, "disconnect", "ack")
+		cnt(descCoARequests, da.DisconnectNAKs, "disconnect", "nak")
+		cnt(descCoARequests, da.CoAACKs, "coa", "ack")
+		cnt(descCoARequests, da.CoANAKs, "coa", "nak")
+		cnt(descCoADrops, da.Duplicates, "duplicate")
+		for _, r := range radius.DynAuthDropReasons() {
+			cnt(descCoADrops, da.Drops[r], r)
+		}
+	}
+}
 
 // collectRadius exports the RADIUS servers' counters.
 func (d *Daemon) collectRadius(ch chan<- prometheus.Metric) {

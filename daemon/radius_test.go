@@ -75,24 +75,54 @@ func TestRadiusShowsRender(t *testing.T) {
 			Retransmissions: 1, Drops: map[string]uint64{"missing_message_authenticator": 2}, RTTAverage: 4 * time.Millisecond},
 		{Address: "198.18.0.12", AuthPort: 1812, AcctPort: 1813, Dead: true, DeadLeft: 90 * time.Second, DeadCount: 1, Timeouts: 1, AuthRequests: 4, Drops: map[string]uint64{}},
 	}
-	s := renderAAAServers(st)
+	s := renderAAAServers(st, &radius.AccountingStats{Records: 2, Pending: 1})
 	for _, w := range []string{"RADIUS: id 1, priority 1, host 198.18.0.11, auth-port 1812, acct-port 1813", "Server name: A",
 		"State: current UP", "Authen: request 5, timeouts 0, retransmission 1", "Response: accept 3, reject 1, challenge 0",
-		"Response: dropped 2, time 4ms", "RADIUS: id 2", "State: current DEAD, dead time left 1m30s"} {
+		"Response: dropped 2, time 4ms", "RADIUS: id 2", "State: current DEAD, dead time left 1m30s",
+		"Accounting spool: 2 sessions, 0 octets, 1 with records pending"} {
 		if !strings.Contains(s, w) {
 			t.Errorf("show aaa servers lacks %q:\n%s", w, s)
 		}
 	}
-	r := renderRadiusStatistics(st)
+	r := renderRadiusStatistics(st, &radius.AccountingStats{Records: 3, Retries: 4}, &radius.DynAuthStats{DisconnectRequests: 2, DisconnectACKs: 1, DisconnectNAKs: 1, Drops: map[string]uint64{"bad_authenticator": 5}})
 	for _, w := range []string{"Requests sent:          9          0          9", "Access Accepts:          3",
-		"missing_message_authenticator:          2", "Number of Radius timeouts:          1"} {
+		"missing_message_authenticator:          2", "Number of Radius timeouts:          1",
+		"Retransmissions:          1          4          5", "Accounting spool records:          3",
+		"Disconnect req/ACK/NAK:          2          1          1", "dropped bad_authenticator:          5"} {
 		if !strings.Contains(r, w) {
 			t.Errorf("show radius statistics lacks %q:\n%s", w, r)
 		}
 	}
-	if !strings.Contains(renderAAAServers(nil), "No RADIUS servers") {
+	if !strings.Contains(renderAAAServers(nil, nil), "No RADIUS servers") {
 		t.Error("empty show aaa servers")
 	}
 }
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
+// TestAccountingLists: a list's first method decides (a server group, or
+// local), none and unusable lists give no accounting.
+func TestAccountingLists(t *testing.T) {
+	res, err := config.Parse("t", `aaa new-model
+radius-server host 198.18.0.2 key k
+aaa group server radius CORP
+ server 198.18.0.2
+aaa accounting network default start-stop group radius local
+aaa accounting network STOPS stop-only group CORP
+aaa accounting network MEM start-stop local
+aaa accounting network OFF none
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := accountingLists(res.Config)
+	want := map[string]acctMethod{"default": {group: "radius"}, "STOPS": {group: "CORP", stopOnly: true}, "MEM": {local: true}}
+	if len(got) != len(want) {
+		t.Errorf("lists %+v", got)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s: %+v, want %+v", k, got[k], v)
+		}
+	}
+}

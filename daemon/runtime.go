@@ -121,14 +121,24 @@ func (d *Daemon) startRuntime(ctx context.Context) error {
 		rt.wheel = clock.NewWheel(0, 0)
 		pppClock = rt.wheel
 	}
+	if err := d.ensureAccounting(c); err != nil {
+		rt.plane.Close()
+		rt.ifs.Close()
+		if rt.kernel != nil {
+			rt.kernel.Close()
+		}
+		return err
+	}
 	rt.access, err = access.New(access.Config{
 		Plane: rt.plane, Interfaces: rt.ifs, Clock: pppClock, Logger: d.vpdnLog, PPPLogger: d.pppLog,
 		Authenticator: func(list string) aaa.Authenticator { return d.Authenticator(list, "") },
 		AssignAddress: func(authz *aaa.Authorization, pool, session string) (*aaa.Lease, error) {
 			return aaa.AssignAddressFor(d.svc.Load().pools, authz, pool, session)
 		},
-		OnUp:  d.sessionUp,
-		OnEnd: d.sessionEnd,
+		Accounter:       d.accounter,
+		InterimInterval: d.interimInterval,
+		OnUp:            d.sessionUp,
+		OnEnd:           d.sessionEnd,
 	})
 	if err != nil {
 		rt.teardown(d)
@@ -151,6 +161,10 @@ func (d *Daemon) startRuntime(ctx context.Context) error {
 			rt.teardown(d)
 			return err
 		}
+	}
+	if err := d.applyDynAuth(c); err != nil {
+		rt.teardown(d)
+		return err
 	}
 	rt.ifs.SetStaticRoutes(staticRoutes(c))
 	rt.flush = d.startLogFlush()
@@ -265,12 +279,15 @@ func (d *Daemon) startPPTP(rt *runtime, c *config.Config) error {
 }
 
 func (d *Daemon) stop() {
+	d.stopDynAuth()
 	rt := d.rt.Swap(nil)
 	if rt != nil {
 		rt.teardown(d)
 	}
-	// After the sessions: their teardown needs no RADIUS (accounting
-	// will), and requests in flight end with an error.
+	// After the sessions: their Stops are spooled; a few seconds to send
+	// them, the rest stays spooled for the next run.
+	d.closeAccounting()
+	// Then the client: requests in flight end with an error.
 	d.radiusMu.Lock()
 	if d.radius != nil {
 		d.radius.Close()
@@ -344,6 +361,7 @@ func (d *Daemon) L2TPAddr() netip.AddrPort {
 
 // sessionUp is the access layer's OnUp: the interface exists.
 func (d *Daemon) sessionUp(s *access.Session) {
+	d.sessionsTotal.Add(1)
 	if f := d.opts.OnInterfaceUp; f != nil {
 		v := s.View()
 		f(v.Interface, v.Local, v.Peer, s.DNS())

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/vpdn/vpdn/aaa"
 	"github.com/vpdn/vpdn/access"
@@ -145,10 +146,14 @@ func (d *Daemon) users() []show.User {
 	return out
 }
 
+func secs(d time.Duration) int { return int(d / time.Second) }
+
 func userOf(v access.View) show.User {
 	u := show.User{Interface: v.Interface, LongName: v.LongName, Template: v.Template, Unnumbered: v.Unnumbered,
 		User: v.User, Service: "PPPoVPDN", Protocol: v.Bearer.Protocol, Up: v.Up,
-		Auth: authName(v.AuthPeer, v.AuthSelf), ConnectedAt: v.UpSince, Counters: counters(v.Counters)}
+		Auth: authName(v.AuthPeer, v.AuthSelf), ConnectedAt: v.UpSince, Counters: counters(v.Counters),
+		SessionTimeout: secs(v.Timeouts.Session), SessionLeft: secs(v.Timeouts.SessionLeft),
+		IdleTimeout: secs(v.Timeouts.Idle), IdleFor: secs(v.Timeouts.IdleFor)}
 	u.Hardware = "Virtual Access interface"
 	if v.Role == access.Client {
 		u.Hardware = "Virtual PPP interface"

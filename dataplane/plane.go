@@ -58,6 +58,9 @@ type Session struct {
 
 	rxPkts, rxBytes, txPkts, txBytes atomic.Uint64
 	seqDrops, spoofDrops             atomic.Uint64
+	// ctlRx and ctlTx count the PPP control frames among the packets
+	// (LCP echoes and the like), so that an idle timer sees data only.
+	ctlRx, ctlTx atomic.Uint64
 }
 
 type encapBox struct{ e Encap }
@@ -123,12 +126,15 @@ type Counters struct {
 	// SeqDrops and SpoofDrops count what this session dropped: out of
 	// order, and IP from a source it does not own.
 	SeqDrops, SpoofDrops uint64
+	// CtlRxPkts and CtlTxPkts are the PPP control frames among RxPkts
+	// and TxPkts: the rest is data.
+	CtlRxPkts, CtlTxPkts uint64
 }
 
 // Counters returns the session's counters.
 func (s *Session) Counters() Counters {
-	return Counters{s.rxPkts.Load(), s.rxBytes.Load(), s.txPkts.Load(), s.txBytes.Load(),
-		s.seqDrops.Load(), s.spoofDrops.Load()}
+	return Counters{RxPkts: s.rxPkts.Load(), RxBytes: s.rxBytes.Load(), TxPkts: s.txPkts.Load(), TxBytes: s.txBytes.Load(),
+		SeqDrops: s.seqDrops.Load(), SpoofDrops: s.spoofDrops.Load(), CtlRxPkts: s.ctlRx.Load(), CtlTxPkts: s.ctlTx.Load()}
 }
 
 // DropReason says why a packet was dropped.

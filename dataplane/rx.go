@@ -114,6 +114,7 @@ func (p *Plane) receive(s *Session, payload []byte, r *Receiver) {
 		}
 		s.rxPkts.Add(1)
 		s.rxBytes.Add(uint64(len(payload)))
+		s.ctlRx.Add(1)
 		s.OnFrame(payload)
 	case PayloadIP:
 		p.receiveIP(s, payload, len(payload), r)

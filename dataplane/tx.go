@@ -236,5 +236,6 @@ func (s *Session) WriteFrame(frame []byte) error {
 	n := copy(buf[MaxEncapLen:], frame)
 	err := p.send(s, buf, MaxEncapLen, MaxEncapLen+n)
 	frameBufs.Put(bp)
+	s.ctlTx.Add(1)
 	return err
 }

@@ -37,6 +37,13 @@ type User struct {
 	// CCP is whether CCP is open beside IPCP: MPPE runs on the session
 	// (RFC 3078), as on most PPTP calls. Out of the JSON when false.
 	CCP bool `json:"ccp,omitzero"`
+	// Timeouts in seconds: the Session-Timeout and Idle-Timeout limits
+	// (absent: none), what is left of the session's, and how long the
+	// session has been idle (known while an idle limit runs).
+	SessionTimeout int `json:"session_timeout,omitzero"`
+	SessionLeft    int `json:"session_timeout_left,omitzero"`
+	IdleTimeout    int `json:"idle_timeout,omitzero"`
+	IdleFor        int `json:"idle_for,omitzero"`
 }
 
 // ncps are the open network (and compression) control protocols, as IOS
@@ -68,8 +75,17 @@ func WriteCallerUser(b *strings.Builder, us []User) {
 	us = escapedUsers(us)
 	for _, u := range us {
 		fmt.Fprintf(b, "  User: %s, line %s, service %s\n", u.User, u.Interface, u.Service)
-		fmt.Fprintf(b, "        Connected for %s, Idle for 00:00:00\n", HMS(u.ConnectedAt))
-		b.WriteString("  Timeouts:            Limit     Remaining Timer Type\n                       -         -         -\n")
+		fmt.Fprintf(b, "        Connected for %s, Idle for %s\n", HMS(u.ConnectedAt), hmsSeconds(u.IdleFor))
+		b.WriteString("  Timeouts:            Limit     Remaining Timer Type\n")
+		if u.SessionTimeout == 0 && u.IdleTimeout == 0 {
+			b.WriteString("                       -         -         -\n")
+		}
+		if u.SessionTimeout > 0 {
+			fmt.Fprintf(b, "                       %-9s %-9s Session timer\n", hmsSeconds(u.SessionTimeout), hmsSeconds(u.SessionLeft))
+		}
+		if u.IdleTimeout > 0 {
+			fmt.Fprintf(b, "                       %-9s %-9s Idle timer\n", hmsSeconds(u.IdleTimeout), hmsSeconds(u.IdleTimeout-u.IdleFor))
+		}
 		fmt.Fprintf(b, "  PPP: LCP Open, %s, %s\n", u.Auth, u.ncps())
 		fmt.Fprintf(b, "  IP: Local %s, remote %s\n", u.LocalAddr, u.PeerAddr)
 		c := u.Counters

@@ -162,6 +162,7 @@ func resultOf(resp *Response, req *aaa.Request) (*aaa.Result, error) {
 		return nil, fmt.Errorf("radius: unexpected %v", resp.Code)
 	}
 	r := &aaa.Result{Accept: true, Message: attrs.ReplyMessage, Authz: attrs.Authz}
+	r.Authz.Authentic = aaa.AuthenticRADIUS
 	if r.Authz.Username == "" {
 		r.Authz.Username = req.Username
 	}

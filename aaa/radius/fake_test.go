@@ -83,6 +83,21 @@ func (f *fakeServer) serve(b []byte, from netip.AddrPort) {
 	if mode == fakeSilent {
 		return
 	}
+	if req.Code == radius.CodeAccountingRequest {
+		// RFC 2866 §3: the Request Authenticator is checked, then the
+		// Accounting-Response carries nothing.
+		if !radius.IsAuthenticRequest(b, f.secret) {
+			f.t.Errorf("fake: accounting request with a bad authenticator")
+			return
+		}
+		out, err := req.Response(radius.CodeAccountingResponse).Encode()
+		if err != nil {
+			f.t.Errorf("fake: %v", err)
+			return
+		}
+		_ = f.conn.WriteTo(out, from)
+		return
+	}
 	// The request must carry a valid Message-Authenticator, first.
 	if len(req.Attributes) == 0 || req.Attributes[0].Type != typeMessageAuthenticator {
 		f.mu.Lock()

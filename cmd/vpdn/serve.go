@@ -25,6 +25,7 @@ func runServe(args []string) int {
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the whole run to FILE (for `go tool pprof`)")
 	pprofAddr := fs.String("pprof", "", "serve Go's net/http/pprof profiles on ADDR:PORT (keep it on loopback)")
 	adminGroup := fs.String("admin-group", "", "members of GROUP may use every control command (root and the daemon's user always may)")
+	acctSpool := fs.String("acct-spool", daemon.DefaultAcctSpool, "directory of the RADIUS accounting spool: records are written there before they are sent and kept until acknowledged, across restarts")
 	readGroup := fs.String("read-group", "", "members of GROUP may run show only (no --secrets)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -77,6 +78,8 @@ func runServe(args []string) int {
 		Roles:      &roles,
 		Logger:     logger,
 		Debug:      debug.New(),
+		// The spool outlives the process: a restart sends what is left.
+		AcctSpoolDir: *acctSpool,
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vpdn serve: %v\n", err)

@@ -25,7 +25,7 @@ type served struct {
 // serveIn writes cfg and starts `vpdn serve` with it in ns (stopped by the
 // lab at cleanup if the test does not stop it); its log is printed when
 // the test fails.
-func serveIn(t *testing.T, lab *nstest.Lab, ns *nstest.NS, name, cfg string) *served {
+func serveIn(t *testing.T, lab *nstest.Lab, ns *nstest.NS, name, cfg string, args ...string) *served {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, name+".cfg")
@@ -33,7 +33,7 @@ func serveIn(t *testing.T, lab *nstest.Lab, ns *nstest.NS, name, cfg string) *se
 		t.Fatal(err)
 	}
 	s := &served{name: name, ns: ns, bin: vpdnBinary(t), sock: filepath.Join(dir, name+".sock"), logs: &nstest.SyncBuffer{}}
-	s.cmd = ns.Command(s.bin, "serve", "-c", path, "--socket", s.sock)
+	s.cmd = ns.Command(s.bin, append([]string{"serve", "-c", path, "--socket", s.sock}, args...)...)
 	s.cmd.Stderr = s.logs
 	if err := lab.Start(s.cmd); err != nil {
 		t.Fatal(err)

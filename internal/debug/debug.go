@@ -27,6 +27,7 @@ var Known = []struct{ Name, Help string }{
 	{"ppp packet", "PPP control packets sent and received"},
 	{"aaa authentication", "AAA authentication requests and results"},
 	{"aaa authorization", "AAA authorization requests and results"},
+	{"aaa accounting", "AAA accounting records: spooled, sent, acknowledged, retried"},
 	{"radius", "RADIUS packets sent, received and dropped: code, id, server, attributes summarised (never a secret or a password)"},
 	{"config", "configuration loads and reloads"},
 }

@@ -123,6 +123,10 @@ func Require(tb testing.TB, binaries ...string) {
 // User is a PPP credential a peer accepts.
 type User struct {
 	Name, Password string
+	// Reply lists attributes a RADIUS server sends in the user's
+	// Access-Accept ("Acct-Interim-Interval = 5"); peers without RADIUS
+	// ignore them.
+	Reply []string
 }
 
 // LabUser is the account every peer of this package accepts unless told

@@ -81,7 +81,7 @@ func (c *PPTPConfig) defaults(tb testing.TB) {
 	if c.StandIn == "" {
 		tb.Fatal("peers: PPTPConfig.StandIn (the pppstdio binary) is required")
 	}
-	if c.User == (User{}) {
+	if c.User.Name == "" && c.User.Password == "" {
 		c.User = LabUser
 	}
 	if c.Auth == "" {

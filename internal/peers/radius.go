@@ -27,6 +27,8 @@ type FreeRADIUSPeer struct {
 	Users    []User
 	ConfDir  string // the private copy of /etc/freeradius/3.0
 	ns       NS
+	lab      Lab
+	bin      string
 }
 
 // FreeRADIUSSecret is the shared secret FreeRADIUS accepts from localhost
@@ -86,6 +88,9 @@ func freeRADIUS(tb testing.TB, lab Lab, ns NS, sign bool, users []User, extra fu
 			tb.Fatalf("peers: user %q: no quotes, backslashes or spaces", u.Name)
 		}
 		fmt.Fprintf(&authorize, "%s Cleartext-Password := \"%s\"\n", u.Name, u.Password)
+		if len(u.Reply) > 0 {
+			fmt.Fprintf(&authorize, "\t%s\n", strings.Join(u.Reply, ",\n\t"))
+		}
 	}
 	// The users go first: the packaged file's DEFAULT entries (such as
 	// Framed-Protocol == PPP, without Fall-Through) would otherwise
@@ -119,6 +124,8 @@ func freeRADIUS(tb testing.TB, lab Lab, ns NS, sign bool, users []User, extra fu
 		Users:    users,
 		ConfDir:  conf,
 		ns:       ns,
+		lab:      lab,
+		bin:      bin,
 	}
 	begin := time.Now()
 	start(tb, lab, &p.Daemon, ns.Command(bin, "-X", "-d", conf), p.LogPath)
@@ -191,4 +198,79 @@ func appendFile(tb testing.TB, path, text string) {
 	if err := f.Close(); err != nil {
 		tb.Fatalf("peers: %v", err)
 	}
+}
+
+// Restart starts FreeRADIUS again after Stop, on the same configuration
+// (its detail files kept), and waits until it serves.
+func (p *FreeRADIUSPeer) Restart(tb testing.TB) {
+	tb.Helper()
+	if p.cmd != nil && p.cmd.ProcessState == nil {
+		tb.Fatalf("peers: freeradius restarted while running")
+	}
+	before := len(p.LogLines(FreeRADIUSReady))
+	start(tb, p.lab, &p.Daemon, p.ns.Command(p.bin, "-X", "-d", p.ConfDir), p.LogPath)
+	waitReady(tb, &p.Daemon, 20*time.Second, fmt.Sprintf("%q", FreeRADIUSReady), func() bool {
+		return len(p.LogLines(FreeRADIUSReady)) > before
+	})
+}
+
+// AcctRecord is one accounting request as FreeRADIUS's detail module
+// wrote it: attribute name to value (quotes removed; the last of a
+// repeated attribute).
+type AcctRecord map[string]string
+
+// AcctRecords reads every record of the detail files FreeRADIUS wrote
+// (${radacctdir}/CLIENT/detail-DATE under the private log directory), in
+// file order.
+func (p *FreeRADIUSPeer) AcctRecords() ([]AcctRecord, error) {
+	files, err := filepath.Glob(filepath.Join(p.Dir, "log", "radacct", "*", "detail-*"))
+	if err != nil {
+		return nil, err
+	}
+	var out []AcctRecord
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var cur AcctRecord
+		for _, line := range strings.Split(string(data), "\n") {
+			switch {
+			case strings.TrimSpace(line) == "":
+				if cur != nil {
+					out = append(out, cur)
+					cur = nil
+				}
+			case strings.HasPrefix(line, "\t"):
+				if cur == nil {
+					cur = AcctRecord{}
+				}
+				k, v, ok := strings.Cut(strings.TrimSpace(line), " = ")
+				if ok {
+					cur[k] = strings.Trim(v, `"`)
+				}
+			default: // the record's date line
+				cur = AcctRecord{}
+			}
+		}
+		if cur != nil {
+			out = append(out, cur)
+		}
+	}
+	return out, nil
+}
+
+// RadClient runs radclient(1) inside the namespace: one request of code
+// ("disconnect", "coa", "acct", "auth") to server (A:PORT) with secret,
+// its attributes given as "Name = value" lines, one try of 3 s. It
+// returns radclient's output (with -x, the answer's attributes).
+func (p *FreeRADIUSPeer) RadClient(server, code, secret string, attrs ...string) (string, error) {
+	if _, err := lookPath("radclient"); err != nil {
+		return "", err
+	}
+	// The attributes reach radclient's stdin through printf, one a line,
+	// as arguments: no quoting of their values by a shell.
+	script := `s=$1; c=$2; k=$3; shift 3; printf '%s\n' "$@" | radclient -x -r 1 -t 3 "$s" "$c" "$k"`
+	out, err := p.ns.Run(15*time.Second, "sh", append([]string{"-c", script, "sh", server, code, secret}, attrs...)...)
+	return string(out), err
 }

@@ -1,0 +1,125 @@
+package access_test
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/access"
+	"github.com/vpdn/vpdn/transport/memnet"
+)
+
+func acctNode(t *testing.T, nw *memnet.Network, m *aaa.MemoryAccounter, lists *[]string) *node {
+	return newNodeCfg(t, nw, "198.18.0.1", newLeases(), localAAA{"alice", "wonderland"}, func(c *access.Config) {
+		c.Accounter = func(list string) aaa.Accounter {
+			*lists = append(*lists, list)
+			return m
+		}
+		c.InterimInterval = func() time.Duration { return time.Minute }
+	})
+}
+
+func kinds(m *aaa.MemoryAccounter) []aaa.RecordKind {
+	var out []aaa.RecordKind
+	for _, r := range m.Records() {
+		out = append(out, r.Kind)
+	}
+	return out
+}
+
+// TestAccountingAndIdleTimeout: a session gives its Start when IPCP
+// opens, an Interim-Update each minute, and a Stop with its cause; a CoA
+// sets an Idle-Timeout which ends the session although LCP echoes (every
+// 10 s) keep flowing: control frames are not activity.
+func TestAccountingAndIdleTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(1)
+		m := aaa.NewMemoryAccounter(16, time.Now)
+		var lists []string
+		server := acctNode(t, nw, m, &lists)
+		client := newNode(t, nw, "198.18.0.2", nil)
+		ss, _, _, _ := call(t, server, client, clientProfile)
+		<-server.ups
+		<-client.ups
+		synctest.Wait()
+		if k := kinds(m); len(k) != 1 || k[0] != aaa.AcctStart {
+			t.Fatalf("records %v, want a Start", k)
+		}
+		if len(lists) != 1 || lists[0] != "" {
+			t.Errorf("accounting lists asked %q", lists)
+		}
+		start := m.Records()[0].Record
+		if start.SessionID != ss.ID() || start.Username != "alice" || start.FramedAddress.String() != "198.19.1.5" ||
+			start.NASPort != "Vi1" || start.Authentic != aaa.AuthenticLocal {
+			t.Errorf("start record %+v", start)
+		}
+		time.Sleep(61 * time.Second)
+		synctest.Wait()
+		if k := kinds(m); len(k) != 2 || k[1] != aaa.AcctInterim {
+			t.Fatalf("records %v, want Start, Interim", k)
+		}
+		if r := m.Records()[1].Record; r.SessionSeconds < 60 || r.InPackets == 0 {
+			t.Errorf("interim %+v", r)
+		}
+		idle := uint32(30)
+		if !ss.SetTimeouts(nil, &idle) {
+			t.Fatal("SetTimeouts refused on a live session")
+		}
+		if to := ss.Timeouts(); to.Idle != 30*time.Second || to.Session != 0 {
+			t.Errorf("timeouts %+v", to)
+		}
+		time.Sleep(29 * time.Second)
+		synctest.Wait()
+		select {
+		case c := <-server.ends:
+			t.Fatalf("ended early: %v", c)
+		default:
+		}
+		time.Sleep(15 * time.Second)
+		synctest.Wait()
+		if c := <-server.ends; c != access.CauseIdleTimeout {
+			t.Fatalf("cause %v, want idle timeout", c)
+		}
+		synctest.Wait()
+		recs := m.Records()
+		last := recs[len(recs)-1]
+		if last.Kind != aaa.AcctStop || last.Record.TerminateCode != 4 || last.Record.SessionID != ss.ID() {
+			t.Errorf("last record %v %+v, want a Stop with Idle-Timeout (4)", last.Kind, last.Record)
+		}
+		if ss.SetTimeouts(nil, &idle) {
+			t.Error("SetTimeouts took an ended session")
+		}
+	})
+}
+
+// TestCoASessionTimeout: a Session-Timeout set on a live session (a CoA)
+// counts from then and ends it with its cause.
+func TestCoASessionTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(1)
+		m := aaa.NewMemoryAccounter(16, time.Now)
+		var lists []string
+		server := acctNode(t, nw, m, &lists)
+		client := newNode(t, nw, "198.18.0.2", nil)
+		ss, _, _, _ := call(t, server, client, clientProfile)
+		<-server.ups
+		<-client.ups
+		time.Sleep(5 * time.Second)
+		st := uint32(20)
+		ss.SetTimeouts(&st, nil)
+		time.Sleep(10 * time.Second)
+		if to := ss.Timeouts(); to.Session != 20*time.Second || to.SessionLeft != 10*time.Second {
+			t.Errorf("timeouts %+v", to)
+		}
+		time.Sleep(11 * time.Second)
+		synctest.Wait()
+		if c := <-server.ends; c != access.CauseSessionTimeout {
+			t.Fatalf("cause %v", c)
+		}
+		synctest.Wait()
+		if k := kinds(m); len(k) != 2 || k[0] != aaa.AcctStart || k[1] != aaa.AcctStop || m.Counts().Active != 0 {
+			t.Errorf("records %v", k)
+		}
+	})
+}
