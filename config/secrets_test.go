@@ -34,9 +34,10 @@ radius server R1
 radius-server key clearGlobalKey
 aaa server radius dynamic-author
  client 198.18.0.12 server-key 0 clearDynKey
+crypto isakmp key 0 clearIsakmpKey address 198.18.0.50
 `
 
-var clearSecrets = []string{"clearUserPw", "clearPrivPw", "clearClassPw", "clearDigestPw", "clearTunnelPw", "clearChapPw", "clearPapPw", "clearRadiusKey", "clearGlobalKey", "clearDynKey"}
+var clearSecrets = []string{"clearUserPw", "clearPrivPw", "clearClassPw", "clearDigestPw", "clearTunnelPw", "clearChapPw", "clearPapPw", "clearRadiusKey", "clearGlobalKey", "clearDynKey", "clearIsakmpKey"}
 
 // TestSecretsCoverEveryField: the fixture sets every Secret field of the
 // model, so the tests below see them all; a new secret command must be
