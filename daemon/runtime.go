@@ -48,6 +48,8 @@ type runtime struct {
 	pptpLn   net.Listener
 	pptpDone chan struct{} // closed when the GRE and control readers end
 
+	ipsec []*ipsecService // one per crypto-map interface (ipsec.go)
+
 	host   netif.Host
 	kernel *netif.Kernel // the host, when the daemon made it
 
@@ -136,6 +138,12 @@ func (d *Daemon) start(ctx context.Context) error {
 	}
 	if len(pptpDialers(c)) > 0 {
 		if err := d.startPPTPClient(rt, c); err != nil {
+			rt.teardown(d)
+			return err
+		}
+	}
+	if len(cryptoInterfaces(c)) > 0 {
+		if err := d.startIPsec(rt, c); err != nil {
 			rt.teardown(d)
 			return err
 		}
@@ -295,6 +303,9 @@ func (rt *runtime) teardown(d *Daemon) {
 		rt.pptp.Close(ctx) // StopCCRQ on every control connection
 		rt.pptpGRE.Close()
 		<-rt.pptpDone
+	}
+	for _, s := range rt.ipsec {
+		s.close()
 	}
 	rt.plane.ClearShared()
 	rt.plane.Close()

@@ -29,9 +29,9 @@ func (s *espSink) WriteTo(b []byte, to netip.AddrPort) error {
 	return nil
 }
 func (s *espSink) ServeBatch(h func([]byte, netip.AddrPort), flush func()) error { return nil }
-func (s *espSink) LocalAddr() netip.AddrPort                                       { return netip.AddrPort{} }
-func (s *espSink) Close() error                                                    { return nil }
-func (s *espSink) last() []byte                                                    { return bytes.Clone(s.buf[:s.n]) }
+func (s *espSink) LocalAddr() netip.AddrPort                                     { return netip.AddrPort{} }
+func (s *espSink) Close() error                                                  { return nil }
+func (s *espSink) last() []byte                                                  { return bytes.Clone(s.buf[:s.n]) }
 
 // espDev is a TUN that keeps the last packet written, without allocating.
 type espDev struct {
@@ -42,9 +42,13 @@ type espDev struct {
 
 func (d *espDev) Read(b []byte) (int, error)    { return 0, netif.ErrClosed }
 func (d *espDev) TryRead(b []byte) (int, error) { return 0, netif.ErrWouldBlock }
-func (d *espDev) Write(b []byte) (int, error)   { d.n = copy(d.buf[:], b); d.writes++; return len(b), nil }
-func (d *espDev) Name() string                  { return "crypto0" }
-func (d *espDev) Close() error                  { return nil }
+func (d *espDev) Write(b []byte) (int, error) {
+	d.n = copy(d.buf[:], b)
+	d.writes++
+	return len(b), nil
+}
+func (d *espDev) Name() string { return "crypto0" }
+func (d *espDev) Close() error { return nil }
 
 var (
 	espNetA = netip.MustParsePrefix("198.19.1.0/24")

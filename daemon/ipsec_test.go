@@ -1,0 +1,252 @@
+package daemon
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/vpdn/vpdn/internal/nstest"
+	"github.com/vpdn/vpdn/netif"
+	"github.com/vpdn/vpdn/transport/memnet"
+)
+
+// doc004 reads one of document 004's crypto-map configurations with its
+// addresses mapped into the lab range: the underlay 192.168.1.1 (hub),
+// 172.16.1.2 and 172.16.2.3 (spokes) into 198.18.1.x, the protected
+// networks 10.0.0.0/24, 1.1.1.0/24 and 2.2.2.0/24 into 198.19.x.0/24.
+func doc004(t testing.TB, name string, edits ...string) string {
+	t.Helper()
+	b, err := os.ReadFile("../config/testdata/docs/" + name + ".cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := strings.NewReplacer("192.168.1.1", "198.18.1.1", "172.16.1.2", "198.18.1.2", "172.16.2.3", "198.18.1.3",
+		"172.16.1.1 ", "198.18.1.2 ", "10.0.0.0", "198.19.0.0", "1.1.1.0", "198.19.1.0", "2.2.2.0", "198.19.2.0")
+	s := r.Replace(string(b))
+	for i := 0; i+1 < len(edits); i += 2 {
+		s = strings.ReplaceAll(s, edits[i], edits[i+1])
+	}
+	return s
+}
+
+// spoke2Cfg is document 004's second spoke, with the interface the
+// document leaves out.
+func spoke2Cfg(t testing.TB) string {
+	return doc004(t, "004-crypto-map-spoke2") + "interface Ethernet0/0\n ip address 198.18.1.3 255.255.255.0\n crypto map SP2_HUB\n"
+}
+
+// waitFor runs in a synctest bubble: fake seconds pass until ok.
+func waitFor(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for i := 0; !ok(); i++ {
+		if i > 120 {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func outbound(d *netif.Fake) []byte {
+	select {
+	case p := <-d.Outbound:
+		return p
+	default:
+		return nil
+	}
+}
+
+// TestInMemoryCryptoMap: document 004's crypto-map hub and its two spokes,
+// each a whole daemon on in-memory binds and interfaces. The first packet
+// toward a spoke's network is dropped and starts IKE (as IOS does); the
+// SAs come up and packets cross both ways; show crypto isakmp sa, show
+// crypto ipsec sa, show crypto map and show crypto session see it; clear
+// crypto sa removes the SAs and traffic renegotiates them.
+func TestInMemoryCryptoMap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(14)
+		logs := &nstest.SyncBuffer{}
+		hub := newMemDaemon(t, nw, doc004(t, "004-crypto-map-hub-two-spokes"), func(o *Options) {
+			o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		})
+		for _, sw := range [][]string{{"crypto", "isakmp"}, {"crypto", "ipsec"}} {
+			if r := hub.do("debug", sw...); !r.OK {
+				t.Fatalf("debug %v: %s", sw, r.Error)
+			}
+		}
+		sp1 := newMemDaemon(t, nw, doc004(t, "004-crypto-map-spoke1"))
+		sp2 := newMemDaemon(t, nw, spoke2Cfg(t))
+		for _, m := range []*memDaemon{hub, sp1, sp2} {
+			if rs, _ := m.host.Routes("crypto0"); len(rs) == 0 {
+				t.Fatalf("no routes into the crypto TUN: %v", m.host.AllRoutes())
+			}
+		}
+		h, s1, s2 := hub.host.Device("crypto0"), sp1.host.Device("crypto0"), sp2.host.Device("crypto0")
+
+		// Hub → spoke 1: the first packet starts IKE and is dropped.
+		p1 := udpPacket("198.19.0.1", "198.19.1.1", 64)
+		h.Inject(p1)
+		waitFor(t, "the hub's SA with spoke 1", func() bool {
+			return strings.Contains(hub.show(t, "crypto isakmp sa", false).Text, "QM_IDLE") && strings.Contains(hub.show(t, "crypto ipsec sa", false).Text, "current outbound spi")
+		})
+		synctest.Wait()
+		if got := outbound(s1); got != nil {
+			t.Fatalf("the packet that started IKE was delivered: %x", got)
+		}
+		h.Inject(p1)
+		synctest.Wait()
+		if got := outbound(s1); !bytes.Equal(got, p1) {
+			t.Fatalf("spoke 1 got %x, want %x", got, p1)
+		}
+		back := udpPacket("198.19.1.1", "198.19.0.1", 300)
+		s1.Inject(back)
+		synctest.Wait()
+		if got := outbound(h); !bytes.Equal(got, back) {
+			t.Fatalf("hub got %x", got)
+		}
+		// Spoke 2 initiates toward the hub (the entry lists it second).
+		p2 := udpPacket("198.19.2.7", "198.19.0.9", 10)
+		s2.Inject(p2)
+		waitFor(t, "spoke 2's SA", func() bool {
+			return strings.Contains(sp2.show(t, "crypto ipsec sa", false).Text, "current outbound spi")
+		})
+		s2.Inject(p2)
+		synctest.Wait()
+		if got := outbound(h); !bytes.Equal(got, p2) {
+			t.Fatalf("hub got %x from spoke 2", got)
+		}
+		// Spoke 1's network may not reach spoke 2's through spoke 2's SA:
+		// spoke 2's ACL does not cover it (document 004: "no
+		// communication between offices").
+		s1.Inject(udpPacket("198.19.1.1", "198.19.2.7", 10))
+		synctest.Wait()
+
+		isakmp := hub.show(t, "crypto isakmp sa", false).Text
+		for _, want := range []string{"IPv4 Crypto ISAKMP SA", "dst             src             state          conn-id status", "198.18.1.2", "198.18.1.3", "QM_IDLE", "ACTIVE"} {
+			if !strings.Contains(isakmp, want) {
+				t.Errorf("show crypto isakmp sa lacks %q:\n%s", want, isakmp)
+			}
+		}
+		ipsec := hub.show(t, "crypto ipsec sa peer 198.18.1.2", false).Text
+		for _, want := range []string{"interface: Ethernet0/0", "Crypto map tag: HUB_SPOKEs, local addr 198.18.1.1",
+			"local  ident (addr/mask/prot/port): (198.19.0.0/255.255.255.0/256/0)", "remote ident (addr/mask/prot/port): (198.19.1.0/255.255.255.0/256/0)",
+			"current_peer 198.18.1.2 port 500", "#pkts encaps: 1, #pkts encrypt: 1, #pkts digest: 1", "#pkts decaps: 1, #pkts decrypt: 1, #pkts verify: 1",
+			"transform: esp-256-aes esp-md5-hmac ,", "in use settings ={Tunnel, }", "replay detection support: Y", "Status: ACTIVE(ACTIVE)", "PFS (Y/N): N, DH group: none"} {
+			if !strings.Contains(ipsec, want) {
+				t.Errorf("show crypto ipsec sa lacks %q:\n%s", want, ipsec)
+			}
+		}
+		if strings.Contains(ipsec, "198.18.1.3") {
+			t.Errorf("show crypto ipsec sa peer 198.18.1.2 shows the other spoke:\n%s", ipsec)
+		}
+		var sas []map[string]any
+		if err := json.Unmarshal(hub.show(t, "crypto ipsec sa", true).Data, &sas); err != nil || len(sas) != 2 {
+			t.Fatalf("show crypto ipsec sa --json: %v %v", err, sas)
+		}
+		cmap := hub.show(t, "crypto map", false).Text
+		for _, want := range []string{`Crypto Map "HUB_SPOKEs" 1 ipsec-isakmp`, "Peer = 198.18.1.2", "Peer = 198.18.1.3", "Extended IP access list TO_Spokes",
+			"access-list TO_Spokes permit ip 198.19.0.0 0.0.0.255 198.19.2.0 0.0.0.255", "Trans_HUB1_SP1:  { esp-256-aes esp-md5-hmac  }", "Reverse Route Injection Enabled", "Ethernet0/0"} {
+			if !strings.Contains(cmap, want) {
+				t.Errorf("show crypto map lacks %q:\n%s", want, cmap)
+			}
+		}
+		sess := hub.show(t, "crypto session detail", false).Text
+		for _, want := range []string{"Session status: UP-ACTIVE", "Peer: 198.18.1.2 port 500", "IPSEC FLOW: permit ip 198.19.0.0/255.255.255.0 198.19.1.0/255.255.255.0", "Inbound:  #pkts dec'ed 1"} {
+			if !strings.Contains(sess, want) {
+				t.Errorf("show crypto session detail lacks %q:\n%s", want, sess)
+			}
+		}
+		log := strings.Join(logsLines(logs), "\n")
+		for _, want := range []string{"ISAKMP:(", "IPSEC(create_sa): sa created", "IPSEC(sa_request)"} {
+			if !strings.Contains(log, want) {
+				t.Errorf("debug log lacks %q", want)
+			}
+		}
+
+		// clear crypto sa: both ends drop the SAs; traffic renegotiates.
+		if r := hub.do("clear", "crypto", "sa", "peer", "198.18.1.2"); !r.OK {
+			t.Fatal(r.Error)
+		}
+		synctest.Wait()
+		if strings.Contains(sp1.show(t, "crypto ipsec sa", false).Text, "current outbound spi") {
+			t.Fatal("spoke 1 kept its SA after the hub cleared it")
+		}
+		h.Inject(p1)
+		waitFor(t, "the SA renegotiated", func() bool {
+			return strings.Contains(hub.show(t, "crypto ipsec sa peer 198.18.1.2", false).Text, "current outbound spi")
+		})
+		h.Inject(p1)
+		synctest.Wait()
+		if got := outbound(s1); !bytes.Equal(got, p1) {
+			t.Fatalf("after renegotiation spoke 1 got %x", got)
+		}
+		if r := hub.do("clear", "crypto", "isakmp"); !r.OK {
+			t.Fatal(r.Error)
+		}
+		synctest.Wait()
+		if strings.Contains(hub.show(t, "crypto isakmp sa", false).Text, "QM_IDLE") {
+			t.Fatal("clear crypto isakmp left phase-1 SAs")
+		}
+	})
+}
+
+func logsLines(l *nstest.SyncBuffer) []string { return strings.Split(l.String(), "\n") }
+
+// TestInMemoryCryptoFailures: document 004's failure cases through the
+// daemon, as its debug log shows them: 3DES against AES in phase 1,
+// esp-md5-hmac against esp-sha-hmac in phase 2 (NO_PROPOSAL_CHOSEN), and
+// a wrong key (retransmissions, then "Death by retransmission P1").
+func TestInMemoryCryptoFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		hub, spoke []string // edits
+		want       []string
+	}{
+		{"phase 1 3des against aes", []string{" hash md5\n", " encr aes\n hash md5\n"}, []string{" hash md5\n", " encr 3des\n hash md5\n"},
+			[]string{"phase 1 SA policy not acceptable", "Death by retransmission P1"}},
+		{"phase 2 md5 against sha", []string{"esp-md5-hmac", "esp-sha-hmac"}, nil,
+			[]string{"phase 2 SA policy not acceptable", "PROPOSAL_NOT_CHOSEN"}},
+		{"wrong key", []string{"cisco123", "cisco"}, nil,
+			[]string{"retransmitting phase 1 MM_KEY_EXCH", "Death by retransmission P1"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				nw := memnet.New(15)
+				logs := &nstest.SyncBuffer{}
+				withLog := func(o *Options) {
+					o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+				}
+				hub := newMemDaemon(t, nw, doc004(t, "004-crypto-map-hub", tc.hub...), withLog)
+				sp := newMemDaemon(t, nw, doc004(t, "004-crypto-map-spoke1", tc.spoke...), withLog)
+				for _, m := range []*memDaemon{hub, sp} {
+					m.do("debug", "crypto", "isakmp")
+					m.do("debug", "crypto", "ipsec")
+				}
+				sp.host.Device("crypto0").Inject(udpPacket("198.19.1.1", "198.19.0.1", 10))
+				time.Sleep(3 * time.Minute)
+				synctest.Wait()
+				log := logs.String()
+				for _, w := range tc.want {
+					if !strings.Contains(log, w) {
+						t.Errorf("debug log lacks %q:\n%s", w, lastLines(log, 40))
+					}
+				}
+				if strings.Contains(sp.show(t, "crypto ipsec sa", false).Text, "current outbound spi") {
+					t.Error("an SA came up")
+				}
+			})
+		})
+	}
+}
+
+func lastLines(s string, n int) string {
+	l := strings.Split(s, "\n")
+	if len(l) > n {
+		l = l[len(l)-n:]
+	}
+	return strings.Join(l, "\n")
+}
