@@ -250,3 +250,29 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(l, "\n")
 }
+
+// TestInMemoryCryptoGCM: an esp-gcm 256 transform set end to end (IKE's
+// KEYMAT with the salt, the data plane's AES-GCM), with PFS group 14.
+func TestInMemoryCryptoGCM(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(16)
+		edits := []string{"esp-aes 256 esp-md5-hmac", "esp-gcm 256", " reverse-route static\n", " set pfs group14\n reverse-route static\n"}
+		hub := newMemDaemon(t, nw, doc004(t, "004-crypto-map-hub", edits...))
+		sp := newMemDaemon(t, nw, doc004(t, "004-crypto-map-spoke1", edits...))
+		h, s := hub.host.Device("crypto0"), sp.host.Device("crypto0")
+		p := udpPacket("198.19.1.1", "198.19.0.1", 200)
+		s.Inject(p)
+		waitFor(t, "the SA", func() bool { return strings.Contains(sp.show(t, "crypto ipsec sa", false).Text, "current outbound spi") })
+		s.Inject(p)
+		synctest.Wait()
+		if got := outbound(h); !bytes.Equal(got, p) {
+			t.Fatalf("hub got %x", got)
+		}
+		text := hub.show(t, "crypto ipsec sa", false).Text
+		for _, want := range []string{"PFS (Y/N): Y, DH group: group14", "#pkts decaps: 1"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("show crypto ipsec sa lacks %q:\n%s", want, text)
+			}
+		}
+	})
+}
