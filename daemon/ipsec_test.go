@@ -262,7 +262,9 @@ func TestInMemoryCryptoGCM(t *testing.T) {
 		h, s := hub.host.Device("crypto0"), sp.host.Device("crypto0")
 		p := udpPacket("198.19.1.1", "198.19.0.1", 200)
 		s.Inject(p)
-		waitFor(t, "the SA", func() bool { return strings.Contains(sp.show(t, "crypto ipsec sa", false).Text, "current outbound spi") })
+		waitFor(t, "the SA", func() bool {
+			return strings.Contains(sp.show(t, "crypto ipsec sa", false).Text, "current outbound spi")
+		})
 		s.Inject(p)
 		synctest.Wait()
 		if got := outbound(h); !bytes.Equal(got, p) {
