@@ -160,6 +160,13 @@ func TestInMemoryCryptoMap(t *testing.T) {
 				t.Errorf("show crypto session detail lacks %q:\n%s", want, sess)
 			}
 		}
+		m := metricsText(t, hub.d)
+		for _, want := range []string{`vpdn_ike_sas{peer="198.18.1.2",state="QM_IDLE"} 1`, `vpdn_ipsec_packets_total{direction="encaps",peer="198.18.1.2"`,
+			`vpdn_ipsec_errors_total{kind="replay",peer="198.18.1.3"`, `vpdn_dataplane_drops_total{reason="esp-no-sa"} 1`} {
+			if !strings.Contains(m, want) {
+				t.Errorf("/metrics lacks %s", want)
+			}
+		}
 		log := strings.Join(logsLines(logs), "\n")
 		for _, want := range []string{"ISAKMP:(", "IPSEC(create_sa): sa created", "IPSEC(sa_request)"} {
 			if !strings.Contains(log, want) {
