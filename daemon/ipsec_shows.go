@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -56,7 +57,7 @@ func encapSettings(c *ike.ChildSA) string {
 	return mode
 }
 
-func (s *ipsecService) ipsecSAs(peer netip.Addr) []show.IPsecSA {
+func (s *ipsecService) ipsecSAs(peer netip.Addr, withKeys bool) []show.IPsecSA {
 	s.mu.Lock()
 	infos := make([]*saInfo, 0, len(s.sas))
 	for _, i := range s.sas {
@@ -91,6 +92,10 @@ func (s *ipsecService) ipsecSAs(peer netip.Addr) []show.IPsecSA {
 			SPIIn: c.SPIIn, SPIOut: c.SPIOut, Transform: i.sa.Transform(), Settings: encapSettings(c), PFSGroup: int(c.PFS),
 			ConnID: int(c.SPIIn % 10000), RemainingKB: max(remKB, 0), RemainingSec: max(remSec, 0), IVSize: i.sa.IVLen(),
 			ReplayWindow: i.sa.ReplayWindow(), MTU: cryptoMTU})
+		if withKeys {
+			out[len(out)-1].Keys = &show.IPsecKeys{EncIn: hex.EncodeToString(c.EncKeyIn), AuthIn: hex.EncodeToString(c.AuthKeyIn),
+				EncOut: hex.EncodeToString(c.EncKeyOut), AuthOut: hex.EncodeToString(c.AuthKeyOut)}
+		}
 	}
 	return out
 }
@@ -177,7 +182,7 @@ func (s *ipsecService) sessions() []show.CryptoSession {
 		cs := get(peer)
 		cs.IKE = append(cs.IKE, k)
 	}
-	for _, f := range s.ipsecSAs(netip.Addr{}) {
+	for _, f := range s.ipsecSAs(netip.Addr{}, false) {
 		cs := get(f.Peer)
 		cs.PeerPort = f.PeerPort
 		cs.Flows = append(cs.Flows, f)
@@ -239,7 +244,8 @@ func (d *Daemon) registerCryptoShows() {
 		}
 		sas := []show.IPsecSA{}
 		for _, s := range d.ipsecServices() {
-			sas = append(sas, s.ipsecSAs(peer)...)
+			// The keys only in JSON, and only when the admin asks.
+			sas = append(sas, s.ipsecSAs(peer, asJSON && secretsAsked(ctx))...)
 		}
 		var b strings.Builder
 		show.WriteIPsecSA(&b, sas)

@@ -57,6 +57,18 @@ type IPsecSA struct {
 	IVSize       int    `json:"iv_size"`
 	ReplayWindow int    `json:"replay_window"`
 	MTU          int    `json:"mtu"`
+	// Keys are present only for `show crypto ipsec sa --json --secrets`
+	// (admin role): hex, for decrypting captures (Wireshark's ESP SAs).
+	Keys *IPsecKeys `json:"keys,omitempty"`
+}
+
+// IPsecKeys are an SA pair's keys: inbound (SPIIn) and outbound (SPIOut);
+// an AES-GCM encryption key ends with its 4-octet salt.
+type IPsecKeys struct {
+	EncIn   string `json:"enc_in"`
+	AuthIn  string `json:"auth_in"`
+	EncOut  string `json:"enc_out"`
+	AuthOut string `json:"auth_out"`
 }
 
 // CryptoMapEntry is an entry of show crypto map.

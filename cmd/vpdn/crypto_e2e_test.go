@@ -2,11 +2,13 @@ package main
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -85,6 +87,24 @@ func TestCryptoMapInNamespaces(t *testing.T) {
 	if strings.Contains(ipsec, "#pkts encaps: 0") || strings.Contains(ipsec, "#pkts decaps: 0") {
 		t.Errorf("spoke 1: the counters did not move")
 	}
+	// The hub's keys with spoke 1 (admin role: --secrets), for tshark.
+	var sas []struct {
+		SPIIn  uint32 `json:"spi_in"`
+		SPIOut uint32 `json:"spi_out"`
+		Keys   *struct {
+			EncIn   string `json:"enc_in"`
+			AuthIn  string `json:"auth_in"`
+			EncOut  string `json:"enc_out"`
+			AuthOut string `json:"auth_out"`
+		} `json:"keys"`
+	}
+	raw := hubD.show("show", "crypto", "ipsec", "sa", "peer", "198.18.1.2", "--json", "--secrets")
+	if err := json.Unmarshal([]byte(raw), &sas); err != nil || len(sas) == 0 || sas[0].Keys == nil || len(sas[0].Keys.EncIn) != 64 {
+		t.Fatalf("show crypto ipsec sa --json --secrets: %v\n%s", err, raw)
+	}
+	if plain := hubD.show("show", "crypto", "ipsec", "sa", "--json"); strings.Contains(plain, sas[0].Keys.EncIn) {
+		t.Fatal("keys shown without --secrets")
+	}
 	if capture != nil {
 		capture.Stop()
 		bad, err := nstest.Problems(capture.Path)
@@ -95,6 +115,30 @@ func TestCryptoMapInNamespaces(t *testing.T) {
 		isa, _ := nstest.Decode(capture.Path, "isakmp")
 		if len(esp) < 10 || len(isa) < 9 {
 			t.Errorf("capture: %d ESP, %d ISAKMP packets", len(esp), len(isa))
+		}
+		// tshark decrypts the ESP with the negotiated keys (both
+		// directions), checks every ICV and finds the pings and the TCP
+		// transfer inside, nothing malformed.
+		sa := sas[0]
+		k := sa.Keys
+		uat := func(src, dst string, spi uint32, enc, auth string) string {
+			return fmt.Sprintf(`uat:esp_sa:"IPv4","%s","%s","0x%08x","AES-CBC [RFC3602]","0x%s","HMAC-MD5-96 [RFC2403]","0x%s"`, src, dst, spi, enc, auth)
+		}
+		args := []string{"-r", capture.Path, "-o", "esp.enable_encryption_decode:TRUE", "-o", "esp.enable_authentication_check:TRUE",
+			"-o", uat("198.18.1.1", "198.18.1.2", sa.SPIOut, k.EncOut, k.AuthOut), "-o", uat("198.18.1.2", "198.18.1.1", sa.SPIIn, k.EncIn, k.AuthIn)}
+		count := func(filter string) int {
+			out, err := exec.Command("tshark", append(args, "-Y", filter)...).Output()
+			if err != nil {
+				t.Fatalf("tshark -Y %s: %v", filter, err)
+			}
+			return strings.Count(string(out), "\n")
+		}
+		icmp, tcp := count("esp && icmp && ip.src == 198.19.0.1"), count("esp && tcp && ip.src == 198.19.1.1")
+		good, badICV := count("esp.icv_good == 1"), count("esp.icv_bad == 1")
+		malformed := count("esp && (_ws.malformed || _ws.expert.severity >= error)")
+		t.Logf("tshark decrypting with the negotiated keys: %d echo packets, %d TCP segments inside ESP; ICVs good %d, bad %d", icmp, tcp, good, badICV)
+		if icmp == 0 || tcp < 100 || good < len(esp)/2 || badICV != 0 || malformed != 0 {
+			t.Errorf("decrypted capture: icmp %d tcp %d icv good %d bad %d malformed %d (of %d ESP)", icmp, tcp, good, badICV, malformed, len(esp))
 		}
 	}
 	for _, s := range []*served{hubD, sp1D, sp2D} {
