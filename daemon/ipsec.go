@@ -149,47 +149,57 @@ func psk(c *config.Crypto, peer netip.Addr) []byte {
 	return []byte(v)
 }
 
+// entrySettings are an entry's transform sets, PFS, lifetimes and
+// reverse route, the IPsec profile's (`set profile`) and then the global
+// lifetime filling what the entry leaves unset.
+func entrySettings(cr *config.Crypto, e *config.CryptoMapEntry) (ike.Phase2Policy, string) {
+	var pol ike.Phase2Policy
+	rr := e.ReverseRoute
+	ts := e.TransformSets
+	life := e.Lifetime
+	pfs := e.PFS
+	if pr := cr.ProfileByName(e.Profile); pr != nil {
+		if len(ts) == 0 {
+			ts = pr.TransformSets
+		}
+		if life.Seconds == 0 {
+			life.Seconds = pr.Lifetime.Seconds
+		}
+		if life.Kilobytes == 0 {
+			life.Kilobytes = pr.Lifetime.Kilobytes
+		}
+		if pfs == 0 {
+			pfs = pr.PFS
+		}
+		if rr == "" {
+			rr = pr.ReverseRoute
+		}
+	}
+	if life.Seconds == 0 {
+		life.Seconds = cr.SALifetime.Seconds
+	}
+	if life.Kilobytes == 0 {
+		life.Kilobytes = cr.SALifetime.Kilobytes
+	}
+	for _, n := range ts {
+		if t := cr.TransformSetByName(n); t != nil {
+			pol.TransformSets = append(pol.TransformSets, ike.TransformSet{Name: t.Name, ESP: espOf[t.ESP], KeyBits: t.KeyBits, Auth: authOf[t.Auth], Transport: t.Transport})
+		}
+	}
+	pol.PFS = ike.Group(pfs)
+	pol.Lifetime = time.Duration(life.Seconds) * time.Second
+	pol.LifeKB = uint64(life.Kilobytes)
+	return pol, rr
+}
+
 // resolveEntries lists the entries of crypto map name in order, each
 // dynamic reference expanded into the dynamic map's entries.
 func resolveEntries(c *config.Config, name string) []*cryptoEntry {
 	cr := c.Crypto
 	var out []*cryptoEntry
 	add := func(e *config.CryptoMapEntry, dynamic bool) {
-		ce := &cryptoEntry{cfg: e, dynamic: dynamic, tag: name, rr: e.ReverseRoute}
-		ts := e.TransformSets
-		life := e.Lifetime
-		pfs := e.PFS
-		if pr := cr.ProfileByName(e.Profile); pr != nil {
-			if len(ts) == 0 {
-				ts = pr.TransformSets
-			}
-			if life.Seconds == 0 {
-				life.Seconds = pr.Lifetime.Seconds
-			}
-			if life.Kilobytes == 0 {
-				life.Kilobytes = pr.Lifetime.Kilobytes
-			}
-			if pfs == 0 {
-				pfs = pr.PFS
-			}
-			if ce.rr == "" {
-				ce.rr = pr.ReverseRoute
-			}
-		}
-		if life.Seconds == 0 {
-			life.Seconds = cr.SALifetime.Seconds
-		}
-		if life.Kilobytes == 0 {
-			life.Kilobytes = cr.SALifetime.Kilobytes
-		}
-		for _, n := range ts {
-			if t := cr.TransformSetByName(n); t != nil {
-				ce.pol.TransformSets = append(ce.pol.TransformSets, ike.TransformSet{Name: t.Name, ESP: espOf[t.ESP], KeyBits: t.KeyBits, Auth: authOf[t.Auth], Transport: t.Transport})
-			}
-		}
-		ce.pol.PFS = ike.Group(pfs)
-		ce.pol.Lifetime = time.Duration(life.Seconds) * time.Second
-		ce.pol.LifeKB = uint64(life.Kilobytes)
+		ce := &cryptoEntry{cfg: e, dynamic: dynamic, tag: name}
+		ce.pol, ce.rr = entrySettings(cr, e)
 		ce.acl = c.AccessListByName(e.MatchACL)
 		if ce.acl == nil || len(ce.pol.TransformSets) == 0 || (!dynamic && len(e.Peers) == 0) {
 			return // IOS: the entry stays disabled

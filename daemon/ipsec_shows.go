@@ -117,18 +117,15 @@ func (s *ipsecService) cryptoMap(c *config.Config) []show.CryptoMapEntry {
 	add := func(e *config.CryptoMapEntry, name string, dyn bool) show.CryptoMapEntry {
 		ce := show.CryptoMapEntry{Name: name, Seq: e.Seq, ACL: e.MatchACL, LifeKB: 4608000, LifeSec: 3600, PFSGroup: e.PFS,
 			ReverseRoute: e.ReverseRoute != "", Interfaces: []string{s.ifc.Name.String()}, CurrentPeer: current[e.Seq]}
-		for _, r := range resolveEntries(c, name) {
-			if r.cfg == e {
-				if r.pol.LifeKB != 0 {
-					ce.LifeKB = int64(r.pol.LifeKB)
-				}
-				if r.pol.Lifetime != 0 {
-					ce.LifeSec = int64(r.pol.Lifetime / time.Second)
-				}
-				ce.ReverseRoute = r.rr != ""
-				ce.PFSGroup = int(r.pol.PFS)
-			}
+		pol, rr := entrySettings(cr, e)
+		if pol.LifeKB != 0 {
+			ce.LifeKB = int64(pol.LifeKB)
 		}
+		if pol.Lifetime != 0 {
+			ce.LifeSec = int64(pol.Lifetime / time.Second)
+		}
+		ce.ReverseRoute = rr != ""
+		ce.PFSGroup = int(pol.PFS)
 		for _, p := range e.Peers {
 			ce.Peers = append(ce.Peers, p.String())
 		}
@@ -137,12 +134,8 @@ func (s *ipsecService) cryptoMap(c *config.Config) []show.CryptoMapEntry {
 				ce.ACLLines = append(ce.ACLLines, l.String())
 			}
 		}
-		names := e.TransformSets
-		if pr := cr.ProfileByName(e.Profile); pr != nil && len(names) == 0 {
-			names = pr.TransformSets
-		}
-		for _, n := range names {
-			if t := cr.TransformSetByName(n); t != nil {
+		for _, ts := range pol.TransformSets {
+			if t := cr.TransformSetByName(ts.Name); t != nil {
 				ce.TransformSets = append(ce.TransformSets, fmt.Sprintf("%s:  { %s  }", t.Name, t.Transforms()))
 			}
 		}

@@ -377,3 +377,55 @@ func TestInMemoryCryptoKilobytes(t *testing.T) {
 		}
 	})
 }
+
+// TestInMemoryDynamicCryptoMap: document 004's "multiple crypto map" hub,
+// whose crypto map is a dynamic map of three entries taking an IPsec
+// profile (3DES-MD5, reverse-route), and its spoke: the spoke initiates,
+// the hub accepts it on the dynamic entry whose ACL covers the spoke's
+// network and injects the reverse route; the entry whose ACL does not
+// exist stays disabled. The document leaves out the IKE policy and keys;
+// a wildcard key is added on both sides, and the spoke's address (the
+// document's `ip address negotiated`) is given.
+func TestInMemoryDynamicCryptoMap(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(19)
+		ike := "crypto isakmp policy 10\n encr aes\n authentication pre-share\n group 14\ncrypto isakmp key dyn0key address 0.0.0.0 0.0.0.0\n"
+		r := strings.NewReplacer("55.1.1.5", "198.18.5.5", "192.168.33.", "198.19.33.")
+		hubCfg := ike + r.Replace(doc004(t, "004-multiple-crypto-map-hub"))
+		spCfg := ike + r.Replace(doc004(t, "004-multiple-crypto-map-spoke", " ip address negotiated\n", " ip address 198.18.5.33 255.255.255.0\n"))
+		hub := newMemDaemon(t, nw, hubCfg)
+		sp := newMemDaemon(t, nw, spCfg)
+		h, s := hub.host.Device("crypto0"), sp.host.Device("crypto0")
+		// The spoke protects its network to anywhere: no default route
+		// into its TUN (it would swallow IKE), so inject directly.
+		p := udpPacket("198.19.33.33", "198.19.200.1", 50)
+		s.Inject(p)
+		waitFor(t, "the spoke's SA", func() bool { return len(saSPIs(t, sp)) == 1 })
+		s.Inject(p)
+		synctest.Wait()
+		if got := outbound(h); !bytes.Equal(got, p) {
+			t.Fatalf("hub got %x", got)
+		}
+		back := udpPacket("198.19.200.1", "198.19.33.33", 60)
+		h.Inject(back)
+		synctest.Wait()
+		if got := outbound(s); !bytes.Equal(got, back) {
+			t.Fatalf("spoke got %x", got)
+		}
+		text := hub.show(t, "crypto ipsec sa", false).Text
+		for _, want := range []string{"Crypto map tag: VPN", "remote ident (addr/mask/prot/port): (198.19.33.32/255.255.255.240/256/0)", "esp-3des esp-md5-hmac"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("hub's show crypto ipsec sa lacks %q:\n%s", want, text)
+			}
+		}
+		cm := hub.show(t, "crypto map", false).Text
+		for _, want := range []string{"Dynamic map template tag: hq-vpn", `Crypto Map "hq-vpn" 30 ipsec-isakmp`, "Security association lifetime: 4608000 kilobytes/86400 seconds", "Reverse Route Injection Enabled"} {
+			if !strings.Contains(cm, want) {
+				t.Errorf("hub's show crypto map lacks %q:\n%s", want, cm)
+			}
+		}
+		if rs, _ := hub.host.Routes("crypto0"); !strings.Contains(fmtRoutes(rs), "198.19.33.32/28") {
+			t.Errorf("hub's routes into crypto0: %v", fmtRoutes(rs))
+		}
+	})
+}

@@ -239,3 +239,28 @@ func TestESPAllocs(t *testing.T) {
 		t.Fatalf("delivered %d", b.dev.writes)
 	}
 }
+
+// FuzzESPInput: whatever arrives as ESP (raw IP 50 or UDP 4500) is
+// dropped and counted or delivered intact, never a panic; the seeds are
+// valid packets of each suite.
+func FuzzESPInput(f *testing.F) {
+	for _, gcm := range []bool{false, true} {
+		ca, _ := espPair(f, gcm)
+		a := newESPSide(f, ca, espNetA, espNetB)
+		var out [70000]byte
+		a.e.Output(espPacket("198.19.1.5", "198.19.2.9", 100), out[:])
+		f.Add(gcm, a.raw.last())
+	}
+	f.Add(false, []byte{0, 0, 0x20, 0x02, 0, 0, 0, 1})
+	f.Fuzz(func(t *testing.T, gcm bool, b []byte) {
+		_, cb := espPair(t, gcm)
+		side := newESPSide(t, cb, espNetB, espNetA)
+		side.e.Input(b, espPeer)
+		if side.dev.writes > 0 {
+			pkt := side.dev.buf[:side.dev.n]
+			if len(pkt) < 20 || pkt[0]>>4 != 4 {
+				t.Fatalf("delivered a non-IPv4 packet %x", pkt)
+			}
+		}
+	})
+}
