@@ -429,3 +429,32 @@ func TestInMemoryDynamicCryptoMap(t *testing.T) {
 		}
 	})
 }
+
+// TestInMemoryCryptoDPD: `crypto isakmp keepalive 10 2` turns on dead peer
+// detection (RFC 3706); when the spoke falls silent the hub sends
+// R-U-THERE, gives up, and removes the phase-1 SA and the IPsec SAs.
+func TestInMemoryCryptoDPD(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(20)
+		logs := &nstest.SyncBuffer{}
+		edits := []string{"crypto isakmp key", "crypto isakmp keepalive 10 2\ncrypto isakmp key"}
+		hub := newMemDaemon(t, nw, doc004(t, "004-crypto-map-hub", edits...), func(o *Options) {
+			o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		})
+		hub.do("debug", "crypto", "isakmp")
+		sp := newMemDaemon(t, nw, doc004(t, "004-crypto-map-spoke1", edits...))
+		sp.host.Device("crypto0").Inject(udpPacket("198.19.1.1", "198.19.0.1", 10))
+		waitFor(t, "the SA", func() bool { return len(saSPIs(t, hub)) == 1 })
+		time.Sleep(30 * time.Second) // the peer answers: the SA stays
+		if len(saSPIs(t, hub)) != 1 {
+			t.Fatal("the SA went while the peer answered DPD")
+		}
+		nw.SetFaults(memnet.Faults{Loss: 1})
+		waitFor(t, "DPD to declare the peer dead", func() bool {
+			return len(saSPIs(t, hub)) == 0 && !strings.Contains(hub.show(t, "crypto isakmp sa", false).Text, "QM_IDLE")
+		})
+		if !strings.Contains(logs.String(), "R_U_THERE") {
+			t.Error("no R-U-THERE in the debug log")
+		}
+	})
+}
