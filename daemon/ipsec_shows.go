@@ -25,8 +25,26 @@ func (d *Daemon) ipsecServices() []*ipsecService {
 func (s *ipsecService) isakmpSAs() []show.ISAKMPSA {
 	var out []show.ISAKMPSA
 	for _, p := range s.node.Phase1() {
-		out = append(out, show.ISAKMPSA{Dst: p.Dst.String(), Src: p.Src.String(), State: p.State, ConnID: p.ConnID,
-			Status: p.Status, Debug: p.Debug, Interface: s.ifc.Name.String()})
+		k := show.ISAKMPSA{Dst: p.Dst.String(), Src: p.Src.String(), State: p.State, ConnID: p.ConnID,
+			Status: p.Status, Debug: p.Debug, Interface: s.ifc.Name.String(), DH: int(p.Policy.Group),
+			Remaining: int64(p.Remaining / time.Second), Initiator: p.Src == s.local}
+		switch p.Policy.Encryption {
+		case ike.CipherAES:
+			k.Encr = "aes"
+			if p.Policy.KeyBits > 128 {
+				k.Encr = fmt.Sprintf("aes%d", p.Policy.KeyBits)
+			}
+		case ike.Cipher3DES:
+			k.Encr = "3des"
+		}
+		k.Hash = map[ike.Hash]string{ike.HashMD5: "md5", ike.HashSHA1: "sha", ike.HashSHA256: "sha256", ike.HashSHA384: "sha384"}[p.Policy.Hash]
+		if p.DPD {
+			k.Caps += "D"
+		}
+		if p.NATT {
+			k.Caps += "N"
+		}
+		out = append(out, k)
 	}
 	return out
 }

@@ -131,6 +131,12 @@ func TestInMemoryCryptoMap(t *testing.T) {
 				t.Errorf("show crypto isakmp sa lacks %q:\n%s", want, isakmp)
 			}
 		}
+		detail := hub.show(t, "crypto isakmp sa detail", false).Text
+		for _, want := range []string{"C-id  Local           Remote          I-VRF  Status Encr Hash   Auth DH Lifetime Cap.", "198.18.1.1      198.18.1.2", "ACTIVE 3des md5    psk  5  23:59:", "State: QM_IDLE (IKE_P1_COMPLETE)"} {
+			if !strings.Contains(detail, want) {
+				t.Errorf("show crypto isakmp sa detail lacks %q:\n%s", want, detail)
+			}
+		}
 		ipsec := hub.show(t, "crypto ipsec sa peer 198.18.1.2", false).Text
 		for _, want := range []string{"interface: Ethernet0/0", "Crypto map tag: HUB_SPOKEs, local addr 198.18.1.1",
 			"local  ident (addr/mask/prot/port): (198.19.0.0/255.255.255.0/256/0)", "remote ident (addr/mask/prot/port): (198.19.1.0/255.255.255.0/256/0)",

@@ -19,6 +19,15 @@ type ISAKMPSA struct {
 	// Debug is the state as debug crypto isakmp names it (IKE_I_MM1 ...).
 	Debug     string `json:"debug_state"`
 	Interface string `json:"interface"`
+	// The detail columns: the chosen policy (encr "aes", "3des"; hash
+	// "sha", "md5", ...; DH group), seconds of lifetime left, and the
+	// capabilities (D: dead peer detection, N: NAT-traversal).
+	Encr      string `json:"encryption"`
+	Hash      string `json:"hash"`
+	DH        int    `json:"dh_group"`
+	Remaining int64  `json:"remaining_seconds"`
+	Caps      string `json:"capabilities"`
+	Initiator bool   `json:"initiator"`
 }
 
 // IPsecSA is an IPsec SA pair with the flow it protects: a block of show
@@ -104,14 +113,19 @@ func WriteISAKMPSA(b *strings.Builder, sas []ISAKMPSA, detail bool) {
 		b.WriteString("       psk - Preshared key, rsig - RSA signature\n")
 		b.WriteString("       renc - RSA encryption\n")
 		b.WriteString("IPv4 Crypto ISAKMP SA\n\n")
-		b.WriteString("C-id  Local           Remote          I-VRF  Status Auth State\n\n")
+		b.WriteString("C-id  Local           Remote          I-VRF  Status Encr Hash   Auth DH Lifetime Cap.\n\n")
 		for _, s := range sas {
 			local, remote := s.Dst, s.Src
-			if s.Debug != "" && strings.Contains(s.Debug, "_I_") {
+			if s.Initiator {
 				local, remote = s.Src, s.Dst
 			}
-			fmt.Fprintf(b, "%-5d %-15s %-15s        %-6s psk  %s (%s)\n", s.ConnID, local, remote, s.Status, s.State, s.Debug)
-			fmt.Fprintf(b, "       Engine-id:Conn-id =  SW:%d\n\n", s.ConnID)
+			life := ""
+			if s.State == "QM_IDLE" {
+				life = fmt.Sprintf("%d:%02d:%02d", s.Remaining/3600, s.Remaining/60%60, s.Remaining%60)
+			}
+			fmt.Fprintf(b, "%-5d %-15s %-15s        %-6s %-4s %-6s psk  %-2d %-8s %s\n", s.ConnID, local, remote, s.Status, s.Encr, s.Hash, s.DH, life, s.Caps)
+			fmt.Fprintf(b, "       Engine-id:Conn-id =  SW:%d\n", s.ConnID)
+			fmt.Fprintf(b, "       State: %s (%s)\n\n", s.State, s.Debug)
 		}
 		b.WriteString("IPv6 Crypto ISAKMP SA\n\n")
 		return
@@ -247,7 +261,7 @@ func WriteCryptoSession(b *strings.Builder, ss []CryptoSession, detail bool) {
 		fmt.Fprintf(b, "Peer: %s port %d\n", s.Peer, s.PeerPort)
 		for _, k := range s.IKE {
 			local, remote := k.Dst, k.Src
-			if strings.Contains(k.Debug, "_I_") {
+			if k.Initiator {
 				local, remote = k.Src, k.Dst
 			}
 			state := "Active"
