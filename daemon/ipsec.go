@@ -238,6 +238,12 @@ func cryptoInterfaces(c *config.Config) []*config.Interface {
 
 // startIPsec brings up the service of every crypto-map interface.
 func (d *Daemon) startIPsec(rt *runtime, c *config.Config) error {
+	rt.ipsecMu.Lock()
+	defer rt.ipsecMu.Unlock()
+	return d.startIPsecLocked(rt, c)
+}
+
+func (d *Daemon) startIPsecLocked(rt *runtime, c *config.Config) error {
 	for n, ifc := range cryptoInterfaces(c) {
 		s, err := d.newIPsec(rt, c, ifc, fmt.Sprintf("crypto%d", n))
 		if err != nil {
@@ -246,6 +252,44 @@ func (d *Daemon) startIPsec(rt *runtime, c *config.Config) error {
 		rt.ipsec = append(rt.ipsec, s)
 	}
 	return nil
+}
+
+// cryptoFingerprint is what the IPsec services are built from: the crypto
+// section, the access lists and the crypto-map interfaces, keys left out
+// (they are read at each negotiation).
+func cryptoFingerprint(c *config.Config) string {
+	// The printed form: no pointers, no line numbers.
+	x := &config.Config{AccessLists: c.AccessLists}
+	if c.Crypto != nil {
+		cr := *c.Crypto
+		cr.Keys = nil
+		x.Crypto = &cr
+	}
+	var b strings.Builder
+	b.WriteString(x.String())
+	for _, i := range cryptoInterfaces(c) {
+		fmt.Fprintf(&b, "|%s %s %s %s", i.Name, i.Address, i.LinuxDevice, i.CryptoMap)
+	}
+	return b.String()
+}
+
+// reloadIPsec restarts the IPsec services when a reload changed what they
+// are built from: their SAs go (the peers are told) and traffic
+// renegotiates under the new maps.
+func (d *Daemon) reloadIPsec(old, c *config.Config) error {
+	rt := d.rt.Load()
+	if rt == nil || cryptoFingerprint(old) == cryptoFingerprint(c) {
+		return nil
+	}
+	rt.ipsecMu.Lock()
+	defer rt.ipsecMu.Unlock()
+	for _, s := range rt.ipsec {
+		s.deleteAll()
+		s.close()
+	}
+	rt.ipsec = nil
+	d.log.Info("crypto configuration changed: IPsec restarted; SAs renegotiate")
+	return d.startIPsecLocked(rt, c)
 }
 
 func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, tun string) (*ipsecService, error) {
@@ -613,6 +657,26 @@ func (s *ipsecService) tick() {
 	if sendKA {
 		for _, p := range ka {
 			s.b4500.WriteTo([]byte{esp.NATKeepalive}, p) // RFC 3948 §2.3
+		}
+	}
+}
+
+// deleteAll deletes every SA, telling the peers (Delete payloads, RFC 2408
+// §3.15), so that they renegotiate instead of sending into SAs that are
+// gone.
+func (s *ipsecService) deleteAll() {
+	for _, c := range s.node.Children() {
+		s.node.DeleteChild(c.SPIIn)
+	}
+	seen := map[netip.Addr]bool{}
+	for _, p := range s.node.Phase1() {
+		peer := p.Dst
+		if peer == s.local {
+			peer = p.Src
+		}
+		if !seen[peer] {
+			seen[peer] = true
+			s.node.DeletePeer(peer)
 		}
 	}
 }

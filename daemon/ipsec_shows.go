@@ -17,7 +17,9 @@ import (
 
 func (d *Daemon) ipsecServices() []*ipsecService {
 	if rt := d.rt.Load(); rt != nil {
-		return rt.ipsec
+		rt.ipsecMu.Lock()
+		defer rt.ipsecMu.Unlock()
+		return slices.Clone(rt.ipsec)
 	}
 	return nil
 }

@@ -464,3 +464,51 @@ func TestInMemoryCryptoDPD(t *testing.T) {
 		}
 	})
 }
+
+// TestInMemoryCryptoReload: a reload that changes the crypto map (a new
+// protected network in the hub's ACL) restarts IPsec: the old SAs are
+// deleted at both ends, the new network is routed into the crypto TUN, and
+// traffic renegotiates; a reload that changes only a key restarts nothing.
+func TestInMemoryCryptoReload(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(21)
+		hubCfg := doc004(t, "004-crypto-map-hub")
+		hub := newMemDaemon(t, nw, hubCfg)
+		sp := newMemDaemon(t, nw, doc004(t, "004-crypto-map-spoke1"))
+		p := udpPacket("198.19.1.1", "198.19.0.1", 40)
+		sp.host.Device("crypto0").Inject(p)
+		waitFor(t, "the SA", func() bool { return len(saSPIs(t, hub)) == 1 })
+		first := saSPIs(t, hub)[0]
+		path := hub.d.opts.ConfigPath
+		// A key change only: the services stay.
+		os.WriteFile(path, []byte(strings.Replace(hubCfg, "key cisco123 address", "key cisco123 address 198.18.9.9\ncrypto isakmp key other address", 1)), 0o644)
+		if err := hub.d.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if s := saSPIs(t, hub); len(s) != 1 || s[0] != first {
+			t.Fatalf("a key change restarted IPsec: %v", s)
+		}
+		os.WriteFile(path, []byte(strings.Replace(hubCfg, " permit ip 198.19.0.0 0.0.0.255 198.19.1.0 0.0.0.255\n",
+			" permit ip 198.19.0.0 0.0.0.255 198.19.1.0 0.0.0.255\n permit ip 198.19.0.0 0.0.0.255 198.19.9.0 0.0.0.255\n", 1)), 0o644)
+		if err := hub.d.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if len(saSPIs(t, hub)) != 0 || len(saSPIs(t, sp)) != 0 {
+			t.Fatalf("SAs after the restart: hub %v, spoke %v", saSPIs(t, hub), saSPIs(t, sp))
+		}
+		if rs, _ := hub.host.Routes("crypto0"); !strings.Contains(fmtRoutes(rs), "198.19.9.0/24") {
+			t.Fatalf("routes into crypto0: %s", fmtRoutes(rs))
+		}
+		h := hub.host.Device("crypto0")
+		back := udpPacket("198.19.0.1", "198.19.1.1", 40)
+		h.Inject(back)
+		waitFor(t, "the renegotiated SA", func() bool { return len(saSPIs(t, hub)) == 1 })
+		h.Inject(back)
+		synctest.Wait()
+		if got := outbound(sp.host.Device("crypto0")); !bytes.Equal(got, back) {
+			t.Fatalf("after the reload the spoke got %x", got)
+		}
+	})
+}

@@ -48,7 +48,10 @@ type runtime struct {
 	pptpLn   net.Listener
 	pptpDone chan struct{} // closed when the GRE and control readers end
 
-	ipsec []*ipsecService // one per crypto-map interface (ipsec.go)
+	// ipsec is one service per crypto-map interface (ipsec.go), under
+	// ipsecMu: a reload that changes the crypto configuration replaces it.
+	ipsecMu sync.Mutex
+	ipsec   []*ipsecService
 
 	host   netif.Host
 	kernel *netif.Kernel // the host, when the daemon made it
@@ -304,9 +307,12 @@ func (rt *runtime) teardown(d *Daemon) {
 		rt.pptpGRE.Close()
 		<-rt.pptpDone
 	}
+	rt.ipsecMu.Lock()
 	for _, s := range rt.ipsec {
 		s.close()
 	}
+	rt.ipsec = nil
+	rt.ipsecMu.Unlock()
 	rt.plane.ClearShared()
 	rt.plane.Close()
 	rt.ifs.Close()
