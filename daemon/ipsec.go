@@ -39,6 +39,10 @@ import (
 	"github.com/vpdn/vpdn/wire/isakmp"
 )
 
+// maxNATPeers bounds the addresses remembered as speaking IKE on port
+// 4500.
+const maxNATPeers = 4096
+
 // cryptoMTU keeps an ESP-in-UDP tunnel packet inside a 1500-byte
 // underlay: 1500 - 20 (IP) - 8 (UDP) - 8 (ESP) - 16 (IV) - 17 (padding,
 // trailer) - 16 (ICV), rounded down.
@@ -407,7 +411,18 @@ func (s *ipsecService) recv4500(b []byte, from netip.AddrPort) {
 	switch esp.Classify(b) {
 	case esp.KindIKE:
 		s.mu.Lock()
-		s.natPeers[from] = true
+		if !s.natPeers[from] {
+			// Bounded: spoofed sources cannot grow it without end; a
+			// peer forgotten here is answered on 4500 again as soon as
+			// it sends there.
+			if len(s.natPeers) >= maxNATPeers {
+				for k := range s.natPeers {
+					delete(s.natPeers, k)
+					break
+				}
+			}
+			s.natPeers[from] = true
+		}
 		s.mu.Unlock()
 		s.node.HandlePacket(b[4:], from)
 	case esp.KindESP:
@@ -704,9 +719,4 @@ func (s *ipsecService) close() {
 		s.dev.Close()
 	}
 	s.wg.Wait()
-}
-
-// cryptoMapName is the tag show crypto ipsec sa prints.
-func (s *ipsecService) String() string {
-	return strings.Join([]string{s.ifc.Name.String(), s.ifc.CryptoMap}, " ")
 }
