@@ -92,8 +92,12 @@ type ipsecService struct {
 	polOf   []*cryptoEntry // the entry of each SPD line
 	routes  []netip.Prefix // installed for the ACLs' destinations
 
-	mu       sync.Mutex
-	sas      map[uint32]*saInfo // by inbound SPI
+	mu  sync.Mutex
+	sas map[uint32]*saInfo // by inbound SPI
+	// peerIdx is, per entry, which of its `set peer`s the next
+	// initiation goes to: IOS's backup peers, tried in order, the next
+	// after a failure.
+	peerIdx  map[*cryptoEntry]int
 	natPeers map[netip.AddrPort]bool
 	lastKA   time.Time
 	closed   bool
@@ -298,7 +302,7 @@ func (d *Daemon) reloadIPsec(old, c *config.Config) error {
 
 func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, tun string) (*ipsecService, error) {
 	s := &ipsecService{d: d, clock: d.opts.Clock, ifc: ifc, tun: tun, host: rt.host,
-		log: d.opts.Debug.Logger(d.log, "crypto ipsec"), sas: map[uint32]*saInfo{}, natPeers: map[netip.AddrPort]bool{}}
+		log: d.opts.Debug.Logger(d.log, "crypto ipsec"), sas: map[uint32]*saInfo{}, natPeers: map[netip.AddrPort]bool{}, peerIdx: map[*cryptoEntry]int{}}
 	s.local = ifc.Address.Addr()
 	if !s.local.IsValid() {
 		dev := ifc.LinuxDevice
@@ -453,7 +457,9 @@ func (s *ipsecService) acquire(i int, src, dst netip.Addr) {
 	pol := e.pol
 	pol.Local = ike.Selector{Prefix: s.pols[i].Src, Proto: s.pols[i].Proto, Port: s.pols[i].SrcPort}
 	pol.Remote = ike.Selector{Prefix: s.pols[i].Dst, Proto: s.pols[i].Proto, Port: s.pols[i].DstPort}
-	peer := netip.AddrPortFrom(e.cfg.Peers[0], 500)
+	s.mu.Lock()
+	peer := netip.AddrPortFrom(e.cfg.Peers[s.peerIdx[e]%len(e.cfg.Peers)], 500)
+	s.mu.Unlock()
 	s.log.Debug(fmt.Sprintf("IPSEC(sa_request): , (key eng. msg.) OUTBOUND local= %v:0, remote= %v:0, local_proxy= %v, remote_proxy= %v, protocol= ESP, transform= NONE (Tunnel)",
 		s.local, peer.Addr(), pol.Local, pol.Remote))
 	go func() {
@@ -556,6 +562,24 @@ func (s *ipsecService) onEvent(ev ike.Event) {
 		go s.node.Initiate(c.Peer, &pol)
 	case ike.EventChildFailed:
 		s.log.Debug(fmt.Sprintf("IPSEC: quick mode with %v failed: %s (%v)", ev.Peer.Addr(), ev.Reason, ev.Notify))
+		s.nextPeer(ev.Peer.Addr())
+	case ike.EventPhase1Down:
+		if strings.Contains(ev.Reason, "retransmission") {
+			s.nextPeer(ev.Peer.Addr())
+		}
+	}
+}
+
+// nextPeer moves the entries whose current peer failed to their next
+// `set peer` (backup peers, as IOS tries them).
+func (s *ipsecService) nextPeer(failed netip.Addr) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, e := range s.entries {
+		if n := len(e.cfg.Peers); n > 1 && e.cfg.Peers[s.peerIdx[e]%n] == failed.Unmap() {
+			s.peerIdx[e] = (s.peerIdx[e] + 1) % n
+			s.log.Debug(fmt.Sprintf("IPSEC: crypto map %s %d: peer %v failed, trying %v next", e.tag, e.cfg.Seq, failed, e.cfg.Peers[s.peerIdx[e]]))
+		}
 	}
 }
 
