@@ -111,6 +111,7 @@ var commandTable = concatCommands(
 	aaaCommands,
 	radiusCommands,
 	ipCommands,
+	cryptoCommands,
 	laterCommands,
 	controllerCommands,
 )

@@ -17,7 +17,7 @@ var interfaceCommands = []*command{
 				return fmt.Errorf("interface %s: Virtual-Access interfaces are cloned from a Virtual-Template at run time; expected interface Virtual-Template N", n)
 			}
 			if n.Kind == IfTunnel {
-				return fmt.Errorf("interface %s: GRE tunnel interfaces are not supported yet (later work: GRE/DMVPN)", n)
+				return fmt.Errorf("interface %s: tunnel interfaces (GRE, IPsec VTI) are not supported yet (later work: GRE/DMVPN, IPsec part 2); use a crypto map on the physical interface", n)
 			}
 			ifc := p.cfg.Interface(n)
 			if ifc == nil {
@@ -296,7 +296,6 @@ var interfaceCommands = []*command{
 			}
 			return nil
 		}},
-	{mode: mInterface, spec: "crypto map <rest:line>", help: "IPsec crypto map on an interface: later work.", later: "IPsec (crypto map) is later work"},
 	{mode: mInterface, spec: "tunnel <rest:line>", help: "GRE tunnel settings: later work.", later: "GRE tunnel interfaces are later work"},
 	{mode: mInterface, spec: "ip nhrp <rest:line>", help: "NHRP: later work.", later: "NHRP (DMVPN) is later work"},
 	{mode: mInterface, spec: "ip ospf <rest:line>", help: "OSPF interface settings: run FRR on vpdn's interfaces.", later: "vpdn runs no routing protocol; run FRR over its interfaces"},

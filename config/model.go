@@ -19,6 +19,10 @@ type Config struct {
 	L2TP        L2TPConfig    `json:"l2tp"` // l2tp-class, pseudowire-class
 	IP          IPConfig      `json:"ip"`   // ip local pool, ip route
 	Controllers []*Controller `json:"controllers"`
+	// Crypto is the IPsec configuration (crypto isakmp, crypto ipsec,
+	// crypto map); AccessLists the access lists crypto maps match.
+	Crypto      *Crypto       `json:"crypto,omitempty"`
+	AccessLists []*AccessList `json:"access_lists,omitempty"`
 
 	// Metrics is the vpdn extension that serves Prometheus metrics.
 	Metrics MetricsConfig `json:"metrics"`
@@ -163,6 +167,10 @@ type Interface struct {
 	Unnumbered *IfName      `json:"unnumbered,omitempty"`
 	NoAddress  bool         `json:"no_address,omitempty"`
 	AddrLine   int          `json:"addr_line,omitempty"`
+	// CryptoMap is `crypto map NAME`: traffic leaving through this
+	// interface's address is protected by the map.
+	CryptoMap     string `json:"crypto_map,omitempty"`
+	CryptoMapLine int    `json:"crypto_map_line,omitempty"`
 
 	// Peer default address for the remote end (Virtual-Template).
 	PeerDefault PeerDefault `json:"peer_default,omitzero"`

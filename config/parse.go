@@ -116,6 +116,11 @@ const (
 	mRadiusServer
 	mRadiusGroup
 	mDynAuthor
+	mISAKMPPolicy
+	mTransformSet
+	mCryptoMap
+	mIPsecProfile
+	mACL
 	nModes
 )
 
@@ -133,6 +138,11 @@ var modeNames = [...]string{
 	mRadiusServer: "radius server",
 	mRadiusGroup:  "aaa group server radius",
 	mDynAuthor:    "aaa server radius dynamic-author",
+	mISAKMPPolicy: "crypto isakmp policy",
+	mTransformSet: "crypto ipsec transform-set",
+	mCryptoMap:    "crypto map",
+	mIPsecProfile: "crypto ipsec profile",
+	mACL:          "ip access-list extended",
 }
 
 func (m mode) String() string { return modeNames[m] }
@@ -152,6 +162,11 @@ var modePrompts = [...]string{
 	mRadiusServer: "(config-radius-server)#",
 	mRadiusGroup:  "(config-sg-radius)#",
 	mDynAuthor:    "(config-locsvr-da-radius)#",
+	mISAKMPPolicy: "(config-isakmp)#",
+	mTransformSet: "(cfg-crypto-trans)#",
+	mCryptoMap:    "(config-crypto-map)#",
+	mIPsecProfile: "(ipsec-profile)#",
+	mACL:          "(config-ext-nacl)#",
 }
 
 type frame struct {

@@ -136,6 +136,7 @@ func (c *Config) String() string {
 		printPWClass(&w, pc)
 		w.bang()
 	}
+	printCrypto(&w, c.Crypto)
 	for _, i := range c.Interfaces {
 		printInterface(&w, i)
 		w.bang()
@@ -172,6 +173,7 @@ func (c *Config) String() string {
 	if len(c.IP.Pools)+len(c.IP.Routes) > 0 {
 		w.bang()
 	}
+	printAccessLists(&w, c.AccessLists)
 	w.line(0, "end")
 	return w.String()
 }
@@ -384,6 +386,9 @@ func printInterface(w *printer, i *Interface) {
 		w.line(1, "ip unnumbered %s", i.Unnumbered)
 	case i.NoAddress:
 		w.line(1, "no ip address")
+	}
+	if i.CryptoMap != "" {
+		w.line(1, "crypto map %s", i.CryptoMap)
 	}
 	if i.MTU != 0 {
 		w.line(1, "ip mtu %d", i.MTU)

@@ -36,9 +36,10 @@ aaa server radius dynamic-author
  client 198.18.0.12 server-key 0 clearDynKey
  server-key 0 globalDynKey
 vpdn pool-store postgres "host=198.18.0.9 dbname=vpdn user=vpdn password=clearPoolStoreDSN"
+crypto isakmp key 0 clearIsakmpKey address 198.18.0.50
 `
 
-var clearSecrets = []string{"clearUserPw", "clearPrivPw", "clearClassPw", "clearDigestPw", "clearTunnelPw", "clearChapPw", "clearPapPw", "clearRadiusKey", "clearGlobalKey", "clearDynKey", "globalDynKey", "clearPoolStoreDSN"}
+var clearSecrets = []string{"clearUserPw", "clearPrivPw", "clearClassPw", "clearDigestPw", "clearTunnelPw", "clearChapPw", "clearPapPw", "clearRadiusKey", "clearGlobalKey", "clearDynKey", "globalDynKey", "clearPoolStoreDSN", "clearIsakmpKey"}
 
 // TestSecretsCoverEveryField: the fixture sets every Secret field of the
 // model, so the tests below see them all; a new secret command must be

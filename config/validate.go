@@ -12,6 +12,7 @@ import (
 func (p *parser) validate() {
 	c := p.cfg
 	p.validateRadius()
+	p.validateCrypto()
 	lineOr := func(l, fallback int) int {
 		if l != 0 {
 			return l
@@ -126,7 +127,11 @@ func (p *parser) validate() {
 		if u := ifc.Unnumbered; u != nil && *u == ifc.Name {
 			p.errf(lineOr(ifc.AddrLine, ifc.Line), "interface %s: ip unnumbered names itself; expected another interface", ifc.Name)
 		}
-		if ifc.Negotiated && ifc.Name.Kind != IfVirtualPPP && ifc.Name.Kind != IfDialer {
+		if ifc.Negotiated && ifc.Name.Physical() {
+			// Document 004's dynamic-address spoke: the host gives the
+			// interface its address (DHCP, PPPoE); vpdn reads it.
+			p.warnAt(lineOr(ifc.AddrLine, ifc.Line), "interface %s: ip address negotiated on a physical interface: vpdn reads the address the host assigns; it does not negotiate one", ifc.Name)
+		} else if ifc.Negotiated && ifc.Name.Kind != IfVirtualPPP && ifc.Name.Kind != IfDialer {
 			p.errf(lineOr(ifc.AddrLine, ifc.Line), "interface %s: ip address negotiated needs a PPP interface; expected Virtual-PPP or Dialer", ifc.Name)
 		}
 		if ifc.Address.IsValid() && ifc.Name.Kind == IfVirtualTemplate {

@@ -134,6 +134,7 @@ func New(opts Options) (*Daemon, error) {
 	d.registerRadiusShows()
 	d.registerVPDNShows()
 	d.registerUserShows()
+	d.registerCryptoShows()
 	return d, nil
 }
 
@@ -221,6 +222,11 @@ func (d *Daemon) Reload() error {
 	}
 	d.reloads++
 	d.lastReloadErr = ""
+	if err := d.reloadIPsec(old, res.Config); err != nil {
+		d.lastReloadErr = err.Error()
+		d.log.Error("reload: IPsec did not restart", "err", err.Error())
+		return fmt.Errorf("configuration reloaded, but IPsec did not restart: %w", err)
+	}
 	changes := config.Diff(old, res.Config) // secrets masked, for the log
 	d.log.Info("configuration reloaded", "config", d.opts.ConfigPath, "changes", len(changes))
 	for _, c := range changes {

@@ -107,6 +107,9 @@ func (c collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range radiusDescs {
 		ch <- d
 	}
+	for _, d := range cryptoDescs {
+		ch <- d
+	}
 }
 
 // counterSet is a list of labelled counter values, sent in its order.
@@ -206,6 +209,7 @@ func pptpControl(ch chan<- prometheus.Metric, st pptp.NodeStats) {
 func (c collector) Collect(ch chan<- prometheus.Metric) {
 	d := c.d
 	c.collectAuth(ch)
+	c.collectCrypto(ch)
 	v := d.vpdnSnapshot()
 	// By carrier, then state.
 	tstates, sstates := map[string]map[string]float64{}, map[string]map[string]float64{}

@@ -48,6 +48,11 @@ type runtime struct {
 	pptpLn   net.Listener
 	pptpDone chan struct{} // closed when the GRE and control readers end
 
+	// ipsec is one service per crypto-map interface (ipsec.go), under
+	// ipsecMu: a reload that changes the crypto configuration replaces it.
+	ipsecMu sync.Mutex
+	ipsec   []*ipsecService
+
 	host   netif.Host
 	kernel *netif.Kernel // the host, when the daemon made it
 
@@ -165,6 +170,12 @@ func (d *Daemon) startRuntime(ctx context.Context) error {
 	if err := d.applyDynAuth(c); err != nil {
 		rt.teardown(d)
 		return err
+	}
+	if len(cryptoInterfaces(c)) > 0 {
+		if err := d.startIPsec(rt, c); err != nil {
+			rt.teardown(d)
+			return err
+		}
 	}
 	rt.ifs.SetStaticRoutes(staticRoutes(c))
 	rt.flush = d.startLogFlush()
@@ -326,6 +337,12 @@ func (rt *runtime) teardown(d *Daemon) {
 		rt.pptpGRE.Close()
 		<-rt.pptpDone
 	}
+	rt.ipsecMu.Lock()
+	for _, s := range rt.ipsec {
+		s.close()
+	}
+	rt.ipsec = nil
+	rt.ipsecMu.Unlock()
 	rt.plane.ClearShared()
 	rt.plane.Close()
 	rt.ifs.Close()

@@ -30,7 +30,11 @@
 // A carrier (L2TPv2, and PPTP's enhanced GRE in pptp.go; L2TPv3, GRE and
 // PPPoE later)
 // brings a Decoder for the datagrams of its bind and an Encap per session;
-// everything else is shared. A crypto stage (ESP) will wrap a Bind.
+// everything else is shared. ESP tunnel mode (esp.go) is the crypto stage
+// of crypto maps: a crypto TUN read and written by an ESP stage with its
+// SPD and its SAs by SPI (Key kind KindESP), over raw IP 50 or UDP 4500;
+// transport mode (L2TP/IPsec) will be an ESP-protected bind under a
+// carrier's Port.
 //
 // Neither path allocates per packet; bad packets are dropped and counted
 // by reason (Drops), and per session where the session is known.

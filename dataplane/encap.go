@@ -16,9 +16,10 @@ const (
 	KindPPTP                   // RFC 2637 enhanced GRE
 	KindGRE                    // RFC 2784/2890
 	KindPPPoE                  // RFC 2516 session stage
+	KindESP                    // RFC 4303 inbound SAs, by SPI (esp.go)
 )
 
-var kindNames = [...]string{"", "l2tpv2", "l2tpv3", "pptp", "gre", "pppoe"}
+var kindNames = [...]string{"", "l2tpv2", "l2tpv3", "pptp", "gre", "pppoe", "esp"}
 
 func (k Kind) String() string {
 	if int(k) < len(kindNames) && k != 0 {

@@ -163,6 +163,15 @@ const (
 	DropMPPEDiscarding            // MPPE, stateful, after loss: waiting for a flushed packet
 	DropMPPELate                  // MPPE coherency count not ahead: replayed, duplicated or reordered
 	DropMPPEBad                   // MPPE packet malformed: short, compressed, not encrypted, stateless not flushed
+	DropESPBad                    // ESP shorter than its header, bad length or padding (RFC 4303 §2)
+	DropESPUnknownSPI             // ESP with an SPI of no inbound SA (RFC 4303 §3.4.2)
+	DropESPReplay                 // ESP replayed or older than the window (RFC 4303 §3.4.3)
+	DropESPICV                    // ESP integrity check failed (RFC 4303 §3.4.4)
+	DropESPPolicy                 // decrypted packet outside its SA's selectors (RFC 4301 §5.2)
+	DropESPNoSA                   // a packet the crypto ACL permits while its SA is being negotiated (IOS drops)
+	DropESPBypass                 // a packet of the crypto TUN the crypto ACL denies or does not match
+	DropESPNotIP                  // ESP tunnel-mode payload that is not an IPv4 packet
+	DropESPSeal                   // sealing refused (sequence numbers exhausted, IV source)
 	numDropReasons
 )
 
@@ -170,6 +179,7 @@ var dropNames = [numDropReasons]string{
 	"", "short", "bad-header", "unknown-session", "wrong-peer", "out-of-order", "bad-ppp", "unhandled-ppp",
 	"not-attached", "spoofed-source", "no-session", "too-big", "not-ip", "device-write", "underlay-write",
 	"bad-offload", "not-pptp", "unencrypted", "mppe-resync", "mppe-discarding", "mppe-late", "mppe-bad",
+	"esp-bad", "esp-unknown-spi", "esp-replay", "esp-icv", "esp-policy", "esp-no-sa", "esp-bypass", "esp-not-ip", "esp-seal",
 }
 
 func (r DropReason) String() string {

@@ -30,6 +30,8 @@ var Known = []struct{ Name, Help string }{
 	{"aaa accounting", "AAA accounting records: spooled, sent, acknowledged, retried"},
 	{"radius", "RADIUS packets sent, received and dropped: code, id, server, attributes summarised (never a secret or a password)"},
 	{"config", "configuration loads and reloads"},
+	{"crypto isakmp", "IKE phase 1 and quick mode exchanges, in IOS's `debug crypto isakmp` shapes (states, proposals, retransmissions, DPD)"},
+	{"crypto ipsec", "IPsec SAs: requests, creation and deletion, rekeys, in IOS's `debug crypto ipsec` shapes"},
 }
 
 // Switches is a set of debug switches. The zero value has all off.

@@ -271,6 +271,9 @@ func TestNATDetection(t *testing.T) {
 				if c := b.n.Children()[0]; c.Encap != want || c.Peer != map[bool]netip.AddrPort{false: addrA, true: outside}[natted] {
 					t.Errorf("encap %d peer %v", c.Encap, c.Peer)
 				}
+				if natted != a.log.has("floating to port 4500") {
+					t.Errorf("the initiator behind a NAT did not float to 4500")
+				}
 				if natted != a.log.has("NAT found") || natted != b.log.has("NAT found") {
 					t.Errorf("NAT-D: a %v b %v", a.log.has("NAT found"), b.log.has("NAT found"))
 				}

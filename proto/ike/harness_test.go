@@ -66,6 +66,10 @@ func (w *network) sender(from netip.AddrPort) func(b []byte, to netip.AddrPort) 
 			time.AfterFunc(d, func() {
 				w.mu.Lock()
 				n := w.nodes[to]
+				if n == nil {
+					// A node owns ports 500 and 4500 (NAT-T, RFC 3947 §4).
+					n = w.nodes[netip.AddrPortFrom(to.Addr(), 500)]
+				}
 				w.mu.Unlock()
 				if n != nil {
 					n.HandlePacket(b, src)

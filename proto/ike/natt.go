@@ -70,3 +70,15 @@ func (p *p1) initialContact(ps *payloads) {
 		}
 	}
 }
+
+// floatIfNAT moves an initiator that NAT-D found behind (or facing) a NAT
+// to port 4500 before it sends its ID (RFC 3947 §4: MM5 or AM3), where
+// IKE carries the non-ESP marker and ESP will be UDP-encapsulated. The
+// owner's Send tells the ports apart.
+func (p *p1) floatIfNAT() {
+	if !p.natt || !(p.natLocal || p.natRemote) || p.peer.Port() != 500 {
+		return
+	}
+	p.peer = netip.AddrPortFrom(p.peer.Addr(), 4500)
+	p.debugf(" NAT-T: floating to port 4500 of %v", p.peer.Addr())
+}

@@ -265,6 +265,13 @@ type Phase1Status struct {
 	ConnID   int
 	Status   string
 	Debug    string // the IOS debug state, e.g. IKE_I_MM5
+	// Policy is the chosen phase-1 policy (zero until chosen); Remaining
+	// the lifetime left once established; NATT and DPD what the peer and
+	// we agreed (show crypto isakmp sa detail's Cap. column).
+	Policy    Policy
+	Remaining time.Duration
+	NATT, DPD bool
+	Peer      netip.AddrPort
 }
 
 // Phase1 lists the phase-1 SAs, ordered by conn-id.
@@ -273,7 +280,11 @@ func (n *Node) Phase1() []Phase1Status {
 	defer n.unlock()
 	var l []Phase1Status
 	for _, p := range n.sas {
-		s := Phase1Status{State: p.state.show(), ConnID: p.id, Status: "ACTIVE", Debug: p.state.String()}
+		s := Phase1Status{State: p.state.show(), ConnID: p.id, Status: "ACTIVE", Debug: p.state.String(), Policy: p.pol,
+			NATT: p.natt && (p.natLocal || p.natRemote), DPD: p.peerDPD && n.cfg.DPD > 0, Peer: p.peer}
+		if p.state == stP1Complete {
+			s.Remaining = max(p.lifetime-n.cfg.Clock.Now().Sub(p.established), 0)
+		}
 		if p.role == Initiator {
 			s.Dst, s.Src = p.peer.Addr(), n.cfg.Local.Addr()
 		} else {

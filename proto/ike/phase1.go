@@ -410,6 +410,7 @@ func (p *p1) mm4(ps *payloads) error {
 	}
 	out, p.iv = p.seal(out, p.iv)
 	p.setState(stIMM5)
+	p.floatIfNAT()
 	p.send(out, true)
 	return nil
 }
@@ -498,6 +499,7 @@ func (p *p1) am2(h isakmp.Header, ps *payloads) error {
 	if err != nil {
 		return err
 	}
+	p.floatIfNAT()
 	p.send(out, false)
 	p.complete()
 	return nil

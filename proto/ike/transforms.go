@@ -31,9 +31,13 @@ func appendP2SA(b []byte, pol *Phase2Policy, spi uint32) []byte {
 			isakmp.BasicAttr(isakmp.IPsecAttrLifeType, isakmp.LifeKilobytes),
 			isakmp.UintAttr(isakmp.IPsecAttrLifeDur, pol.lifeKB()),
 			isakmp.BasicAttr(isakmp.IPsecAttrEncapMode, encapFor(ts, pol.UDPEncap)),
-			isakmp.BasicAttr(isakmp.IPsecAttrAuthAlg, ts.Auth),
 		}
-		if ts.ESP == isakmp.ESPAES {
+		// AES-GCM has no authenticator attribute (RFC 4106 §8.4: its ICV
+		// is the cipher's own).
+		if ts.Auth != 0 {
+			attrs = append(attrs, isakmp.BasicAttr(isakmp.IPsecAttrAuthAlg, ts.Auth))
+		}
+		if keyedAES(ts.ESP) {
 			kb := ts.KeyBits
 			if kb == 0 {
 				kb = 128
@@ -95,7 +99,7 @@ func parseP2Offer(t isakmp.Transform) (p2offer, error) {
 	if err := d.Err(); err != nil {
 		return o, err
 	}
-	if o.tid == isakmp.ESPAES && o.keyBits == 0 {
+	if keyedAES(o.tid) && o.keyBits == 0 {
 		o.keyBits = 128
 	}
 	if o.encap == 0 {
@@ -113,10 +117,10 @@ func transportEncap(e uint16) bool {
 
 func (o p2offer) matches(ts TransformSet) bool {
 	kb := ts.KeyBits
-	if ts.ESP == isakmp.ESPAES && kb == 0 {
+	if keyedAES(ts.ESP) && kb == 0 {
 		kb = 128
 	}
-	if ts.ESP != isakmp.ESPAES {
+	if !keyedAES(ts.ESP) {
 		kb = o.keyBits // 3DES carries no key length
 	}
 	return o.tid == ts.ESP && o.keyBits == kb && o.auth == ts.Auth && transportEncap(o.encap) == ts.Transport
@@ -145,10 +149,30 @@ func authKeyLen(a uint16) int {
 }
 
 func encKeyLen(tid uint8, keyBits int) int {
-	if tid == isakmp.ESP3DES {
+	switch {
+	case tid == isakmp.ESP3DES:
 		return 24
+	case isGCM(tid):
+		return keyBits/8 + 4 // the key and its salt (RFC 4106 §8.1)
 	}
 	return keyBits / 8
+}
+
+// keyedAES reports whether the ESP transform carries a key length: AES-CBC
+// (RFC 3602 §5.1) and AES-GCM (RFC 4106 §8.4).
+func keyedAES(tid uint8) bool { return tid == isakmp.ESPAES || isGCM(tid) }
+
+func isGCM(tid uint8) bool {
+	return tid == isakmp.ESPAESGCM8 || tid == isakmp.ESPAESGCM12 || tid == isakmp.ESPAESGCM16
+}
+
+// acceptableP2 reports whether an offered ESP transform is one vpdn
+// implements: AES-CBC or 3DES with an HMAC, or AES-GCM-16 without one.
+func acceptableP2(o p2offer) bool {
+	if o.tid == isakmp.ESPAESGCM16 {
+		return o.auth == 0 && (o.keyBits == 128 || o.keyBits == 256)
+	}
+	return authKeyLen(o.auth) != 0 && (o.tid == isakmp.ESPAES || o.tid == isakmp.ESP3DES)
 }
 
 func nz(v uint64) uint64 {
@@ -187,14 +211,16 @@ func (q *qm) chooseP2(saBody []byte) (p2offer, isakmp.Proposal, error) {
 			q.n.debugf(0, "      encaps is %d (%s)", o.encap, encapNames[o.encap])
 			q.n.debugf(0, "      SA life type in seconds")
 			q.n.debugf(0, "      SA life duration (basic) of %d", int64(o.life/time.Second))
-			q.n.debugf(0, "      authenticator is %s", authNames[o.auth])
+			if o.auth != 0 {
+				q.n.debugf(0, "      authenticator is %s", authNames[o.auth])
+			}
 			if o.keyBits != 0 {
 				q.n.debugf(0, "      key length is %d", o.keyBits)
 			}
 			if o.group != 0 {
 				q.n.debugf(0, "      group is %d", o.group)
 			}
-			if authKeyLen(o.auth) == 0 || (o.tid != isakmp.ESPAES && o.tid != isakmp.ESP3DES) {
+			if !acceptableP2(o) {
 				q.debugf("atts are not acceptable.")
 				continue
 			}

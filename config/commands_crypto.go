@@ -1,0 +1,649 @@
+package config
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+func (p *parser) isakmpPolicy() *ISAKMPPolicy     { return p.cur.obj.(*ISAKMPPolicy) }
+func (p *parser) transformSet() *TransformSet     { return p.cur.obj.(*TransformSet) }
+func (p *parser) cryptoMapEntry() *CryptoMapEntry { return p.cur.obj.(*CryptoMapEntry) }
+func (p *parser) ipsecProfile() *IPsecProfile     { return p.cur.obj.(*IPsecProfile) }
+func (p *parser) accessList() *AccessList         { return p.cur.obj.(*AccessList) }
+
+// The DH groups vpdn's IKE offers (RFC 2409 §6, RFC 3526, RFC 5903).
+var cryptoGroups = []int{2, 5, 14, 19, 20}
+
+func checkGroup(g int, what string) error {
+	if !slices.Contains(cryptoGroups, g) {
+		return fmt.Errorf("%s: Diffie-Hellman group %d is not supported; expected 2, 5, 14, 19 or 20", what, g)
+	}
+	return nil
+}
+
+// The lifetime syntax shared by the global, crypto-map and profile forms.
+const saLifetimeSpec = "security-association lifetime {seconds <s:int:120-86400> | kilobytes <kb:int:2560-4294967295>}"
+
+func applyLifetime(l *Lifetime, m *Match, neg bool) {
+	switch {
+	case m.Has("seconds"):
+		set(&l.Seconds, m.Int("s"), neg)
+	case m.Has("kilobytes"):
+		kb, _ := strconv.ParseInt(m.Str("kb"), 10, 64)
+		set(&l.Kilobytes, kb, neg)
+	}
+}
+
+// pfsGroup reads `set pfs [groupN]`: IOS's default group is 1, which vpdn
+// does not offer; a bare `set pfs` means group 2.
+func pfsGroup(m *Match) (int, error) {
+	g := m.Str("g")
+	if g == "" {
+		return 2, nil
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(strings.ToLower(g), "group"))
+	if err != nil || !strings.HasPrefix(strings.ToLower(g), "group") {
+		return 0, fmt.Errorf("set pfs %s: expected group2, group5, group14, group19 or group20", g)
+	}
+	return n, checkGroup(n, "set pfs")
+}
+
+// cryptoMapEntry finds or adds the entry NAME SEQ of list.
+func findEntry(list *[]*CryptoMapEntry, name string, seq int, line int) *CryptoMapEntry {
+	for _, e := range *list {
+		if e.Name == name && e.Seq == seq {
+			return e
+		}
+	}
+	e := &CryptoMapEntry{Name: name, Seq: seq, Line: line}
+	*list = append(*list, e)
+	return e
+}
+
+func removeEntry(list *[]*CryptoMapEntry, name string, seq int) {
+	*list = slices.DeleteFunc(*list, func(e *CryptoMapEntry) bool { return e.Name == name && (seq == 0 || e.Seq == seq) })
+}
+
+// cryptoLater names what comes in later parts of the IPsec work.
+const (
+	laterVTI    = "IPsec with VTI, DVTI, keyrings and isakmp profiles is later work (IPsec part 2); use crypto maps"
+	laterEzVPN  = "IPsec Easy VPN (client configuration groups, XAuth, mode-config) is later work (IPsec part D)"
+	laterGRE    = "GRE over IPsec is later work (GRE/DMVPN)"
+	laterRSASig = "rsa-sig authentication (certificates) is not supported yet; expected authentication pre-share"
+)
+
+// cryptoCommands are IPsec with crypto maps: IKE phase-1 policies and keys,
+// transform sets, crypto maps, dynamic maps, profiles and crypto ACLs.
+var cryptoCommands = []*command{
+	{mode: mGlobal, spec: "crypto isakmp policy <n:int:1-10000>", help: "An IKE phase-1 policy and its mode (encryption, hash, authentication, group, lifetime). Policies are offered and matched lowest number first.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			c := p.cfg.CryptoConfig()
+			n := m.Int("n")
+			i := slices.IndexFunc(c.Policies, func(x *ISAKMPPolicy) bool { return x.Priority == n })
+			if neg {
+				if i >= 0 {
+					c.Policies = slices.Delete(c.Policies, i, i+1)
+				}
+				return nil
+			}
+			if i < 0 {
+				c.Policies = append(c.Policies, &ISAKMPPolicy{Priority: n, Line: p.line})
+				slices.SortStableFunc(c.Policies, func(a, b *ISAKMPPolicy) int { return a.Priority - b.Priority })
+				i = slices.IndexFunc(c.Policies, func(x *ISAKMPPolicy) bool { return x.Priority == n })
+			}
+			p.enter(mISAKMPPolicy, c.Policies[i])
+			return nil
+		}},
+	{mode: mISAKMPPolicy, spec: "encryption {3des | aes [<bits:int:128-256>] | des}", help: "The phase-1 cipher: 3des (vpdn's default; IOS's is des, which vpdn refuses) or aes 128|192|256 (128 by default).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			pol := p.isakmpPolicy()
+			if neg {
+				pol.Encryption, pol.KeyBits = "", 0
+				return nil
+			}
+			switch {
+			case m.Has("des"):
+				return fmt.Errorf("encryption des: single DES (56-bit) is not supported; expected 3des or aes")
+			case m.Has("aes"):
+				bits := m.Int("bits")
+				if bits != 0 && bits != 128 && bits != 192 && bits != 256 {
+					return fmt.Errorf("encryption aes %d: expected a key length of 128, 192 or 256", bits)
+				}
+				pol.Encryption, pol.KeyBits = "aes", bits
+			default:
+				pol.Encryption, pol.KeyBits = "3des", 0
+			}
+			return nil
+		}},
+	{mode: mISAKMPPolicy, spec: "hash {md5 | sha | sha256 | sha384}", help: "The phase-1 hash and prf: sha (SHA-1, the default), md5, sha256 or sha384.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.isakmpPolicy().Hash, m.Keyword("md5", "sha", "sha256", "sha384"), neg)
+			return nil
+		}},
+	{mode: mISAKMPPolicy, spec: "authentication {pre-share | rsa-sig | rsa-encr}", help: "How peers authenticate: pre-share (crypto isakmp key). rsa-sig and rsa-encr are not supported yet.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			if neg {
+				p.isakmpPolicy().Auth = ""
+				return nil
+			}
+			if !m.Has("pre-share") {
+				return fmt.Errorf("authentication %s: %s", m.Keyword("rsa-sig", "rsa-encr"), laterRSASig)
+			}
+			p.isakmpPolicy().Auth = "pre-share"
+			return nil
+		}},
+	{mode: mISAKMPPolicy, spec: "group <g:int:1-32>", help: "The Diffie-Hellman group: 2 (vpdn's default; IOS's 1 is refused), 5, 14, 19 or 20.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			if !neg {
+				if err := checkGroup(m.Int("g"), "group"); err != nil {
+					return err
+				}
+			}
+			set(&p.isakmpPolicy().Group, m.Int("g"), neg)
+			return nil
+		}},
+	{mode: mISAKMPPolicy, spec: "lifetime <s:int:60-86400>", help: "Phase-1 SA lifetime in seconds (default 86400).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.isakmpPolicy().Lifetime, m.Int("s"), neg)
+			return nil
+		}},
+
+	{mode: mGlobal, spec: "crypto isakmp key " + passwordSpec + " address <addr:ipv4> [<mask:mask>] [no-xauth]", help: "The pre-shared key for a peer (A) or the peers of a network (A MASK; 0.0.0.0 0.0.0.0: any). The most specific key wins. Type 0 is clear text, 7 the Cisco reversible encoding.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			c := p.cfg.CryptoConfig()
+			k := &ISAKMPKey{Addr: m.Addr("addr"), NoXAuth: m.Has("no-xauth"), Line: p.line}
+			if ms := m.Str("mask"); ms != "" {
+				k.Mask = m.Addr("mask")
+			}
+			c.Keys = slices.DeleteFunc(c.Keys, func(x *ISAKMPKey) bool { return x.Prefix() == k.Prefix() })
+			if neg {
+				return nil
+			}
+			s, err := secret(m)
+			if err != nil {
+				return err
+			}
+			if s.Type != 0 && s.Type != 7 {
+				return fmt.Errorf("crypto isakmp key: key type %d is not supported; expected 0 (clear text) or 7", s.Type)
+			}
+			k.Key = s
+			c.Keys = append(c.Keys, k)
+			return nil
+		}},
+	{mode: mGlobal, spec: "crypto isakmp keepalive <s:int:10-3600> [<r:int:2-60>] [periodic | on-demand]", help: "Dead peer detection (RFC 3706): R-U-THERE after S seconds without traffic from the peer (on-demand, the default) or every S seconds (periodic), retried every R seconds (default 2).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			c := p.cfg.CryptoConfig()
+			if neg {
+				c.Keepalive = nil
+				return nil
+			}
+			c.Keepalive = &ISAKMPKeepalive{Seconds: m.Int("s"), Retry: m.Int("r"), Mode: m.Keyword("periodic", "on-demand"), Line: p.line}
+			return nil
+		}},
+	{mode: mGlobal, spec: "crypto isakmp nat keepalive <s:int:5-3600>", help: "NAT keepalives (RFC 3948 §4) every S seconds on NAT-T SAs (vpdn's default: 20).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.cfg.CryptoConfig().NATKeepalive, m.Int("s"), neg)
+			return nil
+		}},
+	{mode: mGlobal, spec: "crypto isakmp aggressive-mode disable", help: "Refuse aggressive mode (vpdn's default: it hands out a hash of the key before the peer proves anything). `no crypto isakmp aggressive-mode disable` lets peers use it.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			c := p.cfg.CryptoConfig()
+			c.AggressiveMode = "disable"
+			if neg {
+				c.AggressiveMode = "enable"
+			}
+			return nil
+		}},
+	{mode: mGlobal, spec: "crypto isakmp identity address", help: "Phase-1 identity: the address (the only one vpdn sends; accepted for IOS configurations).",
+		apply: func(p *parser, m *Match, neg bool) error { return nil }},
+
+	{mode: mGlobal, spec: "crypto ipsec transform-set <name:word> {esp-aes [<bits:int:128-256>] | esp-gcm [<bits:int:128-256>] | esp-3des | esp-des | esp-null} [esp-sha-hmac | esp-md5-hmac | esp-sha256-hmac | esp-sha384-hmac]", help: "An ESP transform set and its mode (mode tunnel, the default, or transport): esp-aes 128|192|256 or esp-3des with an HMAC (esp-sha-hmac, esp-md5-hmac, esp-sha256-hmac), or esp-gcm 128|256 alone.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			c := p.cfg.CryptoConfig()
+			name := m.Str("name")
+			if neg {
+				c.TransformSets = slices.DeleteFunc(c.TransformSets, func(t *TransformSet) bool { return t.Name == name })
+				return nil
+			}
+			esp := m.Keyword("esp-aes", "esp-gcm", "esp-3des", "esp-des", "esp-null")
+			auth := m.Keyword("esp-sha-hmac", "esp-md5-hmac", "esp-sha256-hmac", "esp-sha384-hmac")
+			bits := m.Int("bits")
+			what := "crypto ipsec transform-set " + name
+			switch esp {
+			case "esp-des":
+				return fmt.Errorf("%s: esp-des (56-bit) is not supported; expected esp-aes, esp-gcm or esp-3des", what)
+			case "esp-null":
+				return fmt.Errorf("%s: esp-null (no encryption) is not supported; expected esp-aes, esp-gcm or esp-3des", what)
+			case "esp-aes":
+				if bits != 0 && bits != 128 && bits != 192 && bits != 256 {
+					return fmt.Errorf("%s: esp-aes %d: expected 128, 192 or 256", what, bits)
+				}
+				if auth == "" {
+					return fmt.Errorf("%s: esp-aes without integrity is not supported; expected esp-sha-hmac, esp-sha256-hmac or esp-md5-hmac after it", what)
+				}
+			case "esp-gcm":
+				if bits != 0 && bits != 128 && bits != 256 {
+					return fmt.Errorf("%s: esp-gcm %d: expected 128 or 256", what, bits)
+				}
+				if auth != "" {
+					return fmt.Errorf("%s: esp-gcm carries its own integrity; expected no %s", what, auth)
+				}
+			case "esp-3des":
+				if auth == "" {
+					return fmt.Errorf("%s: esp-3des without integrity is not supported; expected esp-sha-hmac, esp-sha256-hmac or esp-md5-hmac after it", what)
+				}
+			}
+			if auth == "esp-sha384-hmac" {
+				return fmt.Errorf("%s: esp-sha384-hmac is not supported; expected esp-sha-hmac, esp-sha256-hmac or esp-md5-hmac", what)
+			}
+			t := c.TransformSetByName(name)
+			if t == nil {
+				t = &TransformSet{Name: name, Line: p.line}
+				c.TransformSets = append(c.TransformSets, t)
+			}
+			t.ESP, t.KeyBits, t.Auth = esp, bits, auth
+			p.enter(mTransformSet, t)
+			return nil
+		}},
+	{mode: mTransformSet, spec: "mode {tunnel | transport}", help: "Tunnel mode (the default: whole packets between the protected networks) or transport mode (the peers' own traffic, as L2TP/IPsec uses).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			p.transformSet().Transport = !neg && m.Has("transport")
+			return nil
+		}},
+	{mode: mGlobal, spec: "crypto ipsec " + saLifetimeSpec, help: "The default lifetime of IPsec SAs (IOS: 3600 s, 4608000 KB); a crypto map entry may set its own.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			applyLifetime(&p.cfg.CryptoConfig().SALifetime, m, neg)
+			return nil
+		}},
+	{mode: mGlobal, spec: "crypto ipsec profile <name:word>", help: "An IPsec profile: transform sets, lifetime, PFS and reverse route that crypto map entries take with `set profile` (its use by tunnel interfaces, VTI, is later work).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			c := p.cfg.CryptoConfig()
+			name := m.Str("name")
+			if neg {
+				c.Profiles = slices.DeleteFunc(c.Profiles, func(x *IPsecProfile) bool { return x.Name == name })
+				return nil
+			}
+			pr := c.ProfileByName(name)
+			if pr == nil {
+				pr = &IPsecProfile{Name: name, Line: p.line}
+				c.Profiles = append(c.Profiles, pr)
+			}
+			p.enter(mIPsecProfile, pr)
+			return nil
+		}},
+	{mode: mIPsecProfile, spec: "set transform-set <ts:word>...", help: "The transform sets to offer and accept, in order.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			pr := p.ipsecProfile()
+			pr.TransformSets = nil
+			if !neg {
+				pr.TransformSets = m.All("ts")
+			}
+			return nil
+		}},
+	{mode: mIPsecProfile, spec: "set " + saLifetimeSpec, help: "The lifetime of the profile's IPsec SAs.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			applyLifetime(&p.ipsecProfile().Lifetime, m, neg)
+			return nil
+		}},
+	{mode: mIPsecProfile, spec: "set pfs [<g:word>]", help: "Perfect forward secrecy: a new Diffie-Hellman exchange in each quick mode (group2 by default).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			if neg {
+				p.ipsecProfile().PFS = 0
+				return nil
+			}
+			g, err := pfsGroup(m)
+			p.ipsecProfile().PFS = g
+			return err
+		}},
+	{mode: mIPsecProfile, spec: "set reverse-route distance <d:int:1-255>", help: "The administrative distance of reverse routes.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.ipsecProfile().RRDistance, m.Int("d"), neg)
+			return nil
+		}},
+	{mode: mIPsecProfile, spec: "reverse-route [static]", help: "Routes to the remote protected networks into vpdn's crypto interface: while an SA is up, or with static always.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			v := "dynamic"
+			if m.Has("static") {
+				v = "static"
+			}
+			set(&p.ipsecProfile().ReverseRoute, v, neg)
+			return nil
+		}},
+	{mode: mIPsecProfile, spec: "set isakmp-profile <rest:line>", help: "An isakmp profile for the profile: later work (IPsec part 2).", later: laterVTI},
+
+	{mode: mGlobal, spec: "crypto map <name:word> <seq:int:1-65535> [ipsec-isakmp [dynamic <dyn:word> [discover]] | ipsec-manual]", help: "A crypto map entry (IKE-negotiated, ipsec-isakmp) and its mode: set peer, set transform-set, match address, set pfs, set security-association lifetime, reverse-route. With dynamic DYN the entry is the dynamic map DYN, for peers not known in advance. Entries are matched lowest sequence first.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			c := p.cfg.CryptoConfig()
+			name, seq := m.Str("name"), m.Int("seq")
+			if neg {
+				removeEntry(&c.Maps, name, seq)
+				return nil
+			}
+			if m.Has("ipsec-manual") {
+				return fmt.Errorf("crypto map %s %d ipsec-manual: manual keys are not supported; expected ipsec-isakmp", name, seq)
+			}
+			e := findEntry(&c.Maps, name, seq, p.line)
+			e.Dynamic = m.Str("dyn")
+			if e.Dynamic != "" {
+				return nil
+			}
+			p.enter(mCryptoMap, e)
+			return nil
+		}},
+	{mode: mGlobal, spec: "crypto map <name:word> {client | isakmp | isakmp-profile | redundancy} <rest:line>", help: "Easy VPN server settings of a crypto map (client authentication, isakmp authorization, client configuration): later work (IPsec part D).", later: laterEzVPN},
+	{mode: mGlobal, spec: "crypto map <name:word> local-address <iface:interface>", help: "The interface whose address the map's IKE uses. Accepted and ignored, with a warning: vpdn serves a map on the address of the interface it is applied to.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			if !neg {
+				p.warnf("crypto map %s local-address %s is ignored: vpdn serves IKE on the address of the interface the map is applied to", m.Str("name"), m.Str("iface"))
+			}
+			return nil
+		}},
+	{mode: mGlobal, spec: "crypto dynamic-map <name:word> <seq:int:1-65535>", help: "A dynamic crypto map entry: a template for peers whose address is not known in advance (set transform-set, match address, set pfs, reverse-route). Used by `crypto map NAME SEQ ipsec-isakmp dynamic DYN`.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			c := p.cfg.CryptoConfig()
+			name, seq := m.Str("name"), m.Int("seq")
+			if neg {
+				removeEntry(&c.DynamicMaps, name, seq)
+				return nil
+			}
+			p.enter(mCryptoMap, findEntry(&c.DynamicMaps, name, seq, p.line))
+			return nil
+		}},
+	{mode: mCryptoMap, spec: "description <text:line>", help: "Free text.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.cryptoMapEntry().Description, m.Str("text"), neg)
+			return nil
+		}},
+	{mode: mCryptoMap, spec: "set peer <addr:ipv4> [default]", help: "A peer of the entry; several are tried in order (IOS's backup peers). A dynamic map entry needs none.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			setMember(&p.cryptoMapEntry().Peers, m.Addr("addr"), neg)
+			return nil
+		}},
+	{mode: mCryptoMap, spec: "set transform-set <ts:word>...", help: "The transform sets to offer and accept, in order.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			e := p.cryptoMapEntry()
+			e.TransformSets = nil
+			if !neg {
+				e.TransformSets = m.All("ts")
+			}
+			return nil
+		}},
+	{mode: mCryptoMap, spec: "match address <acl:word>", help: "The crypto ACL: what the entry protects (permit), leaves in clear (deny), and the quick-mode selectors.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			e := p.cryptoMapEntry()
+			set(&e.MatchACL, m.Str("acl"), neg)
+			set(&e.MatchLine, p.line, neg)
+			return nil
+		}},
+	{mode: mCryptoMap, spec: "set pfs [<g:word>]", help: "Perfect forward secrecy: group2 (default), group5, group14, group19 or group20.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			if neg {
+				p.cryptoMapEntry().PFS = 0
+				return nil
+			}
+			g, err := pfsGroup(m)
+			p.cryptoMapEntry().PFS = g
+			return err
+		}},
+	{mode: mCryptoMap, spec: "set " + saLifetimeSpec, help: "The lifetime of this entry's IPsec SAs.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			applyLifetime(&p.cryptoMapEntry().Lifetime, m, neg)
+			return nil
+		}},
+	{mode: mCryptoMap, spec: "reverse-route [static]", help: "Reverse route injection: routes to the ACL's remote networks into vpdn's crypto interface while an SA is up, or always with static.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			v := "dynamic"
+			if m.Has("static") {
+				v = "static"
+			}
+			set(&p.cryptoMapEntry().ReverseRoute, v, neg)
+			return nil
+		}},
+	{mode: mCryptoMap, spec: "set reverse-route distance <d:int:1-255>", help: "The administrative distance of reverse routes.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.cryptoMapEntry().RRDistance, m.Int("d"), neg)
+			return nil
+		}},
+	{mode: mCryptoMap, spec: "set profile <name:word>", help: "Take transform sets, lifetime, PFS and reverse route from an IPsec profile (as document 004's dynamic map does).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.cryptoMapEntry().Profile, m.Str("name"), neg)
+			return nil
+		}},
+	{mode: mCryptoMap, spec: "set isakmp-profile <rest:line>", help: "An isakmp profile for the entry: later work (IPsec part 2).", later: laterVTI},
+
+	{mode: mInterface, spec: "crypto map <name:word>", help: "Protect traffic that leaves through this interface's address with crypto map NAME: vpdn serves IKE on the address and carries the protected networks through its crypto TUN.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			ifc := p.iface()
+			set(&ifc.CryptoMap, m.Str("name"), neg)
+			set(&ifc.CryptoMapLine, p.line, neg)
+			return nil
+		}},
+	{mode: mInterface, spec: "crypto ipsec client ezvpn <rest:line>", help: "Easy VPN remote on an interface: later work (IPsec part 2).", later: laterEzVPN},
+
+	// Later parts of the IPsec work, refused by name.
+	{mode: mGlobal, spec: "crypto keyring <rest:line>", help: "Keyrings: later work (IPsec part 2, with VTI).", later: laterVTI},
+	{mode: mGlobal, spec: "crypto isakmp profile <rest:line>", help: "isakmp profiles: later work (IPsec part 2, with VTI).", later: laterVTI},
+	{mode: mGlobal, spec: "crypto isakmp client <rest:line>", help: "Easy VPN client configuration groups: later work (IPsec part D).", later: laterEzVPN},
+	{mode: mGlobal, spec: "crypto isakmp xauth <rest:line>", help: "XAuth settings: later work (IPsec part D).", later: laterEzVPN},
+	{mode: mGlobal, spec: "crypto ipsec client <rest:line>", help: "Easy VPN remote: later work (IPsec part 2).", later: laterEzVPN},
+	{mode: mGlobal, spec: "crypto pki <rest:line>", help: "Certificates: later work.", later: "certificates (crypto pki) are later work; use pre-shared keys"},
+	{mode: mGlobal, spec: "crypto ca <rest:line>", help: "Certificates: later work.", later: "certificates (crypto ca) are later work; use pre-shared keys"},
+
+	// Access lists, as crypto ACLs.
+	{mode: mGlobal, spec: "ip access-list extended <name:word>", help: "An extended access list, used as a crypto ACL by `match address`: permit|deny ip|tcp|udp|icmp SRC [eq PORT] DST [eq PORT], each address any, host A, or A WILDCARD.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			name := m.Str("name")
+			if neg {
+				p.cfg.AccessLists = slices.DeleteFunc(p.cfg.AccessLists, func(a *AccessList) bool { return a.Name == name })
+				return nil
+			}
+			a := p.cfg.AccessListByName(name)
+			if a == nil {
+				a = &AccessList{Name: name, Line: p.line}
+				p.cfg.AccessLists = append(p.cfg.AccessLists, a)
+			}
+			if a.Numbered {
+				return fmt.Errorf("ip access-list extended %s: access-list %s is a numbered list; expected another name", name, name)
+			}
+			p.enter(mACL, a)
+			return nil
+		}},
+	{mode: mACL, spec: "permit " + aceTail, help: "Protect the packets the entry matches; entries are matched in order, first match wins.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error { return aclEntry(p, m, neg) }},
+	{mode: mACL, spec: "deny " + aceTail, help: "Leave the packets the entry matches in clear (IOS: bypass the crypto map).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error { return aclEntry(p, m, neg) }},
+	{mode: mACL, spec: "remark <text:line>", help: "A comment.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			a := p.accessList()
+			if !neg {
+				a.Entries = append(a.Entries, &ACE{Remark: m.Str("text"), Line: p.line})
+			}
+			return nil
+		}},
+	{mode: mGlobal, spec: "access-list <n:int:100-199> " + aceSpec, help: "A numbered extended access list entry (100-199), the older form of ip access-list extended.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			name := m.Str("n")
+			a := p.cfg.AccessListByName(name)
+			if neg && (m.Keyword("permit", "deny") == "" || m.Str("proto") == "") {
+				p.cfg.AccessLists = slices.DeleteFunc(p.cfg.AccessLists, func(x *AccessList) bool { return x.Name == name })
+				return nil
+			}
+			e, err := parseACE(m, p.line)
+			if err != nil {
+				return err
+			}
+			if a == nil {
+				if neg {
+					return nil
+				}
+				a = &AccessList{Name: name, Numbered: true, Line: p.line}
+				p.cfg.AccessLists = append(p.cfg.AccessLists, a)
+			}
+			if neg {
+				a.Entries = slices.DeleteFunc(a.Entries, func(x *ACE) bool { return aceText(x) == aceText(e) })
+				return nil
+			}
+			a.Entries = append(a.Entries, e)
+			return nil
+		}},
+	{mode: mGlobal, spec: "access-list <n:int:1-99> <rest:line>", help: "Standard numbered access lists: later work.", later: "standard access lists are later work; crypto ACLs are extended (access-list 100-199, ip access-list extended)"},
+	{mode: mGlobal, spec: "ip access-list {standard | resequence | logging | role-based} <rest:line>", help: "Other access lists: later work.", later: "only extended access lists (crypto ACLs) are supported"},
+}
+
+// aceSpec is an access-list entry after its number, aceTail after its
+// action.
+const (
+	aceSpec = "{permit | deny} " + aceTail
+	aceTail = "<proto:word> {any | host <sh:ipv4> | <sa:ipv4> <sw:ipv4>} [eq <sp:word>] {any | host <dh:ipv4> | <da:ipv4> <dw:ipv4>} [eq <dp:word>] [log]"
+)
+
+func aclEntry(p *parser, m *Match, neg bool) error {
+	a := p.accessList()
+	e, err := parseACE(m, p.line)
+	if err != nil {
+		return err
+	}
+	e.Permit = m.items[0].name == "permit"
+	if neg {
+		a.Entries = slices.DeleteFunc(a.Entries, func(x *ACE) bool { return aceText(x) == aceText(e) })
+		return nil
+	}
+	a.Entries = append(a.Entries, e)
+	return nil
+}
+
+var aclProtos = map[string]int{"ip": 0, "icmp": 1, "tcp": 6, "udp": 17, "esp": 50, "ahp": 51}
+
+// aclPorts are the port names IOS accepts after eq that crypto ACLs use.
+var aclPorts = map[string]int{"isakmp": 500, "non500-isakmp": 4500, "domain": 53, "www": 80, "bootps": 67, "bootpc": 68, "ntp": 123, "snmp": 161, "syslog": 514, "tftp": 69, "telnet": 23, "ftp": 21, "smtp": 25, "pop3": 110}
+
+func parseACE(m *Match, line int) (*ACE, error) {
+	e := &ACE{Permit: m.Has("permit"), Log: m.Has("log"), Line: line}
+	proto := strings.ToLower(m.Str("proto"))
+	if proto == "gre" || proto == "47" {
+		return nil, fmt.Errorf("%q: %s", "permit gre", "not supported yet: "+laterGRE)
+	}
+	if n, ok := aclProtos[proto]; ok {
+		e.Proto = n
+	} else if n, err := strconv.Atoi(proto); err == nil && n >= 0 && n <= 255 {
+		e.Proto = n
+	} else {
+		return nil, fmt.Errorf("access-list protocol %q: expected ip, tcp, udp, icmp, esp, ahp or a number 0-255", m.Str("proto"))
+	}
+	e.Src = aclAddr(m, "sh", "sa", "sw")
+	e.Dst = aclAddr(m, "dh", "da", "dw")
+	for _, pp := range []struct {
+		name string
+		to   *int
+	}{{"sp", &e.SrcPort}, {"dp", &e.DstPort}} {
+		s := m.Str(pp.name)
+		if s == "" {
+			continue
+		}
+		if e.Proto != 6 && e.Proto != 17 {
+			return nil, fmt.Errorf("access-list: eq %s: ports need tcp or udp", s)
+		}
+		n, ok := aclPorts[strings.ToLower(s)]
+		if !ok {
+			v, err := strconv.Atoi(s)
+			if err != nil || v < 1 || v > 65535 {
+				return nil, fmt.Errorf("access-list: eq %s: expected a port number 1-65535 or a name (isakmp, non500-isakmp, ...)", s)
+			}
+			n = v
+		}
+		*pp.to = n
+	}
+	return e, nil
+}
+
+func aclAddr(m *Match, host, addr, wild string) ACLAddr {
+	switch {
+	case m.Str(host) != "":
+		return ACLAddr{Addr: m.Addr(host)}
+	case m.Str(addr) != "":
+		return ACLAddr{Addr: m.Addr(addr), Wildcard: m.Addr(wild)}
+	}
+	return ACLAddr{Any: true}
+}
+
+func (a ACLAddr) String() string {
+	switch {
+	case a.Any:
+		return "any"
+	case !a.Wildcard.IsValid():
+		return "host " + a.Addr.String()
+	}
+	return a.Addr.String() + " " + a.Wildcard.String()
+}
+
+var aclProtoNames = map[int]string{0: "ip", 1: "icmp", 6: "tcp", 17: "udp", 50: "esp", 51: "ahp"}
+
+// aceText is the entry after its sequence number, as IOS prints it.
+func aceText(e *ACE) string {
+	if e.Remark != "" {
+		return "remark " + e.Remark
+	}
+	var b strings.Builder
+	if e.Permit {
+		b.WriteString("permit ")
+	} else {
+		b.WriteString("deny ")
+	}
+	if n, ok := aclProtoNames[e.Proto]; ok {
+		b.WriteString(n)
+	} else {
+		b.WriteString(strconv.Itoa(e.Proto))
+	}
+	b.WriteString(" " + e.Src.String())
+	if e.SrcPort != 0 {
+		fmt.Fprintf(&b, " eq %d", e.SrcPort)
+	}
+	b.WriteString(" " + e.Dst.String())
+	if e.DstPort != 0 {
+		fmt.Fprintf(&b, " eq %d", e.DstPort)
+	}
+	if e.Log {
+		b.WriteString(" log")
+	}
+	return b.String()
+}
+
+// String prints the entry as show access-lists does.
+func (e *ACE) String() string { return aceText(e) }
+
+// Matches reports whether an IPv4 packet's fields fall under the entry
+// (a remark matches nothing).
+func (e *ACE) Matches(proto uint8, src, dst netip.Addr, sport, dport uint16) bool {
+	if e.Remark != "" {
+		return false
+	}
+	if e.Proto != 0 && int(proto) != e.Proto {
+		return false
+	}
+	if !e.Src.contains(src) || !e.Dst.contains(dst) {
+		return false
+	}
+	if e.SrcPort != 0 && int(sport) != e.SrcPort {
+		return false
+	}
+	return e.DstPort == 0 || int(dport) == e.DstPort
+}
+
+func (a ACLAddr) contains(x netip.Addr) bool {
+	if a.Any {
+		return true
+	}
+	if !a.Wildcard.IsValid() {
+		return a.Addr == x
+	}
+	aa, w, xx := a.Addr.As4(), a.Wildcard.As4(), x.As4()
+	for i := range 4 {
+		if aa[i]&^w[i] != xx[i]&^w[i] {
+			return false
+		}
+	}
+	return true
+}

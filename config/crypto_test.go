@@ -1,0 +1,123 @@
+package config
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+// TestCryptoModel: document 004's hub is read into the model the daemon
+// uses.
+func TestCryptoModel(t *testing.T) {
+	res, err := LoadFile("testdata/docs/004-crypto-map-hub-two-spokes.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Config.Crypto
+	if len(c.Policies) != 1 || c.Policies[0].Hash != "md5" || c.Policies[0].Group != 5 || c.Policies[0].Auth != "pre-share" {
+		t.Fatalf("policies %+v", c.Policies[0])
+	}
+	if len(c.Keys) != 2 || c.Keys[1].Key.Value != "cisco456" || c.Keys[1].Prefix() != netip.MustParsePrefix("172.16.2.3/32") {
+		t.Fatalf("keys %+v", c.Keys)
+	}
+	ts := c.TransformSetByName("Trans_HUB1_SP1")
+	if ts == nil || ts.ESP != "esp-aes" || ts.KeyBits != 256 || ts.Auth != "esp-md5-hmac" || ts.Transforms() != "esp-256-aes esp-md5-hmac" {
+		t.Fatalf("transform set %+v", ts)
+	}
+	e := c.MapEntries("HUB_SPOKEs", false)
+	if len(e) != 1 || len(e[0].Peers) != 2 || e[0].MatchACL != "TO_Spokes" || e[0].ReverseRoute != "static" {
+		t.Fatalf("map %+v", e)
+	}
+	acl := res.Config.AccessListByName("TO_Spokes")
+	if acl == nil || len(acl.Entries) != 2 {
+		t.Fatalf("acl %+v", acl)
+	}
+	a := acl.Entries[1]
+	if !a.Matches(1, netip.MustParseAddr("10.0.0.7"), netip.MustParseAddr("2.2.2.9"), 0, 0) || a.Matches(1, netip.MustParseAddr("10.0.1.7"), netip.MustParseAddr("2.2.2.9"), 0, 0) {
+		t.Fatal("ACE match")
+	}
+	if p, ok := a.Dst.Prefix(); !ok || p != netip.MustParsePrefix("2.2.2.0/24") {
+		t.Fatalf("prefix %v", p)
+	}
+	if res.Config.Interfaces[0].CryptoMap != "HUB_SPOKEs" {
+		t.Fatal("interface crypto map")
+	}
+}
+
+// TestCryptoBroken: bad crypto configurations are refused at their line
+// with what was expected.
+func TestCryptoBroken(t *testing.T) {
+	const ok = "crypto isakmp policy 1\n authentication pre-share\ncrypto isakmp key k address 198.18.0.2\ncrypto ipsec transform-set T esp-aes esp-sha-hmac\ncrypto map M 10 ipsec-isakmp\n set peer 198.18.0.2\n set transform-set T\n match address A\nip access-list extended A\n permit ip 198.19.1.0 0.0.0.255 198.19.2.0 0.0.0.255\ninterface eth0\n ip address 198.18.0.1 255.255.255.0\n crypto map M\n"
+	if _, err := Parse("ok", ok); err != nil {
+		t.Fatalf("good config: %v", err)
+	}
+	for _, tc := range []struct {
+		name, text string
+		line       int
+		want       []string
+	}{
+		{"des", "crypto isakmp policy 1\n encryption des\n", 2, []string{"single DES", "expected 3des or aes"}},
+		{"aes bits", "crypto isakmp policy 1\n encryption aes 200\n", 2, []string{"128, 192 or 256"}},
+		{"rsa-sig", "crypto isakmp policy 1\n authentication rsa-sig\n", 2, []string{"not supported yet", "pre-share"}},
+		{"no auth", "crypto isakmp policy 1\n hash sha\n", 1, []string{"rsa-sig", "expected authentication pre-share"}},
+		{"group 1", "crypto isakmp policy 1\n group 1\n", 2, []string{"group 1 is not supported", "expected 2, 5, 14, 19 or 20"}},
+		{"hash", "crypto isakmp policy 1\n hash sha512\n", 2, []string{"invalid input", "sha256"}},
+		{"key masked", "crypto isakmp key 0 <removed> address 198.18.0.2\n", 1, []string{"mask"}},
+		{"key type 5", "crypto isakmp key 5 abc address 198.18.0.2\n", 1, []string{"key type 5"}},
+		{"key no address", "crypto isakmp key abc 198.18.0.2\n", 1, []string{"invalid input", "address"}},
+		{"esp-des", "crypto ipsec transform-set T esp-des esp-sha-hmac\n", 1, []string{"esp-des", "not supported"}},
+		{"esp-aes alone", "crypto ipsec transform-set T esp-aes 256\n", 1, []string{"without integrity"}},
+		{"gcm with hmac", "crypto ipsec transform-set T esp-gcm 256 esp-sha-hmac\n", 1, []string{"carries its own integrity"}},
+		{"gcm 192", "crypto ipsec transform-set T esp-gcm 192\n", 1, []string{"128 or 256"}},
+		{"mode", "crypto ipsec transform-set T esp-3des esp-sha-hmac\n mode tunel\n", 2, []string{"invalid input"}},
+		{"manual", "crypto map M 10 ipsec-manual\n", 1, []string{"manual keys"}},
+		{"pfs", "crypto map M 10 ipsec-isakmp\n set pfs group1\n", 2, []string{"group 1 is not supported"}},
+		{"pfs word", "crypto map M 10 ipsec-isakmp\n set pfs five\n", 2, []string{"expected group2"}},
+		{"missing ts", strings.Replace(ok, " set transform-set T\n", " set transform-set X\n", 1), 5, []string{"transform set \"X\" does not exist", "expected one of: T"}},
+		{"missing map", strings.Replace(ok, " crypto map M\n", " crypto map N\n", 1), 13, []string{"crypto map N does not exist"}},
+		{"gre", "ip access-list extended G\n permit gre any any\n", 2, []string{"not supported yet", "GRE over IPsec"}},
+		{"port on ip", "ip access-list extended G\n permit ip any eq 5 any\n", 2, []string{"ports need tcp or udp"}},
+		{"bad port", "ip access-list extended G\n permit udp any eq 70000 any\n", 2, []string{"expected a port number"}},
+		{"bad proto", "access-list 101 permit foo any any\n", 1, []string{"expected ip, tcp, udp"}},
+		{"standard", "access-list 10 permit any\n", 1, []string{"not supported yet", "standard access lists"}},
+		{"wildcard", strings.Replace(ok, "0.0.0.255 198.19.2.0", "0.255.0.255 198.19.2.0", 1), 10, []string{"contiguous wildcards"}},
+		{"keyring", "crypto keyring K\n pre-shared-key address 0.0.0.0 0.0.0.0 key k\n", 1, []string{"not supported yet", "VTI"}},
+		{"ezvpn", "crypto map M client authentication list L\n", 1, []string{"not supported yet", "Easy VPN"}},
+		{"isakmp profile in map", "crypto map M 10 ipsec-isakmp\n set isakmp-profile P\n", 2, []string{"not supported yet"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse("c.cfg", tc.text)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			first := err.(ErrorList)[0]
+			if first.Line != tc.line {
+				t.Errorf("line %d, want %d: %v", first.Line, tc.line, first)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(first.Msg, w) {
+					t.Errorf("error %q lacks %q", first.Msg, w)
+				}
+			}
+		})
+	}
+}
+
+// TestCryptoWarnings: what IOS accepts but leaves disabled warns.
+func TestCryptoWarnings(t *testing.T) {
+	res, err := LoadFile("testdata/docs/004-multiple-crypto-map-hub.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, w := range res.Warnings {
+		found = found || strings.Contains(w.Msg, "access list VPN3348-TRAFFIC does not exist")
+	}
+	if !found {
+		t.Fatalf("no warning for the missing ACL: %v", res.Warnings)
+	}
+	e := res.Config.Crypto.MapEntries("hq-vpn", true)
+	if len(e) != 3 || e[0].Seq != 30 || e[2].Seq != 3348 || e[0].Profile != "Spokes_VPN_Profile" {
+		t.Fatalf("dynamic map %+v", e)
+	}
+}

@@ -1,0 +1,266 @@
+package config
+
+import (
+	"net/netip"
+	"strconv"
+)
+
+// Crypto holds the IPsec configuration of crypto maps: IKE phase-1
+// policies and keys, transform sets, IPsec profiles and the crypto maps
+// themselves. It is nil when the configuration has none.
+type Crypto struct {
+	// Policies are `crypto isakmp policy N` sections, in priority order.
+	Policies []*ISAKMPPolicy `json:"policies"`
+	// Keys are `crypto isakmp key K address A [MASK]`.
+	Keys []*ISAKMPKey `json:"keys"`
+	// Keepalive is `crypto isakmp keepalive S [R] [periodic|on-demand]`
+	// (dead peer detection, RFC 3706); nil: off.
+	Keepalive *ISAKMPKeepalive `json:"keepalive,omitempty"`
+	// NATKeepalive is `crypto isakmp nat keepalive S` in seconds (RFC
+	// 3948 §4); 0: vpdn's default, 20.
+	NATKeepalive int `json:"nat_keepalive,omitempty"`
+	// AggressiveMode is "" (vpdn's default: aggressive mode is neither
+	// offered nor accepted), "disable" (`crypto isakmp aggressive-mode
+	// disable`, the same, as IOS writes it) or "enable" (`no crypto
+	// isakmp aggressive-mode disable`: peers may use it).
+	AggressiveMode string `json:"aggressive_mode,omitempty"`
+	// TransformSets are `crypto ipsec transform-set NAME ...`.
+	TransformSets []*TransformSet `json:"transform_sets"`
+	// SALifetime is `crypto ipsec security-association lifetime`.
+	SALifetime Lifetime `json:"sa_lifetime,omitzero"`
+	// Profiles are `crypto ipsec profile NAME` (used by crypto map
+	// entries through `set profile`).
+	Profiles []*IPsecProfile `json:"profiles"`
+	// Maps are `crypto map NAME SEQ` entries, DynamicMaps `crypto
+	// dynamic-map NAME SEQ` entries, in configuration order.
+	Maps        []*CryptoMapEntry `json:"maps"`
+	DynamicMaps []*CryptoMapEntry `json:"dynamic_maps"`
+}
+
+// ISAKMPPolicy is `crypto isakmp policy N`. Empty fields are the
+// defaults: vpdn's are 3des (IOS's DES is refused), sha, group 2 (IOS's
+// group 1 is refused) and 86400 s; authentication has no default vpdn
+// supports (IOS's is rsa-sig) and must be pre-share.
+type ISAKMPPolicy struct {
+	Priority   int    `json:"priority"`
+	Line       int    `json:"line,omitempty"`
+	Encryption string `json:"encryption,omitempty"` // 3des, aes
+	KeyBits    int    `json:"key_bits,omitempty"`   // aes: 128, 192, 256
+	Hash       string `json:"hash,omitempty"`       // md5, sha, sha256, sha384
+	Auth       string `json:"authentication,omitempty"`
+	Group      int    `json:"group,omitempty"`
+	Lifetime   int    `json:"lifetime,omitempty"` // seconds
+}
+
+// ISAKMPKey is `crypto isakmp key K address A [MASK] [no-xauth]`: the
+// pre-shared key for the peers in A/MASK (A alone: that host).
+type ISAKMPKey struct {
+	Key     Secret     `json:"key"`
+	Addr    netip.Addr `json:"addr"`
+	Mask    netip.Addr `json:"mask,omitzero"`
+	NoXAuth bool       `json:"no_xauth,omitempty"`
+	Line    int        `json:"line,omitempty"`
+}
+
+// Prefix is the peers the key is for.
+func (k *ISAKMPKey) Prefix() netip.Prefix {
+	if !k.Mask.IsValid() {
+		return netip.PrefixFrom(k.Addr, 32)
+	}
+	bits, _ := maskBits(k.Mask)
+	return netip.PrefixFrom(k.Addr, bits).Masked()
+}
+
+// ISAKMPKeepalive is `crypto isakmp keepalive S [R] [periodic|on-demand]`.
+type ISAKMPKeepalive struct {
+	Seconds int    `json:"seconds"`
+	Retry   int    `json:"retry,omitempty"` // 0: IOS's default, 2
+	Mode    string `json:"mode,omitempty"`  // periodic, on-demand ("": on-demand)
+	Line    int    `json:"line,omitempty"`
+}
+
+// TransformSet is `crypto ipsec transform-set NAME ESP [BITS] [AUTH]`
+// with its `mode`.
+type TransformSet struct {
+	Name      string `json:"name"`
+	Line      int    `json:"line,omitempty"`
+	ESP       string `json:"esp"`                // esp-aes, esp-gcm, esp-3des
+	KeyBits   int    `json:"key_bits,omitempty"` // esp-aes, esp-gcm: 128 (default), 192, 256
+	Auth      string `json:"auth,omitempty"`     // esp-sha-hmac, esp-md5-hmac, esp-sha256-hmac ("" for esp-gcm)
+	Transport bool   `json:"transport,omitempty"`
+}
+
+// Transforms is the transform set as IOS prints it in show crypto ipsec
+// sa: "esp-256-aes esp-md5-hmac".
+func (t *TransformSet) Transforms() string {
+	s := t.ESP
+	switch t.ESP {
+	case "esp-aes", "esp-gcm":
+		bits := t.KeyBits
+		if bits == 0 {
+			bits = 128
+		}
+		s = "esp-" + strconv.Itoa(bits) + t.ESP[3:]
+		if t.ESP == "esp-aes" && t.KeyBits == 0 {
+			s = "esp-aes"
+		}
+	}
+	if t.Auth != "" {
+		s += " " + t.Auth
+	}
+	return s
+}
+
+// Lifetime is a `security-association lifetime`: seconds and kilobytes,
+// 0 for the default (IOS: 3600 s, 4608000 KB).
+type Lifetime struct {
+	Seconds   int   `json:"seconds,omitempty"`
+	Kilobytes int64 `json:"kilobytes,omitempty"`
+}
+
+// IPsecProfile is `crypto ipsec profile NAME`.
+type IPsecProfile struct {
+	Name          string   `json:"name"`
+	Line          int      `json:"line,omitempty"`
+	TransformSets []string `json:"transform_sets"`
+	Lifetime      Lifetime `json:"lifetime,omitzero"`
+	PFS           int      `json:"pfs,omitempty"`
+	ReverseRoute  string   `json:"reverse_route,omitempty"` // "dynamic" (reverse-route), "static"
+	RRDistance    int      `json:"rr_distance,omitempty"`
+}
+
+// CryptoMapEntry is one entry of a crypto map (`crypto map NAME SEQ
+// ipsec-isakmp`) or of a dynamic map (`crypto dynamic-map NAME SEQ`).
+type CryptoMapEntry struct {
+	Name string `json:"name"`
+	Seq  int    `json:"seq"`
+	Line int    `json:"line,omitempty"`
+	// Dynamic names the dynamic map this entry stands for (`crypto map
+	// NAME SEQ ipsec-isakmp dynamic DYN`); the entry has nothing else.
+	Dynamic       string       `json:"dynamic,omitempty"`
+	Description   string       `json:"description,omitempty"`
+	Peers         []netip.Addr `json:"peers"`
+	TransformSets []string     `json:"transform_sets"`
+	MatchACL      string       `json:"match_address,omitempty"`
+	MatchLine     int          `json:"match_line,omitempty"`
+	PFS           int          `json:"pfs,omitempty"` // DH group of `set pfs`
+	Lifetime      Lifetime     `json:"lifetime,omitzero"`
+	// ReverseRoute is "dynamic" (`reverse-route`) or "static"
+	// (`reverse-route static`).
+	ReverseRoute string `json:"reverse_route,omitempty"`
+	RRDistance   int    `json:"rr_distance,omitempty"`
+	// Profile is `set profile NAME` (document 004's dynamic map): the
+	// entry takes the IPsec profile's settings for what it leaves unset.
+	Profile string `json:"profile,omitempty"`
+}
+
+// AccessList is `ip access-list extended NAME` or the numbered `access-list
+// N` lines (N 100-199, 2000-2699): a crypto ACL.
+type AccessList struct {
+	Name     string `json:"name"`
+	Numbered bool   `json:"numbered,omitempty"`
+	Line     int    `json:"line,omitempty"`
+	Entries  []*ACE `json:"entries"`
+}
+
+// ACE is one line of an access list: `permit|deny PROTO SRC [eq P]
+// DST [eq P] [log]`, or a remark.
+type ACE struct {
+	Remark  string  `json:"remark,omitempty"`
+	Permit  bool    `json:"permit"`
+	Proto   int     `json:"proto"` // 0: ip (any protocol)
+	Src     ACLAddr `json:"src"`
+	SrcPort int     `json:"src_port,omitempty"`
+	Dst     ACLAddr `json:"dst"`
+	DstPort int     `json:"dst_port,omitempty"`
+	Log     bool    `json:"log,omitempty"`
+	Line    int     `json:"line,omitempty"`
+}
+
+// ACLAddr is an ACL address: any, host A, or A with a wildcard mask.
+type ACLAddr struct {
+	Any      bool       `json:"any,omitempty"`
+	Addr     netip.Addr `json:"addr,omitzero"`
+	Wildcard netip.Addr `json:"wildcard,omitzero"` // invalid: host
+}
+
+// Prefix returns the address as a prefix; ok is false for a wildcard that
+// is not the complement of a contiguous mask.
+func (a ACLAddr) Prefix() (netip.Prefix, bool) {
+	if a.Any {
+		return netip.PrefixFrom(netip.IPv4Unspecified(), 0), true
+	}
+	if !a.Wildcard.IsValid() {
+		return netip.PrefixFrom(a.Addr, 32), true
+	}
+	w := a.Wildcard.As4()
+	m := netip.AddrFrom4([4]byte{^w[0], ^w[1], ^w[2], ^w[3]})
+	bits, ok := maskBits(m)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	return netip.PrefixFrom(a.Addr, bits).Masked(), true
+}
+
+// CryptoConfig returns the crypto section, creating it.
+func (c *Config) CryptoConfig() *Crypto {
+	if c.Crypto == nil {
+		c.Crypto = &Crypto{}
+	}
+	return c.Crypto
+}
+
+// TransformSetByName returns the named transform set, or nil.
+func (c *Crypto) TransformSetByName(name string) *TransformSet {
+	for _, t := range c.TransformSets {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// ProfileByName returns the named IPsec profile, or nil.
+func (c *Crypto) ProfileByName(name string) *IPsecProfile {
+	for _, p := range c.Profiles {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// MapEntries returns the entries of crypto map name (dynamic: of the
+// dynamic map), in sequence order.
+func (c *Crypto) MapEntries(name string, dynamic bool) []*CryptoMapEntry {
+	list := c.Maps
+	if dynamic {
+		list = c.DynamicMaps
+	}
+	var out []*CryptoMapEntry
+	for _, e := range list {
+		if e.Name == name {
+			out = append(out, e)
+		}
+	}
+	sortEntries(out)
+	return out
+}
+
+func sortEntries(l []*CryptoMapEntry) {
+	for i := 1; i < len(l); i++ {
+		for j := i; j > 0 && l[j].Seq < l[j-1].Seq; j-- {
+			l[j], l[j-1] = l[j-1], l[j]
+		}
+	}
+}
+
+// AccessListByName returns the named (or numbered) access list, or nil.
+func (c *Config) AccessListByName(name string) *AccessList {
+	for _, a := range c.AccessLists {
+		if a.Name == name {
+			return a
+		}
+	}
+	return nil
+}

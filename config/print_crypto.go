@@ -1,0 +1,173 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+func lifetimeLines(w *printer, depth int, prefix string, l Lifetime) {
+	if l.Seconds != 0 {
+		w.line(depth, "%ssecurity-association lifetime seconds %d", prefix, l.Seconds)
+	}
+	if l.Kilobytes != 0 {
+		w.line(depth, "%ssecurity-association lifetime kilobytes %d", prefix, l.Kilobytes)
+	}
+}
+
+func reverseRouteLines(w *printer, rr string, dist int) {
+	if dist != 0 {
+		w.line(1, "set reverse-route distance %d", dist)
+	}
+	switch rr {
+	case "dynamic":
+		w.line(1, "reverse-route")
+	case "static":
+		w.line(1, "reverse-route static")
+	}
+}
+
+// printCrypto prints the crypto section in IOS's order: isakmp policies,
+// keys and settings, transform sets, profiles, dynamic maps, crypto maps.
+func printCrypto(w *printer, c *Crypto) {
+	if c == nil {
+		return
+	}
+	for _, p := range c.Policies {
+		w.line(0, "crypto isakmp policy %d", p.Priority)
+		if p.Encryption != "" {
+			if p.KeyBits != 0 {
+				w.line(1, "encryption %s %d", p.Encryption, p.KeyBits)
+			} else {
+				w.line(1, "encryption %s", p.Encryption)
+			}
+		}
+		if p.Hash != "" {
+			w.line(1, "hash %s", p.Hash)
+		}
+		if p.Auth != "" {
+			w.line(1, "authentication %s", p.Auth)
+		}
+		if p.Group != 0 {
+			w.line(1, "group %d", p.Group)
+		}
+		if p.Lifetime != 0 {
+			w.line(1, "lifetime %d", p.Lifetime)
+		}
+		w.bang()
+	}
+	for _, k := range c.Keys {
+		s := fmt.Sprintf("crypto isakmp key %s address %s", fmtSecret(k.Key), k.Addr)
+		if k.Mask.IsValid() {
+			s += " " + k.Mask.String()
+		}
+		if k.NoXAuth {
+			s += " no-xauth"
+		}
+		w.line(0, "%s", s)
+	}
+	if ka := c.Keepalive; ka != nil {
+		s := fmt.Sprintf("crypto isakmp keepalive %d", ka.Seconds)
+		if ka.Retry != 0 {
+			s += fmt.Sprintf(" %d", ka.Retry)
+		}
+		if ka.Mode != "" {
+			s += " " + ka.Mode
+		}
+		w.line(0, "%s", s)
+	}
+	if c.NATKeepalive != 0 {
+		w.line(0, "crypto isakmp nat keepalive %d", c.NATKeepalive)
+	}
+	switch c.AggressiveMode {
+	case "disable":
+		w.line(0, "crypto isakmp aggressive-mode disable")
+	case "enable":
+		w.line(0, "no crypto isakmp aggressive-mode disable")
+	}
+	w.bang()
+	for _, t := range c.TransformSets {
+		s := "crypto ipsec transform-set " + t.Name + " " + t.ESP
+		if t.KeyBits != 0 {
+			s += fmt.Sprintf(" %d", t.KeyBits)
+		}
+		if t.Auth != "" {
+			s += " " + t.Auth
+		}
+		w.line(0, "%s", s)
+		if t.Transport {
+			w.line(1, "mode transport")
+		}
+		w.bang()
+	}
+	lifetimeLines(w, 0, "crypto ipsec ", c.SALifetime)
+	w.bang()
+	for _, p := range c.Profiles {
+		w.line(0, "crypto ipsec profile %s", p.Name)
+		lifetimeLines(w, 1, "set ", p.Lifetime)
+		if len(p.TransformSets) > 0 {
+			w.line(1, "set transform-set %s", strings.Join(p.TransformSets, " "))
+		}
+		if p.PFS != 0 {
+			w.line(1, "set pfs group%d", p.PFS)
+		}
+		reverseRouteLines(w, p.ReverseRoute, p.RRDistance)
+		w.bang()
+	}
+	for _, e := range c.DynamicMaps {
+		w.line(0, "crypto dynamic-map %s %d", e.Name, e.Seq)
+		printMapEntry(w, e)
+		w.bang()
+	}
+	for _, e := range c.Maps {
+		if e.Dynamic != "" {
+			w.line(0, "crypto map %s %d ipsec-isakmp dynamic %s", e.Name, e.Seq, e.Dynamic)
+			w.bang()
+			continue
+		}
+		w.line(0, "crypto map %s %d ipsec-isakmp", e.Name, e.Seq)
+		printMapEntry(w, e)
+		w.bang()
+	}
+}
+
+func printMapEntry(w *printer, e *CryptoMapEntry) {
+	if e.Description != "" {
+		w.line(1, "description %s", e.Description)
+	}
+	for _, a := range e.Peers {
+		w.line(1, "set peer %s", a)
+	}
+	if e.Profile != "" {
+		w.line(1, "set profile %s", e.Profile)
+	}
+	lifetimeLines(w, 1, "set ", e.Lifetime)
+	if len(e.TransformSets) > 0 {
+		w.line(1, "set transform-set %s", strings.Join(e.TransformSets, " "))
+	}
+	if e.PFS != 0 {
+		w.line(1, "set pfs group%d", e.PFS)
+	}
+	if e.MatchACL != "" {
+		w.line(1, "match address %s", e.MatchACL)
+	}
+	reverseRouteLines(w, e.ReverseRoute, e.RRDistance)
+}
+
+func printAccessLists(w *printer, l []*AccessList) {
+	for _, a := range l {
+		if a.Numbered {
+			for _, e := range a.Entries {
+				if e.Remark == "" {
+					w.line(0, "access-list %s %s", a.Name, aceText(e))
+				}
+			}
+			w.bang()
+			continue
+		}
+		w.line(0, "ip access-list extended %s", a.Name)
+		for _, e := range a.Entries {
+			w.line(1, "%s", aceText(e))
+		}
+		w.bang()
+	}
+}

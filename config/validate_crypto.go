@@ -1,0 +1,88 @@
+package config
+
+import "strconv"
+
+// validateCrypto checks the references of the crypto configuration: each
+// policy authenticates by pre-shared key, each crypto map entry names
+// transform sets that exist, its ACL (a warning when missing, as IOS
+// accepts it) with prefixes IKE can carry as selectors, and each
+// interface's crypto map exists.
+func (p *parser) validateCrypto() {
+	c := p.cfg
+	cr := c.Crypto
+	for _, ifc := range c.Interfaces {
+		if ifc.CryptoMap == "" {
+			continue
+		}
+		if cr == nil || len(cr.MapEntries(ifc.CryptoMap, false)) == 0 {
+			p.errf(lineOr(ifc.CryptoMapLine, ifc.Line), "interface %s: crypto map %s does not exist; expected crypto map %s SEQ ipsec-isakmp", ifc.Name, ifc.CryptoMap, ifc.CryptoMap)
+		}
+	}
+	if cr == nil {
+		return
+	}
+	for _, pol := range cr.Policies {
+		if pol.Auth == "" {
+			p.errf(pol.Line, "crypto isakmp policy %d: authentication defaults to rsa-sig, which is not supported yet; expected authentication pre-share", pol.Priority)
+		}
+	}
+	checkEntry := func(e *CryptoMapEntry, kind string) {
+		what := kind + " " + e.Name + " " + strconv.Itoa(e.Seq)
+		for _, ts := range e.TransformSets {
+			if cr.TransformSetByName(ts) == nil {
+				p.errf(e.Line, "%s: transform set %q does not exist; expected one of: %s", what, ts, names(cr.TransformSets, func(t *TransformSet) string { return t.Name }))
+			}
+		}
+		if e.Profile != "" && cr.ProfileByName(e.Profile) == nil {
+			p.errf(e.Line, "%s: ipsec profile %q does not exist; expected one of: %s", what, e.Profile, names(cr.Profiles, func(x *IPsecProfile) string { return x.Name }))
+		}
+		if e.MatchACL == "" {
+			p.warnAt(e.Line, "%s has no match address; it stays disabled until an access list is given", what)
+		} else if a := c.AccessListByName(e.MatchACL); a == nil {
+			p.warnAt(lineOr(e.MatchLine, e.Line), "%s: access list %s does not exist; the entry stays disabled until it is configured", what, e.MatchACL)
+		} else {
+			for _, ace := range a.Entries {
+				if ace.Remark != "" {
+					continue
+				}
+				_, ok1 := ace.Src.Prefix()
+				_, ok2 := ace.Dst.Prefix()
+				if !ok1 || !ok2 {
+					p.errf(ace.Line, "access list %s (used by %s): %q: a crypto ACL needs contiguous wildcards (IKE selectors are prefixes); expected e.g. 0.0.0.255", a.Name, what, aceText(ace))
+				}
+			}
+		}
+		if kind == "crypto map" && len(e.Peers) == 0 {
+			p.warnAt(e.Line, "%s has no set peer; it stays disabled until a peer is given", what)
+		}
+		if len(e.TransformSets) == 0 && e.Profile == "" {
+			p.warnAt(e.Line, "%s has no set transform-set; it stays disabled until one is given", what)
+		}
+	}
+	for _, e := range cr.Maps {
+		if e.Dynamic != "" {
+			if len(cr.MapEntries(e.Dynamic, true)) == 0 {
+				p.warnAt(e.Line, "crypto map %s %d: dynamic map %s does not exist; the entry stays disabled until it is configured", e.Name, e.Seq, e.Dynamic)
+			}
+			continue
+		}
+		checkEntry(e, "crypto map")
+	}
+	for _, e := range cr.DynamicMaps {
+		checkEntry(e, "crypto dynamic-map")
+	}
+	for _, pr := range cr.Profiles {
+		for _, ts := range pr.TransformSets {
+			if cr.TransformSetByName(ts) == nil {
+				p.errf(pr.Line, "crypto ipsec profile %s: transform set %q does not exist", pr.Name, ts)
+			}
+		}
+	}
+}
+
+func lineOr(l, fallback int) int {
+	if l != 0 {
+		return l
+	}
+	return fallback
+}

@@ -1,0 +1,65 @@
+package daemon
+
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// The IPsec metrics: per peer (IKE) and per SA (ESP), read at scrape time.
+var (
+	descIKESAs     = prometheus.NewDesc("vpdn_ike_sas", "IKE phase-1 SAs by peer and state (IOS's show crypto isakmp sa states).", []string{"peer", "state"}, nil)
+	descIKEDrops   = prometheus.NewDesc("vpdn_ike_drops_total", "IKE messages dropped, by reason.", []string{"reason"}, nil)
+	descIPsecPkts  = prometheus.NewDesc("vpdn_ipsec_packets_total", "Packets through an IPsec SA pair (encaps: sealed, decaps: opened).", []string{"peer", "spi_in", "direction"}, nil)
+	descIPsecBytes = prometheus.NewDesc("vpdn_ipsec_bytes_total", "Payload bytes through an IPsec SA pair.", []string{"peer", "spi_in", "direction"}, nil)
+	descIPsecErrs  = prometheus.NewDesc("vpdn_ipsec_errors_total", "Errors of an IPsec SA pair: replay, verify (ICV), invalid length, policy (outside the selectors), send.", []string{"peer", "spi_in", "kind"}, nil)
+	cryptoDescs    = []*prometheus.Desc{descIKESAs, descIKEDrops, descIPsecPkts, descIPsecBytes, descIPsecErrs}
+)
+
+func (c collector) collectCrypto(ch chan<- prometheus.Metric) {
+	drops := map[string]uint64{}
+	for _, s := range c.d.ipsecServices() {
+		states := map[[2]string]float64{}
+		local := s.local.String()
+		for _, p := range s.isakmpSAs() {
+			peer := p.Dst
+			if peer == local {
+				peer = p.Src
+			}
+			states[[2]string{peer, p.State}]++
+		}
+		for k, v := range states {
+			ch <- prometheus.MustNewConstMetric(descIKESAs, prometheus.GaugeValue, v, k[0], k[1])
+		}
+		st := s.node.Stats()
+		for k, v := range map[string]uint64{"malformed": st.Malformed, "no-sa": st.NoSA, "duplicate": st.Duplicates,
+			"half-open-refused": st.HalfOpenRefused, "auth-failed": st.AuthFailed, "decrypt": st.Decrypt} {
+			drops[k] += v
+		}
+		s.mu.Lock()
+		infos := make([]*saInfo, 0, len(s.sas))
+		for _, i := range s.sas {
+			infos = append(infos, i)
+		}
+		s.mu.Unlock()
+		for _, i := range infos {
+			peer, spi := i.child.Peer.Addr().String(), fmt.Sprintf("0x%08x", i.child.SPIIn)
+			x := i.sa.Stats()
+			counter := func(d *prometheus.Desc, v uint64, l string) {
+				ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), peer, spi, l)
+			}
+			counter(descIPsecPkts, x.Out.Encaps, "encaps")
+			counter(descIPsecPkts, x.In.Decaps, "decaps")
+			counter(descIPsecBytes, x.Out.OctetsOut, "out")
+			counter(descIPsecBytes, x.In.OctetsIn, "in")
+			counter(descIPsecErrs, x.In.ReplayFailed, "replay")
+			counter(descIPsecErrs, x.In.VerifyFailed, "verify")
+			counter(descIPsecErrs, x.In.InvalidLen+x.In.BadPadding+x.In.Short, "invalid")
+			counter(descIPsecErrs, x.PolicyDrops, "policy")
+			counter(descIPsecErrs, x.SendErrors, "send")
+		}
+	}
+	for k, v := range drops {
+		ch <- prometheus.MustNewConstMetric(descIKEDrops, prometheus.CounterValue, float64(v), k)
+	}
+}

@@ -1,0 +1,401 @@
+package dataplane
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vpdn/vpdn/netif"
+	"github.com/vpdn/vpdn/transport"
+	"github.com/vpdn/vpdn/wire/esp"
+)
+
+// ESP tunnel mode without XFRM. The kernel has no ESP here, so the
+// protected traffic of a crypto map reaches vpdn the way a Virtual-Access
+// interface's does: through a TUN. The control plane routes the crypto
+// ACLs' destination networks into the crypto TUN (vpdn's equivalent of a
+// crypto map on an egress interface); every packet read from it is looked
+// up in the security policy database (the crypto ACLs in order, first
+// match, RFC 4301 §4.4.1), sealed with the SA the matching entry is bound
+// to and sent over raw IP protocol 50 or UDP 4500 (RFC 3948). Received ESP
+// is demultiplexed by SPI, opened, checked against the SA's selectors
+// (RFC 4301 §5.2) and written to the TUN.
+//
+//	TUN ─▶ SPD (first match) ─┬─ permit, SA ─▶ Sealer.Seal ─▶ raw 50 / UDP 4500
+//	                          ├─ permit, no SA ─▶ Acquire (IKE), drop (esp-no-sa)
+//	                          └─ deny / none ─▶ drop (esp-bypass)
+//	raw 50 / UDP 4500 ─▶ SPI ─▶ Opener.Open ─▶ selectors ─▶ TUN
+
+// ESPSelector is one side of an SA's traffic selectors: a prefix, an IP
+// protocol (0: any) and a port (0: any).
+type ESPSelector struct {
+	Prefix netip.Prefix
+	Proto  uint8
+	Port   uint16
+}
+
+func (s ESPSelector) contains(a netip.Addr, proto uint8, port uint16) bool {
+	return s.Prefix.Contains(a) && (s.Proto == 0 || s.Proto == proto) && (s.Port == 0 || s.Port == port)
+}
+
+// ESPPolicy is one entry of the security policy database: one line of a
+// crypto ACL, from our side (Src is ours).
+type ESPPolicy struct {
+	Permit           bool
+	Proto            uint8 // 0: any
+	Src, Dst         netip.Prefix
+	SrcPort, DstPort uint16 // 0: any
+}
+
+func (p *ESPPolicy) matches(proto uint8, src, dst netip.Addr, sport, dport uint16) bool {
+	if p.Proto != 0 && p.Proto != proto {
+		return false
+	}
+	if !p.Src.Contains(src) || !p.Dst.Contains(dst) {
+		return false
+	}
+	return (p.SrcPort == 0 || p.SrcPort == sport) && (p.DstPort == 0 || p.DstPort == dport)
+}
+
+// ESPSAConfig describes an SA pair as IKE's quick mode produced it.
+type ESPSAConfig struct {
+	// In is the inbound SA (our SPI, the peer's sending keys), Out the
+	// outbound one.
+	In, Out esp.Config
+	// Peer is where ESP goes; with UDP, its UDP port (RFC 3948).
+	Peer netip.AddrPort
+	UDP  bool
+	// Local and Remote are the selectors: what we protect and what the
+	// peer does.
+	Local, Remote ESPSelector
+}
+
+// ESPSA is an installed SA pair.
+type ESPSA struct {
+	cfg    ESPSAConfig
+	sealer *esp.Sealer
+	openMu sync.Mutex
+	opener *esp.Opener
+
+	sendErrors, recvErrors, policyDrops atomic.Uint64
+}
+
+// NewESPSA builds the Sealer and the Opener of an SA pair.
+func NewESPSA(c ESPSAConfig) (*ESPSA, error) {
+	s, err := esp.NewSealer(c.Out)
+	if err != nil {
+		return nil, fmt.Errorf("dataplane: outbound SA: %w", err)
+	}
+	o, err := esp.NewOpener(c.In)
+	if err != nil {
+		return nil, fmt.Errorf("dataplane: inbound SA: %w", err)
+	}
+	return &ESPSA{cfg: c, sealer: s, opener: o}, nil
+}
+
+// SPIIn and SPIOut are the SA pair's SPIs.
+func (sa *ESPSA) SPIIn() uint32  { return sa.cfg.In.SPI }
+func (sa *ESPSA) SPIOut() uint32 { return sa.cfg.Out.SPI }
+
+// Peer returns where the SA sends.
+func (sa *ESPSA) Peer() netip.AddrPort { return sa.cfg.Peer }
+
+// Transform is the SA's transform as show crypto ipsec sa prints it.
+func (sa *ESPSA) Transform() string { return sa.sealer.Transform() }
+
+// IVLen is the SA's IV size.
+func (sa *ESPSA) IVLen() int { return sa.sealer.IVLen() }
+
+// ReplayWindow is the inbound anti-replay window in packets.
+func (sa *ESPSA) ReplayWindow() int { return sa.opener.ReplayWindow() }
+
+// ESPSAStats are an SA pair's counters: the Sealer's (Out) and the
+// Opener's (In), and what `show crypto ipsec sa` calls send and receive
+// errors.
+type ESPSAStats struct {
+	In, Out                esp.Stats
+	SendErrors, RecvErrors uint64
+	PolicyDrops            uint64
+}
+
+// Stats returns the SA's counters.
+func (sa *ESPSA) Stats() ESPSAStats {
+	return ESPSAStats{In: sa.opener.Stats(), Out: sa.sealer.Stats(),
+		SendErrors: sa.sendErrors.Load(), RecvErrors: sa.recvErrors.Load(), PolicyDrops: sa.policyDrops.Load()}
+}
+
+// ESPConfig configures an ESP tunnel-mode stage.
+type ESPConfig struct {
+	// Device is the crypto TUN: cleartext packets to protect are read
+	// from it, opened ones written to it.
+	Device netif.Device
+	// Raw is the IP protocol 50 bind, UDP the port-4500 bind; ESP goes
+	// out through the one the SA says. Either may be nil.
+	Raw, UDP transport.Bind
+	// Acquire asks the control plane for an SA for SPD entry policy (a
+	// packet from src to dst matched it); it is called on the TUN
+	// reader, at most once a second per entry, and must not block.
+	Acquire func(policy int, src, dst netip.Addr)
+}
+
+// spd is the policy table with, per entry, its SAs newest first: the
+// outbound one is the first (make-before-break: a rekeyed SA takes over
+// as soon as it is installed, the old one stays until deleted).
+type spd struct {
+	pols     []ESPPolicy
+	out      [][]*ESPSA
+	acquired []atomic.Int64 // unix nanoseconds of the last Acquire
+}
+
+// ESP is the tunnel-mode crypto stage of one crypto-map interface.
+type ESP struct {
+	p   *Plane
+	cfg ESPConfig
+
+	mu  sync.Mutex // writers of sas and spd
+	sas atomic.Pointer[map[Key]*ESPSA]
+	spd atomic.Pointer[spd]
+
+	done chan struct{}
+}
+
+// NewESP returns an ESP stage; Run reads its TUN.
+func (p *Plane) NewESP(cfg ESPConfig) *ESP {
+	e := &ESP{p: p, cfg: cfg, done: make(chan struct{})}
+	m := map[Key]*ESPSA{}
+	e.sas.Store(&m)
+	e.spd.Store(&spd{})
+	return e
+}
+
+// SetPolicies replaces the SPD; installed SAs stay bound to the entry of
+// the same index when there is one.
+func (e *ESP) SetPolicies(pols []ESPPolicy) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	old := e.spd.Load()
+	n := &spd{pols: slices.Clone(pols), out: make([][]*ESPSA, len(pols)), acquired: make([]atomic.Int64, len(pols))}
+	for i := range n.out {
+		if i < len(old.out) {
+			n.out[i] = old.out[i]
+		}
+	}
+	e.spd.Store(n)
+}
+
+// Install adds sa: its inbound SPI is demultiplexed from now on, and, when
+// policy is an SPD index, it carries that entry's outbound packets (ahead
+// of any older SA of the entry).
+func (e *ESP) Install(sa *ESPSA, policy int) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k := MakeKey(KindESP, uint64(sa.SPIIn()))
+	old := *e.sas.Load()
+	if _, ok := old[k]; ok {
+		return fmt.Errorf("dataplane: ESP SPI %#x already installed", sa.SPIIn())
+	}
+	m := make(map[Key]*ESPSA, len(old)+1)
+	for kk, v := range old {
+		m[kk] = v
+	}
+	m[k] = sa
+	e.sas.Store(&m)
+	if s := e.spd.Load(); policy >= 0 && policy < len(s.pols) {
+		n := &spd{pols: s.pols, out: slices.Clone(s.out), acquired: s.acquired}
+		n.out[policy] = append([]*ESPSA{sa}, s.out[policy]...)
+		e.spd.Store(n)
+	}
+	return nil
+}
+
+// Remove uninstalls the SA pair with inbound SPI spiIn.
+func (e *ESP) Remove(spiIn uint32) *ESPSA {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k := MakeKey(KindESP, uint64(spiIn))
+	old := *e.sas.Load()
+	sa := old[k]
+	if sa == nil {
+		return nil
+	}
+	m := make(map[Key]*ESPSA, len(old))
+	for kk, v := range old {
+		if kk != k {
+			m[kk] = v
+		}
+	}
+	e.sas.Store(&m)
+	s := e.spd.Load()
+	n := &spd{pols: s.pols, out: slices.Clone(s.out), acquired: s.acquired}
+	for i, l := range n.out {
+		if slices.Contains(l, sa) {
+			n.out[i] = slices.DeleteFunc(slices.Clone(l), func(x *ESPSA) bool { return x == sa })
+		}
+	}
+	e.spd.Store(n)
+	return sa
+}
+
+// Lookup returns the SA pair with inbound SPI spiIn.
+func (e *ESP) Lookup(spiIn uint32) *ESPSA {
+	return (*e.sas.Load())[MakeKey(KindESP, uint64(spiIn))]
+}
+
+// SAs returns the installed SA pairs.
+func (e *ESP) SAs() []*ESPSA {
+	m := *e.sas.Load()
+	out := make([]*ESPSA, 0, len(m))
+	for _, sa := range m {
+		out = append(out, sa)
+	}
+	slices.SortFunc(out, func(a, b *ESPSA) int { return int(int64(a.SPIIn()) - int64(b.SPIIn())) })
+	return out
+}
+
+// errESP maps the Opener's errors to drop reasons.
+func espDrop(err error) DropReason {
+	switch {
+	case errors.Is(err, esp.ErrReplay):
+		return DropESPReplay
+	case errors.Is(err, esp.ErrICV):
+		return DropESPICV
+	}
+	return DropESPBad
+}
+
+// Input handles one received ESP packet (the IP payload of protocol 50,
+// or a UDP 4500 datagram that esp.Classify found to be ESP). b is opened
+// in place.
+func (e *ESP) Input(b []byte, from netip.AddrPort) {
+	if len(b) < esp.HeaderLen {
+		e.p.drop(DropESPBad)
+		return
+	}
+	spi := binary.BigEndian.Uint32(b[0:4])
+	sa := (*e.sas.Load())[MakeKey(KindESP, uint64(spi))]
+	if sa == nil {
+		e.p.drop(DropESPUnknownSPI)
+		return
+	}
+	sa.openMu.Lock()
+	payload, nh, err := sa.opener.Open(b)
+	sa.openMu.Unlock()
+	if err != nil {
+		sa.recvErrors.Add(1)
+		e.p.drop(espDrop(err))
+		return
+	}
+	if nh == esp.NextHeaderNone {
+		return // a dummy packet (RFC 4303 §2.6)
+	}
+	if nh != esp.NextHeaderIPv4 || len(payload) < 20 || payload[0]>>4 != 4 {
+		sa.recvErrors.Add(1)
+		e.p.drop(DropESPNotIP)
+		return
+	}
+	proto, src, dst, sport, dport := ipv4Flow(payload)
+	// RFC 4301 §5.2 step 4: what came out of the SA must be what the SA
+	// was negotiated for.
+	if !sa.cfg.Remote.contains(src, proto, sport) || !sa.cfg.Local.contains(dst, proto, dport) {
+		sa.policyDrops.Add(1)
+		e.p.drop(DropESPPolicy)
+		return
+	}
+	if _, err := e.cfg.Device.Write(payload); err != nil {
+		e.p.drop(DropDeviceWrite)
+	}
+}
+
+// ipv4Flow reads the protocol, addresses and (TCP, UDP, first fragment)
+// ports of an IPv4 packet at least 20 octets long.
+func ipv4Flow(pkt []byte) (proto uint8, src, dst netip.Addr, sport, dport uint16) {
+	proto = pkt[9]
+	src = netip.AddrFrom4([4]byte(pkt[12:16]))
+	dst = netip.AddrFrom4([4]byte(pkt[16:20]))
+	ihl := int(pkt[0]&0x0f) * 4
+	frag := binary.BigEndian.Uint16(pkt[6:8]) & 0x1fff
+	if (proto == 6 || proto == 17) && frag == 0 && ihl >= 20 && len(pkt) >= ihl+4 {
+		sport = binary.BigEndian.Uint16(pkt[ihl:])
+		dport = binary.BigEndian.Uint16(pkt[ihl+2:])
+	}
+	return
+}
+
+// espBuf is the TUN reader's buffers: a packet and its sealed form.
+type espBuf struct {
+	in  [MaxPacket]byte
+	out [MaxPacket + 128]byte
+}
+
+// Output protects one cleartext IPv4 packet read from the crypto TUN:
+// the SPD's first matching entry decides. out is scratch for the sealed
+// packet.
+func (e *ESP) Output(pkt, out []byte) {
+	if len(pkt) < 20 || pkt[0]>>4 != 4 {
+		e.p.drop(DropNotIP)
+		return
+	}
+	proto, src, dst, sport, dport := ipv4Flow(pkt)
+	s := e.spd.Load()
+	for i := range s.pols {
+		pol := &s.pols[i]
+		if !pol.matches(proto, src, dst, sport, dport) {
+			continue
+		}
+		if !pol.Permit {
+			break
+		}
+		if len(s.out[i]) == 0 {
+			e.p.drop(DropESPNoSA)
+			now := e.p.clock.Now().UnixNano()
+			if last := s.acquired[i].Load(); now-last >= int64(time.Second) && s.acquired[i].CompareAndSwap(last, now) && e.cfg.Acquire != nil {
+				e.cfg.Acquire(i, src, dst)
+			}
+			return
+		}
+		sa := s.out[i][0]
+		sealed, err := sa.sealer.Seal(out[:0], pkt, esp.NextHeaderIPv4)
+		if err != nil {
+			sa.sendErrors.Add(1)
+			e.p.drop(DropESPSeal)
+			return
+		}
+		bind, to := e.cfg.Raw, netip.AddrPortFrom(sa.cfg.Peer.Addr(), 0)
+		if sa.cfg.UDP {
+			bind, to = e.cfg.UDP, sa.cfg.Peer
+		}
+		if bind == nil || bind.WriteTo(sealed, to) != nil {
+			sa.sendErrors.Add(1)
+			e.p.drop(DropUnderlayWrite)
+		}
+		return
+	}
+	e.p.drop(DropESPBypass)
+}
+
+// Run reads the crypto TUN until it is closed, protecting every packet.
+func (e *ESP) Run() {
+	defer close(e.done)
+	buf := new(espBuf)
+	for {
+		n, err := e.cfg.Device.Read(buf.in[:])
+		if err != nil {
+			if errors.Is(err, netif.ErrClosed) || errors.Is(err, netif.ErrNoDevice) {
+				return
+			}
+			if errors.Is(err, netif.ErrWouldBlock) {
+				continue
+			}
+			return
+		}
+		e.Output(buf.in[:n], buf.out[:])
+	}
+}
+
+// Done is closed when Run returns.
+func (e *ESP) Done() <-chan struct{} { return e.done }
