@@ -58,6 +58,7 @@ type Session struct {
 
 	rxPkts, rxBytes, txPkts, txBytes atomic.Uint64
 	seqDrops, spoofDrops             atomic.Uint64
+	cookieDrops                      atomic.Uint64
 }
 
 type encapBox struct{ e Encap }
@@ -123,12 +124,14 @@ type Counters struct {
 	// SeqDrops and SpoofDrops count what this session dropped: out of
 	// order, and IP from a source it does not own.
 	SeqDrops, SpoofDrops uint64
+	// CookieDrops counts L2TPv3 data messages with a wrong cookie.
+	CookieDrops uint64
 }
 
 // Counters returns the session's counters.
 func (s *Session) Counters() Counters {
 	return Counters{s.rxPkts.Load(), s.rxBytes.Load(), s.txPkts.Load(), s.txBytes.Load(),
-		s.seqDrops.Load(), s.spoofDrops.Load()}
+		s.seqDrops.Load(), s.spoofDrops.Load(), s.cookieDrops.Load()}
 }
 
 // DropReason says why a packet was dropped.
@@ -157,13 +160,14 @@ const (
 	DropMPPEDiscarding            // MPPE, stateful, after loss: waiting for a flushed packet
 	DropMPPELate                  // MPPE coherency count not ahead: replayed, duplicated or reordered
 	DropMPPEBad                   // MPPE packet malformed: short, compressed, not encrypted, stateless not flushed
+	DropBadCookie                 // L2TPv3 cookie not the one the session expects (RFC 3931 §4.1)
 	numDropReasons
 )
 
 var dropNames = [numDropReasons]string{
 	"", "short", "bad-header", "unknown-session", "wrong-peer", "out-of-order", "bad-ppp", "unhandled-ppp",
 	"not-attached", "spoofed-source", "no-session", "too-big", "not-ip", "device-write", "underlay-write",
-	"bad-offload", "not-pptp", "unencrypted", "mppe-resync", "mppe-discarding", "mppe-late", "mppe-bad",
+	"bad-offload", "not-pptp", "unencrypted", "mppe-resync", "mppe-discarding", "mppe-late", "mppe-bad", "bad-cookie",
 }
 
 func (r DropReason) String() string {

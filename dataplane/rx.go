@@ -47,6 +47,8 @@ func (pt *Port) handle(b []byte, from netip.AddrPort, r *Receiver) {
 		dec.decode(b, &d)
 	case PPTPDecoder:
 		dec.decode(b, &d)
+	case L2TPv3Decoder:
+		dec.decode(b, &d)
 	default:
 		d = pt.dec.Decode(b)
 	}
@@ -72,6 +74,17 @@ func (pt *Port) handle(b []byte, from netip.AddrPort, r *Receiver) {
 		return
 	}
 	e := s.encap.Load().e
+	if ve, ok := e.(*L2TPv3Encap); ok {
+		// The cookie and sublayer are the session's: checked and
+		// stripped only now (RFC 3931 §4.1).
+		if r := ve.unwrap(d.Payload, &d); r != dropNone {
+			if r == DropBadCookie {
+				s.cookieDrops.Add(1)
+			}
+			p.drop(r)
+			return
+		}
+	}
 	if pe, ok := e.(*PPTPEncap); ok {
 		if !p.acceptPPTP(s, pe, &d) {
 			return
