@@ -152,6 +152,7 @@ func (p *parser) validate() {
 			if x.Manual && (x.LocalSession == 0 || x.RemoteSession == 0) {
 				p.errf(ifc.Line, "interface %s: xconnect manual needs session IDs; expected l2tp id LOCAL REMOTE", ifc.Name)
 			}
+			validateXconnect(p, c, ifc, x)
 		}
 		if a := ifc.PPPAuth; a != nil && a.List != "" && a.List != "default" && c.AAA.NewModel {
 			found := slices.ContainsFunc(c.AAA.Authentication, func(l MethodList) bool { return l.Name == a.List })
@@ -214,4 +215,41 @@ func names[T any](xs []T, f func(T) string) string {
 		out = append(out, f(x))
 	}
 	return strings.Join(out, ", ")
+}
+
+// validateXconnect checks what an L2TPv3 Ethernet pseudowire needs to run:
+// an attachment circuit vpdn can open, a manual session (dynamic ones
+// come with the L2TPv3 control connection), and a pseudowire-class whose
+// settings vpdn applies.
+func validateXconnect(p *parser, c *Config, ifc *Interface, x *Xconnect) {
+	if !ifc.Name.Physical() {
+		p.errf(ifc.Line, "interface %s: xconnect needs an Ethernet attachment circuit; expected a physical interface (a Linux device, or an IOS name with linux-device)", ifc.Name)
+	} else if ifc.Name.Kind != IfLinux && ifc.LinuxDevice == "" {
+		p.warnAt(ifc.Line, "interface %s: xconnect has no attachment circuit until linux-device DEV (a host device) or linux-device DEV tap (a TAP vpdn creates) says which Linux device %s is", ifc.Name, ifc.Name)
+	}
+	if !x.Manual {
+		p.errf(ifc.Line, "interface %s: xconnect %s %d: dynamic L2TPv3 sessions (an L2TPv3 control connection) are not supported yet; expected xconnect ... encapsulation l2tpv3 manual", ifc.Name, x.Peer, x.VCID)
+	}
+	pc := c.PWClassByName(x.PWClass)
+	if pc == nil {
+		return
+	}
+	if pc.Encapsulation != "l2tpv3" {
+		p.errf(pc.Line, "pseudowire-class %s: used by xconnect on %s; expected encapsulation l2tpv3", pc.Name, ifc.Name)
+	}
+	if x.Manual && pc.Protocol == "l2tpv3" {
+		p.errf(max(pc.ProtocolLine, pc.Line), "pseudowire-class %s: protocol l2tpv3 (an L2TPv3 control connection) is not supported yet; expected protocol none for the manual xconnect on %s", pc.Name, ifc.Name)
+	}
+	if pc.TOSReflect {
+		p.errf(pc.Line, "pseudowire-class %s: ip tos reflect is not supported yet (vpdn sets the ToS per socket); expected ip tos value N", pc.Name)
+	}
+	if pc.LocalIf != nil {
+		li := c.Interface(*pc.LocalIf)
+		if li == nil && pc.LocalIf.Kind != IfLinux {
+			p.warnAt(pc.Line, "pseudowire-class %s: ip local interface %s names no configured interface: its sessions use any local address until interface %s has an ip address or a linux-device", pc.Name, pc.LocalIf, pc.LocalIf)
+		}
+	}
+	if x.Peer.IsValid() && !x.Peer.Is4() {
+		p.errf(ifc.Line, "interface %s: xconnect peer %s: expected an IPv4 address", ifc.Name, x.Peer)
+	}
 }
