@@ -124,6 +124,7 @@ func New(opts Options) (*Daemon, error) {
 	d.registerRadiusShows()
 	d.registerVPDNShows()
 	d.registerUserShows()
+	d.registerXconnectShows()
 	return d, nil
 }
 

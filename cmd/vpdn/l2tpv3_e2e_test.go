@@ -1,0 +1,124 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vpdn/vpdn/internal/nstest"
+)
+
+// noOffloads turns off, on a LAN host's veth, what would hand the
+// pseudowire's packet socket frames it cannot forward as they are: TCP
+// segmentation (frames above the MTU) and checksum offload (a checksum
+// left for hardware that the far segment never computes). A real NIC on
+// the host side computes both before the wire.
+func noOffloads(t *testing.T, ns *nstest.NS, dev string) {
+	t.Helper()
+	if out, err := ns.Run(10*time.Second, "ethtool", "-K", dev, "tx", "off", "tso", "off", "gso", "off"); err != nil {
+		t.Fatalf("ethtool -K %s: %v\n%s", dev, err, out)
+	}
+}
+
+// TestL2TPv3ManualXconnect: document 004's manual pseudowire between R5
+// and R9 (its two configurations, addresses mapped into the lab: R5's
+// underlay 198.18.1.5, R9's 198.18.1.9, the 192.168.1.0/24 LAN as
+// 198.19.1.0/24), each PE's LAN side a veth into a host's namespace. The
+// two hosts become one broadcast domain: ARP resolves across, ping and a
+// TCP transfer go. Over IP protocol 115 as written, and the same over UDP
+// (ip protocol udp). tshark decodes every captured L2TPv3 packet, with the
+// 4-byte cookie set in its preferences, without a malformed one.
+func TestL2TPv3ManualXconnect(t *testing.T) {
+	for _, tc := range []struct{ name, extra, filter, transport string }{
+		{"ip", "", "ip proto 115", "IP protocol 115"},
+		{"udp", " ip protocol udp\n", "udp port 1701", "UDP port 1701"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lab := nstest.New(t)
+			h7, r5, r9, h10 := lab.NS("h7"), lab.NS("r5"), lab.NS("r9"), lab.NS("h10")
+			h7dev, r5lan := lab.Link(h7, r5, mustPrefix("198.19.1.7/24"), mustPrefix("198.19.1.254/24"))
+			h10dev, r9lan := lab.Link(h10, r9, mustPrefix("198.19.1.10/24"), mustPrefix("198.19.1.253/24"))
+			r5wan, r9wan := lab.Link(r5, r9, mustPrefix("198.18.1.5/24"), mustPrefix("198.18.1.9/24"))
+			// "no ip address" on the attachment circuits.
+			r5.MustIP("addr", "flush", "dev", r5lan)
+			r9.MustIP("addr", "flush", "dev", r9lan)
+			noOffloads(t, h7, h7dev)
+			noOffloads(t, h10, h10dev)
+			capture := lab.Capture(r5, r5wan, tc.filter)
+
+			read := func(name string) string {
+				b, err := os.ReadFile("../../config/testdata/docs/" + name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return string(b)
+			}
+			withClass := func(cfg string) string {
+				return strings.Replace(cfg, " ip pmtu\n", " ip pmtu\n"+tc.extra, 1)
+			}
+			r5cfg := "hostname R5\n" + withClass(strings.ReplaceAll(read("004-l2tpv3-manual-r5.cfg"), "44.1.1.9", "198.18.1.9")) +
+				"interface GigabitEthernet0/0\n linux-device " + r5lan + "\ninterface GigabitEthernet1/0\n linux-device " + r5wan + "\n"
+			r9cfg := "hostname R9\n" + withClass(strings.ReplaceAll(read("004-l2tpv3-manual-r9.cfg"), "55.1.1.1", "198.18.1.5")) +
+				"interface GigabitEthernet1/0\n linux-device " + r9lan + "\ninterface GigabitEthernet0/0\n linux-device " + r9wan + "\n"
+			d5 := serveIn(t, lab, r5, "R5", r5cfg)
+			d9 := serveIn(t, lab, r9, "R9", r9cfg)
+			d5.waitUp(t)
+			d9.waitUp(t)
+
+			if out, err := h7.Run(20*time.Second, "ping", "-c", "3", "-W", "2", "198.19.1.10"); err != nil {
+				t.Fatalf("ping across the pseudowire: %v\n%s\nR5:\n%s", err, out, d5.show("show", "l2tp", "session", "all"))
+			}
+			if out, _ := h7.IP("neigh", "show", "198.19.1.10"); !strings.Contains(string(out), "lladdr") {
+				t.Errorf("no ARP entry for the far host: %s", out)
+			}
+			transferTCP(t, h10, h7, "198.19.1.7:5001", 8<<20)
+
+			all := d5.show("show", "l2tp", "session", "all")
+			for _, want := range []string{"Session id 1 is up", "Remote session id is 2", "Session is manually signaled",
+				tc.transport, "type is Ethernet, name is GigabitEthernet0/0", "Session vcid is 1", "Internet address is 198.18.1.9",
+				"Internet address is 198.18.1.5", "local cookie, size 4 bytes, value 00 00 D7 47",
+				"remote cookie, size 4 bytes, value 00 00 AC 57", "wrong cookie:             0"} {
+				if !strings.Contains(all, want) {
+					t.Errorf("show l2tp session all on R5 lacks %q:\n%s", want, all)
+				}
+			}
+			if strings.Contains(all, " 0 Packets sent") || strings.Contains(all, " 0 received\n") {
+				t.Errorf("counters do not count the data:\n%s", all)
+			}
+			sum := d9.show("show", "l2tun", "session")
+			if !strings.Contains(sum, "Total tunnels 0 sessions 1") || !strings.Contains(sum, "2          1          n/a        1, Gi1/0") {
+				t.Errorf("show l2tun session on R9:\n%s", sum)
+			}
+			xc := d9.show("show", "xconnect", "all")
+			if !strings.Contains(xc, "UP     pri:Gi1/0(Ethernet)") || !strings.Contains(xc, "l2tp 198.18.1.5:1") {
+				t.Errorf("show xconnect all on R9:\n%s", xc)
+			}
+			t.Logf("R5:\n%s\nR9:\n%s", all, xc)
+			if v := d5.show("show", "vpdn"); !strings.Contains(v, "No active L2TP tunnels") {
+				t.Errorf("show vpdn with a manual pseudowire:\n%s", v)
+			}
+			if capture != nil {
+				capture.Stop()
+				prefs := []string{"-o", "l2tp.cookie_size:4 Byte Cookie", "-o", "l2tp.l2_specific:None"}
+				if tc.name == "udp" {
+					prefs = append(prefs, "-d", "udp.port==1701,l2tp")
+				}
+				bad, err := nstest.ProblemsWith(capture.Path, prefs...)
+				if err != nil || len(bad) > 0 {
+					t.Errorf("tshark: %v %v", bad, err)
+				}
+				v3, _ := nstest.DecodeWith(capture.Path, "l2tp.sid && l2tp.cookie", prefs, "l2tp.sid", "l2tp.cookie")
+				if len(v3) < 100 {
+					t.Errorf("capture: %d L2TPv3 data packets with a cookie", len(v3))
+				}
+				t.Logf("capture: %d L2TPv3 data packets, first %v, no malformed packet", len(v3), v3[:min(2, len(v3))])
+			}
+			for _, d := range []*served{d5, d9} {
+				if err := d.stop(); err != nil {
+					t.Errorf("%s: %v", d.name, err)
+				}
+			}
+		})
+	}
+}
