@@ -30,9 +30,16 @@ func noOffloads(t *testing.T, ns *nstest.NS, dev string) {
 // (ip protocol udp). tshark decodes every captured L2TPv3 packet, with the
 // 4-byte cookie set in its preferences, without a malformed one.
 func TestL2TPv3ManualXconnect(t *testing.T) {
-	for _, tc := range []struct{ name, extra, filter, transport string }{
-		{"ip", "", "ip proto 115", "IP protocol 115"},
-		{"udp", " ip protocol udp\n", "udp port 1701", "UDP port 1701"},
+	for _, tc := range []struct {
+		name, extra, filter, transport string
+		// wire: the class sets ip tos value 184, ip ttl 17 and ip dfbit
+		// set, read back off the wire; full-size frames then exceed the
+		// underlay's MTU with DF set, so only small packets cross.
+		wire bool
+	}{
+		{"ip", "", "ip proto 115", "IP protocol 115", false},
+		{"udp", " ip protocol udp\n", "udp port 1701", "UDP port 1701", false},
+		{"ip-tos-ttl-df", " ip tos value 184\n ip ttl 17\n ip dfbit set\n", "ip proto 115", "IP protocol 115", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			lab := nstest.New(t)
@@ -72,7 +79,19 @@ func TestL2TPv3ManualXconnect(t *testing.T) {
 			if out, _ := h7.IP("neigh", "show", "198.19.1.10"); !strings.Contains(string(out), "lladdr") {
 				t.Errorf("no ARP entry for the far host: %s", out)
 			}
-			transferTCP(t, h10, h7, "198.19.1.7:5001", 8<<20)
+			if tc.wire {
+				// 1472 octets of ICMP make a 1514-octet frame: with its
+				// 28 octets of IP and L2TPv3 the datagram exceeds the
+				// underlay's 1500 and DF forbids fragmenting it.
+				if out, err := h7.Run(10*time.Second, "ping", "-c", "1", "-W", "2", "-s", "1472", "198.19.1.10"); err == nil {
+					t.Errorf("a 1514-octet frame crossed with DF set:\n%s", out)
+				}
+				if out, err := h7.Run(10*time.Second, "ping", "-c", "2", "-W", "2", "-s", "1400", "198.19.1.10"); err != nil {
+					t.Errorf("a 1442-octet frame did not cross: %v\n%s", err, out)
+				}
+			} else {
+				transferTCP(t, h10, h7, "198.19.1.7:5001", 8<<20)
+			}
 
 			all := d5.show("show", "l2tp", "session", "all")
 			for _, want := range []string{"Session id 1 is up", "Remote session id is 2", "Session is manually signaled",
@@ -109,7 +128,21 @@ func TestL2TPv3ManualXconnect(t *testing.T) {
 					t.Errorf("tshark: %v %v", bad, err)
 				}
 				v3, _ := nstest.DecodeWith(capture.Path, "l2tp.sid && l2tp.cookie", prefs, "l2tp.sid", "l2tp.cookie")
-				if len(v3) < 100 {
+				if tc.wire {
+					// Every L2TPv3 packet R5 sent carries the class's
+					// ToS, TTL and DF.
+					out, _ := nstest.DecodeWith(capture.Path, "l2tp.sid == 2 && ip.src == 198.18.1.5", prefs, "ip.dsfield", "ip.ttl", "ip.flags.df")
+					if len(out) < 5 {
+						t.Errorf("capture: %d packets from R5", len(out))
+					}
+					for _, l := range out {
+						if f := strings.Fields(l); len(f) != 3 || f[0] != "0xb8" || f[1] != "17" || (f[2] != "1" && f[2] != "True") {
+							t.Errorf("R5's packet carries ToS/TTL/DF %q, want 0xb8 17 set", l)
+							break
+						}
+					}
+					t.Logf("R5's L2TPv3 packets: ToS/TTL/DF %v", out[:min(1, len(out))])
+				} else if len(v3) < 100 {
 					t.Errorf("capture: %d L2TPv3 data packets with a cookie", len(v3))
 				}
 				t.Logf("capture: %d L2TPv3 data packets, first %v, no malformed packet", len(v3), v3[:min(2, len(v3))])
