@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/vpdn/vpdn/wire/l2tp"
+	"github.com/vpdn/vpdn/wire/vnet"
 )
 
 // ethFrame is an Ethernet frame of n payload octets.
@@ -214,5 +215,50 @@ func TestL2TPv2DecoderHandsV3ToV3Sessions(t *testing.T) {
 	}
 	if d := (L2TPv3Decoder{}).Decode([]byte{0, 0, 0, 0, 0xc8, 3}); d.Flags&Control == 0 {
 		t.Fatal("session 0 over IP is not control")
+	}
+}
+
+// TestL2TPv3EthernetGSO: a TCP super-frame from a packet socket with
+// PACKET_VNET_HDR (a veth's peer's segmentation offload) leaves as one
+// train of frames, each the Ethernet header and one segment with its
+// checksums complete, each behind its own L2TPv3 header (and sequence
+// number); a super-frame that is not TCP over IPv4/IPv6 is a bad-offload
+// drop.
+func TestL2TPv3EthernetGSO(t *testing.T) {
+	for _, udp := range []bool{false, true} {
+		a, _, pa, _, ba, devB := v3Pair(t, udp, true)
+		ba.keep = true
+		eth := []byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00}
+		pay := bulk(5000)
+		pkt := tcpSeg("198.19.1.7", "198.19.1.10", 40000, 1000, 0x18, pay)
+		frame := append(append([]byte{}, eth...), pkt...)
+		h := vnet.Hdr{Flags: vnet.FlagNeedsCsum, GSOType: vnet.GSOTCPv4, HdrLen: 54, GSOSize: 1400, CsumStart: 34, CsumOffset: 16}
+		tx := newTxState(pa)
+		pa.sendGSO(tx, a, a.att.Load(), h, frame)
+		sent := ba.take()
+		if len(sent) != 4 || devB.n != 4 {
+			t.Fatalf("udp=%v: %d datagrams, %d frames delivered", udp, len(sent), devB.n)
+		}
+		hl := l2tp.V3DataHeaderLen(udp, 4, true)
+		total := 0
+		for i, d := range sent {
+			if _, ns, _ := l2tp.ParseL2SS(d[hl-4:]); ns != uint32(i) {
+				t.Fatalf("segment %d has sequence number %d", i, ns)
+			}
+			f := d[hl:]
+			if !bytes.Equal(f[:14], eth) || !tcpValid(f[14:]) {
+				t.Fatalf("segment %d: %x", i, f[:60])
+			}
+			total += len(f) - 14 - 40
+		}
+		if total != len(pay) || a.Counters().TxPkts != 4 {
+			t.Fatalf("payload %d of %d, counters %+v", total, len(pay), a.Counters())
+		}
+		arp := append(append([]byte{}, eth[:12]...), 0x08, 0x06)
+		before := pa.Drops()["bad-offload"]
+		pa.sendGSO(tx, a, a.att.Load(), h, append(arp, pkt...))
+		if pa.Drops()["bad-offload"] != before+1 {
+			t.Fatal("a super-frame that is not IP was not dropped")
+		}
 	}
 }

@@ -30,6 +30,10 @@ import (
 // sendGSO segments the super-packet pkt described by h and sends the
 // segments to the session's peer.
 func (p *Plane) sendGSO(tx *txState, s *Session, att *attachment, h vnet.Hdr, pkt []byte) {
+	if s.Payload == PayloadEthernet {
+		p.sendGSOEthernet(tx, s, att, h, pkt)
+		return
+	}
 	plan, err := vnet.PlanTCP(h, pkt, att.MTU)
 	if err != nil {
 		p.drop(DropBadOffload)
@@ -203,4 +207,84 @@ func (r *Receiver) deliver(dev netif.Device, pkt []byte) error {
 		}
 	}
 	return writeVnet(dev, r.single, pkt)
+}
+
+// ethHeaderLen is the length of an Ethernet frame's header: 14, or 18 with
+// an 802.1Q tag; 0 when the frame is too short or carries neither IPv4 nor
+// IPv6.
+func ethHeaderLen(f []byte) int {
+	if len(f) < 14 {
+		return 0
+	}
+	n, et := 14, uint16(f[12])<<8|uint16(f[13])
+	if et == 0x8100 {
+		if len(f) < 18 {
+			return 0
+		}
+		n, et = 18, uint16(f[16])<<8|uint16(f[17])
+	}
+	if et != 0x0800 && et != 0x86dd {
+		return 0
+	}
+	return n
+}
+
+// sendGSOEthernet is sendGSO for an Ethernet pseudowire: frame is a TCP
+// super-frame read from a packet socket (a veth's peer's segmentation
+// offload, a NIC's GRO). Each segment goes out as a frame of its own, the
+// Ethernet header copied in front of the IP segment, as many as fit in a
+// train sent with one system call (UDP_SEGMENT over UDP, sendmmsg over
+// IP). Offsets of h count from the frame's start.
+func (p *Plane) sendGSOEthernet(tx *txState, s *Session, att *attachment, h vnet.Hdr, frame []byte) {
+	el := ethHeaderLen(frame)
+	if el == 0 || int(h.CsumStart) < el {
+		p.drop(DropBadOffload)
+		return
+	}
+	h.CsumStart -= uint16(el)
+	ip := frame[el:]
+	plan, err := vnet.PlanTCP(h, ip, 0)
+	if err != nil {
+		p.drop(DropBadOffload)
+		return
+	}
+	if tx.train == nil {
+		tx.train = make([]byte, trainBuf)
+	}
+	e := s.encap.Load().e
+	hl := e.Len()
+	stride := hl + el + plan.HdrLen + plan.SegSize
+	if att.MTU != 0 && el+plan.HdrLen+plan.SegSize > att.MTU {
+		p.drop(DropTooBig)
+		return
+	}
+	per := len(tx.train) / stride
+	if per < 1 {
+		p.drop(DropTooBig)
+		return
+	}
+	if o, ok := e.(Ordered); ok {
+		if lock := o.SendLock(); lock != nil {
+			lock.Lock()
+			defer lock.Unlock()
+		}
+	}
+	for first := 0; first < plan.N; first += per {
+		end, bytes := 0, 0
+		last := min(first+per, plan.N)
+		for i := first; i < last; i++ {
+			o := end
+			copy(tx.train[o+hl:], frame[:el])
+			n := el + plan.Segment(tx.train[o+hl+el:], ip, i)
+			e.Put(tx.train[o:o+hl], n)
+			end = o + hl + n
+			bytes += n
+		}
+		if err := p.sendTrain(tx, s, tx.train[:end], stride); err != nil {
+			p.dropN(DropUnderlayWrite, last-first)
+			continue
+		}
+		s.txPkts.Add(uint64(last - first))
+		s.txBytes.Add(uint64(bytes))
+	}
 }

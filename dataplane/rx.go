@@ -138,7 +138,17 @@ func (p *Plane) receive(s *Session, payload []byte, r *Receiver) {
 		}
 		s.rxPkts.Add(1)
 		s.rxBytes.Add(uint64(len(payload)))
-		if _, err := att.Device.Write(payload); err != nil {
+		var err error
+		if hasOffload(att.Device) {
+			// A packet socket with PACKET_VNET_HDR: a zero header, the
+			// frame as it is.
+			bp := vnetScratch.Get().(*[]byte)
+			err = writeVnet(att.Device, *bp, payload)
+			vnetScratch.Put(bp)
+		} else {
+			_, err = att.Device.Write(payload)
+		}
+		if err != nil {
 			p.drop(DropDeviceWrite)
 		}
 	}

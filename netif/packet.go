@@ -20,13 +20,23 @@ import (
 // the promiscuous membership, which the kernel drops with the socket.
 //
 // The kernel hands a packet socket what the device received as it holds
-// it: a device that aggregates (GRO) or a veth whose peer sends TCP
-// segmentation offload delivers frames larger than its MTU, which the
-// pseudowire's MTU check drops. Turn those offloads off on the segment
-// (ethtool -K DEV gro off, and tso/gso off on a veth's peer).
+// it: a device that aggregates (GRO) or a veth whose peer uses TCP
+// segmentation offload delivers frames larger than its MTU, and a veth's
+// peer leaves TCP checksums to "hardware" that is never there. With
+// PACKET_VNET_HDR (Offload) each frame comes with the virtio_net_hdr that
+// says so, and the data plane cuts and completes them; VLAN tags the
+// device strips into metadata (rx-vlan-offload) are not in the frames.
 type Packet struct {
 	fdDev
+	offload bool
 }
+
+// Offload reports whether frames carry a virtio_net_hdr (PACKET_VNET_HDR):
+// then a read returns the header and a frame that may be a TCP
+// super-frame (the segment offload of a veth's peer, a NIC's GRO) or
+// carry a checksum still to compute, which the header describes, and a
+// write takes a header in front of the frame.
+func (p *Packet) Offload() bool { return p.offload }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
 
@@ -53,6 +63,12 @@ func OpenPacket(name string) (*Packet, error) {
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1); err != nil {
 		return fail("PACKET_IGNORE_OUTGOING", err)
 	}
+	// A virtio_net_hdr on every frame, when the kernel has it: frames
+	// larger than the MTU (segmentation offload, GRO) and frames whose
+	// checksum the sender left to hardware arrive with what it takes to
+	// cut and complete them, where without it they would be forwarded
+	// too big or with a checksum nobody computes.
+	offload := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_VNET_HDR, 1) == nil
 	if err := unix.Bind(fd, &unix.SockaddrLinklayer{Protocol: htons(unix.ETH_P_ALL), Ifindex: ifi.Index}); err != nil {
 		return fail("bind", err)
 	}
@@ -67,7 +83,7 @@ func OpenPacket(name string) (*Packet, error) {
 			return fail("set up", err)
 		}
 	}
-	return &Packet{fdDev: fdDev{name: name, kind: "packet", fd: fd}}, nil
+	return &Packet{fdDev: fdDev{name: name, kind: "packet", fd: fd}, offload: offload}, nil
 }
 
 // setUp sets IFF_UP on name with the SIOCSIFFLAGS ioctl on fd.
