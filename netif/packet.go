@@ -1,8 +1,10 @@
 package netif
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,6 +31,13 @@ import (
 type Packet struct {
 	fdDev
 	offload bool
+
+	// The scratch of TryRead's recvmsg: a Poller never reads one device
+	// from two workers at once, so one set serves (and allocates
+	// nothing per frame).
+	msg unix.Msghdr
+	iov unix.Iovec
+	oob [64]byte
 }
 
 // Offload reports whether frames carry a virtio_net_hdr (PACKET_VNET_HDR):
@@ -62,6 +71,12 @@ func OpenPacket(name string) (*Packet, error) {
 	// Ignore outgoing frames before binding, so that none is queued.
 	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_IGNORE_OUTGOING, 1); err != nil {
 		return fail("PACKET_IGNORE_OUTGOING", err)
+	}
+	// The device may strip 802.1Q tags into metadata (rx-vlan-offload):
+	// PACKET_AUXDATA hands them up beside the frame, and TryRead puts
+	// them back, so that tagged frames cross the pseudowire tagged.
+	if err := unix.SetsockoptInt(fd, unix.SOL_PACKET, unix.PACKET_AUXDATA, 1); err != nil {
+		return fail("PACKET_AUXDATA", err)
 	}
 	// A virtio_net_hdr on every frame, when the kernel has it: frames
 	// larger than the MTU (segmentation offload, GRO) and frames whose
@@ -97,6 +112,107 @@ func setUp(fd int, name string) error {
 	}
 	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
 	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}
+
+// tpacket_auxdata's status bits (linux/if_packet.h).
+const (
+	tpStatusVLANValid     = 0x10
+	tpStatusVLANTPIDValid = 0x40
+	vlanTagLen            = 4
+)
+
+// TryRead reads one waiting frame (behind its virtio_net_hdr when
+// Offload), or returns ErrWouldBlock. An 802.1Q tag the device stripped
+// is put back into the frame, which needs 4 octets of room in b beyond
+// the frame.
+func (p *Packet) TryRead(b []byte) (int, error) {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	if p.closed {
+		return 0, ErrClosed
+	}
+	if len(b) <= vlanTagLen {
+		return 0, fmt.Errorf("netif: %s: read buffer of %d octets", p.name, len(b))
+	}
+	room := b[:len(b)-vlanTagLen]
+	p.iov.Base = unsafe.SliceData(room)
+	p.iov.SetLen(len(room))
+	p.msg.Iov = &p.iov
+	p.msg.SetIovlen(1)
+	p.msg.Control = &p.oob[0]
+	p.msg.SetControllen(len(p.oob))
+	p.msg.Flags = 0
+	var n int
+	for {
+		r, _, e := unix.Syscall(unix.SYS_RECVMSG, uintptr(p.fd), uintptr(unsafe.Pointer(&p.msg)), unix.MSG_DONTWAIT)
+		switch e {
+		case 0:
+			n = int(r)
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return 0, ErrWouldBlock
+		default:
+			return 0, e
+		}
+		break
+	}
+	tci, tpid, ok := auxVLAN(p.oob[:p.msg.Controllen])
+	if !ok {
+		return n, nil
+	}
+	off := 0
+	if p.offload {
+		off = VnetHdrLen
+	}
+	if n < off+12 {
+		return n, nil
+	}
+	// Move everything after the MAC addresses 4 octets on and put the
+	// tag there (IEEE 802.1Q §9.3).
+	copy(b[off+12+vlanTagLen:n+vlanTagLen], b[off+12:n])
+	binary.BigEndian.PutUint16(b[off+12:], tpid)
+	binary.BigEndian.PutUint16(b[off+14:], tci)
+	if p.offload {
+		// The header's offsets count from the frame's start: they move
+		// with what follows the tag (virtio_net_hdr fields in the
+		// host's byte order, as wire/vnet decodes them).
+		if b[0] != 0 || b[1] != 0 {
+			binary.NativeEndian.PutUint16(b[2:], binary.NativeEndian.Uint16(b[2:])+vlanTagLen)
+			binary.NativeEndian.PutUint16(b[6:], binary.NativeEndian.Uint16(b[6:])+vlanTagLen)
+		}
+	}
+	return n + vlanTagLen, nil
+}
+
+// auxVLAN finds the PACKET_AUXDATA control message in oob and returns the
+// VLAN tag it carries, if any.
+func auxVLAN(oob []byte) (tci, tpid uint16, ok bool) {
+	const hdr = unix.SizeofCmsghdr
+	for len(oob) >= hdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < hdr || l > len(oob) {
+			return 0, 0, false
+		}
+		if h.Level == unix.SOL_PACKET && h.Type == unix.PACKET_AUXDATA && l >= hdr+int(unsafe.Sizeof(unix.TpacketAuxdata{})) {
+			a := (*unix.TpacketAuxdata)(unsafe.Pointer(&oob[hdr]))
+			if a.Status&tpStatusVLANValid == 0 {
+				return 0, 0, false
+			}
+			tpid = unix.ETH_P_8021Q
+			if a.Status&tpStatusVLANTPIDValid != 0 && a.Vlan_tpid != 0 {
+				tpid = a.Vlan_tpid
+			}
+			return a.Vlan_tci, tpid, true
+		}
+		step := (l + unix.SizeofPtr - 1) &^ (unix.SizeofPtr - 1)
+		if step >= len(oob) {
+			break
+		}
+		oob = oob[step:]
+	}
+	return 0, 0, false
 }
 
 // HardwareAddr returns the device's MAC address.
