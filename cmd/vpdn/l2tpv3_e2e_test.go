@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vpdn/vpdn/internal/nstest"
+	"github.com/vpdn/vpdn/netif"
 )
 
 // TestL2TPv3ManualXconnect: document 004's manual pseudowire between R5
@@ -42,7 +44,6 @@ func TestL2TPv3ManualXconnect(t *testing.T) {
 			// checksums left to "hardware" reach the pseudowire's packet
 			// socket with their virtio_net_hdr, and it cuts and completes
 			// them.
-			_, _ = h7dev, h10dev
 			capture := lab.Capture(r5, r5wan, tc.filter)
 			lab.SegmentOnWire(r9, r9wan)
 
@@ -83,6 +84,7 @@ func TestL2TPv3ManualXconnect(t *testing.T) {
 				}
 			} else {
 				transferTCP(t, h10, h7, "198.19.1.7:5001", 8<<20)
+				vlanAcross(t, h7, h10, h7dev, h10dev)
 			}
 
 			all := d5.show("show", "l2tp", "session", "all")
@@ -149,4 +151,47 @@ func TestL2TPv3ManualXconnect(t *testing.T) {
 			}
 		})
 	}
+}
+
+// vlanAcross: an 802.1Q-tagged frame crosses the pseudowire tagged (an
+// Ethernet pseudowire is port mode, RFC 4719 §4), though each PE's veth
+// strips tags into metadata (rx-vlan offload). This kernel has no 8021q
+// module, so the hosts send and read the frame through packet sockets.
+func vlanAcross(t *testing.T, from, to *nstest.NS, fromDev, toDev string) {
+	t.Helper()
+	var rx *netif.Packet
+	if err := to.Do(func() (err error) { rx, err = netif.OpenPacket(toDev); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	frame := []byte{0x02, 0, 0x5e, 0, 0, 0x0a, 0x02, 0, 0x5e, 0, 0, 0x07, 0x81, 0x00, 0x00, 0x0a, 0x88, 0xb5}
+	frame = append(frame, "tagged across the pseudowire"...)
+	var hdr [netif.VnetHdrLen]byte
+	err := from.Do(func() error {
+		tx, err := netif.OpenPacket(fromDev)
+		if err != nil {
+			return err
+		}
+		defer tx.Close()
+		_, err = tx.Write(append(hdr[:], frame...))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		n, err := rx.TryRead(buf)
+		if err != nil {
+			continue
+		}
+		if f := buf[netif.VnetHdrLen:n]; len(f) >= 18 && f[16] == 0x88 && f[17] == 0xb5 {
+			if !bytes.Equal(f, frame) {
+				t.Fatalf("tagged frame arrived as %x, want %x", f, frame)
+			}
+			t.Logf("an 802.1Q frame (VLAN 10) crossed tagged")
+			return
+		}
+	}
+	t.Fatal("the tagged frame did not cross")
 }
