@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/wire/l2tp"
 	"github.com/vpdn/vpdn/wire/vnet"
 )
@@ -260,5 +261,72 @@ func TestL2TPv3EthernetGSO(t *testing.T) {
 		if pa.Drops()["bad-offload"] != before+1 {
 			t.Fatal("a super-frame that is not IP was not dropped")
 		}
+	}
+}
+
+// TestL2TPv3EthernetGRO: in-order TCP segments arriving on an Ethernet
+// pseudowire for a packet socket with PACKET_VNET_HDR leave as one
+// super-frame, the Ethernet header in front and the virtio_net_hdr's
+// offsets counted from the frame's start; an ARP frame between them is
+// written as it is, after what was merged before it of no flow of its own.
+func TestL2TPv3EthernetGRO(t *testing.T) {
+	p := New(Config{})
+	defer p.Close()
+	dev := netif.NewFakeOffload("pw0", 64)
+	s := NewSession(L2TPv3Key(2), addrA, &nullBind{}, PayloadEthernet, NewL2TPv3Encap(L2TPv3Params{RemoteSession: 1,
+		LocalCookie: l2tp.Cookie4(44119), RemoteCookie: l2tp.Cookie4(55111)}))
+	mustAdd(t, p, s)
+	s.att.Store(&attachment{Attachment: Attachment{Device: dev}})
+	pt := p.NewPort(&nullBind{}, L2TPv3Decoder{}, nil)
+	r := pt.NewReceiver()
+	eth := []byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x81, 0x00, 0x00, 0x0a, 0x08, 0x00}
+	msg := func(f []byte) []byte {
+		return append(l2tp.AppendV3DataHeader(nil, false, 2, l2tp.Cookie4(44119), false, false, 0), f...)
+	}
+	pay := bulk(3000)
+	for i := range 3 {
+		seg := tcpSeg("198.19.1.10", "198.19.1.7", 40000, uint32(1000+i*1000), 0x10, pay[i*1000:(i+1)*1000])
+		r.HandlePacket(msg(append(append([]byte{}, eth...), seg...)), addrA)
+	}
+	arp := []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x08, 0x06, 1, 2, 3}
+	r.HandlePacket(msg(arp), addrA)
+	r.Flush()
+	var out [][]byte
+	for len(dev.Outbound) > 0 {
+		out = append(out, <-dev.Outbound)
+	}
+	if len(out) != 2 {
+		t.Fatalf("%d writes, want the ARP frame and one super-frame", len(out))
+	}
+	if !bytes.Equal(out[0][vnet.HdrLen:], arp) {
+		t.Fatalf("ARP frame written as %x", out[0])
+	}
+	h, _ := vnet.Decode(out[1])
+	f := out[1][vnet.HdrLen:]
+	if h.GSOType != vnet.GSOTCPv4 || h.GSOSize != 1000 || h.CsumStart != 18+20 || h.HdrLen != 18+40 ||
+		!bytes.Equal(f[:18], eth) || len(f) != 18+40+3000 || !bytes.Equal(f[58:], pay) {
+		t.Fatalf("super-frame %+v, %d octets, header %x", h, len(f), f[:18])
+	}
+	if c := s.Counters(); c.RxPkts != 4 {
+		t.Fatalf("counters %+v", c)
+	}
+	// Zero allocations per frame once the slots exist.
+	od := &offDev{}
+	s.att.Store(&attachment{Attachment: Attachment{Device: od}})
+	msgs := make([][]byte, 3)
+	for i := range msgs {
+		seg := tcpSeg("198.19.1.10", "198.19.1.7", 40000, uint32(1000+i*1000), 0x10, pay[i*1000:(i+1)*1000])
+		msgs[i] = msg(append(append([]byte{}, eth...), seg...))
+	}
+	if n := testing.AllocsPerRun(200, func() {
+		for _, m := range msgs {
+			r.HandlePacket(m, addrA)
+		}
+		r.Flush()
+	}); n != 0 {
+		t.Errorf("GRO receive path: %.1f allocations per batch", n)
+	}
+	if od.n == 0 {
+		t.Fatal("nothing written")
 	}
 }

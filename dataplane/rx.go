@@ -139,13 +139,16 @@ func (p *Plane) receive(s *Session, payload []byte, r *Receiver) {
 		s.rxPkts.Add(1)
 		s.rxBytes.Add(uint64(len(payload)))
 		var err error
-		if hasOffload(att.Device) {
-			// A packet socket with PACKET_VNET_HDR: a zero header, the
-			// frame as it is.
+		switch {
+		case hasOffload(att.Device) && r != nil:
+			// A packet socket with PACKET_VNET_HDR: TCP segments merged
+			// into super-frames (GRO), the rest as it is.
+			err = r.deliverEthernet(att.Device, payload)
+		case hasOffload(att.Device):
 			bp := vnetScratch.Get().(*[]byte)
 			err = writeVnet(att.Device, *bp, payload)
 			vnetScratch.Put(bp)
-		} else {
+		default:
 			_, err = att.Device.Write(payload)
 		}
 		if err != nil {
