@@ -208,9 +208,9 @@ func AppendV3DataHeader(b []byte, overUDP bool, id uint32, c Cookie, l2ss, seq b
 //	|x|S|x|x|x|x|x|x|              Sequence Number                  |
 //	+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 const (
-	l2ssS      = 0x40
-	SeqMask24  = 1<<24 - 1
-	l2ssSeqOff = 1
+	l2ssS = 0x40 // the S bit, in the first octet
+	// SeqMask24 masks the 24-bit sequence number.
+	SeqMask24 = 1<<24 - 1
 )
 
 // AppendL2SS appends the default L2-Specific Sublayer: with seq, the S bit

@@ -167,7 +167,11 @@ type MessageDigest struct {
 
 type v3AVPSet [v3AVPSetWords]uint64
 
-func (s *v3AVPSet) add(t AVPType)     { s[t>>6&1] |= 1 << (t & 63) }
+func (s *v3AVPSet) add(t AVPType) {
+	if t < 128 {
+		s[t>>6] |= 1 << (t & 63)
+	}
+}
 func (s v3AVPSet) has(t AVPType) bool { return t < 128 && s[t>>6]&(1<<(t&63)) != 0 }
 
 func v3SetOf(ts ...AVPType) (s v3AVPSet) {
