@@ -2,14 +2,19 @@ package daemon
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/vpdn/vpdn/internal/debug"
+	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/show"
 	"github.com/vpdn/vpdn/transport"
 	"github.com/vpdn/vpdn/transport/memnet"
@@ -136,5 +141,49 @@ func TestInMemoryXconnect(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestXconnectFailures: a pseudowire whose attachment circuit cannot be
+// opened stays down and says why; two pseudowire-classes that share a
+// socket but ask for different ToS/TTL/DF make start fail, naming both.
+func TestXconnectFailures(t *testing.T) {
+	nw := memnet.New(1)
+	a := netip.MustParseAddr("198.18.1.5")
+	cfg := strings.Replace(memPE("198.18.1.5", "198.18.1.9", 1, 2, 55111, 44119, ""), "linux-device pw0 tap", "linux-device vpdn-nosuch0", 1)
+	d := newMemDaemon(t, nw, cfg, func(o *Options) { o.Binds = nw.Host(a) })
+	all := d.show(t, "l2tp session all", false).Text
+	if !strings.Contains(all, "Session id 1 is down") || !strings.Contains(all, "Last error: attachment circuit vpdn-nosuch0") {
+		t.Fatalf("show l2tp session all:\n%s", all)
+	}
+	if xc := d.show(t, "xconnect all", false).Text; !strings.Contains(xc, "DN     pri:Gi0/0(Ethernet)") {
+		t.Fatalf("show xconnect all:\n%s", xc)
+	}
+
+	two := memPE("198.18.1.5", "198.18.1.9", 1, 2, 55111, 44119, " ip ttl 9\n") + `pseudowire-class OTHER
+ encapsulation l2tpv3
+ protocol none
+ ip local interface GigabitEthernet1/0
+ ip ttl 10
+interface GigabitEthernet0/1
+ linux-device pw1 tap
+ xconnect 198.18.1.9 2 encapsulation l2tpv3 manual pw-class OTHER
+  l2tp id 3 4
+`
+	path := filepath.Join(t.TempDir(), "two.cfg")
+	if err := os.WriteFile(path, []byte(two), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dd, err := New(Options{ConfigPath: path, Debug: debug.New(), Binds: memnet.New(2).Host(a), Host: netif.NewFakeHost()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = dd.Start(context.Background())
+	if err == nil {
+		dd.Stop()
+		t.Fatal("two classes with different TTLs on one socket started")
+	}
+	if !strings.Contains(err.Error(), "pseudowire-class OTHER") || !strings.Contains(err.Error(), "L2TP_Class") {
+		t.Fatalf("error %v", err)
 	}
 }
