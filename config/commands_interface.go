@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 )
 
 func (p *parser) iface() *Interface   { return p.cur.obj.(*Interface) }
@@ -94,8 +95,16 @@ var interfaceCommands = []*command{
 			}
 			return nil
 		}},
-	{mode: mInterface, spec: "encapsulation {ppp | <other:word>}", help: "Layer-2 encapsulation; vpdn interfaces carry PPP.",
+	{mode: mInterface, spec: "encapsulation {ppp | dot1q <vlan:int:1-4094> | <other:word>}", help: "Layer-2 encapsulation: ppp on vpdn's interfaces; dot1Q VLAN on an Ethernet subinterface (the attachment circuit of an Ethernet VLAN pseudowire).",
 		apply: func(p *parser, m *Match, neg bool) error {
+			if m.Has("dot1q") {
+				ifc := p.iface()
+				if !ifc.Name.Physical() || ifc.Name.Kind == IfLinux || !strings.Contains(ifc.Name.Number, ".") {
+					return fmt.Errorf("encapsulation dot1Q on %s: expected an Ethernet subinterface (GigabitEthernet0/0.10)", ifc.Name)
+				}
+				set(&ifc.Dot1Q, m.Int("vlan"), neg)
+				return nil
+			}
 			if !m.Has("ppp") {
 				return fmt.Errorf("encapsulation %s is not supported; expected encapsulation ppp", m.Str("other"))
 			}

@@ -93,3 +93,44 @@ func TestL2TPv3Refused(t *testing.T) {
 		})
 	}
 }
+
+func TestL2TPv3VLANSubinterface(t *testing.T) {
+	const cfg = `pseudowire-class PW
+ encapsulation l2tpv3
+ protocol none
+interface GigabitEthernet0/0
+ linux-device eth1
+interface GigabitEthernet0/0.10
+ encapsulation dot1Q 10
+ xconnect 198.18.9.1 1 encapsulation l2tpv3 manual pw-class PW
+  l2tp id 1 2
+`
+	res, err := Parse("vlan.cfg", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sub *Interface
+	for _, i := range res.Config.Interfaces {
+		if i.Dot1Q != 0 {
+			sub = i
+		}
+	}
+	if sub == nil || sub.Dot1Q != 10 {
+		t.Fatalf("%+v", sub)
+	}
+	if dev, tap := res.Config.LinuxDeviceOf(sub); dev != "eth1" || tap {
+		t.Fatalf("device %q %v: the parent's expected", dev, tap)
+	}
+	if again, err := Parse("again.cfg", res.Config.String()); err != nil || again.Config.String() != res.Config.String() {
+		t.Fatalf("print/parse: %v", err)
+	}
+	for _, tc := range []struct{ edit, want string }{
+		{strings.Replace(cfg, " encapsulation dot1Q 10\n", "", 1), "expected encapsulation dot1Q VLAN"},
+		{strings.Replace(cfg, "interface GigabitEthernet0/0.10", "interface GigabitEthernet0/1", 1), "expected an Ethernet subinterface"},
+		{strings.Replace(cfg, "dot1Q 10", "dot1Q 4095", 1), "dot1Q 4095"},
+	} {
+		if _, err := Parse("bad.cfg", tc.edit); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("got %v, want %q", err, tc.want)
+		}
+	}
+}

@@ -175,6 +175,7 @@ type Interface struct {
 	Dialer        Dialer      `json:"dialer,omitzero"`
 	LinuxDevice   string      `json:"linux_device,omitempty"` // vpdn extension: the host device an IOS-named physical interface maps to
 	LinuxTAP      bool        `json:"linux_tap,omitempty"`    // linux-device DEV tap: vpdn creates DEV as a TAP
+	Dot1Q         int         `json:"dot1q,omitempty"`        // encapsulation dot1Q VLAN (Ethernet subinterface)
 }
 
 // PeerDefault is `[no] peer default ip address {pool NAME | dhcp | A}`.

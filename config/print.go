@@ -367,6 +367,9 @@ func printInterface(w *printer, i *Interface) {
 	if i.Description != "" {
 		w.line(1, "description %s", i.Description)
 	}
+	if i.Dot1Q != 0 {
+		w.line(1, "encapsulation dot1Q %d", i.Dot1Q)
+	}
 	if i.LinuxDevice != "" && i.LinuxTAP {
 		w.line(1, "linux-device %s tap", i.LinuxDevice)
 	} else if i.LinuxDevice != "" {

@@ -224,7 +224,9 @@ func names[T any](xs []T, f func(T) string) string {
 func validateXconnect(p *parser, c *Config, ifc *Interface, x *Xconnect) {
 	if !ifc.Name.Physical() {
 		p.errf(ifc.Line, "interface %s: xconnect needs an Ethernet attachment circuit; expected a physical interface (a Linux device, or an IOS name with linux-device)", ifc.Name)
-	} else if ifc.Name.Kind != IfLinux && ifc.LinuxDevice == "" {
+	} else if sub := strings.Contains(ifc.Name.Number, "."); sub && ifc.Dot1Q == 0 {
+		p.errf(ifc.Line, "interface %s: xconnect on a subinterface carries one VLAN; expected encapsulation dot1Q VLAN", ifc.Name)
+	} else if dev, _ := c.LinuxDeviceOf(ifc); dev == "" {
 		p.warnAt(ifc.Line, "interface %s: xconnect has no attachment circuit until linux-device DEV (a host device) or linux-device DEV tap (a TAP vpdn creates) says which Linux device %s is", ifc.Name, ifc.Name)
 	}
 	if !x.Manual {
@@ -252,4 +254,25 @@ func validateXconnect(p *parser, c *Config, ifc *Interface, x *Xconnect) {
 	if x.Peer.IsValid() && !x.Peer.Is4() {
 		p.errf(ifc.Line, "interface %s: xconnect peer %s: expected an IPv4 address", ifc.Name, x.Peer)
 	}
+}
+
+// LinuxDeviceOf returns the Linux device an interface stands for: its own
+// name for a Linux-named one, its linux-device (and whether vpdn creates
+// it as a TAP), or, for an Ethernet subinterface without one, its parent
+// interface's ("" when none says).
+func (c *Config) LinuxDeviceOf(ifc *Interface) (dev string, tap bool) {
+	switch {
+	case ifc.Name.Kind == IfLinux:
+		return ifc.Name.Linux, false
+	case ifc.LinuxDevice != "":
+		return ifc.LinuxDevice, ifc.LinuxTAP
+	}
+	if i := strings.LastIndexByte(ifc.Name.Number, '.'); i > 0 {
+		parent := ifc.Name
+		parent.Number = parent.Number[:i]
+		if pi := c.Interface(parent); pi != nil && pi.LinuxDevice != "" {
+			return pi.LinuxDevice, pi.LinuxTAP
+		}
+	}
+	return "", false
 }

@@ -70,6 +70,10 @@ type pseudowire struct {
 	local  netip.Addr
 	opts   v3Opts
 	device string
+	tap    bool
+	// vlan is the subinterface's dot1Q VLAN: an Ethernet VLAN pseudowire
+	// (RFC 4719 §4.2) on the parent's device; 0: Ethernet (port mode).
+	vlan int
 
 	sess *dataplane.Session
 	dev  netif.Device
@@ -180,7 +184,8 @@ func (d *Daemon) startXconnects(rt *runtime, c *config.Config) error {
 		}
 		uid++
 		pw := &pseudowire{ifc: ifc, x: x, pc: pc, uid: uid, udp: pc.IPProtocol == "udp", opts: classOpts(pc),
-			state: "down", since: time.Now()}
+			state: "down", since: time.Now(), vlan: ifc.Dot1Q}
+		pw.device, pw.tap = c.LinuxDeviceOf(ifc)
 		xs.pws = append(xs.pws, pw)
 		if ifc.Shutdown {
 			pw.errMsg = "administratively down"
@@ -275,23 +280,24 @@ func cookieOf(c *config.Cookie) l2tp.Cookie {
 // upPseudowire opens pw's attachment circuit and installs its session.
 func (d *Daemon) upPseudowire(rt *runtime, pw *pseudowire, vb *v3Bind) error {
 	ifc := pw.ifc
-	dev := ifc.LinuxDevice
-	if ifc.Name.Kind == config.IfLinux {
-		dev = ifc.Name.Linux
-	}
+	dev := pw.device
 	if dev == "" {
 		return fmt.Errorf("no attachment circuit: expected linux-device DEV under interface %s", ifc.Name)
 	}
-	pw.device = dev
 	var nd netif.Device
 	var err error
-	if ifc.LinuxTAP {
+	switch {
+	case pw.tap && pw.vlan != 0:
+		err = fmt.Errorf("VLAN %d of a TAP: a subinterface's xconnect needs a host device", pw.vlan)
+	case pw.tap:
 		if nd, err = rt.host.CreateTAP(dev); err == nil {
 			if err = rt.host.SetUp(dev); err != nil {
 				nd.Close()
 			}
 		}
-	} else {
+	case pw.vlan != 0:
+		nd, err = netif.OpenPacketVLAN(dev, uint16(pw.vlan))
+	default:
 		nd, err = netif.OpenPacket(dev)
 	}
 	if err != nil {
@@ -326,7 +332,7 @@ func (d *Daemon) upPseudowire(rt *runtime, pw *pseudowire, vb *v3Bind) error {
 	pw.mu.Lock()
 	pw.sess, pw.dev, pw.state, pw.since, pw.errMsg = s, nd, "est", time.Now(), ""
 	pw.mu.Unlock()
-	d.log.Info("xconnect up", "interface", ifc.Name.String(), "device", dev, "peer", pw.x.Peer.String(),
+	d.log.Info("xconnect up", "interface", ifc.Name.String(), "device", dev, "vlan", pw.vlan, "peer", pw.x.Peer.String(),
 		"local_session", pw.x.LocalSession, "remote_session", pw.x.RemoteSession)
 	return nil
 }
@@ -373,6 +379,10 @@ func (d *Daemon) pwSnapshot() []show.PWSession {
 			DF: pw.opts.df != 0, TOS: pw.opts.tos, TTL: pw.opts.ttl, Sequencing: pw.pc.Sequencing, Error: pw.errMsg}
 		if pw.state != "est" {
 			s.StateName = "down"
+		}
+		if pw.vlan != 0 {
+			s.CircuitType = "Ethernet VLAN"
+			s.VLAN = pw.vlan
 		}
 		if pw.local.IsValid() {
 			s.LocalAddress = pw.local.String()

@@ -31,6 +31,10 @@ import (
 type Packet struct {
 	fdDev
 	offload bool
+	// vlan, when not 0, is the VLAN of an Ethernet subinterface: only
+	// frames tagged with it are read (a socket filter), and frames
+	// written carry it (their tag's VLAN ID rewritten).
+	vlan uint16
 
 	// The scratch of TryRead's recvmsg: a Poller never reads one device
 	// from two workers at once, so one set serves (and allocates
@@ -48,6 +52,78 @@ type Packet struct {
 func (p *Packet) Offload() bool { return p.offload }
 
 func htons(v uint16) uint16 { return v<<8 | v>>8 }
+
+// OpenPacketVLAN opens the VLAN vlan (1-4094) of host device name, an
+// Ethernet subinterface (IOS's GigabitEthernet0/0.10 with encapsulation
+// dot1Q 10): a socket filter passes only the frames tagged with vlan,
+// whether the device strips tags into metadata or not, and Write sets
+// vlan in the tag of the frames it sends (the VLAN ID the peer's
+// subinterface used is rewritten, as IOS does at the egress of an
+// Ethernet VLAN pseudowire, RFC 4719 §4.2). Frames read keep their tag.
+func OpenPacketVLAN(name string, vlan uint16) (*Packet, error) {
+	if vlan == 0 || vlan > 4094 {
+		return nil, fmt.Errorf("netif: VLAN %d of %s: expected 1 to 4094", vlan, name)
+	}
+	p, err := OpenPacket(name)
+	if err != nil {
+		return nil, err
+	}
+	// Classic BPF (filter(2)): the tag from the metadata when the device
+	// stripped it, else from the frame, and its VLAN ID compared.
+	const (
+		ld   = unix.BPF_LD | unix.BPF_W | unix.BPF_ABS
+		ldh  = unix.BPF_LD | unix.BPF_H | unix.BPF_ABS
+		jeq  = unix.BPF_JMP | unix.BPF_JEQ | unix.BPF_K
+		and  = unix.BPF_ALU | unix.BPF_AND | unix.BPF_K
+		ret  = unix.BPF_RET | unix.BPF_K
+		meta = 0xfffff000 // SKF_AD_OFF
+	)
+	prog := []unix.SockFilter{
+		{Code: ld, K: meta + 48},                       // 0: SKF_AD_VLAN_TAG_PRESENT
+		{Code: jeq, K: 0, Jt: 3, Jf: 0},                // 1: absent: to 5
+		{Code: ld, K: meta + 44},                       // 2: SKF_AD_VLAN_TAG
+		{Code: and, K: 0x0fff},                         // 3
+		{Code: jeq, K: uint32(vlan), Jt: 5, Jf: 6},     // 4: to 10 or 11
+		{Code: ldh, K: 12},                             // 5: the EtherType
+		{Code: jeq, K: unix.ETH_P_8021Q, Jt: 0, Jf: 4}, // 6: untagged: to 11
+		{Code: ldh, K: 14},                             // 7: the TCI
+		{Code: and, K: 0x0fff},                         // 8
+		{Code: jeq, K: uint32(vlan), Jt: 0, Jf: 1},     // 9: to 10 or 11
+		{Code: ret, K: 0x40000},                        // 10: accept
+		{Code: ret, K: 0},                              // 11: drop
+	}
+	fp := unix.SockFprog{Len: uint16(len(prog)), Filter: &prog[0]}
+	if err := unix.SetsockoptSockFprog(p.fd, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &fp); err != nil {
+		p.Close()
+		return nil, fmt.Errorf("netif: VLAN %d of %s: socket filter: %w", vlan, name, err)
+	}
+	// Frames queued before the filter was attached are drained.
+	buf := make([]byte, 2048)
+	for range 1024 {
+		if _, err := p.TryRead(buf); err != nil {
+			break
+		}
+	}
+	p.vlan = vlan
+	return p, nil
+}
+
+// Write sends one frame (behind its virtio_net_hdr when Offload). On a
+// VLAN (OpenPacketVLAN) the VLAN ID of a tagged frame is set to the
+// subinterface's, in place.
+func (p *Packet) Write(b []byte) (int, error) {
+	if p.vlan != 0 {
+		off := 0
+		if p.offload {
+			off = VnetHdrLen
+		}
+		if len(b) >= off+16 && b[off+12] == 0x81 && b[off+13] == 0x00 {
+			tci := binary.BigEndian.Uint16(b[off+14:])
+			binary.BigEndian.PutUint16(b[off+14:], tci&^0x0fff|p.vlan)
+		}
+	}
+	return p.fdDev.Write(b)
+}
 
 // OpenPacket opens the host device name, in the calling thread's network
 // namespace, as a Packet. It needs CAP_NET_RAW. The device must exist; it

@@ -22,8 +22,10 @@ type PWSession struct {
 	Interface   string `json:"interface"`
 	CircuitName string `json:"circuit_name"`
 	CircuitType string `json:"circuit_type"`
-	// Device is the Linux device of the attachment circuit.
+	// Device is the Linux device of the attachment circuit; VLAN its
+	// dot1Q VLAN for an Ethernet VLAN pseudowire (a subinterface's).
 	Device string `json:"device"`
+	VLAN   int    `json:"vlan,omitempty"`
 	// State is the IOS word ("est", "down"); StateName its long form.
 	State      string    `json:"state"`
 	StateName  string    `json:"state_name"`

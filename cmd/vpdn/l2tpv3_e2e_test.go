@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -194,4 +195,94 @@ func vlanAcross(t *testing.T, from, to *nstest.NS, fromDev, toDev string) {
 		}
 	}
 	t.Fatal("the tagged frame did not cross")
+}
+
+// TestL2TPv3VLANXconnect: the Ethernet VLAN pseudowire (RFC 4719 §4.2):
+// R5's xconnect on subinterface GigabitEthernet0/0.10 (encapsulation
+// dot1Q 10), R9's on GigabitEthernet1/0.20 (dot1Q 20), the parents' Linux
+// devices the LAN veths. A frame h7 sends on VLAN 10 reaches h10 on VLAN
+// 20 (the tag carried, its VLAN ID rewritten at the egress); frames of
+// another VLAN and untagged frames are not carried. show names the
+// circuit "Ethernet VLAN".
+func TestL2TPv3VLANXconnect(t *testing.T) {
+	lab := nstest.New(t)
+	h7, r5, r9, h10 := lab.NS("h7"), lab.NS("r5"), lab.NS("r9"), lab.NS("h10")
+	h7dev, r5lan := lab.Link(h7, r5, mustPrefix("198.19.1.7/24"), mustPrefix("198.19.1.254/24"))
+	h10dev, r9lan := lab.Link(h10, r9, mustPrefix("198.19.1.10/24"), mustPrefix("198.19.1.253/24"))
+	r5wan, r9wan := lab.Link(r5, r9, mustPrefix("198.18.1.5/24"), mustPrefix("198.18.1.9/24"))
+	r5.MustIP("addr", "flush", "dev", r5lan)
+	r9.MustIP("addr", "flush", "dev", r9lan)
+	pe := func(name, lan, wan, sub string, vlan int, local, peer string, lid, rid int, lc, rc int) string {
+		return fmt.Sprintf(`hostname %s
+pseudowire-class VLAN
+ encapsulation l2tpv3
+ protocol none
+ ip local interface %s
+interface %s
+ linux-device %s
+interface %s
+ linux-device %s
+interface %s
+ encapsulation dot1Q %d
+ xconnect %s 7 encapsulation l2tpv3 manual pw-class VLAN
+  l2tp id %d %d
+  l2tp cookie local 4 %d
+  l2tp cookie remote 4 %d
+`, name, wan, wan, local, strings.TrimSuffix(sub, sub[strings.IndexByte(sub, '.'):]), lan, sub, vlan, peer, lid, rid, lc, rc)
+	}
+	cfg5 := pe("R5", r5lan, "GigabitEthernet1/0", "GigabitEthernet0/0.10", 10, r5wan, "198.18.1.9", 1, 2, 55111, 44119)
+	cfg9 := pe("R9", r9lan, "GigabitEthernet0/0", "GigabitEthernet1/0.20", 20, r9wan, "198.18.1.5", 2, 1, 44119, 55111)
+	d5 := serveIn(t, lab, r5, "R5", cfg5)
+	d9 := serveIn(t, lab, r9, "R9", cfg9)
+	d5.waitUp(t)
+	d9.waitUp(t)
+	waitFor(t, "both pseudowires up", func() bool {
+		return strings.Contains(d5.show("show", "xconnect", "all"), "UP     pri:Gi0/0.10") &&
+			strings.Contains(d9.show("show", "xconnect", "all"), "UP     pri:Gi1/0.20")
+	})
+	var rx *netif.Packet
+	if err := h10.Do(func() (err error) { rx, err = netif.OpenPacket(h10dev); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	frame := func(tag []byte, text string) []byte {
+		f := append([]byte{0x02, 0, 0x5e, 0, 0, 0x0a, 0x02, 0, 0x5e, 0, 0, 0x07}, tag...)
+		return append(append(f, 0x88, 0xb5), text...)
+	}
+	var hdr [netif.VnetHdrLen]byte
+	err := h7.Do(func() error {
+		tx, err := netif.OpenPacket(h7dev)
+		if err != nil {
+			return err
+		}
+		defer tx.Close()
+		for _, f := range [][]byte{frame([]byte{0x81, 0, 0, 30}, "vlan 30"), frame(nil, "untagged"), frame([]byte{0x81, 0, 0x20, 10}, "vlan 10")} {
+			if _, err := tx.Write(append(hdr[:], f...)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := frame([]byte{0x81, 0, 0x20, 20}, "vlan 10") // priority 1 kept, VLAN 10 rewritten to 20
+	buf := make([]byte, 4096)
+	var got [][]byte
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		n, err := rx.TryRead(buf)
+		if err != nil {
+			continue
+		}
+		if f := buf[netif.VnetHdrLen:n]; bytes.Contains(f, []byte("vlan ")) || bytes.Contains(f, []byte("untagged")) {
+			got = append(got, append([]byte(nil), f...))
+		}
+	}
+	if len(got) != 1 || !bytes.Equal(got[0], want) {
+		t.Fatalf("h10 read %x, want only %x", got, want)
+	}
+	all := d9.show("show", "l2tp", "session", "all")
+	if !strings.Contains(all, "type is Ethernet VLAN, name is GigabitEthernet1/0.20") {
+		t.Errorf("show l2tp session all on R9:\n%s", all)
+	}
 }
