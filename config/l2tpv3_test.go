@@ -128,6 +128,7 @@ interface GigabitEthernet0/0.10
 		{strings.Replace(cfg, " encapsulation dot1Q 10\n", "", 1), "expected encapsulation dot1Q VLAN"},
 		{strings.Replace(cfg, "interface GigabitEthernet0/0.10", "interface GigabitEthernet0/1", 1), "expected an Ethernet subinterface"},
 		{strings.Replace(cfg, "dot1Q 10", "dot1Q 4095", 1), "dot1Q 4095"},
+		{strings.Replace(cfg, " linux-device eth1\n", " linux-device eth1\n xconnect 198.18.9.1 2 encapsulation l2tpv3 manual pw-class PW\n  l2tp id 3 4\n", 1), "not both"},
 	} {
 		if _, err := Parse("bad.cfg", tc.edit); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("got %v, want %q", err, tc.want)

@@ -229,6 +229,13 @@ func validateXconnect(p *parser, c *Config, ifc *Interface, x *Xconnect) {
 	} else if dev, _ := c.LinuxDeviceOf(ifc); dev == "" {
 		p.warnAt(ifc.Line, "interface %s: xconnect has no attachment circuit until linux-device DEV (a host device) or linux-device DEV tap (a TAP vpdn creates) says which Linux device %s is", ifc.Name, ifc.Name)
 	}
+	if i := strings.LastIndexByte(ifc.Name.Number, '.'); i > 0 {
+		parent := ifc.Name
+		parent.Number = parent.Number[:i]
+		if pi := c.Interface(parent); pi != nil && pi.Xconnect != nil {
+			p.errf(ifc.Line, "interface %s: its parent %s has an xconnect of the whole port, which carries this VLAN too; expected xconnects on the port or on its subinterfaces, not both", ifc.Name, parent)
+		}
+	}
 	if !x.Manual {
 		p.errf(ifc.Line, "interface %s: xconnect %s %d: dynamic L2TPv3 sessions (an L2TPv3 control connection) are not supported yet; expected xconnect ... encapsulation l2tpv3 manual", ifc.Name, x.Peer, x.VCID)
 	}
