@@ -133,14 +133,14 @@ var classCommands = []*command{
 			}
 			return nil
 		}},
-	{inert: "the local tunnel address is the vpdn l2tp listen address", mode: mPWClass, spec: "ip local interface <iface:interface>", help: "The interface whose address is the local tunnel end.", noForm: true,
+	{mode: mPWClass, spec: "ip local interface <iface:interface>", help: "The interface whose address is the local tunnel end: L2TPv3 sessions of the class send from it and are received on it only.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			set(&p.pwClass().LocalIf, ifArg(m, "iface"), neg)
 			return nil
 		}},
-	{inert: "path MTU discovery is not done", mode: mPWClass, spec: "ip pmtu", help: "Path MTU discovery for sessions of this class.", noForm: true,
+	{mode: mPWClass, spec: "ip pmtu", help: "Path MTU discovery for sessions of this class: the kernel's (DF set, the path MTU learned and fragmentation done before sending); without it and without ip dfbit set, DF is clear.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { p.pwClass().IPPMTU = !neg; return nil }},
-	{inert: "tunnel packets carry the kernel's default ToS", mode: mPWClass, spec: "ip tos {value <v:int:0-255> | reflect}", help: "The ToS byte of tunnel packets: a fixed value, or copied from the inner packet.", noForm: true,
+	{mode: mPWClass, spec: "ip tos {value <v:int:0-255> | reflect}", help: "The ToS byte of tunnel packets: a fixed value (set on the class's socket), or copied from the inner packet (reflect: not supported yet).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			c := p.pwClass()
 			if m.Has("reflect") {
@@ -150,10 +150,15 @@ var classCommands = []*command{
 			set(&c.TOSValue, new(m.Int("v")), neg)
 			return nil
 		}},
-	{inert: "tunnel packets carry the kernel's default DF setting", mode: mPWClass, spec: "ip dfbit set", help: "Set DF on tunnel packets.", noForm: true,
+	{mode: mPWClass, spec: "ip dfbit set", help: "Set DF on tunnel packets (the socket refuses what exceeds the path MTU).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { p.pwClass().DFBitSet = !neg; return nil }},
-	{inert: "tunnel packets carry the kernel's default TTL", mode: mPWClass, spec: "ip ttl <ttl:int:1-255>", help: "The TTL of tunnel packets.", noForm: true,
+	{mode: mPWClass, spec: "ip ttl <ttl:int:1-255>", help: "The TTL of tunnel packets (set on the class's socket).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { set(&p.pwClass().TTL, m.Int("ttl"), neg); return nil }},
+	{mode: mPWClass, spec: "ip protocol {l2tp | udp}", help: "How L2TPv3 sessions of the class travel: IP protocol 115 (l2tp, the default, RFC 3931 §4.1.1) or UDP port 1701 (udp, §4.1.2; a vpdn extension of IOS's command).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.pwClass().IPProtocol, m.Keyword("l2tp", "udp"), neg)
+			return nil
+		}},
 	{mode: mPWClass, spec: "sequencing {transmit | receive | both}", help: "Sequence numbers on data messages.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			set(&p.pwClass().Sequencing, m.Keyword("transmit", "receive", "both"), neg)

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 )
 
 func (p *parser) iface() *Interface   { return p.cur.obj.(*Interface) }
@@ -94,8 +95,16 @@ var interfaceCommands = []*command{
 			}
 			return nil
 		}},
-	{mode: mInterface, spec: "encapsulation {ppp | <other:word>}", help: "Layer-2 encapsulation; vpdn interfaces carry PPP.",
+	{mode: mInterface, spec: "encapsulation {ppp | dot1q <vlan:int:1-4094> | <other:word>}", help: "Layer-2 encapsulation: ppp on vpdn's interfaces; dot1Q VLAN on an Ethernet subinterface (the attachment circuit of an Ethernet VLAN pseudowire).",
 		apply: func(p *parser, m *Match, neg bool) error {
+			if m.Has("dot1q") {
+				ifc := p.iface()
+				if !ifc.Name.Physical() || ifc.Name.Kind == IfLinux || !strings.Contains(ifc.Name.Number, ".") {
+					return fmt.Errorf("encapsulation dot1Q on %s: expected an Ethernet subinterface (GigabitEthernet0/0.10)", ifc.Name)
+				}
+				set(&ifc.Dot1Q, m.Int("vlan"), neg)
+				return nil
+			}
 			if !m.Has("ppp") {
 				return fmt.Errorf("encapsulation %s is not supported; expected encapsulation ppp", m.Str("other"))
 			}
@@ -273,16 +282,17 @@ var interfaceCommands = []*command{
 			set(&p.iface().Dialer.Group, m.Int("n"), neg)
 			return nil
 		}},
-	{mode: mInterface, spec: "linux-device <dev:word>", help: "vpdn extension: the Linux device an IOS-named physical interface stands for (GigabitEthernet0/0 -> eth0).", noForm: true,
+	{mode: mInterface, spec: "linux-device <dev:word> [tap]", help: "vpdn extension: the Linux device an IOS-named physical interface stands for (GigabitEthernet0/0 -> eth0); with tap, a TAP device vpdn creates under that name (the attachment circuit of an xconnect).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			ifc := p.iface()
 			if !ifc.Name.Physical() || ifc.Name.Kind == IfLinux {
 				return fmt.Errorf("linux-device on %s: expected an IOS-named physical interface", ifc.Name)
 			}
 			set(&ifc.LinuxDevice, m.Str("dev"), neg)
+			ifc.LinuxTAP = !neg && m.Has("tap")
 			return nil
 		}},
-	{inert: "L2TPv3 pseudowires are later work", mode: mInterface, spec: "xconnect <peer:ipv4> <vcid:int:1-4294967295> encapsulation l2tpv3 [manual] pw-class <class:word>", help: "L2TPv3 pseudowire of the attachment circuit to PEER; `manual` enters the static-session mode.", noForm: true,
+	{mode: mInterface, spec: "xconnect <peer:ipv4> <vcid:int:1-4294967295> encapsulation l2tpv3 [manual] pw-class <class:word>", help: "L2TPv3 pseudowire of the attachment circuit to PEER; `manual` enters the static-session mode.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			ifc := p.iface()
 			if neg {
@@ -301,13 +311,13 @@ var interfaceCommands = []*command{
 	{mode: mInterface, spec: "ip ospf <rest:line>", help: "OSPF interface settings: run FRR on vpdn's interfaces.", later: "vpdn runs no routing protocol; run FRR over its interfaces"},
 
 	// ---- xconnect (L2TPv3 manual session) -------------------------------
-	{inert: "L2TPv3 pseudowires are later work", mode: mXconnect, spec: "l2tp id <local:int:1-4294967295> <remote:int:1-4294967295>", help: "Static L2TPv3 session IDs: local and remote.",
+	{mode: mXconnect, spec: "l2tp id <local:int:1-4294967295> <remote:int:1-4294967295>", help: "Static L2TPv3 session IDs: local and remote.",
 		apply: func(p *parser, m *Match, neg bool) error {
 			x := p.xconnect()
 			x.LocalSession, x.RemoteSession = uint32(m.Int("local")), uint32(m.Int("remote"))
 			return nil
 		}},
-	{inert: "L2TPv3 pseudowires are later work", mode: mXconnect, spec: "l2tp cookie {local | remote} <a:int:0-4294967295> [<b:int:0-4294967295>] [<c:int:0-4294967295>]", help: "Static L2TPv3 cookie: SIZE (4 or 8) LOW [HIGH]. Written without a size (document 004 does), a single value is a 4-byte cookie.", noForm: true,
+	{mode: mXconnect, spec: "l2tp cookie {local | remote} <a:int:0-4294967295> [<b:int:0-4294967295>] [<c:int:0-4294967295>]", help: "Static L2TPv3 cookie: SIZE (4 or 8) LOW [HIGH]. Written without a size (document 004 does), a single value is a 4-byte cookie.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			x := p.xconnect()
 			dst := &x.LocalCookie
@@ -334,7 +344,7 @@ var interfaceCommands = []*command{
 			*dst = ck
 			return nil
 		}},
-	{inert: "L2TPv3 pseudowires are later work", mode: mXconnect, spec: "l2tp hello <class:word>", help: "Keepalives for the static session from l2tp-class CLASS.", noForm: true,
+	{inert: "keepalives of manual L2TPv3 sessions come with the L2TPv3 control connection (later work)", mode: mXconnect, spec: "l2tp hello <class:word>", help: "Keepalives for the static session from l2tp-class CLASS.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			set(&p.xconnect().HelloClass, m.Str("class"), neg)
 			return nil

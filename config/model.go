@@ -201,6 +201,8 @@ type Interface struct {
 	Xconnect      *Xconnect   `json:"xconnect,omitempty"`
 	Dialer        Dialer      `json:"dialer,omitzero"`
 	LinuxDevice   string      `json:"linux_device,omitempty"` // vpdn extension: the host device an IOS-named physical interface maps to
+	LinuxTAP      bool        `json:"linux_tap,omitempty"`    // linux-device DEV tap: vpdn creates DEV as a TAP
+	Dot1Q         int         `json:"dot1q,omitempty"`        // encapsulation dot1Q VLAN (Ethernet subinterface)
 }
 
 // PeerDefault is `[no] peer default ip address {pool NAME | dhcp | A}`.
@@ -309,6 +311,7 @@ type PWClass struct {
 	DFBitSet      bool    `json:"df_bit_set,omitempty"`
 	TTL           int     `json:"ttl,omitempty"`
 	Sequencing    string  `json:"sequencing,omitempty"`
+	IPProtocol    string  `json:"ip_protocol,omitempty"` // "", "l2tp" (IP/115), "udp"
 }
 
 // Pool is `ip local pool NAME START [END]`, with one range per command.

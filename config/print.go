@@ -364,6 +364,9 @@ func printPWClass(w *printer, c *PWClass) {
 	if c.TTL != 0 {
 		w.line(1, "ip ttl %d", c.TTL)
 	}
+	if c.IPProtocol != "" {
+		w.line(1, "ip protocol %s", c.IPProtocol)
+	}
 	if c.Sequencing != "" {
 		w.line(1, "sequencing %s", c.Sequencing)
 	}
@@ -374,7 +377,12 @@ func printInterface(w *printer, i *Interface) {
 	if i.Description != "" {
 		w.line(1, "description %s", i.Description)
 	}
-	if i.LinuxDevice != "" {
+	if i.Dot1Q != 0 {
+		w.line(1, "encapsulation dot1Q %d", i.Dot1Q)
+	}
+	if i.LinuxDevice != "" && i.LinuxTAP {
+		w.line(1, "linux-device %s tap", i.LinuxDevice)
+	} else if i.LinuxDevice != "" {
 		w.line(1, "linux-device %s", i.LinuxDevice)
 	}
 	switch {

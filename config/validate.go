@@ -157,6 +157,7 @@ func (p *parser) validate() {
 			if x.Manual && (x.LocalSession == 0 || x.RemoteSession == 0) {
 				p.errf(ifc.Line, "interface %s: xconnect manual needs session IDs; expected l2tp id LOCAL REMOTE", ifc.Name)
 			}
+			validateXconnect(p, c, ifc, x)
 		}
 		if a := ifc.PPPAuth; a != nil && a.List != "" && a.List != "default" && c.AAA.NewModel {
 			found := slices.ContainsFunc(c.AAA.Authentication, func(l MethodList) bool { return l.Name == a.List })
@@ -219,4 +220,71 @@ func names[T any](xs []T, f func(T) string) string {
 		out = append(out, f(x))
 	}
 	return strings.Join(out, ", ")
+}
+
+// validateXconnect checks what an L2TPv3 Ethernet pseudowire needs to run:
+// an attachment circuit vpdn can open, a manual session (dynamic ones
+// come with the L2TPv3 control connection), and a pseudowire-class whose
+// settings vpdn applies.
+func validateXconnect(p *parser, c *Config, ifc *Interface, x *Xconnect) {
+	if !ifc.Name.Physical() {
+		p.errf(ifc.Line, "interface %s: xconnect needs an Ethernet attachment circuit; expected a physical interface (a Linux device, or an IOS name with linux-device)", ifc.Name)
+	} else if sub := strings.Contains(ifc.Name.Number, "."); sub && ifc.Dot1Q == 0 {
+		p.errf(ifc.Line, "interface %s: xconnect on a subinterface carries one VLAN; expected encapsulation dot1Q VLAN", ifc.Name)
+	} else if dev, _ := c.LinuxDeviceOf(ifc); dev == "" {
+		p.warnAt(ifc.Line, "interface %s: xconnect has no attachment circuit until linux-device DEV (a host device) or linux-device DEV tap (a TAP vpdn creates) says which Linux device %s is", ifc.Name, ifc.Name)
+	}
+	if i := strings.LastIndexByte(ifc.Name.Number, '.'); i > 0 {
+		parent := ifc.Name
+		parent.Number = parent.Number[:i]
+		if pi := c.Interface(parent); pi != nil && pi.Xconnect != nil {
+			p.errf(ifc.Line, "interface %s: its parent %s has an xconnect of the whole port, which carries this VLAN too; expected xconnects on the port or on its subinterfaces, not both", ifc.Name, parent)
+		}
+	}
+	if !x.Manual {
+		p.errf(ifc.Line, "interface %s: xconnect %s %d: dynamic L2TPv3 sessions (an L2TPv3 control connection) are not supported yet; expected xconnect ... encapsulation l2tpv3 manual", ifc.Name, x.Peer, x.VCID)
+	}
+	pc := c.PWClassByName(x.PWClass)
+	if pc == nil {
+		return
+	}
+	if pc.Encapsulation != "l2tpv3" {
+		p.errf(pc.Line, "pseudowire-class %s: used by xconnect on %s; expected encapsulation l2tpv3", pc.Name, ifc.Name)
+	}
+	if x.Manual && pc.Protocol == "l2tpv3" {
+		p.errf(max(pc.ProtocolLine, pc.Line), "pseudowire-class %s: protocol l2tpv3 (an L2TPv3 control connection) is not supported yet; expected protocol none for the manual xconnect on %s", pc.Name, ifc.Name)
+	}
+	if pc.TOSReflect {
+		p.errf(pc.Line, "pseudowire-class %s: ip tos reflect is not supported yet (vpdn sets the ToS per socket); expected ip tos value N", pc.Name)
+	}
+	if pc.LocalIf != nil {
+		li := c.Interface(*pc.LocalIf)
+		if li == nil && pc.LocalIf.Kind != IfLinux {
+			p.warnAt(pc.Line, "pseudowire-class %s: ip local interface %s names no configured interface: its sessions use any local address until interface %s has an ip address or a linux-device", pc.Name, pc.LocalIf, pc.LocalIf)
+		}
+	}
+	if x.Peer.IsValid() && !x.Peer.Is4() {
+		p.errf(ifc.Line, "interface %s: xconnect peer %s: expected an IPv4 address", ifc.Name, x.Peer)
+	}
+}
+
+// LinuxDeviceOf returns the Linux device an interface stands for: its own
+// name for a Linux-named one, its linux-device (and whether vpdn creates
+// it as a TAP), or, for an Ethernet subinterface without one, its parent
+// interface's ("" when none says).
+func (c *Config) LinuxDeviceOf(ifc *Interface) (dev string, tap bool) {
+	switch {
+	case ifc.Name.Kind == IfLinux:
+		return ifc.Name.Linux, false
+	case ifc.LinuxDevice != "":
+		return ifc.LinuxDevice, ifc.LinuxTAP
+	}
+	if i := strings.LastIndexByte(ifc.Name.Number, '.'); i > 0 {
+		parent := ifc.Name
+		parent.Number = parent.Number[:i]
+		if pi := c.Interface(parent); pi != nil && pi.LinuxDevice != "" {
+			return pi.LinuxDevice, pi.LinuxTAP
+		}
+	}
+	return "", false
 }

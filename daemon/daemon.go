@@ -135,6 +135,7 @@ func New(opts Options) (*Daemon, error) {
 	d.registerVPDNShows()
 	d.registerUserShows()
 	d.registerCryptoShows()
+	d.registerXconnectShows()
 	return d, nil
 }
 

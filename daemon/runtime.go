@@ -56,6 +56,8 @@ type runtime struct {
 	host   netif.Host
 	kernel *netif.Kernel // the host, when the daemon made it
 
+	xc *xconnects // the manual L2TPv3 pseudowires; nil when none
+
 	cancel context.CancelFunc
 	vppp   sync.WaitGroup // the Virtual-PPP dial loops
 }
@@ -64,6 +66,12 @@ type runtime struct {
 // 1500 - 20 (IP) - 8 (UDP) - 8 (L2TP with length) - 4 (PPP) = 1460.
 // IOS leaves 1500 and fragments; `ip mtu` on the interface overrides.
 const defaultL2TPMTU = 1460
+
+// xconnectsWanted reports whether the configuration has manual L2TPv3
+// pseudowires.
+func xconnectsWanted(c *config.Config) bool {
+	return slices.ContainsFunc(c.Interfaces, func(i *config.Interface) bool { return i.Xconnect != nil && i.Xconnect.Manual })
+}
 
 // l2tpWanted reports whether the configuration serves L2TP at all: a
 // vpdn-group accepting it (with vpdn enable), or a Virtual-PPP pseudowire.
@@ -173,6 +181,12 @@ func (d *Daemon) startRuntime(ctx context.Context) error {
 	}
 	if len(cryptoInterfaces(c)) > 0 {
 		if err := d.startIPsec(rt, c); err != nil {
+			rt.teardown(d)
+			return err
+		}
+	}
+	if xconnectsWanted(c) {
+		if err := d.startXconnects(rt, c); err != nil {
 			rt.teardown(d)
 			return err
 		}
@@ -323,6 +337,10 @@ func (rt *runtime) teardown(d *Daemon) {
 	defer cancel()
 	if rt.access != nil {
 		rt.access.Close(access.CauseShutdown)
+	}
+	if rt.xc != nil {
+		rt.xc.stop(rt.plane)
+		rt.xc = nil
 	}
 	if rt.l2tp != nil {
 		rt.l2tp.Close(ctx) // StopCCN (result 6, shutting down) on every tunnel

@@ -215,13 +215,13 @@ func (d *Daemon) registerVPDNShows() {
 		return v.Filter(show.L2TP)
 	})
 	render("l2tun tunnel", []string{"all"}, "L2TP tunnels; all: in detail", func(b *strings.Builder, v show.VPDN, all bool) any {
-		show.WriteL2TunTunnels(b, v, all)
+		show.WriteL2TunTunnelsV3(b, v, d.pwSnapshot(), all)
 		return v.Filter(show.L2TP).Tunnels
 	})
-	render("l2tun session", []string{"all"}, "L2TP sessions; all: in detail", func(b *strings.Builder, v show.VPDN, all bool) any {
-		show.WriteL2TunSessions(b, v, all)
-		return v.Filter(show.L2TP).Sessions
-	})
+	d.shows.Add(&control.Command{Words: "l2tun session", Optional: []string{"all"}, Help: "L2TP sessions (L2TPv3 pseudowires included); all: in detail",
+		Run: func(ctx context.Context, args, o []string, asJSON bool) (*control.Response, error) {
+			return d.sessionsReply(slices.Contains(o, "all"), asJSON)
+		}})
 	d.shows.Add(&control.Command{Words: "l2tp counters", Help: "L2TP control-plane counters: drops and refusals by reason, timeouts, half-open state",
 		Run: func(ctx context.Context, args, o []string, asJSON bool) (*control.Response, error) {
 			c := d.l2tpCounters()

@@ -15,8 +15,9 @@ func L2TPv2Key(tunnel, session uint16) Key {
 }
 
 // L2TPv2Decoder demultiplexes the datagrams of an L2TP UDP socket: control
-// messages (T bit) and L2TPv3 messages (version 3, RFC 3931 §4.1.2.1) go
-// to the control plane, data messages to their session.
+// messages (T bit, either version) go to the control plane, data messages
+// to their session: L2TPv2 ones by tunnel and session ID, L2TPv3 ones
+// (version 3, RFC 3931 §4.1.2.1) by their 32-bit Session ID.
 type L2TPv2Decoder struct{}
 
 // Decode implements Decoder.
@@ -33,7 +34,14 @@ func (L2TPv2Decoder) decode(b []byte, d *Decoded) {
 		d.Drop = DropShort
 		return
 	}
-	if b[0]&0x80 != 0 || b[1]&0x0f == l2tp.Version3 {
+	if b[1]&0x0f == l2tp.Version3 {
+		// L2TPv3 over UDP shares the port (RFC 3931 §4.1.2.1): its
+		// control messages go to the control plane, its data messages
+		// to their L2TPv3 session.
+		decodeV3UDP(b, d)
+		return
+	}
+	if b[0]&0x80 != 0 {
 		d.Flags = Control
 		return
 	}

@@ -20,6 +20,7 @@ package dataplane
 // held of its own flow so nothing is reordered within a flow.
 
 import (
+	"bytes"
 	"net/netip"
 
 	"github.com/vpdn/vpdn/netif"
@@ -30,6 +31,10 @@ import (
 // sendGSO segments the super-packet pkt described by h and sends the
 // segments to the session's peer.
 func (p *Plane) sendGSO(tx *txState, s *Session, att *attachment, h vnet.Hdr, pkt []byte) {
+	if s.Payload == PayloadEthernet {
+		p.sendGSOEthernet(tx, s, att, h, pkt)
+		return
+	}
 	plan, err := vnet.PlanTCP(h, pkt, att.MTU)
 	if err != nil {
 		p.drop(DropBadOffload)
@@ -126,18 +131,46 @@ type groSlot struct {
 type Receiver struct {
 	pt     *Port
 	slots  [groSlots]groSlot
+	eth    [groSlots]ethSlot
 	single []byte
 	tick   uint64
 }
 
+// ethSlot is a groSlot for the frames of an Ethernet pseudowire: the
+// Coalescer merges the IP part, whose Ethernet header (the first frame's,
+// the same for every frame merged) is put back in front when it is
+// written. base holds maxEthHdr octets of room, then the Coalescer's
+// buffer.
+type ethSlot struct {
+	groSlot
+	base []byte
+	hdr  [maxEthHdr]byte
+	hl   int
+}
+
+// maxEthHdr is the longest Ethernet header coalesced: with an 802.1Q tag.
+const maxEthHdr = 18
+
 // NewReceiver returns a Receiver for pt; it holds about half a megabyte of
 // buffers.
 func (pt *Port) NewReceiver() *Receiver {
-	r := &Receiver{pt: pt, single: make([]byte, vnet.HdrLen+MaxPacket)}
+	r := &Receiver{pt: pt, single: make([]byte, vnet.HdrLen+maxEthHdr+MaxPacket)}
 	for i := range r.slots {
 		r.slots[i].c.Init(make([]byte, vnet.HdrLen+vnet.MaxIPLen))
 	}
 	return r
+}
+
+// ethBuffers allocates the Ethernet slots' buffers on first use: most
+// binds never carry an Ethernet pseudowire.
+func (r *Receiver) ethBuffers() {
+	if r.eth[0].base != nil {
+		return
+	}
+	for i := range r.eth {
+		r.eth[i].base = make([]byte, maxEthHdr+vnet.HdrLen+vnet.MaxIPLen)
+		r.eth[i].c.Init(r.eth[i].base[maxEthHdr:])
+	}
 }
 
 // HandlePacket takes one datagram from the bind; b is not kept after Flush.
@@ -150,6 +183,86 @@ func (r *Receiver) Flush() {
 			r.flushSlot(&r.slots[i])
 		}
 	}
+	for i := range r.eth {
+		if !r.eth[i].c.Empty() {
+			r.flushEth(&r.eth[i])
+		}
+	}
+}
+
+// flushEth writes an Ethernet slot's super-frame: the Coalescer's header
+// moved in front of the Ethernet header, its offsets counting from the
+// frame's start (as a packet socket's virtio_net_hdr does).
+func (r *Receiver) flushEth(sl *ethSlot) {
+	segs := sl.c.Segments()
+	out := sl.c.Finish() // virtio_net_hdr and IP packet, at base[maxEthHdr:]
+	h, _ := vnet.Decode(out)
+	n := len(out) - vnet.HdrLen
+	if h.Flags != 0 || h.GSOType != 0 {
+		h.CsumStart += uint16(sl.hl)
+		h.HdrLen += uint16(sl.hl)
+	}
+	start := maxEthHdr - sl.hl
+	copy(sl.base[start+vnet.HdrLen:], sl.hdr[:sl.hl])
+	h.Put(sl.base[start:])
+	if _, err := sl.dev.Write(sl.base[start : maxEthHdr+vnet.HdrLen+n]); err != nil {
+		r.pt.p.dropN(DropDeviceWrite, segs)
+	}
+	sl.c.Reset()
+	sl.dev = nil
+}
+
+// deliverEthernet passes a frame for an Ethernet device with offloads (a
+// packet socket with PACKET_VNET_HDR) to GRO: in-order TCP segments of
+// one flow between the same two MAC addresses leave as one super-frame,
+// which the kernel cuts again where it must. Anything else is written at
+// once, after what was merged of its flow.
+func (r *Receiver) deliverEthernet(dev netif.Device, frame []byte) error {
+	r.ethBuffers()
+	r.tick++
+	el := ethHeaderLen(frame)
+	if el == 0 || !vnet.IsCandidate(frame[el:]) {
+		for i := range r.eth {
+			sl := &r.eth[i]
+			if !sl.c.Empty() && sl.dev == dev && el != 0 && sl.hl == el && vnet.SameFlow(sl.c.Head(), frame[el:]) {
+				r.flushEth(sl)
+			}
+		}
+		return writeVnet(dev, r.single, frame)
+	}
+	ip := frame[el:]
+	var free, lru *ethSlot
+	for i := range r.eth {
+		sl := &r.eth[i]
+		if sl.c.Empty() {
+			if free == nil {
+				free = sl
+			}
+			continue
+		}
+		if sl.dev == dev && sl.hl == el && bytes.Equal(sl.hdr[:el], frame[:el]) && vnet.SameFlow(sl.c.Head(), ip) {
+			sl.used = r.tick
+			if sl.c.Add(ip) {
+				return nil
+			}
+			r.flushEth(sl)
+			sl.dev, sl.hl = dev, el
+			copy(sl.hdr[:], frame[:el])
+			sl.c.Start(ip)
+			return nil
+		}
+		if lru == nil || sl.used < lru.used {
+			lru = sl
+		}
+	}
+	if free == nil {
+		r.flushEth(lru)
+		free = lru
+	}
+	free.dev, free.used, free.hl = dev, r.tick, el
+	copy(free.hdr[:], frame[:el])
+	free.c.Start(ip)
+	return nil
 }
 
 func (r *Receiver) flushSlot(sl *groSlot) {
@@ -203,4 +316,84 @@ func (r *Receiver) deliver(dev netif.Device, pkt []byte) error {
 		}
 	}
 	return writeVnet(dev, r.single, pkt)
+}
+
+// ethHeaderLen is the length of an Ethernet frame's header: 14, or 18 with
+// an 802.1Q tag; 0 when the frame is too short or carries neither IPv4 nor
+// IPv6.
+func ethHeaderLen(f []byte) int {
+	if len(f) < 14 {
+		return 0
+	}
+	n, et := 14, uint16(f[12])<<8|uint16(f[13])
+	if et == 0x8100 {
+		if len(f) < 18 {
+			return 0
+		}
+		n, et = 18, uint16(f[16])<<8|uint16(f[17])
+	}
+	if et != 0x0800 && et != 0x86dd {
+		return 0
+	}
+	return n
+}
+
+// sendGSOEthernet is sendGSO for an Ethernet pseudowire: frame is a TCP
+// super-frame read from a packet socket (a veth's peer's segmentation
+// offload, a NIC's GRO). Each segment goes out as a frame of its own, the
+// Ethernet header copied in front of the IP segment, as many as fit in a
+// train sent with one system call (UDP_SEGMENT over UDP, sendmmsg over
+// IP). Offsets of h count from the frame's start.
+func (p *Plane) sendGSOEthernet(tx *txState, s *Session, att *attachment, h vnet.Hdr, frame []byte) {
+	el := ethHeaderLen(frame)
+	if el == 0 || int(h.CsumStart) < el {
+		p.drop(DropBadOffload)
+		return
+	}
+	h.CsumStart -= uint16(el)
+	ip := frame[el:]
+	plan, err := vnet.PlanTCP(h, ip, 0)
+	if err != nil {
+		p.drop(DropBadOffload)
+		return
+	}
+	if tx.train == nil {
+		tx.train = make([]byte, trainBuf)
+	}
+	e := s.encap.Load().e
+	hl := e.Len()
+	stride := hl + el + plan.HdrLen + plan.SegSize
+	if att.MTU != 0 && el+plan.HdrLen+plan.SegSize > att.MTU {
+		p.drop(DropTooBig)
+		return
+	}
+	per := len(tx.train) / stride
+	if per < 1 {
+		p.drop(DropTooBig)
+		return
+	}
+	if o, ok := e.(Ordered); ok {
+		if lock := o.SendLock(); lock != nil {
+			lock.Lock()
+			defer lock.Unlock()
+		}
+	}
+	for first := 0; first < plan.N; first += per {
+		end, bytes := 0, 0
+		last := min(first+per, plan.N)
+		for i := first; i < last; i++ {
+			o := end
+			copy(tx.train[o+hl:], frame[:el])
+			n := el + plan.Segment(tx.train[o+hl+el:], ip, i)
+			e.Put(tx.train[o:o+hl], n)
+			end = o + hl + n
+			bytes += n
+		}
+		if err := p.sendTrain(tx, s, tx.train[:end], stride); err != nil {
+			p.dropN(DropUnderlayWrite, last-first)
+			continue
+		}
+		s.txPkts.Add(uint64(last - first))
+		s.txBytes.Add(uint64(bytes))
+	}
 }

@@ -61,6 +61,7 @@ type Session struct {
 	// ctlRx and ctlTx count the PPP control frames among the packets
 	// (LCP echoes and the like), so that an idle timer sees data only.
 	ctlRx, ctlTx atomic.Uint64
+	cookieDrops  atomic.Uint64
 }
 
 type encapBox struct{ e Encap }
@@ -129,12 +130,15 @@ type Counters struct {
 	// CtlRxPkts and CtlTxPkts are the PPP control frames among RxPkts
 	// and TxPkts: the rest is data.
 	CtlRxPkts, CtlTxPkts uint64
+	// CookieDrops counts L2TPv3 data messages with a wrong cookie.
+	CookieDrops uint64
 }
 
 // Counters returns the session's counters.
 func (s *Session) Counters() Counters {
 	return Counters{RxPkts: s.rxPkts.Load(), RxBytes: s.rxBytes.Load(), TxPkts: s.txPkts.Load(), TxBytes: s.txBytes.Load(),
-		SeqDrops: s.seqDrops.Load(), SpoofDrops: s.spoofDrops.Load(), CtlRxPkts: s.ctlRx.Load(), CtlTxPkts: s.ctlTx.Load()}
+		SeqDrops: s.seqDrops.Load(), SpoofDrops: s.spoofDrops.Load(), CtlRxPkts: s.ctlRx.Load(), CtlTxPkts: s.ctlTx.Load(),
+		CookieDrops: s.cookieDrops.Load()}
 }
 
 // DropReason says why a packet was dropped.
@@ -172,6 +176,7 @@ const (
 	DropESPBypass                 // a packet of the crypto TUN the crypto ACL denies or does not match
 	DropESPNotIP                  // ESP tunnel-mode payload that is not an IPv4 packet
 	DropESPSeal                   // sealing refused (sequence numbers exhausted, IV source)
+	DropBadCookie                 // L2TPv3 cookie not the one the session expects (RFC 3931 §4.1)
 	numDropReasons
 )
 
@@ -180,6 +185,7 @@ var dropNames = [numDropReasons]string{
 	"not-attached", "spoofed-source", "no-session", "too-big", "not-ip", "device-write", "underlay-write",
 	"bad-offload", "not-pptp", "unencrypted", "mppe-resync", "mppe-discarding", "mppe-late", "mppe-bad",
 	"esp-bad", "esp-unknown-spi", "esp-replay", "esp-icv", "esp-policy", "esp-no-sa", "esp-bypass", "esp-not-ip", "esp-seal",
+	"bad-cookie",
 }
 
 func (r DropReason) String() string {

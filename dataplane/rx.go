@@ -47,6 +47,8 @@ func (pt *Port) handle(b []byte, from netip.AddrPort, r *Receiver) {
 		dec.decode(b, &d)
 	case PPTPDecoder:
 		dec.decode(b, &d)
+	case L2TPv3Decoder:
+		dec.decode(b, &d)
 	default:
 		d = pt.dec.Decode(b)
 	}
@@ -72,6 +74,17 @@ func (pt *Port) handle(b []byte, from netip.AddrPort, r *Receiver) {
 		return
 	}
 	e := s.encap.Load().e
+	if ve, ok := e.(*L2TPv3Encap); ok {
+		// The cookie and sublayer are the session's: checked and
+		// stripped only now (RFC 3931 §4.1).
+		if r := ve.unwrap(d.Payload, &d); r != dropNone {
+			if r == DropBadCookie {
+				s.cookieDrops.Add(1)
+			}
+			p.drop(r)
+			return
+		}
+	}
 	if pe, ok := e.(*PPTPEncap); ok {
 		if !p.acceptPPTP(s, pe, &d) {
 			return
@@ -126,7 +139,20 @@ func (p *Plane) receive(s *Session, payload []byte, r *Receiver) {
 		}
 		s.rxPkts.Add(1)
 		s.rxBytes.Add(uint64(len(payload)))
-		if _, err := att.Device.Write(payload); err != nil {
+		var err error
+		switch {
+		case hasOffload(att.Device) && r != nil:
+			// A packet socket with PACKET_VNET_HDR: TCP segments merged
+			// into super-frames (GRO), the rest as it is.
+			err = r.deliverEthernet(att.Device, payload)
+		case hasOffload(att.Device):
+			bp := vnetScratch.Get().(*[]byte)
+			err = writeVnet(att.Device, *bp, payload)
+			vnetScratch.Put(bp)
+		default:
+			_, err = att.Device.Write(payload)
+		}
+		if err != nil {
 			p.drop(DropDeviceWrite)
 		}
 	}

@@ -119,7 +119,7 @@ var errPollerClosed = errors.New("netif: poller closed")
 // or a hang-up (it was removed), ready is called once more to read the
 // error, and not again.
 //
-// dev must be a *TUN, a *TAP or a *Fake, watched by one Poller at a time.
+// dev must be a *TUN, a *TAP, a *Packet or a *Fake, watched by one Poller at a time.
 func (p *Poller) Watch(dev Device, ready func(local any) (more bool)) (*Watch, error) {
 	if ready == nil {
 		return nil, errors.New("netif: Watch without a ready function")
@@ -128,6 +128,8 @@ func (p *Poller) Watch(dev Device, ready func(local any) (more bool)) (*Watch, e
 	case *TUN:
 		return p.watchFd(&d.fdDev, ready)
 	case *TAP:
+		return p.watchFd(&d.fdDev, ready)
+	case *Packet:
 		return p.watchFd(&d.fdDev, ready)
 	case *Fake:
 		return p.watchFake(d, ready)

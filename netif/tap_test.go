@@ -15,8 +15,6 @@ import (
 // namespace sends it.
 const etherExp = 0x88b5
 
-func htons(v uint16) uint16 { return v<<8 | v>>8 }
-
 func frame(dst, src net.HardwareAddr, payload string) []byte {
 	f := append(append(append([]byte{}, dst...), src...), 0, 0)
 	binary.BigEndian.PutUint16(f[12:], etherExp)

@@ -474,6 +474,18 @@ func Problems(path string) ([]string, error) {
 	return decode(path, "_ws.malformed || _ws.expert.severity >= error", payloadHeuristics())
 }
 
+// ProblemsWith is Problems with extra tshark arguments, such as the
+// preferences a protocol cannot detect on its own (L2TPv3's cookie size
+// and L2-Specific Sublayer: "-o", "l2tp.cookie_size:4 Byte Cookie").
+func ProblemsWith(path string, extra ...string) ([]string, error) {
+	return decode(path, "_ws.malformed || _ws.expert.severity >= error", append(payloadHeuristics(), extra...))
+}
+
+// DecodeWith is Decode with extra tshark arguments (see ProblemsWith).
+func DecodeWith(path, displayFilter string, extra []string, fields ...string) ([]string, error) {
+	return decode(path, displayFilter, extra, fields...)
+}
+
 var heuristics struct {
 	once sync.Once
 	args []string
