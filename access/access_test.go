@@ -109,8 +109,12 @@ func (a localAAA) Authenticate(_ context.Context, r *aaa.Request) (*aaa.Result, 
 	return &aaa.Result{Accept: true, Authz: aaa.Authorization{Routes: []netip.Prefix{netip.MustParsePrefix("198.19.64.0/24")}}}, nil
 }
 
-// leases is a one-address pool P.
-type leases struct{ g *pool.Group }
+// leases is a one-address pool P. With gate set, an assignment tells
+// entered and waits for gate: the runner's call that IPCP makes holds.
+type leases struct {
+	g             *pool.Group
+	entered, gate chan struct{}
+}
 
 func newLeases() *leases {
 	g := pool.NewGroup()
@@ -118,10 +122,14 @@ func newLeases() *leases {
 	if err := g.AddRange("P", a, a); err != nil {
 		panic(err)
 	}
-	return &leases{g}
+	return &leases{g: g}
 }
 
 func (l *leases) assign(authz *aaa.Authorization, name, session string) (*aaa.Lease, error) {
+	if l.gate != nil {
+		l.entered <- struct{}{}
+		<-l.gate
+	}
 	return aaa.AssignAddressFor(l.g, authz, name, session)
 }
 
@@ -378,4 +386,45 @@ func ipv4(src, dst string) []byte {
 	copy(p[12:], s[:])
 	copy(p[16:], d[:])
 	return p
+}
+
+// TestCloseWaitsForEnding: Manager.Close waits for the teardown of a
+// session that was ending already (its carrier's LowerDown) when it was
+// called, and only then stops the PPP runners. It used to skip such a
+// session and stop its runner under it: the teardown's call on the
+// runner was dropped, the session held its call and address for the 5 s
+// fallback, after Close had returned (the daemon's and carrier tests'
+// synctest deadlocks at shutdown, time being stopped by then).
+func TestCloseWaitsForEnding(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(1)
+		pool := newLeases()
+		pool.entered, pool.gate = make(chan struct{}, 1), make(chan struct{})
+		server := newNode(t, nw, "198.18.0.1", pool)
+		client := newNode(t, nw, "198.18.0.2", nil)
+		ss, _, _, _ := call(t, server, client, clientProfile)
+		<-pool.entered // the server's runner is in IPCP's address assignment
+		ss.LowerDown(access.CauseLostService, "carrier gone")
+		synctest.Wait() // the teardown waits for the runner, behind IPCP
+		closed := make(chan struct{})
+		go func() {
+			server.acc.Close(access.CauseShutdown)
+			close(closed)
+		}()
+		synctest.Wait()
+		close(pool.gate)
+		<-closed
+		select {
+		case <-ss.Done():
+		default:
+			t.Error("Manager.Close returned before the session it found ending was torn down")
+			<-ss.Done() // the 5 s fallback, for the bubble to exit
+		}
+		if c, _ := ss.Cause(); c != access.CauseLostService {
+			t.Errorf("cause %v, want carrier down", c)
+		}
+		if pool.inUse() != 0 {
+			t.Errorf("the address did not go back: %d in use", pool.inUse())
+		}
+	})
 }

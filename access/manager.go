@@ -308,9 +308,14 @@ func (m *Manager) Close(c Cause) {
 	m.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, s := range m.Sessions() {
-		// A session already ending (its carrier's CDN, a timeout) is
-		// waited for too: end returns at once for it.
-		wg.Go(func() { s.end(c, c.String()); <-s.Done() })
+		wg.Go(func() {
+			s.end(c, c.String())
+			// A session that was ending already (its carrier's
+			// LowerDown, PPP's Down) is torn down by that call, which
+			// needs the session's runner: the runners stop only once
+			// it is done.
+			<-s.done
+		})
 	}
 	wg.Wait()
 	for _, r := range m.runners {

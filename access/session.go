@@ -321,11 +321,19 @@ func (s *Session) end(c Cause, reason string) {
 	}
 	linkDone := make(chan struct{})
 	refusedAuth := false
+	// linkFirst: PPP was going down for a reason of its own (this end
+	// terminating it, authentication failed, say) or was down already
+	// when the session ended; linkCause is that reason.
+	linkFirst := false
+	var linkCause ppp.Cause
+	var linkReason string
 	s.run.Post(func() {
 		s.reached, refusedAuth = s.link.Reached(), s.link.RefusedAuth()
+		linkFirst = s.link.Done() || s.link.Phase() == ppp.PhaseTerminate
 		if !s.link.Done() {
 			s.link.LowerDown()
 		}
+		linkCause, linkReason = s.link.Cause()
 		close(linkDone)
 	})
 	// A runner wedged by a bug must not hold the carrier's call and the
@@ -335,6 +343,17 @@ func (s *Session) end(c Cause, reason string) {
 	select {
 	case <-linkDone:
 		t.Stop()
+		if c == CauseLostService && linkFirst && linkCause != ppp.CauseLowerDown {
+			// The carrier went (the peer clearing the call once it
+			// heard our Terminate-Request or Failure) while the link
+			// was ending for its own reason: which of the two reaches
+			// us first is not ordered, and the link's reason is why
+			// the session ended.
+			c, reason = causeOfPPP(linkCause), "PPP: "+linkReason
+			s.mu.Lock()
+			s.cause, s.reason = c, reason
+			s.mu.Unlock()
+		}
 		if c == CauseLostService && s.reached == ppp.PhaseEstablish && refusedAuth {
 			// The peer hung up during LCP after we refused its
 			// authentication method: no method in common.

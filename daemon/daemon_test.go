@@ -13,6 +13,7 @@ import (
 	"github.com/vpdn/vpdn/aaa"
 	"github.com/vpdn/vpdn/control"
 	"github.com/vpdn/vpdn/internal/debug"
+	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/transport/memnet"
 )
 
@@ -36,7 +37,11 @@ func startDaemon(t *testing.T, cfg string) (*Daemon, string, string) {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(dir, "vpdn.sock")
-	d, err := New(Options{ConfigPath: cfgPath, Socket: sock, Debug: debug.New()})
+	// In-memory sockets and interfaces, as the other daemon tests: the
+	// kernel's would bind UDP 1701 on the host's wildcard address (taken
+	// by any other test or daemon on the machine) and make interfaces in
+	// the host's namespace. The control socket is the real one.
+	d, err := New(Options{ConfigPath: cfgPath, Socket: sock, Debug: debug.New(), Binds: memnet.New(1), Host: netif.NewFakeHost()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,13 +54,20 @@ func startDaemon(t *testing.T, cfg string) (*Daemon, string, string) {
 			t.Error(err)
 		}
 	})
-	// Wait for the socket (bounded).
+	// Wait for the socket (bounded, generously: a busy machine is slow),
+	// or for Run to fail, whose error says why.
 	for i := 0; ; i++ {
 		if c, err := control.Dial(sock); err == nil {
 			c.Close()
 			break
 		}
-		if i > 200 {
+		select {
+		case err := <-done:
+			done <- err // for the cleanup
+			t.Fatalf("the daemon stopped before its socket appeared: %v", err)
+		default:
+		}
+		if i > 3000 {
 			t.Fatal("daemon socket never appeared")
 		}
 		time.Sleep(10 * time.Millisecond)

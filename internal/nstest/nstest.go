@@ -392,7 +392,9 @@ func (l *Lab) Capture(ns *NS, dev, filter string) *Capture {
 	// tshark says "Capturing on ..." before its dumpcap child has opened the
 	// device; dumpcap's "Capture started." is the reliable signal (waiting
 	// for the first lost packets showed it: captures with no packet).
-	deadline := time.Now().Add(10 * time.Second)
+	// tshark loads all its dissectors first: a second or two on a quiet
+	// machine, more than 10 s on a busy one (CI's), hence the bound.
+	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(stderr.String(), "Capture started") {
 		if time.Now().After(deadline) {
 			l.tb.Fatalf("nstest: tshark did not start: %s", stderr.String())

@@ -296,7 +296,10 @@ type Link struct {
 	// reached is the furthest phase the link got to (Terminate aside).
 	reached Phase
 	dead    bool
-	stats   Stats
+	// downCause and downReason: what the Down event of LCP reported.
+	downCause  Cause
+	downReason string
+	stats      Stats
 
 	lcp, ipcp, ipv6cp, ccp *fsm
 	lcpo                   *lcpOptions
@@ -449,6 +452,10 @@ func (l *Link) RefusedAuth() bool { return l.lcpo.refusedAuth }
 
 // Done reports whether the link has finished.
 func (l *Link) Done() bool { return l.dead }
+
+// Cause returns why the link finished, as its LCP Down event said (valid
+// once Done).
+func (l *Link) Cause() (Cause, string) { return l.downCause, l.downReason }
 
 // Stats returns the link's counters.
 func (l *Link) Stats() Stats { return l.stats }
@@ -707,6 +714,7 @@ func (l *Link) finish() {
 	}
 	l.lcp.setReason(CauseNegotiation, "LCP closed")
 	reason, cause := l.lcp.reason, l.lcp.cause
+	l.downCause, l.downReason = cause, reason
 	l.setPhase(PhaseDead)
 	l.dead = true
 	for _, f := range []*fsm{l.lcp, l.ipcp, l.ipv6cp, l.ccp} {
