@@ -1,11 +1,8 @@
 package main
 
 import (
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -70,7 +67,7 @@ func TestCryptoMapInNamespaces(t *testing.T) {
 	if out, err := hub.Run(10*time.Second, "ping", "-c", "3", "-W", "2", "-I", "198.19.0.1", "198.19.2.1"); err != nil {
 		t.Fatalf("ping spoke 2: %v\n%s", err, out)
 	}
-	transferFrom(t, sp1, hub, netip.MustParseAddr("198.19.1.1"), "198.19.0.1:5014", 4<<20)
+	transferTCPFrom(t, sp1, hub, netip.MustParseAddr("198.19.1.1"), "198.19.0.1:5014", 4<<20)
 
 	isakmp := hubD.show("show", "crypto", "isakmp", "sa")
 	if !strings.Contains(isakmp, "198.18.1.2") || !strings.Contains(isakmp, "198.18.1.3") || strings.Count(isakmp, "QM_IDLE") != 2 {
@@ -146,52 +143,4 @@ func TestCryptoMapInNamespaces(t *testing.T) {
 			t.Errorf("%s: exit %v", s.name, err)
 		}
 	}
-}
-
-// transferFrom sends n bytes over TCP from src (a protected network's
-// address: IOS's "source") to addr and checks they arrive intact.
-func transferFrom(t *testing.T, from, to *nstest.NS, src netip.Addr, addr string, n int) {
-	t.Helper()
-	var ln net.Listener
-	if err := to.Do(func() (err error) { ln, err = net.Listen("tcp4", addr); return err }); err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	got := make(chan string, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- "accept: " + err.Error()
-			return
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(60 * time.Second))
-		h := sha256.New()
-		m, err := io.Copy(h, c)
-		got <- fmt.Sprintf("%d %x %v", m, h.Sum(nil), err)
-	}()
-	data := make([]byte, n)
-	for i := range data {
-		data[i] = byte(i*7 + i>>9)
-	}
-	sum := sha256.Sum256(data)
-	start := time.Now()
-	err := from.Do(func() error {
-		d := net.Dialer{Timeout: 10 * time.Second, LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0))}
-		c, err := d.Dial("tcp4", addr)
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(60 * time.Second))
-		_, err = c.Write(data)
-		return err
-	})
-	if err != nil {
-		t.Fatalf("TCP transfer: %v", err)
-	}
-	if res, want := <-got, fmt.Sprintf("%d %x <nil>", n, sum); res != want {
-		t.Fatalf("TCP transfer: server got %q, want %q", res, want)
-	}
-	t.Logf("TCP transfer through ESP: %d MB in %v", n>>20, time.Since(start).Truncate(time.Millisecond))
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -181,6 +182,14 @@ func lastLine(s string) string {
 // and checks that the server received exactly them (SHA-256).
 func transferTCP(t *testing.T, from, to *nstest.NS, addr string, n int) {
 	t.Helper()
+	transferTCPFrom(t, from, to, netip.Addr{}, addr, n)
+}
+
+// transferTCPFrom is transferTCP from the source address src (the zero
+// Addr: the kernel's choice), as IOS's "source" picks an address inside a
+// crypto ACL.
+func transferTCPFrom(t *testing.T, from, to *nstest.NS, src netip.Addr, addr string, n int) {
+	t.Helper()
 	var ln net.Listener
 	if err := to.Do(func() (err error) { ln, err = net.Listen("tcp4", addr); return err }); err != nil {
 		t.Fatal(err)
@@ -207,7 +216,11 @@ func transferTCP(t *testing.T, from, to *nstest.NS, addr string, n int) {
 	sum := sha256.Sum256(data)
 	start := time.Now()
 	err := from.Do(func() error {
-		c, err := net.DialTimeout("tcp4", addr, 10*time.Second)
+		d := net.Dialer{Timeout: 10 * time.Second}
+		if src.IsValid() {
+			d.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(src, 0))
+		}
+		c, err := d.Dial("tcp4", addr)
 		if err != nil {
 			return err
 		}
