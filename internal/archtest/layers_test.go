@@ -31,7 +31,7 @@ var allowed = map[string][]string{
 	"config":    {"internal/type7"},
 	"loadgen":   {"carrier", "access", "proto", "wire", "aaa", "pool", "vif", "dataplane", "netif", "transport", "internal/clock"},
 	"carrier":   {"access", "proto", "wire", "aaa", "dataplane", "transport", "internal/clock"},
-	"access":    {"proto", "wire", "aaa", "pool", "vif", "dataplane", "transport", "internal/clock", "internal/escape", "internal/type7"},
+	"access":    {"proto", "wire", "aaa", "pool", "vif", "dataplane", "transport", "internal/clock", "internal/escape"},
 	"proto":     {"wire", "aaa", "pool", "internal/debug", "internal/clock"},
 	"aaa":       {"pool", "wire", "internal/escape", "internal/type7"},
 	"pool":      {},
