@@ -110,7 +110,7 @@ func TestRADIUSAccountingInNamespaces(t *testing.T) {
 	waitForWithin(t, "the session", 30*time.Second, func() bool { return strings.Contains(stdout.String(), "is up: address 198.19.1.") })
 
 	sessions := lnsD.show("show", "aaa", "sessions")
-	m := regexp.MustCompile(`Session Id: ([0-9A-F]{16})`).FindStringSubmatch(sessions)
+	m := regexp.MustCompile(`Session Id: ([0-9A-F]{24})`).FindStringSubmatch(sessions)
 	if m == nil {
 		t.Fatalf("show aaa sessions:\n%s", sessions)
 	}
@@ -171,7 +171,7 @@ func TestRADIUSAccountingInNamespaces(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Errorf("vpdn dial did not exit")
 	}
-	unknown, _ := rad.RadClient("198.18.0.2:3799", "disconnect", "coasecret", "Acct-Session-Id = 0000000000000000")
+	unknown, _ := rad.RadClient("198.18.0.2:3799", "disconnect", "coasecret", "Acct-Session-Id = 000000000000000000000000")
 	if !strings.Contains(unknown, "Disconnect-NAK") || !strings.Contains(unknown, "Session-Context-Not-Found") {
 		t.Errorf("Disconnect-Request for an unknown session:\n%s", unknown)
 	}

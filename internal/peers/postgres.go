@@ -231,8 +231,11 @@ func FreeRADIUSSQLIPPool(tb testing.TB, lab Lab, ns NS, pg *PostgreSQLPeer, pool
 		}
 	}
 	n := u32(last) - u32(first)
-	if _, err := pg.Query(fmt.Sprintf(`INSERT INTO radippool (pool_name, framedipaddress)
-		SELECT '%s', '%s'::inet + g FROM generate_series(0, %d) AS g`, poolName, first, n)); err != nil {
+	// expiry_time in the past: the schema's default is NOW(), and
+	// sqlippool takes an address only when expiry_time < 'now'::timestamp(0),
+	// so a request within the second of the fill found the pool "full".
+	if _, err := pg.Query(fmt.Sprintf(`INSERT INTO radippool (pool_name, framedipaddress, expiry_time)
+		SELECT '%s', '%s'::inet + g, now() - interval '1 hour' FROM generate_series(0, %d) AS g`, poolName, first, n)); err != nil {
 		tb.Fatalf("peers: filling radippool: %v", err)
 	}
 	return freeRADIUS(tb, lab, ns, true, users, func(conf string) {
