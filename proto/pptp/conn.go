@@ -20,12 +20,15 @@ type inMsg struct {
 	err error
 }
 
-// Conn is one PPTP control connection and its calls. Three goroutines
-// serve it: the reader cuts messages off the stream (holding at most one
-// message, pptp.MaxMessageLen octets) and hands them over one at a time,
-// so a peer that sends faster than we process is slowed by TCP; the
-// writer drains the send queue; run owns every state of the connection
-// and its calls and selects over messages, API commands and one timer.
+// Conn is one PPTP control connection and its calls. Two goroutines
+// serve it, and a third while there is something to write: the reader
+// cuts messages off the stream (holding at most one message,
+// pptp.MaxMessageLen octets) and hands them over one at a time, so a peer
+// that sends faster than we process is slowed by TCP; run owns every
+// state of the connection and its calls and selects over messages, API
+// commands and one timer; the writer is started when a message is queued
+// and ends when the queue is empty, so an idle connection (most of a
+// PPTP connection's life: an echo a minute) costs no writer's stack.
 // Other goroutines read that state only under mu, for the stats.
 type Conn struct {
 	n          *Node
@@ -48,11 +51,14 @@ type Conn struct {
 	finished bool
 	kick     chan struct{}
 
-	// The send queue, drained by writeLoop.
+	// The send queue, drained by writeLoop while wrunning. wended: the
+	// stream is closed (after the last message once wclosing, or at a
+	// write error) and wdone is closed.
 	wmu      sync.Mutex
 	wq       [][]byte
 	wclosing bool
-	wkick    chan struct{}
+	wrunning bool
+	wended   bool
 	wdone    chan struct{}
 	werr     chan error
 	maxQueue int
@@ -87,7 +93,7 @@ type Conn struct {
 func newConn(n *Node, id uint64, s Stream, local, peer netip.Addr, originator bool) *Conn {
 	return &Conn{n: n, id: id, s: s, local: local, peer: peer, originator: originator,
 		in: make(chan inMsg), up: make(chan struct{}), done: make(chan struct{}),
-		killc: make(chan struct{}), kick: make(chan struct{}, 1), wkick: make(chan struct{}, 1),
+		killc: make(chan struct{}), kick: make(chan struct{}, 1),
 		wdone: make(chan struct{}), werr: make(chan error, 1),
 		maxQueue: 2*n.cfg.MaxCallsPerConn + 64,
 		calls:    map[uint16]*Call{}, byPeer: map[uint16]*Call{}, pending: map[*Call]struct{}{}}
@@ -211,19 +217,29 @@ func (c *Conn) send(m pptp.Message) error {
 	}
 	c.wmu.Lock()
 	switch {
-	case c.wclosing:
+	case c.wclosing || c.wended:
 	case len(c.wq) >= c.maxQueue:
 		c.overflow = true
 	default:
 		c.wq = append(c.wq, b)
 		c.txMsgs++
+		c.startWriter()
 	}
 	c.wmu.Unlock()
-	select {
-	case c.wkick <- struct{}{}:
-	default:
-	}
 	return nil
+}
+
+// startWriter starts the writer unless it runs or the stream has ended;
+// wmu is held. Only run's goroutine queues messages, and it holds one of
+// the node's WaitGroup counts while it does, so the Add is never a
+// Wait's race.
+func (c *Conn) startWriter() {
+	if c.wrunning || c.wended {
+		return
+	}
+	c.wrunning = true
+	c.n.wg.Add(1)
+	go c.writeLoop()
 }
 
 func (c *Conn) readLoop() {
@@ -272,16 +288,22 @@ func (c *Conn) deliver(m inMsg) bool {
 
 func (c *Conn) writeLoop() {
 	defer c.n.wg.Done()
-	defer close(c.wdone)
 	for {
 		c.wmu.Lock()
-		for len(c.wq) == 0 && !c.wclosing {
-			c.wmu.Unlock()
-			<-c.wkick
-			c.wmu.Lock()
-		}
-		q, closing := c.wq, c.wclosing
+		q := c.wq
 		c.wq = nil
+		if len(q) == 0 {
+			c.wrunning = false
+			if !c.wclosing {
+				c.wmu.Unlock()
+				return
+			}
+			c.wended = true
+			c.wmu.Unlock()
+			_ = c.s.Close()
+			close(c.wdone)
+			return
+		}
 		c.wmu.Unlock()
 		for _, b := range q {
 			if _, err := c.s.Write(b); err != nil {
@@ -290,12 +312,12 @@ func (c *Conn) writeLoop() {
 				default:
 				}
 				_ = c.s.Close()
+				c.wmu.Lock()
+				c.wq, c.wrunning, c.wended = nil, false, true
+				c.wmu.Unlock()
+				close(c.wdone)
 				return
 			}
-		}
-		if closing && len(q) == 0 {
-			_ = c.s.Close()
-			return
 		}
 	}
 }
@@ -404,11 +426,8 @@ func (c *Conn) run() {
 	// a peer that does not read gets StopTimeout.
 	c.wmu.Lock()
 	c.wclosing = true
+	c.startWriter()
 	c.wmu.Unlock()
-	select {
-	case c.wkick <- struct{}{}:
-	default:
-	}
 	linger := clk.AfterFunc(c.n.cfg.StopTimeout, func() { _ = c.s.Close() })
 	select {
 	case <-c.wdone:

@@ -101,6 +101,23 @@ func TestEstablishBothRoles(t *testing.T) {
 			if st := dialer.Stats(); st.Conns != 1 {
 				t.Errorf("node stats %+v", st)
 			}
+			// At rest a connection has no writer goroutine; an echo
+			// starts one for its message, and it ends again.
+			for _, c := range []*Conn{dc, sc} {
+				if writing(c) {
+					t.Errorf("%v: a writer runs with nothing to write", c.peer)
+				}
+			}
+			time.Sleep(2 * time.Minute) // past the Echo interval (60 s): both sides echo
+			synctest.Wait()
+			if ds := dc.Stats(); ds.EchoTx == 0 {
+				t.Errorf("no echo sent: %+v", ds)
+			}
+			for _, c := range []*Conn{dc, sc} {
+				if writing(c) {
+					t.Errorf("%v: the writer did not end after the echo", c.peer)
+				}
+			}
 			dc.Close(pptp.StopNone)
 			synctest.Wait()
 			<-dc.Done()
@@ -116,6 +133,13 @@ func TestEstablishBothRoles(t *testing.T) {
 			}
 		})
 	}
+}
+
+// writing reports whether c's writer goroutine runs.
+func writing(c *Conn) bool {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.wrunning
 }
 
 // §3.1.3: both sides send SCCRQ at once; the higher address keeps its own

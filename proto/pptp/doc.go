@@ -12,14 +12,17 @@
 //	Stream --reader goroutine (at most one 220-octet message buffered)--+
 //	                                                                    v
 //	Stream <--writer goroutine <-- send queue <-- Conn.run: connection and
-//	                                              call state, one timer
+//	          (while the queue is not empty)      call state, one timer
 //
-// A Node is one endpoint in one Role. Each control connection has three
-// goroutines: a reader that cuts messages off the stream with
-// wire/pptp.Split and hands them over one at a time (so a peer cannot
-// make us buffer more than one message), a writer, and run, which owns
-// the connection's and its calls' state and selects over messages, API
-// commands and a single timer. Calls have no goroutine.
+// A Node is one endpoint in one Role. Each control connection has two
+// goroutines, and a third while it writes: a reader that cuts messages
+// off the stream with wire/pptp.Split and hands them over one at a time
+// (so a peer cannot make us buffer more than one message), run, which
+// owns the connection's and its calls' state and selects over messages,
+// API commands and a single timer, and a writer that is started when a
+// message is queued and ends when the queue is empty (an idle
+// connection, which a PPTP connection mostly is, has none). Calls have
+// no goroutine.
 //
 // # Roles
 //

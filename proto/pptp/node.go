@@ -412,7 +412,7 @@ func (n *Node) start(s Stream, local, peer netip.Addr, originator bool) (*Conn, 
 	} else {
 		n.halfOpen = append(n.halfOpen, c)
 	}
-	n.wg.Add(3)
+	n.wg.Add(2)
 	n.mu.Unlock()
 	if evict != nil {
 		// The oldest connection that never sent a valid SCCRQ goes: a
@@ -423,7 +423,6 @@ func (n *Node) start(s Stream, local, peer netip.Addr, originator bool) (*Conn, 
 	}
 	go c.run()
 	go c.readLoop()
-	go c.writeLoop()
 	return c, nil
 }
 
