@@ -46,6 +46,18 @@ func (s *ipsecService) isakmpSAs() []show.ISAKMPSA {
 		if p.NATT {
 			k.Caps += "N"
 		}
+		// IOS's C (IKE configuration mode) and X (XAuth) capabilities.
+		if p.Config != nil {
+			k.Caps = "C" + k.Caps
+			k.Address = p.Config.Address.String()
+		}
+		if p.User != "" {
+			k.Caps += "X"
+			k.User = p.User
+		}
+		if k.User != "" || k.Address != "" {
+			k.Group = p.ID
+		}
 		out = append(out, k)
 	}
 	return out
