@@ -242,6 +242,20 @@ func (ez *ezServer) releaseAll() {
 	}
 }
 
+// addrs lists the addresses the clients hold (nil-safe).
+func (ez *ezServer) addrs() []netip.Addr {
+	if ez == nil {
+		return nil
+	}
+	ez.mu.Lock()
+	defer ez.mu.Unlock()
+	var out []netip.Addr
+	for _, l := range ez.leases {
+		out = append(out, l.addr)
+	}
+	return out
+}
+
 // leaseFor returns the lease of a client at peer holding address a.
 func (ez *ezServer) leaseFor(peer netip.Addr, a netip.Addr) *ezLease {
 	ez.mu.Lock()

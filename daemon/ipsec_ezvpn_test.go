@@ -3,6 +3,7 @@ package daemon
 import (
 	"bytes"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -198,6 +199,15 @@ func TestInMemoryEzVPN(t *testing.T) {
 		}
 		if n := poolInUse(hub, "EZPOOL"); n != 1 {
 			t.Errorf("after a refused user the pool has %d in use", n)
+		}
+		// A reload that rebuilds the pools (not IPsec) keeps alice's
+		// address out of the new ones.
+		os.WriteFile(hub.d.opts.ConfigPath, []byte(strings.Replace(ezServerCfg, "username carol", "username dave password 0 x\nusername carol", 1)), 0o644)
+		if err := hub.d.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		if n := poolInUse(hub, "EZPOOL"); n != 1 {
+			t.Errorf("after a reload the pool has %d in use, want alice's", n)
 		}
 		// bob with his password takes the second address; carol finds
 		// the pool exhausted and is told so by a deleted SA.
