@@ -48,12 +48,18 @@ interface GigabitEthernet0/0
 `
 
 // swanEzConf is charon's client connection for XAuth user user with
-// password pass.
-func swanEzConf(user, pass string) string {
+// password pass: aggressive mode with the group name as identity, or main
+// mode with its address; with push, mode-config pushed by vpdn (pull = no).
+func swanEzConf(user, pass string, aggressive, push bool) string {
+	local := "keyid:VPNGROUP"
+	if !aggressive {
+		local = peerAddr.String()
+	}
 	return fmt.Sprintf(`connections {
   ez {
     version = 1
-    aggressive = yes
+    aggressive = %[5]s
+    pull = %[6]s
     encap = yes
     local_addrs = %[1]s
     remote_addrs = %[2]s
@@ -61,7 +67,7 @@ func swanEzConf(user, pass string) string {
     vips = 0.0.0.0
     rekey_time = 0
     local-psk { auth = psk
-                id = keyid:VPNGROUP }
+                id = %[7]s }
     local-xauth { auth = xauth
                   xauth_id = %[3]s }
     remote { auth = psk
@@ -85,22 +91,43 @@ secrets {
     secret = "%[4]s"
   }
 }
-`, peerAddr, vpdnAddr, user, pass)
+`, peerAddr, vpdnAddr, user, pass, yesNo(aggressive), yesNo(!push), local)
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
 
 func TestEzVPNStrongSwanClient(t *testing.T) {
 	for _, tc := range []struct {
-		name, pass string
-		ok         bool
-	}{{"xauth-ok", "s3cret", true}, {"xauth-wrong-password", "wrong", false}} {
+		name, pass       string
+		ok               bool
+		aggressive, push bool
+	}{
+		{"aggressive-respond", "s3cret", true, true, false},
+		{"main-initiate", "s3cret", true, false, true},
+		{"wrong-password", "wrong", false, true, false},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
+			cfg := ezvpnServerCfg
+			if !tc.aggressive {
+				// A main-mode client identifies by address: its key is
+				// the wildcard one, its group the only one.
+				cfg = strings.Replace(cfg, "no crypto isakmp aggressive-mode disable\n", "crypto isakmp key 0 groupkey address 0.0.0.0 0.0.0.0\n", 1)
+			}
+			if tc.push {
+				cfg = strings.Replace(cfg, "client configuration address respond", "client configuration address initiate", 1)
+			}
 			lab, a, b, capture := newIKELab(t)
 			a.MustIP("addr", "add", "198.19.1.1/32", "dev", "lo")
 			a.MustIP("link", "set", "lo", "up")
 			b.MustIP("link", "set", "lo", "up")
-			c := startCharonPlugins(t, lab, b, swanEzConf("alice", tc.pass), "xauth-generic")
+			c := startCharonPlugins(t, lab, b, swanEzConf("alice", tc.pass, tc.aggressive, tc.push), "xauth-generic")
 			bin := nstest.GoBuild(t, "../cmd/vpdn")
-			logs, sock, stop := vpdnServe(t, lab, a, bin, ezvpnServerCfg)
+			logs, sock, stop := vpdnServe(t, lab, a, bin, cfg)
 			show := func(words ...string) string {
 				out, _ := a.Run(10*time.Second, bin, append(words, "--socket", sock)...)
 				return string(out)
@@ -154,13 +181,21 @@ func TestEzVPNStrongSwanClient(t *testing.T) {
 				t.Fatalf("ping to the client from vpdn's network: %v\n%s", err, out)
 			}
 			sess := show("show", "crypto", "session", "detail")
-			for _, want := range []string{"Username: alice", "Group: VPNGROUP", "Assigned address: 198.19.5.10", "Session status: UP-ACTIVE"} {
+			group := "Group: VPNGROUP"
+			if !tc.aggressive {
+				group = "Group: 198.18.0.2"
+			}
+			for _, want := range []string{"Username: alice", group, "Assigned address: 198.19.5.10", "Session status: UP-ACTIVE"} {
 				if !strings.Contains(sess, want) {
 					t.Errorf("show crypto session detail lacks %q:\n%s", want, sess)
 				}
 			}
 			log := logs.String()
-			for _, want := range []string{"New State = IKE_XAUTH_REQ_SENT", "IKE_XAUTH_SET_SENT  New State = IKE_P1_COMPLETE", "Sending private address: 198.19.5.10"} {
+			wantLog := []string{"New State = IKE_XAUTH_REQ_SENT", "IKE_XAUTH_SET_SENT  New State = IKE_P1_COMPLETE", "Sending private address: 198.19.5.10"}
+			if tc.push {
+				wantLog = append(wantLog, "New State = IKE_CONFIG_MODE_SET_SENT")
+			}
+			for _, want := range wantLog {
 				if !strings.Contains(log, want) {
 					t.Errorf("vpdn's debug log lacks %q", want)
 				}
