@@ -2,11 +2,14 @@ package interop
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vpdn/vpdn/internal/nstest"
+	"github.com/vpdn/vpdn/proto/ike"
+	"github.com/vpdn/vpdn/wire/isakmp"
 )
 
 // vpdn as an Easy VPN server (XAuth + mode-config, IKEv1 aggressive mode
@@ -213,6 +216,111 @@ func TestEzVPNStrongSwanClient(t *testing.T) {
 			}
 			if err := stop(); err != nil {
 				t.Errorf("vpdn serve exit: %v", err)
+			}
+			checkIKECapture(t, capture)
+		})
+	}
+}
+
+// swanEzServer is charon as an Easy VPN server: XAuth with
+// xauth-generic, a pool of two addresses, aggressive mode with the group
+// name as the client's identity.
+func swanEzServer() string {
+	return fmt.Sprintf(`connections {
+  rw {
+    version = 1
+    aggressive = yes
+    local_addrs = %[1]s
+    remote_addrs = %[2]s
+    proposals = aes256-sha1-modp2048
+    pools = ez
+    rekey_time = 0
+    local { auth = psk
+            id = %[1]s }
+    remote-psk { auth = psk
+                 id = keyid:VPNGROUP }
+    remote-xauth { auth = xauth }
+    children {
+      net {
+        local_ts = 198.19.2.0/24
+        esp_proposals = aes256-sha1
+        mode = tunnel
+        rekey_time = 0
+      }
+    }
+  }
+}
+pools {
+  ez {
+    addrs = 198.19.6.10-198.19.6.11
+    dns = 198.19.2.53
+  }
+}
+secrets {
+  ike-group {
+    secret = "groupkey"
+  }
+  xauth-alice {
+    id = alice
+    secret = "s3cret"
+  }
+}
+`, peerAddr, vpdnAddr)
+}
+
+// TestEzVPNClientStrongSwanServer: proto/ike as an Easy VPN client
+// (XAuth answered with configured credentials, mode-config asked for an
+// address) of charon as the server; a wrong password is told by
+// XAUTH_STATUS and ends the IKE SA.
+func TestEzVPNClientStrongSwanServer(t *testing.T) {
+	for _, tc := range []struct {
+		name, pass string
+		ok         bool
+	}{{"xauth-ok", "s3cret", true}, {"wrong-password", "nope", false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			lab, a, b, capture := newIKELab(t)
+			c := startCharonPlugins(t, lab, b, swanEzServer(), "xauth-generic")
+			v := startIKE(t, a, ike.Config{
+				Policies:   []ike.Policy{{Priority: 10, Encryption: ike.CipherAES, KeyBits: 256, Hash: ike.HashSHA1, Group: ike.Group14}},
+				Key:        func(netip.Addr, []byte) []byte { return []byte("groupkey") },
+				Aggressive: true, GroupID: "VPNGROUP",
+				XAuthCredentials:  func(netip.Addr) (string, string) { return "alice", tc.pass },
+				RequestModeConfig: true,
+			})
+			pol := &ike.Phase2Policy{TransformSets: []ike.TransformSet{{ESP: isakmp.ESPAES, KeyBits: 256, Auth: isakmp.AuthAlgHMACSHA1}},
+				Remote: ike.Selector{Prefix: peerNet}}
+			if err := v.Initiate(netip.AddrPortFrom(peerAddr, 500), pol); err != nil {
+				t.Fatal(err)
+			}
+			if !tc.ok {
+				x := v.waitEvent(t, ike.EventXAuth, c)
+				if x.Reason != "rejected" {
+					t.Fatalf("XAuth with a wrong password: %+v", x)
+				}
+				if n := len(v.Phase1()); n != 0 {
+					t.Errorf("%d phase-1 SAs left after the rejection", n)
+				}
+				if v.Stats().XAuthFailed != 1 {
+					t.Errorf("stats %+v", v.Stats())
+				}
+				return
+			}
+			mc := v.waitEvent(t, ike.EventModeConfig, c)
+			if mc.Config.Address != netip.MustParseAddr("198.19.6.10") || len(mc.Config.DNS) != 1 || mc.Config.DNS[0] != netip.MustParseAddr("198.19.2.53") {
+				t.Fatalf("mode-config from strongSwan: %v", mc.Config)
+			}
+			up := v.waitEvent(t, ike.EventChildUp, c)
+			if up.Child.Local.Prefix != netip.MustParsePrefix("198.19.6.10/32") || up.Child.Remote.Prefix != peerNet {
+				t.Errorf("selectors %v -> %v", up.Child.Local, up.Child.Remote)
+			}
+			checkCharonSA(t, c, up.Child)
+			if !strings.Contains(c.log(), "XAuth authentication of 'alice' successful") {
+				t.Errorf("charon's log lacks the XAuth success:\n%s", c.log())
+			}
+			for _, want := range []string{"New State = IKE_XAUTH_REPLY_AWAIT", "New State = IKE_XAUTH_REPLY_SENT", "New State = IKE_CONFIG_MODE_REQ_SENT"} {
+				if !strings.Contains(v.logs.String(), want) {
+					t.Errorf("vpdn's log lacks %q", want)
+				}
 			}
 			checkIKECapture(t, capture)
 		})
