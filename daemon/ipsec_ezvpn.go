@@ -269,10 +269,23 @@ func (ez *ezServer) leaseFor(peer netip.Addr, a netip.Addr) *ezLease {
 }
 
 // phase2 accepts a client's quick mode for its assigned address: the
-// remote selector is that address alone.
+// remote selector is that address alone, and ours, when the group splits
+// the tunnel (acl), inside one of its split networks.
 func (ez *ezServer) phase2(peer netip.AddrPort, local, remote ike.Selector) *ike.Phase2Policy {
-	if ez.entry == nil || !remote.Prefix.IsSingleIP() || ez.leaseFor(peer.Addr(), remote.Prefix.Addr()) == nil {
+	if ez.entry == nil || !remote.Prefix.IsSingleIP() {
 		return nil
+	}
+	l := ez.leaseFor(peer.Addr(), remote.Prefix.Addr())
+	if l == nil {
+		return nil
+	}
+	c := ez.s.d.Config()
+	if g := c.Crypto.ClientGroupByName(l.group); g != nil && g.ACL != "" {
+		split := ez.config(c, g, l.addr).SplitInclude
+		if !slices.ContainsFunc(split, func(p netip.Prefix) bool { return p.Bits() <= local.Prefix.Bits() && p.Contains(local.Prefix.Addr()) }) {
+			ez.s.log.Debug(fmt.Sprintf("IPSEC(validate_proposal_request): client %v asks for %v, outside group %s's split networks %v", peer.Addr(), local.Prefix, g.Name, split))
+			return nil
+		}
 	}
 	pol := ez.entry.pol
 	pol.Local, pol.Remote = local, remote

@@ -15,6 +15,7 @@ import (
 	"github.com/vpdn/vpdn/proto/ike"
 	"github.com/vpdn/vpdn/transport/memnet"
 	"github.com/vpdn/vpdn/wire/esp"
+	"github.com/vpdn/vpdn/wire/isakmp"
 )
 
 // ezServerCfg is an Easy VPN server: XAuth against local users, group
@@ -188,6 +189,18 @@ func TestInMemoryEzVPN(t *testing.T) {
 		}
 		if n := poolInUse(hub, "EZPOOL"); n != 1 {
 			t.Errorf("pool in use %d, want 1", n)
+		}
+
+		// A quick mode for a network outside the group's split include
+		// is refused.
+		wide := &ike.Phase2Policy{TransformSets: []ike.TransformSet{{Name: "TS", ESP: 12, KeyBits: 256, Auth: 2}},
+			Remote: ike.Selector{Prefix: netip.MustParsePrefix("198.19.0.0/16")}}
+		if err := alice.node.Initiate(netip.MustParseAddrPort("198.18.0.2:500"), wide); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the wide quick mode refused", func() bool { return alice.find(ike.EventChildFailed) != nil })
+		if f := alice.find(ike.EventChildFailed); f.Notify != isakmp.NotifyInvalidIDInformation {
+			t.Errorf("the wide quick mode failed with %+v", f)
 		}
 
 		// A wrong password: refused, no address taken.

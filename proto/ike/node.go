@@ -223,8 +223,8 @@ func (n *Node) Initiate(peer netip.AddrPort, pol *Phase2Policy) error {
 	for _, p := range n.sas {
 		// By address: a NAT-T peer may have moved to another port.
 		if p.peer.Addr() == peer.Addr() && p.state != stDestSA && !p.dying {
-			if p.state == stP1Complete {
-				p.startQM(pol)
+			if p.state == stP1Complete && !p.ez.waiting {
+				p.startQM(p.withConfigAddr(pol))
 			} else {
 				p.pending = append(p.pending, pol)
 			}

@@ -68,6 +68,7 @@ type ezvpn struct {
 	xs             xstate
 	user           string
 	xauthOK        bool // XAuth passed (or none was asked for)
+	waiting        bool // client: our quick modes wait for ezDone
 	verdict        bool // server: the status we sent
 	cfg            *ModeConfig
 
@@ -173,6 +174,7 @@ func (p *p1) ezStart() bool {
 		p.pushConfig()
 		return false
 	case e.client:
+		e.waiting = true
 		p.setXS(xsReplyAwait)
 		p.armDeadline("XAuth")
 		if early := e.early; early != nil {
@@ -183,6 +185,7 @@ func (p *p1) ezStart() bool {
 		}
 		return true
 	case e.pull:
+		e.waiting = true
 		p.armDeadline("mode-config")
 		p.configRequest()
 		return true
@@ -209,20 +212,26 @@ func (p *p1) armDeadline(what string) {
 
 // ezDone ends XAuth / mode-config: our waiting quick modes start.
 func (p *p1) ezDone() {
+	p.ez.waiting = false
 	p.setXS(xsDone)
 	if p.ez.deadline != nil {
 		p.ez.deadline.Stop()
 	}
-	if a := p.ez.cfgAddr(); a.IsValid() {
-		for i, pol := range p.pending {
-			if !pol.Local.Prefix.IsValid() {
-				c := *pol
-				c.Local = Selector{Prefix: netip.PrefixFrom(a, a.BitLen())}
-				p.pending[i] = &c
-			}
-		}
+	for i, pol := range p.pending {
+		p.pending[i] = p.withConfigAddr(pol)
 	}
 	p.runQueued()
+}
+
+// withConfigAddr returns pol with its Local selector, when unset, the
+// address mode-config gave us.
+func (p *p1) withConfigAddr(pol *Phase2Policy) *Phase2Policy {
+	if a := p.ez.cfgAddr(); a.IsValid() && !pol.Local.Prefix.IsValid() {
+		c := *pol
+		c.Local = Selector{Prefix: netip.PrefixFrom(a, a.BitLen())}
+		return &c
+	}
+	return pol
 }
 
 func (e *ezvpn) cfgAddr() netip.Addr {

@@ -152,6 +152,15 @@ func TestXAuthModeConfig(t *testing.T) {
 				if b.count(EventXAuth) != 1 || a.count(EventXAuth) != 1 || b.count(EventModeConfig) != 1 {
 					t.Errorf("events a %v b %v\nB:\n%s", a.events, b.events, b.log)
 				}
+				// A second quick mode under the same SA protects the
+				// assigned address too.
+				if err := a.n.Initiate(addrB, clientP2()); err != nil {
+					t.Fatal(err)
+				}
+				settle(2 * time.Second)
+				if ca := a.n.Children(); len(ca) != 2 || ca[0].Local != ca[1].Local {
+					t.Errorf("second quick mode: %d children %+v", len(ca), ca)
+				}
 				// Deleting the SA hands the address back (the Phase1Down
 				// event carries it).
 				a.n.DeletePeer(addrB.Addr())
