@@ -204,6 +204,10 @@ func TestEzVPNModel(t *testing.T) {
 	if err != nil || res2.Config.String() != out {
 		t.Fatalf("not a fixed point: %v", err)
 	}
+	res4, err := Parse("radius.cfg", strings.Replace(ezvpnServer, "aaa authorization network GROUPS local", "radius-server host 198.18.0.9 key k\naaa authorization network GROUPS group radius", 1))
+	if err != nil || len(res4.Warnings) != 1 || !strings.Contains(res4.Warnings[0].Msg, "groups held by RADIUS are not supported yet") {
+		t.Fatalf("a RADIUS authorization list: %v %v", err, res4.Warnings)
+	}
 	// no forms remove what they set.
 	if _, err := Parse("no.cfg", ezvpnServer+"no crypto isakmp client configuration group VPNGROUP\n"); err == nil || !strings.Contains(err.Error(), "no crypto isakmp client configuration group") {
 		t.Fatalf("removing the group left the address setting valid: %v", err)

@@ -109,8 +109,14 @@ func (p *parser) validateEzVPN() {
 				p.errf(mc.AuthLine, "crypto map %s client authentication list %s: no such list; expected aaa authentication login %s local (or group radius)", mc.Map, mc.AuthList, mc.AuthList)
 			}
 		}
-		if mc.AuthorList != "" && !slices.ContainsFunc(c.AAA.Authorization, func(l MethodList) bool { return l.Name == mc.AuthorList }) {
-			p.errf(mc.AuthorLine, "crypto map %s isakmp authorization list %s: no such list; expected aaa authorization network %s local", mc.Map, mc.AuthorList, mc.AuthorList)
+		if mc.AuthorList != "" {
+			i := slices.IndexFunc(c.AAA.Authorization, func(l MethodList) bool { return l.Name == mc.AuthorList })
+			switch {
+			case i < 0:
+				p.errf(mc.AuthorLine, "crypto map %s isakmp authorization list %s: no such list; expected aaa authorization network %s local", mc.Map, mc.AuthorList, mc.AuthorList)
+			case !slices.Contains(c.AAA.Authorization[i].Methods, "local"):
+				p.warnAt(mc.AuthorLine, "crypto map %s isakmp authorization list %s: groups held by RADIUS are not supported yet; vpdn takes the group from its crypto isakmp client configuration groups", mc.Map, mc.AuthorList)
+			}
 		}
 		if mc.Address != "" && len(cr.ClientGroups) == 0 {
 			p.errf(mc.AddressLine, "crypto map %s client configuration address %s: no crypto isakmp client configuration group to take the configuration from", mc.Map, mc.Address)
