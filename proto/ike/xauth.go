@@ -164,6 +164,16 @@ func (p *p1) ezReady() bool {
 // whether our own quick modes must wait (ezDone starts them).
 func (p *p1) ezStart() bool {
 	e := &p.ez
+	if early := e.early; early != nil {
+		// A transaction that overtook the end of phase 1 is handled
+		// once what ezStart begins is under way.
+		e.early = nil
+		defer func() {
+			if h, err := isakmp.ParseHeader(early); err == nil && !p.dying {
+				p.handleTxn(h, early)
+			}
+		}()
+	}
 	switch {
 	case e.server:
 		p.debugf(" Need XAUTH")
@@ -177,12 +187,6 @@ func (p *p1) ezStart() bool {
 		e.waiting = true
 		p.setXS(xsReplyAwait)
 		p.armDeadline("XAuth")
-		if early := e.early; early != nil {
-			e.early = nil
-			if h, err := isakmp.ParseHeader(early); err == nil {
-				p.handleTxn(h, early)
-			}
-		}
 		return true
 	case e.pull:
 		e.waiting = true
@@ -334,9 +338,12 @@ func (p *p1) handleTxn(h isakmp.Header, msg []byte) {
 		return
 	}
 	if p.state != stP1Complete {
-		if p.role == Initiator && p.state == stIMM5 && e.early == nil {
+		if e.early == nil && (p.role == Initiator && p.state == stIMM5 || p.role == Responder && p.state == stRAM2) {
 			// The responder is done after MM6 and asks for XAuth at
-			// once: its request can overtake MM6. Keep one.
+			// once: its request can overtake MM6; in aggressive mode
+			// the initiator is done first, and its mode-config request
+			// can overtake AM3. Keep one.
+			p.debugf(" transaction exchange from %v overtook phase 1 (%v): kept until it completes", p.peer.Addr(), p.state)
 			e.early = msg
 			return
 		}

@@ -28,6 +28,7 @@ type ezOpts struct {
 	aggressive     bool
 	configErr      error // the server's ModeConfig fails
 	silentAAA      bool  // Authenticate never answers
+	noXAuth        bool  // mode-config alone
 }
 
 type ezServer struct {
@@ -42,7 +43,9 @@ func ezPair(t *testing.T, w *network, o ezOpts) (*peer, *peer, *ezServer) {
 	srv := &ezServer{}
 	a, b := pair(t, w, func(i int, c *Config) {
 		if i == 0 {
-			c.XAuthCredentials = func(netip.Addr) (string, string) { return o.user, o.password }
+			if !o.noXAuth {
+				c.XAuthCredentials = func(netip.Addr) (string, string) { return o.user, o.password }
+			}
 			c.RequestModeConfig = o.pull
 			c.Aggressive = o.aggressive
 			if o.aggressive {
@@ -51,7 +54,9 @@ func ezPair(t *testing.T, w *network, o ezOpts) (*peer, *peer, *ezServer) {
 			return
 		}
 		c.AcceptAggressive = true
-		c.XAuth = func(netip.Addr) bool { return true }
+		if !o.noXAuth {
+			c.XAuth = func(netip.Addr) bool { return true }
+		}
 		c.PushModeConfig = o.push
 		c.Authenticate = func(r XAuthRequest, done func(bool)) {
 			srv.mu.Lock()
@@ -219,6 +224,38 @@ func TestXAuthLossy(t *testing.T) {
 				t.Errorf("seed %d: client selector %v", seed, c.Local)
 			}
 		})
+	}
+}
+
+// TestModeConfigWithoutXAuth: mode-config alone, in aggressive mode over
+// a channel that reorders (the client's request can overtake AM3).
+func TestModeConfigWithoutXAuth(t *testing.T) {
+	overtook := 0
+	for seed := uint64(1); seed <= 8; seed++ {
+		synctest.Test(t, func(t *testing.T) {
+			w := newNetwork(seed, 0.1, 0.1)
+			w.jitter = 200 * time.Millisecond
+			a, b, srv := ezPair(t, w, ezOpts{pull: true, aggressive: true, noXAuth: true})
+			if err := a.n.Initiate(addrB, clientP2()); err != nil {
+				t.Fatal(err)
+			}
+			settle(2 * time.Minute)
+			if len(a.n.Children()) < 1 || len(b.n.Children()) < 1 {
+				t.Fatalf("seed %d: children a %d b %d\nA:\n%s\nB:\n%s", seed, len(a.n.Children()), len(b.n.Children()), a.log, b.log)
+			}
+			if len(srv.auths) != 0 || len(srv.configs) != 1 || srv.configs[0].User != "" || srv.configs[0].ID != "VPNGROUP" {
+				t.Errorf("seed %d: auths %+v configs %+v", seed, srv.auths, srv.configs)
+			}
+			if c := a.n.Children()[0]; c.Local.Prefix != netip.PrefixFrom(clientAddr, 32) {
+				t.Errorf("seed %d: client selector %v", seed, c.Local)
+			}
+			if b.log.has("overtook phase 1") {
+				overtook++
+			}
+		})
+	}
+	if overtook == 0 {
+		t.Error("in no run did the request overtake AM3: the seeds no longer test it")
 	}
 }
 
