@@ -8,6 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/vpdn/vpdn/internal/clock"
 	"github.com/vpdn/vpdn/wire/isakmp"
 )
 
@@ -437,4 +438,69 @@ func FuzzModeConfig(f *testing.F) {
 			t.Fatalf("round trip: %v != %v", m2, m)
 		}
 	})
+}
+
+// BenchmarkEasyVPNSetup measures a whole Easy VPN connection between two
+// Nodes delivering to each other directly: aggressive mode, XAuth,
+// mode-config and quick mode (group 14, AES-256, SHA-1); with plain, the
+// same without XAuth and mode-config, for the ratio.
+func BenchmarkEasyVPNSetup(b *testing.B) {
+	for _, ez := range []bool{true, false} {
+		name := "plain"
+		if ez {
+			name = "xauth-modecfg"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				var nodes [2]*Node
+				up := 0
+				for i, addr := range []netip.AddrPort{addrA, addrB} {
+					peer := 1 - i
+					cfg := Config{Local: addr, Clock: clock.Real,
+						Send:     func(p []byte, _ netip.AddrPort) { nodes[peer].HandlePacket(p, addr) },
+						OnEvent:  func(e Event) { up += b2i(e.Kind == EventChildUp) },
+						Policies: []Policy{{Priority: 10, Encryption: CipherAES, KeyBits: 256, Hash: HashSHA1, Group: Group14}},
+						Key:      func(netip.Addr, []byte) []byte { return []byte("groupkey") },
+						Aggressive: i == 0, AcceptAggressive: true,
+						Phase2: func(_ netip.AddrPort, l, r Selector) *Phase2Policy {
+							return &Phase2Policy{TransformSets: []TransformSet{{Name: "TS", ESP: 12, KeyBits: 256, Auth: 2}}, Local: l, Remote: r}
+						},
+					}
+					if ez && i == 0 {
+						cfg.GroupID, cfg.RequestModeConfig = "VPNGROUP", true
+						cfg.XAuthCredentials = func(netip.Addr) (string, string) { return "alice", "s3cret" }
+					}
+					if ez && i == 1 {
+						cfg.XAuth = func(netip.Addr) bool { return true }
+						cfg.Authenticate = func(r XAuthRequest, done func(bool)) { done(r.Password == "s3cret") }
+						cfg.ModeConfig = func(ConfigRequest) (*ModeConfig, error) { mc := clientCfg; return &mc, nil }
+					}
+					n, err := New(cfg)
+					if err != nil {
+						b.Fatal(err)
+					}
+					nodes[i] = n
+				}
+				pol := clientP2()
+				if !ez {
+					pol = p2For()
+				}
+				if err := nodes[0].Initiate(addrB, pol); err != nil {
+					b.Fatal(err)
+				}
+				if up != 2 {
+					b.Fatalf("%d child SAs up", up)
+				}
+				nodes[0].Close()
+				nodes[1].Close()
+			}
+		})
+	}
+}
+
+func b2i(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
 }
