@@ -457,10 +457,10 @@ func BenchmarkEasyVPNSetup(b *testing.B) {
 				for i, addr := range []netip.AddrPort{addrA, addrB} {
 					peer := 1 - i
 					cfg := Config{Local: addr, Clock: clock.Real,
-						Send:     func(p []byte, _ netip.AddrPort) { nodes[peer].HandlePacket(p, addr) },
-						OnEvent:  func(e Event) { up += b2i(e.Kind == EventChildUp) },
-						Policies: []Policy{{Priority: 10, Encryption: CipherAES, KeyBits: 256, Hash: HashSHA1, Group: Group14}},
-						Key:      func(netip.Addr, []byte) []byte { return []byte("groupkey") },
+						Send:       func(p []byte, _ netip.AddrPort) { nodes[peer].HandlePacket(p, addr) },
+						OnEvent:    func(e Event) { up += b2i(e.Kind == EventChildUp) },
+						Policies:   []Policy{{Priority: 10, Encryption: CipherAES, KeyBits: 256, Hash: HashSHA1, Group: Group14}},
+						Key:        func(netip.Addr, []byte) []byte { return []byte("groupkey") },
 						Aggressive: i == 0, AcceptAggressive: true,
 						Phase2: func(_ netip.AddrPort, l, r Selector) *Phase2Policy {
 							return &Phase2Policy{TransformSets: []TransformSet{{Name: "TS", ESP: 12, KeyBits: 256, Auth: 2}}, Local: l, Remote: r}
