@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"context"
 	"net/netip"
 	"os"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/vpdn/vpdn/control"
 	"github.com/vpdn/vpdn/internal/clock"
 	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/proto/ike"
@@ -189,6 +191,9 @@ func TestInMemoryEzVPN(t *testing.T) {
 		}
 		if n := poolInUse(hub, "EZPOOL"); n != 1 {
 			t.Errorf("pool in use %d, want 1", n)
+		}
+		if r := hub.d.Do(context.Background(), &control.Request{Verb: "show", Words: strings.Fields("crypto ipsec client ezvpn")}); r.OK || !strings.Contains(r.Error, "not supported yet") {
+			t.Errorf("show crypto ipsec client ezvpn: %+v", r)
 		}
 
 		// A quick mode for a network outside the group's split include
