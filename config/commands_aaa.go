@@ -141,6 +141,10 @@ var aaaCommands = []*command{
 		apply: func(p *parser, m *Match, neg bool) error {
 			return setMethodList(p, &p.cfg.AAA.Authentication, "ppp", m, neg)
 		}},
+	{mode: mGlobal, spec: "aaa authentication login {default | <list:word>} {local | none | group <server:word> | local-case}...", help: "A login method list: vpdn uses it for XAuth (`crypto map NAME client authentication list L`), with the same methods as PPP's lists.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			return setMethodList(p, &p.cfg.AAA.Login, "login", m, neg)
+		}},
 	{mode: mGlobal, spec: "aaa authorization network {default | <list:word>} {local | none | if-authenticated | group <server:word>}...", help: "The method list for network (PPP) authorization: addresses, pools, routes.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			return setMethodList(p, &p.cfg.AAA.Authorization, "network", m, neg)

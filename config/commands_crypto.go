@@ -13,6 +13,7 @@ func (p *parser) transformSet() *TransformSet     { return p.cur.obj.(*Transform
 func (p *parser) cryptoMapEntry() *CryptoMapEntry { return p.cur.obj.(*CryptoMapEntry) }
 func (p *parser) ipsecProfile() *IPsecProfile     { return p.cur.obj.(*IPsecProfile) }
 func (p *parser) accessList() *AccessList         { return p.cur.obj.(*AccessList) }
+func (p *parser) clientGroup() *ClientGroup       { return p.cur.obj.(*ClientGroup) }
 
 // The DH groups vpdn's IKE offers (RFC 2409 §6, RFC 3526, RFC 5903).
 var cryptoGroups = []int{2, 5, 14, 19, 20}
@@ -63,16 +64,27 @@ func findEntry(list *[]*CryptoMapEntry, name string, seq int, line int) *CryptoM
 	return e
 }
 
+func addrArgs(m *Match, names ...string) []netip.Addr {
+	var out []netip.Addr
+	for _, n := range names {
+		if m.Str(n) != "" {
+			out = append(out, m.Addr(n))
+		}
+	}
+	return out
+}
+
 func removeEntry(list *[]*CryptoMapEntry, name string, seq int) {
 	*list = slices.DeleteFunc(*list, func(e *CryptoMapEntry) bool { return e.Name == name && (seq == 0 || e.Seq == seq) })
 }
 
 // cryptoLater names what comes in later parts of the IPsec work.
 const (
-	laterVTI    = "IPsec with VTI, DVTI, keyrings and isakmp profiles is later work (IPsec part 2); use crypto maps"
-	laterEzVPN  = "IPsec Easy VPN (client configuration groups, XAuth, mode-config) is later work (IPsec part D)"
-	laterGRE    = "GRE over IPsec is later work (GRE/DMVPN)"
-	laterRSASig = "rsa-sig authentication (certificates) is not supported yet; expected authentication pre-share"
+	laterVTI         = "IPsec with VTI, DVTI, keyrings and isakmp profiles is later work (IPsec part 2); use crypto maps"
+	laterEzVPN       = "the Easy VPN remote (crypto ipsec client ezvpn) is later work (IPsec part 2); vpdn serves Easy VPN clients with client configuration groups and crypto map client settings"
+	laterEzVPNServer = "this Easy VPN server setting is not supported yet; vpdn supports crypto map NAME client authentication list L, isakmp authorization list L and client configuration address respond|initiate"
+	laterGRE         = "GRE over IPsec is later work (GRE/DMVPN)"
+	laterRSASig      = "rsa-sig authentication (certificates) is not supported yet; expected authentication pre-share"
 )
 
 // cryptoCommands are IPsec with crypto maps: IKE phase-1 policies and keys,
@@ -333,7 +345,28 @@ var cryptoCommands = []*command{
 			p.enter(mCryptoMap, e)
 			return nil
 		}},
-	{mode: mGlobal, spec: "crypto map <name:word> {client | isakmp | isakmp-profile | redundancy} <rest:line>", help: "Easy VPN server settings of a crypto map (client authentication, isakmp authorization, client configuration): later work (IPsec part D).", later: laterEzVPN},
+	{mode: mGlobal, spec: "crypto map <name:word> client authentication list <list:word>", help: "Easy VPN server: XAuth the map's clients (those whose phase 1 offers XAUTHInitPreShared) with the users of `aaa authentication login L` (local users, RADIUS); quick mode waits until the user passes. A peer whose `crypto isakmp key` says no-xauth is not asked.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			mc := p.cfg.CryptoConfig().mapClient(m.Str("name"))
+			set(&mc.AuthList, m.Str("list"), neg)
+			set(&mc.AuthLine, p.line, neg)
+			return nil
+		}},
+	{mode: mGlobal, spec: "crypto map <name:word> isakmp authorization list <list:word>", help: "Easy VPN server: where the clients' groups are looked up (`aaa authorization network L`; vpdn reads `crypto isakmp client configuration group` for its local method).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			mc := p.cfg.CryptoConfig().mapClient(m.Str("name"))
+			set(&mc.AuthorList, m.Str("list"), neg)
+			set(&mc.AuthorLine, p.line, neg)
+			return nil
+		}},
+	{mode: mGlobal, spec: "crypto map <name:word> client configuration address {respond | initiate}", help: "Easy VPN server mode-config: answer the client's request for an address (respond, what Cisco and strongSwan clients do) or push it after XAuth (initiate).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			mc := p.cfg.CryptoConfig().mapClient(m.Str("name"))
+			set(&mc.Address, m.Keyword("respond", "initiate"), neg)
+			set(&mc.AddressLine, p.line, neg)
+			return nil
+		}},
+	{mode: mGlobal, spec: "crypto map <name:word> {client | isakmp | isakmp-profile | redundancy} <rest:line>", help: "Other crypto map settings (client accounting, isakmp-profile, redundancy): not supported yet.", later: laterEzVPNServer},
 	{mode: mGlobal, spec: "crypto map <name:word> local-address <iface:interface>", help: "The interface whose address the map's IKE uses. Accepted and ignored, with a warning: vpdn serves a map on the address of the interface it is applied to.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			if !neg {
@@ -423,11 +456,108 @@ var cryptoCommands = []*command{
 		}},
 	{mode: mInterface, spec: "crypto ipsec client ezvpn <rest:line>", help: "Easy VPN remote on an interface: later work (IPsec part 2).", later: laterEzVPN},
 
+	// Easy VPN server (XAuth and mode-config).
+	{mode: mGlobal, spec: "crypto isakmp client configuration group <name:word>", help: "An Easy VPN client group: its key (the clients connect in aggressive mode with the group name as identity), and what mode-config gives them: pool, dns, wins, domain, acl (split include), save-password, banner, max-users.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			c := p.cfg.CryptoConfig()
+			name := m.Str("name")
+			if neg {
+				c.ClientGroups = slices.DeleteFunc(c.ClientGroups, func(g *ClientGroup) bool { return g.Name == name })
+				return nil
+			}
+			g := c.ClientGroupByName(name)
+			if g == nil {
+				g = &ClientGroup{Name: name, Line: p.line}
+				c.ClientGroups = append(c.ClientGroups, g)
+			}
+			p.enter(mClientGroup, g)
+			return nil
+		}},
+	{mode: mClientGroup, spec: "key " + passwordSpec, help: "The group's pre-shared key (type 0 clear text or 7).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			g := p.clientGroup()
+			if neg {
+				g.Key = Secret{}
+				return nil
+			}
+			s, err := secret(m)
+			if err != nil {
+				return err
+			}
+			if s.Type != 0 && s.Type != 7 {
+				return fmt.Errorf("key: key type %d is not supported; expected 0 (clear text) or 7", s.Type)
+			}
+			g.Key = s
+			return nil
+		}},
+	{mode: mClientGroup, spec: "pool <name:word>", help: "The ip local pool the group's clients get their address from (released when the IKE SA ends).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error { set(&p.clientGroup().Pool, m.Str("name"), neg); return nil }},
+	{mode: mClientGroup, spec: "dns <a:ipv4> [<b:ipv4>]", help: "The DNS servers given to clients (INTERNAL_IP4_DNS).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			g := p.clientGroup()
+			g.DNS = nil
+			if !neg {
+				g.DNS = addrArgs(m, "a", "b")
+			}
+			return nil
+		}},
+	{mode: mClientGroup, spec: "wins <a:ipv4> [<b:ipv4>]", help: "The WINS servers given to clients (INTERNAL_IP4_NBNS).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			g := p.clientGroup()
+			g.WINS = nil
+			if !neg {
+				g.WINS = addrArgs(m, "a", "b")
+			}
+			return nil
+		}},
+	{mode: mClientGroup, spec: "domain <name:word>", help: "The default domain given to clients (UNITY_DEF_DOMAIN).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.clientGroup().Domain, m.Str("name"), neg)
+			return nil
+		}},
+	{mode: mClientGroup, spec: "acl <acl:word>", help: "Split tunnelling: the source networks of the extended ACL's permit lines are the networks clients send through the tunnel (UNITY_SPLIT_INCLUDE); without it, everything.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error { set(&p.clientGroup().ACL, m.Str("acl"), neg); return nil }},
+	{mode: mClientGroup, spec: "save-password", help: "Let clients save the XAuth password (UNITY_SAVE_PASSWD).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error { p.clientGroup().SavePassword = !neg; return nil }},
+	{mode: mClientGroup, spec: "banner <text:line>", help: "A banner clients show after connecting (UNITY_BANNER), on one line between a delimiter character: banner ^Welcome^.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			g := p.clientGroup()
+			if neg {
+				g.Banner = ""
+				return nil
+			}
+			t := m.Str("text")
+			if len(t) < 2 || t[0] != t[len(t)-1] {
+				return fmt.Errorf("banner %s: multi-line banners are not supported yet; expected the text between one delimiter character on one line, e.g. banner ^Welcome^", t)
+			}
+			g.Banner = t[1 : len(t)-1]
+			return nil
+		}},
+	{mode: mClientGroup, spec: "max-users <n:int:1-65535>", help: "At most N clients of the group at once; the next one is refused at mode-config.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error { set(&p.clientGroup().MaxUsers, m.Int("n"), neg); return nil }},
+	{mode: mClientGroup, spec: "include-local-lan", help: "A client group setting: not supported yet.", later: laterEzVPNServer},
+	{mode: mClientGroup, spec: "pfs", help: "A client group setting: not supported yet.", later: laterEzVPNServer},
+	{mode: mClientGroup, spec: "group-lock", help: "A client group setting: not supported yet.", later: laterEzVPNServer},
+	{mode: mClientGroup, spec: "split-dns <rest:line>", help: "A client group setting: not supported yet.", later: laterEzVPNServer},
+	{mode: mClientGroup, spec: "netmask <rest:line>", help: "A client group setting: not supported yet.", later: laterEzVPNServer},
+	{mode: mClientGroup, spec: "backup-gateway <rest:line>", help: "A client group setting: not supported yet.", later: laterEzVPNServer},
+	{mode: mClientGroup, spec: "firewall <rest:line>", help: "A client group setting: not supported yet.", later: laterEzVPNServer},
+	{mode: mClientGroup, spec: "max-logins <rest:line>", help: "A client group setting: not supported yet.", later: laterEzVPNServer},
+	{mode: mClientGroup, spec: "browser-proxy <rest:line>", help: "A client group setting: not supported yet.", later: laterEzVPNServer},
+	{mode: mClientGroup, spec: "access-restrict <rest:line>", help: "A client group setting: not supported yet.", later: laterEzVPNServer},
+	{mode: mClientGroup, spec: "auto-update <rest:line>", help: "A client group setting: not supported yet.", later: laterEzVPNServer},
+	{mode: mClientGroup, spec: "dhcp <rest:line>", help: "A client group setting: not supported yet.", later: laterEzVPNServer},
+	{mode: mGlobal, spec: "crypto isakmp xauth timeout <s:int:5-90>", help: "How long vpdn waits for an XAuth client (and its AAA) before deleting the phase-1 SA (default 60 s).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.cfg.CryptoConfig().XAuthTimeout, m.Int("s"), neg)
+			return nil
+		}},
+
 	// Later parts of the IPsec work, refused by name.
 	{mode: mGlobal, spec: "crypto keyring <rest:line>", help: "Keyrings: later work (IPsec part 2, with VTI).", later: laterVTI},
 	{mode: mGlobal, spec: "crypto isakmp profile <rest:line>", help: "isakmp profiles: later work (IPsec part 2, with VTI).", later: laterVTI},
-	{mode: mGlobal, spec: "crypto isakmp client <rest:line>", help: "Easy VPN client configuration groups: later work (IPsec part D).", later: laterEzVPN},
-	{mode: mGlobal, spec: "crypto isakmp xauth <rest:line>", help: "XAuth settings: later work (IPsec part D).", later: laterEzVPN},
+	{mode: mGlobal, spec: "crypto isakmp client <rest:line>", help: "Other Easy VPN client settings (firewall, keepalives): not supported yet.", later: laterEzVPNServer},
+	{mode: mGlobal, spec: "crypto isakmp xauth <rest:line>", help: "Other XAuth settings: not supported yet (crypto isakmp xauth timeout is).", later: "this XAuth setting is not supported yet; vpdn supports crypto isakmp xauth timeout"},
 	{mode: mGlobal, spec: "crypto ipsec client <rest:line>", help: "Easy VPN remote: later work (IPsec part 2).", later: laterEzVPN},
 	{mode: mGlobal, spec: "crypto pki <rest:line>", help: "Certificates: later work.", later: "certificates (crypto pki) are later work; use pre-shared keys"},
 	{mode: mGlobal, spec: "crypto ca <rest:line>", help: "Certificates: later work.", later: "certificates (crypto ca) are later work; use pre-shared keys"},

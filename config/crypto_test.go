@@ -82,7 +82,20 @@ func TestCryptoBroken(t *testing.T) {
 		{"standard", "access-list 10 permit any\n", 1, []string{"not supported yet", "standard access lists"}},
 		{"wildcard", strings.Replace(ok, "0.0.0.255 198.19.2.0", "0.255.0.255 198.19.2.0", 1), 10, []string{"contiguous wildcards"}},
 		{"keyring", "crypto keyring K\n pre-shared-key address 0.0.0.0 0.0.0.0 key k\n", 1, []string{"not supported yet", "VTI"}},
-		{"ezvpn", "crypto map M client authentication list L\n", 1, []string{"not supported yet", "Easy VPN"}},
+		{"ezvpn remote", "crypto ipsec client ezvpn E\n", 1, []string{"not supported yet", "Easy VPN remote"}},
+		{"map client accounting", "crypto map M client accounting list L\n", 1, []string{"not supported yet", "client authentication list"}},
+		{"xauth other", "crypto isakmp xauth retransmit 3\n", 1, []string{"not supported yet", "crypto isakmp xauth timeout"}},
+		{"group pfs", "crypto isakmp client configuration group G\n pfs\n", 2, []string{"not supported yet"}},
+		{"group include-local-lan", "crypto isakmp client configuration group G\n include-local-lan\n", 2, []string{"not supported yet"}},
+		{"group banner", "crypto isakmp client configuration group G\n banner ^Hello\n", 2, []string{"multi-line banners are not supported yet"}},
+		{"group key type", "crypto isakmp client configuration group G\n key 5 abc\n", 2, []string{"key type 5"}},
+		{"group pool", "crypto isakmp client configuration group G\n pool P\n", 1, []string{"pool P does not exist"}},
+		{"group acl", "ip local pool P 198.19.5.1 198.19.5.9\ncrypto isakmp client configuration group G\n acl S\n", 2, []string{"acl S does not exist"}},
+		{"auth list", strings.Replace(ok, "interface eth0", "aaa new-model\ncrypto map M client authentication list XA\ninterface eth0", 1), 12, []string{"no such list", "aaa authentication login XA"}},
+		{"auth no new-model", strings.Replace(ok, "interface eth0", "aaa authentication login XA local\ncrypto map M client authentication list XA\ninterface eth0", 1), 12, []string{"aaa new-model"}},
+		{"author list", strings.Replace(ok, "interface eth0", "crypto map M isakmp authorization list GA\ninterface eth0", 1), 11, []string{"no such list", "aaa authorization network GA"}},
+		{"address without group", strings.Replace(ok, "interface eth0", "crypto map M client configuration address respond\ninterface eth0", 1), 11, []string{"no crypto isakmp client configuration group"}},
+		{"client settings no map", "crypto isakmp client configuration group G\ncrypto map Z client configuration address respond\n", 2, []string{"crypto map Z: client settings for a crypto map that does not exist"}},
 		{"isakmp profile in map", "crypto map M 10 ipsec-isakmp\n set isakmp-profile P\n", 2, []string{"not supported yet"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -119,5 +132,88 @@ func TestCryptoWarnings(t *testing.T) {
 	e := res.Config.Crypto.MapEntries("hq-vpn", true)
 	if len(e) != 3 || e[0].Seq != 30 || e[2].Seq != 3348 || e[0].Profile != "Spokes_VPN_Profile" {
 		t.Fatalf("dynamic map %+v", e)
+	}
+}
+
+// ezvpnServer is an Easy VPN server in IOS words.
+const ezvpnServer = `aaa new-model
+aaa authentication login XAUTH local
+aaa authorization network GROUPS local
+username alice password 0 s3cret
+ip local pool EZPOOL 198.19.5.10 198.19.5.20
+ip access-list extended SPLIT
+ permit ip 198.19.2.0 0.0.0.255 any
+crypto isakmp policy 10
+ encryption aes 256
+ authentication pre-share
+ group 14
+crypto isakmp key 0 wildkey address 0.0.0.0 0.0.0.0
+crypto isakmp xauth timeout 30
+crypto isakmp client configuration group VPNGROUP
+ key 0 groupkey
+ pool EZPOOL
+ dns 198.19.2.53 198.19.2.54
+ wins 198.19.2.55
+ domain example.test
+ acl SPLIT
+ save-password
+ max-users 10
+ banner ^Welcome to vpdn^
+crypto ipsec transform-set TS esp-aes 256 esp-sha-hmac
+crypto dynamic-map DYN 10
+ set transform-set TS
+ reverse-route
+crypto map CMAP client authentication list XAUTH
+crypto map CMAP isakmp authorization list GROUPS
+crypto map CMAP client configuration address respond
+crypto map CMAP 10 ipsec-isakmp dynamic DYN
+interface eth0
+ ip address 198.18.0.2 255.255.255.0
+ crypto map CMAP
+`
+
+func TestEzVPNModel(t *testing.T) {
+	res, err := Parse("ez.cfg", ezvpnServer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range res.Warnings {
+		t.Errorf("warning: %v", w)
+	}
+	c := res.Config.Crypto
+	g := c.ClientGroupByName("VPNGROUP")
+	if g == nil || g.Key.Value != "groupkey" || g.Pool != "EZPOOL" || len(g.DNS) != 2 || len(g.WINS) != 1 || g.Domain != "example.test" ||
+		g.ACL != "SPLIT" || !g.SavePassword || g.MaxUsers != 10 || g.Banner != "Welcome to vpdn" {
+		t.Fatalf("group %+v", g)
+	}
+	mc := c.MapClient("CMAP")
+	if mc == nil || mc.AuthList != "XAUTH" || mc.AuthorList != "GROUPS" || mc.Address != "respond" || c.XAuthTimeout != 30 {
+		t.Fatalf("map client %+v, xauth timeout %d", mc, c.XAuthTimeout)
+	}
+	if len(res.Config.AAA.Login) != 1 || res.Config.AAA.Login[0].Name != "XAUTH" {
+		t.Fatalf("login lists %+v", res.Config.AAA.Login)
+	}
+	out := res.Config.String()
+	for _, l := range []string{"aaa authentication login XAUTH local", "crypto isakmp client configuration group VPNGROUP", " banner ^Welcome to vpdn^",
+		"crypto map CMAP client configuration address respond", "crypto isakmp xauth timeout 30", " dns 198.19.2.53 198.19.2.54"} {
+		if !strings.Contains(out, l+"\n") {
+			t.Errorf("printed config lacks %q:\n%s", l, out)
+		}
+	}
+	res2, err := Parse("again.cfg", out)
+	if err != nil || res2.Config.String() != out {
+		t.Fatalf("not a fixed point: %v", err)
+	}
+	res4, err := Parse("radius.cfg", strings.Replace(ezvpnServer, "aaa authorization network GROUPS local", "radius-server host 198.18.0.9 key k\naaa authorization network GROUPS group radius", 1))
+	if err != nil || len(res4.Warnings) != 1 || !strings.Contains(res4.Warnings[0].Msg, "groups held by RADIUS are not supported yet") {
+		t.Fatalf("a RADIUS authorization list: %v %v", err, res4.Warnings)
+	}
+	// no forms remove what they set.
+	if _, err := Parse("no.cfg", ezvpnServer+"no crypto isakmp client configuration group VPNGROUP\n"); err == nil || !strings.Contains(err.Error(), "no crypto isakmp client configuration group") {
+		t.Fatalf("removing the group left the address setting valid: %v", err)
+	}
+	res3, err := Parse("no.cfg", ezvpnServer+"no crypto isakmp client configuration group VPNGROUP\nno crypto map CMAP client configuration address respond\n")
+	if err != nil || res3.Config.Crypto.MapClient("CMAP").Address != "" || len(res3.Config.Crypto.ClientGroups) != 0 {
+		t.Fatalf("no forms: %v", err)
 	}
 }

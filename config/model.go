@@ -366,12 +366,13 @@ type Domain struct {
 // AAA holds the aaa commands and the local user database.
 type AAA struct {
 	NewModel       bool         `json:"new_model"`
-	Authentication []MethodList `json:"authentication"` // aaa authentication ppp LIST METHODS...
-	Authorization  []MethodList `json:"authorization"`  // aaa authorization network LIST METHODS...
-	Accounting     []MethodList `json:"accounting"`     // aaa accounting network LIST start-stop METHODS...
-	Users          []*User      `json:"users"`          // username
-	AttrLists      []*AttrList  `json:"attr_lists"`     // aaa attribute list
-	Domains        []*Domain    `json:"domains"`        // aaa domain (vpdn extension)
+	Authentication []MethodList `json:"authentication"`  // aaa authentication ppp LIST METHODS...
+	Authorization  []MethodList `json:"authorization"`   // aaa authorization network LIST METHODS...
+	Login          []MethodList `json:"login,omitempty"` // aaa authentication login LIST METHODS... (XAuth)
+	Accounting     []MethodList `json:"accounting"`      // aaa accounting network LIST start-stop METHODS...
+	Users          []*User      `json:"users"`           // username
+	AttrLists      []*AttrList  `json:"attr_lists"`      // aaa attribute list
+	Domains        []*Domain    `json:"domains"`         // aaa domain (vpdn extension)
 	// DomainStripping looks local users up without their @domain
 	// (aaa domain-stripping); Delimiter is the separator, default "@".
 	DomainStripping bool   `json:"domain_stripping"`

@@ -35,6 +35,77 @@ type Crypto struct {
 	// dynamic-map NAME SEQ` entries, in configuration order.
 	Maps        []*CryptoMapEntry `json:"maps"`
 	DynamicMaps []*CryptoMapEntry `json:"dynamic_maps"`
+	// ClientGroups are `crypto isakmp client configuration group NAME`
+	// (Easy VPN server: what mode-config hands the group's clients).
+	ClientGroups []*ClientGroup `json:"client_groups,omitempty"`
+	// MapClients are the Easy VPN server settings of crypto maps, one per
+	// map name.
+	MapClients []*CryptoMapClient `json:"map_clients,omitempty"`
+	// XAuthTimeout is `crypto isakmp xauth timeout S` (0: 60 s).
+	XAuthTimeout int `json:"xauth_timeout,omitempty"`
+}
+
+// ClientGroup is `crypto isakmp client configuration group NAME`: the
+// group's pre-shared key (aggressive mode with the group name as ID, as
+// Cisco clients connect) and what mode-config gives its clients.
+type ClientGroup struct {
+	Name         string       `json:"name"`
+	Line         int          `json:"line,omitempty"`
+	Key          Secret       `json:"key,omitzero"`
+	Pool         string       `json:"pool,omitempty"`
+	DNS          []netip.Addr `json:"dns,omitempty"`  // at most 2
+	WINS         []netip.Addr `json:"wins,omitempty"` // at most 2
+	Domain       string       `json:"domain,omitempty"`
+	ACL          string       `json:"acl,omitempty"` // split include: the ACL's permit sources
+	SavePassword bool         `json:"save_password,omitempty"`
+	Banner       string       `json:"banner,omitempty"`
+	MaxUsers     int          `json:"max_users,omitempty"`
+}
+
+// CryptoMapClient is a crypto map's Easy VPN server settings: `crypto map
+// NAME client authentication list L` (XAuth), `crypto map NAME isakmp
+// authorization list L` (group lookup) and `crypto map NAME client
+// configuration address respond|initiate` (mode-config).
+type CryptoMapClient struct {
+	Map         string `json:"map"`
+	AuthList    string `json:"authentication_list,omitempty"`
+	AuthLine    int    `json:"authentication_line,omitempty"`
+	AuthorList  string `json:"authorization_list,omitempty"`
+	AuthorLine  int    `json:"authorization_line,omitempty"`
+	Address     string `json:"address,omitempty"` // respond, initiate
+	AddressLine int    `json:"address_line,omitempty"`
+}
+
+// ClientGroupByName returns the client configuration group name, or nil.
+func (c *Crypto) ClientGroupByName(name string) *ClientGroup {
+	for _, g := range c.ClientGroups {
+		if g.Name == name {
+			return g
+		}
+	}
+	return nil
+}
+
+// MapClient returns the Easy VPN settings of crypto map name, or nil.
+func (c *Crypto) MapClient(name string) *CryptoMapClient {
+	if c == nil {
+		return nil
+	}
+	for _, m := range c.MapClients {
+		if m.Map == name {
+			return m
+		}
+	}
+	return nil
+}
+
+func (c *Crypto) mapClient(name string) *CryptoMapClient {
+	if m := c.MapClient(name); m != nil {
+		return m
+	}
+	m := &CryptoMapClient{Map: name}
+	c.MapClients = append(c.MapClients, m)
+	return m
 }
 
 // ISAKMPPolicy is `crypto isakmp policy N`. Empty fields are the

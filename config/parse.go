@@ -121,6 +121,7 @@ const (
 	mCryptoMap
 	mIPsecProfile
 	mACL
+	mClientGroup
 	nModes
 )
 
@@ -143,6 +144,7 @@ var modeNames = [...]string{
 	mCryptoMap:    "crypto map",
 	mIPsecProfile: "crypto ipsec profile",
 	mACL:          "ip access-list extended",
+	mClientGroup:  "crypto isakmp client configuration group",
 }
 
 func (m mode) String() string { return modeNames[m] }
@@ -167,6 +169,7 @@ var modePrompts = [...]string{
 	mCryptoMap:    "(config-crypto-map)#",
 	mIPsecProfile: "(ipsec-profile)#",
 	mACL:          "(config-ext-nacl)#",
+	mClientGroup:  "(config-isakmp-group)#",
 }
 
 type frame struct {

@@ -21,12 +21,15 @@ func (c *Config) String() string {
 	if len(c.Services) > 0 {
 		w.bang()
 	}
-	if c.AAA.NewModel || len(c.AAA.Authentication)+len(c.AAA.Authorization)+len(c.AAA.Accounting) > 0 {
+	if c.AAA.NewModel || len(c.AAA.Authentication)+len(c.AAA.Authorization)+len(c.AAA.Accounting)+len(c.AAA.Login) > 0 {
 		if c.AAA.NewModel {
 			w.line(0, "aaa new-model")
 		}
 		for _, l := range c.AAA.Authentication {
 			w.line(0, "aaa authentication ppp %s %s", l.Name, strings.Join(l.Methods, " "))
+		}
+		for _, l := range c.AAA.Login {
+			w.line(0, "aaa authentication login %s %s", l.Name, strings.Join(l.Methods, " "))
 		}
 		for _, l := range c.AAA.Authorization {
 			w.line(0, "aaa authorization network %s %s", l.Name, strings.Join(l.Methods, " "))

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 )
 
@@ -84,7 +85,13 @@ func printCrypto(w *printer, c *Crypto) {
 	case "enable":
 		w.line(0, "no crypto isakmp aggressive-mode disable")
 	}
+	if c.XAuthTimeout != 0 {
+		w.line(0, "crypto isakmp xauth timeout %d", c.XAuthTimeout)
+	}
 	w.bang()
+	for _, g := range c.ClientGroups {
+		printClientGroup(w, g)
+	}
 	for _, t := range c.TransformSets {
 		s := "crypto ipsec transform-set " + t.Name + " " + t.ESP
 		if t.KeyBits != 0 {
@@ -117,6 +124,17 @@ func printCrypto(w *printer, c *Crypto) {
 		w.line(0, "crypto dynamic-map %s %d", e.Name, e.Seq)
 		printMapEntry(w, e)
 		w.bang()
+	}
+	for _, mc := range c.MapClients {
+		if mc.AuthList != "" {
+			w.line(0, "crypto map %s client authentication list %s", mc.Map, mc.AuthList)
+		}
+		if mc.AuthorList != "" {
+			w.line(0, "crypto map %s isakmp authorization list %s", mc.Map, mc.AuthorList)
+		}
+		if mc.Address != "" {
+			w.line(0, "crypto map %s client configuration address %s", mc.Map, mc.Address)
+		}
 	}
 	for _, e := range c.Maps {
 		if e.Dynamic != "" {
@@ -170,4 +188,51 @@ func printAccessLists(w *printer, l []*AccessList) {
 		}
 		w.bang()
 	}
+}
+
+func printClientGroup(w *printer, g *ClientGroup) {
+	w.line(0, "crypto isakmp client configuration group %s", g.Name)
+	if !g.Key.IsZero() {
+		w.line(1, "key %s", fmtSecret(g.Key))
+	}
+	if len(g.DNS) > 0 {
+		w.line(1, "dns %s", joinAddrs(g.DNS))
+	}
+	if len(g.WINS) > 0 {
+		w.line(1, "wins %s", joinAddrs(g.WINS))
+	}
+	if g.Domain != "" {
+		w.line(1, "domain %s", g.Domain)
+	}
+	if g.Pool != "" {
+		w.line(1, "pool %s", g.Pool)
+	}
+	if g.ACL != "" {
+		w.line(1, "acl %s", g.ACL)
+	}
+	if g.SavePassword {
+		w.line(1, "save-password")
+	}
+	if g.MaxUsers != 0 {
+		w.line(1, "max-users %d", g.MaxUsers)
+	}
+	if g.Banner != "" {
+		d := "^"
+		for _, c := range []string{"^", "#", "%", "&", "~", "|"} {
+			if !strings.Contains(g.Banner, c) {
+				d = c
+				break
+			}
+		}
+		w.line(1, "banner %s%s%s", d, g.Banner, d)
+	}
+	w.bang()
+}
+
+func joinAddrs(l []netip.Addr) string {
+	s := make([]string, len(l))
+	for i, a := range l {
+		s[i] = a.String()
+	}
+	return strings.Join(s, " ")
 }

@@ -37,9 +37,11 @@ aaa server radius dynamic-author
  server-key 0 globalDynKey
 vpdn pool-store postgres "host=198.18.0.9 dbname=vpdn user=vpdn password=clearPoolStoreDSN"
 crypto isakmp key 0 clearIsakmpKey address 198.18.0.50
+crypto isakmp client configuration group G
+ key 0 clearGroupKey
 `
 
-var clearSecrets = []string{"clearUserPw", "clearPrivPw", "clearClassPw", "clearDigestPw", "clearTunnelPw", "clearChapPw", "clearPapPw", "clearRadiusKey", "clearGlobalKey", "clearDynKey", "globalDynKey", "clearPoolStoreDSN", "clearIsakmpKey"}
+var clearSecrets = []string{"clearUserPw", "clearPrivPw", "clearClassPw", "clearDigestPw", "clearTunnelPw", "clearChapPw", "clearPapPw", "clearRadiusKey", "clearGlobalKey", "clearDynKey", "globalDynKey", "clearPoolStoreDSN", "clearIsakmpKey", "clearGroupKey"}
 
 // TestSecretsCoverEveryField: the fixture sets every Secret field of the
 // model, so the tests below see them all; a new secret command must be

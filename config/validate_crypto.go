@@ -1,6 +1,9 @@
 package config
 
-import "strconv"
+import (
+	"slices"
+	"strconv"
+)
 
 // validateCrypto checks the references of the crypto configuration: each
 // policy authenticates by pre-shared key, each crypto map entry names
@@ -37,7 +40,9 @@ func (p *parser) validateCrypto() {
 			p.errf(e.Line, "%s: ipsec profile %q does not exist; expected one of: %s", what, e.Profile, names(cr.Profiles, func(x *IPsecProfile) string { return x.Name }))
 		}
 		if e.MatchACL == "" {
-			p.warnAt(e.Line, "%s has no match address; it stays disabled until an access list is given", what)
+			if kind != "crypto dynamic-map" || len(cr.MapClients) == 0 {
+				p.warnAt(e.Line, "%s has no match address; it stays disabled until an access list is given", what)
+			}
 		} else if a := c.AccessListByName(e.MatchACL); a == nil {
 			p.warnAt(lineOr(e.MatchLine, e.Line), "%s: access list %s does not exist; the entry stays disabled until it is configured", what, e.MatchACL)
 		} else {
@@ -71,6 +76,7 @@ func (p *parser) validateCrypto() {
 	for _, e := range cr.DynamicMaps {
 		checkEntry(e, "crypto dynamic-map")
 	}
+	p.validateEzVPN()
 	for _, pr := range cr.Profiles {
 		for _, ts := range pr.TransformSets {
 			if cr.TransformSetByName(ts) == nil {
@@ -85,4 +91,43 @@ func lineOr(l, fallback int) int {
 		return l
 	}
 	return fallback
+}
+
+// validateEzVPN checks the Easy VPN server settings: the method lists the
+// crypto maps name, the groups' pools and ACLs.
+func (p *parser) validateEzVPN() {
+	c := p.cfg
+	cr := c.Crypto
+	for _, mc := range cr.MapClients {
+		if len(cr.MapEntries(mc.Map, false)) == 0 {
+			p.errf(lineOr(mc.AuthLine, lineOr(mc.AuthorLine, mc.AddressLine)), "crypto map %s: client settings for a crypto map that does not exist; expected crypto map %s SEQ ipsec-isakmp", mc.Map, mc.Map)
+		}
+		if mc.AuthList != "" {
+			if !c.AAA.NewModel {
+				p.errf(mc.AuthLine, "crypto map %s client authentication list %s: XAuth needs aaa new-model", mc.Map, mc.AuthList)
+			} else if !slices.ContainsFunc(c.AAA.Login, func(l MethodList) bool { return l.Name == mc.AuthList }) {
+				p.errf(mc.AuthLine, "crypto map %s client authentication list %s: no such list; expected aaa authentication login %s local (or group radius)", mc.Map, mc.AuthList, mc.AuthList)
+			}
+		}
+		if mc.AuthorList != "" {
+			i := slices.IndexFunc(c.AAA.Authorization, func(l MethodList) bool { return l.Name == mc.AuthorList })
+			switch {
+			case i < 0:
+				p.errf(mc.AuthorLine, "crypto map %s isakmp authorization list %s: no such list; expected aaa authorization network %s local", mc.Map, mc.AuthorList, mc.AuthorList)
+			case !slices.Contains(c.AAA.Authorization[i].Methods, "local"):
+				p.warnAt(mc.AuthorLine, "crypto map %s isakmp authorization list %s: groups held by RADIUS are not supported yet; vpdn takes the group from its crypto isakmp client configuration groups", mc.Map, mc.AuthorList)
+			}
+		}
+		if mc.Address != "" && len(cr.ClientGroups) == 0 {
+			p.errf(mc.AddressLine, "crypto map %s client configuration address %s: no crypto isakmp client configuration group to take the configuration from", mc.Map, mc.Address)
+		}
+	}
+	for _, g := range cr.ClientGroups {
+		if g.Pool != "" && c.PoolByName(g.Pool) == nil {
+			p.errf(g.Line, "crypto isakmp client configuration group %s: pool %s does not exist; expected ip local pool %s START END", g.Name, g.Pool, g.Pool)
+		}
+		if g.ACL != "" && c.AccessListByName(g.ACL) == nil {
+			p.errf(g.Line, "crypto isakmp client configuration group %s: acl %s does not exist; expected an extended access list", g.Name, g.ACL)
+		}
+	}
 }

@@ -68,6 +68,7 @@ func (p *parser) validateRadius() {
 		}
 	}
 	check("authentication ppp", c.AAA.Authentication)
+	check("authentication login", c.AAA.Login)
 	check("authorization network", c.AAA.Authorization)
 	check("accounting network", c.AAA.Accounting)
 	if r != nil && r.DynamicAuthor != nil {

@@ -98,6 +98,14 @@ func buildServices(c *config.Config, history *aaa.FailureHistory, d *Daemon) (*s
 		// the local database, as IOS falls back to it.
 		lists = append(lists, aaa.ListCommand{Type: aaa.AuthenticationPPP, Name: aaa.DefaultList, Methods: []aaa.ListMethod{{Kind: aaa.MethodLocal}}})
 	}
+	// `aaa authentication login L` (XAuth, ipsec_ezvpn.go) beside PPP's
+	// lists, under names of their own.
+	var login []config.MethodList
+	for _, l := range c.AAA.Login {
+		l.Name = loginListPrefix + l.Name
+		login = append(login, l)
+	}
+	add(aaa.AuthenticationPPP, login)
 	groups, err := d.radiusGroups(c)
 	if err != nil {
 		return nil, err

@@ -91,6 +91,7 @@ type ipsecService struct {
 	pols    []dataplane.ESPPolicy
 	polOf   []*cryptoEntry // the entry of each SPD line
 	routes  []netip.Prefix // installed for the ACLs' destinations
+	ez      *ezServer      // the Easy VPN server of the map (ipsec_ezvpn.go), nil if none
 
 	mu  sync.Mutex
 	sas map[uint32]*saInfo // by inbound SPI
@@ -204,12 +205,15 @@ func entrySettings(cr *config.Crypto, e *config.CryptoMapEntry) (ike.Phase2Polic
 // dynamic reference expanded into the dynamic map's entries.
 func resolveEntries(c *config.Config, name string) []*cryptoEntry {
 	cr := c.Crypto
+	// An Easy VPN server's dynamic entry needs no ACL: its clients'
+	// flows come from mode-config (ipsec_ezvpn.go).
+	ez := cr.MapClient(name) != nil
 	var out []*cryptoEntry
 	add := func(e *config.CryptoMapEntry, dynamic bool) {
 		ce := &cryptoEntry{cfg: e, dynamic: dynamic, tag: name}
 		ce.pol, ce.rr = entrySettings(cr, e)
 		ce.acl = c.AccessListByName(e.MatchACL)
-		if ce.acl == nil || len(ce.pol.TransformSets) == 0 || (!dynamic && len(e.Peers) == 0) {
+		if (ce.acl == nil && !(dynamic && ez)) || len(ce.pol.TransformSets) == 0 || (!dynamic && len(e.Peers) == 0) {
 			return // IOS: the entry stays disabled
 		}
 		out = append(out, ce)
@@ -328,6 +332,9 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 			d.log.Warn("crypto map entry in transport mode: L2TP/IPsec comes with IPsec part D; the entry protects nothing yet", "map", e.tag, "seq", e.cfg.Seq)
 			continue
 		}
+		if e.acl == nil {
+			continue // an Easy VPN entry: per-client lines come later
+		}
 		for _, a := range e.acl.Entries {
 			if a.Remark != "" {
 				continue
@@ -360,6 +367,9 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 	if ka := cr.Keepalive; ka != nil {
 		ikeCfg.DPD = time.Duration(ka.Seconds) * time.Second
 		ikeCfg.DPDRetry = time.Duration(ka.Retry) * time.Second
+	}
+	if s.ez = newEzServer(s, c); s.ez != nil {
+		s.ez.configure(&ikeCfg)
 	}
 	if s.node, err = ike.New(ikeCfg); err != nil {
 		return nil, err
@@ -450,13 +460,15 @@ func (s *ipsecService) sendIKE(b []byte, to netip.AddrPort) {
 // acquire starts quick mode for SPD line i: the data plane found a
 // packet to protect and no SA.
 func (s *ipsecService) acquire(i int, src, dst netip.Addr) {
-	e := s.polOf[i]
+	s.mu.Lock()
+	e, line := s.polOf[i], s.pols[i]
+	s.mu.Unlock()
 	if e.dynamic {
 		return // a dynamic map waits for its peers
 	}
 	pol := e.pol
-	pol.Local = ike.Selector{Prefix: s.pols[i].Src, Proto: s.pols[i].Proto, Port: s.pols[i].SrcPort}
-	pol.Remote = ike.Selector{Prefix: s.pols[i].Dst, Proto: s.pols[i].Proto, Port: s.pols[i].DstPort}
+	pol.Local = ike.Selector{Prefix: line.Src, Proto: line.Proto, Port: line.SrcPort}
+	pol.Remote = ike.Selector{Prefix: line.Dst, Proto: line.Proto, Port: line.DstPort}
 	s.mu.Lock()
 	peer := netip.AddrPortFrom(e.cfg.Peers[s.peerIdx[e]%len(e.cfg.Peers)], 500)
 	s.mu.Unlock()
@@ -479,6 +491,8 @@ func selectorWithin(in ike.Selector, pol netip.Prefix, proto uint8, port uint16)
 // match finds the SPD line a peer's selectors fall in: of an entry that
 // lists the peer, or of a dynamic map.
 func (s *ipsecService) match(peer netip.Addr, local, remote ike.Selector) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for i, p := range s.pols {
 		e := s.polOf[i]
 		if !p.Permit || (!e.dynamic && !slices.Contains(e.cfg.Peers, peer.Unmap())) {
@@ -494,6 +508,11 @@ func (s *ipsecService) match(peer netip.Addr, local, remote ike.Selector) int {
 // phase2 is the crypto map playing responder: a peer's quick mode.
 func (s *ipsecService) phase2(peer netip.AddrPort, local, remote ike.Selector) *ike.Phase2Policy {
 	i := s.match(peer.Addr(), local, remote)
+	if i < 0 && s.ez != nil {
+		if pol := s.ez.phase2(peer, local, remote); pol != nil {
+			return pol
+		}
+	}
 	if i < 0 {
 		s.log.Debug(fmt.Sprintf("IPSEC(validate_transform_proposal): proxy identities not supported (local %v remote %v, peer %v)", local, remote, peer.Addr()))
 		return nil
@@ -556,7 +575,9 @@ func (s *ipsecService) onEvent(ev ike.Event) {
 		if i < 0 {
 			return
 		}
+		s.mu.Lock()
 		pol := s.polOf[i].pol
+		s.mu.Unlock()
 		pol.Local, pol.Remote = c.Local, c.Remote
 		s.log.Debug(fmt.Sprintf("IPSEC(rekey): SA spi %#x nears its lifetime; negotiating its successor with %v", c.SPIIn, c.Peer.Addr()))
 		go s.node.Initiate(c.Peer, &pol)
@@ -566,6 +587,16 @@ func (s *ipsecService) onEvent(ev ike.Event) {
 	case ike.EventPhase1Down:
 		if strings.Contains(ev.Reason, "retransmission") {
 			s.nextPeer(ev.Peer.Addr())
+		}
+		if s.ez != nil {
+			if l := s.ez.release(ev.ConnID); l != nil {
+				// The client's SAs go with its address.
+				for _, c := range s.node.Children() {
+					if c.Peer.Addr() == l.peer.Addr() && c.Remote.Prefix == netip.PrefixFrom(l.addr, 32) {
+						s.node.DeleteChild(c.SPIIn)
+					}
+				}
+			}
 		}
 	}
 }
@@ -594,6 +625,15 @@ func (s *ipsecService) childUp(c *ike.ChildSA) {
 		return
 	}
 	i := s.match(c.Peer.Addr(), c.Local, c.Remote)
+	client := false
+	if i < 0 && s.ez != nil {
+		// An Easy VPN client's flow: its own SPD line.
+		s.mu.Lock()
+		if ci, err := s.clientLine(c); err == nil {
+			i, client = ci, true
+		}
+		s.mu.Unlock()
+	}
 	peer := c.Peer
 	udp := udpEncap(c.Encap)
 	if udp && peer.Port() == 500 {
@@ -612,11 +652,27 @@ func (s *ipsecService) childUp(c *ike.ChildSA) {
 	}
 	info := &saInfo{child: *c, sa: sa, policy: i}
 	if i >= 0 {
+		s.mu.Lock()
 		info.entry = s.polOf[i]
+		s.mu.Unlock()
+	}
+	if client && !slices.Contains(s.routes, c.Remote.Prefix) {
+		// Reverse route for the client's address: traffic to it goes
+		// into the crypto TUN and its SA.
+		s.mu.Lock()
+		shared := false
+		for _, o := range s.sas {
+			shared = shared || o.route == c.Remote.Prefix
+		}
+		s.mu.Unlock()
+		if !shared {
+			s.clientRoute(c.Remote.Prefix, true)
+		}
+		info.route = c.Remote.Prefix
 	}
 	// Reverse route injection: the remote network into the crypto TUN
 	// while the SA is up.
-	if info.entry != nil && info.entry.rr == "dynamic" && c.Remote.Prefix.Bits() > 0 && !slices.Contains(s.routes, c.Remote.Prefix) {
+	if !client && info.entry != nil && info.entry.rr == "dynamic" && c.Remote.Prefix.Bits() > 0 && !slices.Contains(s.routes, c.Remote.Prefix) {
 		if err := s.host.AddRoute(s.tun, netif.Route{Dst: c.Remote.Prefix}); err == nil {
 			info.route = c.Remote.Prefix
 		}
@@ -640,6 +696,9 @@ func (s *ipsecService) childDown(c *ike.ChildSA, reason string) {
 		for _, o := range s.sas {
 			keep = keep || o.route == info.route
 		}
+	}
+	if info != nil && s.ez != nil && info.entry == s.ez.entry {
+		s.clientGone(info.policy)
 	}
 	s.mu.Unlock()
 	if info != nil && info.route.IsValid() && !keep {
@@ -730,6 +789,9 @@ func (s *ipsecService) close() {
 	s.mu.Unlock()
 	if s.node != nil {
 		s.node.Close()
+	}
+	if s.ez != nil {
+		s.ez.releaseAll()
 	}
 	for _, b := range []transport.Bind{s.b500, s.b4500, s.raw} {
 		if b != nil {

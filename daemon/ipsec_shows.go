@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -45,6 +46,18 @@ func (s *ipsecService) isakmpSAs() []show.ISAKMPSA {
 		}
 		if p.NATT {
 			k.Caps += "N"
+		}
+		// IOS's C (IKE configuration mode) and X (XAuth) capabilities.
+		if p.Config != nil {
+			k.Caps = "C" + k.Caps
+			k.Address = p.Config.Address.String()
+		}
+		if p.User != "" {
+			k.Caps += "X"
+			k.User = p.User
+		}
+		if k.User != "" || k.Address != "" {
+			k.Group = p.ID
 		}
 		out = append(out, k)
 	}
@@ -287,6 +300,10 @@ func (d *Daemon) registerCryptoShows() {
 			return reply(b.String(), ss, asJSON)
 		}
 	}
+	d.shows.Add(&control.Command{Words: "crypto ipsec client ezvpn", Help: "the Easy VPN remote's state: not supported yet (vpdn serves Easy VPN clients; see show crypto session)",
+		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+			return nil, errors.New("% show crypto ipsec client ezvpn: the Easy VPN remote (crypto ipsec client ezvpn) is not supported yet; vpdn is an Easy VPN server: show crypto session lists its clients")
+		}})
 	d.shows.Add(&control.Command{Words: "crypto session", Help: "IPsec sessions per peer: IKE SA and flows", Run: session(false)})
 	d.shows.Add(&control.Command{Words: "crypto session detail", Help: "IPsec sessions per peer with their counters", Run: session(true)})
 

@@ -428,4 +428,14 @@ func (d *Daemon) carryLeases(svc *services) {
 			}
 		}
 	}
+	// Easy VPN clients' addresses (ipsec_ezvpn.go) too.
+	for _, is := range d.ipsecServices() {
+		for _, a := range is.ez.addrs() {
+			if p := svc.pools.Find(a); p != nil {
+				if err := p.Reserve(a); err != nil {
+					d.log.Warn("reload: address of an Easy VPN client", "address", a.String(), "err", err)
+				}
+			}
+		}
+	}
 }

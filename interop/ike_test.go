@@ -59,6 +59,13 @@ func (c *charon) log() string {
 // connection and waits (bounded) until swanctl has loaded it.
 func startCharon(t *testing.T, lab *nstest.Lab, ns *nstest.NS, conn string) *charon {
 	t.Helper()
+	return startCharonPlugins(t, lab, ns, conn, "")
+}
+
+// startCharonPlugins is startCharon with more plugins loaded (e.g.
+// xauth-generic for an XAuth client).
+func startCharonPlugins(t *testing.T, lab *nstest.Lab, ns *nstest.NS, conn, plugins string) *charon {
+	t.Helper()
 	if _, err := os.Stat("/usr/sbin/charon-systemd"); err != nil {
 		if os.Getenv("VPDN_REQUIRE_PEERS") == "1" {
 			t.Fatal("charon-systemd not installed")
@@ -71,7 +78,7 @@ func startCharon(t *testing.T, lab *nstest.Lab, ns *nstest.NS, conn string) *cha
 	// charon too, where the plugins look.
 	body := fmt.Sprintf(`
   load_modular = no
-  load = random nonce openssl aes sha1 sha2 md5 hmac gmp kdf pem pkcs1 x509 pubkey kernel-libipsec kernel-netlink socket-default vici updown
+  load = random nonce openssl aes sha1 sha2 md5 hmac gmp kdf pem pkcs1 x509 pubkey kernel-libipsec kernel-netlink socket-default vici updown %[3]s
   install_routes = no
   i_dont_care_about_security_and_use_aggressive_mode_psk = yes
   retransmit_tries = 3
@@ -83,7 +90,7 @@ func startCharon(t *testing.T, lab *nstest.Lab, ns *nstest.NS, conn string) *cha
           cfg = 2 }
   }
   plugins { vici { socket = %[2]s } }
-`, dir, c.uri)
+`, dir, c.uri, plugins)
 	conf := "charon-systemd {\n  journal { default = -1 }" + body + "}\ncharon {" + body + "}\n"
 	if err := os.WriteFile(filepath.Join(dir, "strongswan.conf"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)

@@ -28,6 +28,11 @@ type ISAKMPSA struct {
 	Remaining int64  `json:"remaining_seconds"`
 	Caps      string `json:"capabilities"`
 	Initiator bool   `json:"initiator"`
+	// Easy VPN: the peer's group (its phase-1 identity), the XAuth user
+	// and the address mode-config assigned; absent otherwise.
+	Group   string `json:"group,omitempty"`
+	User    string `json:"xauth_user,omitempty"`
+	Address string `json:"assigned_address,omitempty"`
 }
 
 // IPsecSA is an IPsec SA pair with the flow it protects: a block of show
@@ -125,7 +130,11 @@ func WriteISAKMPSA(b *strings.Builder, sas []ISAKMPSA, detail bool) {
 			}
 			fmt.Fprintf(b, "%-5d %-15s %-15s        %-6s %-4s %-6s psk  %-2d %-8s %s\n", s.ConnID, local, remote, s.Status, s.Encr, s.Hash, s.DH, life, s.Caps)
 			fmt.Fprintf(b, "       Engine-id:Conn-id =  SW:%d\n", s.ConnID)
-			fmt.Fprintf(b, "       State: %s (%s)\n\n", s.State, s.Debug)
+			fmt.Fprintf(b, "       State: %s (%s)\n", s.State, s.Debug)
+			if s.User != "" || s.Address != "" {
+				fmt.Fprintf(b, "       Group: %s, XAuth user: %s, assigned address: %s\n", dash(s.Group), dash(s.User), dash(s.Address))
+			}
+			b.WriteString("\n")
 		}
 		b.WriteString("IPv6 Crypto ISAKMP SA\n\n")
 		return
@@ -257,6 +266,17 @@ func WriteCryptoSession(b *strings.Builder, ss []CryptoSession, detail bool) {
 	}
 	for _, s := range ss {
 		fmt.Fprintf(b, "Interface: %s\n", s.Interface)
+		for _, k := range s.IKE {
+			if k.User != "" {
+				fmt.Fprintf(b, "Username: %s\n", k.User)
+			}
+			if k.Group != "" && (k.User != "" || k.Address != "") {
+				fmt.Fprintf(b, "Group: %s\n", k.Group)
+			}
+			if k.Address != "" {
+				fmt.Fprintf(b, "Assigned address: %s\n", k.Address)
+			}
+		}
 		fmt.Fprintf(b, "Session status: %s\n", s.Status)
 		fmt.Fprintf(b, "Peer: %s port %d\n", s.Peer, s.PeerPort)
 		for _, k := range s.IKE {
@@ -303,4 +323,11 @@ func identFlow(id string) (proto, addr string) {
 		addr += " port " + parts[3]
 	}
 	return proto, addr
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }

@@ -151,9 +151,11 @@ const (
 	EventChildRekey                       // a child SA nears its lifetime: negotiate its successor
 	EventChildFailed                      // a quick mode failed (Reason, Notify)
 	EventDPDDead                          // DPD gave up on the peer
+	EventXAuth                            // XAuth ended: User, Reason "accepted" or why not
+	EventModeConfig                       // mode-config assigned Config (server) or received it (client)
 )
 
-var eventNames = [...]string{"", "phase1-up", "phase1-down", "child-up", "child-down", "child-rekey", "child-failed", "dpd-dead"}
+var eventNames = [...]string{"", "phase1-up", "phase1-down", "child-up", "child-down", "child-rekey", "child-failed", "dpd-dead", "xauth", "mode-config"}
 
 func (k EventKind) String() string {
 	if int(k) < len(eventNames) {
@@ -170,6 +172,29 @@ type Event struct {
 	Child  *ChildSA
 	Reason string
 	Notify isakmp.NotifyType
+	// User is the XAuth user name and Config the mode-config of the
+	// phase-1 SA (EventXAuth, EventModeConfig, EventPhase1Down: what to
+	// release).
+	User   string
+	Config *ModeConfig
+}
+
+// XAuthRequest is a user to authenticate (Config.Authenticate).
+type XAuthRequest struct {
+	Peer   netip.AddrPort
+	ConnID int
+	// ID is the peer's phase-1 identity (an Easy VPN client's group name
+	// in aggressive mode).
+	ID             string
+	User, Password string
+}
+
+// ConfigRequest asks for a client's mode-config (Config.ModeConfig).
+type ConfigRequest struct {
+	Peer   netip.AddrPort
+	ConnID int
+	ID     string // the peer's phase-1 identity
+	User   string // the XAuth user, "" without XAuth
 }
 
 // Config configures a Node.
@@ -219,4 +244,42 @@ type Config struct {
 	// FirstConnID numbers the phase-1 SAs (IOS's conn-id), 1001 by
 	// default.
 	FirstConnID int
+
+	// Easy VPN server (draft-beaulieu-ike-xauth-02, draft-dukes-ike-mode-cfg-02).
+	//
+	// XAuth, when it returns true for a peer, makes us its XAuth server
+	// (crypto map ... client authentication list): the peer must offer
+	// XAUTHInitPreShared, and after phase 1 we ask for a user name and
+	// password, check them with Authenticate and refuse quick modes until
+	// they pass. A failure deletes the phase-1 SA.
+	XAuth func(peer netip.Addr) bool
+	// Authenticate checks a user; it is called outside the Node's lock
+	// and must call done exactly once, from any goroutine (RADIUS may
+	// take a while).
+	Authenticate func(r XAuthRequest, done func(ok bool))
+	// XAuthTimeout bounds an XAuth exchange from either side (crypto
+	// isakmp xauth timeout), 60 s by default.
+	XAuthTimeout time.Duration
+	// ModeConfig returns a client's configuration, for its CFG_REQUEST
+	// (client configuration address respond) or to push with CFG_SET
+	// (initiate, with PushModeConfig). It is called under the Node's lock
+	// and must not block or call the Node; an error (pool exhausted)
+	// deletes the phase-1 SA. Unset, mode-config requests get an empty
+	// reply.
+	ModeConfig     func(r ConfigRequest) (*ModeConfig, error)
+	PushModeConfig bool
+
+	// Easy VPN client (vpdn as a remote).
+	//
+	// XAuthCredentials makes Initiate offer XAUTHInitPreShared and answer
+	// the server's XAuth request with the user and password it returns.
+	XAuthCredentials func(peer netip.Addr) (user, password string)
+	// RequestModeConfig makes us ask for an address after phase 1 (and
+	// XAuth); quick modes wait for it, and one whose Local selector is
+	// unset protects the assigned address.
+	RequestModeConfig bool
+	// GroupID, when set, is our phase-1 identity as initiator: an
+	// ID_KEY_ID with the group name, as Cisco clients send it in
+	// aggressive mode.
+	GroupID string
 }

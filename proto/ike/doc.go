@@ -10,6 +10,17 @@
 // IKE_I_MM1, IKE_QM_I_QM1, QM_IDLE ...) and the event log, through an
 // injected slog logger, has the shapes of IOS's `debug crypto isakmp`.
 //
+// XAuth (draft-beaulieu-ike-xauth-02) and mode-config
+// (draft-dukes-ike-mode-cfg-02, with Cisco Unity's attributes) run in
+// Transaction exchanges after phase 1, in both roles: as an Easy VPN
+// server (Config.XAuth, Authenticate, ModeConfig) the Node asks the client
+// for its user and password, refuses quick modes until they pass and
+// answers (or pushes) its address, DNS and split networks; as a client
+// (Config.XAuthCredentials, RequestModeConfig) it offers
+// XAUTHInitPreShared, answers the request and asks for an address that
+// its quick modes then protect. Credential checks and address assignment
+// are the owner's (no AAA or pool here).
+//
 // The output of a completed quick mode is a ChildSA: SPIs, algorithms and
 // keys in both directions, lifetimes, mode and traffic selectors, for the
 // ESP data plane to install.

@@ -42,6 +42,7 @@ type Node struct {
 	halfOpenPeer map[netip.Addr]int
 	out          []outPkt
 	events       []Event
+	calls        []func() // callbacks to run outside the lock (XAuth's Authenticate)
 	closed       bool
 	stats        Stats
 }
@@ -49,6 +50,10 @@ type Node struct {
 // Stats counts what the Node dropped and why.
 type Stats struct {
 	Malformed, NoSA, Duplicates, HalfOpenRefused, AuthFailed, Decrypt uint64
+	// XAuthFailed counts users refused by XAuth (either role),
+	// XAuthTimeout XAuth / mode-config exchanges that got no answer in
+	// time, ModeConfigFailed clients refused an address (pool exhausted).
+	XAuthFailed, XAuthTimeout, ModeConfigFailed uint64
 }
 
 type outPkt struct {
@@ -112,8 +117,8 @@ func (n *Node) debugf(id int, format string, args ...any) {
 
 // unlock releases the lock and then sends the queued packets and events.
 func (n *Node) unlock() {
-	out, ev := n.out, n.events
-	n.out, n.events = nil, nil
+	out, ev, calls := n.out, n.events, n.calls
+	n.out, n.events, n.calls = nil, nil, nil
 	n.mu.Unlock()
 	for _, o := range out {
 		n.cfg.Send(o.b, o.to)
@@ -122,6 +127,9 @@ func (n *Node) unlock() {
 		for _, e := range ev {
 			n.cfg.OnEvent(e)
 		}
+	}
+	for _, f := range calls {
+		f()
 	}
 }
 
@@ -215,8 +223,8 @@ func (n *Node) Initiate(peer netip.AddrPort, pol *Phase2Policy) error {
 	for _, p := range n.sas {
 		// By address: a NAT-T peer may have moved to another port.
 		if p.peer.Addr() == peer.Addr() && p.state != stDestSA && !p.dying {
-			if p.state == stP1Complete {
-				p.startQM(pol)
+			if p.state == stP1Complete && !p.ez.waiting {
+				p.startQM(p.withConfigAddr(pol))
 			} else {
 				p.pending = append(p.pending, pol)
 			}
@@ -272,6 +280,12 @@ type Phase1Status struct {
 	Remaining time.Duration
 	NATT, DPD bool
 	Peer      netip.AddrPort
+	// ID is the peer's phase-1 identity (its group name when it sent a
+	// KEY_ID); User the XAuth user once authenticated; Config what
+	// mode-config assigned (nil if nothing).
+	ID     string
+	User   string
+	Config *ModeConfig
 }
 
 // Phase1 lists the phase-1 SAs, ordered by conn-id.
@@ -282,6 +296,7 @@ func (n *Node) Phase1() []Phase1Status {
 	for _, p := range n.sas {
 		s := Phase1Status{State: p.state.show(), ConnID: p.id, Status: "ACTIVE", Debug: p.state.String(), Policy: p.pol,
 			NATT: p.natt && (p.natLocal || p.natRemote), DPD: p.peerDPD && n.cfg.DPD > 0, Peer: p.peer}
+		p.ezStatus(&s)
 		if p.state == stP1Complete {
 			s.Remaining = max(p.lifetime-n.cfg.Clock.Now().Sub(p.established), 0)
 		}

@@ -33,6 +33,7 @@ type payloads struct {
 	notifies            []isakmp.Notification
 	deletes             []isakmp.Delete
 	natd                [][]byte
+	attr                []byte // the attribute payload (mode-config / XAuth)
 	firstHash           bool   // the first payload is HASH (RFC 2409 §5.5)
 	afterHash           []byte // the payloads after the first HASH, without padding
 }
@@ -86,7 +87,11 @@ func collect(first isakmp.PayloadType, body []byte) (payloads, error) {
 			ps.deletes = append(ps.deletes, dl)
 		case isakmp.PayloadNATD, isakmp.PayloadNATDDraft:
 			ps.natd = append(ps.natd, pl.Body)
-		case isakmp.PayloadCert, isakmp.PayloadCR, isakmp.PayloadSig, isakmp.PayloadAttr, isakmp.PayloadNATOA, isakmp.PayloadNATOADraft:
+		case isakmp.PayloadAttr:
+			if ps.attr == nil {
+				ps.attr = pl.Body
+			}
+		case isakmp.PayloadCert, isakmp.PayloadCR, isakmp.PayloadSig, isakmp.PayloadNATOA, isakmp.PayloadNATOADraft:
 			// Known, not used by pre-shared-key exchanges: ignored.
 		default:
 			return ps, &notifyError{isakmp.NotifyInvalidPayloadType, fmt.Errorf("payload type %d", pl.Type)}

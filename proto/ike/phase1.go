@@ -29,7 +29,9 @@ func (n *Node) initiate(peer netip.AddrPort, pol *Phase2Policy) error {
 		p.policies = slices.DeleteFunc(slices.Clone(p.policies), func(x Policy) bool { return x.Group != g })
 	}
 	n.sas[p.ci] = p
-	p.saib = appendP1SA(nil, p.policies)
+	p.ez.client = n.cfg.XAuthCredentials != nil
+	p.ez.pull = n.cfg.RequestModeConfig
+	p.saib = appendP1SAAuth(nil, p.policies, p.authMethod())
 	e := isakmp.NewEncoder(nil, p.header(exchangeOf(p.aggressive), 0, 0))
 	e.Raw(isakmp.PayloadSA, p.saib)
 	if p.aggressive {
@@ -42,7 +44,7 @@ func (n *Node) initiate(peer netip.AddrPort, pol *Phase2Policy) error {
 		p.gxi = p.dh.pub
 		p.ni = make([]byte, nonceLen)
 		n.random(p.ni)
-		p.idI = isakmp.AppendID(nil, isakmp.IDAddr(n.cfg.Local.Addr(), 17, 500))
+		p.idI = n.localID()
 		e.Raw(isakmp.PayloadKE, p.gxi)
 		e.Raw(isakmp.PayloadNonce, p.ni)
 		e.Raw(isakmp.PayloadID, p.idI)
@@ -110,7 +112,12 @@ func (n *Node) respond(h isakmp.Header, msg []byte, from netip.AddrPort) {
 		return
 	}
 	n.debugf(0, " received packet from %v dport %d sport %d Global (N) NEW SA", from.Addr(), n.cfg.Local.Port(), from.Port())
-	o, pol, prop, err := n.chooseP1(ps.sa)
+	xauth := n.cfg.XAuth != nil && n.cfg.XAuth(from.Addr())
+	auth := uint16(isakmp.AuthPSK)
+	if xauth {
+		auth = isakmp.AuthXAuthInitPSK
+	}
+	o, pol, prop, err := n.chooseP1(ps.sa, auth)
 	if err != nil {
 		n.debugf(0, "phase 1 SA policy not acceptable! (local %v remote %v)", n.cfg.Local.Addr(), from.Addr())
 		n.plainNotify(h.ICookie, from, notifyOf(err))
@@ -127,6 +134,8 @@ func (n *Node) respond(h isakmp.Header, msg []byte, from netip.AddrPort) {
 	}
 	p := &p1{n: n, role: Responder, aggressive: h.Exchange == isakmp.ExchangeAggressive, peer: from,
 		ci: h.ICookie, psk: psk, pol: pol, qms: map[uint32]*qm{}, saib: slices.Clone(ps.sa), halfOpen: true}
+	p.ez.server = xauth
+	p.ez.push = n.cfg.PushModeConfig && n.cfg.ModeConfig != nil
 	for p.cr.IsZero() {
 		n.random(p.cr[:])
 	}
@@ -278,6 +287,8 @@ func (p *p1) handle(h isakmp.Header, msg []byte) {
 		p.handleQM(h, msg)
 	case isakmp.ExchangeInformational:
 		p.handleInfo(h, msg)
+	case isakmp.ExchangeTransaction:
+		p.handleTxn(h, msg)
 	default:
 		p.n.stats.Malformed++
 		p.debugf(" unsupported exchange %v from %v", h.Exchange, p.peer.Addr())
@@ -393,7 +404,7 @@ func (p *p1) mm4(ps *payloads) error {
 	p.keysFrom(gxy)
 	p.checkNATD(ps)
 	p.setState(stIMM4)
-	p.idI = isakmp.AppendID(nil, isakmp.IDAddr(p.n.cfg.Local.Addr(), 17, 500))
+	p.idI = p.n.localID()
 	e := isakmp.NewEncoder(nil, p.header(isakmp.ExchangeMain, 0, 0))
 	e.Raw(isakmp.PayloadID, p.idI)
 	e.Raw(isakmp.PayloadHash, p.hashI())
@@ -558,6 +569,15 @@ func (p *p1) complete() {
 			Protocol: isakmp.ProtoISAKMP, Type: isakmp.NotifyResponderLifetime, SPI: spi, Data: life}))
 	}
 	p.armDPD()
+	if p.ezStart() {
+		return // quick modes wait for XAuth / mode-config (ezDone)
+	}
+	p.runQueued()
+}
+
+// runQueued handles a quick mode that overtook AM3 and starts the quick
+// modes that waited for phase 1.
+func (p *p1) runQueued() {
 	if early := p.early; early != nil {
 		p.early = nil
 		if h, err := isakmp.ParseHeader(early); err == nil {

@@ -111,7 +111,7 @@ func (q *qm) fail(reason string, t isakmp.NotifyType) {
 func (p *p1) newMID() uint32 {
 	for {
 		mid := p.n.randomUint32()
-		if p.qms[mid] == nil {
+		if p.qms[mid] == nil && mid != p.ez.mid && mid != p.ez.ansMID {
 			return mid
 		}
 	}
@@ -255,6 +255,11 @@ func (p *p1) handleQM(h isakmp.Header, msg []byte) {
 		return
 	}
 	switch {
+	case q == nil && !p.ezReady():
+		// IOS drops a quick mode before XAuth has authenticated the
+		// user; the client retransmits it.
+		p.n.stats.NoSA++
+		p.debugf(" quick mode %d from %v before XAuth completed, dropped", h.MessageID, p.peer.Addr())
 	case q == nil:
 		p.qm1(h.MessageID, msg, &ps, next)
 	case q.state == qmIQM1:

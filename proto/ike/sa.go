@@ -63,6 +63,8 @@ type p1 struct {
 	dpdMiss  int
 	dpdTimer clock.Timer
 	lastSeen time.Time
+
+	ez ezvpn // XAuth and mode-config (xauth.go)
 }
 
 func (p *p1) debugf(format string, args ...any) { p.n.debugf(p.id, format, args...) }
@@ -79,6 +81,7 @@ func (p *p1) stopTimers() {
 			t.Stop()
 		}
 	}
+	p.ez.stop()
 }
 
 // send queues msg to the peer and remembers it for retransmission; with
@@ -155,7 +158,7 @@ func (p *p1) destroy(reason string, notify bool) {
 	p.setState(stDestSA)
 	delete(p.n.sas, p.ci)
 	if old == stP1Complete || reason != "" {
-		p.n.emit(Event{Kind: EventPhase1Down, Peer: p.peer, ConnID: p.id, Reason: reason})
+		p.n.emit(Event{Kind: EventPhase1Down, Peer: p.peer, ConnID: p.id, Reason: reason, User: p.ez.user, Config: p.ez.cfg})
 	}
 }
 

@@ -1,0 +1,350 @@
+package daemon
+
+// The Easy VPN server of a crypto map (`crypto map NAME client
+// authentication list L`, `isakmp authorization list L`, `client
+// configuration address respond|initiate`): XAuth users through the aaa
+// method list, the client's group (`crypto isakmp client configuration
+// group`) by its phase-1 identity, its address from the group's `ip local
+// pool` (released when the IKE SA ends), and per client an SPD line and a
+// reverse route for its address, so that traffic to it goes into its ESP
+// SA. The protocol is proto/ike's; this is the policy.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vpdn/vpdn/aaa"
+	"github.com/vpdn/vpdn/config"
+	"github.com/vpdn/vpdn/dataplane"
+	"github.com/vpdn/vpdn/netif"
+	"github.com/vpdn/vpdn/proto/ike"
+)
+
+// loginListPrefix names `aaa authentication login L` lists inside the AAA
+// service, beside PPP's lists of the same name.
+const loginListPrefix = "login "
+
+// ezLease is what a client of the Easy VPN server holds: its group, XAuth
+// user and address.
+type ezLease struct {
+	peer  netip.AddrPort
+	group string
+	pool  string
+	user  string
+	addr  netip.Addr
+}
+
+// ezServer is the Easy VPN server state of one crypto-map service.
+type ezServer struct {
+	s     *ipsecService
+	mc    *config.CryptoMapClient
+	entry *cryptoEntry // the dynamic entry without an ACL the clients' quick modes use
+
+	mu     sync.Mutex
+	leases map[int]*ezLease // by IKE conn-id
+}
+
+// newEzServer returns the Easy VPN server of the service's crypto map, or
+// nil when the map has no client settings.
+func newEzServer(s *ipsecService, c *config.Config) *ezServer {
+	mc := c.Crypto.MapClient(s.ifc.CryptoMap)
+	if mc == nil || (mc.AuthList == "" && mc.Address == "") {
+		return nil
+	}
+	ez := &ezServer{s: s, mc: mc, leases: map[int]*ezLease{}}
+	for _, e := range s.entries {
+		if e.dynamic && e.acl == nil {
+			ez.entry = e
+			break
+		}
+	}
+	if ez.entry == nil && len(s.entries) > 0 {
+		ez.entry = s.entries[0]
+	}
+	return ez
+}
+
+// configure gives the IKE node the server's callbacks.
+func (ez *ezServer) configure(cfg *ike.Config) {
+	d := ez.s.d
+	cr := d.Config().Crypto
+	if ez.mc.AuthList != "" {
+		cfg.XAuth = func(peer netip.Addr) bool {
+			// `crypto isakmp key K address A no-xauth`: a site-to-site
+			// peer of the same map is not asked.
+			k := bestKey(d.Config().Crypto, peer)
+			return k == nil || !k.NoXAuth
+		}
+		cfg.Authenticate = ez.authenticate
+	}
+	if cr.XAuthTimeout > 0 {
+		cfg.XAuthTimeout = time.Duration(cr.XAuthTimeout) * time.Second
+	}
+	if ez.mc.Address != "" {
+		cfg.ModeConfig = ez.modeConfig
+		cfg.PushModeConfig = ez.mc.Address == "initiate"
+	}
+	// Cisco clients connect in aggressive mode with the group name as
+	// their identity: the group's key.
+	cfg.Key = func(peer netip.Addr, id []byte) []byte {
+		cr := d.Config().Crypto
+		if id != nil {
+			if g := cr.ClientGroupByName(ike.IDString(id)); g != nil && !g.Key.IsZero() {
+				if v, err := clearSecret(g.Key); err == nil {
+					return []byte(v)
+				}
+			}
+		}
+		return psk(cr, peer)
+	}
+}
+
+// bestKey is the most specific `crypto isakmp key` for peer.
+func bestKey(c *config.Crypto, peer netip.Addr) *config.ISAKMPKey {
+	if c == nil {
+		return nil
+	}
+	var best *config.ISAKMPKey
+	for _, k := range c.Keys {
+		if k.Prefix().Contains(peer.Unmap()) && (best == nil || k.Prefix().Bits() > best.Prefix().Bits()) {
+			best = k
+		}
+	}
+	return best
+}
+
+// authenticate checks an XAuth user with `aaa authentication login L`
+// (local users, RADIUS), off the IKE node's lock.
+func (ez *ezServer) authenticate(r ike.XAuthRequest, done func(bool)) {
+	d, s := ez.s.d, ez.s
+	timeout := 60 * time.Second
+	if t := d.Config().Crypto.XAuthTimeout; t > 0 {
+		timeout = time.Duration(t) * time.Second
+	}
+	s.wg.Go(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		defer cancel()
+		res, err := d.Authenticator(loginListPrefix+ez.mc.AuthList, "").Authenticate(ctx, &aaa.Request{Method: aaa.PAP,
+			Username: r.User, Password: []byte(r.Password), PeerAddr: r.Peer.Addr(), NASPort: fmt.Sprintf("IKE %d", r.ConnID)})
+		ok := err == nil && res.Accept
+		switch {
+		case err != nil:
+			s.log.Debug(fmt.Sprintf("ISAKMP/xauth: AAA for user %q from %v failed: %v", r.User, r.Peer.Addr(), err))
+		case !ok:
+			s.log.Debug(fmt.Sprintf("ISAKMP/xauth: user %q from %v rejected: %s", r.User, r.Peer.Addr(), res.Reason))
+		}
+		done(ok)
+	})
+}
+
+// group finds the client's group: by its phase-1 identity (the group name
+// a Cisco client sends in aggressive mode), else the only group there is
+// (a main-mode client identifies by address).
+func (ez *ezServer) group(cr *config.Crypto, id string) (*config.ClientGroup, error) {
+	if g := cr.ClientGroupByName(id); g != nil {
+		return g, nil
+	}
+	if len(cr.ClientGroups) == 1 {
+		return cr.ClientGroups[0], nil
+	}
+	return nil, fmt.Errorf("no client configuration group for identity %q", id)
+}
+
+// modeConfig assigns a client its configuration: the group's settings
+// and an address from its pool. It runs under the IKE node's lock.
+func (ez *ezServer) modeConfig(r ike.ConfigRequest) (*ike.ModeConfig, error) {
+	d := ez.s.d
+	c := d.Config()
+	g, err := ez.group(c.Crypto, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	ez.mu.Lock()
+	defer ez.mu.Unlock()
+	if l := ez.leases[r.ConnID]; l != nil {
+		return ez.config(c, g, l.addr), nil
+	}
+	if g.MaxUsers > 0 {
+		n := 0
+		for _, l := range ez.leases {
+			if l.group == g.Name {
+				n++
+			}
+		}
+		if n >= g.MaxUsers {
+			return nil, fmt.Errorf("group %s has its max-users %d clients", g.Name, g.MaxUsers)
+		}
+	}
+	if g.Pool == "" {
+		return nil, fmt.Errorf("group %s has no pool", g.Name)
+	}
+	user := r.User
+	if user == "" {
+		user = r.ID
+	}
+	a, err := d.svc.Load().pools.Allocate(g.Pool, user)
+	if err != nil {
+		return nil, fmt.Errorf("pool %s: %w", g.Pool, err)
+	}
+	ez.leases[r.ConnID] = &ezLease{peer: r.Peer, group: g.Name, pool: g.Pool, user: user, addr: a}
+	ez.s.log.Debug(fmt.Sprintf("ISAKMP: client %v (group %s, user %q) gets %v from pool %s", r.Peer.Addr(), g.Name, r.User, a, g.Pool))
+	return ez.config(c, g, a), nil
+}
+
+func (ez *ezServer) config(c *config.Config, g *config.ClientGroup, a netip.Addr) *ike.ModeConfig {
+	mc := &ike.ModeConfig{Address: a, DNS: slices.Clone(g.DNS), NBNS: slices.Clone(g.WINS), DefaultDomain: g.Domain,
+		Banner: g.Banner, SavePassword: g.SavePassword}
+	if acl := c.AccessListByName(g.ACL); acl != nil {
+		for _, e := range acl.Entries {
+			if e.Remark != "" || !e.Permit {
+				continue
+			}
+			if p, ok := e.Src.Prefix(); ok && p.Addr().Is4() && !slices.Contains(mc.SplitInclude, p) {
+				mc.SplitInclude = append(mc.SplitInclude, p)
+			}
+		}
+	}
+	return mc
+}
+
+// release gives back the address of the IKE SA conn-id and returns the
+// lease it was (nil if none).
+func (ez *ezServer) release(connID int) *ezLease {
+	ez.mu.Lock()
+	l := ez.leases[connID]
+	delete(ez.leases, connID)
+	ez.mu.Unlock()
+	if l == nil {
+		return nil
+	}
+	if err := ez.s.d.svc.Load().pools.Release(l.pool, l.addr, l.user); err != nil {
+		ez.s.log.Debug(fmt.Sprintf("ISAKMP: releasing %v to pool %s: %v", l.addr, l.pool, err))
+		return l
+	}
+	ez.s.log.Debug(fmt.Sprintf("ISAKMP: client %v (user %q) released %v to pool %s", l.peer.Addr(), l.user, l.addr, l.pool))
+	return l
+}
+
+func (ez *ezServer) releaseAll() {
+	ez.mu.Lock()
+	ids := make([]int, 0, len(ez.leases))
+	for id := range ez.leases {
+		ids = append(ids, id)
+	}
+	ez.mu.Unlock()
+	for _, id := range ids {
+		ez.release(id)
+	}
+}
+
+// addrs lists the addresses the clients hold (nil-safe).
+func (ez *ezServer) addrs() []netip.Addr {
+	if ez == nil {
+		return nil
+	}
+	ez.mu.Lock()
+	defer ez.mu.Unlock()
+	var out []netip.Addr
+	for _, l := range ez.leases {
+		out = append(out, l.addr)
+	}
+	return out
+}
+
+// leaseFor returns the lease of a client at peer holding address a.
+func (ez *ezServer) leaseFor(peer netip.Addr, a netip.Addr) *ezLease {
+	ez.mu.Lock()
+	defer ez.mu.Unlock()
+	for _, l := range ez.leases {
+		if l.peer.Addr() == peer && l.addr == a {
+			return l
+		}
+	}
+	return nil
+}
+
+// phase2 accepts a client's quick mode for its assigned address: the
+// remote selector is that address alone, and ours, when the group splits
+// the tunnel (acl), inside one of its split networks.
+func (ez *ezServer) phase2(peer netip.AddrPort, local, remote ike.Selector) *ike.Phase2Policy {
+	if ez.entry == nil || !remote.Prefix.IsSingleIP() {
+		return nil
+	}
+	l := ez.leaseFor(peer.Addr(), remote.Prefix.Addr())
+	if l == nil {
+		return nil
+	}
+	c := ez.s.d.Config()
+	if g := c.Crypto.ClientGroupByName(l.group); g != nil && g.ACL != "" {
+		split := ez.config(c, g, l.addr).SplitInclude
+		if !slices.ContainsFunc(split, func(p netip.Prefix) bool { return p.Bits() <= local.Prefix.Bits() && p.Contains(local.Prefix.Addr()) }) {
+			ez.s.log.Debug(fmt.Sprintf("IPSEC(validate_proposal_request): client %v asks for %v, outside group %s's split networks %v", peer.Addr(), local.Prefix, g.Name, split))
+			return nil
+		}
+	}
+	pol := ez.entry.pol
+	pol.Local, pol.Remote = local, remote
+	return &pol
+}
+
+// errNoEzLine says a child SA is not a client's.
+var errNoEzLine = errors.New("not an Easy VPN client's SA")
+
+// clientLine (s.mu held) returns the SPD line of a client's flow, adding
+// it (in a free slot, or at the end, so that the other lines keep their
+// index and SAs) when it is new.
+func (s *ipsecService) clientLine(c *ike.ChildSA) (int, error) {
+	if s.ez == nil || s.ez.entry == nil || !c.Remote.Prefix.IsSingleIP() || s.ez.leaseFor(c.Peer.Addr(), c.Remote.Prefix.Addr()) == nil {
+		return -1, errNoEzLine
+	}
+	want := dataplane.ESPPolicy{Permit: true, Proto: c.Local.Proto, Src: c.Local.Prefix, Dst: c.Remote.Prefix, SrcPort: c.Local.Port, DstPort: c.Remote.Port}
+	free := -1
+	for i, p := range s.pols {
+		if p == want {
+			return i, nil
+		}
+		if free < 0 && p == (dataplane.ESPPolicy{}) && s.polOf[i] == s.ez.entry {
+			free = i
+		}
+	}
+	if free < 0 {
+		s.pols = append(s.pols, want)
+		s.polOf = append(s.polOf, s.ez.entry)
+		free = len(s.pols) - 1
+	} else {
+		s.pols[free] = want
+	}
+	s.esp.SetPolicies(s.pols)
+	return free, nil
+}
+
+// clientGone (s.mu held) frees the SPD line i of a client when no SA uses
+// it any more.
+func (s *ipsecService) clientGone(i int) {
+	for _, o := range s.sas {
+		if o.policy == i {
+			return
+		}
+	}
+	if i >= 0 && i < len(s.pols) && s.polOf[i] == s.ez.entry && s.ez.entry.acl == nil {
+		s.pols[i] = dataplane.ESPPolicy{}
+		s.esp.SetPolicies(s.pols)
+	}
+}
+
+// clientRoute is the reverse route of a client's address into the crypto
+// TUN while its SA is up.
+func (s *ipsecService) clientRoute(p netip.Prefix, add bool) {
+	if add {
+		if err := s.host.AddRoute(s.tun, netif.Route{Dst: p}); err != nil {
+			s.log.Debug(fmt.Sprintf("IPSEC: reverse route %v into %s: %v", p, s.tun, err))
+		}
+		return
+	}
+	s.host.DelRoute(s.tun, netif.Route{Dst: p})
+}
