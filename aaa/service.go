@@ -126,6 +126,10 @@ func (s *Service) Authenticate(ctx context.Context, authnList, authzList string,
 	if r == nil {
 		return nil, fmt.Errorf("aaa: authentication ppp %s: every method failed: %w", name, errors.Join(errs...))
 	}
+	if r.Challenge {
+		// An EAP pass-through step: neither a failure nor a success yet.
+		return r, nil
+	}
 	if r.Accept {
 		if err := s.authorize(ctx, authzList, by, req, r); err != nil {
 			return nil, err
@@ -144,7 +148,13 @@ func (s *Service) Authenticate(ctx context.Context, authnList, authzList string,
 	return r, nil
 }
 
+// errEAPRelay is the error of a method that cannot relay EAP.
+var errEAPRelay = errors.New("aaa: EAP pass-through needs a server group")
+
 func (s *Service) authenticateWith(ctx context.Context, m ListMethod, req *Request) (*Result, error) {
+	if req.EAPMessage != nil && m.Kind != MethodGroup {
+		return nil, errEAPRelay
+	}
 	switch m.Kind {
 	case MethodLocal, MethodLocalCase:
 		if s.local == nil {
@@ -250,4 +260,20 @@ type boundService struct {
 
 func (b boundService) Authenticate(ctx context.Context, req *Request) (*Result, error) {
 	return b.s.Authenticate(ctx, b.authn, b.authz, req)
+}
+
+// RelaysEAP reports whether the authentication list starts with a server
+// group: EAP is then passed through to it (RFC 3579), as IOS does for
+// `ppp authentication eap` with `group radius`; otherwise this end checks
+// EAP-MD5 itself.
+func (b boundService) RelaysEAP() bool { return b.s.RelaysEAP(b.authn) }
+
+// RelaysEAP reports whether the named authentication list ("" for
+// default) starts with a server group.
+func (s *Service) RelaysEAP(authnList string) bool {
+	if authnList == "" {
+		authnList = DefaultList
+	}
+	m := s.authn[authnList]
+	return len(m) > 0 && m[0].Kind == MethodGroup
 }

@@ -71,6 +71,17 @@ func buildAccessRequest(p *radius.Packet, nas *NAS, req *aaa.Request) error {
 	if err := addString(p, rfc2865.UserName_Type, req.Username); err != nil {
 		return fmt.Errorf("radius: User-Name: %w", err)
 	}
+	if req.EAPMessage != nil {
+		// RFC 3579 §2.1: the peer's Response goes as EAP-Message, with
+		// the State of the last Access-Challenge; no other credentials.
+		if err := addEAPMessage(p, req.EAPMessage); err != nil {
+			return err
+		}
+		if err := addState(p, req.State); err != nil {
+			return err
+		}
+		return nas.addSession(p, req)
+	}
 	switch req.Method {
 	case aaa.PAP:
 		if len(req.Password) > 128 {
@@ -130,7 +141,8 @@ func addVendor(p *radius.Packet, typ byte, v []byte) {
 // Reasons of a RADIUS rejection, for logs and show vpdn history failure.
 const (
 	ReasonReject    = "rejected by RADIUS server"
-	ReasonChallenge = "RADIUS Access-Challenge (EAP pass-through is not supported)"
+	ReasonChallenge = "RADIUS Access-Challenge to a request that was not EAP"
+	ReasonEAPAccept = "RADIUS Access-Accept carried an EAP Failure"
 )
 
 // resultOf turns a verified answer into a Result.
@@ -149,6 +161,7 @@ func resultOf(resp *Response, req *aaa.Request) (*aaa.Result, error) {
 			reason += ": " + attrs.ReplyMessage
 		}
 		r := aaa.Reject(req, reason)
+		r.EAPMessage = attrs.EAPMessage
 		if req.Method == aaa.MSCHAPv2 || req.Method == aaa.MSCHAPv1 {
 			if e := attrs.MSCHAPError; e != "" {
 				r.MSCHAPError, r.Message = e, e
@@ -156,7 +169,13 @@ func resultOf(resp *Response, req *aaa.Request) (*aaa.Result, error) {
 		}
 		return r, nil
 	case radius.CodeAccessChallenge:
-		return aaa.Reject(req, ReasonChallenge), nil
+		// RFC 3579 §2.1: an Access-Challenge carries the next EAP
+		// Request; a challenge to anything else (RFC 2865 §4.4's
+		// interactive challenge) is not supported.
+		if req.EAPMessage == nil || attrs.EAPMessage == nil || attrs.EAPMessage[0] != 1 {
+			return aaa.Reject(req, ReasonChallenge), nil
+		}
+		return &aaa.Result{Challenge: true, EAPMessage: attrs.EAPMessage, State: attrs.State, Message: attrs.ReplyMessage}, nil
 	case radius.CodeAccessAccept:
 	default:
 		return nil, fmt.Errorf("radius: unexpected %v", resp.Code)
@@ -168,6 +187,18 @@ func resultOf(resp *Response, req *aaa.Request) (*aaa.Result, error) {
 	}
 	if i := strings.LastIndexByte(req.Username, '@'); i >= 0 && r.Authz.Domain == "" {
 		r.Authz.Domain = req.Username[i+1:]
+	}
+	if req.EAPMessage != nil {
+		// RFC 3579 §2.6.3: an Accept with an EAP Failure inside
+		// contradicts itself; it is taken as a rejection.
+		if attrs.EAPMessage != nil && attrs.EAPMessage[0] != 3 {
+			return aaa.Reject(req, ReasonEAPAccept), nil
+		}
+		r.EAPMessage = attrs.EAPMessage
+		// EAP methods that derive keys (EAP-MSCHAPv2, EAP-TLS) give them
+		// as MS-MPPE-Send-Key and -Recv-Key (RFC 2548 §2.4.2, §2.4.3).
+		r.MPPESendKey, r.MPPERecvKey = attrs.SendKey, attrs.RecvKey
+		return r, nil
 	}
 	switch req.Method {
 	case aaa.MSCHAPv2:

@@ -44,7 +44,10 @@ type fakeServer struct {
 	secret []byte
 	users  map[string]string
 	accept func(req *radius.Packet, resp *radius.Packet)
-	mode   atomic.Int32
+	// eap, when set, answers the Access-Requests that carry EAP-Message
+	// (RFC 3579) instead of the credential check.
+	eap  func(req *radius.Packet) *radius.Packet
+	mode atomic.Int32
 
 	mu       sync.Mutex
 	requests []*radius.Packet // every request received, retransmissions included
@@ -122,6 +125,9 @@ func (f *fakeServer) serve(b []byte, from netip.AddrPort) {
 
 // decide checks the credentials of an Access-Request.
 func (f *fakeServer) decide(req *radius.Packet) *radius.Packet {
+	if f.eap != nil && req.Get(attrEAPMessage) != nil {
+		return f.eap(req)
+	}
 	user := rfc2865.UserName_GetString(req)
 	pw, known := f.users[user]
 	reject := req.Response(radius.CodeAccessReject)
