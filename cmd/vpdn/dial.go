@@ -130,7 +130,9 @@ func writeDialPPP(b *strings.Builder, user, password, auth string, refuse []stri
 	fmt.Fprintf(b, " ppp chap hostname %s\n ppp chap password 0 %s\n", user, password)
 	fmt.Fprintf(b, " ppp pap sent-username %s password 0 %s\n", user, password)
 	if auth == "eap" {
-		b.WriteString(" ppp authentication eap\n") // takes part in EAP (the client refuses it otherwise)
+		// Takes part in EAP (the client refuses it otherwise); callin:
+		// the client does not ask the server to authenticate itself.
+		b.WriteString(" ppp authentication eap callin\n")
 	}
 	for _, r := range refuse {
 		fmt.Fprintf(b, " ppp %s refuse\n", r)

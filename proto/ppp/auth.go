@@ -867,6 +867,13 @@ func (a *authState) cliEAP(p wire.EAPPacket) {
 		case wire.EAPTypeNotification:
 			a.sendEAP(wire.EAPResponse, p.ID, wire.EAPTypeNotification, nil)
 		case wire.EAPTypeMD5:
+			if l.cfg.MPPE.Required {
+				// MD5-Challenge gives no MPPE keys, and MPPE is
+				// required: Nak it for EAP-MSCHAPv2, which does (RFC
+				// 3748 §5.3.1).
+				a.sendEAP(wire.EAPResponse, p.ID, wire.EAPTypeNak, []byte{wire.EAPTypeMSCHAPv2})
+				return
+			}
 			value, _, err := wire.ParseCHAPValue(p.Data)
 			if err != nil {
 				l.stats.DropMalformed++

@@ -28,6 +28,9 @@ type eapServer struct {
 	nt      []byte
 	reqs    []aaa.Request
 	endless bool // challenge forever, with Notifications
+	// offerMD5 starts with MD5-Challenge whatever method is, as
+	// FreeRADIUS's default_eap_type does, and moves on a Nak.
+	offerMD5 bool
 }
 
 func (e *eapServer) RelaysEAP() bool { return true }
@@ -49,9 +52,11 @@ func (e *eapServer) Authenticate(ctx context.Context, r *aaa.Request) (*aaa.Resu
 	switch {
 	case e.endless:
 		return challenge(wire.EAPTypeNotification, []byte("more"), "again")
+	case p.Type == wire.EAPTypeNak && string(r.State) == "md5" && bytes.Equal(p.Data, []byte{e.method}):
+		return challenge(wire.EAPTypeMSCHAPv2, wire.AppendEAPMSCHAPv2(nil, wire.EAPMSCHAPv2{OpCode: wire.EAPMSCHAPv2Challenge, ID: 9, Value: e.chal, Name: []byte("srv")}), "ms1")
 	case p.Type == wire.EAPTypeIdentity && r.State == nil:
 		e.chal = bytes.Repeat([]byte{0x5a}, 16)
-		if e.method == wire.EAPTypeMD5 {
+		if e.method == wire.EAPTypeMD5 || e.offerMD5 {
 			return challenge(wire.EAPTypeMD5, wire.AppendCHAPValue(nil, e.chal, []byte("srv")), "md5")
 		}
 		return challenge(wire.EAPTypeMSCHAPv2, wire.AppendEAPMSCHAPv2(nil, wire.EAPMSCHAPv2{OpCode: wire.EAPMSCHAPv2Challenge, ID: 9, Value: e.chal, Name: []byte("srv")}), "ms1")
@@ -112,13 +117,14 @@ func TestEAPRelayMD5(t *testing.T) {
 }
 
 // TestEAPRelayMSCHAPv2: EAP-MSCHAPv2 through the relay, the client side
-// of this package against an independent server: four round trips, the
-// server's keys reach MPPE and are the client's crossed.
+// of this package against an independent server that offers MD5 first:
+// the client, which requires MPPE, Naks it for EAP-MSCHAPv2; four round
+// trips; the server's keys reach MPPE and are the client's crossed.
 func TestEAPRelayMSCHAPv2(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		srv := &eapServer{method: wire.EAPTypeMSCHAPv2, users: map[string]string{"labuser": "labpass"}}
+		srv := &eapServer{method: wire.EAPTypeMSCHAPv2, offerMD5: true, users: map[string]string{"labuser": "labpass"}}
 		lc, cc := relayConfig(srv), clientConfig("labuser", "labpass")
-		lc.MPPE, cc.MPPE = MPPEConfig{Strengths: MPPEAuto}, MPPEConfig{Strengths: MPPEAuto}
+		lc.MPPE, cc.MPPE = MPPEConfig{Strengths: MPPEAuto}, MPPEConfig{Strengths: MPPEAuto, Required: true}
 		lns, cli, _ := bringUp(t, lc, cc)
 		lup, ok1 := lns.h.up(wire.ProtoCCP)
 		cup, ok2 := cli.h.up(wire.ProtoCCP)
@@ -131,7 +137,7 @@ func TestEAPRelayMSCHAPv2(t *testing.T) {
 		}
 		srv.mu.Lock()
 		defer srv.mu.Unlock()
-		if len(srv.reqs) != 3 {
+		if len(srv.reqs) != 4 {
 			t.Fatalf("%d requests", len(srv.reqs))
 		}
 	})
