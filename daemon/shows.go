@@ -6,6 +6,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -161,7 +162,19 @@ func userOf(v access.View) show.User {
 	if v.Local.IsValid() {
 		u.LocalAddr, u.PeerAddr = v.Local.String(), v.Peer.String()
 	}
+	u.MTU = v.MTU
+	u.FramedRoutes = prefixStrings(v.FramedRoutes)
+	u.IPv6Prefixes = prefixStrings(v.IPv6Prefixes)
+	u.DelegatedPrefixes = prefixStrings(v.DelegatedPrefixes)
 	return u
+}
+
+func prefixStrings(ps []netip.Prefix) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.String())
+	}
+	return out
 }
 
 // authName renders the authentication as IOS does: "MS CHAP V2 (<-->)"
