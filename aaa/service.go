@@ -10,9 +10,10 @@ import (
 
 // Authorizer is implemented by server groups that can authorize a user
 // without authenticating again (`aaa authorization network LIST group X`
-// after authentication by another method).
+// after authentication by another method). req is the authentication's
+// request, for the session's attributes; found false is a refusal.
 type Authorizer interface {
-	Authorize(ctx context.Context, username string) (Authorization, bool, error)
+	Authorize(ctx context.Context, req *Request) (a Authorization, found bool, err error)
 }
 
 // ServiceConfig configures a Service.
@@ -241,7 +242,13 @@ func (s *Service) authorizeWith(ctx context.Context, m ListMethod, by ListMethod
 		if !ok {
 			return Authorization{}, false, fmt.Errorf("aaa: server group %q cannot authorize alone", m.Group)
 		}
-		return az.Authorize(ctx, req.Username)
+		a, found, err := az.Authorize(ctx, req)
+		if err == nil && found {
+			// The user authenticated by another method: Acct-Authentic
+			// says which (RFC 2866 §5.6), not the server that authorized.
+			a.Authentic = r.Authz.Authentic
+		}
+		return a, found, err
 	}
 	return Authorization{}, false, fmt.Errorf("aaa: unknown method %v", m)
 }

@@ -137,3 +137,36 @@ func TestInMemoryRadiusAuthz(t *testing.T) {
 		})
 	}
 }
+
+// TestInMemoryLocalAuthRadiusAuthz: a user authenticated locally is
+// authorized by RADIUS (an authorization-only Access-Request, Service-Type
+// Authorize Only, no password) and the Accept's attributes are applied.
+func TestInMemoryLocalAuthRadiusAuthz(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(1)
+		srv := &radiustest.Server{Secret: []byte("testing123"),
+			Access: func(req *radius.Packet) *radius.Packet {
+				if rfc2865.ServiceType_Get(req) != 17 || req.Get(rfc2865.CHAPPassword_Type) != nil || rfc2865.UserName_GetString(req) != "alice" {
+					return req.Response(radius.CodeAccessReject)
+				}
+				resp := req.Response(radius.CodeAccessAccept)
+				rfc2865.FramedIPAddress_Set(resp, net.IPv4(198, 19, 7, 9))
+				rfc2865.FramedRoute_AddString(resp, "198.19.60.0/24")
+				return resp
+			}}
+		serveRadius(t, nw, "198.18.0.9:1812", srv)
+		cfg := strings.Replace(memRadiusLNS, "aaa authentication ppp default group radius\n", "aaa authentication ppp default local\nusername alice password 0 wonderland\n", 1)
+		lns := newMemDaemon(t, nw, cfg)
+		lac := newMemDaemon(t, nw, memLAC)
+		bringUpMem(t, lns, lac)
+		if addrs, _ := lac.host.Addrs("Vp1"); len(addrs) != 1 || addrs[0].Addr() != netip.MustParseAddr("198.19.7.9") {
+			t.Fatalf("Vp1 addresses %v (want RADIUS's Framed-IP-Address)", addrs)
+		}
+		if rs, _ := lns.host.Routes("Vi1"); !slices.Contains(routeDsts(rs), "198.19.60.0/24") {
+			t.Errorf("Vi1 routes %v", routeDsts(rs))
+		}
+		if n := len(srv.Requests()); n != 1 {
+			t.Errorf("%d RADIUS requests, want the one authorization", n)
+		}
+	})
+}

@@ -62,6 +62,64 @@ func (g *Group) Authenticate(ctx context.Context, req *aaa.Request) (*aaa.Result
 	return resultOf(resp, req)
 }
 
+// serviceTypeAuthorizeOnly is Service-Type Authorize Only (RFC 5176 §3.1,
+// value 17): an Access-Request that asks for a user's authorization and
+// carries no credentials.
+const serviceTypeAuthorizeOnly = 17
+
+var _ aaa.Authorizer = (*Group)(nil)
+
+// Authorize asks the group for the authorization of a user another method
+// authenticated (`aaa authentication ppp default local` with `aaa
+// authorization network default group radius`). IOS documents that RADIUS
+// authorization follows RADIUS authentication only; vpdn sends instead an
+// authorization-only Access-Request: User-Name, Service-Type Authorize
+// Only (RFC 5176 §3.1), the NAS and session attributes, no password. An
+// Access-Accept authorizes with its attributes (applied as after a RADIUS
+// authentication), an Access-Reject refuses (found false), and an error
+// means no server answered. The server must be set up to answer such
+// requests (FreeRADIUS: Auth-Type Accept for Service-Type ==
+// Authorize-Only).
+func (g *Group) Authorize(ctx context.Context, req *aaa.Request) (aaa.Authorization, bool, error) {
+	nas := g.c.NAS()
+	resp, err := g.c.Exchange(ctx, g.name, AuthPort, radius.CodeAccessRequest, func(p *radius.Packet) error {
+		if req.Username == "" {
+			return errors.New("radius: empty user name")
+		}
+		if err := addString(p, rfc2865.UserName_Type, req.Username); err != nil {
+			return fmt.Errorf("radius: User-Name: %w", err)
+		}
+		if err := nas.addSession(p, req); err != nil {
+			return err
+		}
+		p.Set(rfc2865.ServiceType_Type, radius.NewInteger(serviceTypeAuthorizeOnly))
+		return nil
+	})
+	if err != nil {
+		return aaa.Authorization{}, false, err
+	}
+	attrs, err := parseReply(resp.Packet, resp.Request)
+	if err != nil {
+		resp.srv.st.drop(dropMalformed)
+		return aaa.Authorization{}, false, fmt.Errorf("radius: answer from %s: %w", resp.Server, err)
+	}
+	switch resp.Code {
+	case radius.CodeAccessAccept:
+	case radius.CodeAccessReject:
+		return aaa.Authorization{}, false, nil
+	default:
+		return aaa.Authorization{}, false, fmt.Errorf("radius: unexpected %v to an authorization-only request", resp.Code)
+	}
+	a := attrs.Authz
+	if a.Username == "" {
+		a.Username = req.Username
+	}
+	if i := strings.LastIndexByte(req.Username, '@'); i >= 0 && a.Domain == "" {
+		a.Domain = req.Username[i+1:]
+	}
+	return a, true, nil
+}
+
 // buildAccessRequest adds the credentials of req (RFC 2865 §5.2, §5.3;
 // RFC 2548 §2.3) and the NAS and session attributes.
 func buildAccessRequest(p *radius.Packet, nas *NAS, req *aaa.Request) error {

@@ -46,8 +46,11 @@ type fakeServer struct {
 	accept func(req *radius.Packet, resp *radius.Packet)
 	// eap, when set, answers the Access-Requests that carry EAP-Message
 	// (RFC 3579) instead of the credential check.
-	eap  func(req *radius.Packet) *radius.Packet
-	mode atomic.Int32
+	eap func(req *radius.Packet) *radius.Packet
+	// authz, when set, answers the authorization-only requests
+	// (Service-Type Authorize Only).
+	authz func(req *radius.Packet) *radius.Packet
+	mode  atomic.Int32
 
 	mu       sync.Mutex
 	requests []*radius.Packet // every request received, retransmissions included
@@ -127,6 +130,9 @@ func (f *fakeServer) serve(b []byte, from netip.AddrPort) {
 func (f *fakeServer) decide(req *radius.Packet) *radius.Packet {
 	if f.eap != nil && req.Get(attrEAPMessage) != nil {
 		return f.eap(req)
+	}
+	if f.authz != nil && rfc2865.ServiceType_Get(req) == serviceTypeAuthorizeOnly {
+		return f.authz(req)
 	}
 	user := rfc2865.UserName_GetString(req)
 	pw, known := f.users[user]
