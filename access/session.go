@@ -81,6 +81,10 @@ type Session struct {
 	// interim is the timer of the next Interim-Update.
 	interim clock.Timer
 	done    chan struct{}
+	// interimEvery is the Interim-Update interval now (0: none);
+	// interimGen invalidates the timer of an interval a CoA replaced.
+	interimEvery time.Duration
+	interimGen   uint64
 
 	// acctMu orders the accounting records of the session: Start,
 	// Interims, Stop, each given once the one before returned.
@@ -468,6 +472,7 @@ type View struct {
 	// authorization's Framed-IPv6-Prefix and Delegated-IPv6-Prefix,
 	// which are not applied: sessions run no IPv6CP.
 	MTU               int
+	PortNumber        uint32 // NAS-Port: the interface's unit
 	FramedRoutes      []netip.Prefix
 	IPv6Prefixes      []netip.Prefix
 	DelegatedPrefixes []netip.Prefix
@@ -538,7 +543,7 @@ func (s *Session) View() View {
 		Unnumbered: s.prof.Unnumbered, User: s.info.Username, Local: s.info.LocalAddr, Peer: s.info.PeerAddr,
 		AuthPeer: s.info.AuthPeer, AuthSelf: s.info.AuthSelf, Up: s.ifc != nil, Created: s.created, UpSince: s.upAt,
 		Counters: s.dp.Counters(), Bearer: s.b.Info(), Key: s.dp.Key, Encap: s.dp.Encap(), MPPE: s.mppeView(),
-		MTU: s.mtu, FramedRoutes: slices.Clone(s.framed)}
+		MTU: s.mtu, PortNumber: uint32(s.unit), FramedRoutes: slices.Clone(s.framed)}
 	if a := s.info.Authz; a != nil {
 		v.IPv6Prefixes, v.DelegatedPrefixes = slices.Clone(a.IPv6Prefixes), slices.Clone(a.DelegatedPrefix)
 	}

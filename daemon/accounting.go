@@ -297,7 +297,8 @@ func (h dynAuthHandler) find(m radius.SessionMatch) []*access.Session {
 			continue
 		}
 		if m.SessionID != "" && m.SessionID != v.ID || m.User != "" && !strings.EqualFold(m.User, v.User) ||
-			m.Addr.IsValid() && m.Addr != v.Peer || m.Port != "" && m.Port != v.Interface {
+			m.Addr.IsValid() && m.Addr != v.Peer || m.Port != "" && m.Port != v.Interface ||
+			m.HasPortNumber && m.PortNumber != v.PortNumber {
 			continue
 		}
 		out = append(out, s)
@@ -325,7 +326,11 @@ func (h dynAuthHandler) Disconnect(m radius.SessionMatch) int {
 func (h dynAuthHandler) Change(m radius.SessionMatch, c radius.Change) int {
 	n := 0
 	for _, s := range h.find(m) {
-		if s.SetTimeouts(c.SessionTimeout, c.IdleTimeout) {
+		ok := s.SetTimeouts(c.SessionTimeout, c.IdleTimeout)
+		if ok && c.InterimInterval != nil {
+			ok = s.SetInterimInterval(*c.InterimInterval)
+		}
+		if ok {
 			n++
 		}
 	}

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"slices"
@@ -12,6 +13,8 @@ import (
 
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
+	"layeh.com/radius/rfc2866"
+	"layeh.com/radius/rfc2869"
 	"layeh.com/radius/rfc3162"
 	"layeh.com/radius/rfc4818"
 
@@ -167,6 +170,89 @@ func TestInMemoryLocalAuthRadiusAuthz(t *testing.T) {
 		}
 		if n := len(srv.Requests()); n != 1 {
 			t.Errorf("%d RADIUS requests, want the one authorization", n)
+		}
+	})
+}
+
+// TestInMemoryCoAInterim: a CoA-Request naming the session by User-Name
+// and NAS-Port changes its Acct-Interim-Interval: Interim-Updates reach
+// the accounting server at the new interval, show caller user shows it,
+// and a Framed-Pool in a CoA gets a NAK with Error-Cause 401.
+func TestInMemoryCoAInterim(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(1)
+		srv := &radiustest.Server{Secret: []byte("testing123"), Users: map[string]string{"alice": "wonderland"}}
+		serveRadius(t, nw, "198.18.0.9:1812", srv)
+		serveRadius(t, nw, "198.18.0.9:1813", srv)
+		cfg := memRadiusLNS + "aaa accounting network default start-stop group radius\naaa server radius dynamic-author\n client 198.18.0.9 server-key 0 coasecret\n"
+		lns := newMemDaemon(t, nw, cfg, func(o *Options) { o.AcctSpoolDir = t.TempDir() })
+		lac := newMemDaemon(t, nw, memLAC)
+		bringUpMem(t, lns, lac)
+		interims := func() int {
+			n := 0
+			for _, p := range srv.Requests() {
+				if p.Code == radius.CodeAccountingRequest && rfc2866.AcctStatusType_Get(p) == rfc2866.AcctStatusType_Value_InterimUpdate {
+					n++
+				}
+			}
+			return n
+		}
+		if n := interims(); n != 0 {
+			t.Fatalf("%d Interim-Updates before the CoA", n)
+		}
+		coa, err := nw.Listen(netip.MustParseAddrPort("198.18.0.9:40000"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer coa.Close()
+		answers := make(chan *radius.Packet, 4)
+		go coa.ServeBatch(func(b []byte, _ netip.AddrPort) {
+			if p, err := radius.Parse(b, []byte("coasecret")); err == nil {
+				answers <- p
+			}
+		}, nil)
+		send := func(id byte, attrs func(p *radius.Packet)) *radius.Packet {
+			t.Helper()
+			p := radius.New(radius.CodeCoARequest, []byte("coasecret"))
+			p.Identifier = id
+			attrs(p)
+			b, err := p.Encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := coa.WriteTo(b, netip.MustParseAddrPort("198.18.0.1:3799")); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case a := <-answers:
+				return a
+			case <-time.After(10 * time.Second):
+				t.Fatal("no answer to the CoA-Request")
+			}
+			return nil
+		}
+		ack := send(1, func(p *radius.Packet) {
+			rfc2865.UserName_SetString(p, "alice")
+			rfc2865.NASPort_Set(p, 1)
+			rfc2869.AcctInterimInterval_Set(p, 60)
+		})
+		if ack.Code != radius.CodeCoAACK {
+			t.Fatalf("answer %v", ack.Code)
+		}
+		if u := lns.show(t, "caller user alice", false).Text; !strings.Contains(u, "00:01:00  -         Accounting interim") {
+			t.Errorf("show caller user:\n%s", u)
+		}
+		time.Sleep(150 * time.Second)
+		synctest.Wait()
+		if n := interims(); n != 2 {
+			t.Errorf("%d Interim-Updates in 150 s at 60 s, want 2", n)
+		}
+		nak := send(2, func(p *radius.Packet) {
+			rfc2865.UserName_SetString(p, "alice")
+			p.Add(88, radius.Attribute("P2")) // Framed-Pool
+		})
+		if nak.Code != radius.CodeCoANAK || binary.BigEndian.Uint32(nak.Get(101)) != 401 {
+			t.Errorf("Framed-Pool CoA: %v %x", nak.Code, nak.Get(101))
 		}
 	})
 }

@@ -154,7 +154,7 @@ func userOf(v access.View) show.User {
 		User: v.User, Service: "PPPoVPDN", Protocol: v.Bearer.Protocol, Up: v.Up,
 		Auth: authName(v.AuthPeer, v.AuthSelf), ConnectedAt: v.UpSince, Counters: counters(v.Counters),
 		SessionTimeout: secs(v.Timeouts.Session), SessionLeft: secs(v.Timeouts.SessionLeft),
-		IdleTimeout: secs(v.Timeouts.Idle), IdleFor: secs(v.Timeouts.IdleFor)}
+		IdleTimeout: secs(v.Timeouts.Idle), IdleFor: secs(v.Timeouts.IdleFor), InterimInterval: secs(v.Timeouts.Interim)}
 	u.Hardware = "Virtual Access interface"
 	if v.Role == access.Client {
 		u.Hardware = "Virtual PPP interface"

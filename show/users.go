@@ -44,6 +44,9 @@ type User struct {
 	SessionLeft    int `json:"session_timeout_left,omitzero"`
 	IdleTimeout    int `json:"idle_timeout,omitzero"`
 	IdleFor        int `json:"idle_for,omitzero"`
+	// InterimInterval is the seconds between Interim-Update accounting
+	// records (Acct-Interim-Interval, aaa accounting update periodic).
+	InterimInterval int `json:"interim_interval,omitzero"`
 	// From the authorization (RADIUS): the interface's MTU when
 	// Framed-MTU set it (or it was configured), the routes through the
 	// session (Framed-Route, Framed-IP-Netmask), and the IPv6 prefixes,
@@ -85,7 +88,7 @@ func WriteCallerUser(b *strings.Builder, us []User) {
 		fmt.Fprintf(b, "  User: %s, line %s, service %s\n", u.User, u.Interface, u.Service)
 		fmt.Fprintf(b, "        Connected for %s, Idle for %s\n", HMS(u.ConnectedAt), hmsSeconds(u.IdleFor))
 		b.WriteString("  Timeouts:            Limit     Remaining Timer Type\n")
-		if u.SessionTimeout == 0 && u.IdleTimeout == 0 {
+		if u.SessionTimeout == 0 && u.IdleTimeout == 0 && u.InterimInterval == 0 {
 			b.WriteString("                       -         -         -\n")
 		}
 		if u.SessionTimeout > 0 {
@@ -93,6 +96,9 @@ func WriteCallerUser(b *strings.Builder, us []User) {
 		}
 		if u.IdleTimeout > 0 {
 			fmt.Fprintf(b, "                       %-9s %-9s Idle timer\n", hmsSeconds(u.IdleTimeout), hmsSeconds(u.IdleTimeout-u.IdleFor))
+		}
+		if u.InterimInterval > 0 {
+			fmt.Fprintf(b, "                       %-9s %-9s Accounting interim\n", hmsSeconds(u.InterimInterval), "-")
 		}
 		fmt.Fprintf(b, "  PPP: LCP Open, %s, %s\n", u.Auth, u.ncps())
 		fmt.Fprintf(b, "  IP: Local %s, remote %s\n", u.LocalAddr, u.PeerAddr)
