@@ -4,7 +4,10 @@
 // listener). It checks and signs Message-Authenticator as a hardened
 // FreeRADIUS does (RFC 3579 §3.2), authenticates PAP and CHAP users, adds
 // the reply attributes the test gives per user, and acknowledges
-// accounting. It is not a RADIUS server for anything but tests.
+// accounting. It checks PAP, CHAP, MS-CHAPv1 and MS-CHAPv2 (with
+// MS-CHAP2-Success and the MPPE keys of RFC 2548 in the Accept). It is
+// not a RADIUS server for anything but tests; aaa/radius's own tests wrap
+// it to answer in hostile ways.
 package radiustest
 
 import (
@@ -16,6 +19,9 @@ import (
 
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
+	"layeh.com/radius/vendors/microsoft"
+
+	"github.com/vpdn/vpdn/aaa/mschap"
 )
 
 const typeMessageAuthenticator = 80 // RFC 3579 §3.2
@@ -74,25 +80,75 @@ func (s *Server) Handle(b []byte) (answer []byte, ok bool) {
 		out, err := resp.Encode()
 		return out, err == nil
 	case radius.CodeAccessRequest:
-		if s.Access != nil {
-			resp = s.Access(req)
-		}
-		if resp == nil {
-			resp = s.check(req)
-		}
+		resp = s.Answer(req)
 	default:
 		return nil, false
 	}
-	return s.sign(req, resp)
+	return s.Sign(req, resp)
 }
 
-// check authenticates a PAP or CHAP Access-Request (RFC 2865 §5.2, §5.3).
+// Answer decides a verified Access-Request: Access's answer if it gives
+// one, else the credential check with Reply's attributes on an accept.
+func (s *Server) Answer(req *radius.Packet) *radius.Packet {
+	if s.Access != nil {
+		if resp := s.Access(req); resp != nil {
+			return resp
+		}
+	}
+	return s.check(req)
+}
+
+// check authenticates a PAP, CHAP (RFC 2865 §5.2, §5.3) or MS-CHAP
+// (RFC 2548 §2.3) Access-Request.
 func (s *Server) check(req *radius.Packet) *radius.Packet {
 	user := rfc2865.UserName_GetString(req)
 	pw, known := s.Users[user]
+	reject := req.Response(radius.CodeAccessReject)
+	rfc2865.ReplyMessage_SetString(reject, "no")
+	resp := req.Response(radius.CodeAccessAccept)
 	ok := false
 	switch {
 	case !known:
+	case microsoft.MSCHAP2Response_Get(req) != nil:
+		// RFC 2548 §2.3.2 (draft form): Ident, Flags, Peer-Challenge,
+		// Reserved, NT-Response; the PPP value is the same with Flags
+		// last.
+		v := microsoft.MSCHAP2Response_Get(req)
+		ch := microsoft.MSCHAPChallenge_Get(req)
+		if len(v) != 50 {
+			return reject
+		}
+		value := append(append([]byte(nil), v[2:50]...), 0)
+		h := mschap.NTPasswordHash(pw)
+		good, success, r, err := mschap.VerifyV2(ch, value, user, h)
+		if err != nil || !good {
+			rej := req.Response(radius.CodeAccessReject)
+			microsoft.MSCHAPError_Add(rej, append([]byte{v[0]}, mschap.FailureV2(691, ch)...))
+			return rej
+		}
+		send, recv, _ := mschap.V2Keys(h, r.NTResponse[:])
+		microsoft.MSCHAP2Success_Add(resp, append([]byte{v[0]}, success...))
+		microsoft.MSMPPESendKey_Add(resp, send)
+		microsoft.MSMPPERecvKey_Add(resp, recv)
+		ok = true
+	case microsoft.MSCHAPResponse_Get(req) != nil:
+		v := microsoft.MSCHAPResponse_Get(req)
+		ch := microsoft.MSCHAPChallenge_Get(req)
+		if len(v) != 50 || len(ch) != 8 {
+			return reject
+		}
+		h := mschap.NTPasswordHash(pw)
+		want := mschap.ChallengeResponse([8]byte(ch), h)
+		ok = bytes.Equal(want[:], v[26:50])
+		if ok {
+			// RFC 2548 §2.4.1: LM-Key, NT-Key (the hash of the hash),
+			// padding, hidden as User-Password.
+			hh := h.Hash()
+			pt := make([]byte, 32)
+			copy(pt[8:24], hh[:])
+			a, _ := radius.NewUserPassword(pt, s.Secret, req.Authenticator[:])
+			addMicrosoft(resp, 12, a)
+		}
 	case req.Get(rfc2865.UserPassword_Type) != nil:
 		got, err := radius.UserPassword(req.Get(rfc2865.UserPassword_Type), s.Secret, req.Authenticator[:])
 		ok = err == nil && string(got) == pw
@@ -111,13 +167,19 @@ func (s *Server) check(req *radius.Packet) *radius.Packet {
 		}
 	}
 	if !ok {
-		return req.Response(radius.CodeAccessReject)
+		return reject
 	}
-	resp := req.Response(radius.CodeAccessAccept)
 	if s.Reply != nil {
 		s.Reply(user, req, resp)
 	}
 	return resp
+}
+
+// addMicrosoft adds a Microsoft Vendor-Specific attribute (RFC 2548).
+func addMicrosoft(p *radius.Packet, typ byte, v []byte) {
+	b := binary.BigEndian.AppendUint32(nil, 311)
+	b = append(b, typ, byte(2+len(v)))
+	p.Add(rfc2865.VendorSpecific_Type, append(b, v...))
 }
 
 // validMA checks a packet's Message-Authenticator: HMAC-MD5 keyed with the
@@ -164,10 +226,10 @@ func findMA(b []byte) int {
 	return -1
 }
 
-// sign encodes an answer with a Message-Authenticator computed over the
+// Sign encodes an answer with a Message-Authenticator computed over the
 // request's authenticator, then the Response Authenticator (RFC 2865 §3,
 // RFC 3579 §3.2).
-func (s *Server) sign(req, resp *radius.Packet) ([]byte, bool) {
+func (s *Server) Sign(req, resp *radius.Packet) ([]byte, bool) {
 	resp.Set(typeMessageAuthenticator, make(radius.Attribute, 16))
 	b, err := resp.MarshalBinary()
 	if err != nil {
