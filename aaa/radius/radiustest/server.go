@@ -15,13 +15,15 @@ import (
 	"crypto/hmac"
 	"crypto/md5"
 	"encoding/binary"
+	"fmt"
 	"sync"
 
+	"golang.org/x/crypto/md4"
 	"layeh.com/radius"
+	"layeh.com/radius/rfc2759"
 	"layeh.com/radius/rfc2865"
+	"layeh.com/radius/rfc3079"
 	"layeh.com/radius/vendors/microsoft"
-
-	"github.com/vpdn/vpdn/aaa/mschap"
 )
 
 const typeMessageAuthenticator = 80 // RFC 3579 §3.2
@@ -111,22 +113,23 @@ func (s *Server) check(req *radius.Packet) *radius.Packet {
 	case !known:
 	case microsoft.MSCHAP2Response_Get(req) != nil:
 		// RFC 2548 §2.3.2 (draft form): Ident, Flags, Peer-Challenge,
-		// Reserved, NT-Response; the PPP value is the same with Flags
-		// last.
+		// Reserved, NT-Response. Checked with layeh's rfc2759 and
+		// rfc3079, independently of vpdn's own MS-CHAP code.
 		v := microsoft.MSCHAP2Response_Get(req)
 		ch := microsoft.MSCHAPChallenge_Get(req)
-		if len(v) != 50 {
+		if len(v) != 50 || len(ch) != 16 {
 			return reject
 		}
-		value := append(append([]byte(nil), v[2:50]...), 0)
-		h := mschap.NTPasswordHash(pw)
-		good, success, r, err := mschap.VerifyV2(ch, value, user, h)
-		if err != nil || !good {
+		peer, nt := v[2:18], v[26:50]
+		want, err := rfc2759.GenerateNTResponse(ch, peer, []byte(user), []byte(pw))
+		if err != nil || !bytes.Equal(want, nt) {
 			rej := req.Response(radius.CodeAccessReject)
-			microsoft.MSCHAPError_Add(rej, append([]byte{v[0]}, mschap.FailureV2(691, ch)...))
+			microsoft.MSCHAPError_Add(rej, fmt.Appendf([]byte{v[0]}, "E=691 R=0 C=%X V=3", ch))
 			return rej
 		}
-		send, recv, _ := mschap.V2Keys(h, r.NTResponse[:])
+		success, _ := rfc2759.GenerateAuthenticatorResponse(ch, peer, nt, []byte(user), []byte(pw))
+		send, _ := rfc3079.MakeKey(nt, []byte(pw), true)
+		recv, _ := rfc3079.MakeKey(nt, []byte(pw), false)
 		microsoft.MSCHAP2Success_Add(resp, append([]byte{v[0]}, success...))
 		microsoft.MSMPPESendKey_Add(resp, send)
 		microsoft.MSMPPERecvKey_Add(resp, recv)
@@ -137,15 +140,16 @@ func (s *Server) check(req *radius.Packet) *radius.Packet {
 		if len(v) != 50 || len(ch) != 8 {
 			return reject
 		}
-		h := mschap.NTPasswordHash(pw)
-		want := mschap.ChallengeResponse([8]byte(ch), h)
-		ok = bytes.Equal(want[:], v[26:50])
+		u, _ := rfc2759.ToUTF16([]byte(pw))
+		h := rfc2759.NTPasswordHash(u)
+		ok = bytes.Equal(rfc2759.ChallengeResponse(ch, h), v[26:50])
 		if ok {
-			// RFC 2548 §2.4.1: LM-Key, NT-Key (the hash of the hash),
-			// padding, hidden as User-Password.
-			hh := h.Hash()
+			// RFC 2548 §2.4.1: LM-Key, NT-Key (the hash of the hash,
+			// RFC 3079 §2.4), padding, hidden as User-Password.
+			m := md4.New()
+			m.Write(h)
 			pt := make([]byte, 32)
-			copy(pt[8:24], hh[:])
+			copy(pt[8:24], m.Sum(nil))
 			a, _ := radius.NewUserPassword(pt, s.Secret, req.Authenticator[:])
 			addMicrosoft(resp, 12, a)
 		}
