@@ -420,7 +420,12 @@ func (a *Accounting) next() *spoolEntry {
 		a.mu.Lock()
 		if i := a.firstReadyLocked(); i >= 0 {
 			e := a.queue[i]
-			a.queue = slices.Delete(a.queue, i, i+1)
+			if i == 0 {
+				a.queue[0] = nil
+				a.queue = a.queue[1:] // the usual case, in constant time
+			} else {
+				a.queue = slices.Delete(a.queue, i, i+1)
+			}
 			e.queued, e.busy = false, true
 			more := len(a.queue) > 0
 			a.mu.Unlock()
