@@ -42,7 +42,7 @@ func runDial(args []string) int {
 	user := fs.String("user", "", "PPP user name (required)")
 	password := fs.String("password", "", "PPP password (required)")
 	tunnelName := fs.String("tunnel-name", "", "the host name announced in the L2TP tunnel (default vpdn-client)")
-	auth := fs.String("auth", "", "accept only this authentication: pap, chap, ms-chap, ms-chap-v2 or eap (default: any the server offers but EAP)")
+	auth := fs.String("auth", "", "accept only this authentication: pap, chap, ms-chap, ms-chap-v2 or eap (EAP-MD5, or EAP-MSCHAPv2, which --mppe required asks for; default: any the server offers but EAP)")
 	tunnelPassword := fs.String("tunnel-password", "", "L2TP tunnel password, when the LNS authenticates tunnels")
 	iface := fs.Int("interface", 1, "the Virtual-PPP unit (interface VpN)")
 	socket := fs.String("socket", "", "control socket for show commands while connected (default: a private one)")
