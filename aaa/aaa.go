@@ -42,7 +42,8 @@ func (m Method) String() string {
 //	MSCHAPv1  Challenge (8 bytes), Response (49-byte Value field, RFC 2433 §3)
 //	MSCHAPv2  ID, Challenge (16 bytes), Response (49-byte Value field: peer
 //	          challenge 16, reserved 8, NT-Response 24, flags 1; RFC 2759 §4)
-//	EAPMD5    ID, Challenge, Response (as CHAP, carried in EAP)
+//	EAPMD5    ID, Challenge, Response (as CHAP, carried in EAP); or, for
+//	          EAP pass-through (RFC 3579), EAPMessage and State
 type Request struct {
 	Method    Method
 	Username  string
@@ -50,6 +51,14 @@ type Request struct {
 	ID        uint8
 	Challenge []byte
 	Response  []byte
+
+	// EAPMessage, when set, makes the request an EAP pass-through step
+	// (RFC 3579): the peer's whole EAP Response packet, relayed to a
+	// server group as EAP-Message; State echoes the State of the
+	// server's last Access-Challenge (RFC 2865 §5.24), nil on the first
+	// step. Only server groups answer such requests.
+	EAPMessage []byte
+	State      []byte
 
 	// Context of the call, for policy and accounting.
 	NASPort       string // e.g. "Vi3" or the L2TP session
@@ -87,7 +96,15 @@ type Result struct {
 	MSCHAPError     string
 	// MPPE master keys (RFC 3079 §3), when the method derives them.
 	MPPESendKey, MPPERecvKey []byte
-	Authz                    Authorization
+	// Challenge is an EAP pass-through step that is neither accept nor
+	// reject (RFC 3579 §2.6.2, Access-Challenge): EAPMessage is the next
+	// EAP Request to relay to the peer and State goes back with the
+	// peer's answer. On a final result, EAPMessage is the server's EAP
+	// Success or Failure, if it sent one.
+	Challenge  bool
+	EAPMessage []byte
+	State      []byte
+	Authz      Authorization
 	// Hold, on a rejection, is how long the authenticator should wait
 	// before it tells the peer (the throttle's delay for repeated
 	// failures). The wait is the caller's, on its own timer: AAA never
@@ -133,6 +150,13 @@ type Authorization struct {
 // rejection is a Result with Accept false.
 type Authenticator interface {
 	Authenticate(ctx context.Context, req *Request) (*Result, error)
+}
+
+// EAPRelay is implemented by an Authenticator that relays EAP to a server
+// (RFC 3579) rather than checking EAP-MD5 itself: PPP then relays every
+// EAP Response after the Identity as a Request with EAPMessage set.
+type EAPRelay interface {
+	RelaysEAP() bool
 }
 
 // AccountingRecord describes a session for Start, Interim and Stop records

@@ -10,9 +10,10 @@ import (
 
 // Authorizer is implemented by server groups that can authorize a user
 // without authenticating again (`aaa authorization network LIST group X`
-// after authentication by another method).
+// after authentication by another method). req is the authentication's
+// request, for the session's attributes; found false is a refusal.
 type Authorizer interface {
-	Authorize(ctx context.Context, username string) (Authorization, bool, error)
+	Authorize(ctx context.Context, req *Request) (a Authorization, found bool, err error)
 }
 
 // ServiceConfig configures a Service.
@@ -126,6 +127,10 @@ func (s *Service) Authenticate(ctx context.Context, authnList, authzList string,
 	if r == nil {
 		return nil, fmt.Errorf("aaa: authentication ppp %s: every method failed: %w", name, errors.Join(errs...))
 	}
+	if r.Challenge {
+		// An EAP pass-through step: neither a failure nor a success yet.
+		return r, nil
+	}
 	if r.Accept {
 		if err := s.authorize(ctx, authzList, by, req, r); err != nil {
 			return nil, err
@@ -144,7 +149,13 @@ func (s *Service) Authenticate(ctx context.Context, authnList, authzList string,
 	return r, nil
 }
 
+// errEAPRelay is the error of a method that cannot relay EAP.
+var errEAPRelay = errors.New("aaa: EAP pass-through needs a server group")
+
 func (s *Service) authenticateWith(ctx context.Context, m ListMethod, req *Request) (*Result, error) {
+	if req.EAPMessage != nil && m.Kind != MethodGroup {
+		return nil, errEAPRelay
+	}
 	switch m.Kind {
 	case MethodLocal, MethodLocalCase:
 		if s.local == nil {
@@ -231,7 +242,13 @@ func (s *Service) authorizeWith(ctx context.Context, m ListMethod, by ListMethod
 		if !ok {
 			return Authorization{}, false, fmt.Errorf("aaa: server group %q cannot authorize alone", m.Group)
 		}
-		return az.Authorize(ctx, req.Username)
+		a, found, err := az.Authorize(ctx, req)
+		if err == nil && found {
+			// The user authenticated by another method: Acct-Authentic
+			// says which (RFC 2866 §5.6), not the server that authorized.
+			a.Authentic = r.Authz.Authentic
+		}
+		return a, found, err
 	}
 	return Authorization{}, false, fmt.Errorf("aaa: unknown method %v", m)
 }
@@ -250,4 +267,20 @@ type boundService struct {
 
 func (b boundService) Authenticate(ctx context.Context, req *Request) (*Result, error) {
 	return b.s.Authenticate(ctx, b.authn, b.authz, req)
+}
+
+// RelaysEAP reports whether the authentication list starts with a server
+// group: EAP is then passed through to it (RFC 3579), as IOS does for
+// `ppp authentication eap` with `group radius`; otherwise this end checks
+// EAP-MD5 itself.
+func (b boundService) RelaysEAP() bool { return b.s.RelaysEAP(b.authn) }
+
+// RelaysEAP reports whether the named authentication list ("" for
+// default) starts with a server group.
+func (s *Service) RelaysEAP(authnList string) bool {
+	if authnList == "" {
+		authnList = DefaultList
+	}
+	m := s.authn[authnList]
+	return len(m) > 0 && m[0].Kind == MethodGroup
 }

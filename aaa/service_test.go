@@ -392,3 +392,49 @@ func TestMemoryAccounter(t *testing.T) {
 		t.Error("String")
 	}
 }
+
+// challengeGroup answers every request with an EAP pass-through step.
+type challengeGroup struct{}
+
+func (challengeGroup) Authenticate(ctx context.Context, req *Request) (*Result, error) {
+	return &Result{Challenge: true, EAPMessage: []byte{1, 2, 0, 5, 4}, State: []byte("s")}, nil
+}
+
+// TestServiceEAPRelay: a list that starts with a group relays EAP; a
+// challenge goes back as it is, neither recorded as a failure nor
+// authorized; a method other than a group cannot take an EAP step and
+// the walk goes on past it.
+func TestServiceEAPRelay(t *testing.T) {
+	local, err := NewLocal(LocalConfig{Users: []User{{Name: "alice", Password: "x"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := NewFailureHistory(10, time.Now)
+	s, err := NewService(ServiceConfig{
+		Lists:  []ListCommand{authn("default", mGroup("radius"), mLocal), authn("loc", mLocal, mGroup("radius")), authz("default", mLocal)},
+		Groups: map[string]Authenticator{"radius": challengeGroup{}}, Local: local, History: h,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := s.Bind("", "").(EAPRelay); !ok || !r.RelaysEAP() {
+		t.Fatal("default list does not relay EAP")
+	}
+	if s.Bind("loc", "").(EAPRelay).RelaysEAP() {
+		t.Fatal("a list starting with local relays EAP")
+	}
+	req := &Request{Method: EAPMD5, Username: "bob", EAPMessage: []byte{2, 1, 0, 8, 1, 'b', 'o', 'b'}}
+	for _, list := range []string{"", "loc"} {
+		r, err := s.Authenticate(context.Background(), list, "", req)
+		if err != nil || !r.Challenge || string(r.State) != "s" {
+			t.Fatalf("list %q: %+v %v", list, r, err)
+		}
+	}
+	if n := len(h.Entries()); n != 0 {
+		t.Fatalf("%d failures recorded for challenges", n)
+	}
+	s2, _ := NewService(ServiceConfig{Lists: []ListCommand{authn("default", mLocal)}, Local: local})
+	if _, err := s2.Authenticate(context.Background(), "", "", req); !errors.Is(err, errEAPRelay) {
+		t.Fatalf("local given an EAP step: %v", err)
+	}
+}

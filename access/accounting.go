@@ -66,9 +66,11 @@ func (s *Session) accountingUp(authz *aaa.Authorization) {
 }
 
 func (s *Session) armInterimLocked(every time.Duration) {
+	s.interimEvery = every
+	gen := s.interimGen
 	s.interim = s.m.cfg.Clock.AfterFunc(every, func() {
 		s.mu.Lock()
-		if s.ended {
+		if s.ended || gen != s.interimGen {
 			s.mu.Unlock()
 			return
 		}
@@ -233,12 +235,37 @@ func (s *Session) SetTimeouts(sessionTimeout, idleTimeout *uint32) bool {
 	return true
 }
 
+// SetInterimInterval changes a live session's Acct-Interim-Interval (a
+// RADIUS CoA-Request, RFC 5176 §3.1; RFC 2869 §5.16): the next
+// Interim-Update comes secs seconds from now, and every secs seconds
+// after; 0 stops them. It reports false when the session is not up (or
+// has ended).
+func (s *Session) SetInterimInterval(secs uint32) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended || s.upAt.IsZero() {
+		return false
+	}
+	if s.interim != nil {
+		s.interim.Stop()
+		s.interim = nil
+	}
+	s.interimGen++
+	s.interimEvery = 0
+	if secs > 0 {
+		s.armInterimLocked(time.Duration(secs) * time.Second)
+	}
+	return true
+}
+
 // Timeouts is a session's Session-Timeout and Idle-Timeout, for show
 // caller user: the limits (0: none), what is left of the session's, and
-// how long the session has been idle (known while an idle limit runs).
+// how long the session has been idle (known while an idle limit runs);
+// Interim is the Interim-Update interval (0: none).
 type Timeouts struct {
 	Session, SessionLeft time.Duration
 	Idle, IdleFor        time.Duration
+	Interim              time.Duration
 }
 
 // Timeouts returns the session's timeouts now.
@@ -246,7 +273,7 @@ func (s *Session) Timeouts() Timeouts {
 	now := s.m.cfg.Clock.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	t := Timeouts{Session: s.sessLimit, Idle: s.idleLimit}
+	t := Timeouts{Session: s.sessLimit, Idle: s.idleLimit, Interim: s.interimEvery}
 	if t.Session > 0 {
 		t.SessionLeft = max(0, s.sessDeadline.Sub(now))
 	}

@@ -3,7 +3,9 @@ package access
 import (
 	"context"
 	"log/slog"
+	"math/bits"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +61,11 @@ type Session struct {
 	cause    Cause
 	reason   string
 	leases   []*aaa.Lease
+	// mtu is the interface's MTU as applied (Framed-MTU included);
+	// framed the routes the authorization put through the session
+	// (Framed-Route, Framed-IP-Netmask).
+	mtu    int
+	framed []netip.Prefix
 	// timeout ends the session at the authorization's Session-Timeout;
 	// sessLimit is that timeout and sessDeadline when it fires.
 	timeout      clock.Timer
@@ -74,6 +81,10 @@ type Session struct {
 	// interim is the timer of the next Interim-Update.
 	interim clock.Timer
 	done    chan struct{}
+	// interimEvery is the Interim-Update interval now (0: none);
+	// interimGen invalidates the timer of an interval a CoA replaced.
+	interimEvery time.Duration
+	interimGen   uint64
 
 	// acctMu orders the accounting records of the session: Start,
 	// Interims, Stop, each given once the one before returned.
@@ -202,9 +213,11 @@ func (s *Session) Up(ev ppp.UpEvent) {
 		mtu = in.PeerMRU
 	}
 	routes := append([]vif.Route(nil), prof.Routes...)
-	var framed []netip.Prefix
+	var framed, authzRoutes []netip.Prefix
 	if in.Authz != nil {
-		for _, r := range in.Authz.Routes {
+		mtu = framedMTU(mtu, in.Authz.MTU)
+		authzRoutes = framedRoutes(in.Authz, in.PeerAddr)
+		for _, r := range authzRoutes {
 			routes = append(routes, vif.Route{Dst: r})
 			framed = append(framed, r)
 		}
@@ -224,7 +237,7 @@ func (s *Session) Up(ev ppp.UpEvent) {
 		att.Sources = dataplane.NewSources([]netip.Addr{in.PeerAddr}, framed)
 	}
 	s.mu.Lock()
-	s.owned = framed
+	s.owned, s.mtu, s.framed = framed, mtu, authzRoutes
 	s.mu.Unlock()
 	if ifc.Device() == nil {
 		att.PeerAddrs = []netip.Addr{in.PeerAddr}
@@ -453,6 +466,16 @@ type View struct {
 	// Session-Timeout and Idle-Timeout now.
 	ID       string
 	Timeouts Timeouts
+	// MTU is the interface's MTU (0: the default); FramedRoutes the
+	// routes the authorization put through the session (Framed-Route,
+	// Framed-IP-Netmask); IPv6Prefixes and DelegatedPrefixes the
+	// authorization's Framed-IPv6-Prefix and Delegated-IPv6-Prefix,
+	// which are not applied: sessions run no IPv6CP.
+	MTU               int
+	PortNumber        uint32 // NAS-Port: the interface's unit
+	FramedRoutes      []netip.Prefix
+	IPv6Prefixes      []netip.Prefix
+	DelegatedPrefixes []netip.Prefix
 }
 
 // MPPEView is what show ppp mppe prints of a session: the negotiated
@@ -466,15 +489,65 @@ type MPPEView struct {
 	Tx, Rx   mppe.Stats
 }
 
+// minFramedMTU is the smallest Framed-MTU applied: IPv4's minimum (RFC 791,
+// 68 octets); a smaller one is ignored.
+const minFramedMTU = 68
+
+// framedMTU caps the interface's MTU by Framed-MTU (RFC 2865 §5.12), as
+// IOS sets the Virtual-Access's MTU from it. The link's MRU was agreed by
+// LCP before authentication; the cap applies to what the session sends and
+// to the routes through it.
+func framedMTU(mtu int, framed uint32) int {
+	if framed < minFramedMTU || framed > 65535 {
+		return mtu
+	}
+	if mtu == 0 || int(framed) < mtu {
+		return int(framed)
+	}
+	return mtu
+}
+
+// framedRoutes are the routes an authorization puts through a session:
+// its Framed-Routes (RFC 2865 §5.22) and, as IOS does with
+// Framed-IP-Netmask (RFC 2865 §5.9: "the IP netmask to be configured for
+// the user when the user is a router to a network"), a route to the
+// peer's address under that mask, the network behind a router client. A
+// host mask (/32) or one that is not contiguous adds nothing.
+func framedRoutes(a *aaa.Authorization, peer netip.Addr) []netip.Prefix {
+	out := slices.Clone(a.Routes)
+	if a.Netmask.Is4() && peer.Is4() {
+		if n, ok := maskBits(a.Netmask); ok && n > 0 && n < 32 {
+			p := netip.PrefixFrom(peer, n).Masked()
+			if !slices.Contains(out, p) {
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// maskBits returns the length of a contiguous IPv4 netmask.
+func maskBits(m netip.Addr) (int, bool) {
+	b := m.As4()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	n := bits.LeadingZeros32(^v)
+	return n, v<<n == 0
+}
+
 // View returns a snapshot of the session.
 func (s *Session) View() View {
 	t := s.Timeouts()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return View{ID: s.id, Timeouts: t, Interface: s.name, LongName: s.long, Role: s.prof.Role, Template: s.prof.Template,
+	v := View{ID: s.id, Timeouts: t, Interface: s.name, LongName: s.long, Role: s.prof.Role, Template: s.prof.Template,
 		Unnumbered: s.prof.Unnumbered, User: s.info.Username, Local: s.info.LocalAddr, Peer: s.info.PeerAddr,
 		AuthPeer: s.info.AuthPeer, AuthSelf: s.info.AuthSelf, Up: s.ifc != nil, Created: s.created, UpSince: s.upAt,
-		Counters: s.dp.Counters(), Bearer: s.b.Info(), Key: s.dp.Key, Encap: s.dp.Encap(), MPPE: s.mppeView()}
+		Counters: s.dp.Counters(), Bearer: s.b.Info(), Key: s.dp.Key, Encap: s.dp.Encap(), MPPE: s.mppeView(),
+		MTU: s.mtu, PortNumber: uint32(s.unit), FramedRoutes: slices.Clone(s.framed)}
+	if a := s.info.Authz; a != nil {
+		v.IPv6Prefixes, v.DelegatedPrefixes = slices.Clone(a.IPv6Prefixes), slices.Clone(a.DelegatedPrefix)
+	}
+	return v
 }
 
 func (s *Session) mppeView() *MPPEView {

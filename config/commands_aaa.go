@@ -170,6 +170,18 @@ var aaaCommands = []*command{
 				l.Methods = slices.DeleteFunc(l.Methods, func(x string) bool { return x == "none" })
 			}
 			return nil
+		}}, {mode: mGlobal, spec: "aaa accounting system default {start-stop | stop-only | none} [group <server:word>]", help: "System accounting (RFC 2866 §5.1): `start-stop` sends Accounting-On when vpdn starts serving, before any session's Start, and Accounting-Off at a clean shutdown, after the sessions' Stops; `stop-only` the Accounting-Off alone; to the group (radius, or an aaa group server radius), through the accounting spool.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			if err := setMethodList(p, &p.cfg.AAA.SystemAccounting, "system", m, neg); err != nil || neg {
+				return err
+			}
+			l := &p.cfg.AAA.SystemAccounting[len(p.cfg.AAA.SystemAccounting)-1]
+			if m.Has("none") {
+				l.Record, l.Methods = "none", []string{}
+			} else if len(l.Methods) == 0 {
+				return fmt.Errorf("aaa accounting system default %s: incomplete command; expected group radius or group NAME", l.Record)
+			}
+			return nil
 		}},
 }
 

@@ -383,6 +383,9 @@ type AAA struct {
 	// RADIUS is the RADIUS client (radius server, radius-server, aaa
 	// group server radius, ip radius source-interface); nil if none.
 	RADIUS *RADIUS `json:"radius,omitempty"`
+	// SystemAccounting is `aaa accounting system default start-stop group
+	// G` (one list at most, named default): Accounting-On and -Off.
+	SystemAccounting []MethodList `json:"system_accounting,omitempty"`
 }
 
 // MethodList is an AAA method list: `aaa authentication ppp default local none`.

@@ -21,7 +21,7 @@ func (c *Config) String() string {
 	if len(c.Services) > 0 {
 		w.bang()
 	}
-	if c.AAA.NewModel || len(c.AAA.Authentication)+len(c.AAA.Authorization)+len(c.AAA.Accounting)+len(c.AAA.Login) > 0 {
+	if c.AAA.NewModel || len(c.AAA.Authentication)+len(c.AAA.Authorization)+len(c.AAA.Accounting)+len(c.AAA.Login)+len(c.AAA.SystemAccounting) > 0 {
 		if c.AAA.NewModel {
 			w.line(0, "aaa new-model")
 		}
@@ -36,6 +36,9 @@ func (c *Config) String() string {
 		}
 		for _, l := range c.AAA.Accounting {
 			w.line(0, "%s", strings.TrimSpace(fmt.Sprintf("aaa accounting network %s %s %s", l.Name, l.Record, strings.Join(l.Methods, " "))))
+		}
+		for _, l := range c.AAA.SystemAccounting {
+			w.line(0, "%s", strings.TrimSpace(fmt.Sprintf("aaa accounting system %s %s %s", l.Name, l.Record, strings.Join(l.Methods, " "))))
 		}
 		w.bang()
 	}

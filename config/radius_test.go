@@ -115,6 +115,7 @@ radius-server host 198.18.0.2 key k
 aaa accounting network default start-stop group radius
 aaa accounting network STOPS stop-only group radius
 aaa accounting network OFF none
+aaa accounting system default start-stop group radius
 aaa accounting update periodic 5
 aaa server radius dynamic-author
  client 198.18.0.5
@@ -134,6 +135,9 @@ interface Virtual-Template1
 		c.AAA.Accounting[2].Record != "none" || len(c.AAA.Accounting[2].Methods) != 0 {
 		t.Errorf("lists %+v", c.AAA.Accounting)
 	}
+	if sa := c.AAA.SystemAccounting; len(sa) != 1 || sa[0].Name != "default" || sa[0].Record != "start-stop" || len(sa[0].Methods) != 1 || sa[0].Methods[0] != "group radius" {
+		t.Errorf("system accounting %+v", sa)
+	}
 	da := c.AAA.RADIUS.DynamicAuthor
 	if len(da.Clients) != 2 || !da.Clients[0].Key.IsZero() || da.Clients[1].Key != (Secret{Value: "own"}) ||
 		da.Key != (Secret{Type: 7, Value: "0822455D0A16"}) || da.Port != 1700 || c.AAA.RADIUS.AccountingUpdate != 5 {
@@ -146,8 +150,10 @@ interface Virtual-Template1
 		t.Errorf("warning: %v", w)
 	}
 	for bad, want := range map[string]string{
-		"interface Virtual-Template1\n ppp accounting NOPE\n":    "t:1: interface Virtual-Template1: ppp accounting NOPE: no such list",
-		"aaa server radius dynamic-author\n client 198.18.0.5\n": "t:2: aaa server radius dynamic-author: client 198.18.0.5 has no key",
+		"interface Virtual-Template1\n ppp accounting NOPE\n":                                       "t:1: interface Virtual-Template1: ppp accounting NOPE: no such list",
+		"aaa server radius dynamic-author\n client 198.18.0.5\n":                                    "t:2: aaa server radius dynamic-author: client 198.18.0.5 has no key",
+		"aaa accounting system default start-stop\n":                                                "t:1: aaa accounting system default start-stop: incomplete command",
+		"radius-server host 198.18.0.2 key k\naaa accounting system default stop-only group NOPE\n": `t:2: aaa accounting system default: server group "NOPE" is not defined`,
 	} {
 		if _, err := Parse("t", bad); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", bad, err, want)

@@ -71,6 +71,7 @@ func (p *parser) validateRadius() {
 	check("authentication login", c.AAA.Login)
 	check("authorization network", c.AAA.Authorization)
 	check("accounting network", c.AAA.Accounting)
+	check("accounting system", c.AAA.SystemAccounting)
 	if r != nil && r.DynamicAuthor != nil {
 		for _, cl := range r.DynamicAuthor.Clients {
 			if cl.Key.IsZero() && r.DynamicAuthor.Key.IsZero() {

@@ -50,6 +50,24 @@ func accountingLists(c *config.Config) map[string]acctMethod {
 	return out
 }
 
+// systemAccounting is `aaa accounting system default RECORD group G`:
+// the group, and whether Accounting-On (start-stop) and -Off (start-stop,
+// stop-only) are sent; group "" for none.
+func systemAccounting(c *config.Config) (group string, on, off bool) {
+	for _, l := range c.AAA.SystemAccounting {
+		if l.Name != aaa.DefaultList || len(l.Methods) == 0 || !strings.HasPrefix(l.Methods[0], "group ") {
+			continue
+		}
+		switch l.Record {
+		case "start-stop":
+			return strings.TrimPrefix(l.Methods[0], "group "), true, true
+		case "stop-only":
+			return strings.TrimPrefix(l.Methods[0], "group "), false, true
+		}
+	}
+	return "", false, false
+}
+
 // acctState is the daemon's accounting: the RADIUS spool and sender (made
 // when a list first names a server group; it lives as long as the
 // daemon, across reloads) and the records kept in memory for `local`.
@@ -66,6 +84,8 @@ func (d *Daemon) ensureAccounting(c *config.Config) error {
 	for _, m := range accountingLists(c) {
 		need = need || m.group != ""
 	}
+	sysGroup, on, _ := systemAccounting(c)
+	need = need || sysGroup != ""
 	d.acct.mu.Lock()
 	defer d.acct.mu.Unlock()
 	if !need || d.acct.radius != nil {
@@ -86,6 +106,15 @@ func (d *Daemon) ensureAccounting(c *config.Config) error {
 	}
 	d.acct.radius = a
 	d.log.Info("accounting spool open", "dir", dir)
+	if on {
+		// RFC 2866 §5.1: this NAS starts serving. The accounting is made
+		// before the access layer, so this comes before any Start; the
+		// spool holds the group's later records until it is
+		// acknowledged.
+		if err := a.System(sysGroup, true); err != nil {
+			d.log.Error("Accounting-On", "err", err)
+		}
+	}
 	return nil
 }
 
@@ -133,6 +162,14 @@ func (d *Daemon) closeAccounting() {
 	d.acct.mu.Unlock()
 	if a == nil {
 		return
+	}
+	if g, _, off := systemAccounting(d.Config()); off {
+		// RFC 2866 §5.1: this NAS stops serving, after the sessions'
+		// Stops; spooled, so a server that is down hears it at the next
+		// start.
+		if err := a.System(g, false); err != nil {
+			d.log.Error("Accounting-Off", "err", err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
@@ -260,7 +297,8 @@ func (h dynAuthHandler) find(m radius.SessionMatch) []*access.Session {
 			continue
 		}
 		if m.SessionID != "" && m.SessionID != v.ID || m.User != "" && !strings.EqualFold(m.User, v.User) ||
-			m.Addr.IsValid() && m.Addr != v.Peer || m.Port != "" && m.Port != v.Interface {
+			m.Addr.IsValid() && m.Addr != v.Peer || m.Port != "" && m.Port != v.Interface ||
+			m.HasPortNumber && m.PortNumber != v.PortNumber {
 			continue
 		}
 		out = append(out, s)
@@ -288,7 +326,11 @@ func (h dynAuthHandler) Disconnect(m radius.SessionMatch) int {
 func (h dynAuthHandler) Change(m radius.SessionMatch, c radius.Change) int {
 	n := 0
 	for _, s := range h.find(m) {
-		if s.SetTimeouts(c.SessionTimeout, c.IdleTimeout) {
+		ok := s.SetTimeouts(c.SessionTimeout, c.IdleTimeout)
+		if ok && c.InterimInterval != nil {
+			ok = s.SetInterimInterval(*c.InterimInterval)
+		}
+		if ok {
 			n++
 		}
 	}

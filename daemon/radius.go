@@ -240,6 +240,10 @@ func renderAAAServers(st []radius.ServerStats, acct *radius.AccountingStats) str
 		fmt.Fprintf(&b, "     Start: queued %d, sent %d, acknowledged %d\n", acct.QueuedStart, acct.SentStart, acct.AckedStart)
 		fmt.Fprintf(&b, "     Interim: queued %d, sent %d, acknowledged %d\n", acct.QueuedInterim, acct.SentInterim, acct.AckedInterim)
 		fmt.Fprintf(&b, "     Stop: queued %d, sent %d, acknowledged %d\n", acct.QueuedStop, acct.SentStop, acct.AckedStop)
+		if acct.QueuedOn+acct.QueuedOff > 0 {
+			fmt.Fprintf(&b, "     Accounting-On: queued %d, sent %d, acknowledged %d\n", acct.QueuedOn, acct.SentOn, acct.AckedOn)
+			fmt.Fprintf(&b, "     Accounting-Off: queued %d, sent %d, acknowledged %d\n", acct.QueuedOff, acct.SentOff, acct.AckedOff)
+		}
 		fmt.Fprintf(&b, "     Retries %d, refused (spool full) %d, interims dropped %d, write errors %d\n", acct.Retries, acct.RefusedFull, acct.InterimsDropped, acct.WriteErrors)
 	}
 	if len(st) == 0 {
@@ -329,7 +333,7 @@ var (
 )
 
 var (
-	descAcctRecords  = prometheus.NewDesc("vpdn_radius_accounting_records_total", "RADIUS accounting records by status type (start, interim, stop) and stage (queued, sent, acknowledged).", []string{"type", "stage"}, nil)
+	descAcctRecords  = prometheus.NewDesc("vpdn_radius_accounting_records_total", "RADIUS accounting records by status type (start, interim, stop, accounting_on, accounting_off) and stage (queued, sent, acknowledged).", []string{"type", "stage"}, nil)
 	descAcctRetries  = prometheus.NewDesc("vpdn_radius_accounting_retries_total", "Accounting records sent again after no server acknowledged them.", nil, nil)
 	descAcctDropped  = prometheus.NewDesc("vpdn_radius_accounting_dropped_total", "Accounting records not spooled, by reason: spool_full (a Start refused), interim_superseded (or spool full), write_error.", []string{"reason"}, nil)
 	descSpoolRecords = prometheus.NewDesc("vpdn_accounting_spool_records", "Sessions in the accounting spool (each with its pending records).", nil, nil)
@@ -363,7 +367,8 @@ func (d *Daemon) collectAccounting(ch chan<- prometheus.Metric) {
 		for _, r := range []struct {
 			typ                 string
 			queued, sent, acked uint64
-		}{{"start", st.QueuedStart, st.SentStart, st.AckedStart}, {"interim", st.QueuedInterim, st.SentInterim, st.AckedInterim}, {"stop", st.QueuedStop, st.SentStop, st.AckedStop}} {
+		}{{"start", st.QueuedStart, st.SentStart, st.AckedStart}, {"interim", st.QueuedInterim, st.SentInterim, st.AckedInterim}, {"stop", st.QueuedStop, st.SentStop, st.AckedStop},
+			{"accounting_on", st.QueuedOn, st.SentOn, st.AckedOn}, {"accounting_off", st.QueuedOff, st.SentOff, st.AckedOff}} {
 			cnt(descAcctRecords, r.queued, r.typ, "queued")
 			cnt(descAcctRecords, r.sent, r.typ, "sent")
 			cnt(descAcctRecords, r.acked, r.typ, "acknowledged")

@@ -6,6 +6,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -153,7 +154,7 @@ func userOf(v access.View) show.User {
 		User: v.User, Service: "PPPoVPDN", Protocol: v.Bearer.Protocol, Up: v.Up,
 		Auth: authName(v.AuthPeer, v.AuthSelf), ConnectedAt: v.UpSince, Counters: counters(v.Counters),
 		SessionTimeout: secs(v.Timeouts.Session), SessionLeft: secs(v.Timeouts.SessionLeft),
-		IdleTimeout: secs(v.Timeouts.Idle), IdleFor: secs(v.Timeouts.IdleFor)}
+		IdleTimeout: secs(v.Timeouts.Idle), IdleFor: secs(v.Timeouts.IdleFor), InterimInterval: secs(v.Timeouts.Interim)}
 	u.Hardware = "Virtual Access interface"
 	if v.Role == access.Client {
 		u.Hardware = "Virtual PPP interface"
@@ -161,7 +162,19 @@ func userOf(v access.View) show.User {
 	if v.Local.IsValid() {
 		u.LocalAddr, u.PeerAddr = v.Local.String(), v.Peer.String()
 	}
+	u.MTU = v.MTU
+	u.FramedRoutes = prefixStrings(v.FramedRoutes)
+	u.IPv6Prefixes = prefixStrings(v.IPv6Prefixes)
+	u.DelegatedPrefixes = prefixStrings(v.DelegatedPrefixes)
 	return u
+}
+
+func prefixStrings(ps []netip.Prefix) []string {
+	var out []string
+	for _, p := range ps {
+		out = append(out, p.String())
+	}
+	return out
 }
 
 // authName renders the authentication as IOS does: "MS CHAP V2 (<-->)"

@@ -44,6 +44,17 @@ type User struct {
 	SessionLeft    int `json:"session_timeout_left,omitzero"`
 	IdleTimeout    int `json:"idle_timeout,omitzero"`
 	IdleFor        int `json:"idle_for,omitzero"`
+	// InterimInterval is the seconds between Interim-Update accounting
+	// records (Acct-Interim-Interval, aaa accounting update periodic).
+	InterimInterval int `json:"interim_interval,omitzero"`
+	// From the authorization (RADIUS): the interface's MTU when
+	// Framed-MTU set it (or it was configured), the routes through the
+	// session (Framed-Route, Framed-IP-Netmask), and the IPv6 prefixes,
+	// shown but not applied (no IPv6CP on sessions).
+	MTU               int      `json:"mtu,omitzero"`
+	FramedRoutes      []string `json:"framed_routes,omitempty"`
+	IPv6Prefixes      []string `json:"framed_ipv6_prefixes,omitempty"`
+	DelegatedPrefixes []string `json:"delegated_ipv6_prefixes,omitempty"`
 }
 
 // ncps are the open network (and compression) control protocols, as IOS
@@ -77,7 +88,7 @@ func WriteCallerUser(b *strings.Builder, us []User) {
 		fmt.Fprintf(b, "  User: %s, line %s, service %s\n", u.User, u.Interface, u.Service)
 		fmt.Fprintf(b, "        Connected for %s, Idle for %s\n", HMS(u.ConnectedAt), hmsSeconds(u.IdleFor))
 		b.WriteString("  Timeouts:            Limit     Remaining Timer Type\n")
-		if u.SessionTimeout == 0 && u.IdleTimeout == 0 {
+		if u.SessionTimeout == 0 && u.IdleTimeout == 0 && u.InterimInterval == 0 {
 			b.WriteString("                       -         -         -\n")
 		}
 		if u.SessionTimeout > 0 {
@@ -86,8 +97,25 @@ func WriteCallerUser(b *strings.Builder, us []User) {
 		if u.IdleTimeout > 0 {
 			fmt.Fprintf(b, "                       %-9s %-9s Idle timer\n", hmsSeconds(u.IdleTimeout), hmsSeconds(u.IdleTimeout-u.IdleFor))
 		}
+		if u.InterimInterval > 0 {
+			fmt.Fprintf(b, "                       %-9s %-9s Accounting interim\n", hmsSeconds(u.InterimInterval), "-")
+		}
 		fmt.Fprintf(b, "  PPP: LCP Open, %s, %s\n", u.Auth, u.ncps())
 		fmt.Fprintf(b, "  IP: Local %s, remote %s\n", u.LocalAddr, u.PeerAddr)
+		if u.MTU > 0 || len(u.FramedRoutes) > 0 {
+			routes := "none"
+			if len(u.FramedRoutes) > 0 {
+				routes = strings.Join(u.FramedRoutes, " ")
+			}
+			mtu := "default"
+			if u.MTU > 0 {
+				mtu = fmt.Sprint(u.MTU)
+			}
+			fmt.Fprintf(b, "  Framed: MTU %s, routes %s\n", mtu, routes)
+		}
+		if len(u.IPv6Prefixes) > 0 || len(u.DelegatedPrefixes) > 0 {
+			fmt.Fprintf(b, "  IPv6: prefix %s, delegated %s (not applied: no IPv6CP)\n", orNone(u.IPv6Prefixes), orNone(u.DelegatedPrefixes))
+		}
 		c := u.Counters
 		fmt.Fprintf(b, "  Counts: %d packets input, %d bytes, 0 no buffer\n", c.PacketsIn, c.BytesIn)
 		b.WriteString("          0 input errors, 0 CRC, 0 frame, 0 overrun\n")
@@ -119,4 +147,11 @@ func WriteInterface(b *strings.Builder, u User) {
 	fmt.Fprintf(b, "  Peer address is %s\n", u.PeerAddr)
 	fmt.Fprintf(b, "     %d packets input, %d bytes\n", u.Counters.PacketsIn, u.Counters.BytesIn)
 	fmt.Fprintf(b, "     %d packets output, %d bytes\n", u.Counters.PacketsOut, u.Counters.BytesOut)
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, " ")
 }

@@ -3,6 +3,7 @@ package radius
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -24,6 +25,8 @@ const (
 	statusStart   = 1
 	statusStop    = 2
 	statusInterim = 3
+	statusOn      = 7 // Accounting-On
+	statusOff     = 8 // Accounting-Off
 )
 
 // Acct-Terminate-Cause NAS-Reboot (RFC 2866 §5.10): the Stop of a
@@ -71,6 +74,11 @@ type Accounting struct {
 	bytes   int64                  // of every entry's file, under mu
 	seq     uint64                 // under mu
 	wake    chan struct{}          // a token when the queue grows
+	// on is the Accounting-On not yet acknowledged, under mu: until it
+	// is, the records of its group queued after it wait (RFC 2866 §5.1:
+	// the server hears that the NAS started before it hears of the
+	// sessions it serves; IOS's `aaa accounting system guarantee-first`).
+	on *spoolEntry
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -80,7 +88,7 @@ type Accounting struct {
 }
 
 type acctCounters struct {
-	queued, sent, acked       [4]atomic.Uint64 // by status type
+	queued, sent, acked       [9]atomic.Uint64 // by status type
 	retries                   atomic.Uint64
 	refusedFull               atomic.Uint64 // Starts refused: spool full
 	interimsDropped           atomic.Uint64 // Interim-Updates dropped: superseded or spool full
@@ -111,6 +119,9 @@ type AccountingStats struct {
 	// Recovered is the number of sessions found in the spool at start;
 	// RecoveredStops the Stops made for those that were still up.
 	Recovered, RecoveredStops uint64
+	// Accounting-On and -Off records (system accounting) by stage.
+	QueuedOn, SentOn, AckedOn    uint64
+	QueuedOff, SentOff, AckedOff uint64
 }
 
 // NewAccounting opens the spool, takes over what it holds and starts
@@ -154,7 +165,14 @@ func NewAccounting(cfg AccountingConfig) (*Accounting, error) {
 		if e.Seq > a.seq {
 			a.seq = e.Seq
 		}
-		if e.Flags&flagStop == 0 {
+		if e.Flags&flagSystem != 0 && e.Flags&flagAll == 0 {
+			// A system record acknowledged as the daemon died.
+			if err := a.dir.remove(e.ID); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if e.Flags&(flagStop|flagSystem) == 0 {
 			// Up when the daemon died: its Stop, with the counters of its
 			// last Interim-Update (none: zero), NAS-Reboot.
 			e.Stop = recoveredStop(e.Interim)
@@ -400,10 +418,14 @@ func (a *Accounting) enqueueLocked(e *spoolEntry) {
 func (a *Accounting) next() *spoolEntry {
 	for {
 		a.mu.Lock()
-		if len(a.queue) > 0 {
-			e := a.queue[0]
-			a.queue[0] = nil
-			a.queue = a.queue[1:]
+		if i := a.firstReadyLocked(); i >= 0 {
+			e := a.queue[i]
+			if i == 0 {
+				a.queue[0] = nil
+				a.queue = a.queue[1:] // the usual case, in constant time
+			} else {
+				a.queue = slices.Delete(a.queue, i, i+1)
+			}
 			e.queued, e.busy = false, true
 			more := len(a.queue) > 0
 			a.mu.Unlock()
@@ -422,6 +444,58 @@ func (a *Accounting) next() *spoolEntry {
 			return nil
 		}
 	}
+}
+
+// firstReadyLocked returns the index in the queue of the first entry that
+// may be sent now, -1 if none: while an Accounting-On is not
+// acknowledged, the entries of its group spooled after it wait.
+func (a *Accounting) firstReadyLocked() int {
+	for i, e := range a.queue {
+		if on := a.on; on == nil || e == on || e.Group != on.Group || e.Seq < on.Seq {
+			return i
+		}
+	}
+	return -1
+}
+
+// System spools a system accounting record (RFC 2866 §5.1) to group: an
+// Accounting-On (on) when the NAS starts serving, before any Start, or an
+// Accounting-Off when it stops, after the Stops. Each has its own
+// Acct-Session-Id (RFC 2866 §5.5: present in every Accounting-Request),
+// 24 hex digits like the sessions': the time and a random part. Until an
+// Accounting-On is acknowledged, the records of its group spooled after
+// it wait.
+func (a *Accounting) System(group string, on bool) error {
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return fmt.Errorf("radius: accounting: %w", err)
+	}
+	now := a.clock.Now()
+	id := fmt.Sprintf("%08X%X", uint32(now.Unix()), rnd)
+	e := &spoolEntry{ID: id, Group: group, Base: appendString(nil, rfc2866.AcctSessionID_Type, id), StartAt: now.UnixNano(), Flags: flagSystem}
+	status := uint32(statusOn)
+	if on {
+		e.Flags |= flagStart
+	} else {
+		e.Flags |= flagStop
+		e.Stop, e.StopAt, status = []byte{}, now.UnixNano(), statusOff
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.seq++
+	e.Seq = a.seq
+	if err := a.writeEntry(e); err != nil {
+		return err
+	}
+	a.entries[e.ID] = e
+	a.bytes += int64(e.size)
+	if on {
+		a.on = e
+	}
+	a.st.queued[status].Add(1)
+	a.dbg.Debug("AAA/ACCT: "+statusName(status)+" queued", "session", e.ID, "group", group)
+	a.enqueueLocked(e)
+	return nil
 }
 
 // worker sends records: one session at a time, its Start, Interim and
@@ -474,6 +548,9 @@ func (a *Accounting) sendNext(e *spoolEntry) bool {
 		a.mu.Unlock()
 		return true
 	}
+	if e.Flags&flagSystem != 0 {
+		status = map[uint32]uint32{statusStart: statusOn, statusStop: statusOff}[status]
+	}
 	base, group, id := e.Base, e.Group, e.ID
 	if e.attempts > 0 {
 		a.st.retries.Add(1)
@@ -516,6 +593,21 @@ func (a *Accounting) sendNext(e *spoolEntry) bool {
 	defer a.mu.Unlock()
 	e.attempts = 0
 	switch status {
+	case statusOn:
+		e.Flags &^= flagStart
+		if a.on == e {
+			a.on = nil
+			select { // the records held behind it may go
+			case a.wake <- struct{}{}:
+			default:
+			}
+		}
+		if e.Flags&flagAll == 0 {
+			status = statusStop // done: the file goes
+		}
+	case statusOff:
+		e.Flags &^= flagStop
+		status = statusStop
 	case statusStart:
 		e.Flags &^= flagStart
 	case statusInterim:
@@ -570,6 +662,10 @@ func statusName(s uint32) string {
 		return "Interim-Update"
 	case statusStop:
 		return "Stop"
+	case statusOn:
+		return "Accounting-On"
+	case statusOff:
+		return "Accounting-Off"
 	}
 	return fmt.Sprint(s)
 }
@@ -591,6 +687,8 @@ func (a *Accounting) Stats() AccountingStats {
 	st.Retries, st.RefusedFull, st.InterimsDropped = c.retries.Load(), c.refusedFull.Load(), c.interimsDropped.Load()
 	st.WriteErrors, st.BadFiles = c.writeErrors.Load(), c.badFiles.Load()
 	st.Recovered, st.RecoveredStops = c.recovered.Load(), c.recoveredStops.Load()
+	st.QueuedOn, st.SentOn, st.AckedOn = c.queued[statusOn].Load(), c.sent[statusOn].Load(), c.acked[statusOn].Load()
+	st.QueuedOff, st.SentOff, st.AckedOff = c.queued[statusOff].Load(), c.sent[statusOff].Load(), c.acked[statusOff].Load()
 	return st
 }
 
@@ -614,10 +712,14 @@ func (a *Accounting) Sessions() []SpooledSession {
 	slices.SortFunc(es, func(x, y *spoolEntry) int { return cmp.Compare(x.Seq, y.Seq) })
 	for _, e := range es {
 		s := SpooledSession{ID: e.ID, Group: e.Group, Started: time.Unix(0, e.StartAt), Attempts: e.attempts}
-		for _, f := range []struct {
+		names := []struct {
 			bit  uint8
 			name string
-		}{{flagStart, "Start"}, {flagInterim, "Interim-Update"}, {flagStop, "Stop"}} {
+		}{{flagStart, "Start"}, {flagInterim, "Interim-Update"}, {flagStop, "Stop"}}
+		if e.Flags&flagSystem != 0 {
+			names[0].name, names[2].name = "Accounting-On", "Accounting-Off"
+		}
+		for _, f := range names {
 			if e.Flags&f.bit != 0 {
 				s.Pending = append(s.Pending, f.name)
 			}

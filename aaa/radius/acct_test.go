@@ -8,6 +8,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -417,4 +419,120 @@ func FuzzSpoolDecode(f *testing.F) {
 
 func crcOf(b []byte) []byte {
 	return binary.BigEndian.AppendUint32(nil, crc32.ChecksumIEEE(b))
+}
+
+// TestAccountingOnOff: Accounting-On (RFC 2866 §5.1, status 7) goes
+// first, and a session's Start spooled after it waits until it is
+// acknowledged, through an outage; Accounting-Off (8) goes after the
+// Stop. Each has its own Acct-Session-Id of 24 hex digits and the NAS's
+// identity, and the spool is empty at the end.
+func TestAccountingOnOff(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New(1)
+		f := newFakeServer(t, n, acctSrv, testSecret)
+		defer f.Close()
+		f.mode.Store(int32(fakeSilent))
+		c := newTestClient(t, n, 0, srv1)
+		defer c.Close()
+		dir := t.TempDir()
+		a := newTestAccounting(t, c, dir, SpoolLimits{})
+		defer a.Close(context.Background())
+		ctx := context.Background()
+		if err := a.System("radius", true); err != nil {
+			t.Fatal(err)
+		}
+		l := a.List("radius", false)
+		r := testRecord("00000001000000A1")
+		if err := l.Start(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		for _, p := range acctRequests(f) {
+			if status(p) != statusOn {
+				t.Fatalf("status %d sent while the Accounting-On is not acknowledged", status(p))
+			}
+		}
+		if len(acctRequests(f)) == 0 {
+			t.Fatal("no Accounting-On sent")
+		}
+		f.mode.Store(int32(fakeGood))
+		time.Sleep(30 * time.Second)
+		synctest.Wait()
+		if err := l.Stop(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if err := a.System("radius", false); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		var got []uint32
+		ids := map[uint32]string{}
+		for _, p := range acctRequests(f) {
+			if s := status(p); len(got) == 0 || got[len(got)-1] != s {
+				got = append(got, s)
+			}
+			ids[status(p)] = rfc2866.AcctSessionID_GetString(p)
+			if s := status(p); (s == statusOn || s == statusOff) && (p.Get(rfc2865.UserName_Type) != nil || rfc2865.NASIdentifier_GetString(p) != "lns1") {
+				t.Errorf("status %d: attributes %v", s, p.Attributes)
+			}
+		}
+		want := []uint32{statusOn, statusStart, statusStop, statusOff}
+		if !slices.Equal(got, want) {
+			t.Fatalf("statuses %v, want %v", got, want)
+		}
+		for _, s := range []uint32{statusOn, statusOff} {
+			if id := ids[s]; len(id) != 24 || strings.Trim(id, "0123456789ABCDEF") != "" {
+				t.Errorf("status %d: Acct-Session-Id %q", s, id)
+			}
+		}
+		if ids[statusOn] == ids[statusOff] {
+			t.Error("Accounting-On and -Off share an Acct-Session-Id")
+		}
+		if fs := spoolFiles(t, dir); len(fs) != 0 {
+			t.Errorf("spool not empty: %v", fs)
+		}
+		st := a.Stats()
+		if st.QueuedOn != 1 || st.AckedOn != 1 || st.QueuedOff != 1 || st.AckedOff != 1 || st.SentOn < 2 || st.Records != 0 {
+			t.Errorf("stats %+v", st)
+		}
+	})
+}
+
+// TestAccountingOffSpooled: an Accounting-Off no server acknowledged
+// stays in the spool and is sent at the next start, without a Stop made
+// for it as for a session.
+func TestAccountingOffSpooled(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New(1)
+		f := newFakeServer(t, n, acctSrv, testSecret)
+		defer f.Close()
+		f.mode.Store(int32(fakeSilent))
+		c := newTestClient(t, n, 0, srv1)
+		defer c.Close()
+		dir := t.TempDir()
+		a := newTestAccounting(t, c, dir, SpoolLimits{})
+		if err := a.System("radius", false); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		a.Close(ctx)
+		cancel()
+		if fs := spoolFiles(t, dir); len(fs) != 1 {
+			t.Fatalf("spool %v, want the Off", fs)
+		}
+		f.mode.Store(int32(fakeGood))
+		before := len(acctRequests(f))
+		b := newTestAccounting(t, c, dir, SpoolLimits{})
+		defer b.Close(context.Background())
+		synctest.Wait()
+		reqs := acctRequests(f)[before:]
+		if len(reqs) != 1 || status(reqs[0]) != statusOff || rfc2866.AcctDelayTime_Get(reqs[0]) < 3 {
+			t.Fatalf("after restart: %d requests %v", len(reqs), reqs)
+		}
+		if st := b.Stats(); st.RecoveredStops != 0 || st.Records != 0 {
+			t.Errorf("stats %+v", st)
+		}
+	})
 }

@@ -62,6 +62,64 @@ func (g *Group) Authenticate(ctx context.Context, req *aaa.Request) (*aaa.Result
 	return resultOf(resp, req)
 }
 
+// serviceTypeAuthorizeOnly is Service-Type Authorize Only (RFC 5176 §3.1,
+// value 17): an Access-Request that asks for a user's authorization and
+// carries no credentials.
+const serviceTypeAuthorizeOnly = 17
+
+var _ aaa.Authorizer = (*Group)(nil)
+
+// Authorize asks the group for the authorization of a user another method
+// authenticated (`aaa authentication ppp default local` with `aaa
+// authorization network default group radius`). IOS documents that RADIUS
+// authorization follows RADIUS authentication only; vpdn sends instead an
+// authorization-only Access-Request: User-Name, Service-Type Authorize
+// Only (RFC 5176 §3.1), the NAS and session attributes, no password. An
+// Access-Accept authorizes with its attributes (applied as after a RADIUS
+// authentication), an Access-Reject refuses (found false), and an error
+// means no server answered. The server must be set up to answer such
+// requests (FreeRADIUS: Auth-Type Accept for Service-Type ==
+// Authorize-Only).
+func (g *Group) Authorize(ctx context.Context, req *aaa.Request) (aaa.Authorization, bool, error) {
+	nas := g.c.NAS()
+	resp, err := g.c.Exchange(ctx, g.name, AuthPort, radius.CodeAccessRequest, func(p *radius.Packet) error {
+		if req.Username == "" {
+			return errors.New("radius: empty user name")
+		}
+		if err := addString(p, rfc2865.UserName_Type, req.Username); err != nil {
+			return fmt.Errorf("radius: User-Name: %w", err)
+		}
+		if err := nas.addSession(p, req); err != nil {
+			return err
+		}
+		p.Set(rfc2865.ServiceType_Type, radius.NewInteger(serviceTypeAuthorizeOnly))
+		return nil
+	})
+	if err != nil {
+		return aaa.Authorization{}, false, err
+	}
+	attrs, err := parseReply(resp.Packet, resp.Request)
+	if err != nil {
+		resp.srv.st.drop(dropMalformed)
+		return aaa.Authorization{}, false, fmt.Errorf("radius: answer from %s: %w", resp.Server, err)
+	}
+	switch resp.Code {
+	case radius.CodeAccessAccept:
+	case radius.CodeAccessReject:
+		return aaa.Authorization{}, false, nil
+	default:
+		return aaa.Authorization{}, false, fmt.Errorf("radius: unexpected %v to an authorization-only request", resp.Code)
+	}
+	a := attrs.Authz
+	if a.Username == "" {
+		a.Username = req.Username
+	}
+	if i := strings.LastIndexByte(req.Username, '@'); i >= 0 && a.Domain == "" {
+		a.Domain = req.Username[i+1:]
+	}
+	return a, true, nil
+}
+
 // buildAccessRequest adds the credentials of req (RFC 2865 §5.2, §5.3;
 // RFC 2548 §2.3) and the NAS and session attributes.
 func buildAccessRequest(p *radius.Packet, nas *NAS, req *aaa.Request) error {
@@ -70,6 +128,17 @@ func buildAccessRequest(p *radius.Packet, nas *NAS, req *aaa.Request) error {
 	}
 	if err := addString(p, rfc2865.UserName_Type, req.Username); err != nil {
 		return fmt.Errorf("radius: User-Name: %w", err)
+	}
+	if req.EAPMessage != nil {
+		// RFC 3579 §2.1: the peer's Response goes as EAP-Message, with
+		// the State of the last Access-Challenge; no other credentials.
+		if err := addEAPMessage(p, req.EAPMessage); err != nil {
+			return err
+		}
+		if err := addState(p, req.State); err != nil {
+			return err
+		}
+		return nas.addSession(p, req)
 	}
 	switch req.Method {
 	case aaa.PAP:
@@ -130,7 +199,8 @@ func addVendor(p *radius.Packet, typ byte, v []byte) {
 // Reasons of a RADIUS rejection, for logs and show vpdn history failure.
 const (
 	ReasonReject    = "rejected by RADIUS server"
-	ReasonChallenge = "RADIUS Access-Challenge (EAP pass-through is not supported)"
+	ReasonChallenge = "RADIUS Access-Challenge to a request that was not EAP"
+	ReasonEAPAccept = "RADIUS Access-Accept carried an EAP Failure"
 )
 
 // resultOf turns a verified answer into a Result.
@@ -149,6 +219,7 @@ func resultOf(resp *Response, req *aaa.Request) (*aaa.Result, error) {
 			reason += ": " + attrs.ReplyMessage
 		}
 		r := aaa.Reject(req, reason)
+		r.EAPMessage = attrs.EAPMessage
 		if req.Method == aaa.MSCHAPv2 || req.Method == aaa.MSCHAPv1 {
 			if e := attrs.MSCHAPError; e != "" {
 				r.MSCHAPError, r.Message = e, e
@@ -156,7 +227,13 @@ func resultOf(resp *Response, req *aaa.Request) (*aaa.Result, error) {
 		}
 		return r, nil
 	case radius.CodeAccessChallenge:
-		return aaa.Reject(req, ReasonChallenge), nil
+		// RFC 3579 §2.1: an Access-Challenge carries the next EAP
+		// Request; a challenge to anything else (RFC 2865 §4.4's
+		// interactive challenge) is not supported.
+		if req.EAPMessage == nil || attrs.EAPMessage == nil || attrs.EAPMessage[0] != 1 {
+			return aaa.Reject(req, ReasonChallenge), nil
+		}
+		return &aaa.Result{Challenge: true, EAPMessage: attrs.EAPMessage, State: attrs.State, Message: attrs.ReplyMessage}, nil
 	case radius.CodeAccessAccept:
 	default:
 		return nil, fmt.Errorf("radius: unexpected %v", resp.Code)
@@ -168,6 +245,18 @@ func resultOf(resp *Response, req *aaa.Request) (*aaa.Result, error) {
 	}
 	if i := strings.LastIndexByte(req.Username, '@'); i >= 0 && r.Authz.Domain == "" {
 		r.Authz.Domain = req.Username[i+1:]
+	}
+	if req.EAPMessage != nil {
+		// RFC 3579 §2.6.3: an Accept with an EAP Failure inside
+		// contradicts itself; it is taken as a rejection.
+		if attrs.EAPMessage != nil && attrs.EAPMessage[0] != 3 {
+			return aaa.Reject(req, ReasonEAPAccept), nil
+		}
+		r.EAPMessage = attrs.EAPMessage
+		// EAP methods that derive keys (EAP-MSCHAPv2, EAP-TLS) give them
+		// as MS-MPPE-Send-Key and -Recv-Key (RFC 2548 §2.4.2, §2.4.3).
+		r.MPPESendKey, r.MPPERecvKey = attrs.SendKey, attrs.RecvKey
+		return r, nil
 	}
 	switch req.Method {
 	case aaa.MSCHAPv2:

@@ -45,16 +45,24 @@ type SessionMatch struct {
 	User      string     // User-Name
 	Addr      netip.Addr // Framed-IP-Address
 	Port      string     // NAS-Port-Id: the interface ("Vi3")
+	// PortNumber is NAS-Port (the interface's unit), when HasPortNumber.
+	PortNumber    uint32
+	HasPortNumber bool
 }
 
 // Change is what a CoA-Request changes: nil is unchanged.
+// InterimInterval is Acct-Interim-Interval (RFC 2869 §5.16), in seconds.
 type Change struct {
 	SessionTimeout, IdleTimeout *uint32
+	InterimInterval             *uint32
 }
 
 // DynAuthHandler applies dynamic authorization to the NAS's sessions.
 // Both report how many sessions matched (0: NAK, Session Context Not
-// Found). They may block while the sessions end; they must be safe for
+// Found). A request whose identification matches several sessions applies
+// to each (RFC 5176 §3 lets a NAS support multiple session selection, or
+// refuse it with Error-Cause 508; this one supports it: a Disconnect by
+// User-Name ends every session of the user). They may block while the sessions end; they must be safe for
 // concurrent use.
 type DynAuthHandler interface {
 	Disconnect(m SessionMatch) int
@@ -305,6 +313,13 @@ func (s *DynAuthServer) handle(req *radius.Packet, reqAuth [authLen]byte, secret
 			m.SessionID, identified = string(a.Attribute), true
 		case rfc2869.NASPortID_Type:
 			m.Port, identified = string(a.Attribute), true
+		case rfc2865.NASPort_Type:
+			v, err := radius.Integer(a.Attribute)
+			if err != nil {
+				cause = ErrorCauseInvalidRequest
+				break
+			}
+			m.PortNumber, m.HasPortNumber, identified = v, true, true
 		case rfc2865.FramedIPAddress_Type:
 			ip, err := radius.IPAddr(a.Attribute)
 			if err != nil {
@@ -322,7 +337,7 @@ func (s *DynAuthServer) handle(req *radius.Packet, reqAuth [authLen]byte, secret
 			if nas.Identifier != "" && string(a.Attribute) != nas.Identifier {
 				cause = ErrorCauseNASMismatch
 			}
-		case rfc2865.SessionTimeout_Type, rfc2865.IdleTimeout_Type:
+		case rfc2865.SessionTimeout_Type, rfc2865.IdleTimeout_Type, rfc2869.AcctInterimInterval_Type:
 			v, err := radius.Integer(a.Attribute)
 			if err != nil {
 				cause = ErrorCauseInvalidRequest
@@ -332,10 +347,13 @@ func (s *DynAuthServer) handle(req *radius.Packet, reqAuth [authLen]byte, secret
 				cause = ErrorCauseUnsupportedAttribute
 				break
 			}
-			if a.Type == rfc2865.SessionTimeout_Type {
+			switch a.Type {
+			case rfc2865.SessionTimeout_Type:
 				ch.SessionTimeout = &v
-			} else {
+			case rfc2865.IdleTimeout_Type:
 				ch.IdleTimeout = &v
+			default:
+				ch.InterimInterval = &v
 			}
 		case rfc2865.ProxyState_Type:
 			proxyState = append(proxyState, a.Attribute) // RFC 5176 §3: echoed
@@ -350,7 +368,7 @@ func (s *DynAuthServer) handle(req *radius.Packet, reqAuth [authLen]byte, secret
 	if cause == 0 && !identified {
 		cause = ErrorCauseMissingAttribute
 	}
-	if cause == 0 && !disc && ch.SessionTimeout == nil && ch.IdleTimeout == nil {
+	if cause == 0 && !disc && ch.SessionTimeout == nil && ch.IdleTimeout == nil && ch.InterimInterval == nil {
 		cause = ErrorCauseMissingAttribute // nothing to change
 	}
 	if cause == 0 {
@@ -372,7 +390,7 @@ func (s *DynAuthServer) handle(req *radius.Packet, reqAuth [authLen]byte, secret
 		s.acks[kind].Add(1)
 	}
 	s.dbg.Debug("RADIUS/DYNAUTH: "+req.Code.String(), "id", req.Identifier, "session", m.SessionID, "user", m.User,
-		"address", m.Addr, "answer", code.String(), "error-cause", cause)
+		"address", m.Addr, "nas-port-id", m.Port, "answer", code.String(), "error-cause", cause)
 	return encodeDynAuthAnswer(code, req.Identifier, reqAuth, secret, cause, proxyState)
 }
 

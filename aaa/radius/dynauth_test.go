@@ -12,6 +12,7 @@ import (
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
 	"layeh.com/radius/rfc2866"
+	"layeh.com/radius/rfc2869"
 
 	"github.com/vpdn/vpdn/transport/memnet"
 )
@@ -23,12 +24,14 @@ type fakeSessions struct {
 	addr        netip.Addr
 	up          bool
 	sess, idle  uint32
+	interim     uint32
+	port        uint32
 	disconnects int
 }
 
 func (f *fakeSessions) match(m SessionMatch) bool {
 	return f.up && (m.SessionID == "" || m.SessionID == f.id) && (m.User == "" || m.User == f.user) &&
-		(!m.Addr.IsValid() || m.Addr == f.addr) && m.Port == ""
+		(!m.Addr.IsValid() || m.Addr == f.addr) && m.Port == "" && (!m.HasPortNumber || m.PortNumber == f.port)
 }
 
 func (f *fakeSessions) Disconnect(m SessionMatch) int {
@@ -53,6 +56,9 @@ func (f *fakeSessions) Change(m SessionMatch, c Change) int {
 	}
 	if c.IdleTimeout != nil {
 		f.idle = *c.IdleTimeout
+	}
+	if c.InterimInterval != nil {
+		f.interim = *c.InterimInterval
 	}
 	return 1
 }
@@ -99,6 +105,33 @@ func TestDynAuth(t *testing.T) {
 					t.Errorf("timeouts %d %d", f.sess, f.idle)
 				}
 			}},
+		{name: "coa interim interval by user and nas-port", from: daClient, code: radius.CodeCoARequest, want: radius.CodeCoAACK,
+			attrs: func(p *radius.Packet) {
+				rfc2865.UserName_SetString(p, "alice")
+				rfc2865.NASPort_Set(p, 3)
+				rfc2869.AcctInterimInterval_Set(p, 300)
+			},
+			check: func(t *testing.T, f *fakeSessions) {
+				if f.interim != 300 {
+					t.Errorf("interim %d", f.interim)
+				}
+			}},
+		{name: "coa nas-port mismatch", from: daClient, code: radius.CodeCoARequest, want: radius.CodeCoANAK, cause: ErrorCauseSessionNotFound,
+			attrs: func(p *radius.Packet) {
+				rfc2865.UserName_SetString(p, "alice")
+				rfc2865.NASPort_Set(p, 4)
+				rfc2869.AcctInterimInterval_Set(p, 300)
+			}},
+		{name: "coa framed-pool unsupported", from: daClient, code: radius.CodeCoARequest, want: radius.CodeCoANAK, cause: ErrorCauseUnsupportedAttribute,
+			attrs: func(p *radius.Packet) {
+				rfc2866.AcctSessionID_SetString(p, "S1")
+				p.Add(88, radius.Attribute("P2")) // Framed-Pool: a live session keeps its address
+			}},
+		{name: "disconnect with interim interval", from: daClient, code: radius.CodeDisconnectRequest, want: radius.CodeDisconnectNAK, cause: ErrorCauseUnsupportedAttribute,
+			attrs: func(p *radius.Packet) {
+				rfc2866.AcctSessionID_SetString(p, "S1")
+				rfc2869.AcctInterimInterval_Set(p, 300)
+			}},
 		{name: "coa with message-authenticator", from: daClient, code: radius.CodeCoARequest, want: radius.CodeCoAACK, attrs: withMA},
 		{name: "coa bad message-authenticator", from: daClient, code: radius.CodeCoARequest, attrs: withMA,
 			break_: func(b []byte) { b[len(b)-1] ^= 1 }},
@@ -138,7 +171,7 @@ func TestDynAuth(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		sessions := &fakeSessions{id: "S1", user: "alice", addr: netip.MustParseAddr("198.19.1.10"), up: true}
+		sessions := &fakeSessions{id: "S1", user: "alice", addr: netip.MustParseAddr("198.19.1.10"), up: true, port: 3}
 		s, err := NewDynAuthServer(DynAuthConfig{Bind: bind, Handler: sessions, NAS: NAS{Identifier: "lns1"},
 			Clients: []DynAuthClient{{Addr: daClient.Addr(), Secret: testSecret}, {Addr: daOther.Addr(), Secret: "x"}}})
 		if err != nil {
@@ -240,7 +273,7 @@ func TestDynAuth(t *testing.T) {
 		if st.Duplicates != 1 || sessions.disconnects != 1 {
 			t.Errorf("duplicates %d, disconnects %d", st.Duplicates, sessions.disconnects)
 		}
-		if st.DisconnectACKs != 1 || st.CoAACKs != 2 || st.Drops["bad_authenticator"] != 2 || st.Drops["unknown_client"] != 1 ||
+		if st.DisconnectACKs != 1 || st.CoAACKs != 3 || st.Drops["bad_authenticator"] != 2 || st.Drops["unknown_client"] != 1 ||
 			st.Drops["unexpected_code"] != 1 {
 			t.Errorf("stats %+v", st)
 		}

@@ -10,9 +10,9 @@ import (
 
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
-	"layeh.com/radius/vendors/microsoft"
 
 	"github.com/vpdn/vpdn/aaa/mschap"
+	"github.com/vpdn/vpdn/aaa/radius/radiustest"
 	"github.com/vpdn/vpdn/transport/memnet"
 )
 
@@ -36,15 +36,22 @@ const (
 
 // fakeServer is a test-only RADIUS server on a memnet network: it checks
 // the request's Message-Authenticator as FreeRADIUS does with
-// require_message_authenticator, authenticates against users, and answers
-// with the attributes of accept.
+// require_message_authenticator, authenticates against users through
+// radiustest (the importable fake the daemon's tests use), answers with
+// the attributes of accept, and breaks its answers as mode says.
 type fakeServer struct {
 	t      testing.TB
 	conn   *memnet.Conn
 	secret []byte
 	users  map[string]string
 	accept func(req *radius.Packet, resp *radius.Packet)
-	mode   atomic.Int32
+	// eap, when set, answers the Access-Requests that carry EAP-Message
+	// (RFC 3579) instead of the credential check.
+	eap func(req *radius.Packet) *radius.Packet
+	// authz, when set, answers the authorization-only requests
+	// (Service-Type Authorize Only).
+	authz func(req *radius.Packet) *radius.Packet
+	mode  atomic.Int32
 
 	mu       sync.Mutex
 	requests []*radius.Packet // every request received, retransmissions included
@@ -120,70 +127,22 @@ func (f *fakeServer) serve(b []byte, from netip.AddrPort) {
 	_ = f.conn.WriteTo(out, from)
 }
 
-// decide checks the credentials of an Access-Request.
+// decide answers an Access-Request: the EAP and authorization-only hooks,
+// else radiustest's credential check (PAP, CHAP, MS-CHAPv1, MS-CHAPv2)
+// with accept's attributes.
 func (f *fakeServer) decide(req *radius.Packet) *radius.Packet {
-	user := rfc2865.UserName_GetString(req)
-	pw, known := f.users[user]
-	reject := req.Response(radius.CodeAccessReject)
-	rfc2865.ReplyMessage_SetString(reject, "no")
-	if !known {
-		return reject
+	if f.eap != nil && req.Get(attrEAPMessage) != nil {
+		return f.eap(req)
 	}
-	ok := false
-	resp := req.Response(radius.CodeAccessAccept)
-	switch {
-	case req.Get(rfc2865.UserPassword_Type) != nil:
-		got, _ := radius.UserPassword(req.Get(rfc2865.UserPassword_Type), f.secret, req.Authenticator[:])
-		ok = string(got) == pw
-	case req.Get(rfc2865.CHAPPassword_Type) != nil:
-		cp := req.Get(rfc2865.CHAPPassword_Type)
-		ch := req.Get(rfc2865.CHAPChallenge_Type)
-		h := md5.New()
-		h.Write(cp[:1])
-		h.Write([]byte(pw))
-		h.Write(ch)
-		ok = string(h.Sum(nil)) == string(cp[1:])
-	case microsoft.MSCHAP2Response_Get(req) != nil:
-		v := microsoft.MSCHAP2Response_Get(req)
-		ch := microsoft.MSCHAPChallenge_Get(req)
-		value := append(append([]byte(nil), v[2:50]...), 0)
-		var s string
-		var r mschap.ResponseV2
-		var err error
-		h := mschap.NTPasswordHash(pw)
-		ok, s, r, err = mschap.VerifyV2(ch, value, user, h)
-		if err != nil || !ok {
-			rej := req.Response(radius.CodeAccessReject)
-			microsoft.MSCHAPError_Add(rej, append([]byte{v[0]}, mschap.FailureV2(691, ch)...))
-			return rej
+	if f.authz != nil && rfc2865.ServiceType_Get(req) == serviceTypeAuthorizeOnly {
+		return f.authz(req)
+	}
+	srv := &radiustest.Server{Secret: f.secret, Users: f.users, Reply: func(_ string, req, resp *radius.Packet) {
+		if f.accept != nil {
+			f.accept(req, resp)
 		}
-		send, recv, _ := mschap.V2Keys(h, r.NTResponse[:])
-		microsoft.MSCHAP2Success_Add(resp, append([]byte{v[0]}, s...))
-		microsoft.MSMPPESendKey_Add(resp, send)
-		microsoft.MSMPPERecvKey_Add(resp, recv)
-	case microsoft.MSCHAPResponse_Get(req) != nil:
-		v := microsoft.MSCHAPResponse_Get(req)
-		ch := microsoft.MSCHAPChallenge_Get(req)
-		h := mschap.NTPasswordHash(pw)
-		want := mschap.ChallengeResponse([8]byte(ch), h)
-		ok = string(want[:]) == string(v[26:50])
-		if ok {
-			// RFC 2548 §2.4.1: LM-Key, NT-Key (hash of the hash), padding,
-			// hidden as User-Password.
-			hh := h.Hash()
-			pt := make([]byte, 32)
-			copy(pt[8:24], hh[:])
-			a, _ := radius.NewUserPassword(pt, f.secret, req.Authenticator[:])
-			addVendor(resp, msCHAPMPPEKeys, a)
-		}
-	}
-	if !ok {
-		return reject
-	}
-	if f.accept != nil {
-		f.accept(req, resp)
-	}
-	return resp
+	}}
+	return srv.Answer(req)
 }
 
 // encode signs resp as a server does (Message-Authenticator with the

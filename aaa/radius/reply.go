@@ -49,6 +49,9 @@ type reply struct {
 	// MPPE keys: MS-MPPE-Send-Key and -Recv-Key (RFC 2548 §2.4.2,
 	// §2.4.3), or the NT key of MS-CHAP-MPPE-Keys (§2.4.1).
 	SendKey, RecvKey, NTKey []byte
+	// EAPMessage is the EAP-Message attributes concatenated in order
+	// (RFC 3579 §3.1), State the State attribute (RFC 2865 §5.24).
+	EAPMessage, State []byte
 }
 
 var errAttr = errors.New("radius: malformed attribute in answer")
@@ -159,6 +162,14 @@ func parseReply(p, req *radius.Packet) (*reply, error) {
 			}
 		case attrVendorSpecific:
 			err = r.vendor(v, p.Secret, req.Authenticator[:])
+		case attrEAPMessage:
+			if len(r.EAPMessage)+len(v) > MaxEAPMessage {
+				err = fmt.Errorf("EAP-Message over %d octets", MaxEAPMessage)
+				break
+			}
+			r.EAPMessage = append(r.EAPMessage, v...)
+		case attrState:
+			r.State = append([]byte(nil), v...)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: type %d: %v", errAttr, avp.Type, err)
@@ -166,6 +177,11 @@ func parseReply(p, req *radius.Packet) (*reply, error) {
 	}
 	for _, tag := range order {
 		a.Tunnels = append(a.Tunnels, *tunnels[tag])
+	}
+	if r.EAPMessage != nil {
+		if err := checkEAP(r.EAPMessage); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
 }

@@ -119,6 +119,8 @@ func FuzzParseReply(f *testing.F) {
 	f.Add([]byte{8, 6, 198, 19, 0, 1, 26, 12, 0, 0, 1, 0x37, 28, 6, 1, 1, 1, 1})
 	f.Add([]byte{69, 21, 1, 0x80, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
 	f.Add([]byte{22, 9, '1', '.', '2', '.', '3', '.', '4'})
+	// EAP-Message in two parts (an MD5-Challenge Request) and State.
+	f.Add([]byte{79, 7, 1, 2, 0, 10, 4, 79, 7, 1, 0xaa, 0xbb, 0xcc, 0xdd, 24, 4, 's', '1'})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_ = summarize(b)
 		attrs, err := radius.ParseAttributes(b)

@@ -51,7 +51,11 @@ const (
 	flagStart   = 1 << iota // the Start is not acknowledged yet
 	flagInterim             // an Interim-Update is waiting
 	flagStop                // the Stop is waiting
-	flagAll     = flagStart | flagInterim | flagStop
+	// flagSystem marks a system record (RFC 2866 §5.1): its Start slot
+	// is an Accounting-On, its Stop slot an Accounting-Off; the file goes
+	// when the record is acknowledged.
+	flagSystem
+	flagAll = flagStart | flagInterim | flagStop
 )
 
 // Field types of a spool file.
@@ -138,7 +142,7 @@ func decodeSpoolEntry(b []byte) (*spoolEntry, error) {
 		return nil, fmt.Errorf("radius: spool: version %d, want %d", b[4], spoolVersion)
 	}
 	e := &spoolEntry{Flags: b[5], size: len(b)}
-	if e.Flags&^flagAll != 0 {
+	if e.Flags&^(flagAll|flagSystem) != 0 {
 		return nil, fmt.Errorf("radius: spool: unknown flags %#x", e.Flags)
 	}
 	n := int(binary.BigEndian.Uint16(b[6:8]))

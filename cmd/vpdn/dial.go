@@ -42,7 +42,7 @@ func runDial(args []string) int {
 	user := fs.String("user", "", "PPP user name (required)")
 	password := fs.String("password", "", "PPP password (required)")
 	tunnelName := fs.String("tunnel-name", "", "the host name announced in the L2TP tunnel (default vpdn-client)")
-	auth := fs.String("auth", "", "accept only this authentication: pap, chap, ms-chap, ms-chap-v2 or eap (default: any the server offers but EAP)")
+	auth := fs.String("auth", "", "accept only this authentication: pap, chap, ms-chap, ms-chap-v2 or eap (EAP-MD5, or EAP-MSCHAPv2, which --mppe required asks for; default: any the server offers but EAP)")
 	tunnelPassword := fs.String("tunnel-password", "", "L2TP tunnel password, when the LNS authenticates tunnels")
 	iface := fs.Int("interface", 1, "the Virtual-PPP unit (interface VpN)")
 	socket := fs.String("socket", "", "control socket for show commands while connected (default: a private one)")
@@ -130,7 +130,9 @@ func writeDialPPP(b *strings.Builder, user, password, auth string, refuse []stri
 	fmt.Fprintf(b, " ppp chap hostname %s\n ppp chap password 0 %s\n", user, password)
 	fmt.Fprintf(b, " ppp pap sent-username %s password 0 %s\n", user, password)
 	if auth == "eap" {
-		b.WriteString(" ppp authentication eap\n") // takes part in EAP (the client refuses it otherwise)
+		// Takes part in EAP (the client refuses it otherwise); callin:
+		// the client does not ask the server to authenticate itself.
+		b.WriteString(" ppp authentication eap callin\n")
 	}
 	for _, r := range refuse {
 		fmt.Fprintf(b, " ppp %s refuse\n", r)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -23,6 +24,7 @@ aaa new-model
 aaa authentication ppp default group radius
 aaa authorization network default group radius
 aaa accounting network default start-stop group radius
+aaa accounting system default start-stop group radius
 radius server FREERADIUS
  address ipv4 198.18.0.2 auth-port 1812 acct-port 1813
  key 0 testing123
@@ -71,7 +73,8 @@ func parseCaller(t *testing.T, s string) callerCounts {
 // CoA changes the session's timeouts (show caller user), its
 // Disconnect-Request ends the session (Disconnect-ACK, Stop with
 // Admin-Reset) and one for an unknown session gets a Disconnect-NAK with
-// Error-Cause 503.
+// Error-Cause 503. System accounting: Accounting-On before the session's
+// Start, Accounting-Off at the clean shutdown, in the detail file too.
 func TestRADIUSAccountingInNamespaces(t *testing.T) {
 	peers.Require(t, "freeradius")
 	peers.Require(t, "radclient")
@@ -185,7 +188,11 @@ func TestRADIUSAccountingInNamespaces(t *testing.T) {
 	}
 	var kinds []string
 	var stop peers.AcctRecord
+	onBefore := false
 	for _, r := range recs {
+		if r["Acct-Status-Type"] == "Accounting-On" && len(kinds) == 0 && r["NAS-Identifier"] == "LNS" && len(r["Acct-Session-Id"]) == 24 {
+			onBefore = true
+		}
 		if r["Acct-Session-Id"] != sid {
 			continue
 		}
@@ -212,6 +219,19 @@ func TestRADIUSAccountingInNamespaces(t *testing.T) {
 	}
 	t.Logf("records of %s: %v; Stop: %v", sid, kinds, stop)
 	t.Logf("show radius statistics:\n%s", lnsD.show("show", "radius", "statistics"))
+	if !onBefore {
+		t.Errorf("no Accounting-On before the session's Start in the detail file")
+	}
+	// A clean shutdown sends Accounting-Off.
+	if err := lnsD.stop(); err != nil {
+		t.Errorf("vpdn serve: %v", err)
+	}
+	waitForWithin(t, "Accounting-Off in the detail file", 10*time.Second, func() bool {
+		recs, _ := rad.AcctRecords()
+		return slices.ContainsFunc(recs, func(r peers.AcctRecord) bool {
+			return r["Acct-Status-Type"] == "Accounting-Off" && r["NAS-Identifier"] == "LNS"
+		})
+	})
 }
 
 // faultLNS authenticates locally (the bench's user) and accounts to

@@ -58,6 +58,24 @@ func FreeRADIUSSigning(tb testing.TB, lab Lab, ns NS, users ...User) *FreeRADIUS
 	return freeRADIUS(tb, lab, ns, true, users, nil)
 }
 
+// FreeRADIUSAuthorizeOnly is FreeRADIUSSigning that also answers
+// authorization-only Access-Requests (Service-Type Authorize-Only, RFC
+// 5176 §3.1, no password): an Access-Accept with the reply attributes of a
+// user its files know, an Access-Reject for anyone else. It is the RADIUS
+// side of `aaa authorization network ... group radius` after local
+// authentication.
+func FreeRADIUSAuthorizeOnly(tb testing.TB, lab Lab, ns NS, users ...User) *FreeRADIUSPeer {
+	tb.Helper()
+	return freeRADIUS(tb, lab, ns, true, users, func(conf string) {
+		// After the files module (which found the user's password and
+		// reply attributes, or nothing), before pap.
+		const rule = "\tif (&Service-Type == Authorize-Only) {\n\t\tif (&control:Cleartext-Password) {\n\t\t\tupdate control {\n\t\t\t\t&Auth-Type := Accept\n\t\t\t}\n\t\t}\n\t\telse {\n\t\t\treject\n\t\t}\n\t}\n\tpap"
+		editFile(tb, filepath.Join(conf, "sites-enabled", "default"), []edit{
+			{regexp.MustCompile(`(?m)^\tpap$`), rule},
+		})
+	})
+}
+
 func freeRADIUS(tb testing.TB, lab Lab, ns NS, sign bool, users []User, extra func(conf string)) *FreeRADIUSPeer {
 	tb.Helper()
 	Require(tb, "freeradius")

@@ -2,6 +2,7 @@ package ppp
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 
 	"github.com/vpdn/vpdn/aaa"
@@ -24,8 +25,18 @@ type authServer struct {
 	cancel    func()
 	gen       uint64 // invalidates AAA results of a stopped attempt
 	retries   int    // MS-CHAPv2 retries used
-	eapStage  int    // 0: Identity requested, 1: MD5-Challenge sent
+	eapStage  int    // 0: Identity requested, 1: MD5-Challenge sent (or relaying)
 	identity  string
+	// EAP pass-through (RFC 3579): relay is set when the authenticator
+	// relays EAP to a server; state is the server's last State, rounds
+	// and relayed count the steps and the octets relayed, against
+	// maxEAPRounds and maxEAPOctets; reqRaw says req is a whole EAP
+	// packet from the server, resent as it is.
+	relay     bool
+	state     []byte
+	rounds    int
+	relayed   int
+	reqRaw    bool
 	req       []byte // last request sent (challenge), for retransmission
 	reqProto  wire.Protocol
 	reqCode   wire.Code
@@ -181,7 +192,7 @@ func (a *authState) input(proto wire.Protocol, payload []byte) {
 		}
 	case wire.ProtoEAP:
 		if eap.Code == wire.EAPResponse {
-			a.srvEAP(eap)
+			a.srvEAP(eap, payload)
 		} else {
 			a.cliEAP(eap)
 		}
@@ -215,6 +226,14 @@ func challengeLen(m aaa.Method) int {
 
 // ---- Server side: we authenticate the peer. ----
 
+// Bounds of an EAP pass-through conversation (RFC 3579): EAP-TLS with a
+// certificate chain takes a dozen steps and some 10 kB; a server or peer
+// that goes on past these is cut off. The phase timer bounds its time.
+const (
+	maxEAPRounds = 40
+	maxEAPOctets = 64 << 10
+)
+
 func (a *authState) srvStart() {
 	s := &a.srv
 	l := a.l
@@ -224,6 +243,13 @@ func (a *authState) srvStart() {
 	case aaa.CHAP, aaa.MSCHAPv1, aaa.MSCHAPv2:
 		a.srvChallenge(s.id + 1)
 	case aaa.EAPMD5:
+		// RFC 3579 §2.1 lets the NAS send the first Identity Request
+		// itself or leave it to the server: this end sends it, so that
+		// the server is asked with the peer's identity as User-Name from
+		// the first step, and the method list has a user to name.
+		if r, ok := l.cfg.Auth.AAA.(aaa.EAPRelay); ok && r.RelaysEAP() {
+			s.relay = true
+		}
 		s.id++
 		s.eapStage = 0
 		s.reqProto, s.reqCode = wire.ProtoEAP, wire.EAPRequest
@@ -247,7 +273,9 @@ func (a *authState) srvChallenge(id uint8) {
 func (a *authState) srvSendRequest() {
 	s := &a.srv
 	s.tries++
-	if s.reqProto == wire.ProtoEAP {
+	if s.reqRaw {
+		a.send(wire.ProtoEAP, wire.Code(s.req[0]), s.req[1], s.req[4:])
+	} else if s.reqProto == wire.ProtoEAP {
 		a.sendEAP(wire.EAPRequest, s.id, s.req[0], s.req[1:])
 	} else {
 		a.send(s.reqProto, s.reqCode, s.id, s.req)
@@ -339,7 +367,7 @@ func (a *authState) srvCHAP(p wire.Packet) {
 	a.srvAsk(req, string(name))
 }
 
-func (a *authState) srvEAP(p wire.EAPPacket) {
+func (a *authState) srvEAP(p wire.EAPPacket, raw []byte) {
 	s := &a.srv
 	l := a.l
 	if s.method != aaa.EAPMD5 || p.ID != s.id || s.pending {
@@ -349,6 +377,17 @@ func (a *authState) srvEAP(p wire.EAPPacket) {
 		if s.reply != nil {
 			a.sendEAP(s.replyCode, s.id, 0, nil)
 		}
+		return
+	}
+	if s.relay {
+		if s.eapStage == 0 {
+			if p.Type != wire.EAPTypeIdentity {
+				return
+			}
+			s.identity = string(p.Data)
+			s.eapStage = 1
+		}
+		a.srvRelay(raw[:5+len(p.Data)])
 		return
 	}
 	switch {
@@ -382,6 +421,44 @@ func (a *authState) srvEAP(p wire.EAPPacket) {
 	}
 }
 
+// srvRelay passes the peer's EAP Response to the server (RFC 3579 §2.1),
+// within the conversation's bounds.
+func (a *authState) srvRelay(raw []byte) {
+	s := &a.srv
+	l := a.l
+	s.rounds++
+	s.relayed += len(raw)
+	if s.rounds > maxEAPRounds || s.relayed > maxEAPOctets {
+		a.srvFinal(wire.ProtoEAP, wire.EAPFailure, nil)
+		a.fail(fmt.Sprintf("EAP: conversation over %d round trips or %d octets", maxEAPRounds, maxEAPOctets))
+		return
+	}
+	s.timer.stop()
+	req := l.aaaRequest(aaa.EAPMD5, s.identity)
+	req.EAPMessage = bytes.Clone(raw)
+	req.State = s.state
+	a.srvAsk(req, s.identity)
+}
+
+// srvRelayChallenge sends the peer the EAP Request of the server's
+// Access-Challenge, as it is, and keeps it for retransmission.
+func (a *authState) srvRelayChallenge(res *aaa.Result) {
+	s := &a.srv
+	p, err := wire.ParseEAP(res.EAPMessage)
+	if err != nil || p.Code != wire.EAPRequest {
+		a.srvFinal(wire.ProtoEAP, wire.EAPFailure, nil)
+		a.fail("EAP: server challenge without an EAP Request")
+		return
+	}
+	a.l.debugAuth("EAP: relaying the server's Request id %d type %d", p.ID, p.Type)
+	s.state = bytes.Clone(res.State)
+	s.id = p.ID
+	s.req = append(s.req[:0], res.EAPMessage...)
+	s.reqRaw = true
+	s.tries = 0
+	a.srvSendRequest()
+}
+
 // srvAsk hands the request to AAA; the result comes back on the owner's
 // goroutine.
 func (a *authState) srvAsk(req *aaa.Request, name string) {
@@ -407,6 +484,13 @@ func (a *authState) srvResult(req *aaa.Request, res *aaa.Result, err error) {
 			reason += ": " + err.Error()
 		}
 		res = &aaa.Result{Reason: reason}
+	}
+	if res.Challenge {
+		if s.relay {
+			a.srvRelayChallenge(res)
+			return
+		}
+		res = &aaa.Result{Reason: "AAA challenge to a request that was not EAP pass-through"}
 	}
 	if res.Accept {
 		l.debugAuth("PPP: Received LOGIN Response PASS")
@@ -527,6 +611,11 @@ func (a *authState) srvAnswer(req *aaa.Request, res *aaa.Result) {
 		code := wire.EAPSuccess
 		if !res.Accept {
 			code = wire.EAPFailure
+		}
+		if s.relay && len(res.EAPMessage) >= 4 {
+			// The server's Success or Failure, with its Identifier
+			// (RFC 3579 §2.1); without one, this end's own.
+			s.id = res.EAPMessage[1]
 		}
 		a.srvFinal(wire.ProtoEAP, code, nil)
 	}
@@ -778,6 +867,13 @@ func (a *authState) cliEAP(p wire.EAPPacket) {
 		case wire.EAPTypeNotification:
 			a.sendEAP(wire.EAPResponse, p.ID, wire.EAPTypeNotification, nil)
 		case wire.EAPTypeMD5:
+			if l.cfg.MPPE.Required {
+				// MD5-Challenge gives no MPPE keys, and MPPE is
+				// required: Nak it for EAP-MSCHAPv2, which does (RFC
+				// 3748 §5.3.1).
+				a.sendEAP(wire.EAPResponse, p.ID, wire.EAPTypeNak, []byte{wire.EAPTypeMSCHAPv2})
+				return
+			}
 			value, _, err := wire.ParseCHAPValue(p.Data)
 			if err != nil {
 				l.stats.DropMalformed++
@@ -786,17 +882,80 @@ func (a *authState) cliEAP(p wire.EAPPacket) {
 			c.id, c.answered = p.ID, true
 			v := chapMD5Response(p.ID, c.password, value)
 			a.sendEAP(wire.EAPResponse, p.ID, wire.EAPTypeMD5, wire.AppendCHAPValue(nil, v, []byte(l.cfg.Auth.Hostname)))
+		case wire.EAPTypeMSCHAPv2:
+			a.cliEAPMSCHAPv2(p)
 		default:
-			// RFC 3748 §5.3.1: Nak, proposing MD5-Challenge.
-			a.sendEAP(wire.EAPResponse, p.ID, wire.EAPTypeNak, []byte{wire.EAPTypeMD5})
+			// RFC 3748 §5.3.1: Nak, proposing the types this end speaks.
+			a.sendEAP(wire.EAPResponse, p.ID, wire.EAPTypeNak, []byte{wire.EAPTypeMD5, wire.EAPTypeMSCHAPv2})
 		}
 	case wire.EAPSuccess:
-		if c.answered && !c.done {
+		if c.answered && !c.done && (c.authResp == "" || a.keys != nil) {
 			c.done = true
 			l.debugAuth("EAP: authenticated by the peer")
 			a.check()
 		}
 	case wire.EAPFailure:
 		a.fail("EAP authentication failed")
+	}
+}
+
+// cliEAPMSCHAPv2 answers an EAP-MSCHAPv2 Request
+// (draft-kamath-pppext-eap-mschapv2-02): a Challenge with an MS-CHAPv2
+// Response (RFC 2759 §4); a Success Request, once its "S=" proves that the
+// server knows the password (RFC 2759 §5), with a Success Response, which
+// makes the MPPE keys (RFC 3079 §3.3); a Failure Request with a Failure
+// Response, after which EAP-Failure ends the phase.
+func (a *authState) cliEAPMSCHAPv2(p wire.EAPPacket) {
+	c := &a.cli
+	l := a.l
+	m, err := wire.ParseEAPMSCHAPv2(p.Data)
+	if err != nil {
+		l.stats.DropMalformed++
+		return
+	}
+	name := l.cfg.Auth.Hostname
+	switch m.OpCode {
+	case wire.EAPMSCHAPv2Challenge:
+		if len(m.Value) != wire.MSCHAPv2ChallengeLen {
+			l.stats.DropMalformed++
+			return
+		}
+		if c.answered && p.ID == c.id && c.resp != nil {
+			a.sendEAP(wire.EAPResponse, p.ID, wire.EAPTypeMSCHAPv2, c.resp) // our Response was lost
+			return
+		}
+		if l.cfg.Auth.Password == "" && l.cfg.Auth.SecretFor != nil {
+			c.password = l.cfg.Auth.SecretFor(string(m.Name))
+		}
+		var r wire.MSCHAPv2Response
+		l.random(r.PeerChallenge[:])
+		nt, authResp, err := mschapv2Response(m.Value, r.PeerChallenge[:], name, c.password)
+		if err != nil {
+			a.fail("EAP-MSCHAPv2: " + err.Error())
+			return
+		}
+		copy(r.NTResponse[:], nt)
+		c.nt, c.authResp = nt, authResp
+		c.id, c.answered = p.ID, true
+		c.resp = wire.AppendEAPMSCHAPv2(c.resp[:0], wire.EAPMSCHAPv2{OpCode: wire.EAPMSCHAPv2Response, ID: m.ID, Value: r.Append(nil), Name: []byte(name)})
+		a.sendEAP(wire.EAPResponse, p.ID, wire.EAPTypeMSCHAPv2, c.resp)
+	case wire.EAPMSCHAPv2Success:
+		if !c.answered || c.authResp == "" {
+			return
+		}
+		got, _, err := wire.ParseMSCHAPv2Success(string(m.Message))
+		if err != nil || got != c.authResp {
+			a.fail("EAP-MSCHAPv2: authenticator response invalid")
+			return
+		}
+		if k, err := mppeClientKeys(c.password, c.nt); err == nil {
+			a.keys = k
+		}
+		c.id = p.ID
+		a.sendEAP(wire.EAPResponse, p.ID, wire.EAPTypeMSCHAPv2, []byte{wire.EAPMSCHAPv2Success})
+	case wire.EAPMSCHAPv2Failure:
+		c.id = p.ID
+		a.sendEAP(wire.EAPResponse, p.ID, wire.EAPTypeMSCHAPv2, []byte{wire.EAPMSCHAPv2Failure})
+		l.debugAuth("EAP-MSCHAPv2: failure: %s", m.Message)
 	}
 }

@@ -87,7 +87,7 @@ func TestEAPClientSide(t *testing.T) {
 		req(50, wire.EAPTypeNotification, []byte("hello"))
 		req(51, 13, nil) // EAP-TLS
 		got := cli.sent.find(wire.ProtoEAP, wire.EAPResponse)
-		if len(got) != 4 || got[2][0] != wire.EAPTypeNotification || got[3][0] != wire.EAPTypeNak || string(got[3][1:]) != "\x04" {
+		if len(got) != 4 || got[2][0] != wire.EAPTypeNotification || got[3][0] != wire.EAPTypeNak || string(got[3][1:]) != "\x04\x1a" {
 			t.Fatalf("responses %q", got)
 		}
 	})

@@ -2,6 +2,7 @@ package ppp
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"strings"
 	"testing"
@@ -230,6 +231,9 @@ func FuzzEAP(f *testing.F) {
 			if p.Type == EAPTypeMD5 {
 				ParseCHAPValue(p.Data)
 			}
+			if p.Type == EAPTypeMSCHAPv2 {
+				fuzzEAPMSCHAPv2(t, p.Data)
+			}
 		}
 		enc := AppendEAP(nil, p.Code, p.ID, p.Type, p.Data)
 		if p.Code == EAPRequest || p.Code == EAPResponse || p.Code == EAPSuccess || p.Code == EAPFailure {
@@ -238,4 +242,29 @@ func FuzzEAP(f *testing.F) {
 			}
 		}
 	})
+}
+
+func FuzzEAPMSCHAPv2(f *testing.F) {
+	seed(f, "01070015100102030405060708090a0b0c0d0e0f10", "02070043"+"31"+strings.Repeat("00", 49)+"6c6162", "03070006533d", "03", "04")
+	f.Fuzz(fuzzEAPMSCHAPv2)
+}
+
+// fuzzEAPMSCHAPv2 parses b and checks that what parses encodes back to
+// the octets MS-Length covers.
+func fuzzEAPMSCHAPv2(t *testing.T, b []byte) {
+	m, err := ParseEAPMSCHAPv2(b)
+	if err != nil {
+		return
+	}
+	enc := AppendEAPMSCHAPv2(nil, m)
+	if len(b) == 1 {
+		if !bytes.Equal(enc, b) {
+			t.Fatalf("re-encoded %x from %x", enc, b)
+		}
+		return
+	}
+	// The value's name or the message runs to the end of MS-Length.
+	if n := int(binary.BigEndian.Uint16(b[2:4])); !bytes.Equal(enc, b[:n]) {
+		t.Fatalf("re-encoded %x from %x", enc, b)
+	}
 }
