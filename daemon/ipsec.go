@@ -360,6 +360,10 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 	if ka := cr.Keepalive; ka != nil {
 		ikeCfg.DPD = time.Duration(ka.Seconds) * time.Second
 		ikeCfg.DPDRetry = time.Duration(ka.Retry) * time.Second
+		ikeCfg.DPDPeriodic = ka.Mode == "periodic"
+		// on-demand: ESP from the peer is as good as an R-U-THERE-ACK;
+		// IKE reads the SAs' inbound counters on its DPD timer.
+		ikeCfg.InboundESP = s.inboundESP
 	}
 	if s.node, err = ike.New(ikeCfg); err != nil {
 		return nil, err
@@ -405,6 +409,18 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 	s.mu.Unlock()
 	d.log.Info("crypto map serving", "interface", ifc.Name.String(), "map", ifc.CryptoMap, "local", s.local.String(), "tun", tun, "entries", len(s.entries), "policies", len(s.pols))
 	return s, nil
+}
+
+// inboundESP is the count of ESP packets opened on the SA with inbound
+// SPI spi (ike.Config.InboundESP; called on IKE's DPD timer).
+func (s *ipsecService) inboundESP(spi uint32) uint64 {
+	if s.esp == nil {
+		return 0
+	}
+	if sa := s.esp.Lookup(spi); sa != nil {
+		return sa.PacketsIn()
+	}
+	return 0
 }
 
 func (s *ipsecService) recv500(b []byte, from netip.AddrPort) { s.node.HandlePacket(b, from) }

@@ -530,3 +530,46 @@ func TestInMemoryCryptoReload(t *testing.T) {
 		}
 	})
 }
+
+// TestInMemoryCryptoDPDCountsESP: with `crypto isakmp keepalive 10 2`
+// (on-demand) the hub reads its SAs' inbound ESP counters when DPD's
+// timer fires: while the spoke sends ESP no R-U-THERE goes out; when the
+// spoke falls quiet one does. With `periodic` R-U-THERE goes out every
+// 10 s whatever the traffic.
+func TestInMemoryCryptoDPDCountsESP(t *testing.T) {
+	for _, mode := range []string{"", " periodic"} {
+		t.Run("keepalive 10 2"+mode, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				nw := memnet.New(22)
+				logs := &nstest.SyncBuffer{}
+				edits := []string{"crypto isakmp key", "crypto isakmp keepalive 10 2" + mode + "\ncrypto isakmp key"}
+				hub := newMemDaemon(t, nw, doc004(t, "004-crypto-map-hub", edits...), func(o *Options) {
+					o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+				})
+				hub.do("debug", "crypto", "isakmp")
+				sp := newMemDaemon(t, nw, doc004(t, "004-crypto-map-spoke1", edits...))
+				dev := sp.host.Device("crypto0")
+				dev.Inject(udpPacket("198.19.1.1", "198.19.0.1", 10))
+				waitFor(t, "the SA", func() bool { return len(saSPIs(t, hub)) == 1 })
+				for range 8 { // 40 s of ESP from the spoke
+					dev.Inject(udpPacket("198.19.1.1", "198.19.0.1", 10))
+					time.Sleep(5 * time.Second)
+				}
+				sent := strings.Count(logs.String(), "DPD/R_U_THERE sequence")
+				if mode == "" && sent != 0 {
+					t.Fatalf("on-demand: %d R-U-THERE while the spoke sent ESP", sent)
+				}
+				if mode != "" && sent < 3 {
+					t.Fatalf("periodic: %d R-U-THERE in 40 s", sent)
+				}
+				time.Sleep(25 * time.Second) // the spoke quiet
+				if n := strings.Count(logs.String(), "DPD/R_U_THERE sequence"); n <= sent {
+					t.Errorf("no R-U-THERE once the spoke fell quiet (%d before, %d after)", sent, n)
+				}
+				if len(saSPIs(t, hub)) != 1 {
+					t.Error("the SA went while the spoke answered")
+				}
+			})
+		})
+	}
+}

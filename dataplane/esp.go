@@ -114,6 +114,10 @@ func (sa *ESPSA) IVLen() int { return sa.sealer.IVLen() }
 // ReplayWindow is the inbound anti-replay window in packets.
 func (sa *ESPSA) ReplayWindow() int { return sa.opener.ReplayWindow() }
 
+// PacketsIn is how many packets the inbound SA opened (authenticated):
+// the peer's liveness for DPD.
+func (sa *ESPSA) PacketsIn() uint64 { return sa.opener.Stats().Decaps }
+
 // ESPSAStats are an SA pair's counters: the Sealer's (Out) and the
 // Opener's (In), and what `show crypto ipsec sa` calls send and receive
 // errors.
