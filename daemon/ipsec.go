@@ -379,7 +379,9 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 	if s.raw, err = binds.ListenIP(50, s.local); err != nil {
 		return fail(err)
 	}
-	if s.dev, err = rt.host.CreateTUN(tun, false); err != nil {
+	// Offloads (IFF_VNET_HDR, TSO): a TCP stream is read in super-packets
+	// that the ESP stage cuts, seals and sends as trains.
+	if s.dev, err = rt.host.CreateTUN(tun, true); err != nil {
 		return fail(err)
 	}
 	if err := rt.host.SetMTU(tun, cryptoMTU); err != nil {
