@@ -35,6 +35,30 @@ type Crypto struct {
 	// dynamic-map NAME SEQ` entries, in configuration order.
 	Maps        []*CryptoMapEntry `json:"maps"`
 	DynamicMaps []*CryptoMapEntry `json:"dynamic_maps"`
+	// LocalAddresses are `crypto map NAME local-address IF`: the
+	// interface whose address a map's IKE and ESP use.
+	LocalAddresses []*CryptoMapLocal `json:"local_addresses,omitempty"`
+}
+
+// CryptoMapLocal is `crypto map NAME local-address IF`.
+type CryptoMapLocal struct {
+	Map       string `json:"map"`
+	Interface IfName `json:"interface"`
+	Line      int    `json:"line,omitempty"`
+}
+
+// LocalAddress returns the interface of `crypto map NAME local-address`,
+// nil when the map has none.
+func (c *Crypto) LocalAddress(name string) *IfName {
+	if c == nil {
+		return nil
+	}
+	for _, l := range c.LocalAddresses {
+		if l.Map == name {
+			return &l.Interface
+		}
+	}
+	return nil
 }
 
 // ISAKMPPolicy is `crypto isakmp policy N`. Empty fields are the

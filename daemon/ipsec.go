@@ -19,7 +19,6 @@ package daemon
 // (L2TP/IPsec) plugs in later as an ESP-protected bind for UDP 1701.
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -252,8 +251,18 @@ func (d *Daemon) startIPsec(rt *runtime, c *config.Config) error {
 }
 
 func (d *Daemon) startIPsecLocked(rt *runtime, c *config.Config) error {
-	for n, ifc := range cryptoInterfaces(c) {
-		s, err := d.newIPsec(rt, c, ifc, fmt.Sprintf("crypto%d", n))
+	// A map with a local-address is one service on that address, however
+	// many interfaces carry it (IOS: redundant uplinks, one IKE identity).
+	served := map[string]string{}
+	for _, ifc := range cryptoInterfaces(c) {
+		if c.Crypto.LocalAddress(ifc.CryptoMap) != nil {
+			if first, ok := served[ifc.CryptoMap]; ok {
+				d.log.Info("crypto map served once on its local-address", "map", ifc.CryptoMap, "interface", ifc.Name.String(), "served by", first)
+				continue
+			}
+			served[ifc.CryptoMap] = ifc.Name.String()
+		}
+		s, err := d.newIPsec(rt, c, ifc, fmt.Sprintf("crypto%d", len(rt.ipsec)))
 		if err != nil {
 			return fmt.Errorf("interface %s: crypto map %s: %w", ifc.Name, ifc.CryptoMap, err)
 		}
@@ -277,6 +286,13 @@ func cryptoFingerprint(c *config.Config) string {
 	b.WriteString(x.String())
 	for _, i := range cryptoInterfaces(c) {
 		fmt.Fprintf(&b, "|%s %s %s %s", i.Name, i.Address, i.LinuxDevice, i.CryptoMap)
+	}
+	if c.Crypto != nil {
+		for _, l := range c.Crypto.LocalAddresses {
+			if i := c.Interface(l.Interface); i != nil {
+				fmt.Fprintf(&b, "|local-address %s %s %s", i.Name, i.Address, i.LinuxDevice)
+			}
+		}
 	}
 	return b.String()
 }
@@ -303,23 +319,9 @@ func (d *Daemon) reloadIPsec(old, c *config.Config) error {
 func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, tun string) (*ipsecService, error) {
 	s := &ipsecService{d: d, clock: d.opts.Clock, ifc: ifc, tun: tun, host: rt.host,
 		log: d.opts.Debug.Logger(d.log, "crypto ipsec"), sas: map[uint32]*saInfo{}, natPeers: map[netip.AddrPort]bool{}, peerIdx: map[*cryptoEntry]int{}}
-	s.local = ifc.Address.Addr()
-	if !s.local.IsValid() {
-		dev := ifc.LinuxDevice
-		if dev == "" {
-			dev = ifc.Name.String()
-		}
-		if addrs, err := rt.host.Addrs(dev); err == nil {
-			for _, a := range addrs {
-				if a.Addr().Is4() {
-					s.local = a.Addr()
-					break
-				}
-			}
-		}
-		if !s.local.IsValid() {
-			return nil, errors.New("the interface has no IPv4 address to serve IKE on")
-		}
+	var err error
+	if s.local, err = cryptoLocal(rt.host, c, ifc); err != nil {
+		return nil, err
 	}
 	cr := c.Crypto
 	s.entries = resolveEntries(c, ifc.CryptoMap)
@@ -344,7 +346,6 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 	if cr.NATKeepalive > 0 {
 		s.natKA = time.Duration(cr.NATKeepalive) * time.Second
 	}
-	var err error
 	ikeCfg := ike.Config{
 		Local: netip.AddrPortFrom(s.local, 500), Clock: d.opts.Clock,
 		Log:      d.opts.Debug.Logger(d.log, "crypto isakmp"),
@@ -423,6 +424,37 @@ func (s *ipsecService) inboundESP(spi uint32) uint64 {
 		return sa.PacketsIn()
 	}
 	return 0
+}
+
+// cryptoLocal is the address a crypto-map interface serves IKE and ESP
+// on: the address of the interface named by the map's `crypto map NAME
+// local-address IF` when it has one, else the interface's own; either
+// the configured address or the first IPv4 address of the device.
+func cryptoLocal(host netif.Host, c *config.Config, ifc *config.Interface) (netip.Addr, error) {
+	what := "the interface"
+	if n := c.Crypto.LocalAddress(ifc.CryptoMap); n != nil {
+		what = "local-address " + n.String()
+		if li := c.Interface(*n); li != nil {
+			ifc = li
+		} else {
+			ifc = &config.Interface{Name: *n}
+		}
+	}
+	if ifc.Address.IsValid() {
+		return ifc.Address.Addr(), nil
+	}
+	dev := ifc.LinuxDevice
+	if dev == "" {
+		dev = ifc.Name.String()
+	}
+	if addrs, err := host.Addrs(dev); err == nil {
+		for _, a := range addrs {
+			if a.Addr().Is4() {
+				return a.Addr(), nil
+			}
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("%s has no IPv4 address to serve IKE on", what)
 }
 
 func (s *ipsecService) recv500(b []byte, from netip.AddrPort) { s.node.HandlePacket(b, from) }

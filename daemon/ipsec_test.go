@@ -577,3 +577,35 @@ func TestInMemoryCryptoDPDCountsESP(t *testing.T) {
 		})
 	}
 }
+
+// TestInMemoryCryptoLocalAddress: `crypto map NAME local-address
+// Loopback0` makes the map's IKE and ESP use the loopback's address
+// instead of the interface's (the spoke peers with that address), and a
+// second interface carrying the same map shares the one service.
+func TestInMemoryCryptoLocalAddress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(23)
+		hubCfg := doc004(t, "004-crypto-map-hub") + "interface Ethernet0/1\n ip address 198.18.2.1 255.255.255.0\n crypto map HUB_SPOKEs\n" +
+			"interface Loopback0\n ip address 198.18.9.1 255.255.255.255\ncrypto map HUB_SPOKEs local-address Loopback0\n"
+		hub := newMemDaemon(t, nw, hubCfg)
+		sp := newMemDaemon(t, nw, doc004(t, "004-crypto-map-spoke1", "address 198.18.1.1", "address 198.18.9.1", "set peer 198.18.1.1", "set peer 198.18.9.1"))
+		if hub.host.Device("crypto1") != nil {
+			t.Fatal("a second crypto service for the map's second interface")
+		}
+		h, s := hub.host.Device("crypto0"), sp.host.Device("crypto0")
+		p := udpPacket("198.19.1.1", "198.19.0.1", 30)
+		inject(s, p)
+		waitFor(t, "the SA", func() bool { return len(saSPIs(t, hub)) == 1 })
+		inject(s, p)
+		synctest.Wait()
+		if got := outbound(h); !bytes.Equal(got, p) {
+			t.Fatalf("hub got %x", got)
+		}
+		if text := hub.show(t, "crypto isakmp sa", false).Text; !strings.Contains(text, "198.18.9.1") || strings.Contains(text, "198.18.1.1") {
+			t.Errorf("hub's show crypto isakmp sa:\n%s", text)
+		}
+		if text := hub.show(t, "crypto ipsec sa", false).Text; !strings.Contains(text, "local crypto endpt.: 198.18.9.1") {
+			t.Errorf("hub's show crypto ipsec sa:\n%s", text)
+		}
+	})
+}
