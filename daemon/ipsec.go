@@ -79,6 +79,7 @@ type ipsecService struct {
 	host   netif.Host
 	node   *ike.Node
 	esp    *dataplane.ESP
+	rx4500 *dataplane.ESPReceiver // the port-4500 reader's
 	dev    netif.Device
 	b500   transport.Bind
 	b4500  transport.Bind
@@ -403,9 +404,13 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 			s.routes = append(s.routes, p.Dst)
 		}
 	}
+	// One ESP receiver per bind reader: a batch's TCP segments of a flow
+	// reach the TUN as one super-packet.
+	s.rx4500 = s.esp.NewReceiver()
+	rxRaw := s.esp.NewReceiver()
 	s.wg.Go(func() { s.b500.ServeBatch(s.recv500, nil) })
-	s.wg.Go(func() { s.b4500.ServeBatch(s.recv4500, nil) })
-	s.wg.Go(func() { s.raw.ServeBatch(s.esp.Input, nil) })
+	s.wg.Go(func() { s.b4500.ServeBatch(s.recv4500, s.rx4500.Flush) })
+	s.wg.Go(func() { s.raw.ServeBatch(rxRaw.HandlePacket, rxRaw.Flush) })
 	s.wg.Go(s.esp.Run)
 	s.mu.Lock()
 	s.armTicker()
@@ -480,7 +485,7 @@ func (s *ipsecService) recv4500(b []byte, from netip.AddrPort) {
 		s.mu.Unlock()
 		s.node.HandlePacket(b[4:], from)
 	case esp.KindESP:
-		s.esp.Input(b, from)
+		s.rx4500.HandlePacket(b, from)
 	}
 }
 

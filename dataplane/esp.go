@@ -274,10 +274,45 @@ func espDrop(err error) DropReason {
 	return DropESPBad
 }
 
+// ESPReceiver is the receive path of one bind reader: Input, except that
+// on a TUN with offloads the opened TCP segments of a flow are merged into
+// one super-packet (vnet.Coalescer, as the L2TP path's Receiver does) and
+// written by Flush, which the reader calls after every batch
+// (transport.Bind.ServeBatch): one TUN write per batch and flow instead of
+// one per packet. It is not safe for concurrent use.
+type ESPReceiver struct {
+	e *ESP
+	r *Receiver
+}
+
+// NewReceiver returns a receiver for one bind reader; on a TUN without
+// offloads it is Input.
+func (e *ESP) NewReceiver() *ESPReceiver {
+	er := &ESPReceiver{e: e}
+	if e.offload {
+		er.r = (&Port{p: e.p}).NewReceiver()
+	}
+	return er
+}
+
+// HandlePacket is Input through the receiver's merging.
+func (er *ESPReceiver) HandlePacket(b []byte, from netip.AddrPort) { er.e.input(b, er.r) }
+
+// Flush writes what the batch merged.
+func (er *ESPReceiver) Flush() {
+	if er.r != nil {
+		er.r.Flush()
+	}
+}
+
 // Input handles one received ESP packet (the IP payload of protocol 50,
 // or a UDP 4500 datagram that esp.Classify found to be ESP). b is opened
 // in place.
-func (e *ESP) Input(b []byte, from netip.AddrPort) {
+func (e *ESP) Input(b []byte, from netip.AddrPort) { e.input(b, nil) }
+
+// input is Input; with r, a TCP segment for a TUN with offloads is merged
+// by r instead of written.
+func (e *ESP) input(b []byte, r *Receiver) {
 	if len(b) < esp.HeaderLen {
 		e.p.drop(DropESPBad)
 		return
@@ -310,6 +345,12 @@ func (e *ESP) Input(b []byte, from netip.AddrPort) {
 	if !sa.cfg.Remote.contains(src, proto, sport) || !sa.cfg.Local.contains(dst, proto, dport) {
 		sa.policyDrops.Add(1)
 		e.p.drop(DropESPPolicy)
+		return
+	}
+	if r != nil {
+		if r.deliver(e.cfg.Device, payload) != nil {
+			e.p.drop(DropDeviceWrite)
+		}
 		return
 	}
 	if e.offload {

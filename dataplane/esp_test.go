@@ -455,3 +455,61 @@ func TestESPOffloadAllocs(t *testing.T) {
 		t.Fatalf("delivered %d", bdev.writes)
 	}
 }
+
+// TestESPReceiverGRO: through a receiver, the opened segments of a
+// super-packet's train reach the offload TUN as one super-packet again
+// (one write at Flush, a TCP GSO header, the payload in order); through
+// Input they are written one by one. Neither allocates.
+func TestESPReceiverGRO(t *testing.T) {
+	ca, cb := espPair(t, true)
+	tx := &espTrains{keep: true}
+	pa := New(Config{})
+	t.Cleanup(pa.Close)
+	ea := pa.NewESP(ESPConfig{Device: &espVnetDev{}, Raw: tx})
+	ea.SetPolicies([]ESPPolicy{{Permit: true, Src: espNetA, Dst: espNetB}})
+	if err := ea.Install(mustSA(t, ca, 0), 0); err != nil {
+		t.Fatal(err)
+	}
+	bdev := &espVnetDev{}
+	pb := New(Config{})
+	t.Cleanup(pb.Close)
+	eb := pb.NewESP(ESPConfig{Device: bdev, Raw: &espSink{}})
+	if err := eb.Install(mustSA(t, cb, 0), -1); err != nil {
+		t.Fatal(err)
+	}
+	pay := bulk(30000)
+	buf := new(espBuf)
+	ea.outputVnet(buf, espSuper(pay))
+	rx := eb.NewReceiver()
+	for _, g := range tx.grams {
+		rx.HandlePacket(g, espPeer)
+	}
+	if bdev.writes != 0 {
+		t.Fatalf("%d writes before Flush", bdev.writes)
+	}
+	rx.Flush()
+	w := bdev.buf[:bdev.n]
+	h, err := vnet.Decode(w)
+	if bdev.writes != 1 || err != nil || h.GSOType != vnet.GSOTCPv4 || !bytes.Equal(w[vnet.HdrLen+40:], pay) {
+		t.Fatalf("%d writes, header %+v %v, %d octets", bdev.writes, h, err, len(w))
+	}
+	// Allocations of the receive side, a batch of 20 per run.
+	super := espSuper(bulk(30000))
+	in := make([]byte, len(super))
+	var wires [][]byte
+	for range 60 {
+		tx.grams = nil
+		ea.outputVnet(buf, append(in[:0], super...))
+		wires = append(wires, tx.grams...)
+	}
+	i := 0
+	if n := testing.AllocsPerRun(50, func() {
+		for range 20 {
+			rx.HandlePacket(wires[i], espPeer)
+			i++
+		}
+		rx.Flush()
+	}); n != 0 {
+		t.Fatalf("receiver: %v allocations per batch", n)
+	}
+}
