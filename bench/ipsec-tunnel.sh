@@ -17,8 +17,8 @@
 # for it otherwise, RFC 3947): an nftables rule in A rewrites the source
 # port of A's IKE on port 500, so B's NAT-D hash does not match and both
 # float to 4500. BASELINE_BIN=<vpdn binary> adds that build's GCM rows (a
-# before/after in one run); PROFILE=DIR writes B's CPU profile of each vpdn
-# row there.
+# before/after in one run); PROFILE=DIR writes both vpdns' CPU profiles of
+# each vpdn row there (NAME-a.pprof the sender, NAME-b.pprof the receiver).
 #
 # Needs: iperf3, nft, wireguard-tools (wg), charon-systemd + swanctl +
 # libcharon-extra-plugins (kernel-libipsec); wireguard-go is built from the
@@ -77,10 +77,11 @@ table ip ipsbnat {
 }
 NFT
 	fi
-	[ -n "${PROFILE:-}" ] && mkdir -p "$PROFILE" && prof=(--cpuprofile "$PROFILE/$name.pprof")
+	local profa=()
+	[ -n "${PROFILE:-}" ] && mkdir -p "$PROFILE" && prof=(--cpuprofile "$PROFILE/$name-b.pprof") && profa=(--cpuprofile "$PROFILE/$name-a.pprof")
 	ip netns exec $B "$bin" serve -c "$WORK/b.cfg" --socket "$WORK/b.sock" "${prof[@]}" 2>"$WORK/b-$name.log" & local pb=$!
 	track $pb
-	ip netns exec $A "$bin" serve -c "$WORK/a.cfg" --socket "$WORK/a.sock" 2>"$WORK/a-$name.log" & local pa=$!
+	ip netns exec $A "$bin" serve -c "$WORK/a.cfg" --socket "$WORK/a.sock" "${profa[@]}" 2>"$WORK/a-$name.log" & local pa=$!
 	track $pa
 	# The first packets start IKE and are dropped until the SA is up.
 	local up=0
