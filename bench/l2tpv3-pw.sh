@@ -16,25 +16,11 @@
 # them off for every measurement.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/tunnel-lib.sh
 T=${1:-10}
 H7=pwb-h7 R5=pwb-r5 R9=pwb-r9 H10=pwb-h10
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for _ in $(seq 40); do
-		alive=0
-		for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-		[ $alive = 0 ] && break
-		sleep 0.25
-	done
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	for n in $H7 $R5 $R9 $H10; do ip netns delete $n 2>/dev/null || true; done
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+bench_init $H7 $R5 $R9 $H10
 go build -o "$WORK/vpdn" ./cmd/vpdn
-for n in $H7 $R5 $R9 $H10; do ip netns add $n; ip -n $n link set lo up; done
 ip link add h7 netns $H7 type veth peer name lan netns $R5
 ip link add h10 netns $H10 type veth peer name lan netns $R9
 ip link add wan netns $R5 type veth peer name wan netns $R9
@@ -51,14 +37,10 @@ if [ "${OFFLOADS:-on}" = off ]; then
 	ip netns exec $H7 ethtool -K h7 tx off tso off gso off >/dev/null
 	ip netns exec $H10 ethtool -K h10 tx off tso off gso off >/dev/null
 fi
-ip netns exec $H10 iperf3 -s -D -I "$WORK/iperf10.pid" >/dev/null
-ip netns exec $R9 iperf3 -s -D -I "$WORK/iperf9.pid" >/dev/null
-sleep 0.5; PIDS+=("$(cat "$WORK/iperf10.pid")" "$(cat "$WORK/iperf9.pid")")
+iperf_server $H10
+iperf_server $R9
 
-measure() { # namespace target
-	ip netns exec "$1" iperf3 -c "$2" -t "$T" -J |
-		python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.0f" % (d["end"]["sum_received"]["bits_per_second"]/1e6))'
-}
+measure() { iperf_mbps "$@"; } # namespace target
 wait_ping() { for _ in $(seq 100); do ip netns exec $H7 ping -c1 -W1 198.19.1.10 >/dev/null 2>&1 && return; sleep 0.2; done; echo "no ping" >&2; exit 1; }
 
 echo "== underlay veth R5 -> R9"
@@ -94,7 +76,7 @@ interface lan
   l2tp cookie remote 4 $7
 CFG
 		ip netns exec $2 "$WORK/vpdn" serve -c "$WORK/$1.cfg" --socket "$WORK/$1.sock" 2>"$WORK/$1.log" &
-		PIDS+=($!); eval "PID_$1=$!"
+		track $!; eval "PID_$1=$!"
 	done
 	wait_ping
 	measure $H7 198.19.1.10
@@ -138,9 +120,9 @@ interface Virtual-PPP1
  pseudowire 198.18.1.9 1 pw-class pw
 CFG
 ip -n $R9 addr add 198.19.0.1/32 dev lo
-ip netns exec $R9 "$WORK/vpdn" serve -c "$WORK/lns.cfg" --socket "$WORK/lns.sock" 2>"$WORK/lns.log" & PIDS+=($!); LNS=$!
+ip netns exec $R9 "$WORK/vpdn" serve -c "$WORK/lns.cfg" --socket "$WORK/lns.sock" 2>"$WORK/lns.log" & track $!; LNS=$!
 sleep 0.5
-ip netns exec $R5 "$WORK/vpdn" serve -c "$WORK/lac.cfg" --socket "$WORK/lac.sock" 2>"$WORK/lac.log" & PIDS+=($!); LAC=$!
+ip netns exec $R5 "$WORK/vpdn" serve -c "$WORK/lac.cfg" --socket "$WORK/lac.sock" 2>"$WORK/lac.log" & track $!; LAC=$!
 for _ in $(seq 100); do ip -n $R5 -4 addr show dev Vp1 2>/dev/null | grep -q inet && break; sleep 0.2; done
 V2=$(measure $R5 198.19.0.1); echo "l2tpv2 ppp: $V2 Mbit/s"
 kill $LAC $LNS

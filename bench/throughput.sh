@@ -9,38 +9,17 @@
 # from the Go module proxy (golang.zx2c4.com/wireguard) into a temp dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/tunnel-lib.sh
 T=${1:-10}
 A=vpdnbench-a B=vpdnbench-b
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	for _ in $(seq 40); do
-		alive=0
-		for p in "${PIDS[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
-		[ $alive = 0 ] && break
-		sleep 0.25
-	done
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	ip netns delete $A 2>/dev/null || true
-	ip netns delete $B 2>/dev/null || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
+bench_init $A $B
 go build -o "$WORK/vpdn" ./cmd/vpdn
-GOBIN="$WORK" GOFLAGS=-mod=mod go install golang.zx2c4.com/wireguard@v0.0.0-20260522210424-ecfc5a8d5446
-ip netns add $A; ip netns add $B
-ip -n $A link set lo up; ip -n $B link set lo up
+wireguard_go_build
 ip link add veth-a netns $A type veth peer name veth-b netns $B
 ip -n $A addr add 198.18.0.1/24 dev veth-a; ip -n $B addr add 198.18.0.2/24 dev veth-b
 ip -n $A link set veth-a up; ip -n $B link set veth-b up
-ip netns exec $B iperf3 -s -D -I "$WORK/iperf.pid" >/dev/null; sleep 0.5; PIDS+=("$(cat "$WORK/iperf.pid")")
-
-measure() { # name target
-	local out
-	out=$(ip netns exec $A iperf3 -c "$2" -t "$T" -J)
-	echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.0f" % (d["end"]["sum_received"]["bits_per_second"]/1e6))'
-}
+iperf_server $B
+measure() { iperf_mbps $A "$2"; } # name target
 
 echo "== raw veth"
 VETH=$(measure veth 198.18.0.2); echo "veth: $VETH Mbit/s"
@@ -79,10 +58,10 @@ CFG
 # tunnel BINARY NAME: an LNS and a LAC of BINARY, one measurement, both stopped.
 tunnel() {
 	ip netns exec $B "$1" serve -c "$WORK/lns.cfg" --socket "$WORK/lns.sock" 2>"$WORK/lns.log" & local lns=$!
-	PIDS+=($lns)
+	track $lns
 	sleep 0.5
 	ip netns exec $A "$1" serve -c "$WORK/lac.cfg" --socket "$WORK/lac.sock" 2>"$WORK/lac.log" & local lac=$!
-	PIDS+=($lac)
+	track $lac
 	for _ in $(seq 100); do ip -n $A -4 addr show dev Vp1 2>/dev/null | grep -q inet && break; sleep 0.2; done
 	measure "$2" 198.19.0.1
 	kill $lac $lns
@@ -114,11 +93,11 @@ CFG
 pptp_tunnel() {
 	local bin=${3:-$WORK/vpdn}
 	ip netns exec $B "$bin" serve -c "$WORK/pptp.cfg" --socket "$WORK/pns.sock" 2>"$WORK/pns.log" & local pns=$!
-	PIDS+=($pns)
+	track $pns
 	sleep 0.5
 	ip netns exec $A "$bin" dial --protocol pptp --mppe "$1" --server 198.18.0.2 --user bench --password benchpw \
 		>"$WORK/dial.log" 2>&1 & local dial=$!
-	PIDS+=($dial)
+	track $dial
 	for _ in $(seq 100); do ip -n $A -4 addr show dev Di1 2>/dev/null | grep -q inet && break; sleep 0.2; done
 	measure "$2" 198.19.0.1
 	kill $dial $pns
@@ -138,15 +117,7 @@ if [ -n "${BASELINE_BIN:-}" ]; then
 fi
 
 echo "== wireguard-go"
-for ns in $A $B; do
-	ip netns exec $ns env WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD=1 "$WORK/wireguard" -f "wg-$ns" >"$WORK/wg-$ns.log" 2>&1 & PIDS+=($!)
-done
-sleep 1
-KA=$(wg genkey); KB=$(wg genkey)
-ip netns exec $A wg set wg-$A private-key <(echo "$KA") listen-port 51820 peer "$(echo "$KB" | wg pubkey)" allowed-ips 198.19.200.2/32 endpoint 198.18.0.2:51820
-ip netns exec $B wg set wg-$B private-key <(echo "$KB") listen-port 51820 peer "$(echo "$KA" | wg pubkey)" allowed-ips 198.19.200.1/32 endpoint 198.18.0.1:51820
-ip -n $A addr add 198.19.200.1/32 peer 198.19.200.2/32 dev wg-$A; ip -n $A link set wg-$A up
-ip -n $B addr add 198.19.200.2/32 peer 198.19.200.1/32 dev wg-$B; ip -n $B link set wg-$B up
+wireguard_go_up $A 198.18.0.1 198.19.200.1 $B 198.18.0.2 198.19.200.2
 WG=$(measure wireguard-go 198.19.200.2); echo "wireguard-go: $WG Mbit/s"
 
 echo

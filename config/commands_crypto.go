@@ -367,11 +367,19 @@ var cryptoCommands = []*command{
 			return nil
 		}},
 	{mode: mGlobal, spec: "crypto map <name:word> {client | isakmp | isakmp-profile | redundancy} <rest:line>", help: "Other crypto map settings (client accounting, isakmp-profile, redundancy): not supported yet.", later: laterEzVPNServer},
-	{mode: mGlobal, spec: "crypto map <name:word> local-address <iface:interface>", help: "The interface whose address the map's IKE uses. Accepted and ignored, with a warning: vpdn serves a map on the address of the interface it is applied to.", noForm: true,
+	{mode: mGlobal, spec: "crypto map <name:word> local-address <iface:interface>", help: "The interface whose address the map's IKE and ESP use (typically a Loopback), instead of the address of the interface the map is applied to; interfaces sharing the map then share one IKE service.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			if !neg {
-				p.warnf("crypto map %s local-address %s is ignored: vpdn serves IKE on the address of the interface the map is applied to", m.Str("name"), m.Str("iface"))
+			c := p.cfg.CryptoConfig()
+			name := m.Str("name")
+			c.LocalAddresses = slices.DeleteFunc(c.LocalAddresses, func(l *CryptoMapLocal) bool { return l.Map == name })
+			if neg {
+				return nil
 			}
+			n := ifArg(m, "iface")
+			if n == nil {
+				return fmt.Errorf("crypto map %s local-address %s: not an interface name", name, m.Str("iface"))
+			}
+			c.LocalAddresses = append(c.LocalAddresses, &CryptoMapLocal{Map: name, Interface: *n, Line: p.line})
 			return nil
 		}},
 	{mode: mGlobal, spec: "crypto dynamic-map <name:word> <seq:int:1-65535>", help: "A dynamic crypto map entry: a template for peers whose address is not known in advance (set transform-set, match address, set pfs, reverse-route). Used by `crypto map NAME SEQ ipsec-isakmp dynamic DYN`.", noForm: true,

@@ -217,3 +217,37 @@ func TestEzVPNModel(t *testing.T) {
 		t.Fatalf("no forms: %v", err)
 	}
 }
+
+// TestCryptoLocalAddress: `crypto map NAME local-address IF` is kept (the
+// last one of a map wins), printed back, and removed by its no form.
+func TestCryptoLocalAddress(t *testing.T) {
+	const base = "crypto map M 10 ipsec-isakmp\n set peer 198.18.0.2\ninterface Loopback0\n ip address 198.18.9.1 255.255.255.255\n"
+	res, err := Parse("la", base+"crypto map M local-address GigabitEthernet0/1\ncrypto map M local-address Loopback0\ncrypto map N local-address eth2\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Config.Crypto
+	if n := c.LocalAddress("M"); n == nil || n.String() != "Loopback0" || len(c.LocalAddresses) != 2 {
+		t.Fatalf("local addresses %+v", c.LocalAddresses)
+	}
+	if c.LocalAddress("X") != nil || (*Crypto)(nil).LocalAddress("M") != nil {
+		t.Fatal("a map without local-address has one")
+	}
+	for _, w := range res.Warnings {
+		if strings.Contains(w.Msg, "local-address") {
+			t.Errorf("warning %q", w.Msg)
+		}
+	}
+	text := res.Config.String()
+	if !strings.Contains(text, "crypto map M local-address Loopback0\n") || !strings.Contains(text, "crypto map N local-address eth2\n") {
+		t.Fatalf("printed:\n%s", text)
+	}
+	again, err := Parse("again", text)
+	if err != nil || again.Config.String() != text {
+		t.Fatalf("round trip: %v\n%s", err, again.Config.String())
+	}
+	res, err = Parse("no", base+"crypto map M local-address Loopback0\nno crypto map M local-address Loopback0\n")
+	if err != nil || res.Config.Crypto.LocalAddress("M") != nil {
+		t.Fatalf("no form: %v %+v", err, res.Config.Crypto.LocalAddresses)
+	}
+}

@@ -43,6 +43,9 @@ type Crypto struct {
 	MapClients []*CryptoMapClient `json:"map_clients,omitempty"`
 	// XAuthTimeout is `crypto isakmp xauth timeout S` (0: 60 s).
 	XAuthTimeout int `json:"xauth_timeout,omitempty"`
+	// LocalAddresses are `crypto map NAME local-address IF`: the
+	// interface whose address a map's IKE and ESP use.
+	LocalAddresses []*CryptoMapLocal `json:"local_addresses,omitempty"`
 }
 
 // ClientGroup is `crypto isakmp client configuration group NAME`: the
@@ -106,6 +109,27 @@ func (c *Crypto) mapClient(name string) *CryptoMapClient {
 	m := &CryptoMapClient{Map: name}
 	c.MapClients = append(c.MapClients, m)
 	return m
+}
+
+// CryptoMapLocal is `crypto map NAME local-address IF`.
+type CryptoMapLocal struct {
+	Map       string `json:"map"`
+	Interface IfName `json:"interface"`
+	Line      int    `json:"line,omitempty"`
+}
+
+// LocalAddress returns the interface of `crypto map NAME local-address`,
+// nil when the map has none.
+func (c *Crypto) LocalAddress(name string) *IfName {
+	if c == nil {
+		return nil
+	}
+	for _, l := range c.LocalAddresses {
+		if l.Map == name {
+			return &l.Interface
+		}
+	}
+	return nil
 }
 
 // ISAKMPPolicy is `crypto isakmp policy N`. Empty fields are the

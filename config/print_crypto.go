@@ -146,6 +146,9 @@ func printCrypto(w *printer, c *Crypto) {
 		printMapEntry(w, e)
 		w.bang()
 	}
+	for _, l := range c.LocalAddresses {
+		w.line(0, "crypto map %s local-address %s", l.Map, l.Interface)
+	}
 }
 
 func printMapEntry(w *printer, e *CryptoMapEntry) {

@@ -19,7 +19,6 @@ package daemon
 // (L2TP/IPsec) plugs in later as an ESP-protected bind for UDP 1701.
 
 import (
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -80,6 +79,7 @@ type ipsecService struct {
 	host   netif.Host
 	node   *ike.Node
 	esp    *dataplane.ESP
+	rx4500 *dataplane.ESPReceiver // the port-4500 reader's
 	dev    netif.Device
 	b500   transport.Bind
 	b4500  transport.Bind
@@ -256,8 +256,18 @@ func (d *Daemon) startIPsec(rt *runtime, c *config.Config) error {
 }
 
 func (d *Daemon) startIPsecLocked(rt *runtime, c *config.Config) error {
-	for n, ifc := range cryptoInterfaces(c) {
-		s, err := d.newIPsec(rt, c, ifc, fmt.Sprintf("crypto%d", n))
+	// A map with a local-address is one service on that address, however
+	// many interfaces carry it (IOS: redundant uplinks, one IKE identity).
+	served := map[string]string{}
+	for _, ifc := range cryptoInterfaces(c) {
+		if c.Crypto.LocalAddress(ifc.CryptoMap) != nil {
+			if first, ok := served[ifc.CryptoMap]; ok {
+				d.log.Info("crypto map served once on its local-address", "map", ifc.CryptoMap, "interface", ifc.Name.String(), "served by", first)
+				continue
+			}
+			served[ifc.CryptoMap] = ifc.Name.String()
+		}
+		s, err := d.newIPsec(rt, c, ifc, fmt.Sprintf("crypto%d", len(rt.ipsec)))
 		if err != nil {
 			return fmt.Errorf("interface %s: crypto map %s: %w", ifc.Name, ifc.CryptoMap, err)
 		}
@@ -281,6 +291,13 @@ func cryptoFingerprint(c *config.Config) string {
 	b.WriteString(x.String())
 	for _, i := range cryptoInterfaces(c) {
 		fmt.Fprintf(&b, "|%s %s %s %s", i.Name, i.Address, i.LinuxDevice, i.CryptoMap)
+	}
+	if c.Crypto != nil {
+		for _, l := range c.Crypto.LocalAddresses {
+			if i := c.Interface(l.Interface); i != nil {
+				fmt.Fprintf(&b, "|local-address %s %s %s", i.Name, i.Address, i.LinuxDevice)
+			}
+		}
 	}
 	return b.String()
 }
@@ -307,23 +324,9 @@ func (d *Daemon) reloadIPsec(old, c *config.Config) error {
 func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, tun string) (*ipsecService, error) {
 	s := &ipsecService{d: d, clock: d.opts.Clock, ifc: ifc, tun: tun, host: rt.host,
 		log: d.opts.Debug.Logger(d.log, "crypto ipsec"), sas: map[uint32]*saInfo{}, natPeers: map[netip.AddrPort]bool{}, peerIdx: map[*cryptoEntry]int{}}
-	s.local = ifc.Address.Addr()
-	if !s.local.IsValid() {
-		dev := ifc.LinuxDevice
-		if dev == "" {
-			dev = ifc.Name.String()
-		}
-		if addrs, err := rt.host.Addrs(dev); err == nil {
-			for _, a := range addrs {
-				if a.Addr().Is4() {
-					s.local = a.Addr()
-					break
-				}
-			}
-		}
-		if !s.local.IsValid() {
-			return nil, errors.New("the interface has no IPv4 address to serve IKE on")
-		}
+	var err error
+	if s.local, err = cryptoLocal(rt.host, c, ifc); err != nil {
+		return nil, err
 	}
 	cr := c.Crypto
 	s.entries = resolveEntries(c, ifc.CryptoMap)
@@ -351,7 +354,6 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 	if cr.NATKeepalive > 0 {
 		s.natKA = time.Duration(cr.NATKeepalive) * time.Second
 	}
-	var err error
 	ikeCfg := ike.Config{
 		Local: netip.AddrPortFrom(s.local, 500), Clock: d.opts.Clock,
 		Log:      d.opts.Debug.Logger(d.log, "crypto isakmp"),
@@ -367,6 +369,10 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 	if ka := cr.Keepalive; ka != nil {
 		ikeCfg.DPD = time.Duration(ka.Seconds) * time.Second
 		ikeCfg.DPDRetry = time.Duration(ka.Retry) * time.Second
+		ikeCfg.DPDPeriodic = ka.Mode == "periodic"
+		// on-demand: ESP from the peer is as good as an R-U-THERE-ACK;
+		// IKE reads the SAs' inbound counters on its DPD timer.
+		ikeCfg.InboundESP = s.inboundESP
 	}
 	if s.ez = newEzServer(s, c); s.ez != nil {
 		s.ez.configure(&ikeCfg)
@@ -385,7 +391,9 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 	if s.raw, err = binds.ListenIP(50, s.local); err != nil {
 		return fail(err)
 	}
-	if s.dev, err = rt.host.CreateTUN(tun, false); err != nil {
+	// Offloads (IFF_VNET_HDR, TSO): a TCP stream is read in super-packets
+	// that the ESP stage cuts, seals and sends as trains.
+	if s.dev, err = rt.host.CreateTUN(tun, true); err != nil {
 		return fail(err)
 	}
 	if err := rt.host.SetMTU(tun, cryptoMTU); err != nil {
@@ -406,15 +414,62 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 			s.routes = append(s.routes, p.Dst)
 		}
 	}
+	// One ESP receiver per bind reader: a batch's TCP segments of a flow
+	// reach the TUN as one super-packet.
+	s.rx4500 = s.esp.NewReceiver()
+	rxRaw := s.esp.NewReceiver()
 	s.wg.Go(func() { s.b500.ServeBatch(s.recv500, nil) })
-	s.wg.Go(func() { s.b4500.ServeBatch(s.recv4500, nil) })
-	s.wg.Go(func() { s.raw.ServeBatch(s.esp.Input, nil) })
+	s.wg.Go(func() { s.b4500.ServeBatch(s.recv4500, s.rx4500.Flush) })
+	s.wg.Go(func() { s.raw.ServeBatch(rxRaw.HandlePacket, rxRaw.Flush) })
 	s.wg.Go(s.esp.Run)
 	s.mu.Lock()
 	s.armTicker()
 	s.mu.Unlock()
 	d.log.Info("crypto map serving", "interface", ifc.Name.String(), "map", ifc.CryptoMap, "local", s.local.String(), "tun", tun, "entries", len(s.entries), "policies", len(s.pols))
 	return s, nil
+}
+
+// inboundESP is the count of ESP packets opened on the SA with inbound
+// SPI spi (ike.Config.InboundESP; called on IKE's DPD timer).
+func (s *ipsecService) inboundESP(spi uint32) uint64 {
+	if s.esp == nil {
+		return 0
+	}
+	if sa := s.esp.Lookup(spi); sa != nil {
+		return sa.PacketsIn()
+	}
+	return 0
+}
+
+// cryptoLocal is the address a crypto-map interface serves IKE and ESP
+// on: the address of the interface named by the map's `crypto map NAME
+// local-address IF` when it has one, else the interface's own; either
+// the configured address or the first IPv4 address of the device.
+func cryptoLocal(host netif.Host, c *config.Config, ifc *config.Interface) (netip.Addr, error) {
+	what := "the interface"
+	if n := c.Crypto.LocalAddress(ifc.CryptoMap); n != nil {
+		what = "local-address " + n.String()
+		if li := c.Interface(*n); li != nil {
+			ifc = li
+		} else {
+			ifc = &config.Interface{Name: *n}
+		}
+	}
+	if ifc.Address.IsValid() {
+		return ifc.Address.Addr(), nil
+	}
+	dev := ifc.LinuxDevice
+	if dev == "" {
+		dev = ifc.Name.String()
+	}
+	if addrs, err := host.Addrs(dev); err == nil {
+		for _, a := range addrs {
+			if a.Addr().Is4() {
+				return a.Addr(), nil
+			}
+		}
+	}
+	return netip.Addr{}, fmt.Errorf("%s has no IPv4 address to serve IKE on", what)
 }
 
 func (s *ipsecService) recv500(b []byte, from netip.AddrPort) { s.node.HandlePacket(b, from) }
@@ -440,7 +495,7 @@ func (s *ipsecService) recv4500(b []byte, from netip.AddrPort) {
 		s.mu.Unlock()
 		s.node.HandlePacket(b[4:], from)
 	case esp.KindESP:
-		s.esp.Input(b, from)
+		s.rx4500.HandlePacket(b, from)
 	}
 }
 

@@ -151,7 +151,7 @@ func TestInMemoryEzVPN(t *testing.T) {
 		opener, _ := esp.NewOpener(in)
 		sealer, _ := esp.NewSealer(out)
 		toAlice := udpPacket("198.19.2.1", "198.19.5.10", 40)
-		hub.host.Device("crypto0").Inject(toAlice)
+		inject(hub.host.Device("crypto0"), toAlice)
 		var got []byte
 		select {
 		case pkt := <-espIn:

@@ -54,11 +54,15 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 func outbound(d *netif.Fake) []byte {
 	select {
 	case p := <-d.Outbound:
-		return p
+		return stripVnet(d, p)
 	default:
 		return nil
 	}
 }
+
+// inject queues the IP packet p on the crypto TUN d, behind a
+// virtio_net_hdr (the crypto TUN has offloads).
+func inject(d *netif.Fake, p []byte) { d.Inject(vnetPacket(d, p)) }
 
 // TestInMemoryCryptoMap: document 004's crypto-map hub and its two spokes,
 // each a whole daemon on in-memory binds and interfaces. The first packet
@@ -89,7 +93,7 @@ func TestInMemoryCryptoMap(t *testing.T) {
 
 		// Hub → spoke 1: the first packet starts IKE and is dropped.
 		p1 := udpPacket("198.19.0.1", "198.19.1.1", 64)
-		h.Inject(p1)
+		inject(h, p1)
 		waitFor(t, "the hub's SA with spoke 1", func() bool {
 			return strings.Contains(hub.show(t, "crypto isakmp sa", false).Text, "QM_IDLE") && strings.Contains(hub.show(t, "crypto ipsec sa", false).Text, "current outbound spi")
 		})
@@ -97,24 +101,24 @@ func TestInMemoryCryptoMap(t *testing.T) {
 		if got := outbound(s1); got != nil {
 			t.Fatalf("the packet that started IKE was delivered: %x", got)
 		}
-		h.Inject(p1)
+		inject(h, p1)
 		synctest.Wait()
 		if got := outbound(s1); !bytes.Equal(got, p1) {
 			t.Fatalf("spoke 1 got %x, want %x", got, p1)
 		}
 		back := udpPacket("198.19.1.1", "198.19.0.1", 300)
-		s1.Inject(back)
+		inject(s1, back)
 		synctest.Wait()
 		if got := outbound(h); !bytes.Equal(got, back) {
 			t.Fatalf("hub got %x", got)
 		}
 		// Spoke 2 initiates toward the hub (the entry lists it second).
 		p2 := udpPacket("198.19.2.7", "198.19.0.9", 10)
-		s2.Inject(p2)
+		inject(s2, p2)
 		waitFor(t, "spoke 2's SA", func() bool {
 			return strings.Contains(sp2.show(t, "crypto ipsec sa", false).Text, "current outbound spi")
 		})
-		s2.Inject(p2)
+		inject(s2, p2)
 		synctest.Wait()
 		if got := outbound(h); !bytes.Equal(got, p2) {
 			t.Fatalf("hub got %x from spoke 2", got)
@@ -129,14 +133,14 @@ func TestInMemoryCryptoMap(t *testing.T) {
 		synctest.Wait()
 		toSp2 := udpPacket("198.19.0.9", "198.19.2.7", 20)
 		waitFor(t, "the hub's SA with spoke 2 through the backup peer", func() bool {
-			h.Inject(toSp2)
+			inject(h, toSp2)
 			synctest.Wait()
 			return bytes.Equal(outbound(s2), toSp2)
 		})
 		// Spoke 1's network may not reach spoke 2's through spoke 2's SA:
 		// spoke 2's ACL does not cover it (document 004: "no
 		// communication between offices").
-		s1.Inject(udpPacket("198.19.1.1", "198.19.2.7", 10))
+		inject(s1, udpPacket("198.19.1.1", "198.19.2.7", 10))
 		synctest.Wait()
 
 		isakmp := hub.show(t, "crypto isakmp sa", false).Text
@@ -205,12 +209,12 @@ func TestInMemoryCryptoMap(t *testing.T) {
 		// (The entry's current peer may be spoke 2 after the failover
 		// above: the first attempt fails over back to spoke 1.)
 		waitFor(t, "the SA renegotiated", func() bool {
-			h.Inject(p1)
+			inject(h, p1)
 			synctest.Wait()
 			outbound(s1)
 			return strings.Contains(hub.show(t, "crypto ipsec sa peer 198.18.1.2", false).Text, "current outbound spi")
 		})
-		h.Inject(p1)
+		inject(h, p1)
 		synctest.Wait()
 		if got := outbound(s1); !bytes.Equal(got, p1) {
 			t.Fatalf("after renegotiation spoke 1 got %x", got)
@@ -257,7 +261,7 @@ func TestInMemoryCryptoFailures(t *testing.T) {
 					m.do("debug", "crypto", "isakmp")
 					m.do("debug", "crypto", "ipsec")
 				}
-				sp.host.Device("crypto0").Inject(udpPacket("198.19.1.1", "198.19.0.1", 10))
+				inject(sp.host.Device("crypto0"), udpPacket("198.19.1.1", "198.19.0.1", 10))
 				time.Sleep(3 * time.Minute)
 				synctest.Wait()
 				log := logs.String()
@@ -292,11 +296,11 @@ func TestInMemoryCryptoGCM(t *testing.T) {
 		sp := newMemDaemon(t, nw, doc004(t, "004-crypto-map-spoke1", edits...))
 		h, s := hub.host.Device("crypto0"), sp.host.Device("crypto0")
 		p := udpPacket("198.19.1.1", "198.19.0.1", 200)
-		s.Inject(p)
+		inject(s, p)
 		waitFor(t, "the SA", func() bool {
 			return strings.Contains(sp.show(t, "crypto ipsec sa", false).Text, "current outbound spi")
 		})
-		s.Inject(p)
+		inject(s, p)
 		synctest.Wait()
 		if got := outbound(h); !bytes.Equal(got, p) {
 			t.Fatalf("hub got %x", got)
@@ -336,12 +340,12 @@ func TestInMemoryCryptoRekey(t *testing.T) {
 		sp := newMemDaemon(t, nw, doc004(t, "004-crypto-map-spoke1", edits...))
 		h, s := hub.host.Device("crypto0"), sp.host.Device("crypto0")
 		p := udpPacket("198.19.1.1", "198.19.0.1", 100)
-		s.Inject(p)
+		inject(s, p)
 		waitFor(t, "the first SA", func() bool { return len(saSPIs(t, sp)) == 1 })
 		first := saSPIs(t, sp)[0]
 		delivered := 0
 		for range 140 {
-			s.Inject(p)
+			inject(s, p)
 			synctest.Wait()
 			if got := outbound(h); bytes.Equal(got, p) {
 				delivered++
@@ -373,18 +377,18 @@ func TestInMemoryCryptoKilobytes(t *testing.T) {
 		sp := newMemDaemon(t, nw, doc004(t, "004-crypto-map-spoke1", edits...))
 		h, s := hub.host.Device("crypto0"), sp.host.Device("crypto0")
 		small := udpPacket("198.19.1.1", "198.19.0.1", 10)
-		s.Inject(small)
+		inject(s, small)
 		waitFor(t, "the first SA", func() bool { return len(saSPIs(t, sp)) == 1 })
 		first := saSPIs(t, sp)[0]
 		big := udpPacket("198.19.1.1", "198.19.0.1", 1372) // 1400 octets
 		// 2,400 KB: past 90 % of 2,560 KB, short of all of it.
 		for range 1756 {
-			s.Inject(big)
+			inject(s, big)
 			outbound(h)
 		}
 		synctest.Wait()
 		waitFor(t, "the rekeyed SA", func() bool { return len(saSPIs(t, sp)) == 2 })
-		s.Inject(small)
+		inject(s, small)
 		synctest.Wait()
 		for outbound(h) != nil {
 		}
@@ -423,15 +427,15 @@ func TestInMemoryDynamicCryptoMap(t *testing.T) {
 		// The spoke protects its network to anywhere: no default route
 		// into its TUN (it would swallow IKE), so inject directly.
 		p := udpPacket("198.19.33.33", "198.19.200.1", 50)
-		s.Inject(p)
+		inject(s, p)
 		waitFor(t, "the spoke's SA", func() bool { return len(saSPIs(t, sp)) == 1 })
-		s.Inject(p)
+		inject(s, p)
 		synctest.Wait()
 		if got := outbound(h); !bytes.Equal(got, p) {
 			t.Fatalf("hub got %x", got)
 		}
 		back := udpPacket("198.19.200.1", "198.19.33.33", 60)
-		h.Inject(back)
+		inject(h, back)
 		synctest.Wait()
 		if got := outbound(s); !bytes.Equal(got, back) {
 			t.Fatalf("spoke got %x", got)
@@ -467,7 +471,7 @@ func TestInMemoryCryptoDPD(t *testing.T) {
 		})
 		hub.do("debug", "crypto", "isakmp")
 		sp := newMemDaemon(t, nw, doc004(t, "004-crypto-map-spoke1", edits...))
-		sp.host.Device("crypto0").Inject(udpPacket("198.19.1.1", "198.19.0.1", 10))
+		inject(sp.host.Device("crypto0"), udpPacket("198.19.1.1", "198.19.0.1", 10))
 		waitFor(t, "the SA", func() bool { return len(saSPIs(t, hub)) == 1 })
 		time.Sleep(30 * time.Second) // the peer answers: the SA stays
 		if len(saSPIs(t, hub)) != 1 {
@@ -494,7 +498,7 @@ func TestInMemoryCryptoReload(t *testing.T) {
 		hub := newMemDaemon(t, nw, hubCfg)
 		sp := newMemDaemon(t, nw, doc004(t, "004-crypto-map-spoke1"))
 		p := udpPacket("198.19.1.1", "198.19.0.1", 40)
-		sp.host.Device("crypto0").Inject(p)
+		inject(sp.host.Device("crypto0"), p)
 		waitFor(t, "the SA", func() bool { return len(saSPIs(t, hub)) == 1 })
 		first := saSPIs(t, hub)[0]
 		path := hub.d.opts.ConfigPath
@@ -521,12 +525,87 @@ func TestInMemoryCryptoReload(t *testing.T) {
 		}
 		h := hub.host.Device("crypto0")
 		back := udpPacket("198.19.0.1", "198.19.1.1", 40)
-		h.Inject(back)
+		inject(h, back)
 		waitFor(t, "the renegotiated SA", func() bool { return len(saSPIs(t, hub)) == 1 })
-		h.Inject(back)
+		inject(h, back)
 		synctest.Wait()
 		if got := outbound(sp.host.Device("crypto0")); !bytes.Equal(got, back) {
 			t.Fatalf("after the reload the spoke got %x", got)
+		}
+	})
+}
+
+// TestInMemoryCryptoDPDCountsESP: with `crypto isakmp keepalive 10 2`
+// (on-demand) the hub reads its SAs' inbound ESP counters when DPD's
+// timer fires: while the spoke sends ESP no R-U-THERE goes out; when the
+// spoke falls quiet one does. With `periodic` R-U-THERE goes out every
+// 10 s whatever the traffic.
+func TestInMemoryCryptoDPDCountsESP(t *testing.T) {
+	for _, mode := range []string{"", " periodic"} {
+		t.Run("keepalive 10 2"+mode, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				nw := memnet.New(22)
+				logs := &nstest.SyncBuffer{}
+				edits := []string{"crypto isakmp key", "crypto isakmp keepalive 10 2" + mode + "\ncrypto isakmp key"}
+				hub := newMemDaemon(t, nw, doc004(t, "004-crypto-map-hub", edits...), func(o *Options) {
+					o.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+				})
+				hub.do("debug", "crypto", "isakmp")
+				sp := newMemDaemon(t, nw, doc004(t, "004-crypto-map-spoke1", edits...))
+				dev := sp.host.Device("crypto0")
+				inject(dev, udpPacket("198.19.1.1", "198.19.0.1", 10))
+				waitFor(t, "the SA", func() bool { return len(saSPIs(t, hub)) == 1 })
+				for range 8 { // 40 s of ESP from the spoke
+					inject(dev, udpPacket("198.19.1.1", "198.19.0.1", 10))
+					time.Sleep(5 * time.Second)
+				}
+				sent := strings.Count(logs.String(), "DPD/R_U_THERE sequence")
+				if mode == "" && sent != 0 {
+					t.Fatalf("on-demand: %d R-U-THERE while the spoke sent ESP", sent)
+				}
+				if mode != "" && sent < 3 {
+					t.Fatalf("periodic: %d R-U-THERE in 40 s", sent)
+				}
+				time.Sleep(25 * time.Second) // the spoke quiet
+				if n := strings.Count(logs.String(), "DPD/R_U_THERE sequence"); n <= sent {
+					t.Errorf("no R-U-THERE once the spoke fell quiet (%d before, %d after)", sent, n)
+				}
+				if len(saSPIs(t, hub)) != 1 {
+					t.Error("the SA went while the spoke answered")
+				}
+			})
+		})
+	}
+}
+
+// TestInMemoryCryptoLocalAddress: `crypto map NAME local-address
+// Loopback0` makes the map's IKE and ESP use the loopback's address
+// instead of the interface's (the spoke peers with that address), and a
+// second interface carrying the same map shares the one service.
+func TestInMemoryCryptoLocalAddress(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(23)
+		hubCfg := doc004(t, "004-crypto-map-hub") + "interface Ethernet0/1\n ip address 198.18.2.1 255.255.255.0\n crypto map HUB_SPOKEs\n" +
+			"interface Loopback0\n ip address 198.18.9.1 255.255.255.255\ncrypto map HUB_SPOKEs local-address Loopback0\n"
+		hub := newMemDaemon(t, nw, hubCfg)
+		sp := newMemDaemon(t, nw, doc004(t, "004-crypto-map-spoke1", "address 198.18.1.1", "address 198.18.9.1", "set peer 198.18.1.1", "set peer 198.18.9.1"))
+		if hub.host.Device("crypto1") != nil {
+			t.Fatal("a second crypto service for the map's second interface")
+		}
+		h, s := hub.host.Device("crypto0"), sp.host.Device("crypto0")
+		p := udpPacket("198.19.1.1", "198.19.0.1", 30)
+		inject(s, p)
+		waitFor(t, "the SA", func() bool { return len(saSPIs(t, hub)) == 1 })
+		inject(s, p)
+		synctest.Wait()
+		if got := outbound(h); !bytes.Equal(got, p) {
+			t.Fatalf("hub got %x", got)
+		}
+		if text := hub.show(t, "crypto isakmp sa", false).Text; !strings.Contains(text, "198.18.9.1") || strings.Contains(text, "198.18.1.1") {
+			t.Errorf("hub's show crypto isakmp sa:\n%s", text)
+		}
+		if text := hub.show(t, "crypto ipsec sa", false).Text; !strings.Contains(text, "local crypto endpt.: 198.18.9.1") {
+			t.Errorf("hub's show crypto ipsec sa:\n%s", text)
 		}
 	})
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/transport"
 	"github.com/vpdn/vpdn/wire/esp"
+	"github.com/vpdn/vpdn/wire/vnet"
 )
 
 // ESP tunnel mode without XFRM. The kernel has no ESP here, so the
@@ -114,6 +115,10 @@ func (sa *ESPSA) IVLen() int { return sa.sealer.IVLen() }
 // ReplayWindow is the inbound anti-replay window in packets.
 func (sa *ESPSA) ReplayWindow() int { return sa.opener.ReplayWindow() }
 
+// PacketsIn is how many packets the inbound SA opened (authenticated):
+// the peer's liveness for DPD.
+func (sa *ESPSA) PacketsIn() uint64 { return sa.opener.Stats().Decaps }
+
 // ESPSAStats are an SA pair's counters: the Sealer's (Out) and the
 // Opener's (In), and what `show crypto ipsec sa` calls send and receive
 // errors.
@@ -154,8 +159,9 @@ type spd struct {
 
 // ESP is the tunnel-mode crypto stage of one crypto-map interface.
 type ESP struct {
-	p   *Plane
-	cfg ESPConfig
+	p       *Plane
+	cfg     ESPConfig
+	offload bool // the device carries virtio_net_hdrs
 
 	mu  sync.Mutex // writers of sas and spd
 	sas atomic.Pointer[map[Key]*ESPSA]
@@ -166,7 +172,7 @@ type ESP struct {
 
 // NewESP returns an ESP stage; Run reads its TUN.
 func (p *Plane) NewESP(cfg ESPConfig) *ESP {
-	e := &ESP{p: p, cfg: cfg, done: make(chan struct{})}
+	e := &ESP{p: p, cfg: cfg, offload: hasOffload(cfg.Device), done: make(chan struct{})}
 	m := map[Key]*ESPSA{}
 	e.sas.Store(&m)
 	e.spd.Store(&spd{})
@@ -268,10 +274,45 @@ func espDrop(err error) DropReason {
 	return DropESPBad
 }
 
+// ESPReceiver is the receive path of one bind reader: Input, except that
+// on a TUN with offloads the opened TCP segments of a flow are merged into
+// one super-packet (vnet.Coalescer, as the L2TP path's Receiver does) and
+// written by Flush, which the reader calls after every batch
+// (transport.Bind.ServeBatch): one TUN write per batch and flow instead of
+// one per packet. It is not safe for concurrent use.
+type ESPReceiver struct {
+	e *ESP
+	r *Receiver
+}
+
+// NewReceiver returns a receiver for one bind reader; on a TUN without
+// offloads it is Input.
+func (e *ESP) NewReceiver() *ESPReceiver {
+	er := &ESPReceiver{e: e}
+	if e.offload {
+		er.r = (&Port{p: e.p}).NewReceiver()
+	}
+	return er
+}
+
+// HandlePacket is Input through the receiver's merging.
+func (er *ESPReceiver) HandlePacket(b []byte, from netip.AddrPort) { er.e.input(b, er.r) }
+
+// Flush writes what the batch merged.
+func (er *ESPReceiver) Flush() {
+	if er.r != nil {
+		er.r.Flush()
+	}
+}
+
 // Input handles one received ESP packet (the IP payload of protocol 50,
 // or a UDP 4500 datagram that esp.Classify found to be ESP). b is opened
 // in place.
-func (e *ESP) Input(b []byte, from netip.AddrPort) {
+func (e *ESP) Input(b []byte, from netip.AddrPort) { e.input(b, nil) }
+
+// input is Input; with r, a TCP segment for a TUN with offloads is merged
+// by r instead of written.
+func (e *ESP) input(b []byte, r *Receiver) {
 	if len(b) < esp.HeaderLen {
 		e.p.drop(DropESPBad)
 		return
@@ -306,6 +347,31 @@ func (e *ESP) Input(b []byte, from netip.AddrPort) {
 		e.p.drop(DropESPPolicy)
 		return
 	}
+	if r != nil {
+		if r.deliver(e.cfg.Device, payload) != nil {
+			e.p.drop(DropDeviceWrite)
+		}
+		return
+	}
+	if e.offload {
+		// The virtio_net_hdr goes in front of the payload, over the ESP
+		// header and IV it leaves behind (at least 16 octets).
+		if at := cap(b) - cap(payload); at >= vnet.HdrLen {
+			pkt := b[at-vnet.HdrLen : at+len(payload)]
+			clear(pkt[:vnet.HdrLen])
+			if _, err := e.cfg.Device.Write(pkt); err != nil {
+				e.p.drop(DropDeviceWrite)
+			}
+			return
+		}
+		bp := vnetScratch.Get().(*[]byte)
+		err := writeVnet(e.cfg.Device, *bp, payload)
+		vnetScratch.Put(bp)
+		if err != nil {
+			e.p.drop(DropDeviceWrite)
+		}
+		return
+	}
 	if _, err := e.cfg.Device.Write(payload); err != nil {
 		e.p.drop(DropDeviceWrite)
 	}
@@ -326,19 +392,40 @@ func ipv4Flow(pkt []byte) (proto uint8, src, dst netip.Addr, sport, dport uint16
 	return
 }
 
-// espBuf is the TUN reader's buffers: a packet and its sealed form.
+// espBuf is the TUN reader's buffers: a packet (on a TUN with offloads,
+// a TCP super-packet behind its virtio_net_hdr), a segment cut from it,
+// the sealed form of a single packet, and a train of sealed segments with
+// the segment senders of the binds.
 type espBuf struct {
-	in  [MaxPacket]byte
-	out [MaxPacket + 128]byte
+	in      [vnet.HdrLen + MaxPacket]byte
+	seg     [MaxPacket]byte
+	out     [MaxPacket + 128]byte
+	train   []byte // trainBuf octets, made at the first super-packet
+	senders map[transport.Bind]transport.SegmentSender
 }
 
-// Output protects one cleartext IPv4 packet read from the crypto TUN:
-// the SPD's first matching entry decides. out is scratch for the sealed
-// packet.
-func (e *ESP) Output(pkt, out []byte) {
+// sender returns the segment sender of b, nil when b has none.
+func (buf *espBuf) sender(b transport.Bind) transport.SegmentSender {
+	s, ok := buf.senders[b]
+	if !ok {
+		if sg, can := b.(transport.Segmenter); can {
+			s = sg.NewSegmentSender()
+		}
+		if buf.senders == nil {
+			buf.senders = map[transport.Bind]transport.SegmentSender{}
+		}
+		buf.senders[b] = s
+	}
+	return s
+}
+
+// route finds the SA that protects the cleartext IPv4 packet pkt: the
+// SPD's first matching entry decides. nil: the packet is dropped
+// (counted), and quick mode is asked for when the entry has no SA yet.
+func (e *ESP) route(pkt []byte) *ESPSA {
 	if len(pkt) < 20 || pkt[0]>>4 != 4 {
 		e.p.drop(DropNotIP)
-		return
+		return nil
 	}
 	proto, src, dst, sport, dport := ipv4Flow(pkt)
 	s := e.spd.Load()
@@ -356,26 +443,106 @@ func (e *ESP) Output(pkt, out []byte) {
 			if last := s.acquired[i].Load(); now-last >= int64(time.Second) && s.acquired[i].CompareAndSwap(last, now) && e.cfg.Acquire != nil {
 				e.cfg.Acquire(i, src, dst)
 			}
-			return
+			return nil
 		}
-		sa := s.out[i][0]
-		sealed, err := sa.sealer.Seal(out[:0], pkt, esp.NextHeaderIPv4)
-		if err != nil {
-			sa.sendErrors.Add(1)
-			e.p.drop(DropESPSeal)
-			return
-		}
-		bind, to := e.cfg.Raw, netip.AddrPortFrom(sa.cfg.Peer.Addr(), 0)
-		if sa.cfg.UDP {
-			bind, to = e.cfg.UDP, sa.cfg.Peer
-		}
-		if bind == nil || bind.WriteTo(sealed, to) != nil {
-			sa.sendErrors.Add(1)
-			e.p.drop(DropUnderlayWrite)
-		}
-		return
+		return s.out[i][0]
 	}
 	e.p.drop(DropESPBypass)
+	return nil
+}
+
+// dest is where sa's ESP goes: the raw IP bind, or UDP 4500 (RFC 3948).
+func (e *ESP) dest(sa *ESPSA) (transport.Bind, netip.AddrPort) {
+	if sa.cfg.UDP {
+		return e.cfg.UDP, sa.cfg.Peer
+	}
+	return e.cfg.Raw, netip.AddrPortFrom(sa.cfg.Peer.Addr(), 0)
+}
+
+// Output protects one cleartext IPv4 packet read from the crypto TUN:
+// the SPD's first matching entry decides. out is scratch for the sealed
+// packet.
+func (e *ESP) Output(pkt, out []byte) {
+	sa := e.route(pkt)
+	if sa == nil {
+		return
+	}
+	sealed, err := sa.sealer.Seal(out[:0], pkt, esp.NextHeaderIPv4)
+	if err != nil {
+		sa.sendErrors.Add(1)
+		e.p.drop(DropESPSeal)
+		return
+	}
+	bind, to := e.dest(sa)
+	if bind == nil || bind.WriteTo(sealed, to) != nil {
+		sa.sendErrors.Add(1)
+		e.p.drop(DropUnderlayWrite)
+	}
+}
+
+// outputGSO protects a TCP super-packet read from a TUN with offloads:
+// it is cut into segments of the size the kernel asked for (vnet.PlanTCP,
+// each with its own IP and TCP checksums), every segment sealed as its own
+// ESP packet (its own sequence number, RFC 4303 §3.3.3) back to back in a
+// train, and the train sent with one system call where the bind can
+// (UDP_SEGMENT on UDP 4500, sendmmsg on raw IP). All segments share the
+// super-packet's addresses and ports, so one SPD lookup serves them.
+func (e *ESP) outputGSO(buf *espBuf, h vnet.Hdr, pkt []byte) {
+	sa := e.route(pkt)
+	if sa == nil {
+		return
+	}
+	plan, err := vnet.PlanTCP(h, pkt, 0)
+	if err != nil {
+		e.p.drop(DropBadOffload)
+		return
+	}
+	if buf.train == nil {
+		buf.train = make([]byte, trainBuf)
+	}
+	bind, to := e.dest(sa)
+	if bind == nil {
+		sa.sendErrors.Add(uint64(plan.N))
+		e.p.dropN(DropUnderlayWrite, plan.N)
+		return
+	}
+	snd := buf.sender(bind)
+	room := sa.sealer.MaxOverhead() + 8 // Seal's slack for AES-GCM
+	for i := 0; i < plan.N; {
+		first, end, stride := i, 0, 0
+		for ; i < plan.N; i++ {
+			n := plan.Segment(buf.seg[:], pkt, i)
+			if end+n+room > len(buf.train) {
+				break
+			}
+			sealed, err := sa.sealer.Seal(buf.train[end:end], buf.seg[:n], esp.NextHeaderIPv4)
+			if err != nil {
+				sa.sendErrors.Add(uint64(plan.N - i))
+				e.p.dropN(DropESPSeal, plan.N-i)
+				i = plan.N
+				break
+			}
+			if stride == 0 {
+				stride = len(sealed)
+			}
+			end += len(sealed)
+		}
+		if end == 0 {
+			return
+		}
+		var err error
+		if snd != nil {
+			err = snd.WriteSegments(buf.train[:end], stride, to)
+		} else {
+			for off := 0; off < end && err == nil; off += stride {
+				err = bind.WriteTo(buf.train[off:min(off+stride, end)], to)
+			}
+		}
+		if err != nil {
+			sa.sendErrors.Add(uint64(i - first))
+			e.p.dropN(DropUnderlayWrite, i-first)
+		}
+	}
 }
 
 // Run reads the crypto TUN until it is closed, protecting every packet.
@@ -393,8 +560,33 @@ func (e *ESP) Run() {
 			}
 			return
 		}
-		e.Output(buf.in[:n], buf.out[:])
+		if !e.offload {
+			e.Output(buf.in[:n], buf.out[:])
+			continue
+		}
+		e.outputVnet(buf, buf.in[:n])
 	}
+}
+
+// outputVnet protects what a TUN with offloads returned: a virtio_net_hdr
+// and a packet, a super-packet to cut or a packet whose checksum is left
+// to complete.
+func (e *ESP) outputVnet(buf *espBuf, b []byte) {
+	h, err := vnet.Decode(b)
+	if err != nil {
+		e.p.drop(DropShort)
+		return
+	}
+	pkt := b[vnet.HdrLen:]
+	if h.IsGSO() {
+		e.outputGSO(buf, h, pkt)
+		return
+	}
+	if h.Flags&vnet.FlagNeedsCsum != 0 && vnet.CompleteChecksum(pkt, int(h.CsumStart), int(h.CsumOffset)) != nil {
+		e.p.drop(DropBadOffload)
+		return
+	}
+	e.Output(pkt, buf.out[:])
 }
 
 // Done is closed when Run returns.

@@ -8,7 +8,9 @@ import (
 	"testing"
 
 	"github.com/vpdn/vpdn/netif"
+	"github.com/vpdn/vpdn/transport"
 	"github.com/vpdn/vpdn/wire/esp"
+	"github.com/vpdn/vpdn/wire/vnet"
 )
 
 // espSink is a bind that keeps the last datagram, without allocating.
@@ -307,5 +309,207 @@ func BenchmarkESP(b *testing.B) {
 				i++
 			}
 		})
+	}
+}
+
+// espTrains is a bind with a segment sender that keeps the datagrams of
+// every train it sends, and counts the system calls they would take.
+type espTrains struct {
+	espSink
+	calls int
+	grams [][]byte
+	keep  bool
+}
+
+func (s *espTrains) NewSegmentSender() transport.SegmentSender { return s }
+func (s *espTrains) WriteSegments(b []byte, seg int, to netip.AddrPort) error {
+	s.calls++
+	s.to = to
+	if s.keep {
+		for off := 0; off < len(b); off += seg {
+			s.grams = append(s.grams, bytes.Clone(b[off:min(off+seg, len(b))]))
+		}
+	}
+	return nil
+}
+
+// espVnetDev is espDev with offloads: what it is written carries a
+// virtio_net_hdr.
+type espVnetDev struct{ espDev }
+
+func (d *espVnetDev) Offload() bool { return true }
+
+// espSuper is what a TSO TUN read returns for a TCP stream from network A
+// to network B: a virtio_net_hdr and a super-packet of pay in segments of
+// 1360 octets, its checksum field left to complete.
+func espSuper(pay []byte) []byte {
+	pkt := tcpSeg("198.19.1.5", "198.19.2.9", 40000, 1000, 0x18, pay)
+	h := vnet.Hdr{Flags: vnet.FlagNeedsCsum, GSOType: vnet.GSOTCPv4, HdrLen: 40, GSOSize: 1360, CsumStart: 20, CsumOffset: 16}
+	return append(h.Append(nil), pkt...)
+}
+
+// TestESPOffload: a TCP super-packet read from a crypto TUN with offloads
+// is cut into segments, each sealed as its own ESP packet, and sent as
+// one train (one system call), over raw IP and over UDP 4500; the peer's
+// stage opens each one and writes it to its offload TUN behind a zero
+// virtio_net_hdr, a whole TCP segment with valid checksums, the payload
+// in order. A packet with only a partial checksum is completed first.
+func TestESPOffload(t *testing.T) {
+	for _, udp := range []bool{false, true} {
+		ca, cb := espPair(t, true)
+		ca.UDP = udp
+		tx := &espTrains{keep: true}
+		a := &espSide{plane: New(Config{}), dev: &espDev{}}
+		t.Cleanup(a.plane.Close)
+		a.e = a.plane.NewESP(ESPConfig{Device: &espVnetDev{}, Raw: tx, UDP: tx})
+		a.e.SetPolicies([]ESPPolicy{{Permit: true, Src: espNetA, Dst: espNetB}})
+		if err := a.e.Install(mustSA(t, ca, 0), 0); err != nil {
+			t.Fatal(err)
+		}
+		bdev := &espVnetDev{}
+		b := New(Config{})
+		t.Cleanup(b.Close)
+		be := b.NewESP(ESPConfig{Device: bdev, Raw: &espSink{}})
+		be.SetPolicies([]ESPPolicy{{Permit: true, Src: espNetB, Dst: espNetA}})
+		if err := be.Install(mustSA(t, cb, 0), 0); err != nil {
+			t.Fatal(err)
+		}
+		pay := bulk(20000)
+		buf := new(espBuf)
+		a.e.outputVnet(buf, espSuper(pay))
+		want := (len(pay) + 1359) / 1360
+		if tx.calls != 1 || len(tx.grams) != want {
+			t.Fatalf("udp=%v: %d datagrams in %d calls, want %d in 1", udp, len(tx.grams), tx.calls, want)
+		}
+		if wantTo := netip.AddrPortFrom(espPeer.Addr(), 0); !udp && tx.to != wantTo || udp && tx.to != espPeer {
+			t.Errorf("udp=%v: sent to %v", udp, tx.to)
+		}
+		var got []byte
+		for i, g := range tx.grams {
+			be.Input(g, espPeer)
+			w := bdev.buf[:bdev.n]
+			if bdev.writes != i+1 || len(w) < vnet.HdrLen+40 || !bytes.Equal(w[:vnet.HdrLen], make([]byte, vnet.HdrLen)) {
+				t.Fatalf("udp=%v: segment %d: %d writes, %x", udp, i, bdev.writes, w[:min(len(w), 16)])
+			}
+			seg := w[vnet.HdrLen:]
+			if !tcpValid(seg) || int(binary.BigEndian.Uint16(seg[2:])) != len(seg) || len(seg) > 1400 {
+				t.Fatalf("udp=%v: segment %d of %d octets invalid", udp, i, len(seg))
+			}
+			got = append(got, seg[40:]...)
+		}
+		if !bytes.Equal(got, pay) {
+			t.Fatalf("udp=%v: payload differs after the tunnel", udp)
+		}
+		// One packet whose checksum the kernel left to us.
+		single := tcpSeg("198.19.1.5", "198.19.2.9", 40000, 1, 0x18, bulk(300))
+		h := vnet.Hdr{Flags: vnet.FlagNeedsCsum, CsumStart: 20, CsumOffset: 16}
+		binary.BigEndian.PutUint16(single[36:], vnet.Fold(vnet.PseudoSum(6, single[12:16], single[16:20], len(single)-20)))
+		a.e.outputVnet(buf, append(h.Append(nil), single...))
+		sent := tx.last()
+		if tx.espSink.sent != 1 {
+			t.Fatalf("udp=%v: single packet sent %d times", udp, tx.espSink.sent)
+		}
+		be.Input(sent, espPeer)
+		if seg := bdev.buf[vnet.HdrLen:bdev.n]; !tcpValid(seg) {
+			t.Errorf("udp=%v: the completed checksum is wrong", udp)
+		}
+	}
+}
+
+// TestESPOffloadAllocs: the super-packet path allocates nothing per
+// super-packet once its train exists, nor does delivery to an offload
+// TUN.
+func TestESPOffloadAllocs(t *testing.T) {
+	ca, cb := espPair(t, true)
+	tx := &espTrains{}
+	p := New(Config{})
+	t.Cleanup(p.Close)
+	e := p.NewESP(ESPConfig{Device: &espVnetDev{}, Raw: tx})
+	e.SetPolicies([]ESPPolicy{{Permit: true, Src: espNetA, Dst: espNetB}})
+	if err := e.Install(mustSA(t, ca, 0), 0); err != nil {
+		t.Fatal(err)
+	}
+	buf := new(espBuf)
+	super := espSuper(bulk(60000))
+	in := make([]byte, len(super))
+	e.outputVnet(buf, append(in[:0], super...))
+	if n := testing.AllocsPerRun(100, func() { e.outputVnet(buf, append(in[:0], super...)) }); n != 0 {
+		t.Fatalf("outputGSO: %v allocations per super-packet", n)
+	}
+	b := newESPSide(t, cb, espNetB, espNetA)
+	bdev := &espVnetDev{}
+	b.e.cfg.Device, b.e.offload = bdev, true
+	out := make([]byte, 70000)
+	a := newESPSide(t, ca, espNetA, espNetB)
+	pkt := espPacket("198.19.1.5", "198.19.2.9", 1400)
+	var wires [][]byte
+	for range 210 {
+		a.e.Output(pkt, out)
+		wires = append(wires, a.raw.last())
+	}
+	i := 0
+	if n := testing.AllocsPerRun(200, func() { b.e.Input(wires[i], espPeer); i++ }); n != 0 {
+		t.Fatalf("Input to an offload TUN: %v allocations per packet", n)
+	}
+	if bdev.writes < 200 || !bytes.Equal(bdev.buf[vnet.HdrLen:bdev.n], pkt) {
+		t.Fatalf("delivered %d", bdev.writes)
+	}
+}
+
+// TestESPReceiverGRO: through a receiver, the opened segments of a
+// super-packet's train reach the offload TUN as one super-packet again
+// (one write at Flush, a TCP GSO header, the payload in order); through
+// Input they are written one by one. Neither allocates.
+func TestESPReceiverGRO(t *testing.T) {
+	ca, cb := espPair(t, true)
+	tx := &espTrains{keep: true}
+	pa := New(Config{})
+	t.Cleanup(pa.Close)
+	ea := pa.NewESP(ESPConfig{Device: &espVnetDev{}, Raw: tx})
+	ea.SetPolicies([]ESPPolicy{{Permit: true, Src: espNetA, Dst: espNetB}})
+	if err := ea.Install(mustSA(t, ca, 0), 0); err != nil {
+		t.Fatal(err)
+	}
+	bdev := &espVnetDev{}
+	pb := New(Config{})
+	t.Cleanup(pb.Close)
+	eb := pb.NewESP(ESPConfig{Device: bdev, Raw: &espSink{}})
+	if err := eb.Install(mustSA(t, cb, 0), -1); err != nil {
+		t.Fatal(err)
+	}
+	pay := bulk(30000)
+	buf := new(espBuf)
+	ea.outputVnet(buf, espSuper(pay))
+	rx := eb.NewReceiver()
+	for _, g := range tx.grams {
+		rx.HandlePacket(g, espPeer)
+	}
+	if bdev.writes != 0 {
+		t.Fatalf("%d writes before Flush", bdev.writes)
+	}
+	rx.Flush()
+	w := bdev.buf[:bdev.n]
+	h, err := vnet.Decode(w)
+	if bdev.writes != 1 || err != nil || h.GSOType != vnet.GSOTCPv4 || !bytes.Equal(w[vnet.HdrLen+40:], pay) {
+		t.Fatalf("%d writes, header %+v %v, %d octets", bdev.writes, h, err, len(w))
+	}
+	// Allocations of the receive side, a batch of 20 per run.
+	super := espSuper(bulk(30000))
+	in := make([]byte, len(super))
+	var wires [][]byte
+	for range 60 {
+		tx.grams = nil
+		ea.outputVnet(buf, append(in[:0], super...))
+		wires = append(wires, tx.grams...)
+	}
+	i := 0
+	if n := testing.AllocsPerRun(50, func() {
+		for range 20 {
+			rx.HandlePacket(wires[i], espPeer)
+			i++
+		}
+		rx.Flush()
+	}); n != 0 {
+		t.Fatalf("receiver: %v allocations per batch", n)
 	}
 }

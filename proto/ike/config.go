@@ -238,6 +238,20 @@ type Config struct {
 	DPD           time.Duration
 	DPDRetry      time.Duration
 	DPDMaxRetries int
+	// DPDPeriodic sends R-U-THERE every DPD interval whatever the
+	// traffic (IOS `crypto isakmp keepalive S R periodic`); otherwise
+	// (on-demand, IOS's default) only after DPD with nothing from the
+	// peer, neither IKE nor ESP (RFC 3706 §5.3: traffic from the peer is
+	// proof of liveliness).
+	DPDPeriodic bool
+	// InboundESP, when set, returns how many ESP packets were received
+	// and authenticated on the child SA whose inbound SPI is spiIn (a
+	// counter that only grows). On-demand DPD reads it for the peer's
+	// SAs when its timer fires: a count that moved since the last read
+	// is traffic from the peer, and no R-U-THERE goes out. It is called
+	// with the Node's lock held: it must be cheap and must not call the
+	// Node.
+	InboundESP func(spiIn uint32) uint64
 	// MaxHalfOpen caps the phase-1 SAs we respond to that are not yet
 	// established, overall and per peer address.
 	MaxHalfOpen, MaxHalfOpenPerPeer int

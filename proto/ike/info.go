@@ -202,10 +202,18 @@ func (p *p1) armDPD() {
 
 func (p *p1) dpdFire() {
 	now := p.n.cfg.Clock.Now()
-	if p.dpdWait == 0 {
-		if idle := now.Sub(p.lastSeen); idle < p.n.cfg.DPD {
-			p.rearmDPDIn(p.n.cfg.DPD - idle)
-			return
+	if !p.n.cfg.DPDPeriodic {
+		if p.espMoved() {
+			// ESP from the peer since the last check: it is alive
+			// (RFC 3706 §5.3), an R-U-THERE awaiting its ACK included.
+			p.lastSeen = now
+			p.dpdWait, p.dpdMiss = 0, 0
+		}
+		if p.dpdWait == 0 {
+			if idle := now.Sub(p.lastSeen); idle < p.n.cfg.DPD {
+				p.rearmDPDIn(p.n.cfg.DPD - idle)
+				return
+			}
 		}
 	}
 	if p.dpdMiss >= p.n.cfg.DPDMaxRetries {
@@ -240,4 +248,24 @@ func (p *p1) rearmDPDIn(d time.Duration) {
 			p.dpdFire()
 		}
 	})
+}
+
+// espMoved reads Config.InboundESP for the peer's child SAs and reports
+// whether any count moved since the last read.
+func (p *p1) espMoved() bool {
+	f := p.n.cfg.InboundESP
+	if f == nil {
+		return false
+	}
+	moved := false
+	for spi, q := range p.n.children {
+		if q.p.peer.Addr() != p.peer.Addr() {
+			continue
+		}
+		if c := f(spi); c != q.espSeen {
+			q.espSeen = c
+			moved = true
+		}
+	}
+	return moved
 }

@@ -41,6 +41,7 @@ type qm struct {
 	gen                          uint64
 
 	child         *ChildSA
+	espSeen       uint64 // Config.InboundESP at the last DPD check
 	rekey, expire clock.Timer
 	octets        uint64
 	rekeyed       bool
