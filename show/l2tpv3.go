@@ -148,6 +148,8 @@ func writePWDetail(b *strings.Builder, s PWSession) {
 	fmt.Fprintf(b, "  %s\n", s.Transport)
 	if s.Manual {
 		b.WriteString("  Session is manually signaled\n")
+	} else {
+		b.WriteString("  Session is L2TP signaled\n")
 	}
 	fmt.Fprintf(b, "  Session state is %s, time since change %s\n", s.StateName, HMS(s.LastChange))
 	c := s.Counters

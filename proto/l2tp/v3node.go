@@ -245,6 +245,9 @@ func NewV3Node(cfg V3Config) (*V3Node, error) {
 	return n, nil
 }
 
+// RouterID returns our Router ID.
+func (n *V3Node) RouterID() uint32 { return n.cfg.RouterID }
+
 // Stats returns the node's counters.
 func (n *V3Node) Stats() V3Stats {
 	c := &n.cnt
