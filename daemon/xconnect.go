@@ -472,7 +472,7 @@ func (d *Daemon) pwSnapshot() []show.PWSession {
 			s.LocalCookie, s.RemoteCookie = "", ""
 			s.RemoteCircuitUp = false
 			if dy.active != nil {
-				s.LocalID, s.RemoteID, s.TunnelID = in.LocalSessionID, in.RemoteSessionID, in.LocalCCID
+				s.LocalID, s.RemoteID, s.TunnelID, s.RemoteTunnelID = in.LocalSessionID, in.RemoteSessionID, in.LocalCCID, in.RemoteCCID
 				s.LocalCookie, s.RemoteCookie = in.LocalCookie.String(), in.RemoteCookie.String()
 				s.RemoteCircuitUp = dy.remote
 				s.CircuitUp = dy.remote

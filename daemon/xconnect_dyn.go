@@ -50,6 +50,10 @@ type dynPW struct {
 // document 004's manual sessions use.
 const dynCookieLen = 4
 
+// passiveWait is how long the LCCE with the higher Router ID waits for
+// the peer's ICRQ before placing the session itself.
+const passiveWait = 30 * time.Second
+
 // v3ParamsOf maps the pseudowire-class's l2tp-class (IOS defaults when it
 // names none) to control connection parameters.
 func v3ParamsOf(c *config.Config, pc *config.PWClass) l2tpproto.V3Params {
@@ -326,9 +330,17 @@ func (d *Daemon) dialLoop(ctx context.Context, rt *runtime, xs *xconnects, n *l2
 	if dy.vb.udp {
 		peer = netip.AddrPortFrom(pw.x.Peer, l2tp.UDPPort)
 	}
+	// When both ends know their Router IDs (the bind's address) only
+	// the lower one places the session and the other answers; it dials
+	// too only when nothing came for passiveWait (a peer that never
+	// places sessions). Both ends placing it is resolved by CDN 13, but
+	// for a moment each end may carry another session.
+	local := dy.vb.bind.LocalAddr().Addr()
+	passive := local.Is4() && pw.x.Peer.Less(local)
+	start := time.Now()
 	for ctx.Err() == nil {
 		pw.mu.Lock()
-		idle := dy.active == nil
+		idle := dy.active == nil && (!passive || time.Since(start) > passiveWait)
 		dy.dialing = idle
 		pw.mu.Unlock()
 		if idle {

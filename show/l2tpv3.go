@@ -14,9 +14,11 @@ import (
 type PWSession struct {
 	LocalID  uint32 `json:"local_id"`
 	RemoteID uint32 `json:"remote_id"`
-	// TunnelID is 0 for a manual session (shown "n/a").
-	TunnelID uint32 `json:"tunnel_id"`
-	VCID     uint32 `json:"vcid"`
+	// TunnelID is 0 for a manual session (shown "n/a"); for a signalled
+	// one our Control Connection ID, RemoteTunnelID the peer's.
+	TunnelID       uint32 `json:"tunnel_id"`
+	RemoteTunnelID uint32 `json:"remote_tunnel_id,omitzero"`
+	VCID           uint32 `json:"vcid"`
 	// Interface is the attachment circuit's short IOS name ("Gi0/0"),
 	// CircuitName its long one, CircuitType "Ethernet" or "Ethernet VLAN".
 	Interface   string `json:"interface"`
@@ -130,7 +132,11 @@ func writePWDetail(b *strings.Builder, s PWSession) {
 		tun = fmt.Sprint(s.TunnelID)
 	}
 	fmt.Fprintf(b, "Session id %d is %s, logical session id %d, tunnel id %s\n", s.LocalID, up, s.UniqueID, tun)
-	fmt.Fprintf(b, "  Remote session id is %d, remote tunnel id %s\n", s.RemoteID, tun)
+	rtun := "n/a"
+	if s.RemoteTunnelID != 0 {
+		rtun = fmt.Sprint(s.RemoteTunnelID)
+	}
+	fmt.Fprintf(b, "  Remote session id is %d, remote tunnel id %s\n", s.RemoteID, rtun)
 	if s.Locally {
 		b.WriteString("  Locally initiated session\n")
 	}
