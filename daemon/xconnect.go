@@ -205,7 +205,14 @@ func (d *Daemon) startXconnects(rt *runtime, c *config.Config) error {
 		pw := &pseudowire{ifc: ifc, x: x, pc: pc, uid: uid, udp: pc.IPProtocol == "udp", opts: classOpts(pc),
 			state: "down", since: time.Now(), vlan: ifc.Dot1Q}
 		pw.device, pw.tap = c.LinuxDeviceOf(ifc)
+		if !x.Manual {
+			pw.dyn = newDynPW(c, pw)
+		}
 		xs.pws = append(xs.pws, pw)
+	}
+	// The list is complete before any control plane reads it.
+	for _, pw := range xs.pws {
+		ifc, x, pc := pw.ifc, pw.x, pw.pc
 		if ifc.Shutdown {
 			pw.errMsg = "administratively down"
 			continue
@@ -475,8 +482,9 @@ func (d *Daemon) pwSnapshot() []show.PWSession {
 				s.LocalID, s.RemoteID, s.TunnelID, s.RemoteTunnelID = in.LocalSessionID, in.RemoteSessionID, in.LocalCCID, in.RemoteCCID
 				s.LocalCookie, s.RemoteCookie = in.LocalCookie.String(), in.RemoteCookie.String()
 				s.RemoteCircuitUp = dy.remote
-				s.CircuitUp = dy.remote
+				s.CircuitUp = dy.remote && dy.localUp
 			}
+			s.LocalCircuitUp = dy.localUp
 		}
 		if pw.sess != nil {
 			c := pw.sess.Counters()

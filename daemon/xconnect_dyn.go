@@ -17,7 +17,9 @@ import (
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
+	"net"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/vpdn/vpdn/config"
@@ -31,18 +33,22 @@ import (
 // dynPW is the signalled part of a dynamic xconnect; its fields after vb
 // are guarded by the pseudowire's mu.
 type dynPW struct {
-	vb     *v3Bind
 	params l2tpproto.V3Params
 	typ    l2tp.PWType
 	endID  []byte
-	dev    netif.Device
 	kick   chan struct{}
+	// ready is set once vb and dev are: the control plane offers the
+	// peer's ICRQs to this xconnect only then (dynOf).
+	ready  atomic.Bool
+	vb     *v3Bind
+	dev    netif.Device
 	cancel context.CancelFunc
 
 	dialing bool
 	active  *l2tpproto.Pseudowire
 	info    l2tpproto.PWInfo
 	remote  bool // the peer's circuit is up
+	localUp bool // the attachment circuit's link is up (watchCircuit)
 }
 
 // dynCookieLen is the cookie each end assigns to a dynamic session: IOS's
@@ -93,21 +99,28 @@ func routerID(local netip.Addr, host string) uint32 {
 	return h.Sum32()
 }
 
-// startDynamic opens pw's attachment circuit, the bind's control plane
-// if it has none yet, and starts dialing.
-func (d *Daemon) startDynamic(rt *runtime, xs *xconnects, c *config.Config, pw *pseudowire, vb *v3Bind) error {
+// newDynPW is the signalled part of a dynamic xconnect, before its
+// socket and attachment circuit are open.
+func newDynPW(c *config.Config, pw *pseudowire) *dynPW {
 	typ := l2tp.PWEthernet
 	if pw.vlan != 0 {
 		typ = l2tp.PWEthernetVLAN
 	}
-	dy := &dynPW{vb: vb, params: v3ParamsOf(c, pw.pc), typ: typ, endID: l2tpproto.RemoteEndIDForVCID(pw.x.VCID),
+	return &dynPW{params: v3ParamsOf(c, pw.pc), typ: typ, endID: l2tpproto.RemoteEndIDForVCID(pw.x.VCID),
 		kick: make(chan struct{}, 1)}
-	pw.dyn = dy
+}
+
+// startDynamic opens pw's attachment circuit, the bind's control plane
+// if it has none yet, and starts dialing.
+func (d *Daemon) startDynamic(rt *runtime, xs *xconnects, c *config.Config, pw *pseudowire, vb *v3Bind) error {
+	dy := pw.dyn
 	nd, err := openAttachment(rt, pw)
 	if err != nil {
 		return err
 	}
-	dy.dev = nd
+	dy.vb, dy.dev = vb, nd
+	dy.localUp = pw.tap || linkUp(pw.device) // vpdn's own TAP is up
+	dy.ready.Store(true)
 	n, err := d.v3Node(rt, xs, c, vb)
 	if err != nil {
 		return err
@@ -118,7 +131,51 @@ func (d *Daemon) startDynamic(rt *runtime, xs *xconnects, c *config.Config, pw *
 	ctx, cancel := context.WithCancel(xs.ctx)
 	dy.cancel = cancel
 	xs.done.Go(func() { d.dialLoop(ctx, rt, xs, n, pw) })
+	if !pw.tap {
+		xs.done.Go(func() { d.watchCircuit(ctx, pw) })
+	}
 	return nil
+}
+
+// linkUp reports whether a Linux device is administratively up with its
+// carrier (IFF_UP and IFF_RUNNING): the attachment circuit's state.
+func linkUp(dev string) bool {
+	ifi, err := net.InterfaceByName(dev)
+	return err == nil && ifi.Flags&net.FlagUp != 0 && ifi.Flags&net.FlagRunning != 0
+}
+
+// circuitPoll is how often watchCircuit reads the attachment circuit's
+// link state.
+const circuitPoll = time.Second
+
+// watchCircuit follows the attachment circuit's link state and tells the
+// peer when it changes: SLI with the Circuit Status AVP (RFC 3931
+// §5.4.5). It polls the device's flags, once a second.
+func (d *Daemon) watchCircuit(ctx context.Context, pw *pseudowire) {
+	t := time.NewTicker(circuitPoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		up := linkUp(pw.device)
+		pw.mu.Lock()
+		dy := pw.dyn
+		changed := up != dy.localUp
+		dy.localUp = up
+		s := dy.active
+		pw.mu.Unlock()
+		if changed {
+			d.log.Info("xconnect attachment circuit", "interface", pw.ifc.Name.String(), "device", pw.device, "up", up)
+		}
+		// The session may have been set up with an older state: SetCircuit
+		// sends SLI only when the peer was told otherwise.
+		if s != nil && s.Info().LocalCircuitUp != up {
+			s.SetCircuit(up)
+		}
+	}
 }
 
 // v3Node returns the bind's control plane, making it the first time.
@@ -182,7 +239,7 @@ func (xs *xconnects) manualID(id uint32) bool {
 func (xs *xconnects) dynOf(vb *v3Bind, peer netip.Addr) []*pseudowire {
 	var out []*pseudowire
 	for _, pw := range xs.pws {
-		if pw.dyn != nil && pw.dyn.vb == vb && pw.x.Peer == peer {
+		if pw.dyn != nil && pw.dyn.ready.Load() && pw.dyn.vb == vb && pw.x.Peer == peer {
 			out = append(out, pw)
 		}
 	}
@@ -235,8 +292,11 @@ func (d *Daemon) winsTie(vb *v3Bind, r l2tpproto.PWRequest) bool {
 func (xs *xconnects) pwParams(d *Daemon, rt *runtime, pw *pseudowire) l2tpproto.PWParams {
 	dy := pw.dyn
 	seq := pw.pc.Sequencing
+	pw.mu.Lock()
+	down := !dy.localUp
+	pw.mu.Unlock()
 	p := l2tpproto.PWParams{Type: dy.typ, RemoteEndID: dy.endID, CookieLen: dynCookieLen,
-		L2SS: seq != "", Sequencing: seq == "receive" || seq == "both"}
+		L2SS: seq != "", Sequencing: seq == "receive" || seq == "both", CircuitDown: down}
 	p.Ready = func(s *l2tpproto.Pseudowire, in l2tpproto.PWInfo) { d.installDynamic(rt, pw, s, in) }
 	return p
 }

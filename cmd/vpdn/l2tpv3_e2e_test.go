@@ -298,7 +298,7 @@ interface %s
 func TestL2TPv3Dynamic(t *testing.T) {
 	lab := nstest.New(t)
 	h7, r5, r9, h10 := lab.NS("h7"), lab.NS("r5"), lab.NS("r9"), lab.NS("h10")
-	_, r5lan := lab.Link(h7, r5, mustPrefix("198.19.1.7/24"), mustPrefix("198.19.1.254/24"))
+	h7dev, r5lan := lab.Link(h7, r5, mustPrefix("198.19.1.7/24"), mustPrefix("198.19.1.254/24"))
 	_, r9lan := lab.Link(h10, r9, mustPrefix("198.19.1.10/24"), mustPrefix("198.19.1.253/24"))
 	h7v, r5v := lab.Link(h7, r5, mustPrefix("198.19.2.7/24"), mustPrefix("198.19.2.254/24"))
 	h10v, r9v := lab.Link(h10, r9, mustPrefix("198.19.2.10/24"), mustPrefix("198.19.2.253/24"))
@@ -377,6 +377,21 @@ interface GigabitEthernet1/0.%s
 			if c := d5.show("show", "l2tp", "counters"); !strings.Contains(c, "v3-digest-failed") {
 				t.Errorf("show l2tp counters:\n%s", c)
 			}
+			// The attachment circuit goes down (h7 takes its end of the
+			// veth down: R5's device loses its carrier): R5 says so by
+			// SLI with Circuit Status (§5.4.5) and R9 shows the remote
+			// circuit down; and up again.
+			h7.MustIP("link", "set", h7dev, "down")
+			waitFor(t, "R9 to see R5's circuit down", func() bool {
+				return strings.Contains(d9.show("show", "l2tp", "session", "all"), "Remote circuit state is DOWN")
+			})
+			if x := d5.show("show", "xconnect", "all"); !strings.Contains(x, "DN     pri:Gi0/0(Ethernet)") {
+				t.Errorf("show xconnect all on R5 with the circuit down:\n%s", x)
+			}
+			h7.MustIP("link", "set", h7dev, "up")
+			waitFor(t, "R9 to see R5's circuit up again", func() bool {
+				return !strings.Contains(d9.show("show", "l2tp", "session", "all"), "Remote circuit state is DOWN")
+			})
 			t.Logf("R5:\n%s\nR9:\n%s", all, tun)
 			for _, d := range []*served{d5, d9} {
 				if err := d.stop(); err != nil {
