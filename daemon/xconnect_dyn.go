@@ -465,7 +465,7 @@ func (d *Daemon) v3TunnelSnapshot(rt *runtime, v *show.VPDN) {
 				Sessions: t.Sessions, Group: t.Class, Role: role, LastChange: t.Since, Created: t.Created,
 				Version: 3, RouterID: fmt.Sprintf("%d.%d.%d.%d", r>>24, r>>16&0xff, r>>8&0xff, r&0xff), Digest: dg,
 				Control: show.ControlCounters{Sent: t.CtrlTx, Received: t.CtrlRx, Retransmitted: t.Retransmits,
-					ZLBSent: t.ZLBTx, ZLBReceived: t.ZLBRx, HellosSent: t.HelloTx}})
+					ZLBSent: t.ZLBTx, ZLBReceived: t.ZLBRx, HellosSent: t.HelloTx, CWND: t.CWND, PeerWindow: t.PeerWindow}})
 		}
 	}
 }

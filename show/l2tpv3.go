@@ -226,5 +226,15 @@ func WriteL2TunTunnelsV3(b *strings.Builder, v VPDN, pws []PWSession, all bool) 
 		fmt.Fprintf(b, "L2TP Tunnel Information Total tunnels 0 sessions %d\n", len(l.Sessions)+len(pws))
 		return
 	}
-	WriteL2TunTunnels(b, v, all)
+	if len(pws) == 0 {
+		WriteL2TunTunnels(b, v, all)
+		return
+	}
+	// The L2TPv3 control connections are among the tunnels; their
+	// pseudowires count as sessions in the title, as IOS counts them.
+	var t strings.Builder
+	WriteL2TunTunnels(&t, v, all)
+	old := fmt.Sprintf("Total tunnels %d sessions %d\n", len(l.Tunnels), len(l.Sessions))
+	nw := fmt.Sprintf("Total tunnels %d sessions %d\n", len(l.Tunnels), len(l.Sessions)+len(pws))
+	b.WriteString(strings.Replace(t.String(), old, nw, 1))
 }

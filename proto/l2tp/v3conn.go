@@ -764,6 +764,7 @@ type V3ConnStats struct {
 	HelloTx             uint64
 	DigestFailures      uint64
 	UnknownAVPs         uint64
+	CWND, PeerWindow    int
 	Err                 error
 }
 
@@ -782,7 +783,7 @@ func (c *V3Conn) snapshot() (V3ConnStats, []PWInfo) {
 		Class: c.p.Class, Digest: c.key != nil, DigestType: c.p.DigestType, Sessions: len(c.sessions),
 		Created: c.created, Since: c.since, CtrlTx: rs.Tx, CtrlRx: rs.Rx, Retransmits: rs.Retransmits,
 		ZLBTx: rs.ZLBTx, ZLBRx: rs.ZLBRx, HelloTx: c.helloTx, DigestFailures: c.digestFail,
-		UnknownAVPs: c.unknown, Err: c.closeErr}
+		UnknownAVPs: c.unknown, CWND: c.rel.cwnd, PeerWindow: c.rel.peerWindow, Err: c.closeErr}
 	ps := make([]PWInfo, 0, len(c.sessions))
 	for _, s := range c.sessions {
 		ps = append(ps, s.infoLocked())
