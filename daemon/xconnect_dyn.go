@@ -497,3 +497,21 @@ func (d *Daemon) v3Drops() []l2tpproto.Drop {
 	}
 	return out
 }
+
+// v3Conns returns the L2TPv3 control connections of every bind.
+func (d *Daemon) v3Conns() []*l2tpproto.V3Conn {
+	rt := d.rt.Load()
+	if rt == nil || rt.xc == nil {
+		return nil
+	}
+	xs := rt.xc
+	xs.mu.Lock()
+	defer xs.mu.Unlock()
+	var out []*l2tpproto.V3Conn
+	for _, vb := range xs.binds {
+		if n := vb.node.Load(); n != nil {
+			out = append(out, n.Conns()...)
+		}
+	}
+	return out
+}

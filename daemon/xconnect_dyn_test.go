@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -103,6 +104,29 @@ func TestInMemoryDynamicXconnect(t *testing.T) {
 				}
 				if s := r5.show(t, "l2tp counters", false).Text; !strings.Contains(s, "v3-digest-failed") {
 					t.Errorf("show l2tp counters:\n%s", s)
+				}
+
+				// clear l2tun tunnel id N takes the control connection
+				// down (StopCCN) with its pseudowire; the xconnect
+				// brings both up again.
+				var tuns []show.Tunnel
+				if err := json.Unmarshal(r5.show(t, "l2tun tunnel", true).Data, &tuns); err != nil || len(tuns) != 1 || tuns[0].Version != 3 {
+					t.Fatalf("tunnels: %v %+v", err, tuns)
+				}
+				if r := r5.do("clear", "l2tun", "tunnel", "id", strconv.FormatUint(uint64(tuns[0].LocalID), 10)); !r.OK {
+					t.Fatalf("clear: %+v", r)
+				}
+				for i := 0; ; i++ {
+					var again []show.Tunnel
+					_ = json.Unmarshal(r5.show(t, "l2tun tunnel", true).Data, &again)
+					if len(again) == 1 && again[0].LocalID != tuns[0].LocalID && again[0].State == "est" &&
+						strings.Contains(r9.show(t, "xconnect all", false).Text, "UP     pri") {
+						break
+					}
+					if i == 120 {
+						t.Fatalf("not up again after clear: %+v", again)
+					}
+					time.Sleep(time.Second)
 				}
 			})
 		})
