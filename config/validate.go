@@ -241,6 +241,9 @@ func validateXconnect(p *parser, c *Config, ifc *Interface, x *Xconnect) {
 			p.errf(ifc.Line, "interface %s: its parent %s has an xconnect of the whole port, which carries this VLAN too; expected xconnects on the port or on its subinterfaces, not both", ifc.Name, parent)
 		}
 	}
+	if x.HelloClass != "" && c.L2TPClassByName(x.HelloClass) == nil {
+		p.errf(ifc.Line, "interface %s: l2tp hello %s: no such l2tp-class; expected one of: %s", ifc.Name, x.HelloClass, names(c.L2TP.Classes, func(x *L2TPClass) string { return x.Name }))
+	}
 	pc := c.PWClassByName(x.PWClass)
 	if pc == nil {
 		return

@@ -96,6 +96,8 @@ type pseudowire struct {
 	dev  netif.Device
 	// dyn is the signalled part of a dynamic xconnect; nil for a manual one.
 	dyn *dynPW
+	// ka is a manual xconnect's keepalive (l2tp hello CLASS); nil without.
+	ka *keepalive
 
 	mu     sync.Mutex
 	state  string // "est" or "down"
@@ -238,6 +240,12 @@ func (d *Daemon) startXconnects(rt *runtime, c *config.Config) error {
 		if err := d.upPseudowire(rt, pw, vb); err != nil {
 			pw.errMsg = err.Error()
 			d.log.Error("xconnect", "interface", ifc.Name.String(), "err", err)
+			continue
+		}
+		if x.HelloClass != "" {
+			if err := d.startKeepalive(rt, xs, c, pw, vb); err != nil {
+				d.log.Error("xconnect keepalive", "interface", ifc.Name.String(), "err", err)
+			}
 		}
 	}
 	return nil

@@ -247,12 +247,109 @@ func (xs *xconnects) dynOf(vb *v3Bind, peer netip.Addr) []*pseudowire {
 }
 
 // incoming gives a peer that opens a control connection the l2tp-class
-// of an xconnect to it; a peer we have no xconnect with is refused.
+// of an xconnect to it (a dynamic one's, or a manual one's l2tp hello
+// class); a peer we have no such xconnect with is refused.
 func (xs *xconnects) incoming(vb *v3Bind, peer netip.AddrPort) (l2tpproto.V3Params, bool) {
 	for _, pw := range xs.dynOf(vb, peer.Addr()) {
 		return pw.dyn.params, true
 	}
+	for _, pw := range xs.pws {
+		if k := pw.ka; k != nil && k.ready.Load() && k.vb == vb && pw.x.Peer == peer.Addr() {
+			return k.params, true
+		}
+	}
 	return l2tpproto.V3Params{}, false
+}
+
+// keepalive is a manual xconnect's control connection for hellos (IOS
+// `l2tp hello CLASS` under `xconnect ... manual`): the session itself
+// stays static, but while the connection to the peer is lost (its
+// HELLOs unanswered, RFC 3931 §4.4) the session is down: detached from
+// its attachment circuit, as IOS takes it down.
+type keepalive struct {
+	params l2tpproto.V3Params
+	vb     *v3Bind
+	ready  atomic.Bool
+	up     bool // guarded by the pseudowire's mu
+}
+
+// startKeepalive opens and keeps the control connection of a manual
+// xconnect's l2tp hello class.
+func (d *Daemon) startKeepalive(rt *runtime, xs *xconnects, c *config.Config, pw *pseudowire, vb *v3Bind) error {
+	lc := c.L2TPClassByName(pw.x.HelloClass)
+	if lc == nil {
+		return fmt.Errorf("l2tp hello %s: no such l2tp-class", pw.x.HelloClass)
+	}
+	params := v3ParamsOf(c, &config.PWClass{L2TPClass: lc.Name})
+	k := &keepalive{params: params, vb: vb}
+	pw.ka = k
+	k.ready.Store(true)
+	n, err := d.v3Node(rt, xs, c, vb)
+	if err != nil {
+		return err
+	}
+	if xs.ctx == nil {
+		xs.ctx, xs.cancel = context.WithCancel(context.Background())
+	}
+	ctx := xs.ctx
+	peer := netip.AddrPortFrom(pw.x.Peer, 0)
+	if vb.udp {
+		peer = netip.AddrPortFrom(pw.x.Peer, l2tp.UDPPort)
+	}
+	xs.done.Go(func() {
+		for ctx.Err() == nil {
+			octx, cancel := context.WithTimeout(ctx, 60*time.Second)
+			cc, err := n.Open(octx, peer, params)
+			cancel()
+			if err == nil {
+				d.keepaliveState(rt, pw, true, nil)
+				select {
+				case <-ctx.Done():
+					return
+				case <-cc.Down():
+				}
+				d.keepaliveState(rt, pw, false, cc.Err())
+			}
+			t := time.NewTimer(2*time.Second + rand.N(2*time.Second))
+			select {
+			case <-ctx.Done():
+			case <-t.C:
+			}
+			t.Stop()
+		}
+	})
+	return nil
+}
+
+// keepaliveState takes a manual session down while its keepalive
+// connection is lost, and up again when it is back.
+func (d *Daemon) keepaliveState(rt *runtime, pw *pseudowire, up bool, cause error) {
+	pw.mu.Lock()
+	defer pw.mu.Unlock()
+	k := pw.ka
+	if k.up == up || pw.sess == nil {
+		k.up = up
+		return
+	}
+	k.up = up
+	if up {
+		if pw.state != "est" {
+			if err := rt.plane.Attach(pw.sess, dataplane.Attachment{Device: pw.dev, MTU: dataplane.MaxPacket - dataplane.MaxEncapLen - 20}); err != nil {
+				pw.errMsg = err.Error()
+				return
+			}
+			pw.state, pw.since, pw.errMsg = "est", time.Now(), ""
+			d.log.Info("xconnect keepalive up", "interface", pw.ifc.Name.String(), "peer", pw.x.Peer.String())
+		}
+		return
+	}
+	rt.plane.Detach(pw.sess)
+	pw.state, pw.since = "down", time.Now()
+	pw.errMsg = fmt.Sprintf("keepalive: control connection to %s lost", pw.x.Peer)
+	if cause != nil {
+		pw.errMsg += ": " + cause.Error()
+	}
+	d.log.Info("xconnect keepalive down", "interface", pw.ifc.Name.String(), "peer", pw.x.Peer.String(), "err", cause)
 }
 
 // onPWRequest matches an ICRQ to an xconnect by peer and VCID.

@@ -132,3 +132,63 @@ func TestInMemoryDynamicXconnect(t *testing.T) {
 		})
 	}
 }
+
+// TestInMemoryManualHello: document 004's manual pair with `l2tp hello
+// HELLO` under the xconnect: a control connection for keepalives comes
+// up beside the static session (show l2tun tunnel lists it); when it is
+// lost (here cleared on R9) R5's session is down, and up again once the
+// connection is back.
+func TestInMemoryManualHello(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(1)
+		r5a, r9a := netip.MustParseAddr("198.18.1.5"), netip.MustParseAddr("198.18.1.9")
+		cls := "l2tp-class HELLO\n hello 5\n digest secret 0 k\n"
+		withHello := func(cfg string) string { return cls + cfg + "  l2tp hello HELLO\n" }
+		r5 := newMemDaemon(t, nw, withHello(memPE("198.18.1.5", "198.18.1.9", 1, 2, 55111, 44119, "")), func(o *Options) { o.Binds = nw.Host(r5a) })
+		r9 := newMemDaemon(t, nw, withHello(memPE("198.18.1.9", "198.18.1.5", 2, 1, 44119, 55111, "")), func(o *Options) { o.Binds = nw.Host(r9a) })
+		tunnel := func(m *memDaemon) []show.Tunnel {
+			var ts []show.Tunnel
+			_ = json.Unmarshal(m.show(t, "l2tun tunnel", true).Data, &ts)
+			return ts
+		}
+		waitUntil := func(what string, cond func() bool) {
+			t.Helper()
+			for i := 0; !cond(); i++ {
+				if i == 120 {
+					t.Fatalf("%s:\n%s", what, r5.show(t, "l2tp session all", false).Text)
+				}
+				time.Sleep(time.Second)
+			}
+		}
+		waitUntil("keepalive connection up", func() bool {
+			a, b := tunnel(r5), tunnel(r9)
+			return len(a) == 1 && len(b) == 1 && a[0].State == "est" && a[0].Digest == "md5"
+		})
+		if s := r5.show(t, "l2tp session all", false).Text; !strings.Contains(s, "Session is manually signaled") || !strings.Contains(s, "Session id 1 is up") {
+			t.Fatalf("manual session:\n%s", s)
+		}
+		id := tunnel(r9)[0].LocalID
+		if r := r9.do("clear", "l2tun", "tunnel", "id", strconv.FormatUint(uint64(id), 10)); !r.OK {
+			t.Fatalf("clear: %+v", r)
+		}
+		synctest.Wait()
+		if s := r5.show(t, "l2tp session all", false).Text; !strings.Contains(s, "Session id 1 is down") {
+			t.Fatalf("R5's session with its keepalive connection lost:\n%s", s)
+		}
+		waitUntil("session up again on both", func() bool {
+			return strings.Contains(r5.show(t, "l2tp session all", false).Text, "Session id 1 is up") &&
+				strings.Contains(r9.show(t, "l2tp session all", false).Text, "Session id 2 is up")
+		})
+		// Frames cross again.
+		t5, t9 := r5.host.Device("pw0"), r9.host.Device("pw0")
+		f := ether(60)
+		if err := t5.Inject(f); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-t9.Outbound:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no frame across after the keepalive came back")
+		}
+	})
+}

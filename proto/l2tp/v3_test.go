@@ -368,3 +368,39 @@ func TestV3Refusals(t *testing.T) {
 		t.Fatal("no StopCCN")
 	})
 }
+
+// TestV3Open: a control connection without sessions (the keepalive of
+// a manual session) comes up, sends HELLOs when idle, and its end is
+// seen when the peer goes away.
+func TestV3Open(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(1)
+		cls := V3Params{Secret: []byte("k"), Hello: 5 * time.Second, Retransmit: RetransmitParams{Retries: 5, TimeoutMax: 2 * time.Second}}
+		b := newV3Peer(t, nw, v3B, false, V3Config{Defaults: cls})
+		a := newV3Peer(t, nw, v3A, false, V3Config{})
+		c, err := a.node.Open(context.Background(), b.addr, cls)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c2, err := a.node.Open(context.Background(), b.addr, cls); err != nil || c2 != c {
+			t.Fatalf("second Open: %v, same connection %v", err, c2 == c)
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if st := c.Stats(); st.State != TunEstablished || st.HelloTx == 0 || st.Sessions != 0 {
+			t.Fatalf("after a minute idle: %+v", st)
+		}
+		// The peer vanishes: the hellos go unanswered and the
+		// connection ends.
+		b.conn.Close()
+		select {
+		case <-c.Down():
+		case <-time.After(5 * time.Minute):
+			t.Fatal("connection to a dead peer still up")
+		}
+		<-c.Done()
+		if !errors.Is(c.Err(), ErrPeerUnreachable) {
+			t.Fatalf("end: %v", c.Err())
+		}
+	})
+}

@@ -39,6 +39,11 @@ type V3Conn struct {
 	killc    chan struct{}
 	killOnce sync.Once
 	done     chan struct{}
+	// downc is closed when the connection stops being usable: StopCCN
+	// sent or received, retransmissions exhausted, killed (before the
+	// §5.7 hold ends it, which closes done).
+	downc    chan struct{}
+	downOnce sync.Once
 
 	mu       sync.Mutex
 	p        V3Params
@@ -65,12 +70,14 @@ type V3Conn struct {
 	// testAVPs are raw AVPs appended to outgoing messages of a type, for
 	// tests of a peer sending what this package never would.
 	testAVPs map[l2tp.MsgType][]byte
+	// waiters are Opens waiting for the connection to be established.
+	waiters []chan error
 }
 
 func newV3Conn(n *V3Node, id uint32, peer netip.AddrPort, p V3Params, initiator bool) *V3Conn {
 	c := &V3Conn{n: n, localID: id, initiator: initiator, peer0: peer, peer: peer,
 		in: make(chan inPacket, inputQueue), cmd: make(chan func(), 16), killc: make(chan struct{}),
-		done: make(chan struct{}), sessions: map[uint32]*Pseudowire{}}
+		done: make(chan struct{}), downc: make(chan struct{}), sessions: map[uint32]*Pseudowire{}}
 	if initiator {
 		c.setParams(p)
 		_, _ = crand.Read(c.tieBreaker[:])
@@ -166,6 +173,12 @@ func (c *V3Conn) LocalID() uint32 { return c.localID }
 
 // Done is closed when the connection's goroutine has ended.
 func (c *V3Conn) Done() <-chan struct{} { return c.done }
+
+// Down is closed when the connection is no longer usable (StopCCN sent
+// or received, the peer unreachable), which may be well before Done.
+func (c *V3Conn) Down() <-chan struct{} { return c.downc }
+
+func (c *V3Conn) markDown() { c.downOnce.Do(func() { close(c.downc) }) }
 
 // Err returns why the connection closed, once Done is closed.
 func (c *V3Conn) Err() error {
@@ -286,6 +299,7 @@ func (c *V3Conn) run() {
 		}
 	}
 	c.n.removeConn(c)
+	c.markDown()
 	for {
 		select {
 		case f := <-c.cmd:
@@ -686,6 +700,7 @@ func (c *V3Conn) rxSCCCN() {
 
 func (c *V3Conn) up() {
 	c.eventf("Control channel up")
+	c.release(nil)
 	for _, s := range c.sessions {
 		if s.state == SnWaitTunnel {
 			s.tunnelUp()
@@ -736,7 +751,17 @@ func (c *V3Conn) enterClosing() {
 	}
 }
 
+// release answers the Opens waiting for the connection.
+func (c *V3Conn) release(err error) {
+	for _, w := range c.waiters {
+		w <- err
+	}
+	c.waiters = nil
+}
+
 func (c *V3Conn) dropSessions(err error) {
+	c.release(err)
+	c.markDown()
 	for _, s := range c.sessions {
 		s.fire(SevTunnelDown)
 		s.finish(err)

@@ -566,6 +566,69 @@ func (n *V3Node) Dial(ctx context.Context, peer netip.AddrPort, p V3Params, pw P
 	}
 }
 
+// Open returns an established control connection to peer for p, with or
+// without sessions: the one Dial would use, or a new one. IOS opens one
+// for the keepalives of a manual session (`l2tp hello CLASS`): the
+// connection's HELLOs (§4.4) tell whether the peer is alive, and its
+// end (Done) that it is not.
+func (n *V3Node) Open(ctx context.Context, peer netip.AddrPort, p V3Params) (*V3Conn, error) {
+	p = p.withDefaults(n.cfg.HostName)
+	key := p.key(peer)
+	for attempt := 0; ; attempt++ {
+		n.mu.Lock()
+		if n.closed {
+			n.mu.Unlock()
+			return nil, ErrClosed
+		}
+		c := n.byReuse[key]
+		if c == nil {
+			if len(n.conns) >= n.lim.MaxTunnels {
+				n.mu.Unlock()
+				return nil, fmt.Errorf("%w: %d control connections", ErrLimit, len(n.conns))
+			}
+			c = n.newConnLocked(peer, p, true)
+			c.reuse = key
+			n.byReuse[key] = c
+		}
+		n.mu.Unlock()
+		w := make(chan error, 1)
+		if !c.post(func() {
+			switch c.state {
+			case TunEstablished:
+				w <- nil
+			case TunClosing, TunDead:
+				w <- errTunnelGone
+			default:
+				c.waiters = append(c.waiters, w)
+			}
+		}) {
+			if attempt < 3 {
+				continue
+			}
+			return nil, errTunnelGone
+		}
+		var err error
+		select {
+		case err = <-w:
+		case <-c.done:
+			select {
+			case err = <-w:
+			default:
+				err = errTunnelGone
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if errors.Is(err, errTunnelGone) && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	}
+}
+
 // Conns returns the live control connections.
 func (n *V3Node) Conns() []*V3Conn {
 	n.mu.Lock()
