@@ -105,16 +105,20 @@ var classCommands = []*command{
 		}},
 	{mode: mL2TPClass, spec: "hello <secs:int:0-1000>", help: "Seconds of silence before a HELLO keepalive (default 60).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { set(&p.l2tpClass().Hello, m.Int("secs"), neg); return nil }},
-	{inert: "L2TPv3 message digests are later work", mode: mL2TPClass, spec: "digest secret " + passwordSpec, help: "L2TPv3 message digest secret (RFC 3931 §5.4.1): later work with L2TPv3.", noForm: true,
+	{mode: mL2TPClass, spec: "digest secret " + passwordSpec + " [hash {md5 | sha}]", help: "L2TPv3 control message authentication (RFC 3931 §4.3, §5.4.1): nonces in SCCRQ/SCCRP and an HMAC-MD5 (default) or HMAC-SHA-1 Message Digest in every control message, keyed by this secret.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
+			c := p.l2tpClass()
 			if neg {
-				p.l2tpClass().DigestSecret = Secret{}
+				c.DigestSecret, c.DigestHash = Secret{}, ""
 				return nil
 			}
 			s, err := secret(m)
-			p.l2tpClass().DigestSecret = s
+			c.DigestSecret = s
+			c.DigestHash = m.Keyword("md5", "sha")
 			return err
 		}},
+	{mode: mL2TPClass, spec: "digest check", help: "Verify the peer's L2TPv3 Message Digests (the default); `no digest check` still sends digests but accepts the peer's unchecked.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error { p.l2tpClass().NoDigestCheck = neg; return nil }},
 
 	// ---- pseudowire-class -----------------------------------------------
 	{mode: mPWClass, spec: "encapsulation {l2tpv2 | l2tpv3}", help: "The data encapsulation of sessions using this class.", noForm: true,

@@ -344,7 +344,7 @@ var interfaceCommands = []*command{
 			*dst = ck
 			return nil
 		}},
-	{inert: "keepalives of manual L2TPv3 sessions come with the L2TPv3 control connection (later work)", mode: mXconnect, spec: "l2tp hello <class:word>", help: "Keepalives for the static session from l2tp-class CLASS.", noForm: true,
+	{mode: mXconnect, spec: "l2tp hello <class:word>", help: "Keepalives for the static session: as IOS, an L2TPv3 control connection to the peer with the hello interval (and digest, window, retransmission) of l2tp-class CLASS; while it is lost (its HELLOs unanswered) the session is down.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			set(&p.xconnect().HelloClass, m.Str("class"), neg)
 			return nil

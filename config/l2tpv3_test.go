@@ -58,8 +58,9 @@ func TestL2TPv3Manual(t *testing.T) {
 
 func TestL2TPv3Refused(t *testing.T) {
 	for _, tc := range []struct{ name, edit, want string }{
-		{"dynamic", "manual pw-class PW", "dynamic L2TPv3 sessions"},
-		{"protocol-l2tpv3", " protocol none", "protocol l2tpv3 (an L2TPv3 control connection) is not supported yet"},
+		{"dynamic", "manual pw-class PW", "protocol none has static sessions only"},
+		{"protocol-l2tpv3", " protocol none", "protocol l2tpv3 signals sessions with a control connection"},
+		{"no-l2tp-class", " protocol none", `l2tp-class "C" does not exist`},
 		{"tos-reflect", " ip tos value 184", "ip tos reflect is not supported yet"},
 		{"encapsulation", " encapsulation l2tpv3", "expected encapsulation l2tpv3"},
 		{"cookie-size", "  l2tp cookie remote 4 44119", "l2tp cookie: expected SIZE 4 LOW or SIZE 8 LOW HIGH"},
@@ -74,6 +75,10 @@ func TestL2TPv3Refused(t *testing.T) {
 				text = text[:strings.Index(text, "  l2tp id")]
 			case "protocol-l2tpv3":
 				text = strings.Replace(text, " protocol none", " protocol l2tpv3 C", 1)
+			case "no-l2tp-class":
+				text = strings.Replace(text, " protocol none", " protocol l2tpv3 C", 1)
+				text = strings.Replace(text, "manual pw-class PW", "pw-class PW", 1)
+				text = text[:strings.Index(text, "  l2tp id")]
 			case "tos-reflect":
 				text = strings.Replace(text, " ip tos value 184", " ip tos reflect", 1)
 			case "encapsulation":

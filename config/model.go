@@ -293,6 +293,8 @@ type L2TPClass struct {
 	Password          Secret `json:"password,omitzero"`
 	Hello             int    `json:"hello,omitempty"`
 	DigestSecret      Secret `json:"digest_secret,omitzero"` // digest secret (L2TPv3)
+	DigestHash        string `json:"digest_hash,omitempty"`  // "", "md5", "sha"
+	NoDigestCheck     bool   `json:"no_digest_check,omitempty"`
 }
 
 // PWClass is `pseudowire-class NAME`.

@@ -241,8 +241,8 @@ func validateXconnect(p *parser, c *Config, ifc *Interface, x *Xconnect) {
 			p.errf(ifc.Line, "interface %s: its parent %s has an xconnect of the whole port, which carries this VLAN too; expected xconnects on the port or on its subinterfaces, not both", ifc.Name, parent)
 		}
 	}
-	if !x.Manual {
-		p.errf(ifc.Line, "interface %s: xconnect %s %d: dynamic L2TPv3 sessions (an L2TPv3 control connection) are not supported yet; expected xconnect ... encapsulation l2tpv3 manual", ifc.Name, x.Peer, x.VCID)
+	if x.HelloClass != "" && c.L2TPClassByName(x.HelloClass) == nil {
+		p.errf(ifc.Line, "interface %s: l2tp hello %s: no such l2tp-class; expected one of: %s", ifc.Name, x.HelloClass, names(c.L2TP.Classes, func(x *L2TPClass) string { return x.Name }))
 	}
 	pc := c.PWClassByName(x.PWClass)
 	if pc == nil {
@@ -252,7 +252,17 @@ func validateXconnect(p *parser, c *Config, ifc *Interface, x *Xconnect) {
 		p.errf(pc.Line, "pseudowire-class %s: used by xconnect on %s; expected encapsulation l2tpv3", pc.Name, ifc.Name)
 	}
 	if x.Manual && pc.Protocol == "l2tpv3" {
-		p.errf(max(pc.ProtocolLine, pc.Line), "pseudowire-class %s: protocol l2tpv3 (an L2TPv3 control connection) is not supported yet; expected protocol none for the manual xconnect on %s", pc.Name, ifc.Name)
+		p.errf(max(pc.ProtocolLine, pc.Line), "pseudowire-class %s: protocol l2tpv3 signals sessions with a control connection, the manual xconnect on %s has static ones; expected protocol none", pc.Name, ifc.Name)
+	}
+	if !x.Manual {
+		switch {
+		case pc.Protocol == "none":
+			p.errf(max(pc.ProtocolLine, pc.Line), "pseudowire-class %s: protocol none has static sessions only; expected protocol l2tpv3 [CLASS] for the dynamic xconnect on %s, or xconnect ... manual", pc.Name, ifc.Name)
+		case pc.Protocol == "l2tpv2":
+			p.errf(max(pc.ProtocolLine, pc.Line), "pseudowire-class %s: protocol l2tpv2 carries no Ethernet pseudowire; expected protocol l2tpv3 [CLASS] for the xconnect on %s", pc.Name, ifc.Name)
+		case pc.L2TPClass != "" && c.L2TPClassByName(pc.L2TPClass) == nil:
+			p.errf(max(pc.ProtocolLine, pc.Line), "pseudowire-class %s: l2tp-class %q does not exist; expected one of: %s", pc.Name, pc.L2TPClass, names(c.L2TP.Classes, func(x *L2TPClass) string { return x.Name }))
+		}
 	}
 	if pc.TOSReflect {
 		p.errf(pc.Line, "pseudowire-class %s: ip tos reflect is not supported yet (vpdn sets the ToS per socket); expected ip tos value N", pc.Name)

@@ -94,15 +94,26 @@ func (d *Daemon) incomingTunnel(peer netip.AddrPort, hostname string) (l2tp.Tunn
 }
 
 func (d *Daemon) registerL2TPClears() {
-	clearTunnels := func(match func(l2tp.TunnelStats) bool) (*control.Response, error) {
+	// match3 picks L2TPv3 control connections (dynamic xconnects'); nil
+	// picks none.
+	clearTunnels := func(match func(l2tp.TunnelStats) bool, match3 func(l2tp.V3ConnStats) bool) (*control.Response, error) {
 		rt := d.rt.Load()
-		if rt == nil || rt.l2tp == nil {
+		v3 := d.v3Conns()
+		if rt == nil || (rt.l2tp == nil && len(v3) == 0) {
 			return nil, errors.New("% No active L2TP tunnels")
 		}
 		n := 0
-		for _, t := range rt.l2tp.Node().Tunnels() {
-			if match(t.Stats()) {
-				t.Close(wl2tp.Result{Code: wl2tp.StopClear, Message: "cleared by administrator"})
+		if rt.l2tp != nil {
+			for _, t := range rt.l2tp.Node().Tunnels() {
+				if match(t.Stats()) {
+					t.Close(wl2tp.Result{Code: wl2tp.StopClear, Message: "cleared by administrator"})
+					n++
+				}
+			}
+		}
+		for _, c := range v3 {
+			if match3 != nil && match3(c.Stats()) {
+				c.Close(wl2tp.Result{Code: wl2tp.StopClear, Message: "cleared by administrator"})
 				n++
 			}
 		}
@@ -113,19 +124,22 @@ func (d *Daemon) registerL2TPClears() {
 	}
 	d.clears.Add(&control.Command{Words: "vpdn tunnel l2tp all", Help: "clear every L2TP tunnel (StopCCN)",
 		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
-			return clearTunnels(func(l2tp.TunnelStats) bool { return true })
+			return clearTunnels(func(l2tp.TunnelStats) bool { return true }, func(l2tp.V3ConnStats) bool { return true })
 		}})
 	byID := func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
-		id, err := strconv.ParseUint(args[0], 10, 16)
-		if err != nil {
-			return nil, fmt.Errorf("%% Invalid tunnel id %q; expected a number 1-65535", args[0])
+		// 32 bits: an L2TPv3 Control Connection ID (RFC 3931 §3.2.1).
+		id, err := strconv.ParseUint(args[0], 10, 32)
+		if err != nil || id == 0 {
+			return nil, fmt.Errorf("%% Invalid tunnel id %q; expected a number 1-4294967295", args[0])
 		}
-		return clearTunnels(func(t l2tp.TunnelStats) bool { return t.LocalID == uint16(id) })
+		return clearTunnels(func(t l2tp.TunnelStats) bool { return uint64(t.LocalID) == id },
+			func(c l2tp.V3ConnStats) bool { return uint64(c.LocalID) == id })
 	}
 	d.clears.Add(&control.Command{Words: "vpdn tunnel l2tp id", Args: 1, Help: "clear one L2TP tunnel by its local ID", Run: byID})
 	d.clears.Add(&control.Command{Words: "l2tun tunnel id", Args: 1, Help: "clear one L2TP tunnel by its local ID", Run: byID})
 	d.clears.Add(&control.Command{Words: "vpdn tunnel l2tp remote-name", Args: 1, Help: "clear the L2TP tunnels to the peer of that host name",
 		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
-			return clearTunnels(func(t l2tp.TunnelStats) bool { return strings.EqualFold(t.PeerName, args[0]) })
+			return clearTunnels(func(t l2tp.TunnelStats) bool { return strings.EqualFold(t.PeerName, args[0]) },
+				func(c l2tp.V3ConnStats) bool { return strings.EqualFold(c.PeerName, args[0]) })
 		}})
 }

@@ -278,6 +278,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descHalfOpen, prometheus.GaugeValue, float64(st.HalfOpen), "tunnel")
 			ch <- prometheus.MustNewConstMetric(descHalfOpen, prometheus.GaugeValue, float64(st.HalfOpenSessions), "session")
 		}
+		for _, r := range d.v3Drops() {
+			ch <- prometheus.MustNewConstMetric(descCtlDrops, prometheus.CounterValue, float64(r.Count), r.Reason)
+		}
 		if rt.pptp != nil {
 			pptpControl(ch, rt.pptp.Node().Stats())
 		}

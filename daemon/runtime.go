@@ -56,7 +56,7 @@ type runtime struct {
 	host   netif.Host
 	kernel *netif.Kernel // the host, when the daemon made it
 
-	xc *xconnects // the manual L2TPv3 pseudowires; nil when none
+	xc *xconnects // the L2TPv3 pseudowires (manual and dynamic); nil when none
 
 	cancel context.CancelFunc
 	vppp   sync.WaitGroup // the Virtual-PPP dial loops
@@ -67,10 +67,10 @@ type runtime struct {
 // IOS leaves 1500 and fragments; `ip mtu` on the interface overrides.
 const defaultL2TPMTU = 1460
 
-// xconnectsWanted reports whether the configuration has manual L2TPv3
-// pseudowires.
+// xconnectsWanted reports whether the configuration has L2TPv3
+// pseudowires, manual or dynamic.
 func xconnectsWanted(c *config.Config) bool {
-	return slices.ContainsFunc(c.Interfaces, func(i *config.Interface) bool { return i.Xconnect != nil && i.Xconnect.Manual })
+	return slices.ContainsFunc(c.Interfaces, func(i *config.Interface) bool { return i.Xconnect != nil })
 }
 
 // l2tpWanted reports whether the configuration serves L2TP at all: a
@@ -226,6 +226,7 @@ func (d *Daemon) startL2TP(rt *runtime, c *config.Config) error {
 		Bind: bind, Plane: rt.plane, Access: rt.access, Clock: d.opts.Clock, Logger: d.vpdnLog,
 		Incoming: d.incomingTunnel, Profile: d.lnsProfile, Limits: l2tpLimits(c),
 		OnRefused: func(cause access.Cause, err error) { d.failures.add(cause.Label()) },
+		OnL2TPv3:  d.v3SharedControl,
 	})
 	if err != nil {
 		bind.Close()

@@ -75,6 +75,7 @@ func (d *Daemon) vpdnSnapshot() show.VPDN {
 	if rt.pptp != nil {
 		d.pptpSnapshot(rt, &v, byKey)
 	}
+	d.v3TunnelSnapshot(rt, &v)
 	v.Normalize()
 	return v
 }
@@ -227,7 +228,11 @@ func (d *Daemon) registerVPDNShows() {
 		show.WriteL2Tun(b, v)
 		return v.Filter(show.L2TP)
 	})
-	render("l2tun tunnel", []string{"all"}, "L2TP tunnels; all: in detail", func(b *strings.Builder, v show.VPDN, all bool) any {
+	render("l2tun tunnel", []string{"all"}, "L2TP tunnels (L2TPv3 control connections included); all: in detail", func(b *strings.Builder, v show.VPDN, all bool) any {
+		show.WriteL2TunTunnelsV3(b, v, d.pwSnapshot(), all)
+		return v.Filter(show.L2TP).Tunnels
+	})
+	render("l2tp tunnel", []string{"all"}, "L2TP tunnels (IOS's newer name of show l2tun tunnel); all: in detail", func(b *strings.Builder, v show.VPDN, all bool) any {
 		show.WriteL2TunTunnelsV3(b, v, d.pwSnapshot(), all)
 		return v.Filter(show.L2TP).Tunnels
 	})
@@ -264,6 +269,9 @@ func (d *Daemon) l2tpCounters() show.L2TPCounters {
 	// refusals are listed here too, as the operators look for them
 	// beside the control plane's drops.
 	c.Drops = append(c.Drops, show.Counter{Reason: "auth-throttled", Count: d.throttle.Stats().Throttled})
+	for _, x := range d.v3Drops() {
+		c.Drops = append(c.Drops, show.Counter{Reason: x.Reason, Count: x.Count})
+	}
 	return c
 }
 

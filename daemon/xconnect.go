@@ -23,12 +23,14 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vpdn/vpdn/config"
 	"github.com/vpdn/vpdn/control"
 	"github.com/vpdn/vpdn/dataplane"
 	"github.com/vpdn/vpdn/netif"
+	l2tpproto "github.com/vpdn/vpdn/proto/l2tp"
 	"github.com/vpdn/vpdn/show"
 	"github.com/vpdn/vpdn/transport"
 	"github.com/vpdn/vpdn/wire/l2tp"
@@ -40,6 +42,9 @@ type xconnects struct {
 	pws   []*pseudowire
 	binds map[v3BindKey]*v3Bind
 	done  sync.WaitGroup
+	// ctx ends the dynamic xconnects' dial loops (nil when none).
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 type v3BindKey struct {
@@ -50,8 +55,20 @@ type v3BindKey struct {
 type v3Bind struct {
 	bind   transport.Bind
 	shared bool // the L2TPv2 service's: not ours to close
+	udp    bool
 	opts   v3Opts
 	class  string
+	// node is the L2TPv3 control plane of the bind, made with its first
+	// dynamic xconnect (xconnect_dyn.go); nil while there is none.
+	node atomic.Pointer[l2tpproto.V3Node]
+}
+
+// control hands the bind's control messages (Session ID 0 over IP,
+// version 3 over UDP) to its node.
+func (vb *v3Bind) control(b []byte, from netip.AddrPort) {
+	if n := vb.node.Load(); n != nil {
+		n.HandlePacket(b, from)
+	}
 }
 
 // v3Opts are the socket options a pseudowire-class asks for.
@@ -77,6 +94,10 @@ type pseudowire struct {
 
 	sess *dataplane.Session
 	dev  netif.Device
+	// dyn is the signalled part of a dynamic xconnect; nil for a manual one.
+	dyn *dynPW
+	// ka is a manual xconnect's keepalive (l2tp hello CLASS); nil without.
+	ka *keepalive
 
 	mu     sync.Mutex
 	state  string // "est" or "down"
@@ -175,7 +196,7 @@ func (d *Daemon) startXconnects(rt *runtime, c *config.Config) error {
 	var uid uint32
 	for _, ifc := range c.Interfaces {
 		x := ifc.Xconnect
-		if x == nil || !x.Manual {
+		if x == nil {
 			continue
 		}
 		pc := c.PWClassByName(x.PWClass)
@@ -186,7 +207,14 @@ func (d *Daemon) startXconnects(rt *runtime, c *config.Config) error {
 		pw := &pseudowire{ifc: ifc, x: x, pc: pc, uid: uid, udp: pc.IPProtocol == "udp", opts: classOpts(pc),
 			state: "down", since: time.Now(), vlan: ifc.Dot1Q}
 		pw.device, pw.tap = c.LinuxDeviceOf(ifc)
+		if !x.Manual {
+			pw.dyn = newDynPW(c, pw)
+		}
 		xs.pws = append(xs.pws, pw)
+	}
+	// The list is complete before any control plane reads it.
+	for _, pw := range xs.pws {
+		ifc, x, pc := pw.ifc, pw.x, pw.pc
 		if ifc.Shutdown {
 			pw.errMsg = "administratively down"
 			continue
@@ -202,9 +230,22 @@ func (d *Daemon) startXconnects(rt *runtime, c *config.Config) error {
 		if err != nil {
 			return fmt.Errorf("xconnect on %s: %w", ifc.Name, err)
 		}
+		if !x.Manual {
+			if err := d.startDynamic(rt, xs, c, pw, vb); err != nil {
+				pw.errMsg = err.Error()
+				d.log.Error("xconnect", "interface", ifc.Name.String(), "err", err)
+			}
+			continue
+		}
 		if err := d.upPseudowire(rt, pw, vb); err != nil {
 			pw.errMsg = err.Error()
 			d.log.Error("xconnect", "interface", ifc.Name.String(), "err", err)
+			continue
+		}
+		if x.HelloClass != "" {
+			if err := d.startKeepalive(rt, xs, c, pw, vb); err != nil {
+				d.log.Error("xconnect keepalive", "interface", ifc.Name.String(), "err", err)
+			}
 		}
 	}
 	return nil
@@ -220,7 +261,7 @@ func (d *Daemon) v3Bind(rt *runtime, xs *xconnects, pw *pseudowire) (*v3Bind, er
 		}
 		return vb, nil
 	}
-	vb := &v3Bind{opts: pw.opts, class: pw.pc.Name}
+	vb := &v3Bind{opts: pw.opts, class: pw.pc.Name, udp: pw.udp}
 	switch {
 	case pw.udp && rt.l2tp != nil && (!pw.local.IsValid() || rt.l2tp.Bind().LocalAddr().Addr() == pw.local):
 		vb.bind, vb.shared = rt.l2tp.Bind(), true
@@ -234,7 +275,7 @@ func (d *Daemon) v3Bind(rt *runtime, xs *xconnects, pw *pseudowire) (*v3Bind, er
 			return nil, err
 		}
 		vb.bind = b
-		pt := rt.plane.NewPort(b, dataplane.L2TPv2Decoder{}, nil)
+		pt := rt.plane.NewPort(b, dataplane.L2TPv2Decoder{}, vb.control)
 		xs.done.Go(func() { _ = pt.Serve() })
 	default:
 		b, err := d.opts.Binds.ListenIP(l2tp.IPProtoL2TPv3, pw.local)
@@ -242,7 +283,7 @@ func (d *Daemon) v3Bind(rt *runtime, xs *xconnects, pw *pseudowire) (*v3Bind, er
 			return nil, fmt.Errorf("L2TPv3 socket: %w", err)
 		}
 		vb.bind = b
-		pt := rt.plane.NewPort(b, dataplane.L2TPv3Decoder{}, nil)
+		pt := rt.plane.NewPort(b, dataplane.L2TPv3Decoder{}, vb.control)
 		xs.done.Go(func() { _ = pt.Serve() })
 	}
 	if err := applyOpts(vb.bind, pw.opts); err != nil {
@@ -279,10 +320,19 @@ func cookieOf(c *config.Cookie) l2tp.Cookie {
 
 // upPseudowire opens pw's attachment circuit and installs its session.
 func (d *Daemon) upPseudowire(rt *runtime, pw *pseudowire, vb *v3Bind) error {
-	ifc := pw.ifc
-	dev := pw.device
+	nd, err := openAttachment(rt, pw)
+	if err != nil {
+		return err
+	}
+	return d.installManual(rt, pw, vb, nd)
+}
+
+// openAttachment opens pw's attachment circuit: a TAP vpdn creates, the
+// host device, or one VLAN of it.
+func openAttachment(rt *runtime, pw *pseudowire) (netif.Device, error) {
+	ifc, dev := pw.ifc, pw.device
 	if dev == "" {
-		return fmt.Errorf("no attachment circuit: expected linux-device DEV under interface %s", ifc.Name)
+		return nil, fmt.Errorf("no attachment circuit: expected linux-device DEV under interface %s", ifc.Name)
 	}
 	var nd netif.Device
 	var err error
@@ -301,8 +351,14 @@ func (d *Daemon) upPseudowire(rt *runtime, pw *pseudowire, vb *v3Bind) error {
 		nd, err = netif.OpenPacket(dev)
 	}
 	if err != nil {
-		return fmt.Errorf("attachment circuit %s: %w", dev, err)
+		return nil, fmt.Errorf("attachment circuit %s: %w", dev, err)
 	}
+	return nd, nil
+}
+
+// installManual installs a manual pseudowire's session on nd.
+func (d *Daemon) installManual(rt *runtime, pw *pseudowire, vb *v3Bind, nd netif.Device) error {
+	ifc, dev := pw.ifc, pw.device
 	peer := netip.AddrPortFrom(pw.x.Peer, 0)
 	if pw.udp {
 		peer = netip.AddrPortFrom(pw.x.Peer, l2tp.UDPPort)
@@ -340,9 +396,33 @@ func (d *Daemon) upPseudowire(rt *runtime, pw *pseudowire, vb *v3Bind) error {
 // stop removes the sessions, closes the devices and the sockets vpdn
 // opened for them, and waits for their readers.
 func (xs *xconnects) stop(plane *dataplane.Plane) {
+	if xs.cancel != nil {
+		xs.cancel()
+	}
+	// StopCCN on every control connection (result 6, shutting down),
+	// while the sockets are still open.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	for _, vb := range xs.binds {
+		if n := vb.node.Load(); n != nil {
+			_ = n.Close(ctx)
+		}
+	}
+	cancel()
 	xs.mu.Lock()
 	defer xs.mu.Unlock()
 	for _, pw := range xs.pws {
+		if dy := pw.dyn; dy != nil {
+			pw.mu.Lock()
+			if pw.sess != nil {
+				plane.Remove(pw.sess)
+			}
+			if dy.dev != nil {
+				dy.dev.Close()
+			}
+			pw.sess, dy.dev, dy.active, pw.state = nil, nil, nil, "down"
+			pw.mu.Unlock()
+			continue
+		}
 		pw.mu.Lock()
 		if pw.sess != nil {
 			plane.Remove(pw.sess)
@@ -398,6 +478,21 @@ func (d *Daemon) pwSnapshot() []show.PWSession {
 		}
 		if c := cookieOf(pw.x.RemoteCookie); c.Len() > 0 {
 			s.RemoteCookie = c.String()
+		}
+		if dy := pw.dyn; dy != nil {
+			// Signalled: the IDs and cookies of the session carrying it.
+			in := dy.info
+			s.Manual, s.Locally = false, in.Initiator
+			s.LocalID, s.RemoteID, s.TunnelID = 0, 0, 0
+			s.LocalCookie, s.RemoteCookie = "", ""
+			s.RemoteCircuitUp = false
+			if dy.active != nil {
+				s.LocalID, s.RemoteID, s.TunnelID, s.RemoteTunnelID = in.LocalSessionID, in.RemoteSessionID, in.LocalCCID, in.RemoteCCID
+				s.LocalCookie, s.RemoteCookie = in.LocalCookie.String(), in.RemoteCookie.String()
+				s.RemoteCircuitUp = dy.remote
+				s.CircuitUp = dy.remote && dy.localUp
+			}
+			s.LocalCircuitUp = dy.localUp
 		}
 		if pw.sess != nil {
 			c := pw.sess.Counters()

@@ -14,9 +14,11 @@ import (
 type PWSession struct {
 	LocalID  uint32 `json:"local_id"`
 	RemoteID uint32 `json:"remote_id"`
-	// TunnelID is 0 for a manual session (shown "n/a").
-	TunnelID uint32 `json:"tunnel_id"`
-	VCID     uint32 `json:"vcid"`
+	// TunnelID is 0 for a manual session (shown "n/a"); for a signalled
+	// one our Control Connection ID, RemoteTunnelID the peer's.
+	TunnelID       uint32 `json:"tunnel_id"`
+	RemoteTunnelID uint32 `json:"remote_tunnel_id,omitzero"`
+	VCID           uint32 `json:"vcid"`
 	// Interface is the attachment circuit's short IOS name ("Gi0/0"),
 	// CircuitName its long one, CircuitType "Ethernet" or "Ethernet VLAN".
 	Interface   string `json:"interface"`
@@ -130,7 +132,11 @@ func writePWDetail(b *strings.Builder, s PWSession) {
 		tun = fmt.Sprint(s.TunnelID)
 	}
 	fmt.Fprintf(b, "Session id %d is %s, logical session id %d, tunnel id %s\n", s.LocalID, up, s.UniqueID, tun)
-	fmt.Fprintf(b, "  Remote session id is %d, remote tunnel id %s\n", s.RemoteID, tun)
+	rtun := "n/a"
+	if s.RemoteTunnelID != 0 {
+		rtun = fmt.Sprint(s.RemoteTunnelID)
+	}
+	fmt.Fprintf(b, "  Remote session id is %d, remote tunnel id %s\n", s.RemoteID, rtun)
 	if s.Locally {
 		b.WriteString("  Locally initiated session\n")
 	}
@@ -148,6 +154,8 @@ func writePWDetail(b *strings.Builder, s PWSession) {
 	fmt.Fprintf(b, "  %s\n", s.Transport)
 	if s.Manual {
 		b.WriteString("  Session is manually signaled\n")
+	} else {
+		b.WriteString("  Session is L2TP signaled\n")
 	}
 	fmt.Fprintf(b, "  Session state is %s, time since change %s\n", s.StateName, HMS(s.LastChange))
 	c := s.Counters
@@ -218,5 +226,15 @@ func WriteL2TunTunnelsV3(b *strings.Builder, v VPDN, pws []PWSession, all bool) 
 		fmt.Fprintf(b, "L2TP Tunnel Information Total tunnels 0 sessions %d\n", len(l.Sessions)+len(pws))
 		return
 	}
-	WriteL2TunTunnels(b, v, all)
+	if len(pws) == 0 {
+		WriteL2TunTunnels(b, v, all)
+		return
+	}
+	// The L2TPv3 control connections are among the tunnels; their
+	// pseudowires count as sessions in the title, as IOS counts them.
+	var t strings.Builder
+	WriteL2TunTunnels(&t, v, all)
+	old := fmt.Sprintf("Total tunnels %d sessions %d\n", len(l.Tunnels), len(l.Sessions))
+	nw := fmt.Sprintf("Total tunnels %d sessions %d\n", len(l.Tunnels), len(l.Sessions)+len(pws))
+	b.WriteString(strings.Replace(t.String(), old, nw, 1))
 }

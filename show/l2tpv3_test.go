@@ -47,3 +47,40 @@ func TestPWShows(t *testing.T) {
 		t.Fatal("v2-only output changed")
 	}
 }
+
+// TestPWSignaledShows: a dynamic (L2TP signaled) pseudowire and its
+// L2TPv3 control connection, as show l2tp session all, show l2tun tunnel
+// all and their JSON render them.
+func TestPWSignaledShows(t *testing.T) {
+	fixed := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	old := Now
+	Now = func() time.Time { return fixed }
+	defer func() { Now = old }()
+	pw := r5()
+	pw[0].Manual, pw[0].TunnelID, pw[0].RemoteTunnelID = false, 3405691582, 2882400001
+	pw[0].LocalID, pw[0].RemoteID, pw[0].VCID = 2166136261, 16777619, 100
+	v := VPDN{Tunnels: []Tunnel{{Protocol: L2TP, LocalID: 3405691582, RemoteID: 2882400001, LocalName: "R5",
+		RemoteName: "R9", RemoteVendor: "vpdn", State: "est", StateName: "established", RemoteAddress: "198.18.9.9",
+		Sessions: 1, Group: "CTL", Role: "LAC", LastChange: fixed.Add(-time.Minute), Created: fixed.Add(-time.Minute),
+		Version: 3, RouterID: "198.18.9.9", Digest: "sha1",
+		Control: ControlCounters{Sent: 6, Received: 7, ZLBSent: 2, ZLBReceived: 1, HellosSent: 1, CWND: 4, PeerWindow: 16}}}}
+	v.Normalize()
+	var b strings.Builder
+	WriteL2TPSessions(&b, v, pw, true)
+	b.WriteString("----\n")
+	WriteL2TunTunnelsV3(&b, v, pw, true)
+	b.WriteString("----\n")
+	WriteL2TunTunnelsV3(&b, v, pw, false)
+	golden(t, "l2tpv3-signaled.txt", b.String())
+	goldenJSON(t, "l2tpv3-signaled.json", struct {
+		Tunnels  []Tunnel    `json:"tunnels"`
+		Sessions []PWSession `json:"l2tpv3"`
+	}{v.Tunnels, pw})
+	for _, want := range []string{"Session is L2TP signaled", "tunnel id 3405691582", "remote tunnel id 2882400001",
+		"Protocol version 3 (L2TPv3), remote router ID 198.18.9.9", "Control message authentication is sha1",
+		"3405691582 2882400001 R9"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("missing %q:\n%s", want, b.String())
+		}
+	}
+}

@@ -65,6 +65,13 @@ type Tunnel struct {
 	LocalAddress string `json:"local_address,omitempty"`
 	// Created is when the tunnel's connection was opened: its uptime.
 	Created time.Time `json:"created,omitzero"`
+	// Version is 3 for an L2TPv3 control connection (32-bit IDs, RFC
+	// 3931), 0 otherwise; RouterID is then the peer's Router ID AVP
+	// (dotted) and Digest the control message authentication ("md5",
+	// "sha1", or "off").
+	Version  int    `json:"version,omitzero"`
+	RouterID string `json:"router_id,omitempty"`
+	Digest   string `json:"digest,omitempty"`
 }
 
 // ControlCounters are a tunnel's control-channel counters.
@@ -376,6 +383,10 @@ func writeTunnelDetail(b *strings.Builder, t Tunnel) {
 		fmt.Fprintf(b, "    Remote vendor name is %s\n", t.RemoteVendor)
 	}
 	fmt.Fprintf(b, "  Local tunnel name is %s\n", t.LocalName)
+	if t.Version == 3 {
+		fmt.Fprintf(b, "  Protocol version 3 (L2TPv3), remote router ID %s\n", t.RouterID)
+		fmt.Fprintf(b, "  Control message authentication is %s\n", t.Digest)
+	}
 	fmt.Fprintf(b, "  Tunnel role is %s\n", t.Role)
 	if t.Group != "" {
 		fmt.Fprintf(b, "  VPDN group for tunnel is %s\n", t.Group)

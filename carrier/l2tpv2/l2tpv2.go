@@ -43,6 +43,9 @@ type Config struct {
 	Profile func(t l2tp.TunnelStats) (*access.Profile, error)
 	// OnRefused is told about calls refused before PPP started.
 	OnRefused func(c access.Cause, err error)
+	// OnL2TPv3 receives the L2TPv3 control messages (version 3, RFC 3931
+	// §4.1.2.1) that arrive on the shared UDP port 1701; nil drops them.
+	OnL2TPv3 func(b []byte, from netip.AddrPort)
 }
 
 // Service is L2TPv2 on one bind.
@@ -68,7 +71,7 @@ func New(cfg Config) (*Service, error) {
 	n, err := l2tp.NewNode(l2tp.Config{
 		Conn: cfg.Bind, Clock: cfg.Clock, Logger: cfg.Logger, Limits: cfg.Limits, Seed: cfg.Seed,
 		Incoming: cfg.Incoming, Defaults: cfg.Defaults,
-		OnCall: s.onCall, OnSessionUp: s.onSessionUp, OnSessionDown: s.onSessionDown,
+		OnCall: s.onCall, OnSessionUp: s.onSessionUp, OnSessionDown: s.onSessionDown, OnL2TPv3: cfg.OnL2TPv3,
 	})
 	if err != nil {
 		return nil, err

@@ -286,3 +286,178 @@ interface %s
 		t.Errorf("show l2tp session all on R9:\n%s", all)
 	}
 }
+
+// TestL2TPv3Dynamic: dynamic pseudowires, vpdn to vpdn, signalled by an
+// L2TPv3 control connection with SHA-1 message digests: an Ethernet
+// pseudowire (VCID 100, port mode) and an Ethernet VLAN one (VCID 200,
+// subinterfaces on dot1Q 10 and 20) share one control connection. Over
+// IP protocol 115, then over UDP, in one lab: ARP, ping and TCP across
+// the Ethernet pseudowire, a tagged frame across the VLAN one, and
+// tshark decodes every L2TPv3 packet, control and data, without a
+// malformed one.
+func TestL2TPv3Dynamic(t *testing.T) {
+	lab := nstest.New(t)
+	h7, r5, r9, h10 := lab.NS("h7"), lab.NS("r5"), lab.NS("r9"), lab.NS("h10")
+	h7dev, r5lan := lab.Link(h7, r5, mustPrefix("198.19.1.7/24"), mustPrefix("198.19.1.254/24"))
+	_, r9lan := lab.Link(h10, r9, mustPrefix("198.19.1.10/24"), mustPrefix("198.19.1.253/24"))
+	h7v, r5v := lab.Link(h7, r5, mustPrefix("198.19.2.7/24"), mustPrefix("198.19.2.254/24"))
+	h10v, r9v := lab.Link(h10, r9, mustPrefix("198.19.2.10/24"), mustPrefix("198.19.2.253/24"))
+	r5wan, r9wan := lab.Link(r5, r9, mustPrefix("198.18.1.5/24"), mustPrefix("198.18.1.9/24"))
+	for _, x := range []struct {
+		ns  *nstest.NS
+		dev string
+	}{{r5, r5lan}, {r9, r9lan}, {r5, r5v}, {r9, r9v}} {
+		x.ns.MustIP("addr", "flush", "dev", x.dev)
+	}
+	pe := func(name, wan, lan, vdev, sub string, vlan int, peer, proto string) string {
+		return fmt.Sprintf(`hostname %s
+l2tp-class CTL
+ digest secret 0 s3cret hash sha
+ hello 10
+pseudowire-class DYN
+ encapsulation l2tpv3
+ protocol l2tpv3 CTL
+ ip local interface GigabitEthernet9/0
+%sinterface GigabitEthernet9/0
+ linux-device %s
+interface GigabitEthernet0/0
+ no ip address
+ linux-device %s
+ xconnect %s 100 encapsulation l2tpv3 pw-class DYN
+interface GigabitEthernet1/0
+ linux-device %s
+interface GigabitEthernet1/0.%s
+ encapsulation dot1Q %d
+ xconnect %s 200 encapsulation l2tpv3 pw-class DYN
+`, name, proto, wan, lan, peer, vdev, sub, vlan, peer)
+	}
+	for _, tc := range []struct{ name, proto, filter string }{
+		{"ip", "", "ip proto 115"},
+		{"udp", " ip protocol udp\n", "udp port 1701"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			capture := lab.Capture(r5, r5wan, tc.filter)
+			d5 := serveIn(t, lab, r5, "R5", pe("R5", r5wan, r5lan, r5v, "10", 10, "198.18.1.9", tc.proto))
+			d9 := serveIn(t, lab, r9, "R9", pe("R9", r9wan, r9lan, r9v, "20", 20, "198.18.1.5", tc.proto))
+			d5.waitUp(t)
+			d9.waitUp(t)
+			waitFor(t, "both pseudowires up on both PEs", func() bool {
+				a, b := d5.show("show", "xconnect", "all"), d9.show("show", "xconnect", "all")
+				return strings.Count(a, "UP     pri") == 2 && strings.Count(b, "UP     pri") == 2
+			})
+			if out, err := h7.Run(20*time.Second, "ping", "-c", "3", "-W", "2", "198.19.1.10"); err != nil {
+				t.Fatalf("ping across the pseudowire: %v\n%s\nR5:\n%s", err, out, d5.show("show", "l2tp", "session", "all"))
+			}
+			if out, _ := h7.IP("neigh", "show", "198.19.1.10"); !strings.Contains(string(out), "lladdr") {
+				t.Errorf("no ARP entry for the far host: %s", out)
+			}
+			if !vlanAcrossRewritten(t, h7, h10, h7v, h10v) {
+				t.Errorf("the VLAN frame did not cross:\nR5:\n%s\nR9:\n%s", d5.show("show", "l2tp", "session", "all"), d9.show("show", "l2tp", "session", "all"))
+			}
+			transferTCP(t, h10, h7, "198.19.1.7:5001", 4<<20)
+			if !vlanAcrossRewritten(t, h7, h10, h7v, h10v) {
+				t.Errorf("the VLAN frame did not cross after the TCP transfer:\nR5:\n%s\nR9:\n%s", d5.show("show", "l2tp", "session", "all"), d9.show("show", "l2tp", "session", "all"))
+			}
+
+			all := d5.show("show", "l2tp", "session", "all")
+			for _, want := range []string{"Session is L2TP signaled", "type is Ethernet, name is GigabitEthernet0/0",
+				"type is Ethernet VLAN, name is GigabitEthernet1/0.10", "Session vcid is 100", "Session vcid is 200",
+				"local cookie, size 4 bytes", "remote cookie, size 4 bytes"} {
+				if !strings.Contains(all, want) {
+					t.Errorf("show l2tp session all on R5 lacks %q:\n%s", want, all)
+				}
+			}
+			tun := d9.show("show", "l2tun", "tunnel", "all")
+			for _, want := range []string{"2 active sessions", "Remote tunnel name is R5", "Control message authentication is sha1",
+				"Protocol version 3 (L2TPv3), remote router ID 198.18.1.5"} {
+				if !strings.Contains(tun, want) {
+					t.Errorf("show l2tun tunnel all on R9 lacks %q:\n%s", want, tun)
+				}
+			}
+			if c := d5.show("show", "l2tp", "counters"); !strings.Contains(c, "v3-digest-failed") {
+				t.Errorf("show l2tp counters:\n%s", c)
+			}
+			// The attachment circuit goes down (h7 takes its end of the
+			// veth down: R5's device loses its carrier): R5 says so by
+			// SLI with Circuit Status (§5.4.5) and R9 shows the remote
+			// circuit down; and up again.
+			h7.MustIP("link", "set", h7dev, "down")
+			waitFor(t, "R9 to see R5's circuit down", func() bool {
+				return strings.Contains(d9.show("show", "l2tp", "session", "all"), "Remote circuit state is DOWN")
+			})
+			if x := d5.show("show", "xconnect", "all"); !strings.Contains(x, "DN     pri:Gi0/0(Ethernet)") {
+				t.Errorf("show xconnect all on R5 with the circuit down:\n%s", x)
+			}
+			h7.MustIP("link", "set", h7dev, "up")
+			waitFor(t, "R9 to see R5's circuit up again", func() bool {
+				return !strings.Contains(d9.show("show", "l2tp", "session", "all"), "Remote circuit state is DOWN")
+			})
+			t.Logf("R5:\n%s\nR9:\n%s", all, tun)
+			for _, d := range []*served{d5, d9} {
+				if err := d.stop(); err != nil {
+					t.Errorf("%s: %v", d.name, err)
+				}
+			}
+			if capture != nil {
+				capture.Stop()
+				prefs := []string{"-o", "l2tp.cookie_size:4 Byte Cookie", "-o", "l2tp.l2_specific:None"}
+				if tc.name == "udp" {
+					prefs = append(prefs, "-d", "udp.port==1701,l2tp")
+				}
+				bad, err := nstest.ProblemsWith(capture.Path, prefs...)
+				if err != nil || len(bad) > 0 {
+					t.Errorf("tshark: %v %v", bad, err)
+				}
+				ctl, _ := nstest.DecodeWith(capture.Path, "l2tp.avp.message_type", prefs, "l2tp.avp.message_type")
+				data, _ := nstest.DecodeWith(capture.Path, "l2tp.sid && l2tp.cookie", prefs, "l2tp.sid")
+				if len(ctl) < 8 || len(data) < 100 {
+					t.Errorf("capture: %d control messages, %d data packets", len(ctl), len(data))
+				}
+				t.Logf("capture: %d L2TPv3 control messages (%v), %d data packets, no malformed packet", len(ctl), ctl[:min(8, len(ctl))], len(data))
+			}
+		})
+	}
+}
+
+// vlanAcrossRewritten: a frame h7 sends on VLAN 10 reaches h10 on VLAN 20
+// across the Ethernet VLAN pseudowire (the egress rewrites the VLAN ID).
+func vlanAcrossRewritten(t *testing.T, from, to *nstest.NS, fromDev, toDev string) bool {
+	t.Helper()
+	var rx *netif.Packet
+	if err := to.Do(func() (err error) { rx, err = netif.OpenPacket(toDev); return err }); err != nil {
+		t.Fatal(err)
+	}
+	defer rx.Close()
+	frame := func(tag []byte) []byte {
+		f := append([]byte{0x02, 0, 0x5e, 0, 0, 0x0a, 0x02, 0, 0x5e, 0, 0, 0x07}, tag...)
+		return append(append(f, 0x88, 0xb5), "dynamic vlan"...)
+	}
+	var hdr [netif.VnetHdrLen]byte
+	err := from.Do(func() error {
+		tx, err := netif.OpenPacket(fromDev)
+		if err != nil {
+			return err
+		}
+		defer tx.Close()
+		_, err = tx.Write(append(hdr[:], frame([]byte{0x81, 0, 0, 10})...))
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := frame([]byte{0x81, 0, 0, 20})
+	buf := make([]byte, 4096)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		n, err := rx.TryRead(buf)
+		if err != nil {
+			continue
+		}
+		if f := buf[netif.VnetHdrLen:n]; bytes.Contains(f, []byte("dynamic vlan")) {
+			if !bytes.Equal(f, want) {
+				t.Fatalf("VLAN frame arrived as %x, want %x", f, want)
+			}
+			return true
+		}
+	}
+	return false
+}

@@ -1,4 +1,6 @@
-// Package l2tp implements the L2TPv2 control plane (RFC 2661): reliable
+// Package l2tp implements the L2TP control planes: L2TPv3's (RFC 3931,
+// V3Node, see v3node.go) on the machinery described here, and L2TPv2's
+// (RFC 2661): reliable
 // delivery of control messages (§5.8, Appendix A), the control connection
 // state machine (§7.2) and the incoming and outgoing call state machines
 // (§7.3, §7.4), for both the LAC and the LNS role. It is pure: the network

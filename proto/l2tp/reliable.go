@@ -50,10 +50,27 @@ type relStats struct {
 	Tx, Rx, Retransmits, ZLBTx, ZLBRx, Duplicates, OutOfOrder, BeyondWindow uint64
 }
 
+// relWire is how reliable delivery touches a header other than
+// L2TPv2's: L2TPv3 (RFC 3931 §3.2.1) has a 32-bit Control Connection ID
+// where v2 has two 16-bit IDs, Ns and Nr at another offset, and, with
+// control message authentication (§4.3), a Message Digest that covers
+// Ns and Nr and so must be recomputed on every transmission. nil is
+// L2TPv2, whose calls stay direct.
+type relWire struct {
+	// patch writes Ns and Nr into an encoded message (and re-seals it).
+	patch func(b []byte, ns, nr uint16)
+	// ack appends an acknowledgement that carries no message: a ZLB,
+	// or with authentication an ACK message (§3.3, type 20), which has
+	// room for a digest.
+	ack func(b []byte, ns, nr uint16) []byte
+}
+
 type reliable struct {
 	cfg relConfig
 	// send transmits one datagram (the tunnel's peer address applies).
 	send func(b []byte)
+	// wire is the v3 header access; nil for v2.
+	wire *relWire
 
 	ns, nr     uint16 // next Ns to assign; next Ns expected from the peer
 	peerWindow int    // the peer's Receive Window Size AVP, default 4 (§5.8)
@@ -112,7 +129,11 @@ func (r *reliable) pump(now time.Time) {
 }
 
 func (r *reliable) transmit(now time.Time, m *outMsg) {
-	l2tp.PatchNsNr(m.b, m.ns, r.nr)
+	if r.wire != nil {
+		r.wire.patch(m.b, m.ns, r.nr)
+	} else {
+		l2tp.PatchNsNr(m.b, m.ns, r.nr)
+	}
 	m.tries++
 	m.due = now.Add(m.timeout)
 	r.ackDue = time.Time{} // Nr rides on this message
@@ -126,30 +147,36 @@ func (r *reliable) transmit(now time.Time, m *outMsg) {
 // peer that checks a ZLB's Ns strictly (l2tpns) drops a ZLB from the
 // future, and its acknowledgement with it.
 func (r *reliable) sendZLB(tunnelID uint16) {
-	var buf [l2tp.ControlHeaderLen]byte
 	r.ackDue = time.Time{}
 	r.stats.ZLBTx++
 	ns := r.ns
 	if len(r.waiting) > 0 {
 		ns = r.waiting[0].ns
 	}
+	if r.wire != nil {
+		var buf [64]byte
+		r.send(r.wire.ack(buf[:0], ns, r.nr))
+		return
+	}
+	var buf [l2tp.ControlHeaderLen]byte
 	r.send(l2tp.AppendZLB(buf[:0], tunnelID, ns, r.nr))
 }
 
-// recv processes the Ns/Nr of a received control message. msg is the
-// whole datagram; zlb says it has no body. deliver is called for every
+// recv processes the Ns and Nr of a received control message (from its
+// v2 or v3 header). msg is the whole datagram; zlb says it is an
+// acknowledgement only (a ZLB, or a v3 ACK). deliver is called for every
 // message now in order (msg itself and any held ones after it); it must
 // not retain its argument. It reports whether the peer must get an
 // immediate ZLB (a duplicate), which the caller sends with sendZLB.
-func (r *reliable) recv(now time.Time, h l2tp.Header, msg []byte, zlb bool, deliver func([]byte)) (ackNow bool) {
-	r.ack(now, h.Nr)
+func (r *reliable) recv(now time.Time, ns, nr uint16, msg []byte, zlb bool, deliver func([]byte)) (ackNow bool) {
+	r.ack(now, nr)
 	if zlb {
 		r.stats.ZLBRx++
 		return false
 	}
 	r.stats.Rx++
 	switch {
-	case h.Ns == r.nr:
+	case ns == r.nr:
 		r.nr++
 		deliver(msg)
 		for len(r.held) > 0 {
@@ -165,18 +192,18 @@ func (r *reliable) recv(now time.Time, h l2tp.Header, msg []byte, zlb bool, deli
 			r.ackDue = now.Add(r.cfg.ackDelay)
 		}
 		return false
-	case l2tp.SeqLess(h.Ns, r.nr):
+	case l2tp.SeqLess(ns, r.nr):
 		// §5.8: a duplicate is acknowledged again, else the peer keeps
 		// retransmitting a message whose ack was lost.
 		r.stats.Duplicates++
 		return true
-	case h.Ns-r.nr < r.cfg.recvWindow:
+	case ns-r.nr < r.cfg.recvWindow:
 		r.stats.OutOfOrder++
 		if r.held == nil {
 			r.held = make(map[uint16][]byte)
 		}
-		if _, dup := r.held[h.Ns]; !dup {
-			r.held[h.Ns] = append([]byte(nil), msg...)
+		if _, dup := r.held[ns]; !dup {
+			r.held[ns] = append([]byte(nil), msg...)
 		}
 		return false
 	default:

@@ -110,7 +110,7 @@ func TestReliableReceive(t *testing.T) {
 		b := hello(t)
 		l2tp.PatchNsNr(b, ns, 0)
 		h, _ := l2tp.ParseHeader(b)
-		return r.recv(now, h, b, false, deliver)
+		return r.recv(now, h.Ns, h.Nr, b, false, deliver)
 	}
 	in(2) // held
 	in(1) // held
@@ -276,7 +276,7 @@ func TestReliableLossyModel(t *testing.T) {
 					t.Fatal(err)
 				}
 				e := ends[p.to]
-				ack := e.recv(now, h, p.b, len(h.Payload(p.b)) == 0, func(b []byte) {
+				ack := e.recv(now, h.Ns, h.Nr, p.b, len(h.Payload(p.b)) == 0, func(b []byte) {
 					hh, _ := l2tp.ParseHeader(b)
 					var m l2tp.Message
 					if err := m.Decode(hh.Payload(b), nil); err != nil {

@@ -509,7 +509,7 @@ func (t *Tunnel) handle(p inPacket) {
 	t.lastRx = t.now
 	t.noReply = false
 	beyond := t.rel.stats.BeyondWindow
-	ackNow := t.rel.recv(t.now, h, p.b, len(body) == 0, func(msg []byte) { t.deliver(msg, p.from) })
+	ackNow := t.rel.recv(t.now, h.Ns, h.Nr, p.b, len(body) == 0, func(msg []byte) { t.deliver(msg, p.from) })
 	if t.rel.stats.BeyondWindow != beyond {
 		t.n.cnt.outOfWindow.Add(1)
 	}

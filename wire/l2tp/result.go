@@ -92,10 +92,27 @@ func StopCCNResultText(c uint16) string {
 	return "result code " + strconv.Itoa(int(c))
 }
 
+// CDN result codes RFC 3931 §5.4.2 adds for L2TPv3 sessions.
+const (
+	CDNTieBreaker  uint16 = 13 // Session not established due to losing tie breaker
+	CDNPWType      uint16 = 14 // Session not established due to unsupported PW type
+	CDNSeqNoL2SS   uint16 = 15 // sequencing required without valid L2-Specific Sublayer
+	CDNV3FSMError  uint16 = 16 // Finite state machine error or timeout
+	minV3CDNResult        = CDNTieBreaker
+)
+
+var cdnV3Text = [...]string{"Session not established due to losing tie breaker",
+	"Session not established due to unsupported PW type",
+	"Session not established, sequencing required without valid L2-Specific Sublayer",
+	"Finite state machine error or timeout"}
+
 // CDNResultText names a CDN result code.
 func CDNResultText(c uint16) string {
 	if int(c) < len(cdnText) {
 		return cdnText[c]
+	}
+	if i := int(c) - int(minV3CDNResult); i >= 0 && i < len(cdnV3Text) {
+		return cdnV3Text[i]
 	}
 	return "result code " + strconv.Itoa(int(c))
 }

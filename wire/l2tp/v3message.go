@@ -487,13 +487,14 @@ func (m *V3Message) setValue(t AVPType, v []byte) error {
 	return err
 }
 
-// v3Order is the order Append writes AVPs in (Message Type first, §5.3;
-// Random Vector before what it hides).
-var v3Order = []AVPType{AVPResultCode, AVPRandomVector, AVPHostName, AVPVendorName, AVPFirmwareRevision,
+// v3Order is the order Append writes AVPs in: Message Type first (§5.3),
+// then the Message Digests, which §5.4.1 puts immediately after it at a
+// fixed offset; Random Vector before what it hides.
+var v3Order = []AVPType{AVPMessageDigest, AVPResultCode, AVPRandomVector, AVPHostName, AVPVendorName, AVPFirmwareRevision,
 	AVPReceiveWindowSize, AVPTieBreaker, AVPRouterID, AVPAssignedCCID, AVPPWCapabilities, AVPPreferredLanguage,
 	AVPCtlMsgAuthNonce, AVPLocalSessionID, AVPRemoteSessionID, AVPAssignedCookie, AVPRemoteEndID, AVPPWType,
 	AVPL2SpecificSublayer, AVPDataSequencing, AVPCircuitStatus, AVPSerialNumber, AVPPhysicalChannelID,
-	AVPCircuitErrors, AVPTxConnectSpeedV3, AVPRxConnectSpeedV3, AVPMessageDigest}
+	AVPCircuitErrors, AVPTxConnectSpeedV3, AVPRxConnectSpeedV3}
 
 // v3Optional are the AVPs RFC 3931 sends with the M bit clear (§5.4:
 // Vendor Name, Firmware Revision, Preferred Language, the connect speeds

@@ -1,0 +1,194 @@
+package daemon
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/vpdn/vpdn/show"
+	"github.com/vpdn/vpdn/transport/memnet"
+)
+
+// memDynPE is a PE with a dynamic xconnect: protocol l2tpv3 with an
+// l2tp-class that authenticates control messages.
+func memDynPE(host, local, peer, extra string) string {
+	return `hostname ` + host + `
+l2tp-class L2TP_CTL
+ digest secret 0 s3cret hash sha
+ hello 10
+pseudowire-class L2TP_Class
+ encapsulation l2tpv3
+ protocol l2tpv3 L2TP_CTL
+ ip local interface GigabitEthernet1/0
+` + extra + `interface GigabitEthernet1/0
+ ip address ` + local + ` 255.255.255.0
+interface GigabitEthernet0/0
+ no ip address
+ linux-device pw0 tap
+ xconnect ` + peer + ` 7 encapsulation l2tpv3 pw-class L2TP_Class
+`
+}
+
+// TestInMemoryDynamicXconnect: both ends of a dynamic Ethernet pseudowire
+// configured, over IP and over UDP: one control connection with digests
+// comes up, the session's IDs and cookies are exchanged, frames cross,
+// and the show commands say so.
+func TestInMemoryDynamicXconnect(t *testing.T) {
+	for _, udp := range []bool{false, true} {
+		name, extra := "ip", ""
+		if udp {
+			name, extra = "udp", " ip protocol udp\n"
+		}
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				nw := memnet.New(1)
+				r5a, r9a := netip.MustParseAddr("198.18.1.5"), netip.MustParseAddr("198.18.1.9")
+				r5 := newMemDaemon(t, nw, memDynPE("R5", "198.18.1.5", "198.18.1.9", extra), func(o *Options) { o.Binds = nw.Host(r5a) })
+				r9 := newMemDaemon(t, nw, memDynPE("R9", "198.18.1.9", "198.18.1.5", extra), func(o *Options) { o.Binds = nw.Host(r9a) })
+				// Bounded: the pseudowire comes up within a minute.
+				for i := 0; ; i++ {
+					if strings.Contains(r5.show(t, "xconnect all", false).Text, "UP     pri") &&
+						strings.Contains(r9.show(t, "xconnect all", false).Text, "UP     pri") {
+						break
+					}
+					if i == 60 {
+						t.Fatalf("not up:\n%s\n%s", r5.show(t, "l2tp session all", false).Text, r9.show(t, "l2tp session all", false).Text)
+					}
+					time.Sleep(time.Second)
+				}
+				t5, t9 := r5.host.Device("pw0"), r9.host.Device("pw0")
+				f := ether(100)
+				if err := t5.Inject(f); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case g := <-t9.Outbound:
+					if !bytes.Equal(g, f) {
+						t.Fatalf("R9 got %x", g)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatal("no frame across")
+				}
+				synctest.Wait()
+
+				var a, b show.PWSessionsJSON
+				if err := json.Unmarshal(r5.show(t, "l2tp session", true).Data, &a); err != nil || len(a.L2TPv3) != 1 {
+					t.Fatalf("R5 JSON: %v %+v", err, a)
+				}
+				if err := json.Unmarshal(r9.show(t, "l2tp session", true).Data, &b); err != nil || len(b.L2TPv3) != 1 {
+					t.Fatalf("R9 JSON: %v %+v", err, b)
+				}
+				x, y := a.L2TPv3[0], b.L2TPv3[0]
+				if x.LocalID == 0 || x.LocalID != y.RemoteID || y.LocalID != x.RemoteID || x.TunnelID == 0 || x.Manual ||
+					x.LocalCookie == "" || x.LocalCookie != y.RemoteCookie || y.LocalCookie != x.RemoteCookie {
+					t.Fatalf("sessions do not match:\n%+v\n%+v", x, y)
+				}
+				all := r5.show(t, "l2tp session all", false).Text
+				if !strings.Contains(all, "Session is L2TP signaled") {
+					t.Errorf("show l2tp session all:\n%s", all)
+				}
+				tun := r5.show(t, "l2tun tunnel all", false).Text
+				for _, want := range []string{"Protocol version 3 (L2TPv3), remote router ID 198.18.1.9",
+					"Control message authentication is sha1", "Remote tunnel name is R9", "1 active sessions"} {
+					if !strings.Contains(tun, want) {
+						t.Errorf("show l2tun tunnel all lacks %q:\n%s", want, tun)
+					}
+				}
+				if s := r9.show(t, "l2tp tunnel", false).Text; !strings.Contains(s, "R5") || !strings.Contains(s, "est") {
+					t.Errorf("show l2tp tunnel:\n%s", s)
+				}
+				if s := r5.show(t, "l2tp counters", false).Text; !strings.Contains(s, "v3-digest-failed") {
+					t.Errorf("show l2tp counters:\n%s", s)
+				}
+
+				// clear l2tun tunnel id N takes the control connection
+				// down (StopCCN) with its pseudowire; the xconnect
+				// brings both up again.
+				var tuns []show.Tunnel
+				if err := json.Unmarshal(r5.show(t, "l2tun tunnel", true).Data, &tuns); err != nil || len(tuns) != 1 || tuns[0].Version != 3 {
+					t.Fatalf("tunnels: %v %+v", err, tuns)
+				}
+				if r := r5.do("clear", "l2tun", "tunnel", "id", strconv.FormatUint(uint64(tuns[0].LocalID), 10)); !r.OK {
+					t.Fatalf("clear: %+v", r)
+				}
+				for i := 0; ; i++ {
+					var again []show.Tunnel
+					_ = json.Unmarshal(r5.show(t, "l2tun tunnel", true).Data, &again)
+					if len(again) == 1 && again[0].LocalID != tuns[0].LocalID && again[0].State == "est" &&
+						strings.Contains(r9.show(t, "xconnect all", false).Text, "UP     pri") {
+						break
+					}
+					if i == 120 {
+						t.Fatalf("not up again after clear: %+v", again)
+					}
+					time.Sleep(time.Second)
+				}
+			})
+		})
+	}
+}
+
+// TestInMemoryManualHello: document 004's manual pair with `l2tp hello
+// HELLO` under the xconnect: a control connection for keepalives comes
+// up beside the static session (show l2tun tunnel lists it); when it is
+// lost (here cleared on R9) R5's session is down, and up again once the
+// connection is back.
+func TestInMemoryManualHello(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(1)
+		r5a, r9a := netip.MustParseAddr("198.18.1.5"), netip.MustParseAddr("198.18.1.9")
+		cls := "l2tp-class HELLO\n hello 5\n digest secret 0 k\n"
+		withHello := func(cfg string) string { return cls + cfg + "  l2tp hello HELLO\n" }
+		r5 := newMemDaemon(t, nw, withHello(memPE("198.18.1.5", "198.18.1.9", 1, 2, 55111, 44119, "")), func(o *Options) { o.Binds = nw.Host(r5a) })
+		r9 := newMemDaemon(t, nw, withHello(memPE("198.18.1.9", "198.18.1.5", 2, 1, 44119, 55111, "")), func(o *Options) { o.Binds = nw.Host(r9a) })
+		tunnel := func(m *memDaemon) []show.Tunnel {
+			var ts []show.Tunnel
+			_ = json.Unmarshal(m.show(t, "l2tun tunnel", true).Data, &ts)
+			return ts
+		}
+		waitUntil := func(what string, cond func() bool) {
+			t.Helper()
+			for i := 0; !cond(); i++ {
+				if i == 120 {
+					t.Fatalf("%s:\n%s", what, r5.show(t, "l2tp session all", false).Text)
+				}
+				time.Sleep(time.Second)
+			}
+		}
+		waitUntil("keepalive connection up", func() bool {
+			a, b := tunnel(r5), tunnel(r9)
+			return len(a) == 1 && len(b) == 1 && a[0].State == "est" && a[0].Digest == "md5"
+		})
+		if s := r5.show(t, "l2tp session all", false).Text; !strings.Contains(s, "Session is manually signaled") || !strings.Contains(s, "Session id 1 is up") {
+			t.Fatalf("manual session:\n%s", s)
+		}
+		id := tunnel(r9)[0].LocalID
+		if r := r9.do("clear", "l2tun", "tunnel", "id", strconv.FormatUint(uint64(id), 10)); !r.OK {
+			t.Fatalf("clear: %+v", r)
+		}
+		synctest.Wait()
+		if s := r5.show(t, "l2tp session all", false).Text; !strings.Contains(s, "Session id 1 is down") {
+			t.Fatalf("R5's session with its keepalive connection lost:\n%s", s)
+		}
+		waitUntil("session up again on both", func() bool {
+			return strings.Contains(r5.show(t, "l2tp session all", false).Text, "Session id 1 is up") &&
+				strings.Contains(r9.show(t, "l2tp session all", false).Text, "Session id 2 is up")
+		})
+		// Frames cross again.
+		t5, t9 := r5.host.Device("pw0"), r9.host.Device("pw0")
+		f := ether(60)
+		if err := t5.Inject(f); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-t9.Outbound:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no frame across after the keepalive came back")
+		}
+	})
+}
