@@ -132,6 +132,10 @@ type ChildSA struct {
 	PFS                   Group
 	Local, Remote         Selector
 	Established           time.Time
+	// PeerBehindNAT is NAT-D's finding that the peer sits behind a NAT
+	// (RFC 3947 §3.2): Peer is then the address and port its NAT gave
+	// it, which tells it apart from other peers behind the same NAT.
+	PeerBehindNAT bool
 }
 
 // Transport reports whether the SA is in one of the transport modes.
