@@ -16,7 +16,8 @@ package daemon
 // the entry that lists the peer (or of a dynamic map). A completed quick
 // mode installs its SA pair in the ESP stage, ahead of the SA it rekeys
 // (make-before-break); deleting or expiring it removes it. Transport mode
-// (L2TP/IPsec) plugs in later as an ESP-protected bind for UDP 1701.
+// (L2TP/IPsec) is an ESP-protected bind under L2TP's UDP 1701
+// (ipsec_l2tp.go).
 
 import (
 	"errors"
@@ -88,6 +89,9 @@ type ipsecService struct {
 	ticker clock.Timer
 
 	entries []*cryptoEntry
+	tpols   []transportPol // the transport-mode lines (L2TP/IPsec)
+	l2tp    *dataplane.ESPBind
+	deliver func([]byte, netip.AddrPort) // L2TP's port
 	pols    []dataplane.ESPPolicy
 	polOf   []*cryptoEntry // the entry of each SPD line
 	routes  []netip.Prefix // installed for the ACLs' destinations
@@ -209,7 +213,9 @@ func resolveEntries(c *config.Config, name string) []*cryptoEntry {
 		ce := &cryptoEntry{cfg: e, dynamic: dynamic, tag: name}
 		ce.pol, ce.rr = entrySettings(cr, e)
 		ce.acl = c.AccessListByName(e.MatchACL)
-		if ce.acl == nil || len(ce.pol.TransformSets) == 0 || (!dynamic && len(e.Peers) == 0) {
+		// A dynamic entry in transport mode needs no ACL: it takes the
+		// peer's udp 1701 proposal (ipsec_l2tp.go).
+		if (ce.acl == nil && !(dynamic && ce.hasTransport())) || len(ce.pol.TransformSets) == 0 || (!dynamic && len(e.Peers) == 0) {
 			return // IOS: the entry stays disabled
 		}
 		out = append(out, ce)
@@ -259,6 +265,7 @@ func (d *Daemon) startIPsecLocked(rt *runtime, c *config.Config) error {
 		}
 		rt.ipsec = append(rt.ipsec, s)
 	}
+	rt.setL2TPProtect()
 	return nil
 }
 
@@ -323,10 +330,17 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 	}
 	cr := c.Crypto
 	s.entries = resolveEntries(c, ifc.CryptoMap)
+	s.tpols = transportPols(s.entries)
+	s.l2tp = rt.l2tpESP
+	if rt.l2tp != nil {
+		s.deliver = rt.l2tp.Port().HandlePacket
+	}
+	if len(s.tpols) > 0 && s.l2tp == nil {
+		d.log.Warn("crypto map entry in transport mode without L2TP served (vpdn enable and an accept-dialin or pseudowire): it protects nothing", "map", ifc.CryptoMap)
+	}
 	for _, e := range s.entries {
-		if slices.ContainsFunc(e.pol.TransformSets, func(t ike.TransformSet) bool { return t.Transport }) {
-			d.log.Warn("crypto map entry in transport mode: L2TP/IPsec comes with IPsec part D; the entry protects nothing yet", "map", e.tag, "seq", e.cfg.Seq)
-			continue
+		if e.hasTransport() || e.acl == nil {
+			continue // L2TP/IPsec (ipsec_l2tp.go)
 		}
 		for _, a := range e.acl.Entries {
 			if a.Remark != "" {
@@ -398,7 +412,7 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 	}
 	s.wg.Go(func() { s.b500.ServeBatch(s.recv500, nil) })
 	s.wg.Go(func() { s.b4500.ServeBatch(s.recv4500, nil) })
-	s.wg.Go(func() { s.raw.ServeBatch(s.esp.Input, nil) })
+	s.wg.Go(func() { s.raw.ServeBatch(s.inputESP, nil) })
 	s.wg.Go(s.esp.Run)
 	s.mu.Lock()
 	s.armTicker()
@@ -430,7 +444,7 @@ func (s *ipsecService) recv4500(b []byte, from netip.AddrPort) {
 		s.mu.Unlock()
 		s.node.HandlePacket(b[4:], from)
 	case esp.KindESP:
-		s.esp.Input(b, from)
+		s.inputESP(b, from)
 	}
 }
 
@@ -495,6 +509,9 @@ func (s *ipsecService) match(peer netip.Addr, local, remote ike.Selector) int {
 func (s *ipsecService) phase2(peer netip.AddrPort, local, remote ike.Selector) *ike.Phase2Policy {
 	i := s.match(peer.Addr(), local, remote)
 	if i < 0 {
+		if pol := s.transportPhase2(peer, local, remote); pol != nil {
+			return pol
+		}
 		s.log.Debug(fmt.Sprintf("IPSEC(validate_transform_proposal): proxy identities not supported (local %v remote %v, peer %v)", local, remote, peer.Addr()))
 		return nil
 	}
@@ -552,20 +569,29 @@ func (s *ipsecService) onEvent(ev ike.Event) {
 		if !c.Initiator {
 			return // IOS: the side that initiated rekeys
 		}
-		i := s.match(c.Peer.Addr(), c.Local, c.Remote)
-		if i < 0 {
+		var pol ike.Phase2Policy
+		if i := s.match(c.Peer.Addr(), c.Local, c.Remote); i >= 0 {
+			pol = s.polOf[i].pol
+		} else if tp := s.transportPhase2(c.Peer, c.Local, c.Remote); tp != nil {
+			pol = *tp
+		} else {
 			return
 		}
-		pol := s.polOf[i].pol
 		pol.Local, pol.Remote = c.Local, c.Remote
 		s.log.Debug(fmt.Sprintf("IPSEC(rekey): SA spi %#x nears its lifetime; negotiating its successor with %v", c.SPIIn, c.Peer.Addr()))
 		go s.node.Initiate(c.Peer, &pol)
 	case ike.EventChildFailed:
 		s.log.Debug(fmt.Sprintf("IPSEC: quick mode with %v failed: %s (%v)", ev.Peer.Addr(), ev.Reason, ev.Notify))
 		s.nextPeer(ev.Peer.Addr())
+		if f := s.d.opts.OnIPsecFailure; f != nil {
+			f(ev.Peer.Addr(), "QM", fmt.Sprintf("%s (%v)", ev.Reason, ev.Notify))
+		}
 	case ike.EventPhase1Down:
 		if strings.Contains(ev.Reason, "retransmission") {
 			s.nextPeer(ev.Peer.Addr())
+		}
+		if f := s.d.opts.OnIPsecFailure; f != nil && (strings.Contains(ev.Reason, "retransmission") || strings.Contains(ev.Reason, "authentication")) {
+			f(ev.Peer.Addr(), ev.State, ev.Reason)
 		}
 	}
 }
@@ -585,7 +611,7 @@ func (s *ipsecService) nextPeer(failed netip.Addr) {
 
 func (s *ipsecService) childUp(c *ike.ChildSA) {
 	if c.Transport() {
-		s.log.Debug(fmt.Sprintf("IPSEC: transport-mode SA spi %#x with %v not installed: L2TP/IPsec is later work", c.SPIIn, c.Peer.Addr()))
+		s.transportUp(c)
 		return
 	}
 	in, out, err := espConfigs(c)
@@ -632,6 +658,9 @@ func (s *ipsecService) childUp(c *ike.ChildSA) {
 
 func (s *ipsecService) childDown(c *ike.ChildSA, reason string) {
 	s.esp.Remove(c.SPIIn)
+	if s.l2tp != nil {
+		s.l2tp.Remove(c.SPIIn)
+	}
 	s.mu.Lock()
 	info := s.sas[c.SPIIn]
 	delete(s.sas, c.SPIIn)

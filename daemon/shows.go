@@ -251,6 +251,12 @@ func (d *Daemon) l2tpCounters() show.L2TPCounters {
 	// refusals are listed here too, as the operators look for them
 	// beside the control plane's drops.
 	c.Drops = append(c.Drops, show.Counter{Reason: "auth-throttled", Count: d.throttle.Stats().Throttled})
+	// L2TP/IPsec: clear text from a peer the crypto map protects, and
+	// datagrams to one whose SA is still being negotiated.
+	if rt := d.rt.Load(); rt != nil && rt.l2tpESP != nil {
+		st := rt.l2tpESP.Stats()
+		c.Drops = append(c.Drops, show.Counter{Reason: "ipsec-cleartext", Count: st.Cleartext}, show.Counter{Reason: "ipsec-no-sa", Count: st.NoSA})
+	}
 	return c
 }
 

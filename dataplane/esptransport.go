@@ -51,6 +51,8 @@ type TransportSA struct {
 	*ESPSA
 	// peer is what L2TP sees (ESPBind's comment).
 	peer netip.AddrPort
+	// out is the bind ESP leaves through.
+	out transport.Bind
 	// sealMu serializes Seal: L2TP writes from many goroutines.
 	sealMu sync.Mutex
 	// inner is the peer's own L2TP port inside ESP, learnt from what it
@@ -61,9 +63,6 @@ type TransportSA struct {
 // L2TPPeer is the address L2TP knows the SA's peer by.
 func (t *TransportSA) L2TPPeer() netip.AddrPort { return t.peer }
 
-// espOut is where ESP leaves: the raw protocol-50 bind and UDP 4500.
-type espOut struct{ raw, udp transport.Bind }
-
 // ESPBind is an ESP-protected UDP bind (the comment above). It is a
 // transport.Bind; its SAs, policy and ESP binds change while it runs.
 type ESPBind struct {
@@ -73,7 +72,6 @@ type ESPBind struct {
 	mu     sync.Mutex // writers of the tables below
 	bySPI  atomic.Pointer[map[uint32]*TransportSA]
 	byPeer atomic.Pointer[map[netip.AddrPort]*TransportSA] // newest SA of each peer
-	out    atomic.Pointer[espOut]
 	// protect says which peers must speak through ESP; nil: none.
 	protect  atomic.Pointer[func(netip.Addr) bool]
 	acquired sync.Map // netip.AddrPort → *atomic.Int64, last Acquire
@@ -88,7 +86,6 @@ func (p *Plane) NewESPBind(cfg ESPBindConfig) *ESPBind {
 	b := &ESPBind{p: p, cfg: cfg}
 	b.bySPI.Store(&map[uint32]*TransportSA{})
 	b.byPeer.Store(&map[netip.AddrPort]*TransportSA{})
-	b.out.Store(&espOut{})
 	b.bufs.New = func() any { s := make([]byte, MaxPacket+256); return &s }
 	return b
 }
@@ -97,10 +94,6 @@ var _ transport.Bind = (*ESPBind)(nil)
 
 // Inner returns the clear bind.
 func (b *ESPBind) Inner() transport.Bind { return b.cfg.Inner }
-
-// SetESP sets the binds ESP is sent through: raw IP protocol 50 and UDP
-// 4500 (either may be nil).
-func (b *ESPBind) SetESP(raw, udp transport.Bind) { b.out.Store(&espOut{raw: raw, udp: udp}) }
 
 // SetProtect sets which peer addresses must be spoken to through ESP (the
 // crypto map's transport-mode entries); nil protects none.
@@ -124,6 +117,9 @@ type TransportSAConfig struct {
 	// the ESP peer when it sits behind a NAT, else the peer's address
 	// and L2TP port.
 	L2TPPeer netip.AddrPort
+	// Raw and UDP are the binds the SA's ESP leaves through: IP protocol
+	// 50, and UDP 4500 when ESPSAConfig.UDP.
+	Raw, UDPBind transport.Bind
 }
 
 // Install adds a transport-mode SA pair; it carries its peer's datagrams
@@ -133,7 +129,10 @@ func (b *ESPBind) Install(c TransportSAConfig) (*TransportSA, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &TransportSA{ESPSA: sa, peer: c.L2TPPeer}
+	t := &TransportSA{ESPSA: sa, peer: c.L2TPPeer, out: c.Raw}
+	if c.UDP {
+		t.out = c.UDPBind
+	}
 	port := c.Remote.Port
 	if port == 0 {
 		port = 1701 // until the peer's first datagram says otherwise
@@ -266,15 +265,14 @@ func (b *ESPBind) WriteTo(p []byte, to netip.AddrPort) error {
 		b.p.drop(DropESPSeal)
 		return err
 	}
-	o := b.out.Load()
-	bind, dst := o.raw, netip.AddrPortFrom(t.cfg.Peer.Addr(), 0)
+	dst := netip.AddrPortFrom(t.cfg.Peer.Addr(), 0)
 	if t.cfg.UDP {
-		bind, dst = o.udp, t.cfg.Peer
+		dst = t.cfg.Peer
 	}
-	if bind == nil {
+	if t.out == nil {
 		err = errors.New("dataplane: no ESP socket")
 	} else {
-		err = bind.WriteTo(sealed, dst)
+		err = t.out.WriteTo(sealed, dst)
 	}
 	b.bufs.Put(bp)
 	if err != nil {

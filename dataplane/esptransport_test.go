@@ -49,7 +49,6 @@ func newESPBindSide(t testing.TB) *espBindSide {
 	s := &espBindSide{plane: New(Config{}), clear: &clearBind{local: netip.AddrPortFrom(lnsAddr, 1701)}, raw: &espSink{}, udp: &espSink{}}
 	t.Cleanup(s.plane.Close)
 	s.b = s.plane.NewESPBind(ESPBindConfig{Inner: s.clear, Acquire: func(p netip.AddrPort) { s.acquired = append(s.acquired, p) }})
-	s.b.SetESP(s.raw, s.udp)
 	return s
 }
 
@@ -76,6 +75,16 @@ func transportPair(t testing.TB, gcm bool, spi uint32, natPeer netip.AddrPort) (
 		TransportSAConfig{ESPSAConfig: b, L2TPPeer: netip.AddrPortFrom(lnsAddr, 1701)}
 }
 
+// install adds c with the side's ESP binds.
+func (s *espBindSide) install(t testing.TB, c TransportSAConfig) *TransportSA {
+	c.Raw, c.UDPBind = s.raw, s.udp
+	x, err := s.b.Install(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
+}
+
 // TestESPBindTransport: L2TP/IPsec through the ESPBind: an L2TP datagram
 // to a client is sealed as UDP inside ESP to its NAT-T address and port,
 // the client's side opens it and hands the datagram to L2TP as from the
@@ -95,9 +104,7 @@ func TestESPBindTransport(t *testing.T) {
 			s *espBindSide
 			c TransportSAConfig
 		}{{lns, l1}, {lns, l2}, {c1, k1}, {c2, k2}} {
-			if _, err := x.s.b.Install(x.c); err != nil {
-				t.Fatal(err)
-			}
+			x.s.install(t, x.c)
 		}
 		if _, err := lns.b.Install(l1); err == nil {
 			t.Fatal("the same SPI installed twice")
@@ -174,8 +181,8 @@ func TestESPBindTransport(t *testing.T) {
 		// Rekeyed: the newer SA of a peer takes over, the older one's
 		// removal leaves it in place; removing the last falls back.
 		l1b, k1b := transportPair(t, gcm, 0x3000, natPeer1)
-		lns.b.Install(l1b)
-		c1.b.Install(k1b)
+		lns.install(t, l1b)
+		c1.install(t, k1b)
 		lns.b.WriteTo(msg, natPeer1)
 		if spi := binary.BigEndian.Uint32(lns.udp.last()); spi != 0x3001 {
 			t.Fatalf("after rekey: SPI %#x", spi)
@@ -196,7 +203,7 @@ func TestESPBindTransport(t *testing.T) {
 func TestESPBindPolicy(t *testing.T) {
 	lns, c := newESPBindSide(t), newESPBindSide(t)
 	l, k := transportPair(t, false, 0x1000, natPeer1)
-	lns.b.Install(l)
+	lns.install(t, l)
 	sa, err := NewESPSA(k.ESPSAConfig)
 	if err != nil {
 		t.Fatal(err)
@@ -231,8 +238,8 @@ func TestESPBindAllocs(t *testing.T) {
 	lns, c := newESPBindSide(t), newESPBindSide(t)
 	c.clear.local = netip.MustParseAddrPort("198.19.9.2:1701")
 	l, k := transportPair(t, true, 0x1000, natPeer1)
-	lns.b.Install(l)
-	c.b.Install(k)
+	lns.install(t, l)
+	c.install(t, k)
 	msg := make([]byte, 1400)
 	var wire [2000]byte
 	n := 0
@@ -250,7 +257,7 @@ func TestESPBindAllocs(t *testing.T) {
 func BenchmarkESPBindSeal(b *testing.B) {
 	lns := newESPBindSide(b)
 	l, _ := transportPair(b, true, 0x1000, natPeer1)
-	lns.b.Install(l)
+	lns.install(b, l)
 	msg := make([]byte, 1400)
 	b.SetBytes(int64(len(msg)))
 	for b.Loop() {

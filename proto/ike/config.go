@@ -174,6 +174,10 @@ type Event struct {
 	Child  *ChildSA
 	Reason string
 	Notify isakmp.NotifyType
+	// State is, for EventPhase1Down, the state the SA was in (as show
+	// crypto isakmp sa prints it: MM_KEY_EXCH when a wrong key left the
+	// peer silent after our MM5).
+	State string
 }
 
 // Config configures a Node.

@@ -155,7 +155,7 @@ func (p *p1) destroy(reason string, notify bool) {
 	p.setState(stDestSA)
 	delete(p.n.sas, p.ci)
 	if old == stP1Complete || reason != "" {
-		p.n.emit(Event{Kind: EventPhase1Down, Peer: p.peer, ConnID: p.id, Reason: reason})
+		p.n.emit(Event{Kind: EventPhase1Down, Peer: p.peer, ConnID: p.id, Reason: reason, State: old.show()})
 	}
 }
 
