@@ -281,3 +281,80 @@ func TestL2TPIPsecWrongKey(t *testing.T) {
 		t.Errorf("want exit %d and a message naming the key; got %d", exitIPsec, code)
 	}
 }
+
+// TestDocument004L2TPOverIPsec runs document 004's "L2TPv2 over IPSec" as
+// written: its LAC and LNS (the Virtual-PPP pair) with the crypto maps of
+// the section, transport mode over raw ESP, addresses mapped into the lab
+// range. The LAC's first SCCRQ starts IKE (dropped, as IOS drops while
+// negotiating) and L2TP comes up inside ESP; pings cross; both sides show
+// their SA pair in use as {Transport, }; on the wire no L2TP goes in
+// clear, and tshark, given the keys, finds it inside the ESP.
+func TestDocument004L2TPOverIPsec(t *testing.T) {
+	lab := nstest.New(t)
+	lac, lns := lab.NS("lac"), lab.NS("lns")
+	_, lnsDev := lab.Link(lac, lns, mustPrefix("198.18.0.1/24"), mustPrefix("198.18.0.2/24"))
+	read := func(name string) string {
+		b, err := os.ReadFile("../../config/testdata/docs/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.ReplaceAll(labAddrs.Replace(string(b)), "77.1.1.7", "198.18.0.1")
+	}
+	capture := lab.Capture(lns, lnsDev, "udp port 500 or udp port 4500 or udp port 1701 or ip proto 50")
+	lnsD := serveIn(t, lab, lns, "LNS", "hostname LNS\nvpdn l2tp listen 198.18.0.2:1701\n"+read("004-l2tpv2-lns-vppp.cfg")+read("004-l2tp-over-ipsec-lns.cfg"))
+	lacD := serveIn(t, lab, lac, "LAC", "hostname LAC\nvpdn l2tp listen 198.18.0.1:1701\n"+read("004-l2tpv2-lac-vppp.cfg")+read("004-l2tp-over-ipsec-lac.cfg"))
+	waitFor(t, "Vp1 with the LAC's Loopback0 address", func() bool {
+		out, _ := lac.IP("-4", "addr", "show", "dev", "Vp1")
+		return strings.Contains(string(out), "inet 198.19.7.7 peer 198.19.3.3")
+	})
+	if out, err := lac.Run(15*time.Second, "ping", "-c", "5", "-i", "0.2", "-W", "2", "198.19.3.3"); err != nil {
+		t.Fatalf("ping: %v\n%s", err, out)
+	}
+	for name, d := range map[string]*served{"LNS": lnsD, "LAC": lacD} {
+		out := d.show("show", "crypto", "ipsec", "sa")
+		if strings.Count(out, "in use settings ={Transport, }") != 2 || strings.Contains(out, "#pkts encaps: 0") {
+			t.Errorf("%s: show crypto ipsec sa:\n%s", name, out)
+		}
+	}
+	t.Logf("LNS: show crypto ipsec sa:\n%s", lnsD.show("show", "crypto", "ipsec", "sa"))
+	var sas []struct {
+		SPIIn  uint32 `json:"spi_in"`
+		SPIOut uint32 `json:"spi_out"`
+		Keys   *struct {
+			EncIn   string `json:"enc_in"`
+			AuthIn  string `json:"auth_in"`
+			EncOut  string `json:"enc_out"`
+			AuthOut string `json:"auth_out"`
+		} `json:"keys"`
+	}
+	raw := lnsD.show("show", "crypto", "ipsec", "sa", "--json", "--secrets")
+	if err := json.Unmarshal([]byte(raw), &sas); err != nil || len(sas) != 1 || sas[0].Keys == nil {
+		t.Fatalf("show crypto ipsec sa --json --secrets: %v\n%s", err, raw)
+	}
+	if capture != nil {
+		capture.Stop()
+		if bad, err := nstest.Problems(capture.Path); err != nil || len(bad) > 0 {
+			t.Errorf("tshark: %v %v", err, bad)
+		}
+		sa := sas[0]
+		uat := func(src, dst string, spi uint32, enc, auth string) string {
+			return fmt.Sprintf(`uat:esp_sa:"IPv4","%s","%s","0x%08x","AES-CBC [RFC3602]","0x%s","HMAC-SHA-1-96 [RFC2404]","0x%s"`, src, dst, spi, enc, auth)
+		}
+		args := []string{"-r", capture.Path, "-o", "esp.enable_encryption_decode:TRUE", "-o", "esp.enable_authentication_check:TRUE",
+			"-o", uat("198.18.0.2", "198.18.0.1", sa.SPIOut, sa.Keys.EncOut, sa.Keys.AuthOut),
+			"-o", uat("198.18.0.1", "198.18.0.2", sa.SPIIn, sa.Keys.EncIn, sa.Keys.AuthIn)}
+		count := func(filter string) int {
+			out, err := exec.Command("tshark", append(args, "-Y", filter)...).Output()
+			if err != nil {
+				t.Fatalf("tshark -Y %s: %v", filter, err)
+			}
+			return strings.Count(string(out), "\n")
+		}
+		espN, inside, clear := count("esp"), count("esp && l2tp"), count("l2tp && !esp")
+		badICV := count("esp.icv_bad == 1")
+		t.Logf("tshark: %d ESP packets, %d with L2TP inside, %d L2TP in clear, %d bad ICVs", espN, inside, clear, badICV)
+		if espN < 10 || inside != espN || clear != 0 || badICV != 0 {
+			t.Errorf("capture: esp %d, l2tp inside %d, l2tp in clear %d, bad ICVs %d", espN, inside, clear, badICV)
+		}
+	}
+}
