@@ -117,7 +117,12 @@ func (s *ipsecService) matchTransport(peer netip.Addr, local, remote ike.Selecto
 		if p.any {
 			return e
 		}
-		if !transportWithin(local, p.local) || !transportWithin(remote, p.remote) {
+		// Our own side may be named by the address the peer dialled: an
+		// LNS behind a port-forward is known by its public address
+		// (RFC 3947 §5.2: transport-mode selectors behind a NAT are the
+		// NAT's; the data plane only takes UDP to our L2TP socket).
+		ours := transportWithin(local, p.local) || (local.Prefix.IsSingleIP() && p.local.Prefix.IsSingleIP() && (local.Proto == 0 || local.Proto == 17) && (local.Port == 0 || p.local.Port == 0 || local.Port == p.local.Port))
+		if !ours || !transportWithin(remote, p.remote) {
 			continue
 		}
 		if !p.permit {

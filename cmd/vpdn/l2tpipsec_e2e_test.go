@@ -358,3 +358,63 @@ func TestDocument004L2TPOverIPsec(t *testing.T) {
 		}
 	}
 }
+
+// TestL2TPIPsecBothBehindNAT is the case Windows reports as error 809: the
+// client behind a masquerade and the LNS behind a port-forward (DNAT of
+// UDP 500, 4500 and 1701 on a public address). NAT-D finds both NATs,
+// IKE floats to 4500, ESP goes UDP-encapsulated with keepalives, and the
+// LNS takes the client's selectors naming its public address.
+func TestL2TPIPsecBothBehindNAT(t *testing.T) {
+	lab := nstest.New(t)
+	bin := vpdnBinary(t)
+	pc, natc, nats, lns := lab.NS("pc"), lab.NS("natc"), lab.NS("nats"), lab.NS("lns")
+	lab.Link(pc, natc, mustPrefix("198.18.11.2/24"), mustPrefix("198.18.11.1/24"))
+	outC, _ := lab.Link(natc, nats, mustPrefix("198.18.0.1/24"), mustPrefix("198.18.0.3/24"))
+	lab.Link(nats, lns, mustPrefix("198.18.30.1/24"), mustPrefix("198.18.30.2/24"))
+	pc.Route(mustPrefix("198.18.0.0/24"), netip.MustParseAddr("198.18.11.1"))
+	lns.Route(mustPrefix("198.18.0.0/24"), netip.MustParseAddr("198.18.30.1"))
+	for _, ns := range []*nstest.NS{natc, nats} {
+		if out, err := ns.Run(5*time.Second, "sysctl", "-qw", "net.ipv4.ip_forward=1"); err != nil {
+			t.Fatalf("sysctl: %v %s", err, out)
+		}
+	}
+	nft := func(ns *nstest.NS, rules string) {
+		t.Helper()
+		path := filepath.Join(t.TempDir(), "nat.nft")
+		if err := os.WriteFile(path, []byte(rules), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := ns.Run(5*time.Second, "nft", "-f", path); err != nil {
+			t.Fatalf("nft: %v %s", err, out)
+		}
+	}
+	nft(natc, "table ip vpdnnat {\n\tchain masq {\n\t\ttype nat hook postrouting priority srcnat\n\t\toifname \""+outC+"\" masquerade\n\t}\n}\n")
+	nft(nats, "table ip vpdnnat {\n\tchain portfwd {\n\t\ttype nat hook prerouting priority dstnat\n\t\tip daddr 198.18.0.3 udp dport { 500, 1701, 4500 } dnat to 198.18.30.2\n\t}\n}\n")
+	lnsD := serveIn(t, lab, lns, "LNS", strings.ReplaceAll(l2tpIPsecLNS, "198.18.0.2", "198.18.30.2"))
+	lnsD.waitUp(t)
+	out, errOut := &nstest.SyncBuffer{}, &nstest.SyncBuffer{}
+	dial := pc.Command(bin, "dial", "--server", "198.18.0.3", "--ipsec-psk", "l2tpsecret", "--user", "user1", "--password", "pass1",
+		"--route", "198.19.0.0/24")
+	dial.Stdout, dial.Stderr = out, errOut
+	if err := lab.Start(dial); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("client stdout:\n%s\nstderr:\n%s", out, errOut)
+		}
+	})
+	waitFor(t, "the client to report its address", func() bool { return strings.Contains(out.String(), "Virtual-PPP1 is up") })
+	t.Logf("client: %s", lastLine(out.String()))
+	if o, err := pc.Run(30*time.Second, "ping", "-c", "10", "-i", "0.2", "-W", "2", "198.19.0.1"); err != nil {
+		t.Fatalf("ping: %v\n%s", err, o)
+	}
+	transferTCP(t, pc, lns, "198.19.0.1:5300", 1<<20)
+	ipsec := lnsD.show("show", "crypto", "ipsec", "sa")
+	if strings.Count(ipsec, "in use settings ={Transport UDP-Encaps, }") != 2 || !strings.Contains(ipsec, "current_peer 198.18.0.1 port") {
+		t.Errorf("LNS: show crypto ipsec sa:\n%s", ipsec)
+	}
+	if isakmp := lnsD.show("show", "crypto", "isakmp", "sa", "detail"); !strings.Contains(isakmp, "N") {
+		t.Errorf("LNS: show crypto isakmp sa detail without NAT-T:\n%s", isakmp)
+	}
+}
