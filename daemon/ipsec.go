@@ -91,7 +91,7 @@ type ipsecService struct {
 	entries []*cryptoEntry
 	tpols   []transportPol // the transport-mode lines (L2TP/IPsec)
 	l2tp    *dataplane.ESPBind
-	deliver func([]byte, netip.AddrPort) // L2TP's port
+	port    *dataplane.Port // L2TP's, where opened L2TP/IPsec goes
 	pols    []dataplane.ESPPolicy
 	polOf   []*cryptoEntry // the entry of each SPD line
 	routes  []netip.Prefix // installed for the ACLs' destinations
@@ -333,7 +333,7 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 	s.tpols = transportPols(s.entries)
 	s.l2tp = rt.l2tpESP
 	if rt.l2tp != nil {
-		s.deliver = rt.l2tp.Port().HandlePacket
+		s.port = rt.l2tp.Port()
 	}
 	if len(s.tpols) > 0 && s.l2tp == nil {
 		d.log.Warn("crypto map entry in transport mode without L2TP served (vpdn enable and an accept-dialin or pseudowire): it protects nothing", "map", ifc.CryptoMap)
@@ -411,8 +411,11 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 		}
 	}
 	s.wg.Go(func() { s.b500.ServeBatch(s.recv500, nil) })
-	s.wg.Go(func() { s.b4500.ServeBatch(s.recv4500, nil) })
-	s.wg.Go(func() { s.raw.ServeBatch(s.inputESP, nil) })
+	s.wg.Go(func() {
+		in, flush := s.espReader()
+		s.b4500.ServeBatch(func(b []byte, from netip.AddrPort) { s.recv4500With(b, from, in) }, flush)
+	})
+	s.wg.Go(func() { s.raw.ServeBatch(s.espReader()) })
 	s.wg.Go(s.esp.Run)
 	s.mu.Lock()
 	s.armTicker()
@@ -425,7 +428,10 @@ func (s *ipsecService) recv500(b []byte, from netip.AddrPort) { s.node.HandlePac
 
 // recv4500 demultiplexes port 4500 (RFC 3948 §2.2): IKE behind the
 // non-ESP marker, ESP, or a NAT keepalive.
-func (s *ipsecService) recv4500(b []byte, from netip.AddrPort) {
+func (s *ipsecService) recv4500(b []byte, from netip.AddrPort) { s.recv4500With(b, from, s.esp.Input) }
+
+// recv4500With is recv4500 with ESP going to espIn.
+func (s *ipsecService) recv4500With(b []byte, from netip.AddrPort, espIn func([]byte, netip.AddrPort)) {
 	switch esp.Classify(b) {
 	case esp.KindIKE:
 		s.mu.Lock()
@@ -444,7 +450,7 @@ func (s *ipsecService) recv4500(b []byte, from netip.AddrPort) {
 		s.mu.Unlock()
 		s.node.HandlePacket(b[4:], from)
 	case esp.KindESP:
-		s.inputESP(b, from)
+		espIn(b, from)
 	}
 }
 

@@ -28,6 +28,12 @@ import (
 // l2tpPort is L2TP's UDP port (RFC 2661 §8.1).
 const l2tpPort = 1701
 
+// l2tpIPsecMTU is the session MTU under L2TP/IPsec: a full-sized PPP
+// packet with L2TP (8), UDP (8), ESP with AES-CBC and HMAC-SHA1 (8 + 16 IV
+// + at most 17 padding and trailer + 12 ICV), UDP 4500 (8) and IP (20)
+// stays within 1500 octets.
+const l2tpIPsecMTU = 1400
+
 // transportPol is one line of a transport-mode entry's ACL, from our
 // side, or (any) a dynamic entry without an ACL, which accepts what the
 // peer proposes.
@@ -175,18 +181,25 @@ func (s *ipsecService) acquireTransport(peer netip.AddrPort) bool {
 	return false
 }
 
-// inputESP takes ESP from raw IP 50 or UDP 4500: a transport-mode SA's
-// goes to L2TP, the rest to the tunnel-mode stage.
-func (s *ipsecService) inputESP(b []byte, from netip.AddrPort) {
-	if s.l2tp != nil && s.l2tp.Input(b, s.deliver) {
-		return
+// espReader is the handler of one ESP reader (raw IP 50 or UDP 4500) and
+// its flush: a transport-mode SA's ESP goes to L2TP through the reader's
+// own Receiver (TCP segments of a batch coalesced, as on UDP 1701), the
+// rest to the tunnel-mode stage.
+func (s *ipsecService) espReader() (func([]byte, netip.AddrPort), func()) {
+	if s.l2tp == nil || s.port == nil {
+		return s.esp.Input, nil
 	}
-	s.esp.Input(b, from)
+	r := s.port.NewReceiver()
+	return func(b []byte, from netip.AddrPort) {
+		if !s.l2tp.Input(b, r.HandlePacket) {
+			s.esp.Input(b, from)
+		}
+	}, r.Flush
 }
 
 // transportUp installs a transport-mode child SA under L2TP's bind.
 func (s *ipsecService) transportUp(c *ike.ChildSA) {
-	if s.l2tp == nil || s.deliver == nil {
+	if s.l2tp == nil || s.port == nil {
 		s.d.log.Warn("transport-mode IPsec SA not installed: L2TP is not served", "peer", c.Peer.String())
 		return
 	}

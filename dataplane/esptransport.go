@@ -361,3 +361,105 @@ func (b *ESPBind) LocalAddr() netip.AddrPort { return b.cfg.Inner.LocalAddr() }
 
 // Close closes the clear bind (the ESP binds are their owner's).
 func (b *ESPBind) Close() error { return b.cfg.Inner.Close() }
+
+// NewSegmentSender makes ESPBind a transport.Segmenter: a train of L2TP
+// datagrams (a TCP super-packet cut into segments) is sealed into a train
+// of ESP packets of one size (all but the last) and leaves the way the
+// plain train would: UDP 4500 with UDP_SEGMENT after NAT-T, sendmmsg
+// batches on raw IP 50. Each sending goroutine has its own.
+func (b *ESPBind) NewSegmentSender() transport.SegmentSender {
+	s := &espSegSender{b: b, senders: map[transport.Bind]transport.SegmentSender{}}
+	if sg, ok := b.cfg.Inner.(transport.Segmenter); ok {
+		s.inner = sg.NewSegmentSender()
+	}
+	return s
+}
+
+var _ transport.Segmenter = (*ESPBind)(nil)
+
+// espSegSender is one goroutine's SegmentSender of an ESPBind.
+type espSegSender struct {
+	b       *ESPBind
+	inner   transport.SegmentSender // the clear bind's, for unprotected peers
+	senders map[transport.Bind]transport.SegmentSender
+	train   []byte
+}
+
+func (s *espSegSender) WriteSegments(p []byte, seg int, to netip.AddrPort) error {
+	b := s.b
+	t := (*b.byPeer.Load())[to]
+	if t == nil || seg <= 0 {
+		if t == nil && !b.protected(to.Addr()) && s.inner != nil {
+			return s.inner.WriteSegments(p, seg, to)
+		}
+		for off := 0; off < len(p); off += max(seg, 1) {
+			if err := b.WriteTo(p[off:min(off+max(seg, 1), len(p))], to); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	hl := t.sealer.HeaderLen()
+	stride := t.sealer.Overhead(udpHeaderLen+seg) + udpHeaderLen + seg
+	if need := (len(p)/seg+1)*stride + t.sealer.MaxOverhead() + 8; need > len(s.train) {
+		s.train = make([]byte, need) // once per sender and train size
+	}
+	lport := b.cfg.Inner.LocalAddr().Port()
+	rport := uint16(t.inner.Load())
+	n := 0
+	t.sealMu.Lock()
+	for off := 0; off < len(p); off += seg {
+		d := p[off:min(off+seg, len(p))]
+		u := s.train[n+hl : n+hl+udpHeaderLen+len(d)]
+		binary.BigEndian.PutUint16(u[0:2], lport)
+		binary.BigEndian.PutUint16(u[2:4], rport)
+		binary.BigEndian.PutUint16(u[4:6], uint16(len(u)))
+		u[6], u[7] = 0, 0
+		copy(u[udpHeaderLen:], d)
+		sealed, err := t.sealer.Seal(s.train[n:n], u, esp.NextHeaderUDP)
+		if err != nil {
+			t.sealMu.Unlock()
+			t.sendErrors.Add(1)
+			b.p.drop(DropESPSeal)
+			return err
+		}
+		n += len(sealed)
+		if len(sealed) != stride && off+seg < len(p) {
+			// Padding depends on the length only: equal datagrams seal
+			// to equal packets, or the train could not be cut again.
+			t.sealMu.Unlock()
+			t.sendErrors.Add(1)
+			b.p.drop(DropESPSeal)
+			return errors.New("dataplane: ESP train of uneven packets")
+		}
+	}
+	t.sealMu.Unlock()
+	dst := netip.AddrPortFrom(t.cfg.Peer.Addr(), 0)
+	if t.cfg.UDP {
+		dst = t.cfg.Peer
+	}
+	if t.out == nil {
+		t.sendErrors.Add(1)
+		return errors.New("dataplane: no ESP socket")
+	}
+	snd, ok := s.senders[t.out]
+	if !ok {
+		if sg, can := t.out.(transport.Segmenter); can {
+			snd = sg.NewSegmentSender()
+		}
+		s.senders[t.out] = snd
+	}
+	var err error
+	if snd != nil {
+		err = snd.WriteSegments(s.train[:n], stride, dst)
+	} else {
+		for off := 0; off < n && err == nil; off += stride {
+			err = t.out.WriteTo(s.train[off:min(off+stride, n)], dst)
+		}
+	}
+	if err != nil {
+		t.sendErrors.Add(1)
+		b.p.drop(DropUnderlayWrite)
+	}
+	return err
+}

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"testing"
 
+	"github.com/vpdn/vpdn/transport"
 	"github.com/vpdn/vpdn/wire/esp"
 )
 
@@ -263,4 +264,65 @@ func BenchmarkESPBindSeal(b *testing.B) {
 	for b.Loop() {
 		lns.b.WriteTo(msg, natPeer1)
 	}
+}
+
+// TestESPBindTrain: a train of L2TP datagrams (a cut super-packet) leaves
+// as a train of ESP packets of one size through the ESP socket's
+// SegmentSender, each opening to its datagram in order; unprotected
+// peers' trains go to the clear bind's.
+func TestESPBindTrain(t *testing.T) {
+	for _, gcm := range []bool{false, true} {
+		lns, c := newESPBindSide(t), newESPBindSide(t)
+		c.clear.local = netip.MustParseAddrPort("198.19.9.2:1701")
+		l, k := transportPair(t, gcm, 0x1000, natPeer1)
+		seg := &segSink{}
+		l.UDPBind = seg
+		if _, err := lns.b.Install(l); err != nil {
+			t.Fatal(err)
+		}
+		c.install(t, k)
+		snd := lns.b.NewSegmentSender()
+		train := make([]byte, 0, 5000)
+		for i := range 4 {
+			d := bytes.Repeat([]byte{byte(i + 1)}, 1000)
+			if i == 3 {
+				d = d[:300]
+			}
+			train = append(train, d...)
+		}
+		if err := snd.WriteSegments(train, 1000, natPeer1); err != nil {
+			t.Fatal(err)
+		}
+		if seg.to != natPeer1 || len(seg.trains) != 1 {
+			t.Fatalf("gcm=%v: %d trains to %v", gcm, len(seg.trains), seg.to)
+		}
+		got, stride := seg.trains[0], seg.strides[0]
+		for off := 0; off < len(got); off += stride {
+			c.b.Input(bytes.Clone(got[off:min(off+stride, len(got))]), c.deliver)
+		}
+		if len(c.delivered) != 4 || len(c.delivered[3]) != 300 || c.delivered[2][0] != 3 {
+			t.Fatalf("gcm=%v: delivered %d datagrams", gcm, len(c.delivered))
+		}
+		allocs := testing.AllocsPerRun(100, func() { snd.WriteSegments(train, 1000, natPeer1) })
+		if allocs != 0 {
+			t.Errorf("gcm=%v: %.1f allocations per train", gcm, allocs)
+		}
+	}
+}
+
+// segSink is a Segmenter bind that keeps the trains sent.
+type segSink struct {
+	espSink
+	trains  [][]byte
+	strides []int
+}
+
+func (s *segSink) NewSegmentSender() transport.SegmentSender { return s }
+func (s *segSink) WriteSegments(b []byte, seg int, to netip.AddrPort) error {
+	if len(s.trains) < 2 {
+		s.trains = append(s.trains, bytes.Clone(b))
+		s.strides = append(s.strides, seg)
+	}
+	s.to = to
+	return nil
 }

@@ -53,6 +53,7 @@ func runDial(args []string) int {
 	protocol := fs.String("protocol", "l2tp", "the tunnel protocol: l2tp or pptp")
 	encrypt := fs.String("mppe", "auto", "PPTP: MPPE encryption: auto (offer 40 and 128 bits), required (drop the call without it), stateful (required, stateful mode: falls back to stateless on the PPTP flow alarm), or none")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the whole run to FILE (for `go tool pprof`)")
 	ipsecPSK := fs.String("ipsec-psk", "", "L2TP over IPsec (L2TP/IPsec, RFC 3193): the IKEv1 pre-shared key; ESP transport mode protects the L2TP tunnel, NAT-T when a NAT is found")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -104,6 +105,14 @@ func runDial(args []string) int {
 	if strings.ContainsAny(*ipsecPSK, " \t\n") {
 		fmt.Fprintln(os.Stderr, "vpdn dial: --ipsec-psk must not contain spaces")
 		return 2
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "vpdn dial: %v\n", err)
+			return 1
+		}
+		defer stop()
 	}
 	var b strings.Builder
 	if *protocol == "pptp" {
@@ -189,7 +198,8 @@ func sourceFor(srv netip.Addr) (netip.Addr, error) {
 // as its peer, protecting udp 1701 between the two addresses in
 // transport mode, with the proposals a Windows or macOS client makes
 // (main mode with a pre-shared key: AES-256, AES-128 or 3DES with SHA-1,
-// MODP 2048 or 1024; ESP AES-256, AES-128 or 3DES with HMAC-SHA1). NAT-T
+// MODP 2048 or 1024; ESP AES-256, AES-128 or 3DES with HMAC-SHA1), and
+// last AES-GCM-128 (RFC 4106) for servers that prefer it. NAT-T
 // needs nothing more: NAT-D finds the NAT and IKE floats to 4500. The
 // L2TP socket is port 1701 of the address that reaches the server.
 func writeIPsecDial(b *strings.Builder, srv, local netip.Addr, psk string) {
@@ -198,10 +208,10 @@ func writeIPsecDial(b *strings.Builder, srv, local netip.Addr, psk string) {
 		fmt.Fprintf(b, "crypto isakmp policy %d\n encr %s\n authentication pre-share\n", (i+1)*10, p)
 	}
 	fmt.Fprintf(b, "crypto isakmp key %s address %s\n", psk, srv)
-	for _, t := range []string{"AES256 esp-aes 256", "AES128 esp-aes", "3DES esp-3des"} {
-		fmt.Fprintf(b, "crypto ipsec transform-set L2TP-%s esp-sha-hmac\n mode transport\n", t)
+	for _, t := range []string{"AES256 esp-aes 256 esp-sha-hmac", "AES128 esp-aes esp-sha-hmac", "3DES esp-3des esp-sha-hmac", "GCM128 esp-gcm 128"} {
+		fmt.Fprintf(b, "crypto ipsec transform-set L2TP-%s\n mode transport\n", t)
 	}
-	fmt.Fprintf(b, "crypto map L2TP-IPSEC 10 ipsec-isakmp\n set peer %s\n set transform-set L2TP-AES256 L2TP-AES128 L2TP-3DES\n match address L2TP-IPSEC\n", srv)
+	fmt.Fprintf(b, "crypto map L2TP-IPSEC 10 ipsec-isakmp\n set peer %s\n set transform-set L2TP-AES256 L2TP-AES128 L2TP-3DES L2TP-GCM128\n match address L2TP-IPSEC\n", srv)
 	fmt.Fprintf(b, "ip access-list extended L2TP-IPSEC\n permit udp host %s eq 1701 host %s eq 1701\n", local, srv)
 	fmt.Fprintf(b, "interface Ethernet0/0\n ip address %s 255.255.255.255\n crypto map L2TP-IPSEC\n", local)
 }
