@@ -335,7 +335,11 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 	if rt.l2tp != nil {
 		s.port = rt.l2tp.Port()
 	}
-	if len(s.tpols) > 0 && s.l2tp == nil {
+	switch {
+	case len(s.tpols) > 0 && rt.l2tp != nil && s.l2tp == nil:
+		// A reload added transport mode to a running L2TP socket.
+		d.log.Warn("crypto map entry in transport mode: L2TP's socket was opened without IPsec; restart vpdn for the entry to protect it", "map", ifc.CryptoMap)
+	case len(s.tpols) > 0 && s.l2tp == nil:
 		d.log.Warn("crypto map entry in transport mode without L2TP served (vpdn enable and an accept-dialin or pseudowire): it protects nothing", "map", ifc.CryptoMap)
 	}
 	for _, e := range s.entries {

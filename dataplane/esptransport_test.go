@@ -326,3 +326,40 @@ func (s *segSink) WriteSegments(b []byte, seg int, to netip.AddrPort) error {
 	s.to = to
 	return nil
 }
+
+// FuzzESPBindInput: what an authenticated peer seals (any next header, any
+// segment) and arbitrary octets claiming one of the bind's SPIs never
+// panic Input; a datagram reaches L2TP only when it is UDP to the bind's
+// port from the negotiated port, with a length inside the segment, and
+// then it is exactly the datagram the UDP header delimits.
+func FuzzESPBindInput(f *testing.F) {
+	f.Add(uint8(17), []byte{6, 165, 6, 165, 0, 12, 0, 0, 1, 2, 3, 4}, false)
+	f.Add(uint8(17), []byte{6, 165, 6, 165, 0, 99, 0, 0}, false)
+	f.Add(uint8(6), []byte{6, 165, 6, 165, 0, 8, 0, 0}, false)
+	f.Add(uint8(17), []byte{0, 0, 0, 0x11, 0, 0, 0, 1, 9, 9}, true)
+	f.Fuzz(func(t *testing.T, nh uint8, seg []byte, raw bool) {
+		lns := newESPBindSide(t)
+		l, k := transportPair(t, false, 0x1000, natPeer1)
+		lns.install(t, l)
+		sa, err := NewESPSA(k.ESPSAConfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pkt []byte
+		if raw {
+			pkt = append([]byte{0, 0, 0x10, 0}, seg...)
+		} else if pkt, err = sa.sealer.Seal(nil, seg, nh); err != nil {
+			return
+		}
+		lns.b.Input(pkt, lns.deliver)
+		if len(lns.delivered) == 0 {
+			return
+		}
+		if raw || nh != 17 || len(seg) < 8 || binary.BigEndian.Uint16(seg[0:2]) != 1701 || binary.BigEndian.Uint16(seg[2:4]) != 1701 {
+			t.Fatalf("delivered %x from next header %d segment %x", lns.delivered[0], nh, seg)
+		}
+		if n := int(binary.BigEndian.Uint16(seg[4:6])); !bytes.Equal(lns.delivered[0], seg[8:n]) || lns.deliveredF[0] != natPeer1 {
+			t.Fatalf("delivered %x from %v, want %x", lns.delivered[0], lns.deliveredF[0], seg[8:n])
+		}
+	})
+}
