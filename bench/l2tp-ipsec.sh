@@ -8,10 +8,13 @@
 # deleted on exit.
 #
 #   bash bench/l2tp-ipsec.sh [SECONDS]        (default 10 s per measurement)
+#
+# NAT=1 puts the client behind an nftables masquerade in a third namespace
+# (198.18.1.0/24 inside): NAT-T, ESP in UDP 4500, for every measurement.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 T=${1:-10}
-A=l2tpsec-c B=l2tpsec-s
+A=l2tpsec-c B=l2tpsec-s N=l2tpsec-n
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -23,15 +26,28 @@ cleanup() {
 		sleep 0.25
 	done
 	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-	for n in $A $B; do ip netns delete $n 2>/dev/null || true; done
+	for n in $A $B $N; do ip netns delete $n 2>/dev/null || true; done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
 go build -o "$WORK/vpdn" ./cmd/vpdn
 for n in $A $B; do ip netns add $n; ip -n $n link set lo up; done
-ip link add va netns $A type veth peer name vb netns $B
-ip -n $A addr add 198.18.0.1/24 dev va; ip -n $B addr add 198.18.0.2/24 dev vb
-ip -n $A link set va up; ip -n $B link set vb up
+if [ "${NAT:-0}" = 1 ]; then
+	ip netns add $N; ip -n $N link set lo up
+	ip link add va netns $A type veth peer name na netns $N
+	ip link add nb netns $N type veth peer name vb netns $B
+	ip -n $A addr add 198.18.1.2/24 dev va; ip -n $N addr add 198.18.1.1/24 dev na
+	ip -n $N addr add 198.18.0.1/24 dev nb; ip -n $B addr add 198.18.0.2/24 dev vb
+	for p in "$A va" "$N na" "$N nb" "$B vb"; do set -- $p; ip -n $1 link set $2 up; done
+	ip -n $A route add 198.18.0.0/24 via 198.18.1.1
+	ip netns exec $N sysctl -qw net.ipv4.ip_forward=1
+	printf 'table ip benchnat {\n\tchain masq {\n\t\ttype nat hook postrouting priority srcnat\n\t\toifname "nb" masquerade\n\t}\n}\n' > "$WORK/nat.nft"
+	ip netns exec $N nft -f "$WORK/nat.nft"
+else
+	ip link add va netns $A type veth peer name vb netns $B
+	ip -n $A addr add 198.18.0.1/24 dev va; ip -n $B addr add 198.18.0.2/24 dev vb
+	ip -n $A link set va up; ip -n $B link set vb up
+fi
 ip netns exec $B iperf3 -s -D -I "$WORK/iperf.pid" >/dev/null
 sleep 0.5; PIDS+=("$(cat "$WORK/iperf.pid")")
 
