@@ -36,6 +36,10 @@ type Options struct {
 	// OnInterfaceUp, if set, is told when a Virtual-PPP or Virtual-Access
 	// interface comes up (vpdn dial prints the assigned address).
 	OnInterfaceUp func(name string, local, peer netip.Addr, dns []netip.Addr)
+	// OnIPsecFailure, if set, is told when IKE with a peer fails: a
+	// phase 1 that died (state, reason) or a refused quick mode (vpdn dial
+	// --ipsec-psk ends with it).
+	OnIPsecFailure func(peer netip.Addr, state, reason string)
 
 	// Binds opens the sockets (nil: the kernel's, transport.System); Host
 	// makes the interfaces (nil: the kernel of the daemon's network

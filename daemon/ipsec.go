@@ -16,7 +16,8 @@ package daemon
 // the entry that lists the peer (or of a dynamic map). A completed quick
 // mode installs its SA pair in the ESP stage, ahead of the SA it rekeys
 // (make-before-break); deleting or expiring it removes it. Transport mode
-// (L2TP/IPsec) plugs in later as an ESP-protected bind for UDP 1701.
+// (L2TP/IPsec) is an ESP-protected bind under L2TP's UDP 1701
+// (ipsec_l2tp.go).
 
 import (
 	"fmt"
@@ -79,7 +80,6 @@ type ipsecService struct {
 	host   netif.Host
 	node   *ike.Node
 	esp    *dataplane.ESP
-	rx4500 *dataplane.ESPReceiver // the port-4500 reader's
 	dev    netif.Device
 	b500   transport.Bind
 	b4500  transport.Bind
@@ -88,6 +88,9 @@ type ipsecService struct {
 	ticker clock.Timer
 
 	entries []*cryptoEntry
+	tpols   []transportPol // the transport-mode lines (L2TP/IPsec)
+	l2tp    *dataplane.ESPBind
+	port    *dataplane.Port // L2TP's, where opened L2TP/IPsec goes
 	pols    []dataplane.ESPPolicy
 	polOf   []*cryptoEntry // the entry of each SPD line
 	routes  []netip.Prefix // installed for the ACLs' destinations
@@ -213,7 +216,10 @@ func resolveEntries(c *config.Config, name string) []*cryptoEntry {
 		ce := &cryptoEntry{cfg: e, dynamic: dynamic, tag: name}
 		ce.pol, ce.rr = entrySettings(cr, e)
 		ce.acl = c.AccessListByName(e.MatchACL)
-		if (ce.acl == nil && !(dynamic && ez)) || len(ce.pol.TransformSets) == 0 || (!dynamic && len(e.Peers) == 0) {
+		// A dynamic entry in transport mode needs no ACL: it takes the
+		// peer's udp 1701 proposal (ipsec_l2tp.go); nor does an Easy VPN
+		// map's (each client's flow is its own SPD line).
+		if (ce.acl == nil && !(dynamic && (ez || ce.hasTransport()))) || len(ce.pol.TransformSets) == 0 || (!dynamic && len(e.Peers) == 0) {
 			return // IOS: the entry stays disabled
 		}
 		out = append(out, ce)
@@ -273,6 +279,7 @@ func (d *Daemon) startIPsecLocked(rt *runtime, c *config.Config) error {
 		}
 		rt.ipsec = append(rt.ipsec, s)
 	}
+	rt.setL2TPProtect()
 	return nil
 }
 
@@ -330,10 +337,21 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 	}
 	cr := c.Crypto
 	s.entries = resolveEntries(c, ifc.CryptoMap)
+	s.tpols = transportPols(s.entries)
+	s.l2tp = rt.l2tpESP
+	if rt.l2tp != nil {
+		s.port = rt.l2tp.Port()
+	}
+	switch {
+	case len(s.tpols) > 0 && rt.l2tp != nil && s.l2tp == nil:
+		// A reload added transport mode to a running L2TP socket.
+		d.log.Warn("crypto map entry in transport mode: L2TP's socket was opened without IPsec; restart vpdn for the entry to protect it", "map", ifc.CryptoMap)
+	case len(s.tpols) > 0 && s.l2tp == nil:
+		d.log.Warn("crypto map entry in transport mode without L2TP served (vpdn enable and an accept-dialin or pseudowire): it protects nothing", "map", ifc.CryptoMap)
+	}
 	for _, e := range s.entries {
-		if slices.ContainsFunc(e.pol.TransformSets, func(t ike.TransformSet) bool { return t.Transport }) {
-			d.log.Warn("crypto map entry in transport mode: L2TP/IPsec comes with IPsec part D; the entry protects nothing yet", "map", e.tag, "seq", e.cfg.Seq)
-			continue
+		if e.hasTransport() || e.acl == nil {
+			continue // L2TP/IPsec (ipsec_l2tp.go)
 		}
 		if e.acl == nil {
 			continue // an Easy VPN entry: per-client lines come later
@@ -414,13 +432,15 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 			s.routes = append(s.routes, p.Dst)
 		}
 	}
-	// One ESP receiver per bind reader: a batch's TCP segments of a flow
-	// reach the TUN as one super-packet.
-	s.rx4500 = s.esp.NewReceiver()
-	rxRaw := s.esp.NewReceiver()
+	// One ESP reader per bind reader (espReader): a batch's TCP segments
+	// of a flow reach the TUN as one super-packet, and L2TP's through a
+	// transport SA reach L2TP as one.
 	s.wg.Go(func() { s.b500.ServeBatch(s.recv500, nil) })
-	s.wg.Go(func() { s.b4500.ServeBatch(s.recv4500, s.rx4500.Flush) })
-	s.wg.Go(func() { s.raw.ServeBatch(rxRaw.HandlePacket, rxRaw.Flush) })
+	s.wg.Go(func() {
+		in, flush := s.espReader()
+		s.b4500.ServeBatch(func(b []byte, from netip.AddrPort) { s.recv4500With(b, from, in) }, flush)
+	})
+	s.wg.Go(func() { s.raw.ServeBatch(s.espReader()) })
 	s.wg.Go(s.esp.Run)
 	s.mu.Lock()
 	s.armTicker()
@@ -476,7 +496,10 @@ func (s *ipsecService) recv500(b []byte, from netip.AddrPort) { s.node.HandlePac
 
 // recv4500 demultiplexes port 4500 (RFC 3948 §2.2): IKE behind the
 // non-ESP marker, ESP, or a NAT keepalive.
-func (s *ipsecService) recv4500(b []byte, from netip.AddrPort) {
+func (s *ipsecService) recv4500(b []byte, from netip.AddrPort) { s.recv4500With(b, from, s.esp.Input) }
+
+// recv4500With is recv4500 with ESP going to espIn.
+func (s *ipsecService) recv4500With(b []byte, from netip.AddrPort, espIn func([]byte, netip.AddrPort)) {
 	switch esp.Classify(b) {
 	case esp.KindIKE:
 		s.mu.Lock()
@@ -495,7 +518,7 @@ func (s *ipsecService) recv4500(b []byte, from netip.AddrPort) {
 		s.mu.Unlock()
 		s.node.HandlePacket(b[4:], from)
 	case esp.KindESP:
-		s.rx4500.HandlePacket(b, from)
+		espIn(b, from)
 	}
 }
 
@@ -569,6 +592,9 @@ func (s *ipsecService) phase2(peer netip.AddrPort, local, remote ike.Selector) *
 		}
 	}
 	if i < 0 {
+		if pol := s.transportPhase2(peer, local, remote); pol != nil {
+			return pol
+		}
 		s.log.Debug(fmt.Sprintf("IPSEC(validate_transform_proposal): proxy identities not supported (local %v remote %v, peer %v)", local, remote, peer.Addr()))
 		return nil
 	}
@@ -626,19 +652,25 @@ func (s *ipsecService) onEvent(ev ike.Event) {
 		if !c.Initiator {
 			return // IOS: the side that initiated rekeys
 		}
-		i := s.match(c.Peer.Addr(), c.Local, c.Remote)
-		if i < 0 {
+		var pol ike.Phase2Policy
+		if i := s.match(c.Peer.Addr(), c.Local, c.Remote); i >= 0 {
+			s.mu.Lock()
+			pol = s.polOf[i].pol
+			s.mu.Unlock()
+		} else if tp := s.transportPhase2(c.Peer, c.Local, c.Remote); tp != nil {
+			pol = *tp
+		} else {
 			return
 		}
-		s.mu.Lock()
-		pol := s.polOf[i].pol
-		s.mu.Unlock()
 		pol.Local, pol.Remote = c.Local, c.Remote
 		s.log.Debug(fmt.Sprintf("IPSEC(rekey): SA spi %#x nears its lifetime; negotiating its successor with %v", c.SPIIn, c.Peer.Addr()))
 		go s.node.Initiate(c.Peer, &pol)
 	case ike.EventChildFailed:
 		s.log.Debug(fmt.Sprintf("IPSEC: quick mode with %v failed: %s (%v)", ev.Peer.Addr(), ev.Reason, ev.Notify))
 		s.nextPeer(ev.Peer.Addr())
+		if f := s.d.opts.OnIPsecFailure; f != nil {
+			f(ev.Peer.Addr(), "QM", fmt.Sprintf("%s (%v)", ev.Reason, ev.Notify))
+		}
 	case ike.EventPhase1Down:
 		if strings.Contains(ev.Reason, "retransmission") {
 			s.nextPeer(ev.Peer.Addr())
@@ -652,6 +684,9 @@ func (s *ipsecService) onEvent(ev ike.Event) {
 					}
 				}
 			}
+		}
+		if f := s.d.opts.OnIPsecFailure; f != nil && (strings.Contains(ev.Reason, "retransmission") || strings.Contains(ev.Reason, "authentication")) {
+			f(ev.Peer.Addr(), ev.State, ev.Reason)
 		}
 	}
 }
@@ -671,7 +706,7 @@ func (s *ipsecService) nextPeer(failed netip.Addr) {
 
 func (s *ipsecService) childUp(c *ike.ChildSA) {
 	if c.Transport() {
-		s.log.Debug(fmt.Sprintf("IPSEC: transport-mode SA spi %#x with %v not installed: L2TP/IPsec is later work", c.SPIIn, c.Peer.Addr()))
+		s.transportUp(c)
 		return
 	}
 	in, out, err := espConfigs(c)
@@ -743,6 +778,9 @@ func (s *ipsecService) childUp(c *ike.ChildSA) {
 
 func (s *ipsecService) childDown(c *ike.ChildSA, reason string) {
 	s.esp.Remove(c.SPIIn)
+	if s.l2tp != nil {
+		s.l2tp.Remove(c.SPIIn)
+	}
 	s.mu.Lock()
 	info := s.sas[c.SPIIn]
 	delete(s.sas, c.SPIIn)

@@ -94,7 +94,14 @@ func (d *Daemon) groupProfile(c *config.Config, g *config.VPDNGroup) (*access.Pr
 // profile builds the profile of interface ifc (a Virtual-Template for a
 // server, a Virtual-PPP for a client).
 func (d *Daemon) profile(c *config.Config, ifc *config.Interface, role access.Role) (*access.Profile, error) {
-	p := &access.Profile{Role: role, Template: ifc.Name.String(), MTU: sessionMTU(ifc), MSS: uint16(ifc.TCPAdjustMSS),
+	mtu := sessionMTU(ifc)
+	if ifc.MTU == 0 && l2tpIPsecWanted(c) {
+		// L2TP/IPsec: ESP (and UDP 4500 after NAT-T) must fit in front of
+		// L2TP inside a 1500-byte underlay, or every full-sized packet
+		// leaves as two IP fragments (what Windows sets: 1400).
+		mtu = l2tpIPsecMTU
+	}
+	p := &access.Profile{Role: role, Template: ifc.Name.String(), MTU: mtu, MSS: uint16(ifc.TCPAdjustMSS),
 		Keepalive: 10 * time.Second, KeepaliveMisses: 5,
 		// Strict uRPF by default on a Virtual-Template (vpdn's default;
 		// IOS's is off); loose (any) checks nothing per session.

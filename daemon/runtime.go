@@ -40,7 +40,10 @@ type runtime struct {
 	access *access.Manager
 	wheel  *clock.Wheel
 
-	l2tp     *l2tpv2.Service // nil when L2TP is not served
+	l2tp *l2tpv2.Service // nil when L2TP is not served
+	// l2tpESP is L2TP's bind when a crypto map protects it (L2TP/IPsec,
+	// ipsec_l2tp.go); nil otherwise.
+	l2tpESP  *dataplane.ESPBind
 	l2tpDone chan struct{}
 
 	pptp     *pptpc.Service // nil when PPTP is not served
@@ -221,6 +224,10 @@ func (d *Daemon) startL2TP(rt *runtime, c *config.Config) error {
 	bind, err := d.opts.Binds.ListenUDP(ap)
 	if err != nil {
 		return err
+	}
+	if l2tpIPsecWanted(c) {
+		rt.l2tpESP = rt.plane.NewESPBind(dataplane.ESPBindConfig{Inner: bind, Acquire: d.acquireL2TP})
+		bind = rt.l2tpESP
 	}
 	svc, err := l2tpv2.New(l2tpv2.Config{
 		Bind: bind, Plane: rt.plane, Access: rt.access, Clock: d.opts.Clock, Logger: d.vpdnLog,

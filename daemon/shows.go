@@ -272,6 +272,12 @@ func (d *Daemon) l2tpCounters() show.L2TPCounters {
 	for _, x := range d.v3Drops() {
 		c.Drops = append(c.Drops, show.Counter{Reason: x.Reason, Count: x.Count})
 	}
+	// L2TP/IPsec: clear text from a peer the crypto map protects, and
+	// datagrams to one whose SA is still being negotiated.
+	if rt := d.rt.Load(); rt != nil && rt.l2tpESP != nil {
+		st := rt.l2tpESP.Stats()
+		c.Drops = append(c.Drops, show.Counter{Reason: "ipsec-cleartext", Count: st.Cleartext}, show.Counter{Reason: "ipsec-no-sa", Count: st.NoSA})
+	}
 	return c
 }
 

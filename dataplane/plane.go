@@ -177,6 +177,7 @@ const (
 	DropESPNotIP                  // ESP tunnel-mode payload that is not an IPv4 packet
 	DropESPSeal                   // sealing refused (sequence numbers exhausted, IV source)
 	DropBadCookie                 // L2TPv3 cookie not the one the session expects (RFC 3931 §4.1)
+	DropESPCleartext              // clear-text L2TP from a peer the crypto map protects (L2TP/IPsec)
 	numDropReasons
 )
 
@@ -185,7 +186,7 @@ var dropNames = [numDropReasons]string{
 	"not-attached", "spoofed-source", "no-session", "too-big", "not-ip", "device-write", "underlay-write",
 	"bad-offload", "not-pptp", "unencrypted", "mppe-resync", "mppe-discarding", "mppe-late", "mppe-bad",
 	"esp-bad", "esp-unknown-spi", "esp-replay", "esp-icv", "esp-policy", "esp-no-sa", "esp-bypass", "esp-not-ip", "esp-seal",
-	"bad-cookie",
+	"bad-cookie", "esp-cleartext",
 }
 
 func (r DropReason) String() string {

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -52,11 +53,13 @@ func runDial(args []string) int {
 	protocol := fs.String("protocol", "l2tp", "the tunnel protocol: l2tp or pptp")
 	encrypt := fs.String("mppe", "auto", "PPTP: MPPE encryption: auto (offer 40 and 128 bits), required (drop the call without it), stateful (required, stateful mode: falls back to stateless on the PPTP flow alarm), or none")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
+	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the whole run to FILE (for `go tool pprof`)")
+	ipsecPSK := fs.String("ipsec-psk", "", "L2TP over IPsec (L2TP/IPsec, RFC 3193): the IKEv1 pre-shared key; ESP transport mode protects the L2TP tunnel, NAT-T when a NAT is found")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *server == "" || *user == "" || *password == "" || fs.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: vpdn dial --server ADDRESS --user NAME --password PASSWORD [--protocol l2tp|pptp] [--mppe auto|required|stateful|none] [--tunnel-name NAME] [--auth METHOD] [--tunnel-password PASSWORD] [--route PREFIX]...")
+		fmt.Fprintln(os.Stderr, "usage: vpdn dial --server ADDRESS --user NAME --password PASSWORD [--protocol l2tp|pptp] [--mppe auto|required|stateful|none] [--tunnel-name NAME] [--auth METHOD] [--tunnel-password PASSWORD] [--ipsec-psk KEY] [--route PREFIX]...")
 		return 2
 	}
 	srv, err := netip.ParseAddr(*server)
@@ -95,13 +98,37 @@ func runDial(args []string) int {
 		fmt.Fprintf(os.Stderr, "vpdn dial: --mppe %q: expected auto, required, stateful or none\n", *encrypt)
 		return 2
 	}
+	if *ipsecPSK != "" && *protocol != "l2tp" {
+		fmt.Fprintln(os.Stderr, "vpdn dial: --ipsec-psk protects L2TP only (--protocol l2tp)")
+		return 2
+	}
+	if strings.ContainsAny(*ipsecPSK, " \t\n") {
+		fmt.Fprintln(os.Stderr, "vpdn dial: --ipsec-psk must not contain spaces")
+		return 2
+	}
+	if *cpuProfile != "" {
+		stop, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "vpdn dial: %v\n", err)
+			return 1
+		}
+		defer stop()
+	}
 	var b strings.Builder
 	if *protocol == "pptp" {
 		writePPTPDial(&b, firstNonEmpty(*tunnelName, "vpdn-client"), srv, *user, *password, *auth, *encrypt, refuse, routes, *iface)
 	} else {
 		writeL2TPDial(&b, firstNonEmpty(*tunnelName, "vpdn-client"), *tunnelPassword, srv, *user, *password, *auth, refuse, routes, *iface)
+		if *ipsecPSK != "" {
+			local, err := sourceFor(srv)
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "vpdn dial: no route to %s: %v\n", srv, err)
+				return 1
+			}
+			writeIPsecDial(&b, srv, local, *ipsecPSK)
+		}
 	}
-	return dialRun(b.String(), srv, *user, *socket, *logLevel, *timeout)
+	return dialRun(b.String(), srv, *user, *socket, *logLevel, *timeout, *ipsecPSK != "")
 }
 
 // writePPTPDial is the configuration of a PPTP client: document 004's
@@ -157,9 +184,47 @@ func writeL2TPDial(b *strings.Builder, host, tunnelPassword string, srv netip.Ad
 	}
 }
 
+// sourceFor is the address this host sends to srv from (a route lookup:
+// connecting a UDP socket sends nothing).
+func sourceFor(srv netip.Addr) (netip.Addr, error) {
+	c, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(netip.AddrPortFrom(srv, 1701)))
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).AddrPort().Addr().Unmap(), nil
+}
+
+// writeIPsecDial adds L2TP/IPsec to an L2TP client's configuration: the
+// crypto map of document 004's "L2TPv2 over IPSec" LAC with the server
+// as its peer, protecting udp 1701 between the two addresses in
+// transport mode, with the proposals a Windows or macOS client makes
+// (main mode with a pre-shared key: AES-256, AES-128 or 3DES with SHA-1,
+// MODP 2048 or 1024; ESP AES-256, AES-128 or 3DES with HMAC-SHA1), and
+// last AES-GCM-128 (RFC 4106) for servers that prefer it. NAT-T
+// needs nothing more: NAT-D finds the NAT and IKE floats to 4500. The
+// L2TP socket is port 1701 of the address that reaches the server.
+func writeIPsecDial(b *strings.Builder, srv, local netip.Addr, psk string) {
+	fmt.Fprintf(b, "vpdn l2tp listen %s:1701\n", local)
+	for i, p := range []string{"aes 256\n hash sha\n group 14", "aes 256\n hash sha\n group 2", "aes\n hash sha\n group 2", "3des\n hash sha\n group 2"} {
+		fmt.Fprintf(b, "crypto isakmp policy %d\n encr %s\n authentication pre-share\n", (i+1)*10, p)
+	}
+	fmt.Fprintf(b, "crypto isakmp key %s address %s\n", psk, srv)
+	for _, t := range []string{"AES256 esp-aes 256 esp-sha-hmac", "AES128 esp-aes esp-sha-hmac", "3DES esp-3des esp-sha-hmac", "GCM128 esp-gcm 128"} {
+		fmt.Fprintf(b, "crypto ipsec transform-set L2TP-%s\n mode transport\n", t)
+	}
+	fmt.Fprintf(b, "crypto map L2TP-IPSEC 10 ipsec-isakmp\n set peer %s\n set transform-set L2TP-AES256 L2TP-AES128 L2TP-3DES L2TP-GCM128\n match address L2TP-IPSEC\n", srv)
+	fmt.Fprintf(b, "ip access-list extended L2TP-IPSEC\n permit udp host %s eq 1701 host %s eq 1701\n", local, srv)
+	fmt.Fprintf(b, "interface Ethernet0/0\n ip address %s 255.255.255.255\n crypto map L2TP-IPSEC\n", local)
+}
+
+// Exit statuses of vpdn dial beyond 0 (disconnected), 1 (not connected,
+// or an error) and 2 (usage).
+const exitIPsec = 3 // IKE with the server failed (--ipsec-psk)
+
 // dialRun runs the daemon on cfg in the foreground until Ctrl-C or
 // SIGTERM, printing when the interface comes up; the exit status.
-func dialRun(cfg string, srv netip.Addr, user, socket, logLevel string, timeout time.Duration) int {
+func dialRun(cfg string, srv netip.Addr, user, socket, logLevel string, timeout time.Duration, ipsec bool) int {
 	dir, err := os.MkdirTemp("", "vpdn-dial")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "vpdn dial: %v\n", err)
@@ -182,8 +247,30 @@ func dialRun(cfg string, srv netip.Addr, user, socket, logLevel string, timeout 
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	up := make(chan string, 4)
+	ikeFailed := make(chan string, 1)
+	var onIPsec func(netip.Addr, string, string)
+	if ipsec {
+		onIPsec = func(peer netip.Addr, state, reason string) {
+			msg := fmt.Sprintf("IKE with %s failed: %s", peer, reason)
+			if state != "" {
+				msg += " in " + state
+			}
+			switch {
+			case state == "MM_KEY_EXCH" || strings.Contains(reason, "authentication"):
+				msg += " (the server did not accept our proof of the key: is --ipsec-psk the server's pre-shared key?)"
+			case state == "MM_NO_STATE" || state == "MM_SA_SETUP":
+				msg += " (no IKE answer from the server: is it an L2TP/IPsec server, and are UDP 500 and 4500 open?)"
+			case state == "QM":
+				msg += " (the server refused our IPsec proposals for L2TP)"
+			}
+			select {
+			case ikeFailed <- msg:
+			default:
+			}
+		}
+	}
 	d, err := daemon.New(daemon.Options{
-		ConfigPath: cfgPath, Socket: sock, Logger: logger, Debug: debug.New(),
+		ConfigPath: cfgPath, Socket: sock, Logger: logger, Debug: debug.New(), OnIPsecFailure: onIPsec,
 		OnInterfaceUp: func(name string, local, peer netip.Addr, dns []netip.Addr) {
 			line := fmt.Sprintf("%s is up: address %s, peer %s", longName(name), local, peer)
 			if len(dns) > 0 {
@@ -210,6 +297,14 @@ func dialRun(cfg string, srv netip.Addr, user, socket, logLevel string, timeout 
 		case line := <-up:
 			fmt.Println(line)
 			deadline = nil
+		case msg := <-ikeFailed:
+			if deadline == nil {
+				continue // connected already: the daemon renegotiates
+			}
+			fmt.Fprintf(os.Stderr, "vpdn dial: %s\n", msg)
+			stop()
+			<-runErr
+			return exitIPsec
 		case <-deadline:
 			fmt.Fprintf(os.Stderr, "vpdn dial: not connected after %v\n", timeout)
 			stop()

@@ -22,7 +22,8 @@ func (q *qm) install() {
 	q.child = &ChildSA{Peer: p.peer, MessageID: q.mid, Initiator: q.role == Initiator, SPIIn: q.spiIn, SPIOut: q.spiOut,
 		Transform: o.tid, KeyBits: kb, Auth: o.auth, Encap: o.encap,
 		EncKeyIn: in[:ek], AuthKeyIn: in[ek:], EncKeyOut: out[:ek], AuthKeyOut: out[ek:],
-		Lifetime: o.life, LifeKB: o.lifeKB, PFS: q.group, Local: q.local, Remote: q.remote, Established: q.n.cfg.Clock.Now()}
+		Lifetime: o.life, LifeKB: o.lifeKB, PFS: q.group, Local: q.local, Remote: q.remote, Established: q.n.cfg.Clock.Now(),
+		PeerBehindNAT: p.natt && p.natRemote}
 	if q.child.LifeKB == ^uint64(0) {
 		q.child.LifeKB = 0
 	}
@@ -86,8 +87,15 @@ func (q *qm) remove(reason string, notify bool) {
 	q.n.emit(Event{Kind: EventChildDown, Peer: q.p.peer, ConnID: q.p.id, Child: &child, Reason: reason})
 }
 
-// phase1With returns an established phase-1 SA with peer.
+// phase1With returns an established phase-1 SA with peer: the one with
+// its address and port (several peers behind one NAT share the address),
+// else one with its address (a NAT-T peer may have moved to 4500).
 func (n *Node) phase1With(peer netip.AddrPort) *p1 {
+	for _, p := range n.sas {
+		if p.peer == peer && p.state == stP1Complete && !p.dying {
+			return p
+		}
+	}
 	for _, p := range n.sas {
 		if p.peer.Addr() == peer.Addr() && p.state == stP1Complete && !p.dying {
 			return p

@@ -132,6 +132,10 @@ type ChildSA struct {
 	PFS                   Group
 	Local, Remote         Selector
 	Established           time.Time
+	// PeerBehindNAT is NAT-D's finding that the peer sits behind a NAT
+	// (RFC 3947 §3.2): Peer is then the address and port its NAT gave
+	// it, which tells it apart from other peers behind the same NAT.
+	PeerBehindNAT bool
 }
 
 // Transport reports whether the SA is in one of the transport modes.
@@ -177,6 +181,10 @@ type Event struct {
 	// release).
 	User   string
 	Config *ModeConfig
+	// State is, for EventPhase1Down, the state the SA was in (as show
+	// crypto isakmp sa prints it: MM_KEY_EXCH when a wrong key left the
+	// peer silent after our MM5).
+	State string
 }
 
 // XAuthRequest is a user to authenticate (Config.Authenticate).

@@ -48,7 +48,10 @@ func (p *p1) checkNATD(ps *payloads) {
 
 // initialContact handles an INITIAL-CONTACT (RFC 2407 §4.6.3.3) that came
 // with an authenticated MM5 or AM3: the peer has no other SA with us, so
-// ours with its address are stale and go, without notifying it.
+// ours with its address are stale and go, without notifying it. A peer
+// behind a NAT is its address and NAT-T port: other clients behind the
+// same NAT share the address, and one client's INITIAL-CONTACT must not
+// end the others' SAs (xl2tpd #82, libreswan #322).
 func (p *p1) initialContact(ps *payloads) {
 	found := false
 	for _, nt := range ps.notifies {
@@ -58,13 +61,19 @@ func (p *p1) initialContact(ps *payloads) {
 		return
 	}
 	addr := p.peer.Addr()
+	same := func(o *p1) bool {
+		if p.natt && p.natRemote {
+			return o.peer == p.peer
+		}
+		return o.peer.Addr() == addr
+	}
 	for _, q := range p.n.children {
-		if q.p != p && q.p.peer.Addr() == addr {
+		if q.p != p && same(q.p) {
 			q.remove("initial contact", false)
 		}
 	}
 	for _, o := range p.n.sas {
-		if o != p && o.peer.Addr() == addr && o.state == stP1Complete {
+		if o != p && same(o) && o.state == stP1Complete {
 			o.debugf(" INITIAL_CONTACT from %v: deleting the old SA", addr)
 			o.destroy("initial contact", false)
 		}

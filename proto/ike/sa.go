@@ -158,7 +158,7 @@ func (p *p1) destroy(reason string, notify bool) {
 	p.setState(stDestSA)
 	delete(p.n.sas, p.ci)
 	if old == stP1Complete || reason != "" {
-		p.n.emit(Event{Kind: EventPhase1Down, Peer: p.peer, ConnID: p.id, Reason: reason, User: p.ez.user, Config: p.ez.cfg})
+		p.n.emit(Event{Kind: EventPhase1Down, Peer: p.peer, ConnID: p.id, Reason: reason, User: p.ez.user, Config: p.ez.cfg, State: old.show()})
 	}
 }
 
