@@ -76,22 +76,11 @@ func parseCaller(t *testing.T, s string) callerCounts {
 // Error-Cause 503. System accounting: Accounting-On before the session's
 // Start, Accounting-Off at the clean shutdown, in the detail file too.
 func TestRADIUSAccountingInNamespaces(t *testing.T) {
-	peers.Require(t, "freeradius")
 	peers.Require(t, "radclient")
-	lab := nstest.New(t)
-	bin := vpdnBinary(t)
-	client, lns := lab.NS("client"), lab.NS("lns")
-	lab.Link(client, lns, mustPrefix("198.18.0.1/24"), mustPrefix("198.18.0.2/24"))
-	rad := peers.FreeRADIUSSigning(t, lab, lns, peers.User{Name: "raduser", Password: "radpass",
-		Reply: []string{"Acct-Interim-Interval = 2", `Class = "vpdn-class"`}})
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("freeradius log (tail):\n%s", tail(rad.Log(), 80))
-		}
-	})
-	lnsD := serveIn(t, lab, lns, "LNS", acctLNS, "--acct-spool", t.TempDir())
-	defer lnsD.stop()
-	lnsD.waitUp(t)
+	lab, bin, client, rad, lnsD := newRadiusLab(t, acctLNS, func(lab *nstest.Lab, lns *nstest.NS) *peers.FreeRADIUSPeer {
+		return peers.FreeRADIUSSigning(t, lab, lns, peers.User{Name: "raduser", Password: "radpass",
+			Reply: []string{"Acct-Interim-Interval = 2", `Class = "vpdn-class"`}})
+	}, "--acct-spool", t.TempDir())
 	lnsD.show("debug", "aaa", "accounting")
 
 	stdout, stderr := &nstest.SyncBuffer{}, &nstest.SyncBuffer{}

@@ -41,21 +41,10 @@ ip local pool P 198.19.1.10 198.19.1.200
 // Access-Request: the address and route FreeRADIUS gives are the
 // session's; a local user FreeRADIUS does not know is refused.
 func TestRADIUSAuthorizeOnlyInNamespaces(t *testing.T) {
-	peers.Require(t, "freeradius")
-	lab := nstest.New(t)
-	bin := vpdnBinary(t)
-	client, lns := lab.NS("client"), lab.NS("lns")
-	lab.Link(client, lns, mustPrefix("198.18.0.1/24"), mustPrefix("198.18.0.2/24"))
-	rad := peers.FreeRADIUSAuthorizeOnly(t, lab, lns, peers.User{Name: "raduser", Password: "not-used",
-		Reply: []string{"Framed-IP-Address = 198.19.1.77", `Framed-Route = "198.19.77.0/24"`}})
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("freeradius log (tail):\n%s", tail(rad.Log(), 120))
-		}
+	lab, bin, client, _, lnsD := newRadiusLab(t, radiusAuthzLNS, func(lab *nstest.Lab, lns *nstest.NS) *peers.FreeRADIUSPeer {
+		return peers.FreeRADIUSAuthorizeOnly(t, lab, lns, peers.User{Name: "raduser", Password: "not-used",
+			Reply: []string{"Framed-IP-Address = 198.19.1.77", `Framed-Route = "198.19.77.0/24"`}})
 	})
-	lnsD := serveIn(t, lab, lns, "LNS", radiusAuthzLNS)
-	defer lnsD.stop()
-	lnsD.waitUp(t)
 
 	dial := func(user, password, wantUp string) (bool, string, func()) {
 		stdout, stderr := &nstest.SyncBuffer{}, &nstest.SyncBuffer{}
@@ -93,7 +82,7 @@ func TestRADIUSAuthorizeOnlyInNamespaces(t *testing.T) {
 	if !ok {
 		t.Fatalf("raduser did not come up with RADIUS's address: %s\nLNS log:\n%s", out, tail(lnsD.logs.String(), 40))
 	}
-	if rt, err := lns.Run(5*time.Second, "ip", "route", "show", "198.19.77.0/24"); err != nil || !strings.Contains(string(rt), "198.19.77.0/24") {
+	if rt, err := lnsD.ns.Run(5*time.Second, "ip", "route", "show", "198.19.77.0/24"); err != nil || !strings.Contains(string(rt), "198.19.77.0/24") {
 		t.Errorf("no Framed-Route on the LNS: %v %s", err, rt)
 	}
 	if u := lnsD.show("show", "caller", "user", "raduser"); !strings.Contains(u, "routes 198.19.77.0/24") {

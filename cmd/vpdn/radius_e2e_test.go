@@ -51,20 +51,9 @@ ip local pool P 198.19.1.10 198.19.1.200
 // MS-MPPE-Send-Key/Recv-Key), a wrong password rejected, and the dead
 // first server skipped after the first request's timeouts.
 func TestRADIUSInNamespaces(t *testing.T) {
-	peers.Require(t, "freeradius")
-	lab := nstest.New(t)
-	bin := vpdnBinary(t)
-	client, lns := lab.NS("client"), lab.NS("lns")
-	lab.Link(client, lns, mustPrefix("198.18.0.1/24"), mustPrefix("198.18.0.2/24"))
-	rad := peers.FreeRADIUSSigning(t, lab, lns, peers.User{Name: "raduser", Password: "radpass"})
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("freeradius log (tail):\n%s", tail(rad.Log(), 80))
-		}
+	lab, bin, client, _, lnsD := newRadiusLab(t, radiusLNS, func(lab *nstest.Lab, lns *nstest.NS) *peers.FreeRADIUSPeer {
+		return peers.FreeRADIUSSigning(t, lab, lns, peers.User{Name: "raduser", Password: "radpass"})
 	})
-	lnsD := serveIn(t, lab, lns, "LNS", radiusLNS)
-	defer lnsD.stop()
-	lnsD.waitUp(t)
 	if out := lnsD.show("debug", "radius"); strings.Contains(out, "%") {
 		t.Logf("debug radius: %s", out)
 	}
@@ -183,4 +172,28 @@ func TestRADIUSInNamespaces(t *testing.T) {
 	if strings.Contains(lnsD.logs.String(), "radpass") || strings.Contains(lnsD.logs.String(), "testing123") {
 		t.Error("a password or the RADIUS key is in the LNS log")
 	}
+}
+
+// newRadiusLab is the set-up the FreeRADIUS namespace tests share: a
+// client and an LNS namespace on 198.18.0.0/24, FreeRADIUS started in the
+// LNS's by start (the tail of its log printed when the test fails), and
+// vpdn serve with cfg (and args) in the LNS's, answering and stopped at
+// the test's end.
+func newRadiusLab(t *testing.T, cfg string, start func(*nstest.Lab, *nstest.NS) *peers.FreeRADIUSPeer, args ...string) (lab *nstest.Lab, bin string, client *nstest.NS, rad *peers.FreeRADIUSPeer, lnsD *served) {
+	t.Helper()
+	peers.Require(t, "freeradius")
+	lab = nstest.New(t)
+	bin = vpdnBinary(t)
+	client, lns := lab.NS("client"), lab.NS("lns")
+	lab.Link(client, lns, mustPrefix("198.18.0.1/24"), mustPrefix("198.18.0.2/24"))
+	rad = start(lab, lns)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("freeradius log (tail):\n%s", tail(rad.Log(), 120))
+		}
+	})
+	lnsD = serveIn(t, lab, lns, "LNS", cfg, args...)
+	t.Cleanup(func() { lnsD.stop() })
+	lnsD.waitUp(t)
+	return lab, bin, client, rad, lnsD
 }

@@ -43,22 +43,11 @@ ip local pool P 198.19.1.10 198.19.1.200
 // Access-Accept's MS-MPPE-Send-Key/Recv-Key), and wrong passwords
 // rejected with EAP Failure.
 func TestRADIUSEAPInNamespaces(t *testing.T) {
-	peers.Require(t, "freeradius")
-	lab := nstest.New(t)
-	bin := vpdnBinary(t)
-	client, lns := lab.NS("client"), lab.NS("lns")
-	lab.Link(client, lns, mustPrefix("198.18.0.1/24"), mustPrefix("198.18.0.2/24"))
-	rad := peers.FreeRADIUSSigning(t, lab, lns,
-		peers.User{Name: "md5user", Password: "md5pass"},
-		peers.User{Name: "msuser", Password: "mspass"})
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("freeradius log (tail):\n%s", tail(rad.Log(), 120))
-		}
+	lab, bin, client, _, lnsD := newRadiusLab(t, radiusEAPLNS, func(lab *nstest.Lab, lns *nstest.NS) *peers.FreeRADIUSPeer {
+		return peers.FreeRADIUSSigning(t, lab, lns,
+			peers.User{Name: "md5user", Password: "md5pass"},
+			peers.User{Name: "msuser", Password: "mspass"})
 	})
-	lnsD := serveIn(t, lab, lns, "LNS", radiusEAPLNS)
-	defer lnsD.stop()
-	lnsD.waitUp(t)
 	lnsD.show("debug", "ppp", "authentication")
 
 	// dial runs vpdn dial until wantUp shows (true) or it exits (false).
