@@ -85,16 +85,7 @@ func TestCryptoMapInNamespaces(t *testing.T) {
 		t.Errorf("spoke 1: the counters did not move")
 	}
 	// The hub's keys with spoke 1 (admin role: --secrets), for tshark.
-	var sas []struct {
-		SPIIn  uint32 `json:"spi_in"`
-		SPIOut uint32 `json:"spi_out"`
-		Keys   *struct {
-			EncIn   string `json:"enc_in"`
-			AuthIn  string `json:"auth_in"`
-			EncOut  string `json:"enc_out"`
-			AuthOut string `json:"auth_out"`
-		} `json:"keys"`
-	}
+	var sas []ipsecSA
 	raw := hubD.show("show", "crypto", "ipsec", "sa", "peer", "198.18.1.2", "--json", "--secrets")
 	if err := json.Unmarshal([]byte(raw), &sas); err != nil || len(sas) == 0 || sas[0].Keys == nil || len(sas[0].Keys.EncIn) != 64 {
 		t.Fatalf("show crypto ipsec sa --json --secrets: %v\n%s", err, raw)
@@ -116,20 +107,7 @@ func TestCryptoMapInNamespaces(t *testing.T) {
 		// tshark decrypts the ESP with the negotiated keys (both
 		// directions), checks every ICV and finds the pings and the TCP
 		// transfer inside, nothing malformed.
-		sa := sas[0]
-		k := sa.Keys
-		uat := func(src, dst string, spi uint32, enc, auth string) string {
-			return fmt.Sprintf(`uat:esp_sa:"IPv4","%s","%s","0x%08x","AES-CBC [RFC3602]","0x%s","HMAC-MD5-96 [RFC2403]","0x%s"`, src, dst, spi, enc, auth)
-		}
-		args := []string{"-r", capture.Path, "-o", "esp.enable_encryption_decode:TRUE", "-o", "esp.enable_authentication_check:TRUE",
-			"-o", uat("198.18.1.1", "198.18.1.2", sa.SPIOut, k.EncOut, k.AuthOut), "-o", uat("198.18.1.2", "198.18.1.1", sa.SPIIn, k.EncIn, k.AuthIn)}
-		count := func(filter string) int {
-			out, err := exec.Command("tshark", append(args, "-Y", filter)...).Output()
-			if err != nil {
-				t.Fatalf("tshark -Y %s: %v", filter, err)
-			}
-			return strings.Count(string(out), "\n")
-		}
+		count := tsharkESP(t, capture.Path, "198.18.1.1", "198.18.1.2", "HMAC-MD5-96 [RFC2403]", sas[0])
 		icmp, tcp := count("esp && icmp && ip.src == 198.19.0.1"), count("esp && tcp && ip.src == 198.19.1.1")
 		good, badICV := count("esp.icv_good == 1"), count("esp.icv_bad == 1")
 		malformed := count("esp && (_ws.malformed || _ws.expert.severity >= error)")
@@ -142,5 +120,46 @@ func TestCryptoMapInNamespaces(t *testing.T) {
 		if err := s.stop(); err != nil {
 			t.Errorf("%s: exit %v", s.name, err)
 		}
+	}
+}
+
+// ipsecSA is one SA pair of `show crypto ipsec sa --json --secrets`: what
+// the tests check and what tshark needs to decrypt it.
+type ipsecSA struct {
+	Peer     string `json:"peer"`
+	PeerPort uint16 `json:"peer_port"`
+	SPIIn    uint32 `json:"spi_in"`
+	SPIOut   uint32 `json:"spi_out"`
+	Encaps   uint64 `json:"pkts_encaps"`
+	Decaps   uint64 `json:"pkts_decaps"`
+	Keys     *struct {
+		EncIn   string `json:"enc_in"`
+		AuthIn  string `json:"auth_in"`
+		EncOut  string `json:"enc_out"`
+		AuthOut string `json:"auth_out"`
+	} `json:"keys"`
+}
+
+// tsharkESP returns a counter of the packets in the capture at path that
+// match a display filter, tshark decrypting ESP (AES-CBC, with the HMAC
+// its ESP SA table calls auth, e.g. "HMAC-SHA-1-96 [RFC2404]") with the
+// keys of sas, the SA pairs between local and peer.
+func tsharkESP(t *testing.T, path, local, peer, auth string, sas ...ipsecSA) func(filter string) int {
+	t.Helper()
+	uat := func(src, dst string, spi uint32, enc, key string) string {
+		return fmt.Sprintf(`uat:esp_sa:"IPv4","%s","%s","0x%08x","AES-CBC [RFC3602]","0x%s","%s","0x%s"`, src, dst, spi, enc, auth, key)
+	}
+	args := []string{"-r", path, "-o", "esp.enable_encryption_decode:TRUE", "-o", "esp.enable_authentication_check:TRUE"}
+	for _, sa := range sas {
+		args = append(args, "-o", uat(local, peer, sa.SPIOut, sa.Keys.EncOut, sa.Keys.AuthOut),
+			"-o", uat(peer, local, sa.SPIIn, sa.Keys.EncIn, sa.Keys.AuthIn))
+	}
+	return func(filter string) int {
+		t.Helper()
+		out, err := exec.Command("tshark", append(args, "-Y", filter)...).Output()
+		if err != nil {
+			t.Fatalf("tshark -Y %s: %v", filter, err)
+		}
+		return strings.Count(string(out), "\n")
 	}
 }

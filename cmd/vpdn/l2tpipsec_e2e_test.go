@@ -73,17 +73,7 @@ func TestL2TPIPsecBehindNAT(t *testing.T) {
 	nat, lns := lab.NS("nat"), lab.NS("lns")
 	natDev, lnsDev := lab.Link(nat, lns, mustPrefix("198.18.0.1/24"), mustPrefix("198.18.0.2/24"))
 	const clients = 3
-	var pcs []*nstest.NS
-	for i := range clients {
-		pc := lab.NS(fmt.Sprintf("pc%d", i+1))
-		lan := fmt.Sprintf("198.18.%d.", 11+i)
-		lab.Link(pc, nat, mustPrefix(lan+"2/24"), mustPrefix(lan+"1/24"))
-		pc.Route(mustPrefix("198.18.0.0/24"), netip.MustParseAddr(lan+"1"))
-		pcs = append(pcs, pc)
-	}
-	if out, err := nat.Run(5*time.Second, "sysctl", "-qw", "net.ipv4.ip_forward=1"); err != nil {
-		t.Fatalf("sysctl: %v %s", err, out)
-	}
+	pcs := natClients(t, lab, nat, clients)
 	rules := `table ip vpdnnat {
 	chain masq {
 		type nat hook postrouting priority srcnat
@@ -163,20 +153,7 @@ func TestL2TPIPsecBehindNAT(t *testing.T) {
 	if n := strings.Count(ipsec, "in use settings ={Transport UDP-Encaps, }"); n != 2*clients {
 		t.Errorf("show crypto ipsec sa: %d transport UDP-encapsulated SAs (in and out), want %d", n, 2*clients)
 	}
-	var sas []struct {
-		Peer     string `json:"peer"`
-		PeerPort uint16 `json:"peer_port"`
-		SPIIn    uint32 `json:"spi_in"`
-		SPIOut   uint32 `json:"spi_out"`
-		Encaps   uint64 `json:"pkts_encaps"`
-		Decaps   uint64 `json:"pkts_decaps"`
-		Keys     *struct {
-			EncIn   string `json:"enc_in"`
-			AuthIn  string `json:"auth_in"`
-			EncOut  string `json:"enc_out"`
-			AuthOut string `json:"auth_out"`
-		} `json:"keys"`
-	}
+	var sas []ipsecSA
 	raw := lnsD.show("show", "crypto", "ipsec", "sa", "--json", "--secrets")
 	if err := json.Unmarshal([]byte(raw), &sas); err != nil || len(sas) != clients {
 		t.Fatalf("show crypto ipsec sa --json --secrets: %v (%d SAs)\n%s", err, len(sas), raw)
@@ -226,21 +203,7 @@ func TestL2TPIPsecBehindNAT(t *testing.T) {
 		if bad, err := nstest.Problems(capture.Path); err != nil || len(bad) > 0 {
 			t.Errorf("tshark: %v %v", err, bad)
 		}
-		uat := func(src, dst string, spi uint32, enc, auth string) string {
-			return fmt.Sprintf(`uat:esp_sa:"IPv4","%s","%s","0x%08x","AES-CBC [RFC3602]","0x%s","HMAC-SHA-1-96 [RFC2404]","0x%s"`, src, dst, spi, enc, auth)
-		}
-		args := []string{"-r", capture.Path, "-o", "esp.enable_encryption_decode:TRUE", "-o", "esp.enable_authentication_check:TRUE"}
-		for _, sa := range sas {
-			args = append(args, "-o", uat("198.18.0.2", "198.18.0.1", sa.SPIOut, sa.Keys.EncOut, sa.Keys.AuthOut),
-				"-o", uat("198.18.0.1", "198.18.0.2", sa.SPIIn, sa.Keys.EncIn, sa.Keys.AuthIn))
-		}
-		count := func(filter string) int {
-			out, err := exec.Command("tshark", append(args, "-Y", filter)...).Output()
-			if err != nil {
-				t.Fatalf("tshark -Y %s: %v", filter, err)
-			}
-			return strings.Count(string(out), "\n")
-		}
+		count := tsharkESP(t, capture.Path, "198.18.0.2", "198.18.0.1", "HMAC-SHA-1-96 [RFC2404]", sas...)
 		espN, l2tpN := count("esp"), count("esp && l2tp")
 		good, badICV := count("esp.icv_good == 1"), count("esp.icv_bad == 1")
 		malformed := count("_ws.malformed || _ws.expert.severity >= error")
@@ -321,16 +284,7 @@ func TestDocument004L2TPOverIPsec(t *testing.T) {
 		}
 	}
 	t.Logf("LNS: show crypto ipsec sa:\n%s", lnsD.show("show", "crypto", "ipsec", "sa"))
-	var sas []struct {
-		SPIIn  uint32 `json:"spi_in"`
-		SPIOut uint32 `json:"spi_out"`
-		Keys   *struct {
-			EncIn   string `json:"enc_in"`
-			AuthIn  string `json:"auth_in"`
-			EncOut  string `json:"enc_out"`
-			AuthOut string `json:"auth_out"`
-		} `json:"keys"`
-	}
+	var sas []ipsecSA
 	raw := lnsD.show("show", "crypto", "ipsec", "sa", "--json", "--secrets")
 	if err := json.Unmarshal([]byte(raw), &sas); err != nil || len(sas) != 1 || sas[0].Keys == nil {
 		t.Fatalf("show crypto ipsec sa --json --secrets: %v\n%s", err, raw)
@@ -341,19 +295,7 @@ func TestDocument004L2TPOverIPsec(t *testing.T) {
 			t.Errorf("tshark: %v %v", err, bad)
 		}
 		sa := sas[0]
-		uat := func(src, dst string, spi uint32, enc, auth string) string {
-			return fmt.Sprintf(`uat:esp_sa:"IPv4","%s","%s","0x%08x","AES-CBC [RFC3602]","0x%s","HMAC-SHA-1-96 [RFC2404]","0x%s"`, src, dst, spi, enc, auth)
-		}
-		args := []string{"-r", capture.Path, "-o", "esp.enable_encryption_decode:TRUE", "-o", "esp.enable_authentication_check:TRUE",
-			"-o", uat("198.18.0.2", "198.18.0.1", sa.SPIOut, sa.Keys.EncOut, sa.Keys.AuthOut),
-			"-o", uat("198.18.0.1", "198.18.0.2", sa.SPIIn, sa.Keys.EncIn, sa.Keys.AuthIn)}
-		count := func(filter string) int {
-			out, err := exec.Command("tshark", append(args, "-Y", filter)...).Output()
-			if err != nil {
-				t.Fatalf("tshark -Y %s: %v", filter, err)
-			}
-			return strings.Count(string(out), "\n")
-		}
+		count := tsharkESP(t, capture.Path, "198.18.0.2", "198.18.0.1", "HMAC-SHA-1-96 [RFC2404]", sa)
 		espN, inside, clear := count("esp"), count("esp && l2tp"), count("l2tp && !esp")
 		badICV := count("esp.icv_bad == 1")
 		t.Logf("tshark: %d ESP packets, %d with L2TP inside, %d L2TP in clear, %d bad ICVs", espN, inside, clear, badICV)

@@ -50,17 +50,7 @@ func TestPPTPBehindNAT(t *testing.T) {
 	nat, hub := lab.NS("nat"), lab.NS("hub")
 	lab.Link(nat, hub, mustPrefix("198.18.0.1/24"), mustPrefix("198.18.0.2/24"))
 	const clients = 3
-	var pcs []*nstest.NS
-	for i := range clients {
-		pc := lab.NS(fmt.Sprintf("pc%d", i+1))
-		lan := fmt.Sprintf("198.18.%d.", 11+i)
-		lab.Link(pc, nat, mustPrefix(lan+"2/24"), mustPrefix(lan+"1/24"))
-		pc.Route(mustPrefix("198.18.0.0/24"), netip.MustParseAddr(lan+"1"))
-		pcs = append(pcs, pc)
-	}
-	if out, err := nat.Run(5*time.Second, "sysctl", "-qw", "net.ipv4.ip_forward=1"); err != nil {
-		t.Fatalf("sysctl: %v %s", err, out)
-	}
+	pcs := natClients(t, lab, nat, clients)
 	rules := `table ip vpdnnat {
 	chain raw {
 		type filter hook prerouting priority raw
@@ -193,4 +183,24 @@ func TestPPTPBehindNAT(t *testing.T) {
 	if out, err := nat.Run(5*time.Second, "nft", "list", "chain", "ip", "vpdnnat", "gre_in"); err == nil {
 		t.Logf("the NAT's return path:\n%s", out)
 	}
+}
+
+// natClients makes n client namespaces, pc1 to pcN, each on its own LAN
+// 198.18.(11+i).0/24 behind nat and routed through it to the underlay
+// 198.18.0.0/24, and turns forwarding on in nat (its NAT rules are the
+// caller's).
+func natClients(t *testing.T, lab *nstest.Lab, nat *nstest.NS, n int) []*nstest.NS {
+	t.Helper()
+	var pcs []*nstest.NS
+	for i := range n {
+		pc := lab.NS(fmt.Sprintf("pc%d", i+1))
+		lan := fmt.Sprintf("198.18.%d.", 11+i)
+		lab.Link(pc, nat, mustPrefix(lan+"2/24"), mustPrefix(lan+"1/24"))
+		pc.Route(mustPrefix("198.18.0.0/24"), netip.MustParseAddr(lan+"1"))
+		pcs = append(pcs, pc)
+	}
+	if out, err := nat.Run(5*time.Second, "sysctl", "-qw", "net.ipv4.ip_forward=1"); err != nil {
+		t.Fatalf("sysctl: %v %s", err, out)
+	}
+	return pcs
 }
