@@ -281,3 +281,32 @@ func TestNATDetection(t *testing.T) {
 		})
 	}
 }
+
+// TestOneNegotiationPerFlow: requests for the same flow repeated while
+// phase 1 or the flow's quick mode is under way (L2TP retransmitting to a
+// protected peer behind a slow IKE) make one SA pair, not one each.
+func TestOneNegotiationPerFlow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newNetwork(1, 0, 0)
+		a, b := pair(t, w, nil)
+		for range 3 {
+			if err := a.n.Initiate(addrB, p2For()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		settle(time.Second)
+		if na, nb := len(a.n.Children()), len(b.n.Children()); na != 1 || nb != 1 {
+			t.Fatalf("three requests during phase 1: %d/%d child SAs, want 1/1", na, nb)
+		}
+		// Phase 1 is up: two requests at once make one quick mode.
+		for range 2 {
+			if err := a.n.Initiate(addrB, p2For()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		settle(time.Second)
+		if na, nb := len(a.n.Children()), len(b.n.Children()); na != 2 || nb != 2 {
+			t.Fatalf("two requests during a quick mode: %d/%d child SAs, want 2/2", na, nb)
+		}
+	})
+}

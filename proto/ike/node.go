@@ -223,8 +223,21 @@ func (n *Node) Initiate(peer netip.AddrPort, pol *Phase2Policy) error {
 	for _, p := range n.sas {
 		// By address: a NAT-T peer may have moved to another port.
 		if p.peer.Addr() == peer.Addr() && p.state != stDestSA && !p.dying {
+			// One negotiation per flow: a request repeated while IKE is
+			// slow (L2TP retransmitting to a protected peer, more packets
+			// for a tunnel) joins the one under way instead of making a
+			// second SA pair, as IOS sends one sa_request per flow.
+			if slices.ContainsFunc(p.pending, func(q *Phase2Policy) bool { return q.Local == pol.Local && q.Remote == pol.Remote }) {
+				return nil
+			}
 			if p.state == stP1Complete && !p.ez.waiting {
-				p.startQM(p.withConfigAddr(pol))
+				want := p.withConfigAddr(pol)
+				for _, q := range p.qms {
+					if q.role == Initiator && q.state < qmInstallAwait && q.child == nil && q.local == want.Local && q.remote == want.Remote {
+						return nil
+					}
+				}
+				p.startQM(want)
 			} else {
 				p.pending = append(p.pending, pol)
 			}
