@@ -226,15 +226,54 @@ func generateDH(g Group, rand io.Reader) (*dhKey, error) {
 	if !ok {
 		return nil, fmt.Errorf("ike: unsupported %v", g)
 	}
-	// A secret as long as the prime, reduced into [2, p-2].
-	buf := make([]byte, g.publicLen())
-	if _, err := io.ReadFull(rand, buf); err != nil {
+	x, err := modpSecret(g.expBits(), p, rand)
+	if err != nil {
 		return nil, fmt.Errorf("ike: %v: %w", g, err)
 	}
-	x := new(big.Int).SetBytes(buf)
-	x.Mod(x, new(big.Int).Sub(p, big.NewInt(3)))
-	x.Add(x, big.NewInt(2))
 	return modpKey(g, x), nil
+}
+
+// expBits is the length of our MODP secret exponent. The cost of g^x
+// grows with the exponent's length, and an exponent as long as the prime
+// buys nothing: the best attacks on these groups cost about as much as
+// an exponent of twice the group's strength (RFC 3526 §8, whose table
+// gives 180-240 bits for the 1536-bit group and 220-320 for the 2048-bit
+// one; RFC 2412 Appendix E makes the same point). We take the upper
+// ends: 256 bits for groups 2 and 5 (as strongSwan's "optimum" sizes)
+// and 320 for group 14 (strongSwan uses 384 when told not to follow
+// X9.42; NSS, libreswan's library, 224). The primes are safe primes, so
+// g = 2 generates a subgroup of prime order (p-1)/2 and a short exponent
+// loses nothing to Pohlig-Hellman.
+func (g Group) expBits() int {
+	switch g {
+	case Group2, Group5:
+		return 256
+	case Group14:
+		return 320
+	}
+	return 0
+}
+
+// modpSecret is a uniformly random exponent of at most bits bits, never
+// 0 or 1, and below p-1.
+func modpSecret(bits int, p *big.Int, rand io.Reader) (*big.Int, error) {
+	if bits <= 1 || bits >= p.BitLen() {
+		return nil, fmt.Errorf("secret of %d bits for a %d-bit prime", bits, p.BitLen())
+	}
+	buf := make([]byte, (bits+7)/8)
+	// 0 and 1 come once in 2^(bits-1) draws: 8 tries end only on a
+	// broken source.
+	for range 8 {
+		if _, err := io.ReadFull(rand, buf); err != nil {
+			return nil, err
+		}
+		buf[0] &= byte(0xff >> (8*len(buf) - bits))
+		x := new(big.Int).SetBytes(buf)
+		if x.BitLen() > 1 {
+			return x, nil
+		}
+	}
+	return nil, errors.New("random source gives only 0 and 1")
 }
 
 func ecKey(g Group, k *ecdh.PrivateKey) *dhKey {
