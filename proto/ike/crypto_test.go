@@ -292,3 +292,27 @@ func TestMODPSecretSource(t *testing.T) {
 		t.Errorf("empty source: %v", err)
 	}
 }
+
+// TestFixedBase: the fixed-base table gives what math/big's Exp gives,
+// for random exponents and for the edges (0, 1, all ones, one digit).
+func TestFixedBase(t *testing.T) {
+	for _, g := range []Group{Group2, Group5, Group14} {
+		f, p := fixedBases[g], modpPrimes[g]
+		bits := g.expBits()
+		xs := []*big.Int{big.NewInt(0), big.NewInt(1), big.NewInt(15), big.NewInt(16),
+			new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), uint(bits)), big.NewInt(1)),
+			new(big.Int).Lsh(big.NewInt(9), uint(bits-4))}
+		for range 20 {
+			x, err := modpSecret(bits, p, rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			xs = append(xs, x)
+		}
+		for _, x := range xs {
+			if got, want := f.exp(x), new(big.Int).Exp(big.NewInt(2), x, p); got.Cmp(want) != 0 {
+				t.Fatalf("%v: 2^%x: fixed base %x, Exp %x", g, x, got, want)
+			}
+		}
+	}
+}
