@@ -30,7 +30,7 @@ import (
 // esp-sha-hmac without PFS on both. At most VPDN_IKE_INFLIGHT (32) are
 // under way at once. It runs with N = 4 as a test (every SA must come
 // up; nothing is timed); VPDN_IKE_RATE=N makes it the benchmark and logs
-// the rates.
+// the rates, VPDN_IKE_CPUPROFILE=FILE has vpdn serve write a CPU profile.
 
 const (
 	rateResponder = "198.18.0.2"
@@ -254,7 +254,11 @@ func TestIKESetupRate(t *testing.T) {
 	var rates []rateResult
 	t.Run("vpdn", func(t *testing.T) {
 		bin := nstest.GoBuild(t, "../cmd/vpdn")
-		logs, sock, stop := vpdnServe(t, lab, b, bin, rateVPDNConf)
+		var extra []string
+		if f := os.Getenv("VPDN_IKE_CPUPROFILE"); f != "" {
+			extra = []string{"--cpuprofile", f} // where the responder's time goes
+		}
+		logs, sock, stop := vpdnServe(t, lab, b, bin, rateVPDNConf, extra...)
 		waitLine(t, "vpdn to answer", 15*time.Second, func() bool {
 			out, _ := b.Run(10*time.Second, bin, "show", "version", "--socket", sock)
 			return strings.Contains(string(out), "vpdn")

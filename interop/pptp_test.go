@@ -252,7 +252,7 @@ var callIDsRE = regexp.MustCompile(`call ID (\d+), peer's call ID (\d+)`)
 
 // vpdnServe runs vpdn serve in ns on cfg; it returns its log, its control
 // socket and a function that stops it and reports its exit.
-func vpdnServe(t *testing.T, lab *nstest.Lab, ns *nstest.NS, bin, cfg string) (*nstest.SyncBuffer, string, func() error) {
+func vpdnServe(t *testing.T, lab *nstest.Lab, ns *nstest.NS, bin, cfg string, extra ...string) (*nstest.SyncBuffer, string, func() error) {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "vpdn.cfg")
@@ -261,7 +261,7 @@ func vpdnServe(t *testing.T, lab *nstest.Lab, ns *nstest.NS, bin, cfg string) (*
 	}
 	sock := filepath.Join(dir, "s")
 	logs := &nstest.SyncBuffer{}
-	cmd := ns.Command(bin, "serve", "-c", path, "--socket", sock, "--log-level", "debug")
+	cmd := ns.Command(bin, append([]string{"serve", "-c", path, "--socket", sock, "--log-level", "debug"}, extra...)...)
 	cmd.Stderr = logs
 	if err := lab.Start(cmd); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"math/big"
+	"slices"
 	"strings"
 	"testing"
 
@@ -213,6 +214,105 @@ func TestCBC(t *testing.T) {
 		}
 		if _, err := cbcCrypt(c.c, key, iv, buf[:5], false); err == nil {
 			t.Fatal("partial block accepted")
+		}
+	}
+}
+
+// TestMODPSecretSize: our MODP exponents are as long as the groups'
+// strength calls for (RFC 3526 §8), never 0 or 1, and both sides still
+// derive the same g^xy, which is 2^(xy) mod p computed another way.
+func TestMODPSecretSize(t *testing.T) {
+	for g, bits := range map[Group]int{Group2: 256, Group5: 256, Group14: 320} {
+		if g.expBits() != bits {
+			t.Errorf("%v: %d-bit exponent, want %d", g, g.expBits(), bits)
+		}
+		p := modpPrimes[g]
+		longest := 0
+		for range 40 {
+			a, err := generateDH(g, rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := generateDH(g, rand.Reader)
+			if n := a.x.BitLen(); n <= 1 || n > bits {
+				t.Fatalf("%v: exponent of %d bits", g, n)
+			}
+			longest = max(longest, a.x.BitLen())
+			if want := new(big.Int).Exp(big.NewInt(2), a.x, p).FillBytes(make([]byte, g.publicLen())); !bytes.Equal(a.pub, want) {
+				t.Fatalf("%v: public value is not 2^x mod p", g)
+			}
+			s1, err1 := a.shared(b.pub)
+			s2, err2 := b.shared(a.pub)
+			xy := new(big.Int).Mul(a.x, b.x)
+			want := new(big.Int).Exp(big.NewInt(2), xy, p).FillBytes(make([]byte, g.publicLen()))
+			if err1 != nil || err2 != nil || !bytes.Equal(s1, want) || !bytes.Equal(s2, want) {
+				t.Fatalf("%v: g^xy differs: %v %v", g, err1, err2)
+			}
+		}
+		// 40 draws all 8 bits short would be a 2^-320 event: the mask
+		// keeps the length we asked for.
+		if longest < bits-8 {
+			t.Errorf("%v: longest exponent %d bits, want about %d", g, longest, bits)
+		}
+	}
+}
+
+// TestMODPSecretSource: the exponent comes from the random source, masked
+// to its length; 0 and 1 are drawn again, and a source that gives nothing
+// else is an error, as is one that fails.
+func TestMODPSecretSource(t *testing.T) {
+	p := modpPrimes[Group14]
+	ff := bytes.Repeat([]byte{0xff}, 40)
+	x, err := modpSecret(320, p, bytes.NewReader(ff))
+	if err != nil || x.BitLen() != 320 || x.Cmp(new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), 320), big.NewInt(1))) != 0 {
+		t.Fatalf("all ones: %v %v", x, err)
+	}
+	x, err = modpSecret(250, p, bytes.NewReader(ff))
+	if err != nil || x.BitLen() != 250 {
+		t.Fatalf("250 bits: %v bits, %v", x.BitLen(), err)
+	}
+	one := append(make([]byte, 39), 1)
+	two := append(make([]byte, 39), 2)
+	x, err = modpSecret(320, p, bytes.NewReader(slices.Concat(make([]byte, 40), one, two)))
+	if err != nil || x.Int64() != 2 {
+		t.Fatalf("0, 1 then 2: %v %v", x, err)
+	}
+	if _, err := modpSecret(320, p, bytes.NewReader(make([]byte, 40*8))); err == nil || !strings.Contains(err.Error(), "only 0 and 1") {
+		t.Errorf("a source of zeros: %v", err)
+	}
+	if _, err := modpSecret(320, p, bytes.NewReader(ff[:10])); err == nil {
+		t.Error("a short source accepted")
+	}
+	for _, bits := range []int{0, 1, 2048, 4096} {
+		if _, err := modpSecret(bits, p, rand.Reader); err == nil {
+			t.Errorf("%d bits accepted", bits)
+		}
+	}
+	if _, err := generateDH(Group14, bytes.NewReader(nil)); err == nil || !strings.HasPrefix(err.Error(), "ike: group 14") {
+		t.Errorf("empty source: %v", err)
+	}
+}
+
+// TestFixedBase: the fixed-base table gives what math/big's Exp gives,
+// for random exponents and for the edges (0, 1, all ones, one digit).
+func TestFixedBase(t *testing.T) {
+	for _, g := range []Group{Group2, Group5, Group14} {
+		f, p := fixedBases[g], modpPrimes[g]
+		bits := g.expBits()
+		xs := []*big.Int{big.NewInt(0), big.NewInt(1), big.NewInt(15), big.NewInt(16),
+			new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), uint(bits)), big.NewInt(1)),
+			new(big.Int).Lsh(big.NewInt(9), uint(bits-4))}
+		for range 20 {
+			x, err := modpSecret(bits, p, rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			xs = append(xs, x)
+		}
+		for _, x := range xs {
+			if got, want := f.exp(x), new(big.Int).Exp(big.NewInt(2), x, p); got.Cmp(want) != 0 {
+				t.Fatalf("%v: 2^%x: fixed base %x, Exp %x", g, x, got, want)
+			}
 		}
 	}
 }

@@ -45,6 +45,7 @@ type Node struct {
 	calls        []func() // callbacks to run outside the lock (XAuth's Authenticate)
 	closed       bool
 	stats        Stats
+	dhSem        chan struct{} // Config.DHWorkers slots; nil computes inline
 }
 
 // Stats counts what the Node dropped and why.
@@ -103,8 +104,12 @@ func New(cfg Config) (*Node, error) {
 	if cfg.FirstConnID <= 0 {
 		cfg.FirstConnID = 1001
 	}
-	return &Node{cfg: cfg, log: cfg.Log, sas: map[isakmp.Cookie]*p1{}, children: map[uint32]*qm{},
-		nextConn: cfg.FirstConnID, halfOpenPeer: map[netip.Addr]int{}}, nil
+	n := &Node{cfg: cfg, log: cfg.Log, sas: map[isakmp.Cookie]*p1{}, children: map[uint32]*qm{},
+		nextConn: cfg.FirstConnID, halfOpenPeer: map[netip.Addr]int{}}
+	if cfg.DHWorkers > 0 {
+		n.dhSem = make(chan struct{}, cfg.DHWorkers)
+	}
+	return n, nil
 }
 
 // debugf logs a `debug crypto isakmp` line for conn-id id.
