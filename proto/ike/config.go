@@ -216,12 +216,6 @@ type Config struct {
 	// Rand is the source of cookies, nonces, SPIs and DH secrets
 	// (crypto/rand when nil).
 	Rand io.Reader
-	// DHWorkers, when positive, has a main-mode responder compute g^xy
-	// (MM3 to MM4, the costliest step of a set-up) on at most this many
-	// goroutines outside the Node's lock, so HandlePacket returns at once
-	// and the caller's read loop serves other peers meanwhile (the
-	// daemon: GOMAXPROCS). 0 computes inline, in HandlePacket.
-	DHWorkers int
 	// Send emits a datagram. It is called outside the Node's lock and may
 	// not block for long.
 	Send func(b []byte, to netip.AddrPort)

@@ -45,7 +45,6 @@ type Node struct {
 	calls        []func() // callbacks to run outside the lock (XAuth's Authenticate)
 	closed       bool
 	stats        Stats
-	dhSem        chan struct{} // Config.DHWorkers slots; nil computes inline
 }
 
 // Stats counts what the Node dropped and why.
@@ -104,12 +103,8 @@ func New(cfg Config) (*Node, error) {
 	if cfg.FirstConnID <= 0 {
 		cfg.FirstConnID = 1001
 	}
-	n := &Node{cfg: cfg, log: cfg.Log, sas: map[isakmp.Cookie]*p1{}, children: map[uint32]*qm{},
-		nextConn: cfg.FirstConnID, halfOpenPeer: map[netip.Addr]int{}}
-	if cfg.DHWorkers > 0 {
-		n.dhSem = make(chan struct{}, cfg.DHWorkers)
-	}
-	return n, nil
+	return &Node{cfg: cfg, log: cfg.Log, sas: map[isakmp.Cookie]*p1{}, children: map[uint32]*qm{},
+		nextConn: cfg.FirstConnID, halfOpenPeer: map[netip.Addr]int{}}, nil
 }
 
 // debugf logs a `debug crypto isakmp` line for conn-id id.

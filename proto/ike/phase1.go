@@ -374,63 +374,10 @@ func (p *p1) mm3(ps *payloads) error {
 	}
 	p.gxi, p.ni = slices.Clone(ps.ke), slices.Clone(ps.nonce)
 	p.setState(stRMM3)
-	if p.n.dhSem != nil {
-		return p.mm3Async(ps)
-	}
 	if err := p.dhAndKeys(); err != nil {
 		p.setState(stRMM2)
 		return err
 	}
-	return p.mm4Out(ps)
-}
-
-// mm3Async is mm3 with g^xy computed outside the Node's lock
-// (Config.DHWorkers): our key pair and nonce are made here, under the
-// lock (fast, and Rand need not be safe for concurrent use); the peer's
-// value raised to our secret, the slow half, runs on a worker, so the
-// caller's read loop and other peers' packets go on meanwhile. The SA
-// stays in IKE_R_MM3 until it is done: a retransmitted MM3 is a duplicate
-// and an MM4 goes out once.
-func (p *p1) mm3Async(ps *payloads) error {
-	dh, err := generateDH(p.pol.Group, p.n.cfg.Rand)
-	if err != nil {
-		p.setState(stRMM2)
-		return err
-	}
-	nonce := make([]byte, nonceLen)
-	p.n.random(nonce)
-	p.dhJob++
-	job, n, peerPub := p.dhJob, p.n, p.gxi
-	go func() {
-		n.dhSem <- struct{}{}
-		gxy, err := dh.shared(peerPub)
-		<-n.dhSem
-		n.mu.Lock()
-		defer n.unlock()
-		if n.closed || p.dying || p.state != stRMM3 || p.dhJob != job {
-			return
-		}
-		if err != nil {
-			// As mm3 inline: the message is dropped, MM3 may come again.
-			p.debugf(" %v", err)
-			p.setState(stRMM2)
-			p.lastRecv = p.replyFor
-			return
-		}
-		p.dh, p.gxr, p.nr = dh, dh.pub, nonce
-		p.keysFrom(gxy)
-		// The MM3 that handle recorded is what our MM4 answers.
-		p.replyFor = p.lastRecv
-		if err := p.mm4Out(ps); err != nil {
-			p.debugf(" %v", err)
-		}
-	}()
-	return nil
-}
-
-// mm4Out sends the responder's MM4 (KE, Nr, NAT-D) once g^xy and the keys
-// exist.
-func (p *p1) mm4Out(ps *payloads) error {
 	p.checkNATD(ps)
 	e := isakmp.NewEncoder(nil, p.header(isakmp.ExchangeMain, 0, 0))
 	e.Raw(isakmp.PayloadKE, p.gxr)

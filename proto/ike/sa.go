@@ -31,7 +31,6 @@ type p1 struct {
 	saib     []byte // the initiator's SA payload body (RFC 2409 §5 SAi_b)
 	idI, idR []byte // ID payload bodies (IDii_b, IDir_b)
 	dh       *dhKey
-	dhJob    uint64 // the responder's MM3 computation under way (mm3Async)
 	gxi, gxr []byte
 	ni, nr   []byte
 	k        keys
