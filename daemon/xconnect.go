@@ -544,8 +544,8 @@ func (d *Daemon) registerXconnectShows() {
 
 // sessionsReply answers show l2tp session and show l2tun session.
 func (d *Daemon) sessionsReply(all, asJSON bool) (*control.Response, error) {
-	v := d.vpdnSnapshot()
 	pws := d.pwSnapshot()
+	v := withoutPWs(d.vpdnSnapshot(), pws)
 	var b strings.Builder
 	show.WriteL2TPSessions(&b, v, pws, all)
 	if len(pws) == 0 {

@@ -26,6 +26,7 @@ import (
 	"github.com/vpdn/vpdn/config"
 	"github.com/vpdn/vpdn/dataplane"
 	l2tpproto "github.com/vpdn/vpdn/proto/l2tp"
+	"github.com/vpdn/vpdn/show"
 	"github.com/vpdn/vpdn/wire/l2tp"
 )
 
@@ -62,7 +63,7 @@ type v3Bearer struct {
 	info access.BearerInfo
 }
 
-func (b *v3Bearer) Close(c access.Cause)     { b.s.Close(l2tpv2.CDNResult(c)) }
+func (b *v3Bearer) Close(c access.Cause)    { b.s.Close(l2tpv2.CDNResult(c)) }
 func (b *v3Bearer) Info() access.BearerInfo { return b.info }
 
 // installPPP opens the PPP session of pw's pseudowire s in the access
@@ -127,4 +128,58 @@ func stopPPP(pw *pseudowire, err error) {
 		as.LowerDown(access.CauseLostService, fmt.Sprint(err))
 	}
 	pw.as = nil
+}
+
+// v3PPPSnapshot adds the PPP pseudowires' sessions to show vpdn and show
+// l2tun session, as an L2TPv2 Virtual-PPP's are (document 004: "1, Vp1"
+// in the Username, Intf/Vcid column, the 32-bit IDs of L2TPv3).
+func (d *Daemon) v3PPPSnapshot(rt *runtime, v *show.VPDN, byKey map[dataplane.Key]access.View) {
+	xs := rt.xc
+	if xs == nil {
+		return
+	}
+	xs.mu.Lock()
+	defer xs.mu.Unlock()
+	for _, pw := range xs.pws {
+		if !pw.ppp {
+			continue
+		}
+		pw.mu.Lock()
+		in, active := pw.dyn.info, pw.dyn.active != nil
+		since, uid := pw.since, pw.uid
+		pw.mu.Unlock()
+		if !active {
+			continue
+		}
+		ses := show.Session{Protocol: show.L2TP, LocalID: in.LocalSessionID, RemoteID: in.RemoteSessionID,
+			TunnelID: in.LocalCCID, RemoteTunnelID: in.RemoteCCID, RemoteName: in.PeerName,
+			RemoteAddress: in.Peer.Addr().String(), VCID: pw.x.VCID, Interface: pw.ifc.Name.Short(),
+			State: "est", StateName: "established", LastChange: since, UniqueID: uid, Sequencing: in.SendSeq || in.RecvSeq}
+		if vw, ok := byKey[dataplane.L2TPv3Key(in.LocalSessionID)]; ok {
+			ses.Interface, ses.User = vw.Interface, vw.User
+			ses.Counters = counters(vw.Counters)
+		}
+		v.Sessions = append(v.Sessions, ses)
+	}
+}
+
+// withoutPWs drops from v the sessions of PPP pseudowires that pws lists
+// (show l2tp session and show l2tun tunnel render those as pseudowires).
+func withoutPWs(v show.VPDN, pws []show.PWSession) show.VPDN {
+	in := func(s show.Session) bool {
+		for _, p := range pws {
+			if p.CircuitType == "PPP" && p.LocalID == s.LocalID && p.TunnelID == s.TunnelID && p.LocalID != 0 {
+				return true
+			}
+		}
+		return false
+	}
+	out := v
+	out.Sessions = nil
+	for _, s := range v.Sessions {
+		if !in(s) {
+			out.Sessions = append(out.Sessions, s)
+		}
+	}
+	return out
 }

@@ -100,7 +100,7 @@ func TestInMemoryPPPPseudowire(t *testing.T) {
 					t.Errorf("LNS Vp1 routes %v", rs)
 				}
 				cu := lns.show(t, "caller user LAC", false).Text
-				for _, want := range []string{"User: LAC, line Vp1, service PPP", "LCP Open", "MS CHAP V2", "IPCP",
+				for _, want := range []string{"User: LAC, line Vp1, service PPP\n", "LCP Open", "MS CHAP V2", "IPCP",
 					"Local 198.19.3.3, remote 198.19.7.7"} {
 					if !strings.Contains(cu, want) {
 						t.Errorf("LNS show caller user LAC lacks %q:\n%s", want, cu)
@@ -127,11 +127,49 @@ func TestInMemoryPPPPseudowire(t *testing.T) {
 					if !strings.Contains(s, "PPP") || !strings.Contains(s, "Session is L2TP signaled") {
 						t.Errorf("show l2tp session all:\n%s", s)
 					}
-					if v := m.show(t, "vpdn", false).Text; !strings.Contains(v, "Vp1") {
+					if v := m.show(t, "vpdn", false).Text; !strings.Contains(v, "1, Vp1") || !strings.Contains(v, "sessions 1") {
 						t.Errorf("show vpdn:\n%s", v)
 					}
 				}
 			})
 		})
 	}
+}
+
+// TestInMemoryPPPPseudowireWrongType: a Virtual-PPP whose VCID the peer
+// has configured as an Ethernet xconnect: the peer refuses the ICRQ with
+// CDN result 14 (RFC 3931 §5.4.2, unsupported PW type), and the
+// Virtual-PPP stays down with that error.
+func TestInMemoryPPPPseudowireWrongType(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(1)
+		r5a, r9a := netip.MustParseAddr("198.18.1.5"), netip.MustParseAddr("198.18.1.9")
+		r5 := newMemDaemon(t, nw, memDynPE("R5", "198.18.1.5", "198.18.1.9", ""), func(o *Options) { o.Binds = nw.Host(r5a) })
+		r9 := newMemDaemon(t, nw, `hostname R9
+l2tp-class L2TP_CTL
+ digest secret 0 s3cret hash sha
+pseudowire-class L2TP_Class
+ encapsulation l2tpv3
+ protocol l2tpv3 L2TP_CTL
+ ip local interface GigabitEthernet1/0
+interface GigabitEthernet1/0
+ ip address 198.18.1.9 255.255.255.0
+interface Virtual-PPP1
+ ip address negotiated
+ pseudowire 198.18.1.5 7 pw-class L2TP_Class
+`, func(o *Options) { o.Binds = nw.Host(r9a) })
+		for i := 0; ; i++ {
+			s := r9.show(t, "l2tp session all", false).Text
+			if strings.Contains(s, "unsupported PW type") || strings.Contains(s, "not supported") {
+				break
+			}
+			if i == 90 {
+				t.Fatalf("no CDN 14:\n%s\n%s", s, r5.show(t, "l2tp session all", false).Text)
+			}
+			time.Sleep(time.Second)
+		}
+		if r9.host.Device("Vp1") != nil {
+			t.Error("Vp1 is up")
+		}
+	})
 }
