@@ -111,8 +111,13 @@ func (d *Daemon) startPPP(xs *xconnects, pw *pseudowire, s *l2tpproto.Pseudowire
 		return
 	}
 	as.LowerUp()
+	ctx := xs.ctx
 	xs.done.Go(func() {
-		<-as.Done()
+		select {
+		case <-as.Done():
+		case <-ctx.Done():
+			return
+		}
 		c, why := as.Cause()
 		r := l2tpv2.CDNResult(c)
 		if r.HasError && r.Message == "" {

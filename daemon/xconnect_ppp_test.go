@@ -1,13 +1,16 @@
 package daemon
 
 import (
+	"encoding/json"
 	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/vpdn/vpdn/control"
+	"github.com/vpdn/vpdn/show"
 	"github.com/vpdn/vpdn/transport/memnet"
 )
 
@@ -120,6 +123,28 @@ func TestInMemoryPPPPseudowire(t *testing.T) {
 					}
 				case <-time.After(5 * time.Second):
 					t.Fatal("no packet across")
+				}
+				synctest.Wait()
+				// The control connection cleared on the LAC: both PPP
+				// sessions end with it, and the dial loop brings the
+				// pseudowire and PPP up again.
+				var tuns []show.Tunnel
+				if err := json.Unmarshal(lac.show(t, "l2tun tunnel", true).Data, &tuns); err != nil || len(tuns) != 1 {
+					t.Fatalf("tunnels: %v %+v", err, tuns)
+				}
+				if r := lac.do("clear", "l2tun", "tunnel", "id", strconv.FormatUint(uint64(tuns[0].LocalID), 10)); !r.OK {
+					t.Fatalf("clear: %+v", r)
+				}
+				for i := 0; ; i++ {
+					var again []show.Tunnel
+					_ = json.Unmarshal(lac.show(t, "l2tun tunnel", true).Data, &again)
+					if len(again) == 1 && again[0].LocalID != tuns[0].LocalID && up(lns) && up(lac) {
+						break
+					}
+					if i == 120 {
+						t.Fatalf("not up again after clear: %+v\n%s", again, lac.show(t, "l2tp session all", false).Text)
+					}
+					time.Sleep(time.Second)
 				}
 				synctest.Wait()
 				for _, m := range []*memDaemon{lns, lac} {
