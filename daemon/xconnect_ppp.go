@@ -81,6 +81,9 @@ func (d *Daemon) installPPP(rt *runtime, pw *pseudowire, s *l2tpproto.Pseudowire
 		pw.errMsg = err.Error()
 		return
 	}
+	if pw.ifc.MTU == 0 {
+		prof.MTU = min(prof.MTU, v3PPPMTU(dy.vb.udp, in))
+	}
 	seq := pw.pc.Sequencing
 	p := dataplane.L2TPv3Params{UDP: dy.vb.udp, RemoteSession: in.RemoteSessionID, LocalCookie: in.LocalCookie,
 		RemoteCookie: in.RemoteCookie, L2SS: in.L2SS, SeqTx: in.SendSeq || seq == "transmit" || seq == "both",
@@ -187,4 +190,23 @@ func withoutPWs(v show.VPDN, pws []show.PWSession) show.VPDN {
 		}
 	}
 	return out
+}
+
+// v3PPPMTU is the largest IP packet a PPP pseudowire carries without
+// fragmenting a 1500-octet underlay: the outer IPv4 header (20), over
+// UDP its header and the L2TPv3 one's first word (8 + 4, RFC 3931
+// §4.1.2.1), the Session ID (4), the cookie, the default L2-Specific
+// Sublayer when the session has one (4, §4.6), and the PPP address,
+// control and protocol fields (4). Over UDP with a 4-octet cookie it is
+// 1456, below L2TPv2's 1460: a train of segments sized for 1460 would
+// not fit, and the kernel refuses such a UDP_SEGMENT send (EMSGSIZE).
+func v3PPPMTU(udp bool, in l2tpproto.PWInfo) int {
+	over := 20 + 4 + in.RemoteCookie.Len() + 4
+	if udp {
+		over += 8 + 4
+	}
+	if in.L2SS {
+		over += 4
+	}
+	return 1500 - over
 }

@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/vpdn/vpdn/control"
+	l2tpproto "github.com/vpdn/vpdn/proto/l2tp"
 	"github.com/vpdn/vpdn/show"
 	"github.com/vpdn/vpdn/transport/memnet"
+	"github.com/vpdn/vpdn/wire/l2tp"
 )
 
 // Document 004's L2TPv3 LNS/LAC pair ("Configure for L2TPv3") with its
@@ -197,4 +199,24 @@ interface Virtual-PPP1
 			t.Error("Vp1 is up")
 		}
 	})
+}
+
+// TestV3PPPMTU: the Virtual-PPP MTU of a PPP pseudowire keeps the outer
+// packet within 1500 octets for each transport, cookie and sublayer.
+func TestV3PPPMTU(t *testing.T) {
+	c4 := l2tp.Cookie4(55111)
+	for _, tc := range []struct {
+		udp, l2ss bool
+		cookie    l2tp.Cookie
+		want      int
+	}{
+		{false, false, l2tp.Cookie{}, 1472},
+		{false, false, c4, 1468},
+		{true, false, c4, 1456},
+		{true, true, c4, 1452},
+	} {
+		if got := v3PPPMTU(tc.udp, l2tpproto.PWInfo{RemoteCookie: tc.cookie, L2SS: tc.l2ss}); got != tc.want {
+			t.Errorf("udp %v l2ss %v cookie %d: %d, want %d", tc.udp, tc.l2ss, tc.cookie.Len(), got, tc.want)
+		}
+	}
 }
