@@ -225,6 +225,11 @@ func (m *Manager) pppConfig(s *Session, d DataSpec) (ppp.Config, error) {
 	if prof.Role == Client {
 		ip.Client = prof.ClientIPCP || !prof.Local.IsValid()
 		ip.RequestDNS = prof.RequestDNS
+		if !ip.Client {
+			// A client with its own address may lend the peer one
+			// (Profile.PeerAddr: peer default ip address on a Virtual-PPP).
+			ip.Peer = prof.PeerAddr
+		}
 		return pc, nil
 	}
 	if !prof.Local.IsValid() {

@@ -2,8 +2,9 @@
 # Single-stream TCP across an Ethernet pseudowire: vpdn's manual L2TPv3
 # xconnect (document 004's R5/R9, IP protocol 115 and UDP) against the
 # kernel's VXLAN bridging the same two LAN segments between the same
-# namespaces, and against vpdn's L2TPv2 PPP path between the two PEs, all
-# in one run (BENCHMARKS.md). Root; only 198.18.0.0/15; cleans up after
+# namespaces, and against vpdn's L2TPv2 PPP path between the two PEs, and
+# vpdn's L2TPv3 PPP pseudowire (Virtual-PPP to Virtual-PPP, document
+# 004's L2TPv3 LNS/LAC) between the same PEs, all in one run (BENCHMARKS.md). Root; only 198.18.0.0/15; cleans up after
 # itself.
 #
 #   bash bench/l2tpv3-pw.sh [SECONDS]        (default 10 s per measurement)
@@ -126,14 +127,61 @@ ip netns exec $R5 "$WORK/vpdn" serve -c "$WORK/lac.cfg" --socket "$WORK/lac.sock
 for _ in $(seq 100); do ip -n $R5 -4 addr show dev Vp1 2>/dev/null | grep -q inet && break; sleep 0.2; done
 V2=$(measure $R5 198.19.0.1); echo "l2tpv2 ppp: $V2 Mbit/s"
 kill $LAC $LNS
+for _ in $(seq 40); do kill -0 $LAC 2>/dev/null || kill -0 $LNS 2>/dev/null || break; sleep 0.25; done
 
-python3 - "$RAW" "$VXLAN" "$PWIP" "$PWUDP" "$V2" <<'PY'
+# pppv3 PROTOCOL-LINE: document 004's L2TPv3 LNS/LAC pair between the same
+# PEs (R9 Virtual-PPP1 ip unnumbered Loopback0 lends R5's Virtual-PPP1 its
+# address), one measurement R5 -> R9's loopback, both stopped.
+pppv3() {
+	cat > "$WORK/v3lns.cfg" <<CFG
+hostname LNS
+username LAC password 0 benchpw
+pseudowire-class pw3
+ encapsulation l2tpv3
+ protocol l2tpv3
+ ip local interface wan
+$PROTO
+interface Loopback0
+ ip address 198.19.0.1 255.255.255.255
+interface Virtual-PPP1
+ ip unnumbered Loopback0
+ peer default ip address 198.19.2.10
+ ppp authentication ms-chap-v2
+ pseudowire 198.18.1.5 1 pw-class pw3
+CFG
+	cat > "$WORK/v3lac.cfg" <<CFG
+hostname LAC
+username LNS password 0 benchpw
+pseudowire-class pw3
+ encapsulation l2tpv3
+ protocol l2tpv3
+ ip local interface wan
+$PROTO
+interface Virtual-PPP1
+ ip address negotiated
+ ppp authentication ms-chap-v2
+ pseudowire 198.18.1.9 1 pw-class pw3
+CFG
+	ip netns exec $R9 "$WORK/vpdn" serve -c "$WORK/v3lns.cfg" --socket "$WORK/v3lns.sock" 2>"$WORK/v3lns.log" & track $!; local l=$!
+	ip netns exec $R5 "$WORK/vpdn" serve -c "$WORK/v3lac.cfg" --socket "$WORK/v3lac.sock" 2>"$WORK/v3lac.log" & track $!; local c=$!
+	for _ in $(seq 300); do ip netns exec $R5 ping -c1 -W1 198.19.0.1 >/dev/null 2>&1 && break; sleep 0.2; done
+	measure $R5 198.19.0.1
+	kill $c $l
+	for _ in $(seq 40); do kill -0 $c 2>/dev/null || kill -0 $l 2>/dev/null || break; sleep 0.25; done
+}
+echo "== vpdn L2TPv3 PPP pseudowire (R5 Virtual-PPP1 -> R9 Virtual-PPP1), IP protocol 115"
+V3IP=$(PROTO="" pppv3); echo "l2tpv3 ppp ip/115: $V3IP Mbit/s"
+echo "== vpdn L2TPv3 PPP pseudowire, UDP 1701"
+V3UDP=$(PROTO=" ip protocol udp" pppv3); echo "l2tpv3 ppp udp: $V3UDP Mbit/s"
+
+python3 - "$RAW" "$VXLAN" "$PWIP" "$PWUDP" "$V2" "$V3IP" "$V3UDP" <<'PY'
 import sys
-raw, vx, ip, udp, v2 = map(float, sys.argv[1:])
+raw, vx, ip, udp, v2, v3ip, v3udp = map(float, sys.argv[1:])
 print()
 print("| path | Mbit/s | vs kernel VXLAN | vs vpdn L2TPv2 PPP |")
 print("|---|---|---|---|")
 for name, v in [("underlay veth (R5 to R9)", raw), ("kernel VXLAN, bridged (baseline)", vx),
-                ("vpdn L2TPv3 pseudowire, IP/115", ip), ("vpdn L2TPv3 pseudowire, UDP", udp), ("vpdn L2TPv2 PPP (R5 to R9)", v2)]:
+                ("vpdn L2TPv3 pseudowire, IP/115", ip), ("vpdn L2TPv3 pseudowire, UDP", udp), ("vpdn L2TPv2 PPP (R5 to R9)", v2),
+                ("vpdn L2TPv3 PPP pseudowire, IP/115 (R5 to R9)", v3ip), ("vpdn L2TPv3 PPP pseudowire, UDP (R5 to R9)", v3udp)]:
     print("| %s | %.0f | %.2f | %.2f |" % (name, v, v / vx, v / v2))
 PY

@@ -172,6 +172,11 @@ func (d *Daemon) profile(c *config.Config, ifc *config.Interface, role access.Ro
 		}
 		p.ClientIPCP = ifc.Negotiated || !local.IsValid()
 		p.RequestDNS = true
+		// peer default ip address A on a Virtual-PPP: the address it
+		// lends a peer that asks for one (a PPP pseudowire between two
+		// routers, document 004, whose other end has ip address
+		// negotiated).
+		p.PeerAddr = ifc.PeerDefault.Addr
 		for _, rt := range c.IP.Routes {
 			if rt.Iface != nil && *rt.Iface == ifc.Name {
 				p.Routes = append(p.Routes, vif.Route{Dst: rt.Prefix, Gateway: rt.NextHop})

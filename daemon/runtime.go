@@ -73,13 +73,14 @@ const defaultL2TPMTU = 1460
 // xconnectsWanted reports whether the configuration has L2TPv3
 // pseudowires, manual or dynamic.
 func xconnectsWanted(c *config.Config) bool {
-	return slices.ContainsFunc(c.Interfaces, func(i *config.Interface) bool { return i.Xconnect != nil })
+	return slices.ContainsFunc(c.Interfaces, func(i *config.Interface) bool { return i.Xconnect != nil || v3PPPClass(c, i) != nil })
 }
 
 // l2tpWanted reports whether the configuration serves L2TP at all: a
 // vpdn-group accepting it (with vpdn enable), or a Virtual-PPP pseudowire.
 func l2tpWanted(c *config.Config) bool {
-	if slices.ContainsFunc(c.Interfaces, func(i *config.Interface) bool { return i.Pseudowire != nil }) {
+	// An L2TPv3 PPP pseudowire is the xconnects' (xconnect_ppp.go).
+	if slices.ContainsFunc(c.Interfaces, func(i *config.Interface) bool { return i.Pseudowire != nil && v3PPPClass(c, i) == nil }) {
 		return true
 	}
 	if !c.VPDN.Enabled {
@@ -201,7 +202,7 @@ func (d *Daemon) startRuntime(ctx context.Context) error {
 	vctx, cancel := context.WithCancel(ctx)
 	rt.cancel = cancel
 	for _, ifc := range c.Interfaces {
-		if ifc.Pseudowire != nil && ifc.Name.Kind == config.IfVirtualPPP && !ifc.Shutdown && rt.l2tp != nil {
+		if ifc.Pseudowire != nil && ifc.Name.Kind == config.IfVirtualPPP && !ifc.Shutdown && rt.l2tp != nil && v3PPPClass(c, ifc) == nil {
 			rt.vppp.Go(func() { d.runVirtualPPP(vctx, rt, ifc) })
 		}
 	}

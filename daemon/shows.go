@@ -76,6 +76,7 @@ func (d *Daemon) vpdnSnapshot() show.VPDN {
 		d.pptpSnapshot(rt, &v, byKey)
 	}
 	d.v3TunnelSnapshot(rt, &v)
+	d.v3PPPSnapshot(rt, &v, byKey)
 	v.Normalize()
 	return v
 }
@@ -158,7 +159,8 @@ func userOf(v access.View) show.User {
 		IdleTimeout: secs(v.Timeouts.Idle), IdleFor: secs(v.Timeouts.IdleFor), InterimInterval: secs(v.Timeouts.Interim)}
 	u.Hardware = "Virtual Access interface"
 	if v.Role == access.Client {
-		u.Hardware = "Virtual PPP interface"
+		// Document 004: "User: LAC, line Vp1, service PPP".
+		u.Hardware, u.Service = "Virtual PPP interface", "PPP"
 	}
 	if v.Local.IsValid() {
 		u.LocalAddr, u.PeerAddr = v.Local.String(), v.Peer.String()
@@ -229,11 +231,13 @@ func (d *Daemon) registerVPDNShows() {
 		return v.Filter(show.L2TP)
 	})
 	render("l2tun tunnel", []string{"all"}, "L2TP tunnels (L2TPv3 control connections included); all: in detail", func(b *strings.Builder, v show.VPDN, all bool) any {
-		show.WriteL2TunTunnelsV3(b, v, d.pwSnapshot(), all)
+		pws := d.pwSnapshot()
+		show.WriteL2TunTunnelsV3(b, withoutPWs(v, pws), pws, all)
 		return v.Filter(show.L2TP).Tunnels
 	})
 	render("l2tp tunnel", []string{"all"}, "L2TP tunnels (IOS's newer name of show l2tun tunnel); all: in detail", func(b *strings.Builder, v show.VPDN, all bool) any {
-		show.WriteL2TunTunnelsV3(b, v, d.pwSnapshot(), all)
+		pws := d.pwSnapshot()
+		show.WriteL2TunTunnelsV3(b, withoutPWs(v, pws), pws, all)
 		return v.Filter(show.L2TP).Tunnels
 	})
 	d.shows.Add(&control.Command{Words: "l2tun session", Optional: []string{"all"}, Help: "L2TP sessions (L2TPv3 pseudowires included); all: in detail",

@@ -26,6 +26,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vpdn/vpdn/access"
 	"github.com/vpdn/vpdn/config"
 	"github.com/vpdn/vpdn/control"
 	"github.com/vpdn/vpdn/dataplane"
@@ -98,6 +99,11 @@ type pseudowire struct {
 	dyn *dynPW
 	// ka is a manual xconnect's keepalive (l2tp hello CLASS); nil without.
 	ka *keepalive
+	// ppp: a Virtual-PPP interface's PPP pseudowire (xconnect_ppp.go),
+	// whose attachment is the access session as (guarded by mu) and whose
+	// sess is as's data-plane session, the access layer's to remove.
+	ppp bool
+	as  *access.Session
 
 	mu     sync.Mutex
 	state  string // "est" or "down"
@@ -211,6 +217,12 @@ func (d *Daemon) startXconnects(rt *runtime, c *config.Config) error {
 			pw.dyn = newDynPW(c, pw)
 		}
 		xs.pws = append(xs.pws, pw)
+	}
+	for _, ifc := range c.Interfaces {
+		if pc := v3PPPClass(c, ifc); pc != nil {
+			uid++
+			xs.pws = append(xs.pws, pppPseudowire(c, ifc, pc, uid))
+		}
 	}
 	// The list is complete before any control plane reads it.
 	for _, pw := range xs.pws {
@@ -413,7 +425,9 @@ func (xs *xconnects) stop(plane *dataplane.Plane) {
 	for _, pw := range xs.pws {
 		if dy := pw.dyn; dy != nil {
 			pw.mu.Lock()
-			if pw.sess != nil {
+			if pw.ppp {
+				stopPPP(pw, errors.New("shutting down"))
+			} else if pw.sess != nil {
 				plane.Remove(pw.sess)
 			}
 			if dy.dev != nil {
@@ -463,6 +477,9 @@ func (d *Daemon) pwSnapshot() []show.PWSession {
 		if pw.vlan != 0 {
 			s.CircuitType = "Ethernet VLAN"
 			s.VLAN = pw.vlan
+		}
+		if pw.ppp {
+			s.CircuitType = "PPP"
 		}
 		if pw.local.IsValid() {
 			s.LocalAddress = pw.local.String()
@@ -527,8 +544,8 @@ func (d *Daemon) registerXconnectShows() {
 
 // sessionsReply answers show l2tp session and show l2tun session.
 func (d *Daemon) sessionsReply(all, asJSON bool) (*control.Response, error) {
-	v := d.vpdnSnapshot()
 	pws := d.pwSnapshot()
+	v := withoutPWs(d.vpdnSnapshot(), pws)
 	var b strings.Builder
 	show.WriteL2TPSessions(&b, v, pws, all)
 	if len(pws) == 0 {

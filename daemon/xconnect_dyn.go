@@ -13,12 +13,14 @@ package daemon
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -114,12 +116,17 @@ func newDynPW(c *config.Config, pw *pseudowire) *dynPW {
 // if it has none yet, and starts dialing.
 func (d *Daemon) startDynamic(rt *runtime, xs *xconnects, c *config.Config, pw *pseudowire, vb *v3Bind) error {
 	dy := pw.dyn
-	nd, err := openAttachment(rt, pw)
-	if err != nil {
-		return err
+	if pw.ppp {
+		// The attachment is the PPP session each pseudowire opens.
+		dy.vb, dy.localUp = vb, true
+	} else {
+		nd, err := openAttachment(rt, pw)
+		if err != nil {
+			return err
+		}
+		dy.vb, dy.dev = vb, nd
+		dy.localUp = pw.tap || linkUp(pw.device) // vpdn's own TAP is up
 	}
-	dy.vb, dy.dev = vb, nd
-	dy.localUp = pw.tap || linkUp(pw.device) // vpdn's own TAP is up
 	dy.ready.Store(true)
 	n, err := d.v3Node(rt, xs, c, vb)
 	if err != nil {
@@ -131,7 +138,7 @@ func (d *Daemon) startDynamic(rt *runtime, xs *xconnects, c *config.Config, pw *
 	ctx, cancel := context.WithCancel(xs.ctx)
 	dy.cancel = cancel
 	xs.done.Go(func() { d.dialLoop(ctx, rt, xs, n, pw) })
-	if !pw.tap {
+	if !pw.tap && !pw.ppp {
 		xs.done.Go(func() { d.watchCircuit(ctx, pw) })
 	}
 	return nil
@@ -192,7 +199,7 @@ func (d *Daemon) v3Node(rt *runtime, xs *xconnects, c *config.Config, vb *v3Bind
 		Logger: d.vpdnLog, RouterID: routerID(local, host), HostName: host,
 		Incoming:  func(p netip.AddrPort, h string) (l2tpproto.V3Params, bool) { return xs.incoming(vb, p) },
 		OnRequest: func(r l2tpproto.PWRequest) l2tpproto.PWAnswer { return d.onPWRequest(rt, xs, vb, r) },
-		OnUp:      func(s *l2tpproto.Pseudowire) { xs.onUp(s) },
+		OnUp:      func(s *l2tpproto.Pseudowire) { d.onPWUp(xs, s) },
 		OnDown:    func(s *l2tpproto.Pseudowire, err error) { d.onPWDown(rt, xs, s, err) },
 		OnCircuit: func(s *l2tpproto.Pseudowire, up bool) { xs.onCircuit(s, up) },
 		IDInUse:   xs.manualID,
@@ -352,9 +359,17 @@ func (d *Daemon) keepaliveState(rt *runtime, pw *pseudowire, up bool, cause erro
 	d.log.Info("xconnect keepalive down", "interface", pw.ifc.Name.String(), "peer", pw.x.Peer.String(), "err", cause)
 }
 
-// onPWRequest matches an ICRQ to an xconnect by peer and VCID.
+// onPWRequest matches an ICRQ to an xconnect by peer and VCID, one of
+// the ICRQ's pseudowire type first (an Ethernet xconnect and a
+// Virtual-PPP may share a VCID); a VCID of another type is accepted with
+// our type, which the control connection refuses with CDN result 14
+// (RFC 3931 §5.4.2, "unsupported PW type").
 func (d *Daemon) onPWRequest(rt *runtime, xs *xconnects, vb *v3Bind, r l2tpproto.PWRequest) l2tpproto.PWAnswer {
-	for _, pw := range xs.dynOf(vb, r.Peer.Addr()) {
+	cands := xs.dynOf(vb, r.Peer.Addr())
+	slices.SortStableFunc(cands, func(a, b *pseudowire) int {
+		return cmp.Compare(b2i(a.dyn.typ != r.Type), b2i(b.dyn.typ != r.Type))
+	})
+	for _, pw := range cands {
 		dy := pw.dyn
 		if !bytes.Equal(dy.endID, r.RemoteEndID) || r.Class != dy.params.Class {
 			continue
@@ -395,6 +410,9 @@ func (xs *xconnects) pwParams(d *Daemon, rt *runtime, pw *pseudowire) l2tpproto.
 	p := l2tpproto.PWParams{Type: dy.typ, RemoteEndID: dy.endID, CookieLen: dynCookieLen,
 		L2SS: seq != "", Sequencing: seq == "receive" || seq == "both", CircuitDown: down}
 	p.Ready = func(s *l2tpproto.Pseudowire, in l2tpproto.PWInfo) { d.installDynamic(rt, pw, s, in) }
+	if pw.ppp {
+		p.Ready = func(s *l2tpproto.Pseudowire, in l2tpproto.PWInfo) { d.installPPP(rt, pw, s, in) }
+	}
 	return p
 }
 
@@ -441,12 +459,24 @@ func (xs *xconnects) find(s *l2tpproto.Pseudowire) *pseudowire {
 	return nil
 }
 
-// onUp closes a session the peer placed that lost to one already
-// carrying the xconnect.
-func (xs *xconnects) onUp(s *l2tpproto.Pseudowire) {
-	if xs.find(s) == nil {
+// onPWUp closes a session the peer placed that lost to one already
+// carrying the xconnect, and starts PPP on a PPP pseudowire's.
+func (d *Daemon) onPWUp(xs *xconnects, s *l2tpproto.Pseudowire) {
+	pw := xs.find(s)
+	if pw == nil {
 		go s.Close(l2tp.Result{Code: l2tp.CDNTieBreaker})
+		return
 	}
+	if pw.ppp {
+		d.startPPP(xs, pw, s)
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (d *Daemon) onPWDown(rt *runtime, xs *xconnects, s *l2tpproto.Pseudowire, err error) {
@@ -455,7 +485,9 @@ func (d *Daemon) onPWDown(rt *runtime, xs *xconnects, s *l2tpproto.Pseudowire, e
 		return
 	}
 	pw.mu.Lock()
-	if pw.sess != nil {
+	if pw.ppp {
+		stopPPP(pw, err)
+	} else if pw.sess != nil {
 		rt.plane.Remove(pw.sess)
 	}
 	pw.dyn.active, pw.sess, pw.state, pw.since = nil, nil, "down", time.Now()

@@ -22,7 +22,8 @@ type User struct {
 	// Unnumbered is the interface whose address is borrowed, if any.
 	Unnumbered string `json:"unnumbered,omitempty"`
 	User       string `json:"user"`
-	// Service is "PPPoVPDN" for tunnelled PPP.
+	// Service is "PPPoVPDN" for tunnelled PPP on a Virtual-Access, "PPP"
+	// on a client's Virtual-PPP or Dialer (document 004).
 	Service string `json:"service"`
 	// Protocol is the carrier ("L2TP", "PPTP").
 	Protocol  string `json:"protocol"`
