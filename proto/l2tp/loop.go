@@ -1,10 +1,13 @@
 package l2tp
 
 import (
+	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/vpdn/vpdn/internal/clock"
+	"github.com/vpdn/vpdn/wire/l2tp"
 )
 
 // ctlLoop is the goroutine of a control connection, shared by L2TPv2's
@@ -146,4 +149,45 @@ func (l *ctlLoop) drain() {
 			return
 		}
 	}
+}
+
+// placed is a control connection's answer to a session placement (an
+// L2TPv2 call or an L2TPv3 pseudowire): the session, or why not.
+type placed[S any] struct {
+	s   S
+	err error
+}
+
+// awaitPlaced posts start (which places the session and answers on res)
+// to l's goroutine and waits for the answer. When ctx ends first, abort
+// runs on the goroutine (it ends the placement if still pending) and a
+// session that came up meanwhile is closed. retry: the connection was
+// gone before it answered, so the caller may try another.
+func awaitPlaced[S interface{ Close(l2tp.Result) }](ctx context.Context, l *ctlLoop, start func(res chan placed[S]), abort func()) (s S, retry bool, err error) {
+	res := make(chan placed[S], 1)
+	if !l.post(func() { start(res) }) {
+		return s, true, errTunnelGone
+	}
+	var r placed[S]
+	select {
+	case r = <-res:
+	case <-l.done:
+		select {
+		case r = <-res:
+		default:
+			r.err = errTunnelGone
+		}
+	case <-ctx.Done():
+		l.post(abort)
+		// The session may have come up meanwhile: close it.
+		select {
+		case r := <-res:
+			if r.err == nil {
+				r.s.Close(l2tp.Result{Code: l2tp.CDNAdmin})
+			}
+		default:
+		}
+		return s, false, ctx.Err()
+	}
+	return r.s, errors.Is(r.err, errTunnelGone), r.err
 }
