@@ -558,10 +558,7 @@ func (n *Node) DialOutgoing(ctx context.Context, peer netip.AddrPort, p TunnelPa
 	return n.dial(ctx, peer, p, c, true)
 }
 
-type dialResult struct {
-	s   *Session
-	err error
-}
+type dialResult = placed[*Session]
 
 func (n *Node) dial(ctx context.Context, peer netip.AddrPort, p TunnelParams, c CallParams, outgoing bool) (*Session, error) {
 	p = p.withDefaults()
@@ -583,43 +580,16 @@ func (n *Node) dial(ctx context.Context, peer netip.AddrPort, p TunnelParams, c 
 			n.byReuse[key] = t
 		}
 		n.mu.Unlock()
-		res := make(chan dialResult, 1)
 		var s *Session
-		if !t.post(func() { s = t.startCall(c, outgoing, res) }) {
-			if attempt < 3 {
-				continue
+		r, retry, err := awaitPlaced(ctx, &t.ctlLoop, func(res chan dialResult) { s = t.startCall(c, outgoing, res) }, func() {
+			if s != nil && s.state != SnEstablished && s.state != SnDead {
+				t.closeSession(s, l2tp.Result{Code: l2tp.CDNAdmin}, ctx.Err())
 			}
-			return nil, errTunnelGone
-		}
-		var r dialResult
-		select {
-		case r = <-res:
-		case <-t.done:
-			select {
-			case r = <-res:
-			default:
-				r.err = errTunnelGone
-			}
-		case <-ctx.Done():
-			t.post(func() {
-				if s != nil && s.state != SnEstablished && s.state != SnDead {
-					t.closeSession(s, l2tp.Result{Code: l2tp.CDNAdmin}, ctx.Err())
-				}
-			})
-			// The session may have come up meanwhile: close it.
-			select {
-			case r := <-res:
-				if r.s != nil {
-					r.s.Close(l2tp.Result{Code: l2tp.CDNAdmin})
-				}
-			default:
-			}
-			return nil, ctx.Err()
-		}
-		if errors.Is(r.err, errTunnelGone) && attempt < 3 {
+		})
+		if retry && attempt < 3 {
 			continue
 		}
-		return r.s, r.err
+		return r, err
 	}
 }
 

@@ -8,11 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/vpdn/vpdn/internal/clock"
 	"github.com/vpdn/vpdn/wire/l2tp"
 )
 
@@ -53,14 +51,9 @@ type Tunnel struct {
 	nHalf         atomic.Int32 // half-open sessions, counted with the node's (admitHalfOpen)
 	sccrqKey      sccrqKey     // guarded by n.mu
 
-	in       chan inPacket
-	cmd      chan func()
-	killc    chan struct{}
-	killOnce sync.Once
-	done     chan struct{}
-
-	// mu guards everything below; the goroutine holds it while it works.
-	mu        sync.Mutex
+	// ctlLoop's mu guards everything below; the goroutine holds it while
+	// it works.
+	ctlLoop
 	p         TunnelParams
 	peer      netip.AddrPort
 	remoteID  uint16
@@ -84,11 +77,9 @@ type Tunnel struct {
 	setupDL    time.Time
 	holdUntil  time.Time
 	closeErr   error
-	after      []func()
 	helloTx    uint64
-	now        time.Time // time of the event being processed
-	noReply    bool      // the message just delivered gets no answer
-	unknown    uint64    // unknown optional AVPs skipped (§4.1)
+	noReply    bool   // the message just delivered gets no answer
+	unknown    uint64 // unknown optional AVPs skipped (§4.1)
 	// testAVPs are raw AVPs appended to outgoing messages of a type, for
 	// tests that need a peer sending what this package never would.
 	testAVPs map[l2tp.MsgType][]byte
@@ -97,8 +88,7 @@ type Tunnel struct {
 
 func newTunnel(n *Node, id uint16, peer netip.AddrPort, p TunnelParams, initiator bool) *Tunnel {
 	t := &Tunnel{n: n, localID: id, initiator: initiator, peer0: peer, peer: peer,
-		in: make(chan inPacket, inputQueue), cmd: make(chan func(), 16),
-		killc: make(chan struct{}), done: make(chan struct{}), sessions: map[uint16]*Session{}}
+		ctlLoop: newCtlLoop(), sessions: map[uint16]*Session{}}
 	if initiator {
 		t.p = p
 		_, _ = crand.Read(t.tieBreaker[:])
@@ -150,16 +140,6 @@ func (t *Tunnel) input(b []byte, from netip.AddrPort) {
 	}
 }
 
-// post runs f on the tunnel goroutine; false if the tunnel is gone.
-func (t *Tunnel) post(f func()) bool {
-	select {
-	case t.cmd <- f:
-		return true
-	case <-t.done:
-		return false
-	}
-}
-
 // tryPost is post without waiting: false if the tunnel's command queue
 // is full or the tunnel is gone. Tunnel goroutines use it on each other,
 // where waiting could deadlock.
@@ -186,9 +166,6 @@ func (t *Tunnel) evictHalfOpen() {
 	t.closeSession(s, l2tp.Result{Code: l2tp.CDNNoFacilitiesTmp, Error: l2tp.ErrCodeResources, HasError: true}, ErrHalfOpenEvicted)
 }
 
-// kill ends the goroutine without any message (half-open eviction).
-func (t *Tunnel) kill() { t.killOnce.Do(func() { close(t.killc) }) }
-
 // abandon is called, under n.mu, when our SCCRQ lost a tie-break (§4.4.3).
 func (t *Tunnel) abandon() {
 	t.awaitingReply.Store(false)
@@ -206,28 +183,6 @@ func (t *Tunnel) abandon() {
 }
 
 func (t *Tunnel) run() {
-	// The goroutine sleeps until its earliest deadline on one pending
-	// AfterFunc that rings wake. wake is buffered, so a ring never blocks
-	// the clock's goroutine and is never lost; a stale one (from a timer
-	// stopped after it had fired) only makes the loop look at its
-	// deadlines early, and onTimer acts on nothing that is not due at the
-	// clock's Now.
-	wake := make(chan struct{}, 1)
-	ring := func() {
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
-	}
-	var timer clock.Timer // pending wake-up, nil when none
-	var armed time.Time   // the deadline timer is armed for
-	disarm := func() {
-		if timer != nil {
-			timer.Stop()
-		}
-		timer, armed = nil, time.Time{}
-	}
-	defer disarm()
 	t.mu.Lock()
 	t.now = t.n.clock.Now()
 	t.created, t.since, t.lastRx = t.now, t.now, t.now
@@ -237,78 +192,22 @@ func (t *Tunnel) run() {
 	if t.initiator {
 		t.open()
 	}
-	for {
-		// The work events left for after the lock (OnCall, OnSessionUp,
-		// ...), until none is left: an answer given from OnCall adds
-		// more.
-		for len(t.after) > 0 {
-			after := t.after
-			t.after = nil
-			t.mu.Unlock()
-			for _, f := range after {
-				f()
-			}
-			t.mu.Lock()
-		}
-		dead := t.state == TunDead
-		dl := t.deadline()
-		t.mu.Unlock()
-		if dead {
-			break
-		}
-		// Re-arm only when the deadline moved: most messages leave it
-		// where it was. No deadline, no timer.
-		if !dl.Equal(armed) {
-			disarm()
-			if !dl.IsZero() {
-				armed = dl
-				timer = t.n.clock.AfterFunc(max(dl.Sub(t.n.clock.Now()), 0), ring)
-			}
-		}
-		select {
-		case p := <-t.in:
-			t.mu.Lock()
-			t.now = t.n.clock.Now()
-			t.handle(p)
-		case f := <-t.cmd:
-			t.mu.Lock()
-			t.now = t.n.clock.Now()
-			f()
-		case <-wake:
-			// Whichever timer rang, arm afresh for the new deadline.
-			disarm()
-			t.mu.Lock()
-			t.now = t.n.clock.Now()
-			t.onTimer()
-		case <-t.killc:
-			t.mu.Lock()
-			t.now = t.n.clock.Now()
-			if t.closeErr == nil {
-				t.closeErr = &CloseError{Msg: l2tp.MsgStopCCN, Result: l2tp.Result{Code: l2tp.StopClear}, Err: ErrClosed}
-			}
-			t.dropSessions(t.closeErr)
-			t.state = TunDead
-		}
-	}
+	t.loop(t.n.clock, t)
 	t.n.removeTunnel(t)
-	// Fail what arrived after the end.
-	for {
-		select {
-		case f := <-t.cmd:
-			t.mu.Lock()
-			f()
-			after := t.after
-			t.after = nil
-			t.mu.Unlock()
-			for _, g := range after {
-				g()
-			}
-			continue
-		default:
-		}
-		break
-	}
+	t.drain() // what arrived after the end fails
 	close(t.done)
+}
+
+// stopped, handle, deadline, onTimer and killed are the ctlMachine the
+// goroutine's loop drives.
+func (t *Tunnel) stopped() bool { return t.state == TunDead }
+
+func (t *Tunnel) killed() {
+	if t.closeErr == nil {
+		t.closeErr = &CloseError{Msg: l2tp.MsgStopCCN, Result: l2tp.Result{Code: l2tp.StopClear}, Err: ErrClosed}
+	}
+	t.dropSessions(t.closeErr)
+	t.state = TunDead
 }
 
 // deadline is the earliest time the goroutine must wake.

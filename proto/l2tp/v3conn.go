@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vpdn/vpdn/internal/clock"
 	"github.com/vpdn/vpdn/wire/l2tp"
 )
 
@@ -34,18 +33,15 @@ type V3Conn struct {
 	reuse         string     // guarded by n.mu
 	sccrqKey      v3SCCRQKey // guarded by n.mu
 
-	in       chan inPacket
-	cmd      chan func()
-	killc    chan struct{}
-	killOnce sync.Once
-	done     chan struct{}
 	// downc is closed when the connection stops being usable: StopCCN
 	// sent or received, retransmissions exhausted, killed (before the
 	// §5.7 hold ends it, which closes done).
 	downc    chan struct{}
 	downOnce sync.Once
 
-	mu       sync.Mutex
+	// ctlLoop's mu guards everything below; the goroutine holds it while
+	// it works.
+	ctlLoop
 	p        V3Params
 	peer     netip.AddrPort
 	remoteID uint32
@@ -59,11 +55,10 @@ type V3Conn struct {
 	key                     []byte
 	localNonce, remoteNonce []byte
 	sessions                map[uint32]*Pseudowire // by our Local Session ID
-	created, since, now     time.Time
+	created, since          time.Time
 	lastRx, setupDL         time.Time
 	holdUntil               time.Time
 	closeErr                error
-	after                   []func()
 	helloTx, digestFail     uint64
 	unknown                 uint64
 	noReply                 bool
@@ -76,8 +71,7 @@ type V3Conn struct {
 
 func newV3Conn(n *V3Node, id uint32, peer netip.AddrPort, p V3Params, initiator bool) *V3Conn {
 	c := &V3Conn{n: n, localID: id, initiator: initiator, peer0: peer, peer: peer,
-		in: make(chan inPacket, inputQueue), cmd: make(chan func(), 16), killc: make(chan struct{}),
-		done: make(chan struct{}), downc: make(chan struct{}), sessions: map[uint32]*Pseudowire{}}
+		ctlLoop: newCtlLoop(), downc: make(chan struct{}), sessions: map[uint32]*Pseudowire{}}
 	if initiator {
 		c.setParams(p)
 		_, _ = crand.Read(c.tieBreaker[:])
@@ -199,17 +193,6 @@ func (c *V3Conn) input(b []byte, from netip.AddrPort) {
 	}
 }
 
-func (c *V3Conn) post(f func()) bool {
-	select {
-	case c.cmd <- f:
-		return true
-	case <-c.done:
-		return false
-	}
-}
-
-func (c *V3Conn) kill() { c.killOnce.Do(func() { close(c.killc) }) }
-
 // abandon is called, under n.mu, when our SCCRQ lost the tie break.
 func (c *V3Conn) abandon() {
 	c.awaitingReply.Store(false)
@@ -227,22 +210,6 @@ func (c *V3Conn) abandon() {
 }
 
 func (c *V3Conn) run() {
-	wake := make(chan struct{}, 1)
-	ring := func() {
-		select {
-		case wake <- struct{}{}:
-		default:
-		}
-	}
-	var timer clock.Timer
-	var armed time.Time
-	disarm := func() {
-		if timer != nil {
-			timer.Stop()
-		}
-		timer, armed = nil, time.Time{}
-	}
-	defer disarm()
 	c.mu.Lock()
 	c.now = c.n.clock.Now()
 	c.created, c.since, c.lastRx = c.now, c.now, c.now
@@ -251,72 +218,23 @@ func (c *V3Conn) run() {
 	if c.initiator {
 		c.open()
 	}
-	for {
-		for len(c.after) > 0 {
-			after := c.after
-			c.after = nil
-			c.mu.Unlock()
-			for _, f := range after {
-				f()
-			}
-			c.mu.Lock()
-		}
-		dead := c.state == TunDead
-		dl := c.deadline()
-		c.mu.Unlock()
-		if dead {
-			break
-		}
-		if !dl.Equal(armed) {
-			disarm()
-			if !dl.IsZero() {
-				armed = dl
-				timer = c.n.clock.AfterFunc(max(dl.Sub(c.n.clock.Now()), 0), ring)
-			}
-		}
-		select {
-		case p := <-c.in:
-			c.mu.Lock()
-			c.now = c.n.clock.Now()
-			c.handle(p)
-		case f := <-c.cmd:
-			c.mu.Lock()
-			c.now = c.n.clock.Now()
-			f()
-		case <-wake:
-			disarm()
-			c.mu.Lock()
-			c.now = c.n.clock.Now()
-			c.onTimer()
-		case <-c.killc:
-			c.mu.Lock()
-			c.now = c.n.clock.Now()
-			if c.closeErr == nil {
-				c.closeErr = &CloseError{Msg: l2tp.MsgStopCCN, Result: l2tp.Result{Code: l2tp.StopClear}, Err: ErrClosed}
-			}
-			c.dropSessions(c.closeErr)
-			c.state = TunDead
-		}
-	}
+	c.loop(c.n.clock, c)
 	c.n.removeConn(c)
 	c.markDown()
-	for {
-		select {
-		case f := <-c.cmd:
-			c.mu.Lock()
-			f()
-			after := c.after
-			c.after = nil
-			c.mu.Unlock()
-			for _, g := range after {
-				g()
-			}
-			continue
-		default:
-		}
-		break
-	}
+	c.drain()
 	close(c.done)
+}
+
+// stopped, handle, deadline, onTimer and killed are the ctlMachine the
+// goroutine's loop drives.
+func (c *V3Conn) stopped() bool { return c.state == TunDead }
+
+func (c *V3Conn) killed() {
+	if c.closeErr == nil {
+		c.closeErr = &CloseError{Msg: l2tp.MsgStopCCN, Result: l2tp.Result{Code: l2tp.StopClear}, Err: ErrClosed}
+	}
+	c.dropSessions(c.closeErr)
+	c.state = TunDead
 }
 
 func (c *V3Conn) deadline() time.Time {

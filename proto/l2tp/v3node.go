@@ -527,42 +527,16 @@ func (n *V3Node) Dial(ctx context.Context, peer netip.AddrPort, p V3Params, pw P
 			n.byReuse[key] = c
 		}
 		n.mu.Unlock()
-		res := make(chan pwResult, 1)
 		var s *Pseudowire
-		if !c.post(func() { s = c.startPW(pw, res) }) {
-			if attempt < 3 {
-				continue
+		r, retry, err := awaitPlaced(ctx, &c.ctlLoop, func(res chan pwResult) { s = c.startPW(pw, res) }, func() {
+			if s != nil && s.state != SnEstablished && s.state != SnDead {
+				c.closePW(s, l2tp.Result{Code: l2tp.CDNAdmin}, ctx.Err())
 			}
-			return nil, errTunnelGone
-		}
-		var r pwResult
-		select {
-		case r = <-res:
-		case <-c.done:
-			select {
-			case r = <-res:
-			default:
-				r.err = errTunnelGone
-			}
-		case <-ctx.Done():
-			c.post(func() {
-				if s != nil && s.state != SnEstablished && s.state != SnDead {
-					c.closePW(s, l2tp.Result{Code: l2tp.CDNAdmin}, ctx.Err())
-				}
-			})
-			select {
-			case r := <-res:
-				if r.pw != nil {
-					r.pw.Close(l2tp.Result{Code: l2tp.CDNAdmin})
-				}
-			default:
-			}
-			return nil, ctx.Err()
-		}
-		if errors.Is(r.err, errTunnelGone) && attempt < 3 {
+		})
+		if retry && attempt < 3 {
 			continue
 		}
-		return r.pw, r.err
+		return r, err
 	}
 }
 

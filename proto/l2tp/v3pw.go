@@ -86,10 +86,7 @@ type PWInfo struct {
 	Err                           error
 }
 
-type pwResult struct {
-	pw  *Pseudowire
-	err error
-}
+type pwResult = placed[*Pseudowire]
 
 // Pseudowire is one L2TPv3 session (§3.4). Its state belongs to its
 // control connection's goroutine.
@@ -432,7 +429,7 @@ func (s *Pseudowire) established() {
 	if s.dial != nil {
 		d := s.dial
 		s.dial = nil
-		d <- pwResult{pw: s}
+		d <- pwResult{s: s}
 		return
 	}
 	if f := s.c.n.cfg.OnUp; f != nil {
