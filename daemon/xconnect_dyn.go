@@ -87,6 +87,12 @@ func v3ParamsOf(c *config.Config, pc *config.PWClass) l2tpproto.V3Params {
 	return p
 }
 
+// v3NoSessionTimeout closes a dynamic xconnect's control connection that
+// carries no pseudowire: IOS's no-session default, after the passive
+// LCCE's wait for the peer's ICRQ, so that a pseudowire about to be
+// placed is not raced.
+const v3NoSessionTimeout = passiveWait + DefaultNoSessionTimeout
+
 // routerID is our Router ID (§5.4.3: unique per LCCE): the bind's
 // address, else a hash of the host name.
 func routerID(local netip.Addr, host string) uint32 {
@@ -106,7 +112,9 @@ func newDynPW(c *config.Config, pw *pseudowire) *dynPW {
 	if pw.vlan != 0 {
 		typ = l2tp.PWEthernetVLAN
 	}
-	return &dynPW{params: v3ParamsOf(c, pw.pc), typ: typ, endID: l2tpproto.RemoteEndIDForVCID(pw.x.VCID),
+	params := v3ParamsOf(c, pw.pc)
+	params.NoSessionTimeout = v3NoSessionTimeout
+	return &dynPW{params: params, typ: typ, endID: l2tpproto.RemoteEndIDForVCID(pw.x.VCID),
 		kick: make(chan struct{}, 1)}
 }
 
@@ -189,7 +197,7 @@ func (d *Daemon) v3Node(rt *runtime, xs *xconnects, c *config.Config, vb *v3Bind
 		local = la
 	}
 	n, err := l2tpproto.NewV3Node(l2tpproto.V3Config{Conn: vb.bind, OverUDP: vb.udp, Clock: d.opts.Clock,
-		Logger: d.vpdnLog, RouterID: routerID(local, host), HostName: host,
+		Logger: d.vpdnLog, RouterID: routerID(local, host), HostName: host, Limits: l2tpLimits(c),
 		Incoming:  func(p netip.AddrPort, h string) (l2tpproto.V3Params, bool) { return xs.incoming(vb, p) },
 		OnRequest: func(r l2tpproto.PWRequest) l2tpproto.PWAnswer { return d.onPWRequest(rt, xs, vb, r) },
 		OnUp:      func(s *l2tpproto.Pseudowire) { xs.onUp(s) },

@@ -31,8 +31,9 @@ type V3Conn struct {
 	peer0         netip.AddrPort
 	tieBreaker    [8]byte
 	awaitingReply atomic.Bool
-	reuse         string     // guarded by n.mu
-	sccrqKey      v3SCCRQKey // guarded by n.mu
+	reuse         string       // guarded by n.mu
+	sccrqKey      v3SCCRQKey   // guarded by n.mu
+	nHalf         atomic.Int32 // half-open sessions, counted with the node's (admitHalfOpen)
 
 	in       chan inPacket
 	cmd      chan func()
@@ -72,6 +73,13 @@ type V3Conn struct {
 	testAVPs map[l2tp.MsgType][]byte
 	// waiters are Opens waiting for the connection to be established.
 	waiters []chan error
+	// keepalive: an Open asked for the connection (`l2tp hello` of a
+	// manual session), which the no-session timeout spares.
+	keepalive bool
+	// emptySince is when the established connection last lost (or
+	// never had) a pseudowire; zero while it carries one.
+	emptySince time.Time
+	pwSeq      uint64 // orders pseudowires by creation (oldest half-open first)
 }
 
 func newV3Conn(n *V3Node, id uint32, peer netip.AddrPort, p V3Params, initiator bool) *V3Conn {
@@ -208,6 +216,34 @@ func (c *V3Conn) post(f func()) bool {
 	}
 }
 
+// tryPost is post that gives up at once when the command queue is full.
+func (c *V3Conn) tryPost(f func()) bool {
+	select {
+	case c.cmd <- f:
+		return true
+	default:
+		return false
+	}
+}
+
+// evictHalfOpen closes the oldest half-open pseudowire the peer placed,
+// to make room for a newer one (Limits): CDN result 4, temporary lack
+// of resources, error 4, insufficient resources (§5.4.2 and RFC 2661
+// §4.4.2, which RFC 3931 keeps): a legitimate peer may retry later.
+func (c *V3Conn) evictHalfOpen() {
+	var old *Pseudowire
+	for _, s := range c.sessions {
+		if s.halfOpen && (old == nil || s.seq < old.seq) {
+			old = s
+		}
+	}
+	if old == nil {
+		return
+	}
+	c.n.cnt.sessionEvicted.Add(1)
+	c.closePW(old, l2tp.Result{Code: l2tp.CDNNoFacilitiesTmp, Error: l2tp.ErrCodeResources, HasError: true}, ErrHalfOpenEvicted)
+}
+
 func (c *V3Conn) kill() { c.killOnce.Do(func() { close(c.killc) }) }
 
 // abandon is called, under n.mu, when our SCCRQ lost the tie break.
@@ -333,6 +369,9 @@ func (c *V3Conn) deadline() time.Time {
 		if c.p.Hello > 0 && c.rel.idle() {
 			upd(c.lastRx.Add(c.p.Hello))
 		}
+		if c.noSessionDue() {
+			upd(c.emptySince.Add(c.p.NoSessionTimeout))
+		}
 	case TunDead:
 	default:
 		upd(c.setupDL)
@@ -370,6 +409,12 @@ func (c *V3Conn) onTimer() {
 			c.helloTx++
 			c.send(&l2tp.V3Message{Type: l2tp.MsgHELLO})
 		}
+		if c.noSessionDue() && !now.Before(c.emptySince.Add(c.p.NoSessionTimeout)) {
+			c.n.cnt.noSessionClosed.Add(1)
+			c.eventf("no session for %v: closing", c.p.NoSessionTimeout)
+			c.shutdown(l2tp.Result{Code: l2tp.StopClear, HasError: true, Message: "no-session timeout"}, ErrNoSession)
+			return
+		}
 	case TunDead:
 		return
 	default:
@@ -382,6 +427,9 @@ func (c *V3Conn) onTimer() {
 	for _, s := range c.sessions {
 		if s.state != SnEstablished && s.state != SnDead && !now.Before(s.deadline) {
 			// §5.4.2 CDN result 16: FSM error or timeout.
+			if s.halfOpen {
+				c.n.cnt.sessionSetupTimeouts.Add(1)
+			}
 			c.closePW(s, l2tp.Result{Code: l2tp.CDNV3FSMError}, ErrSetupTimeout)
 		}
 	}
@@ -698,8 +746,17 @@ func (c *V3Conn) rxSCCCN() {
 	c.up()
 }
 
+// noSessionDue reports whether the no-session timeout runs.
+func (c *V3Conn) noSessionDue() bool {
+	return c.p.NoSessionTimeout > 0 && !c.keepalive && !c.emptySince.IsZero() && len(c.sessions) == 0
+}
+
 func (c *V3Conn) up() {
 	c.eventf("Control channel up")
+	c.n.established(c)
+	if len(c.sessions) == 0 {
+		c.emptySince = c.now
+	}
 	c.release(nil)
 	for _, s := range c.sessions {
 		if s.state == SnWaitTunnel {
