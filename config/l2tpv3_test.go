@@ -140,3 +140,37 @@ interface GigabitEthernet0/0.10
 		}
 	}
 }
+
+// TestL2TPClassCookieSize: `cookie size` takes 0, 4 or 8 and nothing else;
+// `no cookie size` returns to the default.
+func TestL2TPClassCookieSize(t *testing.T) {
+	for _, tc := range []struct {
+		lines string
+		want  int // -1: default (nil)
+		err   string
+	}{
+		{" cookie size 8\n", 8, ""}, {" cookie size 0\n", 0, ""}, {" cookie size 4\n", 4, ""},
+		{" cookie size 8\n no cookie size\n", -1, ""}, {"", -1, ""},
+		{" cookie size 6\n", 0, "cookie size 6: expected 0, 4 or 8"},
+		{" cookie size 9\n", 0, "cookie size"}, {" cookie size\n", 0, "cookie size"},
+		{" cookie size x\n", 0, "cookie size"},
+	} {
+		c, err := Parse("t.cfg", "l2tp-class C\n"+tc.lines)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: got %v, want %q", tc.lines, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", tc.lines, err)
+		}
+		got := -1
+		if cs := c.Config.L2TPClassByName("C").CookieSize; cs != nil {
+			got = *cs
+		}
+		if got != tc.want {
+			t.Errorf("%q: cookie size %d, want %d", tc.lines, got, tc.want)
+		}
+	}
+}

@@ -33,10 +33,11 @@ import (
 // dynPW is the signalled part of a dynamic xconnect; its fields after vb
 // are guarded by the pseudowire's mu.
 type dynPW struct {
-	params l2tpproto.V3Params
-	typ    l2tp.PWType
-	endID  []byte
-	kick   chan struct{}
+	params    l2tpproto.V3Params
+	cookieLen int // the l2tp-class's cookie size
+	typ       l2tp.PWType
+	endID     []byte
+	kick      chan struct{}
 	// ready is set once vb and dev are: the control plane offers the
 	// peer's ICRQs to this xconnect only then (dynOf).
 	ready  atomic.Bool
@@ -51,10 +52,18 @@ type dynPW struct {
 	localUp bool // the attachment circuit's link is up (watchCircuit)
 }
 
-// dynCookieLen is the cookie each end assigns to a dynamic session: IOS's
-// l2tp-class has no cookie size in document 001, so the 4 octets that
-// document 004's manual sessions use.
+// dynCookieLen is the cookie each end assigns to a dynamic session
+// unless the l2tp-class says `cookie size`: 4 octets, as IOS and
+// document 004's manual sessions.
 const dynCookieLen = 4
+
+// cookieLenOf is the l2tp-class's `cookie size`, else dynCookieLen.
+func cookieLenOf(c *config.Config, pc *config.PWClass) int {
+	if lc := c.L2TPClassByName(pc.L2TPClass); lc != nil && lc.CookieSize != nil {
+		return *lc.CookieSize
+	}
+	return dynCookieLen
+}
 
 // passiveWait is how long the LCCE with the higher Router ID waits for
 // the peer's ICRQ before placing the session itself.
@@ -114,7 +123,7 @@ func newDynPW(c *config.Config, pw *pseudowire) *dynPW {
 	}
 	params := v3ParamsOf(c, pw.pc)
 	params.NoSessionTimeout = v3NoSessionTimeout
-	return &dynPW{params: params, typ: typ, endID: l2tpproto.RemoteEndIDForVCID(pw.x.VCID),
+	return &dynPW{params: params, cookieLen: cookieLenOf(c, pw.pc), typ: typ, endID: l2tpproto.RemoteEndIDForVCID(pw.x.VCID),
 		kick: make(chan struct{}, 1)}
 }
 
@@ -400,7 +409,7 @@ func (xs *xconnects) pwParams(d *Daemon, rt *runtime, pw *pseudowire) l2tpproto.
 	pw.mu.Lock()
 	down := !dy.localUp
 	pw.mu.Unlock()
-	p := l2tpproto.PWParams{Type: dy.typ, RemoteEndID: dy.endID, CookieLen: dynCookieLen,
+	p := l2tpproto.PWParams{Type: dy.typ, RemoteEndID: dy.endID, CookieLen: dy.cookieLen,
 		L2SS: seq != "", Sequencing: seq == "receive" || seq == "both", CircuitDown: down}
 	p.Ready = func(s *l2tpproto.Pseudowire, in l2tpproto.PWInfo) { d.installDynamic(rt, pw, s, in) }
 	return p
