@@ -76,6 +76,19 @@ func (d *Daemon) vpdnSnapshot() show.VPDN {
 		d.pptpSnapshot(rt, &v, byKey)
 	}
 	d.v3TunnelSnapshot(rt, &v)
+	// L2TPv3 sessions count among L2TP's, as on IOS: every established
+	// pseudowire of an xconnect, with its attachment circuit for the
+	// interface (its control connection, if signalled, is among the
+	// tunnels above).
+	for _, pw := range d.pwSnapshot() {
+		if pw.State != "est" {
+			continue
+		}
+		v.Sessions = append(v.Sessions, show.Session{Protocol: show.L2TP, LocalID: pw.LocalID, RemoteID: pw.RemoteID,
+			TunnelID: pw.TunnelID, RemoteTunnelID: pw.RemoteTunnelID, RemoteAddress: pw.RemoteAddress,
+			Interface: pw.Interface, VCID: pw.VCID, State: pw.State, StateName: pw.StateName, LastChange: pw.LastChange,
+			UniqueID: pw.UniqueID, Sequencing: pw.Sequencing != "off", Counters: pw.Counters})
+	}
 	v.Normalize()
 	return v
 }

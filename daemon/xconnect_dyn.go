@@ -213,6 +213,12 @@ func (d *Daemon) v3Node(rt *runtime, xs *xconnects, c *config.Config, vb *v3Bind
 		OnDown:    func(s *l2tpproto.Pseudowire, err error) { d.onPWDown(rt, xs, s, err) },
 		OnCircuit: func(s *l2tpproto.Pseudowire, up bool) { xs.onCircuit(s, up) },
 		IDInUse:   xs.manualID,
+		DataRx: func(id uint32) uint64 {
+			if s := rt.plane.Lookup(dataplane.L2TPv3Key(id)); s != nil {
+				return s.Counters().RxPkts
+			}
+			return 0
+		},
 	})
 	if err != nil {
 		return nil, err

@@ -218,6 +218,11 @@ func TestInMemoryDynamicCookieSizes(t *testing.T) {
 			!strings.Contains(s9, "local cookie, size 4 bytes") || !strings.Contains(s9, "remote cookie, size 8 bytes") {
 			t.Fatalf("cookies:\n%s\n%s", s5, s9)
 		}
+		// show vpdn counts the pseudowire among L2TP's sessions.
+		if v := r5.show(t, "vpdn", false).Text; !strings.Contains(v, "L2TP Tunnel and Session Information Total tunnels 1 sessions 1") ||
+			!strings.Contains(v, "Gi0/0") {
+			t.Fatalf("show vpdn:\n%s", v)
+		}
 		t5, t9 := r5.host.Device("pw0"), r9.host.Device("pw0")
 		for _, dir := range []struct {
 			from, to interface {

@@ -220,3 +220,34 @@ func drain(c chan error) {
 		}
 	}
 }
+
+// TestV3HelloCountsData: §4.4 — a HELLO goes out only after a period
+// without any message from the peer, data included: while the peer's
+// data arrives on a session, no HELLO; once it stops, HELLOs resume.
+func TestV3HelloCountsData(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(1)
+		var rx atomic.Uint64
+		b := newV3Peer(t, nw, v3B, false, V3Config{Defaults: V3Params{Hello: -1},
+			OnRequest: xconnects(map[uint32]l2tp.PWType{100: l2tp.PWEthernet})})
+		a := newV3Peer(t, nw, v3A, false, V3Config{DataRx: func(uint32) uint64 { return rx.Load() }})
+		pw, err := a.node.Dial(context.Background(), b.addr, V3Params{Hello: 10 * time.Second}, pwParams(l2tp.PWEthernet, 100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		<-b.ups
+		for range 24 {
+			rx.Add(1)
+			time.Sleep(5 * time.Second)
+		}
+		synctest.Wait()
+		if n := pw.Conn().Stats().HelloTx; n != 0 {
+			t.Fatalf("%d HELLOs while data arrived", n)
+		}
+		time.Sleep(25 * time.Second)
+		synctest.Wait()
+		if n := pw.Conn().Stats().HelloTx; n == 0 {
+			t.Fatal("no HELLO after the data stopped")
+		}
+	})
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net/netip"
 	"slices"
 	"sync"
@@ -80,12 +81,19 @@ type V3Conn struct {
 	// never had) a pseudowire; zero while it carries one.
 	emptySince time.Time
 	pwSeq      uint64 // orders pseudowires by creation (oldest half-open first)
+	// dataRx is the sum of DataRx over the sessions when the hello
+	// timer last looked; helloJitter spreads the HELLOs of connections
+	// to the same peer (§4.4: a jittered timer).
+	dataRx      uint64
+	helloJitter time.Duration
 }
 
 func newV3Conn(n *V3Node, id uint32, peer netip.AddrPort, p V3Params, initiator bool) *V3Conn {
 	c := &V3Conn{n: n, localID: id, initiator: initiator, peer0: peer, peer: peer,
 		in: make(chan inPacket, inputQueue), cmd: make(chan func(), 16), killc: make(chan struct{}),
 		done: make(chan struct{}), downc: make(chan struct{}), sessions: map[uint32]*Pseudowire{}}
+	// Up to a second, at most a tenth of the interval (helloDue).
+	c.helloJitter = time.Duration(mrand.N(100)) * time.Millisecond * 10
 	if initiator {
 		c.setParams(p)
 		_, _ = crand.Read(c.tieBreaker[:])
@@ -367,7 +375,7 @@ func (c *V3Conn) deadline() time.Time {
 		upd(c.holdUntil)
 	case TunEstablished:
 		if c.p.Hello > 0 && c.rel.idle() {
-			upd(c.lastRx.Add(c.p.Hello))
+			upd(c.helloDue())
 		}
 		if c.noSessionDue() {
 			upd(c.emptySince.Add(c.p.NoSessionTimeout))
@@ -402,12 +410,17 @@ func (c *V3Conn) onTimer() {
 		}
 		return
 	case TunEstablished:
-		if c.p.Hello > 0 && c.rel.idle() && !now.Before(c.lastRx.Add(c.p.Hello)) {
-			// §4.4: a HELLO after a period without a message from the
-			// peer; its retransmissions failing bring the connection
-			// down.
-			c.helloTx++
-			c.send(&l2tp.V3Message{Type: l2tp.MsgHELLO})
+		if c.p.Hello > 0 && c.rel.idle() && !now.Before(c.helloDue()) {
+			// §4.4: a HELLO after a period without a message, data or
+			// control, from the peer; its retransmissions failing bring
+			// the connection down. Data received since the last look
+			// counts as a message now.
+			if c.dataMoved() {
+				c.lastRx = now
+			} else {
+				c.helloTx++
+				c.send(&l2tp.V3Message{Type: l2tp.MsgHELLO})
+			}
 		}
 		if c.noSessionDue() && !now.Before(c.emptySince.Add(c.p.NoSessionTimeout)) {
 			c.n.cnt.noSessionClosed.Add(1)
@@ -744,6 +757,29 @@ func (c *V3Conn) rxSCCCN() {
 	c.fire(TevRxSCCCN)
 	c.fire(TevSCCCNOK)
 	c.up()
+}
+
+// helloDue is when the next HELLO is due, if nothing arrives first.
+func (c *V3Conn) helloDue() time.Time {
+	return c.lastRx.Add(c.p.Hello - min(c.helloJitter, c.p.Hello/10))
+}
+
+// dataMoved reports whether the peer sent data on any of the sessions
+// since the last call.
+func (c *V3Conn) dataMoved() bool {
+	f := c.n.cfg.DataRx
+	if f == nil {
+		return false
+	}
+	var sum uint64
+	for id, s := range c.sessions {
+		if s.state == SnEstablished {
+			sum += f(id)
+		}
+	}
+	moved := sum != c.dataRx
+	c.dataRx = sum
+	return moved
 }
 
 // noSessionDue reports whether the no-session timeout runs.

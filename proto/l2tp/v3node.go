@@ -140,6 +140,13 @@ type V3Config struct {
 	// IDInUse, when set, keeps the node from assigning a Local Session
 	// ID the owner uses elsewhere (manual sessions on the same bind).
 	IDInUse func(id uint32) bool
+	// DataRx, when set, returns how many data messages a pseudowire has
+	// received, by our Local Session ID (the data plane counts them).
+	// §4.4: a HELLO is sent only after a period without any message,
+	// data or control, from the peer: data on a session holds the
+	// keepalive off. It runs on the connection's goroutine: it must not
+	// block nor call the node.
+	DataRx func(localSessionID uint32) uint64
 	// Limits bound what peers make the node hold, as on L2TPv2's Node:
 	// control connections (MaxTunnels, MaxTunnelsPerPeer for the ones
 	// peers open), half-open ones (MaxHalfOpen, MaxHalfOpenPerPeer: a
