@@ -159,7 +159,7 @@ var classCommands = []*command{
 		}},
 	{mode: mPWClass, spec: "ip pmtu", help: "Path MTU discovery for sessions of this class: the kernel's (DF set, the path MTU learned and fragmentation done before sending); without it and without ip dfbit set, DF is clear.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { p.pwClass().IPPMTU = !neg; return nil }},
-	{mode: mPWClass, spec: "ip tos {value <v:int:0-255> | reflect}", help: "The ToS byte of tunnel packets: a fixed value (set on the class's socket), or copied from the inner packet (reflect: not supported yet).", noForm: true,
+	{mode: mPWClass, spec: "ip tos {value <v:int:0-255> | reflect}", help: "The ToS byte of tunnel packets: a fixed value (set on the class's socket), or copied per packet from the IPv4/IPv6 packet the frame carries (reflect; frames without one keep the socket's).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			c := p.pwClass()
 			if m.Has("reflect") {

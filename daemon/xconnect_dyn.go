@@ -434,6 +434,7 @@ func (d *Daemon) installDynamic(rt *runtime, pw *pseudowire, s *l2tpproto.Pseudo
 		RemoteCookie: in.RemoteCookie, L2SS: in.L2SS, SeqTx: in.SendSeq || seq == "transmit" || seq == "both",
 		SeqRx: in.RecvSeq}
 	ds := dataplane.NewSession(dataplane.L2TPv3Key(in.LocalSessionID), in.Peer, dy.vb.bind, dataplane.PayloadEthernet, dataplane.NewL2TPv3Encap(p))
+	ds.TOSReflect = pw.pc.TOSReflect
 	if err := rt.plane.Add(ds); err != nil {
 		pw.errMsg = err.Error()
 		return

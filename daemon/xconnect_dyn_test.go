@@ -196,11 +196,12 @@ func TestInMemoryManualHello(t *testing.T) {
 // TestInMemoryDynamicCookieSizes: R5's l2tp-class says `cookie size 8`,
 // R9's keeps the default 4: each end assigns its own size, checks the
 // cookie it assigned on what it receives, and frames cross both ways.
+// R5's pseudowire-class also says `ip tos reflect`, which its show says.
 func TestInMemoryDynamicCookieSizes(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := memnet.New(1)
 		r5a, r9a := netip.MustParseAddr("198.18.1.5"), netip.MustParseAddr("198.18.1.9")
-		c5 := strings.Replace(memDynPE("R5", "198.18.1.5", "198.18.1.9", ""), " hello 10\n", " hello 10\n cookie size 8\n", 1)
+		c5 := strings.Replace(memDynPE("R5", "198.18.1.5", "198.18.1.9", " ip tos reflect\n"), " hello 10\n", " hello 10\n cookie size 8\n", 1)
 		r5 := newMemDaemon(t, nw, c5, func(o *Options) { o.Binds = nw.Host(r5a) })
 		r9 := newMemDaemon(t, nw, memDynPE("R9", "198.18.1.9", "198.18.1.5", ""), func(o *Options) { o.Binds = nw.Host(r9a) })
 		for i := 0; ; i++ {
@@ -217,6 +218,9 @@ func TestInMemoryDynamicCookieSizes(t *testing.T) {
 		if !strings.Contains(s5, "local cookie, size 8 bytes") || !strings.Contains(s5, "remote cookie, size 4 bytes") ||
 			!strings.Contains(s9, "local cookie, size 4 bytes") || !strings.Contains(s9, "remote cookie, size 8 bytes") {
 			t.Fatalf("cookies:\n%s\n%s", s5, s9)
+		}
+		if !strings.Contains(s5, "ToS reflect enabled") || !strings.Contains(s9, "ToS reflect disabled") {
+			t.Fatalf("ToS reflect:\n%s\n%s", s5, s9)
 		}
 		// show vpdn counts the pseudowire among L2TP's sessions.
 		if v := r5.show(t, "vpdn", false).Text; !strings.Contains(v, "L2TP Tunnel and Session Information Total tunnels 1 sessions 1") ||

@@ -24,6 +24,7 @@ import (
 	"net/netip"
 
 	"github.com/vpdn/vpdn/netif"
+	"github.com/vpdn/vpdn/transport"
 	"github.com/vpdn/vpdn/wire/ppp"
 	"github.com/vpdn/vpdn/wire/vnet"
 )
@@ -54,6 +55,7 @@ func (p *Plane) sendGSO(tx *txState, s *Session, att *attachment, h vnet.Hdr, pk
 	}
 	e := s.encap.Load().e
 	hl := e.Len()
+	tos := reflected(s, pkt)
 	fl := 0
 	proto := ppp.ProtoIPv4
 	if plan.IPv6 {
@@ -90,7 +92,7 @@ func (p *Plane) sendGSO(tx *txState, s *Session, att *attachment, h vnet.Hdr, pk
 			end = o + encap + n
 			bytes += fl + n
 		}
-		if err := p.sendTrain(tx, s, tx.train[:end], stride); err != nil {
+		if err := p.sendTrain(tx, s, tx.train[:end], stride, tos); err != nil {
 			p.dropN(DropUnderlayWrite, last-first)
 			continue
 		}
@@ -99,8 +101,27 @@ func (p *Plane) sendGSO(tx *txState, s *Session, att *attachment, h vnet.Hdr, pk
 	}
 }
 
-// sendTrain sends datagrams of stride octets back to back in b.
-func (p *Plane) sendTrain(tx *txState, s *Session, b []byte, stride int) error {
+// reflected is the ToS a super-packet's segments take (reflectTOS), -1
+// for the socket's.
+func reflected(s *Session, payload []byte) int {
+	if tos, ok := s.reflectTOS(payload); ok {
+		return int(tos)
+	}
+	return -1
+}
+
+// sendTrain sends datagrams of stride octets back to back in b. With a
+// reflected ToS (tos >= 0, the same for every segment of one
+// super-packet) they leave one by one, each with its control message.
+func (p *Plane) sendTrain(tx *txState, s *Session, b []byte, stride int, tos int) error {
+	if w, ok := s.Bind.(transport.TOSWriter); ok && tos >= 0 {
+		for off := 0; off < len(b); off += stride {
+			if err := w.WriteToTOS(b[off:min(off+stride, len(b))], s.Peer, uint8(tos)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if snd := tx.sender(s.Bind); snd != nil {
 		return snd.WriteSegments(b, stride, s.Peer)
 	}
@@ -362,6 +383,7 @@ func (p *Plane) sendGSOEthernet(tx *txState, s *Session, att *attachment, h vnet
 	}
 	e := s.encap.Load().e
 	hl := e.Len()
+	tos := reflected(s, frame)
 	stride := hl + el + plan.HdrLen + plan.SegSize
 	if att.MTU != 0 && el+plan.HdrLen+plan.SegSize > att.MTU {
 		p.drop(DropTooBig)
@@ -389,7 +411,7 @@ func (p *Plane) sendGSOEthernet(tx *txState, s *Session, att *attachment, h vnet
 			end = o + hl + n
 			bytes += n
 		}
-		if err := p.sendTrain(tx, s, tx.train[:end], stride); err != nil {
+		if err := p.sendTrain(tx, s, tx.train[:end], stride, tos); err != nil {
 			p.dropN(DropUnderlayWrite, last-first)
 			continue
 		}
