@@ -285,6 +285,10 @@ func (d *Daemon) l2tpCounters() show.L2TPCounters {
 	for _, x := range d.v3Drops() {
 		c.Drops = append(c.Drops, show.Counter{Reason: x.Reason, Count: x.Count})
 	}
+	if setup, none := d.v3Timeouts(); setup+none > 0 {
+		c.Timeouts = append(c.Timeouts, show.Counter{Reason: "v3-session-setup-timeout", Count: setup},
+			show.Counter{Reason: "v3-no-session-timeout", Count: none})
+	}
 	// L2TP/IPsec: clear text from a peer the crypto map protects, and
 	// datagrams to one whose SA is still being negotiated.
 	if rt := d.rt.Load(); rt != nil && rt.l2tpESP != nil {

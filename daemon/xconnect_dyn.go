@@ -619,6 +619,26 @@ func (d *Daemon) v3Drops() []l2tpproto.Drop {
 	return out
 }
 
+// v3Timeouts sums the L2TPv3 set-up and no-session timeouts of every
+// bind (events, not drops: show l2tp counters lists them as timeouts).
+func (d *Daemon) v3Timeouts() (setup, noSession uint64) {
+	rt := d.rt.Load()
+	if rt == nil || rt.xc == nil {
+		return 0, 0
+	}
+	xs := rt.xc
+	xs.mu.Lock()
+	defer xs.mu.Unlock()
+	for _, vb := range xs.binds {
+		if n := vb.node.Load(); n != nil {
+			st := n.Stats()
+			setup += st.SessionSetupTimeouts
+			noSession += st.NoSessionClosed
+		}
+	}
+	return setup, noSession
+}
+
 // v3Conns returns the L2TPv3 control connections of every bind.
 func (d *Daemon) v3Conns() []*l2tpproto.V3Conn {
 	rt := d.rt.Load()
