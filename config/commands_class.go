@@ -120,6 +120,21 @@ var classCommands = []*command{
 	{mode: mL2TPClass, spec: "digest check", help: "Verify the peer's L2TPv3 Message Digests (the default); `no digest check` still sends digests but accepts the peer's unchecked.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { p.l2tpClass().NoDigestCheck = neg; return nil }},
 
+	{mode: mL2TPClass, spec: "cookie size <size:int:0-8>", help: "Octets of the random cookie (RFC 3931 §4.1, §5.4.4) assigned to each dynamic L2TPv3 session: 0 (none), 4 (the default) or 8.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			c := p.l2tpClass()
+			if neg {
+				c.CookieSize = nil
+				return nil
+			}
+			n := m.Int("size")
+			if n != 0 && n != 4 && n != 8 {
+				return fmt.Errorf("cookie size %d: expected 0, 4 or 8", n)
+			}
+			c.CookieSize = &n
+			return nil
+		}},
+
 	// ---- pseudowire-class -----------------------------------------------
 	{mode: mPWClass, spec: "encapsulation {l2tpv2 | l2tpv3}", help: "The data encapsulation of sessions using this class.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
@@ -144,7 +159,7 @@ var classCommands = []*command{
 		}},
 	{mode: mPWClass, spec: "ip pmtu", help: "Path MTU discovery for sessions of this class: the kernel's (DF set, the path MTU learned and fragmentation done before sending); without it and without ip dfbit set, DF is clear.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error { p.pwClass().IPPMTU = !neg; return nil }},
-	{mode: mPWClass, spec: "ip tos {value <v:int:0-255> | reflect}", help: "The ToS byte of tunnel packets: a fixed value (set on the class's socket), or copied from the inner packet (reflect: not supported yet).", noForm: true,
+	{mode: mPWClass, spec: "ip tos {value <v:int:0-255> | reflect}", help: "The ToS byte of tunnel packets: a fixed value (set on the class's socket), or copied per packet from the IPv4/IPv6 packet the frame carries (reflect; frames without one keep the socket's).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			c := p.pwClass()
 			if m.Has("reflect") {

@@ -61,7 +61,6 @@ func TestL2TPv3Refused(t *testing.T) {
 		{"dynamic", "manual pw-class PW", "protocol none has static sessions only"},
 		{"protocol-l2tpv3", " protocol none", "protocol l2tpv3 signals sessions with a control connection"},
 		{"no-l2tp-class", " protocol none", `l2tp-class "C" does not exist`},
-		{"tos-reflect", " ip tos value 184", "ip tos reflect is not supported yet"},
 		{"encapsulation", " encapsulation l2tpv3", "expected encapsulation l2tpv3"},
 		{"cookie-size", "  l2tp cookie remote 4 44119", "l2tp cookie: expected SIZE 4 LOW or SIZE 8 LOW HIGH"},
 		{"no-ids", "  l2tp id 1 2", "xconnect manual needs session IDs"},
@@ -79,8 +78,6 @@ func TestL2TPv3Refused(t *testing.T) {
 				text = strings.Replace(text, " protocol none", " protocol l2tpv3 C", 1)
 				text = strings.Replace(text, "manual pw-class PW", "pw-class PW", 1)
 				text = text[:strings.Index(text, "  l2tp id")]
-			case "tos-reflect":
-				text = strings.Replace(text, " ip tos value 184", " ip tos reflect", 1)
 			case "encapsulation":
 				text = strings.Replace(text, " encapsulation l2tpv3", " encapsulation l2tpv2\n protocol none", 1)
 				text = strings.Replace(text, " protocol none\n ip local", " ip local", 1)
@@ -138,5 +135,61 @@ interface GigabitEthernet0/0.10
 		if _, err := Parse("bad.cfg", tc.edit); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("got %v, want %q", err, tc.want)
 		}
+	}
+}
+
+// TestL2TPClassCookieSize: `cookie size` takes 0, 4 or 8 and nothing else;
+// `no cookie size` returns to the default.
+func TestL2TPClassCookieSize(t *testing.T) {
+	for _, tc := range []struct {
+		lines string
+		want  int // -1: default (nil)
+		err   string
+	}{
+		{" cookie size 8\n", 8, ""}, {" cookie size 0\n", 0, ""}, {" cookie size 4\n", 4, ""},
+		{" cookie size 8\n no cookie size\n", -1, ""}, {"", -1, ""},
+		{" cookie size 6\n", 0, "cookie size 6: expected 0, 4 or 8"},
+		{" cookie size 9\n", 0, "cookie size"}, {" cookie size\n", 0, "cookie size"},
+		{" cookie size x\n", 0, "cookie size"},
+	} {
+		c, err := Parse("t.cfg", "l2tp-class C\n"+tc.lines)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: got %v, want %q", tc.lines, err, tc.err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%q: %v", tc.lines, err)
+		}
+		got := -1
+		if cs := c.Config.L2TPClassByName("C").CookieSize; cs != nil {
+			got = *cs
+		}
+		if got != tc.want {
+			t.Errorf("%q: cookie size %d, want %d", tc.lines, got, tc.want)
+		}
+	}
+}
+
+// TestTOSReflect: `ip tos reflect` is accepted beside `ip tos value` (the
+// value stays for what carries no IP packet), printed back, and undone by
+// its no form.
+func TestTOSReflect(t *testing.T) {
+	text := strings.Replace(manualPW, " ip tos value 184\n", " ip tos value 184\n ip tos reflect\n", 1)
+	r, err := Parse("t.cfg", text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc := r.Config.PWClassByName("PW")
+	if !pc.TOSReflect || pc.TOSValue == nil || *pc.TOSValue != 184 {
+		t.Fatalf("class %+v", pc)
+	}
+	r, err = Parse("t.cfg", text+"pseudowire-class PW\n no ip tos reflect\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Config.PWClassByName("PW").TOSReflect {
+		t.Fatal("no ip tos reflect left it on")
 	}
 }

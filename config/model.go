@@ -295,6 +295,9 @@ type L2TPClass struct {
 	DigestSecret      Secret `json:"digest_secret,omitzero"` // digest secret (L2TPv3)
 	DigestHash        string `json:"digest_hash,omitempty"`  // "", "md5", "sha"
 	NoDigestCheck     bool   `json:"no_digest_check,omitempty"`
+	// CookieSize is `cookie size {0|4|8}`: the octets of the random
+	// cookie assigned to dynamic sessions (nil: 4, as IOS).
+	CookieSize *int `json:"cookie_size,omitempty"`
 }
 
 // PWClass is `pseudowire-class NAME`.

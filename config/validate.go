@@ -264,9 +264,6 @@ func validateXconnect(p *parser, c *Config, ifc *Interface, x *Xconnect) {
 			p.errf(max(pc.ProtocolLine, pc.Line), "pseudowire-class %s: l2tp-class %q does not exist; expected one of: %s", pc.Name, pc.L2TPClass, names(c.L2TP.Classes, func(x *L2TPClass) string { return x.Name }))
 		}
 	}
-	if pc.TOSReflect {
-		p.errf(pc.Line, "pseudowire-class %s: ip tos reflect is not supported yet (vpdn sets the ToS per socket); expected ip tos value N", pc.Name)
-	}
 	if pc.LocalIf != nil {
 		li := c.Interface(*pc.LocalIf)
 		if li == nil && pc.LocalIf.Kind != IfLinux {

@@ -76,6 +76,19 @@ func (d *Daemon) vpdnSnapshot() show.VPDN {
 		d.pptpSnapshot(rt, &v, byKey)
 	}
 	d.v3TunnelSnapshot(rt, &v)
+	// L2TPv3 sessions count among L2TP's, as on IOS: every established
+	// pseudowire of an xconnect, with its attachment circuit for the
+	// interface (its control connection, if signalled, is among the
+	// tunnels above); PPP pseudowires come next, with their PPP session.
+	for _, pw := range d.pwSnapshot() {
+		if pw.State != "est" || pw.CircuitType == "PPP" {
+			continue
+		}
+		v.Sessions = append(v.Sessions, show.Session{Protocol: show.L2TP, LocalID: pw.LocalID, RemoteID: pw.RemoteID,
+			TunnelID: pw.TunnelID, RemoteTunnelID: pw.RemoteTunnelID, RemoteAddress: pw.RemoteAddress,
+			Interface: pw.Interface, VCID: pw.VCID, State: pw.State, StateName: pw.StateName, LastChange: pw.LastChange,
+			UniqueID: pw.UniqueID, Sequencing: pw.Sequencing != "off", Counters: pw.Counters})
+	}
 	d.v3PPPSnapshot(rt, &v, byKey)
 	v.Normalize()
 	return v
@@ -275,6 +288,10 @@ func (d *Daemon) l2tpCounters() show.L2TPCounters {
 	c.Drops = append(c.Drops, show.Counter{Reason: "auth-throttled", Count: d.throttle.Stats().Throttled})
 	for _, x := range d.v3Drops() {
 		c.Drops = append(c.Drops, show.Counter{Reason: x.Reason, Count: x.Count})
+	}
+	if setup, none := d.v3Timeouts(); setup+none > 0 {
+		c.Timeouts = append(c.Timeouts, show.Counter{Reason: "v3-session-setup-timeout", Count: setup},
+			show.Counter{Reason: "v3-no-session-timeout", Count: none})
 	}
 	// L2TP/IPsec: clear text from a peer the crypto map protects, and
 	// datagrams to one whose SA is still being negotiated.

@@ -386,6 +386,7 @@ func (d *Daemon) installManual(rt *runtime, pw *pseudowire, vb *v3Bind, nd netif
 		p.SeqTx, p.SeqRx = true, true
 	}
 	s := dataplane.NewSession(dataplane.L2TPv3Key(pw.x.LocalSession), peer, vb.bind, dataplane.PayloadEthernet, dataplane.NewL2TPv3Encap(p))
+	s.TOSReflect = pw.pc.TOSReflect
 	if err := rt.plane.Add(s); err != nil {
 		nd.Close()
 		return err
@@ -470,7 +471,7 @@ func (d *Daemon) pwSnapshot() []show.PWSession {
 			State: pw.state, StateName: "established", LastChange: pw.since, UniqueID: pw.uid,
 			CircuitUp: pw.state == "est", LocalCircuitUp: pw.sess != nil, RemoteCircuitUp: pw.state == "est",
 			RemoteAddress: pw.x.Peer.String(), LocalAddress: "0.0.0.0", Transport: "IP protocol 115", Manual: true, Locally: true,
-			DF: pw.opts.df != 0, TOS: pw.opts.tos, TTL: pw.opts.ttl, Sequencing: pw.pc.Sequencing, Error: pw.errMsg}
+			DF: pw.opts.df != 0, TOS: pw.opts.tos, TOSReflect: pw.pc.TOSReflect, TTL: pw.opts.ttl, Sequencing: pw.pc.Sequencing, Error: pw.errMsg}
 		if pw.state != "est" {
 			s.StateName = "down"
 		}

@@ -35,10 +35,11 @@ import (
 // dynPW is the signalled part of a dynamic xconnect; its fields after vb
 // are guarded by the pseudowire's mu.
 type dynPW struct {
-	params l2tpproto.V3Params
-	typ    l2tp.PWType
-	endID  []byte
-	kick   chan struct{}
+	params    l2tpproto.V3Params
+	cookieLen int // the l2tp-class's cookie size
+	typ       l2tp.PWType
+	endID     []byte
+	kick      chan struct{}
 	// ready is set once vb and dev are: the control plane offers the
 	// peer's ICRQs to this xconnect only then (dynOf).
 	ready  atomic.Bool
@@ -53,10 +54,18 @@ type dynPW struct {
 	localUp bool // the attachment circuit's link is up (watchCircuit)
 }
 
-// dynCookieLen is the cookie each end assigns to a dynamic session: IOS's
-// l2tp-class has no cookie size in document 001, so the 4 octets that
-// document 004's manual sessions use.
+// dynCookieLen is the cookie each end assigns to a dynamic session
+// unless the l2tp-class says `cookie size`: 4 octets, as IOS and
+// document 004's manual sessions.
 const dynCookieLen = 4
+
+// cookieLenOf is the l2tp-class's `cookie size`, else dynCookieLen.
+func cookieLenOf(c *config.Config, pc *config.PWClass) int {
+	if lc := c.L2TPClassByName(pc.L2TPClass); lc != nil && lc.CookieSize != nil {
+		return *lc.CookieSize
+	}
+	return dynCookieLen
+}
 
 // passiveWait is how long the LCCE with the higher Router ID waits for
 // the peer's ICRQ before placing the session itself.
@@ -89,6 +98,12 @@ func v3ParamsOf(c *config.Config, pc *config.PWClass) l2tpproto.V3Params {
 	return p
 }
 
+// v3NoSessionTimeout closes a dynamic xconnect's control connection that
+// carries no pseudowire: IOS's no-session default, after the passive
+// LCCE's wait for the peer's ICRQ, so that a pseudowire about to be
+// placed is not raced.
+const v3NoSessionTimeout = passiveWait + DefaultNoSessionTimeout
+
 // routerID is our Router ID (§5.4.3: unique per LCCE): the bind's
 // address, else a hash of the host name.
 func routerID(local netip.Addr, host string) uint32 {
@@ -108,7 +123,9 @@ func newDynPW(c *config.Config, pw *pseudowire) *dynPW {
 	if pw.vlan != 0 {
 		typ = l2tp.PWEthernetVLAN
 	}
-	return &dynPW{params: v3ParamsOf(c, pw.pc), typ: typ, endID: l2tpproto.RemoteEndIDForVCID(pw.x.VCID),
+	params := v3ParamsOf(c, pw.pc)
+	params.NoSessionTimeout = v3NoSessionTimeout
+	return &dynPW{params: params, cookieLen: cookieLenOf(c, pw.pc), typ: typ, endID: l2tpproto.RemoteEndIDForVCID(pw.x.VCID),
 		kick: make(chan struct{}, 1)}
 }
 
@@ -196,13 +213,19 @@ func (d *Daemon) v3Node(rt *runtime, xs *xconnects, c *config.Config, vb *v3Bind
 		local = la
 	}
 	n, err := l2tpproto.NewV3Node(l2tpproto.V3Config{Conn: vb.bind, OverUDP: vb.udp, Clock: d.opts.Clock,
-		Logger: d.vpdnLog, RouterID: routerID(local, host), HostName: host,
+		Logger: d.vpdnLog, RouterID: routerID(local, host), HostName: host, Limits: l2tpLimits(c),
 		Incoming:  func(p netip.AddrPort, h string) (l2tpproto.V3Params, bool) { return xs.incoming(vb, p) },
 		OnRequest: func(r l2tpproto.PWRequest) l2tpproto.PWAnswer { return d.onPWRequest(rt, xs, vb, r) },
 		OnUp:      func(s *l2tpproto.Pseudowire) { d.onPWUp(xs, s) },
 		OnDown:    func(s *l2tpproto.Pseudowire, err error) { d.onPWDown(rt, xs, s, err) },
 		OnCircuit: func(s *l2tpproto.Pseudowire, up bool) { xs.onCircuit(s, up) },
 		IDInUse:   xs.manualID,
+		DataRx: func(id uint32) uint64 {
+			if s := rt.plane.Lookup(dataplane.L2TPv3Key(id)); s != nil {
+				return s.Counters().RxPkts
+			}
+			return 0
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -407,7 +430,7 @@ func (xs *xconnects) pwParams(d *Daemon, rt *runtime, pw *pseudowire) l2tpproto.
 	pw.mu.Lock()
 	down := !dy.localUp
 	pw.mu.Unlock()
-	p := l2tpproto.PWParams{Type: dy.typ, RemoteEndID: dy.endID, CookieLen: dynCookieLen,
+	p := l2tpproto.PWParams{Type: dy.typ, RemoteEndID: dy.endID, CookieLen: dy.cookieLen,
 		L2SS: seq != "", Sequencing: seq == "receive" || seq == "both", CircuitDown: down}
 	p.Ready = func(s *l2tpproto.Pseudowire, in l2tpproto.PWInfo) { d.installDynamic(rt, pw, s, in) }
 	if pw.ppp {
@@ -429,6 +452,7 @@ func (d *Daemon) installDynamic(rt *runtime, pw *pseudowire, s *l2tpproto.Pseudo
 		RemoteCookie: in.RemoteCookie, L2SS: in.L2SS, SeqTx: in.SendSeq || seq == "transmit" || seq == "both",
 		SeqRx: in.RecvSeq}
 	ds := dataplane.NewSession(dataplane.L2TPv3Key(in.LocalSessionID), in.Peer, dy.vb.bind, dataplane.PayloadEthernet, dataplane.NewL2TPv3Encap(p))
+	ds.TOSReflect = pw.pc.TOSReflect
 	if err := rt.plane.Add(ds); err != nil {
 		pw.errMsg = err.Error()
 		return
@@ -625,6 +649,26 @@ func (d *Daemon) v3Drops() []l2tpproto.Drop {
 		}
 	}
 	return out
+}
+
+// v3Timeouts sums the L2TPv3 set-up and no-session timeouts of every
+// bind (events, not drops: show l2tp counters lists them as timeouts).
+func (d *Daemon) v3Timeouts() (setup, noSession uint64) {
+	rt := d.rt.Load()
+	if rt == nil || rt.xc == nil {
+		return 0, 0
+	}
+	xs := rt.xc
+	xs.mu.Lock()
+	defer xs.mu.Unlock()
+	for _, vb := range xs.binds {
+		if n := vb.node.Load(); n != nil {
+			st := n.Stats()
+			setup += st.SessionSetupTimeouts
+			noSession += st.NoSessionClosed
+		}
+	}
+	return setup, noSession
 }
 
 // v3Conns returns the L2TPv3 control connections of every bind.

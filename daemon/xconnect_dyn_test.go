@@ -192,3 +192,61 @@ func TestInMemoryManualHello(t *testing.T) {
 		}
 	})
 }
+
+// TestInMemoryDynamicCookieSizes: R5's l2tp-class says `cookie size 8`,
+// R9's keeps the default 4: each end assigns its own size, checks the
+// cookie it assigned on what it receives, and frames cross both ways.
+// R5's pseudowire-class also says `ip tos reflect`, which its show says.
+func TestInMemoryDynamicCookieSizes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(1)
+		r5a, r9a := netip.MustParseAddr("198.18.1.5"), netip.MustParseAddr("198.18.1.9")
+		c5 := strings.Replace(memDynPE("R5", "198.18.1.5", "198.18.1.9", " ip tos reflect\n"), " hello 10\n", " hello 10\n cookie size 8\n", 1)
+		r5 := newMemDaemon(t, nw, c5, func(o *Options) { o.Binds = nw.Host(r5a) })
+		r9 := newMemDaemon(t, nw, memDynPE("R9", "198.18.1.9", "198.18.1.5", ""), func(o *Options) { o.Binds = nw.Host(r9a) })
+		for i := 0; ; i++ {
+			if strings.Contains(r5.show(t, "xconnect all", false).Text, "UP     pri") &&
+				strings.Contains(r9.show(t, "xconnect all", false).Text, "UP     pri") {
+				break
+			}
+			if i == 60 {
+				t.Fatalf("not up:\n%s\n%s", r5.show(t, "l2tp session all", false).Text, r9.show(t, "l2tp session all", false).Text)
+			}
+			time.Sleep(time.Second)
+		}
+		s5, s9 := r5.show(t, "l2tp session all", false).Text, r9.show(t, "l2tp session all", false).Text
+		if !strings.Contains(s5, "local cookie, size 8 bytes") || !strings.Contains(s5, "remote cookie, size 4 bytes") ||
+			!strings.Contains(s9, "local cookie, size 4 bytes") || !strings.Contains(s9, "remote cookie, size 8 bytes") {
+			t.Fatalf("cookies:\n%s\n%s", s5, s9)
+		}
+		if !strings.Contains(s5, "ToS reflect enabled") || !strings.Contains(s9, "ToS reflect disabled") {
+			t.Fatalf("ToS reflect:\n%s\n%s", s5, s9)
+		}
+		// show vpdn counts the pseudowire among L2TP's sessions.
+		if v := r5.show(t, "vpdn", false).Text; !strings.Contains(v, "L2TP Tunnel and Session Information Total tunnels 1 sessions 1") ||
+			!strings.Contains(v, "Gi0/0") {
+			t.Fatalf("show vpdn:\n%s", v)
+		}
+		t5, t9 := r5.host.Device("pw0"), r9.host.Device("pw0")
+		for _, dir := range []struct {
+			from, to interface {
+				Inject([]byte) error
+			}
+			out <-chan []byte
+		}{{t5, t9, t9.Outbound}, {t9, t5, t5.Outbound}} {
+			f := ether(100)
+			if err := dir.from.Inject(f); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case g := <-dir.out:
+				if !bytes.Equal(g, f) {
+					t.Fatalf("got %x", g)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("no frame across")
+			}
+		}
+		synctest.Wait()
+	})
+}

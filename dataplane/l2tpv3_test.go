@@ -261,6 +261,12 @@ func TestL2TPv3EthernetGSO(t *testing.T) {
 		if pa.Drops()["bad-offload"] != before+1 {
 			t.Fatal("a super-frame that is not IP was not dropped")
 		}
+		// The train builder (sendSegments, shared with sendGSO's PPP
+		// path) allocates nothing once the train buffer exists.
+		ba.keep = false
+		if n := testing.AllocsPerRun(50, func() { pa.sendGSO(tx, a, a.att.Load(), h, frame) }); n != 0 {
+			t.Errorf("udp=%v: %.1f allocations per super-frame", udp, n)
+		}
 	}
 }
 

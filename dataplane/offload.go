@@ -24,6 +24,7 @@ import (
 	"net/netip"
 
 	"github.com/vpdn/vpdn/netif"
+	"github.com/vpdn/vpdn/transport"
 	"github.com/vpdn/vpdn/wire/ppp"
 	"github.com/vpdn/vpdn/wire/vnet"
 )
@@ -52,17 +53,31 @@ func (p *Plane) sendGSO(tx *txState, s *Session, att *attachment, h vnet.Hdr, pk
 		}
 		return
 	}
-	e := s.encap.Load().e
-	hl := e.Len()
-	fl := 0
 	proto := ppp.ProtoIPv4
 	if plan.IPv6 {
 		proto = ppp.ProtoIPv6
 	}
+	// The PPP framing is the same in front of every segment: made once,
+	// copied like an Ethernet pseudowire's header.
+	var framing [8]byte
+	fl := 0
 	if s.Payload == PayloadPPP {
-		fl = att.Framing.HeaderLen(proto)
+		fl = att.Framing.Put(framing[:], proto)
 	}
-	encap := hl + fl
+	p.sendSegments(tx, s, &plan, pkt, framing[:fl], reflected(s, pkt))
+}
+
+// sendSegments sends the segments of plan, cut from the IP packet ip,
+// each behind the session's encapsulation header and prefix (a PPP
+// framing, an Ethernet header), in trains of as many as fit in
+// tx.train: one system call each (sendTrain).
+func (p *Plane) sendSegments(tx *txState, s *Session, plan *vnet.Plan, ip, prefix []byte, tos int) {
+	if tx.train == nil {
+		tx.train = make([]byte, trainBuf)
+	}
+	e := s.encap.Load().e
+	hl := e.Len()
+	encap := hl + len(prefix)
 	stride := encap + plan.HdrLen + plan.SegSize
 	per := len(tx.train) / stride
 	if per < 1 {
@@ -77,20 +92,17 @@ func (p *Plane) sendGSO(tx *txState, s *Session, att *attachment, h vnet.Hdr, pk
 		}
 	}
 	for first := 0; first < plan.N; first += per {
-		end := 0
-		bytes := 0
+		end, bytes := 0, 0
 		last := min(first+per, plan.N)
 		for i := first; i < last; i++ {
 			o := end
-			n := plan.Segment(tx.train[o+encap:], pkt, i)
-			if fl > 0 {
-				att.Framing.Put(tx.train[o+hl:], proto)
-			}
-			e.Put(tx.train[o:o+hl], fl+n)
-			end = o + encap + n
-			bytes += fl + n
+			copy(tx.train[o+hl:], prefix)
+			n := len(prefix) + plan.Segment(tx.train[o+encap:], ip, i)
+			e.Put(tx.train[o:o+hl], n)
+			end = o + hl + n
+			bytes += n
 		}
-		if err := p.sendTrain(tx, s, tx.train[:end], stride); err != nil {
+		if err := p.sendTrain(tx, s, tx.train[:end], stride, tos); err != nil {
 			p.dropN(DropUnderlayWrite, last-first)
 			continue
 		}
@@ -99,8 +111,27 @@ func (p *Plane) sendGSO(tx *txState, s *Session, att *attachment, h vnet.Hdr, pk
 	}
 }
 
-// sendTrain sends datagrams of stride octets back to back in b.
-func (p *Plane) sendTrain(tx *txState, s *Session, b []byte, stride int) error {
+// reflected is the ToS a super-packet's segments take (reflectTOS), -1
+// for the socket's.
+func reflected(s *Session, payload []byte) int {
+	if tos, ok := s.reflectTOS(payload); ok {
+		return int(tos)
+	}
+	return -1
+}
+
+// sendTrain sends datagrams of stride octets back to back in b. With a
+// reflected ToS (tos >= 0, the same for every segment of one
+// super-packet) they leave one by one, each with its control message.
+func (p *Plane) sendTrain(tx *txState, s *Session, b []byte, stride int, tos int) error {
+	if w, ok := s.Bind.(transport.TOSWriter); ok && tos >= 0 {
+		for off := 0; off < len(b); off += stride {
+			if err := w.WriteToTOS(b[off:min(off+stride, len(b))], s.Peer, uint8(tos)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	if snd := tx.sender(s.Bind); snd != nil {
 		return snd.WriteSegments(b, stride, s.Peer)
 	}
@@ -357,43 +388,9 @@ func (p *Plane) sendGSOEthernet(tx *txState, s *Session, att *attachment, h vnet
 		p.drop(DropBadOffload)
 		return
 	}
-	if tx.train == nil {
-		tx.train = make([]byte, trainBuf)
-	}
-	e := s.encap.Load().e
-	hl := e.Len()
-	stride := hl + el + plan.HdrLen + plan.SegSize
 	if att.MTU != 0 && el+plan.HdrLen+plan.SegSize > att.MTU {
 		p.drop(DropTooBig)
 		return
 	}
-	per := len(tx.train) / stride
-	if per < 1 {
-		p.drop(DropTooBig)
-		return
-	}
-	if o, ok := e.(Ordered); ok {
-		if lock := o.SendLock(); lock != nil {
-			lock.Lock()
-			defer lock.Unlock()
-		}
-	}
-	for first := 0; first < plan.N; first += per {
-		end, bytes := 0, 0
-		last := min(first+per, plan.N)
-		for i := first; i < last; i++ {
-			o := end
-			copy(tx.train[o+hl:], frame[:el])
-			n := el + plan.Segment(tx.train[o+hl+el:], ip, i)
-			e.Put(tx.train[o:o+hl], n)
-			end = o + hl + n
-			bytes += n
-		}
-		if err := p.sendTrain(tx, s, tx.train[:end], stride); err != nil {
-			p.dropN(DropUnderlayWrite, last-first)
-			continue
-		}
-		s.txPkts.Add(uint64(last - first))
-		s.txBytes.Add(uint64(bytes))
-	}
+	p.sendSegments(tx, s, &plan, ip, frame[:el], reflected(s, frame))
 }

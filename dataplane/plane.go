@@ -40,6 +40,12 @@ type Session struct {
 	// Bind is the socket the session's data messages leave through.
 	Bind    transport.Bind
 	Payload Payload
+	// TOSReflect gives each datagram the Type of Service (DSCP and ECN)
+	// of the IPv4 or IPv6 packet it carries — for an Ethernet frame the
+	// one after its 802.1Q tags — through a Bind that is a
+	// transport.TOSWriter (pseudowire-class `ip tos reflect`). Payloads
+	// that are not IP keep the socket's ToS.
+	TOSReflect bool
 	// OnFrame receives the PPP frames that are not IP (LCP, IPCP,
 	// authentication, CCP, ...), whole (address/control, protocol,
 	// information). It is called on the receive path and must neither

@@ -172,7 +172,12 @@ func (p *Plane) send(s *Session, buf []byte, start, end int) error {
 		}
 		e.Put(buf[start-hl:start], end-start)
 	}
-	err := s.Bind.WriteTo(buf[start-hl:end], s.Peer)
+	var err error
+	if tos, ok := s.reflectTOS(buf[start:end]); ok {
+		err = s.Bind.(transport.TOSWriter).WriteToTOS(buf[start-hl:end], s.Peer, tos)
+	} else {
+		err = s.Bind.WriteTo(buf[start-hl:end], s.Peer)
+	}
 	if lock != nil {
 		lock.Unlock()
 	}
@@ -238,4 +243,61 @@ func (s *Session) WriteFrame(frame []byte) error {
 	frameBufs.Put(bp)
 	s.ctlTx.Add(1)
 	return err
+}
+
+// reflectTOS returns the Type of Service the datagram carrying payload
+// takes when the session reflects it: ok=false keeps the socket's.
+func (s *Session) reflectTOS(payload []byte) (uint8, bool) {
+	if !s.TOSReflect {
+		return 0, false
+	}
+	if _, can := s.Bind.(transport.TOSWriter); !can {
+		return 0, false
+	}
+	return innerTOS(s.Payload, payload)
+}
+
+// innerTOS reads the Type of Service octet of the IP packet in payload:
+// the IPv4 header's second octet (RFC 2474 §3 DSCP, RFC 3168 §5 ECN), or
+// IPv6's Traffic Class across its first two octets (RFC 8200 §3). An
+// Ethernet frame's packet follows its EtherType, past up to two 802.1Q /
+// 802.1ad tags. ok=false: no IP packet.
+func innerTOS(kind Payload, b []byte) (tos uint8, ok bool) {
+	var ip []byte
+	v4, v6 := false, false
+	switch kind {
+	case PayloadEthernet:
+		off := 12
+	tags:
+		for range 3 {
+			if len(b) < off+2 {
+				return 0, false
+			}
+			et := uint16(b[off])<<8 | uint16(b[off+1])
+			off += 2
+			switch et {
+			case 0x8100, 0x88a8:
+				off += 2 // the tag's TCI; its EtherType follows
+				continue
+			case 0x0800:
+				v4 = true
+			case 0x86dd:
+				v6 = true
+			}
+			break tags
+		}
+		ip = b[min(off, len(b)):]
+	case PayloadIP:
+		if len(b) > 0 {
+			v4, v6 = b[0]>>4 == 4, b[0]>>4 == 6
+		}
+		ip = b
+	}
+	switch {
+	case v4 && len(ip) >= 2:
+		return ip[1], true
+	case v6 && len(ip) >= 2:
+		return ip[0]<<4 | ip[1]>>4, true
+	}
+	return 0, false
 }

@@ -47,9 +47,12 @@ type PWSession struct {
 	Locally   bool   `json:"locally_initiated"`
 	// DF, TOS and TTL are what the session's packets carry (TOS -1 and
 	// TTL 0: the kernel's default).
-	DF  bool `json:"df_bit"`
-	TOS int  `json:"tos"`
-	TTL int  `json:"ttl"`
+	DF bool `json:"df_bit"`
+	// TOSReflect: each packet's ToS is the inner packet's (ip tos
+	// reflect); TOS is then the socket's, for what carries no IP.
+	TOSReflect bool `json:"tos_reflect,omitempty"`
+	TOS        int  `json:"tos"`
+	TTL        int  `json:"ttl"`
 	// LocalCookie and RemoteCookie are the cookies' octets in IOS's hex
 	// ("00 00 D7 47"), empty when none.
 	LocalCookie  string `json:"local_cookie"`
@@ -176,7 +179,11 @@ func writePWDetail(b *strings.Builder, s PWSession) {
 	if s.TTL != 0 {
 		ttl = s.TTL
 	}
-	fmt.Fprintf(b, "  DF bit %s, ToS reflect disabled, ToS value %d, TTL value %d\n", df, tos, ttl)
+	reflect := "disabled"
+	if s.TOSReflect {
+		reflect = "enabled"
+	}
+	fmt.Fprintf(b, "  DF bit %s, ToS reflect %s, ToS value %d, TTL value %d\n", df, reflect, tos, ttl)
 	b.WriteString("  Session cookie information:\n")
 	for _, c := range []struct{ which, v string }{{"local", s.LocalCookie}, {"remote", s.RemoteCookie}} {
 		if c.v == "" {

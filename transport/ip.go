@@ -59,7 +59,7 @@ func ListenIP(proto uint8, addr netip.Addr) (*IPConn, error) {
 	ic := &IPConn{c: c, rc: rc, proto: proto, local: netip.AddrPortFrom(addr, 0), v6: addr.Is6()}
 	ic.sends.New = func() any {
 		s := &ipSend{}
-		s.fn = s.sendto
+		s.fn, s.fnMsg = s.sendto, s.sendmsg
 		return s
 	}
 	return ic, nil
@@ -103,6 +103,12 @@ type ipSend struct {
 	b     []byte
 	errno unix.Errno
 	fn    func(fd uintptr) bool
+	// WriteToTOS's sendmsg: the message, its one iovec, the IP_TOS
+	// control message.
+	msg   unix.Msghdr
+	iov   unix.Iovec
+	oob   [tosCmsgLen]byte
+	fnMsg func(fd uintptr) bool
 }
 
 func (s *ipSend) sendto(fd uintptr) bool {

@@ -55,6 +55,18 @@ func (l *ctlLoop) post(f func()) bool {
 	}
 }
 
+// tryPost is post without waiting: false if the command queue is full
+// or the connection is gone. Connection goroutines use it on each other,
+// where waiting could deadlock.
+func (l *ctlLoop) tryPost(f func()) bool {
+	select {
+	case l.cmd <- f:
+		return true
+	default:
+		return false
+	}
+}
+
 // kill ends the goroutine without any message (half-open eviction).
 func (l *ctlLoop) kill() { l.killOnce.Do(func() { close(l.killc) }) }
 

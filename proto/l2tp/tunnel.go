@@ -140,18 +140,6 @@ func (t *Tunnel) input(b []byte, from netip.AddrPort) {
 	}
 }
 
-// tryPost is post without waiting: false if the tunnel's command queue
-// is full or the tunnel is gone. Tunnel goroutines use it on each other,
-// where waiting could deadlock.
-func (t *Tunnel) tryPost(f func()) bool {
-	select {
-	case t.cmd <- f:
-		return true
-	default:
-		return false
-	}
-}
-
 // evictHalfOpen closes the oldest half-open session the peer opened, to
 // make room for a newer one (Limits): CDN result 4, temporary lack of
 // facilities, error 4, insufficient resources (§4.4.2). Result 4 rather

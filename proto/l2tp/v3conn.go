@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net/netip"
 	"slices"
 	"sync"
@@ -30,8 +31,9 @@ type V3Conn struct {
 	peer0         netip.AddrPort
 	tieBreaker    [8]byte
 	awaitingReply atomic.Bool
-	reuse         string     // guarded by n.mu
-	sccrqKey      v3SCCRQKey // guarded by n.mu
+	reuse         string       // guarded by n.mu
+	sccrqKey      v3SCCRQKey   // guarded by n.mu
+	nHalf         atomic.Int32 // half-open sessions, counted with the node's (admitHalfOpen)
 
 	// downc is closed when the connection stops being usable: StopCCN
 	// sent or received, retransmissions exhausted, killed (before the
@@ -67,11 +69,25 @@ type V3Conn struct {
 	testAVPs map[l2tp.MsgType][]byte
 	// waiters are Opens waiting for the connection to be established.
 	waiters []chan error
+	// keepalive: an Open asked for the connection (`l2tp hello` of a
+	// manual session), which the no-session timeout spares.
+	keepalive bool
+	// emptySince is when the established connection last lost (or
+	// never had) a pseudowire; zero while it carries one.
+	emptySince time.Time
+	pwSeq      uint64 // orders pseudowires by creation (oldest half-open first)
+	// dataRx is the sum of DataRx over the sessions when the hello
+	// timer last looked; helloJitter spreads the HELLOs of connections
+	// to the same peer (§4.4: a jittered timer).
+	dataRx      uint64
+	helloJitter time.Duration
 }
 
 func newV3Conn(n *V3Node, id uint32, peer netip.AddrPort, p V3Params, initiator bool) *V3Conn {
 	c := &V3Conn{n: n, localID: id, initiator: initiator, peer0: peer, peer: peer,
 		ctlLoop: newCtlLoop(), downc: make(chan struct{}), sessions: map[uint32]*Pseudowire{}}
+	// Up to a second, at most a tenth of the interval (helloDue).
+	c.helloJitter = time.Duration(mrand.N(100)) * time.Millisecond * 10
 	if initiator {
 		c.setParams(p)
 		_, _ = crand.Read(c.tieBreaker[:])
@@ -193,6 +209,24 @@ func (c *V3Conn) input(b []byte, from netip.AddrPort) {
 	}
 }
 
+// evictHalfOpen closes the oldest half-open pseudowire the peer placed,
+// to make room for a newer one (Limits): CDN result 4, temporary lack
+// of resources, error 4, insufficient resources (§5.4.2 and RFC 2661
+// §4.4.2, which RFC 3931 keeps): a legitimate peer may retry later.
+func (c *V3Conn) evictHalfOpen() {
+	var old *Pseudowire
+	for _, s := range c.sessions {
+		if s.halfOpen && (old == nil || s.seq < old.seq) {
+			old = s
+		}
+	}
+	if old == nil {
+		return
+	}
+	c.n.cnt.sessionEvicted.Add(1)
+	c.closePW(old, l2tp.Result{Code: l2tp.CDNNoFacilitiesTmp, Error: l2tp.ErrCodeResources, HasError: true}, ErrHalfOpenEvicted)
+}
+
 // abandon is called, under n.mu, when our SCCRQ lost the tie break.
 func (c *V3Conn) abandon() {
 	c.awaitingReply.Store(false)
@@ -249,7 +283,10 @@ func (c *V3Conn) deadline() time.Time {
 		upd(c.holdUntil)
 	case TunEstablished:
 		if c.p.Hello > 0 && c.rel.idle() {
-			upd(c.lastRx.Add(c.p.Hello))
+			upd(c.helloDue())
+		}
+		if c.noSessionDue() {
+			upd(c.emptySince.Add(c.p.NoSessionTimeout))
 		}
 	case TunDead:
 	default:
@@ -281,12 +318,23 @@ func (c *V3Conn) onTimer() {
 		}
 		return
 	case TunEstablished:
-		if c.p.Hello > 0 && c.rel.idle() && !now.Before(c.lastRx.Add(c.p.Hello)) {
-			// §4.4: a HELLO after a period without a message from the
-			// peer; its retransmissions failing bring the connection
-			// down.
-			c.helloTx++
-			c.send(&l2tp.V3Message{Type: l2tp.MsgHELLO})
+		if c.p.Hello > 0 && c.rel.idle() && !now.Before(c.helloDue()) {
+			// §4.4: a HELLO after a period without a message, data or
+			// control, from the peer; its retransmissions failing bring
+			// the connection down. Data received since the last look
+			// counts as a message now.
+			if c.dataMoved() {
+				c.lastRx = now
+			} else {
+				c.helloTx++
+				c.send(&l2tp.V3Message{Type: l2tp.MsgHELLO})
+			}
+		}
+		if c.noSessionDue() && !now.Before(c.emptySince.Add(c.p.NoSessionTimeout)) {
+			c.n.cnt.noSessionClosed.Add(1)
+			c.eventf("no session for %v: closing", c.p.NoSessionTimeout)
+			c.shutdown(l2tp.Result{Code: l2tp.StopClear, HasError: true, Message: "no-session timeout"}, ErrNoSession)
+			return
 		}
 	case TunDead:
 		return
@@ -300,6 +348,9 @@ func (c *V3Conn) onTimer() {
 	for _, s := range c.sessions {
 		if s.state != SnEstablished && s.state != SnDead && !now.Before(s.deadline) {
 			// §5.4.2 CDN result 16: FSM error or timeout.
+			if s.halfOpen {
+				c.n.cnt.sessionSetupTimeouts.Add(1)
+			}
 			c.closePW(s, l2tp.Result{Code: l2tp.CDNV3FSMError}, ErrSetupTimeout)
 		}
 	}
@@ -616,8 +667,40 @@ func (c *V3Conn) rxSCCCN() {
 	c.up()
 }
 
+// helloDue is when the next HELLO is due, if nothing arrives first.
+func (c *V3Conn) helloDue() time.Time {
+	return c.lastRx.Add(c.p.Hello - min(c.helloJitter, c.p.Hello/10))
+}
+
+// dataMoved reports whether the peer sent data on any of the sessions
+// since the last call.
+func (c *V3Conn) dataMoved() bool {
+	f := c.n.cfg.DataRx
+	if f == nil {
+		return false
+	}
+	var sum uint64
+	for id, s := range c.sessions {
+		if s.state == SnEstablished {
+			sum += f(id)
+		}
+	}
+	moved := sum != c.dataRx
+	c.dataRx = sum
+	return moved
+}
+
+// noSessionDue reports whether the no-session timeout runs.
+func (c *V3Conn) noSessionDue() bool {
+	return c.p.NoSessionTimeout > 0 && !c.keepalive && !c.emptySince.IsZero() && len(c.sessions) == 0
+}
+
 func (c *V3Conn) up() {
 	c.eventf("Control channel up")
+	c.n.established(c)
+	if len(c.sessions) == 0 {
+		c.emptySince = c.now
+	}
 	c.release(nil)
 	for _, s := range c.sessions {
 		if s.state == SnWaitTunnel {

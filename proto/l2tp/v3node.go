@@ -70,6 +70,16 @@ type V3Params struct {
 	// SetupTimeout bounds control connection and session set-up
 	// ("timeout setup", default 300 s).
 	SetupTimeout time.Duration
+	// SessionSetupTimeout bounds the set-up of a pseudowire the peer
+	// places, from its ICRQ to its ICCN (default 30 s, as L2TPv2's
+	// TunnelParams.SessionSetupTimeout): a half-open session held for
+	// minutes is only useful to a flood.
+	SessionSetupTimeout time.Duration
+	// NoSessionTimeout closes an established control connection that
+	// has carried no pseudowire for this long (StopCCN result 1). 0
+	// keeps it. A connection an Open asked for (the keepalives of a
+	// manual session, `l2tp hello`) is exempt: it never carries one.
+	NoSessionTimeout time.Duration
 	// Class names the l2tp-class, for show output and reuse.
 	Class string
 }
@@ -82,16 +92,18 @@ func (p V3Params) withDefaults(host string) V3Params {
 		p.DigestType = l2tp.DigestHMACMD5
 	}
 	t := TunnelParams{RecvWindow: p.RecvWindow, Retransmit: p.Retransmit, Hello: p.Hello,
-		SetupTimeout: p.SetupTimeout}.withDefaults()
+		SetupTimeout: p.SetupTimeout, SessionSetupTimeout: p.SessionSetupTimeout,
+		NoSessionTimeout: p.NoSessionTimeout}.withDefaults()
 	p.RecvWindow, p.Retransmit, p.Hello, p.SetupTimeout = t.RecvWindow, t.Retransmit, t.Hello, t.SetupTimeout
+	p.SessionSetupTimeout, p.NoSessionTimeout = t.SessionSetupTimeout, t.NoSessionTimeout
 	return p
 }
 
 func (p V3Params) key(peer netip.AddrPort) string {
 	r := p.Retransmit
-	return fmt.Sprintf("%v|%q|%q|%x|%d|%v|%d|%d|%d|%v|%v|%v|%v|%q", peer, p.HostName, p.RemoteName, p.Secret,
+	return fmt.Sprintf("%v|%q|%q|%x|%d|%v|%d|%d|%d|%v|%v|%v|%v|%v|%v|%q", peer, p.HostName, p.RemoteName, p.Secret,
 		p.DigestType, p.NoDigestCheck, p.RecvWindow, r.InitialRetries, r.Retries, r.TimeoutMin, r.TimeoutMax,
-		p.Hello, p.SetupTimeout, p.Class)
+		p.Hello, p.SetupTimeout, p.SessionSetupTimeout, p.NoSessionTimeout, p.Class)
 }
 
 // V3Config configures a V3Node. Conn is required.
@@ -128,7 +140,21 @@ type V3Config struct {
 	// IDInUse, when set, keeps the node from assigning a Local Session
 	// ID the owner uses elsewhere (manual sessions on the same bind).
 	IDInUse func(id uint32) bool
-	Limits  Limits
+	// DataRx, when set, returns how many data messages a pseudowire has
+	// received, by our Local Session ID (the data plane counts them).
+	// §4.4: a HELLO is sent only after a period without any message,
+	// data or control, from the peer: data on a session holds the
+	// keepalive off. It runs on the connection's goroutine: it must not
+	// block nor call the node.
+	DataRx func(localSessionID uint32) uint64
+	// Limits bound what peers make the node hold, as on L2TPv2's Node:
+	// control connections (MaxTunnels, MaxTunnelsPerPeer for the ones
+	// peers open), half-open ones (MaxHalfOpen, MaxHalfOpenPerPeer: a
+	// flooding address loses its own oldest, with StopCCN), sessions
+	// and half-open sessions (per connection, peer and node: the
+	// offender loses its oldest half-open one, with CDN result 4).
+	// Established connections and sessions are never evicted.
+	Limits Limits
 	// Seed, when non-zero, makes IDs reproducible (nonces and cookies
 	// are always from crypto/rand).
 	Seed uint64
@@ -164,18 +190,26 @@ var (
 
 // V3Stats counts what the v3 node dropped and why.
 type V3Stats struct {
-	BadHeader     uint64 // unparsable control header
-	NoConn        uint64 // a Control Connection ID we do not have
-	WrongPeer     uint64 // a connection's message from another address
-	DigestFailed  uint64 // a Message Digest that did not verify (§4.3): dropped, not acknowledged
-	NoDigest      uint64 // a message without the Message Digest authentication requires
-	BadAVP        uint64 // a malformed, missing or unknown mandatory AVP
-	NoSession     uint64 // a session message for a session we do not have
-	TieBreakLost  uint64 // SCCRQs discarded by the §5.4.3 tie breaker
-	ConnLimit     uint64 // SCCRQs refused: connection limit
-	InputOverflow uint64
+	BadHeader       uint64 // unparsable control header
+	NoConn          uint64 // a Control Connection ID we do not have
+	WrongPeer       uint64 // a connection's message from another address
+	DigestFailed    uint64 // a Message Digest that did not verify (§4.3): dropped, not acknowledged
+	NoDigest        uint64 // a message without the Message Digest authentication requires
+	BadAVP          uint64 // a malformed, missing or unknown mandatory AVP
+	NoSession       uint64 // a session message for a session we do not have
+	TieBreakLost    uint64 // SCCRQs discarded by the §5.4.3 tie breaker
+	ConnLimit       uint64 // SCCRQs refused: connection limit (node, or the peer's share)
+	InputOverflow   uint64
+	HalfOpenEvicted uint64 // half-open connections closed (StopCCN 2/4) for a newer one
+	SessionEvicted  uint64 // half-open sessions closed (CDN 4/4) for a newer one
+	SessionLimit    uint64 // ICRQs refused: session limit (CDN 4/4)
 
-	Conns, Sessions int
+	// Events that are not drops.
+	SessionSetupTimeouts uint64 // peer-placed sessions closed by the session set-up timeout
+	NoSessionClosed      uint64 // connections closed by the no-session timeout
+
+	Conns, Sessions            int
+	HalfOpen, HalfOpenSessions int
 }
 
 // Drops lists the drop counters in a fixed order, named as metrics and
@@ -184,12 +218,15 @@ func (s V3Stats) Drops() []Drop {
 	return []Drop{{"v3-bad-header", s.BadHeader}, {"v3-no-control-connection", s.NoConn},
 		{"v3-wrong-peer", s.WrongPeer}, {"v3-digest-failed", s.DigestFailed}, {"v3-digest-missing", s.NoDigest},
 		{"v3-bad-avp", s.BadAVP}, {"v3-no-session", s.NoSession}, {"v3-tie-break-lost", s.TieBreakLost},
-		{"v3-connection-limit", s.ConnLimit}, {"v3-input-overflow", s.InputOverflow}}
+		{"v3-connection-limit", s.ConnLimit}, {"v3-input-overflow", s.InputOverflow},
+		{"v3-half-open-evicted", s.HalfOpenEvicted}, {"v3-half-open-session-evicted", s.SessionEvicted},
+		{"v3-session-limit", s.SessionLimit}}
 }
 
 type v3Counters struct {
 	badHeader, noConn, wrongPeer, digestFailed, noDigest, badAVP, noSession, tieBreakLost, connLimit,
-	inputOverflow atomic.Uint64
+	inputOverflow, halfOpenEvicted, sessionEvicted, sessionLimit, sessionSetupTimeouts,
+	noSessionClosed atomic.Uint64
 }
 
 type v3SCCRQKey struct {
@@ -210,10 +247,16 @@ type V3Node struct {
 	bySCCRQ  map[v3SCCRQKey]*V3Conn
 	byReuse  map[string]*V3Conn
 	sessions map[uint32]*Pseudowire // by Local Session ID: unique on the node (§4.1: IP demultiplexes by it alone)
-	rng      *rand.Rand
-	serial   uint32
-	closed   bool
-	wg       sync.WaitGroup
+	halfOpen []*V3Conn              // connections peers opened, not established yet, oldest first
+	// peerConns counts the connections each source address opened;
+	// peerHalf and nHalf the half-open sessions per address and in all.
+	peerConns map[netip.Addr]int
+	peerHalf  map[netip.Addr]int
+	nHalf     int
+	rng       *rand.Rand
+	serial    uint32
+	closed    bool
+	wg        sync.WaitGroup
 
 	cnt v3Counters
 }
@@ -228,7 +271,8 @@ func NewV3Node(cfg V3Config) (*V3Node, error) {
 	}
 	n := &V3Node{cfg: cfg, clock: cfg.Clock, log: cfg.Logger, lim: cfg.Limits.withDefaults(),
 		conns: map[uint32]*V3Conn{}, bySCCRQ: map[v3SCCRQKey]*V3Conn{}, byReuse: map[string]*V3Conn{},
-		sessions: map[uint32]*Pseudowire{}, caps: cfg.PWCaps}
+		sessions: map[uint32]*Pseudowire{}, caps: cfg.PWCaps, peerConns: map[netip.Addr]int{},
+		peerHalf: map[netip.Addr]int{}}
 	if n.clock == nil {
 		n.clock = clock.Real
 	}
@@ -254,9 +298,12 @@ func (n *V3Node) Stats() V3Stats {
 	st := V3Stats{BadHeader: c.badHeader.Load(), NoConn: c.noConn.Load(), WrongPeer: c.wrongPeer.Load(),
 		DigestFailed: c.digestFailed.Load(), NoDigest: c.noDigest.Load(), BadAVP: c.badAVP.Load(),
 		NoSession: c.noSession.Load(), TieBreakLost: c.tieBreakLost.Load(), ConnLimit: c.connLimit.Load(),
-		InputOverflow: c.inputOverflow.Load()}
+		InputOverflow: c.inputOverflow.Load(), HalfOpenEvicted: c.halfOpenEvicted.Load(),
+		SessionEvicted: c.sessionEvicted.Load(), SessionLimit: c.sessionLimit.Load(),
+		SessionSetupTimeouts: c.sessionSetupTimeouts.Load(), NoSessionClosed: c.noSessionClosed.Load()}
 	n.mu.Lock()
 	st.Conns, st.Sessions = len(n.conns), len(n.sessions)
+	st.HalfOpen, st.HalfOpenSessions = len(n.halfOpen), n.nHalf
 	n.mu.Unlock()
 	return st
 }
@@ -363,15 +410,43 @@ func (n *V3Node) handleZero(h l2tp.V3ControlHeader, msg []byte, from netip.AddrP
 			}
 		}
 	}
-	if len(n.conns) >= n.lim.MaxTunnels {
+	// A source already holding its share of half-open connections
+	// replaces its own oldest: one flooding address cannot push others
+	// out, and established connections are never touched.
+	a := from.Addr()
+	var oldestSame *V3Conn
+	same := 0
+	for _, h := range n.halfOpen {
+		if h.peer0.Addr() == a {
+			if oldestSame == nil {
+				oldestSame = h
+			}
+			same++
+		}
+	}
+	if (len(n.conns) >= n.lim.MaxTunnels && len(n.halfOpen) == 0) || n.peerConns[a]-same >= n.lim.MaxTunnelsPerPeer {
+		// The table, or this address's share of it, is full of
+		// established connections: refuse statelessly (§5.4.2 StopCCN
+		// result 2, error 4: insufficient resources).
 		n.mu.Unlock()
 		n.cnt.connLimit.Add(1)
 		n.refuse(from, m.AssignedCCID, 0, l2tp.Result{Code: l2tp.StopGeneralError, Error: l2tp.ErrCodeResources, HasError: true})
 		return
 	}
+	var evicted *V3Conn
+	switch {
+	case same >= n.lim.MaxHalfOpenPerPeer:
+		evicted = oldestSame
+	case len(n.halfOpen) >= n.lim.MaxHalfOpen || len(n.conns) >= n.lim.MaxTunnels:
+		evicted = n.oldestOfHeaviestLocked()
+	}
+	if evicted != nil {
+		n.evictLocked(evicted)
+	}
 	c := n.newConnLocked(from, V3Params{}, false)
 	n.bySCCRQ[key] = c
 	c.sccrqKey = key
+	n.halfOpen = append(n.halfOpen, c)
 	if lost != nil && n.byReuse[lost.reuse] == nil {
 		// Dials waiting on the losing connection retry and find this
 		// one: a single control connection between the two LCCEs.
@@ -379,7 +454,116 @@ func (n *V3Node) handleZero(h l2tp.V3ControlHeader, msg []byte, from netip.AddrP
 		n.byReuse[c.reuse] = c
 	}
 	n.mu.Unlock()
+	if evicted != nil {
+		// §5.4.2 StopCCN result 2, error 4 (insufficient resources):
+		// the evicted peer, if it is a real one, knows to retry.
+		n.refuse(evicted.peer0, evicted.sccrqKey.ccid, evicted.localID,
+			l2tp.Result{Code: l2tp.StopGeneralError, Error: l2tp.ErrCodeResources, HasError: true})
+	}
 	c.input(msg, from)
+}
+
+// oldestOfHeaviestLocked returns the oldest half-open connection of the
+// address holding the most of them: at the node's bound, the flooder
+// pays.
+func (n *V3Node) oldestOfHeaviestLocked() *V3Conn {
+	count := map[netip.Addr]int{}
+	var heavy netip.Addr
+	for _, h := range n.halfOpen {
+		a := h.peer0.Addr()
+		count[a]++
+		if count[a] > count[heavy] {
+			heavy = a
+		}
+	}
+	for _, h := range n.halfOpen {
+		if h.peer0.Addr() == heavy {
+			return h
+		}
+	}
+	return nil
+}
+
+// evictLocked forgets a half-open connection and ends its goroutine
+// without a message of its own (the node sends the StopCCN).
+func (n *V3Node) evictLocked(c *V3Conn) {
+	n.forgetLocked(c)
+	c.kill()
+	n.cnt.halfOpenEvicted.Add(1)
+}
+
+// established takes c off the half-open list.
+func (n *V3Node) established(c *V3Conn) {
+	n.mu.Lock()
+	n.removeHalfOpenLocked(c)
+	n.mu.Unlock()
+}
+
+func (n *V3Node) removeHalfOpenLocked(c *V3Conn) {
+	for i, h := range n.halfOpen {
+		if h == c {
+			n.halfOpen = append(n.halfOpen[:i], n.halfOpen[i+1:]...)
+			return
+		}
+	}
+}
+
+// admitHalfOpen counts a new half-open session of c and names the
+// connection that must give up its oldest half-open session to keep the
+// bounds: nil, c itself, or another connection of the offending address
+// (at the node's bound, the address holding the most).
+func (n *V3Node) admitHalfOpen(c *V3Conn) (victim *V3Conn) {
+	a := c.peer0.Addr()
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	l := n.lim
+	switch {
+	case int(c.nHalf.Load()) >= l.MaxHalfOpenSessionsPerTunnel:
+		victim = c
+	case n.peerHalf[a] >= l.MaxHalfOpenSessionsPerPeer:
+		victim = n.heaviestConnLocked(a, c)
+	case n.nHalf >= l.MaxHalfOpenSessions:
+		heavy, most := a, n.peerHalf[a]
+		for p, k := range n.peerHalf {
+			if k > most {
+				heavy, most = p, k
+			}
+		}
+		victim = n.heaviestConnLocked(heavy, c)
+	}
+	n.peerHalf[a]++
+	n.nHalf++
+	c.nHalf.Add(1)
+	return victim
+}
+
+// heaviestConnLocked returns pref if it is a connection of a with
+// half-open sessions, else a's connection holding the most.
+func (n *V3Node) heaviestConnLocked(a netip.Addr, pref *V3Conn) *V3Conn {
+	if pref.peer0.Addr() == a && pref.nHalf.Load() > 0 {
+		return pref
+	}
+	var best *V3Conn
+	var most int32
+	for _, x := range n.conns {
+		if k := x.nHalf.Load(); k > most && x.peer0.Addr() == a {
+			best, most = x, k
+		}
+	}
+	return best
+}
+
+// releaseHalfOpen uncounts a half-open session of c that came up or
+// ended.
+func (n *V3Node) releaseHalfOpen(c *V3Conn) {
+	a := c.peer0.Addr()
+	n.mu.Lock()
+	if n.peerHalf[a]--; n.peerHalf[a] <= 0 {
+		delete(n.peerHalf, a)
+	}
+	n.nHalf--
+	n.mu.Unlock()
+	c.nHalf.Add(-1)
 }
 
 // compareTie orders two tie breaker values as unsigned 64-bit numbers.
@@ -417,6 +601,9 @@ func (n *V3Node) newConnLocked(peer netip.AddrPort, p V3Params, initiator bool) 
 	}
 	c := newV3Conn(n, id, peer, p, initiator)
 	n.conns[id] = c
+	if !initiator {
+		n.peerConns[peer.Addr()]++
+	}
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -428,9 +615,21 @@ func (n *V3Node) newConnLocked(peer netip.AddrPort, p V3Params, initiator bool) 
 func (n *V3Node) removeConn(c *V3Conn) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.forgetLocked(c)
+}
+
+// forgetLocked removes c from every index of the node.
+func (n *V3Node) forgetLocked(c *V3Conn) {
 	if n.conns[c.localID] == c {
 		delete(n.conns, c.localID)
+		if !c.initiator {
+			a := c.peer0.Addr()
+			if n.peerConns[a]--; n.peerConns[a] <= 0 {
+				delete(n.peerConns, a)
+			}
+		}
 	}
+	n.removeHalfOpenLocked(c)
 	if n.bySCCRQ[c.sccrqKey] == c {
 		delete(n.bySCCRQ, c.sccrqKey)
 	}
@@ -567,6 +766,7 @@ func (n *V3Node) Open(ctx context.Context, peer netip.AddrPort, p V3Params) (*V3
 		n.mu.Unlock()
 		w := make(chan error, 1)
 		if !c.post(func() {
+			c.keepalive = true
 			switch c.state {
 			case TunEstablished:
 				w <- nil

@@ -109,6 +109,10 @@ type Pseudowire struct {
 	done         chan struct{}
 	err          error
 	notify       bool // the owner knows it (Ready ran, or it came up)
+	// halfOpen: the peer placed it and it is not established yet;
+	// counted by the node (admitHalfOpen) until it comes up or ends.
+	halfOpen bool
+	seq      uint64
 }
 
 // Conn returns the pseudowire's control connection.
@@ -228,10 +232,19 @@ func (s *Pseudowire) fire(ev SessionEvent) bool {
 func (c *V3Conn) newPW(p PWParams, initiator bool) (*Pseudowire, error) {
 	s := &Pseudowire{c: c, initiator: initiator, p: p, done: make(chan struct{}), since: c.now,
 		deadline: c.now.Add(c.p.SetupTimeout)}
+	if !initiator {
+		s.deadline = c.now.Add(c.p.SessionSetupTimeout)
+	}
+	if len(c.sessions) >= c.n.lim.MaxSessionsPerTunnel {
+		return nil, fmt.Errorf("%w: %d sessions on the control connection", ErrLimit, len(c.sessions))
+	}
 	id, err := c.n.newSessionID(s)
 	if err != nil {
 		return nil, err
 	}
+	c.pwSeq++
+	s.seq = c.pwSeq
+	c.emptySince = time.Time{}
 	s.localID = id
 	if p.CookieLen > 0 {
 		// §4.1, §8.2: a random cookie guards against blind insertion.
@@ -318,10 +331,30 @@ func (c *V3Conn) rxICRQ(m *l2tp.V3Message) {
 	if len(a.Params.RemoteEndID) == 0 {
 		a.Params.RemoteEndID = m.RemoteEndID
 	}
+	refuse := func(err error) {
+		// §5.4.2 CDN result 4, error 4: insufficient resources now.
+		c.n.cnt.sessionLimit.Add(1)
+		c.errorf("refusing ICRQ: %v", err)
+		c.sendCDN(0, m.LocalSessionID, l2tp.Result{Code: l2tp.CDNNoFacilitiesTmp, Error: l2tp.ErrCodeResources, HasError: true})
+	}
 	s, err := c.newPW(a.Params, false)
 	if err != nil {
-		c.sendCDN(0, m.LocalSessionID, l2tp.Result{Code: l2tp.CDNNoFacilitiesTmp, Error: l2tp.ErrCodeResources, HasError: true})
+		refuse(err)
 		return
+	}
+	s.halfOpen = true
+	switch victim := c.n.admitHalfOpen(c); {
+	case victim == c:
+		c.evictHalfOpen()
+	case victim != nil:
+		if !victim.tryPost(victim.evictHalfOpen) {
+			// The offender's connection is too busy to make room now:
+			// refuse this one rather than go beyond the bound.
+			s.remoteID = 0
+			s.finish(ErrLimit)
+			refuse(ErrLimit)
+			return
+		}
 	}
 	s.serial = m.SerialNumber
 	s.fire(SevRxICRQ)
@@ -424,7 +457,16 @@ func upDown(b bool) string {
 	return "down"
 }
 
+// settled uncounts a half-open pseudowire that came up or ended.
+func (s *Pseudowire) settled() {
+	if s.halfOpen {
+		s.halfOpen = false
+		s.c.n.releaseHalfOpen(s.c)
+	}
+}
+
 func (s *Pseudowire) established() {
+	s.settled()
 	s.c.eventf("session %d: %v pseudowire established, peer session %d", s.localID, s.p.Type, s.remoteID)
 	if s.dial != nil {
 		d := s.dial
@@ -457,7 +499,11 @@ func (s *Pseudowire) finish(err error) {
 	}
 	s.state = SnDead
 	s.err = err
+	s.settled()
 	delete(c.sessions, s.localID)
+	if len(c.sessions) == 0 && c.state == TunEstablished {
+		c.emptySince = c.now
+	}
 	c.n.freeSessionID(s.localID, s)
 	close(s.done)
 	if s.dial != nil {

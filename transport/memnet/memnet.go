@@ -248,6 +248,8 @@ type Conn struct {
 	mu      sync.Mutex
 	learned map[netip.Addr]netip.Addr // wildcard binds: peer -> the address it reached us at
 	tos     int
+	sentTOS int  // the last WriteToTOS datagram's
+	tosSent bool // a WriteToTOS happened
 	ttl     int
 	df      bool
 }
@@ -471,6 +473,26 @@ func (c *Conn) SetDF(df bool) error {
 	c.df = df
 	c.mu.Unlock()
 	return nil
+}
+
+// WriteToTOS sends b as WriteTo does and records tos as the Type of
+// Service of that datagram (SentTOS reports the last one).
+func (c *Conn) WriteToTOS(b []byte, to netip.AddrPort, tos uint8) error {
+	c.mu.Lock()
+	c.sentTOS, c.tosSent = int(tos), true
+	c.mu.Unlock()
+	return c.WriteTo(b, to)
+}
+
+// SentTOS returns the Type of Service the last WriteToTOS gave its
+// datagram, -1 when none did.
+func (c *Conn) SentTOS() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.tosSent {
+		return -1
+	}
+	return c.sentTOS
 }
 
 // IPOptions returns what SetTOS, SetTTL and SetDF recorded (0 for a TOS
