@@ -171,12 +171,13 @@ func (d *Daemon) v3PPPSnapshot(rt *runtime, v *show.VPDN, byKey map[dataplane.Ke
 	}
 }
 
-// withoutPWs drops from v the sessions of PPP pseudowires that pws lists
-// (show l2tp session and show l2tun tunnel render those as pseudowires).
+// withoutPWs drops from v the sessions of the pseudowires that pws lists
+// (Ethernet, VLAN and PPP; show vpdn counts them among its sessions, show
+// l2tp session and show l2tun tunnel render them as pseudowires).
 func withoutPWs(v show.VPDN, pws []show.PWSession) show.VPDN {
 	in := func(s show.Session) bool {
 		for _, p := range pws {
-			if p.CircuitType == "PPP" && p.LocalID == s.LocalID && p.TunnelID == s.TunnelID && p.LocalID != 0 {
+			if p.LocalID == s.LocalID && p.TunnelID == s.TunnelID && p.VCID == s.VCID && p.LocalID != 0 {
 				return true
 			}
 		}
