@@ -96,8 +96,14 @@ func TestCryptoMapStrongSwan(t *testing.T) {
 				return string(out)
 			}
 			waitLine(t, "vpdn to answer", 15*time.Second, func() bool { return strings.Contains(show("show", "version"), "vpdn") })
-			show("debug", "crypto", "isakmp")
-			show("debug", "crypto", "ipsec")
+			// Each switch confirmed on: the output was ignored before, and
+			// under load the test has ended with debug crypto ipsec lines
+			// but no ISAKMP ones, as if that command had not run.
+			for _, sw := range []string{"isakmp", "ipsec"} {
+				waitLine(t, "debug crypto "+sw+" on", 15*time.Second, func() bool {
+					return strings.Contains(show("debug", "crypto", sw), "debugging is on")
+				})
+			}
 			if role == "vpdn-initiator" {
 				// The first packet starts IKE (and is lost).
 				a.Run(5*time.Second, "ping", "-c", "1", "-W", "1", "-I", "198.19.1.1", "198.19.2.1")
