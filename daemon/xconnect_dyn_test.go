@@ -222,6 +222,10 @@ func TestInMemoryDynamicCookieSizes(t *testing.T) {
 		if !strings.Contains(s5, "ToS reflect enabled") || !strings.Contains(s9, "ToS reflect disabled") {
 			t.Fatalf("ToS reflect:\n%s\n%s", s5, s9)
 		}
+		// show l2tp session lists the pseudowire once, as a pseudowire.
+		if n := strings.Count(s5, "Session id "); !strings.Contains(s5, "Total tunnels 1 sessions 1") || n != 1 {
+			t.Fatalf("show l2tp session all lists %d sessions:\n%s", n, s5)
+		}
 		// show vpdn counts the pseudowire among L2TP's sessions.
 		if v := r5.show(t, "vpdn", false).Text; !strings.Contains(v, "L2TP Tunnel and Session Information Total tunnels 1 sessions 1") ||
 			!strings.Contains(v, "Gi0/0") {

@@ -171,12 +171,15 @@ func (d *Daemon) v3PPPSnapshot(rt *runtime, v *show.VPDN, byKey map[dataplane.Ke
 	}
 }
 
-// withoutPWs drops from v the sessions of PPP pseudowires that pws lists
+// withoutPWs drops from v the sessions of the pseudowires that pws lists
 // (show l2tp session and show l2tun tunnel render those as pseudowires).
 func withoutPWs(v show.VPDN, pws []show.PWSession) show.VPDN {
 	in := func(s show.Session) bool {
 		for _, p := range pws {
-			if p.CircuitType == "PPP" && p.LocalID == s.LocalID && p.TunnelID == s.TunnelID && p.LocalID != 0 {
+			// A PPP pseudowire's PPP session, or an Ethernet one
+			// (vpdnSnapshot lists both among L2TP's sessions for show
+			// vpdn; show l2tp session lists them as pseudowires).
+			if p.LocalID == s.LocalID && p.TunnelID == s.TunnelID && p.LocalID != 0 && (p.CircuitType == "PPP" || p.Interface == s.Interface) {
 				return true
 			}
 		}
