@@ -151,6 +151,18 @@ func TestL2TPv3IPsecToSoftEther(t *testing.T) {
 		t.Errorf("show crypto ipsec sa: not transport mode in UDP:\n%s", sa)
 	}
 	t.Logf("vpdn:\n%s\n%s\n%s", sess, tun, sa)
+	var seLines []string
+	for _, l := range strings.Split(se.Log(), "\n") {
+		if strings.Contains(l, "L2TPv3") || strings.Contains(l, "EtherIP") {
+			seLines = append(seLines, l)
+		}
+	}
+	t.Logf("SoftEther:\n%s", strings.Join(seLines, "\n"))
+	// SoftEther put the pseudowire into the hub as the EtherIpClientAdd
+	// user, naming vpdn by the Vendor Name of its SCCRQ.
+	if l := strings.Join(seLines, "\n"); !strings.Contains(l, `L2TPv3 module to the Virtual Hub "LAB" succeeded`) || !strings.Contains(l, `"L2TPv3 Client - vpdn"`) {
+		t.Errorf("SoftEther's log does not show the L2TPv3 session joining hub LAB")
+	}
 	var sas []softEtherSA
 	raw := show("show", "crypto", "ipsec", "sa", "--json", "--secrets")
 	if err := json.Unmarshal([]byte(raw), &sas); err != nil || len(sas) == 0 {
@@ -165,6 +177,12 @@ func TestL2TPv3IPsecToSoftEther(t *testing.T) {
 	capture.Stop()
 	if bad, err := nstest.Problems(capture.Path); err != nil || len(bad) > 0 {
 		t.Errorf("tshark: %v %v", err, bad)
+	}
+	// Nothing of L2TP leaves in clear: all of it is in ESP over UDP 4500.
+	clear, _ := nstest.Decode(capture.Path, "l2tp")
+	esp, _ := nstest.Decode(capture.Path, "udp.port == 4500 && esp")
+	if len(clear) != 0 || len(esp) < 20 {
+		t.Errorf("capture: %d ESP in UDP 4500, %d L2TP in clear", len(esp), len(clear))
 	}
 	if sas[0].Keys == nil {
 		t.Logf("capture not decrypted: no keys in %s", raw)
