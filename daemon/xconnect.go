@@ -277,6 +277,11 @@ func (d *Daemon) v3Bind(rt *runtime, xs *xconnects, pw *pseudowire) (*v3Bind, er
 	switch {
 	case pw.udp && rt.l2tp != nil && (!pw.local.IsValid() || rt.l2tp.Bind().LocalAddr().Addr() == pw.local):
 		vb.bind, vb.shared = rt.l2tp.Bind(), true
+	case pw.udp && rt.l2tpESP != nil && rt.l2tp.Bind().LocalAddr().Addr().IsUnspecified():
+		// Under a transport-mode crypto map, L2TP's socket on every
+		// address serves `ip local interface` too: what leaves is ESP
+		// from the crypto map's address.
+		vb.bind, vb.shared = rt.l2tp.Bind(), true
 	case pw.udp && rt.l2tpESP != nil:
 		// A socket of its own would bypass the transport-mode crypto map.
 		return nil, fmt.Errorf("pseudowire-class %s: ip local interface address %v is not the address of L2TP's IPsec-protected socket (%v): expected vpdn l2tp listen %v:1701", pw.pc.Name, pw.local, rt.l2tp.Bind().LocalAddr(), pw.local)
