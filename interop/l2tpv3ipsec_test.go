@@ -29,7 +29,8 @@ EtherIpClientAdd * /HUB:%[2]s /USERNAME:%[3]s /PASSWORD:%[4]s
 // "YAMAHA" mode, Proto_L2TP.c) sends data with no cookie and no
 // L2-Specific Sublayer and ignores the cookie we would assign: the
 // l2tp-class assigns none (cookie size 0), and without sequencing vpdn
-// asks for no sublayer.
+// asks for no sublayer. The pseudowire-class's ip local interface is the
+// crypto map's: the pseudowire shares L2TP's ESP-protected socket.
 const l2tpv3IPsecPE = `hostname vpdn-pe
 l2tp-class SOFTETHER
  cookie size 0
@@ -37,6 +38,7 @@ pseudowire-class SOFTETHER
  encapsulation l2tpv3
  protocol l2tpv3 SOFTETHER
  ip protocol udp
+ ip local interface Ethernet0/0
 crypto isakmp policy 10
  encr aes 256
  hash sha
