@@ -347,7 +347,7 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 		// A reload added transport mode to a running L2TP socket.
 		d.log.Warn("crypto map entry in transport mode: L2TP's socket was opened without IPsec; restart vpdn for the entry to protect it", "map", ifc.CryptoMap)
 	case len(s.tpols) > 0 && s.l2tp == nil:
-		d.log.Warn("crypto map entry in transport mode without L2TP served (vpdn enable and an accept-dialin or pseudowire): it protects nothing", "map", ifc.CryptoMap)
+		d.log.Warn("crypto map entry in transport mode without L2TP served (vpdn enable and an accept-dialin, a pseudowire, or an L2TPv3 xconnect over UDP): it protects nothing", "map", ifc.CryptoMap)
 	}
 	for _, e := range s.entries {
 		if e.hasTransport() || e.acl == nil {

@@ -6,7 +6,9 @@ package daemon
 // sends to a peer with a transport-mode SA leaves as ESP (raw IP 50, or
 // UDP 4500 after NAT-T), what arrives for such an SA is handed to L2TP
 // as from the peer, and clear-text L2TP from a peer the entries protect
-// is dropped and counted.
+// is dropped and counted. L2TPv3 pseudowires over UDP share that socket
+// (xconnect.go's v3Bind): SoftEther's "L2TPv3 over IPsec" is L2TPv3 in
+// ESP transport mode.
 //
 //	crypto map entry, mode transport ─▶ transportPol (its ACL's lines, or any for a dynamic map without one)
 //	   ├─ ESPBind's protect: which peers must use ESP

@@ -136,3 +136,34 @@ interface Ethernet0/0
 		t.Error("l2tpIPsecWanted: true for a tunnel-mode crypto map")
 	}
 }
+
+// TestL2TPWantedForL2TPv3IPsec: an L2TPv3 pseudowire over UDP under a
+// transport-mode crypto map (a router facing SoftEther's "L2TPv3 over
+// IPsec") serves L2TP's socket, the ESP-protected one, without a
+// vpdn-group; over IP/115, or without transport mode, it does not.
+func TestL2TPWantedForL2TPv3IPsec(t *testing.T) {
+	cmap := "crypto map M 10 ipsec-isakmp\n set peer 198.18.0.7\n set transform-set T\n match address A\n" +
+		"ip access-list extended A\n permit udp host 198.18.0.2 eq 1701 host 198.18.0.7 eq 1701\n" +
+		"interface Ethernet0/0\n ip address 198.18.0.2 255.255.255.0\n crypto map M\n"
+	pw := func(proto string) string {
+		return "l2tp-class C\n cookie size 0\npseudowire-class P\n encapsulation l2tpv3\n protocol l2tpv3 C\n" + proto +
+			"interface GigabitEthernet0/1\n linux-device lan0\n xconnect 198.18.0.7 1 encapsulation l2tpv3 pw-class P\n"
+	}
+	for _, tc := range []struct {
+		name, cfg string
+		want      bool
+	}{
+		{"udp, transport mode", transportBase + cmap + pw(" ip protocol udp\n"), true},
+		{"ip 115, transport mode", transportBase + cmap + pw(""), false},
+		{"udp, tunnel mode", strings.ReplaceAll(transportBase, " mode transport\n", "") + cmap + pw(" ip protocol udp\n"), false},
+		{"udp, no crypto map", pw(" ip protocol udp\n"), false},
+	} {
+		res, err := config.Parse("t", tc.cfg)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := l2tpWanted(res.Config); got != tc.want {
+			t.Errorf("%s: l2tpWanted %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

@@ -77,10 +77,20 @@ func xconnectsWanted(c *config.Config) bool {
 }
 
 // l2tpWanted reports whether the configuration serves L2TP at all: a
-// vpdn-group accepting it (with vpdn enable), or a Virtual-PPP pseudowire.
+// vpdn-group accepting it (with vpdn enable), a Virtual-PPP pseudowire,
+// or an L2TPv3 pseudowire over UDP under a transport-mode crypto map.
 func l2tpWanted(c *config.Config) bool {
 	// An L2TPv3 PPP pseudowire is the xconnects' (xconnect_ppp.go).
 	if slices.ContainsFunc(c.Interfaces, func(i *config.Interface) bool { return i.Pseudowire != nil && v3PPPClass(c, i) == nil }) {
+		return true
+	}
+	// L2TPv3 over UDP inside IPsec (a router facing SoftEther's "L2TPv3
+	// over IPsec" server, which speaks it only in ESP transport mode):
+	// the pseudowires share L2TP's socket, which only then is the
+	// ESP-protected bind (ipsec_l2tp.go); a socket of their own would
+	// send in clear. L2TPv2 tunnels it is offered are refused without a
+	// vpdn-group.
+	if l2tpIPsecWanted(c) && v3UDPWanted(c) {
 		return true
 	}
 	if !c.VPDN.Enabled {
@@ -88,6 +98,21 @@ func l2tpWanted(c *config.Config) bool {
 	}
 	return slices.ContainsFunc(c.VPDN.Groups, func(g *config.VPDNGroup) bool {
 		return g.Accept != nil && (g.Accept.Protocol == config.ProtoL2TP || g.Accept.Protocol == config.ProtoAny)
+	})
+}
+
+// v3UDPWanted reports whether an L2TPv3 pseudowire (an Ethernet
+// xconnect or a Virtual-PPP one) runs over UDP (`ip protocol udp`).
+func v3UDPWanted(c *config.Config) bool {
+	return slices.ContainsFunc(c.Interfaces, func(i *config.Interface) bool {
+		var pc *config.PWClass
+		switch {
+		case i.Xconnect != nil:
+			pc = c.PWClassByName(i.Xconnect.PWClass)
+		default:
+			pc = v3PPPClass(c, i)
+		}
+		return pc != nil && pc.IPProtocol == "udp"
 	})
 }
 

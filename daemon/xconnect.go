@@ -277,6 +277,14 @@ func (d *Daemon) v3Bind(rt *runtime, xs *xconnects, pw *pseudowire) (*v3Bind, er
 	switch {
 	case pw.udp && rt.l2tp != nil && (!pw.local.IsValid() || rt.l2tp.Bind().LocalAddr().Addr() == pw.local):
 		vb.bind, vb.shared = rt.l2tp.Bind(), true
+	case pw.udp && rt.l2tpESP != nil && rt.l2tp.Bind().LocalAddr().Addr().IsUnspecified():
+		// Under a transport-mode crypto map, L2TP's socket on every
+		// address serves `ip local interface` too: what leaves is ESP
+		// from the crypto map's address.
+		vb.bind, vb.shared = rt.l2tp.Bind(), true
+	case pw.udp && rt.l2tpESP != nil:
+		// A socket of its own would bypass the transport-mode crypto map.
+		return nil, fmt.Errorf("pseudowire-class %s: ip local interface address %v is not the address of L2TP's IPsec-protected socket (%v): expected vpdn l2tp listen %v:1701", pw.pc.Name, pw.local, rt.l2tp.Bind().LocalAddr(), pw.local)
 	case pw.udp:
 		a := pw.local
 		if !a.IsValid() {
@@ -298,11 +306,21 @@ func (d *Daemon) v3Bind(rt *runtime, xs *xconnects, pw *pseudowire) (*v3Bind, er
 		pt := rt.plane.NewPort(b, dataplane.L2TPv3Decoder{}, vb.control)
 		xs.done.Go(func() { _ = pt.Serve() })
 	}
-	if err := applyOpts(vb.bind, pw.opts); err != nil {
-		if !vb.shared {
-			vb.bind.Close()
+	switch {
+	case vb.shared && rt.l2tpESP != nil:
+		// L2TP's socket under a transport-mode crypto map: what leaves
+		// is ESP from IPsec's own sockets (IP 50 or UDP 4500), whose
+		// header options a pseudowire-class does not set.
+		if pw.opts.tos >= 0 || pw.opts.ttl != 0 || pw.opts.df == 2 {
+			return nil, fmt.Errorf("pseudowire-class %s: ip tos value, ip ttl and ip dfbit set are not applied to L2TPv3 inside IPsec (L2TP's socket under a transport-mode crypto map): expected none of them", pw.pc.Name)
 		}
-		return nil, fmt.Errorf("pseudowire-class %s: %w", pw.pc.Name, err)
+	default:
+		if err := applyOpts(vb.bind, pw.opts); err != nil {
+			if !vb.shared {
+				vb.bind.Close()
+			}
+			return nil, fmt.Errorf("pseudowire-class %s: %w", pw.pc.Name, err)
+		}
 	}
 	xs.binds[k] = vb
 	d.log.Info("l2tpv3 socket", "transport", describeBind(k), "class", pw.pc.Name)

@@ -2,14 +2,19 @@ package daemon
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/vpdn/vpdn/internal/debug"
+	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/show"
 	"github.com/vpdn/vpdn/transport/memnet"
 )
@@ -222,6 +227,10 @@ func TestInMemoryDynamicCookieSizes(t *testing.T) {
 		if !strings.Contains(s5, "ToS reflect enabled") || !strings.Contains(s9, "ToS reflect disabled") {
 			t.Fatalf("ToS reflect:\n%s\n%s", s5, s9)
 		}
+		// show l2tp session lists the pseudowire once, as a pseudowire.
+		if n := strings.Count(s5, "Session id "); !strings.Contains(s5, "Total tunnels 1 sessions 1") || n != 1 {
+			t.Fatalf("show l2tp session all lists %d sessions:\n%s", n, s5)
+		}
 		// show vpdn counts the pseudowire among L2TP's sessions.
 		if v := r5.show(t, "vpdn", false).Text; !strings.Contains(v, "L2TP Tunnel and Session Information Total tunnels 1 sessions 1") ||
 			!strings.Contains(v, "Gi0/0") {
@@ -248,5 +257,92 @@ func TestInMemoryDynamicCookieSizes(t *testing.T) {
 			}
 		}
 		synctest.Wait()
+	})
+}
+
+// memDynIPsecPE is memDynPE over UDP under a transport-mode crypto map
+// protecting UDP 1701 to the peer (as a router facing SoftEther's "L2TPv3
+// over IPsec" is configured), with no vpdn-group (L2TP's socket on the
+// local address: in-memory binds have no wildcard); extra goes into the
+// pseudowire-class.
+func memDynIPsecPE(host, local, peer, extra string) string {
+	return memDynPE(host, local, peer, " ip protocol udp\n"+extra) + `vpdn l2tp listen ` + local + `:1701
+crypto isakmp policy 10
+ encr aes 256
+ hash sha
+ authentication pre-share
+ group 14
+crypto isakmp key l2tpv3key address ` + peer + `
+crypto ipsec transform-set T esp-aes 256 esp-sha-hmac
+ mode transport
+crypto map M 10 ipsec-isakmp
+ set peer ` + peer + `
+ set transform-set T
+ match address PW
+ip access-list extended PW
+ permit udp host ` + local + ` eq 1701 host ` + peer + ` eq 1701
+interface GigabitEthernet1/0
+ crypto map M
+`
+}
+
+// TestInMemoryDynamicXconnectIPsec: a dynamic Ethernet pseudowire over
+// UDP whose pseudowire-class names `ip local interface`, under a
+// transport-mode crypto map and without a vpdn-group: its control
+// connection and data ride L2TP's ESP-protected socket (transport-mode
+// SAs count them), frames cross; a class that sets ip tos under IPsec
+// fails start with a clear error.
+func TestInMemoryDynamicXconnectIPsec(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(41)
+		r5a, r9a := netip.MustParseAddr("198.18.1.5"), netip.MustParseAddr("198.18.1.9")
+		r5 := newMemDaemon(t, nw, memDynIPsecPE("R5", "198.18.1.5", "198.18.1.9", ""), func(o *Options) { o.Binds = nw.Host(r5a) })
+		r9 := newMemDaemon(t, nw, memDynIPsecPE("R9", "198.18.1.9", "198.18.1.5", ""), func(o *Options) { o.Binds = nw.Host(r9a) })
+		for i := 0; ; i++ {
+			if strings.Contains(r5.show(t, "xconnect all", false).Text, "UP     pri") &&
+				strings.Contains(r9.show(t, "xconnect all", false).Text, "UP     pri") {
+				break
+			}
+			if i == 120 {
+				t.Fatalf("not up:\n%s\n%s\n%s", r5.show(t, "l2tp session all", false).Text, r9.show(t, "l2tp session all", false).Text,
+					r5.show(t, "crypto ipsec sa", false).Text)
+			}
+			time.Sleep(time.Second)
+		}
+		t5, t9 := r5.host.Device("pw0"), r9.host.Device("pw0")
+		f := ether(100)
+		if err := t5.Inject(f); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case g := <-t9.Outbound:
+			if !bytes.Equal(g, f) {
+				t.Fatalf("R9 got %x", g)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("no frame across")
+		}
+		synctest.Wait()
+		sa := r5.show(t, "crypto ipsec sa", false).Text
+		if !strings.Contains(sa, "{Transport") || strings.Contains(sa, "#pkts encaps: 0,") || strings.Contains(sa, "#pkts decaps: 0,") {
+			t.Fatalf("the pseudowire is not in the transport-mode SA:\n%s", sa)
+		}
+
+		path := filepath.Join(t.TempDir(), "vpdn.cfg")
+		if err := os.WriteFile(path, []byte(memDynIPsecPE("R7", "198.18.1.7", "198.18.1.9", " ip tos value 10\n")), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		d, err := New(Options{ConfigPath: path, Debug: debug.New(), Binds: nw.Host(netip.MustParseAddr("198.18.1.7")), Host: netif.NewFakeHost()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = d.Start(context.Background())
+		if err == nil {
+			d.Stop()
+			t.Fatal("ip tos value under IPsec: started")
+		}
+		if !strings.Contains(err.Error(), "not applied to L2TPv3 inside IPsec") {
+			t.Fatalf("ip tos value under IPsec: %v", err)
+		}
 	})
 }
