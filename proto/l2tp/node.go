@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"sync"
@@ -174,11 +175,10 @@ type Node struct {
 	byReuse  map[reuseKey]*Tunnel // initiator tunnels a Dial may share
 	halfOpen []*Tunnel            // responder tunnels not established, oldest first
 	// peerTunnels counts the responder tunnels of each source address
-	// (Limits.MaxTunnelsPerPeer); peerHalf and nHalf the half-open
-	// sessions per source address and on the node.
+	// (Limits.MaxTunnelsPerPeer); half the half-open sessions per source
+	// address and on the node.
 	peerTunnels map[netip.Addr]int
-	peerHalf    map[netip.Addr]int
-	nHalf       int
+	half        halfOpenBook
 	rng         *rand.Rand
 	serial      uint32
 	closed      bool
@@ -202,7 +202,7 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	n := &Node{cfg: cfg, clock: cfg.Clock, log: cfg.Logger, lim: cfg.Limits.withDefaults(),
 		tunnels: map[uint16]*Tunnel{}, bySCCRQ: map[sccrqKey]*Tunnel{}, byReuse: map[reuseKey]*Tunnel{},
-		peerTunnels: map[netip.Addr]int{}, peerHalf: map[netip.Addr]int{}}
+		peerTunnels: map[netip.Addr]int{}, half: halfOpenBook{peer: map[netip.Addr]int{}}}
 	if n.clock == nil {
 		n.clock = clock.Real
 	}
@@ -228,7 +228,7 @@ func (n *Node) Stats() NodeStats {
 		SessionSetupTimeouts: c.sessionSetupTimeouts.Load(), NoSessionClosed: c.noSessionClosed.Load(),
 		Sessions: int(n.nSessions.Load())}
 	n.mu.Lock()
-	st.Tunnels, st.HalfOpen, st.HalfOpenSessions = len(n.tunnels), len(n.halfOpen), n.nHalf
+	st.Tunnels, st.HalfOpen, st.HalfOpenSessions = len(n.tunnels), len(n.halfOpen), n.half.n
 	n.mu.Unlock()
 	return st
 }
@@ -385,59 +385,19 @@ func (n *Node) countDecodeError(err error) {
 }
 
 // admitHalfOpen counts a new half-open session of t, from address a, and
-// names the tunnel that must give up its oldest half-open session to keep
-// the bounds (Limits): nil when none, t itself, or another tunnel of the
-// offending address. At the node-wide bound the offender is the address
-// holding the most half-open sessions: a flooding peer loses its own
-// entries first, and nobody loses an established session.
-func (n *Node) admitHalfOpen(t *Tunnel, a netip.Addr) (victim *Tunnel) {
+// names the tunnel that must give up its oldest half-open session
+// (halfOpenBook): nil when none, t itself, or another tunnel of the
+// offending address.
+func (n *Node) admitHalfOpen(t *Tunnel, a netip.Addr) *Tunnel {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	l := n.lim
-	switch {
-	case int(t.nHalf.Load()) >= l.MaxHalfOpenSessionsPerTunnel:
-		victim = t
-	case n.peerHalf[a] >= l.MaxHalfOpenSessionsPerPeer:
-		victim = n.heaviestTunnelLocked(a, t)
-	case n.nHalf >= l.MaxHalfOpenSessions:
-		heavy, most := a, n.peerHalf[a]
-		for p, c := range n.peerHalf {
-			if c > most {
-				heavy, most = p, c
-			}
-		}
-		victim = n.heaviestTunnelLocked(heavy, t)
-	}
-	n.peerHalf[a]++
-	n.nHalf++
-	t.nHalf.Add(1)
-	return victim
-}
-
-// heaviestTunnelLocked returns pref if it is a tunnel of a with half-open
-// sessions, else a's tunnel holding the most of them.
-func (n *Node) heaviestTunnelLocked(a netip.Addr, pref *Tunnel) *Tunnel {
-	if pref.peer0.Addr() == a && pref.nHalf.Load() > 0 {
-		return pref
-	}
-	var best *Tunnel
-	var most int32
-	for _, x := range n.tunnels {
-		if c := x.nHalf.Load(); c > most && x.peer0.Addr() == a {
-			best, most = x, c
-		}
-	}
-	return best
+	return admitHalfOpen(&n.half, n.lim, t, a, maps.Values(n.tunnels))
 }
 
 // releaseHalfOpen uncounts a half-open session of t that came up or ended.
 func (n *Node) releaseHalfOpen(t *Tunnel) {
-	a := t.peer0.Addr()
 	n.mu.Lock()
-	if n.peerHalf[a]--; n.peerHalf[a] <= 0 {
-		delete(n.peerHalf, a)
-	}
-	n.nHalf--
+	n.half.release(t.peer0.Addr())
 	n.mu.Unlock()
 	t.nHalf.Add(-1)
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"sync"
@@ -249,10 +250,9 @@ type V3Node struct {
 	sessions map[uint32]*Pseudowire // by Local Session ID: unique on the node (§4.1: IP demultiplexes by it alone)
 	halfOpen []*V3Conn              // connections peers opened, not established yet, oldest first
 	// peerConns counts the connections each source address opened;
-	// peerHalf and nHalf the half-open sessions per address and in all.
+	// half the half-open sessions per address and in all.
 	peerConns map[netip.Addr]int
-	peerHalf  map[netip.Addr]int
-	nHalf     int
+	half      halfOpenBook
 	rng       *rand.Rand
 	serial    uint32
 	closed    bool
@@ -272,7 +272,7 @@ func NewV3Node(cfg V3Config) (*V3Node, error) {
 	n := &V3Node{cfg: cfg, clock: cfg.Clock, log: cfg.Logger, lim: cfg.Limits.withDefaults(),
 		conns: map[uint32]*V3Conn{}, bySCCRQ: map[v3SCCRQKey]*V3Conn{}, byReuse: map[string]*V3Conn{},
 		sessions: map[uint32]*Pseudowire{}, caps: cfg.PWCaps, peerConns: map[netip.Addr]int{},
-		peerHalf: map[netip.Addr]int{}}
+		half: halfOpenBook{peer: map[netip.Addr]int{}}}
 	if n.clock == nil {
 		n.clock = clock.Real
 	}
@@ -303,7 +303,7 @@ func (n *V3Node) Stats() V3Stats {
 		SessionSetupTimeouts: c.sessionSetupTimeouts.Load(), NoSessionClosed: c.noSessionClosed.Load()}
 	n.mu.Lock()
 	st.Conns, st.Sessions = len(n.conns), len(n.sessions)
-	st.HalfOpen, st.HalfOpenSessions = len(n.halfOpen), n.nHalf
+	st.HalfOpen, st.HalfOpenSessions = len(n.halfOpen), n.half.n
 	n.mu.Unlock()
 	return st
 }
@@ -509,59 +509,20 @@ func (n *V3Node) removeHalfOpenLocked(c *V3Conn) {
 }
 
 // admitHalfOpen counts a new half-open session of c and names the
-// connection that must give up its oldest half-open session to keep the
-// bounds: nil, c itself, or another connection of the offending address
-// (at the node's bound, the address holding the most).
-func (n *V3Node) admitHalfOpen(c *V3Conn) (victim *V3Conn) {
-	a := c.peer0.Addr()
+// connection that must give up its oldest half-open session
+// (halfOpenBook): nil, c itself, or another connection of the offending
+// address.
+func (n *V3Node) admitHalfOpen(c *V3Conn) *V3Conn {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	l := n.lim
-	switch {
-	case int(c.nHalf.Load()) >= l.MaxHalfOpenSessionsPerTunnel:
-		victim = c
-	case n.peerHalf[a] >= l.MaxHalfOpenSessionsPerPeer:
-		victim = n.heaviestConnLocked(a, c)
-	case n.nHalf >= l.MaxHalfOpenSessions:
-		heavy, most := a, n.peerHalf[a]
-		for p, k := range n.peerHalf {
-			if k > most {
-				heavy, most = p, k
-			}
-		}
-		victim = n.heaviestConnLocked(heavy, c)
-	}
-	n.peerHalf[a]++
-	n.nHalf++
-	c.nHalf.Add(1)
-	return victim
-}
-
-// heaviestConnLocked returns pref if it is a connection of a with
-// half-open sessions, else a's connection holding the most.
-func (n *V3Node) heaviestConnLocked(a netip.Addr, pref *V3Conn) *V3Conn {
-	if pref.peer0.Addr() == a && pref.nHalf.Load() > 0 {
-		return pref
-	}
-	var best *V3Conn
-	var most int32
-	for _, x := range n.conns {
-		if k := x.nHalf.Load(); k > most && x.peer0.Addr() == a {
-			best, most = x, k
-		}
-	}
-	return best
+	return admitHalfOpen(&n.half, n.lim, c, c.peer0.Addr(), maps.Values(n.conns))
 }
 
 // releaseHalfOpen uncounts a half-open session of c that came up or
 // ended.
 func (n *V3Node) releaseHalfOpen(c *V3Conn) {
-	a := c.peer0.Addr()
 	n.mu.Lock()
-	if n.peerHalf[a]--; n.peerHalf[a] <= 0 {
-		delete(n.peerHalf, a)
-	}
-	n.nHalf--
+	n.half.release(c.peer0.Addr())
 	n.mu.Unlock()
 	c.nHalf.Add(-1)
 }
