@@ -54,18 +54,32 @@ func TestWriteToTOS(t *testing.T) {
 	}
 	msg := []byte("steady")
 	to := netip.AddrPortFrom(labB, 0)
-	if n := testing.AllocsPerRun(100, func() {
+	if n := fewestAllocs(func() {
 		if err := ip.WriteToTOS(msg, to, 0xb8); err != nil {
 			t.Fatal(err)
 		}
 	}); n != 0 {
 		t.Errorf("IPConn.WriteToTOS: %.1f allocations", n)
 	}
-	if n := testing.AllocsPerRun(100, func() {
+	if n := fewestAllocs(func() {
 		if err := udp.WriteToTOS(msg, netip.AddrPortFrom(labB, 1701), 0xb8); err != nil {
 			t.Fatal(err)
 		}
 	}); n != 0 {
 		t.Errorf("UDPConn.WriteToTOS: %.1f allocations", n)
 	}
+}
+
+// fewestAllocs is the fewest allocations per call of f over three rounds
+// of testing.AllocsPerRun. The count is the whole process's: a round that
+// met a collection emptying the send pool (the race detector also drops a
+// quarter of what is put back) or another goroutine's allocation reads
+// high (CI once read 1.0 under load); an allocation f makes on every call
+// reads in every round.
+func fewestAllocs(f func()) float64 {
+	least := testing.AllocsPerRun(100, f)
+	for range 2 {
+		least = min(least, testing.AllocsPerRun(100, f))
+	}
+	return least
 }
