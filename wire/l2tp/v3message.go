@@ -416,7 +416,7 @@ func (m *V3Message) setValue(t AVPType, v []byte) error {
 		if len(v) < 1 {
 			return fmt.Errorf("%w: empty Message Digest", ErrAVPLength)
 		}
-		want := map[uint8]int{DigestHMACMD5: 16, DigestHMACSHA1: 20}[v[0]]
+		want := DigestLen(v[0])
 		if want == 0 {
 			return fmt.Errorf("%w: digest type %d", ErrV3Value, v[0])
 		}
