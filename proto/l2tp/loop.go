@@ -203,3 +203,27 @@ func awaitPlaced[S interface{ Close(l2tp.Result) }](ctx context.Context, l *ctlL
 	}
 	return r.s, errors.Is(r.err, errTunnelGone), r.err
 }
+
+// closeAll sends StopCCN (result 6, shutting down) on every connection
+// of a node and waits, on the node's wg, for their goroutines to finish
+// their §5.7 hold, or for ctx, after which the rest are killed.
+func closeAll[C interface {
+	Close(l2tp.Result)
+	kill()
+}](ctx context.Context, wg *sync.WaitGroup, conns []C) error {
+	for _, c := range conns {
+		c.Close(l2tp.Result{Code: l2tp.StopShuttingDown})
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		for _, c := range conns {
+			c.kill()
+		}
+		<-done
+		return ctx.Err()
+	}
+}

@@ -587,19 +587,5 @@ func (n *Node) Close(ctx context.Context) error {
 		ts = append(ts, t)
 	}
 	n.mu.Unlock()
-	for _, t := range ts {
-		t.Close(l2tp.Result{Code: l2tp.StopShuttingDown})
-	}
-	done := make(chan struct{})
-	go func() { n.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		for _, t := range ts {
-			t.kill()
-		}
-		<-done
-		return ctx.Err()
-	}
+	return closeAll(ctx, &n.wg, ts)
 }

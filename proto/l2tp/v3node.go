@@ -798,19 +798,5 @@ func (n *V3Node) Close(ctx context.Context) error {
 		cs = append(cs, c)
 	}
 	n.mu.Unlock()
-	for _, c := range cs {
-		c.Close(l2tp.Result{Code: l2tp.StopShuttingDown})
-	}
-	done := make(chan struct{})
-	go func() { n.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		for _, c := range cs {
-			c.kill()
-		}
-		<-done
-		return ctx.Err()
-	}
+	return closeAll(ctx, &n.wg, cs)
 }
