@@ -64,16 +64,22 @@ func TestOSPFOverPseudowire(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	for deadline = time.Now().Add(30 * time.Second); ; time.Sleep(500 * time.Millisecond) {
-		r, _ := r7.IP("route", "show", "198.19.100.1")
-		if strings.Contains(string(r), "via 198.19.1.10") {
-			t.Logf("R7 learned: %s", strings.TrimSpace(string(r)))
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("OSPF route not installed on R7: %s\n%s", r, vty7("show ip ospf route"))
+	// The ping's answer needs R10's route back as well as R7's route out:
+	// wait for both (CI once pinged when only R7's was in).
+	learned := func(who string, ns *nstest.NS, vty func(string) string, dst, via string) {
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+			r, _ := ns.IP("route", "show", dst)
+			if strings.Contains(string(r), "via "+via) {
+				t.Logf("%s learned: %s", who, strings.TrimSpace(string(r)))
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("OSPF route not installed on %s: %s\n%s", who, r, vty("show ip ospf route"))
+			}
 		}
 	}
+	learned("R7", r7, vty7, "198.19.100.1", "198.19.1.10")
+	learned("R10", r10, vty10, "198.19.50.1", "198.19.1.7")
 	if out, err := r7.Run(15*time.Second, "ping", "-c", "2", "-W", "2", "-I", "198.19.50.1", "198.19.100.1"); err != nil {
 		t.Fatalf("ping between the networks behind R7 and R10: %v\n%s", err, out)
 	}

@@ -251,7 +251,7 @@ func TestIPConn(t *testing.T) {
 			r := sb.NewReader()
 			pkts := make([]Packet, BatchSize)
 			msg := []byte("steady")
-			if allocs := testing.AllocsPerRun(100, func() {
+			if allocs := fewestAllocs(func() {
 				if err := sa.WriteTo(msg, netip.AddrPortFrom(labB, 0)); err != nil {
 					t.Fatal(err)
 				}
@@ -425,7 +425,7 @@ func TestIPConnSegments(t *testing.T) {
 	if err := snd.WriteSegments(nil, 1, netip.AddrPortFrom(labB, 0)); err == nil {
 		t.Error("an empty train was accepted")
 	}
-	if allocs := testing.AllocsPerRun(20, func() {
+	if allocs := fewestAllocs(func() {
 		if err := snd.WriteSegments(train[:10*stride], stride, netip.AddrPortFrom(labB, 0)); err != nil {
 			t.Fatal(err)
 		}

@@ -171,7 +171,7 @@ func TestSegments(t *testing.T) {
 		}
 		// Steady state: no allocations either way.
 		small := train[:3000]
-		if n := testing.AllocsPerRun(100, func() {
+		if n := fewestAllocs(func() {
 			if err := w.WriteSegments(small, 1000, a.LocalAddr()); err != nil {
 				t.Fatal(err)
 			}
@@ -180,7 +180,7 @@ func TestSegments(t *testing.T) {
 		}
 		r := a.NewReader()
 		pkts := make([]Packet, BatchSize)
-		if n := testing.AllocsPerRun(100, func() {
+		if n := fewestAllocs(func() {
 			w.WriteSegments(small[:100], 1000, a.LocalAddr())
 			if _, err := r.Read(pkts); err != nil {
 				t.Fatal(err)
