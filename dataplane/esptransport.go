@@ -74,7 +74,7 @@ type ESPBind struct {
 	byPeer atomic.Pointer[map[netip.AddrPort]*TransportSA] // newest SA of each peer
 	// protect says which peers must speak through ESP; nil: none.
 	protect  atomic.Pointer[func(netip.Addr) bool]
-	acquired sync.Map // netip.AddrPort → *atomic.Int64, last Acquire
+	acquired sync.Map // netip.AddrPort → *atomic.Int64, last Acquire; deleted when the peer's SA is installed
 
 	cleartext, noSA atomic.Uint64
 
@@ -157,6 +157,9 @@ func (b *ESPBind) Install(c TransportSAConfig) (*TransportSA, error) {
 	}
 	pm[t.peer] = t
 	b.byPeer.Store(&pm)
+	// The peer has an SA: its Acquire rate record is done with (it would
+	// otherwise stay for every peer ever asked for).
+	b.acquired.Delete(t.peer)
 	return t, nil
 }
 

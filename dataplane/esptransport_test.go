@@ -174,6 +174,15 @@ func TestESPBindTransport(t *testing.T) {
 		if lns.clear.sent != 0 || lns.b.Stats().NoSA != 2 || len(lns.acquired) != 1 || lns.acquired[0] != other {
 			t.Fatalf("no SA: clear %d, %+v, acquired %v", lns.clear.sent, lns.b.Stats(), lns.acquired)
 		}
+		if _, ok := lns.b.acquired.Load(other); !ok {
+			t.Fatal("no Acquire record for a peer asked for")
+		}
+		lo, _ := transportPair(t, gcm, 0x4000, other)
+		lns.install(t, lo)
+		if _, ok := lns.b.acquired.Load(other); ok {
+			t.Fatal("the Acquire record outlived the peer's SA")
+		}
+		lns.b.Remove(0x4000)
 		// Unprotected peers are spoken to in clear.
 		lns.b.WriteTo(msg, netip.MustParseAddrPort("198.18.7.7:1701"))
 		if lns.clear.sent != 1 {
