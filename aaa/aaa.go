@@ -59,6 +59,10 @@ type Request struct {
 	// step. Only server groups answer such requests.
 	EAPMessage []byte
 	State      []byte
+	// Server, on an EAP step after the first, is the Result.Server of the
+	// last challenge: the step goes to that server alone, whose State it
+	// carries (another server would not know the conversation).
+	Server string
 
 	// Context of the call, for policy and accounting.
 	NASPort       string // e.g. "Vi3" or the L2TP session
@@ -104,6 +108,7 @@ type Result struct {
 	Challenge  bool
 	EAPMessage []byte
 	State      []byte
+	Server     string // the server that sent the challenge (Request.Server)
 	Authz      Authorization
 	// Hold, on a rejection, is how long the authenticator should wait
 	// before it tells the peer (the throttle's delay for repeated

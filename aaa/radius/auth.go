@@ -53,7 +53,14 @@ var _ aaa.Authenticator = (*Group)(nil)
 // server answered (the method list then tries its next method).
 func (g *Group) Authenticate(ctx context.Context, req *aaa.Request) (*aaa.Result, error) {
 	nas := g.c.NAS()
-	resp, err := g.c.Exchange(ctx, g.name, AuthPort, radius.CodeAccessRequest, func(p *radius.Packet) error {
+	only := ""
+	if req.EAPMessage != nil {
+		// RFC 3579 §2.6.1's State ties an EAP conversation to the
+		// server that began it: later steps go to that server alone,
+		// and fail over nowhere.
+		only = req.Server
+	}
+	resp, err := g.c.exchange(ctx, g.name, only, AuthPort, radius.CodeAccessRequest, func(p *radius.Packet) error {
 		return buildAccessRequest(p, &nas, req)
 	})
 	if err != nil {
@@ -233,7 +240,7 @@ func resultOf(resp *Response, req *aaa.Request) (*aaa.Result, error) {
 		if req.EAPMessage == nil || attrs.EAPMessage == nil || attrs.EAPMessage[0] != 1 {
 			return aaa.Reject(req, ReasonChallenge), nil
 		}
-		return &aaa.Result{Challenge: true, EAPMessage: attrs.EAPMessage, State: attrs.State, Message: attrs.ReplyMessage}, nil
+		return &aaa.Result{Challenge: true, EAPMessage: attrs.EAPMessage, State: attrs.State, Server: resp.Server, Message: attrs.ReplyMessage}, nil
 	case radius.CodeAccessAccept:
 	default:
 		return nil, fmt.Errorf("radius: unexpected %v", resp.Code)

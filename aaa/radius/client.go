@@ -280,6 +280,13 @@ type Response struct {
 // Access-Request, Message-Authenticator is added first and signed. Only a
 // verified answer is returned; everything else is dropped and counted.
 func (c *Client) Exchange(ctx context.Context, group string, port Port, code radius.Code, build func(p *radius.Packet) error) (*Response, error) {
+	return c.exchange(ctx, group, "", port, code, build)
+}
+
+// exchange is Exchange; a non-empty only names the one server of the group
+// (its address:port, Response.Server) to ask, dead or alive: the server
+// an EAP conversation's State belongs to.
+func (c *Client) exchange(ctx context.Context, group, only string, port Port, code radius.Code, build func(p *radius.Packet) error) (*Response, error) {
 	c.mu.Lock()
 	closed := c.closed
 	c.mu.Unlock()
@@ -297,9 +304,16 @@ func (c *Client) Exchange(ctx context.Context, group string, port Port, code rad
 	now := c.clock.Now()
 	try := make([]*server, 0, len(servers))
 	for _, s := range servers {
-		if !s.isDead(now) {
+		if only != "" {
+			if s.String() == only {
+				try = append(try, s)
+			}
+		} else if !s.isDead(now) {
 			try = append(try, s)
 		}
+	}
+	if only != "" && len(try) == 0 {
+		return nil, fmt.Errorf("radius: group %s no longer has server %s, which holds the conversation", group, only)
 	}
 	if len(try) == 0 {
 		// Every server is dead: IOS tries them all rather than fail.

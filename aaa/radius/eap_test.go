@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"layeh.com/radius"
 	"layeh.com/radius/rfc2865"
@@ -104,6 +105,60 @@ func TestEAPPassThrough(t *testing.T) {
 			t.Fatalf("State echoed %q", s)
 		}
 		checkNASAttributes(t, reqs[0])
+	})
+}
+
+// TestEAPConversationPinned: the steps after a challenge go to the server
+// that sent it alone (its State means nothing to another): when that
+// server falls silent the step fails rather than carry its State to the
+// next server of the group, and new conversations fail over as usual.
+func TestEAPConversationPinned(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := memnet.New(1)
+		first := newFakeServer(t, n, srv1, testSecret)
+		defer first.Close()
+		second := newFakeServer(t, n, srv2, testSecret)
+		defer second.Close()
+		challenge := func(req *radius.Packet) *radius.Packet {
+			if req.Get(attrState) != nil {
+				return req.Response(radius.CodeAccessAccept)
+			}
+			resp := req.Response(radius.CodeAccessChallenge)
+			resp.Add(attrEAPMessage, radius.Attribute(eapPacket(1, 8, 4, 22)))
+			resp.Add(attrState, radius.Attribute("first-server"))
+			return resp
+		}
+		first.eap, second.eap = challenge, challenge
+		c := newTestClient(t, n, time.Minute, srv1, srv2)
+		defer c.Close()
+		g := c.Group("radius")
+		res, err := g.Authenticate(t.Context(), &aaa.Request{Method: aaa.EAPMD5, Username: "alice", EAPMessage: eapPacket(2, 7, 1, 10)})
+		if err != nil || !res.Challenge || res.Server != srv1.String() {
+			t.Fatalf("challenge: %+v %v", res, err)
+		}
+		first.mode.Store(int32(fakeSilent))
+		step := &aaa.Request{Method: aaa.EAPMD5, Username: "alice", EAPMessage: eapPacket(2, 8, 4, 22), State: res.State, Server: res.Server}
+		if r, err := g.Authenticate(t.Context(), step); err == nil {
+			t.Fatalf("a step whose server is silent: %+v", r)
+		}
+		if got := len(second.received()); got != 0 {
+			t.Fatalf("the step went to the other server (%d requests)", got)
+		}
+		// The first server is now dead: a new conversation begins on the
+		// second, and its step goes there even after the first revives.
+		res, err = g.Authenticate(t.Context(), &aaa.Request{Method: aaa.EAPMD5, Username: "bob", EAPMessage: eapPacket(2, 7, 1, 8)})
+		if err != nil || res.Server != srv2.String() {
+			t.Fatalf("after failover: %+v %v", res, err)
+		}
+		first.mode.Store(int32(fakeGood))
+		step = &aaa.Request{Method: aaa.EAPMD5, Username: "bob", EAPMessage: eapPacket(2, 8, 4, 22), State: res.State, Server: res.Server}
+		if r, err := g.Authenticate(t.Context(), step); err != nil || !r.Accept || len(second.received()) != 2 {
+			t.Fatalf("step on the second server: %+v %v (%d requests)", r, err, len(second.received()))
+		}
+		step.Server = "198.18.99.99:1812"
+		if _, err := g.Authenticate(t.Context(), step); err == nil || !strings.Contains(err.Error(), "no longer has server") {
+			t.Fatalf("a server not in the group: %v", err)
+		}
 	})
 }
 

@@ -28,12 +28,14 @@ type authServer struct {
 	eapStage  int    // 0: Identity requested, 1: MD5-Challenge sent (or relaying)
 	identity  string
 	// EAP pass-through (RFC 3579): relay is set when the authenticator
-	// relays EAP to a server; state is the server's last State, rounds
+	// relays EAP to a server; state is the server's last State and
+	// server the server that sent it (aaa.Result.Server), rounds
 	// and relayed count the steps and the octets relayed, against
 	// maxEAPRounds and maxEAPOctets; reqRaw says req is a whole EAP
 	// packet from the server, resent as it is.
 	relay     bool
 	state     []byte
+	server    string
 	rounds    int
 	relayed   int
 	reqRaw    bool
@@ -436,7 +438,7 @@ func (a *authState) srvRelay(raw []byte) {
 	s.timer.stop()
 	req := l.aaaRequest(aaa.EAPMD5, s.identity)
 	req.EAPMessage = bytes.Clone(raw)
-	req.State = s.state
+	req.State, req.Server = s.state, s.server
 	a.srvAsk(req, s.identity)
 }
 
@@ -451,7 +453,7 @@ func (a *authState) srvRelayChallenge(res *aaa.Result) {
 		return
 	}
 	a.l.debugAuth("EAP: relaying the server's Request id %d type %d", p.ID, p.Type)
-	s.state = bytes.Clone(res.State)
+	s.state, s.server = bytes.Clone(res.State), res.Server
 	s.id = p.ID
 	s.req = append(s.req[:0], res.EAPMessage...)
 	s.reqRaw = true

@@ -45,7 +45,7 @@ func (e *eapServer) Authenticate(ctx context.Context, r *aaa.Request) (*aaa.Resu
 	}
 	next := p.ID + 1
 	challenge := func(typ uint8, data []byte, state string) (*aaa.Result, error) {
-		return &aaa.Result{Challenge: true, EAPMessage: wire.AppendEAP(nil, wire.EAPRequest, next, typ, data), State: []byte(state)}, nil
+		return &aaa.Result{Challenge: true, EAPMessage: wire.AppendEAP(nil, wire.EAPRequest, next, typ, data), State: []byte(state), Server: "srv-" + state}, nil
 	}
 	reject := &aaa.Result{Reason: "bad password", EAPMessage: wire.AppendEAP(nil, wire.EAPFailure, p.ID, 0, nil)}
 	pw := e.users[r.Username]
@@ -110,7 +110,7 @@ func TestEAPRelayMD5(t *testing.T) {
 		}
 		srv.mu.Lock()
 		defer srv.mu.Unlock()
-		if len(srv.reqs) != 2 || srv.reqs[0].State != nil || string(srv.reqs[1].State) != "md5" || srv.reqs[1].Username != "labuser" {
+		if len(srv.reqs) != 2 || srv.reqs[0].State != nil || string(srv.reqs[1].State) != "md5" || srv.reqs[1].Server != "srv-md5" || srv.reqs[1].Username != "labuser" {
 			t.Fatalf("requests %+v", srv.reqs)
 		}
 	})
