@@ -109,10 +109,11 @@ const (
 	daDropMalformed
 	daDropBadCode
 	daDropBusy
+	daDropStale
 	nDADrops
 )
 
-var daDropNames = [nDADrops]string{"unknown_client", "bad_authenticator", "malformed", "unexpected_code", "busy"}
+var daDropNames = [nDADrops]string{"unknown_client", "bad_authenticator", "malformed", "unexpected_code", "busy", "stale"}
 
 // DynAuthServer is the dynamic authorization server of RFC 5176: it
 // answers Disconnect-Requests and CoA-Requests from the configured
@@ -151,11 +152,13 @@ type cached struct {
 }
 
 // maxDynAuthInFlight bounds the requests handled at once; dupCache the
-// answers kept for retransmissions, and dupWindow how long.
+// answers kept for retransmissions, and dupWindow how long. dupWindow is
+// also how far a request's Event-Timestamp may be from our clock, either
+// way: RFC 5176 §2.3 wants one window for duplicates and stale requests.
 const (
 	maxDynAuthInFlight = 64
 	dupCache           = 1024
-	dupWindow          = 30 * time.Second
+	dupWindow          = 300 * time.Second
 )
 
 // NewDynAuthServer makes the server; Serve runs it.
@@ -264,6 +267,23 @@ func (s *DynAuthServer) receive(b []byte, from netip.AddrPort) {
 		<-s.sem
 		s.drop(daDropMalformed, from, err.Error())
 		return
+	}
+	// RFC 5176's replay protection: a request whose Event-Timestamp
+	// (RFC 2869 §5.3) is outside the window is stale or replayed, and
+	// silently discarded; one without is taken (the attribute is a
+	// SHOULD for the client).
+	if ts := pkt.Get(typeEventTimestamp); ts != nil {
+		if len(ts) != 4 {
+			<-s.sem
+			s.drop(daDropMalformed, from, "Event-Timestamp not 4 octets")
+			return
+		}
+		at := time.Unix(int64(binary.BigEndian.Uint32(ts)), 0)
+		if d := now.Sub(at); d > dupWindow || d < -dupWindow {
+			<-s.sem
+			s.drop(daDropStale, from, fmt.Sprintf("Event-Timestamp %s is %s from now", at.UTC().Format(time.RFC3339), d.Round(time.Second)))
+			return
+		}
 	}
 	s.remember(key, &cached{at: now})
 	go func() {

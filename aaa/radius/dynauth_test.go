@@ -158,6 +158,34 @@ func TestDynAuth(t *testing.T) {
 			break_: func(b []byte) { b[4] ^= 1 }},
 		{name: "disconnect unknown client", from: daOther, code: radius.CodeDisconnectRequest, attrs: sid("S1")},
 		{name: "access-request refused", from: daClient, code: radius.CodeAccessRequest, attrs: sid("S1")},
+		{name: "coa event-timestamp current", from: daClient, code: radius.CodeCoARequest, want: radius.CodeCoAACK,
+			attrs: func(p *radius.Packet) {
+				rfc2866.AcctSessionID_SetString(p, "S1")
+				rfc2865.IdleTimeout_Set(p, 90)
+				rfc2869.EventTimestamp_Set(p, time.Now().Add(-2*time.Minute))
+			},
+			check: func(t *testing.T, f *fakeSessions) {
+				if f.idle != 90 {
+					t.Errorf("idle %d", f.idle)
+				}
+			}},
+		{name: "coa event-timestamp stale", from: daClient, code: radius.CodeCoARequest,
+			attrs: func(p *radius.Packet) {
+				rfc2866.AcctSessionID_SetString(p, "S1")
+				rfc2865.IdleTimeout_Set(p, 91)
+				rfc2869.EventTimestamp_Set(p, time.Now().Add(-6*time.Minute))
+			}},
+		{name: "disconnect event-timestamp future", from: daClient, code: radius.CodeDisconnectRequest,
+			attrs: func(p *radius.Packet) {
+				rfc2866.AcctSessionID_SetString(p, "S1")
+				rfc2869.EventTimestamp_Set(p, time.Now().Add(6*time.Minute))
+			}},
+		{name: "coa event-timestamp malformed", from: daClient, code: radius.CodeCoARequest,
+			attrs: func(p *radius.Packet) {
+				rfc2866.AcctSessionID_SetString(p, "S1")
+				rfc2865.IdleTimeout_Set(p, 92)
+				p.Add(typeEventTimestamp, radius.Attribute{1, 2, 3})
+			}},
 		{name: "disconnect", from: daClient, code: radius.CodeDisconnectRequest, want: radius.CodeDisconnectACK, attrs: sid("S1"),
 			check: func(t *testing.T, f *fakeSessions) {
 				if f.up || f.disconnects != 1 {
@@ -273,8 +301,8 @@ func TestDynAuth(t *testing.T) {
 		if st.Duplicates != 1 || sessions.disconnects != 1 {
 			t.Errorf("duplicates %d, disconnects %d", st.Duplicates, sessions.disconnects)
 		}
-		if st.DisconnectACKs != 1 || st.CoAACKs != 3 || st.Drops["bad_authenticator"] != 2 || st.Drops["unknown_client"] != 1 ||
-			st.Drops["unexpected_code"] != 1 {
+		if st.DisconnectACKs != 1 || st.CoAACKs != 4 || st.Drops["bad_authenticator"] != 2 || st.Drops["unknown_client"] != 1 ||
+			st.Drops["unexpected_code"] != 1 || st.Drops["stale"] != 2 || st.Drops["malformed"] != 1 {
 			t.Errorf("stats %+v", st)
 		}
 	})
