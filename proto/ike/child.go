@@ -23,7 +23,7 @@ func (q *qm) install() {
 		Transform: o.tid, KeyBits: kb, Auth: o.auth, Encap: o.encap,
 		EncKeyIn: in[:ek], AuthKeyIn: in[ek:], EncKeyOut: out[:ek], AuthKeyOut: out[ek:],
 		Lifetime: o.life, LifeKB: o.lifeKB, PFS: q.group, Local: q.local, Remote: q.remote, Established: q.n.cfg.Clock.Now(),
-		PeerBehindNAT: p.natt && p.natRemote}
+		PeerBehindNAT: p.natt && p.natRemote, PeerOriginal: q.origPeer}
 	if q.child.LifeKB == ^uint64(0) {
 		q.child.LifeKB = 0
 	}

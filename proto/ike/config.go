@@ -136,12 +136,13 @@ type ChildSA struct {
 	// (RFC 3947 §3.2): Peer is then the address and port its NAT gave
 	// it, which tells it apart from other peers behind the same NAT.
 	PeerBehindNAT bool
+	// PeerOriginal is the peer's own address from its NAT-OA payload
+	// (RFC 3947 §5.2; transport mode across a NAT), when it sent one.
+	PeerOriginal netip.Addr
 }
 
 // Transport reports whether the SA is in one of the transport modes.
-func (c *ChildSA) Transport() bool {
-	return c.Encap == isakmp.EncapTransport || c.Encap == isakmp.EncapUDPTransport || c.Encap == isakmp.EncapUDPTransportDraft
-}
+func (c *ChildSA) Transport() bool { return p2offer{encap: c.Encap}.transport() }
 
 // EventKind says what an Event reports.
 type EventKind uint8

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vpdn/vpdn/internal/clock"
+	"github.com/vpdn/vpdn/wire/isakmp"
 )
 
 // TestClientsBehindOneNAT: three initiators behind one NAT (one public
@@ -73,4 +74,70 @@ func TestClientsBehindOneNAT(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestNATOriginalAddresses: transport mode across a NAT carries NAT-OAi
+// and NAT-OAr (RFC 3947 §5.2) both ways: the responder learns the
+// client's own address behind the NAT, the client the responder's; with
+// no NAT, or in tunnel mode, none is sent.
+func TestNATOriginalAddresses(t *testing.T) {
+	ts := TransformSet{Name: "L2TP", ESP: isakmp.ESPAES, KeyBits: 128, Auth: isakmp.AuthAlgHMACSHA1, Transport: true}
+	l2tp := func(a netip.Addr) Selector { return Selector{Prefix: netip.PrefixFrom(a, 32), Proto: 17, Port: 1701} }
+	for _, tc := range []struct {
+		name           string
+		nat, transport bool
+	}{{"nat-transport", true, true}, {"no-nat", false, true}, {"nat-tunnel", true, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				w := newNetwork(31, 0, 0)
+				pub := netip.MustParseAddrPort("198.18.9.9:4500")
+				if tc.nat {
+					w.nat = map[netip.AddrPort]netip.AddrPort{addrA: pub}
+				}
+				ts := ts
+				ts.Transport = tc.transport
+				a, b := pair(t, w, func(i int, cfg *Config) {
+					cfg.Phase2 = func(_ netip.AddrPort, l, r Selector) *Phase2Policy {
+						return &Phase2Policy{TransformSets: []TransformSet{ts}, Local: l, Remote: r}
+					}
+				})
+				if err := a.n.Initiate(addrB, &Phase2Policy{TransformSets: []TransformSet{ts}, Local: l2tp(addrA.Addr()), Remote: l2tp(addrB.Addr())}); err != nil {
+					t.Fatal(err)
+				}
+				settle(time.Second)
+				ca, cb := a.n.Children(), b.n.Children()
+				if len(ca) != 1 || len(cb) != 1 {
+					t.Fatalf("children %d %d\n%s", len(ca), len(cb), b.log)
+				}
+				wantB, wantA := netip.Addr{}, netip.Addr{}
+				if tc.nat && tc.transport {
+					wantB, wantA = addrA.Addr(), addrB.Addr()
+				}
+				if cb[0].PeerOriginal != wantB || ca[0].PeerOriginal != wantA {
+					t.Errorf("NAT-OA: responder learned %v (want %v), initiator %v (want %v)", cb[0].PeerOriginal, wantB, ca[0].PeerOriginal, wantA)
+				}
+			})
+		})
+	}
+}
+
+// TestParseNATOA: NAT-OA bodies that are not one address with zero
+// reserved octets are not taken.
+func TestParseNATOA(t *testing.T) {
+	for _, tc := range []struct {
+		body []byte
+		ok   bool
+	}{
+		{[]byte{1, 0, 0, 0, 198, 19, 9, 1}, true},
+		{append([]byte{5, 0, 0, 0}, netip.MustParseAddr("2001:db8::1").AsSlice()...), true},
+		{[]byte{1, 0, 0, 0, 198, 19, 9}, false},
+		{[]byte{1, 17, 6, 165, 198, 19, 9, 1}, false},
+		{[]byte{4, 0, 0, 0, 198, 19, 9, 0, 255, 255, 255, 0}, false},
+		{[]byte{2, 0, 0, 0, 'a'}, false},
+		{nil, false},
+	} {
+		if _, ok := parseNATOA(tc.body); ok != tc.ok {
+			t.Errorf("%x: ok %v, want %v", tc.body, ok, tc.ok)
+		}
+	}
 }

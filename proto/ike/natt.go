@@ -91,3 +91,46 @@ func (p *p1) floatIfNAT() {
 	p.peer = netip.AddrPortFrom(p.peer.Addr(), 4500)
 	p.debugf(" NAT-T: floating to port 4500 of %v", p.peer.Addr())
 }
+
+// natOA reports whether a quick mode in transport mode carries NAT-OA
+// payloads: NAT-D found a NAT (RFC 3947 §5.2: the original addresses
+// let a transport-mode peer fix the TCP and UDP checksums the NAT
+// invalidated).
+func (p *p1) natOA(transport bool) bool {
+	return transport && p.natt && (p.natLocal || p.natRemote)
+}
+
+// appendNATOA adds NAT-OAi and NAT-OAr (RFC 3947 §5.2): the initiator's
+// and the responder's addresses as each end knows them. The body is an
+// ID payload's with the protocol and port octets reserved.
+func appendNATOA(e *isakmp.Encoder, initiator, responder netip.Addr) {
+	for _, a := range []netip.Addr{initiator, responder} {
+		e.Raw(isakmp.PayloadNATOA, isakmp.AppendID(nil, isakmp.IDAddr(a.Unmap(), 0, 0)))
+	}
+}
+
+// parseNATOA reads a NAT-OA body: an IPv4 or IPv6 address, reserved
+// octets zero.
+func parseNATOA(body []byte) (netip.Addr, bool) {
+	id, err := isakmp.ParseID(body)
+	if err != nil || (id.Type != isakmp.IDIPv4Addr && id.Type != isakmp.IDIPv6Addr) || id.Protocol != 0 || id.Port != 0 {
+		return netip.Addr{}, false
+	}
+	a, ok := netip.AddrFromSlice(id.Data)
+	return a, ok
+}
+
+// peerOriginal is the peer's own address from the NAT-OA payloads of a
+// quick-mode message (NAT-OAi from an initiator, NAT-OAr from a
+// responder), or the zero Addr if absent or malformed.
+func peerOriginal(natoa [][]byte, peerInitiated bool) netip.Addr {
+	i := 1
+	if peerInitiated {
+		i = 0
+	}
+	if len(natoa) != 2 {
+		return netip.Addr{}
+	}
+	a, _ := parseNATOA(natoa[i])
+	return a
+}

@@ -33,9 +33,10 @@ type payloads struct {
 	notifies            []isakmp.Notification
 	deletes             []isakmp.Delete
 	natd                [][]byte
-	attr                []byte // the attribute payload (mode-config / XAuth)
-	firstHash           bool   // the first payload is HASH (RFC 2409 §5.5)
-	afterHash           []byte // the payloads after the first HASH, without padding
+	natoa               [][]byte // NAT-OA bodies (RFC 3947 §5.2), at most two kept
+	attr                []byte   // the attribute payload (mode-config / XAuth)
+	firstHash           bool     // the first payload is HASH (RFC 2409 §5.5)
+	afterHash           []byte   // the payloads after the first HASH, without padding
 }
 
 // collect walks a message body (plaintext) and sorts its payloads.
@@ -91,7 +92,11 @@ func collect(first isakmp.PayloadType, body []byte) (payloads, error) {
 			if ps.attr == nil {
 				ps.attr = pl.Body
 			}
-		case isakmp.PayloadCert, isakmp.PayloadCR, isakmp.PayloadSig, isakmp.PayloadNATOA, isakmp.PayloadNATOADraft:
+		case isakmp.PayloadNATOA, isakmp.PayloadNATOADraft:
+			if len(ps.natoa) < 3 {
+				ps.natoa = append(ps.natoa, pl.Body)
+			}
+		case isakmp.PayloadCert, isakmp.PayloadCR, isakmp.PayloadSig:
 			// Known, not used by pre-shared-key exchanges: ignored.
 		default:
 			return ps, &notifyError{isakmp.NotifyInvalidPayloadType, fmt.Errorf("payload type %d", pl.Type)}

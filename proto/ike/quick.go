@@ -40,6 +40,7 @@ type qm struct {
 	rtx                          clock.Timer
 	gen                          uint64
 
+	origPeer      netip.Addr // the peer's own address, from NAT-OA
 	child         *ChildSA
 	espSeen       uint64 // Config.InboundESP at the last DPD check
 	rekey, expire clock.Timer
@@ -186,6 +187,9 @@ func (p *p1) startQM(pol *Phase2Policy) {
 		q.idci, q.idcr = selectorID(pol.Local), selectorID(pol.Remote)
 		e.Raw(isakmp.PayloadID, q.idci)
 		e.Raw(isakmp.PayloadID, q.idcr)
+	}
+	if p.natOA(slices.ContainsFunc(pol.TransformSets, func(t TransformSet) bool { return t.Transport })) {
+		appendNATOA(e, n.cfg.Local.Addr(), p.peer.Addr())
 	}
 	msg, err := e.Bytes()
 	if err != nil {
@@ -381,6 +385,10 @@ func (p *p1) qm1(mid uint32, msg []byte, ps *payloads, next []byte) {
 		e.Raw(isakmp.PayloadID, q.idci)
 		e.Raw(isakmp.PayloadID, q.idcr)
 	}
+	if q.origPeer = peerOriginal(ps.natoa, true); p.natOA(o.transport()) {
+		// NAT-OAi as the initiator's packets reach us, NAT-OAr ours.
+		appendNATOA(e, p.peer.Addr(), n.cfg.Local.Addr())
+	}
 	if life < o.life || lifeKB < nz(o.lifeKB) {
 		// RFC 2407 §4.6.3.1: our lifetime is shorter than the offer's.
 		var data []byte
@@ -466,6 +474,7 @@ func (q *qm) qm2(ps *payloads, next []byte) error {
 	q.chosen = o
 	q.spiOut = binary.BigEndian.Uint32(prop.SPI)
 	q.nr = slices.Clone(ps.nonce)
+	q.origPeer = peerOriginal(ps.natoa, false)
 	q.iv = next
 	// HASH(3) = prf(SKEYID_a, 0 | M-ID | Ni_b | Nr_b) (RFC 2409 §5.5)
 	e := isakmp.NewEncoder(nil, p.header(isakmp.ExchangeQuick, q.mid, 0))

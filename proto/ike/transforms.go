@@ -268,3 +268,8 @@ func parseLifeAttrs(b []byte) (time.Duration, uint64) {
 	}
 	return life, kb
 }
+
+// transport reports whether the offer's encapsulation is a transport mode.
+func (o p2offer) transport() bool {
+	return o.encap == isakmp.EncapTransport || o.encap == isakmp.EncapUDPTransport || o.encap == isakmp.EncapUDPTransportDraft
+}
