@@ -56,29 +56,8 @@ func TestInMemoryDynamicXconnect(t *testing.T) {
 				r5 := newMemDaemon(t, nw, memDynPE("R5", "198.18.1.5", "198.18.1.9", extra), func(o *Options) { o.Binds = nw.Host(r5a) })
 				r9 := newMemDaemon(t, nw, memDynPE("R9", "198.18.1.9", "198.18.1.5", extra), func(o *Options) { o.Binds = nw.Host(r9a) })
 				// Bounded: the pseudowire comes up within a minute.
-				for i := 0; ; i++ {
-					if strings.Contains(r5.show(t, "xconnect all", false).Text, "UP     pri") &&
-						strings.Contains(r9.show(t, "xconnect all", false).Text, "UP     pri") {
-						break
-					}
-					if i == 60 {
-						t.Fatalf("not up:\n%s\n%s", r5.show(t, "l2tp session all", false).Text, r9.show(t, "l2tp session all", false).Text)
-					}
-					time.Sleep(time.Second)
-				}
-				t5, t9 := r5.host.Device("pw0"), r9.host.Device("pw0")
-				f := ether(100)
-				if err := t5.Inject(f); err != nil {
-					t.Fatal(err)
-				}
-				select {
-				case g := <-t9.Outbound:
-					if !bytes.Equal(g, f) {
-						t.Fatalf("R9 got %x", g)
-					}
-				case <-time.After(5 * time.Second):
-					t.Fatal("no frame across")
-				}
+				waitPWUp(t, r5, r9, 60)
+				frameAcross(t, r5, r9, 100)
 				synctest.Wait()
 
 				var a, b show.PWSessionsJSON
@@ -185,16 +164,7 @@ func TestInMemoryManualHello(t *testing.T) {
 				strings.Contains(r9.show(t, "l2tp session all", false).Text, "Session id 2 is up")
 		})
 		// Frames cross again.
-		t5, t9 := r5.host.Device("pw0"), r9.host.Device("pw0")
-		f := ether(60)
-		if err := t5.Inject(f); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case <-t9.Outbound:
-		case <-time.After(5 * time.Second):
-			t.Fatal("no frame across after the keepalive came back")
-		}
+		frameAcross(t, r5, r9, 60)
 	})
 }
 
@@ -209,16 +179,7 @@ func TestInMemoryDynamicCookieSizes(t *testing.T) {
 		c5 := strings.Replace(memDynPE("R5", "198.18.1.5", "198.18.1.9", " ip tos reflect\n"), " hello 10\n", " hello 10\n cookie size 8\n", 1)
 		r5 := newMemDaemon(t, nw, c5, func(o *Options) { o.Binds = nw.Host(r5a) })
 		r9 := newMemDaemon(t, nw, memDynPE("R9", "198.18.1.9", "198.18.1.5", ""), func(o *Options) { o.Binds = nw.Host(r9a) })
-		for i := 0; ; i++ {
-			if strings.Contains(r5.show(t, "xconnect all", false).Text, "UP     pri") &&
-				strings.Contains(r9.show(t, "xconnect all", false).Text, "UP     pri") {
-				break
-			}
-			if i == 60 {
-				t.Fatalf("not up:\n%s\n%s", r5.show(t, "l2tp session all", false).Text, r9.show(t, "l2tp session all", false).Text)
-			}
-			time.Sleep(time.Second)
-		}
+		waitPWUp(t, r5, r9, 60)
 		s5, s9 := r5.show(t, "l2tp session all", false).Text, r9.show(t, "l2tp session all", false).Text
 		if !strings.Contains(s5, "local cookie, size 8 bytes") || !strings.Contains(s5, "remote cookie, size 4 bytes") ||
 			!strings.Contains(s9, "local cookie, size 4 bytes") || !strings.Contains(s9, "remote cookie, size 8 bytes") {
@@ -236,26 +197,8 @@ func TestInMemoryDynamicCookieSizes(t *testing.T) {
 			!strings.Contains(v, "Gi0/0") {
 			t.Fatalf("show vpdn:\n%s", v)
 		}
-		t5, t9 := r5.host.Device("pw0"), r9.host.Device("pw0")
-		for _, dir := range []struct {
-			from, to interface {
-				Inject([]byte) error
-			}
-			out <-chan []byte
-		}{{t5, t9, t9.Outbound}, {t9, t5, t5.Outbound}} {
-			f := ether(100)
-			if err := dir.from.Inject(f); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case g := <-dir.out:
-				if !bytes.Equal(g, f) {
-					t.Fatalf("got %x", g)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("no frame across")
-			}
-		}
+		frameAcross(t, r5, r9, 100)
+		frameAcross(t, r9, r5, 100)
 		synctest.Wait()
 	})
 }
@@ -298,30 +241,8 @@ func TestInMemoryDynamicXconnectIPsec(t *testing.T) {
 		r5a, r9a := netip.MustParseAddr("198.18.1.5"), netip.MustParseAddr("198.18.1.9")
 		r5 := newMemDaemon(t, nw, memDynIPsecPE("R5", "198.18.1.5", "198.18.1.9", ""), func(o *Options) { o.Binds = nw.Host(r5a) })
 		r9 := newMemDaemon(t, nw, memDynIPsecPE("R9", "198.18.1.9", "198.18.1.5", ""), func(o *Options) { o.Binds = nw.Host(r9a) })
-		for i := 0; ; i++ {
-			if strings.Contains(r5.show(t, "xconnect all", false).Text, "UP     pri") &&
-				strings.Contains(r9.show(t, "xconnect all", false).Text, "UP     pri") {
-				break
-			}
-			if i == 120 {
-				t.Fatalf("not up:\n%s\n%s\n%s", r5.show(t, "l2tp session all", false).Text, r9.show(t, "l2tp session all", false).Text,
-					r5.show(t, "crypto ipsec sa", false).Text)
-			}
-			time.Sleep(time.Second)
-		}
-		t5, t9 := r5.host.Device("pw0"), r9.host.Device("pw0")
-		f := ether(100)
-		if err := t5.Inject(f); err != nil {
-			t.Fatal(err)
-		}
-		select {
-		case g := <-t9.Outbound:
-			if !bytes.Equal(g, f) {
-				t.Fatalf("R9 got %x", g)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("no frame across")
-		}
+		waitPWUp(t, r5, r9, 120, "crypto ipsec sa")
+		frameAcross(t, r5, r9, 100)
 		synctest.Wait()
 		sa := r5.show(t, "crypto ipsec sa", false).Text
 		if !strings.Contains(sa, "{Transport") || strings.Contains(sa, "#pkts encaps: 0,") || strings.Contains(sa, "#pkts decaps: 0,") {
@@ -345,4 +266,43 @@ func TestInMemoryDynamicXconnectIPsec(t *testing.T) {
 			t.Fatalf("ip tos value under IPsec: %v", err)
 		}
 	})
+}
+
+// waitPWUp waits, a second at a time and at most limit seconds, until
+// both ends' show xconnect all say the pseudowire is up; more adds to
+// what a failure prints.
+func waitPWUp(t *testing.T, r5, r9 *memDaemon, limit int, more ...string) {
+	t.Helper()
+	for i := 0; ; i++ {
+		if strings.Contains(r5.show(t, "xconnect all", false).Text, "UP     pri") &&
+			strings.Contains(r9.show(t, "xconnect all", false).Text, "UP     pri") {
+			return
+		}
+		if i == limit {
+			out := []string{r5.show(t, "l2tp session all", false).Text, r9.show(t, "l2tp session all", false).Text}
+			for _, m := range more {
+				out = append(out, r5.show(t, m, false).Text)
+			}
+			t.Fatalf("not up:\n%s", strings.Join(out, "\n"))
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+// frameAcross sends an Ethernet frame of n octets into from's pw0 and
+// wants it, unchanged, out of to's within five seconds.
+func frameAcross(t *testing.T, from, to *memDaemon, n int) {
+	t.Helper()
+	f := ether(n)
+	if err := from.host.Device("pw0").Inject(f); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case g := <-to.host.Device("pw0").Outbound:
+		if !bytes.Equal(g, f) {
+			t.Fatalf("got %x", g)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no frame across")
+	}
 }
