@@ -2,8 +2,6 @@ package interop
 
 import (
 	"net/netip"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -29,14 +27,7 @@ func TestDialL2TPIPsecToSoftEther(t *testing.T) {
 	if out, err := nat.Run(5*time.Second, "sysctl", "-qw", "net.ipv4.ip_forward=1"); err != nil {
 		t.Fatalf("sysctl: %v %s", err, out)
 	}
-	rules := "table ip vpdnnat {\n\tchain masq {\n\t\ttype nat hook postrouting priority srcnat\n\t\toifname \"" + natOut + "\" masquerade\n\t}\n}\n"
-	path := filepath.Join(t.TempDir(), "nat.nft")
-	if err := os.WriteFile(path, []byte(rules), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := nat.Run(5*time.Second, "nft", "-f", path); err != nil {
-		t.Fatalf("nft: %v %s", err, out)
-	}
+	nat.Masquerade(natOut, netip.Prefix{})
 	capture := lab.Capture(sb, sbDev, "udp port 500 or udp port 4500 or udp port 1701 or ip proto 50")
 	se := peers.SoftEther(t, lab, sb, netip.MustParseAddr("198.18.0.2"))
 	bin := nstest.GoBuild(t, "../cmd/vpdn")

@@ -4,9 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -93,14 +91,7 @@ func TestL2TPv3IPsecToSoftEther(t *testing.T) {
 	if out, err := nat.Run(5*time.Second, "sysctl", "-qw", "net.ipv4.ip_forward=1"); err != nil {
 		t.Fatalf("sysctl: %v %s", err, out)
 	}
-	rules := "table ip vpdnnat {\n\tchain masq {\n\t\ttype nat hook postrouting priority srcnat\n\t\toifname \"" + natOut + "\" masquerade\n\t}\n}\n"
-	path := filepath.Join(t.TempDir(), "nat.nft")
-	if err := os.WriteFile(path, []byte(rules), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := nat.Run(5*time.Second, "nft", "-f", path); err != nil {
-		t.Fatalf("nft: %v %s", err, out)
-	}
+	nat.Masquerade(natOut, netip.Prefix{})
 
 	se := peers.SoftEther(t, lab, sb, netip.MustParseAddr("198.18.0.2"))
 	if out, err := se.VPNCmd(fmt.Sprintf(softEtherL2TPv3Setup, se.PSK, se.Hub, se.User.Name, se.User.Password)); err != nil {

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -74,20 +73,7 @@ func TestL2TPIPsecBehindNAT(t *testing.T) {
 	natDev, lnsDev := lab.Link(nat, lns, mustPrefix("198.18.0.1/24"), mustPrefix("198.18.0.2/24"))
 	const clients = 3
 	pcs := natClients(t, lab, nat, clients)
-	rules := `table ip vpdnnat {
-	chain masq {
-		type nat hook postrouting priority srcnat
-		ip saddr 198.18.8.0/21 oifname "` + natDev + `" masquerade
-	}
-}
-`
-	path := filepath.Join(t.TempDir(), "nat.nft")
-	if err := os.WriteFile(path, []byte(rules), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := nat.Run(5*time.Second, "nft", "-f", path); err != nil {
-		t.Fatalf("nft: %v %s", err, out)
-	}
+	nat.Masquerade(natDev, mustPrefix("198.18.8.0/21"))
 	// ESP in UDP 4500 leaves in UDP_SEGMENT trains: cut on the wire for
 	// the capture to see packets (the capture's own end is cut by
 	// Capture).
@@ -324,18 +310,8 @@ func TestL2TPIPsecBothBehindNAT(t *testing.T) {
 			t.Fatalf("sysctl: %v %s", err, out)
 		}
 	}
-	nft := func(ns *nstest.NS, rules string) {
-		t.Helper()
-		path := filepath.Join(t.TempDir(), "nat.nft")
-		if err := os.WriteFile(path, []byte(rules), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if out, err := ns.Run(5*time.Second, "nft", "-f", path); err != nil {
-			t.Fatalf("nft: %v %s", err, out)
-		}
-	}
-	nft(natc, "table ip vpdnnat {\n\tchain masq {\n\t\ttype nat hook postrouting priority srcnat\n\t\toifname \""+outC+"\" masquerade\n\t}\n}\n")
-	nft(nats, "table ip vpdnnat {\n\tchain portfwd {\n\t\ttype nat hook prerouting priority dstnat\n\t\tip daddr 198.18.0.3 udp dport { 500, 1701, 4500 } dnat to 198.18.30.2\n\t}\n}\n")
+	natc.Masquerade(outC, netip.Prefix{})
+	nats.NFT("table ip vpdnnat {\n\tchain portfwd {\n\t\ttype nat hook prerouting priority dstnat\n\t\tip daddr 198.18.0.3 udp dport { 500, 1701, 4500 } dnat to 198.18.30.2\n\t}\n}\n")
 	lnsD := serveIn(t, lab, lns, "LNS", strings.ReplaceAll(l2tpIPsecLNS, "198.18.0.2", "198.18.30.2"))
 	lnsD.waitUp(t)
 	out, errOut := &nstest.SyncBuffer{}, &nstest.SyncBuffer{}

@@ -296,6 +296,44 @@ func (ns *NS) Run(timeout time.Duration, name string, args ...string) ([]byte, e
 	return buf.Bytes(), err
 }
 
+// NFT loads an nftables ruleset (nft -f) into the namespace.
+func (ns *NS) NFT(rules string) {
+	tb := ns.lab.tb
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "rules.nft")
+	if err := os.WriteFile(path, []byte(rules), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	if out, err := ns.Run(5*time.Second, "nft", "-f", path); err != nil {
+		tb.Fatalf("nstest: nft in %s: %v %s", ns.Tag, err, out)
+	}
+}
+
+// MasqueradePorts are the source ports the namespace NATs of Masquerade
+// give: a range no tshark dissector claims as its UDP or TCP port, so
+// that a capture decodes what the port at the other end says (a NAT once
+// mapped IKE's 4500 to 1153, ANSI C12.22's port, and tshark called every
+// NAT-T packet a malformed C12.22 message).
+const MasqueradePorts = "42000-43999"
+
+// Masquerade source-NATs what leaves the namespace through dev (from
+// from, when valid) to dev's address, TCP and UDP ports renumbered into
+// MasqueradePorts, as a home router does.
+func (ns *NS) Masquerade(dev string, from netip.Prefix) {
+	match := ""
+	if from.IsValid() {
+		match = "ip saddr " + from.String() + " "
+	}
+	ns.NFT(fmt.Sprintf(`table ip nstestnat {
+	chain masq {
+		type nat hook postrouting priority srcnat
+		%smeta l4proto { tcp, udp } oifname %q masquerade to :%s
+		%soifname %q masquerade
+	}
+}
+`, match, dev, MasqueradePorts, match, dev))
+}
+
 // stop ends a process group: SIGTERM, then SIGKILL after a grace period.
 func stop(cmd *exec.Cmd, grace time.Duration) {
 	if cmd.Process == nil || cmd.ProcessState != nil {
