@@ -82,7 +82,7 @@ func TestCryptoBroken(t *testing.T) {
 		{"standard", "access-list 10 permit any\n", 1, []string{"not supported yet", "standard access lists"}},
 		{"wildcard", strings.Replace(ok, "0.0.0.255 198.19.2.0", "0.255.0.255 198.19.2.0", 1), 10, []string{"contiguous wildcards"}},
 		{"keyring", "crypto keyring K\n pre-shared-key address 0.0.0.0 0.0.0.0 key k\n", 1, []string{"not supported yet", "VTI"}},
-		{"ezvpn remote", "crypto ipsec client ezvpn E\n", 1, []string{"not supported yet", "Easy VPN remote"}},
+		{"ezvpn remote other", "crypto ipsec client ezvpn E\n backup B track 1\n", 2, []string{"not supported yet", "Easy VPN remote"}},
 		{"map client accounting", "crypto map M client accounting list L\n", 1, []string{"not supported yet", "client authentication list"}},
 		{"xauth other", "crypto isakmp xauth retransmit 3\n", 1, []string{"not supported yet", "crypto isakmp xauth timeout"}},
 		{"group pfs", "crypto isakmp client configuration group G\n pfs\n", 2, []string{"not supported yet"}},

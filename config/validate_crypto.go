@@ -22,6 +22,11 @@ func (p *parser) validateCrypto() {
 		}
 	}
 	if cr == nil {
+		for _, ifc := range c.Interfaces {
+			if ifc.EzVPN != "" {
+				p.errf(ifc.EzVPNLine, "interface %s: Easy VPN remote %s does not exist; expected crypto ipsec client ezvpn %s", ifc.Name, ifc.EzVPN, ifc.EzVPN)
+			}
+		}
 		return
 	}
 	for _, pol := range cr.Policies {
@@ -77,6 +82,7 @@ func (p *parser) validateCrypto() {
 		checkEntry(e, "crypto dynamic-map")
 	}
 	p.validateEzVPN()
+	p.validateEzVPNRemote()
 	for _, pr := range cr.Profiles {
 		for _, ts := range pr.TransformSets {
 			if cr.TransformSetByName(ts) == nil {
@@ -128,6 +134,60 @@ func (p *parser) validateEzVPN() {
 		}
 		if g.ACL != "" && c.AccessListByName(g.ACL) == nil {
 			p.errf(g.Line, "crypto isakmp client configuration group %s: acl %s does not exist; expected an extended access list", g.Name, g.ACL)
+		}
+	}
+}
+
+// validateEzVPNRemote checks the Easy VPN remotes: each has a group and a
+// peer, a user when XAuth is answered locally, exactly one outside
+// interface, and inside interfaces only where vpdn can carry them.
+func (p *parser) validateEzVPNRemote() {
+	c := p.cfg
+	cr := c.Crypto
+	outside := map[string]*Interface{}
+	inside := map[string]int{}
+	for _, ifc := range c.Interfaces {
+		if ifc.EzVPN == "" {
+			continue
+		}
+		e := cr.EzVPNClientByName(ifc.EzVPN)
+		switch {
+		case e == nil:
+			p.errf(ifc.EzVPNLine, "interface %s: Easy VPN remote %s does not exist; expected crypto ipsec client ezvpn %s", ifc.Name, ifc.EzVPN, ifc.EzVPN)
+		case ifc.EzVPNInside:
+			inside[e.Name]++
+			if e.Mode != "network-extension" {
+				p.errf(ifc.EzVPNLine, "interface %s: crypto ipsec client ezvpn %s inside: translating inside hosts to the assigned address (mode client) is not supported yet; expected mode network-extension on the remote, or no inside interface", ifc.Name, e.Name)
+			} else if !ifc.Address.IsValid() {
+				p.errf(ifc.EzVPNLine, "interface %s: crypto ipsec client ezvpn %s inside: the interface needs an ip address (its network is the tunnel's source selector)", ifc.Name, e.Name)
+			}
+		default:
+			if o := outside[e.Name]; o != nil {
+				p.errf(ifc.EzVPNLine, "interface %s: Easy VPN remote %s already has outside interface %s; expected one outside interface", ifc.Name, e.Name, o.Name)
+				continue
+			}
+			outside[e.Name] = ifc
+			if ifc.CryptoMap != "" {
+				p.errf(ifc.EzVPNLine, "interface %s: a crypto map and an Easy VPN remote on one interface are not supported yet; expected one of crypto map %s and crypto ipsec client ezvpn %s", ifc.Name, ifc.CryptoMap, e.Name)
+			}
+		}
+	}
+	for _, e := range cr.EzVPNClients {
+		what := "crypto ipsec client ezvpn " + e.Name
+		if e.Group == "" {
+			p.errf(e.Line, "%s: no group; expected group NAME key KEY", what)
+		}
+		if len(e.Peers) == 0 {
+			p.errf(e.Line, "%s: no peer; expected peer A", what)
+		}
+		if e.User == "" {
+			p.errf(e.Line, "%s: no username; expected username U password P (xauth userid mode local)", what)
+		}
+		if inside[e.Name] > 0 && outside[e.Name] == nil {
+			p.errf(e.Line, "%s: inside interfaces but no outside interface; expected crypto ipsec client ezvpn %s on the interface it connects through", what, e.Name)
+		}
+		if e.Mode == "network-extension" && inside[e.Name] == 0 && outside[e.Name] != nil {
+			p.errf(e.Line, "%s: mode network-extension with no inside interface; expected crypto ipsec client ezvpn %s inside on the network to extend", what, e.Name)
 		}
 	}
 }
