@@ -1,0 +1,170 @@
+package daemon
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/netip"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/vpdn/vpdn/show"
+	"github.com/vpdn/vpdn/transport/memnet"
+)
+
+// ezRemoteCfg is vpdn as an Easy VPN remote of ezServerCfg's hub
+// (198.18.0.2): document 004's client with the hub's group and user.
+const ezRemoteCfg = `hostname remote
+crypto isakmp policy 10
+ encryption aes 256
+ authentication pre-share
+ group 14
+crypto ipsec client ezvpn EZ
+ connect auto
+ group VPNGROUP key groupkey
+ mode client
+ peer 198.18.0.2
+ username alice password s3cret
+ xauth userid mode local
+interface Ethernet0/0
+ ip address 198.18.0.1 255.255.255.0
+ crypto ipsec client ezvpn EZ
+`
+
+func ezRemoteStatus(t *testing.T, m *memDaemon) show.EzVPNRemote {
+	t.Helper()
+	var rs []show.EzVPNRemote
+	if err := json.Unmarshal(m.show(t, "crypto ipsec client ezvpn", true).Data, &rs); err != nil || len(rs) != 1 {
+		t.Fatalf("show crypto ipsec client ezvpn: %v %v", rs, err)
+	}
+	return rs[0]
+}
+
+// TestInMemoryEzVPNRemote: a vpdn remote connects to a vpdn Easy VPN
+// server: XAuth, the pool's address on its crypto TUN, a route for the
+// split network from that address, traffic both ways through the SA; the
+// shows; clear takes it all down and connect auto brings it back.
+func TestInMemoryEzVPNRemote(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(41)
+		hub := newMemDaemon(t, nw, ezServerCfg)
+		rem := newMemDaemon(t, nw, ezRemoteCfg)
+		rem.do("debug", "crypto", "ipsec")
+		waitFor(t, "the remote active", func() bool { return ezRemoteStatus(t, rem).State == "IPSEC_ACTIVE" })
+		st := ezRemoteStatus(t, rem)
+		if st.Address != "198.19.5.10" || st.AppliedOn != "Loopback10000" || st.Peer != "198.18.0.2" || len(st.Split) != 1 ||
+			st.Split[0].Address != "198.19.2.0" || st.Split[0].Mask != "255.255.255.0" || st.Domain != "example.test" || len(st.DNS) != 1 || st.Device != "crypto0" {
+			t.Fatalf("status %+v", st)
+		}
+		text := rem.show(t, "crypto ipsec client ezvpn", false).Text
+		for _, want := range []string{"Easy VPN Remote Phase: 8", "Tunnel name : EZ", "Outside interface: Ethernet0/0", "Current State: IPSEC_ACTIVE",
+			"Address: 198.19.5.10 (applied on Loopback10000)", "Mask: 255.255.255.255", "DNS Primary: 198.19.2.53", "Default Domain: example.test",
+			"Split Tunnel List: 1", "Address    : 198.19.2.0", "Current EzVPN Peer: 198.18.0.2"} {
+			if !strings.Contains(text, want) {
+				t.Errorf("show crypto ipsec client ezvpn lacks %q:\n%s", want, text)
+			}
+		}
+		if addrs, _ := rem.host.Addrs("crypto0"); !containsPrefix(addrs, "198.19.5.10/32") {
+			t.Errorf("the assigned address is not on crypto0: %v", addrs)
+		}
+		rs, _ := rem.host.Routes("crypto0")
+		if len(rs) != 1 || rs[0].Dst != netip.MustParsePrefix("198.19.2.0/24") || rs[0].Src != netip.MustParseAddr("198.19.5.10") {
+			t.Errorf("routes into crypto0: %+v", rs)
+		}
+		for _, w := range []string{"crypto isakmp sa", "crypto ipsec sa", "crypto session"} {
+			if txt := rem.show(t, w, false).Text; !strings.Contains(txt, "198.18.0.2") {
+				t.Errorf("show %s lacks the server:\n%s", w, txt)
+			}
+		}
+		if txt := rem.show(t, "crypto ipsec sa", false).Text; !strings.Contains(txt, "local  ident (addr/mask/prot/port): (198.19.5.10/255.255.255.255/256/0)") {
+			t.Errorf("show crypto ipsec sa:\n%s", txt)
+		}
+		// Traffic both ways: from the assigned address to the hub's
+		// network, and back.
+		up := udpPacket("198.19.5.10", "198.19.2.1", 60)
+		inject(rem.host.Device("crypto0"), up)
+		waitFor(t, "the packet at the hub", func() bool { return bytes.Equal(outbound(hub.host.Device("crypto0")), up) })
+		downPkt := udpPacket("198.19.2.1", "198.19.5.10", 70)
+		inject(hub.host.Device("crypto0"), downPkt)
+		waitFor(t, "the packet at the remote", func() bool { return bytes.Equal(outbound(rem.host.Device("crypto0")), downPkt) })
+
+		// clear: address, route and SAs go; connect auto brings them back.
+		if r := rem.do("clear", "crypto", "ipsec", "client", "ezvpn"); !r.OK {
+			t.Fatalf("clear: %+v", r)
+		}
+		st = ezRemoteStatus(t, rem)
+		if st.State != "CONNECT_REQUIRED" || st.Address != "" {
+			t.Errorf("after clear: %+v", st)
+		}
+		if addrs, _ := rem.host.Addrs("crypto0"); containsPrefix(addrs, "198.19.5.10/32") {
+			t.Errorf("the address stayed after clear: %v", addrs)
+		}
+		if rs, _ := rem.host.Routes("crypto0"); len(rs) != 0 {
+			t.Errorf("routes stayed after clear: %v", rs)
+		}
+		time.Sleep(remoteRetryMin + time.Second)
+		waitFor(t, "the remote back", func() bool { return ezRemoteStatus(t, rem).State == "IPSEC_ACTIVE" })
+		waitFor(t, "the hub's lease released and taken again", func() bool { return poolInUse(hub, "EZPOOL") == 1 })
+		inject(rem.host.Device("crypto0"), up)
+		waitFor(t, "the packet at the hub again", func() bool { return bytes.Equal(outbound(hub.host.Device("crypto0")), up) })
+	})
+}
+
+// TestInMemoryEzVPNRemoteWrongPassword: a rejected XAuth leaves the
+// remote down (XAUTH_REQ, no address, no route), retried only after
+// remoteXAuthRetry, and after remoteXAuthTries rejections it waits for
+// crypto ipsec client ezvpn connect.
+func TestInMemoryEzVPNRemoteWrongPassword(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(43)
+		hub := newMemDaemon(t, nw, ezServerCfg)
+		rem := newMemDaemon(t, nw, strings.Replace(ezRemoteCfg, "password s3cret", "password wrong", 1))
+		waitFor(t, "XAuth rejected", func() bool { return ezRemoteStatus(t, rem).State == "XAUTH_REQ" && ezRemoteStatus(t, rem).LastEvent != "XAUTH_REQUEST" })
+		synctest.Wait()
+		st := ezRemoteStatus(t, rem)
+		if st.State != "XAUTH_REQ" || st.Address != "" {
+			t.Fatalf("after a rejected XAuth: %+v", st)
+		}
+		if addrs, _ := rem.host.Addrs("crypto0"); len(addrs) != 0 {
+			t.Errorf("addresses on crypto0: %v", addrs)
+		}
+		if n := poolInUse(hub, "EZPOOL"); n != 0 {
+			t.Errorf("the hub's pool has %d in use", n)
+		}
+		// No fast loop: nothing new within a minute.
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if st := ezRemoteStatus(t, rem); st.State != "XAUTH_REQ" {
+			t.Errorf("a minute later: %+v", st)
+		}
+		// Two more rejections, remoteXAuthRetry apart, then it waits.
+		time.Sleep(2*remoteXAuthRetry + time.Minute)
+		synctest.Wait()
+		if st := ezRemoteStatus(t, rem); st.State != "CONNECT_REQUIRED" {
+			t.Errorf("after %d rejections: %+v", remoteXAuthTries, st)
+		}
+		time.Sleep(2 * remoteXAuthRetry)
+		synctest.Wait()
+		if st := ezRemoteStatus(t, rem); st.State != "CONNECT_REQUIRED" {
+			t.Errorf("it retried after giving up: %+v", st)
+		}
+		// The exec command tries again.
+		if r := rem.do("crypto", "ipsec", "client", "ezvpn", "connect", "EZ"); !r.OK {
+			t.Fatalf("connect: %+v", r)
+		}
+		if r := rem.do("crypto", "ipsec", "client", "ezvpn", "connect", "NOPE"); r.OK || !strings.Contains(r.Error, "NOPE is not configured") {
+			t.Errorf("connect NOPE: %+v", r)
+		}
+		waitFor(t, "rejected again", func() bool { return ezRemoteStatus(t, rem).State == "XAUTH_REQ" })
+	})
+}
+
+func containsPrefix(ps []netip.Prefix, want string) bool {
+	for _, p := range ps {
+		if p.String() == want {
+			return true
+		}
+	}
+	return false
+}
