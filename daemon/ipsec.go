@@ -706,7 +706,9 @@ func (s *ipsecService) onEvent(ev ike.Event) {
 			if l := s.ez.release(ev.ConnID); l != nil {
 				// The client's SAs go with its address.
 				for _, c := range s.node.Children() {
-					if c.Peer.Addr() == l.peer.Addr() && c.Remote.Prefix == netip.PrefixFrom(l.addr, 32) {
+					// Its address's SAs, and a network-extension
+					// client's network's.
+					if c.Peer == l.peer || (c.Peer.Addr() == l.peer.Addr() && c.Remote.Prefix == netip.PrefixFrom(l.addr, 32)) {
 						s.node.DeleteChild(c.SPIIn)
 					}
 				}

@@ -372,7 +372,14 @@ func (r *ezRemote) up(connID int, mc *ike.ModeConfig) {
 	s.esp.SetPolicies(s.pols)
 	s.mu.Unlock()
 	for _, rt := range routes {
-		if err := s.host.AddRoute(s.tun, rt); err != nil {
+		err := s.host.AddRoute(s.tun, rt)
+		if err != nil && rt.Src.IsValid() {
+			// The inside address is not on this host (a router's inside
+			// interface elsewhere): route without a preferred source.
+			rt.Src = netip.Addr{}
+			err = s.host.AddRoute(s.tun, rt)
+		}
+		if err != nil {
 			s.log.Debug(fmt.Sprintf("EZVPN(%s): route %v into %s: %v", r.cfg.Name, rt.Dst, s.tun, err))
 			continue
 		}

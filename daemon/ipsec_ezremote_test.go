@@ -3,14 +3,17 @@ package daemon
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/vpdn/vpdn/proto/ike"
 	"github.com/vpdn/vpdn/show"
 	"github.com/vpdn/vpdn/transport/memnet"
+	"github.com/vpdn/vpdn/wire/isakmp"
 )
 
 // ezRemoteCfg is vpdn as an Easy VPN remote of ezServerCfg's hub
@@ -167,4 +170,55 @@ func containsPrefix(ps []netip.Prefix, want string) bool {
 		}
 	}
 	return false
+}
+
+// TestInMemoryEzVPNRemoteNetworkExtension: in network-extension mode the
+// inside network is the source selector (no address used): the hub
+// accepts it for the authenticated client, routes it into its crypto TUN,
+// and an inside host's packet arrives with its own source address.
+func TestInMemoryEzVPNRemoteNetworkExtension(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(47)
+		hub := newMemDaemon(t, nw, ezServerCfg)
+		cfg := strings.Replace(ezRemoteCfg, " mode client\n", " mode network-extension\n", 1) +
+			"interface Ethernet0/1\n ip address 198.19.8.1 255.255.255.0\n crypto ipsec client ezvpn EZ inside\n"
+		rem := newMemDaemon(t, nw, cfg)
+		waitFor(t, "the remote active", func() bool { return ezRemoteStatus(t, rem).State == "IPSEC_ACTIVE" })
+		st := ezRemoteStatus(t, rem)
+		if st.Address != "" || st.Mode != "network-extension" || len(st.Inside) != 1 || st.Inside[0] != "Ethernet0/1" {
+			t.Errorf("status %+v", st)
+		}
+		if addrs, _ := rem.host.Addrs("crypto0"); len(addrs) != 0 {
+			t.Errorf("network extension put %v on crypto0", addrs)
+		}
+		if txt := rem.show(t, "crypto ipsec sa", false).Text; !strings.Contains(txt, "local  ident (addr/mask/prot/port): (198.19.8.0/255.255.255.0/256/0)") {
+			t.Errorf("show crypto ipsec sa:\n%s", txt)
+		}
+		if rs, _ := hub.host.Routes("crypto0"); !strings.Contains(strings.Join(routeDsts(rs), " "), "198.19.8.0/24") {
+			t.Errorf("the hub has no route to the inside network: %v", rs)
+		}
+		up := udpPacket("198.19.8.5", "198.19.2.1", 60)
+		inject(rem.host.Device("crypto0"), up)
+		waitFor(t, "the inside host's packet at the hub", func() bool { return bytes.Equal(outbound(hub.host.Device("crypto0")), up) })
+		back := udpPacket("198.19.2.1", "198.19.8.5", 61)
+		inject(hub.host.Device("crypto0"), back)
+		waitFor(t, "the reply at the remote", func() bool { return bytes.Equal(outbound(rem.host.Device("crypto0")), back) })
+
+		// Hostile claims: another client may not take a network holding
+		// the first one's address, nor everything.
+		for i, claim := range []string{"198.19.0.0/16", "0.0.0.0/0", "198.0.0.0/7"} {
+			bob := newEzClient(t, nw, fmt.Sprintf("198.18.0.%d", 10+i), "bob", "hunter2")
+			pol := &ike.Phase2Policy{TransformSets: []ike.TransformSet{{Name: "TS", ESP: 12, KeyBits: 256, Auth: 2}},
+				Local: ike.Selector{Prefix: netip.MustParsePrefix(claim)}, Remote: ike.Selector{Prefix: netip.MustParsePrefix("198.19.2.0/24")}}
+			if err := bob.node.Initiate(netip.MustParseAddrPort("198.18.0.2:500"), pol); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "the claim refused", func() bool { return bob.find(ike.EventChildFailed) != nil })
+			if f := bob.find(ike.EventChildFailed); f.Notify != isakmp.NotifyInvalidIDInformation || bob.find(ike.EventChildUp) != nil {
+				t.Errorf("claim %s: %+v", claim, f)
+			}
+			bob.node.DeletePeer(netip.MustParseAddr("198.18.0.2"))
+			synctest.Wait()
+		}
+	})
 }
