@@ -123,7 +123,9 @@ func TestInMemoryEzVPNRemoteWrongPassword(t *testing.T) {
 		nw := memnet.New(43)
 		hub := newMemDaemon(t, nw, ezServerCfg)
 		rem := newMemDaemon(t, nw, strings.Replace(ezRemoteCfg, "password s3cret", "password wrong", 1))
-		waitFor(t, "XAuth rejected", func() bool { return ezRemoteStatus(t, rem).State == "XAUTH_REQ" && ezRemoteStatus(t, rem).LastEvent != "XAUTH_REQUEST" })
+		waitFor(t, "XAuth rejected", func() bool {
+			return ezRemoteStatus(t, rem).State == "XAUTH_REQ" && ezRemoteStatus(t, rem).LastEvent != "XAUTH_REQUEST"
+		})
 		synctest.Wait()
 		st := ezRemoteStatus(t, rem)
 		if st.State != "XAUTH_REQ" || st.Address != "" {

@@ -55,6 +55,12 @@ func (n *Node) initiate(peer netip.AddrPort, pol *Phase2Policy) error {
 		p.debugf(" beginning Main Mode exchange")
 	}
 	appendVIDs(e)
+	if p.ez.client {
+		// An Easy VPN client says so as Cisco's do: XAuth and Unity
+		// (servers send the split list and domain only to Unity clients).
+		e.Raw(isakmp.PayloadVendorID, isakmp.VIDXAuth)
+		e.Raw(isakmp.PayloadVendorID, isakmp.VIDCiscoUnity)
+	}
 	msg, err := e.Bytes()
 	if err != nil {
 		delete(n.sas, p.ci)
