@@ -581,6 +581,18 @@ var cryptoCommands = []*command{
 	{mode: mEzVPN, spec: "flow <rest:line>", help: "An Easy VPN remote setting: not supported yet.", later: laterEzVPNRemote},
 	{mode: mEzVPN, spec: "dial <rest:line>", help: "An Easy VPN remote setting: not supported yet.", later: laterEzVPNRemote},
 
+	{mode: mInterface, spec: "ip nat {inside | outside}", help: "Marks an Easy VPN remote's inside network (mode client), which vpdn translates to the assigned address by itself as IOS's automatic NAT does; vpdn has no other NAT (ip nat inside elsewhere is refused).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			ifc := p.iface()
+			v := "inside"
+			if m.Has("outside") {
+				v = "outside"
+			}
+			set(&ifc.IPNat, v, neg)
+			set(&ifc.IPNatLine, p.line, neg)
+			return nil
+		}},
+
 	// Easy VPN server (XAuth and mode-config).
 	{mode: mGlobal, spec: "crypto isakmp client configuration group <name:word>", help: "An Easy VPN client group: its key (the clients connect in aggressive mode with the group name as identity), and what mode-config gives them: pool, dns, wins, domain, acl (split include), save-password, banner, max-users.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {

@@ -7,9 +7,9 @@ import (
 )
 
 // doc004EzVPNRemote is document 004's "Easy VPN in client mode" with its
-// addresses moved into 198.18.0.0/15 and the inside interface left out
-// (mode client's translation of inside hosts is not supported yet: see
-// TestEzVPNRemoteBroken).
+// addresses moved into 198.18.0.0/15 and without `ip nat inside` (vpdn
+// translates the inside networks of mode client by itself, as IOS's
+// automatically created NAT does).
 const doc004EzVPNRemote = `hostname R7
 crypto ipsec client ezvpn EZVPN-CLIENT
  connect auto
@@ -21,6 +21,9 @@ crypto ipsec client ezvpn EZVPN-CLIENT
 interface Ethernet0/0
  ip address 198.18.16.7 255.255.255.0
  crypto ipsec client ezvpn EZVPN-CLIENT
+interface Ethernet0/2
+ ip address 198.19.2.7 255.255.255.0
+ crypto ipsec client ezvpn EZVPN-CLIENT inside
 `
 
 func TestEzVPNRemoteDoc004(t *testing.T) {
@@ -33,9 +36,9 @@ func TestEzVPNRemoteDoc004(t *testing.T) {
 		len(e.Peers) != 1 || e.Peers[0] != netip.MustParseAddr("198.18.77.2") || e.User != "cisco" || e.Password.Value != "cisco" || !e.XAuthLocal || e.Line != 2 {
 		t.Fatalf("remote %+v", e)
 	}
-	ifc := res.Config.Interfaces[0]
-	if ifc.EzVPN != "EZVPN-CLIENT" || ifc.EzVPNInside || ifc.EzVPNLine != 11 {
-		t.Fatalf("interface %+v", ifc)
+	ifc, in := res.Config.Interfaces[0], res.Config.Interfaces[1]
+	if ifc.EzVPN != "EZVPN-CLIENT" || ifc.EzVPNInside || ifc.EzVPNLine != 11 || in.EzVPN != "EZVPN-CLIENT" || !in.EzVPNInside {
+		t.Fatalf("interfaces %+v %+v", ifc, in)
 	}
 	// The printed form parses to the same.
 	again, err := Parse("again.cfg", res.Config.ForShow(true).String())
@@ -45,9 +48,8 @@ func TestEzVPNRemoteDoc004(t *testing.T) {
 	if again.Config.String() != res.Config.String() {
 		t.Errorf("round trip:\n%s\n---\n%s", res.Config, again.Config)
 	}
-	// Network extension with an inside interface and a backup peer.
-	nem := strings.NewReplacer(" mode client\n", " mode network-extension\n", " peer 198.18.77.2\n", " peer 198.18.77.2\n peer 198.18.77.3\n").Replace(doc004EzVPNRemote) +
-		"interface Ethernet0/2\n ip address 198.19.2.7 255.255.255.0\n crypto ipsec client ezvpn EZVPN-CLIENT inside\n"
+	// Network extension and a backup peer.
+	nem := strings.NewReplacer(" mode client\n", " mode network-extension\n", " peer 198.18.77.2\n", " peer 198.18.77.2\n peer 198.18.77.3\n").Replace(doc004EzVPNRemote)
 	res, err = Parse("nem.cfg", nem)
 	if err != nil {
 		t.Fatal(err)
@@ -59,8 +61,8 @@ func TestEzVPNRemoteDoc004(t *testing.T) {
 }
 
 func TestEzVPNRemoteBroken(t *testing.T) {
-	ok := doc004EzVPNRemote
-	inside := "interface Ethernet0/2\n ip address 198.19.2.7 255.255.255.0\n crypto ipsec client ezvpn EZVPN-CLIENT inside\n"
+	ok := strings.Replace(doc004EzVPNRemote, "interface Ethernet0/2\n ip address 198.19.2.7 255.255.255.0\n crypto ipsec client ezvpn EZVPN-CLIENT inside\n", "", 1)
+	inside := "interface Ethernet0/2\n crypto ipsec client ezvpn EZVPN-CLIENT inside\n"
 	for _, tc := range []struct {
 		name, text string
 		line       int
@@ -74,8 +76,8 @@ func TestEzVPNRemoteBroken(t *testing.T) {
 		{"xauth interactive", strings.Replace(ok, "mode local", "mode interactive", 1), 8, []string{"only local is supported yet"}},
 		{"bad peer", strings.Replace(ok, "peer 198.18.77.2", "peer 198.18.77", 1), 6, []string{"invalid input"}},
 		{"unknown remote", strings.Replace(ok, " crypto ipsec client ezvpn EZVPN-CLIENT\n", " crypto ipsec client ezvpn OTHER\n", 1), 11, []string{"Easy VPN remote OTHER does not exist"}},
-		{"inside mode client", ok + inside, 14, []string{"mode client", "not supported yet", "expected mode network-extension"}},
-		{"inside without outside", strings.Replace(strings.Replace(ok, " mode client\n", " mode network-extension\n", 1), " crypto ipsec client ezvpn EZVPN-CLIENT\n", "", 1) + inside, 2, []string{"no outside interface"}},
+		{"inside without address", ok + inside, 13, []string{"needs an ip address"}},
+		{"inside without outside", strings.Replace(strings.Replace(ok, " mode client\n", " mode network-extension\n", 1), " crypto ipsec client ezvpn EZVPN-CLIENT\n", "", 1) + "interface Ethernet0/2\n ip address 198.19.2.7 255.255.255.0\n crypto ipsec client ezvpn EZVPN-CLIENT inside\n", 2, []string{"no outside interface"}},
 		{"nem without inside", strings.Replace(ok, " mode client\n", " mode network-extension\n", 1), 2, []string{"no inside interface"}},
 		{"two outside", ok + "interface Ethernet0/1\n ip address 198.18.17.7 255.255.255.0\n crypto ipsec client ezvpn EZVPN-CLIENT\n", 14, []string{"already has outside interface Ethernet0/0"}},
 		{"with crypto map", strings.Replace(ok, " crypto ipsec client ezvpn EZVPN-CLIENT\n", " crypto map M\n crypto ipsec client ezvpn EZVPN-CLIENT\n", 1), 11, []string{"crypto map M does not exist"}},

@@ -177,6 +177,11 @@ type Interface struct {
 	EzVPN       string `json:"ezvpn,omitempty"`
 	EzVPNInside bool   `json:"ezvpn_inside,omitempty"`
 	EzVPNLine   int    `json:"ezvpn_line,omitempty"`
+	// IPNat is `ip nat inside|outside`: accepted where it marks an Easy
+	// VPN remote's inside network in mode client (vpdn translates it by
+	// itself); vpdn has no other NAT.
+	IPNat     string `json:"ip_nat,omitempty"`
+	IPNatLine int    `json:"ip_nat_line,omitempty"`
 
 	// Peer default address for the remote end (Virtual-Template).
 	PeerDefault PeerDefault `json:"peer_default,omitzero"`

@@ -404,6 +404,9 @@ func printInterface(w *printer, i *Interface) {
 	if i.CryptoMap != "" {
 		w.line(1, "crypto map %s", i.CryptoMap)
 	}
+	if i.IPNat != "" {
+		w.line(1, "ip nat %s", i.IPNat)
+	}
 	if i.EzVPN != "" {
 		if i.EzVPNInside {
 			w.line(1, "crypto ipsec client ezvpn %s inside", i.EzVPN)

@@ -26,6 +26,9 @@ func (p *parser) validateCrypto() {
 			if ifc.EzVPN != "" {
 				p.errf(ifc.EzVPNLine, "interface %s: Easy VPN remote %s does not exist; expected crypto ipsec client ezvpn %s", ifc.Name, ifc.EzVPN, ifc.EzVPN)
 			}
+			if ifc.IPNat != "" {
+				p.errf(ifc.IPNatLine, "interface %s: ip nat %s: NAT is not supported yet except on an Easy VPN remote's interfaces", ifc.Name, ifc.IPNat)
+			}
 		}
 		return
 	}
@@ -147,6 +150,18 @@ func (p *parser) validateEzVPNRemote() {
 	outside := map[string]*Interface{}
 	inside := map[string]int{}
 	for _, ifc := range c.Interfaces {
+		if ifc.IPNat == "" {
+			continue
+		}
+		e := cr.EzVPNClientByName(ifc.EzVPN)
+		if ifc.IPNat == "inside" && (e == nil || !ifc.EzVPNInside || e.Mode == "network-extension") {
+			p.errf(ifc.IPNatLine, "interface %s: ip nat inside: NAT is not supported yet except on an Easy VPN remote's inside interface in mode client (crypto ipsec client ezvpn NAME inside)", ifc.Name)
+		}
+		if ifc.IPNat == "outside" && (e == nil || ifc.EzVPNInside) {
+			p.errf(ifc.IPNatLine, "interface %s: ip nat outside: NAT is not supported yet except on an Easy VPN remote's outside interface", ifc.Name)
+		}
+	}
+	for _, ifc := range c.Interfaces {
 		if ifc.EzVPN == "" {
 			continue
 		}
@@ -156,10 +171,8 @@ func (p *parser) validateEzVPNRemote() {
 			p.errf(ifc.EzVPNLine, "interface %s: Easy VPN remote %s does not exist; expected crypto ipsec client ezvpn %s", ifc.Name, ifc.EzVPN, ifc.EzVPN)
 		case ifc.EzVPNInside:
 			inside[e.Name]++
-			if e.Mode != "network-extension" {
-				p.errf(ifc.EzVPNLine, "interface %s: crypto ipsec client ezvpn %s inside: translating inside hosts to the assigned address (mode client) is not supported yet; expected mode network-extension on the remote, or no inside interface", ifc.Name, e.Name)
-			} else if !ifc.Address.IsValid() {
-				p.errf(ifc.EzVPNLine, "interface %s: crypto ipsec client ezvpn %s inside: the interface needs an ip address (its network is the tunnel's source selector)", ifc.Name, e.Name)
+			if !ifc.Address.IsValid() {
+				p.errf(ifc.EzVPNLine, "interface %s: crypto ipsec client ezvpn %s inside: the interface needs an ip address (its network is translated in mode client, the tunnel's source selector in network-extension)", ifc.Name, e.Name)
 			}
 		default:
 			if o := outside[e.Name]; o != nil {

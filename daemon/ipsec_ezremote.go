@@ -99,7 +99,7 @@ type ezRemote struct {
 	s           *ipsecService
 	cfg         *config.EzVPNClient
 	entry       *cryptoEntry   // the SPD lines' entry: the remote's peers, its transforms
-	inside      []netip.Prefix // network-extension: the inside interfaces' networks
+	inside      []netip.Prefix // the inside interfaces' networks
 	insideNames []string
 	insideSrc   netip.Addr // network-extension: an inside address, the routes' source
 
@@ -113,6 +113,7 @@ type ezRemote struct {
 	applied  bool
 	routes   []netif.Route
 	addr     netip.Prefix // on the TUN (mode client)
+	natOn    bool         // the inside networks are masqueraded (mode client)
 	backoff  time.Duration
 	xfails   int
 	xauthBad bool // the last phase 1 ended in a rejected XAuth
@@ -137,7 +138,7 @@ func newEzRemote(s *ipsecService, c *config.Config) *ezRemote {
 	r.entry = &cryptoEntry{cfg: &config.CryptoMapEntry{Name: "ezvpn " + e.Name, Peers: e.Peers}, tag: "ezvpn " + e.Name,
 		pol: ike.Phase2Policy{TransformSets: remoteTransforms(),
 			Lifetime: time.Duration(cr.SALifetime.Seconds) * time.Second, LifeKB: uint64(cr.SALifetime.Kilobytes)}}
-	if e.Mode == "network-extension" {
+	{
 		for _, i := range c.Interfaces {
 			if i.EzVPN == e.Name && i.EzVPNInside && i.Address.IsValid() && !i.Shutdown {
 				r.inside = append(r.inside, i.Address.Masked())
@@ -150,6 +151,10 @@ func newEzRemote(s *ipsecService, c *config.Config) *ezRemote {
 	}
 	return r
 }
+
+// natTable is the nftables table of the remote's translation of its
+// inside networks (mode client).
+func (r *ezRemote) natTable() string { return "vpdn-ezvpn-" + r.cfg.Name }
 
 func (r *ezRemote) networkExtension() bool { return r.cfg.Mode == "network-extension" }
 
@@ -177,8 +182,12 @@ func (r *ezRemote) configure(cfg *ike.Config, cr *config.Crypto) {
 	}
 }
 
-// start connects when the remote connects automatically.
+// start connects when the remote connects automatically, first removing
+// a translation a vpdn that did not stop cleanly left.
 func (r *ezRemote) start() {
+	if n, ok := r.s.host.(netif.NATHost); ok && len(r.inside) > 0 && !r.networkExtension() {
+		n.DelNAT(r.natTable())
+	}
 	if r.cfg.Connect != "manual" {
 		r.connect("CONNECT")
 	}
@@ -342,6 +351,19 @@ func (r *ezRemote) up(connID int, mc *ike.ModeConfig) {
 			r.mu.Unlock()
 		}
 		srcs, via = []netip.Prefix{p}, mc.Address
+		if len(r.inside) > 0 {
+			// IOS's automatic NAT: inside hosts leave through the tunnel
+			// with the assigned address.
+			if n, ok := s.host.(netif.NATHost); !ok {
+				s.d.log.Warn("Easy VPN remote: this host cannot translate the inside networks", "ezvpn", r.cfg.Name)
+			} else if err := n.Masquerade(r.natTable(), s.tun, r.inside); err != nil {
+				s.d.log.Warn("Easy VPN remote: inside networks not translated", "ezvpn", r.cfg.Name, "err", err.Error())
+			} else {
+				r.mu.Lock()
+				r.natOn = true
+				r.mu.Unlock()
+			}
+		}
 	}
 	if len(srcs) == 0 {
 		s.log.Debug(fmt.Sprintf("EZVPN(%s): mode-config gave no address (%v); nothing to protect", r.cfg.Name, mc))
@@ -434,10 +456,17 @@ func (r *ezRemote) down() {
 	s := r.s
 	r.mu.Lock()
 	applied := r.applied
-	routes, addr := r.routes, r.addr
-	r.routes, r.addr, r.mc, r.applied, r.connID = nil, netip.Prefix{}, nil, false, 0
+	routes, addr, natOn := r.routes, r.addr, r.natOn
+	r.routes, r.addr, r.mc, r.applied, r.connID, r.natOn = nil, netip.Prefix{}, nil, false, 0, false
 	peer := r.peer
 	r.mu.Unlock()
+	if natOn {
+		if n, ok := s.host.(netif.NATHost); ok {
+			if err := n.DelNAT(r.natTable()); err != nil {
+				s.d.log.Warn("Easy VPN remote: NAT table not removed", "ezvpn", r.cfg.Name, "err", err.Error())
+			}
+		}
+	}
 	if !applied && len(routes) == 0 && !addr.IsValid() {
 		return
 	}

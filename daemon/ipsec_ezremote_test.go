@@ -52,7 +52,7 @@ func TestInMemoryEzVPNRemote(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := memnet.New(41)
 		hub := newMemDaemon(t, nw, ezServerCfg)
-		rem := newMemDaemon(t, nw, ezRemoteCfg)
+		rem := newMemDaemon(t, nw, ezRemoteCfg+"interface Ethernet0/1\n ip address 198.19.8.1 255.255.255.0\n ip nat inside\n crypto ipsec client ezvpn EZ inside\n")
 		rem.do("debug", "crypto", "ipsec")
 		waitFor(t, "the remote active", func() bool { return ezRemoteStatus(t, rem).State == "IPSEC_ACTIVE" })
 		st := ezRemoteStatus(t, rem)
@@ -70,6 +70,11 @@ func TestInMemoryEzVPNRemote(t *testing.T) {
 		}
 		if addrs, _ := rem.host.Addrs("crypto0"); !containsPrefix(addrs, "198.19.5.10/32") {
 			t.Errorf("the assigned address is not on crypto0: %v", addrs)
+		}
+		// The inside network is translated to the assigned address on
+		// its way into the tunnel.
+		if n, ok := rem.host.NAT("vpdn-ezvpn-EZ"); !ok || n.Oif != "crypto0" || len(n.Srcs) != 1 || n.Srcs[0] != netip.MustParsePrefix("198.19.8.0/24") {
+			t.Errorf("NAT %+v %v", n, ok)
 		}
 		rs, _ := rem.host.Routes("crypto0")
 		if len(rs) != 1 || rs[0].Dst != netip.MustParsePrefix("198.19.2.0/24") || rs[0].Src != netip.MustParseAddr("198.19.5.10") {
@@ -105,6 +110,9 @@ func TestInMemoryEzVPNRemote(t *testing.T) {
 		}
 		if rs, _ := rem.host.Routes("crypto0"); len(rs) != 0 {
 			t.Errorf("routes stayed after clear: %v", rs)
+		}
+		if _, ok := rem.host.NAT("vpdn-ezvpn-EZ"); ok {
+			t.Error("the NAT table stayed after clear")
 		}
 		time.Sleep(remoteRetryMin + time.Second)
 		waitFor(t, "the remote back", func() bool { return ezRemoteStatus(t, rem).State == "IPSEC_ACTIVE" })

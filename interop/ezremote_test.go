@@ -127,6 +127,7 @@ func TestEzVPNRemoteVPDNServer(t *testing.T) {
 		name, pass, mode string
 	}{
 		{"client", "s3cret", "client"},
+		{"client-inside", "s3cret", "client"},
 		{"network-extension", "s3cret", "network-extension"},
 		{"wrong-password", "wrong", "client"},
 	} {
@@ -139,7 +140,7 @@ func TestEzVPNRemoteVPDNServer(t *testing.T) {
 			rem.MustIP("link", "set", "lo", "up")
 			extra := ""
 			var lan *nstest.NS
-			if tc.mode == "network-extension" {
+			if tc.name == "network-extension" || tc.name == "client-inside" {
 				lan = lab.NS("lan")
 				devIn, _ := lab.Link(rem, lan, netip.MustParsePrefix("198.19.8.1/24"), netip.MustParsePrefix("198.19.8.2/24"))
 				lan.Route(netip.MustParsePrefix("198.19.1.0/24"), netip.MustParseAddr("198.19.8.1"))
@@ -147,6 +148,9 @@ func TestEzVPNRemoteVPDNServer(t *testing.T) {
 					t.Fatalf("ip_forward: %v %s", err, out)
 				}
 				extra = fmt.Sprintf("interface GigabitEthernet0/1\n ip address 198.19.8.1 255.255.255.0\n linux-device %s\n crypto ipsec client ezvpn EZ inside\n", devIn)
+				if tc.mode == "client" {
+					extra = strings.Replace(extra, " crypto ipsec", " ip nat inside\n crypto ipsec", 1)
+				}
 			}
 			bin := nstest.GoBuild(t, "../cmd/vpdn")
 			_, hubSock, stopHub := vpdnServe(t, lab, hub, bin, ezvpnServerCfg)
@@ -198,6 +202,16 @@ func TestEzVPNRemoteVPDNServer(t *testing.T) {
 				if src := udpSource(t, rem, hub, netip.Addr{}, far); src != netip.MustParseAddr("198.19.5.10") {
 					t.Errorf("the far side saw %v, want the assigned 198.19.5.10", src)
 				}
+				if lan != nil {
+					// An inside host: translated to the assigned address.
+					if out, err := lan.Run(20*time.Second, "ping", "-c", "3", "-i", "0.3", "-W", "2", "198.19.1.1"); err != nil {
+						out2, _ := rem.Run(5*time.Second, "nft", "list", "ruleset")
+						t.Fatalf("ping from the inside host: %v\n%s\n%s", err, out, out2)
+					}
+					if src := udpSource(t, lan, hub, netip.Addr{}, far); src != netip.MustParseAddr("198.19.5.10") {
+						t.Errorf("the far side saw the inside host as %v, want the assigned 198.19.5.10", src)
+					}
+				}
 			} else {
 				if st.Address != "" {
 					t.Errorf("network extension shows address %s", st.Address)
@@ -223,6 +237,9 @@ func TestEzVPNRemoteVPDNServer(t *testing.T) {
 			}
 			if out, _ := rem.IP("route", "show"); strings.Contains(string(out), "198.19.1.0") {
 				t.Errorf("a route stayed after shutdown:\n%s", out)
+			}
+			if out, _ := rem.Run(5*time.Second, "nft", "list", "tables"); strings.Contains(string(out), "vpdn-ezvpn") {
+				t.Errorf("the NAT table stayed after shutdown:\n%s", out)
 			}
 			stopHub()
 		})
