@@ -84,20 +84,6 @@ func TestEzVPNRemoteBroken(t *testing.T) {
 		{"other setting", strings.Replace(ok, " connect auto\n", " virtual-interface 1\n", 1), 3, []string{"not supported yet", "mode client|network-extension"}},
 		{"too many peers", strings.Replace(ok, " peer 198.18.77.2\n", strings.Repeat(" peer 198.18.77.2\n", 1)+" peer 198.18.77.3\n peer 198.18.77.4\n peer 198.18.77.5\n peer 198.18.77.6\n peer 198.18.77.7\n peer 198.18.77.8\n peer 198.18.77.9\n peer 198.18.77.10\n peer 198.18.77.11\n peer 198.18.77.12\n", 1), 16, []string{"at most 10 peers"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("c.cfg", tc.text)
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			first := err.(ErrorList)[0]
-			if first.Line != tc.line {
-				t.Errorf("line %d, want %d: %v", first.Line, tc.line, first)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(first.Msg, w) {
-					t.Errorf("error %q lacks %q", first.Msg, w)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { wantFirstError(t, "c.cfg", tc.text, tc.line, tc.want) })
 	}
 }

@@ -90,12 +90,8 @@ func TestInMemoryEzVPNRemote(t *testing.T) {
 		}
 		// Traffic both ways: from the assigned address to the hub's
 		// network, and back.
+		both(t, rem, hub, "198.19.5.10", "198.19.2.1")
 		up := udpPacket("198.19.5.10", "198.19.2.1", 60)
-		inject(rem.host.Device("crypto0"), up)
-		waitFor(t, "the packet at the hub", func() bool { return bytes.Equal(outbound(hub.host.Device("crypto0")), up) })
-		downPkt := udpPacket("198.19.2.1", "198.19.5.10", 70)
-		inject(hub.host.Device("crypto0"), downPkt)
-		waitFor(t, "the packet at the remote", func() bool { return bytes.Equal(outbound(rem.host.Device("crypto0")), downPkt) })
 
 		// clear: address, route and SAs go; connect auto brings them back.
 		if r := rem.do("clear", "crypto", "ipsec", "client", "ezvpn"); !r.OK {
@@ -173,6 +169,18 @@ func TestInMemoryEzVPNRemoteWrongPassword(t *testing.T) {
 	})
 }
 
+// both sends a datagram from src to dst into a's crypto TUN, waits for
+// it out of b's, and one back.
+func both(t *testing.T, a, b *memDaemon, src, dst string) {
+	t.Helper()
+	up := udpPacket(src, dst, 60)
+	inject(a.host.Device("crypto0"), up)
+	waitFor(t, "the packet through the tunnel", func() bool { return bytes.Equal(outbound(b.host.Device("crypto0")), up) })
+	back := udpPacket(dst, src, 61)
+	inject(b.host.Device("crypto0"), back)
+	waitFor(t, "the reply through the tunnel", func() bool { return bytes.Equal(outbound(a.host.Device("crypto0")), back) })
+}
+
 func containsPrefix(ps []netip.Prefix, want string) bool {
 	for _, p := range ps {
 		if p.String() == want {
@@ -207,12 +215,7 @@ func TestInMemoryEzVPNRemoteNetworkExtension(t *testing.T) {
 		if rs, _ := hub.host.Routes("crypto0"); !strings.Contains(strings.Join(routeDsts(rs), " "), "198.19.8.0/24") {
 			t.Errorf("the hub has no route to the inside network: %v", rs)
 		}
-		up := udpPacket("198.19.8.5", "198.19.2.1", 60)
-		inject(rem.host.Device("crypto0"), up)
-		waitFor(t, "the inside host's packet at the hub", func() bool { return bytes.Equal(outbound(hub.host.Device("crypto0")), up) })
-		back := udpPacket("198.19.2.1", "198.19.8.5", 61)
-		inject(hub.host.Device("crypto0"), back)
-		waitFor(t, "the reply at the remote", func() bool { return bytes.Equal(outbound(rem.host.Device("crypto0")), back) })
+		both(t, rem, hub, "198.19.8.5", "198.19.2.1")
 
 		// Hostile claims: another client may not take a network holding
 		// the first one's address, nor everything.

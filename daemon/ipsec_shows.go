@@ -346,36 +346,27 @@ func (d *Daemon) registerCryptoShows() {
 		}
 		return &control.Response{OK: true, Text: fmt.Sprintf("cleared %d IPsec SA pairs\n", n)}, nil
 	}
-	clearRemote := func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
-		name := ""
-		if len(args) > 0 {
-			name = args[0]
+	// eachRemote runs f on the remotes the optional NAME argument picks.
+	eachRemote := func(f func(*ezRemote), done string) func(context.Context, []string, []string, bool) (*control.Response, error) {
+		return func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+			name := ""
+			if len(args) > 0 {
+				name = args[0]
+			}
+			rs := d.ezRemotes(name)
+			if len(rs) == 0 {
+				return nil, noRemote(name)
+			}
+			for _, r := range rs {
+				f(r)
+			}
+			return &control.Response{OK: true, Text: fmt.Sprintf(done+"\n", len(rs))}, nil
 		}
-		rs := d.ezRemotes(name)
-		if len(rs) == 0 {
-			return nil, noRemote(name)
-		}
-		for _, r := range rs {
-			r.clear()
-		}
-		return &control.Response{OK: true, Text: fmt.Sprintf("cleared %d Easy VPN remote tunnels\n", len(rs))}, nil
 	}
+	clearRemote := eachRemote((*ezRemote).clear, "cleared %d Easy VPN remote tunnels")
 	d.clears.Add(&control.Command{Words: "crypto ipsec client ezvpn", Help: "take the Easy VPN remotes' tunnels down (connect auto reconnects)", Run: clearRemote})
 	d.clears.Add(&control.Command{Words: "crypto ipsec client ezvpn", Args: 1, Help: "take one Easy VPN remote's tunnel down", Run: clearRemote})
-	connect := func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
-		name := ""
-		if len(args) > 0 {
-			name = args[0]
-		}
-		rs := d.ezRemotes(name)
-		if len(rs) == 0 {
-			return nil, noRemote(name)
-		}
-		for _, r := range rs {
-			r.manualConnect()
-		}
-		return &control.Response{OK: true, Text: fmt.Sprintf("connecting %d Easy VPN remotes\n", len(rs))}, nil
-	}
+	connect := eachRemote((*ezRemote).manualConnect, "connecting %d Easy VPN remotes")
 	d.execs.Add(&control.Command{Words: "ipsec client ezvpn connect", Help: "connect the Easy VPN remotes (connect manual, or after XAuth failures)", Run: connect})
 	d.execs.Add(&control.Command{Words: "ipsec client ezvpn connect", Args: 1, Help: "connect one Easy VPN remote", Run: connect})
 	d.clears.Add(&control.Command{Words: "crypto sa", Help: "delete every IPsec SA (the peers are told); traffic renegotiates", Run: clearSA})

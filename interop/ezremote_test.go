@@ -155,14 +155,7 @@ func TestEzVPNRemoteVPDNServer(t *testing.T) {
 			bin := nstest.GoBuild(t, "../cmd/vpdn")
 			_, hubSock, stopHub := vpdnServe(t, lab, hub, bin, ezvpnServerCfg)
 			remLogs, remSock, stopRem := vpdnServe(t, lab, rem, bin, ezRemoteCfg(devRem, vpdnAddr.String(), tc.pass, tc.mode, extra))
-			showIn := func(ns *nstest.NS, sock string) func(...string) string {
-				return func(words ...string) string {
-					out, _ := ns.Run(10*time.Second, bin, append(words, "--socket", sock)...)
-					return string(out)
-				}
-			}
-			showHub, showRem := showIn(hub, hubSock), showIn(rem, remSock)
-			waitLine(t, "the remote to answer", 15*time.Second, func() bool { return strings.Contains(showRem("show", "version"), "vpdn") })
+			showHub, showRem := vpdnCLI(t, hub, bin, hubSock), vpdnCLI(t, rem, bin, remSock)
 			showRem("debug", "crypto", "isakmp")
 			if tc.pass == "wrong" {
 				waitLine(t, "the remote refused", 30*time.Second, func() bool {
@@ -259,11 +252,7 @@ func TestEzVPNRemoteStrongSwanServer(t *testing.T) {
 	bin := nstest.GoBuild(t, "../cmd/vpdn")
 	cfg := strings.Replace(ezRemoteCfg(linkDev(t, a), peerAddr.String(), "s3cret", "client", ""), " ip address "+peerAddr.String(), " ip address "+vpdnAddr.String(), 1)
 	logs, sock, stop := vpdnServe(t, lab, a, bin, cfg)
-	show := func(words ...string) string {
-		out, _ := a.Run(10*time.Second, bin, append(words, "--socket", sock)...)
-		return string(out)
-	}
-	waitLine(t, "vpdn to answer", 15*time.Second, func() bool { return strings.Contains(show("show", "version"), "vpdn") })
+	show := vpdnCLI(t, a, bin, sock)
 	show("debug", "crypto", "isakmp")
 	waitLine(t, "the remote active", 40*time.Second, func() bool { return readEzState(t, show).State == "IPSEC_ACTIVE" })
 	st := readEzState(t, show)
@@ -292,6 +281,18 @@ func TestEzVPNRemoteStrongSwanServer(t *testing.T) {
 		t.Errorf("vpdn serve exit: %v\n%s", err, logs)
 	}
 	checkIKECapture(t, capture)
+}
+
+// vpdnCLI waits (bounded) for the daemon at sock in ns to answer and
+// returns a runner of its CLI (vpdn show ..., debug ..., clear ...).
+func vpdnCLI(t *testing.T, ns *nstest.NS, bin, sock string) func(...string) string {
+	t.Helper()
+	run := func(words ...string) string {
+		out, _ := ns.Run(10*time.Second, bin, append(words, "--socket", sock)...)
+		return string(out)
+	}
+	waitLine(t, "vpdn to answer", 15*time.Second, func() bool { return strings.Contains(run("show", "version"), "vpdn") })
+	return run
 }
 
 // linkDev is the name of ns's device on the lab link (the one holding
