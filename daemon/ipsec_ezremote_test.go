@@ -235,3 +235,39 @@ func TestInMemoryEzVPNRemoteNetworkExtension(t *testing.T) {
 		}
 	})
 }
+
+// TestInMemoryEzVPNRemoteReconnect: the server ending the IKE SA (clear
+// crypto isakmp on the hub) takes the remote's tunnel down and connect
+// auto brings it back; a first peer that never answers is left for the
+// backup peer.
+func TestInMemoryEzVPNRemoteReconnect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(53)
+		hub := newMemDaemon(t, nw, ezServerCfg)
+		// 198.18.0.9 is nobody: the remote gives up on it and tries the
+		// hub.
+		rem := newMemDaemon(t, nw, strings.Replace(ezRemoteCfg, " peer 198.18.0.2\n", " peer 198.18.0.9\n peer 198.18.0.2\n", 1))
+		time.Sleep(remoteConnectTimeout + remoteRetryMin + time.Second)
+		waitFor(t, "the remote active on its backup peer", func() bool { return ezRemoteStatus(t, rem).State == "IPSEC_ACTIVE" })
+		if st := ezRemoteStatus(t, rem); st.Peer != "198.18.0.2" || len(st.Peers) != 2 {
+			t.Fatalf("status %+v", st)
+		}
+		both(t, rem, hub, "198.19.5.10", "198.19.2.1")
+		if r := hub.do("clear", "crypto", "isakmp"); !r.OK {
+			t.Fatalf("clear on the hub: %+v", r)
+		}
+		waitFor(t, "the remote down", func() bool { return ezRemoteStatus(t, rem).State != "IPSEC_ACTIVE" })
+		if addrs, _ := rem.host.Addrs("crypto0"); len(addrs) != 0 {
+			t.Errorf("the address stayed: %v", addrs)
+		}
+		if st := ezRemoteStatus(t, rem); !strings.HasPrefix(st.LastEvent, "PHASE1_DOWN") {
+			t.Errorf("last event %q", st.LastEvent)
+		}
+		time.Sleep(remoteRetryMin + time.Second)
+		waitFor(t, "the remote back", func() bool { return ezRemoteStatus(t, rem).State == "IPSEC_ACTIVE" })
+		if st := ezRemoteStatus(t, rem); st.Peer != "198.18.0.2" {
+			t.Errorf("reconnected to %s", st.Peer)
+		}
+		both(t, rem, hub, "198.19.5.10", "198.19.2.1")
+	})
+}
