@@ -25,7 +25,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -580,7 +579,6 @@ func (r *ezRemote) status() show.EzVPNRemote {
 			st.Split = append(st.Split, show.EzVPNSplit{Address: p.Masked().Addr().String(), Mask: maskOf(p.Bits())})
 		}
 	}
-	st.ModeLabel = strings.ToUpper(strings.ReplaceAll(st.Mode, "-", "_"))
 	return st
 }
 

@@ -11,12 +11,10 @@ import (
 // client ezvpn.
 type EzVPNRemote struct {
 	Name string `json:"name"`
-	// Mode is "client" or "network-extension"; ModeLabel IOS's word for it
-	// (CLIENT, NETWORK_EXTENSION).
-	Mode      string   `json:"mode"`
-	ModeLabel string   `json:"-"`
-	Inside    []string `json:"inside_interfaces,omitempty"`
-	Outside   string   `json:"outside_interface"`
+	// Mode is "client" or "network-extension".
+	Mode    string   `json:"mode"`
+	Inside  []string `json:"inside_interfaces,omitempty"`
+	Outside string   `json:"outside_interface"`
 	// State is IOS's: CONNECT_REQUIRED, IKE_PENDING, XAUTH_REQ, SS_OPEN,
 	// IPSEC_ACTIVE; LastEvent what moved it there.
 	State     string `json:"state"`
