@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"os"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -268,6 +269,40 @@ func TestInMemoryEzVPNRemoteReconnect(t *testing.T) {
 		if st := ezRemoteStatus(t, rem); st.Peer != "198.18.0.2" {
 			t.Errorf("reconnected to %s", st.Peer)
 		}
+		both(t, rem, hub, "198.19.5.10", "198.19.2.1")
+	})
+}
+
+// TestInMemoryEzVPNRemoteReload: a reload that changes the remote
+// (connect manual) tears its tunnel down (the server is told and frees the
+// address) and the new one waits for crypto ipsec client ezvpn connect.
+func TestInMemoryEzVPNRemoteReload(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(59)
+		hub := newMemDaemon(t, nw, ezServerCfg)
+		rem := newMemDaemon(t, nw, ezRemoteCfg)
+		waitFor(t, "the remote active", func() bool { return ezRemoteStatus(t, rem).State == "IPSEC_ACTIVE" })
+		os.WriteFile(rem.d.opts.ConfigPath, []byte(strings.Replace(ezRemoteCfg, "connect auto", "connect manual", 1)), 0o644)
+		if err := rem.d.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		if st := ezRemoteStatus(t, rem); st.State != "CONNECT_REQUIRED" || st.Address != "" {
+			t.Errorf("after the reload: %+v", st)
+		}
+		if addrs, _ := rem.host.Addrs("crypto0"); len(addrs) != 0 {
+			t.Errorf("addresses on the new crypto0: %v", addrs)
+		}
+		waitFor(t, "the hub's lease released", func() bool { return poolInUse(hub, "EZPOOL") == 0 })
+		time.Sleep(remoteRetryMax)
+		synctest.Wait()
+		if st := ezRemoteStatus(t, rem); st.State != "CONNECT_REQUIRED" {
+			t.Errorf("connect manual connected by itself: %+v", st)
+		}
+		if r := rem.do("crypto", "ipsec", "client", "ezvpn", "connect"); !r.OK {
+			t.Fatalf("connect: %+v", r)
+		}
+		waitFor(t, "the remote active again", func() bool { return ezRemoteStatus(t, rem).State == "IPSEC_ACTIVE" })
 		both(t, rem, hub, "198.19.5.10", "198.19.2.1")
 	})
 }
