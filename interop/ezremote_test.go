@@ -128,6 +128,7 @@ func TestEzVPNRemoteVPDNServer(t *testing.T) {
 	}{
 		{"client", "s3cret", "client"},
 		{"client-inside", "s3cret", "client"},
+		{"client-no-split", "s3cret", "client"},
 		{"network-extension", "s3cret", "network-extension"},
 		{"wrong-password", "wrong", "client"},
 	} {
@@ -153,7 +154,12 @@ func TestEzVPNRemoteVPDNServer(t *testing.T) {
 				}
 			}
 			bin := nstest.GoBuild(t, "../cmd/vpdn")
-			_, hubSock, stopHub := vpdnServe(t, lab, hub, bin, ezvpnServerCfg)
+			hubCfg := ezvpnServerCfg
+			if tc.name == "client-no-split" {
+				// No split list: everything through the tunnel.
+				hubCfg = strings.Replace(hubCfg, " acl SPLIT\n", "", 1)
+			}
+			_, hubSock, stopHub := vpdnServe(t, lab, hub, bin, hubCfg)
 			remLogs, remSock, stopRem := vpdnServe(t, lab, rem, bin, ezRemoteCfg(devRem, vpdnAddr.String(), tc.pass, tc.mode, extra))
 			showHub, showRem := vpdnCLI(t, hub, bin, hubSock), vpdnCLI(t, rem, bin, remSock)
 			showRem("debug", "crypto", "isakmp")
@@ -181,7 +187,16 @@ func TestEzVPNRemoteVPDNServer(t *testing.T) {
 			}
 			waitLine(t, "the remote active", 30*time.Second, func() bool { return readEzState(t, showRem).State == "IPSEC_ACTIVE" })
 			st := readEzState(t, showRem)
-			if len(st.Split) != 1 || st.Split[0].Address != "198.19.1.0" {
+			if tc.name == "client-no-split" {
+				// 0/1 and 128/1 into the tunnel, the server kept on the
+				// outside link.
+				out, _ := rem.IP("route", "show")
+				for _, want := range []string{"0.0.0.0/1 dev crypto0", "128.0.0.0/1 dev crypto0", vpdnAddr.String() + " dev " + devRem} {
+					if !strings.Contains(string(out), want) {
+						t.Errorf("routes lack %q:\n%s", want, out)
+					}
+				}
+			} else if len(st.Split) != 1 || st.Split[0].Address != "198.19.1.0" {
 				t.Errorf("split list %+v", st.Split)
 			}
 			far := netip.AddrPortFrom(netip.MustParseAddr("198.19.1.1"), 9999)
@@ -228,7 +243,7 @@ func TestEzVPNRemoteVPDNServer(t *testing.T) {
 			if err := stopRem(); err != nil {
 				t.Errorf("remote exit: %v\n%s", err, remLogs)
 			}
-			if out, _ := rem.IP("route", "show"); strings.Contains(string(out), "198.19.1.0") {
+			if out, _ := rem.IP("route", "show"); strings.Contains(string(out), "198.19.1.0") || strings.Contains(string(out), "0.0.0.0/1") || strings.Contains(string(out), vpdnAddr.String()+" dev") {
 				t.Errorf("a route stayed after shutdown:\n%s", out)
 			}
 			if out, _ := rem.Run(5*time.Second, "nft", "list", "tables"); strings.Contains(string(out), "vpdn-ezvpn") {
