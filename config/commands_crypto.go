@@ -14,6 +14,10 @@ func (p *parser) cryptoMapEntry() *CryptoMapEntry { return p.cur.obj.(*CryptoMap
 func (p *parser) ipsecProfile() *IPsecProfile     { return p.cur.obj.(*IPsecProfile) }
 func (p *parser) accessList() *AccessList         { return p.cur.obj.(*AccessList) }
 func (p *parser) clientGroup() *ClientGroup       { return p.cur.obj.(*ClientGroup) }
+func (p *parser) ezvpnClient() *EzVPNClient       { return p.cur.obj.(*EzVPNClient) }
+
+// maxEzVPNPeers bounds an Easy VPN remote's backup peers (IOS allows 10).
+const maxEzVPNPeers = 10
 
 // The DH groups vpdn's IKE offers (RFC 2409 §6, RFC 3526, RFC 5903).
 var cryptoGroups = []int{2, 5, 14, 19, 20}
@@ -81,7 +85,7 @@ func removeEntry(list *[]*CryptoMapEntry, name string, seq int) {
 // cryptoLater names what comes in later parts of the IPsec work.
 const (
 	laterVTI         = "IPsec with VTI, DVTI, keyrings and isakmp profiles is later work (IPsec part 2); use crypto maps"
-	laterEzVPN       = "the Easy VPN remote (crypto ipsec client ezvpn) is later work (IPsec part 2); vpdn serves Easy VPN clients with client configuration groups and crypto map client settings"
+	laterEzVPNRemote = "this Easy VPN remote setting is not supported yet; vpdn supports connect, group, mode client|network-extension, peer, username and xauth userid mode local"
 	laterEzVPNServer = "this Easy VPN server setting is not supported yet; vpdn supports crypto map NAME client authentication list L, isakmp authorization list L and client configuration address respond|initiate"
 	laterGRE         = "GRE over IPsec is later work (GRE/DMVPN)"
 	laterRSASig      = "rsa-sig authentication (certificates) is not supported yet; expected authentication pre-share"
@@ -462,7 +466,132 @@ var cryptoCommands = []*command{
 			set(&ifc.CryptoMapLine, p.line, neg)
 			return nil
 		}},
-	{mode: mInterface, spec: "crypto ipsec client ezvpn <rest:line>", help: "Easy VPN remote on an interface: later work (IPsec part 2).", later: laterEzVPN},
+	{mode: mInterface, spec: "crypto ipsec client ezvpn <name:word> [outside | inside]", help: "Apply the Easy VPN remote NAME: outside (the default) is the interface it connects through (its address is IKE's and ESP's source, as for a crypto map); inside an interface whose network is behind the remote (network-extension: its network is the tunnel's source selector).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			ifc := p.iface()
+			if neg {
+				ifc.EzVPN, ifc.EzVPNInside, ifc.EzVPNLine = "", false, 0
+				return nil
+			}
+			if ifc.EzVPN != "" && ifc.EzVPN != m.Str("name") {
+				return fmt.Errorf("crypto ipsec client ezvpn %s: the interface already has Easy VPN remote %s; one remote per interface is supported", m.Str("name"), ifc.EzVPN)
+			}
+			ifc.EzVPN, ifc.EzVPNInside, ifc.EzVPNLine = m.Str("name"), m.Has("inside"), p.line
+			return nil
+		}},
+
+	// Easy VPN remote (vpdn as the client).
+	{mode: mGlobal, spec: "crypto ipsec client ezvpn <name:word>", help: "An Easy VPN remote: vpdn connects to its peer in aggressive mode with the group name as identity, answers XAuth with its username and takes its address and split networks from mode-config. Apply it with crypto ipsec client ezvpn NAME [outside|inside] on interfaces.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			c := p.cfg.CryptoConfig()
+			name := m.Str("name")
+			if neg {
+				c.EzVPNClients = slices.DeleteFunc(c.EzVPNClients, func(e *EzVPNClient) bool { return e.Name == name })
+				return nil
+			}
+			e := c.EzVPNClientByName(name)
+			if e == nil {
+				e = &EzVPNClient{Name: name, Line: p.line}
+				c.EzVPNClients = append(c.EzVPNClients, e)
+			}
+			p.enter(mEzVPN, e)
+			return nil
+		}},
+	{mode: mEzVPN, spec: "connect {auto | manual}", help: "auto (the default): connect when vpdn starts and again after the tunnel is lost; manual: wait for the exec command crypto ipsec client ezvpn connect NAME.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			v := "auto"
+			if m.Has("manual") {
+				v = "manual"
+			}
+			set(&p.ezvpnClient().Connect, v, neg)
+			return nil
+		}},
+	{mode: mEzVPN, spec: "group <group:word> key " + passwordSpec, help: "The group name (the phase-1 identity, ID_KEY_ID) and its pre-shared key (type 0 clear text or 7).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			e := p.ezvpnClient()
+			if neg {
+				e.Group, e.Key = "", Secret{}
+				return nil
+			}
+			s, err := secret(m)
+			if err != nil {
+				return err
+			}
+			if s.Type != 0 && s.Type != 7 {
+				return fmt.Errorf("group %s key: key type %d is not supported; expected 0 (clear text) or 7", m.Str("group"), s.Type)
+			}
+			e.Group, e.Key = m.Str("group"), s
+			return nil
+		}},
+	{mode: mEzVPN, spec: "mode {client | network-extension | network-plus}", help: "client (the default): the tunnel carries the address mode-config assigns, inside hosts are translated to it; network-extension: the inside interfaces' networks go through the tunnel as they are. network-plus is not supported yet.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			switch {
+			case m.Has("network-plus"):
+				return fmt.Errorf("mode network-plus is not supported yet; expected mode client or mode network-extension")
+			case m.Has("network-extension"):
+				set(&p.ezvpnClient().Mode, "network-extension", neg)
+			default:
+				set(&p.ezvpnClient().Mode, "client", neg)
+			}
+			return nil
+		}},
+	{mode: mEzVPN, spec: "peer <addr:ipv4>", help: "A server to connect to; repeated, the backups, tried in order after a failure.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			e := p.ezvpnClient()
+			a := m.Addr("addr")
+			e.Peers = slices.DeleteFunc(e.Peers, func(x netip.Addr) bool { return x == a })
+			if !neg {
+				if len(e.Peers) >= maxEzVPNPeers {
+					return fmt.Errorf("peer %v: at most %d peers; expected fewer backups", a, maxEzVPNPeers)
+				}
+				e.Peers = append(e.Peers, a)
+			}
+			return nil
+		}},
+	{mode: mEzVPN, spec: "username <user:word> password " + passwordSpec, help: "The XAuth user and password vpdn answers with (xauth userid mode local).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			e := p.ezvpnClient()
+			if neg {
+				e.User, e.Password = "", Secret{}
+				return nil
+			}
+			s, err := secret(m)
+			if err != nil {
+				return err
+			}
+			if s.Type != 0 && s.Type != 7 {
+				return fmt.Errorf("username %s password: type %d is not supported; expected 0 (clear text) or 7", m.Str("user"), s.Type)
+			}
+			e.User, e.Password = m.Str("user"), s
+			return nil
+		}},
+	{mode: mEzVPN, spec: "xauth userid mode {local | interactive | http-intercept}", help: "local: XAuth is answered with the configured username; interactive and http-intercept are not supported yet.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			if !m.Has("local") && !neg {
+				return fmt.Errorf("xauth userid mode: only local is supported yet (the configured username answers XAuth); interactive and http-intercept are not")
+			}
+			p.ezvpnClient().XAuthLocal = !neg
+			return nil
+		}},
+	{mode: mEzVPN, spec: "acl <rest:line>", help: "An Easy VPN remote setting: not supported yet.", later: laterEzVPNRemote},
+	{mode: mEzVPN, spec: "backup <rest:line>", help: "An Easy VPN remote setting: not supported yet.", later: laterEzVPNRemote},
+	{mode: mEzVPN, spec: "nat <rest:line>", help: "An Easy VPN remote setting: not supported yet.", later: laterEzVPNRemote},
+	{mode: mEzVPN, spec: "virtual-interface <rest:line>", help: "An Easy VPN remote setting: not supported yet.", later: laterEzVPNRemote},
+	{mode: mEzVPN, spec: "local-address <rest:line>", help: "An Easy VPN remote setting: not supported yet.", later: laterEzVPNRemote},
+	{mode: mEzVPN, spec: "flow <rest:line>", help: "An Easy VPN remote setting: not supported yet.", later: laterEzVPNRemote},
+	{mode: mEzVPN, spec: "dial <rest:line>", help: "An Easy VPN remote setting: not supported yet.", later: laterEzVPNRemote},
+
+	{mode: mInterface, spec: "ip nat {inside | outside}", help: "Marks an Easy VPN remote's inside network (mode client), which vpdn translates to the assigned address by itself as IOS's automatic NAT does; vpdn has no other NAT (ip nat inside elsewhere is refused).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			ifc := p.iface()
+			v := "inside"
+			if m.Has("outside") {
+				v = "outside"
+			}
+			set(&ifc.IPNat, v, neg)
+			set(&ifc.IPNatLine, p.line, neg)
+			return nil
+		}},
 
 	// Easy VPN server (XAuth and mode-config).
 	{mode: mGlobal, spec: "crypto isakmp client configuration group <name:word>", help: "An Easy VPN client group: its key (the clients connect in aggressive mode with the group name as identity), and what mode-config gives them: pool, dns, wins, domain, acl (split include), save-password, banner, max-users.", noForm: true,
@@ -566,7 +695,7 @@ var cryptoCommands = []*command{
 	{mode: mGlobal, spec: "crypto isakmp profile <rest:line>", help: "isakmp profiles: later work (IPsec part 2, with VTI).", later: laterVTI},
 	{mode: mGlobal, spec: "crypto isakmp client <rest:line>", help: "Other Easy VPN client settings (firewall, keepalives): not supported yet.", later: laterEzVPNServer},
 	{mode: mGlobal, spec: "crypto isakmp xauth <rest:line>", help: "Other XAuth settings: not supported yet (crypto isakmp xauth timeout is).", later: "this XAuth setting is not supported yet; vpdn supports crypto isakmp xauth timeout"},
-	{mode: mGlobal, spec: "crypto ipsec client <rest:line>", help: "Easy VPN remote: later work (IPsec part 2).", later: laterEzVPN},
+	{mode: mGlobal, spec: "crypto ipsec client <rest:line>", help: "Other Easy VPN remote settings: not supported yet.", later: laterEzVPNRemote},
 	{mode: mGlobal, spec: "crypto pki <rest:line>", help: "Certificates: later work.", later: "certificates (crypto pki) are later work; use pre-shared keys"},
 	{mode: mGlobal, spec: "crypto ca <rest:line>", help: "Certificates: later work.", later: "certificates (crypto ca) are later work; use pre-shared keys"},
 

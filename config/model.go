@@ -171,6 +171,17 @@ type Interface struct {
 	// interface's address is protected by the map.
 	CryptoMap     string `json:"crypto_map,omitempty"`
 	CryptoMapLine int    `json:"crypto_map_line,omitempty"`
+	// EzVPN is `crypto ipsec client ezvpn NAME [outside]` (the interface
+	// the remote connects through) or, with EzVPNInside, `... inside` (a
+	// network behind the remote).
+	EzVPN       string `json:"ezvpn,omitempty"`
+	EzVPNInside bool   `json:"ezvpn_inside,omitempty"`
+	EzVPNLine   int    `json:"ezvpn_line,omitempty"`
+	// IPNat is `ip nat inside|outside`: accepted where it marks an Easy
+	// VPN remote's inside network in mode client (vpdn translates it by
+	// itself); vpdn has no other NAT.
+	IPNat     string `json:"ip_nat,omitempty"`
+	IPNatLine int    `json:"ip_nat_line,omitempty"`
 
 	// Peer default address for the remote end (Virtual-Template).
 	PeerDefault PeerDefault `json:"peer_default,omitzero"`

@@ -46,6 +46,10 @@ type Crypto struct {
 	// LocalAddresses are `crypto map NAME local-address IF`: the
 	// interface whose address a map's IKE and ESP use.
 	LocalAddresses []*CryptoMapLocal `json:"local_addresses,omitempty"`
+	// EzVPNClients are `crypto ipsec client ezvpn NAME` (the Easy VPN
+	// remote), applied to interfaces by `crypto ipsec client ezvpn NAME
+	// [outside|inside]`.
+	EzVPNClients []*EzVPNClient `json:"ezvpn_clients,omitempty"`
 }
 
 // ClientGroup is `crypto isakmp client configuration group NAME`: the
@@ -355,6 +359,44 @@ func (c *Config) AccessListByName(name string) *AccessList {
 	for _, a := range c.AccessLists {
 		if a.Name == name {
 			return a
+		}
+	}
+	return nil
+}
+
+// EzVPNClient is `crypto ipsec client ezvpn NAME`: vpdn as an Easy VPN
+// remote. It connects to its peers (the first, then the backups in order)
+// in aggressive mode with the group name as identity and the group key,
+// answers XAuth with the configured user and takes its address and split
+// networks from mode-config.
+type EzVPNClient struct {
+	Name string `json:"name"`
+	Line int    `json:"line,omitempty"`
+	// Connect is "auto" (IOS's default: connect at start and after a
+	// loss) or "manual" (`crypto ipsec client ezvpn connect NAME`).
+	Connect string `json:"connect,omitempty"`
+	Group   string `json:"group,omitempty"`
+	Key     Secret `json:"key,omitzero"`
+	// Mode is "client" (the default: traffic from the assigned address,
+	// inside hosts NATed to it) or "network-extension" (the inside
+	// networks are the source selectors, no NAT).
+	Mode     string       `json:"mode,omitempty"`
+	Peers    []netip.Addr `json:"peers,omitempty"`
+	User     string       `json:"username,omitempty"`
+	Password Secret       `json:"password,omitzero"`
+	// XAuthLocal is `xauth userid mode local`: the configured user
+	// answers XAuth (vpdn's only mode).
+	XAuthLocal bool `json:"xauth_local,omitempty"`
+}
+
+// EzVPNClientByName returns the Easy VPN remote NAME, or nil.
+func (c *Crypto) EzVPNClientByName(name string) *EzVPNClient {
+	if c == nil {
+		return nil
+	}
+	for _, e := range c.EzVPNClients {
+		if e.Name == name {
+			return e
 		}
 	}
 	return nil

@@ -122,6 +122,7 @@ const (
 	mIPsecProfile
 	mACL
 	mClientGroup
+	mEzVPN
 	nModes
 )
 
@@ -145,6 +146,7 @@ var modeNames = [...]string{
 	mIPsecProfile: "crypto ipsec profile",
 	mACL:          "ip access-list extended",
 	mClientGroup:  "crypto isakmp client configuration group",
+	mEzVPN:        "crypto ipsec client ezvpn",
 }
 
 func (m mode) String() string { return modeNames[m] }
@@ -170,6 +172,7 @@ var modePrompts = [...]string{
 	mIPsecProfile: "(ipsec-profile)#",
 	mACL:          "(config-ext-nacl)#",
 	mClientGroup:  "(config-isakmp-group)#",
+	mEzVPN:        "(config-crypto-ezvpn)#",
 }
 
 type frame struct {

@@ -404,6 +404,16 @@ func printInterface(w *printer, i *Interface) {
 	if i.CryptoMap != "" {
 		w.line(1, "crypto map %s", i.CryptoMap)
 	}
+	if i.IPNat != "" {
+		w.line(1, "ip nat %s", i.IPNat)
+	}
+	if i.EzVPN != "" {
+		if i.EzVPNInside {
+			w.line(1, "crypto ipsec client ezvpn %s inside", i.EzVPN)
+		} else {
+			w.line(1, "crypto ipsec client ezvpn %s", i.EzVPN)
+		}
+	}
 	if i.MTU != 0 {
 		w.line(1, "ip mtu %d", i.MTU)
 	}

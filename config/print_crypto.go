@@ -92,6 +92,9 @@ func printCrypto(w *printer, c *Crypto) {
 	for _, g := range c.ClientGroups {
 		printClientGroup(w, g)
 	}
+	for _, e := range c.EzVPNClients {
+		printEzVPNClient(w, e)
+	}
 	for _, t := range c.TransformSets {
 		s := "crypto ipsec transform-set " + t.Name + " " + t.ESP
 		if t.KeyBits != 0 {
@@ -238,4 +241,27 @@ func joinAddrs(l []netip.Addr) string {
 		s[i] = a.String()
 	}
 	return strings.Join(s, " ")
+}
+
+func printEzVPNClient(w *printer, e *EzVPNClient) {
+	w.line(0, "crypto ipsec client ezvpn %s", e.Name)
+	if e.Connect != "" {
+		w.line(1, "connect %s", e.Connect)
+	}
+	if e.Group != "" {
+		w.line(1, "group %s key %s", e.Group, fmtSecret(e.Key))
+	}
+	if e.Mode != "" {
+		w.line(1, "mode %s", e.Mode)
+	}
+	for _, a := range e.Peers {
+		w.line(1, "peer %s", a)
+	}
+	if e.User != "" {
+		w.line(1, "username %s password %s", e.User, fmtSecret(e.Password))
+	}
+	if e.XAuthLocal {
+		w.line(1, "xauth userid mode local")
+	}
+	w.bang()
 }

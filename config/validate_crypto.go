@@ -22,6 +22,14 @@ func (p *parser) validateCrypto() {
 		}
 	}
 	if cr == nil {
+		for _, ifc := range c.Interfaces {
+			if ifc.EzVPN != "" {
+				p.errf(ifc.EzVPNLine, "interface %s: Easy VPN remote %s does not exist; expected crypto ipsec client ezvpn %s", ifc.Name, ifc.EzVPN, ifc.EzVPN)
+			}
+			if ifc.IPNat != "" {
+				p.errf(ifc.IPNatLine, "interface %s: ip nat %s: NAT is not supported yet except on an Easy VPN remote's interfaces", ifc.Name, ifc.IPNat)
+			}
+		}
 		return
 	}
 	for _, pol := range cr.Policies {
@@ -77,6 +85,7 @@ func (p *parser) validateCrypto() {
 		checkEntry(e, "crypto dynamic-map")
 	}
 	p.validateEzVPN()
+	p.validateEzVPNRemote()
 	for _, pr := range cr.Profiles {
 		for _, ts := range pr.TransformSets {
 			if cr.TransformSetByName(ts) == nil {
@@ -128,6 +137,70 @@ func (p *parser) validateEzVPN() {
 		}
 		if g.ACL != "" && c.AccessListByName(g.ACL) == nil {
 			p.errf(g.Line, "crypto isakmp client configuration group %s: acl %s does not exist; expected an extended access list", g.Name, g.ACL)
+		}
+	}
+}
+
+// validateEzVPNRemote checks the Easy VPN remotes: each has a group and a
+// peer, a user when XAuth is answered locally, exactly one outside
+// interface, and inside interfaces only where vpdn can carry them.
+func (p *parser) validateEzVPNRemote() {
+	c := p.cfg
+	cr := c.Crypto
+	outside := map[string]*Interface{}
+	inside := map[string]int{}
+	for _, ifc := range c.Interfaces {
+		if ifc.IPNat == "" {
+			continue
+		}
+		e := cr.EzVPNClientByName(ifc.EzVPN)
+		if ifc.IPNat == "inside" && (e == nil || !ifc.EzVPNInside || e.Mode == "network-extension") {
+			p.errf(ifc.IPNatLine, "interface %s: ip nat inside: NAT is not supported yet except on an Easy VPN remote's inside interface in mode client (crypto ipsec client ezvpn NAME inside)", ifc.Name)
+		}
+		if ifc.IPNat == "outside" && (e == nil || ifc.EzVPNInside) {
+			p.errf(ifc.IPNatLine, "interface %s: ip nat outside: NAT is not supported yet except on an Easy VPN remote's outside interface", ifc.Name)
+		}
+	}
+	for _, ifc := range c.Interfaces {
+		if ifc.EzVPN == "" {
+			continue
+		}
+		e := cr.EzVPNClientByName(ifc.EzVPN)
+		switch {
+		case e == nil:
+			p.errf(ifc.EzVPNLine, "interface %s: Easy VPN remote %s does not exist; expected crypto ipsec client ezvpn %s", ifc.Name, ifc.EzVPN, ifc.EzVPN)
+		case ifc.EzVPNInside:
+			inside[e.Name]++
+			if !ifc.Address.IsValid() {
+				p.errf(ifc.EzVPNLine, "interface %s: crypto ipsec client ezvpn %s inside: the interface needs an ip address (its network is translated in mode client, the tunnel's source selector in network-extension)", ifc.Name, e.Name)
+			}
+		default:
+			if o := outside[e.Name]; o != nil {
+				p.errf(ifc.EzVPNLine, "interface %s: Easy VPN remote %s already has outside interface %s; expected one outside interface", ifc.Name, e.Name, o.Name)
+				continue
+			}
+			outside[e.Name] = ifc
+			if ifc.CryptoMap != "" {
+				p.errf(ifc.EzVPNLine, "interface %s: a crypto map and an Easy VPN remote on one interface are not supported yet; expected one of crypto map %s and crypto ipsec client ezvpn %s", ifc.Name, ifc.CryptoMap, e.Name)
+			}
+		}
+	}
+	for _, e := range cr.EzVPNClients {
+		what := "crypto ipsec client ezvpn " + e.Name
+		if e.Group == "" {
+			p.errf(e.Line, "%s: no group; expected group NAME key KEY", what)
+		}
+		if len(e.Peers) == 0 {
+			p.errf(e.Line, "%s: no peer; expected peer A", what)
+		}
+		if e.User == "" {
+			p.errf(e.Line, "%s: no username; expected username U password P (xauth userid mode local)", what)
+		}
+		if inside[e.Name] > 0 && outside[e.Name] == nil {
+			p.errf(e.Line, "%s: inside interfaces but no outside interface; expected crypto ipsec client ezvpn %s on the interface it connects through", what, e.Name)
+		}
+		if e.Mode == "network-extension" && inside[e.Name] == 0 && outside[e.Name] != nil {
+			p.errf(e.Line, "%s: mode network-extension with no inside interface; expected crypto ipsec client ezvpn %s inside on the network to extend", what, e.Name)
 		}
 	}
 }

@@ -35,7 +35,7 @@ func SocketFromEnv(flag string) string {
 // Request is one command sent to the daemon. The protocol is one JSON
 // object per line in each direction; a connection may carry many requests.
 type Request struct {
-	// Verb is "show", "clear", "debug", "undebug", "reload" or "ping".
+	// Verb is "show", "clear", "crypto" (exec), "debug", "undebug", "reload" or "ping".
 	Verb  string   `json:"verb"`
 	Words []string `json:"words,omitempty"`
 	JSON  bool     `json:"json,omitempty"`

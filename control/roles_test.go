@@ -53,6 +53,8 @@ func TestPermit(t *testing.T) {
 		{Request{Verb: "show", Words: []string{"running-config"}, Secrets: true}, RoleReadOnly, false},
 		{Request{Verb: "show", Words: []string{"running-config"}, Secrets: true}, RoleAdmin, true},
 		{Request{Verb: "clear", Words: []string{"vpdn", "tunnel", "all"}}, RoleReadOnly, false},
+		{Request{Verb: "crypto", Words: []string{"ipsec", "client", "ezvpn", "connect"}}, RoleReadOnly, false},
+		{Request{Verb: "crypto", Words: []string{"ipsec", "client", "ezvpn", "connect"}}, RoleAdmin, true},
 		{Request{Verb: "debug", Words: []string{"all"}}, RoleReadOnly, false},
 		{Request{Verb: "undebug", Words: []string{"all"}}, RoleReadOnly, false},
 		{Request{Verb: "reload"}, RoleReadOnly, false},

@@ -72,6 +72,9 @@ type Daemon struct {
 
 	shows  control.Tree
 	clears control.Tree
+	// execs are the `crypto ...` exec commands (crypto ipsec client
+	// ezvpn connect).
+	execs control.Tree
 
 	svc     atomic.Pointer[services]
 	history *aaa.FailureHistory
@@ -264,8 +267,10 @@ func (d *Daemon) serve(ctx context.Context, req *control.Request) *control.Respo
 		return d.run(ctx, &d.shows, req)
 	case "clear":
 		return d.run(ctx, &d.clears, req)
+	case "crypto":
+		return d.run(ctx, &d.execs, req)
 	}
-	return &control.Response{Error: fmt.Sprintf("unknown request %q; expected show, clear, debug, undebug, reload", req.Verb)}
+	return &control.Response{Error: fmt.Sprintf("unknown request %q; expected show, clear, crypto, debug, undebug, reload", req.Verb)}
 }
 
 func (d *Daemon) run(ctx context.Context, t *control.Tree, req *control.Request) *control.Response {

@@ -95,6 +95,7 @@ type ipsecService struct {
 	polOf   []*cryptoEntry // the entry of each SPD line
 	routes  []netip.Prefix // installed for the ACLs' destinations
 	ez      *ezServer      // the Easy VPN server of the map (ipsec_ezvpn.go), nil if none
+	remote  *ezRemote      // the Easy VPN remote of the outside interface (ipsec_ezremote.go), nil if none
 
 	mu  sync.Mutex
 	sas map[uint32]*saInfo // by inbound SPI
@@ -243,11 +244,12 @@ func aclSelectors(a *config.ACE) (local, remote ike.Selector, ok bool) {
 		ike.Selector{Prefix: dst, Proto: uint8(a.Proto), Port: uint16(a.DstPort)}, ok1 && ok2
 }
 
-// cryptoInterfaces are the interfaces with a crypto map, not shut down.
+// cryptoInterfaces are the interfaces with a crypto map or an Easy VPN
+// remote's outside, not shut down.
 func cryptoInterfaces(c *config.Config) []*config.Interface {
 	var out []*config.Interface
 	for _, i := range c.Interfaces {
-		if i.CryptoMap != "" && !i.Shutdown {
+		if (i.CryptoMap != "" || (i.EzVPN != "" && !i.EzVPNInside)) && !i.Shutdown {
 			out = append(out, i)
 		}
 	}
@@ -266,7 +268,7 @@ func (d *Daemon) startIPsecLocked(rt *runtime, c *config.Config) error {
 	// many interfaces carry it (IOS: redundant uplinks, one IKE identity).
 	served := map[string]string{}
 	for _, ifc := range cryptoInterfaces(c) {
-		if c.Crypto.LocalAddress(ifc.CryptoMap) != nil {
+		if ifc.CryptoMap != "" && c.Crypto.LocalAddress(ifc.CryptoMap) != nil {
 			if first, ok := served[ifc.CryptoMap]; ok {
 				d.log.Info("crypto map served once on its local-address", "map", ifc.CryptoMap, "interface", ifc.Name.String(), "served by", first)
 				continue
@@ -275,6 +277,9 @@ func (d *Daemon) startIPsecLocked(rt *runtime, c *config.Config) error {
 		}
 		s, err := d.newIPsec(rt, c, ifc, fmt.Sprintf("crypto%d", len(rt.ipsec)))
 		if err != nil {
+			if ifc.CryptoMap == "" {
+				return fmt.Errorf("interface %s: Easy VPN remote %s: %w", ifc.Name, ifc.EzVPN, err)
+			}
 			return fmt.Errorf("interface %s: crypto map %s: %w", ifc.Name, ifc.CryptoMap, err)
 		}
 		rt.ipsec = append(rt.ipsec, s)
@@ -298,6 +303,11 @@ func cryptoFingerprint(c *config.Config) string {
 	b.WriteString(x.String())
 	for _, i := range cryptoInterfaces(c) {
 		fmt.Fprintf(&b, "|%s %s %s %s", i.Name, i.Address, i.LinuxDevice, i.CryptoMap)
+	}
+	for _, i := range c.Interfaces {
+		if i.EzVPN != "" {
+			fmt.Fprintf(&b, "|ezvpn %s %s %v %s %v", i.Name, i.EzVPN, i.EzVPNInside, i.Address, i.Shutdown)
+		}
 	}
 	if c.Crypto != nil {
 		for _, l := range c.Crypto.LocalAddresses {
@@ -395,6 +405,9 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 	if s.ez = newEzServer(s, c); s.ez != nil {
 		s.ez.configure(&ikeCfg)
 	}
+	if s.remote = newEzRemote(s, c); s.remote != nil {
+		s.remote.configure(&ikeCfg, cr)
+	}
 	if s.node, err = ike.New(ikeCfg); err != nil {
 		return nil, err
 	}
@@ -445,6 +458,11 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 	s.mu.Lock()
 	s.armTicker()
 	s.mu.Unlock()
+	if s.remote != nil {
+		d.log.Info("Easy VPN remote", "interface", ifc.Name.String(), "ezvpn", ifc.EzVPN, "local", s.local.String(), "tun", tun, "mode", s.remote.cfg.Mode, "connect", s.remote.cfg.Connect)
+		s.remote.start()
+		return s, nil
+	}
 	d.log.Info("crypto map serving", "interface", ifc.Name.String(), "map", ifc.CryptoMap, "local", s.local.String(), "tun", tun, "entries", len(s.entries), "policies", len(s.pols))
 	return s, nil
 }
@@ -550,6 +568,12 @@ func (s *ipsecService) acquire(i int, src, dst netip.Addr) {
 	s.mu.Lock()
 	peer := netip.AddrPortFrom(e.cfg.Peers[s.peerIdx[e]%len(e.cfg.Peers)], 500)
 	s.mu.Unlock()
+	if s.remote != nil && e == s.remote.entry {
+		// The Easy VPN remote's line: the peer it is connected to.
+		s.remote.mu.Lock()
+		peer = s.remote.peer
+		s.remote.mu.Unlock()
+	}
 	s.log.Debug(fmt.Sprintf("IPSEC(sa_request): , (key eng. msg.) OUTBOUND local= %v:0, remote= %v:0, local_proxy= %v, remote_proxy= %v, protocol= ESP, transform= NONE (Tunnel)",
 		s.local, peer.Addr(), pol.Local, pol.Remote))
 	go func() {
@@ -642,6 +666,9 @@ func udpEncap(e uint16) bool {
 }
 
 func (s *ipsecService) onEvent(ev ike.Event) {
+	if s.remote != nil {
+		defer s.remote.onEvent(ev)
+	}
 	switch ev.Kind {
 	case ike.EventChildUp:
 		s.childUp(ev.Child)
@@ -679,7 +706,9 @@ func (s *ipsecService) onEvent(ev ike.Event) {
 			if l := s.ez.release(ev.ConnID); l != nil {
 				// The client's SAs go with its address.
 				for _, c := range s.node.Children() {
-					if c.Peer.Addr() == l.peer.Addr() && c.Remote.Prefix == netip.PrefixFrom(l.addr, 32) {
+					// Its address's SAs, and a network-extension
+					// client's network's.
+					if c.Peer == l.peer || (c.Peer.Addr() == l.peer.Addr() && c.Remote.Prefix == netip.PrefixFrom(l.addr, 32)) {
 						s.node.DeleteChild(c.SPIIn)
 					}
 				}
@@ -770,6 +799,9 @@ func (s *ipsecService) childUp(c *ike.ChildSA) {
 	s.mu.Lock()
 	s.sas[c.SPIIn] = info
 	s.mu.Unlock()
+	if s.remote != nil {
+		s.remote.childUp(info.entry)
+	}
 	s.log.Debug(fmt.Sprintf("IPSEC(create_sa): sa created, (sa) sa_dest= %v, sa_proto= 50, sa_spi= %#X(%d), sa_trans= %s, sa_conn_id= %d",
 		c.Peer.Addr(), c.SPIOut, c.SPIOut, sa.Transform(), c.SPIIn%10000))
 	s.log.Debug(fmt.Sprintf("IPSEC(create_sa): sa created, (sa) sa_dest= %v, sa_proto= 50, sa_spi= %#X(%d), sa_trans= %s, sa_conn_id= %d",
@@ -880,6 +912,9 @@ func (s *ipsecService) close() {
 		s.ticker.Stop()
 	}
 	s.mu.Unlock()
+	if s.remote != nil && s.node != nil && s.esp != nil {
+		s.remote.close()
+	}
 	if s.node != nil {
 		s.node.Close()
 	}

@@ -268,14 +268,44 @@ func (ez *ezServer) leaseFor(peer netip.Addr, a netip.Addr) *ezLease {
 	return nil
 }
 
-// phase2 accepts a client's quick mode for its assigned address: the
-// remote selector is that address alone, and ours, when the group splits
-// the tunnel (acl), inside one of its split networks.
-func (ez *ezServer) phase2(peer netip.AddrPort, local, remote ike.Selector) *ike.Phase2Policy {
-	if ez.entry == nil || !remote.Prefix.IsSingleIP() {
+// minNEMBits bounds the network a network-extension client may claim.
+const minNEMBits = 8
+
+// leaseForFlow returns the lease of a client whose quick mode protects
+// remote: its assigned address alone (mode client), or a network of its
+// own behind it (network extension: a /8 or longer that holds no other
+// client's address), or nil.
+func (ez *ezServer) leaseForFlow(peer netip.Addr, remote netip.Prefix) *ezLease {
+	if remote.IsSingleIP() {
+		if l := ez.leaseFor(peer, remote.Addr()); l != nil {
+			return l
+		}
+	}
+	if remote.Bits() < minNEMBits {
 		return nil
 	}
-	l := ez.leaseFor(peer.Addr(), remote.Prefix.Addr())
+	ez.mu.Lock()
+	defer ez.mu.Unlock()
+	var mine *ezLease
+	for _, l := range ez.leases {
+		switch {
+		case l.peer.Addr() == peer:
+			mine = l
+		case remote.Contains(l.addr):
+			return nil // another client's address
+		}
+	}
+	return mine
+}
+
+// phase2 accepts a client's quick mode for its assigned address (or, in
+// network extension, its inside network): and ours, when the group splits
+// the tunnel (acl), inside one of its split networks.
+func (ez *ezServer) phase2(peer netip.AddrPort, local, remote ike.Selector) *ike.Phase2Policy {
+	if ez.entry == nil {
+		return nil
+	}
+	l := ez.leaseForFlow(peer.Addr(), remote.Prefix)
 	if l == nil {
 		return nil
 	}
@@ -299,7 +329,7 @@ var errNoEzLine = errors.New("not an Easy VPN client's SA")
 // it (in a free slot, or at the end, so that the other lines keep their
 // index and SAs) when it is new.
 func (s *ipsecService) clientLine(c *ike.ChildSA) (int, error) {
-	if s.ez == nil || s.ez.entry == nil || !c.Remote.Prefix.IsSingleIP() || s.ez.leaseFor(c.Peer.Addr(), c.Remote.Prefix.Addr()) == nil {
+	if s.ez == nil || s.ez.entry == nil || s.ez.leaseForFlow(c.Peer.Addr(), c.Remote.Prefix) == nil {
 		return -1, errNoEzLine
 	}
 	want := dataplane.ESPPolicy{Permit: true, Proto: c.Local.Proto, Src: c.Local.Prefix, Dst: c.Remote.Prefix, SrcPort: c.Local.Port, DstPort: c.Remote.Port}

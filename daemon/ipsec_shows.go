@@ -66,12 +66,7 @@ func (s *ipsecService) isakmpSAs() []show.ISAKMPSA {
 
 // ident is IOS's addr/mask/prot/port of a selector (prot 256: any).
 func ident(sel ike.Selector) string {
-	bits := sel.Prefix.Bits()
-	var m uint32
-	if bits > 0 {
-		m = ^uint32(0) << (32 - bits)
-	}
-	mask := netip.AddrFrom4([4]byte{byte(m >> 24), byte(m >> 16), byte(m >> 8), byte(m)})
+	mask := maskOf(sel.Prefix.Bits())
 	proto := int(sel.Proto)
 	if proto == 0 {
 		proto = 256
@@ -109,6 +104,9 @@ func (s *ipsecService) ipsecSAs(peer netip.Addr, withKeys bool) []show.IPsecSA {
 		tag, seq := s.ifc.CryptoMap, 0
 		if i.entry != nil {
 			seq = i.entry.cfg.Seq
+			if s.remote != nil && i.entry == s.remote.entry {
+				tag = i.entry.tag // "ezvpn NAME"
+			}
 		}
 		lifeKB := int64(c.LifeKB)
 		if lifeKB == 0 {
@@ -300,9 +298,15 @@ func (d *Daemon) registerCryptoShows() {
 			return reply(b.String(), ss, asJSON)
 		}
 	}
-	d.shows.Add(&control.Command{Words: "crypto ipsec client ezvpn", Help: "the Easy VPN remote's state: not supported yet (vpdn serves Easy VPN clients; see show crypto session)",
+	d.shows.Add(&control.Command{Words: "crypto ipsec client ezvpn", Help: "the Easy VPN remotes: state, assigned address, DNS, split tunnel list, current peer",
 		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
-			return nil, errors.New("% show crypto ipsec client ezvpn: the Easy VPN remote (crypto ipsec client ezvpn) is not supported yet; vpdn is an Easy VPN server: show crypto session lists its clients")
+			rs := []show.EzVPNRemote{}
+			for _, r := range d.ezRemotes("") {
+				rs = append(rs, r.status())
+			}
+			var b strings.Builder
+			show.WriteEzVPNRemote(&b, rs)
+			return reply(b.String(), rs, asJSON)
 		}})
 	d.shows.Add(&control.Command{Words: "crypto session", Help: "IPsec sessions per peer: IKE SA and flows", Run: session(false)})
 	d.shows.Add(&control.Command{Words: "crypto session detail", Help: "IPsec sessions per peer with their counters", Run: session(true)})
@@ -342,6 +346,47 @@ func (d *Daemon) registerCryptoShows() {
 		}
 		return &control.Response{OK: true, Text: fmt.Sprintf("cleared %d IPsec SA pairs\n", n)}, nil
 	}
+	// eachRemote runs f on the remotes the optional NAME argument picks.
+	eachRemote := func(f func(*ezRemote), done string) func(context.Context, []string, []string, bool) (*control.Response, error) {
+		return func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+			name := ""
+			if len(args) > 0 {
+				name = args[0]
+			}
+			rs := d.ezRemotes(name)
+			if len(rs) == 0 {
+				return nil, noRemote(name)
+			}
+			for _, r := range rs {
+				f(r)
+			}
+			return &control.Response{OK: true, Text: fmt.Sprintf(done+"\n", len(rs))}, nil
+		}
+	}
+	clearRemote := eachRemote((*ezRemote).clear, "cleared %d Easy VPN remote tunnels")
+	d.clears.Add(&control.Command{Words: "crypto ipsec client ezvpn", Help: "take the Easy VPN remotes' tunnels down (connect auto reconnects)", Run: clearRemote})
+	d.clears.Add(&control.Command{Words: "crypto ipsec client ezvpn", Args: 1, Help: "take one Easy VPN remote's tunnel down", Run: clearRemote})
+	connect := eachRemote((*ezRemote).manualConnect, "connecting %d Easy VPN remotes")
+	d.execs.Add(&control.Command{Words: "ipsec client ezvpn connect", Help: "connect the Easy VPN remotes (connect manual, or after XAuth failures)", Run: connect})
+	d.execs.Add(&control.Command{Words: "ipsec client ezvpn connect", Args: 1, Help: "connect one Easy VPN remote", Run: connect})
 	d.clears.Add(&control.Command{Words: "crypto sa", Help: "delete every IPsec SA (the peers are told); traffic renegotiates", Run: clearSA})
 	d.clears.Add(&control.Command{Words: "crypto sa peer", Args: 1, Help: "delete the IPsec SAs with one peer", Run: clearSA})
+}
+
+// ezRemotes lists the Easy VPN remotes, or the one named.
+func (d *Daemon) ezRemotes(name string) []*ezRemote {
+	var out []*ezRemote
+	for _, s := range d.ipsecServices() {
+		if s.remote != nil && (name == "" || s.remote.cfg.Name == name) {
+			out = append(out, s.remote)
+		}
+	}
+	return out
+}
+
+func noRemote(name string) error {
+	if name == "" {
+		return errors.New("% no Easy VPN remote is configured (crypto ipsec client ezvpn NAME on an outside interface)")
+	}
+	return fmt.Errorf("%% Easy VPN remote %s is not configured on an interface", name)
 }

@@ -131,11 +131,7 @@ func TestEzVPNStrongSwanClient(t *testing.T) {
 			c := startCharonPlugins(t, lab, b, swanEzConf("alice", tc.pass, tc.aggressive, tc.push), "xauth-generic")
 			bin := nstest.GoBuild(t, "../cmd/vpdn")
 			logs, sock, stop := vpdnServe(t, lab, a, bin, cfg)
-			show := func(words ...string) string {
-				out, _ := a.Run(10*time.Second, bin, append(words, "--socket", sock)...)
-				return string(out)
-			}
-			waitLine(t, "vpdn to answer", 15*time.Second, func() bool { return strings.Contains(show("show", "version"), "vpdn") })
+			show := vpdnCLI(t, a, bin, sock)
 			show("debug", "crypto", "isakmp")
 			show("debug", "crypto", "ipsec")
 			out, err := b.Run(40*time.Second, "swanctl", "--initiate", "--child", "ez", "--timeout", "30", "--uri", c.uri)

@@ -26,6 +26,8 @@ type FakeHost struct {
 	// Set it before creating devices.
 	Depth int
 
+	nat fakeNAT
+
 	mu      sync.Mutex
 	links   map[string]*fakeLink
 	routes  []FakeRoute // added with AddRoute and AddGatewayRoute

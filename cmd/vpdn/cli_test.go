@@ -44,7 +44,7 @@ func TestCheckConfigDocuments(t *testing.T) {
 
 func TestHelpEverywhere(t *testing.T) {
 	bin := vpdnBinary(t)
-	for _, sub := range []string{"", "serve", "show", "clear", "debug", "undebug", "check-config", "reload", "version"} {
+	for _, sub := range []string{"", "serve", "show", "clear", "crypto", "debug", "undebug", "check-config", "reload", "version"} {
 		args := []string{"--help"}
 		if sub != "" {
 			args = []string{sub, "--help"}

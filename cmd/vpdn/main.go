@@ -24,6 +24,7 @@ func init() {
 		{"serve", "serve -c FILE [--socket PATH] [--admin-group G] [--read-group G] [--log-format text|json] [--log-level debug|info|warn|error]", "run the daemon", runServe},
 		{"show", "show WORDS... [--json] [--secrets] [--socket PATH]", "ask the daemon for a show command (IOS words, abbreviations allowed)", runShow},
 		{"clear", "clear WORDS... [--socket PATH]", "ask the daemon to clear tunnels, sessions or counters", runClear},
+		{"crypto", "crypto ipsec client ezvpn connect [NAME] [--socket PATH]", "ask the daemon to connect an Easy VPN remote (IOS's exec command)", runCrypto},
 		{"debug", "debug SWITCH... | debug all [--socket PATH]", "turn a debug switch on (e.g. debug vpdn l2x-events)", runDebug},
 		{"undebug", "undebug SWITCH... | undebug all [--socket PATH]", "turn a debug switch off", runUndebug},
 		{"dial", "dial --server A --user U --password P [--protocol l2tp|pptp] [--mppe auto|required|stateful|none] [--tunnel-name N] [--auth M] [--tunnel-password T] [--route P]...", "connect to a tunnel server as a PC-style L2TP or PPTP client; Ctrl-C disconnects", runDial},

@@ -67,6 +67,7 @@ func ask(verb string, args []string, needWords bool) int {
 
 func runShow(args []string) int    { return ask("show", args, true) }
 func runClear(args []string) int   { return ask("clear", args, true) }
+func runCrypto(args []string) int  { return ask("crypto", args, true) }
 func runDebug(args []string) int   { return ask("debug", args, true) }
 func runUndebug(args []string) int { return ask("undebug", args, true) }
 func runReload(args []string) int  { return ask("reload", args, false) }

@@ -247,6 +247,24 @@ func (n *Node) Initiate(peer netip.AddrPort, pol *Phase2Policy) error {
 	return n.initiate(peer, pol)
 }
 
+// Connect negotiates a phase-1 SA with peer (and, as a client, XAuth and
+// mode-config) without a quick mode: an Easy VPN remote learns the
+// networks to protect from mode-config, then calls Initiate for each. It
+// does nothing while an SA with peer exists or is being negotiated.
+func (n *Node) Connect(peer netip.AddrPort) error {
+	n.mu.Lock()
+	defer n.unlock()
+	if n.closed {
+		return ErrClosed
+	}
+	for _, p := range n.sas {
+		if p.peer.Addr() == peer.Addr() && p.state != stDestSA && !p.dying {
+			return nil
+		}
+	}
+	return n.initiate(peer, nil)
+}
+
 // CountBytes adds octets protected by the child SA whose inbound SPI is
 // spiIn (either direction), for the kilobyte lifetime.
 func (n *Node) CountBytes(spiIn uint32, octets uint64) {

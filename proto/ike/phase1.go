@@ -20,7 +20,10 @@ func (n *Node) initiate(peer netip.AddrPort, pol *Phase2Policy) error {
 		return fmt.Errorf("ike: no pre-shared key for %v", peer.Addr())
 	}
 	p := &p1{n: n, role: Initiator, aggressive: n.cfg.Aggressive, peer: peer, ci: n.newCookie(), psk: psk,
-		qms: map[uint32]*qm{}, pending: []*Phase2Policy{pol}}
+		qms: map[uint32]*qm{}}
+	if pol != nil {
+		p.pending = []*Phase2Policy{pol}
+	}
 	p.policies = n.cfg.Policies
 	if p.aggressive {
 		// One KE goes out with the offer, so every proposal has its group
@@ -52,6 +55,12 @@ func (n *Node) initiate(peer netip.AddrPort, pol *Phase2Policy) error {
 		p.debugf(" beginning Main Mode exchange")
 	}
 	appendVIDs(e)
+	if p.ez.client {
+		// An Easy VPN client says so as Cisco's do: XAuth and Unity
+		// (servers send the split list and domain only to Unity clients).
+		e.Raw(isakmp.PayloadVendorID, isakmp.VIDXAuth)
+		e.Raw(isakmp.PayloadVendorID, isakmp.VIDCiscoUnity)
+	}
 	msg, err := e.Bytes()
 	if err != nil {
 		delete(n.sas, p.ci)

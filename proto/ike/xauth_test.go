@@ -3,6 +3,7 @@ package ike
 import (
 	"errors"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -82,10 +83,10 @@ func ezPair(t *testing.T, w *network, o ezOpts) (*peer, *peer, *ezServer) {
 		// The server's crypto map: its network towards the client's
 		// assigned address.
 		c.Phase2 = func(_ netip.AddrPort, l, r Selector) *Phase2Policy {
-			if l.Prefix != netB || r.Prefix != netip.PrefixFrom(clientAddr, 32) {
+			if !slices.Contains(clientCfg.SplitInclude, l.Prefix) || r.Prefix != netip.PrefixFrom(clientAddr, 32) {
 				return nil
 			}
-			return &Phase2Policy{TransformSets: []TransformSet{{Name: "TS", ESP: 12, KeyBits: 256, Auth: 2}}, Local: Selector{Prefix: netB}, Remote: Selector{Prefix: r.Prefix}}
+			return &Phase2Policy{TransformSets: []TransformSet{{Name: "TS", ESP: 12, KeyBits: 256, Auth: 2}}, Local: Selector{Prefix: l.Prefix}, Remote: Selector{Prefix: r.Prefix}}
 		}
 	})
 	return a, b, srv
@@ -503,4 +504,49 @@ func b2i(v bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestConnectThenQuickModes: an Easy VPN remote negotiates phase 1, XAuth
+// and mode-config alone (Connect), learns the split networks, then asks
+// for one quick mode per network, each from the assigned address; a
+// second Connect while the SA stands starts nothing.
+func TestConnectThenQuickModes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newNetwork(11, 0, 0)
+		a, b, _ := ezPair(t, w, ezOpts{user: "alice", password: "s3cret", pull: true, aggressive: true})
+		if err := a.n.Connect(addrB); err != nil {
+			t.Fatal(err)
+		}
+		settle(5 * time.Second)
+		ev := a.find(EventModeConfig)
+		if ev == nil || ev.Config.Address != clientAddr {
+			t.Fatalf("no mode-config: %v\n%s", a.events, a.log)
+		}
+		if n := len(a.n.Children()); n != 0 {
+			t.Fatalf("%d child SAs before any quick mode", n)
+		}
+		if err := a.n.Connect(addrB); err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ev.Config.SplitInclude {
+			pol := clientP2()
+			pol.Remote = Selector{Prefix: p}
+			if err := a.n.Initiate(addrB, pol); err != nil {
+				t.Fatal(err)
+			}
+		}
+		settle(5 * time.Second)
+		if p1 := a.n.Phase1(); len(p1) != 1 {
+			t.Errorf("phase-1 SAs %+v", p1)
+		}
+		ca := a.n.Children()
+		if len(ca) != 2 {
+			t.Fatalf("children %+v\n%s", ca, b.log)
+		}
+		for _, c := range ca {
+			if c.Local.Prefix != netip.PrefixFrom(clientAddr, 32) {
+				t.Errorf("child %v -> %v", c.Local, c.Remote)
+			}
+		}
+	})
 }
