@@ -81,7 +81,6 @@ func TestCryptoBroken(t *testing.T) {
 		{"bad proto", "access-list 101 permit foo any any\n", 1, []string{"expected ip, tcp, udp"}},
 		{"standard", "access-list 10 permit any\n", 1, []string{"not supported yet", "standard access lists"}},
 		{"wildcard", strings.Replace(ok, "0.0.0.255 198.19.2.0", "0.255.0.255 198.19.2.0", 1), 10, []string{"contiguous wildcards"}},
-		{"keyring", "crypto keyring K\n pre-shared-key address 0.0.0.0 0.0.0.0 key k\n", 1, []string{"not supported yet", "VTI"}},
 		{"ezvpn remote", "crypto ipsec client ezvpn E\n", 1, []string{"not supported yet", "Easy VPN remote"}},
 		{"map client accounting", "crypto map M client accounting list L\n", 1, []string{"not supported yet", "client authentication list"}},
 		{"xauth other", "crypto isakmp xauth retransmit 3\n", 1, []string{"not supported yet", "crypto isakmp xauth timeout"}},
@@ -96,7 +95,6 @@ func TestCryptoBroken(t *testing.T) {
 		{"author list", strings.Replace(ok, "interface eth0", "crypto map M isakmp authorization list GA\ninterface eth0", 1), 11, []string{"no such list", "aaa authorization network GA"}},
 		{"address without group", strings.Replace(ok, "interface eth0", "crypto map M client configuration address respond\ninterface eth0", 1), 11, []string{"no crypto isakmp client configuration group"}},
 		{"client settings no map", "crypto isakmp client configuration group G\ncrypto map Z client configuration address respond\n", 2, []string{"crypto map Z: client settings for a crypto map that does not exist"}},
-		{"isakmp profile in map", "crypto map M 10 ipsec-isakmp\n set isakmp-profile P\n", 2, []string{"not supported yet"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := Parse("c.cfg", tc.text)

@@ -122,54 +122,60 @@ const (
 	mIPsecProfile
 	mACL
 	mClientGroup
+	mKeyring
+	mISAKMPProfile
 	nModes
 )
 
 var modeNames = [...]string{
-	mGlobal:       "global",
-	mVPDNGroup:    "vpdn-group",
-	mAccept:       "vpdn-group accept-dialin",
-	mRequest:      "vpdn-group request-dialin",
-	mInterface:    "interface",
-	mL2TPClass:    "l2tp-class",
-	mPWClass:      "pseudowire-class",
-	mXconnect:     "interface xconnect",
-	mController:   "controller",
-	mAttrList:     "aaa attribute list",
-	mRadiusServer: "radius server",
-	mRadiusGroup:  "aaa group server radius",
-	mDynAuthor:    "aaa server radius dynamic-author",
-	mISAKMPPolicy: "crypto isakmp policy",
-	mTransformSet: "crypto ipsec transform-set",
-	mCryptoMap:    "crypto map",
-	mIPsecProfile: "crypto ipsec profile",
-	mACL:          "ip access-list extended",
-	mClientGroup:  "crypto isakmp client configuration group",
+	mGlobal:        "global",
+	mVPDNGroup:     "vpdn-group",
+	mAccept:        "vpdn-group accept-dialin",
+	mRequest:       "vpdn-group request-dialin",
+	mInterface:     "interface",
+	mL2TPClass:     "l2tp-class",
+	mPWClass:       "pseudowire-class",
+	mXconnect:      "interface xconnect",
+	mController:    "controller",
+	mAttrList:      "aaa attribute list",
+	mRadiusServer:  "radius server",
+	mRadiusGroup:   "aaa group server radius",
+	mDynAuthor:     "aaa server radius dynamic-author",
+	mISAKMPPolicy:  "crypto isakmp policy",
+	mTransformSet:  "crypto ipsec transform-set",
+	mCryptoMap:     "crypto map",
+	mIPsecProfile:  "crypto ipsec profile",
+	mACL:           "ip access-list extended",
+	mClientGroup:   "crypto isakmp client configuration group",
+	mKeyring:       "crypto keyring",
+	mISAKMPProfile: "crypto isakmp profile",
 }
 
 func (m mode) String() string { return modeNames[m] }
 
 // prompt is the IOS prompt suffix of a mode, for the reference.
 var modePrompts = [...]string{
-	mGlobal:       "(config)#",
-	mVPDNGroup:    "(config-vpdn)#",
-	mAccept:       "(config-vpdn-acc-in)#",
-	mRequest:      "(config-vpdn-req-in)#",
-	mInterface:    "(config-if)#",
-	mL2TPClass:    "(config-l2tp-class)#",
-	mPWClass:      "(config-pw-class)#",
-	mXconnect:     "(config-if-xconn)#",
-	mController:   "(config-controller)#",
-	mAttrList:     "(config-attr-list)#",
-	mRadiusServer: "(config-radius-server)#",
-	mRadiusGroup:  "(config-sg-radius)#",
-	mDynAuthor:    "(config-locsvr-da-radius)#",
-	mISAKMPPolicy: "(config-isakmp)#",
-	mTransformSet: "(cfg-crypto-trans)#",
-	mCryptoMap:    "(config-crypto-map)#",
-	mIPsecProfile: "(ipsec-profile)#",
-	mACL:          "(config-ext-nacl)#",
-	mClientGroup:  "(config-isakmp-group)#",
+	mGlobal:        "(config)#",
+	mVPDNGroup:     "(config-vpdn)#",
+	mAccept:        "(config-vpdn-acc-in)#",
+	mRequest:       "(config-vpdn-req-in)#",
+	mInterface:     "(config-if)#",
+	mL2TPClass:     "(config-l2tp-class)#",
+	mPWClass:       "(config-pw-class)#",
+	mXconnect:      "(config-if-xconn)#",
+	mController:    "(config-controller)#",
+	mAttrList:      "(config-attr-list)#",
+	mRadiusServer:  "(config-radius-server)#",
+	mRadiusGroup:   "(config-sg-radius)#",
+	mDynAuthor:     "(config-locsvr-da-radius)#",
+	mISAKMPPolicy:  "(config-isakmp)#",
+	mTransformSet:  "(cfg-crypto-trans)#",
+	mCryptoMap:     "(config-crypto-map)#",
+	mIPsecProfile:  "(ipsec-profile)#",
+	mACL:           "(config-ext-nacl)#",
+	mClientGroup:   "(config-isakmp-group)#",
+	mKeyring:       "(config-keyring)#",
+	mISAKMPProfile: "(conf-isa-prof)#",
 }
 
 type frame struct {

@@ -92,6 +92,12 @@ func printCrypto(w *printer, c *Crypto) {
 	for _, g := range c.ClientGroups {
 		printClientGroup(w, g)
 	}
+	for _, k := range c.Keyrings {
+		printKeyring(w, k)
+	}
+	for _, p := range c.ISAKMPProfiles {
+		printISAKMPProfile(w, p)
+	}
 	for _, t := range c.TransformSets {
 		s := "crypto ipsec transform-set " + t.Name + " " + t.ESP
 		if t.KeyBits != 0 {
@@ -118,6 +124,9 @@ func printCrypto(w *printer, c *Crypto) {
 			w.line(1, "set pfs group%d", p.PFS)
 		}
 		reverseRouteLines(w, p.ReverseRoute, p.RRDistance)
+		if p.ISAKMPProfile != "" {
+			w.line(1, "set isakmp-profile %s", p.ISAKMPProfile)
+		}
 		w.bang()
 	}
 	for _, e := range c.DynamicMaps {
@@ -135,6 +144,9 @@ func printCrypto(w *printer, c *Crypto) {
 		if mc.Address != "" {
 			w.line(0, "crypto map %s client configuration address %s", mc.Map, mc.Address)
 		}
+	}
+	for _, mp := range c.MapProfiles {
+		w.line(0, "crypto map %s isakmp-profile %s", mp.Map, mp.Profile)
 	}
 	for _, e := range c.Maps {
 		if e.Dynamic != "" {
@@ -160,6 +172,9 @@ func printMapEntry(w *printer, e *CryptoMapEntry) {
 	}
 	if e.Profile != "" {
 		w.line(1, "set profile %s", e.Profile)
+	}
+	if e.ISAKMPProfile != "" {
+		w.line(1, "set isakmp-profile %s", e.ISAKMPProfile)
 	}
 	lifetimeLines(w, 1, "set ", e.Lifetime)
 	if len(e.TransformSets) > 0 {
@@ -238,4 +253,60 @@ func joinAddrs(l []netip.Addr) string {
 		s[i] = a.String()
 	}
 	return strings.Join(s, " ")
+}
+
+func printKeyring(w *printer, k *Keyring) {
+	w.line(0, "crypto keyring %s", k.Name)
+	if k.Description != "" {
+		w.line(1, "description %s", k.Description)
+	}
+	if k.LocalAddress != "" {
+		w.line(1, "local-address %s", k.LocalAddress)
+	}
+	for _, x := range k.Keys {
+		switch {
+		case x.Hostname != "":
+			w.line(1, "pre-shared-key hostname %s key %s", x.Hostname, fmtSecret(x.Key))
+		case x.Mask.IsValid():
+			w.line(1, "pre-shared-key address %s %s key %s", x.Addr, x.Mask, fmtSecret(x.Key))
+		default:
+			w.line(1, "pre-shared-key address %s key %s", x.Addr, fmtSecret(x.Key))
+		}
+	}
+	w.bang()
+}
+
+func printISAKMPProfile(w *printer, p *ISAKMPProfile) {
+	w.line(0, "crypto isakmp profile %s", p.Name)
+	if p.Description != "" {
+		w.line(1, "description %s", p.Description)
+	}
+	for _, k := range p.Keyrings {
+		w.line(1, "keyring %s", k)
+	}
+	for _, m := range p.Matches {
+		w.line(1, "match identity %s", m)
+	}
+	if p.AuthList != "" {
+		w.line(1, "client authentication list %s", p.AuthList)
+	}
+	if p.AuthorList != "" {
+		w.line(1, "isakmp authorization list %s", p.AuthorList)
+	}
+	if p.ConfigAddress != "" {
+		w.line(1, "client configuration address %s", p.ConfigAddress)
+	}
+	if p.ClientGroup != "" {
+		w.line(1, "client configuration group %s", p.ClientGroup)
+	}
+	if s := p.SelfIdentity; s != nil {
+		w.line(1, "self-identity %s", s.Kind)
+	}
+	if p.LocalAddress != "" {
+		w.line(1, "local-address %s", p.LocalAddress)
+	}
+	if ka := p.Keepalive; ka != nil {
+		w.line(1, "keepalive %d retry %d", ka.Seconds, ka.Retry)
+	}
+	w.bang()
 }

@@ -39,9 +39,11 @@ vpdn pool-store postgres "host=198.18.0.9 dbname=vpdn user=vpdn password=clearPo
 crypto isakmp key 0 clearIsakmpKey address 198.18.0.50
 crypto isakmp client configuration group G
  key 0 clearGroupKey
+crypto keyring KR
+ pre-shared-key address 198.18.0.51 key 0 clearKeyringKey
 `
 
-var clearSecrets = []string{"clearUserPw", "clearPrivPw", "clearClassPw", "clearDigestPw", "clearTunnelPw", "clearChapPw", "clearPapPw", "clearRadiusKey", "clearGlobalKey", "clearDynKey", "globalDynKey", "clearPoolStoreDSN", "clearIsakmpKey", "clearGroupKey"}
+var clearSecrets = []string{"clearUserPw", "clearPrivPw", "clearClassPw", "clearDigestPw", "clearTunnelPw", "clearChapPw", "clearPapPw", "clearRadiusKey", "clearGlobalKey", "clearDynKey", "globalDynKey", "clearPoolStoreDSN", "clearIsakmpKey", "clearGroupKey", "clearKeyringKey"}
 
 // TestSecretsCoverEveryField: the fixture sets every Secret field of the
 // model, so the tests below see them all; a new secret command must be
