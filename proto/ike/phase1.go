@@ -20,7 +20,7 @@ func (n *Node) initiate(peer netip.AddrPort, pol *Phase2Policy) error {
 		return fmt.Errorf("ike: no pre-shared key for %v", peer.Addr())
 	}
 	p := &p1{n: n, role: Initiator, aggressive: n.cfg.Aggressive, peer: peer, ci: n.newCookie(), psk: psk,
-		qms: map[uint32]*qm{}, pending: []*Phase2Policy{pol}}
+		qms: map[uint32]*qm{}, pending: []*Phase2Policy{pol}, prof: pol.Profile}
 	p.policies = n.cfg.Policies
 	if p.aggressive {
 		// One KE goes out with the offer, so every proposal has its group
@@ -112,7 +112,22 @@ func (n *Node) respond(h isakmp.Header, msg []byte, from netip.AddrPort) {
 		return
 	}
 	n.debugf(0, " received packet from %v dport %d sport %d Global (N) NEW SA", from.Addr(), n.cfg.Local.Port(), from.Port())
-	xauth := n.cfg.XAuth != nil && n.cfg.XAuth(from.Addr())
+	var peerID []byte
+	if h.Exchange == isakmp.ExchangeAggressive && len(ps.ids) > 0 {
+		peerID = ps.ids[0]
+	}
+	var prof P1Profile
+	if n.cfg.Profile != nil {
+		// Main mode: the profile the peer's address points at, for now
+		// (its key, XAuth); MM5's identity confirms it.
+		if prof, err = n.cfg.Profile(from.Addr(), peerID); err != nil {
+			n.stats.NoProfile++
+			n.debugf(0, " peer %v: %v: packet dropped", from.Addr(), err)
+			n.plainNotify(h.ICookie, from, isakmp.NotifyInvalidIDInformation)
+			return
+		}
+	}
+	xauth := n.cfg.XAuth != nil && n.cfg.XAuth(from.Addr(), peerID)
 	auth := uint16(isakmp.AuthPSK)
 	if xauth {
 		auth = isakmp.AuthXAuthInitPSK
@@ -123,17 +138,14 @@ func (n *Node) respond(h isakmp.Header, msg []byte, from netip.AddrPort) {
 		n.plainNotify(h.ICookie, from, notifyOf(err))
 		return
 	}
-	psk := n.cfg.Key(from.Addr(), nil)
-	if h.Exchange == isakmp.ExchangeAggressive && len(ps.ids) > 0 {
-		psk = n.cfg.Key(from.Addr(), ps.ids[0])
-	}
+	psk := n.cfg.Key(from.Addr(), peerID)
 	if psk == nil {
 		n.debugf(0, " No pre-shared key with %v!", from.Addr())
 		n.stats.AuthFailed++
 		return
 	}
 	p := &p1{n: n, role: Responder, aggressive: h.Exchange == isakmp.ExchangeAggressive, peer: from,
-		ci: h.ICookie, psk: psk, pol: pol, qms: map[uint32]*qm{}, saib: slices.Clone(ps.sa), halfOpen: true}
+		ci: h.ICookie, psk: psk, pol: pol, qms: map[uint32]*qm{}, saib: slices.Clone(ps.sa), halfOpen: true, prof: prof}
 	p.ez.server = xauth
 	p.ez.push = n.cfg.PushModeConfig && n.cfg.ModeConfig != nil
 	for p.cr.IsZero() {
@@ -446,6 +458,20 @@ func (p *p1) mm5(ps *payloads, next []byte) error {
 		return err
 	}
 	p.iv = next
+	if p.n.cfg.Profile != nil {
+		// The identity is authenticated: the SA's profile is the one it
+		// matches (IOS's profile verification after MM5).
+		prof, err := p.n.cfg.Profile(p.peer.Addr(), p.idI)
+		if err != nil {
+			p.n.stats.NoProfile++
+			p.debugf(" peer %v identity %s: %v: deleting SA", p.peer.Addr(), IDString(p.idI), err)
+			p.sendInfo(isakmp.PayloadNotify, isakmp.AppendNotification(nil, isakmp.Notification{DOI: isakmp.DOIIPsec,
+				Protocol: isakmp.ProtoISAKMP, Type: isakmp.NotifyInvalidIDInformation}))
+			p.destroy("no isakmp profile matches the peer's identity", false)
+			return err
+		}
+		p.prof = prof
+	}
 	p.initialContact(ps)
 	p.setState(stRMM5)
 	p.idR = isakmp.AppendID(nil, isakmp.IDAddr(p.n.cfg.Local.Addr(), 17, 500))
