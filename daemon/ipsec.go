@@ -31,7 +31,6 @@ import (
 	"github.com/vpdn/vpdn/config"
 	"github.com/vpdn/vpdn/dataplane"
 	"github.com/vpdn/vpdn/internal/clock"
-	"github.com/vpdn/vpdn/internal/type7"
 	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/proto/ike"
 	"github.com/vpdn/vpdn/transport"
@@ -57,6 +56,10 @@ type cryptoEntry struct {
 	acl     *config.AccessList
 	pol     ike.Phase2Policy // transform sets, PFS, lifetimes (no selectors)
 	rr      string           // reverse-route: "", "dynamic", "static"
+	// profile is the entry's isakmp profile ("" none): as initiator its
+	// SA's, as responder the only profile whose SAs match the entry.
+	profile string
+	p1      ike.P1Profile
 }
 
 // saInfo is an installed SA pair with what show crypto ipsec sa prints.
@@ -137,30 +140,6 @@ func isakmpPolicies(c *config.Crypto) []ike.Policy {
 	return out
 }
 
-// psk finds the most specific `crypto isakmp key` for peer.
-func psk(c *config.Crypto, peer netip.Addr) []byte {
-	if c == nil {
-		return nil
-	}
-	var best *config.ISAKMPKey
-	for _, k := range c.Keys {
-		if k.Prefix().Contains(peer.Unmap()) && (best == nil || k.Prefix().Bits() > best.Prefix().Bits()) {
-			best = k
-		}
-	}
-	if best == nil {
-		return nil
-	}
-	v := best.Key.Value
-	if best.Key.Type == 7 {
-		var err error
-		if v, err = type7.Decode(v); err != nil {
-			return nil
-		}
-	}
-	return []byte(v)
-}
-
 // entrySettings are an entry's transform sets, PFS, lifetimes and
 // reverse route, the IPsec profile's (`set profile`) and then the global
 // lifetime filling what the entry leaves unset.
@@ -213,8 +192,10 @@ func resolveEntries(c *config.Config, name string) []*cryptoEntry {
 	ez := cr.MapClient(name) != nil
 	var out []*cryptoEntry
 	add := func(e *config.CryptoMapEntry, dynamic bool) {
-		ce := &cryptoEntry{cfg: e, dynamic: dynamic, tag: name}
+		ce := &cryptoEntry{cfg: e, dynamic: dynamic, tag: name, profile: cr.EntryISAKMPProfile(name, e)}
 		ce.pol, ce.rr = entrySettings(cr, e)
+		ce.p1 = ikeProfile(cr.ISAKMPProfileByName(ce.profile))
+		ce.pol.Profile = ce.p1
 		ce.acl = c.AccessListByName(e.MatchACL)
 		// A dynamic entry in transport mode needs no ACL: it takes the
 		// peer's udp 1701 proposal (ipsec_l2tp.go); nor does an Easy VPN
@@ -374,13 +355,12 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 	}
 	ikeCfg := ike.Config{
 		Local: netip.AddrPortFrom(s.local, 500), Clock: d.opts.Clock,
-		Log:      d.opts.Debug.Logger(d.log, "crypto isakmp"),
-		Send:     s.sendIKE,
-		OnEvent:  s.onEvent,
-		Policies: isakmpPolicies(cr),
-		Key: func(peer netip.Addr, id []byte) []byte {
-			return psk(d.Config().Crypto, peer)
-		},
+		Log:              d.opts.Debug.Logger(d.log, "crypto isakmp"),
+		Send:             s.sendIKE,
+		OnEvent:          s.onEvent,
+		Policies:         isakmpPolicies(cr),
+		Key:              s.key,
+		Profile:          s.profile,
 		Phase2:           s.phase2,
 		AcceptAggressive: cr.AggressiveMode == "enable",
 	}
@@ -388,10 +368,11 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 		ikeCfg.DPD = time.Duration(ka.Seconds) * time.Second
 		ikeCfg.DPDRetry = time.Duration(ka.Retry) * time.Second
 		ikeCfg.DPDPeriodic = ka.Mode == "periodic"
-		// on-demand: ESP from the peer is as good as an R-U-THERE-ACK;
-		// IKE reads the SAs' inbound counters on its DPD timer.
-		ikeCfg.InboundESP = s.inboundESP
 	}
+	// on-demand DPD (global or an isakmp profile's keepalive): ESP from
+	// the peer is as good as an R-U-THERE-ACK; IKE reads the SAs'
+	// inbound counters on its DPD timer.
+	ikeCfg.InboundESP = s.inboundESP
 	if s.ez = newEzServer(s, c); s.ez != nil {
 		s.ez.configure(&ikeCfg)
 	}
@@ -567,13 +548,14 @@ func selectorWithin(in ike.Selector, pol netip.Prefix, proto uint8, port uint16)
 }
 
 // match finds the SPD line a peer's selectors fall in: of an entry that
-// lists the peer, or of a dynamic map.
-func (s *ipsecService) match(peer netip.Addr, local, remote ike.Selector) int {
+// lists the peer, or of a dynamic map, and that names the isakmp profile
+// of the peer's phase-1 SA, or none.
+func (s *ipsecService) match(peer netip.Addr, profile string, local, remote ike.Selector) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, p := range s.pols {
 		e := s.polOf[i]
-		if !p.Permit || (!e.dynamic && !slices.Contains(e.cfg.Peers, peer.Unmap())) {
+		if !p.Permit || (!e.dynamic && !slices.Contains(e.cfg.Peers, peer.Unmap())) || (e.profile != "" && e.profile != profile) {
 			continue
 		}
 		if selectorWithin(local, p.Src, p.Proto, p.SrcPort) && selectorWithin(remote, p.Dst, p.Proto, p.DstPort) {
@@ -584,10 +566,10 @@ func (s *ipsecService) match(peer netip.Addr, local, remote ike.Selector) int {
 }
 
 // phase2 is the crypto map playing responder: a peer's quick mode.
-func (s *ipsecService) phase2(peer netip.AddrPort, local, remote ike.Selector) *ike.Phase2Policy {
-	i := s.match(peer.Addr(), local, remote)
+func (s *ipsecService) phase2(peer netip.AddrPort, profile string, local, remote ike.Selector) *ike.Phase2Policy {
+	i := s.match(peer.Addr(), profile, local, remote)
 	if i < 0 && s.ez != nil {
-		if pol := s.ez.phase2(peer, local, remote); pol != nil {
+		if pol := s.ez.phase2(peer, profile, local, remote); pol != nil {
 			return pol
 		}
 	}
@@ -595,7 +577,7 @@ func (s *ipsecService) phase2(peer netip.AddrPort, local, remote ike.Selector) *
 		if pol := s.transportPhase2(peer, local, remote); pol != nil {
 			return pol
 		}
-		s.log.Debug(fmt.Sprintf("IPSEC(validate_transform_proposal): proxy identities not supported (local %v remote %v, peer %v)", local, remote, peer.Addr()))
+		s.log.Debug(fmt.Sprintf("IPSEC(validate_transform_proposal): proxy identities not supported (local %v remote %v, peer %v, isakmp profile %q)", local, remote, peer.Addr(), profile))
 		return nil
 	}
 	pol := s.polOf[i].pol
@@ -653,7 +635,7 @@ func (s *ipsecService) onEvent(ev ike.Event) {
 			return // IOS: the side that initiated rekeys
 		}
 		var pol ike.Phase2Policy
-		if i := s.match(c.Peer.Addr(), c.Local, c.Remote); i >= 0 {
+		if i := s.match(c.Peer.Addr(), c.Profile, c.Local, c.Remote); i >= 0 {
 			s.mu.Lock()
 			pol = s.polOf[i].pol
 			s.mu.Unlock()
@@ -714,7 +696,7 @@ func (s *ipsecService) childUp(c *ike.ChildSA) {
 		s.d.log.Warn("IPsec SA not installed", "peer", c.Peer.String(), "err", err.Error())
 		return
 	}
-	i := s.match(c.Peer.Addr(), c.Local, c.Remote)
+	i := s.match(c.Peer.Addr(), c.Profile, c.Local, c.Remote)
 	client := false
 	if i < 0 && s.ez != nil {
 		// An Easy VPN client's flow: its own SPD line.

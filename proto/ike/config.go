@@ -255,11 +255,12 @@ type Config struct {
 	// payload body). It is called when the first message arrives, with
 	// the ID in aggressive mode and nil in main mode (where the key must
 	// be chosen before the ID comes, encrypted), and again in main mode
-	// with MM5's ID once HASH_I verifies: that answer is the SA's. An
-	// error refuses the peer: the exchange ends with
+	// with MM5's ID once HASH_I verifies and psk, the key that
+	// authenticated it (nil at the first message): that answer is the
+	// SA's. An error refuses the peer: the exchange ends with
 	// INVALID-ID-INFORMATION and Stats.NoProfile counts it. It is called
 	// under the Node's lock and must not block or call the Node.
-	Profile func(peer netip.Addr, id []byte) (P1Profile, error)
+	Profile func(peer netip.Addr, id, psk []byte) (P1Profile, error)
 	// Aggressive makes Initiate use aggressive mode; AcceptAggressive lets
 	// peers use it (off by default, as it hands out a hash of the key
 	// before the peer proves anything).

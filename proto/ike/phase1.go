@@ -120,7 +120,7 @@ func (n *Node) respond(h isakmp.Header, msg []byte, from netip.AddrPort) {
 	if n.cfg.Profile != nil {
 		// Main mode: the profile the peer's address points at, for now
 		// (its key, XAuth); MM5's identity confirms it.
-		if prof, err = n.cfg.Profile(from.Addr(), peerID); err != nil {
+		if prof, err = n.cfg.Profile(from.Addr(), peerID, nil); err != nil {
 			n.stats.NoProfile++
 			n.debugf(0, " peer %v: %v: packet dropped", from.Addr(), err)
 			n.plainNotify(h.ICookie, from, isakmp.NotifyInvalidIDInformation)
@@ -461,7 +461,7 @@ func (p *p1) mm5(ps *payloads, next []byte) error {
 	if p.n.cfg.Profile != nil {
 		// The identity is authenticated: the SA's profile is the one it
 		// matches (IOS's profile verification after MM5).
-		prof, err := p.n.cfg.Profile(p.peer.Addr(), p.idI)
+		prof, err := p.n.cfg.Profile(p.peer.Addr(), p.idI, p.psk)
 		if err != nil {
 			p.n.stats.NoProfile++
 			p.debugf(" peer %v identity %s: %v: deleting SA", p.peer.Addr(), IDString(p.idI), err)

@@ -21,9 +21,12 @@ type profileHook struct {
 	dpd      time.Duration
 }
 
-func (h *profileHook) profile(peer netip.Addr, id []byte) (P1Profile, error) {
+func (h *profileHook) profile(peer netip.Addr, id, psk []byte) (P1Profile, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if (id == nil) != (psk == nil) && h.calls != nil {
+		return P1Profile{}, errors.New("main mode's second call without the key")
+	}
 	h.calls = append(h.calls, slices.Clone(id))
 	if peer != addrA.Addr() {
 		return P1Profile{}, errors.New("no profile for the address")
