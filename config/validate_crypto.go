@@ -44,7 +44,14 @@ func (p *parser) validateCrypto() {
 			p.errf(e.Line, "%s: ipsec profile %q does not exist; expected one of: %s", what, e.Profile, names(cr.Profiles, func(x *IPsecProfile) string { return x.Name }))
 		}
 		if e.MatchACL == "" {
-			if kind != "crypto dynamic-map" || len(cr.MapClients) == 0 {
+			// An Easy VPN server's dynamic entry needs no ACL (the map's
+			// client settings, or its isakmp profile's).
+			pr := cr.ISAKMPProfileByName(e.ISAKMPProfile)
+			if ip := cr.ProfileByName(e.Profile); pr == nil && ip != nil {
+				pr = cr.ISAKMPProfileByName(ip.ISAKMPProfile)
+			}
+			ezProfile := pr != nil && (pr.AuthList != "" || pr.ConfigAddress != "")
+			if kind != "crypto dynamic-map" || (len(cr.MapClients) == 0 && !ezProfile) {
 				p.warnAt(e.Line, "%s has no match address; it stays disabled until an access list is given", what)
 			}
 		} else if a := c.AccessListByName(e.MatchACL); a == nil {

@@ -194,8 +194,10 @@ func resolveEntries(c *config.Config, name string) []*cryptoEntry {
 	add := func(e *config.CryptoMapEntry, dynamic bool) {
 		ce := &cryptoEntry{cfg: e, dynamic: dynamic, tag: name, profile: cr.EntryISAKMPProfile(name, e)}
 		ce.pol, ce.rr = entrySettings(cr, e)
-		ce.p1 = ikeProfile(cr.ISAKMPProfileByName(ce.profile))
+		pr := cr.ISAKMPProfileByName(ce.profile)
+		ce.p1 = ikeProfile(pr)
 		ce.pol.Profile = ce.p1
+		ez := ez || ezProfile(pr)
 		ce.acl = c.AccessListByName(e.MatchACL)
 		// A dynamic entry in transport mode needs no ACL: it takes the
 		// peer's udp 1701 proposal (ipsec_l2tp.go); nor does an Easy VPN
