@@ -267,14 +267,14 @@ func (d *Daemon) startIPsecLocked(rt *runtime, c *config.Config) error {
 }
 
 // cryptoFingerprint is what the IPsec services are built from: the crypto
-// section, the access lists and the crypto-map interfaces, keys left out
-// (they are read at each negotiation).
+// section, the access lists and the crypto-map interfaces, keys and
+// keyrings left out (they are read at each negotiation).
 func cryptoFingerprint(c *config.Config) string {
 	// The printed form: no pointers, no line numbers.
 	x := &config.Config{AccessLists: c.AccessLists}
 	if c.Crypto != nil {
 		cr := *c.Crypto
-		cr.Keys = nil
+		cr.Keys, cr.Keyrings = nil, nil
 		x.Crypto = &cr
 	}
 	var b strings.Builder
