@@ -54,6 +54,32 @@ func pfsGroup(m *Match) (int, error) {
 	return n, checkGroup(n, "set pfs")
 }
 
+// pskSecret reads a pre-shared key: type 0 (clear text) or 7 (IOS's
+// type 6, AES-encrypted under a master key, vpdn does not have).
+func pskSecret(m *Match, what string) (Secret, error) {
+	s, err := secret(m)
+	if err == nil && s.Type != 0 && s.Type != 7 {
+		err = fmt.Errorf("%s: key type %d is not supported; expected 0 (clear text) or 7", what, s.Type)
+	}
+	return s, err
+}
+
+// section handles a named section command (`crypto keyring NAME`, ...):
+// with neg the section is removed from list; otherwise the one is found,
+// or made with mk and added, and mode md entered with it.
+func section[T any](p *parser, list *[]*T, md mode, neg bool, is func(*T) bool, mk func() *T) {
+	if neg {
+		*list = slices.DeleteFunc(*list, is)
+		return
+	}
+	i := slices.IndexFunc(*list, is)
+	if i < 0 {
+		*list = append(*list, mk())
+		i = len(*list) - 1
+	}
+	p.enter(md, (*list)[i])
+}
+
 // cryptoMapEntry finds or adds the entry NAME SEQ of list.
 func findEntry(list *[]*CryptoMapEntry, name string, seq int, line int) *CryptoMapEntry {
 	for _, e := range *list {
@@ -176,12 +202,9 @@ var cryptoCommands = []*command{
 			if neg {
 				return nil
 			}
-			s, err := secret(m)
+			s, err := pskSecret(m, "crypto isakmp key")
 			if err != nil {
 				return err
-			}
-			if s.Type != 0 && s.Type != 7 {
-				return fmt.Errorf("crypto isakmp key: key type %d is not supported; expected 0 (clear text) or 7", s.Type)
 			}
 			k.Key = s
 			c.Keys = append(c.Keys, k)
@@ -274,18 +297,9 @@ var cryptoCommands = []*command{
 		}},
 	{mode: mGlobal, spec: "crypto ipsec profile <name:word>", help: "An IPsec profile: transform sets, lifetime, PFS and reverse route that crypto map entries take with `set profile` (its use by tunnel interfaces, VTI, is later work).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			c := p.cfg.CryptoConfig()
 			name := m.Str("name")
-			if neg {
-				c.Profiles = slices.DeleteFunc(c.Profiles, func(x *IPsecProfile) bool { return x.Name == name })
-				return nil
-			}
-			pr := c.ProfileByName(name)
-			if pr == nil {
-				pr = &IPsecProfile{Name: name, Line: p.line}
-				c.Profiles = append(c.Profiles, pr)
-			}
-			p.enter(mIPsecProfile, pr)
+			section(p, &p.cfg.CryptoConfig().Profiles, mIPsecProfile, neg, func(x *IPsecProfile) bool { return x.Name == name },
+				func() *IPsecProfile { return &IPsecProfile{Name: name, Line: p.line} })
 			return nil
 		}},
 	{mode: mIPsecProfile, spec: "set transform-set <ts:word>...", help: "The transform sets to offer and accept, in order.", noForm: true,
@@ -488,18 +502,9 @@ var cryptoCommands = []*command{
 	// Easy VPN server (XAuth and mode-config).
 	{mode: mGlobal, spec: "crypto isakmp client configuration group <name:word>", help: "An Easy VPN client group: its key (the clients connect in aggressive mode with the group name as identity), and what mode-config gives them: pool, dns, wins, domain, acl (split include), save-password, banner, max-users.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			c := p.cfg.CryptoConfig()
 			name := m.Str("name")
-			if neg {
-				c.ClientGroups = slices.DeleteFunc(c.ClientGroups, func(g *ClientGroup) bool { return g.Name == name })
-				return nil
-			}
-			g := c.ClientGroupByName(name)
-			if g == nil {
-				g = &ClientGroup{Name: name, Line: p.line}
-				c.ClientGroups = append(c.ClientGroups, g)
-			}
-			p.enter(mClientGroup, g)
+			section(p, &p.cfg.CryptoConfig().ClientGroups, mClientGroup, neg, func(g *ClientGroup) bool { return g.Name == name },
+				func() *ClientGroup { return &ClientGroup{Name: name, Line: p.line} })
 			return nil
 		}},
 	{mode: mClientGroup, spec: "key " + passwordSpec, help: "The group's pre-shared key (type 0 clear text or 7).", noForm: true,
@@ -509,12 +514,9 @@ var cryptoCommands = []*command{
 				g.Key = Secret{}
 				return nil
 			}
-			s, err := secret(m)
+			s, err := pskSecret(m, "key")
 			if err != nil {
 				return err
-			}
-			if s.Type != 0 && s.Type != 7 {
-				return fmt.Errorf("key: key type %d is not supported; expected 0 (clear text) or 7", s.Type)
 			}
 			g.Key = s
 			return nil
@@ -585,18 +587,9 @@ var cryptoCommands = []*command{
 	// Keyrings and isakmp profiles.
 	{mode: mGlobal, spec: "crypto keyring <name:word>", help: "A keyring: pre-shared keys by peer address or host name. As responder vpdn looks a peer's key up in every keyring and the global keys (the longest mask wins; on a tie the keyrings come first, in configuration order); isakmp profiles name the keyrings their peers' keys must come from.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			c := p.cfg.CryptoConfig()
 			name := m.Str("name")
-			if neg {
-				c.Keyrings = slices.DeleteFunc(c.Keyrings, func(k *Keyring) bool { return k.Name == name })
-				return nil
-			}
-			k := c.KeyringByName(name)
-			if k == nil {
-				k = &Keyring{Name: name, Line: p.line}
-				c.Keyrings = append(c.Keyrings, k)
-			}
-			p.enter(mKeyring, k)
+			section(p, &p.cfg.CryptoConfig().Keyrings, mKeyring, neg, func(k *Keyring) bool { return k.Name == name },
+				func() *Keyring { return &Keyring{Name: name, Line: p.line} })
 			return nil
 		}},
 	{mode: mKeyring, spec: "pre-shared-key {address <addr:ipv4> [<mask:mask>] | hostname <host:word>} key " + passwordSpec, help: "The key of a peer (address A), of the peers of a network (A MASK; 0.0.0.0 0.0.0.0: any) or of a peer by its FQDN identity (hostname H, aggressive mode). Type 0 is clear text, 7 the Cisco reversible encoding.", noForm: true,
@@ -615,12 +608,9 @@ var cryptoCommands = []*command{
 			if neg {
 				return nil
 			}
-			s, err := secret(m)
+			s, err := pskSecret(m, "pre-shared-key")
 			if err != nil {
 				return err
-			}
-			if s.Type != 0 && s.Type != 7 {
-				return fmt.Errorf("pre-shared-key: key type %d is not supported; expected 0 (clear text) or 7 (type 6, AES-encrypted keys, needs a master key vpdn does not have)", s.Type)
 			}
 			k.Key = s
 			kr.Keys = append(kr.Keys, k)
@@ -640,18 +630,9 @@ var cryptoCommands = []*command{
 
 	{mode: mGlobal, spec: "crypto isakmp profile <name:word>", help: "An isakmp profile: the peers it is for (`match identity`), the keyrings their keys come from, and what their phase-1 SA gets (keepalive, XAuth, group authorization, mode-config); as initiator (a crypto map entry's `set isakmp-profile`) its keyrings, `self-identity` and `initiate mode aggressive`.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			c := p.cfg.CryptoConfig()
 			name := m.Str("name")
-			if neg {
-				c.ISAKMPProfiles = slices.DeleteFunc(c.ISAKMPProfiles, func(x *ISAKMPProfile) bool { return x.Name == name })
-				return nil
-			}
-			pr := c.ISAKMPProfileByName(name)
-			if pr == nil {
-				pr = &ISAKMPProfile{Name: name, Line: p.line}
-				c.ISAKMPProfiles = append(c.ISAKMPProfiles, pr)
-			}
-			p.enter(mISAKMPProfile, pr)
+			section(p, &p.cfg.CryptoConfig().ISAKMPProfiles, mISAKMPProfile, neg, func(x *ISAKMPProfile) bool { return x.Name == name },
+				func() *ISAKMPProfile { return &ISAKMPProfile{Name: name, Line: p.line} })
 			return nil
 		}},
 	{mode: mISAKMPProfile, spec: "keyring <name:word>", help: "A keyring the profile's peers' keys come from (repeatable); without one, any keyring and the global keys.", noForm: true,

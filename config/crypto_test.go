@@ -96,22 +96,28 @@ func TestCryptoBroken(t *testing.T) {
 		{"address without group", strings.Replace(ok, "interface eth0", "crypto map M client configuration address respond\ninterface eth0", 1), 11, []string{"no crypto isakmp client configuration group"}},
 		{"client settings no map", "crypto isakmp client configuration group G\ncrypto map Z client configuration address respond\n", 2, []string{"crypto map Z: client settings for a crypto map that does not exist"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("c.cfg", tc.text)
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			first := err.(ErrorList)[0]
-			if first.Line != tc.line {
-				t.Errorf("line %d, want %d: %v", first.Line, tc.line, first)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(first.Msg, w) {
-					t.Errorf("error %q lacks %q", first.Msg, w)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { firstError(t, "c.cfg", tc.text, tc.line, tc.want...) })
 	}
+}
+
+// firstError checks that text (of file) is refused with its first error
+// at line, naming each of want, and returns that error.
+func firstError(t *testing.T, file, text string, line int, want ...string) *Error {
+	t.Helper()
+	_, err := Parse(file, text)
+	if err == nil {
+		t.Fatal("accepted; expected an error")
+	}
+	first := err.(ErrorList)[0]
+	if first.Line != line {
+		t.Errorf("line %d, want %d: %v", first.Line, line, first)
+	}
+	for _, w := range want {
+		if !strings.Contains(first.Msg, w) {
+			t.Errorf("error %q lacks %q", first.Msg, w)
+		}
+	}
+	return first
 }
 
 // TestCryptoWarnings: what IOS accepts but leaves disabled warns.

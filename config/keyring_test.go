@@ -143,21 +143,7 @@ func TestKeyringProfileBroken(t *testing.T) {
 		{"profile group", "crypto isakmp profile P\n match identity group G\n client configuration group NOPE\n", 1, []string{"client configuration group NOPE does not exist"}},
 		{"profile auth list", "aaa new-model\ncrypto isakmp profile P\n match identity group G\n client authentication list XA\n", 2, []string{"no such list", "aaa authentication login XA"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse("c.cfg", tc.text)
-			if err == nil {
-				t.Fatal("accepted")
-			}
-			first := err.(ErrorList)[0]
-			if first.Line != tc.line {
-				t.Errorf("line %d, want %d: %v", first.Line, tc.line, first)
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(first.Msg, w) {
-					t.Errorf("error %q lacks %q", first.Msg, w)
-				}
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { firstError(t, "c.cfg", tc.text, tc.line, tc.want...) })
 	}
 }
 

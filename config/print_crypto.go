@@ -124,9 +124,7 @@ func printCrypto(w *printer, c *Crypto) {
 			w.line(1, "set pfs group%d", p.PFS)
 		}
 		reverseRouteLines(w, p.ReverseRoute, p.RRDistance)
-		if p.ISAKMPProfile != "" {
-			w.line(1, "set isakmp-profile %s", p.ISAKMPProfile)
-		}
+		w.opt(1, "set isakmp-profile", p.ISAKMPProfile)
 		w.bang()
 	}
 	for _, e := range c.DynamicMaps {
@@ -173,9 +171,7 @@ func printMapEntry(w *printer, e *CryptoMapEntry) {
 	if e.Profile != "" {
 		w.line(1, "set profile %s", e.Profile)
 	}
-	if e.ISAKMPProfile != "" {
-		w.line(1, "set isakmp-profile %s", e.ISAKMPProfile)
-	}
+	w.opt(1, "set isakmp-profile", e.ISAKMPProfile)
 	lifetimeLines(w, 1, "set ", e.Lifetime)
 	if len(e.TransformSets) > 0 {
 		w.line(1, "set transform-set %s", strings.Join(e.TransformSets, " "))
@@ -257,12 +253,8 @@ func joinAddrs(l []netip.Addr) string {
 
 func printKeyring(w *printer, k *Keyring) {
 	w.line(0, "crypto keyring %s", k.Name)
-	if k.Description != "" {
-		w.line(1, "description %s", k.Description)
-	}
-	if k.LocalAddress != "" {
-		w.line(1, "local-address %s", k.LocalAddress)
-	}
+	w.opt(1, "description", k.Description)
+	w.opt(1, "local-address", k.LocalAddress)
 	for _, x := range k.Keys {
 		switch {
 		case x.Hostname != "":
@@ -278,33 +270,21 @@ func printKeyring(w *printer, k *Keyring) {
 
 func printISAKMPProfile(w *printer, p *ISAKMPProfile) {
 	w.line(0, "crypto isakmp profile %s", p.Name)
-	if p.Description != "" {
-		w.line(1, "description %s", p.Description)
-	}
+	w.opt(1, "description", p.Description)
 	for _, k := range p.Keyrings {
 		w.line(1, "keyring %s", k)
 	}
 	for _, m := range p.Matches {
 		w.line(1, "match identity %s", m)
 	}
-	if p.AuthList != "" {
-		w.line(1, "client authentication list %s", p.AuthList)
-	}
-	if p.AuthorList != "" {
-		w.line(1, "isakmp authorization list %s", p.AuthorList)
-	}
-	if p.ConfigAddress != "" {
-		w.line(1, "client configuration address %s", p.ConfigAddress)
-	}
-	if p.ClientGroup != "" {
-		w.line(1, "client configuration group %s", p.ClientGroup)
-	}
+	w.opt(1, "client authentication list", p.AuthList)
+	w.opt(1, "isakmp authorization list", p.AuthorList)
+	w.opt(1, "client configuration address", p.ConfigAddress)
+	w.opt(1, "client configuration group", p.ClientGroup)
 	if s := p.SelfIdentity; s != nil {
 		w.line(1, "self-identity %s", s.Kind)
 	}
-	if p.LocalAddress != "" {
-		w.line(1, "local-address %s", p.LocalAddress)
-	}
+	w.opt(1, "local-address", p.LocalAddress)
 	if ka := p.Keepalive; ka != nil {
 		w.line(1, "keepalive %d retry %d", ka.Seconds, ka.Retry)
 	}

@@ -275,28 +275,19 @@ func poolInUse(m *memDaemon, name string) int {
 }
 
 // TestInMemoryEzVPNProfile: the Easy VPN server's settings in an isakmp
-// profile that matches the group (document 004's Easy VPN hub, served by
-// a crypto map instead of its virtual template): the dynamic entry takes
-// the profile through its IPsec profile, and the client gets XAuth, its
-// address and its SA as with the crypto map's client settings; show
-// crypto isakmp sa detail names the profile.
+// profile that matches the group, given to the whole crypto map (`crypto
+// map NAME isakmp-profile P`; interop's test gives it through the entry's
+// IPsec profile): the client gets XAuth, its address and its SA as with
+// the crypto map's client settings, and show crypto isakmp sa detail
+// names the profile and its keepalive's D capability.
 func TestInMemoryEzVPNProfile(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		cfg := strings.NewReplacer(
-			"crypto map CMAP client authentication list XAUTH\ncrypto map CMAP isakmp authorization list GROUPS\ncrypto map CMAP client configuration address respond\n", "",
-			"crypto dynamic-map DYN 10\n set transform-set TS\n", `crypto isakmp profile PROFILE-ISAKMP
- match identity group VPNGROUP
- client authentication list XAUTH
- isakmp authorization list GROUPS
- client configuration address respond
- client configuration group VPNGROUP
-crypto ipsec profile PROFILE-IPSEC
- set transform-set TS
- set isakmp-profile PROFILE-ISAKMP
-crypto dynamic-map DYN 10
- set profile PROFILE-IPSEC
-`).Replace(ezServerCfg)
-		if strings.Contains(cfg, "client authentication list XAUTH\ncrypto map") || !strings.Contains(cfg, "set profile PROFILE-IPSEC") {
+			"crypto map CMAP client authentication list XAUTH\ncrypto map CMAP isakmp authorization list GROUPS\ncrypto map CMAP client configuration address respond\n",
+			"crypto map CMAP isakmp-profile EZ\n",
+			"crypto ipsec transform-set", "crypto isakmp profile EZ\n description Easy VPN clients\n keepalive 20 retry 5\n match identity group VPNGROUP\n client configuration group VPNGROUP\n client configuration address respond\n client authentication list XAUTH\ncrypto ipsec transform-set",
+		).Replace(ezServerCfg)
+		if strings.Contains(cfg, "client authentication list XAUTH\ncrypto map") || !strings.Contains(cfg, "crypto map CMAP isakmp-profile EZ") {
 			t.Fatalf("config edit failed:\n%s", cfg)
 		}
 		nw := memnet.New(32)
@@ -308,7 +299,7 @@ crypto dynamic-map DYN 10
 			t.Fatalf("mode-config %+v", mc)
 		}
 		detail := hub.show(t, "crypto isakmp sa detail", false).Text
-		for _, want := range []string{"Group: VPNGROUP, XAuth user: alice, assigned address: 198.19.5.10", " CX", "Profile: PROFILE-ISAKMP"} {
+		for _, want := range []string{"Group: VPNGROUP, XAuth user: alice, assigned address: 198.19.5.10", " CDX", "Profile: EZ"} {
 			if !strings.Contains(detail, want) {
 				t.Errorf("show crypto isakmp sa detail lacks %q:\n%s", want, detail)
 			}
