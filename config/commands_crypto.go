@@ -665,17 +665,14 @@ var cryptoCommands = []*command{
 			}
 			return nil
 		}},
-	{mode: mISAKMPProfile, spec: "self-identity {address | fqdn | user-fqdn <user:word>}", help: "Our phase-1 identity as initiator: address (the default; fqdn and user-fqdn are not supported yet).", noForm: true,
+	{mode: mISAKMPProfile, spec: "self-identity {address | fqdn | user-fqdn <user:word>}", help: "Our phase-1 identity as initiator: the address (the default), the host name (fqdn: `hostname`, ID_FQDN) or user-fqdn U (ID_USER_FQDN).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			pr := p.isakmpProfile()
 			if neg {
 				pr.SelfIdentity = nil
 				return nil
 			}
-			if !m.Has("address") {
-				return fmt.Errorf("self-identity %s: not supported yet; vpdn identifies itself by its address (self-identity address)", m.Keyword("fqdn", "user-fqdn"))
-			}
-			pr.SelfIdentity = &SelfIdentity{Kind: "address"}
+			pr.SelfIdentity = &SelfIdentity{Kind: m.Keyword("address", "fqdn", "user-fqdn"), Value: m.Str("user")}
 			return nil
 		}},
 	{mode: mISAKMPProfile, spec: "local-address <where:word>", help: "The profile is for IKE on this address only (an interface name or an IPv4 address).", noForm: true,
@@ -683,7 +680,11 @@ var cryptoCommands = []*command{
 			set(&p.isakmpProfile().LocalAddress, m.Str("where"), neg)
 			return nil
 		}},
-	{mode: mISAKMPProfile, spec: "initiate mode aggressive", help: "Initiating in aggressive mode: not supported yet (vpdn initiates in main mode).", later: "initiate mode aggressive is not supported yet; vpdn initiates in main mode with its address as identity"},
+	{mode: mISAKMPProfile, spec: "initiate mode aggressive", help: "Initiate in aggressive mode (with the self-identity) instead of main mode; the peer must accept aggressive mode.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			p.isakmpProfile().InitiateAggressive = !neg
+			return nil
+		}},
 	{mode: mISAKMPProfile, spec: "keepalive <s:int:10-3600> retry <r:int:2-60>", help: "Dead peer detection for the profile's SAs (on-demand, as crypto isakmp keepalive S R), in place of the global one.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			pr := p.isakmpProfile()

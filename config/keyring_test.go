@@ -32,8 +32,9 @@ crypto isakmp profile PB
  keyring KR-B
  match identity address 198.18.2.0 255.255.255.0
  match identity host spoke-b.example
- self-identity address
+ self-identity user-fqdn hub@example
  local-address eth0
+ initiate mode aggressive
 crypto isakmp profile EZ
  match identity group EZGROUP
  client authentication list XAUTH
@@ -86,7 +87,7 @@ func TestKeyringProfileModel(t *testing.T) {
 		t.Fatalf("profile PA %+v", pa)
 	}
 	pb := c.ISAKMPProfileByName("PB")
-	if pb == nil || len(pb.Matches) != 2 || pb.Matches[1].Kind != "host" || pb.LocalAddress != "eth0" || pb.SelfIdentity == nil {
+	if pb == nil || len(pb.Matches) != 2 || pb.Matches[1].Kind != "host" || pb.LocalAddress != "eth0" || pb.SelfIdentity == nil || pb.SelfIdentity.Value != "hub@example" || !pb.InitiateAggressive {
 		t.Fatalf("profile PB %+v", pb)
 	}
 	ez := c.ISAKMPProfileByName("EZ")
@@ -132,8 +133,7 @@ func TestKeyringProfileBroken(t *testing.T) {
 		{"unknown whole-map profile", "crypto map M isakmp-profile NOPE\n", 1, []string{"no such isakmp profile"}},
 		{"virtual-template", "crypto isakmp profile P\n virtual-template 1\n", 2, []string{"later work", "crypto map"}},
 		{"vrf", "crypto isakmp profile P\n vrf RED\n", 2, []string{"not supported yet"}},
-		{"initiate aggressive", "crypto isakmp profile P\n initiate mode aggressive\n", 2, []string{"not supported yet", "main mode"}},
-		{"self-identity fqdn", "crypto isakmp profile P\n self-identity fqdn\n", 2, []string{"not supported yet"}},
+		{"self-identity other", "crypto isakmp profile P\n self-identity dn\n", 2, []string{"invalid input"}},
 		{"match user", "crypto isakmp profile P\n match identity user alice\n", 2, []string{"not supported yet"}},
 		{"profile ca", "crypto isakmp profile P\n ca trust-point TP\n", 2, []string{"not supported yet"}},
 		{"keyring type 6", "crypto keyring K\n pre-shared-key address 198.18.0.2 key 6 abc\n", 2, []string{"key type 6"}},

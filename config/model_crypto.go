@@ -411,20 +411,22 @@ func (k *KeyringKey) Prefix() netip.Prefix {
 // (`match identity`), the keyrings their keys come from, and what their
 // phase-1 SA gets: keepalives, XAuth, group authorization and
 // mode-config (the Easy VPN server settings a crypto map otherwise
-// carries).
+// carries), and, as initiator, our identity and mode.
 type ISAKMPProfile struct {
 	Name        string          `json:"name"`
 	Line        int             `json:"line,omitempty"`
 	Description string          `json:"description,omitempty"`
 	Keyrings    []string        `json:"keyrings,omitempty"`
 	Matches     []*ProfileMatch `json:"matches"`
-	// SelfIdentity is `self-identity address` (the only one vpdn has).
+	// SelfIdentity is `self-identity address|fqdn|user-fqdn [X]`.
 	SelfIdentity *SelfIdentity `json:"self_identity,omitempty"`
 	// LocalAddress is `local-address IF|A`, as written.
-	LocalAddress string           `json:"local_address,omitempty"`
-	Keepalive    *ISAKMPKeepalive `json:"keepalive,omitempty"`
-	AuthList     string           `json:"authentication_list,omitempty"`
-	AuthorList   string           `json:"authorization_list,omitempty"`
+	LocalAddress string `json:"local_address,omitempty"`
+	// InitiateAggressive is `initiate mode aggressive`.
+	InitiateAggressive bool             `json:"initiate_aggressive,omitempty"`
+	Keepalive          *ISAKMPKeepalive `json:"keepalive,omitempty"`
+	AuthList           string           `json:"authentication_list,omitempty"`
+	AuthorList         string           `json:"authorization_list,omitempty"`
 	// ConfigAddress is `client configuration address respond|initiate`.
 	ConfigAddress string `json:"configuration_address,omitempty"`
 	// ClientGroup is `client configuration group G`.
@@ -470,9 +472,10 @@ func (m *ProfileMatch) String() string {
 	return m.Kind + " " + m.Name
 }
 
-// SelfIdentity is `self-identity address`.
+// SelfIdentity is `self-identity address|fqdn|user-fqdn [X]`.
 type SelfIdentity struct {
-	Kind string `json:"kind"` // address
+	Kind  string `json:"kind"`            // address, fqdn (the hostname), user-fqdn
+	Value string `json:"value,omitempty"` // user-fqdn's X
 }
 
 // CryptoMapProfile is `crypto map NAME isakmp-profile P`: the profile of

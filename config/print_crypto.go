@@ -282,7 +282,10 @@ func printISAKMPProfile(w *printer, p *ISAKMPProfile) {
 	w.opt(1, "client configuration address", p.ConfigAddress)
 	w.opt(1, "client configuration group", p.ClientGroup)
 	if s := p.SelfIdentity; s != nil {
-		w.line(1, "self-identity %s", s.Kind)
+		w.line(1, "%s", strings.TrimSpace("self-identity "+s.Kind+" "+s.Value))
+	}
+	if p.InitiateAggressive {
+		w.line(1, "initiate mode aggressive")
 	}
 	w.opt(1, "local-address", p.LocalAddress)
 	if ka := p.Keepalive; ka != nil {

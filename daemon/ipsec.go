@@ -527,12 +527,12 @@ func (s *ipsecService) acquire(i int, src, dst netip.Addr) {
 	if e.dynamic {
 		return // a dynamic map waits for its peers
 	}
-	pol := e.pol
-	pol.Local = ike.Selector{Prefix: line.Src, Proto: line.Proto, Port: line.SrcPort}
-	pol.Remote = ike.Selector{Prefix: line.Dst, Proto: line.Proto, Port: line.DstPort}
 	s.mu.Lock()
 	peer := netip.AddrPortFrom(e.cfg.Peers[s.peerIdx[e]%len(e.cfg.Peers)], 500)
 	s.mu.Unlock()
+	pol := s.initiation(e, peer.Addr())
+	pol.Local = ike.Selector{Prefix: line.Src, Proto: line.Proto, Port: line.SrcPort}
+	pol.Remote = ike.Selector{Prefix: line.Dst, Proto: line.Proto, Port: line.DstPort}
 	s.log.Debug(fmt.Sprintf("IPSEC(sa_request): , (key eng. msg.) OUTBOUND local= %v:0, remote= %v:0, local_proxy= %v, remote_proxy= %v, protocol= ESP, transform= NONE (Tunnel)",
 		s.local, peer.Addr(), pol.Local, pol.Remote))
 	go func() {
@@ -639,8 +639,9 @@ func (s *ipsecService) onEvent(ev ike.Event) {
 		var pol ike.Phase2Policy
 		if i := s.match(c.Peer.Addr(), c.Profile, c.Local, c.Remote); i >= 0 {
 			s.mu.Lock()
-			pol = s.polOf[i].pol
+			e := s.polOf[i]
 			s.mu.Unlock()
+			pol = s.initiation(e, c.Peer.Addr())
 		} else if tp := s.transportPhase2(c.Peer, c.Local, c.Remote); tp != nil {
 			pol = *tp
 		} else {

@@ -205,6 +205,35 @@ func ikeProfile(pr *config.ISAKMPProfile) ike.P1Profile {
 	return p
 }
 
+// initiation is the policy an initiation of entry e toward peer carries:
+// the entry's, with its isakmp profile's initiator settings (our
+// identity, aggressive mode, the key from its keyrings).
+func (s *ipsecService) initiation(e *cryptoEntry, peer netip.Addr) ike.Phase2Policy {
+	pol := e.pol
+	c := s.d.Config()
+	pr := c.Crypto.ISAKMPProfileByName(e.profile)
+	if pr == nil {
+		return pol
+	}
+	pol.Profile.Aggressive = pr.InitiateAggressive
+	if si := pr.SelfIdentity; si != nil {
+		switch si.Kind {
+		case "fqdn":
+			name := c.Hostname
+			if name == "" {
+				name = "vpdn"
+			}
+			pol.Profile.ID = isakmp.AppendID(nil, isakmp.ID{Type: isakmp.IDFQDN, Data: []byte(name)})
+		case "user-fqdn":
+			pol.Profile.ID = isakmp.AppendID(nil, isakmp.ID{Type: isakmp.IDUserFQDN, Data: []byte(si.Value)})
+		}
+	}
+	if len(pr.Keyrings) > 0 {
+		pol.Profile.Key = lookupKey(c, s.local, peer, nil, pr.Keyrings).value()
+	}
+	return pol
+}
+
 // needProfiles reports whether every entry of the service names an
 // isakmp profile: a peer that matches none could never have a quick
 // mode, and is refused at phase 1.

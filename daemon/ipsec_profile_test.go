@@ -184,3 +184,80 @@ func TestInMemoryCryptoProfiles(t *testing.T) {
 		}
 	})
 }
+
+// TestInMemoryCryptoProfileAggressive: a spoke whose entry's isakmp
+// profile says `initiate mode aggressive` and `self-identity fqdn`
+// identifies by its host name, keyed from its profile's keyring; the hub
+// (accepting aggressive mode) finds its key by that host name in a
+// keyring and its profile by `match identity host`.
+func TestInMemoryCryptoProfileAggressive(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(33)
+		hub := newMemDaemon(t, nw, `hostname hub
+crypto keyring BY-NAME
+ pre-shared-key hostname spoke-f.example key fqdnkey
+crypto isakmp policy 10
+ encryption aes
+ authentication pre-share
+ group 14
+no crypto isakmp aggressive-mode disable
+crypto isakmp profile PF
+ keyring BY-NAME
+ match identity host spoke-f.example
+crypto ipsec transform-set T esp-aes esp-sha-hmac
+crypto dynamic-map DYN 10
+ set isakmp-profile PF
+ set transform-set T
+ match address TO-F
+crypto map M 10 ipsec-isakmp dynamic DYN
+ip access-list extended TO-F
+ permit ip 198.19.0.0 0.0.0.255 198.19.6.0 0.0.0.255
+interface Ethernet0/0
+ ip address 198.18.1.1 255.255.255.0
+ crypto map M
+`)
+		spoke := newMemDaemon(t, nw, `hostname spoke-f.example
+crypto keyring TO-HUB
+ pre-shared-key address 198.18.1.1 key fqdnkey
+crypto isakmp policy 10
+ encryption aes
+ authentication pre-share
+ group 14
+crypto isakmp key 0 wrongkey address 198.18.1.1
+crypto isakmp profile HUB
+ keyring TO-HUB
+ match identity address 198.18.1.1 255.255.255.255
+ self-identity fqdn
+ initiate mode aggressive
+crypto ipsec transform-set T esp-aes esp-sha-hmac
+crypto map S 10 ipsec-isakmp
+ set peer 198.18.1.1
+ set isakmp-profile HUB
+ set transform-set T
+ match address TO-HUB
+ip access-list extended TO-HUB
+ permit ip 198.19.6.0 0.0.0.255 198.19.0.0 0.0.0.255
+interface Ethernet0/0
+ ip address 198.18.1.6 255.255.255.0
+ crypto map S
+`)
+		p := udpPacket("198.19.6.1", "198.19.0.1", 40)
+		h, s := hub.host.Device("crypto0"), spoke.host.Device("crypto0")
+		waitFor(t, "the spoke's SA", func() bool {
+			inject(s, p)
+			synctest.Wait()
+			return bytes.Equal(outbound(h), p)
+		})
+		hd := hub.show(t, "crypto isakmp sa detail", false).Text
+		if !strings.Contains(hd, "Profile: PF") {
+			t.Errorf("hub: show crypto isakmp sa detail lacks the profile:\n%s", hd)
+		}
+		if sd := spoke.show(t, "crypto isakmp sa detail", false).Text; !strings.Contains(sd, "Profile: HUB") {
+			t.Errorf("spoke: show crypto isakmp sa detail lacks the profile:\n%s", sd)
+		}
+		keys := hub.show(t, "crypto isakmp key", false).Text
+		if !strings.Contains(keys, "BY-NAME      spoke-f.example") {
+			t.Errorf("hub: show crypto isakmp key:\n%s", keys)
+		}
+	})
+}

@@ -106,6 +106,14 @@ type P1Profile struct {
 	// DPD and DPDRetry, when DPD is not 0, replace Config's for the SA
 	// (the profile's `keepalive S retry R`, on-demand).
 	DPD, DPDRetry time.Duration
+	// As initiator: ID, when set, is our phase-1 identity (an ID payload
+	// body: the profile's self-identity) in place of our address;
+	// Aggressive starts aggressive mode (initiate mode aggressive); Key,
+	// when set, is the pre-shared key (from the profile's keyrings) in
+	// place of Config.Key's.
+	ID         []byte
+	Aggressive bool
+	Key        []byte
 }
 
 func (p *Phase2Policy) lifetime() time.Duration {

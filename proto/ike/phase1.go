@@ -15,11 +15,14 @@ import (
 
 // initiate starts main or aggressive mode with peer.
 func (n *Node) initiate(peer netip.AddrPort, pol *Phase2Policy) error {
-	psk := n.cfg.Key(peer.Addr(), nil)
+	psk := pol.Profile.Key
+	if psk == nil {
+		psk = n.cfg.Key(peer.Addr(), nil)
+	}
 	if psk == nil {
 		return fmt.Errorf("ike: no pre-shared key for %v", peer.Addr())
 	}
-	p := &p1{n: n, role: Initiator, aggressive: n.cfg.Aggressive, peer: peer, ci: n.newCookie(), psk: psk,
+	p := &p1{n: n, role: Initiator, aggressive: n.cfg.Aggressive || pol.Profile.Aggressive, peer: peer, ci: n.newCookie(), psk: psk,
 		qms: map[uint32]*qm{}, pending: []*Phase2Policy{pol}, prof: pol.Profile}
 	p.policies = n.cfg.Policies
 	if p.aggressive {
@@ -44,7 +47,7 @@ func (n *Node) initiate(peer netip.AddrPort, pol *Phase2Policy) error {
 		p.gxi = p.dh.pub
 		p.ni = make([]byte, nonceLen)
 		n.random(p.ni)
-		p.idI = n.localID()
+		p.idI = p.localID()
 		e.Raw(isakmp.PayloadKE, p.gxi)
 		e.Raw(isakmp.PayloadNonce, p.ni)
 		e.Raw(isakmp.PayloadID, p.idI)
@@ -416,7 +419,7 @@ func (p *p1) mm4(ps *payloads) error {
 	p.keysFrom(gxy)
 	p.checkNATD(ps)
 	p.setState(stIMM4)
-	p.idI = p.n.localID()
+	p.idI = p.localID()
 	e := isakmp.NewEncoder(nil, p.header(isakmp.ExchangeMain, 0, 0))
 	e.Raw(isakmp.PayloadID, p.idI)
 	e.Raw(isakmp.PayloadHash, p.hashI())

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/vpdn/vpdn/wire/isakmp"
 )
 
 // profileHook is a responder's Config.Profile that records its calls and
@@ -166,6 +168,58 @@ func TestProfileAggressive(t *testing.T) {
 		}
 		if c := b.n.Children()[0]; c.Profile != "SPOKES" {
 			t.Errorf("child profile %q", c.Profile)
+		}
+	})
+}
+
+// TestProfileInitiator: an initiation's profile gives the phase-1 SA its
+// mode (aggressive), our identity (an FQDN) and the key, in place of the
+// node's; the responder sees the FQDN, keys by it and takes its profile
+// from it.
+func TestProfileInitiator(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newNetwork(11, 0, 0)
+		fqdn := isakmp.AppendID(nil, isakmp.ID{Type: isakmp.IDFQDN, Data: []byte("spoke.example")})
+		var seen []string
+		var mu sync.Mutex
+		a, b := pair(t, w, func(i int, cfg *Config) {
+			if i == 0 {
+				return // a keeps the harness's key, which b refuses
+			}
+			cfg.AcceptAggressive = true
+			cfg.Key = func(_ netip.Addr, id []byte) []byte {
+				if IDString(id) == "spoke.example" {
+					return []byte("fqdnkey")
+				}
+				return nil
+			}
+			cfg.Profile = func(_ netip.Addr, id, _ []byte) (P1Profile, error) {
+				mu.Lock()
+				seen = append(seen, IDString(id))
+				mu.Unlock()
+				return P1Profile{Name: "BY-FQDN"}, nil
+			}
+		})
+		pol := p2For()
+		pol.Profile = P1Profile{Name: "SELF", Aggressive: true, ID: fqdn, Key: []byte("fqdnkey")}
+		if err := a.n.Initiate(addrB, pol); err != nil {
+			t.Fatal(err)
+		}
+		settle(time.Second)
+		checkChildren(t, a, b)
+		if !a.log.has("Aggressive Mode") {
+			t.Errorf("a did not start aggressive mode:\n%s", a.log)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(seen) != 1 || seen[0] != "spoke.example" {
+			t.Errorf("responder saw identities %q", seen)
+		}
+		if st := b.n.Phase1(); len(st) != 1 || st[0].ID != "spoke.example" || st[0].Profile != "BY-FQDN" {
+			t.Errorf("responder phase 1 %+v", st)
+		}
+		if c := a.n.Children()[0]; c.Profile != "SELF" {
+			t.Errorf("initiator child profile %q", c.Profile)
 		}
 	})
 }

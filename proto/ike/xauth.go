@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/vpdn/vpdn/internal/clock"
@@ -107,8 +108,13 @@ func (p *p1) authMethod() uint16 {
 	return isakmp.AuthPSK
 }
 
-// localID is our phase-1 identity as initiator.
-func (n *Node) localID() []byte {
+// localID is our phase-1 identity as initiator: the profile's, the
+// group's (an Easy VPN remote), else our address.
+func (p *p1) localID() []byte {
+	n := p.n
+	if p.prof.ID != nil {
+		return slices.Clone(p.prof.ID)
+	}
 	if n.cfg.GroupID != "" {
 		return isakmp.AppendID(nil, isakmp.ID{Type: isakmp.IDKeyID, Data: []byte(n.cfg.GroupID)})
 	}
