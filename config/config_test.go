@@ -347,6 +347,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(string(b))
 	}
 	f.Add(base)
+	f.Add(profileHub)
 	f.Add("interface Virtual-PPP1\n pseudowire 198.18.0.2 1 pw-class x sequencing both\n")
 	f.Add("interface Virtual-Template1\n no ppp\n no ppp chap\n no ip\n")
 	if b, err := os.ReadFile("testdata/radius/lns-radius.cfg"); err == nil {

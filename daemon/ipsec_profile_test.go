@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"testing"
 	"testing/synctest"
 
+	"github.com/vpdn/vpdn/config"
 	"github.com/vpdn/vpdn/internal/nstest"
 	"github.com/vpdn/vpdn/transport/memnet"
 )
@@ -258,6 +260,36 @@ interface Ethernet0/0
 		keys := hub.show(t, "crypto isakmp key", false).Text
 		if !strings.Contains(keys, "BY-NAME      spoke-f.example") {
 			t.Errorf("hub: show crypto isakmp key:\n%s", keys)
+		}
+	})
+}
+
+// FuzzProfileFor feeds arbitrary phase-1 identities and peer addresses
+// to the profile and key look-ups (a peer's ID is network input): no
+// panic, and a chosen profile is one of the configuration's.
+func FuzzProfileFor(f *testing.F) {
+	res, err := config.Parse("hub.cfg", profileHubCfg)
+	if err != nil {
+		f.Fatal(err)
+	}
+	c := res.Config
+	local := netip.MustParseAddr("198.18.1.1")
+	f.Add([]byte{1, 17, 1, 244, 198, 18, 1, 2}, []byte{198, 18, 1, 2})
+	f.Add(append([]byte{2, 0, 0, 0}, "spoke.example"...), []byte{198, 18, 1, 3})
+	f.Add(append([]byte{11, 0, 0, 0}, "VPNGROUP"...), []byte{198, 18, 2, 5})
+	f.Add([]byte{}, []byte{0, 0, 0, 0})
+	f.Fuzz(func(t *testing.T, id, addr []byte) {
+		if len(addr) != 4 {
+			return
+		}
+		peer := netip.AddrFrom4([4]byte(addr))
+		if pr := profileFor(c, local, peer, id); pr != nil && c.Crypto.ISAKMPProfileByName(pr.Name) != pr {
+			t.Fatalf("profile %q is not the configuration's", pr.Name)
+		}
+		for _, rings := range [][]string{nil, {"KR-A"}} {
+			if k := lookupKey(c, local, peer, id, rings); k != nil && len(rings) > 0 && k.keyring != "KR-A" {
+				t.Fatalf("key from keyring %q, asked for %v", k.keyring, rings)
+			}
 		}
 	})
 }
