@@ -12,6 +12,7 @@ import (
 	"github.com/vpdn/vpdn/config"
 	"github.com/vpdn/vpdn/internal/nstest"
 	"github.com/vpdn/vpdn/transport/memnet"
+	"github.com/vpdn/vpdn/wire/isakmp"
 )
 
 // profileHubCfg is a crypto-map hub whose spokes come through isakmp
@@ -290,6 +291,77 @@ func FuzzProfileFor(f *testing.F) {
 			if k := lookupKey(c, local, peer, id, rings); k != nil && len(rings) > 0 && k.keyring != "KR-A" {
 				t.Fatalf("key from keyring %q, asked for %v", k.keyring, rings)
 			}
+		}
+	})
+}
+
+// TestProfileLookup: the key and profile choices on the hub of
+// TestInMemoryCryptoProfiles: the longest prefix wins across keyrings
+// and global keys (keyrings first on a tie), a profile's keyrings
+// restrict the key, the longest address match picks the profile, and
+// main mode's key must be of the chosen profile's keyrings.
+func TestProfileLookup(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		hub := newMemDaemon(t, memnet.New(34), profileHubCfg+"crypto keyring TIE\n pre-shared-key address 198.18.7.0 255.255.255.0 key tiekey\ncrypto isakmp key 0 globaltie address 198.18.7.0 255.255.255.0\n")
+		c := hub.d.Config()
+		local := netip.MustParseAddr("198.18.1.1")
+		addrID := func(a string) []byte {
+			return isakmp.AppendID(nil, isakmp.IDAddr(netip.MustParseAddr(a), 17, 500))
+		}
+		for _, tc := range []struct {
+			peer    string
+			rings   []string
+			keyring string // "-": none
+			key     string
+		}{
+			{"198.18.1.2", nil, "KR-A", "keyA"},
+			{"198.18.1.3", nil, "KR-B", "keyB"},
+			{"198.18.1.2", []string{"KR-B"}, "KR-B", "keyB"},
+			{"198.18.1.3", []string{"KR-A"}, "-", ""},
+			{"198.18.2.5", nil, "", "globalkey"},
+			{"198.18.2.5", []string{"KR-A", "KR-B"}, "-", ""},
+			{"198.18.7.9", nil, "TIE", "tiekey"},
+		} {
+			k := lookupKey(c, local, netip.MustParseAddr(tc.peer), nil, tc.rings)
+			switch {
+			case tc.keyring == "-" && k != nil:
+				t.Errorf("%s in %v: key from %q, want none", tc.peer, tc.rings, k.keyring)
+			case tc.keyring != "-" && (k == nil || k.keyring != tc.keyring || string(k.value()) != tc.key):
+				t.Errorf("%s in %v: %+v, want %q from %q", tc.peer, tc.rings, k, tc.key, tc.keyring)
+			}
+		}
+		for _, tc := range []struct {
+			peer, id, want string
+		}{
+			{"198.18.1.2", "198.18.1.2", "PA"},
+			{"198.18.1.3", "", "PB"},
+			{"198.18.1.2", "198.18.1.9", "PB"}, // the identity, not the address
+			{"198.18.2.5", "198.18.2.5", ""},
+		} {
+			var id []byte
+			if tc.id != "" {
+				id = addrID(tc.id)
+			}
+			got := ""
+			if pr := profileFor(c, local, netip.MustParseAddr(tc.peer), id); pr != nil {
+				got = pr.Name
+			}
+			if got != tc.want {
+				t.Errorf("profile of %s (ID %q): %q, want %q", tc.peer, tc.id, got, tc.want)
+			}
+		}
+		s := hub.d.ipsecServices()[0]
+		if p, err := s.profile(netip.MustParseAddr("198.18.1.3"), addrID("198.18.1.3"), []byte("keyB")); err != nil || p.Name != "PB" {
+			t.Errorf("spoke B with KR-B's key: %+v %v", p, err)
+		}
+		if _, err := s.profile(netip.MustParseAddr("198.18.1.3"), addrID("198.18.1.3"), []byte("globalkey")); err == nil {
+			t.Error("a key not of profile PB's keyrings was accepted")
+		}
+		if _, err := s.profile(netip.MustParseAddr("198.18.2.5"), addrID("198.18.2.5"), []byte("globalkey")); err != errNoProfile {
+			t.Errorf("an identity of no profile: %v", err)
+		}
+		if p, err := s.profile(netip.MustParseAddr("198.18.2.5"), nil, nil); err != nil || p.Name != "" {
+			t.Errorf("main mode's first message of a stranger: %+v %v (the identity decides)", p, err)
 		}
 	})
 }
