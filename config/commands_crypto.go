@@ -18,6 +18,8 @@ func (p *parser) ezvpnClient() *EzVPNClient       { return p.cur.obj.(*EzVPNClie
 
 // maxEzVPNPeers bounds an Easy VPN remote's backup peers (IOS allows 10).
 const maxEzVPNPeers = 10
+func (p *parser) keyring() *Keyring               { return p.cur.obj.(*Keyring) }
+func (p *parser) isakmpProfile() *ISAKMPProfile   { return p.cur.obj.(*ISAKMPProfile) }
 
 // The DH groups vpdn's IKE offers (RFC 2409 §6, RFC 3526, RFC 5903).
 var cryptoGroups = []int{2, 5, 14, 19, 20}
@@ -56,6 +58,32 @@ func pfsGroup(m *Match) (int, error) {
 	return n, checkGroup(n, "set pfs")
 }
 
+// pskSecret reads a pre-shared key: type 0 (clear text) or 7 (IOS's
+// type 6, AES-encrypted under a master key, vpdn does not have).
+func pskSecret(m *Match, what string) (Secret, error) {
+	s, err := secret(m)
+	if err == nil && s.Type != 0 && s.Type != 7 {
+		err = fmt.Errorf("%s: key type %d is not supported; expected 0 (clear text) or 7", what, s.Type)
+	}
+	return s, err
+}
+
+// section handles a named section command (`crypto keyring NAME`, ...):
+// with neg the section is removed from list; otherwise the one is found,
+// or made with mk and added, and mode md entered with it.
+func section[T any](p *parser, list *[]*T, md mode, neg bool, is func(*T) bool, mk func() *T) {
+	if neg {
+		*list = slices.DeleteFunc(*list, is)
+		return
+	}
+	i := slices.IndexFunc(*list, is)
+	if i < 0 {
+		*list = append(*list, mk())
+		i = len(*list) - 1
+	}
+	p.enter(md, (*list)[i])
+}
+
 // cryptoMapEntry finds or adds the entry NAME SEQ of list.
 func findEntry(list *[]*CryptoMapEntry, name string, seq int, line int) *CryptoMapEntry {
 	for _, e := range *list {
@@ -84,7 +112,7 @@ func removeEntry(list *[]*CryptoMapEntry, name string, seq int) {
 
 // cryptoLater names what comes in later parts of the IPsec work.
 const (
-	laterVTI         = "IPsec with VTI, DVTI, keyrings and isakmp profiles is later work (IPsec part 2); use crypto maps"
+	laterVTI         = "IPsec with VTI and DVTI is later work (IPsec part 2); use crypto maps (with isakmp profiles)"
 	laterEzVPNRemote = "this Easy VPN remote setting is not supported yet; vpdn supports connect, group, mode client|network-extension, peer, username and xauth userid mode local"
 	laterEzVPNServer = "this Easy VPN server setting is not supported yet; vpdn supports crypto map NAME client authentication list L, isakmp authorization list L and client configuration address respond|initiate"
 	laterGRE         = "GRE over IPsec is later work (GRE/DMVPN)"
@@ -178,12 +206,9 @@ var cryptoCommands = []*command{
 			if neg {
 				return nil
 			}
-			s, err := secret(m)
+			s, err := pskSecret(m, "crypto isakmp key")
 			if err != nil {
 				return err
-			}
-			if s.Type != 0 && s.Type != 7 {
-				return fmt.Errorf("crypto isakmp key: key type %d is not supported; expected 0 (clear text) or 7", s.Type)
 			}
 			k.Key = s
 			c.Keys = append(c.Keys, k)
@@ -276,18 +301,9 @@ var cryptoCommands = []*command{
 		}},
 	{mode: mGlobal, spec: "crypto ipsec profile <name:word>", help: "An IPsec profile: transform sets, lifetime, PFS and reverse route that crypto map entries take with `set profile` (its use by tunnel interfaces, VTI, is later work).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			c := p.cfg.CryptoConfig()
 			name := m.Str("name")
-			if neg {
-				c.Profiles = slices.DeleteFunc(c.Profiles, func(x *IPsecProfile) bool { return x.Name == name })
-				return nil
-			}
-			pr := c.ProfileByName(name)
-			if pr == nil {
-				pr = &IPsecProfile{Name: name, Line: p.line}
-				c.Profiles = append(c.Profiles, pr)
-			}
-			p.enter(mIPsecProfile, pr)
+			section(p, &p.cfg.CryptoConfig().Profiles, mIPsecProfile, neg, func(x *IPsecProfile) bool { return x.Name == name },
+				func() *IPsecProfile { return &IPsecProfile{Name: name, Line: p.line} })
 			return nil
 		}},
 	{mode: mIPsecProfile, spec: "set transform-set <ts:word>...", help: "The transform sets to offer and accept, in order.", noForm: true,
@@ -328,7 +344,12 @@ var cryptoCommands = []*command{
 			set(&p.ipsecProfile().ReverseRoute, v, neg)
 			return nil
 		}},
-	{mode: mIPsecProfile, spec: "set isakmp-profile <rest:line>", help: "An isakmp profile for the profile: later work (IPsec part 2).", later: laterVTI},
+	{mode: mIPsecProfile, spec: "set isakmp-profile <name:word>", help: "The isakmp profile of the crypto map entries that take this IPsec profile with `set profile` (and name no isakmp profile themselves).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			pr := p.ipsecProfile()
+			set(&pr.ISAKMPProfile, m.Str("name"), neg)
+			return nil
+		}},
 
 	{mode: mGlobal, spec: "crypto map <name:word> <seq:int:1-65535> [ipsec-isakmp [dynamic <dyn:word> [discover]] | ipsec-manual]", help: "A crypto map entry (IKE-negotiated, ipsec-isakmp) and its mode: set peer, set transform-set, match address, set pfs, set security-association lifetime, reverse-route. With dynamic DYN the entry is the dynamic map DYN, for peers not known in advance. Entries are matched lowest sequence first.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
@@ -370,7 +391,17 @@ var cryptoCommands = []*command{
 			set(&mc.AddressLine, p.line, neg)
 			return nil
 		}},
-	{mode: mGlobal, spec: "crypto map <name:word> {client | isakmp | isakmp-profile | redundancy} <rest:line>", help: "Other crypto map settings (client accounting, isakmp-profile, redundancy): not supported yet.", later: laterEzVPNServer},
+	{mode: mGlobal, spec: "crypto map <name:word> isakmp-profile <profile:word>", help: "The isakmp profile of the map's entries that name none (`set isakmp-profile`).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			c := p.cfg.CryptoConfig()
+			name := m.Str("name")
+			c.MapProfiles = slices.DeleteFunc(c.MapProfiles, func(x *CryptoMapProfile) bool { return x.Map == name })
+			if !neg {
+				c.MapProfiles = append(c.MapProfiles, &CryptoMapProfile{Map: name, Profile: m.Str("profile"), Line: p.line})
+			}
+			return nil
+		}},
+	{mode: mGlobal, spec: "crypto map <name:word> {client | isakmp | redundancy} <rest:line>", help: "Other crypto map settings (client accounting, redundancy): not supported yet.", later: laterEzVPNServer},
 	{mode: mGlobal, spec: "crypto map <name:word> local-address <iface:interface>", help: "The interface whose address the map's IKE and ESP use (typically a Loopback), instead of the address of the interface the map is applied to; interfaces sharing the map then share one IKE service.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			c := p.cfg.CryptoConfig()
@@ -457,7 +488,11 @@ var cryptoCommands = []*command{
 			set(&p.cryptoMapEntry().Profile, m.Str("name"), neg)
 			return nil
 		}},
-	{mode: mCryptoMap, spec: "set isakmp-profile <rest:line>", help: "An isakmp profile for the entry: later work (IPsec part 2).", later: laterVTI},
+	{mode: mCryptoMap, spec: "set isakmp-profile <name:word>", help: "The entry's isakmp profile: as initiator its keyrings, self-identity and mode; as responder the entry matches only quick modes of phase-1 SAs of that profile (an entry without one matches any).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.cryptoMapEntry().ISAKMPProfile, m.Str("name"), neg)
+			return nil
+		}},
 
 	{mode: mInterface, spec: "crypto map <name:word>", help: "Protect traffic that leaves through this interface's address with crypto map NAME: vpdn serves IKE on the address and carries the protected networks through its crypto TUN.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
@@ -596,18 +631,9 @@ var cryptoCommands = []*command{
 	// Easy VPN server (XAuth and mode-config).
 	{mode: mGlobal, spec: "crypto isakmp client configuration group <name:word>", help: "An Easy VPN client group: its key (the clients connect in aggressive mode with the group name as identity), and what mode-config gives them: pool, dns, wins, domain, acl (split include), save-password, banner, max-users.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			c := p.cfg.CryptoConfig()
 			name := m.Str("name")
-			if neg {
-				c.ClientGroups = slices.DeleteFunc(c.ClientGroups, func(g *ClientGroup) bool { return g.Name == name })
-				return nil
-			}
-			g := c.ClientGroupByName(name)
-			if g == nil {
-				g = &ClientGroup{Name: name, Line: p.line}
-				c.ClientGroups = append(c.ClientGroups, g)
-			}
-			p.enter(mClientGroup, g)
+			section(p, &p.cfg.CryptoConfig().ClientGroups, mClientGroup, neg, func(g *ClientGroup) bool { return g.Name == name },
+				func() *ClientGroup { return &ClientGroup{Name: name, Line: p.line} })
 			return nil
 		}},
 	{mode: mClientGroup, spec: "key " + passwordSpec, help: "The group's pre-shared key (type 0 clear text or 7).", noForm: true,
@@ -617,12 +643,9 @@ var cryptoCommands = []*command{
 				g.Key = Secret{}
 				return nil
 			}
-			s, err := secret(m)
+			s, err := pskSecret(m, "key")
 			if err != nil {
 				return err
-			}
-			if s.Type != 0 && s.Type != 7 {
-				return fmt.Errorf("key: key type %d is not supported; expected 0 (clear text) or 7", s.Type)
 			}
 			g.Key = s
 			return nil
@@ -690,9 +713,148 @@ var cryptoCommands = []*command{
 			return nil
 		}},
 
+	// Keyrings and isakmp profiles.
+	{mode: mGlobal, spec: "crypto keyring <name:word>", help: "A keyring: pre-shared keys by peer address or host name. As responder vpdn looks a peer's key up in every keyring and the global keys (the longest mask wins; on a tie the keyrings come first, in configuration order); isakmp profiles name the keyrings their peers' keys must come from.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			name := m.Str("name")
+			section(p, &p.cfg.CryptoConfig().Keyrings, mKeyring, neg, func(k *Keyring) bool { return k.Name == name },
+				func() *Keyring { return &Keyring{Name: name, Line: p.line} })
+			return nil
+		}},
+	{mode: mKeyring, spec: "pre-shared-key {address <addr:ipv4> [<mask:mask>] | hostname <host:word>} key " + passwordSpec, help: "The key of a peer (address A), of the peers of a network (A MASK; 0.0.0.0 0.0.0.0: any) or of a peer by its FQDN identity (hostname H, aggressive mode). Type 0 is clear text, 7 the Cisco reversible encoding.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			kr := p.keyring()
+			k := &KeyringKey{Hostname: m.Str("host"), Line: p.line}
+			if m.Has("address") {
+				k.Addr = m.Addr("addr")
+				if m.Str("mask") != "" {
+					k.Mask = m.Addr("mask")
+				}
+			}
+			kr.Keys = slices.DeleteFunc(kr.Keys, func(x *KeyringKey) bool {
+				return x.Prefix() == k.Prefix() && strings.EqualFold(x.Hostname, k.Hostname)
+			})
+			if neg {
+				return nil
+			}
+			s, err := pskSecret(m, "pre-shared-key")
+			if err != nil {
+				return err
+			}
+			k.Key = s
+			kr.Keys = append(kr.Keys, k)
+			return nil
+		}},
+	{mode: mKeyring, spec: "local-address <where:word>", help: "Use the keyring only for IKE on this address (an interface name or an IPv4 address).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.keyring().LocalAddress, m.Str("where"), neg)
+			return nil
+		}},
+	{mode: mKeyring, spec: "description <text:line>", help: "Free text.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.keyring().Description, m.Str("text"), neg)
+			return nil
+		}},
+	{mode: mKeyring, spec: "rsa-pubkey <rest:line>", help: "RSA keys in a keyring: not supported yet.", later: "rsa-pubkey is not supported yet; vpdn supports pre-shared-key address|hostname, local-address and description"},
+
+	{mode: mGlobal, spec: "crypto isakmp profile <name:word>", help: "An isakmp profile: the peers it is for (`match identity`), the keyrings their keys come from, and what their phase-1 SA gets (keepalive, XAuth, group authorization, mode-config); as initiator (a crypto map entry's `set isakmp-profile`) its keyrings, `self-identity` and `initiate mode aggressive`.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			name := m.Str("name")
+			section(p, &p.cfg.CryptoConfig().ISAKMPProfiles, mISAKMPProfile, neg, func(x *ISAKMPProfile) bool { return x.Name == name },
+				func() *ISAKMPProfile { return &ISAKMPProfile{Name: name, Line: p.line} })
+			return nil
+		}},
+	{mode: mISAKMPProfile, spec: "keyring <name:word>", help: "A keyring the profile's peers' keys come from (repeatable); without one, any keyring and the global keys.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			setMember(&p.isakmpProfile().Keyrings, m.Str("name"), neg)
+			return nil
+		}},
+	{mode: mISAKMPProfile, spec: "match identity {address <addr:ipv4> [<mask:mask>] | host [domain] <host:word> | group <group:word> | user <rest:line>}", help: "Which peers the profile is for, by their phase-1 identity: an address (A MASK; 0.0.0.0 alone: any), a host name (FQDN), a domain (host domain D: the FQDN ends in .D) or an Easy VPN group (the KEY_ID a client sends).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			pr := p.isakmpProfile()
+			x := &ProfileMatch{Line: p.line}
+			switch {
+			case m.Has("user"):
+				return fmt.Errorf("match identity user: not supported yet; expected match identity address, host, host domain or group")
+			case m.Has("address"):
+				x.Kind, x.Addr = "address", m.Addr("addr")
+				if m.Str("mask") != "" {
+					x.Mask = m.Addr("mask")
+				}
+			case m.Has("domain"):
+				x.Kind, x.Name = "domain", strings.ToLower(m.Str("host"))
+			case m.Has("group"):
+				x.Kind, x.Name = "group", m.Str("group")
+			default:
+				x.Kind, x.Name = "host", strings.ToLower(m.Str("host"))
+			}
+			pr.Matches = slices.DeleteFunc(pr.Matches, func(o *ProfileMatch) bool { return o.String() == x.String() })
+			if !neg {
+				pr.Matches = append(pr.Matches, x)
+			}
+			return nil
+		}},
+	{mode: mISAKMPProfile, spec: "self-identity {address | fqdn | user-fqdn <user:word>}", help: "Our phase-1 identity as initiator: the address (the default), the host name (fqdn: `hostname`, ID_FQDN) or user-fqdn U (ID_USER_FQDN).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			pr := p.isakmpProfile()
+			if neg {
+				pr.SelfIdentity = nil
+				return nil
+			}
+			pr.SelfIdentity = &SelfIdentity{Kind: m.Keyword("address", "fqdn", "user-fqdn"), Value: m.Str("user")}
+			return nil
+		}},
+	{mode: mISAKMPProfile, spec: "local-address <where:word>", help: "The profile is for IKE on this address only (an interface name or an IPv4 address).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.isakmpProfile().LocalAddress, m.Str("where"), neg)
+			return nil
+		}},
+	{mode: mISAKMPProfile, spec: "initiate mode aggressive", help: "Initiate in aggressive mode (with the self-identity) instead of main mode; the peer must accept aggressive mode.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			p.isakmpProfile().InitiateAggressive = !neg
+			return nil
+		}},
+	{mode: mISAKMPProfile, spec: "keepalive <s:int:10-3600> retry <r:int:2-60>", help: "Dead peer detection for the profile's SAs (on-demand, as crypto isakmp keepalive S R), in place of the global one.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			pr := p.isakmpProfile()
+			if neg {
+				pr.Keepalive = nil
+				return nil
+			}
+			pr.Keepalive = &ISAKMPKeepalive{Seconds: m.Int("s"), Retry: m.Int("r"), Line: p.line}
+			return nil
+		}},
+	{mode: mISAKMPProfile, spec: "client authentication list <list:word>", help: "Easy VPN server: XAuth the profile's clients with `aaa authentication login L` (as crypto map NAME client authentication list).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.isakmpProfile().AuthList, m.Str("list"), neg)
+			return nil
+		}},
+	{mode: mISAKMPProfile, spec: "isakmp authorization list <list:word>", help: "Easy VPN server: where the clients' groups are looked up (`aaa authorization network L`, local).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.isakmpProfile().AuthorList, m.Str("list"), neg)
+			return nil
+		}},
+	{mode: mISAKMPProfile, spec: "client configuration address {respond | initiate}", help: "Easy VPN server mode-config for the profile's clients: answer their request (respond) or push (initiate).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.isakmpProfile().ConfigAddress, m.Keyword("respond", "initiate"), neg)
+			return nil
+		}},
+	{mode: mISAKMPProfile, spec: "client configuration group <group:word>", help: "The client configuration group whose settings the profile's clients get (without it, the group named by their identity).", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.isakmpProfile().ClientGroup, m.Str("group"), neg)
+			return nil
+		}},
+	{mode: mISAKMPProfile, spec: "description <text:line>", help: "Free text.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			set(&p.isakmpProfile().Description, m.Str("text"), neg)
+			return nil
+		}},
+	{mode: mISAKMPProfile, spec: "virtual-template <rest:line>", help: "Dynamic VTI (a virtual-access per peer): later work (IPsec part 2).", later: "virtual-template (dynamic VTI) is later work (IPsec part 2); use the profile with a crypto map"},
+	{mode: mISAKMPProfile, spec: "vrf <rest:line>", help: "VRF-aware IPsec: not supported yet.", later: "vrf in an isakmp profile is not supported yet: vpdn has no VRFs"},
+	{mode: mISAKMPProfile, spec: "ca trust-point <rest:line>", help: "Certificates: later work.", later: "certificates (ca trust-point) are later work; use pre-shared keys from keyrings"},
+	{mode: mISAKMPProfile, spec: "accounting <rest:line>", help: "IKE accounting: not supported yet.", later: "accounting in an isakmp profile is not supported yet"},
+
 	// Later parts of the IPsec work, refused by name.
-	{mode: mGlobal, spec: "crypto keyring <rest:line>", help: "Keyrings: later work (IPsec part 2, with VTI).", later: laterVTI},
-	{mode: mGlobal, spec: "crypto isakmp profile <rest:line>", help: "isakmp profiles: later work (IPsec part 2, with VTI).", later: laterVTI},
 	{mode: mGlobal, spec: "crypto isakmp client <rest:line>", help: "Other Easy VPN client settings (firewall, keepalives): not supported yet.", later: laterEzVPNServer},
 	{mode: mGlobal, spec: "crypto isakmp xauth <rest:line>", help: "Other XAuth settings: not supported yet (crypto isakmp xauth timeout is).", later: "this XAuth setting is not supported yet; vpdn supports crypto isakmp xauth timeout"},
 	{mode: mGlobal, spec: "crypto ipsec client <rest:line>", help: "Other Easy VPN remote settings: not supported yet.", later: laterEzVPNRemote},

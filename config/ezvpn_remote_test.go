@@ -84,6 +84,6 @@ func TestEzVPNRemoteBroken(t *testing.T) {
 		{"other setting", strings.Replace(ok, " connect auto\n", " virtual-interface 1\n", 1), 3, []string{"not supported yet", "mode client|network-extension"}},
 		{"too many peers", strings.Replace(ok, " peer 198.18.77.2\n", strings.Repeat(" peer 198.18.77.2\n", 1)+" peer 198.18.77.3\n peer 198.18.77.4\n peer 198.18.77.5\n peer 198.18.77.6\n peer 198.18.77.7\n peer 198.18.77.8\n peer 198.18.77.9\n peer 198.18.77.10\n peer 198.18.77.11\n peer 198.18.77.12\n", 1), 16, []string{"at most 10 peers"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) { wantFirstError(t, "c.cfg", tc.text, tc.line, tc.want) })
+		t.Run(tc.name, func(t *testing.T) { firstError(t, "c.cfg", tc.text, tc.line, tc.want...) })
 	}
 }

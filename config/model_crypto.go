@@ -50,6 +50,11 @@ type Crypto struct {
 	// remote), applied to interfaces by `crypto ipsec client ezvpn NAME
 	// [outside|inside]`.
 	EzVPNClients []*EzVPNClient `json:"ezvpn_clients,omitempty"`
+	// Keyrings are `crypto keyring NAME`, ISAKMPProfiles `crypto isakmp
+	// profile NAME`, MapProfiles `crypto map NAME isakmp-profile P`.
+	Keyrings       []*Keyring          `json:"keyrings,omitempty"`
+	ISAKMPProfiles []*ISAKMPProfile    `json:"isakmp_profiles,omitempty"`
+	MapProfiles    []*CryptoMapProfile `json:"map_profiles,omitempty"`
 }
 
 // ClientGroup is `crypto isakmp client configuration group NAME`: the
@@ -226,6 +231,8 @@ type IPsecProfile struct {
 	PFS           int      `json:"pfs,omitempty"`
 	ReverseRoute  string   `json:"reverse_route,omitempty"` // "dynamic" (reverse-route), "static"
 	RRDistance    int      `json:"rr_distance,omitempty"`
+	// ISAKMPProfile is `set isakmp-profile P`.
+	ISAKMPProfile string `json:"isakmp_profile,omitempty"`
 }
 
 // CryptoMapEntry is one entry of a crypto map (`crypto map NAME SEQ
@@ -251,6 +258,10 @@ type CryptoMapEntry struct {
 	// Profile is `set profile NAME` (document 004's dynamic map): the
 	// entry takes the IPsec profile's settings for what it leaves unset.
 	Profile string `json:"profile,omitempty"`
+	// ISAKMPProfile is `set isakmp-profile P`: the entry's peers use that
+	// profile, and a quick mode from a phase-1 SA of another profile does
+	// not match the entry.
+	ISAKMPProfile string `json:"isakmp_profile,omitempty"`
 }
 
 // AccessList is `ip access-list extended NAME` or the numbered `access-list
@@ -400,4 +411,170 @@ func (c *Crypto) EzVPNClientByName(name string) *EzVPNClient {
 		}
 	}
 	return nil
+}
+
+// Keyring is `crypto keyring NAME`: pre-shared keys by peer address or
+// host name, used by the isakmp profiles that name it (`keyring NAME`)
+// and, as a responder, for any peer whose address it holds a key for.
+type Keyring struct {
+	Name        string        `json:"name"`
+	Line        int           `json:"line,omitempty"`
+	Description string        `json:"description,omitempty"`
+	Keys        []*KeyringKey `json:"keys"`
+	// LocalAddress is `local-address A|IF`: the keyring serves only IKE
+	// on that address (an interface name or an IPv4 address, as written).
+	LocalAddress string `json:"local_address,omitempty"`
+}
+
+// KeyringKey is `pre-shared-key address A [MASK] key K` or
+// `pre-shared-key hostname H key K`.
+type KeyringKey struct {
+	Addr     netip.Addr `json:"addr,omitzero"`
+	Mask     netip.Addr `json:"mask,omitzero"`
+	Hostname string     `json:"hostname,omitempty"`
+	Key      Secret     `json:"key"`
+	Line     int        `json:"line,omitempty"`
+}
+
+// Prefix is the peers an address key is for (invalid for a host name
+// key).
+func (k *KeyringKey) Prefix() netip.Prefix {
+	if !k.Addr.IsValid() {
+		return netip.Prefix{}
+	}
+	if !k.Mask.IsValid() {
+		return netip.PrefixFrom(k.Addr, 32)
+	}
+	bits, _ := maskBits(k.Mask)
+	return netip.PrefixFrom(k.Addr, bits).Masked()
+}
+
+// ISAKMPProfile is `crypto isakmp profile NAME`: which peers it is for
+// (`match identity`), the keyrings their keys come from, and what their
+// phase-1 SA gets: keepalives, XAuth, group authorization and
+// mode-config (the Easy VPN server settings a crypto map otherwise
+// carries), and, as initiator, our identity and mode.
+type ISAKMPProfile struct {
+	Name        string          `json:"name"`
+	Line        int             `json:"line,omitempty"`
+	Description string          `json:"description,omitempty"`
+	Keyrings    []string        `json:"keyrings,omitempty"`
+	Matches     []*ProfileMatch `json:"matches"`
+	// SelfIdentity is `self-identity address|fqdn|user-fqdn [X]`.
+	SelfIdentity *SelfIdentity `json:"self_identity,omitempty"`
+	// LocalAddress is `local-address IF|A`, as written.
+	LocalAddress string `json:"local_address,omitempty"`
+	// InitiateAggressive is `initiate mode aggressive`.
+	InitiateAggressive bool             `json:"initiate_aggressive,omitempty"`
+	Keepalive          *ISAKMPKeepalive `json:"keepalive,omitempty"`
+	AuthList           string           `json:"authentication_list,omitempty"`
+	AuthorList         string           `json:"authorization_list,omitempty"`
+	// ConfigAddress is `client configuration address respond|initiate`.
+	ConfigAddress string `json:"configuration_address,omitempty"`
+	// ClientGroup is `client configuration group G`.
+	ClientGroup string `json:"configuration_group,omitempty"`
+}
+
+// ProfileMatch is one `match identity` line: address A [MASK], host H,
+// host domain D or group G.
+type ProfileMatch struct {
+	Kind string     `json:"kind"` // address, host, domain, group
+	Addr netip.Addr `json:"addr,omitzero"`
+	Mask netip.Addr `json:"mask,omitzero"`
+	Name string     `json:"name,omitempty"` // host, domain, group
+	Line int        `json:"line,omitempty"`
+}
+
+// Prefix is the addresses an address match is for: A MASK, A alone a
+// host, and 0.0.0.0 alone any address (as IOS's examples write it).
+func (m *ProfileMatch) Prefix() netip.Prefix {
+	switch {
+	case m.Kind != "address":
+		return netip.Prefix{}
+	case m.Mask.IsValid():
+		bits, _ := maskBits(m.Mask)
+		return netip.PrefixFrom(m.Addr, bits).Masked()
+	case m.Addr.IsUnspecified():
+		return netip.PrefixFrom(m.Addr, 0)
+	}
+	return netip.PrefixFrom(m.Addr, 32)
+}
+
+// String is the line after `match identity`.
+func (m *ProfileMatch) String() string {
+	switch m.Kind {
+	case "address":
+		if m.Mask.IsValid() {
+			return "address " + m.Addr.String() + " " + m.Mask.String()
+		}
+		return "address " + m.Addr.String()
+	case "domain":
+		return "host domain " + m.Name
+	}
+	return m.Kind + " " + m.Name
+}
+
+// SelfIdentity is `self-identity address|fqdn|user-fqdn [X]`.
+type SelfIdentity struct {
+	Kind  string `json:"kind"`            // address, fqdn (the hostname), user-fqdn
+	Value string `json:"value,omitempty"` // user-fqdn's X
+}
+
+// CryptoMapProfile is `crypto map NAME isakmp-profile P`: the profile of
+// the map's entries that name none.
+type CryptoMapProfile struct {
+	Map     string `json:"map"`
+	Profile string `json:"profile"`
+	Line    int    `json:"line,omitempty"`
+}
+
+// KeyringByName returns the named keyring, or nil.
+func (c *Crypto) KeyringByName(name string) *Keyring {
+	for _, k := range c.Keyrings {
+		if k.Name == name {
+			return k
+		}
+	}
+	return nil
+}
+
+// ISAKMPProfileByName returns the named isakmp profile, or nil.
+func (c *Crypto) ISAKMPProfileByName(name string) *ISAKMPProfile {
+	if c == nil {
+		return nil
+	}
+	for _, p := range c.ISAKMPProfiles {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// MapISAKMPProfile is the profile of `crypto map NAME isakmp-profile P`,
+// "" if none.
+func (c *Crypto) MapISAKMPProfile(name string) string {
+	if c == nil {
+		return ""
+	}
+	for _, m := range c.MapProfiles {
+		if m.Map == name {
+			return m.Profile
+		}
+	}
+	return ""
+}
+
+// EntryISAKMPProfile is the isakmp profile a crypto map entry of map
+// tag uses: its own `set isakmp-profile`, its IPsec profile's (`set
+// profile`), then the map's (`crypto map NAME isakmp-profile`); "" if
+// none.
+func (c *Crypto) EntryISAKMPProfile(tag string, e *CryptoMapEntry) string {
+	if e.ISAKMPProfile != "" {
+		return e.ISAKMPProfile
+	}
+	if pr := c.ProfileByName(e.Profile); pr != nil && pr.ISAKMPProfile != "" {
+		return pr.ISAKMPProfile
+	}
+	return c.MapISAKMPProfile(tag)
 }

@@ -196,6 +196,13 @@ func (w *printer) line(depth int, format string, args ...any) {
 	w.lastBang = false
 }
 
+// opt prints `prefix v` at depth when v is set.
+func (w *printer) opt(depth int, prefix, v string) {
+	if v != "" {
+		w.line(depth, "%s %s", prefix, v)
+	}
+}
+
 func (w *printer) bang() {
 	if !w.lastBang {
 		w.WriteString("!\n")

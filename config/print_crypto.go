@@ -95,6 +95,12 @@ func printCrypto(w *printer, c *Crypto) {
 	for _, e := range c.EzVPNClients {
 		printEzVPNClient(w, e)
 	}
+	for _, k := range c.Keyrings {
+		printKeyring(w, k)
+	}
+	for _, p := range c.ISAKMPProfiles {
+		printISAKMPProfile(w, p)
+	}
 	for _, t := range c.TransformSets {
 		s := "crypto ipsec transform-set " + t.Name + " " + t.ESP
 		if t.KeyBits != 0 {
@@ -121,6 +127,7 @@ func printCrypto(w *printer, c *Crypto) {
 			w.line(1, "set pfs group%d", p.PFS)
 		}
 		reverseRouteLines(w, p.ReverseRoute, p.RRDistance)
+		w.opt(1, "set isakmp-profile", p.ISAKMPProfile)
 		w.bang()
 	}
 	for _, e := range c.DynamicMaps {
@@ -138,6 +145,9 @@ func printCrypto(w *printer, c *Crypto) {
 		if mc.Address != "" {
 			w.line(0, "crypto map %s client configuration address %s", mc.Map, mc.Address)
 		}
+	}
+	for _, mp := range c.MapProfiles {
+		w.line(0, "crypto map %s isakmp-profile %s", mp.Map, mp.Profile)
 	}
 	for _, e := range c.Maps {
 		if e.Dynamic != "" {
@@ -164,6 +174,7 @@ func printMapEntry(w *printer, e *CryptoMapEntry) {
 	if e.Profile != "" {
 		w.line(1, "set profile %s", e.Profile)
 	}
+	w.opt(1, "set isakmp-profile", e.ISAKMPProfile)
 	lifetimeLines(w, 1, "set ", e.Lifetime)
 	if len(e.TransformSets) > 0 {
 		w.line(1, "set transform-set %s", strings.Join(e.TransformSets, " "))
@@ -262,6 +273,49 @@ func printEzVPNClient(w *printer, e *EzVPNClient) {
 	}
 	if e.XAuthLocal {
 		w.line(1, "xauth userid mode local")
+	}
+	w.bang()
+}
+
+func printKeyring(w *printer, k *Keyring) {
+	w.line(0, "crypto keyring %s", k.Name)
+	w.opt(1, "description", k.Description)
+	w.opt(1, "local-address", k.LocalAddress)
+	for _, x := range k.Keys {
+		switch {
+		case x.Hostname != "":
+			w.line(1, "pre-shared-key hostname %s key %s", x.Hostname, fmtSecret(x.Key))
+		case x.Mask.IsValid():
+			w.line(1, "pre-shared-key address %s %s key %s", x.Addr, x.Mask, fmtSecret(x.Key))
+		default:
+			w.line(1, "pre-shared-key address %s key %s", x.Addr, fmtSecret(x.Key))
+		}
+	}
+	w.bang()
+}
+
+func printISAKMPProfile(w *printer, p *ISAKMPProfile) {
+	w.line(0, "crypto isakmp profile %s", p.Name)
+	w.opt(1, "description", p.Description)
+	for _, k := range p.Keyrings {
+		w.line(1, "keyring %s", k)
+	}
+	for _, m := range p.Matches {
+		w.line(1, "match identity %s", m)
+	}
+	w.opt(1, "client authentication list", p.AuthList)
+	w.opt(1, "isakmp authorization list", p.AuthorList)
+	w.opt(1, "client configuration address", p.ConfigAddress)
+	w.opt(1, "client configuration group", p.ClientGroup)
+	if s := p.SelfIdentity; s != nil {
+		w.line(1, "%s", strings.TrimSpace("self-identity "+s.Kind+" "+s.Value))
+	}
+	if p.InitiateAggressive {
+		w.line(1, "initiate mode aggressive")
+	}
+	w.opt(1, "local-address", p.LocalAddress)
+	if ka := p.Keepalive; ka != nil {
+		w.line(1, "keepalive %d retry %d", ka.Seconds, ka.Retry)
 	}
 	w.bang()
 }

@@ -43,9 +43,10 @@ crypto ipsec client ezvpn E
  group G key 0 clearEzGroupKey
  peer 198.18.0.60
  username u password 0 clearEzUserPw
+crypto keyring KR
+ pre-shared-key address 198.18.0.51 key 0 clearKeyringKey
 `
-
-var clearSecrets = []string{"clearUserPw", "clearPrivPw", "clearClassPw", "clearDigestPw", "clearTunnelPw", "clearChapPw", "clearPapPw", "clearRadiusKey", "clearGlobalKey", "clearDynKey", "globalDynKey", "clearPoolStoreDSN", "clearIsakmpKey", "clearGroupKey", "clearEzGroupKey", "clearEzUserPw"}
+var clearSecrets = []string{"clearUserPw", "clearPrivPw", "clearClassPw", "clearDigestPw", "clearTunnelPw", "clearChapPw", "clearPapPw", "clearRadiusKey", "clearGlobalKey", "clearDynKey", "globalDynKey", "clearPoolStoreDSN", "clearIsakmpKey", "clearGroupKey", "clearEzGroupKey", "clearEzUserPw", "clearKeyringKey"}
 
 // TestSecretsCoverEveryField: the fixture sets every Secret field of the
 // model, so the tests below see them all; a new secret command must be

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"slices"
 	"strconv"
 )
@@ -44,11 +45,21 @@ func (p *parser) validateCrypto() {
 				p.errf(e.Line, "%s: transform set %q does not exist; expected one of: %s", what, ts, names(cr.TransformSets, func(t *TransformSet) string { return t.Name }))
 			}
 		}
+		if e.ISAKMPProfile != "" && cr.ISAKMPProfileByName(e.ISAKMPProfile) == nil {
+			p.errf(e.Line, "%s: set isakmp-profile %s: no such isakmp profile; expected one of: %s", what, e.ISAKMPProfile, names(cr.ISAKMPProfiles, func(x *ISAKMPProfile) string { return x.Name }))
+		}
 		if e.Profile != "" && cr.ProfileByName(e.Profile) == nil {
 			p.errf(e.Line, "%s: ipsec profile %q does not exist; expected one of: %s", what, e.Profile, names(cr.Profiles, func(x *IPsecProfile) string { return x.Name }))
 		}
 		if e.MatchACL == "" {
-			if kind != "crypto dynamic-map" || len(cr.MapClients) == 0 {
+			// An Easy VPN server's dynamic entry needs no ACL (the map's
+			// client settings, or its isakmp profile's).
+			pr := cr.ISAKMPProfileByName(e.ISAKMPProfile)
+			if ip := cr.ProfileByName(e.Profile); pr == nil && ip != nil {
+				pr = cr.ISAKMPProfileByName(ip.ISAKMPProfile)
+			}
+			ezProfile := pr != nil && (pr.AuthList != "" || pr.ConfigAddress != "")
+			if kind != "crypto dynamic-map" || (len(cr.MapClients) == 0 && !ezProfile) {
 				p.warnAt(e.Line, "%s has no match address; it stays disabled until an access list is given", what)
 			}
 		} else if a := c.AccessListByName(e.MatchACL); a == nil {
@@ -86,6 +97,7 @@ func (p *parser) validateCrypto() {
 	}
 	p.validateEzVPN()
 	p.validateEzVPNRemote()
+	p.validateProfiles()
 	for _, pr := range cr.Profiles {
 		for _, ts := range pr.TransformSets {
 			if cr.TransformSetByName(ts) == nil {
@@ -111,22 +123,7 @@ func (p *parser) validateEzVPN() {
 		if len(cr.MapEntries(mc.Map, false)) == 0 {
 			p.errf(lineOr(mc.AuthLine, lineOr(mc.AuthorLine, mc.AddressLine)), "crypto map %s: client settings for a crypto map that does not exist; expected crypto map %s SEQ ipsec-isakmp", mc.Map, mc.Map)
 		}
-		if mc.AuthList != "" {
-			if !c.AAA.NewModel {
-				p.errf(mc.AuthLine, "crypto map %s client authentication list %s: XAuth needs aaa new-model", mc.Map, mc.AuthList)
-			} else if !slices.ContainsFunc(c.AAA.Login, func(l MethodList) bool { return l.Name == mc.AuthList }) {
-				p.errf(mc.AuthLine, "crypto map %s client authentication list %s: no such list; expected aaa authentication login %s local (or group radius)", mc.Map, mc.AuthList, mc.AuthList)
-			}
-		}
-		if mc.AuthorList != "" {
-			i := slices.IndexFunc(c.AAA.Authorization, func(l MethodList) bool { return l.Name == mc.AuthorList })
-			switch {
-			case i < 0:
-				p.errf(mc.AuthorLine, "crypto map %s isakmp authorization list %s: no such list; expected aaa authorization network %s local", mc.Map, mc.AuthorList, mc.AuthorList)
-			case !slices.Contains(c.AAA.Authorization[i].Methods, "local"):
-				p.warnAt(mc.AuthorLine, "crypto map %s isakmp authorization list %s: groups held by RADIUS are not supported yet; vpdn takes the group from its crypto isakmp client configuration groups", mc.Map, mc.AuthorList)
-			}
-		}
+		p.checkEzLists("crypto map "+mc.Map, mc.AuthList, mc.AuthLine, mc.AuthorList, mc.AuthorLine)
 		if mc.Address != "" && len(cr.ClientGroups) == 0 {
 			p.errf(mc.AddressLine, "crypto map %s client configuration address %s: no crypto isakmp client configuration group to take the configuration from", mc.Map, mc.Address)
 		}
@@ -203,4 +200,101 @@ func (p *parser) validateEzVPNRemote() {
 			p.errf(e.Line, "%s: mode network-extension with no inside interface; expected crypto ipsec client ezvpn %s inside on the network to extend", what, e.Name)
 		}
 	}
+}
+// checkEzLists checks the method lists an Easy VPN server setting names
+// (of a crypto map or an isakmp profile, what).
+func (p *parser) checkEzLists(what, auth string, authLine int, author string, authorLine int) {
+	c := p.cfg
+	if auth != "" {
+		if !c.AAA.NewModel {
+			p.errf(authLine, "%s client authentication list %s: XAuth needs aaa new-model", what, auth)
+		} else if !slices.ContainsFunc(c.AAA.Login, func(l MethodList) bool { return l.Name == auth }) {
+			p.errf(authLine, "%s client authentication list %s: no such list; expected aaa authentication login %s local (or group radius)", what, auth, auth)
+		}
+	}
+	if author != "" {
+		i := slices.IndexFunc(c.AAA.Authorization, func(l MethodList) bool { return l.Name == author })
+		switch {
+		case i < 0:
+			p.errf(authorLine, "%s isakmp authorization list %s: no such list; expected aaa authorization network %s local", what, author, author)
+		case !slices.Contains(c.AAA.Authorization[i].Methods, "local"):
+			p.warnAt(authorLine, "%s isakmp authorization list %s: groups held by RADIUS are not supported yet; vpdn takes the group from its crypto isakmp client configuration groups", what, author)
+		}
+	}
+}
+
+// validateProfiles checks keyrings and isakmp profiles: the names they
+// and the crypto maps use exist, each profile has a match identity (IOS:
+// "a profile is deemed incomplete until it has match identity
+// statements"; vpdn warns and the profile matches no peer), and no two
+// profiles match the same identity (a warning: the first profile in the
+// configuration takes the peer).
+func (p *parser) validateProfiles() {
+	c := p.cfg
+	cr := c.Crypto
+	profNames := func() string { return names(cr.ISAKMPProfiles, func(x *ISAKMPProfile) string { return x.Name }) }
+	for _, k := range cr.Keyrings {
+		if len(k.Keys) == 0 {
+			p.warnAt(k.Line, "crypto keyring %s has no pre-shared-key", k.Name)
+		}
+		if k.LocalAddress != "" && !localAddressOK(k.LocalAddress) {
+			p.errf(k.Line, "crypto keyring %s: local-address %s: expected an interface name or an IPv4 address", k.Name, k.LocalAddress)
+		}
+	}
+	owner := map[string]*ISAKMPProfile{}
+	for _, pr := range cr.ISAKMPProfiles {
+		what := "crypto isakmp profile " + pr.Name
+		if len(pr.Matches) == 0 {
+			p.warnAt(pr.Line, "%s has no match identity: it is incomplete and matches no peer (expected match identity address A [MASK], host H, host domain D or group G)", what)
+		}
+		for _, k := range pr.Keyrings {
+			if cr.KeyringByName(k) == nil {
+				p.errf(pr.Line, "%s: keyring %s does not exist; expected one of: %s", what, k, names(cr.Keyrings, func(x *Keyring) string { return x.Name }))
+			}
+		}
+		for _, m := range pr.Matches {
+			key := m.String()
+			if o := owner[key]; o != nil {
+				p.warnAt(m.Line, "%s: match identity %s is also profile %s's; peers with that identity get %s (the first)", what, key, o.Name, o.Name)
+				continue
+			}
+			owner[key] = pr
+			if m.Kind == "group" && cr.ClientGroupByName(m.Name) == nil {
+				p.warnAt(m.Line, "%s: match identity group %s: no crypto isakmp client configuration group %s", what, m.Name, m.Name)
+			}
+		}
+		p.checkEzLists(what, pr.AuthList, pr.Line, pr.AuthorList, pr.Line)
+		if pr.ClientGroup != "" && cr.ClientGroupByName(pr.ClientGroup) == nil {
+			p.errf(pr.Line, "%s: client configuration group %s does not exist; expected crypto isakmp client configuration group %s", what, pr.ClientGroup, pr.ClientGroup)
+		}
+		if pr.ConfigAddress != "" && len(cr.ClientGroups) == 0 {
+			p.errf(pr.Line, "%s: client configuration address %s: no crypto isakmp client configuration group to take the configuration from", what, pr.ConfigAddress)
+		}
+		if pr.LocalAddress != "" && !localAddressOK(pr.LocalAddress) {
+			p.errf(pr.Line, "%s: local-address %s: expected an interface name or an IPv4 address", what, pr.LocalAddress)
+		}
+	}
+	for _, pr := range cr.Profiles {
+		if pr.ISAKMPProfile != "" && cr.ISAKMPProfileByName(pr.ISAKMPProfile) == nil {
+			p.errf(pr.Line, "crypto ipsec profile %s: set isakmp-profile %s: no such isakmp profile; expected one of: %s", pr.Name, pr.ISAKMPProfile, profNames())
+		}
+	}
+	for _, mp := range cr.MapProfiles {
+		if cr.ISAKMPProfileByName(mp.Profile) == nil {
+			p.errf(mp.Line, "crypto map %s isakmp-profile %s: no such isakmp profile; expected one of: %s", mp.Map, mp.Profile, profNames())
+		}
+		if len(cr.MapEntries(mp.Map, false)) == 0 {
+			p.errf(mp.Line, "crypto map %s isakmp-profile %s: crypto map %s does not exist; expected crypto map %s SEQ ipsec-isakmp", mp.Map, mp.Profile, mp.Map, mp.Map)
+		}
+	}
+}
+
+// localAddressOK reports whether a local-address argument is an IPv4
+// address or an interface name.
+func localAddressOK(s string) bool {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return a.Is4()
+	}
+	_, err := ParseInterfaceName(s)
+	return err == nil
 }

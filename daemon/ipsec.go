@@ -31,7 +31,6 @@ import (
 	"github.com/vpdn/vpdn/config"
 	"github.com/vpdn/vpdn/dataplane"
 	"github.com/vpdn/vpdn/internal/clock"
-	"github.com/vpdn/vpdn/internal/type7"
 	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/proto/ike"
 	"github.com/vpdn/vpdn/transport"
@@ -57,6 +56,10 @@ type cryptoEntry struct {
 	acl     *config.AccessList
 	pol     ike.Phase2Policy // transform sets, PFS, lifetimes (no selectors)
 	rr      string           // reverse-route: "", "dynamic", "static"
+	// profile is the entry's isakmp profile ("" none): as initiator its
+	// SA's, as responder the only profile whose SAs match the entry.
+	profile string
+	p1      ike.P1Profile
 }
 
 // saInfo is an installed SA pair with what show crypto ipsec sa prints.
@@ -138,30 +141,6 @@ func isakmpPolicies(c *config.Crypto) []ike.Policy {
 	return out
 }
 
-// psk finds the most specific `crypto isakmp key` for peer.
-func psk(c *config.Crypto, peer netip.Addr) []byte {
-	if c == nil {
-		return nil
-	}
-	var best *config.ISAKMPKey
-	for _, k := range c.Keys {
-		if k.Prefix().Contains(peer.Unmap()) && (best == nil || k.Prefix().Bits() > best.Prefix().Bits()) {
-			best = k
-		}
-	}
-	if best == nil {
-		return nil
-	}
-	v := best.Key.Value
-	if best.Key.Type == 7 {
-		var err error
-		if v, err = type7.Decode(v); err != nil {
-			return nil
-		}
-	}
-	return []byte(v)
-}
-
 // entrySettings are an entry's transform sets, PFS, lifetimes and
 // reverse route, the IPsec profile's (`set profile`) and then the global
 // lifetime filling what the entry leaves unset.
@@ -214,8 +193,12 @@ func resolveEntries(c *config.Config, name string) []*cryptoEntry {
 	ez := cr.MapClient(name) != nil
 	var out []*cryptoEntry
 	add := func(e *config.CryptoMapEntry, dynamic bool) {
-		ce := &cryptoEntry{cfg: e, dynamic: dynamic, tag: name}
+		ce := &cryptoEntry{cfg: e, dynamic: dynamic, tag: name, profile: cr.EntryISAKMPProfile(name, e)}
 		ce.pol, ce.rr = entrySettings(cr, e)
+		pr := cr.ISAKMPProfileByName(ce.profile)
+		ce.p1 = ikeProfile(pr)
+		ce.pol.Profile = ce.p1
+		ez := ez || ezProfile(pr)
 		ce.acl = c.AccessListByName(e.MatchACL)
 		// A dynamic entry in transport mode needs no ACL: it takes the
 		// peer's udp 1701 proposal (ipsec_l2tp.go); nor does an Easy VPN
@@ -289,14 +272,14 @@ func (d *Daemon) startIPsecLocked(rt *runtime, c *config.Config) error {
 }
 
 // cryptoFingerprint is what the IPsec services are built from: the crypto
-// section, the access lists and the crypto-map interfaces, keys left out
-// (they are read at each negotiation).
+// section, the access lists and the crypto-map interfaces, keys and
+// keyrings left out (they are read at each negotiation).
 func cryptoFingerprint(c *config.Config) string {
 	// The printed form: no pointers, no line numbers.
 	x := &config.Config{AccessLists: c.AccessLists}
 	if c.Crypto != nil {
 		cr := *c.Crypto
-		cr.Keys = nil
+		cr.Keys, cr.Keyrings = nil, nil
 		x.Crypto = &cr
 	}
 	var b strings.Builder
@@ -384,13 +367,12 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 	}
 	ikeCfg := ike.Config{
 		Local: netip.AddrPortFrom(s.local, 500), Clock: d.opts.Clock,
-		Log:      d.opts.Debug.Logger(d.log, "crypto isakmp"),
-		Send:     s.sendIKE,
-		OnEvent:  s.onEvent,
-		Policies: isakmpPolicies(cr),
-		Key: func(peer netip.Addr, id []byte) []byte {
-			return psk(d.Config().Crypto, peer)
-		},
+		Log:              d.opts.Debug.Logger(d.log, "crypto isakmp"),
+		Send:             s.sendIKE,
+		OnEvent:          s.onEvent,
+		Policies:         isakmpPolicies(cr),
+		Key:              s.key,
+		Profile:          s.profile,
 		Phase2:           s.phase2,
 		AcceptAggressive: cr.AggressiveMode == "enable",
 	}
@@ -398,10 +380,11 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 		ikeCfg.DPD = time.Duration(ka.Seconds) * time.Second
 		ikeCfg.DPDRetry = time.Duration(ka.Retry) * time.Second
 		ikeCfg.DPDPeriodic = ka.Mode == "periodic"
-		// on-demand: ESP from the peer is as good as an R-U-THERE-ACK;
-		// IKE reads the SAs' inbound counters on its DPD timer.
-		ikeCfg.InboundESP = s.inboundESP
 	}
+	// on-demand DPD (global or an isakmp profile's keepalive): ESP from
+	// the peer is as good as an R-U-THERE-ACK; IKE reads the SAs'
+	// inbound counters on its DPD timer.
+	ikeCfg.InboundESP = s.inboundESP
 	if s.ez = newEzServer(s, c); s.ez != nil {
 		s.ez.configure(&ikeCfg)
 	}
@@ -562,9 +545,6 @@ func (s *ipsecService) acquire(i int, src, dst netip.Addr) {
 	if e.dynamic {
 		return // a dynamic map waits for its peers
 	}
-	pol := e.pol
-	pol.Local = ike.Selector{Prefix: line.Src, Proto: line.Proto, Port: line.SrcPort}
-	pol.Remote = ike.Selector{Prefix: line.Dst, Proto: line.Proto, Port: line.DstPort}
 	s.mu.Lock()
 	peer := netip.AddrPortFrom(e.cfg.Peers[s.peerIdx[e]%len(e.cfg.Peers)], 500)
 	s.mu.Unlock()
@@ -574,6 +554,9 @@ func (s *ipsecService) acquire(i int, src, dst netip.Addr) {
 		peer = s.remote.peer
 		s.remote.mu.Unlock()
 	}
+	pol := s.initiation(e, peer.Addr())
+	pol.Local = ike.Selector{Prefix: line.Src, Proto: line.Proto, Port: line.SrcPort}
+	pol.Remote = ike.Selector{Prefix: line.Dst, Proto: line.Proto, Port: line.DstPort}
 	s.log.Debug(fmt.Sprintf("IPSEC(sa_request): , (key eng. msg.) OUTBOUND local= %v:0, remote= %v:0, local_proxy= %v, remote_proxy= %v, protocol= ESP, transform= NONE (Tunnel)",
 		s.local, peer.Addr(), pol.Local, pol.Remote))
 	go func() {
@@ -591,13 +574,14 @@ func selectorWithin(in ike.Selector, pol netip.Prefix, proto uint8, port uint16)
 }
 
 // match finds the SPD line a peer's selectors fall in: of an entry that
-// lists the peer, or of a dynamic map.
-func (s *ipsecService) match(peer netip.Addr, local, remote ike.Selector) int {
+// lists the peer, or of a dynamic map, and that names the isakmp profile
+// of the peer's phase-1 SA, or none.
+func (s *ipsecService) match(peer netip.Addr, profile string, local, remote ike.Selector) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for i, p := range s.pols {
 		e := s.polOf[i]
-		if !p.Permit || (!e.dynamic && !slices.Contains(e.cfg.Peers, peer.Unmap())) {
+		if !p.Permit || (!e.dynamic && !slices.Contains(e.cfg.Peers, peer.Unmap())) || (e.profile != "" && e.profile != profile) {
 			continue
 		}
 		if selectorWithin(local, p.Src, p.Proto, p.SrcPort) && selectorWithin(remote, p.Dst, p.Proto, p.DstPort) {
@@ -608,10 +592,10 @@ func (s *ipsecService) match(peer netip.Addr, local, remote ike.Selector) int {
 }
 
 // phase2 is the crypto map playing responder: a peer's quick mode.
-func (s *ipsecService) phase2(peer netip.AddrPort, local, remote ike.Selector) *ike.Phase2Policy {
-	i := s.match(peer.Addr(), local, remote)
+func (s *ipsecService) phase2(peer netip.AddrPort, profile string, local, remote ike.Selector) *ike.Phase2Policy {
+	i := s.match(peer.Addr(), profile, local, remote)
 	if i < 0 && s.ez != nil {
-		if pol := s.ez.phase2(peer, local, remote); pol != nil {
+		if pol := s.ez.phase2(peer, profile, local, remote); pol != nil {
 			return pol
 		}
 	}
@@ -619,7 +603,7 @@ func (s *ipsecService) phase2(peer netip.AddrPort, local, remote ike.Selector) *
 		if pol := s.transportPhase2(peer, local, remote); pol != nil {
 			return pol
 		}
-		s.log.Debug(fmt.Sprintf("IPSEC(validate_transform_proposal): proxy identities not supported (local %v remote %v, peer %v)", local, remote, peer.Addr()))
+		s.log.Debug(fmt.Sprintf("IPSEC(validate_transform_proposal): proxy identities not supported (local %v remote %v, peer %v, isakmp profile %q)", local, remote, peer.Addr(), profile))
 		return nil
 	}
 	pol := s.polOf[i].pol
@@ -680,10 +664,11 @@ func (s *ipsecService) onEvent(ev ike.Event) {
 			return // IOS: the side that initiated rekeys
 		}
 		var pol ike.Phase2Policy
-		if i := s.match(c.Peer.Addr(), c.Local, c.Remote); i >= 0 {
+		if i := s.match(c.Peer.Addr(), c.Profile, c.Local, c.Remote); i >= 0 {
 			s.mu.Lock()
-			pol = s.polOf[i].pol
+			e := s.polOf[i]
 			s.mu.Unlock()
+			pol = s.initiation(e, c.Peer.Addr())
 		} else if tp := s.transportPhase2(c.Peer, c.Local, c.Remote); tp != nil {
 			pol = *tp
 		} else {
@@ -743,7 +728,7 @@ func (s *ipsecService) childUp(c *ike.ChildSA) {
 		s.d.log.Warn("IPsec SA not installed", "peer", c.Peer.String(), "err", err.Error())
 		return
 	}
-	i := s.match(c.Peer.Addr(), c.Local, c.Remote)
+	i := s.match(c.Peer.Addr(), c.Profile, c.Local, c.Remote)
 	client := false
 	if i < 0 && s.ez != nil {
 		// An Easy VPN client's flow: its own SPD line.

@@ -44,19 +44,31 @@ type ezServer struct {
 	s     *ipsecService
 	mc    *config.CryptoMapClient
 	entry *cryptoEntry // the dynamic entry without an ACL the clients' quick modes use
+	// profiles are the isakmp profiles of the map's entries with client
+	// settings of their own.
+	profiles []string
 
 	mu     sync.Mutex
 	leases map[int]*ezLease // by IKE conn-id
 }
 
 // newEzServer returns the Easy VPN server of the service's crypto map, or
-// nil when the map has no client settings.
+// nil when neither the map nor an isakmp profile of its entries has
+// client settings.
 func newEzServer(s *ipsecService, c *config.Config) *ezServer {
 	mc := c.Crypto.MapClient(s.ifc.CryptoMap)
-	if mc == nil || (mc.AuthList == "" && mc.Address == "") {
-		return nil
+	if mc == nil {
+		mc = &config.CryptoMapClient{Map: s.ifc.CryptoMap}
 	}
 	ez := &ezServer{s: s, mc: mc, leases: map[int]*ezLease{}}
+	for _, e := range s.entries {
+		if pr := c.Crypto.ISAKMPProfileByName(e.profile); ezProfile(pr) && !slices.Contains(ez.profiles, pr.Name) {
+			ez.profiles = append(ez.profiles, pr.Name)
+		}
+	}
+	if mc.AuthList == "" && mc.Address == "" && len(ez.profiles) == 0 {
+		return nil
+	}
 	for _, e := range s.entries {
 		if e.dynamic && e.acl == nil {
 			ez.entry = e
@@ -69,53 +81,57 @@ func newEzServer(s *ipsecService, c *config.Config) *ezServer {
 	return ez
 }
 
+// ezProfile reports whether an isakmp profile has Easy VPN server
+// settings (then they, not the crypto map's, govern its clients).
+func ezProfile(pr *config.ISAKMPProfile) bool {
+	return pr != nil && (pr.AuthList != "" || pr.ConfigAddress != "")
+}
+
+// settings are the Easy VPN settings that govern a client of isakmp
+// profile profile: the profile's when it has some, else the map's.
+func (ez *ezServer) settings(c *config.Config, profile string) (authList, address, group string) {
+	if pr := c.Crypto.ISAKMPProfileByName(profile); ezProfile(pr) {
+		return pr.AuthList, pr.ConfigAddress, pr.ClientGroup
+	}
+	return ez.mc.AuthList, ez.mc.Address, ""
+}
+
 // configure gives the IKE node the server's callbacks.
 func (ez *ezServer) configure(cfg *ike.Config) {
 	d := ez.s.d
-	cr := d.Config().Crypto
-	if ez.mc.AuthList != "" {
-		cfg.XAuth = func(peer netip.Addr) bool {
+	c := d.Config()
+	cr := c.Crypto
+	anyAuth, anyAddr, push := ez.mc.AuthList != "", ez.mc.Address != "", ez.mc.Address == "initiate"
+	for _, n := range ez.profiles {
+		pr := cr.ISAKMPProfileByName(n)
+		anyAuth = anyAuth || pr.AuthList != ""
+		anyAddr = anyAddr || pr.ConfigAddress != ""
+		push = push || pr.ConfigAddress == "initiate"
+	}
+	if anyAuth {
+		cfg.XAuth = func(peer netip.Addr, id []byte) bool {
+			c := d.Config()
 			// `crypto isakmp key K address A no-xauth`: a site-to-site
 			// peer of the same map is not asked.
-			k := bestKey(d.Config().Crypto, peer)
-			return k == nil || !k.NoXAuth
+			if k := lookupKey(c, ez.s.local, peer, id, nil); k != nil && k.noXAuth {
+				return false
+			}
+			name := ""
+			if pr := profileFor(c, ez.s.local, peer, id); pr != nil {
+				name = pr.Name
+			}
+			auth, _, _ := ez.settings(c, name)
+			return auth != ""
 		}
 		cfg.Authenticate = ez.authenticate
 	}
 	if cr.XAuthTimeout > 0 {
 		cfg.XAuthTimeout = time.Duration(cr.XAuthTimeout) * time.Second
 	}
-	if ez.mc.Address != "" {
+	if anyAddr {
 		cfg.ModeConfig = ez.modeConfig
-		cfg.PushModeConfig = ez.mc.Address == "initiate"
+		cfg.PushModeConfig = push
 	}
-	// Cisco clients connect in aggressive mode with the group name as
-	// their identity: the group's key.
-	cfg.Key = func(peer netip.Addr, id []byte) []byte {
-		cr := d.Config().Crypto
-		if id != nil {
-			if g := cr.ClientGroupByName(ike.IDString(id)); g != nil && !g.Key.IsZero() {
-				if v, err := clearSecret(g.Key); err == nil {
-					return []byte(v)
-				}
-			}
-		}
-		return psk(cr, peer)
-	}
-}
-
-// bestKey is the most specific `crypto isakmp key` for peer.
-func bestKey(c *config.Crypto, peer netip.Addr) *config.ISAKMPKey {
-	if c == nil {
-		return nil
-	}
-	var best *config.ISAKMPKey
-	for _, k := range c.Keys {
-		if k.Prefix().Contains(peer.Unmap()) && (best == nil || k.Prefix().Bits() > best.Prefix().Bits()) {
-			best = k
-		}
-	}
-	return best
 }
 
 // authenticate checks an XAuth user with `aaa authentication login L`
@@ -129,7 +145,8 @@ func (ez *ezServer) authenticate(r ike.XAuthRequest, done func(bool)) {
 	s.wg.Go(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		defer cancel()
-		res, err := d.Authenticator(loginListPrefix+ez.mc.AuthList, "").Authenticate(ctx, &aaa.Request{Method: aaa.PAP,
+		list, _, _ := ez.settings(d.Config(), r.Profile)
+		res, err := d.Authenticator(loginListPrefix+list, "").Authenticate(ctx, &aaa.Request{Method: aaa.PAP,
 			Username: r.User, Password: []byte(r.Password), PeerAddr: r.Peer.Addr(), NASPort: fmt.Sprintf("IKE %d", r.ConnID)})
 		ok := err == nil && res.Accept
 		switch {
@@ -142,10 +159,17 @@ func (ez *ezServer) authenticate(r ike.XAuthRequest, done func(bool)) {
 	})
 }
 
-// group finds the client's group: by its phase-1 identity (the group name
-// a Cisco client sends in aggressive mode), else the only group there is
-// (a main-mode client identifies by address).
-func (ez *ezServer) group(cr *config.Crypto, id string) (*config.ClientGroup, error) {
+// group finds the client's group: its isakmp profile's `client
+// configuration group`, else by its phase-1 identity (the group name a
+// Cisco client sends in aggressive mode), else the only group there is (a
+// main-mode client identifies by address).
+func (ez *ezServer) group(c *config.Config, profile, id string) (*config.ClientGroup, error) {
+	cr := c.Crypto
+	if _, _, name := ez.settings(c, profile); name != "" {
+		if g := cr.ClientGroupByName(name); g != nil {
+			return g, nil
+		}
+	}
 	if g := cr.ClientGroupByName(id); g != nil {
 		return g, nil
 	}
@@ -160,7 +184,7 @@ func (ez *ezServer) group(cr *config.Crypto, id string) (*config.ClientGroup, er
 func (ez *ezServer) modeConfig(r ike.ConfigRequest) (*ike.ModeConfig, error) {
 	d := ez.s.d
 	c := d.Config()
-	g, err := ez.group(c.Crypto, r.ID)
+	g, err := ez.group(c, r.Profile, r.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -301,8 +325,8 @@ func (ez *ezServer) leaseForFlow(peer netip.Addr, remote netip.Prefix) *ezLease 
 // phase2 accepts a client's quick mode for its assigned address (or, in
 // network extension, its inside network): and ours, when the group splits
 // the tunnel (acl), inside one of its split networks.
-func (ez *ezServer) phase2(peer netip.AddrPort, local, remote ike.Selector) *ike.Phase2Policy {
-	if ez.entry == nil {
+func (ez *ezServer) phase2(peer netip.AddrPort, profile string, local, remote ike.Selector) *ike.Phase2Policy {
+	if ez.entry == nil || (ez.entry.profile != "" && ez.entry.profile != profile) {
 		return nil
 	}
 	l := ez.leaseForFlow(peer.Addr(), remote.Prefix)

@@ -273,3 +273,46 @@ func poolInUse(m *memDaemon, name string) int {
 	}
 	return -1
 }
+
+// TestInMemoryEzVPNProfile: the Easy VPN server's settings in an isakmp
+// profile that matches the group, given to the whole crypto map (`crypto
+// map NAME isakmp-profile P`; interop's test gives it through the entry's
+// IPsec profile): the client gets XAuth, its address and its SA as with
+// the crypto map's client settings, and show crypto isakmp sa detail
+// names the profile and its keepalive's D capability.
+func TestInMemoryEzVPNProfile(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		cfg := strings.NewReplacer(
+			"crypto map CMAP client authentication list XAUTH\ncrypto map CMAP isakmp authorization list GROUPS\ncrypto map CMAP client configuration address respond\n",
+			"crypto map CMAP isakmp-profile EZ\n",
+			"crypto ipsec transform-set", "crypto isakmp profile EZ\n description Easy VPN clients\n keepalive 20 retry 5\n match identity group VPNGROUP\n client configuration group VPNGROUP\n client configuration address respond\n client authentication list XAUTH\ncrypto ipsec transform-set",
+		).Replace(ezServerCfg)
+		if strings.Contains(cfg, "client authentication list XAUTH\ncrypto map") || !strings.Contains(cfg, "crypto map CMAP isakmp-profile EZ") {
+			t.Fatalf("config edit failed:\n%s", cfg)
+		}
+		nw := memnet.New(32)
+		hub := newMemDaemon(t, nw, cfg)
+		alice := newEzClient(t, nw, "198.18.0.1", "alice", "s3cret")
+		alice.connect(t)
+		waitFor(t, "alice's SA", func() bool { return alice.find(ike.EventChildUp) != nil })
+		if mc := alice.find(ike.EventModeConfig).Config; mc.Address != netip.MustParseAddr("198.19.5.10") || mc.DefaultDomain != "example.test" {
+			t.Fatalf("mode-config %+v", mc)
+		}
+		detail := hub.show(t, "crypto isakmp sa detail", false).Text
+		for _, want := range []string{"Group: VPNGROUP, XAuth user: alice, assigned address: 198.19.5.10", " CDX", "Profile: EZ"} {
+			if !strings.Contains(detail, want) {
+				t.Errorf("show crypto isakmp sa detail lacks %q:\n%s", want, detail)
+			}
+		}
+		// A wrong password is refused through the profile's list.
+		mallory := newEzClient(t, nw, "198.18.0.3", "alice", "wrong")
+		mallory.connect(t)
+		waitFor(t, "mallory refused", func() bool {
+			e := mallory.find(ike.EventXAuth)
+			return e != nil && e.Reason != "accepted"
+		})
+		if mallory.find(ike.EventChildUp) != nil {
+			t.Fatal("a wrong password got an SA")
+		}
+	})
+}

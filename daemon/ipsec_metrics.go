@@ -34,7 +34,8 @@ func (c collector) collectCrypto(ch chan<- prometheus.Metric) {
 		st := s.node.Stats()
 		for k, v := range map[string]uint64{"malformed": st.Malformed, "no-sa": st.NoSA, "duplicate": st.Duplicates,
 			"half-open-refused": st.HalfOpenRefused, "auth-failed": st.AuthFailed, "decrypt": st.Decrypt,
-			"xauth-failed": st.XAuthFailed, "xauth-timeout": st.XAuthTimeout, "mode-config-failed": st.ModeConfigFailed} {
+			"xauth-failed": st.XAuthFailed, "xauth-timeout": st.XAuthTimeout, "mode-config-failed": st.ModeConfigFailed,
+			"no-profile": st.NoProfile} {
 			drops[k] += v
 		}
 		s.mu.Lock()

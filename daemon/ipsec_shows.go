@@ -59,6 +59,7 @@ func (s *ipsecService) isakmpSAs() []show.ISAKMPSA {
 		if k.User != "" || k.Address != "" {
 			k.Group = p.ID
 		}
+		k.Profile = p.Profile
 		out = append(out, k)
 	}
 	return out
@@ -236,6 +237,89 @@ func (s *ipsecService) sessions() []show.CryptoSession {
 	return out
 }
 
+// isakmpProfiles lists the isakmp profiles (args: one profile's name).
+func isakmpProfiles(c *config.Config, args []string) ([]show.ISAKMPProfile, error) {
+	out := []show.ISAKMPProfile{}
+	if c.Crypto == nil {
+		if len(args) > 0 {
+			return nil, fmt.Errorf("%% isakmp profile %s does not exist", args[0])
+		}
+		return out, nil
+	}
+	for _, pr := range c.Crypto.ISAKMPProfiles {
+		if len(args) > 0 && pr.Name != args[0] {
+			continue
+		}
+		p := show.ISAKMPProfile{Name: pr.Name, Identities: []string{}, Keyrings: slices.Clone(pr.Keyrings), AuthList: pr.AuthList,
+			AuthorList: pr.AuthorList, ConfigAddress: pr.ConfigAddress, ClientGroup: pr.ClientGroup}
+		if p.Keyrings == nil {
+			p.Keyrings = []string{}
+		}
+		for _, m := range pr.Matches {
+			id := m.String()
+			if m.Kind == "address" {
+				pfx := m.Prefix()
+				id = "ip-address " + pfx.Addr().String() + " " + prefixMask(pfx).String()
+			}
+			p.Identities = append(p.Identities, id)
+		}
+		if ka := pr.Keepalive; ka != nil {
+			p.Keepalive = fmt.Sprintf("%d retry %d", ka.Seconds, ka.Retry)
+		}
+		out = append(out, p)
+	}
+	if len(args) > 0 && len(out) == 0 {
+		return nil, fmt.Errorf("%% isakmp profile %s does not exist", args[0])
+	}
+	return out, nil
+}
+
+func prefixMask(p netip.Prefix) netip.Addr {
+	var m uint32
+	if p.Bits() > 0 {
+		m = ^uint32(0) << (32 - p.Bits())
+	}
+	return netip.AddrFrom4([4]byte{byte(m >> 24), byte(m >> 16), byte(m >> 8), byte(m)})
+}
+
+// isakmpKeys lists the pre-shared keys: the global ones (keyring
+// "default", as IOS names them) and each keyring's.
+func isakmpKeys(c *config.Config, reveal bool) []show.ISAKMPKey {
+	out := []show.ISAKMPKey{}
+	if c.Crypto == nil {
+		return out
+	}
+	key := func(s config.Secret) string {
+		if !reveal {
+			return config.MaskedSecret
+		}
+		v, err := clearSecret(s)
+		if err != nil {
+			return config.MaskedSecret
+		}
+		return v
+	}
+	peer := func(p netip.Prefix) string {
+		if p.Bits() == 32 {
+			return p.Addr().String()
+		}
+		return p.Addr().String() + "/" + prefixMask(p).String()
+	}
+	for _, k := range c.Crypto.Keys {
+		out = append(out, show.ISAKMPKey{Keyring: "default", Peer: peer(k.Prefix()), Key: key(k.Key)})
+	}
+	for _, kr := range c.Crypto.Keyrings {
+		for _, k := range kr.Keys {
+			p := k.Hostname
+			if p == "" {
+				p = peer(k.Prefix())
+			}
+			out = append(out, show.ISAKMPKey{Keyring: kr.Name, Peer: p, Key: key(k.Key)})
+		}
+	}
+	return out
+}
+
 func peerArg(args []string) (netip.Addr, error) {
 	if len(args) == 0 {
 		return netip.Addr{}, nil
@@ -261,6 +345,24 @@ func (d *Daemon) registerCryptoShows() {
 	}
 	d.shows.Add(&control.Command{Words: "crypto isakmp sa", Help: "IKE phase-1 SAs: dst, src, state, conn-id, status", Run: isakmp(false)})
 	d.shows.Add(&control.Command{Words: "crypto isakmp sa detail", Help: "IKE phase-1 SAs in detail", Run: isakmp(true)})
+	profiles := func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+		ps, err := isakmpProfiles(d.Config(), args)
+		if err != nil {
+			return nil, err
+		}
+		var b strings.Builder
+		show.WriteISAKMPProfiles(&b, ps)
+		return reply(b.String(), ps, asJSON)
+	}
+	d.shows.Add(&control.Command{Words: "crypto isakmp profile", Help: "the isakmp profiles: identities matched, keyrings", Run: profiles})
+	d.shows.Add(&control.Command{Words: "crypto isakmp profile tag", Args: 1, Help: "one isakmp profile", Run: profiles})
+	d.shows.Add(&control.Command{Words: "crypto isakmp key", Help: "the pre-shared keys by keyring (default: crypto isakmp key); the keys are masked unless secrets are asked for",
+		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+			ks := isakmpKeys(d.Config(), secretsAsked(ctx))
+			var b strings.Builder
+			show.WriteISAKMPKeys(&b, ks)
+			return reply(b.String(), ks, asJSON)
+		}})
 	ipsec := func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
 		peer, err := peerArg(args)
 		if err != nil {

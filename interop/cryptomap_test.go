@@ -37,6 +37,22 @@ interface GigabitEthernet0/0
  crypto map SWAN
 `
 
+// swanProfile puts the peer's key in a keyring, beside a decoy keyring
+// whose key covers the peer's network with a shorter mask, and the
+// peer in an isakmp profile that the map entry names (document 004's
+// "Regular IPSec (Profile)").
+var swanProfile = strings.NewReplacer(
+	"crypto isakmp key %[1]s address 198.18.0.2\ncrypto isakmp keepalive 10\n", `crypto keyring DECOY
+ pre-shared-key address 198.18.0.0 255.255.255.0 key wrongkey
+crypto keyring SWAN-KEYS
+ pre-shared-key address 198.18.0.2 key %[1]s
+crypto isakmp profile SWAN-PROF
+ keyring SWAN-KEYS
+ match identity address 198.18.0.2 255.255.255.255
+ keepalive 10 retry 2
+`,
+	" set transform-set TS\n", " set transform-set TS\n set isakmp-profile SWAN-PROF\n")
+
 func swanCryptoConf() string {
 	return fmt.Sprintf(`connections {
   vpdn {
@@ -72,8 +88,13 @@ secrets {
 }
 
 func TestCryptoMapStrongSwan(t *testing.T) {
-	for _, role := range []string{"vpdn-initiator", "vpdn-responder"} {
-		t.Run(role, func(t *testing.T) {
+	for _, name := range []string{"vpdn-initiator", "vpdn-responder", "vpdn-initiator-profile", "vpdn-responder-profile"} {
+		t.Run(name, func(t *testing.T) {
+			role, profile := strings.CutSuffix(name, "-profile")
+			cfg := swanCryptoMap
+			if profile {
+				cfg = swanProfile.Replace(cfg)
+			}
 			lab, a, b, capture := newIKELab(t)
 			a.MustIP("addr", "add", "198.19.1.1/32", "dev", "lo")
 			a.MustIP("link", "set", "lo", "up")
@@ -90,7 +111,7 @@ func TestCryptoMapStrongSwan(t *testing.T) {
 				time.Sleep(100 * time.Millisecond)
 			}
 			bin := nstest.GoBuild(t, "../cmd/vpdn")
-			logs, sock, stop := vpdnServe(t, lab, a, bin, fmt.Sprintf(swanCryptoMap, ikePSK))
+			logs, sock, stop := vpdnServe(t, lab, a, bin, fmt.Sprintf(cfg, ikePSK))
 			show := func(words ...string) string {
 				out, _ := a.Run(10*time.Second, bin, append(words, "--socket", sock)...)
 				return string(out)
@@ -130,6 +151,9 @@ func TestCryptoMapStrongSwan(t *testing.T) {
 			}
 			if !strings.Contains(show("show", "crypto", "isakmp", "sa"), "QM_IDLE") {
 				t.Error("no QM_IDLE phase-1 SA")
+			}
+			if d := show("show", "crypto", "isakmp", "sa", "detail"); profile && !strings.Contains(d, "Profile: SWAN-PROF") {
+				t.Errorf("show crypto isakmp sa detail lacks the profile:\n%s", d)
 			}
 			if list := c.swanctl(t, "--list-sas"); !strings.Contains(list, "INSTALLED") {
 				t.Errorf("strongSwan's SAs:\n%s", list)

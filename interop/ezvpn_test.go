@@ -104,18 +104,45 @@ func yesNo(b bool) string {
 	return "no"
 }
 
+// ezvpnProfile moves the server's Easy VPN settings from the crypto map
+// into an isakmp profile that matches the group, taken by the dynamic
+// entry through its IPsec profile (document 004's Easy VPN hub, with a
+// crypto map in place of its virtual template).
+var ezvpnProfile = strings.NewReplacer(
+	"crypto map CMAP client authentication list XAUTH\ncrypto map CMAP isakmp authorization list GROUPS\ncrypto map CMAP client configuration address respond\n", "",
+	"crypto dynamic-map DYN 10\n set transform-set TS\n", `crypto isakmp profile PROFILE-ISAKMP
+ match identity group VPNGROUP
+ client authentication list XAUTH
+ isakmp authorization list GROUPS
+ client configuration address respond
+ client configuration group VPNGROUP
+crypto ipsec profile PROFILE-IPSEC
+ set transform-set TS
+ set isakmp-profile PROFILE-ISAKMP
+crypto dynamic-map DYN 10
+ set profile PROFILE-IPSEC
+`)
+
 func TestEzVPNStrongSwanClient(t *testing.T) {
 	for _, tc := range []struct {
 		name, pass       string
 		ok               bool
 		aggressive, push bool
+		profile          bool
 	}{
-		{"aggressive-respond", "s3cret", true, true, false},
-		{"main-initiate", "s3cret", true, false, true},
-		{"wrong-password", "wrong", false, true, false},
+		{"aggressive-respond", "s3cret", true, true, false, false},
+		{"main-initiate", "s3cret", true, false, true, false},
+		{"wrong-password", "wrong", false, true, false, false},
+		{"isakmp-profile", "s3cret", true, true, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := ezvpnServerCfg
+			if tc.profile {
+				cfg = ezvpnProfile.Replace(cfg)
+				if !strings.Contains(cfg, "set profile PROFILE-IPSEC") || strings.Contains(cfg, "crypto map CMAP client") {
+					t.Fatalf("config edit failed:\n%s", cfg)
+				}
+			}
 			if !tc.aggressive {
 				// A main-mode client identifies by address: its key is
 				// the wildcard one, its group the only one.
@@ -187,6 +214,11 @@ func TestEzVPNStrongSwanClient(t *testing.T) {
 			for _, want := range []string{"Username: alice", group, "Assigned address: 198.19.5.10", "Session status: UP-ACTIVE"} {
 				if !strings.Contains(sess, want) {
 					t.Errorf("show crypto session detail lacks %q:\n%s", want, sess)
+				}
+			}
+			if tc.profile {
+				if d := show("show", "crypto", "isakmp", "sa", "detail"); !strings.Contains(d, "Profile: PROFILE-ISAKMP") || !strings.Contains(sess, "Profile: PROFILE-ISAKMP") {
+					t.Errorf("the client's SA is not shown under its profile:\n%s\n%s", d, sess)
 				}
 			}
 			log := logs.String()

@@ -388,7 +388,7 @@ func TestIKEv1StrongSwanResponder(t *testing.T) {
 			lab, a, b, capture := newIKELab(t)
 			c := startCharon(t, lab, b, s.swanctlConf())
 			v := startIKE(t, a, ike.Config{Policies: []ike.Policy{s.p1}, AcceptAggressive: s.aggressive,
-				Phase2: func(_ netip.AddrPort, l, r ike.Selector) *ike.Phase2Policy {
+				Phase2: func(_ netip.AddrPort, _ string, l, r ike.Selector) *ike.Phase2Policy {
 					if l.Prefix != vpdnNet || r.Prefix != peerNet {
 						return nil
 					}

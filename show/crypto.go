@@ -2,6 +2,7 @@ package show
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -33,6 +34,8 @@ type ISAKMPSA struct {
 	Group   string `json:"group,omitempty"`
 	User    string `json:"xauth_user,omitempty"`
 	Address string `json:"assigned_address,omitempty"`
+	// Profile is the SA's isakmp profile; absent without one.
+	Profile string `json:"profile,omitempty"`
 }
 
 // IPsecSA is an IPsec SA pair with the flow it protects: a block of show
@@ -131,6 +134,9 @@ func WriteISAKMPSA(b *strings.Builder, sas []ISAKMPSA, detail bool) {
 			fmt.Fprintf(b, "%-5d %-15s %-15s        %-6s %-4s %-6s psk  %-2d %-8s %s\n", s.ConnID, local, remote, s.Status, s.Encr, s.Hash, s.DH, life, s.Caps)
 			fmt.Fprintf(b, "       Engine-id:Conn-id =  SW:%d\n", s.ConnID)
 			fmt.Fprintf(b, "       State: %s (%s)\n", s.State, s.Debug)
+			if s.Profile != "" {
+				fmt.Fprintf(b, "       Profile: %s\n", s.Profile)
+			}
 			if s.User != "" || s.Address != "" {
 				fmt.Fprintf(b, "       Group: %s, XAuth user: %s, assigned address: %s\n", dash(s.Group), dash(s.User), dash(s.Address))
 			}
@@ -266,6 +272,9 @@ func WriteCryptoSession(b *strings.Builder, ss []CryptoSession, detail bool) {
 	}
 	for _, s := range ss {
 		fmt.Fprintf(b, "Interface: %s\n", s.Interface)
+		if i := slices.IndexFunc(s.IKE, func(k ISAKMPSA) bool { return k.Profile != "" }); i >= 0 {
+			fmt.Fprintf(b, "Profile: %s\n", s.IKE[i].Profile)
+		}
 		for _, k := range s.IKE {
 			if k.User != "" {
 				fmt.Fprintf(b, "Username: %s\n", k.User)
@@ -330,4 +339,68 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// ISAKMPProfile is an isakmp profile as show crypto isakmp profile
+// prints it.
+type ISAKMPProfile struct {
+	Name       string   `json:"name"`
+	Identities []string `json:"identities"` // "ip-address A M", "host H", "host domain D", "group G"
+	Keyrings   []string `json:"keyrings"`
+	// The Easy VPN settings, when the profile has them.
+	AuthList      string `json:"authentication_list,omitempty"`
+	AuthorList    string `json:"authorization_list,omitempty"`
+	ConfigAddress string `json:"configuration_address,omitempty"`
+	ClientGroup   string `json:"configuration_group,omitempty"`
+	Keepalive     string `json:"keepalive,omitempty"` // "S retry R"
+}
+
+// WriteISAKMPProfiles renders show crypto isakmp profile in IOS's layout.
+func WriteISAKMPProfiles(b *strings.Builder, ps []ISAKMPProfile) {
+	for _, p := range ps {
+		fmt.Fprintf(b, "ISAKMP PROFILE %s\n", p.Name)
+		b.WriteString("   Identities matched are:\n")
+		for _, id := range p.Identities {
+			fmt.Fprintf(b, "    %s\n", id)
+		}
+		b.WriteString("   Certificate maps matched are:\n")
+		if len(p.Keyrings) > 0 {
+			fmt.Fprintf(b, "   keyring(s): %s\n", strings.Join(p.Keyrings, ", "))
+		} else {
+			b.WriteString("   keyring(s): <none>\n")
+		}
+		b.WriteString("   trustpoint(s): <all>\n")
+		if p.AuthList != "" {
+			fmt.Fprintf(b, "   client authentication list: %s\n", p.AuthList)
+		}
+		if p.AuthorList != "" {
+			fmt.Fprintf(b, "   isakmp authorization list: %s\n", p.AuthorList)
+		}
+		if p.ConfigAddress != "" {
+			fmt.Fprintf(b, "   client configuration address: %s\n", p.ConfigAddress)
+		}
+		if p.ClientGroup != "" {
+			fmt.Fprintf(b, "   client configuration group: %s\n", p.ClientGroup)
+		}
+		if p.Keepalive != "" {
+			fmt.Fprintf(b, "   keepalive: %s\n", p.Keepalive)
+		}
+		b.WriteString("\n")
+	}
+}
+
+// ISAKMPKey is a line of show crypto isakmp key: a pre-shared key and
+// the keyring it is in ("default": crypto isakmp key).
+type ISAKMPKey struct {
+	Keyring string `json:"keyring"`
+	Peer    string `json:"peer"` // an address, address/mask, or host name
+	Key     string `json:"key"`  // masked unless secrets were asked for
+}
+
+// WriteISAKMPKeys renders show crypto isakmp key in IOS's layout.
+func WriteISAKMPKeys(b *strings.Builder, ks []ISAKMPKey) {
+	fmt.Fprintf(b, "%-13s%-44s%s\n\n", "Keyring", "Hostname/Address", "Preshared Key")
+	for _, k := range ks {
+		fmt.Fprintf(b, "%-13s%-44s%s\n", k.Keyring, k.Peer, k.Key)
+	}
 }

@@ -57,7 +57,7 @@ func setupOnce(tb testing.TB, g Group, w *benchWire) (init, resp *Node) {
 			Local: addr, Clock: clock.Real, Send: w.sender(addr),
 			Policies: []Policy{{Priority: 10, Encryption: CipherAES, KeyBits: 128, Hash: HashSHA1, Group: g}},
 			Key:      func(netip.Addr, []byte) []byte { return []byte("bench-psk") },
-			Phase2: func(_ netip.AddrPort, l, r Selector) *Phase2Policy {
+			Phase2: func(_ netip.AddrPort, _ string, l, r Selector) *Phase2Policy {
 				return &Phase2Policy{TransformSets: []TransformSet{{Name: "TS", ESP: 12, KeyBits: 256, Auth: 2}},
 					Local: Selector{Prefix: local}, Remote: Selector{Prefix: remote}}
 			},

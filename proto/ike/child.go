@@ -19,7 +19,7 @@ func (q *qm) install() {
 	if o.tid == isakmp.ESP3DES {
 		kb = 192
 	}
-	q.child = &ChildSA{Peer: p.peer, MessageID: q.mid, Initiator: q.role == Initiator, SPIIn: q.spiIn, SPIOut: q.spiOut,
+	q.child = &ChildSA{Profile: p.prof.Name, Peer: p.peer, MessageID: q.mid, Initiator: q.role == Initiator, SPIIn: q.spiIn, SPIOut: q.spiOut,
 		Transform: o.tid, KeyBits: kb, Auth: o.auth, Encap: o.encap,
 		EncKeyIn: in[:ek], AuthKeyIn: in[ek:], EncKeyOut: out[:ek], AuthKeyOut: out[ek:],
 		Lifetime: o.life, LifeKB: o.lifeKB, PFS: q.group, Local: q.local, Remote: q.remote, Established: q.n.cfg.Clock.Now(),

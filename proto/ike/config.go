@@ -94,6 +94,26 @@ type Phase2Policy struct {
 	Local, Remote Selector
 	// UDPEncap asks for the UDP-encapsulated modes of RFC 3947 (NAT-T).
 	UDPEncap bool
+	// Profile is, for Initiate, the isakmp profile of the crypto map
+	// entry: a phase-1 SA the initiation starts takes it.
+	Profile P1Profile
+}
+
+// P1Profile is what an isakmp profile gives a phase-1 SA: its name (show
+// crypto isakmp sa detail, quick-mode matching) and its keepalive.
+type P1Profile struct {
+	Name string
+	// DPD and DPDRetry, when DPD is not 0, replace Config's for the SA
+	// (the profile's `keepalive S retry R`, on-demand).
+	DPD, DPDRetry time.Duration
+	// As initiator: ID, when set, is our phase-1 identity (an ID payload
+	// body: the profile's self-identity) in place of our address;
+	// Aggressive starts aggressive mode (initiate mode aggressive); Key,
+	// when set, is the pre-shared key (from the profile's keyrings) in
+	// place of Config.Key's.
+	ID         []byte
+	Aggressive bool
+	Key        []byte
 }
 
 func (p *Phase2Policy) lifetime() time.Duration {
@@ -132,6 +152,9 @@ type ChildSA struct {
 	PFS                   Group
 	Local, Remote         Selector
 	Established           time.Time
+	// Profile is the isakmp profile of the phase-1 SA the child was
+	// negotiated under ("" without profiles).
+	Profile string
 	// PeerBehindNAT is NAT-D's finding that the peer sits behind a NAT
 	// (RFC 3947 §3.2): Peer is then the address and port its NAT gave
 	// it, which tells it apart from other peers behind the same NAT.
@@ -196,6 +219,7 @@ type XAuthRequest struct {
 	// in aggressive mode).
 	ID             string
 	User, Password string
+	Profile        string // the phase-1 SA's isakmp profile
 }
 
 // ConfigRequest asks for a client's mode-config (Config.ModeConfig).
@@ -204,6 +228,8 @@ type ConfigRequest struct {
 	ConnID int
 	ID     string // the peer's phase-1 identity
 	User   string // the XAuth user, "" without XAuth
+	// Profile is the phase-1 SA's isakmp profile.
+	Profile string
 }
 
 // Config configures a Node.
@@ -229,9 +255,21 @@ type Config struct {
 	// ID payload body when known (aggressive mode), else nil.
 	Key func(peer netip.Addr, id []byte) []byte
 	// Phase2 returns the policy for a quick mode a peer initiates with the
-	// given selectors (ours, theirs), or nil: the crypto map entry that
-	// matches. Unset, every quick mode is refused.
-	Phase2 func(peer netip.AddrPort, local, remote Selector) *Phase2Policy
+	// given selectors (ours, theirs) under a phase-1 SA of isakmp profile
+	// profile ("" without), or nil: the crypto map entry that matches.
+	// Unset, every quick mode is refused.
+	Phase2 func(peer netip.AddrPort, profile string, local, remote Selector) *Phase2Policy
+	// Profile, when set, chooses the isakmp profile of a phase-1 SA we
+	// respond to from the peer's address and phase-1 identity (the ID
+	// payload body). It is called when the first message arrives, with
+	// the ID in aggressive mode and nil in main mode (where the key must
+	// be chosen before the ID comes, encrypted), and again in main mode
+	// with MM5's ID once HASH_I verifies and psk, the key that
+	// authenticated it (nil at the first message): that answer is the
+	// SA's. An error refuses the peer: the exchange ends with
+	// INVALID-ID-INFORMATION and Stats.NoProfile counts it. It is called
+	// under the Node's lock and must not block or call the Node.
+	Profile func(peer netip.Addr, id, psk []byte) (P1Profile, error)
 	// Aggressive makes Initiate use aggressive mode; AcceptAggressive lets
 	// peers use it (off by default, as it hands out a hash of the key
 	// before the peer proves anything).
@@ -270,12 +308,13 @@ type Config struct {
 
 	// Easy VPN server (draft-beaulieu-ike-xauth-02, draft-dukes-ike-mode-cfg-02).
 	//
-	// XAuth, when it returns true for a peer, makes us its XAuth server
+	// XAuth, when it returns true for a peer (id: its ID payload body in
+	// aggressive mode, nil in main mode), makes us its XAuth server
 	// (crypto map ... client authentication list): the peer must offer
 	// XAUTHInitPreShared, and after phase 1 we ask for a user name and
 	// password, check them with Authenticate and refuse quick modes until
 	// they pass. A failure deletes the phase-1 SA.
-	XAuth func(peer netip.Addr) bool
+	XAuth func(peer netip.Addr, id []byte) bool
 	// Authenticate checks a user; it is called outside the Node's lock
 	// and must call done exactly once, from any goroutine (RADIUS may
 	// take a while).

@@ -142,8 +142,8 @@ func TestPFS(t *testing.T) {
 				w := newNetwork(4, 0, 0)
 				a, b := pair(t, w, func(i int, cfg *Config) {
 					inner := cfg.Phase2
-					cfg.Phase2 = func(p netip.AddrPort, l, r Selector) *Phase2Policy {
-						pol := inner(p, l, r)
+					cfg.Phase2 = func(p netip.AddrPort, prof string, l, r Selector) *Phase2Policy {
+						pol := inner(p, prof, l, r)
 						if pol != nil {
 							pol.PFS = g
 						}
@@ -168,8 +168,8 @@ func TestPFS(t *testing.T) {
 		w := newNetwork(4, 0, 0)
 		a, b := pair(t, w, func(i int, cfg *Config) {
 			inner := cfg.Phase2
-			cfg.Phase2 = func(p netip.AddrPort, l, r Selector) *Phase2Policy {
-				pol := inner(p, l, r)
+			cfg.Phase2 = func(p netip.AddrPort, prof string, l, r Selector) *Phase2Policy {
+				pol := inner(p, prof, l, r)
 				if pol != nil {
 					pol.PFS = Group14
 				}
@@ -196,7 +196,7 @@ func TestTransportAndSelectors(t *testing.T) {
 			return Selector{Prefix: netip.PrefixFrom(a.Addr(), 32), Proto: 17, Port: 1701}
 		}
 		a, b := pair(t, w, func(i int, cfg *Config) {
-			cfg.Phase2 = func(p netip.AddrPort, l, r Selector) *Phase2Policy {
+			cfg.Phase2 = func(p netip.AddrPort, prof string, l, r Selector) *Phase2Policy {
 				if l != sel(cfg.Local) || r != sel(p) {
 					return nil
 				}

@@ -2,7 +2,9 @@ package ike
 
 import (
 	"crypto/rand"
+	"errors"
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/vpdn/vpdn/internal/clock"
@@ -45,7 +47,14 @@ func FuzzResponder(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		n, err := New(Config{Local: addrB, Clock: clock.Real, Send: func([]byte, netip.AddrPort) {},
 			Policies: []Policy{{Priority: 1, Encryption: CipherAES, Hash: HashSHA1, Group: Group19}},
-			Key:      func(netip.Addr, []byte) []byte { return []byte("k") }, AcceptAggressive: true, MaxHalfOpen: 2})
+			Key:      func(netip.Addr, []byte) []byte { return []byte("k") }, AcceptAggressive: true, MaxHalfOpen: 2,
+			// An identity-based profile choice on whatever ID arrives.
+			Profile: func(_ netip.Addr, id, _ []byte) (P1Profile, error) {
+				if s := IDString(id); strings.HasPrefix(s, "x") {
+					return P1Profile{}, errors.New("refused")
+				}
+				return P1Profile{Name: "P"}, nil
+			}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,7 +18,7 @@ func TestQuickModeGCM(t *testing.T) {
 			w := newNetwork(7, 0, 0)
 			gcm := TransformSet{Name: "GCM", ESP: isakmp.ESPAESGCM16, KeyBits: kb}
 			a, b := pair(t, w, func(i int, c *Config) {
-				c.Phase2 = func(_ netip.AddrPort, l, r Selector) *Phase2Policy {
+				c.Phase2 = func(_ netip.AddrPort, _ string, l, r Selector) *Phase2Policy {
 					p := p2For(gcm)
 					p.Local, p.Remote = l, r
 					return p

@@ -177,7 +177,7 @@ func pair(t *testing.T, w *network, mod func(i int, c *Config)) (*peer, *peer) {
 		if i == 1 {
 			local, remote = netB, netA
 		}
-		cfg.Phase2 = func(_ netip.AddrPort, l, r Selector) *Phase2Policy {
+		cfg.Phase2 = func(_ netip.AddrPort, _ string, l, r Selector) *Phase2Policy {
 			if l.Prefix != local || r.Prefix != remote {
 				return nil
 			}

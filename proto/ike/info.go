@@ -178,18 +178,34 @@ func (p *p1) deleted(d isakmp.Delete) {
 	}
 }
 
+// dpdIdle is the SA's DPD interval: its profile's keepalive, else the
+// Node's; dpdRetry the interval between unanswered R-U-THEREs.
+func (p *p1) dpdIdle() time.Duration {
+	if p.prof.DPD > 0 {
+		return p.prof.DPD
+	}
+	return p.n.cfg.DPD
+}
+
+func (p *p1) dpdRetry() time.Duration {
+	if p.prof.DPD > 0 && p.prof.DPDRetry > 0 {
+		return p.prof.DPDRetry
+	}
+	return p.n.cfg.DPDRetry
+}
+
 // armDPD schedules the next DPD check (RFC 3706 §5): after DPD of
 // silence an R-U-THERE, then every DPDRetry until an ACK or the limit.
 func (p *p1) armDPD() {
-	if p.n.cfg.DPD <= 0 || !p.peerDPD || p.dying {
+	if p.dpdIdle() <= 0 || !p.peerDPD || p.dying {
 		return
 	}
 	if p.dpdTimer != nil {
 		p.dpdTimer.Stop()
 	}
-	d := p.n.cfg.DPD
+	d := p.dpdIdle()
 	if p.dpdWait != 0 {
-		d = p.n.cfg.DPDRetry
+		d = p.dpdRetry()
 	}
 	gen := p.gen
 	p.dpdTimer = p.n.after(d, func() {
@@ -202,7 +218,7 @@ func (p *p1) armDPD() {
 
 func (p *p1) dpdFire() {
 	now := p.n.cfg.Clock.Now()
-	if !p.n.cfg.DPDPeriodic {
+	if !p.n.cfg.DPDPeriodic || p.prof.DPD > 0 {
 		if p.espMoved() {
 			// ESP from the peer since the last check: it is alive
 			// (RFC 3706 §5.3), an R-U-THERE awaiting its ACK included.
@@ -210,8 +226,8 @@ func (p *p1) dpdFire() {
 			p.dpdWait, p.dpdMiss = 0, 0
 		}
 		if p.dpdWait == 0 {
-			if idle := now.Sub(p.lastSeen); idle < p.n.cfg.DPD {
-				p.rearmDPDIn(p.n.cfg.DPD - idle)
+			if idle := now.Sub(p.lastSeen); idle < p.dpdIdle() {
+				p.rearmDPDIn(p.dpdIdle() - idle)
 				return
 			}
 		}

@@ -97,7 +97,7 @@ func TestNATOriginalAddresses(t *testing.T) {
 				ts := ts
 				ts.Transport = tc.transport
 				a, b := pair(t, w, func(i int, cfg *Config) {
-					cfg.Phase2 = func(_ netip.AddrPort, l, r Selector) *Phase2Policy {
+					cfg.Phase2 = func(_ netip.AddrPort, _ string, l, r Selector) *Phase2Policy {
 						return &Phase2Policy{TransformSets: []TransformSet{ts}, Local: l, Remote: r}
 					}
 				})

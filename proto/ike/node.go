@@ -54,6 +54,9 @@ type Stats struct {
 	// XAuthTimeout XAuth / mode-config exchanges that got no answer in
 	// time, ModeConfigFailed clients refused an address (pool exhausted).
 	XAuthFailed, XAuthTimeout, ModeConfigFailed uint64
+	// NoProfile counts peers refused because no isakmp profile matches
+	// their identity (Config.Profile).
+	NoProfile uint64
 }
 
 type outPkt struct {
@@ -317,6 +320,8 @@ type Phase1Status struct {
 	ID     string
 	User   string
 	Config *ModeConfig
+	// Profile is the SA's isakmp profile ("" without).
+	Profile string
 }
 
 // Phase1 lists the phase-1 SAs, ordered by conn-id.
@@ -326,7 +331,7 @@ func (n *Node) Phase1() []Phase1Status {
 	var l []Phase1Status
 	for _, p := range n.sas {
 		s := Phase1Status{State: p.state.show(), ConnID: p.id, Status: "ACTIVE", Debug: p.state.String(), Policy: p.pol,
-			NATT: p.natt && (p.natLocal || p.natRemote), DPD: p.peerDPD && n.cfg.DPD > 0, Peer: p.peer}
+			NATT: p.natt && (p.natLocal || p.natRemote), DPD: p.peerDPD && p.dpdIdle() > 0, Peer: p.peer, Profile: p.prof.Name}
 		p.ezStatus(&s)
 		if p.state == stP1Complete {
 			s.Remaining = max(p.lifetime-n.cfg.Clock.Now().Sub(p.established), 0)

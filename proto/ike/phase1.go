@@ -15,12 +15,20 @@ import (
 
 // initiate starts main or aggressive mode with peer.
 func (n *Node) initiate(peer netip.AddrPort, pol *Phase2Policy) error {
-	psk := n.cfg.Key(peer.Addr(), nil)
+	// A Connect has no quick mode yet, and so no profile of its own.
+	var prof P1Profile
+	if pol != nil {
+		prof = pol.Profile
+	}
+	psk := prof.Key
+	if psk == nil {
+		psk = n.cfg.Key(peer.Addr(), nil)
+	}
 	if psk == nil {
 		return fmt.Errorf("ike: no pre-shared key for %v", peer.Addr())
 	}
-	p := &p1{n: n, role: Initiator, aggressive: n.cfg.Aggressive, peer: peer, ci: n.newCookie(), psk: psk,
-		qms: map[uint32]*qm{}}
+	p := &p1{n: n, role: Initiator, aggressive: n.cfg.Aggressive || prof.Aggressive, peer: peer, ci: n.newCookie(), psk: psk,
+		qms: map[uint32]*qm{}, prof: prof}
 	if pol != nil {
 		p.pending = []*Phase2Policy{pol}
 	}
@@ -47,7 +55,7 @@ func (n *Node) initiate(peer netip.AddrPort, pol *Phase2Policy) error {
 		p.gxi = p.dh.pub
 		p.ni = make([]byte, nonceLen)
 		n.random(p.ni)
-		p.idI = n.localID()
+		p.idI = p.localID()
 		e.Raw(isakmp.PayloadKE, p.gxi)
 		e.Raw(isakmp.PayloadNonce, p.ni)
 		e.Raw(isakmp.PayloadID, p.idI)
@@ -121,7 +129,22 @@ func (n *Node) respond(h isakmp.Header, msg []byte, from netip.AddrPort) {
 		return
 	}
 	n.debugf(0, " received packet from %v dport %d sport %d Global (N) NEW SA", from.Addr(), n.cfg.Local.Port(), from.Port())
-	xauth := n.cfg.XAuth != nil && n.cfg.XAuth(from.Addr())
+	var peerID []byte
+	if h.Exchange == isakmp.ExchangeAggressive && len(ps.ids) > 0 {
+		peerID = ps.ids[0]
+	}
+	var prof P1Profile
+	if n.cfg.Profile != nil {
+		// Main mode: the profile the peer's address points at, for now
+		// (its key, XAuth); MM5's identity confirms it.
+		if prof, err = n.cfg.Profile(from.Addr(), peerID, nil); err != nil {
+			n.stats.NoProfile++
+			n.debugf(0, " peer %v: %v: packet dropped", from.Addr(), err)
+			n.plainNotify(h.ICookie, from, isakmp.NotifyInvalidIDInformation)
+			return
+		}
+	}
+	xauth := n.cfg.XAuth != nil && n.cfg.XAuth(from.Addr(), peerID)
 	auth := uint16(isakmp.AuthPSK)
 	if xauth {
 		auth = isakmp.AuthXAuthInitPSK
@@ -132,17 +155,14 @@ func (n *Node) respond(h isakmp.Header, msg []byte, from netip.AddrPort) {
 		n.plainNotify(h.ICookie, from, notifyOf(err))
 		return
 	}
-	psk := n.cfg.Key(from.Addr(), nil)
-	if h.Exchange == isakmp.ExchangeAggressive && len(ps.ids) > 0 {
-		psk = n.cfg.Key(from.Addr(), ps.ids[0])
-	}
+	psk := n.cfg.Key(from.Addr(), peerID)
 	if psk == nil {
 		n.debugf(0, " No pre-shared key with %v!", from.Addr())
 		n.stats.AuthFailed++
 		return
 	}
 	p := &p1{n: n, role: Responder, aggressive: h.Exchange == isakmp.ExchangeAggressive, peer: from,
-		ci: h.ICookie, psk: psk, pol: pol, qms: map[uint32]*qm{}, saib: slices.Clone(ps.sa), halfOpen: true}
+		ci: h.ICookie, psk: psk, pol: pol, qms: map[uint32]*qm{}, saib: slices.Clone(ps.sa), halfOpen: true, prof: prof}
 	p.ez.server = xauth
 	p.ez.push = n.cfg.PushModeConfig && n.cfg.ModeConfig != nil
 	for p.cr.IsZero() {
@@ -413,7 +433,7 @@ func (p *p1) mm4(ps *payloads) error {
 	p.keysFrom(gxy)
 	p.checkNATD(ps)
 	p.setState(stIMM4)
-	p.idI = p.n.localID()
+	p.idI = p.localID()
 	e := isakmp.NewEncoder(nil, p.header(isakmp.ExchangeMain, 0, 0))
 	e.Raw(isakmp.PayloadID, p.idI)
 	e.Raw(isakmp.PayloadHash, p.hashI())
@@ -455,6 +475,20 @@ func (p *p1) mm5(ps *payloads, next []byte) error {
 		return err
 	}
 	p.iv = next
+	if p.n.cfg.Profile != nil {
+		// The identity is authenticated: the SA's profile is the one it
+		// matches (IOS's profile verification after MM5).
+		prof, err := p.n.cfg.Profile(p.peer.Addr(), p.idI, p.psk)
+		if err != nil {
+			p.n.stats.NoProfile++
+			p.debugf(" peer %v identity %s: %v: deleting SA", p.peer.Addr(), IDString(p.idI), err)
+			p.sendInfo(isakmp.PayloadNotify, isakmp.AppendNotification(nil, isakmp.Notification{DOI: isakmp.DOIIPsec,
+				Protocol: isakmp.ProtoISAKMP, Type: isakmp.NotifyInvalidIDInformation}))
+			p.destroy("no isakmp profile matches the peer's identity", false)
+			return err
+		}
+		p.prof = prof
+	}
 	p.initialContact(ps)
 	p.setState(stRMM5)
 	p.idR = isakmp.AppendID(nil, isakmp.IDAddr(p.n.cfg.Local.Addr(), 17, 500))

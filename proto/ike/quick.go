@@ -329,7 +329,7 @@ func (p *p1) qm1(mid uint32, msg []byte, ps *payloads, next []byte) {
 	}
 	var pol *Phase2Policy
 	if n.cfg.Phase2 != nil {
-		pol = n.cfg.Phase2(p.peer, q.local, q.remote)
+		pol = n.cfg.Phase2(p.peer, p.prof.Name, q.local, q.remote)
 	}
 	if pol == nil {
 		q.debugf(" IPSEC(validate_proposal_request): proxy identities not supported (local %v remote %v)", q.local, q.remote)

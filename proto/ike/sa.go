@@ -65,6 +65,8 @@ type p1 struct {
 	lastSeen time.Time
 
 	ez ezvpn // XAuth and mode-config (xauth.go)
+
+	prof P1Profile // the isakmp profile (Config.Profile, Phase2Policy.Profile)
 }
 
 func (p *p1) debugf(format string, args ...any) { p.n.debugf(p.id, format, args...) }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/vpdn/vpdn/internal/clock"
@@ -107,8 +108,13 @@ func (p *p1) authMethod() uint16 {
 	return isakmp.AuthPSK
 }
 
-// localID is our phase-1 identity as initiator.
-func (n *Node) localID() []byte {
+// localID is our phase-1 identity as initiator: the profile's, the
+// group's (an Easy VPN remote), else our address.
+func (p *p1) localID() []byte {
+	n := p.n
+	if p.prof.ID != nil {
+		return slices.Clone(p.prof.ID)
+	}
 	if n.cfg.GroupID != "" {
 		return isakmp.AppendID(nil, isakmp.ID{Type: isakmp.IDKeyID, Data: []byte(n.cfg.GroupID)})
 	}
@@ -445,7 +451,7 @@ func (p *p1) modeConfig() *ModeConfig {
 	if p.n.cfg.ModeConfig == nil {
 		return &ModeConfig{}
 	}
-	mc, err := p.n.cfg.ModeConfig(ConfigRequest{Peer: p.peer, ConnID: p.id, ID: IDString(p.peerID()), User: p.ez.user})
+	mc, err := p.n.cfg.ModeConfig(ConfigRequest{Peer: p.peer, ConnID: p.id, ID: IDString(p.peerID()), User: p.ez.user, Profile: p.prof.Name})
 	if err != nil || mc == nil {
 		p.n.stats.ModeConfigFailed++
 		p.debugf(" mode-config for %v (user %q) failed: %v", p.peer.Addr(), p.ez.user, err)
@@ -536,7 +542,7 @@ func (p *p1) txReplied(c isakmp.CfgAttrs) {
 func (p *p1) startAuthenticate(user, password string) {
 	n, e := p.n, &p.ez
 	gen := p.gen
-	req := XAuthRequest{Peer: p.peer, ConnID: p.id, ID: IDString(p.peerID()), User: user, Password: password}
+	req := XAuthRequest{Peer: p.peer, ConnID: p.id, ID: IDString(p.peerID()), User: user, Password: password, Profile: p.prof.Name}
 	if n.cfg.Authenticate == nil {
 		p.xauthVerdict(false)
 		return
@@ -700,6 +706,7 @@ func (p *p1) ezStatus(s *Phase1Status) {
 		s.State, s.Debug = st, p.ez.xs.String()
 	}
 	s.ID = IDString(p.peerID())
+	s.Profile = p.prof.Name
 	if p.ez.xauthOK {
 		s.User = p.ez.user
 	}

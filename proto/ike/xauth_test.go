@@ -57,7 +57,7 @@ func ezPair(t *testing.T, w *network, o ezOpts) (*peer, *peer, *ezServer) {
 		}
 		c.AcceptAggressive = true
 		if !o.noXAuth {
-			c.XAuth = func(netip.Addr) bool { return true }
+			c.XAuth = func(netip.Addr, []byte) bool { return true }
 		}
 		c.PushModeConfig = o.push
 		c.Authenticate = func(r XAuthRequest, done func(bool)) {
@@ -82,7 +82,7 @@ func ezPair(t *testing.T, w *network, o ezOpts) (*peer, *peer, *ezServer) {
 		}
 		// The server's crypto map: its network towards the client's
 		// assigned address.
-		c.Phase2 = func(_ netip.AddrPort, l, r Selector) *Phase2Policy {
+		c.Phase2 = func(_ netip.AddrPort, _ string, l, r Selector) *Phase2Policy {
 			if !slices.Contains(clientCfg.SplitInclude, l.Prefix) || r.Prefix != netip.PrefixFrom(clientAddr, 32) {
 				return nil
 			}
@@ -463,7 +463,7 @@ func BenchmarkEasyVPNSetup(b *testing.B) {
 						Policies:   []Policy{{Priority: 10, Encryption: CipherAES, KeyBits: 256, Hash: HashSHA1, Group: Group14}},
 						Key:        func(netip.Addr, []byte) []byte { return []byte("groupkey") },
 						Aggressive: i == 0, AcceptAggressive: true,
-						Phase2: func(_ netip.AddrPort, l, r Selector) *Phase2Policy {
+						Phase2: func(_ netip.AddrPort, _ string, l, r Selector) *Phase2Policy {
 							return &Phase2Policy{TransformSets: []TransformSet{{Name: "TS", ESP: 12, KeyBits: 256, Auth: 2}}, Local: l, Remote: r}
 						},
 					}
@@ -472,7 +472,7 @@ func BenchmarkEasyVPNSetup(b *testing.B) {
 						cfg.XAuthCredentials = func(netip.Addr) (string, string) { return "alice", "s3cret" }
 					}
 					if ez && i == 1 {
-						cfg.XAuth = func(netip.Addr) bool { return true }
+						cfg.XAuth = func(netip.Addr, []byte) bool { return true }
 						cfg.Authenticate = func(r XAuthRequest, done func(bool)) { done(r.Password == "s3cret") }
 						cfg.ModeConfig = func(ConfigRequest) (*ModeConfig, error) { mc := clientCfg; return &mc, nil }
 					}
