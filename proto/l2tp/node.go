@@ -155,9 +155,8 @@ func (s NodeStats) Drops() []Drop {
 }
 
 type nodeCounters struct {
-	badHeader, noTunnel, noSession, wrongPeer, halfOpenEvicted, sessionEvicted, tunnelLimit,
-	sessionLimit, inputOverflow, badAVP, hiddenNoRV, outOfWindow, backlog,
-	version3, data, tieBreakLost, sessionSetupTimeouts, noSessionClosed atomic.Uint64
+	ccnCounters
+	badHeader, noTunnel, tunnelLimit, badAVP, hiddenNoRV, backlog, version3, data atomic.Uint64
 }
 
 // Node is one L2TPv2 endpoint: LAC, LNS or both, on one socket. It
@@ -308,7 +307,11 @@ func (n *Node) handleSCCRQ(h l2tp.Header, b []byte, from netip.AddrPort) {
 				n.cnt.tieBreakLost.Add(1)
 				return // theirs loses: discard it, ours continues
 			}
-			t.abandon() // ours loses: its calls move to the peer's tunnel
+			// Ours loses: its calls move to the peer's tunnel.
+			if n.byReuse[t.reuse] == t {
+				delete(n.byReuse, t.reuse)
+			}
+			t.abandon()
 			lost = t
 		}
 	}

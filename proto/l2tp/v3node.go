@@ -224,10 +224,11 @@ func (s V3Stats) Drops() []Drop {
 		{"v3-session-limit", s.SessionLimit}}
 }
 
+// v3Counters are the shared counters and v3's own. The shared
+// outOfWindow counts here but is not shown (V3Stats has no field for it).
 type v3Counters struct {
-	badHeader, noConn, wrongPeer, digestFailed, noDigest, badAVP, noSession, tieBreakLost, connLimit,
-	inputOverflow, halfOpenEvicted, sessionEvicted, sessionLimit, sessionSetupTimeouts,
-	noSessionClosed atomic.Uint64
+	ccnCounters
+	badHeader, noConn, digestFailed, noDigest, badAVP, connLimit atomic.Uint64
 }
 
 type v3SCCRQKey struct {
@@ -400,12 +401,12 @@ func (n *V3Node) handleZero(h l2tp.V3ControlHeader, msg []byte, from netip.AddrP
 				}
 				return
 			case cmp == 0:
-				c.abandon()
+				n.abandonLocked(c)
 				n.mu.Unlock()
 				n.cnt.tieBreakLost.Add(1)
 				return
 			default:
-				c.abandon()
+				n.abandonLocked(c)
 				lost = c
 			}
 		}
@@ -482,6 +483,15 @@ func (n *V3Node) oldestOfHeaviestLocked() *V3Conn {
 		}
 	}
 	return nil
+}
+
+// abandonLocked gives up our connection c, whose SCCRQ lost the tie
+// break: Dials no longer find it.
+func (n *V3Node) abandonLocked(c *V3Conn) {
+	if n.byReuse[c.reuse] == c {
+		delete(n.byReuse, c.reuse)
+	}
+	c.abandon()
 }
 
 // evictLocked forgets a half-open connection and ends its goroutine
