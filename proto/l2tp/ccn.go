@@ -17,14 +17,15 @@ import (
 // transitions (SCCRQ/SCCRP/SCCCN, HELLO, StopCCN and the §5.7 hold), the
 // timers (set-up, HELLO, no-session, hold), reliable delivery's receive
 // side and the debug lines. ID is the width of the connection's IDs: 16
-// bits for a v2 Tunnel ID, 32 for a v3 Control Connection ID.
+// bits for a v2 Tunnel ID, 32 for a v3 Control Connection ID; R the key
+// under which the node lets Dials share a connection.
 //
 // What differs is the embedding type's, reached through ver: the
 // messages' encoding (AVP sets, hiding for v2, digests and nonces for
 // v3), the sessions (v2 calls, v3 pseudowires) and what the node keeps.
 // A third control connection (L2F, a multihop leg) embeds a ccn and
 // implements ccnVersion.
-type ccn[ID uint16 | uint32] struct {
+type ccn[ID uint16 | uint32, R comparable] struct {
 	ver   ccnVersion // the embedding Tunnel or V3Conn
 	log   *slog.Logger
 	cnt   *ccnCounters // the node's
@@ -39,6 +40,8 @@ type ccn[ID uint16 | uint32] struct {
 	tieBreaker    [8]byte
 	awaitingReply atomic.Bool
 	nHalf         atomic.Int32 // half-open sessions, counted with the node's (admitHalfOpen)
+	reuse         R            // guarded by the node's mu
+	sccrqKey      sccrqKey[ID] // guarded by the node's mu
 
 	// ctlLoop's mu guards everything below and the embedding type's
 	// fields after its ccn; the goroutine holds it while it works.
@@ -133,14 +136,14 @@ type ccnCounters struct {
 	sessionEvicted, sessionLimit, sessionSetupTimeouts, noSessionClosed atomic.Uint64
 }
 
-func (c *ccn[ID]) halfOpen() (netip.Addr, *atomic.Int32) { return c.peer0.Addr(), &c.nHalf }
+func (c *ccn[ID, R]) halfOpen() (netip.Addr, *atomic.Int32) { return c.peer0.Addr(), &c.nHalf }
 
 // Done is closed when the connection's goroutine has ended.
-func (c *ccn[ID]) Done() <-chan struct{} { return c.done }
+func (c *ccn[ID, R]) Done() <-chan struct{} { return c.done }
 
 // Err returns why the connection closed (a *CloseError), once Done is
 // closed.
-func (c *ccn[ID]) Err() error {
+func (c *ccn[ID, R]) Err() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.closeErr
@@ -148,12 +151,12 @@ func (c *ccn[ID]) Err() error {
 
 // Close sends StopCCN with result r (§6.4) and, after the §5.7 hold,
 // ends the connection. Every session goes with it.
-func (c *ccn[ID]) Close(r l2tp.Result) {
+func (c *ccn[ID, R]) Close(r l2tp.Result) {
 	c.post(func() { c.shutdown(r, nil) })
 }
 
 // input queues a copy of a control datagram for the goroutine.
-func (c *ccn[ID]) input(b []byte, from netip.AddrPort) {
+func (c *ccn[ID, R]) input(b []byte, from netip.AddrPort) {
 	select {
 	case c.in <- inPacket{append([]byte(nil), b...), from}:
 	default:
@@ -163,7 +166,7 @@ func (c *ccn[ID]) input(b []byte, from netip.AddrPort) {
 
 // abandon is called, under the node's mu, when our SCCRQ lost the tie
 // break (the node has taken it out of its reuse table).
-func (c *ccn[ID]) abandon() {
+func (c *ccn[ID, R]) abandon() {
 	c.awaitingReply.Store(false)
 	go c.post(func() {
 		if c.state == TunWaitCtlReply {
@@ -176,7 +179,7 @@ func (c *ccn[ID]) abandon() {
 }
 
 // start is the first work of the goroutine, mu held.
-func (c *ccn[ID]) start(now time.Time, setup time.Duration) {
+func (c *ccn[ID, R]) start(now time.Time, setup time.Duration) {
 	c.now = now
 	c.created, c.since, c.lastRx = now, now, now
 	c.setupDL = now.Add(setup)
@@ -185,9 +188,9 @@ func (c *ccn[ID]) start(now time.Time, setup time.Duration) {
 
 // stopped, handle (the version's), deadline, onTimer and killed are the
 // ctlMachine the goroutine's loop drives.
-func (c *ccn[ID]) stopped() bool { return c.state == TunDead }
+func (c *ccn[ID, R]) stopped() bool { return c.state == TunDead }
 
-func (c *ccn[ID]) killed() {
+func (c *ccn[ID, R]) killed() {
 	if c.closeErr == nil {
 		c.closeErr = &CloseError{Msg: l2tp.MsgStopCCN, Result: l2tp.Result{Code: l2tp.StopClear}, Err: ErrClosed}
 	}
@@ -196,17 +199,17 @@ func (c *ccn[ID]) killed() {
 }
 
 // helloDue is when the next HELLO is due, if nothing arrives first.
-func (c *ccn[ID]) helloDue(hello time.Duration) time.Time {
+func (c *ccn[ID, R]) helloDue(hello time.Duration) time.Time {
 	return c.lastRx.Add(hello - min(c.helloJitter, hello/10))
 }
 
 // noSessionDue reports whether the no-session timeout runs.
-func (c *ccn[ID]) noSessionDue(p ccnParams) bool {
+func (c *ccn[ID, R]) noSessionDue(p ccnParams) bool {
 	return p.noSession > 0 && !c.keepalive && !c.emptySince.IsZero() && c.ver.sessionCount() == 0
 }
 
 // deadline is the earliest time the goroutine must wake.
-func (c *ccn[ID]) deadline() time.Time {
+func (c *ccn[ID, R]) deadline() time.Time {
 	dl := c.rel.deadline()
 	upd := func(x time.Time) {
 		if !x.IsZero() && (dl.IsZero() || x.Before(dl)) {
@@ -232,7 +235,7 @@ func (c *ccn[ID]) deadline() time.Time {
 	return dl
 }
 
-func (c *ccn[ID]) onTimer() {
+func (c *ccn[ID, R]) onTimer() {
 	now := c.now
 	p := c.ver.params()
 	// v3's reliable delivery writes its acknowledgement through relWire,
@@ -283,14 +286,14 @@ func (c *ccn[ID]) onTimer() {
 
 // noSessionClose is IOS "l2tp tunnel timeout no-session": StopCCN result
 // 1, general request to clear the control connection (§4.4.2).
-func (c *ccn[ID]) noSessionClose(p ccnParams) {
+func (c *ccn[ID, R]) noSessionClose(p ccnParams) {
 	c.cnt.noSessionClosed.Add(1)
 	c.eventf("no session for %v: closing", p.noSession)
 	c.shutdown(l2tp.Result{Code: l2tp.StopClear, HasError: true, Message: "no-session timeout"}, ErrNoSession)
 }
 
 // retransFail ends the connection when reliable delivery gave up (§5.8).
-func (c *ccn[ID]) retransFail(p ccnParams) {
+func (c *ccn[ID, R]) retransFail(p ccnParams) {
 	c.errorf("no acknowledgement from %v after %d retransmissions", c.peer, p.retries)
 	if c.closeErr == nil {
 		c.closeErr = &CloseError{Msg: l2tp.MsgStopCCN, Result: l2tp.Result{Code: l2tp.StopGeneralError}, Err: ErrPeerUnreachable}
@@ -301,7 +304,7 @@ func (c *ccn[ID]) retransFail(p ccnParams) {
 
 // fire applies a connection event through the §7.2 table and logs it the
 // way IOS `debug vpdn l2x-events` does.
-func (c *ccn[ID]) fire(ev TunnelEvent) bool {
+func (c *ccn[ID, R]) fire(ev TunnelEvent) bool {
 	c.eventf("FSM-CC ev %v", ev)
 	to, ok := tunNext(c.state, ev)
 	if !ok {
@@ -318,7 +321,7 @@ func (c *ccn[ID]) fire(ev TunnelEvent) bool {
 
 // queue sends an encoded message reliably: SCCRQ with the initial
 // retries, the rest with the others.
-func (c *ccn[ID]) queue(b []byte, typ l2tp.MsgType) {
+func (c *ccn[ID, R]) queue(b []byte, typ l2tp.MsgType) {
 	p := c.ver.params()
 	tries := p.retries + 1
 	if typ == l2tp.MsgSCCRQ {
@@ -330,7 +333,7 @@ func (c *ccn[ID]) queue(b []byte, typ l2tp.MsgType) {
 
 // fromPeer reports whether a datagram from from belongs to the
 // connection, counting the ones that do not.
-func (c *ccn[ID]) fromPeer(from netip.AddrPort) bool {
+func (c *ccn[ID, R]) fromPeer(from netip.AddrPort) bool {
 	if from == c.peer {
 		return true
 	}
@@ -346,7 +349,7 @@ func (c *ccn[ID]) fromPeer(from netip.AddrPort) bool {
 // receive passes a datagram's Ns and Nr to reliable delivery, which calls
 // deliver for each message now in order, and acknowledges as due. zlb:
 // it carries no message (a ZLB, or a v3 ACK).
-func (c *ccn[ID]) receive(ns, nr uint16, b []byte, zlb bool, deliver func([]byte)) {
+func (c *ccn[ID, R]) receive(ns, nr uint16, b []byte, zlb bool, deliver func([]byte)) {
 	c.lastRx = c.now
 	c.noReply = false
 	beyond := c.rel.stats.BeyondWindow
@@ -367,7 +370,7 @@ func (c *ccn[ID]) receive(ns, nr uint16, b []byte, zlb bool, deliver func([]byte
 // ID it carries, for a connection that did not know it yet), and drop
 // what comes during the §5.7 hold. It reports whether the message is
 // done with.
-func (c *ccn[ID]) screen(typ l2tp.MsgType, r l2tp.Result, adopt ID) bool {
+func (c *ccn[ID, R]) screen(typ l2tp.MsgType, r l2tp.Result, adopt ID) bool {
 	if typ == l2tp.MsgStopCCN && c.state != TunDead {
 		c.rxStopCCN(r, adopt)
 		return true
@@ -377,7 +380,7 @@ func (c *ccn[ID]) screen(typ l2tp.MsgType, r l2tp.Result, adopt ID) bool {
 
 // unknownMsg reports (and logs) an unknown message type with the M bit
 // clear, which is ignored (v2 §3.2, v3 §5.4.1).
-func (c *ccn[ID]) unknownMsg(typ l2tp.MsgType, err error, section string) bool {
+func (c *ccn[ID, R]) unknownMsg(typ l2tp.MsgType, err error, section string) bool {
 	var ae *l2tp.AVPError
 	if errors.As(err, &ae) && errors.Is(err, l2tp.ErrUnknownMsg) && !ae.Mandatory {
 		c.eventf("ignoring unknown message type %d (M bit clear, %s)", uint16(typ), section)
@@ -389,7 +392,7 @@ func (c *ccn[ID]) unknownMsg(typ l2tp.MsgType, err error, section string) bool {
 // badCtl ends the connection for a control message that did not decode:
 // StopCCN with the result the error names, addressed to the peer's
 // Assigned ID if the message was its SCCRQ or SCCRP.
-func (c *ccn[ID]) badCtl(typ l2tp.MsgType, assigned ID, from netip.AddrPort, err error) {
+func (c *ccn[ID, R]) badCtl(typ l2tp.MsgType, assigned ID, from netip.AddrPort, err error) {
 	if typ == l2tp.MsgSCCRQ || typ == l2tp.MsgSCCRP {
 		if c.remoteID == 0 {
 			c.remoteID = assigned
@@ -405,7 +408,7 @@ func (c *ccn[ID]) badCtl(typ l2tp.MsgType, assigned ID, from netip.AddrPort, err
 // responder in idle) or SCCRP (TevRxSCCRP, an initiator waiting for it):
 // the peer's address, Assigned ID, names and window. false: not in this
 // state, dropped.
-func (c *ccn[ID]) rxStart(ev TunnelEvent, typ l2tp.MsgType, from netip.AddrPort, id ID, host, vendor string) bool {
+func (c *ccn[ID, R]) rxStart(ev TunnelEvent, typ l2tp.MsgType, from netip.AddrPort, id ID, host, vendor string) bool {
 	if ev == TevRxSCCRQ && (c.initiator || c.state != TunIdle) || ev == TevRxSCCRP && c.state != TunWaitCtlReply {
 		c.errorf("%v in %v", c.ver.msgName(typ), c.state)
 		return false
@@ -421,7 +424,7 @@ func (c *ccn[ID]) rxStart(ev TunnelEvent, typ l2tp.MsgType, from netip.AddrPort,
 }
 
 // peerWindow applies the peer's Receive Window Size AVP, if it sent one.
-func (c *ccn[ID]) peerWindow(has bool, w uint16) {
+func (c *ccn[ID, R]) peerWindow(has bool, w uint16) {
 	if has {
 		c.rel.setPeerWindow(int(w))
 	}
@@ -429,14 +432,14 @@ func (c *ccn[ID]) peerWindow(has bool, w uint16) {
 
 // refuseSetup ends the set-up: the peer's SCCRQ or SCCRP is refused
 // (ev TevSCCRQBad or TevSCCRPBad) with StopCCN result code.
-func (c *ccn[ID]) refuseSetup(ev TunnelEvent, typ l2tp.MsgType, host string, code uint16, why error) {
+func (c *ccn[ID, R]) refuseSetup(ev TunnelEvent, typ l2tp.MsgType, host string, code uint16, why error) {
 	c.errorf("%v from %q refused: %v", c.ver.msgName(typ), host, why)
 	c.shutdownEv(ev, l2tp.Result{Code: code}, why)
 }
 
 // rxSCCCN is the responder's SCCCN in wait-ctl-conn: established unless
 // check (v2's challenge response) refuses it.
-func (c *ccn[ID]) rxSCCCN(check func() bool) {
+func (c *ccn[ID, R]) rxSCCCN(check func() bool) {
 	if c.state != TunWaitCtlConn {
 		c.errorf("SCCCN in %v", c.state)
 		return
@@ -451,7 +454,7 @@ func (c *ccn[ID]) rxSCCCN(check func() bool) {
 
 // up runs when the connection reaches established: waiting session
 // requests go out.
-func (c *ccn[ID]) up() {
+func (c *ccn[ID, R]) up() {
 	c.eventf("Control channel up")
 	c.ver.established()
 	if c.ver.sessionCount() == 0 {
@@ -460,7 +463,7 @@ func (c *ccn[ID]) up() {
 	c.ver.upSessions()
 }
 
-func (c *ccn[ID]) rxStopCCN(r l2tp.Result, adopt ID) {
+func (c *ccn[ID, R]) rxStopCCN(r l2tp.Result, adopt ID) {
 	c.eventf("Rx StopCCN: %s", r.Text(l2tp.MsgStopCCN))
 	if c.state == TunClosing {
 		c.fire(TevRxStopCCN)
@@ -478,9 +481,9 @@ func (c *ccn[ID]) rxStopCCN(r l2tp.Result, adopt ID) {
 }
 
 // shutdown sends StopCCN with r and enters the §5.7 hold.
-func (c *ccn[ID]) shutdown(r l2tp.Result, cause error) { c.shutdownEv(TevClose, r, cause) }
+func (c *ccn[ID, R]) shutdown(r l2tp.Result, cause error) { c.shutdownEv(TevClose, r, cause) }
 
-func (c *ccn[ID]) shutdownEv(ev TunnelEvent, r l2tp.Result, cause error) {
+func (c *ccn[ID, R]) shutdownEv(ev TunnelEvent, r l2tp.Result, cause error) {
 	if c.state == TunClosing || c.state == TunDead {
 		return
 	}
@@ -493,7 +496,7 @@ func (c *ccn[ID]) shutdownEv(ev TunnelEvent, r l2tp.Result, cause error) {
 	c.enterClosing()
 }
 
-func (c *ccn[ID]) enterClosing() {
+func (c *ccn[ID, R]) enterClosing() {
 	c.awaitingReply.Store(false)
 	c.holdUntil = c.now.Add(c.rel.cycle())
 	c.ver.notReusable()
@@ -505,21 +508,21 @@ func (c *ccn[ID]) enterClosing() {
 
 // Logging: `debug vpdn l2x-events` and `l2x-errors` lines, at Debug.
 
-func (c *ccn[ID]) enabled() bool {
+func (c *ccn[ID, R]) enabled() bool {
 	return c.log != nil && c.log.Enabled(context.Background(), slog.LevelDebug)
 }
 
-func (c *ccn[ID]) prefix() string {
+func (c *ccn[ID, R]) prefix() string {
 	return fmt.Sprintf("L2TP tnl %0*d:%08X: ", c.words.idDigits, c.localID, c.remoteID)
 }
 
-func (c *ccn[ID]) eventf(format string, args ...any) {
+func (c *ccn[ID, R]) eventf(format string, args ...any) {
 	if c.enabled() {
 		c.log.Debug(c.prefix()+fmt.Sprintf(format, args...), "debug", "l2x-events")
 	}
 }
 
-func (c *ccn[ID]) errorf(format string, args ...any) {
+func (c *ccn[ID, R]) errorf(format string, args ...any) {
 	if c.enabled() {
 		c.log.Debug(c.prefix()+fmt.Sprintf(format, args...), "debug", "l2x-errors")
 	}

@@ -372,7 +372,7 @@ func (t *Tunnel) rxCallRequest(m *l2tp.Message) {
 		return
 	}
 	s.halfOpen = true
-	switch victim := t.n.admitHalfOpen(t, t.peer0.Addr()); {
+	switch victim := t.n.admitHalfOpen(t.n.lim, t); {
 	case victim == t:
 		t.evictHalfOpen()
 	case victim != nil:

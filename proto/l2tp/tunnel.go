@@ -39,11 +39,9 @@ type Tunnel struct {
 	recent    []uint16
 	recentAt  int
 	recentSet map[uint16]int
-	reuse     reuseKey // guarded by n.mu
-	sccrqKey  sccrqKey // guarded by n.mu
 
 	// ccn's mu guards ccn's state and everything below.
-	ccn[uint16]
+	ccn[uint16, reuseKey]
 	p         TunnelParams
 	challenge []byte
 	sessions  map[uint16]*Session
@@ -61,7 +59,7 @@ var v2Words = ccnWords{noun: "tunnel", create: "Create tunnel", tieBreak: "tie-b
 
 func newTunnel(n *Node, id uint16, peer netip.AddrPort, p TunnelParams, initiator bool) *Tunnel {
 	t := &Tunnel{n: n, sessions: map[uint16]*Session{}}
-	t.ccn = ccn[uint16]{ver: t, log: n.log, cnt: &n.cnt.ccnCounters, words: v2Words, localID: id,
+	t.ccn = ccn[uint16, reuseKey]{ver: t, log: n.log, cnt: &n.cnt.ccnCounters, words: v2Words, localID: id,
 		initiator: initiator, peer0: peer, peer: peer, ctlLoop: newCtlLoop()}
 	if initiator {
 		t.p = p
@@ -111,7 +109,7 @@ func (t *Tunnel) run() {
 		t.open()
 	}
 	t.loop(t.n.clock, t)
-	t.n.removeTunnel(t)
+	t.n.removeConn(t)
 	t.drain() // what arrived after the end fails
 	close(t.done)
 }

@@ -24,9 +24,7 @@ const nonceLen = 16
 // machine is the shared ccn's; V3Conn is what is L2TPv3's own: its AVPs,
 // control message authentication (§4.3), pseudowires and waiting Opens.
 type V3Conn struct {
-	n        *V3Node
-	reuse    string     // guarded by n.mu
-	sccrqKey v3SCCRQKey // guarded by n.mu
+	n *V3Node
 
 	// downc is closed when the connection stops being usable: StopCCN
 	// sent or received, retransmissions exhausted, killed (before the
@@ -35,7 +33,7 @@ type V3Conn struct {
 	downOnce sync.Once
 
 	// ccn's mu guards ccn's state and everything below.
-	ccn[uint32]
+	ccn[uint32, string]
 	p       V3Params
 	peerRID uint32
 	// Control message authentication (§4.3): key is shared_key when the
@@ -58,7 +56,7 @@ var v3Words = ccnWords{noun: "control connection", create: "Create control conne
 
 func newV3Conn(n *V3Node, id uint32, peer netip.AddrPort, p V3Params, initiator bool) *V3Conn {
 	c := &V3Conn{n: n, downc: make(chan struct{}), sessions: map[uint32]*Pseudowire{}}
-	c.ccn = ccn[uint32]{ver: c, log: n.log, cnt: &n.cnt.ccnCounters, words: v3Words, localID: id,
+	c.ccn = ccn[uint32, string]{ver: c, log: n.log, cnt: &n.cnt.ccnCounters, words: v3Words, localID: id,
 		initiator: initiator, peer0: peer, peer: peer, ctlLoop: newCtlLoop()}
 	// Up to a second, at most a tenth of the interval (helloDue).
 	c.helloJitter = time.Duration(mrand.N(100)) * time.Millisecond * 10

@@ -343,7 +343,7 @@ func (c *V3Conn) rxICRQ(m *l2tp.V3Message) {
 		return
 	}
 	s.halfOpen = true
-	switch victim := c.n.admitHalfOpen(c); {
+	switch victim := c.n.admitHalfOpen(c.n.lim, c); {
 	case victim == c:
 		c.evictHalfOpen()
 	case victim != nil:
