@@ -3,6 +3,7 @@ package l2tp
 import (
 	"context"
 	"fmt"
+	"iter"
 	"maps"
 	"math/rand/v2"
 	"net/netip"
@@ -52,6 +53,8 @@ type nodeConn[ID uint16 | uint32, R comparable] interface {
 	run()
 	kill()
 	Close(l2tp.Result)
+	// evictHalfOpen closes the connection's oldest half-open session.
+	evictHalfOpen()
 }
 
 func (t *Tunnel) conn() *ccn[uint16, reuseKey] { return &t.ccn }
@@ -168,6 +171,37 @@ func (b *nodeBase[ID, C, R]) halfOpenOfLocked(a netip.Addr) (oldest C, n int) {
 	return oldest, n
 }
 
+// sccrqLocked takes mu for a new SCCRQ under key, and keeps it unless a
+// connection holds key already (the SCCRQ is a retransmission: it goes
+// to that connection) or the node is closing (it is dropped); then it
+// releases mu and reports false.
+func (b *nodeBase[ID, C, R]) sccrqLocked(key sccrqKey[ID], msg []byte, from netip.AddrPort) bool {
+	b.mu.Lock()
+	if c, ok := b.bySCCRQ[key]; ok {
+		b.mu.Unlock()
+		c.conn().input(msg, from)
+		return false
+	}
+	if b.closed {
+		b.mu.Unlock()
+		return false
+	}
+	return true
+}
+
+// awaitingLocked yields our connections to address a whose SCCRQ is
+// still unanswered: the ones a tie break (or a v3 StopCCN to ID 0)
+// concerns.
+func (b *nodeBase[ID, C, R]) awaitingLocked(a netip.Addr) iter.Seq[C] {
+	return func(yield func(C) bool) {
+		for _, c := range b.conns {
+			if cc := c.conn(); cc.initiator && cc.awaitingReply.Load() && cc.peer0.Addr() == a && !yield(c) {
+				return
+			}
+		}
+	}
+}
+
 // admitLocked decides on a connection a peer at a asks for with its
 // SCCRQ. refuse: the table, or a's share of it, is full of established
 // connections (those are never evicted). Otherwise evict, when not the
@@ -238,6 +272,23 @@ func (b *nodeBase[ID, C, R]) admitHalfOpen(lim Limits, c C) C {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return admitHalfOpen(&b.half, lim, c, c.conn().peer0.Addr(), maps.Values(b.conns))
+}
+
+// makeRoom counts a new half-open session of c and makes room for it
+// within the bounds (halfOpenBook): the connection admitHalfOpen names
+// gives up its oldest half-open session, on its own goroutine when it is
+// another. false: that one is too busy to make room now, and the caller
+// refuses the new session rather than go beyond the bound.
+func (b *nodeBase[ID, C, R]) makeRoom(lim Limits, c C) bool {
+	var none C
+	switch victim := b.admitHalfOpen(lim, c); victim {
+	case none:
+	case c:
+		c.evictHalfOpen()
+	default:
+		return victim.conn().tryPost(victim.evictHalfOpen)
+	}
+	return true
 }
 
 // releaseHalfOpen uncounts a half-open session of c that came up or

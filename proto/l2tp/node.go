@@ -265,23 +265,13 @@ func (n *Node) handleSCCRQ(h l2tp.Header, b []byte, from netip.AddrPort) {
 		return
 	}
 	key := sccrqKey[uint16]{from, m.AssignedTunnelID}
-	n.mu.Lock()
-	if t := n.bySCCRQ[key]; t != nil {
-		n.mu.Unlock()
-		t.input(b[:h.Length], from)
-		return
-	}
-	if n.closed {
-		n.mu.Unlock()
+	if !n.sccrqLocked(key, b[:h.Length], from) {
 		return
 	}
 	// §4.4.3 tie breaker: both ends sent SCCRQ to each other at once.
 	var lost *Tunnel
 	if m.Has(l2tp.AVPTieBreaker) {
-		for _, t := range n.conns {
-			if !t.initiator || !t.awaitingReply.Load() || t.peer0.Addr() != from.Addr() {
-				continue
-			}
+		for t := range n.awaitingLocked(from.Addr()) {
 			// The lower value wins; ours loses when the peer's is lower.
 			if string(m.TieBreaker[:]) >= string(t.tieBreaker[:]) {
 				n.mu.Unlock()

@@ -73,26 +73,14 @@ func (s *sess[S]) step(l snLogger, ev SessionEvent, outgoing bool, now time.Time
 	return true
 }
 
-// upToDial hands the established session (self) to the Dial that placed
-// it; false if none waits.
-func (s *sess[S]) upToDial(self S) bool {
+// answerDial gives the Dial that placed the session its answer: the
+// session once established, or why it ended. false if none waits.
+func (s *sess[S]) answerDial(r placed[S]) bool {
 	if s.dial == nil {
 		return false
 	}
 	d := s.dial
 	s.dial = nil
-	d <- placed[S]{s: self}
-	return true
-}
-
-// failDial tells the Dial that placed the session why it ended; false if
-// none waits.
-func (s *sess[S]) failDial(err error) bool {
-	if s.dial == nil {
-		return false
-	}
-	d := s.dial
-	s.dial = nil
-	d <- placed[S]{err: err}
+	d <- r
 	return true
 }

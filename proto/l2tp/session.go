@@ -337,18 +337,11 @@ func (t *Tunnel) rxCallRequest(m *l2tp.Message) {
 		return
 	}
 	s.halfOpen = true
-	switch victim := t.n.admitHalfOpen(t.n.lim, t); {
-	case victim == t:
-		t.evictHalfOpen()
-	case victim != nil:
-		if !victim.tryPost(victim.evictHalfOpen) {
-			// The offender's tunnel is too busy to make room now:
-			// refuse this call instead of going beyond the bound.
-			s.state = SnDead
-			s.finishQuiet()
-			refuse(ErrLimit)
-			return
-		}
+	if !t.n.makeRoom(t.n.lim, t) {
+		s.state = SnDead
+		s.finishQuiet()
+		refuse(ErrLimit)
+		return
 	}
 	s.remoteID = m.AssignedSessionID
 	s.serial = m.CallSerialNumber
@@ -554,7 +547,7 @@ func (s *Session) established() {
 	if t.enabled() {
 		t.n.log.Debug(s.prefix()+"Session up", "debug", "l2x-events")
 	}
-	if s.upToDial(s) {
+	if s.answerDial(dialResult{s: s}) {
 		return
 	}
 	if f := t.n.cfg.OnSessionUp; f != nil {
@@ -640,7 +633,7 @@ func (s *Session) finish(err error) {
 	s.finishQuiet()
 	s.err = err
 	close(s.done)
-	if s.failDial(err) {
+	if s.answerDial(dialResult{err: err}) {
 		return
 	}
 	if wasUp || s.notify {

@@ -325,11 +325,9 @@ func (n *V3Node) handleZero(h l2tp.V3ControlHeader, msg []byte, from netip.AddrP
 		// find our initiator connection to that peer still waiting.
 		n.mu.Lock()
 		var c *V3Conn
-		for _, x := range n.conns {
-			if x.initiator && x.peer0.Addr() == from.Addr() && x.awaitingReply.Load() {
-				c = x
-				break
-			}
+		for x := range n.awaitingLocked(from.Addr()) {
+			c = x
+			break
 		}
 		n.mu.Unlock()
 		if c != nil {
@@ -348,14 +346,7 @@ func (n *V3Node) handleZero(h l2tp.V3ControlHeader, msg []byte, from netip.AddrP
 		return
 	}
 	key := sccrqKey[uint32]{from, m.AssignedCCID}
-	n.mu.Lock()
-	if c := n.bySCCRQ[key]; c != nil {
-		n.mu.Unlock()
-		c.input(msg, from)
-		return
-	}
-	if n.closed {
-		n.mu.Unlock()
+	if !n.sccrqLocked(key, msg, from) {
 		return
 	}
 	// §5.4.3 Control Connection Tie Breaker: the recipient of an SCCRQ
@@ -365,10 +356,7 @@ func (n *V3Node) handleZero(h l2tp.V3ControlHeader, msg []byte, from netip.AddrP
 	// against an SCCRQ of ours without one wins (ours always has one).
 	var lost *V3Conn
 	if m.Has(l2tp.AVPTieBreaker) {
-		for _, c := range n.conns {
-			if !c.initiator || !c.awaitingReply.Load() || c.peer0.Addr() != from.Addr() {
-				continue
-			}
+		for c := range n.awaitingLocked(from.Addr()) {
 			switch cmp := compareTie(m.TieBreaker, c.tieBreaker); {
 			case cmp > 0:
 				n.mu.Unlock()

@@ -318,18 +318,11 @@ func (c *V3Conn) rxICRQ(m *l2tp.V3Message) {
 		return
 	}
 	s.halfOpen = true
-	switch victim := c.n.admitHalfOpen(c.n.lim, c); {
-	case victim == c:
-		c.evictHalfOpen()
-	case victim != nil:
-		if !victim.tryPost(victim.evictHalfOpen) {
-			// The offender's connection is too busy to make room now:
-			// refuse this one rather than go beyond the bound.
-			s.remoteID = 0
-			s.finish(ErrLimit)
-			refuse(ErrLimit)
-			return
-		}
+	if !c.n.makeRoom(c.n.lim, c) {
+		s.remoteID = 0
+		s.finish(ErrLimit)
+		refuse(ErrLimit)
+		return
 	}
 	s.serial = m.SerialNumber
 	s.fire(SevRxICRQ)
@@ -443,7 +436,7 @@ func (s *Pseudowire) settled() {
 func (s *Pseudowire) established() {
 	s.settled()
 	s.c.eventf("session %d: %v pseudowire established, peer session %d", s.localID, s.p.Type, s.remoteID)
-	if s.upToDial(s) {
+	if s.answerDial(pwResult{s: s}) {
 		return
 	}
 	if f := s.c.n.cfg.OnUp; f != nil {
@@ -478,7 +471,7 @@ func (s *Pseudowire) finish(err error) {
 	}
 	c.n.freeSessionID(s.localID, s)
 	close(s.done)
-	if s.failDial(err) && !s.notify {
+	if s.answerDial(pwResult{err: err}) && !s.notify {
 		return
 	}
 	if f := c.n.cfg.OnDown; f != nil && s.notify {
