@@ -171,6 +171,18 @@ func (b *nodeBase[ID, C, R]) halfOpenOfLocked(a netip.Addr) (oldest C, n int) {
 	return oldest, n
 }
 
+// inputTo queues a control message for the connection with local ID id;
+// false if there is none.
+func (b *nodeBase[ID, C, R]) inputTo(id ID, msg []byte, from netip.AddrPort) bool {
+	b.mu.Lock()
+	c, ok := b.conns[id]
+	b.mu.Unlock()
+	if ok {
+		c.conn().input(msg, from)
+	}
+	return ok
+}
+
 // sccrqLocked takes mu for a new SCCRQ under key, and keeps it unless a
 // connection holds key already (the SCCRQ is a retransmission: it goes
 // to that connection) or the node is closing (it is dropped); then it

@@ -239,14 +239,9 @@ func (n *Node) HandlePacket(b []byte, from netip.AddrPort) {
 		n.handleSCCRQ(h, b, from)
 		return
 	}
-	n.mu.Lock()
-	t := n.conns[h.TunnelID]
-	n.mu.Unlock()
-	if t == nil {
+	if !n.inputTo(h.TunnelID, b[:h.Length], from) {
 		n.cnt.noTunnel.Add(1)
-		return
 	}
-	t.input(b[:h.Length], from)
 }
 
 // handleSCCRQ routes a control message addressed to tunnel 0: a new

@@ -27,14 +27,17 @@ import (
 // (an xconnect by peer, VCID = Remote End ID, and pseudowire type) or
 // refuses it with a CDN result code.
 //
-// What is shared with L2TPv2's Tunnel: reliable delivery (reliable, with
-// the v3 header and digest through relWire), the §7.2 control connection
-// and §7.3 call state tables (tunNext, snNext: the RFC 3931 §7 machines
-// are the same, with LCCE roles), the retransmission parameters and the
-// debug line format. What is v3's own: 32-bit Control Connection and
-// Session IDs, Router ID, the Pseudowire Capabilities List, cookies,
-// Circuit Status through SLI, and control message authentication (§4.3)
-// with nonces and per-message digests.
+// What is shared with L2TPv2 (ARCHITECTURE.md, "proto/l2tp: one driver
+// for v2 and v3"): the control connection machine (ccn: the §7.2 states,
+// the RFC 3931 §7 machines being the same with LCCE roles, HELLO,
+// StopCCN, the timers and debug lines), the connection table (nodeBase),
+// the session core (sess, the §7.3 table), reliable delivery (reliable,
+// with the v3 header and digest through relWire), the retransmission
+// parameters and the goroutine loop. What is v3's own: 32-bit Control
+// Connection and Session IDs, Router ID, the Pseudowire Capabilities
+// List, cookies, Circuit Status through SLI, control message
+// authentication (§4.3) with nonces and per-message digests, and the
+// §5.4.3 tie break.
 //
 // The seam for bearers: a pseudowire that comes up is reported once, to
 // the Dial that placed it or to V3Config.OnUp (the peer placed it), with
@@ -304,14 +307,9 @@ func (n *V3Node) HandlePacket(b []byte, from netip.AddrPort) {
 		n.handleZero(h, msg, from)
 		return
 	}
-	n.mu.Lock()
-	c := n.conns[h.CCID]
-	n.mu.Unlock()
-	if c == nil {
+	if !n.inputTo(h.CCID, msg, from) {
 		n.cnt.noConn.Add(1)
-		return
 	}
-	c.input(msg, from)
 }
 
 // handleZero routes a message addressed to Control Connection ID 0: a
