@@ -100,9 +100,9 @@ type ccnVersion interface {
 	// dataMoved reports whether the peer sent data since the last call
 	// (v3 §4.4: data holds the HELLO off); v2 does not look.
 	dataMoved() bool
-	// sessionDeadline is the earliest set-up deadline of a session;
-	// sessionTimers ends the sessions whose set-up is overdue.
-	sessionDeadline(upd func(time.Time))
+	// sessionDeadline is the earliest set-up deadline of a session (zero
+	// for none); sessionTimers ends the sessions whose set-up is overdue.
+	sessionDeadline() time.Time
 	sessionTimers(now time.Time)
 }
 
@@ -231,7 +231,7 @@ func (c *ccn[ID, R]) deadline() time.Time {
 	default:
 		upd(c.setupDL)
 	}
-	c.ver.sessionDeadline(upd)
+	upd(c.ver.sessionDeadline())
 	return dl
 }
 
@@ -327,7 +327,9 @@ func (c *ccn[ID, R]) queue(b []byte, typ l2tp.MsgType) {
 	if typ == l2tp.MsgSCCRQ {
 		tries = p.initialRetries + 1
 	}
-	c.eventf("Tx %v to %v", c.ver.msgName(typ), c.peer)
+	if c.enabled() { // the arguments would be boxed for nobody
+		c.eventf("Tx %v to %v", c.ver.msgName(typ), c.peer)
+	}
 	c.rel.queue(c.now, b, typ, tries)
 }
 
@@ -437,19 +439,29 @@ func (c *ccn[ID, R]) refuseSetup(ev TunnelEvent, typ l2tp.MsgType, host string, 
 	c.shutdownEv(ev, l2tp.Result{Code: code}, why)
 }
 
-// rxSCCCN is the responder's SCCCN in wait-ctl-conn: established unless
-// check (v2's challenge response) refuses it.
-func (c *ccn[ID, R]) rxSCCCN(check func() bool) {
+// rxSCCCN begins the handling of the responder's SCCCN: false if not in
+// wait-ctl-conn. The version checks it (v2's challenge response), then
+// acceptSCCCN makes the connection established.
+func (c *ccn[ID, R]) rxSCCCN() bool {
 	if c.state != TunWaitCtlConn {
 		c.errorf("SCCCN in %v", c.state)
-		return
+		return false
 	}
 	c.fire(TevRxSCCCN)
-	if check != nil && !check() {
-		return
-	}
+	return true
+}
+
+func (c *ccn[ID, R]) acceptSCCCN() {
 	c.fire(TevSCCCNOK)
 	c.up()
+}
+
+// earlier returns the earlier of two deadlines, zero being none.
+func earlier(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }
 
 // up runs when the connection reaches established: waiting session

@@ -134,13 +134,14 @@ func (t *Tunnel) sendStopCCN(r l2tp.Result) {
 	t.send(m, 0)
 }
 
-func (t *Tunnel) sessionDeadline(upd func(time.Time)) {
+func (t *Tunnel) sessionDeadline() (dl time.Time) {
 	if s := oldestPending(t, &t.pendingQ); s != nil {
-		upd(s.deadline)
+		dl = s.deadline
 	}
 	if s := oldestPending(t, &t.halfQ); s != nil {
-		upd(s.deadline)
+		dl = earlier(dl, s.deadline)
 	}
+	return dl
 }
 
 func (t *Tunnel) sessionTimers(now time.Time) {
@@ -288,7 +289,9 @@ func (t *Tunnel) deliver(msg []byte, from netip.AddrPort) {
 	case l2tp.MsgSCCRP:
 		t.rxSCCRP(&m, from)
 	case l2tp.MsgSCCCN:
-		t.rxSCCCN(func() bool { return t.checkSCCCN(&m) })
+		if t.rxSCCCN() && t.checkSCCCN(&m) {
+			t.acceptSCCCN()
+		}
 	case l2tp.MsgHELLO:
 		t.eventf("Rx HELLO")
 	case l2tp.MsgICRQ, l2tp.MsgOCRQ:

@@ -210,12 +210,13 @@ func (c *V3Conn) sendStopCCN(r l2tp.Result) {
 	c.send(m)
 }
 
-func (c *V3Conn) sessionDeadline(upd func(time.Time)) {
+func (c *V3Conn) sessionDeadline() (dl time.Time) {
 	for _, s := range c.sessions {
 		if s.state != SnEstablished {
-			upd(s.deadline)
+			dl = earlier(dl, s.deadline)
 		}
 	}
+	return dl
 }
 
 func (c *V3Conn) sessionTimers(now time.Time) {
@@ -383,7 +384,9 @@ func (c *V3Conn) deliver(msg []byte, from netip.AddrPort) {
 	case l2tp.MsgSCCRP:
 		c.rxSCCRP(&m, from)
 	case l2tp.MsgSCCCN:
-		c.rxSCCCN(nil)
+		if c.rxSCCCN() {
+			c.acceptSCCCN()
+		}
 	case l2tp.MsgHELLO:
 		c.eventf("Rx HELLO")
 	case l2tp.MsgICRQ:
