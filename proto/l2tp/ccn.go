@@ -29,7 +29,7 @@ type ccn[ID uint16 | uint32, R comparable] struct {
 	ver   ccnVersion // the embedding Tunnel or V3Conn
 	log   *slog.Logger
 	cnt   *ccnCounters // the node's
-	words ccnWords
+	words *ccnWords    // the version's, shared
 
 	localID   ID
 	initiator bool

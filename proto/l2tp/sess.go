@@ -11,14 +11,15 @@ import (
 // the embedding type. What differs stays theirs: the messages, the IDs'
 // width, how the owner hears of them (v2 OnCall/OnSessionUp, v3
 // OnRequest/OnUp) and the debug line prefix. All of it runs on the
-// connection's goroutine with its mu held, except Done and Err.
+// connection's goroutine with its mu held, except Done and Err. The
+// small fields come last, so that the embedding type's pack after them.
 type sess[S any] struct {
-	state    SessionState
 	deadline time.Time // of the set-up
 	since    time.Time // last state change
 	dial     chan placed[S]
 	done     chan struct{}
 	err      error
+	state    SessionState
 	// notify: the owner knows the session (v2: OnCall or CallParams.Ready
 	// ran; v3: Ready ran), so its end is reported even if it never came
 	// up: the owner may have installed its data path.

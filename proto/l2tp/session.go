@@ -19,15 +19,15 @@ type Session struct {
 	t         *Tunnel
 	localID   uint16
 	remoteID  uint16
+	remoteTID uint16
 	outgoing  bool // OCRQ call (§7.4)
 	lac       bool // we are the LAC side of the call
-	seq       bool
-	peer      netip.AddrPort // fixed at establishment
-	remoteTID uint16
 	serial    uint32
-	call      *CallParams // what was asked (Dial) or offered (peer)
-	offered   bool        // OnCall was called, answer pending
-	up        bool        // reached established
+	seq       bool
+	offered   bool           // OnCall was called, answer pending
+	up        bool           // reached established
+	peer      netip.AddrPort // fixed at establishment
+	call      *CallParams    // what was asked (Dial) or offered (peer)
 	q931      *l2tp.Q931
 	uniq      uint32
 }

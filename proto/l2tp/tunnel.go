@@ -59,7 +59,7 @@ var v2Words = ccnWords{noun: "tunnel", create: "Create tunnel", tieBreak: "tie-b
 
 func newTunnel(n *Node, id uint16, peer netip.AddrPort, p TunnelParams, initiator bool) *Tunnel {
 	t := &Tunnel{n: n, sessions: map[uint16]*Session{}}
-	t.ccn = ccn[uint16, reuseKey]{ver: t, log: n.log, cnt: &n.cnt.ccnCounters, words: v2Words, localID: id,
+	t.ccn = ccn[uint16, reuseKey]{ver: t, log: n.log, cnt: &n.cnt.ccnCounters, words: &v2Words, localID: id,
 		initiator: initiator, peer0: peer, peer: peer, ctlLoop: newCtlLoop()}
 	if initiator {
 		t.p = p

@@ -56,7 +56,7 @@ var v3Words = ccnWords{noun: "control connection", create: "Create control conne
 
 func newV3Conn(n *V3Node, id uint32, peer netip.AddrPort, p V3Params, initiator bool) *V3Conn {
 	c := &V3Conn{n: n, downc: make(chan struct{}), sessions: map[uint32]*Pseudowire{}}
-	c.ccn = ccn[uint32, string]{ver: c, log: n.log, cnt: &n.cnt.ccnCounters, words: v3Words, localID: id,
+	c.ccn = ccn[uint32, string]{ver: c, log: n.log, cnt: &n.cnt.ccnCounters, words: &v3Words, localID: id,
 		initiator: initiator, peer0: peer, peer: peer, ctlLoop: newCtlLoop()}
 	// Up to a second, at most a tenth of the interval (helloDue).
 	c.helloJitter = time.Duration(mrand.N(100)) * time.Millisecond * 10

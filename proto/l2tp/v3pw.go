@@ -92,17 +92,17 @@ type pwResult = placed[*Pseudowire]
 // control connection's goroutine.
 type Pseudowire struct {
 	sess[*Pseudowire]
-	c            *V3Conn
-	localID      uint32
-	remoteID     uint32
 	initiator    bool
-	p            PWParams
-	localCookie  l2tp.Cookie
-	remoteCookie l2tp.Cookie
 	peerL2SS     bool
 	sendSeq      bool
 	remoteUp     bool
 	serial       uint32
+	c            *V3Conn
+	localID      uint32
+	remoteID     uint32
+	p            PWParams
+	localCookie  l2tp.Cookie
+	remoteCookie l2tp.Cookie
 	seq          uint64
 }
 
