@@ -22,6 +22,13 @@
 // single timer. Sessions have no goroutine: 100,000 of them cost a map
 // entry and a small struct each.
 //
+// L2TPv2 and L2TPv3 share one driver: the control connection machine
+// (ccn.go), the node's connection table (conntable.go), the session core
+// (sess.go), reliable delivery and the goroutine loop; Tunnel, Node and
+// Session, and V3Conn, V3Node and Pseudowire, add their version's
+// messages and rules (ARCHITECTURE.md, "proto/l2tp: one driver for v2
+// and v3").
+//
 // # LAC: placing a call
 //
 //	s, err := node.Dial(ctx, lns, l2tp.TunnelParams{LocalName: "LAC", Secret: pw},

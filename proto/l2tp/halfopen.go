@@ -22,8 +22,7 @@ type halfOpenConn interface {
 	halfOpen() (peer netip.Addr, n *atomic.Int32)
 }
 
-func (t *Tunnel) halfOpen() (netip.Addr, *atomic.Int32) { return t.peer0.Addr(), &t.nHalf }
-func (c *V3Conn) halfOpen() (netip.Addr, *atomic.Int32) { return c.peer0.Addr(), &c.nHalf }
+// Both get halfOpen from their ccn.
 
 // admitHalfOpen counts a new half-open session of c, from address a, and
 // names the connection that must give up its oldest half-open session to

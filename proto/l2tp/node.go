@@ -7,10 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"math/rand/v2"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 
 	"github.com/vpdn/vpdn/internal/clock"
@@ -155,9 +153,8 @@ func (s NodeStats) Drops() []Drop {
 }
 
 type nodeCounters struct {
-	badHeader, noTunnel, noSession, wrongPeer, halfOpenEvicted, sessionEvicted, tunnelLimit,
-	sessionLimit, inputOverflow, badAVP, hiddenNoRV, outOfWindow, backlog,
-	version3, data, tieBreakLost, sessionSetupTimeouts, noSessionClosed atomic.Uint64
+	ccnCounters
+	badHeader, noTunnel, tunnelLimit, badAVP, hiddenNoRV, backlog, version3, data atomic.Uint64
 }
 
 // Node is one L2TPv2 endpoint: LAC, LNS or both, on one socket. It
@@ -169,30 +166,14 @@ type Node struct {
 	log   *slog.Logger
 	lim   Limits
 
-	mu       sync.Mutex
-	tunnels  map[uint16]*Tunnel   // by local tunnel ID
-	bySCCRQ  map[sccrqKey]*Tunnel // responder tunnels by peer and peer's tunnel ID
-	byReuse  map[reuseKey]*Tunnel // initiator tunnels a Dial may share
-	halfOpen []*Tunnel            // responder tunnels not established, oldest first
-	// peerTunnels counts the responder tunnels of each source address
-	// (Limits.MaxTunnelsPerPeer); half the half-open sessions per source
-	// address and on the node.
-	peerTunnels map[netip.Addr]int
-	half        halfOpenBook
-	rng         *rand.Rand
-	serial      uint32
-	closed      bool
-	wg          sync.WaitGroup
+	// nodeBase's mu guards the tunnel table and rng.
+	nodeBase[uint16, *Tunnel, reuseKey]
+	rng *rand.Rand
 
 	nSessions atomic.Int64
 	uniq      atomic.Uint32 // "Uniq ID" of show vpdn
 
 	cnt nodeCounters
-}
-
-type sccrqKey struct {
-	peer     netip.AddrPort
-	tunnelID uint16
 }
 
 // NewNode returns a Node sending through cfg.Conn.
@@ -201,8 +182,7 @@ func NewNode(cfg Config) (*Node, error) {
 		return nil, errors.New("l2tp: Config.Conn is nil")
 	}
 	n := &Node{cfg: cfg, clock: cfg.Clock, log: cfg.Logger, lim: cfg.Limits.withDefaults(),
-		tunnels: map[uint16]*Tunnel{}, bySCCRQ: map[sccrqKey]*Tunnel{}, byReuse: map[reuseKey]*Tunnel{},
-		peerTunnels: map[netip.Addr]int{}, half: halfOpenBook{peer: map[netip.Addr]int{}}}
+		nodeBase: newNodeBase[uint16, *Tunnel, reuseKey]()}
 	if n.clock == nil {
 		n.clock = clock.Real
 	}
@@ -228,7 +208,7 @@ func (n *Node) Stats() NodeStats {
 		SessionSetupTimeouts: c.sessionSetupTimeouts.Load(), NoSessionClosed: c.noSessionClosed.Load(),
 		Sessions: int(n.nSessions.Load())}
 	n.mu.Lock()
-	st.Tunnels, st.HalfOpen, st.HalfOpenSessions = len(n.tunnels), len(n.halfOpen), n.half.n
+	st.Tunnels, st.HalfOpen, st.HalfOpenSessions = len(n.conns), len(n.halfOpen), n.half.n
 	n.mu.Unlock()
 	return st
 }
@@ -259,14 +239,9 @@ func (n *Node) HandlePacket(b []byte, from netip.AddrPort) {
 		n.handleSCCRQ(h, b, from)
 		return
 	}
-	n.mu.Lock()
-	t := n.tunnels[h.TunnelID]
-	n.mu.Unlock()
-	if t == nil {
+	if !n.inputTo(h.TunnelID, b[:h.Length], from) {
 		n.cnt.noTunnel.Add(1)
-		return
 	}
-	t.input(b[:h.Length], from)
 }
 
 // handleSCCRQ routes a control message addressed to tunnel 0: a new
@@ -284,48 +259,29 @@ func (n *Node) handleSCCRQ(h l2tp.Header, b []byte, from netip.AddrPort) {
 		n.countDecodeError(err)
 		return
 	}
-	key := sccrqKey{from, m.AssignedTunnelID}
-	n.mu.Lock()
-	if t := n.bySCCRQ[key]; t != nil {
-		n.mu.Unlock()
-		t.input(b[:h.Length], from)
-		return
-	}
-	if n.closed {
-		n.mu.Unlock()
+	key := sccrqKey[uint16]{from, m.AssignedTunnelID}
+	if !n.sccrqLocked(key, b[:h.Length], from) {
 		return
 	}
 	// §4.4.3 tie breaker: both ends sent SCCRQ to each other at once.
 	var lost *Tunnel
 	if m.Has(l2tp.AVPTieBreaker) {
-		for _, t := range n.tunnels {
-			if !t.initiator || !t.awaitingReply.Load() || t.peer0.Addr() != from.Addr() {
-				continue
-			}
+		for t := range n.awaitingLocked(from.Addr()) {
 			// The lower value wins; ours loses when the peer's is lower.
 			if string(m.TieBreaker[:]) >= string(t.tieBreaker[:]) {
 				n.mu.Unlock()
 				n.cnt.tieBreakLost.Add(1)
 				return // theirs loses: discard it, ours continues
 			}
-			t.abandon() // ours loses: its calls move to the peer's tunnel
+			n.abandonLocked(t) // ours loses: its calls move to the peer's tunnel
 			lost = t
 		}
 	}
-	// A source already holding its share of half-open tunnels replaces
-	// its own oldest: one flooding address cannot push others out.
-	var oldestSame *Tunnel
-	same := 0
-	for _, h := range n.halfOpen {
-		if h.peer0.Addr() == from.Addr() {
-			if oldestSame == nil {
-				oldestSame = h
-			}
-			same++
-		}
-	}
-	if (len(n.tunnels) >= n.lim.MaxTunnels && len(n.halfOpen) == 0) ||
-		n.peerTunnels[from.Addr()]-same >= n.lim.MaxTunnelsPerPeer {
+	// Drop the oldest half-open tunnel silently at the node's bounds: a
+	// flood of SCCRQs from sources that never answer cannot lock
+	// legitimate peers out, and memory stays bounded by MaxHalfOpen.
+	evict, full := n.admitLocked(n.lim, from.Addr(), func() *Tunnel { return n.halfOpen[0] })
+	if full {
 		// The table, or this address's share of it, is full of
 		// established tunnels: refuse, statelessly (§4.4.2 StopCCN
 		// result 2, error 4: insufficient resources to handle this
@@ -335,25 +291,11 @@ func (n *Node) handleSCCRQ(h l2tp.Header, b []byte, from netip.AddrPort) {
 		n.refuseSCCRQ(from, m.AssignedTunnelID, h.Ns)
 		return
 	}
-	switch {
-	case same >= n.lim.MaxHalfOpenPerPeer:
-		n.evictLocked(oldestSame)
-	case len(n.halfOpen) >= n.lim.MaxHalfOpen || len(n.tunnels) >= n.lim.MaxTunnels:
-		// Drop the oldest half-open tunnel silently: a flood of SCCRQs
-		// from sources that never answer cannot lock legitimate peers
-		// out, and memory stays bounded by MaxHalfOpen.
-		n.evictLocked(n.halfOpen[0])
+	if evict != nil {
+		n.evictLocked(evict)
 	}
 	t := n.newTunnelLocked(from, TunnelParams{}, false)
-	n.bySCCRQ[key] = t
-	t.sccrqKey = key
-	n.halfOpen = append(n.halfOpen, t)
-	if lost != nil && n.byReuse[lost.reuse] == nil {
-		// Dials that were waiting on the losing tunnel retry and find
-		// the winner: one tunnel between the two peers, not two.
-		t.reuse = lost.reuse
-		n.byReuse[t.reuse] = t
-	}
+	n.enterLocked(t, key, lost)
 	n.mu.Unlock()
 	t.input(b[:h.Length], from)
 }
@@ -384,24 +326,6 @@ func (n *Node) countDecodeError(err error) {
 	n.cnt.badAVP.Add(1)
 }
 
-// admitHalfOpen counts a new half-open session of t, from address a, and
-// names the tunnel that must give up its oldest half-open session
-// (halfOpenBook): nil when none, t itself, or another tunnel of the
-// offending address.
-func (n *Node) admitHalfOpen(t *Tunnel, a netip.Addr) *Tunnel {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return admitHalfOpen(&n.half, n.lim, t, a, maps.Values(n.tunnels))
-}
-
-// releaseHalfOpen uncounts a half-open session of t that came up or ended.
-func (n *Node) releaseHalfOpen(t *Tunnel) {
-	n.mu.Lock()
-	n.half.release(t.peer0.Addr())
-	n.mu.Unlock()
-	t.nHalf.Add(-1)
-}
-
 func (n *Node) evictLocked(t *Tunnel) {
 	n.forgetLocked(t)
 	t.kill()
@@ -411,80 +335,9 @@ func (n *Node) evictLocked(t *Tunnel) {
 // newTunnelLocked allocates a tunnel with a random, non-zero, unused ID
 // and starts its goroutine.
 func (n *Node) newTunnelLocked(peer netip.AddrPort, p TunnelParams, initiator bool) *Tunnel {
-	var id uint16
-	for id == 0 || n.tunnels[id] != nil {
-		id = uint16(n.rng.Uint32())
-	}
-	t := newTunnel(n, id, peer, p, initiator)
-	n.tunnels[id] = t
-	if !initiator {
-		n.peerTunnels[peer.Addr()]++
-	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		t.run()
-	}()
+	t := newTunnel(n, n.newIDLocked(n.rng), peer, p, initiator)
+	n.addLocked(t)
 	return t
-}
-
-// forgetLocked removes t from every index (the data map is cleaned by
-// the tunnel itself).
-func (n *Node) forgetLocked(t *Tunnel) {
-	if n.tunnels[t.localID] == t {
-		delete(n.tunnels, t.localID)
-		if !t.initiator {
-			a := t.peer0.Addr()
-			if n.peerTunnels[a]--; n.peerTunnels[a] <= 0 {
-				delete(n.peerTunnels, a)
-			}
-		}
-	}
-	n.forgetSetupLocked(t)
-	if n.byReuse[t.reuse] == t {
-		delete(n.byReuse, t.reuse)
-	}
-}
-
-// forgetSetupLocked drops t from the half-open indexes once it is
-// established or gone.
-func (n *Node) forgetSetupLocked(t *Tunnel) {
-	if n.bySCCRQ[t.sccrqKey] == t {
-		delete(n.bySCCRQ, t.sccrqKey)
-	}
-	n.removeHalfOpenLocked(t)
-}
-
-// established takes t off the half-open list. It stays in bySCCRQ until
-// it is gone, so a late duplicate of the peer's SCCRQ is acknowledged by
-// t instead of opening a ghost tunnel.
-func (n *Node) established(t *Tunnel) {
-	n.mu.Lock()
-	n.removeHalfOpenLocked(t)
-	n.mu.Unlock()
-}
-
-func (n *Node) removeHalfOpenLocked(t *Tunnel) {
-	for i, h := range n.halfOpen {
-		if h == t {
-			n.halfOpen = append(n.halfOpen[:i], n.halfOpen[i+1:]...)
-			return
-		}
-	}
-}
-
-func (n *Node) notReusable(t *Tunnel) {
-	n.mu.Lock()
-	if n.byReuse[t.reuse] == t {
-		delete(n.byReuse, t.reuse)
-	}
-	n.mu.Unlock()
-}
-
-func (n *Node) removeTunnel(t *Tunnel) {
-	n.mu.Lock()
-	n.forgetLocked(t)
-	n.mu.Unlock()
 }
 
 // randID returns a random non-zero 16-bit value.
@@ -496,13 +349,6 @@ func (n *Node) randID() uint16 {
 			return v
 		}
 	}
-}
-
-func (n *Node) nextSerial() uint32 {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.serial++
-	return n.serial
 }
 
 // Dial returns an established session to peer: the LAC side of an
@@ -524,22 +370,10 @@ func (n *Node) dial(ctx context.Context, peer netip.AddrPort, p TunnelParams, c 
 	p = p.withDefaults()
 	key := p.key(peer.String())
 	for attempt := 0; ; attempt++ {
-		n.mu.Lock()
-		if n.closed {
-			n.mu.Unlock()
-			return nil, ErrClosed
+		t, err := n.reuseOrOpen(key, n.lim.MaxTunnels, "tunnels", func() *Tunnel { return n.newTunnelLocked(peer, p, true) })
+		if err != nil {
+			return nil, err
 		}
-		t := n.byReuse[key]
-		if t == nil {
-			if len(n.tunnels) >= n.lim.MaxTunnels {
-				n.mu.Unlock()
-				return nil, fmt.Errorf("%w: %d tunnels", ErrLimit, len(n.tunnels))
-			}
-			t = n.newTunnelLocked(peer, p, true)
-			t.reuse = key
-			n.byReuse[key] = t
-		}
-		n.mu.Unlock()
 		var s *Session
 		r, retry, err := awaitPlaced(ctx, &t.ctlLoop, func(res chan dialResult) { s = t.startCall(c, outgoing, res) }, func() {
 			if s != nil && s.state != SnEstablished && s.state != SnDead {
@@ -554,38 +388,14 @@ func (n *Node) dial(ctx context.Context, peer netip.AddrPort, p TunnelParams, c 
 }
 
 // Tunnels returns the live tunnels.
-func (n *Node) Tunnels() []*Tunnel {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	out := make([]*Tunnel, 0, len(n.tunnels))
-	for _, t := range n.tunnels {
-		out = append(out, t)
-	}
-	return out
-}
+func (n *Node) Tunnels() []*Tunnel { return n.list() }
 
 // Snapshot returns the state of every tunnel and session, for show
 // commands.
 func (n *Node) Snapshot() ([]TunnelStats, []SessionStats) {
-	var ts []TunnelStats
-	var ss []SessionStats
-	for _, t := range n.Tunnels() {
-		st, sess := t.snapshot(true)
-		ts = append(ts, st)
-		ss = append(ss, sess...)
-	}
-	return ts, ss
+	return snapshotAll(n.Tunnels(), func(t *Tunnel) (TunnelStats, []SessionStats) { return t.snapshot(true) })
 }
 
 // Close sends StopCCN (result 6, shutting down) on every tunnel and waits
 // for their goroutines to finish their §5.7 hold, or ctx.
-func (n *Node) Close(ctx context.Context) error {
-	n.mu.Lock()
-	n.closed = true
-	ts := make([]*Tunnel, 0, len(n.tunnels))
-	for _, t := range n.tunnels {
-		ts = append(ts, t)
-	}
-	n.mu.Unlock()
-	return closeAll(ctx, &n.wg, ts)
-}
+func (n *Node) Close(ctx context.Context) error { return n.closeConns(ctx) }

@@ -231,7 +231,7 @@ func TestSessionLimits(t *testing.T) {
 // SCCRQ/SCCRP/SCCCN plus one call, a new tunnel per iteration.
 func BenchmarkTunnelSetup(b *testing.B) {
 	nw := memnet.New(1)
-	lns := newPeer(b, nw, lnsAddr, Config{Limits: Limits{MaxTunnels: 1 << 16}})
+	lns := newPeer(b, nw, lnsAddr, Config{Limits: Limits{MaxTunnels: 1 << 16, MaxTunnelsPerPeer: 1 << 16}})
 	_ = lns
 	lac := newPeer(b, nw, lacAddr, Config{Limits: Limits{MaxTunnels: 1 << 16}})
 	b.ResetTimer()

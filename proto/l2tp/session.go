@@ -15,33 +15,21 @@ import (
 // session's data messages, with the IDs and peer Info gives. Sessions have
 // no goroutine of their own and are kept small: 100,000 of them per node.
 type Session struct {
+	sess[*Session]
 	t         *Tunnel
 	localID   uint16
 	remoteID  uint16
+	remoteTID uint16
 	outgoing  bool // OCRQ call (§7.4)
 	lac       bool // we are the LAC side of the call
-	state     SessionState
-	seq       bool
-	peer      netip.AddrPort // fixed at establishment
-	remoteTID uint16
 	serial    uint32
-	call      *CallParams // what was asked (Dial) or offered (peer)
-	deadline  time.Time
-	since     time.Time
-	dial      chan dialResult
-	done      chan struct{}
-	err       error
-	offered   bool // OnCall was called, answer pending
-	// notify: the owner knows the session (OnCall or CallParams.Ready
-	// ran), so its end is reported to OnSessionDown even if it never came
-	// up: the owner may have installed its data path.
-	notify bool
-	up     bool // reached established
-	// halfOpen: the peer opened the call and it is not established yet;
-	// counted by the node (admitHalfOpen) until it comes up or ends.
-	halfOpen bool
-	q931     *l2tp.Q931
-	uniq     uint32
+	seq       bool
+	offered   bool           // OnCall was called, answer pending
+	up        bool           // reached established
+	peer      netip.AddrPort // fixed at establishment
+	call      *CallParams    // what was asked (Dial) or offered (peer)
+	q931      *l2tp.Q931
+	uniq      uint32
 }
 
 // SessionInfo identifies an established session for the PPP and data
@@ -82,19 +70,6 @@ func (s *Session) infoLocked() SessionInfo {
 
 // Tunnel returns the session's tunnel.
 func (s *Session) Tunnel() *Tunnel { return s.t }
-
-// Done is closed when the session has ended.
-func (s *Session) Done() <-chan struct{} { return s.done }
-
-// Err returns why the session ended (a *CloseError), once Done is closed.
-func (s *Session) Err() error {
-	select {
-	case <-s.done:
-		return s.err
-	default:
-		return nil
-	}
-}
 
 // Close tears the session down with CDN and result r (§6.13).
 func (s *Session) Close(r l2tp.Result) {
@@ -217,26 +192,16 @@ func (s *Session) prefix() string {
 	return fmt.Sprintf("L2TP %05d:%05d:%08X: ", s.localID, s.t.localID, uint32(s.remoteID))
 }
 
-func (s *Session) fire(ev SessionEvent) bool {
-	t := s.t
-	if t.enabled() {
-		t.n.log.Debug(s.prefix()+"FSM-Sn ev "+ev.String(), "debug", "l2x-events")
+func (s *Session) fire(ev SessionEvent) bool { return s.step(s, ev, s.outgoing, s.t.now) }
+
+func (s *Session) snLogOn() bool { return s.t.enabled() }
+
+func (s *Session) snLog(errs bool, what string) {
+	kind := "l2x-events"
+	if errs {
+		kind = "l2x-errors"
 	}
-	to, ok := snNext(s.state, ev, s.outgoing)
-	if !ok {
-		if t.enabled() {
-			t.n.log.Debug(s.prefix()+fmt.Sprintf("FSM-Sn ev %v invalid in %v", ev, s.state), "debug", "l2x-errors")
-		}
-		return false
-	}
-	if to != s.state {
-		if t.enabled() {
-			t.n.log.Debug(s.prefix()+"FSM-Sn "+s.state.String()+"->"+to.String(), "debug", "l2x-events")
-		}
-		s.state = to
-		s.since = t.now
-	}
-	return true
+	s.t.n.log.Debug(s.prefix()+"FSM-Sn "+what, "debug", kind)
 }
 
 // newSession allocates a session with a random, non-zero ID unique in
@@ -253,8 +218,8 @@ func (t *Tunnel) newSession(outgoing, lac bool, c *CallParams, half bool) (*Sess
 	for try := 0; id == 0 || t.sessions[id] != nil || (try < 64 && t.recentlyFreed(id)); try++ {
 		id = t.n.randID()
 	}
-	s := &Session{t: t, localID: id, outgoing: outgoing, lac: lac, call: c, since: t.now, uniq: t.n.uniq.Add(1),
-		deadline: t.now.Add(t.p.SetupTimeout), done: make(chan struct{})}
+	s := &Session{sess: sess[*Session]{since: t.now, deadline: t.now.Add(t.p.SetupTimeout), done: make(chan struct{})},
+		t: t, localID: id, outgoing: outgoing, lac: lac, call: c, uniq: t.n.uniq.Add(1)}
 	t.sessions[id] = s
 	t.emptySince = time.Time{}
 	if t.pending == nil {
@@ -372,18 +337,11 @@ func (t *Tunnel) rxCallRequest(m *l2tp.Message) {
 		return
 	}
 	s.halfOpen = true
-	switch victim := t.n.admitHalfOpen(t, t.peer0.Addr()); {
-	case victim == t:
-		t.evictHalfOpen()
-	case victim != nil:
-		if !victim.tryPost(victim.evictHalfOpen) {
-			// The offender's tunnel is too busy to make room now:
-			// refuse this call instead of going beyond the bound.
-			s.state = SnDead
-			s.finishQuiet()
-			refuse(ErrLimit)
-			return
-		}
+	if !t.n.makeRoom(t.n.lim, t) {
+		s.state = SnDead
+		s.finishQuiet()
+		refuse(ErrLimit)
+		return
 	}
 	s.remoteID = m.AssignedSessionID
 	s.serial = m.CallSerialNumber
@@ -589,10 +547,7 @@ func (s *Session) established() {
 	if t.enabled() {
 		t.n.log.Debug(s.prefix()+"Session up", "debug", "l2x-events")
 	}
-	if s.dial != nil {
-		d := s.dial
-		s.dial = nil
-		d <- dialResult{s: s}
+	if s.answerDial(dialResult{s: s}) {
 		return
 	}
 	if f := t.n.cfg.OnSessionUp; f != nil {
@@ -678,9 +633,7 @@ func (s *Session) finish(err error) {
 	s.finishQuiet()
 	s.err = err
 	close(s.done)
-	if s.dial != nil {
-		s.dial <- dialResult{err: err}
-		s.dial = nil
+	if s.answerDial(dialResult{err: err}) {
 		return
 	}
 	if wasUp || s.notify {

@@ -1,17 +1,14 @@
 package l2tp
 
 import (
-	"context"
 	crand "crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"log/slog"
 	mrand "math/rand/v2"
 	"net/netip"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/vpdn/vpdn/wire/l2tp"
@@ -23,17 +20,11 @@ const nonceLen = 16
 
 // V3Conn is one L2TPv3 control connection (RFC 3931 §3.3) and its
 // sessions. As a v2 Tunnel, one goroutine owns its state; it selects over
-// received messages, API commands and one timer.
+// received messages, API commands and one timer. The control connection
+// machine is the shared ccn's; V3Conn is what is L2TPv3's own: its AVPs,
+// control message authentication (§4.3), pseudowires and waiting Opens.
 type V3Conn struct {
-	n             *V3Node
-	localID       uint32
-	initiator     bool
-	peer0         netip.AddrPort
-	tieBreaker    [8]byte
-	awaitingReply atomic.Bool
-	reuse         string       // guarded by n.mu
-	sccrqKey      v3SCCRQKey   // guarded by n.mu
-	nHalf         atomic.Int32 // half-open sessions, counted with the node's (admitHalfOpen)
+	n *V3Node
 
 	// downc is closed when the connection stops being usable: StopCCN
 	// sent or received, retransmissions exhausted, killed (before the
@@ -41,51 +32,32 @@ type V3Conn struct {
 	downc    chan struct{}
 	downOnce sync.Once
 
-	// ctlLoop's mu guards everything below; the goroutine holds it while
-	// it works.
-	ctlLoop
-	p        V3Params
-	peer     netip.AddrPort
-	remoteID uint32
-	peerName string
-	peerVend string
-	peerRID  uint32
-	state    TunnelState
-	rel      *reliable
+	// ccn's mu guards ccn's state and everything below.
+	ccn[uint32, string]
+	p       V3Params
+	peerRID uint32
 	// Control message authentication (§4.3): key is shared_key when the
 	// connection authenticates, nil when it does not.
 	key                     []byte
 	localNonce, remoteNonce []byte
 	sessions                map[uint32]*Pseudowire // by our Local Session ID
-	created, since          time.Time
-	lastRx, setupDL         time.Time
-	holdUntil               time.Time
-	closeErr                error
-	helloTx, digestFail     uint64
-	unknown                 uint64
-	noReply                 bool
-	// testAVPs are raw AVPs appended to outgoing messages of a type, for
-	// tests of a peer sending what this package never would.
-	testAVPs map[l2tp.MsgType][]byte
+	digestFail              uint64
 	// waiters are Opens waiting for the connection to be established.
 	waiters []chan error
-	// keepalive: an Open asked for the connection (`l2tp hello` of a
-	// manual session), which the no-session timeout spares.
-	keepalive bool
-	// emptySince is when the established connection last lost (or
-	// never had) a pseudowire; zero while it carries one.
-	emptySince time.Time
-	pwSeq      uint64 // orders pseudowires by creation (oldest half-open first)
+	pwSeq   uint64 // orders pseudowires by creation (oldest half-open first)
 	// dataRx is the sum of DataRx over the sessions when the hello
-	// timer last looked; helloJitter spreads the HELLOs of connections
-	// to the same peer (§4.4: a jittered timer).
-	dataRx      uint64
-	helloJitter time.Duration
+	// timer last looked.
+	dataRx uint64
 }
 
+// v3Words are L2TPv3's words in the shared machine's debug lines.
+var v3Words = ccnWords{noun: "control connection", create: "Create control connection", tieBreak: "tie break",
+	idDigits: 10, setupTimeout: l2tp.StopFSMError, helloFirst: true}
+
 func newV3Conn(n *V3Node, id uint32, peer netip.AddrPort, p V3Params, initiator bool) *V3Conn {
-	c := &V3Conn{n: n, localID: id, initiator: initiator, peer0: peer, peer: peer,
-		ctlLoop: newCtlLoop(), downc: make(chan struct{}), sessions: map[uint32]*Pseudowire{}}
+	c := &V3Conn{n: n, downc: make(chan struct{}), sessions: map[uint32]*Pseudowire{}}
+	c.ccn = ccn[uint32, string]{ver: c, log: n.log, cnt: &n.cnt.ccnCounters, words: &v3Words, localID: id,
+		initiator: initiator, peer0: peer, peer: peer, ctlLoop: newCtlLoop()}
 	// Up to a second, at most a tenth of the interval (helloDue).
 	c.helloJitter = time.Duration(mrand.N(100)) * time.Millisecond * 10
 	if initiator {
@@ -181,33 +153,11 @@ func msgTypeOf(b []byte, overUDP bool) l2tp.MsgType {
 // LocalID returns our Control Connection ID.
 func (c *V3Conn) LocalID() uint32 { return c.localID }
 
-// Done is closed when the connection's goroutine has ended.
-func (c *V3Conn) Done() <-chan struct{} { return c.done }
-
 // Down is closed when the connection is no longer usable (StopCCN sent
 // or received, the peer unreachable), which may be well before Done.
 func (c *V3Conn) Down() <-chan struct{} { return c.downc }
 
 func (c *V3Conn) markDown() { c.downOnce.Do(func() { close(c.downc) }) }
-
-// Err returns why the connection closed, once Done is closed.
-func (c *V3Conn) Err() error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.closeErr
-}
-
-// Close sends StopCCN with r (§6.4) and ends the connection after the
-// hold; every pseudowire goes with it.
-func (c *V3Conn) Close(r l2tp.Result) { c.post(func() { c.shutdown(r, nil) }) }
-
-func (c *V3Conn) input(b []byte, from netip.AddrPort) {
-	select {
-	case c.in <- inPacket{append([]byte(nil), b...), from}:
-	default:
-		c.n.cnt.inputOverflow.Add(1)
-	}
-}
 
 // evictHalfOpen closes the oldest half-open pseudowire the peer placed,
 // to make room for a newer one (Limits): CDN result 4, temporary lack
@@ -227,28 +177,9 @@ func (c *V3Conn) evictHalfOpen() {
 	c.closePW(old, l2tp.Result{Code: l2tp.CDNNoFacilitiesTmp, Error: l2tp.ErrCodeResources, HasError: true}, ErrHalfOpenEvicted)
 }
 
-// abandon is called, under n.mu, when our SCCRQ lost the tie break.
-func (c *V3Conn) abandon() {
-	c.awaitingReply.Store(false)
-	if c.n.byReuse[c.reuse] == c {
-		delete(c.n.byReuse, c.reuse)
-	}
-	go c.post(func() {
-		if c.state == TunWaitCtlReply {
-			c.eventf("lost the tie break to the peer's SCCRQ")
-			c.closeErr = &CloseError{Msg: l2tp.MsgStopCCN, Result: l2tp.Result{Code: l2tp.StopAlreadyExists}, Err: errTunnelGone}
-			c.fire(TevRetransFail)
-			c.dropSessions(c.closeErr)
-		}
-	})
-}
-
 func (c *V3Conn) run() {
 	c.mu.Lock()
-	c.now = c.n.clock.Now()
-	c.created, c.since, c.lastRx = c.now, c.now, c.now
-	c.setupDL = c.now.Add(c.p.SetupTimeout)
-	c.eventf("Create control connection")
+	c.start(c.n.clock.Now(), c.p.SetupTimeout)
 	if c.initiator {
 		c.open()
 	}
@@ -259,92 +190,36 @@ func (c *V3Conn) run() {
 	close(c.done)
 }
 
-// stopped, handle, deadline, onTimer and killed are the ctlMachine the
-// goroutine's loop drives.
-func (c *V3Conn) stopped() bool { return c.state == TunDead }
+// The ccnVersion of L2TPv3.
 
-func (c *V3Conn) killed() {
-	if c.closeErr == nil {
-		c.closeErr = &CloseError{Msg: l2tp.MsgStopCCN, Result: l2tp.Result{Code: l2tp.StopClear}, Err: ErrClosed}
-	}
-	c.dropSessions(c.closeErr)
-	c.state = TunDead
+func (c *V3Conn) params() ccnParams {
+	r := c.p.Retransmit
+	return ccnParams{hello: c.p.Hello, noSession: c.p.NoSessionTimeout, retries: r.Retries, initialRetries: r.InitialRetries}
 }
 
-func (c *V3Conn) deadline() time.Time {
-	dl := c.rel.deadline()
-	upd := func(x time.Time) {
-		if !x.IsZero() && (dl.IsZero() || x.Before(dl)) {
-			dl = x
-		}
-	}
-	switch c.state {
-	case TunClosing:
-		upd(c.holdUntil)
-	case TunEstablished:
-		if c.p.Hello > 0 && c.rel.idle() {
-			upd(c.helloDue())
-		}
-		if c.noSessionDue() {
-			upd(c.emptySince.Add(c.p.NoSessionTimeout))
-		}
-	case TunDead:
-	default:
-		upd(c.setupDL)
-	}
+func (c *V3Conn) msgName(m l2tp.MsgType) string { return m.V3String() }
+func (c *V3Conn) sendHello()                    { c.send(&l2tp.V3Message{Type: l2tp.MsgHELLO}) }
+func (c *V3Conn) notReusable()                  { c.n.notReusable(c) }
+func (c *V3Conn) established()                  { c.n.established(c) }
+func (c *V3Conn) sessionCount() int             { return len(c.sessions) }
+
+func (c *V3Conn) sendStopCCN(r l2tp.Result) {
+	// §5.4.3: StopCCN carries our Assigned Control Connection ID.
+	m := &l2tp.V3Message{Type: l2tp.MsgStopCCN, AssignedCCID: c.localID, Result: r}
+	m.Set(l2tp.AVPAssignedCCID, l2tp.AVPResultCode)
+	c.send(m)
+}
+
+func (c *V3Conn) sessionDeadline() (dl time.Time) {
 	for _, s := range c.sessions {
 		if s.state != SnEstablished {
-			upd(s.deadline)
+			dl = earlier(dl, s.deadline)
 		}
 	}
 	return dl
 }
 
-func (c *V3Conn) onTimer() {
-	now := c.now
-	if err := c.rel.tick(now, 0); err != nil {
-		c.errorf("no acknowledgement from %v after %d retransmissions", c.peer, c.p.Retransmit.Retries)
-		if c.closeErr == nil {
-			c.closeErr = &CloseError{Msg: l2tp.MsgStopCCN, Result: l2tp.Result{Code: l2tp.StopGeneralError}, Err: ErrPeerUnreachable}
-		}
-		c.fire(TevRetransFail)
-		c.dropSessions(c.closeErr)
-		return
-	}
-	switch c.state {
-	case TunClosing:
-		if !now.Before(c.holdUntil) {
-			c.fire(TevHoldDone)
-		}
-		return
-	case TunEstablished:
-		if c.p.Hello > 0 && c.rel.idle() && !now.Before(c.helloDue()) {
-			// §4.4: a HELLO after a period without a message, data or
-			// control, from the peer; its retransmissions failing bring
-			// the connection down. Data received since the last look
-			// counts as a message now.
-			if c.dataMoved() {
-				c.lastRx = now
-			} else {
-				c.helloTx++
-				c.send(&l2tp.V3Message{Type: l2tp.MsgHELLO})
-			}
-		}
-		if c.noSessionDue() && !now.Before(c.emptySince.Add(c.p.NoSessionTimeout)) {
-			c.n.cnt.noSessionClosed.Add(1)
-			c.eventf("no session for %v: closing", c.p.NoSessionTimeout)
-			c.shutdown(l2tp.Result{Code: l2tp.StopClear, HasError: true, Message: "no-session timeout"}, ErrNoSession)
-			return
-		}
-	case TunDead:
-		return
-	default:
-		if !now.Before(c.setupDL) {
-			c.errorf("control connection setup timed out in %v", c.state)
-			c.shutdown(l2tp.Result{Code: l2tp.StopFSMError, HasError: true, Message: "timeout setup"}, ErrSetupTimeout)
-			return
-		}
-	}
+func (c *V3Conn) sessionTimers(now time.Time) {
 	for _, s := range c.sessions {
 		if s.state != SnEstablished && s.state != SnDead && !now.Before(s.deadline) {
 			// §5.4.2 CDN result 16: FSM error or timeout.
@@ -356,19 +231,15 @@ func (c *V3Conn) onTimer() {
 	}
 }
 
-func (c *V3Conn) fire(ev TunnelEvent) bool {
-	c.eventf("FSM-CC ev %v", ev)
-	to, ok := tunNext(c.state, ev)
-	if !ok {
-		c.errorf("FSM-CC ev %v invalid in %v", ev, c.state)
-		return false
+// upSessions answers the waiting Opens and sends the ICRQs that waited
+// for the connection.
+func (c *V3Conn) upSessions() {
+	c.release(nil)
+	for _, s := range c.sessions {
+		if s.state == SnWaitTunnel {
+			s.tunnelUp()
+		}
 	}
-	if to != c.state {
-		c.eventf("FSM-CC %v->%v", c.state, to)
-		c.state = to
-		c.since = c.now
-	}
-	return true
 }
 
 // send encodes m (with a Message Digest when authenticating) and queues
@@ -390,12 +261,7 @@ func (c *V3Conn) send(m *l2tp.V3Message) {
 		c.errorf("encode %v: %v", m.Type.V3String(), err)
 		return
 	}
-	tries := c.p.Retransmit.Retries + 1
-	if m.Type == l2tp.MsgSCCRQ {
-		tries = c.p.Retransmit.InitialRetries + 1
-	}
-	c.eventf("Tx %v to %v", m.Type.V3String(), c.peer)
-	c.rel.queue(c.now, b, m.Type, tries)
+	c.queue(b, m.Type)
 }
 
 // startMsg builds the common part of SCCRQ and SCCRP (§6.1, §6.2).
@@ -422,14 +288,8 @@ func (c *V3Conn) open() {
 func (c *V3Conn) handle(p inPacket) {
 	udp := c.n.cfg.OverUDP
 	h, err := l2tp.ParseV3Control(p.b, udp)
-	if err != nil {
+	if err != nil || !c.fromPeer(p.from) {
 		return
-	}
-	if p.from != c.peer {
-		if !(c.state == TunWaitCtlReply && p.from.Addr() == c.peer.Addr()) {
-			c.n.cnt.wrongPeer.Add(1)
-			return
-		}
 	}
 	body := h.Payload(p.b)
 	typ := msgTypeOf(p.b, udp)
@@ -439,14 +299,8 @@ func (c *V3Conn) handle(p inPacket) {
 	if !c.authentic(p.b, body, typ) {
 		return
 	}
-	c.lastRx = c.now
-	c.noReply = false
 	zlb := len(body) == 0 || typ == l2tp.MsgACK
-	ackNow := c.rel.recv(c.now, h.Ns, h.Nr, p.b, zlb, func(msg []byte) { c.deliver(msg, p.from) })
-	ackNow = ackNow || (c.noReply && !c.rel.ackDue.IsZero())
-	if ackNow || (c.state == TunClosing && !zlb) {
-		c.rel.sendZLB(0)
-	}
+	c.receive(h.Ns, h.Nr, p.b, zlb, func(msg []byte) { c.deliver(msg, p.from) })
 }
 
 // authentic reports whether a received message passes control message
@@ -501,17 +355,11 @@ func (c *V3Conn) deliver(msg []byte, from netip.AddrPort) {
 	case l2tp.MsgSCCCN, l2tp.MsgICCN, l2tp.MsgCDN, l2tp.MsgHELLO, l2tp.MsgWEN, l2tp.MsgSLI:
 		c.noReply = true
 	}
-	if m.Type == l2tp.MsgStopCCN && c.state != TunDead {
-		c.rxStopCCN(&m)
-		return
-	}
-	if c.state == TunClosing || c.state == TunDead {
+	if c.screen(m.Type, m.Result, m.AssignedCCID) {
 		return
 	}
 	if err != nil {
-		var ae *l2tp.AVPError
-		if errors.As(err, &ae) && errors.Is(err, l2tp.ErrUnknownMsg) && !ae.Mandatory {
-			c.eventf("ignoring unknown message type %d (M bit clear, §5.4.1)", uint16(m.Type))
+		if c.unknownMsg(m.Type, err, "§5.4.1") {
 			return
 		}
 		c.errorf("bad %v: %v", m.Type.V3String(), err)
@@ -527,15 +375,7 @@ func (c *V3Conn) deliver(msg []byte, from netip.AddrPort) {
 			}
 			return
 		}
-		if m.Type == l2tp.MsgSCCRQ || m.Type == l2tp.MsgSCCRP {
-			if c.remoteID == 0 {
-				c.remoteID = m.AssignedCCID
-			}
-			if m.Type == l2tp.MsgSCCRP {
-				c.peer = from
-			}
-		}
-		c.shutdown(l2tp.ResultFor(err), err)
+		c.badCtl(m.Type, m.AssignedCCID, from, err)
 		return
 	}
 	switch m.Type {
@@ -544,7 +384,9 @@ func (c *V3Conn) deliver(msg []byte, from netip.AddrPort) {
 	case l2tp.MsgSCCRP:
 		c.rxSCCRP(&m, from)
 	case l2tp.MsgSCCCN:
-		c.rxSCCCN()
+		if c.rxSCCCN() {
+			c.acceptSCCCN()
+		}
 	case l2tp.MsgHELLO:
 		c.eventf("Rx HELLO")
 	case l2tp.MsgICRQ:
@@ -574,18 +416,11 @@ func (c *V3Conn) deliver(msg []byte, from netip.AddrPort) {
 }
 
 func (c *V3Conn) rxSCCRQ(raw []byte, m *l2tp.V3Message, from netip.AddrPort) {
-	if c.initiator || c.state != TunIdle {
-		c.errorf("SCCRQ in %v", c.state)
+	if !c.rxStart(TevRxSCCRQ, m.Type, from, m.AssignedCCID, m.HostName, m.VendorName) {
 		return
 	}
-	c.fire(TevRxSCCRQ)
-	c.peer = from
-	c.remoteID = m.AssignedCCID
-	c.peerName, c.peerVend, c.peerRID = m.HostName, m.VendorName, m.RouterID
-	bad := func(code uint16, why error) {
-		c.errorf("SCCRQ from %q refused: %v", m.HostName, why)
-		c.shutdownEv(TevSCCRQBad, l2tp.Result{Code: code}, why)
-	}
+	c.peerRID = m.RouterID
+	bad := func(code uint16, why error) { c.refuseSetup(TevSCCRQBad, m.Type, m.HostName, code, why) }
 	p, ok := c.n.cfg.Defaults, true
 	if c.n.cfg.Incoming != nil {
 		p, ok = c.n.cfg.Incoming(from, m.HostName)
@@ -597,9 +432,7 @@ func (c *V3Conn) rxSCCRQ(raw []byte, m *l2tp.V3Message, from netip.AddrPort) {
 	}
 	c.setParams(p)
 	c.setupDL = c.created.Add(c.p.SetupTimeout)
-	if m.Has(l2tp.AVPReceiveWindowSize) {
-		c.rel.setPeerWindow(int(m.RecvWindowSize))
-	}
+	c.peerWindow(m.Has(l2tp.AVPReceiveWindowSize), m.RecvWindowSize)
 	// §4.3: authentication is bidirectional: both sides or neither.
 	switch {
 	case m.Nonce != nil && c.key == nil:
@@ -627,23 +460,13 @@ func (c *V3Conn) rxSCCRQ(raw []byte, m *l2tp.V3Message, from netip.AddrPort) {
 }
 
 func (c *V3Conn) rxSCCRP(m *l2tp.V3Message, from netip.AddrPort) {
-	if c.state != TunWaitCtlReply {
-		c.errorf("SCCRP in %v", c.state)
+	if !c.rxStart(TevRxSCCRP, m.Type, from, m.AssignedCCID, m.HostName, m.VendorName) {
 		return
 	}
-	c.awaitingReply.Store(false)
-	c.fire(TevRxSCCRP)
-	c.peer = from
-	c.remoteID = m.AssignedCCID
-	c.peerName, c.peerVend, c.peerRID = m.HostName, m.VendorName, m.RouterID
+	c.peerRID = m.RouterID
 	c.remoteNonce = m.Nonce
-	if m.Has(l2tp.AVPReceiveWindowSize) {
-		c.rel.setPeerWindow(int(m.RecvWindowSize))
-	}
-	bad := func(code uint16, why error) {
-		c.errorf("SCCRP from %q refused: %v", m.HostName, why)
-		c.shutdownEv(TevSCCRPBad, l2tp.Result{Code: code}, why)
-	}
+	c.peerWindow(m.Has(l2tp.AVPReceiveWindowSize), m.RecvWindowSize)
+	bad := func(code uint16, why error) { c.refuseSetup(TevSCCRPBad, m.Type, m.HostName, code, why) }
 	if c.p.RemoteName != "" && c.p.RemoteName != m.HostName {
 		bad(l2tp.StopNotAuthorized, fmt.Errorf("peer hostname %q, want %q", m.HostName, c.p.RemoteName))
 		return
@@ -655,21 +478,6 @@ func (c *V3Conn) rxSCCRP(m *l2tp.V3Message, from netip.AddrPort) {
 	c.fire(TevSCCRPOK)
 	c.send(&l2tp.V3Message{Type: l2tp.MsgSCCCN})
 	c.up()
-}
-
-func (c *V3Conn) rxSCCCN() {
-	if c.state != TunWaitCtlConn {
-		c.errorf("SCCCN in %v", c.state)
-		return
-	}
-	c.fire(TevRxSCCCN)
-	c.fire(TevSCCCNOK)
-	c.up()
-}
-
-// helloDue is when the next HELLO is due, if nothing arrives first.
-func (c *V3Conn) helloDue() time.Time {
-	return c.lastRx.Add(c.p.Hello - min(c.helloJitter, c.p.Hello/10))
 }
 
 // dataMoved reports whether the peer sent data on any of the sessions
@@ -688,68 +496,6 @@ func (c *V3Conn) dataMoved() bool {
 	moved := sum != c.dataRx
 	c.dataRx = sum
 	return moved
-}
-
-// noSessionDue reports whether the no-session timeout runs.
-func (c *V3Conn) noSessionDue() bool {
-	return c.p.NoSessionTimeout > 0 && !c.keepalive && !c.emptySince.IsZero() && len(c.sessions) == 0
-}
-
-func (c *V3Conn) up() {
-	c.eventf("Control channel up")
-	c.n.established(c)
-	if len(c.sessions) == 0 {
-		c.emptySince = c.now
-	}
-	c.release(nil)
-	for _, s := range c.sessions {
-		if s.state == SnWaitTunnel {
-			s.tunnelUp()
-		}
-	}
-}
-
-func (c *V3Conn) rxStopCCN(m *l2tp.V3Message) {
-	c.eventf("Rx StopCCN: %s", m.Result.Text(l2tp.MsgStopCCN))
-	if c.state == TunClosing {
-		c.fire(TevRxStopCCN)
-		return
-	}
-	c.fire(TevRxStopCCN)
-	c.closeErr = &CloseError{Msg: l2tp.MsgStopCCN, Result: m.Result, Remote: true}
-	if c.remoteID == 0 {
-		c.remoteID = m.AssignedCCID
-	}
-	c.rel.sendZLB(0)
-	c.enterClosing()
-}
-
-func (c *V3Conn) shutdown(r l2tp.Result, cause error) { c.shutdownEv(TevClose, r, cause) }
-
-func (c *V3Conn) shutdownEv(ev TunnelEvent, r l2tp.Result, cause error) {
-	if c.state == TunClosing || c.state == TunDead {
-		return
-	}
-	c.fire(ev)
-	c.closeErr = &CloseError{Msg: l2tp.MsgStopCCN, Result: r, Err: cause}
-	if c.remoteID != 0 {
-		// §5.4.3: StopCCN carries our Assigned Control Connection ID.
-		m := &l2tp.V3Message{Type: l2tp.MsgStopCCN, AssignedCCID: c.localID, Result: r}
-		m.Set(l2tp.AVPAssignedCCID, l2tp.AVPResultCode)
-		c.eventf("Tx StopCCN: %s", r.Text(l2tp.MsgStopCCN))
-		c.send(m)
-	}
-	c.enterClosing()
-}
-
-func (c *V3Conn) enterClosing() {
-	c.awaitingReply.Store(false)
-	c.holdUntil = c.now.Add(c.rel.cycle())
-	c.n.notReusable(c)
-	c.dropSessions(c.closeErr)
-	if c.remoteID == 0 {
-		c.state = TunDead
-	}
 }
 
 // release answers the Opens waiting for the connection.
@@ -816,24 +562,4 @@ func (c *V3Conn) snapshot() (V3ConnStats, []PWInfo) {
 	}
 	slices.SortFunc(ps, func(a, b PWInfo) int { return int(int64(a.LocalSessionID) - int64(b.LocalSessionID)) })
 	return st, ps
-}
-
-func (c *V3Conn) enabled() bool {
-	return c.n.log != nil && c.n.log.Enabled(context.Background(), slog.LevelDebug)
-}
-
-func (c *V3Conn) prefix() string {
-	return fmt.Sprintf("L2TP tnl %010d:%08X: ", c.localID, c.remoteID)
-}
-
-func (c *V3Conn) eventf(format string, args ...any) {
-	if c.enabled() {
-		c.n.log.Debug(c.prefix()+fmt.Sprintf(format, args...), "debug", "l2x-events")
-	}
-}
-
-func (c *V3Conn) errorf(format string, args ...any) {
-	if c.enabled() {
-		c.n.log.Debug(c.prefix()+fmt.Sprintf(format, args...), "debug", "l2x-errors")
-	}
 }

@@ -7,10 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"math/rand/v2"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,14 +27,17 @@ import (
 // (an xconnect by peer, VCID = Remote End ID, and pseudowire type) or
 // refuses it with a CDN result code.
 //
-// What is shared with L2TPv2's Tunnel: reliable delivery (reliable, with
-// the v3 header and digest through relWire), the §7.2 control connection
-// and §7.3 call state tables (tunNext, snNext: the RFC 3931 §7 machines
-// are the same, with LCCE roles), the retransmission parameters and the
-// debug line format. What is v3's own: 32-bit Control Connection and
-// Session IDs, Router ID, the Pseudowire Capabilities List, cookies,
-// Circuit Status through SLI, and control message authentication (§4.3)
-// with nonces and per-message digests.
+// What is shared with L2TPv2 (ARCHITECTURE.md, "proto/l2tp: one driver
+// for v2 and v3"): the control connection machine (ccn: the §7.2 states,
+// the RFC 3931 §7 machines being the same with LCCE roles, HELLO,
+// StopCCN, the timers and debug lines), the connection table (nodeBase),
+// the session core (sess, the §7.3 table), reliable delivery (reliable,
+// with the v3 header and digest through relWire), the retransmission
+// parameters and the goroutine loop. What is v3's own: 32-bit Control
+// Connection and Session IDs, Router ID, the Pseudowire Capabilities
+// List, cookies, Circuit Status through SLI, control message
+// authentication (§4.3) with nonces and per-message digests, and the
+// §5.4.3 tie break.
 //
 // The seam for bearers: a pseudowire that comes up is reported once, to
 // the Dial that placed it or to V3Config.OnUp (the peer placed it), with
@@ -224,15 +225,11 @@ func (s V3Stats) Drops() []Drop {
 		{"v3-session-limit", s.SessionLimit}}
 }
 
+// v3Counters are the shared counters and v3's own. The shared
+// outOfWindow counts here but is not shown (V3Stats has no field for it).
 type v3Counters struct {
-	badHeader, noConn, wrongPeer, digestFailed, noDigest, badAVP, noSession, tieBreakLost, connLimit,
-	inputOverflow, halfOpenEvicted, sessionEvicted, sessionLimit, sessionSetupTimeouts,
-	noSessionClosed atomic.Uint64
-}
-
-type v3SCCRQKey struct {
-	peer netip.AddrPort
-	ccid uint32
+	ccnCounters
+	badHeader, noConn, digestFailed, noDigest, badAVP, connLimit atomic.Uint64
 }
 
 // V3Node is one L2TPv3 LCCE on one bind.
@@ -243,20 +240,10 @@ type V3Node struct {
 	lim   Limits
 	caps  []l2tp.PWType
 
-	mu       sync.Mutex
-	conns    map[uint32]*V3Conn
-	bySCCRQ  map[v3SCCRQKey]*V3Conn
-	byReuse  map[string]*V3Conn
+	// nodeBase's mu guards the connection table, sessions and rng.
+	nodeBase[uint32, *V3Conn, string]
 	sessions map[uint32]*Pseudowire // by Local Session ID: unique on the node (§4.1: IP demultiplexes by it alone)
-	halfOpen []*V3Conn              // connections peers opened, not established yet, oldest first
-	// peerConns counts the connections each source address opened;
-	// half the half-open sessions per address and in all.
-	peerConns map[netip.Addr]int
-	half      halfOpenBook
-	rng       *rand.Rand
-	serial    uint32
-	closed    bool
-	wg        sync.WaitGroup
+	rng      *rand.Rand
 
 	cnt v3Counters
 }
@@ -270,9 +257,7 @@ func NewV3Node(cfg V3Config) (*V3Node, error) {
 		cfg.HostName = "vpdn"
 	}
 	n := &V3Node{cfg: cfg, clock: cfg.Clock, log: cfg.Logger, lim: cfg.Limits.withDefaults(),
-		conns: map[uint32]*V3Conn{}, bySCCRQ: map[v3SCCRQKey]*V3Conn{}, byReuse: map[string]*V3Conn{},
-		sessions: map[uint32]*Pseudowire{}, caps: cfg.PWCaps, peerConns: map[netip.Addr]int{},
-		half: halfOpenBook{peer: map[netip.Addr]int{}}}
+		nodeBase: newNodeBase[uint32, *V3Conn, string](), sessions: map[uint32]*Pseudowire{}, caps: cfg.PWCaps}
 	if n.clock == nil {
 		n.clock = clock.Real
 	}
@@ -322,14 +307,9 @@ func (n *V3Node) HandlePacket(b []byte, from netip.AddrPort) {
 		n.handleZero(h, msg, from)
 		return
 	}
-	n.mu.Lock()
-	c := n.conns[h.CCID]
-	n.mu.Unlock()
-	if c == nil {
+	if !n.inputTo(h.CCID, msg, from) {
 		n.cnt.noConn.Add(1)
-		return
 	}
-	c.input(msg, from)
 }
 
 // handleZero routes a message addressed to Control Connection ID 0: a
@@ -343,11 +323,9 @@ func (n *V3Node) handleZero(h l2tp.V3ControlHeader, msg []byte, from netip.AddrP
 		// find our initiator connection to that peer still waiting.
 		n.mu.Lock()
 		var c *V3Conn
-		for _, x := range n.conns {
-			if x.initiator && x.peer0.Addr() == from.Addr() && x.awaitingReply.Load() {
-				c = x
-				break
-			}
+		for x := range n.awaitingLocked(from.Addr()) {
+			c = x
+			break
 		}
 		n.mu.Unlock()
 		if c != nil {
@@ -365,15 +343,8 @@ func (n *V3Node) handleZero(h l2tp.V3ControlHeader, msg []byte, from netip.AddrP
 		}
 		return
 	}
-	key := v3SCCRQKey{from, m.AssignedCCID}
-	n.mu.Lock()
-	if c := n.bySCCRQ[key]; c != nil {
-		n.mu.Unlock()
-		c.input(msg, from)
-		return
-	}
-	if n.closed {
-		n.mu.Unlock()
+	key := sccrqKey[uint32]{from, m.AssignedCCID}
+	if !n.sccrqLocked(key, msg, from) {
 		return
 	}
 	// §5.4.3 Control Connection Tie Breaker: the recipient of an SCCRQ
@@ -383,10 +354,7 @@ func (n *V3Node) handleZero(h l2tp.V3ControlHeader, msg []byte, from netip.AddrP
 	// against an SCCRQ of ours without one wins (ours always has one).
 	var lost *V3Conn
 	if m.Has(l2tp.AVPTieBreaker) {
-		for _, c := range n.conns {
-			if !c.initiator || !c.awaitingReply.Load() || c.peer0.Addr() != from.Addr() {
-				continue
-			}
+		for c := range n.awaitingLocked(from.Addr()) {
 			switch cmp := compareTie(m.TieBreaker, c.tieBreaker); {
 			case cmp > 0:
 				n.mu.Unlock()
@@ -400,31 +368,20 @@ func (n *V3Node) handleZero(h l2tp.V3ControlHeader, msg []byte, from netip.AddrP
 				}
 				return
 			case cmp == 0:
-				c.abandon()
+				n.abandonLocked(c)
 				n.mu.Unlock()
 				n.cnt.tieBreakLost.Add(1)
 				return
 			default:
-				c.abandon()
+				n.abandonLocked(c)
 				lost = c
 			}
 		}
 	}
-	// A source already holding its share of half-open connections
-	// replaces its own oldest: one flooding address cannot push others
-	// out, and established connections are never touched.
-	a := from.Addr()
-	var oldestSame *V3Conn
-	same := 0
-	for _, h := range n.halfOpen {
-		if h.peer0.Addr() == a {
-			if oldestSame == nil {
-				oldestSame = h
-			}
-			same++
-		}
-	}
-	if (len(n.conns) >= n.lim.MaxTunnels && len(n.halfOpen) == 0) || n.peerConns[a]-same >= n.lim.MaxTunnelsPerPeer {
+	// At the node's bounds the oldest half-open connection of the
+	// address holding the most of them goes: the flooder pays.
+	evicted, full := n.admitLocked(n.lim, from.Addr(), n.oldestOfHeaviestLocked)
+	if full {
 		// The table, or this address's share of it, is full of
 		// established connections: refuse statelessly (§5.4.2 StopCCN
 		// result 2, error 4: insufficient resources).
@@ -433,31 +390,16 @@ func (n *V3Node) handleZero(h l2tp.V3ControlHeader, msg []byte, from netip.AddrP
 		n.refuse(from, m.AssignedCCID, 0, l2tp.Result{Code: l2tp.StopGeneralError, Error: l2tp.ErrCodeResources, HasError: true})
 		return
 	}
-	var evicted *V3Conn
-	switch {
-	case same >= n.lim.MaxHalfOpenPerPeer:
-		evicted = oldestSame
-	case len(n.halfOpen) >= n.lim.MaxHalfOpen || len(n.conns) >= n.lim.MaxTunnels:
-		evicted = n.oldestOfHeaviestLocked()
-	}
 	if evicted != nil {
 		n.evictLocked(evicted)
 	}
 	c := n.newConnLocked(from, V3Params{}, false)
-	n.bySCCRQ[key] = c
-	c.sccrqKey = key
-	n.halfOpen = append(n.halfOpen, c)
-	if lost != nil && n.byReuse[lost.reuse] == nil {
-		// Dials waiting on the losing connection retry and find this
-		// one: a single control connection between the two LCCEs.
-		c.reuse = lost.reuse
-		n.byReuse[c.reuse] = c
-	}
+	n.enterLocked(c, key, lost)
 	n.mu.Unlock()
 	if evicted != nil {
 		// §5.4.2 StopCCN result 2, error 4 (insufficient resources):
 		// the evicted peer, if it is a real one, knows to retry.
-		n.refuse(evicted.peer0, evicted.sccrqKey.ccid, evicted.localID,
+		n.refuse(evicted.peer0, evicted.sccrqKey.id, evicted.localID,
 			l2tp.Result{Code: l2tp.StopGeneralError, Error: l2tp.ErrCodeResources, HasError: true})
 	}
 	c.input(msg, from)
@@ -492,41 +434,6 @@ func (n *V3Node) evictLocked(c *V3Conn) {
 	n.cnt.halfOpenEvicted.Add(1)
 }
 
-// established takes c off the half-open list.
-func (n *V3Node) established(c *V3Conn) {
-	n.mu.Lock()
-	n.removeHalfOpenLocked(c)
-	n.mu.Unlock()
-}
-
-func (n *V3Node) removeHalfOpenLocked(c *V3Conn) {
-	for i, h := range n.halfOpen {
-		if h == c {
-			n.halfOpen = append(n.halfOpen[:i], n.halfOpen[i+1:]...)
-			return
-		}
-	}
-}
-
-// admitHalfOpen counts a new half-open session of c and names the
-// connection that must give up its oldest half-open session
-// (halfOpenBook): nil, c itself, or another connection of the offending
-// address.
-func (n *V3Node) admitHalfOpen(c *V3Conn) *V3Conn {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return admitHalfOpen(&n.half, n.lim, c, c.peer0.Addr(), maps.Values(n.conns))
-}
-
-// releaseHalfOpen uncounts a half-open session of c that came up or
-// ended.
-func (n *V3Node) releaseHalfOpen(c *V3Conn) {
-	n.mu.Lock()
-	n.half.release(c.peer0.Addr())
-	n.mu.Unlock()
-	c.nHalf.Add(-1)
-}
-
 // compareTie orders two tie breaker values as unsigned 64-bit numbers.
 func compareTie(a, b [8]byte) int {
 	x, y := binary.BigEndian.Uint64(a[:]), binary.BigEndian.Uint64(b[:])
@@ -556,47 +463,9 @@ func (n *V3Node) refuse(to netip.AddrPort, peerCCID, ourCCID uint32, r l2tp.Resu
 // newConnLocked allocates a connection with a random, non-zero, unused
 // ID and starts its goroutine.
 func (n *V3Node) newConnLocked(peer netip.AddrPort, p V3Params, initiator bool) *V3Conn {
-	var id uint32
-	for id == 0 || n.conns[id] != nil {
-		id = n.rng.Uint32()
-	}
-	c := newV3Conn(n, id, peer, p, initiator)
-	n.conns[id] = c
-	if !initiator {
-		n.peerConns[peer.Addr()]++
-	}
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		c.run()
-	}()
+	c := newV3Conn(n, n.newIDLocked(n.rng), peer, p, initiator)
+	n.addLocked(c)
 	return c
-}
-
-func (n *V3Node) removeConn(c *V3Conn) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.forgetLocked(c)
-}
-
-// forgetLocked removes c from every index of the node.
-func (n *V3Node) forgetLocked(c *V3Conn) {
-	if n.conns[c.localID] == c {
-		delete(n.conns, c.localID)
-		if !c.initiator {
-			a := c.peer0.Addr()
-			if n.peerConns[a]--; n.peerConns[a] <= 0 {
-				delete(n.peerConns, a)
-			}
-		}
-	}
-	n.removeHalfOpenLocked(c)
-	if n.bySCCRQ[c.sccrqKey] == c {
-		delete(n.bySCCRQ, c.sccrqKey)
-	}
-	if n.byReuse[c.reuse] == c {
-		delete(n.byReuse, c.reuse)
-	}
 }
 
 // offerReuse lets Dials to the peer of a connection it opened use it: an
@@ -607,14 +476,6 @@ func (n *V3Node) offerReuse(c *V3Conn, key string) {
 	if n.byReuse[key] == nil {
 		c.reuse = key
 		n.byReuse[key] = c
-	}
-	n.mu.Unlock()
-}
-
-func (n *V3Node) notReusable(c *V3Conn) {
-	n.mu.Lock()
-	if n.byReuse[c.reuse] == c {
-		delete(n.byReuse, c.reuse)
 	}
 	n.mu.Unlock()
 }
@@ -653,13 +514,6 @@ func (n *V3Node) randBytes(k int) []byte {
 	return b
 }
 
-func (n *V3Node) nextSerial() uint32 {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.serial++
-	return n.serial
-}
-
 // Dial brings up a pseudowire to peer: the control connection for p
 // (shared with every pseudowire to that peer with the same parameters)
 // and ICRQ/ICRP/ICCN (§3.4.1). It returns once the pseudowire is
@@ -671,22 +525,10 @@ func (n *V3Node) Dial(ctx context.Context, peer netip.AddrPort, p V3Params, pw P
 	}
 	key := p.key(peer)
 	for attempt := 0; ; attempt++ {
-		n.mu.Lock()
-		if n.closed {
-			n.mu.Unlock()
-			return nil, ErrClosed
+		c, err := n.reuseOrOpen(key, n.lim.MaxTunnels, "control connections", func() *V3Conn { return n.newConnLocked(peer, p, true) })
+		if err != nil {
+			return nil, err
 		}
-		c := n.byReuse[key]
-		if c == nil {
-			if len(n.conns) >= n.lim.MaxTunnels {
-				n.mu.Unlock()
-				return nil, fmt.Errorf("%w: %d control connections", ErrLimit, len(n.conns))
-			}
-			c = n.newConnLocked(peer, p, true)
-			c.reuse = key
-			n.byReuse[key] = c
-		}
-		n.mu.Unlock()
 		var s *Pseudowire
 		r, retry, err := awaitPlaced(ctx, &c.ctlLoop, func(res chan pwResult) { s = c.startPW(pw, res) }, func() {
 			if s != nil && s.state != SnEstablished && s.state != SnDead {
@@ -709,22 +551,10 @@ func (n *V3Node) Open(ctx context.Context, peer netip.AddrPort, p V3Params) (*V3
 	p = p.withDefaults(n.cfg.HostName)
 	key := p.key(peer)
 	for attempt := 0; ; attempt++ {
-		n.mu.Lock()
-		if n.closed {
-			n.mu.Unlock()
-			return nil, ErrClosed
+		c, err := n.reuseOrOpen(key, n.lim.MaxTunnels, "control connections", func() *V3Conn { return n.newConnLocked(peer, p, true) })
+		if err != nil {
+			return nil, err
 		}
-		c := n.byReuse[key]
-		if c == nil {
-			if len(n.conns) >= n.lim.MaxTunnels {
-				n.mu.Unlock()
-				return nil, fmt.Errorf("%w: %d control connections", ErrLimit, len(n.conns))
-			}
-			c = n.newConnLocked(peer, p, true)
-			c.reuse = key
-			n.byReuse[key] = c
-		}
-		n.mu.Unlock()
 		w := make(chan error, 1)
 		if !c.post(func() {
 			c.keepalive = true
@@ -742,7 +572,6 @@ func (n *V3Node) Open(ctx context.Context, peer netip.AddrPort, p V3Params) (*V3
 			}
 			return nil, errTunnelGone
 		}
-		var err error
 		select {
 		case err = <-w:
 		case <-c.done:
@@ -765,38 +594,14 @@ func (n *V3Node) Open(ctx context.Context, peer netip.AddrPort, p V3Params) (*V3
 }
 
 // Conns returns the live control connections.
-func (n *V3Node) Conns() []*V3Conn {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	out := make([]*V3Conn, 0, len(n.conns))
-	for _, c := range n.conns {
-		out = append(out, c)
-	}
-	return out
-}
+func (n *V3Node) Conns() []*V3Conn { return n.list() }
 
 // Snapshot returns every control connection and pseudowire, for show
 // commands.
 func (n *V3Node) Snapshot() ([]V3ConnStats, []PWInfo) {
-	var cs []V3ConnStats
-	var ps []PWInfo
-	for _, c := range n.Conns() {
-		st, pws := c.snapshot()
-		cs = append(cs, st)
-		ps = append(ps, pws...)
-	}
-	return cs, ps
+	return snapshotAll(n.Conns(), (*V3Conn).snapshot)
 }
 
 // Close sends StopCCN (result 6) on every connection and waits for them
 // to finish their §5.7 hold, or for ctx.
-func (n *V3Node) Close(ctx context.Context) error {
-	n.mu.Lock()
-	n.closed = true
-	cs := make([]*V3Conn, 0, len(n.conns))
-	for _, c := range n.conns {
-		cs = append(cs, c)
-	}
-	n.mu.Unlock()
-	return closeAll(ctx, &n.wg, cs)
-}
+func (n *V3Node) Close(ctx context.Context) error { return n.closeConns(ctx) }

@@ -91,45 +91,23 @@ type pwResult = placed[*Pseudowire]
 // Pseudowire is one L2TPv3 session (§3.4). Its state belongs to its
 // control connection's goroutine.
 type Pseudowire struct {
-	c            *V3Conn
-	localID      uint32
-	remoteID     uint32
+	sess[*Pseudowire]
 	initiator    bool
-	state        SessionState
-	p            PWParams
-	localCookie  l2tp.Cookie
-	remoteCookie l2tp.Cookie
 	peerL2SS     bool
 	sendSeq      bool
 	remoteUp     bool
 	serial       uint32
-	deadline     time.Time
-	since        time.Time
-	dial         chan pwResult
-	done         chan struct{}
-	err          error
-	notify       bool // the owner knows it (Ready ran, or it came up)
-	// halfOpen: the peer placed it and it is not established yet;
-	// counted by the node (admitHalfOpen) until it comes up or ends.
-	halfOpen bool
-	seq      uint64
+	c            *V3Conn
+	localID      uint32
+	remoteID     uint32
+	p            PWParams
+	localCookie  l2tp.Cookie
+	remoteCookie l2tp.Cookie
+	seq          uint64
 }
 
 // Conn returns the pseudowire's control connection.
 func (s *Pseudowire) Conn() *V3Conn { return s.c }
-
-// Done is closed when the pseudowire has ended.
-func (s *Pseudowire) Done() <-chan struct{} { return s.done }
-
-// Err returns why the pseudowire ended, once Done is closed.
-func (s *Pseudowire) Err() error {
-	select {
-	case <-s.done:
-		return s.err
-	default:
-		return nil
-	}
-}
 
 // Info returns the pseudowire's identity and state.
 func (s *Pseudowire) Info() PWInfo {
@@ -214,24 +192,21 @@ func (s *Pseudowire) peerSetup(m *l2tp.V3Message) error {
 	return nil
 }
 
-func (s *Pseudowire) fire(ev SessionEvent) bool {
-	s.c.eventf("FSM-Sn %d: ev %v", s.localID, ev)
-	to, ok := snNext(s.state, ev, false)
-	if !ok {
-		s.c.errorf("FSM-Sn %d: ev %v invalid in %v", s.localID, ev, s.state)
-		return false
+func (s *Pseudowire) fire(ev SessionEvent) bool { return s.step(s, ev, false, s.c.now) }
+
+func (s *Pseudowire) snLogOn() bool { return s.c.enabled() }
+
+func (s *Pseudowire) snLog(errs bool, what string) {
+	if errs {
+		s.c.errorf("FSM-Sn %d: %s", s.localID, what)
+	} else {
+		s.c.eventf("FSM-Sn %d: %s", s.localID, what)
 	}
-	if to != s.state {
-		s.c.eventf("FSM-Sn %d: %v->%v", s.localID, s.state, to)
-		s.state = to
-		s.since = s.c.now
-	}
-	return true
 }
 
 func (c *V3Conn) newPW(p PWParams, initiator bool) (*Pseudowire, error) {
-	s := &Pseudowire{c: c, initiator: initiator, p: p, done: make(chan struct{}), since: c.now,
-		deadline: c.now.Add(c.p.SetupTimeout)}
+	s := &Pseudowire{sess: sess[*Pseudowire]{done: make(chan struct{}), since: c.now, deadline: c.now.Add(c.p.SetupTimeout)},
+		c: c, initiator: initiator, p: p}
 	if !initiator {
 		s.deadline = c.now.Add(c.p.SessionSetupTimeout)
 	}
@@ -343,18 +318,11 @@ func (c *V3Conn) rxICRQ(m *l2tp.V3Message) {
 		return
 	}
 	s.halfOpen = true
-	switch victim := c.n.admitHalfOpen(c); {
-	case victim == c:
-		c.evictHalfOpen()
-	case victim != nil:
-		if !victim.tryPost(victim.evictHalfOpen) {
-			// The offender's connection is too busy to make room now:
-			// refuse this one rather than go beyond the bound.
-			s.remoteID = 0
-			s.finish(ErrLimit)
-			refuse(ErrLimit)
-			return
-		}
+	if !c.n.makeRoom(c.n.lim, c) {
+		s.remoteID = 0
+		s.finish(ErrLimit)
+		refuse(ErrLimit)
+		return
 	}
 	s.serial = m.SerialNumber
 	s.fire(SevRxICRQ)
@@ -468,10 +436,7 @@ func (s *Pseudowire) settled() {
 func (s *Pseudowire) established() {
 	s.settled()
 	s.c.eventf("session %d: %v pseudowire established, peer session %d", s.localID, s.p.Type, s.remoteID)
-	if s.dial != nil {
-		d := s.dial
-		s.dial = nil
-		d <- pwResult{s: s}
+	if s.answerDial(pwResult{s: s}) {
 		return
 	}
 	if f := s.c.n.cfg.OnUp; f != nil {
@@ -506,13 +471,8 @@ func (s *Pseudowire) finish(err error) {
 	}
 	c.n.freeSessionID(s.localID, s)
 	close(s.done)
-	if s.dial != nil {
-		d := s.dial
-		s.dial = nil
-		d <- pwResult{err: err}
-		if !s.notify {
-			return
-		}
+	if s.answerDial(pwResult{err: err}) && !s.notify {
+		return
 	}
 	if f := c.n.cfg.OnDown; f != nil && s.notify {
 		c.after = append(c.after, func() { f(s, err) })
