@@ -52,6 +52,9 @@ const (
 // puts it on the crypto TUN.
 const remoteLoopback = "Loopback10000"
 
+// maxRemoteSplit bounds the split networks a remote takes from its server.
+const maxRemoteSplit = 64
+
 // The IOS states of show crypto ipsec client ezvpn.
 const (
 	ezsConnectRequired = "CONNECT_REQUIRED"
@@ -331,6 +334,21 @@ func (r *ezRemote) up(connID int, mc *ike.ModeConfig) {
 		r.watchdog = nil
 	}
 	c := *mc
+	// The server's split list becomes routes, SPD lines and quick modes:
+	// a hostile or misconfigured server could send thousands (an
+	// attribute holds 4,681 entries); take the first maxRemoteSplit,
+	// each network once.
+	var split []netip.Prefix
+	for _, p := range c.SplitInclude {
+		if p = p.Masked(); !slices.Contains(split, p) {
+			split = append(split, p)
+		}
+	}
+	if len(split) > maxRemoteSplit {
+		s.d.log.Warn("Easy VPN remote: the server's split list is too long; the first networks are used", "ezvpn", r.cfg.Name, "networks", len(split), "used", maxRemoteSplit)
+		split = split[:maxRemoteSplit]
+	}
+	c.SplitInclude = split
 	r.mc, r.connID, r.applied = &c, connID, true
 	r.state, r.event, r.backoff = ezsSSOpen, "MODE_CONFIG_REPLY", remoteRetryMin
 	peer := r.peer
@@ -368,7 +386,7 @@ func (r *ezRemote) up(connID int, mc *ike.ModeConfig) {
 		s.log.Debug(fmt.Sprintf("EZVPN(%s): mode-config gave no address (%v); nothing to protect", r.cfg.Name, mc))
 		return
 	}
-	dsts := mc.SplitInclude
+	dsts := c.SplitInclude
 	var routes []netif.Route
 	if len(dsts) == 0 {
 		// No split list: everything goes through the tunnel (IOS). The

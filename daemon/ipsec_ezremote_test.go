@@ -306,3 +306,26 @@ func TestInMemoryEzVPNRemoteReload(t *testing.T) {
 		both(t, rem, hub, "198.19.5.10", "198.19.2.1")
 	})
 }
+
+// TestInMemoryEzVPNRemoteLongSplitList: a server that sends more split
+// networks than maxRemoteSplit (and one twice) gets routes, SPD lines and
+// quick modes for the first maxRemoteSplit distinct ones only.
+func TestInMemoryEzVPNRemoteLongSplitList(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var acl strings.Builder
+		acl.WriteString(" permit ip 198.19.2.0 0.0.0.255 any\n")
+		for i := range maxRemoteSplit + 6 {
+			fmt.Fprintf(&acl, " permit ip 198.19.%d.0 0.0.0.255 any\n", 100+i)
+		}
+		srv := strings.Replace(ezServerCfg, " permit ip 198.19.2.0 0.0.0.255 any\n", acl.String(), 1)
+		nw := memnet.New(43)
+		newMemDaemon(t, nw, srv)
+		rem := newMemDaemon(t, nw, ezRemoteCfg)
+		waitFor(t, "the remote active", func() bool { return ezRemoteStatus(t, rem).State == "IPSEC_ACTIVE" })
+		st := ezRemoteStatus(t, rem)
+		rs, _ := rem.host.Routes("crypto0")
+		if len(st.Split) != maxRemoteSplit || len(rs) != maxRemoteSplit || st.Split[0].Address != "198.19.2.0" {
+			t.Fatalf("split list %d (first %+v), routes %d; want %d", len(st.Split), st.Split[0], len(rs), maxRemoteSplit)
+		}
+	})
+}
