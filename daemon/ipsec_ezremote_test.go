@@ -308,7 +308,7 @@ func TestInMemoryEzVPNRemoteReload(t *testing.T) {
 }
 
 // TestInMemoryEzVPNRemoteLongSplitList: a server that sends more split
-// networks than maxRemoteSplit (and one twice) gets routes, SPD lines and
+// networks than maxRemoteSplit gets routes, SPD lines and
 // quick modes for the first maxRemoteSplit distinct ones only.
 func TestInMemoryEzVPNRemoteLongSplitList(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
