@@ -137,6 +137,12 @@ func (p *parser) validate() {
 		if ifc.Address.IsValid() && ifc.Name.Kind == IfVirtualTemplate {
 			p.warnf("interface %s has its own address; Virtual-Access interfaces usually use ip unnumbered", ifc.Name)
 		}
+		if v := ifc.IPv6; v.PeerPool != "" && c.IPv6PoolByName(v.PeerPool) == nil {
+			p.errf(lineOr(v.PeerPoolLine, ifc.Line), "interface %s: peer default ipv6 pool %s: no such pool; expected the name of an \"ipv6 local pool\"", ifc.Name, v.PeerPool)
+		}
+		if v := ifc.IPv6; (v.Enable || v.PeerPool != "") && ifc.Name.Kind != IfVirtualTemplate {
+			p.errf(lineOr(v.Line, ifc.Line), "interface %s: IPv6 is supported on Virtual-Template interfaces only (IPv6 on the sessions cloned from them), not yet here; expected interface Virtual-TemplateN", ifc.Name)
+		}
 		if pd := ifc.PeerDefault; pd.Pool != "" && c.PoolByName(pd.Pool) == nil {
 			p.warnAt(lineOr(pd.Line, ifc.Line), "interface %s: ip local pool %q is not defined; sessions will be refused an address until \"ip local pool %s START END\" is configured", ifc.Name, pd.Pool, pd.Pool)
 		}
