@@ -1,0 +1,120 @@
+package pool
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"sync"
+)
+
+// PrefixPool is an `ipv6 local pool`: the prefixes of one length, at most
+// 64 bits, carved out of a shorter prefix, one per PPP session (advertised
+// to it for stateless autoconfiguration). It keeps only the prefixes in
+// use: its memory grows with the sessions, not with the pool's size. The
+// next prefix handed out is the one after the last (round robin), so a
+// prefix a session gave back is not at once another subscriber's.
+type PrefixPool struct {
+	name   string
+	base   netip.Prefix
+	assign int
+	size   uint64 // prefixes in the pool
+
+	mu        sync.Mutex
+	used      map[uint64]struct{}
+	next      uint64
+	exhausted uint64
+}
+
+// NewPrefixPool returns the pool of the /assign prefixes in base; base is
+// at most 32 bits shorter than assign (2^32 prefixes), assign at most 64.
+func NewPrefixPool(name string, base netip.Prefix, assign int) (*PrefixPool, error) {
+	if !base.Addr().Is6() || base.Masked() != base || assign > 64 || base.Bits() > assign || assign-base.Bits() > 32 {
+		return nil, fmt.Errorf("%w: ipv6 local pool %s %s %d", ErrBadRange, name, base, assign)
+	}
+	return &PrefixPool{name: name, base: base, assign: assign, size: 1 << (assign - base.Bits()), used: map[uint64]struct{}{}}, nil
+}
+
+// Name returns the pool's name; Prefix its prefix and assigned length.
+func (p *PrefixPool) Name() string { return p.name }
+func (p *PrefixPool) Prefix() (netip.Prefix, int) {
+	return p.base, p.assign
+}
+
+func (p *PrefixPool) prefix(i uint64) netip.Prefix {
+	a := p.base.Addr().As16()
+	hi := binary.BigEndian.Uint64(a[:8]) + i<<(64-p.assign)
+	binary.BigEndian.PutUint64(a[:8], hi)
+	return netip.PrefixFrom(netip.AddrFrom16(a), p.assign)
+}
+
+func (p *PrefixPool) index(pf netip.Prefix) (uint64, bool) {
+	if pf.Bits() != p.assign || !p.base.Contains(pf.Addr()) || pf.Masked() != pf {
+		return 0, false
+	}
+	a, b := pf.Addr().As16(), p.base.Addr().As16()
+	return (binary.BigEndian.Uint64(a[:8]) - binary.BigEndian.Uint64(b[:8])) >> (64 - p.assign), true
+}
+
+// Allocate takes a free prefix; an *ExhaustedError when none is left.
+func (p *PrefixPool) Allocate() (netip.Prefix, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if uint64(len(p.used)) >= p.size {
+		p.exhausted++
+		return netip.Prefix{}, &ExhaustedError{Pool: p.name}
+	}
+	for {
+		i := p.next
+		p.next = (p.next + 1) % p.size
+		if _, ok := p.used[i]; !ok {
+			p.used[i] = struct{}{}
+			return p.prefix(i), nil
+		}
+	}
+}
+
+// Reserve marks pf in use (a live session's across a reload).
+func (p *PrefixPool) Reserve(pf netip.Prefix) error {
+	i, ok := p.index(pf)
+	if !ok {
+		return ErrNotInPool
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.used[i]; ok {
+		return ErrInUse
+	}
+	p.used[i] = struct{}{}
+	return nil
+}
+
+// Release gives pf back.
+func (p *PrefixPool) Release(pf netip.Prefix) error {
+	i, ok := p.index(pf)
+	if !ok {
+		return ErrNotInPool
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.used[i]; !ok {
+		return ErrNotAllocated
+	}
+	delete(p.used, i)
+	return nil
+}
+
+// PrefixStats is what show ipv6 local pool prints of a pool.
+type PrefixStats struct {
+	Name            string
+	Prefix          netip.Prefix
+	Assign          int
+	Size, InUse     uint64
+	ExhaustedEvents uint64
+}
+
+// Stats returns the pool's counts.
+func (p *PrefixPool) Stats() PrefixStats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return PrefixStats{Name: p.name, Prefix: p.base, Assign: p.assign, Size: p.size, InUse: uint64(len(p.used)), ExhaustedEvents: p.exhausted}
+}
