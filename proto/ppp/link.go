@@ -211,7 +211,7 @@ type IPv6CPConfig struct {
 	// peer whose authorization carries an IPv6 prefix (Framed-IPv6-Prefix,
 	// Delegated-IPv6-Prefix): the RADIUS server asked for IPv6.
 	IfAuthorized bool
-	InterfaceID wire.InterfaceID // zero: random
+	InterfaceID  wire.InterfaceID // zero: random
 }
 
 // CallInfo describes the call for AAA requests and accounting.
