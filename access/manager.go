@@ -39,6 +39,9 @@ type Config struct {
 	// error matching pool.ErrStoreUnavailable ends the session with
 	// CauseResources, any other with CauseNoAddress.
 	AssignAddress func(authz *aaa.Authorization, pool, session string) (*aaa.Lease, error)
+	// AssignPrefix leases a session an IPv6 prefix from the ipv6 local
+	// pool named pool; release gives it back (called once).
+	AssignPrefix func(pool, session string) (prefix netip.Prefix, release func(), err error)
 	// Accounter returns the accounter of an accounting method list (""
 	// is the default list), nil for no accounting. Each session asks
 	// once, when it comes up.
@@ -69,6 +72,11 @@ type Manager struct {
 	// mppeFallbacks counts sessions whose MPPE fell back from stateful
 	// to stateless (document 001's flow alarm, this end's or the peer's).
 	mppeFallbacks atomic.Uint64
+
+	// ndDrops counts the Router Solicitations and Advertisements
+	// dropped, by reason.
+	ndMu    sync.Mutex
+	ndDrops map[string]uint64
 }
 
 // MPPEFallbacks returns how many sessions' MPPE fell back from stateful
@@ -152,6 +160,9 @@ func (m *Manager) Open(b Bearer, d DataSpec, prof *Profile) (*Session, error) {
 	s.dp.OnFrame = s.onFrame
 	s.holdEarly = d.HoldEarly
 	s.dp.OnResync = s.mppeResync
+	if prof.Role == Server || (prof.IPv6 != nil && prof.IPv6.Enabled) {
+		s.dp.OnND = s.onND
+	}
 	pc, err := m.pppConfig(s, d)
 	if err != nil {
 		return fail(CauseConfig, err)
@@ -202,6 +213,8 @@ func (m *Manager) pppConfig(s *Session, d DataSpec) (ppp.Config, error) {
 			SessionID: s.id, PortNumber: uint32(s.unit), PortType: bi.NASPortType},
 	}
 	pc.MPPE = prof.MPPE
+	pc.IPv6CP.Enabled = prof.IPv6 != nil && prof.IPv6.Enabled
+	pc.IPv6CP.IfAuthorized = prof.Role == Server
 	a := &pc.Auth
 	a.Methods, a.Callin, a.IfNeeded = prof.AuthMethods, prof.Callin, prof.IfNeeded
 	if len(a.Methods) > 0 {
