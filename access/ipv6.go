@@ -81,8 +81,8 @@ type ipv6State struct {
 	err             string // why they are not
 	timer           clock.Timer
 	delayed         clock.Timer // a solicited advertisement held back
-	lastRA          time.Time // last advertisement sent (server)
-	solicits        int       // solicitations sent (client)
+	lastRA          time.Time   // last advertisement sent (server)
+	solicits        int         // solicitations sent (client)
 	slaac           []netip.Addr
 	defaultVia      netip.Addr
 	raOut, rsOut    uint64
