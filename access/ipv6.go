@@ -75,6 +75,7 @@ type ipv6State struct {
 	localID, peerID wppp.InterfaceID
 	prefix          netip.Prefix // advertised (server) or learnt (client)
 	source          string       // where the prefix came from
+	pool            string       // the ipv6 local pool of the prefix
 	delegated       []netip.Prefix
 	release         func() // gives a pool prefix back; nil when none
 	applied         bool   // the address and routes are on the interface
@@ -157,7 +158,7 @@ func (s *Session) choosePrefix(st *ipv6State, a *aaa.Authorization) {
 			s.m.log.Warn("no IPv6 prefix for the session", "interface", s.name, "pool", p.Pool, "err", err)
 			break
 		}
-		st.prefix, st.source, st.release = pf, "pool "+p.Pool, sync.OnceFunc(release)
+		st.prefix, st.source, st.pool, st.release = pf, "pool "+p.Pool, p.Pool, sync.OnceFunc(release)
 	case p != nil && p.Prefix.IsValid():
 		st.prefix, st.source = p.Prefix, "ipv6 nd prefix"
 	}
@@ -489,6 +490,17 @@ func (s *Session) sourcesLocked(peer netip.Addr, owned []netip.Prefix) *dataplan
 		}
 	}
 	return dataplane.NewSources(addrs, all)
+}
+
+// PoolPrefix returns the session's IPv6 prefix when it came from an ipv6
+// local pool, with the pool's name (a reload reserves it in a new pool).
+func (s *Session) PoolPrefix() (string, netip.Prefix) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.v6; st != nil && st.release != nil {
+		return st.pool, st.prefix
+	}
+	return "", netip.Prefix{}
 }
 
 // IPv6View is a session's IPv6 for show commands.

@@ -91,6 +91,13 @@ var ipCommands = []*command{
 			set(&v.Line, p.line, neg)
 			return nil
 		}},
+	{mode: mInterface, spec: "ipv6 address autoconfig [default]", help: "On a Virtual-PPP or Dialer (a client): take the address from the server's Router Advertisement (SLAAC, RFC 4862) once IPv6CP is open; with default, also a default route through the session.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			v := &p.iface().IPv6
+			set(&v.Autoconfig, true, neg)
+			set(&v.AutoconfigDefault, m.Has("default"), neg)
+			return nil
+		}},
 	{mode: mInterface, spec: "ipv6 nd ra interval <secs:int:4-1800>", help: "Seconds between unsolicited Router Advertisements on the interface's sessions (default 200).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			set(&p.iface().IPv6.RAInterval, m.Int("secs"), neg)

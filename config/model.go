@@ -248,6 +248,12 @@ type IPv6Interface struct {
 	Prefix    netip.Prefix `json:"nd_prefix,omitzero"`
 	Valid     *uint32      `json:"nd_valid,omitempty"`
 	Preferred *uint32      `json:"nd_preferred,omitempty"`
+	// Autoconfig is `ipv6 address autoconfig [default]` on a Virtual-PPP
+	// or Dialer (a client): the address from the server's Router
+	// Advertisement (SLAAC); AutoconfigDefault also a default route to
+	// the server.
+	Autoconfig        bool `json:"autoconfig,omitempty"`
+	AutoconfigDefault bool `json:"autoconfig_default,omitempty"`
 	// PeerPool is `peer default ipv6 pool NAME`.
 	PeerPool     string `json:"peer_pool,omitempty"`
 	PeerPoolLine int    `json:"peer_pool_line,omitempty"`

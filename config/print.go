@@ -559,6 +559,11 @@ func printIPv6(w *printer, v *IPv6Interface) {
 	if v.Enable {
 		w.line(1, "ipv6 enable")
 	}
+	if v.AutoconfigDefault {
+		w.line(1, "ipv6 address autoconfig default")
+	} else if v.Autoconfig {
+		w.line(1, "ipv6 address autoconfig")
+	}
 	if v.RAInterval != 0 {
 		w.line(1, "ipv6 nd ra interval %d", v.RAInterval)
 	}

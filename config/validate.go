@@ -140,8 +140,18 @@ func (p *parser) validate() {
 		if v := ifc.IPv6; v.PeerPool != "" && c.IPv6PoolByName(v.PeerPool) == nil {
 			p.errf(lineOr(v.PeerPoolLine, ifc.Line), "interface %s: peer default ipv6 pool %s: no such pool; expected the name of an \"ipv6 local pool\"", ifc.Name, v.PeerPool)
 		}
-		if v := ifc.IPv6; (v.Enable || v.PeerPool != "") && ifc.Name.Kind != IfVirtualTemplate {
-			p.errf(lineOr(v.Line, ifc.Line), "interface %s: IPv6 is supported on Virtual-Template interfaces only (IPv6 on the sessions cloned from them), not yet here; expected interface Virtual-TemplateN", ifc.Name)
+		if v := ifc.IPv6; v != (IPv6Interface{}) {
+			vt := ifc.Name.Kind == IfVirtualTemplate
+			client := ifc.Name.Kind == IfVirtualPPP || ifc.Name.Kind == IfDialer
+			server := v.PeerPool != "" || v.RAInterval != 0 || v.RALifetime != nil || v.RASuppress || v.Prefix.IsValid() || v.Valid != nil
+			switch {
+			case !vt && !client:
+				p.errf(lineOr(v.Line, ifc.Line), "interface %s: IPv6 is supported on Virtual-Template, Virtual-PPP and Dialer interfaces only (IPv6 on PPP sessions), not yet here", ifc.Name)
+			case client && server:
+				p.errf(lineOr(v.Line, ifc.Line), "interface %s: ipv6 nd and peer default ipv6 pool apply to Virtual-Template interfaces (the server side); expected ipv6 enable and ipv6 address autoconfig here", ifc.Name)
+			case vt && v.Autoconfig:
+				p.errf(lineOr(v.Line, ifc.Line), "interface %s: ipv6 address autoconfig applies to Virtual-PPP and Dialer interfaces (a client); a Virtual-Template advertises prefixes (ipv6 nd prefix, peer default ipv6 pool)", ifc.Name)
+			}
 		}
 		if pd := ifc.PeerDefault; pd.Pool != "" && c.PoolByName(pd.Pool) == nil {
 			p.warnAt(lineOr(pd.Line, ifc.Line), "interface %s: ip local pool %q is not defined; sessions will be refused an address until \"ip local pool %s START END\" is configured", ifc.Name, pd.Pool, pd.Pool)

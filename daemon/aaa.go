@@ -22,7 +22,11 @@ import (
 type services struct {
 	aaa   *aaa.Service
 	pools *pool.Group
-	acct  map[string]acctMethod // accounting method lists by name
+	// v6pools are the ipv6 local pools by name; a reload keeps the
+	// object of a pool whose prefix and length did not change (with the
+	// prefixes its sessions hold).
+	v6pools map[string]*pool.PrefixPool
+	acct    map[string]acctMethod // accounting method lists by name
 }
 
 // buildServices turns the typed configuration into AAA and pool objects.
@@ -128,7 +132,46 @@ func buildServices(c *config.Config, history *aaa.FailureHistory, d *Daemon) (*s
 	if err := d.attachPoolStore(c, pools); err != nil {
 		return nil, err
 	}
-	return &services{aaa: svc, pools: pools, acct: accountingLists(c)}, nil
+	v6pools := map[string]*pool.PrefixPool{}
+	var old map[string]*pool.PrefixPool
+	if d != nil {
+		if o := d.svc.Load(); o != nil {
+			old = o.v6pools
+		}
+	}
+	for _, p := range c.IP.IPv6Pools {
+		if o := old[p.Name]; o != nil {
+			if pf, n := o.Prefix(); pf == p.Prefix && n == p.AssignLen {
+				v6pools[p.Name] = o
+				continue
+			}
+		}
+		pp, err := pool.NewPrefixPool(p.Name, p.Prefix, p.AssignLen)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", p.Line, err)
+		}
+		v6pools[p.Name] = pp
+	}
+	return &services{aaa: svc, pools: pools, v6pools: v6pools, acct: accountingLists(c)}, nil
+}
+
+// assignPrefix leases a session a prefix of the ipv6 local pool name; the
+// prefix goes back to the pool of that name in force when the session
+// ends (a reload that replaced the pool reserved it there: carryLeases).
+func (d *Daemon) assignPrefix(name, session string) (netip.Prefix, func(), error) {
+	p := d.svc.Load().v6pools[name]
+	if p == nil {
+		return netip.Prefix{}, nil, fmt.Errorf("%w: ipv6 local pool %q", pool.ErrNoPool, name)
+	}
+	pf, err := p.Allocate()
+	if err != nil {
+		return netip.Prefix{}, nil, err
+	}
+	return pf, func() {
+		if p := d.svc.Load().v6pools[name]; p != nil {
+			p.Release(pf)
+		}
+	}, nil
 }
 
 // authzOf turns an aaa attribute list into authorization attributes.
