@@ -101,8 +101,8 @@ func (st *ipv6State) stopTimers() {
 	st.delayed = nil
 }
 
-func (st *ipv6State) localLL() netip.Addr { return icmpv6.LinkLocal(st.localID) }
-func (st *ipv6State) peerLL() netip.Addr  { return icmpv6.LinkLocal(st.peerID) }
+func (st *ipv6State) localLL() netip.Addr { return st.localID.LinkLocal() }
+func (st *ipv6State) peerLL() netip.Addr  { return st.peerID.LinkLocal() }
 
 // routes are the IPv6 routes through the session's interface (server).
 func (st *ipv6State) routes() []vif.Route {

@@ -287,15 +287,6 @@ func Checksum(src, dst netip.Addr, body []byte) uint16 {
 	return ^uint16(sum)
 }
 
-// LinkLocal is the link-local address of an interface identifier (RFC
-// 5072 §5: fe80::/64 and the identifier IPv6CP negotiated).
-func LinkLocal(id [8]byte) netip.Addr {
-	var a [16]byte
-	a[0], a[1] = 0xfe, 0x80
-	copy(a[8:], id[:])
-	return netip.AddrFrom16(a)
-}
-
 // SLAAC is the address stateless autoconfiguration forms from a /64
 // prefix and an interface identifier (RFC 4862 §5.5.3); false when the
 // prefix is not 64 bits long (RFC 4291 §2.5.1).
