@@ -492,6 +492,25 @@ func (s *Session) sourcesLocked(peer netip.Addr, owned []netip.Prefix) *dataplan
 	return dataplane.NewSources(addrs, all)
 }
 
+// ipv6PrefixesLocked are the session's IPv6 prefix and delegated
+// prefixes for accounting: as applied once IPv6CP is open (a server's),
+// else the authorization's, which IPv6CP will apply. Under mu.
+func (s *Session) ipv6PrefixesLocked() (prefixes, delegated []netip.Prefix) {
+	if s.prof.Role != Server {
+		return nil, nil
+	}
+	if st := s.v6; st != nil {
+		if st.prefix.IsValid() {
+			prefixes = []netip.Prefix{st.prefix}
+		}
+		return prefixes, slices.Clone(st.delegated)
+	}
+	if a := s.info.Authz; a != nil {
+		return slices.Clone(a.IPv6Prefixes), slices.Clone(a.DelegatedPrefix)
+	}
+	return nil, nil
+}
+
 // PoolPrefix returns the session's IPv6 prefix when it came from an ipv6
 // local pool, with the pool's name (a reload reserves it in a new pool).
 func (s *Session) PoolPrefix() (string, netip.Prefix) {

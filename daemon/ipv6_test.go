@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"layeh.com/radius"
+	"layeh.com/radius/rfc2866"
 	"layeh.com/radius/rfc3162"
 	"layeh.com/radius/rfc4818"
 
@@ -54,7 +55,9 @@ func TestInMemoryIPv6RadiusPrefixes(t *testing.T) {
 				rfc4818.DelegatedIPv6Prefix_Add(resp, d6)
 			}}
 		serveRadius(t, nw, "198.18.0.9:1812", srv)
-		lns := newMemDaemon(t, nw, memRadiusLNS)
+		serveRadius(t, nw, "198.18.0.9:1813", srv)
+		lns := newMemDaemon(t, nw, memRadiusLNS+"aaa accounting network default start-stop group radius\n",
+			func(o *Options) { o.AcctSpoolDir = t.TempDir() })
 		lac := newMemDaemon(t, nw, memLACv6)
 		bringUpMem(t, lns, lac)
 		time.Sleep(5 * time.Second) // a solicited advertisement waits up to 3 s
@@ -88,6 +91,23 @@ func TestInMemoryIPv6RadiusPrefixes(t *testing.T) {
 			if !strings.Contains(u, want) {
 				t.Errorf("show caller user lacks %q:\n%s", want, u)
 			}
+		}
+		// The accounting Start carries both prefixes (RFC 3162 §2.3,
+		// RFC 4818 §3 allow them in Accounting-Request).
+		var start *radius.Packet
+		for _, p := range srv.Requests() {
+			if p.Code == radius.CodeAccountingRequest && rfc2866.AcctStatusType_Get(p) == rfc2866.AcctStatusType_Value_Start {
+				start = p
+			}
+		}
+		if start == nil {
+			t.Fatal("no accounting Start")
+		}
+		if got := rfc3162.FramedIPv6Prefix_Get(start); got == nil || got.String() != "2001:db8:1::/64" {
+			t.Errorf("Start's Framed-IPv6-Prefix %v", got)
+		}
+		if got := rfc4818.DelegatedIPv6Prefix_Get(start); got == nil || got.String() != "2001:db8:2::/56" {
+			t.Errorf("Start's Delegated-IPv6-Prefix %v", got)
 		}
 		if v := lac.d.rt.Load().access.Sessions()[0].View().IPv6; v == nil || !slices.Contains(v.Addrs, addr) {
 			t.Errorf("LAC's session view %+v lacks its address %s", v, addr)
