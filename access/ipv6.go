@@ -254,7 +254,7 @@ func (s *Session) solicit(st *ipv6State) {
 	}
 	st.solicits++
 	s.mu.Unlock()
-	if s.sendIPv6(icmpv6.AppendRS(make([]byte, wppp.MaxHeaderLen, 64), st.localLL())) {
+	if s.sendIPv6(icmpv6.AppendRS(nil, st.localLL())) {
 		s.mu.Lock()
 		st.rsOut++
 		s.mu.Unlock()
@@ -306,7 +306,7 @@ func (s *Session) sendRA(st *ipv6State, solicited bool) {
 	}
 	st.lastRA = now
 	s.mu.Unlock()
-	buf := icmpv6.AppendRA(make([]byte, wppp.MaxHeaderLen, 128), st.localLL(), icmpv6.AllNodes, ra)
+	buf := icmpv6.AppendRA(nil, st.localLL(), icmpv6.AllNodes, ra)
 	if s.sendIPv6(buf) {
 		s.mu.Lock()
 		st.raOut++
@@ -314,10 +314,11 @@ func (s *Session) sendRA(st *ipv6State, solicited bool) {
 	}
 }
 
-// sendIPv6 sends an IPv6 packet built behind wppp.MaxHeaderLen octets of
-// headroom through the link. On the runner.
-func (s *Session) sendIPv6(buf []byte) bool {
-	if err := s.link.SendPacket(wppp.ProtoIPv6, buf, wppp.MaxHeaderLen); err != nil {
+// sendIPv6 sends an IPv6 packet into the session, as the data plane sends
+// what the interface reads (MPPE included), counted as control traffic.
+// On the runner.
+func (s *Session) sendIPv6(pkt []byte) bool {
+	if err := s.dp.SendControlIP(pkt); err != nil {
 		s.m.log.Debug("IPv6 ND not sent", "interface", s.name, "err", err)
 		return false
 	}
