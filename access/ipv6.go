@@ -550,14 +550,27 @@ func (s *Session) ipv6ViewLocked() *IPv6View {
 		RAsReceived: st.raIn, NDDropped: st.ndBad}
 }
 
+// ndReasons name the reasons a Router Solicitation or Advertisement is
+// dropped (metrics labels, show).
+var ndReasons = map[error]string{
+	icmpv6.ErrShort: "truncated", icmpv6.ErrNotND: "not-nd", icmpv6.ErrHopLimit: "hop-limit",
+	icmpv6.ErrChecksum: "checksum", icmpv6.ErrCode: "code", icmpv6.ErrOption: "bad-option",
+	icmpv6.ErrSource: "ra-source", icmpv6.ErrUnspecSLL: "unspecified-with-slla",
+	errNDNotUp: "ipv6-not-up", errNDDirection: "wrong-direction",
+}
+
 // countND counts a Router Solicitation or Advertisement dropped, by
 // reason.
 func (m *Manager) countND(err error) {
+	r, ok := ndReasons[err]
+	if !ok {
+		r = "other"
+	}
 	m.ndMu.Lock()
 	if m.ndDrops == nil {
 		m.ndDrops = map[string]uint64{}
 	}
-	m.ndDrops[err.Error()]++
+	m.ndDrops[r]++
 	m.ndMu.Unlock()
 }
 

@@ -137,6 +137,9 @@ func TestIPv6Pool(t *testing.T) {
 		if v := ss.View().IPv6; v.NDDropped != 1 || v.RAsSent != before {
 			t.Fatalf("bad RS: %+v", v)
 		}
+		if d := server.acc.NDDrops(); d["hop-limit"] != 1 {
+			t.Fatalf("ND drops %v", d)
+		}
 		if st := v6.Stats(); st.InUse != 1 {
 			t.Fatalf("pool %+v", st)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -155,6 +156,17 @@ func buildServices(c *config.Config, history *aaa.FailureHistory, d *Daemon) (*s
 	return &services{aaa: svc, pools: pools, v6pools: v6pools, acct: accountingLists(c)}, nil
 }
 
+// v6PoolStats are the ipv6 local pools' counts, by name.
+func (d *Daemon) v6PoolStats() []pool.PrefixStats {
+	svc := d.svc.Load()
+	out := make([]pool.PrefixStats, 0, len(svc.v6pools))
+	for _, p := range svc.v6pools {
+		out = append(out, p.Stats())
+	}
+	slices.SortFunc(out, func(a, b pool.PrefixStats) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
 // assignPrefix leases a session a prefix of the ipv6 local pool name; the
 // prefix goes back to the pool of that name in force when the session
 // ends (a reload that replaced the pool reserved it there: carryLeases).
@@ -201,6 +213,13 @@ func (d *Daemon) registerAAAShows() {
 	d.shows.Add(&control.Command{Words: "ip local pool", Args: 1, Help: "one address pool",
 		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
 			return d.showPools(ctx, args[0], asJSON)
+		}})
+	d.shows.Add(&control.Command{Words: "ipv6 local pool", Args: 0, Help: "IPv6 prefix pools: each pool's prefix, free and in-use prefixes",
+		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+			stats := d.v6PoolStats()
+			var b strings.Builder
+			pool.WritePrefixShow(&b, stats)
+			return reply(b.String(), stats, asJSON)
 		}})
 	d.shows.Add(&control.Command{Words: "vpdn history failure", Help: "the last authentication failure of each user (VPDN-MIB failure history)",
 		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {

@@ -141,8 +141,9 @@ func TestInMemoryIPv6Pool(t *testing.T) {
 				t.Errorf("JSON lacks %s:\n%s", want, j)
 			}
 		}
-		if st := lns.d.svc.Load().v6pools["V6"].Stats(); st.InUse != 1 {
-			t.Fatalf("pool %+v", st)
+		if out := lns.show(t, "ipv6 local pool", false).Text; !strings.Contains(out, "V6") || !strings.Contains(out, "2001:db8:100::/48") ||
+			!strings.Contains(out, "65535       1") {
+			t.Fatalf("show ipv6 local pool:\n%s", out)
 		}
 		if r := lns.do("clear", "interface", "virtual-access", "1"); !r.OK {
 			t.Fatalf("clear: %+v", r)

@@ -3,6 +3,7 @@ package pool
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"net/netip"
 	"sync"
 )
@@ -105,11 +106,26 @@ func (p *PrefixPool) Release(pf netip.Prefix) error {
 
 // PrefixStats is what show ipv6 local pool prints of a pool.
 type PrefixStats struct {
-	Name            string
-	Prefix          netip.Prefix
-	Assign          int
-	Size, InUse     uint64
-	ExhaustedEvents uint64
+	Name            string       `json:"name"`
+	Prefix          netip.Prefix `json:"prefix"`
+	Assign          int          `json:"assign_len"`
+	Size            uint64       `json:"size"`
+	InUse           uint64       `json:"in_use"`
+	ExhaustedEvents uint64       `json:"exhausted"`
+}
+
+// WritePrefixShow renders show ipv6 local pool as IOS lays it out: the
+// pool, its prefix and its free and used prefixes.
+func WritePrefixShow(w io.Writer, stats []PrefixStats) error {
+	if _, err := fmt.Fprintf(w, "%-21s %-40s %10s %7s\n", "Pool", "Prefix", "Free", "In use"); err != nil {
+		return err
+	}
+	for _, st := range stats {
+		if _, err := fmt.Fprintf(w, "%-21s %-40s %10d %7d\n", st.Name, st.Prefix, st.Size-st.InUse, st.InUse); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Stats returns the pool's counts.
