@@ -166,22 +166,31 @@ func (a v6AAA) Authenticate(ctx context.Context, r *aaa.Request) (*aaa.Result, e
 	return res, err
 }
 
+// v6Client calls a server of serverProfile authenticating with auth from
+// a client asking for IPv6, and waits for both ends and the solicited
+// advertisement (3 s after the first at most).
+func v6Client(t *testing.T, auth aaa.Authenticator) (server, client *node, ss, cs *access.Session) {
+	t.Helper()
+	nw := memnet.New(1)
+	server = newNodeAuth(t, nw, "198.18.0.1", newLeases(), auth)
+	client = newNode(t, nw, "198.18.0.2", nil)
+	cp := *clientProfile
+	cp.IPv6 = &access.IPv6Profile{Enabled: true}
+	ss, cs, _, _ = callWith(t, server, client, serverProfile, &cp)
+	<-server.ups
+	<-client.ups
+	time.Sleep(5 * time.Second)
+	synctest.Wait()
+	return server, client, ss, cs
+}
+
 // TestIPv6FromAuthorization: a template without ipv6 enable; the
 // authorization's IPv6 prefixes make the session run IPv6CP, advertise the
 // Framed-IPv6-Prefix and route the delegated prefix to the client's
 // link-local address.
 func TestIPv6FromAuthorization(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		nw := memnet.New(1)
-		server := newNodeAuth(t, nw, "198.18.0.1", newLeases(), v6AAA{localAAA{"alice", "wonderland"}})
-		client := newNode(t, nw, "198.18.0.2", nil)
-		cp := *clientProfile
-		cp.IPv6 = &access.IPv6Profile{Enabled: true}
-		ss, cs, _, _ := callWith(t, server, client, serverProfile, &cp)
-		<-server.ups
-		<-client.ups
-		time.Sleep(5 * time.Second)
-		synctest.Wait()
+		server, client, ss, cs := v6Client(t, v6AAA{localAAA{"alice", "wonderland"}})
 		s6, c6 := ss.View().IPv6, cs.View().IPv6
 		if s6 == nil || c6 == nil || !s6.Applied || s6.PrefixSource != "Framed-IPv6-Prefix" {
 			t.Fatalf("server %+v client %+v", s6, c6)
@@ -209,15 +218,7 @@ func TestIPv6FromAuthorization(t *testing.T) {
 // comes up.
 func TestIPv6NotAuthorized(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		nw := memnet.New(1)
-		server := newNode(t, nw, "198.18.0.1", newLeases())
-		client := newNode(t, nw, "198.18.0.2", nil)
-		cp := *clientProfile
-		cp.IPv6 = &access.IPv6Profile{Enabled: true}
-		ss, cs, _, _ := callWith(t, server, client, serverProfile, &cp)
-		<-server.ups
-		<-client.ups
-		synctest.Wait()
+		_, _, ss, cs := v6Client(t, localAAA{"alice", "wonderland"})
 		if ss.View().IPv6 != nil || cs.View().IPv6 != nil || !cs.View().Up {
 			t.Fatalf("server %+v client %+v", ss.View().IPv6, cs.View().IPv6)
 		}

@@ -75,32 +75,30 @@ func (p *PrefixPool) Allocate() (netip.Prefix, error) {
 }
 
 // Reserve marks pf in use (a live session's across a reload).
-func (p *PrefixPool) Reserve(pf netip.Prefix) error {
-	i, ok := p.index(pf)
-	if !ok {
-		return ErrNotInPool
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if _, ok := p.used[i]; ok {
-		return ErrInUse
-	}
-	p.used[i] = struct{}{}
-	return nil
-}
+func (p *PrefixPool) Reserve(pf netip.Prefix) error { return p.mark(pf, true) }
 
 // Release gives pf back.
-func (p *PrefixPool) Release(pf netip.Prefix) error {
+func (p *PrefixPool) Release(pf netip.Prefix) error { return p.mark(pf, false) }
+
+// mark sets pf in use or free; it refuses a prefix outside the pool, and
+// one already so.
+func (p *PrefixPool) mark(pf netip.Prefix, use bool) error {
 	i, ok := p.index(pf)
 	if !ok {
 		return ErrNotInPool
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if _, ok := p.used[i]; !ok {
+	switch _, used := p.used[i]; {
+	case use && used:
+		return ErrInUse
+	case !use && !used:
 		return ErrNotAllocated
+	case use:
+		p.used[i] = struct{}{}
+	default:
+		delete(p.used, i)
 	}
-	delete(p.used, i)
 	return nil
 }
 

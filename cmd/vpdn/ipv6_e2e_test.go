@@ -10,27 +10,14 @@ import (
 	"github.com/vpdn/vpdn/internal/nstest"
 )
 
-// ipv6LNS: IPv6 on the sessions of Virtual-Template1, each a /64 of an
-// ipv6 local pool (2001:db8::/32, the documentation prefix, exists only
-// inside the test's namespaces).
-const ipv6LNS = `hostname LNS
-username alice password 0 wonderland
-vpdn enable
-vpdn l2tp listen 198.18.0.2:1701
-vpdn-group LNS
- accept-dialin
-  protocol l2tp
-  virtual-template 1
-interface Loopback0
- ip address 198.19.0.1 255.255.255.255
-interface Virtual-Template1
- ip unnumbered Loopback0
- peer default ip address pool P
+// ipv6LNS is l2tpIPsecLNS's remote-access LNS without its crypto map,
+// with IPv6 on the sessions of Virtual-Template1: each a /64 of an ipv6
+// local pool (2001:db8::/32, the documentation prefix, exists only inside
+// the test's namespaces).
+var ipv6LNS = l2tpIPsecLNS[:strings.Index(l2tpIPsecLNS, "crypto isakmp")] + `interface Virtual-Template1
  ipv6 enable
  ipv6 nd ra interval 10
  peer default ipv6 pool V6
- ppp authentication chap
-ip local pool P 198.19.1.10 198.19.1.200
 ipv6 local pool V6 2001:db8:100::/48 64
 `
 
@@ -54,7 +41,7 @@ func TestIPv6InNamespaces(t *testing.T) {
 	lnsD.waitUp(t)
 
 	stdout, stderr := &nstest.SyncBuffer{}, &nstest.SyncBuffer{}
-	dial := client.Command(bin, "dial", "--server", "198.18.0.2", "--user", "alice", "--password", "wonderland",
+	dial := client.Command(bin, "dial", "--server", "198.18.0.2", "--user", "user1", "--password", "pass1",
 		"--ipv6", "--ipv6-default-route", "--timeout", "20s")
 	dial.Stdout, dial.Stderr = stdout, stderr
 	if err := lab.Start(dial); err != nil {
@@ -103,7 +90,7 @@ func TestIPv6InNamespaces(t *testing.T) {
 	if err != nil {
 		t.Fatalf("ping6 from %s to the LNS: %v\n%s", slaac, err, ping)
 	}
-	u := lnsD.show("show", "caller", "user", "alice")
+	u := lnsD.show("show", "caller", "user", "user1")
 	for _, want := range []string{"IPCP, IPV6CP", "Prefix 2001:db8:100::/64 (pool V6), advertised and routed, applied"} {
 		if !strings.Contains(u, want) {
 			t.Errorf("show caller user lacks %q:\n%s", want, u)
