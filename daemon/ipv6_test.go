@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"net"
+	"os"
 	"net/netip"
 	"slices"
 	"strings"
@@ -144,6 +145,27 @@ func TestInMemoryIPv6Pool(t *testing.T) {
 		if out := lns.show(t, "ipv6 local pool", false).Text; !strings.Contains(out, "V6") || !strings.Contains(out, "2001:db8:100::/48") ||
 			!strings.Contains(out, "65535       1") {
 			t.Fatalf("show ipv6 local pool:\n%s", out)
+		}
+		// A reload that keeps the pool keeps its object and lease; one
+		// that widens it reserves the live session's /64 in the new pool,
+		// where it goes back at the end.
+		reload := func(text string) {
+			t.Helper()
+			if err := os.WriteFile(lns.d.opts.ConfigPath, []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if r := lns.do("reload"); !r.OK {
+				t.Fatalf("reload: %+v", r)
+			}
+		}
+		reload(cfg + "hostname lns-b\n")
+		if st := lns.d.svc.Load().v6pools["V6"].Stats(); st.InUse != 1 {
+			t.Fatalf("after a reload that keeps the pool: %+v", st)
+		}
+		cfg = strings.Replace(cfg, "2001:db8:100::/48", "2001:db8:100::/44", 1)
+		reload(cfg)
+		if st := lns.d.svc.Load().v6pools["V6"].Stats(); st.InUse != 1 || st.Prefix.Bits() != 44 {
+			t.Fatalf("after a reload that widens the pool: %+v", st)
 		}
 		if r := lns.do("clear", "interface", "virtual-access", "1"); !r.OK {
 			t.Fatalf("clear: %+v", r)

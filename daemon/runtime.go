@@ -451,8 +451,8 @@ func (d *Daemon) sessionEnd(s *access.Session, c access.Cause, wasUp bool) {
 // old pools, which are dropped.
 func (d *Daemon) carryLeases(svc *services) {
 	rt := d.rt.Load()
-	if rt == nil || svc.pools.Store() != nil {
-		return // a shared store holds them already, under this instance's name
+	if rt == nil {
+		return
 	}
 	old := d.svc.Load()
 	for _, s := range rt.access.Sessions() {
@@ -465,6 +465,11 @@ func (d *Daemon) carryLeases(svc *services) {
 				}
 			}
 		}
+	}
+	if svc.pools.Store() != nil {
+		return // a shared store holds the addresses already, under this instance's name
+	}
+	for _, s := range rt.access.Sessions() {
 		for _, a := range s.Leases() {
 			if p := svc.pools.Find(a); p != nil {
 				if err := p.Reserve(a); err != nil {
