@@ -2,8 +2,8 @@ package daemon
 
 import (
 	"net"
-	"os"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"testing"
