@@ -325,11 +325,24 @@ func (s *Session) sendIPv6(pkt []byte) bool {
 	return true
 }
 
+// maxNDPending bounds the Router Solicitations and Advertisements of a
+// session waiting for its runner: a flood of them is dropped, not queued.
+const maxNDPending = 4
+
 // onND is the data plane's handler of the session's Router Solicitations
-// and Advertisements: a copy goes to the runner.
+// and Advertisements: a copy goes to the runner, at most maxNDPending at
+// a time.
 func (s *Session) onND(pkt []byte) {
+	if s.ndPending.Add(1) > maxNDPending {
+		s.ndPending.Add(-1)
+		s.m.countND(errNDBusy)
+		return
+	}
 	cp := append([]byte(nil), pkt...)
-	s.run.Post(func() { s.ndInput(cp) })
+	s.run.Post(func() {
+		s.ndPending.Add(-1)
+		s.ndInput(cp)
+	})
 }
 
 // ndInput handles a Router Solicitation (server) or Advertisement
@@ -367,6 +380,7 @@ func (s *Session) ndInput(pkt []byte) {
 var (
 	errNDNotUp     = errors.New("access: ND before IPv6 is up")
 	errNDDirection = errors.New("access: RS to a client or RA to a server")
+	errNDBusy      = errors.New("access: too many ND messages waiting")
 )
 
 // learnRA applies an advertisement (client): an address from each /64
@@ -556,7 +570,7 @@ var ndReasons = map[error]string{
 	icmpv6.ErrShort: "truncated", icmpv6.ErrNotND: "not-nd", icmpv6.ErrHopLimit: "hop-limit",
 	icmpv6.ErrChecksum: "checksum", icmpv6.ErrCode: "code", icmpv6.ErrOption: "bad-option",
 	icmpv6.ErrSource: "ra-source", icmpv6.ErrUnspecSLL: "unspecified-with-slla",
-	errNDNotUp: "ipv6-not-up", errNDDirection: "wrong-direction",
+	errNDNotUp: "ipv6-not-up", errNDDirection: "wrong-direction", errNDBusy: "flood",
 }
 
 // countND counts a Router Solicitation or Advertisement dropped, by

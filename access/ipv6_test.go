@@ -140,6 +140,17 @@ func TestIPv6Pool(t *testing.T) {
 		if d := server.acc.NDDrops(); d["hop-limit"] != 1 {
 			t.Fatalf("ND drops %v", d)
 		}
+		// A flood of solicitations: each is answered-or-held, or dropped
+		// as a flood when too many wait for the runner; none is lost
+		// uncounted, and at most one advertisement is held.
+		rsBefore := ss.View().IPv6.RSsReceived
+		for range 50 {
+			vp.Inject(icmpv6.AppendRS(nil, c6.LinkLocal))
+		}
+		synctest.Wait()
+		if got := ss.View().IPv6.RSsReceived - rsBefore + server.acc.NDDrops()["flood"]; got != 50 {
+			t.Fatalf("50 solicitations: %d received, %d dropped as a flood", ss.View().IPv6.RSsReceived-rsBefore, server.acc.NDDrops()["flood"])
+		}
 		if st := v6.Stats(); st.InUse != 1 {
 			t.Fatalf("pool %+v", st)
 		}

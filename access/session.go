@@ -49,6 +49,8 @@ type Session struct {
 
 	// alarmed: FlowAlarm's fallback is posted or done.
 	alarmed atomic.Bool
+	// ndPending counts the ND messages posted to the runner (ipv6.go).
+	ndPending atomic.Int32
 
 	mu       sync.Mutex
 	fellBack bool // MPPE fell back from stateful to stateless
