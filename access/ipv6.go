@@ -29,7 +29,7 @@ import (
 	"github.com/vpdn/vpdn/internal/clock"
 	"github.com/vpdn/vpdn/proto/ppp"
 	"github.com/vpdn/vpdn/vif"
-	"github.com/vpdn/vpdn/wire/icmpv6"
+	"github.com/vpdn/vpdn/wire/link6"
 	wppp "github.com/vpdn/vpdn/wire/ppp"
 )
 
@@ -254,7 +254,7 @@ func (s *Session) solicit(st *ipv6State) {
 	}
 	st.solicits++
 	s.mu.Unlock()
-	if s.sendIPv6(icmpv6.AppendRS(nil, st.localLL())) {
+	if s.sendIPv6(link6.AppendRS(nil, st.localLL())) {
 		s.mu.Lock()
 		st.rsOut++
 		s.mu.Unlock()
@@ -290,7 +290,7 @@ func (s *Session) sendRA(st *ipv6State, solicited bool) {
 		s.mu.Unlock()
 		return
 	}
-	ra := &icmpv6.RA{CurHopLimit: curHopLimit, RouterLifetime: 1800, MTU: uint32(s.mtu)}
+	ra := &link6.RA{CurHopLimit: curHopLimit, RouterLifetime: 1800, MTU: uint32(s.mtu)}
 	if ra.MTU == 0 {
 		ra.MTU = 1500
 	}
@@ -302,11 +302,11 @@ func (s *Session) sendRA(st *ipv6State, solicited bool) {
 		}
 	}
 	if st.prefix.IsValid() {
-		ra.Prefixes = []icmpv6.PrefixInfo{{Prefix: st.prefix, OnLink: true, Autonomous: st.prefix.Bits() == 64, Valid: valid, Preferred: pref}}
+		ra.Prefixes = []link6.PrefixInfo{{Prefix: st.prefix, OnLink: true, Autonomous: st.prefix.Bits() == 64, Valid: valid, Preferred: pref}}
 	}
 	st.lastRA = now
 	s.mu.Unlock()
-	buf := icmpv6.AppendRA(nil, st.localLL(), icmpv6.AllNodes, ra)
+	buf := link6.AppendRA(nil, st.localLL(), link6.AllNodes, ra)
 	if s.sendIPv6(buf) {
 		s.mu.Lock()
 		st.raOut++
@@ -349,7 +349,7 @@ func (s *Session) onND(pkt []byte) {
 // (client). Malformed ones, and those of the wrong direction, are dropped
 // and counted. On the runner.
 func (s *Session) ndInput(pkt []byte) {
-	m, err := icmpv6.Parse(pkt)
+	m, err := link6.Parse(pkt)
 	s.mu.Lock()
 	st := s.v6
 	if st == nil || !st.applied {
@@ -357,7 +357,7 @@ func (s *Session) ndInput(pkt []byte) {
 		s.m.countND(errNDNotUp)
 		return
 	}
-	if err == nil && (m.Type == icmpv6.TypeRouterSolicitation) != (s.prof.Role == Server) {
+	if err == nil && (m.Type == link6.TypeRouterSolicitation) != (s.prof.Role == Server) {
 		err = errNDDirection
 	}
 	if err != nil {
@@ -366,7 +366,7 @@ func (s *Session) ndInput(pkt []byte) {
 		s.m.countND(err)
 		return
 	}
-	if m.Type == icmpv6.TypeRouterSolicitation {
+	if m.Type == link6.TypeRouterSolicitation {
 		st.rsIn++
 		s.mu.Unlock()
 		s.sendRA(st, true)
@@ -387,14 +387,14 @@ var (
 // with the A flag (RFC 4862 §5.5.3) and, when asked, a default route to
 // the router. Lifetimes are not counted down: the session's end removes
 // what was added, with its interface.
-func (s *Session) learnRA(st *ipv6State, m icmpv6.Message) {
+func (s *Session) learnRA(st *ipv6State, m link6.Message) {
 	s.mu.Lock()
 	ifc := s.ifc
 	var add []netip.Prefix
 	for _, p := range m.RA.Prefixes {
-		a, ok := icmpv6.SLAAC(p.Prefix, st.localID)
+		a, ok := link6.SLAAC(p.Prefix, st.localID)
 		if !ok || !p.Autonomous || p.Valid == 0 || p.Preferred > p.Valid || p.Prefix.Addr().IsLinkLocalUnicast() ||
-			slices.Contains(st.slaac, a) || len(st.slaac) >= icmpv6.MaxPrefixes {
+			slices.Contains(st.slaac, a) || len(st.slaac) >= link6.MaxPrefixes {
 			continue
 		}
 		st.slaac = append(st.slaac, a)
@@ -567,9 +567,9 @@ func (s *Session) ipv6ViewLocked() *IPv6View {
 // ndReasons name the reasons a Router Solicitation or Advertisement is
 // dropped (metrics labels, show).
 var ndReasons = map[error]string{
-	icmpv6.ErrShort: "truncated", icmpv6.ErrNotND: "not-nd", icmpv6.ErrHopLimit: "hop-limit",
-	icmpv6.ErrChecksum: "checksum", icmpv6.ErrCode: "code", icmpv6.ErrOption: "bad-option",
-	icmpv6.ErrSource: "ra-source", icmpv6.ErrUnspecSLL: "unspecified-with-slla",
+	link6.ErrShort: "truncated", link6.ErrNotND: "not-nd", link6.ErrHopLimit: "hop-limit",
+	link6.ErrChecksum: "checksum", link6.ErrCode: "code", link6.ErrOption: "bad-option",
+	link6.ErrSource: "ra-source", link6.ErrUnspecSLL: "unspecified-with-slla",
 	errNDNotUp: "ipv6-not-up", errNDDirection: "wrong-direction", errNDBusy: "flood",
 }
 

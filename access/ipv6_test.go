@@ -14,7 +14,7 @@ import (
 	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/pool"
 	"github.com/vpdn/vpdn/transport/memnet"
-	"github.com/vpdn/vpdn/wire/icmpv6"
+	"github.com/vpdn/vpdn/wire/link6"
 )
 
 // ipv6 is an IPv6 UDP packet from src to dst.
@@ -83,7 +83,7 @@ func TestIPv6Pool(t *testing.T) {
 			as, _ := server.host.Addrs("Vi1")
 			t.Fatalf("Vi1: %v %v; %+v", as, server.host.AllRoutes(), s6)
 		}
-		slaac, _ := icmpv6.SLAAC(prefix, c6.LocalID)
+		slaac, _ := link6.SLAAC(prefix, c6.LocalID)
 		if !slices.Contains(c6.Addrs, slaac) || !hasAddr(client.host, "Vp1", netip.PrefixFrom(slaac, 64)) ||
 			!hasRoute(client.host, "Vp1", netip.MustParsePrefix("::/0"), s6.LinkLocal) {
 			t.Fatalf("client: %+v, host %v", c6, client.host.Links())
@@ -93,7 +93,7 @@ func TestIPv6Pool(t *testing.T) {
 		}
 		vi, vp := server.host.Device("Vi1"), client.host.Device("Vp1")
 		// A solicitation from the client's host is answered.
-		vp.Inject(icmpv6.AppendRS(nil, c6.LinkLocal))
+		vp.Inject(link6.AppendRS(nil, c6.LinkLocal))
 		time.Sleep(4 * time.Second)
 		synctest.Wait()
 		s6b, c6b := ss.View().IPv6, cs.View().IPv6
@@ -130,7 +130,7 @@ func TestIPv6Pool(t *testing.T) {
 		// A malformed solicitation (hop limit 64) is dropped and counted,
 		// not answered.
 		before := ss.View().IPv6.RAsSent
-		bad := icmpv6.AppendRS(nil, c6.LinkLocal)
+		bad := link6.AppendRS(nil, c6.LinkLocal)
 		bad[7] = 64
 		vp.Inject(bad)
 		synctest.Wait()
@@ -145,7 +145,7 @@ func TestIPv6Pool(t *testing.T) {
 		// uncounted, and at most one advertisement is held.
 		rsBefore := ss.View().IPv6.RSsReceived
 		for range 50 {
-			vp.Inject(icmpv6.AppendRS(nil, c6.LinkLocal))
+			vp.Inject(link6.AppendRS(nil, c6.LinkLocal))
 		}
 		synctest.Wait()
 		if got := ss.View().IPv6.RSsReceived - rsBefore + server.acc.NDDrops()["flood"]; got != 50 {
@@ -210,7 +210,7 @@ func TestIPv6FromAuthorization(t *testing.T) {
 			!hasRoute(server.host, "Vi1", netip.MustParsePrefix("2001:db8:7:100::/56"), c6.LinkLocal) {
 			t.Fatalf("routes %v", server.host.AllRoutes())
 		}
-		slaac, _ := icmpv6.SLAAC(netip.MustParsePrefix("2001:db8:7:1::/64"), c6.LocalID)
+		slaac, _ := link6.SLAAC(netip.MustParsePrefix("2001:db8:7:1::/64"), c6.LocalID)
 		if !slices.Contains(c6.Addrs, slaac) {
 			t.Fatalf("client addresses %v", c6.Addrs)
 		}

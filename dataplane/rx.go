@@ -6,7 +6,7 @@ import (
 
 	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/transport"
-	"github.com/vpdn/vpdn/wire/icmpv6"
+	"github.com/vpdn/vpdn/wire/link6"
 	"github.com/vpdn/vpdn/wire/mppe"
 	"github.com/vpdn/vpdn/wire/ppp"
 	"github.com/vpdn/vpdn/wire/vnet"
@@ -173,7 +173,7 @@ func (p *Plane) receiveIP(s *Session, pkt []byte, frameLen int, r *Receiver) {
 			return
 		}
 	}
-	if s.OnND != nil && icmpv6.IsND(pkt) {
+	if s.OnND != nil && link6.IsND(pkt) {
 		s.ctlRx.Add(1)
 		s.rxPkts.Add(1)
 		s.rxBytes.Add(uint64(frameLen))

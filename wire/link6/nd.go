@@ -1,9 +1,11 @@
-// Package icmpv6 encodes and decodes the Neighbor Discovery messages a PPP
-// link's ends exchange (RFC 4861): Router Solicitation and Router
-// Advertisement, inside their IPv6 header. On a PPP link there is no link
-// layer address and no address resolution (RFC 5072 §5): the server
-// answers solicitations and advertises the session's prefix; the client
-// solicits and builds its address from the prefix (RFC 4862).
+// Package link6 encodes and decodes the IPv6 control messages a PPP
+// link's ends exchange once IPv6CP is open, inside their IPv6 header:
+// Neighbor Discovery's Router Solicitation and Router Advertisement (RFC
+// 4861; nd.go) and DHCPv6 prefix delegation (RFC 8415; dhcpv6.go). On a
+// PPP link there is no link-layer address and no address resolution (RFC
+// 5072 §5): the server answers solicitations and advertises the session's
+// prefix, and delegates prefixes; the client solicits and builds its
+// address from the prefix (RFC 4862).
 //
 //	IPv6 header (RFC 8200 §3), 40 octets, Next Header 58, Hop Limit 255
 //	 0                   1                   2                   3
@@ -17,7 +19,7 @@
 //	options: Type (1) | Length in units of 8 octets (1) | data
 //
 // No I/O, no logging.
-package icmpv6
+package link6
 
 import (
 	"encoding/binary"
@@ -51,14 +53,14 @@ const (
 
 // Errors, one per reason a message is dropped (counted by the caller).
 var (
-	ErrShort     = errors.New("icmpv6: truncated")
-	ErrNotND     = errors.New("icmpv6: not an IPv6 ICMPv6 router solicitation or advertisement")
-	ErrHopLimit  = errors.New("icmpv6: hop limit is not 255")
-	ErrChecksum  = errors.New("icmpv6: bad checksum")
-	ErrCode      = errors.New("icmpv6: code is not 0")
-	ErrOption    = errors.New("icmpv6: option of length 0 or beyond the message")
-	ErrSource    = errors.New("icmpv6: router advertisement not from a link-local address")
-	ErrUnspecSLL = errors.New("icmpv6: solicitation from the unspecified address with a link-layer option")
+	ErrShort     = errors.New("link6: truncated")
+	ErrNotND     = errors.New("link6: not an IPv6 ICMPv6 router solicitation or advertisement")
+	ErrHopLimit  = errors.New("link6: hop limit is not 255")
+	ErrChecksum  = errors.New("link6: bad checksum")
+	ErrCode      = errors.New("link6: code is not 0")
+	ErrOption    = errors.New("link6: option of length 0 or beyond the message")
+	ErrSource    = errors.New("link6: router advertisement not from a link-local address")
+	ErrUnspecSLL = errors.New("link6: solicitation from the unspecified address with a link-layer option")
 )
 
 // PrefixInfo is a Prefix Information option (RFC 4861 §4.6.2).
@@ -268,13 +270,19 @@ func finish(b []byte, start int) []byte {
 // 8200 §8.1: with the checksum field zero it is the value to put there;
 // over a message that carries it, 0 when it is right.
 func Checksum(src, dst netip.Addr, body []byte) uint16 {
+	return checksum(src, dst, nextICMPv6, body)
+}
+
+// checksum is the Internet checksum of body (of upper-layer protocol
+// next) over the IPv6 pseudo-header (RFC 8200 §8.1).
+func checksum(src, dst netip.Addr, next uint8, body []byte) uint16 {
 	var sum uint32
 	s, d := src.As16(), dst.As16()
 	for i := 0; i < 16; i += 2 {
 		sum += uint32(s[i])<<8 | uint32(s[i+1])
 		sum += uint32(d[i])<<8 | uint32(d[i+1])
 	}
-	sum += uint32(len(body)>>16) + uint32(len(body)&0xffff) + nextICMPv6
+	sum += uint32(len(body)>>16) + uint32(len(body)&0xffff) + uint32(next)
 	for i := 0; i+1 < len(body); i += 2 {
 		sum += uint32(body[i])<<8 | uint32(body[i+1])
 	}

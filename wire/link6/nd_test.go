@@ -1,4 +1,4 @@
-package icmpv6
+package link6
 
 import (
 	"encoding/hex"
