@@ -15,9 +15,11 @@ package access
 //	interface: fe80::ours/64, route prefix → Vi, route delegated → fe80::peer
 //	sources:   + fe80::peer, the prefix, the delegated prefixes (else spoofed-source)
 //	server: RA now, then every `ipv6 nd ra interval`; a solicitation answered (≥ 3 s apart)
+//	server: DHCPv6 prefix delegation (RFC 8415) of the delegated prefixes
 //	client: RS (3, 4 s apart, until an RA); the RA's /64s → SLAAC address, default route
 
 import (
+	"crypto/rand"
 	"errors"
 	"net/netip"
 	"slices"
@@ -89,6 +91,7 @@ type ipv6State struct {
 	raOut, rsOut    uint64
 	rsIn, raIn      uint64
 	ndBad           uint64
+	dhcpIn, dhcpOut uint64
 }
 
 // stopTimers stops the state's timers. Under the session's mu.
@@ -329,10 +332,10 @@ func (s *Session) sendIPv6(pkt []byte) bool {
 // session waiting for its runner: a flood of them is dropped, not queued.
 const maxNDPending = 4
 
-// onND is the data plane's handler of the session's Router Solicitations
-// and Advertisements: a copy goes to the runner, at most maxNDPending at
-// a time.
-func (s *Session) onND(pkt []byte) {
+// onLink6 is the data plane's handler of the session's Router
+// Solicitations and Advertisements and DHCPv6 messages: a copy goes to
+// the runner, at most maxNDPending at a time.
+func (s *Session) onLink6(pkt []byte) {
 	if s.ndPending.Add(1) > maxNDPending {
 		s.ndPending.Add(-1)
 		s.m.countND(errNDBusy)
@@ -346,9 +349,13 @@ func (s *Session) onND(pkt []byte) {
 }
 
 // ndInput handles a Router Solicitation (server) or Advertisement
-// (client). Malformed ones, and those of the wrong direction, are dropped
-// and counted. On the runner.
+// (client), or a DHCPv6 message (server). Malformed ones, and those of the
+// wrong direction, are dropped and counted. On the runner.
 func (s *Session) ndInput(pkt []byte) {
+	if link6.IsToDHCPServer(pkt) {
+		s.dhcpInput(pkt)
+		return
+	}
 	m, err := link6.Parse(pkt)
 	s.mu.Lock()
 	st := s.v6
@@ -381,6 +388,8 @@ var (
 	errNDNotUp     = errors.New("access: ND before IPv6 is up")
 	errNDDirection = errors.New("access: RS to a client or RA to a server")
 	errNDBusy      = errors.New("access: too many ND messages waiting")
+	errDHCPType    = errors.New("access: DHCPv6 message a server does not answer")
+	errDHCPServer  = errors.New("access: DHCPv6 message for another server, or a Solicit naming one")
 )
 
 // learnRA applies an advertisement (client): an address from each /64
@@ -459,6 +468,120 @@ func (s *Session) dropIPv6(st *ipv6State) {
 	if st.release != nil {
 		st.release()
 	}
+}
+
+// dhcpInput answers a client's DHCPv6 prefix delegation (RFC 8415 §18.3)
+// with the session's delegated prefixes: Solicit (Advertise, or Reply
+// with Rapid Commit), Request, Renew, Rebind (Reply with the prefixes, or
+// NoPrefixAvail without any), Release (Reply, Success; the prefixes stay
+// routed: they are the authorization's). On the runner.
+func (s *Session) dhcpInput(pkt []byte) {
+	s.mu.Lock()
+	st := s.v6
+	ok := st != nil && st.applied && s.prof.Role == Server
+	s.mu.Unlock()
+	if !ok {
+		s.m.countND(errNDNotUp)
+		return
+	}
+	m, err := s.parseDHCP(pkt)
+	if err != nil {
+		s.mu.Lock()
+		st.ndBad++
+		s.mu.Unlock()
+		s.m.countND(err)
+		return
+	}
+	duid := s.m.serverDUID()
+	r := link6.DHCPMessage{XID: m.XID, ClientID: m.ClientID, ServerID: duid}
+	switch m.Type {
+	case link6.DHCPSolicit:
+		r.Type = link6.DHCPAdvertise
+		if m.RapidCommit {
+			r.Type, r.RapidCommit = link6.DHCPReply, true
+		}
+	case link6.DHCPRequest, link6.DHCPRenew, link6.DHCPRebind:
+		r.Type = link6.DHCPReply
+	case link6.DHCPRelease:
+		r.Type, r.Status, r.HasStatus = link6.DHCPReply, link6.DHCPStatusSuccess, true
+		m.IAPD = nil
+	}
+	// RFC 8415 §16: a Solicit or Rebind names no server; a Request,
+	// Renew or Release names this one.
+	named := m.ServerID != nil
+	switch {
+	case r.Type == 0:
+		err = errDHCPType
+	case (m.Type == link6.DHCPSolicit || m.Type == link6.DHCPRebind) && named,
+		(m.Type == link6.DHCPRequest || m.Type == link6.DHCPRenew || m.Type == link6.DHCPRelease) && string(m.ServerID) != string(duid):
+		err = errDHCPServer
+	}
+	if err != nil {
+		s.mu.Lock()
+		st.ndBad++
+		s.mu.Unlock()
+		s.m.countND(err)
+		return
+	}
+	valid, pref := uint32(defaultValidLifetime), uint32(defaultPreferred)
+	if p := s.prof.IPv6; p != nil && (p.Valid != 0 || p.Preferred != 0) {
+		valid, pref = p.Valid, p.Preferred
+	}
+	s.mu.Lock()
+	delegated := slices.Clone(st.delegated)
+	st.dhcpIn++
+	s.mu.Unlock()
+	for _, ia := range m.IAPD {
+		a := link6.IAPD{IAID: ia.IAID, T1: pref / 2, T2: pref / 5 * 4}
+		for _, d := range delegated {
+			a.Prefixes = append(a.Prefixes, link6.IAPrefix{Preferred: pref, Valid: valid, Prefix: d})
+		}
+		if len(a.Prefixes) == 0 {
+			a.T1, a.T2, a.Status, a.HasStatus = 0, 0, link6.DHCPStatusNoPrefixAvail, true
+		}
+		r.IAPD = append(r.IAPD, a)
+	}
+	out := link6.AppendUDP(nil, st.localLL(), m.src, link6.DHCPServerPort, link6.DHCPClientPort, link6.AppendDHCP(nil, &r))
+	if s.sendIPv6(out) {
+		s.mu.Lock()
+		st.dhcpOut++
+		s.mu.Unlock()
+	}
+}
+
+// dhcpRequest is a parsed DHCPv6 message with its sender.
+type dhcpRequest struct {
+	link6.DHCPMessage
+	src netip.Addr
+}
+
+// parseDHCP parses the IPv6/UDP datagram and the DHCPv6 message in it; a
+// message from a source that is not link-local, or without a Client
+// Identifier, is refused (RFC 8415 §16).
+func (s *Session) parseDHCP(pkt []byte) (dhcpRequest, error) {
+	d, err := link6.ParseUDP(pkt)
+	if err != nil {
+		return dhcpRequest{}, err
+	}
+	if !d.Src.IsLinkLocalUnicast() || d.SrcPort != link6.DHCPClientPort {
+		return dhcpRequest{}, link6.ErrNotDHCP
+	}
+	m, err := link6.ParseDHCP(d.Payload)
+	if err == nil && m.ClientID == nil {
+		err = link6.ErrDUID
+	}
+	return dhcpRequest{DHCPMessage: m, src: d.Src}, err
+}
+
+// serverDUID is this node's DHCPv6 server identifier: a DUID-UUID (RFC
+// 6355) drawn once.
+func (m *Manager) serverDUID() []byte {
+	m.duidOnce.Do(func() {
+		m.duid = make([]byte, 18)
+		m.duid[1] = 4
+		rand.Read(m.duid[2:])
+	})
+	return m.duid
 }
 
 // ipv6InterfaceGone: the interface went down (IPCP closed): IPv6 is no
@@ -550,6 +673,9 @@ type IPv6View struct {
 	RAsSent, RSsReceived uint64
 	RSsSent, RAsReceived uint64
 	NDDropped            uint64
+	// DHCPIn and DHCPOut count the DHCPv6 prefix-delegation messages
+	// received and answered.
+	DHCPIn, DHCPOut uint64
 }
 
 // ipv6ViewLocked returns the session's IPv6 view, nil without IPv6CP.
@@ -561,7 +687,7 @@ func (s *Session) ipv6ViewLocked() *IPv6View {
 	return &IPv6View{LocalID: st.localID, PeerID: st.peerID, LinkLocal: st.localLL(), PeerLL: st.peerLL(),
 		Prefix: st.prefix, PrefixSource: st.source, Delegated: slices.Clone(st.delegated), Applied: st.applied,
 		Err: st.err, Addrs: slices.Clone(st.slaac), RAsSent: st.raOut, RSsReceived: st.rsIn, RSsSent: st.rsOut,
-		RAsReceived: st.raIn, NDDropped: st.ndBad}
+		RAsReceived: st.raIn, NDDropped: st.ndBad, DHCPIn: st.dhcpIn, DHCPOut: st.dhcpOut}
 }
 
 // ndReasons name the reasons a Router Solicitation or Advertisement is
@@ -571,6 +697,8 @@ var ndReasons = map[error]string{
 	link6.ErrChecksum: "checksum", link6.ErrCode: "code", link6.ErrOption: "bad-option",
 	link6.ErrSource: "ra-source", link6.ErrUnspecSLL: "unspecified-with-slla",
 	errNDNotUp: "ipv6-not-up", errNDDirection: "wrong-direction", errNDBusy: "flood",
+	link6.ErrDHCPShort: "dhcp-truncated", link6.ErrDHCPOption: "dhcp-bad-option", link6.ErrNotDHCP: "dhcp-not-udp",
+	link6.ErrUDPChecksum: "dhcp-checksum", link6.ErrDUID: "dhcp-duid", errDHCPType: "dhcp-type", errDHCPServer: "dhcp-server-id",
 }
 
 // countND counts a Router Solicitation or Advertisement dropped, by

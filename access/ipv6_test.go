@@ -140,6 +140,17 @@ func TestIPv6Pool(t *testing.T) {
 		if d := server.acc.NDDrops(); d["hop-limit"] != 1 {
 			t.Fatalf("ND drops %v", d)
 		}
+		// No delegated prefix: DHCPv6 answers NoPrefixAvail.
+		sol := link6.DHCPMessage{Type: link6.DHCPSolicit, XID: [3]byte{5, 5, 5}, ClientID: []byte{0, 3, 0, 1, 2, 2}, RapidCommit: true, IAPD: []link6.IAPD{{IAID: 1}}}
+		vp.Inject(link6.AppendUDP(nil, c6.LinkLocal, link6.AllDHCPServers, link6.DHCPClientPort, link6.DHCPServerPort, link6.AppendDHCP(nil, &sol)))
+		synctest.Wait()
+		if len(vp.Outbound) != 1 {
+			t.Fatalf("%d answers to a Solicit", len(vp.Outbound))
+		}
+		d, _ := link6.ParseUDP(<-vp.Outbound)
+		if r, err := link6.ParseDHCP(d.Payload); err != nil || len(r.IAPD) != 1 || !r.IAPD[0].HasStatus || r.IAPD[0].Status != link6.DHCPStatusNoPrefixAvail {
+			t.Fatalf("answer %+v %v", r, err)
+		}
 		// A flood of solicitations: each is answered-or-held, or dropped
 		// as a flood when too many wait for the runner; none is lost
 		// uncounted, and at most one advertisement is held.
@@ -220,6 +231,50 @@ func TestIPv6FromAuthorization(t *testing.T) {
 		synctest.Wait()
 		if len(vi.Outbound) != 1 {
 			t.Fatal("a source in the delegated prefix was dropped")
+		}
+		<-vi.Outbound
+
+		// DHCPv6 prefix delegation (RFC 8415): the client's host asks.
+		clientID := []byte{0, 4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+		ask := func(m link6.DHCPMessage) (link6.DHCPMessage, bool) {
+			t.Helper()
+			m.ClientID = clientID
+			vp.Inject(link6.AppendUDP(nil, c6.LinkLocal, link6.AllDHCPServers, link6.DHCPClientPort, link6.DHCPServerPort, link6.AppendDHCP(nil, &m)))
+			synctest.Wait()
+			if len(vi.Outbound) != 0 {
+				t.Fatal("a DHCPv6 message reached the server's kernel")
+			}
+			if len(vp.Outbound) == 0 {
+				return link6.DHCPMessage{}, false
+			}
+			d, err := link6.ParseUDP(<-vp.Outbound)
+			if err != nil || d.Src != s6.LinkLocal || d.Dst != c6.LinkLocal || d.DstPort != link6.DHCPClientPort {
+				t.Fatalf("answer %+v %v", d, err)
+			}
+			r, err := link6.ParseDHCP(d.Payload)
+			if err != nil || r.XID != m.XID || string(r.ClientID) != string(clientID) {
+				t.Fatalf("answer %+v %v", r, err)
+			}
+			return r, true
+		}
+		r, ok := ask(link6.DHCPMessage{Type: link6.DHCPSolicit, XID: [3]byte{1, 1, 1}, RapidCommit: true, IAPD: []link6.IAPD{{IAID: 9}}})
+		if !ok || r.Type != link6.DHCPReply || !r.RapidCommit || len(r.IAPD) != 1 || r.IAPD[0].IAID != 9 ||
+			len(r.IAPD[0].Prefixes) != 1 || r.IAPD[0].Prefixes[0].Prefix != netip.MustParsePrefix("2001:db8:7:100::/56") {
+			t.Fatalf("Solicit with Rapid Commit: %+v %v", r, ok)
+		}
+		serverID := r.ServerID
+		if r, ok := ask(link6.DHCPMessage{Type: link6.DHCPSolicit, XID: [3]byte{2, 2, 2}, IAPD: []link6.IAPD{{IAID: 9}}}); !ok || r.Type != link6.DHCPAdvertise {
+			t.Fatalf("Solicit: %+v", r)
+		}
+		if _, ok := ask(link6.DHCPMessage{Type: link6.DHCPRenew, XID: [3]byte{3, 3, 3}, ServerID: []byte{0, 4, 9, 9}, IAPD: []link6.IAPD{{IAID: 9}}}); ok {
+			t.Fatal("a Renew for another server was answered")
+		}
+		if r, ok := ask(link6.DHCPMessage{Type: link6.DHCPRenew, XID: [3]byte{4, 4, 4}, ServerID: serverID, IAPD: []link6.IAPD{{IAID: 9}}}); !ok ||
+			r.Type != link6.DHCPReply || len(r.IAPD) != 1 || len(r.IAPD[0].Prefixes) != 1 {
+			t.Fatalf("Renew: %+v", r)
+		}
+		if v := ss.View().IPv6; v.DHCPIn != 3 || v.DHCPOut != 3 || server.acc.NDDrops()["dhcp-server-id"] != 1 {
+			t.Fatalf("DHCPv6 counts %+v, drops %v", v, server.acc.NDDrops())
 		}
 	})
 }

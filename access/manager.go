@@ -77,6 +77,9 @@ type Manager struct {
 	// dropped, by reason.
 	ndMu    sync.Mutex
 	ndDrops map[string]uint64
+	// duid is the DHCPv6 server identifier, drawn once (serverDUID).
+	duidOnce sync.Once
+	duid     []byte
 }
 
 // MPPEFallbacks returns how many sessions' MPPE fell back from stateful
@@ -161,7 +164,7 @@ func (m *Manager) Open(b Bearer, d DataSpec, prof *Profile) (*Session, error) {
 	s.holdEarly = d.HoldEarly
 	s.dp.OnResync = s.mppeResync
 	if prof.Role == Server || (prof.IPv6 != nil && prof.IPv6.Enabled) {
-		s.dp.OnND = s.onND
+		s.dp.OnLink6 = s.onLink6
 	}
 	pc, err := m.pppConfig(s, d)
 	if err != nil {

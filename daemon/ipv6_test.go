@@ -87,7 +87,7 @@ func TestInMemoryIPv6RadiusPrefixes(t *testing.T) {
 			"PPP: LCP Open, CHAP (<--), IPCP, IPV6CP",
 			"Link-local " + lnsLL.String() + ", remote " + lacLL.String(),
 			"Prefix 2001:db8:1::/64 (Framed-IPv6-Prefix), advertised and routed, applied",
-			"Delegated 2001:db8:2::/56 routed via " + lacLL.String() + ", applied; no DHCPv6-PD",
+			"Delegated 2001:db8:2::/56 routed via " + lacLL.String() + ", applied; offered by DHCPv6-PD",
 		} {
 			if !strings.Contains(u, want) {
 				t.Errorf("show caller user lacks %q:\n%s", want, u)

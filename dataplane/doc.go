@@ -12,7 +12,7 @@
 //	     ─▶ Encap.Accept (sequence numbers) ─▶ payload stage:
 //	            PPP:      [MPPE 0x00FD ─▶ decrypt in place (mppe.go)] ─▶
 //	                      IPv4/IPv6 ─▶ source check ─▶ [MSS clamp] ─▶ Device.Write (GRO: offload.go)
-//	                      ICMPv6 RS/RA              ─▶ Session.OnND (the access layer's Neighbor Discovery)
+//	                      ICMPv6 RS/RA, DHCPv6      ─▶ Session.OnLink6 (the access layer's ND and DHCPv6-PD)
 //	                      LCP, IPCP, auth, ...      ─▶ Session.OnFrame (the access layer's PPP link)
 //	            Ethernet: ─▶ Device.Write (a TAP)
 //	            IP:       ─▶ source check ─▶ Device.Write

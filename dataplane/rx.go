@@ -173,11 +173,11 @@ func (p *Plane) receiveIP(s *Session, pkt []byte, frameLen int, r *Receiver) {
 			return
 		}
 	}
-	if s.OnND != nil && link6.IsND(pkt) {
+	if s.OnLink6 != nil && (link6.IsND(pkt) || link6.IsToDHCPServer(pkt)) {
 		s.ctlRx.Add(1)
 		s.rxPkts.Add(1)
 		s.rxBytes.Add(uint64(frameLen))
-		s.OnND(pkt)
+		s.OnLink6(pkt)
 		return
 	}
 	if att.Sources != nil && !att.Sources.Allows(pkt) {

@@ -81,6 +81,8 @@ type UserIPv6 struct {
 	RSsSent       uint64   `json:"rs_sent"`
 	RAsReceived   uint64   `json:"ra_received"`
 	NDDropped     uint64   `json:"nd_dropped"`
+	DHCPIn        uint64   `json:"dhcpv6_received"`
+	DHCPOut       uint64   `json:"dhcpv6_answered"`
 }
 
 // ncps are the open network (and compression) control protocols, as IOS
@@ -179,9 +181,10 @@ func writeUserIPv6(b *strings.Builder, u User) {
 		fmt.Fprintf(b, "        Prefix none, %s\n", state)
 	}
 	if len(v.Delegated) > 0 {
-		fmt.Fprintf(b, "        Delegated %s routed via %s, applied; no DHCPv6-PD (the client must be configured with it)\n", strings.Join(v.Delegated, " "), v.PeerLinkLocal)
+		fmt.Fprintf(b, "        Delegated %s routed via %s, applied; offered by DHCPv6-PD\n", strings.Join(v.Delegated, " "), v.PeerLinkLocal)
 	}
-	fmt.Fprintf(b, "        ND: %d RA sent, %d RS received, %d RS sent, %d RA received, %d dropped\n", v.RAsSent, v.RSsReceived, v.RSsSent, v.RAsReceived, v.NDDropped)
+	fmt.Fprintf(b, "        ND: %d RA sent, %d RS received, %d RS sent, %d RA received, %d dropped; DHCPv6: %d received, %d answered\n",
+		v.RAsSent, v.RSsReceived, v.RSsSent, v.RAsReceived, v.NDDropped, v.DHCPIn, v.DHCPOut)
 }
 
 // WriteInterface renders `show interfaces virtual-access N` (or
