@@ -57,6 +57,9 @@ type IPv6Profile struct {
 	// DefaultRoute (client): a default route through the session to the
 	// advertising router.
 	DefaultRoute bool
+	// PD (client): ask the server for delegated prefixes (DHCPv6, RFC
+	// 8415), with Rapid Commit when PDRapidCommit.
+	PD, PDRapidCommit bool
 }
 
 // Neighbor Discovery constants of RFC 4861 §10.
@@ -92,11 +95,17 @@ type ipv6State struct {
 	rsIn, raIn      uint64
 	ndBad           uint64
 	dhcpIn, dhcpOut uint64
+	// Client: the DHCPv6 prefix delegation's transaction, tries, timer,
+	// and whether a Reply ended it.
+	pdXID   [3]byte
+	pdTries int
+	pdTimer clock.Timer
+	pdDone  bool
 }
 
 // stopTimers stops the state's timers. Under the session's mu.
 func (st *ipv6State) stopTimers() {
-	for _, t := range []clock.Timer{st.timer, st.delayed} {
+	for _, t := range []clock.Timer{st.timer, st.delayed, st.pdTimer} {
 		if t != nil {
 			t.Stop()
 		}
@@ -117,6 +126,15 @@ func (st *ipv6State) routes() []vif.Route {
 		rs = append(rs, vif.Route{Dst: d, Gateway: st.peerLL()})
 	}
 	return rs
+}
+
+// serverRoutes are routes() on a server, none on a client (the prefixes
+// delegated to a client are its own to use).
+func (s *Session) serverRoutes(st *ipv6State) []vif.Route {
+	if s.prof.Role != Server {
+		return nil
+	}
+	return st.routes()
 }
 
 // ipv6Up is IPv6CP's Up: the session's prefix is chosen (server) and,
@@ -181,10 +199,7 @@ func (s *Session) applyIPv6() {
 		s.mu.Unlock()
 		return
 	}
-	var routes []vif.Route
-	if s.prof.Role == Server {
-		routes = st.routes()
-	}
+	routes := s.serverRoutes(st)
 	s.mu.Unlock()
 	err := ifc.AddIPv6(netip.PrefixFrom(st.localLL(), linkLocalBits), routes)
 	s.mu.Lock()
@@ -208,6 +223,7 @@ func (s *Session) applyIPv6() {
 		s.armND(st)
 	} else {
 		s.solicit(st)
+		s.solicitPD(st)
 	}
 }
 
@@ -352,8 +368,12 @@ func (s *Session) onLink6(pkt []byte) {
 // (client), or a DHCPv6 message (server). Malformed ones, and those of the
 // wrong direction, are dropped and counted. On the runner.
 func (s *Session) ndInput(pkt []byte) {
-	if link6.IsToDHCPServer(pkt) {
-		s.dhcpInput(pkt)
+	if s.dp.Link6DHCP != 0 && link6.IsDHCPTo(pkt, s.dp.Link6DHCP) {
+		if s.prof.Role == Server {
+			s.dhcpInput(pkt)
+		} else {
+			s.dhcpClientInput(pkt)
+		}
 		return
 	}
 	m, err := link6.Parse(pkt)
@@ -463,7 +483,7 @@ func (s *Session) dropIPv6(st *ipv6State) {
 	st.stopTimers()
 	s.mu.Unlock()
 	if applied && ifc != nil {
-		ifc.DelIPv6(netip.PrefixFrom(st.localLL(), linkLocalBits), st.routes())
+		ifc.DelIPv6(netip.PrefixFrom(st.localLL(), linkLocalBits), s.serverRoutes(st))
 	}
 	if st.release != nil {
 		st.release()
@@ -478,13 +498,13 @@ func (s *Session) dropIPv6(st *ipv6State) {
 func (s *Session) dhcpInput(pkt []byte) {
 	s.mu.Lock()
 	st := s.v6
-	ok := st != nil && st.applied && s.prof.Role == Server
+	ok := st != nil && st.applied
 	s.mu.Unlock()
 	if !ok {
 		s.m.countND(errNDNotUp)
 		return
 	}
-	m, err := s.parseDHCP(pkt)
+	m, err := s.parseDHCP(pkt, link6.DHCPClientPort)
 	if err != nil {
 		s.mu.Lock()
 		st.ndBad++
@@ -556,14 +576,14 @@ type dhcpRequest struct {
 }
 
 // parseDHCP parses the IPv6/UDP datagram and the DHCPv6 message in it; a
-// message from a source that is not link-local, or without a Client
-// Identifier, is refused (RFC 8415 §16).
-func (s *Session) parseDHCP(pkt []byte) (dhcpRequest, error) {
+// message from a source that is not link-local or not from port from, or
+// without a Client Identifier, is refused (RFC 8415 §16).
+func (s *Session) parseDHCP(pkt []byte, from uint16) (dhcpRequest, error) {
 	d, err := link6.ParseUDP(pkt)
 	if err != nil {
 		return dhcpRequest{}, err
 	}
-	if !d.Src.IsLinkLocalUnicast() || d.SrcPort != link6.DHCPClientPort {
+	if !d.Src.IsLinkLocalUnicast() || d.SrcPort != from {
 		return dhcpRequest{}, link6.ErrNotDHCP
 	}
 	m, err := link6.ParseDHCP(d.Payload)
@@ -571,6 +591,101 @@ func (s *Session) parseDHCP(pkt []byte) (dhcpRequest, error) {
 		err = link6.ErrDUID
 	}
 	return dhcpRequest{DHCPMessage: m, src: d.Src}, err
+}
+
+// solicitPD asks the server for delegated prefixes (client, RFC 8415
+// §18.2.1): a Solicit for one IA_PD, again at most 3 times, a second
+// apart, until a Reply. On the runner.
+func (s *Session) solicitPD(st *ipv6State) {
+	p := s.prof.IPv6
+	s.mu.Lock()
+	if p == nil || !p.PD || s.v6 != st || !st.applied || st.pdDone || st.pdTries >= maxRtrSolicitations {
+		s.mu.Unlock()
+		return
+	}
+	st.pdTries++
+	if st.pdTries == 1 {
+		rand.Read(st.pdXID[:])
+	}
+	m := link6.DHCPMessage{Type: link6.DHCPSolicit, XID: st.pdXID, ClientID: s.m.serverDUID(), RapidCommit: p.PDRapidCommit,
+		IAPD: []link6.IAPD{{IAID: 1}}}
+	s.mu.Unlock()
+	s.sendDHCP(st, link6.AllDHCPServers, link6.DHCPServerPort, &m)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.v6 == st && st.applied {
+		st.pdTimer = s.m.cfg.Clock.AfterFunc(time.Second, func() { s.run.Post(func() { s.solicitPD(st) }) })
+	}
+}
+
+// sendDHCP sends m from the link-local address to dst:port.
+func (s *Session) sendDHCP(st *ipv6State, dst netip.Addr, port uint16, m *link6.DHCPMessage) {
+	sport := uint16(link6.DHCPClientPort)
+	if port == link6.DHCPClientPort {
+		sport = link6.DHCPServerPort
+	}
+	if s.sendIPv6(link6.AppendUDP(nil, st.localLL(), dst, sport, port, link6.AppendDHCP(nil, m))) {
+		s.mu.Lock()
+		st.dhcpOut++
+		s.mu.Unlock()
+	}
+}
+
+// dhcpClientInput takes the server's answer to our Solicit (client): an
+// Advertise is followed by a Request to its server; a Reply's prefixes
+// are the session's delegated prefixes. On the runner.
+func (s *Session) dhcpClientInput(pkt []byte) {
+	s.mu.Lock()
+	st := s.v6
+	ok := st != nil && st.applied && !st.pdDone && st.pdTries > 0
+	s.mu.Unlock()
+	if !ok {
+		s.m.countND(errNDNotUp)
+		return
+	}
+	m, err := s.parseDHCP(pkt, link6.DHCPServerPort)
+	switch {
+	case err != nil:
+	case m.XID != st.pdXID || string(m.ClientID) != string(s.m.serverDUID()) || m.ServerID == nil:
+		err = errDHCPServer
+	case m.Type != link6.DHCPAdvertise && m.Type != link6.DHCPReply:
+		err = errDHCPType
+	}
+	if err != nil {
+		s.mu.Lock()
+		st.ndBad++
+		s.mu.Unlock()
+		s.m.countND(err)
+		return
+	}
+	var got []netip.Prefix
+	for _, ia := range m.IAPD {
+		for _, p := range ia.Prefixes {
+			if p.Valid > 0 && p.Prefix.Addr().Is6() && len(got) < link6.MaxIAPrefixes {
+				got = append(got, p.Prefix)
+			}
+		}
+	}
+	s.mu.Lock()
+	st.dhcpIn++
+	if m.Type == link6.DHCPAdvertise {
+		// RFC 8415 §18.2.2: Request the prefixes from the server that
+		// advertised them.
+		s.mu.Unlock()
+		if len(got) > 0 {
+			r := link6.DHCPMessage{Type: link6.DHCPRequest, XID: st.pdXID, ClientID: s.m.serverDUID(), ServerID: m.ServerID, IAPD: m.IAPD}
+			s.sendDHCP(st, link6.AllDHCPServers, link6.DHCPServerPort, &r)
+		}
+		return
+	}
+	st.pdDone, st.delegated = true, got
+	if st.pdTimer != nil {
+		st.pdTimer.Stop()
+	}
+	s.mu.Unlock()
+	if len(got) > 0 {
+		s.m.log.Info("IPv6 prefix delegated by DHCPv6", "interface", s.name, "prefix", got[0].String())
+	}
 }
 
 // serverDUID is this node's DHCPv6 server identifier: a DUID-UUID (RFC

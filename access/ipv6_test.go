@@ -189,15 +189,16 @@ func (a v6AAA) Authenticate(ctx context.Context, r *aaa.Request) (*aaa.Result, e
 }
 
 // v6Client calls a server of serverProfile authenticating with auth from
-// a client asking for IPv6, and waits for both ends and the solicited
-// advertisement (3 s after the first at most).
-func v6Client(t *testing.T, auth aaa.Authenticator) (server, client *node, ss, cs *access.Session) {
+// a client asking for IPv6 and, with pd, delegated prefixes (DHCPv6
+// without Rapid Commit: Solicit, Advertise, Request, Reply), and waits for
+// both ends and the solicited advertisement (3 s after the first at most).
+func v6Client(t *testing.T, auth aaa.Authenticator, pd bool) (server, client *node, ss, cs *access.Session) {
 	t.Helper()
 	nw := memnet.New(1)
 	server = newNodeAuth(t, nw, "198.18.0.1", newLeases(), auth)
 	client = newNode(t, nw, "198.18.0.2", nil)
 	cp := *clientProfile
-	cp.IPv6 = &access.IPv6Profile{Enabled: true}
+	cp.IPv6 = &access.IPv6Profile{Enabled: true, PD: pd}
 	ss, cs, _, _ = callWith(t, server, client, serverProfile, &cp)
 	<-server.ups
 	<-client.ups
@@ -212,7 +213,7 @@ func v6Client(t *testing.T, auth aaa.Authenticator) (server, client *node, ss, c
 // link-local address.
 func TestIPv6FromAuthorization(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		server, client, ss, cs := v6Client(t, v6AAA{localAAA{"alice", "wonderland"}})
+		server, client, ss, cs := v6Client(t, v6AAA{localAAA{"alice", "wonderland"}}, false)
 		s6, c6 := ss.View().IPv6, cs.View().IPv6
 		if s6 == nil || c6 == nil || !s6.Applied || s6.PrefixSource != "Framed-IPv6-Prefix" {
 			t.Fatalf("server %+v client %+v", s6, c6)
@@ -225,6 +226,7 @@ func TestIPv6FromAuthorization(t *testing.T) {
 		if !slices.Contains(c6.Addrs, slaac) {
 			t.Fatalf("client addresses %v", c6.Addrs)
 		}
+
 		// A host behind the client, in the delegated prefix, may send.
 		vi, vp := server.host.Device("Vi1"), client.host.Device("Vp1")
 		vp.Inject(ipv6("2001:db8:7:1a0::5", "2001:db8:ff::1"))
@@ -279,12 +281,34 @@ func TestIPv6FromAuthorization(t *testing.T) {
 	})
 }
 
+// TestIPv6DelegationClient: the client side of DHCPv6 prefix delegation:
+// Solicit, the server's Advertise, Request, Reply; the delegated prefix
+// is the client's, not routed back to the server.
+func TestIPv6DelegationClient(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		server, client, ss, cs := v6Client(t, v6AAA{localAAA{"alice", "wonderland"}}, true)
+		s6, c6 := ss.View().IPv6, cs.View().IPv6
+		if len(c6.Delegated) != 1 || c6.Delegated[0] != netip.MustParsePrefix("2001:db8:7:100::/56") || c6.DHCPOut != 2 || c6.DHCPIn != 2 {
+			t.Fatalf("client's delegation: %+v", c6)
+		}
+		if s6.DHCPIn != 2 || s6.DHCPOut != 2 {
+			t.Fatalf("server's DHCPv6 counts: %+v", s6)
+		}
+		if hasRoute(client.host, "Vp1", netip.MustParsePrefix("2001:db8:7:100::/56"), s6.LinkLocal) {
+			t.Fatal("the client routes its delegated prefix to the server")
+		}
+		if d := server.acc.NDDrops(); d["dhcp-server-id"]+d["dhcp-type"] != 0 {
+			t.Fatalf("drops %v", d)
+		}
+	})
+}
+
 // TestIPv6NotAuthorized: without ipv6 enable and without IPv6 in the
 // authorization, the server refuses the client's IPv6CP and IPv4 alone
 // comes up.
 func TestIPv6NotAuthorized(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		_, _, ss, cs := v6Client(t, localAAA{"alice", "wonderland"})
+		_, _, ss, cs := v6Client(t, localAAA{"alice", "wonderland"}, false)
 		if ss.View().IPv6 != nil || cs.View().IPv6 != nil || !cs.View().Up {
 			t.Fatalf("server %+v client %+v", ss.View().IPv6, cs.View().IPv6)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/vpdn/vpdn/pool"
 	"github.com/vpdn/vpdn/proto/ppp"
 	"github.com/vpdn/vpdn/vif"
+	"github.com/vpdn/vpdn/wire/link6"
 )
 
 // Config is what the access layer works with, injected.
@@ -163,8 +164,14 @@ func (m *Manager) Open(b Bearer, d DataSpec, prof *Profile) (*Session, error) {
 	s.dp.OnFrame = s.onFrame
 	s.holdEarly = d.HoldEarly
 	s.dp.OnResync = s.mppeResync
-	if prof.Role == Server || (prof.IPv6 != nil && prof.IPv6.Enabled) {
+	switch {
+	case prof.Role == Server:
+		s.dp.OnLink6, s.dp.Link6DHCP = s.onLink6, link6.DHCPServerPort
+	case prof.IPv6 != nil && prof.IPv6.Enabled:
 		s.dp.OnLink6 = s.onLink6
+		if prof.IPv6.PD {
+			s.dp.Link6DHCP = link6.DHCPClientPort
+		}
 	}
 	pc, err := m.pppConfig(s, d)
 	if err != nil {

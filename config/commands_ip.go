@@ -98,6 +98,13 @@ var ipCommands = []*command{
 			set(&v.AutoconfigDefault, m.Has("default"), neg)
 			return nil
 		}},
+	{mode: mInterface, spec: "ipv6 dhcp client pd <name:word> [rapid-commit]", help: "On a Virtual-PPP or Dialer (a client): ask the server for delegated prefixes by DHCPv6 (RFC 8415) once IPv6CP is open, with Rapid Commit (two messages) if asked; shown in show caller user.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			v := &p.iface().IPv6
+			set(&v.PDName, m.Str("name"), neg)
+			set(&v.PDRapidCommit, m.Has("rapid-commit"), neg)
+			return nil
+		}},
 	{mode: mInterface, spec: "ipv6 nd ra interval <secs:int:4-1800>", help: "Seconds between unsolicited Router Advertisements on the interface's sessions (default 200).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			set(&p.iface().IPv6.RAInterval, m.Int("secs"), neg)

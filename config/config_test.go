@@ -131,7 +131,8 @@ func TestBrokenVariants(t *testing.T) {
 		{"ipv6 unknown pool", base + "interface Virtual-Template1\n peer default ipv6 pool NOPE\n", 15, []string{"peer default ipv6 pool NOPE: no such pool"}},
 		{"ipv6 on Loopback", "interface Loopback1\n ipv6 enable\n", 2, []string{"Virtual-Template, Virtual-PPP and Dialer interfaces only", "not yet"}},
 		{"ipv6 nd on Virtual-PPP", "interface Virtual-PPP1\n ipv6 enable\n ipv6 nd ra suppress\n", 2, []string{"apply to Virtual-Template"}},
-		{"autoconfig on Virtual-Template", "interface Virtual-Template1\n ipv6 address autoconfig\n", 1, []string{"applies to Virtual-PPP and Dialer"}},
+		{"autoconfig on Virtual-Template", "interface Virtual-Template1\n ipv6 address autoconfig\n", 1, []string{"apply to Virtual-PPP and Dialer"}},
+		{"dhcp client pd on Virtual-Template", "interface Virtual-Template1\n ipv6 dhcp client pd PD\n", 1, []string{"apply to Virtual-PPP and Dialer"}},
 		{"pools overlap", "ip local pool P 198.19.1.1 198.19.1.100\nip local pool Q 198.19.1.50 198.19.1.150\n", 2, []string{"overlaps pool P"}},
 		{"missing template", strings.Replace(base, "  virtual-template 1", "  virtual-template 7", 1), 6, []string{"virtual-template 7 names no interface", "Virtual-Template7"}},
 		{"missing pw-class", "interface Virtual-PPP1\n ip address negotiated\n pseudowire 198.18.0.2 1 pw-class nope\n", 3, []string{`pw-class "nope" does not exist`}},
@@ -413,7 +414,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(base)
 	f.Add("interface Virtual-PPP1\n pseudowire 198.18.0.2 1 pw-class x sequencing both\n")
 	f.Add("interface Virtual-Template1\n no ppp\n no ppp chap\n no ip\n")
-	f.Add("ipv6 local pool V6 2001:db8::/48 64\ninterface Virtual-Template1\n ipv6 enable\n ipv6 nd prefix default 9 8\n no ipv6 nd prefix 2001:db8:1::/64\n peer default ipv6 pool V6\ninterface Virtual-PPP1\n ipv6 address autoconfig default\n")
+	f.Add("ipv6 local pool V6 2001:db8::/48 64\ninterface Virtual-Template1\n ipv6 enable\n ipv6 nd prefix default 9 8\n no ipv6 nd prefix 2001:db8:1::/64\n peer default ipv6 pool V6\ninterface Virtual-PPP1\n ipv6 address autoconfig default\n ipv6 dhcp client pd PD rapid-commit\n")
 	if b, err := os.ReadFile("testdata/radius/lns-radius.cfg"); err == nil {
 		f.Add(string(b))
 	}

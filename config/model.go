@@ -254,6 +254,11 @@ type IPv6Interface struct {
 	// the server.
 	Autoconfig        bool `json:"autoconfig,omitempty"`
 	AutoconfigDefault bool `json:"autoconfig_default,omitempty"`
+	// PDName is `ipv6 dhcp client pd NAME [rapid-commit]` on a
+	// Virtual-PPP or Dialer: ask the server for delegated prefixes
+	// (DHCPv6, RFC 8415), known by NAME.
+	PDName        string `json:"pd_name,omitempty"`
+	PDRapidCommit bool   `json:"pd_rapid_commit,omitempty"`
 	// PeerPool is `peer default ipv6 pool NAME`.
 	PeerPool     string `json:"peer_pool,omitempty"`
 	PeerPoolLine int    `json:"peer_pool_line,omitempty"`

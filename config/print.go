@@ -564,6 +564,13 @@ func printIPv6(w *printer, v *IPv6Interface) {
 	} else if v.Autoconfig {
 		w.line(1, "ipv6 address autoconfig")
 	}
+	if v.PDName != "" {
+		s := "ipv6 dhcp client pd " + v.PDName
+		if v.PDRapidCommit {
+			s += " rapid-commit"
+		}
+		w.line(1, "%s", s)
+	}
 	if v.RAInterval != 0 {
 		w.line(1, "ipv6 nd ra interval %d", v.RAInterval)
 	}

@@ -176,7 +176,7 @@ func (d *Daemon) profile(c *config.Config, ifc *config.Interface, role access.Ro
 			// The client side of IPv6CP; with autoconfig, SLAAC from the
 			// server's advertisement (the address is taken in any case:
 			// an IPv6CP link without it has its link-local address only).
-			p.IPv6 = &access.IPv6Profile{Enabled: true, DefaultRoute: v.AutoconfigDefault}
+			p.IPv6 = &access.IPv6Profile{Enabled: true, DefaultRoute: v.AutoconfigDefault, PD: v.PDName != "", PDRapidCommit: v.PDRapidCommit}
 		}
 		// peer default ip address A on a Virtual-PPP: the address it
 		// lends a peer that asks for one (a PPP pseudowire between two

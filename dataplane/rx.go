@@ -173,7 +173,7 @@ func (p *Plane) receiveIP(s *Session, pkt []byte, frameLen int, r *Receiver) {
 			return
 		}
 	}
-	if s.OnLink6 != nil && (link6.IsND(pkt) || link6.IsToDHCPServer(pkt)) {
+	if s.OnLink6 != nil && (link6.IsND(pkt) || (s.Link6DHCP != 0 && link6.IsDHCPTo(pkt, s.Link6DHCP))) {
 		s.ctlRx.Add(1)
 		s.rxPkts.Add(1)
 		s.rxBytes.Add(uint64(frameLen))

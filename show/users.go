@@ -73,6 +73,7 @@ type UserIPv6 struct {
 	Prefix        string   `json:"prefix,omitempty"`
 	PrefixSource  string   `json:"prefix_source,omitempty"`
 	Delegated     []string `json:"delegated,omitempty"`
+	Client        bool     `json:"client,omitempty"`
 	Addresses     []string `json:"addresses,omitempty"`
 	Applied       bool     `json:"applied"`
 	Error         string   `json:"error,omitempty"`
@@ -180,7 +181,10 @@ func writeUserIPv6(b *strings.Builder, u User) {
 	default:
 		fmt.Fprintf(b, "        Prefix none, %s\n", state)
 	}
-	if len(v.Delegated) > 0 {
+	switch {
+	case len(v.Delegated) > 0 && v.Client:
+		fmt.Fprintf(b, "        Delegated to us by DHCPv6-PD: %s\n", strings.Join(v.Delegated, " "))
+	case len(v.Delegated) > 0:
 		fmt.Fprintf(b, "        Delegated %s routed via %s, applied; offered by DHCPv6-PD\n", strings.Join(v.Delegated, " "), v.PeerLinkLocal)
 	}
 	fmt.Fprintf(b, "        ND: %d RA sent, %d RS received, %d RS sent, %d RA received, %d dropped; DHCPv6: %d received, %d answered\n",

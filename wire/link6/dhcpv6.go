@@ -238,12 +238,13 @@ const (
 	nextUDP      = 17
 )
 
-// IsToDHCPServer reports, cheaply, whether the IPv6 packet pkt is a UDP
-// datagram to the DHCPv6 server port directly after its header (the data
-// plane's test of what to hand to the control plane). It does not validate.
-func IsToDHCPServer(pkt []byte) bool {
+// IsDHCPTo reports, cheaply, whether the IPv6 packet pkt is a UDP
+// datagram to port (DHCPServerPort, DHCPClientPort) directly after its
+// header (the data plane's test of what to hand to the control plane).
+// It does not validate.
+func IsDHCPTo(pkt []byte, port uint16) bool {
 	return len(pkt) >= ipv6HeaderLen+udpHeaderLen && pkt[0]>>4 == 6 && pkt[6] == nextUDP &&
-		binary.BigEndian.Uint16(pkt[ipv6HeaderLen+2:]) == DHCPServerPort
+		binary.BigEndian.Uint16(pkt[ipv6HeaderLen+2:]) == port
 }
 
 // Datagram is a DHCPv6 UDP datagram's addressing and payload.

@@ -77,8 +77,8 @@ func TestDHCPBad(t *testing.T) {
 func TestUDP(t *testing.T) {
 	payload := AppendDHCP(nil, sampleReply())
 	pkt := AppendUDP(nil, hostLL, AllDHCPServers, DHCPClientPort, DHCPServerPort, payload)
-	if !IsToDHCPServer(pkt) {
-		t.Fatal("IsToDHCPServer false")
+	if !IsDHCPTo(pkt, DHCPServerPort) || IsDHCPTo(pkt, DHCPClientPort) {
+		t.Fatal("IsDHCPTo")
 	}
 	d, err := ParseUDP(pkt)
 	if err != nil || d.Src != hostLL || d.Dst != AllDHCPServers || d.SrcPort != DHCPClientPort || string(d.Payload) != string(payload) {
