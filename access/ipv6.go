@@ -313,12 +313,9 @@ func (s *Session) sendRA(st *ipv6State, solicited bool) {
 	if ra.MTU == 0 {
 		ra.MTU = 1500
 	}
-	valid, pref := uint32(defaultValidLifetime), uint32(defaultPreferred)
+	valid, pref := s.lifetimes()
 	if p != nil {
 		ra.RouterLifetime = uint16(min(p.RALifetime/time.Second, 9000))
-		if p.Valid != 0 || p.Preferred != 0 {
-			valid, pref = p.Valid, p.Preferred
-		}
 	}
 	if st.prefix.IsValid() {
 		ra.Prefixes = []link6.PrefixInfo{{Prefix: st.prefix, OnLink: true, Autonomous: st.prefix.Bits() == 64, Valid: valid, Preferred: pref}}
@@ -506,10 +503,7 @@ func (s *Session) dhcpInput(pkt []byte) {
 	}
 	m, err := s.parseDHCP(pkt, link6.DHCPClientPort)
 	if err != nil {
-		s.mu.Lock()
-		st.ndBad++
-		s.mu.Unlock()
-		s.m.countND(err)
+		s.dropND(st, err)
 		return
 	}
 	duid := s.m.serverDUID()
@@ -537,16 +531,10 @@ func (s *Session) dhcpInput(pkt []byte) {
 		err = errDHCPServer
 	}
 	if err != nil {
-		s.mu.Lock()
-		st.ndBad++
-		s.mu.Unlock()
-		s.m.countND(err)
+		s.dropND(st, err)
 		return
 	}
-	valid, pref := uint32(defaultValidLifetime), uint32(defaultPreferred)
-	if p := s.prof.IPv6; p != nil && (p.Valid != 0 || p.Preferred != 0) {
-		valid, pref = p.Valid, p.Preferred
-	}
+	valid, pref := s.lifetimes()
 	s.mu.Lock()
 	delegated := slices.Clone(st.delegated)
 	st.dhcpIn++
@@ -652,10 +640,7 @@ func (s *Session) dhcpClientInput(pkt []byte) {
 		err = errDHCPType
 	}
 	if err != nil {
-		s.mu.Lock()
-		st.ndBad++
-		s.mu.Unlock()
-		s.m.countND(err)
+		s.dropND(st, err)
 		return
 	}
 	var got []netip.Prefix
@@ -814,6 +799,24 @@ var ndReasons = map[error]string{
 	errNDNotUp: "ipv6-not-up", errNDDirection: "wrong-direction", errNDBusy: "flood",
 	link6.ErrDHCPShort: "dhcp-truncated", link6.ErrDHCPOption: "dhcp-bad-option", link6.ErrNotDHCP: "dhcp-not-udp",
 	link6.ErrUDPChecksum: "dhcp-checksum", link6.ErrDUID: "dhcp-duid", errDHCPType: "dhcp-type", errDHCPServer: "dhcp-server-id",
+}
+
+// dropND counts a message of the session's IPv6 link control dropped
+// for err.
+func (s *Session) dropND(st *ipv6State, err error) {
+	s.mu.Lock()
+	st.ndBad++
+	s.mu.Unlock()
+	s.m.countND(err)
+}
+
+// lifetimes are the valid and preferred lifetimes of the prefixes the
+// server advertises and delegates (ipv6 nd prefix default).
+func (s *Session) lifetimes() (valid, preferred uint32) {
+	if p := s.prof.IPv6; p != nil && (p.Valid != 0 || p.Preferred != 0) {
+		return p.Valid, p.Preferred
+	}
+	return defaultValidLifetime, defaultPreferred
 }
 
 // countND counts a Router Solicitation or Advertisement dropped, by
