@@ -54,9 +54,10 @@ type IPv6Profile struct {
 	Valid, Preferred uint32
 	// Pool names the ipv6 local pool a session's /64 comes from.
 	Pool string
-	// DefaultRoute (client): a default route through the session to the
-	// advertising router.
-	DefaultRoute bool
+	// SLAAC (client): an address from each advertised /64 (ipv6 address
+	// autoconfig); DefaultRoute a default route through the session to
+	// the advertising router (autoconfig default).
+	SLAAC, DefaultRoute bool
 	// PD (client): ask the server for delegated prefixes (DHCPv6, RFC
 	// 8415), with Rapid Commit when PDRapidCommit.
 	PD, PDRapidCommit bool
@@ -409,9 +410,9 @@ var (
 	errDHCPServer  = errors.New("access: DHCPv6 message for another server, or a Solicit naming one")
 )
 
-// learnRA applies an advertisement (client): an address from each /64
-// with the A flag (RFC 4862 §5.5.3) and, when asked, a default route to
-// the router. Lifetimes are not counted down: the session's end removes
+// learnRA applies an advertisement (client): when asked, an address from
+// each /64 with the A flag (RFC 4862 §5.5.3) and a default route to the
+// router. Lifetimes are not counted down: the session's end removes
 // what was added, with its interface.
 func (s *Session) learnRA(st *ipv6State, m link6.Message) {
 	s.mu.Lock()
@@ -419,7 +420,7 @@ func (s *Session) learnRA(st *ipv6State, m link6.Message) {
 	var add []netip.Prefix
 	for _, p := range m.RA.Prefixes {
 		a, ok := link6.SLAAC(p.Prefix, st.localID)
-		if !ok || !p.Autonomous || p.Valid == 0 || p.Preferred > p.Valid || p.Prefix.Addr().IsLinkLocalUnicast() ||
+		if !ok || !s.prof.IPv6.SLAAC || !p.Autonomous || p.Valid == 0 || p.Preferred > p.Valid || p.Prefix.Addr().IsLinkLocalUnicast() ||
 			slices.Contains(st.slaac, a) || len(st.slaac) >= link6.MaxPrefixes {
 			continue
 		}

@@ -61,7 +61,7 @@ func TestIPv6Pool(t *testing.T) {
 		sp := *serverProfile
 		sp.IPv6 = &access.IPv6Profile{Enabled: true, Pool: "V6", RAInterval: 30 * time.Second, RALifetime: 1800 * time.Second}
 		cp := *clientProfile
-		cp.IPv6 = &access.IPv6Profile{Enabled: true, DefaultRoute: true}
+		cp.IPv6 = &access.IPv6Profile{Enabled: true, SLAAC: true, DefaultRoute: true}
 		ss, cs, _, _ := callWith(t, server, client, &sp, &cp)
 		<-server.ups
 		<-client.ups
@@ -198,7 +198,7 @@ func v6Client(t *testing.T, auth aaa.Authenticator, pd bool) (server, client *no
 	server = newNodeAuth(t, nw, "198.18.0.1", newLeases(), auth)
 	client = newNode(t, nw, "198.18.0.2", nil)
 	cp := *clientProfile
-	cp.IPv6 = &access.IPv6Profile{Enabled: true, PD: pd}
+	cp.IPv6 = &access.IPv6Profile{Enabled: true, SLAAC: true, PD: pd}
 	ss, cs, _, _ = callWith(t, server, client, serverProfile, &cp)
 	<-server.ups
 	<-client.ups

@@ -84,7 +84,7 @@ var ipCommands = []*command{
 			p.cfg.IP.IPv6Pools = append(p.cfg.IP.IPv6Pools, pl)
 			return nil
 		}},
-	{mode: mInterface, spec: "ipv6 enable", help: "IPv6 on the interface: on a Virtual-Template, its sessions negotiate IPv6CP (RFC 5072), get a link-local address, and vpdn answers Router Solicitations and sends Router Advertisements with the session's prefix.", noForm: true,
+	{mode: mInterface, spec: "ipv6 enable", help: "IPv6 on the interface: on a Virtual-Template, its sessions negotiate IPv6CP (RFC 5072), get a link-local address, and vpdn answers Router Solicitations and sends Router Advertisements with the session's prefix, and delegates the authorization's Delegated-IPv6-Prefix by DHCPv6; on a Virtual-PPP or Dialer (a client), IPv6CP and the link-local address (an address needs ipv6 address autoconfig).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			v := &p.iface().IPv6
 			set(&v.Enable, true, neg)

@@ -172,11 +172,13 @@ func (d *Daemon) profile(c *config.Config, ifc *config.Interface, role access.Ro
 		}
 		p.ClientIPCP = ifc.Negotiated || !local.IsValid()
 		p.RequestDNS = true
-		if v := ifc.IPv6; v.Enable || v.Autoconfig {
-			// The client side of IPv6CP; with autoconfig, SLAAC from the
-			// server's advertisement (the address is taken in any case:
-			// an IPv6CP link without it has its link-local address only).
-			p.IPv6 = &access.IPv6Profile{Enabled: true, DefaultRoute: v.AutoconfigDefault, PD: v.PDName != "", PDRapidCommit: v.PDRapidCommit}
+		if v := ifc.IPv6; v.Enable || v.Autoconfig || v.PDName != "" {
+			// The client side of IPv6CP: the link-local address; with
+			// autoconfig, SLAAC from the server's advertisement (and
+			// ::/0 with default); with dhcp client pd, delegated
+			// prefixes.
+			p.IPv6 = &access.IPv6Profile{Enabled: true, SLAAC: v.Autoconfig, DefaultRoute: v.AutoconfigDefault,
+				PD: v.PDName != "", PDRapidCommit: v.PDRapidCommit}
 		}
 		// peer default ip address A on a Virtual-PPP: the address it
 		// lends a peer that asks for one (a PPP pseudowire between two
