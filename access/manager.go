@@ -223,8 +223,10 @@ func (m *Manager) pppConfig(s *Session, d DataSpec) (ppp.Config, error) {
 			SessionID: s.id, PortNumber: uint32(s.unit), PortType: bi.NASPortType},
 	}
 	pc.MPPE = prof.MPPE
-	pc.IPv6CP.Enabled = prof.IPv6 != nil && prof.IPv6.Enabled
-	pc.IPv6CP.IfAuthorized = prof.Role == Server
+	// IPv6 on the shared device is not supported yet: its sessions do
+	// not negotiate IPv6CP (the peer hears Protocol-Reject).
+	pc.IPv6CP.Enabled = prof.IPv6 != nil && prof.IPv6.Enabled && !prof.Shared
+	pc.IPv6CP.IfAuthorized = prof.Role == Server && !prof.Shared
 	a := &pc.Auth
 	a.Methods, a.Callin, a.IfNeeded = prof.AuthMethods, prof.Callin, prof.IfNeeded
 	if len(a.Methods) > 0 {

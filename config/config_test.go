@@ -132,6 +132,7 @@ func TestBrokenVariants(t *testing.T) {
 		{"ipv6 on Loopback", "interface Loopback1\n ipv6 enable\n", 2, []string{"Virtual-Template, Virtual-PPP and Dialer interfaces only", "not yet"}},
 		{"ipv6 nd on Virtual-PPP", "interface Virtual-PPP1\n ipv6 enable\n ipv6 nd ra suppress\n", 2, []string{"apply to Virtual-Template"}},
 		{"autoconfig on Virtual-Template", "interface Virtual-Template1\n ipv6 address autoconfig\n", 1, []string{"apply to Virtual-PPP and Dialer"}},
+		{"ipv6 with shared access", "vpdn virtual-access shared\ninterface Virtual-Template1\n ipv6 enable\n", 3, []string{"not supported yet", "shared"}},
 		{"dhcp client pd on Virtual-Template", "interface Virtual-Template1\n ipv6 dhcp client pd PD\n", 1, []string{"apply to Virtual-PPP and Dialer"}},
 		{"pools overlap", "ip local pool P 198.19.1.1 198.19.1.100\nip local pool Q 198.19.1.50 198.19.1.150\n", 2, []string{"overlaps pool P"}},
 		{"missing template", strings.Replace(base, "  virtual-template 1", "  virtual-template 7", 1), 6, []string{"virtual-template 7 names no interface", "Virtual-Template7"}},

@@ -149,6 +149,8 @@ func (p *parser) validate() {
 				p.errf(lineOr(v.Line, ifc.Line), "interface %s: IPv6 is supported on Virtual-Template, Virtual-PPP and Dialer interfaces only (IPv6 on PPP sessions), not yet here", ifc.Name)
 			case client && server:
 				p.errf(lineOr(v.Line, ifc.Line), "interface %s: ipv6 nd and peer default ipv6 pool apply to Virtual-Template interfaces (the server side); expected ipv6 enable and ipv6 address autoconfig here", ifc.Name)
+			case vt && v.Enable && c.VPDN.SharedAccess:
+				p.errf(lineOr(v.Line, ifc.Line), "interface %s: ipv6 enable with vpdn virtual-access shared is not supported yet (the shared vpdn0 tells sessions apart by their IPv4 address); expected one Virtual-Access per session", ifc.Name)
 			case vt && (v.Autoconfig || v.PDName != ""):
 				p.errf(lineOr(v.Line, ifc.Line), "interface %s: ipv6 address autoconfig and ipv6 dhcp client pd apply to Virtual-PPP and Dialer interfaces (a client); a Virtual-Template advertises prefixes (ipv6 nd prefix, peer default ipv6 pool) and delegates the authorization's", ifc.Name)
 			}
