@@ -180,6 +180,11 @@ type AccountingRecord struct {
 	TerminateCause  string
 	TunnelClientEnd netip.Addr
 	TunnelServerEnd netip.Addr
+	// IPv6Prefixes and DelegatedPrefixes are the session's IPv6 prefix
+	// (Framed-IPv6-Prefix, RFC 3162 §2.3) and delegated prefixes
+	// (Delegated-IPv6-Prefix, RFC 4818), as known when the record is made.
+	IPv6Prefixes      []netip.Prefix
+	DelegatedPrefixes []netip.Prefix
 
 	// TerminateCode is the Stop's Acct-Terminate-Cause (RFC 2866 §5.10).
 	TerminateCode uint32

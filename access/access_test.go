@@ -196,11 +196,17 @@ var (
 // (server) and 2 (client).
 func call(t *testing.T, server, client *node, cp *access.Profile) (ss, cs *access.Session, sb, cb *fakeBearer) {
 	t.Helper()
+	return callWith(t, server, client, serverProfile, cp)
+}
+
+// callWith is call with the server's profile.
+func callWith(t *testing.T, server, client *node, sp, cp *access.Profile) (ss, cs *access.Session, sb, cb *fakeBearer) {
+	t.Helper()
 	sb = &fakeBearer{info: access.BearerInfo{Protocol: "FakePPP", LocalID: 1, RemoteID: 2, Peer: netip.AddrPortFrom(client.addr, 0)}}
 	cb = &fakeBearer{info: access.BearerInfo{Protocol: "FakePPP", LocalID: 2, RemoteID: 1, Peer: netip.AddrPortFrom(server.addr, 0)}}
 	var err error
 	ss, err = server.acc.Open(sb, access.DataSpec{Key: dataplane.MakeKey(kindFake, 1), Peer: netip.AddrPortFrom(client.addr, 0),
-		Bind: server.bind, Encap: fakeEncap{2}}, serverProfile)
+		Bind: server.bind, Encap: fakeEncap{2}}, sp)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,11 +121,13 @@ func (s *Session) acctRecord(at time.Time) *aaa.AccountingRecord {
 	now := s.m.cfg.Clock.Now()
 	s.mu.Lock()
 	in, upAt := s.info, s.upAt
+	v6, delegated := s.ipv6PrefixesLocked()
 	s.mu.Unlock()
 	r := &aaa.AccountingRecord{SessionID: s.id, Username: in.Username, NASPort: s.name, FramedAddress: in.PeerAddr,
 		InOctets: c.RxBytes, OutOctets: c.TxBytes, InPackets: c.RxPkts, OutPackets: c.TxPkts,
 		TunnelClientEnd: bi.Peer.Addr().Unmap(), PortNumber: uint32(s.unit), PortType: bi.NASPortType,
-		CallingNumber: bi.CallingNumber, CalledNumber: bi.CalledNumber, Time: at, Authentic: aaa.AuthenticLocal}
+		CallingNumber: bi.CallingNumber, CalledNumber: bi.CalledNumber, Time: at, Authentic: aaa.AuthenticLocal,
+		IPv6Prefixes: v6, DelegatedPrefixes: delegated}
 	if r.CallingNumber == "" && bi.Peer.IsValid() {
 		r.CallingNumber = bi.Peer.Addr().Unmap().String()
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/vpdn/vpdn/pool"
 	"github.com/vpdn/vpdn/proto/ppp"
 	"github.com/vpdn/vpdn/vif"
+	"github.com/vpdn/vpdn/wire/link6"
 )
 
 // Config is what the access layer works with, injected.
@@ -39,6 +40,9 @@ type Config struct {
 	// error matching pool.ErrStoreUnavailable ends the session with
 	// CauseResources, any other with CauseNoAddress.
 	AssignAddress func(authz *aaa.Authorization, pool, session string) (*aaa.Lease, error)
+	// AssignPrefix leases a session an IPv6 prefix from the ipv6 local
+	// pool named pool; release gives it back (called once).
+	AssignPrefix func(pool, session string) (prefix netip.Prefix, release func(), err error)
 	// Accounter returns the accounter of an accounting method list (""
 	// is the default list), nil for no accounting. Each session asks
 	// once, when it comes up.
@@ -69,6 +73,14 @@ type Manager struct {
 	// mppeFallbacks counts sessions whose MPPE fell back from stateful
 	// to stateless (document 001's flow alarm, this end's or the peer's).
 	mppeFallbacks atomic.Uint64
+
+	// ndDrops counts the Router Solicitations and Advertisements
+	// dropped, by reason.
+	ndMu    sync.Mutex
+	ndDrops map[string]uint64
+	// duid is the DHCPv6 server identifier, drawn once (serverDUID).
+	duidOnce sync.Once
+	duid     []byte
 }
 
 // MPPEFallbacks returns how many sessions' MPPE fell back from stateful
@@ -152,6 +164,15 @@ func (m *Manager) Open(b Bearer, d DataSpec, prof *Profile) (*Session, error) {
 	s.dp.OnFrame = s.onFrame
 	s.holdEarly = d.HoldEarly
 	s.dp.OnResync = s.mppeResync
+	switch {
+	case prof.Role == Server:
+		s.dp.OnLink6, s.dp.Link6DHCP = s.onLink6, link6.DHCPServerPort
+	case prof.IPv6 != nil && prof.IPv6.Enabled:
+		s.dp.OnLink6 = s.onLink6
+		if prof.IPv6.PD {
+			s.dp.Link6DHCP = link6.DHCPClientPort
+		}
+	}
 	pc, err := m.pppConfig(s, d)
 	if err != nil {
 		return fail(CauseConfig, err)
@@ -202,6 +223,10 @@ func (m *Manager) pppConfig(s *Session, d DataSpec) (ppp.Config, error) {
 			SessionID: s.id, PortNumber: uint32(s.unit), PortType: bi.NASPortType},
 	}
 	pc.MPPE = prof.MPPE
+	// IPv6 on the shared device is not supported yet: its sessions do
+	// not negotiate IPv6CP (the peer hears Protocol-Reject).
+	pc.IPv6CP.Enabled = prof.IPv6 != nil && prof.IPv6.Enabled && !prof.Shared
+	pc.IPv6CP.IfAuthorized = prof.Role == Server && !prof.Shared
 	a := &pc.Auth
 	a.Methods, a.Callin, a.IfNeeded = prof.AuthMethods, prof.Callin, prof.IfNeeded
 	if len(a.Methods) > 0 {

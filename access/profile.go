@@ -93,6 +93,11 @@ type Profile struct {
 	// Virtual-Templates.
 	VerifySource bool
 
+	// IPv6 is the sessions' IPv6 (IPv6CP and Neighbor Discovery); nil: a
+	// server's session negotiates IPv6CP only when its authorization
+	// carries an IPv6 prefix, a client's not at all.
+	IPv6 *IPv6Profile
+
 	// MPPE is `ppp encrypt mppe` (RFC 3078): negotiated by CCP after
 	// MS-CHAP; the zero value negotiates none.
 	MPPE ppp.MPPEConfig

@@ -49,6 +49,8 @@ type Session struct {
 
 	// alarmed: FlowAlarm's fallback is posted or done.
 	alarmed atomic.Bool
+	// ndPending counts the ND messages posted to the runner (ipv6.go).
+	ndPending atomic.Int32
 
 	mu       sync.Mutex
 	fellBack bool // MPPE fell back from stateful to stateless
@@ -66,6 +68,8 @@ type Session struct {
 	// (Framed-Route, Framed-IP-Netmask).
 	mtu    int
 	framed []netip.Prefix
+	// v6 is the session's IPv6 once IPv6CP opened (ipv6.go).
+	v6 *ipv6State
 	// timeout ends the session at the authorization's Session-Timeout;
 	// sessLimit is that timeout and sessDeadline when it fires.
 	timeout      clock.Timer
@@ -202,6 +206,10 @@ func (s *Session) Up(ev ppp.UpEvent) {
 		s.mppeUp(ev.Info.MPPE)
 		return
 	}
+	if ev.Protocol == wppp.ProtoIPv6CP {
+		s.ipv6Up(ev.Info)
+		return
+	}
 	if ev.Protocol != wppp.ProtoIPCP {
 		return
 	}
@@ -233,11 +241,11 @@ func (s *Session) Up(ev ppp.UpEvent) {
 		return
 	}
 	att := dataplane.Attachment{Device: ifc.Device(), Framing: s.link.Framing(), MSS: prof.MSS, MTU: mtu}
-	if prof.Role == Server && prof.VerifySource {
-		att.Sources = dataplane.NewSources([]netip.Addr{in.PeerAddr}, framed)
-	}
 	s.mu.Lock()
 	s.owned, s.mtu, s.framed = framed, mtu, authzRoutes
+	if prof.Role == Server && prof.VerifySource {
+		att.Sources = s.sourcesLocked(in.PeerAddr, framed)
+	}
 	s.mu.Unlock()
 	if ifc.Device() == nil {
 		att.PeerAddrs = []netip.Addr{in.PeerAddr}
@@ -265,6 +273,7 @@ func (s *Session) Up(ev ppp.UpEvent) {
 	s.mu.Unlock()
 	s.accountingUp(in.Authz)
 	m.cfg.Interfaces.InstallStaticRoutes()
+	s.applyIPv6() // IPv6CP opened first
 	m.log.Info("interface up", "interface", s.name, "local", in.LocalAddr.String(), "peer", in.PeerAddr.String(),
 		"user", escape.Text(in.Username), "offload", ifc.Offload())
 	if f := m.cfg.OnUp; f != nil {
@@ -287,6 +296,8 @@ func (s *Session) Down(ev ppp.DownEvent) {
 		s.dp.SetMPPE(nil, nil)
 	case wppp.ProtoIPCP:
 		s.networkDown()
+	case wppp.ProtoIPv6CP:
+		s.ipv6Down()
 	case wppp.ProtoLCP:
 		go s.end(causeOfPPP(ev.Cause), "PPP: "+ev.Reason)
 	}
@@ -300,6 +311,7 @@ func (s *Session) networkDown() {
 	s.mu.Lock()
 	ifc := s.ifc
 	s.ifc, s.learnt = nil, nil
+	s.ipv6InterfaceGoneLocked()
 	s.mu.Unlock()
 	s.m.cfg.Plane.Detach(s.dp)
 	if ifc != nil {
@@ -326,6 +338,7 @@ func (s *Session) end(c Cause, reason string) {
 	ifc := s.ifc
 	s.ifc = nil
 	s.stopTimersLocked()
+	releaseV6 := s.ipv6EndLocked()
 	s.mu.Unlock()
 
 	m.cfg.Plane.Remove(s.dp) // detaches: the device is no longer read
@@ -384,6 +397,9 @@ func (s *Session) end(c Cause, reason string) {
 	s.mu.Unlock()
 	for _, l := range leases {
 		l.Release()
+	}
+	if releaseV6 != nil {
+		releaseV6()
 	}
 	s.b.Close(c)
 	// Forget the name before the unit is free: a session opened in
@@ -470,12 +486,14 @@ type View struct {
 	// routes the authorization put through the session (Framed-Route,
 	// Framed-IP-Netmask); IPv6Prefixes and DelegatedPrefixes the
 	// authorization's Framed-IPv6-Prefix and Delegated-IPv6-Prefix,
-	// which are not applied: sessions run no IPv6CP.
+	// applied once IPv6CP opens (IPv6 says how).
 	MTU               int
 	PortNumber        uint32 // NAS-Port: the interface's unit
 	FramedRoutes      []netip.Prefix
 	IPv6Prefixes      []netip.Prefix
 	DelegatedPrefixes []netip.Prefix
+	// IPv6 is the session's IPv6 once IPv6CP opened; nil otherwise.
+	IPv6 *IPv6View
 }
 
 // MPPEView is what show ppp mppe prints of a session: the negotiated
@@ -543,7 +561,7 @@ func (s *Session) View() View {
 		Unnumbered: s.prof.Unnumbered, User: s.info.Username, Local: s.info.LocalAddr, Peer: s.info.PeerAddr,
 		AuthPeer: s.info.AuthPeer, AuthSelf: s.info.AuthSelf, Up: s.ifc != nil, Created: s.created, UpSince: s.upAt,
 		Counters: s.dp.Counters(), Bearer: s.b.Info(), Key: s.dp.Key, Encap: s.dp.Encap(), MPPE: s.mppeView(),
-		MTU: s.mtu, PortNumber: uint32(s.unit), FramedRoutes: slices.Clone(s.framed)}
+		MTU: s.mtu, PortNumber: uint32(s.unit), FramedRoutes: slices.Clone(s.framed), IPv6: s.ipv6ViewLocked()}
 	if a := s.info.Authz; a != nil {
 		v.IPv6Prefixes, v.DelegatedPrefixes = slices.Clone(a.IPv6Prefixes), slices.Clone(a.DelegatedPrefix)
 	}
@@ -588,10 +606,8 @@ func (s *Session) routesChanged(learnt []netip.Prefix) {
 		return
 	}
 	s.learnt = learnt
-	peer := s.info.PeerAddr
-	all := append(append([]netip.Prefix(nil), s.owned...), learnt...)
+	s.setSourcesLocked()
 	s.mu.Unlock()
-	s.m.cfg.Plane.SetSources(s.dp, dataplane.NewSources([]netip.Addr{peer}, all))
 }
 
 // Learnt returns the routes through the session's interface that count as

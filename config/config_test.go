@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -108,6 +109,19 @@ func TestBrokenVariants(t *testing.T) {
 		{"bad mask", "interface Loopback0\n ip address 198.19.0.1 255.0.255.0\n", 2, []string{"invalid input", "mask"}},
 		{"pool reversed", "ip local pool P 198.19.1.100 198.19.1.1\n", 1, []string{"start 198.19.1.100 is above end 198.19.1.1", "expected START <= END"}},
 		{"pool overlap", "ip local pool P 198.19.1.1 198.19.1.100\nip local pool P 198.19.1.50 198.19.1.150\n", 2, []string{"overlaps"}},
+		{"ipv6 pool assign 56", "ipv6 local pool V6 2001:db8::/48 56\n", 1, []string{"assigned length 56 is not supported yet", "expected 64"}},
+		{"ipv6 pool host bits", "ipv6 local pool V6 2001:db8::1/48 64\n", 1, []string{"expected 2001:db8::/48"}},
+		{"ipv6 pool too wide", "ipv6 local pool V6 2001::/16 64\n", 1, []string{"more than 2^32", "/32 or longer"}},
+		{"ipv6 pool v4", "ipv6 local pool V6 198.19.0.0/16 64\n", 1, []string{"invalid input", "IPv6 prefix"}},
+		{"ipv6 nd prefix /48", "interface Virtual-Template1\n ipv6 nd prefix 2001:db8::/48\n", 2, []string{"expected a /64 prefix"}},
+		{"ipv6 nd lifetimes reversed", "interface Virtual-Template1\n ipv6 nd prefix default 100 200\n", 2, []string{"PREFERRED <= VALID"}},
+		{"ipv6 ra interval 2", "interface Virtual-Template1\n ipv6 nd ra interval 2\n", 2, []string{"invalid input"}},
+		{"ipv6 unknown pool", base + "interface Virtual-Template1\n peer default ipv6 pool NOPE\n", 15, []string{"peer default ipv6 pool NOPE: no such pool"}},
+		{"ipv6 on Loopback", "interface Loopback1\n ipv6 enable\n", 2, []string{"Virtual-Template, Virtual-PPP and Dialer interfaces only", "not yet"}},
+		{"ipv6 nd on Virtual-PPP", "interface Virtual-PPP1\n ipv6 enable\n ipv6 nd ra suppress\n", 2, []string{"apply to Virtual-Template"}},
+		{"autoconfig on Virtual-Template", "interface Virtual-Template1\n ipv6 address autoconfig\n", 1, []string{"apply to Virtual-PPP and Dialer"}},
+		{"ipv6 with shared access", "vpdn virtual-access shared\ninterface Virtual-Template1\n ipv6 enable\n", 3, []string{"not supported yet", "shared"}},
+		{"dhcp client pd on Virtual-Template", "interface Virtual-Template1\n ipv6 dhcp client pd PD\n", 1, []string{"apply to Virtual-PPP and Dialer"}},
 		{"pools overlap", "ip local pool P 198.19.1.1 198.19.1.100\nip local pool Q 198.19.1.50 198.19.1.150\n", 2, []string{"overlaps pool P"}},
 		{"missing template", strings.Replace(base, "  virtual-template 1", "  virtual-template 7", 1), 6, []string{"virtual-template 7 names no interface", "Virtual-Template7"}},
 		{"missing pw-class", "interface Virtual-PPP1\n ip address negotiated\n pseudowire 198.18.0.2 1 pw-class nope\n", 3, []string{`pw-class "nope" does not exist`}},
@@ -242,6 +256,46 @@ no ip local pool P
 	checkFixedPoint(t, c)
 }
 
+// TestIPv6Commands: the IPv6 commands of a Virtual-Template and the IPv6
+// pool, their model, their no forms, and a printed form that parses back.
+func TestIPv6Commands(t *testing.T) {
+	in := base + `ipv6 local pool V6 2001:db8::/48 64
+ipv6 local pool GONE 2001:db8:1::/48 64
+no ipv6 local pool GONE
+interface Virtual-Template1
+ ipv6 enable
+ ipv6 nd ra interval 30
+ ipv6 nd ra lifetime 600
+ ipv6 nd ra suppress
+ no ipv6 nd ra suppress
+ ipv6 nd prefix default 3600 1800
+ ipv6 nd prefix 2001:db8:ff::/64
+ peer default ipv6 pool V6
+`
+	res, err := Parse("v6", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Config
+	v := c.Interface(IfName{Kind: IfVirtualTemplate, Number: "1"}).IPv6
+	if !v.Enable || v.RAInterval != 30 || v.RALifetime == nil || *v.RALifetime != 600 || v.RASuppress ||
+		*v.Valid != 3600 || *v.Preferred != 1800 || v.Prefix != netip.MustParsePrefix("2001:db8:ff::/64") || v.PeerPool != "V6" {
+		t.Fatalf("ipv6 %+v", v)
+	}
+	if len(c.IP.IPv6Pools) != 1 || c.IPv6PoolByName("V6").Prefix != netip.MustParsePrefix("2001:db8::/48") {
+		t.Fatalf("pools %+v", c.IP.IPv6Pools)
+	}
+	checkFixedPoint(t, c)
+	res, err = Parse("v6 no", in+"interface Virtual-Template1\n no ipv6 enable\n no ipv6 nd prefix default\n no peer default ipv6 pool V6\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v = res.Config.Interface(IfName{Kind: IfVirtualTemplate, Number: "1"}).IPv6
+	if v.Enable || v.Valid != nil || v.PeerPool != "" {
+		t.Fatalf("no forms: %+v", v)
+	}
+}
+
 // TestVerifyUnicast: strict and loose uRPF, and the no form that turns
 // vpdn's default (strict on a Virtual-Template) off; each prints and
 // parses back the same.
@@ -350,6 +404,7 @@ func FuzzParse(f *testing.F) {
 	f.Add(profileHub)
 	f.Add("interface Virtual-PPP1\n pseudowire 198.18.0.2 1 pw-class x sequencing both\n")
 	f.Add("interface Virtual-Template1\n no ppp\n no ppp chap\n no ip\n")
+	f.Add("ipv6 local pool V6 2001:db8::/48 64\ninterface Virtual-Template1\n ipv6 enable\n ipv6 nd prefix default 9 8\n no ipv6 nd prefix 2001:db8:1::/64\n peer default ipv6 pool V6\ninterface Virtual-PPP1\n ipv6 address autoconfig default\n ipv6 dhcp client pd PD rapid-commit\n")
 	if b, err := os.ReadFile("testdata/radius/lns-radius.cfg"); err == nil {
 		f.Add(string(b))
 	}

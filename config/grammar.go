@@ -34,18 +34,19 @@ const (
 type argType uint8
 
 const (
-	tWord  argType = iota // any single token
-	tInt                  // decimal integer, optionally ranged
-	tIPv4                 // dotted-quad address
-	tMask                 // dotted-quad contiguous netmask
-	tIface                // interface name, possibly over several tokens
-	tLine                 // the rest of the line, at least one token
-	tHex                  // hexadecimal digits
+	tWord    argType = iota // any single token
+	tInt                    // decimal integer, optionally ranged
+	tIPv4                   // dotted-quad address
+	tMask                   // dotted-quad contiguous netmask
+	tIface                  // interface name, possibly over several tokens
+	tLine                   // the rest of the line, at least one token
+	tHex                    // hexadecimal digits
+	tIPv6Pfx                // IPv6 prefix, ADDRESS/LENGTH
 )
 
 var argTypes = map[string]argType{
 	"word": tWord, "int": tInt, "ipv4": tIPv4, "mask": tMask,
-	"interface": tIface, "line": tLine, "hex": tHex,
+	"interface": tIface, "line": tLine, "hex": tHex, "ipv6prefix": tIPv6Pfx,
 }
 
 func (t argType) expect() string {
@@ -62,6 +63,8 @@ func (t argType) expect() string {
 		return "text"
 	case tHex:
 		return "hexadecimal digits"
+	case tIPv6Pfx:
+		return "an IPv6 prefix (X:X::X/LENGTH)"
 	}
 	return "a word"
 }
@@ -292,6 +295,12 @@ func (m *Match) Int(name string) int {
 func (m *Match) Addr(name string) netip.Addr {
 	a, _ := netip.ParseAddr(m.Str(name))
 	return a
+}
+
+// Prefix returns the IPv6 prefix argument name.
+func (m *Match) Prefix(name string) netip.Prefix {
+	p, _ := netip.ParsePrefix(m.Str(name))
+	return p
 }
 
 // KeywordsIn returns the matched keywords that are members of set, in
@@ -545,6 +554,12 @@ func checkArg(e *elem, t string) (string, bool) {
 			return "", false
 		}
 		return a.String(), true
+	case tIPv6Pfx:
+		pf, err := netip.ParsePrefix(t)
+		if err != nil || !pf.Addr().Is6() || pf.Addr().Is4In6() {
+			return "", false
+		}
+		return pf.String(), true
 	case tHex:
 		s := strings.TrimPrefix(strings.ToLower(t), "0x")
 		if s == "" {

@@ -77,6 +77,28 @@ type L2TPConfig struct {
 type IPConfig struct {
 	Pools  []*Pool  `json:"pools"`  // ip local pool
 	Routes []*Route `json:"routes"` // ip route
+	// IPv6Pools are `ipv6 local pool NAME PREFIX/LEN ASSIGN-LEN`.
+	IPv6Pools []*IPv6Pool `json:"ipv6_pools,omitempty"`
+}
+
+// IPv6Pool is `ipv6 local pool NAME PREFIX/LEN ASSIGN-LEN`: each PPP
+// session takes one prefix of ASSIGN-LEN bits out of PREFIX, advertised
+// to it in Router Advertisements.
+type IPv6Pool struct {
+	Name      string       `json:"name"`
+	Prefix    netip.Prefix `json:"prefix"`
+	AssignLen int          `json:"assign_len"`
+	Line      int          `json:"line,omitempty"`
+}
+
+// IPv6PoolByName returns the IPv6 pool of that name, or nil.
+func (c *Config) IPv6PoolByName(name string) *IPv6Pool {
+	for _, p := range c.IP.IPv6Pools {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
 }
 
 // Secret is a password as written: Type 0 is clear text, Type 7 the Cisco
@@ -185,6 +207,9 @@ type Interface struct {
 
 	// Peer default address for the remote end (Virtual-Template).
 	PeerDefault PeerDefault `json:"peer_default,omitzero"`
+	// IPv6 is the interface's IPv6: on a Virtual-Template, IPv6CP and
+	// Router Advertisements of its sessions.
+	IPv6 IPv6Interface `json:"ipv6,omitzero"`
 
 	Encapsulation string   `json:"encapsulation,omitempty"` // "ppp"
 	AutodetectPPP bool     `json:"autodetect_ppp,omitempty"`
@@ -214,6 +239,40 @@ type Interface struct {
 	LinuxDevice   string      `json:"linux_device,omitempty"` // vpdn extension: the host device an IOS-named physical interface maps to
 	LinuxTAP      bool        `json:"linux_tap,omitempty"`    // linux-device DEV tap: vpdn creates DEV as a TAP
 	Dot1Q         int         `json:"dot1q,omitempty"`        // encapsulation dot1Q VLAN (Ethernet subinterface)
+}
+
+// IPv6Interface is an interface's ipv6 commands.
+type IPv6Interface struct {
+	// Enable is `ipv6 enable`: the sessions negotiate IPv6CP (RFC 5072).
+	Enable bool `json:"enable,omitempty"`
+	Line   int  `json:"line,omitempty"`
+	// RAInterval is `ipv6 nd ra interval S` (0: IOS's 200 s);
+	// RALifetime `ipv6 nd ra lifetime S` (nil: IOS's 1800 s);
+	// RASuppress `ipv6 nd ra suppress`.
+	RAInterval int  `json:"ra_interval,omitempty"`
+	RALifetime *int `json:"ra_lifetime,omitempty"`
+	RASuppress bool `json:"ra_suppress,omitempty"`
+	// Prefix is `ipv6 nd prefix P/L`: advertised to sessions that get
+	// no prefix of their own; Valid and Preferred its lifetimes (or,
+	// with `ipv6 nd prefix default`, those of every advertised prefix;
+	// nil: 30 and 7 days).
+	Prefix    netip.Prefix `json:"nd_prefix,omitzero"`
+	Valid     *uint32      `json:"nd_valid,omitempty"`
+	Preferred *uint32      `json:"nd_preferred,omitempty"`
+	// Autoconfig is `ipv6 address autoconfig [default]` on a Virtual-PPP
+	// or Dialer (a client): the address from the server's Router
+	// Advertisement (SLAAC); AutoconfigDefault also a default route to
+	// the server.
+	Autoconfig        bool `json:"autoconfig,omitempty"`
+	AutoconfigDefault bool `json:"autoconfig_default,omitempty"`
+	// PDName is `ipv6 dhcp client pd NAME [rapid-commit]` on a
+	// Virtual-PPP or Dialer: ask the server for delegated prefixes
+	// (DHCPv6, RFC 8415), known by NAME.
+	PDName        string `json:"pd_name,omitempty"`
+	PDRapidCommit bool   `json:"pd_rapid_commit,omitempty"`
+	// PeerPool is `peer default ipv6 pool NAME`.
+	PeerPool     string `json:"peer_pool,omitempty"`
+	PeerPoolLine int    `json:"peer_pool_line,omitempty"`
 }
 
 // PeerDefault is `[no] peer default ip address {pool NAME | dhcp | A}`.

@@ -176,7 +176,10 @@ func (c *Config) String() string {
 		}
 		w.line(0, "%s", s)
 	}
-	if len(c.IP.Pools)+len(c.IP.Routes) > 0 {
+	for _, p := range c.IP.IPv6Pools {
+		w.line(0, "ipv6 local pool %s %s %d", p.Name, p.Prefix, p.AssignLen)
+	}
+	if len(c.IP.Pools)+len(c.IP.Routes)+len(c.IP.IPv6Pools) > 0 {
 		w.bang()
 	}
 	printAccessLists(&w, c.AccessLists)
@@ -470,6 +473,7 @@ func printInterface(w *printer, i *Interface) {
 			w.line(1, "peer default ip address %s", pd.Addr)
 		}
 	}
+	printIPv6(w, &i.IPv6)
 	if e := i.MPPE; e != nil {
 		s := "ppp encrypt mppe " + e.Bits
 		if e.Passive {
@@ -565,5 +569,41 @@ func printInterface(w *printer, i *Interface) {
 	}
 	if i.Shutdown {
 		w.line(1, "shutdown")
+	}
+}
+
+func printIPv6(w *printer, v *IPv6Interface) {
+	if v.Enable {
+		w.line(1, "ipv6 enable")
+	}
+	if v.AutoconfigDefault {
+		w.line(1, "ipv6 address autoconfig default")
+	} else if v.Autoconfig {
+		w.line(1, "ipv6 address autoconfig")
+	}
+	if v.PDName != "" {
+		s := "ipv6 dhcp client pd " + v.PDName
+		if v.PDRapidCommit {
+			s += " rapid-commit"
+		}
+		w.line(1, "%s", s)
+	}
+	if v.RAInterval != 0 {
+		w.line(1, "ipv6 nd ra interval %d", v.RAInterval)
+	}
+	if v.RALifetime != nil {
+		w.line(1, "ipv6 nd ra lifetime %d", *v.RALifetime)
+	}
+	if v.RASuppress {
+		w.line(1, "ipv6 nd ra suppress")
+	}
+	if v.Valid != nil {
+		w.line(1, "ipv6 nd prefix default %d %d", *v.Valid, *v.Preferred)
+	}
+	if v.Prefix.IsValid() {
+		w.line(1, "ipv6 nd prefix %s", v.Prefix)
+	}
+	if v.PeerPool != "" {
+		w.line(1, "peer default ipv6 pool %s", v.PeerPool)
 	}
 }

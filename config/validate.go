@@ -137,6 +137,24 @@ func (p *parser) validate() {
 		if ifc.Address.IsValid() && ifc.Name.Kind == IfVirtualTemplate {
 			p.warnf("interface %s has its own address; Virtual-Access interfaces usually use ip unnumbered", ifc.Name)
 		}
+		if v := ifc.IPv6; v.PeerPool != "" && c.IPv6PoolByName(v.PeerPool) == nil {
+			p.errf(lineOr(v.PeerPoolLine, ifc.Line), "interface %s: peer default ipv6 pool %s: no such pool; expected the name of an \"ipv6 local pool\"", ifc.Name, v.PeerPool)
+		}
+		if v := ifc.IPv6; v != (IPv6Interface{}) {
+			vt := ifc.Name.Kind == IfVirtualTemplate
+			client := ifc.Name.Kind == IfVirtualPPP || ifc.Name.Kind == IfDialer
+			server := v.PeerPool != "" || v.RAInterval != 0 || v.RALifetime != nil || v.RASuppress || v.Prefix.IsValid() || v.Valid != nil
+			switch {
+			case !vt && !client:
+				p.errf(lineOr(v.Line, ifc.Line), "interface %s: IPv6 is supported on Virtual-Template, Virtual-PPP and Dialer interfaces only (IPv6 on PPP sessions), not yet here", ifc.Name)
+			case client && server:
+				p.errf(lineOr(v.Line, ifc.Line), "interface %s: ipv6 nd and peer default ipv6 pool apply to Virtual-Template interfaces (the server side); expected ipv6 enable and ipv6 address autoconfig here", ifc.Name)
+			case vt && v.Enable && c.VPDN.SharedAccess:
+				p.errf(lineOr(v.Line, ifc.Line), "interface %s: ipv6 enable with vpdn virtual-access shared is not supported yet (the shared vpdn0 tells sessions apart by their IPv4 address); expected one Virtual-Access per session", ifc.Name)
+			case vt && (v.Autoconfig || v.PDName != ""):
+				p.errf(lineOr(v.Line, ifc.Line), "interface %s: ipv6 address autoconfig and ipv6 dhcp client pd apply to Virtual-PPP and Dialer interfaces (a client); a Virtual-Template advertises prefixes (ipv6 nd prefix, peer default ipv6 pool) and delegates the authorization's", ifc.Name)
+			}
+		}
 		if pd := ifc.PeerDefault; pd.Pool != "" && c.PoolByName(pd.Pool) == nil {
 			p.warnAt(lineOr(pd.Line, ifc.Line), "interface %s: ip local pool %q is not defined; sessions will be refused an address until \"ip local pool %s START END\" is configured", ifc.Name, pd.Pool, pd.Pool)
 		}

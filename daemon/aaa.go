@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -22,7 +23,11 @@ import (
 type services struct {
 	aaa   *aaa.Service
 	pools *pool.Group
-	acct  map[string]acctMethod // accounting method lists by name
+	// v6pools are the ipv6 local pools by name; a reload keeps the
+	// object of a pool whose prefix and length did not change (with the
+	// prefixes its sessions hold).
+	v6pools map[string]*pool.PrefixPool
+	acct    map[string]acctMethod // accounting method lists by name
 }
 
 // buildServices turns the typed configuration into AAA and pool objects.
@@ -128,7 +133,57 @@ func buildServices(c *config.Config, history *aaa.FailureHistory, d *Daemon) (*s
 	if err := d.attachPoolStore(c, pools); err != nil {
 		return nil, err
 	}
-	return &services{aaa: svc, pools: pools, acct: accountingLists(c)}, nil
+	v6pools := map[string]*pool.PrefixPool{}
+	var old map[string]*pool.PrefixPool
+	if d != nil {
+		if o := d.svc.Load(); o != nil {
+			old = o.v6pools
+		}
+	}
+	for _, p := range c.IP.IPv6Pools {
+		if o := old[p.Name]; o != nil {
+			if pf, n := o.Prefix(); pf == p.Prefix && n == p.AssignLen {
+				v6pools[p.Name] = o
+				continue
+			}
+		}
+		pp, err := pool.NewPrefixPool(p.Name, p.Prefix, p.AssignLen)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", p.Line, err)
+		}
+		v6pools[p.Name] = pp
+	}
+	return &services{aaa: svc, pools: pools, v6pools: v6pools, acct: accountingLists(c)}, nil
+}
+
+// v6PoolStats are the ipv6 local pools' counts, by name.
+func (d *Daemon) v6PoolStats() []pool.PrefixStats {
+	svc := d.svc.Load()
+	out := make([]pool.PrefixStats, 0, len(svc.v6pools))
+	for _, p := range svc.v6pools {
+		out = append(out, p.Stats())
+	}
+	slices.SortFunc(out, func(a, b pool.PrefixStats) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// assignPrefix leases a session a prefix of the ipv6 local pool name; the
+// prefix goes back to the pool of that name in force when the session
+// ends (a reload that replaced the pool reserved it there: carryLeases).
+func (d *Daemon) assignPrefix(name, session string) (netip.Prefix, func(), error) {
+	p := d.svc.Load().v6pools[name]
+	if p == nil {
+		return netip.Prefix{}, nil, fmt.Errorf("%w: ipv6 local pool %q", pool.ErrNoPool, name)
+	}
+	pf, err := p.Allocate()
+	if err != nil {
+		return netip.Prefix{}, nil, err
+	}
+	return pf, func() {
+		if p := d.svc.Load().v6pools[name]; p != nil {
+			p.Release(pf)
+		}
+	}, nil
 }
 
 // authzOf turns an aaa attribute list into authorization attributes.
@@ -158,6 +213,13 @@ func (d *Daemon) registerAAAShows() {
 	d.shows.Add(&control.Command{Words: "ip local pool", Args: 1, Help: "one address pool",
 		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
 			return d.showPools(ctx, args[0], asJSON)
+		}})
+	d.shows.Add(&control.Command{Words: "ipv6 local pool", Args: 0, Help: "IPv6 prefix pools: each pool's prefix, free and in-use prefixes",
+		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {
+			stats := d.v6PoolStats()
+			var b strings.Builder
+			pool.WritePrefixShow(&b, stats)
+			return reply(b.String(), stats, asJSON)
 		}})
 	d.shows.Add(&control.Command{Words: "vpdn history failure", Help: "the last authentication failure of each user (VPDN-MIB failure history)",
 		Run: func(ctx context.Context, args, opts []string, asJSON bool) (*control.Response, error) {

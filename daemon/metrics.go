@@ -59,6 +59,8 @@ var (
 	descDrops     = prometheus.NewDesc("vpdn_dataplane_drops_total", "Packets the data plane dropped, by reason.", []string{"reason"}, nil)
 	descFailures  = prometheus.NewDesc("vpdn_setup_failures_total", "Session and tunnel set-ups that failed, by reason.", []string{"reason"}, nil)
 	descPool      = prometheus.NewDesc("vpdn_pool_addresses", "Addresses of ip local pools.", []string{"pool", "state"}, nil)
+	descV6Pool    = prometheus.NewDesc("vpdn_ipv6_pool_prefixes", "Prefixes of ipv6 local pools.", []string{"pool", "state"}, nil)
+	descNDDrops   = prometheus.NewDesc("vpdn_ipv6_nd_drops_total", "Router Solicitations and Advertisements from sessions dropped, by reason.", []string{"reason"}, nil)
 	descExhausted = prometheus.NewDesc("vpdn_pool_exhausted_total", "Allocations refused because the pool was full.", []string{"pool"}, nil)
 	descReloads   = prometheus.NewDesc("vpdn_config_reloads_total", "Configuration reloads by result.", []string{"result"}, nil)
 	descCtlDrops  = prometheus.NewDesc("vpdn_l2tp_control_drops_total", "L2TP control messages dropped or refused, by reason (show l2tp counters).", []string{"reason"}, nil)
@@ -98,7 +100,7 @@ var (
 )
 
 func (c collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descTunnels, descSessions, descPPP, descPackets, descBytes, descDrops, descFailures, descPool, descExhausted, descReloads, descCtlDrops, descCtlEvents, descHalfOpen,
+	for _, d := range []*prometheus.Desc{descTunnels, descSessions, descPPP, descPackets, descBytes, descDrops, descFailures, descPool, descV6Pool, descNDDrops, descExhausted, descReloads, descCtlDrops, descCtlEvents, descHalfOpen,
 		descPPTPTunnels, descPPTPSessions, descPPTPCtlDrops, descPPTPTimeouts, descPPTPAcks, descPPTPOverWindow, descPPTPAlarms, descPPTPAlarmsOn,
 		descMPPESessions, descMPPEPackets, descMPPEKeys, descMPPEFlushes, descMPPEResyncs, descMPPEMissed, descMPPEDrops,
 		descAuthFailures, descAuthThrottled, descAuthBlocks, descAuthLogDrops, descAuthKeys, descLockedUsers, descMPPEFallbacks} {
@@ -286,6 +288,9 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		sums.send(ch, rt.pptp != nil)
 		ch <- prometheus.MustNewConstMetric(descMPPEFallbacks, prometheus.CounterValue, float64(rt.access.MPPEFallbacks()))
+		for reason, n := range rt.access.NDDrops() {
+			ch <- prometheus.MustNewConstMetric(descNDDrops, prometheus.CounterValue, float64(n), reason)
+		}
 	}
 	for reason, n := range d.failures.snapshot() {
 		ch <- prometheus.MustNewConstMetric(descFailures, prometheus.CounterValue, float64(n), reason)
@@ -295,6 +300,10 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descPool, prometheus.GaugeValue, float64(st.Free), st.Name, "free")
 			ch <- prometheus.MustNewConstMetric(descPool, prometheus.GaugeValue, float64(st.InUse), st.Name, "in_use")
 			ch <- prometheus.MustNewConstMetric(descExhausted, prometheus.CounterValue, float64(st.Exhausted), st.Name)
+		}
+		for _, st := range d.v6PoolStats() {
+			ch <- prometheus.MustNewConstMetric(descV6Pool, prometheus.GaugeValue, float64(st.Size-st.InUse), st.Name, "free")
+			ch <- prometheus.MustNewConstMetric(descV6Pool, prometheus.GaugeValue, float64(st.InUse), st.Name, "in_use")
 		}
 	}
 	d.collectRadius(ch)

@@ -172,6 +172,14 @@ func (d *Daemon) profile(c *config.Config, ifc *config.Interface, role access.Ro
 		}
 		p.ClientIPCP = ifc.Negotiated || !local.IsValid()
 		p.RequestDNS = true
+		if v := ifc.IPv6; v.Enable || v.Autoconfig || v.PDName != "" {
+			// The client side of IPv6CP: the link-local address; with
+			// autoconfig, SLAAC from the server's advertisement (and
+			// ::/0 with default); with dhcp client pd, delegated
+			// prefixes.
+			p.IPv6 = &access.IPv6Profile{Enabled: true, SLAAC: v.Autoconfig, DefaultRoute: v.AutoconfigDefault,
+				PD: v.PDName != "", PDRapidCommit: v.PDRapidCommit}
+		}
 		// peer default ip address A on a Virtual-PPP: the address it
 		// lends a peer that asks for one (a PPP pseudowire between two
 		// routers, document 004, whose other end has ip address
@@ -187,6 +195,7 @@ func (d *Daemon) profile(c *config.Config, ifc *config.Interface, role access.Ro
 	if !local.IsValid() {
 		return nil, fmt.Errorf("%s has no address to lend (ip unnumbered or ip address)", ifc.Name)
 	}
+	p.IPv6 = ipv6Profile(&ifc.IPv6)
 	pd := ifc.PeerDefault
 	switch {
 	case pd.Addr.IsValid():
@@ -197,6 +206,25 @@ func (d *Daemon) profile(c *config.Config, ifc *config.Interface, role access.Ro
 		p.Pool = pd.Pool
 	}
 	return p, nil
+}
+
+// ipv6Profile is a Virtual-Template's IPv6 with IOS's defaults: RA
+// interval 200 s, router lifetime 1800 s, prefix lifetimes 30 and 7 days.
+// A template without ipv6 commands gets them too: its sessions run IPv6
+// when their authorization carries a prefix.
+func ipv6Profile(v *config.IPv6Interface) *access.IPv6Profile {
+	p := &access.IPv6Profile{Enabled: v.Enable, RAInterval: 200 * time.Second, RALifetime: 1800 * time.Second,
+		RASuppress: v.RASuppress, Prefix: v.Prefix, Valid: 2592000, Preferred: 604800, Pool: v.PeerPool}
+	if v.RAInterval != 0 {
+		p.RAInterval = time.Duration(v.RAInterval) * time.Second
+	}
+	if v.RALifetime != nil {
+		p.RALifetime = time.Duration(*v.RALifetime) * time.Second
+	}
+	if v.Valid != nil {
+		p.Valid, p.Preferred = *v.Valid, *v.Preferred
+	}
+	return p
 }
 
 // ifAddr returns the address an interface of the configuration has: its

@@ -80,7 +80,8 @@ func bringUpMem(t *testing.T, lns, lac *memDaemon) {
 // peer's address, Framed-MTU caps the Virtual-Access's MTU,
 // Framed-IP-Netmask routes the client's network (IOS: a static route to
 // Framed-IP-Address under the mask), Framed-Route routes through the
-// session; the IPv6 prefixes show in show caller user, marked not applied.
+// session; the IPv6 prefixes show in show caller user, marked not applied
+// (the LAC runs no IPv6CP: it rejects the protocol).
 // A Framed-MTU above the link's MTU (1460: 1500 less L2TP's overhead) or
 // below IPv4's minimum changes nothing.
 func TestInMemoryRadiusAuthz(t *testing.T) {
@@ -130,7 +131,7 @@ func TestInMemoryRadiusAuthz(t *testing.T) {
 				for _, want := range []string{
 					"IP: Local 198.19.0.1, remote 198.19.7.5",
 					"Framed: MTU " + strconv.Itoa(tc.wantMTU) + ", routes 198.19.50.0/24 198.19.7.0/24",
-					"IPv6: prefix 2001:db8:1::/64, delegated 2001:db8:2::/56 (not applied: no IPv6CP)",
+					"IPv6: prefix 2001:db8:1::/64, delegated 2001:db8:2::/56 (not applied: IPV6CP not open)",
 				} {
 					if !strings.Contains(u, want) {
 						t.Errorf("show caller user lacks %q:\n%s", want, u)

@@ -177,6 +177,7 @@ func (d *Daemon) startRuntime(ctx context.Context) error {
 		AssignAddress: func(authz *aaa.Authorization, pool, session string) (*aaa.Lease, error) {
 			return aaa.AssignAddressFor(d.svc.Load().pools, authz, pool, session)
 		},
+		AssignPrefix:    d.assignPrefix,
 		Accounter:       d.accounter,
 		InterimInterval: d.interimInterval,
 		OnUp:            d.sessionUp,
@@ -450,8 +451,23 @@ func (d *Daemon) sessionEnd(s *access.Session, c access.Cause, wasUp bool) {
 // old pools, which are dropped.
 func (d *Daemon) carryLeases(svc *services) {
 	rt := d.rt.Load()
-	if rt == nil || svc.pools.Store() != nil {
-		return // a shared store holds them already, under this instance's name
+	if rt == nil {
+		return
+	}
+	old := d.svc.Load()
+	for _, s := range rt.access.Sessions() {
+		// A replaced ipv6 local pool: its sessions' prefixes are
+		// reserved in the new one, where they go back.
+		if name, pf := s.PoolPrefix(); pf.IsValid() && old != nil {
+			if p := svc.v6pools[name]; p != nil && p != old.v6pools[name] {
+				if err := p.Reserve(pf); err != nil {
+					d.log.Warn("reload: IPv6 prefix of a live session", "prefix", pf.String(), "err", err)
+				}
+			}
+		}
+	}
+	if svc.pools.Store() != nil {
+		return // a shared store holds the addresses already, under this instance's name
 	}
 	for _, s := range rt.access.Sessions() {
 		for _, a := range s.Leases() {

@@ -182,6 +182,18 @@ func userOf(v access.View) show.User {
 	u.FramedRoutes = prefixStrings(v.FramedRoutes)
 	u.IPv6Prefixes = prefixStrings(v.IPv6Prefixes)
 	u.DelegatedPrefixes = prefixStrings(v.DelegatedPrefixes)
+	if x := v.IPv6; x != nil {
+		u.IPv6 = &show.UserIPv6{LocalID: x.LocalID.String(), PeerID: x.PeerID.String(), LinkLocal: x.LinkLocal.String(),
+			PeerLinkLocal: x.PeerLL.String(), PrefixSource: x.PrefixSource, Delegated: prefixStrings(x.Delegated),
+			Applied: x.Applied, Error: x.Err, RAsSent: x.RAsSent, RSsReceived: x.RSsReceived, RSsSent: x.RSsSent,
+			RAsReceived: x.RAsReceived, NDDropped: x.NDDropped, DHCPIn: x.DHCPIn, DHCPOut: x.DHCPOut, Client: v.Role == access.Client}
+		if x.Prefix.IsValid() {
+			u.IPv6.Prefix = x.Prefix.String()
+		}
+		for _, a := range x.Addrs {
+			u.IPv6.Addresses = append(u.IPv6.Addresses, a.String())
+		}
+	}
 	return u
 }
 

@@ -12,6 +12,7 @@
 //	     ─▶ Encap.Accept (sequence numbers) ─▶ payload stage:
 //	            PPP:      [MPPE 0x00FD ─▶ decrypt in place (mppe.go)] ─▶
 //	                      IPv4/IPv6 ─▶ source check ─▶ [MSS clamp] ─▶ Device.Write (GRO: offload.go)
+//	                      ICMPv6 RS/RA, DHCPv6      ─▶ Session.OnLink6 (the access layer's ND and DHCPv6-PD)
 //	                      LCP, IPCP, auth, ...      ─▶ Session.OnFrame (the access layer's PPP link)
 //	            Ethernet: ─▶ Device.Write (a TAP)
 //	            IP:       ─▶ source check ─▶ Device.Write
@@ -25,7 +26,8 @@
 //	─▶ Bind.WriteTo (a TCP super-packet: a train of segments, one UDP_SEGMENT send)
 //
 //	control frames (the PPP link's LCP, IPCP, ...) take the same encapsulation
-//	through Session.WriteFrame: one sequence-number space per session.
+//	through Session.WriteFrame: one sequence-number space per session; the
+//	access layer's Router Advertisements the IP path (Session.SendControlIP).
 //
 // A carrier (L2TPv2, and PPTP's enhanced GRE in pptp.go; L2TPv3, GRE and
 // PPPoE later)

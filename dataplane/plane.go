@@ -56,6 +56,17 @@ type Session struct {
 	// called on the receive path and must not block; nil: nothing is sent
 	// and the link stays mute until the peer's next flag packet.
 	OnResync func()
+	// OnLink6 receives the IPv6 link control the session sends: Router
+	// Solicitations and Advertisements (RFC 4861 §4.1, §4.2) and DHCPv6
+	// to port Link6DHCP (RFC 8415: 547 to a server, 546 to a client; 0:
+	// none), which the PPP link's control plane
+	// answers in user space (RFC 5072 §5) instead of the kernel: they do
+	// not reach the device. Called on the receive path, after
+	// the session is attached and before the source check (a solicitation
+	// may come from the unspecified address); it must neither block nor
+	// keep the slice. nil: they go to the device like any packet.
+	OnLink6   func(pkt []byte)
+	Link6DHCP uint16
 
 	p     *Plane
 	encap atomic.Pointer[encapBox]

@@ -6,6 +6,7 @@ import (
 
 	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/transport"
+	"github.com/vpdn/vpdn/wire/link6"
 	"github.com/vpdn/vpdn/wire/mppe"
 	"github.com/vpdn/vpdn/wire/ppp"
 	"github.com/vpdn/vpdn/wire/vnet"
@@ -171,6 +172,13 @@ func (p *Plane) receiveIP(s *Session, pkt []byte, frameLen int, r *Receiver) {
 			p.drop(DropNotAttached)
 			return
 		}
+	}
+	if s.OnLink6 != nil && (link6.IsND(pkt) || (s.Link6DHCP != 0 && link6.IsDHCPTo(pkt, s.Link6DHCP))) {
+		s.ctlRx.Add(1)
+		s.rxPkts.Add(1)
+		s.rxBytes.Add(uint64(frameLen))
+		s.OnLink6(pkt)
+		return
 	}
 	if att.Sources != nil && !att.Sources.Allows(pkt) {
 		s.spoofDrops.Add(1)

@@ -201,7 +201,15 @@ var ErrNotAttached = errors.New("dataplane: session not attached")
 // interface had read it (MTU, MSS clamp, PPP framing as attached). It does
 // not keep pkt. It is for load generators and tests; safe for concurrent
 // use.
-func (s *Session) SendIP(pkt []byte) error {
+func (s *Session) SendIP(pkt []byte) error { return s.sendIP(pkt, false) }
+
+// SendControlIP is SendIP for an IP packet of the control plane's own (a
+// Router Advertisement the access layer sends on the PPP link): counted
+// as the link's control frames are, so that it does not keep an idle
+// session alive, and encrypted like any IP packet while MPPE is on.
+func (s *Session) SendControlIP(pkt []byte) error { return s.sendIP(pkt, true) }
+
+func (s *Session) sendIP(pkt []byte, ctl bool) error {
 	p := s.p
 	att := s.att.Load()
 	if p == nil || att == nil {
@@ -218,6 +226,9 @@ func (s *Session) SendIP(pkt []byte) error {
 	n := copy(buf[Headroom:], pkt)
 	p.sendPacket(s, att, buf, n)
 	frameBufs.Put(bp)
+	if ctl {
+		s.ctlTx.Add(1)
+	}
 	return nil
 }
 

@@ -50,12 +50,40 @@ type User struct {
 	InterimInterval int `json:"interim_interval,omitzero"`
 	// From the authorization (RADIUS): the interface's MTU when
 	// Framed-MTU set it (or it was configured), the routes through the
-	// session (Framed-Route, Framed-IP-Netmask), and the IPv6 prefixes,
-	// shown but not applied (no IPv6CP on sessions).
+	// session (Framed-Route, Framed-IP-Netmask), and the IPv6 prefixes
+	// (Framed-IPv6-Prefix, Delegated-IPv6-Prefix), applied once IPv6CP
+	// is open (IPv6).
 	MTU               int      `json:"mtu,omitzero"`
 	FramedRoutes      []string `json:"framed_routes,omitempty"`
 	IPv6Prefixes      []string `json:"framed_ipv6_prefixes,omitempty"`
 	DelegatedPrefixes []string `json:"delegated_ipv6_prefixes,omitempty"`
+	// IPv6 is the session's IPv6 once IPv6CP is open; absent otherwise.
+	IPv6 *UserIPv6 `json:"ipv6,omitempty"`
+}
+
+// UserIPv6 is a session's IPv6: IPv6CP's interface identifiers, the
+// link-local addresses, the prefix advertised (server) or learnt
+// (client), the delegated prefixes routed to the client, and Neighbor
+// Discovery's counts.
+type UserIPv6 struct {
+	LocalID       string   `json:"local_interface_id"`
+	PeerID        string   `json:"peer_interface_id"`
+	LinkLocal     string   `json:"link_local"`
+	PeerLinkLocal string   `json:"peer_link_local"`
+	Prefix        string   `json:"prefix,omitempty"`
+	PrefixSource  string   `json:"prefix_source,omitempty"`
+	Delegated     []string `json:"delegated,omitempty"`
+	Client        bool     `json:"client,omitempty"`
+	Addresses     []string `json:"addresses,omitempty"`
+	Applied       bool     `json:"applied"`
+	Error         string   `json:"error,omitempty"`
+	RAsSent       uint64   `json:"ra_sent"`
+	RSsReceived   uint64   `json:"rs_received"`
+	RSsSent       uint64   `json:"rs_sent"`
+	RAsReceived   uint64   `json:"ra_received"`
+	NDDropped     uint64   `json:"nd_dropped"`
+	DHCPIn        uint64   `json:"dhcpv6_received"`
+	DHCPOut       uint64   `json:"dhcpv6_answered"`
 }
 
 // ncps are the open network (and compression) control protocols, as IOS
@@ -63,10 +91,14 @@ type User struct {
 // inferred: CCP opens after authentication, as IPCP does, and IOS lists
 // the NCPs in the order they opened).
 func (u User) ncps() string {
-	if u.CCP {
-		return "IPCP, CCP"
+	n := "IPCP"
+	if u.IPv6 != nil {
+		n += ", IPV6CP"
 	}
-	return "IPCP"
+	if u.CCP {
+		n += ", CCP"
+	}
+	return n
 }
 
 // WriteUsers renders `show users`.
@@ -114,15 +146,49 @@ func WriteCallerUser(b *strings.Builder, us []User) {
 			}
 			fmt.Fprintf(b, "  Framed: MTU %s, routes %s\n", mtu, routes)
 		}
-		if len(u.IPv6Prefixes) > 0 || len(u.DelegatedPrefixes) > 0 {
-			fmt.Fprintf(b, "  IPv6: prefix %s, delegated %s (not applied: no IPv6CP)\n", orNone(u.IPv6Prefixes), orNone(u.DelegatedPrefixes))
-		}
+		writeUserIPv6(b, u)
 		c := u.Counters
 		fmt.Fprintf(b, "  Counts: %d packets input, %d bytes, 0 no buffer\n", c.PacketsIn, c.BytesIn)
 		b.WriteString("          0 input errors, 0 CRC, 0 frame, 0 overrun\n")
 		fmt.Fprintf(b, "          %d packets output, %d bytes, 0 underruns\n", c.PacketsOut, c.BytesOut)
 		b.WriteString("          0 output errors, 0 collisions, 0 interface resets\n")
 	}
+}
+
+// writeUserIPv6 is show caller user's IPv6 part.
+func writeUserIPv6(b *strings.Builder, u User) {
+	v := u.IPv6
+	if v == nil {
+		if len(u.IPv6Prefixes) > 0 || len(u.DelegatedPrefixes) > 0 {
+			fmt.Fprintf(b, "  IPv6: prefix %s, delegated %s (not applied: IPV6CP not open)\n", orNone(u.IPv6Prefixes), orNone(u.DelegatedPrefixes))
+		}
+		return
+	}
+	fmt.Fprintf(b, "  IPv6: IPV6CP Open, interface ID %s, remote %s\n", v.LocalID, v.PeerID)
+	fmt.Fprintf(b, "        Link-local %s, remote %s\n", v.LinkLocal, v.PeerLinkLocal)
+	state := "applied"
+	if !v.Applied {
+		state = "not applied"
+		if v.Error != "" {
+			state += ": " + v.Error
+		}
+	}
+	switch {
+	case v.Prefix != "" && len(v.Addresses) > 0:
+		fmt.Fprintf(b, "        Prefix %s (%s), address %s, %s\n", v.Prefix, v.PrefixSource, strings.Join(v.Addresses, " "), state)
+	case v.Prefix != "":
+		fmt.Fprintf(b, "        Prefix %s (%s), advertised and routed, %s\n", v.Prefix, v.PrefixSource, state)
+	default:
+		fmt.Fprintf(b, "        Prefix none, %s\n", state)
+	}
+	switch {
+	case len(v.Delegated) > 0 && v.Client:
+		fmt.Fprintf(b, "        Delegated to us by DHCPv6-PD: %s\n", strings.Join(v.Delegated, " "))
+	case len(v.Delegated) > 0:
+		fmt.Fprintf(b, "        Delegated %s routed via %s, applied; offered by DHCPv6-PD\n", strings.Join(v.Delegated, " "), v.PeerLinkLocal)
+	}
+	fmt.Fprintf(b, "        ND: %d RA sent, %d RS received, %d RS sent, %d RA received, %d dropped; DHCPv6: %d received, %d answered\n",
+		v.RAsSent, v.RSsReceived, v.RSsSent, v.RAsReceived, v.NDDropped, v.DHCPIn, v.DHCPOut)
 }
 
 // WriteInterface renders `show interfaces virtual-access N` (or

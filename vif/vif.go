@@ -419,6 +419,43 @@ func (i *Interface) Offload() bool {
 	return ok && o.Offload()
 }
 
+// ErrSharedIPv6 is returned by AddIPv6 for an interface on the shared
+// device: its sessions are told apart by their IPv4 address only.
+var ErrSharedIPv6 = errors.New("vif: IPv6 is not supported yet on the shared device (vpdn0)")
+
+// AddIPv6 gives the interface's own device an IPv6 address (the PPP
+// link's link-local address, fe80::ID/64: RFC 5072 §5) and routes through
+// it (the session's prefix; a delegated prefix with the peer's link-local
+// address as its gateway). A route that cannot be installed is logged, as
+// Up does; the address failing is an error.
+func (i *Interface) AddIPv6(addr netip.Prefix, routes []Route) error {
+	if i.dev == nil {
+		return ErrSharedIPv6
+	}
+	h := i.m.host
+	if err := h.AddAddress(i.spec.Name, addr); err != nil && !errors.Is(err, fs.ErrExist) {
+		return &Error{Interface: i.spec.Name, Op: "ipv6 address", Err: err}
+	}
+	for _, r := range routes {
+		if err := h.AddRoute(i.spec.Name, netif.Route{Dst: r.Dst, Gateway: r.Gateway}); err != nil && !errors.Is(err, fs.ErrExist) {
+			i.m.log.Error("route", "interface", i.spec.Name, "route", r.Dst.String(), "err", err)
+		}
+	}
+	return nil
+}
+
+// DelIPv6 takes back what AddIPv6 gave (IPv6CP closed while IPv4 stays).
+func (i *Interface) DelIPv6(addr netip.Prefix, routes []Route) {
+	if i.dev == nil {
+		return
+	}
+	h := i.m.host
+	for _, r := range routes {
+		h.DelRoute(i.spec.Name, netif.Route{Dst: r.Dst, Gateway: r.Gateway})
+	}
+	h.DelAddress(i.spec.Name, addr)
+}
+
 // Down removes the interface: its device (with its addresses and routes),
 // or its routes on the shared device. It may be called more than once.
 func (i *Interface) Down() {

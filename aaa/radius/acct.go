@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -217,6 +218,14 @@ func appendAttr(b []byte, t radius.Type, v radius.Attribute) []byte {
 	return append(b, v...)
 }
 
+// ipv6PrefixValue is the value of Framed-IPv6-Prefix and
+// Delegated-IPv6-Prefix (RFC 3162 §2.3, RFC 4818 §3): Reserved, Prefix-Length,
+// and the prefix's significant octets.
+func ipv6PrefixValue(p netip.Prefix) radius.Attribute {
+	a := p.Masked().Addr().As16()
+	return append([]byte{0, byte(p.Bits())}, a[:(p.Bits()+7)/8]...)
+}
+
 func appendString(b []byte, t radius.Type, s string) []byte {
 	if s == "" {
 		return b
@@ -243,6 +252,12 @@ func baseAttributes(r *aaa.AccountingRecord) []byte {
 	if r.FramedAddress.Is4() {
 		ip := r.FramedAddress.As4()
 		b = appendAttr(b, rfc2865.FramedIPAddress_Type, ip[:])
+	}
+	for _, p := range r.IPv6Prefixes {
+		b = appendAttr(b, attrFramedIPv6Prefix, ipv6PrefixValue(p))
+	}
+	for _, p := range r.DelegatedPrefixes {
+		b = appendAttr(b, attrDelegatedIPv6Prefix, ipv6PrefixValue(p))
 	}
 	if r.Authentic != 0 {
 		b = appendAttr(b, rfc2866.AcctAuthentic_Type, radius.NewInteger(r.Authentic))

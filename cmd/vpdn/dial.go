@@ -54,12 +54,15 @@ func runDial(args []string) int {
 	encrypt := fs.String("mppe", "auto", "PPTP: MPPE encryption: auto (offer 40 and 128 bits), required (drop the call without it), stateful (required, stateful mode: falls back to stateless on the PPTP flow alarm), or none")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	cpuProfile := fs.String("cpuprofile", "", "write a Go CPU profile of the whole run to FILE (for `go tool pprof`)")
+	ipv6 := fs.Bool("ipv6", false, "negotiate IPv6CP and take an address from the server's Router Advertisement (SLAAC): ipv6 enable, ipv6 address autoconfig")
+	ipv6Default := fs.Bool("ipv6-default-route", false, "with --ipv6: also a default IPv6 route through the session (ipv6 address autoconfig default)")
+	ipv6PD := fs.Bool("ipv6-pd", false, "with --ipv6: ask for delegated prefixes by DHCPv6 (ipv6 dhcp client pd PD rapid-commit)")
 	ipsecPSK := fs.String("ipsec-psk", "", "L2TP over IPsec (L2TP/IPsec, RFC 3193): the IKEv1 pre-shared key; ESP transport mode protects the L2TP tunnel, NAT-T when a NAT is found")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
 	if *server == "" || *user == "" || *password == "" || fs.NArg() != 0 {
-		fmt.Fprintln(os.Stderr, "usage: vpdn dial --server ADDRESS --user NAME --password PASSWORD [--protocol l2tp|pptp] [--mppe auto|required|stateful|none] [--tunnel-name NAME] [--auth METHOD] [--tunnel-password PASSWORD] [--ipsec-psk KEY] [--route PREFIX]...")
+		fmt.Fprintln(os.Stderr, "usage: vpdn dial --server ADDRESS --user NAME --password PASSWORD [--protocol l2tp|pptp] [--mppe auto|required|stateful|none] [--tunnel-name NAME] [--auth METHOD] [--tunnel-password PASSWORD] [--ipsec-psk KEY] [--ipv6 [--ipv6-default-route] [--ipv6-pd]] [--route PREFIX]...")
 		return 2
 	}
 	srv, err := netip.ParseAddr(*server)
@@ -128,7 +131,19 @@ func runDial(args []string) int {
 			writeIPsecDial(&b, srv, local, *ipsecPSK)
 		}
 	}
-	return dialRun(b.String(), srv, *user, *socket, *logLevel, *timeout, *ipsecPSK != "")
+	cfg := b.String()
+	if *ipv6 || *ipv6Default || *ipv6PD {
+		// The client interface is the one with ip address negotiated.
+		v6 := " ipv6 enable\n ipv6 address autoconfig\n"
+		if *ipv6Default {
+			v6 = " ipv6 enable\n ipv6 address autoconfig default\n"
+		}
+		if *ipv6PD {
+			v6 += " ipv6 dhcp client pd PD rapid-commit\n"
+		}
+		cfg = strings.Replace(cfg, "\n ip address negotiated\n", "\n ip address negotiated\n"+v6, 1)
+	}
+	return dialRun(cfg, srv, *user, *socket, *logLevel, *timeout, *ipsecPSK != "")
 }
 
 // writePPTPDial is the configuration of a PPTP client: document 004's

@@ -27,7 +27,7 @@ func init() {
 		{"crypto", "crypto ipsec client ezvpn connect [NAME] [--socket PATH]", "ask the daemon to connect an Easy VPN remote (IOS's exec command)", runCrypto},
 		{"debug", "debug SWITCH... | debug all [--socket PATH]", "turn a debug switch on (e.g. debug vpdn l2x-events)", runDebug},
 		{"undebug", "undebug SWITCH... | undebug all [--socket PATH]", "turn a debug switch off", runUndebug},
-		{"dial", "dial --server A --user U --password P [--protocol l2tp|pptp] [--mppe auto|required|stateful|none] [--tunnel-name N] [--auth M] [--tunnel-password T] [--route P]...", "connect to a tunnel server as a PC-style L2TP or PPTP client; Ctrl-C disconnects", runDial},
+		{"dial", "dial --server A --user U --password P [--protocol l2tp|pptp] [--mppe auto|required|stateful|none] [--tunnel-name N] [--auth M] [--tunnel-password T] [--ipsec-psk KEY] [--ipv6 [--ipv6-default-route] [--ipv6-pd]] [--route P]...", "connect to a tunnel server as a PC-style L2TP or PPTP client; Ctrl-C disconnects", runDial},
 		{"bench", "bench --server A --tunnels T --sessions S --user U --password P [--auth M] [--rate N] [--hold D] [--json]", "load-test an LNS: T emulated LACs, S PPP sessions each; report set-up rate and latency", runBench},
 		{"lab", "lab [--keep | --down] [--examples DIR]", "build a client, an Internet router, an LNS and a server in namespaces; connect, ping, transfer, show, tear down (root)", runLab},
 		{"check-config", "check-config FILE", "parse and validate a configuration and print it normalized", runCheckConfig},

@@ -95,6 +95,64 @@ func TestIPv6CPProtocolRejected(t *testing.T) {
 	})
 }
 
+// TestIPv6CPIfAuthorized: with IfAuthorized, IPv6CP runs for a user
+// whose authorization carries a Framed-IPv6-Prefix; for another the LNS
+// answers the client's IPv6CP with Protocol-Reject (RFC 1661 §5.7) and
+// IPCP alone comes up.
+func TestIPv6CPIfAuthorized(t *testing.T) {
+	for _, tc := range []struct {
+		user string
+		up   bool
+	}{{"v6user", true}, {"v4user", false}} {
+		t.Run(tc.user, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				users := &fakeAAA{users: map[string]string{tc.user: "pw"},
+					v6: map[string][]netip.Prefix{"v6user": {netip.MustParsePrefix("2001:db8:5::/64")}}}
+				lc, cc := lnsConfig(users, &fakePool{}, aaa.CHAP), clientConfig(tc.user, "pw")
+				lc.IPv6CP.IfAuthorized, cc.IPv6CP.Enabled = true, true
+				lns, cli, _ := bringUp(t, lc, cc)
+				_, up := lns.h.up(wire.ProtoIPv6CP)
+				if up != tc.up {
+					t.Fatalf("IPv6CP up %v, want %v", up, tc.up)
+				}
+				if rej := lns.sent.count(wire.ProtoLCP, wire.ProtoRej); (rej > 0) == tc.up {
+					t.Fatalf("%d Protocol-Rejects", rej)
+				}
+				if _, ok := cli.h.up(wire.ProtoIPCP); !ok {
+					t.Fatal("IPCP not up")
+				}
+			})
+		})
+	}
+}
+
+// TestIPv6CPZeroID: a peer asking for the zero interface identifier is
+// Nak'd with a non-zero one that differs from ours (RFC 5072 §4.1).
+func TestIPv6CPZeroID(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		lc, cc := Config{IPCP: IPCPConfig{Disabled: true}}, Config{IPCP: IPCPConfig{Disabled: true}}
+		lc.IPv6CP = IPv6CPConfig{Enabled: true, InterfaceID: wire.InterfaceID{2, 0, 0, 0, 0, 0, 0, 9}}
+		cc.IPv6CP = IPv6CPConfig{Enabled: true, InterfaceID: wire.InterfaceID{}}
+		// A zero configured identifier means a random one: the zero
+		// request is injected.
+		lns, _, _ := bringUp(t, lc, cc)
+		before := lns.sent.count(wire.ProtoIPv6CP, wire.ConfNak)
+		inject(lns, wire.ProtoIPv6CP, wire.ConfReq, 77, wire.AppendOptionInterfaceID(nil, wire.InterfaceID{}))
+		if lns.sent.count(wire.ProtoIPv6CP, wire.ConfNak) != before+1 {
+			t.Fatal("zero identifier not Nak'd")
+		}
+		naks := lns.sent.find(wire.ProtoIPv6CP, wire.ConfNak)
+		it := wire.Options(naks[len(naks)-1])
+		if !it.Next() {
+			t.Fatal("empty Nak")
+		}
+		id, err := wire.OptionInterfaceID(it.Option().Value)
+		if err != nil || id.IsZero() || id == lc.IPv6CP.InterfaceID {
+			t.Fatalf("Nak suggests %x (%v)", id, err)
+		}
+	})
+}
+
 // TestCCPRejectsEverything: a peer's CCP request (MPPE, option 18) is
 // rejected option by option; an empty one is acknowledged.
 func TestCCPRejectsEverything(t *testing.T) {

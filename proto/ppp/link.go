@@ -206,8 +206,12 @@ type IPCPConfig struct {
 
 // IPv6CPConfig configures IPv6CP (RFC 5072).
 type IPv6CPConfig struct {
-	Enabled     bool
-	InterfaceID wire.InterfaceID // zero: random
+	Enabled bool
+	// IfAuthorized negotiates IPv6CP, when Enabled is not set, for a
+	// peer whose authorization carries an IPv6 prefix (Framed-IPv6-Prefix,
+	// Delegated-IPv6-Prefix): the RADIUS server asked for IPv6.
+	IfAuthorized bool
+	InterfaceID  wire.InterfaceID // zero: random
 }
 
 // CallInfo describes the call for AAA requests and accounting.
@@ -557,6 +561,26 @@ func (l *Link) Input(frame []byte) {
 	}
 }
 
+// ipv6On reports whether IPv6CP runs on the link: configured, or asked
+// for by the authorization (IPv6CPConfig.IfAuthorized). Before
+// authentication an IfAuthorized link has no authorization yet: the peer's
+// IPv6CP packets are then discarded as any NCP's before the Network phase
+// (RFC 1661 §3.5), not rejected.
+func (l *Link) ipv6On() bool {
+	c := &l.cfg.IPv6CP
+	if c.Enabled {
+		return true
+	}
+	if !c.IfAuthorized {
+		return false
+	}
+	if l.phase != PhaseNetwork {
+		return true
+	}
+	a := l.auth.authz
+	return a != nil && (len(a.IPv6Prefixes) > 0 || len(a.DelegatedPrefix) > 0)
+}
+
 // ncp returns the automaton of an enabled network control protocol.
 func (l *Link) ncp(p wire.Protocol) *fsm {
 	switch p {
@@ -565,7 +589,7 @@ func (l *Link) ncp(p wire.Protocol) *fsm {
 			return l.ipcp
 		}
 	case wire.ProtoIPv6CP:
-		if l.cfg.IPv6CP.Enabled {
+		if l.ipv6On() {
 			return l.ipv6cp
 		}
 	case wire.ProtoCCP:
@@ -744,11 +768,11 @@ func (l *Link) networkPhase() {
 		}
 		l.startNCP(l.ipcp)
 	}
-	if l.cfg.IPv6CP.Enabled {
+	if l.ipv6On() {
 		l.startNCP(l.ipv6cp)
 	}
 	l.ccpo.start()
-	if l.cfg.IPCP.Disabled && !l.cfg.IPv6CP.Enabled {
+	if l.cfg.IPCP.Disabled && !l.ipv6On() {
 		l.closeWith(CauseNoNCP, "No network protocols configured")
 	}
 }

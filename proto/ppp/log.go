@@ -142,7 +142,7 @@ func optionValueText(proto wire.Protocol, o wire.Option) string {
 		}
 	case wire.ProtoIPv6CP:
 		if id, err := wire.OptionInterfaceID(o.Value); err == nil {
-			return fmt.Sprintf(" %X:%X:%X:%X", id[0:2], id[2:4], id[4:6], id[6:8])
+			return " " + id.String()
 		}
 	}
 	return ""

@@ -24,6 +24,7 @@ type fakeAAA struct {
 	users    map[string]string
 	static   map[string]netip.Addr
 	dns      []netip.Addr
+	v6       map[string][]netip.Prefix // Framed-IPv6-Prefix by user
 	requests []aaa.Request
 	block    chan struct{} // when set, each call waits for it
 }
@@ -40,7 +41,7 @@ func (f *fakeAAA) Authenticate(ctx context.Context, r *aaa.Request) (*aaa.Result
 	f.requests = append(f.requests, *r)
 	pw, known := f.users[r.Username]
 	f.mu.Unlock()
-	res := &aaa.Result{Authz: aaa.Authorization{Username: r.Username, Address: f.static[r.Username], DNS: f.dns}}
+	res := &aaa.Result{Authz: aaa.Authorization{Username: r.Username, Address: f.static[r.Username], DNS: f.dns, IPv6Prefixes: f.v6[r.Username]}}
 	reject := func(msg string) (*aaa.Result, error) {
 		res.Accept, res.Reason, res.Message = false, "bad credentials for "+r.Username, msg
 		return res, nil

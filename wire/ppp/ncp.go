@@ -79,6 +79,19 @@ type InterfaceID [8]byte
 // IsZero reports whether id is all zeros, which RFC 5072 §4.1 reserves.
 func (id InterfaceID) IsZero() bool { return id == InterfaceID{} }
 
+// String is the identifier as IOS's debug prints it: "0200:0000:0000:0009".
+func (id InterfaceID) String() string {
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, 0, 19)
+	for i, c := range id {
+		if i > 0 && i%2 == 0 {
+			b = append(b, ':')
+		}
+		b = append(b, hex[c>>4], hex[c&15])
+	}
+	return string(b)
+}
+
 // LinkLocal returns the link-local address fe80::/64 + id (RFC 5072 §5).
 func (id InterfaceID) LinkLocal() netip.Addr {
 	var a [16]byte
