@@ -15,11 +15,11 @@ func (p *parser) ipsecProfile() *IPsecProfile     { return p.cur.obj.(*IPsecProf
 func (p *parser) accessList() *AccessList         { return p.cur.obj.(*AccessList) }
 func (p *parser) clientGroup() *ClientGroup       { return p.cur.obj.(*ClientGroup) }
 func (p *parser) ezvpnClient() *EzVPNClient       { return p.cur.obj.(*EzVPNClient) }
+func (p *parser) keyring() *Keyring               { return p.cur.obj.(*Keyring) }
+func (p *parser) isakmpProfile() *ISAKMPProfile   { return p.cur.obj.(*ISAKMPProfile) }
 
 // maxEzVPNPeers bounds an Easy VPN remote's backup peers (IOS allows 10).
 const maxEzVPNPeers = 10
-func (p *parser) keyring() *Keyring               { return p.cur.obj.(*Keyring) }
-func (p *parser) isakmpProfile() *ISAKMPProfile   { return p.cur.obj.(*ISAKMPProfile) }
 
 // The DH groups vpdn's IKE offers (RFC 2409 §6, RFC 3526, RFC 5903).
 var cryptoGroups = []int{2, 5, 14, 19, 20}

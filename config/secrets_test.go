@@ -46,6 +46,7 @@ crypto ipsec client ezvpn E
 crypto keyring KR
  pre-shared-key address 198.18.0.51 key 0 clearKeyringKey
 `
+
 var clearSecrets = []string{"clearUserPw", "clearPrivPw", "clearClassPw", "clearDigestPw", "clearTunnelPw", "clearChapPw", "clearPapPw", "clearRadiusKey", "clearGlobalKey", "clearDynKey", "globalDynKey", "clearPoolStoreDSN", "clearIsakmpKey", "clearGroupKey", "clearEzGroupKey", "clearEzUserPw", "clearKeyringKey"}
 
 // TestSecretsCoverEveryField: the fixture sets every Secret field of the

@@ -201,6 +201,7 @@ func (p *parser) validateEzVPNRemote() {
 		}
 	}
 }
+
 // checkEzLists checks the method lists an Easy VPN server setting names
 // (of a crypto map or an isakmp profile, what).
 func (p *parser) checkEzLists(what, auth string, authLine int, author string, authorLine int) {
