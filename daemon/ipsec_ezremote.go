@@ -160,6 +160,28 @@ func (r *ezRemote) natTable() string { return "vpdn-ezvpn-" + r.cfg.Name }
 
 func (r *ezRemote) networkExtension() bool { return r.cfg.Mode == "network-extension" }
 
+// natRules are mode client's translations of the inside networks: into
+// the tunnel, and out of the outside interface when that is a link of
+// this host (without `linux-device` it may not be: the tunnel's rule is
+// then the only one, and a warning says so).
+func (r *ezRemote) natRules() []netif.NATRule {
+	rules := []netif.NATRule{{Oif: r.s.tun, Srcs: r.inside}}
+	if out := r.outsideDev(); r.s.host.Exists(out) {
+		rules = append(rules, netif.NATRule{Oif: out, Srcs: r.inside})
+	} else {
+		r.s.d.log.Warn("Easy VPN remote: the outside interface is no link of this host; inside hosts are not translated to its address outside the tunnel", "ezvpn", r.cfg.Name, "link", out)
+	}
+	return rules
+}
+
+// outsideDev is the Linux link of the remote's outside interface.
+func (r *ezRemote) outsideDev() string {
+	if d := r.s.ifc.LinuxDevice; d != "" {
+		return d
+	}
+	return r.s.ifc.Name.String()
+}
+
 // configure makes the service's IKE node an Easy VPN client.
 func (r *ezRemote) configure(cfg *ike.Config, cr *config.Crypto) {
 	cfg.Aggressive = true
@@ -370,10 +392,13 @@ func (r *ezRemote) up(connID int, mc *ike.ModeConfig) {
 		srcs, via = []netip.Prefix{p}, mc.Address
 		if len(r.inside) > 0 {
 			// IOS's automatic NAT: inside hosts leave through the tunnel
-			// with the assigned address.
+			// with the assigned address (its "enterprise" list), and
+			// through the outside interface, to everything the split
+			// list leaves out, with that interface's address (its
+			// "internet" list).
 			if n, ok := s.host.(netif.NATHost); !ok {
 				s.d.log.Warn("Easy VPN remote: this host cannot translate the inside networks", "ezvpn", r.cfg.Name)
-			} else if err := n.Masquerade(r.natTable(), s.tun, r.inside); err != nil {
+			} else if err := n.Masquerade(r.natTable(), r.natRules()...); err != nil {
 				s.d.log.Warn("Easy VPN remote: inside networks not translated", "ezvpn", r.cfg.Name, "err", err.Error())
 			} else {
 				r.mu.Lock()
@@ -446,10 +471,7 @@ func (r *ezRemote) up(connID int, mc *ike.ModeConfig) {
 // nothing into the tunnel (the SPD still protects what reaches it).
 func (r *ezRemote) pinPeer(peer netip.Addr) bool {
 	s := r.s
-	dev := s.ifc.LinuxDevice
-	if dev == "" {
-		dev = s.ifc.Name.String()
-	}
+	dev := r.outsideDev()
 	if addrs, err := s.host.Addrs(dev); err == nil {
 		for _, a := range addrs {
 			if a.Masked().Contains(peer) {
@@ -500,10 +522,7 @@ func (r *ezRemote) down() {
 	}
 	s.esp.SetPolicies(s.pols)
 	s.mu.Unlock()
-	dev := s.ifc.LinuxDevice
-	if dev == "" {
-		dev = s.ifc.Name.String()
-	}
+	dev := r.outsideDev()
 	for _, rt := range routes {
 		if rt.Gateway.IsValid() {
 			s.host.DelRoute(dev, netif.Route{Dst: rt.Dst})

@@ -6,11 +6,13 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/proto/ike"
 	"github.com/vpdn/vpdn/show"
 	"github.com/vpdn/vpdn/transport/memnet"
@@ -53,7 +55,8 @@ func TestInMemoryEzVPNRemote(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := memnet.New(41)
 		hub := newMemDaemon(t, nw, ezServerCfg)
-		rem := newMemDaemon(t, nw, ezRemoteCfg+"interface Ethernet0/1\n ip address 198.19.8.1 255.255.255.0\n ip nat inside\n crypto ipsec client ezvpn EZ inside\n")
+		rem := newMemDaemon(t, nw, ezRemoteCfg+"interface Ethernet0/1\n ip address 198.19.8.1 255.255.255.0\n ip nat inside\n crypto ipsec client ezvpn EZ inside\n",
+			func(o *Options) { o.Host.(*netif.FakeHost).CreateTAP("Ethernet0/0") })
 		rem.do("debug", "crypto", "ipsec")
 		waitFor(t, "the remote active", func() bool { return ezRemoteStatus(t, rem).State == "IPSEC_ACTIVE" })
 		st := ezRemoteStatus(t, rem)
@@ -74,7 +77,11 @@ func TestInMemoryEzVPNRemote(t *testing.T) {
 		}
 		// The inside network is translated to the assigned address on
 		// its way into the tunnel.
-		if n, ok := rem.host.NAT("vpdn-ezvpn-EZ"); !ok || n.Oif != "crypto0" || len(n.Srcs) != 1 || n.Srcs[0] != netip.MustParsePrefix("198.19.8.0/24") {
+		// The inside network is translated to the assigned address into
+		// the tunnel, and to the outside address elsewhere.
+		inside := []netip.Prefix{netip.MustParsePrefix("198.19.8.0/24")}
+		if n, ok := rem.host.NAT("vpdn-ezvpn-EZ"); !ok || len(n.Rules) != 2 || n.Rules[0].Oif != "crypto0" || !slices.Equal(n.Rules[0].Srcs, inside) ||
+			n.Rules[1].Oif != "Ethernet0/0" || !slices.Equal(n.Rules[1].Srcs, inside) {
 			t.Errorf("NAT %+v %v", n, ok)
 		}
 		rs, _ := rem.host.Routes("crypto0")

@@ -219,6 +219,14 @@ func TestEzVPNRemoteVPDNServer(t *testing.T) {
 					if src := udpSource(t, lan, hub, netip.Addr{}, far); src != netip.MustParseAddr("198.19.5.10") {
 						t.Errorf("the far side saw the inside host as %v, want the assigned 198.19.5.10", src)
 					}
+					// Outside the split list, through the outside
+					// interface: translated to its address (IOS's
+					// "internet" list).
+					lan.Route(netip.PrefixFrom(vpdnAddr, 32), netip.MustParseAddr("198.19.8.1"))
+					if src := udpSource(t, lan, hub, netip.Addr{}, netip.AddrPortFrom(vpdnAddr, 9998)); src != peerAddr {
+						out, _ := rem.Run(5*time.Second, "nft", "list", "ruleset")
+						t.Errorf("the server's outside address saw the inside host as %v, want the remote's outside %v\n%s", src, peerAddr, out)
+					}
 				}
 			} else {
 				if st.Address != "" {

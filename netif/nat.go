@@ -15,19 +15,28 @@ import (
 // NATHost is a Host that can translate sources (nftables): vpdn's own
 // tables, one per user, each a postrouting NAT chain.
 type NATHost interface {
-	// Masquerade replaces table's rules by one per network of srcs:
-	// packets from it leaving through link oif get oif's address as
-	// their source (`oifname OIF ip saddr NET masquerade`).
-	Masquerade(table, oif string, srcs []netip.Prefix) error
+	// Masquerade replaces table's rules by one per rule and network of
+	// its Srcs: packets from the network leaving through link Oif get
+	// Oif's address as their source (`oifname OIF ip saddr NET
+	// masquerade`).
+	Masquerade(table string, rules ...NATRule) error
 	// DelNAT removes table (absent: not an error).
 	DelNAT(table string) error
 }
 
+// NATRule is one outgoing link and the sources translated on it.
+type NATRule struct {
+	Oif  string
+	Srcs []netip.Prefix
+}
+
 // Masquerade installs an nftables table in the calling thread's network
 // namespace.
-func (system) Masquerade(table, oif string, srcs []netip.Prefix) error {
-	if len(oif) >= unix.IFNAMSIZ {
-		return fmt.Errorf("nat %s: link name %q too long", table, oif)
+func (system) Masquerade(table string, rules ...NATRule) error {
+	for _, r := range rules {
+		if len(r.Oif) >= unix.IFNAMSIZ {
+			return fmt.Errorf("nat %s: link name %q too long", table, r.Oif)
+		}
 	}
 	c, err := nftables.New()
 	if err != nil {
@@ -39,9 +48,20 @@ func (system) Masquerade(table, oif string, srcs []netip.Prefix) error {
 	t := c.AddTable(&nftables.Table{Family: nftables.TableFamilyIPv4, Name: table})
 	ch := c.AddChain(&nftables.Chain{Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource})
+	for _, r := range rules {
+		masquerade(c, t, ch, r)
+	}
+	if err := c.Flush(); err != nil {
+		return fmt.Errorf("nat %s: %w", table, err)
+	}
+	return nil
+}
+
+// masquerade adds r's rules to chain ch.
+func masquerade(c *nftables.Conn, t *nftables.Table, ch *nftables.Chain, r NATRule) {
 	name := make([]byte, unix.IFNAMSIZ)
-	copy(name, oif)
-	for _, p := range srcs {
+	copy(name, r.Oif)
+	for _, p := range r.Srcs {
 		if !p.Addr().Is4() {
 			continue
 		}
@@ -57,10 +77,6 @@ func (system) Masquerade(table, oif string, srcs []netip.Prefix) error {
 			&expr.Masq{},
 		}})
 	}
-	if err := c.Flush(); err != nil {
-		return fmt.Errorf("nat %s: %w", table, err)
-	}
-	return nil
 }
 
 // DelNAT removes an nftables table of ours.
@@ -103,23 +119,26 @@ type fakeNAT struct {
 
 // FakeNAT is a table as FakeHost records it.
 type FakeNAT struct {
-	Oif  string
-	Srcs []netip.Prefix
+	Rules []NATRule
 }
 
 var errNoLink = errors.New("no such link")
 
 // Masquerade records the table; the link must exist.
-func (h *FakeHost) Masquerade(table, oif string, srcs []netip.Prefix) error {
-	if !h.Exists(oif) {
-		return fmt.Errorf("nat %s: %s: %w", table, oif, errNoLink)
+func (h *FakeHost) Masquerade(table string, rules ...NATRule) error {
+	var rs []NATRule
+	for _, r := range rules {
+		if !h.Exists(r.Oif) {
+			return fmt.Errorf("nat %s: %s: %w", table, r.Oif, errNoLink)
+		}
+		rs = append(rs, NATRule{Oif: r.Oif, Srcs: slices.Clone(r.Srcs)})
 	}
 	h.nat.mu.Lock()
 	defer h.nat.mu.Unlock()
 	if h.nat.tables == nil {
 		h.nat.tables = map[string]FakeNAT{}
 	}
-	h.nat.tables[table] = FakeNAT{Oif: oif, Srcs: slices.Clone(srcs)}
+	h.nat.tables[table] = FakeNAT{Rules: rs}
 	return nil
 }
 
@@ -141,8 +160,8 @@ func (h *FakeHost) NAT(table string) (FakeNAT, bool) {
 
 // Masquerade installs the table in the process's network namespace (the
 // Kernel's).
-func (k *Kernel) Masquerade(table, oif string, srcs []netip.Prefix) error {
-	return system{}.Masquerade(table, oif, srcs)
+func (k *Kernel) Masquerade(table string, rules ...NATRule) error {
+	return system{}.Masquerade(table, rules...)
 }
 
 // DelNAT removes the table.
