@@ -37,8 +37,11 @@ const (
 	ezGroupBurst       = 10
 	ezGroupFoundTTL    = 10 * time.Minute
 	ezGroupRejectTTL   = 30 * time.Second
-	ezGroupFailTTL     = 10 * time.Second
-	ezGroupTimeout     = 30 * time.Second
+	// ezGroupFailTTL outlasts a client's retransmissions: a lookup that
+	// found no server took the RADIUS client's retries (20 s by
+	// default), and the next method must answer the client's next try.
+	ezGroupFailTTL = time.Minute
+	ezGroupTimeout = 30 * time.Second
 )
 
 type ezGroupState uint8

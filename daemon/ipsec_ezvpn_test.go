@@ -78,6 +78,12 @@ func (c *ezClient) find(k ike.EventKind) *ike.Event {
 
 func newEzClient(t *testing.T, nw *memnet.Network, addr, user, password string) *ezClient {
 	t.Helper()
+	return newEzClientGroup(t, nw, addr, user, password, "VPNGROUP", "groupkey")
+}
+
+// newEzClientGroup is newEzClient of group with its key.
+func newEzClientGroup(t *testing.T, nw *memnet.Network, addr, user, password, group, key string) *ezClient {
+	t.Helper()
 	local := netip.AddrPortFrom(netip.MustParseAddr(addr), 500)
 	b, err := nw.ListenUDP(local)
 	if err != nil {
@@ -88,8 +94,8 @@ func newEzClient(t *testing.T, nw *memnet.Network, addr, user, password string) 
 		Send:       func(p []byte, to netip.AddrPort) { b.WriteTo(p, to) },
 		OnEvent:    func(e ike.Event) { c.mu.Lock(); c.events = append(c.events, e); c.mu.Unlock() },
 		Policies:   []ike.Policy{{Priority: 1, Encryption: ike.CipherAES, KeyBits: 256, Hash: ike.HashSHA1, Group: ike.Group14}},
-		Key:        func(netip.Addr, []byte) []byte { return []byte("groupkey") },
-		Aggressive: true, GroupID: "VPNGROUP",
+		Key:        func(netip.Addr, []byte) []byte { return []byte(key) },
+		Aggressive: true, GroupID: group,
 		XAuthCredentials:  func(netip.Addr) (string, string) { return user, password },
 		RequestModeConfig: true,
 	})
