@@ -223,10 +223,9 @@ func (g *Group) IPsecGroup(ctx context.Context, name string, peer netip.Addr) (*
 	if err != nil {
 		return nil, err
 	}
-	attrs, err := parseReply(resp.Packet, resp.Request)
+	attrs, err := resp.reply()
 	if err != nil {
-		resp.srv.st.drop(dropMalformed)
-		return nil, fmt.Errorf("radius: answer from %s: %w", resp.Server, err)
+		return nil, err
 	}
 	switch resp.Code {
 	case radius.CodeAccessAccept:
