@@ -91,6 +91,13 @@ func TestInMemoryEzVPNRadiusGroup(t *testing.T) {
 		if st, _ := svc.ez.groups.snapshot(); st.Found != 1 || st.BadPairs != 1 || st.Waiting < 1 {
 			t.Errorf("stats %+v", st)
 		}
+		m := metricsText(t, hub.d)
+		for _, want := range []string{`vpdn_ezvpn_radius_groups_total{result="found"} 1`, `vpdn_ezvpn_radius_groups_total{result="bad-avpair"} 1`,
+			"vpdn_ezvpn_radius_group_cache_entries 1"} {
+			if !strings.Contains(m, want) {
+				t.Errorf("metrics lack %q", want)
+			}
+		}
 
 		// A group the server does not hold: refused, asked for once
 		// while its reject is remembered. The local group LOCALGRP is
