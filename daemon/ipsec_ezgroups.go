@@ -63,6 +63,7 @@ type ezGroupEntry struct {
 	g       *config.ClientGroup // ezGroupFound
 	expires time.Time           // zero while pending
 	added   time.Time
+	ready   chan struct{} // closed when a pending lookup ends
 }
 
 // ezGroupStats count the cache's work.
@@ -121,7 +122,7 @@ func (c *ezGroupCache) reserve(k ezGroupKey, now time.Time) bool {
 	c.tokens--
 	c.inflight++
 	c.stats.Lookups++
-	c.entries[k] = &ezGroupEntry{state: ezGroupPending, added: now}
+	c.entries[k] = &ezGroupEntry{state: ezGroupPending, added: now, ready: make(chan struct{})}
 	return true
 }
 
@@ -157,6 +158,9 @@ func (c *ezGroupCache) done(k ezGroupKey, state ezGroupState, g *config.ClientGr
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.inflight--
+	if e := c.entries[k]; e != nil && e.ready != nil {
+		close(e.ready)
+	}
 	ttl := ezGroupFoundTTL
 	switch state {
 	case ezGroupFound:
@@ -169,6 +173,17 @@ func (c *ezGroupCache) done(k ezGroupKey, state ezGroupState, g *config.ClientGr
 		ttl = ezGroupFailTTL
 	}
 	c.entries[k] = &ezGroupEntry{state: state, g: g, expires: now.Add(ttl), added: now}
+}
+
+// ready returns the channel closed when the lookup of k ends (nil when
+// none is under way).
+func (c *ezGroupCache) ready(k ezGroupKey) <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e := c.entries[k]; e != nil && e.state == ezGroupPending {
+		return e.ready
+	}
+	return nil
 }
 
 func (c *ezGroupCache) count(f func(*ezGroupStats)) {
@@ -237,11 +252,49 @@ func (ez *ezServer) lookupGroup(c *config.Config, methods []string, peer netip.A
 					ez.startLookup(k, peer)
 				}
 			}
-			ez.groups.count(func(s *ezGroupStats) { s.Waiting++ })
 			return nil, true
 		}
 	}
 	return nil, false
+}
+
+// awaitGroup waits, bounded by ctx, until the group of a client that
+// passed XAuth is known (or known to be absent), starting its lookup if
+// needed: a main-mode client's group is not looked up before, and its
+// mode-config, which runs under the IKE node's lock, must find the
+// answer. It runs off the lock, in XAuth's AAA goroutine.
+func (ez *ezServer) awaitGroup(ctx context.Context, profile, id string, peer netip.Addr) {
+	c := ez.s.d.Config()
+	methods := ez.authorMethods(c, profile)
+	if methods == nil {
+		return
+	}
+	name := id
+	if _, _, pn := ez.settings(c, profile); pn != "" {
+		name = pn
+	}
+	for range 3 {
+		if _, pending := ez.lookupGroup(c, methods, peer, name); !pending {
+			return
+		}
+		var wait <-chan struct{}
+		for _, m := range methods {
+			if srv, ok := strings.CutPrefix(m, "group "); ok {
+				if ch := ez.groups.ready(ezGroupKey{server: srv, name: name}); ch != nil {
+					wait = ch
+					break
+				}
+			}
+		}
+		if wait == nil {
+			return // throttled: mode-config refuses the client
+		}
+		select {
+		case <-wait:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // startLookup asks the server group k.server for group k.name off the IKE

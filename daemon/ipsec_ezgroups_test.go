@@ -169,6 +169,30 @@ func TestInMemoryEzVPNRadiusGroupFallback(t *testing.T) {
 	})
 }
 
+// TestInMemoryEzVPNRadiusGroupMainMode: a main-mode client (its key by
+// address, its group name the identity of MM5): the group is looked up
+// while XAuth's answer waits, and mode-config finds it.
+func TestInMemoryEzVPNRadiusGroupMainMode(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(35)
+		srv := ezGroupServer()
+		serveRadius(t, nw, "198.18.0.9:1812", srv)
+		hub := newMemDaemon(t, nw, strings.Replace(ezRadiusCfg, "crypto ipsec transform-set", "crypto isakmp key 0 groupkey address 0.0.0.0 0.0.0.0\ncrypto ipsec transform-set", 1))
+		alice := newEzClientMode(t, nw, "198.18.0.1", "alice", "s3cret", "VPNGROUP", "groupkey", false)
+		alice.connect(t)
+		waitFor(t, "alice's SA", func() bool { return alice.find(ike.EventChildUp) != nil || alice.find(ike.EventPhase1Down) != nil })
+		if alice.find(ike.EventChildUp) == nil {
+			t.Fatalf("no SA; stats %+v", hub.d.ipsecServices()[0].node.Stats())
+		}
+		if mc := alice.find(ike.EventModeConfig).Config; mc.Address != netip.MustParseAddr("198.19.5.10") || mc.DefaultDomain != "radius.test" {
+			t.Fatalf("mode-config %+v", mc)
+		}
+		if n := groupRequests(srv, "VPNGROUP"); n != 1 {
+			t.Errorf("%d lookups of VPNGROUP, want 1", n)
+		}
+	})
+}
+
 // TestEzGroupCacheBounds: the cache never holds more than its bound of
 // entries; pending lookups are not evicted; once every entry is pending,
 // no lookup starts; expired answers are forgotten.

@@ -158,6 +158,11 @@ func (ez *ezServer) authenticate(r ike.XAuthRequest, done func(bool)) {
 		res, err := d.Authenticator(loginListPrefix+list, "").Authenticate(ctx, &aaa.Request{Method: aaa.PAP,
 			Username: r.User, Password: []byte(r.Password), PeerAddr: r.Peer.Addr(), NASPort: fmt.Sprintf("IKE %d", r.ConnID)})
 		ok := err == nil && res.Accept
+		if ok {
+			// The client's group held by RADIUS is known before its
+			// mode-config.
+			ez.awaitGroup(ctx, r.Profile, r.ID, r.Peer.Addr())
+		}
 		switch {
 		case err != nil:
 			s.log.Debug(fmt.Sprintf("ISAKMP/xauth: AAA for user %q from %v failed: %v", r.User, r.Peer.Addr(), err))

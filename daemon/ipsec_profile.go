@@ -300,6 +300,7 @@ func (s *ipsecService) radiusGroupKey(c *config.Config, peer netip.Addr, id []by
 	g, pending := s.ez.lookupGroup(c, methods, peer, name)
 	switch {
 	case pending:
+		s.ez.groups.count(func(st *ezGroupStats) { st.Waiting++ })
 		s.log.Debug(fmt.Sprintf("ISAKMP: peer %v group %q: waiting for the RADIUS server; message dropped", peer, name))
 		return nil, true, true
 	case g != nil && !g.Key.IsZero():
