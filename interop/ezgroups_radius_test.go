@@ -1,7 +1,6 @@
 package interop
 
 import (
-	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -29,12 +28,7 @@ func TestEzVPNServerRadiusGroup(t *testing.T) {
 	if strings.Contains(ezvpnRadiusGroupCfg, "group VPNGROUP") {
 		t.Fatalf("config edit failed:\n%s", ezvpnRadiusGroupCfg)
 	}
-	lab := nstest.New(t)
-	hub, rem := lab.NS("hub"), lab.NS("rem")
-	_, devRem := lab.Link(hub, rem, netip.PrefixFrom(vpdnAddr, 24), netip.PrefixFrom(peerAddr, 24))
-	hub.MustIP("addr", "add", "198.19.1.1/32", "dev", "lo")
-	hub.MustIP("link", "set", "lo", "up")
-	rem.MustIP("link", "set", "lo", "up")
+	lab, hub, rem, devRem := ezLab(t)
 	rad := peers.FreeRADIUSSigning(t, lab, hub, peers.User{Name: "VPNGROUP", Password: "cisco", Reply: []string{
 		`Cisco-AVPair = "ipsec:key-exchange=ike"`,
 		`Cisco-AVPair += "ipsec:tunnel-password=groupkey"`,
