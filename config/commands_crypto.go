@@ -377,7 +377,7 @@ var cryptoCommands = []*command{
 			set(&mc.AuthLine, p.line, neg)
 			return nil
 		}},
-	{mode: mGlobal, spec: "crypto map <name:word> isakmp authorization list <list:word>", help: "Easy VPN server: where the clients' groups are looked up (`aaa authorization network L`; vpdn reads `crypto isakmp client configuration group` for its local method).", noForm: true,
+	{mode: mGlobal, spec: "crypto map <name:word> isakmp authorization list <list:word>", help: "Easy VPN server: where the clients' groups are looked up (`aaa authorization network L`: `local` reads `crypto isakmp client configuration group`, `group radius` or `group NAME` asks the server for the group's Cisco-AVPairs).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			mc := p.cfg.CryptoConfig().mapClient(m.Str("name"))
 			set(&mc.AuthorList, m.Str("list"), neg)
@@ -829,7 +829,7 @@ var cryptoCommands = []*command{
 			set(&p.isakmpProfile().AuthList, m.Str("list"), neg)
 			return nil
 		}},
-	{mode: mISAKMPProfile, spec: "isakmp authorization list <list:word>", help: "Easy VPN server: where the clients' groups are looked up (`aaa authorization network L`, local).", noForm: true,
+	{mode: mISAKMPProfile, spec: "isakmp authorization list <list:word>", help: "Easy VPN server: where the clients' groups are looked up (`aaa authorization network L`: local groups or a RADIUS server group, as crypto map NAME isakmp authorization list).", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			set(&p.isakmpProfile().AuthorList, m.Str("list"), neg)
 			return nil

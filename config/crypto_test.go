@@ -209,8 +209,19 @@ func TestEzVPNModel(t *testing.T) {
 		t.Fatalf("not a fixed point: %v", err)
 	}
 	res4, err := Parse("radius.cfg", strings.Replace(ezvpnServer, "aaa authorization network GROUPS local", "radius-server host 198.18.0.9 key k\naaa authorization network GROUPS group radius", 1))
-	if err != nil || len(res4.Warnings) != 1 || !strings.Contains(res4.Warnings[0].Msg, "groups held by RADIUS are not supported yet") {
+	if err != nil || len(res4.Warnings) != 0 {
 		t.Fatalf("a RADIUS authorization list: %v %v", err, res4.Warnings)
+	}
+	// Groups held by RADIUS: no local group is needed for client
+	// configuration address; an authorization list of none still warns.
+	res5, err := Parse("radius.cfg", strings.Replace(ezvpnServer+"no crypto isakmp client configuration group VPNGROUP\n",
+		"aaa authorization network GROUPS local", "radius-server host 198.18.0.9 key k\naaa authorization network GROUPS group radius local", 1))
+	if err != nil || len(res5.Warnings) != 0 {
+		t.Fatalf("RADIUS-held groups only: %v %v", err, res5.Warnings)
+	}
+	res6, err := Parse("none.cfg", strings.Replace(ezvpnServer, "aaa authorization network GROUPS local", "aaa authorization network GROUPS none", 1))
+	if err != nil || len(res6.Warnings) != 1 || !strings.Contains(res6.Warnings[0].Msg, "neither local nor a server group") {
+		t.Fatalf("an authorization list of none: %v %v", err, res6.Warnings)
 	}
 	// no forms remove what they set.
 	if _, err := Parse("no.cfg", ezvpnServer+"no crypto isakmp client configuration group VPNGROUP\n"); err == nil || !strings.Contains(err.Error(), "no crypto isakmp client configuration group") {

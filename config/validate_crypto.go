@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // validateCrypto checks the references of the crypto configuration: each
@@ -124,7 +125,7 @@ func (p *parser) validateEzVPN() {
 			p.errf(lineOr(mc.AuthLine, lineOr(mc.AuthorLine, mc.AddressLine)), "crypto map %s: client settings for a crypto map that does not exist; expected crypto map %s SEQ ipsec-isakmp", mc.Map, mc.Map)
 		}
 		p.checkEzLists("crypto map "+mc.Map, mc.AuthList, mc.AuthLine, mc.AuthorList, mc.AuthorLine)
-		if mc.Address != "" && len(cr.ClientGroups) == 0 {
+		if mc.Address != "" && len(cr.ClientGroups) == 0 && !c.groupsByServer(mc.AuthorList) {
 			p.errf(mc.AddressLine, "crypto map %s client configuration address %s: no crypto isakmp client configuration group to take the configuration from", mc.Map, mc.Address)
 		}
 	}
@@ -218,10 +219,25 @@ func (p *parser) checkEzLists(what, auth string, authLine int, author string, au
 		switch {
 		case i < 0:
 			p.errf(authorLine, "%s isakmp authorization list %s: no such list; expected aaa authorization network %s local", what, author, author)
-		case !slices.Contains(c.AAA.Authorization[i].Methods, "local"):
-			p.warnAt(authorLine, "%s isakmp authorization list %s: groups held by RADIUS are not supported yet; vpdn takes the group from its crypto isakmp client configuration groups", what, author)
+		case !slices.Contains(c.AAA.Authorization[i].Methods, "local") && !c.groupsByServer(author):
+			p.warnAt(authorLine, "%s isakmp authorization list %s: neither local nor a server group; vpdn takes the group from its crypto isakmp client configuration groups", what, author)
 		}
 	}
+}
+
+// groupsByServer reports whether `aaa authorization network list` names a
+// server group: the Easy VPN server then asks it for client groups
+// (RADIUS-held groups), so none need be configured.
+func (c *Config) groupsByServer(list string) bool {
+	if list == "" {
+		return false
+	}
+	for _, l := range c.AAA.Authorization {
+		if l.Name == list {
+			return slices.ContainsFunc(l.Methods, func(m string) bool { return strings.HasPrefix(m, "group ") })
+		}
+	}
+	return false
 }
 
 // validateProfiles checks keyrings and isakmp profiles: the names they
@@ -260,15 +276,15 @@ func (p *parser) validateProfiles() {
 				continue
 			}
 			owner[key] = pr
-			if m.Kind == "group" && cr.ClientGroupByName(m.Name) == nil {
+			if m.Kind == "group" && cr.ClientGroupByName(m.Name) == nil && !c.groupsByServer(pr.AuthorList) {
 				p.warnAt(m.Line, "%s: match identity group %s: no crypto isakmp client configuration group %s", what, m.Name, m.Name)
 			}
 		}
 		p.checkEzLists(what, pr.AuthList, pr.Line, pr.AuthorList, pr.Line)
-		if pr.ClientGroup != "" && cr.ClientGroupByName(pr.ClientGroup) == nil {
+		if pr.ClientGroup != "" && cr.ClientGroupByName(pr.ClientGroup) == nil && !c.groupsByServer(pr.AuthorList) {
 			p.errf(pr.Line, "%s: client configuration group %s does not exist; expected crypto isakmp client configuration group %s", what, pr.ClientGroup, pr.ClientGroup)
 		}
-		if pr.ConfigAddress != "" && len(cr.ClientGroups) == 0 {
+		if pr.ConfigAddress != "" && len(cr.ClientGroups) == 0 && !c.groupsByServer(pr.AuthorList) {
 			p.errf(pr.Line, "%s: client configuration address %s: no crypto isakmp client configuration group to take the configuration from", what, pr.ConfigAddress)
 		}
 		if pr.LocalAddress != "" && !localAddressOK(pr.LocalAddress) {

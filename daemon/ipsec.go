@@ -904,6 +904,7 @@ func (s *ipsecService) close() {
 		s.node.Close()
 	}
 	if s.ez != nil {
+		s.ez.cancel()
 		s.ez.releaseAll()
 	}
 	for _, b := range []transport.Bind{s.b500, s.b4500, s.raw} {

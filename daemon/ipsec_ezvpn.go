@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,6 +38,7 @@ type ezLease struct {
 	pool  string
 	user  string
 	addr  netip.Addr
+	acl   string // the group's split include when the client got it
 }
 
 // ezServer is the Easy VPN server state of one crypto-map service.
@@ -47,6 +49,12 @@ type ezServer struct {
 	// profiles are the isakmp profiles of the map's entries with client
 	// settings of their own.
 	profiles []string
+
+	// groups are the answers of RADIUS about client groups
+	// (ipsec_ezgroups.go); ctx ends their lookups when the service stops.
+	groups *ezGroupCache
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	mu     sync.Mutex
 	leases map[int]*ezLease // by IKE conn-id
@@ -60,7 +68,7 @@ func newEzServer(s *ipsecService, c *config.Config) *ezServer {
 	if mc == nil {
 		mc = &config.CryptoMapClient{Map: s.ifc.CryptoMap}
 	}
-	ez := &ezServer{s: s, mc: mc, leases: map[int]*ezLease{}}
+	ez := &ezServer{s: s, mc: mc, leases: map[int]*ezLease{}, groups: newEzGroupCache()}
 	for _, e := range s.entries {
 		if pr := c.Crypto.ISAKMPProfileByName(e.profile); ezProfile(pr) && !slices.Contains(ez.profiles, pr.Name) {
 			ez.profiles = append(ez.profiles, pr.Name)
@@ -78,6 +86,7 @@ func newEzServer(s *ipsecService, c *config.Config) *ezServer {
 	if ez.entry == nil && len(s.entries) > 0 {
 		ez.entry = s.entries[0]
 	}
+	ez.ctx, ez.cancel = context.WithCancel(context.Background())
 	return ez
 }
 
@@ -149,6 +158,11 @@ func (ez *ezServer) authenticate(r ike.XAuthRequest, done func(bool)) {
 		res, err := d.Authenticator(loginListPrefix+list, "").Authenticate(ctx, &aaa.Request{Method: aaa.PAP,
 			Username: r.User, Password: []byte(r.Password), PeerAddr: r.Peer.Addr(), NASPort: fmt.Sprintf("IKE %d", r.ConnID)})
 		ok := err == nil && res.Accept
+		if ok {
+			// The client's group held by RADIUS is known before its
+			// mode-config.
+			ez.awaitGroup(ctx, r.Profile, r.ID, r.Peer.Addr())
+		}
 		switch {
 		case err != nil:
 			s.log.Debug(fmt.Sprintf("ISAKMP/xauth: AAA for user %q from %v failed: %v", r.User, r.Peer.Addr(), err))
@@ -162,9 +176,28 @@ func (ez *ezServer) authenticate(r ike.XAuthRequest, done func(bool)) {
 // group finds the client's group: its isakmp profile's `client
 // configuration group`, else by its phase-1 identity (the group name a
 // Cisco client sends in aggressive mode), else the only group there is (a
-// main-mode client identifies by address).
-func (ez *ezServer) group(c *config.Config, profile, id string) (*config.ClientGroup, error) {
+// main-mode client identifies by address). When the authorization list
+// names a server group, its methods decide (lookupGroup), by the
+// profile's group or else the identity.
+func (ez *ezServer) group(c *config.Config, profile, id string, peer netip.Addr) (*config.ClientGroup, error) {
 	cr := c.Crypto
+	if methods := ez.authorMethods(c, profile); methods != nil {
+		name := id
+		if _, _, pn := ez.settings(c, profile); pn != "" {
+			name = pn
+		}
+		g, pending := ez.lookupGroup(c, methods, peer, name)
+		switch {
+		case g != nil:
+			if g.ACL != "" && c.AccessListByName(g.ACL) == nil {
+				return nil, fmt.Errorf("group %s: split-include ACL %s is not configured", g.Name, g.ACL)
+			}
+			return g, nil
+		case pending:
+			return nil, fmt.Errorf("group %q: waiting for the RADIUS server", name)
+		}
+		return nil, fmt.Errorf("no client configuration group %q (authorization methods %s)", name, strings.Join(methods, ", "))
+	}
 	if _, _, name := ez.settings(c, profile); name != "" {
 		if g := cr.ClientGroupByName(name); g != nil {
 			return g, nil
@@ -184,7 +217,7 @@ func (ez *ezServer) group(c *config.Config, profile, id string) (*config.ClientG
 func (ez *ezServer) modeConfig(r ike.ConfigRequest) (*ike.ModeConfig, error) {
 	d := ez.s.d
 	c := d.Config()
-	g, err := ez.group(c, r.Profile, r.ID)
+	g, err := ez.group(c, r.Profile, r.ID, r.Peer.Addr())
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +248,7 @@ func (ez *ezServer) modeConfig(r ike.ConfigRequest) (*ike.ModeConfig, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pool %s: %w", g.Pool, err)
 	}
-	ez.leases[r.ConnID] = &ezLease{peer: r.Peer, group: g.Name, pool: g.Pool, user: user, addr: a}
+	ez.leases[r.ConnID] = &ezLease{peer: r.Peer, group: g.Name, pool: g.Pool, user: user, addr: a, acl: g.ACL}
 	ez.s.log.Debug(fmt.Sprintf("ISAKMP: client %v (group %s, user %q) gets %v from pool %s", r.Peer.Addr(), g.Name, r.User, a, g.Pool))
 	return ez.config(c, g, a), nil
 }
@@ -334,10 +367,16 @@ func (ez *ezServer) phase2(peer netip.AddrPort, profile string, local, remote ik
 		return nil
 	}
 	c := ez.s.d.Config()
-	if g := c.Crypto.ClientGroupByName(l.group); g != nil && g.ACL != "" {
-		split := ez.config(c, g, l.addr).SplitInclude
+	// The split include of the group's configuration in force (a local
+	// group), else the one the client was given (a RADIUS group).
+	acl := l.acl
+	if g := c.Crypto.ClientGroupByName(l.group); g != nil {
+		acl = g.ACL
+	}
+	if acl != "" {
+		split := ez.config(c, &config.ClientGroup{ACL: acl}, l.addr).SplitInclude
 		if !slices.ContainsFunc(split, func(p netip.Prefix) bool { return p.Bits() <= local.Prefix.Bits() && p.Contains(local.Prefix.Addr()) }) {
-			ez.s.log.Debug(fmt.Sprintf("IPSEC(validate_proposal_request): client %v asks for %v, outside group %s's split networks %v", peer.Addr(), local.Prefix, g.Name, split))
+			ez.s.log.Debug(fmt.Sprintf("IPSEC(validate_proposal_request): client %v asks for %v, outside group %s's split networks %v", peer.Addr(), local.Prefix, l.group, split))
 			return nil
 		}
 	}

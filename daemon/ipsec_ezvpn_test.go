@@ -78,6 +78,19 @@ func (c *ezClient) find(k ike.EventKind) *ike.Event {
 
 func newEzClient(t *testing.T, nw *memnet.Network, addr, user, password string) *ezClient {
 	t.Helper()
+	return newEzClientGroup(t, nw, addr, user, password, "VPNGROUP", "groupkey")
+}
+
+// newEzClientGroup is newEzClient of group with its key.
+func newEzClientGroup(t *testing.T, nw *memnet.Network, addr, user, password, group, key string) *ezClient {
+	t.Helper()
+	return newEzClientMode(t, nw, addr, user, password, group, key, true)
+}
+
+// newEzClientMode is newEzClientGroup in aggressive or main mode (the
+// group name then its identity in MM5).
+func newEzClientMode(t *testing.T, nw *memnet.Network, addr, user, password, group, key string, aggressive bool) *ezClient {
+	t.Helper()
 	local := netip.AddrPortFrom(netip.MustParseAddr(addr), 500)
 	b, err := nw.ListenUDP(local)
 	if err != nil {
@@ -88,8 +101,8 @@ func newEzClient(t *testing.T, nw *memnet.Network, addr, user, password string) 
 		Send:       func(p []byte, to netip.AddrPort) { b.WriteTo(p, to) },
 		OnEvent:    func(e ike.Event) { c.mu.Lock(); c.events = append(c.events, e); c.mu.Unlock() },
 		Policies:   []ike.Policy{{Priority: 1, Encryption: ike.CipherAES, KeyBits: 256, Hash: ike.HashSHA1, Group: ike.Group14}},
-		Key:        func(netip.Addr, []byte) []byte { return []byte("groupkey") },
-		Aggressive: true, GroupID: "VPNGROUP",
+		Key:        func(netip.Addr, []byte) []byte { return []byte(key) },
+		Aggressive: aggressive, GroupID: group,
 		XAuthCredentials:  func(netip.Addr) (string, string) { return user, password },
 		RequestModeConfig: true,
 	})

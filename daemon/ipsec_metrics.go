@@ -13,12 +13,24 @@ var (
 	descIPsecPkts  = prometheus.NewDesc("vpdn_ipsec_packets_total", "Packets through an IPsec SA pair (encaps: sealed, decaps: opened).", []string{"peer", "spi_in", "direction"}, nil)
 	descIPsecBytes = prometheus.NewDesc("vpdn_ipsec_bytes_total", "Payload bytes through an IPsec SA pair.", []string{"peer", "spi_in", "direction"}, nil)
 	descIPsecErrs  = prometheus.NewDesc("vpdn_ipsec_errors_total", "Errors of an IPsec SA pair: replay, verify (ICV), invalid length, policy (outside the selectors), send.", []string{"peer", "spi_in", "kind"}, nil)
-	cryptoDescs    = []*prometheus.Desc{descIKESAs, descIKEDrops, descIPsecPkts, descIPsecBytes, descIPsecErrs}
+	descEzGroups   = prometheus.NewDesc("vpdn_ezvpn_radius_groups_total", "Easy VPN client group lookups in RADIUS, by result: found, rejected, failed (no answer), waiting (IKE message dropped while a lookup ran), throttled (no lookup started: rate, in-flight or entry bound), bad-avpair (Cisco-AVPairs ignored).", []string{"result"}, nil)
+	descEzCache    = prometheus.NewDesc("vpdn_ezvpn_radius_group_cache_entries", "Easy VPN client groups answers held from RADIUS (and lookups under way).", nil, nil)
+	cryptoDescs    = []*prometheus.Desc{descIKESAs, descIKEDrops, descIPsecPkts, descIPsecBytes, descIPsecErrs, descEzGroups, descEzCache}
 )
 
 func (c collector) collectCrypto(ch chan<- prometheus.Metric) {
 	drops := map[string]uint64{}
+	ezGroups, ezEntries, ezAny := map[string]uint64{}, 0, false
 	for _, s := range c.d.ipsecServices() {
+		if s.ez != nil {
+			st, n := s.ez.groups.snapshot()
+			ezAny = true
+			ezEntries += n
+			for k, v := range map[string]uint64{"found": st.Found, "rejected": st.Rejected, "failed": st.Failed,
+				"waiting": st.Waiting, "throttled": st.Throttled, "bad-avpair": st.BadPairs} {
+				ezGroups[k] += v
+			}
+		}
 		states := map[[2]string]float64{}
 		local := s.local.String()
 		for _, p := range s.isakmpSAs() {
@@ -63,5 +75,11 @@ func (c collector) collectCrypto(ch chan<- prometheus.Metric) {
 	}
 	for k, v := range drops {
 		ch <- prometheus.MustNewConstMetric(descIKEDrops, prometheus.CounterValue, float64(v), k)
+	}
+	if ezAny {
+		for k, v := range ezGroups {
+			ch <- prometheus.MustNewConstMetric(descEzGroups, prometheus.CounterValue, float64(v), k)
+		}
+		ch <- prometheus.MustNewConstMetric(descEzCache, prometheus.GaugeValue, float64(ezEntries))
 	}
 }

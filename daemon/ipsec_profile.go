@@ -256,7 +256,14 @@ func (s *ipsecService) key(peer netip.Addr, id []byte) []byte {
 	c := s.d.Config()
 	if id != nil && c.Crypto != nil {
 		if pid, ok := parsePeerID(id); ok && pid.typ == isakmp.IDKeyID {
-			if g := c.Crypto.ClientGroupByName(pid.name); g != nil && !g.Key.IsZero() {
+			k, governed, pending := s.radiusGroupKey(c, peer, id, pid.name)
+			switch {
+			case k != nil:
+				return k
+			case pending:
+				return nil
+			}
+			if g := c.Crypto.ClientGroupByName(pid.name); !governed && g != nil && !g.Key.IsZero() {
 				if v, err := clearSecret(g.Key); err == nil {
 					return []byte(v)
 				}
@@ -270,6 +277,38 @@ func (s *ipsecService) key(peer netip.Addr, id []byte) []byte {
 		}
 	}
 	return lookupKey(c, s.local, peer, id, rings).value()
+}
+
+// radiusGroupKey is the key of group name when the authorization list of
+// the client's profile (or the map) names a server group (governed): the
+// group's key as the list's methods find it, or pending while the
+// server's answer is not in (the message is dropped: its retransmission
+// finds the answer). No key and not pending: no such group (the
+// keyrings' and global keys are next).
+func (s *ipsecService) radiusGroupKey(c *config.Config, peer netip.Addr, id []byte, name string) (key []byte, governed, pending bool) {
+	if s.ez == nil {
+		return nil, false, false
+	}
+	profile := ""
+	if pr := profileFor(c, s.local, peer, id); pr != nil {
+		profile = pr.Name
+	}
+	methods := s.ez.authorMethods(c, profile)
+	if methods == nil {
+		return nil, false, false
+	}
+	g, pending := s.ez.lookupGroup(c, methods, peer, name)
+	switch {
+	case pending:
+		s.ez.groups.count(func(st *ezGroupStats) { st.Waiting++ })
+		s.log.Debug(fmt.Sprintf("ISAKMP: peer %v group %q: waiting for the RADIUS server; message dropped", peer, name))
+		return nil, true, true
+	case g != nil && !g.Key.IsZero():
+		if v, err := clearSecret(g.Key); err == nil {
+			return []byte(v), true, false
+		}
+	}
+	return nil, true, false
 }
 
 // profile is the service's ike.Config.Profile.

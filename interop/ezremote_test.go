@@ -116,6 +116,20 @@ func udpSource(t *testing.T, ns, far *nstest.NS, bind netip.Addr, dst netip.Addr
 	return <-got
 }
 
+// ezLab is an Easy VPN server's namespace (hub: vpdnAddr, and 198.19.1.1
+// on its loopback as the network behind it) linked to a remote's (rem:
+// peerAddr, its link devRem).
+func ezLab(t *testing.T) (lab *nstest.Lab, hub, rem *nstest.NS, devRem string) {
+	t.Helper()
+	lab = nstest.New(t)
+	hub, rem = lab.NS("hub"), lab.NS("rem")
+	_, devRem = lab.Link(hub, rem, netip.PrefixFrom(vpdnAddr, 24), netip.PrefixFrom(peerAddr, 24))
+	hub.MustIP("addr", "add", "198.19.1.1/32", "dev", "lo")
+	hub.MustIP("link", "set", "lo", "up")
+	rem.MustIP("link", "set", "lo", "up")
+	return lab, hub, rem, devRem
+}
+
 // TestEzVPNRemoteVPDNServer: vpdn remote ↔ vpdn server. Mode client: the
 // pool's address on the remote's crypto TUN, the split network routed
 // from it, pings to a host behind the server, seen there from the
@@ -133,12 +147,7 @@ func TestEzVPNRemoteVPDNServer(t *testing.T) {
 		{"wrong-password", "wrong", "client"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			lab := nstest.New(t)
-			hub, rem := lab.NS("hub"), lab.NS("rem")
-			_, devRem := lab.Link(hub, rem, netip.PrefixFrom(vpdnAddr, 24), netip.PrefixFrom(peerAddr, 24))
-			hub.MustIP("addr", "add", "198.19.1.1/32", "dev", "lo")
-			hub.MustIP("link", "set", "lo", "up")
-			rem.MustIP("link", "set", "lo", "up")
+			lab, hub, rem, devRem := ezLab(t)
 			extra := ""
 			var lan *nstest.NS
 			if tc.name == "network-extension" || tc.name == "client-inside" {

@@ -105,10 +105,9 @@ func (g *Group) Authorize(ctx context.Context, req *aaa.Request) (aaa.Authorizat
 	if err != nil {
 		return aaa.Authorization{}, false, err
 	}
-	attrs, err := parseReply(resp.Packet, resp.Request)
+	attrs, err := resp.reply()
 	if err != nil {
-		resp.srv.st.drop(dropMalformed)
-		return aaa.Authorization{}, false, fmt.Errorf("radius: answer from %s: %w", resp.Server, err)
+		return aaa.Authorization{}, false, err
 	}
 	switch resp.Code {
 	case radius.CodeAccessAccept:
@@ -210,14 +209,23 @@ const (
 	ReasonEAPAccept = "RADIUS Access-Accept carried an EAP Failure"
 )
 
-// resultOf turns a verified answer into a Result.
-func resultOf(resp *Response, req *aaa.Request) (*aaa.Result, error) {
+// reply parses a verified answer's attributes. A malformed one is
+// refused, not half-understood: counted as malformed, and the method
+// list moves on.
+func (resp *Response) reply() (*reply, error) {
 	attrs, err := parseReply(resp.Packet, resp.Request)
 	if err != nil {
-		// Refused, not half-understood: counted as malformed, and the
-		// method list moves on.
 		resp.srv.st.drop(dropMalformed)
 		return nil, fmt.Errorf("radius: answer from %s: %w", resp.Server, err)
+	}
+	return attrs, nil
+}
+
+// resultOf turns a verified answer into a Result.
+func resultOf(resp *Response, req *aaa.Request) (*aaa.Result, error) {
+	attrs, err := resp.reply()
+	if err != nil {
+		return nil, err
 	}
 	switch resp.Code {
 	case radius.CodeAccessReject:

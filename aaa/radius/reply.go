@@ -52,6 +52,13 @@ type reply struct {
 	// EAPMessage is the EAP-Message attributes concatenated in order
 	// (RFC 3579 §3.1), State the State attribute (RFC 2865 §5.24).
 	EAPMessage, State []byte
+	// CiscoAVPairs are the Cisco-AVPair values (vendor 9, type 1), at
+	// most maxAVPairs of them.
+	CiscoAVPairs []string
+	// CiscoMalformed counts Cisco Vendor-Specific attributes whose
+	// sub-attributes do not add up (ignored: PPP's answers did not read
+	// Cisco's attributes before, and a group lookup counts them).
+	CiscoMalformed int
 }
 
 var errAttr = errors.New("radius: malformed attribute in answer")
@@ -192,7 +199,11 @@ func (r *reply) vendor(v, secret, reqAuth []byte) error {
 	if len(v) < 4 {
 		return errAttr
 	}
-	if binary.BigEndian.Uint32(v) != vendorMicrosoft {
+	switch binary.BigEndian.Uint32(v) {
+	case vendorMicrosoft:
+	case vendorCisco:
+		return r.cisco(v[4:])
+	default:
 		return nil // other vendors: ignored
 	}
 	for v = v[4:]; len(v) > 0; {
@@ -240,6 +251,25 @@ func (r *reply) vendor(v, secret, reqAuth []byte) error {
 		}
 		if err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// cisco reads Cisco's sub-attributes: Cisco-AVPair (type 1) is kept,
+// the others ignored. A chain that does not add up is counted and its
+// remainder ignored.
+func (r *reply) cisco(v []byte) error {
+	for len(v) > 0 {
+		if len(v) < 2 || int(v[1]) < 2 || int(v[1]) > len(v) {
+			r.CiscoMalformed++
+			return nil
+		}
+		t, val := v[0], v[2:v[1]]
+		v = v[v[1]:]
+		if t == ciscoAVPair && len(r.CiscoAVPairs) < maxAVPairs+1 {
+			// One beyond the bound, so that the parser says "too many".
+			r.CiscoAVPairs = append(r.CiscoAVPairs, string(val))
 		}
 	}
 	return nil

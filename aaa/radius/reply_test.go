@@ -121,6 +121,8 @@ func FuzzParseReply(f *testing.F) {
 	f.Add([]byte{22, 9, '1', '.', '2', '.', '3', '.', '4'})
 	// EAP-Message in two parts (an MD5-Challenge Request) and State.
 	f.Add([]byte{79, 7, 1, 2, 0, 10, 4, 79, 7, 1, 0xaa, 0xbb, 0xcc, 0xdd, 24, 4, 's', '1'})
+	// A Cisco-AVPair, then a Cisco chain that does not add up.
+	f.Add([]byte{26, 14, 0, 0, 0, 9, 1, 8, 'i', 'p', 's', 'e', 'c', ':', 26, 9, 0, 0, 0, 9, 1, 9, 'x'})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_ = summarize(b)
 		attrs, err := radius.ParseAttributes(b)

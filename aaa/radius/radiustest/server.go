@@ -249,3 +249,13 @@ func (s *Server) Sign(req, resp *radius.Packet) ([]byte, bool) {
 	copy(b[4:20], h.Sum(nil))
 	return b, true
 }
+
+// AddCiscoAVPair adds a Cisco-AVPair (Vendor-Specific, vendor 9, type 1)
+// of value s to p, as a server holding Easy VPN groups answers.
+func AddCiscoAVPair(p *radius.Packet, s string) {
+	b := make([]byte, 0, 6+len(s))
+	b = binary.BigEndian.AppendUint32(b, 9)
+	b = append(b, 1, byte(2+len(s)))
+	b = append(b, s...)
+	p.Add(rfc2865.VendorSpecific_Type, b)
+}
