@@ -37,6 +37,25 @@ type Policy struct {
 	Hash       Hash
 	Group      Group
 	Lifetime   time.Duration // 0 means IOS's default, 86400 s
+	// RSASig is `authentication rsa-sig`: RSA signatures with X.509
+	// certificates (RFC 2409 §5.1, Config.Cert), main mode only;
+	// pre-shared keys otherwise.
+	RSASig bool
+}
+
+// authMethod is the policy's authentication method attribute (RFC 2409
+// Appendix A), XAuth's variant (draft-beaulieu-ike-xauth-02 §3) when
+// xauth.
+func (p Policy) authMethod(xauth bool) uint16 {
+	switch {
+	case p.RSASig && xauth:
+		return isakmp.AuthXAuthInitRSA
+	case p.RSASig:
+		return isakmp.AuthRSASig
+	case xauth:
+		return isakmp.AuthXAuthInitPSK
+	}
+	return isakmp.AuthPSK
 }
 
 func (p Policy) lifetime() time.Duration {
@@ -254,6 +273,9 @@ type Config struct {
 	// address A), or nil: the peer is refused. id is the peer's phase-1
 	// ID payload body when known (aggressive mode), else nil.
 	Key func(peer netip.Addr, id []byte) []byte
+	// Cert, when set, lets the policies with RSASig authenticate with
+	// certificates; without it they are neither offered nor accepted.
+	Cert *Certs
 	// Phase2 returns the policy for a quick mode a peer initiates with the
 	// given selectors (ours, theirs) under a phase-1 SA of isakmp profile
 	// profile ("" without), or nil: the crypto map entry that matches.

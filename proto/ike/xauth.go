@@ -101,15 +101,15 @@ func (e *ezvpn) stop() {
 	}
 }
 
-func (p *p1) authMethod() uint16 {
-	if p.n.cfg.XAuthCredentials != nil && p.role == Initiator {
-		return isakmp.AuthXAuthInitPSK
-	}
-	return isakmp.AuthPSK
+// xauthInit reports whether we offer the XAuth variants of the
+// authentication methods (an Easy VPN client).
+func (p *p1) xauthInit() bool {
+	return p.n.cfg.XAuthCredentials != nil && p.role == Initiator
 }
 
 // localID is our phase-1 identity as initiator: the profile's, the
-// group's (an Easy VPN remote), else our address.
+// group's (an Easy VPN remote), else our certificate's subject under
+// rsa-sig (ID_DER_ASN1_DN) or our address.
 func (p *p1) localID() []byte {
 	n := p.n
 	if p.prof.ID != nil {
@@ -117,6 +117,9 @@ func (p *p1) localID() []byte {
 	}
 	if n.cfg.GroupID != "" {
 		return isakmp.AppendID(nil, isakmp.ID{Type: isakmp.IDKeyID, Data: []byte(n.cfg.GroupID)})
+	}
+	if p.pol.RSASig {
+		return idDN(n.cfg.Cert.Chain[0])
 	}
 	return isakmp.AppendID(nil, isakmp.IDAddr(n.cfg.Local.Addr(), 17, 500))
 }
@@ -131,6 +134,10 @@ func IDString(body []byte) string {
 	switch id.Type {
 	case isakmp.IDFQDN, isakmp.IDUserFQDN, isakmp.IDKeyID:
 		return string(id.Data)
+	case isakmp.IDDERASN1DN:
+		if s := dnString(id.Data); s != "" {
+			return s
+		}
 	}
 	if pfx, err := id.Prefix(); err == nil {
 		if pfx.IsSingleIP() {

@@ -1,0 +1,288 @@
+package ike
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
+	"net"
+	"net/netip"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/vpdn/vpdn/wire/isakmp"
+)
+
+// testKeys are RSA keys made once: a CA, another CA, and two leaves.
+var testKeys = sync.OnceValue(func() []*rsa.PrivateKey {
+	var ks []*rsa.PrivateKey
+	for range 4 {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			panic(err)
+		}
+		ks = append(ks, k)
+	}
+	return ks
+})
+
+// testPKI is a CA and the certificates it issued, made at the bubble's
+// current time.
+type testPKI struct {
+	ca, otherCA *x509.Certificate
+	leaf        [2]*x509.Certificate
+	key         [2]*rsa.PrivateKey
+}
+
+func mkCert(t testing.TB, tmpl, parent *x509.Certificate, pub, signer any) *x509.Certificate {
+	t.Helper()
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func caTemplate(cn string, serial int64, life time.Duration) *x509.Certificate {
+	now := time.Now()
+	return &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn, Organization: []string{"vpdn test"}},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(life), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+}
+
+// leafTemplate is a router's certificate: its name and address.
+func leafTemplate(cn string, serial int64, addr netip.Addr, life time.Duration) *x509.Certificate {
+	now := time.Now()
+	return &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn, Organization: []string{"vpdn test"}},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(life), DNSNames: []string{cn},
+		IPAddresses: []net.IP{addr.AsSlice()}, KeyUsage: x509.KeyUsageDigitalSignature}
+}
+
+func newPKI(t testing.TB, leafLife time.Duration) *testPKI {
+	ks := testKeys()
+	p := &testPKI{}
+	caT := caTemplate("vpdn-ca", 1, 10*365*24*time.Hour)
+	p.ca = mkCert(t, caT, caT, &ks[0].PublicKey, ks[0])
+	oT := caTemplate("other-ca", 2, 10*365*24*time.Hour)
+	p.otherCA = mkCert(t, oT, oT, &ks[1].PublicKey, ks[1])
+	for i, name := range []string{"a.vpdn.test", "b.vpdn.test"} {
+		addr := []netip.AddrPort{addrA, addrB}[i]
+		p.leaf[i] = mkCert(t, leafTemplate(name, int64(10+i), addr.Addr(), leafLife), p.ca, &ks[2+i].PublicKey, ks[0])
+		p.key[i] = ks[2+i]
+	}
+	return p
+}
+
+func (p *testPKI) certs(i int) *Certs {
+	return &Certs{Chain: []*x509.Certificate{p.leaf[i]}, Key: p.key[i], Roots: []*x509.Certificate{p.ca}}
+}
+
+// rsaSigPair makes a and b with one rsa-sig policy and no pre-shared
+// key, then mod.
+func rsaSigPair(t *testing.T, w *network, pki *testPKI, mod func(i int, c *Config)) (*peer, *peer) {
+	return pair(t, w, func(i int, c *Config) {
+		c.Policies = []Policy{{Priority: 10, Encryption: CipherAES, KeyBits: 256, Hash: HashSHA256, Group: Group14, RSASig: true}}
+		c.Key = func(netip.Addr, []byte) []byte { return nil }
+		c.Cert = pki.certs(i)
+		if mod != nil {
+			mod(i, c)
+		}
+	})
+}
+
+// TestRSASigMainMode: main mode with certificates both ways, then quick
+// mode; each side names the other by its certificate's subject.
+func TestRSASigMainMode(t *testing.T) {
+	for _, initiator := range []int{0, 1} {
+		t.Run([]string{"a-initiates", "b-initiates"}[initiator], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				pki := newPKI(t, 365*24*time.Hour)
+				w := newNetwork(1, 0, 0)
+				a, b := rsaSigPair(t, w, pki, nil)
+				if initiator == 0 {
+					if err := a.n.Initiate(b.addr, p2For()); err != nil {
+						t.Fatal(err)
+					}
+				} else {
+					pol := &Phase2Policy{TransformSets: []TransformSet{{Name: "TS", ESP: 12, KeyBits: 256, Auth: 2}}, Local: Selector{Prefix: netB}, Remote: Selector{Prefix: netA}}
+					if err := b.n.Initiate(a.addr, pol); err != nil {
+						t.Fatal(err)
+					}
+				}
+				time.Sleep(5 * time.Second)
+				synctest.Wait()
+				checkChildren(t, a, b)
+				for i, x := range []*peer{a, b} {
+					sas := x.n.Phase1()
+					if len(sas) != 1 || !sas[0].Policy.RSASig {
+						t.Fatalf("%d: phase 1 %+v", i, sas)
+					}
+					want := pki.leaf[1-i].Subject.String()
+					if sas[0].ID != want {
+						t.Errorf("%d: peer identity %q, want %q", i, sas[0].ID, want)
+					}
+					if sas[0].PeerCert == nil || sas[0].PeerCert.SerialNumber.Cmp(pki.leaf[1-i].SerialNumber) != 0 {
+						t.Errorf("%d: peer certificate %v", i, sas[0].PeerCert)
+					}
+				}
+				if !a.log.has("SA authentication status: authenticated") {
+					t.Error("no authentication log")
+				}
+			})
+		})
+	}
+}
+
+// TestRSASigAlongsidePSK: a policy list with both methods; the peer with
+// only a key gets the pre-share policy, the one with certificates the
+// rsa-sig one.
+func TestRSASigAlongsidePSK(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pki := newPKI(t, 365*24*time.Hour)
+		w := newNetwork(2, 0, 0)
+		both := []Policy{
+			{Priority: 5, Encryption: CipherAES, KeyBits: 256, Hash: HashSHA256, Group: Group14, RSASig: true},
+			{Priority: 10, Encryption: CipherAES, KeyBits: 256, Hash: HashSHA1, Group: Group14},
+		}
+		a, b := pair(t, w, func(i int, c *Config) {
+			c.Policies = both
+			if i == 1 {
+				c.Cert = pki.certs(1)
+			}
+		})
+		if err := a.n.Initiate(b.addr, p2For()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		checkChildren(t, a, b)
+		if sas := b.n.Phase1(); len(sas) != 1 || sas[0].Policy.RSASig {
+			t.Fatalf("phase 1 %+v", sas)
+		}
+	})
+}
+
+// TestRSASigRefused: each way a peer's certificate or signature can be
+// wrong ends phase 1 with the notification for it, counted.
+func TestRSASigRefused(t *testing.T) {
+	cases := []struct {
+		name   string
+		setup  func(t testing.TB, p *testPKI, c *Certs) // a's certificates (the initiator's), as b sees them
+		before time.Duration                            // how long to wait before initiating
+		notify isakmp.NotifyType
+		stat   func(s Stats) uint64
+	}{
+		{"wrong CA", func(t testing.TB, p *testPKI, c *Certs) {
+			ks := testKeys()
+			c.Chain = []*x509.Certificate{mkCert(t, leafTemplate("a.vpdn.test", 20, addrA.Addr(), time.Hour*24), p.otherCA, &ks[2].PublicKey, ks[1])}
+		}, 0, isakmp.NotifyInvalidCertAuthority, func(s Stats) uint64 { return s.CertUntrusted }},
+		{"expired", nil, 48 * time.Hour, isakmp.NotifyInvalidCertificate, func(s Stats) uint64 { return s.CertExpired }},
+		{"wrong key", func(t testing.TB, p *testPKI, c *Certs) {
+			// a signs with b's key a certificate that claims a's
+			// (bypassing New's check that they match).
+			c.Key = p.key[1]
+		}, 0, isakmp.NotifyInvalidSignature, func(s Stats) uint64 { return s.SigInvalid }},
+		// a's own certificate, but an identity it does not hold.
+		{"identity not in certificate", nil, 0, isakmp.NotifyInvalidIDInformation, func(s Stats) uint64 { return s.CertIDMismatch }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				pki := newPKI(t, 24*time.Hour)
+				w := newNetwork(3, 0, 0)
+				var got []isakmp.NotifyType
+				w.drop = func(m []byte, from, to netip.AddrPort) bool {
+					if h, err := isakmp.ParseHeader(m); err == nil && h.Exchange == isakmp.ExchangeInformational && !h.Encrypted() {
+						if ps, err := collect(h.NextPayload, h.Body(m)); err == nil {
+							for _, n := range ps.notifies {
+								got = append(got, n.Type)
+							}
+						}
+					}
+					return false
+				}
+				a, b := rsaSigPair(t, w, pki, nil)
+				if tc.setup != nil {
+					a.n.mu.Lock()
+					tc.setup(t, pki, a.n.cfg.Cert)
+					a.n.mu.Unlock()
+				}
+				time.Sleep(tc.before)
+				pol := p2For()
+				if tc.name == "identity not in certificate" {
+					pol.Profile.ID = isakmp.AppendID(nil, isakmp.IDAddr(netip.MustParseAddr("198.18.0.9"), 17, 500))
+				}
+				if err := a.n.Initiate(b.addr, pol); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(5 * time.Second)
+				synctest.Wait()
+				if len(b.n.Children()) != 0 || len(b.n.Phase1()) != 0 {
+					t.Fatalf("b accepted a: %+v\n%s", b.n.Phase1(), b.log)
+				}
+				st := b.n.Stats()
+				if tc.stat(st) != 1 || st.AuthFailed != 1 {
+					t.Errorf("stats %+v", st)
+				}
+				found := false
+				for _, n := range got {
+					found = found || n == tc.notify
+				}
+				if !found {
+					t.Errorf("notifications %v, want %v", got, tc.notify)
+				}
+			})
+		})
+	}
+}
+
+// TestRSASigResponderRefused: the initiator refuses a responder whose
+// certificate chains to no CA of its own.
+func TestRSASigResponderRefused(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pki := newPKI(t, 24*time.Hour)
+		w := newNetwork(4, 0, 0)
+		a, b := rsaSigPair(t, w, pki, func(i int, c *Config) {
+			if i == 0 {
+				c.Cert.Roots = []*x509.Certificate{pki.otherCA}
+			}
+		})
+		if err := a.n.Initiate(b.addr, p2For()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		if len(a.n.Children()) != 0 || len(a.n.Phase1()) != 0 {
+			t.Fatalf("a accepted b: %+v", a.n.Phase1())
+		}
+		if st := a.n.Stats(); st.CertUntrusted != 1 {
+			t.Errorf("stats %+v", st)
+		}
+	})
+}
+
+// TestCertsValidate: New refuses a key that is not the certificate's and
+// certificates without a CA.
+func TestCertsValidate(t *testing.T) {
+	pki := newPKI(t, time.Hour)
+	bad := []*Certs{
+		{Chain: []*x509.Certificate{pki.leaf[0]}, Key: pki.key[1], Roots: []*x509.Certificate{pki.ca}},
+		{Chain: []*x509.Certificate{pki.leaf[0]}, Key: pki.key[0]},
+		{Key: pki.key[0], Roots: []*x509.Certificate{pki.ca}},
+	}
+	for i, c := range bad {
+		if err := c.validate(); err == nil {
+			t.Errorf("%d: accepted", i)
+		}
+	}
+	if err := pki.certs(0).validate(); err != nil {
+		t.Error(err)
+	}
+}
