@@ -55,6 +55,10 @@ type Crypto struct {
 	Keyrings       []*Keyring          `json:"keyrings,omitempty"`
 	ISAKMPProfiles []*ISAKMPProfile    `json:"isakmp_profiles,omitempty"`
 	MapProfiles    []*CryptoMapProfile `json:"map_profiles,omitempty"`
+	// Trustpoints are `crypto pki trustpoint NAME` with their
+	// certificate chains; RSAKeys `crypto key import rsa LABEL`.
+	Trustpoints []*Trustpoint   `json:"trustpoints,omitempty"`
+	RSAKeys     []*RSAKeyImport `json:"rsa_keys,omitempty"`
 }
 
 // ClientGroup is `crypto isakmp client configuration group NAME`: the

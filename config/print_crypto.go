@@ -33,6 +33,7 @@ func printCrypto(w *printer, c *Crypto) {
 	if c == nil {
 		return
 	}
+	printPKI(w, c)
 	for _, p := range c.Policies {
 		w.line(0, "crypto isakmp policy %d", p.Priority)
 		if p.Encryption != "" {

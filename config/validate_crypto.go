@@ -33,11 +33,7 @@ func (p *parser) validateCrypto() {
 		}
 		return
 	}
-	for _, pol := range cr.Policies {
-		if pol.Auth == "" {
-			p.errf(pol.Line, "crypto isakmp policy %d: authentication defaults to rsa-sig, which is not supported yet; expected authentication pre-share", pol.Priority)
-		}
-	}
+	p.validatePKI()
 	checkEntry := func(e *CryptoMapEntry, kind string) {
 		what := kind + " " + e.Name + " " + strconv.Itoa(e.Seq)
 		for _, ts := range e.TransformSets {
