@@ -380,6 +380,24 @@ func (p *parser) validatePKI() {
 	}
 }
 
+// CertificateHexLines is a certificate's DER as IOS writes it in a
+// certificate chain: eight groups of four octets in upper-case hex a
+// line.
+func CertificateHexLines(der []byte) []string {
+	h := strings.ToUpper(hex.EncodeToString(der))
+	var out []string
+	for len(h) > 0 {
+		n := min(len(h), 64)
+		var groups []string
+		for i := 0; i < n; i += 8 {
+			groups = append(groups, h[i:min(i+8, n)])
+		}
+		out = append(out, strings.Join(groups, " "))
+		h = h[n:]
+	}
+	return out
+}
+
 func printPKI(w *printer, c *Crypto) {
 	for _, k := range c.RSAKeys {
 		w.line(0, "crypto key import rsa %s pem url %s", k.Label, k.URL)
@@ -403,16 +421,8 @@ func printPKI(w *printer, c *Crypto) {
 			} else {
 				w.line(1, "certificate %s", pc.Serial)
 			}
-			// IOS's layout: eight groups of four octets a line.
-			h := strings.ToUpper(hex.EncodeToString(pc.DER))
-			for len(h) > 0 {
-				n := min(len(h), 64)
-				var groups []string
-				for i := 0; i < n; i += 8 {
-					groups = append(groups, h[i:min(i+8, n)])
-				}
-				w.line(2, "%s", strings.Join(groups, " "))
-				h = h[n:]
+			for _, l := range CertificateHexLines(pc.DER) {
+				w.line(2, "%s", l)
 			}
 			w.line(2, "quit")
 		}

@@ -5,7 +5,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -70,16 +69,9 @@ func newTestChain(t *testing.T) *testChain {
 
 // hexLines is a DER as IOS writes it in a certificate chain.
 func hexLines(der []byte) string {
-	h := strings.ToUpper(hex.EncodeToString(der))
 	var b strings.Builder
-	for len(h) > 0 {
-		n := min(len(h), 64)
-		var g []string
-		for i := 0; i < n; i += 8 {
-			g = append(g, h[i:min(i+8, n)])
-		}
-		fmt.Fprintf(&b, "  %s\n", strings.Join(g, " "))
-		h = h[n:]
+	for _, l := range CertificateHexLines(der) {
+		fmt.Fprintf(&b, "  %s\n", l)
 	}
 	return b.String()
 }

@@ -40,6 +40,10 @@ func (s *ipsecService) isakmpSAs() []show.ISAKMPSA {
 		case ike.Cipher3DES:
 			k.Encr = "3des"
 		}
+		k.Auth = "psk"
+		if p.Policy.RSASig {
+			k.Auth = "rsig" // IOS's abbreviation (the detail's legend)
+		}
 		k.Hash = map[ike.Hash]string{ike.HashMD5: "md5", ike.HashSHA1: "sha", ike.HashSHA256: "sha256", ike.HashSHA384: "sha384"}[p.Policy.Hash]
 		if p.DPD {
 			k.Caps += "D"
