@@ -1,0 +1,177 @@
+package interop
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vpdn/vpdn/proto/ike"
+	"github.com/vpdn/vpdn/wire/isakmp"
+)
+
+// rsaSigLab is a CA and the certificates it issued to vpdn and to
+// strongSwan, written where charon reads them: x509ca/ and private/
+// under dir (swanctl --load-creds with SWANCTL_DIR), the peer's
+// certificate by absolute path from swanctl.conf.
+type rsaSigLab struct {
+	dir        string
+	ca         *x509.Certificate
+	vpdn, swan *x509.Certificate
+	vpdnKey    *rsa.PrivateKey
+}
+
+func newRSASigLab(t *testing.T) *rsaSigLab {
+	t.Helper()
+	var ks [3]*rsa.PrivateKey
+	for i := range ks {
+		k, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ks[i] = k
+	}
+	now := time.Now()
+	mk := func(tmpl, parent *x509.Certificate, pub *rsa.PublicKey, signer *rsa.PrivateKey) *x509.Certificate {
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := x509.ParseCertificate(der)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	caT := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "vpdn interop CA", Organization: []string{"vpdn lab"}},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
+	l := &rsaSigLab{dir: t.TempDir(), vpdnKey: ks[1]}
+	l.ca = mk(caT, caT, &ks[0].PublicKey, ks[0])
+	leaf := func(serial int64, cn string, addr netip.Addr, key *rsa.PrivateKey) *x509.Certificate {
+		return mk(&x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn, Organization: []string{"vpdn lab"}},
+			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), DNSNames: []string{cn}, IPAddresses: []net.IP{addr.AsSlice()},
+			KeyUsage: x509.KeyUsageDigitalSignature}, l.ca, &key.PublicKey, ks[0])
+	}
+	l.vpdn = leaf(10, "vpdn.lab", vpdnAddr, ks[1])
+	l.swan = leaf(11, "swan.lab", peerAddr, ks[2])
+	for _, f := range []struct {
+		path string
+		blk  *pem.Block
+	}{
+		{"x509ca/ca.pem", &pem.Block{Type: "CERTIFICATE", Bytes: l.ca.Raw}},
+		{"swan.pem", &pem.Block{Type: "CERTIFICATE", Bytes: l.swan.Raw}},
+		{"private/swan.pem", &pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(ks[2])}},
+	} {
+		p := filepath.Join(l.dir, f.path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, pem.EncodeToMemory(f.blk), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return l
+}
+
+// conf is charon's connection: IKEv1 main mode with pubkey
+// authentication both ways; it expects vpdn's certificate subject as
+// identity.
+func (l *rsaSigLab) conf() string {
+	return fmt.Sprintf(`connections {
+  vpdn {
+    version = 1
+    local_addrs = %[1]s
+    remote_addrs = %[2]s
+    proposals = aes256-sha256-modp2048
+    rekey_time = 0
+    local { auth = pubkey
+            certs = %[3]s }
+    remote { auth = pubkey
+             id = "O=vpdn lab, CN=vpdn.lab"
+             cacerts = %[4]s }
+    children {
+      net {
+        local_ts = %[5]s
+        remote_ts = %[6]s
+        esp_proposals = aes256-sha1
+        mode = tunnel
+        rekey_time = 0
+      }
+    }
+  }
+}
+`, peerAddr, vpdnAddr, filepath.Join(l.dir, "swan.pem"), filepath.Join(l.dir, "x509ca/ca.pem"), peerNet, vpdnNet)
+}
+
+// loadCreds loads the CA and charon's private key.
+func (l *rsaSigLab) loadCreds(t *testing.T, c *charon) {
+	t.Helper()
+	if out, err := c.ns.Run(30*time.Second, "env", "SWANCTL_DIR="+l.dir, "swanctl", "--load-creds", "--noprompt", "--uri", c.uri); err != nil {
+		t.Fatalf("swanctl --load-creds: %v\n%s", err, out)
+	}
+}
+
+func (l *rsaSigLab) ikeConfig() ike.Config {
+	return ike.Config{
+		Policies: []ike.Policy{{Priority: 10, Encryption: ike.CipherAES, KeyBits: 256, Hash: ike.HashSHA256, Group: ike.Group14, RSASig: true}},
+		Cert:     &ike.Certs{Chain: []*x509.Certificate{l.vpdn}, Key: l.vpdnKey, Roots: []*x509.Certificate{l.ca}},
+		Key:      func(netip.Addr, []byte) []byte { return nil },
+	}
+}
+
+var rsaSigSuite = ikeSuite{ts: ike.TransformSet{ESP: isakmp.ESPAES, KeyBits: 256, Auth: isakmp.AuthAlgHMACSHA1}}
+
+// TestIKEv1StrongSwanRSASig: main mode with RSA signatures and X.509
+// certificates against charon (x509, pem, pkcs1 plugins), vpdn as
+// initiator and as responder: each side checks the other's certificate
+// against the CA and its identity (the subject DN), quick mode follows,
+// and both hold the same child SA.
+func TestIKEv1StrongSwanRSASig(t *testing.T) {
+	for _, vpdnInitiates := range []bool{true, false} {
+		t.Run(map[bool]string{true: "vpdn-initiator", false: "vpdn-responder"}[vpdnInitiates], func(t *testing.T) {
+			l := newRSASigLab(t)
+			lab, a, b, capture := newIKELab(t)
+			c := startCharon(t, lab, b, l.conf())
+			l.loadCreds(t, c)
+			cfg := l.ikeConfig()
+			cfg.Phase2 = func(_ netip.AddrPort, _ string, lo, r ike.Selector) *ike.Phase2Policy {
+				if lo.Prefix != vpdnNet || r.Prefix != peerNet {
+					return nil
+				}
+				return rsaSigSuite.phase2(vpdnNet, peerNet)
+			}
+			v := startIKE(t, a, cfg)
+			if vpdnInitiates {
+				if err := v.Initiate(netip.AddrPortFrom(peerAddr, 500), rsaSigSuite.phase2(vpdnNet, peerNet)); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				c.swanctl(t, "--initiate", "--child", "net", "--timeout", "20")
+			}
+			e := v.waitEvent(t, ike.EventChildUp, c)
+			checkCharonSA(t, c, e.Child)
+			st := v.Phase1()
+			if len(st) != 1 || !st[0].Policy.RSASig || st[0].PeerCert == nil || !st[0].PeerCert.Equal(l.swan) {
+				t.Errorf("phase 1: %+v", st)
+			}
+			if want := "CN=swan.lab,O=vpdn lab"; len(st) == 1 && st[0].ID != want {
+				t.Errorf("peer identity %q, want %q", st[0].ID, want)
+			}
+			if out := c.swanctl(t, "--list-sas", "--raw"); !strings.Contains(out, "remote-id=O=vpdn lab, CN=vpdn.lab") {
+				t.Errorf("strongSwan's view of vpdn's identity:\n%s", out)
+			}
+			checkIKECapture(t, capture)
+		})
+	}
+}
