@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vpdn/vpdn/config"
 	"github.com/vpdn/vpdn/proto/ike"
 	"github.com/vpdn/vpdn/wire/isakmp"
 )
@@ -112,6 +113,41 @@ func (l *rsaSigLab) conf() string {
   }
 }
 `, peerAddr, vpdnAddr, filepath.Join(l.dir, "swan.pem"), filepath.Join(l.dir, "x509ca/ca.pem"), peerNet, vpdnNet)
+}
+
+// vpdnConfig is vpdn's trustpoint TP: the CA, vpdn's certificate and
+// its key (in a file), in IOS's running-config form.
+func (l *rsaSigLab) vpdnConfig(t *testing.T) string {
+	t.Helper()
+	key := filepath.Join(l.dir, "vpdn-key.pem")
+	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(l.vpdnKey)}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "crypto key import rsa VPDN pem url file:%s\ncrypto pki trustpoint TP\n enrollment terminal\n revocation-check none\ncrypto pki certificate chain TP\n", key)
+	for _, c := range []*x509.Certificate{l.vpdn, l.ca} {
+		if c.IsCA {
+			fmt.Fprintf(&b, " certificate ca %X\n", c.SerialNumber)
+		} else {
+			fmt.Fprintf(&b, " certificate %X\n", c.SerialNumber)
+		}
+		for _, h := range config.CertificateHexLines(c.Raw) {
+			fmt.Fprintf(&b, "  %s\n", h)
+		}
+		b.WriteString("  \tquit\n")
+	}
+	return b.String()
+}
+
+// swanCryptoConf turns charon's pre-shared-key connection conf into
+// pubkey authentication with these certificates.
+func (l *rsaSigLab) swanCryptoConf(conf string) string {
+	return strings.NewReplacer(
+		fmt.Sprintf("local { auth = psk\n            id = %s }", peerAddr),
+		fmt.Sprintf("local { auth = pubkey\n            certs = %s }", filepath.Join(l.dir, "swan.pem")),
+		fmt.Sprintf("remote { auth = psk\n             id = %s }", vpdnAddr),
+		fmt.Sprintf("remote { auth = pubkey\n             id = \"O=vpdn lab, CN=vpdn.lab\"\n             cacerts = %s }", filepath.Join(l.dir, "x509ca/ca.pem")),
+	).Replace(conf)
 }
 
 // loadCreds loads the CA and charon's private key.
