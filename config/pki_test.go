@@ -1,35 +1,22 @@
 package config
 
 import (
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"math/big"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/vpdn/vpdn/internal/testpki"
 )
 
-var pkiKeys = sync.OnceValue(func() []*rsa.PrivateKey {
-	var ks []*rsa.PrivateKey
-	for range 3 {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			panic(err)
-		}
-		ks = append(ks, k)
-	}
-	return ks
-})
-
-// testChain is a CA (key 0), a router certificate it issued (key 1) and
-// the router's key written to a file.
+// testChain is a CA (testpki key 0), a router certificate it issued
+// (key 1) and the router's key written to a file (and key 2 to another).
 type testChain struct {
 	ca, leaf *x509.Certificate
 	keyFile  string // key 1, PKCS #1
@@ -38,29 +25,14 @@ type testChain struct {
 
 func newTestChain(t *testing.T) *testChain {
 	t.Helper()
-	ks := pkiKeys()
-	now := time.Now()
-	caT := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "vpdn-ca"}, NotBefore: now.Add(-time.Hour),
-		NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, caT, caT, &ks[0].PublicKey, ks[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &testChain{}
-	c.ca, _ = x509.ParseCertificate(der)
-	leafT := &x509.Certificate{SerialNumber: big.NewInt(0x1a2b), Subject: pkix.Name{CommonName: "vpdn.example"}, NotBefore: now.Add(-time.Hour),
-		NotAfter: now.Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
-	der, err = x509.CreateCertificate(rand.Reader, leafT, c.ca, &ks[1].PublicKey, ks[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.leaf, _ = x509.ParseCertificate(der)
+	ks := testpki.Keys(3)
+	c := &testChain{ca: testpki.CA(t, 1, "vpdn-ca", ks[0], 24*time.Hour)}
+	c.leaf = testpki.Leaf(t, 0x1a2b, "vpdn.example", netip.Addr{}, &ks[1].PublicKey, c.ca, ks[0], 24*time.Hour)
 	dir := t.TempDir()
 	c.keyFile = filepath.Join(dir, "router.pem")
 	c.other = filepath.Join(dir, "other.pem")
 	for f, k := range map[string]*rsa.PrivateKey{c.keyFile: ks[1], c.other: ks[2]} {
-		b := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
-		if err := os.WriteFile(f, b, 0o600); err != nil {
+		if err := os.WriteFile(f, testpki.KeyPEM(k), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,67 +1,30 @@
 package daemon
 
 import (
-	"bytes"
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/vpdn/vpdn/config"
+	"github.com/vpdn/vpdn/internal/testpki"
 	"github.com/vpdn/vpdn/transport/memnet"
 )
-
-// pkiTestKeys are a CA's, another CA's and two routers' keys, made once.
-var pkiTestKeys = sync.OnceValue(func() []*rsa.PrivateKey {
-	var ks []*rsa.PrivateKey
-	for range 4 {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			panic(err)
-		}
-		ks = append(ks, k)
-	}
-	return ks
-})
-
-func testCert(t testing.TB, serial int64, cn string, ca bool, parent *x509.Certificate, pub *rsa.PublicKey, signer *rsa.PrivateKey) *x509.Certificate {
-	t.Helper()
-	now := time.Now()
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn, Organization: []string{"vpdn lab"}},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(365 * 24 * time.Hour), IsCA: ca, BasicConstraintsValid: ca,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign}
-	if parent == nil {
-		parent = tmpl
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
 
 // routerPKI is the configuration of a router's trustpoint TP: the CA,
 // the router's certificate (serial, cn) and its key in a file.
 func routerPKI(t testing.TB, ca *x509.Certificate, caKey *rsa.PrivateKey, key *rsa.PrivateKey, serial int64, cn string) string {
 	t.Helper()
-	leaf := testCert(t, serial, cn, false, ca, &key.PublicKey, caKey)
+	leaf := testpki.Leaf(t, serial, cn, netip.Addr{}, &key.PublicKey, ca, caKey, 365*24*time.Hour)
 	path := filepath.Join(t.TempDir(), "router.pem")
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600); err != nil {
+	if err := os.WriteFile(path, testpki.KeyPEM(key), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var b strings.Builder
@@ -88,9 +51,9 @@ func TestInMemoryCryptoMapRSASig(t *testing.T) {
 	for _, wrongCA := range []bool{false, true} {
 		t.Run(map[bool]string{false: "same-ca", true: "other-ca"}[wrongCA], func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				ks := pkiTestKeys()
-				ca := testCert(t, 1, "vpdn-lab-ca", true, nil, &ks[0].PublicKey, ks[0])
-				other := testCert(t, 2, "other-ca", true, nil, &ks[1].PublicKey, ks[1])
+				ks := testpki.Keys(4)
+				ca := testpki.CA(t, 1, "vpdn-lab-ca", ks[0], 365*24*time.Hour)
+				other := testpki.CA(t, 2, "other-ca", ks[1], 365*24*time.Hour)
 				spokeCA, spokeCAKey := ca, ks[0]
 				if wrongCA {
 					spokeCA, spokeCAKey = other, ks[1]
@@ -100,8 +63,8 @@ func TestInMemoryCryptoMapRSASig(t *testing.T) {
 				hub := newMemDaemon(t, nw, routerPKI(t, ca, ks[0], ks[2], 0x1001, "hub.vpdn.lab")+doc004(t, "004-crypto-map-hub-two-spokes", rsaSig...))
 				sp1 := newMemDaemon(t, nw, routerPKI(t, spokeCA, spokeCAKey, ks[3], 0x1002, "spoke1.vpdn.lab")+doc004(t, "004-crypto-map-spoke1", rsaSig...))
 				h, s1 := hub.host.Device("crypto0"), sp1.host.Device("crypto0")
-				p1 := udpPacket("198.19.0.1", "198.19.1.1", 64)
 				if wrongCA {
+					p1 := udpPacket("198.19.0.1", "198.19.1.1", 64)
 					for range 30 {
 						inject(h, p1)
 						time.Sleep(time.Second)
@@ -117,21 +80,7 @@ func TestInMemoryCryptoMapRSASig(t *testing.T) {
 					}
 					return
 				}
-				inject(h, p1)
-				waitFor(t, "the hub's SA with spoke 1", func() bool {
-					return strings.Contains(hub.show(t, "crypto ipsec sa", false).Text, "current outbound spi")
-				})
-				inject(h, p1)
-				synctest.Wait()
-				if got := outbound(s1); !bytes.Equal(got, p1) {
-					t.Fatalf("spoke 1 got %x, want %x", got, p1)
-				}
-				back := udpPacket("198.19.1.1", "198.19.0.1", 300)
-				inject(s1, back)
-				synctest.Wait()
-				if got := outbound(h); !bytes.Equal(got, back) {
-					t.Fatalf("hub got %x", got)
-				}
+				hubToSpoke1(t, hub, h, s1)
 				detail := hub.show(t, "crypto isakmp sa detail", false).Text
 				if !strings.Contains(detail, "ACTIVE 3des md5    rsig 5 ") {
 					t.Errorf("show crypto isakmp sa detail:\n%s", detail)

@@ -1,14 +1,10 @@
 package interop
 
 import (
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
+	"encoding/hex"
 	"fmt"
-	"math/big"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -16,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vpdn/vpdn/config"
+	"github.com/vpdn/vpdn/internal/testpki"
 	"github.com/vpdn/vpdn/proto/ike"
 	"github.com/vpdn/vpdn/wire/isakmp"
 )
@@ -24,7 +20,8 @@ import (
 // rsaSigLab is a CA and the certificates it issued to vpdn and to
 // strongSwan, written where charon reads them: x509ca/ and private/
 // under dir (swanctl --load-creds with SWANCTL_DIR), the peer's
-// certificate by absolute path from swanctl.conf.
+// certificate by absolute path from swanctl.conf; vpdn's key beside
+// them.
 type rsaSigLab struct {
 	dir        string
 	ca         *x509.Certificate
@@ -34,51 +31,18 @@ type rsaSigLab struct {
 
 func newRSASigLab(t *testing.T) *rsaSigLab {
 	t.Helper()
-	var ks [3]*rsa.PrivateKey
-	for i := range ks {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ks[i] = k
-	}
-	now := time.Now()
-	mk := func(tmpl, parent *x509.Certificate, pub *rsa.PublicKey, signer *rsa.PrivateKey) *x509.Certificate {
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := x509.ParseCertificate(der)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	caT := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "vpdn interop CA", Organization: []string{"vpdn lab"}},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign}
+	ks := testpki.Keys(3)
 	l := &rsaSigLab{dir: t.TempDir(), vpdnKey: ks[1]}
-	l.ca = mk(caT, caT, &ks[0].PublicKey, ks[0])
-	leaf := func(serial int64, cn string, addr netip.Addr, key *rsa.PrivateKey) *x509.Certificate {
-		return mk(&x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn, Organization: []string{"vpdn lab"}},
-			NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), DNSNames: []string{cn}, IPAddresses: []net.IP{addr.AsSlice()},
-			KeyUsage: x509.KeyUsageDigitalSignature}, l.ca, &key.PublicKey, ks[0])
-	}
-	l.vpdn = leaf(10, "vpdn.lab", vpdnAddr, ks[1])
-	l.swan = leaf(11, "swan.lab", peerAddr, ks[2])
-	for _, f := range []struct {
-		path string
-		blk  *pem.Block
-	}{
-		{"x509ca/ca.pem", &pem.Block{Type: "CERTIFICATE", Bytes: l.ca.Raw}},
-		{"swan.pem", &pem.Block{Type: "CERTIFICATE", Bytes: l.swan.Raw}},
-		{"private/swan.pem", &pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(ks[2])}},
-	} {
-		p := filepath.Join(l.dir, f.path)
+	l.ca = testpki.CA(t, 1, "vpdn interop CA", ks[0], 24*time.Hour)
+	l.vpdn = testpki.Leaf(t, 10, "vpdn.lab", vpdnAddr, &ks[1].PublicKey, l.ca, ks[0], 24*time.Hour)
+	l.swan = testpki.Leaf(t, 11, "swan.lab", peerAddr, &ks[2].PublicKey, l.ca, ks[0], 24*time.Hour)
+	for path, b := range map[string][]byte{"x509ca/ca.pem": testpki.CertPEM(l.ca), "swan.pem": testpki.CertPEM(l.swan),
+		"private/swan.pem": testpki.KeyPEM(ks[2]), "vpdn-key.pem": testpki.KeyPEM(ks[1])} {
+		p := filepath.Join(l.dir, path)
 		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(p, pem.EncodeToMemory(f.blk), 0o600); err != nil {
+		if err := os.WriteFile(p, b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -120,9 +84,6 @@ func (l *rsaSigLab) conf() string {
 func (l *rsaSigLab) vpdnConfig(t *testing.T) string {
 	t.Helper()
 	key := filepath.Join(l.dir, "vpdn-key.pem")
-	if err := os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(l.vpdnKey)}), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "crypto key import rsa VPDN pem url file:%s\ncrypto pki trustpoint TP\n enrollment terminal\n revocation-check none\ncrypto pki certificate chain TP\n", key)
 	for _, c := range []*x509.Certificate{l.vpdn, l.ca} {
@@ -131,8 +92,11 @@ func (l *rsaSigLab) vpdnConfig(t *testing.T) string {
 		} else {
 			fmt.Fprintf(&b, " certificate %X\n", c.SerialNumber)
 		}
-		for _, h := range config.CertificateHexLines(c.Raw) {
-			fmt.Fprintf(&b, "  %s\n", h)
+		// The DER in hex, 32 octets a line (vpdn reads any grouping).
+		for h := hex.EncodeToString(c.Raw); h != ""; {
+			n := min(len(h), 64)
+			fmt.Fprintf(&b, "  %s\n", h[:n])
+			h = h[n:]
 		}
 		b.WriteString("  \tquit\n")
 	}

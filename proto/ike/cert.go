@@ -9,7 +9,6 @@ import (
 	"encoding/asn1"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
 
@@ -171,10 +170,10 @@ func certNames(c *x509.Certificate, idBody []byte) error {
 		ok = bytes.Equal(id.Data, c.RawSubject)
 	case isakmp.IDIPv4Addr, isakmp.IDIPv6Addr:
 		a, _ := netip.AddrFromSlice(id.Data)
-		ok = slices.ContainsFunc(c.IPAddresses, func(ip net.IP) bool {
+		for _, ip := range c.IPAddresses {
 			b, _ := netip.AddrFromSlice(ip)
-			return b.Unmap() == a.Unmap()
-		})
+			ok = ok || b.Unmap() == a.Unmap()
+		}
 	case isakmp.IDFQDN:
 		ok = slices.ContainsFunc(c.DNSNames, func(n string) bool { return bytes.EqualFold([]byte(n), id.Data) })
 	case isakmp.IDUserFQDN:

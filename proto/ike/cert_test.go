@@ -1,80 +1,32 @@
 package ike
 
 import (
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"math/big"
-	"net"
 	"net/netip"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/vpdn/vpdn/internal/testpki"
 	"github.com/vpdn/vpdn/wire/isakmp"
 )
 
-// testKeys are RSA keys made once: a CA, another CA, and two leaves.
-var testKeys = sync.OnceValue(func() []*rsa.PrivateKey {
-	var ks []*rsa.PrivateKey
-	for range 4 {
-		k, err := rsa.GenerateKey(rand.Reader, 2048)
-		if err != nil {
-			panic(err)
-		}
-		ks = append(ks, k)
-	}
-	return ks
-})
-
-// testPKI is a CA and the certificates it issued, made at the bubble's
-// current time.
+// testPKI is a CA, another CA and a certificate from the first for each
+// of a (198.18.0.1) and b (198.18.0.2), made at the bubble's current
+// time; testpki's keys 0 to 3.
 type testPKI struct {
 	ca, otherCA *x509.Certificate
 	leaf        [2]*x509.Certificate
 	key         [2]*rsa.PrivateKey
 }
 
-func mkCert(t testing.TB, tmpl, parent *x509.Certificate, pub, signer any) *x509.Certificate {
-	t.Helper()
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-func caTemplate(cn string, serial int64, life time.Duration) *x509.Certificate {
-	now := time.Now()
-	return &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn, Organization: []string{"vpdn test"}},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(life), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-}
-
-// leafTemplate is a router's certificate: its name and address.
-func leafTemplate(cn string, serial int64, addr netip.Addr, life time.Duration) *x509.Certificate {
-	now := time.Now()
-	return &x509.Certificate{SerialNumber: big.NewInt(serial), Subject: pkix.Name{CommonName: cn, Organization: []string{"vpdn test"}},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(life), DNSNames: []string{cn},
-		IPAddresses: []net.IP{addr.AsSlice()}, KeyUsage: x509.KeyUsageDigitalSignature}
-}
-
 func newPKI(t testing.TB, leafLife time.Duration) *testPKI {
-	ks := testKeys()
-	p := &testPKI{}
-	caT := caTemplate("vpdn-ca", 1, 10*365*24*time.Hour)
-	p.ca = mkCert(t, caT, caT, &ks[0].PublicKey, ks[0])
-	oT := caTemplate("other-ca", 2, 10*365*24*time.Hour)
-	p.otherCA = mkCert(t, oT, oT, &ks[1].PublicKey, ks[1])
+	ks := testpki.Keys(4)
+	p := &testPKI{ca: testpki.CA(t, 1, "vpdn-ca", ks[0], 10*365*24*time.Hour), otherCA: testpki.CA(t, 2, "other-ca", ks[1], 10*365*24*time.Hour)}
 	for i, name := range []string{"a.vpdn.test", "b.vpdn.test"} {
 		addr := []netip.AddrPort{addrA, addrB}[i]
-		p.leaf[i] = mkCert(t, leafTemplate(name, int64(10+i), addr.Addr(), leafLife), p.ca, &ks[2+i].PublicKey, ks[0])
+		p.leaf[i] = testpki.Leaf(t, int64(10+i), name, addr.Addr(), &ks[2+i].PublicKey, p.ca, ks[0], leafLife)
 		p.key[i] = ks[2+i]
 	}
 	return p
@@ -180,8 +132,8 @@ func TestRSASigRefused(t *testing.T) {
 		stat   func(s Stats) uint64
 	}{
 		{"wrong CA", func(t testing.TB, p *testPKI, c *Certs) {
-			ks := testKeys()
-			c.Chain = []*x509.Certificate{mkCert(t, leafTemplate("a.vpdn.test", 20, addrA.Addr(), time.Hour*24), p.otherCA, &ks[2].PublicKey, ks[1])}
+			ks := testpki.Keys(4)
+			c.Chain = []*x509.Certificate{testpki.Leaf(t, 20, "a.vpdn.test", addrA.Addr(), &ks[2].PublicKey, p.otherCA, ks[1], 24*time.Hour)}
 		}, 0, isakmp.NotifyInvalidCertAuthority, func(s Stats) uint64 { return s.CertUntrusted }},
 		{"expired", nil, 48 * time.Hour, isakmp.NotifyInvalidCertificate, func(s Stats) uint64 { return s.CertExpired }},
 		{"wrong key", func(t testing.TB, p *testPKI, c *Certs) {
