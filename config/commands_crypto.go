@@ -238,8 +238,18 @@ var cryptoCommands = []*command{
 			}
 			return nil
 		}},
-	{mode: mGlobal, spec: "crypto isakmp identity address", help: "Phase-1 identity: the address (the only one vpdn sends; accepted for IOS configurations).",
-		apply: func(p *parser, m *Match, neg bool) error { return nil }},
+	{mode: mGlobal, spec: "crypto isakmp identity {address | dn | hostname}", help: "vpdn's phase-1 identity: address (the default: ID_IPV4_ADDR) or dn (under rsa-sig, the certificate's subject, ID_DER_ASN1_DN; with keys the address still). hostname is not supported yet.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			if m.Has("hostname") && !neg {
+				return fmt.Errorf("crypto isakmp identity hostname: not supported yet; expected crypto isakmp identity address or dn")
+			}
+			c := p.cfg.CryptoConfig()
+			c.Identity = ""
+			if m.Has("dn") && !neg {
+				c.Identity = "dn"
+			}
+			return nil
+		}},
 
 	{mode: mGlobal, spec: "crypto ipsec transform-set <name:word> {esp-aes [<bits:int:128-256>] | esp-gcm [<bits:int:128-256>] | esp-3des | esp-des | esp-null} [esp-sha-hmac | esp-md5-hmac | esp-sha256-hmac | esp-sha384-hmac]", help: "An ESP transform set and its mode (mode tunnel, the default, or transport): esp-aes 128|192|256 or esp-3des with an HMAC (esp-sha-hmac, esp-md5-hmac, esp-sha256-hmac), or esp-gcm 128|256 alone.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {

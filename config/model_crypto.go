@@ -24,6 +24,9 @@ type Crypto struct {
 	// disable`, the same, as IOS writes it) or "enable" (`no crypto
 	// isakmp aggressive-mode disable`: peers may use it).
 	AggressiveMode string `json:"aggressive_mode,omitempty"`
+	// Identity is `crypto isakmp identity dn` ("dn"); "" is the
+	// address (IOS's default).
+	Identity string `json:"identity,omitempty"`
 	// TransformSets are `crypto ipsec transform-set NAME ...`.
 	TransformSets []*TransformSet `json:"transform_sets"`
 	// SALifetime is `crypto ipsec security-association lifetime`.

@@ -56,7 +56,7 @@ func (c *testChain) text() string {
 		"!\ncrypto pki certificate chain TP\n" +
 		" certificate 1A2B\n" + hexLines(c.leaf.Raw) + "  \tquit\n" +
 		" certificate ca 01\n" + hexLines(c.ca.Raw) + "  \tquit\n" +
-		"crypto isakmp policy 10\n encryption aes 256\n hash sha256\n authentication rsa-sig\n group 14\n"
+		"crypto isakmp policy 10\n encryption aes 256\n hash sha256\n authentication rsa-sig\n group 14\ncrypto isakmp identity dn\n"
 }
 
 func TestPKIConfig(t *testing.T) {
@@ -77,7 +77,7 @@ func TestPKIConfig(t *testing.T) {
 	if pki.Trustpoint != "TP" || len(pki.Chain) != 1 || !pki.Chain[0].Equal(c.leaf) || len(pki.Roots) != 1 || !pki.Roots[0].Equal(c.ca) || pki.Key == nil {
 		t.Fatalf("pki %+v", pki)
 	}
-	if cr.Policies[0].Auth != "rsa-sig" {
+	if cr.Policies[0].Auth != "rsa-sig" || cr.Identity != "dn" {
 		t.Fatalf("auth %q", cr.Policies[0].Auth)
 	}
 	// What vpdn prints parses to the same.
@@ -122,6 +122,7 @@ func TestPKIConfigBroken(t *testing.T) {
 		{"self-signed", strings.Replace(ok, " certificate 1A2B\n", " certificate self-signed 01\n", 1), 8, []string{"not supported yet"}},
 		{"other pki", "crypto pki server CS\n", 1, []string{"not supported yet", "crypto pki trustpoint"}},
 		{"rsa-encr", "crypto isakmp policy 1\n authentication rsa-encr\n", 2, []string{"not supported yet"}},
+		{"identity hostname", "crypto isakmp identity hostname\n", 1, []string{"not supported yet", "address or dn"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { firstError(t, "pki.cfg", tc.text, tc.line, tc.want...) })
 	}

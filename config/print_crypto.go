@@ -89,6 +89,9 @@ func printCrypto(w *printer, c *Crypto) {
 	if c.XAuthTimeout != 0 {
 		w.line(0, "crypto isakmp xauth timeout %d", c.XAuthTimeout)
 	}
+	if c.Identity == "dn" {
+		w.line(0, "crypto isakmp identity dn")
+	}
 	w.bang()
 	for _, g := range c.ClientGroups {
 		printClientGroup(w, g)

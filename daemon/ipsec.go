@@ -130,7 +130,7 @@ func ikeCerts(cr *config.Crypto) (*ike.Certs, error) {
 	if pki.Trustpoint == "" {
 		return nil, nil
 	}
-	return &ike.Certs{Chain: pki.Chain, Key: pki.Key, Roots: pki.Roots}, nil
+	return &ike.Certs{Chain: pki.Chain, Key: pki.Key, Roots: pki.Roots, SendAddress: cr.Identity != "dn"}, nil
 }
 
 // isakmpPolicies turns the crypto isakmp policies into the engine's; with

@@ -19,10 +19,11 @@ import (
 )
 
 // routerPKI is the configuration of a router's trustpoint TP: the CA,
-// the router's certificate (serial, cn) and its key in a file.
-func routerPKI(t testing.TB, ca *x509.Certificate, caKey *rsa.PrivateKey, key *rsa.PrivateKey, serial int64, cn string) string {
+// the router's certificate (serial, cn, and cn and addr as alternative
+// names) and its key in a file.
+func routerPKI(t testing.TB, ca *x509.Certificate, caKey *rsa.PrivateKey, key *rsa.PrivateKey, serial int64, cn string, addr netip.Addr) string {
 	t.Helper()
-	leaf := testpki.Leaf(t, serial, cn, netip.Addr{}, &key.PublicKey, ca, caKey, 365*24*time.Hour)
+	leaf := testpki.Leaf(t, serial, cn, addr, &key.PublicKey, ca, caKey, 365*24*time.Hour)
 	path := filepath.Join(t.TempDir(), "router.pem")
 	if err := os.WriteFile(path, testpki.KeyPEM(key), 0o600); err != nil {
 		t.Fatal(err)
@@ -60,8 +61,11 @@ func TestInMemoryCryptoMapRSASig(t *testing.T) {
 				}
 				rsaSig := []string{"authentication pre-share", "authentication rsa-sig"}
 				nw := memnet.New(15)
-				hub := newMemDaemon(t, nw, routerPKI(t, ca, ks[0], ks[2], 0x1001, "hub.vpdn.lab")+doc004(t, "004-crypto-map-hub-two-spokes", rsaSig...))
-				sp1 := newMemDaemon(t, nw, routerPKI(t, spokeCA, spokeCAKey, ks[3], 0x1002, "spoke1.vpdn.lab")+doc004(t, "004-crypto-map-spoke1", rsaSig...))
+				// The hub names itself by its certificate's subject
+				// (crypto isakmp identity dn), the spoke by its address
+				// (IOS's default), which its certificate holds.
+				hub := newMemDaemon(t, nw, routerPKI(t, ca, ks[0], ks[2], 0x1001, "hub.vpdn.lab", netip.Addr{})+"crypto isakmp identity dn\n"+doc004(t, "004-crypto-map-hub-two-spokes", rsaSig...))
+				sp1 := newMemDaemon(t, nw, routerPKI(t, spokeCA, spokeCAKey, ks[3], 0x1002, "spoke1.vpdn.lab", netip.MustParseAddr("198.18.1.2"))+doc004(t, "004-crypto-map-spoke1", rsaSig...))
 				h, s1 := hub.host.Device("crypto0"), sp1.host.Device("crypto0")
 				if wrongCA {
 					p1 := udpPacket("198.19.0.1", "198.19.1.1", 64)

@@ -85,7 +85,7 @@ func (l *rsaSigLab) vpdnConfig(t *testing.T) string {
 	t.Helper()
 	key := filepath.Join(l.dir, "vpdn-key.pem")
 	var b strings.Builder
-	fmt.Fprintf(&b, "crypto key import rsa VPDN pem url file:%s\ncrypto pki trustpoint TP\n enrollment terminal\n revocation-check none\ncrypto pki certificate chain TP\n", key)
+	fmt.Fprintf(&b, "crypto isakmp identity dn\ncrypto key import rsa VPDN pem url file:%s\ncrypto pki trustpoint TP\n enrollment terminal\n revocation-check none\ncrypto pki certificate chain TP\n", key)
 	for _, c := range []*x509.Certificate{l.vpdn, l.ca} {
 		if c.IsCA {
 			fmt.Fprintf(&b, " certificate ca %X\n", c.SerialNumber)

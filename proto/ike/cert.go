@@ -26,6 +26,12 @@ type Certs struct {
 	// Roots are the trusted CAs: a peer's certificate must chain to one
 	// of them (no system roots, nothing fetched).
 	Roots []*x509.Certificate
+	// SendAddress makes our identity under rsa-sig our address
+	// (ID_IPV4_ADDR, IOS's `crypto isakmp identity address`, its
+	// default) rather than Chain[0]'s subject (ID_DER_ASN1_DN, `crypto
+	// isakmp identity dn`). The peer then needs the address among the
+	// certificate's subject alternative names.
+	SendAddress bool
 }
 
 // Bounds on what a peer's CERT payloads may make us parse and verify.
@@ -60,9 +66,13 @@ func (c *Certs) validate() error {
 	return nil
 }
 
-// idDN is an ID_DER_ASN1_DN identity: a certificate's subject.
-func idDN(c *x509.Certificate) []byte {
-	return isakmp.AppendID(nil, isakmp.ID{Type: isakmp.IDDERASN1DN, Data: c.RawSubject})
+// sigID is our identity under rsa-sig: our address, or our
+// certificate's subject (ID_DER_ASN1_DN).
+func (n *Node) sigID() []byte {
+	if n.cfg.Cert.SendAddress {
+		return isakmp.AppendID(nil, isakmp.IDAddr(n.cfg.Local.Addr(), 17, 500))
+	}
+	return isakmp.AppendID(nil, isakmp.ID{Type: isakmp.IDDERASN1DN, Data: n.cfg.Cert.Chain[0].RawSubject})
 }
 
 // appendCRs adds a certificate request naming each trusted CA (RFC 2408

@@ -92,6 +92,29 @@ func TestRSASigMainMode(t *testing.T) {
 	}
 }
 
+// TestRSASigAddressIdentity: with SendAddress (IOS's default identity)
+// each side names itself by address, which its certificate holds as a
+// subject alternative name.
+func TestRSASigAddressIdentity(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pki := newPKI(t, 365*24*time.Hour)
+		w := newNetwork(5, 0, 0)
+		a, b := rsaSigPair(t, w, pki, func(i int, c *Config) { c.Cert.SendAddress = true })
+		if err := a.n.Initiate(b.addr, p2For()); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(5 * time.Second)
+		synctest.Wait()
+		checkChildren(t, a, b)
+		if sas := b.n.Phase1(); len(sas) != 1 || sas[0].ID != "198.18.0.1" {
+			t.Fatalf("phase 1 %+v", sas)
+		}
+		if sas := a.n.Phase1(); len(sas) != 1 || sas[0].ID != "198.18.0.2" {
+			t.Fatalf("phase 1 %+v", sas)
+		}
+	})
+}
+
 // TestRSASigAlongsidePSK: a policy list with both methods; the peer with
 // only a key gets the pre-share policy, the one with certificates the
 // rsa-sig one.

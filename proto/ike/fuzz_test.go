@@ -95,7 +95,7 @@ func FuzzResponder(f *testing.F) {
 func FuzzVerifySig(f *testing.F) {
 	pki := newPKI(f, 24*time.Hour)
 	cert := append([]byte{certX509Sig}, pki.leaf[0].Raw...)
-	id := idDN(pki.leaf[0])
+	id := isakmp.AppendID(nil, isakmp.ID{Type: isakmp.IDDERASN1DN, Data: pki.leaf[0].RawSubject})
 	f.Add(cert, id, make([]byte, 256))
 	f.Add(cert, isakmp.AppendID(nil, isakmp.IDAddr(addrA.Addr(), 17, 500)), []byte{1})
 	f.Add(append([]byte{certX509Sig}, pki.ca.Raw...), id, []byte{})

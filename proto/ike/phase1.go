@@ -535,7 +535,7 @@ func (p *p1) mm5(ps *payloads, next []byte) error {
 	p.setState(stRMM5)
 	p.idR = isakmp.AppendID(nil, isakmp.IDAddr(p.n.cfg.Local.Addr(), 17, 500))
 	if p.pol.RSASig {
-		p.idR = idDN(p.n.cfg.Cert.Chain[0])
+		p.idR = p.n.sigID()
 	}
 	e := isakmp.NewEncoder(nil, p.header(isakmp.ExchangeMain, 0, 0))
 	e.Raw(isakmp.PayloadID, p.idR)

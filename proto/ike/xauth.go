@@ -108,8 +108,8 @@ func (p *p1) xauthInit() bool {
 }
 
 // localID is our phase-1 identity as initiator: the profile's, the
-// group's (an Easy VPN remote), else our certificate's subject under
-// rsa-sig (ID_DER_ASN1_DN) or our address.
+// group's (an Easy VPN remote), else under rsa-sig sigID's, else our
+// address.
 func (p *p1) localID() []byte {
 	n := p.n
 	if p.prof.ID != nil {
@@ -119,7 +119,7 @@ func (p *p1) localID() []byte {
 		return isakmp.AppendID(nil, isakmp.ID{Type: isakmp.IDKeyID, Data: []byte(n.cfg.GroupID)})
 	}
 	if p.pol.RSASig {
-		return idDN(n.cfg.Cert.Chain[0])
+		return n.sigID()
 	}
 	return isakmp.AppendID(nil, isakmp.IDAddr(n.cfg.Local.Addr(), 17, 500))
 }
