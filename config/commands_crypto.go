@@ -167,7 +167,7 @@ var cryptoCommands = []*command{
 			set(&p.isakmpPolicy().Hash, m.Keyword("md5", "sha", "sha256", "sha384"), neg)
 			return nil
 		}},
-	{mode: mISAKMPPolicy, spec: "authentication {pre-share | rsa-sig | rsa-encr}", help: "How peers authenticate: pre-share (crypto isakmp key) or rsa-sig (IOS's default: certificates of a crypto pki trustpoint, main mode only). rsa-encr is not supported yet.", noForm: true,
+	{mode: mISAKMPPolicy, spec: "authentication {pre-share | rsa-sig | rsa-encr}", help: "How peers authenticate: pre-share (crypto isakmp key) or rsa-sig (IOS's default: certificates of a crypto pki trustpoint). rsa-encr is not supported yet.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			if neg {
 				p.isakmpPolicy().Auth = ""

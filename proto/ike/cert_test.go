@@ -92,6 +92,44 @@ func TestRSASigMainMode(t *testing.T) {
 	}
 }
 
+// TestRSASigAggressive: aggressive mode with signatures (RFC 2409 §5.1:
+// SIG_R in the responder's message, SIG_I in the third), and a
+// responder's certificate from another CA refused by the initiator.
+func TestRSASigAggressive(t *testing.T) {
+	for _, wrongCA := range []bool{false, true} {
+		t.Run(map[bool]string{false: "ok", true: "other-ca"}[wrongCA], func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				pki := newPKI(t, 365*24*time.Hour)
+				w := newNetwork(6, 0, 0)
+				a, b := rsaSigPair(t, w, pki, func(i int, c *Config) {
+					c.Aggressive, c.AcceptAggressive = i == 0, i == 1
+					if i == 0 && wrongCA {
+						c.Cert.Roots = []*x509.Certificate{pki.otherCA}
+					}
+				})
+				if err := a.n.Initiate(b.addr, p2For()); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(5 * time.Second)
+				synctest.Wait()
+				if wrongCA {
+					if len(a.n.Children()) != 0 || a.n.Stats().CertUntrusted != 1 {
+						t.Fatalf("a accepted b: %+v %+v", a.n.Phase1(), a.n.Stats())
+					}
+					return
+				}
+				checkChildren(t, a, b)
+				if !a.log.has("Aggressive Mode") {
+					t.Error("not aggressive mode")
+				}
+				if sas := b.n.Phase1(); len(sas) != 1 || !sas[0].Policy.RSASig || sas[0].PeerCert == nil {
+					t.Fatalf("phase 1 %+v", sas)
+				}
+			})
+		})
+	}
+}
+
 // TestRSASigAddressIdentity: with SendAddress (IOS's default identity)
 // each side names itself by address, which its certificate holds as a
 // subject alternative name.

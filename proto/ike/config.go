@@ -38,8 +38,8 @@ type Policy struct {
 	Group      Group
 	Lifetime   time.Duration // 0 means IOS's default, 86400 s
 	// RSASig is `authentication rsa-sig`: RSA signatures with X.509
-	// certificates (RFC 2409 §5.1, Config.Cert), main mode only;
-	// pre-shared keys otherwise.
+	// certificates (RFC 2409 §5.1, Config.Cert); pre-shared keys
+	// otherwise.
 	RSASig bool
 }
 

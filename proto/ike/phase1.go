@@ -25,11 +25,11 @@ func (n *Node) initiate(peer netip.AddrPort, pol *Phase2Policy) error {
 		psk = n.cfg.Key(peer.Addr(), nil)
 	}
 	aggressive := n.cfg.Aggressive || prof.Aggressive
-	// We offer the rsa-sig policies when we have certificates (main
-	// mode only), the pre-share ones when we have a key for the peer.
+	// We offer the rsa-sig policies when we have certificates, the
+	// pre-share ones when we have a key for the peer.
 	pols := slices.DeleteFunc(slices.Clone(n.cfg.Policies), func(x Policy) bool {
 		if x.RSASig {
-			return n.cfg.Cert == nil || aggressive
+			return n.cfg.Cert == nil
 		}
 		return psk == nil
 	})
@@ -44,9 +44,10 @@ func (n *Node) initiate(peer netip.AddrPort, pol *Phase2Policy) error {
 	p.policies = pols
 	if p.aggressive {
 		// One KE goes out with the offer, so every proposal has its group
-		// (RFC 2409 §5.4).
-		g := p.policies[0].Group
-		p.policies = slices.DeleteFunc(slices.Clone(p.policies), func(x Policy) bool { return x.Group != g })
+		// (RFC 2409 §5.4); and one ID, so every proposal has the first
+		// one's authentication (our identity differs under rsa-sig).
+		g, sig := p.policies[0].Group, p.policies[0].RSASig
+		p.policies = slices.DeleteFunc(slices.Clone(p.policies), func(x Policy) bool { return x.Group != g || x.RSASig != sig })
 	}
 	n.sas[p.ci] = p
 	p.ez.client = n.cfg.XAuthCredentials != nil
@@ -64,10 +65,15 @@ func (n *Node) initiate(peer netip.AddrPort, pol *Phase2Policy) error {
 		p.gxi = p.dh.pub
 		p.ni = make([]byte, nonceLen)
 		n.random(p.ni)
-		p.idI = p.localID()
+		p.idI = p.localID(p.policies[0].RSASig)
 		e.Raw(isakmp.PayloadKE, p.gxi)
 		e.Raw(isakmp.PayloadNonce, p.ni)
 		e.Raw(isakmp.PayloadID, p.idI)
+		if p.policies[0].RSASig {
+			// A peer may send its certificate only when asked
+			// (strongSwan's default).
+			appendCRs(e, n.cfg.Cert)
+		}
 	} else {
 		p.debugf(" beginning Main Mode exchange")
 	}
@@ -155,7 +161,7 @@ func (n *Node) respond(h isakmp.Header, msg []byte, from netip.AddrPort) {
 	}
 	xauth := n.cfg.XAuth != nil && n.cfg.XAuth(from.Addr(), peerID)
 	aggressive := h.Exchange == isakmp.ExchangeAggressive
-	o, pol, prop, err := n.chooseP1(ps.sa, xauth, aggressive)
+	o, pol, prop, err := n.chooseP1(ps.sa, xauth)
 	if err != nil {
 		n.debugf(0, "phase 1 SA policy not acceptable! (local %v remote %v)", n.cfg.Local.Addr(), from.Addr())
 		n.plainNotify(h.ICookie, from, notifyOf(err))
@@ -215,10 +221,19 @@ func (n *Node) respond(h isakmp.Header, msg []byte, from netip.AddrPort) {
 		return
 	}
 	p.idR = isakmp.AppendID(nil, isakmp.IDAddr(n.cfg.Local.Addr(), 17, 500))
+	if pol.RSASig {
+		p.idR = n.sigID()
+	}
 	e.Raw(isakmp.PayloadKE, p.gxr)
 	e.Raw(isakmp.PayloadNonce, p.nr)
 	e.Raw(isakmp.PayloadID, p.idR)
-	e.Raw(isakmp.PayloadHash, p.hashR())
+	if pol.RSASig {
+		appendCRs(e, n.cfg.Cert)
+	}
+	if err := p.appendAuth(e, p.hashR()); err != nil {
+		p.destroy("", false)
+		return
+	}
 	appendVIDs(e)
 	p.appendNATD(e)
 	out, err := e.Bytes()
@@ -451,7 +466,7 @@ func (p *p1) mm4(ps *payloads) error {
 	p.keysFrom(gxy)
 	p.checkNATD(ps)
 	p.setState(stIMM4)
-	p.idI = p.localID()
+	p.idI = p.localID(p.pol.RSASig)
 	e := isakmp.NewEncoder(nil, p.header(isakmp.ExchangeMain, 0, 0))
 	e.Raw(isakmp.PayloadID, p.idI)
 	if err := p.appendAuth(e, p.hashI()); err != nil {
@@ -569,11 +584,14 @@ func (p *p1) mm6(ps *payloads, next []byte) error {
 }
 
 func (p *p1) am2(h isakmp.Header, ps *payloads) error {
-	if ps.sa == nil || ps.ke == nil || ps.nonce == nil || len(ps.ids) == 0 || ps.hash == nil {
-		return errors.New("AM2 without SA, KE, nonce, ID or HASH")
+	if ps.sa == nil || ps.ke == nil || ps.nonce == nil || len(ps.ids) == 0 {
+		return errors.New("AM2 without SA, KE, nonce or ID")
 	}
 	if err := p.checkChosen(ps.sa); err != nil {
 		return err
+	}
+	if ps.hash == nil && !p.pol.RSASig {
+		return errors.New("AM2 without HASH")
 	}
 	if p.pol.Group != p.dh.g {
 		return errors.New("responder chose another group than our KE's")
@@ -587,14 +605,16 @@ func (p *p1) am2(h isakmp.Header, ps *payloads) error {
 	p.natt = ps.hasVID(isakmp.VIDNATTRFC3947)
 	p.gxr, p.nr, p.idR = slices.Clone(ps.ke), slices.Clone(ps.nonce), slices.Clone(ps.ids[0])
 	p.keysFrom(gxy)
-	if err := p.verify(ps.hash, p.hashR(), "HASH_R"); err != nil {
-		p.authFailed(isakmp.NotifyAuthenticationFailed)
+	if err := p.verifyAuth(ps, p.idR, p.hashR(), "HASH_R"); err != nil {
+		p.authFailed(notifyOf(err))
 		return err
 	}
 	p.checkNATD(ps)
 	p.setState(stIAM2)
 	e := isakmp.NewEncoder(nil, p.header(isakmp.ExchangeAggressive, 0, 0))
-	e.Raw(isakmp.PayloadHash, p.hashI())
+	if err := p.appendAuth(e, p.hashI()); err != nil {
+		return err
+	}
 	p.appendNATD(e)
 	out, err := e.Bytes()
 	if err != nil {
@@ -607,11 +627,11 @@ func (p *p1) am2(h isakmp.Header, ps *payloads) error {
 }
 
 func (p *p1) am3(ps *payloads, encrypted bool, next []byte) error {
-	if ps.hash == nil {
+	if ps.hash == nil && !p.pol.RSASig {
 		return errors.New("AM3 without HASH")
 	}
-	if err := p.verify(ps.hash, p.hashI(), "HASH_I"); err != nil {
-		p.authFailed(isakmp.NotifyAuthenticationFailed)
+	if err := p.verifyAuth(ps, p.idI, p.hashI(), "HASH_I"); err != nil {
+		p.authFailed(notifyOf(err))
 		return err
 	}
 	if encrypted {

@@ -119,9 +119,9 @@ func (o offer) matchesAuth(pol Policy, xauth bool) (bool, string) {
 // chooseP1 picks, as IOS does, the first of our policies in priority
 // order that matches any of the peer's transforms. It returns the
 // transform, its policy and the proposal it came in. Policies of
-// rsa-sig authentication take part only in main mode and with
-// certificates configured (Config.Cert).
-func (n *Node) chooseP1(saBody []byte, xauth, aggressive bool) (offer, Policy, isakmp.Proposal, error) {
+// rsa-sig authentication take part only with certificates configured
+// (Config.Cert).
+func (n *Node) chooseP1(saBody []byte, xauth bool) (offer, Policy, isakmp.Proposal, error) {
 	sa, err := isakmp.ParseSA(saBody)
 	if err != nil {
 		return offer{}, Policy{}, isakmp.Proposal{}, &notifyError{isakmp.NotifySituationNotSupported, err}
@@ -154,7 +154,7 @@ func (n *Node) chooseP1(saBody []byte, xauth, aggressive bool) (offer, Policy, i
 		return offer{}, Policy{}, isakmp.Proposal{}, &notifyError{isakmp.NotifyBadProposalSyntax, err}
 	}
 	for _, pol := range n.cfg.Policies {
-		if pol.RSASig && (aggressive || n.cfg.Cert == nil) {
+		if pol.RSASig && n.cfg.Cert == nil {
 			continue
 		}
 		for _, c := range offers {

@@ -110,7 +110,7 @@ func (p *p1) xauthInit() bool {
 // localID is our phase-1 identity as initiator: the profile's, the
 // group's (an Easy VPN remote), else under rsa-sig sigID's, else our
 // address.
-func (p *p1) localID() []byte {
+func (p *p1) localID(sig bool) []byte {
 	n := p.n
 	if p.prof.ID != nil {
 		return slices.Clone(p.prof.ID)
@@ -118,7 +118,7 @@ func (p *p1) localID() []byte {
 	if n.cfg.GroupID != "" {
 		return isakmp.AppendID(nil, isakmp.ID{Type: isakmp.IDKeyID, Data: []byte(n.cfg.GroupID)})
 	}
-	if p.pol.RSASig {
+	if sig {
 		return n.sigID()
 	}
 	return isakmp.AppendID(nil, isakmp.IDAddr(n.cfg.Local.Addr(), 17, 500))
