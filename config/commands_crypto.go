@@ -861,7 +861,11 @@ var cryptoCommands = []*command{
 		}},
 	{mode: mISAKMPProfile, spec: "virtual-template <rest:line>", help: "Dynamic VTI (a virtual-access per peer): later work (IPsec part 2).", later: "virtual-template (dynamic VTI) is later work (IPsec part 2); use the profile with a crypto map"},
 	{mode: mISAKMPProfile, spec: "vrf <rest:line>", help: "VRF-aware IPsec: not supported yet.", later: "vrf in an isakmp profile is not supported yet: vpdn has no VRFs"},
-	{mode: mISAKMPProfile, spec: "ca trust-point <rest:line>", help: "Certificates: later work.", later: "certificates (ca trust-point) are later work; use pre-shared keys from keyrings"},
+	{mode: mISAKMPProfile, spec: "ca trust-point <name:word>", help: "A trustpoint whose CA the profile's rsa-sig peers' certificates must chain to (repeatable); without one, any trustpoint's.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			setMember(&p.isakmpProfile().TrustPoints, m.Str("name"), neg)
+			return nil
+		}},
 	{mode: mISAKMPProfile, spec: "accounting <rest:line>", help: "IKE accounting: not supported yet.", later: "accounting in an isakmp profile is not supported yet"},
 
 	// Later parts of the IPsec work, refused by name.

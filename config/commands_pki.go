@@ -58,6 +58,22 @@ type RSAKeyImport struct {
 
 func (p *parser) trustpoint() *Trustpoint { return p.cur.obj.(*Trustpoint) }
 
+// TrustpointCAs parses the CA certificates of the named trustpoints (a
+// loaded configuration's parse).
+func (c *Crypto) TrustpointCAs(names []string) []*x509.Certificate {
+	var out []*x509.Certificate
+	for _, n := range names {
+		if tp := c.TrustpointByName(n); tp != nil {
+			for _, pc := range tp.Certificates {
+				if x, err := x509.ParseCertificate(pc.DER); err == nil && pc.CA {
+					out = append(out, x)
+				}
+			}
+		}
+	}
+	return out
+}
+
 // TrustpointByName returns the trustpoint, or nil.
 func (c *Crypto) TrustpointByName(name string) *Trustpoint {
 	for _, t := range c.Trustpoints {

@@ -480,6 +480,8 @@ type ISAKMPProfile struct {
 	ConfigAddress string `json:"configuration_address,omitempty"`
 	// ClientGroup is `client configuration group G`.
 	ClientGroup string `json:"configuration_group,omitempty"`
+	// TrustPoints are `ca trust-point NAME` lines.
+	TrustPoints []string `json:"trustpoints,omitempty"`
 }
 
 // ProfileMatch is one `match identity` line: address A [MASK], host H,

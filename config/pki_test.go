@@ -89,6 +89,15 @@ func TestPKIConfig(t *testing.T) {
 	if res2.Config.String() != out {
 		t.Fatalf("printed twice differs:\n%s\n---\n%s", out, res2.Config.String())
 	}
+	// An isakmp profile's ca trust-point.
+	res3, err := Parse("profile.cfg", c.text()+"crypto isakmp profile P\n ca trust-point TP\n match identity address 198.18.0.2\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := res3.Config.Crypto.ISAKMPProfileByName("P")
+	if len(pr.TrustPoints) != 1 || len(res3.Config.Crypto.TrustpointCAs(pr.TrustPoints)) != 1 || !strings.Contains(res3.Config.String(), " ca trust-point TP\n") {
+		t.Fatalf("profile %+v", pr)
+	}
 	// No authentication line: IOS's default, rsa-sig, is accepted now.
 	if _, err := Parse("default.cfg", strings.Replace(c.text(), " authentication rsa-sig\n", "", 1)); err != nil {
 		t.Fatal(err)
@@ -123,6 +132,7 @@ func TestPKIConfigBroken(t *testing.T) {
 		{"other pki", "crypto pki server CS\n", 1, []string{"not supported yet", "crypto pki trustpoint"}},
 		{"rsa-encr", "crypto isakmp policy 1\n authentication rsa-encr\n", 2, []string{"not supported yet"}},
 		{"identity hostname", "crypto isakmp identity hostname\n", 1, []string{"not supported yet", "address or dn"}},
+		{"profile trustpoint", ok + "crypto isakmp profile P\n ca trust-point NOPE\n match identity address 198.18.0.2\n", strings.Count(ok, "\n") + 1, []string{"ca trust-point NOPE: no such trustpoint", "expected one of: TP"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { firstError(t, "pki.cfg", tc.text, tc.line, tc.want...) })
 	}

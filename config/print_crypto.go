@@ -304,6 +304,9 @@ func printISAKMPProfile(w *printer, p *ISAKMPProfile) {
 	for _, k := range p.Keyrings {
 		w.line(1, "keyring %s", k)
 	}
+	for _, t := range p.TrustPoints {
+		w.line(1, "ca trust-point %s", t)
+	}
 	for _, m := range p.Matches {
 		w.line(1, "match identity %s", m)
 	}

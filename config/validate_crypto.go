@@ -249,6 +249,11 @@ func (p *parser) validateProfiles() {
 				p.errf(pr.Line, "%s: keyring %s does not exist; expected one of: %s", what, k, names(cr.Keyrings, func(x *Keyring) string { return x.Name }))
 			}
 		}
+		for _, t := range pr.TrustPoints {
+			if tp := cr.TrustpointByName(t); tp == nil || len(cr.TrustpointCAs([]string{t})) == 0 {
+				p.errf(pr.Line, "%s: ca trust-point %s: no such trustpoint with a CA certificate; expected one of: %s", what, t, names(cr.Trustpoints, func(x *Trustpoint) string { return x.Name }))
+			}
+		}
 		for _, m := range pr.Matches {
 			key := m.String()
 			if o := owner[key]; o != nil {

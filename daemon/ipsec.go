@@ -210,7 +210,7 @@ func resolveEntries(c *config.Config, name string) []*cryptoEntry {
 		ce := &cryptoEntry{cfg: e, dynamic: dynamic, tag: name, profile: cr.EntryISAKMPProfile(name, e)}
 		ce.pol, ce.rr = entrySettings(cr, e)
 		pr := cr.ISAKMPProfileByName(ce.profile)
-		ce.p1 = ikeProfile(pr)
+		ce.p1 = ikeProfile(cr, pr)
 		ce.pol.Profile = ce.p1
 		ez := ez || ezProfile(pr)
 		ce.acl = c.AccessListByName(e.MatchACL)

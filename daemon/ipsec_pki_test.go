@@ -15,6 +15,7 @@ import (
 
 	"github.com/vpdn/vpdn/config"
 	"github.com/vpdn/vpdn/internal/testpki"
+	"github.com/vpdn/vpdn/show"
 	"github.com/vpdn/vpdn/transport/memnet"
 )
 
@@ -104,5 +105,37 @@ func TestInMemoryCryptoMapRSASig(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestProfileTrustpointRoots: an isakmp profile's ca trust-point gives
+// the engine's profile that trustpoint's CA (and a profile without one
+// none: every trustpoint's CAs then), and show crypto isakmp profile
+// names it.
+func TestProfileTrustpointRoots(t *testing.T) {
+	ks := testpki.Keys(3)
+	ca := testpki.CA(t, 1, "vpdn-lab-ca", ks[0], 24*time.Hour)
+	text := routerPKI(t, ca, ks[0], ks[2], 0x1001, "hub.vpdn.lab", netip.Addr{}) +
+		"crypto isakmp profile CERTS\n ca trust-point TP\n match identity address 198.18.1.2 255.255.255.255\n" +
+		"crypto isakmp profile ANY\n match identity address 198.18.1.3 255.255.255.255\n"
+	res, err := config.Parse("tp.cfg", text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr := res.Config.Crypto
+	if p := ikeProfile(cr, cr.ISAKMPProfileByName("CERTS")); len(p.Roots) != 1 || !p.Roots[0].Equal(ca) {
+		t.Fatalf("CERTS: roots %v", p.Roots)
+	}
+	if p := ikeProfile(cr, cr.ISAKMPProfileByName("ANY")); p.Roots != nil {
+		t.Fatalf("ANY: roots %v", p.Roots)
+	}
+	ps, err := isakmpProfiles(res.Config, nil)
+	if err != nil || len(ps) != 2 {
+		t.Fatalf("%v %+v", err, ps)
+	}
+	var b strings.Builder
+	show.WriteISAKMPProfiles(&b, ps)
+	if !strings.Contains(b.String(), "trustpoint(s): TP\n") || !strings.Contains(b.String(), "trustpoint(s): <all>\n") {
+		t.Errorf("show crypto isakmp profile:\n%s", b.String())
 	}
 }

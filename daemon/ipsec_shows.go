@@ -254,7 +254,7 @@ func isakmpProfiles(c *config.Config, args []string) ([]show.ISAKMPProfile, erro
 		if len(args) > 0 && pr.Name != args[0] {
 			continue
 		}
-		p := show.ISAKMPProfile{Name: pr.Name, Identities: []string{}, Keyrings: slices.Clone(pr.Keyrings), AuthList: pr.AuthList,
+		p := show.ISAKMPProfile{Name: pr.Name, Identities: []string{}, Keyrings: slices.Clone(pr.Keyrings), TrustPoints: append([]string{}, pr.TrustPoints...), AuthList: pr.AuthList,
 			AuthorList: pr.AuthorList, ConfigAddress: pr.ConfigAddress, ClientGroup: pr.ClientGroup}
 		if p.Keyrings == nil {
 			p.Keyrings = []string{}

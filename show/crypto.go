@@ -350,6 +350,8 @@ type ISAKMPProfile struct {
 	Name       string   `json:"name"`
 	Identities []string `json:"identities"` // "ip-address A M", "host H", "host domain D", "group G"
 	Keyrings   []string `json:"keyrings"`
+	// TrustPoints are its ca trust-points (empty: all).
+	TrustPoints []string `json:"trustpoints"`
 	// The Easy VPN settings, when the profile has them.
 	AuthList      string `json:"authentication_list,omitempty"`
 	AuthorList    string `json:"authorization_list,omitempty"`
@@ -372,7 +374,11 @@ func WriteISAKMPProfiles(b *strings.Builder, ps []ISAKMPProfile) {
 		} else {
 			b.WriteString("   keyring(s): <none>\n")
 		}
-		b.WriteString("   trustpoint(s): <all>\n")
+		if len(p.TrustPoints) > 0 {
+			fmt.Fprintf(b, "   trustpoint(s): %s\n", strings.Join(p.TrustPoints, ", "))
+		} else {
+			b.WriteString("   trustpoint(s): <all>\n")
+		}
 		if p.AuthList != "" {
 			fmt.Fprintf(b, "   client authentication list: %s\n", p.AuthList)
 		}

@@ -75,10 +75,19 @@ func (n *Node) sigID() []byte {
 	return isakmp.AppendID(nil, isakmp.ID{Type: isakmp.IDDERASN1DN, Data: n.cfg.Cert.Chain[0].RawSubject})
 }
 
-// appendCRs adds a certificate request naming each trusted CA (RFC 2408
-// §3.10: the encoding, then the CA's distinguished name).
-func appendCRs(e *isakmp.Encoder, c *Certs) {
-	for _, r := range c.Roots {
+// roots are the CAs the peer's certificate must chain to: the SA's
+// profile's, else every trusted one.
+func (p *p1) roots() []*x509.Certificate {
+	if p.prof.Roots != nil {
+		return p.prof.Roots
+	}
+	return p.n.cfg.Cert.Roots
+}
+
+// appendCRs adds a certificate request naming each CA we trust for the
+// peer (RFC 2408 §3.10: the encoding, then the CA's distinguished name).
+func (p *p1) appendCRs(e *isakmp.Encoder) {
+	for _, r := range p.roots() {
 		e.Raw(isakmp.PayloadCR, append([]byte{certX509Sig}, r.RawSubject...))
 	}
 }
@@ -132,7 +141,7 @@ func (p *p1) verifySig(ps *payloads, id, hash []byte) error {
 	}
 	leaf := certs[0]
 	roots, inter := x509.NewCertPool(), x509.NewCertPool()
-	for _, r := range p.n.cfg.Cert.Roots {
+	for _, r := range p.roots() {
 		roots.AddCert(r)
 	}
 	for _, c := range certs[1:] {

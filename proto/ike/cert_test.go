@@ -281,6 +281,63 @@ func TestRSASigResponderRefused(t *testing.T) {
 	})
 }
 
+// TestRSASigProfileRoots: an isakmp profile's ca trust-points (Roots)
+// replace the trusted CAs for its peers, as responder (the profile the
+// identity chooses) and as initiator (the crypto map entry's).
+func TestRSASigProfileRoots(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		respRoots   func(p *testPKI) []*x509.Certificate // b's profile for a
+		initRoots   func(p *testPKI) []*x509.Certificate // a's entry's profile
+		up          bool
+		initRefuses bool
+	}{
+		{"same CA", func(p *testPKI) []*x509.Certificate { return []*x509.Certificate{p.ca} }, func(p *testPKI) []*x509.Certificate { return []*x509.Certificate{p.ca} }, true, false},
+		{"responder's profile trusts another CA", func(p *testPKI) []*x509.Certificate { return []*x509.Certificate{p.otherCA} }, nil, false, false},
+		{"initiator's profile trusts another CA", nil, func(p *testPKI) []*x509.Certificate { return []*x509.Certificate{p.otherCA} }, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				pki := newPKI(t, 365*24*time.Hour)
+				w := newNetwork(7, 0, 0)
+				a, b := rsaSigPair(t, w, pki, func(i int, c *Config) {
+					if i == 1 && tc.respRoots != nil {
+						c.Profile = func(_ netip.Addr, id, _ []byte) (P1Profile, error) {
+							return P1Profile{Name: "CERT-PEERS", Roots: tc.respRoots(pki)}, nil
+						}
+					}
+				})
+				pol := p2For()
+				if tc.initRoots != nil {
+					pol.Profile = P1Profile{Name: "TO-B", Roots: tc.initRoots(pki)}
+				}
+				if err := a.n.Initiate(b.addr, pol); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(5 * time.Second)
+				synctest.Wait()
+				if tc.up {
+					checkChildren(t, a, b)
+					if sas := b.n.Phase1(); len(sas) != 1 || sas[0].Profile != "CERT-PEERS" {
+						t.Fatalf("b's phase 1 %+v", sas)
+					}
+					return
+				}
+				if len(a.n.Children()) != 0 || len(b.n.Children()) != 0 {
+					t.Fatal("an SA came up")
+				}
+				refuser := b
+				if tc.initRefuses {
+					refuser = a
+				}
+				if st := refuser.n.Stats(); st.CertUntrusted != 1 {
+					t.Errorf("stats %+v", st)
+				}
+			})
+		})
+	}
+}
+
 // TestCertsValidate: New refuses a key that is not the certificate's and
 // certificates without a CA.
 func TestCertsValidate(t *testing.T) {

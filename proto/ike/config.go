@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
@@ -133,6 +134,10 @@ type P1Profile struct {
 	ID         []byte
 	Aggressive bool
 	Key        []byte
+	// Roots, when set, are the CAs an rsa-sig peer's certificate must
+	// chain to under this profile (its ca trust-points), in place of
+	// Config.Cert's; our certificate requests name them.
+	Roots []*x509.Certificate
 }
 
 func (p *Phase2Policy) lifetime() time.Duration {
@@ -288,7 +293,9 @@ type Config struct {
 	// be chosen before the ID comes, encrypted), and again in main mode
 	// with MM5's ID once HASH_I verifies and psk, the key that
 	// authenticated it (nil at the first message): that answer is the
-	// SA's. An error refuses the peer: the exchange ends with
+	// SA's. Under rsa-sig (psk nil) the MM5 call comes before the
+	// signature is checked, so that the profile's Roots apply to the
+	// peer's certificate, which then proves the identity. An error refuses the peer: the exchange ends with
 	// INVALID-ID-INFORMATION and Stats.NoProfile counts it. It is called
 	// under the Node's lock and must not block or call the Node.
 	Profile func(peer netip.Addr, id, psk []byte) (P1Profile, error)

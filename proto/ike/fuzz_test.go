@@ -52,7 +52,7 @@ func FuzzResponder(f *testing.F) {
 		e := isakmp.NewEncoder(nil, isakmp.Header{ICookie: isakmp.Cookie{3}, Exchange: isakmp.ExchangeMain})
 		e.Raw(isakmp.PayloadSA, appendP1SAAuth(nil, sigPols, false))
 		if withCert {
-			appendCRs(e, pki.certs(0))
+			e.Raw(isakmp.PayloadCR, append([]byte{certX509Sig}, pki.ca.RawSubject...))
 			e.Raw(isakmp.PayloadCert, append([]byte{certX509Sig}, pki.leaf[0].Raw...))
 			e.Raw(isakmp.PayloadSig, make([]byte, 256))
 		}

@@ -72,7 +72,7 @@ func (n *Node) initiate(peer netip.AddrPort, pol *Phase2Policy) error {
 		if p.policies[0].RSASig {
 			// A peer may send its certificate only when asked
 			// (strongSwan's default).
-			appendCRs(e, n.cfg.Cert)
+			p.appendCRs(e)
 		}
 	} else {
 		p.debugf(" beginning Main Mode exchange")
@@ -228,7 +228,7 @@ func (n *Node) respond(h isakmp.Header, msg []byte, from netip.AddrPort) {
 	e.Raw(isakmp.PayloadNonce, p.nr)
 	e.Raw(isakmp.PayloadID, p.idR)
 	if pol.RSASig {
-		appendCRs(e, n.cfg.Cert)
+		p.appendCRs(e)
 	}
 	if err := p.appendAuth(e, p.hashR()); err != nil {
 		p.destroy("", false)
@@ -415,7 +415,7 @@ func (p *p1) mm2(h isakmp.Header, ps *payloads) error {
 	e.Raw(isakmp.PayloadKE, p.gxi)
 	e.Raw(isakmp.PayloadNonce, p.ni)
 	if p.pol.RSASig {
-		appendCRs(e, p.n.cfg.Cert)
+		p.appendCRs(e)
 	}
 	p.appendNATD(e)
 	out, err := e.Bytes()
@@ -442,7 +442,7 @@ func (p *p1) mm3(ps *payloads) error {
 	e.Raw(isakmp.PayloadKE, p.gxr)
 	e.Raw(isakmp.PayloadNonce, p.nr)
 	if p.pol.RSASig {
-		appendCRs(e, p.n.cfg.Cert)
+		p.appendCRs(e)
 	}
 	p.appendNATD(e)
 	out, err := e.Bytes()
@@ -522,29 +522,50 @@ func (p *p1) verifyAuth(ps *payloads, id, want []byte, what string) error {
 	return p.verify(ps.hash, want, what)
 }
 
+// profileByID makes the SA's profile the one MM5's identity matches
+// (Config.Profile), or ends the SA with INVALID-ID-INFORMATION.
+func (p *p1) profileByID(next []byte) error {
+	if p.n.cfg.Profile == nil {
+		return nil
+	}
+	prof, err := p.n.cfg.Profile(p.peer.Addr(), p.idI, p.psk)
+	if err != nil {
+		p.n.stats.NoProfile++
+		p.debugf(" peer %v identity %s: %v: deleting SA", p.peer.Addr(), IDString(p.idI), err)
+		p.iv = next
+		p.sendInfo(isakmp.PayloadNotify, isakmp.AppendNotification(nil, isakmp.Notification{DOI: isakmp.DOIIPsec,
+			Protocol: isakmp.ProtoISAKMP, Type: isakmp.NotifyInvalidIDInformation}))
+		p.destroy("no isakmp profile matches the peer's identity", false)
+		return err
+	}
+	p.prof = prof
+	return nil
+}
+
 func (p *p1) mm5(ps *payloads, next []byte) error {
 	if len(ps.ids) == 0 || (ps.hash == nil && !p.pol.RSASig) {
 		return errors.New("MM5 without ID or HASH")
 	}
 	p.idI = slices.Clone(ps.ids[0])
+	if p.pol.RSASig {
+		// Under rsa-sig the identity chooses the profile first: its ca
+		// trust-points are what the certificate must chain to, and the
+		// certificate then proves the identity.
+		if err := p.profileByID(next); err != nil {
+			return err
+		}
+	}
 	if err := p.verifyAuth(ps, p.idI, p.hashI(), "HASH_I"); err != nil {
 		p.authFailed(notifyOf(err))
 		return err
 	}
 	p.iv = next
-	if p.n.cfg.Profile != nil {
-		// The identity is authenticated: the SA's profile is the one it
-		// matches (IOS's profile verification after MM5).
-		prof, err := p.n.cfg.Profile(p.peer.Addr(), p.idI, p.psk)
-		if err != nil {
-			p.n.stats.NoProfile++
-			p.debugf(" peer %v identity %s: %v: deleting SA", p.peer.Addr(), IDString(p.idI), err)
-			p.sendInfo(isakmp.PayloadNotify, isakmp.AppendNotification(nil, isakmp.Notification{DOI: isakmp.DOIIPsec,
-				Protocol: isakmp.ProtoISAKMP, Type: isakmp.NotifyInvalidIDInformation}))
-			p.destroy("no isakmp profile matches the peer's identity", false)
+	if !p.pol.RSASig {
+		// The identity is authenticated (the key): the SA's profile is
+		// the one it matches (IOS's profile verification after MM5).
+		if err := p.profileByID(next); err != nil {
 			return err
 		}
-		p.prof = prof
 	}
 	p.initialContact(ps)
 	p.setState(stRMM5)
