@@ -51,8 +51,13 @@ func newRSASigLab(t *testing.T) *rsaSigLab {
 
 // conf is charon's connection: IKEv1 main (or aggressive) mode with
 // pubkey authentication both ways; it expects vpdn's certificate subject
-// as identity.
-func (l *rsaSigLab) conf(aggressive bool) string {
+// as identity, or with byAddress vpdn's address (in the certificate's
+// alternative names).
+func (l *rsaSigLab) conf(aggressive, byAddress bool) string {
+	remoteID := `"O=vpdn lab, CN=vpdn.lab"`
+	if byAddress {
+		remoteID = vpdnAddr.String()
+	}
 	return fmt.Sprintf(`connections {
   vpdn {
     version = 1
@@ -64,7 +69,7 @@ func (l *rsaSigLab) conf(aggressive bool) string {
     local { auth = pubkey
             certs = %[3]s }
     remote { auth = pubkey
-             id = "O=vpdn lab, CN=vpdn.lab"
+             id = %[8]s
              cacerts = %[4]s }
     children {
       net {
@@ -77,7 +82,7 @@ func (l *rsaSigLab) conf(aggressive bool) string {
     }
   }
 }
-`, peerAddr, vpdnAddr, filepath.Join(l.dir, "swan.pem"), filepath.Join(l.dir, "x509ca/ca.pem"), peerNet, vpdnNet, aggressive)
+`, peerAddr, vpdnAddr, filepath.Join(l.dir, "swan.pem"), filepath.Join(l.dir, "x509ca/ca.pem"), peerNet, vpdnNet, aggressive, remoteID)
 }
 
 // vpdnConfig is vpdn's trustpoint TP: the CA, vpdn's certificate and
@@ -139,16 +144,20 @@ var rsaSigSuite = ikeSuite{ts: ike.TransformSet{ESP: isakmp.ESPAES, KeyBits: 256
 // other's certificate against the CA and its identity (the subject DN),
 // quick mode follows, and both hold the same child SA.
 func TestIKEv1StrongSwanRSASig(t *testing.T) {
-	for _, name := range []string{"vpdn-initiator", "vpdn-responder", "vpdn-initiator-aggressive", "vpdn-responder-aggressive"} {
+	for _, name := range []string{"vpdn-initiator", "vpdn-responder", "vpdn-initiator-aggressive", "vpdn-responder-aggressive", "vpdn-initiator-address", "vpdn-responder-address"} {
 		t.Run(name, func(t *testing.T) {
 			role, aggressive := strings.CutSuffix(name, "-aggressive")
+			role, byAddress := strings.CutSuffix(role, "-address")
 			vpdnInitiates := role == "vpdn-initiator"
 			l := newRSASigLab(t)
 			lab, a, b, capture := newIKELab(t)
-			c := startCharon(t, lab, b, l.conf(aggressive))
+			c := startCharon(t, lab, b, l.conf(aggressive, byAddress))
 			l.loadCreds(t, c)
 			cfg := l.ikeConfig()
 			cfg.Aggressive, cfg.AcceptAggressive = aggressive, aggressive
+			// IOS's default identity: the address (crypto isakmp
+			// identity address).
+			cfg.Cert.SendAddress = byAddress
 			cfg.Phase2 = func(_ netip.AddrPort, _ string, lo, r ike.Selector) *ike.Phase2Policy {
 				if lo.Prefix != vpdnNet || r.Prefix != peerNet {
 					return nil
@@ -172,7 +181,8 @@ func TestIKEv1StrongSwanRSASig(t *testing.T) {
 			if want := "CN=swan.lab,O=vpdn lab"; len(st) == 1 && st[0].ID != want {
 				t.Errorf("peer identity %q, want %q", st[0].ID, want)
 			}
-			if out := c.swanctl(t, "--list-sas", "--raw"); !strings.Contains(out, "remote-id=O=vpdn lab, CN=vpdn.lab") {
+			if want := map[bool]string{false: "remote-id=O=vpdn lab, CN=vpdn.lab", true: "remote-id=" + vpdnAddr.String()}[byAddress]; !strings.Contains(c.swanctl(t, "--list-sas", "--raw"), want) {
+				out := c.swanctl(t, "--list-sas", "--raw")
 				t.Errorf("strongSwan's view of vpdn's identity:\n%s", out)
 			}
 			// (As responder in aggressive mode vpdn's message 2, with KE,
