@@ -112,6 +112,7 @@ var commandTable = concatCommands(
 	radiusCommands,
 	ipCommands,
 	cryptoCommands,
+	pkiCommands,
 	laterCommands,
 	controllerCommands,
 )

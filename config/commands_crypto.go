@@ -116,7 +116,7 @@ const (
 	laterEzVPNRemote = "this Easy VPN remote setting is not supported yet; vpdn supports connect, group, mode client|network-extension, peer, username and xauth userid mode local"
 	laterEzVPNServer = "this Easy VPN server setting is not supported yet; vpdn supports crypto map NAME client authentication list L, isakmp authorization list L and client configuration address respond|initiate"
 	laterGRE         = "GRE over IPsec is later work (GRE/DMVPN)"
-	laterRSASig      = "rsa-sig authentication (certificates) is not supported yet; expected authentication pre-share"
+	laterRSAEncr     = "rsa-encr authentication is not supported yet; expected authentication pre-share or rsa-sig"
 )
 
 // cryptoCommands are IPsec with crypto maps: IKE phase-1 policies and keys,
@@ -167,16 +167,16 @@ var cryptoCommands = []*command{
 			set(&p.isakmpPolicy().Hash, m.Keyword("md5", "sha", "sha256", "sha384"), neg)
 			return nil
 		}},
-	{mode: mISAKMPPolicy, spec: "authentication {pre-share | rsa-sig | rsa-encr}", help: "How peers authenticate: pre-share (crypto isakmp key). rsa-sig and rsa-encr are not supported yet.", noForm: true,
+	{mode: mISAKMPPolicy, spec: "authentication {pre-share | rsa-sig | rsa-encr}", help: "How peers authenticate: pre-share (crypto isakmp key) or rsa-sig (IOS's default: certificates of a crypto pki trustpoint). rsa-encr is not supported yet.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
 			if neg {
 				p.isakmpPolicy().Auth = ""
 				return nil
 			}
-			if !m.Has("pre-share") {
-				return fmt.Errorf("authentication %s: %s", m.Keyword("rsa-sig", "rsa-encr"), laterRSASig)
+			if m.Has("rsa-encr") {
+				return fmt.Errorf("authentication rsa-encr: %s", laterRSAEncr)
 			}
-			p.isakmpPolicy().Auth = "pre-share"
+			p.isakmpPolicy().Auth = m.Keyword("pre-share", "rsa-sig")
 			return nil
 		}},
 	{mode: mISAKMPPolicy, spec: "group <g:int:1-32>", help: "The Diffie-Hellman group: 2 (vpdn's default; IOS's 1 is refused), 5, 14, 19 or 20.", noForm: true,
@@ -238,8 +238,18 @@ var cryptoCommands = []*command{
 			}
 			return nil
 		}},
-	{mode: mGlobal, spec: "crypto isakmp identity address", help: "Phase-1 identity: the address (the only one vpdn sends; accepted for IOS configurations).",
-		apply: func(p *parser, m *Match, neg bool) error { return nil }},
+	{mode: mGlobal, spec: "crypto isakmp identity {address | dn | hostname}", help: "vpdn's phase-1 identity: address (the default: ID_IPV4_ADDR) or dn (under rsa-sig, the certificate's subject, ID_DER_ASN1_DN; with keys the address still). hostname is not supported yet.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			if m.Has("hostname") && !neg {
+				return fmt.Errorf("crypto isakmp identity hostname: not supported yet; expected crypto isakmp identity address or dn")
+			}
+			c := p.cfg.CryptoConfig()
+			c.Identity = ""
+			if m.Has("dn") && !neg {
+				c.Identity = "dn"
+			}
+			return nil
+		}},
 
 	{mode: mGlobal, spec: "crypto ipsec transform-set <name:word> {esp-aes [<bits:int:128-256>] | esp-gcm [<bits:int:128-256>] | esp-3des | esp-des | esp-null} [esp-sha-hmac | esp-md5-hmac | esp-sha256-hmac | esp-sha384-hmac]", help: "An ESP transform set and its mode (mode tunnel, the default, or transport): esp-aes 128|192|256 or esp-3des with an HMAC (esp-sha-hmac, esp-md5-hmac, esp-sha256-hmac), or esp-gcm 128|256 alone.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
@@ -851,15 +861,19 @@ var cryptoCommands = []*command{
 		}},
 	{mode: mISAKMPProfile, spec: "virtual-template <rest:line>", help: "Dynamic VTI (a virtual-access per peer): later work (IPsec part 2).", later: "virtual-template (dynamic VTI) is later work (IPsec part 2); use the profile with a crypto map"},
 	{mode: mISAKMPProfile, spec: "vrf <rest:line>", help: "VRF-aware IPsec: not supported yet.", later: "vrf in an isakmp profile is not supported yet: vpdn has no VRFs"},
-	{mode: mISAKMPProfile, spec: "ca trust-point <rest:line>", help: "Certificates: later work.", later: "certificates (ca trust-point) are later work; use pre-shared keys from keyrings"},
+	{mode: mISAKMPProfile, spec: "ca trust-point <name:word>", help: "A trustpoint whose CA the profile's rsa-sig peers' certificates must chain to (repeatable); without one, any trustpoint's.", noForm: true,
+		apply: func(p *parser, m *Match, neg bool) error {
+			setMember(&p.isakmpProfile().TrustPoints, m.Str("name"), neg)
+			return nil
+		}},
 	{mode: mISAKMPProfile, spec: "accounting <rest:line>", help: "IKE accounting: not supported yet.", later: "accounting in an isakmp profile is not supported yet"},
 
 	// Later parts of the IPsec work, refused by name.
 	{mode: mGlobal, spec: "crypto isakmp client <rest:line>", help: "Other Easy VPN client settings (firewall, keepalives): not supported yet.", later: laterEzVPNServer},
 	{mode: mGlobal, spec: "crypto isakmp xauth <rest:line>", help: "Other XAuth settings: not supported yet (crypto isakmp xauth timeout is).", later: "this XAuth setting is not supported yet; vpdn supports crypto isakmp xauth timeout"},
 	{mode: mGlobal, spec: "crypto ipsec client <rest:line>", help: "Other Easy VPN remote settings: not supported yet.", later: laterEzVPNRemote},
-	{mode: mGlobal, spec: "crypto pki <rest:line>", help: "Certificates: later work.", later: "certificates (crypto pki) are later work; use pre-shared keys"},
-	{mode: mGlobal, spec: "crypto ca <rest:line>", help: "Certificates: later work.", later: "certificates (crypto ca) are later work; use pre-shared keys"},
+	{mode: mGlobal, spec: "crypto pki <rest:line>", help: "Other certificate commands: not supported yet.", later: "vpdn supports crypto pki trustpoint NAME and crypto pki certificate chain NAME (certificates pasted in)"},
+	{mode: mGlobal, spec: "crypto ca <rest:line>", help: "The old name of crypto pki: not supported.", later: "crypto ca is IOS's old name; expected crypto pki trustpoint and crypto pki certificate chain"},
 
 	// Access lists, as crypto ACLs.
 	{mode: mGlobal, spec: "ip access-list extended <name:word>", help: "An extended access list, used as a crypto ACL by `match address`: permit|deny ip|tcp|udp|icmp SRC [eq PORT] DST [eq PORT], each address any, host A, or A WILDCARD.", noForm: true,

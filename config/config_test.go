@@ -405,6 +405,7 @@ func FuzzParse(f *testing.F) {
 	f.Add("interface Virtual-PPP1\n pseudowire 198.18.0.2 1 pw-class x sequencing both\n")
 	f.Add("interface Virtual-Template1\n no ppp\n no ppp chap\n no ip\n")
 	f.Add("ipv6 local pool V6 2001:db8::/48 64\ninterface Virtual-Template1\n ipv6 enable\n ipv6 nd prefix default 9 8\n no ipv6 nd prefix 2001:db8:1::/64\n peer default ipv6 pool V6\ninterface Virtual-PPP1\n ipv6 address autoconfig default\n ipv6 dhcp client pd PD rapid-commit\n")
+	f.Add("crypto key import rsa K pem url file:/nonexistent.pem\ncrypto pki trustpoint TP\n enrollment terminal\n revocation-check none\ncrypto pki certificate chain TP\n certificate ca 01\n  30820102 0304\n  \tquit\n certificate 02\n  3082\n  quit\ncrypto isakmp policy 1\n authentication rsa-sig\n")
 	if b, err := os.ReadFile("testdata/radius/lns-radius.cfg"); err == nil {
 		f.Add(string(b))
 	}

@@ -58,7 +58,8 @@ func TestCryptoBroken(t *testing.T) {
 	}{
 		{"des", "crypto isakmp policy 1\n encryption des\n", 2, []string{"single DES", "expected 3des or aes"}},
 		{"aes bits", "crypto isakmp policy 1\n encryption aes 200\n", 2, []string{"128, 192 or 256"}},
-		{"rsa-sig", "crypto isakmp policy 1\n authentication rsa-sig\n", 2, []string{"not supported yet", "pre-share"}},
+		{"rsa-sig", "crypto isakmp policy 1\n authentication rsa-sig\n", 1, []string{"needs a crypto pki trustpoint", "pre-share"}},
+		{"rsa-encr", "crypto isakmp policy 1\n authentication rsa-encr\n", 2, []string{"not supported yet", "pre-share or rsa-sig"}},
 		{"no auth", "crypto isakmp policy 1\n hash sha\n", 1, []string{"rsa-sig", "expected authentication pre-share"}},
 		{"group 1", "crypto isakmp policy 1\n group 1\n", 2, []string{"group 1 is not supported", "expected 2, 5, 14, 19 or 20"}},
 		{"hash", "crypto isakmp policy 1\n hash sha512\n", 2, []string{"invalid input", "sha256"}},

@@ -135,7 +135,7 @@ func TestKeyringProfileBroken(t *testing.T) {
 		{"vrf", "crypto isakmp profile P\n vrf RED\n", 2, []string{"not supported yet"}},
 		{"self-identity other", "crypto isakmp profile P\n self-identity dn\n", 2, []string{"invalid input"}},
 		{"match user", "crypto isakmp profile P\n match identity user alice\n", 2, []string{"not supported yet"}},
-		{"profile ca", "crypto isakmp profile P\n ca trust-point TP\n", 2, []string{"not supported yet"}},
+		{"profile ca", "crypto isakmp profile P\n ca trust-point TP\n", 1, []string{"ca trust-point TP: no such trustpoint", "(none defined)"}},
 		{"keyring type 6", "crypto keyring K\n pre-shared-key address 198.18.0.2 key 6 abc\n", 2, []string{"key type 6"}},
 		{"keyring masked", "crypto keyring K\n pre-shared-key address 198.18.0.2 key 0 <removed>\n", 2, []string{"mask"}},
 		{"keyring no key", "crypto keyring K\n pre-shared-key address 198.18.0.2 cisco\n", 2, []string{"invalid input"}},

@@ -24,6 +24,9 @@ type Crypto struct {
 	// disable`, the same, as IOS writes it) or "enable" (`no crypto
 	// isakmp aggressive-mode disable`: peers may use it).
 	AggressiveMode string `json:"aggressive_mode,omitempty"`
+	// Identity is `crypto isakmp identity dn` ("dn"); "" is the
+	// address (IOS's default).
+	Identity string `json:"identity,omitempty"`
 	// TransformSets are `crypto ipsec transform-set NAME ...`.
 	TransformSets []*TransformSet `json:"transform_sets"`
 	// SALifetime is `crypto ipsec security-association lifetime`.
@@ -55,6 +58,10 @@ type Crypto struct {
 	Keyrings       []*Keyring          `json:"keyrings,omitempty"`
 	ISAKMPProfiles []*ISAKMPProfile    `json:"isakmp_profiles,omitempty"`
 	MapProfiles    []*CryptoMapProfile `json:"map_profiles,omitempty"`
+	// Trustpoints are `crypto pki trustpoint NAME` with their
+	// certificate chains; RSAKeys `crypto key import rsa LABEL`.
+	Trustpoints []*Trustpoint   `json:"trustpoints,omitempty"`
+	RSAKeys     []*RSAKeyImport `json:"rsa_keys,omitempty"`
 }
 
 // ClientGroup is `crypto isakmp client configuration group NAME`: the
@@ -473,6 +480,8 @@ type ISAKMPProfile struct {
 	ConfigAddress string `json:"configuration_address,omitempty"`
 	// ClientGroup is `client configuration group G`.
 	ClientGroup string `json:"configuration_group,omitempty"`
+	// TrustPoints are `ca trust-point NAME` lines.
+	TrustPoints []string `json:"trustpoints,omitempty"`
 }
 
 // ProfileMatch is one `match identity` line: address A [MASK], host H,

@@ -125,6 +125,9 @@ const (
 	mEzVPN
 	mKeyring
 	mISAKMPProfile
+	mTrustpoint
+	mCertChain
+	mCertificate
 	nModes
 )
 
@@ -151,6 +154,9 @@ var modeNames = [...]string{
 	mKeyring:       "crypto keyring",
 	mISAKMPProfile: "crypto isakmp profile",
 	mEzVPN:         "crypto ipsec client ezvpn",
+	mTrustpoint:    "crypto pki trustpoint",
+	mCertChain:     "crypto pki certificate chain",
+	mCertificate:   "certificate",
 }
 
 func (m mode) String() string { return modeNames[m] }
@@ -179,6 +185,9 @@ var modePrompts = [...]string{
 	mKeyring:       "(config-keyring)#",
 	mISAKMPProfile: "(conf-isa-prof)#",
 	mEzVPN:         "(config-crypto-ezvpn)#",
+	mTrustpoint:    "(ca-trustpoint)#",
+	mCertChain:     "(config-cert-chain)#",
+	mCertificate:   "(config-pubkey)#",
 }
 
 type frame struct {
@@ -226,6 +235,9 @@ func (p *parser) parseLine(body string, indent int) bool {
 	toks := strings.Fields(body)
 	if len(toks) == 0 {
 		return true // only (Unicode) white space
+	}
+	if p.stack[len(p.stack)-1].mode == mCertificate {
+		return p.certLine(toks)
 	}
 	neg := false
 	if strings.EqualFold(toks[0], "no") && len(toks) > 1 {

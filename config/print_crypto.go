@@ -33,6 +33,7 @@ func printCrypto(w *printer, c *Crypto) {
 	if c == nil {
 		return
 	}
+	printPKI(w, c)
 	for _, p := range c.Policies {
 		w.line(0, "crypto isakmp policy %d", p.Priority)
 		if p.Encryption != "" {
@@ -87,6 +88,9 @@ func printCrypto(w *printer, c *Crypto) {
 	}
 	if c.XAuthTimeout != 0 {
 		w.line(0, "crypto isakmp xauth timeout %d", c.XAuthTimeout)
+	}
+	if c.Identity == "dn" {
+		w.line(0, "crypto isakmp identity dn")
 	}
 	w.bang()
 	for _, g := range c.ClientGroups {
@@ -299,6 +303,9 @@ func printISAKMPProfile(w *printer, p *ISAKMPProfile) {
 	w.opt(1, "description", p.Description)
 	for _, k := range p.Keyrings {
 		w.line(1, "keyring %s", k)
+	}
+	for _, t := range p.TrustPoints {
+		w.line(1, "ca trust-point %s", t)
 	}
 	for _, m := range p.Matches {
 		w.line(1, "match identity %s", m)

@@ -34,11 +34,7 @@ func (p *parser) validateCrypto() {
 		}
 		return
 	}
-	for _, pol := range cr.Policies {
-		if pol.Auth == "" {
-			p.errf(pol.Line, "crypto isakmp policy %d: authentication defaults to rsa-sig, which is not supported yet; expected authentication pre-share", pol.Priority)
-		}
-	}
+	p.validatePKI()
 	checkEntry := func(e *CryptoMapEntry, kind string) {
 		what := kind + " " + e.Name + " " + strconv.Itoa(e.Seq)
 		for _, ts := range e.TransformSets {
@@ -267,6 +263,11 @@ func (p *parser) validateProfiles() {
 		for _, k := range pr.Keyrings {
 			if cr.KeyringByName(k) == nil {
 				p.errf(pr.Line, "%s: keyring %s does not exist; expected one of: %s", what, k, names(cr.Keyrings, func(x *Keyring) string { return x.Name }))
+			}
+		}
+		for _, t := range pr.TrustPoints {
+			if tp := cr.TrustpointByName(t); tp == nil || len(cr.TrustpointCAs([]string{t})) == 0 {
+				p.errf(pr.Line, "%s: ca trust-point %s: no such trustpoint with a CA certificate; expected one of: %s", what, t, names(cr.Trustpoints, func(x *Trustpoint) string { return x.Name }))
 			}
 		}
 		for _, m := range pr.Matches {

@@ -142,6 +142,7 @@ func New(opts Options) (*Daemon, error) {
 	d.registerVPDNShows()
 	d.registerUserShows()
 	d.registerCryptoShows()
+	d.registerPKIShows()
 	d.registerXconnectShows()
 	return d, nil
 }

@@ -120,6 +120,19 @@ var (
 	authOf   = map[string]uint16{"": 0, "esp-sha-hmac": isakmp.AuthAlgHMACSHA1, "esp-md5-hmac": isakmp.AuthAlgHMACMD5, "esp-sha256-hmac": isakmp.AuthAlgHMACSHA256}
 )
 
+// ikeCerts is the trustpoints' certificates and key for IKE's rsa-sig
+// policies, nil without a router certificate.
+func ikeCerts(cr *config.Crypto) (*ike.Certs, error) {
+	pki, err := cr.PKI()
+	if err != nil {
+		return nil, err
+	}
+	if pki.Trustpoint == "" {
+		return nil, nil
+	}
+	return &ike.Certs{Chain: pki.Chain, Key: pki.Key, Roots: pki.Roots, SendAddress: cr.Identity != "dn"}, nil
+}
+
 // isakmpPolicies turns the crypto isakmp policies into the engine's; with
 // none, IOS's default pre-share policies (AES/SHA/group 5, 3DES/SHA/group 2).
 func isakmpPolicies(c *config.Crypto) []ike.Policy {
@@ -135,8 +148,9 @@ func isakmpPolicies(c *config.Crypto) []ike.Policy {
 		if g == 0 {
 			g = ike.Group2
 		}
+		// No authentication line is IOS's default, rsa-sig.
 		out = append(out, ike.Policy{Priority: p.Priority, Encryption: cipherOf[p.Encryption], KeyBits: p.KeyBits,
-			Hash: hashOf[p.Hash], Group: g, Lifetime: time.Duration(p.Lifetime) * time.Second})
+			Hash: hashOf[p.Hash], Group: g, Lifetime: time.Duration(p.Lifetime) * time.Second, RSASig: p.Auth != "pre-share"})
 	}
 	return out
 }
@@ -196,7 +210,7 @@ func resolveEntries(c *config.Config, name string) []*cryptoEntry {
 		ce := &cryptoEntry{cfg: e, dynamic: dynamic, tag: name, profile: cr.EntryISAKMPProfile(name, e)}
 		ce.pol, ce.rr = entrySettings(cr, e)
 		pr := cr.ISAKMPProfileByName(ce.profile)
-		ce.p1 = ikeProfile(pr)
+		ce.p1 = ikeProfile(cr, pr)
 		ce.pol.Profile = ce.p1
 		ez := ez || ezProfile(pr)
 		ce.acl = c.AccessListByName(e.MatchACL)
@@ -375,6 +389,9 @@ func (d *Daemon) newIPsec(rt *runtime, c *config.Config, ifc *config.Interface, 
 		Profile:          s.profile,
 		Phase2:           s.phase2,
 		AcceptAggressive: cr.AggressiveMode == "enable",
+	}
+	if ikeCfg.Cert, err = ikeCerts(cr); err != nil {
+		return nil, err
 	}
 	if ka := cr.Keepalive; ka != nil {
 		ikeCfg.DPD = time.Duration(ka.Seconds) * time.Second

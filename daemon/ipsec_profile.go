@@ -191,13 +191,16 @@ func profileFor(c *config.Config, local, peer netip.Addr, id []byte) *config.ISA
 	return best
 }
 
-// ikeProfile is what the engine keeps of a profile: its name and
-// keepalive.
-func ikeProfile(pr *config.ISAKMPProfile) ike.P1Profile {
+// ikeProfile is what the engine keeps of a profile: its name, keepalive
+// and the CAs of its ca trust-points.
+func ikeProfile(cr *config.Crypto, pr *config.ISAKMPProfile) ike.P1Profile {
 	if pr == nil {
 		return ike.P1Profile{}
 	}
 	p := ike.P1Profile{Name: pr.Name}
+	if len(pr.TrustPoints) > 0 {
+		p.Roots = cr.TrustpointCAs(pr.TrustPoints)
+	}
 	if ka := pr.Keepalive; ka != nil {
 		p.DPD = time.Duration(ka.Seconds) * time.Second
 		p.DPDRetry = time.Duration(ka.Retry) * time.Second
@@ -334,5 +337,5 @@ func (s *ipsecService) profile(peer netip.Addr, id, psk []byte) (ike.P1Profile, 
 	if id != nil {
 		s.log.Debug(fmt.Sprintf("ISAKMP: peer %v identity %s: isakmp profile %s", peer, ike.IDString(id), pr.Name))
 	}
-	return ikeProfile(pr), nil
+	return ikeProfile(c.Crypto, pr), nil
 }

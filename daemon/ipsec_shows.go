@@ -40,6 +40,10 @@ func (s *ipsecService) isakmpSAs() []show.ISAKMPSA {
 		case ike.Cipher3DES:
 			k.Encr = "3des"
 		}
+		k.Auth = "psk"
+		if p.Policy.RSASig {
+			k.Auth = "rsig" // IOS's abbreviation (the detail's legend)
+		}
 		k.Hash = map[ike.Hash]string{ike.HashMD5: "md5", ike.HashSHA1: "sha", ike.HashSHA256: "sha256", ike.HashSHA384: "sha384"}[p.Policy.Hash]
 		if p.DPD {
 			k.Caps += "D"
@@ -250,7 +254,7 @@ func isakmpProfiles(c *config.Config, args []string) ([]show.ISAKMPProfile, erro
 		if len(args) > 0 && pr.Name != args[0] {
 			continue
 		}
-		p := show.ISAKMPProfile{Name: pr.Name, Identities: []string{}, Keyrings: slices.Clone(pr.Keyrings), AuthList: pr.AuthList,
+		p := show.ISAKMPProfile{Name: pr.Name, Identities: []string{}, Keyrings: slices.Clone(pr.Keyrings), TrustPoints: append([]string{}, pr.TrustPoints...), AuthList: pr.AuthList,
 			AuthorList: pr.AuthorList, ConfigAddress: pr.ConfigAddress, ClientGroup: pr.ClientGroup}
 		if p.Keyrings == nil {
 			p.Keyrings = []string{}

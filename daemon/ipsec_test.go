@@ -64,6 +64,34 @@ func outbound(d *netif.Fake) []byte {
 // virtio_net_hdr (the crypto TUN has offloads).
 func inject(d *netif.Fake, p []byte) { d.Inject(vnetPacket(d, p)) }
 
+// hubToSpoke1 brings up document 004's hub–spoke 1 SA from the hub's
+// side, in a synctest bubble: the first packet toward spoke 1's network
+// starts IKE and is dropped (as IOS does); once the SA is up a packet
+// crosses each way.
+func hubToSpoke1(t *testing.T, hub *memDaemon, h, s1 *netif.Fake) {
+	t.Helper()
+	p1 := udpPacket("198.19.0.1", "198.19.1.1", 64)
+	inject(h, p1)
+	waitFor(t, "the hub's SA with spoke 1", func() bool {
+		return strings.Contains(hub.show(t, "crypto isakmp sa", false).Text, "QM_IDLE") && strings.Contains(hub.show(t, "crypto ipsec sa", false).Text, "current outbound spi")
+	})
+	synctest.Wait()
+	if got := outbound(s1); got != nil {
+		t.Fatalf("the packet that started IKE was delivered: %x", got)
+	}
+	inject(h, p1)
+	synctest.Wait()
+	if got := outbound(s1); !bytes.Equal(got, p1) {
+		t.Fatalf("spoke 1 got %x, want %x", got, p1)
+	}
+	back := udpPacket("198.19.1.1", "198.19.0.1", 300)
+	inject(s1, back)
+	synctest.Wait()
+	if got := outbound(h); !bytes.Equal(got, back) {
+		t.Fatalf("hub got %x", got)
+	}
+}
+
 // TestInMemoryCryptoMap: document 004's crypto-map hub and its two spokes,
 // each a whole daemon on in-memory binds and interfaces. The first packet
 // toward a spoke's network is dropped and starts IKE (as IOS does); the
@@ -91,27 +119,7 @@ func TestInMemoryCryptoMap(t *testing.T) {
 		}
 		h, s1, s2 := hub.host.Device("crypto0"), sp1.host.Device("crypto0"), sp2.host.Device("crypto0")
 
-		// Hub → spoke 1: the first packet starts IKE and is dropped.
-		p1 := udpPacket("198.19.0.1", "198.19.1.1", 64)
-		inject(h, p1)
-		waitFor(t, "the hub's SA with spoke 1", func() bool {
-			return strings.Contains(hub.show(t, "crypto isakmp sa", false).Text, "QM_IDLE") && strings.Contains(hub.show(t, "crypto ipsec sa", false).Text, "current outbound spi")
-		})
-		synctest.Wait()
-		if got := outbound(s1); got != nil {
-			t.Fatalf("the packet that started IKE was delivered: %x", got)
-		}
-		inject(h, p1)
-		synctest.Wait()
-		if got := outbound(s1); !bytes.Equal(got, p1) {
-			t.Fatalf("spoke 1 got %x, want %x", got, p1)
-		}
-		back := udpPacket("198.19.1.1", "198.19.0.1", 300)
-		inject(s1, back)
-		synctest.Wait()
-		if got := outbound(h); !bytes.Equal(got, back) {
-			t.Fatalf("hub got %x", got)
-		}
+		hubToSpoke1(t, hub, h, s1)
 		// Spoke 2 initiates toward the hub (the entry lists it second).
 		p2 := udpPacket("198.19.2.7", "198.19.0.9", 10)
 		inject(s2, p2)
@@ -208,6 +216,7 @@ func TestInMemoryCryptoMap(t *testing.T) {
 		}
 		// (The entry's current peer may be spoke 2 after the failover
 		// above: the first attempt fails over back to spoke 1.)
+		p1 := udpPacket("198.19.0.1", "198.19.1.1", 64)
 		waitFor(t, "the SA renegotiated", func() bool {
 			inject(h, p1)
 			synctest.Wait()

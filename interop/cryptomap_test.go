@@ -88,18 +88,30 @@ secrets {
 }
 
 func TestCryptoMapStrongSwan(t *testing.T) {
-	for _, name := range []string{"vpdn-initiator", "vpdn-responder", "vpdn-initiator-profile", "vpdn-responder-profile"} {
+	for _, name := range []string{"vpdn-initiator", "vpdn-responder", "vpdn-initiator-profile", "vpdn-responder-profile", "vpdn-initiator-rsasig", "vpdn-responder-rsasig"} {
 		t.Run(name, func(t *testing.T) {
 			role, profile := strings.CutSuffix(name, "-profile")
-			cfg := swanCryptoMap
+			role, rsaSig := strings.CutSuffix(role, "-rsasig")
+			cfg, swanConf := swanCryptoMap, swanCryptoConf()
 			if profile {
 				cfg = swanProfile.Replace(cfg)
+			}
+			var l *rsaSigLab
+			if rsaSig {
+				// Certificates instead of the key: vpdn's trustpoint,
+				// charon's pubkey authentication.
+				l = newRSASigLab(t)
+				cfg = l.vpdnConfig(t) + strings.Replace(cfg, " authentication pre-share\n", " authentication rsa-sig\n", 1)
+				swanConf = l.swanCryptoConf(swanConf)
 			}
 			lab, a, b, capture := newIKELab(t)
 			a.MustIP("addr", "add", "198.19.1.1/32", "dev", "lo")
 			a.MustIP("link", "set", "lo", "up")
 			b.MustIP("link", "set", "lo", "up")
-			c := startCharon(t, lab, b, swanCryptoConf())
+			c := startCharon(t, lab, b, swanConf)
+			if rsaSig {
+				l.loadCreds(t, c)
+			}
 			// install_routes = no: route vpdn's network into charon's
 			// TUN ourselves, from its own traffic selector.
 			for i := 0; ; i++ {
@@ -154,6 +166,13 @@ func TestCryptoMapStrongSwan(t *testing.T) {
 			}
 			if d := show("show", "crypto", "isakmp", "sa", "detail"); profile && !strings.Contains(d, "Profile: SWAN-PROF") {
 				t.Errorf("show crypto isakmp sa detail lacks the profile:\n%s", d)
+			} else if rsaSig && !strings.Contains(d, " rsig ") {
+				t.Errorf("show crypto isakmp sa detail lacks rsig:\n%s", d)
+			}
+			if rsaSig {
+				if certs := show("show", "crypto", "pki", "certificates"); !strings.Contains(certs, "Associated Trustpoints: TP") || !strings.Contains(certs, "cn=vpdn.lab") {
+					t.Errorf("show crypto pki certificates:\n%s", certs)
+				}
 			}
 			if list := c.swanctl(t, "--list-sas"); !strings.Contains(list, "INSTALLED") {
 				t.Errorf("strongSwan's SAs:\n%s", list)

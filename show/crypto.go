@@ -29,6 +29,9 @@ type ISAKMPSA struct {
 	Remaining int64  `json:"remaining_seconds"`
 	Caps      string `json:"capabilities"`
 	Initiator bool   `json:"initiator"`
+	// Auth is the authentication: psk (pre-shared key) or rsig (RSA
+	// signature).
+	Auth string `json:"auth"`
 	// Easy VPN: the peer's group (its phase-1 identity), the XAuth user
 	// and the address mode-config assigned; absent otherwise.
 	Group   string `json:"group,omitempty"`
@@ -131,7 +134,7 @@ func WriteISAKMPSA(b *strings.Builder, sas []ISAKMPSA, detail bool) {
 			if s.State == "QM_IDLE" {
 				life = fmt.Sprintf("%d:%02d:%02d", s.Remaining/3600, s.Remaining/60%60, s.Remaining%60)
 			}
-			fmt.Fprintf(b, "%-5d %-15s %-15s        %-6s %-4s %-6s psk  %-2d %-8s %s\n", s.ConnID, local, remote, s.Status, s.Encr, s.Hash, s.DH, life, s.Caps)
+			fmt.Fprintf(b, "%-5d %-15s %-15s        %-6s %-4s %-6s %-4s %-2d %-8s %s\n", s.ConnID, local, remote, s.Status, s.Encr, s.Hash, s.Auth, s.DH, life, s.Caps)
 			fmt.Fprintf(b, "       Engine-id:Conn-id =  SW:%d\n", s.ConnID)
 			fmt.Fprintf(b, "       State: %s (%s)\n", s.State, s.Debug)
 			if s.Profile != "" {
@@ -347,6 +350,8 @@ type ISAKMPProfile struct {
 	Name       string   `json:"name"`
 	Identities []string `json:"identities"` // "ip-address A M", "host H", "host domain D", "group G"
 	Keyrings   []string `json:"keyrings"`
+	// TrustPoints are its ca trust-points (empty: all).
+	TrustPoints []string `json:"trustpoints"`
 	// The Easy VPN settings, when the profile has them.
 	AuthList      string `json:"authentication_list,omitempty"`
 	AuthorList    string `json:"authorization_list,omitempty"`
@@ -369,7 +374,11 @@ func WriteISAKMPProfiles(b *strings.Builder, ps []ISAKMPProfile) {
 		} else {
 			b.WriteString("   keyring(s): <none>\n")
 		}
-		b.WriteString("   trustpoint(s): <all>\n")
+		if len(p.TrustPoints) > 0 {
+			fmt.Fprintf(b, "   trustpoint(s): %s\n", strings.Join(p.TrustPoints, ", "))
+		} else {
+			b.WriteString("   trustpoint(s): <all>\n")
+		}
 		if p.AuthList != "" {
 			fmt.Fprintf(b, "   client authentication list: %s\n", p.AuthList)
 		}

@@ -51,6 +51,8 @@ var allowed = map[string][]string{
 	"internal/clock":   {},
 	"internal/escape":  {},
 	"internal/type7":   {},
+	// Certificates for tests (in memory).
+	"internal/testpki": {},
 }
 
 // protoAllowed narrows the proto layer per package: a state machine names
@@ -68,9 +70,9 @@ var protoAllowed = map[string][]string{
 // rules: the in-memory fakes of the layers below, the namespace harness
 // and the real peers. proto and wire tests stay in memory.
 var testAllowed = map[string][]string{
-	"proto": {"transport/memnet"},
+	"proto": {"transport/memnet", "internal/testpki"},
 	"wire":  {},
-	"*":     {"internal/nstest", "internal/peers", "transport/memnet", "netif", "vif", "aaa", "pool", "transport", "dataplane", "access", "carrier", "proto", "wire", "internal/clock", "internal/debug"},
+	"*":     {"internal/nstest", "internal/peers", "internal/testpki", "transport/memnet", "netif", "vif", "aaa", "pool", "transport", "dataplane", "access", "carrier", "proto", "wire", "internal/clock", "internal/debug"},
 }
 
 func init() {
@@ -186,8 +188,8 @@ func TestLayering(t *testing.T) {
 			if !ok {
 				continue
 			}
-			if l := layerOf(irel); l == "internal/nstest" || l == "internal/peers" {
-				t.Errorf("%s imports %s: the namespace harness and the peers are for tests only", rel, irel)
+			if l := layerOf(irel); l == "internal/nstest" || l == "internal/peers" || l == "internal/testpki" {
+				t.Errorf("%s imports %s: the namespace harness, the peers and the test certificates are for tests only", rel, irel)
 				continue
 			}
 			if !permitted(rel, irel) {

@@ -49,11 +49,12 @@ func (w *benchWire) run(tb testing.TB) {
 }
 
 // setupOnce runs one main mode + quick mode between fresh nodes with
-// phase-1 group g and reports whether both ends have the child SA.
-func setupOnce(tb testing.TB, g Group, w *benchWire) (init, resp *Node) {
+// phase-1 group g (with RSA signatures when pki is set) and reports
+// whether both ends have the child SA.
+func setupOnce(tb testing.TB, g Group, w *benchWire, pki *testPKI) (init, resp *Node) {
 	up := 0
-	mk := func(addr netip.AddrPort, local, remote netip.Prefix) *Node {
-		n, err := New(Config{
+	mk := func(i int, addr netip.AddrPort, local, remote netip.Prefix) *Node {
+		cfg := Config{
 			Local: addr, Clock: clock.Real, Send: w.sender(addr),
 			Policies: []Policy{{Priority: 10, Encryption: CipherAES, KeyBits: 128, Hash: HashSHA1, Group: g}},
 			Key:      func(netip.Addr, []byte) []byte { return []byte("bench-psk") },
@@ -66,14 +67,18 @@ func setupOnce(tb testing.TB, g Group, w *benchWire) (init, resp *Node) {
 					up++
 				}
 			},
-		})
+		}
+		if pki != nil {
+			cfg.Policies[0].RSASig, cfg.Cert = true, pki.certs(i)
+		}
+		n, err := New(cfg)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		w.nodes[addr] = n
 		return n
 	}
-	init, resp = mk(addrA, netA, netB), mk(addrB, netB, netA)
+	init, resp = mk(0, addrA, netA, netB), mk(1, addrB, netB, netA)
 	t0 := time.Now()
 	if err := init.Initiate(addrB, p2For()); err != nil {
 		tb.Fatal(err)
@@ -91,14 +96,23 @@ func setupOnce(tb testing.TB, g Group, w *benchWire) (init, resp *Node) {
 // BenchmarkSetup is one main mode + quick mode (no PFS) per operation,
 // per phase-1 group, in memory: init-ms/op and resp-ms/op are each
 // side's share (the responder's is what bounds a concentrator's set-up
-// rate). Profile with -cpuprofile.
+// rate). The rsasig cases authenticate with 2048-bit RSA certificates
+// instead of the key. Profile with -cpuprofile.
 func BenchmarkSetup(b *testing.B) {
-	for _, g := range []Group{Group2, Group5, Group14, Group19, Group20} {
-		b.Run(fmt.Sprintf("group%d", g), func(b *testing.B) {
+	pki := newPKI(b, 24*time.Hour)
+	for _, c := range []struct {
+		g   Group
+		pki *testPKI
+	}{{Group2, nil}, {Group5, nil}, {Group14, nil}, {Group19, nil}, {Group20, nil}, {Group14, pki}, {Group19, pki}} {
+		name := fmt.Sprintf("group%d", c.g)
+		if c.pki != nil {
+			name += "-rsasig"
+		}
+		b.Run(name, func(b *testing.B) {
 			var ti, tr time.Duration
 			for b.Loop() {
 				w := &benchWire{nodes: map[netip.AddrPort]*Node{}, spent: map[*Node]time.Duration{}}
-				i, r := setupOnce(b, g, w)
+				i, r := setupOnce(b, c.g, w, c.pki)
 				ti += w.spent[i]
 				tr += w.spent[r]
 			}

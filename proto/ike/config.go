@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
@@ -37,6 +38,25 @@ type Policy struct {
 	Hash       Hash
 	Group      Group
 	Lifetime   time.Duration // 0 means IOS's default, 86400 s
+	// RSASig is `authentication rsa-sig`: RSA signatures with X.509
+	// certificates (RFC 2409 §5.1, Config.Cert); pre-shared keys
+	// otherwise.
+	RSASig bool
+}
+
+// authMethod is the policy's authentication method attribute (RFC 2409
+// Appendix A), XAuth's variant (draft-beaulieu-ike-xauth-02 §3) when
+// xauth.
+func (p Policy) authMethod(xauth bool) uint16 {
+	switch {
+	case p.RSASig && xauth:
+		return isakmp.AuthXAuthInitRSA
+	case p.RSASig:
+		return isakmp.AuthRSASig
+	case xauth:
+		return isakmp.AuthXAuthInitPSK
+	}
+	return isakmp.AuthPSK
 }
 
 func (p Policy) lifetime() time.Duration {
@@ -114,6 +134,10 @@ type P1Profile struct {
 	ID         []byte
 	Aggressive bool
 	Key        []byte
+	// Roots, when set, are the CAs an rsa-sig peer's certificate must
+	// chain to under this profile (its ca trust-points), in place of
+	// Config.Cert's; our certificate requests name them.
+	Roots []*x509.Certificate
 }
 
 func (p *Phase2Policy) lifetime() time.Duration {
@@ -254,6 +278,9 @@ type Config struct {
 	// address A), or nil: the peer is refused. id is the peer's phase-1
 	// ID payload body when known (aggressive mode), else nil.
 	Key func(peer netip.Addr, id []byte) []byte
+	// Cert, when set, lets the policies with RSASig authenticate with
+	// certificates; without it they are neither offered nor accepted.
+	Cert *Certs
 	// Phase2 returns the policy for a quick mode a peer initiates with the
 	// given selectors (ours, theirs) under a phase-1 SA of isakmp profile
 	// profile ("" without), or nil: the crypto map entry that matches.
@@ -266,7 +293,9 @@ type Config struct {
 	// be chosen before the ID comes, encrypted), and again in main mode
 	// with MM5's ID once HASH_I verifies and psk, the key that
 	// authenticated it (nil at the first message): that answer is the
-	// SA's. An error refuses the peer: the exchange ends with
+	// SA's. Under rsa-sig (psk nil) the MM5 call comes before the
+	// signature is checked, so that the profile's Roots apply to the
+	// peer's certificate, which then proves the identity. An error refuses the peer: the exchange ends with
 	// INVALID-ID-INFORMATION and Stats.NoProfile counts it. It is called
 	// under the Node's lock and must not block or call the Node.
 	Profile func(peer netip.Addr, id, psk []byte) (P1Profile, error)

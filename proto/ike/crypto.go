@@ -17,6 +17,7 @@ import (
 	"io"
 	"math/big"
 	"math/bits"
+	"slices"
 	"sync"
 
 	"github.com/vpdn/vpdn/wire/isakmp"
@@ -382,7 +383,7 @@ func (k *dhKey) shared(peer []byte) ([]byte, error) {
 	return s.FillBytes(make([]byte, k.g.publicLen())), nil
 }
 
-// keys are the SKEYID family of RFC 2409 §5 for pre-shared keys.
+// keys are the SKEYID family of RFC 2409 §5.
 type keys struct {
 	skeyid, d, a, e []byte
 }
@@ -394,8 +395,17 @@ type keys struct {
 //	SKEYID_a = prf(SKEYID, SKEYID_d | g^xy | CKY-I | CKY-R | 1)
 //	SKEYID_e = prf(SKEYID, SKEYID_a | g^xy | CKY-I | CKY-R | 2)
 func deriveKeys(h Hash, psk, ni, nr, gxy []byte, ci, cr isakmp.Cookie) keys {
-	var k keys
-	k.skeyid = h.prf(psk, ni, nr)
+	return deriveFrom(h, h.prf(psk, ni, nr), gxy, ci, cr)
+}
+
+// deriveKeysSig computes them for signature authentication (RFC 2409
+// §5): SKEYID = prf(Ni_b | Nr_b, g^xy), the rest as deriveKeys.
+func deriveKeysSig(h Hash, ni, nr, gxy []byte, ci, cr isakmp.Cookie) keys {
+	return deriveFrom(h, h.prf(append(slices.Clone(ni), nr...), gxy), gxy, ci, cr)
+}
+
+func deriveFrom(h Hash, skeyid, gxy []byte, ci, cr isakmp.Cookie) keys {
+	k := keys{skeyid: skeyid}
 	k.d = h.prf(k.skeyid, gxy, ci[:], cr[:], []byte{0})
 	k.a = h.prf(k.skeyid, k.d, gxy, ci[:], cr[:], []byte{1})
 	k.e = h.prf(k.skeyid, k.a, gxy, ci[:], cr[:], []byte{2})

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vpdn/vpdn/internal/clock"
 	"github.com/vpdn/vpdn/wire/isakmp"
@@ -44,10 +45,27 @@ func FuzzResponder(f *testing.F) {
 	for _, p := range firstMessages(f) {
 		f.Add(p)
 	}
+	// An MM1 offering rsa-sig, and one message with CERT, CR and SIG.
+	sigPols := []Policy{{Priority: 1, Encryption: CipherAES, Hash: HashSHA1, Group: Group19, RSASig: true}}
+	pki := newPKI(f, 24*time.Hour)
+	for _, withCert := range []bool{false, true} {
+		e := isakmp.NewEncoder(nil, isakmp.Header{ICookie: isakmp.Cookie{3}, Exchange: isakmp.ExchangeMain})
+		e.Raw(isakmp.PayloadSA, appendP1SAAuth(nil, sigPols, false))
+		if withCert {
+			e.Raw(isakmp.PayloadCR, append([]byte{certX509Sig}, pki.ca.RawSubject...))
+			e.Raw(isakmp.PayloadCert, append([]byte{certX509Sig}, pki.leaf[0].Raw...))
+			e.Raw(isakmp.PayloadSig, make([]byte, 256))
+		}
+		m, err := e.Bytes()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(m)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		n, err := New(Config{Local: addrB, Clock: clock.Real, Send: func([]byte, netip.AddrPort) {},
-			Policies: []Policy{{Priority: 1, Encryption: CipherAES, Hash: HashSHA1, Group: Group19}},
-			Key:      func(netip.Addr, []byte) []byte { return []byte("k") }, AcceptAggressive: true, MaxHalfOpen: 2,
+			Policies: []Policy{{Priority: 1, Encryption: CipherAES, Hash: HashSHA1, Group: Group19}, {Priority: 2, Encryption: CipherAES, Hash: HashSHA1, Group: Group19, RSASig: true}},
+			Key:      func(netip.Addr, []byte) []byte { return []byte("k") }, AcceptAggressive: true, MaxHalfOpen: 2, Cert: pki.certs(1),
 			// An identity-based profile choice on whatever ID arrives.
 			Profile: func(_ netip.Addr, id, _ []byte) (P1Profile, error) {
 				if s := IDString(id); strings.HasPrefix(s, "x") {
@@ -67,6 +85,47 @@ func FuzzResponder(f *testing.F) {
 		}
 		if h, err := isakmp.ParseHeader(b); err == nil && h.Exchange != isakmp.ExchangeMain && h.Exchange != isakmp.ExchangeAggressive && len(n.Phase1()) != 0 {
 			t.Fatal("state from a non-phase-1 message")
+		}
+	})
+}
+
+// FuzzVerifySig feeds arbitrary CERT, ID and SIG bodies to the checks of
+// an rsa-sig MM5: no panic, and nothing passes that is not the peer's
+// certificate under our CA.
+func FuzzVerifySig(f *testing.F) {
+	pki := newPKI(f, 24*time.Hour)
+	cert := append([]byte{certX509Sig}, pki.leaf[0].Raw...)
+	id := isakmp.AppendID(nil, isakmp.ID{Type: isakmp.IDDERASN1DN, Data: pki.leaf[0].RawSubject})
+	f.Add(cert, id, make([]byte, 256))
+	f.Add(cert, isakmp.AppendID(nil, isakmp.IDAddr(addrA.Addr(), 17, 500)), []byte{1})
+	f.Add(append([]byte{certX509Sig}, pki.ca.Raw...), id, []byte{})
+	f.Add([]byte{1, 2, 3}, []byte{9, 0, 0, 0}, []byte(nil))
+	f.Fuzz(func(t *testing.T, certBody, idBody, sig []byte) {
+		n, err := New(Config{Local: addrB, Clock: clock.Real, Send: func([]byte, netip.AddrPort) {},
+			Policies: []Policy{{Priority: 1, Encryption: CipherAES, Hash: HashSHA1, Group: Group19, RSASig: true}},
+			Key:      func(netip.Addr, []byte) []byte { return nil }, Cert: pki.certs(1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer n.Close()
+		// The payloads as collect sorts them out of a message.
+		e := isakmp.NewEncoder(nil, isakmp.Header{Exchange: isakmp.ExchangeMain})
+		e.Raw(isakmp.PayloadID, idBody)
+		e.Raw(isakmp.PayloadCert, certBody)
+		e.Raw(isakmp.PayloadSig, sig)
+		msg, err := e.Bytes()
+		if err != nil {
+			return
+		}
+		h, _ := isakmp.ParseHeader(msg)
+		ps, err := collect(h.NextPayload, h.Body(msg))
+		if err != nil || len(ps.ids) == 0 {
+			return
+		}
+		p := &p1{n: n}
+		hash := make([]byte, 20)
+		if p.verifySig(&ps, ps.ids[0], hash) == nil {
+			t.Fatal("a made-up signature verified")
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -57,6 +58,11 @@ type Stats struct {
 	// NoProfile counts peers refused because no isakmp profile matches
 	// their identity (Config.Profile).
 	NoProfile uint64
+	// RSA-signature authentication failures, by reason (each also
+	// counts in AuthFailed): no certificate, an encoding we cannot
+	// parse, a chain to no CA of ours, expired, otherwise invalid, not
+	// naming the ID payload's identity, a signature that does not verify.
+	CertMissing, CertEncoding, CertUntrusted, CertExpired, CertInvalid, CertIDMismatch, SigInvalid uint64
 }
 
 type outPkt struct {
@@ -77,6 +83,11 @@ func New(cfg Config) (*Node, error) {
 	}
 	for _, p := range cfg.Policies {
 		if err := p.validate(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Cert != nil {
+		if err := cfg.Cert.validate(); err != nil {
 			return nil, err
 		}
 	}
@@ -322,6 +333,8 @@ type Phase1Status struct {
 	Config *ModeConfig
 	// Profile is the SA's isakmp profile ("" without).
 	Profile string
+	// PeerCert is, under rsa-sig, the peer's verified certificate.
+	PeerCert *x509.Certificate
 }
 
 // Phase1 lists the phase-1 SAs, ordered by conn-id.
@@ -331,7 +344,8 @@ func (n *Node) Phase1() []Phase1Status {
 	var l []Phase1Status
 	for _, p := range n.sas {
 		s := Phase1Status{State: p.state.show(), ConnID: p.id, Status: "ACTIVE", Debug: p.state.String(), Policy: p.pol,
-			NATT: p.natt && (p.natLocal || p.natRemote), DPD: p.peerDPD && p.dpdIdle() > 0, Peer: p.peer, Profile: p.prof.Name}
+			NATT: p.natt && (p.natLocal || p.natRemote), DPD: p.peerDPD && p.dpdIdle() > 0, Peer: p.peer, Profile: p.prof.Name,
+			PeerCert: p.peerCert}
 		p.ezStatus(&s)
 		if p.state == stP1Complete {
 			s.Remaining = max(p.lifetime-n.cfg.Clock.Now().Sub(p.established), 0)

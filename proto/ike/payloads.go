@@ -35,6 +35,9 @@ type payloads struct {
 	natd                [][]byte
 	natoa               [][]byte // NAT-OA bodies (RFC 3947 §5.2), at most two kept
 	attr                []byte   // the attribute payload (mode-config / XAuth)
+	certs               [][]byte // CERT bodies (encoding, then data), at most maxCerts
+	sig                 []byte   // the SIG body
+	crs                 int      // CR payloads seen
 	firstHash           bool     // the first payload is HASH (RFC 2409 §5.5)
 	afterHash           []byte   // the payloads after the first HASH, without padding
 }
@@ -96,8 +99,19 @@ func collect(first isakmp.PayloadType, body []byte) (payloads, error) {
 			if len(ps.natoa) < 3 {
 				ps.natoa = append(ps.natoa, pl.Body)
 			}
-		case isakmp.PayloadCert, isakmp.PayloadCR, isakmp.PayloadSig:
-			// Known, not used by pre-shared-key exchanges: ignored.
+		case isakmp.PayloadCert:
+			if len(pl.Body) < 2 || len(pl.Body) > 1+maxCertLen || len(ps.certs) == maxCerts {
+				return ps, &notifyError{isakmp.NotifyInvalidCertificate, fmt.Errorf("certificate payload of %d octets (%d before it)", len(pl.Body), len(ps.certs))}
+			}
+			ps.certs = append(ps.certs, pl.Body)
+		case isakmp.PayloadSig:
+			if ps.sig == nil {
+				ps.sig = pl.Body
+			}
+		case isakmp.PayloadCR:
+			// We send our certificate whatever the peer asks for: a
+			// request's CA names are not kept.
+			ps.crs++
 		default:
 			return ps, &notifyError{isakmp.NotifyInvalidPayloadType, fmt.Errorf("payload type %d", pl.Type)}
 		}

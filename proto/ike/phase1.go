@@ -24,25 +24,35 @@ func (n *Node) initiate(peer netip.AddrPort, pol *Phase2Policy) error {
 	if psk == nil {
 		psk = n.cfg.Key(peer.Addr(), nil)
 	}
-	if psk == nil {
+	aggressive := n.cfg.Aggressive || prof.Aggressive
+	// We offer the rsa-sig policies when we have certificates, the
+	// pre-share ones when we have a key for the peer.
+	pols := slices.DeleteFunc(slices.Clone(n.cfg.Policies), func(x Policy) bool {
+		if x.RSASig {
+			return n.cfg.Cert == nil
+		}
+		return psk == nil
+	})
+	if len(pols) == 0 {
 		return fmt.Errorf("ike: no pre-shared key for %v", peer.Addr())
 	}
-	p := &p1{n: n, role: Initiator, aggressive: n.cfg.Aggressive || prof.Aggressive, peer: peer, ci: n.newCookie(), psk: psk,
+	p := &p1{n: n, role: Initiator, aggressive: aggressive, peer: peer, ci: n.newCookie(), psk: psk,
 		qms: map[uint32]*qm{}, prof: prof}
 	if pol != nil {
 		p.pending = []*Phase2Policy{pol}
 	}
-	p.policies = n.cfg.Policies
+	p.policies = pols
 	if p.aggressive {
 		// One KE goes out with the offer, so every proposal has its group
-		// (RFC 2409 §5.4).
-		g := p.policies[0].Group
-		p.policies = slices.DeleteFunc(slices.Clone(p.policies), func(x Policy) bool { return x.Group != g })
+		// (RFC 2409 §5.4); and one ID, so every proposal has the first
+		// one's authentication (our identity differs under rsa-sig).
+		g, sig := p.policies[0].Group, p.policies[0].RSASig
+		p.policies = slices.DeleteFunc(slices.Clone(p.policies), func(x Policy) bool { return x.Group != g || x.RSASig != sig })
 	}
 	n.sas[p.ci] = p
 	p.ez.client = n.cfg.XAuthCredentials != nil
 	p.ez.pull = n.cfg.RequestModeConfig
-	p.saib = appendP1SAAuth(nil, p.policies, p.authMethod())
+	p.saib = appendP1SAAuth(nil, p.policies, p.xauthInit())
 	e := isakmp.NewEncoder(nil, p.header(exchangeOf(p.aggressive), 0, 0))
 	e.Raw(isakmp.PayloadSA, p.saib)
 	if p.aggressive {
@@ -55,10 +65,15 @@ func (n *Node) initiate(peer netip.AddrPort, pol *Phase2Policy) error {
 		p.gxi = p.dh.pub
 		p.ni = make([]byte, nonceLen)
 		n.random(p.ni)
-		p.idI = p.localID()
+		p.idI = p.localID(p.policies[0].RSASig)
 		e.Raw(isakmp.PayloadKE, p.gxi)
 		e.Raw(isakmp.PayloadNonce, p.ni)
 		e.Raw(isakmp.PayloadID, p.idI)
+		if p.policies[0].RSASig {
+			// A peer may send its certificate only when asked
+			// (strongSwan's default).
+			p.appendCRs(e)
+		}
 	} else {
 		p.debugf(" beginning Main Mode exchange")
 	}
@@ -145,23 +160,22 @@ func (n *Node) respond(h isakmp.Header, msg []byte, from netip.AddrPort) {
 		}
 	}
 	xauth := n.cfg.XAuth != nil && n.cfg.XAuth(from.Addr(), peerID)
-	auth := uint16(isakmp.AuthPSK)
-	if xauth {
-		auth = isakmp.AuthXAuthInitPSK
-	}
-	o, pol, prop, err := n.chooseP1(ps.sa, auth)
+	aggressive := h.Exchange == isakmp.ExchangeAggressive
+	o, pol, prop, err := n.chooseP1(ps.sa, xauth)
 	if err != nil {
 		n.debugf(0, "phase 1 SA policy not acceptable! (local %v remote %v)", n.cfg.Local.Addr(), from.Addr())
 		n.plainNotify(h.ICookie, from, notifyOf(err))
 		return
 	}
-	psk := n.cfg.Key(from.Addr(), peerID)
-	if psk == nil {
-		n.debugf(0, " No pre-shared key with %v!", from.Addr())
-		n.stats.AuthFailed++
-		return
+	var psk []byte
+	if !pol.RSASig {
+		if psk = n.cfg.Key(from.Addr(), peerID); psk == nil {
+			n.debugf(0, " No pre-shared key with %v!", from.Addr())
+			n.stats.AuthFailed++
+			return
+		}
 	}
-	p := &p1{n: n, role: Responder, aggressive: h.Exchange == isakmp.ExchangeAggressive, peer: from,
+	p := &p1{n: n, role: Responder, aggressive: aggressive, peer: from,
 		ci: h.ICookie, psk: psk, pol: pol, qms: map[uint32]*qm{}, saib: slices.Clone(ps.sa), halfOpen: true, prof: prof}
 	p.ez.server = xauth
 	p.ez.push = n.cfg.PushModeConfig && n.cfg.ModeConfig != nil
@@ -207,10 +221,19 @@ func (n *Node) respond(h isakmp.Header, msg []byte, from netip.AddrPort) {
 		return
 	}
 	p.idR = isakmp.AppendID(nil, isakmp.IDAddr(n.cfg.Local.Addr(), 17, 500))
+	if pol.RSASig {
+		p.idR = n.sigID()
+	}
 	e.Raw(isakmp.PayloadKE, p.gxr)
 	e.Raw(isakmp.PayloadNonce, p.nr)
 	e.Raw(isakmp.PayloadID, p.idR)
-	e.Raw(isakmp.PayloadHash, p.hashR())
+	if pol.RSASig {
+		p.appendCRs(e)
+	}
+	if err := p.appendAuth(e, p.hashR()); err != nil {
+		p.destroy("", false)
+		return
+	}
 	appendVIDs(e)
 	p.appendNATD(e)
 	out, err := e.Bytes()
@@ -265,7 +288,11 @@ func (p *p1) dhAndKeys() error {
 }
 
 func (p *p1) keysFrom(gxy []byte) {
-	p.k = deriveKeys(p.pol.Hash, p.psk, p.ni, p.nr, gxy, p.ci, p.cr)
+	if p.pol.RSASig {
+		p.k = deriveKeysSig(p.pol.Hash, p.ni, p.nr, gxy, p.ci, p.cr)
+	} else {
+		p.k = deriveKeys(p.pol.Hash, p.psk, p.ni, p.nr, gxy, p.ci, p.cr)
+	}
 	p.key = encKey(p.pol.Hash, p.k.e, p.pol.keyLen())
 	p.iv = phase1IV(p.pol.Hash, p.gxi, p.gxr, p.pol.Encryption.blockSize())
 	p.id = p.n.nextConn
@@ -387,6 +414,9 @@ func (p *p1) mm2(h isakmp.Header, ps *payloads) error {
 	e := isakmp.NewEncoder(nil, p.header(isakmp.ExchangeMain, 0, 0))
 	e.Raw(isakmp.PayloadKE, p.gxi)
 	e.Raw(isakmp.PayloadNonce, p.ni)
+	if p.pol.RSASig {
+		p.appendCRs(e)
+	}
 	p.appendNATD(e)
 	out, err := e.Bytes()
 	if err != nil {
@@ -411,6 +441,9 @@ func (p *p1) mm3(ps *payloads) error {
 	e := isakmp.NewEncoder(nil, p.header(isakmp.ExchangeMain, 0, 0))
 	e.Raw(isakmp.PayloadKE, p.gxr)
 	e.Raw(isakmp.PayloadNonce, p.nr)
+	if p.pol.RSASig {
+		p.appendCRs(e)
+	}
 	p.appendNATD(e)
 	out, err := e.Bytes()
 	if err != nil {
@@ -433,10 +466,12 @@ func (p *p1) mm4(ps *payloads) error {
 	p.keysFrom(gxy)
 	p.checkNATD(ps)
 	p.setState(stIMM4)
-	p.idI = p.localID()
+	p.idI = p.localID(p.pol.RSASig)
 	e := isakmp.NewEncoder(nil, p.header(isakmp.ExchangeMain, 0, 0))
 	e.Raw(isakmp.PayloadID, p.idI)
-	e.Raw(isakmp.PayloadHash, p.hashI())
+	if err := p.appendAuth(e, p.hashI()); err != nil {
+		return err
+	}
 	if p.n.phase1With(p.peer) == nil {
 		// RFC 2407 §4.6.3.3: our first SA with this peer; whatever it
 		// still holds of ours is stale.
@@ -465,36 +500,84 @@ func (p *p1) verify(got, want []byte, what string) error {
 	return nil
 }
 
+// appendAuth adds our proof to MM5 or MM6: the hash, or under rsa-sig
+// our certificates and the signature of the hash.
+func (p *p1) appendAuth(e *isakmp.Encoder, hash []byte) error {
+	if p.pol.RSASig {
+		return p.appendSigAuth(e, hash)
+	}
+	e.Raw(isakmp.PayloadHash, hash)
+	return nil
+}
+
+// verifyAuth checks the peer's proof in MM5 or MM6 for identity id.
+func (p *p1) verifyAuth(ps *payloads, id, want []byte, what string) error {
+	if p.pol.RSASig {
+		if err := p.verifySig(ps, id, want); err != nil {
+			p.debugf(" %s: %v", what, err)
+			return err
+		}
+		return nil
+	}
+	return p.verify(ps.hash, want, what)
+}
+
+// profileByID makes the SA's profile the one MM5's identity matches
+// (Config.Profile), or ends the SA with INVALID-ID-INFORMATION.
+func (p *p1) profileByID(next []byte) error {
+	if p.n.cfg.Profile == nil {
+		return nil
+	}
+	prof, err := p.n.cfg.Profile(p.peer.Addr(), p.idI, p.psk)
+	if err != nil {
+		p.n.stats.NoProfile++
+		p.debugf(" peer %v identity %s: %v: deleting SA", p.peer.Addr(), IDString(p.idI), err)
+		p.iv = next
+		p.sendInfo(isakmp.PayloadNotify, isakmp.AppendNotification(nil, isakmp.Notification{DOI: isakmp.DOIIPsec,
+			Protocol: isakmp.ProtoISAKMP, Type: isakmp.NotifyInvalidIDInformation}))
+		p.destroy("no isakmp profile matches the peer's identity", false)
+		return err
+	}
+	p.prof = prof
+	return nil
+}
+
 func (p *p1) mm5(ps *payloads, next []byte) error {
-	if len(ps.ids) == 0 || ps.hash == nil {
+	if len(ps.ids) == 0 || (ps.hash == nil && !p.pol.RSASig) {
 		return errors.New("MM5 without ID or HASH")
 	}
 	p.idI = slices.Clone(ps.ids[0])
-	if err := p.verify(ps.hash, p.hashI(), "HASH_I"); err != nil {
-		p.authFailed()
+	if p.pol.RSASig {
+		// Under rsa-sig the identity chooses the profile first: its ca
+		// trust-points are what the certificate must chain to, and the
+		// certificate then proves the identity.
+		if err := p.profileByID(next); err != nil {
+			return err
+		}
+	}
+	if err := p.verifyAuth(ps, p.idI, p.hashI(), "HASH_I"); err != nil {
+		p.authFailed(notifyOf(err))
 		return err
 	}
 	p.iv = next
-	if p.n.cfg.Profile != nil {
-		// The identity is authenticated: the SA's profile is the one it
-		// matches (IOS's profile verification after MM5).
-		prof, err := p.n.cfg.Profile(p.peer.Addr(), p.idI, p.psk)
-		if err != nil {
-			p.n.stats.NoProfile++
-			p.debugf(" peer %v identity %s: %v: deleting SA", p.peer.Addr(), IDString(p.idI), err)
-			p.sendInfo(isakmp.PayloadNotify, isakmp.AppendNotification(nil, isakmp.Notification{DOI: isakmp.DOIIPsec,
-				Protocol: isakmp.ProtoISAKMP, Type: isakmp.NotifyInvalidIDInformation}))
-			p.destroy("no isakmp profile matches the peer's identity", false)
+	if !p.pol.RSASig {
+		// The identity is authenticated (the key): the SA's profile is
+		// the one it matches (IOS's profile verification after MM5).
+		if err := p.profileByID(next); err != nil {
 			return err
 		}
-		p.prof = prof
 	}
 	p.initialContact(ps)
 	p.setState(stRMM5)
 	p.idR = isakmp.AppendID(nil, isakmp.IDAddr(p.n.cfg.Local.Addr(), 17, 500))
+	if p.pol.RSASig {
+		p.idR = p.n.sigID()
+	}
 	e := isakmp.NewEncoder(nil, p.header(isakmp.ExchangeMain, 0, 0))
 	e.Raw(isakmp.PayloadID, p.idR)
-	e.Raw(isakmp.PayloadHash, p.hashR())
+	if err := p.appendAuth(e, p.hashR()); err != nil {
+		return err
+	}
 	out, err := e.Bytes()
 	if err != nil {
 		return err
@@ -506,12 +589,12 @@ func (p *p1) mm5(ps *payloads, next []byte) error {
 }
 
 func (p *p1) mm6(ps *payloads, next []byte) error {
-	if len(ps.ids) == 0 || ps.hash == nil {
+	if len(ps.ids) == 0 || (ps.hash == nil && !p.pol.RSASig) {
 		return errors.New("MM6 without ID or HASH")
 	}
 	p.idR = slices.Clone(ps.ids[0])
-	if err := p.verify(ps.hash, p.hashR(), "HASH_R"); err != nil {
-		p.authFailed()
+	if err := p.verifyAuth(ps, p.idR, p.hashR(), "HASH_R"); err != nil {
+		p.authFailed(notifyOf(err))
 		return err
 	}
 	p.iv = next
@@ -522,11 +605,14 @@ func (p *p1) mm6(ps *payloads, next []byte) error {
 }
 
 func (p *p1) am2(h isakmp.Header, ps *payloads) error {
-	if ps.sa == nil || ps.ke == nil || ps.nonce == nil || len(ps.ids) == 0 || ps.hash == nil {
-		return errors.New("AM2 without SA, KE, nonce, ID or HASH")
+	if ps.sa == nil || ps.ke == nil || ps.nonce == nil || len(ps.ids) == 0 {
+		return errors.New("AM2 without SA, KE, nonce or ID")
 	}
 	if err := p.checkChosen(ps.sa); err != nil {
 		return err
+	}
+	if ps.hash == nil && !p.pol.RSASig {
+		return errors.New("AM2 without HASH")
 	}
 	if p.pol.Group != p.dh.g {
 		return errors.New("responder chose another group than our KE's")
@@ -540,14 +626,16 @@ func (p *p1) am2(h isakmp.Header, ps *payloads) error {
 	p.natt = ps.hasVID(isakmp.VIDNATTRFC3947)
 	p.gxr, p.nr, p.idR = slices.Clone(ps.ke), slices.Clone(ps.nonce), slices.Clone(ps.ids[0])
 	p.keysFrom(gxy)
-	if err := p.verify(ps.hash, p.hashR(), "HASH_R"); err != nil {
-		p.authFailed()
+	if err := p.verifyAuth(ps, p.idR, p.hashR(), "HASH_R"); err != nil {
+		p.authFailed(notifyOf(err))
 		return err
 	}
 	p.checkNATD(ps)
 	p.setState(stIAM2)
 	e := isakmp.NewEncoder(nil, p.header(isakmp.ExchangeAggressive, 0, 0))
-	e.Raw(isakmp.PayloadHash, p.hashI())
+	if err := p.appendAuth(e, p.hashI()); err != nil {
+		return err
+	}
 	p.appendNATD(e)
 	out, err := e.Bytes()
 	if err != nil {
@@ -560,11 +648,11 @@ func (p *p1) am2(h isakmp.Header, ps *payloads) error {
 }
 
 func (p *p1) am3(ps *payloads, encrypted bool, next []byte) error {
-	if ps.hash == nil {
+	if ps.hash == nil && !p.pol.RSASig {
 		return errors.New("AM3 without HASH")
 	}
-	if err := p.verify(ps.hash, p.hashI(), "HASH_I"); err != nil {
-		p.authFailed()
+	if err := p.verifyAuth(ps, p.idI, p.hashI(), "HASH_I"); err != nil {
+		p.authFailed(notifyOf(err))
 		return err
 	}
 	if encrypted {
@@ -577,11 +665,12 @@ func (p *p1) am3(ps *payloads, encrypted bool, next []byte) error {
 	return nil
 }
 
-// authFailed answers a hash that does not verify: AUTHENTICATION-FAILED
-// (RFC 2408 §5.4) and the SA is gone.
-func (p *p1) authFailed() {
-	p.debugf(" phase 1 hash verification failed with %v: sending AUTHENTICATION_FAILED", p.peer.Addr())
-	p.n.plainNotify(p.ci, p.peer, isakmp.NotifyAuthenticationFailed)
+// authFailed answers a hash or signature that does not verify with t
+// (AUTHENTICATION-FAILED, or what RFC 2408 §3.14.1 has for a
+// certificate's failure) and the SA is gone.
+func (p *p1) authFailed(t isakmp.NotifyType) {
+	p.debugf(" phase 1 authentication failed with %v: sending %v", p.peer.Addr(), t)
+	p.n.plainNotify(p.ci, p.peer, t)
 	p.destroy("authentication failed", false)
 }
 

@@ -11,13 +11,13 @@ import (
 
 // appendP1SA encodes our phase-1 offer: one proposal of KEY_IKE with a
 // transform per policy, in priority order (RFC 2409 §5, Appendix A).
-func appendP1SA(b []byte, pols []Policy) []byte { return appendP1SAAuth(b, pols, isakmp.AuthPSK) }
+func appendP1SA(b []byte, pols []Policy) []byte { return appendP1SAAuth(b, pols, false) }
 
 // appendP1SAAuth is appendP1SA with the authentication method of every
 // transform: pre-shared keys, or XAUTHInitPreShared when we are an XAuth
 // client (draft-beaulieu-ike-xauth-02 §5: the initiator is the one
 // authenticated by XAuth).
-func appendP1SAAuth(b []byte, pols []Policy, auth uint16) []byte {
+func appendP1SAAuth(b []byte, pols []Policy, xauth bool) []byte {
 	prop := isakmp.ProposalSpec{Num: 1, Protocol: isakmp.ProtoISAKMP}
 	for i, pol := range pols {
 		attrs := []isakmp.Attr{isakmp.BasicAttr(isakmp.AttrEncryption, uint16(pol.Encryption))}
@@ -26,7 +26,7 @@ func appendP1SAAuth(b []byte, pols []Policy, auth uint16) []byte {
 		}
 		attrs = append(attrs,
 			isakmp.BasicAttr(isakmp.AttrHash, uint16(pol.Hash)),
-			isakmp.BasicAttr(isakmp.AttrAuthMethod, auth),
+			isakmp.BasicAttr(isakmp.AttrAuthMethod, pol.authMethod(xauth)),
 			isakmp.BasicAttr(isakmp.AttrGroupDesc, uint16(pol.Group)),
 			isakmp.BasicAttr(isakmp.AttrLifeType, isakmp.LifeSeconds),
 			isakmp.UintAttr(isakmp.AttrLifeDur, uint64(pol.lifetime()/time.Second)))
@@ -97,17 +97,18 @@ func parseOffer(t isakmp.Transform) (offer, error) {
 
 // matches reports whether o is pol's suite (the lifetime is compared by
 // the caller).
-func (o offer) matches(pol Policy) (bool, string) { return o.matchesAuth(pol, isakmp.AuthPSK) }
+func (o offer) matches(pol Policy) (bool, string) { return o.matchesAuth(pol, false) }
 
-// matchesAuth is matches with the authentication method we accept.
-func (o offer) matchesAuth(pol Policy, auth uint16) (bool, string) {
+// matchesAuth is matches with the authentication method we accept: the
+// policy's, as XAuth's variant when xauth.
+func (o offer) matchesAuth(pol Policy, xauth bool) (bool, string) {
 	kb := pol.keyLen() * 8
 	switch {
 	case o.enc != pol.Encryption || (pol.Encryption == CipherAES && o.keyBits != kb):
 		return false, "Encryption algorithm offered does not match policy!"
 	case o.hash != pol.Hash:
 		return false, "Hash algorithm offered does not match policy!"
-	case o.auth != auth:
+	case o.auth != pol.authMethod(xauth):
 		return false, "Auth method offered does not match policy!"
 	case o.group != pol.Group:
 		return false, "Diffie-Hellman group offered does not match policy!"
@@ -117,8 +118,10 @@ func (o offer) matchesAuth(pol Policy, auth uint16) (bool, string) {
 
 // chooseP1 picks, as IOS does, the first of our policies in priority
 // order that matches any of the peer's transforms. It returns the
-// transform, its policy and the proposal it came in.
-func (n *Node) chooseP1(saBody []byte, auth uint16) (offer, Policy, isakmp.Proposal, error) {
+// transform, its policy and the proposal it came in. Policies of
+// rsa-sig authentication take part only with certificates configured
+// (Config.Cert).
+func (n *Node) chooseP1(saBody []byte, xauth bool) (offer, Policy, isakmp.Proposal, error) {
 	sa, err := isakmp.ParseSA(saBody)
 	if err != nil {
 		return offer{}, Policy{}, isakmp.Proposal{}, &notifyError{isakmp.NotifySituationNotSupported, err}
@@ -151,13 +154,16 @@ func (n *Node) chooseP1(saBody []byte, auth uint16) (offer, Policy, isakmp.Propo
 		return offer{}, Policy{}, isakmp.Proposal{}, &notifyError{isakmp.NotifyBadProposalSyntax, err}
 	}
 	for _, pol := range n.cfg.Policies {
+		if pol.RSASig && n.cfg.Cert == nil {
+			continue
+		}
 		for _, c := range offers {
 			n.debugf(0, "Checking ISAKMP transform %d against priority %d policy", c.o.num, pol.Priority)
 			n.debugf(0, "      encryption %v%s", c.o.enc, keyBitsNote(c.o.keyBits))
 			n.debugf(0, "      hash %v", c.o.hash)
 			n.debugf(0, "      default group %d", c.o.group)
 			n.debugf(0, "      life duration (VPI) of %d", int64(c.o.life/time.Second))
-			if ok, why := c.o.matchesAuth(pol, auth); !ok {
+			if ok, why := c.o.matchesAuth(pol, xauth); !ok {
 				n.debugf(0, "%s", why)
 				n.debugf(0, "atts are not acceptable. Next payload is 3")
 				continue
@@ -215,7 +221,7 @@ func (p *p1) checkChosen(saBody []byte) error {
 		return errors.New("responder chose more than one transform")
 	}
 	for _, pol := range p.policies {
-		if ok, _ := o.matchesAuth(pol, p.authMethod()); ok {
+		if ok, _ := o.matchesAuth(pol, p.xauthInit()); ok {
 			p.pol = pol
 			p.lifetime = min(o.life, pol.lifetime())
 			return nil

@@ -1,6 +1,7 @@
 package ike
 
 import (
+	"crypto/x509"
 	"errors"
 	"net/netip"
 	"slices"
@@ -67,6 +68,8 @@ type p1 struct {
 	ez ezvpn // XAuth and mode-config (xauth.go)
 
 	prof P1Profile // the isakmp profile (Config.Profile, Phase2Policy.Profile)
+
+	peerCert *x509.Certificate // rsa-sig: the peer's verified certificate
 }
 
 func (p *p1) debugf(format string, args ...any) { p.n.debugf(p.id, format, args...) }

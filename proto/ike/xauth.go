@@ -101,22 +101,25 @@ func (e *ezvpn) stop() {
 	}
 }
 
-func (p *p1) authMethod() uint16 {
-	if p.n.cfg.XAuthCredentials != nil && p.role == Initiator {
-		return isakmp.AuthXAuthInitPSK
-	}
-	return isakmp.AuthPSK
+// xauthInit reports whether we offer the XAuth variants of the
+// authentication methods (an Easy VPN client).
+func (p *p1) xauthInit() bool {
+	return p.n.cfg.XAuthCredentials != nil && p.role == Initiator
 }
 
 // localID is our phase-1 identity as initiator: the profile's, the
-// group's (an Easy VPN remote), else our address.
-func (p *p1) localID() []byte {
+// group's (an Easy VPN remote), else under rsa-sig sigID's, else our
+// address.
+func (p *p1) localID(sig bool) []byte {
 	n := p.n
 	if p.prof.ID != nil {
 		return slices.Clone(p.prof.ID)
 	}
 	if n.cfg.GroupID != "" {
 		return isakmp.AppendID(nil, isakmp.ID{Type: isakmp.IDKeyID, Data: []byte(n.cfg.GroupID)})
+	}
+	if sig {
+		return n.sigID()
 	}
 	return isakmp.AppendID(nil, isakmp.IDAddr(n.cfg.Local.Addr(), 17, 500))
 }
@@ -131,6 +134,10 @@ func IDString(body []byte) string {
 	switch id.Type {
 	case isakmp.IDFQDN, isakmp.IDUserFQDN, isakmp.IDKeyID:
 		return string(id.Data)
+	case isakmp.IDDERASN1DN:
+		if s := dnString(id.Data); s != "" {
+			return s
+		}
 	}
 	if pfx, err := id.Prefix(); err == nil {
 		if pfx.IsSingleIP() {
