@@ -251,3 +251,34 @@ func TestV3HelloCountsData(t *testing.T) {
 		}
 	})
 }
+
+// TestV3OutOfWindow: a message whose Ns is far beyond the receive window
+// is dropped and counted as v3-out-of-window; the connection stays.
+func TestV3OutOfWindow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(1)
+		b := newV3Peer(t, nw, v3B, false, V3Config{Defaults: V3Params{Hello: -1}})
+		a := newV3Peer(t, nw, v3A, false, V3Config{Defaults: V3Params{Hello: -1}})
+		c, err := a.node.Open(context.Background(), b.addr, V3Params{Hello: -1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+		m := &l2tp.V3Message{Type: l2tp.MsgHELLO}
+		msg, _ := m.AppendAVPs(l2tp.AppendV3ControlHeader(nil, false, c.LocalID(), 30000, 0))
+		_ = l2tp.FinishV3Control(msg, false)
+		a.node.HandlePacket(msg, b.addr)
+		synctest.Wait()
+		st := a.node.Stats()
+		if st.OutOfWindow != 1 || c.Stats().State != TunEstablished {
+			t.Fatalf("out of window %d, state %v", st.OutOfWindow, c.Stats().State)
+		}
+		found := false
+		for _, d := range st.Drops() {
+			found = found || (d.Reason == "v3-out-of-window" && d.Count == 1)
+		}
+		if !found {
+			t.Fatalf("drops %v", st.Drops())
+		}
+	})
+}

@@ -202,6 +202,7 @@ type V3Stats struct {
 	TieBreakLost    uint64 // SCCRQs discarded by the §5.4.3 tie breaker
 	ConnLimit       uint64 // SCCRQs refused: connection limit (node, or the peer's share)
 	InputOverflow   uint64
+	OutOfWindow     uint64 // Ns beyond our receive window (RFC 3931 §4.2, as v2's §5.8)
 	HalfOpenEvicted uint64 // half-open connections closed (StopCCN 2/4) for a newer one
 	SessionEvicted  uint64 // half-open sessions closed (CDN 4/4) for a newer one
 	SessionLimit    uint64 // ICRQs refused: session limit (CDN 4/4)
@@ -220,13 +221,12 @@ func (s V3Stats) Drops() []Drop {
 	return []Drop{{"v3-bad-header", s.BadHeader}, {"v3-no-control-connection", s.NoConn},
 		{"v3-wrong-peer", s.WrongPeer}, {"v3-digest-failed", s.DigestFailed}, {"v3-digest-missing", s.NoDigest},
 		{"v3-bad-avp", s.BadAVP}, {"v3-no-session", s.NoSession}, {"v3-tie-break-lost", s.TieBreakLost},
-		{"v3-connection-limit", s.ConnLimit}, {"v3-input-overflow", s.InputOverflow},
+		{"v3-connection-limit", s.ConnLimit}, {"v3-input-overflow", s.InputOverflow}, {"v3-out-of-window", s.OutOfWindow},
 		{"v3-half-open-evicted", s.HalfOpenEvicted}, {"v3-half-open-session-evicted", s.SessionEvicted},
 		{"v3-session-limit", s.SessionLimit}}
 }
 
-// v3Counters are the shared counters and v3's own. The shared
-// outOfWindow counts here but is not shown (V3Stats has no field for it).
+// v3Counters are the shared counters and v3's own.
 type v3Counters struct {
 	ccnCounters
 	badHeader, noConn, digestFailed, noDigest, badAVP, connLimit atomic.Uint64
@@ -283,7 +283,7 @@ func (n *V3Node) Stats() V3Stats {
 	st := V3Stats{BadHeader: c.badHeader.Load(), NoConn: c.noConn.Load(), WrongPeer: c.wrongPeer.Load(),
 		DigestFailed: c.digestFailed.Load(), NoDigest: c.noDigest.Load(), BadAVP: c.badAVP.Load(),
 		NoSession: c.noSession.Load(), TieBreakLost: c.tieBreakLost.Load(), ConnLimit: c.connLimit.Load(),
-		InputOverflow: c.inputOverflow.Load(), HalfOpenEvicted: c.halfOpenEvicted.Load(),
+		InputOverflow: c.inputOverflow.Load(), OutOfWindow: c.outOfWindow.Load(), HalfOpenEvicted: c.halfOpenEvicted.Load(),
 		SessionEvicted: c.sessionEvicted.Load(), SessionLimit: c.sessionLimit.Load(),
 		SessionSetupTimeouts: c.sessionSetupTimeouts.Load(), NoSessionClosed: c.noSessionClosed.Load()}
 	n.mu.Lock()
