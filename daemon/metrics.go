@@ -60,7 +60,7 @@ var (
 	descFailures  = prometheus.NewDesc("vpdn_setup_failures_total", "Session and tunnel set-ups that failed, by reason.", []string{"reason"}, nil)
 	descPool      = prometheus.NewDesc("vpdn_pool_addresses", "Addresses of ip local pools.", []string{"pool", "state"}, nil)
 	descV6Pool    = prometheus.NewDesc("vpdn_ipv6_pool_prefixes", "Prefixes of ipv6 local pools.", []string{"pool", "state"}, nil)
-	descNDDrops   = prometheus.NewDesc("vpdn_ipv6_nd_drops_total", "Router Solicitations and Advertisements from sessions dropped, by reason.", []string{"reason"}, nil)
+	descNDDrops   = prometheus.NewDesc("vpdn_ipv6_nd_drops_total", "Neighbor Discovery (Router Solicitations and Advertisements) and DHCPv6 messages from sessions dropped, by reason.", []string{"reason"}, nil)
 	descExhausted = prometheus.NewDesc("vpdn_pool_exhausted_total", "Allocations refused because the pool was full.", []string{"pool"}, nil)
 	descReloads   = prometheus.NewDesc("vpdn_config_reloads_total", "Configuration reloads by result.", []string{"result"}, nil)
 	descCtlDrops  = prometheus.NewDesc("vpdn_l2tp_control_drops_total", "L2TP control messages dropped or refused, by reason (show l2tp counters).", []string{"reason"}, nil)

@@ -129,3 +129,20 @@ func FuzzVerifySig(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseNATOA: a NAT-OA body that parses is one address with zero
+// reserved octets, and encodes back to itself.
+func FuzzParseNATOA(f *testing.F) {
+	f.Add([]byte{1, 0, 0, 0, 198, 19, 9, 1})
+	f.Add(append([]byte{5, 0, 0, 0}, netip.MustParseAddr("2001:db8::1").AsSlice()...))
+	f.Add([]byte{1, 17, 6, 165, 198, 19, 9, 1})
+	f.Fuzz(func(t *testing.T, body []byte) {
+		a, ok := parseNATOA(body)
+		if !ok {
+			return
+		}
+		if got := isakmp.AppendID(nil, isakmp.IDAddr(a, 0, 0)); string(got) != string(body) {
+			t.Fatalf("%x parsed as %v, which encodes as %x", body, a, got)
+		}
+	})
+}
