@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/vpdn/vpdn/internal/csum"
 	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/transport"
 	"github.com/vpdn/vpdn/wire/esp"
@@ -403,7 +404,7 @@ func TestESPOffload(t *testing.T) {
 		// One packet whose checksum the kernel left to us.
 		single := tcpSeg("198.19.1.5", "198.19.2.9", 40000, 1, 0x18, bulk(300))
 		h := vnet.Hdr{Flags: vnet.FlagNeedsCsum, CsumStart: 20, CsumOffset: 16}
-		binary.BigEndian.PutUint16(single[36:], vnet.Fold(vnet.PseudoSum(6, single[12:16], single[16:20], len(single)-20)))
+		binary.BigEndian.PutUint16(single[36:], csum.Fold(csum.PseudoSum(6, single[12:16], single[16:20], len(single)-20)))
 		a.e.outputVnet(buf, append(h.Append(nil), single...))
 		sent := tx.last()
 		if tx.espSink.sent != 1 {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"testing/synctest"
 
+	"github.com/vpdn/vpdn/internal/csum"
 	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/wire/l2tp"
 	"github.com/vpdn/vpdn/wire/ppp"
@@ -21,7 +22,7 @@ func tcpSeg(src, dst string, sport uint16, seq uint32, flags byte, payload []byt
 	s, d := netip.MustParseAddr(src).As4(), netip.MustParseAddr(dst).As4()
 	copy(p[12:], s[:])
 	copy(p[16:], d[:])
-	binary.BigEndian.PutUint16(p[10:], vnet.Checksum(p[:20]))
+	binary.BigEndian.PutUint16(p[10:], csum.Checksum(p[:20]))
 	binary.BigEndian.PutUint16(p[20:], sport)
 	binary.BigEndian.PutUint16(p[22:], 5201)
 	binary.BigEndian.PutUint32(p[24:], seq)
@@ -29,12 +30,12 @@ func tcpSeg(src, dst string, sport uint16, seq uint32, flags byte, payload []byt
 	p[32], p[33] = 0x50, flags
 	binary.BigEndian.PutUint16(p[34:], 1000)
 	p = append(p, payload...)
-	binary.BigEndian.PutUint16(p[36:], ^vnet.Fold(vnet.Sum(p[20:], vnet.PseudoSum(6, p[12:16], p[16:20], len(p)-20))))
+	binary.BigEndian.PutUint16(p[36:], ^csum.Fold(csum.Sum(p[20:], csum.PseudoSum(6, p[12:16], p[16:20], len(p)-20))))
 	return p
 }
 
 func tcpValid(p []byte) bool {
-	return vnet.Fold(vnet.Sum(p[20:], vnet.PseudoSum(6, p[12:16], p[16:20], len(p)-20))) == 0xffff && vnet.Checksum(p[:20]) == 0
+	return csum.Fold(csum.Sum(p[20:], csum.PseudoSum(6, p[12:16], p[16:20], len(p)-20))) == 0xffff && csum.Checksum(p[:20]) == 0
 }
 
 func bulk(n int) []byte {
@@ -144,7 +145,7 @@ func TestOffloadSinglePackets(t *testing.T) {
 		a, _, _, sb, da, db, w, ptB := offloadPair(t, false, 0)
 		want := tcpSeg("198.19.0.1", "198.19.1.10", 40000, 5, 0x18, bulk(100))
 		partial := append([]byte(nil), want...)
-		binary.BigEndian.PutUint16(partial[36:], vnet.Fold(vnet.PseudoSum(6, partial[12:16], partial[16:20], len(partial)-20)))
+		binary.BigEndian.PutUint16(partial[36:], csum.Fold(csum.PseudoSum(6, partial[12:16], partial[16:20], len(partial)-20)))
 		da.Inject(append(vnet.Hdr{Flags: vnet.FlagNeedsCsum, CsumStart: 20, CsumOffset: 16}.Append(nil), partial...))
 		bad := gsoRead("198.19.1.10", bulk(3000), 1000)
 		bad[1] = vnet.GSOUDPL4
@@ -410,6 +411,6 @@ func BenchmarkCopySumBaseline64K(b *testing.B) {
 	var s uint64
 	for b.Loop() {
 		copy(dst, src)
-		s = vnet.Sum(dst, s)
+		s = csum.Sum(dst, s)
 	}
 }

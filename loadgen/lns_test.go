@@ -14,13 +14,13 @@ import (
 	"github.com/vpdn/vpdn/access"
 	"github.com/vpdn/vpdn/carrier/l2tpv2"
 	"github.com/vpdn/vpdn/dataplane"
+	"github.com/vpdn/vpdn/internal/csum"
 	"github.com/vpdn/vpdn/netif"
 	"github.com/vpdn/vpdn/proto/l2tp"
 	"github.com/vpdn/vpdn/transport"
 	"github.com/vpdn/vpdn/transport/memnet"
 	"github.com/vpdn/vpdn/vif"
 	wl2tp "github.com/vpdn/vpdn/wire/l2tp"
-	"github.com/vpdn/vpdn/wire/vnet"
 )
 
 // fakeAAA accepts one user with one password, by PAP, CHAP or MS-CHAPv2
@@ -173,7 +173,7 @@ func answerEchoes(dev *netif.Fake, done <-chan struct{}) {
 		copy(r[16:20], b[12:16])
 		r[20] = 0 // echo reply
 		r[22], r[23] = 0, 0
-		binary.BigEndian.PutUint16(r[22:], vnet.Checksum(r[20:]))
+		binary.BigEndian.PutUint16(r[22:], csum.Checksum(r[20:]))
 		dev.Inject(r)
 	}
 }

@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vpdn/vpdn/wire/vnet"
+	"github.com/vpdn/vpdn/internal/csum"
 )
 
 // Traffic makes every established session carry data during the hold:
@@ -129,7 +129,7 @@ func appendEcho(b []byte, src, dst netip.Addr, id, seq uint16, size int) []byte 
 	b = append(b, 0, 0, 64, 1, 0, 0)          // no fragment flags, TTL 64, ICMP, checksum later
 	b = append(b, s4[:]...)
 	b = append(b, d4[:]...)
-	binary.BigEndian.PutUint16(b[start+10:], vnet.Checksum(b[start:start+20]))
+	binary.BigEndian.PutUint16(b[start+10:], csum.Checksum(b[start:start+20]))
 	icmp := len(b)
 	b = append(b, 8, 0, 0, 0) // echo request, code 0, checksum later
 	b = binary.BigEndian.AppendUint16(b, id)
@@ -137,7 +137,7 @@ func appendEcho(b []byte, src, dst netip.Addr, id, seq uint16, size int) []byte 
 	for i := 0; len(b)-start < size; i++ {
 		b = append(b, byte(i))
 	}
-	binary.BigEndian.PutUint16(b[icmp+2:], vnet.Checksum(b[icmp:]))
+	binary.BigEndian.PutUint16(b[icmp+2:], csum.Checksum(b[icmp:]))
 	return b
 }
 
@@ -150,7 +150,7 @@ func parseEchoReply(b []byte, local netip.Addr) (uint16, bool) {
 	if ihl < 20 || len(b) < ihl+8 || b[9] != 1 || netip.AddrFrom4([4]byte(b[16:20])) != local {
 		return 0, false
 	}
-	if icmp := b[ihl:]; icmp[0] == 0 && icmp[1] == 0 && vnet.Checksum(icmp) == 0 {
+	if icmp := b[ihl:]; icmp[0] == 0 && icmp[1] == 0 && csum.Checksum(icmp) == 0 {
 		return binary.BigEndian.Uint16(icmp[4:]), true
 	}
 	return 0, false

@@ -1,7 +1,7 @@
 package loadgen
 
 import (
-	"github.com/vpdn/vpdn/wire/vnet"
+	"github.com/vpdn/vpdn/internal/csum"
 	"net/netip"
 	"testing"
 	"time"
@@ -14,7 +14,7 @@ import (
 func TestEchoCodec(t *testing.T) {
 	local, lns := netip.MustParseAddr("198.19.1.7"), netip.MustParseAddr("198.19.0.1")
 	req := appendEcho(nil, local, lns, 0x1234, 9, 84)
-	if len(req) != 84 || vnet.Checksum(req[:20]) != 0 || vnet.Checksum(req[20:]) != 0 {
+	if len(req) != 84 || csum.Checksum(req[:20]) != 0 || csum.Checksum(req[20:]) != 0 {
 		t.Fatalf("request %x: length %d or checksums wrong", req, len(req))
 	}
 	if _, ok := parseEchoReply(req, local); ok {
@@ -24,7 +24,7 @@ func TestEchoCodec(t *testing.T) {
 	copy(reply[12:16], req[16:20])
 	copy(reply[16:20], req[12:16])
 	reply[20], reply[22], reply[23] = 0, 0, 0
-	c := vnet.Checksum(reply[20:])
+	c := csum.Checksum(reply[20:])
 	reply[22], reply[23] = byte(c>>8), byte(c)
 	if id, ok := parseEchoReply(reply, local); !ok || id != 0x1234 {
 		t.Fatalf("reply not recognised: %v %#x", ok, id)

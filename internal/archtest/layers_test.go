@@ -29,18 +29,19 @@ var allowed = map[string][]string{
 	"control":   {"config", "internal/version"},
 	"show":      {"internal/escape"},
 	"config":    {"internal/type7"},
-	"loadgen":   {"carrier", "access", "proto", "wire", "aaa", "pool", "vif", "dataplane", "netif", "transport", "internal/clock"},
+	"loadgen":   {"carrier", "access", "proto", "wire", "aaa", "pool", "vif", "dataplane", "netif", "transport", "internal/clock", "internal/csum"},
 	"carrier":   {"access", "proto", "wire", "aaa", "dataplane", "transport", "internal/clock"},
 	"access":    {"proto", "wire", "aaa", "pool", "vif", "dataplane", "transport", "internal/clock", "internal/escape"},
 	"proto":     {"wire", "aaa", "pool", "internal/debug", "internal/clock"},
 	"aaa":       {"pool", "wire", "internal/escape", "internal/type7"},
 	"pool":      {},
 	"vif":       {"netif"},
-	"dataplane": {"wire", "transport", "netif", "internal/clock"},
+	"dataplane": {"wire", "transport", "netif", "internal/clock", "internal/csum"},
 	"netif":     {},
 	"transport": {},
-	"wire":      {},
-	"examples":  {},
+	// The codecs share one Internet checksum.
+	"wire":     {"internal/csum"},
+	"examples": {},
 	// Test-only packages may use anything below the daemon.
 	"internal/nstest": {},
 	// pppstdio, the pppd stand-in of the PPTP interop tests, runs vpdn's
@@ -51,6 +52,7 @@ var allowed = map[string][]string{
 	"internal/clock":   {},
 	"internal/escape":  {},
 	"internal/type7":   {},
+	"internal/csum":    {},
 	// Certificates for tests (in memory).
 	"internal/testpki": {},
 }
@@ -86,7 +88,7 @@ func init() {
 // network through a small interface and gets its time from a clock.
 var noIO = []string{"net", "os", "os/exec", "syscall", "golang.org/x/sys/unix"}
 
-var layerNames = []string{"internal/nstest", "internal/peers", "internal/debug", "internal/version", "internal/archtest", "internal/clock", "internal/escape", "internal/type7"}
+var layerNames = []string{"internal/nstest", "internal/peers", "internal/debug", "internal/version", "internal/archtest", "internal/clock", "internal/escape", "internal/type7", "internal/csum"}
 
 // layerOf returns the layer key of a package path inside the module.
 func layerOf(rel string) string {

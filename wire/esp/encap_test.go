@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"testing"
+
+	"github.com/vpdn/vpdn/internal/csum"
 )
 
 func TestClassify(t *testing.T) {
@@ -52,15 +54,12 @@ func l2tpPacket(t testing.TB, payload []byte) []byte {
 }
 
 func udpChecksum(src, dst, udp []byte) uint16 {
-	acc := sum16(src, 0)
-	acc = sum16(dst, acc)
-	acc += NextHeaderUDP + uint32(len(udp))
 	c := udp[6:8:8]
 	save := [2]byte{c[0], c[1]}
 	c[0], c[1] = 0, 0
-	acc = sum16(udp, acc)
+	acc := csum.Sum(udp, csum.PseudoSum(NextHeaderUDP, src, dst, len(udp)))
 	c[0], c[1] = save[0], save[1]
-	if s := ^fold(acc); s != 0 {
+	if s := ^csum.Fold(acc); s != 0 {
 		return s
 	}
 	return 0xffff
@@ -77,7 +76,7 @@ func TestTransport4(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if pkt[9] != Protocol || int(binary.BigEndian.Uint16(pkt[2:])) != len(pkt) || fold(sum16(pkt[:20], 0)) != 0xffff {
+		if pkt[9] != Protocol || int(binary.BigEndian.Uint16(pkt[2:])) != len(pkt) || csum.Checksum(pkt[:20]) != 0 {
 			t.Fatalf("%s: outer header %x", su.name, pkt[:20])
 		}
 		if !bytes.Equal(pkt[12:20], orig[12:20]) {
@@ -196,12 +195,9 @@ func TestFixChecksum(t *testing.T) {
 }
 
 func tcpChecksum(src, dst, tcp []byte) uint16 {
-	acc := sum16(src, 0)
-	acc = sum16(dst, acc)
-	acc += NextHeaderTCP + uint32(len(tcp))
 	save := [2]byte{tcp[16], tcp[17]}
 	tcp[16], tcp[17] = 0, 0
-	acc = sum16(tcp, acc)
+	acc := csum.Sum(tcp, csum.PseudoSum(NextHeaderTCP, src, dst, len(tcp)))
 	tcp[16], tcp[17] = save[0], save[1]
-	return ^fold(acc)
+	return ^csum.Fold(acc)
 }

@@ -3,6 +3,8 @@ package esp
 import (
 	"encoding/binary"
 	"errors"
+
+	"github.com/vpdn/vpdn/internal/csum"
 )
 
 // IPv4 transport mode (RFC 4303 §3.1.1): the ESP header goes between the
@@ -50,27 +52,7 @@ func setIPv4(h []byte, ihl int, proto uint8, total int) {
 	h[9] = proto
 	binary.BigEndian.PutUint16(h[2:4], uint16(total))
 	h[10], h[11] = 0, 0
-	binary.BigEndian.PutUint16(h[10:12], ^fold(sum16(h[:ihl], 0)))
-}
-
-// sum16 adds data to the one's-complement sum acc as 16-bit big-endian
-// words (RFC 1071); an odd last octet is padded with zero.
-func sum16(data []byte, acc uint32) uint32 {
-	for len(data) >= 2 {
-		acc += uint32(binary.BigEndian.Uint16(data))
-		data = data[2:]
-	}
-	if len(data) == 1 {
-		acc += uint32(data[0]) << 8
-	}
-	return acc
-}
-
-func fold(acc uint32) uint16 {
-	for acc > 0xffff {
-		acc = acc>>16 + acc&0xffff
-	}
-	return uint16(acc)
+	binary.BigEndian.PutUint16(h[10:12], csum.Checksum(h[:ihl]))
 }
 
 // SealTransport4 protects the IPv4 packet pkt in transport mode and
@@ -152,7 +134,7 @@ func FixChecksum(segment []byte, proto uint8, origSrc, origDst, src, dst [4]byte
 	acc := uint32(^hc) + addrWords(src) + addrWords(dst)
 	acc += addrWords([4]byte{^origSrc[0], ^origSrc[1], ^origSrc[2], ^origSrc[3]})
 	acc += addrWords([4]byte{^origDst[0], ^origDst[1], ^origDst[2], ^origDst[3]})
-	nc := ^fold(acc)
+	nc := ^csum.Fold(uint64(acc))
 	if proto == NextHeaderUDP && nc == 0 {
 		nc = 0xffff // RFC 768: a computed 0 is sent as all ones
 	}

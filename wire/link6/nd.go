@@ -25,6 +25,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+
+	"github.com/vpdn/vpdn/internal/csum"
 )
 
 // ICMPv6 types of RFC 4861 §4.
@@ -276,23 +278,8 @@ func Checksum(src, dst netip.Addr, body []byte) uint16 {
 // checksum is the Internet checksum of body (of upper-layer protocol
 // next) over the IPv6 pseudo-header (RFC 8200 §8.1).
 func checksum(src, dst netip.Addr, next uint8, body []byte) uint16 {
-	var sum uint32
 	s, d := src.As16(), dst.As16()
-	for i := 0; i < 16; i += 2 {
-		sum += uint32(s[i])<<8 | uint32(s[i+1])
-		sum += uint32(d[i])<<8 | uint32(d[i+1])
-	}
-	sum += uint32(len(body)>>16) + uint32(len(body)&0xffff) + uint32(next)
-	for i := 0; i+1 < len(body); i += 2 {
-		sum += uint32(body[i])<<8 | uint32(body[i+1])
-	}
-	if len(body)%2 == 1 {
-		sum += uint32(body[len(body)-1]) << 8
-	}
-	for sum>>16 != 0 {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
+	return ^csum.Fold(csum.Sum(body, csum.PseudoSum(next, s[:], d[:], len(body))))
 }
 
 // SLAAC is the address stateless autoconfiguration forms from a /64

@@ -3,6 +3,8 @@ package vnet
 import (
 	"bytes"
 	"encoding/binary"
+
+	"github.com/vpdn/vpdn/internal/csum"
 )
 
 // MaxIPLen is the largest IP packet a super-packet may grow to.
@@ -120,11 +122,11 @@ func SameFlow(a, b []byte) bool {
 func tcpValid(pkt []byte, iphl int) bool {
 	var ps uint64
 	if iphl == 20 {
-		ps = PseudoSum(protoTCP, pkt[12:16], pkt[16:20], len(pkt)-20)
+		ps = csum.PseudoSum(protoTCP, pkt[12:16], pkt[16:20], len(pkt)-20)
 	} else {
-		ps = PseudoSum(protoTCP, pkt[8:24], pkt[24:40], len(pkt)-40)
+		ps = csum.PseudoSum(protoTCP, pkt[8:24], pkt[24:40], len(pkt)-40)
 	}
-	return Fold(Sum(pkt[iphl:], ps)) == 0xffff
+	return csum.Fold(csum.Sum(pkt[iphl:], ps)) == 0xffff
 }
 
 // Start empties c and puts pkt in it as the first segment. It reports
@@ -225,14 +227,14 @@ func (c *Coalescer) Finish() []byte {
 	if c.v6 {
 		h.GSOType = GSOTCPv6
 		binary.BigEndian.PutUint16(pkt[4:], uint16(c.n-40))
-		ps = PseudoSum(protoTCP, pkt[8:24], pkt[24:40], c.n-40)
+		ps = csum.PseudoSum(protoTCP, pkt[8:24], pkt[24:40], c.n-40)
 	} else {
 		binary.BigEndian.PutUint16(pkt[2:], uint16(c.n))
 		pkt[10], pkt[11] = 0, 0
-		binary.BigEndian.PutUint16(pkt[10:], Checksum(pkt[:20]))
-		ps = PseudoSum(protoTCP, pkt[12:16], pkt[16:20], c.n-20)
+		binary.BigEndian.PutUint16(pkt[10:], csum.Checksum(pkt[:20]))
+		ps = csum.PseudoSum(protoTCP, pkt[12:16], pkt[16:20], c.n-20)
 	}
-	binary.BigEndian.PutUint16(pkt[c.iphl+tcpCsum:], Fold(ps))
+	binary.BigEndian.PutUint16(pkt[c.iphl+tcpCsum:], csum.Fold(ps))
 	h.Put(out)
 	return out
 }

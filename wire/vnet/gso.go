@@ -3,6 +3,8 @@ package vnet
 import (
 	"encoding/binary"
 	"errors"
+
+	"github.com/vpdn/vpdn/internal/csum"
 )
 
 // TCP header fields used here (RFC 9293 §3.1).
@@ -63,13 +65,13 @@ func PlanTCP(h Hdr, pkt []byte, maxLen int) (Plan, error) {
 		}
 		p.IPHdrLen = 20
 		p.id = binary.BigEndian.Uint16(pkt[4:])
-		p.pseudo = PseudoSum(protoTCP, pkt[12:16], pkt[16:20], 0)
+		p.pseudo = csum.PseudoSum(protoTCP, pkt[12:16], pkt[16:20], 0)
 	case GSOTCPv6:
 		if len(pkt) < 40 || pkt[0]>>4 != 6 || pkt[6] != protoTCP || h.CsumStart != 40 {
 			return p, ErrIPHeader
 		}
 		p.IPv6, p.IPHdrLen = true, 40
-		p.pseudo = PseudoSum(protoTCP, pkt[8:24], pkt[24:40], 0)
+		p.pseudo = csum.PseudoSum(protoTCP, pkt[8:24], pkt[24:40], 0)
 	default:
 		return p, ErrGSOType
 	}
@@ -131,7 +133,7 @@ func (p *Plan) Segment(dst, pkt []byte, i int) int {
 		binary.BigEndian.PutUint16(dst[2:], uint16(n))
 		binary.BigEndian.PutUint16(dst[4:], p.id+uint16(i))
 		dst[10], dst[11] = 0, 0
-		binary.BigEndian.PutUint16(dst[10:], Checksum(dst[:20]))
+		binary.BigEndian.PutUint16(dst[10:], csum.Checksum(dst[:20]))
 	}
 	tcp := dst[p.IPHdrLen:]
 	binary.BigEndian.PutUint32(tcp[tcpSeq:], p.seq+uint32(i*p.SegSize))
@@ -144,6 +146,6 @@ func (p *Plan) Segment(dst, pkt []byte, i int) int {
 	}
 	tcp[tcpFlags] = f
 	tcp[tcpCsum], tcp[tcpCsum+1] = 0, 0
-	binary.BigEndian.PutUint16(tcp[tcpCsum:], ^Fold(Sum(tcp, add(p.pseudo, uint64(len(tcp))))))
+	binary.BigEndian.PutUint16(tcp[tcpCsum:], ^csum.Fold(csum.Sum(tcp, csum.Add(p.pseudo, uint64(len(tcp))))))
 	return n
 }

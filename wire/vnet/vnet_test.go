@@ -5,8 +5,9 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"math/rand/v2"
 	"testing"
+
+	"github.com/vpdn/vpdn/internal/csum"
 )
 
 // naiveSum is RFC 1071 §4.1 as written: 16-bit words, carries folded at
@@ -83,33 +84,6 @@ func TestHdrCodec(t *testing.T) {
 	}
 }
 
-func TestChecksum(t *testing.T) {
-	// RFC 1071 §3 example: the sum of 0001 f203 f4f5 f6f7 is ddf2.
-	if s := Fold(Sum([]byte{0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7}, 0)); s != 0xddf2 {
-		t.Fatalf("RFC 1071 example: %04x", s)
-	}
-	r := rand.New(rand.NewPCG(1, 2))
-	for i := range 2000 {
-		b := make([]byte, r.IntN(200))
-		for j := range b {
-			b[j] = byte(r.Uint32())
-		}
-		if i%3 == 0 {
-			for j := range b {
-				b[j] = 0xff
-			}
-		}
-		if got, want := Fold(Sum(b, 0)), naiveSum(b); got != want {
-			t.Fatalf("sum of %x = %04x, want %04x", b, got, want)
-		}
-		// Sums of even-length parts add up.
-		cut := r.IntN(len(b)+1) &^ 1
-		if got, want := Fold(Sum(b[cut:], Sum(b[:cut], 0))), naiveSum(b); got != want {
-			t.Fatalf("split sum of %x at %d = %04x, want %04x", b, cut, got, want)
-		}
-	}
-}
-
 type tcpOpts struct {
 	v6         bool
 	src, dst   byte
@@ -174,11 +148,11 @@ func tcpPacket(o tcpOpts) []byte {
 		binary.BigEndian.PutUint16(p[iphl+16:], 0)
 		var ps uint64
 		if o.v6 {
-			ps = PseudoSum(6, p[8:24], p[24:40], len(p)-40)
+			ps = csum.PseudoSum(6, p[8:24], p[24:40], len(p)-40)
 		} else {
-			ps = PseudoSum(6, p[12:16], p[16:20], len(p)-20)
+			ps = csum.PseudoSum(6, p[12:16], p[16:20], len(p)-20)
 		}
-		binary.BigEndian.PutUint16(p[iphl+16:], ^Fold(Sum(p[iphl:], ps)))
+		binary.BigEndian.PutUint16(p[iphl+16:], ^csum.Fold(csum.Sum(p[iphl:], ps)))
 	}
 	return p
 }
@@ -314,13 +288,13 @@ func TestCompleteChecksum(t *testing.T) {
 		want := tcpPacket(tcpOpts{v6: v6, seq: 5, flags: flagACK | flagPSH, payload: payload(333, 9)})
 		pkt := append([]byte(nil), want...)
 		iphl := 20
-		ps := PseudoSum(6, pkt[12:16], pkt[16:20], len(pkt)-20)
+		ps := csum.PseudoSum(6, pkt[12:16], pkt[16:20], len(pkt)-20)
 		if v6 {
 			iphl = 40
-			ps = PseudoSum(6, pkt[8:24], pkt[24:40], len(pkt)-40)
+			ps = csum.PseudoSum(6, pkt[8:24], pkt[24:40], len(pkt)-40)
 		}
 		// CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum.
-		binary.BigEndian.PutUint16(pkt[iphl+16:], Fold(ps))
+		binary.BigEndian.PutUint16(pkt[iphl+16:], csum.Fold(ps))
 		if err := CompleteChecksum(pkt, iphl, 16); err != nil {
 			t.Fatal(err)
 		}
