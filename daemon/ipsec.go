@@ -671,6 +671,8 @@ func (s *ipsecService) onEvent(ev ike.Event) {
 		defer s.remote.onEvent(ev)
 	}
 	switch ev.Kind {
+	case ike.EventChildInbound:
+		s.childInbound(ev.Child)
 	case ike.EventChildUp:
 		s.childUp(ev.Child)
 	case ike.EventChildDown:
@@ -695,6 +697,12 @@ func (s *ipsecService) onEvent(ev ike.Event) {
 		s.log.Debug(fmt.Sprintf("IPSEC(rekey): SA spi %#x nears its lifetime; negotiating its successor with %v", c.SPIIn, c.Peer.Addr()))
 		go s.node.Initiate(c.Peer, &pol)
 	case ike.EventChildFailed:
+		if ev.Child != nil {
+			s.inboundGone(ev.Child)
+		}
+		if ev.Reason == ike.ReasonPhase1Gone {
+			return // EventPhase1Down tells the rest
+		}
 		s.log.Debug(fmt.Sprintf("IPSEC: quick mode with %v failed: %s (%v)", ev.Peer.Addr(), ev.Reason, ev.Notify))
 		s.nextPeer(ev.Peer.Addr())
 		if f := s.d.opts.OnIPsecFailure; f != nil {
@@ -740,11 +748,6 @@ func (s *ipsecService) childUp(c *ike.ChildSA) {
 		s.transportUp(c)
 		return
 	}
-	in, out, err := espConfigs(c)
-	if err != nil {
-		s.d.log.Warn("IPsec SA not installed", "peer", c.Peer.String(), "err", err.Error())
-		return
-	}
 	i := s.match(c.Peer.Addr(), c.Profile, c.Local, c.Remote)
 	client := false
 	if i < 0 && s.ez != nil {
@@ -755,21 +758,24 @@ func (s *ipsecService) childUp(c *ike.ChildSA) {
 		}
 		s.mu.Unlock()
 	}
-	peer := c.Peer
-	udp := udpEncap(c.Encap)
-	if udp && peer.Port() == 500 {
-		peer = netip.AddrPortFrom(peer.Addr(), 4500)
-	}
-	sa, err := dataplane.NewESPSA(dataplane.ESPSAConfig{In: in, Out: out, Peer: peer, UDP: udp,
-		Local:  dataplane.ESPSelector{Prefix: c.Local.Prefix, Proto: c.Local.Proto, Port: c.Local.Port},
-		Remote: dataplane.ESPSelector{Prefix: c.Remote.Prefix, Proto: c.Remote.Proto, Port: c.Remote.Port}})
-	if err != nil {
-		s.d.log.Warn("IPsec SA not installed", "peer", c.Peer.String(), "err", err.Error())
-		return
-	}
-	if err := s.esp.Install(sa, i); err != nil {
-		s.d.log.Warn("IPsec SA not installed", "peer", c.Peer.String(), "err", err.Error())
-		return
+	sa := s.esp.Lookup(c.SPIIn)
+	if sa != nil {
+		// Installed inbound-only at our QM2 (EventChildInbound): now it
+		// sends too.
+		err := s.esp.Activate(c.SPIIn, i)
+		if err != nil {
+			s.d.log.Warn("IPsec SA not installed", "peer", c.Peer.String(), "err", err.Error())
+			return
+		}
+	} else {
+		var err error
+		if sa, err = tunnelSA(c); err == nil {
+			err = s.esp.Install(sa, i)
+		}
+		if err != nil {
+			s.d.log.Warn("IPsec SA not installed", "peer", c.Peer.String(), "err", err.Error())
+			return
+		}
 	}
 	info := &saInfo{child: *c, sa: sa, policy: i}
 	if i >= 0 {
@@ -808,6 +814,48 @@ func (s *ipsecService) childUp(c *ike.ChildSA) {
 		c.Peer.Addr(), c.SPIOut, c.SPIOut, sa.Transform(), c.SPIIn%10000))
 	s.log.Debug(fmt.Sprintf("IPSEC(create_sa): sa created, (sa) sa_dest= %v, sa_proto= 50, sa_spi= %#X(%d), sa_trans= %s, sa_conn_id= %d",
 		s.local, c.SPIIn, c.SPIIn, sa.Transform(), c.SPIIn%10000))
+}
+
+// tunnelSA makes the data plane's SA pair for the tunnel-mode child c.
+func tunnelSA(c *ike.ChildSA) (*dataplane.ESPSA, error) {
+	in, out, err := espConfigs(c)
+	if err != nil {
+		return nil, err
+	}
+	peer := c.Peer
+	udp := udpEncap(c.Encap)
+	if udp && peer.Port() == 500 {
+		peer = netip.AddrPortFrom(peer.Addr(), 4500)
+	}
+	return dataplane.NewESPSA(dataplane.ESPSAConfig{In: in, Out: out, Peer: peer, UDP: udp,
+		Local:  dataplane.ESPSelector{Prefix: c.Local.Prefix, Proto: c.Local.Proto, Port: c.Local.Port},
+		Remote: dataplane.ESPSelector{Prefix: c.Remote.Prefix, Proto: c.Remote.Proto, Port: c.Remote.Port}})
+}
+
+// childInbound installs the inbound half of a child SA we answered with
+// QM2 (EventChildInbound): the initiator may send on it before our QM3
+// handler runs. Its outbound half waits for childUp.
+func (s *ipsecService) childInbound(c *ike.ChildSA) {
+	if c.Transport() {
+		s.transportInstall(c, true)
+		return
+	}
+	sa, err := tunnelSA(c)
+	if err == nil {
+		err = s.esp.Install(sa, -1)
+	}
+	if err != nil {
+		s.d.log.Warn("IPsec inbound SA not installed", "peer", c.Peer.String(), "err", err.Error())
+	}
+}
+
+// inboundGone uninstalls the inbound half of a quick mode that failed
+// after our QM2.
+func (s *ipsecService) inboundGone(c *ike.ChildSA) {
+	s.esp.Remove(c.SPIIn)
+	if s.l2tp != nil {
+		s.l2tp.Remove(c.SPIIn)
+	}
 }
 
 func (s *ipsecService) childDown(c *ike.ChildSA, reason string) {

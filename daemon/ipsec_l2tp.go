@@ -205,14 +205,29 @@ func (s *ipsecService) espReader() (func([]byte, netip.AddrPort), func()) {
 
 // transportUp installs a transport-mode child SA under L2TP's bind.
 func (s *ipsecService) transportUp(c *ike.ChildSA) {
+	if s.l2tp != nil {
+		if t := s.l2tp.Activate(c.SPIIn); t != nil {
+			// Installed inbound-only at our QM2: now it sends too.
+			s.transportInfo(c, t)
+			return
+		}
+	}
+	if t := s.transportInstall(c, false); t != nil {
+		s.transportInfo(c, t)
+	}
+}
+
+// transportInstall installs the transport-mode child c under L2TP's
+// ESPBind (only its inbound half with inboundOnly).
+func (s *ipsecService) transportInstall(c *ike.ChildSA, inboundOnly bool) *dataplane.TransportSA {
 	if s.l2tp == nil || s.port == nil {
 		s.d.log.Warn("transport-mode IPsec SA not installed: L2TP is not served", "peer", c.Peer.String())
-		return
+		return nil
 	}
 	in, out, err := espConfigs(c)
 	if err != nil {
 		s.d.log.Warn("IPsec SA not installed", "peer", c.Peer.String(), "err", err.Error())
-		return
+		return nil
 	}
 	udp := udpEncap(c.Encap)
 	peer := c.Peer
@@ -235,11 +250,17 @@ func (s *ipsecService) transportUp(c *ike.ChildSA) {
 		ESPSAConfig: dataplane.ESPSAConfig{In: in, Out: out, Peer: peer, UDP: udp,
 			Local:  dataplane.ESPSelector{Prefix: c.Local.Prefix, Proto: c.Local.Proto, Port: c.Local.Port},
 			Remote: dataplane.ESPSelector{Prefix: c.Remote.Prefix, Proto: c.Remote.Proto, Port: c.Remote.Port}},
-		L2TPPeer: l2tpPeer, Raw: s.raw, UDPBind: s.b4500})
+		L2TPPeer: l2tpPeer, Raw: s.raw, UDPBind: s.b4500, InboundOnly: inboundOnly})
 	if err != nil {
 		s.d.log.Warn("IPsec SA not installed", "peer", c.Peer.String(), "err", err.Error())
-		return
+		return nil
 	}
+	return t
+}
+
+// transportInfo records the installed transport-mode child c.
+func (s *ipsecService) transportInfo(c *ike.ChildSA, t *dataplane.TransportSA) {
+	l2tpPeer := t.L2TPPeer()
 	info := &saInfo{child: *c, sa: t.ESPSA, policy: -1, entry: s.matchTransport(c.Peer.Addr(), c.Local, c.Remote)}
 	s.mu.Lock()
 	s.sas[c.SPIIn] = info

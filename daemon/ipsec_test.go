@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"log/slog"
+	"net/netip"
 	"os"
 	"strings"
 	"testing"
@@ -370,6 +371,59 @@ func TestInMemoryCryptoRekey(t *testing.T) {
 		}
 		if hs := saSPIs(t, hub); len(hs) != 1 {
 			t.Fatalf("hub SAs %v", hs)
+		}
+	})
+}
+
+// TestInMemoryCryptoRekeyQM3Lost: the spoke's QM3 of a rekey is lost.
+// The spoke sends on the new SA at once; the hub, which installed the new
+// SA's inbound half when its QM2 left, still takes those packets, and
+// keeps sending on the old SA until the retransmitted QM3 arrives.
+func TestInMemoryCryptoRekeyQM3Lost(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		nw := memnet.New(23)
+		spokeAddr := netip.MustParseAddr("198.18.1.2")
+		quick := 0
+		nw.SetFaults(memnet.Faults{Drop: func(b []byte, from, to netip.AddrPort) bool {
+			if from.Addr() != spokeAddr || to.Port() != 500 || len(b) < 28 || b[18] != 32 {
+				return false
+			}
+			quick++ // QM1, QM3 of the first SA; QM1, QM3 of its successor
+			return quick == 4
+		}})
+		edits := []string{" reverse-route static\n", " set security-association lifetime seconds 300\n reverse-route static\n"}
+		hub := newMemDaemon(t, nw, doc004(t, "004-crypto-map-hub", edits...))
+		sp := newMemDaemon(t, nw, doc004(t, "004-crypto-map-spoke1", edits...))
+		h, s := hub.host.Device("crypto0"), sp.host.Device("crypto0")
+		p := udpPacket("198.19.1.1", "198.19.0.1", 100)
+		inject(s, p)
+		waitFor(t, "the first SA", func() bool { return len(saSPIs(t, sp)) == 1 })
+		for i := 0; len(saSPIs(t, sp)) < 2; i++ {
+			if i > 300 {
+				t.Fatal("the spoke never rekeyed")
+			}
+			time.Sleep(time.Second)
+			synctest.Wait()
+		}
+		if hs := saSPIs(t, hub); len(hs) != 1 || quick != 4 {
+			t.Fatalf("hub SAs %v after %d quick mode messages: the QM3 was not lost", hs, quick)
+		}
+		inject(s, p)
+		synctest.Wait()
+		if got := outbound(h); !bytes.Equal(got, p) {
+			t.Fatalf("the spoke's packet on the new SA did not cross before QM3: %x", got)
+		}
+		back := udpPacket("198.19.0.1", "198.19.1.1", 60)
+		inject(h, back)
+		synctest.Wait()
+		if got := outbound(s); !bytes.Equal(got, back) {
+			t.Fatalf("the hub's answer did not cross: %x", got)
+		}
+		// The hub's QM2 retransmission fetches the QM3 again.
+		time.Sleep(15 * time.Second)
+		synctest.Wait()
+		if hs := saSPIs(t, hub); len(hs) != 2 {
+			t.Fatalf("after the retransmission, hub SAs %v", hs)
 		}
 	})
 }

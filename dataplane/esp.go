@@ -211,12 +211,34 @@ func (e *ESP) Install(sa *ESPSA, policy int) error {
 	}
 	m[k] = sa
 	e.sas.Store(&m)
-	if s := e.spd.Load(); policy >= 0 && policy < len(s.pols) {
-		n := &spd{pols: s.pols, out: slices.Clone(s.out), acquired: s.acquired}
-		n.out[policy] = append([]*ESPSA{sa}, s.out[policy]...)
-		e.spd.Store(n)
-	}
+	e.bind(sa, policy)
 	return nil
+}
+
+// Activate makes the installed SA with inbound SPI spiIn (installed
+// inbound-only, with no policy: a responder between QM2 and QM3) carry
+// the outbound packets of SPD entry policy, ahead of its older SAs.
+func (e *ESP) Activate(spiIn uint32, policy int) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	sa := (*e.sas.Load())[MakeKey(KindESP, uint64(spiIn))]
+	if sa == nil {
+		return fmt.Errorf("dataplane: ESP SPI %#x not installed", spiIn)
+	}
+	e.bind(sa, policy)
+	return nil
+}
+
+// bind (e.mu held) puts sa at the head of SPD entry policy's SAs; a
+// policy that is no index, or an SA already bound there, is left alone.
+func (e *ESP) bind(sa *ESPSA, policy int) {
+	s := e.spd.Load()
+	if policy < 0 || policy >= len(s.pols) || slices.Contains(s.out[policy], sa) {
+		return
+	}
+	n := &spd{pols: s.pols, out: slices.Clone(s.out), acquired: s.acquired}
+	n.out[policy] = append([]*ESPSA{sa}, s.out[policy]...)
+	e.spd.Store(n)
 }
 
 // Remove uninstalls the SA pair with inbound SPI spiIn.

@@ -218,6 +218,49 @@ func TestESPMakeBeforeBreak(t *testing.T) {
 	}
 }
 
+// TestESPInboundFirst: a responder's successor SA, installed before QM3
+// with no policy, opens what the initiator already sends on it while the
+// old SA keeps the outbound traffic; Activate hands the outbound over.
+func TestESPInboundFirst(t *testing.T) {
+	ca, cb := espPair(t, true)
+	a := newESPSide(t, ca, espNetA, espNetB)
+	b := newESPSide(t, cb, espNetB, espNetA)
+	na, nb := ca, cb
+	na.In.SPI, na.Out.SPI = 0x3003, 0x4004
+	nb.In.SPI, nb.Out.SPI = 0x4004, 0x3003
+	if err := a.e.Install(mustSA(t, na, 0), 1); err != nil { // the initiator: in use at once
+		t.Fatal(err)
+	}
+	if err := b.e.Install(mustSA(t, nb, 0), -1); err != nil { // the responder: inbound only
+		t.Fatal(err)
+	}
+	var out [70000]byte
+	pkt := espPacket("198.19.1.5", "198.19.2.9", 80)
+	a.e.Output(bytes.Clone(pkt), out[:])
+	b.e.Input(a.raw.last(), espPeer)
+	if b.dev.writes != 1 || !bytes.Equal(b.dev.buf[:b.dev.n], pkt) {
+		t.Fatal("the inbound-only SA did not open the initiator's packet")
+	}
+	back := espPacket("198.19.2.9", "198.19.1.5", 80)
+	b.e.Output(bytes.Clone(back), out[:])
+	if spi := binary.BigEndian.Uint32(b.raw.last()); spi != 0x1001 {
+		t.Fatalf("before QM3 the responder sent on SPI %#x, want the old SA's", spi)
+	}
+	if err := b.e.Activate(0x4004, 1); err != nil {
+		t.Fatal(err)
+	}
+	b.e.Output(bytes.Clone(back), out[:])
+	if spi := binary.BigEndian.Uint32(b.raw.last()); spi != 0x3003 {
+		t.Fatalf("after Activate: SPI %#x", spi)
+	}
+	if err := b.e.Activate(0x9999, 1); err == nil {
+		t.Fatal("activated an SPI never installed")
+	}
+	if err := b.e.Activate(0x4004, 1); err != nil || len(b.e.spd.Load().out[1]) != 2 {
+		t.Fatalf("a second Activate: %v, %d SAs on the entry", err, len(b.e.spd.Load().out[1]))
+	}
+}
+
 // TestESPAllocs: neither direction allocates per packet.
 func TestESPAllocs(t *testing.T) {
 	ca, cb := espPair(t, false)

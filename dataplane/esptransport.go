@@ -58,6 +58,11 @@ type TransportSA struct {
 	// inner is the peer's own L2TP port inside ESP, learnt from what it
 	// sends (1701 until then).
 	inner atomic.Uint32
+	// active: the SA carries its peer's datagrams (an inbound-only one
+	// waits for Activate); seq orders installations. Both under
+	// ESPBind.mu.
+	active bool
+	seq    uint64
 }
 
 // L2TPPeer is the address L2TP knows the SA's peer by.
@@ -70,6 +75,7 @@ type ESPBind struct {
 	cfg ESPBindConfig
 
 	mu     sync.Mutex // writers of the tables below
+	seq    uint64     // installations so far (mu)
 	bySPI  atomic.Pointer[map[uint32]*TransportSA]
 	byPeer atomic.Pointer[map[netip.AddrPort]*TransportSA] // newest SA of each peer
 	// protect says which peers must speak through ESP; nil: none.
@@ -120,10 +126,14 @@ type TransportSAConfig struct {
 	// Raw and UDP are the binds the SA's ESP leaves through: IP protocol
 	// 50, and UDP 4500 when ESPSAConfig.UDP.
 	Raw, UDPBind transport.Bind
+	// InboundOnly installs the inbound half alone (a responder between
+	// its QM2 and the initiator's QM3); Activate makes it send.
+	InboundOnly bool
 }
 
 // Install adds a transport-mode SA pair; it carries its peer's datagrams
-// from now on, ahead of an older SA with the same peer (make-before-break).
+// from now on, ahead of an older SA with the same peer (make-before-break),
+// unless c.InboundOnly.
 func (b *ESPBind) Install(c TransportSAConfig) (*TransportSA, error) {
 	sa, err := NewESPSA(c.ESPSAConfig)
 	if err != nil {
@@ -150,6 +160,29 @@ func (b *ESPBind) Install(c TransportSAConfig) (*TransportSA, error) {
 	}
 	m[sa.SPIIn()] = t
 	b.bySPI.Store(&m)
+	b.seq++
+	t.seq = b.seq
+	if !c.InboundOnly {
+		b.activate(t)
+	}
+	return t, nil
+}
+
+// Activate makes the inbound-only SA pair with inbound SPI spiIn carry its
+// peer's datagrams, ahead of older ones; nil if there is no such SA.
+func (b *ESPBind) Activate(spiIn uint32) *TransportSA {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	t := (*b.bySPI.Load())[spiIn]
+	if t != nil && !t.active {
+		b.activate(t)
+	}
+	return t
+}
+
+// activate (b.mu held) makes t its peer's outbound SA.
+func (b *ESPBind) activate(t *TransportSA) {
+	t.active = true
 	op := *b.byPeer.Load()
 	pm := make(map[netip.AddrPort]*TransportSA, len(op)+1)
 	for k, v := range op {
@@ -160,11 +193,10 @@ func (b *ESPBind) Install(c TransportSAConfig) (*TransportSA, error) {
 	// The peer has an SA: its Acquire rate record is done with (it would
 	// otherwise stay for every peer ever asked for).
 	b.acquired.Delete(t.peer)
-	return t, nil
 }
 
 // Remove uninstalls the SA pair with inbound SPI spiIn; its peer falls
-// back to its newest other SA, if any.
+// back to its newest other active SA, if any.
 func (b *ESPBind) Remove(spiIn uint32) *TransportSA {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -180,7 +212,7 @@ func (b *ESPBind) Remove(spiIn uint32) *TransportSA {
 			continue
 		}
 		m[k] = v
-		if v.peer == t.peer && (next == nil || v.SPIIn() > next.SPIIn()) {
+		if v.peer == t.peer && v.active && (next == nil || v.seq > next.seq) {
 			next = v
 		}
 	}

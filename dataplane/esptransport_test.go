@@ -208,6 +208,49 @@ func TestESPBindTransport(t *testing.T) {
 	}
 }
 
+// TestESPBindInboundFirst: a transport-mode successor installed inbound
+// only (the responder before QM3) opens the client's datagrams but does
+// not carry the LNS's until Activate; removing the active SA falls back
+// to the newest other active one, never to an inbound-only one.
+func TestESPBindInboundFirst(t *testing.T) {
+	lns, c := newESPBindSide(t), newESPBindSide(t)
+	c.clear.local = netip.MustParseAddrPort("198.19.9.2:1701")
+	l1, k1 := transportPair(t, true, 0x1000, natPeer1)
+	lns.install(t, l1)
+	c.install(t, k1)
+	l2, k2 := transportPair(t, true, 0x2000, natPeer1)
+	l2.InboundOnly = true
+	lns.install(t, l2)
+	c.install(t, k2)
+	c.b.WriteTo([]byte("hello"), netip.AddrPortFrom(lnsAddr, 1701))
+	if spi := binary.BigEndian.Uint32(c.udp.last()); spi != 0x2000 {
+		t.Fatalf("client sent on %#x", spi)
+	}
+	if !lns.b.Input(c.udp.last(), lns.deliver) || len(lns.delivered) != 1 || lns.deliveredF[0] != natPeer1 {
+		t.Fatalf("LNS got %q from %v", lns.delivered, lns.deliveredF)
+	}
+	lns.b.WriteTo([]byte("ack"), natPeer1)
+	if spi := binary.BigEndian.Uint32(lns.udp.last()); spi != 0x1001 {
+		t.Fatalf("before QM3 the LNS sent on %#x, want the old SA's", spi)
+	}
+	l3, _ := transportPair(t, true, 0x3000, natPeer1)
+	l3.InboundOnly = true
+	lns.install(t, l3)
+	lns.b.SetProtect(func(a netip.Addr) bool { return a == natAddr })
+	lns.b.Remove(0x1000) // the old SA expires before its successor is active
+	lns.b.WriteTo([]byte("ack"), natPeer1)
+	if lns.b.Stats().NoSA != 1 || lns.clear.sent != 0 {
+		t.Fatalf("with only inbound-only SAs left: %+v, %d in clear", lns.b.Stats(), lns.clear.sent)
+	}
+	if lns.b.Activate(0x2000) == nil || lns.b.Activate(0x7777) != nil {
+		t.Fatal("Activate")
+	}
+	lns.b.WriteTo([]byte("ack"), natPeer1)
+	if spi := binary.BigEndian.Uint32(lns.udp.last()); spi != 0x2001 {
+		t.Fatalf("after Activate: SPI %#x", spi)
+	}
+}
+
 // TestESPBindPolicy: what comes out of a transport SA must be UDP to our
 // L2TP port from the peer's negotiated port.
 func TestESPBindPolicy(t *testing.T) {

@@ -6,11 +6,10 @@ import (
 	"github.com/vpdn/vpdn/wire/isakmp"
 )
 
-// install derives KEYMAT for both SPIs (RFC 2409 §5.5) and hands the child
-// SA out.
-func (q *qm) install() {
+// childSA derives KEYMAT for both SPIs (RFC 2409 §5.5) and describes the
+// child SA the quick mode makes.
+func (q *qm) childSA() *ChildSA {
 	p, o := q.p, q.chosen
-	q.setState(qmInstallAwait)
 	ni, nr := q.ni, q.nr
 	ek, ak := encKeyLen(o.tid, o.keyBits), authKeyLen(o.auth)
 	in := keymat(p.pol.Hash, p.k.d, q.gqm, isakmp.ProtoESP, q.spiIn, ni, nr, ek+ak)
@@ -19,14 +18,43 @@ func (q *qm) install() {
 	if o.tid == isakmp.ESP3DES {
 		kb = 192
 	}
-	q.child = &ChildSA{Profile: p.prof.Name, Peer: p.peer, MessageID: q.mid, Initiator: q.role == Initiator, SPIIn: q.spiIn, SPIOut: q.spiOut,
+	c := &ChildSA{Profile: p.prof.Name, Peer: p.peer, MessageID: q.mid, Initiator: q.role == Initiator, SPIIn: q.spiIn, SPIOut: q.spiOut,
 		Transform: o.tid, KeyBits: kb, Auth: o.auth, Encap: o.encap,
 		EncKeyIn: in[:ek], AuthKeyIn: in[ek:], EncKeyOut: out[:ek], AuthKeyOut: out[ek:],
 		Lifetime: o.life, LifeKB: o.lifeKB, PFS: q.group, Local: q.local, Remote: q.remote, Established: q.n.cfg.Clock.Now(),
 		PeerBehindNAT: p.natt && p.natRemote, PeerOriginal: q.origPeer}
-	if q.child.LifeKB == ^uint64(0) {
-		q.child.LifeKB = 0
+	if c.LifeKB == ^uint64(0) {
+		c.LifeKB = 0
 	}
+	return c
+}
+
+// announceInbound (responder, QM2 about to leave) hands out the child SA
+// so that its inbound half is in place before the initiator can use it
+// (EventChildInbound).
+func (q *qm) announceInbound() {
+	q.inbound = q.childSA()
+	child := *q.inbound
+	q.n.emitEarly(Event{Kind: EventChildInbound, Peer: q.p.peer, ConnID: q.p.id, Child: &child})
+}
+
+// failedChild is, for EventChildFailed, the child whose inbound half was
+// announced and must go.
+func (q *qm) failedChild() *ChildSA {
+	if q.inbound == nil {
+		return nil
+	}
+	child := *q.inbound
+	q.inbound = nil
+	return &child
+}
+
+// install hands the child SA out: both halves in use.
+func (q *qm) install() {
+	p, o := q.p, q.chosen
+	q.setState(qmInstallAwait)
+	q.child = q.childSA()
+	q.inbound = nil
 	q.setState(qmComplete)
 	q.n.children[q.spiIn] = q
 	q.gen++

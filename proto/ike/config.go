@@ -205,9 +205,17 @@ const (
 	EventDPDDead                          // DPD gave up on the peer
 	EventXAuth                            // XAuth ended: User, Reason "accepted" or why not
 	EventModeConfig                       // mode-config assigned Config (server) or received it (client)
+	// EventChildInbound: a responder's quick mode is sending QM2. Child's
+	// inbound SA can take the peer's packets from now on; its outbound
+	// waits for QM3 (EventChildUp). The initiator sends on the new SA as
+	// soon as QM2 is in, and its first packets can overtake QM3: without
+	// the inbound SA in place, they would be lost at every rekey. The
+	// event is delivered before QM2 leaves. A quick mode that fails after
+	// it reports EventChildFailed with the same Child, to uninstall.
+	EventChildInbound
 )
 
-var eventNames = [...]string{"", "phase1-up", "phase1-down", "child-up", "child-down", "child-rekey", "child-failed", "dpd-dead", "xauth", "mode-config"}
+var eventNames = [...]string{"", "phase1-up", "phase1-down", "child-up", "child-down", "child-rekey", "child-failed", "dpd-dead", "xauth", "mode-config", "child-inbound"}
 
 func (k EventKind) String() string {
 	if int(k) < len(eventNames) {
@@ -215,6 +223,10 @@ func (k EventKind) String() string {
 	}
 	return fmt.Sprintf("event(%d)", uint8(k))
 }
+
+// ReasonPhase1Gone is the Reason of an EventChildFailed whose quick mode
+// ended because its phase-1 SA went (EventPhase1Down reports that).
+const ReasonPhase1Gone = "phase 1 SA deleted"
 
 // Event is reported through Config.OnEvent, outside the Node's lock.
 type Event struct {

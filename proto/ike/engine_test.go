@@ -1,8 +1,11 @@
 package ike
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
+	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -307,6 +310,83 @@ func TestOneNegotiationPerFlow(t *testing.T) {
 		settle(time.Second)
 		if na, nb := len(a.n.Children()), len(b.n.Children()); na != 2 || nb != 2 {
 			t.Fatalf("two requests during a quick mode: %d/%d child SAs, want 2/2", na, nb)
+		}
+	})
+}
+
+// TestResponderInboundFirst: the responder hands out the inbound half of
+// its child SA before its QM2 leaves (the initiator sends on the new SA
+// as soon as QM2 is in, and those packets can overtake QM3), the whole
+// SA when QM3 arrives; a quick mode whose QM3 never comes reports the
+// announced child with its failure, so that it is uninstalled.
+func TestResponderInboundFirst(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newNetwork(7, 0, 0)
+		var mu sync.Mutex
+		var order []string
+		a, b := pair(t, w, func(i int, c *Config) {
+			if i != 1 {
+				return
+			}
+			send, on := c.Send, c.OnEvent
+			c.Send = func(m []byte, to netip.AddrPort) {
+				mu.Lock()
+				order = append(order, fmt.Sprintf("send-%d", m[18])) // exchange type
+				mu.Unlock()
+				send(m, to)
+			}
+			c.OnEvent = func(e Event) {
+				mu.Lock()
+				order = append(order, e.Kind.String())
+				mu.Unlock()
+				on(e)
+			}
+		})
+		if err := a.n.Initiate(addrB, p2For()); err != nil {
+			t.Fatal(err)
+		}
+		settle(time.Second)
+		checkChildren(t, a, b)
+		mu.Lock()
+		got := strings.Join(order, " ")
+		mu.Unlock()
+		if !strings.Contains(got, "child-inbound send-32 child-up") {
+			t.Errorf("responder's events and sends: %s", got)
+		}
+		in, up := b.find(EventChildInbound), b.find(EventChildUp)
+		if in == nil || up == nil || in.Child.SPIIn != up.Child.SPIIn || !bytes.Equal(in.Child.EncKeyIn, up.Child.EncKeyIn) ||
+			!bytes.Equal(in.Child.AuthKeyIn, up.Child.AuthKeyIn) {
+			t.Fatalf("inbound %+v, up %+v", in, up)
+		}
+		if a.count(EventChildInbound) != 0 {
+			t.Error("the initiator announced an inbound half")
+		}
+
+		// QM3 lost for good: the responder gives up and names the child.
+		w.mu.Lock()
+		w.drop = func(_ []byte, from, _ netip.AddrPort) bool { return from == addrA && b.count(EventChildInbound) == 2 }
+		w.mu.Unlock()
+		if err := a.n.Initiate(addrB, p2For()); err != nil {
+			t.Fatal(err)
+		}
+		settle(2 * time.Minute)
+		var failed *Event
+		b.mu.Lock()
+		var inbound []uint32
+		for i, e := range b.events {
+			switch e.Kind {
+			case EventChildInbound:
+				inbound = append(inbound, e.Child.SPIIn)
+			case EventChildFailed:
+				failed = &b.events[i]
+			}
+		}
+		b.mu.Unlock()
+		if len(inbound) != 2 || failed == nil || failed.Child == nil || failed.Child.SPIIn != inbound[1] {
+			t.Fatalf("announced %x, failed %+v\n%s", inbound, failed, b.log)
+		}
+		if len(b.n.Children()) != 1 {
+			t.Errorf("responder's children: %d", len(b.n.Children()))
 		}
 	})
 }

@@ -43,6 +43,7 @@ type Node struct {
 	halfOpenPeer map[netip.Addr]int
 	out          []outPkt
 	events       []Event
+	early        []Event  // delivered before out is sent
 	calls        []func() // callbacks to run outside the lock (XAuth's Authenticate)
 	closed       bool
 	stats        Stats
@@ -131,9 +132,14 @@ func (n *Node) debugf(id int, format string, args ...any) {
 
 // unlock releases the lock and then sends the queued packets and events.
 func (n *Node) unlock() {
-	out, ev, calls := n.out, n.events, n.calls
-	n.out, n.events, n.calls = nil, nil, nil
+	early, out, ev, calls := n.early, n.out, n.events, n.calls
+	n.early, n.out, n.events, n.calls = nil, nil, nil, nil
 	n.mu.Unlock()
+	if n.cfg.OnEvent != nil {
+		for _, e := range early {
+			n.cfg.OnEvent(e)
+		}
+	}
 	for _, o := range out {
 		n.cfg.Send(o.b, o.to)
 	}
@@ -148,6 +154,9 @@ func (n *Node) unlock() {
 }
 
 func (n *Node) emit(e Event) { n.events = append(n.events, e) }
+
+// emitEarly reports e before the packets queued with it are sent.
+func (n *Node) emitEarly(e Event) { n.early = append(n.early, e) }
 
 func (n *Node) sendTo(b []byte, to netip.AddrPort) { n.out = append(n.out, outPkt{b: b, to: to}) }
 

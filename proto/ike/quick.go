@@ -42,7 +42,8 @@ type qm struct {
 
 	origPeer      netip.Addr // the peer's own address, from NAT-OA
 	child         *ChildSA
-	espSeen       uint64 // Config.InboundESP at the last DPD check
+	inbound       *ChildSA // responder: announced at QM2, not yet installed
+	espSeen       uint64   // Config.InboundESP at the last DPD check
 	rekey, expire clock.Timer
 	octets        uint64
 	rekeyed       bool
@@ -106,7 +107,7 @@ func (q *qm) arm(on bool) {
 func (q *qm) fail(reason string, t isakmp.NotifyType) {
 	q.stopTimers()
 	delete(q.p.qms, q.mid)
-	q.n.emit(Event{Kind: EventChildFailed, Peer: q.p.peer, ConnID: q.p.id, Reason: reason, Notify: t})
+	q.n.emit(Event{Kind: EventChildFailed, Peer: q.p.peer, ConnID: q.p.id, Reason: reason, Notify: t, Child: q.failedChild()})
 }
 
 // newMID returns an unused non-zero message ID.
@@ -411,6 +412,7 @@ func (p *p1) qm1(mid uint32, msg []byte, ps *payloads, next []byte) {
 	p.qms[mid] = q
 	q.lastRecv, q.replyFor = msg, msg
 	q.setState(qmRQM2)
+	q.announceInbound()
 	q.send(out, true)
 }
 

@@ -154,6 +154,9 @@ func (p *p1) destroy(reason string, notify bool) {
 	for _, q := range p.qms {
 		if q.state != qmComplete {
 			q.stopTimers()
+			if c := q.failedChild(); c != nil {
+				p.n.emit(Event{Kind: EventChildFailed, Peer: p.peer, ConnID: p.id, Reason: ReasonPhase1Gone, Child: c})
+			}
 		}
 	}
 	if p.halfOpen {

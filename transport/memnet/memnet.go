@@ -43,6 +43,9 @@ type Faults struct {
 	Reorder   float64       // probability a packet is held back by a random delay
 	Delay     time.Duration // base one-way delay (0: immediate)
 	Jitter    time.Duration // maximum extra delay of a reordered packet
+	// Drop, when set, loses the datagrams it returns true for (a test
+	// losing one chosen message); it runs under the network's lock.
+	Drop func(b []byte, from, to netip.AddrPort) bool
 }
 
 // Stats counts what the network did with datagrams.
@@ -301,7 +304,7 @@ func (c *Conn) WriteTo(b []byte, to netip.AddrPort) error {
 	n.mu.Lock()
 	dst := n.destLocked(c, to)
 	f := n.faults
-	lose := f.Loss > 0 && n.rng.Float64() < f.Loss
+	lose := (f.Loss > 0 && n.rng.Float64() < f.Loss) || (f.Drop != nil && f.Drop(b, from, to))
 	copies := 1
 	if f.Duplicate > 0 && n.rng.Float64() < f.Duplicate {
 		copies = 2
