@@ -65,6 +65,17 @@ func outbound(d *netif.Fake) []byte {
 // virtio_net_hdr (the crypto TUN has offloads).
 func inject(d *netif.Fake, p []byte) { d.Inject(vnetPacket(d, p)) }
 
+// mustCross injects p into from's TUN and fails unless to's TUN puts
+// out exactly p once the bubble is quiet.
+func mustCross(t *testing.T, what string, from, to *netif.Fake, p []byte) {
+	t.Helper()
+	inject(from, p)
+	synctest.Wait()
+	if got := outbound(to); !bytes.Equal(got, p) {
+		t.Fatalf("%s: got %x", what, got)
+	}
+}
+
 // hubToSpoke1 brings up document 004's hub–spoke 1 SA from the hub's
 // side, in a synctest bubble: the first packet toward spoke 1's network
 // starts IKE and is dropped (as IOS does); once the SA is up a packet
@@ -86,11 +97,7 @@ func hubToSpoke1(t *testing.T, hub *memDaemon, h, s1 *netif.Fake) {
 		t.Fatalf("spoke 1 got %x, want %x", got, p1)
 	}
 	back := udpPacket("198.19.1.1", "198.19.0.1", 300)
-	inject(s1, back)
-	synctest.Wait()
-	if got := outbound(h); !bytes.Equal(got, back) {
-		t.Fatalf("hub got %x", got)
-	}
+	mustCross(t, "hub got", s1, h, back)
 }
 
 // TestInMemoryCryptoMap: document 004's crypto-map hub and its two spokes,
@@ -224,11 +231,7 @@ func TestInMemoryCryptoMap(t *testing.T) {
 			outbound(s1)
 			return strings.Contains(hub.show(t, "crypto ipsec sa peer 198.18.1.2", false).Text, "current outbound spi")
 		})
-		inject(h, p1)
-		synctest.Wait()
-		if got := outbound(s1); !bytes.Equal(got, p1) {
-			t.Fatalf("after renegotiation spoke 1 got %x", got)
-		}
+		mustCross(t, "after renegotiation spoke 1 got", h, s1, p1)
 		if r := hub.do("clear", "crypto", "isakmp"); !r.OK {
 			t.Fatal(r.Error)
 		}
@@ -310,11 +313,7 @@ func TestInMemoryCryptoGCM(t *testing.T) {
 		waitFor(t, "the SA", func() bool {
 			return strings.Contains(sp.show(t, "crypto ipsec sa", false).Text, "current outbound spi")
 		})
-		inject(s, p)
-		synctest.Wait()
-		if got := outbound(h); !bytes.Equal(got, p) {
-			t.Fatalf("hub got %x", got)
-		}
+		mustCross(t, "hub got", s, h, p)
 		text := hub.show(t, "crypto ipsec sa", false).Text
 		for _, want := range []string{"PFS (Y/N): Y, DH group: group14", "#pkts decaps: 1"} {
 			if !strings.Contains(text, want) {
@@ -408,17 +407,9 @@ func TestInMemoryCryptoRekeyQM3Lost(t *testing.T) {
 		if hs := saSPIs(t, hub); len(hs) != 1 || quick != 4 {
 			t.Fatalf("hub SAs %v after %d quick mode messages: the QM3 was not lost", hs, quick)
 		}
-		inject(s, p)
-		synctest.Wait()
-		if got := outbound(h); !bytes.Equal(got, p) {
-			t.Fatalf("the spoke's packet on the new SA did not cross before QM3: %x", got)
-		}
+		mustCross(t, "the spoke's packet on the new SA did not cross before QM3", s, h, p)
 		back := udpPacket("198.19.0.1", "198.19.1.1", 60)
-		inject(h, back)
-		synctest.Wait()
-		if got := outbound(s); !bytes.Equal(got, back) {
-			t.Fatalf("the hub's answer did not cross: %x", got)
-		}
+		mustCross(t, "the hub's answer did not cross", h, s, back)
 		// The hub's QM2 retransmission fetches the QM3 again.
 		time.Sleep(15 * time.Second)
 		synctest.Wait()
@@ -492,17 +483,9 @@ func TestInMemoryDynamicCryptoMap(t *testing.T) {
 		p := udpPacket("198.19.33.33", "198.19.200.1", 50)
 		inject(s, p)
 		waitFor(t, "the spoke's SA", func() bool { return len(saSPIs(t, sp)) == 1 })
-		inject(s, p)
-		synctest.Wait()
-		if got := outbound(h); !bytes.Equal(got, p) {
-			t.Fatalf("hub got %x", got)
-		}
+		mustCross(t, "hub got", s, h, p)
 		back := udpPacket("198.19.200.1", "198.19.33.33", 60)
-		inject(h, back)
-		synctest.Wait()
-		if got := outbound(s); !bytes.Equal(got, back) {
-			t.Fatalf("spoke got %x", got)
-		}
+		mustCross(t, "spoke got", h, s, back)
 		text := hub.show(t, "crypto ipsec sa", false).Text
 		for _, want := range []string{"Crypto map tag: VPN", "remote ident (addr/mask/prot/port): (198.19.33.32/255.255.255.240/256/0)", "esp-3des esp-md5-hmac"} {
 			if !strings.Contains(text, want) {
@@ -662,11 +645,7 @@ func TestInMemoryCryptoLocalAddress(t *testing.T) {
 		p := udpPacket("198.19.1.1", "198.19.0.1", 30)
 		inject(s, p)
 		waitFor(t, "the SA", func() bool { return len(saSPIs(t, hub)) == 1 })
-		inject(s, p)
-		synctest.Wait()
-		if got := outbound(h); !bytes.Equal(got, p) {
-			t.Fatalf("hub got %x", got)
-		}
+		mustCross(t, "hub got", s, h, p)
 		if text := hub.show(t, "crypto isakmp sa", false).Text; !strings.Contains(text, "198.18.9.1") || strings.Contains(text, "198.18.1.1") {
 			t.Errorf("hub's show crypto isakmp sa:\n%s", text)
 		}
