@@ -337,20 +337,28 @@ func saSPIs(t *testing.T, m *memDaemon) []float64 {
 	return out
 }
 
+// lifetimePair brings up document 004's hub and spoke 1 on nw with `set
+// security-association lifetime LIFE` on both, and their first SA: the
+// spoke's packet p starts it.
+func lifetimePair(t *testing.T, nw *memnet.Network, life string) (hub, sp *memDaemon, h, s *netif.Fake, p []byte) {
+	t.Helper()
+	edits := []string{" reverse-route static\n", " set security-association lifetime " + life + "\n reverse-route static\n"}
+	hub = newMemDaemon(t, nw, doc004(t, "004-crypto-map-hub", edits...))
+	sp = newMemDaemon(t, nw, doc004(t, "004-crypto-map-spoke1", edits...))
+	h, s = hub.host.Device("crypto0"), sp.host.Device("crypto0")
+	p = udpPacket("198.19.1.1", "198.19.0.1", 100)
+	inject(s, p)
+	waitFor(t, "the first SA", func() bool { return len(saSPIs(t, sp)) == 1 })
+	return hub, sp, h, s, p
+}
+
 // TestInMemoryCryptoRekey: SAs with a 120-second lifetime are rekeyed by
 // the initiator at 90 % of it; the new pair is installed and carries the
 // traffic before the old one is deleted (make-before-break), and no
 // packet is lost across the change.
 func TestInMemoryCryptoRekey(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		nw := memnet.New(17)
-		edits := []string{" reverse-route static\n", " set security-association lifetime seconds 120\n reverse-route static\n"}
-		hub := newMemDaemon(t, nw, doc004(t, "004-crypto-map-hub", edits...))
-		sp := newMemDaemon(t, nw, doc004(t, "004-crypto-map-spoke1", edits...))
-		h, s := hub.host.Device("crypto0"), sp.host.Device("crypto0")
-		p := udpPacket("198.19.1.1", "198.19.0.1", 100)
-		inject(s, p)
-		waitFor(t, "the first SA", func() bool { return len(saSPIs(t, sp)) == 1 })
+		hub, sp, h, s, p := lifetimePair(t, memnet.New(17), "seconds 120")
 		first := saSPIs(t, sp)[0]
 		delivered := 0
 		for range 140 {
@@ -390,13 +398,7 @@ func TestInMemoryCryptoRekeyQM3Lost(t *testing.T) {
 			quick++ // QM1, QM3 of the first SA; QM1, QM3 of its successor
 			return quick == 4
 		}})
-		edits := []string{" reverse-route static\n", " set security-association lifetime seconds 300\n reverse-route static\n"}
-		hub := newMemDaemon(t, nw, doc004(t, "004-crypto-map-hub", edits...))
-		sp := newMemDaemon(t, nw, doc004(t, "004-crypto-map-spoke1", edits...))
-		h, s := hub.host.Device("crypto0"), sp.host.Device("crypto0")
-		p := udpPacket("198.19.1.1", "198.19.0.1", 100)
-		inject(s, p)
-		waitFor(t, "the first SA", func() bool { return len(saSPIs(t, sp)) == 1 })
+		hub, sp, h, s, p := lifetimePair(t, nw, "seconds 300")
 		for i := 0; len(saSPIs(t, sp)) < 2; i++ {
 			if i > 300 {
 				t.Fatal("the spoke never rekeyed")
