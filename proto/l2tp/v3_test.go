@@ -410,3 +410,55 @@ func TestV3Open(t *testing.T) {
 		}
 	})
 }
+
+// TestV3OpenDuringIncomingSCCRQ: B begins its own Open to A after A's
+// SCCRQ has reached B's node but before B knows its parameters (the
+// moment the node's §5.4.3 check has passed and B's connection for the
+// peer is not yet offered for reuse). Both ends are then opening at once;
+// the tie breaker is applied again when the parameters are known, so the
+// two end with one control connection, which both Opens return.
+func TestV3OpenDuringIncomingSCCRQ(t *testing.T) {
+	for round := range 8 {
+		synctest.Test(t, func(t *testing.T) {
+			nw := memnet.New(uint64(round) + 1)
+			cls := V3Params{Secret: []byte("k"), DigestType: l2tp.DigestHMACMD5, Class: "HELLO", Hello: 5 * time.Second}
+			var b *v3peer
+			bOpen := make(chan *V3Conn, 1)
+			started := false
+			b = newV3Peer(t, nw, v3B, false, V3Config{RouterID: 2, HostName: "B", Incoming: func(netip.AddrPort, string) (V3Params, bool) {
+				if !started {
+					started = true
+					go func() {
+						c, err := b.node.Open(context.Background(), netip.AddrPortFrom(v3A, 0), cls)
+						if err != nil {
+							t.Errorf("B's Open: %v", err)
+						}
+						bOpen <- c
+					}()
+					// B's own connection exists (and its SCCRQ is on the
+					// way) before this SCCRQ's parameters are known.
+					for len(b.node.Conns()) < 2 {
+						time.Sleep(time.Millisecond)
+					}
+				}
+				return cls, true
+			}})
+			a := newV3Peer(t, nw, v3A, false, V3Config{RouterID: 1, HostName: "A", Incoming: func(netip.AddrPort, string) (V3Params, bool) { return cls, true }})
+			ca, err := a.node.Open(context.Background(), netip.AddrPortFrom(v3B, 0), cls)
+			if err != nil {
+				t.Fatalf("A's Open: %v", err)
+			}
+			cb := <-bOpen
+			time.Sleep(2 * time.Minute) // the losing half-open connection's setup timeout
+			synctest.Wait()
+			sa, _ := a.node.Snapshot()
+			sb, _ := b.node.Snapshot()
+			if len(sa) != 1 || len(sb) != 1 || sa[0].State != TunEstablished || sb[0].State != TunEstablished {
+				t.Fatalf("round %d: A has %+v\nB has %+v", round, sa, sb)
+			}
+			if cb == nil || sa[0].LocalID != ca.LocalID() || sb[0].LocalID != cb.LocalID() || sa[0].RemoteID != cb.LocalID() {
+				t.Fatalf("round %d: the Opens returned %v and %v, the connection is %d-%d", round, ca, cb, sa[0].LocalID, sa[0].RemoteID)
+			}
+		})
+	}
+}

@@ -454,7 +454,14 @@ func (c *V3Conn) rxSCCRQ(raw []byte, m *l2tp.V3Message, from netip.AddrPort) {
 		}
 	}
 	c.remoteNonce = m.Nonce
-	c.n.offerReuse(c, p.key(from))
+	var tie *[8]byte
+	if m.Has(l2tp.AVPTieBreaker) {
+		tie = &m.TieBreaker
+	}
+	if !c.n.offerReuse(c, p.key(from), tie) {
+		bad(l2tp.StopAlreadyExists, errors.New("lost the tie breaker to our own SCCRQ"))
+		return
+	}
 	c.fire(TevSCCRQOK)
 	c.send(c.startMsg(l2tp.MsgSCCRP))
 }

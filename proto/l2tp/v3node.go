@@ -470,14 +470,41 @@ func (n *V3Node) newConnLocked(peer netip.AddrPort, p V3Params, initiator bool) 
 
 // offerReuse lets Dials to the peer of a connection it opened use it: an
 // LCCE has one control connection per peer and l2tp-class, whichever end
-// opened it (§3.3: either may initiate).
-func (n *V3Node) offerReuse(c *V3Conn, key string) {
+// opened it (§3.3: either may initiate). tie is the peer's tie breaker,
+// nil without one.
+//
+// The node applies §5.4.3's tie breaker when the SCCRQ arrives, against
+// our SCCRQs then in flight; but a Dial or Open of ours can begin between
+// the SCCRQ's arrival and this point (its parameters are known only
+// now), and then both ends open at once unseen: each would answer the
+// other's SCCRQ and two connections would form. So the rule is applied
+// again here against our connection for the same key still awaiting its
+// SCCRP: the lower value wins. false: ours won, and c must be refused.
+func (n *V3Node) offerReuse(c *V3Conn, key string, tie *[8]byte) bool {
 	n.mu.Lock()
-	if n.byReuse[key] == nil {
+	defer n.mu.Unlock()
+	o := n.byReuse[key]
+	if o == nil {
 		c.reuse = key
 		n.byReuse[key] = c
+		return true
 	}
-	n.mu.Unlock()
+	if tie == nil || o == c || !o.initiator || !o.awaitingReply.Load() {
+		return true
+	}
+	cmp := compareTie(*tie, o.tieBreaker)
+	if cmp >= 0 {
+		// Ours is lower (or equal: both lose, §5.4.3).
+		n.cnt.tieBreakLost.Add(1)
+		if cmp == 0 {
+			n.abandonLocked(o)
+		}
+		return false
+	}
+	n.abandonLocked(o) // its Opens and Dials retry, and find c
+	c.reuse = key
+	n.byReuse[key] = c
+	return true
 }
 
 // newSessionID picks a random non-zero Local Session ID unused on the
