@@ -221,7 +221,9 @@ func (s *ipsecService) transportUp(c *ike.ChildSA) {
 // ESPBind (only its inbound half with inboundOnly).
 func (s *ipsecService) transportInstall(c *ike.ChildSA, inboundOnly bool) *dataplane.TransportSA {
 	if s.l2tp == nil || s.port == nil {
-		s.d.log.Warn("transport-mode IPsec SA not installed: L2TP is not served", "peer", c.Peer.String())
+		if !inboundOnly { // said once, when the SA is complete
+			s.d.log.Warn("transport-mode IPsec SA not installed: L2TP is not served", "peer", c.Peer.String())
+		}
 		return nil
 	}
 	in, out, err := espConfigs(c)
