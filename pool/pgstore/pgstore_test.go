@@ -19,15 +19,9 @@ var (
 	last  = netip.MustParseAddr("198.19.1.200")
 )
 
-// open opens a store for owner; timeout, when given, is its request
-// timeout (the default otherwise).
-func open(t *testing.T, dsn, owner string, timeout ...time.Duration) *Store {
+func open(t *testing.T, dsn, owner string) *Store {
 	t.Helper()
-	opts := Options{DSN: dsn, Owner: owner, Heartbeat: time.Hour, MaxConns: 4}
-	if len(timeout) > 0 {
-		opts.RequestTimeout = timeout[0]
-	}
-	s, err := Open(context.Background(), opts)
+	s, err := Open(context.Background(), Options{DSN: dsn, Owner: owner, Heartbeat: time.Hour, MaxConns: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,10 +59,7 @@ func usage(t *testing.T, s *Store) (mine, others uint32) {
 func TestStore(t *testing.T) {
 	pg := peers.PostgreSQL(t, "vpdn")
 	dsn := pg.DSN("vpdn", false)
-	// Twelve allocators share 4 connections per store: on a loaded
-	// machine (the race detector, CI) one can wait beyond the default 2 s
-	// for a connection, which this part does not test.
-	a, b := open(t, dsn, "LNS-A", time.Minute), open(t, dsn, "LNS-B", time.Minute)
+	a, b := open(t, dsn, "LNS-A"), open(t, dsn, "LNS-B")
 	ctx := context.Background()
 
 	// 200 addresses, 2 instances × 6 allocators each until exhaustion.
