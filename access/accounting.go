@@ -38,7 +38,6 @@ func (s *Session) accountingUp(authz *aaa.Authorization) {
 	} else if m.cfg.InterimInterval != nil {
 		every = m.cfg.InterimInterval()
 	}
-	rec := s.acctRecord(time.Time{})
 	s.acctMu.Lock()
 	s.acct = acct
 	s.acctMu.Unlock()
@@ -48,6 +47,9 @@ func (s *Session) accountingUp(authz *aaa.Authorization) {
 		if s.acctStopped {
 			return // ended before its Start was given: neither is sent
 		}
+		// Described now, under acctMu: what a newinfo Interim-Update
+		// that came first skipped (no Start yet) is in it.
+		rec := s.acctRecord(time.Time{})
 		ctx, cancel := context.WithTimeout(context.Background(), acctTimeout)
 		defer cancel()
 		if err := acct.Start(ctx, rec); err != nil {
@@ -78,6 +80,14 @@ func (s *Session) armInterimLocked(every time.Duration) {
 		s.mu.Unlock()
 		go s.accountingInterim()
 	})
+}
+
+// accountingNewInfo sends an Interim-Update, when aaa accounting update
+// newinfo asks for one, for what the session learnt after its Start.
+func (s *Session) accountingNewInfo() {
+	if f := s.m.cfg.NewInfo; f != nil && f() {
+		go s.accountingInterim()
+	}
 }
 
 // accountingInterim sends an Interim-Update with the counters now.

@@ -1,12 +1,16 @@
 package access_test
 
 import (
+	"bytes"
+	"net/netip"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/vpdn/vpdn/aaa"
 	"github.com/vpdn/vpdn/access"
+	"github.com/vpdn/vpdn/pool"
 	"github.com/vpdn/vpdn/transport/memnet"
 )
 
@@ -122,4 +126,60 @@ func TestCoASessionTimeout(t *testing.T) {
 			t.Errorf("records %v", k)
 		}
 	})
+}
+
+// TestAccountingNewInfo: with aaa accounting update newinfo, a session
+// whose IPv6CP opens after its Start (which could not tell the prefix)
+// sends an Interim-Update with the prefix; without it, nothing more is
+// sent until the Stop. Whichever NCP opens first, the prefix reaches
+// the accounting server in the Start or in that Interim.
+func TestAccountingNewInfo(t *testing.T) {
+	for _, newinfo := range []bool{true, false} {
+		synctest.Test(t, func(t *testing.T) {
+			nw := memnet.New(1)
+			m := aaa.NewMemoryAccounter(16, time.Now)
+			v6, err := pool.NewPrefixPool("V6", netip.MustParsePrefix("2001:db8:100::/48"), 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			prefix := netip.MustParsePrefix("2001:db8:100::/64")
+			server := newNodeCfg(t, nw, "198.18.0.1", newLeases(), localAAA{"alice", "wonderland"}, func(c *access.Config) {
+				c.Accounter = func(string) aaa.Accounter { return m }
+				c.NewInfo = func() bool { return newinfo }
+				c.AssignPrefix = func(string, string) (netip.Prefix, func(), error) {
+					pf, err := v6.Allocate()
+					return pf, func() { v6.Release(pf) }, err
+				}
+			})
+			client := newNode(t, nw, "198.18.0.2", nil)
+			sp := *serverProfile
+			sp.IPv6 = &access.IPv6Profile{Enabled: true, Pool: "V6", RAInterval: 30 * time.Second, RALifetime: 1800 * time.Second}
+			cp := *clientProfile
+			cp.IPv6 = &access.IPv6Profile{Enabled: true, SLAAC: true}
+			// IPv6CP's first Configure-Requests are lost: it opens after
+			// IPCP, and the Start cannot know the prefix.
+			lossUntil := time.Now().Add(2 * time.Second)
+			nw.SetFaults(memnet.Faults{Drop: func(b []byte, _, _ netip.AddrPort) bool {
+				return time.Now().Before(lossUntil) && bytes.Contains(b, []byte{0x80, 0x57, 0x01})
+			}})
+			callWith(t, server, client, &sp, &cp)
+			<-server.ups
+			<-client.ups
+			time.Sleep(5 * time.Second)
+			synctest.Wait()
+			recs := m.Records()
+			if len(recs) == 0 || recs[0].Kind != aaa.AcctStart || len(recs[0].Record.IPv6Prefixes) != 0 {
+				t.Fatalf("newinfo %v: records %+v, want a Start without the prefix", newinfo, recs)
+			}
+			if !newinfo {
+				if len(recs) != 1 {
+					t.Fatalf("without newinfo: records %v", kinds(m))
+				}
+				return
+			}
+			if len(recs) != 2 || recs[1].Kind != aaa.AcctInterim || !slices.Equal(recs[1].Record.IPv6Prefixes, []netip.Prefix{prefix}) {
+				t.Fatalf("newinfo: records %+v, want an Interim-Update with %v", recs, prefix)
+			}
+		})
+	}
 }

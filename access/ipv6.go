@@ -162,6 +162,9 @@ func (s *Session) ipv6Up(in ppp.Info) {
 	}
 	if up {
 		s.applyIPv6()
+		if s.prof.Role == Server && (st.prefix.IsValid() || len(st.delegated) > 0) {
+			s.accountingNewInfo() // after the Start, which could not tell them
+		}
 	}
 }
 

@@ -51,6 +51,10 @@ type Config struct {
 	// authorization sets no Acct-Interim-Interval (aaa accounting update
 	// periodic); 0: none. Read when a session comes up.
 	InterimInterval func() time.Duration
+	// NewInfo reports whether a session sends an Interim-Update when it
+	// learns what its Start could not tell (aaa accounting update
+	// newinfo): its IPv6 prefixes, IPv6CP opening after the Start.
+	NewInfo func() bool
 	// OnUp is told when a session's network layer is up.
 	OnUp func(*Session)
 	// OnEnd is told when a session has ended: why, and whether its

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 )
@@ -280,9 +281,17 @@ var radiusCommands = []*command{
 			set(&p.cur.obj.(*DynamicAuthor).Port, m.Int("port"), neg)
 			return nil
 		}},
-	{mode: mGlobal, spec: "aaa accounting update periodic <n:int:1-71582>", help: "Interim-Update accounting records every N minutes (a user's Acct-Interim-Interval overrides it).", noForm: true,
+	{mode: mGlobal, spec: "aaa accounting update [newinfo] [periodic <n:int:1-71582>]", help: "Interim-Update accounting records: `newinfo` when a session learns something its Start could not tell (its IPv6 prefix, when IPv6CP opens after IPCP); `periodic N` every N minutes (a user's Acct-Interim-Interval overrides it). One line sets both; the no form clears both.", noForm: true,
 		apply: func(p *parser, m *Match, neg bool) error {
-			set(&p.cfg.Radius().AccountingUpdate, m.Int("n"), neg)
+			r := p.cfg.Radius()
+			if neg {
+				r.AccountingUpdate, r.AccountingNewInfo = 0, false
+				return nil
+			}
+			if !m.Has("newinfo") && !m.Has("periodic") {
+				return errors.New("aaa accounting update: expected newinfo, periodic N, or both")
+			}
+			r.AccountingNewInfo, r.AccountingUpdate = m.Has("newinfo"), m.Int("n")
 			return nil
 		}},
 }

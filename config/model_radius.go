@@ -29,6 +29,10 @@ type RADIUS struct {
 	// the Interim-Update interval of sessions without an
 	// Acct-Interim-Interval.
 	AccountingUpdate int `json:"accounting_update,omitempty"`
+	// AccountingNewInfo is `aaa accounting update newinfo`: an
+	// Interim-Update when a session learns what its Start could not
+	// tell (its IPv6 prefix, IPv6CP opening after IPCP).
+	AccountingNewInfo bool `json:"accounting_newinfo,omitempty"`
 }
 
 // RadiusServer is a RADIUS server: `radius server NAME` (Name set),

@@ -79,8 +79,15 @@ func printRadius(w *printer, r *RADIUS) {
 		}
 		w.bang()
 	}
-	if r.AccountingUpdate != 0 {
-		w.line(0, "aaa accounting update periodic %d", r.AccountingUpdate)
+	if r.AccountingUpdate != 0 || r.AccountingNewInfo {
+		line := "aaa accounting update"
+		if r.AccountingNewInfo {
+			line += " newinfo"
+		}
+		if r.AccountingUpdate != 0 {
+			line += fmt.Sprintf(" periodic %d", r.AccountingUpdate)
+		}
+		w.line(0, "%s", line)
 		w.bang()
 	}
 }

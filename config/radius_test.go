@@ -154,9 +154,36 @@ interface Virtual-Template1
 		"aaa server radius dynamic-author\n client 198.18.0.5\n":                                    "t:2: aaa server radius dynamic-author: client 198.18.0.5 has no key",
 		"aaa accounting system default start-stop\n":                                                "t:1: aaa accounting system default start-stop: incomplete command",
 		"radius-server host 198.18.0.2 key k\naaa accounting system default stop-only group NOPE\n": `t:2: aaa accounting system default: server group "NOPE" is not defined`,
+		"aaa accounting update\n":            "t:1: aaa accounting update: expected newinfo, periodic N, or both",
+		"aaa accounting update periodic 0\n": "t:1:",
 	} {
 		if _, err := Parse("t", bad); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", bad, err, want)
+		}
+	}
+	// aaa accounting update: one line sets both, and prints back as it
+	// was written; the no form clears both.
+	for _, tc := range []struct {
+		line     string
+		newinfo  bool
+		periodic int
+	}{
+		{"aaa accounting update newinfo", true, 0},
+		{"aaa accounting update newinfo periodic 10", true, 10},
+		{"aaa accounting update periodic 3", false, 3},
+	} {
+		res, err := Parse("t", "aaa accounting update periodic 5\n"+tc.line+"\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := res.Config.AAA.RADIUS
+		if r.AccountingNewInfo != tc.newinfo || r.AccountingUpdate != tc.periodic || !strings.Contains(res.Config.String(), tc.line+"\n") {
+			t.Errorf("%s: newinfo %v periodic %d\n%s", tc.line, r.AccountingNewInfo, r.AccountingUpdate, res.Config)
+		}
+		checkFixedPoint(t, res.Config)
+		res, err = Parse("t", tc.line+"\nno aaa accounting update\n")
+		if err != nil || res.Config.AAA.RADIUS.AccountingNewInfo || res.Config.AAA.RADIUS.AccountingUpdate != 0 {
+			t.Errorf("%s, then no: %v %+v", tc.line, err, res.Config.AAA.RADIUS)
 		}
 	}
 }

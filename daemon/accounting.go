@@ -153,6 +153,12 @@ func (d *Daemon) interimInterval() time.Duration {
 	return 0
 }
 
+// accountingNewInfo is `aaa accounting update newinfo`.
+func (d *Daemon) accountingNewInfo() bool {
+	r := d.Config().AAA.RADIUS
+	return r != nil && r.AccountingNewInfo
+}
+
 // closeAccounting waits a little for the last records (the sessions'
 // Stops at shutdown), then stops sending; the rest stays spooled.
 func (d *Daemon) closeAccounting() {

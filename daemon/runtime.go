@@ -180,6 +180,7 @@ func (d *Daemon) startRuntime(ctx context.Context) error {
 		AssignPrefix:    d.assignPrefix,
 		Accounter:       d.accounter,
 		InterimInterval: d.interimInterval,
+		NewInfo:         d.accountingNewInfo,
 		OnUp:            d.sessionUp,
 		OnEnd:           d.sessionEnd,
 	})
