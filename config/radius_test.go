@@ -154,8 +154,8 @@ interface Virtual-Template1
 		"aaa server radius dynamic-author\n client 198.18.0.5\n":                                    "t:2: aaa server radius dynamic-author: client 198.18.0.5 has no key",
 		"aaa accounting system default start-stop\n":                                                "t:1: aaa accounting system default start-stop: incomplete command",
 		"radius-server host 198.18.0.2 key k\naaa accounting system default stop-only group NOPE\n": `t:2: aaa accounting system default: server group "NOPE" is not defined`,
-		"aaa accounting update\n":            "t:1: aaa accounting update: expected newinfo, periodic N, or both",
-		"aaa accounting update periodic 0\n": "t:1:",
+		"aaa accounting update\n":                                                                   "t:1: aaa accounting update: expected newinfo, periodic N, or both",
+		"aaa accounting update periodic 0\n":                                                        "t:1:",
 	} {
 		if _, err := Parse("t", bad); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", bad, err, want)
