@@ -10,7 +10,6 @@ import (
 
 	"github.com/vpdn/vpdn/aaa"
 	"github.com/vpdn/vpdn/access"
-	"github.com/vpdn/vpdn/pool"
 	"github.com/vpdn/vpdn/transport/memnet"
 )
 
@@ -138,22 +137,13 @@ func TestAccountingNewInfo(t *testing.T) {
 		synctest.Test(t, func(t *testing.T) {
 			nw := memnet.New(1)
 			m := aaa.NewMemoryAccounter(16, time.Now)
-			v6, err := pool.NewPrefixPool("V6", netip.MustParsePrefix("2001:db8:100::/48"), 64)
-			if err != nil {
-				t.Fatal(err)
-			}
 			prefix := netip.MustParsePrefix("2001:db8:100::/64")
-			server := newNodeCfg(t, nw, "198.18.0.1", newLeases(), localAAA{"alice", "wonderland"}, func(c *access.Config) {
+			server, _ := v6PoolServer(t, nw, func(c *access.Config) {
 				c.Accounter = func(string) aaa.Accounter { return m }
 				c.NewInfo = func() bool { return newinfo }
-				c.AssignPrefix = func(string, string) (netip.Prefix, func(), error) {
-					pf, err := v6.Allocate()
-					return pf, func() { v6.Release(pf) }, err
-				}
 			})
 			client := newNode(t, nw, "198.18.0.2", nil)
-			sp := *serverProfile
-			sp.IPv6 = &access.IPv6Profile{Enabled: true, Pool: "V6", RAInterval: 30 * time.Second, RALifetime: 1800 * time.Second}
+			sp := v6PoolProfile()
 			cp := *clientProfile
 			cp.IPv6 = &access.IPv6Profile{Enabled: true, SLAAC: true}
 			// IPv6CP's first Configure-Requests are lost: it opens after

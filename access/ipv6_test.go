@@ -37,6 +37,32 @@ func hasAddr(h *netif.FakeHost, dev string, a netip.Prefix) bool {
 	return slices.Contains(as, a)
 }
 
+// v6PoolServer is an LNS at 198.18.0.1 whose sessions take /64s of the
+// ipv6 local pool V6 (2001:db8:100::/48); mod adjusts its config.
+func v6PoolServer(t *testing.T, nw *memnet.Network, mod func(*access.Config)) (*node, *pool.PrefixPool) {
+	v6, err := pool.NewPrefixPool("V6", netip.MustParsePrefix("2001:db8:100::/48"), 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := newNodeCfg(t, nw, "198.18.0.1", newLeases(), localAAA{"alice", "wonderland"}, func(c *access.Config) {
+		c.AssignPrefix = func(string, string) (netip.Prefix, func(), error) {
+			pf, err := v6.Allocate()
+			return pf, func() { v6.Release(pf) }, err
+		}
+		if mod != nil {
+			mod(c)
+		}
+	})
+	return server, v6
+}
+
+// v6PoolProfile is the server profile with IPv6 from the pool V6.
+func v6PoolProfile() access.Profile {
+	sp := *serverProfile
+	sp.IPv6 = &access.IPv6Profile{Enabled: true, Pool: "V6", RAInterval: 30 * time.Second, RALifetime: 1800 * time.Second}
+	return sp
+}
+
 // TestIPv6Pool: a Virtual-Template with ipv6 enable and an ipv6 local
 // pool; a client asking for IPv6. IPv6CP opens, the server's Virtual-Access
 // gets its link-local address and a route to the session's /64, the server
@@ -47,19 +73,9 @@ func hasAddr(h *netif.FakeHost, dev string, a netip.Prefix) bool {
 func TestIPv6Pool(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		nw := memnet.New(1)
-		v6, err := pool.NewPrefixPool("V6", netip.MustParsePrefix("2001:db8:100::/48"), 64)
-		if err != nil {
-			t.Fatal(err)
-		}
-		server := newNodeCfg(t, nw, "198.18.0.1", newLeases(), localAAA{"alice", "wonderland"}, func(c *access.Config) {
-			c.AssignPrefix = func(name, _ string) (netip.Prefix, func(), error) {
-				pf, err := v6.Allocate()
-				return pf, func() { v6.Release(pf) }, err
-			}
-		})
+		server, v6 := v6PoolServer(t, nw, nil)
 		client := newNode(t, nw, "198.18.0.2", nil)
-		sp := *serverProfile
-		sp.IPv6 = &access.IPv6Profile{Enabled: true, Pool: "V6", RAInterval: 30 * time.Second, RALifetime: 1800 * time.Second}
+		sp := v6PoolProfile()
 		cp := *clientProfile
 		cp.IPv6 = &access.IPv6Profile{Enabled: true, SLAAC: true, DefaultRoute: true}
 		ss, cs, _, _ := callWith(t, server, client, &sp, &cp)
