@@ -47,7 +47,7 @@ func (c collector) collectCrypto(ch chan<- prometheus.Metric) {
 		for k, v := range map[string]uint64{"malformed": st.Malformed, "no-sa": st.NoSA, "duplicate": st.Duplicates,
 			"half-open-refused": st.HalfOpenRefused, "auth-failed": st.AuthFailed, "decrypt": st.Decrypt,
 			"xauth-failed": st.XAuthFailed, "xauth-timeout": st.XAuthTimeout, "mode-config-failed": st.ModeConfigFailed,
-			"no-profile": st.NoProfile, "cert-missing": st.CertMissing, "cert-encoding": st.CertEncoding,
+			"no-profile": st.NoProfile, "qm-limit": st.QMLimit, "cert-missing": st.CertMissing, "cert-encoding": st.CertEncoding,
 			"cert-untrusted": st.CertUntrusted, "cert-expired": st.CertExpired, "cert-invalid": st.CertInvalid,
 			"cert-id-mismatch": st.CertIDMismatch, "signature-invalid": st.SigInvalid} {
 			drops[k] += v

@@ -390,3 +390,48 @@ func TestResponderInboundFirst(t *testing.T) {
 		}
 	})
 }
+
+// TestResponderQMLimit: a peer that keeps starting quick modes it never
+// completes holds at most MaxResponderQMs of them (and their inbound SAs)
+// on us; the rest are dropped and counted, and the ones held give up.
+func TestResponderQMLimit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newNetwork(9, 0, 0)
+		a, b := pair(t, w, func(i int, c *Config) {
+			if i == 1 {
+				c.Phase2 = func(_ netip.AddrPort, _ string, l, r Selector) *Phase2Policy {
+					return &Phase2Policy{TransformSets: []TransformSet{{Name: "TS", ESP: 12, KeyBits: 256, Auth: 2}}, Local: l, Remote: r}
+				}
+			}
+		})
+		// Once b's phase 1 is up, a hears nothing more from it: no QM2
+		// reaches a, no QM3 comes back.
+		w.mu.Lock()
+		w.drop = func(_ []byte, from, _ netip.AddrPort) bool { return from == addrB && b.count(EventPhase1Up) > 0 }
+		w.mu.Unlock()
+		const n = MaxResponderQMs + 8
+		for i := range n {
+			pol := p2For()
+			pol.Local = Selector{Prefix: netip.PrefixFrom(netip.AddrFrom4([4]byte{198, 19, 1, byte(i + 1)}), 32)}
+			if err := a.n.Initiate(addrB, pol); err != nil {
+				t.Fatal(err)
+			}
+		}
+		settle(time.Second)
+		if got := b.count(EventChildInbound); got != MaxResponderQMs || b.n.Stats().QMLimit != n-MaxResponderQMs {
+			t.Fatalf("b announced %d inbound SAs and refused %d quick modes, want %d and %d", got, b.n.Stats().QMLimit, MaxResponderQMs, n-MaxResponderQMs)
+		}
+		settle(2 * time.Minute)
+		failed := 0
+		b.mu.Lock()
+		for _, e := range b.events {
+			if e.Kind == EventChildFailed && e.Child != nil {
+				failed++
+			}
+		}
+		b.mu.Unlock()
+		if failed != MaxResponderQMs {
+			t.Fatalf("%d of the held quick modes gave up naming their child, want %d", failed, MaxResponderQMs)
+		}
+	})
+}

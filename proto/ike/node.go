@@ -59,6 +59,9 @@ type Stats struct {
 	// NoProfile counts peers refused because no isakmp profile matches
 	// their identity (Config.Profile).
 	NoProfile uint64
+	// QMLimit counts quick modes refused because the phase-1 SA already
+	// had MaxResponderQMs of the peer's under way.
+	QMLimit uint64
 	// RSA-signature authentication failures, by reason (each also
 	// counts in AuthFailed): no certificate, an encoding we cannot
 	// parse, a chain to no CA of ours, expired, otherwise invalid, not

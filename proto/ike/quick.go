@@ -299,8 +299,26 @@ func (q *qm) verifyHash(got []byte, parts ...[]byte) error {
 
 // qm1 answers a quick mode a peer begins: HASH(1) checked, the proposal
 // chosen against the crypto map's transform sets, QM2 sent.
+// MaxResponderQMs bounds the quick modes a peer may have under way with
+// us at once on one phase-1 SA: each holds its state, and an inbound SA
+// installed from its QM2 on, until QM3 or its retransmissions give up
+// (about a minute). Legitimate peers run a few at a time (one per crypto
+// map entry or flow being set up).
+const MaxResponderQMs = 32
+
 func (p *p1) qm1(mid uint32, msg []byte, ps *payloads, next []byte) {
 	n := p.n
+	pending := 0
+	for _, q := range p.qms {
+		if q.role == Responder && q.state != qmComplete {
+			pending++
+		}
+	}
+	if pending >= MaxResponderQMs {
+		n.stats.QMLimit++
+		p.debugf(" quick mode %d from %v dropped: %d already under way", mid, p.peer.Addr(), pending)
+		return
+	}
 	q := &qm{p: p, n: n, mid: mid, role: Responder}
 	if err := q.verifyHash(ps.hash, be32(mid), ps.afterHash); err != nil {
 		q.debugf(" %v", err)
